@@ -1,0 +1,783 @@
+//! The seccomp policies on the real kernel.
+//!
+//! Every filter is installed in a forked child, never in the test process:
+//! seccomp cannot be undone. The parent validates each policy first, so the
+//! child only repeats work that is already known to succeed.
+
+#![cfg(all(feature = "seccomp", target_os = "linux"))]
+
+use std::ffi::{CString, OsStr};
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use stockade::{SeccompAction, SeccompPolicy, SeccompProfile};
+
+fn require_all_features() -> bool {
+    std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_some_and(|v| v == "1")
+}
+
+/// Reports a missing kernel feature: a failure when all features are
+/// required, a loud skip otherwise.
+fn missing_feature(reason: &str) {
+    if require_all_features() {
+        panic!("required kernel feature missing: {reason}");
+    }
+    eprintln!("SKIPPED: {reason}");
+}
+
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Outcome {
+    Exited(i32),
+    Signaled(i32),
+}
+
+fn wait(pid: libc::pid_t) -> Outcome {
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child; `status` is a valid out pointer.
+        let ret = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if ret == pid {
+            break;
+        }
+        assert_eq!(
+            std::io::Error::last_os_error().raw_os_error(),
+            Some(libc::EINTR)
+        );
+    }
+    if libc::WIFEXITED(status) {
+        Outcome::Exited(libc::WEXITSTATUS(status))
+    } else {
+        assert!(
+            libc::WIFSIGNALED(status),
+            "unexpected wait status {status:#x}"
+        );
+        Outcome::Signaled(libc::WTERMSIG(status))
+    }
+}
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2")
+}
+
+/// Forks; the child installs `policy` (when given), runs `body` and exits
+/// with its return value. Exit code 250 means the policy failed to install,
+/// 251 that `body` panicked.
+fn in_child(policy: Option<&SeccompPolicy>, body: impl FnOnce() -> i32) -> Outcome {
+    if let Some(policy) = policy {
+        policy.validate().expect("policy compiles");
+    }
+    // SAFETY: the child only runs `body` and leaves with _exit; the parent
+    // waits for it.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let installed = policy.is_none_or(|p| p.apply_to_current_thread().is_ok());
+        let code = if installed {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(251)
+        } else {
+            250
+        };
+        // SAFETY: leave the forked child without running the harness's code.
+        unsafe { libc::_exit(code) };
+    }
+    wait(pid)
+}
+
+/// The result of a raw system call: `Ok(value)` or `Err(errno)`.
+fn sys(ret: libc::c_long) -> Result<libc::c_long, i32> {
+    if ret == -1 {
+        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    } else {
+        Ok(ret)
+    }
+}
+
+fn errno_of(result: Result<libc::c_long, i32>) -> i32 {
+    result.err().unwrap_or(0)
+}
+
+#[test]
+fn status_shows_filter_mode() {
+    let policy = SeccompPolicy::default_profile();
+    let outcome = in_child(Some(&policy), || {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let seccomp = status
+            .lines()
+            .any(|l| l.split_whitespace().eq(["Seccomp:", "2"]));
+        let filters = status
+            .lines()
+            .any(|l| l.split_whitespace().eq(["Seccomp_filters:", "1"]));
+        let nnp = status
+            .lines()
+            .any(|l| l.split_whitespace().eq(["NoNewPrivs:", "1"]));
+        i32::from(!seccomp) | i32::from(!filters) << 1 | i32::from(!nnp) << 2
+    });
+    assert_eq!(outcome, Outcome::Exited(0));
+    // And without a filter the same check sees mode 0.
+    let outcome = in_child(None, || {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        i32::from(
+            status
+                .lines()
+                .any(|l| l.split_whitespace().eq(["Seccomp:", "0"])),
+        )
+    });
+    assert_eq!(outcome, Outcome::Exited(1));
+}
+
+const NO_SUCH_PATH: &std::ffi::CStr = c"/nonexistent-stockade-path";
+/// Beyond the largest possible pid (2^22), so an allowed attach answers ESRCH.
+const NO_SUCH_PID: usize = 0x3fff_ffff;
+
+struct Probe {
+    name: &'static str,
+    /// `Err(errno)` the filter must produce, or `Ok` when the call must be
+    /// let through (any result the kernel gives that is not a filter's).
+    expect: Result<(), i32>,
+    call: Box<dyn Fn() -> Result<libc::c_long, i32>>,
+}
+
+fn probe(
+    name: &'static str,
+    expect: Result<(), i32>,
+    call: impl Fn() -> Result<libc::c_long, i32> + 'static,
+) -> Probe {
+    Probe {
+        name,
+        expect,
+        call: Box::new(call),
+    }
+}
+
+/// Issues system call `nr` with integer arguments and returns its result.
+///
+/// Every caller in this file passes only integers, null pointers, pointers to
+/// static C strings or pointers to locals that outlive the call, and values
+/// chosen so that none of the calls can succeed in a way that affects the
+/// test process if a filter lets it through (paths and pids do not exist,
+/// types are bogus, flags invalid): a hole shows up as a different errno.
+fn raw(nr: libc::c_long, args: &[usize]) -> Result<libc::c_long, i32> {
+    let a = |i: usize| args.get(i).copied().unwrap_or(0);
+    // SAFETY: see the function's documentation; the kernel reads at most the
+    // memory the pointers describe, all of which is live.
+    sys(unsafe { libc::syscall(nr, a(0), a(1), a(2), a(3), a(4), a(5)) })
+}
+
+/// A pointer argument to a static C string.
+fn p(s: &'static std::ffi::CStr) -> usize {
+    s.as_ptr() as usize
+}
+
+/// A `clone` that, if the kernel ever lets it through, turns the new child
+/// into a process that exits at once.
+fn raw_clone(flags: libc::c_int) -> Result<libc::c_long, i32> {
+    // Without CLONE_VM and with a null stack, clone behaves like fork.
+    match raw(libc::SYS_clone, &[(flags | libc::SIGCHLD) as usize]) {
+        // SAFETY: in the new child: leave at once.
+        Ok(0) => unsafe { libc::_exit(0) },
+        Ok(pid) => {
+            wait(pid as libc::pid_t);
+            Ok(pid)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn probes(devnull: i32, pty: Option<i32>) -> Vec<Probe> {
+    const NEG1: usize = usize::MAX; // -1 as a register value
+    let eperm = Err(libc::EPERM);
+    let enosys = Err(libc::ENOSYS);
+    let none = p(NO_SUCH_PATH);
+    let bogus = p(c"stockade-no-such-type");
+    let devnull = devnull as usize;
+    let getpid = || std::process::id() as usize;
+    let byte = |c: &u8| c as *const u8 as usize;
+    let mut list = vec![
+        probe("unshare(0)", eperm, || raw(libc::SYS_unshare, &[0])),
+        probe("unshare(CLONE_NEWUSER)", eperm, || {
+            raw(libc::SYS_unshare, &[libc::CLONE_NEWUSER as usize])
+        }),
+        probe("setns(-1, 0)", eperm, || raw(libc::SYS_setns, &[NEG1, 0])),
+        probe("clone(CLONE_NEWUSER)", eperm, || {
+            raw_clone(libc::CLONE_NEWUSER)
+        }),
+        probe("clone(CLONE_NEWNS)", eperm, || raw_clone(libc::CLONE_NEWNS)),
+        probe("clone(CLONE_NEWPID)", eperm, || {
+            raw_clone(libc::CLONE_NEWPID)
+        }),
+        probe("clone(CLONE_NEWNET)", eperm, || {
+            raw_clone(libc::CLONE_NEWNET)
+        }),
+        probe("clone(CLONE_NEWUTS)", eperm, || {
+            raw_clone(libc::CLONE_NEWUTS)
+        }),
+        probe("clone(CLONE_NEWIPC)", eperm, || {
+            raw_clone(libc::CLONE_NEWIPC)
+        }),
+        probe("clone(CLONE_NEWCGROUP)", eperm, || {
+            raw_clone(libc::CLONE_NEWCGROUP)
+        }),
+        probe("clone(SIGCHLD) (fork)", Ok(()), || raw_clone(0)),
+        // A null clone_args: EFAULT if it ever reached the kernel.
+        probe("clone3(NULL, 88)", enosys, || {
+            raw(libc::SYS_clone3, &[0, 88])
+        }),
+        probe("io_uring_setup", eperm, || {
+            raw(libc::SYS_io_uring_setup, &[0, 0])
+        }),
+        probe("io_uring_enter", eperm, || {
+            raw(libc::SYS_io_uring_enter, &[NEG1])
+        }),
+        probe("io_uring_register", eperm, || {
+            raw(libc::SYS_io_uring_register, &[NEG1])
+        }),
+        probe("add_key", eperm, move || {
+            let process_keyring = -2isize as usize;
+            raw(libc::SYS_add_key, &[bogus, p(c"x"), 0, 0, process_keyring])
+        }),
+        probe("request_key", eperm, move || {
+            raw(libc::SYS_request_key, &[bogus, p(c"x"), 0, 0])
+        }),
+        // KEYCTL_GET_KEYRING_ID of the thread keyring, without creating it.
+        probe("keyctl", eperm, || raw(libc::SYS_keyctl, &[0, NEG1, 0])),
+        probe("bpf", eperm, || raw(libc::SYS_bpf, &[NEG1, 0, 0])),
+        probe("perf_event_open", eperm, || {
+            raw(libc::SYS_perf_event_open, &[0, 0, NEG1, NEG1, 0])
+        }),
+        probe("userfaultfd(bad flags)", eperm, || {
+            raw(libc::SYS_userfaultfd, &[0x7fff_0000])
+        }),
+        probe("kexec_load(bad flags)", eperm, || {
+            raw(libc::SYS_kexec_load, &[0, 0, 0, 0x100])
+        }),
+        probe("kexec_file_load(bad flags)", eperm, || {
+            raw(libc::SYS_kexec_file_load, &[NEG1, NEG1, 0, 0, 0x100])
+        }),
+        probe("init_module(empty)", eperm, || {
+            raw(libc::SYS_init_module, &[0, 0, p(c"")])
+        }),
+        probe("finit_module(-1)", eperm, || {
+            raw(libc::SYS_finit_module, &[NEG1, p(c""), 0])
+        }),
+        probe("delete_module", eperm, || {
+            let flags = libc::O_NONBLOCK as usize;
+            raw(
+                libc::SYS_delete_module,
+                &[p(c"stockade_no_such_module"), flags],
+            )
+        }),
+        probe("fsopen", eperm, || {
+            raw(libc::SYS_fsopen, &[p(c"stockade_no_such_fs"), 0])
+        }),
+        probe("fsconfig", eperm, || {
+            raw(libc::SYS_fsconfig, &[NEG1, 0, 0, 0, 0])
+        }),
+        probe("fsmount", eperm, || raw(libc::SYS_fsmount, &[NEG1, 0, 0])),
+        probe("fspick", eperm, move || {
+            raw(libc::SYS_fspick, &[NEG1, none, 0])
+        }),
+        probe("move_mount", eperm, move || {
+            raw(libc::SYS_move_mount, &[NEG1, none, NEG1, none, 0])
+        }),
+        probe("open_tree", eperm, move || {
+            raw(libc::SYS_open_tree, &[NEG1, none, 0])
+        }),
+        probe("mount_setattr", eperm, move || {
+            raw(libc::SYS_mount_setattr, &[NEG1, none, 0, 0, 0])
+        }),
+        probe("mount", eperm, move || {
+            raw(libc::SYS_mount, &[0, none, 0, 0, 0])
+        }),
+        probe("umount2", eperm, move || raw(libc::SYS_umount2, &[none, 0])),
+        probe("pivot_root", eperm, move || {
+            raw(libc::SYS_pivot_root, &[none, none])
+        }),
+        probe("ptrace(PTRACE_ATTACH)", eperm, || {
+            raw(
+                libc::SYS_ptrace,
+                &[libc::PTRACE_ATTACH as usize, NO_SUCH_PID, 0, 0],
+            )
+        }),
+        probe("ptrace(PTRACE_SEIZE)", eperm, || {
+            raw(
+                libc::SYS_ptrace,
+                &[libc::PTRACE_SEIZE as usize, NO_SUCH_PID, 0, 0],
+            )
+        }),
+        probe("process_vm_readv", eperm, move || {
+            raw(libc::SYS_process_vm_readv, &[getpid(), 0, 0, 0, 0, 0])
+        }),
+        probe("process_vm_writev", eperm, move || {
+            raw(libc::SYS_process_vm_writev, &[getpid(), 0, 0, 0, 0, 0])
+        }),
+        probe("personality(PER_LINUX32)", eperm, || {
+            raw(libc::SYS_personality, &[8])
+        }),
+        probe("personality(ADDR_NO_RANDOMIZE)", eperm, || {
+            raw(libc::SYS_personality, &[0x0002_0000])
+        }),
+        probe("personality(query)", Ok(()), || {
+            raw(libc::SYS_personality, &[0xffff_ffff])
+        }),
+        probe("reboot(bad magic)", eperm, || {
+            raw(libc::SYS_reboot, &[0, 0, 0, 0])
+        }),
+        probe("ioctl(/dev/null, TIOCSTI)", eperm, move || {
+            raw(libc::SYS_ioctl, &[devnull, 0x5412, byte(&b'x')])
+        }),
+        probe("ioctl(/dev/null, 0xffffffff00005412)", eperm, move || {
+            raw(
+                libc::SYS_ioctl,
+                &[devnull, 0xffff_ffff_0000_5412, byte(&b'x')],
+            )
+        }),
+        probe("ioctl(/dev/null, TIOCLINUX)", eperm, move || {
+            raw(libc::SYS_ioctl, &[devnull, 0x541c, byte(&0)])
+        }),
+        probe("ioctl(/dev/null, TCGETS)", Ok(()), move || {
+            let mut termios = std::mem::MaybeUninit::<libc::termios>::uninit();
+            let termios = termios.as_mut_ptr() as usize;
+            raw(libc::SYS_ioctl, &[devnull, libc::TCGETS as usize, termios])
+        }),
+        probe("socket(AF_VSOCK)", eperm, || {
+            let kind = (libc::SOCK_STREAM | libc::SOCK_CLOEXEC) as usize;
+            raw(libc::SYS_socket, &[libc::AF_VSOCK as usize, kind, 0])
+        }),
+        probe("socket(AF_UNIX)", Ok(()), || {
+            let kind = (libc::SOCK_STREAM | libc::SOCK_CLOEXEC) as usize;
+            raw(libc::SYS_socket, &[libc::AF_UNIX as usize, kind, 0])
+        }),
+        probe("getppid", Ok(()), || raw(libc::SYS_getppid, &[])),
+        probe("syscall(-1)", enosys, || raw(-1, &[])),
+        probe("syscall(1000)", enosys, || raw(1000, &[])),
+        probe("syscall(480)", enosys, || raw(480, &[])),
+    ];
+    if cfg!(target_arch = "x86_64") {
+        // A hole in the x86_64 table (numbers 387..=423 are never assigned).
+        list.push(probe("syscall(400)", enosys, || raw(400, &[])));
+    }
+    if let Some(pty) = pty {
+        let pty = pty as usize;
+        list.push(probe("ioctl(pty, TIOCSTI)", eperm, move || {
+            raw(libc::SYS_ioctl, &[pty, 0x5412, byte(&b'x')])
+        }));
+        list.push(probe(
+            "ioctl(pty, TIOCSTI | 0xffffffff << 32)",
+            eperm,
+            move || raw(libc::SYS_ioctl, &[pty, 0xffff_ffff_0000_5412, byte(&b'x')]),
+        ));
+    }
+    list
+}
+
+/// Runs each probe in a fresh child (with or without the filter; a probe
+/// that gets through may change the child, for example `unshare`) and
+/// returns each one's errno (0 for success).
+fn run_probes(policy: Option<&SeccompPolicy>, probes: &[Probe]) -> Vec<i32> {
+    probes
+        .iter()
+        .map(|probe| {
+            let (reader, writer) = pipe();
+            let outcome = in_child(policy, || {
+                let bytes = errno_of((probe.call)()).to_ne_bytes();
+                // SAFETY: writing a local buffer to a pipe we own.
+                let n =
+                    unsafe { libc::write(writer.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+                i32::from(n != 4)
+            });
+            drop(writer);
+            assert_eq!(
+                outcome,
+                Outcome::Exited(0),
+                "probe child for {} failed",
+                probe.name
+            );
+            let mut raw = [0u8; 4];
+            std::fs::File::from(reader).read_exact(&mut raw).unwrap();
+            i32::from_ne_bytes(raw)
+        })
+        .collect()
+}
+
+/// A pseudo-terminal pair, to show TIOCSTI on a real terminal.
+fn open_pty() -> Option<nix::pty::OpenptyResult> {
+    nix::pty::openpty(None, None).ok()
+}
+
+#[test]
+fn denied_families_answer_exactly() {
+    let devnull = std::fs::File::open("/dev/null").unwrap();
+    let pty = open_pty();
+    if pty.is_none() {
+        missing_feature("no pseudo-terminal available; TIOCSTI checked on /dev/null only");
+    }
+    let probes = probes(
+        devnull.as_raw_fd(),
+        pty.as_ref().map(|p| p.slave.as_raw_fd()),
+    );
+    let policy = SeccompPolicy::default_profile();
+    let control = run_probes(None, &probes);
+    let filtered = run_probes(Some(&policy), &probes);
+    assert_eq!(filtered.len(), probes.len());
+
+    let mut failures = Vec::new();
+    let mut weak = Vec::new();
+    for ((probe, &got), &without) in probes.iter().zip(&filtered).zip(&control) {
+        let expected = probe.expect.err().unwrap_or(0);
+        let ok = match probe.expect {
+            Err(errno) => got == errno,
+            // Let through: whatever the kernel answers without a filter.
+            Ok(()) => got == without,
+        };
+        if !ok {
+            failures.push(format!(
+                "{}: got errno {got}, expected {expected} (without filter: {without})",
+                probe.name
+            ));
+        }
+        if probe.expect.is_err() && without == expected {
+            weak.push(probe.name);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "probes failed:\n{}",
+        failures.join("\n")
+    );
+    // Without the filter these calls answer differently, so the probes do
+    // detect the filter (unknown numbers answer ENOSYS either way).
+    weak.retain(|name| !name.starts_with("syscall("));
+    if !weak.is_empty() {
+        eprintln!("note: without the filter these probes already answer the same errno: {weak:?}");
+    }
+    // Running as root they must all be discriminating.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        assert!(
+            weak.is_empty(),
+            "probes that cannot tell the filter apart: {weak:?}"
+        );
+    }
+}
+
+#[test]
+fn traceme_still_works() {
+    let policy = SeccompPolicy::default_profile();
+    let outcome = in_child(Some(&policy), || {
+        use nix::sys::wait::{WaitStatus, waitpid};
+        // SAFETY: fork in the single-threaded child; the grandchild asks to
+        // be traced, stops itself and exits; we trace it like a debugger.
+        match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Child) => {
+                // SAFETY: PTRACE_TRACEME takes no pointers.
+                let traced = unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) };
+                let code = match nix::errno::Errno::result(traced).map(drop) {
+                    Ok(()) => nix::sys::signal::raise(nix::sys::signal::SIGSTOP).map_or(2, |()| 0),
+                    Err(_) => 1,
+                };
+                // SAFETY: leave the grandchild at once.
+                unsafe { libc::_exit(code) }
+            }
+            Ok(nix::unistd::ForkResult::Parent { child }) => {
+                if !matches!(waitpid(child, None), Ok(WaitStatus::Stopped(_, _))) {
+                    return 3;
+                }
+                // SAFETY: PTRACE_CONT of our stopped tracee, no pointers.
+                if unsafe { libc::ptrace(libc::PTRACE_CONT, child.as_raw(), 0, 0) } != 0 {
+                    return 4;
+                }
+                match waitpid(child, None) {
+                    Ok(WaitStatus::Exited(_, code)) => code * 10,
+                    _ => 5,
+                }
+            }
+            Err(_) => 6,
+        }
+    });
+    assert_eq!(outcome, Outcome::Exited(0));
+}
+
+#[test]
+fn x32_system_call_kills_the_whole_process() {
+    if !cfg!(target_arch = "x86_64") {
+        return missing_feature("the x32 ABI exists only on x86_64");
+    }
+    let policy = SeccompPolicy::default_profile();
+    let outcome = in_child(Some(&policy), || {
+        // getpid through the x32 ABI, from a second thread: KILL_PROCESS must
+        // take the whole process down, not just the calling thread.
+        std::thread::spawn(|| {
+            // SAFETY: getpid takes no arguments.
+            unsafe { libc::syscall(0x4000_0000 | libc::SYS_getpid) };
+        });
+        std::thread::sleep(std::time::Duration::from_secs(10));
+        0
+    });
+    assert_eq!(outcome, Outcome::Signaled(libc::SIGSYS));
+}
+
+#[cfg(target_arch = "x86_64")]
+fn int80_getpid() -> i64 {
+    let mut ret: i64 = 20; // __NR_getpid in the i386 table
+    // SAFETY: the i386 system call entry from 64-bit code: number in eax,
+    // result in eax; the kernel may clobber r8-r11 on this path.
+    unsafe {
+        std::arch::asm!(
+            "int 0x80",
+            inout("rax") ret,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn i386_entry_kills_the_process() {
+    // Control: without a filter, int 0x80 getpid works when the kernel has
+    // i386 emulation.
+    let control = in_child(None, || {
+        // SAFETY: getpid has no preconditions.
+        i32::from(int80_getpid() != i64::from(unsafe { libc::getpid() }))
+    });
+    if control != Outcome::Exited(0) {
+        return missing_feature(&format!(
+            "i386 emulation unavailable (int 0x80 control: {control:?})"
+        ));
+    }
+    let policy = SeccompPolicy::default_profile();
+    let outcome = in_child(Some(&policy), || {
+        int80_getpid();
+        0
+    });
+    assert_eq!(outcome, Outcome::Signaled(libc::SIGSYS));
+}
+
+struct Run {
+    outcome: Outcome,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `argv` in `dir` under `policy`: fork, install, execve.
+fn run_under(policy: Option<&SeccompPolicy>, dir: &Path, argv: &[&OsStr]) -> Run {
+    let cargs: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()).unwrap())
+        .collect();
+    let env = [
+        CString::new(format!("HOME={}", dir.display())).unwrap(),
+        CString::new(format!(
+            "PATH={}",
+            std::env::var("PATH").unwrap_or_default()
+        ))
+        .unwrap(),
+        CString::new("LC_ALL=C").unwrap(),
+    ];
+    let (out_r, out_w) = pipe();
+    let (err_r, err_w) = pipe();
+    let outcome = in_child(policy, || {
+        if nix::unistd::dup2_stdout(&out_w).is_err()
+            || nix::unistd::dup2_stderr(&err_w).is_err()
+            || nix::unistd::chdir(dir).is_err()
+        {
+            return 126;
+        }
+        let _ = nix::unistd::execvpe(&cargs[0], &cargs, &env);
+        127
+    });
+    drop((out_w, err_w));
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    std::fs::File::from(out_r)
+        .read_to_string(&mut stdout)
+        .unwrap();
+    std::fs::File::from(err_r)
+        .read_to_string(&mut stderr)
+        .unwrap();
+    Run {
+        outcome,
+        stdout,
+        stderr,
+    }
+}
+
+fn run_ok(policy: &SeccompPolicy, dir: &Path, argv: &[&str]) -> String {
+    let argv: Vec<&OsStr> = argv.iter().map(OsStr::new).collect();
+    let run = run_under(Some(policy), dir, &argv);
+    assert_eq!(
+        run.outcome,
+        Outcome::Exited(0),
+        "{argv:?} failed under the default profile\nstdout: {}\nstderr: {}",
+        run.stdout,
+        run.stderr
+    );
+    run.stdout
+}
+
+fn sh(policy: &SeccompPolicy, dir: &Path, script: &str) -> String {
+    run_ok(policy, dir, &["sh", "-c", script])
+}
+
+#[test]
+fn unshare_command_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let argv = [OsStr::new("unshare"), OsStr::new("-Ur"), OsStr::new("true")];
+    // Control: without the filter it works here (root, user namespaces on).
+    let control = run_under(None, dir.path(), &argv);
+    if control.outcome != Outcome::Exited(0) {
+        missing_feature(&format!(
+            "`unshare -Ur true` fails even without a filter: {}",
+            control.stderr.trim()
+        ));
+    }
+    let policy = SeccompPolicy::default_profile();
+    let run = run_under(Some(&policy), dir.path(), &argv);
+    assert_ne!(run.outcome, Outcome::Exited(0));
+    assert!(
+        run.stderr.contains("Operation not permitted"),
+        "stderr: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn shell_and_coreutils_work() {
+    let policy = SeccompPolicy::default_profile();
+    let dir = tempfile::tempdir().unwrap();
+    let out = sh(
+        &policy,
+        dir.path(),
+        "for i in 1 2 3; do echo $i; done | sort -r | tr '\\n' ' '",
+    );
+    assert_eq!(out, "3 2 1 ");
+    let out = sh(
+        &policy,
+        dir.path(),
+        "set -e; mkdir -p d/e; echo hello > d/f; cp d/f d/e/g; mv d/e/g d/h; ln -s f d/l; \
+         cat d/l d/h; ls d | sort | tr '\\n' ,; echo; sha256sum d/h | cut -c1-8; \
+         stat -c %s d/h; chmod 600 d/h; touch -d 2001-01-01 d/h; date -r d/h +%Y; \
+         find d -type f | wc -l; du -s d >/dev/null; df . >/dev/null; id -u >/dev/null; \
+         head -c 1000 /dev/urandom | wc -c; sleep 0.01; rm -r d; test ! -e d; echo done",
+    );
+    assert_eq!(
+        out,
+        "hello\nhello\ne,f,h,l,\n5891b5b5\n6\n2001\n2\n1000\ndone\n"
+    );
+}
+
+#[test]
+fn python_works() {
+    let policy = SeccompPolicy::default_profile();
+    let dir = tempfile::tempdir().unwrap();
+    let script = "\
+import threading, subprocess, socket, tempfile, hashlib, json, os, concurrent.futures as cf
+results = []
+def work(n): results.append(hashlib.sha256(str(n).encode()).hexdigest()[:4])
+threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+[t.start() for t in threads]; [t.join() for t in threads]
+with cf.ProcessPoolExecutor(2) as pool: squares = list(pool.map(abs, [-1, -2, -3]))
+a, b = socket.socketpair(); a.sendall(b'ping'); assert b.recv(4) == b'ping'
+with tempfile.NamedTemporaryFile('w+') as f: f.write('x'); f.flush(); assert os.path.getsize(f.name) == 1
+out = subprocess.run(['echo', 'child'], capture_output=True, text=True).stdout.strip()
+print(json.dumps([len(results), squares, out, os.cpu_count() > 0]))
+";
+    let out = run_ok(&policy, dir.path(), &["python3", "-c", script]);
+    assert_eq!(out.trim(), r#"[8, [1, 2, 3], "child", true]"#);
+}
+
+fn helper_source(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/helpers")
+        .join(name)
+}
+
+#[test]
+fn cc_compiles_links_and_runs_a_threaded_program() {
+    let policy = SeccompPolicy::default_profile();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(helper_source("threads.c"), dir.path().join("threads.c")).unwrap();
+    // gcc, cc1, as and ld all run under the filter.
+    run_ok(
+        &policy,
+        dir.path(),
+        &["cc", "-O2", "-pthread", "-o", "threads", "threads.c"],
+    );
+    let out = run_ok(&policy, dir.path(), &["./threads"]);
+    assert_eq!(out, format!("threads ok, clone3 errno {}\n", libc::ENOSYS));
+    // The same binary without a filter: clone3 rejects the null arguments.
+    let run = run_under(None, dir.path(), &[OsStr::new("./threads")]);
+    assert_eq!(
+        run.stdout,
+        format!("threads ok, clone3 errno {}\n", libc::EINVAL)
+    );
+}
+
+#[test]
+fn git_works() {
+    let policy = SeccompPolicy::default_profile();
+    let dir = tempfile::tempdir().unwrap();
+    let out = sh(
+        &policy,
+        dir.path(),
+        "set -e; git init -q repo; cd repo; git config user.email t@example.org; \
+         git config user.name t; echo one > f; git add f; git commit -qm one; \
+         echo two >> f; git commit -qam two; git gc -q; git log --oneline | wc -l; \
+         git status --porcelain | wc -l",
+    );
+    assert_eq!(out, "2\n0\n");
+}
+
+#[test]
+fn report_describes_the_default_profile() {
+    let report = SeccompPolicy::default_profile().validate().unwrap();
+    assert_eq!(report.profile, SeccompProfile::Default);
+    assert_eq!(
+        report.default_action,
+        SeccompAction::Errno(libc::EPERM as u16)
+    );
+    assert_eq!(
+        report.unknown_syscall_action,
+        SeccompAction::Errno(libc::ENOSYS as u16)
+    );
+    let bpf = SeccompPolicy::default_profile().to_bpf().unwrap();
+    assert_eq!(bpf.len(), report.instructions);
+}
+
+#[test]
+fn kernel_action_cache_allows_without_running_the_filter() {
+    // /proc/PID/seccomp_cache exists only with CONFIG_SECCOMP_CACHE_DEBUG, a
+    // debugging option most kernels leave out; the unit tests check the same
+    // property against the kernel's cache emulation instead.
+    if !Path::new("/proc/self/seccomp_cache").exists() {
+        eprintln!("SKIPPED: /proc/self/seccomp_cache needs CONFIG_SECCOMP_CACHE_DEBUG");
+        return;
+    }
+    let policy = SeccompPolicy::default_profile();
+    let (reader, writer) = pipe();
+    let outcome = in_child(Some(&policy), || {
+        let cache = std::fs::read("/proc/self/seccomp_cache").unwrap_or_default();
+        // SAFETY: writing a local buffer to a pipe we own.
+        unsafe { libc::write(writer.as_raw_fd(), cache.as_ptr().cast(), cache.len()) };
+        0
+    });
+    drop(writer);
+    assert_eq!(outcome, Outcome::Exited(0));
+    let mut cache = String::new();
+    std::fs::File::from(reader)
+        .read_to_string(&mut cache)
+        .unwrap();
+    let state = |nr: libc::c_long| {
+        cache
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(nr.to_string().as_str()))
+            .and_then(|l| l.split_whitespace().nth(2).map(str::to_owned))
+    };
+    assert_eq!(state(libc::SYS_read).as_deref(), Some("ALLOW"), "{cache}");
+    assert_eq!(state(libc::SYS_getppid).as_deref(), Some("ALLOW"));
+    assert_eq!(state(libc::SYS_ioctl).as_deref(), Some("FILTER"));
+    assert_eq!(state(libc::SYS_mount).as_deref(), Some("FILTER"));
+}
