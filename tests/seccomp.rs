@@ -73,6 +73,8 @@ fn in_child(policy: Option<&SeccompPolicy>, body: impl FnOnce() -> i32) -> Outco
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
+        // Children killed by SIGSYS would otherwise dump core into the cwd.
+        let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
         let installed = policy.is_none_or(|p| p.apply_to_current_thread().is_ok());
         let code = if installed {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(251)
@@ -780,4 +782,49 @@ fn kernel_action_cache_allows_without_running_the_filter() {
     assert_eq!(state(libc::SYS_getppid).as_deref(), Some("ALLOW"));
     assert_eq!(state(libc::SYS_ioctl).as_deref(), Some("FILTER"));
     assert_eq!(state(libc::SYS_mount).as_deref(), Some("FILTER"));
+}
+
+#[test]
+fn custom_policies_load_and_act() {
+    use stockade::{ArgCondition, ArgOp, SyscallGroup, SyscallRule};
+    let eacces = SeccompAction::Errno(libc::EACCES as u16);
+    let mut policy = SeccompPolicy::denylist();
+    policy
+        .rule(SyscallRule::new("uname", eacces).when(ArgCondition::new(0, ArgOp::Eq, 0)))
+        // An argument check on the highest-numbered call puts a checked
+        // block at the very end of the program.
+        .rule(SyscallRule::new("listns", eacces).when(ArgCondition::new(3, ArgOp::Eq, 7)))
+        .group_action(
+            SyscallGroup::Keyring,
+            SeccompAction::Errno(libc::ENOKEY as u16),
+        )
+        .rule(SyscallRule::new("getpgrp", SeccompAction::Trap))
+        .rule(SyscallRule::new("sync", SeccompAction::KillProcess));
+    let report = policy.validate().unwrap();
+    assert_eq!(report.profile, SeccompProfile::Custom);
+    assert_eq!(report.conditional_syscalls, 2);
+
+    let outcome = in_child(Some(&policy), || {
+        let mut checks = 0;
+        // uname(NULL): EACCES from the filter instead of the kernel's EFAULT.
+        checks |= i32::from(raw(libc::SYS_uname, &[0]) != Err(libc::EACCES));
+        let mut buf = std::mem::MaybeUninit::<libc::utsname>::uninit();
+        checks |= i32::from(raw(libc::SYS_uname, &[buf.as_mut_ptr() as usize]).is_err()) << 1;
+        checks |= i32::from(raw(libc::SYS_keyctl, &[0, usize::MAX, 0]) != Err(libc::ENOKEY)) << 2;
+        checks |= i32::from(raw(libc::SYS_getppid, &[]).is_err()) << 3;
+        // Allowed by the denylist: unshare(0) changes nothing.
+        checks |= i32::from(raw(libc::SYS_unshare, &[0]).is_err()) << 4;
+        checks
+    });
+    assert_eq!(outcome, Outcome::Exited(0));
+    let trapped = in_child(Some(&policy), || {
+        let _ = raw(libc::SYS_getpgrp, &[]);
+        0
+    });
+    assert_eq!(trapped, Outcome::Signaled(libc::SIGSYS));
+    let killed = in_child(Some(&policy), || {
+        let _ = raw(libc::SYS_sync, &[]);
+        0
+    });
+    assert_eq!(killed, Outcome::Signaled(libc::SIGSYS));
 }

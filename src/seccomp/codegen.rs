@@ -34,7 +34,6 @@ use super::table::X32_SYSCALL_BIT;
 /// `BPF_LD | BPF_W | BPF_ABS`
 pub(super) const LD_W_ABS: u16 = 0x20;
 /// `BPF_ALU | BPF_AND | BPF_K`
-#[cfg(test)]
 pub(super) const ALU_AND_K: u16 = 0x54;
 /// `BPF_JMP | BPF_JA`
 pub(super) const JMP_JA: u16 = 0x05;
@@ -45,7 +44,6 @@ pub(super) const JMP_JGT_K: u16 = 0x25;
 /// `BPF_JMP | BPF_JGE | BPF_K`
 pub(super) const JMP_JGE_K: u16 = 0x35;
 /// `BPF_JMP | BPF_JSET | BPF_K`
-#[cfg(test)]
 pub(super) const JMP_JSET_K: u16 = 0x45;
 /// `BPF_RET | BPF_K`
 pub(super) const RET_K: u16 = 0x06;
@@ -122,7 +120,38 @@ pub(super) fn generate(
         }
     }
     emit_tree(&segments, &mut prog)?;
+    // seccompiler's rule code contains jumps that are never taken (the `ja`
+    // out of a rule right after the `ja 1` that opens it, and the third of
+    // its long-rule trampolines) and that aim one instruction past the
+    // block they belong to. The kernel checks every jump, taken or not, so
+    // when a checked block ends the program, pad it with one return.
+    if matches!(segments.last(), Some((_, Leaf::Checked { .. }))) {
+        prog.push(stmt(RET_K, unknown_ret));
+    }
     Ok(prog)
+}
+
+/// The first instruction whose jump leaves the program, or that is not an
+/// instruction this generator emits; `None` when the program is well formed
+/// and ends in a return (what the kernel checks when loading it).
+pub(super) fn first_malformed(prog: &[libc::sock_filter]) -> Option<usize> {
+    let in_range = |pc: usize, offset: usize| pc + 1 + offset < prog.len();
+    let bad = prog
+        .iter()
+        .enumerate()
+        .position(|(pc, ins)| match ins.code {
+            JMP_JA => !in_range(pc, ins.k as usize),
+            JMP_JEQ_K | JMP_JGT_K | JMP_JGE_K | JMP_JSET_K => {
+                !in_range(pc, usize::from(ins.jt)) || !in_range(pc, usize::from(ins.jf))
+            }
+            LD_W_ABS => ins.k % 4 != 0 || ins.k >= 64,
+            RET_K | ALU_AND_K => false,
+            _ => true,
+        });
+    bad.or_else(|| match prog.last() {
+        Some(last) if last.code == RET_K => None,
+        _ => Some(prog.len().saturating_sub(1)),
+    })
 }
 
 /// Emits a balanced binary search over `segments` (sorted, contiguous).

@@ -564,6 +564,15 @@ pub enum SeccompError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The generated program failed its own structural check (a bug in
+    /// this crate; the kernel would refuse the program).
+    #[error(
+        "failed to compile the seccomp policy: instruction {instruction} of the program is malformed"
+    )]
+    Malformed {
+        /// Index of the offending instruction.
+        instruction: usize,
+    },
     /// `prctl(PR_SET_NO_NEW_PRIVS)` failed.
     #[error("failed to set no_new_privs")]
     NoNewPrivs {
@@ -746,6 +755,9 @@ pub(crate) fn compile(policy: &SeccompPolicy) -> Result<CompiledFilter, SeccompE
             .map_or_else(|| nr.to_string(), |&(name, _)| name.to_owned()),
         source,
     })?;
+    if let Some(pc) = codegen::first_malformed(&program) {
+        return Err(SeccompError::Malformed { instruction: pc });
+    }
     let len = u16::try_from(program.len())
         .ok()
         .filter(|&len| usize::from(len) <= BPF_MAXINSNS)

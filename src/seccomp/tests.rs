@@ -1233,3 +1233,146 @@ fn install_confines_a_forked_child() {
     assert!(libc::WIFEXITED(status), "child died: status {status:#x}");
     assert_eq!(libc::WEXITSTATUS(status), 0);
 }
+
+#[test]
+#[cfg(feature = "serde")]
+fn policies_round_trip_and_reports_serialize() {
+    let mut policy = SeccompPolicy::default_profile();
+    policy
+        .deny_group(SyscallGroup::Networking)
+        .group_action(SyscallGroup::Keyring, SeccompAction::KillProcess)
+        .rule(
+            SyscallRule::new("write", SeccompAction::Log).when(ArgCondition::new32(
+                0,
+                ArgOp::MaskedEq(3),
+                2,
+            )),
+        );
+    let json = serde_json::to_string(&policy).unwrap();
+    let back: SeccompPolicy = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, policy);
+    assert_eq!(
+        compile(&back).unwrap().instructions().len(),
+        compile(&policy).unwrap().instructions().len()
+    );
+
+    let report = SeccompPolicy::default_profile().validate().unwrap();
+    let value = serde_json::to_value(&report).unwrap();
+    assert_eq!(value["profile"], "default");
+    assert_eq!(value["default_action"], serde_json::json!({ "errno": 1 }));
+    assert_eq!(
+        value["unknown_syscall_action"],
+        serde_json::json!({ "errno": 38 })
+    );
+    assert_eq!(value["arch"], SeccompArch::NATIVE.to_string());
+    assert_eq!(value["instructions"], report.instructions);
+    assert_eq!(
+        serde_json::to_value(SeccompAction::KillProcess).unwrap(),
+        "kill_process"
+    );
+    assert_eq!(value["profile"], "default");
+    let custom = serde_json::to_value(policy.validate().unwrap()).unwrap();
+    assert_eq!(custom["profile"], "custom");
+}
+
+#[test]
+fn large_programs_use_long_jumps_correctly() {
+    // An argument check on every known system call makes subtrees longer
+    // than a conditional jump can skip.
+    let mut policy = SeccompPolicy::allowlist(EPERM);
+    for &(name, n) in table::NATIVE {
+        policy.rule(
+            SyscallRule::new(name, SeccompAction::Allow).when(ArgCondition::new(
+                0,
+                ArgOp::Eq,
+                u64::from(n) << 8 | 1,
+            )),
+        );
+    }
+    let filter = compiled(&policy);
+    assert!(
+        filter
+            .instructions()
+            .iter()
+            .any(|i| i.code == JMP_JA && i.k > 255)
+    );
+    for &(_, n) in table::NATIVE {
+        let data = Data::native(n);
+        assert_eq!(
+            verdict(&filter, data.with_arg(0, u64::from(n) << 8 | 1)),
+            ALLOW,
+            "{n}"
+        );
+        assert_eq!(
+            verdict(&filter, data.with_arg(0, u64::from(n))),
+            RET_EPERM,
+            "{n}"
+        );
+    }
+    assert_eq!(filter.report().conditional_syscalls, table::NATIVE.len());
+
+    // Rules with more conditions than a conditional jump can skip, on the
+    // first and the last leaf of the search tree.
+    let last = table::NATIVE
+        .iter()
+        .max_by_key(|&&(_, n)| n)
+        .map(|&(name, _)| name)
+        .unwrap();
+    for name in ["read", last] {
+        let long = |action, base: u64| {
+            (0..100u64).fold(SyscallRule::new(name, action), |rule, i| {
+                rule.when(ArgCondition::new(2, ArgOp::Ne, base + i))
+            })
+        };
+        let mut policy = SeccompPolicy::allowlist(EPERM);
+        policy
+            .rule(long(SeccompAction::Log, 50))
+            .rule(long(SeccompAction::Allow, 0));
+        let filter = compiled(&policy);
+        let data = Data::native(nr(name));
+        // Allow outside [0, 100), else log outside [50, 150), else EPERM.
+        for (arg, expected) in [
+            (5000, ALLOW),
+            (100, ALLOW),
+            (0, libc::SECCOMP_RET_LOG),
+            (49, libc::SECCOMP_RET_LOG),
+            (50, RET_EPERM),
+            (99, RET_EPERM),
+        ] {
+            assert_eq!(
+                verdict(&filter, data.with_arg(2, arg)),
+                expected,
+                "{name} {arg}"
+            );
+        }
+    }
+}
+
+#[test]
+fn oversized_programs_are_a_typed_error() {
+    let mut policy = SeccompPolicy::allowlist(EPERM);
+    for i in 0..700u64 {
+        policy.rule(
+            SyscallRule::new("read", SeccompAction::Allow).when(ArgCondition::new(0, ArgOp::Eq, i)),
+        );
+    }
+    match compile(&policy) {
+        Err(SeccompError::TooLarge {
+            instructions,
+            limit,
+        }) => {
+            assert!(instructions > limit);
+            assert_eq!(limit, 4096);
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+}
+
+#[test]
+fn shared_values_are_thread_safe() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<CompiledFilter>();
+    send_sync::<SeccompPolicy>();
+    send_sync::<SeccompReport>();
+    send_sync::<SeccompError>();
+}
