@@ -291,5 +291,83 @@ fn per_syscall(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, compile, attach, per_syscall);
+/// A noise-resistant summary printed before the criterion runs: for each
+/// variant and call, the fastest of several fresh children, each making
+/// 200 000 calls (the machine may be shared; the minimum is the least
+/// disturbed run). Variants are interleaved so that load hits them alike.
+fn summary(_: &mut Criterion) {
+    const CALLS: u64 = 200_000;
+    const RUNS: usize = 11;
+    let default = SeccompPolicy::default_profile().to_bpf().expect("compiles");
+    let default_uncached = uncached(&default);
+    let linear_uncached = uncached(&linear(&default));
+    let variants: [(&str, Option<&[libc::sock_filter]>); 4] = [
+        ("none", None),
+        ("default", Some(&default)),
+        ("default_uncached", Some(&default_uncached)),
+        ("linear_uncached", Some(&linear_uncached)),
+    ];
+    let (pipe_r, _pipe_w) = pipe();
+    let fd = pipe_r.as_raw_fd();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files: Vec<CString> = (0..1000)
+        .map(|i| {
+            let path = dir.path().join(format!("f{i}"));
+            std::fs::write(&path, b"x").expect("write");
+            CString::new(path.into_os_string().into_encoded_bytes()).expect("path")
+        })
+        .collect();
+    let next = std::cell::Cell::new(0usize);
+    let calls: [(&str, &dyn Fn()); 4] = [
+        ("getppid", &|| {
+            // SAFETY: getppid takes no arguments.
+            black_box(unsafe { libc::syscall(libc::SYS_getppid) });
+        }),
+        ("fstat", &|| {
+            let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+            // SAFETY: `st` is a valid out buffer for fstat.
+            black_box(unsafe { libc::fstat(fd, st.as_mut_ptr()) });
+        }),
+        ("stat_1000_files", &|| {
+            let path = &files[next.get() % files.len()];
+            next.set(next.get() + 1);
+            let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+            // SAFETY: a valid C path and out buffer.
+            black_box(unsafe { libc::stat(path.as_ptr(), st.as_mut_ptr()) });
+        }),
+        ("ioctl_fionread", &|| {
+            let mut n: libc::c_int = 0;
+            // SAFETY: FIONREAD writes an int to `n`.
+            black_box(unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) });
+        }),
+    ];
+    eprintln!("ns per call, fastest of {RUNS} children x {CALLS} calls:");
+    eprintln!(
+        "{:<16}{:>10}{:>10}{:>18}{:>17}",
+        "call", "none", "default", "default_uncached", "linear_uncached"
+    );
+    for (name, call) in calls {
+        let mut best = [f64::INFINITY; 4];
+        for _ in 0..RUNS {
+            for (slot, (_, prog)) in best.iter_mut().zip(&variants) {
+                let elapsed = timed_in_child(*prog, false, || (0..CALLS).for_each(|_| call()));
+                *slot = slot.min(elapsed.as_nanos() as f64 / CALLS as f64);
+            }
+        }
+        eprintln!(
+            "{name:<16}{:>10.1}{:>10.1}{:>18.1}{:>17.1}",
+            best[0], best[1], best[2], best[3]
+        );
+    }
+    let mut attach = f64::INFINITY;
+    for _ in 0..51 {
+        attach = attach.min(timed_in_child(Some(&default), true, || {}).as_nanos() as f64);
+    }
+    eprintln!(
+        "attach (no_new_privs + seccomp), fastest of 51: {:.1} us",
+        attach / 1000.0
+    );
+}
+
+criterion_group!(benches, summary, compile, attach, per_syscall);
 criterion_main!(benches);
