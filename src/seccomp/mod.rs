@@ -58,6 +58,17 @@ impl SeccompAction {
         }
     }
 
+    /// The action a filter return value stands for.
+    fn from_ret(ret: u32) -> Self {
+        match ret & libc::SECCOMP_RET_ACTION_FULL {
+            libc::SECCOMP_RET_ALLOW => Self::Allow,
+            libc::SECCOMP_RET_LOG => Self::Log,
+            libc::SECCOMP_RET_ERRNO => Self::Errno((ret & libc::SECCOMP_RET_DATA) as u16),
+            libc::SECCOMP_RET_TRAP => Self::Trap,
+            _ => Self::KillProcess,
+        }
+    }
+
     fn validate(self) -> Result<(), SeccompError> {
         match self {
             Self::Errno(errno) if errno > MAX_ERRNO => Err(SeccompError::InvalidErrno { errno }),
@@ -573,6 +584,23 @@ pub enum SeccompError {
         /// Index of the offending instruction.
         instruction: usize,
     },
+    /// The kernel has no seccomp filters (Linux 3.17 with
+    /// `CONFIG_SECCOMP_FILTER`), or cannot say which actions it supports
+    /// (Linux 4.14).
+    #[error(
+        "failed to use seccomp: the kernel does not support seccomp filters (Linux 4.14 or later needed)"
+    )]
+    Unsupported {
+        /// The kernel's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kernel does not support an action the policy uses.
+    #[error("failed to use seccomp: the kernel does not support the action {action}")]
+    ActionUnsupported {
+        /// The action.
+        action: SeccompAction,
+    },
     /// `prctl(PR_SET_NO_NEW_PRIVS)` failed.
     #[error("failed to set no_new_privs")]
     NoNewPrivs {
@@ -820,6 +848,51 @@ fn decide(entries: &[Resolved<'_>], default_ret: u32) -> (Decision, usize) {
             counted,
         )
     }
+}
+
+/// Checks, without installing anything, that the running kernel has
+/// seccomp filters and supports every action `filter` returns (asked with
+/// `SECCOMP_GET_ACTION_AVAIL`, Linux 4.14). Parent side; meant to be probed
+/// once per filter so that a missing feature is a typed error before any
+/// spawn rather than a failure in the child.
+#[allow(dead_code)] // used by the spawn engine
+pub(crate) fn check_support(filter: &CompiledFilter) -> Result<(), SeccompError> {
+    let mut seen: Vec<u32> = Vec::new();
+    for ins in filter
+        .instructions()
+        .iter()
+        .filter(|i| i.code == codegen::RET_K)
+    {
+        let action = ins.k & libc::SECCOMP_RET_ACTION_FULL;
+        if seen.contains(&action) {
+            continue;
+        }
+        seen.push(action);
+        // SAFETY: SECCOMP_GET_ACTION_AVAIL only reads the u32 it is given,
+        // which lives on this stack frame for the duration of the call.
+        let ret = unsafe {
+            sc!(
+                libc::SYS_seccomp,
+                libc::SECCOMP_GET_ACTION_AVAIL,
+                0,
+                core::ptr::addr_of!(action)
+            )
+        };
+        match ret {
+            Ok(_) => {}
+            Err(Errno(libc::EOPNOTSUPP)) => {
+                return Err(SeccompError::ActionUnsupported {
+                    action: SeccompAction::from_ret(ins.k),
+                });
+            }
+            Err(errno) => {
+                return Err(SeccompError::Unsupported {
+                    source: errno.into_io(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)` by a raw system call.

@@ -1376,3 +1376,26 @@ fn shared_values_are_thread_safe() {
     send_sync::<SeccompReport>();
     send_sync::<SeccompError>();
 }
+
+#[test]
+fn the_running_kernel_supports_every_action() {
+    // SECCOMP_GET_ACTION_AVAIL changes nothing, so it may run in the test
+    // process itself.
+    let mut policy = SeccompPolicy::denylist();
+    policy
+        .rule(SyscallRule::new("read", SeccompAction::Log))
+        .rule(SyscallRule::new("write", SeccompAction::Trap))
+        .rule(SyscallRule::new("sync", SeccompAction::KillProcess))
+        .deny("mount");
+    check_support(&compiled(&policy)).expect("seccomp actions available");
+    check_support(&compiled(&SeccompPolicy::default_profile())).expect("default profile supported");
+    for action in [
+        SeccompAction::Allow,
+        SeccompAction::Log,
+        SeccompAction::Errno(4095),
+        SeccompAction::Trap,
+        SeccompAction::KillProcess,
+    ] {
+        assert_eq!(SeccompAction::from_ret(action.ret()), action);
+    }
+}
