@@ -691,7 +691,7 @@ print(json.dumps([len(results), squares, out, os.cpu_count() > 0]))
     assert_eq!(out.trim(), r#"[8, [1, 2, 3], "child", true]"#);
 }
 
-fn helper_source(name: &str) -> PathBuf {
+fn c_source(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/helpers")
         .join(name)
@@ -701,7 +701,7 @@ fn helper_source(name: &str) -> PathBuf {
 fn cc_compiles_links_and_runs_a_threaded_program() {
     let policy = SeccompPolicy::default_profile();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(helper_source("threads.c"), dir.path().join("threads.c")).unwrap();
+    std::fs::copy(c_source("threads.c"), dir.path().join("threads.c")).unwrap();
     // gcc, cc1, as and ld all run under the filter.
     run_ok(
         &policy,
