@@ -1,6 +1,8 @@
 //! Named families of system calls, and the argument guards that make the
 //! unprivileged families safe to allow as a whole.
 
+use std::sync::OnceLock;
+
 use super::{ArgCondition, ArgOp, SeccompAction, SyscallRule};
 
 /// A named family of system calls, for building allowlists and denylists.
@@ -597,7 +599,28 @@ pub(super) const PERSONALITY_QUERY: u32 = 0xffff_ffff;
 
 /// The rules an unprivileged group installs for `name`, in policy order (the
 /// last matching rule wins), or `None` when the call is allowed outright.
-pub(super) fn guard(name: &str) -> Option<Vec<SyscallRule>> {
+pub(super) fn guard(name: &str) -> Option<&'static [SyscallRule]> {
+    static GUARDS: OnceLock<Vec<(&'static str, Vec<SyscallRule>)>> = OnceLock::new();
+    GUARDS
+        .get_or_init(|| {
+            [
+                "ioctl",
+                "socket",
+                "clone",
+                "clone3",
+                "personality",
+                "ptrace",
+            ]
+            .into_iter()
+            .filter_map(|name| build_guard(name).map(|rules| (name, rules)))
+            .collect()
+        })
+        .iter()
+        .find(|(guarded, _)| *guarded == name)
+        .map(|(_, rules)| rules.as_slice())
+}
+
+fn build_guard(name: &str) -> Option<Vec<SyscallRule>> {
     let eperm = SeccompAction::Errno(libc::EPERM as u16);
     let allow = SeccompAction::Allow;
     let rules = match name {

@@ -671,23 +671,6 @@ pub(crate) fn compile(policy: &SeccompPolicy) -> Result<CompiledFilter, SeccompE
     policy.default_action.validate()?;
     policy.unknown_action.validate()?;
 
-    // Guards for unprivileged groups are built on demand and must outlive
-    // the borrowed `Resolved` entries, so collect them first.
-    let guards: Vec<(SyscallGroup, &str, Vec<SyscallRule>)> = policy
-        .entries
-        .iter()
-        .filter_map(|entry| match entry {
-            PolicyEntry::AllowGroup(group) if !group.is_privileged() => Some(*group),
-            _ => None,
-        })
-        .flat_map(|group| {
-            group
-                .syscalls()
-                .iter()
-                .filter_map(move |&name| groups::guard(name).map(|rules| (group, name, rules)))
-        })
-        .collect();
-
     let mut per_nr: BTreeMap<u32, Vec<Resolved<'_>>> = BTreeMap::new();
     for entry in &policy.entries {
         match entry {
@@ -715,10 +698,11 @@ pub(crate) fn compile(policy: &SeccompPolicy) -> Result<CompiledFilter, SeccompE
                         continue;
                     };
                     let slot = per_nr.entry(nr).or_default();
-                    let guard = guards
-                        .iter()
-                        .find(|(g, n, _)| g == group && *n == name)
-                        .map(|(_, _, rules)| rules);
+                    let guard = if group.is_privileged() {
+                        None
+                    } else {
+                        groups::guard(name)
+                    };
                     match guard {
                         Some(rules) => slot.extend(rules.iter().map(|rule| Resolved {
                             conditions: &rule.conditions,
