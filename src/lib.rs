@@ -23,6 +23,3 @@ pub use namespaces::{IdMapping, Namespaces};
 pub use rootfs::{FsConfig, FsError, FsOp, OpName, RootKind, TmpfsOptions};
 pub use sandbox::Sandbox;
 pub use spawn::BASE_ENV;
-
-#[doc(hidden)]
-pub use spawn::__force_legacy_clone;

@@ -568,8 +568,9 @@ fn reset_signal_dispositions() {
     }
 }
 
-/// Tries each candidate path like execvp: ENOENT moves on, EACCES is
-/// remembered, anything else is final.
+/// Tries each candidate path like execvp: ENOENT moves on, EACCES on an
+/// existing file is remembered (and reported if nothing else runs),
+/// anything else is final.
 fn exec(plan: &ChildPlan) -> Fail {
     let argv = plan.argv.as_ptr();
     let envp = plan.envp.as_ptr();
@@ -588,7 +589,11 @@ fn exec(plan: &ChildPlan) -> Fail {
                 }
             }
             libc::EACCES | libc::EPERM => {
-                if denied.is_none() {
+                // Only a file that exists is "not executable"; EACCES from
+                // an unsearchable PATH directory means "not here".
+                // SAFETY: all-zero is a valid stat to be overwritten.
+                let mut st: libc::stat = unsafe { core::mem::zeroed() };
+                if denied.is_none() && raw::fstatat(libc::AT_FDCWD, path, &mut st, 0).is_ok() {
                     denied = Some((i as u32, e));
                 }
             }

@@ -35,7 +35,6 @@ use crate::error::{
 use crate::namespaces::{IdMapping, Namespaces};
 use crate::sandbox::{Compiled, Sandbox};
 use crate::sys::clone::{self, CloneArgs, StackMap};
-use crate::sys::raw::Errno;
 use plan::{ChildPlan, IdMaps};
 use report::Record;
 
@@ -52,10 +51,23 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// 0 = not probed, 1 = clone3 works, 2 = clone3 answers ENOSYS.
 static CLONE3: AtomicU8 = AtomicU8::new(0);
 
-/// Forces the legacy `clone(2)` path, for tests of the fallback.
-#[doc(hidden)]
-pub fn __force_legacy_clone(on: bool) {
-    CLONE3.store(if on { 2 } else { 0 }, Ordering::Relaxed);
+/// Whether `clone3(2)` is usable (Linux 5.3, and not answered with `ENOSYS`
+/// by a seccomp filter, as Docker's default profile does). Probed once with
+/// an invalid call: a kernel that has clone3 rejects a zero size with
+/// `EINVAL` before doing anything.
+fn clone3_available() -> bool {
+    match CLONE3.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            // SAFETY: clone3 with a null argument and size 0 fails without
+            // side effects (EINVAL, or ENOSYS where unavailable).
+            let r = unsafe { libc::syscall(libc::SYS_clone3, std::ptr::null::<u8>(), 0usize) };
+            let enosys = r == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS);
+            CLONE3.store(if enosys { 2 } else { 1 }, Ordering::Relaxed);
+            !enosys
+        }
+    }
 }
 
 /// The lifeline pipe: its write end stays open in this process (and closes
@@ -626,7 +638,7 @@ pub(crate) fn spawn(
         op: ParentOp::MapStack,
         source: e,
     })?;
-    let use_clone3 = CLONE3.load(Ordering::Relaxed) != 2;
+    let use_clone3 = clone3_available();
 
     let plan = ChildPlan {
         report_fd: report_child.as_raw_fd(),
@@ -674,7 +686,7 @@ pub(crate) fn spawn(
         Some(&all),
         Some(&mut old),
     );
-    let mut r = Err(Errno(libc::ENOSYS));
+    let r;
     if use_clone3 {
         let args = CloneArgs {
             flags,
@@ -698,13 +710,7 @@ pub(crate) fn spawn(
                 arg,
             )
         };
-        if r == Err(Errno(libc::ENOSYS)) {
-            CLONE3.store(2, Ordering::Relaxed);
-        } else {
-            CLONE3.store(1, Ordering::Relaxed);
-        }
-    }
-    if r == Err(Errno(libc::ENOSYS)) {
+    } else {
         let top = sup_lo.wrapping_add(sup_size);
         // SAFETY: as above, for the legacy system call; CLONE_PIDFD stores
         // the pidfd through the parent_tid pointer.
