@@ -686,8 +686,7 @@ pub(crate) fn spawn(
         Some(&all),
         Some(&mut old),
     );
-    let r;
-    if use_clone3 {
+    let r = if use_clone3 {
         let args = CloneArgs {
             flags,
             pidfd: &mut pidfd as *mut libc::c_int as u64,
@@ -702,20 +701,20 @@ pub(crate) fn spawn(
         // the supervisor (we wait for Running/Error/EOF below, and the guard
         // reaps the supervisor on every other exit path); the entry point
         // follows the child-zone rules.
-        r = unsafe {
+        unsafe {
             clone::clone3(
                 &args,
                 std::mem::size_of::<CloneArgs>(),
                 child::supervisor_entry,
                 arg,
             )
-        };
+        }
     } else {
         let top = sup_lo.wrapping_add(sup_size);
         // SAFETY: as above, for the legacy system call; CLONE_PIDFD stores
         // the pidfd through the parent_tid pointer.
-        r = unsafe { clone::clone_legacy(flags, top, &mut pidfd, child::supervisor_entry, arg) };
-    }
+        unsafe { clone::clone_legacy(flags, top, &mut pidfd, child::supervisor_entry, arg) }
+    };
     let _ = nix::sys::signal::pthread_sigmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&old),
