@@ -1,4 +1,5 @@
 //! Each namespace really isolates, as root and as an unprivileged uid.
+#![allow(clippy::multiple_unsafe_ops_per_block)]
 
 mod common;
 

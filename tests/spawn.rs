@@ -1,5 +1,6 @@
 //! The spawn engine: exit statuses, typed setup errors, descriptor and
 //! environment hygiene, process lifetime, thread safety.
+#![allow(clippy::multiple_unsafe_ops_per_block)]
 
 mod common;
 
@@ -563,7 +564,7 @@ fn many_threads_spawning_concurrently() {
                         let st = sb
                             .status(&mut cmd)
                             .unwrap_or_else(|e| panic!("thread {t} spawn {i}: {}", chain(&e)));
-                        assert_eq!(st.code(), Some(((t * 7 + i) % 100) as i32));
+                        assert_eq!(st.code(), Some((t * 7 + i) % 100));
                     }
                 })
             })

@@ -203,8 +203,9 @@ pub fn fd_list() -> Vec<(String, OsString)> {
 
 /// Asserts this process has no children left (running or zombie).
 pub fn assert_no_children() {
-    // SAFETY: waitid with WNOHANG|WNOWAIT only inspects.
+    // SAFETY: all-zero is a valid siginfo to be filled in.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid with WNOHANG|WNOWAIT only inspects.
     let r = unsafe {
         libc::waitid(
             libc::P_ALL,
@@ -214,10 +215,11 @@ pub fn assert_no_children() {
         )
     };
     let err = std::io::Error::last_os_error();
+    // SAFETY: si_pid is valid to read after waitid (zero if nothing was filled in).
+    let pid = unsafe { info.si_pid() };
     assert!(
         r == -1 && err.raw_os_error() == Some(libc::ECHILD),
-        "this process still has children (waitid returned {r}, pid {})",
-        unsafe { info.si_pid() }
+        "this process still has children (waitid returned {r}, pid {pid})"
     );
 }
 
