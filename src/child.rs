@@ -303,6 +303,41 @@ impl Child {
         }
     }
 
+    /// Waits at most `timeout` for the program to end. Returns `None` if it is
+    /// still running (it is left running; call [`kill`](Child::kill) to end
+    /// it).
+    pub fn wait_timeout(&mut self, timeout: std::time::Duration) -> io::Result<Option<ExitStatus>> {
+        drop(self.stdin.take());
+        if let Some(s) = self.inner.status {
+            return Ok(Some(s));
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let ms = left.as_millis().min(i32::MAX as u128) as i32;
+            let mut pfd = libc::pollfd {
+                fd: self.inner.pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: poll on one live pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if r > 0 {
+                return self.try_wait();
+            }
+            if left.is_zero() {
+                return Ok(None);
+            }
+        }
+    }
+
     /// Waits for the program and collects its stdout and stderr (those that
     /// were piped).
     pub fn wait_with_output(mut self) -> io::Result<Output> {

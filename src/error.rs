@@ -474,10 +474,13 @@ pub enum Target {
     Fd(i32),
     /// A resource limit, by name.
     Rlimit(&'static str),
-    /// An operation of the filesystem plan, by index and destination.
+    /// An operation of the filesystem plan, by destination and, for the
+    /// caller's own operations, their index in
+    /// [`Sandbox::fs_ops`](crate::Sandbox::fs_ops) (`None` for the default
+    /// mounts: system directories, `/proc`, `/dev`, `/tmp`).
     MountOp {
-        /// Index in the filesystem plan.
-        index: usize,
+        /// Index among the caller's filesystem operations.
+        index: Option<usize>,
         /// The operation's destination inside the sandbox.
         dest: PathBuf,
     },
@@ -489,8 +492,14 @@ impl fmt::Display for Target {
             Target::Path(p) => write!(f, "{}", p.display()),
             Target::Fd(n) => write!(f, "fd {n}"),
             Target::Rlimit(n) => write!(f, "rlimit {n}"),
-            Target::MountOp { index, dest } => {
-                write!(f, "filesystem operation #{index} on {}", dest.display())
+            Target::MountOp {
+                index: Some(i),
+                dest,
+            } => {
+                write!(f, "filesystem operation #{i} on {}", dest.display())
+            }
+            Target::MountOp { index: None, dest } => {
+                write!(f, "default mount on {}", dest.display())
             }
         }
     }

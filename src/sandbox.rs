@@ -156,7 +156,8 @@ impl Sandbox {
 
     // ---- Filesystem ----
 
-    fn fs_op(&mut self, op: FsOp) -> &mut Self {
+    /// Appends a filesystem operation (the typed form of the methods below).
+    pub fn fs_op(&mut self, op: FsOp) -> &mut Self {
         self.cfg.fs.ops.push(op);
         self.changed()
     }

@@ -323,8 +323,8 @@ fn setup_error(
                 .mounts
                 .as_ref()
                 .and_then(|m| m.origin.get(rec.index as usize))
-                .map(|(_, dest)| Target::MountOp {
-                    index: rec.index as usize,
+                .map(|(index, dest)| Target::MountOp {
+                    index: *index,
                     dest: dest.clone(),
                 });
             crate::error::ChildSetupError {

@@ -5,7 +5,7 @@
 //! run as root, the test body runs once as root and once more, in a
 //! re-executed copy of the test binary, as an unprivileged uid. Run as a
 //! normal user, it runs once.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::multiple_unsafe_ops_per_block)]
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
@@ -42,14 +42,74 @@ fn world_executable_copy() -> &'static Path {
     static COPY: OnceLock<PathBuf> = OnceLock::new();
     COPY.get_or_init(|| {
         let exe = std::env::current_exe().expect("current_exe");
-        let dir = std::env::temp_dir().join(format!("stockade-test-{}", std::process::id()));
+        let owner =
+            std::env::var("STOCKADE_TEST_OWNER").unwrap_or_else(|_| std::process::id().to_string());
+        let dir = std::path::Path::new("/tmp").join(format!("stockade-test-{owner}"));
+        if std::env::var_os("STOCKADE_TEST_OWNER").is_none() {
+            remove_stale_copies();
+        }
         std::fs::create_dir_all(&dir).expect("create copy dir");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Sticky and world-writable like /tmp itself: both identities add
+        // their copies (atomically, by rename).
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777));
         let dst = dir.join(exe.file_name().unwrap());
-        std::fs::copy(&exe, &dst).expect("copy test binary");
-        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if !dst.exists() {
+            let tmp = dir.join(format!(".copy{}", std::process::id()));
+            std::fs::copy(&exe, &tmp).expect("copy test binary");
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::rename(&tmp, &dst).unwrap();
+        }
         dst
     })
+}
+
+/// Removes copy directories left by test processes that no longer exist.
+fn remove_stale_copies() {
+    let Ok(rd) = std::fs::read_dir("/tmp") else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name
+            .strip_prefix("stockade-test-")
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// A world-executable copy of `path` (for binaries under a target directory
+/// an unprivileged uid may not be able to reach).
+pub fn world_executable(path: &Path) -> PathBuf {
+    let dir = world_executable_copy().parent().unwrap().to_owned();
+    let dst = dir.join(path.file_name().unwrap());
+    if !dst.exists() {
+        let tmp = dir.join(format!(
+            ".{}.tmp{}",
+            path.file_name().unwrap().to_string_lossy(),
+            std::process::id()
+        ));
+        std::fs::copy(path, &tmp).expect("copy binary");
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&tmp, &dst).unwrap();
+    }
+    dst
+}
+
+/// The directory holding the original (not copied) test binaries.
+pub fn deps_dir() -> PathBuf {
+    std::env::var_os("STOCKADE_TEST_DEPS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::current_exe()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .to_owned()
+        })
 }
 
 /// The name of the running test (libtest names each test's thread after it).
@@ -85,11 +145,15 @@ fn reexec(unprivileged: bool) {
     } else {
         std::process::Command::new(std::env::current_exe().unwrap())
     };
+    let owner =
+        std::env::var("STOCKADE_TEST_OWNER").unwrap_or_else(|_| std::process::id().to_string());
     cmd.arg(&name)
         .arg("--exact")
         .arg("--nocapture")
         .arg("--test-threads=1")
-        .env(REEXEC_ENV, "1");
+        .env(REEXEC_ENV, "1")
+        .env("STOCKADE_TEST_OWNER", owner)
+        .env("STOCKADE_TEST_DEPS_DIR", deps_dir());
     let mut home = None;
     if unprivileged {
         let h = std::env::temp_dir().join(format!(
