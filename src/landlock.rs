@@ -1596,4 +1596,468 @@ mod tests {
             "an empty mount plan still denies everything"
         );
     }
+
+    // ---- Against the running kernel (irreversible parts in forked children) ----
+
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+
+    fn cstr(p: &Path) -> CString {
+        CString::new(p.as_os_str().as_bytes()).unwrap()
+    }
+
+    /// Forks; the child runs `f` (raw system calls only: the parent is
+    /// multi-threaded) and exits with its result.
+    fn in_child(f: impl FnOnce() -> i32) -> i32 {
+        // SAFETY: the child only issues raw system calls and then _exit()s.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let code = f();
+            // SAFETY: ends the child without running the parent's destructors.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child forked above; status is a live i32.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(r, pid);
+        assert!(libc::WIFEXITED(status), "child died: {status:#x}");
+        libc::WEXITSTATUS(status)
+    }
+
+    /// 0 if `path` opens for reading, else the errno.
+    fn open_errno(path: &CString) -> i32 {
+        // SAFETY: path is NUL-terminated and outlives the call.
+        match unsafe {
+            sc!(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC
+            )
+        } {
+            Ok(fd) => {
+                // SAFETY: closes the fd just opened.
+                let _ = unsafe { sc!(libc::SYS_close, fd) };
+                0
+            }
+            Err(Errno(e)) => e,
+        }
+    }
+
+    fn kernel_version() -> u32 {
+        kernel_abi().version()
+    }
+
+    /// A filesystem policy every Landlock kernel (ABI 1+) can enforce.
+    fn abi1_policy(allowed: &Path) -> LandlockPolicy {
+        let mut p = LandlockPolicy::new();
+        p.handle_fs(FsAccess::READ).allow_read(allowed);
+        p
+    }
+
+    #[test]
+    fn probe_matches_the_kernel() {
+        // SAFETY: the version query reads no memory.
+        let raw =
+            unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, 0usize, 0usize, 1usize) };
+        if raw > 0 {
+            assert_eq!(kernel_abi(), KernelAbi::Available(raw as u32));
+        } else {
+            assert!(matches!(kernel_abi(), KernelAbi::Unavailable(_)));
+        }
+    }
+
+    #[test]
+    fn prepare_reports_the_kernel_abi() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = abi1_policy(dir.path());
+        p.allow_tcp_connect(443)
+            .scope(LandlockScope::SIGNAL)
+            .compat(CompatLevel::BestEffort);
+        let prepared = prepare(&p).unwrap();
+        let abi = kernel_version();
+        assert_eq!(prepared.report().abi, abi);
+        assert_eq!(prepared.abi(), abi);
+        assert_eq!(prepared.fd().is_some(), abi >= 1);
+        let expect = |min| {
+            if abi >= min {
+                LandlockEnforcement::FullyEnforced
+            } else {
+                LandlockEnforcement::NotEnforced
+            }
+        };
+        assert_eq!(prepared.report().fs_read, expect(1));
+        assert_eq!(prepared.report().net_connect, expect(4));
+        assert_eq!(prepared.report().scope_signal, expect(6));
+        assert_eq!(
+            prepared.report().net_bind,
+            LandlockEnforcement::NotRequested
+        );
+    }
+
+    #[test]
+    fn missing_rule_path() {
+        if kernel_version() == 0 {
+            eprintln!("SKIPPED: no Landlock on this kernel");
+            assert!(std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_none());
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-dir");
+        let mut p = abi1_policy(dir.path());
+        p.allow_read(&missing);
+        match prepare(&p) {
+            Err(LandlockError::RulePath { path, source }) => {
+                assert_eq!(path, missing);
+                assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        p.fs_compat(CompatLevel::BestEffort);
+        let prepared = prepare(&p).unwrap();
+        assert!(prepared.fd().is_some());
+        assert_eq!(
+            prepared.report().notes,
+            vec![LandlockNote::SkippedPath {
+                path: missing,
+                errno: libc::ENOENT
+            }]
+        );
+        assert_eq!(prepared.report().status, LandlockEnforcement::FullyEnforced);
+    }
+
+    #[test]
+    fn file_rules_keep_file_rights_only() {
+        if kernel_version() == 0 {
+            eprintln!("SKIPPED: no Landlock on this kernel");
+            assert!(std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_none());
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        // READ_DIR on a file would be EINVAL from the kernel: it is dropped.
+        let p = abi1_policy(&file);
+        let prepared = prepare(&p).unwrap();
+        let fd = prepared.fd().unwrap().as_raw_fd();
+        let (f, other) = (cstr(&file), cstr(dir.path()));
+        let code = in_child(|| {
+            if set_no_new_privs_raw().is_err() || restrict_self(fd).is_err() {
+                return 100;
+            }
+            match (open_errno(&f), open_errno(&other)) {
+                (0, libc::EACCES) => 0,
+                (0, _) => 2,
+                _ => 1,
+            }
+        });
+        assert_eq!(code, 0);
+    }
+
+    fn set_no_new_privs_raw() -> Result<(), Errno> {
+        crate::caps::set_no_new_privs()
+    }
+
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn one_ruleset_fd_serves_many_processes_threads_and_layers() {
+        if kernel_version() == 0 {
+            eprintln!("SKIPPED: no Landlock on this kernel");
+            assert!(std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_none());
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let allowed = dir.path().join("allowed");
+        let denied = dir.path().join("denied");
+        std::fs::create_dir(&allowed).unwrap();
+        std::fs::create_dir(&denied).unwrap();
+        std::fs::write(allowed.join("a"), "a").unwrap();
+        std::fs::write(denied.join("b"), "b").unwrap();
+        let prepared = std::sync::Arc::new(prepare(&abi1_policy(&allowed)).unwrap());
+        let a = std::sync::Arc::new(cstr(&allowed.join("a")));
+        let b = std::sync::Arc::new(cstr(&denied.join("b")));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let (prepared, a, b) = (prepared.clone(), a.clone(), b.clone());
+                std::thread::spawn(move || {
+                    let fd = prepared.fd().unwrap().as_raw_fd();
+                    for i in 0..8 {
+                        // Some children stack the same ruleset several times.
+                        let layers = 1 + (t + i) % 3;
+                        let code = in_child(|| {
+                            if set_no_new_privs_raw().is_err() {
+                                return 100;
+                            }
+                            for _ in 0..layers {
+                                if restrict_self(fd).is_err() {
+                                    return 101;
+                                }
+                            }
+                            match (open_errno(&a), open_errno(&b)) {
+                                (0, libc::EACCES) => 0,
+                                (0, _) => 2,
+                                _ => 1,
+                            }
+                        });
+                        assert_eq!(code, 0, "thread {t} child {i}");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // The parent itself is untouched.
+        assert_eq!(open_errno(&b), 0);
+    }
+
+    #[test]
+    fn restrict_self_without_no_new_privs_is_refused() {
+        if kernel_version() == 0 {
+            eprintln!("SKIPPED: no Landlock on this kernel");
+            assert!(std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_none());
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let prepared = prepare(&abi1_policy(dir.path())).unwrap();
+        let fd = prepared.fd().unwrap().as_raw_fd();
+        let code = in_child(|| {
+            // Drop CAP_SYS_ADMIN (root test runs) so that only no_new_privs
+            // could allow restrict_self.
+            // SAFETY: prctl(PR_CAPBSET_DROP) and capset over a stack struct.
+            unsafe {
+                let mut hdr = [0x2008_0522u32, 0];
+                let data = [0u32; 6];
+                let _ = sc!(libc::SYS_capset, hdr.as_mut_ptr(), data.as_ptr());
+            }
+            match restrict_self(fd) {
+                Err(Errno(libc::EPERM)) => 0,
+                Err(_) => 2,
+                Ok(()) => 1,
+            }
+        });
+        assert_eq!(code, 0);
+    }
+
+    /// Rules refer to inodes: after the child's mount namespace changes, the
+    /// rule still covers the directory wherever it is mounted, and does not
+    /// cover whatever now sits at the original path.
+    #[test]
+    fn rules_follow_inodes_across_mount_namespace_changes() {
+        if kernel_version() == 0 {
+            eprintln!("SKIPPED: no Landlock on this kernel");
+            assert!(std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_none());
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let allowed = dir.path().join("allowed");
+        let mnt = dir.path().join("mnt");
+        std::fs::create_dir(&allowed).unwrap();
+        std::fs::create_dir(&mnt).unwrap();
+        std::fs::write(allowed.join("a"), "a").unwrap();
+        let policy = abi1_policy(&allowed);
+        let prepared = prepare(&policy).unwrap();
+        let fd = prepared.fd().unwrap().as_raw_fd();
+        let root = root_is_privileged();
+
+        let (c_allowed, c_mnt) = (cstr(&allowed), cstr(&mnt));
+        let c_view = cstr(&mnt.join("view"));
+        let c_view_a = cstr(&mnt.join("view").join("a"));
+        let c_old_a = cstr(&allowed.join("a"));
+        let c_shadow = cstr(&allowed.join("shadow"));
+        let (slash, tmpfs) = (CString::new("/").unwrap(), CString::new("tmpfs").unwrap());
+        let code = in_child(|| {
+            let flags = if root {
+                libc::CLONE_NEWNS
+            } else {
+                libc::CLONE_NEWNS | libc::CLONE_NEWUSER
+            };
+            if raw_unshare(flags).is_err() {
+                return 90;
+            }
+            let none = None;
+            if raw_mount(none, &slash, none, libc::MS_REC | libc::MS_PRIVATE).is_err() {
+                return 91;
+            }
+            // The directory appears somewhere else...
+            if raw_mount(Some(&tmpfs), &c_mnt, Some(&tmpfs), 0).is_err()
+                || raw_mkdir(&c_view).is_err()
+                || raw_mount(Some(&c_allowed), &c_view, none, libc::MS_BIND).is_err()
+            {
+                return 92;
+            }
+            // ...and something else now sits at its original path.
+            if raw_mount(Some(&tmpfs), &c_allowed, Some(&tmpfs), 0).is_err() {
+                return 93;
+            }
+            if raw_create(&c_shadow).is_err() {
+                return 94;
+            }
+            if open_errno(&c_old_a) != libc::ENOENT || open_errno(&c_shadow) != 0 {
+                return 95;
+            }
+            if set_no_new_privs_raw().is_err() || restrict_self(fd).is_err() {
+                return 100;
+            }
+            if open_errno(&c_view_a) != 0 {
+                return 1;
+            }
+            if open_errno(&c_shadow) != libc::EACCES {
+                return 2;
+            }
+            0
+        });
+        assert_eq!(code, 0);
+    }
+
+    fn raw_unshare(flags: i32) -> Result<usize, Errno> {
+        // SAFETY: unshare takes no pointers.
+        unsafe { sc!(libc::SYS_unshare, flags) }
+    }
+
+    fn raw_mount(
+        src: Option<&CString>,
+        target: &CString,
+        fstype: Option<&CString>,
+        flags: libc::c_ulong,
+    ) -> Result<usize, Errno> {
+        let ptr = |s: Option<&CString>| s.map_or(core::ptr::null(), |s| s.as_ptr());
+        // SAFETY: NUL-terminated strings (or NULL) that outlive the call; no
+        // mount data.
+        unsafe {
+            sc!(
+                libc::SYS_mount,
+                ptr(src),
+                target.as_ptr(),
+                ptr(fstype),
+                flags,
+                0usize
+            )
+        }
+    }
+
+    fn raw_mkdir(path: &CString) -> Result<usize, Errno> {
+        // SAFETY: a NUL-terminated string that outlives the call.
+        unsafe { sc!(libc::SYS_mkdirat, libc::AT_FDCWD, path.as_ptr(), 0o755) }
+    }
+
+    fn raw_create(path: &CString) -> Result<(), Errno> {
+        // SAFETY: a NUL-terminated string that outlives the call.
+        let fd = unsafe {
+            sc!(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                0o644
+            )
+        }?;
+        // SAFETY: closes the fd just opened.
+        let _ = unsafe { sc!(libc::SYS_close, fd) };
+        Ok(())
+    }
+
+    fn monotonic_ns() -> u64 {
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: writes into a live stack timespec.
+        let _ = unsafe {
+            sc!(
+                libc::SYS_clock_gettime,
+                libc::CLOCK_MONOTONIC,
+                &mut t as *mut libc::timespec
+            )
+        };
+        t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+    }
+
+    fn root_is_privileged() -> bool {
+        ::caps::has_cap(
+            None,
+            ::caps::CapSet::Effective,
+            ::caps::Capability::CAP_SYS_ADMIN,
+        )
+        .unwrap_or(false)
+    }
+
+    /// Costs of preparing a typical ruleset and of restrict_self; prints
+    /// numbers, asserts nothing about them.
+    #[test]
+    #[ignore = "measurement: cargo test --release --lib landlock::tests::measure -- --ignored --nocapture"]
+    fn measure() {
+        assert!(kernel_version() >= 1, "needs Landlock");
+        let dirs = [
+            "/usr",
+            "/bin",
+            "/lib",
+            "/etc",
+            "/tmp",
+            "/var",
+            "/opt",
+            "/srv",
+            "/home",
+            "/dev/null",
+        ];
+        let mut policy = LandlockPolicy::new();
+        for d in &dirs[..5] {
+            policy.allow_read_exec(d);
+        }
+        for d in &dirs[5..] {
+            policy.allow_read_write(d);
+        }
+        policy.compat(CompatLevel::BestEffort);
+        let n = 2000;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(prepare(&policy).unwrap());
+        }
+        let per = start.elapsed() / n;
+        println!(
+            "prepare (10 paths, ABI {}): {per:?} per ruleset",
+            kernel_version()
+        );
+
+        let prepared = prepare(&policy).unwrap();
+        let fd = prepared.fd().unwrap().as_raw_fd();
+        let mut samples = Vec::new();
+        for _ in 0..200 {
+            let mut pipe = [0; 2];
+            // SAFETY: pipe writes two fds into the array.
+            assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
+            let w = pipe[1];
+            let code = in_child(|| {
+                let _ = set_no_new_privs_raw();
+                let t0 = monotonic_ns();
+                if restrict_self(fd).is_err() {
+                    return 1;
+                }
+                let ns = monotonic_ns() - t0;
+                // SAFETY: reads 8 bytes from a live stack value.
+                let _ = unsafe { sc!(libc::SYS_write, w, &ns as *const u64, 8) };
+                0
+            });
+            assert_eq!(code, 0);
+            let mut buf = [0u8; 8];
+            // SAFETY: reads 8 bytes into a live buffer.
+            let n = unsafe { libc::read(pipe[0], buf.as_mut_ptr().cast(), 8) };
+            assert_eq!(n, 8);
+            for fd in pipe {
+                // SAFETY: closes the pipe ends created above.
+                unsafe { libc::close(fd) };
+            }
+            samples.push(u64::from_ne_bytes(buf));
+        }
+        samples.sort_unstable();
+        println!(
+            "restrict_self: median {} ns, p90 {} ns, min {} ns ({} samples, one per fresh process)",
+            samples[samples.len() / 2],
+            samples[samples.len() * 9 / 10],
+            samples[0],
+            samples.len()
+        );
+    }
 }
