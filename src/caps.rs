@@ -15,10 +15,11 @@
 //!
 //! Steps 1 and 2 need `CAP_SETPCAP`. A sandbox child in a new user namespace
 //! always has it; a process that stays in the caller's user namespace has it
-//! only if the caller does, and otherwise those steps are skipped (and the
-//! [`CapsReport`] says so): such a process has no capabilities to lose, and
-//! `no_new_privs` keeps setuid and file-capability binaries from granting new
-//! ones.
+//! only if the caller does. When the parent cannot promise it, the child
+//! checks with `capget` and skips those steps without it (the [`CapsReport`]
+//! then does not claim them): such a process has no capabilities to lose,
+//! and `no_new_privs` keeps setuid and file-capability binaries from granting
+//! new ones.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -410,13 +411,23 @@ impl CapContext {
     }
 }
 
+/// Whether the steps needing `CAP_SETPCAP` (securebits, bounding set) run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Setpcap {
+    /// The child will hold `CAP_SETPCAP`: failing is an error.
+    Required,
+    /// The parent could not tell: the child checks with `capget` and skips
+    /// the steps without `CAP_SETPCAP` (it then has nothing to lose; a child
+    /// that entered a user namespace on its own has it and drops everything).
+    IfHeld,
+}
+
 /// The capability setup, lowered to plain data for the child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CapPlan {
     last_cap: u8,
     keep: u64,
-    drop_bounding: bool,
-    lock_noroot: bool,
+    setpcap: Setpcap,
     ambient: bool,
     no_new_privs: bool,
 }
@@ -447,8 +458,8 @@ impl CapPlan {
                 .filter(|c| self.keeps(*c))
                 .collect(),
             ambient: self.ambient && self.keep != 0,
-            bounding_set_dropped: self.drop_bounding,
-            noroot_locked: self.lock_noroot,
+            bounding_set_dropped: self.setpcap == Setpcap::Required,
+            noroot_locked: self.setpcap == Setpcap::Required,
             no_new_privs: self.no_new_privs,
         }
     }
@@ -471,7 +482,7 @@ pub(crate) fn plan(policy: &CapsPolicy, ctx: &CapContext) -> Result<CapPlan, Cap
     }
     let keep = policy.keep_mask();
     let setpcap = match ctx.creds {
-        Creds::NewUserNamespace => true,
+        Creds::NewUserNamespace => Setpcap::Required,
         Creds::Inherited {
             effective,
             permitted,
@@ -479,14 +490,17 @@ pub(crate) fn plan(policy: &CapsPolicy, ctx: &CapContext) -> Result<CapPlan, Cap
             if let Some(cap) = policy.keep.iter().find(|c| permitted & c.bit() == 0) {
                 return Err(CapsError::NotHeld { cap: *cap });
             }
-            effective & Capability::Setpcap.bit() != 0
+            if effective & Capability::Setpcap.bit() != 0 {
+                Setpcap::Required
+            } else {
+                Setpcap::IfHeld
+            }
         }
     };
     Ok(CapPlan {
         last_cap,
         keep,
-        drop_bounding: setpcap,
-        lock_noroot: setpcap,
+        setpcap,
         ambient: policy.ambient,
         no_new_privs: policy.no_new_privs,
     })
@@ -498,6 +512,8 @@ pub(crate) fn plan(policy: &CapsPolicy, ctx: &CapContext) -> Result<CapPlan, Cap
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum CapStage {
+    /// Reading the current capabilities.
+    Capget,
     /// Reading or setting the securebits.
     Securebits,
     /// Dropping capability `cap` (a kernel number) from the bounding set.
@@ -523,6 +539,7 @@ impl std::fmt::Display for CapStage {
         let cap_name =
             |nr: u8| Capability::from_number(nr).map_or("an unknown capability", |c| c.name());
         match self {
+            Self::Capget => f.write_str("read the capability sets"),
             Self::Securebits => f.write_str("lock the securebits"),
             Self::BoundingSet { cap } => write!(f, "drop {} from the bounding set", cap_name(*cap)),
             Self::AmbientClear => f.write_str("clear the ambient capabilities"),
@@ -560,7 +577,13 @@ struct CapUserData {
     clippy::indexing_slicing
 )]
 pub(crate) fn apply(plan: &CapPlan) -> Result<(), (CapStage, Errno)> {
-    if plan.lock_noroot {
+    let setpcap = match plan.setpcap {
+        Setpcap::Required => true,
+        Setpcap::IfHeld => {
+            effective_caps().map_err(|e| (CapStage::Capget, e))? & Capability::Setpcap.bit() != 0
+        }
+    };
+    if setpcap {
         // SAFETY: prctl(PR_GET_SECUREBITS) takes no pointer.
         let bits = unsafe { sc!(libc::SYS_prctl, libc::PR_GET_SECUREBITS) }
             .map_err(|e| (CapStage::Securebits, e))?;
@@ -572,7 +595,7 @@ pub(crate) fn apply(plan: &CapPlan) -> Result<(), (CapStage, Errno)> {
                 .map_err(|e| (CapStage::Securebits, e))?;
         }
     }
-    if plan.drop_bounding {
+    if setpcap {
         let mut cap: u8 = 0;
         while cap <= plan.last_cap {
             if plan.keep & (1u64 << cap) == 0 {
@@ -654,6 +677,30 @@ pub(crate) fn apply(plan: &CapPlan) -> Result<(), (CapStage, Errno)> {
     Ok(())
 }
 
+/// The calling thread's effective set. Child zone.
+fn effective_caps() -> Result<u64, Errno> {
+    let mut header = CapUserHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapUserData {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: header and data are live, writable stack values laid out as the
+    // kernel's version 3 structures (one header, two data entries).
+    unsafe {
+        sc!(
+            libc::SYS_capget,
+            &mut header as *mut CapUserHeader,
+            data.as_mut_ptr()
+        )
+    }?;
+    let [low, high] = data;
+    Ok(u64::from(low.effective) | (u64::from(high.effective) << 32))
+}
+
 /// Sets `no_new_privs` on the calling thread. Child zone.
 pub(crate) fn set_no_new_privs() -> Result<(), Errno> {
     // SAFETY: prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) takes no pointer.
@@ -721,7 +768,7 @@ mod tests {
         let plan = plan(&CapsPolicy::new(), &userns(true)).unwrap();
         assert_eq!(plan.keep, 0);
         assert_eq!(plan.last_cap, 40);
-        assert!(plan.drop_bounding && plan.lock_noroot && plan.no_new_privs);
+        assert!(plan.setpcap == Setpcap::Required && plan.no_new_privs);
         let report = plan.report();
         assert!(report.kept.is_empty());
         assert!(!report.ambient);
@@ -805,10 +852,13 @@ mod tests {
                 cap: Capability::NetBindService
             })
         ));
-        // Nothing held, nothing kept: no bounding-set drop, no securebits.
+        // Nothing held, nothing kept: the bounding set and securebits only if
+        // the child turns out to hold CAP_SETPCAP, and the report does not
+        // promise them.
         let plan0 = plan(&CapsPolicy::new(), &ctx).unwrap();
-        assert!(!plan0.drop_bounding && !plan0.lock_noroot && plan0.no_new_privs);
+        assert!(plan0.setpcap == Setpcap::IfHeld && plan0.no_new_privs);
         assert!(!plan0.report().bounding_set_dropped);
+        assert!(!plan0.report().noroot_locked);
         // Root-like credentials.
         let all = (1u64 << 41) - 1;
         let ctx = CapContext {
@@ -819,7 +869,7 @@ mod tests {
             ..ctx
         };
         let plan1 = plan(&p, &ctx).unwrap();
-        assert!(plan1.drop_bounding && plan1.lock_noroot);
+        assert_eq!(plan1.setpcap, Setpcap::Required);
     }
 
     #[test]
