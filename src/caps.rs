@@ -334,7 +334,6 @@ pub enum CapsError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Creds {
     /// A new user namespace: every capability, within it.
-    #[allow(dead_code, reason = "constructed by the sandbox spawn path")]
     NewUserNamespace,
     /// The caller's own credentials (no new user namespace).
     Inherited {
@@ -382,7 +381,6 @@ fn set_to_mask(set: &::caps::CapsHashSet) -> u64 {
 
 impl CapContext {
     /// A child in a new user namespace.
-    #[allow(dead_code, reason = "used by the sandbox spawn path")]
     pub(crate) fn new_user_namespace(pid_namespace: bool) -> Result<Self, CapsError> {
         Ok(Self {
             creds: Creds::NewUserNamespace,

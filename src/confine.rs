@@ -60,6 +60,7 @@ pub struct Confinement {
     capabilities: Option<CapsPolicy>,
     no_new_privs: bool,
     current_thread_only: bool,
+    in_new_user_namespace: bool,
 }
 
 impl Default for Confinement {
@@ -77,6 +78,7 @@ impl Confinement {
             capabilities: None,
             no_new_privs: true,
             current_thread_only: false,
+            in_new_user_namespace: false,
         }
     }
 
@@ -112,12 +114,27 @@ impl Confinement {
         self
     }
 
+    /// Declares that [`PreparedConfinement::apply`] will run in a process
+    /// that has entered a new user namespace since preparation (for example a
+    /// forked child after `unshare(CLONE_NEWUSER)`), and so holds every
+    /// capability there. The capability plan then relies on that instead of
+    /// on the preparing process's own capabilities; `apply` fails if it does
+    /// not hold. Default `false`.
+    pub fn in_new_user_namespace(&mut self, yes: bool) -> &mut Self {
+        self.in_new_user_namespace = yes;
+        self
+    }
+
     /// Does the fallible work: opens the Landlock rule paths, creates the
     /// ruleset and computes the capability plan for the current process.
     pub fn prepare(&self) -> Result<PreparedConfinement, ConfineError> {
         let caps = match &self.capabilities {
             Some(policy) => {
-                let ctx = CapContext::inherited(false)?;
+                let ctx = if self.in_new_user_namespace {
+                    CapContext::new_user_namespace(false)?
+                } else {
+                    CapContext::inherited(false)?
+                };
                 let mut plan = caps::plan(policy, &ctx)?;
                 plan.set_no_new_privs(false);
                 Some(plan)

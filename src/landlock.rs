@@ -1867,6 +1867,11 @@ mod tests {
         let c_view_a = cstr(&mnt.join("view").join("a"));
         let c_old_a = cstr(&allowed.join("a"));
         let c_shadow = cstr(&allowed.join("shadow"));
+        let uid_map = format!("0 {} 1", nix::unistd::geteuid()).into_bytes();
+        let gid_map = format!("0 {} 1", nix::unistd::getegid()).into_bytes();
+        let c_setgroups = CString::new("/proc/self/setgroups").unwrap();
+        let c_uid_map = CString::new("/proc/self/uid_map").unwrap();
+        let c_gid_map = CString::new("/proc/self/gid_map").unwrap();
         let (slash, tmpfs) = (CString::new("/").unwrap(), CString::new("tmpfs").unwrap());
         let code = in_child(|| {
             let flags = if root {
@@ -1876,6 +1881,14 @@ mod tests {
             };
             if raw_unshare(flags).is_err() {
                 return 90;
+            }
+            // Unprivileged: map our ids, or nothing can be created.
+            if !root
+                && (raw_write(&c_setgroups, b"deny").is_err()
+                    || raw_write(&c_uid_map, &uid_map).is_err()
+                    || raw_write(&c_gid_map, &gid_map).is_err())
+            {
+                return 89;
             }
             let none = None;
             if raw_mount(none, &slash, none, libc::MS_REC | libc::MS_PRIVATE).is_err() {
@@ -1941,6 +1954,23 @@ mod tests {
     fn raw_mkdir(path: &CString) -> Result<usize, Errno> {
         // SAFETY: a NUL-terminated string that outlives the call.
         unsafe { sc!(libc::SYS_mkdirat, libc::AT_FDCWD, path.as_ptr(), 0o755) }
+    }
+
+    fn raw_write(path: &CString, data: &[u8]) -> Result<(), Errno> {
+        // SAFETY: a NUL-terminated string that outlives the call.
+        let fd = unsafe {
+            sc!(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC
+            )
+        }?;
+        // SAFETY: data is a live buffer of data.len() bytes.
+        let r = unsafe { sc!(libc::SYS_write, fd, data.as_ptr(), data.len()) };
+        // SAFETY: closes the fd just opened.
+        let _ = unsafe { sc!(libc::SYS_close, fd) };
+        r.map(|_| ())
     }
 
     fn raw_create(path: &CString) -> Result<(), Errno> {

@@ -20,8 +20,15 @@ fn require_all() -> bool {
     std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_some_and(|v| v == "1")
 }
 
+/// A missing kernel feature: a failure where every feature is required.
 fn skip(reason: &str) {
     assert!(!require_all(), "required feature missing: {reason}");
+    eprintln!("SKIPPED: {reason}");
+}
+
+/// Not a kernel feature but the identity the tests run as (the VM suite
+/// runs them as root and as an unprivileged user).
+fn skip_unprivileged(reason: &str) {
     eprintln!("SKIPPED: {reason}");
 }
 
@@ -189,6 +196,17 @@ fn confine(policy: CapsPolicy) -> Arc<PreparedConfinement> {
     Arc::new(Confinement::new().capabilities(policy).prepare().unwrap())
 }
 
+/// For a child that enters a user namespace before applying.
+fn confine_userns(policy: CapsPolicy) -> Arc<PreparedConfinement> {
+    Arc::new(
+        Confinement::new()
+            .capabilities(policy)
+            .in_new_user_namespace(true)
+            .prepare()
+            .unwrap(),
+    )
+}
+
 fn keep(caps: &[Capability], ambient: bool) -> CapsPolicy {
     let mut p = CapsPolicy::new();
     p.keep_all(caps.iter().copied()).ambient(ambient);
@@ -267,7 +285,7 @@ fn userns_or_skip(control: &Option<Status>) -> bool {
 #[test]
 fn drops_every_capability_as_root() {
     if !privileged() {
-        skip("not running as root with full capabilities");
+        skip_unprivileged("not running as root with full capabilities");
         return;
     }
     let control = status(None, None).unwrap();
@@ -294,22 +312,24 @@ fn drops_every_capability_in_an_unprivileged_user_namespace() {
     assert_eq!(control.uid(), 0);
     assert_eq!(control.hex("CapEff"), full_mask(), "{control:?}");
 
-    let prepared = confine(CapsPolicy::new());
-    let s = status(Some(&prepared), Some(enter_userns(0, 0, as_nobody))).unwrap();
-    assert_eq!(s.uid(), 0);
-    assert_eq!(s.caps(), [0; 5], "{s:?}");
-    assert!(s.no_new_privs());
+    // Prepared from this process's credentials (which may hold nothing, so
+    // the child checks for CAP_SETPCAP itself), or declared up front.
+    for prepared in [
+        confine(CapsPolicy::new()),
+        confine_userns(CapsPolicy::new()),
+    ] {
+        let s = status(Some(&prepared), Some(enter_userns(0, 0, as_nobody))).unwrap();
+        assert_eq!(s.uid(), 0);
+        assert_eq!(s.caps(), [0; 5], "{s:?}");
+        assert!(s.no_new_privs());
+    }
 }
 
 /// With SECBIT_NOROOT locked, uid 0 gets nothing from execve even with a
 /// capability left in the bounding set; without it, it would get that one.
 #[test]
 fn uid_0_in_a_user_namespace_regains_nothing_on_exec() {
-    if !privileged() {
-        skip("keeping a capability needs the test to hold it (run as root)");
-        return;
-    }
-    let as_nobody = true;
+    let as_nobody = privileged();
     // Control: only the bounding set reduced (raw), no securebits.
     let mut enter = enter_userns(0, 0, as_nobody);
     let last = last_cap();
@@ -337,13 +357,13 @@ fn uid_0_in_a_user_namespace_regains_nothing_on_exec() {
         "root regains from the bounding set"
     );
 
-    let prepared = confine(keep(&[Capability::NetBindService], false));
+    let prepared = confine_userns(keep(&[Capability::NetBindService], false));
     let s = status(Some(&prepared), Some(enter_userns(0, 0, as_nobody))).unwrap();
     assert_eq!(s.uid(), 0);
     assert_eq!(s.caps(), [0, 0, 0, bind, 0], "{s:?}");
 
     // The executed program sees NOROOT and its lock.
-    let prepared = confine(CapsPolicy::new());
+    let prepared = confine_userns(CapsPolicy::new());
     let bits: i32 = run_probe(
         Some(&prepared),
         Some(enter_userns(0, 0, as_nobody)),
@@ -357,10 +377,6 @@ fn uid_0_in_a_user_namespace_regains_nothing_on_exec() {
 
 #[test]
 fn kept_net_bind_service_lets_a_non_root_uid_bind_port_80() {
-    if !privileged() {
-        skip("keeping a capability needs the test to hold it (run as root)");
-        return;
-    }
     let ns = libc::CLONE_NEWNET;
     let control = status(None, Some(enter_userns(1000, ns, false)));
     if !userns_or_skip(&control) {
@@ -368,7 +384,7 @@ fn kept_net_bind_service_lets_a_non_root_uid_bind_port_80() {
     }
     let bind = 1u64 << Capability::NetBindService.number();
 
-    let prepared = confine(keep(&[Capability::NetBindService], true));
+    let prepared = confine_userns(keep(&[Capability::NetBindService], true));
     let report = prepared.report().capabilities.clone().unwrap();
     assert_eq!(report.kept, vec![Capability::NetBindService]);
     assert!(report.ambient);
@@ -389,7 +405,7 @@ fn kept_net_bind_service_lets_a_non_root_uid_bind_port_80() {
         CapsPolicy::new(),
         keep(&[Capability::NetBindService], false),
     ] {
-        let prepared = confine(policy);
+        let prepared = confine_userns(policy);
         let e = run_probe(
             Some(&prepared),
             Some(enter_userns(1000, ns, false)),
