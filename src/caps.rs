@@ -274,7 +274,8 @@ impl CapsPolicy {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct CapsReport {
-    /// The capabilities the program holds (permitted and effective).
+    /// The capabilities kept: in the bounding, permitted and effective sets,
+    /// and after `execve` in the program's sets if `ambient`.
     pub kept: Vec<Capability>,
     /// Whether the kept capabilities are ambient, i.e. survive `execve`.
     pub ambient: bool,
@@ -504,7 +505,8 @@ pub(crate) fn plan(policy: &CapsPolicy, ctx: &CapContext) -> Result<CapPlan, Cap
     })
 }
 
-/// The step of [`apply`] that failed.
+/// The step of the capability setup (between fork or clone and exec) that
+/// failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]

@@ -1135,15 +1135,20 @@ fn open_path(path: &Path) -> io::Result<(OwnedFd, bool)> {
     Ok((fd, is_dir))
 }
 
+/// The kernel's errno behind a ruleset error when there is one (the crate
+/// nests it a few sources deep); otherwise the error's description.
 fn ruleset_io_error(e: landlock::RulesetError) -> io::Error {
-    // Keep the kernel's errno when there is one; otherwise wrap the error.
-    let errno = std::error::Error::source(&e)
-        .and_then(|s| s.downcast_ref::<io::Error>())
-        .and_then(io::Error::raw_os_error);
-    match errno {
-        Some(n) => io::Error::from_raw_os_error(n),
-        None => io::Error::other(e.to_string()),
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if let Some(n) = c
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+        {
+            return io::Error::from_raw_os_error(n);
+        }
+        cause = c.source();
     }
+    io::Error::other(e.to_string())
 }
 
 /// Builds the kernel ruleset for `policy` (parent side; allocates, opens
@@ -1836,6 +1841,53 @@ mod tests {
                 Err(Errno(libc::EPERM)) => 0,
                 Err(_) => 2,
                 Ok(()) => 1,
+            }
+        });
+        assert_eq!(code, 0);
+    }
+
+    /// A kernel refusal keeps its errno through the crate's nested errors.
+    #[test]
+    fn kernel_errors_keep_their_errno() {
+        if kernel_version() == 0 {
+            eprintln!("SKIPPED: no Landlock on this kernel");
+            assert!(std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_none());
+            return;
+        }
+        let mut p = LandlockPolicy::new();
+        p.handle_fs(FsAccess::READ);
+        let code = in_child(|| {
+            // No free descriptor: creating the ruleset fails with EMFILE.
+            // (This child allocates: acceptable in a test, glibc's malloc is
+            // fork-safe, and nothing here takes another lock.)
+            let limit = libc::rlimit {
+                rlim_cur: 3,
+                rlim_max: 3,
+            };
+            for fd in 3..1024 {
+                // SAFETY: closes descriptors this child does not use.
+                let _ = unsafe { sc!(libc::SYS_close, fd) };
+            }
+            // SAFETY: setrlimit reads a live stack struct.
+            if unsafe {
+                sc!(
+                    libc::SYS_setrlimit,
+                    libc::RLIMIT_NOFILE,
+                    &limit as *const libc::rlimit
+                )
+            }
+            .is_err()
+            {
+                return 100;
+            }
+            match prepare(&p) {
+                Err(LandlockError::CreateRuleset { source })
+                    if source.raw_os_error() == Some(libc::EMFILE) =>
+                {
+                    0
+                }
+                Err(_) => 1,
+                Ok(_) => 2,
             }
         });
         assert_eq!(code, 0);
