@@ -8,21 +8,30 @@
 //!
 //! # Threads
 //!
-//! Credentials, `no_new_privs` and (before Linux 7.0) Landlock domains belong
-//! to a *thread*, not a process: restricting one thread leaves its siblings
-//! as they were. So [`PreparedConfinement::apply`] refuses to run in a
-//! process with more than one thread (it counts the entries of
-//! `/proc/self/task`) and returns [`ConfineError::MultiThreaded`]: call it
-//! before starting threads (and before starting an async runtime), or in a
-//! freshly forked child. Threads and processes created *after* `apply`
-//! inherit every restriction.
+//! Capabilities, `no_new_privs` and Landlock domains belong to a *thread*:
+//! restricting one thread leaves its siblings as they were. Threads and
+//! processes created *after* [`PreparedConfinement::apply`] inherit every
+//! restriction of the thread that created them. `apply` guarantees that the
+//! whole process is confined, and otherwise refuses with
+//! [`ConfineError::MultiThreaded`] before changing anything:
 //!
-//! [`Confinement::current_thread_only`] lifts that check for callers who
-//! know that confining only the calling thread is what they want (a worker
-//! thread that handles untrusted input, for instance): then the calling thread
-//! and what it creates later are confined, and the other threads are not
-//! (except that on Linux 7.0+, Landlock ABI 8, the Landlock ruleset is
-//! enforced on every thread of the process at once).
+//! - in a single-threaded process (it counts the entries of
+//!   `/proc/self/task`; only the calling thread could start another one, so
+//!   the count cannot go stale before the restrictions are in place);
+//! - on Linux 7.0+ (Landlock ABI 8), in a multi-threaded process, when the
+//!   confinement is Landlock and `no_new_privs` only: the kernel then enforces
+//!   the ruleset on every thread atomically (`LANDLOCK_RESTRICT_SELF_TSYNC`)
+//!   and sets `no_new_privs` on every thread along with it. Capabilities have
+//!   no such mechanism, so a confinement that changes them needs a single
+//!   thread.
+//!
+//! So call it before starting threads (and before starting an async
+//! runtime), or in a freshly forked child.
+//! [`Confinement::current_thread_only`] lifts the check for callers who want
+//! only the calling thread confined (a worker thread that handles untrusted
+//! input, for instance): then the calling thread and what it creates later
+//! are confined and the other threads are not, except that on Linux 7.0+ the
+//! Landlock ruleset and `no_new_privs` still reach every thread.
 //!
 //! # After `fork`
 //!
@@ -222,6 +231,18 @@ impl PreparedConfinement {
         &self.report
     }
 
+    /// Whether the kernel applies everything to every thread by itself:
+    /// only Landlock (with `LANDLOCK_RESTRICT_SELF_TSYNC`) and
+    /// `no_new_privs`, which it propagates along.
+    fn covers_every_thread(&self) -> bool {
+        #[cfg(feature = "landlock")]
+        let landlock_all = self.landlock.as_ref().is_some_and(|l| l.fd().is_some())
+            && self.landlock_flags & landlock::RESTRICT_SELF_TSYNC != 0;
+        #[cfg(not(feature = "landlock"))]
+        let landlock_all = false;
+        covers_every_thread(landlock_all, self.caps.is_some())
+    }
+
     /// Confines the calling process (or only the calling thread, see
     /// [`Confinement::current_thread_only`]). Irreversible.
     ///
@@ -240,7 +261,7 @@ impl PreparedConfinement {
             stage,
             source: e.into_io(),
         };
-        if !self.current_thread_only {
+        if !self.current_thread_only && !self.covers_every_thread() {
             let threads = count_threads().map_err(|e| ConfineError::CountThreads {
                 source: e.into_io(),
             })?;
@@ -271,9 +292,9 @@ pub struct ConfineReport {
     /// The Landlock report, when a policy was given.
     #[cfg(feature = "landlock")]
     pub landlock: Option<LandlockReport>,
-    /// Whether the Landlock ruleset is enforced on every thread at once
-    /// (Linux 7.0+, Landlock ABI 8). Otherwise it applies to the calling
-    /// thread, which is the whole process unless
+    /// Whether the Landlock ruleset (and `no_new_privs`) is enforced on every
+    /// thread at once (Linux 7.0+, Landlock ABI 8). Otherwise it applies to
+    /// the calling thread, which is the whole process unless
     /// [`Confinement::current_thread_only`] was set.
     #[cfg(feature = "landlock")]
     pub landlock_all_threads: bool,
@@ -354,6 +375,13 @@ impl ConfineError {
             _ => None,
         }
     }
+}
+
+/// See [`PreparedConfinement::covers_every_thread`]: Landlock enforced with
+/// TSYNC (which also sets `no_new_privs` on every thread when the caller has
+/// it, and the caller sets it first) and no capability change.
+fn covers_every_thread(landlock_tsync: bool, changes_caps: bool) -> bool {
+    landlock_tsync && !changes_caps
 }
 
 /// Counts the calling process's threads from `/proc/self/task`. Raw system
@@ -471,6 +499,44 @@ mod tests {
         }
         tx.send(()).unwrap();
         handle.join().unwrap();
+    }
+
+    #[test]
+    fn which_confinements_cover_every_thread() {
+        assert!(covers_every_thread(true, false));
+        assert!(!covers_every_thread(true, true));
+        assert!(!covers_every_thread(false, false));
+        assert!(!covers_every_thread(false, true));
+    }
+
+    #[cfg(feature = "landlock")]
+    #[test]
+    fn tsync_is_used_from_abi_8() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut policy = LandlockPolicy::new();
+        policy
+            .handle_fs(crate::FsAccess::READ)
+            .allow_read(dir.path());
+        let abi = landlock::kernel_abi().version();
+        if abi == 0 {
+            assert!(std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_none());
+            eprintln!("SKIPPED: no Landlock on this kernel");
+            return;
+        }
+        let prepared = Confinement::new().landlock(policy).prepare().unwrap();
+        assert_eq!(prepared.report().landlock_all_threads, abi >= 8);
+        assert_eq!(prepared.covers_every_thread(), abi >= 8);
+        // A capability change always needs a single thread.
+        let mut policy = LandlockPolicy::new();
+        policy
+            .handle_fs(crate::FsAccess::READ)
+            .allow_read(dir.path());
+        let prepared = Confinement::new()
+            .landlock(policy)
+            .capabilities(CapsPolicy::new())
+            .prepare()
+            .unwrap();
+        assert!(!prepared.covers_every_thread());
     }
 
     #[test]
