@@ -118,7 +118,8 @@ impl FsAccess {
         .union(Self::WRITE_FILE)
         .union(Self::READ_FILE)
         .union(Self::TRUNCATE)
-        .union(Self::IOCTL_DEV);
+        .union(Self::IOCTL_DEV)
+        .union(Self::RESOLVE_UNIX);
 
     /// The rights a kernel with Landlock ABI `abi` can enforce.
     pub fn supported_by(abi: u32) -> Self {
@@ -1368,6 +1369,7 @@ mod tests {
             );
         }
         assert!(FsAccess::supported_by(0).is_empty());
+        assert_eq!(FsAccess::FILE.bits(), AccessFs::from_file(ABI::V10).bits());
     }
 
     #[test]
