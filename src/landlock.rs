@@ -364,9 +364,27 @@ struct NetRule {
 ///   called.
 /// - **scopes** (Linux 6.12): active once [`scope`](Self::scope) is called.
 ///
+/// Each group is a [`CompatLevel::HardRequirement`] unless set otherwise
+/// ([`fs_compat`](Self::fs_compat), [`net_compat`](Self::net_compat),
+/// [`scope_compat`](Self::scope_compat), [`compat`](Self::compat)); for the
+/// filesystem group that covers the rule paths too (a missing path is an
+/// error, or a note in the report under best-effort).
+///
+/// What a rule means is Landlock's:
+/// - rule paths are resolved (following symbolic links) and opened when the
+///   policy is prepared; the rule then covers that file or directory
+///   hierarchy wherever it is reached from, and nothing later mounted over
+///   the path;
+/// - access is checked on the path a file is reached through: `..` and
+///   symbolic links cannot leave an allowed hierarchy, but a hard link that
+///   already exists inside an allowed directory reaches its file;
+/// - creating a hard link or renaming across directories needs
+///   [`FsAccess::REFER`] on both sides (always denied on ABI 1) and must not
+///   give the file rights it did not have.
+///
 /// ```
 /// # #[cfg(feature = "landlock")] {
-/// use stockade::{FsAccess, LandlockPolicy, LandlockScope};
+/// use stockade::{LandlockPolicy, LandlockScope};
 /// let mut policy = LandlockPolicy::new();
 /// policy
 ///     .allow_read_exec("/usr")
