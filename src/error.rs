@@ -248,6 +248,9 @@ pub enum ConfigError {
     /// An invalid filesystem operation.
     #[error(transparent)]
     Fs(#[from] crate::rootfs::FsError),
+    /// An invalid capability policy.
+    #[error(transparent)]
+    Capabilities(#[from] crate::caps::CapsError),
     /// The combination of namespaces is not possible.
     #[error("invalid namespace combination: {reason}")]
     Namespaces {

@@ -59,19 +59,22 @@ mod sandbox;
 mod spawn;
 mod sys;
 
-pub use self::caps::{CapStage, Capability, CapsError, CapsPolicy, CapsReport, ParseCapabilityError};
+pub use self::caps::{
+    CapStage, Capability, CapsError, CapsPolicy, CapsReport, ParseCapabilityError,
+};
 pub use child::{Child, ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
 pub use command::{Command, Stdio};
 pub use compat::{CompatLevel, Enforcement};
 pub use confine::{ConfineError, ConfineReport, ConfineStage, Confinement, PreparedConfinement};
 pub use error::{
-    ChildSetupError, ConfigError, Error, FdProblem, Feature, Field, HostnameProblem, IdKind, IdentityProblem,
-    NamespaceProblem, ParentOp, Result, SearchPath, Stage, Target, Unsupported, UnsupportedReason, UsernsBlocker,
+    ChildSetupError, ConfigError, Error, FdProblem, Feature, Field, HostnameProblem, IdKind,
+    IdentityProblem, NamespaceProblem, ParentOp, Result, SearchPath, Stage, Target, Unsupported,
+    UnsupportedReason, UsernsBlocker,
 };
 #[cfg(feature = "landlock")]
 pub use landlock::{
-    FsAccess, LandlockEnforcement, LandlockError, LandlockFeature, LandlockGroup, LandlockNote, LandlockPolicy,
-    LandlockReport, LandlockScope, LandlockUnavailable, NetAccess,
+    FsAccess, LandlockEnforcement, LandlockError, LandlockFeature, LandlockGroup, LandlockNote,
+    LandlockPolicy, LandlockReport, LandlockScope, LandlockUnavailable, NetAccess,
 };
 pub use namespaces::{IdMapping, Namespaces};
 pub use rootfs::{FsConfig, FsError, FsOp, OpName, RootKind, TmpfsOptions};

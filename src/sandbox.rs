@@ -4,6 +4,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
+use crate::caps::{self, Capability, CapsPolicy};
 use crate::child::{Child, ExitStatus, Output};
 use crate::command::{Command, StdioKind};
 use crate::error::{ConfigError, Error, HostnameProblem, NamespaceProblem};
@@ -43,7 +44,7 @@ pub(crate) struct Config {
     pub(crate) inherit_env: bool,
     pub(crate) kill_on_drop: bool,
     pub(crate) die_with_parent: bool,
-    pub(crate) no_new_privs: bool,
+    pub(crate) caps: CapsPolicy,
     pub(crate) fs: FsConfig,
 }
 
@@ -57,7 +58,7 @@ impl Default for Config {
             inherit_env: false,
             kill_on_drop: true,
             die_with_parent: true,
-            no_new_privs: true,
+            caps: CapsPolicy::new(),
             fs: FsConfig::default(),
         }
     }
@@ -69,6 +70,7 @@ pub(crate) struct Compiled {
     pub(crate) mounts: Option<Arc<MountPlan>>,
     pub(crate) rlimits: Vec<(libc::c_int, libc::rlimit64)>,
     pub(crate) rlimit_names: Vec<&'static str>,
+    pub(crate) caps: caps::CapPlan,
 }
 
 impl Sandbox {
@@ -150,7 +152,27 @@ impl Sandbox {
     /// descendants cannot gain privileges through set-user-ID binaries or
     /// file capabilities.
     pub fn no_new_privs(&mut self, yes: bool) -> &mut Self {
-        self.cfg.no_new_privs = yes;
+        self.cfg.caps.no_new_privs(yes);
+        self.changed()
+    }
+
+    /// Keeps `cap` for the program (every capability is dropped by default:
+    /// bounding, ambient, inheritable, permitted and effective sets). Kept
+    /// capabilities are raised as ambient so a non-root program keeps them
+    /// across `execve`. Inside a user namespace they apply only to what the
+    /// namespace owns.
+    ///
+    /// `CAP_SYS_PTRACE` cannot be kept: the sandbox's init shares the
+    /// caller's address space, and what protects it from the program is that
+    /// the init holds capabilities the program does not.
+    pub fn keep_capability(&mut self, cap: Capability) -> &mut Self {
+        self.cfg.caps.keep(cap);
+        self.changed()
+    }
+
+    /// Sets the whole capability policy at once.
+    pub fn capabilities(&mut self, policy: CapsPolicy) -> &mut Self {
+        self.cfg.caps = policy;
         self.changed()
     }
 
@@ -365,10 +387,21 @@ impl Sandbox {
         } else {
             None
         };
+        // The supervisor always shares the caller's address space, so the
+        // program must never be able to ptrace it: plan as if a pid
+        // namespace were present in every case.
+        let ctx = if ns.contains(Namespaces::USER) {
+            caps::CapContext::new_user_namespace(true)
+        } else {
+            caps::CapContext::inherited(true)
+        }
+        .map_err(ConfigError::from)?;
+        let caps = caps::plan(&cfg.caps, &ctx).map_err(ConfigError::from)?;
         Ok(Compiled {
             mounts,
             rlimits: Vec::new(),
             rlimit_names: Vec::new(),
+            caps,
         })
     }
 

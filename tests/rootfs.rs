@@ -23,10 +23,19 @@ fn read_only_binds_reject_writes_including_submounts() {
                       done; \
                       mount -o remount,rw /usr 2>/dev/null && echo REMOUNTED || echo no-remount";
         let out = stdout_of(&sb, script);
-        assert!(!out.contains("WRITABLE") && !out.contains("REMOUNTED"), "{out}");
-        assert!(out.contains("ro /host/usr") && out.contains("ro /usr"), "{out}");
+        assert!(
+            !out.contains("WRITABLE") && !out.contains("REMOUNTED"),
+            "{out}"
+        );
+        assert!(
+            out.contains("ro /host/usr") && out.contains("ro /usr"),
+            "{out}"
+        );
         if Path::new("/dev/shm").is_dir() {
-            assert!(out.contains("ro /host/dev/shm"), "submount /dev/shm must be read-only: {out}");
+            assert!(
+                out.contains("ro /host/dev/shm"),
+                "submount /dev/shm must be read-only: {out}"
+            );
         }
         for d in ["/usr", "/etc", "/dev/shm"] {
             assert!(!Path::new(d).join(".stockade-probe").exists());
@@ -39,7 +48,13 @@ fn read_write_binds_and_tmpfs_limits() {
     as_each_identity(|| {
         let dir = tempfile::tempdir().unwrap();
         let mut sb = Sandbox::new();
-        sb.bind_rw(dir.path(), "/work").tmpfs("/small", TmpfsOptions { size: Some(64 * 1024), mode: Some(0o700) });
+        sb.bind_rw(dir.path(), "/work").tmpfs(
+            "/small",
+            TmpfsOptions {
+                size: Some(64 * 1024),
+                mode: Some(0o700),
+            },
+        );
         let (st, out, err) = run(
             &sb,
             "echo hello > /work/out.txt && \
@@ -47,10 +62,16 @@ fn read_write_binds_and_tmpfs_limits() {
              head -c 200000 /dev/zero > /small/big; echo rc=$?",
         );
         assert!(st.success(), "{err}");
-        assert_eq!(std::fs::read_to_string(dir.path().join("out.txt")).unwrap(), "hello\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("out.txt")).unwrap(),
+            "hello\n"
+        );
         assert!(out.starts_with("700\n"), "{out}");
         assert!(out.contains("rc=1"), "{out}");
-        assert!(err.contains("No space left on device"), "tmpfs limit gives ENOSPC: {err}");
+        assert!(
+            err.contains("No space left on device"),
+            "tmpfs limit gives ENOSPC: {err}"
+        );
     });
 }
 
@@ -72,11 +93,17 @@ fn overlay_writes_never_reach_the_lower_dir() {
             }
             Err(e) => panic!("overlay failed: {}", chain(&e)),
         }
-        assert_eq!(std::fs::read_to_string(lower.path().join("keep.txt")).unwrap(), "original");
+        assert_eq!(
+            std::fs::read_to_string(lower.path().join("keep.txt")).unwrap(),
+            "original"
+        );
         assert!(lower.path().join("gone.txt").exists());
         assert!(!lower.path().join("new.txt").exists() && !lower.path().join("d").exists());
         // And the changes vanish with the sandbox.
-        assert_eq!(stdout_of(&sb, "cat /src/keep.txt; echo; ls /src | wc -l"), "original\n2\n");
+        assert_eq!(
+            stdout_of(&sb, "cat /src/keep.txt; echo; ls /src | wc -l"),
+            "original\n2\n"
+        );
     });
 }
 
@@ -88,9 +115,18 @@ fn masked_paths_are_unreadable() {
         std::fs::write(dir.path().join("secrets/key"), "s3cr3t").unwrap();
         std::fs::write(dir.path().join("token"), "t0k3n").unwrap();
         let mut sb = Sandbox::new();
-        sb.bind_ro(dir.path(), "/data").mask("/data/secrets").mask("/data/token").mask("/data/missing");
-        let out = stdout_of(&sb, "cat /data/token 2>&1; ls /data/secrets 2>&1; cat /data/secrets/key 2>&1; true");
-        assert!(!out.contains("t0k3n") && !out.contains("s3cr3t") && !out.contains("key\n"), "{out}");
+        sb.bind_ro(dir.path(), "/data")
+            .mask("/data/secrets")
+            .mask("/data/token")
+            .mask("/data/missing");
+        let out = stdout_of(
+            &sb,
+            "cat /data/token 2>&1; ls /data/secrets 2>&1; cat /data/secrets/key 2>&1; true",
+        );
+        assert!(
+            !out.contains("t0k3n") && !out.contains("s3cr3t") && !out.contains("key\n"),
+            "{out}"
+        );
         assert!(out.contains("Permission denied"), "{out}");
         // The host's own secrets are masked in the default view.
         if Path::new("/etc/shadow").exists() {
@@ -114,10 +150,18 @@ fn dev_has_real_devices_and_nothing_else() {
         assert_eq!(l[1], "null-ok");
         assert_eq!(l[2], "4");
         let devs: Vec<&str> = l[3].split_whitespace().collect();
-        for d in ["null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm", "fd", "stdin", "stdout", "stderr"] {
+        for d in [
+            "null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm", "fd",
+            "stdin", "stdout", "stderr",
+        ] {
             assert!(devs.contains(&d), "/dev/{d} missing: {devs:?}");
         }
-        assert!(!devs.iter().any(|d| d.starts_with("sd") || d.starts_with("vd") || *d == "mem" || *d == "kmsg"), "{devs:?}");
+        assert!(
+            !devs
+                .iter()
+                .any(|d| d.starts_with("sd") || d.starts_with("vd") || *d == "mem" || *d == "kmsg"),
+            "{devs:?}"
+        );
         assert_eq!(l[4], "ptmx");
         assert!(l[5].contains("ptmx"), "a new devpts instance: {}", l[5]);
         // Device nodes elsewhere are off: a bound host device is unusable.
@@ -140,9 +184,18 @@ fn host_paths_are_unreachable_unless_configured() {
             exe = exe.display(),
             cwd = std::env::current_dir().unwrap().display()
         );
-        let out = stdout_of(&Sandbox::new(), &script);
-        assert!(!out.contains("VISIBLE") && !out.contains("INIT-"), "{out}");
-        assert!(!out.contains("home") && !out.contains("root "), "{out}");
+        let mut policies = vec![Sandbox::new()];
+        if common::is_root() {
+            // Root without a user namespace: the program is uid 0 too.
+            let mut sb = Sandbox::new();
+            sb.namespaces(stockade::Namespaces::default() - stockade::Namespaces::USER);
+            policies.push(sb);
+        }
+        for sb in policies {
+            let out = stdout_of(&sb, &script);
+            assert!(!out.contains("VISIBLE") && !out.contains("INIT-"), "{out}");
+            assert!(!out.contains("home") && !out.contains("root "), "{out}");
+        }
     });
 }
 
@@ -174,12 +227,20 @@ fn planted_symlinks_cannot_redirect_mounts_out_of_the_root() {
 
         // A file bind through a symlink lands on the root's own /etc/passwd.
         let mut sb = Sandbox::new();
-        sb.root_dir(r).bind_ro("/usr", "/usr").bind_ro(&file, "/data/pw");
+        sb.root_dir(r)
+            .bind_ro("/usr", "/usr")
+            .bind_ro(&file, "/data/pw");
         assert_eq!(stdout_of(&sb, "cat /etc/passwd"), "inside");
         // Both directory binds land on the root's own /etc.
         let mut sb = Sandbox::new();
-        sb.root_dir(r).bind_ro("/usr", "/usr").bind_ro(src.path(), "/work").bind_ro(src.path(), "/work2");
-        let out = stdout_of(&sb, "ls /etc | tr '\\n' ' '; grep -c planted /proc/self/mountinfo || true");
+        sb.root_dir(r)
+            .bind_ro("/usr", "/usr")
+            .bind_ro(src.path(), "/work")
+            .bind_ro(src.path(), "/work2");
+        let out = stdout_of(
+            &sb,
+            "ls /etc | tr '\\n' ' '; grep -c planted /proc/self/mountinfo || true",
+        );
         assert!(out.starts_with("planted.txt"), "{out}");
         // Nothing happened to the host's /etc.
         assert_eq!(mounts_under("/etc"), host_etc_mounts);
@@ -187,9 +248,19 @@ fn planted_symlinks_cannot_redirect_mounts_out_of_the_root() {
 
         // A magic link is refused rather than followed.
         let mut sb = Sandbox::new();
-        sb.root_dir(r).bind_ro("/usr", "/usr").bind_ro(src.path(), "/magic");
+        sb.root_dir(r)
+            .bind_ro("/usr", "/usr")
+            .bind_ro(src.path(), "/magic");
         match sb.spawn(&mut sh("true")) {
-            Err(Error::Setup(ChildSetupError { stage: Stage::MountOp, target: Some(Target::MountOp { index: Some(1), dest }), source })) => {
+            Err(Error::Setup(ChildSetupError {
+                stage: Stage::MountOp,
+                target:
+                    Some(Target::MountOp {
+                        index: Some(1),
+                        dest,
+                    }),
+                source,
+            })) => {
                 assert_eq!(dest, Path::new("/magic"));
                 assert_eq!(source.raw_os_error(), Some(libc::ELOOP), "{source}");
             }
@@ -204,7 +275,10 @@ fn planted_symlinks_cannot_redirect_mounts_out_of_the_root() {
         let mut sb = Sandbox::new();
         sb.bind_rw(evil.path(), "/w").bind_ro(src.path(), "/w/sub");
         let out = stdout_of(&sb, "ls /etc | grep -c planted; ls /w/sub 2>&1 | head -1");
-        assert!(out.starts_with("1\n"), "the mount landed on the sandbox's /etc: {out}");
+        assert!(
+            out.starts_with("1\n"),
+            "the mount landed on the sandbox's /etc: {out}"
+        );
         assert_eq!(mounts_under("/etc"), host_etc_mounts);
         assert!(!Path::new("/etc/planted.txt").exists());
     });
@@ -236,7 +310,10 @@ fn custom_root_runs_a_userland_and_needs_its_mount_points() {
         let mut sb = Sandbox::new();
         sb.root_dir(r).bind_ro("/usr", "/usr");
         let out = stdout_of(&sb, "echo $$; ls /");
-        let mut expected: Vec<String> = std::fs::read_dir(r).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut expected: Vec<String> = std::fs::read_dir(r)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         expected.sort();
         let mut lines = out.lines();
         assert_eq!(lines.next(), Some("2"));
@@ -244,9 +321,19 @@ fn custom_root_runs_a_userland_and_needs_its_mount_points() {
         // The root is read-only: a destination that does not exist cannot be
         // created in it, and the error names the operation.
         let mut sb = Sandbox::new();
-        sb.root_dir(r).bind_ro("/usr", "/usr").tmpfs("/newdir", TmpfsOptions::default());
+        sb.root_dir(r)
+            .bind_ro("/usr", "/usr")
+            .tmpfs("/newdir", TmpfsOptions::default());
         match sb.spawn(&mut sh("true")) {
-            Err(Error::Setup(ChildSetupError { stage: Stage::MountOp, target: Some(Target::MountOp { index: Some(1), dest }), source })) => {
+            Err(Error::Setup(ChildSetupError {
+                stage: Stage::MountOp,
+                target:
+                    Some(Target::MountOp {
+                        index: Some(1),
+                        dest,
+                    }),
+                source,
+            })) => {
                 assert_eq!(dest, Path::new("/newdir"));
                 assert_eq!(source.raw_os_error(), Some(libc::EROFS));
             }
@@ -271,7 +358,9 @@ fn a_real_userland_builds_into_a_writable_bind() {
         assert!(st.success(), "{out}\n{err}");
         assert_eq!(out, "compiled in a sandbox\n{\"py\": 3}\nsh-ok\n");
         // The binary is on the host, and runs there too.
-        let host = std::process::Command::new(out_dir.path().join("hello")).output().unwrap();
+        let host = std::process::Command::new(out_dir.path().join("hello"))
+            .output()
+            .unwrap();
         assert_eq!(host.stdout, b"compiled in a sandbox\n");
     });
 }
@@ -279,16 +368,118 @@ fn a_real_userland_builds_into_a_writable_bind() {
 #[test]
 fn bad_filesystem_inputs_are_typed_errors() {
     let cases: Vec<(Box<dyn Fn(&mut Sandbox)>, Box<dyn Fn(&FsError) -> bool>)> = vec![
-        (Box::new(|s| { s.bind_ro("/usr", "relative"); }), Box::new(|e| matches!(e, FsError::BadDestination { op: OpName::BindRo, .. }))),
-        (Box::new(|s| { s.bind_rw("/usr", "/a/../../etc"); }), Box::new(|e| matches!(e, FsError::BadDestination { op: OpName::BindRw, .. }))),
-        (Box::new(|s| { s.bind_ro("/no/such/src", "/x"); }), Box::new(|e| matches!(e, FsError::MissingSource { op: OpName::BindRo, .. }))),
-        (Box::new(|s| { s.bind_ro("usr", "/x"); }), Box::new(|e| matches!(e, FsError::RelativeSource { .. }))),
-        (Box::new(|s| { s.tmpfs("/t", TmpfsOptions { size: Some(0), mode: None }); }), Box::new(|e| matches!(e, FsError::TmpfsSize { .. }))),
-        (Box::new(|s| { s.tmpfs("/t", TmpfsOptions { size: None, mode: Some(0o20000) }); }), Box::new(|e| matches!(e, FsError::Mode { .. }))),
-        (Box::new(|s| { s.file("/f", "x").bind_ro("/usr", "/f"); }), Box::new(|e| matches!(e, FsError::KindMismatch { .. }))),
-        (Box::new(|s| { s.overlay("/etc/hostname", "/o"); }), Box::new(|e| matches!(e, FsError::NotADirectory { op: OpName::Overlay, .. }))),
-        (Box::new(|s| { s.root_dir("/no/such/root"); }), Box::new(|e| matches!(e, FsError::MissingSource { op: OpName::Root, .. }))),
-        (Box::new(|s| { s.tmpfs("/", TmpfsOptions::default()); }), Box::new(|e| matches!(e, FsError::RootDestination { .. }))),
+        (
+            Box::new(|s| {
+                s.bind_ro("/usr", "relative");
+            }),
+            Box::new(|e| {
+                matches!(
+                    e,
+                    FsError::BadDestination {
+                        op: OpName::BindRo,
+                        ..
+                    }
+                )
+            }),
+        ),
+        (
+            Box::new(|s| {
+                s.bind_rw("/usr", "/a/../../etc");
+            }),
+            Box::new(|e| {
+                matches!(
+                    e,
+                    FsError::BadDestination {
+                        op: OpName::BindRw,
+                        ..
+                    }
+                )
+            }),
+        ),
+        (
+            Box::new(|s| {
+                s.bind_ro("/no/such/src", "/x");
+            }),
+            Box::new(|e| {
+                matches!(
+                    e,
+                    FsError::MissingSource {
+                        op: OpName::BindRo,
+                        ..
+                    }
+                )
+            }),
+        ),
+        (
+            Box::new(|s| {
+                s.bind_ro("usr", "/x");
+            }),
+            Box::new(|e| matches!(e, FsError::RelativeSource { .. })),
+        ),
+        (
+            Box::new(|s| {
+                s.tmpfs(
+                    "/t",
+                    TmpfsOptions {
+                        size: Some(0),
+                        mode: None,
+                    },
+                );
+            }),
+            Box::new(|e| matches!(e, FsError::TmpfsSize { .. })),
+        ),
+        (
+            Box::new(|s| {
+                s.tmpfs(
+                    "/t",
+                    TmpfsOptions {
+                        size: None,
+                        mode: Some(0o20000),
+                    },
+                );
+            }),
+            Box::new(|e| matches!(e, FsError::Mode { .. })),
+        ),
+        (
+            Box::new(|s| {
+                s.file("/f", "x").bind_ro("/usr", "/f");
+            }),
+            Box::new(|e| matches!(e, FsError::KindMismatch { .. })),
+        ),
+        (
+            Box::new(|s| {
+                s.overlay("/etc/hostname", "/o");
+            }),
+            Box::new(|e| {
+                matches!(
+                    e,
+                    FsError::NotADirectory {
+                        op: OpName::Overlay,
+                        ..
+                    }
+                )
+            }),
+        ),
+        (
+            Box::new(|s| {
+                s.root_dir("/no/such/root");
+            }),
+            Box::new(|e| {
+                matches!(
+                    e,
+                    FsError::MissingSource {
+                        op: OpName::Root,
+                        ..
+                    }
+                )
+            }),
+        ),
+        (
+            Box::new(|s| {
+                s.tmpfs("/", TmpfsOptions::default());
+            }),
+            Box::new(|e| matches!(e, FsError::RootDestination { .. })),
+        ),
     ];
     for (i, (configure, check)) in cases.iter().enumerate() {
         let mut sb = Sandbox::new();
@@ -307,16 +498,25 @@ fn bad_filesystem_inputs_are_typed_errors() {
     assert!(sb.validate().is_ok());
     // A filesystem plan without a mount namespace is refused.
     let mut sb = Sandbox::new();
-    sb.namespaces(stockade::Namespaces::empty()).tmpfs("/x", TmpfsOptions::default());
-    assert!(matches!(sb.validate(), Err(Error::Config(stockade::ConfigError::Namespaces { .. }))));
+    sb.namespaces(stockade::Namespaces::empty())
+        .tmpfs("/x", TmpfsOptions::default());
+    assert!(matches!(
+        sb.validate(),
+        Err(Error::Config(stockade::ConfigError::Namespaces { .. }))
+    ));
 }
 
 #[test]
 fn files_dirs_and_symlinks() {
     as_each_identity(|| {
         let mut sb = Sandbox::new();
-        sb.dir("/opt/app/data").symlink("/opt/app/data", "/data").file("/opt/app/config.toml", "answer = 42\n");
-        let out = stdout_of(&sb, "cat /data/../config.toml; readlink /data; echo x > /opt/app/config.toml 2>/dev/null || echo ro; stat -c %a /opt/app/config.toml");
+        sb.dir("/opt/app/data")
+            .symlink("/opt/app/data", "/data")
+            .file("/opt/app/config.toml", "answer = 42\n");
+        let out = stdout_of(
+            &sb,
+            "cat /data/../config.toml; readlink /data; echo x > /opt/app/config.toml 2>/dev/null || echo ro; stat -c %a /opt/app/config.toml",
+        );
         assert_eq!(out, "answer = 42\n/opt/app/data\nro\n444\n");
     });
 }

@@ -485,7 +485,13 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
         OpKind::MaskAuto { known_dir } => mask(root, rel, *known_dir),
         OpKind::Proc => {
             let attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV | raw::MOUNT_ATTR_NOEXEC;
-            let m = new_fs(c"proc", &[(c"hidepid", Some(c"2"))], attrs)?;
+            // hidepid=invisible hides processes the viewer cannot ptrace
+            // (the init, which holds capabilities the program lacks). Its
+            // exemption group defaults to gid 0, which a root caller's
+            // program has: name a gid nobody in the sandbox can hold.
+            let opts: [(&CStr, Option<&CStr>); 2] =
+                [(c"hidepid", Some(c"2")), (c"gid", Some(c"4294967294"))];
+            let m = new_fs(c"proc", &opts, attrs)?;
             let target = ensure_dir(root, rel)?;
             attach(m.0, target.0)
         }

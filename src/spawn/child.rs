@@ -438,11 +438,18 @@ fn program(plan: &ChildPlan) -> Result<core::convert::Infallible, Fail> {
         raw::setrlimit(*res, lim).at(Stage::Rlimit, i as u32)?;
     }
     reset_signal_dispositions();
-    if plan.no_new_privs {
-        raw::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).at(Stage::NoNewPrivs, 0)?;
-    }
+    // Drops every capability not kept and sets no_new_privs (after any uid
+    // switch above, which would clear the permitted set by itself).
+    crate::caps::apply(&plan.caps).map_err(|(stage, e)| Fail::new(cap_stage(stage), 0, e))?;
     raw::sigprocmask(libc::SIG_SETMASK, &0).at(Stage::Signals, 0)?;
     Err(exec(plan))
+}
+
+fn cap_stage(stage: crate::caps::CapStage) -> Stage {
+    match stage {
+        crate::caps::CapStage::NoNewPrivs => Stage::NoNewPrivs,
+        _ => Stage::Capabilities,
+    }
 }
 
 fn enter_cwd(plan: &ChildPlan) -> Step {

@@ -664,7 +664,7 @@ pub(crate) fn spawn(
         fd_temp_base,
         keep_fds,
         rlimits: compiled.rlimits.clone(),
-        no_new_privs: cfg.no_new_privs,
+        caps: compiled.caps,
         argv,
         envp,
         candidates,

@@ -47,7 +47,7 @@ pub(crate) struct ChildPlan {
     pub(crate) fd_temp_base: c_int,
     pub(crate) keep_fds: Vec<c_int>,
     pub(crate) rlimits: Vec<(c_int, libc::rlimit64)>,
-    pub(crate) no_new_privs: bool,
+    pub(crate) caps: crate::caps::CapPlan,
     pub(crate) argv: Vec<*const c_char>,
     pub(crate) envp: Vec<*const c_char>,
     pub(crate) candidates: Vec<CString>,
