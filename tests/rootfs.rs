@@ -367,7 +367,9 @@ fn a_real_userland_builds_into_a_writable_bind() {
 
 #[test]
 fn bad_filesystem_inputs_are_typed_errors() {
-    let cases: Vec<(Box<dyn Fn(&mut Sandbox)>, Box<dyn Fn(&FsError) -> bool>)> = vec![
+    type Configure = Box<dyn Fn(&mut Sandbox)>;
+    type Check = Box<dyn Fn(&FsError) -> bool>;
+    let cases: Vec<(Configure, Check)> = vec![
         (
             Box::new(|s| {
                 s.bind_ro("/usr", "relative");
