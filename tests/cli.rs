@@ -3,12 +3,19 @@
 
 mod common;
 
+// The option parser's own unit tests run here: an example built as a test
+// harness would not also be built as the binary these tests drive.
+#[allow(dead_code)]
+#[path = "../examples/stockade/args.rs"]
+mod args;
+
 use std::path::PathBuf;
 use std::process::Output;
 
 use common::as_each_identity;
 
-/// The example binary, built by `cargo test` next to the test binaries.
+/// The example binary, which `cargo test` builds (but does not run) with
+/// the test binaries.
 fn cli() -> PathBuf {
     let target = common::deps_dir()
         .parent()
