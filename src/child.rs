@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
+use std::time::{Duration, Instant};
 
 use crate::compat::Enforcement;
 use crate::spawn::report::{self, Record};
@@ -152,6 +153,103 @@ impl Read for ChildStderr {
     }
 }
 
+/// Why a sandbox ended, as far as the sandbox can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum Verdict {
+    /// The program exited with this code.
+    Exited(i32),
+    /// The program was killed by this signal, for a reason the sandbox did
+    /// not cause.
+    Signaled(i32),
+    /// The wall-clock limit of [`Sandbox::timeout`](crate::Sandbox::timeout)
+    /// expired and the sandbox was killed.
+    TimedOut,
+    /// The program died of `SIGXCPU`, or of `SIGKILL` after using up the
+    /// hard CPU-time limit of
+    /// [`Sandbox::cpu_time_limit`](crate::Sandbox::cpu_time_limit).
+    CpuTimeExceeded,
+    /// The kernel's OOM killer killed a process of the sandbox under its
+    /// cgroup memory limit.
+    OomKilled,
+    /// The caller ended the sandbox ([`Child::kill`], or dropping the
+    /// `Child`).
+    Killed,
+}
+
+impl Verdict {
+    /// The short name used in reports: `exited`, `signaled`, `timed_out`,
+    /// `cpu_time_exceeded`, `oom_killed`, `killed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Exited(_) => "exited",
+            Verdict::Signaled(_) => "signaled",
+            Verdict::TimedOut => "timed_out",
+            Verdict::CpuTimeExceeded => "cpu_time_exceeded",
+            Verdict::OomKilled => "oom_killed",
+            Verdict::Killed => "killed",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Exited(c) => write!(f, "exited with code {c}"),
+            Verdict::Signaled(s) => write!(f, "killed by signal {s}"),
+            Verdict::TimedOut => f.write_str("timed out"),
+            Verdict::CpuTimeExceeded => f.write_str("CPU time limit exceeded"),
+            Verdict::OomKilled => f.write_str("killed for exceeding its memory limit"),
+            Verdict::Killed => f.write_str("killed by the caller"),
+        }
+    }
+}
+
+/// Resources a finished sandbox used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct Usage {
+    /// From just before the program's process was created until it ended.
+    pub wall_time: Duration,
+    /// User CPU time of every process of the sandbox that was reaped.
+    pub user_time: Duration,
+    /// System CPU time of every process of the sandbox that was reaped.
+    pub system_time: Duration,
+    /// Peak memory in bytes: the largest resident set of any single process
+    /// (`ru_maxrss`) unless [`peak_memory_whole_sandbox`](Usage::peak_memory_whole_sandbox).
+    pub peak_memory_bytes: u64,
+    /// Whether [`peak_memory_bytes`](Usage::peak_memory_bytes) covers the
+    /// whole sandbox at once (the cgroup's `memory.peak`), rather than its
+    /// largest process.
+    pub peak_memory_whole_sandbox: bool,
+}
+
+impl Usage {
+    /// User plus system CPU time.
+    pub fn cpu_time(&self) -> Duration {
+        self.user_time + self.system_time
+    }
+}
+
+/// Everything known about a finished sandbox: [`Child::outcome`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Outcome {
+    /// The program's wait status (for a timed-out or killed sandbox, the
+    /// `SIGKILL` that ended it).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub status: ExitStatus,
+    /// Why it ended.
+    pub verdict: Verdict,
+    /// What it used. `None` when the supervisor could not account for it
+    /// (it was killed from outside before it could report).
+    pub usage: Option<Usage>,
+}
+
 /// A sandboxed program that was started by [`Sandbox::spawn`](crate::Sandbox::spawn).
 ///
 /// Like [`std::process::Child`], with two differences that make sandboxes
@@ -182,6 +280,14 @@ pub(crate) struct Inner {
     pub(crate) status: Option<ExitStatus>,
     pub(crate) enforcement: Enforcement,
     pub(crate) kill_on_drop: bool,
+    /// Whether the sandbox has a pid namespace (its supervisor's death
+    /// kills every process in it).
+    pub(crate) pid_ns: bool,
+    /// The soft `RLIMIT_CPU`, in seconds, if one was set.
+    pub(crate) cpu_limit_secs: Option<u64>,
+    pub(crate) started: Instant,
+    pub(crate) kill_requested: bool,
+    pub(crate) outcome: Option<Outcome>,
 }
 
 /// Sends `sig` through a pidfd.
@@ -260,15 +366,41 @@ impl Child {
         &self.inner.enforcement
     }
 
-    /// Kills the whole sandbox (SIGKILL). Does nothing if it already ended.
+    /// Kills every process of the sandbox. Does nothing if it already
+    /// ended. [`wait`](Child::wait) then reports `SIGKILL`, and the
+    /// outcome [`Verdict::Killed`].
     pub fn kill(&mut self) -> io::Result<()> {
         if self.inner.status.is_some() {
             return Ok(());
         }
+        self.inner.kill_requested = true;
+        // Ask the supervisor to tear the sandbox down and report; it kills
+        // what a pid namespace would not take down with it.
+        // SAFETY: send of one byte from a live buffer; never blocks.
+        let sent = unsafe {
+            libc::send(
+                self.inner.report.as_raw_fd(),
+                [report::REQUEST_KILL].as_ptr().cast(),
+                1,
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if sent == 1 && !self.inner.pid_ns {
+            return Ok(());
+        }
+        // In a pid namespace the supervisor's death kills everything at once,
+        // even if the supervisor is stopped or stuck.
         match pidfd_signal(self.inner.pidfd.as_fd(), libc::SIGKILL) {
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
             other => other,
         }
+    }
+
+    /// How the sandbox ended and what it used, once it has been waited for
+    /// ([`wait`](Child::wait), [`try_wait`](Child::try_wait) or
+    /// [`wait_timeout`](Child::wait_timeout) returned a status).
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.inner.outcome.as_ref()
     }
 
     /// Sends `signal` to the program (through the sandbox's supervisor, which
@@ -355,6 +487,7 @@ impl Child {
     /// record the supervisor sent before exiting.
     fn finish(&mut self, supervisor: ExitStatus) -> ExitStatus {
         let mut status = supervisor;
+        let mut exit: Option<Record> = None;
         let mut buf = [0u8; report::RECORD_LEN];
         loop {
             // SAFETY: recv into a live buffer; MSG_DONTWAIT never blocks.
@@ -372,13 +505,62 @@ impl Child {
             if let Some(rec) = Record::decode(buf.get(..n as usize).unwrap_or(&[])) {
                 if rec.kind == report::KIND_EXIT && supervisor.code() == Some(0) {
                     status = ExitStatus(rec.value);
+                    exit = Some(rec);
                 }
             }
         }
         self.inner.status = Some(status);
+        self.inner.outcome = Some(self.judge(status, exit.as_ref()));
         // The supervisor is reaped: its stack can go.
         self.inner.stacks = None;
         status
+    }
+}
+
+impl Child {
+    fn judge(&self, status: ExitStatus, exit: Option<&Record>) -> Outcome {
+        let flags = exit.map_or(0, |r| r.flags);
+        let usage = exit.and_then(report::ExitInfo::decode).map(|i| Usage {
+            wall_time: Duration::from_nanos(i.wall_ns),
+            user_time: Duration::from_micros(i.utime_us),
+            system_time: Duration::from_micros(i.stime_us),
+            peak_memory_bytes: i.maxrss_kib.saturating_mul(1024),
+            peak_memory_whole_sandbox: false,
+        });
+        let usage = usage.or_else(|| {
+            // Killed from outside before reporting: only the wall time is
+            // known, from the caller's side.
+            self.inner.kill_requested.then(|| Usage {
+                wall_time: self.inner.started.elapsed(),
+                ..Usage::default()
+            })
+        });
+        let cpu_out = |u: &Option<Usage>| match (self.inner.cpu_limit_secs, u) {
+            (Some(limit), Some(u)) => u.cpu_time() >= Duration::from_secs(limit),
+            _ => false,
+        };
+        let verdict = if flags & report::FLAG_TIMED_OUT != 0 {
+            Verdict::TimedOut
+        } else if flags & report::FLAG_KILLED != 0 || (exit.is_none() && self.inner.kill_requested)
+        {
+            Verdict::Killed
+        } else if let Some(code) = status.code() {
+            Verdict::Exited(code)
+        } else {
+            let sig = status.signal().unwrap_or(0);
+            if self.inner.cpu_limit_secs.is_some()
+                && (sig == libc::SIGXCPU || (sig == libc::SIGKILL && cpu_out(&usage)))
+            {
+                Verdict::CpuTimeExceeded
+            } else {
+                Verdict::Signaled(sig)
+            }
+        };
+        Outcome {
+            status,
+            verdict,
+            usage,
+        }
     }
 }
 
@@ -388,7 +570,7 @@ impl Drop for Child {
             return;
         }
         if self.inner.kill_on_drop {
-            let _ = pidfd_signal(self.inner.pidfd.as_fd(), libc::SIGKILL);
+            let _ = self.kill();
             let _ = pidfd_wait(self.inner.pidfd.as_fd(), false);
         } else if let Some(stacks) = self.inner.stacks.take() {
             // The supervisor keeps running on this memory: it must outlive

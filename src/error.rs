@@ -257,6 +257,19 @@ pub enum ConfigError {
         /// Why.
         reason: NamespaceProblem,
     },
+    /// A resource limit whose soft value exceeds its hard value.
+    #[error("invalid rlimit {resource}: soft limit {soft} exceeds hard limit {hard}")]
+    Rlimit {
+        /// The limit.
+        resource: crate::limits::Rlimit,
+        /// The soft value given.
+        soft: u64,
+        /// The hard value given.
+        hard: u64,
+    },
+    /// A zero wall-clock timeout.
+    #[error("invalid timeout: it must be longer than zero")]
+    Timeout,
 }
 
 /// Which configuration input a [`ConfigError`] is about.

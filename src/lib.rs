@@ -53,6 +53,7 @@ mod confine;
 mod error;
 #[cfg(feature = "landlock")]
 mod landlock;
+mod limits;
 mod namespaces;
 mod rootfs;
 mod sandbox;
@@ -62,7 +63,9 @@ mod sys;
 pub use self::caps::{
     CapStage, Capability, CapsError, CapsPolicy, CapsReport, ParseCapabilityError,
 };
-pub use child::{Child, ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
+pub use child::{
+    Child, ChildStderr, ChildStdin, ChildStdout, ExitStatus, Outcome, Output, Usage, Verdict,
+};
 pub use command::{Command, Stdio};
 pub use compat::{CompatLevel, Enforcement};
 pub use confine::{ConfineError, ConfineReport, ConfineStage, Confinement, PreparedConfinement};
@@ -76,6 +79,7 @@ pub use landlock::{
     FsAccess, LandlockEnforcement, LandlockError, LandlockFeature, LandlockGroup, LandlockNote,
     LandlockPolicy, LandlockReport, LandlockScope, LandlockUnavailable, NetAccess,
 };
+pub use limits::{ParseRlimitError, RLIM_INFINITY, Rlimit};
 pub use namespaces::{IdMapping, Namespaces};
 pub use rootfs::{FsConfig, FsError, FsOp, OpName, RootKind, TmpfsOptions};
 pub use sandbox::Sandbox;

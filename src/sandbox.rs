@@ -1,13 +1,16 @@
 //! [`Sandbox`]: a reusable isolation policy.
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use crate::caps::{self, Capability, CapsPolicy};
 use crate::child::{Child, ExitStatus, Output};
 use crate::command::{Command, StdioKind};
 use crate::error::{ConfigError, Error, HostnameProblem, NamespaceProblem};
+use crate::limits::Rlimit;
 use crate::namespaces::Namespaces;
 use crate::rootfs::{self, FsConfig, FsOp, MountPlan, ProcKind, RootKind, TmpfsOptions};
 
@@ -46,6 +49,9 @@ pub(crate) struct Config {
     pub(crate) die_with_parent: bool,
     pub(crate) caps: CapsPolicy,
     pub(crate) fs: FsConfig,
+    pub(crate) timeout: Option<Duration>,
+    /// resource -> (soft, hard)
+    pub(crate) rlimits: BTreeMap<Rlimit, (u64, u64)>,
 }
 
 impl Default for Config {
@@ -60,6 +66,8 @@ impl Default for Config {
             die_with_parent: true,
             caps: CapsPolicy::new(),
             fs: FsConfig::default(),
+            timeout: None,
+            rlimits: BTreeMap::new(),
         }
     }
 }
@@ -330,6 +338,42 @@ impl Sandbox {
         &self.cfg.fs.ops
     }
 
+    // ---- Limits ----
+
+    /// Ends the sandbox after `limit` of wall-clock time: the supervisor
+    /// kills every process in it, and the outcome says
+    /// [`Verdict::TimedOut`](crate::Verdict::TimedOut). The clock starts
+    /// when the program's process is created. A zero duration is rejected.
+    pub fn timeout(&mut self, limit: Duration) -> &mut Self {
+        self.cfg.timeout = Some(limit);
+        self.changed()
+    }
+
+    /// Sets a resource limit (soft and hard) on the program. Limits apply to
+    /// each process separately and are inherited across `fork`; a process
+    /// cannot raise its hard limit again.
+    pub fn rlimit(&mut self, resource: Rlimit, limit: u64) -> &mut Self {
+        self.rlimit_soft_hard(resource, limit, limit)
+    }
+
+    /// Sets a resource limit with distinct soft and hard values
+    /// (`soft <= hard`, checked by [`validate`](Sandbox::validate)); use
+    /// [`RLIM_INFINITY`](crate::RLIM_INFINITY) for "unlimited".
+    pub fn rlimit_soft_hard(&mut self, resource: Rlimit, soft: u64, hard: u64) -> &mut Self {
+        self.cfg.rlimits.insert(resource, (soft, hard));
+        self.changed()
+    }
+
+    /// Limits the CPU time of each process in the sandbox (`RLIMIT_CPU`,
+    /// rounded up to whole seconds): `SIGXCPU` at the limit, `SIGKILL` one
+    /// second later. The outcome says
+    /// [`Verdict::CpuTimeExceeded`](crate::Verdict::CpuTimeExceeded) when the
+    /// program died of either.
+    pub fn cpu_time_limit(&mut self, limit: Duration) -> &mut Self {
+        let secs = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+        self.rlimit_soft_hard(Rlimit::Cpu, secs, secs.saturating_add(1))
+    }
+
     // ---- Validation and spawning ----
 
     /// Checks the policy and prepares everything that depends only on it.
@@ -397,10 +441,33 @@ impl Sandbox {
         }
         .map_err(ConfigError::from)?;
         let caps = caps::plan(&cfg.caps, &ctx).map_err(ConfigError::from)?;
+        if cfg.timeout == Some(Duration::ZERO) {
+            return Err(ConfigError::Timeout.into());
+        }
+        let mut rlimits = Vec::with_capacity(cfg.rlimits.len());
+        let mut rlimit_names = Vec::with_capacity(cfg.rlimits.len());
+        for (&resource, &(soft, hard)) in &cfg.rlimits {
+            if soft > hard {
+                return Err(ConfigError::Rlimit {
+                    resource,
+                    soft,
+                    hard,
+                }
+                .into());
+            }
+            rlimits.push((
+                resource.resource(),
+                libc::rlimit64 {
+                    rlim_cur: soft,
+                    rlim_max: hard,
+                },
+            ));
+            rlimit_names.push(resource.name());
+        }
         Ok(Compiled {
             mounts,
-            rlimits: Vec::new(),
-            rlimit_names: Vec::new(),
+            rlimits,
+            rlimit_names,
             caps,
         })
     }

@@ -7,7 +7,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use stockade::{FsOp, TmpfsOptions};
+use stockade::{FsOp, RLIM_INFINITY, Rlimit, TmpfsOptions};
 
 /// Everything the command line asks for.
 #[derive(Debug, Default, PartialEq)]
@@ -22,6 +22,8 @@ pub struct Options {
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     pub timeout: Option<Duration>,
+    pub cpu_time: Option<Duration>,
+    pub rlimits: Vec<(Rlimit, u64)>,
     pub json: bool,
     pub rootfs: Option<PathBuf>,
     pub fs_ops: Vec<FsOp>,
@@ -97,6 +99,9 @@ no_new_privs; a cleared environment.
   --file DEST TEXT         create a read-only file containing TEXT
   --mask PATH              hide a file or directory
   --timeout SECS           wall-clock limit; exit code 124 when hit
+  --cpu-time SECS          CPU-time limit of each process (RLIMIT_CPU)
+  --rlimit NAME=VALUE      resource limit, e.g. nofile=64, fsize=1M, core=0,
+                           as=unlimited (names as in prlimit(1))
   --json                   print a JSON report on stderr when the program ends
   -h, --help               this help
 
@@ -178,6 +183,32 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                     option: "--timeout",
                     value: v,
                     expected: "a positive number of seconds",
+                })?);
+            }
+            "--cpu-time" => {
+                let v = val(&mut it, "--cpu-time")?;
+                o.cpu_time = Some(v.to_str().and_then(parse_secs).ok_or(ArgError::BadValue {
+                    option: "--cpu-time",
+                    value: v,
+                    expected: "a positive number of seconds",
+                })?);
+            }
+            "--rlimit" => {
+                let v = val(&mut it, "--rlimit")?;
+                let parsed = v.to_str().and_then(|t| {
+                    let (name, value) = t.split_once('=')?;
+                    let value = if value == "unlimited" || value == "infinity" {
+                        RLIM_INFINITY
+                    } else {
+                        parse_size(value)?
+                    };
+                    Some((name.parse::<Rlimit>().ok()?, value))
+                });
+                o.rlimits.push(parsed.ok_or(ArgError::BadValue {
+                    option: "--rlimit",
+                    value: v,
+                    expected: "NAME=VALUE with a prlimit name (nofile, fsize, ...) and a number, \
+                               a K/M/G size or \"unlimited\"",
                 })?);
             }
             "--rootfs" => o.rootfs = Some(val(&mut it, "--rootfs")?.into()),
@@ -315,6 +346,23 @@ mod tests {
                 ..
             })
         ));
+        for bad in ["files=3", "nofile", "nofile=x", "nofile=-1"] {
+            assert!(
+                matches!(
+                    p(&["--rlimit", bad, "sh"]),
+                    Err(ArgError::BadValue {
+                        option: "--rlimit",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+        let o = p(&["--rlimit", "nofile=64", "--rlimit", "AS=unlimited", "sh"]).unwrap();
+        assert_eq!(
+            o.rlimits,
+            [(Rlimit::Nofile, 64), (Rlimit::As, RLIM_INFINITY)]
+        );
         assert!(matches!(
             p(&["--tmpfs", "/t:lots", "sh"]),
             Err(ArgError::BadValue {

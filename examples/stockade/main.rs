@@ -11,12 +11,12 @@ mod json;
 
 use std::os::fd::AsFd;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use stockade::{Command, Error, ExitStatus, Sandbox};
+use stockade::{Command, Error, Sandbox, Verdict};
 
 /// Signals the front end forwards to the sandboxed program.
 const FORWARDED: [Signal; 5] = [
@@ -58,6 +58,15 @@ fn main() -> ExitCode {
     }
     for op in &opts.fs_ops {
         sb.fs_op(op.clone());
+    }
+    if let Some(t) = opts.timeout {
+        sb.timeout(t);
+    }
+    if let Some(t) = opts.cpu_time {
+        sb.cpu_time_limit(t);
+    }
+    for &(r, v) in &opts.rlimits {
+        sb.rlimit(r, v);
     }
     let mut cmd = Command::new(&opts.program);
     cmd.args(&opts.args);
@@ -105,27 +114,14 @@ fn main() -> ExitCode {
         }
     };
 
-    let deadline = opts.timeout.map(|t| start + t);
-    let mut timed_out = false;
-    let status: ExitStatus = loop {
-        let wait = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    timed_out = true;
-                    let _ = child.kill();
-                    break child.wait().expect("wait for the sandbox");
-                }
-                PollTimeout::try_from(left.min(Duration::from_secs(3600)).as_millis() as i32)
-                    .unwrap_or(PollTimeout::MAX)
-            }
-            None => PollTimeout::NONE,
-        };
+    // The sandbox enforces the timeout itself: wait for it to end, forwarding
+    // signals meanwhile.
+    let status = loop {
         let mut fds = vec![PollFd::new(child.pidfd(), PollFlags::POLLIN)];
         if let Some(s) = &sfd {
             fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
         }
-        let _ = poll(&mut fds, wait);
+        let _ = poll(&mut fds, PollTimeout::NONE);
         let child_done = fds[0].revents().is_some_and(|r| !r.is_empty());
         let sig_ready = fds
             .get(1)
@@ -140,28 +136,34 @@ fn main() -> ExitCode {
             }
         }
         if child_done {
-            break child.wait().expect("wait for the sandbox");
+            match child.wait() {
+                Ok(s) => break s,
+                Err(e) => {
+                    eprintln!("stockade: waiting for the sandbox: {e}");
+                    return ExitCode::from(125);
+                }
+            }
         }
     };
-    let wall = start.elapsed();
+    let outcome = child.outcome().copied();
+    let verdict = outcome.map(|o| o.verdict);
 
     if opts.json {
         let mut j = json::Object::new();
-        let st = if timed_out {
-            "timed_out"
-        } else if status.signal().is_some() {
-            "signaled"
-        } else {
-            "exited"
-        };
-        j.str("status", st);
+        j.str("status", verdict.map_or("exited", |v| v.name()));
         j.opt_num("code", status.code().map(|c| c as u64));
         j.opt_num("signal", status.signal().map(|s| s as u64));
+        let usage = outcome.and_then(|o| o.usage);
+        let wall = usage.map_or_else(|| start.elapsed(), |u| u.wall_time);
         j.num("wall_ms", wall.as_millis() as u64);
+        j.opt_num("cpu_ms", usage.map(|u| u.cpu_time().as_millis() as u64));
+        j.opt_num("user_ms", usage.map(|u| u.user_time.as_millis() as u64));
+        j.opt_num("system_ms", usage.map(|u| u.system_time.as_millis() as u64));
+        j.opt_num("peak_memory_bytes", usage.map(|u| u.peak_memory_bytes));
         j.raw("enforcement", &json::enforcement(child.enforcement()));
         eprintln!("{}", j.finish());
     }
-    if timed_out {
+    if verdict == Some(Verdict::TimedOut) {
         return ExitCode::from(124);
     }
     match (status.code(), status.signal()) {

@@ -131,6 +131,7 @@ fn supervisor(plan: &ChildPlan) -> c_int {
         send(plan.report_fd, &f.record());
         return 1;
     }
+    let start_ns = raw::monotonic_ns();
     let program = match clone_program(plan) {
         Ok(pid) => pid,
         Err(f) => {
@@ -146,7 +147,7 @@ fn supervisor(plan: &ChildPlan) -> c_int {
         let rec = unsafe { *plan.shared.error.get() };
         send(plan.report_fd, &rec);
         let mut st = 0;
-        let _ = raw::wait4(program, &mut st, libc::__WALL);
+        let _ = raw::wait4(program, &mut st, libc::__WALL, None);
         return 1;
     }
     let ctx = InitCtx {
@@ -155,6 +156,12 @@ fn supervisor(plan: &ChildPlan) -> c_int {
         program,
         pid_ns: plan.pid_ns,
         cgroup_kill_fd: plan.cgroup_kill_fd,
+        start_ns,
+        deadline_ns: if plan.timeout_ns == 0 {
+            0
+        } else {
+            start_ns.saturating_add(plan.timeout_ns)
+        },
     };
     send(ctx.report_fd, &Record::new(report::KIND_RUNNING));
     // The parent may free the plan from here on: only `ctx` is used below.
@@ -249,6 +256,10 @@ struct InitCtx {
     program: i32,
     pid_ns: bool,
     cgroup_kill_fd: c_int,
+    /// Monotonic time just before the program process was created.
+    start_ns: u64,
+    /// Monotonic deadline of the wall-clock timeout (0: none).
+    deadline_ns: u64,
 }
 
 /// Closes every descriptor except those in `keep` (sorted ascending).
@@ -267,16 +278,165 @@ fn close_all_except(keep: &[c_int]) {
     let _ = raw::close_range(lo, u32::MAX, 0);
 }
 
+/// Kills everything the sandbox started.
 fn teardown_tree(ctx: &InitCtx) {
     if ctx.cgroup_kill_fd >= 0 {
         let _ = raw::write(ctx.cgroup_kill_fd, b"1");
     }
-    if !ctx.pid_ns {
-        // The program's process group (it is a session leader), then the
-        // program itself. In a pid namespace our exit kills everything.
+    if ctx.pid_ns {
+        // As the pid namespace's init, -1 means every other process in the
+        // namespace, and nothing outside it.
+        let _ = raw::kill(-1, libc::SIGKILL);
+    } else {
+        // Never kill(-1) here: without a pid namespace it would reach every
+        // process of the caller's uid. The program's process group (it is a
+        // session leader), then the program itself.
         let _ = raw::kill(ctx.program.wrapping_neg(), libc::SIGKILL);
         let _ = raw::kill(ctx.program, libc::SIGKILL);
     }
+}
+
+/// What the init loop accumulates.
+struct Tally {
+    status: Option<c_int>,
+    end_ns: u64,
+    info: report::ExitInfo,
+}
+
+fn timeval_us(t: &libc::timeval) -> u64 {
+    (t.tv_sec as u64)
+        .wrapping_mul(1_000_000)
+        .wrapping_add(t.tv_usec as u64)
+}
+
+/// Reaps every child that has exited, accounting their resource usage.
+/// Returns false once no child is left at all.
+fn reap(ctx: &InitCtx, tally: &mut Tally, block: bool) -> bool {
+    loop {
+        let mut st: c_int = 0;
+        // SAFETY: all-zero is a valid rusage to be filled in.
+        let mut ru: libc::rusage = unsafe { core::mem::zeroed() };
+        let opts = if block {
+            libc::__WALL
+        } else {
+            libc::WNOHANG | libc::__WALL
+        };
+        match raw::wait4(-1, &mut st, opts, Some(&mut ru)) {
+            Ok(0) => return true,
+            Ok(pid) => {
+                let i = &mut tally.info;
+                i.utime_us = i.utime_us.wrapping_add(timeval_us(&ru.ru_utime));
+                i.stime_us = i.stime_us.wrapping_add(timeval_us(&ru.ru_stime));
+                i.maxrss_kib = i.maxrss_kib.max(ru.ru_maxrss as u64);
+                if pid as i32 == ctx.program && tally.status.is_none() {
+                    tally.status = Some(st);
+                    tally.end_ns = raw::monotonic_ns();
+                    if block {
+                        return true;
+                    }
+                }
+            }
+            Err(Errno(libc::EINTR)) => {}
+            Err(Errno(libc::ECHILD)) => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Sends SIGKILL to every child listed in `/proc/thread-self/children` and
+/// to its process group. Returns false if the list cannot be read.
+fn kill_listed_children() -> bool {
+    let Ok(fd) = raw::openat(
+        libc::AT_FDCWD,
+        c"/proc/thread-self/children",
+        libc::O_RDONLY | libc::O_CLOEXEC,
+        0,
+    ) else {
+        return false;
+    };
+    let fd = fd as c_int;
+    let mut buf = [0u8; 256];
+    // A pid may straddle two reads: the accumulator carries over.
+    let mut pid: i32 = 0;
+    let mut digits = false;
+    loop {
+        let n = match raw::read(fd, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(Errno(libc::EINTR)) => continue,
+            Err(_) => break,
+        };
+        for &b in buf.get(..n).unwrap_or(&[]) {
+            if b.is_ascii_digit() {
+                pid = pid
+                    .saturating_mul(10)
+                    .saturating_add(i32::from(b.wrapping_sub(b'0')));
+                digits = true;
+            } else {
+                if digits && pid > 1 {
+                    let _ = raw::kill(pid.wrapping_neg(), libc::SIGKILL);
+                    let _ = raw::kill(pid, libc::SIGKILL);
+                }
+                pid = 0;
+                digits = false;
+            }
+        }
+    }
+    if digits && pid > 1 {
+        let _ = raw::kill(pid.wrapping_neg(), libc::SIGKILL);
+        let _ = raw::kill(pid, libc::SIGKILL);
+    }
+    let _ = raw::close(fd);
+    true
+}
+
+/// Without a pid namespace: kills and reaps every descendant still attached
+/// to the supervisor (as subreaper it inherits their orphans), until none is
+/// left. Bounded, for processes that escaped (into another session, when
+/// `/proc` cannot list them).
+fn sweep(ctx: &InitCtx, tally: &mut Tally) {
+    const BUDGET_NS: u64 = 2_000_000_000;
+    let deadline = raw::monotonic_ns().saturating_add(BUDGET_NS);
+    let pause = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 1_000_000,
+    };
+    while reap(ctx, tally, false) {
+        let _ = kill_listed_children();
+        if raw::monotonic_ns() >= deadline {
+            return;
+        }
+        let _ = raw::poll(&mut [], Some(&pause));
+    }
+}
+
+/// Sends the final report and returns the supervisor's exit code.
+fn finish(ctx: &InitCtx, tally: &mut Tally, why: u32) -> c_int {
+    teardown_tree(ctx);
+    if tally.status.is_none() {
+        // Timed out: collect the program, which teardown just killed.
+        reap(ctx, tally, true);
+    }
+    if ctx.pid_ns {
+        // Collect what has already died; our exit kills the rest.
+        reap(ctx, tally, false);
+    } else {
+        sweep(ctx, tally);
+    }
+    let mut rec = Record::new(report::KIND_EXIT);
+    rec.value = tally.status.unwrap_or(libc::SIGKILL);
+    rec.flags |= why;
+    let end = if tally.end_ns == 0 {
+        raw::monotonic_ns()
+    } else {
+        tally.end_ns
+    };
+    tally.info.wall_ns = end.saturating_sub(ctx.start_ns);
+    tally.info.encode(&mut rec);
+    send(ctx.report_fd, &rec);
+    // In a pid namespace, our exit makes the kernel kill every remaining
+    // process before the parent can see us exit.
+    0
 }
 
 fn init_loop(ctx: InitCtx) -> c_int {
@@ -295,8 +455,16 @@ fn init_loop(ctx: InitCtx) -> c_int {
             return 2;
         }
     };
-    let mut status: Option<c_int> = None;
+    let mut tally = Tally {
+        status: None,
+        end_ns: 0,
+        info: report::ExitInfo::default(),
+    };
+    // The caller's end of the report channel carries kill requests; once the
+    // caller closes it (a detached Child), it is no longer watched.
+    let mut control_open = true;
     loop {
+        // poll ignores entries with a negative fd.
         let mut fds = [
             libc::pollfd {
                 fd: sfd,
@@ -308,20 +476,50 @@ fn init_loop(ctx: InitCtx) -> c_int {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                fd: if control_open { ctx.report_fd } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
-        let nfds = if ctx.lifeline_fd >= 0 { 2 } else { 1 };
-        match raw::poll(fds.get_mut(..nfds).unwrap_or(&mut [])) {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let timeout = if ctx.deadline_ns != 0 {
+            let left = ctx.deadline_ns.saturating_sub(raw::monotonic_ns());
+            if left == 0 {
+                return finish(&ctx, &mut tally, report::FLAG_TIMED_OUT);
+            }
+            ts.tv_sec = (left / 1_000_000_000) as libc::time_t;
+            ts.tv_nsec = (left % 1_000_000_000) as libc::c_long;
+            Some(&ts)
+        } else {
+            None
+        };
+        match raw::poll(&mut fds, timeout) {
             Ok(_) | Err(Errno(libc::EINTR)) => {}
             Err(_) => {
                 teardown_tree(&ctx);
                 return 2;
             }
         }
-        let [sig_pfd, life_pfd] = fds;
-        if nfds == 2 && life_pfd.revents != 0 {
+        let [sig_pfd, life_pfd, control_pfd] = fds;
+        if life_pfd.revents != 0 {
             // The caller is gone: so is the sandbox.
             teardown_tree(&ctx);
             return 3;
+        }
+        if control_pfd.revents != 0 {
+            let mut req = [0u8; 8];
+            match raw::read(ctx.report_fd, &mut req) {
+                Ok(n) if n > 0 && req.first() == Some(&report::REQUEST_KILL) => {
+                    return finish(&ctx, &mut tally, report::FLAG_KILLED);
+                }
+                Ok(n) if n > 0 => {}
+                Err(Errno(libc::EINTR | libc::EAGAIN)) => {}
+                _ => control_open = false,
+            }
         }
         if sig_pfd.revents != 0 {
             let mut buf = [0u8; 128 * 8];
@@ -334,47 +532,15 @@ fn init_loop(ctx: InitCtx) -> c_int {
                     w.copy_from_slice(info.get(..4).unwrap_or(&[0; 4]));
                     let signo = u32::from_ne_bytes(w) as c_int;
                     if signo == libc::SIGCHLD {
-                        reap(&ctx, &mut status);
-                    } else if status.is_none() {
+                        reap(&ctx, &mut tally, false);
+                    } else if tally.status.is_none() {
                         let _ = raw::kill(ctx.program, signo);
                     }
                 }
             }
         }
-        if let Some(st) = status {
-            teardown_tree(&ctx);
-            if !ctx.pid_ns {
-                // Collect what teardown killed, without waiting for strays
-                // that left our reach.
-                let mut s = 0;
-                while let Ok(pid) = raw::wait4(-1, &mut s, libc::WNOHANG | libc::__WALL) {
-                    if pid == 0 {
-                        break;
-                    }
-                }
-            }
-            let mut rec = Record::new(report::KIND_EXIT);
-            rec.value = st;
-            send(ctx.report_fd, &rec);
-            // In a pid namespace, our exit makes the kernel kill every
-            // remaining process before the parent can see us exit.
-            return 0;
-        }
-    }
-}
-
-fn reap(ctx: &InitCtx, status: &mut Option<c_int>) {
-    loop {
-        let mut st: c_int = 0;
-        match raw::wait4(-1, &mut st, libc::WNOHANG | libc::__WALL) {
-            Ok(0) => return,
-            Ok(pid) => {
-                if pid as i32 == ctx.program && status.is_none() {
-                    *status = Some(st);
-                }
-            }
-            Err(Errno(libc::EINTR)) => {}
-            Err(_) => return,
+        if tally.status.is_some() {
+            return finish(&ctx, &mut tally, 0);
         }
     }
 }

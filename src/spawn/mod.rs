@@ -32,6 +32,7 @@ use crate::error::{
     ConfigError, Error, FdProblem, Field, IdKind, IdentityProblem, NamespaceProblem, ParentOp,
     SearchPath, Stage, Target, UsernsBlocker,
 };
+use crate::limits::Rlimit;
 use crate::namespaces::{IdMapping, Namespaces};
 use crate::sandbox::{Compiled, Sandbox};
 use crate::sys::clone::{self, CloneArgs, StackMap};
@@ -651,6 +652,9 @@ pub(crate) fn spawn(
         program_stack: stacks.stack(1, STACK_SIZE),
         cgroup_fd: -1,
         cgroup_kill_fd: -1,
+        timeout_ns: cfg
+            .timeout
+            .map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)),
         shared: child::Shared::new(),
         cgroup_procs_fd: -1,
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),
@@ -672,6 +676,7 @@ pub(crate) fn spawn(
     };
 
     // ---- Clone ----
+    let started = std::time::Instant::now();
     let (sup_lo, sup_size) = stacks.stack(0, STACK_SIZE);
     let flags = libc::CLONE_VM as u64 | libc::CLONE_PIDFD as u64 | ns.supervisor_clone_flags();
     let mut pidfd: libc::c_int = -1;
@@ -794,6 +799,11 @@ pub(crate) fn spawn(
             status: None::<ExitStatus>,
             enforcement,
             kill_on_drop: cfg.kill_on_drop,
+            pid_ns: ns.contains(Namespaces::PID),
+            cpu_limit_secs: cfg.rlimits.get(&Rlimit::Cpu).map(|l| l.0),
+            started,
+            kill_requested: false,
+            outcome: None,
         },
     })
 }

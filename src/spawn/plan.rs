@@ -32,6 +32,8 @@ pub(crate) struct ChildPlan {
     pub(crate) program_stack: (*mut u8, usize),
     pub(crate) cgroup_fd: c_int,
     pub(crate) cgroup_kill_fd: c_int,
+    /// Wall-clock limit enforced by the supervisor (0: none).
+    pub(crate) timeout_ns: u64,
     pub(crate) shared: Shared,
 
     // Program process.

@@ -19,6 +19,18 @@ pub(crate) const KIND_EXIT: u32 = 4;
 /// interpreter is missing; `detail` holds the interpreter path when known.
 pub(crate) const FLAG_INTERPRETER: u32 = 1;
 
+/// `flags` bit on an `Exit` record: the sandbox's wall-clock timeout expired
+/// and the supervisor killed it.
+pub(crate) const FLAG_TIMED_OUT: u32 = 2;
+
+/// `flags` bit on an `Exit` record: the caller asked for the sandbox to be
+/// killed ([`REQUEST_KILL`]) and the supervisor did.
+pub(crate) const FLAG_KILLED: u32 = 4;
+
+/// The one request the caller sends the supervisor on the report channel:
+/// kill the sandbox and report.
+pub(crate) const REQUEST_KILL: u8 = b'K';
+
 /// Size of an encoded record.
 pub(crate) const RECORD_LEN: usize = 7 * 4 + DETAIL_LEN;
 
@@ -97,6 +109,46 @@ impl Record {
     }
 }
 
+/// Accounting the supervisor collects for an `Exit` record: wall time from
+/// just before the program process was created until it was reaped, and the
+/// resource usage of every process it reaped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ExitInfo {
+    pub wall_ns: u64,
+    pub utime_us: u64,
+    pub stime_us: u64,
+    pub maxrss_kib: u64,
+}
+
+impl ExitInfo {
+    pub(crate) fn encode(&self, rec: &mut Record) {
+        let vals = [self.wall_ns, self.utime_us, self.stime_us, self.maxrss_kib];
+        for (dst, v) in rec.detail.chunks_exact_mut(8).zip(vals) {
+            dst.copy_from_slice(&v.to_ne_bytes());
+        }
+        rec.detail_len = 32;
+    }
+
+    pub(crate) fn decode(rec: &Record) -> Option<ExitInfo> {
+        let d = rec.detail();
+        if d.len() < 32 {
+            return None;
+        }
+        let mut v = [0u64; 4];
+        for (slot, chunk) in v.iter_mut().zip(d.chunks_exact(8)) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            *slot = u64::from_ne_bytes(b);
+        }
+        Some(ExitInfo {
+            wall_ns: v[0],
+            utime_us: v[1],
+            stime_us: v[2],
+            maxrss_kib: v[3],
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +165,21 @@ mod tests {
         let d = Record::decode(r.as_bytes()).unwrap();
         assert_eq!(d, r);
         assert_eq!(d.detail(), b"/bin/nope");
+    }
+
+    #[test]
+    fn exit_info_round_trip() {
+        let info = ExitInfo {
+            wall_ns: 1,
+            utime_us: u64::MAX,
+            stime_us: 3,
+            maxrss_kib: 4,
+        };
+        let mut r = Record::new(KIND_EXIT);
+        info.encode(&mut r);
+        let d = Record::decode(r.as_bytes()).unwrap();
+        assert_eq!(ExitInfo::decode(&d), Some(info));
+        assert_eq!(ExitInfo::decode(&Record::new(KIND_EXIT)), None);
     }
 
     #[test]

@@ -388,33 +388,52 @@ pub fn read(fd: c_int, buf: &mut [u8]) -> SysResult {
     unsafe { sc!(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()) }
 }
 
-/// `ppoll(2)` without timeout or signal mask.
-pub fn poll(fds: &mut [libc::pollfd]) -> SysResult {
-    // SAFETY: fds is a live, writable array of fds.len() entries.
+/// `ppoll(2)` with an optional timeout and no signal mask.
+pub fn poll(fds: &mut [libc::pollfd], timeout: Option<&libc::timespec>) -> SysResult {
+    let t = timeout.map_or(core::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: fds is a live, writable array of fds.len() entries; t is null
+    // or points to a live timespec.
     unsafe {
         sc!(
             libc::SYS_ppoll,
             fds.as_mut_ptr(),
             fds.len(),
-            core::ptr::null::<libc::timespec>(),
+            t,
             core::ptr::null::<u64>(),
             8
         )
     }
 }
 
-/// `wait4(2)` returning the raw status.
-pub fn wait4(pid: i32, status: &mut c_int, options: c_int) -> SysResult {
-    // SAFETY: status is a live int; rusage is null.
-    unsafe {
+/// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a live timespec.
+    let _ = unsafe {
         sc!(
-            libc::SYS_wait4,
-            pid,
-            status as *mut c_int,
-            options,
-            core::ptr::null_mut::<libc::rusage>()
+            libc::SYS_clock_gettime,
+            libc::CLOCK_MONOTONIC,
+            &mut ts as *mut libc::timespec
         )
-    }
+    };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
+/// `wait4(2)` returning the raw status and the child's resource usage.
+pub fn wait4(
+    pid: i32,
+    status: &mut c_int,
+    options: c_int,
+    usage: Option<&mut libc::rusage>,
+) -> SysResult {
+    let u = usage.map_or(core::ptr::null_mut(), |u| u as *mut libc::rusage);
+    // SAFETY: status is a live int; u is null or a live rusage.
+    unsafe { sc!(libc::SYS_wait4, pid, status as *mut c_int, options, u) }
 }
 
 /// `sendmsg(2)` of one buffer without control data.
