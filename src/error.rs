@@ -431,7 +431,8 @@ pub struct Unsupported {
 pub enum Feature {
     /// `clone3(2)` or `clone(2)` with `CLONE_PIDFD` (Linux 5.2/5.3).
     PidFd,
-    /// The time namespace (Linux 5.6).
+    /// The time namespace (Linux 5.6), entered by the program at exec
+    /// (later kernels; checked after each spawn).
     TimeNamespace,
     /// The new mount API and `mount_setattr(2)` (Linux 5.12), used to build
     /// the root filesystem.
@@ -442,7 +443,10 @@ impl fmt::Display for Feature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Feature::PidFd => "process file descriptors (Linux 5.3)",
-            Feature::TimeNamespace => "the time namespace (Linux 5.6)",
+            Feature::TimeNamespace => {
+                "a time namespace entered at exec (kernels before that change leave the \
+                 program in the caller's time namespace; Debian's 6.1 does, 6.12 does not)"
+            }
             Feature::MountApi => "the mount API with mount_setattr (Linux 5.12)",
         })
     }

@@ -756,7 +756,17 @@ pub(crate) fn spawn(
     let mut program_pid = None;
     let outcome = read_reports(report_parent.as_fd(), &mut program_pid)?;
     match outcome {
-        Outcome::Running => {}
+        Outcome::Running => {
+            if ns.contains(Namespaces::TIME) && !in_own_time_namespace(program_pid) {
+                // Kernels that do not move a process into its time namespace
+                // at exec (Debian's 6.1 does not; 6.12 does) leave the
+                // program in ours. The guard kills the sandbox.
+                return Err(Error::Unsupported(crate::error::Unsupported {
+                    feature: crate::error::Feature::TimeNamespace,
+                    reason: crate::error::UnsupportedReason::Kernel,
+                }));
+            }
+        }
         Outcome::Failed(rec) => {
             // The supervisor exits on its own after reporting; the guard
             // reaps it before the plan and stacks go.
@@ -806,4 +816,15 @@ pub(crate) fn spawn(
             outcome: None,
         },
     })
+}
+
+/// Whether the program (already executed) is in a time namespace other than
+/// ours.
+fn in_own_time_namespace(program_pid: Option<u32>) -> bool {
+    let Some(pid) = program_pid else {
+        return false;
+    };
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/time"));
+    let ours = std::fs::read_link("/proc/self/ns/time");
+    matches!((theirs, ours), (Ok(t), Ok(o)) if t != o)
 }
