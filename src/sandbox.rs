@@ -52,6 +52,8 @@ pub(crate) struct Config {
     pub(crate) timeout: Option<Duration>,
     /// resource -> (soft, hard)
     pub(crate) rlimits: BTreeMap<Rlimit, (u64, u64)>,
+    /// An internal probe spawn: skips the checks that would probe again.
+    pub(crate) probing: bool,
 }
 
 impl Default for Config {
@@ -68,6 +70,7 @@ impl Default for Config {
             fs: FsConfig::default(),
             timeout: None,
             rlimits: BTreeMap::new(),
+            probing: false,
         }
     }
 }

@@ -757,7 +757,8 @@ pub(crate) fn spawn(
     let outcome = read_reports(report_parent.as_fd(), &mut program_pid)?;
     match outcome {
         Outcome::Running => {
-            if ns.contains(Namespaces::TIME) && !in_own_time_namespace(program_pid) {
+            if ns.contains(Namespaces::TIME) && !cfg.probing && !program_enters_time_ns(program_pid)
+            {
                 // Kernels that do not move a process into its time namespace
                 // at exec (Debian's 6.1 does not; 6.12 does) leave the
                 // program in ours. The guard kills the sandbox.
@@ -818,13 +819,43 @@ pub(crate) fn spawn(
     })
 }
 
-/// Whether the program (already executed) is in a time namespace other than
-/// ours.
-fn in_own_time_namespace(program_pid: Option<u32>) -> bool {
-    let Some(pid) = program_pid else {
-        return false;
-    };
-    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/time"));
-    let ours = std::fs::read_link("/proc/self/ns/time");
-    matches!((theirs, ours), (Ok(t), Ok(o)) if t != o)
+/// Whether a program executed in a new time namespace really is in it.
+///
+/// Kernels that do not switch a process into its time namespace at exec
+/// leave it in the caller's. A program that already exited cannot be
+/// inspected, so the answer comes from a one-time probe (a shell blocked
+/// reading its stdin), confirmed on each spawn where the program is still
+/// there to look at.
+fn program_enters_time_ns(program_pid: Option<u32>) -> bool {
+    static PROBE: OnceLock<bool> = OnceLock::new();
+    let kernel_ok = *PROBE.get_or_init(|| {
+        let mut sb = Sandbox::new();
+        sb.namespaces(Namespaces::USER | Namespaces::TIME);
+        sb.cfg.probing = true;
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg("read x")
+            .stdin(crate::Stdio::piped())
+            .stdout(crate::Stdio::null())
+            .stderr(crate::Stdio::null());
+        match spawn(&sb, &mut cmd, StdioKind::Null, StdioKind::Null) {
+            // Without a shell to probe with, rely on the per-spawn check.
+            Err(_) => true,
+            Ok(mut child) => {
+                let entered = differs_from_ours(child.id()).unwrap_or(true);
+                let _ = child.kill();
+                let _ = child.wait();
+                entered
+            }
+        }
+    });
+    kernel_ok && program_pid.and_then(differs_from_ours).unwrap_or(true)
+}
+
+/// Whether process `pid` is in a time namespace other than ours; `None` if
+/// it cannot be told (the process is gone).
+fn differs_from_ours(pid: u32) -> Option<bool> {
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/time")).ok()?;
+    let ours = std::fs::read_link("/proc/self/ns/time").ok()?;
+    Some(theirs != ours)
 }
