@@ -56,8 +56,10 @@ fn timeout_kills_the_whole_tree_and_says_so() {
 fn timeout_without_a_pid_namespace_kills_the_program_group() {
     as_each_identity(|| {
         let mut sb = Sandbox::new();
+        // Long enough for the shell to report its background pid even on a
+        // loaded, emulated machine.
         sb.namespaces(Namespaces::default() - Namespaces::PID)
-            .timeout(Duration::from_millis(300));
+            .timeout(Duration::from_secs(4));
         let (mut child, line) = spawn_and_read_line(&sb, "sleep 100 & echo $!; wait");
         let bg: u32 = line.trim().parse().unwrap();
         assert!(pid_alive(bg));
