@@ -259,9 +259,11 @@ fn cpu_time_limit_ends_a_busy_loop() {
         let o = child.outcome().unwrap();
         assert_eq!(o.verdict, Verdict::CpuTimeExceeded, "{o:?}");
         let cpu = o.usage.unwrap().cpu_time();
-        // The soft limit rounds up to 1 s; the kernel checks it at tick
-        // granularity.
-        assert!(cpu >= Duration::from_millis(900), "{o:?}");
+        // The soft limit rounds up to 1 s. rusage splits CPU time by tick
+        // samples and can report less than the scheduler's count the limit
+        // is checked against (0.82 s seen under load): only check that the
+        // program really ran for a substantial time.
+        assert!(cpu >= Duration::from_millis(500), "{o:?}");
     });
 }
 
