@@ -426,6 +426,14 @@ pub(crate) fn spawn(
     let compiled = sb.compiled()?;
     let cfg = &sb.cfg;
     let ns = cfg.namespaces;
+    if ns.contains(Namespaces::TIME) && !cfg.probing && !program_enters_time_ns() {
+        // Debian's 6.1, for one, would leave the program in our time
+        // namespace (and fail its vforks).
+        return Err(Error::Unsupported(crate::error::Unsupported {
+            feature: crate::error::Feature::TimeNamespace,
+            reason: crate::error::UnsupportedReason::Kernel,
+        }));
+    }
     let euid = nix::unistd::geteuid().as_raw();
     let egid = nix::unistd::getegid().as_raw();
     let userns = ns.contains(Namespaces::USER);
@@ -756,18 +764,7 @@ pub(crate) fn spawn(
     let mut program_pid = None;
     let outcome = read_reports(report_parent.as_fd(), &mut program_pid)?;
     match outcome {
-        Outcome::Running => {
-            if ns.contains(Namespaces::TIME) && !cfg.probing && !program_enters_time_ns(program_pid)
-            {
-                // Kernels that do not move a process into its time namespace
-                // at exec (Debian's 6.1 does not; 6.12 does) leave the
-                // program in ours. The guard kills the sandbox.
-                return Err(Error::Unsupported(crate::error::Unsupported {
-                    feature: crate::error::Feature::TimeNamespace,
-                    reason: crate::error::UnsupportedReason::Kernel,
-                }));
-            }
-        }
+        Outcome::Running => {}
         Outcome::Failed(rec) => {
             // The supervisor exits on its own after reporting; the guard
             // reaps it before the plan and stacks go.
@@ -822,13 +819,14 @@ pub(crate) fn spawn(
 /// Whether a program executed in a new time namespace really is in it.
 ///
 /// Kernels that do not switch a process into its time namespace at exec
-/// leave it in the caller's. A program that already exited cannot be
-/// inspected, so the answer comes from a one-time probe (a shell blocked
-/// reading its stdin), confirmed on each spawn where the program is still
-/// there to look at.
-fn program_enters_time_ns(program_pid: Option<u32>) -> bool {
+/// leave it in the caller's. The answer comes from a one-time probe (a shell
+/// blocked reading its stdin, so it is certainly past exec): looking at each
+/// spawned program instead would race with exec, which releases the
+/// supervisor before it switches the namespace. Without a shell to probe
+/// with, the answer is no.
+fn program_enters_time_ns() -> bool {
     static PROBE: OnceLock<bool> = OnceLock::new();
-    let kernel_ok = *PROBE.get_or_init(|| {
+    *PROBE.get_or_init(|| {
         let mut sb = Sandbox::new();
         sb.namespaces(Namespaces::USER | Namespaces::TIME);
         sb.cfg.probing = true;
@@ -839,17 +837,15 @@ fn program_enters_time_ns(program_pid: Option<u32>) -> bool {
             .stdout(crate::Stdio::null())
             .stderr(crate::Stdio::null());
         match spawn(&sb, &mut cmd, StdioKind::Null, StdioKind::Null) {
-            // Without a shell to probe with, rely on the per-spawn check.
-            Err(_) => true,
+            Err(_) => false,
             Ok(mut child) => {
-                let entered = differs_from_ours(child.id()).unwrap_or(true);
+                let entered = differs_from_ours(child.id()).unwrap_or(false);
                 let _ = child.kill();
                 let _ = child.wait();
                 entered
             }
         }
-    });
-    kernel_ok && program_pid.and_then(differs_from_ours).unwrap_or(true)
+    })
 }
 
 /// Whether process `pid` is in a time namespace other than ours; `None` if
