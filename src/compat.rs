@@ -38,6 +38,15 @@ pub struct Enforcement {
     pub gid: Option<IdMapping>,
     /// Whether the sandbox has its own root filesystem.
     pub filesystem: bool,
+    /// What the Landlock ruleset enforces (`None`: no Landlock policy).
+    #[cfg(feature = "landlock")]
+    pub landlock: Option<crate::landlock::LandlockReport>,
+    /// Whether Landlock rules mirror the filesystem plan
+    /// ([`Sandbox::landlock_mirror_fs`](crate::Sandbox::landlock_mirror_fs));
+    /// without a private root filesystem they are what confines the
+    /// program's view of the host's.
+    #[cfg(feature = "landlock")]
+    pub landlock_mirrors_fs: bool,
 }
 
 impl fmt::Display for Enforcement {
@@ -66,6 +75,21 @@ impl fmt::Display for Enforcement {
             } else {
                 "host"
             }
-        )
+        )?;
+        #[cfg(feature = "landlock")]
+        {
+            if self.landlock_mirrors_fs {
+                let by = if self.filesystem {
+                    "backed by"
+                } else {
+                    "confined by"
+                };
+                write!(f, ", {by} Landlock rules mirroring the mount plan")?;
+            }
+            if let Some(l) = &self.landlock {
+                write!(f, "; landlock: {l}")?;
+            }
+        }
+        Ok(())
     }
 }

@@ -71,8 +71,8 @@ pub use compat::{CompatLevel, Enforcement};
 pub use confine::{ConfineError, ConfineReport, ConfineStage, Confinement, PreparedConfinement};
 pub use error::{
     ChildSetupError, ConfigError, Error, FdProblem, Feature, Field, HostnameProblem, IdKind,
-    IdentityProblem, NamespaceProblem, ParentOp, Result, SearchPath, Stage, Target, Unsupported,
-    UnsupportedReason, UsernsBlocker,
+    IdentityProblem, LandlockRuleProblem, NamespaceProblem, ParentOp, Result, SearchPath, Stage,
+    Target, Unsupported, UnsupportedReason, UsernsBlocker,
 };
 #[cfg(feature = "landlock")]
 pub use landlock::{
