@@ -2151,6 +2151,232 @@ mod tests {
         );
     }
 
+    // ---- Lowering for sandboxes and mirroring (pure) ----
+
+    #[test]
+    fn lowering_masks_rights_to_the_kernel() {
+        let mut p = LandlockPolicy::new();
+        p.allow_read_write("/tmp")
+            .allow_try("/opt", FsAccess::READ)
+            .allow_tcp_connect(443)
+            .scope(LandlockScope::SIGNAL)
+            .compat(CompatLevel::BestEffort);
+
+        // ABI 2 (Linux 6.1): no truncate, ioctl, ports or scopes.
+        let l = lower_for_spawn_with(&p, KernelAbi::Available(2)).unwrap();
+        let fs2 = FsAccess::DEFAULT_HANDLED & FsAccess::supported_by(2);
+        assert_eq!(
+            l.attr,
+            RulesetAttr {
+                handled_access_fs: fs2.bits(),
+                handled_access_net: 0,
+                scoped: 0,
+            }
+        );
+        assert!(l.enforces());
+        assert!(l.ports.is_empty());
+        assert_eq!(l.paths.len(), 2);
+        assert_eq!(l.paths[0].path.as_bytes(), b"/tmp");
+        assert_eq!(l.paths[0].dir_access, (FsAccess::READ_WRITE & fs2).bits());
+        assert_eq!(
+            l.paths[0].file_access,
+            (FsAccess::READ_WRITE & fs2 & FsAccess::FILE).bits()
+        );
+        // Best-effort: every rule may be left out when its path is missing.
+        assert!(l.paths.iter().all(|r| r.optional));
+        assert_eq!(
+            l.report().missing.first(),
+            Some(&LandlockFeature::FsTruncate)
+        );
+        assert_eq!(l.report().net_connect, LandlockEnforcement::NotEnforced);
+
+        // ABI 6: everything requested goes to the kernel.
+        let l = lower_for_spawn_with(&p, KernelAbi::Available(6)).unwrap();
+        assert_eq!(l.attr.handled_access_fs, FsAccess::DEFAULT_HANDLED.bits());
+        assert_eq!(l.attr.handled_access_net, NetAccess::CONNECT_TCP.bits());
+        assert_eq!(l.attr.scoped, LandlockScope::SIGNAL.bits());
+        assert_eq!(
+            l.ports,
+            [NetPortAttr {
+                allowed_access: NetAccess::CONNECT_TCP.bits(),
+                port: 443
+            }]
+        );
+        assert_eq!(l.report().status, LandlockEnforcement::FullyEnforced);
+        use crate::error::Target;
+        assert_eq!(l.target(0), Some(Target::Path("/tmp".into())));
+        assert_eq!(l.target(1), Some(Target::Path("/opt".into())));
+        assert_eq!(l.target(2), Some(Target::Port(443)));
+        assert_eq!(l.target(3), None);
+        assert_eq!(l.target(INDEX_CREATE), None);
+        assert_eq!(l.target(INDEX_RESTRICT), None);
+
+        // Hard requirements: only the optional rule is optional.
+        p.compat(CompatLevel::HardRequirement);
+        let l = lower_for_spawn_with(&p, KernelAbi::Available(6)).unwrap();
+        assert_eq!(
+            l.paths.iter().map(|r| r.optional).collect::<Vec<_>>(),
+            [false, true]
+        );
+        assert!(matches!(
+            lower_for_spawn_with(&p, KernelAbi::Available(3)),
+            Err(crate::Error::Landlock(LandlockError::Unsupported {
+                group: LandlockGroup::Filesystem,
+                feature: LandlockFeature::FsIoctlDev,
+                kernel_abi: 3,
+            }))
+        ));
+        // No Landlock at all, best-effort: nothing to apply, and reported.
+        p.compat(CompatLevel::BestEffort);
+        let l = lower_for_spawn_with(&p, KernelAbi::Unavailable(LandlockUnavailable::NotEnabled))
+            .unwrap();
+        assert!(!l.enforces());
+        assert_eq!(l.report().status, LandlockEnforcement::NotEnforced);
+        assert_eq!(
+            l.report().unavailable,
+            Some(LandlockUnavailable::NotEnabled)
+        );
+    }
+
+    #[test]
+    fn lowering_rejects_relative_and_nul_paths() {
+        use crate::error::{ConfigError, LandlockRuleProblem};
+        for (path, want) in [
+            ("rel", LandlockRuleProblem::RelativePath),
+            ("/a\0b", LandlockRuleProblem::NulByte),
+        ] {
+            let mut p = LandlockPolicy::new();
+            p.allow_read(path);
+            match lower_for_spawn_with(&p, KernelAbi::Available(6)) {
+                Err(crate::Error::Config(ConfigError::LandlockRule { reason, .. })) => {
+                    assert_eq!(reason, want)
+                }
+                other => panic!("{path:?}: unexpected {other:?}"),
+            }
+        }
+    }
+
+    fn rule(p: &LandlockPolicy, path: &str) -> Option<(FsAccess, bool)> {
+        p.fs_rules
+            .iter()
+            .find(|r| r.path == Path::new(path))
+            .map(|r| (r.access, r.optional))
+    }
+
+    #[test]
+    fn mirroring_a_plan_with_a_mount_namespace_uses_destinations() {
+        use crate::rootfs::{FsConfig, FsOp};
+        let writable = FsAccess::READ_WRITE | FsAccess::EXECUTE;
+        let mut fs = FsConfig::default();
+        fs.ops.push(FsOp::Bind {
+            src: "/host/proj".into(),
+            dest: "/work".into(),
+            read_only: false,
+            optional: false,
+            devices: false,
+        });
+        fs.ops.push(FsOp::Bind {
+            src: "/host/opt".into(),
+            dest: "/opt".into(),
+            read_only: true,
+            optional: true,
+            devices: false,
+        });
+        fs.ops.push(FsOp::File {
+            dest: "/etc/motd".into(),
+            contents: Vec::new(),
+            mode: None,
+        });
+        let p = LandlockPolicy::from_fs_plan(&fs, true).unwrap();
+        assert_eq!(rule(&p, "/usr"), Some((FsAccess::READ_EXEC, true)));
+        assert_eq!(rule(&p, "/etc"), Some((FsAccess::READ, true)));
+        assert_eq!(rule(&p, "/proc"), Some((FsAccess::READ, true)));
+        assert_eq!(rule(&p, "/dev/null"), Some((FsAccess::READ_WRITE, true)));
+        assert_eq!(rule(&p, "/tmp"), Some((writable, false)));
+        assert_eq!(rule(&p, "/work"), Some((writable, false)));
+        assert_eq!(rule(&p, "/opt"), Some((FsAccess::READ_EXEC, true)));
+        assert_eq!(rule(&p, "/etc/motd"), Some((FsAccess::READ, false)));
+        assert_eq!(rule(&p, "/host/proj"), None);
+        assert_eq!(p.fs_requested(), FsAccess::DEFAULT_HANDLED);
+
+        let mut fs = FsConfig {
+            root: crate::rootfs::RootKind::Dir("/img".into()),
+            tmp: false,
+            proc: false,
+            dev: false,
+            ..FsConfig::default()
+        };
+        fs.ops.clear();
+        let p = LandlockPolicy::from_fs_plan(&fs, true).unwrap();
+        assert_eq!(p.fs_rules.len(), 1);
+        assert_eq!(rule(&p, "/"), Some((FsAccess::READ_EXEC, false)));
+    }
+
+    #[test]
+    fn mirroring_without_a_mount_namespace_uses_host_paths() {
+        use crate::error::ConfigError;
+        use crate::rootfs::{FsConfig, FsOp, OpName};
+        let mut fs = FsConfig::default();
+        fs.ops.push(FsOp::Bind {
+            src: "/srv/data".into(),
+            dest: "/srv/./data/".into(),
+            read_only: true,
+            optional: false,
+            devices: false,
+        });
+        let p = LandlockPolicy::from_fs_plan(&fs, false).unwrap();
+        assert_eq!(rule(&p, "/srv/./data/"), Some((FsAccess::READ_EXEC, false)));
+        assert_eq!(rule(&p, "/tmp"), None, "no private /tmp to give");
+        assert_eq!(rule(&p, "/dev"), None, "only the devices");
+        assert_eq!(rule(&p, "/dev/null"), Some((FsAccess::READ_WRITE, true)));
+        if !crate::rootfs::host_secrets().is_empty() {
+            assert_eq!(rule(&p, "/etc"), None, "granted around the secrets");
+        }
+        for s in crate::rootfs::host_secrets() {
+            assert!(
+                !p.fs_rules.iter().any(|r| s.starts_with(&r.path)),
+                "{s:?} is granted"
+            );
+        }
+        fs.ops.push(FsOp::Mask {
+            dest: "/etc/hosts".into(),
+        });
+        match LandlockPolicy::from_fs_plan(&fs, false) {
+            Err(ConfigError::LandlockMirror { op, dest }) => {
+                assert_eq!(op, OpName::Mask);
+                assert_eq!(dest, Path::new("/etc/hosts"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn granting_around_secrets() {
+        let d = tempfile::tempdir().unwrap();
+        let etc = d.path().join("etc");
+        for sub in ["ssl/certs", "ssl/private", "skel"] {
+            std::fs::create_dir_all(etc.join(sub)).unwrap();
+        }
+        for f in ["passwd", "shadow", "ssl/openssl.cnf"] {
+            std::fs::write(etc.join(f), "x").unwrap();
+        }
+        let secrets = [etc.join("shadow"), etc.join("ssl/private")];
+        let mut p = LandlockPolicy::new();
+        grant_around(&mut p, &etc, &secrets, FsAccess::READ);
+        let mut got: Vec<_> = p
+            .fs_rules
+            .iter()
+            .map(|r| r.path.strip_prefix(&etc).unwrap().to_owned())
+            .collect();
+        got.sort();
+        let want: Vec<PathBuf> = ["passwd", "skel", "ssl/certs", "ssl/openssl.cnf"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        assert_eq!(got, want);
+        assert!(p.fs_rules.iter().all(|r| r.access == FsAccess::READ));
+    }
+
     // ---- Against the running kernel (irreversible parts in forked children) ----
 
     use std::ffi::CString;
@@ -2690,5 +2916,71 @@ mod tests {
             samples[0],
             samples.len()
         );
+    }
+
+    /// Per-spawn cost of building and applying a sandbox's ruleset in the
+    /// program process (create, open + fstat + add_rule per path, restrict):
+    /// prints numbers, asserts nothing about them.
+    #[test]
+    #[ignore = "measurement: cargo test --release --lib landlock::tests::measure_spawn_ruleset -- --ignored --nocapture"]
+    fn measure_spawn_ruleset() {
+        assert!(kernel_version() >= 1, "needs Landlock");
+        let mirror =
+            LandlockPolicy::from_fs_plan(&crate::rootfs::FsConfig::default(), true).unwrap();
+        let mut explicit = LandlockPolicy::new();
+        for d in ["/usr", "/bin", "/lib", "/lib64", "/etc"] {
+            explicit.allow_try(d, FsAccess::READ_EXEC);
+        }
+        explicit
+            .allow_read_write("/tmp")
+            .allow("/dev/null", FsAccess::READ_WRITE);
+        let mut scope_only = LandlockPolicy::new();
+        scope_only.scope(LandlockScope::ABSTRACT_UNIX_SOCKET | LandlockScope::SIGNAL);
+        for (name, mut policy) in [
+            ("scopes only (0 paths)", scope_only),
+            ("7 paths", explicit),
+            ("default mount plan mirrored", mirror),
+        ] {
+            policy.compat(CompatLevel::BestEffort);
+            let lowered = lower_for_spawn(&policy).unwrap();
+            let mut samples = Vec::new();
+            for _ in 0..300 {
+                let mut pipe = [0; 2];
+                // SAFETY: pipe writes two fds into the array.
+                assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
+                let w = pipe[1];
+                let code = in_child(|| {
+                    let _ = set_no_new_privs_raw();
+                    let t0 = monotonic_ns();
+                    if apply_in_child(&lowered).is_err() {
+                        return 1;
+                    }
+                    let ns = monotonic_ns() - t0;
+                    // SAFETY: reads 8 bytes from a live stack value.
+                    let _ = unsafe { sc!(libc::SYS_write, w, &ns as *const u64, 8) };
+                    0
+                });
+                assert_eq!(code, 0);
+                let mut buf = [0u8; 8];
+                // SAFETY: reads 8 bytes into a live buffer.
+                let n = unsafe { libc::read(pipe[0], buf.as_mut_ptr().cast(), 8) };
+                assert_eq!(n, 8);
+                for fd in pipe {
+                    // SAFETY: closes the pipe ends created above.
+                    unsafe { libc::close(fd) };
+                }
+                samples.push(u64::from_ne_bytes(buf));
+            }
+            samples.sort_unstable();
+            println!(
+                "build + restrict, {name} ({} rules, ABI {}): median {} ns, p90 {} ns, min {} ns ({} fresh processes)",
+                lowered.paths.len(),
+                kernel_version(),
+                samples[samples.len() / 2],
+                samples[samples.len() * 9 / 10],
+                samples[0],
+                samples.len()
+            );
+        }
     }
 }
