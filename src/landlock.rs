@@ -1,11 +1,19 @@
 //! Landlock: unprivileged access control over the filesystem, TCP ports and
 //! IPC scopes (Linux 5.13+).
 //!
-//! A [`LandlockPolicy`] is plain data. The parent turns it into a kernel
-//! ruleset once ([`prepare`]), opening every rule path at that moment; the
-//! resulting file descriptor is shared by every spawn of the policy and applied
-//! in the child with one `landlock_restrict_self(fd, 0)` system call
-//! ([`restrict_self`]) after `no_new_privs`.
+//! A [`LandlockPolicy`] is plain data, used two ways:
+//!
+//! - to confine the calling process ([`Confinement`](crate::Confinement)),
+//!   the policy is turned into a kernel ruleset once ([`prepare`]), opening
+//!   every rule path at that moment, and applied with one
+//!   `landlock_restrict_self(fd, 0)` system call ([`restrict_self`]) after
+//!   `no_new_privs`;
+//! - in a sandbox ([`Sandbox::landlock`](crate::Sandbox::landlock)) the
+//!   policy is checked against the kernel and lowered to plain data once
+//!   ([`lower_for_spawn`]), and each program process builds the ruleset
+//!   after `pivot_root` ([`apply_in_child`]): a ruleset prepared in the
+//!   caller could not name the sandbox's own mounts, which do not exist yet.
+//!   Rule paths are then the program's view.
 //!
 //! Rules refer to inodes, not to path names: a rule opened on `/home/me/proj`
 //! keeps covering that directory when the sandbox sees it at `/work` through a

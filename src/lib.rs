@@ -35,7 +35,7 @@
 //! as from a small one) on a stack of its own. The supervisor writes its uid/gid
 //! map, builds the root filesystem and pivots into it, then creates the program
 //! process with `CLONE_VFORK`; that process arranges descriptors and
-//! credentials and executes the program. Between clone and exec only raw system
+//! credentials, builds its Landlock ruleset and executes the program. Between clone and exec only raw system
 //! calls run over the pre-built plan: no allocation, no locks, no panics, which
 //! is what makes spawning safe from multi-threaded and async programs.
 //!

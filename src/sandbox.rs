@@ -393,7 +393,7 @@ impl Sandbox {
     /// after the root filesystem is built. A rule path missing from the
     /// sandbox fails the spawn with a [`ChildSetupError`](crate::ChildSetupError)
     /// at [`Stage::Landlock`](crate::Stage::Landlock) naming it, unless the
-    /// rule is optional ([`LandlockPolicy::allow_try`]) or the filesystem
+    /// rule is optional ([`LandlockPolicy::allow_try`](crate::LandlockPolicy::allow_try)) or the filesystem
     /// group is best-effort.
     ///
     /// The policy is checked against the kernel once: what it requires and
