@@ -394,7 +394,8 @@ impl Sandbox {
     /// sandbox fails the spawn with a [`ChildSetupError`](crate::ChildSetupError)
     /// at [`Stage::Landlock`](crate::Stage::Landlock) naming it, unless the
     /// rule is optional ([`LandlockPolicy::allow_try`](crate::LandlockPolicy::allow_try)) or the filesystem
-    /// group is best-effort.
+    /// group is best-effort. (Rules left out that way are decided by each
+    /// program process and are not listed in the report.)
     ///
     /// The policy is checked against the kernel once: what it requires and
     /// the kernel lacks is an [`Error::Landlock`], what is best-effort and

@@ -75,6 +75,7 @@ def run(op, a, b):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try: s.connect("\0" + a)
             finally: s.close()
+        elif op == "kill": os.kill(int(a), int(b))
         else: return -1
         return 0
     except OSError as e:
@@ -655,6 +656,41 @@ fn abstract_unix_sockets_outside_are_unreachable() {
             );
             // Nothing is enforced, as reported.
             expect(&probe(&sb, &ops), &[("abstract", &[0])]);
+        }
+    });
+}
+
+#[test]
+fn signals_to_processes_outside_are_refused_with_the_signal_scope() {
+    if !landlock_or_skip() || !python_or_skip() {
+        return;
+    }
+    as_each_identity(|| {
+        // Without a pid namespace the program can name this process; signal
+        // 0 checks permission without delivering anything.
+        let me = std::process::id().to_string();
+        let ops = [op("kill", "kill", &me, "0")];
+        let mut open = Sandbox::new();
+        open.namespaces(Namespaces::default() - Namespaces::PID);
+        expect(&probe(&open, &ops), &[("kill", &[0])]);
+
+        let mut policy = LandlockPolicy::new();
+        policy.scope(LandlockScope::SIGNAL);
+        let mut sb = open.clone();
+        sb.landlock(policy.clone());
+        if abi() >= 6 {
+            expect(&probe(&sb, &ops), &[("kill", &[EPERM])]);
+        } else {
+            match sb.validate() {
+                Err(Error::Landlock(LandlockError::Unsupported {
+                    feature: LandlockFeature::ScopeSignal,
+                    ..
+                })) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+            policy.scope_compat(CompatLevel::BestEffort);
+            sb.landlock(policy);
+            expect(&probe(&sb, &ops), &[("kill", &[0])]);
         }
     });
 }
