@@ -41,10 +41,11 @@ pub struct Enforcement {
     /// What the Landlock ruleset enforces (`None`: no Landlock policy).
     #[cfg(feature = "landlock")]
     pub landlock: Option<crate::landlock::LandlockReport>,
-    /// Whether Landlock rules mirror the filesystem plan
+    /// Whether Landlock rules mirroring the filesystem plan were requested
     /// ([`Sandbox::landlock_mirror_fs`](crate::Sandbox::landlock_mirror_fs));
     /// without a private root filesystem they are what confines the
-    /// program's view of the host's.
+    /// program's view of the host's, as far as
+    /// [`landlock`](Self::landlock) says they are enforced.
     #[cfg(feature = "landlock")]
     pub landlock_mirrors_fs: bool,
 }
@@ -79,10 +80,15 @@ impl fmt::Display for Enforcement {
         #[cfg(feature = "landlock")]
         {
             if self.landlock_mirrors_fs {
-                let by = if self.filesystem {
-                    "backed by"
-                } else {
-                    "confined by"
+                use crate::landlock::LandlockEnforcement as E;
+                let enforced = self
+                    .landlock
+                    .as_ref()
+                    .is_some_and(|l| matches!(l.fs_read, E::FullyEnforced | E::PartiallyEnforced));
+                let by = match (enforced, self.filesystem) {
+                    (true, true) => "backed by",
+                    (true, false) => "confined by",
+                    (false, _) => "not enforced:",
                 };
                 write!(f, ", {by} Landlock rules mirroring the mount plan")?;
             }

@@ -2385,6 +2385,52 @@ mod tests {
         assert!(p.fs_rules.iter().all(|r| r.access == FsAccess::READ));
     }
 
+    #[test]
+    fn enforcement_display_says_whether_the_mirror_holds() {
+        let mut p = LandlockPolicy::new();
+        p.allow_read("/usr").compat(CompatLevel::BestEffort);
+        let report = |abi| lower_for_spawn_with(&p, abi).unwrap().report().clone();
+        let mut e = crate::compat::Enforcement {
+            namespaces: crate::namespaces::Namespaces::empty(),
+            uid: None,
+            gid: None,
+            filesystem: false,
+            landlock: Some(report(KernelAbi::Available(2))),
+            landlock_mirrors_fs: true,
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("filesystem: host, confined by Landlock rules mirroring the mount plan"),
+            "{text}"
+        );
+        assert!(
+            text.contains("landlock: ABI 2, partially enforced (fs_read: fully enforced"),
+            "{text}"
+        );
+        assert!(text.contains("fs_truncate: not enforced"), "{text}");
+        assert!(
+            text.contains("missing: the truncate right (Landlock ABI 3, Linux 6.2)"),
+            "{text}"
+        );
+        e.landlock = Some(report(KernelAbi::Unavailable(
+            LandlockUnavailable::NotImplemented,
+        )));
+        let text = e.to_string();
+        assert!(
+            text.contains("filesystem: host, not enforced: Landlock rules mirroring"),
+            "{text}"
+        );
+        assert!(text.contains("landlock: unavailable ("), "{text}");
+        e.filesystem = true;
+        e.landlock = Some(report(KernelAbi::Available(6)));
+        let text = e.to_string();
+        assert!(
+            text.contains("private root, backed by Landlock rules"),
+            "{text}"
+        );
+        assert!(text.ends_with("landlock: ABI 6, fully enforced (fs_read: fully enforced, fs_write: fully enforced, fs_exec: fully enforced, fs_truncate: fully enforced, fs_ioctl_dev: fully enforced)"), "{text}");
+    }
+
     // ---- Against the running kernel (irreversible parts in forked children) ----
 
     use std::ffi::CString;
