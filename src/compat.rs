@@ -38,6 +38,16 @@ pub struct Enforcement {
     pub gid: Option<IdMapping>,
     /// Whether the sandbox has its own root filesystem.
     pub filesystem: bool,
+    /// What the Landlock ruleset enforces (`None`: no Landlock policy).
+    #[cfg(feature = "landlock")]
+    pub landlock: Option<crate::landlock::LandlockReport>,
+    /// Whether Landlock rules mirroring the filesystem plan were requested
+    /// ([`Sandbox::landlock_mirror_fs`](crate::Sandbox::landlock_mirror_fs));
+    /// without a private root filesystem they are what confines the
+    /// program's view of the host's, as far as
+    /// [`landlock`](Self::landlock) says they are enforced.
+    #[cfg(feature = "landlock")]
+    pub landlock_mirrors_fs: bool,
 }
 
 impl fmt::Display for Enforcement {
@@ -66,6 +76,26 @@ impl fmt::Display for Enforcement {
             } else {
                 "host"
             }
-        )
+        )?;
+        #[cfg(feature = "landlock")]
+        {
+            if self.landlock_mirrors_fs {
+                use crate::landlock::LandlockEnforcement as E;
+                let enforced = self
+                    .landlock
+                    .as_ref()
+                    .is_some_and(|l| matches!(l.fs_read, E::FullyEnforced | E::PartiallyEnforced));
+                let by = match (enforced, self.filesystem) {
+                    (true, true) => "backed by",
+                    (true, false) => "confined by",
+                    (false, _) => "not enforced:",
+                };
+                write!(f, ", {by} Landlock rules mirroring the mount plan")?;
+            }
+            if let Some(l) = &self.landlock {
+                write!(f, "; landlock: {l}")?;
+            }
+        }
+        Ok(())
     }
 }

@@ -84,6 +84,12 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The sandbox's Landlock policy needs a feature the running kernel
+    /// lacks (a hard requirement), or Landlock is unavailable.
+    #[cfg(feature = "landlock")]
+    #[error(transparent)]
+    Landlock(#[from] crate::landlock::LandlockError),
+
     /// A step between clone and exec failed.
     #[error(transparent)]
     Setup(#[from] ChildSetupError),
@@ -270,6 +276,52 @@ pub enum ConfigError {
     /// A zero wall-clock timeout.
     #[error("invalid timeout: it must be longer than zero")]
     Timeout,
+    /// An invalid rule of the sandbox's Landlock policy.
+    #[error("invalid Landlock rule for {path:?}: {reason}")]
+    LandlockRule {
+        /// The rule's path.
+        path: PathBuf,
+        /// Why it is invalid.
+        reason: LandlockRuleProblem,
+    },
+    /// A filesystem operation that Landlock rules cannot stand in for
+    /// without a mount namespace (see
+    /// [`Sandbox::landlock_mirror_fs`](crate::Sandbox::landlock_mirror_fs)).
+    #[error(
+        "cannot mirror the {op} operation on {dest:?} with Landlock rules: without a mount namespace only the host system view, /proc, /dev and binds whose source is their destination can be mirrored"
+    )]
+    LandlockMirror {
+        /// The operation.
+        op: crate::rootfs::OpName,
+        /// Its destination.
+        dest: PathBuf,
+    },
+    /// A Landlock policy with `no_new_privs` turned off and `CAP_SYS_ADMIN`
+    /// not kept: the kernel would refuse to apply it.
+    #[error(
+        "invalid Landlock setup: applying a ruleset needs no_new_privs, or CAP_SYS_ADMIN kept in the sandbox"
+    )]
+    LandlockNeedsNoNewPrivs,
+}
+
+/// Why a Landlock rule of a sandbox's policy is invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LandlockRuleProblem {
+    /// Rule paths of a sandbox are resolved as the program sees them, from
+    /// its root: they must be absolute.
+    RelativePath,
+    /// The path contains a NUL byte.
+    NulByte,
+}
+
+impl fmt::Display for LandlockRuleProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::RelativePath => "rule paths of a sandbox must be absolute",
+            Self::NulByte => "it contains a NUL byte",
+        })
+    }
 }
 
 /// Which configuration input a [`ConfigError`] is about.
@@ -494,6 +546,8 @@ pub enum Target {
     Fd(i32),
     /// A resource limit, by name.
     Rlimit(&'static str),
+    /// A TCP port of a Landlock rule.
+    Port(u16),
     /// An operation of the filesystem plan, by destination and, for the
     /// caller's own operations, their index in
     /// [`Sandbox::fs_ops`](crate::Sandbox::fs_ops) (`None` for the default
@@ -512,6 +566,7 @@ impl fmt::Display for Target {
             Target::Path(p) => write!(f, "{}", p.display()),
             Target::Fd(n) => write!(f, "fd {n}"),
             Target::Rlimit(n) => write!(f, "rlimit {n}"),
+            Target::Port(p) => write!(f, "port {p}"),
             Target::MountOp {
                 index: Some(i),
                 dest,

@@ -354,6 +354,13 @@ fn setup_error(
             }
             .into()
         }
+        #[cfg(feature = "landlock")]
+        Stage::Landlock => crate::error::ChildSetupError {
+            stage,
+            target: compiled.landlock.as_ref().and_then(|l| l.target(rec.index)),
+            source,
+        }
+        .into(),
         _ => crate::error::ChildSetupError {
             stage,
             target: None,
@@ -677,6 +684,8 @@ pub(crate) fn spawn(
         keep_fds,
         rlimits: compiled.rlimits.clone(),
         caps: compiled.caps,
+        #[cfg(feature = "landlock")]
+        landlock: compiled.landlock.clone(),
         argv,
         envp,
         candidates,
@@ -794,6 +803,10 @@ pub(crate) fn spawn(
         uid: uid_report,
         gid: gid_report,
         filesystem: compiled.mounts.is_some(),
+        #[cfg(feature = "landlock")]
+        landlock: compiled.landlock.as_ref().map(|l| l.report().clone()),
+        #[cfg(feature = "landlock")]
+        landlock_mirrors_fs: cfg.landlock_mirror_fs,
     };
     Ok(Child {
         stdin: fds.stdin.take().map(ChildStdin::from_owned),
