@@ -48,6 +48,11 @@ pub struct Enforcement {
     /// [`landlock`](Self::landlock) says they are enforced.
     #[cfg(feature = "landlock")]
     pub landlock_mirrors_fs: bool,
+    /// What the seccomp filter enforces: the profile (`default` or
+    /// `custom`), the rule count and the actions (`None`: no filter, see
+    /// [`Sandbox::no_seccomp`](crate::Sandbox::no_seccomp)).
+    #[cfg(feature = "seccomp")]
+    pub seccomp: Option<crate::seccomp::SeccompReport>,
 }
 
 impl fmt::Display for Enforcement {
@@ -78,23 +83,28 @@ impl fmt::Display for Enforcement {
             }
         )?;
         #[cfg(feature = "landlock")]
-        {
-            if self.landlock_mirrors_fs {
-                use crate::landlock::LandlockEnforcement as E;
-                let enforced = self
-                    .landlock
-                    .as_ref()
-                    .is_some_and(|l| matches!(l.fs_read, E::FullyEnforced | E::PartiallyEnforced));
-                let by = match (enforced, self.filesystem) {
-                    (true, true) => "backed by",
-                    (true, false) => "confined by",
-                    (false, _) => "not enforced:",
-                };
-                write!(f, ", {by} Landlock rules mirroring the mount plan")?;
-            }
-            if let Some(l) = &self.landlock {
-                write!(f, "; landlock: {l}")?;
-            }
+        if self.landlock_mirrors_fs {
+            use crate::landlock::LandlockEnforcement as E;
+            let enforced = self
+                .landlock
+                .as_ref()
+                .is_some_and(|l| matches!(l.fs_read, E::FullyEnforced | E::PartiallyEnforced));
+            let by = match (enforced, self.filesystem) {
+                (true, true) => "backed by",
+                (true, false) => "confined by",
+                (false, _) => "not enforced:",
+            };
+            write!(f, ", {by} Landlock rules mirroring the mount plan")?;
+        }
+        #[cfg(feature = "seccomp")]
+        match &self.seccomp {
+            Some(s) => write!(f, "; seccomp: {s}")?,
+            None => f.write_str("; seccomp: none")?,
+        }
+        // Last: its list of rights is the longest part.
+        #[cfg(feature = "landlock")]
+        if let Some(l) = &self.landlock {
+            write!(f, "; landlock: {l}")?;
         }
         Ok(())
     }

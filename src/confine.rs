@@ -1,14 +1,16 @@
 //! Self-confinement: a program restricting its own process after start-up.
 //!
 //! [`Confinement`] gathers what to apply (capabilities, `no_new_privs`,
-//! Landlock); [`Confinement::prepare`] does all the fallible, allocating work
-//! (opening rule paths, creating the ruleset, reading the capability state);
+//! Landlock, seccomp); [`Confinement::prepare`] does all the fallible,
+//! allocating work (opening rule paths, creating the ruleset, reading the
+//! capability state, compiling the seccomp filter);
 //! [`PreparedConfinement::apply`] then issues only raw system calls, in the
-//! order capabilities, `no_new_privs`, Landlock.
+//! order capabilities, `no_new_privs`, Landlock, seccomp.
 //!
 //! # Threads
 //!
-//! Capabilities, `no_new_privs` and Landlock domains belong to a *thread*:
+//! Capabilities, `no_new_privs`, Landlock domains and seccomp filters belong
+//! to a *thread*:
 //! restricting one thread leaves its siblings as they were. Threads and
 //! processes created *after* [`PreparedConfinement::apply`] inherit every
 //! restriction of the thread that created them. `apply` guarantees that the
@@ -18,12 +20,13 @@
 //! - in a single-threaded process (it counts the entries of
 //!   `/proc/self/task`; only the calling thread could start another one, so
 //!   the count cannot go stale before the restrictions are in place);
-//! - on Linux 7.0+ (Landlock ABI 8), in a multi-threaded process, when the
-//!   confinement is Landlock and `no_new_privs` only: the kernel then enforces
-//!   the ruleset on every thread atomically (`LANDLOCK_RESTRICT_SELF_TSYNC`)
-//!   and sets `no_new_privs` on every thread along with it. Capabilities have
-//!   no such mechanism, so a confinement that changes them needs a single
-//!   thread.
+//! - in a multi-threaded process, when the confinement does not change
+//!   capabilities and each of its Landlock ruleset and seccomp filter reaches
+//!   every thread by itself: a seccomp filter always does
+//!   (`SECCOMP_FILTER_FLAG_TSYNC`, Linux 3.17), a Landlock ruleset on Linux
+//!   7.0+ (Landlock ABI 8, `LANDLOCK_RESTRICT_SELF_TSYNC`); either sets
+//!   `no_new_privs` on every thread along with it. Capabilities have no such
+//!   mechanism, so a confinement that changes them needs a single thread.
 //!
 //! So call it before starting threads (and before starting an async
 //! runtime), or in a freshly forked child.
@@ -31,7 +34,8 @@
 //! only the calling thread confined (a worker thread that handles untrusted
 //! input, for instance): then the calling thread and what it creates later
 //! are confined and the other threads are not, except that on Linux 7.0+ the
-//! Landlock ruleset and `no_new_privs` still reach every thread.
+//! Landlock ruleset and `no_new_privs` still reach every thread. (The seccomp
+//! filter is then installed on the calling thread only.)
 //!
 //! # After `fork`
 //!
@@ -43,11 +47,13 @@ use std::io;
 #[cfg(feature = "landlock")]
 use std::os::fd::AsRawFd;
 
-#[cfg(feature = "landlock")]
+#[cfg(any(feature = "landlock", feature = "seccomp"))]
 use crate::caps::Capability;
 use crate::caps::{self, CapContext, CapPlan, CapStage, CapsError, CapsPolicy, CapsReport};
 #[cfg(feature = "landlock")]
 use crate::landlock::{self, LandlockError, LandlockPolicy, LandlockReport, PreparedLandlock};
+#[cfg(feature = "seccomp")]
+use crate::seccomp::{self, CompiledFilter, SeccompError, SeccompPolicy, SeccompReport};
 use crate::sys::raw::{Errno, sc, syscall6};
 
 /// What to apply to the current process.
@@ -66,6 +72,8 @@ use crate::sys::raw::{Errno, sc, syscall6};
 pub struct Confinement {
     #[cfg(feature = "landlock")]
     landlock: Option<LandlockPolicy>,
+    #[cfg(feature = "seccomp")]
+    seccomp: Option<SeccompPolicy>,
     capabilities: Option<CapsPolicy>,
     no_new_privs: bool,
     current_thread_only: bool,
@@ -84,6 +92,8 @@ impl Confinement {
         Self {
             #[cfg(feature = "landlock")]
             landlock: None,
+            #[cfg(feature = "seccomp")]
+            seccomp: None,
             capabilities: None,
             no_new_privs: true,
             current_thread_only: false,
@@ -99,6 +109,27 @@ impl Confinement {
         self
     }
 
+    /// Installs a seccomp filter (Linux 3.17; see [`SeccompPolicy`] for the
+    /// actions' versions), last, after Landlock. The filter goes on every
+    /// thread of the process at once (`SECCOMP_FILTER_FLAG_TSYNC`), or on
+    /// the calling thread only with
+    /// [`current_thread_only`](Self::current_thread_only). Like Landlock it
+    /// needs `no_new_privs` unless `CAP_SYS_ADMIN` is held (and kept).
+    ///
+    /// ```no_run
+    /// use stockade::{Confinement, SeccompPolicy};
+    /// let report = Confinement::new()
+    ///     .seccomp(SeccompPolicy::default_profile())
+    ///     .apply()?;
+    /// assert!(report.seccomp_all_threads);
+    /// # Ok::<(), stockade::ConfineError>(())
+    /// ```
+    #[cfg(feature = "seccomp")]
+    pub fn seccomp(&mut self, policy: SeccompPolicy) -> &mut Self {
+        self.seccomp = Some(policy);
+        self
+    }
+
     /// Reduces the capability sets to `policy`'s kept capabilities. Without
     /// this call the capability sets are left alone. The policy's own
     /// `no_new_privs` setting is ignored here; use
@@ -108,8 +139,9 @@ impl Confinement {
         self
     }
 
-    /// Whether to set `no_new_privs` (default `true`). Landlock needs it
-    /// unless `CAP_SYS_ADMIN` is held (and kept) when it is applied.
+    /// Whether to set `no_new_privs` (default `true`). Landlock and seccomp
+    /// need it unless `CAP_SYS_ADMIN` is held (and kept) when they are
+    /// applied.
     pub fn no_new_privs(&mut self, yes: bool) -> &mut Self {
         self.no_new_privs = yes;
         self
@@ -135,7 +167,9 @@ impl Confinement {
     }
 
     /// Does the fallible work: opens the Landlock rule paths, creates the
-    /// ruleset and computes the capability plan for the current process.
+    /// ruleset, compiles the seccomp filter (and checks the kernel supports
+    /// its actions) and computes the capability plan for the current
+    /// process.
     pub fn prepare(&self) -> Result<PreparedConfinement, ConfineError> {
         let caps = match &self.capabilities {
             Some(policy) => {
@@ -151,23 +185,34 @@ impl Confinement {
             None => None,
         };
 
+        // Landlock and seccomp need no_new_privs or CAP_SYS_ADMIN.
+        #[cfg(any(feature = "landlock", feature = "seccomp"))]
+        let check_privs = || -> Result<(), ConfineError> {
+            if self.no_new_privs {
+                return Ok(());
+            }
+            let has_admin = match &caps {
+                Some(plan) => plan.keeps(Capability::SysAdmin),
+                None => ::caps::has_cap(
+                    None,
+                    ::caps::CapSet::Effective,
+                    ::caps::Capability::CAP_SYS_ADMIN,
+                )
+                .unwrap_or(false),
+            };
+            if has_admin {
+                Ok(())
+            } else {
+                Err(ConfineError::NoNewPrivsRequired)
+            }
+        };
+
         #[cfg(feature = "landlock")]
         let (landlock, landlock_flags) = match &self.landlock {
             Some(policy) => {
                 let prepared = landlock::prepare(policy)?;
-                if prepared.fd().is_some() && !self.no_new_privs {
-                    let has_admin = match &caps {
-                        Some(plan) => plan.keeps(Capability::SysAdmin),
-                        None => ::caps::has_cap(
-                            None,
-                            ::caps::CapSet::Effective,
-                            ::caps::Capability::CAP_SYS_ADMIN,
-                        )
-                        .unwrap_or(false),
-                    };
-                    if !has_admin {
-                        return Err(ConfineError::NoNewPrivsRequired);
-                    }
+                if prepared.fd().is_some() {
+                    check_privs()?;
                 }
                 let flags = if prepared.abi() >= landlock::LandlockFeature::AllThreads.abi() {
                     landlock::RESTRICT_SELF_TSYNC
@@ -179,9 +224,26 @@ impl Confinement {
             None => (None, 0),
         };
 
+        #[cfg(feature = "seccomp")]
+        let seccomp = match &self.seccomp {
+            Some(policy) => {
+                let filter = seccomp::compile(policy)?;
+                check_privs()?;
+                seccomp::check_support(&filter)?;
+                Some(filter)
+            }
+            None => None,
+        };
+        #[cfg(feature = "seccomp")]
+        let seccomp_all_threads = seccomp.is_some() && !self.current_thread_only;
+
         let report = ConfineReport {
             #[cfg(feature = "landlock")]
             landlock: landlock.as_ref().map(|l| l.report().clone()),
+            #[cfg(feature = "seccomp")]
+            seccomp: seccomp.as_ref().map(|f| f.report().clone()),
+            #[cfg(feature = "seccomp")]
+            seccomp_all_threads,
             #[cfg(feature = "landlock")]
             landlock_all_threads: landlock_flags & landlock::RESTRICT_SELF_TSYNC != 0,
             capabilities: caps.as_ref().map(|plan| {
@@ -196,6 +258,10 @@ impl Confinement {
             landlock,
             #[cfg(feature = "landlock")]
             landlock_flags,
+            #[cfg(feature = "seccomp")]
+            seccomp,
+            #[cfg(feature = "seccomp")]
+            seccomp_all_threads,
             caps,
             no_new_privs: self.no_new_privs,
             current_thread_only: self.current_thread_only,
@@ -219,6 +285,10 @@ pub struct PreparedConfinement {
     landlock: Option<PreparedLandlock>,
     #[cfg(feature = "landlock")]
     landlock_flags: u32,
+    #[cfg(feature = "seccomp")]
+    seccomp: Option<CompiledFilter>,
+    #[cfg(feature = "seccomp")]
+    seccomp_all_threads: bool,
     caps: Option<CapPlan>,
     no_new_privs: bool,
     current_thread_only: bool,
@@ -232,15 +302,23 @@ impl PreparedConfinement {
     }
 
     /// Whether the kernel applies everything to every thread by itself:
-    /// only Landlock (with `LANDLOCK_RESTRICT_SELF_TSYNC`) and
-    /// `no_new_privs`, which it propagates along.
+    /// Landlock (with `LANDLOCK_RESTRICT_SELF_TSYNC`), seccomp (with
+    /// `SECCOMP_FILTER_FLAG_TSYNC`) and `no_new_privs`, which either
+    /// propagates along.
     fn covers_every_thread(&self) -> bool {
         #[cfg(feature = "landlock")]
-        let landlock_all = self.landlock.as_ref().is_some_and(|l| l.fd().is_some())
-            && self.landlock_flags & landlock::RESTRICT_SELF_TSYNC != 0;
+        let landlock = self
+            .landlock
+            .as_ref()
+            .is_some_and(|l| l.fd().is_some())
+            .then_some(self.landlock_flags & landlock::RESTRICT_SELF_TSYNC != 0);
         #[cfg(not(feature = "landlock"))]
-        let landlock_all = false;
-        covers_every_thread(landlock_all, self.caps.is_some())
+        let landlock = None;
+        #[cfg(feature = "seccomp")]
+        let seccomp = self.seccomp.is_some().then_some(self.seccomp_all_threads);
+        #[cfg(not(feature = "seccomp"))]
+        let seccomp = None;
+        covers_every_thread(landlock, seccomp, self.caps.is_some())
     }
 
     /// Confines the calling process (or only the calling thread, see
@@ -280,6 +358,18 @@ impl PreparedConfinement {
             landlock::restrict_self_flags(fd.as_raw_fd(), self.landlock_flags)
                 .map_err(|e| fail(ConfineStage::Landlock, e))?;
         }
+        #[cfg(feature = "seccomp")]
+        if let Some(filter) = &self.seccomp {
+            if self.seccomp_all_threads {
+                match seccomp::install_all_threads(filter) {
+                    Ok(None) => {}
+                    Ok(Some(thread)) => return Err(ConfineError::SeccompThreadSync { thread }),
+                    Err(e) => return Err(fail(ConfineStage::Seccomp, e)),
+                }
+            } else {
+                seccomp::install(filter).map_err(|e| fail(ConfineStage::Seccomp, e))?;
+            }
+        }
         Ok(())
     }
 }
@@ -298,6 +388,14 @@ pub struct ConfineReport {
     /// [`Confinement::current_thread_only`] was set.
     #[cfg(feature = "landlock")]
     pub landlock_all_threads: bool,
+    /// The seccomp report, when a policy was given.
+    #[cfg(feature = "seccomp")]
+    pub seccomp: Option<SeccompReport>,
+    /// Whether the seccomp filter is installed on every thread at once
+    /// (`SECCOMP_FILTER_FLAG_TSYNC`; everything but
+    /// [`Confinement::current_thread_only`]).
+    #[cfg(feature = "seccomp")]
+    pub seccomp_all_threads: bool,
     /// The capability report, when a capability policy was given.
     pub capabilities: Option<CapsReport>,
     /// Whether `no_new_privs` is set.
@@ -314,6 +412,8 @@ pub enum ConfineStage {
     NoNewPrivs,
     /// `landlock_restrict_self`.
     Landlock,
+    /// Installing the seccomp filter.
+    Seccomp,
 }
 
 impl std::fmt::Display for ConfineStage {
@@ -322,6 +422,7 @@ impl std::fmt::Display for ConfineStage {
             Self::Capabilities(stage) => stage.fmt(f),
             Self::NoNewPrivs => f.write_str("set no_new_privs"),
             Self::Landlock => f.write_str("enforce the Landlock ruleset"),
+            Self::Seccomp => f.write_str("install the seccomp filter"),
         }
     }
 }
@@ -334,13 +435,31 @@ pub enum ConfineError {
     #[cfg(feature = "landlock")]
     #[error("failed to prepare the Landlock ruleset")]
     Landlock(#[from] LandlockError),
+    /// Compiling the seccomp filter failed, or the kernel lacks seccomp
+    /// filters or an action the policy uses.
+    #[cfg(feature = "seccomp")]
+    #[error("failed to prepare the seccomp filter")]
+    Seccomp(#[from] SeccompError),
     /// Planning the capability setup failed.
     #[error("failed to plan the capability setup")]
     Caps(#[from] CapsError),
     /// `no_new_privs` is off and `CAP_SYS_ADMIN` would not be held when
-    /// Landlock is applied.
-    #[error("failed to confine the process: Landlock needs no_new_privs or CAP_SYS_ADMIN kept")]
+    /// Landlock or seccomp is applied.
+    #[error(
+        "failed to confine the process: Landlock and seccomp need no_new_privs or CAP_SYS_ADMIN kept"
+    )]
     NoNewPrivsRequired,
+    /// Another thread has seccomp filters the calling thread does not have,
+    /// so the filter cannot be installed on every thread at once; nothing
+    /// was installed (the steps before it took effect).
+    #[cfg(feature = "seccomp")]
+    #[error(
+        "failed to install the seccomp filter on every thread: thread {thread} has filters of its own"
+    )]
+    SeccompThreadSync {
+        /// The id of the thread that could not be synchronised.
+        thread: u32,
+    },
     /// The process has other threads, which would stay unconfined.
     #[error(
         "failed to confine the process: it has {threads} threads and only the calling one would be confined"
@@ -377,11 +496,16 @@ impl ConfineError {
     }
 }
 
-/// See [`PreparedConfinement::covers_every_thread`]: Landlock enforced with
-/// TSYNC (which also sets `no_new_privs` on every thread when the caller has
-/// it, and the caller sets it first) and no capability change.
-fn covers_every_thread(landlock_tsync: bool, changes_caps: bool) -> bool {
-    landlock_tsync && !changes_caps
+/// See [`PreparedConfinement::covers_every_thread`]. `landlock` and
+/// `seccomp` are `None` when not applied, otherwise whether they reach every
+/// thread (with TSYNC, which also sets `no_new_privs` on every thread when
+/// the caller has it, and the caller sets it first). Capabilities and a lone
+/// `no_new_privs` never do.
+fn covers_every_thread(landlock: Option<bool>, seccomp: Option<bool>, changes_caps: bool) -> bool {
+    !changes_caps
+        && (landlock.is_some() || seccomp.is_some())
+        && landlock.unwrap_or(true)
+        && seccomp.unwrap_or(true)
 }
 
 /// Counts the calling process's threads from `/proc/self/task`. Raw system
@@ -503,10 +627,18 @@ mod tests {
 
     #[test]
     fn which_confinements_cover_every_thread() {
-        assert!(covers_every_thread(true, false));
-        assert!(!covers_every_thread(true, true));
-        assert!(!covers_every_thread(false, false));
-        assert!(!covers_every_thread(false, true));
+        // Landlock with TSYNC, seccomp with TSYNC, or both.
+        assert!(covers_every_thread(Some(true), None, false));
+        assert!(covers_every_thread(None, Some(true), false));
+        assert!(covers_every_thread(Some(true), Some(true), false));
+        // Either one on the calling thread only.
+        assert!(!covers_every_thread(Some(false), None, false));
+        assert!(!covers_every_thread(Some(false), Some(true), false));
+        assert!(!covers_every_thread(Some(true), Some(false), false));
+        // no_new_privs alone, and any capability change.
+        assert!(!covers_every_thread(None, None, false));
+        assert!(!covers_every_thread(Some(true), Some(true), true));
+        assert!(!covers_every_thread(None, None, true));
     }
 
     #[cfg(feature = "landlock")]

@@ -302,6 +302,19 @@ pub enum ConfigError {
         "invalid Landlock setup: applying a ruleset needs no_new_privs, or CAP_SYS_ADMIN kept in the sandbox"
     )]
     LandlockNeedsNoNewPrivs,
+    /// The sandbox's seccomp policy does not compile (an unknown system
+    /// call name, an argument index above 5, an errno above 4095, a program
+    /// longer than the kernel accepts).
+    #[cfg(feature = "seccomp")]
+    #[error(transparent)]
+    Seccomp(crate::seccomp::SeccompError),
+    /// A seccomp filter with `no_new_privs` turned off and `CAP_SYS_ADMIN`
+    /// not kept: the kernel would refuse to install it.
+    #[cfg(feature = "seccomp")]
+    #[error(
+        "invalid seccomp setup: installing a filter needs no_new_privs, or CAP_SYS_ADMIN kept in the sandbox; keep no_new_privs, keep CAP_SYS_ADMIN, or turn the filter off with Sandbox::no_seccomp"
+    )]
+    SeccompNeedsNoNewPrivs,
 }
 
 /// Why a Landlock rule of a sandbox's policy is invalid.
@@ -489,6 +502,15 @@ pub enum Feature {
     /// The new mount API and `mount_setattr(2)` (Linux 5.12), used to build
     /// the root filesystem.
     MountApi,
+    /// seccomp filters (Linux 3.17, `CONFIG_SECCOMP_FILTER`) and the query
+    /// of the actions they support (Linux 4.14).
+    #[cfg(feature = "seccomp")]
+    SeccompFilter,
+    /// A seccomp filter action (Linux 4.14 for
+    /// [`KillProcess`](crate::SeccompAction::KillProcess) and
+    /// [`Log`](crate::SeccompAction::Log)).
+    #[cfg(feature = "seccomp")]
+    SeccompAction(crate::seccomp::SeccompAction),
 }
 
 impl fmt::Display for Feature {
@@ -500,6 +522,15 @@ impl fmt::Display for Feature {
                  program in the caller's time namespace; Debian's 6.1 does, 6.12 does not)"
             }
             Feature::MountApi => "the mount API with mount_setattr (Linux 5.12)",
+            #[cfg(feature = "seccomp")]
+            Feature::SeccompFilter => {
+                "seccomp filters (Linux 4.14 with CONFIG_SECCOMP_FILTER; Sandbox::no_seccomp \
+                 runs without one)"
+            }
+            #[cfg(feature = "seccomp")]
+            Feature::SeccompAction(action) => {
+                return write!(f, "the seccomp action {action} (Linux 4.14)");
+            }
         })
     }
 }

@@ -2397,6 +2397,8 @@ mod tests {
             filesystem: false,
             landlock: Some(report(KernelAbi::Available(2))),
             landlock_mirrors_fs: true,
+            #[cfg(feature = "seccomp")]
+            seccomp: None,
         };
         let text = e.to_string();
         assert!(

@@ -21,8 +21,10 @@ use crate::rootfs::{self, FsConfig, FsOp, MountPlan, ProcKind, RootKind, TmpfsOp
 /// new user, mount, pid, network, IPC, UTS and cgroup namespaces; a read-only
 /// view of the host's system directories (without its secrets), a fresh
 /// `/proc`, a minimal `/dev` and a private `/tmp`; a new session; a cleared
-/// environment; only file descriptors 0-2 inherited. Every setter opens
-/// something up or adds a restriction explicitly.
+/// environment; only file descriptors 0-2 inherited; no capabilities and
+/// `no_new_privs`; with the `seccomp` feature (on by default), the default
+/// seccomp profile. Every setter opens something up or adds a restriction
+/// explicitly.
 ///
 /// A `Sandbox` is meant to be built once and used for many spawns, from many
 /// threads: it is `Clone + Send + Sync`, and the work that depends only on
@@ -58,6 +60,9 @@ pub(crate) struct Config {
     pub(crate) landlock: Option<crate::landlock::LandlockPolicy>,
     #[cfg(feature = "landlock")]
     pub(crate) landlock_mirror_fs: bool,
+    /// The seccomp policy (`None`: no filter).
+    #[cfg(feature = "seccomp")]
+    pub(crate) seccomp: Option<crate::seccomp::SeccompPolicy>,
 }
 
 impl Default for Config {
@@ -79,6 +84,8 @@ impl Default for Config {
             landlock: None,
             #[cfg(feature = "landlock")]
             landlock_mirror_fs: false,
+            #[cfg(feature = "seccomp")]
+            seccomp: Some(crate::seccomp::SeccompPolicy::default_profile()),
         }
     }
 }
@@ -92,6 +99,9 @@ pub(crate) struct Compiled {
     pub(crate) caps: caps::CapPlan,
     #[cfg(feature = "landlock")]
     pub(crate) landlock: Option<Arc<crate::landlock::SpawnLandlock>>,
+    /// The compiled seccomp filter, shared by every spawn.
+    #[cfg(feature = "seccomp")]
+    pub(crate) seccomp: Option<Arc<crate::seccomp::CompiledFilter>>,
 }
 
 impl Sandbox {
@@ -425,6 +435,56 @@ impl Sandbox {
         self.changed()
     }
 
+    // ---- seccomp ----
+
+    /// Filters the program's system calls with `policy` (Linux 3.17; the
+    /// kill-process action 4.14), replacing the default profile
+    /// ([`SeccompPolicy::default_profile`](crate::SeccompPolicy::default_profile)),
+    /// which every sandbox has unless told otherwise.
+    ///
+    /// The policy is compiled into a BPF program once per sandbox policy
+    /// (a policy that does not compile is a [`ConfigError::Seccomp`]), and
+    /// the program process installs it last, after dropping capabilities,
+    /// setting `no_new_privs` and applying Landlock, right before executing
+    /// the program. So the filter must allow `execve` for the program to
+    /// start (an allowlist gets it from
+    /// [`SyscallGroup::Process`](crate::SyscallGroup::Process)): an `errno`
+    /// answer fails the spawn with [`Error::NotExecutable`], a killing
+    /// action ends the program with `SIGSYS` before it runs. Installing a
+    /// filter needs `no_new_privs` (the default) or `CAP_SYS_ADMIN` kept in
+    /// the sandbox; otherwise the sandbox is refused with
+    /// [`ConfigError::SeccompNeedsNoNewPrivs`].
+    ///
+    /// ```
+    /// use stockade::{Sandbox, SeccompAction, SeccompPolicy, SyscallRule};
+    ///
+    /// // The default profile, with the mkdir calls answering EACCES.
+    /// let mut policy = SeccompPolicy::default_profile();
+    /// let eacces = SeccompAction::Errno(libc::EACCES as u16);
+    /// policy
+    ///     .rule(SyscallRule::new("mkdir", eacces))
+    ///     .rule(SyscallRule::new("mkdirat", eacces));
+    /// let mut sandbox = Sandbox::new();
+    /// sandbox.seccomp(policy);
+    /// # sandbox.validate().unwrap();
+    /// ```
+    #[cfg(feature = "seccomp")]
+    pub fn seccomp(&mut self, policy: crate::seccomp::SeccompPolicy) -> &mut Self {
+        self.cfg.seccomp = Some(policy);
+        self.changed()
+    }
+
+    /// Runs the program without a seccomp filter. Namespaces, capabilities
+    /// and `no_new_privs` still apply, but the whole kernel interface is
+    /// reachable: creating nested namespaces, io_uring, `bpf`,
+    /// `perf_event_open`, `TIOCSTI` and the other calls the default profile
+    /// denies. The enforcement report then says `seccomp: none`.
+    #[cfg(feature = "seccomp")]
+    pub fn no_seccomp(&mut self) -> &mut Self {
+        self.cfg.seccomp = None;
+        self.changed()
+    }
+
     // ---- Validation and spawning ----
 
     /// Checks the policy and prepares everything that depends only on it.
@@ -521,6 +581,8 @@ impl Sandbox {
             rlimit_names,
             #[cfg(feature = "landlock")]
             landlock: compile_landlock(cfg, &caps)?,
+            #[cfg(feature = "seccomp")]
+            seccomp: compile_seccomp(cfg, &caps)?,
             caps,
         })
     }
@@ -587,6 +649,39 @@ fn compile_landlock(
         return Err(ConfigError::LandlockNeedsNoNewPrivs.into());
     }
     Ok(Some(Arc::new(lowered)))
+}
+
+/// Compiles the seccomp policy once per sandbox policy and checks that the
+/// kernel supports every action it uses.
+#[cfg(feature = "seccomp")]
+fn compile_seccomp(
+    cfg: &Config,
+    caps: &caps::CapPlan,
+) -> Result<Option<Arc<crate::seccomp::CompiledFilter>>, Error> {
+    use crate::error::{Feature, Unsupported, UnsupportedReason};
+    use crate::seccomp::{self, SeccompError};
+    let Some(policy) = &cfg.seccomp else {
+        return Ok(None);
+    };
+    let filter = seccomp::compile(policy).map_err(ConfigError::Seccomp)?;
+    if !caps.no_new_privs() && !caps.keeps(Capability::SysAdmin) {
+        return Err(ConfigError::SeccompNeedsNoNewPrivs.into());
+    }
+    seccomp::check_support(&filter).map_err(|e| {
+        let (feature, reason) = match e {
+            SeccompError::ActionUnsupported { action } => {
+                (Feature::SeccompAction(action), UnsupportedReason::Kernel)
+            }
+            SeccompError::Unsupported { source }
+                if matches!(source.raw_os_error(), Some(libc::EPERM | libc::EACCES)) =>
+            {
+                (Feature::SeccompFilter, UnsupportedReason::Blocked)
+            }
+            _ => (Feature::SeccompFilter, UnsupportedReason::Kernel),
+        };
+        Error::Unsupported(Unsupported { feature, reason })
+    })?;
+    Ok(Some(Arc::new(filter)))
 }
 
 impl PartialEq for Sandbox {

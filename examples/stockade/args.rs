@@ -33,8 +33,19 @@ pub struct Options {
     pub landlock_rw: Vec<PathBuf>,
     pub landlock_connect: Vec<u16>,
     pub landlock_best_effort: bool,
+    /// `--seccomp`: `None` when not given (the library's default profile).
+    pub seccomp: Option<SeccompMode>,
     pub program: OsString,
     pub args: Vec<OsString>,
+}
+
+/// The system call filter asked for with `--seccomp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeccompMode {
+    /// The library's default profile.
+    Default,
+    /// No filter.
+    None,
 }
 
 /// A command line that cannot be understood.
@@ -83,7 +94,8 @@ usage: stockade [OPTIONS] [--] PROGRAM [ARGS...]
 Runs PROGRAM in a sandbox with the library's default policy: new user, mount,
 pid, network, IPC, UTS and cgroup namespaces; a read-only view of the host's
 system directories without its secrets; fresh /proc, minimal /dev, private /tmp;
-no_new_privs; a cleared environment.
+no capabilities, no_new_privs, the default seccomp profile; a cleared
+environment.
 
   --share-net              keep the host network namespace
   --hostname NAME          hostname inside the sandbox
@@ -112,6 +124,9 @@ no_new_privs; a cleared environment.
                            (repeatable; Linux 6.7+)
   --landlock-best-effort   apply what the kernel supports of the Landlock rules
                            instead of failing; --json reports what is missing
+  --seccomp default|none   system call filter: the default profile (the
+                           default; denies namespace creation, io_uring, bpf,
+                           the keyring, TIOCSTI, ...) or none
   --timeout SECS           wall-clock limit; exit code 124 when hit
   --cpu-time SECS          CPU-time limit of each process (RLIMIT_CPU)
   --rlimit NAME=VALUE      resource limit, e.g. nofile=64, fsize=1M, core=0,
@@ -234,6 +249,20 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                 "a TCP port number (0-65535)",
             )?),
             "--landlock-best-effort" => o.landlock_best_effort = true,
+            "--seccomp" => {
+                let v = val(&mut it, "--seccomp")?;
+                o.seccomp = Some(match v.to_str() {
+                    Some("default") => SeccompMode::Default,
+                    Some("none") => SeccompMode::None,
+                    _ => {
+                        return Err(ArgError::BadValue {
+                            option: "--seccomp",
+                            value: v,
+                            expected: "\"default\" or \"none\"",
+                        });
+                    }
+                });
+            }
             "--ro-bind" | "--ro-bind-try" | "--bind" | "--bind-try" | "--dev-bind" => {
                 let option = match s {
                     "--ro-bind" => "--ro-bind",
@@ -438,6 +467,43 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn seccomp_option() {
+        assert_eq!(p(&["sh"]).unwrap().seccomp, None);
+        let o = p(&["--seccomp", "none", "sh"]).unwrap();
+        assert_eq!(o.seccomp, Some(SeccompMode::None));
+        assert_eq!(o.program, "sh");
+        // The last one wins.
+        let o = p(&["--seccomp", "none", "--seccomp", "default", "true"]).unwrap();
+        assert_eq!(o.seccomp, Some(SeccompMode::Default));
+        // After the program it is the program's argument.
+        let o = p(&["sh", "--seccomp", "none"]).unwrap();
+        assert_eq!(o.seccomp, None);
+        assert_eq!(o.args, ["--seccomp", "none"]);
+        assert_eq!(
+            p(&["--seccomp"]),
+            Err(ArgError::MissingValue {
+                option: "--seccomp"
+            })
+        );
+        for bad in ["off", "Default", "", "custom"] {
+            assert_eq!(
+                p(&["--seccomp", bad, "sh"]),
+                Err(ArgError::BadValue {
+                    option: "--seccomp",
+                    value: bad.into(),
+                    expected: "\"default\" or \"none\"",
+                }),
+                "{bad}"
+            );
+        }
+        let err = p(&["--seccomp", "off", "sh"]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid value \"off\" for --seccomp: expected \"default\" or \"none\""
+        );
     }
 
     #[test]

@@ -99,6 +99,32 @@ pub fn enforcement(e: &Enforcement) -> String {
             None => j.raw("landlock", "null"),
         }
     }
+    #[cfg(feature = "seccomp")]
+    match &e.seccomp {
+        Some(s) => j.raw("seccomp", &seccomp(s)),
+        None => j.raw("seccomp", "null"),
+    }
+    #[cfg(not(feature = "seccomp"))]
+    j.raw("seccomp", "null");
+    j.finish()
+}
+
+/// The seccomp report: profile, rule count, what the program allows and
+/// answers.
+#[cfg(feature = "seccomp")]
+fn seccomp(s: &stockade::SeccompReport) -> String {
+    let mut j = Object::new();
+    j.str("profile", &s.profile.to_string());
+    j.num("rules", s.rules as u64);
+    j.num("allowed_syscalls", s.allowed_syscalls as u64);
+    j.num("conditional_syscalls", s.conditional_syscalls as u64);
+    j.num("instructions", s.instructions as u64);
+    j.str("default_action", &s.default_action.to_string());
+    j.str(
+        "unknown_syscall_action",
+        &s.unknown_syscall_action.to_string(),
+    );
+    j.str("arch", &s.arch.to_string());
     j.finish()
 }
 

@@ -68,7 +68,7 @@ fn main() -> ExitCode {
     for &(r, v) in &opts.rlimits {
         sb.rlimit(r, v);
     }
-    if let Err(e) = landlock(&mut sb, &opts) {
+    if let Err(e) = landlock(&mut sb, &opts).and_then(|()| seccomp(&mut sb, &opts)) {
         eprintln!("stockade: {e}");
         return ExitCode::from(125);
     }
@@ -215,6 +215,25 @@ fn landlock(_: &mut Sandbox, opts: &args::Options) -> Result<(), &'static str> {
         Ok(())
     } else {
         Err("this build has no Landlock support (feature \"landlock\")")
+    }
+}
+
+/// Applies --seccomp: the library's default profile unless `none`.
+#[cfg(feature = "seccomp")]
+fn seccomp(sb: &mut Sandbox, opts: &args::Options) -> Result<(), &'static str> {
+    if opts.seccomp == Some(args::SeccompMode::None) {
+        sb.no_seccomp();
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "seccomp"))]
+fn seccomp(_: &mut Sandbox, opts: &args::Options) -> Result<(), &'static str> {
+    match opts.seccomp {
+        Some(args::SeccompMode::Default) => {
+            Err("this build has no seccomp support (feature \"seccomp\")")
+        }
+        _ => Ok(()),
     }
 }
 

@@ -12,6 +12,7 @@ mod table;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 pub use groups::SyscallGroup;
 
@@ -529,6 +530,22 @@ pub struct SeccompReport {
     pub arch: SeccompArch,
 }
 
+impl fmt::Display for SeccompReport {
+    /// One line, for example `default profile, 312 rules (286 system calls
+    /// allowed, 6 checked by argument, others errno(1))`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} profile, {} rules ({} system calls allowed, {} checked by argument, others {})",
+            self.profile,
+            self.rules,
+            self.allowed_syscalls,
+            self.conditional_syscalls,
+            self.default_action
+        )
+    }
+}
+
 /// Why a seccomp policy could not be compiled or installed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -839,7 +856,6 @@ fn decide(entries: &[Resolved<'_>], default_ret: u32) -> (Decision, usize) {
 /// `SECCOMP_GET_ACTION_AVAIL`, Linux 4.14). Parent side; meant to be probed
 /// once per filter so that a missing feature is a typed error before any
 /// spawn rather than a failure in the child.
-#[allow(dead_code)] // used by the spawn engine
 pub(crate) fn check_support(filter: &CompiledFilter) -> Result<(), SeccompError> {
     let mut seen: Vec<u32> = Vec::new();
     for ins in filter
@@ -879,37 +895,84 @@ pub(crate) fn check_support(filter: &CompiledFilter) -> Result<(), SeccompError>
     Ok(())
 }
 
-/// `prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)` by a raw system call.
-pub(crate) fn set_no_new_privs() -> Result<(), Errno> {
-    // SAFETY: PR_SET_NO_NEW_PRIVS takes only integer arguments and has no
-    // effect on memory; it only sets a per-thread flag.
-    unsafe { sc!(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }.map(|_| ())
+pub(crate) use crate::caps::set_no_new_privs;
+
+/// `SECCOMP_FILTER_FLAG_TSYNC`: install on every thread of the process.
+pub(crate) const FILTER_FLAG_TSYNC: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC as u32;
+
+/// A compiled filter lowered for the child zone: the `sock_fprog` the
+/// kernel takes, built in the parent, pointing into the filter it keeps
+/// alive. Part of the spawn plan.
+pub(crate) struct ChildProgram {
+    fprog: libc::sock_fprog,
+    /// Owns the instructions `fprog` points to.
+    _filter: Arc<CompiledFilter>,
 }
 
-/// Installs `filter` on the calling thread with `seccomp(SECCOMP_SET_MODE_FILTER, 0, ...)`.
+impl ChildProgram {
+    /// Lowers a shared compiled filter.
+    pub(crate) fn new(filter: Arc<CompiledFilter>) -> Self {
+        Self {
+            fprog: filter.fprog(),
+            _filter: filter,
+        }
+    }
+
+    /// Installs the filter on the calling thread (which, in the program
+    /// process, is the whole process). Child-zone safe.
+    pub(crate) fn install(&self) -> Result<(), Errno> {
+        set_mode_filter(&self.fprog, 0).map(drop)
+    }
+}
+
+impl CompiledFilter {
+    /// The `sock_fprog` describing this filter's program.
+    fn fprog(&self) -> libc::sock_fprog {
+        libc::sock_fprog {
+            len: self.len,
+            // The kernel only reads (copies) the program, despite the
+            // pointer's `*mut` type.
+            filter: self.program.as_ptr().cast_mut(),
+        }
+    }
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)`. With
+/// [`FILTER_FLAG_TSYNC`], a positive value is the id of a thread that could
+/// not be synchronised (nothing was installed).
 ///
 /// Child-zone safe: no allocation, no panic, no libc. The caller must have
-/// set `no_new_privs` (or hold `CAP_SYS_ADMIN`). Without TSYNC the filter
-/// applies to the calling thread only, which in the child is the whole
-/// process.
-pub(crate) fn install(filter: &CompiledFilter) -> Result<(), Errno> {
-    let prog = libc::sock_fprog {
-        len: filter.len,
-        filter: filter.program.as_ptr().cast_mut(),
-    };
-    // SAFETY: `prog` lives on this stack frame and points to `filter.len`
-    // initialised instructions owned by `filter`, which outlives the call;
-    // the kernel only reads (copies) the program and never writes through
-    // the pointer despite its `*mut` type.
+/// set `no_new_privs` (or hold `CAP_SYS_ADMIN` in its user namespace).
+fn set_mode_filter(prog: &libc::sock_fprog, flags: u32) -> Result<usize, Errno> {
+    // SAFETY: `prog` is a live reference to a sock_fprog whose pointer and
+    // length describe initialised instructions owned by a CompiledFilter the
+    // caller keeps alive for the call; the kernel copies the program and
+    // never writes through the pointer.
     unsafe {
         sc!(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
-            0,
-            core::ptr::addr_of!(prog)
+            flags,
+            core::ptr::from_ref(prog)
         )
     }
-    .map(|_| ())
+}
+
+/// Installs `filter` on the calling thread with
+/// `seccomp(SECCOMP_SET_MODE_FILTER, 0, ...)`. Child-zone safe (see
+/// [`set_mode_filter`]). Without TSYNC the filter applies to the calling
+/// thread only; threads and processes it creates later inherit it.
+pub(crate) fn install(filter: &CompiledFilter) -> Result<(), Errno> {
+    set_mode_filter(&filter.fprog(), 0).map(drop)
+}
+
+/// Installs `filter` on every thread of the process at once
+/// (`SECCOMP_FILTER_FLAG_TSYNC`, Linux 3.17), setting `no_new_privs` on
+/// each of them when the caller has it. `Ok(Some(tid))` names a thread
+/// whose filters diverge from the caller's, in which case nothing was
+/// installed. Child-zone safe.
+pub(crate) fn install_all_threads(filter: &CompiledFilter) -> Result<Option<u32>, Errno> {
+    set_mode_filter(&filter.fprog(), FILTER_FLAG_TSYNC).map(|tid| (tid != 0).then_some(tid as u32))
 }
 
 /// Parent-side [`install`] for confining the current thread, with a typed

@@ -613,6 +613,13 @@ fn program(plan: &ChildPlan) -> Result<core::convert::Infallible, Fail> {
         crate::landlock::apply_in_child(ll).map_err(|(i, e)| Fail::new(Stage::Landlock, i, e))?;
     }
     raw::sigprocmask(libc::SIG_SETMASK, &0).at(Stage::Signals, 0)?;
+    // seccomp last: from here on only the exec loop runs, under the filter
+    // (the default profile allows execve and the calls that classify a
+    // failed one).
+    #[cfg(feature = "seccomp")]
+    if let Some(program) = &plan.seccomp {
+        program.install().at(Stage::Seccomp, 0)?;
+    }
     Err(exec(plan))
 }
 

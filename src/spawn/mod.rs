@@ -686,6 +686,11 @@ pub(crate) fn spawn(
         caps: compiled.caps,
         #[cfg(feature = "landlock")]
         landlock: compiled.landlock.clone(),
+        #[cfg(feature = "seccomp")]
+        seccomp: compiled
+            .seccomp
+            .clone()
+            .map(crate::seccomp::ChildProgram::new),
         argv,
         envp,
         candidates,
@@ -807,6 +812,8 @@ pub(crate) fn spawn(
         landlock: compiled.landlock.as_ref().map(|l| l.report().clone()),
         #[cfg(feature = "landlock")]
         landlock_mirrors_fs: cfg.landlock_mirror_fs,
+        #[cfg(feature = "seccomp")]
+        seccomp: compiled.seccomp.as_ref().map(|f| f.report().clone()),
     };
     Ok(Child {
         stdin: fds.stdin.take().map(ChildStdin::from_owned),

@@ -52,6 +52,9 @@ pub(crate) struct ChildPlan {
     pub(crate) caps: crate::caps::CapPlan,
     #[cfg(feature = "landlock")]
     pub(crate) landlock: Option<Arc<crate::landlock::SpawnLandlock>>,
+    /// The seccomp program, installed last before exec.
+    #[cfg(feature = "seccomp")]
+    pub(crate) seccomp: Option<crate::seccomp::ChildProgram>,
     pub(crate) argv: Vec<*const c_char>,
     pub(crate) envp: Vec<*const c_char>,
     pub(crate) candidates: Vec<CString>,
