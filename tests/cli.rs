@@ -247,3 +247,39 @@ fn landlock_options_deny_every_other_path() {
         );
     });
 }
+
+#[test]
+fn seccomp_option_and_report() {
+    as_each_identity(|| {
+        let status = "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status | tr -s '\\t' ' '";
+        let out = run(&["--json", "sh", "-c", status]);
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(text(&out.stdout), "NoNewPrivs: 1\nSeccomp: 2\n");
+        let v: serde_json::Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+        let s = &v["enforcement"]["seccomp"];
+        assert_eq!(s["profile"], "default", "{v}");
+        assert!(s["rules"].as_u64().unwrap() > 200, "{v}");
+        assert_eq!(s["default_action"], "errno(1)", "{v}");
+        assert_eq!(s["unknown_syscall_action"], "errno(38)", "{v}");
+        // `default` is the default; `none` turns the filter off.
+        let out = run(&["--seccomp", "default", "sh", "-c", status]);
+        assert_eq!(text(&out.stdout), "NoNewPrivs: 1\nSeccomp: 2\n");
+        let out = run(&["--json", "--seccomp", "none", "sh", "-c", status]);
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(text(&out.stdout), "NoNewPrivs: 1\nSeccomp: 0\n");
+        let v: serde_json::Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+        assert_eq!(v["enforcement"]["seccomp"], serde_json::Value::Null, "{v}");
+        // The filter denies creating namespaces inside the sandbox.
+        let out = run(&["sh", "-c", "unshare -U true"]);
+        assert!(!out.status.success());
+        assert!(
+            text(&out.stderr).contains("unshare failed: Operation not permitted"),
+            "{}",
+            text(&out.stderr)
+        );
+        let out = run(&["--seccomp", "off", "true"]);
+        assert_eq!(out.status.code(), Some(125));
+    });
+}

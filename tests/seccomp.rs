@@ -1,10 +1,16 @@
 //! The seccomp policies on the real kernel.
 //!
-//! Every filter is installed in a forked child, never in the test process:
-//! seccomp cannot be undone. The parent validates each policy first, so the
-//! child only repeats work that is already known to succeed.
+//! Two kinds of tests. The policy tests install filters directly, in forked
+//! children, never in the test process: seccomp cannot be undone. The parent
+//! validates each policy first, so the child only repeats work that is
+//! already known to succeed. The sandbox tests run programs in
+//! `Sandbox::new()`, whose default profile the program process installs
+//! right before exec; probes that need raw system calls run this test
+//! binary itself inside the sandbox (see [`in_sandbox`]).
 
 #![cfg(all(feature = "seccomp", target_os = "linux"))]
+
+mod common;
 
 use std::ffi::{CString, OsStr};
 use std::io::Read;
@@ -827,4 +833,522 @@ fn custom_policies_load_and_act() {
         0
     });
     assert_eq!(killed, Outcome::Signaled(libc::SIGSYS));
+}
+
+// ---------------------------------------------------------------------------
+// The default profile in the default sandbox
+// ---------------------------------------------------------------------------
+
+use common::as_each_identity;
+use stockade::{Sandbox, Stdio};
+
+/// Set in the environment of this test binary when it runs inside a
+/// sandbox as a probe: the value says which one.
+const PROBE_ENV: &str = "STOCKADE_SECCOMP_PROBE";
+/// A search path that exists inside the sandbox.
+const SANDBOX_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Runs this test binary's test `test` inside `sb` (bound read-only at
+/// `/probe`) with [`PROBE_ENV`] set to `mode`; the test then runs its probe
+/// instead of its assertions.
+fn in_sandbox(sb: &Sandbox, test: &str, mode: &str) -> stockade::Output {
+    let mut sb = sb.clone();
+    sb.bind_ro(std::env::current_exe().unwrap(), "/probe")
+        // Probes killed by SIGSYS would otherwise dump core.
+        .rlimit(stockade::Rlimit::Core, 0);
+    let mut cmd = stockade::Command::new("/probe");
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(PROBE_ENV, mode);
+    sb.output(&mut cmd)
+        .unwrap_or_else(|e| panic!("spawn failed: {}", common::chain(&e)))
+}
+
+/// A command run through `sh -c` with a search path that exists in the
+/// sandbox, in `dir`.
+fn script(dir: &str, text: &str) -> stockade::Command {
+    let mut cmd = common::sh(text);
+    cmd.env("PATH", SANDBOX_PATH)
+        .env("HOME", dir)
+        .env("LC_ALL", "C")
+        .current_dir(dir);
+    cmd
+}
+
+fn output_text(out: &stockade::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The value of a `/proc/PID/status` field.
+fn status_field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
+    status.lines().find_map(|l| {
+        l.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .map(str::trim)
+    })
+}
+
+#[test]
+fn default_sandbox_has_filter_no_new_privs_and_no_capabilities() {
+    as_each_identity(|| {
+        let sb = Sandbox::new();
+        let mut cmd = common::sh("cat /proc/self/status");
+        cmd.stdout(Stdio::piped());
+        let child = sb.spawn(&mut cmd).expect("spawn");
+        let report = child.enforcement().clone();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let status = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(status_field(&status, "NoNewPrivs"), Some("1"), "{status}");
+        assert_eq!(status_field(&status, "Seccomp"), Some("2"), "{status}");
+        assert_eq!(status_field(&status, "Seccomp_filters"), Some("1"));
+        for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            assert_eq!(
+                status_field(&status, cap),
+                Some("0000000000000000"),
+                "{cap} in {status}"
+            );
+        }
+        // The report says what was installed.
+        let seccomp = report.seccomp.as_ref().expect("seccomp in the report");
+        let expected = SeccompPolicy::default_profile().validate().unwrap();
+        assert_eq!(*seccomp, expected);
+        assert_eq!(seccomp.profile, SeccompProfile::Default);
+        assert!(seccomp.rules > 200, "{seccomp:?}");
+        let text = report.to_string();
+        assert!(
+            text.contains(&format!(
+                "; seccomp: default profile, {} rules (",
+                seccomp.rules
+            )),
+            "{text}"
+        );
+
+        // Without the filter: mode 0, and the report says so.
+        let mut sb = Sandbox::new();
+        sb.no_seccomp();
+        let mut cmd = common::sh("cat /proc/self/status");
+        cmd.stdout(Stdio::piped());
+        let child = sb.spawn(&mut cmd).expect("spawn");
+        assert_eq!(child.enforcement().seccomp, None);
+        assert!(child.enforcement().to_string().contains("; seccomp: none"));
+        let out = child.wait_with_output().unwrap();
+        let status = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(status_field(&status, "Seccomp"), Some("0"), "{status}");
+        assert_eq!(status_field(&status, "NoNewPrivs"), Some("1"), "{status}");
+    });
+}
+
+/// Inside the sandbox: runs every probe (each in a forked child of the
+/// filtered program) and prints `PROBE<TAB>name<TAB>errno` lines.
+fn print_probe_results() {
+    let devnull = std::fs::File::open("/dev/null").unwrap();
+    let pty = open_pty().expect("a pseudo-terminal from the sandbox's /dev/ptmx");
+    let probes = probes(devnull.as_raw_fd(), Some(pty.slave.as_raw_fd()));
+    // The test harness has printed "test NAME ... " without a newline.
+    println!();
+    for (probe, errno) in probes.iter().zip(run_probes(None, &probes)) {
+        println!("PROBE\t{}\t{errno}", probe.name);
+    }
+}
+
+fn parse_probe_results(out: &stockade::Output) -> std::collections::BTreeMap<String, i32> {
+    let (stdout, stderr) = output_text(out);
+    assert!(
+        out.status.success(),
+        "probe run failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("PROBE\t"))
+        .map(|l| {
+            let (name, errno) = l.rsplit_once('\t').unwrap();
+            (name.to_owned(), errno.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn default_sandbox_denies_each_family() {
+    const TEST: &str = "default_sandbox_denies_each_family";
+    if std::env::var_os(PROBE_ENV).is_some() {
+        return print_probe_results();
+    }
+    as_each_identity(|| {
+        let filtered = parse_probe_results(&in_sandbox(&Sandbox::new(), TEST, "families"));
+        let mut unfiltered_sb = Sandbox::new();
+        unfiltered_sb.no_seccomp();
+        let control = parse_probe_results(&in_sandbox(&unfiltered_sb, TEST, "families"));
+        // The expectations, by name (the closures never run here).
+        let expected = probes(-1, Some(-1));
+        assert_eq!(filtered.len(), expected.len(), "{filtered:?}");
+        let mut failures = Vec::new();
+        for probe in &expected {
+            let got = filtered[probe.name];
+            let without = control[probe.name];
+            let ok = match probe.expect {
+                Err(errno) => got == errno,
+                Ok(()) => got == without,
+            };
+            if !ok {
+                failures.push(format!(
+                    "{}: got errno {got}, expected {:?} (without the filter: {without})",
+                    probe.name, probe.expect
+                ));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "in the default sandbox:\n{}",
+            failures.join("\n")
+        );
+        // Inside a sandbox without capabilities many of these calls fail
+        // with EPERM anyway (TIOCSTI on a terminal that is not the caller's
+        // controlling one, for instance); at least the namespace, clone3 and
+        // io_uring probes must tell the filter apart here. The fork tests
+        // above check every probe against an unconfined root process.
+        for name in [
+            "unshare(CLONE_NEWUSER)",
+            "clone(CLONE_NEWUSER)",
+            "clone3(NULL, 88)",
+            "io_uring_setup",
+        ] {
+            assert_ne!(
+                filtered[name], control[name],
+                "{name} answers the same without the filter"
+            );
+        }
+    });
+}
+
+#[test]
+fn default_sandbox_kills_x32_and_int80_system_calls() {
+    const TEST: &str = "default_sandbox_kills_x32_and_int80_system_calls";
+    if !cfg!(target_arch = "x86_64") {
+        return missing_feature("the x32 ABI and int 0x80 exist only on x86_64");
+    }
+    if let Ok(mode) = std::env::var(PROBE_ENV) {
+        // Inside the sandbox: whatever survives prints its result.
+        match mode.as_str() {
+            "x32" => {
+                // SAFETY: getpid takes no arguments.
+                let r = unsafe { libc::syscall(0x4000_0000 | libc::SYS_getpid) };
+                println!("x32 getpid returned {r}");
+            }
+            #[cfg(target_arch = "x86_64")]
+            "int80" => println!("int80 getpid returned {}", int80_getpid()),
+            _ => panic!("unknown probe {mode}"),
+        }
+        return;
+    }
+    // Whether the kernel has the x32 ABI and i386 emulation at all.
+    let x32 = in_child(None, || {
+        // SAFETY: getpid takes no arguments.
+        let r = unsafe { libc::syscall(0x4000_0000 | libc::SYS_getpid) };
+        i32::from(r < 0)
+    }) == Outcome::Exited(0);
+    #[cfg(target_arch = "x86_64")]
+    let int80 = in_child(None, || {
+        // SAFETY: getpid has no preconditions.
+        let pid = unsafe { libc::getpid() };
+        i32::from(int80_getpid() != i64::from(pid))
+    }) == Outcome::Exited(0);
+    #[cfg(not(target_arch = "x86_64"))]
+    let int80 = false;
+    as_each_identity(|| {
+        for (mode, available) in [("x32", x32), ("int80", int80)] {
+            let out = in_sandbox(&Sandbox::new(), TEST, mode);
+            // Killed whatever the kernel supports: the architecture and
+            // x32 checks come before anything else in the filter.
+            assert_eq!(
+                out.status.signal(),
+                Some(libc::SIGSYS),
+                "{mode}: {} {:?}",
+                out.status,
+                output_text(&out)
+            );
+            if available {
+                let mut sb = Sandbox::new();
+                sb.no_seccomp();
+                let out = in_sandbox(&sb, TEST, mode);
+                let (stdout, stderr) = output_text(&out);
+                assert!(
+                    out.status.success() && stdout.contains("getpid returned 2"),
+                    "{mode} without the filter: {} {stdout} {stderr}",
+                    out.status
+                );
+            } else {
+                missing_feature(&format!("{mode} system calls unavailable on this kernel"));
+            }
+        }
+    });
+}
+
+#[test]
+fn default_sandbox_refuses_unshare() {
+    as_each_identity(|| {
+        let out = Sandbox::new()
+            .output(&mut script("/", "unshare -Ur true"))
+            .unwrap();
+        let (_, stderr) = output_text(&out);
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains("unshare failed: Operation not permitted"),
+            "{stderr}"
+        );
+        // Without the filter the unshare system call itself goes through
+        // (what follows may still fail in a sandbox without capabilities).
+        let mut sb = Sandbox::new();
+        sb.no_seccomp();
+        let out = sb.output(&mut script("/", "unshare -Ur true")).unwrap();
+        let (_, stderr) = output_text(&out);
+        assert!(!stderr.contains("unshare failed"), "{stderr}");
+    });
+}
+
+/// A sandbox with `dir` bound read-write at `/work`.
+fn work_sandbox(dir: &Path) -> Sandbox {
+    let mut sb = Sandbox::new();
+    sb.bind_rw(dir, "/work");
+    sb
+}
+
+fn run_in(sb: &Sandbox, cmd: &mut stockade::Command) -> String {
+    let out = sb
+        .output(cmd)
+        .unwrap_or_else(|e| panic!("spawn failed: {}", common::chain(&e)));
+    let (stdout, stderr) = output_text(&out);
+    assert!(
+        out.status.success(),
+        "failed in the default sandbox ({}):\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
+    stdout
+}
+
+#[test]
+fn default_sandbox_runs_shell_and_coreutils() {
+    as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let sb = work_sandbox(dir.path());
+        let out = run_in(
+            &sb,
+            &mut script(
+                "/work",
+                "set -e; mkdir -p d/e; echo hello > d/f; cp d/f d/e/g; mv d/e/g d/h; \
+                 ln -s f d/l; cat d/l d/h; ls d | sort | tr '\\n' ,; echo; \
+                 sha256sum d/h | cut -c1-8; stat -c %s d/h; chmod 600 d/h; \
+                 touch -d 2001-01-01 d/h; date -r d/h +%Y; find d -type f | wc -l; \
+                 du -s d >/dev/null; df . >/dev/null; id -u >/dev/null; \
+                 head -c 1000 /dev/urandom | wc -c; sleep 0.01; \
+                 for i in 1 2 3; do echo $i; done | sort -r | tr '\\n' ' '; echo; \
+                 rm -r d; test ! -e d; echo done",
+            ),
+        );
+        assert_eq!(
+            out,
+            "hello\nhello\ne,f,h,l,\n5891b5b5\n6\n2001\n2\n1000\n3 2 1 \ndone\n"
+        );
+    });
+}
+
+#[test]
+fn default_sandbox_runs_python() {
+    if !Path::new("/usr/bin/python3").exists() {
+        return common::skip("no /usr/bin/python3 on this host");
+    }
+    as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let sb = work_sandbox(dir.path());
+        let program = "\
+import threading, subprocess, socket, tempfile, hashlib, json, os, concurrent.futures as cf
+results = []
+def work(n): results.append(hashlib.sha256(str(n).encode()).hexdigest()[:4])
+threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+[t.start() for t in threads]; [t.join() for t in threads]
+with cf.ProcessPoolExecutor(2) as pool: squares = list(pool.map(abs, [-1, -2, -3]))
+a, b = socket.socketpair(); a.sendall(b'ping'); assert b.recv(4) == b'ping'
+with tempfile.NamedTemporaryFile('w+', dir='/work') as f: f.write('x'); f.flush(); assert os.path.getsize(f.name) == 1
+out = subprocess.run(['echo', 'child'], capture_output=True, text=True).stdout.strip()
+print(json.dumps([len(results), squares, out, os.cpu_count() > 0]))
+";
+        let mut cmd = stockade::Command::new("/usr/bin/python3");
+        cmd.arg("-c")
+            .arg(program)
+            .env("PATH", SANDBOX_PATH)
+            .current_dir("/work");
+        let out = run_in(&sb, &mut cmd);
+        assert_eq!(out.trim(), r#"[8, [1, 2, 3], "child", true]"#);
+    });
+}
+
+#[test]
+fn default_sandbox_compiles_and_runs_a_threaded_c_program() {
+    as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(c_source("threads.c"), dir.path().join("threads.c")).unwrap();
+        let sb = work_sandbox(dir.path());
+        // cc, cc1, as and ld all run under the filter; so does the result,
+        // whose threads come from clone after clone3 answers ENOSYS.
+        let out = run_in(
+            &sb,
+            &mut script("/work", "cc -O2 -pthread -o threads threads.c && ./threads"),
+        );
+        assert_eq!(out, format!("threads ok, clone3 errno {}\n", libc::ENOSYS));
+    });
+}
+
+#[test]
+fn default_sandbox_runs_git() {
+    as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let sb = work_sandbox(dir.path());
+        let out = run_in(
+            &sb,
+            &mut script(
+                "/work",
+                "set -e; git --version | cut -d' ' -f1-2; git init -q repo; cd repo; \
+                 git config user.email t@example.org; git config user.name t; \
+                 echo one > f; git add f; git commit -qm one; echo two >> f; \
+                 git commit -qam two; git gc -q; git log --oneline | wc -l; \
+                 git status --porcelain | wc -l",
+            ),
+        );
+        assert_eq!(out, "git version\n2\n0\n");
+    });
+}
+
+#[test]
+fn custom_policy_in_a_sandbox() {
+    use stockade::{ConfigError, Error, SyscallRule};
+    as_each_identity(|| {
+        let eacces = SeccompAction::Errno(libc::EACCES as u16);
+        let mut policy = SeccompPolicy::default_profile();
+        policy
+            .rule(SyscallRule::new("mkdir", eacces))
+            .rule(SyscallRule::new("mkdirat", eacces));
+        let mut sb = Sandbox::new();
+        sb.seccomp(policy);
+        let mut cmd = script("/tmp", "mkdir /tmp/x 2>&1; echo $?");
+        cmd.stdout(Stdio::piped());
+        let child = sb.spawn(&mut cmd).unwrap();
+        let report = child.enforcement().seccomp.clone().unwrap();
+        assert_eq!(report.profile, SeccompProfile::Custom);
+        let out = child.wait_with_output().unwrap();
+        let (stdout, _) = output_text(&out);
+        assert!(stdout.contains("Permission denied"), "{stdout}");
+        assert!(stdout.ends_with("1\n"), "{stdout}");
+    });
+
+    // A policy that does not compile is a configuration error naming it.
+    let mut policy = SeccompPolicy::default_profile();
+    policy.deny("mkdirr");
+    let mut sb = Sandbox::new();
+    sb.seccomp(policy);
+    let err = sb.validate().unwrap_err();
+    match &err {
+        Error::Config(ConfigError::Seccomp(stockade::SeccompError::UnknownSyscall {
+            name,
+            ..
+        })) => assert_eq!(name, "mkdirr"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(
+        common::chain(&err).contains("failed to resolve system call `mkdirr`"),
+        "{}",
+        common::chain(&err)
+    );
+
+    // Without no_new_privs the filter needs CAP_SYS_ADMIN kept.
+    let mut sb = Sandbox::new();
+    sb.no_new_privs(false);
+    assert!(matches!(
+        sb.validate(),
+        Err(Error::Config(ConfigError::SeccompNeedsNoNewPrivs))
+    ));
+    sb.keep_capability(stockade::Capability::SysAdmin);
+    sb.validate().unwrap();
+    let mut sb = Sandbox::new();
+    sb.no_new_privs(false).no_seccomp();
+    sb.validate().unwrap();
+}
+
+#[test]
+fn no_new_privs_off_with_cap_sys_admin_still_filters() {
+    as_each_identity(|| {
+        let mut sb = Sandbox::new();
+        sb.no_new_privs(false)
+            .keep_capability(stockade::Capability::SysAdmin);
+        let out = run_in(&sb, &mut script("/", "cat /proc/self/status"));
+        assert_eq!(status_field(&out, "NoNewPrivs"), Some("0"), "{out}");
+        assert_eq!(status_field(&out, "Seccomp"), Some("2"), "{out}");
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Self-confinement
+// ---------------------------------------------------------------------------
+
+#[test]
+fn confinement_filters_every_thread() {
+    use stockade::Confinement;
+    let prepared = Confinement::new()
+        .seccomp(SeccompPolicy::default_profile())
+        .prepare()
+        .unwrap();
+    assert!(prepared.report().seccomp_all_threads);
+    assert_eq!(
+        prepared.report().seccomp.as_ref().map(|r| r.profile),
+        Some(SeccompProfile::Default)
+    );
+    let outcome = in_child(None, || {
+        // A thread started before the filter, waiting for a go.
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || {
+            go_rx.recv().unwrap();
+            let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+            let nnp = status_field(&status, "NoNewPrivs") == Some("1");
+            (raw(libc::SYS_unshare, &[0]), nnp)
+        });
+        if prepared.apply().is_err() {
+            return 1;
+        }
+        let mut code = 0;
+        code |= i32::from(raw(libc::SYS_unshare, &[0]) != Err(libc::EPERM)) << 1;
+        go_tx.send(()).unwrap();
+        let (unshared, nnp) = other.join().unwrap();
+        code |= i32::from(unshared != Err(libc::EPERM)) << 2;
+        // TSYNC set no_new_privs on the other thread along with the filter.
+        code |= i32::from(!nnp) << 3;
+        code
+    });
+    assert_eq!(outcome, Outcome::Exited(0));
+
+    // Only the calling thread when asked.
+    let prepared = Confinement::new()
+        .seccomp(SeccompPolicy::default_profile())
+        .current_thread_only(true)
+        .prepare()
+        .unwrap();
+    assert!(!prepared.report().seccomp_all_threads);
+    let outcome = in_child(None, || {
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || {
+            go_rx.recv().unwrap();
+            raw(libc::SYS_getppid, &[]).map(drop).and_then(|()| {
+                // SAFETY: prctl(PR_GET_SECCOMP) takes no pointer.
+                sys(unsafe { libc::prctl(libc::PR_GET_SECCOMP) }.into())
+            })
+        });
+        if prepared.apply().is_err() {
+            return 1;
+        }
+        go_tx.send(()).unwrap();
+        // The other thread is not filtered: mode 0.
+        i32::from(other.join().unwrap() != Ok(0)) << 1
+    });
+    assert_eq!(outcome, Outcome::Exited(0));
 }
