@@ -1,5 +1,5 @@
-//! seccomp costs: compiling the default profile, attaching it, and what it
-//! adds to each system call.
+//! seccomp costs: compiling the default profile, attaching it, what it
+//! adds to each system call, and what it adds to a sandbox spawn.
 //!
 //! Attaching and running system calls happen in forked children (a filter
 //! cannot be removed); each child times only its own work and reports the
@@ -24,7 +24,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use stockade::SeccompPolicy;
+use stockade::{Command, Sandbox, SeccompPolicy, Stdio};
 
 const LD_W_ABS: u16 = 0x20;
 const JMP_JA: u16 = 0x05;
@@ -369,5 +369,62 @@ fn summary(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, summary, compile, attach, per_syscall);
+/// The default sandbox and the same without a filter; the policy (and the
+/// filter) is compiled once, before timing.
+fn sandboxes() -> [(&'static str, Sandbox); 2] {
+    let with = Sandbox::new();
+    let mut without = Sandbox::new();
+    without.no_seccomp();
+    with.validate().expect("default sandbox");
+    without.validate().expect("sandbox without a filter");
+    [("default_filter", with), ("no_filter", without)]
+}
+
+fn spawn_true(sb: &Sandbox) {
+    let status = sb
+        .status(
+            Command::new("/bin/true")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .expect("spawn");
+    assert!(status.success());
+}
+
+/// Spawn and wait for `/bin/true` in the default sandbox, with and without
+/// the default profile: the difference is attaching the filter in the
+/// program process (plus the filter's cost for the calls `true` and the
+/// dynamic loader make).
+fn spawn(c: &mut Criterion) {
+    let sandboxes = sandboxes();
+    // Interleaved medians first: robust against load that shifts during the
+    // run.
+    const ROUNDS: usize = 301;
+    let mut times = [Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS)];
+    for _ in 0..ROUNDS {
+        for (slot, (_, sb)) in times.iter_mut().zip(&sandboxes) {
+            let start = Instant::now();
+            spawn_true(sb);
+            slot.push(start.elapsed());
+        }
+    }
+    for ((name, _), t) in sandboxes.iter().zip(&mut times) {
+        t.sort();
+        eprintln!(
+            "spawn+wait /bin/true, {name}: median {:.0} us, fastest {:.0} us ({ROUNDS} interleaved runs)",
+            t[ROUNDS / 2].as_secs_f64() * 1e6,
+            t[0].as_secs_f64() * 1e6
+        );
+    }
+    let mut group = c.benchmark_group("spawn_true");
+    group
+        .sample_size(50)
+        .measurement_time(Duration::from_secs(8));
+    for (name, sb) in &sandboxes {
+        group.bench_function(*name, |b| b.iter(|| spawn_true(sb)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, summary, compile, attach, per_syscall, spawn);
 criterion_main!(benches);
