@@ -1081,7 +1081,9 @@ fn default_sandbox_kills_x32_and_int80_system_calls() {
                     out.status
                 );
             } else {
-                missing_feature(&format!("{mode} system calls unavailable on this kernel"));
+                // The kill above holds either way; only the control cannot
+                // show the call working without the filter.
+                eprintln!("note: {mode} system calls are off on this kernel; no control run");
             }
         }
     });
