@@ -7,7 +7,8 @@
 //! # fn main() -> Result<(), stockade::Error> {
 //! // The default policy: new user, mount, pid, network, IPC, UTS and cgroup
 //! // namespaces, a read-only view of the host's system directories without its
-//! // secrets, fresh /proc, minimal /dev, private /tmp, a cleared environment.
+//! // secrets, fresh /proc, minimal /dev, private /tmp, a cleared environment,
+//! // no capabilities, no_new_privs and the default seccomp profile.
 //! let sandbox = Sandbox::new();
 //!
 //! let out = sandbox.output(Command::new("sh").arg("-c").arg("echo $$; ls /"))?;
@@ -35,8 +36,9 @@
 //! as from a small one) on a stack of its own. The supervisor writes its uid/gid
 //! map, builds the root filesystem and pivots into it, then creates the program
 //! process with `CLONE_VFORK`; that process arranges descriptors and
-//! credentials, builds its Landlock ruleset and executes the program. Between clone and exec only raw system
-//! calls run over the pre-built plan: no allocation, no locks, no panics, which
+//! credentials, builds its Landlock ruleset, installs the seccomp filter
+//! compiled once per policy, and executes the program. Between clone and
+//! exec only raw system calls run over the pre-built plan: no allocation, no locks, no panics, which
 //! is what makes spawning safe from multi-threaded and async programs.
 //!
 //! The supervisor stays as the sandbox's init: it reaps orphans, forwards
