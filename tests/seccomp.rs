@@ -1354,3 +1354,79 @@ fn confinement_filters_every_thread() {
     });
     assert_eq!(outcome, Outcome::Exited(0));
 }
+
+/// Installs, in this (throwaway) process, allow-everything filters adding up
+/// to `total` instructions of the kernel's per-process budget (32768, each
+/// filter counting its length plus 4).
+fn fill_filter_budget(total: usize) {
+    // SAFETY: PR_SET_NO_NEW_PRIVS takes integers only.
+    let nnp = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    assert_eq!(nnp, 0);
+    let mut left = total;
+    while left > 4 {
+        let len = (left - 4).min(4096);
+        // Loads of the system call number, then allow: always allowed, so
+        // the kernel's action cache keeps the process fast.
+        let mut prog = vec![
+            libc::sock_filter {
+                code: 0x20, // BPF_LD | BPF_W | BPF_ABS
+                jt: 0,
+                jf: 0,
+                k: 0,
+            };
+            len - 1
+        ];
+        prog.push(libc::sock_filter {
+            code: 0x06, // BPF_RET | BPF_K
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_ALLOW,
+        });
+        let fprog = libc::sock_fprog {
+            len: len as u16,
+            filter: prog.as_mut_ptr(),
+        };
+        // SAFETY: `fprog` describes `prog`, which outlives the call; the
+        // kernel copies the program.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &fprog as *const libc::sock_fprog,
+            )
+        };
+        assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+        left -= len + 4;
+    }
+}
+
+#[test]
+fn a_filter_the_kernel_refuses_is_a_typed_setup_error() {
+    use stockade::{Error, Stage};
+    as_each_identity(|| {
+        // as_each_identity runs this in a process of its own, which may
+        // keep filters. Leave less room than the default profile needs.
+        let needed = SeccompPolicy::default_profile()
+            .validate()
+            .unwrap()
+            .instructions;
+        fill_filter_budget(32768 - needed / 2);
+        let err = Sandbox::new().output(&mut common::sh("true")).unwrap_err();
+        match &err {
+            Error::Setup(e) => {
+                assert_eq!(e.stage, Stage::Seccomp, "{e}");
+                assert_eq!(e.source.raw_os_error(), Some(libc::ENOMEM), "{e}");
+                assert!(
+                    e.to_string().contains("at installing the seccomp filter"),
+                    "{e}"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // The same sandbox without a filter still runs.
+        let mut sb = Sandbox::new();
+        sb.no_seccomp();
+        assert!(sb.output(&mut common::sh("true")).unwrap().status.success());
+    });
+}

@@ -652,7 +652,6 @@ impl fmt::Debug for CompiledFilter {
     }
 }
 
-#[allow(dead_code)] // used by the spawn engine
 impl CompiledFilter {
     /// The BPF program.
     pub(crate) fn instructions(&self) -> &[libc::sock_filter] {
