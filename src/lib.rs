@@ -59,6 +59,8 @@ mod rootfs;
 mod sandbox;
 mod spawn;
 mod sys;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use self::caps::{
     CapStage, Capability, CapsError, CapsPolicy, CapsReport, ParseCapabilityError,
