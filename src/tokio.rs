@@ -192,12 +192,7 @@ impl Supervisor {
     }
 
     fn child_mut(&mut self) -> &mut Child {
-        &mut self
-            .fd
-            .as_mut()
-            .expect("present until dropped")
-            .get_mut()
-            .0
+        &mut self.fd.as_mut().expect("present until dropped").get_mut().0
     }
 
     /// Resolves once the sandbox has ended and been reaped.
@@ -292,7 +287,11 @@ impl AsyncChild {
     ///
     /// Outside a tokio runtime, or in one without the I/O driver enabled.
     pub fn new(mut child: Child) -> io::Result<AsyncChild> {
-        let stdin = child.stdin.take().map(AsyncChildStdin::try_from).transpose()?;
+        let stdin = child
+            .stdin
+            .take()
+            .map(AsyncChildStdin::try_from)
+            .transpose()?;
         let stdout = child
             .stdout
             .take()
@@ -455,9 +454,10 @@ fn poll_drain(
 /// The write end of the program's standard input pipe, as an
 /// [`AsyncWrite`].
 ///
-/// [`shutdown`](::tokio::io::AsyncWriteExt::shutdown) closes the pipe, so
-/// the program reads end-of-file (as dropping the handle does); writes after
-/// it fail with [`io::ErrorKind::BrokenPipe`].
+/// Shutting it down ([`poll_shutdown`](AsyncWrite::poll_shutdown), or
+/// `AsyncWriteExt::shutdown`) closes the pipe, so the program reads
+/// end-of-file, as dropping the handle does; writes after it fail with
+/// [`io::ErrorKind::BrokenPipe`].
 pub struct AsyncChildStdin {
     inner: Option<pipe::Sender>,
 }

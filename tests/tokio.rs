@@ -112,7 +112,7 @@ fn two_hundred_concurrent_sandboxes_on_a_current_thread_runtime() {
                 });
             }
             let mut max_threads = 0;
-            let mut seen = vec![false; SANDBOXES];
+            let mut seen = [false; SANDBOXES];
             while let Some(done) = tasks.join_next().await {
                 max_threads = max_threads.max(thread_count());
                 let (i, status, outcome) = done.unwrap();
@@ -197,7 +197,7 @@ fn piped_streams_round_trip() {
             assert_eq!(out.stderr, b"err\n");
 
             let status = sb
-                .status_async(&mut sh("exit 5").stdout(Stdio::null()))
+                .status_async(sh("exit 5").stdout(Stdio::null()))
                 .await
                 .unwrap();
             assert_eq!(status.code(), Some(5));
@@ -247,7 +247,8 @@ fn kill_and_timeouts() {
             // The same through output_async.
             let mut cmd = Command::new("sleep");
             cmd.arg("1000");
-            let out = tokio::time::timeout(Duration::from_millis(20), sb.output_async(&mut cmd)).await;
+            let out =
+                tokio::time::timeout(Duration::from_millis(20), sb.output_async(&mut cmd)).await;
             assert!(out.is_err(), "sleep 1000 ended early");
         });
         // The sandbox of the cancelled output_async was killed and reaped.
@@ -295,7 +296,8 @@ fn dropping_kills_the_sandbox_without_blocking() {
 
         // Dropped outside the runtime that registered it: the drop kills and
         // reaps synchronously.
-        let child = rt.block_on(async { spawn(&Sandbox::new(), Command::new("sleep").arg("1000")) });
+        let child =
+            rt.block_on(async { spawn(&Sandbox::new(), Command::new("sleep").arg("1000")) });
         let pid = child.id();
         drop(rt);
         drop(child);
