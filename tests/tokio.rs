@@ -257,7 +257,7 @@ fn kill_and_timeouts() {
 }
 
 #[test]
-fn dropping_kills_the_sandbox_without_blocking() {
+fn dropping_kills_the_sandbox() {
     as_each_identity(|| {
         let rt = current_thread();
         rt.block_on(async {
@@ -377,6 +377,19 @@ fn converting_a_blocking_child() {
             let out = child.wait_with_output().await.unwrap();
             assert!(out.status.success());
             assert_eq!(out.stdout, b"converted\n");
+
+            // A sandbox that has already ended (its pidfd readable, not yet
+            // reaped) before being registered still completes its wait.
+            let child = Sandbox::new().spawn(&mut sh("exit 9")).unwrap();
+            let mut pfd = libc::pollfd {
+                fd: std::os::fd::AsRawFd::as_raw_fd(&child.pidfd()),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: poll on one live pollfd.
+            assert_eq!(unsafe { libc::poll(&mut pfd, 1, -1) }, 1);
+            let mut child = AsyncChild::new(child).unwrap();
+            assert_eq!(child.wait().await.unwrap().code(), Some(9));
         });
         assert_no_children();
     });
