@@ -274,7 +274,7 @@ fn dropping_kills_the_sandbox() {
             // Without a pid namespace the supervisor tears the sandbox down
             // on request.
             let mut no_pidns = Sandbox::new();
-            no_pidns.namespaces(stockade::Namespaces::all() - stockade::Namespaces::PID);
+            no_pidns.namespaces(stockade::Namespaces::default() - stockade::Namespaces::PID);
             let child = spawn(&no_pidns, Command::new("sleep").arg("1000"));
             let pid = child.id();
             drop(child);
