@@ -45,6 +45,13 @@
 //! signals to the program, and ends the sandbox when the caller dies. A failed
 //! setup step comes back as a typed [`Error`] naming the step and the item,
 //! never as an exit code.
+//!
+//! # Async
+//!
+//! With the `tokio` feature, the `tokio` module adds `Sandbox::spawn_async`,
+//! `output_async` and `status_async`, and an `AsyncChild` whose `wait` awaits
+//! the sandbox's pidfd on tokio's reactor, with no `SIGCHLD` handler and no
+//! thread per child.
 #![deny(missing_docs)]
 
 mod caps;
@@ -63,6 +70,8 @@ mod sandbox;
 mod seccomp;
 mod spawn;
 mod sys;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use self::caps::{
     CapStage, Capability, CapsError, CapsPolicy, CapsReport, ParseCapabilityError,

@@ -1,0 +1,634 @@
+//! Async sandboxes for the [tokio](https://tokio.rs) runtime (feature
+//! `tokio`).
+//!
+//! [`Sandbox::spawn_async`] starts a sandbox and returns an [`AsyncChild`],
+//! whose [`wait`](AsyncChild::wait) is a future: the sandbox's pidfd
+//! (Linux 5.3) is registered with the runtime's reactor and becomes readable
+//! when the sandbox has ended, and the sandbox is then reaped without
+//! blocking. There is no `SIGCHLD` handler and no thread per child, so
+//! thousands of sandboxes can be awaited from a single-threaded runtime. Piped
+//! standard streams become [`AsyncWrite`]/[`AsyncRead`] handles.
+//!
+//! ```
+//! use stockade::{Command, Sandbox, Stdio};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! # rt.block_on(async {
+//! let sandbox = Sandbox::new();
+//!
+//! // Run to completion and capture the output.
+//! let out = sandbox
+//!     .output_async(Command::new("sh").arg("-c").arg("echo hello"))
+//!     .await?;
+//! assert_eq!(out.stdout, b"hello\n");
+//!
+//! // Talk to the program through its standard streams.
+//! let mut child = sandbox.spawn_async(
+//!     Command::new("tr")
+//!         .arg("a-z")
+//!         .arg("A-Z")
+//!         .stdin(Stdio::piped())
+//!         .stdout(Stdio::piped()),
+//! )?;
+//! let mut stdin = child.stdin.take().unwrap();
+//! stdin.write_all(b"shout\n").await?;
+//! drop(stdin); // end of input
+//! let mut text = String::new();
+//! child.stdout.take().unwrap().read_to_string(&mut text).await?;
+//! assert_eq!(text, "SHOUT\n");
+//! assert!(child.wait().await?.success());
+//!
+//! // Timeouts are tokio's own; the sandbox keeps running until killed.
+//! let mut child = sandbox.spawn_async(Command::new("sleep").arg("100"))?;
+//! let waited = tokio::time::timeout(std::time::Duration::from_millis(50), child.wait()).await;
+//! assert!(waited.is_err(), "still running");
+//! child.kill().await?;
+//! assert_eq!(child.outcome().unwrap().verdict, stockade::Verdict::Killed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })
+//! # }
+//! ```
+//!
+//! # Runtime requirements
+//!
+//! Everything here that registers a descriptor ([`Sandbox::spawn_async`],
+//! [`AsyncChild::new`], the `TryFrom` conversions of the stdio handles) must
+//! be called from within a tokio runtime whose I/O driver is enabled
+//! (`enable_io` or `enable_all` on the runtime builder); like tokio's own
+//! I/O types, it panics otherwise. Multi-threaded and current-thread
+//! runtimes both work.
+//!
+//! # Spawning is synchronous
+//!
+//! [`Sandbox::spawn_async`] runs the spawn on the calling thread, as tokio's
+//! own `Command::spawn` does. It waits only until the program has been
+//! executed (or its setup has failed), which takes a few milliseconds; it
+//! does not wait for the program. A setup step that can block for long
+//! (for example a bind mount of a path on an unresponsive network file
+//! system) blocks the runtime thread for as long; such callers can spawn
+//! with [`Sandbox::spawn`] inside `spawn_blocking` and convert the
+//! [`Child`] with [`AsyncChild::new`].
+//!
+//! # Dropping
+//!
+//! Dropping an [`AsyncChild`] that has not been waited for kills the
+//! sandbox, as dropping a [`Child`] does (unless
+//! [`Sandbox::kill_on_drop`] is turned off). Unlike the blocking `Child`,
+//! the drop does not wait for the sandbox to be reaped on the calling
+//! thread: it sends the kill at once and hands the reaping to a small task
+//! on the current runtime. If there is no runtime (or it is shutting down),
+//! the drop falls back to the blocking behaviour of [`Child`]; after the
+//! kill, that wait is short (a sandbox with a pid namespace dies with its
+//! supervisor, the others are torn down by it), but it is a blocking wait.
+//! With `kill_on_drop` turned off, the sandbox keeps running and the task
+//! only reaps it once it ends.
+//!
+//! [`AsyncWrite`]: ::tokio::io::AsyncWrite
+//! [`AsyncRead`]: ::tokio::io::AsyncRead
+//! [`Child`]: crate::Child
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use ::tokio::io::unix::AsyncFd;
+use ::tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use ::tokio::net::unix::pipe;
+
+use crate::child::{Child, ChildStderr, ChildStdin, ChildStdout, ExitStatus, Outcome, Output};
+use crate::command::{Command, StdioKind};
+use crate::compat::Enforcement;
+use crate::error::{Error, ParentOp};
+use crate::sandbox::Sandbox;
+
+fn wait_error(source: io::Error) -> Error {
+    Error::Io {
+        op: ParentOp::Wait,
+        source,
+    }
+}
+
+impl Sandbox {
+    /// Starts `cmd` in the sandbox and returns an [`AsyncChild`] to await
+    /// (feature `tokio`). Standard streams are inherited unless the command
+    /// says otherwise, as with [`spawn`](Sandbox::spawn).
+    ///
+    /// The spawn itself runs on the calling thread and returns once the
+    /// program has been executed; see the [module docs](crate::tokio) for
+    /// what that means inside a runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one without the I/O driver enabled.
+    pub fn spawn_async(&self, cmd: &mut Command) -> Result<AsyncChild, Error> {
+        let child = self.spawn(cmd)?;
+        AsyncChild::new(child).map_err(wait_error)
+    }
+
+    /// Runs `cmd` to completion, capturing stdout and stderr (stdin is
+    /// `/dev/null` unless the command says otherwise): the async form of
+    /// [`output`](Sandbox::output) (feature `tokio`).
+    ///
+    /// Dropping the future before it completes kills the sandbox.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one without the I/O driver enabled.
+    pub async fn output_async(&self, cmd: &mut Command) -> Result<Output, Error> {
+        let child = crate::spawn::spawn(self, cmd, StdioKind::Piped, StdioKind::Null)?;
+        let child = AsyncChild::new(child).map_err(wait_error)?;
+        child.wait_with_output().await.map_err(wait_error)
+    }
+
+    /// Runs `cmd` to completion with inherited streams and returns its
+    /// status: the async form of [`status`](Sandbox::status) (feature
+    /// `tokio`).
+    ///
+    /// Dropping the future before it completes kills the sandbox.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one without the I/O driver enabled.
+    pub async fn status_async(&self, cmd: &mut Command) -> Result<ExitStatus, Error> {
+        let mut child = self.spawn_async(cmd)?;
+        child.wait().await.map_err(wait_error)
+    }
+}
+
+/// A [`Child`] seen through its pidfd, for the reactor.
+#[derive(Debug)]
+struct Watched(Child);
+
+impl AsRawFd for Watched {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.inner.pidfd.as_raw_fd()
+    }
+}
+
+/// The registered pidfd with its `Child`; reaps (and, by default, kills)
+/// the sandbox in the background when dropped unfinished.
+#[derive(Debug)]
+struct Supervisor {
+    /// `None` only while being dropped.
+    fd: Option<AsyncFd<Watched>>,
+    /// Whether this is the background reaper's copy, which must not hand
+    /// itself off again (a task dropped unrun, as at runtime shutdown,
+    /// would otherwise respawn forever).
+    reaper: bool,
+}
+
+impl Supervisor {
+    fn fd(&self) -> &AsyncFd<Watched> {
+        self.fd.as_ref().expect("present until dropped")
+    }
+
+    fn child(&self) -> &Child {
+        &self.fd().get_ref().0
+    }
+
+    fn child_mut(&mut self) -> &mut Child {
+        &mut self.fd.as_mut().expect("present until dropped").get_mut().0
+    }
+
+    /// Resolves once the sandbox has ended and been reaped.
+    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
+        loop {
+            if let Some(status) = self.child_mut().try_wait()? {
+                return Poll::Ready(Ok(status));
+            }
+            let fd = self.fd.as_mut().expect("present until dropped");
+            let mut guard = match fd.poll_read_ready_mut(cx) {
+                Poll::Ready(Ok(guard)) => guard,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            // A pidfd is readable once its process is a zombie, which the
+            // next `try_wait` reaps. Should the readiness ever come before
+            // that, forget it and wait for the next event.
+            if let Some(status) = guard.get_inner_mut().0.try_wait()? {
+                return Poll::Ready(Ok(status));
+            }
+            guard.clear_ready();
+        }
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        let Some(mut fd) = self.fd.take() else {
+            return;
+        };
+        let child = &mut fd.get_mut().0;
+        if child.inner.status.is_some() {
+            return;
+        }
+        if child.inner.kill_on_drop {
+            let _ = child.kill();
+        }
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        // Reap in the background rather than block this thread. Without a
+        // runtime, or if the task is dropped unrun because the runtime is
+        // shutting down, dropping the `Child` kills (when asked to) and
+        // reaps synchronously.
+        if self.reaper {
+            return;
+        }
+        if let Ok(handle) = ::tokio::runtime::Handle::try_current() {
+            let mut sup = Supervisor {
+                fd: Some(fd),
+                reaper: true,
+            };
+            drop(handle.spawn(async move {
+                let _ = poll_fn(|cx| sup.poll_wait(cx)).await;
+            }));
+        }
+    }
+}
+
+/// A sandboxed program started by [`Sandbox::spawn_async`]: the async form
+/// of [`Child`], shaped like `tokio::process::Child`.
+///
+/// Waiting ([`wait`](AsyncChild::wait), [`kill`](AsyncChild::kill),
+/// [`wait_with_output`](AsyncChild::wait_with_output)) awaits the sandbox's
+/// pidfd on the runtime's reactor; nothing blocks a thread. Timeouts compose
+/// with tokio's, e.g. `tokio::time::timeout(limit, child.wait())`: when the
+/// timeout fires the sandbox is left running, to be killed or awaited again.
+///
+/// Dropping an `AsyncChild` that has not been waited for kills the sandbox
+/// (unless [`Sandbox::kill_on_drop`] is turned off) and reaps it in the
+/// background; see the [module docs](crate::tokio#dropping).
+#[derive(Debug)]
+pub struct AsyncChild {
+    /// The program's standard input, if it was [`Stdio::piped`](crate::Stdio::piped).
+    pub stdin: Option<AsyncChildStdin>,
+    /// The program's standard output, if piped.
+    pub stdout: Option<AsyncChildStdout>,
+    /// The program's standard error, if piped.
+    pub stderr: Option<AsyncChildStderr>,
+    sup: Supervisor,
+}
+
+impl AsyncChild {
+    /// Turns a [`Child`] started with [`Sandbox::spawn`] into an
+    /// `AsyncChild`: registers its pidfd with the current runtime and makes
+    /// its piped streams non-blocking async handles.
+    ///
+    /// On error the `Child` is dropped, which kills the sandbox unless
+    /// [`Sandbox::kill_on_drop`] was turned off.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one without the I/O driver enabled.
+    pub fn new(mut child: Child) -> io::Result<AsyncChild> {
+        let stdin = child
+            .stdin
+            .take()
+            .map(AsyncChildStdin::try_from)
+            .transpose()?;
+        let stdout = child
+            .stdout
+            .take()
+            .map(AsyncChildStdout::try_from)
+            .transpose()?;
+        let stderr = child
+            .stderr
+            .take()
+            .map(AsyncChildStderr::try_from)
+            .transpose()?;
+        // SAFETY: the registered descriptor is the `Child`'s pidfd, an
+        // `OwnedFd` that `Watched` owns (inside the `Child`) and never closes
+        // or replaces while the `AsyncFd` holds it: the `Child` only drops
+        // it when it is itself dropped, after the `AsyncFd` deregistered.
+        let fd = unsafe { AsyncFd::register_with_interest(Watched(child), Interest::READABLE) }
+            .map_err(io::Error::from)?;
+        Ok(AsyncChild {
+            stdin,
+            stdout,
+            stderr,
+            sup: Supervisor {
+                fd: Some(fd),
+                reaper: false,
+            },
+        })
+    }
+
+    /// The program's process id, as seen by the caller.
+    pub fn id(&self) -> u32 {
+        self.sup.child().id()
+    }
+
+    /// The sandbox's pidfd; see [`Child::pidfd`].
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.sup.child().pidfd()
+    }
+
+    /// What the sandbox actually enforced.
+    pub fn enforcement(&self) -> &Enforcement {
+        self.sup.child().enforcement()
+    }
+
+    /// How the sandbox ended and what it used, once it has been waited for
+    /// ([`wait`](AsyncChild::wait) or [`try_wait`](AsyncChild::try_wait)
+    /// returned a status).
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.sup.child().outcome()
+    }
+
+    /// Sends `signal` to the program; see [`Child::signal`].
+    pub fn signal(&self, signal: i32) -> io::Result<()> {
+        self.sup.child().signal(signal)
+    }
+
+    /// Starts killing every process of the sandbox and returns at once; a
+    /// later [`wait`](AsyncChild::wait) reports `SIGKILL` and the outcome
+    /// [`Verdict::Killed`](crate::Verdict::Killed). Does nothing if the
+    /// sandbox already ended.
+    pub fn start_kill(&mut self) -> io::Result<()> {
+        self.sup.child_mut().kill()
+    }
+
+    /// Kills every process of the sandbox and waits for it to be reaped.
+    ///
+    /// Cancel-safe: if the future is dropped, the kill has been sent, and
+    /// [`wait`](AsyncChild::wait) collects the status later.
+    pub async fn kill(&mut self) -> io::Result<()> {
+        self.start_kill()?;
+        self.wait().await.map(drop)
+    }
+
+    /// Returns the status if the sandbox has ended, reaping it, without
+    /// waiting.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.sup.child_mut().try_wait()
+    }
+
+    /// Waits for the sandbox to end and returns the program's status.
+    /// Closes the program's stdin first, if it was piped, so that a program
+    /// reading it is not left waiting for input.
+    ///
+    /// Cancel-safe: dropping the future (for example when a
+    /// `tokio::time::timeout` around it expires) leaves the sandbox running
+    /// and the `AsyncChild` usable; a later call waits again. Once it has
+    /// returned a status, further calls return the same status.
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        drop(self.stdin.take());
+        poll_fn(|cx| self.sup.poll_wait(cx)).await
+    }
+
+    /// Waits for the sandbox to end and collects its stdout and stderr
+    /// (those that were piped), reading both concurrently so neither pipe
+    /// can fill up and stall the program. Closes stdin first.
+    ///
+    /// Dropping the future before it completes drops the `AsyncChild`,
+    /// which kills the sandbox.
+    pub async fn wait_with_output(mut self) -> io::Result<Output> {
+        drop(self.stdin.take());
+        let (stdout, stderr) = read_both(self.stdout.take(), self.stderr.take()).await?;
+        let status = self.wait().await?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+}
+
+impl TryFrom<Child> for AsyncChild {
+    type Error = io::Error;
+
+    /// Same as [`AsyncChild::new`].
+    fn try_from(child: Child) -> io::Result<AsyncChild> {
+        AsyncChild::new(child)
+    }
+}
+
+/// Reads both pipes to their end concurrently.
+async fn read_both(
+    out: Option<AsyncChildStdout>,
+    err: Option<AsyncChildStderr>,
+) -> io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut out = out.map(|o| o.inner);
+    let mut err = err.map(|e| e.inner);
+    let mut bufs = (Vec::new(), Vec::new());
+    poll_fn(|cx| {
+        let a = poll_drain(&mut out, &mut bufs.0, cx)?;
+        let b = poll_drain(&mut err, &mut bufs.1, cx)?;
+        if a.is_ready() && b.is_ready() {
+            Poll::Ready(Ok::<(), io::Error>(()))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await?;
+    Ok(bufs)
+}
+
+/// Reads `pipe` into `dst` until it would block (`Pending`) or reaches its
+/// end (`Ready`, and `pipe` becomes `None`).
+fn poll_drain(
+    pipe: &mut Option<pipe::Receiver>,
+    dst: &mut Vec<u8>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    let mut chunk = [0u8; 16 * 1024];
+    while let Some(rx) = pipe.as_mut() {
+        let mut buf = ReadBuf::new(&mut chunk);
+        match Pin::new(rx).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) if buf.filled().is_empty() => *pipe = None,
+            Poll::Ready(Ok(())) => dst.extend_from_slice(buf.filled()),
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// The write end of the program's standard input pipe, as an
+/// [`AsyncWrite`].
+///
+/// Shutting it down ([`poll_shutdown`](AsyncWrite::poll_shutdown), or
+/// `AsyncWriteExt::shutdown`) closes the pipe, so the program reads
+/// end-of-file, as dropping the handle does; writes after it fail with
+/// [`io::ErrorKind::BrokenPipe`].
+pub struct AsyncChildStdin {
+    inner: Option<pipe::Sender>,
+}
+
+/// The read end of the program's standard output pipe, as an
+/// [`AsyncRead`].
+pub struct AsyncChildStdout {
+    inner: pipe::Receiver,
+}
+
+/// The read end of the program's standard error pipe, as an
+/// [`AsyncRead`].
+pub struct AsyncChildStderr {
+    inner: pipe::Receiver,
+}
+
+impl AsyncChildStdin {
+    fn sender(&mut self) -> io::Result<Pin<&mut pipe::Sender>> {
+        self.inner
+            .as_mut()
+            .map(Pin::new)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::BrokenPipe))
+    }
+}
+
+impl AsyncWrite for AsyncChildStdin {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut().sender() {
+            Ok(s) => s.poll_write(cx, buf),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut().sender() {
+            Ok(s) => s.poll_write_vectored(cx, bufs),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Pipe writes are not buffered.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().inner = None;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for AsyncChildStdout {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncRead for AsyncChildStderr {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl TryFrom<ChildStdin> for AsyncChildStdin {
+    type Error = io::Error;
+
+    /// Makes the pipe non-blocking and registers it with the current
+    /// runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one without the I/O driver enabled.
+    fn try_from(h: ChildStdin) -> io::Result<Self> {
+        let inner = pipe::Sender::from_owned_fd(OwnedFd::from(h))?;
+        Ok(AsyncChildStdin { inner: Some(inner) })
+    }
+}
+
+impl TryFrom<ChildStdout> for AsyncChildStdout {
+    type Error = io::Error;
+
+    /// Makes the pipe non-blocking and registers it with the current
+    /// runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one without the I/O driver enabled.
+    fn try_from(h: ChildStdout) -> io::Result<Self> {
+        let inner = pipe::Receiver::from_owned_fd(OwnedFd::from(h))?;
+        Ok(AsyncChildStdout { inner })
+    }
+}
+
+impl TryFrom<ChildStderr> for AsyncChildStderr {
+    type Error = io::Error;
+
+    /// Makes the pipe non-blocking and registers it with the current
+    /// runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one without the I/O driver enabled.
+    fn try_from(h: ChildStderr) -> io::Result<Self> {
+        let inner = pipe::Receiver::from_owned_fd(OwnedFd::from(h))?;
+        Ok(AsyncChildStderr { inner })
+    }
+}
+
+impl fmt::Debug for AsyncChildStdin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fd = self.inner.as_ref().map(AsRawFd::as_raw_fd);
+        f.debug_struct("AsyncChildStdin").field("fd", &fd).finish()
+    }
+}
+
+impl fmt::Debug for AsyncChildStdout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncChildStdout")
+            .field("fd", &self.inner.as_raw_fd())
+            .finish()
+    }
+}
+
+impl fmt::Debug for AsyncChildStderr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncChildStderr")
+            .field("fd", &self.inner.as_raw_fd())
+            .finish()
+    }
+}
+
+impl AsFd for AsyncChildStdout {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl AsRawFd for AsyncChildStdout {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
+impl AsFd for AsyncChildStderr {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl AsRawFd for AsyncChildStderr {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
