@@ -506,7 +506,8 @@ pub enum Feature {
     /// of the actions they support (Linux 4.14).
     #[cfg(feature = "seccomp")]
     SeccompFilter,
-    /// A seccomp filter action (Linux 4.14 for
+    /// A seccomp filter action the running kernel does not report as
+    /// available (Linux 4.14 brought
     /// [`KillProcess`](crate::SeccompAction::KillProcess) and
     /// [`Log`](crate::SeccompAction::Log)).
     #[cfg(feature = "seccomp")]
@@ -529,7 +530,7 @@ impl fmt::Display for Feature {
             }
             #[cfg(feature = "seccomp")]
             Feature::SeccompAction(action) => {
-                return write!(f, "the seccomp action {action} (Linux 4.14)");
+                return write!(f, "the seccomp action {action}");
             }
         })
     }
