@@ -1,0 +1,1 @@
+//! Tests against a real cgroup v2 hierarchy.
