@@ -141,6 +141,15 @@ fn strip(path: &Path, base: &Path) -> Option<PathBuf> {
     path.strip_prefix(base).ok().map(Path::to_path_buf)
 }
 
+/// `base/rest`, without a trailing slash when `rest` is empty.
+fn join(base: &Path, rest: &Path) -> PathBuf {
+    if rest.as_os_str().is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rest)
+    }
+}
+
 impl Discovery {
     /// Combines the two files' contents.
     pub(crate) fn from_texts(self_cgroup: &str, mountinfo: &str) -> Result<Discovery, CgroupError> {
@@ -174,7 +183,7 @@ impl Discovery {
             return Err(CgroupError::OwnCgroupNotVisible { own });
         };
         Ok(Discovery {
-            own_dir: mount.mount_point.join(rest),
+            own_dir: join(&mount.mount_point, &rest),
             mount_point: mount.mount_point.clone(),
             mounts: mi.cgroup2.clone(),
             v1,
@@ -197,7 +206,7 @@ impl Discovery {
             .iter()
             .filter_map(|m| strip(dir, &m.mount_point).map(|rest| (m, rest)))
             .max_by_key(|(m, _)| m.mount_point.components().count())
-            .map(|(m, rest)| m.root.join(rest))
+            .map(|(m, rest)| join(&m.root, &rest))
     }
 
     /// The directory of a hierarchy path, when a mount shows it.
@@ -206,7 +215,7 @@ impl Discovery {
             .iter()
             .filter_map(|m| strip(hierarchy_path, &m.root).map(|rest| (m, rest)))
             .max_by_key(|(m, _)| m.root.components().count())
-            .map(|(m, rest)| m.mount_point.join(rest))
+            .map(|(m, rest)| join(&m.mount_point, &rest))
     }
 }
 

@@ -92,6 +92,9 @@ pub(crate) fn prepare_reported(config: &CgroupConfig) -> Result<Preparation, Cgr
         .prepare(config)
 }
 
+/// Makes sandbox cgroup names unique within the process.
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -142,7 +145,6 @@ pub(crate) struct Engine {
     discovery: Mutex<Option<Cached>>,
     parents: Mutex<HashMap<PathBuf, ParentState>>,
     identity: Mutex<Option<(u32, u64)>>,
-    counter: AtomicU64,
     deferred: Arc<Deferred>,
     /// Use the freeze-and-kill loop even where cgroup.kill exists (tests).
     force_kill_loop: bool,
@@ -163,7 +165,6 @@ impl Engine {
             discovery: Mutex::new(None),
             parents: Mutex::new(HashMap::new()),
             identity: Mutex::new(None),
-            counter: AtomicU64::new(0),
             deferred: Arc::new(Deferred::default()),
             force_kill_loop: false,
         }
@@ -422,7 +423,7 @@ impl Engine {
     ) -> Result<(PathBuf, Flock<std::os::fd::OwnedFd>), SetupError> {
         let (pid, start) = self.identity();
         for _ in 0..64 {
-            let n = self.counter.fetch_add(1, Ordering::Relaxed);
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
             let dir = parent.join(Name { pid, start, n }.format());
             if let Err(e) = self.os.mkdir(&dir) {
                 return Err(match errno(&e) {
