@@ -16,3 +16,56 @@ pub enum CompatLevel {
     #[default]
     HardRequirement,
 }
+
+use std::fmt;
+
+use crate::namespaces::{IdMapping, Namespaces};
+
+/// What a sandbox actually enforced, carried by every [`Child`](crate::Child).
+///
+/// Requested features that could not be enforced make the spawn fail (unless
+/// the caller chose best-effort); this report says what did take effect, so
+/// callers can log it, assert on it, or show it to users.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Enforcement {
+    /// Namespaces the sandbox runs in.
+    pub namespaces: Namespaces,
+    /// The uid inside and the id it maps to outside (`None`: unchanged).
+    pub uid: Option<IdMapping>,
+    /// The gid inside and the id it maps to outside (`None`: unchanged).
+    pub gid: Option<IdMapping>,
+    /// Whether the sandbox has its own root filesystem.
+    pub filesystem: bool,
+}
+
+impl fmt::Display for Enforcement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns: Vec<&str> = self.namespaces.names().collect();
+        write!(
+            f,
+            "namespaces: {}",
+            if ns.is_empty() {
+                "none".to_owned()
+            } else {
+                ns.join(",")
+            }
+        )?;
+        if let Some(u) = self.uid {
+            write!(f, "; uid {} -> {}", u.inside, u.outside)?;
+        }
+        if let Some(g) = self.gid {
+            write!(f, "; gid {} -> {}", g.inside, g.outside)?;
+        }
+        write!(
+            f,
+            "; filesystem: {}",
+            if self.filesystem {
+                "private root"
+            } else {
+                "host"
+            }
+        )
+    }
+}

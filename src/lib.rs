@@ -1,9 +1,90 @@
-//! stockade: run child processes inside a Linux sandbox.
+//! Run child processes inside a Linux sandbox, with an API shaped like
+//! [`std::process`].
+//!
+//! ```
+//! use stockade::{Command, Sandbox};
+//!
+//! # fn main() -> Result<(), stockade::Error> {
+//! // The default policy: new user, mount, pid, network, IPC, UTS and cgroup
+//! // namespaces, a read-only view of the host's system directories without its
+//! // secrets, fresh /proc, minimal /dev, private /tmp, a cleared environment.
+//! let sandbox = Sandbox::new();
+//!
+//! let out = sandbox.output(Command::new("sh").arg("-c").arg("echo $$; ls /"))?;
+//! assert!(out.status.success());
+//! let text = String::from_utf8_lossy(&out.stdout);
+//! assert!(text.starts_with("2\n"), "the program is pid 2, under the sandbox's init");
+//! assert!(!text.contains("home"), "the host's home directories are not there");
+//!
+//! // A Sandbox is a reusable policy: spawn from it as often as needed, from
+//! // any thread.
+//! let mut child = sandbox.spawn(Command::new("sleep").arg("100"))?;
+//! println!("{}", child.enforcement());
+//! child.kill().expect("kill");
+//! assert_eq!(child.wait().expect("wait").signal(), Some(9));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # How a spawn works
+//!
+//! Everything that allocates, resolves a path or can fail for configuration
+//! reasons happens in the caller, before `clone3`: argument and environment
+//! strings, the mount plan, file descriptor moves. The caller then clones a
+//! *supervisor* with `CLONE_VM` (so a spawn costs the same from a 1 GiB process
+//! as from a small one) on a stack of its own. The supervisor writes its uid/gid
+//! map, builds the root filesystem and pivots into it, then creates the program
+//! process with `CLONE_VFORK`; that process arranges descriptors and
+//! credentials and executes the program. Between clone and exec only raw system
+//! calls run over the pre-built plan: no allocation, no locks, no panics, which
+//! is what makes spawning safe from multi-threaded and async programs.
+//!
+//! The supervisor stays as the sandbox's init: it reaps orphans, forwards
+//! signals to the program, and ends the sandbox when the caller dies. A failed
+//! setup step comes back as a typed [`Error`] naming the step and the item,
+//! never as an exit code.
 #![deny(missing_docs)]
 
+mod caps;
 pub mod cgroup;
+mod child;
+mod command;
 mod compat;
+mod confine;
+mod error;
+#[cfg(feature = "landlock")]
+mod landlock;
+mod limits;
+mod namespaces;
+mod rootfs;
+mod sandbox;
+mod spawn;
 mod sys;
 
-pub use cgroup::{CgroupConfig, CgroupError, CgroupReport, CgroupUsage};
-pub use compat::CompatLevel;
+pub use self::caps::{
+    CapStage, Capability, CapsError, CapsPolicy, CapsReport, ParseCapabilityError,
+};
+pub use cgroup::{
+    CgroupConfig, CgroupError, CgroupField, CgroupReport, CgroupUsage, Controller, Unavailable,
+};
+pub use child::{
+    Child, ChildStderr, ChildStdin, ChildStdout, ExitStatus, Outcome, Output, Usage, Verdict,
+};
+pub use command::{Command, Stdio};
+pub use compat::{CompatLevel, Enforcement};
+pub use confine::{ConfineError, ConfineReport, ConfineStage, Confinement, PreparedConfinement};
+pub use error::{
+    ChildSetupError, ConfigError, Error, FdProblem, Feature, Field, HostnameProblem, IdKind,
+    IdentityProblem, NamespaceProblem, ParentOp, Result, SearchPath, Stage, Target, Unsupported,
+    UnsupportedReason, UsernsBlocker,
+};
+#[cfg(feature = "landlock")]
+pub use landlock::{
+    FsAccess, LandlockEnforcement, LandlockError, LandlockFeature, LandlockGroup, LandlockNote,
+    LandlockPolicy, LandlockReport, LandlockScope, LandlockUnavailable, NetAccess,
+};
+pub use limits::{ParseRlimitError, RLIM_INFINITY, Rlimit};
+pub use namespaces::{IdMapping, Namespaces};
+pub use rootfs::{FsConfig, FsError, FsOp, OpName, RootKind, TmpfsOptions};
+pub use sandbox::Sandbox;
+pub use spawn::BASE_ENV;

@@ -3,4 +3,5 @@
 //! `raw` issues system calls without libc (for the child zone); the rest of the
 //! crate goes through `nix`/`libc` on the parent side.
 
+pub(crate) mod clone;
 pub(crate) mod raw;

@@ -112,16 +112,491 @@ compile_error!("stockade supports Linux on x86_64 and aarch64");
 
 macro_rules! sc {
     ($nr:expr) => { syscall6($nr as libc::c_long, 0, 0, 0, 0, 0, 0) };
-    ($nr:expr, $a:expr) => { syscall6($nr as libc::c_long, $a as usize, 0, 0, 0, 0, 0) };
-    ($nr:expr, $a:expr, $b:expr) => { syscall6($nr as libc::c_long, $a as usize, $b as usize, 0, 0, 0, 0) };
+    ($nr:expr, $a:expr) => { syscall6($nr as libc::c_long, ($a) as usize, 0, 0, 0, 0, 0) };
+    ($nr:expr, $a:expr, $b:expr) => { syscall6($nr as libc::c_long, ($a) as usize, ($b) as usize, 0, 0, 0, 0) };
     ($nr:expr, $a:expr, $b:expr, $c:expr) => {
-        syscall6($nr as libc::c_long, $a as usize, $b as usize, $c as usize, 0, 0, 0)
+        syscall6($nr as libc::c_long, ($a) as usize, ($b) as usize, ($c) as usize, 0, 0, 0)
     };
     ($nr:expr, $a:expr, $b:expr, $c:expr, $d:expr) => {
-        syscall6($nr as libc::c_long, $a as usize, $b as usize, $c as usize, $d as usize, 0, 0)
+        syscall6($nr as libc::c_long, ($a) as usize, ($b) as usize, ($c) as usize, ($d) as usize, 0, 0)
     };
     ($nr:expr, $a:expr, $b:expr, $c:expr, $d:expr, $e:expr) => {
-        syscall6($nr as libc::c_long, $a as usize, $b as usize, $c as usize, $d as usize, $e as usize, 0)
+        syscall6($nr as libc::c_long, ($a) as usize, ($b) as usize, ($c) as usize, ($d) as usize, ($e) as usize, 0)
     };
 }
+#[allow(unused_imports)]
 pub(crate) use sc;
+
+// ---------------------------------------------------------------------------
+// Typed wrappers. Each is a thin shell over one system call; pointer arguments
+// come from references, so the only remaining obligations are the ones stated.
+// ---------------------------------------------------------------------------
+
+use core::ffi::{CStr, c_int, c_uint, c_void};
+
+/// `write(2)`.
+pub fn write(fd: c_int, buf: &[u8]) -> SysResult {
+    // SAFETY: buf is a live slice; the kernel reads at most buf.len() bytes.
+    unsafe { sc!(libc::SYS_write, fd, buf.as_ptr(), buf.len()) }
+}
+
+/// `close(2)`.
+pub fn close(fd: c_int) -> SysResult {
+    // SAFETY: closing a descriptor has no memory-safety impact on this code;
+    // callers only close descriptors the plan owns.
+    unsafe { sc!(libc::SYS_close, fd) }
+}
+
+/// `dup3(2)`.
+pub fn dup3(old: c_int, new: c_int, flags: c_int) -> SysResult {
+    // SAFETY: descriptor-table operation only.
+    unsafe { sc!(libc::SYS_dup3, old, new, flags) }
+}
+
+/// `fcntl(2)` with an integer argument.
+pub fn fcntl(fd: c_int, cmd: c_int, arg: c_int) -> SysResult {
+    // SAFETY: only integer commands (F_DUPFD_CLOEXEC, F_SETFD, F_GETFD) are used.
+    unsafe { sc!(libc::SYS_fcntl, fd, cmd, arg) }
+}
+
+/// `close_range(2)` (Linux 5.9; `CLOSE_RANGE_CLOEXEC` since 5.11).
+pub fn close_range(first: c_uint, last: c_uint, flags: c_uint) -> SysResult {
+    // SAFETY: descriptor-table operation only.
+    unsafe { sc!(libc::SYS_close_range, first, last, flags) }
+}
+
+/// `openat(2)`.
+pub fn openat(dirfd: c_int, path: &CStr, flags: c_int, mode: c_uint) -> SysResult {
+    // SAFETY: path is NUL-terminated and outlives the call.
+    unsafe { sc!(libc::SYS_openat, dirfd, path.as_ptr(), flags, mode) }
+}
+
+/// `struct open_how` for `openat2(2)`.
+#[repr(C)]
+pub struct OpenHow {
+    /// `O_*` flags.
+    pub flags: u64,
+    /// Creation mode.
+    pub mode: u64,
+    /// `RESOLVE_*` flags.
+    pub resolve: u64,
+}
+
+/// `RESOLVE_NO_MAGICLINKS`.
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+/// `RESOLVE_IN_ROOT`.
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// `openat2(2)` (Linux 5.6).
+pub fn openat2(dirfd: c_int, path: &CStr, how: &OpenHow) -> SysResult {
+    // SAFETY: path is NUL-terminated; how is a live struct of the size passed.
+    unsafe {
+        sc!(
+            libc::SYS_openat2,
+            dirfd,
+            path.as_ptr(),
+            how as *const OpenHow,
+            core::mem::size_of::<OpenHow>()
+        )
+    }
+}
+
+/// `mkdirat(2)`.
+pub fn mkdirat(dirfd: c_int, path: &CStr, mode: c_uint) -> SysResult {
+    // SAFETY: path is NUL-terminated.
+    unsafe { sc!(libc::SYS_mkdirat, dirfd, path.as_ptr(), mode) }
+}
+
+/// `symlinkat(2)`.
+pub fn symlinkat(target: &CStr, dirfd: c_int, path: &CStr) -> SysResult {
+    // SAFETY: both strings are NUL-terminated.
+    unsafe { sc!(libc::SYS_symlinkat, target.as_ptr(), dirfd, path.as_ptr()) }
+}
+
+/// `mount(2)` with optional pointers.
+pub fn mount(
+    src: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: libc::c_ulong,
+    data: Option<&CStr>,
+) -> SysResult {
+    let p = |s: Option<&CStr>| s.map_or(core::ptr::null(), CStr::as_ptr);
+    // SAFETY: every non-null pointer is a NUL-terminated string that outlives the call.
+    unsafe {
+        sc!(
+            libc::SYS_mount,
+            p(src),
+            target.as_ptr(),
+            p(fstype),
+            flags,
+            p(data)
+        )
+    }
+}
+
+/// `umount2(2)`.
+pub fn umount2(target: &CStr, flags: c_int) -> SysResult {
+    // SAFETY: target is NUL-terminated.
+    unsafe { sc!(libc::SYS_umount2, target.as_ptr(), flags) }
+}
+
+/// `pivot_root(2)`.
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> SysResult {
+    // SAFETY: both strings are NUL-terminated.
+    unsafe { sc!(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) }
+}
+
+/// `chdir(2)`.
+pub fn chdir(path: &CStr) -> SysResult {
+    // SAFETY: path is NUL-terminated.
+    unsafe { sc!(libc::SYS_chdir, path.as_ptr()) }
+}
+
+/// `fchdir(2)`.
+pub fn fchdir(fd: c_int) -> SysResult {
+    // SAFETY: integer argument only.
+    unsafe { sc!(libc::SYS_fchdir, fd) }
+}
+
+/// `setsid(2)`.
+pub fn setsid() -> SysResult {
+    // SAFETY: no arguments.
+    unsafe { sc!(libc::SYS_setsid) }
+}
+
+/// `sethostname(2)`.
+pub fn sethostname(name: &[u8]) -> SysResult {
+    // SAFETY: the kernel reads name.len() bytes from a live slice.
+    unsafe { sc!(libc::SYS_sethostname, name.as_ptr(), name.len()) }
+}
+
+/// `prctl(2)` with integer arguments.
+pub fn prctl(option: c_int, a2: usize, a3: usize, a4: usize, a5: usize) -> SysResult {
+    // SAFETY: only options whose arguments are plain integers are used through
+    // this wrapper.
+    unsafe { sc!(libc::SYS_prctl, option, a2, a3, a4, a5) }
+}
+
+/// `prlimit64(2)` on the calling process.
+pub fn setrlimit(resource: c_int, limit: &libc::rlimit64) -> SysResult {
+    // SAFETY: limit is a live rlimit64; old_limit is null.
+    unsafe {
+        sc!(
+            libc::SYS_prlimit64,
+            0,
+            resource,
+            limit as *const libc::rlimit64,
+            core::ptr::null_mut::<libc::rlimit64>()
+        )
+    }
+}
+
+/// `setresuid(2)`.
+pub fn setresuid(r: u32, e: u32, s: u32) -> SysResult {
+    // SAFETY: integer arguments only.
+    unsafe { sc!(libc::SYS_setresuid, r, e, s) }
+}
+
+/// `setresgid(2)`.
+pub fn setresgid(r: u32, e: u32, s: u32) -> SysResult {
+    // SAFETY: integer arguments only.
+    unsafe { sc!(libc::SYS_setresgid, r, e, s) }
+}
+
+/// `setgroups(2)` with an empty list.
+pub fn clear_groups() -> SysResult {
+    // SAFETY: size 0 with a null list is valid.
+    unsafe { sc!(libc::SYS_setgroups, 0, core::ptr::null::<libc::gid_t>()) }
+}
+
+/// `unshare(2)`.
+pub fn unshare(flags: c_int) -> SysResult {
+    // SAFETY: integer argument only.
+    unsafe { sc!(libc::SYS_unshare, flags) }
+}
+
+/// `getpid(2)`.
+pub fn getpid() -> i32 {
+    // SAFETY: no arguments; cannot fail.
+    unsafe { sc!(libc::SYS_getpid) }.map_or(0, |v| v as i32)
+}
+
+/// `getppid(2)`.
+pub fn getppid() -> i32 {
+    // SAFETY: no arguments; cannot fail.
+    unsafe { sc!(libc::SYS_getppid) }.map_or(0, |v| v as i32)
+}
+
+/// `kill(2)`.
+pub fn kill(pid: i32, sig: c_int) -> SysResult {
+    // SAFETY: integer arguments only.
+    unsafe { sc!(libc::SYS_kill, pid, sig) }
+}
+
+/// Kernel `struct sigaction` layout for `rt_sigaction(2)` (x86_64 and aarch64).
+#[repr(C)]
+pub struct KernelSigaction {
+    /// Handler or `SIG_DFL`/`SIG_IGN`.
+    pub handler: usize,
+    /// `SA_*` flags.
+    pub flags: u64,
+    /// `sa_restorer` (unused here).
+    pub restorer: usize,
+    /// Signals blocked during the handler.
+    pub mask: u64,
+}
+
+/// `rt_sigaction(2)` setting a disposition.
+pub fn sigaction(sig: c_int, act: &KernelSigaction) -> SysResult {
+    // SAFETY: act is a live struct in the kernel's layout; oldact is null; the
+    // mask size is 8 bytes as the kernel expects on 64-bit architectures.
+    unsafe {
+        sc!(
+            libc::SYS_rt_sigaction,
+            sig,
+            act as *const KernelSigaction,
+            core::ptr::null_mut::<KernelSigaction>(),
+            8
+        )
+    }
+}
+
+/// `rt_sigprocmask(2)` with a 64-bit kernel signal set.
+pub fn sigprocmask(how: c_int, set: &u64) -> SysResult {
+    // SAFETY: set points to 8 live bytes; oldset is null.
+    unsafe {
+        sc!(
+            libc::SYS_rt_sigprocmask,
+            how,
+            set as *const u64,
+            core::ptr::null_mut::<u64>(),
+            8
+        )
+    }
+}
+
+/// `signalfd4(2)` with a 64-bit kernel signal set.
+pub fn signalfd(mask: &u64, flags: c_int) -> SysResult {
+    // SAFETY: mask points to 8 live bytes.
+    unsafe { sc!(libc::SYS_signalfd4, -1i32, mask as *const u64, 8, flags) }
+}
+
+/// `read(2)`.
+pub fn read(fd: c_int, buf: &mut [u8]) -> SysResult {
+    // SAFETY: buf is a live, writable slice of buf.len() bytes.
+    unsafe { sc!(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()) }
+}
+
+/// `ppoll(2)` with an optional timeout and no signal mask.
+pub fn poll(fds: &mut [libc::pollfd], timeout: Option<&libc::timespec>) -> SysResult {
+    let t = timeout.map_or(core::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: fds is a live, writable array of fds.len() entries; t is null
+    // or points to a live timespec.
+    unsafe {
+        sc!(
+            libc::SYS_ppoll,
+            fds.as_mut_ptr(),
+            fds.len(),
+            t,
+            core::ptr::null::<u64>(),
+            8
+        )
+    }
+}
+
+/// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a live timespec.
+    let _ = unsafe {
+        sc!(
+            libc::SYS_clock_gettime,
+            libc::CLOCK_MONOTONIC,
+            &mut ts as *mut libc::timespec
+        )
+    };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
+/// `wait4(2)` returning the raw status and the child's resource usage.
+pub fn wait4(
+    pid: i32,
+    status: &mut c_int,
+    options: c_int,
+    usage: Option<&mut libc::rusage>,
+) -> SysResult {
+    let u = usage.map_or(core::ptr::null_mut(), |u| u as *mut libc::rusage);
+    // SAFETY: status is a live int; u is null or a live rusage.
+    unsafe { sc!(libc::SYS_wait4, pid, status as *mut c_int, options, u) }
+}
+
+/// `sendmsg(2)` of one buffer without control data.
+pub fn send(fd: c_int, buf: &[u8]) -> SysResult {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_ptr() as *mut c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid (no name, no control data).
+    let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    // SAFETY: msg and iov point to live memory for the duration of the call;
+    // MSG_NOSIGNAL avoids SIGPIPE if the parent has gone.
+    unsafe {
+        sc!(
+            libc::SYS_sendmsg,
+            fd,
+            &msg as *const libc::msghdr,
+            libc::MSG_NOSIGNAL
+        )
+    }
+}
+
+/// `execve(2)`. Returns only on failure.
+pub fn execve(
+    path: &CStr,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) -> Errno {
+    // SAFETY: path is NUL-terminated; argv and envp are NULL-terminated arrays
+    // of NUL-terminated strings built by the parent and kept alive until exec.
+    match unsafe { sc!(libc::SYS_execve, path.as_ptr(), argv, envp) } {
+        Ok(_) => Errno(0),
+        Err(e) => e,
+    }
+}
+
+/// `newfstatat(2)`.
+pub fn fstatat(dirfd: c_int, path: &CStr, st: &mut libc::stat, flags: c_int) -> SysResult {
+    // SAFETY: path is NUL-terminated; st is a live, writable stat buffer.
+    unsafe {
+        sc!(
+            libc::SYS_newfstatat,
+            dirfd,
+            path.as_ptr(),
+            st as *mut libc::stat,
+            flags
+        )
+    }
+}
+
+// --- The mount API (Linux 5.2; mount_setattr 5.12) -------------------------
+
+/// `OPEN_TREE_CLONE`.
+pub const OPEN_TREE_CLONE: c_uint = 1;
+/// `AT_RECURSIVE`.
+pub const AT_RECURSIVE: c_uint = 0x8000;
+/// `FSOPEN_CLOEXEC`.
+pub const FSOPEN_CLOEXEC: c_uint = 1;
+/// `FSCONFIG_SET_FLAG`.
+pub const FSCONFIG_SET_FLAG: c_uint = 0;
+/// `FSCONFIG_SET_STRING`.
+pub const FSCONFIG_SET_STRING: c_uint = 1;
+/// `FSCONFIG_CMD_CREATE`.
+pub const FSCONFIG_CMD_CREATE: c_uint = 6;
+/// `FSMOUNT_CLOEXEC`.
+pub const FSMOUNT_CLOEXEC: c_uint = 1;
+/// `MOVE_MOUNT_F_EMPTY_PATH`.
+pub const MOVE_MOUNT_F_EMPTY_PATH: c_uint = 0x4;
+/// `MOVE_MOUNT_T_EMPTY_PATH`.
+pub const MOVE_MOUNT_T_EMPTY_PATH: c_uint = 0x40;
+/// `MOUNT_ATTR_RDONLY`.
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+/// `MOUNT_ATTR_NOSUID`.
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+/// `MOUNT_ATTR_NODEV`.
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+/// `MOUNT_ATTR_NOEXEC`.
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+
+/// `struct mount_attr` (`MOUNT_ATTR_SIZE_VER0`).
+#[repr(C)]
+pub struct MountAttr {
+    /// Attributes to set.
+    pub attr_set: u64,
+    /// Attributes to clear.
+    pub attr_clr: u64,
+    /// Propagation type.
+    pub propagation: u64,
+    /// User namespace fd for idmapped mounts.
+    pub userns_fd: u64,
+}
+
+/// `open_tree(2)`.
+pub fn open_tree(dirfd: c_int, path: &CStr, flags: c_uint) -> SysResult {
+    // SAFETY: path is NUL-terminated.
+    unsafe { sc!(libc::SYS_open_tree, dirfd, path.as_ptr(), flags) }
+}
+
+/// `move_mount(2)`.
+pub fn move_mount(
+    from_dfd: c_int,
+    from: &CStr,
+    to_dfd: c_int,
+    to: &CStr,
+    flags: c_uint,
+) -> SysResult {
+    // SAFETY: both paths are NUL-terminated.
+    unsafe {
+        sc!(
+            libc::SYS_move_mount,
+            from_dfd,
+            from.as_ptr(),
+            to_dfd,
+            to.as_ptr(),
+            flags
+        )
+    }
+}
+
+/// `fsopen(2)`.
+pub fn fsopen(fstype: &CStr, flags: c_uint) -> SysResult {
+    // SAFETY: fstype is NUL-terminated.
+    unsafe { sc!(libc::SYS_fsopen, fstype.as_ptr(), flags) }
+}
+
+/// `fsconfig(2)` with a string (or no) value.
+pub fn fsconfig(fd: c_int, cmd: c_uint, key: Option<&CStr>, value: Option<&CStr>) -> SysResult {
+    let p = |s: Option<&CStr>| s.map_or(core::ptr::null(), CStr::as_ptr);
+    // SAFETY: key and value are NUL-terminated or null, as the command allows.
+    unsafe { sc!(libc::SYS_fsconfig, fd, cmd, p(key), p(value), 0) }
+}
+
+/// `fsmount(2)`.
+pub fn fsmount(fd: c_int, flags: c_uint, attrs: u64) -> SysResult {
+    // SAFETY: integer arguments only.
+    unsafe { sc!(libc::SYS_fsmount, fd, flags, attrs) }
+}
+
+/// `mount_setattr(2)`.
+pub fn mount_setattr(dirfd: c_int, path: &CStr, flags: c_uint, attr: &MountAttr) -> SysResult {
+    // SAFETY: path is NUL-terminated; attr is a live struct of the size passed.
+    unsafe {
+        sc!(
+            libc::SYS_mount_setattr,
+            dirfd,
+            path.as_ptr(),
+            flags,
+            attr as *const MountAttr,
+            core::mem::size_of::<MountAttr>()
+        )
+    }
+}
+
+/// `unlinkat(2)`.
+pub fn unlinkat(dirfd: c_int, path: &CStr, flags: c_int) -> SysResult {
+    // SAFETY: path is NUL-terminated.
+    unsafe { sc!(libc::SYS_unlinkat, dirfd, path.as_ptr(), flags) }
+}
+
+/// `umask(2)`; returns the previous mask.
+pub fn umask(mask: c_uint) -> c_uint {
+    // SAFETY: integer argument only; umask cannot fail.
+    unsafe { sc!(libc::SYS_umask, mask) }.map_or(0o022, |v| v as c_uint)
+}

@@ -1,0 +1,419 @@
+//! Command-line parsing for the `stockade` front end (bubblewrap's vocabulary
+//! where it fits). Pure: no I/O, so it can be tested and fuzzed directly.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use stockade::{FsOp, RLIM_INFINITY, Rlimit, TmpfsOptions};
+
+/// Everything the command line asks for.
+#[derive(Debug, Default, PartialEq)]
+pub struct Options {
+    pub help: bool,
+    pub share_net: bool,
+    pub chdir: Option<PathBuf>,
+    pub setenv: Vec<(OsString, OsString)>,
+    pub unsetenv: Vec<OsString>,
+    pub inherit_env: bool,
+    pub hostname: Option<OsString>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub timeout: Option<Duration>,
+    pub cpu_time: Option<Duration>,
+    pub rlimits: Vec<(Rlimit, u64)>,
+    pub json: bool,
+    pub rootfs: Option<PathBuf>,
+    pub fs_ops: Vec<FsOp>,
+    pub program: OsString,
+    pub args: Vec<OsString>,
+}
+
+/// A command line that cannot be understood.
+#[derive(Debug, PartialEq)]
+pub enum ArgError {
+    /// An option that needs a value (or two) came last.
+    MissingValue { option: &'static str },
+    /// An option we do not know.
+    Unknown { option: OsString },
+    /// A value that does not parse.
+    BadValue {
+        option: &'static str,
+        value: OsString,
+        expected: &'static str,
+    },
+    /// No program to run.
+    NoProgram,
+}
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgError::MissingValue { option } => write!(f, "option {option} needs a value"),
+            ArgError::Unknown { option } => {
+                write!(f, "unknown option {}", option.to_string_lossy())
+            }
+            ArgError::BadValue {
+                option,
+                value,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "invalid value {:?} for {option}: expected {expected}",
+                    value.to_string_lossy()
+                )
+            }
+            ArgError::NoProgram => f.write_str("no program given"),
+        }
+    }
+}
+
+pub const USAGE: &str = "\
+usage: stockade [OPTIONS] [--] PROGRAM [ARGS...]
+
+Runs PROGRAM in a sandbox with the library's default policy: new user, mount,
+pid, network, IPC, UTS and cgroup namespaces; a read-only view of the host's
+system directories without its secrets; fresh /proc, minimal /dev, private /tmp;
+no_new_privs; a cleared environment.
+
+  --share-net              keep the host network namespace
+  --hostname NAME          hostname inside the sandbox
+  --uid N / --gid N        ids inside the sandbox (default: the caller's)
+  --chdir DIR              working directory inside the sandbox
+  --setenv KEY VALUE       set an environment variable
+  --unsetenv KEY           remove an environment variable
+  --inherit-env            pass the caller's whole environment
+  --rootfs DIR             use DIR read-only as the root
+  --ro-bind SRC DEST       bind SRC read-only at DEST (recursively)
+  --ro-bind-try SRC DEST   same, skipped if SRC does not exist
+  --bind SRC DEST          bind SRC read-write at DEST
+  --bind-try SRC DEST      same, skipped if SRC does not exist
+  --dev-bind SRC DEST      bind a device node (devices are off otherwise)
+  --tmpfs DEST[:SIZE]      fresh tmpfs (SIZE with K/M/G suffixes)
+  --overlay LOWER DEST     writable overlay of LOWER; changes vanish with the sandbox
+  --dir DEST               create a directory
+  --symlink TARGET DEST    create a symlink
+  --file DEST TEXT         create a read-only file containing TEXT
+  --mask PATH              hide a file or directory
+  --timeout SECS           wall-clock limit; exit code 124 when hit
+  --cpu-time SECS          CPU-time limit of each process (RLIMIT_CPU)
+  --rlimit NAME=VALUE      resource limit, e.g. nofile=64, fsize=1M, core=0,
+                           as=unlimited (names as in prlimit(1))
+  --json                   print a JSON report on stderr when the program ends
+  -h, --help               this help
+
+Exit status: the program's; 128+N if killed by signal N; 124 on timeout;
+125 if the sandbox could not be set up; 126 not executable; 127 not found.
+";
+
+/// Parses a size with an optional K/M/G/T suffix (powers of 1024).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last()? {
+        (i, 'k' | 'K') => (&s[..i], 1u64 << 10),
+        (i, 'm' | 'M') => (&s[..i], 1 << 20),
+        (i, 'g' | 'G') => (&s[..i], 1 << 30),
+        (i, 't' | 'T') => (&s[..i], 1 << 40),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+fn parse_secs(s: &str) -> Option<Duration> {
+    let v: f64 = s.trim().parse().ok()?;
+    (v.is_finite() && v > 0.0 && v < 1e9).then(|| Duration::from_secs_f64(v))
+}
+
+/// Parses the arguments after the program name.
+pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgError> {
+    let mut it = args.into_iter();
+    let mut o = Options::default();
+    fn val(
+        it: &mut impl Iterator<Item = OsString>,
+        option: &'static str,
+    ) -> Result<OsString, ArgError> {
+        it.next().ok_or(ArgError::MissingValue { option })
+    }
+    fn num<T: std::str::FromStr>(
+        v: OsString,
+        option: &'static str,
+        expected: &'static str,
+    ) -> Result<T, ArgError> {
+        v.to_str()
+            .and_then(|s| s.parse().ok())
+            .ok_or(ArgError::BadValue {
+                option,
+                value: v,
+                expected,
+            })
+    }
+    while let Some(a) = it.next() {
+        let Some(s) = a.to_str() else {
+            o.program = a;
+            break;
+        };
+        match s {
+            "--" => {
+                o.program = it.next().ok_or(ArgError::NoProgram)?;
+                break;
+            }
+            "-h" | "--help" => {
+                o.help = true;
+                return Ok(o);
+            }
+            "--share-net" => o.share_net = true,
+            "--inherit-env" => o.inherit_env = true,
+            "--json" => o.json = true,
+            "--hostname" => o.hostname = Some(val(&mut it, "--hostname")?),
+            "--chdir" => o.chdir = Some(val(&mut it, "--chdir")?.into()),
+            "--uid" => o.uid = Some(num(val(&mut it, "--uid")?, "--uid", "a number")?),
+            "--gid" => o.gid = Some(num(val(&mut it, "--gid")?, "--gid", "a number")?),
+            "--setenv" => {
+                let k = val(&mut it, "--setenv")?;
+                let v = val(&mut it, "--setenv")?;
+                o.setenv.push((k, v));
+            }
+            "--unsetenv" => o.unsetenv.push(val(&mut it, "--unsetenv")?),
+            "--timeout" => {
+                let v = val(&mut it, "--timeout")?;
+                o.timeout = Some(v.to_str().and_then(parse_secs).ok_or(ArgError::BadValue {
+                    option: "--timeout",
+                    value: v,
+                    expected: "a positive number of seconds",
+                })?);
+            }
+            "--cpu-time" => {
+                let v = val(&mut it, "--cpu-time")?;
+                o.cpu_time = Some(v.to_str().and_then(parse_secs).ok_or(ArgError::BadValue {
+                    option: "--cpu-time",
+                    value: v,
+                    expected: "a positive number of seconds",
+                })?);
+            }
+            "--rlimit" => {
+                let v = val(&mut it, "--rlimit")?;
+                let parsed = v.to_str().and_then(|t| {
+                    let (name, value) = t.split_once('=')?;
+                    let value = if value == "unlimited" || value == "infinity" {
+                        RLIM_INFINITY
+                    } else {
+                        parse_size(value)?
+                    };
+                    Some((name.parse::<Rlimit>().ok()?, value))
+                });
+                o.rlimits.push(parsed.ok_or(ArgError::BadValue {
+                    option: "--rlimit",
+                    value: v,
+                    expected: "NAME=VALUE with a prlimit name (nofile, fsize, ...) and a number, \
+                               a K/M/G size or \"unlimited\"",
+                })?);
+            }
+            "--rootfs" => o.rootfs = Some(val(&mut it, "--rootfs")?.into()),
+            "--ro-bind" | "--ro-bind-try" | "--bind" | "--bind-try" | "--dev-bind" => {
+                let option = match s {
+                    "--ro-bind" => "--ro-bind",
+                    "--ro-bind-try" => "--ro-bind-try",
+                    "--bind" => "--bind",
+                    "--bind-try" => "--bind-try",
+                    _ => "--dev-bind",
+                };
+                let src = val(&mut it, option)?;
+                let dest = val(&mut it, option)?;
+                o.fs_ops.push(FsOp::Bind {
+                    src: src.into(),
+                    dest: dest.into(),
+                    read_only: s.starts_with("--ro"),
+                    optional: s.ends_with("-try"),
+                    devices: s == "--dev-bind",
+                });
+            }
+            "--tmpfs" => {
+                let v = val(&mut it, "--tmpfs")?;
+                let bytes = v.as_bytes();
+                let (dest, size) = match bytes.iter().rposition(|b| *b == b':') {
+                    Some(i) => {
+                        let size = std::str::from_utf8(&bytes[i + 1..])
+                            .ok()
+                            .and_then(parse_size)
+                            .ok_or(ArgError::BadValue {
+                                option: "--tmpfs",
+                                value: v.clone(),
+                                expected: "DEST[:SIZE] with SIZE like 64M",
+                            })?;
+                        (OsString::from_vec(bytes[..i].to_vec()), Some(size))
+                    }
+                    None => (v.clone(), None),
+                };
+                o.fs_ops.push(FsOp::Tmpfs {
+                    dest: dest.into(),
+                    options: TmpfsOptions { size, mode: None },
+                });
+            }
+            "--overlay" => {
+                let lower = val(&mut it, "--overlay")?;
+                let dest = val(&mut it, "--overlay")?;
+                o.fs_ops.push(FsOp::Overlay {
+                    lower: lower.into(),
+                    dest: dest.into(),
+                });
+            }
+            "--dir" => o.fs_ops.push(FsOp::Dir {
+                dest: val(&mut it, "--dir")?.into(),
+                mode: None,
+            }),
+            "--symlink" => {
+                let target = val(&mut it, "--symlink")?;
+                let dest = val(&mut it, "--symlink")?;
+                o.fs_ops.push(FsOp::Symlink {
+                    target: target.into(),
+                    dest: dest.into(),
+                });
+            }
+            "--file" => {
+                let dest = val(&mut it, "--file")?;
+                let text = val(&mut it, "--file")?;
+                o.fs_ops.push(FsOp::File {
+                    dest: dest.into(),
+                    contents: text.into_encoded_bytes(),
+                    mode: None,
+                });
+            }
+            "--mask" => o.fs_ops.push(FsOp::Mask {
+                dest: val(&mut it, "--mask")?.into(),
+            }),
+            _ if s.starts_with('-') && s.len() > 1 => return Err(ArgError::Unknown { option: a }),
+            _ => {
+                o.program = a;
+                break;
+            }
+        }
+    }
+    if o.program.is_empty() {
+        return Err(ArgError::NoProgram);
+    }
+    o.args = it.collect();
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Options, ArgError> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn program_and_arguments() {
+        let o = p(&["--share-net", "--", "sh", "-c", "echo hi"]).unwrap();
+        assert!(o.share_net);
+        assert_eq!(o.program, "sh");
+        assert_eq!(o.args, ["-c", "echo hi"]);
+        let o = p(&["ls", "--share-net"]).unwrap();
+        assert_eq!(o.program, "ls");
+        assert_eq!(o.args, ["--share-net"]);
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(p(&[]), Err(ArgError::NoProgram));
+        assert_eq!(
+            p(&["--hostname"]),
+            Err(ArgError::MissingValue {
+                option: "--hostname"
+            })
+        );
+        assert_eq!(
+            p(&["--bogus", "x"]),
+            Err(ArgError::Unknown {
+                option: "--bogus".into()
+            })
+        );
+        assert!(matches!(
+            p(&["--uid", "x", "sh"]),
+            Err(ArgError::BadValue {
+                option: "--uid",
+                ..
+            })
+        ));
+        assert!(matches!(
+            p(&["--timeout", "-1", "sh"]),
+            Err(ArgError::BadValue {
+                option: "--timeout",
+                ..
+            })
+        ));
+        for bad in ["files=3", "nofile", "nofile=x", "nofile=-1"] {
+            assert!(
+                matches!(
+                    p(&["--rlimit", bad, "sh"]),
+                    Err(ArgError::BadValue {
+                        option: "--rlimit",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+        let o = p(&["--rlimit", "nofile=64", "--rlimit", "AS=unlimited", "sh"]).unwrap();
+        assert_eq!(
+            o.rlimits,
+            [(Rlimit::Nofile, 64), (Rlimit::As, RLIM_INFINITY)]
+        );
+        assert!(matches!(
+            p(&["--tmpfs", "/t:lots", "sh"]),
+            Err(ArgError::BadValue {
+                option: "--tmpfs",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn sizes_and_fs_ops_keep_order() {
+        assert_eq!(parse_size("64M"), Some(64 << 20));
+        assert_eq!(parse_size("1g"), Some(1 << 30));
+        assert_eq!(parse_size("12"), Some(12));
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_size("99999999999T"), None);
+        let o = p(&[
+            "--tmpfs",
+            "/a:1K",
+            "--ro-bind",
+            "/x",
+            "/y",
+            "--mask",
+            "/y/z",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(o.fs_ops.len(), 3);
+        assert_eq!(
+            o.fs_ops[0],
+            FsOp::Tmpfs {
+                dest: "/a".into(),
+                options: TmpfsOptions {
+                    size: Some(1024),
+                    mode: None
+                }
+            }
+        );
+        assert!(matches!(
+            &o.fs_ops[1],
+            FsOp::Bind {
+                read_only: true,
+                optional: false,
+                ..
+            }
+        ));
+        assert_eq!(
+            o.fs_ops[2],
+            FsOp::Mask {
+                dest: "/y/z".into()
+            }
+        );
+    }
+}

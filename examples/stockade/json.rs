@@ -1,0 +1,95 @@
+//! A minimal JSON writer for the `--json` report (keeps the front end free of
+//! extra features).
+
+use stockade::Enforcement;
+
+/// An object under construction.
+pub struct Object {
+    out: String,
+    first: bool,
+}
+
+pub fn escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+impl Object {
+    pub fn new() -> Object {
+        Object {
+            out: String::from("{"),
+            first: true,
+        }
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push_str(&escape(k));
+        self.out.push(':');
+    }
+
+    pub fn str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.out.push_str(&escape(v));
+    }
+
+    pub fn num(&mut self, k: &str, v: u64) {
+        self.key(k);
+        self.out.push_str(&v.to_string());
+    }
+
+    pub fn opt_num(&mut self, k: &str, v: Option<u64>) {
+        match v {
+            Some(v) => self.num(k, v),
+            None => self.raw(k, "null"),
+        }
+    }
+
+    pub fn bool(&mut self, k: &str, v: bool) {
+        self.raw(k, if v { "true" } else { "false" });
+    }
+
+    pub fn raw(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.out.push_str(v);
+    }
+
+    pub fn finish(mut self) -> String {
+        self.out.push('}');
+        self.out
+    }
+}
+
+/// The enforcement report as a JSON object.
+pub fn enforcement(e: &Enforcement) -> String {
+    let mut j = Object::new();
+    let ns: Vec<String> = e.namespaces.names().map(escape).collect();
+    j.raw("namespaces", &format!("[{}]", ns.join(",")));
+    for (k, m) in [("uid", e.uid), ("gid", e.gid)] {
+        match m {
+            Some(m) => j.raw(
+                k,
+                &format!("{{\"inside\":{},\"outside\":{}}}", m.inside, m.outside),
+            ),
+            None => j.raw(k, "null"),
+        }
+    }
+    j.bool("filesystem", e.filesystem);
+    j.finish()
+}

@@ -1,0 +1,186 @@
+//! `stockade`: run a program in a sandbox from the command line.
+//!
+//! ```text
+//! cargo run --release --example stockade -- sh -c 'echo $$; id -u; hostname'
+//! ```
+//!
+//! See `--help` for the options and the exit-status convention.
+
+mod args;
+mod json;
+
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use stockade::{Command, Error, Sandbox, Verdict};
+
+/// Signals the front end forwards to the sandboxed program.
+const FORWARDED: [Signal; 5] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGWINCH,
+];
+
+fn main() -> ExitCode {
+    let opts = match args::parse(std::env::args_os().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("stockade: {e}\n\n{}", args::USAGE);
+            return ExitCode::from(125);
+        }
+    };
+    if opts.help {
+        print!("{}", args::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    let mut sb = Sandbox::new();
+    if opts.share_net {
+        sb.share_net();
+    }
+    if let Some(h) = &opts.hostname {
+        sb.hostname(h);
+    }
+    if let Some(u) = opts.uid {
+        sb.uid(u);
+    }
+    if let Some(g) = opts.gid {
+        sb.gid(g);
+    }
+    sb.inherit_env(opts.inherit_env);
+    if let Some(r) = &opts.rootfs {
+        sb.root_dir(r);
+    }
+    for op in &opts.fs_ops {
+        sb.fs_op(op.clone());
+    }
+    if let Some(t) = opts.timeout {
+        sb.timeout(t);
+    }
+    if let Some(t) = opts.cpu_time {
+        sb.cpu_time_limit(t);
+    }
+    for &(r, v) in &opts.rlimits {
+        sb.rlimit(r, v);
+    }
+    let mut cmd = Command::new(&opts.program);
+    cmd.args(&opts.args);
+    for (k, v) in &opts.setenv {
+        cmd.env(k, v);
+    }
+    for k in &opts.unsetenv {
+        cmd.env_remove(k);
+    }
+    if let Some(d) = &opts.chdir {
+        cmd.current_dir(d);
+    }
+
+    // Block the signals we forward before spawning, so none is lost between
+    // spawn and the wait loop. The sandbox resets its own mask.
+    let mut mask = SigSet::empty();
+    for s in FORWARDED {
+        mask.add(s);
+    }
+    let _ = mask.thread_block();
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok();
+
+    let start = Instant::now();
+    let mut child = match sb.spawn(&mut cmd) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match &e {
+                Error::ProgramNotFound { .. } => 127,
+                Error::NotExecutable { .. }
+                | Error::IsADirectory { .. }
+                | Error::InterpreterNotFound { .. } => 126,
+                _ => 125,
+            };
+            eprintln!("stockade: {}", one_line(&e));
+            if opts.json {
+                let mut j = json::Object::new();
+                j.str("status", "setup_failed");
+                j.raw("code", "null");
+                j.raw("signal", "null");
+                j.num("wall_ms", start.elapsed().as_millis() as u64);
+                j.str("error", &one_line(&e));
+                eprintln!("{}", j.finish());
+            }
+            return ExitCode::from(code);
+        }
+    };
+
+    // The sandbox enforces the timeout itself: wait for it to end, forwarding
+    // signals meanwhile.
+    let status = loop {
+        let mut fds = vec![PollFd::new(child.pidfd(), PollFlags::POLLIN)];
+        if let Some(s) = &sfd {
+            fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+        }
+        let _ = poll(&mut fds, PollTimeout::NONE);
+        let child_done = fds[0].revents().is_some_and(|r| !r.is_empty());
+        let sig_ready = fds
+            .get(1)
+            .and_then(|f| f.revents())
+            .is_some_and(|r| !r.is_empty());
+        drop(fds);
+        if sig_ready {
+            if let Some(s) = &sfd {
+                while let Ok(Some(info)) = s.read_signal() {
+                    let _ = child.signal(info.ssi_signo as i32);
+                }
+            }
+        }
+        if child_done {
+            match child.wait() {
+                Ok(s) => break s,
+                Err(e) => {
+                    eprintln!("stockade: waiting for the sandbox: {e}");
+                    return ExitCode::from(125);
+                }
+            }
+        }
+    };
+    let outcome = child.outcome().copied();
+    let verdict = outcome.map(|o| o.verdict);
+
+    if opts.json {
+        let mut j = json::Object::new();
+        j.str("status", verdict.map_or("exited", |v| v.name()));
+        j.opt_num("code", status.code().map(|c| c as u64));
+        j.opt_num("signal", status.signal().map(|s| s as u64));
+        let usage = outcome.and_then(|o| o.usage);
+        let wall = usage.map_or_else(|| start.elapsed(), |u| u.wall_time);
+        j.num("wall_ms", wall.as_millis() as u64);
+        j.opt_num("cpu_ms", usage.map(|u| u.cpu_time().as_millis() as u64));
+        j.opt_num("user_ms", usage.map(|u| u.user_time.as_millis() as u64));
+        j.opt_num("system_ms", usage.map(|u| u.system_time.as_millis() as u64));
+        j.opt_num("peak_memory_bytes", usage.map(|u| u.peak_memory_bytes));
+        j.raw("enforcement", &json::enforcement(child.enforcement()));
+        eprintln!("{}", j.finish());
+    }
+    if verdict == Some(Verdict::TimedOut) {
+        return ExitCode::from(124);
+    }
+    match (status.code(), status.signal()) {
+        (Some(c), _) => ExitCode::from(c as u8),
+        (None, Some(s)) => ExitCode::from(128 + s as u8),
+        _ => ExitCode::from(125),
+    }
+}
+
+/// The error and its causes on one line.
+fn one_line(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -1,0 +1,631 @@
+//! A running sandbox: [`Child`], its exit status and captured output.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::process::ExitStatusExt;
+use std::time::{Duration, Instant};
+
+use crate::compat::Enforcement;
+use crate::spawn::report::{self, Record};
+use crate::sys::clone::StackMap;
+
+/// How a sandboxed program ended, with the semantics of
+/// [`std::process::ExitStatus`] (it wraps the raw wait status).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExitStatus(i32);
+
+impl ExitStatus {
+    /// Builds a status from a raw wait status (as `waitpid` reports it).
+    pub fn from_raw(raw: i32) -> ExitStatus {
+        ExitStatus(raw)
+    }
+
+    /// The raw wait status.
+    pub fn into_raw(self) -> i32 {
+        self.0
+    }
+
+    /// Whether the program exited with code 0.
+    pub fn success(&self) -> bool {
+        self.code() == Some(0)
+    }
+
+    /// The exit code, if the program exited normally.
+    pub fn code(&self) -> Option<i32> {
+        libc::WIFEXITED(self.0).then(|| libc::WEXITSTATUS(self.0))
+    }
+
+    /// The signal that killed the program, if any.
+    pub fn signal(&self) -> Option<i32> {
+        libc::WIFSIGNALED(self.0).then(|| libc::WTERMSIG(self.0))
+    }
+
+    /// Whether the program dumped core when it was killed.
+    pub fn core_dumped(&self) -> bool {
+        libc::WIFSIGNALED(self.0) && libc::WCOREDUMP(self.0)
+    }
+}
+
+impl From<ExitStatus> for std::process::ExitStatus {
+    fn from(s: ExitStatus) -> Self {
+        std::process::ExitStatus::from_raw(s.0)
+    }
+}
+
+impl From<std::process::ExitStatus> for ExitStatus {
+    fn from(s: std::process::ExitStatus) -> Self {
+        ExitStatus(s.into_raw())
+    }
+}
+
+impl fmt::Debug for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&std::process::ExitStatus::from(*self), f)
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    /// Same text as `std::process::ExitStatus`, e.g. `exit status: 42` or
+    /// `signal: 9 (SIGKILL)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&std::process::ExitStatus::from(*self), f)
+    }
+}
+
+/// The output of a finished sandboxed program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    /// How it ended.
+    pub status: ExitStatus,
+    /// Everything it wrote to standard output.
+    pub stdout: Vec<u8>,
+    /// Everything it wrote to standard error.
+    pub stderr: Vec<u8>,
+}
+
+macro_rules! stdio_handle {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug)]
+        pub struct $name {
+            inner: File,
+        }
+
+        impl $name {
+            pub(crate) fn from_owned(fd: OwnedFd) -> Self {
+                $name { inner: File::from(fd) }
+            }
+        }
+
+        impl AsFd for $name {
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                self.inner.as_fd()
+            }
+        }
+
+        impl AsRawFd for $name {
+            fn as_raw_fd(&self) -> RawFd {
+                self.inner.as_raw_fd()
+            }
+        }
+
+        impl From<$name> for OwnedFd {
+            fn from(h: $name) -> OwnedFd {
+                h.inner.into()
+            }
+        }
+    };
+}
+
+stdio_handle!(
+    /// The write end of the program's standard input pipe.
+    ChildStdin
+);
+stdio_handle!(
+    /// The read end of the program's standard output pipe.
+    ChildStdout
+);
+stdio_handle!(
+    /// The read end of the program's standard error pipe.
+    ChildStderr
+);
+
+impl Write for ChildStdin {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl Read for ChildStdout {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl Read for ChildStderr {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+/// Why a sandbox ended, as far as the sandbox can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum Verdict {
+    /// The program exited with this code.
+    Exited(i32),
+    /// The program was killed by this signal, for a reason the sandbox did
+    /// not cause.
+    Signaled(i32),
+    /// The wall-clock limit of [`Sandbox::timeout`](crate::Sandbox::timeout)
+    /// expired and the sandbox was killed.
+    TimedOut,
+    /// The program died of `SIGXCPU`, or of `SIGKILL` after using up the
+    /// hard CPU-time limit of
+    /// [`Sandbox::cpu_time_limit`](crate::Sandbox::cpu_time_limit).
+    CpuTimeExceeded,
+    /// The kernel's OOM killer killed a process of the sandbox under its
+    /// cgroup memory limit.
+    OomKilled,
+    /// The caller ended the sandbox ([`Child::kill`], or dropping the
+    /// `Child`).
+    Killed,
+}
+
+impl Verdict {
+    /// The short name used in reports: `exited`, `signaled`, `timed_out`,
+    /// `cpu_time_exceeded`, `oom_killed`, `killed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Exited(_) => "exited",
+            Verdict::Signaled(_) => "signaled",
+            Verdict::TimedOut => "timed_out",
+            Verdict::CpuTimeExceeded => "cpu_time_exceeded",
+            Verdict::OomKilled => "oom_killed",
+            Verdict::Killed => "killed",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Exited(c) => write!(f, "exited with code {c}"),
+            Verdict::Signaled(s) => write!(f, "killed by signal {s}"),
+            Verdict::TimedOut => f.write_str("timed out"),
+            Verdict::CpuTimeExceeded => f.write_str("CPU time limit exceeded"),
+            Verdict::OomKilled => f.write_str("killed for exceeding its memory limit"),
+            Verdict::Killed => f.write_str("killed by the caller"),
+        }
+    }
+}
+
+/// Resources a finished sandbox used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct Usage {
+    /// From just before the program's process was created until it ended.
+    pub wall_time: Duration,
+    /// User CPU time of every process of the sandbox that was reaped.
+    pub user_time: Duration,
+    /// System CPU time of every process of the sandbox that was reaped.
+    pub system_time: Duration,
+    /// Peak memory in bytes: the largest resident set of any single process
+    /// (`ru_maxrss`) unless [`peak_memory_whole_sandbox`](Usage::peak_memory_whole_sandbox).
+    pub peak_memory_bytes: u64,
+    /// Whether [`peak_memory_bytes`](Usage::peak_memory_bytes) covers the
+    /// whole sandbox at once (the cgroup's `memory.peak`), rather than its
+    /// largest process.
+    pub peak_memory_whole_sandbox: bool,
+}
+
+impl Usage {
+    /// User plus system CPU time.
+    pub fn cpu_time(&self) -> Duration {
+        self.user_time + self.system_time
+    }
+}
+
+/// Everything known about a finished sandbox: [`Child::outcome`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Outcome {
+    /// The program's wait status (for a timed-out or killed sandbox, the
+    /// `SIGKILL` that ended it).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub status: ExitStatus,
+    /// Why it ended.
+    pub verdict: Verdict,
+    /// What it used. `None` when the supervisor could not account for it
+    /// (it was killed from outside before it could report).
+    pub usage: Option<Usage>,
+}
+
+/// A sandboxed program that was started by [`Sandbox::spawn`](crate::Sandbox::spawn).
+///
+/// Like [`std::process::Child`], with two differences that make sandboxes
+/// hard to leak: dropping a `Child` that has not been waited for kills the
+/// whole sandbox (unless [`Sandbox::kill_on_drop`](crate::Sandbox::kill_on_drop)
+/// is turned off), and the sandbox dies when the calling process dies (unless
+/// [`Sandbox::die_with_parent`](crate::Sandbox::die_with_parent) is turned
+/// off).
+#[derive(Debug)]
+pub struct Child {
+    /// The program's standard input, if it was [`Stdio::piped`](crate::Stdio::piped).
+    pub stdin: Option<ChildStdin>,
+    /// The program's standard output, if piped.
+    pub stdout: Option<ChildStdout>,
+    /// The program's standard error, if piped.
+    pub stderr: Option<ChildStderr>,
+    pub(crate) inner: Inner,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    /// pidfd of the supervisor (the sandbox's init).
+    pub(crate) pidfd: OwnedFd,
+    pub(crate) program_pid: u32,
+    pub(crate) report: OwnedFd,
+    /// The supervisor runs on this memory until it is reaped.
+    pub(crate) stacks: Option<StackMap>,
+    pub(crate) status: Option<ExitStatus>,
+    pub(crate) enforcement: Enforcement,
+    pub(crate) kill_on_drop: bool,
+    /// Whether the sandbox has a pid namespace (its supervisor's death
+    /// kills every process in it).
+    pub(crate) pid_ns: bool,
+    /// The soft `RLIMIT_CPU`, in seconds, if one was set.
+    pub(crate) cpu_limit_secs: Option<u64>,
+    pub(crate) started: Instant,
+    pub(crate) kill_requested: bool,
+    pub(crate) outcome: Option<Outcome>,
+}
+
+/// Sends `sig` through a pidfd.
+pub(crate) fn pidfd_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: pidfd_send_signal with a null siginfo and no flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Waits for (reaps) the process behind a pidfd. Returns its wait status, or
+/// `None` with `nohang` if it is still running.
+pub(crate) fn pidfd_wait(pidfd: BorrowedFd<'_>, nohang: bool) -> io::Result<Option<ExitStatus>> {
+    const P_PIDFD: libc::idtype_t = 3;
+    loop {
+        // SAFETY: an all-zero siginfo is valid to be filled in.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let mut flags = libc::WEXITED | libc::__WALL;
+        if nohang {
+            flags |= libc::WNOHANG;
+        }
+        // SAFETY: waitid with a live siginfo buffer.
+        let r = unsafe { libc::waitid(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, flags) };
+        if r != 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        // SAFETY: waitid filled in the child fields of siginfo (or left
+        // si_pid zero with WNOHANG when nothing changed).
+        let pid = unsafe { info.si_pid() };
+        // SAFETY: as above.
+        let status = unsafe { info.si_status() };
+        if pid == 0 {
+            return Ok(None);
+        }
+        let raw = match info.si_code {
+            libc::CLD_EXITED => (status & 0xff) << 8,
+            libc::CLD_KILLED => status & 0x7f,
+            libc::CLD_DUMPED => (status & 0x7f) | 0x80,
+            _ => status,
+        };
+        return Ok(Some(ExitStatus(raw)));
+    }
+}
+
+impl Child {
+    /// The program's process id, as seen by the caller.
+    pub fn id(&self) -> u32 {
+        self.inner.program_pid
+    }
+
+    /// A pidfd that becomes readable when the sandbox has ended (it refers
+    /// to the sandbox's supervisor, which outlives the program by at most the
+    /// time it takes to tear the sandbox down). Useful with `poll` and event
+    /// loops.
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.inner.pidfd.as_fd()
+    }
+
+    /// What the sandbox actually enforced.
+    pub fn enforcement(&self) -> &Enforcement {
+        &self.inner.enforcement
+    }
+
+    /// Kills every process of the sandbox. Does nothing if it already
+    /// ended. [`wait`](Child::wait) then reports `SIGKILL`, and the
+    /// outcome [`Verdict::Killed`].
+    pub fn kill(&mut self) -> io::Result<()> {
+        if self.inner.status.is_some() {
+            return Ok(());
+        }
+        self.inner.kill_requested = true;
+        // Ask the supervisor to tear the sandbox down and report; it kills
+        // what a pid namespace would not take down with it.
+        // SAFETY: send of one byte from a live buffer; never blocks.
+        let sent = unsafe {
+            libc::send(
+                self.inner.report.as_raw_fd(),
+                [report::REQUEST_KILL].as_ptr().cast(),
+                1,
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if sent == 1 && !self.inner.pid_ns {
+            return Ok(());
+        }
+        // In a pid namespace the supervisor's death kills everything at once,
+        // even if the supervisor is stopped or stuck.
+        match pidfd_signal(self.inner.pidfd.as_fd(), libc::SIGKILL) {
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// How the sandbox ended and what it used, once it has been waited for
+    /// ([`wait`](Child::wait), [`try_wait`](Child::try_wait) or
+    /// [`wait_timeout`](Child::wait_timeout) returned a status).
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.inner.outcome.as_ref()
+    }
+
+    /// Sends `signal` to the program (through the sandbox's supervisor, which
+    /// forwards it; `SIGKILL` kills the whole sandbox).
+    pub fn signal(&self, signal: i32) -> io::Result<()> {
+        if self.inner.status.is_some() {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        pidfd_signal(self.inner.pidfd.as_fd(), signal)
+    }
+
+    /// Waits for the program to end and returns its status. Closes the
+    /// program's stdin first, if it was piped.
+    pub fn wait(&mut self) -> io::Result<ExitStatus> {
+        drop(self.stdin.take());
+        if let Some(s) = self.inner.status {
+            return Ok(s);
+        }
+        let sup = pidfd_wait(self.inner.pidfd.as_fd(), false)?
+            .ok_or_else(|| io::Error::other("waitid returned no status"))?;
+        Ok(self.finish(sup))
+    }
+
+    /// Returns the status if the program has ended, without blocking.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if let Some(s) = self.inner.status {
+            return Ok(Some(s));
+        }
+        match pidfd_wait(self.inner.pidfd.as_fd(), true)? {
+            Some(sup) => Ok(Some(self.finish(sup))),
+            None => Ok(None),
+        }
+    }
+
+    /// Waits at most `timeout` for the program to end. Returns `None` if it is
+    /// still running (it is left running; call [`kill`](Child::kill) to end
+    /// it).
+    pub fn wait_timeout(&mut self, timeout: std::time::Duration) -> io::Result<Option<ExitStatus>> {
+        drop(self.stdin.take());
+        if let Some(s) = self.inner.status {
+            return Ok(Some(s));
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let ms = left.as_millis().min(i32::MAX as u128) as i32;
+            let mut pfd = libc::pollfd {
+                fd: self.inner.pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: poll on one live pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if r > 0 {
+                return self.try_wait();
+            }
+            if left.is_zero() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Waits for the program and collects its stdout and stderr (those that
+    /// were piped).
+    pub fn wait_with_output(mut self) -> io::Result<Output> {
+        drop(self.stdin.take());
+        let (stdout, stderr) = read2(self.stdout.take(), self.stderr.take())?;
+        let status = self.wait()?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Turns the supervisor's status into the program's, from the exit
+    /// record the supervisor sent before exiting.
+    fn finish(&mut self, supervisor: ExitStatus) -> ExitStatus {
+        let mut status = supervisor;
+        let mut exit: Option<Record> = None;
+        let mut buf = [0u8; report::RECORD_LEN];
+        loop {
+            // SAFETY: recv into a live buffer; MSG_DONTWAIT never blocks.
+            let n = unsafe {
+                libc::recv(
+                    self.inner.report.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n <= 0 {
+                break;
+            }
+            if let Some(rec) = Record::decode(buf.get(..n as usize).unwrap_or(&[])) {
+                if rec.kind == report::KIND_EXIT && supervisor.code() == Some(0) {
+                    status = ExitStatus(rec.value);
+                    exit = Some(rec);
+                }
+            }
+        }
+        self.inner.status = Some(status);
+        self.inner.outcome = Some(self.judge(status, exit.as_ref()));
+        // The supervisor is reaped: its stack can go.
+        self.inner.stacks = None;
+        status
+    }
+}
+
+impl Child {
+    fn judge(&self, status: ExitStatus, exit: Option<&Record>) -> Outcome {
+        let flags = exit.map_or(0, |r| r.flags);
+        let usage = exit.and_then(report::ExitInfo::decode).map(|i| Usage {
+            wall_time: Duration::from_nanos(i.wall_ns),
+            user_time: Duration::from_micros(i.utime_us),
+            system_time: Duration::from_micros(i.stime_us),
+            peak_memory_bytes: i.maxrss_kib.saturating_mul(1024),
+            peak_memory_whole_sandbox: false,
+        });
+        let usage = usage.or_else(|| {
+            // Killed from outside before reporting: only the wall time is
+            // known, from the caller's side.
+            self.inner.kill_requested.then(|| Usage {
+                wall_time: self.inner.started.elapsed(),
+                ..Usage::default()
+            })
+        });
+        let cpu_out = |u: &Option<Usage>| match (self.inner.cpu_limit_secs, u) {
+            (Some(limit), Some(u)) => u.cpu_time() >= Duration::from_secs(limit),
+            _ => false,
+        };
+        let verdict = if flags & report::FLAG_TIMED_OUT != 0 {
+            Verdict::TimedOut
+        } else if flags & report::FLAG_KILLED != 0 || (exit.is_none() && self.inner.kill_requested)
+        {
+            Verdict::Killed
+        } else if let Some(code) = status.code() {
+            Verdict::Exited(code)
+        } else {
+            let sig = status.signal().unwrap_or(0);
+            if self.inner.cpu_limit_secs.is_some()
+                && (sig == libc::SIGXCPU || (sig == libc::SIGKILL && cpu_out(&usage)))
+            {
+                Verdict::CpuTimeExceeded
+            } else {
+                Verdict::Signaled(sig)
+            }
+        };
+        Outcome {
+            status,
+            verdict,
+            usage,
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.inner.status.is_some() {
+            return;
+        }
+        if self.inner.kill_on_drop {
+            let _ = self.kill();
+            let _ = pidfd_wait(self.inner.pidfd.as_fd(), false);
+        } else if let Some(stacks) = self.inner.stacks.take() {
+            // The supervisor keeps running on this memory: it must outlive
+            // this handle.
+            std::mem::forget(stacks);
+        }
+    }
+}
+
+/// Reads two pipes to the end concurrently, so neither can fill up and block
+/// the program.
+pub(crate) fn read2(
+    out: Option<ChildStdout>,
+    err: Option<ChildStderr>,
+) -> io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut bufs = (Vec::new(), Vec::new());
+    let mut fds: [Option<File>; 2] = [out.map(|o| o.inner), err.map(|e| e.inner)];
+    let mut chunk = vec![0u8; 64 * 1024];
+    while fds.iter().any(Option::is_some) {
+        let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(2);
+        let mut which = Vec::with_capacity(2);
+        for (i, f) in fds.iter().enumerate() {
+            if let Some(f) = f {
+                pfds.push(libc::pollfd {
+                    fd: f.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+                which.push(i);
+            }
+        }
+        // SAFETY: poll over a live array of pollfds.
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, -1) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        for (p, i) in pfds.iter().zip(which) {
+            if p.revents == 0 {
+                continue;
+            }
+            let Some(f) = fds[i].as_mut() else { continue };
+            match f.read(&mut chunk) {
+                Ok(0) => fds[i] = None,
+                Ok(n) => {
+                    let dst = if i == 0 { &mut bufs.0 } else { &mut bufs.1 };
+                    dst.extend_from_slice(&chunk[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(bufs)
+}

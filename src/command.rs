@@ -1,0 +1,266 @@
+//! The program to run: [`Command`] and [`Stdio`], shaped like `std::process`.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// A program to run inside a [`Sandbox`](crate::Sandbox), with its
+/// arguments, environment, working directory and standard streams.
+///
+/// It mirrors [`std::process::Command`]: the same method names, the same
+/// defaults for [`Sandbox::spawn`](crate::Sandbox::spawn) (stdio inherited)
+/// and [`Sandbox::output`](crate::Sandbox::output) (stdout/stderr captured,
+/// stdin null). What differs is the environment: a sandbox starts from a
+/// small documented set of variables rather than the caller's whole
+/// environment (see [`Sandbox::inherit_env`](crate::Sandbox::inherit_env)).
+///
+/// ```
+/// let mut cmd = stockade::Command::new("sh");
+/// cmd.arg("-c").arg("echo $GREETING").env("GREETING", "hello");
+/// ```
+#[derive(Debug)]
+pub struct Command {
+    pub(crate) program: OsString,
+    pub(crate) arg0: Option<OsString>,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env_clear: bool,
+    pub(crate) env: BTreeMap<OsString, Option<OsString>>,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) stdin: Option<Stdio>,
+    pub(crate) stdout: Option<Stdio>,
+    pub(crate) stderr: Option<Stdio>,
+    pub(crate) fds: Vec<(RawFd, OwnedFd)>,
+}
+
+impl Command {
+    /// A command that runs `program`: a path inside the sandbox if it
+    /// contains a `/`, otherwise a name searched in the sandbox's `PATH`.
+    pub fn new(program: impl AsRef<OsStr>) -> Command {
+        Command {
+            program: program.as_ref().to_owned(),
+            arg0: None,
+            args: Vec::new(),
+            env_clear: false,
+            env: BTreeMap::new(),
+            cwd: None,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            fds: Vec::new(),
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds several arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets `argv[0]` (by default the program as given).
+    pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> &mut Command {
+        self.arg0 = Some(arg0.as_ref().to_owned());
+        self
+    }
+
+    /// Sets an environment variable for the program.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Command {
+        self.env
+            .insert(key.as_ref().to_owned(), Some(val.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets several environment variables.
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        for (k, v) in vars {
+            self.env(k, v);
+        }
+        self
+    }
+
+    /// Removes an environment variable (from the sandbox's base environment
+    /// or an earlier [`env`](Command::env)).
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
+        self.env.insert(key.as_ref().to_owned(), None);
+        self
+    }
+
+    /// Starts from an empty environment: only variables set on this command
+    /// afterwards reach the program.
+    pub fn env_clear(&mut self) -> &mut Command {
+        self.env_clear = true;
+        self.env.clear();
+        self
+    }
+
+    /// Sets the working directory, as a path inside the sandbox.
+    ///
+    /// Without it the program starts in the caller's working directory if
+    /// that path exists inside the sandbox, else in `/`.
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Configures the program's standard input.
+    pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.stdin = Some(cfg.into());
+        self
+    }
+
+    /// Configures the program's standard output.
+    pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.stdout = Some(cfg.into());
+        self
+    }
+
+    /// Configures the program's standard error.
+    pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.stderr = Some(cfg.into());
+        self
+    }
+
+    /// Passes `fd` to the program as descriptor number `child_fd` (3 or
+    /// above; use [`stdin`](Command::stdin) and friends for 0-2).
+    ///
+    /// Only descriptors passed this way and 0-2 reach the program; everything
+    /// else the caller has open is closed on exec.
+    pub fn pass_fd(&mut self, child_fd: RawFd, fd: impl Into<OwnedFd>) -> &mut Command {
+        self.fds.push((child_fd, fd.into()));
+        self
+    }
+
+    /// The program as given.
+    pub fn get_program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// The arguments (without `argv[0]`).
+    pub fn get_args(&self) -> impl Iterator<Item = &OsStr> {
+        self.args.iter().map(OsString::as_os_str)
+    }
+
+    /// Environment changes made on this command: `None` means removed.
+    pub fn get_envs(&self) -> impl Iterator<Item = (&OsStr, Option<&OsStr>)> {
+        self.env.iter().map(|(k, v)| (k.as_os_str(), v.as_deref()))
+    }
+
+    /// The working directory, if set.
+    pub fn get_current_dir(&self) -> Option<&Path> {
+        self.cwd.as_deref()
+    }
+}
+
+impl From<&std::process::Command> for Command {
+    /// Copies program, arguments, environment changes and working directory.
+    /// Stdio settings of a `std` command cannot be read back and are not
+    /// copied.
+    fn from(c: &std::process::Command) -> Command {
+        let mut cmd = Command::new(c.get_program());
+        cmd.args(c.get_args());
+        for (k, v) in c.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        if let Some(d) = c.get_current_dir() {
+            cmd.current_dir(d);
+        }
+        cmd
+    }
+}
+
+/// How a standard stream of the program is set up.
+#[derive(Debug)]
+pub struct Stdio(pub(crate) StdioKind);
+
+#[derive(Debug)]
+pub(crate) enum StdioKind {
+    Inherit,
+    Null,
+    Piped,
+    Fd(OwnedFd),
+}
+
+impl Stdio {
+    /// The program shares the caller's stream.
+    pub fn inherit() -> Stdio {
+        Stdio(StdioKind::Inherit)
+    }
+
+    /// The stream is connected to `/dev/null`.
+    pub fn null() -> Stdio {
+        Stdio(StdioKind::Null)
+    }
+
+    /// A pipe to the caller, available on the [`Child`](crate::Child).
+    pub fn piped() -> Stdio {
+        Stdio(StdioKind::Piped)
+    }
+}
+
+impl From<OwnedFd> for Stdio {
+    fn from(fd: OwnedFd) -> Stdio {
+        Stdio(StdioKind::Fd(fd))
+    }
+}
+
+impl From<File> for Stdio {
+    fn from(f: File) -> Stdio {
+        Stdio(StdioKind::Fd(f.into()))
+    }
+}
+
+impl From<std::process::ChildStdin> for Stdio {
+    fn from(c: std::process::ChildStdin) -> Stdio {
+        Stdio(StdioKind::Fd(c.into()))
+    }
+}
+
+impl From<std::process::ChildStdout> for Stdio {
+    fn from(c: std::process::ChildStdout) -> Stdio {
+        Stdio(StdioKind::Fd(c.into()))
+    }
+}
+
+impl From<std::process::ChildStderr> for Stdio {
+    fn from(c: std::process::ChildStderr) -> Stdio {
+        Stdio(StdioKind::Fd(c.into()))
+    }
+}
+
+impl From<crate::child::ChildStdout> for Stdio {
+    fn from(c: crate::child::ChildStdout) -> Stdio {
+        Stdio(StdioKind::Fd(c.into()))
+    }
+}
+
+impl From<crate::child::ChildStderr> for Stdio {
+    fn from(c: crate::child::ChildStderr) -> Stdio {
+        Stdio(StdioKind::Fd(c.into()))
+    }
+}
+
+impl From<crate::child::ChildStdin> for Stdio {
+    fn from(c: crate::child::ChildStdin) -> Stdio {
+        Stdio(StdioKind::Fd(c.into()))
+    }
+}

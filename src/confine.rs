@@ -1,0 +1,555 @@
+//! Self-confinement: a program restricting its own process after start-up.
+//!
+//! [`Confinement`] gathers what to apply (capabilities, `no_new_privs`,
+//! Landlock); [`Confinement::prepare`] does all the fallible, allocating work
+//! (opening rule paths, creating the ruleset, reading the capability state);
+//! [`PreparedConfinement::apply`] then issues only raw system calls, in the
+//! order capabilities, `no_new_privs`, Landlock.
+//!
+//! # Threads
+//!
+//! Capabilities, `no_new_privs` and Landlock domains belong to a *thread*:
+//! restricting one thread leaves its siblings as they were. Threads and
+//! processes created *after* [`PreparedConfinement::apply`] inherit every
+//! restriction of the thread that created them. `apply` guarantees that the
+//! whole process is confined, and otherwise refuses with
+//! [`ConfineError::MultiThreaded`] before changing anything:
+//!
+//! - in a single-threaded process (it counts the entries of
+//!   `/proc/self/task`; only the calling thread could start another one, so
+//!   the count cannot go stale before the restrictions are in place);
+//! - on Linux 7.0+ (Landlock ABI 8), in a multi-threaded process, when the
+//!   confinement is Landlock and `no_new_privs` only: the kernel then enforces
+//!   the ruleset on every thread atomically (`LANDLOCK_RESTRICT_SELF_TSYNC`)
+//!   and sets `no_new_privs` on every thread along with it. Capabilities have
+//!   no such mechanism, so a confinement that changes them needs a single
+//!   thread.
+//!
+//! So call it before starting threads (and before starting an async
+//! runtime), or in a freshly forked child.
+//! [`Confinement::current_thread_only`] lifts the check for callers who want
+//! only the calling thread confined (a worker thread that handles untrusted
+//! input, for instance): then the calling thread and what it creates later
+//! are confined and the other threads are not, except that on Linux 7.0+ the
+//! Landlock ruleset and `no_new_privs` still reach every thread.
+//!
+//! # After `fork`
+//!
+//! [`PreparedConfinement::apply`] does not allocate, lock or panic, so it
+//! may run in the child of `fork` in a multi-threaded program, for example in
+//! [`std::os::unix::process::CommandExt::pre_exec`].
+
+use std::io;
+#[cfg(feature = "landlock")]
+use std::os::fd::AsRawFd;
+
+#[cfg(feature = "landlock")]
+use crate::caps::Capability;
+use crate::caps::{self, CapContext, CapPlan, CapStage, CapsError, CapsPolicy, CapsReport};
+#[cfg(feature = "landlock")]
+use crate::landlock::{self, LandlockError, LandlockPolicy, LandlockReport, PreparedLandlock};
+use crate::sys::raw::{Errno, sc, syscall6};
+
+/// What to apply to the current process.
+///
+/// ```no_run
+/// # #[cfg(feature = "landlock")] {
+/// use stockade::{Confinement, LandlockPolicy};
+/// let mut fs = LandlockPolicy::new();
+/// fs.allow_read_exec("/usr").allow_read("/etc").allow_read_write("/tmp");
+/// let report = Confinement::new().landlock(fs).apply()?;
+/// eprintln!("{report:?}");
+/// # }
+/// # Ok::<(), stockade::ConfineError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Confinement {
+    #[cfg(feature = "landlock")]
+    landlock: Option<LandlockPolicy>,
+    capabilities: Option<CapsPolicy>,
+    no_new_privs: bool,
+    current_thread_only: bool,
+    in_new_user_namespace: bool,
+}
+
+impl Default for Confinement {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Confinement {
+    /// Only `no_new_privs`, until more is added.
+    pub fn new() -> Self {
+        Self {
+            #[cfg(feature = "landlock")]
+            landlock: None,
+            capabilities: None,
+            no_new_privs: true,
+            current_thread_only: false,
+            in_new_user_namespace: false,
+        }
+    }
+
+    /// Enforces a Landlock policy (Linux 5.13+; see [`LandlockPolicy`] for
+    /// the version of each right).
+    #[cfg(feature = "landlock")]
+    pub fn landlock(&mut self, policy: LandlockPolicy) -> &mut Self {
+        self.landlock = Some(policy);
+        self
+    }
+
+    /// Reduces the capability sets to `policy`'s kept capabilities. Without
+    /// this call the capability sets are left alone. The policy's own
+    /// `no_new_privs` setting is ignored here; use
+    /// [`no_new_privs`](Self::no_new_privs).
+    pub fn capabilities(&mut self, policy: CapsPolicy) -> &mut Self {
+        self.capabilities = Some(policy);
+        self
+    }
+
+    /// Whether to set `no_new_privs` (default `true`). Landlock needs it
+    /// unless `CAP_SYS_ADMIN` is held (and kept) when it is applied.
+    pub fn no_new_privs(&mut self, yes: bool) -> &mut Self {
+        self.no_new_privs = yes;
+        self
+    }
+
+    /// Allows confining only the calling thread of a multi-threaded process
+    /// (default `false`: such a process is refused). See the module
+    /// documentation.
+    pub fn current_thread_only(&mut self, yes: bool) -> &mut Self {
+        self.current_thread_only = yes;
+        self
+    }
+
+    /// Declares that [`PreparedConfinement::apply`] will run in a process
+    /// that has entered a new user namespace since preparation (for example a
+    /// forked child after `unshare(CLONE_NEWUSER)`), and so holds every
+    /// capability there. The capability plan then relies on that instead of
+    /// on the preparing process's own capabilities; `apply` fails if it does
+    /// not hold. Default `false`.
+    pub fn in_new_user_namespace(&mut self, yes: bool) -> &mut Self {
+        self.in_new_user_namespace = yes;
+        self
+    }
+
+    /// Does the fallible work: opens the Landlock rule paths, creates the
+    /// ruleset and computes the capability plan for the current process.
+    pub fn prepare(&self) -> Result<PreparedConfinement, ConfineError> {
+        let caps = match &self.capabilities {
+            Some(policy) => {
+                let ctx = if self.in_new_user_namespace {
+                    CapContext::new_user_namespace(false)?
+                } else {
+                    CapContext::inherited(false)?
+                };
+                let mut plan = caps::plan(policy, &ctx)?;
+                plan.set_no_new_privs(false);
+                Some(plan)
+            }
+            None => None,
+        };
+
+        #[cfg(feature = "landlock")]
+        let (landlock, landlock_flags) = match &self.landlock {
+            Some(policy) => {
+                let prepared = landlock::prepare(policy)?;
+                if prepared.fd().is_some() && !self.no_new_privs {
+                    let has_admin = match &caps {
+                        Some(plan) => plan.keeps(Capability::SysAdmin),
+                        None => ::caps::has_cap(
+                            None,
+                            ::caps::CapSet::Effective,
+                            ::caps::Capability::CAP_SYS_ADMIN,
+                        )
+                        .unwrap_or(false),
+                    };
+                    if !has_admin {
+                        return Err(ConfineError::NoNewPrivsRequired);
+                    }
+                }
+                let flags = if prepared.abi() >= landlock::LandlockFeature::AllThreads.abi() {
+                    landlock::RESTRICT_SELF_TSYNC
+                } else {
+                    0
+                };
+                (Some(prepared), flags)
+            }
+            None => (None, 0),
+        };
+
+        let report = ConfineReport {
+            #[cfg(feature = "landlock")]
+            landlock: landlock.as_ref().map(|l| l.report().clone()),
+            #[cfg(feature = "landlock")]
+            landlock_all_threads: landlock_flags & landlock::RESTRICT_SELF_TSYNC != 0,
+            capabilities: caps.as_ref().map(|plan| {
+                let mut report = plan.report();
+                report.no_new_privs = self.no_new_privs;
+                report
+            }),
+            no_new_privs: self.no_new_privs,
+        };
+        Ok(PreparedConfinement {
+            #[cfg(feature = "landlock")]
+            landlock,
+            #[cfg(feature = "landlock")]
+            landlock_flags,
+            caps,
+            no_new_privs: self.no_new_privs,
+            current_thread_only: self.current_thread_only,
+            report,
+        })
+    }
+
+    /// [`prepare`](Self::prepare) then [`PreparedConfinement::apply`].
+    pub fn apply(&self) -> Result<ConfineReport, ConfineError> {
+        let prepared = self.prepare()?;
+        prepared.apply()?;
+        Ok(prepared.report)
+    }
+}
+
+/// A [`Confinement`] ready to apply, any number of times, in any process
+/// forked from the one that prepared it.
+#[derive(Debug)]
+pub struct PreparedConfinement {
+    #[cfg(feature = "landlock")]
+    landlock: Option<PreparedLandlock>,
+    #[cfg(feature = "landlock")]
+    landlock_flags: u32,
+    caps: Option<CapPlan>,
+    no_new_privs: bool,
+    current_thread_only: bool,
+    report: ConfineReport,
+}
+
+impl PreparedConfinement {
+    /// What [`apply`](Self::apply) enforces.
+    pub fn report(&self) -> &ConfineReport {
+        &self.report
+    }
+
+    /// Whether the kernel applies everything to every thread by itself:
+    /// only Landlock (with `LANDLOCK_RESTRICT_SELF_TSYNC`) and
+    /// `no_new_privs`, which it propagates along.
+    fn covers_every_thread(&self) -> bool {
+        #[cfg(feature = "landlock")]
+        let landlock_all = self.landlock.as_ref().is_some_and(|l| l.fd().is_some())
+            && self.landlock_flags & landlock::RESTRICT_SELF_TSYNC != 0;
+        #[cfg(not(feature = "landlock"))]
+        let landlock_all = false;
+        covers_every_thread(landlock_all, self.caps.is_some())
+    }
+
+    /// Confines the calling process (or only the calling thread, see
+    /// [`Confinement::current_thread_only`]). Irreversible.
+    ///
+    /// Issues raw system calls only: no allocation, no locks, no panics, so it
+    /// is safe between `fork` and `execve`. On error the process may be
+    /// partly confined (the steps before the failing one took effect);
+    /// [`ConfineError::Apply`] says which step failed.
+    #[deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
+    pub fn apply(&self) -> Result<(), ConfineError> {
+        let fail = |stage, e: Errno| ConfineError::Apply {
+            stage,
+            source: e.into_io(),
+        };
+        if !self.current_thread_only && !self.covers_every_thread() {
+            let threads = count_threads().map_err(|e| ConfineError::CountThreads {
+                source: e.into_io(),
+            })?;
+            if threads != 1 {
+                return Err(ConfineError::MultiThreaded { threads });
+            }
+        }
+        if let Some(plan) = &self.caps {
+            caps::apply(plan).map_err(|(stage, e)| fail(ConfineStage::Capabilities(stage), e))?;
+        }
+        if self.no_new_privs {
+            caps::set_no_new_privs().map_err(|e| fail(ConfineStage::NoNewPrivs, e))?;
+        }
+        #[cfg(feature = "landlock")]
+        if let Some(fd) = self.landlock.as_ref().and_then(|l| l.fd()) {
+            landlock::restrict_self_flags(fd.as_raw_fd(), self.landlock_flags)
+                .map_err(|e| fail(ConfineStage::Landlock, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a [`PreparedConfinement`] enforces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct ConfineReport {
+    /// The Landlock report, when a policy was given.
+    #[cfg(feature = "landlock")]
+    pub landlock: Option<LandlockReport>,
+    /// Whether the Landlock ruleset (and `no_new_privs`) is enforced on every
+    /// thread at once (Linux 7.0+, Landlock ABI 8). Otherwise it applies to
+    /// the calling thread, which is the whole process unless
+    /// [`Confinement::current_thread_only`] was set.
+    #[cfg(feature = "landlock")]
+    pub landlock_all_threads: bool,
+    /// The capability report, when a capability policy was given.
+    pub capabilities: Option<CapsReport>,
+    /// Whether `no_new_privs` is set.
+    pub no_new_privs: bool,
+}
+
+/// The step of [`PreparedConfinement::apply`] that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfineStage {
+    /// A capability step.
+    Capabilities(CapStage),
+    /// Setting `no_new_privs`.
+    NoNewPrivs,
+    /// `landlock_restrict_self`.
+    Landlock,
+}
+
+impl std::fmt::Display for ConfineStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Capabilities(stage) => stage.fmt(f),
+            Self::NoNewPrivs => f.write_str("set no_new_privs"),
+            Self::Landlock => f.write_str("enforce the Landlock ruleset"),
+        }
+    }
+}
+
+/// Errors from confining the current process.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfineError {
+    /// Preparing the Landlock ruleset failed.
+    #[cfg(feature = "landlock")]
+    #[error("failed to prepare the Landlock ruleset")]
+    Landlock(#[from] LandlockError),
+    /// Planning the capability setup failed.
+    #[error("failed to plan the capability setup")]
+    Caps(#[from] CapsError),
+    /// `no_new_privs` is off and `CAP_SYS_ADMIN` would not be held when
+    /// Landlock is applied.
+    #[error("failed to confine the process: Landlock needs no_new_privs or CAP_SYS_ADMIN kept")]
+    NoNewPrivsRequired,
+    /// The process has other threads, which would stay unconfined.
+    #[error(
+        "failed to confine the process: it has {threads} threads and only the calling one would be confined"
+    )]
+    MultiThreaded {
+        /// How many threads the process has.
+        threads: usize,
+    },
+    /// Counting the process's threads failed (is /proc mounted?).
+    #[error("failed to count the threads of the process")]
+    CountThreads {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A step of [`PreparedConfinement::apply`] failed.
+    #[error("failed to {stage}")]
+    Apply {
+        /// The step.
+        stage: ConfineStage,
+        /// The kernel's answer.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ConfineError {
+    /// The kernel error number behind the error, if any. Does not allocate.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Self::Apply { source, .. } | Self::CountThreads { source } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+/// See [`PreparedConfinement::covers_every_thread`]: Landlock enforced with
+/// TSYNC (which also sets `no_new_privs` on every thread when the caller has
+/// it, and the caller sets it first) and no capability change.
+fn covers_every_thread(landlock_tsync: bool, changes_caps: bool) -> bool {
+    landlock_tsync && !changes_caps
+}
+
+/// Counts the calling process's threads from `/proc/self/task`. Raw system
+/// calls and a stack buffer only.
+#[deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+fn count_threads() -> Result<usize, Errno> {
+    const PATH: &[u8] = b"/proc/self/task\0";
+    // SAFETY: PATH is a NUL-terminated string that outlives the call.
+    let fd = unsafe {
+        sc!(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            PATH.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC
+        )
+    }?;
+    let result = count_dirents(fd);
+    // SAFETY: fd was opened above and is closed exactly once.
+    let _ = unsafe { sc!(libc::SYS_close, fd) };
+    result
+}
+
+#[deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+fn count_dirents(fd: usize) -> Result<usize, Errno> {
+    // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type;
+    // char d_name[]; }
+    const RECLEN_AT: usize = 16;
+    const NAME_AT: usize = 19;
+    let mut buf = [0u8; 2048];
+    let mut count = 0usize;
+    loop {
+        // SAFETY: buf is a live, writable stack buffer of buf.len() bytes.
+        let n = unsafe { sc!(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) }?;
+        if n == 0 {
+            return Ok(count);
+        }
+        let mut off = 0usize;
+        while off < n {
+            let (Some(lo), Some(hi), Some(first)) = (
+                buf.get(off + RECLEN_AT),
+                buf.get(off + RECLEN_AT + 1),
+                buf.get(off + NAME_AT),
+            ) else {
+                return Err(Errno(libc::EIO));
+            };
+            let reclen = usize::from(u16::from_ne_bytes([*lo, *hi]));
+            if reclen == 0 {
+                return Err(Errno(libc::EIO));
+            }
+            // Thread ids are digits; "." and ".." are not threads.
+            if *first != b'.' {
+                count += 1;
+            }
+            off += reclen;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn threads_from_status() -> usize {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn counts_threads() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let before = count_threads().unwrap();
+        assert!(before >= 1);
+        let handle = std::thread::spawn(move || {
+            ready_tx.send(()).unwrap();
+            rx.recv().unwrap();
+        });
+        ready_rx.recv().unwrap();
+        let during = count_threads().unwrap();
+        // Other tests may start or stop threads meanwhile; compare with the
+        // kernel's own count taken at about the same time.
+        let status = threads_from_status();
+        assert!(during >= 2);
+        assert!(during.abs_diff(status) <= 4, "{during} vs {status}");
+        tx.send(()).unwrap();
+        handle.join().unwrap();
+    }
+
+    #[test]
+    fn apply_refuses_a_multithreaded_process() {
+        // The test harness runs tests on threads: refused before any change.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let handle = std::thread::spawn(move || rx.recv().unwrap());
+        // Nothing to apply, in case the check were broken.
+        let prepared = Confinement::new().no_new_privs(false).prepare().unwrap();
+        match prepared.apply() {
+            Err(ConfineError::MultiThreaded { threads }) => assert!(threads >= 2),
+            other => panic!("unexpected {other:?}"),
+        }
+        tx.send(()).unwrap();
+        handle.join().unwrap();
+    }
+
+    #[test]
+    fn which_confinements_cover_every_thread() {
+        assert!(covers_every_thread(true, false));
+        assert!(!covers_every_thread(true, true));
+        assert!(!covers_every_thread(false, false));
+        assert!(!covers_every_thread(false, true));
+    }
+
+    #[cfg(feature = "landlock")]
+    #[test]
+    fn tsync_is_used_from_abi_8() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut policy = LandlockPolicy::new();
+        policy
+            .handle_fs(crate::FsAccess::READ)
+            .allow_read(dir.path());
+        let abi = landlock::kernel_abi().version();
+        if abi == 0 {
+            assert!(std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_none());
+            eprintln!("SKIPPED: no Landlock on this kernel");
+            return;
+        }
+        let prepared = Confinement::new().landlock(policy).prepare().unwrap();
+        assert_eq!(prepared.report().landlock_all_threads, abi >= 8);
+        assert_eq!(prepared.covers_every_thread(), abi >= 8);
+        // A capability change always needs a single thread.
+        let mut policy = LandlockPolicy::new();
+        policy
+            .handle_fs(crate::FsAccess::READ)
+            .allow_read(dir.path());
+        let prepared = Confinement::new()
+            .landlock(policy)
+            .capabilities(CapsPolicy::new())
+            .prepare()
+            .unwrap();
+        assert!(!prepared.covers_every_thread());
+    }
+
+    #[test]
+    fn error_messages() {
+        let e = ConfineError::Apply {
+            stage: ConfineStage::Capabilities(CapStage::Capset),
+            source: io::Error::from_raw_os_error(libc::EPERM),
+        };
+        assert_eq!(e.to_string(), "failed to set the capability sets");
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM));
+        assert_eq!(
+            ConfineError::MultiThreaded { threads: 3 }.to_string(),
+            "failed to confine the process: it has 3 threads and only the calling one would be confined"
+        );
+    }
+}

@@ -1,0 +1,604 @@
+//! Error types.
+//!
+//! Errors keep the stage at which setup failed and the item (path, fd,
+//! hostname...) it failed on, taken from the parent's own plan, so a failure is
+//! never reported as a bare errno or confused with the program's exit code.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while spawning a sandboxed process.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The sandbox or command configuration is invalid. Raised before any
+    /// process is created.
+    #[error("invalid configuration")]
+    Config(#[from] ConfigError),
+
+    /// The running kernel or host lacks a feature the policy requires.
+    #[error("unsupported on this host")]
+    Unsupported(#[from] Unsupported),
+
+    /// The program was not found (in the sandbox's view of the filesystem).
+    #[error("program not found: {program:?} (searched {searched})")]
+    ProgramNotFound {
+        /// The program as given to [`Command::new`](crate::Command::new).
+        program: OsString,
+        /// Where it was searched: the `PATH` used, or the literal path.
+        searched: SearchPath,
+    },
+
+    /// The program exists but cannot be executed (no execute permission,
+    /// not a recognised executable format, ...).
+    #[error("program is not executable: {path:?}")]
+    NotExecutable {
+        /// Path of the program inside the sandbox.
+        path: PathBuf,
+        /// The kernel's reason (`EACCES`, `ENOEXEC`, ...).
+        #[source]
+        source: io::Error,
+    },
+
+    /// The program path names a directory.
+    #[error("program is a directory: {path:?}")]
+    IsADirectory {
+        /// Path inside the sandbox.
+        path: PathBuf,
+    },
+
+    /// The program is a script whose `#!` interpreter does not exist in the
+    /// sandbox.
+    #[error("interpreter {interpreter:?} of script {script:?} not found")]
+    InterpreterNotFound {
+        /// The script's path inside the sandbox.
+        script: PathBuf,
+        /// The interpreter named on the script's `#!` line.
+        interpreter: PathBuf,
+    },
+
+    /// The working directory does not exist in the sandbox or cannot be
+    /// entered.
+    #[error("failed to enter working directory {path:?}")]
+    WorkingDirectory {
+        /// The working directory, as seen inside the sandbox.
+        path: PathBuf,
+        /// The kernel's reason.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The kernel refused to create a user namespace for an unprivileged
+    /// caller. The message explains the likely cause on this host.
+    #[error("failed to create a user namespace: {cause}")]
+    UserNamespaceDenied {
+        /// What is most likely blocking user namespaces here.
+        cause: UsernsBlocker,
+        /// The kernel's answer.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A step between clone and exec failed.
+    #[error(transparent)]
+    Setup(#[from] ChildSetupError),
+
+    /// A parent-side operation failed (creating pipes, cloning, ...).
+    #[error("failed to {op}")]
+    Io {
+        /// What the parent was doing.
+        op: ParentOp,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Where a program was searched for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SearchPath {
+    /// The program contained a `/` and was executed as given.
+    Literal,
+    /// The program was searched in these directories, in order.
+    Path(OsString),
+}
+
+impl fmt::Display for SearchPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SearchPath::Literal => f.write_str("the literal path"),
+            SearchPath::Path(p) => write!(f, "PATH={}", p.to_string_lossy()),
+        }
+    }
+}
+
+/// A parent-side operation, for [`Error::Io`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParentOp {
+    /// Creating the report channel.
+    CreateReportChannel,
+    /// Creating a stdio pipe.
+    CreatePipe,
+    /// Opening `/dev/null` for [`Stdio::null`](crate::Stdio::null).
+    OpenDevNull,
+    /// Duplicating a file descriptor.
+    DuplicateFd,
+    /// Mapping the child stacks.
+    MapStack,
+    /// Cloning the supervisor process.
+    Clone,
+    /// Reading the child's setup report.
+    ReadReport,
+    /// Waiting for the sandbox or reading its output.
+    Wait,
+    /// Creating the lifeline pipe used for die-with-parent.
+    CreateLifeline,
+}
+
+impl fmt::Display for ParentOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ParentOp::CreateReportChannel => "create the setup report channel",
+            ParentOp::CreatePipe => "create a stdio pipe",
+            ParentOp::OpenDevNull => "open /dev/null",
+            ParentOp::DuplicateFd => "duplicate a file descriptor",
+            ParentOp::MapStack => "map the child stacks",
+            ParentOp::Clone => "clone the sandbox process",
+            ParentOp::ReadReport => "read the sandbox's setup report",
+            ParentOp::Wait => "wait for the sandbox",
+            ParentOp::CreateLifeline => "create the lifeline pipe",
+        })
+    }
+}
+
+/// What most likely blocks unprivileged user namespaces on this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UsernsBlocker {
+    /// `kernel.apparmor_restrict_unprivileged_userns = 1` (Ubuntu 23.10+).
+    AppArmor,
+    /// `user.max_user_namespaces = 0`.
+    MaxUserNamespacesZero,
+    /// `kernel.unprivileged_userns_clone = 0` (older Debian kernels).
+    UnprivilegedUsernsCloneDisabled,
+    /// Running inside a container whose seccomp profile blocks namespace
+    /// creation (Docker's default profile does).
+    ContainerSeccomp,
+    /// Nothing recognisable; possibly an LSM policy or a seccomp filter.
+    Unknown,
+}
+
+impl fmt::Display for UsernsBlocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UsernsBlocker::AppArmor => {
+                "AppArmor restricts unprivileged user namespaces \
+                 (kernel.apparmor_restrict_unprivileged_userns=1); allow them for this program with \
+                 an AppArmor profile granting `userns,` or, system-wide, \
+                 `sysctl kernel.apparmor_restrict_unprivileged_userns=0`"
+            }
+            UsernsBlocker::MaxUserNamespacesZero => {
+                "user namespaces are disabled (user.max_user_namespaces=0); \
+                 raise it with `sysctl user.max_user_namespaces=15000`"
+            }
+            UsernsBlocker::UnprivilegedUsernsCloneDisabled => {
+                "unprivileged user namespaces are disabled \
+                 (kernel.unprivileged_userns_clone=0); enable with \
+                 `sysctl kernel.unprivileged_userns_clone=1`"
+            }
+            UsernsBlocker::ContainerSeccomp => {
+                "this process runs in a container whose seccomp profile blocks namespace creation \
+                 (Docker's default does); run the container with a profile that allows clone/unshare \
+                 of user namespaces, or use a policy without namespaces \
+                 (Sandbox::namespaces(Namespaces::empty()))"
+            }
+            UsernsBlocker::Unknown => {
+                "the kernel refused (an LSM policy or a seccomp filter may be blocking it)"
+            }
+        })
+    }
+}
+
+/// An invalid sandbox or command configuration, detected before clone.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A string that must become a C string contains a NUL byte.
+    #[error("{field} contains a NUL byte")]
+    NulByte {
+        /// Which input.
+        field: Field,
+    },
+    /// The hostname is empty, longer than 64 bytes, or set without a UTS
+    /// namespace.
+    #[error("invalid hostname {hostname:?}: {reason}")]
+    Hostname {
+        /// The hostname given.
+        hostname: OsString,
+        /// Why it is invalid.
+        reason: HostnameProblem,
+    },
+    /// A uid or gid inside the sandbox was requested that this configuration
+    /// cannot provide.
+    #[error("cannot run as {kind} {id} inside the sandbox: {reason}")]
+    Identity {
+        /// "uid" or "gid".
+        kind: IdKind,
+        /// The requested id.
+        id: u32,
+        /// Why.
+        reason: IdentityProblem,
+    },
+    /// A file descriptor was passed to a number the sandbox reserves or
+    /// twice to the same number.
+    #[error("cannot pass a file descriptor as fd {fd}: {reason}")]
+    FdTarget {
+        /// The target descriptor number in the child.
+        fd: i32,
+        /// Why.
+        reason: FdProblem,
+    },
+    /// An invalid filesystem operation.
+    #[error(transparent)]
+    Fs(#[from] crate::rootfs::FsError),
+    /// An invalid capability policy.
+    #[error(transparent)]
+    Capabilities(#[from] crate::caps::CapsError),
+    /// The combination of namespaces is not possible.
+    #[error("invalid namespace combination: {reason}")]
+    Namespaces {
+        /// Why.
+        reason: NamespaceProblem,
+    },
+    /// A resource limit whose soft value exceeds its hard value.
+    #[error("invalid rlimit {resource}: soft limit {soft} exceeds hard limit {hard}")]
+    Rlimit {
+        /// The limit.
+        resource: crate::limits::Rlimit,
+        /// The soft value given.
+        soft: u64,
+        /// The hard value given.
+        hard: u64,
+    },
+    /// A zero wall-clock timeout.
+    #[error("invalid timeout: it must be longer than zero")]
+    Timeout,
+}
+
+/// Which configuration input a [`ConfigError`] is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Field {
+    /// The program name.
+    Program,
+    /// Argument number `n` (0 is argv\[0\]).
+    Arg(usize),
+    /// An environment variable name or value.
+    Env(OsString),
+    /// The working directory.
+    CurrentDir,
+    /// The hostname.
+    Hostname,
+    /// A path in the filesystem plan.
+    Path(PathBuf),
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Field::Program => f.write_str("the program name"),
+            Field::Arg(n) => write!(f, "argument {n}"),
+            Field::Env(k) => write!(f, "environment variable {:?}", k),
+            Field::CurrentDir => f.write_str("the working directory"),
+            Field::Hostname => f.write_str("the hostname"),
+            Field::Path(p) => write!(f, "path {:?}", p),
+        }
+    }
+}
+
+/// Why a hostname is invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HostnameProblem {
+    /// Empty.
+    Empty,
+    /// Longer than 64 bytes (`HOST_NAME_MAX`).
+    TooLong,
+    /// Contains a NUL byte.
+    NulByte,
+    /// A hostname needs a UTS namespace.
+    NoUtsNamespace,
+}
+
+impl fmt::Display for HostnameProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HostnameProblem::Empty => "it is empty",
+            HostnameProblem::TooLong => "it is longer than 64 bytes",
+            HostnameProblem::NulByte => "it contains a NUL byte",
+            HostnameProblem::NoUtsNamespace => "setting a hostname requires the UTS namespace",
+        })
+    }
+}
+
+/// "uid" or "gid".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdKind {
+    /// A user id.
+    Uid,
+    /// A group id.
+    Gid,
+}
+
+impl fmt::Display for IdKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IdKind::Uid => "uid",
+            IdKind::Gid => "gid",
+        })
+    }
+}
+
+/// Why an identity cannot be provided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdentityProblem {
+    /// Without a user namespace only root can switch ids.
+    NeedsUserNamespaceOrRoot,
+    /// The id is the overflow id (65534 is allowed, but `u32::MAX` is not a
+    /// valid id).
+    Invalid,
+}
+
+impl fmt::Display for IdentityProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IdentityProblem::NeedsUserNamespaceOrRoot => {
+                "without a user namespace only a root caller can switch ids"
+            }
+            IdentityProblem::Invalid => "it is not a valid id",
+        })
+    }
+}
+
+/// Why a passed file descriptor target is invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FdProblem {
+    /// Negative descriptor number.
+    Negative,
+    /// Targets 0, 1 and 2 are set through `stdin`/`stdout`/`stderr`.
+    Stdio,
+    /// The same target was given twice.
+    Duplicate,
+}
+
+impl fmt::Display for FdProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FdProblem::Negative => "descriptor numbers cannot be negative",
+            FdProblem::Stdio => "use stdin/stdout/stderr for descriptors 0-2",
+            FdProblem::Duplicate => "the same descriptor number was given twice",
+        })
+    }
+}
+
+/// Why a namespace combination is impossible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NamespaceProblem {
+    /// An unprivileged caller needs a user namespace to create any other
+    /// namespace.
+    NeedsUserNamespace,
+    /// A filesystem plan (root, binds, tmpfs...) needs a mount namespace.
+    RootfsNeedsMountNamespace,
+}
+
+impl fmt::Display for NamespaceProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NamespaceProblem::NeedsUserNamespace => {
+                "an unprivileged caller needs a user namespace to create other namespaces"
+            }
+            NamespaceProblem::RootfsNeedsMountNamespace => {
+                "a filesystem plan requires the mount namespace"
+            }
+        })
+    }
+}
+
+/// The running kernel or host lacks something the policy requires.
+#[derive(Debug, thiserror::Error)]
+#[error("{feature} is not available: {reason}")]
+pub struct Unsupported {
+    /// The feature.
+    pub feature: Feature,
+    /// Why, and how to get it.
+    pub reason: UnsupportedReason,
+}
+
+/// A kernel-dependent feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Feature {
+    /// `clone3(2)` or `clone(2)` with `CLONE_PIDFD` (Linux 5.2/5.3).
+    PidFd,
+    /// The time namespace (Linux 5.6).
+    TimeNamespace,
+    /// The new mount API and `mount_setattr(2)` (Linux 5.12), used to build
+    /// the root filesystem.
+    MountApi,
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Feature::PidFd => "process file descriptors (Linux 5.3)",
+            Feature::TimeNamespace => "the time namespace (Linux 5.6)",
+            Feature::MountApi => "the mount API with mount_setattr (Linux 5.12)",
+        })
+    }
+}
+
+/// Why a feature is unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnsupportedReason {
+    /// The kernel does not implement it.
+    Kernel,
+    /// A seccomp filter or LSM policy blocks it.
+    Blocked,
+}
+
+impl fmt::Display for UnsupportedReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UnsupportedReason::Kernel => "the running kernel does not implement it",
+            UnsupportedReason::Blocked => "a seccomp filter or security policy blocks it",
+        })
+    }
+}
+
+/// A failure between clone and exec, in the sandbox's setup.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to set up the sandbox at {stage}{}", target.as_ref().map(|t| format!(" ({t})")).unwrap_or_default())]
+pub struct ChildSetupError {
+    /// The step that failed.
+    pub stage: Stage,
+    /// The item the step was working on, from the parent's plan.
+    pub target: Option<Target>,
+    /// The kernel's answer.
+    #[source]
+    pub source: io::Error,
+}
+
+/// The item a setup step was working on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// A path (inside the sandbox unless the stage says otherwise).
+    Path(PathBuf),
+    /// A file descriptor number in the child.
+    Fd(i32),
+    /// A resource limit, by name.
+    Rlimit(&'static str),
+    /// An operation of the filesystem plan, by destination and, for the
+    /// caller's own operations, their index in
+    /// [`Sandbox::fs_ops`](crate::Sandbox::fs_ops) (`None` for the default
+    /// mounts: system directories, `/proc`, `/dev`, `/tmp`).
+    MountOp {
+        /// Index among the caller's filesystem operations.
+        index: Option<usize>,
+        /// The operation's destination inside the sandbox.
+        dest: PathBuf,
+    },
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Path(p) => write!(f, "{}", p.display()),
+            Target::Fd(n) => write!(f, "fd {n}"),
+            Target::Rlimit(n) => write!(f, "rlimit {n}"),
+            Target::MountOp {
+                index: Some(i),
+                dest,
+            } => {
+                write!(f, "filesystem operation #{i} on {}", dest.display())
+            }
+            Target::MountOp { index: None, dest } => {
+                write!(f, "default mount on {}", dest.display())
+            }
+        }
+    }
+}
+
+macro_rules! stages {
+    ($($(#[$m:meta])* $name:ident = $n:literal => $text:literal,)*) => {
+        /// A step of the sandbox setup between clone and exec, in order.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        #[repr(u32)]
+        pub enum Stage {
+            $($(#[$m])* $name = $n,)*
+        }
+
+        impl Stage {
+            pub(crate) fn from_u32(v: u32) -> Option<Stage> {
+                match v {
+                    $($n => Some(Stage::$name),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for Stage {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(match self {
+                    $(Stage::$name => $text,)*
+                })
+            }
+        }
+    };
+}
+
+stages! {
+    /// Writing `deny` to `/proc/self/setgroups`.
+    SetGroups = 1 => "writing /proc/self/setgroups",
+    /// Writing the uid map.
+    UidMap = 2 => "writing the uid map",
+    /// Writing the gid map.
+    GidMap = 3 => "writing the gid map",
+    /// `setsid(2)`.
+    Setsid = 4 => "creating a new session",
+    /// `sethostname(2)`.
+    Hostname = 5 => "setting the hostname",
+    /// Making the inherited mounts private.
+    MountPropagation = 6 => "making mounts private",
+    /// Creating the new root filesystem.
+    RootMount = 7 => "creating the root filesystem",
+    /// An operation of the filesystem plan.
+    MountOp = 8 => "building the filesystem",
+    /// `pivot_root(2)` into the new root and detaching the old one.
+    PivotRoot = 9 => "switching to the new root",
+    /// Becoming a child subreaper.
+    Subreaper = 10 => "becoming a subreaper",
+    /// Cloning the program process.
+    CloneProgram = 11 => "creating the program process",
+    /// Setting the parent-death signal.
+    DeathSignal = 12 => "setting the parent-death signal",
+    /// Moving into the sandbox cgroup.
+    Cgroup = 13 => "joining the sandbox cgroup",
+    /// Creating the cgroup namespace.
+    CgroupNamespace = 14 => "creating the cgroup namespace",
+    /// Switching uid/gid (no user namespace).
+    SetIds = 15 => "switching user and group ids",
+    /// Entering the working directory.
+    Chdir = 16 => "entering the working directory",
+    /// Arranging file descriptors.
+    Fds = 17 => "arranging file descriptors",
+    /// Resetting signal dispositions and the mask.
+    Signals = 18 => "resetting signals",
+    /// Setting a resource limit.
+    Rlimit = 19 => "setting a resource limit",
+    /// Dropping capabilities.
+    Capabilities = 20 => "dropping capabilities",
+    /// Setting no_new_privs.
+    NoNewPrivs = 21 => "setting no_new_privs",
+    /// Applying the Landlock ruleset.
+    Landlock = 22 => "applying the Landlock ruleset",
+    /// Installing the seccomp filter.
+    Seccomp = 23 => "installing the seccomp filter",
+    /// `execve(2)`.
+    Exec = 24 => "executing the program",
+    /// Creating the time namespace.
+    TimeNamespace = 25 => "creating the time namespace",
+}

@@ -1,0 +1,663 @@
+//! Child-zone half of the root filesystem: executes the pre-built plan with
+//! raw mount-API system calls. No allocation, no panics.
+//!
+//! Every destination is resolved inside the new root with
+//! `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)` and every mount is
+//! attached with `move_mount` onto the resulting `O_PATH` descriptor, so the
+//! object resolved is the object mounted on: a symlink planted in a
+//! caller-supplied tree resolves inside the root, and no path is looked up
+//! twice.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+
+use core::ffi::{CStr, c_int};
+use std::ffi::CString;
+
+use crate::error::Stage;
+use crate::spawn::child::{Fail, Step, StepExt};
+use crate::sys::raw::{self, Errno, MountAttr, OpenHow};
+
+/// How the new root is made.
+#[derive(Debug)]
+pub(crate) enum RootSpec {
+    /// A fresh tmpfs, made read-only once built.
+    Tmpfs,
+    /// A host directory, cloned recursively and made read-only.
+    Dir(CString),
+}
+
+/// One child-side operation: a destination relative to the new root and what
+/// to put there.
+#[derive(Debug)]
+pub(crate) struct Op {
+    pub(crate) dest: CString,
+    pub(crate) kind: OpKind,
+}
+
+#[derive(Debug)]
+pub(crate) enum OpKind {
+    Bind {
+        src: CString,
+        read_only: bool,
+        dir: bool,
+        devices: bool,
+    },
+    Tmpfs {
+        read_only: bool,
+        mode: u32,
+        size: Option<u64>,
+    },
+    Dir {
+        mode: u32,
+    },
+    Symlink {
+        target: CString,
+    },
+    File {
+        contents: Vec<u8>,
+        mode: u32,
+    },
+    Overlay {
+        lower: CString,
+    },
+    Mask {
+        dir: bool,
+    },
+    MaskAuto {
+        known_dir: Option<bool>,
+    },
+    Proc,
+    ProcReadOnly,
+    ProcMask,
+    Devpts,
+}
+
+const PATH_MAX: usize = 4096;
+
+/// Converts a byte string into a NUL-terminated C string in `buf`.
+fn cstr_in<'a>(bytes: &[u8], buf: &'a mut [u8; PATH_MAX]) -> Result<&'a CStr, Errno> {
+    let n = bytes.len();
+    let dst = buf.get_mut(..n).ok_or(Errno(libc::ENAMETOOLONG))?;
+    dst.copy_from_slice(bytes);
+    *buf.get_mut(n).ok_or(Errno(libc::ENAMETOOLONG))? = 0;
+    let end = n.checked_add(1).ok_or(Errno(libc::ENAMETOOLONG))?;
+    CStr::from_bytes_with_nul(buf.get(..end).ok_or(Errno(libc::ENAMETOOLONG))?)
+        .map_err(|_| Errno(libc::EINVAL))
+}
+
+/// Formats `v` in base `radix` as a C string in `buf`.
+fn fmt_num(mut v: u64, radix: u64, buf: &mut [u8; 24]) -> &CStr {
+    let radix = radix.clamp(2, 16);
+    let mut tmp = [0u8; 24];
+    let mut n = 0usize;
+    loop {
+        let digit = v.checked_rem(radix).unwrap_or(0) as u8;
+        if let Some(slot) = tmp.get_mut(n) {
+            *slot = b'0'.wrapping_add(digit);
+        }
+        n = n.wrapping_add(1);
+        v = v.checked_div(radix).unwrap_or(0);
+        if v == 0 || n >= 23 {
+            break;
+        }
+    }
+    for i in 0..n {
+        let src = n.wrapping_sub(1).wrapping_sub(i);
+        if let (Some(d), Some(s)) = (buf.get_mut(i), tmp.get(src)) {
+            *d = *s;
+        }
+    }
+    if let Some(z) = buf.get_mut(n) {
+        *z = 0;
+    }
+    CStr::from_bytes_until_nul(buf).unwrap_or(c"0")
+}
+
+/// Closes a descriptor when dropped.
+struct Fd(c_int);
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        if self.0 >= 0 {
+            let _ = raw::close(self.0);
+        }
+    }
+}
+
+fn fd(r: Result<usize, Errno>) -> Result<Fd, Errno> {
+    r.map(|v| Fd(v as c_int))
+}
+
+fn open_in_root(root: c_int, rel: &CStr, flags: c_int) -> Result<Fd, Errno> {
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: raw::RESOLVE_IN_ROOT | raw::RESOLVE_NO_MAGICLINKS,
+    };
+    fd(raw::openat2(root, rel, &how))
+}
+
+/// Resolves (creating missing components) the directory `rel` inside root.
+fn ensure_dir(root: c_int, rel: &[u8]) -> Result<Fd, Errno> {
+    let mut buf = [0u8; PATH_MAX];
+    match open_in_root(
+        root,
+        cstr_in(rel, &mut buf)?,
+        libc::O_PATH | libc::O_DIRECTORY,
+    ) {
+        Err(Errno(libc::ENOENT)) => {}
+        other => return other,
+    }
+    let mut start = 0usize;
+    loop {
+        let rest = rel.get(start..).ok_or(Errno(libc::EINVAL))?;
+        let end = rest
+            .iter()
+            .position(|&c| c == b'/')
+            .map_or(rel.len(), |p| start.wrapping_add(p));
+        let prefix = rel.get(..end).ok_or(Errno(libc::EINVAL))?;
+        match open_in_root(
+            root,
+            cstr_in(prefix, &mut buf)?,
+            libc::O_PATH | libc::O_DIRECTORY,
+        ) {
+            Ok(_) => {}
+            Err(Errno(libc::ENOENT)) => {
+                let parent = if start == 0 {
+                    None
+                } else {
+                    let pp = rel
+                        .get(..start.wrapping_sub(1))
+                        .ok_or(Errno(libc::EINVAL))?;
+                    Some(open_in_root(
+                        root,
+                        cstr_in(pp, &mut buf)?,
+                        libc::O_PATH | libc::O_DIRECTORY,
+                    )?)
+                };
+                let name = rel.get(start..end).ok_or(Errno(libc::EINVAL))?;
+                let dirfd = parent.as_ref().map_or(root, |f| f.0);
+                match raw::mkdirat(dirfd, cstr_in(name, &mut buf)?, 0o755) {
+                    Ok(_) | Err(Errno(libc::EEXIST)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        if end >= rel.len() {
+            break;
+        }
+        start = end.wrapping_add(1);
+    }
+    open_in_root(
+        root,
+        cstr_in(rel, &mut buf)?,
+        libc::O_PATH | libc::O_DIRECTORY,
+    )
+}
+
+/// Splits `rel` into (parent, name).
+fn split(rel: &[u8]) -> (&[u8], &[u8]) {
+    match rel.iter().rposition(|&c| c == b'/') {
+        Some(p) => (
+            rel.get(..p).unwrap_or(&[]),
+            rel.get(p.wrapping_add(1)..).unwrap_or(&[]),
+        ),
+        None => (&[], rel),
+    }
+}
+
+fn parent_dir(root: c_int, rel: &[u8]) -> Result<Option<Fd>, Errno> {
+    let (parent, _) = split(rel);
+    if parent.is_empty() {
+        Ok(None)
+    } else {
+        ensure_dir(root, parent).map(Some)
+    }
+}
+
+/// Resolves (creating an empty file if missing) the file `rel` inside root.
+fn ensure_file(root: c_int, rel: &[u8]) -> Result<Fd, Errno> {
+    let mut buf = [0u8; PATH_MAX];
+    match open_in_root(root, cstr_in(rel, &mut buf)?, libc::O_PATH) {
+        Err(Errno(libc::ENOENT)) => {}
+        other => return other,
+    }
+    let parent = parent_dir(root, rel)?;
+    let (_, name) = split(rel);
+    let dirfd = parent.as_ref().map_or(root, |f| f.0);
+    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    drop(fd(raw::openat(
+        dirfd,
+        cstr_in(name, &mut buf)?,
+        flags,
+        0o644,
+    ))?);
+    open_in_root(root, cstr_in(rel, &mut buf)?, libc::O_PATH)
+}
+
+fn set_attrs(tree: c_int, attrs: u64, recursive: bool) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: attrs,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags = libc::AT_EMPTY_PATH as u32 | if recursive { raw::AT_RECURSIVE } else { 0 };
+    raw::mount_setattr(tree, c"", flags, &attr).map(drop)
+}
+
+fn attach(tree: c_int, target: c_int) -> Result<(), Errno> {
+    raw::move_mount(
+        tree,
+        c"",
+        target,
+        c"",
+        raw::MOVE_MOUNT_F_EMPTY_PATH | raw::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map(drop)
+}
+
+/// Creates a detached filesystem instance with string options.
+fn new_fs(fstype: &CStr, opts: &[(&CStr, Option<&CStr>)], attrs: u64) -> Result<Fd, Errno> {
+    let ctx = fd(raw::fsopen(fstype, raw::FSOPEN_CLOEXEC))?;
+    for (k, v) in opts {
+        let cmd = if v.is_some() {
+            raw::FSCONFIG_SET_STRING
+        } else {
+            raw::FSCONFIG_SET_FLAG
+        };
+        raw::fsconfig(ctx.0, cmd, Some(k), *v)?;
+    }
+    raw::fsconfig(ctx.0, raw::FSCONFIG_CMD_CREATE, None, None)?;
+    fd(raw::fsmount(ctx.0, raw::FSMOUNT_CLOEXEC, attrs))
+}
+
+fn new_tmpfs(mode: u32, size: Option<u64>, attrs: u64) -> Result<Fd, Errno> {
+    let mut mbuf = [0u8; 24];
+    let mut sbuf = [0u8; 24];
+    let mode_s = fmt_num(u64::from(mode), 8, &mut mbuf);
+    match size {
+        Some(s) => new_fs(
+            c"tmpfs",
+            &[
+                (c"mode", Some(mode_s)),
+                (c"size", Some(fmt_num(s, 10, &mut sbuf))),
+            ],
+            attrs,
+        ),
+        None => new_fs(c"tmpfs", &[(c"mode", Some(mode_s))], attrs),
+    }
+}
+
+/// State shared by the operations of one build.
+struct Build {
+    root: Fd,
+    /// A scratch tmpfs stacked on the new root while building, holding file
+    /// contents and overlay upper layers; detached before the pivot.
+    scratch: Option<Fd>,
+    counter: u64,
+}
+
+impl Build {
+    fn scratch(&mut self) -> Result<c_int, Errno> {
+        if let Some(s) = &self.scratch {
+            return Ok(s.0);
+        }
+        let s = new_tmpfs(0o700, None, raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV)?;
+        attach(s.0, self.root.0)?;
+        let v = s.0;
+        self.scratch = Some(s);
+        Ok(v)
+    }
+
+    fn scratch_name<'a>(&mut self, prefix: u8, buf: &'a mut [u8; 24]) -> &'a CStr {
+        self.counter = self.counter.wrapping_add(1);
+        let mut num = [0u8; 24];
+        let digits = fmt_num(self.counter, 10, &mut num).to_bytes();
+        if let Some(first) = buf.get_mut(0) {
+            *first = prefix;
+        }
+        let n = digits.len().min(22);
+        if let (Some(d), Some(s)) = (buf.get_mut(1..n.wrapping_add(1)), digits.get(..n)) {
+            d.copy_from_slice(s);
+        }
+        if let Some(z) = buf.get_mut(n.wrapping_add(1)) {
+            *z = 0;
+        }
+        CStr::from_bytes_until_nul(buf).unwrap_or(c"x")
+    }
+}
+
+/// Writes `/proc/self/fd/<fd><suffix>` into `buf`.
+fn fd_path<'a>(
+    fdnum: c_int,
+    suffix: &[u8],
+    buf: &'a mut [u8; PATH_MAX],
+) -> Result<&'a CStr, Errno> {
+    let mut num = [0u8; 24];
+    let digits = fmt_num(fdnum as u64, 10, &mut num).to_bytes();
+    let mut tmp = [0u8; 128];
+    let prefix = b"/proc/self/fd/";
+    let total = prefix
+        .len()
+        .wrapping_add(digits.len())
+        .wrapping_add(suffix.len());
+    let out = tmp.get_mut(..total).ok_or(Errno(libc::ENAMETOOLONG))?;
+    let (a, rest) = out.split_at_mut(prefix.len());
+    a.copy_from_slice(prefix);
+    let (b, c) = rest.split_at_mut(digits.len());
+    b.copy_from_slice(digits);
+    c.copy_from_slice(suffix);
+    cstr_in(tmp.get(..total).ok_or(Errno(libc::ENAMETOOLONG))?, buf)
+}
+
+fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
+    let root = b.root.0;
+    let rel = op.dest.to_bytes();
+    let mut buf = [0u8; PATH_MAX];
+    match &op.kind {
+        OpKind::Bind {
+            src,
+            read_only,
+            dir,
+            devices,
+        } => {
+            let flags = raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | raw::AT_RECURSIVE;
+            let tree = fd(raw::open_tree(libc::AT_FDCWD, src, flags))?;
+            let mut attrs = raw::MOUNT_ATTR_NOSUID;
+            if !devices {
+                attrs |= raw::MOUNT_ATTR_NODEV;
+            }
+            if *read_only {
+                attrs |= raw::MOUNT_ATTR_RDONLY;
+            }
+            set_attrs(tree.0, attrs, true)?;
+            let target = if *dir {
+                ensure_dir(root, rel)?
+            } else {
+                ensure_file(root, rel)?
+            };
+            attach(tree.0, target.0)
+        }
+        OpKind::Tmpfs {
+            read_only,
+            mode,
+            size,
+        } => {
+            let mut attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV;
+            if *read_only {
+                attrs |= raw::MOUNT_ATTR_RDONLY;
+            }
+            let m = new_tmpfs(*mode, *size, attrs)?;
+            let target = ensure_dir(root, rel)?;
+            attach(m.0, target.0)
+        }
+        OpKind::Dir { mode } => {
+            let parent = parent_dir(root, rel)?;
+            let (_, name) = split(rel);
+            let dirfd = parent.as_ref().map_or(root, |f| f.0);
+            match raw::mkdirat(dirfd, cstr_in(name, &mut buf)?, *mode) {
+                Ok(_) | Err(Errno(libc::EEXIST)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        OpKind::Symlink { target } => {
+            let parent = parent_dir(root, rel)?;
+            let (_, name) = split(rel);
+            let dirfd = parent.as_ref().map_or(root, |f| f.0);
+            raw::symlinkat(target, dirfd, cstr_in(name, &mut buf)?).map(drop)
+        }
+        OpKind::File { contents, mode } => {
+            let scratch = b.scratch()?;
+            let mut nbuf = [0u8; 24];
+            let name = b.scratch_name(b'f', &mut nbuf);
+            let flags =
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+            let f = fd(raw::openat(scratch, name, flags, *mode))?;
+            let mut off = 0usize;
+            while off < contents.len() {
+                let chunk = contents.get(off..).unwrap_or(&[]);
+                match raw::write(f.0, chunk) {
+                    Ok(0) => return Err(Errno(libc::EIO)),
+                    Ok(n) => off = off.wrapping_add(n),
+                    Err(Errno(libc::EINTR)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            drop(f);
+            let tree = fd(raw::open_tree(
+                scratch,
+                name,
+                raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
+            ))?;
+            set_attrs(
+                tree.0,
+                raw::MOUNT_ATTR_RDONLY | raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV,
+                false,
+            )?;
+            let target = ensure_file(root, rel)?;
+            attach(tree.0, target.0)?;
+            let _ = raw::unlinkat(scratch, name, 0);
+            Ok(())
+        }
+        OpKind::Overlay { lower } => {
+            let scratch = b.scratch()?;
+            let mut nbuf = [0u8; 24];
+            let name = b.scratch_name(b'o', &mut nbuf);
+            raw::mkdirat(scratch, name, 0o755)?;
+            let dir = fd(raw::openat(
+                scratch,
+                name,
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                0,
+            ))?;
+            raw::mkdirat(dir.0, c"upper", 0o755)?;
+            raw::mkdirat(dir.0, c"work", 0o755)?;
+            let mut ubuf = [0u8; PATH_MAX];
+            let mut wbuf = [0u8; PATH_MAX];
+            let upper = fd_path(dir.0, b"/upper", &mut ubuf)?;
+            let work = fd_path(dir.0, b"/work", &mut wbuf)?;
+            let attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV;
+            let opts: [(&CStr, Option<&CStr>); 4] = [
+                (c"lowerdir", Some(lower)),
+                (c"upperdir", Some(upper)),
+                (c"workdir", Some(work)),
+                (c"userxattr", None),
+            ];
+            let m = match new_fs(c"overlay", &opts, attrs) {
+                // Kernels before 5.11 do not know `userxattr`; root callers
+                // without a user namespace do not need it.
+                Err(Errno(libc::EINVAL)) => {
+                    new_fs(c"overlay", opts.get(..3).unwrap_or(&[]), attrs)?
+                }
+                other => other?,
+            };
+            let target = ensure_dir(root, rel)?;
+            attach(m.0, target.0)
+        }
+        OpKind::Mask { dir } => mask(root, rel, Some(*dir)),
+        OpKind::MaskAuto { known_dir } => mask(root, rel, *known_dir),
+        OpKind::Proc => {
+            let attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV | raw::MOUNT_ATTR_NOEXEC;
+            // hidepid=invisible hides processes the viewer cannot ptrace
+            // (the init, which holds capabilities the program lacks). Its
+            // exemption group defaults to gid 0, which a root caller's
+            // program has: name a gid nobody in the sandbox can hold.
+            let opts: [(&CStr, Option<&CStr>); 2] =
+                [(c"hidepid", Some(c"2")), (c"gid", Some(c"4294967294"))];
+            let m = new_fs(c"proc", &opts, attrs)?;
+            let target = ensure_dir(root, rel)?;
+            attach(m.0, target.0)
+        }
+        OpKind::ProcReadOnly => {
+            let target = match open_in_root(root, cstr_in(rel, &mut buf)?, libc::O_PATH) {
+                Ok(t) => t,
+                Err(Errno(libc::ENOENT)) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let flags = raw::OPEN_TREE_CLONE
+                | libc::O_CLOEXEC as u32
+                | raw::AT_RECURSIVE
+                | libc::AT_EMPTY_PATH as u32;
+            let tree = fd(raw::open_tree(target.0, c"", flags))?;
+            let attrs = raw::MOUNT_ATTR_RDONLY
+                | raw::MOUNT_ATTR_NOSUID
+                | raw::MOUNT_ATTR_NODEV
+                | raw::MOUNT_ATTR_NOEXEC;
+            set_attrs(tree.0, attrs, true)?;
+            attach(tree.0, target.0)
+        }
+        OpKind::ProcMask => mask(root, rel, Some(false)),
+        OpKind::Devpts => {
+            let attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NOEXEC;
+            let m = new_fs(
+                c"devpts",
+                &[(c"ptmxmode", Some(c"0666")), (c"mode", Some(c"0620"))],
+                attrs,
+            )?;
+            let target = ensure_dir(root, rel)?;
+            attach(m.0, target.0)
+        }
+    }
+}
+
+/// Hides whatever is at `rel`. A missing destination is left alone: there is
+/// nothing to hide.
+fn mask(root: c_int, rel: &[u8], _known_dir: Option<bool>) -> Result<(), Errno> {
+    let mut buf = [0u8; PATH_MAX];
+    let target = match open_in_root(
+        root,
+        cstr_in(rel, &mut buf)?,
+        libc::O_PATH | libc::O_NOFOLLOW,
+    ) {
+        Ok(t) => t,
+        Err(Errno(libc::ENOENT)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    raw::fstatat(target.0, c"", &mut st, libc::AT_EMPTY_PATH)?;
+    let attrs = raw::MOUNT_ATTR_RDONLY
+        | raw::MOUNT_ATTR_NOSUID
+        | raw::MOUNT_ATTR_NODEV
+        | raw::MOUNT_ATTR_NOEXEC;
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        let m = new_tmpfs(0o000, Some(4096), attrs)?;
+        attach(m.0, target.0)
+    } else {
+        // A read-only, nodev bind of /dev/null: opening it fails (EACCES)
+        // and it holds nothing.
+        let tree = fd(raw::open_tree(
+            libc::AT_FDCWD,
+            c"/dev/null",
+            raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
+        ))?;
+        set_attrs(tree.0, attrs, false)?;
+        attach(tree.0, target.0)
+    }
+}
+
+/// Builds the new root and pivots into it. Runs in the supervisor, in the new
+/// mount namespace, before the program process exists.
+pub(crate) fn build(plan: &super::MountPlan) -> Step {
+    // Nothing done here may propagate back to the caller's namespace.
+    raw::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
+        .at(Stage::MountPropagation, 0)?;
+
+    let root = match &plan.root {
+        RootSpec::Tmpfs => new_tmpfs(0o755, None, raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV),
+        RootSpec::Dir(dir) => {
+            let flags = raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | raw::AT_RECURSIVE;
+            fd(raw::open_tree(libc::AT_FDCWD, dir, flags)).and_then(|t| {
+                set_attrs(
+                    t.0,
+                    raw::MOUNT_ATTR_RDONLY | raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV,
+                    true,
+                )?;
+                Ok(t)
+            })
+        }
+    }
+    .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
+    // Stack the new root on top of the old one; it is reached through its fd.
+    raw::move_mount(
+        root.0,
+        c"",
+        libc::AT_FDCWD,
+        c"/",
+        raw::MOVE_MOUNT_F_EMPTY_PATH,
+    )
+    .at(Stage::RootMount, 0)?;
+
+    let mut b = Build {
+        root,
+        scratch: None,
+        counter: 0,
+    };
+    for (i, op) in plan.ops.iter().enumerate() {
+        apply(&mut b, op).map_err(|e| Fail::new(Stage::MountOp, i as u32, e))?;
+    }
+    if let Some(s) = b.scratch.take() {
+        let mut buf = [0u8; PATH_MAX];
+        let p = fd_path(s.0, b"", &mut buf).map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
+        raw::umount2(p, libc::MNT_DETACH).at(Stage::RootMount, 0)?;
+    }
+    if matches!(plan.root, RootSpec::Tmpfs) {
+        set_attrs(
+            b.root.0,
+            raw::MOUNT_ATTR_RDONLY | raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV,
+            false,
+        )
+        .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
+    }
+
+    raw::fchdir(b.root.0).at(Stage::PivotRoot, 0)?;
+    raw::pivot_root(c".", c".").at(Stage::PivotRoot, 0)?;
+    raw::umount2(c".", libc::MNT_DETACH).at(Stage::PivotRoot, 0)?;
+    raw::chdir(c"/").at(Stage::PivotRoot, 0)?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_format_without_allocation() {
+        let mut b = [0u8; 24];
+        assert_eq!(fmt_num(0, 10, &mut b).to_bytes(), b"0");
+        assert_eq!(fmt_num(65536, 10, &mut b).to_bytes(), b"65536");
+        assert_eq!(fmt_num(0o1777, 8, &mut b).to_bytes(), b"1777");
+        assert_eq!(
+            fmt_num(u64::MAX, 10, &mut b).to_bytes(),
+            b"18446744073709551615"
+        );
+    }
+
+    #[test]
+    fn paths_split_and_convert() {
+        assert_eq!(split(b"a/b/c"), (&b"a/b"[..], &b"c"[..]));
+        assert_eq!(split(b"c"), (&b""[..], &b"c"[..]));
+        let mut buf = [0u8; PATH_MAX];
+        assert_eq!(
+            cstr_in(b"dev/null", &mut buf).unwrap().to_bytes(),
+            b"dev/null"
+        );
+        assert_eq!(
+            cstr_in(&[b'x'; PATH_MAX], &mut buf),
+            Err(Errno(libc::ENAMETOOLONG))
+        );
+        let mut buf = [0u8; PATH_MAX];
+        assert_eq!(
+            fd_path(17, b"/upper", &mut buf).unwrap().to_bytes(),
+            b"/proc/self/fd/17/upper"
+        );
+    }
+}

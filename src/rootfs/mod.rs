@@ -1,0 +1,972 @@
+//! The sandbox's root filesystem: configuration, validation and the plan the
+//! child executes.
+//!
+//! The parent turns the configuration into a list of [`child::Op`]s with every
+//! string already converted; the child (between clone and exec) only issues
+//! mount-API system calls over that list. Destinations are resolved inside the
+//! new root with `openat2(RESOLVE_IN_ROOT)` so a symlink planted in a
+//! caller-supplied tree cannot redirect a mount out of it.
+
+pub(crate) mod child;
+
+use std::ffi::{CString, OsStr};
+use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use child::{Op, OpKind};
+
+/// Host system directories the default root exposes read-only.
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+];
+
+/// Host files under /etc that hold secrets and are masked in the default view.
+/// Paths that do not exist on the host are skipped.
+const SECRET_FILES: &[&str] = &[
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/security/opasswd",
+    "/etc/krb5.keytab",
+    "/etc/ssl/private",
+    "/etc/pki/tls/private",
+    "/etc/NetworkManager/system-connections",
+    "/etc/wpa_supplicant",
+    "/etc/libvirt/secrets",
+    "/etc/docker/key.json",
+    "/etc/machine-id",
+];
+
+/// `/proc` entries made read-only in a fresh `/proc` (writes there reach the
+/// host kernel when the caller is root).
+const PROC_READONLY: &[&str] = &["sys", "sysrq-trigger", "irq", "bus", "fs"];
+
+/// `/proc` entries hidden in a fresh `/proc` (kernel memory and state that
+/// helps attacks).
+const PROC_MASKED: &[&str] = &[
+    "kcore",
+    "keys",
+    "timer_list",
+    "sched_debug",
+    "kallsyms",
+    "kmsg",
+];
+
+/// Device nodes bound from the host into the minimal `/dev`.
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Largest tmpfs size accepted (1 TiB); larger values are almost certainly a
+/// unit mistake.
+const MAX_TMPFS_SIZE: u64 = 1 << 40;
+
+/// Options of a tmpfs mount.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TmpfsOptions {
+    /// Size limit in bytes (default: the kernel's, half of RAM).
+    pub size: Option<u64>,
+    /// Permission bits of the mount's root (default 0755; 01777 for `/tmp`).
+    pub mode: Option<u32>,
+}
+
+/// One operation of the filesystem plan, in the order given. Later operations
+/// win: an operation on a destination below or at an earlier one's is applied
+/// on top of it, as in bubblewrap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "op"))]
+#[non_exhaustive]
+pub enum FsOp {
+    /// Bind `src` (a host path) at `dest`.
+    Bind {
+        /// Host path.
+        src: PathBuf,
+        /// Destination inside the sandbox.
+        dest: PathBuf,
+        /// Read-only (recursively, including submounts).
+        read_only: bool,
+        /// Skip silently when `src` does not exist.
+        optional: bool,
+        /// Allow device nodes (otherwise the bind is `nodev`).
+        devices: bool,
+    },
+    /// A fresh tmpfs at `dest`.
+    Tmpfs {
+        /// Destination inside the sandbox.
+        dest: PathBuf,
+        /// Size and mode.
+        options: TmpfsOptions,
+    },
+    /// An empty directory at `dest`.
+    Dir {
+        /// Destination inside the sandbox.
+        dest: PathBuf,
+        /// Permission bits (default 0755).
+        mode: Option<u32>,
+    },
+    /// A symbolic link at `dest` pointing to `target`.
+    Symlink {
+        /// Link target (not resolved).
+        target: PathBuf,
+        /// Destination inside the sandbox.
+        dest: PathBuf,
+    },
+    /// A read-only file at `dest` with the given contents.
+    File {
+        /// Destination inside the sandbox.
+        dest: PathBuf,
+        /// Contents.
+        contents: Vec<u8>,
+        /// Permission bits (default 0444).
+        mode: Option<u32>,
+    },
+    /// A writable overlay of `lower` (a host directory, never modified) at
+    /// `dest`; changes live in memory and vanish with the sandbox.
+    Overlay {
+        /// Host directory used as the read-only lower layer.
+        lower: PathBuf,
+        /// Destination inside the sandbox.
+        dest: PathBuf,
+    },
+    /// Hide whatever is at `dest` (a file becomes unreadable, a directory
+    /// empty and unreadable). A destination that does not exist is left
+    /// alone.
+    Mask {
+        /// Destination inside the sandbox.
+        dest: PathBuf,
+    },
+}
+
+impl FsOp {
+    /// The destination inside the sandbox.
+    pub fn dest(&self) -> &Path {
+        match self {
+            FsOp::Bind { dest, .. }
+            | FsOp::Tmpfs { dest, .. }
+            | FsOp::Dir { dest, .. }
+            | FsOp::Symlink { dest, .. }
+            | FsOp::File { dest, .. }
+            | FsOp::Overlay { dest, .. }
+            | FsOp::Mask { dest } => dest,
+        }
+    }
+
+    fn name(&self) -> OpName {
+        match self {
+            FsOp::Bind {
+                read_only: true, ..
+            } => OpName::BindRo,
+            FsOp::Bind { .. } => OpName::BindRw,
+            FsOp::Tmpfs { .. } => OpName::Tmpfs,
+            FsOp::Dir { .. } => OpName::Dir,
+            FsOp::Symlink { .. } => OpName::Symlink,
+            FsOp::File { .. } => OpName::File,
+            FsOp::Overlay { .. } => OpName::Overlay,
+            FsOp::Mask { .. } => OpName::Mask,
+        }
+    }
+}
+
+/// What the root of the sandbox's filesystem is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum RootKind {
+    /// A fresh tmpfs holding read-only binds of the host's system
+    /// directories (`/usr`, `/bin`, `/sbin`, `/lib*`, `/etc` minus secrets), a
+    /// fresh `/proc`, a minimal `/dev` and a private `/tmp`.
+    #[default]
+    HostSystem,
+    /// An empty tmpfs: only what the plan adds (plus `/proc`, `/dev`, `/tmp`
+    /// unless disabled).
+    Empty,
+    /// A host directory (an unpacked image, a debootstrap tree), mounted
+    /// read-only as `/`. Mount points the plan needs (`/proc`, `/dev`, `/tmp`,
+    /// bind destinations) must already exist in it.
+    Dir(PathBuf),
+}
+
+/// The filesystem configuration of a sandbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct FsConfig {
+    /// The root.
+    pub root: RootKind,
+    /// Mount a fresh `/proc` (or the host's, read-only, without a pid
+    /// namespace).
+    pub proc: bool,
+    /// Create the minimal `/dev`.
+    pub dev: bool,
+    /// Mount a private tmpfs on `/tmp`.
+    pub tmp: bool,
+    /// Mask known secret files of the host's `/etc` (shadow, sudoers, ...)
+    /// when `/etc` comes from the host.
+    pub mask_secrets: bool,
+    /// The caller's operations, in order.
+    pub ops: Vec<FsOp>,
+}
+
+impl Default for FsConfig {
+    fn default() -> Self {
+        FsConfig {
+            root: RootKind::HostSystem,
+            proc: true,
+            dev: true,
+            tmp: true,
+            mask_secrets: true,
+            ops: Vec::new(),
+        }
+    }
+}
+
+impl FsConfig {
+    /// Whether the configuration differs from "no filesystem changes at all",
+    /// i.e. needs a mount namespace.
+    pub(crate) fn is_customized(&self) -> bool {
+        *self != FsConfig::default()
+    }
+}
+
+/// Which operation an [`FsError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpName {
+    /// The root directory.
+    Root,
+    /// A read-only bind.
+    BindRo,
+    /// A read-write bind.
+    BindRw,
+    /// A tmpfs.
+    Tmpfs,
+    /// A directory.
+    Dir,
+    /// A symlink.
+    Symlink,
+    /// A file.
+    File,
+    /// An overlay.
+    Overlay,
+    /// A mask.
+    Mask,
+}
+
+impl fmt::Display for OpName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OpName::Root => "root",
+            OpName::BindRo => "bind_ro",
+            OpName::BindRw => "bind_rw",
+            OpName::Tmpfs => "tmpfs",
+            OpName::Dir => "dir",
+            OpName::Symlink => "symlink",
+            OpName::File => "file",
+            OpName::Overlay => "overlay",
+            OpName::Mask => "mask",
+        })
+    }
+}
+
+/// An invalid filesystem operation, detected before clone.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FsError {
+    /// A destination is not an absolute path, or contains `..`.
+    #[error("{op} destination {path:?} must be an absolute path without `..`")]
+    BadDestination {
+        /// The operation.
+        op: OpName,
+        /// The destination given.
+        path: PathBuf,
+    },
+    /// The destination is `/` itself, which only the root can be.
+    #[error("{op} cannot target `/`; use Sandbox::root_dir for a custom root")]
+    RootDestination {
+        /// The operation.
+        op: OpName,
+    },
+    /// A source path does not exist (use the `_try` variant to skip it).
+    #[error("{op} source {path:?} does not exist")]
+    MissingSource {
+        /// The operation.
+        op: OpName,
+        /// The host path.
+        path: PathBuf,
+        /// The error from `stat`.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A source path must be absolute.
+    #[error("{op} source {path:?} must be an absolute path")]
+    RelativeSource {
+        /// The operation.
+        op: OpName,
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The source must be a directory (overlay lower dir, custom root).
+    #[error("{op} source {path:?} is not a directory")]
+    NotADirectory {
+        /// The operation.
+        op: OpName,
+        /// The host path.
+        path: PathBuf,
+    },
+    /// A tmpfs size of zero or over 1 TiB.
+    #[error("tmpfs size {size} for {dest:?} is invalid (must be 1 byte to 1 TiB)")]
+    TmpfsSize {
+        /// Destination.
+        dest: PathBuf,
+        /// The size given.
+        size: u64,
+    },
+    /// Permission bits outside 0o7777.
+    #[error("{op} mode {mode:#o} for {dest:?} is invalid (must be at most 0o7777)")]
+    Mode {
+        /// The operation.
+        op: OpName,
+        /// Destination.
+        dest: PathBuf,
+        /// The mode given.
+        mode: u32,
+    },
+    /// A path or symlink target contains a NUL byte.
+    #[error("{op} path {path:?} contains a NUL byte")]
+    NulByte {
+        /// The operation.
+        op: OpName,
+        /// The path.
+        path: PathBuf,
+    },
+    /// A directory is bound onto a path an earlier operation made a file,
+    /// or a file onto a directory.
+    #[error("{op} of {src:?} onto {dest:?}: a {src_kind} cannot be mounted on a {dest_kind}")]
+    KindMismatch {
+        /// The operation.
+        op: OpName,
+        /// The source.
+        src: PathBuf,
+        /// The destination.
+        dest: PathBuf,
+        /// "file" or "directory".
+        src_kind: &'static str,
+        /// "file" or "directory".
+        dest_kind: &'static str,
+    },
+    /// File contents over 16 MiB.
+    #[error("file contents for {dest:?} are {len} bytes; at most 16 MiB are allowed")]
+    FileTooLarge {
+        /// Destination.
+        dest: PathBuf,
+        /// Length given.
+        len: usize,
+    },
+}
+
+/// Normalizes a destination: absolute, no `..`, `.` and duplicate slashes
+/// removed. Returns the path relative to the root, as bytes.
+fn normalize_dest(op: OpName, dest: &Path) -> Result<Vec<u8>, FsError> {
+    if !dest.is_absolute() {
+        return Err(FsError::BadDestination {
+            op,
+            path: dest.to_owned(),
+        });
+    }
+    let mut out = Vec::new();
+    for c in dest.components() {
+        match c {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(s) => {
+                if !out.is_empty() {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(s.as_bytes());
+            }
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(FsError::BadDestination {
+                    op,
+                    path: dest.to_owned(),
+                });
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(FsError::RootDestination { op });
+    }
+    if out.contains(&0) {
+        return Err(FsError::NulByte {
+            op,
+            path: dest.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+fn cstring(op: OpName, p: &Path) -> Result<CString, FsError> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| FsError::NulByte {
+        op,
+        path: p.to_owned(),
+    })
+}
+
+fn check_mode(op: OpName, dest: &Path, mode: Option<u32>) -> Result<(), FsError> {
+    match mode {
+        Some(m) if m > 0o7777 => Err(FsError::Mode {
+            op,
+            dest: dest.to_owned(),
+            mode: m,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// How the sandbox gets a `/proc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProcKind {
+    /// A fresh proc for the sandbox's own pid namespace.
+    Fresh,
+    /// The host's, bound read-only (no pid namespace).
+    HostReadOnly,
+}
+
+/// The child-side plan plus what the parent remembers to name errors.
+#[derive(Debug)]
+pub(crate) struct MountPlan {
+    pub(crate) root: child::RootSpec,
+    pub(crate) ops: Vec<Op>,
+    /// For each child op: the index of the caller's operation it came from
+    /// (None for defaults) and its destination, for error messages.
+    pub(crate) origin: Vec<(Option<usize>, PathBuf)>,
+}
+
+/// What an existing destination is, as far as the plan knows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Known {
+    Dir,
+    File,
+}
+
+struct Builder {
+    ops: Vec<Op>,
+    origin: Vec<(Option<usize>, PathBuf)>,
+    known: std::collections::HashMap<Vec<u8>, Known>,
+}
+
+impl Builder {
+    fn push(&mut self, origin: Option<usize>, dest: &[u8], kind: OpKind) {
+        self.ops.push(Op {
+            dest: CString::new(dest).unwrap_or_default(),
+            kind,
+        });
+        self.origin
+            .push((origin, Path::new("/").join(OsStr::from_bytes(dest))));
+    }
+}
+
+/// Builds the child-side plan.
+pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsError> {
+    let mut b = Builder {
+        ops: Vec::new(),
+        origin: Vec::new(),
+        known: Default::default(),
+    };
+    let root = match &cfg.root {
+        RootKind::HostSystem | RootKind::Empty => child::RootSpec::Tmpfs,
+        RootKind::Dir(dir) => {
+            if !dir.is_absolute() {
+                return Err(FsError::RelativeSource {
+                    op: OpName::Root,
+                    path: dir.clone(),
+                });
+            }
+            let md = std::fs::metadata(dir).map_err(|source| FsError::MissingSource {
+                op: OpName::Root,
+                path: dir.clone(),
+                source,
+            })?;
+            if !md.is_dir() {
+                return Err(FsError::NotADirectory {
+                    op: OpName::Root,
+                    path: dir.clone(),
+                });
+            }
+            child::RootSpec::Dir(cstring(OpName::Root, dir)?)
+        }
+    };
+
+    if cfg.root == RootKind::HostSystem {
+        for dir in SYSTEM_DIRS {
+            let p = Path::new(dir);
+            let Ok(md) = std::fs::symlink_metadata(p) else {
+                continue;
+            };
+            let rel = dir.trim_start_matches('/').as_bytes();
+            if md.file_type().is_symlink() {
+                // Merged-/usr systems: /bin -> usr/bin stays a symlink.
+                let target = std::fs::read_link(p).unwrap_or_default();
+                b.push(
+                    None,
+                    rel,
+                    OpKind::Symlink {
+                        target: cstring(OpName::Symlink, &target)?,
+                    },
+                );
+            } else if md.is_dir() {
+                b.push(
+                    None,
+                    rel,
+                    OpKind::Bind {
+                        src: cstring(OpName::BindRo, p)?,
+                        read_only: true,
+                        dir: true,
+                        devices: false,
+                    },
+                );
+                b.known.insert(rel.to_vec(), Known::Dir);
+            }
+        }
+        if cfg.mask_secrets {
+            for s in SECRET_FILES {
+                let p = Path::new(s);
+                if let Ok(md) = std::fs::symlink_metadata(p) {
+                    if md.file_type().is_symlink() {
+                        continue;
+                    }
+                    b.push(
+                        None,
+                        s.trim_start_matches('/').as_bytes(),
+                        OpKind::Mask { dir: md.is_dir() },
+                    );
+                }
+            }
+            // SSH host private keys.
+            if let Ok(rd) = std::fs::read_dir("/etc/ssh") {
+                let mut keys: Vec<PathBuf> = rd
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(OsStr::to_str)
+                            .is_some_and(|n| n.starts_with("ssh_host_") && n.ends_with("_key"))
+                    })
+                    .collect();
+                keys.sort();
+                for k in keys {
+                    let rel = k.as_os_str().as_bytes()[1..].to_vec();
+                    b.push(None, &rel, OpKind::Mask { dir: false });
+                }
+            }
+        }
+    }
+    if cfg.proc {
+        match proc_kind {
+            ProcKind::Fresh => {
+                b.push(None, b"proc", OpKind::Proc);
+                for e in PROC_READONLY {
+                    let rel = format!("proc/{e}");
+                    b.push(None, rel.as_bytes(), OpKind::ProcReadOnly);
+                }
+                for e in PROC_MASKED {
+                    let rel = format!("proc/{e}");
+                    b.push(None, rel.as_bytes(), OpKind::ProcMask);
+                }
+            }
+            ProcKind::HostReadOnly => {
+                b.push(
+                    None,
+                    b"proc",
+                    OpKind::Bind {
+                        src: c"/proc".to_owned(),
+                        read_only: true,
+                        dir: true,
+                        devices: false,
+                    },
+                );
+            }
+        }
+        b.known.insert(b"proc".to_vec(), Known::Dir);
+    }
+    if cfg.dev {
+        b.push(
+            None,
+            b"dev",
+            OpKind::Tmpfs {
+                read_only: false,
+                mode: 0o755,
+                size: Some(65536),
+            },
+        );
+        for d in DEVICES {
+            let src = format!("/dev/{d}");
+            if std::fs::metadata(&src).is_ok() {
+                let rel = format!("dev/{d}");
+                b.push(
+                    None,
+                    rel.as_bytes(),
+                    OpKind::Bind {
+                        src: CString::new(src).unwrap_or_default(),
+                        read_only: false,
+                        dir: false,
+                        devices: true,
+                    },
+                );
+            }
+        }
+        b.push(None, b"dev/pts", OpKind::Devpts);
+        b.push(
+            None,
+            b"dev/ptmx",
+            OpKind::Symlink {
+                target: c"pts/ptmx".to_owned(),
+            },
+        );
+        b.push(
+            None,
+            b"dev/shm",
+            OpKind::Tmpfs {
+                read_only: false,
+                mode: 0o1777,
+                size: None,
+            },
+        );
+        for (name, target) in [
+            ("fd", "/proc/self/fd"),
+            ("stdin", "/proc/self/fd/0"),
+            ("stdout", "/proc/self/fd/1"),
+            ("stderr", "/proc/self/fd/2"),
+        ] {
+            let rel = format!("dev/{name}");
+            b.push(
+                None,
+                rel.as_bytes(),
+                OpKind::Symlink {
+                    target: CString::new(target).unwrap_or_default(),
+                },
+            );
+        }
+        b.known.insert(b"dev".to_vec(), Known::Dir);
+    }
+    if cfg.tmp {
+        b.push(
+            None,
+            b"tmp",
+            OpKind::Tmpfs {
+                read_only: false,
+                mode: 0o1777,
+                size: None,
+            },
+        );
+        b.known.insert(b"tmp".to_vec(), Known::Dir);
+    }
+
+    for (i, op) in cfg.ops.iter().enumerate() {
+        let name = op.name();
+        let rel = normalize_dest(name, op.dest())?;
+        match op {
+            FsOp::Bind {
+                src,
+                read_only,
+                optional,
+                devices,
+                dest,
+            } => {
+                if !src.is_absolute() {
+                    return Err(FsError::RelativeSource {
+                        op: name,
+                        path: src.clone(),
+                    });
+                }
+                let md = match std::fs::metadata(src) {
+                    Ok(md) => md,
+                    Err(_) if *optional => continue,
+                    Err(source) => {
+                        return Err(FsError::MissingSource {
+                            op: name,
+                            path: src.clone(),
+                            source,
+                        });
+                    }
+                };
+                let dir = md.is_dir();
+                if let Some(k) = b.known.get(&rel) {
+                    let (sk, dk) = (
+                        if dir { "directory" } else { "file" },
+                        if *k == Known::Dir {
+                            "directory"
+                        } else {
+                            "file"
+                        },
+                    );
+                    if (*k == Known::Dir) != dir {
+                        return Err(FsError::KindMismatch {
+                            op: name,
+                            src: src.clone(),
+                            dest: dest.clone(),
+                            src_kind: sk,
+                            dest_kind: dk,
+                        });
+                    }
+                }
+                b.known
+                    .insert(rel.clone(), if dir { Known::Dir } else { Known::File });
+                b.push(
+                    Some(i),
+                    &rel,
+                    OpKind::Bind {
+                        src: cstring(name, src)?,
+                        read_only: *read_only,
+                        dir,
+                        devices: *devices,
+                    },
+                );
+            }
+            FsOp::Tmpfs { dest, options } => {
+                check_mode(name, dest, options.mode)?;
+                if let Some(size) = options.size {
+                    if size == 0 || size > MAX_TMPFS_SIZE {
+                        return Err(FsError::TmpfsSize {
+                            dest: dest.clone(),
+                            size,
+                        });
+                    }
+                }
+                b.known.insert(rel.clone(), Known::Dir);
+                b.push(
+                    Some(i),
+                    &rel,
+                    OpKind::Tmpfs {
+                        read_only: false,
+                        mode: options.mode.unwrap_or(0o755),
+                        size: options.size,
+                    },
+                );
+            }
+            FsOp::Dir { dest, mode } => {
+                check_mode(name, dest, *mode)?;
+                b.known.insert(rel.clone(), Known::Dir);
+                b.push(
+                    Some(i),
+                    &rel,
+                    OpKind::Dir {
+                        mode: mode.unwrap_or(0o755),
+                    },
+                );
+            }
+            FsOp::Symlink { target, .. } => {
+                b.push(
+                    Some(i),
+                    &rel,
+                    OpKind::Symlink {
+                        target: cstring(name, target)?,
+                    },
+                );
+            }
+            FsOp::File {
+                dest,
+                contents,
+                mode,
+            } => {
+                check_mode(name, dest, *mode)?;
+                if contents.len() > 16 << 20 {
+                    return Err(FsError::FileTooLarge {
+                        dest: dest.clone(),
+                        len: contents.len(),
+                    });
+                }
+                b.known.insert(rel.clone(), Known::File);
+                b.push(
+                    Some(i),
+                    &rel,
+                    OpKind::File {
+                        contents: contents.clone(),
+                        mode: mode.unwrap_or(0o444),
+                    },
+                );
+            }
+            FsOp::Overlay { lower, .. } => {
+                if !lower.is_absolute() {
+                    return Err(FsError::RelativeSource {
+                        op: name,
+                        path: lower.clone(),
+                    });
+                }
+                let md = std::fs::metadata(lower).map_err(|source| FsError::MissingSource {
+                    op: name,
+                    path: lower.clone(),
+                    source,
+                })?;
+                if !md.is_dir() {
+                    return Err(FsError::NotADirectory {
+                        op: name,
+                        path: lower.clone(),
+                    });
+                }
+                b.known.insert(rel.clone(), Known::Dir);
+                let lower_opt = overlay_escape(lower.as_os_str());
+                b.push(Some(i), &rel, OpKind::Overlay { lower: lower_opt });
+            }
+            FsOp::Mask { .. } => {
+                let dir = b.known.get(&rel).map(|k| *k == Known::Dir);
+                b.push(Some(i), &rel, OpKind::MaskAuto { known_dir: dir });
+            }
+        }
+    }
+    Ok(MountPlan {
+        root,
+        ops: b.ops,
+        origin: b.origin,
+    })
+}
+
+/// Escapes an overlayfs `lowerdir` value (`,`, `:` and `\` are special).
+fn overlay_escape(p: &OsStr) -> CString {
+    let mut out = Vec::with_capacity(p.len());
+    for &c in p.as_bytes() {
+        if matches!(c, b',' | b':' | b'\\') {
+            out.push(b'\\');
+        }
+        out.push(c);
+    }
+    CString::new(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_are_normalized_or_rejected() {
+        assert_eq!(
+            normalize_dest(OpName::Dir, Path::new("/a//b/./c")).unwrap(),
+            b"a/b/c"
+        );
+        assert!(matches!(
+            normalize_dest(OpName::Dir, Path::new("a/b")),
+            Err(FsError::BadDestination {
+                op: OpName::Dir,
+                ..
+            })
+        ));
+        assert!(matches!(
+            normalize_dest(OpName::Tmpfs, Path::new("/a/../etc")),
+            Err(FsError::BadDestination {
+                op: OpName::Tmpfs,
+                ..
+            })
+        ));
+        assert!(matches!(
+            normalize_dest(OpName::Tmpfs, Path::new("/")),
+            Err(FsError::RootDestination { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_inputs_give_typed_errors() {
+        let mut cfg = FsConfig::default();
+        cfg.ops.push(FsOp::Tmpfs {
+            dest: "/x".into(),
+            options: TmpfsOptions {
+                size: Some(0),
+                mode: None,
+            },
+        });
+        assert!(matches!(
+            plan(&cfg, ProcKind::Fresh),
+            Err(FsError::TmpfsSize { size: 0, .. })
+        ));
+
+        let mut cfg = FsConfig::default();
+        cfg.ops.push(FsOp::Tmpfs {
+            dest: "/x".into(),
+            options: TmpfsOptions {
+                size: None,
+                mode: Some(0o17777),
+            },
+        });
+        assert!(matches!(
+            plan(&cfg, ProcKind::Fresh),
+            Err(FsError::Mode { mode: 0o17777, .. })
+        ));
+
+        let mut cfg = FsConfig::default();
+        cfg.ops.push(FsOp::Bind {
+            src: "/definitely/not/here".into(),
+            dest: "/x".into(),
+            read_only: true,
+            optional: false,
+            devices: false,
+        });
+        assert!(matches!(
+            plan(&cfg, ProcKind::Fresh),
+            Err(FsError::MissingSource {
+                op: OpName::BindRo,
+                ..
+            })
+        ));
+
+        let mut cfg = FsConfig::default();
+        cfg.ops.push(FsOp::Bind {
+            src: "/definitely/not/here".into(),
+            dest: "/x".into(),
+            read_only: true,
+            optional: true,
+            devices: false,
+        });
+        assert!(plan(&cfg, ProcKind::Fresh).is_ok());
+
+        let mut cfg = FsConfig::default();
+        cfg.ops.push(FsOp::File {
+            dest: "/f".into(),
+            contents: b"x".to_vec(),
+            mode: None,
+        });
+        cfg.ops.push(FsOp::Bind {
+            src: "/usr".into(),
+            dest: "/f".into(),
+            read_only: true,
+            optional: false,
+            devices: false,
+        });
+        assert!(matches!(
+            plan(&cfg, ProcKind::Fresh),
+            Err(FsError::KindMismatch {
+                src_kind: "directory",
+                dest_kind: "file",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn default_view_masks_secrets_and_keeps_symlinks() {
+        let p = plan(&FsConfig::default(), ProcKind::Fresh).unwrap();
+        let dests: Vec<&[u8]> = p.ops.iter().map(|o| o.dest.as_bytes()).collect();
+        if Path::new("/etc/shadow").exists() {
+            let i = dests
+                .iter()
+                .position(|d| *d == b"etc/shadow")
+                .expect("shadow masked");
+            assert!(matches!(p.ops[i].kind, OpKind::Mask { dir: false }));
+        }
+        if std::fs::symlink_metadata("/bin").is_ok_and(|m| m.file_type().is_symlink()) {
+            let i = dests.iter().position(|d| *d == b"bin").unwrap();
+            assert!(matches!(p.ops[i].kind, OpKind::Symlink { .. }));
+        }
+        assert!(dests.contains(&&b"proc"[..]));
+        assert!(dests.contains(&&b"dev/null"[..]));
+        assert!(dests.contains(&&b"tmp"[..]));
+    }
+
+    #[test]
+    fn overlay_lowerdir_is_escaped() {
+        assert_eq!(
+            overlay_escape(OsStr::new("/a,b:c\\d")).as_bytes(),
+            b"/a\\,b\\:c\\\\d"
+        );
+    }
+}

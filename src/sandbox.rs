@@ -1,0 +1,509 @@
+//! [`Sandbox`]: a reusable isolation policy.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::caps::{self, Capability, CapsPolicy};
+use crate::child::{Child, ExitStatus, Output};
+use crate::command::{Command, StdioKind};
+use crate::error::{ConfigError, Error, HostnameProblem, NamespaceProblem};
+use crate::limits::Rlimit;
+use crate::namespaces::Namespaces;
+use crate::rootfs::{self, FsConfig, FsOp, MountPlan, ProcKind, RootKind, TmpfsOptions};
+
+/// A sandbox policy: which namespaces to create, what filesystem the program
+/// sees, which limits and filters apply.
+///
+/// `Sandbox::new()` alone isolates everything that works without privileges:
+/// new user, mount, pid, network, IPC, UTS and cgroup namespaces; a read-only
+/// view of the host's system directories (without its secrets), a fresh
+/// `/proc`, a minimal `/dev` and a private `/tmp`; a new session; a cleared
+/// environment; only file descriptors 0-2 inherited. Every setter opens
+/// something up or adds a restriction explicitly.
+///
+/// A `Sandbox` is meant to be built once and used for many spawns, from many
+/// threads: it is `Clone + Send + Sync`, and the work that depends only on
+/// the policy (the mount plan, and the seccomp and Landlock programs) is
+/// done once and cached.
+///
+/// Setters take `&mut self` and never fail; invalid input is reported by
+/// [`validate`](Sandbox::validate) and [`spawn`](Sandbox::spawn) with an
+/// error naming the offending field.
+#[derive(Clone, Debug, Default)]
+pub struct Sandbox {
+    pub(crate) cfg: Config,
+    cache: Arc<OnceLock<Arc<Compiled>>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Config {
+    pub(crate) namespaces: Namespaces,
+    pub(crate) uid: Option<u32>,
+    pub(crate) gid: Option<u32>,
+    pub(crate) hostname: Option<OsString>,
+    pub(crate) inherit_env: bool,
+    pub(crate) kill_on_drop: bool,
+    pub(crate) die_with_parent: bool,
+    pub(crate) caps: CapsPolicy,
+    pub(crate) fs: FsConfig,
+    pub(crate) timeout: Option<Duration>,
+    /// resource -> (soft, hard)
+    pub(crate) rlimits: BTreeMap<Rlimit, (u64, u64)>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            namespaces: Namespaces::default(),
+            uid: None,
+            gid: None,
+            hostname: None,
+            inherit_env: false,
+            kill_on_drop: true,
+            die_with_parent: true,
+            caps: CapsPolicy::new(),
+            fs: FsConfig::default(),
+            timeout: None,
+            rlimits: BTreeMap::new(),
+        }
+    }
+}
+
+/// The policy-only work, done once per policy.
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    pub(crate) mounts: Option<Arc<MountPlan>>,
+    pub(crate) rlimits: Vec<(libc::c_int, libc::rlimit64)>,
+    pub(crate) rlimit_names: Vec<&'static str>,
+    pub(crate) caps: caps::CapPlan,
+}
+
+impl Sandbox {
+    /// The default policy (see the type's documentation).
+    pub fn new() -> Sandbox {
+        Sandbox::default()
+    }
+
+    fn changed(&mut self) -> &mut Self {
+        self.cache = Arc::default();
+        self
+    }
+
+    /// Sets the namespaces to create. Without [`Namespaces::USER`], only a
+    /// root caller can create the others.
+    pub fn namespaces(&mut self, ns: Namespaces) -> &mut Self {
+        self.cfg.namespaces = ns;
+        self.changed()
+    }
+
+    /// Keeps the host's network namespace (the program can reach the
+    /// network the caller can).
+    pub fn share_net(&mut self) -> &mut Self {
+        self.cfg.namespaces.remove(Namespaces::NET);
+        self.changed()
+    }
+
+    /// The uid the program runs as inside the sandbox (default: the caller's
+    /// own uid). With a user namespace it maps to the caller's uid; without
+    /// one, a root caller switches to it.
+    pub fn uid(&mut self, uid: u32) -> &mut Self {
+        self.cfg.uid = Some(uid);
+        self.changed()
+    }
+
+    /// The gid the program runs as inside the sandbox (default: the caller's
+    /// own gid).
+    pub fn gid(&mut self, gid: u32) -> &mut Self {
+        self.cfg.gid = Some(gid);
+        self.changed()
+    }
+
+    /// Runs the program as root (uid and gid 0) inside the user namespace.
+    /// It has no capabilities over anything outside the sandbox.
+    pub fn map_root(&mut self) -> &mut Self {
+        self.uid(0).gid(0)
+    }
+
+    /// Sets the hostname inside the sandbox (needs [`Namespaces::UTS`]).
+    pub fn hostname(&mut self, name: impl AsRef<OsStr>) -> &mut Self {
+        self.cfg.hostname = Some(name.as_ref().to_owned());
+        self.changed()
+    }
+
+    /// Passes the caller's whole environment to the program instead of only
+    /// `PATH`, `HOME`, `TERM`, `LANG`, `LC_ALL` and `TZ`.
+    pub fn inherit_env(&mut self, yes: bool) -> &mut Self {
+        self.cfg.inherit_env = yes;
+        self.changed()
+    }
+
+    /// Whether dropping a [`Child`] that was not waited for kills the sandbox
+    /// (default `true`). With `false` the sandbox keeps running, and the
+    /// caller is responsible for it.
+    pub fn kill_on_drop(&mut self, yes: bool) -> &mut Self {
+        self.cfg.kill_on_drop = yes;
+        self.changed()
+    }
+
+    /// Whether the sandbox dies when the calling process dies (default
+    /// `true`). This holds whichever thread spawned the sandbox and whether
+    /// or not that thread still exists.
+    pub fn die_with_parent(&mut self, yes: bool) -> &mut Self {
+        self.cfg.die_with_parent = yes;
+        self.changed()
+    }
+
+    /// Whether to set `no_new_privs` (default `true`): the program and its
+    /// descendants cannot gain privileges through set-user-ID binaries or
+    /// file capabilities.
+    pub fn no_new_privs(&mut self, yes: bool) -> &mut Self {
+        self.cfg.caps.no_new_privs(yes);
+        self.changed()
+    }
+
+    /// Keeps `cap` for the program (every capability is dropped by default:
+    /// bounding, ambient, inheritable, permitted and effective sets). Kept
+    /// capabilities are raised as ambient so a non-root program keeps them
+    /// across `execve`. Inside a user namespace they apply only to what the
+    /// namespace owns.
+    ///
+    /// `CAP_SYS_PTRACE` cannot be kept: the sandbox's init shares the
+    /// caller's address space, and what protects it from the program is that
+    /// the init holds capabilities the program does not.
+    pub fn keep_capability(&mut self, cap: Capability) -> &mut Self {
+        self.cfg.caps.keep(cap);
+        self.changed()
+    }
+
+    /// Sets the whole capability policy at once.
+    pub fn capabilities(&mut self, policy: CapsPolicy) -> &mut Self {
+        self.cfg.caps = policy;
+        self.changed()
+    }
+
+    // ---- Filesystem ----
+
+    /// Appends a filesystem operation (the typed form of the methods below).
+    pub fn fs_op(&mut self, op: FsOp) -> &mut Self {
+        self.cfg.fs.ops.push(op);
+        self.changed()
+    }
+
+    /// Uses a host directory (an unpacked image, a debootstrap tree) as the
+    /// read-only root instead of the host system view.
+    pub fn root_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.cfg.fs.root = RootKind::Dir(dir.as_ref().to_owned());
+        self.changed()
+    }
+
+    /// Starts from an empty root: only `/proc`, `/dev`, `/tmp` and what the
+    /// plan adds.
+    pub fn empty_root(&mut self) -> &mut Self {
+        self.cfg.fs.root = RootKind::Empty;
+        self.changed()
+    }
+
+    /// Whether to mount `/proc` (default `true`).
+    pub fn proc(&mut self, yes: bool) -> &mut Self {
+        self.cfg.fs.proc = yes;
+        self.changed()
+    }
+
+    /// Whether to create the minimal `/dev` (default `true`).
+    pub fn dev(&mut self, yes: bool) -> &mut Self {
+        self.cfg.fs.dev = yes;
+        self.changed()
+    }
+
+    /// Whether to mount a private tmpfs on `/tmp` (default `true`).
+    pub fn tmp(&mut self, yes: bool) -> &mut Self {
+        self.cfg.fs.tmp = yes;
+        self.changed()
+    }
+
+    /// Whether to hide known secret files of the host's `/etc` (default
+    /// `true`): shadow and gshadow, sudoers, SSH host keys, Kerberos
+    /// keytabs, TLS private keys, stored Wi-Fi credentials.
+    pub fn mask_host_secrets(&mut self, yes: bool) -> &mut Self {
+        self.cfg.fs.mask_secrets = yes;
+        self.changed()
+    }
+
+    /// Binds a host path read-only at `dest` (recursively: submounts are
+    /// read-only too).
+    pub fn bind_ro(&mut self, src: impl AsRef<Path>, dest: impl AsRef<Path>) -> &mut Self {
+        self.bind(src.as_ref(), dest.as_ref(), true, false)
+    }
+
+    /// Binds a host path read-write at `dest`.
+    pub fn bind_rw(&mut self, src: impl AsRef<Path>, dest: impl AsRef<Path>) -> &mut Self {
+        self.bind(src.as_ref(), dest.as_ref(), false, false)
+    }
+
+    /// Like [`bind_ro`](Sandbox::bind_ro), but skipped when `src` does not
+    /// exist.
+    pub fn bind_ro_try(&mut self, src: impl AsRef<Path>, dest: impl AsRef<Path>) -> &mut Self {
+        self.bind(src.as_ref(), dest.as_ref(), true, true)
+    }
+
+    /// Like [`bind_rw`](Sandbox::bind_rw), but skipped when `src` does not
+    /// exist.
+    pub fn bind_rw_try(&mut self, src: impl AsRef<Path>, dest: impl AsRef<Path>) -> &mut Self {
+        self.bind(src.as_ref(), dest.as_ref(), false, true)
+    }
+
+    fn bind(&mut self, src: &Path, dest: &Path, read_only: bool, optional: bool) -> &mut Self {
+        self.fs_op(FsOp::Bind {
+            src: src.to_owned(),
+            dest: dest.to_owned(),
+            read_only,
+            optional,
+            devices: false,
+        })
+    }
+
+    /// Binds a host device node (or a directory of them) at `dest`. Device
+    /// access is otherwise off: every other mount is `nodev`.
+    pub fn bind_dev(&mut self, src: impl AsRef<Path>, dest: impl AsRef<Path>) -> &mut Self {
+        self.fs_op(FsOp::Bind {
+            src: src.as_ref().to_owned(),
+            dest: dest.as_ref().to_owned(),
+            read_only: false,
+            optional: false,
+            devices: true,
+        })
+    }
+
+    /// Mounts a fresh tmpfs at `dest`.
+    ///
+    /// ```
+    /// # use stockade::{Sandbox, TmpfsOptions};
+    /// Sandbox::new().tmpfs("/scratch", TmpfsOptions { size: Some(64 << 20), mode: Some(0o700) });
+    /// ```
+    pub fn tmpfs(&mut self, dest: impl AsRef<Path>, options: TmpfsOptions) -> &mut Self {
+        self.fs_op(FsOp::Tmpfs {
+            dest: dest.as_ref().to_owned(),
+            options,
+        })
+    }
+
+    /// Creates an empty directory at `dest` (mode 0755).
+    pub fn dir(&mut self, dest: impl AsRef<Path>) -> &mut Self {
+        self.fs_op(FsOp::Dir {
+            dest: dest.as_ref().to_owned(),
+            mode: None,
+        })
+    }
+
+    /// Creates a symbolic link at `dest` pointing to `target`.
+    pub fn symlink(&mut self, target: impl AsRef<Path>, dest: impl AsRef<Path>) -> &mut Self {
+        self.fs_op(FsOp::Symlink {
+            target: target.as_ref().to_owned(),
+            dest: dest.as_ref().to_owned(),
+        })
+    }
+
+    /// Places a read-only file with `contents` at `dest` (mode 0444).
+    pub fn file(&mut self, dest: impl AsRef<Path>, contents: impl Into<Vec<u8>>) -> &mut Self {
+        self.fs_op(FsOp::File {
+            dest: dest.as_ref().to_owned(),
+            contents: contents.into(),
+            mode: None,
+        })
+    }
+
+    /// Mounts a writable overlay of the host directory `lower` at `dest`:
+    /// the program can change anything there, the changes live in memory and
+    /// vanish with the sandbox, and `lower` is never modified.
+    pub fn overlay(&mut self, lower: impl AsRef<Path>, dest: impl AsRef<Path>) -> &mut Self {
+        self.fs_op(FsOp::Overlay {
+            lower: lower.as_ref().to_owned(),
+            dest: dest.as_ref().to_owned(),
+        })
+    }
+
+    /// Hides `path`: a file becomes unreadable, a directory empty and
+    /// unreadable.
+    pub fn mask(&mut self, path: impl AsRef<Path>) -> &mut Self {
+        self.fs_op(FsOp::Mask {
+            dest: path.as_ref().to_owned(),
+        })
+    }
+
+    /// The filesystem operations added so far, in order.
+    pub fn fs_ops(&self) -> &[FsOp] {
+        &self.cfg.fs.ops
+    }
+
+    // ---- Limits ----
+
+    /// Ends the sandbox after `limit` of wall-clock time: the supervisor
+    /// kills every process in it, and the outcome says
+    /// [`Verdict::TimedOut`](crate::Verdict::TimedOut). The clock starts
+    /// when the program's process is created. A zero duration is rejected.
+    pub fn timeout(&mut self, limit: Duration) -> &mut Self {
+        self.cfg.timeout = Some(limit);
+        self.changed()
+    }
+
+    /// Sets a resource limit (soft and hard) on the program. Limits apply to
+    /// each process separately and are inherited across `fork`; a process
+    /// cannot raise its hard limit again.
+    pub fn rlimit(&mut self, resource: Rlimit, limit: u64) -> &mut Self {
+        self.rlimit_soft_hard(resource, limit, limit)
+    }
+
+    /// Sets a resource limit with distinct soft and hard values
+    /// (`soft <= hard`, checked by [`validate`](Sandbox::validate)); use
+    /// [`RLIM_INFINITY`](crate::RLIM_INFINITY) for "unlimited".
+    pub fn rlimit_soft_hard(&mut self, resource: Rlimit, soft: u64, hard: u64) -> &mut Self {
+        self.cfg.rlimits.insert(resource, (soft, hard));
+        self.changed()
+    }
+
+    /// Limits the CPU time of each process in the sandbox (`RLIMIT_CPU`,
+    /// rounded up to whole seconds): `SIGXCPU` at the limit, `SIGKILL` one
+    /// second later. The outcome says
+    /// [`Verdict::CpuTimeExceeded`](crate::Verdict::CpuTimeExceeded) when the
+    /// program died of either.
+    pub fn cpu_time_limit(&mut self, limit: Duration) -> &mut Self {
+        let secs = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+        self.rlimit_soft_hard(Rlimit::Cpu, secs, secs.saturating_add(1))
+    }
+
+    // ---- Validation and spawning ----
+
+    /// Checks the policy and prepares everything that depends only on it.
+    /// [`spawn`](Sandbox::spawn) does this too; calling it early reports
+    /// configuration errors before any command exists.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.compiled().map(drop)
+    }
+
+    pub(crate) fn compiled(&self) -> Result<Arc<Compiled>, Error> {
+        if let Some(c) = self.cache.get() {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(self.compile()?);
+        Ok(self.cache.get_or_init(|| c).clone())
+    }
+
+    fn compile(&self) -> Result<Compiled, Error> {
+        let cfg = &self.cfg;
+        let ns = cfg.namespaces;
+        if let Some(h) = &cfg.hostname {
+            let reason = if !ns.contains(Namespaces::UTS) {
+                Some(HostnameProblem::NoUtsNamespace)
+            } else if h.is_empty() {
+                Some(HostnameProblem::Empty)
+            } else if h.len() > 64 {
+                Some(HostnameProblem::TooLong)
+            } else if h.as_encoded_bytes().contains(&0) {
+                Some(HostnameProblem::NulByte)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(ConfigError::Hostname {
+                    hostname: h.clone(),
+                    reason,
+                }
+                .into());
+            }
+        }
+        let mounts = if ns.contains(Namespaces::MOUNT) {
+            let proc_kind = if ns.contains(Namespaces::PID) {
+                ProcKind::Fresh
+            } else {
+                ProcKind::HostReadOnly
+            };
+            Some(Arc::new(
+                rootfs::plan(&cfg.fs, proc_kind).map_err(ConfigError::from)?,
+            ))
+        } else if cfg.fs.is_customized() {
+            return Err(ConfigError::Namespaces {
+                reason: NamespaceProblem::RootfsNeedsMountNamespace,
+            }
+            .into());
+        } else {
+            None
+        };
+        // The supervisor always shares the caller's address space, so the
+        // program must never be able to ptrace it: plan as if a pid
+        // namespace were present in every case.
+        let ctx = if ns.contains(Namespaces::USER) {
+            caps::CapContext::new_user_namespace(true)
+        } else {
+            caps::CapContext::inherited(true)
+        }
+        .map_err(ConfigError::from)?;
+        let caps = caps::plan(&cfg.caps, &ctx).map_err(ConfigError::from)?;
+        if cfg.timeout == Some(Duration::ZERO) {
+            return Err(ConfigError::Timeout.into());
+        }
+        let mut rlimits = Vec::with_capacity(cfg.rlimits.len());
+        let mut rlimit_names = Vec::with_capacity(cfg.rlimits.len());
+        for (&resource, &(soft, hard)) in &cfg.rlimits {
+            if soft > hard {
+                return Err(ConfigError::Rlimit {
+                    resource,
+                    soft,
+                    hard,
+                }
+                .into());
+            }
+            rlimits.push((
+                resource.resource(),
+                libc::rlimit64 {
+                    rlim_cur: soft,
+                    rlim_max: hard,
+                },
+            ));
+            rlimit_names.push(resource.name());
+        }
+        Ok(Compiled {
+            mounts,
+            rlimits,
+            rlimit_names,
+            caps,
+        })
+    }
+
+    /// Starts `cmd` in a new sandbox. Standard streams are inherited unless
+    /// the command says otherwise.
+    ///
+    /// Returns once the program has been executed, or with a typed error
+    /// naming the setup step and item that failed.
+    pub fn spawn(&self, cmd: &mut Command) -> Result<Child, Error> {
+        crate::spawn::spawn(self, cmd, StdioKind::Inherit, StdioKind::Inherit)
+    }
+
+    /// Runs `cmd` to completion, capturing stdout and stderr (stdin is
+    /// `/dev/null` unless the command says otherwise).
+    pub fn output(&self, cmd: &mut Command) -> Result<Output, Error> {
+        let child = crate::spawn::spawn(self, cmd, StdioKind::Piped, StdioKind::Null)?;
+        child.wait_with_output().map_err(|source| Error::Io {
+            op: crate::error::ParentOp::Wait,
+            source,
+        })
+    }
+
+    /// Runs `cmd` to completion with inherited streams and returns its
+    /// status.
+    pub fn status(&self, cmd: &mut Command) -> Result<ExitStatus, Error> {
+        let mut child = self.spawn(cmd)?;
+        child.wait().map_err(|source| Error::Io {
+            op: crate::error::ParentOp::Wait,
+            source,
+        })
+    }
+}
+
+impl PartialEq for Sandbox {
+    fn eq(&self, other: &Self) -> bool {
+        self.cfg == other.cfg
+    }
+}

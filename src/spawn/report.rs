@@ -1,0 +1,195 @@
+//! The fixed-size record the sandbox's processes send to the parent.
+//!
+//! One record per `SOCK_SEQPACKET` message, so a record is never split or
+//! merged. The program process says hello (the kernel attaches its pid as
+//! seen by the parent), the supervisor reports `Running` once the program has
+//! been executed, an `Error` if a setup step failed, and finally `Exit` with
+//! the program's wait status.
+
+/// Bytes of free-form detail (e.g. a script's interpreter path).
+pub(crate) const DETAIL_LEN: usize = 240;
+
+/// Record kinds.
+pub(crate) const KIND_HELLO: u32 = 1;
+pub(crate) const KIND_ERROR: u32 = 2;
+pub(crate) const KIND_RUNNING: u32 = 3;
+pub(crate) const KIND_EXIT: u32 = 4;
+
+/// `flags` bit: execve said ENOENT although the file exists, i.e. its
+/// interpreter is missing; `detail` holds the interpreter path when known.
+pub(crate) const FLAG_INTERPRETER: u32 = 1;
+
+/// `flags` bit on an `Exit` record: the sandbox's wall-clock timeout expired
+/// and the supervisor killed it.
+pub(crate) const FLAG_TIMED_OUT: u32 = 2;
+
+/// `flags` bit on an `Exit` record: the caller asked for the sandbox to be
+/// killed ([`REQUEST_KILL`]) and the supervisor did.
+pub(crate) const FLAG_KILLED: u32 = 4;
+
+/// The one request the caller sends the supervisor on the report channel:
+/// kill the sandbox and report.
+pub(crate) const REQUEST_KILL: u8 = b'K';
+
+/// Size of an encoded record.
+pub(crate) const RECORD_LEN: usize = 7 * 4 + DETAIL_LEN;
+
+/// A report record. `repr(C)` with only 4-byte fields and a byte array whose
+/// length is a multiple of 4, so it has no padding.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Record {
+    pub kind: u32,
+    pub stage: u32,
+    pub index: u32,
+    pub errno: i32,
+    pub value: i32,
+    pub flags: u32,
+    pub detail_len: u32,
+    pub detail: [u8; DETAIL_LEN],
+}
+
+const _: () = assert!(core::mem::size_of::<Record>() == RECORD_LEN);
+
+impl Record {
+    pub(crate) const fn new(kind: u32) -> Record {
+        Record {
+            kind,
+            stage: 0,
+            index: 0,
+            errno: 0,
+            value: 0,
+            flags: 0,
+            detail_len: 0,
+            detail: [0; DETAIL_LEN],
+        }
+    }
+
+    /// The record's bytes, for sending.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        // SAFETY: Record is repr(C), has no padding (asserted by the size
+        // check above) and only plain-data fields, so all its bytes are
+        // initialized.
+        unsafe { core::slice::from_raw_parts((self as *const Record).cast::<u8>(), RECORD_LEN) }
+    }
+
+    /// The valid part of `detail`.
+    pub(crate) fn detail(&self) -> &[u8] {
+        let n = (self.detail_len as usize).min(DETAIL_LEN);
+        self.detail.get(..n).unwrap_or(&[])
+    }
+
+    /// Decodes a received message. Anything but a whole record of a known
+    /// kind is rejected: the bytes come from a process that has already run
+    /// code the caller chose not to trust.
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Record> {
+        if bytes.len() != RECORD_LEN {
+            return None;
+        }
+        let word = |i: usize| -> u32 {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&bytes[i * 4..i * 4 + 4]);
+            u32::from_ne_bytes(w)
+        };
+        let mut r = Record::new(word(0));
+        if !(KIND_HELLO..=KIND_EXIT).contains(&r.kind) {
+            return None;
+        }
+        r.stage = word(1);
+        r.index = word(2);
+        r.errno = word(3) as i32;
+        r.value = word(4) as i32;
+        r.flags = word(5);
+        r.detail_len = word(6);
+        if r.detail_len as usize > DETAIL_LEN {
+            return None;
+        }
+        r.detail.copy_from_slice(&bytes[28..]);
+        Some(r)
+    }
+}
+
+/// Accounting the supervisor collects for an `Exit` record: wall time from
+/// just before the program process was created until it was reaped, and the
+/// resource usage of every process it reaped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ExitInfo {
+    pub wall_ns: u64,
+    pub utime_us: u64,
+    pub stime_us: u64,
+    pub maxrss_kib: u64,
+}
+
+impl ExitInfo {
+    pub(crate) fn encode(&self, rec: &mut Record) {
+        let vals = [self.wall_ns, self.utime_us, self.stime_us, self.maxrss_kib];
+        for (dst, v) in rec.detail.chunks_exact_mut(8).zip(vals) {
+            dst.copy_from_slice(&v.to_ne_bytes());
+        }
+        rec.detail_len = 32;
+    }
+
+    pub(crate) fn decode(rec: &Record) -> Option<ExitInfo> {
+        let d = rec.detail();
+        if d.len() < 32 {
+            return None;
+        }
+        let mut v = [0u64; 4];
+        for (slot, chunk) in v.iter_mut().zip(d.chunks_exact(8)) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            *slot = u64::from_ne_bytes(b);
+        }
+        Some(ExitInfo {
+            wall_ns: v[0],
+            utime_us: v[1],
+            stime_us: v[2],
+            maxrss_kib: v[3],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut r = Record::new(KIND_ERROR);
+        r.stage = 24;
+        r.index = 3;
+        r.errno = 2;
+        r.flags = FLAG_INTERPRETER;
+        r.detail[..9].copy_from_slice(b"/bin/nope");
+        r.detail_len = 9;
+        let d = Record::decode(r.as_bytes()).unwrap();
+        assert_eq!(d, r);
+        assert_eq!(d.detail(), b"/bin/nope");
+    }
+
+    #[test]
+    fn exit_info_round_trip() {
+        let info = ExitInfo {
+            wall_ns: 1,
+            utime_us: u64::MAX,
+            stime_us: 3,
+            maxrss_kib: 4,
+        };
+        let mut r = Record::new(KIND_EXIT);
+        info.encode(&mut r);
+        let d = Record::decode(r.as_bytes()).unwrap();
+        assert_eq!(ExitInfo::decode(&d), Some(info));
+        assert_eq!(ExitInfo::decode(&Record::new(KIND_EXIT)), None);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(Record::decode(&[]).is_none());
+        assert!(Record::decode(&[0u8; RECORD_LEN - 1]).is_none());
+        let mut r = Record::new(KIND_EXIT);
+        r.detail_len = DETAIL_LEN as u32 + 1;
+        assert!(Record::decode(r.as_bytes()).is_none());
+        let r = Record::new(99);
+        assert!(Record::decode(r.as_bytes()).is_none());
+    }
+}

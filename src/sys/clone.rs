@@ -1,0 +1,272 @@
+//! `clone3(2)` and `clone(2)` with a child entry point on a caller-provided stack.
+//!
+//! With `CLONE_VM` the child shares the caller's address space, so it cannot
+//! return into the caller's stack frames. The child branch is therefore written
+//! in assembly: right after the system call, on the fresh stack the kernel
+//! installed, it calls `entry(arg)` and passes the result to `exit_group(2)`.
+
+use core::arch::asm;
+use core::ffi::{c_int, c_void};
+
+use super::raw::{Errno, SysResult};
+
+/// Entry point of a cloned child. Runs on the new stack; its return value
+/// becomes the child's exit status.
+pub type ChildEntry = unsafe extern "C" fn(arg: *mut c_void) -> c_int;
+
+/// `struct clone_args` (Linux 5.3; `cgroup` field since 5.7).
+#[repr(C)]
+#[derive(Default)]
+pub struct CloneArgs {
+    /// `CLONE_*` flags (no exit signal in the low byte).
+    pub flags: u64,
+    /// Where the kernel stores the pidfd (`CLONE_PIDFD`).
+    pub pidfd: u64,
+    /// `CLONE_CHILD_SETTID` target.
+    pub child_tid: u64,
+    /// `CLONE_PARENT_SETTID` target.
+    pub parent_tid: u64,
+    /// Signal sent to the parent when the child exits.
+    pub exit_signal: u64,
+    /// Lowest address of the child's stack.
+    pub stack: u64,
+    /// Size of the child's stack.
+    pub stack_size: u64,
+    /// TLS pointer (`CLONE_SETTLS`).
+    pub tls: u64,
+    /// PID selection array.
+    pub set_tid: u64,
+    /// Length of `set_tid`.
+    pub set_tid_size: u64,
+    /// Directory fd of the target cgroup (`CLONE_INTO_CGROUP`).
+    pub cgroup: u64,
+}
+
+/// `CLONE_INTO_CGROUP` (Linux 5.7).
+pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `clone3(2)`: returns the child's pid in the parent.
+///
+/// # Safety
+/// `args.stack`/`args.stack_size` must describe a writable region that stays
+/// mapped for as long as the child runs on it, with `stack + stack_size`
+/// 16-byte aligned. `entry` must be safe to run in the child under the
+/// sharing implied by `args.flags` (with `CLONE_VM`: only async-signal-safe,
+/// allocation-free code), and `arg` must stay valid for as long as it uses it.
+pub unsafe fn clone3(
+    args: &CloneArgs,
+    size: usize,
+    entry: ChildEntry,
+    arg: *mut c_void,
+) -> SysResult {
+    let ret: isize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the parent branch behaves like a plain system call (rax, rcx and
+    // r11 clobbered). The child branch never returns into Rust code: it starts
+    // on the stack from `args`, clears the frame pointer, calls entry(arg) with
+    // a 16-byte aligned stack (the kernel sets rsp to stack + stack_size) and
+    // exits. r12/r13 survive the system call in both branches.
+    unsafe {
+        asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r13",
+            "call r12",
+            "mov edi, eax",
+            "mov eax, {exit}",
+            "syscall",
+            "ud2",
+            "2:",
+            exit = const libc::SYS_exit_group,
+            inlateout("rax") libc::SYS_clone3 as isize => ret,
+            in("rdi") args as *const CloneArgs,
+            in("rsi") size,
+            in("r12") entry,
+            in("r13") arg,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: as above for aarch64: x0 carries the result; the child branch
+    // clears fp/lr, calls entry(arg) through x20/x21 (preserved across the
+    // system call) on the kernel-installed stack, then exits.
+    unsafe {
+        asm!(
+            "svc 0",
+            "cbnz x0, 2f",
+            "mov x29, xzr",
+            "mov x30, xzr",
+            "mov x0, x21",
+            "blr x20",
+            "mov x8, {exit}",
+            "svc 0",
+            "brk #1",
+            "2:",
+            exit = const libc::SYS_exit_group,
+            in("x8") libc::SYS_clone3,
+            inlateout("x0") args as *const CloneArgs as isize => ret,
+            in("x1") size,
+            in("x20") entry,
+            in("x21") arg,
+            options(nostack),
+        );
+    }
+    if (-4095..0).contains(&ret) {
+        Err(Errno(-ret as i32))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// Legacy `clone(2)`, for kernels or seccomp profiles (Docker's) that answer
+/// `clone3` with `ENOSYS`. With `CLONE_PIDFD` (Linux 5.2) the pidfd is stored
+/// through `pidfd_out`.
+///
+/// # Safety
+/// As for [`clone3`]; `stack_top` is the (16-byte aligned) highest address of
+/// the child's stack and `pidfd_out` must be valid for a write of a `c_int`
+/// when `CLONE_PIDFD` is in `flags`.
+pub unsafe fn clone_legacy(
+    flags: u64,
+    stack_top: *mut u8,
+    pidfd_out: *mut c_int,
+    entry: ChildEntry,
+    arg: *mut c_void,
+) -> SysResult {
+    let ret: isize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: clone(flags, newsp, parent_tid, child_tid, tls) on x86_64; the
+    // child branch is the same trampoline as in clone3.
+    unsafe {
+        asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r13",
+            "call r12",
+            "mov edi, eax",
+            "mov eax, {exit}",
+            "syscall",
+            "ud2",
+            "2:",
+            exit = const libc::SYS_exit_group,
+            inlateout("rax") libc::SYS_clone as isize => ret,
+            in("rdi") flags,
+            in("rsi") stack_top,
+            in("rdx") pidfd_out,
+            in("r10") 0usize,
+            in("r8") 0usize,
+            in("r12") entry,
+            in("r13") arg,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: clone(flags, newsp, parent_tid, tls, child_tid) on aarch64; the
+    // child branch is the same trampoline as in clone3.
+    unsafe {
+        asm!(
+            "svc 0",
+            "cbnz x0, 2f",
+            "mov x29, xzr",
+            "mov x30, xzr",
+            "mov x0, x21",
+            "blr x20",
+            "mov x8, {exit}",
+            "svc 0",
+            "brk #1",
+            "2:",
+            exit = const libc::SYS_exit_group,
+            in("x8") libc::SYS_clone,
+            inlateout("x0") flags as isize => ret,
+            in("x1") stack_top,
+            in("x2") pidfd_out,
+            in("x3") 0usize,
+            in("x4") 0usize,
+            in("x20") entry,
+            in("x21") arg,
+            options(nostack),
+        );
+    }
+    if (-4095..0).contains(&ret) {
+        Err(Errno(-ret as i32))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// An anonymous mapping used as child stacks, with a guard page below each.
+#[derive(Debug)]
+pub struct StackMap {
+    base: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain memory owned by this value; it is only handed
+// to children by address and unmapped in Drop.
+unsafe impl Send for StackMap {}
+// SAFETY: no interior state is accessed through &StackMap except addresses.
+unsafe impl Sync for StackMap {}
+
+const PAGE: usize = 4096;
+
+impl StackMap {
+    /// Maps `count` stacks of `size` bytes each (multiple of the page size),
+    /// each with a `PROT_NONE` guard page below it.
+    pub fn new(count: usize, size: usize) -> std::io::Result<Self> {
+        let slot = size + PAGE;
+        let len = slot * count;
+        // SAFETY: anonymous private mapping; no existing memory is affected.
+        let base = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let map = StackMap {
+            base: base.cast(),
+            len,
+        };
+        for i in 0..count {
+            // SAFETY: i * slot < len, so the pointer stays inside the mapping.
+            let guard = unsafe { map.base.add(i * slot) };
+            // SAFETY: the guard page lies inside the mapping created above.
+            let r = unsafe { libc::mprotect(guard.cast(), PAGE, libc::PROT_NONE) };
+            if r != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(map)
+    }
+
+    /// Lowest usable address and size of stack `i` (above its guard page).
+    pub fn stack(&self, i: usize, size: usize) -> (*mut u8, usize) {
+        let slot = size + PAGE;
+        // SAFETY: callers pass an index below the `count` given to `new`; the
+        // resulting pointer stays inside the mapping.
+        let lo = unsafe { self.base.add(i * slot + PAGE) };
+        (lo, size)
+    }
+}
+
+impl Drop for StackMap {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the region mapped in `new`; owners drop this
+        // only once no child runs on it any more.
+        unsafe { libc::munmap(self.base.cast(), self.len) };
+    }
+}

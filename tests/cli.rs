@@ -1,0 +1,163 @@
+//! The command-line front end (examples/stockade): the contract of its
+//! options, exit statuses and `--json` report.
+
+mod common;
+
+// The option parser's own unit tests run here: an example built as a test
+// harness would not also be built as the binary these tests drive.
+#[allow(dead_code)]
+#[path = "../examples/stockade/args.rs"]
+mod args;
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use common::as_each_identity;
+
+/// The example binary, which `cargo test` builds (but does not run) with
+/// the test binaries.
+fn cli() -> PathBuf {
+    let target = common::deps_dir()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("stockade");
+    assert!(
+        target.exists(),
+        "example binary {} not built",
+        target.display()
+    );
+    common::world_executable(&target)
+}
+
+fn run(args: &[&str]) -> Output {
+    std::process::Command::new(cli())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn runs_a_real_command_with_the_default_policy() {
+    as_each_identity(|| {
+        let out = run(&["sh", "-c", "echo $$; id -u; hostname"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let s = text(&out.stdout);
+        let l: Vec<&str> = s.lines().collect();
+        assert_eq!(l[0], "2", "pid inside the sandbox");
+        assert_eq!(l[1], nix::unistd::geteuid().as_raw().to_string());
+        assert_eq!(l[2], nix::unistd::gethostname().unwrap().to_string_lossy());
+    });
+}
+
+#[test]
+fn exit_status_convention() {
+    as_each_identity(|| {
+        assert_eq!(run(&["sh", "-c", "exit 42"]).status.code(), Some(42));
+        assert_eq!(
+            run(&["sh", "-c", "kill -KILL $$"]).status.code(),
+            Some(128 + 9)
+        );
+        assert_eq!(
+            run(&["--timeout", "0.3", "sleep", "10"]).status.code(),
+            Some(124)
+        );
+        let out = run(&["no-such-program-xyz"]);
+        assert_eq!(out.status.code(), Some(127));
+        assert!(
+            text(&out.stderr).contains("program not found"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert_eq!(run(&["/etc"]).status.code(), Some(126));
+        let out = run(&["--ro-bind", "/no/such/source", "/x", "true"]);
+        assert_eq!(out.status.code(), Some(125));
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "one-line reason: {err}");
+        assert!(err.contains("/no/such/source"), "{err}");
+        assert_eq!(run(&["--bogus"]).status.code(), Some(125));
+        // A new file cannot be created inside a read-only bind: the error
+        // names the caller's operation and its destination.
+        let out = run(&["--tmpfs", "/w", "--file", "/etc/new-file", "x", "true"]);
+        assert_eq!(out.status.code(), Some(125));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("filesystem operation #1 on /etc/new-file") && err.contains("Read-only"),
+            "{err}"
+        );
+    });
+}
+
+#[test]
+fn options_take_effect() {
+    as_each_identity(|| {
+        let out = run(&[
+            "--hostname",
+            "boxy",
+            "--setenv",
+            "GREETING",
+            "hi",
+            "--chdir",
+            "/tmp",
+            "--uid",
+            "0",
+            "--gid",
+            "0",
+            "--tmpfs",
+            "/scratch:1M",
+            "--file",
+            "/etc/hostname",
+            "hello file",
+            "sh",
+            "-c",
+            "hostname; echo $GREETING; pwd; id -u; cat /etc/hostname; echo; df -k /scratch | tail -1 | tr -s ' ' | cut -d' ' -f2",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "boxy\nhi\n/tmp\n0\nhello file\n1024\n");
+        // Network: only loopback unless shared.
+        let out = run(&["sh", "-c", "tail -n +3 /proc/net/dev | wc -l"]);
+        assert_eq!(text(&out.stdout).trim(), "1");
+        let out = run(&[
+            "--share-net",
+            "sh",
+            "-c",
+            "tail -n +3 /proc/net/dev | wc -l",
+        ]);
+        let host = std::fs::read_to_string("/proc/net/dev")
+            .unwrap()
+            .lines()
+            .count()
+            - 2;
+        assert_eq!(text(&out.stdout).trim(), host.to_string());
+    });
+}
+
+#[test]
+fn json_report() {
+    as_each_identity(|| {
+        let out = run(&["--json", "sh", "-c", "exit 3"]);
+        assert_eq!(out.status.code(), Some(3));
+        let err = text(&out.stderr);
+        let j = err.lines().last().unwrap();
+        assert!(
+            j.starts_with("{\"status\":\"exited\",\"code\":3,\"signal\":null,\"wall_ms\":"),
+            "{j}"
+        );
+        assert!(
+            j.contains(
+                "\"namespaces\":[\"user\",\"mount\",\"pid\",\"net\",\"ipc\",\"uts\",\"cgroup\"]"
+            ),
+            "{j}"
+        );
+        let out = run(&["--json", "--timeout", "0.2", "sleep", "5"]);
+        assert!(text(&out.stderr).contains("\"status\":\"timed_out\""));
+        let out = run(&["--json", "sh", "-c", "kill -TERM $$"]);
+        assert!(text(&out.stderr).contains("\"status\":\"signaled\",\"code\":null,\"signal\":15"));
+        let out = run(&["--json", "no-such-program-xyz"]);
+        assert!(text(&out.stderr).contains("\"status\":\"setup_failed\""));
+    });
+}

@@ -1,0 +1,315 @@
+//! Helpers shared by the integration tests.
+//!
+//! Most users run unprivileged, and CI runs as root, so every test of a
+//! feature an unprivileged user can use goes through [`as_each_identity`]:
+//! run as root, the test body runs once as root and once more, in a
+//! re-executed copy of the test binary, as an unprivileged uid. Run as a
+//! normal user, it runs once.
+#![allow(dead_code, clippy::multiple_unsafe_ops_per_block)]
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The unprivileged identity tests drop to.
+pub const TEST_UID: u32 = 65534;
+pub const TEST_GID: u32 = 65534;
+
+const REEXEC_ENV: &str = "STOCKADE_TEST_REEXEC";
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Whether missing kernel features must fail tests (the VM suite sets this).
+pub fn require_all_features() -> bool {
+    std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_some_and(|v| v == "1")
+}
+
+/// Reports a missing feature: a loud skip, or a failure when every feature
+/// is required.
+pub fn skip(reason: &str) {
+    if require_all_features() {
+        panic!("required feature unavailable: {reason}");
+    }
+    eprintln!("SKIPPED: {reason}");
+}
+
+/// A copy of the current test binary that an unprivileged uid can execute.
+fn world_executable_copy() -> &'static Path {
+    static COPY: OnceLock<PathBuf> = OnceLock::new();
+    COPY.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current_exe");
+        let owner =
+            std::env::var("STOCKADE_TEST_OWNER").unwrap_or_else(|_| std::process::id().to_string());
+        let dir = std::path::Path::new("/tmp").join(format!("stockade-test-{owner}"));
+        if std::env::var_os("STOCKADE_TEST_OWNER").is_none() {
+            remove_stale_copies();
+        }
+        std::fs::create_dir_all(&dir).expect("create copy dir");
+        // Sticky and world-writable like /tmp itself: both identities add
+        // their copies (atomically, by rename).
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777));
+        let dst = dir.join(exe.file_name().unwrap());
+        if !dst.exists() {
+            let tmp = dir.join(format!(".copy{}", std::process::id()));
+            std::fs::copy(&exe, &tmp).expect("copy test binary");
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::rename(&tmp, &dst).unwrap();
+        }
+        dst
+    })
+}
+
+/// Removes copy directories left by test processes that no longer exist.
+fn remove_stale_copies() {
+    let Ok(rd) = std::fs::read_dir("/tmp") else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name
+            .strip_prefix("stockade-test-")
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// A world-executable copy of `path` (for binaries under a target directory
+/// an unprivileged uid may not be able to reach).
+pub fn world_executable(path: &Path) -> PathBuf {
+    let dir = world_executable_copy().parent().unwrap().to_owned();
+    let dst = dir.join(path.file_name().unwrap());
+    if !dst.exists() {
+        let tmp = dir.join(format!(
+            ".{}.tmp{}",
+            path.file_name().unwrap().to_string_lossy(),
+            std::process::id()
+        ));
+        std::fs::copy(path, &tmp).expect("copy binary");
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&tmp, &dst).unwrap();
+    }
+    dst
+}
+
+/// The directory holding the original (not copied) test binaries.
+pub fn deps_dir() -> PathBuf {
+    std::env::var_os("STOCKADE_TEST_DEPS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::current_exe()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .to_owned()
+        })
+}
+
+/// The name of the running test (libtest names each test's thread after it).
+fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .expect("test thread has a name")
+        .to_owned()
+}
+
+/// Runs `body` in a process of its own (so checks of process-wide state,
+/// such as open descriptors and children, are not disturbed by other tests),
+/// as the current identity and, when that is root, again as an unprivileged
+/// uid.
+pub fn as_each_identity(body: impl FnOnce()) {
+    if std::env::var_os(REEXEC_ENV).is_some() {
+        body();
+        return;
+    }
+    let single = std::env::var_os("STOCKADE_TEST_SINGLE_IDENTITY").is_some();
+    reexec(false);
+    if is_root() && !single {
+        reexec(true);
+    }
+}
+
+/// Re-executes the running test alone in a new process, optionally as the
+/// unprivileged test uid, and asserts it passed.
+fn reexec(unprivileged: bool) {
+    let name = test_name();
+    let mut cmd = if unprivileged {
+        std::process::Command::new(world_executable_copy())
+    } else {
+        std::process::Command::new(std::env::current_exe().unwrap())
+    };
+    let owner =
+        std::env::var("STOCKADE_TEST_OWNER").unwrap_or_else(|_| std::process::id().to_string());
+    cmd.arg(&name)
+        .arg("--exact")
+        .arg("--nocapture")
+        .arg("--test-threads=1")
+        .env(REEXEC_ENV, "1")
+        .env("STOCKADE_TEST_OWNER", owner)
+        .env("STOCKADE_TEST_DEPS_DIR", deps_dir());
+    let mut home = None;
+    if unprivileged {
+        let h = std::env::temp_dir().join(format!(
+            "stockade-test-home-{}-{}",
+            std::process::id(),
+            name.replace("::", "-")
+        ));
+        std::fs::create_dir_all(&h).unwrap();
+        nix::unistd::chown(&h, Some(TEST_UID.into()), Some(TEST_GID.into())).unwrap();
+        cmd.env("HOME", &h).env("TMPDIR", &h).current_dir(&h);
+        // SAFETY: only async-signal-safe system calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setresgid(TEST_GID, TEST_GID, TEST_GID) != 0
+                    || libc::setresuid(TEST_UID, TEST_UID, TEST_UID) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        home = Some(h);
+    }
+    let who = if unprivileged {
+        format!("uid {TEST_UID}")
+    } else {
+        format!("uid {}", nix::unistd::geteuid())
+    };
+    let out = cmd.output().expect("re-exec test");
+    if let Some(h) = home {
+        let _ = std::fs::remove_dir_all(h);
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "test {name} failed as {who}:\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    for line in stderr
+        .lines()
+        .filter(|l| l.starts_with("SKIPPED") || l.contains("sandboxes from"))
+    {
+        eprintln!("{line} (as {who})");
+    }
+}
+
+/// A `sh -c script` command.
+pub fn sh(script: &str) -> stockade::Command {
+    let mut c = stockade::Command::new("/bin/sh");
+    c.arg("-c").arg(script);
+    c
+}
+
+/// Runs `script` in `sb` and returns (status, stdout, stderr), panicking
+/// with the error chain if the spawn fails.
+pub fn run(sb: &stockade::Sandbox, script: &str) -> (stockade::ExitStatus, String, String) {
+    let out = sb
+        .output(&mut sh(script))
+        .unwrap_or_else(|e| panic!("spawn failed: {}", chain(&e)));
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `script` and returns its stdout, asserting it exited 0.
+pub fn stdout_of(sb: &stockade::Sandbox, script: &str) -> String {
+    let (st, out, err) = run(sb, script);
+    assert!(
+        st.success(),
+        "script failed ({st}): {script}\nstdout: {out}\nstderr: {err}"
+    );
+    out
+}
+
+/// An error with its sources, one per line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(&format!("\n  caused by: {c}"));
+        cur = c.source();
+    }
+    s
+}
+
+/// Number of open descriptors in this process.
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Names of the open descriptors in this process, with their targets.
+pub fn fd_list() -> Vec<(String, OsString)> {
+    let mut v: Vec<_> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read_link(e.path())
+                    .unwrap_or_default()
+                    .into_os_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Asserts this process has no children left (running or zombie).
+pub fn assert_no_children() {
+    // SAFETY: all-zero is a valid siginfo to be filled in.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid with WNOHANG|WNOWAIT only inspects.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
+        )
+    };
+    let err = std::io::Error::last_os_error();
+    // SAFETY: si_pid is valid to read after waitid (zero if nothing was filled in).
+    let pid = unsafe { info.si_pid() };
+    assert!(
+        r == -1 && err.raw_os_error() == Some(libc::ECHILD),
+        "this process still has children (waitid returned {r}, pid {pid})"
+    );
+}
+
+/// Children of this process as listed by the kernel (needs CONFIG_PROC_CHILDREN).
+pub fn children_of_self() -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc/self/task") {
+        for t in rd.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            }
+        }
+    }
+    out
+}
+
+/// Whether a process exists.
+pub fn pid_alive(pid: u32) -> bool {
+    // A zombie counts as gone.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,252 @@
+//! Each namespace really isolates, as root and as an unprivileged uid.
+#![allow(clippy::multiple_unsafe_ops_per_block)]
+
+mod common;
+
+use common::{as_each_identity, is_root, run, stdout_of};
+use stockade::{ConfigError, Error, NamespaceProblem, Namespaces, Sandbox};
+
+#[test]
+fn pid_namespace_shows_only_the_sandbox() {
+    as_each_identity(|| {
+        let out = stdout_of(
+            &Sandbox::new(),
+            "echo $$; ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '",
+        );
+        let mut lines = out.lines();
+        assert_eq!(
+            lines.next(),
+            Some("2"),
+            "the program is pid 2 under the sandbox's init"
+        );
+        let pids: Vec<u32> = lines
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        // Only the shell and its pipeline: no host process, and our own pid
+        // is not visible.
+        assert!(
+            pids.iter().all(|p| *p < 20),
+            "unexpected pids in the sandbox's /proc: {pids:?}"
+        );
+        assert!(!pids.contains(&std::process::id()) || std::process::id() < 20);
+    });
+}
+
+#[test]
+fn net_namespace_has_only_loopback() {
+    as_each_identity(|| {
+        let out = stdout_of(
+            &Sandbox::new(),
+            "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '",
+        );
+        assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["lo"]);
+        // With the host network shared, the host's interfaces are there.
+        let host: Vec<String> = std::fs::read_to_string("/proc/net/dev")
+            .unwrap()
+            .lines()
+            .skip(2)
+            .map(|l| l.split(':').next().unwrap().trim().to_owned())
+            .collect();
+        let out = stdout_of(
+            Sandbox::new().share_net(),
+            "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '",
+        );
+        let mut inside: Vec<String> = out.split_whitespace().map(str::to_owned).collect();
+        let mut host = host;
+        inside.sort();
+        host.sort();
+        assert_eq!(inside, host);
+    });
+}
+
+#[test]
+fn uts_namespace_hostname_is_private() {
+    as_each_identity(|| {
+        let before = nix::unistd::gethostname().unwrap();
+        let out = stdout_of(Sandbox::new().hostname("sandbox-host"), "hostname");
+        assert_eq!(out.trim(), "sandbox-host");
+        assert_eq!(nix::unistd::gethostname().unwrap(), before);
+    });
+}
+
+#[test]
+fn ipc_namespace_hides_host_sysv_objects() {
+    as_each_identity(|| {
+        // SAFETY: plain SysV shm calls on a private segment we remove below.
+        let id = unsafe { libc::shmget(libc::IPC_PRIVATE, 4096, libc::IPC_CREAT | 0o600) };
+        assert!(id >= 0, "shmget: {}", std::io::Error::last_os_error());
+        let host = std::fs::read_to_string("/proc/sysvipc/shm").unwrap();
+        let listed = |table: &str| {
+            table
+                .lines()
+                .skip(1)
+                .any(|l| l.split_whitespace().nth(1) == Some(&id.to_string()))
+        };
+        assert!(listed(&host), "the segment is visible on the host");
+        let inside = stdout_of(&Sandbox::new(), "cat /proc/sysvipc/shm");
+        // SAFETY: removes the segment created above.
+        unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+        assert!(
+            !listed(&inside),
+            "host segment {id} visible in the sandbox:\n{inside}"
+        );
+        assert_eq!(
+            inside.lines().count(),
+            1,
+            "the sandbox's IPC namespace starts empty:\n{inside}"
+        );
+    });
+}
+
+#[test]
+fn user_namespace_maps_the_configured_ids() {
+    as_each_identity(|| {
+        let uid = nix::unistd::geteuid().as_raw();
+        let gid = nix::unistd::getegid().as_raw();
+        // Default: the caller's own ids.
+        let out = stdout_of(&Sandbox::new(), "id -u; id -g; cat /proc/self/uid_map");
+        let l: Vec<&str> = out.lines().collect();
+        assert_eq!(l[0], uid.to_string());
+        assert_eq!(l[1], gid.to_string());
+        assert_eq!(
+            l[2].split_whitespace().collect::<Vec<_>>(),
+            [uid.to_string(), uid.to_string(), "1".into()]
+        );
+        // Root inside, mapped to the caller outside.
+        let sb = {
+            let mut s = Sandbox::new();
+            s.map_root();
+            s
+        };
+        let out = stdout_of(&sb, "id -u; id -g; cat /proc/self/uid_map");
+        let l: Vec<&str> = out.lines().collect();
+        assert_eq!((l[0], l[1]), ("0", "0"));
+        assert_eq!(
+            l[2].split_whitespace().collect::<Vec<_>>(),
+            ["0".to_owned(), uid.to_string(), "1".into()]
+        );
+        // Another single id.
+        let sb = {
+            let mut s = Sandbox::new();
+            s.uid(1234).gid(4321);
+            s
+        };
+        let child = sb.spawn(&mut common::sh("true")).unwrap();
+        let e = child.enforcement().clone();
+        assert_eq!(e.uid.unwrap().inside, 1234);
+        assert_eq!(e.uid.unwrap().outside, uid);
+        assert_eq!(stdout_of(&sb, "id -u; id -g"), "1234\n4321\n");
+    });
+}
+
+#[test]
+fn mount_namespace_gives_a_private_read_only_root() {
+    as_each_identity(|| {
+        let (st, _, err) = run(&Sandbox::new(), "touch /usr/stockade-probe");
+        assert!(!st.success());
+        assert!(err.contains("Read-only file system"), "{err}");
+        assert!(!std::path::Path::new("/usr/stockade-probe").exists());
+        let out = stdout_of(&Sandbox::new(), "echo hi > /tmp/x && cat /tmp/x && ls /");
+        assert!(out.starts_with("hi\n"));
+        assert!(
+            !out.contains("home") && !out.contains("root\n"),
+            "host dirs visible: {out}"
+        );
+    });
+}
+
+#[test]
+fn cgroup_namespace_roots_proc_self_cgroup() {
+    as_each_identity(|| {
+        let out = stdout_of(&Sandbox::new(), "cat /proc/self/cgroup");
+        let v2 = out
+            .lines()
+            .find(|l| l.starts_with("0::"))
+            .expect("cgroup v2 line");
+        assert_eq!(v2, "0::/", "{out}");
+    });
+}
+
+#[test]
+fn time_namespace_when_available() {
+    as_each_identity(|| {
+        let mut sb = Sandbox::new();
+        sb.namespaces(Namespaces::default() | Namespaces::TIME);
+        match sb.output(&mut common::sh(
+            "readlink /proc/self/ns/time; readlink /proc/self/ns/time_for_children",
+        )) {
+            Ok(out) => {
+                let inside = String::from_utf8_lossy(&out.stdout).into_owned();
+                let host = std::fs::read_link("/proc/self/ns/time").unwrap();
+                assert!(out.status.success());
+                assert_ne!(
+                    inside.lines().next().unwrap(),
+                    host.to_string_lossy(),
+                    "program is in a new time namespace"
+                );
+            }
+            Err(e) if !std::path::Path::new("/proc/self/ns/time").exists() => {
+                common::skip(&format!("time namespace unsupported by this kernel: {e}"));
+            }
+            Err(e) => panic!("{}", common::chain(&e)),
+        }
+    });
+}
+
+#[test]
+fn no_user_namespace_needs_root() {
+    as_each_identity(|| {
+        let mut sb = Sandbox::new();
+        sb.namespaces(Namespaces::default() - Namespaces::USER);
+        let r = sb.output(&mut common::sh("id -u; echo $$; hostname"));
+        if is_root() {
+            let out = r.unwrap_or_else(|e| panic!("{}", common::chain(&e)));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let s = String::from_utf8_lossy(&out.stdout);
+            let l: Vec<&str> = s.lines().collect();
+            assert_eq!(l[0], "0");
+            assert_eq!(l[1], "2");
+            assert!(
+                sb.spawn(&mut common::sh("true"))
+                    .unwrap()
+                    .enforcement()
+                    .uid
+                    .is_none()
+            );
+        } else {
+            assert!(matches!(
+                r,
+                Err(Error::Config(ConfigError::Namespaces {
+                    reason: NamespaceProblem::NeedsUserNamespace
+                }))
+            ));
+        }
+    });
+}
+
+#[test]
+fn no_namespaces_at_all_runs_like_std() {
+    as_each_identity(|| {
+        let mut sb = Sandbox::new();
+        sb.namespaces(Namespaces::empty());
+        let out = stdout_of(&sb, "id -u; cat /proc/self/uid_map | wc -l");
+        assert_eq!(
+            out.lines().next().unwrap(),
+            nix::unistd::geteuid().as_raw().to_string()
+        );
+        assert!(
+            sb.spawn(&mut common::sh("true"))
+                .unwrap()
+                .enforcement()
+                .namespaces
+                .is_empty()
+        );
+    });
+}
