@@ -48,6 +48,15 @@ impl Controller {
         }
     }
 
+    /// The kernel version that introduced the controller on cgroup v2.
+    pub fn since(self) -> &'static str {
+        match self {
+            Controller::Memory | Controller::Pids | Controller::Io => "4.5",
+            Controller::Cpu => "4.15",
+            Controller::Cpuset => "5.0",
+        }
+    }
+
     /// Parses a cgroup v2 controller name.
     pub(crate) fn from_v2_name(name: &str) -> Option<Controller> {
         Controller::ALL.into_iter().find(|c| c.name() == name)
@@ -133,11 +142,14 @@ impl Unavailable {
     }
 
     /// Advice on how to get the controller, in a lowercase phrase.
-    fn advice(self) -> &'static str {
+    pub fn advice(self) -> &'static str {
         match self {
             Unavailable::NoCgroup2 | Unavailable::OnV1Hierarchy => {
-                "boot with the unified cgroup v2 hierarchy (systemd.unified_cgroup_hierarchy=1) \
-                 or run on a cgroup v2 host"
+                "run on a host with the unified cgroup v2 hierarchy (boot with \
+                 systemd.unified_cgroup_hierarchy=1), then under a delegated cgroup (for example \
+                 `systemd-run --user --scope -p Delegate=yes <program>`) or with cgroup_parent set \
+                 to a cgroup delegated to this user; or opt into best-effort limits, which fall \
+                 back to per-process rlimits"
             }
             Unavailable::NotInKernel => "use a kernel with the controller enabled",
             Unavailable::NotEnabledInParent | Unavailable::NotDelegated => {

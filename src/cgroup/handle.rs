@@ -1,6 +1,6 @@
 //! The sandbox's cgroup once created: placement fds, kill, wait, usage, removal.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +15,8 @@ use super::stats::{self, CgroupUsage, keyed};
 /// How long `Drop` waits for the killed processes to leave before it gives up
 /// and leaves the removal to the next `prepare` of this process.
 pub(crate) const DROP_WAIT: Duration = Duration::from_millis(500);
+/// How long a finished sandbox's cgroup may take to empty.
+pub(crate) const FINISH_WAIT: Duration = Duration::from_secs(5);
 /// How long `remove` waits by default.
 pub(crate) const REMOVE_WAIT: Duration = Duration::from_secs(5);
 /// Longest single sleep while waiting, in case a change notification is missed.
@@ -204,13 +206,40 @@ pub(crate) struct PreparedCgroup {
     pub(crate) _lock: Flock<OwnedFd>,
     pub(crate) leaf_fd: OwnedFd,
     pub(crate) procs_fd: OwnedFd,
+    /// The outer directory's `cgroup.kill` (Linux 5.14), opened for writing.
+    pub(crate) kill_fd: Option<OwnedFd>,
     pub(crate) report: CgroupReport,
     pub(crate) deferred: Option<Arc<super::Deferred>>,
     pub(crate) done: bool,
 }
 
+/// The descriptors the child zone uses to place and kill the sandbox; -1
+/// where unused. They stay valid while the [`PreparedCgroup`] lives.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Placement {
+    /// The leaf's directory, for clone3 `CLONE_INTO_CGROUP`.
+    pub(crate) clone_into: RawFd,
+    /// The leaf's `cgroup.procs`, for the program to write `"0"` into when
+    /// `CLONE_INTO_CGROUP` is unavailable.
+    pub(crate) procs: RawFd,
+    /// `cgroup.kill`, for the supervisor's teardown.
+    pub(crate) kill: RawFd,
+}
+
 #[allow(dead_code)] // Used by the spawn engine.
 impl PreparedCgroup {
+    /// The descriptors for the child zone: placement by `CLONE_INTO_CGROUP`
+    /// when `clone3` is used and the kernel has it (Linux 5.7), else by a
+    /// `cgroup.procs` write from the program process before it runs anything.
+    pub(crate) fn placement(&self, use_clone3: bool) -> Placement {
+        let into = use_clone3 && super::clone_into_cgroup_supported();
+        Placement {
+            clone_into: if into { self.leaf_fd.as_raw_fd() } else { -1 },
+            procs: if into { -1 } else { self.procs_fd.as_raw_fd() },
+            kill: self.kill_fd.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+        }
+    }
+
     /// The leaf cgroup's directory, opened `O_RDONLY | O_DIRECTORY`, for clone3's
     /// `CLONE_INTO_CGROUP` (Linux 5.7; the kernel also accepts an `O_PATH` fd,
     /// not an fd of a file inside the directory).
@@ -275,13 +304,22 @@ impl PreparedCgroup {
     }
 
     /// Kills, waits at most `timeout`, reads the usage, removes the cgroup.
+    /// What cannot be removed now is left to `Drop` (which retries later).
     pub(crate) fn finish(mut self, timeout: Duration) -> Result<CgroupUsage, CgroupError> {
-        self.kill()?;
-        self.wait_empty(timeout)?;
+        let killed = self.kill();
+        let emptied = killed.and_then(|()| self.wait_empty(timeout));
         let usage = self.usage();
-        self.done = true;
-        remove_tree(&*self.os, &self.at.dir)?;
+        if emptied.is_ok() && remove_tree(&*self.os, &self.at.dir).is_ok() {
+            self.done = true;
+        }
         usage
+    }
+
+    /// Leaves the cgroup and its processes alone for as long as this
+    /// process lives (a detached sandbox); once it has died, the cgroup is
+    /// stale and the next user of its parent removes it.
+    pub(crate) fn detach(self) {
+        std::mem::forget(self);
     }
 }
 

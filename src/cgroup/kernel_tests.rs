@@ -181,9 +181,24 @@ fn real_memory_limit_oom_kills_and_is_counted() {
         .unwrap();
     assert!(cg.report().fully_applied(), "{:?}", cg.report());
     let dir = cg.path().to_owned();
-    assert_eq!(std::fs::read_to_string(dir.join("memory.max")).unwrap().trim(), "33554432");
-    assert_eq!(std::fs::read_to_string(dir.join("memory.swap.max")).unwrap().trim(), "0");
-    assert_eq!(std::fs::read_to_string(dir.join("memory.oom.group")).unwrap().trim(), "1");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("memory.max"))
+            .unwrap()
+            .trim(),
+        "33554432"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("memory.swap.max"))
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("memory.oom.group"))
+            .unwrap()
+            .trim(),
+        "1"
+    );
     let procs = cg.procs_fd().as_raw_fd();
     let pid = fork_child(|| {
         if !join(procs) {
@@ -212,7 +227,11 @@ fn real_memory_limit_oom_kills_and_is_counted() {
         }
         0
     });
-    assert_eq!(wait(pid), Err(libc::SIGKILL), "the child must be OOM-killed");
+    assert_eq!(
+        wait(pid),
+        Err(libc::SIGKILL),
+        "the child must be OOM-killed"
+    );
     let usage = cg.usage().unwrap();
     eprintln!("usage after OOM: {usage:?}");
     let events = usage.memory_events.unwrap();
@@ -254,12 +273,18 @@ fn real_clone3_into_cgroup() {
         }) {
             Ok(pid) => pid,
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-                skip("real_clone3_into_cgroup", "clone3 is not available (Linux 5.3)");
+                skip(
+                    "real_clone3_into_cgroup",
+                    "clone3 is not available (Linux 5.3)",
+                );
                 return;
             }
             Err(e) => panic!("clone3 CLONE_INTO_CGROUP: {e}"),
         };
-        assert!(procs_of(cg.leaf_path()).contains(&pid), "child placed in the leaf");
+        assert!(
+            procs_of(cg.leaf_path()).contains(&pid),
+            "child placed in the leaf"
+        );
         release(w);
         assert_eq!(wait(pid), Ok(0));
     }
@@ -271,7 +296,11 @@ fn real_clone3_into_cgroup() {
     // With a new cgroup namespace, its root is the leaf, not the limits.
     let (r, w) = gate();
     let wfd = w.as_raw_fd();
-    let userns = if is_root() { 0 } else { libc::CLONE_NEWUSER as u64 };
+    let userns = if is_root() {
+        0
+    } else {
+        libc::CLONE_NEWUSER as u64
+    };
     let pid = clone3_child(
         CLONE_INTO_CGROUP | libc::CLONE_NEWCGROUP as u64 | userns,
         cg.dir_fd().as_raw_fd(),
@@ -328,7 +357,10 @@ fn real_procs_fd_works_after_entering_new_namespaces() {
     while !procs_of(cg.leaf_path()).contains(&pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(procs_of(cg.leaf_path()).contains(&pid), "moved after unshare");
+    assert!(
+        procs_of(cg.leaf_path()).contains(&pid),
+        "moved after unshare"
+    );
     release(w);
     assert_eq!(wait(pid), Ok(0));
     cg.remove().unwrap();
@@ -528,8 +560,14 @@ fn real_stale_cgroup_of_dead_creator_is_cleaned() {
     std::fs::create_dir(&live_dir).unwrap();
 
     let cg = engine().prepare(&in_parent(&parent)).unwrap();
-    assert!(!stale_dir.exists(), "stale cgroup removed, its processes killed");
-    assert!(live_dir.exists(), "a live creator's cgroup is never removed");
+    assert!(
+        !stale_dir.exists(),
+        "stale cgroup removed, its processes killed"
+    );
+    assert!(
+        live_dir.exists(),
+        "a live creator's cgroup is never removed"
+    );
     std::fs::remove_dir(&live_dir).unwrap();
     drop(cg);
 }
@@ -557,17 +595,35 @@ fn real_sandbox_cannot_reach_its_limits() {
             // mount namespace; open/write on the new mount.
             unsafe {
                 let none = std::ptr::null::<libc::c_char>();
-                if libc::mount(none, c"/".as_ptr(), none, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0 {
+                if libc::mount(
+                    none,
+                    c"/".as_ptr(),
+                    none,
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) != 0
+                {
                     return 10;
                 }
-                if libc::mount(c"none".as_ptr(), c"/tmp".as_ptr(), c"cgroup2".as_ptr(), 0, std::ptr::null()) != 0 {
+                if libc::mount(
+                    c"none".as_ptr(),
+                    c"/tmp".as_ptr(),
+                    c"cgroup2".as_ptr(),
+                    0,
+                    std::ptr::null(),
+                ) != 0
+                {
                     return 11;
                 }
                 let fd = libc::open(c"/tmp/memory.max".as_ptr(), libc::O_WRONLY);
                 if fd < 0 {
                     return 20; // no memory.max in view
                 }
-                if libc::write(fd, b"max".as_ptr().cast(), 3) == 3 { 21 } else { 22 }
+                if libc::write(fd, b"max".as_ptr().cast(), 3) == 3 {
+                    21
+                } else {
+                    22
+                }
             }
         })
         .unwrap()
@@ -604,7 +660,9 @@ fn host_memory_limit_on_hybrid_cgroups_is_unsupported() {
         Err(e) => panic!("{e}"),
     };
     if !disc.v1.contains(&Controller::Memory) {
-        eprintln!("SKIPPED: host_memory_limit_on_hybrid_cgroups_is_unsupported: the memory controller is not on cgroup v1 here");
+        eprintln!(
+            "SKIPPED: host_memory_limit_on_hybrid_cgroups_is_unsupported: the memory controller is not on cgroup v1 here"
+        );
         return;
     }
     let err = prepare(&CgroupConfig {
@@ -625,5 +683,8 @@ fn host_memory_limit_on_hybrid_cgroups_is_unsupported() {
     );
     let msg = err.to_string();
     eprintln!("{msg}");
-    assert!(msg.contains("memory cgroup controller") && msg.contains("to fix:"), "{msg}");
+    assert!(
+        msg.contains("memory cgroup controller") && msg.contains("to fix:"),
+        "{msg}"
+    );
 }

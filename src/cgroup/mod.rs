@@ -45,7 +45,7 @@ pub use report::{AppliedLimit, CgroupReport, SkippedLimit};
 pub use stats::{CgroupUsage, CpuStat, MemoryEvents};
 
 #[allow(unused_imports)] // Used by the spawn engine.
-pub(crate) use handle::PreparedCgroup;
+pub(crate) use handle::{FINISH_WAIT, Placement, PreparedCgroup};
 
 use std::collections::HashMap;
 use std::io;
@@ -90,6 +90,58 @@ pub(crate) fn prepare_reported(config: &CgroupConfig) -> Result<Preparation, Cgr
     ENGINE
         .get_or_init(|| Engine::new(Arc::new(RealOs)))
         .prepare(config)
+}
+
+/// Whether clone3 accepts `CLONE_INTO_CGROUP` (Linux 5.7), from the kernel
+/// release; probed once.
+pub(crate) fn clone_into_cgroup_supported() -> bool {
+    static SUPPORTED: OnceLock<bool> = OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        let Ok(u) = nix::sys::utsname::uname() else {
+            return false;
+        };
+        let release = u.release().to_string_lossy().into_owned();
+        let mut nums = release
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|n| n.parse::<u32>().unwrap_or(0));
+        let major = nums.next().unwrap_or(0);
+        let minor = nums.next().unwrap_or(0);
+        (major, minor) >= (5, 7)
+    })
+}
+
+/// The rlimits that stand in for cgroup limits that could not be applied,
+/// in best-effort mode: `RLIMIT_AS` for `memory_max`, `RLIMIT_NPROC` for
+/// `pids_max`, unless the caller set that rlimit itself.
+pub(crate) fn rlimit_fallbacks(
+    config: &CgroupConfig,
+    report: Option<&CgroupReport>,
+    explicit: &std::collections::BTreeMap<crate::Rlimit, (u64, u64)>,
+) -> Vec<(crate::Rlimit, u64)> {
+    let Some(report) = report else {
+        return Vec::new();
+    };
+    if config.compat != CompatLevel::BestEffort {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (kind, value, rlimit) in [
+        (LimitKind::MemoryMax, config.memory_max, crate::Rlimit::As),
+        (LimitKind::PidsMax, config.pids_max, crate::Rlimit::Nproc),
+    ] {
+        let skipped = report.skipped.iter().any(|s| s.kind == kind && s.requested);
+        if let (true, Some(v)) = (skipped, value) {
+            if !explicit.contains_key(&rlimit) {
+                out.push((rlimit, v));
+            }
+        }
+    }
+    out
+}
+
+/// Checks a configuration's values (the CPU count against this machine's).
+pub(crate) fn validate(config: &CgroupConfig) -> Result<(), CgroupError> {
+    config.validate(RealOs.online_cpus())
 }
 
 /// Makes sandbox cgroup names unique within the process.
@@ -476,6 +528,21 @@ impl Engine {
             .parent
             .clone()
             .unwrap_or_else(|| disc.own_dir.clone());
+        // A controller bound to a cgroup v1 hierarchy cannot appear on v2:
+        // say so before looking at permissions.
+        if !best_effort {
+            if let Some(c) = config
+                .controllers()
+                .into_iter()
+                .find(|c| disc.v1.contains(c))
+            {
+                return Err(Fail(CgroupError::Unsupported {
+                    controller: c,
+                    parent,
+                    reason: Unavailable::OnV1Hierarchy,
+                }));
+            }
+        }
         if let Err(e) = self.check_parent(&disc, &parent) {
             let gone =
                 matches!(&e, CgroupError::Io { source, .. } if errno(source) == libc::ENOENT);
@@ -489,6 +556,16 @@ impl Engine {
                 Err(e) => return Err(Fail(e)),
             }
         }
+        if let Some(&(controller, reason)) = missing.first() {
+            if !config.placement && missing.len() == config.controllers().len() {
+                // Nothing requested could apply: make no cgroup at all.
+                return Err(Fail(CgroupError::Unsupported {
+                    controller,
+                    parent,
+                    reason,
+                }));
+            }
+        }
         let (dir, dir_lock) = self.create_dir(&parent, own_parent)?;
         let at = Location {
             hierarchy: disc.hierarchy_path(&dir).unwrap_or_default(),
@@ -497,6 +574,7 @@ impl Engine {
         match self.fill(config, best_effort, &at, &missing) {
             Ok((leaf, leaf_fd, procs_fd, report)) => Ok(PreparedCgroup {
                 os: self.os.clone(),
+                kill_fd: self.os.open_file(&at.dir.join("cgroup.kill"), true).ok(),
                 at,
                 leaf,
                 _lock: dir_lock,

@@ -46,7 +46,7 @@ pub struct CpuStat {
 
 /// Resource usage of a sandbox's cgroup. Fields are None when the controller
 /// was not enabled for the sandbox or the kernel lacks the file.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct CgroupUsage {
