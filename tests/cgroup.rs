@@ -39,14 +39,36 @@ fn parent() -> Option<PathBuf> {
     Some(p)
 }
 
-/// The sandbox cgroups (`stockade-*`) currently under `parent`.
+/// The sandbox cgroups this process made that are still under `parent`
+/// (`stockade-<pid>-...`; other tests run alongside in processes of their own).
 fn sandbox_cgroups(parent: &Path) -> Vec<String> {
+    let mine = format!("stockade-{}-", std::process::id());
+    std::fs::read_dir(parent)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&mine))
+        .collect()
+}
+
+/// Every sandbox cgroup under `parent`, whoever made it.
+fn all_sandbox_cgroups(parent: &Path) -> Vec<String> {
     std::fs::read_dir(parent)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("stockade-"))
         .collect()
+}
+
+/// The directory of a running sandbox's cgroup.
+fn cgroup_of(child: &stockade::Child) -> PathBuf {
+    let report = child
+        .enforcement()
+        .cgroup
+        .as_ref()
+        .expect("a cgroup report");
+    report.path.clone().expect("a cgroup")
 }
 
 fn limited(parent: &Path) -> Sandbox {
@@ -117,10 +139,9 @@ fn fork_bomb_is_contained_reported_and_killed() {
             let started = Instant::now();
             let mut child = spawn_err(
                 &sb,
-                "f() { f | f & }; f 2>/dev/null; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done",
+                "f() { f | f & }; f 2>/dev/null; i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done",
             );
-            let path = child.enforcement().cgroup.as_ref().unwrap().path.clone();
-            let path = path.unwrap();
+            let path = cgroup_of(&child);
             let status = child.wait().unwrap();
             let o = child.outcome().unwrap();
             let u = o.usage.unwrap();
@@ -268,6 +289,38 @@ fn two_hundred_sandboxes_leave_no_cgroup() {
     });
 }
 
+#[test]
+fn failed_spawn_and_dropped_child_leave_nothing() {
+    as_each_identity(|| {
+        let Some(p) = parent() else { return };
+        let mut sb = limited(&p);
+        sb.memory_limit(64 << 20).pids_limit(16);
+        let fds = common::fd_count();
+        for _ in 0..3 {
+            match sb.spawn(&mut stockade::Command::new("/no/such/program")) {
+                Err(Error::ProgramNotFound { .. }) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(sandbox_cgroups(&p).is_empty(), "{:?}", sandbox_cgroups(&p));
+        assert_eq!(common::fd_count(), fds, "{:?}", common::fd_list());
+        // Dropping a running sandbox kills it and removes its cgroup.
+        let child = spawn_err(&sb, "sleep 100 & exec sleep 100");
+        let path = cgroup_of(&child);
+        assert!(path.exists());
+        drop(child);
+        assert!(!path.exists(), "{} left behind", path.display());
+        // So does kill + wait.
+        let mut child = spawn_err(&sb, "exec sleep 100");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(child.outcome().unwrap().verdict, Verdict::Killed);
+        assert!(sandbox_cgroups(&p).is_empty(), "{:?}", sandbox_cgroups(&p));
+        assert_eq!(common::fd_count(), fds, "{:?}", common::fd_list());
+        common::assert_no_children();
+    });
+}
+
 const HELPER_ENV: &str = "STOCKADE_CGROUP_TEST_HELPER";
 
 /// Not a test on its own: run by `a_killed_callers_cgroups_are_collected`
@@ -328,6 +381,15 @@ fn a_killed_callers_cgroups_are_collected() {
         assert!(out.status.success());
         assert!(!path.exists(), "{} was not collected", path.display());
         assert!(sandbox_cgroups(&p).is_empty());
+        let helper_prefix = format!("stockade-{}-", helper.id());
+        let left: Vec<String> = all_sandbox_cgroups(&p)
+            .into_iter()
+            .filter(|n| n.starts_with(&helper_prefix))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "the killed caller's cgroups remain: {left:?}"
+        );
     });
 }
 
@@ -358,7 +420,7 @@ fn on_v1(controller: &str) -> bool {
     std::fs::read_to_string("/proc/self/cgroup")
         .unwrap_or_default()
         .lines()
-        .filter_map(|l| l.splitn(3, ':').nth(1))
+        .filter_map(|l| l.split(':').nth(1))
         .any(|list| list.split(',').any(|c| c == controller))
 }
 
@@ -373,8 +435,7 @@ fn hybrid_host_refuses_a_memory_limit_with_advice() {
         sb.memory_limit(64 << 20);
         let e = sb
             .spawn(&mut sh("true"))
-            .err()
-            .expect("a memory limit on cgroup v1");
+            .expect_err("a memory limit on cgroup v1");
         match &e {
             Error::Unsupported(u) => {
                 assert_eq!(u.feature, Feature::CgroupController(Controller::Memory));

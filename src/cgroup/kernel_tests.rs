@@ -9,6 +9,8 @@
 //! Forked children only issue raw libc system calls (no allocation, no locks),
 //! since the test harness is multi-threaded.
 
+#![allow(clippy::multiple_unsafe_ops_per_block)] // Forked test children, raw calls only.
+
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
