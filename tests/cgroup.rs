@@ -19,9 +19,26 @@ use stockade::{
     UnsupportedReason, Verdict,
 };
 
+/// The tests measure time and fill the machine (bombs, busy loops): each
+/// runs alone, across the processes `as_each_identity` starts, by holding
+/// an exclusive lock for its whole run.
+fn serial() -> nix::fcntl::Flock<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = std::env::temp_dir().join("stockade-cgroup-tests.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o666)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666));
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, e)| panic!("lock {}: {e}", path.display()))
+}
+
 /// The delegated parent for this test's sandboxes, if there is one with the
-/// controllers the tests use.
-fn parent() -> Option<PathBuf> {
+/// controllers the tests use; holds the test lock from then on.
+fn parent() -> Option<(PathBuf, nix::fcntl::Flock<std::fs::File>)> {
     let Some(p) = std::env::var_os("STOCKADE_TEST_CGROUP_PARENT").map(PathBuf::from) else {
         skip("STOCKADE_TEST_CGROUP_PARENT is not set (needs a delegated cgroup v2 subtree)");
         return None;
@@ -36,7 +53,7 @@ fn parent() -> Option<PathBuf> {
             return None;
         }
     }
-    Some(p)
+    Some((p, serial()))
 }
 
 /// The sandbox cgroups this process made that are still under `parent`
@@ -85,7 +102,7 @@ fn spawn_err(sb: &Sandbox, script: &str) -> stockade::Child {
 #[test]
 fn memory_bomb_is_oom_killed_near_the_limit() {
     as_each_identity(|| {
-        let Some(p) = parent() else { return };
+        let Some((p, _lock)) = parent() else { return };
         let limit = 64u64 << 20;
         let mut sb = limited(&p);
         sb.memory_limit(limit).timeout(Duration::from_secs(60));
@@ -129,7 +146,7 @@ fn memory_bomb_is_oom_killed_near_the_limit() {
 #[test]
 fn fork_bomb_is_contained_reported_and_killed() {
     as_each_identity(|| {
-        let Some(p) = parent() else { return };
+        let Some((p, _lock)) = parent() else { return };
         for pid_ns in [true, false] {
             let mut sb = limited(&p);
             sb.pids_limit(32).timeout(Duration::from_secs(60));
@@ -165,10 +182,11 @@ fn fork_bomb_is_contained_reported_and_killed() {
 #[test]
 fn half_a_cpu_gets_half_the_wall_time() {
     as_each_identity(|| {
-        let Some(p) = parent() else { return };
+        let Some((p, _lock)) = parent() else { return };
         let mut sb = limited(&p);
         sb.cpus(0.5).timeout(Duration::from_secs(3));
-        let mut child = spawn_err(&sb, "while :; do :; done");
+        // Two busy loops want two CPUs; the sandbox may have half of one.
+        let mut child = spawn_err(&sb, "while :; do :; done & while :; do :; done");
         child.wait().unwrap();
         let o = child.outcome().unwrap();
         assert_eq!(o.verdict, Verdict::TimedOut);
@@ -191,13 +209,13 @@ fn half_a_cpu_gets_half_the_wall_time() {
 #[test]
 fn timeout_ends_sleep_and_leaves_nothing() {
     as_each_identity(|| {
-        let Some(p) = parent() else { return };
+        let Some((p, _lock)) = parent() else { return };
         let mut sb = limited(&p);
         sb.pids_limit(16).timeout(Duration::from_secs(1));
-        let started = Instant::now();
         let mut child = sb
             .spawn(stockade::Command::new("sleep").arg("100"))
             .unwrap();
+        let started = Instant::now();
         let path = child
             .enforcement()
             .cgroup
@@ -209,6 +227,7 @@ fn timeout_ends_sleep_and_leaves_nothing() {
         child.wait().unwrap();
         let took = started.elapsed();
         assert_eq!(child.outcome().unwrap().verdict, Verdict::TimedOut);
+        eprintln!("timed out and torn down {took:?} after spawn");
         assert!(took < Duration::from_millis(1500), "took {took:?}");
         assert!(!path.exists(), "{} left behind", path.display());
         assert!(sandbox_cgroups(&p).is_empty());
@@ -219,7 +238,7 @@ fn timeout_ends_sleep_and_leaves_nothing() {
 #[test]
 fn daemon_ignoring_sigterm_dies_at_teardown() {
     as_each_identity(|| {
-        let Some(p) = parent() else { return };
+        let Some((p, _lock)) = parent() else { return };
         // Without a pid namespace nothing but the cgroup holds the daemon.
         let mut sb = limited(&p);
         sb.cgroup_placement(true)
@@ -260,7 +279,7 @@ fn daemon_ignoring_sigterm_dies_at_teardown() {
 #[test]
 fn two_hundred_sandboxes_leave_no_cgroup() {
     as_each_identity(|| {
-        let Some(p) = parent() else { return };
+        let Some((p, _lock)) = parent() else { return };
         let mut sb = limited(&p);
         sb.memory_limit(64 << 20).pids_limit(64).cpus(1.0);
         let plain = Sandbox::new();
@@ -292,7 +311,7 @@ fn two_hundred_sandboxes_leave_no_cgroup() {
 #[test]
 fn failed_spawn_and_dropped_child_leave_nothing() {
     as_each_identity(|| {
-        let Some(p) = parent() else { return };
+        let Some((p, _lock)) = parent() else { return };
         let mut sb = limited(&p);
         sb.memory_limit(64 << 20).pids_limit(16);
         let fds = common::fd_count();
@@ -350,7 +369,7 @@ fn helper_caller_to_be_killed() {
 #[test]
 fn a_killed_callers_cgroups_are_collected() {
     as_each_identity(|| {
-        let Some(p) = parent() else { return };
+        let Some((p, _lock)) = parent() else { return };
         let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
             .args(["helper_caller_to_be_killed", "--exact", "--nocapture"])
             .env(HELPER_ENV, &p)
