@@ -227,7 +227,7 @@ fn timeout_ends_sleep_and_leaves_nothing() {
         child.wait().unwrap();
         let took = started.elapsed();
         assert_eq!(child.outcome().unwrap().verdict, Verdict::TimedOut);
-        eprintln!("timed out and torn down {took:?} after spawn");
+        eprintln!("measured: timed out and torn down {took:?} after spawn");
         assert!(took < Duration::from_millis(1500), "took {took:?}");
         assert!(!path.exists(), "{} left behind", path.display());
         assert!(sandbox_cgroups(&p).is_empty());
@@ -245,8 +245,12 @@ fn daemon_ignoring_sigterm_dies_at_teardown() {
             .namespaces(Namespaces::default() - Namespaces::PID);
         let mut child = sb
             .spawn(
-                sh("(setsid sh -c 'trap \"\" TERM HUP; echo $$; exec sleep 100' &); sleep 0.2")
-                    .stdout(Stdio::piped()),
+                sh(concat!(
+                    "(setsid sh -c 'trap \"\" TERM HUP; echo $$ >/tmp/d.new; ",
+                    "mv /tmp/d.new /tmp/d; exec sleep 100' &); ",
+                    "while [ ! -s /tmp/d ]; do sleep 0.05; done; cat /tmp/d"
+                ))
+                .stdout(Stdio::piped()),
             )
             .unwrap_or_else(|e| panic!("{}", chain(&e)));
         let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -302,7 +306,7 @@ fn two_hundred_sandboxes_leave_no_cgroup() {
             );
         }
         let without = t.elapsed() / (n / 4);
-        eprintln!("per sandbox: {with:?} with a cgroup, {without:?} without");
+        eprintln!("measured: per sandbox: {with:?} with a cgroup, {without:?} without");
         assert!(sandbox_cgroups(&p).is_empty(), "{:?}", sandbox_cgroups(&p));
         common::assert_no_children();
     });
@@ -314,6 +318,8 @@ fn failed_spawn_and_dropped_child_leave_nothing() {
         let Some((p, _lock)) = parent() else { return };
         let mut sb = limited(&p);
         sb.memory_limit(64 << 20).pids_limit(16);
+        // The first spawn opens the process-wide lifeline pipe.
+        let _ = sb.spawn(&mut stockade::Command::new("/no/such/program"));
         let fds = common::fd_count();
         for _ in 0..3 {
             match sb.spawn(&mut stockade::Command::new("/no/such/program")) {

@@ -417,11 +417,13 @@ fn spawn_daemon(procs: i32) -> libc::pid_t {
             return 1;
         }
         // SAFETY: double fork with setsid in single-threaded children; the
-        // daemon ignores SIGTERM and sleeps until SIGKILL.
+        // daemon ignores SIGTERM (as does every process on the way to it, so
+        // a SIGTERM aimed at the middle one cannot stop the daemon from being
+        // born) and sleeps until SIGKILL.
         unsafe {
+            libc::signal(libc::SIGTERM, libc::SIG_IGN);
             if libc::fork() == 0 {
                 libc::setsid();
-                libc::signal(libc::SIGTERM, libc::SIG_IGN);
                 if libc::fork() == 0 {
                     loop {
                         libc::pause();
