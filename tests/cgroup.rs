@@ -172,7 +172,7 @@ fn fork_bomb_is_contained_reported_and_killed() {
             assert!(sandbox_cgroups(&p).is_empty());
             common::assert_no_children();
             eprintln!(
-                "fork bomb (pid ns {pid_ns}) over in {:?}",
+                "measured: fork bomb (pid ns {pid_ns}) over in {:?}",
                 started.elapsed()
             );
         }
@@ -194,7 +194,7 @@ fn half_a_cpu_gets_half_the_wall_time() {
         let cpu = o.cgroup.unwrap().cpu.unwrap();
         let ratio = cpu.usage_usec as f64 / u.wall_time.as_micros() as f64;
         eprintln!(
-            "cpu {} us over {:?}: {ratio:.3}",
+            "measured: cpu {} us over {:?}: {ratio:.3}",
             cpu.usage_usec, u.wall_time
         );
         assert!(
