@@ -498,9 +498,10 @@ fn hybrid_host_refuses_a_memory_limit_with_advice() {
         assert!(cg.path.is_none());
         assert!(cg.applied.is_empty());
         assert!(
-            cg.skipped
-                .iter()
-                .any(|s| s.kind.file() == "memory.max" && s.requested)
+            cg.skipped.iter().any(|s| s.kind.file() == "memory.max"
+                && s.requested
+                && s.reason == Unavailable::OnV1Hierarchy),
+            "{cg:?}"
         );
         assert!(en.rlimit_fallbacks.contains(&Rlimit::As), "{en:?}");
         assert!(en.rlimit_fallbacks.contains(&Rlimit::Nproc), "{en:?}");

@@ -530,18 +530,29 @@ impl Engine {
             .unwrap_or_else(|| disc.own_dir.clone());
         // A controller bound to a cgroup v1 hierarchy cannot appear on v2:
         // say so before looking at permissions.
-        if !best_effort {
-            if let Some(c) = config
-                .controllers()
-                .into_iter()
-                .find(|c| disc.v1.contains(c))
-            {
-                return Err(Fail(CgroupError::Unsupported {
-                    controller: c,
-                    parent,
-                    reason: Unavailable::OnV1Hierarchy,
-                }));
-            }
+        let wanted = config.controllers();
+        let offered = self
+            .os
+            .read(&parent.join("cgroup.controllers"))
+            .unwrap_or_default();
+        let on_v1: Vec<Controller> = wanted
+            .iter()
+            .copied()
+            .filter(|&c| disc.v1.contains(&c) && !contains(&offered, c))
+            .collect();
+        // Hard requirement: any of them; best effort: only when nothing
+        // requested could apply.
+        let give_up = if best_effort {
+            !config.placement && !on_v1.is_empty() && on_v1.len() == wanted.len()
+        } else {
+            !on_v1.is_empty()
+        };
+        if let (true, Some(&controller)) = (give_up, on_v1.first()) {
+            return Err(Fail(CgroupError::Unsupported {
+                controller,
+                parent,
+                reason: Unavailable::OnV1Hierarchy,
+            }));
         }
         if let Err(e) = self.check_parent(&disc, &parent) {
             let gone =
