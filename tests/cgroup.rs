@@ -340,6 +340,7 @@ fn failed_spawn_and_dropped_child_leave_nothing() {
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(child.outcome().unwrap().verdict, Verdict::Killed);
+        drop(child);
         assert!(sandbox_cgroups(&p).is_empty(), "{:?}", sandbox_cgroups(&p));
         assert_eq!(common::fd_count(), fds, "{:?}", common::fd_list());
         common::assert_no_children();
