@@ -226,7 +226,7 @@ pub(crate) struct Placement {
     pub(crate) kill: RawFd,
 }
 
-#[allow(dead_code)] // Used by the spawn engine.
+#[allow(dead_code)] // Parts are used only by the tests.
 impl PreparedCgroup {
     /// The descriptors for the child zone: placement by `CLONE_INTO_CGROUP`
     /// when `clone3` is used and the kernel has it (Linux 5.7), else by a

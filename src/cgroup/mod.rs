@@ -44,7 +44,7 @@ pub use limits::LimitKind;
 pub use report::{AppliedLimit, CgroupReport, SkippedLimit};
 pub use stats::{CgroupUsage, CpuStat, MemoryEvents};
 
-#[allow(unused_imports)] // Used by the spawn engine.
+#[allow(unused_imports)] // Placement is named only by the tests.
 pub(crate) use handle::{FINISH_WAIT, Placement, PreparedCgroup};
 
 use std::collections::HashMap;
@@ -65,7 +65,7 @@ use stale::{LEAF, Name};
 
 /// The outcome of [`prepare_reported`].
 #[derive(Debug)]
-#[allow(dead_code)] // Used by the spawn engine.
+#[allow(dead_code)] // Parts are used only by the tests.
 pub(crate) struct Preparation {
     /// The cgroup, when one was requested and could be created.
     pub(crate) cgroup: Option<PreparedCgroup>,
@@ -78,13 +78,13 @@ pub(crate) struct Preparation {
 /// Creates the sandbox's cgroup and writes its limits (parent side, before
 /// clone). Ok(None) when the config requests no cgroup, or in best-effort mode
 /// when none could be created (use [`prepare_reported`] to learn why).
-#[allow(dead_code)] // Used by the spawn engine.
+#[allow(dead_code)] // Parts are used only by the tests.
 pub(crate) fn prepare(config: &CgroupConfig) -> Result<Option<PreparedCgroup>, CgroupError> {
     prepare_reported(config).map(|p| p.cgroup)
 }
 
 /// Like [`prepare`], and also returns the report when no cgroup could be made.
-#[allow(dead_code)] // Used by the spawn engine.
+#[allow(dead_code)] // Parts are used only by the tests.
 pub(crate) fn prepare_reported(config: &CgroupConfig) -> Result<Preparation, CgroupError> {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE
