@@ -44,8 +44,7 @@ pub use limits::LimitKind;
 pub use report::{AppliedLimit, CgroupReport, SkippedLimit};
 pub use stats::{CgroupUsage, CpuStat, MemoryEvents};
 
-#[allow(unused_imports)] // Placement is named only by the tests.
-pub(crate) use handle::{FINISH_WAIT, Placement, PreparedCgroup};
+pub(crate) use handle::{FINISH_WAIT, PreparedCgroup};
 
 use std::collections::HashMap;
 use std::io;
