@@ -183,26 +183,38 @@ fn fork_bomb_is_contained_reported_and_killed() {
 fn half_a_cpu_gets_half_the_wall_time() {
     as_each_identity(|| {
         let Some((p, _lock)) = parent() else { return };
-        let mut sb = limited(&p);
-        sb.cpus(0.5).timeout(Duration::from_secs(3));
-        // One busy loop wants a whole CPU; the sandbox may have half of one.
-        let mut child = spawn_err(&sb, "while :; do :; done");
-        child.wait().unwrap();
-        let o = child.outcome().unwrap();
-        assert_eq!(o.verdict, Verdict::TimedOut);
-        let u = o.usage.unwrap();
-        let cpu = o.cgroup.unwrap().cpu.unwrap();
-        let ratio = cpu.usage_usec as f64 / u.wall_time.as_micros() as f64;
-        eprintln!(
-            "measured: cpu {} us over {:?}: {ratio:.3}",
-            cpu.usage_usec, u.wall_time
+        // CPU time over wall time of a busy loop in a sandbox.
+        let busy = |cpus: Option<f64>, secs: u64| {
+            let mut sb = limited(&p);
+            sb.cgroup_placement(true).timeout(Duration::from_secs(secs));
+            if let Some(c) = cpus {
+                sb.cpus(c);
+            }
+            let mut child = spawn_err(&sb, "while :; do :; done");
+            child.wait().unwrap();
+            let o = child.outcome().unwrap();
+            assert_eq!(o.verdict, Verdict::TimedOut);
+            let wall = o.usage.unwrap().wall_time;
+            let cpu = o.cgroup.unwrap().cpu.unwrap();
+            (cpu.usage_usec as f64 / wall.as_micros() as f64, cpu)
+        };
+        // A loaded machine (the emulated one shares its host) may not give
+        // the sandbox even the half CPU it may have: try a few times, with an
+        // unlimited loop alongside to show how loaded the machine was.
+        let mut tries = Vec::new();
+        for _ in 0..5 {
+            let (free, _) = busy(None, 1);
+            let (ratio, cpu) = busy(Some(0.5), 3);
+            eprintln!("measured: cpus 0.5: CPU/wall {ratio:.3} (unlimited: {free:.3})");
+            assert!(cpu.nr_throttled.unwrap_or(0) > 0, "{cpu:?}");
+            if (ratio - 0.5).abs() <= 0.075 {
+                return;
+            }
+            tries.push((ratio, free, cpu));
+        }
+        panic!(
+            "CPU/wall ratio not within 15% of 0.5: (ratio, unlimited ratio, cpu.stat): {tries:?}"
         );
-        assert!(
-            (ratio - 0.5).abs() <= 0.075,
-            "CPU/wall ratio {ratio:.3} not within 15% of 0.5 ({cpu:?}, wall {:?})",
-            u.wall_time
-        );
-        assert!(cpu.nr_throttled.unwrap_or(0) > 0, "{cpu:?}");
     });
 }
 
