@@ -48,6 +48,16 @@ pub struct Enforcement {
     /// set to best-effort): `as` for the memory limit, `nproc` for the pids
     /// limit.
     pub rlimit_fallbacks: Vec<crate::limits::Rlimit>,
+    /// What the Landlock ruleset enforces (`None`: no Landlock policy).
+    #[cfg(feature = "landlock")]
+    pub landlock: Option<crate::landlock::LandlockReport>,
+    /// Whether Landlock rules mirroring the filesystem plan were requested
+    /// ([`Sandbox::landlock_mirror_fs`](crate::Sandbox::landlock_mirror_fs));
+    /// without a private root filesystem they are what confines the
+    /// program's view of the host's, as far as
+    /// [`landlock`](Self::landlock) says they are enforced.
+    #[cfg(feature = "landlock")]
+    pub landlock_mirrors_fs: bool,
 }
 
 impl fmt::Display for Enforcement {
@@ -99,6 +109,25 @@ impl fmt::Display for Enforcement {
         if !self.rlimit_fallbacks.is_empty() {
             let names: Vec<&str> = self.rlimit_fallbacks.iter().map(|r| r.name()).collect();
             write!(f, "; rlimit fallbacks: {}", names.join(","))?;
+        }
+        #[cfg(feature = "landlock")]
+        {
+            if self.landlock_mirrors_fs {
+                use crate::landlock::LandlockEnforcement as E;
+                let enforced = self
+                    .landlock
+                    .as_ref()
+                    .is_some_and(|l| matches!(l.fs_read, E::FullyEnforced | E::PartiallyEnforced));
+                let by = match (enforced, self.filesystem) {
+                    (true, true) => "backed by",
+                    (true, false) => "confined by",
+                    (false, _) => "not enforced:",
+                };
+                write!(f, ", {by} Landlock rules mirroring the mount plan")?;
+            }
+            if let Some(l) = &self.landlock {
+                write!(f, "; landlock: {l}")?;
+            }
         }
         Ok(())
     }

@@ -84,6 +84,12 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The sandbox's Landlock policy needs a feature the running kernel
+    /// lacks (a hard requirement), or Landlock is unavailable.
+    #[cfg(feature = "landlock")]
+    #[error(transparent)]
+    Landlock(#[from] crate::landlock::LandlockError),
+
     /// A step between clone and exec failed.
     #[error(transparent)]
     Setup(#[from] ChildSetupError),
@@ -283,6 +289,52 @@ pub enum ConfigError {
         /// What is wrong with it.
         problem: crate::cgroup::Problem,
     },
+    /// An invalid rule of the sandbox's Landlock policy.
+    #[error("invalid Landlock rule for {path:?}: {reason}")]
+    LandlockRule {
+        /// The rule's path.
+        path: PathBuf,
+        /// Why it is invalid.
+        reason: LandlockRuleProblem,
+    },
+    /// A filesystem operation that Landlock rules cannot stand in for
+    /// without a mount namespace (see
+    /// [`Sandbox::landlock_mirror_fs`](crate::Sandbox::landlock_mirror_fs)).
+    #[error(
+        "cannot mirror the {op} operation on {dest:?} with Landlock rules: without a mount namespace only the host system view, /proc, /dev and binds whose source is their destination can be mirrored"
+    )]
+    LandlockMirror {
+        /// The operation.
+        op: crate::rootfs::OpName,
+        /// Its destination.
+        dest: PathBuf,
+    },
+    /// A Landlock policy with `no_new_privs` turned off and `CAP_SYS_ADMIN`
+    /// not kept: the kernel would refuse to apply it.
+    #[error(
+        "invalid Landlock setup: applying a ruleset needs no_new_privs, or CAP_SYS_ADMIN kept in the sandbox"
+    )]
+    LandlockNeedsNoNewPrivs,
+}
+
+/// Why a Landlock rule of a sandbox's policy is invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LandlockRuleProblem {
+    /// Rule paths of a sandbox are resolved as the program sees them, from
+    /// its root: they must be absolute.
+    RelativePath,
+    /// The path contains a NUL byte.
+    NulByte,
+}
+
+impl fmt::Display for LandlockRuleProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::RelativePath => "rule paths of a sandbox must be absolute",
+            Self::NulByte => "it contains a NUL byte",
+        })
+    }
 }
 
 /// Which configuration input a [`ConfigError`] is about.
@@ -444,7 +496,8 @@ pub struct Unsupported {
 pub enum Feature {
     /// `clone3(2)` or `clone(2)` with `CLONE_PIDFD` (Linux 5.2/5.3).
     PidFd,
-    /// The time namespace (Linux 5.6).
+    /// The time namespace (Linux 5.6), entered by the program at exec
+    /// (later kernels; checked after each spawn).
     TimeNamespace,
     /// The new mount API and `mount_setattr(2)` (Linux 5.12), used to build
     /// the root filesystem.
@@ -460,7 +513,10 @@ impl fmt::Display for Feature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Feature::PidFd => "process file descriptors (Linux 5.3)",
-            Feature::TimeNamespace => "the time namespace (Linux 5.6)",
+            Feature::TimeNamespace => {
+                "a time namespace entered at exec (kernels before that change leave the \
+                 program in the caller's time namespace; Debian's 6.1 does, 6.12 does not)"
+            }
             Feature::MountApi => "the mount API with mount_setattr (Linux 5.12)",
             Feature::Cgroup2 => "a cgroup v2 hierarchy (Linux 4.5)",
             Feature::CgroupController(c) => {
@@ -518,6 +574,8 @@ pub enum Target {
     Fd(i32),
     /// A resource limit, by name.
     Rlimit(&'static str),
+    /// A TCP port of a Landlock rule.
+    Port(u16),
     /// An operation of the filesystem plan, by destination and, for the
     /// caller's own operations, their index in
     /// [`Sandbox::fs_ops`](crate::Sandbox::fs_ops) (`None` for the default
@@ -536,6 +594,7 @@ impl fmt::Display for Target {
             Target::Path(p) => write!(f, "{}", p.display()),
             Target::Fd(n) => write!(f, "fd {n}"),
             Target::Rlimit(n) => write!(f, "rlimit {n}"),
+            Target::Port(p) => write!(f, "port {p}"),
             Target::MountOp {
                 index: Some(i),
                 dest,

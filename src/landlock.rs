@@ -1,11 +1,19 @@
 //! Landlock: unprivileged access control over the filesystem, TCP ports and
 //! IPC scopes (Linux 5.13+).
 //!
-//! A [`LandlockPolicy`] is plain data. The parent turns it into a kernel
-//! ruleset once ([`prepare`]), opening every rule path at that moment; the
-//! resulting file descriptor is shared by every spawn of the policy and applied
-//! in the child with one `landlock_restrict_self(fd, 0)` system call
-//! ([`restrict_self`]) after `no_new_privs`.
+//! A [`LandlockPolicy`] is plain data, used two ways:
+//!
+//! - to confine the calling process ([`Confinement`](crate::Confinement)),
+//!   the policy is turned into a kernel ruleset once ([`prepare`]), opening
+//!   every rule path at that moment, and applied with one
+//!   `landlock_restrict_self(fd, 0)` system call ([`restrict_self`]) after
+//!   `no_new_privs`;
+//! - in a sandbox ([`Sandbox::landlock`](crate::Sandbox::landlock)) the
+//!   policy is checked against the kernel and lowered to plain data once
+//!   ([`lower_for_spawn`]), and each program process builds the ruleset
+//!   after `pivot_root` ([`apply_in_child`]): a ruleset prepared in the
+//!   caller could not name the sandbox's own mounts, which do not exist yet.
+//!   Rule paths are then the program's view.
 //!
 //! Rules refer to inodes, not to path names: a rule opened on `/home/me/proj`
 //! keeps covering that directory when the sandbox sees it at `/work` through a
@@ -22,6 +30,7 @@
 //! [`CompatLevel::BestEffort`] the ruleset is built without it and the
 //! [`LandlockReport`] lists it in [`LandlockReport::missing`].
 
+use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -338,6 +347,9 @@ fn linux_version_for_abi(abi: u32) -> &'static str {
 struct FsRule {
     path: PathBuf,
     access: FsAccess,
+    /// Left out (instead of failing) when the path does not exist.
+    #[cfg_attr(feature = "serde", serde(default))]
+    optional: bool,
 }
 
 /// One network rule: `access` granted on `port`.
@@ -488,6 +500,19 @@ impl LandlockPolicy {
         self.fs_rules.push(FsRule {
             path: path.as_ref().to_path_buf(),
             access,
+            optional: false,
+        });
+        self
+    }
+
+    /// Like [`allow`](Self::allow), but the rule is left out when `path`
+    /// cannot be opened, even when the filesystem group is a hard
+    /// requirement. The path then stays inaccessible.
+    pub fn allow_try(&mut self, path: impl AsRef<Path>, access: FsAccess) -> &mut Self {
+        self.fs_rules.push(FsRule {
+            path: path.as_ref().to_path_buf(),
+            access,
+            optional: true,
         });
         self
     }
@@ -649,6 +674,17 @@ pub enum LandlockEnforcement {
     NotRequested,
 }
 
+impl std::fmt::Display for LandlockEnforcement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::FullyEnforced => "fully enforced",
+            Self::PartiallyEnforced => "partially enforced",
+            Self::NotEnforced => "not enforced",
+            Self::NotRequested => "not requested",
+        })
+    }
+}
+
 /// Why Landlock is not available at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -734,6 +770,55 @@ pub struct LandlockReport {
     pub missing: Vec<LandlockFeature>,
     /// Everything else worth knowing.
     pub notes: Vec<LandlockNote>,
+}
+
+impl LandlockReport {
+    /// Each right (or group of rights) with its status, in report order.
+    pub fn rights(&self) -> [(&'static str, LandlockEnforcement); 10] {
+        [
+            ("fs_read", self.fs_read),
+            ("fs_write", self.fs_write),
+            ("fs_exec", self.fs_exec),
+            ("fs_truncate", self.fs_truncate),
+            ("fs_ioctl_dev", self.fs_ioctl_dev),
+            ("fs_resolve_unix", self.fs_resolve_unix),
+            ("net_bind", self.net_bind),
+            ("net_connect", self.net_connect),
+            (
+                "scope_abstract_unix_socket",
+                self.scope_abstract_unix_socket,
+            ),
+            ("scope_signal", self.scope_signal),
+        ]
+    }
+}
+
+/// One line: the ABI, the overall status, each requested right's status,
+/// what is missing.
+impl std::fmt::Display for LandlockReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.unavailable {
+            Some(reason) => write!(f, "unavailable ({reason}); {}", self.status)?,
+            None => write!(f, "ABI {}, {}", self.abi, self.status)?,
+        }
+        let mut first = true;
+        for (name, status) in self.rights() {
+            if status == LandlockEnforcement::NotRequested {
+                continue;
+            }
+            f.write_str(if first { " (" } else { ", " })?;
+            first = false;
+            write!(f, "{name}: {status}")?;
+        }
+        if !first {
+            f.write_str(")")?;
+        }
+        for (i, m) in self.missing.iter().enumerate() {
+            f.write_str(if i == 0 { "; missing: " } else { ", " })?;
+            write!(f, "{m}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Which group of a [`LandlockPolicy`] an error is about.
@@ -1211,13 +1296,13 @@ fn prepare_with(
                     }
                 }
                 Err(source) => match policy.fs_compat {
-                    CompatLevel::HardRequirement => {
+                    CompatLevel::HardRequirement if !rule.optional => {
                         return Err(LandlockError::RulePath {
                             path: rule.path.clone(),
                             source,
                         });
                     }
-                    CompatLevel::BestEffort => notes.push(LandlockNote::SkippedPath {
+                    _ => notes.push(LandlockNote::SkippedPath {
                         path: rule.path.clone(),
                         errno: source.raw_os_error().unwrap_or(0),
                     }),
@@ -1291,7 +1376,6 @@ pub(crate) const RESTRICT_SELF_TSYNC: u32 = 1 << 3;
 /// Enforces the ruleset `fd` on the calling thread (and everything it later
 /// creates). Child zone: one raw system call, no allocation. The thread must
 /// have `no_new_privs` set or `CAP_SYS_ADMIN` in its user namespace.
-#[allow(dead_code, reason = "used by the sandbox spawn path")]
 pub(crate) fn restrict_self(fd: RawFd) -> Result<(), Errno> {
     restrict_self_flags(fd, 0)
 }
@@ -1301,6 +1385,455 @@ pub(crate) fn restrict_self_flags(fd: RawFd, flags: u32) -> Result<(), Errno> {
     // SAFETY: landlock_restrict_self takes a file descriptor and a flag word;
     // it reads no user memory. A bad fd is reported as EBADF.
     unsafe { sc!(libc::SYS_landlock_restrict_self, fd, flags) }.map(|_| ())
+}
+
+// ---------------------------------------------------------------------------
+// Sandboxes: each program process builds its ruleset after pivot_root
+// ---------------------------------------------------------------------------
+//
+// A ruleset prepared by the parent refers to inodes the parent can reach; a
+// sandbox's fresh mounts (its tmpfs root, /tmp, /dev, /proc) do not exist
+// yet. So for a sandbox the parent only checks the policy against the kernel
+// (once per policy) and lowers it to plain data: the ruleset attribute with
+// the rights already masked to what the kernel supports, one C string per
+// rule path, one attribute per port rule. The program process then creates
+// the ruleset, opens each path as it sees it and adds the rules, and
+// restricts itself, with raw system calls only.
+
+const LANDLOCK_RULE_PATH_BENEATH: usize = 1;
+const LANDLOCK_RULE_NET_PORT: usize = 2;
+
+/// `struct landlock_ruleset_attr` (Linux 6.12 layout; an older kernel
+/// accepts it as long as the fields it does not know are zero, which the
+/// masking guarantees).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct RulesetAttr {
+    handled_access_fs: u64,
+    handled_access_net: u64,
+    scoped: u64,
+}
+
+/// `struct landlock_path_beneath_attr` (packed in the kernel's ABI).
+#[repr(C, packed)]
+#[derive(Clone, Copy)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+/// `struct landlock_net_port_attr`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NetPortAttr {
+    allowed_access: u64,
+    port: u64,
+}
+
+#[derive(Debug)]
+struct SpawnPathRule {
+    path: CString,
+    /// Rights granted when the path is a directory.
+    dir_access: u64,
+    /// Rights granted when it is anything else.
+    file_access: u64,
+    optional: bool,
+}
+
+/// A [`LandlockPolicy`] lowered for sandboxes: plain data the program
+/// process turns into a ruleset after `pivot_root` ([`apply_in_child`]).
+#[derive(Debug)]
+pub(crate) struct SpawnLandlock {
+    attr: RulesetAttr,
+    paths: Vec<SpawnPathRule>,
+    ports: Vec<NetPortAttr>,
+    /// Whether anything goes to the kernel (false: nothing requested, or
+    /// best-effort on a kernel without Landlock).
+    enforce: bool,
+    /// The rule paths and ports, to name a failing rule.
+    path_names: Vec<PathBuf>,
+    port_names: Vec<u16>,
+    report: LandlockReport,
+}
+
+/// Error index of `landlock_create_ruleset`.
+pub(crate) const INDEX_CREATE: u32 = u32::MAX - 1;
+/// Error index of `landlock_restrict_self`.
+pub(crate) const INDEX_RESTRICT: u32 = u32::MAX;
+
+impl SpawnLandlock {
+    /// What the sandbox's ruleset enforces.
+    pub(crate) fn report(&self) -> &LandlockReport {
+        &self.report
+    }
+
+    /// Whether a ruleset is applied at all.
+    pub(crate) fn enforces(&self) -> bool {
+        self.enforce
+    }
+
+    /// The rule a child-side failure at `index` was about.
+    pub(crate) fn target(&self, index: u32) -> Option<crate::error::Target> {
+        let i = index as usize;
+        if let Some(p) = self.path_names.get(i) {
+            return Some(crate::error::Target::Path(p.clone()));
+        }
+        let j = i.checked_sub(self.path_names.len())?;
+        self.port_names
+            .get(j)
+            .map(|p| crate::error::Target::Port(*p))
+    }
+}
+
+/// Checks `policy` against the running kernel (probed once) and lowers it
+/// for sandboxes. Parent side, once per policy.
+pub(crate) fn lower_for_spawn(policy: &LandlockPolicy) -> Result<SpawnLandlock, crate::Error> {
+    lower_for_spawn_with(policy, kernel_abi())
+}
+
+fn lower_for_spawn_with(
+    policy: &LandlockPolicy,
+    abi: KernelAbi,
+) -> Result<SpawnLandlock, crate::Error> {
+    use crate::error::{ConfigError, LandlockRuleProblem};
+    use std::os::unix::ffi::OsStrExt;
+
+    // Configuration errors first: they do not depend on the kernel.
+    for rule in &policy.fs_rules {
+        let reason = if !rule.path.is_absolute() {
+            Some(LandlockRuleProblem::RelativePath)
+        } else if rule.path.as_os_str().as_bytes().contains(&0) {
+            Some(LandlockRuleProblem::NulByte)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(ConfigError::LandlockRule {
+                path: rule.path.clone(),
+                reason,
+            }
+            .into());
+        }
+    }
+    let resolved = resolve(policy, abi)?;
+    let enforce =
+        !(resolved.fs.is_empty() && resolved.net.is_empty() && resolved.scopes.is_empty());
+    let mut paths = Vec::new();
+    let mut path_names = Vec::new();
+    let mut ports = Vec::new();
+    let mut port_names = Vec::new();
+    if enforce {
+        for rule in &policy.fs_rules {
+            let dir_access = rule.access & resolved.fs;
+            if dir_access.is_empty() {
+                continue;
+            }
+            paths.push(SpawnPathRule {
+                path: CString::new(rule.path.as_os_str().as_bytes()).unwrap_or_default(),
+                dir_access: dir_access.bits(),
+                file_access: (dir_access & FsAccess::FILE).bits(),
+                // Under best-effort a missing path is left out, as prepare
+                // does.
+                optional: rule.optional || policy.fs_compat == CompatLevel::BestEffort,
+            });
+            path_names.push(rule.path.clone());
+        }
+        for rule in &policy.net_rules {
+            let access = rule.access & resolved.net;
+            if access.is_empty() {
+                continue;
+            }
+            ports.push(NetPortAttr {
+                allowed_access: access.bits(),
+                port: u64::from(rule.port),
+            });
+            port_names.push(rule.port);
+        }
+    }
+    let report = build_report(&resolved, enforce, Vec::new());
+    Ok(SpawnLandlock {
+        attr: RulesetAttr {
+            handled_access_fs: resolved.fs.bits(),
+            handled_access_net: resolved.net.bits(),
+            scoped: resolved.scopes.bits(),
+        },
+        paths,
+        ports,
+        enforce,
+        path_names,
+        port_names,
+        report,
+    })
+}
+
+pub(crate) use child_zone::apply_in_child;
+
+/// The program process's part: raw system calls over the lowered policy.
+mod child_zone {
+    #![deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )]
+
+    use core::ffi::c_int;
+
+    use super::{
+        INDEX_CREATE, INDEX_RESTRICT, LANDLOCK_RULE_NET_PORT, LANDLOCK_RULE_PATH_BENEATH,
+        PathBeneathAttr, RulesetAttr, SpawnLandlock,
+    };
+    use crate::sys::raw::{self, Errno, sc, syscall6};
+
+    /// Creates the ruleset, adds every rule (paths resolved from the
+    /// current root, following symbolic links) and restricts the calling
+    /// process. On failure: the index of the rule (paths first, then ports;
+    /// [`INDEX_CREATE`], [`INDEX_RESTRICT`]) and the kernel's answer. A rule
+    /// marked optional whose path cannot be opened is left out.
+    ///
+    /// Child zone: no allocation, no panics. Needs `no_new_privs` or
+    /// `CAP_SYS_ADMIN`.
+    pub(crate) fn apply_in_child(ll: &SpawnLandlock) -> Result<(), (u32, Errno)> {
+        if !ll.enforce {
+            return Ok(());
+        }
+        // SAFETY: the attribute is a live repr(C) struct of the size given;
+        // the call only reads it and returns a new descriptor (O_CLOEXEC).
+        let fd = unsafe {
+            sc!(
+                libc::SYS_landlock_create_ruleset,
+                &ll.attr as *const RulesetAttr,
+                core::mem::size_of::<RulesetAttr>(),
+                0usize
+            )
+        }
+        .map_err(|e| (INDEX_CREATE, e))? as c_int;
+        let r = add_rules_and_restrict(ll, fd);
+        let _ = raw::close(fd);
+        r
+    }
+
+    fn add_rules_and_restrict(ll: &SpawnLandlock, fd: c_int) -> Result<(), (u32, Errno)> {
+        for (i, rule) in ll.paths.iter().enumerate() {
+            let index = i as u32;
+            let pfd = match raw::openat(
+                libc::AT_FDCWD,
+                &rule.path,
+                libc::O_PATH | libc::O_CLOEXEC,
+                0,
+            ) {
+                Ok(p) => p as c_int,
+                Err(_) if rule.optional => continue,
+                Err(e) => return Err((index, e)),
+            };
+            // SAFETY: all-zero is a valid stat to be overwritten.
+            let mut st: libc::stat = unsafe { core::mem::zeroed() };
+            let access = match raw::fstatat(pfd, c"", &mut st, libc::AT_EMPTY_PATH) {
+                Ok(_) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => rule.dir_access,
+                Ok(_) => rule.file_access,
+                Err(e) => {
+                    let _ = raw::close(pfd);
+                    return Err((index, e));
+                }
+            };
+            let r = if access == 0 {
+                Ok(0)
+            } else {
+                let attr = PathBeneathAttr {
+                    allowed_access: access,
+                    parent_fd: pfd,
+                };
+                // SAFETY: attr is a live struct in the kernel's packed
+                // layout; the call reads it and the descriptors named.
+                unsafe {
+                    sc!(
+                        libc::SYS_landlock_add_rule,
+                        fd,
+                        LANDLOCK_RULE_PATH_BENEATH,
+                        &attr as *const PathBeneathAttr,
+                        0usize
+                    )
+                }
+            };
+            let _ = raw::close(pfd);
+            r.map_err(|e| (index, e))?;
+        }
+        let base = ll.paths.len();
+        for (j, port) in ll.ports.iter().enumerate() {
+            let index = base.saturating_add(j) as u32;
+            // SAFETY: port is a live repr(C) struct of the kernel's layout;
+            // the call only reads it.
+            unsafe {
+                sc!(
+                    libc::SYS_landlock_add_rule,
+                    fd,
+                    LANDLOCK_RULE_NET_PORT,
+                    port as *const super::NetPortAttr,
+                    0usize
+                )
+            }
+            .map_err(|e| (index, e))?;
+        }
+        super::restrict_self(fd).map_err(|e| (INDEX_RESTRICT, e))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mirroring a sandbox's filesystem plan
+// ---------------------------------------------------------------------------
+
+impl LandlockPolicy {
+    /// Filesystem rules granting what a sandbox's filesystem plan exposes,
+    /// and nothing else: read and execute where the plan mounts read-only
+    /// (the host's system directories, `bind_ro`, a custom root), read,
+    /// write and execute where it mounts writable (`bind_rw`, tmpfs,
+    /// overlays, `/tmp`), read on `/proc` and on created files and
+    /// directories, read and write on the minimal `/dev`'s devices.
+    /// Rules for optional binds, and for system directories the host does
+    /// not have, are optional too ([`allow_try`](Self::allow_try)).
+    ///
+    /// With `mount_namespace` the rule paths are the plan's destinations,
+    /// as the program sees them: the rules back up the mounts. Without one
+    /// (where namespaces are unavailable, as in a container that blocks
+    /// user namespaces), nothing is mounted and the rules alone stand in for
+    /// the plan, on host paths: then only the host system view (without the
+    /// host's secrets under `/etc`, which are left out of the rules), the
+    /// minimal `/dev`'s devices, `/proc`, and binds whose source is their
+    /// destination can be mirrored. `/tmp` is not granted (there is no
+    /// private `/tmp` to give); anything else is a
+    /// [`ConfigError::LandlockMirror`](crate::ConfigError::LandlockMirror).
+    ///
+    /// The filesystem group stays a [`CompatLevel::HardRequirement`].
+    pub fn from_fs_plan(
+        fs: &crate::rootfs::FsConfig,
+        mount_namespace: bool,
+    ) -> Result<Self, crate::error::ConfigError> {
+        let mut policy = Self::new();
+        policy.restrict_fs();
+        policy.add_fs_plan(fs, mount_namespace)?;
+        Ok(policy)
+    }
+
+    /// Adds the rules of [`from_fs_plan`](Self::from_fs_plan) to this
+    /// policy.
+    pub(crate) fn add_fs_plan(
+        &mut self,
+        fs: &crate::rootfs::FsConfig,
+        mount_ns: bool,
+    ) -> Result<(), crate::error::ConfigError> {
+        use crate::error::ConfigError;
+        use crate::rootfs::{self, FsOp, OpName, RootKind};
+        const WRITABLE: FsAccess = FsAccess::READ_WRITE.union(FsAccess::EXECUTE);
+        self.restrict_fs();
+        let cannot = |op: OpName, dest: &Path| ConfigError::LandlockMirror {
+            op,
+            dest: dest.to_owned(),
+        };
+        match &fs.root {
+            RootKind::HostSystem => {
+                for dir in rootfs::SYSTEM_DIRS {
+                    let access = if *dir == "/etc" {
+                        FsAccess::READ
+                    } else {
+                        FsAccess::READ_EXEC
+                    };
+                    if mount_ns || *dir != "/etc" || !fs.mask_secrets {
+                        self.allow_try(dir, access);
+                    } else {
+                        // Landlock cannot take back part of a granted
+                        // hierarchy: grant /etc piecewise around the secrets.
+                        let secrets = rootfs::host_secrets();
+                        grant_around(self, Path::new(dir), &secrets, access);
+                    }
+                }
+            }
+            RootKind::Dir(_) if mount_ns => {
+                self.allow("/", FsAccess::READ_EXEC);
+            }
+            RootKind::Empty if mount_ns => {}
+            _ => return Err(cannot(OpName::Root, Path::new("/"))),
+        }
+        if fs.proc {
+            self.allow_try("/proc", FsAccess::READ);
+        }
+        if fs.dev {
+            for d in rootfs::DEVICES {
+                self.allow_try(Path::new("/dev").join(d), FsAccess::READ_WRITE);
+            }
+            if mount_ns {
+                self.allow_try("/dev", FsAccess::READ);
+                self.allow_try("/dev/pts", FsAccess::READ_WRITE);
+                self.allow_try("/dev/shm", WRITABLE);
+            }
+        }
+        if fs.tmp && mount_ns {
+            self.allow("/tmp", WRITABLE);
+        }
+        for op in &fs.ops {
+            let dest = op.dest();
+            match op {
+                FsOp::Bind {
+                    src,
+                    read_only,
+                    optional,
+                    ..
+                } => {
+                    if !mount_ns && !same_path(src, dest) {
+                        return Err(cannot(op.name(), dest));
+                    }
+                    let access = if *read_only {
+                        FsAccess::READ_EXEC
+                    } else {
+                        WRITABLE
+                    };
+                    if *optional {
+                        self.allow_try(dest, access);
+                    } else {
+                        self.allow(dest, access);
+                    }
+                }
+                _ if !mount_ns => return Err(cannot(op.name(), dest)),
+                FsOp::Tmpfs { .. } | FsOp::Overlay { .. } => {
+                    self.allow(dest, WRITABLE);
+                }
+                FsOp::Dir { .. } | FsOp::File { .. } => {
+                    self.allow(dest, FsAccess::READ);
+                }
+                // A symlink is followed to its target, which needs a rule
+                // of its own; a mask hides what is below it.
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether two absolute paths name the same place, ignoring `.` and
+/// repeated slashes (not symbolic links).
+fn same_path(a: &Path, b: &Path) -> bool {
+    a.components().eq(b.components())
+}
+
+/// Grants `access` on `dir` except beneath the paths in `secrets`: the
+/// entries of every directory on the way to a secret are granted one by
+/// one, the secret itself is not.
+fn grant_around(policy: &mut LandlockPolicy, dir: &Path, secrets: &[PathBuf], access: FsAccess) {
+    if secrets.iter().any(|s| s == dir) {
+        return;
+    }
+    if !secrets.iter().any(|s| s.starts_with(dir)) {
+        policy.allow_try(dir, access);
+        return;
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    entries.sort();
+    for e in entries {
+        grant_around(policy, &e, secrets, access);
+    }
 }
 
 #[cfg(test)]
@@ -1594,19 +2127,23 @@ mod tests {
             vec![
                 FsRule {
                     path: "/usr".into(),
-                    access: FsAccess::READ
+                    access: FsAccess::READ,
+                    optional: false,
                 },
                 FsRule {
                     path: "/etc".into(),
-                    access: FsAccess::READ
+                    access: FsAccess::READ,
+                    optional: false,
                 },
                 FsRule {
                     path: "/tmp".into(),
-                    access: FsAccess::READ_WRITE
+                    access: FsAccess::READ_WRITE,
+                    optional: false,
                 },
                 FsRule {
                     path: "/usr".into(),
-                    access: FsAccess::READ_EXEC
+                    access: FsAccess::READ_EXEC,
+                    optional: false,
                 },
             ]
         );
@@ -1620,6 +2157,280 @@ mod tests {
             !empty.is_empty(),
             "an empty mount plan still denies everything"
         );
+    }
+
+    // ---- Lowering for sandboxes and mirroring (pure) ----
+
+    #[test]
+    fn lowering_masks_rights_to_the_kernel() {
+        let mut p = LandlockPolicy::new();
+        p.allow_read_write("/tmp")
+            .allow_try("/opt", FsAccess::READ)
+            .allow_tcp_connect(443)
+            .scope(LandlockScope::SIGNAL)
+            .compat(CompatLevel::BestEffort);
+
+        // ABI 2 (Linux 6.1): no truncate, ioctl, ports or scopes.
+        let l = lower_for_spawn_with(&p, KernelAbi::Available(2)).unwrap();
+        let fs2 = FsAccess::DEFAULT_HANDLED & FsAccess::supported_by(2);
+        assert_eq!(
+            l.attr,
+            RulesetAttr {
+                handled_access_fs: fs2.bits(),
+                handled_access_net: 0,
+                scoped: 0,
+            }
+        );
+        assert!(l.enforces());
+        assert!(l.ports.is_empty());
+        assert_eq!(l.paths.len(), 2);
+        assert_eq!(l.paths[0].path.as_bytes(), b"/tmp");
+        assert_eq!(l.paths[0].dir_access, (FsAccess::READ_WRITE & fs2).bits());
+        assert_eq!(
+            l.paths[0].file_access,
+            (FsAccess::READ_WRITE & fs2 & FsAccess::FILE).bits()
+        );
+        // Best-effort: every rule may be left out when its path is missing.
+        assert!(l.paths.iter().all(|r| r.optional));
+        assert_eq!(
+            l.report().missing.first(),
+            Some(&LandlockFeature::FsTruncate)
+        );
+        assert_eq!(l.report().net_connect, LandlockEnforcement::NotEnforced);
+
+        // ABI 6: everything requested goes to the kernel.
+        let l = lower_for_spawn_with(&p, KernelAbi::Available(6)).unwrap();
+        assert_eq!(l.attr.handled_access_fs, FsAccess::DEFAULT_HANDLED.bits());
+        assert_eq!(l.attr.handled_access_net, NetAccess::CONNECT_TCP.bits());
+        assert_eq!(l.attr.scoped, LandlockScope::SIGNAL.bits());
+        assert_eq!(
+            l.ports,
+            [NetPortAttr {
+                allowed_access: NetAccess::CONNECT_TCP.bits(),
+                port: 443
+            }]
+        );
+        assert_eq!(l.report().status, LandlockEnforcement::FullyEnforced);
+        use crate::error::Target;
+        assert_eq!(l.target(0), Some(Target::Path("/tmp".into())));
+        assert_eq!(l.target(1), Some(Target::Path("/opt".into())));
+        assert_eq!(l.target(2), Some(Target::Port(443)));
+        assert_eq!(l.target(3), None);
+        assert_eq!(l.target(INDEX_CREATE), None);
+        assert_eq!(l.target(INDEX_RESTRICT), None);
+
+        // Hard requirements: only the optional rule is optional.
+        p.compat(CompatLevel::HardRequirement);
+        let l = lower_for_spawn_with(&p, KernelAbi::Available(6)).unwrap();
+        assert_eq!(
+            l.paths.iter().map(|r| r.optional).collect::<Vec<_>>(),
+            [false, true]
+        );
+        assert!(matches!(
+            lower_for_spawn_with(&p, KernelAbi::Available(3)),
+            Err(crate::Error::Landlock(LandlockError::Unsupported {
+                group: LandlockGroup::Filesystem,
+                feature: LandlockFeature::FsIoctlDev,
+                kernel_abi: 3,
+            }))
+        ));
+        // No Landlock at all, best-effort: nothing to apply, and reported.
+        p.compat(CompatLevel::BestEffort);
+        let l = lower_for_spawn_with(&p, KernelAbi::Unavailable(LandlockUnavailable::NotEnabled))
+            .unwrap();
+        assert!(!l.enforces());
+        assert_eq!(l.report().status, LandlockEnforcement::NotEnforced);
+        assert_eq!(
+            l.report().unavailable,
+            Some(LandlockUnavailable::NotEnabled)
+        );
+    }
+
+    #[test]
+    fn lowering_rejects_relative_and_nul_paths() {
+        use crate::error::{ConfigError, LandlockRuleProblem};
+        for (path, want) in [
+            ("rel", LandlockRuleProblem::RelativePath),
+            ("/a\0b", LandlockRuleProblem::NulByte),
+        ] {
+            let mut p = LandlockPolicy::new();
+            p.allow_read(path);
+            match lower_for_spawn_with(&p, KernelAbi::Available(6)) {
+                Err(crate::Error::Config(ConfigError::LandlockRule { reason, .. })) => {
+                    assert_eq!(reason, want)
+                }
+                other => panic!("{path:?}: unexpected {other:?}"),
+            }
+        }
+    }
+
+    fn rule(p: &LandlockPolicy, path: &str) -> Option<(FsAccess, bool)> {
+        p.fs_rules
+            .iter()
+            .find(|r| r.path == Path::new(path))
+            .map(|r| (r.access, r.optional))
+    }
+
+    #[test]
+    fn mirroring_a_plan_with_a_mount_namespace_uses_destinations() {
+        use crate::rootfs::{FsConfig, FsOp};
+        let writable = FsAccess::READ_WRITE | FsAccess::EXECUTE;
+        let mut fs = FsConfig::default();
+        fs.ops.push(FsOp::Bind {
+            src: "/host/proj".into(),
+            dest: "/work".into(),
+            read_only: false,
+            optional: false,
+            devices: false,
+        });
+        fs.ops.push(FsOp::Bind {
+            src: "/host/opt".into(),
+            dest: "/opt".into(),
+            read_only: true,
+            optional: true,
+            devices: false,
+        });
+        fs.ops.push(FsOp::File {
+            dest: "/etc/motd".into(),
+            contents: Vec::new(),
+            mode: None,
+        });
+        let p = LandlockPolicy::from_fs_plan(&fs, true).unwrap();
+        assert_eq!(rule(&p, "/usr"), Some((FsAccess::READ_EXEC, true)));
+        assert_eq!(rule(&p, "/etc"), Some((FsAccess::READ, true)));
+        assert_eq!(rule(&p, "/proc"), Some((FsAccess::READ, true)));
+        assert_eq!(rule(&p, "/dev/null"), Some((FsAccess::READ_WRITE, true)));
+        assert_eq!(rule(&p, "/tmp"), Some((writable, false)));
+        assert_eq!(rule(&p, "/work"), Some((writable, false)));
+        assert_eq!(rule(&p, "/opt"), Some((FsAccess::READ_EXEC, true)));
+        assert_eq!(rule(&p, "/etc/motd"), Some((FsAccess::READ, false)));
+        assert_eq!(rule(&p, "/host/proj"), None);
+        assert_eq!(p.fs_requested(), FsAccess::DEFAULT_HANDLED);
+
+        let mut fs = FsConfig {
+            root: crate::rootfs::RootKind::Dir("/img".into()),
+            tmp: false,
+            proc: false,
+            dev: false,
+            ..FsConfig::default()
+        };
+        fs.ops.clear();
+        let p = LandlockPolicy::from_fs_plan(&fs, true).unwrap();
+        assert_eq!(p.fs_rules.len(), 1);
+        assert_eq!(rule(&p, "/"), Some((FsAccess::READ_EXEC, false)));
+    }
+
+    #[test]
+    fn mirroring_without_a_mount_namespace_uses_host_paths() {
+        use crate::error::ConfigError;
+        use crate::rootfs::{FsConfig, FsOp, OpName};
+        let mut fs = FsConfig::default();
+        fs.ops.push(FsOp::Bind {
+            src: "/srv/data".into(),
+            dest: "/srv/./data/".into(),
+            read_only: true,
+            optional: false,
+            devices: false,
+        });
+        let p = LandlockPolicy::from_fs_plan(&fs, false).unwrap();
+        assert_eq!(rule(&p, "/srv/./data/"), Some((FsAccess::READ_EXEC, false)));
+        assert_eq!(rule(&p, "/tmp"), None, "no private /tmp to give");
+        assert_eq!(rule(&p, "/dev"), None, "only the devices");
+        assert_eq!(rule(&p, "/dev/null"), Some((FsAccess::READ_WRITE, true)));
+        if !crate::rootfs::host_secrets().is_empty() {
+            assert_eq!(rule(&p, "/etc"), None, "granted around the secrets");
+        }
+        for s in crate::rootfs::host_secrets() {
+            assert!(
+                !p.fs_rules.iter().any(|r| s.starts_with(&r.path)),
+                "{s:?} is granted"
+            );
+        }
+        fs.ops.push(FsOp::Mask {
+            dest: "/etc/hosts".into(),
+        });
+        match LandlockPolicy::from_fs_plan(&fs, false) {
+            Err(ConfigError::LandlockMirror { op, dest }) => {
+                assert_eq!(op, OpName::Mask);
+                assert_eq!(dest, Path::new("/etc/hosts"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn granting_around_secrets() {
+        let d = tempfile::tempdir().unwrap();
+        let etc = d.path().join("etc");
+        for sub in ["ssl/certs", "ssl/private", "skel"] {
+            std::fs::create_dir_all(etc.join(sub)).unwrap();
+        }
+        for f in ["passwd", "shadow", "ssl/openssl.cnf"] {
+            std::fs::write(etc.join(f), "x").unwrap();
+        }
+        let secrets = [etc.join("shadow"), etc.join("ssl/private")];
+        let mut p = LandlockPolicy::new();
+        grant_around(&mut p, &etc, &secrets, FsAccess::READ);
+        let mut got: Vec<_> = p
+            .fs_rules
+            .iter()
+            .map(|r| r.path.strip_prefix(&etc).unwrap().to_owned())
+            .collect();
+        got.sort();
+        let want: Vec<PathBuf> = ["passwd", "skel", "ssl/certs", "ssl/openssl.cnf"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        assert_eq!(got, want);
+        assert!(p.fs_rules.iter().all(|r| r.access == FsAccess::READ));
+    }
+
+    #[test]
+    fn enforcement_display_says_whether_the_mirror_holds() {
+        let mut p = LandlockPolicy::new();
+        p.allow_read("/usr").compat(CompatLevel::BestEffort);
+        let report = |abi| lower_for_spawn_with(&p, abi).unwrap().report().clone();
+        let mut e = crate::compat::Enforcement {
+            namespaces: crate::namespaces::Namespaces::empty(),
+            uid: None,
+            gid: None,
+            filesystem: false,
+            cgroup: None,
+            rlimit_fallbacks: Vec::new(),
+            landlock: Some(report(KernelAbi::Available(2))),
+            landlock_mirrors_fs: true,
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("filesystem: host, confined by Landlock rules mirroring the mount plan"),
+            "{text}"
+        );
+        assert!(
+            text.contains("landlock: ABI 2, partially enforced (fs_read: fully enforced"),
+            "{text}"
+        );
+        assert!(text.contains("fs_truncate: not enforced"), "{text}");
+        assert!(
+            text.contains("missing: the truncate right (Landlock ABI 3, Linux 6.2)"),
+            "{text}"
+        );
+        e.landlock = Some(report(KernelAbi::Unavailable(
+            LandlockUnavailable::NotImplemented,
+        )));
+        let text = e.to_string();
+        assert!(
+            text.contains("filesystem: host, not enforced: Landlock rules mirroring"),
+            "{text}"
+        );
+        assert!(text.contains("landlock: unavailable ("), "{text}");
+        e.filesystem = true;
+        e.landlock = Some(report(KernelAbi::Available(6)));
+        let text = e.to_string();
+        assert!(
+            text.contains("private root, backed by Landlock rules"),
+            "{text}"
+        );
+        assert!(text.ends_with("landlock: ABI 6, fully enforced (fs_read: fully enforced, fs_write: fully enforced, fs_exec: fully enforced, fs_truncate: fully enforced, fs_ioctl_dev: fully enforced)"), "{text}");
     }
 
     // ---- Against the running kernel (irreversible parts in forked children) ----
@@ -2161,5 +2972,71 @@ mod tests {
             samples[0],
             samples.len()
         );
+    }
+
+    /// Per-spawn cost of building and applying a sandbox's ruleset in the
+    /// program process (create, open + fstat + add_rule per path, restrict):
+    /// prints numbers, asserts nothing about them.
+    #[test]
+    #[ignore = "measurement: cargo test --release --lib landlock::tests::measure_spawn_ruleset -- --ignored --nocapture"]
+    fn measure_spawn_ruleset() {
+        assert!(kernel_version() >= 1, "needs Landlock");
+        let mirror =
+            LandlockPolicy::from_fs_plan(&crate::rootfs::FsConfig::default(), true).unwrap();
+        let mut explicit = LandlockPolicy::new();
+        for d in ["/usr", "/bin", "/lib", "/lib64", "/etc"] {
+            explicit.allow_try(d, FsAccess::READ_EXEC);
+        }
+        explicit
+            .allow_read_write("/tmp")
+            .allow("/dev/null", FsAccess::READ_WRITE);
+        let mut scope_only = LandlockPolicy::new();
+        scope_only.scope(LandlockScope::ABSTRACT_UNIX_SOCKET | LandlockScope::SIGNAL);
+        for (name, mut policy) in [
+            ("scopes only (0 paths)", scope_only),
+            ("7 paths", explicit),
+            ("default mount plan mirrored", mirror),
+        ] {
+            policy.compat(CompatLevel::BestEffort);
+            let lowered = lower_for_spawn(&policy).unwrap();
+            let mut samples = Vec::new();
+            for _ in 0..300 {
+                let mut pipe = [0; 2];
+                // SAFETY: pipe writes two fds into the array.
+                assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
+                let w = pipe[1];
+                let code = in_child(|| {
+                    let _ = set_no_new_privs_raw();
+                    let t0 = monotonic_ns();
+                    if apply_in_child(&lowered).is_err() {
+                        return 1;
+                    }
+                    let ns = monotonic_ns() - t0;
+                    // SAFETY: reads 8 bytes from a live stack value.
+                    let _ = unsafe { sc!(libc::SYS_write, w, &ns as *const u64, 8) };
+                    0
+                });
+                assert_eq!(code, 0);
+                let mut buf = [0u8; 8];
+                // SAFETY: reads 8 bytes into a live buffer.
+                let n = unsafe { libc::read(pipe[0], buf.as_mut_ptr().cast(), 8) };
+                assert_eq!(n, 8);
+                for fd in pipe {
+                    // SAFETY: closes the pipe ends created above.
+                    unsafe { libc::close(fd) };
+                }
+                samples.push(u64::from_ne_bytes(buf));
+            }
+            samples.sort_unstable();
+            println!(
+                "build + restrict, {name} ({} rules, ABI {}): median {} ns, p90 {} ns, min {} ns ({} fresh processes)",
+                lowered.paths.len(),
+                kernel_version(),
+                samples[samples.len() / 2],
+                samples[samples.len() * 9 / 10],
+                samples[0],
+                samples.len()
+            );
+        }
     }
 }

@@ -35,7 +35,7 @@
 //! as from a small one) on a stack of its own. The supervisor writes its uid/gid
 //! map, builds the root filesystem and pivots into it, then creates the program
 //! process with `CLONE_VFORK`; that process arranges descriptors and
-//! credentials and executes the program. Between clone and exec only raw system
+//! credentials, builds its Landlock ruleset and executes the program. Between clone and exec only raw system
 //! calls run over the pre-built plan: no allocation, no locks, no panics, which
 //! is what makes spawning safe from multi-threaded and async programs.
 //!
@@ -75,8 +75,8 @@ pub use compat::{CompatLevel, Enforcement};
 pub use confine::{ConfineError, ConfineReport, ConfineStage, Confinement, PreparedConfinement};
 pub use error::{
     ChildSetupError, ConfigError, Error, FdProblem, Feature, Field, HostnameProblem, IdKind,
-    IdentityProblem, NamespaceProblem, ParentOp, Result, SearchPath, Stage, Target, Unsupported,
-    UnsupportedReason, UsernsBlocker,
+    IdentityProblem, LandlockRuleProblem, NamespaceProblem, ParentOp, Result, SearchPath, Stage,
+    Target, Unsupported, UnsupportedReason, UsernsBlocker,
 };
 #[cfg(feature = "landlock")]
 pub use landlock::{

@@ -55,6 +55,12 @@ pub(crate) struct Config {
     /// resource -> (soft, hard)
     pub(crate) rlimits: BTreeMap<Rlimit, (u64, u64)>,
     pub(crate) cgroup: CgroupConfig,
+    /// An internal probe spawn: skips the checks that would probe again.
+    pub(crate) probing: bool,
+    #[cfg(feature = "landlock")]
+    pub(crate) landlock: Option<crate::landlock::LandlockPolicy>,
+    #[cfg(feature = "landlock")]
+    pub(crate) landlock_mirror_fs: bool,
 }
 
 impl Default for Config {
@@ -72,6 +78,11 @@ impl Default for Config {
             timeout: None,
             rlimits: BTreeMap::new(),
             cgroup: CgroupConfig::default(),
+            probing: false,
+            #[cfg(feature = "landlock")]
+            landlock: None,
+            #[cfg(feature = "landlock")]
+            landlock_mirror_fs: false,
         }
     }
 }
@@ -83,6 +94,8 @@ pub(crate) struct Compiled {
     pub(crate) rlimits: Vec<(libc::c_int, libc::rlimit64)>,
     pub(crate) rlimit_names: Vec<&'static str>,
     pub(crate) caps: caps::CapPlan,
+    #[cfg(feature = "landlock")]
+    pub(crate) landlock: Option<Arc<crate::landlock::SpawnLandlock>>,
 }
 
 impl Sandbox {
@@ -487,6 +500,44 @@ impl Sandbox {
         &self.cfg.cgroup
     }
 
+    // ---- Landlock ----
+
+    /// Enforces a Landlock policy on the program (Linux 5.13+; network
+    /// rules 6.7+, scopes 6.12+), replacing any earlier one. Rule paths are
+    /// absolute paths as the program sees them (inside the sandbox's root
+    /// when there is a mount namespace); each program process opens them
+    /// after the root filesystem is built. A rule path missing from the
+    /// sandbox fails the spawn with a [`ChildSetupError`](crate::ChildSetupError)
+    /// at [`Stage::Landlock`](crate::Stage::Landlock) naming it, unless the
+    /// rule is optional ([`LandlockPolicy::allow_try`](crate::LandlockPolicy::allow_try)) or the filesystem
+    /// group is best-effort. (Rules left out that way are decided by each
+    /// program process and are not listed in the report.)
+    ///
+    /// The policy is checked against the kernel once: what it requires and
+    /// the kernel lacks is an [`Error::Landlock`], what is best-effort and
+    /// missing is listed in the [`Enforcement`](crate::Enforcement) report.
+    /// Landlock needs `no_new_privs` (the default) or `CAP_SYS_ADMIN` kept.
+    #[cfg(feature = "landlock")]
+    pub fn landlock(&mut self, policy: crate::landlock::LandlockPolicy) -> &mut Self {
+        self.cfg.landlock = Some(policy);
+        self.changed()
+    }
+
+    /// Adds Landlock rules mirroring the filesystem plan (see
+    /// [`LandlockPolicy::from_fs_plan`](crate::LandlockPolicy::from_fs_plan)):
+    /// with a mount namespace they back up the mounts; without one
+    /// ([`Namespaces::empty()`], where namespaces are unavailable) they
+    /// stand in for them, so the program still sees only the host system
+    /// directories (without its secrets), `/proc`, the minimal `/dev`'s
+    /// devices and what is bound (at the same path). The rules join those of
+    /// [`landlock`](Sandbox::landlock), with its compatibility levels (a
+    /// hard requirement without one).
+    #[cfg(feature = "landlock")]
+    pub fn landlock_mirror_fs(&mut self, yes: bool) -> &mut Self {
+        self.cfg.landlock_mirror_fs = yes;
+        self.changed()
+    }
+
     // ---- Validation and spawning ----
 
     /// Checks the policy and prepares everything that depends only on it.
@@ -536,7 +587,7 @@ impl Sandbox {
             Some(Arc::new(
                 rootfs::plan(&cfg.fs, proc_kind).map_err(ConfigError::from)?,
             ))
-        } else if cfg.fs.is_customized() {
+        } else if cfg.fs.is_customized() && !landlock_stands_in(cfg) {
             return Err(ConfigError::Namespaces {
                 reason: NamespaceProblem::RootfsNeedsMountNamespace,
             }
@@ -582,6 +633,8 @@ impl Sandbox {
             mounts,
             rlimits,
             rlimit_names,
+            #[cfg(feature = "landlock")]
+            landlock: compile_landlock(cfg, &caps)?,
             caps,
         })
     }
@@ -614,6 +667,40 @@ impl Sandbox {
             source,
         })
     }
+}
+
+/// Whether Landlock rules stand in for the filesystem plan (no mount
+/// namespace).
+fn landlock_stands_in(cfg: &Config) -> bool {
+    #[cfg(feature = "landlock")]
+    return cfg.landlock_mirror_fs;
+    #[cfg(not(feature = "landlock"))]
+    return {
+        let _ = cfg;
+        false
+    };
+}
+
+/// Lowers the Landlock policy (plus the mirrored filesystem plan) once per
+/// sandbox policy.
+#[cfg(feature = "landlock")]
+fn compile_landlock(
+    cfg: &Config,
+    caps: &caps::CapPlan,
+) -> Result<Option<Arc<crate::landlock::SpawnLandlock>>, Error> {
+    let mut policy = match (&cfg.landlock, cfg.landlock_mirror_fs) {
+        (None, false) => return Ok(None),
+        (Some(p), _) => p.clone(),
+        (None, true) => crate::landlock::LandlockPolicy::new(),
+    };
+    if cfg.landlock_mirror_fs {
+        policy.add_fs_plan(&cfg.fs, cfg.namespaces.contains(Namespaces::MOUNT))?;
+    }
+    let lowered = crate::landlock::lower_for_spawn(&policy)?;
+    if lowered.enforces() && !caps.no_new_privs() && !caps.keeps(Capability::SysAdmin) {
+        return Err(ConfigError::LandlockNeedsNoNewPrivs.into());
+    }
+    Ok(Some(Arc::new(lowered)))
 }
 
 impl PartialEq for Sandbox {

@@ -56,8 +56,10 @@ fn timeout_kills_the_whole_tree_and_says_so() {
 fn timeout_without_a_pid_namespace_kills_the_program_group() {
     as_each_identity(|| {
         let mut sb = Sandbox::new();
+        // Long enough for the shell to report its background pid even on a
+        // loaded, emulated machine.
         sb.namespaces(Namespaces::default() - Namespaces::PID)
-            .timeout(Duration::from_millis(300));
+            .timeout(Duration::from_secs(4));
         let (mut child, line) = spawn_and_read_line(&sb, "sleep 100 & echo $!; wait");
         let bg: u32 = line.trim().parse().unwrap();
         assert!(pid_alive(bg));
@@ -257,9 +259,11 @@ fn cpu_time_limit_ends_a_busy_loop() {
         let o = child.outcome().unwrap();
         assert_eq!(o.verdict, Verdict::CpuTimeExceeded, "{o:?}");
         let cpu = o.usage.unwrap().cpu_time();
-        // The soft limit rounds up to 1 s; the kernel checks it at tick
-        // granularity.
-        assert!(cpu >= Duration::from_millis(900), "{o:?}");
+        // The soft limit rounds up to 1 s. rusage splits CPU time by tick
+        // samples and can report less than the scheduler's count the limit
+        // is checked against (0.82 s seen under load): only check that the
+        // program really ran for a substantial time.
+        assert!(cpu >= Duration::from_millis(500), "{o:?}");
     });
 }
 

@@ -33,6 +33,12 @@ pub struct Options {
     pub json: bool,
     pub rootfs: Option<PathBuf>,
     pub fs_ops: Vec<FsOp>,
+    /// Landlock: paths readable and executable, paths also writable, TCP
+    /// ports the program may connect to.
+    pub landlock_ro: Vec<PathBuf>,
+    pub landlock_rw: Vec<PathBuf>,
+    pub landlock_connect: Vec<u16>,
+    pub landlock_best_effort: bool,
     pub program: OsString,
     pub args: Vec<OsString>,
 }
@@ -104,6 +110,14 @@ no_new_privs; a cleared environment.
   --symlink TARGET DEST    create a symlink
   --file DEST TEXT         create a read-only file containing TEXT
   --mask PATH              hide a file or directory
+  --landlock-ro PATH       Landlock: allow reading and executing beneath PATH
+  --landlock-rw PATH       Landlock: also allow writing beneath PATH
+                           (both repeatable, paths as seen in the sandbox; any
+                           use denies every other path, as a hard requirement)
+  --landlock-connect PORT  Landlock: allow TCP connections to PORT only
+                           (repeatable; Linux 6.7+)
+  --landlock-best-effort   apply what the kernel supports of the Landlock rules
+                           instead of failing; --json reports what is missing
   --timeout SECS           wall-clock limit; exit code 124 when hit
   --cpu-time SECS          CPU-time limit of each process (RLIMIT_CPU)
   --rlimit NAME=VALUE      resource limit, e.g. nofile=64, fsize=1M, core=0,
@@ -261,6 +275,14 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
             "--cgroup-parent" => o.cgroup_parent = Some(val(&mut it, "--cgroup-parent")?.into()),
             "--limits-best-effort" => o.limits_best_effort = true,
             "--rootfs" => o.rootfs = Some(val(&mut it, "--rootfs")?.into()),
+            "--landlock-ro" => o.landlock_ro.push(val(&mut it, "--landlock-ro")?.into()),
+            "--landlock-rw" => o.landlock_rw.push(val(&mut it, "--landlock-rw")?.into()),
+            "--landlock-connect" => o.landlock_connect.push(num(
+                val(&mut it, "--landlock-connect")?,
+                "--landlock-connect",
+                "a TCP port number (0-65535)",
+            )?),
+            "--landlock-best-effort" => o.landlock_best_effort = true,
             "--ro-bind" | "--ro-bind-try" | "--bind" | "--bind-try" | "--dev-bind" => {
                 let option = match s {
                     "--ro-bind" => "--ro-bind",
@@ -466,6 +488,52 @@ mod tests {
             p(&["--cpus"]),
             Err(ArgError::MissingValue { option: "--cpus" })
         );
+    }
+
+    #[test]
+    fn landlock_options_repeat_and_keep_their_paths() {
+        let o = p(&[
+            "--landlock-ro",
+            "/usr",
+            "--landlock-rw",
+            "/work",
+            "--landlock-ro",
+            "/etc",
+            "--landlock-connect",
+            "443",
+            "--landlock-connect",
+            "80",
+            "sh",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.landlock_ro,
+            [PathBuf::from("/usr"), PathBuf::from("/etc")]
+        );
+        assert_eq!(o.landlock_rw, [PathBuf::from("/work")]);
+        assert_eq!(o.landlock_connect, [443, 80]);
+        assert!(!o.landlock_best_effort);
+        assert_eq!(o.program, "sh");
+        let o = p(&["--landlock-best-effort", "--landlock-rw", "/w", "true"]).unwrap();
+        assert!(o.landlock_best_effort);
+        assert_eq!(
+            p(&["--landlock-ro"]),
+            Err(ArgError::MissingValue {
+                option: "--landlock-ro"
+            })
+        );
+        for bad in ["http", "-1", "65536", ""] {
+            assert!(
+                matches!(
+                    p(&["--landlock-connect", bad, "sh"]),
+                    Err(ArgError::BadValue {
+                        option: "--landlock-connect",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -121,5 +121,42 @@ pub fn enforcement(e: &Enforcement) -> String {
         .map(|r| escape(r.name()))
         .collect();
     j.raw("rlimit_fallbacks", &format!("[{}]", fallbacks.join(",")));
+    #[cfg(feature = "landlock")]
+    {
+        j.bool("landlock_mirrors_fs", e.landlock_mirrors_fs);
+        match &e.landlock {
+            Some(l) => j.raw("landlock", &landlock(l)),
+            None => j.raw("landlock", "null"),
+        }
+    }
+    j.finish()
+}
+
+#[cfg(feature = "landlock")]
+fn status(s: stockade::LandlockEnforcement) -> &'static str {
+    use stockade::LandlockEnforcement as E;
+    match s {
+        E::FullyEnforced => "fully_enforced",
+        E::PartiallyEnforced => "partially_enforced",
+        E::NotEnforced => "not_enforced",
+        E::NotRequested => "not_requested",
+        _ => "unknown",
+    }
+}
+
+/// The Landlock report: ABI, overall status, each right's status, what is
+/// missing.
+#[cfg(feature = "landlock")]
+fn landlock(l: &stockade::LandlockReport) -> String {
+    let mut j = Object::new();
+    j.num("abi", u64::from(l.abi));
+    j.str("status", status(l.status));
+    let mut rights = Object::new();
+    for (name, s) in l.rights() {
+        rights.str(name, status(s));
+    }
+    j.raw("rights", &rights.finish());
+    let missing: Vec<String> = l.missing.iter().map(|m| escape(&m.to_string())).collect();
+    j.raw("missing", &format!("[{}]", missing.join(",")));
     j.finish()
 }

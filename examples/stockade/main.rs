@@ -86,6 +86,10 @@ fn main() -> ExitCode {
     if opts.limits_best_effort {
         sb.cgroup_compat(stockade::CompatLevel::BestEffort);
     }
+    if let Err(e) = landlock(&mut sb, &opts) {
+        eprintln!("stockade: {e}");
+        return ExitCode::from(125);
+    }
     let mut cmd = Command::new(&opts.program);
     cmd.args(&opts.args);
     for (k, v) in &opts.setenv {
@@ -198,6 +202,47 @@ fn main() -> ExitCode {
         (Some(c), _) => ExitCode::from(c as u8),
         (None, Some(s)) => ExitCode::from(128 + s as u8),
         _ => ExitCode::from(125),
+    }
+}
+
+/// Applies the --landlock-* options: any of them makes a Landlock policy,
+/// a hard requirement unless --landlock-best-effort.
+#[cfg(feature = "landlock")]
+fn landlock(sb: &mut Sandbox, opts: &args::Options) -> Result<(), &'static str> {
+    use stockade::{CompatLevel, FsAccess, LandlockPolicy};
+    if opts.landlock_ro.is_empty()
+        && opts.landlock_rw.is_empty()
+        && opts.landlock_connect.is_empty()
+    {
+        return Ok(());
+    }
+    let mut policy = LandlockPolicy::new();
+    for p in &opts.landlock_ro {
+        policy.allow(p, FsAccess::READ_EXEC);
+    }
+    for p in &opts.landlock_rw {
+        // Like a read-write bind: read, write and execute.
+        policy.allow(p, FsAccess::READ_WRITE | FsAccess::EXECUTE);
+    }
+    for &port in &opts.landlock_connect {
+        policy.allow_tcp_connect(port);
+    }
+    if opts.landlock_best_effort {
+        policy.compat(CompatLevel::BestEffort);
+    }
+    sb.landlock(policy);
+    Ok(())
+}
+
+#[cfg(not(feature = "landlock"))]
+fn landlock(_: &mut Sandbox, opts: &args::Options) -> Result<(), &'static str> {
+    if opts.landlock_ro.is_empty()
+        && opts.landlock_rw.is_empty()
+        && opts.landlock_connect.is_empty()
+    {
+        Ok(())
+    } else {
+        Err("this build has no Landlock support (feature \"landlock\")")
     }
 }
 

@@ -17,7 +17,7 @@ use std::path::{Component, Path, PathBuf};
 use child::{Op, OpKind};
 
 /// Host system directories the default root exposes read-only.
-const SYSTEM_DIRS: &[&str] = &[
+pub(crate) const SYSTEM_DIRS: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
 ];
 
@@ -57,7 +57,7 @@ const PROC_MASKED: &[&str] = &[
 ];
 
 /// Device nodes bound from the host into the minimal `/dev`.
-const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+pub(crate) const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
 /// Largest tmpfs size accepted (1 TiB); larger values are almost certainly a
 /// unit mistake.
@@ -155,7 +155,7 @@ impl FsOp {
         }
     }
 
-    fn name(&self) -> OpName {
+    pub(crate) fn name(&self) -> OpName {
         match self {
             FsOp::Bind {
                 read_only: true, ..
@@ -423,6 +423,26 @@ fn check_mode(op: OpName, dest: &Path, mode: Option<u32>) -> Result<(), FsError>
         }),
         _ => Ok(()),
     }
+}
+
+/// The host's secret files that exist (not symbolic links), including SSH
+/// host private keys: what the default view masks.
+#[cfg_attr(not(feature = "landlock"), allow(dead_code))]
+pub(crate) fn host_secrets() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = SECRET_FILES
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| !m.file_type().is_symlink()))
+        .collect();
+    if let Ok(rd) = std::fs::read_dir("/etc/ssh") {
+        out.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| {
+            p.file_name()
+                .and_then(OsStr::to_str)
+                .is_some_and(|n| n.starts_with("ssh_host_") && n.ends_with("_key"))
+        }));
+    }
+    out.sort();
+    out
 }
 
 /// How the sandbox gets a `/proc`.

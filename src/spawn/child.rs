@@ -607,6 +607,11 @@ fn program(plan: &ChildPlan) -> Result<core::convert::Infallible, Fail> {
     // Drops every capability not kept and sets no_new_privs (after any uid
     // switch above, which would clear the permitted set by itself).
     crate::caps::apply(&plan.caps).map_err(|(stage, e)| Fail::new(cap_stage(stage), 0, e))?;
+    // Landlock after no_new_privs; the rule paths resolve in the new root.
+    #[cfg(feature = "landlock")]
+    if let Some(ll) = &plan.landlock {
+        crate::landlock::apply_in_child(ll).map_err(|(i, e)| Fail::new(Stage::Landlock, i, e))?;
+    }
     raw::sigprocmask(libc::SIG_SETMASK, &0).at(Stage::Signals, 0)?;
     Err(exec(plan))
 }

@@ -360,6 +360,13 @@ fn setup_error(
             }
             .into()
         }
+        #[cfg(feature = "landlock")]
+        Stage::Landlock => crate::error::ChildSetupError {
+            stage,
+            target: compiled.landlock.as_ref().and_then(|l| l.target(rec.index)),
+            source,
+        }
+        .into(),
         _ => crate::error::ChildSetupError {
             stage,
             target: None,
@@ -432,6 +439,14 @@ pub(crate) fn spawn(
     let compiled = sb.compiled()?;
     let cfg = &sb.cfg;
     let ns = cfg.namespaces;
+    if ns.contains(Namespaces::TIME) && !cfg.probing && !program_enters_time_ns() {
+        // Debian's 6.1, for one, would leave the program in our time
+        // namespace (and fail its vforks).
+        return Err(Error::Unsupported(crate::error::Unsupported {
+            feature: crate::error::Feature::TimeNamespace,
+            reason: crate::error::UnsupportedReason::Kernel,
+        }));
+    }
     let euid = nix::unistd::geteuid().as_raw();
     let egid = nix::unistd::getegid().as_raw();
     let userns = ns.contains(Namespaces::USER);
@@ -690,6 +705,8 @@ pub(crate) fn spawn(
         keep_fds,
         rlimits,
         caps: compiled.caps,
+        #[cfg(feature = "landlock")]
+        landlock: compiled.landlock.clone(),
         argv,
         envp,
         candidates,
@@ -809,6 +826,10 @@ pub(crate) fn spawn(
         filesystem: compiled.mounts.is_some(),
         cgroup: cg.report,
         rlimit_fallbacks: rlimit_fallbacks.iter().map(|f| f.0).collect(),
+        #[cfg(feature = "landlock")]
+        landlock: compiled.landlock.as_ref().map(|l| l.report().clone()),
+        #[cfg(feature = "landlock")]
+        landlock_mirrors_fs: cfg.landlock_mirror_fs,
     };
     Ok(Child {
         stdin: fds.stdin.take().map(ChildStdin::from_owned),
@@ -830,4 +851,44 @@ pub(crate) fn spawn(
             cgroup: cg.cgroup,
         },
     })
+}
+
+/// Whether a program executed in a new time namespace really is in it.
+///
+/// Kernels that do not switch a process into its time namespace at exec
+/// leave it in the caller's. The answer comes from a one-time probe (a shell
+/// blocked reading its stdin, so it is certainly past exec): looking at each
+/// spawned program instead would race with exec, which releases the
+/// supervisor before it switches the namespace. Without a shell to probe
+/// with, the answer is no.
+fn program_enters_time_ns() -> bool {
+    static PROBE: OnceLock<bool> = OnceLock::new();
+    *PROBE.get_or_init(|| {
+        let mut sb = Sandbox::new();
+        sb.namespaces(Namespaces::USER | Namespaces::TIME);
+        sb.cfg.probing = true;
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg("read x")
+            .stdin(crate::Stdio::piped())
+            .stdout(crate::Stdio::null())
+            .stderr(crate::Stdio::null());
+        match spawn(&sb, &mut cmd, StdioKind::Null, StdioKind::Null) {
+            Err(_) => false,
+            Ok(mut child) => {
+                let entered = differs_from_ours(child.id()).unwrap_or(false);
+                let _ = child.kill();
+                let _ = child.wait();
+                entered
+            }
+        }
+    })
+}
+
+/// Whether process `pid` is in a time namespace other than ours; `None` if
+/// it cannot be told (the process is gone).
+fn differs_from_ours(pid: u32) -> Option<bool> {
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/time")).ok()?;
+    let ours = std::fs::read_link("/proc/self/ns/time").ok()?;
+    Some(theirs != ours)
 }

@@ -50,6 +50,8 @@ pub(crate) struct ChildPlan {
     pub(crate) keep_fds: Vec<c_int>,
     pub(crate) rlimits: Vec<(c_int, libc::rlimit64)>,
     pub(crate) caps: crate::caps::CapPlan,
+    #[cfg(feature = "landlock")]
+    pub(crate) landlock: Option<Arc<crate::landlock::SpawnLandlock>>,
     pub(crate) argv: Vec<*const c_char>,
     pub(crate) envp: Vec<*const c_char>,
     pub(crate) candidates: Vec<CString>,
