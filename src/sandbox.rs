@@ -460,10 +460,13 @@ impl Sandbox {
     }
 
     /// Creates the sandboxes' cgroups under `dir`, a cgroup v2 directory
-    /// delegated to the caller (default: the caller's own cgroup, which must
-    /// then hold no process other than those that may be moved, by the
-    /// no-internal-processes rule). Stale cgroups that a crashed caller left
-    /// there are removed on first use.
+    /// delegated to the caller ([`cgroup::IoMaxRule`](crate::cgroup::IoMaxRule)
+    /// and the rest of the cgroup vocabulary live in [`crate::cgroup`]).
+    /// The default is the caller's own cgroup, which serves only where it may
+    /// enable controllers for its children: by cgroup v2's
+    /// no-internal-processes rule a cgroup holding processes (the caller)
+    /// cannot, except the root. Stale cgroups that a killed caller left under
+    /// `dir` are removed on first use.
     pub fn cgroup_parent(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.cfg.cgroup.parent = Some(dir.as_ref().to_owned());
         self.changed()
