@@ -18,7 +18,7 @@
 //! of its own cgroup namespace, the cgroup it can see holds no limit it could
 //! raise.
 //!
-//! Everything that touches the system goes through [`os::Os`], so the logic is
+//! Everything that touches the system goes through `os::Os`, so the logic is
 //! tested against a fake cgroupfs in a temporary directory.
 
 mod config;

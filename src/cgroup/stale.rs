@@ -3,7 +3,7 @@
 //!
 //! A sandbox cgroup is named `stockade-<pid>-<start>-<n>`: the creating
 //! process's pid, its start time (clock ticks after boot, field 22 of
-//! /proc/<pid>/stat, which tells a reused pid apart) and a per-process counter.
+//! `/proc/<pid>/stat`, which tells a reused pid apart) and a per-process counter.
 //! Its creator holds an exclusive `flock` on the directory for as long as the
 //! cgroup is in use. A cgroup is stale when its creator is gone (no process
 //! with that pid and start time) and nobody holds the lock. The lock covers
