@@ -222,9 +222,13 @@ pub struct Usage {
     /// (`ru_maxrss`) unless [`peak_memory_whole_sandbox`](Usage::peak_memory_whole_sandbox).
     pub peak_memory_bytes: u64,
     /// Whether [`peak_memory_bytes`](Usage::peak_memory_bytes) covers the
-    /// whole sandbox at once (the cgroup's `memory.peak`), rather than its
-    /// largest process.
+    /// whole sandbox at once (the cgroup's `memory.peak`, Linux 5.19), rather
+    /// than its largest process.
     pub peak_memory_whole_sandbox: bool,
+    /// Whether a fork or clone in the sandbox failed because of
+    /// [`Sandbox::pids_limit`](crate::Sandbox::pids_limit) (`pids.events`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub pids_limit_hit: bool,
 }
 
 impl Usage {
@@ -248,6 +252,9 @@ pub struct Outcome {
     /// What it used. `None` when the supervisor could not account for it
     /// (it was killed from outside before it could report).
     pub usage: Option<Usage>,
+    /// The counters of the sandbox's cgroup, read just before it was
+    /// removed; `None` without a cgroup.
+    pub cgroup: Option<crate::cgroup::CgroupUsage>,
 }
 
 /// A sandboxed program that was started by [`Sandbox::spawn`](crate::Sandbox::spawn).
@@ -288,6 +295,8 @@ pub(crate) struct Inner {
     pub(crate) started: Instant,
     pub(crate) kill_requested: bool,
     pub(crate) outcome: Option<Outcome>,
+    /// The sandbox's cgroup, removed once the sandbox has ended.
+    pub(crate) cgroup: Option<crate::cgroup::PreparedCgroup>,
 }
 
 /// Sends `sig` through a pidfd.
@@ -509,8 +518,19 @@ impl Child {
                 }
             }
         }
+        // Every process of the sandbox is dead or dying: read the cgroup's
+        // counters and remove it.
+        let cg = self
+            .inner
+            .cgroup
+            .take()
+            .and_then(|c| c.finish(crate::cgroup::FINISH_WAIT).ok());
         self.inner.status = Some(status);
-        self.inner.outcome = Some(self.judge(status, exit.as_ref()));
+        let mut outcome = self.judge(status, exit.as_ref());
+        if let Some(cg) = cg {
+            apply_cgroup_usage(&mut outcome, &cg, self.inner.started);
+        }
+        self.inner.outcome = Some(outcome);
         // The supervisor is reaped: its stack can go.
         self.inner.stacks = None;
         status
@@ -526,6 +546,7 @@ impl Child {
             system_time: Duration::from_micros(i.stime_us),
             peak_memory_bytes: i.maxrss_kib.saturating_mul(1024),
             peak_memory_whole_sandbox: false,
+            pids_limit_hit: false,
         });
         let usage = usage.or_else(|| {
             // Killed from outside before reporting: only the wall time is
@@ -560,8 +581,43 @@ impl Child {
             status,
             verdict,
             usage,
+            cgroup: None,
         }
     }
+}
+
+/// Folds the cgroup's counters into an outcome: the OOM verdict, the
+/// whole-sandbox memory peak and CPU time, the pids limit.
+fn apply_cgroup_usage(outcome: &mut Outcome, cg: &crate::cgroup::CgroupUsage, started: Instant) {
+    outcome.cgroup = Some(*cg);
+    let oom = cg
+        .memory_events
+        .is_some_and(|e| e.oom_kill > 0 || e.oom_group_kill.is_some_and(|n| n > 0));
+    if oom
+        && !outcome.status.success()
+        && matches!(
+            outcome.verdict,
+            Verdict::Exited(_) | Verdict::Signaled(_) | Verdict::CpuTimeExceeded
+        )
+    {
+        outcome.verdict = Verdict::OomKilled;
+    }
+    let usage = outcome.usage.get_or_insert_with(|| Usage {
+        wall_time: started.elapsed(),
+        ..Usage::default()
+    });
+    if let Some(peak) = cg.memory_peak {
+        usage.peak_memory_bytes = peak;
+        usage.peak_memory_whole_sandbox = true;
+    }
+    if let Some(cpu) = cg.cpu {
+        // The cgroup also counts processes killed without being reaped here.
+        usage.user_time = usage.user_time.max(Duration::from_micros(cpu.user_usec));
+        usage.system_time = usage
+            .system_time
+            .max(Duration::from_micros(cpu.system_usec));
+    }
+    usage.pids_limit_hit = cg.pids_max_events.is_some_and(|n| n > 0);
 }
 
 impl Drop for Child {
@@ -572,10 +628,17 @@ impl Drop for Child {
         if self.inner.kill_on_drop {
             let _ = self.kill();
             let _ = pidfd_wait(self.inner.pidfd.as_fd(), false);
-        } else if let Some(stacks) = self.inner.stacks.take() {
-            // The supervisor keeps running on this memory: it must outlive
-            // this handle.
-            std::mem::forget(stacks);
+        } else {
+            if let Some(stacks) = self.inner.stacks.take() {
+                // The supervisor keeps running on this memory: it must
+                // outlive this handle.
+                std::mem::forget(stacks);
+            }
+            // Its cgroup too: it is collected as stale once this process is
+            // gone.
+            if let Some(cg) = self.inner.cgroup.take() {
+                cg.detach();
+            }
         }
     }
 }

@@ -38,6 +38,16 @@ pub struct Enforcement {
     pub gid: Option<IdMapping>,
     /// Whether the sandbox has its own root filesystem.
     pub filesystem: bool,
+    /// The sandbox's cgroup and the limits in force there; `None` when the
+    /// policy asks for no cgroup. In best-effort mode its `skipped` list
+    /// names the limits that are not enforced, and its `path` is `None` when
+    /// no cgroup could be made at all.
+    pub cgroup: Option<crate::cgroup::CgroupReport>,
+    /// Per-process rlimits set in place of cgroup limits that could not be
+    /// applied (only with [`Sandbox::cgroup_compat`](crate::Sandbox::cgroup_compat)
+    /// set to best-effort): `as` for the memory limit, `nproc` for the pids
+    /// limit.
+    pub rlimit_fallbacks: Vec<crate::limits::Rlimit>,
     /// What the Landlock ruleset enforces (`None`: no Landlock policy).
     #[cfg(feature = "landlock")]
     pub landlock: Option<crate::landlock::LandlockReport>,
@@ -82,6 +92,29 @@ impl fmt::Display for Enforcement {
                 "host"
             }
         )?;
+        if let Some(cg) = &self.cgroup {
+            match &cg.path {
+                Some(p) => write!(f, "; cgroup: {}", p.display())?,
+                None => f.write_str("; cgroup: none")?,
+            }
+            let applied: Vec<&str> = cg.applied.iter().map(|a| a.kind.file()).collect();
+            if !applied.is_empty() {
+                write!(f, " ({})", applied.join(","))?;
+            }
+            let skipped: Vec<&str> = cg
+                .skipped
+                .iter()
+                .filter(|s| s.requested)
+                .map(|s| s.kind.file())
+                .collect();
+            if !skipped.is_empty() {
+                write!(f, "; not enforced: {}", skipped.join(","))?;
+            }
+        }
+        if !self.rlimit_fallbacks.is_empty() {
+            let names: Vec<&str> = self.rlimit_fallbacks.iter().map(|r| r.name()).collect();
+            write!(f, "; rlimit fallbacks: {}", names.join(","))?;
+        }
         #[cfg(feature = "landlock")]
         if self.landlock_mirrors_fs {
             use crate::landlock::LandlockEnforcement as E;

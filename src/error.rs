@@ -94,6 +94,11 @@ pub enum Error {
     #[error(transparent)]
     Setup(#[from] ChildSetupError),
 
+    /// Creating, limiting or placing the sandbox's cgroup failed (a missing
+    /// controller is [`Error::Unsupported`] instead).
+    #[error("failed to set up the sandbox's cgroup")]
+    Cgroup(#[source] crate::cgroup::CgroupError),
+
     /// A parent-side operation failed (creating pipes, cloning, ...).
     #[error("failed to {op}")]
     Io {
@@ -276,6 +281,14 @@ pub enum ConfigError {
     /// A zero wall-clock timeout.
     #[error("invalid timeout: it must be longer than zero")]
     Timeout,
+    /// A cgroup limit that is out of range or malformed.
+    #[error("invalid cgroup setting `{field}`: {problem}")]
+    Cgroup {
+        /// The offending setting.
+        field: crate::cgroup::CgroupField,
+        /// What is wrong with it.
+        problem: crate::cgroup::Problem,
+    },
     /// An invalid rule of the sandbox's Landlock policy.
     #[error("invalid Landlock rule for {path:?}: {reason}")]
     LandlockRule {
@@ -502,6 +515,11 @@ pub enum Feature {
     /// The new mount API and `mount_setattr(2)` (Linux 5.12), used to build
     /// the root filesystem.
     MountApi,
+    /// A cgroup v2 hierarchy the caller may create cgroups in (Linux 4.5),
+    /// needed by every cgroup limit and by cgroup placement.
+    Cgroup2,
+    /// A cgroup v2 controller, needed by the limits that use it.
+    CgroupController(crate::cgroup::Controller),
     /// seccomp filters (Linux 3.17, `CONFIG_SECCOMP_FILTER`) and the query
     /// of the actions they support (Linux 4.14).
     #[cfg(feature = "seccomp")]
@@ -523,6 +541,10 @@ impl fmt::Display for Feature {
                  program in the caller's time namespace; Debian's 6.1 does, 6.12 does not)"
             }
             Feature::MountApi => "the mount API with mount_setattr (Linux 5.12)",
+            Feature::Cgroup2 => "a cgroup v2 hierarchy (Linux 4.5)",
+            Feature::CgroupController(c) => {
+                return write!(f, "the {c} cgroup v2 controller (Linux {})", c.since());
+            }
             #[cfg(feature = "seccomp")]
             Feature::SeccompFilter => {
                 "seccomp filters (Linux 4.14 with CONFIG_SECCOMP_FILTER; Sandbox::no_seccomp \
@@ -544,6 +566,9 @@ pub enum UnsupportedReason {
     Kernel,
     /// A seccomp filter or LSM policy blocks it.
     Blocked,
+    /// The cgroup setup of this host or of the caller does not provide it;
+    /// the message says how to get it.
+    Cgroup(crate::cgroup::Unavailable),
 }
 
 impl fmt::Display for UnsupportedReason {
@@ -551,6 +576,9 @@ impl fmt::Display for UnsupportedReason {
         f.write_str(match self {
             UnsupportedReason::Kernel => "the running kernel does not implement it",
             UnsupportedReason::Blocked => "a seccomp filter or security policy blocks it",
+            UnsupportedReason::Cgroup(u) => {
+                return write!(f, "{u}; to fix: {}", u.advice());
+            }
         })
     }
 }
@@ -692,4 +720,30 @@ stages! {
     Exec = 24 => "executing the program",
     /// Creating the time namespace.
     TimeNamespace = 25 => "creating the time namespace",
+}
+
+impl From<crate::cgroup::CgroupError> for Error {
+    /// A missing cgroup feature becomes [`Error::Unsupported`], an invalid
+    /// setting [`ConfigError::Cgroup`], anything else [`Error::Cgroup`].
+    fn from(e: crate::cgroup::CgroupError) -> Error {
+        use crate::cgroup::{CgroupError, Unavailable};
+        match e {
+            CgroupError::Invalid { field, problem } => {
+                ConfigError::Cgroup { field, problem }.into()
+            }
+            CgroupError::Unsupported {
+                controller, reason, ..
+            } => Unsupported {
+                feature: Feature::CgroupController(controller),
+                reason: UnsupportedReason::Cgroup(reason),
+            }
+            .into(),
+            CgroupError::NoCgroup2 => Unsupported {
+                feature: Feature::Cgroup2,
+                reason: UnsupportedReason::Cgroup(Unavailable::NoCgroup2),
+            }
+            .into(),
+            other => Error::Cgroup(other),
+        }
+    }
 }

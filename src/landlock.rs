@@ -2395,6 +2395,8 @@ mod tests {
             uid: None,
             gid: None,
             filesystem: false,
+            cgroup: None,
+            rlimit_fallbacks: Vec::new(),
             landlock: Some(report(KernelAbi::Available(2))),
             landlock_mirrors_fs: true,
             #[cfg(feature = "seccomp")]

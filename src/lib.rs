@@ -55,6 +55,7 @@
 #![deny(missing_docs)]
 
 mod caps;
+pub mod cgroup;
 mod child;
 mod command;
 mod compat;
@@ -75,6 +76,9 @@ pub mod tokio;
 
 pub use self::caps::{
     CapStage, Capability, CapsError, CapsPolicy, CapsReport, ParseCapabilityError,
+};
+pub use cgroup::{
+    CgroupConfig, CgroupError, CgroupField, CgroupReport, CgroupUsage, Controller, Unavailable,
 };
 pub use child::{
     Child, ChildStderr, ChildStdin, ChildStdout, ExitStatus, Outcome, Output, Usage, Verdict,

@@ -24,6 +24,12 @@ pub struct Options {
     pub timeout: Option<Duration>,
     pub cpu_time: Option<Duration>,
     pub rlimits: Vec<(Rlimit, u64)>,
+    pub memory: Option<u64>,
+    pub swap: Option<u64>,
+    pub pids: Option<u64>,
+    pub cpus: Option<f64>,
+    pub cgroup_parent: Option<PathBuf>,
+    pub limits_best_effort: bool,
     pub json: bool,
     pub rootfs: Option<PathBuf>,
     pub fs_ops: Vec<FsOp>,
@@ -131,6 +137,15 @@ environment.
   --cpu-time SECS          CPU-time limit of each process (RLIMIT_CPU)
   --rlimit NAME=VALUE      resource limit, e.g. nofile=64, fsize=1M, core=0,
                            as=unlimited (names as in prlimit(1))
+  --memory SIZE            memory limit of the whole sandbox (cgroup memory.max,
+                           K/M/G suffixes); OOM kill reported as oom_killed
+  --swap SIZE              swap allowed on top of --memory (default 0)
+  --pids N                 most processes and threads at once (cgroup pids.max)
+  --cpus FLOAT             CPU bandwidth in CPUs, e.g. 0.5 (cgroup cpu.max)
+  --cgroup-parent DIR      create the sandbox's cgroup under DIR, a delegated
+                           cgroup v2 directory (default: the caller's cgroup)
+  --limits-best-effort     run even where a cgroup limit cannot be enforced,
+                           approximating it with rlimits; --json tells
   --json                   print a JSON report on stderr when the program ends
   -h, --help               this help
 
@@ -240,6 +255,40 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                                a K/M/G size or \"unlimited\"",
                 })?);
             }
+            "--memory" | "--swap" => {
+                let option = if s == "--memory" {
+                    "--memory"
+                } else {
+                    "--swap"
+                };
+                let v = val(&mut it, option)?;
+                let bytes = v.to_str().and_then(parse_size).ok_or(ArgError::BadValue {
+                    option,
+                    value: v,
+                    expected: "a size in bytes with an optional K/M/G suffix",
+                })?;
+                *(if option == "--memory" {
+                    &mut o.memory
+                } else {
+                    &mut o.swap
+                }) = Some(bytes);
+            }
+            "--pids" => o.pids = Some(num(val(&mut it, "--pids")?, "--pids", "a number")?),
+            "--cpus" => {
+                let v = val(&mut it, "--cpus")?;
+                let cpus = v
+                    .to_str()
+                    .and_then(|t| t.trim().parse::<f64>().ok())
+                    .filter(|c| c.is_finite() && *c > 0.0)
+                    .ok_or(ArgError::BadValue {
+                        option: "--cpus",
+                        value: v,
+                        expected: "a positive number of CPUs, e.g. 0.5",
+                    })?;
+                o.cpus = Some(cpus);
+            }
+            "--cgroup-parent" => o.cgroup_parent = Some(val(&mut it, "--cgroup-parent")?.into()),
+            "--limits-best-effort" => o.limits_best_effort = true,
             "--rootfs" => o.rootfs = Some(val(&mut it, "--rootfs")?.into()),
             "--landlock-ro" => o.landlock_ro.push(val(&mut it, "--landlock-ro")?.into()),
             "--landlock-rw" => o.landlock_rw.push(val(&mut it, "--landlock-rw")?.into()),
@@ -421,6 +470,53 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn cgroup_limits() {
+        let o = p(&[
+            "--memory",
+            "64M",
+            "--swap",
+            "0",
+            "--pids",
+            "32",
+            "--cpus",
+            "0.5",
+            "--cgroup-parent",
+            "/sys/fs/cgroup/mine",
+            "--limits-best-effort",
+            "sh",
+        ])
+        .unwrap();
+        assert_eq!(o.memory, Some(64 << 20));
+        assert_eq!(o.swap, Some(0));
+        assert_eq!(o.pids, Some(32));
+        assert_eq!(o.cpus, Some(0.5));
+        assert_eq!(o.cgroup_parent, Some(PathBuf::from("/sys/fs/cgroup/mine")));
+        assert!(o.limits_best_effort);
+        let o = p(&["sh"]).unwrap();
+        assert_eq!((o.memory, o.pids, o.cpus), (None, None, None));
+        for (option, bad) in [
+            ("--memory", "lots"),
+            ("--memory", "-1"),
+            ("--swap", "1X"),
+            ("--pids", "many"),
+            ("--pids", "-3"),
+            ("--cpus", "0"),
+            ("--cpus", "-0.5"),
+            ("--cpus", "NaN"),
+            ("--cpus", "inf"),
+        ] {
+            match p(&[option, bad, "sh"]) {
+                Err(ArgError::BadValue { option: o, .. }) => assert_eq!(o, option, "{bad}"),
+                other => panic!("{option} {bad}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            p(&["--cpus"]),
+            Err(ArgError::MissingValue { option: "--cpus" })
+        );
     }
 
     #[test]

@@ -91,6 +91,36 @@ pub fn enforcement(e: &Enforcement) -> String {
         }
     }
     j.bool("filesystem", e.filesystem);
+    match &e.cgroup {
+        Some(cg) => {
+            let mut c = Object::new();
+            match &cg.path {
+                Some(p) => c.str("path", &p.to_string_lossy()),
+                None => c.raw("path", "null"),
+            }
+            let applied: Vec<String> = cg
+                .applied
+                .iter()
+                .map(|a| format!("{}:{}", escape(a.kind.file()), escape(&a.value)))
+                .collect();
+            c.raw("applied", &format!("{{{}}}", applied.join(",")));
+            let skipped: Vec<String> = cg
+                .skipped
+                .iter()
+                .filter(|s| s.requested)
+                .map(|s| escape(s.kind.file()))
+                .collect();
+            c.raw("not_enforced", &format!("[{}]", skipped.join(",")));
+            j.raw("cgroup", &c.finish());
+        }
+        None => j.raw("cgroup", "null"),
+    }
+    let fallbacks: Vec<String> = e
+        .rlimit_fallbacks
+        .iter()
+        .map(|r| escape(r.name()))
+        .collect();
+    j.raw("rlimit_fallbacks", &format!("[{}]", fallbacks.join(",")));
     #[cfg(feature = "landlock")]
     {
         j.bool("landlock_mirrors_fs", e.landlock_mirrors_fs);

@@ -68,6 +68,24 @@ fn main() -> ExitCode {
     for &(r, v) in &opts.rlimits {
         sb.rlimit(r, v);
     }
+    if let Some(m) = opts.memory {
+        sb.memory_limit(m);
+    }
+    if let Some(s) = opts.swap {
+        sb.memory_swap(s);
+    }
+    if let Some(n) = opts.pids {
+        sb.pids_limit(n);
+    }
+    if let Some(c) = opts.cpus {
+        sb.cpus(c);
+    }
+    if let Some(p) = &opts.cgroup_parent {
+        sb.cgroup_parent(p);
+    }
+    if opts.limits_best_effort {
+        sb.cgroup_compat(stockade::CompatLevel::BestEffort);
+    }
     if let Err(e) = landlock(&mut sb, &opts).and_then(|()| seccomp(&mut sb, &opts)) {
         eprintln!("stockade: {e}");
         return ExitCode::from(125);
@@ -164,6 +182,16 @@ fn main() -> ExitCode {
         j.opt_num("user_ms", usage.map(|u| u.user_time.as_millis() as u64));
         j.opt_num("system_ms", usage.map(|u| u.system_time.as_millis() as u64));
         j.opt_num("peak_memory_bytes", usage.map(|u| u.peak_memory_bytes));
+        match usage {
+            Some(u) => {
+                j.bool("peak_memory_whole_sandbox", u.peak_memory_whole_sandbox);
+                j.bool("pids_limit_hit", u.pids_limit_hit);
+            }
+            None => {
+                j.raw("peak_memory_whole_sandbox", "null");
+                j.raw("pids_limit_hit", "null");
+            }
+        }
         j.raw("enforcement", &json::enforcement(child.enforcement()));
         eprintln!("{}", j.finish());
     }

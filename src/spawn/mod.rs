@@ -346,6 +346,12 @@ fn setup_error(
                 .rlimit_names
                 .get(rec.index as usize)
                 .copied()
+                .or_else(|| {
+                    let res = plan.rlimits.get(rec.index as usize)?.0;
+                    Rlimit::all()
+                        .find(|r| r.resource() == res)
+                        .map(Rlimit::name)
+                })
                 .unwrap_or("?");
             crate::error::ChildSetupError {
                 stage,
@@ -656,6 +662,21 @@ pub(crate) fn spawn(
     })?;
     let use_clone3 = clone3_available();
 
+    // ---- cgroup: created and limited before clone, removed by `Drop` on
+    // every error path below ----
+    let cg = crate::cgroup::prepare_reported(&cfg.cgroup)?;
+    let cg_fds = cg.cgroup.as_ref().map(|c| c.placement(use_clone3));
+    let mut rlimits = compiled.rlimits.clone();
+    let rlimit_fallbacks =
+        crate::cgroup::rlimit_fallbacks(&cfg.cgroup, cg.report.as_ref(), &cfg.rlimits);
+    for &(r, v) in &rlimit_fallbacks {
+        let lim = libc::rlimit64 {
+            rlim_cur: v,
+            rlim_max: v,
+        };
+        rlimits.push((r.resource(), lim));
+    }
+
     let plan = ChildPlan {
         report_fd: report_child.as_raw_fd(),
         lifeline_fd,
@@ -665,13 +686,13 @@ pub(crate) fn spawn(
         mounts: compiled.mounts.clone(),
         use_clone3,
         program_stack: stacks.stack(1, STACK_SIZE),
-        cgroup_fd: -1,
-        cgroup_kill_fd: -1,
+        cgroup_fd: cg_fds.as_ref().map_or(-1, |f| f.clone_into),
+        cgroup_kill_fd: cg_fds.as_ref().map_or(-1, |f| f.kill),
         timeout_ns: cfg
             .timeout
             .map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)),
         shared: child::Shared::new(),
-        cgroup_procs_fd: -1,
+        cgroup_procs_fd: cg_fds.as_ref().map_or(-1, |f| f.procs),
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),
         new_time_ns: ns.contains(Namespaces::TIME),
         set_ids,
@@ -682,7 +703,7 @@ pub(crate) fn spawn(
         fd_via_temp,
         fd_temp_base,
         keep_fds,
-        rlimits: compiled.rlimits.clone(),
+        rlimits,
         caps: compiled.caps,
         #[cfg(feature = "landlock")]
         landlock: compiled.landlock.clone(),
@@ -808,6 +829,8 @@ pub(crate) fn spawn(
         uid: uid_report,
         gid: gid_report,
         filesystem: compiled.mounts.is_some(),
+        cgroup: cg.report,
+        rlimit_fallbacks: rlimit_fallbacks.iter().map(|f| f.0).collect(),
         #[cfg(feature = "landlock")]
         landlock: compiled.landlock.as_ref().map(|l| l.report().clone()),
         #[cfg(feature = "landlock")]
@@ -832,6 +855,7 @@ pub(crate) fn spawn(
             started,
             kill_requested: false,
             outcome: None,
+            cgroup: cg.cgroup,
         },
     })
 }

@@ -193,10 +193,9 @@ fn reexec(unprivileged: bool) {
         out.status.success() && stdout.contains("1 passed"),
         "test {name} failed as {who}:\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
-    for line in stderr
-        .lines()
-        .filter(|l| l.starts_with("SKIPPED") || l.contains("sandboxes from"))
-    {
+    for line in stderr.lines().filter(|l| {
+        l.starts_with("SKIPPED") || l.starts_with("measured:") || l.contains("sandboxes from")
+    }) {
         eprintln!("{line} (as {who})");
     }
 }

@@ -1,0 +1,458 @@
+//! Errors and the vocabulary they share with the report.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::config::CgroupField;
+use super::limits::LimitKind;
+
+/// A cgroup v2 controller that stockade can enable for a sandbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[non_exhaustive]
+pub enum Controller {
+    /// `memory`: memory.max, memory.high, memory.swap.max, memory.oom.group
+    /// and the memory accounting (Linux 4.5).
+    Memory,
+    /// `pids`: pids.max (Linux 4.5).
+    Pids,
+    /// `cpu`: cpu.max and cpu.weight (Linux 4.15).
+    Cpu,
+    /// `io`: io.max (Linux 4.5).
+    Io,
+    /// `cpuset`: cpuset.cpus and cpuset.mems (Linux 5.0).
+    Cpuset,
+}
+
+impl Controller {
+    /// Every controller stockade knows, in the order it enables them.
+    pub const ALL: [Controller; 5] = [
+        Controller::Cpuset,
+        Controller::Cpu,
+        Controller::Io,
+        Controller::Memory,
+        Controller::Pids,
+    ];
+
+    /// The controller's name as the kernel spells it in `cgroup.controllers`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Controller::Memory => "memory",
+            Controller::Pids => "pids",
+            Controller::Cpu => "cpu",
+            Controller::Io => "io",
+            Controller::Cpuset => "cpuset",
+        }
+    }
+
+    /// The kernel version that introduced the controller on cgroup v2.
+    pub fn since(self) -> &'static str {
+        match self {
+            Controller::Memory | Controller::Pids | Controller::Io => "4.5",
+            Controller::Cpu => "4.15",
+            Controller::Cpuset => "5.0",
+        }
+    }
+
+    /// Parses a cgroup v2 controller name.
+    pub(crate) fn from_v2_name(name: &str) -> Option<Controller> {
+        Controller::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Parses a cgroup v1 subsystem name (`blkio` is v1's name for `io`).
+    pub(crate) fn from_v1_name(name: &str) -> Option<Controller> {
+        match name {
+            "blkio" => Some(Controller::Io),
+            "cpuacct" => None,
+            other => Controller::from_v2_name(other),
+        }
+    }
+}
+
+impl fmt::Display for Controller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a cgroup controller or interface file cannot be used.
+///
+/// Used both in [`CgroupError::Unsupported`] (hard requirement) and in the
+/// report's skipped limits (best effort).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum Unavailable {
+    /// No cgroup v2 hierarchy is mounted (a pure cgroup v1 host).
+    NoCgroup2,
+    /// The controller is attached to a cgroup v1 hierarchy (a "hybrid" host),
+    /// so cgroup v2 cannot use it.
+    OnV1Hierarchy,
+    /// The controller is not in the root cgroup's `cgroup.controllers`: the
+    /// kernel was built without it or it was disabled at boot (`cgroup_disable=`).
+    NotInKernel,
+    /// The parent cgroup does not offer the controller (it is missing from the
+    /// parent's `cgroup.controllers` because the grandparent does not enable it
+    /// in its `cgroup.subtree_control`).
+    NotEnabledInParent,
+    /// The controller is offered to the parent but the caller may not enable it
+    /// for the parent's children (`cgroup.subtree_control` is not writable: the
+    /// parent was not delegated to the caller).
+    NotDelegated,
+    /// The parent contains processes, and a non-root cgroup that has processes
+    /// cannot enable controllers for its children (cgroup v2's
+    /// "no internal processes" rule).
+    NoInternalProcesses,
+    /// The controller is enabled but its interface file is missing: the kernel
+    /// predates it or the feature is configured off (for example swap
+    /// accounting for `memory.swap.max`).
+    InterfaceMissing,
+    /// The cgroup could not be created at all (see the error that best-effort
+    /// mode swallowed; the hard-requirement mode reports it).
+    NoCgroup,
+}
+
+impl Unavailable {
+    /// Describes the reason in a lowercase phrase.
+    fn describe(self) -> &'static str {
+        match self {
+            Unavailable::NoCgroup2 => "no cgroup v2 hierarchy is mounted",
+            Unavailable::OnV1Hierarchy => {
+                "it is attached to a cgroup v1 hierarchy (hybrid cgroup layout)"
+            }
+            Unavailable::NotInKernel => {
+                "the kernel does not provide it (not built or disabled at boot)"
+            }
+            Unavailable::NotEnabledInParent => {
+                "the parent cgroup does not offer it (its own parent does not enable it in cgroup.subtree_control)"
+            }
+            Unavailable::NotDelegated => {
+                "the parent cgroup was not delegated to this user (cannot write its cgroup.subtree_control)"
+            }
+            Unavailable::NoInternalProcesses => {
+                "the parent cgroup contains processes, so it cannot enable controllers for child cgroups"
+            }
+            Unavailable::InterfaceMissing => "the kernel does not provide its interface file",
+            Unavailable::NoCgroup => "no cgroup could be created for the sandbox",
+        }
+    }
+
+    /// Advice on how to get the controller, in a lowercase phrase.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Unavailable::NoCgroup2 | Unavailable::OnV1Hierarchy => {
+                "run on a host with the unified cgroup v2 hierarchy (boot with \
+                 systemd.unified_cgroup_hierarchy=1), then under a delegated cgroup (for example \
+                 `systemd-run --user --scope -p Delegate=yes <program>`) or with cgroup_parent set \
+                 to a cgroup delegated to this user; or opt into best-effort limits, which fall \
+                 back to per-process rlimits"
+            }
+            Unavailable::NotInKernel => "use a kernel with the controller enabled",
+            Unavailable::NotEnabledInParent | Unavailable::NotDelegated => {
+                "run the caller under a delegated cgroup (for example \
+                 `systemd-run --user --scope -p Delegate=yes <program>`) or set cgroup_parent \
+                 to a cgroup delegated to this user"
+            }
+            Unavailable::NoInternalProcesses => {
+                "move the calling process into a leaf child cgroup and use its former cgroup \
+                 as cgroup_parent, or set cgroup_parent to an empty delegated cgroup"
+            }
+            Unavailable::InterfaceMissing => "use a newer kernel or enable the feature",
+            Unavailable::NoCgroup => "see the hard-requirement error for the cause",
+        }
+    }
+}
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// What is wrong with a configuration value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// The value is zero where at least one unit is needed.
+    Zero,
+    /// The value is negative, NaN or infinite.
+    NotFinitePositive,
+    /// The value is below the kernel's minimum.
+    BelowMinimum {
+        /// The smallest accepted value.
+        minimum: f64,
+    },
+    /// The value is above the allowed maximum.
+    AboveMaximum {
+        /// The largest accepted value.
+        maximum: f64,
+    },
+    /// More CPUs than the machine has online.
+    ExceedsOnlineCpus {
+        /// Number of online CPUs.
+        online: usize,
+    },
+    /// `memory_high` is above `memory_max`, so it would never take effect.
+    HighAboveMax,
+    /// `swap_max` was given without `memory_max`.
+    SwapWithoutMemoryMax,
+    /// A CPU or memory-node list is not of the form `0-3,5`.
+    BadList,
+    /// An io rule sets none of rbps, wbps, riops, wiops.
+    EmptyIoRule,
+    /// Two io rules name the same device.
+    DuplicateDevice,
+    /// The path is not absolute.
+    NotAbsolute,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Zero => f.write_str("must be greater than zero"),
+            Problem::NotFinitePositive => f.write_str("must be a finite number greater than zero"),
+            Problem::BelowMinimum { minimum } => write!(f, "must be at least {minimum}"),
+            Problem::AboveMaximum { maximum } => write!(f, "must be at most {maximum}"),
+            Problem::ExceedsOnlineCpus { online } => {
+                write!(f, "exceeds the {online} online CPUs of this machine")
+            }
+            Problem::HighAboveMax => f.write_str("is above memory_max and would never apply"),
+            Problem::SwapWithoutMemoryMax => f.write_str("needs memory_max to be set"),
+            Problem::BadList => f.write_str("must be a list like `0-3,5`"),
+            Problem::EmptyIoRule => f.write_str("sets none of rbps, wbps, riops, wiops"),
+            Problem::DuplicateDevice => f.write_str("names the same device twice"),
+            Problem::NotAbsolute => f.write_str("must be an absolute path"),
+        }
+    }
+}
+
+/// The file-system operation that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IoOp {
+    /// Reading a file.
+    Read,
+    /// Writing a control file.
+    Write,
+    /// Creating a cgroup directory.
+    Mkdir,
+    /// Removing a cgroup directory.
+    Rmdir,
+    /// Opening a file or directory.
+    Open,
+    /// Listing a directory.
+    List,
+    /// Waiting for a change notification.
+    Poll,
+    /// Sending a signal.
+    Signal,
+}
+
+impl fmt::Display for IoOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IoOp::Read => "read",
+            IoOp::Write => "write",
+            IoOp::Mkdir => "create",
+            IoOp::Rmdir => "remove",
+            IoOp::Open => "open",
+            IoOp::List => "list",
+            IoOp::Poll => "wait for",
+            IoOp::Signal => "signal a process in",
+        })
+    }
+}
+
+/// A failure to set up, use or remove a sandbox's cgroup.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CgroupError {
+    /// A configuration value is out of range or malformed.
+    #[error("invalid cgroup setting `{field}`: {problem}")]
+    Invalid {
+        /// The offending field.
+        field: CgroupField,
+        /// What is wrong with it.
+        problem: Problem,
+    },
+
+    /// A requested limit needs a controller that cannot be used here.
+    #[error(
+        "failed to use the {controller} cgroup controller under {}: {reason}; to fix: {}",
+        parent.display(),
+        reason.advice()
+    )]
+    Unsupported {
+        /// The controller the limit needs.
+        controller: Controller,
+        /// The parent cgroup the sandbox's cgroup would be created in.
+        parent: PathBuf,
+        /// Why it cannot be used.
+        reason: Unavailable,
+    },
+
+    /// A limit's interface file is missing although its controller is enabled.
+    #[error(
+        "failed to apply {}: the kernel does not provide it under {}; to fix: {}",
+        limit.file(),
+        path.display(),
+        Unavailable::InterfaceMissing.advice()
+    )]
+    InterfaceMissing {
+        /// The limit that could not be applied.
+        limit: LimitKind,
+        /// The sandbox's cgroup.
+        path: PathBuf,
+    },
+
+    /// No cgroup v2 hierarchy is mounted at all.
+    #[error(
+        "failed to find a cgroup v2 hierarchy in /proc/self/mountinfo; to fix: {}",
+        Unavailable::NoCgroup2.advice()
+    )]
+    NoCgroup2,
+
+    /// The calling process's cgroup v2 path is not visible through any cgroup2
+    /// mount (for example it lies outside the caller's cgroup namespace).
+    #[error("failed to locate the calling process's cgroup {} under a cgroup2 mount", own.display())]
+    OwnCgroupNotVisible {
+        /// The path from the `0::` line of /proc/self/cgroup.
+        own: PathBuf,
+    },
+
+    /// `/proc/self/cgroup` or `/proc/self/mountinfo` could not be understood.
+    #[error("failed to parse {} (line {line})", path.display())]
+    Malformed {
+        /// The file that could not be parsed.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+    },
+
+    /// The requested parent is not a directory of a cgroup v2 file system.
+    #[error("failed to use {} as cgroup parent: it is not a cgroup v2 directory", path.display())]
+    NotCgroup2 {
+        /// The parent given to `cgroup_parent`.
+        path: PathBuf,
+    },
+
+    /// The caller may not create cgroups under the parent.
+    #[error(
+        "failed to create a cgroup under {}: it is not delegated to this user; to fix: {}",
+        parent.display(),
+        Unavailable::NotDelegated.advice()
+    )]
+    NotDelegated {
+        /// The parent cgroup.
+        parent: PathBuf,
+        /// The kernel's answer.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The caller could create the cgroup but could not move a process into it:
+    /// moving needs write access to `cgroup.procs` of the common ancestor of the
+    /// caller's cgroup and the target.
+    #[error(
+        "failed to use {} as cgroup parent: moving processes there from {} needs write access to \
+         {}/cgroup.procs; to fix: run the caller inside the delegated subtree or choose a parent \
+         next to the caller's cgroup",
+        parent.display(),
+        own.display(),
+        common_ancestor.display()
+    )]
+    CannotMigrate {
+        /// The parent cgroup.
+        parent: PathBuf,
+        /// The caller's own cgroup.
+        own: PathBuf,
+        /// Their closest common ancestor.
+        common_ancestor: PathBuf,
+    },
+
+    /// The parent holds processes, so it cannot enable controllers for children.
+    #[error(
+        "failed to enable the {controller} controller in {}: {}; to fix: {}",
+        parent.display(),
+        Unavailable::NoInternalProcesses,
+        Unavailable::NoInternalProcesses.advice()
+    )]
+    NoInternalProcesses {
+        /// The parent cgroup.
+        parent: PathBuf,
+        /// The first controller that could not be enabled.
+        controller: Controller,
+    },
+
+    /// The kernel refused to create another cgroup (`cgroup.max.descendants`
+    /// or `cgroup.max.depth` reached).
+    #[error("failed to create a cgroup under {}: too many cgroups", parent.display())]
+    TooManyCgroups {
+        /// The parent cgroup.
+        parent: PathBuf,
+        /// The kernel's answer.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The kernel rejected a limit value.
+    #[error("failed to set {} in {}", limit.file(), path.display())]
+    LimitRejected {
+        /// The limit.
+        limit: LimitKind,
+        /// The sandbox's cgroup.
+        path: PathBuf,
+        /// The kernel's answer.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The cgroup still had processes when the wait ended.
+    #[error("failed to empty cgroup {} within {waited:?}", path.display())]
+    StillPopulated {
+        /// The sandbox's cgroup.
+        path: PathBuf,
+        /// How long it waited.
+        waited: Duration,
+    },
+
+    /// Any other file-system operation on cgroupfs or procfs failed.
+    #[error("failed to {op} {}", path.display())]
+    Io {
+        /// What was being done.
+        op: IoOp,
+        /// The file or directory.
+        path: PathBuf,
+        /// The kernel's answer.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl CgroupError {
+    pub(crate) fn io(op: IoOp, path: impl Into<PathBuf>, source: io::Error) -> CgroupError {
+        CgroupError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The reason to record in a best-effort report when this error is skipped.
+    pub(crate) fn as_unavailable(&self) -> Unavailable {
+        match self {
+            CgroupError::Unsupported { reason, .. } => *reason,
+            CgroupError::InterfaceMissing { .. } => Unavailable::InterfaceMissing,
+            CgroupError::NoCgroup2 => Unavailable::NoCgroup2,
+            CgroupError::NotDelegated { .. } | CgroupError::CannotMigrate { .. } => {
+                Unavailable::NotDelegated
+            }
+            CgroupError::NoInternalProcesses { .. } => Unavailable::NoInternalProcesses,
+            _ => Unavailable::NoCgroup,
+        }
+    }
+}

@@ -1,0 +1,694 @@
+//! Tests against a real cgroup v2 hierarchy.
+//!
+//! They need `STOCKADE_TEST_CGROUP_PARENT`: a cgroup v2 directory delegated to
+//! the test's user, with memory, pids, cpu and io available for its children,
+//! and the test process placed so that it may move processes into it. Without
+//! it they print `SKIPPED: <reason>`, and fail when
+//! `STOCKADE_REQUIRE_ALL_FEATURES=1`.
+//!
+//! Forked children only issue raw libc system calls (no allocation, no locks),
+//! since the test harness is multi-threaded.
+
+#![allow(clippy::multiple_unsafe_ops_per_block)] // Forked test children, raw calls only.
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::discover::Discovery;
+use super::os::{Os, RealOs};
+use super::*;
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+fn skip(test: &str, reason: &str) {
+    eprintln!("SKIPPED: {test}: {reason}");
+    if std::env::var("STOCKADE_REQUIRE_ALL_FEATURES").as_deref() == Ok("1") {
+        panic!("{test}: required feature missing: {reason}");
+    }
+}
+
+fn test_parent(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("STOCKADE_TEST_CGROUP_PARENT") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            skip(
+                test,
+                "STOCKADE_TEST_CGROUP_PARENT is not set (needs a delegated cgroup v2 directory)",
+            );
+            None
+        }
+    }
+}
+
+fn engine() -> Engine {
+    Engine::new(Arc::new(RealOs))
+}
+
+fn in_parent(parent: &Path) -> CgroupConfig {
+    CgroupConfig {
+        parent: Some(parent.to_owned()),
+        ..CgroupConfig::default()
+    }
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Forks; the child runs `f` (raw system calls only) and exits with its result.
+fn fork_child(f: impl FnOnce() -> i32) -> libc::pid_t {
+    // SAFETY: the child only runs `f`, which by contract issues raw system
+    // calls on pre-built data, then `_exit`s without unwinding or running
+    // destructors.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        let code = f();
+        // SAFETY: ends the forked child immediately.
+        unsafe { libc::_exit(code) };
+    }
+    pid
+}
+
+/// Waits for `pid`: Ok(exit code) or Err(signal number).
+fn wait(pid: libc::pid_t) -> Result<i32, i32> {
+    let mut status = 0;
+    // SAFETY: waits for our own child; `status` is a valid out-pointer.
+    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(r, pid, "waitpid: {}", std::io::Error::last_os_error());
+    if libc::WIFEXITED(status) {
+        Ok(libc::WEXITSTATUS(status))
+    } else {
+        Err(libc::WTERMSIG(status))
+    }
+}
+
+/// Writes "0" to a cgroup.procs fd: moves the calling process there.
+fn join(procs_fd: i32) -> bool {
+    // SAFETY: writes one byte from a static buffer to an open fd.
+    unsafe { libc::write(procs_fd, b"0".as_ptr().cast(), 1) == 1 }
+}
+
+fn procs_of(dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .collect()
+}
+
+fn stockade_dirs(parent: &Path) -> Vec<String> {
+    std::fs::read_dir(parent)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(stale::PREFIX))
+        .collect()
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// clone3 without CLONE_VM (a fork); the child runs `f` and exits.
+fn clone3_child(flags: u64, cgroup_fd: i32, f: impl FnOnce() -> i32) -> std::io::Result<i32> {
+    let args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup_fd as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: clone3 with a valid, fully initialised clone_args of the size
+    // passed; without CLONE_VM the child gets its own copy of memory, like fork.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if r == 0 {
+        let code = f();
+        // SAFETY: ends the child immediately.
+        unsafe { libc::_exit(code) };
+    }
+    Ok(r as i32)
+}
+
+/// A pipe whose read end a child blocks on until the parent closes the write end.
+fn gate() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap()
+}
+
+/// Lets a child blocked in `block_on` go on. (Closing the write end is not
+/// enough: forked children, ours or other tests', hold copies of it.)
+fn release(w: std::os::fd::OwnedFd) {
+    nix::unistd::write(&w, b"g").unwrap();
+}
+
+fn block_on(fd: i32) {
+    let mut b = [0u8; 1];
+    // SAFETY: reads into a stack buffer from an open fd.
+    unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) };
+}
+
+#[test]
+fn real_memory_limit_oom_kills_and_is_counted() {
+    let Some(parent) = test_parent("real_memory_limit_oom_kills_and_is_counted") else {
+        return;
+    };
+    let cg = engine()
+        .prepare(&CgroupConfig {
+            memory_max: Some(32 << 20),
+            ..in_parent(&parent)
+        })
+        .unwrap()
+        .cgroup
+        .unwrap();
+    assert!(cg.report().fully_applied(), "{:?}", cg.report());
+    let dir = cg.path().to_owned();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("memory.max"))
+            .unwrap()
+            .trim(),
+        "33554432"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("memory.swap.max"))
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("memory.oom.group"))
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    let procs = cg.procs_fd().as_raw_fd();
+    let pid = fork_child(|| {
+        if !join(procs) {
+            return 3;
+        }
+        let len = 256usize << 20;
+        // SAFETY: anonymous private mapping, then touching each page of it.
+        unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if p == libc::MAP_FAILED {
+                return 4;
+            }
+            let p = p.cast::<u8>();
+            let mut i = 0;
+            while i < len {
+                p.add(i).write_volatile(1);
+                i += 4096;
+            }
+        }
+        0
+    });
+    assert_eq!(
+        wait(pid),
+        Err(libc::SIGKILL),
+        "the child must be OOM-killed"
+    );
+    let usage = cg.usage().unwrap();
+    eprintln!("usage after OOM: {usage:?}");
+    let events = usage.memory_events.unwrap();
+    assert!(events.oom_kill > 0, "{events:?}");
+    assert!(usage.oom_killed());
+    if let Some(peak) = usage.memory_peak {
+        assert!(peak <= 32 << 20 && peak > 16 << 20, "peak {peak}");
+    }
+    cg.remove().unwrap();
+    assert!(!dir.exists());
+}
+
+#[test]
+fn real_clone3_into_cgroup() {
+    let Some(parent) = test_parent("real_clone3_into_cgroup") else {
+        return;
+    };
+    let cg = engine()
+        .prepare(&CgroupConfig {
+            pids_max: Some(16),
+            ..in_parent(&parent)
+        })
+        .unwrap()
+        .cgroup
+        .unwrap();
+    // The directory fd as prepared (O_RDONLY|O_DIRECTORY), and an O_PATH one.
+    let o_path = nix::fcntl::open(
+        cg.leaf_path(),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .unwrap();
+    for fd in [cg.dir_fd().as_raw_fd(), o_path.as_raw_fd()] {
+        let (r, w) = gate();
+        let rfd = r.as_raw_fd();
+        let pid = match clone3_child(CLONE_INTO_CGROUP, fd, || {
+            block_on(rfd);
+            0
+        }) {
+            Ok(pid) => pid,
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                skip(
+                    "real_clone3_into_cgroup",
+                    "clone3 is not available (Linux 5.3)",
+                );
+                return;
+            }
+            Err(e) => panic!("clone3 CLONE_INTO_CGROUP: {e}"),
+        };
+        assert!(
+            procs_of(cg.leaf_path()).contains(&pid),
+            "child placed in the leaf"
+        );
+        release(w);
+        assert_eq!(wait(pid), Ok(0));
+    }
+    // A file fd is refused.
+    let file = std::fs::File::open(cg.leaf_path().join("cgroup.procs")).unwrap();
+    let err = clone3_child(CLONE_INTO_CGROUP, file.as_raw_fd(), || 0).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EBADF));
+
+    // With a new cgroup namespace, its root is the leaf, not the limits.
+    let (r, w) = gate();
+    let wfd = w.as_raw_fd();
+    let userns = if is_root() {
+        0
+    } else {
+        libc::CLONE_NEWUSER as u64
+    };
+    let pid = clone3_child(
+        CLONE_INTO_CGROUP | libc::CLONE_NEWCGROUP as u64 | userns,
+        cg.dir_fd().as_raw_fd(),
+        || {
+            let mut buf = [0u8; 64];
+            // SAFETY: opens, reads into a stack buffer, writes it to a pipe.
+            unsafe {
+                let fd = libc::open(c"/proc/self/cgroup".as_ptr(), libc::O_RDONLY);
+                let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+                if n > 0 {
+                    libc::write(wfd, buf.as_ptr().cast(), n as usize);
+                }
+            }
+            0
+        },
+    )
+    .unwrap();
+    assert_eq!(wait(pid), Ok(0));
+    let mut buf = [0u8; 64];
+    let n = nix::unistd::read(&r, &mut buf).unwrap();
+    drop(w);
+    assert_eq!(&buf[..n], b"0::/\n");
+    cg.remove().unwrap();
+}
+
+#[test]
+fn real_procs_fd_works_after_entering_new_namespaces() {
+    let Some(parent) = test_parent("real_procs_fd_works_after_entering_new_namespaces") else {
+        return;
+    };
+    let cg = engine()
+        .prepare(&CgroupConfig {
+            placement: true,
+            ..in_parent(&parent)
+        })
+        .unwrap()
+        .cgroup
+        .unwrap();
+    let procs = cg.procs_fd().as_raw_fd();
+    let (r, w) = gate();
+    let rfd = r.as_raw_fd();
+    let pid = fork_child(|| {
+        // SAFETY: unshare of namespaces in this single-threaded child.
+        if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWCGROUP) } != 0 {
+            return 5;
+        }
+        if !join(procs) {
+            return 6;
+        }
+        block_on(rfd);
+        0
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !procs_of(cg.leaf_path()).contains(&pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        procs_of(cg.leaf_path()).contains(&pid),
+        "moved after unshare"
+    );
+    release(w);
+    assert_eq!(wait(pid), Ok(0));
+    cg.remove().unwrap();
+}
+
+#[test]
+fn real_pids_limit_stops_forks() {
+    let Some(parent) = test_parent("real_pids_limit_stops_forks") else {
+        return;
+    };
+    let cg = engine()
+        .prepare(&CgroupConfig {
+            pids_max: Some(4),
+            ..in_parent(&parent)
+        })
+        .unwrap()
+        .cgroup
+        .unwrap();
+    let procs = cg.procs_fd().as_raw_fd();
+    let pid = fork_child(|| {
+        if !join(procs) {
+            return 100;
+        }
+        let mut ok = 0;
+        for _ in 0..10 {
+            // SAFETY: fork in a single-threaded child; grandchildren sleep
+            // until killed with the cgroup.
+            let p = unsafe { libc::fork() };
+            if p == 0 {
+                // SAFETY: blocks until a signal arrives.
+                unsafe {
+                    libc::pause();
+                    libc::_exit(0)
+                };
+            }
+            if p > 0 {
+                ok += 1;
+            }
+        }
+        ok
+    });
+    let made = wait(pid).unwrap();
+    assert_eq!(made, 3, "4 pids: the child and 3 grandchildren");
+    let usage = cg.usage().unwrap();
+    assert!(usage.pids_max_events.unwrap() > 0, "{usage:?}");
+    cg.remove().unwrap();
+}
+
+fn spawn_daemon(procs: i32) -> libc::pid_t {
+    let pid = fork_child(|| {
+        if !join(procs) {
+            return 1;
+        }
+        // SAFETY: double fork with setsid in single-threaded children; the
+        // daemon ignores SIGTERM (as does every process on the way to it, so
+        // a SIGTERM aimed at the middle one cannot stop the daemon from being
+        // born) and sleeps until SIGKILL.
+        unsafe {
+            libc::signal(libc::SIGTERM, libc::SIG_IGN);
+            if libc::fork() == 0 {
+                libc::setsid();
+                if libc::fork() == 0 {
+                    loop {
+                        libc::pause();
+                    }
+                }
+                libc::_exit(0);
+            }
+            libc::_exit(0);
+        }
+    });
+    assert_eq!(wait(pid), Ok(0));
+    pid
+}
+
+#[test]
+fn real_kill_reaches_double_forked_daemons() {
+    let Some(parent) = test_parent("real_kill_reaches_double_forked_daemons") else {
+        return;
+    };
+    for force_loop in [false, true] {
+        let cg = engine()
+            .prepare(&CgroupConfig {
+                pids_max: Some(32),
+                ..in_parent(&parent)
+            })
+            .unwrap()
+            .cgroup
+            .unwrap();
+        spawn_daemon(cg.procs_fd().as_raw_fd());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while procs_of(cg.leaf_path()).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let daemons = procs_of(cg.leaf_path());
+        assert!(!daemons.is_empty(), "the daemon lives on in the cgroup");
+        assert!(cg.is_populated().unwrap());
+        // SIGTERM does nothing to it.
+        for &d in &daemons {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(d),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(cg.is_populated().unwrap());
+        handle::kill(&RealOs, &cg.at, force_loop).unwrap();
+        cg.wait_empty(Duration::from_secs(10)).unwrap();
+        assert!(!cg.is_populated().unwrap(), "killed (loop: {force_loop})");
+        let dir = cg.path().to_owned();
+        cg.remove().unwrap();
+        assert!(!dir.exists());
+    }
+}
+
+#[test]
+fn real_drop_kills_waits_and_removes() {
+    let Some(parent) = test_parent("real_drop_kills_waits_and_removes") else {
+        return;
+    };
+    let cg = engine()
+        .prepare(&CgroupConfig {
+            memory_max: Some(64 << 20),
+            ..in_parent(&parent)
+        })
+        .unwrap()
+        .cgroup
+        .unwrap();
+    spawn_daemon(cg.procs_fd().as_raw_fd());
+    let dir = cg.path().to_owned();
+    drop(cg);
+    assert!(!dir.exists(), "drop removed a populated cgroup");
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[test]
+fn real_200_cycles_leave_nothing_and_measure_cost() {
+    let Some(parent) = test_parent("real_200_cycles_leave_nothing_and_measure_cost") else {
+        return;
+    };
+    let e = engine();
+    let config = CgroupConfig {
+        memory_max: Some(64 << 20),
+        pids_max: Some(64),
+        cpus: Some(0.5),
+        ..in_parent(&parent)
+    };
+    let before = stockade_dirs(&parent).len();
+    let (mut prep, mut down) = (Vec::new(), Vec::new());
+    for _ in 0..200 {
+        let t = Instant::now();
+        let cg = e.prepare(&config).unwrap().cgroup.unwrap();
+        prep.push(t.elapsed());
+        let t = Instant::now();
+        drop(cg);
+        down.push(t.elapsed());
+    }
+    eprintln!(
+        "cgroup cost over 200 cycles (memory+pids+cpu limits): prepare median {:?}, teardown median {:?}",
+        median(prep),
+        median(down)
+    );
+    // Other tests may run concurrently in the same parent; ours are all gone.
+    assert!(stockade_dirs(&parent).len() <= before + 8);
+}
+
+#[test]
+fn real_stale_cgroup_of_dead_creator_is_cleaned() {
+    let Some(parent) = test_parent("real_stale_cgroup_of_dead_creator_is_cleaned") else {
+        return;
+    };
+    // A creator that has died: a reaped child's pid and start time.
+    let (r, w) = gate();
+    let rfd = r.as_raw_fd();
+    let dead = fork_child(|| {
+        block_on(rfd);
+        0
+    });
+    let start = RealOs.start_time(dead as u32).unwrap();
+    release(w);
+    assert_eq!(wait(dead), Ok(0));
+    let stale_dir = parent.join(format!("stockade-{dead}-{start}-0"));
+    std::fs::create_dir(&stale_dir).unwrap();
+    std::fs::create_dir(stale_dir.join("sandbox")).unwrap();
+    let procs = std::fs::OpenOptions::new()
+        .write(true)
+        .open(stale_dir.join("sandbox/cgroup.procs"))
+        .unwrap();
+    let leftover = spawn_daemon(procs.as_raw_fd());
+    let _ = leftover;
+    assert!(!procs_of(&stale_dir.join("sandbox")).is_empty());
+    // A cgroup whose creator is alive (pid 1) stays.
+    let init_start = RealOs.start_time(1).unwrap();
+    let live_dir = parent.join(format!("stockade-1-{init_start}-999"));
+    std::fs::create_dir(&live_dir).unwrap();
+
+    let cg = engine().prepare(&in_parent(&parent)).unwrap();
+    assert!(
+        !stale_dir.exists(),
+        "stale cgroup removed, its processes killed"
+    );
+    assert!(
+        live_dir.exists(),
+        "a live creator's cgroup is never removed"
+    );
+    std::fs::remove_dir(&live_dir).unwrap();
+    drop(cg);
+}
+
+#[test]
+fn real_sandbox_cannot_reach_its_limits() {
+    let Some(parent) = test_parent("real_sandbox_cannot_reach_its_limits") else {
+        return;
+    };
+    let cg = engine()
+        .prepare(&CgroupConfig {
+            memory_max: Some(64 << 20),
+            ..in_parent(&parent)
+        })
+        .unwrap()
+        .cgroup
+        .unwrap();
+    // The program's view: new user, mount and cgroup namespaces rooted at the
+    // leaf, cgroup2 mounted. It tries to lift memory.max where it can see it.
+    let flags = CLONE_INTO_CGROUP
+        | (libc::CLONE_NEWCGROUP | libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as u64;
+    let attempt = |fd: i32| {
+        clone3_child(flags, fd, || {
+            // SAFETY: mount calls with static C strings in the child's own
+            // mount namespace; open/write on the new mount.
+            unsafe {
+                let none = std::ptr::null::<libc::c_char>();
+                if libc::mount(
+                    none,
+                    c"/".as_ptr(),
+                    none,
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) != 0
+                {
+                    return 10;
+                }
+                if libc::mount(
+                    c"none".as_ptr(),
+                    c"/tmp".as_ptr(),
+                    c"cgroup2".as_ptr(),
+                    0,
+                    std::ptr::null(),
+                ) != 0
+                {
+                    return 11;
+                }
+                let fd = libc::open(c"/tmp/memory.max".as_ptr(), libc::O_WRONLY);
+                if fd < 0 {
+                    return 20; // no memory.max in view
+                }
+                if libc::write(fd, b"max".as_ptr().cast(), 3) == 3 {
+                    21
+                } else {
+                    22
+                }
+            }
+        })
+        .unwrap()
+    };
+    let pid = attempt(cg.dir_fd().as_raw_fd());
+    assert_eq!(wait(pid), Ok(20), "the leaf shows no limit file");
+    let limit = std::fs::read_to_string(cg.path().join("memory.max")).unwrap();
+    assert_eq!(limit.trim(), "67108864");
+    // For contrast, a program placed directly in the limited cgroup.
+    let outer = cg._lock.as_fd().as_raw_fd();
+    let pid = attempt(outer);
+    let contrast = wait(pid);
+    eprintln!(
+        "placed in the limited cgroup itself, lifting memory.max gives {contrast:?} \
+         (21 = lifted, 22 = refused, e.g. with nsdelegate)"
+    );
+    std::fs::write(cg.path().join("memory.max"), "67108864").ok();
+    cg.remove().unwrap();
+}
+
+#[test]
+fn host_memory_limit_on_hybrid_cgroups_is_unsupported() {
+    let disc = match Discovery::load(&RealOs) {
+        Ok(d) => d,
+        Err(CgroupError::NoCgroup2) => {
+            let err = prepare(&CgroupConfig {
+                memory_max: Some(1 << 20),
+                ..CgroupConfig::default()
+            })
+            .unwrap_err();
+            assert!(matches!(err, CgroupError::NoCgroup2), "{err:?}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    if !disc.v1.contains(&Controller::Memory) {
+        eprintln!(
+            "SKIPPED: host_memory_limit_on_hybrid_cgroups_is_unsupported: the memory controller is not on cgroup v1 here"
+        );
+        return;
+    }
+    let err = prepare(&CgroupConfig {
+        memory_max: Some(1 << 20),
+        ..CgroupConfig::default()
+    })
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CgroupError::Unsupported {
+                controller: Controller::Memory,
+                reason: Unavailable::OnV1Hierarchy,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    eprintln!("{msg}");
+    assert!(
+        msg.contains("memory cgroup controller") && msg.contains("to fix:"),
+        "{msg}"
+    );
+}

@@ -1,0 +1,140 @@
+//! Turning a [`CgroupConfig`] into the exact control-file writes.
+
+use std::fmt;
+
+use super::config::{CPU_PERIOD_USEC, CgroupConfig};
+use super::error::Controller;
+
+/// One kind of limit, named after the control file it is written to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum LimitKind {
+    /// `memory.max` (Linux 4.5).
+    MemoryMax,
+    /// `memory.high` (Linux 4.5).
+    MemoryHigh,
+    /// `memory.swap.max` (Linux 4.5).
+    MemorySwapMax,
+    /// `memory.oom.group` (Linux 4.19).
+    MemoryOomGroup,
+    /// `pids.max` (Linux 4.5).
+    PidsMax,
+    /// `cpu.max` (Linux 4.15).
+    CpuMax,
+    /// `cpu.weight` (Linux 4.15).
+    CpuWeight,
+    /// `io.max` (Linux 4.5).
+    IoMax,
+    /// `cpuset.cpus` (Linux 5.0).
+    CpusetCpus,
+    /// `cpuset.mems` (Linux 5.0).
+    CpusetMems,
+}
+
+impl LimitKind {
+    /// The control file the limit is written to.
+    pub fn file(self) -> &'static str {
+        match self {
+            LimitKind::MemoryMax => "memory.max",
+            LimitKind::MemoryHigh => "memory.high",
+            LimitKind::MemorySwapMax => "memory.swap.max",
+            LimitKind::MemoryOomGroup => "memory.oom.group",
+            LimitKind::PidsMax => "pids.max",
+            LimitKind::CpuMax => "cpu.max",
+            LimitKind::CpuWeight => "cpu.weight",
+            LimitKind::IoMax => "io.max",
+            LimitKind::CpusetCpus => "cpuset.cpus",
+            LimitKind::CpusetMems => "cpuset.mems",
+        }
+    }
+
+    /// The controller that provides the file.
+    pub fn controller(self) -> Controller {
+        match self {
+            LimitKind::MemoryMax
+            | LimitKind::MemoryHigh
+            | LimitKind::MemorySwapMax
+            | LimitKind::MemoryOomGroup => Controller::Memory,
+            LimitKind::PidsMax => Controller::Pids,
+            LimitKind::CpuMax | LimitKind::CpuWeight => Controller::Cpu,
+            LimitKind::IoMax => Controller::Io,
+            LimitKind::CpusetCpus | LimitKind::CpusetMems => Controller::Cpuset,
+        }
+    }
+}
+
+impl fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.file())
+    }
+}
+
+/// One write to a control file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PlannedWrite {
+    pub(crate) kind: LimitKind,
+    pub(crate) value: String,
+    /// False for defaults the caller did not ask for (swap 0, oom.group 1):
+    /// those are always best-effort and reported when skipped.
+    pub(crate) explicit: bool,
+}
+
+/// `cpu.max` for a fractional CPU count: `"<quota> <period>"` in microseconds.
+pub(crate) fn cpu_max_value(cpus: f64) -> String {
+    let quota = (cpus * CPU_PERIOD_USEC as f64).round() as u64;
+    format!("{quota} {CPU_PERIOD_USEC}")
+}
+
+fn bytes_or_max(v: u64) -> String {
+    if v == u64::MAX {
+        "max".to_owned()
+    } else {
+        v.to_string()
+    }
+}
+
+/// The writes for a validated config, in the order they are applied.
+pub(crate) fn plan(config: &CgroupConfig) -> Vec<PlannedWrite> {
+    let mut out = Vec::new();
+    let mut push = |kind, value: String, explicit| {
+        out.push(PlannedWrite {
+            kind,
+            value,
+            explicit,
+        })
+    };
+    if let Some(mems) = &config.cpuset_mems {
+        push(LimitKind::CpusetMems, mems.trim().to_owned(), true);
+    }
+    if let Some(cpus) = &config.cpuset_cpus {
+        push(LimitKind::CpusetCpus, cpus.trim().to_owned(), true);
+    }
+    if let Some(high) = config.memory_high {
+        push(LimitKind::MemoryHigh, bytes_or_max(high), true);
+    }
+    if let Some(max) = config.memory_max {
+        push(LimitKind::MemoryMax, bytes_or_max(max), true);
+        match config.swap_max {
+            Some(swap) => push(LimitKind::MemorySwapMax, bytes_or_max(swap), true),
+            None => push(LimitKind::MemorySwapMax, "0".to_owned(), false),
+        }
+    }
+    if config.oom_group && (config.memory_max.is_some() || config.memory_high.is_some()) {
+        push(LimitKind::MemoryOomGroup, "1".to_owned(), false);
+    }
+    if let Some(pids) = config.pids_max {
+        push(LimitKind::PidsMax, bytes_or_max(pids), true);
+    }
+    if let Some(cpus) = config.cpus {
+        push(LimitKind::CpuMax, cpu_max_value(cpus), true);
+    }
+    if let Some(weight) = config.cpu_weight {
+        push(LimitKind::CpuWeight, weight.to_string(), true);
+    }
+    for rule in &config.io_max {
+        push(LimitKind::IoMax, rule.line(), true);
+    }
+    out
+}
