@@ -183,7 +183,19 @@ fn reexec(unprivileged: bool) {
     } else {
         format!("uid {}", nix::unistd::geteuid())
     };
-    let out = cmd.output().expect("re-exec test");
+    // A process forked by another test while the copy was being written
+    // holds a writable descriptor to it until it exits or executes, and
+    // meanwhile executing the copy fails with ETXTBSY: try again shortly.
+    let mut attempts = 0;
+    let out = loop {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 200 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            r => break r.expect("re-exec test"),
+        }
+    };
     if let Some(h) = home {
         let _ = std::fs::remove_dir_all(h);
     }
