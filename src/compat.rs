@@ -92,6 +92,21 @@ impl fmt::Display for Enforcement {
                 "host"
             }
         )?;
+        // Right after "filesystem:", which it qualifies.
+        #[cfg(feature = "landlock")]
+        if self.landlock_mirrors_fs {
+            use crate::landlock::LandlockEnforcement as E;
+            let enforced = self
+                .landlock
+                .as_ref()
+                .is_some_and(|l| matches!(l.fs_read, E::FullyEnforced | E::PartiallyEnforced));
+            let by = match (enforced, self.filesystem) {
+                (true, true) => "backed by",
+                (true, false) => "confined by",
+                (false, _) => "not enforced:",
+            };
+            write!(f, ", {by} Landlock rules mirroring the mount plan")?;
+        }
         if let Some(cg) = &self.cgroup {
             match &cg.path {
                 Some(p) => write!(f, "; cgroup: {}", p.display())?,
@@ -114,20 +129,6 @@ impl fmt::Display for Enforcement {
         if !self.rlimit_fallbacks.is_empty() {
             let names: Vec<&str> = self.rlimit_fallbacks.iter().map(|r| r.name()).collect();
             write!(f, "; rlimit fallbacks: {}", names.join(","))?;
-        }
-        #[cfg(feature = "landlock")]
-        if self.landlock_mirrors_fs {
-            use crate::landlock::LandlockEnforcement as E;
-            let enforced = self
-                .landlock
-                .as_ref()
-                .is_some_and(|l| matches!(l.fs_read, E::FullyEnforced | E::PartiallyEnforced));
-            let by = match (enforced, self.filesystem) {
-                (true, true) => "backed by",
-                (true, false) => "confined by",
-                (false, _) => "not enforced:",
-            };
-            write!(f, ", {by} Landlock rules mirroring the mount plan")?;
         }
         #[cfg(feature = "seccomp")]
         match &self.seccomp {
