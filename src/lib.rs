@@ -106,3 +106,8 @@ pub use seccomp::{
     SeccompProfile, SeccompReport, SyscallGroup, SyscallRule,
 };
 pub use spawn::BASE_ENV;
+
+/// The README's examples, compiled as documentation tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
