@@ -91,7 +91,10 @@ fn assert_contained(report: &str, name: &str) {
         report.lines().any(|l| l == format!("done {name}")),
         "{name}: the probe did not finish\n{report}"
     );
-    assert!(report.contains("contained"), "{name}: nothing tried\n{report}");
+    assert!(
+        report.contains("contained"),
+        "{name}: nothing tried\n{report}"
+    );
 }
 
 /// Runs probe `name` in the default sandbox and asserts containment.
@@ -142,7 +145,10 @@ fn cve_2019_5736_proc_self_exe_overwrite() {
         let report = contained("proc-exe", &[]);
         assert!(report.contains("init exe writable"), "{report}");
         assert!(sha(&host_bin) == before, "the host binary changed");
-        assert!(sha(&probe()) == probe_before, "the program's binary changed");
+        assert!(
+            sha(&probe()) == probe_before,
+            "the program's binary changed"
+        );
     });
 }
 
@@ -245,9 +251,8 @@ fn cve_2021_30465_symlink_exchange_race_on_mount_targets() {
         let deadline = Instant::now() + Duration::from_secs(4);
         while Instant::now() < deadline || ok == 0 || refused == 0 {
             let mut c = Command::new("/bin/sh");
-            c.arg("-c").arg(
-                "ls /data /swap 2>/dev/null | grep -c host-file; cat /proc/self/mountinfo",
-            );
+            c.arg("-c")
+                .arg("ls /data /swap 2>/dev/null | grep -c host-file; cat /proc/self/mountinfo");
             match sb.output(&mut c) {
                 Ok(out) => {
                     let s = String::from_utf8_lossy(&out.stdout);
@@ -426,7 +431,10 @@ fn abstract_unix_sockets_of_the_host_are_unreachable() {
         listener.set_nonblocking(true).unwrap();
         let report = contained("abstract-socket", &[name]);
         assert!(report.contains("contained connect to host abstract stream socket"));
-        assert!(listener.accept().is_err(), "a connection arrived from inside");
+        assert!(
+            listener.accept().is_err(),
+            "a connection arrived from inside"
+        );
     });
 }
 
@@ -473,10 +481,12 @@ fn environment_and_proc_environ_of_the_embedding_process() {
         // Set by `as_each_identity` in this process's environment only.
         let secret = std::env::var("STOCKADE_TEST_OWNER").expect("re-executed");
         let needle = format!("STOCKADE_TEST_OWNER={secret}");
-        assert!(std::fs::read("/proc/self/environ")
-            .unwrap()
-            .windows(needle.len())
-            .any(|w| w == needle.as_bytes()));
+        assert!(
+            std::fs::read("/proc/self/environ")
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+        );
         contained("environ", &[needle]);
     });
 }
@@ -609,7 +619,9 @@ fn user_namespace_sysctls_cannot_be_changed() {
     as_each_identity(|| {
         let report = contained("proc-writes", &[]);
         assert!(
-            report.contains("contained re-enable user namespaces (write /proc/sys/user/max_user_namespaces)"),
+            report.contains(
+                "contained re-enable user namespaces (write /proc/sys/user/max_user_namespaces)"
+            ),
             "{report}"
         );
     });
