@@ -29,8 +29,20 @@ fn env_count(name: &str, host: usize, vm: usize) -> usize {
         .unwrap_or(if in_vm() { vm } else { host })
 }
 
-fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
+/// The names of this process's threads.
+fn thread_names() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .map(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 /// Mount points of this process's mount namespace.
@@ -68,10 +80,10 @@ fn subdirs(dir: &Path, out: &mut BTreeSet<PathBuf>) {
 }
 
 /// What a spawn could leave behind in the caller's view of the system.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct Footprint {
     fds: Vec<(String, std::ffi::OsString)>,
-    threads: usize,
+    threads: Vec<String>,
     children: Vec<u32>,
     mounts: Vec<String>,
     cgroups: BTreeSet<PathBuf>,
@@ -107,7 +119,7 @@ fn footprint() -> Footprint {
     }
     Footprint {
         fds: fd_list(),
-        threads: thread_count(),
+        threads: thread_names(),
         children: children_of_self(),
         mounts: mount_table(),
         cgroups,
@@ -206,8 +218,31 @@ fn ten_thousand_spawns_from_eight_threads_leak_nothing() {
             "soak: {} spawns from {threads} threads in {elapsed:.1?} (by kind: {counts:?})",
             counts.iter().sum::<usize>()
         );
+        // A joined scoped thread can still be exiting in the kernel for a
+        // moment: let the thread list settle.
+        let settle = Instant::now();
+        while thread_names().len() > before.threads.len()
+            && settle.elapsed() < Duration::from_secs(2)
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let after = footprint();
-        assert_eq!(after, before, "the soak left something behind");
+        assert_eq!(after.fds, before.fds, "descriptors changed");
+        assert!(
+            after.threads.len() <= before.threads.len(),
+            "threads grew from {:?} to {:?}",
+            before.threads,
+            after.threads
+        );
+        assert!(
+            after.children.is_empty(),
+            "children left: {:?}",
+            after.children
+        );
+        assert_eq!(after.mounts, before.mounts, "mounts changed");
+        assert_eq!(after.cgroups, before.cgroups, "cgroups left behind");
+        let new_temp: Vec<_> = after.temp.difference(&before.temp).collect();
+        assert!(new_temp.is_empty(), "temporary entries left: {new_temp:?}");
         assert_no_children();
     });
 }
