@@ -111,3 +111,23 @@ pub use spawn::BASE_ENV;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+/// Entry points for the fuzz targets under `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub mod __fuzz {
+    use crate::spawn::report::{ExitInfo, Record};
+
+    /// Decodes `bytes` as the caller decodes a message from a sandbox's
+    /// report channel, and everything derived from an accepted record (its
+    /// detail, setup stage and exit accounting). Returns whether the record
+    /// was accepted; an accepted record re-encodes to the same bytes.
+    pub fn decode_record(bytes: &[u8]) -> bool {
+        let Some(rec) = Record::decode(bytes) else {
+            return false;
+        };
+        assert_eq!(rec.as_bytes(), bytes, "decode/encode round trip");
+        assert!(rec.detail().len() <= rec.detail.len());
+        let _ = crate::error::Stage::from_u32(rec.stage);
+        let _ = ExitInfo::decode(&rec);
+        true
+    }
+}

@@ -593,6 +593,12 @@ fn program(plan: &ChildPlan) -> Result<core::convert::Infallible, Fail> {
         raw::unshare(libc::CLONE_NEWTIME).at(Stage::TimeNamespace, 0)?;
     }
     raw::setsid().at(Stage::Setsid, 0)?;
+    // The session keyring is not namespaced: without this the program could
+    // search the caller's (and read its keys) whenever seccomp allows
+    // keyctl. Best effort: kernels without keys support, a key quota that is
+    // spent or an outer filter refusing keyctl leave nothing to protect or
+    // nothing we can do, and the default profile denies keyctl anyway.
+    let _ = raw::join_fresh_session_keyring();
     if let Some((uid, gid)) = plan.set_ids {
         raw::clear_groups().at(Stage::SetIds, 0)?;
         raw::setresgid(gid, gid, gid).at(Stage::SetIds, 0)?;

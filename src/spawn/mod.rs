@@ -863,27 +863,34 @@ pub(crate) fn spawn(
 /// Whether a program executed in a new time namespace really is in it.
 ///
 /// Kernels that do not switch a process into its time namespace at exec
-/// leave it in the caller's. The answer comes from a one-time probe (a shell
-/// blocked reading its stdin, so it is certainly past exec): looking at each
-/// spawned program instead would race with exec, which releases the
-/// supervisor before it switches the namespace. Without a shell to probe
-/// with, the answer is no.
+/// leave it in the caller's. The answer comes from a one-time probe: a shell
+/// that writes a line and then blocks reading its stdin. Once its line has
+/// arrived the shell is certainly past exec, so its namespace is final;
+/// looking any earlier would race with exec, which releases the supervisor
+/// (by closing the close-on-exec error pipe) before it switches the
+/// namespace. Without a shell to probe with, the answer is no.
 fn program_enters_time_ns() -> bool {
     static PROBE: OnceLock<bool> = OnceLock::new();
     *PROBE.get_or_init(|| {
+        use std::io::Read as _;
         let mut sb = Sandbox::new();
         sb.namespaces(Namespaces::USER | Namespaces::TIME);
         sb.cfg.probing = true;
         let mut cmd = Command::new("/bin/sh");
         cmd.arg("-c")
-            .arg("read x")
+            .arg("echo ready; read x")
             .stdin(crate::Stdio::piped())
-            .stdout(crate::Stdio::null())
+            .stdout(crate::Stdio::piped())
             .stderr(crate::Stdio::null());
         match spawn(&sb, &mut cmd, StdioKind::Null, StdioKind::Null) {
             Err(_) => false,
             Ok(mut child) => {
-                let entered = differs_from_ours(child.id()).unwrap_or(false);
+                let mut byte = [0u8; 1];
+                let past_exec = child
+                    .stdout
+                    .as_mut()
+                    .is_some_and(|out| matches!(out.read(&mut byte), Ok(1)));
+                let entered = past_exec && differs_from_ours(child.id()).unwrap_or(false);
                 let _ = child.kill();
                 let _ = child.wait();
                 entered

@@ -265,6 +265,19 @@ pub fn setsid() -> SysResult {
     unsafe { sc!(libc::SYS_setsid) }
 }
 
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)`: a new anonymous session
+/// keyring for the calling process, in place of the one it inherited.
+pub fn join_fresh_session_keyring() -> SysResult {
+    // SAFETY: a null name asks for an anonymous keyring; no memory is read.
+    unsafe {
+        sc!(
+            libc::SYS_keyctl,
+            libc::KEYCTL_JOIN_SESSION_KEYRING,
+            core::ptr::null::<libc::c_char>()
+        )
+    }
+}
+
 /// `sethostname(2)`.
 pub fn sethostname(name: &[u8]) -> SysResult {
     // SAFETY: the kernel reads name.len() bytes from a live slice.

@@ -151,6 +151,8 @@ fn reexec(unprivileged: bool) {
         .arg("--exact")
         .arg("--nocapture")
         .arg("--test-threads=1")
+        // An #[ignore]d test run on request runs in the re-executed copy too.
+        .arg("--include-ignored")
         .env(REEXEC_ENV, "1")
         .env("STOCKADE_TEST_OWNER", owner)
         .env("STOCKADE_TEST_DEPS_DIR", deps_dir());

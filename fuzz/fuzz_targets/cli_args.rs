@@ -1,0 +1,33 @@
+//! Fuzzes the command-line front end's argument parser: the input is split
+//! on NUL bytes into arguments (which may be invalid UTF-8).
+#![no_main]
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../examples/stockade/args.rs"]
+#[allow(dead_code)]
+mod args;
+
+fuzz_target!(|data: &[u8]| {
+    let argv: Vec<OsString> = data
+        .split(|&b| b == 0)
+        .map(|a| OsString::from_vec(a.to_vec()))
+        .collect();
+    match args::parse(argv) {
+        Ok(opts) => {
+            // Whatever parsed names a program or asks for help.
+            assert!(opts.help || !opts.program.is_empty());
+            let _ = format!("{opts:?}");
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(!msg.is_empty());
+        }
+    }
+    if let Ok(s) = std::str::from_utf8(data) {
+        let _ = args::parse_size(s);
+    }
+});

@@ -1,0 +1,891 @@
+//! The bad-input matrix: every builder input of `Sandbox` and `Command`,
+//! given a bad value, makes `spawn` return its typed error naming the field
+//! or path, without panicking and without leaking a descriptor or a child.
+//! (The individual feature tests check some of these in context; this is the
+//! complete table.)
+
+mod common;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::time::Duration;
+
+use common::{as_each_identity, assert_no_children, chain, fd_list, is_root};
+use stockade::{
+    Capability, ConfigError, Error, FdProblem, Field, FsError, FsOp, HostnameProblem,
+    IdentityProblem, NamespaceProblem, Namespaces, OpName, Rlimit, Sandbox, Stage, TmpfsOptions,
+};
+
+type Setup = Box<dyn Fn(&mut Sandbox, &mut stockade::Command)>;
+type Check = Box<dyn Fn(&Error) -> bool>;
+
+/// One row: the input, the error it must give, and a string the error's
+/// message must contain (the field or path it names).
+struct Case {
+    name: &'static str,
+    setup: Setup,
+    check: Check,
+    names: &'static str,
+}
+
+macro_rules! case {
+    ($name:expr, |$sb:ident, $c:ident| $setup:expr, $pat:pat, $names:expr) => {
+        Case {
+            name: $name,
+            setup: Box::new(|$sb: &mut Sandbox, $c: &mut stockade::Command| {
+                let _ = (&$sb, &$c);
+                $setup;
+            }),
+            check: Box::new(|e: &Error| matches!(e, $pat)),
+            names: $names,
+        }
+    };
+}
+
+fn nul(s: &str) -> &OsStr {
+    OsStr::from_bytes(s.as_bytes())
+}
+
+fn devnull() -> std::fs::File {
+    std::fs::File::open("/dev/null").unwrap()
+}
+
+fn cases() -> Vec<Case> {
+    use Error::Config as C;
+    let mut v = vec![
+        // ---- Command ----
+        // The program name is also argument 0, which is checked first.
+        case!(
+            "program with NUL",
+            |s, c| *c = stockade::Command::new(nul("sh\0x")),
+            C(ConfigError::NulByte {
+                field: Field::Program | Field::Arg(0)
+            }),
+            "0"
+        ),
+        case!(
+            "program empty",
+            |s, c| *c = stockade::Command::new(""),
+            Error::ProgramNotFound { .. },
+            "\"\""
+        ),
+        case!(
+            "program missing",
+            |s, c| *c = stockade::Command::new("/no/such/prog"),
+            Error::ProgramNotFound { .. },
+            "/no/such/prog"
+        ),
+        case!(
+            "program relative and missing",
+            |s, c| *c = stockade::Command::new("no-such-prog-x"),
+            Error::ProgramNotFound { .. },
+            "no-such-prog-x"
+        ),
+        case!(
+            "program is a directory",
+            |s, c| *c = stockade::Command::new("/usr"),
+            Error::IsADirectory { .. },
+            "/usr"
+        ),
+        case!(
+            "program not executable",
+            |s, c| *c = stockade::Command::new("/etc/passwd"),
+            Error::NotExecutable { .. },
+            "/etc/passwd"
+        ),
+        case!(
+            "arg with NUL",
+            |s, c| {
+                c.arg("ok").arg(nul("a\0b"));
+            },
+            C(ConfigError::NulByte {
+                field: Field::Arg(2)
+            }),
+            "argument 2"
+        ),
+        case!(
+            "arg0 with NUL",
+            |s, c| {
+                c.arg0(nul("a\0b"));
+            },
+            C(ConfigError::NulByte {
+                field: Field::Arg(0)
+            }),
+            "argument 0"
+        ),
+        case!(
+            "env key empty",
+            |s, c| {
+                c.env("", "v");
+            },
+            C(ConfigError::NulByte {
+                field: Field::Env(_)
+            }),
+            "environment variable"
+        ),
+        case!(
+            "env key with '='",
+            |s, c| {
+                c.env("A=B", "v");
+            },
+            C(ConfigError::NulByte {
+                field: Field::Env(_)
+            }),
+            "\"A=B\""
+        ),
+        case!(
+            "env key with NUL",
+            |s, c| {
+                c.env(nul("K\0"), "v");
+            },
+            C(ConfigError::NulByte {
+                field: Field::Env(_)
+            }),
+            "environment variable"
+        ),
+        case!(
+            "env value with NUL",
+            |s, c| {
+                c.env("KEY", nul("v\0"));
+            },
+            C(ConfigError::NulByte {
+                field: Field::Env(_)
+            }),
+            "\"KEY\""
+        ),
+        case!(
+            "cwd with NUL",
+            |s, c| {
+                c.current_dir(nul("/tmp\0x"));
+            },
+            C(ConfigError::NulByte {
+                field: Field::CurrentDir
+            }),
+            "working directory"
+        ),
+        case!(
+            "cwd missing",
+            |s, c| {
+                c.current_dir("/no/such/dir");
+            },
+            Error::WorkingDirectory { .. },
+            "/no/such/dir"
+        ),
+        case!(
+            "cwd relative",
+            |s, c| {
+                c.current_dir("relative/dir");
+            },
+            Error::WorkingDirectory { .. },
+            "relative/dir"
+        ),
+        case!(
+            "cwd a file",
+            |s, c| {
+                c.current_dir("/etc/passwd");
+            },
+            Error::WorkingDirectory { .. },
+            "/etc/passwd"
+        ),
+        case!(
+            "pass_fd negative",
+            |s, c| {
+                c.pass_fd(-1, devnull());
+            },
+            C(ConfigError::FdTarget {
+                fd: -1,
+                reason: FdProblem::Negative
+            }),
+            "fd -1"
+        ),
+        case!(
+            "pass_fd onto stdio",
+            |s, c| {
+                c.pass_fd(2, devnull());
+            },
+            C(ConfigError::FdTarget {
+                fd: 2,
+                reason: FdProblem::Stdio
+            }),
+            "fd 2"
+        ),
+        case!(
+            "pass_fd twice",
+            |s, c| {
+                c.pass_fd(7, devnull()).pass_fd(7, devnull());
+            },
+            C(ConfigError::FdTarget {
+                fd: 7,
+                reason: FdProblem::Duplicate
+            }),
+            "fd 7"
+        ),
+        // ---- Sandbox: identity and namespaces ----
+        case!(
+            "hostname empty",
+            |s, c| {
+                s.hostname("");
+            },
+            C(ConfigError::Hostname {
+                reason: HostnameProblem::Empty,
+                ..
+            }),
+            "hostname"
+        ),
+        case!(
+            "hostname too long",
+            |s, c| {
+                s.hostname("h".repeat(65));
+            },
+            C(ConfigError::Hostname {
+                reason: HostnameProblem::TooLong,
+                ..
+            }),
+            "hhhh"
+        ),
+        case!(
+            "hostname with NUL",
+            |s, c| {
+                s.hostname(nul("a\0b"));
+            },
+            C(ConfigError::Hostname {
+                reason: HostnameProblem::NulByte,
+                ..
+            }),
+            "hostname"
+        ),
+        case!(
+            "hostname without UTS",
+            |s, c| {
+                s.hostname("box")
+                    .namespaces(Namespaces::default() - Namespaces::UTS);
+            },
+            C(ConfigError::Hostname {
+                reason: HostnameProblem::NoUtsNamespace,
+                ..
+            }),
+            "\"box\""
+        ),
+        case!(
+            "uid -1",
+            |s, c| {
+                s.uid(u32::MAX);
+            },
+            C(ConfigError::Identity {
+                reason: IdentityProblem::Invalid,
+                ..
+            }),
+            "uid 4294967295"
+        ),
+        case!(
+            "gid -1",
+            |s, c| {
+                s.gid(u32::MAX);
+            },
+            C(ConfigError::Identity {
+                reason: IdentityProblem::Invalid,
+                ..
+            }),
+            "gid 4294967295"
+        ),
+        case!(
+            "fs plan without a mount namespace",
+            |s, c| {
+                s.namespaces(Namespaces::USER)
+                    .tmpfs("/x", TmpfsOptions::default());
+            },
+            C(ConfigError::Namespaces {
+                reason: NamespaceProblem::RootfsNeedsMountNamespace
+            }),
+            "mount namespace"
+        ),
+        case!(
+            "keep CAP_SYS_PTRACE",
+            |s, c| {
+                s.keep_capability(Capability::SysPtrace);
+            },
+            C(ConfigError::Capabilities(_)),
+            "CAP_SYS_PTRACE"
+        ),
+        // ---- Limits ----
+        case!(
+            "zero timeout",
+            |s, c| {
+                s.timeout(Duration::ZERO);
+            },
+            C(ConfigError::Timeout),
+            "timeout"
+        ),
+        case!(
+            "soft rlimit above hard",
+            |s, c| {
+                s.rlimit_soft_hard(Rlimit::Nofile, 64, 32);
+            },
+            C(ConfigError::Rlimit {
+                resource: Rlimit::Nofile,
+                soft: 64,
+                hard: 32
+            }),
+            "nofile"
+        ),
+        case!(
+            "soft infinity above hard",
+            |s, c| {
+                s.rlimit_soft_hard(Rlimit::Fsize, stockade::RLIM_INFINITY, 1);
+            },
+            C(ConfigError::Rlimit {
+                resource: Rlimit::Fsize,
+                ..
+            }),
+            "fsize"
+        ),
+        // ---- Filesystem ----
+        case!(
+            "root_dir missing",
+            |s, c| {
+                s.root_dir("/no/such/root");
+            },
+            C(ConfigError::Fs(FsError::MissingSource {
+                op: OpName::Root,
+                ..
+            })),
+            "/no/such/root"
+        ),
+        case!(
+            "root_dir relative",
+            |s, c| {
+                s.root_dir("rel/root");
+            },
+            C(ConfigError::Fs(FsError::RelativeSource {
+                op: OpName::Root,
+                ..
+            })),
+            "rel/root"
+        ),
+        case!(
+            "root_dir a file",
+            |s, c| {
+                s.root_dir("/etc/passwd");
+            },
+            C(ConfigError::Fs(FsError::NotADirectory {
+                op: OpName::Root,
+                ..
+            })),
+            "/etc/passwd"
+        ),
+        case!(
+            "root_dir with NUL",
+            |s, c| {
+                s.root_dir(nul("/usr\0x"));
+            },
+            // Reported as a source that cannot be found (the cause says why).
+            C(ConfigError::Fs(
+                FsError::NulByte {
+                    op: OpName::Root,
+                    ..
+                } | FsError::MissingSource {
+                    op: OpName::Root,
+                    ..
+                }
+            )),
+            "NUL byte"
+        ),
+        case!(
+            "bind source relative",
+            |s, c| {
+                s.bind_ro("usr", "/x");
+            },
+            C(ConfigError::Fs(FsError::RelativeSource {
+                op: OpName::BindRo,
+                ..
+            })),
+            "\"usr\""
+        ),
+        case!(
+            "bind source empty",
+            |s, c| {
+                s.bind_rw("", "/x");
+            },
+            C(ConfigError::Fs(FsError::RelativeSource {
+                op: OpName::BindRw,
+                ..
+            })),
+            "\"\""
+        ),
+        case!(
+            "bind source missing",
+            |s, c| {
+                s.bind_rw("/no/such/src", "/x");
+            },
+            C(ConfigError::Fs(FsError::MissingSource {
+                op: OpName::BindRw,
+                ..
+            })),
+            "/no/such/src"
+        ),
+        case!(
+            "bind source with NUL",
+            |s, c| {
+                s.bind_ro(nul("/usr\0"), "/x");
+            },
+            C(ConfigError::Fs(
+                FsError::NulByte {
+                    op: OpName::BindRo,
+                    ..
+                } | FsError::MissingSource {
+                    op: OpName::BindRo,
+                    ..
+                }
+            )),
+            "NUL byte"
+        ),
+        case!(
+            "bind dest relative",
+            |s, c| {
+                s.bind_ro("/usr", "x");
+            },
+            C(ConfigError::Fs(FsError::BadDestination {
+                op: OpName::BindRo,
+                ..
+            })),
+            "\"x\""
+        ),
+        case!(
+            "bind dest empty",
+            |s, c| {
+                s.bind_ro("/usr", "");
+            },
+            C(ConfigError::Fs(FsError::BadDestination {
+                op: OpName::BindRo,
+                ..
+            })),
+            "\"\""
+        ),
+        case!(
+            "bind dest with ..",
+            |s, c| {
+                s.bind_ro("/usr", "/a/../../b");
+            },
+            C(ConfigError::Fs(FsError::BadDestination {
+                op: OpName::BindRo,
+                ..
+            })),
+            "/a/../../b"
+        ),
+        case!(
+            "bind dest with NUL",
+            |s, c| {
+                s.bind_ro("/usr", nul("/x\0y"));
+            },
+            C(ConfigError::Fs(FsError::NulByte {
+                op: OpName::BindRo,
+                ..
+            })),
+            "/x"
+        ),
+        case!(
+            "bind dest /",
+            |s, c| {
+                s.bind_ro("/usr", "/");
+            },
+            C(ConfigError::Fs(FsError::RootDestination {
+                op: OpName::BindRo
+            })),
+            "root_dir"
+        ),
+        case!(
+            "bind dest under a file",
+            |s, c| {
+                s.bind_ro("/usr", "/etc/hostname/sub");
+            },
+            Error::Setup(stockade::ChildSetupError {
+                stage: Stage::MountOp,
+                ..
+            }),
+            "/etc/hostname/sub"
+        ),
+        case!(
+            "bind of a file onto a directory",
+            |s, c| {
+                s.dir("/d").bind_ro("/etc/passwd", "/d");
+            },
+            C(ConfigError::Fs(FsError::KindMismatch { .. })),
+            "/d"
+        ),
+        case!(
+            "bind_dev source missing",
+            |s, c| {
+                s.bind_dev("/dev/no-such-dev", "/dev/x");
+            },
+            C(ConfigError::Fs(FsError::MissingSource { .. })),
+            "/dev/no-such-dev"
+        ),
+        case!(
+            "tmpfs size 0",
+            |s, c| {
+                s.tmpfs(
+                    "/t",
+                    TmpfsOptions {
+                        size: Some(0),
+                        mode: None,
+                    },
+                );
+            },
+            C(ConfigError::Fs(FsError::TmpfsSize { size: 0, .. })),
+            "/t"
+        ),
+        case!(
+            "tmpfs size over 1 TiB",
+            |s, c| {
+                s.tmpfs(
+                    "/t",
+                    TmpfsOptions {
+                        size: Some(u64::MAX),
+                        mode: None,
+                    },
+                );
+            },
+            C(ConfigError::Fs(FsError::TmpfsSize { .. })),
+            "/t"
+        ),
+        case!(
+            "tmpfs mode out of range",
+            |s, c| {
+                s.tmpfs(
+                    "/t",
+                    TmpfsOptions {
+                        size: None,
+                        mode: Some(0o10000),
+                    },
+                );
+            },
+            C(ConfigError::Fs(FsError::Mode { .. })),
+            "/t"
+        ),
+        case!(
+            "tmpfs dest relative",
+            |s, c| {
+                s.tmpfs("t", TmpfsOptions::default());
+            },
+            C(ConfigError::Fs(FsError::BadDestination { .. })),
+            "\"t\""
+        ),
+        case!(
+            "tmpfs on /",
+            |s, c| {
+                s.tmpfs("/", TmpfsOptions::default());
+            },
+            C(ConfigError::Fs(FsError::RootDestination { .. })),
+            "tmpfs"
+        ),
+        case!(
+            "dir mode out of range",
+            |s, c| {
+                s.fs_op(FsOp::Dir {
+                    dest: "/d".into(),
+                    mode: Some(0o777777),
+                });
+            },
+            C(ConfigError::Fs(FsError::Mode { .. })),
+            "/d"
+        ),
+        case!(
+            "dir dest relative",
+            |s, c| {
+                s.dir("d");
+            },
+            C(ConfigError::Fs(FsError::BadDestination { .. })),
+            "\"d\""
+        ),
+        case!(
+            "symlink target with NUL",
+            |s, c| {
+                s.symlink(nul("/x\0"), "/l");
+            },
+            C(ConfigError::Fs(FsError::NulByte { .. })),
+            "/x"
+        ),
+        case!(
+            "symlink dest relative",
+            |s, c| {
+                s.symlink("/x", "l");
+            },
+            C(ConfigError::Fs(FsError::BadDestination { .. })),
+            "\"l\""
+        ),
+        case!(
+            "file dest relative",
+            |s, c| {
+                s.file("f", "x");
+            },
+            C(ConfigError::Fs(FsError::BadDestination { .. })),
+            "\"f\""
+        ),
+        case!(
+            "file on /",
+            |s, c| {
+                s.file("/", "x");
+            },
+            C(ConfigError::Fs(FsError::RootDestination { .. })),
+            "file"
+        ),
+        case!(
+            "file mode out of range",
+            |s, c| {
+                s.fs_op(FsOp::File {
+                    dest: "/f".into(),
+                    contents: vec![],
+                    mode: Some(0o20000),
+                });
+            },
+            C(ConfigError::Fs(FsError::Mode { .. })),
+            "/f"
+        ),
+        case!(
+            "file dest under a file",
+            |s, c| {
+                s.file("/etc/passwd/x", "x");
+            },
+            Error::Setup(stockade::ChildSetupError {
+                stage: Stage::MountOp,
+                ..
+            }),
+            "/etc/passwd/x"
+        ),
+        case!(
+            "overlay lower missing",
+            |s, c| {
+                s.overlay("/no/such/lower", "/o");
+            },
+            C(ConfigError::Fs(FsError::MissingSource {
+                op: OpName::Overlay,
+                ..
+            })),
+            "/no/such/lower"
+        ),
+        case!(
+            "overlay lower a file",
+            |s, c| {
+                s.overlay("/etc/passwd", "/o");
+            },
+            C(ConfigError::Fs(FsError::NotADirectory {
+                op: OpName::Overlay,
+                ..
+            })),
+            "/etc/passwd"
+        ),
+        case!(
+            "overlay lower relative",
+            |s, c| {
+                s.overlay("usr", "/o");
+            },
+            C(ConfigError::Fs(FsError::RelativeSource {
+                op: OpName::Overlay,
+                ..
+            })),
+            "\"usr\""
+        ),
+        case!(
+            "overlay dest relative",
+            |s, c| {
+                s.overlay("/usr", "o");
+            },
+            C(ConfigError::Fs(FsError::BadDestination {
+                op: OpName::Overlay,
+                ..
+            })),
+            "\"o\""
+        ),
+        case!(
+            "mask relative",
+            |s, c| {
+                s.mask("etc/passwd");
+            },
+            C(ConfigError::Fs(FsError::BadDestination { .. })),
+            "etc/passwd"
+        ),
+        case!(
+            "mask with NUL",
+            |s, c| {
+                s.mask(nul("/etc\0"));
+            },
+            C(ConfigError::Fs(FsError::NulByte { .. })),
+            "/etc"
+        ),
+        case!(
+            "mask /",
+            |s, c| {
+                s.mask("/");
+            },
+            C(ConfigError::Fs(FsError::RootDestination { .. })),
+            "mask"
+        ),
+    ];
+    if !is_root() {
+        v.push(case!(
+            "namespaces without a user namespace",
+            |s, c| {
+                s.namespaces(Namespaces::default() - Namespaces::USER);
+            },
+            C(ConfigError::Namespaces {
+                reason: NamespaceProblem::NeedsUserNamespace
+            }),
+            "user namespace"
+        ));
+        v.push(case!(
+            "uid without a user namespace",
+            |s, c| {
+                s.namespaces(Namespaces::empty()).uid(0);
+            },
+            C(ConfigError::Identity {
+                reason: IdentityProblem::NeedsUserNamespaceOrRoot,
+                ..
+            }),
+            "uid 0"
+        ));
+    }
+    #[cfg(feature = "landlock")]
+    {
+        use stockade::{LandlockPolicy, LandlockRuleProblem};
+        v.push(case!(
+            "landlock rule relative",
+            |s, c| {
+                let mut p = LandlockPolicy::new();
+                p.allow_read("usr");
+                s.landlock(p);
+            },
+            C(ConfigError::LandlockRule {
+                reason: LandlockRuleProblem::RelativePath,
+                ..
+            }),
+            "\"usr\""
+        ));
+        v.push(case!(
+            "landlock rule empty",
+            |s, c| {
+                let mut p = LandlockPolicy::new();
+                p.allow_read_write("");
+                s.landlock(p);
+            },
+            C(ConfigError::LandlockRule {
+                reason: LandlockRuleProblem::RelativePath,
+                ..
+            }),
+            "\"\""
+        ));
+        v.push(case!(
+            "landlock rule with NUL",
+            |s, c| {
+                let mut p = LandlockPolicy::new();
+                p.allow_read(nul("/usr\0"));
+                s.landlock(p);
+            },
+            C(ConfigError::LandlockRule {
+                reason: LandlockRuleProblem::NulByte,
+                ..
+            }),
+            "/usr"
+        ));
+        v.push(case!(
+            "landlock rule path missing",
+            |s, c| {
+                let mut p = LandlockPolicy::new();
+                p.allow_read("/no/such/rule/path");
+                s.landlock(p);
+            },
+            Error::Setup(stockade::ChildSetupError {
+                stage: Stage::Landlock,
+                ..
+            }),
+            "/no/such/rule/path"
+        ));
+        v.push(case!(
+            "landlock without no_new_privs",
+            |s, c| {
+                let mut p = LandlockPolicy::new();
+                p.allow_read("/usr");
+                s.landlock(p).no_new_privs(false);
+            },
+            C(ConfigError::LandlockNeedsNoNewPrivs),
+            "no_new_privs"
+        ));
+        v.push(case!(
+            "landlock mirror of a tmpfs without a mount namespace",
+            |s, c| {
+                s.namespaces(Namespaces::empty())
+                    .landlock_mirror_fs(true)
+                    .tmpfs("/scratch", TmpfsOptions::default());
+            },
+            C(ConfigError::LandlockMirror { .. }),
+            "/scratch"
+        ));
+    }
+    v
+}
+
+/// Every bad input of the matrix gives its typed error, naming what was
+/// wrong, and leaves no descriptor or child behind; a good sandbox spawned
+/// between the rows still works.
+#[test]
+fn every_builder_input_rejects_bad_values_with_a_typed_error() {
+    as_each_identity(|| {
+        // Warm up what is done once per process.
+        Sandbox::new().output(&mut common::sh("true")).unwrap();
+        let fds = fd_list();
+        let mut failures = Vec::new();
+        for case in cases() {
+            let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut sb = Sandbox::new();
+                let mut cmd = stockade::Command::new("/bin/true");
+                (case.setup)(&mut sb, &mut cmd);
+                match sb.spawn(&mut cmd) {
+                    Ok(mut child) => {
+                        let st = child.wait();
+                        Err(format!("spawned ({st:?})"))
+                    }
+                    Err(e) if !(case.check)(&e) => Err(format!("wrong error: {e:?}")),
+                    Err(e) => {
+                        let msg = chain(&e);
+                        if msg.contains(case.names) {
+                            Ok(())
+                        } else {
+                            Err(format!("message does not name {:?}: {msg}", case.names))
+                        }
+                    }
+                }
+            }));
+            match r {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => failures.push(format!("{}: {why}", case.name)),
+                Err(_) => failures.push(format!("{}: panicked", case.name)),
+            }
+            let now = fd_list();
+            if now != fds {
+                failures.push(format!(
+                    "{}: descriptors changed: {fds:?} -> {now:?}",
+                    case.name
+                ));
+            }
+            assert_no_children();
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        // Validation alone reports the policy's errors without spawning.
+        let mut sb = Sandbox::new();
+        sb.timeout(Duration::ZERO);
+        assert!(matches!(
+            sb.validate(),
+            Err(Error::Config(ConfigError::Timeout))
+        ));
+        assert!(Path::new("/bin/true").exists());
+        assert!(
+            Sandbox::new()
+                .output(&mut common::sh("true"))
+                .unwrap()
+                .status
+                .success()
+        );
+        assert_eq!(fd_list(), fds);
+    });
+}
