@@ -321,6 +321,158 @@ fn table() {
     );
 }
 
+/// Every process in the tree rooted at `pid`, the root included.
+fn tree(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        let p = all[i];
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) {
+            for t in tasks.flatten() {
+                let kids = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+                all.extend(
+                    kids.split_whitespace()
+                        .filter_map(|k| k.parse::<u32>().ok()),
+                );
+            }
+        }
+        i += 1;
+    }
+    all
+}
+
+/// The proportional set size of process `pid` in KiB (`smaps_rollup`).
+fn pss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("Pss:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether process `pid` shares this process's address space (a
+/// `CLONE_VM` child that has not executed anything).
+fn shares_our_memory(pid: u32) -> bool {
+    // SAFETY: kcmp with integer arguments only; KCMP_VM compares the two
+    // processes' memory descriptors.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            std::process::id() as libc::pid_t,
+            pid as libc::pid_t,
+            1, /* KCMP_VM */
+            0usize,
+            0usize,
+        )
+    };
+    r == 0
+}
+
+/// The processes of one running sandbox: how many, how many of them share
+/// the caller's address space, and the summed PSS of the others.
+struct TreeMemory {
+    processes: usize,
+    sharing_ours: usize,
+    pss_kib: u64,
+}
+
+/// Waits until the tree under `pid` holds a `sleep` that has settled, then
+/// measures it.
+fn settled_tree(pid: u32) -> TreeMemory {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let procs = tree(pid);
+        let has_sleep = procs.iter().any(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        });
+        if has_sleep || Instant::now() > deadline {
+            // Let the program finish loading before reading its PSS.
+            std::thread::sleep(Duration::from_millis(200));
+            let procs = tree(pid);
+            let sharing: Vec<u32> = procs
+                .iter()
+                .copied()
+                .filter(|p| shares_our_memory(*p))
+                .collect();
+            let pss_kib = procs
+                .iter()
+                .filter(|p| !sharing.contains(p))
+                .filter_map(|p| pss_kib(*p))
+                .sum();
+            return TreeMemory {
+                processes: procs.len(),
+                sharing_ours: sharing.len(),
+                pss_kib,
+            };
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The pid behind a pidfd, from its fdinfo.
+fn pid_of_pidfd(fd: std::os::fd::BorrowedFd<'_>) -> u32 {
+    use std::os::fd::AsRawFd;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))
+        .expect("pidfd fdinfo");
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("Pid: in pidfd fdinfo")
+}
+
+/// Memory per sandbox: the processes a running `sleep` costs and their
+/// summed PSS, for std, stockade's levels and bubblewrap. Not a timing, so
+/// it is printed directly rather than through criterion. stockade's
+/// supervisor shares the caller's address space (it is cloned with
+/// `CLONE_VM` and never executes anything), so it adds a process but no
+/// pages of its own beyond its stack; its PSS, which would be the caller's,
+/// is left out and the process is counted in its own column.
+fn memory_per_sandbox(bwrap: Option<&Path>) {
+    println!("\nmemory per sandbox (a running `sleep 30`; PSS from smaps_rollup)\n");
+    println!(
+        "| runner | processes | of them sharing the caller's memory | PSS KiB of the others | extra processes over std | extra PSS KiB |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let mut std_child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("spawn sleep");
+    let base = settled_tree(std_child.id());
+    let _ = std_child.kill();
+    let _ = std_child.wait();
+    let row = |name: &str, m: &TreeMemory| {
+        println!(
+            "| {name} | {} | {} | {} | {} | {} |",
+            m.processes,
+            m.sharing_ours,
+            m.pss_kib,
+            m.processes as i64 - base.processes as i64,
+            m.pss_kib as i64 - base.pss_kib as i64
+        );
+    };
+    row("std", &base);
+    for (name, sb, flags) in levels() {
+        let mut child = sb
+            .spawn(Command::new("sleep").arg("30").stdin(Stdio::null()))
+            .expect("sandbox spawn");
+        let m = settled_tree(pid_of_pidfd(child.pidfd()));
+        let _ = child.kill();
+        let _ = child.wait();
+        row(&format!("stockade {name}"), &m);
+        if let (Some(bw), Some(flags)) = (bwrap, flags) {
+            let mut c = std::process::Command::new(bw)
+                .arg("--die-with-parent")
+                .args(flags)
+                .args(["sleep", "30"])
+                .stdin(StdStdio::null())
+                .spawn()
+                .expect("spawn bwrap");
+            let m = settled_tree(c.id());
+            let _ = c.kill();
+            let _ = c.wait();
+            row(&format!("bwrap {name}"), &m);
+        }
+    }
+}
+
 fn main() {
     let mut c = Criterion::default()
         .sample_size(40)
@@ -337,4 +489,5 @@ fn main() {
     bench_mount_table(&mut c);
     c.final_summary();
     table();
+    memory_per_sandbox(bw.as_deref());
 }
