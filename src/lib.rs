@@ -40,8 +40,8 @@
 //! [`Command::pass_fd`] hands over a descriptor. Restricting further is too:
 //! [`Sandbox::timeout`], [`Sandbox::rlimit`], the cgroup limits
 //! ([`Sandbox::memory_limit`], [`Sandbox::pids_limit`], [`Sandbox::cpus`]),
-//! Landlock rules ([`Sandbox::landlock`]) and a seccomp policy of your own
-//! ([`Sandbox::seccomp`]).
+//! Landlock rules (`Sandbox::landlock`) and a seccomp policy of your own
+//! (`Sandbox::seccomp`).
 //!
 //! # The defaults
 //!
@@ -68,7 +68,7 @@
 //!   ([`Sandbox::die_with_parent`]).
 //! - **Privileges**: every capability set emptied, `no_new_privs`.
 //! - **System calls** (feature `seccomp`, on by default): the default
-//!   seccomp profile ([`SeccompPolicy::default_profile`]), which denies
+//!   seccomp profile (`SeccompPolicy::default_profile`), which denies
 //!   namespace creation, `mount`, the keyring, `bpf`, io_uring, `ptrace` of
 //!   other processes, `TIOCSTI`, the x32 and 32-bit entry points and more.
 //!
@@ -148,9 +148,9 @@
 //!
 //! # Cargo features
 //!
-//! - `landlock` (default): [`LandlockPolicy`] and [`Sandbox::landlock`].
-//! - `seccomp` (default): [`SeccompPolicy`], the default profile and
-//!   [`Sandbox::seccomp`].
+//! - `landlock` (default): `LandlockPolicy` and `Sandbox::landlock`.
+//! - `seccomp` (default): `SeccompPolicy`, the default profile and
+//!   `Sandbox::seccomp`.
 //! - `serde`: `Serialize` for reports and outcomes, `Serialize` and
 //!   `Deserialize` for the policy types that support it.
 //! - `tokio`: the `tokio` module adds `Sandbox::spawn_async`,
