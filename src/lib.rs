@@ -1,6 +1,13 @@
 //! Run child processes inside a Linux sandbox, with an API shaped like
 //! [`std::process`].
 //!
+//! A [`Sandbox`] is a reusable policy; [`Command`], [`Stdio`], [`Child`],
+//! [`ExitStatus`] and [`Output`] behave like their `std::process`
+//! namesakes. Everything is secure by default, and every setter of
+//! `Sandbox` either opens something up or adds a restriction, explicitly.
+//!
+//! # Quickstart
+//!
 //! ```
 //! use stockade::{Command, Sandbox};
 //!
@@ -27,6 +34,99 @@
 //! # }
 //! ```
 //!
+//! Opening up is explicit: [`Sandbox::bind_ro`] and [`Sandbox::bind_rw`]
+//! show host directories, [`Sandbox::share_net`] keeps the host's network,
+//! [`Sandbox::inherit_env`] passes the caller's environment,
+//! [`Command::pass_fd`] hands over a descriptor. Restricting further is too:
+//! [`Sandbox::timeout`], [`Sandbox::rlimit`], the cgroup limits
+//! ([`Sandbox::memory_limit`], [`Sandbox::pids_limit`], [`Sandbox::cpus`]),
+//! Landlock rules (`Sandbox::landlock`) and a seccomp policy of your own
+//! (`Sandbox::seccomp`).
+//!
+//! # The defaults
+//!
+//! [`Sandbox::new()`] turns on everything that works without privileges:
+//!
+//! - **Namespaces**: [`Namespaces::default()`], that is user, mount, pid,
+//!   network, IPC, UTS and cgroup (time is opt-in). The program runs as the
+//!   caller's own uid and gid, mapped 1:1 ([`Sandbox::map_root`] and
+//!   [`Sandbox::uid`] choose another single id).
+//! - **Filesystem**: a fresh tmpfs root, read-only once built, with
+//!   read-only `nosuid`, `nodev` binds of the host's `/usr`, `/bin`, `/sbin`,
+//!   `/lib*` and `/etc`; known secrets under `/etc` (`shadow`, `sudoers`, SSH
+//!   host keys, TLS private keys, ...) masked; a fresh `/proc` with
+//!   `hidepid`; a minimal `/dev` (`null`, `zero`, `full`, `random`,
+//!   `urandom`, `tty`, a new `devpts`, `shm`); a private tmpfs on `/tmp`.
+//!   [`Sandbox::root_dir`] and [`Sandbox::empty_root`] start from another
+//!   root; [`Sandbox::fs_ops`] lists the plan.
+//! - **Process**: a new session (no controlling terminal), signal mask and
+//!   dispositions reset, only descriptors 0-2 (and those passed with
+//!   [`Command::pass_fd`]), the environment cleared except [`BASE_ENV`], a
+//!   fresh session keyring, and an init that reaps orphans, forwards signals
+//!   and ends the whole sandbox when the [`Child`] is dropped
+//!   ([`Sandbox::kill_on_drop`]) or the caller dies
+//!   ([`Sandbox::die_with_parent`]).
+//! - **Privileges**: every capability set emptied, `no_new_privs`.
+//! - **System calls** (feature `seccomp`, on by default): the default
+//!   seccomp profile (`SeccompPolicy::default_profile`), which denies
+//!   namespace creation, `mount`, the keyring, `bpf`, io_uring, `ptrace` of
+//!   other processes, `TIOCSTI`, the x32 and 32-bit entry points and more.
+//!
+//! Landlock, cgroup limits, rlimits and timeouts are opt-in.
+//!
+//! # What a spawn tells you
+//!
+//! - **Errors keep the stage and the item.** A setup failure is a typed
+//!   [`Error`], never an exit code: [`Error::ProgramNotFound`] with the
+//!   `PATH` searched, [`Error::UserNamespaceDenied`] with a diagnosis of the
+//!   host, [`Error::Unsupported`] naming a kernel feature the policy requires
+//!   and how to get it, [`Error::Config`] for bad builder input (before
+//!   anything is created), and [`Error::Setup`] with a [`ChildSetupError`]
+//!   naming the [`Stage`] and the path, descriptor or limit it failed on.
+//! - **The enforcement report.** [`Child::enforcement`] returns an
+//!   [`Enforcement`]: the namespaces, the id mappings, whether the sandbox
+//!   has its own root filesystem, its cgroup and the limits in force there,
+//!   rlimits standing in for missing cgroup controllers, the seccomp profile
+//!   and the status of every Landlock right. What the caller asked for is
+//!   enforced or the spawn fails (unless the caller chose
+//!   [`CompatLevel::BestEffort`]); the report says what actually holds
+//!   either way. It implements `Display`, and `Serialize` with the `serde`
+//!   feature.
+//! - **The outcome.** After the sandbox has ended, [`Child::outcome`] says
+//!   why ([`Verdict`]: exited, signaled, timed out, CPU time exceeded,
+//!   OOM-killed, killed by the caller) and what it used ([`Usage`]: wall,
+//!   user and system time, peak memory).
+//!
+//! ```
+//! use stockade::{Command, Namespaces, Sandbox, Verdict};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut child = Sandbox::new().spawn(Command::new("sh").arg("-c").arg("exit 3"))?;
+//! let report = child.enforcement();
+//! assert!(report.namespaces.contains(Namespaces::NET));
+//! assert!(report.filesystem, "the program has its own root filesystem");
+//! # #[cfg(feature = "seccomp")]
+//! assert!(report.seccomp.is_some(), "the default profile is on");
+//!
+//! assert_eq!(child.wait()?.code(), Some(3));
+//! let outcome = child.outcome().expect("the sandbox has ended");
+//! assert_eq!(outcome.verdict, Verdict::Exited(3));
+//! if let Some(usage) = outcome.usage {
+//!     println!("{:?} wall, {:?} CPU", usage.wall_time, usage.cpu_time());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Further reading
+//!
+//! - [`threat_model`]: what is isolated and what is not, and what the
+//!   sandbox trusts.
+//! - [`kernel_support`]: the Linux version each feature needs.
+//! - [`troubleshooting`]: the common failures (user namespaces refused,
+//!   missing cgroup controllers, Landlock not enabled, programs that need
+//!   denied system calls) and their fixes.
+//!
 //! # How a spawn works
 //!
 //! Everything that allocates, resolves a path or can fail for configuration
@@ -46,12 +146,17 @@
 //! setup step comes back as a typed [`Error`] naming the step and the item,
 //! never as an exit code.
 //!
-//! # Async
+//! # Cargo features
 //!
-//! With the `tokio` feature, the `tokio` module adds `Sandbox::spawn_async`,
-//! `output_async` and `status_async`, and an `AsyncChild` whose `wait` awaits
-//! the sandbox's pidfd on tokio's reactor, with no `SIGCHLD` handler and no
-//! thread per child.
+//! - `landlock` (default): `LandlockPolicy` and `Sandbox::landlock`.
+//! - `seccomp` (default): `SeccompPolicy`, the default profile and
+//!   `Sandbox::seccomp`.
+//! - `serde`: `Serialize` for reports and outcomes, `Serialize` and
+//!   `Deserialize` for the policy types that support it.
+//! - `tokio`: the `tokio` module adds `Sandbox::spawn_async`,
+//!   `output_async` and `status_async`, and an `AsyncChild` whose `wait`
+//!   awaits the sandbox's pidfd on tokio's reactor, with no `SIGCHLD`
+//!   handler and no thread per child.
 #![deny(missing_docs)]
 
 mod caps;
@@ -73,6 +178,13 @@ mod spawn;
 mod sys;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+
+#[doc = include_str!("../docs/threat-model.md")]
+pub mod threat_model {}
+#[doc = include_str!("../docs/kernel-support.md")]
+pub mod kernel_support {}
+#[doc = include_str!("../docs/troubleshooting.md")]
+pub mod troubleshooting {}
 
 pub use self::caps::{
     CapStage, Capability, CapsError, CapsPolicy, CapsReport, ParseCapabilityError,
