@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo run --example agent_shell                      # a built-in demo session
 //! cargo run --example agent_shell -- --workspace ./ws 'ls -la' 'echo hi > notes.txt'
-//! cargo run --example agent_shell -- --timeout 5 --cap 4096 'yes'
+//! cargo run --example agent_shell -- --timeout 5 --cap 4096 -- yes
 //! ```
 //!
 //! Each command runs with `sh -c` in a fresh sandbox from one policy: the
@@ -86,6 +86,9 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| format!("--cap: {v:?} is not a number of bytes"))?;
             }
+            // Everything after `--` is a command, even if it starts with `--`.
+            "--" => args.commands.extend(it.by_ref()),
+            _ if a.starts_with("--") => return Err(format!("unknown option {a}")),
             _ => args.commands.push(a),
         }
     }
