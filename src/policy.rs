@@ -211,9 +211,7 @@ impl PolicyError {
     /// [`NotExpressible`](PolicyError::NotExpressible) error.
     pub fn key(&self) -> Option<&str> {
         match self {
-            PolicyError::Invalid { key, .. } | PolicyError::NotExpressible { key, .. } => {
-                Some(key)
-            }
+            PolicyError::Invalid { key, .. } | PolicyError::NotExpressible { key, .. } => Some(key),
             PolicyError::Write { .. } => None,
         }
     }
@@ -300,8 +298,17 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The dotted key path, without the parts serde_path_to_error could not
+/// name (a map key that failed to parse shows as `?`: the path then names
+/// the table holding it).
 fn path_string(path: &serde_path_to_error::Path) -> String {
-    let s = path.to_string();
+    let mut s = path.to_string();
+    while s.ends_with('?') {
+        s.pop();
+        if s.ends_with('.') {
+            s.pop();
+        }
+    }
     if s == "." { String::new() } else { s }
 }
 
@@ -495,7 +502,9 @@ impl<'de> Deserialize<'de> for Mode {
         impl Visitor<'_> for V {
             type Value = Mode;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("permission bits up to 0o7777: an integer or an octal string like \"0755\"")
+                f.write_str(
+                    "permission bits up to 0o7777: an integer or an octal string like \"0755\"",
+                )
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Mode, E> {
                 V::check(v, de::Unexpected::Unsigned(v))
@@ -839,9 +848,13 @@ enum OpKind {
 #[serde(deny_unknown_fields)]
 struct RawOp {
     op: OpKind,
-    dest: AbsPath,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     src: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lower: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    target: Option<String>,
+    dest: AbsPath,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     optional: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -851,11 +864,7 @@ struct RawOp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mode: Option<Mode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    target: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     contents: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    lower: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -1030,19 +1039,49 @@ struct IoMaxFile {
 struct RlimitValue {
     soft: u64,
     hard: u64,
+    /// Whether the limit counts bytes (written with K/M/G suffixes) rather
+    /// than seconds, descriptors or processes (written as plain numbers).
+    bytes: bool,
+}
+
+/// A limit written as a size when it counts bytes.
+struct LimitNumber(u64, bool);
+
+impl Serialize for LimitNumber {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.1 || self.0 == u64::MAX || self.0 > i64::MAX as u64 {
+            Size(self.0).serialize(s)
+        } else {
+            s.serialize_u64(self.0)
+        }
+    }
 }
 
 impl Serialize for RlimitValue {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if self.soft == self.hard {
-            return Size(self.soft).serialize(s);
+            return LimitNumber(self.soft, self.bytes).serialize(s);
         }
         use serde::ser::SerializeStruct;
         let mut st = s.serialize_struct("RlimitValue", 2)?;
-        st.serialize_field("soft", &Size(self.soft))?;
-        st.serialize_field("hard", &Size(self.hard))?;
+        st.serialize_field("soft", &LimitNumber(self.soft, self.bytes))?;
+        st.serialize_field("hard", &LimitNumber(self.hard, self.bytes))?;
         st.end()
     }
+}
+
+/// Whether the rlimit counts bytes.
+fn rlimit_counts_bytes(r: Rlimit) -> bool {
+    matches!(
+        r,
+        Rlimit::As
+            | Rlimit::Core
+            | Rlimit::Data
+            | Rlimit::Fsize
+            | Rlimit::Memlock
+            | Rlimit::Msgqueue
+            | Rlimit::Stack
+    )
 }
 
 impl<'de> Deserialize<'de> for RlimitValue {
@@ -1057,7 +1096,11 @@ impl<'de> Deserialize<'de> for RlimitValue {
                 )
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RlimitValue, E> {
-                Ok(RlimitValue { soft: v, hard: v })
+                Ok(RlimitValue {
+                    soft: v,
+                    hard: v,
+                    bytes: false,
+                })
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<RlimitValue, E> {
                 match u64::try_from(v) {
@@ -1067,7 +1110,11 @@ impl<'de> Deserialize<'de> for RlimitValue {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RlimitValue, E> {
                 parse_size(v)
-                    .map(|n| RlimitValue { soft: n, hard: n })
+                    .map(|n| RlimitValue {
+                        soft: n,
+                        hard: n,
+                        bytes: false,
+                    })
                     .ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RlimitValue, A::Error> {
@@ -1089,7 +1136,11 @@ impl<'de> Deserialize<'de> for RlimitValue {
                     *slot = Some(map.next_value::<Size>()?.0);
                 }
                 match (soft, hard) {
-                    (Some(soft), Some(hard)) => Ok(RlimitValue { soft, hard }),
+                    (Some(soft), Some(hard)) => Ok(RlimitValue {
+                        soft,
+                        hard,
+                        bytes: false,
+                    }),
                     (None, _) => Err(de::Error::missing_field("soft")),
                     (_, None) => Err(de::Error::missing_field("hard")),
                 }
@@ -1226,7 +1277,10 @@ mod landlock_schema {
     }
 
     pub(super) const SCOPES: [(ScopeName, LandlockScope); 2] = [
-        (ScopeName::AbstractUnixSocket, LandlockScope::ABSTRACT_UNIX_SOCKET),
+        (
+            ScopeName::AbstractUnixSocket,
+            LandlockScope::ABSTRACT_UNIX_SOCKET,
+        ),
         (ScopeName::Signal, LandlockScope::SIGNAL),
     ];
 
@@ -1504,8 +1558,12 @@ mod seccomp_schema {
             PolicyEntry::Rule(r) => RawRule {
                 syscall: Some(r.syscall().to_owned()),
                 action: Some(Action(r.action())),
-                conditions: (!r.conditions().is_empty())
-                    .then(|| r.conditions().iter().map(CondFile::from_condition).collect()),
+                conditions: (!r.conditions().is_empty()).then(|| {
+                    r.conditions()
+                        .iter()
+                        .map(CondFile::from_condition)
+                        .collect()
+                }),
                 ..RawRule::default()
             },
             PolicyEntry::AllowGroup(g) => RawRule {
@@ -1751,7 +1809,10 @@ impl PolicyFile {
             rlimits: (!cfg.rlimits.is_empty()).then(|| {
                 cfg.rlimits
                     .iter()
-                    .map(|(&r, &(soft, hard))| (r, RlimitValue { soft, hard }))
+                    .map(|(&r, &(soft, hard))| {
+                        let bytes = rlimit_counts_bytes(r);
+                        (r, RlimitValue { soft, hard, bytes })
+                    })
                     .collect()
             }),
         };
