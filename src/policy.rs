@@ -29,7 +29,7 @@
 //! | `hostname` | string | [`hostname`](Sandbox::hostname) |
 //! | `inherit_env`, `kill_on_drop`, `die_with_parent` | booleans | the methods of the same names |
 //! | `capabilities.keep` | names such as `"CAP_NET_BIND_SERVICE"` | [`keep_capability`](Sandbox::keep_capability) |
-//! | `capabilities.ambient`, `capabilities.no_new_privs` | booleans | [`CapsPolicy`](crate::CapsPolicy) |
+//! | `capabilities.ambient`, `capabilities.no_new_privs` | booleans | [`CapsPolicy`] |
 //! | `filesystem.root` | `"host"`, `"empty"` or an absolute host directory | [`root_dir`](Sandbox::root_dir), [`empty_root`](Sandbox::empty_root) |
 //! | `filesystem.proc`, `.dev`, `.tmp`, `.mask_host_secrets` | booleans | the methods of the same names |
 //! | `filesystem.ops` | ordered list of operations (below) | [`fs_op`](Sandbox::fs_op) |
@@ -434,6 +434,7 @@ impl<'de> Deserialize<'de> for Size {
 /// An unsigned 64-bit number: an integer, or a decimal or `0x` hexadecimal
 /// string (TOML integers stop at 2^63 - 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "seccomp"), allow(dead_code))]
 struct U64(u64);
 
 impl Serialize for U64 {
