@@ -144,7 +144,8 @@ impl fmt::Display for Inexpressible {
 }
 
 /// A policy file that cannot be read, or a sandbox that cannot be written
-/// as one.
+/// as one. The schema, with the complete example `examples/policy.toml`,
+/// is documented in the [`policy`](crate::policy) module.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyError {
@@ -221,6 +222,15 @@ impl PolicyError {
     pub fn line(&self) -> Option<usize> {
         match self {
             PolicyError::Invalid { line, .. } => *line,
+            _ => None,
+        }
+    }
+
+    /// The column (from 1, in characters) of an
+    /// [`Invalid`](PolicyError::Invalid) error, when known.
+    pub fn column(&self) -> Option<usize> {
+        match self {
+            PolicyError::Invalid { column, .. } => *column,
             _ => None,
         }
     }

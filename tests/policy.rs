@@ -312,6 +312,12 @@ fn malformed_json_files_are_rejected_with_key_and_line() {
     use PolicyFormat::Json;
     let (key, line, msg) = rejected(Json, "{\n  \"limits\": {\n    \"memory\": \"12Q\"\n  }\n}");
     assert_eq!((key.as_str(), line), ("limits.memory", Some(3)), "{msg}");
+    let err =
+        Sandbox::from_json("{\n  \"limits\": {\n    \"memory\": \"12Q\"\n  }\n}").unwrap_err();
+    // serde_json places the error after the offending value.
+    assert_eq!(err.column(), Some(19), "{err}");
+    let err = Sandbox::from_toml("[limits]\nmemory = \"12Q\"\n").unwrap_err();
+    assert_eq!(err.column(), Some(10), "{err}");
     let (key, line, msg) = rejected(Json, "{\n  \"hostnme\": \"x\"\n}");
     assert_eq!((key.as_str(), line), ("hostnme", Some(2)), "{msg}");
     assert!(msg.contains("unknown field `hostnme`"), "{msg}");
@@ -449,18 +455,43 @@ fn example_path() -> PathBuf {
 fn the_example_policy_parses_round_trips_and_runs() {
     as_each_identity(|| {
         let text = std::fs::read_to_string(example_path()).unwrap();
-        let sb = Sandbox::from_toml(&text).unwrap_or_else(|e| panic!("{e}"));
+        let mut sb = Sandbox::from_toml(&text).unwrap_or_else(|e| panic!("{e}"));
         let again = Sandbox::from_toml(&sb.to_toml().unwrap()).unwrap();
         assert_eq!(again, sb);
         assert_eq!(Sandbox::from_json(&sb.to_json().unwrap()).unwrap(), sb);
+        // Where a delegated cgroup v2 subtree is at hand (the VM runner), the
+        // example's limits go there (its commented-out `cgroup_parent`) and
+        // must take effect; elsewhere they are best-effort.
+        let delegated = std::env::var_os("STOCKADE_TEST_CGROUP_PARENT").map(PathBuf::from);
+        if let Some(parent) = &delegated {
+            sb.cgroup_parent(parent);
+        }
 
-        let out = sb
-            .output(Command::new("sh").arg("-c").arg(
-                "hostname; id -u; cat /work/README; readlink /work/scratch; \
-                 cat /etc/hostname 2>/dev/null || echo masked; \
-                 ls /srv/share >/dev/null && echo share",
-            ))
+        let child = sb
+            .spawn(
+                Command::new("sh")
+                    .arg("-c")
+                    .arg(
+                        "hostname; id -u; cat /work/README; readlink /work/scratch; \
+                         cat /etc/hostname 2>/dev/null || echo masked; \
+                         ls /srv/share >/dev/null && echo share",
+                    )
+                    .stdout(stockade::Stdio::piped()),
+            )
             .unwrap_or_else(|e| panic!("{}", common::chain(&e)));
+        if delegated.is_some() {
+            let report = child.enforcement().cgroup.clone().expect("a cgroup report");
+            assert!(report.path.is_some(), "{report:?}");
+            use stockade::cgroup::LimitKind;
+            assert!(
+                !report.skipped.iter().any(|s| matches!(
+                    s.kind,
+                    LimitKind::MemoryMax | LimitKind::PidsMax | LimitKind::CpuMax
+                )),
+                "{report:?}"
+            );
+        }
+        let out = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
