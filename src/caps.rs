@@ -204,9 +204,9 @@ impl<'de> serde::Deserialize<'de> for Capability {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CapsPolicy {
-    keep: BTreeSet<Capability>,
-    ambient: bool,
-    no_new_privs: bool,
+    pub(crate) keep: BTreeSet<Capability>,
+    pub(crate) ambient: bool,
+    pub(crate) no_new_privs: bool,
 }
 
 impl Default for CapsPolicy {

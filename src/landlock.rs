@@ -344,20 +344,20 @@ fn linux_version_for_abi(abi: u32) -> &'static str {
 /// One filesystem rule: `access` granted beneath `path`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-struct FsRule {
-    path: PathBuf,
-    access: FsAccess,
+pub(crate) struct FsRule {
+    pub(crate) path: PathBuf,
+    pub(crate) access: FsAccess,
     /// Left out (instead of failing) when the path does not exist.
     #[cfg_attr(feature = "serde", serde(default))]
-    optional: bool,
+    pub(crate) optional: bool,
 }
 
 /// One network rule: `access` granted on `port`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-struct NetRule {
-    port: u16,
-    access: NetAccess,
+pub(crate) struct NetRule {
+    pub(crate) port: u16,
+    pub(crate) access: NetAccess,
 }
 
 /// A Landlock policy: what the sandboxed program may access.
@@ -409,17 +409,17 @@ struct NetRule {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LandlockPolicy {
-    fs_rules: Vec<FsRule>,
-    fs_handled: Option<FsAccess>,
-    net_rules: Vec<NetRule>,
-    net_handled: NetAccess,
-    scopes: LandlockScope,
+    pub(crate) fs_rules: Vec<FsRule>,
+    pub(crate) fs_handled: Option<FsAccess>,
+    pub(crate) net_rules: Vec<NetRule>,
+    pub(crate) net_handled: NetAccess,
+    pub(crate) scopes: LandlockScope,
     #[cfg_attr(feature = "serde", serde(with = "compat_serde"))]
-    fs_compat: CompatLevel,
+    pub(crate) fs_compat: CompatLevel,
     #[cfg_attr(feature = "serde", serde(with = "compat_serde"))]
-    net_compat: CompatLevel,
+    pub(crate) net_compat: CompatLevel,
     #[cfg_attr(feature = "serde", serde(with = "compat_serde"))]
-    scope_compat: CompatLevel,
+    pub(crate) scope_compat: CompatLevel,
 }
 
 impl Default for LandlockPolicy {

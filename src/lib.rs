@@ -170,6 +170,8 @@ mod error;
 mod landlock;
 mod limits;
 mod namespaces;
+#[cfg(feature = "serde")]
+pub mod policy;
 mod rootfs;
 mod sandbox;
 #[cfg(feature = "seccomp")]
@@ -210,6 +212,8 @@ pub use landlock::{
 };
 pub use limits::{ParseRlimitError, RLIM_INFINITY, Rlimit};
 pub use namespaces::{IdMapping, Namespaces};
+#[cfg(feature = "serde")]
+pub use policy::{Inexpressible, PolicyError, PolicyFormat};
 pub use rootfs::{FsConfig, FsError, FsOp, OpName, RootKind, TmpfsOptions};
 pub use sandbox::Sandbox;
 #[cfg(feature = "seccomp")]

@@ -13,6 +13,8 @@ use stockade::{FsOp, RLIM_INFINITY, Rlimit, TmpfsOptions};
 #[derive(Debug, Default, PartialEq)]
 pub struct Options {
     pub help: bool,
+    /// `--policy FILE`: the policy file the other options apply on top of.
+    pub policy: Option<PathBuf>,
     pub share_net: bool,
     pub chdir: Option<PathBuf>,
     pub setenv: Vec<(OsString, OsString)>,
@@ -67,6 +69,8 @@ pub enum ArgError {
         value: OsString,
         expected: &'static str,
     },
+    /// An option that may be given only once came twice.
+    Repeated { option: &'static str },
     /// No program to run.
     NoProgram,
 }
@@ -89,6 +93,7 @@ impl fmt::Display for ArgError {
                     value.to_string_lossy()
                 )
             }
+            ArgError::Repeated { option } => write!(f, "option {option} given twice"),
             ArgError::NoProgram => f.write_str("no program given"),
         }
     }
@@ -103,6 +108,15 @@ system directories without its secrets; fresh /proc, minimal /dev, private /tmp;
 no capabilities, no_new_privs, the default seccomp profile; a cleared
 environment.
 
+  --policy FILE            start from the sandbox policy in FILE: TOML, or JSON
+                           when FILE ends in .json (schema: examples/policy.toml).
+                           The file is applied first, then every other option
+                           on top of it, wherever it stands on the command line:
+                           single-valued options (--hostname, --memory, ...)
+                           replace the file's value, repeatable ones (--bind,
+                           --tmpfs, --rlimit, ...) add to it, and any
+                           --landlock-* option replaces the file's [landlock]
+                           table. Given at most once.
   --share-net              keep the host network namespace
   --hostname NAME          hostname inside the sandbox
   --uid N / --gid N        ids inside the sandbox (default: the caller's)
@@ -207,6 +221,12 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
             "-h" | "--help" => {
                 o.help = true;
                 return Ok(o);
+            }
+            "--policy" => {
+                if o.policy.is_some() {
+                    return Err(ArgError::Repeated { option: "--policy" });
+                }
+                o.policy = Some(val(&mut it, "--policy")?.into());
             }
             "--share-net" => o.share_net = true,
             "--inherit-env" => o.inherit_env = true,
@@ -415,6 +435,21 @@ mod tests {
         let o = p(&["ls", "--share-net"]).unwrap();
         assert_eq!(o.program, "ls");
         assert_eq!(o.args, ["--share-net"]);
+    }
+
+    #[test]
+    fn policy_file_once() {
+        let o = p(&["--hostname", "h", "--policy", "p.toml", "sh"]).unwrap();
+        assert_eq!(o.policy, Some(PathBuf::from("p.toml")));
+        assert_eq!(o.hostname.as_deref(), Some(std::ffi::OsStr::new("h")));
+        assert_eq!(
+            p(&["--policy", "a", "--policy", "b", "sh"]),
+            Err(ArgError::Repeated { option: "--policy" })
+        );
+        assert_eq!(
+            p(&["--policy"]),
+            Err(ArgError::MissingValue { option: "--policy" })
+        );
     }
 
     #[test]

@@ -39,7 +39,17 @@ fn main() -> ExitCode {
         print!("{}", args::USAGE);
         return ExitCode::SUCCESS;
     }
-    let mut sb = Sandbox::new();
+    // The policy file first, then every other option on top of it.
+    let mut sb = match &opts.policy {
+        Some(path) => match policy(path) {
+            Ok(sb) => sb,
+            Err(e) => {
+                eprintln!("stockade: {e}");
+                return ExitCode::from(125);
+            }
+        },
+        None => Sandbox::new(),
+    };
     if opts.share_net {
         sb.share_net();
     }
@@ -52,7 +62,9 @@ fn main() -> ExitCode {
     if let Some(g) = opts.gid {
         sb.gid(g);
     }
-    sb.inherit_env(opts.inherit_env);
+    if opts.inherit_env {
+        sb.inherit_env(true);
+    }
     if let Some(r) = &opts.rootfs {
         sb.root_dir(r);
     }
@@ -249,8 +261,14 @@ fn landlock(_: &mut Sandbox, opts: &args::Options) -> Result<(), &'static str> {
 /// Applies --seccomp: the library's default profile unless `none`.
 #[cfg(feature = "seccomp")]
 fn seccomp(sb: &mut Sandbox, opts: &args::Options) -> Result<(), &'static str> {
-    if opts.seccomp == Some(args::SeccompMode::None) {
-        sb.no_seccomp();
+    match opts.seccomp {
+        Some(args::SeccompMode::None) => {
+            sb.no_seccomp();
+        }
+        Some(args::SeccompMode::Default) => {
+            sb.seccomp(stockade::SeccompPolicy::default_profile());
+        }
+        None => {}
     }
     Ok(())
 }
@@ -263,6 +281,28 @@ fn seccomp(_: &mut Sandbox, opts: &args::Options) -> Result<(), &'static str> {
         }
         _ => Ok(()),
     }
+}
+
+/// Reads the sandbox policy in `path`: JSON when the name ends in `.json`,
+/// TOML otherwise.
+#[cfg(feature = "serde")]
+fn policy(path: &std::path::Path) -> Result<Sandbox, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("failed to read policy file {}: {e}", path.display()))?;
+    let json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let parsed = if json {
+        Sandbox::from_json(&text)
+    } else {
+        Sandbox::from_toml(&text)
+    };
+    parsed.map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(not(feature = "serde"))]
+fn policy(_: &std::path::Path) -> Result<Sandbox, String> {
+    Err("this build has no policy file support (feature \"serde\")".to_owned())
 }
 
 /// The error and its causes on one line.

@@ -137,10 +137,10 @@ pub enum ArgWidth {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ArgCondition {
-    arg: u8,
-    width: ArgWidth,
-    op: ArgOp,
-    value: u64,
+    pub(crate) arg: u8,
+    pub(crate) width: ArgWidth,
+    pub(crate) op: ArgOp,
+    pub(crate) value: u64,
 }
 
 impl ArgCondition {
@@ -245,7 +245,7 @@ impl SyscallRule {
     derive(serde::Serialize, serde::Deserialize),
     serde(rename_all = "snake_case")
 )]
-enum PolicyEntry {
+pub(crate) enum PolicyEntry {
     Rule(SyscallRule),
     AllowGroup(SyscallGroup),
     GroupAction {
@@ -330,9 +330,9 @@ enum PolicyEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SeccompPolicy {
-    default_action: SeccompAction,
-    unknown_action: SeccompAction,
-    entries: Vec<PolicyEntry>,
+    pub(crate) default_action: SeccompAction,
+    pub(crate) unknown_action: SeccompAction,
+    pub(crate) entries: Vec<PolicyEntry>,
 }
 
 impl Default for SeccompPolicy {
