@@ -583,6 +583,7 @@ fn cve_2017_5226_tiocsti_terminal_injection() {
 /// `EPERM`. The program gets a virtual console when this identity can open
 /// one, else a pseudo-terminal; on a pseudo-terminal the ioctl fails anyway
 /// (`ENOTTY`), so the test requires `EPERM`, which only the filter gives.
+#[cfg(feature = "seccomp")]
 #[test]
 fn cve_2023_1523_tioclinux_is_denied() {
     as_each_identity(|| {
@@ -624,6 +625,7 @@ fn cve_2023_1523_tioclinux_is_denied() {
 /// refused: the default profile kills the process for either, so each
 /// attempt runs in a child of the probe. Without the profile `int 0x80`
 /// works when the kernel has IA-32 emulation.
+#[cfg(feature = "seccomp")]
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn x32_and_int80_syscall_entry() {
@@ -651,6 +653,7 @@ fn user_namespace_sysctls_cannot_be_changed() {
 /// CVE-2022-0185, CVE-2023-32233, ...): `unshare(CLONE_NEWUSER)` and
 /// `unshare -Ur` fail inside the sandbox. With capabilities dropped but no
 /// seccomp filter, they would succeed.
+#[cfg(feature = "seccomp")]
 #[test]
 fn nested_user_namespaces_are_denied() {
     as_each_identity(|| {
@@ -666,6 +669,7 @@ fn nested_user_namespaces_are_denied() {
 /// embedding process's session keyring can read its keys (found while
 /// writing this suite, before the seccomp profile closed it), and `add_key`/`keyctl` give access to
 /// a shared kernel attack surface (CVE-2016-0728).
+#[cfg(feature = "seccomp")]
 #[test]
 fn keyring_of_the_embedding_process() {
     as_each_identity(|| {
@@ -692,6 +696,7 @@ fn keyring_of_the_embedding_process() {
 
 /// io_uring (a way around seccomp filters and a frequent source of kernel
 /// escapes, e.g. CVE-2022-29582): `io_uring_setup` fails.
+#[cfg(feature = "seccomp")]
 #[test]
 fn io_uring_is_denied() {
     as_each_identity(|| {
@@ -720,7 +725,9 @@ fn caller_session_keys_unreachable_without_seccomp() {
             )
         };
         assert!(key > 0, "{}", std::io::Error::last_os_error());
+        #[allow(unused_mut)]
         let mut sb = sandbox();
+        #[cfg(feature = "seccomp")]
         sb.no_seccomp();
         let report = run_probe(&sb, probe_cmd("keyring", &[desc]), "keyring");
         assert!(report.contains("done keyring"), "{report}");
@@ -733,6 +740,7 @@ fn caller_session_keys_unreachable_without_seccomp() {
 
 /// Control for the seccomp-closed classes: with the profile off, the same
 /// probes report escapes, so their tests above can fail.
+#[cfg(feature = "seccomp")]
 #[test]
 fn seccomp_classes_escape_without_the_profile() {
     as_each_identity(|| {

@@ -167,6 +167,7 @@ fn compile_builds_the_callers_source_into_the_output_dir() {
 }
 
 /// The pool's table rows: worker name -> (verdict, code).
+#[cfg(feature = "tokio")]
 fn pool_rows(out: &str) -> HashMap<String, (String, String)> {
     let mut rows = HashMap::new();
     let mut in_table = false;
