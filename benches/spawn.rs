@@ -30,6 +30,8 @@ fn levels() -> Vec<(&'static str, Sandbox, Option<&'static [&'static str]>)> {
     let mut no_net = Sandbox::new();
     no_net.share_net();
     let full = Sandbox::new();
+    let mut net_filter = Sandbox::new();
+    net_filter.deny_net_by_filter();
     const BWRAP_UMP: &[&str] = &[
         "--unshare-user",
         "--unshare-pid",
@@ -67,6 +69,9 @@ fn levels() -> Vec<(&'static str, Sandbox, Option<&'static [&'static str]>)> {
         ("user+mount+pid", ump, Some(BWRAP_UMP)),
         ("default-no-net", no_net, Some(BWRAP_NO_NET)),
         ("default", full, Some(BWRAP_FULL)),
+        // No network by seccomp and Landlock instead of a namespace (no
+        // bubblewrap equivalent).
+        ("default-net-filter", net_filter, None),
     ]
 }
 

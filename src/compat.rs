@@ -63,6 +63,10 @@ pub struct Enforcement {
     /// [`Sandbox::no_seccomp`](crate::Sandbox::no_seccomp)).
     #[cfg(feature = "seccomp")]
     pub seccomp: Option<crate::seccomp::SeccompReport>,
+    /// Networking is denied by the seccomp filter and Landlock's abstract
+    /// unix socket scope rather than by a network namespace
+    /// ([`Sandbox::deny_net_by_filter`](crate::Sandbox::deny_net_by_filter)).
+    pub net_filter: bool,
 }
 
 impl fmt::Display for Enforcement {
@@ -77,6 +81,23 @@ impl fmt::Display for Enforcement {
                 ns.join(",")
             }
         )?;
+        if self.net_filter {
+            #[cfg(feature = "landlock")]
+            let scoped = self.landlock.as_ref().is_some_and(|l| {
+                l.scope_abstract_unix_socket == crate::landlock::LandlockEnforcement::FullyEnforced
+            });
+            #[cfg(not(feature = "landlock"))]
+            let scoped = false;
+            write!(
+                f,
+                "; network: filtered (seccomp: sockets other than AF_UNIX denied; {})",
+                if scoped {
+                    "Landlock: host abstract unix sockets unreachable"
+                } else {
+                    "not enforced: host abstract unix sockets reachable"
+                }
+            )?;
+        }
         if let Some(u) = self.uid {
             write!(f, "; uid {} -> {}", u.inside, u.outside)?;
         }

@@ -315,6 +315,12 @@ pub enum ConfigError {
         "invalid Landlock setup: applying a ruleset needs no_new_privs, or CAP_SYS_ADMIN kept in the sandbox"
     )]
     LandlockNeedsNoNewPrivs,
+    /// [`Sandbox::deny_net_by_filter`](crate::Sandbox::deny_net_by_filter)
+    /// with the seccomp filter turned off: nothing would deny the sockets.
+    #[error(
+        "invalid network setup: deny_net_by_filter needs the seccomp filter, which is turned off (use a network namespace instead)"
+    )]
+    NetFilterNeedsSeccomp,
     /// The sandbox's seccomp policy does not compile (an unknown system
     /// call name, an argument index above 5, an errno above 4095, a program
     /// longer than the kernel accepts).

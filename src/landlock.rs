@@ -2401,6 +2401,7 @@ mod tests {
             landlock_mirrors_fs: true,
             #[cfg(feature = "seccomp")]
             seccomp: None,
+            net_filter: false,
         };
         let text = e.to_string();
         assert!(

@@ -25,6 +25,7 @@
 //! |---|---|---|
 //! | `version` | `1` (optional) | |
 //! | `namespaces` | names from `user`, `mount`, `pid`, `net`, `ipc`, `uts`, `cgroup`, `time` | [`namespaces`](Sandbox::namespaces) |
+//! | `net_filter` | boolean (features `seccomp` and `landlock`) | [`deny_net_by_filter`](Sandbox::deny_net_by_filter) |
 //! | `uid`, `gid` | ids inside the sandbox | [`uid`](Sandbox::uid), [`gid`](Sandbox::gid) |
 //! | `hostname` | string | [`hostname`](Sandbox::hostname) |
 //! | `inherit_env`, `kill_on_drop`, `die_with_parent` | booleans | the methods of the same names |
@@ -753,6 +754,9 @@ struct PolicyFile {
     version: Option<Version>,
     #[serde(skip_serializing_if = "Option::is_none")]
     namespaces: Option<Vec<NsName>>,
+    #[cfg(all(feature = "seccomp", feature = "landlock"))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    net_filter: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     uid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1878,6 +1882,8 @@ impl PolicyFile {
         Ok(PolicyFile {
             version: Some(Version(1)),
             namespaces,
+            #[cfg(all(feature = "seccomp", feature = "landlock"))]
+            net_filter: cfg.net_filter.then_some(true),
             uid: cfg.uid,
             gid: cfg.gid,
             hostname: cfg
@@ -1908,6 +1914,10 @@ impl PolicyFile {
                 }
             }
             sb.namespaces(ns);
+        }
+        #[cfg(all(feature = "seccomp", feature = "landlock"))]
+        if self.net_filter == Some(true) {
+            sb.deny_net_by_filter();
         }
         if let Some(u) = self.uid {
             sb.uid(u);

@@ -332,3 +332,30 @@ fn seccomp_option_and_report() {
         assert_eq!(out.status.code(), Some(125));
     });
 }
+
+/// `--net-filter`: sockets other than AF_UNIX fail, no network namespace is
+/// made, and `--json` says so; on kernels without Landlock ABI 6 the
+/// sandbox cannot be set up (125) and the reason names the missing scope.
+#[cfg(all(feature = "seccomp", feature = "landlock"))]
+#[test]
+fn net_filter_denies_sockets_and_reports_it() {
+    as_each_identity(|| {
+        let out = run(&[
+            "--net-filter",
+            "--json",
+            "python3",
+            "-c",
+            "import socket\ntry:\n socket.socket()\nexcept OSError as e:\n print(e.errno)",
+        ]);
+        let err = text(&out.stderr);
+        if out.status.code() == Some(125) {
+            assert!(err.contains("abstract unix socket"), "{err}");
+            eprintln!("no Landlock ABI 6 here: --net-filter refused, as it must be");
+            return;
+        }
+        assert!(out.status.success(), "{err}");
+        assert_eq!(text(&out.stdout).trim(), libc::EAFNOSUPPORT.to_string());
+        assert!(err.contains("\"net_filter\":true"), "{err}");
+        assert!(!err.contains("\"net\""), "{err}");
+    });
+}

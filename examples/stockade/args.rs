@@ -16,6 +16,7 @@ pub struct Options {
     /// `--policy FILE`: the policy file the other options apply on top of.
     pub policy: Option<PathBuf>,
     pub share_net: bool,
+    pub net_filter: bool,
     pub chdir: Option<PathBuf>,
     pub setenv: Vec<(OsString, OsString)>,
     pub unsetenv: Vec<OsString>,
@@ -118,6 +119,9 @@ environment.
                            --landlock-* option replaces the file's [landlock]
                            table. Given at most once.
   --share-net              keep the host network namespace
+  --net-filter             deny networking with seccomp and Landlock instead of
+                           a network namespace (faster to spawn, isolates less:
+                           see Sandbox::deny_net_by_filter)
   --hostname NAME          hostname inside the sandbox
   --uid N / --gid N        ids inside the sandbox (default: the caller's)
   --chdir DIR              working directory inside the sandbox
@@ -229,6 +233,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                 o.policy = Some(val(&mut it, "--policy")?.into());
             }
             "--share-net" => o.share_net = true,
+            "--net-filter" => o.net_filter = true,
             "--inherit-env" => o.inherit_env = true,
             "--json" => o.json = true,
             "--hostname" => o.hostname = Some(val(&mut it, "--hostname")?),
@@ -430,6 +435,7 @@ mod tests {
     fn program_and_arguments() {
         let o = p(&["--share-net", "--", "sh", "-c", "echo hi"]).unwrap();
         assert!(o.share_net);
+        assert!(p(&["--net-filter", "true"]).unwrap().net_filter);
         assert_eq!(o.program, "sh");
         assert_eq!(o.args, ["-c", "echo hi"]);
         let o = p(&["ls", "--share-net"]).unwrap();

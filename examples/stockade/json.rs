@@ -121,6 +121,7 @@ pub fn enforcement(e: &Enforcement) -> String {
         .map(|r| escape(r.name()))
         .collect();
     j.raw("rlimit_fallbacks", &format!("[{}]", fallbacks.join(",")));
+    j.bool("net_filter", e.net_filter);
     #[cfg(feature = "landlock")]
     {
         j.bool("landlock_mirrors_fs", e.landlock_mirrors_fs);

@@ -53,6 +53,15 @@ fn main() -> ExitCode {
     if opts.share_net {
         sb.share_net();
     }
+    if opts.net_filter {
+        #[cfg(all(feature = "seccomp", feature = "landlock"))]
+        sb.deny_net_by_filter();
+        #[cfg(not(all(feature = "seccomp", feature = "landlock")))]
+        {
+            eprintln!("stockade: --net-filter needs the seccomp and landlock features");
+            return ExitCode::from(125);
+        }
+    }
     if let Some(h) = &opts.hostname {
         sb.hostname(h);
     }

@@ -683,6 +683,22 @@ struct Resolved<'a> {
 }
 
 /// Compiles `policy` for the native architecture.
+/// The rules behind [`Sandbox::deny_net_by_filter`](crate::Sandbox::deny_net_by_filter),
+/// appended last so that they win over the policy's own: `socket` for any
+/// family but `AF_UNIX` answers `EAFNOSUPPORT`, `io_uring_setup` (whose
+/// rings can create sockets) `EPERM`.
+pub(crate) fn add_net_filter(policy: &mut SeccompPolicy) {
+    policy
+        .rule(
+            SyscallRule::new("socket", SeccompAction::Errno(libc::EAFNOSUPPORT as u16))
+                .when(ArgCondition::new32(0, ArgOp::Ne, libc::AF_UNIX as u32)),
+        )
+        .rule(SyscallRule::new(
+            "io_uring_setup",
+            SeccompAction::Errno(libc::EPERM as u16),
+        ));
+}
+
 pub(crate) fn compile(policy: &SeccompPolicy) -> Result<CompiledFilter, SeccompError> {
     policy.default_action.validate()?;
     policy.unknown_action.validate()?;

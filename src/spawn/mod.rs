@@ -837,6 +837,7 @@ pub(crate) fn spawn(
         landlock_mirrors_fs: cfg.landlock_mirror_fs,
         #[cfg(feature = "seccomp")]
         seccomp: compiled.seccomp.as_ref().map(|f| f.report().clone()),
+        net_filter: cfg.net_filter,
     };
     Ok(Child {
         stdin: fds.stdin.take().map(ChildStdin::from_owned),
