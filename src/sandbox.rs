@@ -700,6 +700,11 @@ impl Sandbox {
         }
         .map_err(ConfigError::from)?;
         let caps = caps::plan(&cfg.caps, &ctx).map_err(ConfigError::from)?;
+        // A configuration error, so before anything that asks the kernel.
+        #[cfg(feature = "seccomp")]
+        if cfg.net_filter && cfg.seccomp.is_none() {
+            return Err(ConfigError::NetFilterNeedsSeccomp.into());
+        }
         if cfg.timeout == Some(Duration::ZERO) {
             return Err(ConfigError::Timeout.into());
         }
@@ -813,9 +818,7 @@ fn compile_seccomp(
     use crate::error::{Feature, Unsupported, UnsupportedReason};
     use crate::seccomp::{self, SeccompError};
     let Some(policy) = &cfg.seccomp else {
-        if cfg.net_filter {
-            return Err(ConfigError::NetFilterNeedsSeccomp.into());
-        }
+        // (deny_net_by_filter without a filter was refused earlier.)
         return Ok(None);
     };
     let filter = if cfg.net_filter {
