@@ -431,6 +431,125 @@ fn a_killed_callers_cgroups_are_collected() {
     });
 }
 
+/// The caller's own cgroup directory (the `0::` line under /sys/fs/cgroup).
+fn own_cgroup() -> PathBuf {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let rel = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .expect("a cgroup v2 line");
+    Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/'))
+}
+
+fn read_trimmed(p: &Path) -> String {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_owned()
+}
+
+/// A limit's control file and how to ask for it.
+type Request = (&'static str, fn(&mut Sandbox));
+
+/// Without `cgroup_parent` the sandbox's cgroup would go under the caller's
+/// own cgroup, which holds the caller. The kernel refuses the memory
+/// controller there but accepts pids, cpu and cpuset, turning the caller's
+/// cgroup into a thread root whose new children cannot take processes: the
+/// spawn must not get as far as clone3 (which then fails with EOPNOTSUPP).
+#[test]
+fn limits_under_the_callers_busy_cgroup_are_refused_before_clone() {
+    as_each_identity(|| {
+        let Some((_p, _lock)) = parent() else { return };
+        let own = own_cgroup();
+        if std::env::var_os("STOCKADE_TEST_CGROUP_RUNNER").is_some() {
+            assert_eq!(
+                Some(own.clone()),
+                std::env::var_os("STOCKADE_TEST_CGROUP_RUNNER").map(PathBuf::from)
+            );
+        }
+        assert!(!read_trimmed(&own.join("cgroup.procs")).is_empty());
+        let controllers = read_trimmed(&own.join("cgroup.controllers"));
+        for c in ["pids", "cpu", "cpuset"] {
+            assert!(
+                controllers.split_whitespace().any(|w| w == c),
+                "{}: {controllers}",
+                own.display()
+            );
+        }
+        let subtree_before = read_trimmed(&own.join("cgroup.subtree_control"));
+        let requests: [Request; 3] = [
+            ("pids.max", |sb| {
+                sb.pids_limit(512);
+            }),
+            ("cpu.max", |sb| {
+                sb.cpus(0.5).cpu_weight(50);
+            }),
+            ("cpuset.cpus", |sb| {
+                sb.cpuset_cpus("0");
+            }),
+        ];
+        for (file, set) in requests {
+            // A hard requirement: a typed error, before anything runs.
+            let mut sb = Sandbox::new();
+            set(&mut sb);
+            match sb.spawn(&mut sh("true")) {
+                Err(Error::Cgroup(stockade::CgroupError::NoInternalProcesses {
+                    parent, ..
+                })) => assert_eq!(parent, own),
+                Err(e) => panic!("{file}: not NoInternalProcesses: {}", chain(&e)),
+                Ok(_) => panic!("{file}: spawned under {}", own.display()),
+            }
+            // Best effort: the program runs; the report names what was not
+            // enforced, and why.
+            sb.cgroup_compat(CompatLevel::BestEffort)
+                .memory_high(64 << 20);
+            let mut child = sb
+                .spawn(sh("echo ran").stdout(Stdio::piped()))
+                .unwrap_or_else(|e| panic!("{file}: {}", chain(&e)));
+            let mut out = String::new();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut out)
+                .unwrap();
+            assert!(child.wait().unwrap().success());
+            assert_eq!(out, "ran\n");
+            let en = child.enforcement().clone();
+            let cg = en.cgroup.clone().expect("a cgroup report");
+            assert!(cg.path.is_none(), "{cg:?}");
+            assert!(cg.applied.is_empty(), "{cg:?}");
+            for kind in [file, "memory.high"] {
+                assert!(
+                    cg.skipped.iter().any(|s| s.kind.file() == kind
+                        && s.requested
+                        && s.reason == Unavailable::NoInternalProcesses),
+                    "{file}: {cg:?}"
+                );
+            }
+            let text = en.to_string();
+            assert!(text.contains("not enforced: "), "{text}");
+            assert!(text.contains(file), "{text}");
+            if file == "pids.max" {
+                assert!(en.rlimit_fallbacks.contains(&Rlimit::Nproc), "{en:?}");
+            }
+        }
+        // The caller's cgroup was left as it was: no controller enabled (so
+        // it did not become a thread root) and no cgroup made in it.
+        assert_eq!(
+            read_trimmed(&own.join("cgroup.subtree_control")),
+            subtree_before
+        );
+        assert_eq!(read_trimmed(&own.join("cgroup.type")), "domain");
+        assert!(
+            sandbox_cgroups(&own).is_empty(),
+            "{:?}",
+            sandbox_cgroups(&own)
+        );
+        common::assert_no_children();
+    });
+}
+
 fn populated(cgroup: &Path) -> bool {
     std::fs::read_to_string(cgroup.join("cgroup.events"))
         .map(|s| s.lines().any(|l| l == "populated 1"))

@@ -38,6 +38,9 @@ pub(crate) struct FakeOs {
     pub(crate) state: Mutex<FakeState>,
 }
 
+/// The controllers cgroup v2 allows in threaded subtrees.
+const THREADED: [&str; 3] = ["cpu", "cpuset", "pids"];
+
 fn err(code: i32) -> io::Error {
     io::Error::from_raw_os_error(code)
 }
@@ -254,7 +257,14 @@ impl Os for FakeOs {
                         return Err(err(libc::ENOENT));
                     }
                     let is_root = !self.exists(dir.join("cgroup.type"));
-                    if on && !is_root && !self.get(dir.join("cgroup.procs")).trim().is_empty() {
+                    // As the kernel: a threaded controller is accepted in a
+                    // cgroup with processes, which becomes a thread root.
+                    let threaded = THREADED.contains(&c);
+                    if on
+                        && !is_root
+                        && !threaded
+                        && !self.get(dir.join("cgroup.procs")).trim().is_empty()
+                    {
                         return Err(err(libc::EBUSY));
                     }
                     if on && !enabled.iter().any(|e| e == c) {
@@ -311,6 +321,18 @@ impl Os for FakeOs {
         }
         let controllers = self.get(parent.join("cgroup.subtree_control"));
         let missing = self.lock().no_files.clone();
+        // The children of a thread root (a non-root cgroup with processes and
+        // a threaded controller enabled) cannot hold processes.
+        let thread_root = self.exists(parent.join("cgroup.type"))
+            && !self.get(parent.join("cgroup.procs")).trim().is_empty()
+            && controllers
+                .split_whitespace()
+                .any(|c| THREADED.contains(&c));
+        let cgroup_type = if thread_root {
+            "domain invalid\n"
+        } else {
+            "domain\n"
+        };
         let mut files: Vec<(String, String)> = vec![
             (
                 "cgroup.controllers".into(),
@@ -318,7 +340,7 @@ impl Os for FakeOs {
             ),
             ("cgroup.subtree_control".into(), "\n".into()),
             ("cgroup.procs".into(), String::new()),
-            ("cgroup.type".into(), "domain\n".into()),
+            ("cgroup.type".into(), cgroup_type.into()),
             ("cgroup.events".into(), "populated 0\nfrozen 0\n".into()),
             ("cgroup.freeze".into(), "0\n".into()),
             ("cgroup.kill".into(), String::new()),

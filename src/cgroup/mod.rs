@@ -11,8 +11,9 @@
 //! own cgroup (the `0::` line of /proc/self/cgroup, under the cgroup2 mount
 //! found in /proc/self/mountinfo). The needed controllers are enabled in the
 //! parent's `cgroup.subtree_control` when the parent allows it (it was
-//! delegated to the caller); stockade never moves the caller's processes and
-//! never writes to cgroups other than the parent and its own.
+//! delegated to the caller and, unless it is the root, holds no processes);
+//! stockade never moves the caller's processes and never writes to cgroups
+//! other than the parent and its own.
 //!
 //! The program runs one level below the limits so that, when it is the root
 //! of its own cgroup namespace, the cgroup it can see holds no limit it could
@@ -435,7 +436,26 @@ impl Engine {
             .os
             .read(&sc_path)
             .map_err(|e| CgroupError::io(IoOp::Read, &sc_path, e))?;
+        // The kernel refuses a domain controller (memory, io) in a non-root
+        // cgroup that holds processes (EBUSY), but accepts a threaded one
+        // (cpu, cpuset, pids): the parent then becomes a thread root, every
+        // new child of it is "domain invalid", and clone3 fails to place the
+        // program there with EOPNOTSUPP. So never enable anything in, nor
+        // use a controller someone else enabled in, a parent that holds
+        // processes (the caller's own cgroup always does, unless it is the
+        // root, where the rule does not apply).
+        let refuse_if_busy = |s: &Self| -> Result<(), CgroupError> {
+            let is_root = s.os.read(&parent.join("cgroup.type")).is_err();
+            if !is_root && s.has_processes(parent)? {
+                return Err(CgroupError::NoInternalProcesses {
+                    parent: parent.to_owned(),
+                    controller: c,
+                });
+            }
+            Ok(())
+        };
         if contains(&sc, c) {
+            refuse_if_busy(self)?;
             mark(self);
             return Ok(());
         }
@@ -447,6 +467,7 @@ impl Engine {
         if !contains(&avail, c) {
             return Err(unsupported(self.unavailable(disc, parent, c)?));
         }
+        refuse_if_busy(self)?;
         match self.os.write(&sc_path, &format!("+{}", c.name())) {
             Ok(()) => {
                 mark(self);
@@ -464,6 +485,16 @@ impl Engine {
                 _ => CgroupError::io(IoOp::Write, sc_path, e),
             }),
         }
+    }
+
+    /// Whether cgroup `dir` itself (not its descendants) holds a process.
+    fn has_processes(&self, dir: &Path) -> Result<bool, CgroupError> {
+        let path = dir.join("cgroup.procs");
+        let text = self
+            .os
+            .read(&path)
+            .map_err(|e| CgroupError::io(IoOp::Read, path, e))?;
+        Ok(!text.trim().is_empty())
     }
 
     /// Creates and locks `<parent>/stockade-<pid>-<start>-<n>`.

@@ -448,6 +448,72 @@ fn limits_land_in_the_right_files() {
     assert!(cgroup_dirs(&os, &pool).is_empty());
 }
 
+/// The kernel lets a cgroup with processes enable a threaded controller
+/// (pids, cpu, cpuset) and then makes every new child "domain invalid", where
+/// clone3 cannot place the program (EOPNOTSUPP): such limits must be refused
+/// up front, leaving the caller's cgroup as it was.
+#[test]
+fn threaded_controllers_are_not_enabled_in_a_cgroup_with_processes() {
+    let (os, engine) = fake_v2();
+    os.put("/sys/fs/cgroup/cgroup.subtree_control", "cpuset cpu pids\n");
+    os.put("/sys/fs/cgroup/app/cgroup.controllers", "cpuset cpu pids\n");
+    let app = Path::new("/sys/fs/cgroup/app");
+    let config = CgroupConfig {
+        pids_max: Some(64),
+        cpus: Some(0.5),
+        cpu_weight: Some(50),
+        ..CgroupConfig::default()
+    };
+    match engine.prepare(&config).unwrap_err() {
+        CgroupError::NoInternalProcesses { parent, controller } => {
+            assert_eq!(parent, app);
+            assert!(
+                matches!(controller, Controller::Pids | Controller::Cpu),
+                "{controller:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let best = CgroupConfig {
+        compat: CompatLevel::BestEffort,
+        ..config
+    };
+    let p = engine.prepare(&best).unwrap();
+    assert!(p.cgroup.is_none());
+    let report = p.report.unwrap();
+    assert!(report.applied.is_empty(), "{report:?}");
+    let skipped: Vec<(LimitKind, Unavailable, bool)> = report
+        .skipped
+        .iter()
+        .map(|s| (s.kind, s.reason, s.requested))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (LimitKind::PidsMax, Unavailable::NoInternalProcesses, true),
+            (LimitKind::CpuMax, Unavailable::NoInternalProcesses, true),
+            (LimitKind::CpuWeight, Unavailable::NoInternalProcesses, true),
+        ]
+    );
+    // The caller's cgroup did not become a thread root; nothing was made.
+    assert_eq!(os.get(app.join("cgroup.subtree_control")).trim(), "");
+    assert!(cgroup_dirs(&os, app).is_empty());
+    // Nor is a threaded controller used that someone else enabled there.
+    os.put(app.join("cgroup.subtree_control"), "pids\n");
+    let pids_only = CgroupConfig {
+        pids_max: Some(64),
+        ..CgroupConfig::default()
+    };
+    assert!(matches!(
+        engine.prepare(&pids_only),
+        Err(CgroupError::NoInternalProcesses {
+            controller: Controller::Pids,
+            ..
+        })
+    ));
+    assert!(cgroup_dirs(&os, app).is_empty());
+}
+
 #[test]
 fn no_internal_processes_is_detected_not_worked_around() {
     let (os, engine) = fake_v2();
