@@ -38,6 +38,10 @@ pub struct Enforcement {
     pub gid: Option<IdMapping>,
     /// Whether the sandbox has its own root filesystem.
     pub filesystem: bool,
+    /// Whether that root filesystem started as a copy of the policy's
+    /// template (its static part, built once per policy) rather than being
+    /// built whole for this sandbox. Either way it is the same filesystem.
+    pub filesystem_template: bool,
     /// The sandbox's cgroup and the limits in force there; `None` when the
     /// policy asks for no cgroup. In best-effort mode its `skipped` list
     /// names the limits that are not enforced, and its `path` is `None` when

@@ -2395,6 +2395,7 @@ mod tests {
             uid: None,
             gid: None,
             filesystem: false,
+            filesystem_template: false,
             cgroup: None,
             rlimit_fallbacks: Vec::new(),
             landlock: Some(report(KernelAbi::Available(2))),

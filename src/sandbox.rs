@@ -102,6 +102,8 @@ impl Default for Config {
 #[derive(Debug)]
 pub(crate) struct Compiled {
     pub(crate) mounts: Option<Arc<MountPlan>>,
+    /// The template mount namespace of `mounts`, built on first use.
+    pub(crate) template: crate::spawn::template::TemplateCache,
     pub(crate) rlimits: Vec<(libc::c_int, libc::rlimit64)>,
     pub(crate) rlimit_names: Vec<&'static str>,
     pub(crate) caps: caps::CapPlan,
@@ -731,6 +733,7 @@ impl Sandbox {
         }
         Ok(Compiled {
             mounts,
+            template: Default::default(),
             rlimits,
             rlimit_names,
             #[cfg(feature = "landlock")]

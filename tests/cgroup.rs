@@ -330,8 +330,12 @@ fn failed_spawn_and_dropped_child_leave_nothing() {
         let Some((p, _lock)) = parent() else { return };
         let mut sb = limited(&p);
         sb.memory_limit(64 << 20).pids_limit(16);
-        // The first spawn opens the process-wide lifeline pipe.
-        let _ = sb.spawn(&mut stockade::Command::new("/no/such/program"));
+        // The first spawn opens the process-wide lifeline pipe; the second
+        // builds the policy's template mount namespace, which the policy
+        // keeps.
+        for _ in 0..2 {
+            let _ = sb.spawn(&mut stockade::Command::new("/no/such/program"));
+        }
         let fds = common::fd_count();
         for _ in 0..3 {
             match sb.spawn(&mut stockade::Command::new("/no/such/program")) {

@@ -129,6 +129,8 @@ fn two_hundred_concurrent_sandboxes_on_a_current_thread_runtime() {
                 "{SANDBOXES} concurrent sandboxes from a current-thread runtime: {:?}",
                 started.elapsed()
             );
+            // The policy's template goes with the policy.
+            drop(sb);
             assert_eq!(fd_list(), fds_before, "descriptors leaked");
         });
         drop(rt);

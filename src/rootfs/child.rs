@@ -302,6 +302,8 @@ struct Build {
     /// contents and overlay upper layers; detached before the pivot.
     scratch: Option<Fd>,
     counter: u64,
+    /// The minimal `/dev` tmpfs, sealed read-only at the end.
+    dev: Option<Fd>,
 }
 
 impl Build {
@@ -563,9 +565,9 @@ fn mask(root: c_int, rel: &[u8], _known_dir: Option<bool>) -> Result<(), Errno> 
     }
 }
 
-/// Builds the new root and pivots into it. Runs in the supervisor, in the new
-/// mount namespace, before the program process exists.
-pub(crate) fn build(plan: &super::MountPlan) -> Step {
+/// Makes the mount propagation private, creates the new root and stacks it
+/// on top of the old one (it is reached through its fd).
+fn start(plan: &super::MountPlan) -> Step<Build> {
     // Nothing done here may propagate back to the caller's namespace.
     raw::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
         .at(Stage::MountPropagation, 0)?;
@@ -585,7 +587,6 @@ pub(crate) fn build(plan: &super::MountPlan) -> Step {
         }
     }
     .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
-    // Stack the new root on top of the old one; it is reached through its fd.
     raw::move_mount(
         root.0,
         c"",
@@ -594,19 +595,43 @@ pub(crate) fn build(plan: &super::MountPlan) -> Step {
         raw::MOVE_MOUNT_F_EMPTY_PATH,
     )
     .at(Stage::RootMount, 0)?;
-
-    let mut b = Build {
+    Ok(Build {
         root,
         scratch: None,
         counter: 0,
-    };
-    for (i, op) in plan.ops.iter().enumerate() {
-        apply(&mut b, op).map_err(|e| Fail::new(Stage::MountOp, i as u32, e))?;
+        dev: None,
+    })
+}
+
+/// Applies op `i` of the plan.
+fn apply_at(b: &mut Build, plan: &super::MountPlan, i: usize) -> Step {
+    let fail = |e| Fail::new(Stage::MountOp, i as u32, e);
+    let op = plan.ops.get(i).ok_or(Errno(libc::EINVAL)).map_err(fail)?;
+    if plan.dev_op == Some(i) {
+        // The minimal /dev: kept to be sealed read-only at the end.
+        if let OpKind::Tmpfs { mode, size, .. } = &op.kind {
+            let attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV;
+            let m = new_tmpfs(*mode, *size, attrs).map_err(fail)?;
+            let target = ensure_dir(b.root.0, op.dest.to_bytes()).map_err(fail)?;
+            attach(m.0, target.0).map_err(fail)?;
+            b.dev = Some(m);
+            return Ok(());
+        }
     }
+    apply(b, op).map_err(fail)
+}
+
+/// Detaches the scratch tmpfs, seals `/dev` and (for a tmpfs root) the root
+/// read-only, and pivots into the new root.
+fn finish(mut b: Build, plan: &super::MountPlan) -> Step {
     if let Some(s) = b.scratch.take() {
         let mut buf = [0u8; PATH_MAX];
         let p = fd_path(s.0, b"", &mut buf).map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
         raw::umount2(p, libc::MNT_DETACH).at(Stage::RootMount, 0)?;
+    }
+    if let Some(dev) = b.dev.take() {
+        let idx = plan.dev_op.unwrap_or(0) as u32;
+        set_attrs(dev.0, raw::MOUNT_ATTR_RDONLY, false).at(Stage::MountOp, idx)?;
     }
     if matches!(plan.root, RootSpec::Tmpfs) {
         set_attrs(
@@ -622,6 +647,131 @@ pub(crate) fn build(plan: &super::MountPlan) -> Step {
     raw::umount2(c".", libc::MNT_DETACH).at(Stage::PivotRoot, 0)?;
     raw::chdir(c"/").at(Stage::PivotRoot, 0)?;
     Ok(())
+}
+
+/// Builds the new root and pivots into it. Runs in the supervisor, in the new
+/// mount namespace, before the program process exists.
+pub(crate) fn build(plan: &super::MountPlan) -> Step {
+    let mut b = start(plan)?;
+    for i in 0..plan.ops.len() {
+        apply_at(&mut b, plan, i)?;
+    }
+    finish(b, plan)
+}
+
+/// Builds the static part of the root (`split.template_ops`), creates the
+/// mount points of the per-spawn part, and pivots into it. Runs once per
+/// policy in the template builder, in the template's new user and mount
+/// namespaces. `anchor_stack` is where the short-lived process that mounts
+/// the `proc` anchor runs.
+pub(crate) fn build_template(
+    plan: &super::MountPlan,
+    split: &super::TemplateSplit,
+    anchor_stack: (*mut u8, usize),
+) -> Step {
+    let mut b = start(plan)?;
+    for &i in &split.template_ops {
+        apply_at(&mut b, plan, i)?;
+    }
+    let mut buf = [0u8; PATH_MAX];
+    for (i, m) in split.mountpoints.iter().enumerate() {
+        let rel = m.to_bytes();
+        // Nothing may have been put there yet (see TemplateSplit).
+        match open_in_root(
+            b.root.0,
+            cstr_in(rel, &mut buf).at(Stage::RootMount, i as u32)?,
+            libc::O_PATH | libc::O_NOFOLLOW,
+        ) {
+            Err(Errno(libc::ENOENT)) => {}
+            Ok(_) => return Err(Fail::new(Stage::RootMount, i as u32, Errno(libc::EEXIST))),
+            Err(e) => return Err(Fail::new(Stage::RootMount, i as u32, e)),
+        }
+        let dir = ensure_dir(b.root.0, rel).at(Stage::RootMount, i as u32)?;
+        if rel == b"proc" && split.proc_anchor {
+            mount_proc_anchor(dir.0, anchor_stack).at(Stage::RootMount, i as u32)?;
+        }
+    }
+    finish(b, plan)
+}
+
+/// Applies the per-spawn part of a split plan to this process's copy of the
+/// template (its root is the template's root). Runs in the supervisor.
+pub(crate) fn build_spawn(plan: &super::MountPlan, split: &super::TemplateSplit) -> Step {
+    let root = fd(raw::openat(
+        libc::AT_FDCWD,
+        c"/",
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        0,
+    ))
+    .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
+    let mut b = Build {
+        root,
+        scratch: None,
+        counter: 0,
+        dev: None,
+    };
+    for &i in &split.spawn_ops {
+        apply_at(&mut b, plan, i)?;
+    }
+    if b.scratch.is_some() {
+        // Spawn ops are proc, devpts and tmpfs mounts, which need none.
+        return Err(Fail::new(Stage::RootMount, 0, Errno(libc::EINVAL)));
+    }
+    raw::chdir(c"/").at(Stage::PivotRoot, 0)?;
+    Ok(())
+}
+
+/// Mounts, on `target`, a `proc` instance of a new and immediately empty pid
+/// namespace. The template needs a `proc` the kernel considers fully visible
+/// so that each sandbox's user namespace may mount its own on top of it; one
+/// of the caller's pid namespace would show the caller's processes to a
+/// sandbox able to unmount its `/proc`, this one shows none.
+fn mount_proc_anchor(target: c_int, stack: (*mut u8, usize)) -> Result<(), Errno> {
+    let mut arg = target;
+    let args = crate::sys::clone::CloneArgs {
+        flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_NEWPID) as u64,
+        exit_signal: 0,
+        stack: stack.0 as u64,
+        stack_size: stack.1 as u64,
+        ..Default::default()
+    };
+    // SAFETY: `stack` is a region of the builder's stack mapping reserved for
+    // this process, which the parent keeps mapped until the builder has been
+    // reaped; CLONE_VFORK suspends us until the child has exited, so `arg`
+    // outlives its use; the entry point follows the child-zone rules.
+    let pid = unsafe {
+        crate::sys::clone::clone3(
+            &args,
+            core::mem::size_of::<crate::sys::clone::CloneArgs>(),
+            anchor_entry,
+            (&mut arg as *mut c_int).cast(),
+        )
+    }?;
+    let mut st: c_int = 0;
+    raw::wait4(pid as i32, &mut st, libc::__WALL, None)?;
+    if libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0 {
+        Ok(())
+    } else if libc::WIFEXITED(st) {
+        Err(Errno(libc::WEXITSTATUS(st)))
+    } else {
+        Err(Errno(libc::ECHILD))
+    }
+}
+
+/// Entry point of the anchor process: the init of a new pid namespace,
+/// which mounts its `proc` and exits (emptying the namespace). Its exit
+/// status is 0 or the errno of the step that failed.
+///
+/// # Safety
+/// `arg` points to the target directory's descriptor, valid until we exit.
+unsafe extern "C" fn anchor_entry(arg: *mut core::ffi::c_void) -> c_int {
+    // SAFETY: guaranteed by the caller.
+    let target = unsafe { *(arg as *const c_int) };
+    let attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV | raw::MOUNT_ATTR_NOEXEC;
+    match new_fs(c"proc", &[], attrs).and_then(|m| attach(m.0, target)) {
+        Ok(()) => 0,
+        Err(Errno(e)) => e.clamp(1, 255),
+    }
 }
 
 #[cfg(test)]

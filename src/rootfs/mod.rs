@@ -462,6 +462,121 @@ pub(crate) struct MountPlan {
     /// For each child op: the index of the caller's operation it came from
     /// (None for defaults) and its destination, for error messages.
     pub(crate) origin: Vec<(Option<usize>, PathBuf)>,
+    /// The op that mounts the minimal `/dev` tmpfs; it is made read-only
+    /// once every op has run (`/dev/shm` and `/dev/pts` stay writable).
+    pub(crate) dev_op: Option<usize>,
+    /// How the plan divides between a template mount namespace and each
+    /// spawn (`None`: every spawn builds the whole plan).
+    pub(crate) template: Option<TemplateSplit>,
+}
+
+/// The division of a plan between a template mount namespace, built once
+/// per policy, and the spawns that copy it.
+///
+/// The template holds every op whose result is the same for every sandbox
+/// and never written by one: binds of host paths, directories, symlinks,
+/// files and masks on the read-only root, and the `/dev` tmpfs (sealed
+/// read-only). Each spawn mounts what must be its own: `/proc` for its pid
+/// namespace, `/dev/pts`, `/dev/shm` and `/tmp`.
+#[derive(Debug)]
+pub(crate) struct TemplateSplit {
+    /// Ops applied in the template, in plan order.
+    pub(crate) template_ops: Vec<usize>,
+    /// Ops each spawn applies to its copy, in plan order.
+    pub(crate) spawn_ops: Vec<usize>,
+    /// Mount points the template creates for the spawn ops. None of them may
+    /// exist before it does: one that did would mean a template op reached
+    /// into a place a spawn op later covers (through a symlink), and moving
+    /// that op ahead of the spawn op would change its result.
+    pub(crate) mountpoints: Vec<CString>,
+    /// Whether the template holds a `proc` instance (of an empty pid
+    /// namespace) at `proc`: the kernel lets a user namespace mount a new
+    /// `proc` only where one is already fully visible.
+    pub(crate) proc_anchor: bool,
+}
+
+/// Whether `a` is `b` or lies beneath it.
+fn beneath(a: &[u8], b: &[u8]) -> bool {
+    a == b || (a.starts_with(b) && a.get(b.len()) == Some(&b'/'))
+}
+
+/// Divides a plan between a template and its spawns, or says it cannot be.
+///
+/// Moving the template's ops ahead of the spawn ops keeps the plan's meaning
+/// only when no moved op is at or beneath an earlier spawn op's destination
+/// (or the reverse); the template build checks the symlink case.
+fn split(
+    root: &child::RootSpec,
+    ops: &[Op],
+    origin: &[(Option<usize>, PathBuf)],
+    dev_op: Option<usize>,
+    proc_kind: ProcKind,
+) -> Option<TemplateSplit> {
+    if !matches!(root, child::RootSpec::Tmpfs) || proc_kind != ProcKind::Fresh {
+        return None;
+    }
+    let mut fresh: Vec<&[u8]> = Vec::new();
+    let mut template_ops = Vec::new();
+    let mut spawn_ops = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let dest = op.dest.to_bytes();
+        if dest.is_empty() {
+            return None;
+        }
+        let per_spawn = Some(i) != dev_op
+            && matches!(
+                op.kind,
+                OpKind::Proc
+                    | OpKind::ProcReadOnly
+                    | OpKind::ProcMask
+                    | OpKind::Devpts
+                    | OpKind::Tmpfs { .. }
+                    | OpKind::Overlay { .. }
+            );
+        if per_spawn {
+            // The caller's own tmpfs and overlay mounts are not (yet) split.
+            if origin.get(i).is_none_or(|o| o.0.is_some()) {
+                return None;
+            }
+            fresh.push(dest);
+            spawn_ops.push(i);
+        } else {
+            if fresh.iter().any(|f| beneath(dest, f) || beneath(f, dest)) {
+                return None;
+            }
+            template_ops.push(i);
+        }
+    }
+    // Spawn ops mask files with a bind of /dev/null, which resolves in the
+    // template's root: it must be the host's, bound by the default /dev.
+    let masks = spawn_ops
+        .iter()
+        .any(|&i| matches!(ops.get(i).map(|o| &o.kind), Some(OpKind::ProcMask)));
+    let nulls: Vec<&Op> = ops
+        .iter()
+        .filter(|o| beneath(o.dest.to_bytes(), b"dev/null"))
+        .collect();
+    let host_null = matches!(
+        nulls.as_slice(),
+        [Op { kind: OpKind::Bind { src, .. }, .. }] if src.to_bytes() == b"/dev/null"
+    );
+    if masks && !host_null {
+        return None;
+    }
+    let mut mountpoints: Vec<CString> = Vec::new();
+    for f in &fresh {
+        let nested = fresh.iter().any(|g| g != f && beneath(f, g));
+        if !nested && !mountpoints.iter().any(|m| m.to_bytes() == *f) {
+            mountpoints.push(CString::new(*f).ok()?);
+        }
+    }
+    let proc_anchor = ops.iter().any(|o| matches!(o.kind, OpKind::Proc));
+    Some(TemplateSplit {
+        template_ops,
+        spawn_ops,
+        mountpoints,
+        proc_anchor,
+    })
 }
 
 /// What an existing destination is, as far as the plan knows.
@@ -611,7 +726,9 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
         }
         b.known.insert(b"proc".to_vec(), Known::Dir);
     }
+    let mut dev_op = None;
     if cfg.dev {
+        dev_op = Some(b.ops.len());
         b.push(
             None,
             b"dev",
@@ -836,10 +953,13 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
             }
         }
     }
+    let template = split(&root, &b.ops, &b.origin, dev_op, proc_kind);
     Ok(MountPlan {
         root,
         ops: b.ops,
         origin: b.origin,
+        dev_op,
+        template,
     })
 }
 

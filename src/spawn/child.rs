@@ -168,9 +168,8 @@ fn supervisor(plan: &ChildPlan) -> c_int {
     init_loop(ctx)
 }
 
-fn write_file(path: &core::ffi::CStr, data: &[u8], stage: Stage) -> Step {
-    let fd = raw::openat(libc::AT_FDCWD, path, libc::O_WRONLY | libc::O_CLOEXEC, 0).at(stage, 0)?
-        as c_int;
+pub(crate) fn write_file(dir: c_int, path: &core::ffi::CStr, data: &[u8], stage: Stage) -> Step {
+    let fd = raw::openat(dir, path, libc::O_WRONLY | libc::O_CLOEXEC, 0).at(stage, 0)? as c_int;
     let r = raw::write(fd, data);
     let _ = raw::close(fd);
     match r {
@@ -184,9 +183,25 @@ fn supervisor_setup(plan: &ChildPlan) -> Step {
     if let Some(m) = &plan.id_maps {
         // An unprivileged process may map only its own ids, and only after
         // giving up setgroups(2).
-        write_file(c"/proc/self/setgroups", b"deny", Stage::SetGroups)?;
-        write_file(c"/proc/self/uid_map", &m.uid_map, Stage::UidMap)?;
-        write_file(c"/proc/self/gid_map", &m.gid_map, Stage::GidMap)?;
+        // In a copy of a template, the root holds no /proc of ours yet: the
+        // caller's, opened when the template was built, stands in.
+        let (dir, [setgroups, uid_map, gid_map]) = match &plan.helper {
+            Some(h) => (
+                h.host_proc,
+                [c"self/setgroups", c"self/uid_map", c"self/gid_map"],
+            ),
+            None => (
+                libc::AT_FDCWD,
+                [
+                    c"/proc/self/setgroups",
+                    c"/proc/self/uid_map",
+                    c"/proc/self/gid_map",
+                ],
+            ),
+        };
+        write_file(dir, setgroups, b"deny", Stage::SetGroups)?;
+        write_file(dir, uid_map, &m.uid_map, Stage::UidMap)?;
+        write_file(dir, gid_map, &m.gid_map, Stage::GidMap)?;
     }
     if !plan.pid_ns {
         // Without a pid namespace, orphans of the program come to us.
@@ -200,11 +215,56 @@ fn supervisor_setup(plan: &ChildPlan) -> Step {
         // Modes given in the plan are exact; the caller's umask comes back
         // before the program process is created.
         let old = raw::umask(0);
-        let r = crate::rootfs::child::build(m);
+        let r = match (&plan.helper, &m.template) {
+            (Some(_), Some(split)) => crate::rootfs::child::build_spawn(m, split),
+            _ => crate::rootfs::child::build(m),
+        };
         raw::umask(old);
         r?;
     }
     Ok(())
+}
+
+/// Entry point of the helper that enters a policy's template namespaces and
+/// clones the supervisor there, as the caller's child (`CLONE_PARENT`). Its
+/// exit status is 0, or the errno of the step that failed.
+///
+/// # Safety
+/// As for [`supervisor_entry`]; `plan.helper` is set.
+pub(crate) unsafe extern "C" fn helper_entry(arg: *mut c_void) -> c_int {
+    // SAFETY: guaranteed by the caller (see above).
+    let plan = unsafe { &*(arg as *const ChildPlan) };
+    let Some(h) = &plan.helper else {
+        return libc::EINVAL;
+    };
+    if let Err(Errno(e)) = raw::setns(h.user_ns, libc::CLONE_NEWUSER) {
+        return e;
+    }
+    if let Err(Errno(e)) = raw::setns(h.mnt_ns, libc::CLONE_NEWNS) {
+        return e;
+    }
+    let args = CloneArgs {
+        flags: h.flags | libc::CLONE_PARENT as u64,
+        pidfd: h.pidfd_out,
+        exit_signal: 0,
+        stack: h.stack.0 as u64,
+        stack_size: h.stack.1 as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: the same contract as the caller's own clone of the supervisor
+    // (see spawn::spawn): the stack and the plan outlive the supervisor's use
+    // of them, and the entry point follows the child-zone rules.
+    match unsafe {
+        clone::clone3(
+            &args,
+            core::mem::size_of::<CloneArgs>(),
+            supervisor_entry,
+            arg,
+        )
+    } {
+        Ok(_) => 0,
+        Err(Errno(e)) => e,
+    }
 }
 
 fn clone_program(plan: &ChildPlan) -> Step<i32> {

@@ -14,6 +14,7 @@
 pub(crate) mod child;
 pub(crate) mod plan;
 pub(crate) mod report;
+pub(crate) mod template;
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
@@ -656,11 +657,19 @@ pub(crate) fn spawn(
         (None, None, None, None)
     };
 
-    let stacks = StackMap::new(2, STACK_SIZE).map_err(|e| Error::Io {
+    let use_clone3 = clone3_available();
+    // The static part of the root filesystem, built once per policy (see
+    // the template module); it needs clone3 for CLONE_PARENT with a pidfd.
+    let template = match &compiled.mounts {
+        Some(m) if userns && use_clone3 => compiled.template.get(m, euid, egid),
+        _ => None,
+    };
+    let stacks = StackMap::new(3, STACK_SIZE).map_err(|e| Error::Io {
         op: ParentOp::MapStack,
         source: e,
     })?;
-    let use_clone3 = clone3_available();
+    let flags = libc::CLONE_VM as u64 | libc::CLONE_PIDFD as u64 | ns.supervisor_clone_flags();
+    let mut pidfd: libc::c_int = -1;
 
     // ---- cgroup: created and limited before clone, removed by `Drop` on
     // every error path below ----
@@ -677,13 +686,21 @@ pub(crate) fn spawn(
         rlimits.push((r.resource(), lim));
     }
 
-    let plan = ChildPlan {
+    let mut plan = ChildPlan {
         report_fd: report_child.as_raw_fd(),
         lifeline_fd,
         pid_ns: ns.contains(Namespaces::PID),
         id_maps,
         hostname: cfg.hostname.as_ref().map(|h| h.as_bytes().to_vec()),
         mounts: compiled.mounts.clone(),
+        helper: template.as_ref().map(|t| plan::HelperArgs {
+            user_ns: t.user.as_raw_fd(),
+            mnt_ns: t.mnt.as_raw_fd(),
+            host_proc: t.host_proc.as_raw_fd(),
+            flags,
+            pidfd_out: &mut pidfd as *mut libc::c_int as u64,
+            stack: stacks.stack(0, STACK_SIZE),
+        }),
         use_clone3,
         program_stack: stacks.stack(1, STACK_SIZE),
         cgroup_fd: cg_fds.as_ref().map_or(-1, |f| f.clone_into),
@@ -721,8 +738,44 @@ pub(crate) fn spawn(
     // ---- Clone ----
     let started = std::time::Instant::now();
     let (sup_lo, sup_size) = stacks.stack(0, STACK_SIZE);
-    let flags = libc::CLONE_VM as u64 | libc::CLONE_PIDFD as u64 | ns.supervisor_clone_flags();
-    let mut pidfd: libc::c_int = -1;
+    if plan.helper.is_some() {
+        let (lo, size) = stacks.stack(2, STACK_SIZE);
+        let args = CloneArgs {
+            flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES) as u64,
+            exit_signal: 0,
+            stack: lo as u64,
+            stack_size: size as u64,
+            ..CloneArgs::default()
+        };
+        let arg = &plan as *const ChildPlan as *mut libc::c_void;
+        let r = template::with_signals_blocked(|| {
+            // SAFETY: the helper runs on its own region of `stacks` and
+            // CLONE_VFORK suspends us until it has exited; the supervisor
+            // it clones has the same guarantees as the one cloned below
+            // (its pidfd lands in our table, through CLONE_FILES, and in
+            // `pidfd`); the entry point follows the child-zone rules.
+            unsafe {
+                clone::clone3(
+                    &args,
+                    std::mem::size_of::<CloneArgs>(),
+                    child::helper_entry,
+                    arg,
+                )
+            }
+        });
+        if let Ok(pid) = r {
+            let _ = template::reap(pid as i32);
+        }
+        // The helper's last step has the kernel store the supervisor's
+        // pidfd, behind the compiler's back.
+        // SAFETY: a plain read of a live local.
+        pidfd = unsafe { std::ptr::read_volatile(&pidfd) };
+        if pidfd < 0 {
+            // Build the whole plan in this spawn, and in the next ones.
+            compiled.template.disable();
+            plan.helper = None;
+        }
+    }
     let arg = &plan as *const ChildPlan as *mut libc::c_void;
 
     let all = nix::sys::signal::SigSet::all();
@@ -734,7 +787,9 @@ pub(crate) fn spawn(
         Some(&all),
         Some(&mut old),
     );
-    let r = if use_clone3 {
+    let r = if plan.helper.is_some() {
+        Ok(0)
+    } else if use_clone3 {
         let args = CloneArgs {
             flags,
             pidfd: &mut pidfd as *mut libc::c_int as u64,
@@ -822,6 +877,7 @@ pub(crate) fn spawn(
     }
     guard.armed = false;
     drop(guard);
+    let from_template = plan.helper.is_some();
     drop(plan);
 
     let enforcement = crate::compat::Enforcement {
@@ -829,6 +885,7 @@ pub(crate) fn spawn(
         uid: uid_report,
         gid: gid_report,
         filesystem: compiled.mounts.is_some(),
+        filesystem_template: from_template,
         cgroup: cg.report,
         rlimit_fallbacks: rlimit_fallbacks.iter().map(|f| f.0).collect(),
         #[cfg(feature = "landlock")]

@@ -18,6 +18,21 @@ pub(crate) struct IdMaps {
     pub(crate) gid_map: Vec<u8>,
 }
 
+/// What the helper that enters a template needs (see `spawn::template`).
+pub(crate) struct HelperArgs {
+    /// The template's user and mount namespaces.
+    pub(crate) user_ns: c_int,
+    pub(crate) mnt_ns: c_int,
+    /// The caller's `/proc` (a directory descriptor).
+    pub(crate) host_proc: c_int,
+    /// The supervisor's clone flags (without `CLONE_PARENT`).
+    pub(crate) flags: u64,
+    /// Where the kernel stores the supervisor's pidfd.
+    pub(crate) pidfd_out: u64,
+    /// The supervisor's stack.
+    pub(crate) stack: (*mut u8, usize),
+}
+
 pub(crate) struct ChildPlan {
     // Channels.
     pub(crate) report_fd: c_int,
@@ -28,6 +43,9 @@ pub(crate) struct ChildPlan {
     pub(crate) id_maps: Option<IdMaps>,
     pub(crate) hostname: Option<Vec<u8>>,
     pub(crate) mounts: Option<Arc<MountPlan>>,
+    /// Set when the supervisor starts in a copy of the plan's template
+    /// mount namespace: it then builds only the per-spawn part.
+    pub(crate) helper: Option<HelperArgs>,
     pub(crate) use_clone3: bool,
     pub(crate) program_stack: (*mut u8, usize),
     pub(crate) cgroup_fd: c_int,

@@ -323,6 +323,12 @@ pub fn clear_groups() -> SysResult {
     unsafe { sc!(libc::SYS_setgroups, 0, core::ptr::null::<libc::gid_t>()) }
 }
 
+/// `setns(2)`.
+pub fn setns(fd: c_int, nstype: c_int) -> SysResult {
+    // SAFETY: integer arguments only.
+    unsafe { sc!(libc::SYS_setns, fd, nstype) }
+}
+
 /// `unshare(2)`.
 pub fn unshare(flags: c_int) -> SysResult {
     // SAFETY: integer argument only.

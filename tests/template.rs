@@ -1,0 +1,161 @@
+//! The template mount namespace: from a policy's second spawn on, the static
+//! part of the root filesystem is a copy of one built once. The sandbox must
+//! not be able to tell, except that the copied mounts are locked.
+
+mod common;
+
+use common::{as_each_identity, chain, fd_list, sh};
+use stockade::{Capability, Sandbox, Stdio};
+
+/// Runs `script` and returns (whether the root started from the template,
+/// exit success, stdout, stderr).
+fn run(sb: &Sandbox, script: &str) -> (bool, bool, String, String) {
+    let mut cmd = sh(script);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = sb
+        .spawn(&mut cmd)
+        .unwrap_or_else(|e| panic!("spawn failed: {}", chain(&e)));
+    let from_template = child.enforcement().filesystem_template;
+    let out = child.wait_with_output().unwrap();
+    (
+        from_template,
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// What a program can observe of its filesystem: the mounts (point, flags,
+/// type), the kind and mode of well-known paths, and which are writable.
+const VIEW: &str = "awk '{ for (i = 7; $i != \"-\"; i++) ; print $5, $6, $(i+1) }' /proc/self/mountinfo | sort -u; \
+    for p in / /bin /lib /usr /etc /etc/shadow /etc/ssl/private /dev /dev/null /dev/tty /dev/ptmx /dev/fd /dev/pts /dev/shm /proc /proc/sys /proc/kcore /proc/keys /tmp /w /w/sub /w/file /link /extra; do \
+      [ -e $p ] || [ -L $p ] || { echo $p missing; continue; }; \
+      echo $p $(stat -c '%F %a' $p); \
+    done; \
+    for d in / /tmp /dev /dev/shm /etc /w /w/sub; do touch $d/.probe 2>/dev/null && echo $d writable; done; \
+    cat /w/file; readlink /link; ls /extra | head -3; \
+    grep -c . /proc/self/uid_map; id -u; id -g";
+
+#[test]
+fn later_spawns_copy_the_template_and_see_the_same_filesystem() {
+    as_each_identity(|| {
+        let work = tempfile::tempdir().unwrap();
+        std::fs::create_dir(work.path().join("sub")).unwrap();
+        let mut sb = Sandbox::new();
+        sb.bind_rw(work.path(), "/w")
+            .file("/w/file", "contents\n")
+            .symlink("/tmp", "/link")
+            .bind_ro("/usr/share", "/extra")
+            .mask("/etc/hostname");
+        let (t1, ok1, first, err1) = run(&sb, VIEW);
+        assert!(ok1 && !t1, "first spawn: template {t1}\n{first}\n{err1}");
+        let (t2, ok2, second, err2) = run(&sb, VIEW);
+        assert!(
+            t2,
+            "the second spawn of a splittable policy starts from the template"
+        );
+        assert!(ok2, "{second}\n{err2}");
+        assert_eq!(first, second, "the two ways must give the same view");
+        assert!(second.contains("/tmp writable") && second.contains("/dev/shm writable"));
+        assert!(!second.contains("/ writable") && !second.contains("/dev writable"));
+        assert!(second.contains("/w writable") && second.contains("contents"));
+        // Writes through the rw bind reach the host, as before.
+        let (_, ok3, _, _) = run(&sb, "echo out > /w/sub/result");
+        assert!(ok3);
+        assert_eq!(
+            std::fs::read_to_string(work.path().join("sub/result")).unwrap(),
+            "out\n"
+        );
+    });
+}
+
+#[test]
+fn template_mounts_are_locked_and_hide_no_host_processes() {
+    as_each_identity(|| {
+        // A program that kept CAP_SYS_ADMIN (in its user namespace) and has
+        // no seccomp filter: the most it can do to its mounts.
+        let mut sb = Sandbox::new();
+        sb.keep_capability(Capability::SysAdmin);
+        #[cfg(feature = "seccomp")]
+        sb.no_seccomp();
+        let script = "umount /etc/shadow 2>&1 && echo UNMOUNTED-MASK; \
+                      umount -l /usr 2>&1 && echo UNMOUNTED-USR; \
+                      mount -o remount,rw / 2>&1 && echo REMOUNTED-ROOT; \
+                      umount -l /proc && echo proc-unmounted; \
+                      ls /proc | grep -E '^[0-9]+$' | tr '\\n' ' '; echo; \
+                      echo caller=$CALLER";
+        run(&sb, "true");
+        let mut cmd = sh(script);
+        cmd.env("CALLER", std::process::id().to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = sb.spawn(&mut cmd).unwrap();
+        assert!(child.enforcement().filesystem_template);
+        let out = child.wait_with_output().unwrap();
+        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        eprintln!("{out}");
+        assert!(
+            !out.contains("UNMOUNTED"),
+            "copied mounts are locked: {out}"
+        );
+        assert!(!out.contains("REMOUNTED"), "{out}");
+        // The sandbox's own /proc is not locked: under it lies the
+        // template's, of an empty pid namespace, with no process at all.
+        assert!(out.contains("proc-unmounted"), "{out}");
+        let pids_line = out
+            .lines()
+            .skip_while(|l| *l != "proc-unmounted")
+            .nth(1)
+            .unwrap_or("");
+        assert_eq!(pids_line.trim(), "", "processes visible: {out}");
+    });
+}
+
+#[test]
+fn plans_that_do_not_split_are_built_whole() {
+    as_each_identity(|| {
+        // A caller's tmpfs is built per spawn (not split).
+        let mut tmpfs = Sandbox::new();
+        tmpfs.tmpfs("/scratch", Default::default());
+        // A bind destination reached through a symlink into /tmp: the
+        // template cannot hold it (its /tmp is not there yet), so the
+        // policy falls back to building the whole plan, with the same
+        // result as ever.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("marker"), "m").unwrap();
+        let mut through = Sandbox::new();
+        through.symlink("/tmp", "/t").bind_ro(dir.path(), "/t/x");
+        for sb in [&tmpfs, &through] {
+            for _ in 0..3 {
+                let (t, ok, out, err) = run(sb, "ls /tmp/x /scratch 2>/dev/null; true");
+                assert!(ok, "{out}\n{err}");
+                assert!(!t, "not from a template: {out}");
+            }
+        }
+        let (_, _, out, _) = run(&through, "cat /tmp/x/marker");
+        assert_eq!(out, "m");
+    });
+}
+
+#[test]
+fn dropping_a_policy_releases_its_template() {
+    as_each_identity(|| {
+        // Once-per-process state (probes, the lifeline) first.
+        let warm = Sandbox::new();
+        run(&warm, "true");
+        let before = fd_list();
+        {
+            let sb = Sandbox::new();
+            for _ in 0..3 {
+                run(&sb, "true");
+            }
+            let (t, ..) = run(&sb, "true");
+            assert!(t);
+            assert!(
+                fd_list().len() > before.len(),
+                "the policy holds its template"
+            );
+        }
+        assert_eq!(fd_list(), before);
+    });
+}
