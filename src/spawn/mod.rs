@@ -320,6 +320,19 @@ fn setup_error(
                 source,
             }
         }
+        Stage::RootMount | Stage::MountOp | Stage::PivotRoot if errno == libc::ENOSYS => {
+            // fsopen, open_tree, move_mount, mount_setattr or openat2 is
+            // missing: a kernel before 5.12, or a filter that answers
+            // unknown system calls with ENOSYS.
+            Error::Unsupported(crate::error::Unsupported {
+                feature: crate::error::Feature::MountApi,
+                reason: if kernel_at_least(5, 12) {
+                    crate::error::UnsupportedReason::Blocked
+                } else {
+                    crate::error::UnsupportedReason::Kernel
+                },
+            })
+        }
         Stage::MountOp => {
             let target = compiled
                 .mounts
@@ -375,6 +388,18 @@ fn setup_error(
         }
         .into(),
     }
+}
+
+/// Whether the running kernel's release is at least `major.minor`.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let Some(release) = read_sysctl("/proc/sys/kernel/osrelease") else {
+        return false;
+    };
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let have = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    have >= (major, minor)
 }
 
 /// Validates the command's passed descriptors.
