@@ -188,16 +188,29 @@ pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// `openat2(2)` (Linux 5.6).
+///
+/// With `RESOLVE_IN_ROOT` or `RESOLVE_BENEATH` the kernel answers `EAGAIN`
+/// when a rename or a mount anywhere on the system raced with a `..` in the
+/// walk (it cannot then prove the walk stayed inside); as openat2(2)
+/// advises, the call is retried, a bounded number of times.
 pub fn openat2(dirfd: c_int, path: &CStr, how: &OpenHow) -> SysResult {
-    // SAFETY: path is NUL-terminated; how is a live struct of the size passed.
-    unsafe {
-        sc!(
-            libc::SYS_openat2,
-            dirfd,
-            path.as_ptr(),
-            how as *const OpenHow,
-            core::mem::size_of::<OpenHow>()
-        )
+    let mut left = 64u32;
+    loop {
+        // SAFETY: path is NUL-terminated; how is a live struct of the size
+        // passed.
+        let r = unsafe {
+            sc!(
+                libc::SYS_openat2,
+                dirfd,
+                path.as_ptr(),
+                how as *const OpenHow,
+                core::mem::size_of::<OpenHow>()
+            )
+        };
+        match r {
+            Err(Errno(libc::EAGAIN)) if left > 0 => left = left.wrapping_sub(1),
+            r => return r,
+        }
     }
 }
 
