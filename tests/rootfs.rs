@@ -529,79 +529,15 @@ fn a_missing_mount_api_is_a_typed_unsupported_error() {
         // Re-run the helper below in a process whose seccomp filter answers
         // fsopen(2) with ENOSYS, as on a kernel before 5.2 or under a filter
         // that does not know the call.
-        let exe = std::env::current_exe().unwrap();
-        let out = std::process::Command::new(exe)
-            .args([
-                "helper_spawn_under_fsopen_enosys",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .output()
-            .unwrap();
-        let s = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && s.contains("1 passed"),
-            "{s}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(s.contains("fsopen is ENOSYS"), "{s}");
+        let out = common::run_helper_test("helper_spawn_under_fsopen_enosys");
+        assert!(out.contains("fsopen is ENOSYS"), "{out}");
     });
 }
 
 #[test]
 #[ignore = "helper for a_missing_mount_api_is_a_typed_unsupported_error"]
 fn helper_spawn_under_fsopen_enosys() {
-    let filter = [
-        libc::sock_filter {
-            code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
-        libc::sock_filter {
-            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-            jt: 0,
-            jf: 1,
-            k: libc::SYS_fsopen as u32,
-        },
-        libc::sock_filter {
-            code: (libc::BPF_RET | libc::BPF_K) as u16,
-            jt: 0,
-            jf: 0,
-            k: libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
-        },
-        libc::sock_filter {
-            code: (libc::BPF_RET | libc::BPF_K) as u16,
-            jt: 0,
-            jf: 0,
-            k: libc::SECCOMP_RET_ALLOW,
-        },
-    ];
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut _,
-    };
-    // SAFETY: integer arguments only; affects this (helper) process.
-    let r = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    assert_eq!(r, 0);
-    // SAFETY: installs a valid filter, alive for the call, on this process.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            libc::SECCOMP_FILTER_FLAG_TSYNC,
-            &prog,
-        )
-    };
-    assert_eq!(r, 0);
-    // SAFETY: a NUL-terminated name and a flags word.
-    let r = unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), 0) };
-    assert_eq!(
-        (r, std::io::Error::last_os_error().raw_os_error()),
-        (-1, Some(libc::ENOSYS))
-    );
+    common::answer_enosys(libc::SYS_fsopen);
     println!("fsopen is ENOSYS");
     let sb = Sandbox::new();
     // The first spawn builds the whole root, the second a template: both

@@ -598,80 +598,15 @@ fn legacy_clone_fallback_when_clone3_is_enosys() {
     as_each_identity(|| {
         // Re-run the helper below in a process whose seccomp filter answers
         // clone3 with ENOSYS, as Docker's default profile does.
-        let exe = std::env::current_exe().unwrap();
-        let out = std::process::Command::new(exe)
-            .args([
-                "helper_spawn_under_clone3_enosys",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .output()
-            .unwrap();
-        let s = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && s.contains("1 passed"),
-            "{s}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(s.contains("clone3 is ENOSYS"), "{s}");
+        let out = common::run_helper_test("helper_spawn_under_clone3_enosys");
+        assert!(out.contains("clone3 is ENOSYS"), "{out}");
     });
 }
 
 #[test]
 #[ignore = "helper for legacy_clone_fallback_when_clone3_is_enosys"]
 fn helper_spawn_under_clone3_enosys() {
-    // A minimal filter: clone3 -> ENOSYS, everything else allowed.
-    let nr = libc::SYS_clone3 as u32;
-    let filter = [
-        libc::sock_filter {
-            code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
-        libc::sock_filter {
-            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-            jt: 0,
-            jf: 1,
-            k: nr,
-        },
-        libc::sock_filter {
-            code: (libc::BPF_RET | libc::BPF_K) as u16,
-            jt: 0,
-            jf: 0,
-            k: libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
-        },
-        libc::sock_filter {
-            code: (libc::BPF_RET | libc::BPF_K) as u16,
-            jt: 0,
-            jf: 0,
-            k: libc::SECCOMP_RET_ALLOW,
-        },
-    ];
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut _,
-    };
-    // SAFETY: installs a valid filter on this (helper) process only.
-    unsafe {
-        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-        assert_eq!(
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                libc::SECCOMP_FILTER_FLAG_TSYNC,
-                &prog
-            ),
-            0
-        );
-        let r = libc::syscall(libc::SYS_clone3, std::ptr::null::<u8>(), 0usize);
-        assert_eq!(
-            (r, std::io::Error::last_os_error().raw_os_error()),
-            (-1, Some(libc::ENOSYS))
-        );
-    }
+    common::answer_enosys(libc::SYS_clone3);
     println!("clone3 is ENOSYS");
     let out = stdout_of(
         Sandbox::new().hostname("legacy"),

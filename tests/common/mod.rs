@@ -326,3 +326,72 @@ pub fn pid_alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// Runs the `#[ignore]`d test `helper` of the running test binary alone, in
+/// a new process, and returns its stdout, asserting that it passed.
+pub fn run_helper_test(helper: &str) -> String {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            helper,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && s.contains("1 passed"),
+        "{s}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s
+}
+
+/// Installs, on this whole process, a seccomp filter that answers system
+/// call `nr` with ENOSYS (as an old kernel, or a container runtime's filter,
+/// would) and allows everything else; then checks it took effect.
+pub fn answer_enosys(nr: libc::c_long) {
+    let insn = |code: u32, jt: u8, jf: u8, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    let filter = [
+        insn(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, 0),
+        insn(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 1, nr as u32),
+        insn(
+            libc::BPF_RET | libc::BPF_K,
+            0,
+            0,
+            libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+        ),
+        insn(libc::BPF_RET | libc::BPF_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut _,
+    };
+    // SAFETY: integer arguments only; affects this process.
+    let r = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    assert_eq!(r, 0);
+    // SAFETY: installs a valid filter, alive for the call, on every thread.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_TSYNC,
+            &prog,
+        )
+    };
+    assert_eq!(r, 0);
+    // SAFETY: with the filter in place the call never reaches the kernel;
+    // null and zero arguments are what it would get.
+    let r = unsafe { libc::syscall(nr, 0usize, 0usize) };
+    assert_eq!(
+        (r, std::io::Error::last_os_error().raw_os_error()),
+        (-1, Some(libc::ENOSYS))
+    );
+}
