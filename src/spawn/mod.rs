@@ -390,6 +390,21 @@ fn setup_error(
     }
 }
 
+/// Runs `f` with every signal blocked in the calling thread: a process
+/// cloned with `CLONE_VM` must not run the caller's handlers on its stack.
+pub(crate) fn with_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
+    use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
+    let mut old = SigSet::empty();
+    let _ = pthread_sigmask(
+        SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::all()),
+        Some(&mut old),
+    );
+    let r = f();
+    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    r
+}
+
 /// Whether the running kernel's release is at least `major.minor`.
 fn kernel_at_least(major: u32, minor: u32) -> bool {
     let Some(release) = read_sysctl("/proc/sys/kernel/osrelease") else {
@@ -773,7 +788,7 @@ pub(crate) fn spawn(
             ..CloneArgs::default()
         };
         let arg = &plan as *const ChildPlan as *mut libc::c_void;
-        let r = template::with_signals_blocked(|| {
+        let r = with_signals_blocked(|| {
             // SAFETY: the helper runs on its own region of `stacks` and
             // CLONE_VFORK suspends us until it has exited; the supervisor
             // it clones has the same guarantees as the one cloned below
@@ -803,51 +818,41 @@ pub(crate) fn spawn(
     }
     let arg = &plan as *const ChildPlan as *mut libc::c_void;
 
-    let all = nix::sys::signal::SigSet::all();
-    let mut old = nix::sys::signal::SigSet::empty();
-    // Block every signal: the supervisor inherits this mask and must not run
-    // the caller's handlers on its stack before it has reset them.
-    let _ = nix::sys::signal::pthread_sigmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&all),
-        Some(&mut old),
-    );
-    let r = if plan.helper.is_some() {
-        Ok(0)
-    } else if use_clone3 {
-        let args = CloneArgs {
-            flags,
-            pidfd: &mut pidfd as *mut libc::c_int as u64,
-            exit_signal: 0,
-            stack: sup_lo as u64,
-            stack_size: sup_size as u64,
-            ..CloneArgs::default()
-        };
-        // SAFETY: the supervisor stack is part of `stacks`, which is kept
-        // alive until the supervisor has been reaped (moved into the Child,
-        // or dropped after the guard reaps it); `plan` outlives its use by
-        // the supervisor (we wait for Running/Error/EOF below, and the guard
-        // reaps the supervisor on every other exit path); the entry point
-        // follows the child-zone rules.
-        unsafe {
-            clone::clone3(
-                &args,
-                std::mem::size_of::<CloneArgs>(),
-                child::supervisor_entry,
-                arg,
-            )
+    // Every signal blocked: the supervisor inherits this mask and must not
+    // run the caller's handlers on its stack before it has reset them.
+    let r = with_signals_blocked(|| {
+        if plan.helper.is_some() {
+            Ok(0)
+        } else if use_clone3 {
+            let args = CloneArgs {
+                flags,
+                pidfd: &mut pidfd as *mut libc::c_int as u64,
+                exit_signal: 0,
+                stack: sup_lo as u64,
+                stack_size: sup_size as u64,
+                ..CloneArgs::default()
+            };
+            // SAFETY: the supervisor stack is part of `stacks`, which is kept
+            // alive until the supervisor has been reaped (moved into the
+            // Child, or dropped after the guard reaps it); `plan` outlives
+            // its use by the supervisor (we wait for Running/Error/EOF
+            // below, and the guard reaps the supervisor on every other exit
+            // path); the entry point follows the child-zone rules.
+            unsafe {
+                clone::clone3(
+                    &args,
+                    std::mem::size_of::<CloneArgs>(),
+                    child::supervisor_entry,
+                    arg,
+                )
+            }
+        } else {
+            let top = sup_lo.wrapping_add(sup_size);
+            // SAFETY: as above, for the legacy system call; CLONE_PIDFD
+            // stores the pidfd through the parent_tid pointer.
+            unsafe { clone::clone_legacy(flags, top, &mut pidfd, child::supervisor_entry, arg) }
         }
-    } else {
-        let top = sup_lo.wrapping_add(sup_size);
-        // SAFETY: as above, for the legacy system call; CLONE_PIDFD stores
-        // the pidfd through the parent_tid pointer.
-        unsafe { clone::clone_legacy(flags, top, &mut pidfd, child::supervisor_entry, arg) }
-    };
-    let _ = nix::sys::signal::pthread_sigmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&old),
-        None,
-    );
+    });
 
     match r {
         Ok(_) => {}

@@ -193,7 +193,7 @@ fn build(plan: &MountPlan, split: &TemplateSplit, euid: u32, egid: u32) -> Resul
         stack_size: size as u64,
         ..CloneArgs::default()
     };
-    let r = with_signals_blocked(|| {
+    let r = super::with_signals_blocked(|| {
         // SAFETY: the stack is part of `stacks`, alive until after the
         // builder has been reaped below; CLONE_VFORK suspends this thread
         // until the builder has exited, so `args` outlives it; the entry
@@ -242,19 +242,4 @@ pub(crate) fn reap(pid: i32) -> Result<c_int, raw::Errno> {
             r => return r.map(|_| st),
         }
     }
-}
-
-/// Runs `f` with every signal blocked in the calling thread: a process
-/// cloned with `CLONE_VM` must not run the caller's handlers on its stack.
-pub(crate) fn with_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
-    use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
-    let mut old = SigSet::empty();
-    let _ = pthread_sigmask(
-        SigmaskHow::SIG_SETMASK,
-        Some(&SigSet::all()),
-        Some(&mut old),
-    );
-    let r = f();
-    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
-    r
 }
