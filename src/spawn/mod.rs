@@ -704,7 +704,9 @@ pub(crate) fn spawn(
         Some(m) if userns && use_clone3 => compiled.template.get(m, euid, egid),
         _ => None,
     };
-    let stacks = StackMap::new(3, STACK_SIZE).map_err(|e| Error::Io {
+    // The supervisor's, the program's, and the template helper's if any.
+    let stack_count = if template.is_some() { 3 } else { 2 };
+    let stacks = StackMap::new(stack_count, STACK_SIZE).map_err(|e| Error::Io {
         op: ParentOp::MapStack,
         source: e,
     })?;
