@@ -422,6 +422,54 @@ fn signals_kill_and_try_wait() {
 }
 
 #[test]
+fn child_id_is_the_program_pid_in_the_callers_terms() {
+    as_each_identity(|| {
+        let with_pid_ns = stockade::Namespaces::default();
+        for ns in [with_pid_ns, with_pid_ns - stockade::Namespaces::PID] {
+            let mut sb = Sandbox::new();
+            sb.namespaces(ns);
+            // The second spawn of a policy starts from its template.
+            for round in 0..2 {
+                let mut child = sb
+                    .spawn(Command::new("/bin/sleep").arg("100").stdin(Stdio::null()))
+                    .unwrap();
+                let pid = child.id();
+                // `spawn` returns once exec has replaced the process's
+                // memory, a moment before the kernel has set up the new
+                // command line.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let cmdline = loop {
+                    let c = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+                    if !c.is_empty() || Instant::now() > deadline {
+                        break c;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                };
+                assert_eq!(
+                    cmdline, b"/bin/sleep\x00100\x00",
+                    "{ns:?}, spawn {round}: pid {pid} is not the program"
+                );
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+                let nspid: Vec<&str> = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("NSpid:"))
+                    .unwrap()
+                    .split_whitespace()
+                    .collect();
+                assert_eq!(nspid.first(), Some(&pid.to_string().as_str()));
+                if ns.contains(stockade::Namespaces::PID) {
+                    // The supervisor is 1 in the sandbox, the program 2.
+                    assert_eq!(nspid.last(), Some(&"2"), "{status}");
+                }
+                child.kill().unwrap();
+                child.wait().unwrap();
+            }
+        }
+        assert_no_children();
+    });
+}
+
+#[test]
 fn dropping_a_child_kills_the_sandbox() {
     as_each_identity(|| {
         let child = Sandbox::new().spawn(&mut sh("sleep 100")).unwrap();

@@ -163,9 +163,28 @@ fn supervisor(plan: &ChildPlan) -> c_int {
             start_ns.saturating_add(plan.timeout_ns)
         },
     };
-    send(ctx.report_fd, &Record::new(report::KIND_RUNNING));
+    send_running(&ctx);
     // The parent may free the plan from here on: only `ctx` is used below.
     init_loop(ctx)
+}
+
+/// Reports `Running` with the program's pid, in the parent's terms. Without
+/// a pid namespace our pid numbers are the parent's. In one, the kernel
+/// translates the pid of `SCM_CREDENTIALS` for the receiver; as the
+/// namespace's init we may name another process in it there.
+fn send_running(ctx: &InitCtx) {
+    let mut rec = Record::new(report::KIND_RUNNING);
+    if !ctx.pid_ns {
+        rec.value = ctx.program;
+        send(ctx.report_fd, &rec);
+        return;
+    }
+    rec.flags = report::FLAG_PID_IN_CREDENTIALS;
+    if raw::send_as(ctx.report_fd, rec.as_bytes(), ctx.program).is_err() {
+        // The pid stays unknown to the parent; the sandbox runs.
+        rec.flags = 0;
+        send(ctx.report_fd, &rec);
+    }
 }
 
 pub(crate) fn write_file(dir: c_int, path: &core::ffi::CStr, data: &[u8], stage: Stage) -> Step {
@@ -639,9 +658,6 @@ fn program(plan: &ChildPlan) -> Result<core::convert::Infallible, Fail> {
     if raw::getppid() != plan.shared.expected_ppid.load(Ordering::Relaxed) {
         return Err(Fail::new(Stage::DeathSignal, 0, Errno(libc::ESRCH)));
     }
-    // Hello: the kernel attaches our pid as the parent sees it.
-    send(plan.report_fd, &Record::new(report::KIND_HELLO));
-
     if plan.cgroup_procs_fd >= 0 {
         // Fallback placement when clone3 is unavailable: "0" moves the writer.
         raw::write(plan.cgroup_procs_fd, b"0").at(Stage::Cgroup, 0)?;

@@ -223,8 +223,15 @@ fn read_reports(sock: BorrowedFd<'_>, program_pid: &mut Option<u32>) -> Result<O
             return Ok(Outcome::Vanished);
         };
         match rec.kind {
-            report::KIND_HELLO => *program_pid = pid.and_then(|p| u32::try_from(p).ok()),
-            report::KIND_RUNNING => return Ok(Outcome::Running),
+            report::KIND_RUNNING => {
+                let from = if rec.flags & report::FLAG_PID_IN_CREDENTIALS != 0 {
+                    pid
+                } else {
+                    Some(rec.value)
+                };
+                *program_pid = from.and_then(|p| u32::try_from(p).ok()).filter(|&p| p > 0);
+                return Ok(Outcome::Running);
+            }
             report::KIND_ERROR => return Ok(Outcome::Failed(Box::new(rec))),
             _ => return Ok(Outcome::Vanished),
         }

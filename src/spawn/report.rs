@@ -1,16 +1,14 @@
 //! The fixed-size record the sandbox's processes send to the parent.
 //!
 //! One record per `SOCK_SEQPACKET` message, so a record is never split or
-//! merged. The program process says hello (the kernel attaches its pid as
-//! seen by the parent), the supervisor reports `Running` once the program has
-//! been executed, an `Error` if a setup step failed, and finally `Exit` with
-//! the program's wait status.
+//! merged. The supervisor reports `Running` once the program has been
+//! executed (with the program's pid as the parent sees it), an `Error` if a
+//! setup step failed, and finally `Exit` with the program's wait status.
 
 /// Bytes of free-form detail (e.g. a script's interpreter path).
 pub(crate) const DETAIL_LEN: usize = 240;
 
-/// Record kinds.
-pub(crate) const KIND_HELLO: u32 = 1;
+/// Record kinds (1 is retired).
 pub(crate) const KIND_ERROR: u32 = 2;
 pub(crate) const KIND_RUNNING: u32 = 3;
 pub(crate) const KIND_EXIT: u32 = 4;
@@ -22,6 +20,11 @@ pub(crate) const FLAG_INTERPRETER: u32 = 1;
 /// `flags` bit on an `Exit` record: the sandbox's wall-clock timeout expired
 /// and the supervisor killed it.
 pub(crate) const FLAG_TIMED_OUT: u32 = 2;
+
+/// `flags` bit on a `Running` record: the program's pid is the pid of the
+/// record's `SCM_CREDENTIALS` (translated by the kernel into the parent's pid
+/// namespace). Without it, `value` holds the pid, or 0 if it is unknown.
+pub(crate) const FLAG_PID_IN_CREDENTIALS: u32 = 8;
 
 /// `flags` bit on an `Exit` record: the caller asked for the sandbox to be
 /// killed ([`REQUEST_KILL`]) and the supervisor did.
@@ -92,7 +95,7 @@ impl Record {
             u32::from_ne_bytes(w)
         };
         let mut r = Record::new(word(0));
-        if !(KIND_HELLO..=KIND_EXIT).contains(&r.kind) {
+        if !(KIND_ERROR..=KIND_EXIT).contains(&r.kind) {
             return None;
         }
         r.stage = word(1);

@@ -490,6 +490,58 @@ pub fn send(fd: c_int, buf: &[u8]) -> SysResult {
     }
 }
 
+/// `sendmsg(2)` of one buffer with explicit `SCM_CREDENTIALS` naming `pid`
+/// (a process in the sender's pid namespace) and the sender's own ids. The
+/// kernel translates the pid into the receiver's pid namespace. Naming
+/// another process's pid needs `CAP_SYS_ADMIN` over the sender's pid
+/// namespace (`EPERM` otherwise).
+pub fn send_as(fd: c_int, buf: &[u8], pid: i32) -> SysResult {
+    #[repr(C)]
+    struct Control {
+        hdr: libc::cmsghdr,
+        cred: libc::ucred,
+    }
+    // CMSG_LEN and CMSG_SPACE, with the kernel's alignment to `size_t`.
+    const HDR: usize = core::mem::size_of::<libc::cmsghdr>();
+    const CRED: usize = core::mem::size_of::<libc::ucred>();
+    const ALIGN: usize = core::mem::size_of::<usize>();
+    const SPACE: usize = HDR + CRED.div_ceil(ALIGN) * ALIGN;
+    const _: () = assert!(HDR % ALIGN == 0 && core::mem::size_of::<Control>() == SPACE);
+    // SAFETY: getuid and getgid take no arguments and cannot fail.
+    let uid = unsafe { sc!(libc::SYS_getuid) }.unwrap_or(0) as u32;
+    // SAFETY: as above.
+    let gid = unsafe { sc!(libc::SYS_getgid) }.unwrap_or(0) as u32;
+    let mut control = Control {
+        // SAFETY: an all-zero cmsghdr is valid plain data (its private
+        // padding fields on some targets included).
+        hdr: unsafe { core::mem::zeroed() },
+        cred: libc::ucred { pid, uid, gid },
+    };
+    control.hdr.cmsg_len = (HDR + CRED) as _;
+    control.hdr.cmsg_level = libc::SOL_SOCKET;
+    control.hdr.cmsg_type = libc::SCM_CREDENTIALS;
+    let mut iov = libc::iovec {
+        iov_base: buf.as_ptr() as *mut c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid (no name, no control data yet).
+    let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = (&mut control as *mut Control).cast();
+    msg.msg_controllen = SPACE as _;
+    // SAFETY: msg, iov and control point to live memory for the duration of
+    // the call; MSG_NOSIGNAL avoids SIGPIPE if the parent has gone.
+    unsafe {
+        sc!(
+            libc::SYS_sendmsg,
+            fd,
+            &msg as *const libc::msghdr,
+            libc::MSG_NOSIGNAL
+        )
+    }
+}
+
 /// `execve(2)`. Returns only on failure.
 pub fn execve(
     path: &CStr,
