@@ -531,8 +531,10 @@ impl Child {
             apply_cgroup_usage(&mut outcome, &cg, self.inner.started);
         }
         self.inner.outcome = Some(outcome);
-        // The supervisor is reaped: its stack can go.
-        self.inner.stacks = None;
+        // The supervisor is reaped: its stacks can serve the next spawn.
+        if let Some(stacks) = self.inner.stacks.take() {
+            stacks.recycle();
+        }
         status
     }
 }
@@ -627,7 +629,15 @@ impl Drop for Child {
         }
         if self.inner.kill_on_drop {
             let _ = self.kill();
-            let _ = pidfd_wait(self.inner.pidfd.as_fd(), false);
+            let reaped = matches!(pidfd_wait(self.inner.pidfd.as_fd(), false), Ok(Some(_)));
+            if let Some(stacks) = self.inner.stacks.take() {
+                if reaped {
+                    stacks.recycle();
+                } else {
+                    // Not known to be gone: its stack must stay mapped.
+                    std::mem::forget(stacks);
+                }
+            }
         } else {
             if let Some(stacks) = self.inner.stacks.take() {
                 // The supervisor keeps running on this memory: it must

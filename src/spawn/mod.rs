@@ -711,9 +711,10 @@ pub(crate) fn spawn(
         Some(m) if userns && use_clone3 => compiled.template.get(m, euid, egid),
         _ => None,
     };
-    // The supervisor's, the program's, and the template helper's if any.
-    let stack_count = if template.is_some() { 3 } else { 2 };
-    let stacks = StackMap::new(stack_count, STACK_SIZE).map_err(|e| Error::Io {
+    // The supervisor's, the program's, and the template helper's (used
+    // only with a template; the set comes from a pool, so one shape for all
+    // spawns costs only address space).
+    let stacks = StackMap::pooled(3, STACK_SIZE).map_err(|e| Error::Io {
         op: ParentOp::MapStack,
         source: e,
     })?;

@@ -207,7 +207,17 @@ pub unsafe fn clone_legacy(
 pub struct StackMap {
     base: *mut u8,
     len: usize,
+    count: usize,
 }
+
+/// Stack mappings kept for the next spawns. Mapping and guarding a set,
+/// faulting its first pages in and unmapping it (a TLB shootdown on every
+/// CPU the process ran on) cost tens of microseconds per spawn.
+static POOL: std::sync::Mutex<Vec<StackMap>> = std::sync::Mutex::new(Vec::new());
+
+/// How many idle sets the pool keeps: enough for that many threads spawning
+/// at once. Each holds only the few pages its children touched.
+const POOL_MAX: usize = 8;
 
 // SAFETY: the mapping is plain memory owned by this value; it is only handed
 // to children by address and unmapped in Drop.
@@ -240,6 +250,7 @@ impl StackMap {
         let map = StackMap {
             base: base.cast(),
             len,
+            count,
         };
         for i in 0..count {
             // SAFETY: i * slot < len, so the pointer stays inside the mapping.
@@ -251,6 +262,30 @@ impl StackMap {
             }
         }
         Ok(map)
+    }
+
+    /// A set of `count` stacks of `size` bytes from the pool, or a new one.
+    /// Return it with [`recycle`](Self::recycle).
+    pub fn pooled(count: usize, size: usize) -> std::io::Result<Self> {
+        // Never wait for the lock (a fork of a process whose other thread
+        // held it would wait forever): when it is busy, map a new set.
+        if let Ok(mut pool) = POOL.try_lock() {
+            let len = (size + PAGE) * count;
+            if let Some(i) = pool.iter().rposition(|m| m.count == count && m.len == len) {
+                return Ok(pool.swap_remove(i));
+            }
+        }
+        Self::new(count, size)
+    }
+
+    /// Gives the set back to the pool, or unmaps it when the pool is full.
+    /// Like dropping it, only once no child runs on it any more.
+    pub fn recycle(self) {
+        if let Ok(mut pool) = POOL.try_lock() {
+            if pool.len() < POOL_MAX {
+                pool.push(self);
+            }
+        }
     }
 
     /// Lowest usable address and size of stack `i` (above its guard page).
@@ -268,5 +303,57 @@ impl Drop for StackMap {
         // SAFETY: unmaps exactly the region mapped in `new`; owners drop this
         // only once no child runs on it any more.
         unsafe { libc::munmap(self.base.cast(), self.len) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A shape no spawn uses, so the test owns these pool entries.
+    const SIZE: usize = 3 * PAGE;
+
+    #[test]
+    fn a_recycled_stack_set_serves_the_next_request() {
+        // Other tests' spawns may hold the pool's lock for a moment, and
+        // then the pool is skipped: retry until it was not busy.
+        let reused = (0..100).any(|_| {
+            let a = StackMap::pooled(1, SIZE).unwrap();
+            let base = a.base;
+            a.recycle();
+            let b = StackMap::pooled(1, SIZE).unwrap();
+            let same = b.base == base;
+            drop(b);
+            same
+        });
+        assert!(reused, "a recycled set was never handed out again");
+    }
+
+    #[test]
+    fn a_pooled_set_keeps_its_guard_pages() {
+        StackMap::pooled(2, SIZE).unwrap().recycle();
+        let b = StackMap::pooled(2, SIZE).unwrap();
+        for i in 0..2 {
+            let (lo, size) = b.stack(i, SIZE);
+            assert_eq!(size, SIZE);
+            // SAFETY: writes inside stack i of a live mapping.
+            unsafe { lo.write_bytes(0xa5, size) };
+            // The guard page below the stack is still PROT_NONE.
+            let guard = lo as usize - PAGE;
+            let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+            let line = maps
+                .lines()
+                .find(|l| {
+                    let (range, _) = l.split_once(' ').unwrap();
+                    let (s, e) = range.split_once('-').unwrap();
+                    let (s, e) = (
+                        usize::from_str_radix(s, 16).unwrap(),
+                        usize::from_str_radix(e, 16).unwrap(),
+                    );
+                    s <= guard && guard < e
+                })
+                .unwrap();
+            assert!(line.contains(" ---p "), "guard page of stack {i}: {line}");
+        }
     }
 }
