@@ -491,16 +491,22 @@ fn sweep(ctx: &InitCtx, tally: &mut Tally) {
 
 /// Sends the final report and returns the supervisor's exit code.
 fn finish(ctx: &InitCtx, tally: &mut Tally, why: u32) -> c_int {
-    teardown_tree(ctx);
-    if tally.status.is_none() {
-        // Timed out: collect the program, which teardown just killed.
-        reap(ctx, tally, true);
-    }
-    if ctx.pid_ns {
-        // Collect what has already died; our exit kills the rest.
-        reap(ctx, tally, false);
-    } else {
-        sweep(ctx, tally);
+    // In a pid namespace every other process is our descendant, and our
+    // child once orphaned: when none is left there is nothing to kill (and
+    // kill(-1) would walk every process on the host to find that out).
+    let alone = ctx.pid_ns && tally.status.is_some() && !reap(ctx, tally, false);
+    if !alone {
+        teardown_tree(ctx);
+        if tally.status.is_none() {
+            // Timed out: collect the program, which teardown just killed.
+            reap(ctx, tally, true);
+        }
+        if ctx.pid_ns {
+            // Collect what has already died; our exit kills the rest.
+            reap(ctx, tally, false);
+        } else {
+            sweep(ctx, tally);
+        }
     }
     let mut rec = Record::new(report::KIND_EXIT);
     rec.value = tally.status.unwrap_or(libc::SIGKILL);
