@@ -159,3 +159,93 @@ fn dropping_a_policy_releases_its_template() {
         assert_eq!(fd_list(), before);
     });
 }
+
+/// Spawns a long-running program and returns whether its root came from the
+/// template, and the identity (device, inode) of the parent of its user
+/// namespace: the template's, when it came from one.
+fn parent_user_ns(sb: &Sandbox) -> (bool, (u64, u64)) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::fs::MetadataExt;
+    // NS_GET_PARENT, _IO(0xb7, 0x2) in linux/nsfs.h.
+    const NS_GET_PARENT: libc::c_ulong = 0xb702;
+    let mut cmd = stockade::Command::new("/bin/sleep");
+    cmd.arg("100").stdin(Stdio::null());
+    let mut child = sb
+        .spawn(&mut cmd)
+        .unwrap_or_else(|e| panic!("spawn failed: {}", chain(&e)));
+    let from_template = child.enforcement().filesystem_template;
+    let ns = std::fs::File::open(format!("/proc/{}/ns/user", child.id())).unwrap();
+    // SAFETY: ioctl on a live nsfs descriptor; it returns a new descriptor.
+    let parent = unsafe { libc::ioctl(ns.as_raw_fd(), NS_GET_PARENT) };
+    assert!(parent >= 0, "{}", std::io::Error::last_os_error());
+    // SAFETY: NS_GET_PARENT returned a descriptor we now own.
+    let parent = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(parent) });
+    let m = parent.metadata().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    (from_template, (m.dev(), m.ino()))
+}
+
+#[test]
+fn a_template_is_kept_while_the_callers_mounts_stay_and_rebuilt_when_they_change() {
+    as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        if common::is_root() {
+            // This thread's own mount namespace, so that the mounts below
+            // stay out of the host's. Built from here, the template must
+            // follow this namespace.
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+            nix::mount::mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )
+            .unwrap();
+        }
+        let mut sb = Sandbox::new();
+        sb.bind_ro(dir.path(), "/data");
+        let (t, _) = parent_user_ns(&sb);
+        assert!(!t, "the first spawn builds the whole root");
+        let (t1, ns1) = parent_user_ns(&sb);
+        let (t2, ns2) = parent_user_ns(&sb);
+        assert!(t1 && t2);
+        assert_eq!(ns1, ns2, "rebuilt although nothing changed");
+        if !common::is_root() {
+            // Only a privileged caller can change its own mount table here
+            // (the test process has threads, so it cannot enter a user
+            // namespace of its own); the root run covers the rebuild.
+            return;
+        }
+        // A mount under the bound directory, made after the template.
+        nix::mount::mount(
+            Some("tmpfs"),
+            &dir.path().join("sub"),
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("sub/new"), "fresh").unwrap();
+        let (t3, ns3) = parent_user_ns(&sb);
+        assert!(t3);
+        assert_ne!(ns3, ns2, "the template was not rebuilt");
+        let (t, ok, out, err) = run(&sb, "cat /data/sub/new");
+        assert!(t && ok, "{out}\n{err}");
+        assert_eq!(out, "fresh");
+        let (_, ns4) = parent_user_ns(&sb);
+        assert_eq!(ns4, ns3, "rebuilt again without a change");
+
+        // Moving to another mount namespace, where the mount is not.
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+        nix::mount::umount(&dir.path().join("sub")).unwrap();
+        let (t5, ns5) = parent_user_ns(&sb);
+        assert!(t5);
+        assert_ne!(ns5, ns4, "a template of another mount namespace was used");
+        let (_, ok, out, _) = run(&sb, "ls /data/sub");
+        assert!(ok);
+        assert_eq!(out, "", "the old namespace's mount shows");
+    });
+}

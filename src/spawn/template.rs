@@ -24,8 +24,12 @@
 //! or enter it makes that policy fall back to building the whole plan per
 //! spawn, which reports real configuration errors with their usual types.
 //! Like every bind, the template's binds show later changes to the files
-//! beneath them, but host mounts made after it was built under a bound
-//! directory do not appear in it.
+//! beneath them. Host mounts made after it was built under a bound
+//! directory would not appear in it, and a thread that moved to another
+//! mount namespace would get the view of the old one. So each spawn checks
+//! that the calling thread is still in the namespace the template was built
+//! from and that its mount table has not changed since (`poll` on
+//! `/proc/thread-self/mountinfo`), and rebuilds the template otherwise.
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_void};
@@ -49,8 +53,43 @@ pub(crate) struct Template {
     /// The caller's `/proc`, through which each supervisor writes its id
     /// maps before it has a `/proc` of its own.
     pub(crate) host_proc: OwnedFd,
+    /// The building thread's mount table, opened before the build: `poll`
+    /// reports `POLLPRI` once it has changed since.
+    host_mounts: OwnedFd,
+    /// The building thread's mount namespace (device and inode).
+    host_mnt_ns: (u64, u64),
     euid: u32,
     egid: u32,
+}
+
+/// The calling thread's mount namespace (device and inode of its nsfs file).
+fn thread_mnt_ns() -> Option<(u64, u64)> {
+    let m = std::fs::metadata("/proc/thread-self/ns/mnt").ok()?;
+    Some((
+        std::os::unix::fs::MetadataExt::dev(&m),
+        std::os::unix::fs::MetadataExt::ino(&m),
+    ))
+}
+
+impl Template {
+    /// Whether this template no longer shows what a root built whole now
+    /// would: the calling thread is in another mount namespace than the one
+    /// it was built from, or that namespace's mount table has changed since
+    /// (a host mount under a bound directory, say), or either cannot be
+    /// told.
+    fn outdated(&self) -> bool {
+        if thread_mnt_ns() != Some(self.host_mnt_ns) {
+            return true;
+        }
+        let mut pfd = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(&self.host_mounts),
+            events: libc::POLLPRI,
+            revents: 0,
+        };
+        // SAFETY: poll of one live pollfd, without waiting.
+        let r = unsafe { libc::poll(&mut pfd, 1, 0) };
+        r != 0
+    }
 }
 
 #[derive(Debug, Default)]
@@ -77,7 +116,9 @@ impl TemplateCache {
         let split = plan.template.as_ref()?;
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         match &*st {
-            State::Ready(t) if t.euid == euid && t.egid == egid => return Some(t.clone()),
+            State::Ready(t) if t.euid == euid && t.egid == egid && !t.outdated() => {
+                return Some(t.clone());
+            }
             State::Unusable => return None,
             State::Untried => {
                 *st = State::Seen;
@@ -170,6 +211,11 @@ fn builder(a: &BuilderArgs<'_>) -> Result<(), Fail> {
 /// Builds a template for `plan` mapping `euid` and `egid` to themselves.
 fn build(plan: &MountPlan, split: &TemplateSplit, euid: u32, egid: u32) -> Result<Template, ()> {
     let host_proc: OwnedFd = std::fs::File::open("/proc").map_err(drop)?.into();
+    // Before the build, so that a change during it counts as one.
+    let host_mnt_ns = thread_mnt_ns().ok_or(())?;
+    let host_mounts: OwnedFd = std::fs::File::open("/proc/thread-self/mountinfo")
+        .map_err(drop)?
+        .into();
     let stacks = StackMap::new(2, STACK_SIZE).map_err(drop)?;
     let args = BuilderArgs {
         plan,
@@ -225,6 +271,8 @@ fn build(plan: &MountPlan, split: &TemplateSplit, euid: u32, egid: u32) -> Resul
             user,
             mnt,
             host_proc,
+            host_mounts,
+            host_mnt_ns,
             euid,
             egid,
         }),
