@@ -434,19 +434,22 @@ fn child_id_is_the_program_pid_in_the_callers_terms() {
                     .spawn(Command::new("/bin/sleep").arg("100").stdin(Stdio::null()))
                     .unwrap();
                 let pid = child.id();
-                // `spawn` returns once exec has replaced the process's
-                // memory, a moment before the kernel has set up the new
-                // command line.
+                // `spawn` may return a moment before exec has switched the
+                // process to the program's memory (until then its command
+                // line is the caller's), and before the kernel has set up the
+                // new command line (empty until then). A process that is not
+                // the program never shows the program's.
+                let want = b"/bin/sleep\x00100\x00";
                 let deadline = Instant::now() + Duration::from_secs(10);
                 let cmdline = loop {
                     let c = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-                    if !c.is_empty() || Instant::now() > deadline {
+                    if c == want || Instant::now() > deadline {
                         break c;
                     }
                     std::thread::sleep(Duration::from_millis(1));
                 };
                 assert_eq!(
-                    cmdline, b"/bin/sleep\x00100\x00",
+                    cmdline, want,
                     "{ns:?}, spawn {round}: pid {pid} is not the program"
                 );
                 let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
