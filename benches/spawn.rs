@@ -116,8 +116,20 @@ fn bench_levels(c: &mut Criterion, bwrap: Option<&Path>) {
             });
         }
     }
+    // A caller that builds a new policy for every spawn pays for compiling
+    // it and for building the whole root each time (no template).
+    g.bench_function(BenchmarkId::new("stockade", NEW_POLICY), |b| {
+        b.iter(|| {
+            let mut sb = Sandbox::new();
+            sb.share_net();
+            run_sandbox(&sb)
+        })
+    });
     g.finish();
 }
+
+/// The row of a policy built anew for each spawn (default, no netns).
+const NEW_POLICY: &str = "default-no-net-new-policy";
 
 /// Time per sandbox with `threads` threads spawning concurrently.
 fn per_spawn_concurrent(threads: usize, iters: u64, one: Arc<dyn Fn() + Send + Sync>) -> Duration {
@@ -279,9 +291,10 @@ fn table() {
     println!("\nspawn+wait of /bin/true (medians, same run)\n");
     println!("| isolation | std | stockade | bwrap | stockade / std | bwrap / stockade |");
     println!("|---|---|---|---|---|---|");
-    for (name, _, _) in levels() {
+    let rows = levels().into_iter().map(|(name, ..)| (name, name));
+    for (name, bw_name) in rows.chain([(NEW_POLICY, "default-no-net")]) {
         let ours = median(&format!("levels/stockade/{name}"));
-        let bw = median(&format!("levels/bwrap/{name}"));
+        let bw = median(&format!("levels/bwrap/{bw_name}"));
         let show = |v: Option<f64>| v.map_or("-".into(), ms);
         println!(
             "| {name} | {} | {} | {} | {} | {} |",
