@@ -83,6 +83,9 @@ pub struct Output {
     pub stdout: Vec<u8>,
     /// Everything it wrote to standard error.
     pub stderr: Vec<u8>,
+    /// Why it ended and what it used (as [`Child::outcome`]): whether it
+    /// timed out or ran out of memory, say, along with what it printed.
+    pub outcome: Outcome,
 }
 
 macro_rules! stdio_handle {
@@ -485,10 +488,15 @@ impl Child {
         drop(self.stdin.take());
         let (stdout, stderr) = read2(self.stdout.take(), self.stderr.take())?;
         let status = self.wait()?;
+        let outcome = self
+            .inner
+            .outcome
+            .ok_or_else(|| io::Error::other("the sandbox ended without an outcome"))?;
         Ok(Output {
             status,
             stdout,
             stderr,
+            outcome,
         })
     }
 

@@ -392,10 +392,15 @@ impl AsyncChild {
         drop(self.stdin.take());
         let (stdout, stderr) = read_both(self.stdout.take(), self.stderr.take()).await?;
         let status = self.wait().await?;
+        let outcome = self
+            .outcome()
+            .copied()
+            .ok_or_else(|| io::Error::other("the sandbox ended without an outcome"))?;
         Ok(Output {
             status,
             stdout,
             stderr,
+            outcome,
         })
     }
 }

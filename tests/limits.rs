@@ -53,6 +53,31 @@ fn timeout_kills_the_whole_tree_and_says_so() {
 }
 
 #[test]
+fn output_says_what_was_printed_and_that_the_timeout_hit() {
+    as_each_identity(|| {
+        let mut sb = Sandbox::new();
+        sb.timeout(Duration::from_millis(300));
+        let out = sb
+            .output(&mut sh("echo started; echo oops >&2; sleep 100"))
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        assert_eq!(out.stdout, b"started\n");
+        assert_eq!(out.stderr, b"oops\n");
+        assert_eq!(out.status.signal(), Some(libc::SIGKILL));
+        assert_eq!(out.outcome.verdict, Verdict::TimedOut);
+        assert!(
+            out.outcome
+                .usage
+                .is_some_and(|u| u.wall_time >= Duration::from_millis(300))
+        );
+
+        sb.timeout(Duration::from_secs(60));
+        let out = sb.output(&mut sh("echo done")).unwrap();
+        assert_eq!(out.outcome.verdict, Verdict::Exited(0));
+        common::assert_no_children();
+    });
+}
+
+#[test]
 fn timeout_without_a_pid_namespace_kills_the_program_group() {
     as_each_identity(|| {
         let mut sb = Sandbox::new();

@@ -197,6 +197,8 @@ fn piped_streams_round_trip() {
             assert_eq!(out.status.code(), Some(3));
             assert_eq!(out.stdout, b"out\n");
             assert_eq!(out.stderr, b"err\n");
+            assert_eq!(out.outcome.verdict, Verdict::Exited(3));
+            assert_eq!(out.outcome.status, out.status);
 
             let status = sb
                 .status_async(sh("exit 5").stdout(Stdio::null()))
