@@ -468,18 +468,24 @@ pub fn wait4(
     unsafe { sc!(libc::SYS_wait4, pid, status as *mut c_int, options, u) }
 }
 
-/// `sendmsg(2)` of one buffer without control data.
-pub fn send(fd: c_int, buf: &[u8]) -> SysResult {
+/// `sendmsg(2)` of one buffer, with `control` bytes of ancillary data (or
+/// none when null).
+fn sendmsg_one(fd: c_int, buf: &[u8], control: *mut c_void, control_len: usize) -> SysResult {
     let mut iov = libc::iovec {
         iov_base: buf.as_ptr() as *mut c_void,
         iov_len: buf.len(),
     };
-    // SAFETY: an all-zero msghdr is valid (no name, no control data).
+    // SAFETY: an all-zero msghdr is valid (no name, no control data yet).
     let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    // SAFETY: msg and iov point to live memory for the duration of the call;
-    // MSG_NOSIGNAL avoids SIGPIPE if the parent has gone.
+    if !control.is_null() {
+        msg.msg_control = control;
+        msg.msg_controllen = control_len as _;
+    }
+    // SAFETY: msg and iov point to live memory for the duration of the call,
+    // and so does `control` (the callers' promise); MSG_NOSIGNAL avoids
+    // SIGPIPE if the parent has gone.
     unsafe {
         sc!(
             libc::SYS_sendmsg,
@@ -488,6 +494,11 @@ pub fn send(fd: c_int, buf: &[u8]) -> SysResult {
             libc::MSG_NOSIGNAL
         )
     }
+}
+
+/// `sendmsg(2)` of one buffer without control data.
+pub fn send(fd: c_int, buf: &[u8]) -> SysResult {
+    sendmsg_one(fd, buf, core::ptr::null_mut(), 0)
 }
 
 /// `sendmsg(2)` of one buffer with explicit `SCM_CREDENTIALS` naming `pid`
@@ -520,26 +531,7 @@ pub fn send_as(fd: c_int, buf: &[u8], pid: i32) -> SysResult {
     control.hdr.cmsg_len = (HDR + CRED) as _;
     control.hdr.cmsg_level = libc::SOL_SOCKET;
     control.hdr.cmsg_type = libc::SCM_CREDENTIALS;
-    let mut iov = libc::iovec {
-        iov_base: buf.as_ptr() as *mut c_void,
-        iov_len: buf.len(),
-    };
-    // SAFETY: an all-zero msghdr is valid (no name, no control data yet).
-    let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = (&mut control as *mut Control).cast();
-    msg.msg_controllen = SPACE as _;
-    // SAFETY: msg, iov and control point to live memory for the duration of
-    // the call; MSG_NOSIGNAL avoids SIGPIPE if the parent has gone.
-    unsafe {
-        sc!(
-            libc::SYS_sendmsg,
-            fd,
-            &msg as *const libc::msghdr,
-            libc::MSG_NOSIGNAL
-        )
-    }
+    sendmsg_one(fd, buf, (&mut control as *mut Control).cast(), SPACE)
 }
 
 /// `execve(2)`. Returns only on failure.
