@@ -7,8 +7,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
-use crate::compat::Enforcement;
-use crate::spawn::report::{self, Record};
+use crate::enforcement::Enforcement;
+use crate::record::{self, Record};
 use crate::sys::clone::StackMap;
 
 /// How a sandboxed program ended, with the semantics of
@@ -392,7 +392,7 @@ impl Child {
         let sent = unsafe {
             libc::send(
                 self.inner.report.as_raw_fd(),
-                [report::REQUEST_KILL].as_ptr().cast(),
+                [record::REQUEST_KILL].as_ptr().cast(),
                 1,
                 libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
             )
@@ -505,7 +505,7 @@ impl Child {
     fn finish(&mut self, supervisor: ExitStatus) -> ExitStatus {
         let mut status = supervisor;
         let mut exit: Option<Record> = None;
-        let mut buf = [0u8; report::RECORD_LEN];
+        let mut buf = [0u8; record::RECORD_LEN];
         loop {
             // SAFETY: recv into a live buffer; MSG_DONTWAIT never blocks.
             let n = unsafe {
@@ -520,7 +520,7 @@ impl Child {
                 break;
             }
             if let Some(rec) = Record::decode(buf.get(..n as usize).unwrap_or(&[])) {
-                if rec.kind == report::KIND_EXIT && supervisor.code() == Some(0) {
+                if rec.kind == record::KIND_EXIT && supervisor.code() == Some(0) {
                     status = ExitStatus(rec.value);
                     exit = Some(rec);
                 }
@@ -550,7 +550,7 @@ impl Child {
 impl Child {
     fn judge(&self, status: ExitStatus, exit: Option<&Record>) -> Outcome {
         let flags = exit.map_or(0, |r| r.flags);
-        let usage = exit.and_then(report::ExitInfo::decode).map(|i| Usage {
+        let usage = exit.and_then(record::ExitInfo::decode).map(|i| Usage {
             wall_time: Duration::from_nanos(i.wall_ns),
             user_time: Duration::from_micros(i.utime_us),
             system_time: Duration::from_micros(i.stime_us),
@@ -570,9 +570,9 @@ impl Child {
             (Some(limit), Some(u)) => u.cpu_time() >= Duration::from_secs(limit),
             _ => false,
         };
-        let verdict = if flags & report::FLAG_TIMED_OUT != 0 {
+        let verdict = if flags & record::FLAG_TIMED_OUT != 0 {
             Verdict::TimedOut
-        } else if flags & report::FLAG_KILLED != 0 || (exit.is_none() && self.inner.kill_requested)
+        } else if flags & record::FLAG_KILLED != 0 || (exit.is_none() && self.inner.kill_requested)
         {
             Verdict::Killed
         } else if let Some(code) = status.code() {

@@ -2390,7 +2390,7 @@ mod tests {
         let mut p = LandlockPolicy::new();
         p.allow_read("/usr").compat(CompatLevel::BestEffort);
         let report = |abi| lower_for_spawn_with(&p, abi).unwrap().report().clone();
-        let mut e = crate::compat::Enforcement {
+        let mut e = crate::enforcement::Enforcement {
             namespaces: crate::namespaces::Namespaces::empty(),
             uid: None,
             gid: None,

@@ -165,18 +165,21 @@ mod child;
 mod command;
 mod compat;
 mod confine;
+mod enforcement;
 mod error;
 #[cfg(feature = "landlock")]
 mod landlock;
-mod limits;
 mod namespaces;
 #[cfg(feature = "serde")]
 pub mod policy;
+mod record;
+mod rlimit;
 mod rootfs;
 mod sandbox;
 #[cfg(feature = "seccomp")]
 mod seccomp;
 mod spawn;
+mod stage;
 mod sys;
 #[cfg(feature = "tokio")]
 pub mod tokio;
@@ -198,8 +201,9 @@ pub use child::{
     Child, ChildStderr, ChildStdin, ChildStdout, ExitStatus, Outcome, Output, Usage, Verdict,
 };
 pub use command::{Command, Stdio};
-pub use compat::{CompatLevel, Enforcement};
+pub use compat::CompatLevel;
 pub use confine::{ConfineError, ConfineReport, ConfineStage, Confinement, PreparedConfinement};
+pub use enforcement::Enforcement;
 pub use error::{
     ChildSetupError, ConfigError, Error, FdProblem, Feature, Field, HostnameProblem, IdKind,
     IdentityProblem, LandlockRuleProblem, NamespaceProblem, ParentOp, Result, SearchPath, Stage,
@@ -210,10 +214,10 @@ pub use landlock::{
     FsAccess, LandlockEnforcement, LandlockError, LandlockFeature, LandlockGroup, LandlockNote,
     LandlockPolicy, LandlockReport, LandlockScope, LandlockUnavailable, NetAccess,
 };
-pub use limits::{ParseRlimitError, RLIM_INFINITY, Rlimit};
 pub use namespaces::{IdMapping, Namespaces};
 #[cfg(feature = "serde")]
 pub use policy::{Inexpressible, PolicyError, PolicyFormat};
+pub use rlimit::{ParseRlimitError, RLIM_INFINITY, Rlimit};
 pub use rootfs::{FsConfig, FsError, FsOp, OpName, RootKind, TmpfsOptions};
 pub use sandbox::Sandbox;
 #[cfg(feature = "seccomp")]
@@ -230,7 +234,7 @@ pub struct ReadmeDoctests;
 /// Entry points for the fuzz targets under `fuzz/`; not part of the API.
 #[doc(hidden)]
 pub mod __fuzz {
-    use crate::spawn::report::{ExitInfo, Record};
+    use crate::record::{ExitInfo, Record};
 
     /// Decodes `bytes` as the caller decodes a message from a sandbox's
     /// report channel, and everything derived from an accepted record (its
@@ -240,7 +244,7 @@ pub mod __fuzz {
         let Some(rec) = Record::decode(bytes) else {
             return false;
         };
-        assert_eq!(rec.as_bytes(), bytes, "decode/encode round trip");
+        assert_eq!(&rec.to_bytes()[..], bytes, "decode/encode round trip");
         assert!(rec.detail().len() <= rec.detail.len());
         let _ = crate::error::Stage::from_u32(rec.stage);
         let _ = ExitInfo::decode(&rec);

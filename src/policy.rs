@@ -101,8 +101,8 @@ use serde::{Deserialize, Serialize};
 use crate::caps::{Capability, CapsPolicy};
 use crate::cgroup::IoMaxRule;
 use crate::compat::CompatLevel;
-use crate::limits::Rlimit;
 use crate::namespaces::Namespaces;
+use crate::rlimit::Rlimit;
 use crate::rootfs::{FsOp, RootKind, TmpfsOptions};
 use crate::sandbox::Sandbox;
 

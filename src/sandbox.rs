@@ -12,8 +12,8 @@ use crate::child::{Child, ExitStatus, Output};
 use crate::command::{Command, StdioKind};
 use crate::compat::CompatLevel;
 use crate::error::{ConfigError, Error, HostnameProblem, NamespaceProblem};
-use crate::limits::Rlimit;
 use crate::namespaces::Namespaces;
+use crate::rlimit::Rlimit;
 use crate::rootfs::{self, FsConfig, FsOp, MountPlan, ProcKind, RootKind, TmpfsOptions};
 
 /// A sandbox policy: which namespaces to create, what filesystem the program

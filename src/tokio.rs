@@ -102,7 +102,7 @@ use ::tokio::net::unix::pipe;
 
 use crate::child::{Child, ChildStderr, ChildStdin, ChildStdout, ExitStatus, Outcome, Output};
 use crate::command::{Command, StdioKind};
-use crate::compat::Enforcement;
+use crate::enforcement::Enforcement;
 use crate::error::{Error, ParentOp};
 use crate::sandbox::Sandbox;
 

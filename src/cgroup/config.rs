@@ -1,9 +1,9 @@
 //! The plain-data cgroup policy of a sandbox and its validation.
 
-use std::fmt;
 use std::path::PathBuf;
 
-use super::error::{CgroupError, Controller, Problem};
+use super::error::CgroupError;
+use super::kinds::{CgroupField, Controller, Problem};
 use crate::CompatLevel;
 
 /// The kernel's minimum `cpu.max` quota, in microseconds.
@@ -134,49 +134,6 @@ impl Default for CgroupConfig {
             parent: None,
             placement: false,
             compat: CompatLevel::HardRequirement,
-        }
-    }
-}
-
-/// A field of [`CgroupConfig`], named in validation errors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CgroupField {
-    /// [`CgroupConfig::memory_max`].
-    MemoryMax,
-    /// [`CgroupConfig::memory_high`].
-    MemoryHigh,
-    /// [`CgroupConfig::swap_max`].
-    SwapMax,
-    /// [`CgroupConfig::pids_max`].
-    PidsMax,
-    /// [`CgroupConfig::cpus`].
-    Cpus,
-    /// [`CgroupConfig::cpu_weight`].
-    CpuWeight,
-    /// [`CgroupConfig::io_max`], with the rule's index.
-    IoMax(usize),
-    /// [`CgroupConfig::cpuset_cpus`].
-    CpusetCpus,
-    /// [`CgroupConfig::cpuset_mems`].
-    CpusetMems,
-    /// [`CgroupConfig::parent`].
-    Parent,
-}
-
-impl fmt::Display for CgroupField {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CgroupField::MemoryMax => f.write_str("memory_max"),
-            CgroupField::MemoryHigh => f.write_str("memory_high"),
-            CgroupField::SwapMax => f.write_str("swap_max"),
-            CgroupField::PidsMax => f.write_str("pids_max"),
-            CgroupField::Cpus => f.write_str("cpus"),
-            CgroupField::CpuWeight => f.write_str("cpu_weight"),
-            CgroupField::IoMax(i) => write!(f, "io_max[{i}]"),
-            CgroupField::CpusetCpus => f.write_str("cpuset_cpus"),
-            CgroupField::CpusetMems => f.write_str("cpuset_mems"),
-            CgroupField::Parent => f.write_str("parent"),
         }
     }
 }

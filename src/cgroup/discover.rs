@@ -2,7 +2,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::error::{CgroupError, Controller};
+use super::error::CgroupError;
+use super::kinds::Controller;
 use super::os::Os;
 
 /// A cgroup2 mount from /proc/self/mountinfo.

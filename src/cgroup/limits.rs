@@ -1,75 +1,7 @@
 //! Turning a [`CgroupConfig`] into the exact control-file writes.
 
-use std::fmt;
-
 use super::config::{CPU_PERIOD_USEC, CgroupConfig};
-use super::error::Controller;
-
-/// One kind of limit, named after the control file it is written to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
-#[non_exhaustive]
-pub enum LimitKind {
-    /// `memory.max` (Linux 4.5).
-    MemoryMax,
-    /// `memory.high` (Linux 4.5).
-    MemoryHigh,
-    /// `memory.swap.max` (Linux 4.5).
-    MemorySwapMax,
-    /// `memory.oom.group` (Linux 4.19).
-    MemoryOomGroup,
-    /// `pids.max` (Linux 4.5).
-    PidsMax,
-    /// `cpu.max` (Linux 4.15).
-    CpuMax,
-    /// `cpu.weight` (Linux 4.15).
-    CpuWeight,
-    /// `io.max` (Linux 4.5).
-    IoMax,
-    /// `cpuset.cpus` (Linux 5.0).
-    CpusetCpus,
-    /// `cpuset.mems` (Linux 5.0).
-    CpusetMems,
-}
-
-impl LimitKind {
-    /// The control file the limit is written to.
-    pub fn file(self) -> &'static str {
-        match self {
-            LimitKind::MemoryMax => "memory.max",
-            LimitKind::MemoryHigh => "memory.high",
-            LimitKind::MemorySwapMax => "memory.swap.max",
-            LimitKind::MemoryOomGroup => "memory.oom.group",
-            LimitKind::PidsMax => "pids.max",
-            LimitKind::CpuMax => "cpu.max",
-            LimitKind::CpuWeight => "cpu.weight",
-            LimitKind::IoMax => "io.max",
-            LimitKind::CpusetCpus => "cpuset.cpus",
-            LimitKind::CpusetMems => "cpuset.mems",
-        }
-    }
-
-    /// The controller that provides the file.
-    pub fn controller(self) -> Controller {
-        match self {
-            LimitKind::MemoryMax
-            | LimitKind::MemoryHigh
-            | LimitKind::MemorySwapMax
-            | LimitKind::MemoryOomGroup => Controller::Memory,
-            LimitKind::PidsMax => Controller::Pids,
-            LimitKind::CpuMax | LimitKind::CpuWeight => Controller::Cpu,
-            LimitKind::IoMax => Controller::Io,
-            LimitKind::CpusetCpus | LimitKind::CpusetMems => Controller::Cpuset,
-        }
-    }
-}
-
-impl fmt::Display for LimitKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.file())
-    }
-}
+use super::kinds::LimitKind;
 
 /// One write to a control file.
 #[derive(Clone, Debug, PartialEq, Eq)]

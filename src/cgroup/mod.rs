@@ -26,6 +26,7 @@ mod config;
 mod discover;
 mod error;
 mod handle;
+mod kinds;
 mod limits;
 mod os;
 mod report;
@@ -39,9 +40,9 @@ mod kernel_tests;
 #[cfg(test)]
 mod tests;
 
-pub use config::{CgroupConfig, CgroupField, IoMaxRule};
-pub use error::{CgroupError, Controller, IoOp, Problem, Unavailable};
-pub use limits::LimitKind;
+pub use config::{CgroupConfig, IoMaxRule};
+pub use error::{CgroupError, IoOp, Unavailable};
+pub use kinds::{CgroupField, Controller, LimitKind, Problem};
 pub use report::{AppliedLimit, CgroupReport, SkippedLimit};
 pub use stats::{CgroupUsage, CpuStat, MemoryEvents};
 

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::error::{Controller, Unavailable};
-use super::limits::LimitKind;
+use super::error::Unavailable;
+use super::kinds::{Controller, LimitKind};
 
 /// A limit written to the sandbox's cgroup.
 #[derive(Clone, Debug, PartialEq, Eq)]

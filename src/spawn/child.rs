@@ -30,8 +30,8 @@ use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use super::plan::ChildPlan;
-use super::report::{self, Record};
 use crate::error::Stage;
+use crate::record::{self, Record};
 use crate::sys::clone::{self, CloneArgs};
 use crate::sys::raw::{self, Errno};
 
@@ -55,7 +55,7 @@ impl Fail {
     }
 
     fn record(&self) -> Record {
-        let mut r = Record::new(report::KIND_ERROR);
+        let mut r = Record::new(record::KIND_ERROR);
         r.stage = self.stage as u32;
         r.index = self.index;
         r.errno = self.errno.0;
@@ -93,7 +93,7 @@ impl Shared {
         Shared {
             expected_ppid: AtomicI32::new(0),
             failed: AtomicU32::new(0),
-            error: UnsafeCell::new(Record::new(report::KIND_ERROR)),
+            error: UnsafeCell::new(Record::new(record::KIND_ERROR)),
         }
     }
 }
@@ -106,7 +106,7 @@ fn sigbit(sig: c_int) -> u64 {
 
 fn send(fd: c_int, rec: &Record) {
     // Nothing useful can be done if the parent is gone.
-    let _ = raw::send(fd, rec.as_bytes());
+    let _ = raw::send(fd, &rec.to_bytes());
 }
 
 // ---------------------------------------------------------------------------
@@ -173,14 +173,14 @@ fn supervisor(plan: &ChildPlan) -> c_int {
 /// translates the pid of `SCM_CREDENTIALS` for the receiver; as the
 /// namespace's init we may name another process in it there.
 fn send_running(ctx: &InitCtx) {
-    let mut rec = Record::new(report::KIND_RUNNING);
+    let mut rec = Record::new(record::KIND_RUNNING);
     if !ctx.pid_ns {
         rec.value = ctx.program;
         send(ctx.report_fd, &rec);
         return;
     }
-    rec.flags = report::FLAG_PID_IN_CREDENTIALS;
-    if raw::send_as(ctx.report_fd, rec.as_bytes(), ctx.program).is_err() {
+    rec.flags = record::FLAG_PID_IN_CREDENTIALS;
+    if raw::send_as(ctx.report_fd, &rec.to_bytes(), ctx.program).is_err() {
         // The pid stays unknown to the parent; the sandbox runs.
         rec.flags = 0;
         send(ctx.report_fd, &rec);
@@ -379,7 +379,7 @@ fn teardown_tree(ctx: &InitCtx) {
 struct Tally {
     status: Option<c_int>,
     end_ns: u64,
-    info: report::ExitInfo,
+    info: record::ExitInfo,
 }
 
 fn timeval_us(t: &libc::timeval) -> u64 {
@@ -508,7 +508,7 @@ fn finish(ctx: &InitCtx, tally: &mut Tally, why: u32) -> c_int {
             sweep(ctx, tally);
         }
     }
-    let mut rec = Record::new(report::KIND_EXIT);
+    let mut rec = Record::new(record::KIND_EXIT);
     rec.value = tally.status.unwrap_or(libc::SIGKILL);
     rec.flags |= why;
     let end = if tally.end_ns == 0 {
@@ -543,7 +543,7 @@ fn init_loop(ctx: InitCtx) -> c_int {
     let mut tally = Tally {
         status: None,
         end_ns: 0,
-        info: report::ExitInfo::default(),
+        info: record::ExitInfo::default(),
     };
     // The caller's end of the report channel carries kill requests; once the
     // caller closes it (a detached Child), it is no longer watched.
@@ -574,7 +574,7 @@ fn init_loop(ctx: InitCtx) -> c_int {
         let timeout = if ctx.deadline_ns != 0 {
             let left = ctx.deadline_ns.saturating_sub(raw::monotonic_ns());
             if left == 0 {
-                return finish(&ctx, &mut tally, report::FLAG_TIMED_OUT);
+                return finish(&ctx, &mut tally, record::FLAG_TIMED_OUT);
             }
             ts.tv_sec = (left / 1_000_000_000) as libc::time_t;
             ts.tv_nsec = (left % 1_000_000_000) as libc::c_long;
@@ -598,8 +598,8 @@ fn init_loop(ctx: InitCtx) -> c_int {
         if control_pfd.revents != 0 {
             let mut req = [0u8; 8];
             match raw::read(ctx.report_fd, &mut req) {
-                Ok(n) if n > 0 && req.first() == Some(&report::REQUEST_KILL) => {
-                    return finish(&ctx, &mut tally, report::FLAG_KILLED);
+                Ok(n) if n > 0 && req.first() == Some(&record::REQUEST_KILL) => {
+                    return finish(&ctx, &mut tally, record::FLAG_KILLED);
                 }
                 Ok(n) if n > 0 => {}
                 Err(Errno(libc::EINTR | libc::EAGAIN)) => {}
@@ -647,7 +647,7 @@ unsafe extern "C" fn program_entry(arg: *mut c_void) -> c_int {
         Err(f) => f,
     };
     let mut rec = fail.record();
-    if fail.flags & report::FLAG_INTERPRETER != 0 {
+    if fail.flags & record::FLAG_INTERPRETER != 0 {
         interpreter_detail(plan, fail.index, &mut rec);
     }
     // SAFETY: the supervisor reads `error` only after observing the release
@@ -857,7 +857,7 @@ fn exec(plan: &ChildPlan) -> Fail {
                 let mut st: libc::stat = unsafe { core::mem::zeroed() };
                 if e.0 == libc::ENOENT && raw::fstatat(libc::AT_FDCWD, path, &mut st, 0).is_ok() {
                     let mut f = Fail::new(Stage::Exec, i as u32, e);
-                    f.flags = report::FLAG_INTERPRETER;
+                    f.flags = record::FLAG_INTERPRETER;
                     return f;
                 }
             }
@@ -898,7 +898,7 @@ fn interpreter_detail(plan: &ChildPlan, index: u32, rec: &mut Record) {
     let Ok(fd) = raw::openat(libc::AT_FDCWD, path, libc::O_RDONLY | libc::O_CLOEXEC, 0) else {
         return;
     };
-    let mut buf = [0u8; report::DETAIL_LEN];
+    let mut buf = [0u8; record::DETAIL_LEN];
     let n = raw::read(fd as c_int, &mut buf).unwrap_or(0);
     let _ = raw::close(fd as c_int);
     let line = buf.get(..n).unwrap_or(&[]);
@@ -915,7 +915,7 @@ fn interpreter_detail(plan: &ChildPlan, index: u32, rec: &mut Record) {
         .position(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
         .unwrap_or(rest.len());
     let interp = rest.get(..end).unwrap_or(&[]);
-    let len = interp.len().min(report::DETAIL_LEN);
+    let len = interp.len().min(record::DETAIL_LEN);
     if let (Some(d), Some(s)) = (rec.detail.get_mut(..len), interp.get(..len)) {
         d.copy_from_slice(s);
         rec.detail_len = len as u32;

@@ -13,7 +13,6 @@
 
 pub(crate) mod child;
 pub(crate) mod plan;
-pub(crate) mod report;
 pub(crate) mod template;
 
 use std::collections::BTreeMap;
@@ -33,12 +32,12 @@ use crate::error::{
     ConfigError, Error, FdProblem, Field, IdKind, IdentityProblem, NamespaceProblem, ParentOp,
     SearchPath, Stage, Target, UsernsBlocker,
 };
-use crate::limits::Rlimit;
 use crate::namespaces::{IdMapping, Namespaces};
+use crate::record::{self, Record};
+use crate::rlimit::Rlimit;
 use crate::sandbox::{Compiled, Sandbox};
 use crate::sys::clone::{self, CloneArgs, StackMap};
 use plan::{ChildPlan, IdMaps};
-use report::Record;
 
 /// Stack size of each child-zone process. Only touched pages are backed.
 const STACK_SIZE: usize = 256 * 1024;
@@ -188,7 +187,7 @@ enum Outcome {
 }
 
 fn read_reports(sock: BorrowedFd<'_>, program_pid: &mut Option<u32>) -> Result<Outcome, Error> {
-    let mut buf = [0u8; report::RECORD_LEN];
+    let mut buf = [0u8; record::RECORD_LEN];
     let mut cmsg = nix::cmsg_space!(nix::sys::socket::UnixCredentials);
     loop {
         let mut iov = [io::IoSliceMut::new(&mut buf)];
@@ -223,8 +222,8 @@ fn read_reports(sock: BorrowedFd<'_>, program_pid: &mut Option<u32>) -> Result<O
             return Ok(Outcome::Vanished);
         };
         match rec.kind {
-            report::KIND_RUNNING => {
-                let from = if rec.flags & report::FLAG_PID_IN_CREDENTIALS != 0 {
+            record::KIND_RUNNING => {
+                let from = if rec.flags & record::FLAG_PID_IN_CREDENTIALS != 0 {
                     pid
                 } else {
                     Some(rec.value)
@@ -232,7 +231,7 @@ fn read_reports(sock: BorrowedFd<'_>, program_pid: &mut Option<u32>) -> Result<O
                 *program_pid = from.and_then(|p| u32::try_from(p).ok()).filter(|&p| p > 0);
                 return Ok(Outcome::Running);
             }
-            report::KIND_ERROR => return Ok(Outcome::Failed(Box::new(rec))),
+            record::KIND_ERROR => return Ok(Outcome::Failed(Box::new(rec))),
             _ => return Ok(Outcome::Vanished),
         }
     }
@@ -293,7 +292,7 @@ fn setup_error(
     };
     match stage {
         Stage::Exec => {
-            if rec.flags & report::FLAG_INTERPRETER != 0 {
+            if rec.flags & record::FLAG_INTERPRETER != 0 {
                 return Error::InterpreterNotFound {
                     script: candidate(rec.index),
                     interpreter: PathBuf::from(OsStr::from_bytes(rec.detail())),
@@ -920,7 +919,7 @@ pub(crate) fn spawn(
     let from_template = plan.helper.is_some();
     drop(plan);
 
-    let enforcement = crate::compat::Enforcement {
+    let enforcement = crate::enforcement::Enforcement {
         namespaces: ns,
         uid: uid_report,
         gid: gid_report,

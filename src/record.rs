@@ -34,12 +34,13 @@ pub(crate) const FLAG_KILLED: u32 = 4;
 /// kill the sandbox and report.
 pub(crate) const REQUEST_KILL: u8 = b'K';
 
-/// Size of an encoded record.
-pub(crate) const RECORD_LEN: usize = 7 * 4 + DETAIL_LEN;
+/// Size of an encoded record's seven 32-bit fields.
+const HEADER_LEN: usize = 7 * 4;
 
-/// A report record. `repr(C)` with only 4-byte fields and a byte array whose
-/// length is a multiple of 4, so it has no padding.
-#[repr(C)]
+/// Size of an encoded record.
+pub(crate) const RECORD_LEN: usize = HEADER_LEN + DETAIL_LEN;
+
+/// A report record, sent as its seven 32-bit fields followed by `detail`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Record {
     pub kind: u32,
@@ -51,8 +52,6 @@ pub(crate) struct Record {
     pub detail_len: u32,
     pub detail: [u8; DETAIL_LEN],
 }
-
-const _: () = assert!(core::mem::size_of::<Record>() == RECORD_LEN);
 
 impl Record {
     pub(crate) const fn new(kind: u32) -> Record {
@@ -68,12 +67,26 @@ impl Record {
         }
     }
 
-    /// The record's bytes, for sending.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        // SAFETY: Record is repr(C), has no padding (asserted by the size
-        // check above) and only plain-data fields, so all its bytes are
-        // initialized.
-        unsafe { core::slice::from_raw_parts((self as *const Record).cast::<u8>(), RECORD_LEN) }
+    /// The record's bytes, for sending: the fields in order, native-endian,
+    /// then `detail`. Plain copies into a stack array, so the child zone
+    /// may call it.
+    pub(crate) fn to_bytes(&self) -> [u8; RECORD_LEN] {
+        let mut out = [0u8; RECORD_LEN];
+        let words = [
+            self.kind,
+            self.stage,
+            self.index,
+            self.errno as u32,
+            self.value as u32,
+            self.flags,
+            self.detail_len,
+        ];
+        let (head, tail) = out.split_at_mut(HEADER_LEN);
+        for (dst, w) in head.chunks_exact_mut(4).zip(words) {
+            dst.copy_from_slice(&w.to_ne_bytes());
+        }
+        tail.copy_from_slice(&self.detail);
+        out
     }
 
     /// The valid part of `detail`.
@@ -107,7 +120,7 @@ impl Record {
         if r.detail_len as usize > DETAIL_LEN {
             return None;
         }
-        r.detail.copy_from_slice(&bytes[28..]);
+        r.detail.copy_from_slice(&bytes[HEADER_LEN..]);
         Some(r)
     }
 }
@@ -165,7 +178,7 @@ mod tests {
         r.flags = FLAG_INTERPRETER;
         r.detail[..9].copy_from_slice(b"/bin/nope");
         r.detail_len = 9;
-        let d = Record::decode(r.as_bytes()).unwrap();
+        let d = Record::decode(&r.to_bytes()).unwrap();
         assert_eq!(d, r);
         assert_eq!(d.detail(), b"/bin/nope");
     }
@@ -180,7 +193,7 @@ mod tests {
         };
         let mut r = Record::new(KIND_EXIT);
         info.encode(&mut r);
-        let d = Record::decode(r.as_bytes()).unwrap();
+        let d = Record::decode(&r.to_bytes()).unwrap();
         assert_eq!(ExitInfo::decode(&d), Some(info));
         assert_eq!(ExitInfo::decode(&Record::new(KIND_EXIT)), None);
     }
@@ -191,8 +204,8 @@ mod tests {
         assert!(Record::decode(&[0u8; RECORD_LEN - 1]).is_none());
         let mut r = Record::new(KIND_EXIT);
         r.detail_len = DETAIL_LEN as u32 + 1;
-        assert!(Record::decode(r.as_bytes()).is_none());
+        assert!(Record::decode(&r.to_bytes()).is_none());
         let r = Record::new(99);
-        assert!(Record::decode(r.as_bytes()).is_none());
+        assert!(Record::decode(&r.to_bytes()).is_none());
     }
 }

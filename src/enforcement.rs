@@ -1,0 +1,154 @@
+//! [`Enforcement`]: what a sandbox actually enforced, gathered from the
+//! reports of every feature it uses.
+
+use std::fmt;
+
+use crate::namespaces::{IdMapping, Namespaces};
+
+/// What a sandbox actually enforced, carried by every [`Child`](crate::Child).
+///
+/// Requested features that could not be enforced make the spawn fail (unless
+/// the caller chose best-effort); this report says what did take effect, so
+/// callers can log it, assert on it, or show it to users.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Enforcement {
+    /// Namespaces the sandbox runs in.
+    pub namespaces: Namespaces,
+    /// The uid inside and the id it maps to outside (`None`: unchanged).
+    pub uid: Option<IdMapping>,
+    /// The gid inside and the id it maps to outside (`None`: unchanged).
+    pub gid: Option<IdMapping>,
+    /// Whether the sandbox has its own root filesystem.
+    pub filesystem: bool,
+    /// Whether that root filesystem started as a copy of the policy's
+    /// template (its static part, built once per policy) rather than being
+    /// built whole for this sandbox. Either way it is the same filesystem.
+    pub filesystem_template: bool,
+    /// The sandbox's cgroup and the limits in force there; `None` when the
+    /// policy asks for no cgroup. In best-effort mode its `skipped` list
+    /// names the limits that are not enforced, and its `path` is `None` when
+    /// no cgroup could be made at all.
+    pub cgroup: Option<crate::cgroup::CgroupReport>,
+    /// Per-process rlimits set in place of cgroup limits that could not be
+    /// applied (only with [`Sandbox::cgroup_compat`](crate::Sandbox::cgroup_compat)
+    /// set to best-effort): `as` for the memory limit, `nproc` for the pids
+    /// limit.
+    pub rlimit_fallbacks: Vec<crate::rlimit::Rlimit>,
+    /// What the Landlock ruleset enforces (`None`: no Landlock policy).
+    #[cfg(feature = "landlock")]
+    pub landlock: Option<crate::landlock::LandlockReport>,
+    /// Whether Landlock rules mirroring the filesystem plan were requested
+    /// ([`Sandbox::landlock_mirror_fs`](crate::Sandbox::landlock_mirror_fs));
+    /// without a private root filesystem they are what confines the
+    /// program's view of the host's, as far as
+    /// [`landlock`](Self::landlock) says they are enforced.
+    #[cfg(feature = "landlock")]
+    pub landlock_mirrors_fs: bool,
+    /// What the seccomp filter enforces: the profile (`default` or
+    /// `custom`), the rule count and the actions (`None`: no filter, see
+    /// [`Sandbox::no_seccomp`](crate::Sandbox::no_seccomp)).
+    #[cfg(feature = "seccomp")]
+    pub seccomp: Option<crate::seccomp::SeccompReport>,
+    /// Networking is denied by the seccomp filter and Landlock's abstract
+    /// unix socket scope rather than by a network namespace
+    /// ([`Sandbox::deny_net_by_filter`](crate::Sandbox::deny_net_by_filter)).
+    pub net_filter: bool,
+}
+
+impl fmt::Display for Enforcement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns: Vec<&str> = self.namespaces.names().collect();
+        write!(
+            f,
+            "namespaces: {}",
+            if ns.is_empty() {
+                "none".to_owned()
+            } else {
+                ns.join(",")
+            }
+        )?;
+        if self.net_filter {
+            #[cfg(feature = "landlock")]
+            let scoped = self.landlock.as_ref().is_some_and(|l| {
+                l.scope_abstract_unix_socket == crate::landlock::LandlockEnforcement::FullyEnforced
+            });
+            #[cfg(not(feature = "landlock"))]
+            let scoped = false;
+            write!(
+                f,
+                "; network: filtered (seccomp: sockets other than AF_UNIX denied; {})",
+                if scoped {
+                    "Landlock: host abstract unix sockets unreachable"
+                } else {
+                    "not enforced: host abstract unix sockets reachable"
+                }
+            )?;
+        }
+        if let Some(u) = self.uid {
+            write!(f, "; uid {} -> {}", u.inside, u.outside)?;
+        }
+        if let Some(g) = self.gid {
+            write!(f, "; gid {} -> {}", g.inside, g.outside)?;
+        }
+        write!(
+            f,
+            "; filesystem: {}",
+            if self.filesystem {
+                "private root"
+            } else {
+                "host"
+            }
+        )?;
+        // Right after "filesystem:", which it qualifies.
+        #[cfg(feature = "landlock")]
+        if self.landlock_mirrors_fs {
+            use crate::landlock::LandlockEnforcement as E;
+            let enforced = self
+                .landlock
+                .as_ref()
+                .is_some_and(|l| matches!(l.fs_read, E::FullyEnforced | E::PartiallyEnforced));
+            let by = match (enforced, self.filesystem) {
+                (true, true) => "backed by",
+                (true, false) => "confined by",
+                (false, _) => "not enforced:",
+            };
+            write!(f, ", {by} Landlock rules mirroring the mount plan")?;
+        }
+        if let Some(cg) = &self.cgroup {
+            match &cg.path {
+                Some(p) => write!(f, "; cgroup: {}", p.display())?,
+                None => f.write_str("; cgroup: none")?,
+            }
+            let applied: Vec<&str> = cg.applied.iter().map(|a| a.kind.file()).collect();
+            if !applied.is_empty() {
+                write!(f, " ({})", applied.join(","))?;
+            }
+            let skipped: Vec<&str> = cg
+                .skipped
+                .iter()
+                .filter(|s| s.requested)
+                .map(|s| s.kind.file())
+                .collect();
+            if !skipped.is_empty() {
+                write!(f, "; not enforced: {}", skipped.join(","))?;
+            }
+        }
+        if !self.rlimit_fallbacks.is_empty() {
+            let names: Vec<&str> = self.rlimit_fallbacks.iter().map(|r| r.name()).collect();
+            write!(f, "; rlimit fallbacks: {}", names.join(","))?;
+        }
+        #[cfg(feature = "seccomp")]
+        match &self.seccomp {
+            Some(s) => write!(f, "; seccomp: {s}")?,
+            None => f.write_str("; seccomp: none")?,
+        }
+        // Last: its list of rights is the longest part.
+        #[cfg(feature = "landlock")]
+        if let Some(l) = &self.landlock {
+            write!(f, "; landlock: {l}")?;
+        }
+        Ok(())
+    }
+}
