@@ -26,8 +26,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::sys::raw::{Errno, sc, syscall6};
-
 macro_rules! capabilities {
     ($( $(#[$doc:meta])* $variant:ident = $nr:literal, $name:literal; )*) => {
         /// A Linux capability, with the kernel's number.
@@ -151,7 +149,7 @@ impl Capability {
         Self::ALL.get(usize::from(nr)).copied()
     }
 
-    fn bit(self) -> u64 {
+    pub(crate) fn bit(self) -> u64 {
         1u64 << self.number()
     }
 }
@@ -412,7 +410,7 @@ impl CapContext {
 
 /// Whether the steps needing `CAP_SETPCAP` (securebits, bounding set) run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Setpcap {
+pub(crate) enum Setpcap {
     /// The child will hold `CAP_SETPCAP`: failing is an error.
     Required,
     /// The parent could not tell: the child checks with `capget` and skips
@@ -424,11 +422,11 @@ enum Setpcap {
 /// The capability setup, lowered to plain data for the child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CapPlan {
-    last_cap: u8,
-    keep: u64,
-    setpcap: Setpcap,
-    ambient: bool,
-    no_new_privs: bool,
+    pub(crate) last_cap: u8,
+    pub(crate) keep: u64,
+    pub(crate) setpcap: Setpcap,
+    pub(crate) ambient: bool,
+    pub(crate) no_new_privs: bool,
 }
 
 impl CapPlan {
@@ -548,163 +546,6 @@ impl std::fmt::Display for CapStage {
             Self::NoNewPrivs => f.write_str("set no_new_privs"),
         }
     }
-}
-
-const SECBIT_NOROOT: usize = 1 << 0;
-const SECBIT_NOROOT_LOCKED: usize = 1 << 1;
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
-#[repr(C)]
-struct CapUserHeader {
-    version: u32,
-    pid: i32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct CapUserData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-/// Applies `plan` to the calling thread. Child zone: raw system calls over
-/// the plan and stack data only; no allocation, no panics.
-#[deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-pub(crate) fn apply(plan: &CapPlan) -> Result<(), (CapStage, Errno)> {
-    let setpcap = match plan.setpcap {
-        Setpcap::Required => true,
-        Setpcap::IfHeld => {
-            effective_caps().map_err(|e| (CapStage::Capget, e))? & Capability::Setpcap.bit() != 0
-        }
-    };
-    if setpcap {
-        // SAFETY: prctl(PR_GET_SECUREBITS) takes no pointer.
-        let bits = unsafe { sc!(libc::SYS_prctl, libc::PR_GET_SECUREBITS) }
-            .map_err(|e| (CapStage::Securebits, e))?;
-        let want = bits | SECBIT_NOROOT | SECBIT_NOROOT_LOCKED;
-        if want != bits {
-            // SAFETY: prctl(PR_SET_SECUREBITS, bits) takes no pointer; only
-            // sets bits, so a lock already held cannot make it fail.
-            unsafe { sc!(libc::SYS_prctl, libc::PR_SET_SECUREBITS, want) }
-                .map_err(|e| (CapStage::Securebits, e))?;
-        }
-    }
-    if setpcap {
-        let mut cap: u8 = 0;
-        while cap <= plan.last_cap {
-            if plan.keep & (1u64 << cap) == 0 {
-                // SAFETY: prctl(PR_CAPBSET_DROP, cap) takes no pointer.
-                unsafe { sc!(libc::SYS_prctl, libc::PR_CAPBSET_DROP, cap) }
-                    .map_err(|e| (CapStage::BoundingSet { cap }, e))?;
-            }
-            cap += 1;
-        }
-    }
-    // SAFETY: prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) takes no
-    // pointer.
-    unsafe {
-        sc!(
-            libc::SYS_prctl,
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0
-        )
-    }
-    .map_err(|e| (CapStage::AmbientClear, e))?;
-
-    let inheritable = if plan.ambient { plan.keep } else { 0 };
-    let mut header = CapUserHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let data = [
-        CapUserData {
-            effective: plan.keep as u32,
-            permitted: plan.keep as u32,
-            inheritable: inheritable as u32,
-        },
-        CapUserData {
-            effective: (plan.keep >> 32) as u32,
-            permitted: (plan.keep >> 32) as u32,
-            inheritable: (inheritable >> 32) as u32,
-        },
-    ];
-    // SAFETY: header and data are live stack values laid out as the kernel's
-    // __user_cap_header_struct and two __user_cap_data_struct (version 3).
-    // The kernel may write the preferred version back into the header, which
-    // is mutable.
-    unsafe {
-        sc!(
-            libc::SYS_capset,
-            &mut header as *mut CapUserHeader,
-            data.as_ptr()
-        )
-    }
-    .map_err(|e| (CapStage::Capset, e))?;
-
-    if plan.ambient {
-        let mut cap: u8 = 0;
-        while cap <= plan.last_cap {
-            if plan.keep & (1u64 << cap) != 0 {
-                // SAFETY: prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0)
-                // takes no pointer.
-                unsafe {
-                    sc!(
-                        libc::SYS_prctl,
-                        libc::PR_CAP_AMBIENT,
-                        libc::PR_CAP_AMBIENT_RAISE,
-                        cap,
-                        0,
-                        0
-                    )
-                }
-                .map_err(|e| (CapStage::AmbientRaise { cap }, e))?;
-            }
-            cap += 1;
-        }
-    }
-    if plan.no_new_privs {
-        set_no_new_privs().map_err(|e| (CapStage::NoNewPrivs, e))?;
-    }
-    Ok(())
-}
-
-/// The calling thread's effective set. Child zone.
-fn effective_caps() -> Result<u64, Errno> {
-    let mut header = CapUserHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [CapUserData {
-        effective: 0,
-        permitted: 0,
-        inheritable: 0,
-    }; 2];
-    // SAFETY: header and data are live, writable stack values laid out as the
-    // kernel's version 3 structures (one header, two data entries).
-    unsafe {
-        sc!(
-            libc::SYS_capget,
-            &mut header as *mut CapUserHeader,
-            data.as_mut_ptr()
-        )
-    }?;
-    let [low, high] = data;
-    Ok(u64::from(low.effective) | (u64::from(high.effective) << 32))
-}
-
-/// Sets `no_new_privs` on the calling thread. Child zone.
-pub(crate) fn set_no_new_privs() -> Result<(), Errno> {
-    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) takes no pointer.
-    unsafe { sc!(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }.map(|_| ())
 }
 
 #[cfg(test)]

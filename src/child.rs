@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::enforcement::Enforcement;
 use crate::record::{self, Record};
-use crate::sys::clone::StackMap;
+use crate::zone::launch::Supervisor;
 
 /// How a sandboxed program ended, with the semantics of
 /// [`std::process::ExitStatus`] (it wraps the raw wait status).
@@ -281,12 +281,10 @@ pub struct Child {
 
 #[derive(Debug)]
 pub(crate) struct Inner {
-    /// pidfd of the supervisor (the sandbox's init).
-    pub(crate) pidfd: OwnedFd,
+    /// The sandbox's supervisor (its init).
+    pub(crate) supervisor: Supervisor,
     pub(crate) program_pid: u32,
     pub(crate) report: OwnedFd,
-    /// The supervisor runs on this memory until it is reaped.
-    pub(crate) stacks: Option<StackMap>,
     pub(crate) status: Option<ExitStatus>,
     pub(crate) enforcement: Enforcement,
     pub(crate) kill_on_drop: bool,
@@ -302,60 +300,33 @@ pub(crate) struct Inner {
     pub(crate) cgroup: Option<crate::cgroup::PreparedCgroup>,
 }
 
-/// Sends `sig` through a pidfd.
-pub(crate) fn pidfd_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
-    // SAFETY: pidfd_send_signal with a null siginfo and no flags.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// Waits for (reaps) the process behind a pidfd. Returns its wait status, or
-/// `None` with `nohang` if it is still running.
-pub(crate) fn pidfd_wait(pidfd: BorrowedFd<'_>, nohang: bool) -> io::Result<Option<ExitStatus>> {
-    const P_PIDFD: libc::idtype_t = 3;
-    loop {
-        // SAFETY: an all-zero siginfo is valid to be filled in.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let mut flags = libc::WEXITED | libc::__WALL;
-        if nohang {
-            flags |= libc::WNOHANG;
+impl Inner {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        supervisor: Supervisor,
+        program_pid: u32,
+        report: OwnedFd,
+        enforcement: Enforcement,
+        kill_on_drop: bool,
+        pid_ns: bool,
+        cpu_limit_secs: Option<u64>,
+        started: Instant,
+        cgroup: Option<crate::cgroup::PreparedCgroup>,
+    ) -> Inner {
+        Inner {
+            supervisor,
+            program_pid,
+            report,
+            status: None,
+            enforcement,
+            kill_on_drop,
+            pid_ns,
+            cpu_limit_secs,
+            started,
+            kill_requested: false,
+            outcome: None,
+            cgroup,
         }
-        // SAFETY: waitid with a live siginfo buffer.
-        let r = unsafe { libc::waitid(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, flags) };
-        if r != 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        // SAFETY: waitid filled in the child fields of siginfo (or left
-        // si_pid zero with WNOHANG when nothing changed).
-        let pid = unsafe { info.si_pid() };
-        // SAFETY: as above.
-        let status = unsafe { info.si_status() };
-        if pid == 0 {
-            return Ok(None);
-        }
-        let raw = match info.si_code {
-            libc::CLD_EXITED => (status & 0xff) << 8,
-            libc::CLD_KILLED => status & 0x7f,
-            libc::CLD_DUMPED => (status & 0x7f) | 0x80,
-            _ => status,
-        };
-        return Ok(Some(ExitStatus(raw)));
     }
 }
 
@@ -370,7 +341,7 @@ impl Child {
     /// time it takes to tear the sandbox down). Useful with `poll` and event
     /// loops.
     pub fn pidfd(&self) -> BorrowedFd<'_> {
-        self.inner.pidfd.as_fd()
+        self.inner.supervisor.pidfd()
     }
 
     /// What the sandbox actually enforced.
@@ -388,21 +359,18 @@ impl Child {
         self.inner.kill_requested = true;
         // Ask the supervisor to tear the sandbox down and report; it kills
         // what a pid namespace would not take down with it.
-        // SAFETY: send of one byte from a live buffer; never blocks.
-        let sent = unsafe {
-            libc::send(
-                self.inner.report.as_raw_fd(),
-                [record::REQUEST_KILL].as_ptr().cast(),
-                1,
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
-        if sent == 1 && !self.inner.pid_ns {
+        use nix::sys::socket::{MsgFlags, send};
+        let sent = send(
+            self.inner.report.as_raw_fd(),
+            &[record::REQUEST_KILL],
+            MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+        );
+        if sent == Ok(1) && !self.inner.pid_ns {
             return Ok(());
         }
         // In a pid namespace the supervisor's death kills everything at once,
         // even if the supervisor is stopped or stuck.
-        match pidfd_signal(self.inner.pidfd.as_fd(), libc::SIGKILL) {
+        match self.inner.supervisor.signal(libc::SIGKILL) {
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
             other => other,
         }
@@ -421,7 +389,7 @@ impl Child {
         if self.inner.status.is_some() {
             return Err(io::Error::from_raw_os_error(libc::ESRCH));
         }
-        pidfd_signal(self.inner.pidfd.as_fd(), signal)
+        self.inner.supervisor.signal(signal)
     }
 
     /// Waits for the program to end and returns its status. Closes the
@@ -431,9 +399,12 @@ impl Child {
         if let Some(s) = self.inner.status {
             return Ok(s);
         }
-        let sup = pidfd_wait(self.inner.pidfd.as_fd(), false)?
+        let sup = self
+            .inner
+            .supervisor
+            .wait(false)?
             .ok_or_else(|| io::Error::other("waitid returned no status"))?;
-        Ok(self.finish(sup))
+        Ok(self.finish(ExitStatus(sup)))
     }
 
     /// Returns the status if the program has ended, without blocking.
@@ -441,8 +412,8 @@ impl Child {
         if let Some(s) = self.inner.status {
             return Ok(Some(s));
         }
-        match pidfd_wait(self.inner.pidfd.as_fd(), true)? {
-            Some(sup) => Ok(Some(self.finish(sup))),
+        match self.inner.supervisor.wait(true)? {
+            Some(sup) => Ok(Some(self.finish(ExitStatus(sup)))),
             None => Ok(None),
         }
     }
@@ -458,21 +429,18 @@ impl Child {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let ms = left.as_millis().min(i32::MAX as u128) as i32;
-            let mut pfd = libc::pollfd {
-                fd: self.inner.pidfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
+            use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+            let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
+                .unwrap_or(PollTimeout::MAX);
+            let mut pfd = [PollFd::new(
+                self.inner.supervisor.pidfd(),
+                PollFlags::POLLIN,
+            )];
+            let r = match poll(&mut pfd, ms) {
+                Ok(r) => r,
+                Err(nix::Error::EINTR) => continue,
+                Err(e) => return Err(e.into()),
             };
-            // SAFETY: poll on one live pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
             if r > 0 {
                 return self.try_wait();
             }
@@ -507,19 +475,16 @@ impl Child {
         let mut exit: Option<Record> = None;
         let mut buf = [0u8; record::RECORD_LEN];
         loop {
-            // SAFETY: recv into a live buffer; MSG_DONTWAIT never blocks.
-            let n = unsafe {
-                libc::recv(
-                    self.inner.report.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
+            use nix::sys::socket::{MsgFlags, recv};
+            let n = match recv(
+                self.inner.report.as_raw_fd(),
+                &mut buf,
+                MsgFlags::MSG_DONTWAIT,
+            ) {
+                Ok(n) if n > 0 => n,
+                _ => break,
             };
-            if n <= 0 {
-                break;
-            }
-            if let Some(rec) = Record::decode(buf.get(..n as usize).unwrap_or(&[])) {
+            if let Some(rec) = Record::decode(buf.get(..n).unwrap_or(&[])) {
                 if rec.kind == record::KIND_EXIT && supervisor.code() == Some(0) {
                     status = ExitStatus(rec.value);
                     exit = Some(rec);
@@ -539,10 +504,6 @@ impl Child {
             apply_cgroup_usage(&mut outcome, &cg, self.inner.started);
         }
         self.inner.outcome = Some(outcome);
-        // The supervisor is reaped: its stacks can serve the next spawn.
-        if let Some(stacks) = self.inner.stacks.take() {
-            stacks.recycle();
-        }
         status
     }
 }
@@ -637,23 +598,11 @@ impl Drop for Child {
         }
         if self.inner.kill_on_drop {
             let _ = self.kill();
-            let reaped = matches!(pidfd_wait(self.inner.pidfd.as_fd(), false), Ok(Some(_)));
-            if let Some(stacks) = self.inner.stacks.take() {
-                if reaped {
-                    stacks.recycle();
-                } else {
-                    // Not known to be gone: its stack must stay mapped.
-                    std::mem::forget(stacks);
-                }
-            }
+            let _ = self.inner.supervisor.wait(false);
         } else {
-            if let Some(stacks) = self.inner.stacks.take() {
-                // The supervisor keeps running on this memory: it must
-                // outlive this handle.
-                std::mem::forget(stacks);
-            }
-            // Its cgroup too: it is collected as stale once this process is
-            // gone.
+            // The supervisor keeps running (on stacks its handle keeps
+            // mapped), and so does its cgroup: it is collected as stale once
+            // this process is gone.
             if let Some(cg) = self.inner.cgroup.take() {
                 cg.detach();
             }
@@ -671,31 +620,26 @@ pub(crate) fn read2(
     let mut fds: [Option<File>; 2] = [out.map(|o| o.inner), err.map(|e| e.inner)];
     let mut chunk = vec![0u8; 64 * 1024];
     while fds.iter().any(Option::is_some) {
-        let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(2);
-        let mut which = Vec::with_capacity(2);
-        for (i, f) in fds.iter().enumerate() {
-            if let Some(f) = f {
-                pfds.push(libc::pollfd {
-                    fd: f.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-                which.push(i);
-            }
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let open: Vec<usize> = (0..2).filter(|&i| fds[i].is_some()).collect();
+        let mut pfds: Vec<PollFd<'_>> = fds
+            .iter()
+            .flatten()
+            .map(|f| PollFd::new(f.as_fd(), PollFlags::POLLIN))
+            .collect();
+        match poll(&mut pfds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(e.into()),
         }
-        // SAFETY: poll over a live array of pollfds.
-        let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, -1) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        for (p, i) in pfds.iter().zip(which) {
-            if p.revents == 0 {
-                continue;
-            }
+        let ready: Vec<usize> = pfds
+            .iter()
+            .zip(&open)
+            .filter(|(p, _)| p.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(_, &i)| i)
+            .collect();
+        drop(pfds);
+        for i in ready {
             let Some(f) = fds[i].as_mut() else { continue };
             match f.read(&mut chunk) {
                 Ok(0) => fds[i] = None,

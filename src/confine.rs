@@ -348,10 +348,11 @@ impl PreparedConfinement {
             }
         }
         if let Some(plan) = &self.caps {
-            caps::apply(plan).map_err(|(stage, e)| fail(ConfineStage::Capabilities(stage), e))?;
+            crate::zone::caps::apply(plan)
+                .map_err(|(stage, e)| fail(ConfineStage::Capabilities(stage), e))?;
         }
         if self.no_new_privs {
-            caps::set_no_new_privs().map_err(|e| fail(ConfineStage::NoNewPrivs, e))?;
+            crate::zone::caps::set_no_new_privs().map_err(|e| fail(ConfineStage::NoNewPrivs, e))?;
         }
         #[cfg(feature = "landlock")]
         if let Some(fd) = self.landlock.as_ref().and_then(|l| l.fd()) {
@@ -361,13 +362,14 @@ impl PreparedConfinement {
         #[cfg(feature = "seccomp")]
         if let Some(filter) = &self.seccomp {
             if self.seccomp_all_threads {
-                match seccomp::install_all_threads(filter) {
+                match crate::zone::seccomp::install_all_threads(filter) {
                     Ok(None) => {}
                     Ok(Some(thread)) => return Err(ConfineError::SeccompThreadSync { thread }),
                     Err(e) => return Err(fail(ConfineStage::Seccomp, e)),
                 }
             } else {
-                seccomp::install(filter).map_err(|e| fail(ConfineStage::Seccomp, e))?;
+                crate::zone::seccomp::install(filter)
+                    .map_err(|e| fail(ConfineStage::Seccomp, e))?;
             }
         }
         Ok(())

@@ -101,6 +101,14 @@ pub enum Error {
     #[error("failed to set up the sandbox's cgroup")]
     Cgroup(#[source] crate::cgroup::CgroupError),
 
+    /// The sandbox's supervisor ended during setup without a report (it was
+    /// killed from outside, or crashed).
+    #[error("the sandbox's supervisor ended during setup without a report{}", status.map(|s| format!(" ({s})")).unwrap_or_default())]
+    SupervisorVanished {
+        /// Its wait status, when it could be reaped.
+        status: Option<crate::ExitStatus>,
+    },
+
     /// A parent-side operation failed (creating pipes, cloning, ...).
     #[error("failed to {op}")]
     Io {
@@ -260,7 +268,7 @@ pub enum ConfigError {
     },
     /// An invalid filesystem operation.
     #[error(transparent)]
-    Fs(#[from] crate::rootfs::FsError),
+    Fs(#[from] crate::fs::FsError),
     /// An invalid capability policy.
     #[error(transparent)]
     Capabilities(#[from] crate::caps::CapsError),
@@ -307,7 +315,7 @@ pub enum ConfigError {
     )]
     LandlockMirror {
         /// The operation.
-        op: crate::rootfs::OpName,
+        op: crate::fs::OpName,
         /// Its destination.
         dest: PathBuf,
     },

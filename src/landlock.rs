@@ -34,7 +34,6 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use bitflags::bitflags;
 
@@ -919,37 +918,13 @@ impl KernelAbi {
     }
 }
 
-const LANDLOCK_CREATE_RULESET_VERSION: usize = 1;
-const ABI_UNKNOWN: i32 = i32::MIN;
-const ABI_NOT_ENABLED: i32 = -1;
-const ABI_NOT_IMPLEMENTED: i32 = -2;
-static KERNEL_ABI: AtomicI32 = AtomicI32::new(ABI_UNKNOWN);
-
-/// The running kernel's Landlock ABI version, probed on first use.
+/// The running kernel's Landlock ABI version, probed once.
 pub(crate) fn kernel_abi() -> KernelAbi {
-    let mut raw = KERNEL_ABI.load(Ordering::Relaxed);
-    if raw == ABI_UNKNOWN {
-        // SAFETY: landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)
-        // reads no memory and returns the ABI version; it creates nothing.
-        let ret = unsafe {
-            sc!(
-                libc::SYS_landlock_create_ruleset,
-                0usize,
-                0usize,
-                LANDLOCK_CREATE_RULESET_VERSION
-            )
-        };
-        raw = match ret {
-            Ok(v) => i32::try_from(v).unwrap_or(i32::MAX),
-            Err(Errno(libc::EOPNOTSUPP)) => ABI_NOT_ENABLED,
-            Err(_) => ABI_NOT_IMPLEMENTED,
-        };
-        KERNEL_ABI.store(raw, Ordering::Relaxed);
-    }
-    match raw {
-        ABI_NOT_ENABLED => KernelAbi::Unavailable(LandlockUnavailable::NotEnabled),
-        v if v > 0 => KernelAbi::Available(v as u32),
-        _ => KernelAbi::Unavailable(LandlockUnavailable::NotImplemented),
+    use crate::probe::LandlockAbi;
+    match crate::probe::landlock_abi() {
+        LandlockAbi::Version(v) => KernelAbi::Available(v),
+        LandlockAbi::NotEnabled => KernelAbi::Unavailable(LandlockUnavailable::NotEnabled),
+        LandlockAbi::NotImplemented => KernelAbi::Unavailable(LandlockUnavailable::NotImplemented),
     }
 }
 
@@ -1400,15 +1375,15 @@ pub(crate) fn restrict_self_flags(fd: RawFd, flags: u32) -> Result<(), Errno> {
 // the ruleset, opens each path as it sees it and adds the rules, and
 // restricts itself, with raw system calls only.
 
-const LANDLOCK_RULE_PATH_BENEATH: usize = 1;
-const LANDLOCK_RULE_NET_PORT: usize = 2;
+pub(crate) const LANDLOCK_RULE_PATH_BENEATH: usize = 1;
+pub(crate) const LANDLOCK_RULE_NET_PORT: usize = 2;
 
 /// `struct landlock_ruleset_attr` (Linux 6.12 layout; an older kernel
 /// accepts it as long as the fields it does not know are zero, which the
 /// masking guarantees).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct RulesetAttr {
+pub(crate) struct RulesetAttr {
     handled_access_fs: u64,
     handled_access_net: u64,
     scoped: u64,
@@ -1417,43 +1392,43 @@ struct RulesetAttr {
 /// `struct landlock_path_beneath_attr` (packed in the kernel's ABI).
 #[repr(C, packed)]
 #[derive(Clone, Copy)]
-struct PathBeneathAttr {
-    allowed_access: u64,
-    parent_fd: i32,
+pub(crate) struct PathBeneathAttr {
+    pub(crate) allowed_access: u64,
+    pub(crate) parent_fd: i32,
 }
 
 /// `struct landlock_net_port_attr`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct NetPortAttr {
-    allowed_access: u64,
-    port: u64,
+pub(crate) struct NetPortAttr {
+    pub(crate) allowed_access: u64,
+    pub(crate) port: u64,
 }
 
 #[derive(Debug)]
-struct SpawnPathRule {
-    path: CString,
+pub(crate) struct SpawnPathRule {
+    pub(crate) path: CString,
     /// Rights granted when the path is a directory.
-    dir_access: u64,
+    pub(crate) dir_access: u64,
     /// Rights granted when it is anything else.
-    file_access: u64,
-    optional: bool,
+    pub(crate) file_access: u64,
+    pub(crate) optional: bool,
 }
 
 /// A [`LandlockPolicy`] lowered for sandboxes: plain data the program
 /// process turns into a ruleset after `pivot_root` ([`apply_in_child`]).
 #[derive(Debug)]
 pub(crate) struct SpawnLandlock {
-    attr: RulesetAttr,
-    paths: Vec<SpawnPathRule>,
-    ports: Vec<NetPortAttr>,
+    pub(crate) attr: RulesetAttr,
+    pub(crate) paths: Vec<SpawnPathRule>,
+    pub(crate) ports: Vec<NetPortAttr>,
     /// Whether anything goes to the kernel (false: nothing requested, or
     /// best-effort on a kernel without Landlock).
-    enforce: bool,
+    pub(crate) enforce: bool,
     /// The rule paths and ports, to name a failing rule.
-    path_names: Vec<PathBuf>,
-    port_names: Vec<u16>,
-    report: LandlockReport,
+    pub(crate) path_names: Vec<PathBuf>,
+    pub(crate) port_names: Vec<u16>,
+    pub(crate) report: LandlockReport,
 }
 
 /// Error index of `landlock_create_ruleset`.
@@ -1566,119 +1541,6 @@ fn lower_for_spawn_with(
     })
 }
 
-pub(crate) use child_zone::apply_in_child;
-
-/// The program process's part: raw system calls over the lowered policy.
-mod child_zone {
-    #![deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::arithmetic_side_effects
-    )]
-
-    use core::ffi::c_int;
-
-    use super::{
-        INDEX_CREATE, INDEX_RESTRICT, LANDLOCK_RULE_NET_PORT, LANDLOCK_RULE_PATH_BENEATH,
-        PathBeneathAttr, RulesetAttr, SpawnLandlock,
-    };
-    use crate::sys::raw::{self, Errno, sc, syscall6};
-
-    /// Creates the ruleset, adds every rule (paths resolved from the
-    /// current root, following symbolic links) and restricts the calling
-    /// process. On failure: the index of the rule (paths first, then ports;
-    /// [`INDEX_CREATE`], [`INDEX_RESTRICT`]) and the kernel's answer. A rule
-    /// marked optional whose path cannot be opened is left out.
-    ///
-    /// Child zone: no allocation, no panics. Needs `no_new_privs` or
-    /// `CAP_SYS_ADMIN`.
-    pub(crate) fn apply_in_child(ll: &SpawnLandlock) -> Result<(), (u32, Errno)> {
-        if !ll.enforce {
-            return Ok(());
-        }
-        // SAFETY: the attribute is a live repr(C) struct of the size given;
-        // the call only reads it and returns a new descriptor (O_CLOEXEC).
-        let fd = unsafe {
-            sc!(
-                libc::SYS_landlock_create_ruleset,
-                &ll.attr as *const RulesetAttr,
-                core::mem::size_of::<RulesetAttr>(),
-                0usize
-            )
-        }
-        .map_err(|e| (INDEX_CREATE, e))? as c_int;
-        let r = add_rules_and_restrict(ll, fd);
-        let _ = raw::close(fd);
-        r
-    }
-
-    fn add_rules_and_restrict(ll: &SpawnLandlock, fd: c_int) -> Result<(), (u32, Errno)> {
-        for (i, rule) in ll.paths.iter().enumerate() {
-            let index = i as u32;
-            let pfd = match raw::openat(
-                libc::AT_FDCWD,
-                &rule.path,
-                libc::O_PATH | libc::O_CLOEXEC,
-                0,
-            ) {
-                Ok(p) => p as c_int,
-                Err(_) if rule.optional => continue,
-                Err(e) => return Err((index, e)),
-            };
-            // SAFETY: all-zero is a valid stat to be overwritten.
-            let mut st: libc::stat = unsafe { core::mem::zeroed() };
-            let access = match raw::fstatat(pfd, c"", &mut st, libc::AT_EMPTY_PATH) {
-                Ok(_) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => rule.dir_access,
-                Ok(_) => rule.file_access,
-                Err(e) => {
-                    let _ = raw::close(pfd);
-                    return Err((index, e));
-                }
-            };
-            let r = if access == 0 {
-                Ok(0)
-            } else {
-                let attr = PathBeneathAttr {
-                    allowed_access: access,
-                    parent_fd: pfd,
-                };
-                // SAFETY: attr is a live struct in the kernel's packed
-                // layout; the call reads it and the descriptors named.
-                unsafe {
-                    sc!(
-                        libc::SYS_landlock_add_rule,
-                        fd,
-                        LANDLOCK_RULE_PATH_BENEATH,
-                        &attr as *const PathBeneathAttr,
-                        0usize
-                    )
-                }
-            };
-            let _ = raw::close(pfd);
-            r.map_err(|e| (index, e))?;
-        }
-        let base = ll.paths.len();
-        for (j, port) in ll.ports.iter().enumerate() {
-            let index = base.saturating_add(j) as u32;
-            // SAFETY: port is a live repr(C) struct of the kernel's layout;
-            // the call only reads it.
-            unsafe {
-                sc!(
-                    libc::SYS_landlock_add_rule,
-                    fd,
-                    LANDLOCK_RULE_NET_PORT,
-                    port as *const super::NetPortAttr,
-                    0usize
-                )
-            }
-            .map_err(|e| (index, e))?;
-        }
-        super::restrict_self(fd).map_err(|e| (INDEX_RESTRICT, e))
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Mirroring a sandbox's filesystem plan
 // ---------------------------------------------------------------------------
@@ -1706,7 +1568,7 @@ impl LandlockPolicy {
     ///
     /// The filesystem group stays a [`CompatLevel::HardRequirement`].
     pub fn from_fs_plan(
-        fs: &crate::rootfs::FsConfig,
+        fs: &crate::fs::FsConfig,
         mount_namespace: bool,
     ) -> Result<Self, crate::error::ConfigError> {
         let mut policy = Self::new();
@@ -1719,11 +1581,11 @@ impl LandlockPolicy {
     /// policy.
     pub(crate) fn add_fs_plan(
         &mut self,
-        fs: &crate::rootfs::FsConfig,
+        fs: &crate::fs::FsConfig,
         mount_ns: bool,
     ) -> Result<(), crate::error::ConfigError> {
         use crate::error::ConfigError;
-        use crate::rootfs::{self, FsOp, OpName, RootKind};
+        use crate::fs::{FsOp, OpName, RootKind};
         const WRITABLE: FsAccess = FsAccess::READ_WRITE.union(FsAccess::EXECUTE);
         self.restrict_fs();
         let cannot = |op: OpName, dest: &Path| ConfigError::LandlockMirror {
@@ -1732,7 +1594,7 @@ impl LandlockPolicy {
         };
         match &fs.root {
             RootKind::HostSystem => {
-                for dir in rootfs::SYSTEM_DIRS {
+                for dir in crate::fs::SYSTEM_DIRS {
                     let access = if *dir == "/etc" {
                         FsAccess::READ
                     } else {
@@ -1743,7 +1605,7 @@ impl LandlockPolicy {
                     } else {
                         // Landlock cannot take back part of a granted
                         // hierarchy: grant /etc piecewise around the secrets.
-                        let secrets = rootfs::host_secrets();
+                        let secrets = crate::fs::host_secrets();
                         grant_around(self, Path::new(dir), &secrets, access);
                     }
                 }
@@ -1758,7 +1620,7 @@ impl LandlockPolicy {
             self.allow_try("/proc", FsAccess::READ);
         }
         if fs.dev {
-            for d in rootfs::DEVICES {
+            for d in crate::fs::DEVICES {
                 self.allow_try(Path::new("/dev").join(d), FsAccess::READ_WRITE);
             }
             if mount_ns {
@@ -1839,6 +1701,7 @@ fn grant_around(policy: &mut LandlockPolicy, dir: &Path, secrets: &[PathBuf], ac
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::zone::landlock::apply_in_child;
 
     fn fs_policy() -> LandlockPolicy {
         let mut p = LandlockPolicy::new();
@@ -2273,7 +2136,7 @@ mod tests {
 
     #[test]
     fn mirroring_a_plan_with_a_mount_namespace_uses_destinations() {
-        use crate::rootfs::{FsConfig, FsOp};
+        use crate::fs::{FsConfig, FsOp};
         let writable = FsAccess::READ_WRITE | FsAccess::EXECUTE;
         let mut fs = FsConfig::default();
         fs.ops.push(FsOp::Bind {
@@ -2308,7 +2171,7 @@ mod tests {
         assert_eq!(p.fs_requested(), FsAccess::DEFAULT_HANDLED);
 
         let mut fs = FsConfig {
-            root: crate::rootfs::RootKind::Dir("/img".into()),
+            root: crate::fs::RootKind::Dir("/img".into()),
             tmp: false,
             proc: false,
             dev: false,
@@ -2323,7 +2186,7 @@ mod tests {
     #[test]
     fn mirroring_without_a_mount_namespace_uses_host_paths() {
         use crate::error::ConfigError;
-        use crate::rootfs::{FsConfig, FsOp, OpName};
+        use crate::fs::{FsConfig, FsOp, OpName};
         let mut fs = FsConfig::default();
         fs.ops.push(FsOp::Bind {
             src: "/srv/data".into(),
@@ -2337,10 +2200,10 @@ mod tests {
         assert_eq!(rule(&p, "/tmp"), None, "no private /tmp to give");
         assert_eq!(rule(&p, "/dev"), None, "only the devices");
         assert_eq!(rule(&p, "/dev/null"), Some((FsAccess::READ_WRITE, true)));
-        if !crate::rootfs::host_secrets().is_empty() {
+        if !crate::fs::host_secrets().is_empty() {
             assert_eq!(rule(&p, "/etc"), None, "granted around the secrets");
         }
-        for s in crate::rootfs::host_secrets() {
+        for s in crate::fs::host_secrets() {
             assert!(
                 !p.fs_rules.iter().any(|r| s.starts_with(&r.path)),
                 "{s:?} is granted"
@@ -2596,7 +2459,7 @@ mod tests {
     }
 
     fn set_no_new_privs_raw() -> Result<(), Errno> {
-        crate::caps::set_no_new_privs()
+        crate::zone::caps::set_no_new_privs()
     }
 
     use std::os::fd::AsRawFd;
@@ -2985,8 +2848,7 @@ mod tests {
     #[ignore = "measurement: cargo test --release --lib landlock::tests::measure_spawn_ruleset -- --ignored --nocapture"]
     fn measure_spawn_ruleset() {
         assert!(kernel_version() >= 1, "needs Landlock");
-        let mirror =
-            LandlockPolicy::from_fs_plan(&crate::rootfs::FsConfig::default(), true).unwrap();
+        let mirror = LandlockPolicy::from_fs_plan(&crate::fs::FsConfig::default(), true).unwrap();
         let mut explicit = LandlockPolicy::new();
         for d in ["/usr", "/bin", "/lib", "/lib64", "/etc"] {
             explicit.allow_try(d, FsAccess::READ_EXEC);

@@ -164,25 +164,30 @@ pub mod cgroup;
 mod child;
 mod command;
 mod compat;
+mod compile;
+mod config;
 mod confine;
 mod enforcement;
 mod error;
+mod fs;
 #[cfg(feature = "landlock")]
 mod landlock;
 mod namespaces;
 #[cfg(feature = "serde")]
 pub mod policy;
+mod probe;
 mod record;
 mod rlimit;
-mod rootfs;
 mod sandbox;
 #[cfg(feature = "seccomp")]
 mod seccomp;
 mod spawn;
 mod stage;
 mod sys;
+mod template;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+mod zone;
 
 #[doc = include_str!("../docs/threat-model.md")]
 pub mod threat_model {}
@@ -209,6 +214,7 @@ pub use error::{
     IdentityProblem, LandlockRuleProblem, NamespaceProblem, ParentOp, Result, SearchPath, Stage,
     Target, Unsupported, UnsupportedReason, UsernsBlocker,
 };
+pub use fs::{FsConfig, FsError, FsOp, OpName, RootKind, TmpfsOptions};
 #[cfg(feature = "landlock")]
 pub use landlock::{
     FsAccess, LandlockEnforcement, LandlockError, LandlockFeature, LandlockGroup, LandlockNote,
@@ -218,7 +224,6 @@ pub use namespaces::{IdMapping, Namespaces};
 #[cfg(feature = "serde")]
 pub use policy::{Inexpressible, PolicyError, PolicyFormat};
 pub use rlimit::{ParseRlimitError, RLIM_INFINITY, Rlimit};
-pub use rootfs::{FsConfig, FsError, FsOp, OpName, RootKind, TmpfsOptions};
 pub use sandbox::Sandbox;
 #[cfg(feature = "seccomp")]
 pub use seccomp::{
@@ -244,7 +249,7 @@ pub mod __fuzz {
         let Some(rec) = Record::decode(bytes) else {
             return false;
         };
-        assert_eq!(&rec.to_bytes()[..], bytes, "decode/encode round trip");
+        assert_eq!(&rec.encode()[..], bytes, "decode/encode round trip");
         assert!(rec.detail().len() <= rec.detail.len());
         let _ = crate::error::Stage::from_u32(rec.stage);
         let _ = ExitInfo::decode(&rec);

@@ -101,9 +101,9 @@ use serde::{Deserialize, Serialize};
 use crate::caps::{Capability, CapsPolicy};
 use crate::cgroup::IoMaxRule;
 use crate::compat::CompatLevel;
+use crate::fs::{FsOp, RootKind, TmpfsOptions};
 use crate::namespaces::Namespaces;
 use crate::rlimit::Rlimit;
-use crate::rootfs::{FsOp, RootKind, TmpfsOptions};
 use crate::sandbox::Sandbox;
 
 /// The two formats of a policy file.
@@ -1758,7 +1758,7 @@ fn nonempty<T: Serialize>(t: T) -> Option<T> {
 impl PolicyFile {
     fn from_sandbox(sb: &Sandbox) -> Result<PolicyFile, PolicyError> {
         let cfg = &sb.cfg;
-        let def = crate::sandbox::Config::default();
+        let def = crate::config::Config::default();
 
         let caps = CapsFile {
             keep: (!cfg.caps.keep.is_empty()).then(|| cfg.caps.kept().collect()),

@@ -70,7 +70,7 @@ impl Record {
     /// The record's bytes, for sending: the fields in order, native-endian,
     /// then `detail`. Plain copies into a stack array, so the child zone
     /// may call it.
-    pub(crate) fn to_bytes(&self) -> [u8; RECORD_LEN] {
+    pub(crate) fn encode(&self) -> [u8; RECORD_LEN] {
         let mut out = [0u8; RECORD_LEN];
         let words = [
             self.kind,
@@ -178,7 +178,7 @@ mod tests {
         r.flags = FLAG_INTERPRETER;
         r.detail[..9].copy_from_slice(b"/bin/nope");
         r.detail_len = 9;
-        let d = Record::decode(&r.to_bytes()).unwrap();
+        let d = Record::decode(&r.encode()).unwrap();
         assert_eq!(d, r);
         assert_eq!(d.detail(), b"/bin/nope");
     }
@@ -193,7 +193,7 @@ mod tests {
         };
         let mut r = Record::new(KIND_EXIT);
         info.encode(&mut r);
-        let d = Record::decode(&r.to_bytes()).unwrap();
+        let d = Record::decode(&r.encode()).unwrap();
         assert_eq!(ExitInfo::decode(&d), Some(info));
         assert_eq!(ExitInfo::decode(&Record::new(KIND_EXIT)), None);
     }
@@ -204,8 +204,8 @@ mod tests {
         assert!(Record::decode(&[0u8; RECORD_LEN - 1]).is_none());
         let mut r = Record::new(KIND_EXIT);
         r.detail_len = DETAIL_LEN as u32 + 1;
-        assert!(Record::decode(&r.to_bytes()).is_none());
+        assert!(Record::decode(&r.encode()).is_none());
         let r = Record::new(99);
-        assert!(Record::decode(&r.to_bytes()).is_none());
+        assert!(Record::decode(&r.encode()).is_none());
     }
 }

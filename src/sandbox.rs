@@ -1,20 +1,21 @@
 //! [`Sandbox`]: a reusable isolation policy.
 
-use std::collections::BTreeMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::caps::{self, Capability, CapsPolicy};
+use crate::caps::{Capability, CapsPolicy};
 use crate::cgroup::{CgroupConfig, IoMaxRule};
 use crate::child::{Child, ExitStatus, Output};
 use crate::command::{Command, StdioKind};
 use crate::compat::CompatLevel;
-use crate::error::{ConfigError, Error, HostnameProblem, NamespaceProblem};
+use crate::compile::{self, Compiled};
+use crate::config::Config;
+use crate::error::Error;
+use crate::fs::{FsOp, RootKind, TmpfsOptions};
 use crate::namespaces::Namespaces;
 use crate::rlimit::Rlimit;
-use crate::rootfs::{self, FsConfig, FsOp, MountPlan, ProcKind, RootKind, TmpfsOptions};
 
 /// A sandbox policy: which namespaces to create, what filesystem the program
 /// sees, which limits and filters apply.
@@ -40,78 +41,6 @@ use crate::rootfs::{self, FsConfig, FsOp, MountPlan, ProcKind, RootKind, TmpfsOp
 pub struct Sandbox {
     pub(crate) cfg: Config,
     cache: Arc<OnceLock<Arc<Compiled>>>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Config {
-    pub(crate) namespaces: Namespaces,
-    pub(crate) uid: Option<u32>,
-    pub(crate) gid: Option<u32>,
-    pub(crate) hostname: Option<OsString>,
-    pub(crate) inherit_env: bool,
-    pub(crate) kill_on_drop: bool,
-    pub(crate) die_with_parent: bool,
-    pub(crate) caps: CapsPolicy,
-    pub(crate) fs: FsConfig,
-    pub(crate) timeout: Option<Duration>,
-    /// resource -> (soft, hard)
-    pub(crate) rlimits: BTreeMap<Rlimit, (u64, u64)>,
-    pub(crate) cgroup: CgroupConfig,
-    /// An internal probe spawn: skips the checks that would probe again.
-    pub(crate) probing: bool,
-    /// Networking denied by seccomp and Landlock instead of a network
-    /// namespace ([`Sandbox::deny_net_by_filter`]).
-    pub(crate) net_filter: bool,
-    #[cfg(feature = "landlock")]
-    pub(crate) landlock: Option<crate::landlock::LandlockPolicy>,
-    #[cfg(feature = "landlock")]
-    pub(crate) landlock_mirror_fs: bool,
-    /// The seccomp policy (`None`: no filter).
-    #[cfg(feature = "seccomp")]
-    pub(crate) seccomp: Option<crate::seccomp::SeccompPolicy>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            namespaces: Namespaces::default(),
-            uid: None,
-            gid: None,
-            hostname: None,
-            inherit_env: false,
-            kill_on_drop: true,
-            die_with_parent: true,
-            caps: CapsPolicy::new(),
-            fs: FsConfig::default(),
-            timeout: None,
-            rlimits: BTreeMap::new(),
-            cgroup: CgroupConfig::default(),
-            probing: false,
-            net_filter: false,
-            #[cfg(feature = "landlock")]
-            landlock: None,
-            #[cfg(feature = "landlock")]
-            landlock_mirror_fs: false,
-            #[cfg(feature = "seccomp")]
-            seccomp: Some(crate::seccomp::SeccompPolicy::default_profile()),
-        }
-    }
-}
-
-/// The policy-only work, done once per policy.
-#[derive(Debug)]
-pub(crate) struct Compiled {
-    pub(crate) mounts: Option<Arc<MountPlan>>,
-    /// The template mount namespace of `mounts`, built on first use.
-    pub(crate) template: crate::spawn::template::TemplateCache,
-    pub(crate) rlimits: Vec<(libc::c_int, libc::rlimit64)>,
-    pub(crate) rlimit_names: Vec<&'static str>,
-    pub(crate) caps: caps::CapPlan,
-    #[cfg(feature = "landlock")]
-    pub(crate) landlock: Option<Arc<crate::landlock::SpawnLandlock>>,
-    /// The compiled seccomp filter, shared by every spawn.
-    #[cfg(feature = "seccomp")]
-    pub(crate) seccomp: Option<Arc<crate::seccomp::CompiledFilter>>,
 }
 
 impl Sandbox {
@@ -644,104 +573,24 @@ impl Sandbox {
         self.compiled().map(drop)
     }
 
+    /// Spawns with the stdio defaults of the calling method (`spawn`'s, or
+    /// `output`'s).
+    pub(crate) fn spawn_with(
+        &self,
+        cmd: &mut Command,
+        default_out: StdioKind,
+        default_in: StdioKind,
+    ) -> Result<Child, Error> {
+        let compiled = self.compiled()?;
+        crate::spawn::spawn(&self.cfg, &compiled, cmd, default_out, default_in)
+    }
+
     pub(crate) fn compiled(&self) -> Result<Arc<Compiled>, Error> {
         if let Some(c) = self.cache.get() {
             return Ok(c.clone());
         }
-        let c = Arc::new(self.compile()?);
+        let c = Arc::new(compile::compile(&self.cfg)?);
         Ok(self.cache.get_or_init(|| c).clone())
-    }
-
-    fn compile(&self) -> Result<Compiled, Error> {
-        let cfg = &self.cfg;
-        let ns = cfg.namespaces;
-        if let Some(h) = &cfg.hostname {
-            let reason = if !ns.contains(Namespaces::UTS) {
-                Some(HostnameProblem::NoUtsNamespace)
-            } else if h.is_empty() {
-                Some(HostnameProblem::Empty)
-            } else if h.len() > 64 {
-                Some(HostnameProblem::TooLong)
-            } else if h.as_encoded_bytes().contains(&0) {
-                Some(HostnameProblem::NulByte)
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
-                return Err(ConfigError::Hostname {
-                    hostname: h.clone(),
-                    reason,
-                }
-                .into());
-            }
-        }
-        let mounts = if ns.contains(Namespaces::MOUNT) {
-            let proc_kind = if ns.contains(Namespaces::PID) {
-                ProcKind::Fresh
-            } else {
-                ProcKind::HostReadOnly
-            };
-            Some(Arc::new(
-                rootfs::plan(&cfg.fs, proc_kind).map_err(ConfigError::from)?,
-            ))
-        } else if cfg.fs.is_customized() && !landlock_stands_in(cfg) {
-            return Err(ConfigError::Namespaces {
-                reason: NamespaceProblem::RootfsNeedsMountNamespace,
-            }
-            .into());
-        } else {
-            None
-        };
-        // The supervisor always shares the caller's address space, so the
-        // program must never be able to ptrace it: plan as if a pid
-        // namespace were present in every case.
-        let ctx = if ns.contains(Namespaces::USER) {
-            caps::CapContext::new_user_namespace(true)
-        } else {
-            caps::CapContext::inherited(true)
-        }
-        .map_err(ConfigError::from)?;
-        let caps = caps::plan(&cfg.caps, &ctx).map_err(ConfigError::from)?;
-        // A configuration error, so before anything that asks the kernel.
-        #[cfg(feature = "seccomp")]
-        if cfg.net_filter && cfg.seccomp.is_none() {
-            return Err(ConfigError::NetFilterNeedsSeccomp.into());
-        }
-        if cfg.timeout == Some(Duration::ZERO) {
-            return Err(ConfigError::Timeout.into());
-        }
-        crate::cgroup::validate(&cfg.cgroup)?;
-        let mut rlimits = Vec::with_capacity(cfg.rlimits.len());
-        let mut rlimit_names = Vec::with_capacity(cfg.rlimits.len());
-        for (&resource, &(soft, hard)) in &cfg.rlimits {
-            if soft > hard {
-                return Err(ConfigError::Rlimit {
-                    resource,
-                    soft,
-                    hard,
-                }
-                .into());
-            }
-            rlimits.push((
-                resource.resource(),
-                libc::rlimit64 {
-                    rlim_cur: soft,
-                    rlim_max: hard,
-                },
-            ));
-            rlimit_names.push(resource.name());
-        }
-        Ok(Compiled {
-            mounts,
-            template: Default::default(),
-            rlimits,
-            rlimit_names,
-            #[cfg(feature = "landlock")]
-            landlock: compile_landlock(cfg, &caps)?,
-            #[cfg(feature = "seccomp")]
-            seccomp: compile_seccomp(cfg, &caps)?,
-            caps,
-        })
     }
 
     /// Starts `cmd` in a new sandbox. Standard streams are inherited unless
@@ -750,13 +599,13 @@ impl Sandbox {
     /// Returns once the program has been executed, or with a typed error
     /// naming the setup step and item that failed.
     pub fn spawn(&self, cmd: &mut Command) -> Result<Child, Error> {
-        crate::spawn::spawn(self, cmd, StdioKind::Inherit, StdioKind::Inherit)
+        self.spawn_with(cmd, StdioKind::Inherit, StdioKind::Inherit)
     }
 
     /// Runs `cmd` to completion, capturing stdout and stderr (stdin is
     /// `/dev/null` unless the command says otherwise).
     pub fn output(&self, cmd: &mut Command) -> Result<Output, Error> {
-        let child = crate::spawn::spawn(self, cmd, StdioKind::Piped, StdioKind::Null)?;
+        let child = self.spawn_with(cmd, StdioKind::Piped, StdioKind::Null)?;
         child.wait_with_output().map_err(|source| Error::Io {
             op: crate::error::ParentOp::Wait,
             source,
@@ -772,84 +621,6 @@ impl Sandbox {
             source,
         })
     }
-}
-
-/// Whether Landlock rules stand in for the filesystem plan (no mount
-/// namespace).
-fn landlock_stands_in(cfg: &Config) -> bool {
-    #[cfg(feature = "landlock")]
-    return cfg.landlock_mirror_fs;
-    #[cfg(not(feature = "landlock"))]
-    return {
-        let _ = cfg;
-        false
-    };
-}
-
-/// Lowers the Landlock policy (plus the mirrored filesystem plan) once per
-/// sandbox policy.
-#[cfg(feature = "landlock")]
-fn compile_landlock(
-    cfg: &Config,
-    caps: &caps::CapPlan,
-) -> Result<Option<Arc<crate::landlock::SpawnLandlock>>, Error> {
-    let mut policy = match (&cfg.landlock, cfg.landlock_mirror_fs || cfg.net_filter) {
-        (None, false) => return Ok(None),
-        (Some(p), _) => p.clone(),
-        (None, true) => crate::landlock::LandlockPolicy::new(),
-    };
-    if cfg.net_filter {
-        policy.scope(crate::landlock::LandlockScope::ABSTRACT_UNIX_SOCKET);
-    }
-    if cfg.landlock_mirror_fs {
-        policy.add_fs_plan(&cfg.fs, cfg.namespaces.contains(Namespaces::MOUNT))?;
-    }
-    let lowered = crate::landlock::lower_for_spawn(&policy)?;
-    if lowered.enforces() && !caps.no_new_privs() && !caps.keeps(Capability::SysAdmin) {
-        return Err(ConfigError::LandlockNeedsNoNewPrivs.into());
-    }
-    Ok(Some(Arc::new(lowered)))
-}
-
-/// Compiles the seccomp policy once per sandbox policy and checks that the
-/// kernel supports every action it uses.
-#[cfg(feature = "seccomp")]
-fn compile_seccomp(
-    cfg: &Config,
-    caps: &caps::CapPlan,
-) -> Result<Option<Arc<crate::seccomp::CompiledFilter>>, Error> {
-    use crate::error::{Feature, Unsupported, UnsupportedReason};
-    use crate::seccomp::{self, SeccompError};
-    let Some(policy) = &cfg.seccomp else {
-        // (deny_net_by_filter without a filter was refused earlier.)
-        return Ok(None);
-    };
-    let filter = if cfg.net_filter {
-        let mut p = policy.clone();
-        seccomp::add_net_filter(&mut p);
-        seccomp::compile(&p)
-    } else {
-        seccomp::compile(policy)
-    }
-    .map_err(ConfigError::Seccomp)?;
-    if !caps.no_new_privs() && !caps.keeps(Capability::SysAdmin) {
-        return Err(ConfigError::SeccompNeedsNoNewPrivs.into());
-    }
-    seccomp::check_support(&filter).map_err(|e| {
-        let (feature, reason) = match e {
-            SeccompError::ActionUnsupported { action } => {
-                (Feature::SeccompAction(action), UnsupportedReason::Kernel)
-            }
-            SeccompError::Unsupported { source }
-                if matches!(source.raw_os_error(), Some(libc::EPERM | libc::EACCES)) =>
-            {
-                (Feature::SeccompFilter, UnsupportedReason::Blocked)
-            }
-            _ => (Feature::SeccompFilter, UnsupportedReason::Kernel),
-        };
-        Error::Unsupported(Unsupported { feature, reason })
-    })?;
-    Ok(Some(Arc::new(filter)))
 }
 
 impl PartialEq for Sandbox {

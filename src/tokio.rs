@@ -140,7 +140,7 @@ impl Sandbox {
     ///
     /// Outside a tokio runtime, or in one without the I/O driver enabled.
     pub async fn output_async(&self, cmd: &mut Command) -> Result<Output, Error> {
-        let child = crate::spawn::spawn(self, cmd, StdioKind::Piped, StdioKind::Null)?;
+        let child = self.spawn_with(cmd, StdioKind::Piped, StdioKind::Null)?;
         let child = AsyncChild::new(child).map_err(wait_error)?;
         child.wait_with_output().await.map_err(wait_error)
     }
@@ -166,7 +166,7 @@ struct Watched(Child);
 
 impl AsRawFd for Watched {
     fn as_raw_fd(&self) -> RawFd {
-        self.0.inner.pidfd.as_raw_fd()
+        self.0.inner.supervisor.pidfd().as_raw_fd()
     }
 }
 

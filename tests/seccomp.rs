@@ -81,7 +81,13 @@ fn in_child(policy: Option<&SeccompPolicy>, body: impl FnOnce() -> i32) -> Outco
     if pid == 0 {
         // Children killed by SIGSYS would otherwise dump core into the cwd.
         let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
-        let installed = policy.is_none_or(|p| p.apply_to_current_thread().is_ok());
+        let installed = policy.is_none_or(|p| {
+            stockade::Confinement::new()
+                .seccomp(p.clone())
+                .current_thread_only(true)
+                .apply()
+                .is_ok()
+        });
         let code = if installed {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(251)
         } else {

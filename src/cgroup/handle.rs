@@ -232,7 +232,7 @@ impl PreparedCgroup {
     /// when `clone3` is used and the kernel has it (Linux 5.7), else by a
     /// `cgroup.procs` write from the program process before it runs anything.
     pub(crate) fn placement(&self, use_clone3: bool) -> Placement {
-        let into = use_clone3 && super::clone_into_cgroup_supported();
+        let into = use_clone3 && crate::probe::clone_into_cgroup();
         Placement {
             clone_into: if into { self.leaf_fd.as_raw_fd() } else { -1 },
             procs: if into { -1 } else { self.procs_fd.as_raw_fd() },

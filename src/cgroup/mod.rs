@@ -93,53 +93,6 @@ pub(crate) fn prepare_reported(config: &CgroupConfig) -> Result<Preparation, Cgr
         .prepare(config)
 }
 
-/// Whether clone3 accepts `CLONE_INTO_CGROUP` (Linux 5.7), from the kernel
-/// release; probed once.
-pub(crate) fn clone_into_cgroup_supported() -> bool {
-    static SUPPORTED: OnceLock<bool> = OnceLock::new();
-    *SUPPORTED.get_or_init(|| {
-        let Ok(u) = nix::sys::utsname::uname() else {
-            return false;
-        };
-        let release = u.release().to_string_lossy().into_owned();
-        let mut nums = release
-            .split(|c: char| !c.is_ascii_digit())
-            .map(|n| n.parse::<u32>().unwrap_or(0));
-        let major = nums.next().unwrap_or(0);
-        let minor = nums.next().unwrap_or(0);
-        (major, minor) >= (5, 7)
-    })
-}
-
-/// The rlimits that stand in for cgroup limits that could not be applied,
-/// in best-effort mode: `RLIMIT_AS` for `memory_max`, `RLIMIT_NPROC` for
-/// `pids_max`, unless the caller set that rlimit itself.
-pub(crate) fn rlimit_fallbacks(
-    config: &CgroupConfig,
-    report: Option<&CgroupReport>,
-    explicit: &std::collections::BTreeMap<crate::Rlimit, (u64, u64)>,
-) -> Vec<(crate::Rlimit, u64)> {
-    let Some(report) = report else {
-        return Vec::new();
-    };
-    if config.compat != CompatLevel::BestEffort {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    for (kind, value, rlimit) in [
-        (LimitKind::MemoryMax, config.memory_max, crate::Rlimit::As),
-        (LimitKind::PidsMax, config.pids_max, crate::Rlimit::Nproc),
-    ] {
-        let skipped = report.skipped.iter().any(|s| s.kind == kind && s.requested);
-        if let (true, Some(v)) = (skipped, value) {
-            if !explicit.contains_key(&rlimit) {
-                out.push((rlimit, v));
-            }
-        }
-    }
-    out
-}
-
 /// Checks a configuration's values (the CPU count against this machine's).
 pub(crate) fn validate(config: &CgroupConfig) -> Result<(), CgroupError> {
     config.validate(RealOs.online_cpus())

@@ -12,11 +12,10 @@ mod table;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 
 pub use groups::SyscallGroup;
 
-use crate::sys::raw::{Errno, sc, syscall6};
+use crate::sys::raw::Errno;
 
 /// The largest program the kernel accepts (`BPF_MAXINSNS`).
 const BPF_MAXINSNS: usize = 4096;
@@ -434,19 +433,6 @@ impl SeccompPolicy {
     /// `bwrap --seccomp FD` reads this format).
     pub fn to_bpf(&self) -> Result<Vec<libc::sock_filter>, SeccompError> {
         compile(self).map(|filter| filter.program.into_vec())
-    }
-
-    /// Confines the calling thread: sets `no_new_privs` (Linux 3.5), then
-    /// installs the compiled filter on this thread only (threads that exist
-    /// already keep running unfiltered; threads and processes it creates
-    /// later inherit the filter). This cannot be undone.
-    pub fn apply_to_current_thread(&self) -> Result<SeccompReport, SeccompError> {
-        let filter = compile(self)?;
-        set_no_new_privs().map_err(|e| SeccompError::NoNewPrivs {
-            source: e.into_io(),
-        })?;
-        install_current_thread(&filter)?;
-        Ok(filter.report)
     }
 }
 
@@ -883,17 +869,7 @@ pub(crate) fn check_support(filter: &CompiledFilter) -> Result<(), SeccompError>
             continue;
         }
         seen.push(action);
-        // SAFETY: SECCOMP_GET_ACTION_AVAIL only reads the u32 it is given,
-        // which lives on this stack frame for the duration of the call.
-        let ret = unsafe {
-            sc!(
-                libc::SYS_seccomp,
-                libc::SECCOMP_GET_ACTION_AVAIL,
-                0,
-                core::ptr::addr_of!(action)
-            )
-        };
-        match ret {
+        match crate::probe::seccomp_action(action) {
             Ok(_) => {}
             Err(Errno(libc::EOPNOTSUPP)) => {
                 return Err(SeccompError::ActionUnsupported {
@@ -910,39 +886,9 @@ pub(crate) fn check_support(filter: &CompiledFilter) -> Result<(), SeccompError>
     Ok(())
 }
 
-pub(crate) use crate::caps::set_no_new_privs;
-
-/// `SECCOMP_FILTER_FLAG_TSYNC`: install on every thread of the process.
-pub(crate) const FILTER_FLAG_TSYNC: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC as u32;
-
-/// A compiled filter lowered for the child zone: the `sock_fprog` the
-/// kernel takes, built in the parent, pointing into the filter it keeps
-/// alive. Part of the spawn plan.
-pub(crate) struct ChildProgram {
-    fprog: libc::sock_fprog,
-    /// Owns the instructions `fprog` points to.
-    _filter: Arc<CompiledFilter>,
-}
-
-impl ChildProgram {
-    /// Lowers a shared compiled filter.
-    pub(crate) fn new(filter: Arc<CompiledFilter>) -> Self {
-        Self {
-            fprog: filter.fprog(),
-            _filter: filter,
-        }
-    }
-
-    /// Installs the filter on the calling thread (which, in the program
-    /// process, is the whole process). Child-zone safe.
-    pub(crate) fn install(&self) -> Result<(), Errno> {
-        set_mode_filter(&self.fprog, 0).map(drop)
-    }
-}
-
 impl CompiledFilter {
     /// The `sock_fprog` describing this filter's program.
-    fn fprog(&self) -> libc::sock_fprog {
+    pub(crate) fn fprog(&self) -> libc::sock_fprog {
         libc::sock_fprog {
             len: self.len,
             // The kernel only reads (copies) the program, despite the
@@ -950,52 +896,6 @@ impl CompiledFilter {
             filter: self.program.as_ptr().cast_mut(),
         }
     }
-}
-
-/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)`. With
-/// [`FILTER_FLAG_TSYNC`], a positive value is the id of a thread that could
-/// not be synchronised (nothing was installed).
-///
-/// Child-zone safe: no allocation, no panic, no libc. The caller must have
-/// set `no_new_privs` (or hold `CAP_SYS_ADMIN` in its user namespace).
-fn set_mode_filter(prog: &libc::sock_fprog, flags: u32) -> Result<usize, Errno> {
-    // SAFETY: `prog` is a live reference to a sock_fprog whose pointer and
-    // length describe initialised instructions owned by a CompiledFilter the
-    // caller keeps alive for the call; the kernel copies the program and
-    // never writes through the pointer.
-    unsafe {
-        sc!(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            flags,
-            core::ptr::from_ref(prog)
-        )
-    }
-}
-
-/// Installs `filter` on the calling thread with
-/// `seccomp(SECCOMP_SET_MODE_FILTER, 0, ...)`. Child-zone safe (see
-/// [`set_mode_filter`]). Without TSYNC the filter applies to the calling
-/// thread only; threads and processes it creates later inherit it.
-pub(crate) fn install(filter: &CompiledFilter) -> Result<(), Errno> {
-    set_mode_filter(&filter.fprog(), 0).map(drop)
-}
-
-/// Installs `filter` on every thread of the process at once
-/// (`SECCOMP_FILTER_FLAG_TSYNC`, Linux 3.17), setting `no_new_privs` on
-/// each of them when the caller has it. `Ok(Some(tid))` names a thread
-/// whose filters diverge from the caller's, in which case nothing was
-/// installed. Child-zone safe.
-pub(crate) fn install_all_threads(filter: &CompiledFilter) -> Result<Option<u32>, Errno> {
-    set_mode_filter(&filter.fprog(), FILTER_FLAG_TSYNC).map(|tid| (tid != 0).then_some(tid as u32))
-}
-
-/// Parent-side [`install`] for confining the current thread, with a typed
-/// error. The caller sets `no_new_privs` first ([`set_no_new_privs`]).
-pub(crate) fn install_current_thread(filter: &CompiledFilter) -> Result<(), SeccompError> {
-    install(filter).map_err(|e| SeccompError::Install {
-        source: e.into_io(),
-    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,9 @@
 use super::codegen::*;
 use super::groups::*;
 use super::*;
+use crate::sys::raw::{sc, syscall6};
+use crate::zone::caps::set_no_new_privs;
+use crate::zone::seccomp::install;
 
 const EPERM: SeccompAction = SeccompAction::Errno(libc::EPERM as u16);
 const ENOSYS: SeccompAction = SeccompAction::Errno(libc::ENOSYS as u16);

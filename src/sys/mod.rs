@@ -1,7 +1,10 @@
 //! The only place that talks to the kernel without a safe wrapper.
 //!
-//! `raw` issues system calls without libc (for the child zone); the rest of the
-//! crate goes through `nix`/`libc` on the parent side.
+//! `raw` issues system calls without libc (for the child zone); `clone`
+//! starts a child on a stack of the caller's; `pidfd` signals and reaps
+//! through process descriptors. The rest of the crate goes through `nix` on
+//! the parent side.
 
 pub(crate) mod clone;
+pub(crate) mod pidfd;
 pub(crate) mod raw;

@@ -676,3 +676,52 @@ pub fn umask(mask: c_uint) -> c_uint {
     // SAFETY: integer argument only; umask cannot fail.
     unsafe { sc!(libc::SYS_umask, mask) }.map_or(0o022, |v| v as c_uint)
 }
+
+// ---------------------------------------------------------------------------
+// Kernel probes: calls that only ask, and create or change nothing.
+// ---------------------------------------------------------------------------
+
+/// `clone3(NULL, 0)`: a kernel with `clone3(2)` (Linux 5.3) rejects the zero
+/// size with `EINVAL` before doing anything; `ENOSYS` means it is missing
+/// or a seccomp filter answers for it.
+pub fn clone3_probe() -> Errno {
+    // SAFETY: clone3 with a null argument and size 0 fails without side
+    // effects, reading nothing.
+    match unsafe { sc!(libc::SYS_clone3, 0usize, 0usize) } {
+        Ok(_) => Errno(0),
+        Err(e) => e,
+    }
+}
+
+/// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`: the
+/// running kernel's Landlock ABI version (Linux 5.13).
+#[cfg(feature = "landlock")]
+pub fn landlock_abi_version() -> SysResult {
+    const LANDLOCK_CREATE_RULESET_VERSION: usize = 1;
+    // SAFETY: with the VERSION flag the call reads no memory and creates
+    // nothing; it returns the ABI version.
+    unsafe {
+        sc!(
+            libc::SYS_landlock_create_ruleset,
+            0usize,
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION
+        )
+    }
+}
+
+/// `seccomp(SECCOMP_GET_ACTION_AVAIL, 0, &action)` (Linux 4.14): whether
+/// the kernel supports a filter return action.
+#[cfg(feature = "seccomp")]
+pub fn seccomp_action_available(action: u32) -> SysResult {
+    // SAFETY: SECCOMP_GET_ACTION_AVAIL only reads the u32 it is given, which
+    // lives on this stack frame for the duration of the call.
+    unsafe {
+        sc!(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_ACTION_AVAIL,
+            0,
+            core::ptr::addr_of!(action)
+        )
+    }
+}

@@ -31,28 +31,20 @@
 //! from and that its mount table has not changed since (`poll` on
 //! `/proc/thread-self/mountinfo`), and rebuilds the template otherwise.
 
-use core::cell::UnsafeCell;
-use core::ffi::{c_int, c_void};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::child::{Fail, StepExt, write_file};
-use crate::error::Stage;
-use crate::rootfs::{MountPlan, TemplateSplit};
-use crate::sys::clone::{self, CloneArgs, StackMap};
-use crate::sys::raw;
-
-const STACK_SIZE: usize = 256 * 1024;
+use crate::fs::plan::{MountPlan, TemplateSplit};
+use crate::zone::plan::TemplateFds;
 
 /// A built template: its user and mount namespaces.
 #[derive(Debug)]
 pub(crate) struct Template {
-    pub(crate) user: OwnedFd,
-    pub(crate) mnt: OwnedFd,
+    user: OwnedFd,
+    mnt: OwnedFd,
     /// The caller's `/proc`, through which each supervisor writes its id
     /// maps before it has a `/proc` of its own.
-    pub(crate) host_proc: OwnedFd,
+    host_proc: OwnedFd,
     /// The building thread's mount table, opened before the build: `poll`
     /// reports `POLLPRI` once it has changed since.
     host_mounts: OwnedFd,
@@ -72,6 +64,15 @@ fn thread_mnt_ns() -> Option<(u64, u64)> {
 }
 
 impl Template {
+    /// The descriptors the helper that enters the template uses.
+    pub(crate) fn fds(&self) -> TemplateFds {
+        TemplateFds {
+            user_ns: self.user.as_raw_fd(),
+            mnt_ns: self.mnt.as_raw_fd(),
+            host_proc: self.host_proc.as_raw_fd(),
+        }
+    }
+
     /// Whether this template no longer shows what a root built whole now
     /// would: the calling thread is in another mount namespace than the one
     /// it was built from, or that namespace's mount table has changed since
@@ -81,14 +82,10 @@ impl Template {
         if thread_mnt_ns() != Some(self.host_mnt_ns) {
             return true;
         }
-        let mut pfd = libc::pollfd {
-            fd: std::os::fd::AsRawFd::as_raw_fd(&self.host_mounts),
-            events: libc::POLLPRI,
-            revents: 0,
-        };
-        // SAFETY: poll of one live pollfd, without waiting.
-        let r = unsafe { libc::poll(&mut pfd, 1, 0) };
-        r != 0
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        let mut pfd = [PollFd::new(self.host_mounts.as_fd(), PollFlags::POLLPRI)];
+        poll(&mut pfd, PollTimeout::ZERO) != Ok(0)
     }
 }
 
@@ -145,69 +142,6 @@ impl TemplateCache {
     }
 }
 
-/// What the builder process reads and writes.
-struct BuilderArgs<'a> {
-    plan: &'a MountPlan,
-    split: &'a TemplateSplit,
-    uid_map: Vec<u8>,
-    gid_map: Vec<u8>,
-    anchor_stack: (*mut u8, usize),
-    user_fd: AtomicI32,
-    mnt_fd: AtomicI32,
-    fail: UnsafeCell<Option<Fail>>,
-}
-
-/// Entry point of the builder: runs in new user and mount namespaces,
-/// sharing the caller's descriptor table (`CLONE_FILES`), so the namespace
-/// descriptors it opens are the caller's.
-///
-/// # Safety
-/// `arg` points to a `BuilderArgs` that outlives the builder (the caller is
-/// suspended by `CLONE_VFORK` until it exits).
-unsafe extern "C" fn builder_entry(arg: *mut c_void) -> c_int {
-    // SAFETY: guaranteed by the caller; the only writes are to atomics and to
-    // `fail`, which nobody reads until we have exited.
-    let a = unsafe { &*(arg as *const BuilderArgs<'_>) };
-    match builder(a) {
-        Ok(()) => 0,
-        Err(f) => {
-            // SAFETY: see above.
-            unsafe { *a.fail.get() = Some(f) };
-            1
-        }
-    }
-}
-
-fn builder(a: &BuilderArgs<'_>) -> Result<(), Fail> {
-    let flags = libc::O_RDONLY | libc::O_CLOEXEC;
-    let user =
-        raw::openat(libc::AT_FDCWD, c"/proc/self/ns/user", flags, 0).at(Stage::RootMount, 0)?;
-    a.user_fd.store(user as c_int, Ordering::Relaxed);
-    let mnt =
-        raw::openat(libc::AT_FDCWD, c"/proc/self/ns/mnt", flags, 0).at(Stage::RootMount, 0)?;
-    a.mnt_fd.store(mnt as c_int, Ordering::Relaxed);
-    write_file(
-        libc::AT_FDCWD,
-        c"/proc/self/setgroups",
-        b"deny",
-        Stage::SetGroups,
-    )?;
-    write_file(
-        libc::AT_FDCWD,
-        c"/proc/self/uid_map",
-        &a.uid_map,
-        Stage::UidMap,
-    )?;
-    write_file(
-        libc::AT_FDCWD,
-        c"/proc/self/gid_map",
-        &a.gid_map,
-        Stage::GidMap,
-    )?;
-    raw::umask(0);
-    crate::rootfs::child::build_template(a.plan, a.split, a.anchor_stack)
-}
-
 /// Builds a template for `plan` mapping `euid` and `egid` to themselves.
 fn build(plan: &MountPlan, split: &TemplateSplit, euid: u32, egid: u32) -> Result<Template, ()> {
     let host_proc: OwnedFd = std::fs::File::open("/proc").map_err(drop)?.into();
@@ -216,78 +150,14 @@ fn build(plan: &MountPlan, split: &TemplateSplit, euid: u32, egid: u32) -> Resul
     let host_mounts: OwnedFd = std::fs::File::open("/proc/thread-self/mountinfo")
         .map_err(drop)?
         .into();
-    let stacks = StackMap::new(2, STACK_SIZE).map_err(drop)?;
-    let args = BuilderArgs {
-        plan,
-        split,
-        uid_map: format!("{euid} {euid} 1\n").into_bytes(),
-        gid_map: format!("{egid} {egid} 1\n").into_bytes(),
-        anchor_stack: stacks.stack(1, STACK_SIZE),
-        user_fd: AtomicI32::new(-1),
-        mnt_fd: AtomicI32::new(-1),
-        fail: UnsafeCell::new(None),
-    };
-    let (lo, size) = stacks.stack(0, STACK_SIZE);
-    let cargs = CloneArgs {
-        flags: (libc::CLONE_VM
-            | libc::CLONE_VFORK
-            | libc::CLONE_FILES
-            | libc::CLONE_NEWUSER
-            | libc::CLONE_NEWNS) as u64,
-        exit_signal: 0,
-        stack: lo as u64,
-        stack_size: size as u64,
-        ..CloneArgs::default()
-    };
-    let r = super::with_signals_blocked(|| {
-        // SAFETY: the stack is part of `stacks`, alive until after the
-        // builder has been reaped below; CLONE_VFORK suspends this thread
-        // until the builder has exited, so `args` outlives it; the entry
-        // point follows the child-zone rules.
-        unsafe {
-            clone::clone3(
-                &cargs,
-                core::mem::size_of::<CloneArgs>(),
-                builder_entry,
-                &args as *const BuilderArgs<'_> as *mut c_void,
-            )
-        }
-    });
-    let status = match r {
-        Ok(pid) => reap(pid as i32),
-        Err(e) => Err(e),
-    };
-    // The descriptors the builder opened are ours (CLONE_FILES), whatever
-    // happened after.
-    let own = |fd: RawFd| {
-        // SAFETY: the builder opened this descriptor in our table and
-        // nothing else refers to it.
-        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
-    };
-    let user = own(args.user_fd.load(Ordering::Relaxed));
-    let mnt = own(args.mnt_fd.load(Ordering::Relaxed));
-    match (status, user, mnt) {
-        (Ok(0), Some(user), Some(mnt)) => Ok(Template {
-            user,
-            mnt,
-            host_proc,
-            host_mounts,
-            host_mnt_ns,
-            euid,
-            egid,
-        }),
-        _ => Err(()),
-    }
-}
-
-/// Waits for a child that has already exited (it was cloned with
-/// `CLONE_VFORK`) and returns its wait status.
-pub(crate) fn reap(pid: i32) -> Result<c_int, raw::Errno> {
-    loop {
-        let mut st: c_int = 0;
-        match raw::wait4(pid, &mut st, libc::__WALL, None) {
-            Err(raw::Errno(libc::EINTR)) => {}
-            r => return r.map(|_| st),
-        }
-    }
+    let (user, mnt) = crate::zone::template::build(plan, split, euid, egid)?;
+    Ok(Template {
+        user,
+        mnt,
+        host_proc,
+        host_mounts,
+        host_mnt_ns,
+        euid,
+        egid,
+    })
 }

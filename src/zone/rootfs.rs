@@ -7,75 +7,13 @@
 //! object resolved is the object mounted on: a symlink planted in a
 //! caller-supplied tree resolves inside the root, and no path is looked up
 //! twice.
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
 
 use core::ffi::{CStr, c_int};
-use std::ffi::CString;
 
-use crate::error::Stage;
-use crate::spawn::child::{Fail, Step, StepExt};
+use super::{Fail, Step, StepExt};
+use crate::fs::plan::{MountPlan, Op, OpKind, RootSpec, TemplateSplit};
+use crate::stage::Stage;
 use crate::sys::raw::{self, Errno, MountAttr, OpenHow};
-
-/// How the new root is made.
-#[derive(Debug)]
-pub(crate) enum RootSpec {
-    /// A fresh tmpfs, made read-only once built.
-    Tmpfs,
-    /// A host directory, cloned recursively and made read-only.
-    Dir(CString),
-}
-
-/// One child-side operation: a destination relative to the new root and what
-/// to put there.
-#[derive(Debug)]
-pub(crate) struct Op {
-    pub(crate) dest: CString,
-    pub(crate) kind: OpKind,
-}
-
-#[derive(Debug)]
-pub(crate) enum OpKind {
-    Bind {
-        src: CString,
-        read_only: bool,
-        dir: bool,
-        devices: bool,
-    },
-    Tmpfs {
-        read_only: bool,
-        mode: u32,
-        size: Option<u64>,
-    },
-    Dir {
-        mode: u32,
-    },
-    Symlink {
-        target: CString,
-    },
-    File {
-        contents: Vec<u8>,
-        mode: u32,
-    },
-    Overlay {
-        lower: CString,
-    },
-    Mask {
-        dir: bool,
-    },
-    MaskAuto {
-        known_dir: Option<bool>,
-    },
-    Proc,
-    ProcReadOnly,
-    ProcMask,
-    Devpts,
-}
 
 const PATH_MAX: usize = 4096;
 
@@ -567,7 +505,7 @@ fn mask(root: c_int, rel: &[u8], _known_dir: Option<bool>) -> Result<(), Errno> 
 
 /// Makes the mount propagation private, creates the new root and stacks it
 /// on top of the old one (it is reached through its fd).
-fn start(plan: &super::MountPlan) -> Step<Build> {
+fn start(plan: &MountPlan) -> Step<Build> {
     // Nothing done here may propagate back to the caller's namespace.
     raw::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
         .at(Stage::MountPropagation, 0)?;
@@ -604,7 +542,7 @@ fn start(plan: &super::MountPlan) -> Step<Build> {
 }
 
 /// Applies op `i` of the plan.
-fn apply_at(b: &mut Build, plan: &super::MountPlan, i: usize) -> Step {
+fn apply_at(b: &mut Build, plan: &MountPlan, i: usize) -> Step {
     let fail = |e| Fail::new(Stage::MountOp, i as u32, e);
     let op = plan.ops.get(i).ok_or(Errno(libc::EINVAL)).map_err(fail)?;
     if plan.dev_op == Some(i) {
@@ -623,7 +561,7 @@ fn apply_at(b: &mut Build, plan: &super::MountPlan, i: usize) -> Step {
 
 /// Detaches the scratch tmpfs, seals `/dev` and (for a tmpfs root) the root
 /// read-only, and pivots into the new root.
-fn finish(mut b: Build, plan: &super::MountPlan) -> Step {
+fn finish(mut b: Build, plan: &MountPlan) -> Step {
     if let Some(s) = b.scratch.take() {
         let mut buf = [0u8; PATH_MAX];
         let p = fd_path(s.0, b"", &mut buf).map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
@@ -651,7 +589,7 @@ fn finish(mut b: Build, plan: &super::MountPlan) -> Step {
 
 /// Builds the new root and pivots into it. Runs in the supervisor, in the new
 /// mount namespace, before the program process exists.
-pub(crate) fn build(plan: &super::MountPlan) -> Step {
+pub(crate) fn build(plan: &MountPlan) -> Step {
     let mut b = start(plan)?;
     for i in 0..plan.ops.len() {
         apply_at(&mut b, plan, i)?;
@@ -665,8 +603,8 @@ pub(crate) fn build(plan: &super::MountPlan) -> Step {
 /// namespaces. `anchor_stack` is where the short-lived process that mounts
 /// the `proc` anchor runs.
 pub(crate) fn build_template(
-    plan: &super::MountPlan,
-    split: &super::TemplateSplit,
+    plan: &MountPlan,
+    split: &TemplateSplit,
     anchor_stack: (*mut u8, usize),
 ) -> Step {
     let mut b = start(plan)?;
@@ -696,7 +634,7 @@ pub(crate) fn build_template(
 
 /// Applies the per-spawn part of a split plan to this process's copy of the
 /// template (its root is the template's root). Runs in the supervisor.
-pub(crate) fn build_spawn(plan: &super::MountPlan, split: &super::TemplateSplit) -> Step {
+pub(crate) fn build_spawn(plan: &MountPlan, split: &TemplateSplit) -> Step {
     let root = fd(raw::openat(
         libc::AT_FDCWD,
         c"/",

@@ -1,0 +1,255 @@
+//! Lowering a policy, once: everything a spawn needs that depends only on
+//! the policy is validated and prepared here, and cached by the
+//! [`Sandbox`](crate::Sandbox) until a setter changes it.
+
+#[cfg(feature = "seccomp")]
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::caps;
+#[cfg(any(feature = "landlock", feature = "seccomp"))]
+use crate::caps::Capability;
+use crate::cgroup::LimitKind;
+use crate::compat::CompatLevel;
+use crate::config::Config;
+use crate::error::{ConfigError, Error, HostnameProblem, NamespaceProblem};
+use crate::fs::plan::{self, MountPlan, ProcKind};
+use crate::namespaces::Namespaces;
+use crate::rlimit::Rlimit;
+use crate::template::TemplateCache;
+
+/// A policy lowered for spawning: everything a spawn reads that depends
+/// only on the policy, so that no spawn lowers any of it again.
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    /// The mount plan (`None` without a mount namespace).
+    pub(crate) mounts: Option<MountPlan>,
+    /// The template mount namespace of `mounts`, built on first use.
+    pub(crate) template: TemplateCache,
+    /// The hostname's bytes.
+    pub(crate) hostname: Option<Vec<u8>>,
+    /// The wall-clock limit in nanoseconds (0: none).
+    pub(crate) timeout_ns: u64,
+    /// The rlimits to set, in the zone's terms, and their names for errors.
+    pub(crate) rlimits: Vec<(libc::c_int, libc::rlimit64)>,
+    pub(crate) rlimit_names: Vec<&'static str>,
+    /// The rlimits that stand in for the memory and pids limits when their
+    /// cgroup limit cannot be applied (best-effort cgroup limits only).
+    pub(crate) rlimit_fallbacks: Vec<RlimitFallback>,
+    /// The soft `RLIMIT_CPU`, in seconds, if one is set.
+    pub(crate) cpu_limit_secs: Option<u64>,
+    pub(crate) caps: caps::CapPlan,
+    #[cfg(feature = "landlock")]
+    pub(crate) landlock: Option<crate::landlock::SpawnLandlock>,
+    /// The compiled seccomp filter, shared by every spawn.
+    #[cfg(feature = "seccomp")]
+    pub(crate) seccomp: Option<crate::zone::seccomp::ChildProgram>,
+}
+
+/// An rlimit set in place of a cgroup limit that could not be applied.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RlimitFallback {
+    /// The cgroup limit it stands in for.
+    pub(crate) kind: LimitKind,
+    pub(crate) rlimit: Rlimit,
+    pub(crate) value: libc::rlimit64,
+}
+
+pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
+    let ns = cfg.namespaces;
+    if let Some(h) = &cfg.hostname {
+        let reason = if !ns.contains(Namespaces::UTS) {
+            Some(HostnameProblem::NoUtsNamespace)
+        } else if h.is_empty() {
+            Some(HostnameProblem::Empty)
+        } else if h.len() > 64 {
+            Some(HostnameProblem::TooLong)
+        } else if h.as_encoded_bytes().contains(&0) {
+            Some(HostnameProblem::NulByte)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(ConfigError::Hostname {
+                hostname: h.clone(),
+                reason,
+            }
+            .into());
+        }
+    }
+    let mounts = if ns.contains(Namespaces::MOUNT) {
+        let proc_kind = if ns.contains(Namespaces::PID) {
+            ProcKind::Fresh
+        } else {
+            ProcKind::HostReadOnly
+        };
+        Some(plan::plan(&cfg.fs, proc_kind).map_err(ConfigError::from)?)
+    } else if cfg.fs.is_customized() && !landlock_stands_in(cfg) {
+        return Err(ConfigError::Namespaces {
+            reason: NamespaceProblem::RootfsNeedsMountNamespace,
+        }
+        .into());
+    } else {
+        None
+    };
+    // The supervisor always shares the caller's address space, so the
+    // program must never be able to ptrace it: plan as if a pid
+    // namespace were present in every case.
+    let ctx = if ns.contains(Namespaces::USER) {
+        caps::CapContext::new_user_namespace(true)
+    } else {
+        caps::CapContext::inherited(true)
+    }
+    .map_err(ConfigError::from)?;
+    let caps = caps::plan(&cfg.caps, &ctx).map_err(ConfigError::from)?;
+    // A configuration error, so before anything that asks the kernel.
+    #[cfg(feature = "seccomp")]
+    if cfg.net_filter && cfg.seccomp.is_none() {
+        return Err(ConfigError::NetFilterNeedsSeccomp.into());
+    }
+    if cfg.timeout == Some(Duration::ZERO) {
+        return Err(ConfigError::Timeout.into());
+    }
+    crate::cgroup::validate(&cfg.cgroup)?;
+    let mut rlimits = Vec::with_capacity(cfg.rlimits.len());
+    let mut rlimit_names = Vec::with_capacity(cfg.rlimits.len());
+    for (&resource, &(soft, hard)) in &cfg.rlimits {
+        if soft > hard {
+            return Err(ConfigError::Rlimit {
+                resource,
+                soft,
+                hard,
+            }
+            .into());
+        }
+        rlimits.push((
+            resource.resource(),
+            libc::rlimit64 {
+                rlim_cur: soft,
+                rlim_max: hard,
+            },
+        ));
+        rlimit_names.push(resource.name());
+    }
+    Ok(Compiled {
+        hostname: cfg.hostname.as_ref().map(|h| h.as_encoded_bytes().to_vec()),
+        timeout_ns: cfg
+            .timeout
+            .map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)),
+        mounts,
+        template: TemplateCache::default(),
+        rlimits,
+        rlimit_names,
+        rlimit_fallbacks: rlimit_fallbacks(cfg),
+        cpu_limit_secs: cfg.rlimits.get(&Rlimit::Cpu).map(|l| l.0),
+        #[cfg(feature = "landlock")]
+        landlock: compile_landlock(cfg, &caps)?,
+        #[cfg(feature = "seccomp")]
+        seccomp: compile_seccomp(cfg, &caps)?.map(crate::zone::seccomp::ChildProgram::new),
+        caps,
+    })
+}
+
+/// The rlimits that stand in for cgroup limits, should they be skipped:
+/// `RLIMIT_AS` for `memory_max`, `RLIMIT_NPROC` for `pids_max`, unless the
+/// caller set that rlimit itself. Only best-effort cgroup limits have any.
+fn rlimit_fallbacks(cfg: &Config) -> Vec<RlimitFallback> {
+    if cfg.cgroup.compat != CompatLevel::BestEffort {
+        return Vec::new();
+    }
+    [
+        (LimitKind::MemoryMax, cfg.cgroup.memory_max, Rlimit::As),
+        (LimitKind::PidsMax, cfg.cgroup.pids_max, Rlimit::Nproc),
+    ]
+    .into_iter()
+    .filter(|(_, _, rlimit)| !cfg.rlimits.contains_key(rlimit))
+    .filter_map(|(kind, value, rlimit)| {
+        Some(RlimitFallback {
+            kind,
+            rlimit,
+            value: libc::rlimit64 {
+                rlim_cur: value?,
+                rlim_max: value?,
+            },
+        })
+    })
+    .collect()
+}
+
+/// Whether Landlock rules stand in for the filesystem plan (no mount
+/// namespace).
+fn landlock_stands_in(cfg: &Config) -> bool {
+    #[cfg(feature = "landlock")]
+    return cfg.landlock_mirror_fs;
+    #[cfg(not(feature = "landlock"))]
+    return {
+        let _ = cfg;
+        false
+    };
+}
+
+/// Lowers the Landlock policy (plus the mirrored filesystem plan) once per
+/// sandbox policy.
+#[cfg(feature = "landlock")]
+fn compile_landlock(
+    cfg: &Config,
+    caps: &caps::CapPlan,
+) -> Result<Option<crate::landlock::SpawnLandlock>, Error> {
+    let mut policy = match (&cfg.landlock, cfg.landlock_mirror_fs || cfg.net_filter) {
+        (None, false) => return Ok(None),
+        (Some(p), _) => p.clone(),
+        (None, true) => crate::landlock::LandlockPolicy::new(),
+    };
+    if cfg.net_filter {
+        policy.scope(crate::landlock::LandlockScope::ABSTRACT_UNIX_SOCKET);
+    }
+    if cfg.landlock_mirror_fs {
+        policy.add_fs_plan(&cfg.fs, cfg.namespaces.contains(Namespaces::MOUNT))?;
+    }
+    let lowered = crate::landlock::lower_for_spawn(&policy)?;
+    if lowered.enforces() && !caps.no_new_privs() && !caps.keeps(Capability::SysAdmin) {
+        return Err(ConfigError::LandlockNeedsNoNewPrivs.into());
+    }
+    Ok(Some(lowered))
+}
+
+/// Compiles the seccomp policy once per sandbox policy and checks that the
+/// kernel supports every action it uses.
+#[cfg(feature = "seccomp")]
+fn compile_seccomp(
+    cfg: &Config,
+    caps: &caps::CapPlan,
+) -> Result<Option<Arc<crate::seccomp::CompiledFilter>>, Error> {
+    use crate::error::{Feature, Unsupported, UnsupportedReason};
+    use crate::seccomp::{self, SeccompError};
+    let Some(policy) = &cfg.seccomp else {
+        // (deny_net_by_filter without a filter was refused earlier.)
+        return Ok(None);
+    };
+    let filter = if cfg.net_filter {
+        let mut p = policy.clone();
+        seccomp::add_net_filter(&mut p);
+        seccomp::compile(&p)
+    } else {
+        seccomp::compile(policy)
+    }
+    .map_err(ConfigError::Seccomp)?;
+    if !caps.no_new_privs() && !caps.keeps(Capability::SysAdmin) {
+        return Err(ConfigError::SeccompNeedsNoNewPrivs.into());
+    }
+    seccomp::check_support(&filter).map_err(|e| {
+        let (feature, reason) = match e {
+            SeccompError::ActionUnsupported { action } => {
+                (Feature::SeccompAction(action), UnsupportedReason::Kernel)
+            }
+            SeccompError::Unsupported { source }
+                if matches!(source.raw_os_error(), Some(libc::EPERM | libc::EACCES)) =>
+            {
+                (Feature::SeccompFilter, UnsupportedReason::Blocked)
+            }
+            _ => (Feature::SeccompFilter, UnsupportedReason::Kernel),
+        };
+        Error::Unsupported(Unsupported { feature, reason })
+    })?;
+    Ok(Some(Arc::new(filter)))
+}

@@ -1,0 +1,67 @@
+//! The plain data behind a [`Sandbox`](crate::Sandbox): what its builder
+//! methods set, before any lowering.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::time::Duration;
+
+use crate::caps::CapsPolicy;
+use crate::cgroup::CgroupConfig;
+use crate::fs::FsConfig;
+use crate::namespaces::Namespaces;
+use crate::rlimit::Rlimit;
+
+/// A sandbox policy as its builder left it. Plain data: validated and
+/// lowered by `compile`, once per policy.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Config {
+    pub(crate) namespaces: Namespaces,
+    pub(crate) uid: Option<u32>,
+    pub(crate) gid: Option<u32>,
+    pub(crate) hostname: Option<OsString>,
+    pub(crate) inherit_env: bool,
+    pub(crate) kill_on_drop: bool,
+    pub(crate) die_with_parent: bool,
+    pub(crate) caps: CapsPolicy,
+    pub(crate) fs: FsConfig,
+    pub(crate) timeout: Option<Duration>,
+    /// resource -> (soft, hard)
+    pub(crate) rlimits: BTreeMap<Rlimit, (u64, u64)>,
+    pub(crate) cgroup: CgroupConfig,
+    /// Networking denied by seccomp and Landlock instead of a network
+    /// namespace ([`Sandbox::deny_net_by_filter`](crate::Sandbox::deny_net_by_filter)).
+    pub(crate) net_filter: bool,
+    #[cfg(feature = "landlock")]
+    pub(crate) landlock: Option<crate::landlock::LandlockPolicy>,
+    #[cfg(feature = "landlock")]
+    pub(crate) landlock_mirror_fs: bool,
+    /// The seccomp policy (`None`: no filter).
+    #[cfg(feature = "seccomp")]
+    pub(crate) seccomp: Option<crate::seccomp::SeccompPolicy>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            namespaces: Namespaces::default(),
+            uid: None,
+            gid: None,
+            hostname: None,
+            inherit_env: false,
+            kill_on_drop: true,
+            die_with_parent: true,
+            caps: CapsPolicy::new(),
+            fs: FsConfig::default(),
+            timeout: None,
+            rlimits: BTreeMap::new(),
+            cgroup: CgroupConfig::default(),
+            net_filter: false,
+            #[cfg(feature = "landlock")]
+            landlock: None,
+            #[cfg(feature = "landlock")]
+            landlock_mirror_fs: false,
+            #[cfg(feature = "seccomp")]
+            seccomp: Some(crate::seccomp::SeccompPolicy::default_profile()),
+        }
+    }
+}

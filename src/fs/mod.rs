@@ -1,0 +1,367 @@
+//! The sandbox's filesystem: the operations a policy lists ([`FsOp`]) and how
+//! its root starts ([`RootKind`]).
+//!
+//! The parent lowers the configuration once per policy into a mount plan
+//! (`plan`) with every string already converted; the child zone only issues
+//! mount-API system calls over that plan. Destinations are resolved inside the
+//! new root with `openat2(RESOLVE_IN_ROOT)`, so a symlink planted in a
+//! caller-supplied tree cannot redirect a mount out of it.
+
+pub(crate) mod plan;
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Host system directories the default root exposes read-only.
+pub(crate) const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+];
+
+/// Host files under /etc that hold secrets and are masked in the default view.
+/// Paths that do not exist on the host are skipped.
+const SECRET_FILES: &[&str] = &[
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/security/opasswd",
+    "/etc/krb5.keytab",
+    "/etc/ssl/private",
+    "/etc/pki/tls/private",
+    "/etc/NetworkManager/system-connections",
+    "/etc/wpa_supplicant",
+    "/etc/libvirt/secrets",
+    "/etc/docker/key.json",
+    "/etc/machine-id",
+];
+
+/// Device nodes bound from the host into the minimal `/dev`.
+pub(crate) const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Options of a tmpfs mount.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TmpfsOptions {
+    /// Size limit in bytes (default: the kernel's, half of RAM).
+    pub size: Option<u64>,
+    /// Permission bits of the mount's root (default 0755; 01777 for `/tmp`).
+    pub mode: Option<u32>,
+}
+
+/// One operation of the filesystem plan, in the order given. Later operations
+/// win: an operation on a destination below or at an earlier one's is applied
+/// on top of it, as in bubblewrap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "op"))]
+#[non_exhaustive]
+pub enum FsOp {
+    /// Bind `src` (a host path) at `dest`.
+    Bind {
+        /// Host path.
+        src: PathBuf,
+        /// Destination inside the sandbox.
+        dest: PathBuf,
+        /// Read-only (recursively, including submounts).
+        read_only: bool,
+        /// Skip silently when `src` does not exist.
+        optional: bool,
+        /// Allow device nodes (otherwise the bind is `nodev`).
+        devices: bool,
+    },
+    /// A fresh tmpfs at `dest`.
+    Tmpfs {
+        /// Destination inside the sandbox.
+        dest: PathBuf,
+        /// Size and mode.
+        options: TmpfsOptions,
+    },
+    /// An empty directory at `dest`.
+    Dir {
+        /// Destination inside the sandbox.
+        dest: PathBuf,
+        /// Permission bits (default 0755).
+        mode: Option<u32>,
+    },
+    /// A symbolic link at `dest` pointing to `target`.
+    Symlink {
+        /// Link target (not resolved).
+        target: PathBuf,
+        /// Destination inside the sandbox.
+        dest: PathBuf,
+    },
+    /// A read-only file at `dest` with the given contents.
+    File {
+        /// Destination inside the sandbox.
+        dest: PathBuf,
+        /// Contents.
+        contents: Vec<u8>,
+        /// Permission bits (default 0444).
+        mode: Option<u32>,
+    },
+    /// A writable overlay of `lower` (a host directory, never modified) at
+    /// `dest`; changes live in memory and vanish with the sandbox.
+    Overlay {
+        /// Host directory used as the read-only lower layer.
+        lower: PathBuf,
+        /// Destination inside the sandbox.
+        dest: PathBuf,
+    },
+    /// Hide whatever is at `dest` (a file becomes unreadable, a directory
+    /// empty and unreadable). A destination that does not exist is left
+    /// alone.
+    Mask {
+        /// Destination inside the sandbox.
+        dest: PathBuf,
+    },
+}
+
+impl FsOp {
+    /// The destination inside the sandbox.
+    pub fn dest(&self) -> &Path {
+        match self {
+            FsOp::Bind { dest, .. }
+            | FsOp::Tmpfs { dest, .. }
+            | FsOp::Dir { dest, .. }
+            | FsOp::Symlink { dest, .. }
+            | FsOp::File { dest, .. }
+            | FsOp::Overlay { dest, .. }
+            | FsOp::Mask { dest } => dest,
+        }
+    }
+
+    pub(crate) fn name(&self) -> OpName {
+        match self {
+            FsOp::Bind {
+                read_only: true, ..
+            } => OpName::BindRo,
+            FsOp::Bind { .. } => OpName::BindRw,
+            FsOp::Tmpfs { .. } => OpName::Tmpfs,
+            FsOp::Dir { .. } => OpName::Dir,
+            FsOp::Symlink { .. } => OpName::Symlink,
+            FsOp::File { .. } => OpName::File,
+            FsOp::Overlay { .. } => OpName::Overlay,
+            FsOp::Mask { .. } => OpName::Mask,
+        }
+    }
+}
+
+/// What the root of the sandbox's filesystem is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum RootKind {
+    /// A fresh tmpfs holding read-only binds of the host's system
+    /// directories (`/usr`, `/bin`, `/sbin`, `/lib*`, `/etc` minus secrets), a
+    /// fresh `/proc`, a minimal `/dev` and a private `/tmp`.
+    #[default]
+    HostSystem,
+    /// An empty tmpfs: only what the plan adds (plus `/proc`, `/dev`, `/tmp`
+    /// unless disabled).
+    Empty,
+    /// A host directory (an unpacked image, a debootstrap tree), mounted
+    /// read-only as `/`. Mount points the plan needs (`/proc`, `/dev`, `/tmp`,
+    /// bind destinations) must already exist in it.
+    Dir(PathBuf),
+}
+
+/// The filesystem configuration of a sandbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct FsConfig {
+    /// The root.
+    pub root: RootKind,
+    /// Mount a fresh `/proc` (or the host's, read-only, without a pid
+    /// namespace).
+    pub proc: bool,
+    /// Create the minimal `/dev`.
+    pub dev: bool,
+    /// Mount a private tmpfs on `/tmp`.
+    pub tmp: bool,
+    /// Mask known secret files of the host's `/etc` (shadow, sudoers, ...)
+    /// when `/etc` comes from the host.
+    pub mask_secrets: bool,
+    /// The caller's operations, in order.
+    pub ops: Vec<FsOp>,
+}
+
+impl Default for FsConfig {
+    fn default() -> Self {
+        FsConfig {
+            root: RootKind::HostSystem,
+            proc: true,
+            dev: true,
+            tmp: true,
+            mask_secrets: true,
+            ops: Vec::new(),
+        }
+    }
+}
+
+impl FsConfig {
+    /// Whether the configuration differs from "no filesystem changes at all",
+    /// i.e. needs a mount namespace.
+    pub(crate) fn is_customized(&self) -> bool {
+        *self != FsConfig::default()
+    }
+}
+
+/// Which operation an [`FsError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpName {
+    /// The root directory.
+    Root,
+    /// A read-only bind.
+    BindRo,
+    /// A read-write bind.
+    BindRw,
+    /// A tmpfs.
+    Tmpfs,
+    /// A directory.
+    Dir,
+    /// A symlink.
+    Symlink,
+    /// A file.
+    File,
+    /// An overlay.
+    Overlay,
+    /// A mask.
+    Mask,
+}
+
+impl fmt::Display for OpName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OpName::Root => "root",
+            OpName::BindRo => "bind_ro",
+            OpName::BindRw => "bind_rw",
+            OpName::Tmpfs => "tmpfs",
+            OpName::Dir => "dir",
+            OpName::Symlink => "symlink",
+            OpName::File => "file",
+            OpName::Overlay => "overlay",
+            OpName::Mask => "mask",
+        })
+    }
+}
+
+/// An invalid filesystem operation, detected before clone.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FsError {
+    /// A destination is not an absolute path, or contains `..`.
+    #[error("{op} destination {path:?} must be an absolute path without `..`")]
+    BadDestination {
+        /// The operation.
+        op: OpName,
+        /// The destination given.
+        path: PathBuf,
+    },
+    /// The destination is `/` itself, which only the root can be.
+    #[error("{op} cannot target `/`; use Sandbox::root_dir for a custom root")]
+    RootDestination {
+        /// The operation.
+        op: OpName,
+    },
+    /// A source path does not exist (use the `_try` variant to skip it).
+    #[error("{op} source {path:?} does not exist")]
+    MissingSource {
+        /// The operation.
+        op: OpName,
+        /// The host path.
+        path: PathBuf,
+        /// The error from `stat`.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A source path must be absolute.
+    #[error("{op} source {path:?} must be an absolute path")]
+    RelativeSource {
+        /// The operation.
+        op: OpName,
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The source must be a directory (overlay lower dir, custom root).
+    #[error("{op} source {path:?} is not a directory")]
+    NotADirectory {
+        /// The operation.
+        op: OpName,
+        /// The host path.
+        path: PathBuf,
+    },
+    /// A tmpfs size of zero or over 1 TiB.
+    #[error("tmpfs size {size} for {dest:?} is invalid (must be 1 byte to 1 TiB)")]
+    TmpfsSize {
+        /// Destination.
+        dest: PathBuf,
+        /// The size given.
+        size: u64,
+    },
+    /// Permission bits outside 0o7777.
+    #[error("{op} mode {mode:#o} for {dest:?} is invalid (must be at most 0o7777)")]
+    Mode {
+        /// The operation.
+        op: OpName,
+        /// Destination.
+        dest: PathBuf,
+        /// The mode given.
+        mode: u32,
+    },
+    /// A path or symlink target contains a NUL byte.
+    #[error("{op} path {path:?} contains a NUL byte")]
+    NulByte {
+        /// The operation.
+        op: OpName,
+        /// The path.
+        path: PathBuf,
+    },
+    /// A directory is bound onto a path an earlier operation made a file,
+    /// or a file onto a directory.
+    #[error("{op} of {src:?} onto {dest:?}: a {src_kind} cannot be mounted on a {dest_kind}")]
+    KindMismatch {
+        /// The operation.
+        op: OpName,
+        /// The source.
+        src: PathBuf,
+        /// The destination.
+        dest: PathBuf,
+        /// "file" or "directory".
+        src_kind: &'static str,
+        /// "file" or "directory".
+        dest_kind: &'static str,
+    },
+    /// File contents over 16 MiB.
+    #[error("file contents for {dest:?} are {len} bytes; at most 16 MiB are allowed")]
+    FileTooLarge {
+        /// Destination.
+        dest: PathBuf,
+        /// Length given.
+        len: usize,
+    },
+}
+
+/// The host's secret files that exist (not symbolic links), including SSH
+/// host private keys: what the default view masks.
+#[cfg_attr(not(feature = "landlock"), allow(dead_code))]
+pub(crate) fn host_secrets() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = SECRET_FILES
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| !m.file_type().is_symlink()))
+        .collect();
+    if let Ok(rd) = std::fs::read_dir("/etc/ssh") {
+        out.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| {
+            p.file_name()
+                .and_then(OsStr::to_str)
+                .is_some_and(|n| n.starts_with("ssh_host_") && n.ends_with("_key"))
+        }));
+    }
+    out.sort();
+    out
+}

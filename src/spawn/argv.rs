@@ -1,0 +1,148 @@
+//! The program, its arguments and environment, and its working directory, as
+//! C strings for `execve`.
+
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+use crate::command::Command;
+use crate::config::Config;
+use crate::error::{ConfigError, Error, Field, SearchPath};
+use crate::zone::plan::ExecPlan;
+
+/// Environment variables that reach the program unless the caller opts into
+/// the whole environment with [`Sandbox::inherit_env`](crate::Sandbox::inherit_env).
+pub const BASE_ENV: &[&str] = &["PATH", "HOME", "TERM", "LANG", "LC_ALL", "TZ"];
+
+/// Search path used when the program's environment has no `PATH`.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn cstring(field: Field, s: &OsStr) -> Result<CString, Error> {
+    CString::new(s.as_bytes()).map_err(|_| ConfigError::NulByte { field }.into())
+}
+
+/// The environment the program starts with.
+fn environment(cfg: &Config, cmd: &Command) -> BTreeMap<OsString, OsString> {
+    let mut env: BTreeMap<OsString, OsString> = BTreeMap::new();
+    if !cmd.env_clear {
+        if cfg.inherit_env {
+            env.extend(std::env::vars_os());
+        } else {
+            for k in BASE_ENV {
+                if let Some(v) = std::env::var_os(k) {
+                    env.insert(OsString::from(k), v);
+                }
+            }
+        }
+    }
+    for (k, v) in &cmd.env {
+        match v {
+            Some(v) => {
+                env.insert(k.clone(), v.clone());
+            }
+            None => {
+                env.remove(k);
+            }
+        }
+    }
+    env
+}
+
+/// The argument vector, the environment and the paths to try, like
+/// `execvp`: a program name without a `/` is looked up in the program's
+/// `PATH` (as the sandbox will see it), in order.
+pub(super) fn exec_plan(cfg: &Config, cmd: &Command) -> Result<(ExecPlan, SearchPath), Error> {
+    let mut strings: Vec<CString> = Vec::with_capacity(cmd.args.len() + 16);
+    let mut argv = Vec::with_capacity(cmd.args.len() + 2);
+    let arg0 = cstring(Field::Arg(0), cmd.arg0.as_deref().unwrap_or(&cmd.program))?;
+    argv.push(arg0.as_ptr());
+    strings.push(arg0);
+    for (i, a) in cmd.args.iter().enumerate() {
+        let c = cstring(Field::Arg(i + 1), a)?;
+        argv.push(c.as_ptr());
+        strings.push(c);
+    }
+    argv.push(std::ptr::null());
+
+    let env = environment(cfg, cmd);
+    let mut envp = Vec::with_capacity(env.len() + 1);
+    for (k, v) in &env {
+        if k.is_empty()
+            || k.as_bytes().contains(&b'=')
+            || k.as_bytes().contains(&0)
+            || v.as_bytes().contains(&0)
+        {
+            return Err(ConfigError::NulByte {
+                field: Field::Env(k.clone()),
+            }
+            .into());
+        }
+        let mut kv = Vec::with_capacity(k.len() + v.len() + 2);
+        kv.extend_from_slice(k.as_bytes());
+        kv.push(b'=');
+        kv.extend_from_slice(v.as_bytes());
+        let c = CString::new(kv).map_err(|_| ConfigError::NulByte {
+            field: Field::Env(k.clone()),
+        })?;
+        envp.push(c.as_ptr());
+        strings.push(c);
+    }
+    envp.push(std::ptr::null());
+
+    let program = cmd.program.as_bytes();
+    if program.contains(&0) {
+        return Err(ConfigError::NulByte {
+            field: Field::Program,
+        }
+        .into());
+    }
+    let (candidates, search) = if program.contains(&b'/') || program.is_empty() {
+        (
+            vec![CString::new(program).unwrap_or_default()],
+            SearchPath::Literal,
+        )
+    } else {
+        let path = env
+            .get(OsStr::new("PATH"))
+            .cloned()
+            .unwrap_or_else(|| OsString::from(DEFAULT_PATH));
+        let mut c = Vec::new();
+        for dir in path.as_bytes().split(|b| *b == b':') {
+            let mut p = if dir.is_empty() {
+                b".".to_vec()
+            } else {
+                dir.to_vec()
+            };
+            p.push(b'/');
+            p.extend_from_slice(program);
+            if let Ok(s) = CString::new(p) {
+                c.push(s);
+            }
+        }
+        (c, SearchPath::Path(path))
+    };
+    let exec = ExecPlan {
+        argv,
+        envp,
+        candidates,
+        _strings: strings,
+    };
+    Ok((exec, search))
+}
+
+/// Where the program starts: the command's directory (which must exist in
+/// the sandbox), or, in a new mount namespace, the caller's own directory
+/// if the sandbox has it and `/` otherwise. Returns the directory and
+/// whether it is required.
+pub(super) fn working_dir(cmd: &Command, mount_ns: bool) -> Result<(Option<CString>, bool), Error> {
+    Ok(match &cmd.cwd {
+        Some(d) => (Some(cstring(Field::CurrentDir, d.as_os_str())?), true),
+        None if mount_ns => (
+            std::env::current_dir()
+                .ok()
+                .and_then(|d| CString::new(d.as_os_str().as_bytes()).ok()),
+            false,
+        ),
+        None => (None, false),
+    })
+}

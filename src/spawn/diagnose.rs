@@ -1,0 +1,175 @@
+//! Turning what went wrong in the child zone into a typed error that names
+//! the item from the caller's own plan.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::command::Command;
+use crate::compile::Compiled;
+use crate::error::{Error, ParentOp, SearchPath, Stage, Target, UsernsBlocker};
+use crate::record::{self, Record};
+use crate::rlimit::Rlimit;
+use crate::zone::plan::ChildPlan;
+
+fn read_sysctl(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+/// Guesses what blocks unprivileged user namespaces on this host.
+pub(crate) fn diagnose_userns() -> UsernsBlocker {
+    if read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1")
+    {
+        return UsernsBlocker::AppArmor;
+    }
+    if read_sysctl("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        return UsernsBlocker::MaxUserNamespacesZero;
+    }
+    if read_sysctl("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        return UsernsBlocker::UnprivilegedUsernsCloneDisabled;
+    }
+    let in_container = Path::new("/.dockerenv").exists()
+        || Path::new("/run/.containerenv").exists()
+        || std::fs::read_to_string("/proc/1/cgroup").is_ok_and(|s| {
+            s.contains("docker") || s.contains("containerd") || s.contains("kubepods")
+        });
+    if in_container {
+        return UsernsBlocker::ContainerSeccomp;
+    }
+    UsernsBlocker::Unknown
+}
+
+/// Turns a child-side failure record into a typed error, naming the item from
+/// the parent's plan.
+pub(super) fn setup_error(
+    rec: &Record,
+    cmd: &Command,
+    plan: &ChildPlan<'_>,
+    search: &SearchPath,
+    compiled: &Compiled,
+    userns: bool,
+) -> Error {
+    let errno = rec.errno;
+    let source = io::Error::from_raw_os_error(errno);
+    let Some(stage) = Stage::from_u32(rec.stage) else {
+        return Error::Io {
+            op: ParentOp::ReadReport,
+            source: io::Error::from(io::ErrorKind::InvalidData),
+        };
+    };
+    let candidate = |i: u32| -> PathBuf {
+        plan.exec
+            .candidates
+            .get(i as usize)
+            .map(|c| PathBuf::from(OsStr::from_bytes(c.as_bytes())))
+            .unwrap_or_else(|| PathBuf::from(&cmd.program))
+    };
+    match stage {
+        Stage::Exec => {
+            if rec.flags & record::FLAG_INTERPRETER != 0 {
+                return Error::InterpreterNotFound {
+                    script: candidate(rec.index),
+                    interpreter: PathBuf::from(OsStr::from_bytes(rec.detail())),
+                };
+            }
+            match errno {
+                libc::ENOENT => Error::ProgramNotFound {
+                    program: cmd.program.clone(),
+                    searched: search.clone(),
+                },
+                libc::EISDIR => Error::IsADirectory {
+                    path: candidate(rec.index),
+                },
+                _ => Error::NotExecutable {
+                    path: candidate(rec.index),
+                    source,
+                },
+            }
+        }
+        Stage::Chdir => Error::WorkingDirectory {
+            path: plan
+                .cwd
+                .as_ref()
+                .map(|c| PathBuf::from(OsStr::from_bytes(c.as_bytes())))
+                .unwrap_or_default(),
+            source,
+        },
+        Stage::SetGroups | Stage::UidMap | Stage::GidMap if userns && errno == libc::EPERM => {
+            Error::UserNamespaceDenied {
+                cause: diagnose_userns(),
+                source,
+            }
+        }
+        Stage::RootMount | Stage::MountOp | Stage::PivotRoot if errno == libc::ENOSYS => {
+            // fsopen, open_tree, move_mount, mount_setattr or openat2 is
+            // missing: a kernel before 5.12, or a filter that answers
+            // unknown system calls with ENOSYS.
+            Error::Unsupported(crate::error::Unsupported {
+                feature: crate::error::Feature::MountApi,
+                reason: if crate::probe::kernel_at_least(5, 12) {
+                    crate::error::UnsupportedReason::Blocked
+                } else {
+                    crate::error::UnsupportedReason::Kernel
+                },
+            })
+        }
+        Stage::MountOp => {
+            let target = compiled
+                .mounts
+                .as_ref()
+                .and_then(|m| m.origin.get(rec.index as usize))
+                .map(|(index, dest)| Target::MountOp {
+                    index: *index,
+                    dest: dest.clone(),
+                });
+            crate::error::ChildSetupError {
+                stage,
+                target,
+                source,
+            }
+            .into()
+        }
+        Stage::Fds => crate::error::ChildSetupError {
+            stage,
+            target: Some(Target::Fd(rec.index as i32)),
+            source,
+        }
+        .into(),
+        Stage::Rlimit => {
+            let name = compiled
+                .rlimit_names
+                .get(rec.index as usize)
+                .copied()
+                .or_else(|| {
+                    let i = (rec.index as usize).checked_sub(plan.rlimits.len())?;
+                    let res = plan.fallback_rlimits.get(i)?.0;
+                    Rlimit::all()
+                        .find(|r| r.resource() == res)
+                        .map(Rlimit::name)
+                })
+                .unwrap_or("?");
+            crate::error::ChildSetupError {
+                stage,
+                target: Some(Target::Rlimit(name)),
+                source,
+            }
+            .into()
+        }
+        #[cfg(feature = "landlock")]
+        Stage::Landlock => crate::error::ChildSetupError {
+            stage,
+            target: compiled.landlock.as_ref().and_then(|l| l.target(rec.index)),
+            source,
+        }
+        .into(),
+        _ => crate::error::ChildSetupError {
+            stage,
+            target: None,
+            source,
+        }
+        .into(),
+    }
+}

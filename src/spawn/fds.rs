@@ -1,0 +1,159 @@
+//! The program's descriptors: its standard streams and the descriptors the
+//! command passes, lowered to moves the program process makes before exec.
+
+use std::collections::HashSet;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use nix::fcntl::OFlag;
+
+use crate::command::{Command, StdioKind};
+use crate::error::{ConfigError, Error, FdProblem, ParentOp};
+use crate::zone::plan::FdPlan;
+
+fn io_err(op: ParentOp) -> impl Fn(nix::Error) -> Error {
+    move |e| Error::Io {
+        op,
+        source: e.into(),
+    }
+}
+
+/// The descriptors of one spawn: what the program gets, and the caller's
+/// ends of the pipes.
+#[derive(Default)]
+pub(super) struct Fds {
+    /// (source, target) moves, stdio first.
+    moves: Vec<(RawFd, RawFd)>,
+    /// Child-side descriptors opened for this spawn: closed in the caller
+    /// once the sandbox's processes have copied them.
+    child_side: Vec<OwnedFd>,
+    pub(super) stdin: Option<OwnedFd>,
+    pub(super) stdout: Option<OwnedFd>,
+    pub(super) stderr: Option<OwnedFd>,
+}
+
+/// Checks the targets of the command's passed descriptors.
+fn check_targets(cmd: &Command) -> Result<(), ConfigError> {
+    let mut seen = HashSet::new();
+    for (t, _) in &cmd.fds {
+        let reason = if *t < 0 {
+            FdProblem::Negative
+        } else if *t < 3 {
+            FdProblem::Stdio
+        } else if !seen.insert(*t) {
+            FdProblem::Duplicate
+        } else {
+            continue;
+        };
+        return Err(ConfigError::FdTarget { fd: *t, reason });
+    }
+    Ok(())
+}
+
+impl Fds {
+    /// Lowers the command's stdio settings (with the defaults of the
+    /// calling method) and passed descriptors.
+    pub(super) fn plan(
+        cmd: &Command,
+        default_out: &StdioKind,
+        default_in: &StdioKind,
+    ) -> Result<Fds, Error> {
+        check_targets(cmd)?;
+        let mut fds = Fds {
+            moves: Vec::with_capacity(3 + cmd.fds.len()),
+            ..Fds::default()
+        };
+        fds.stdin = fds.stdio(cmd.stdin.as_ref().map(|s| &s.0), default_in, 0)?;
+        fds.stdout = fds.stdio(cmd.stdout.as_ref().map(|s| &s.0), default_out, 1)?;
+        fds.stderr = fds.stdio(cmd.stderr.as_ref().map(|s| &s.0), default_out, 2)?;
+        for (t, fd) in &cmd.fds {
+            fds.moves.push((fd.as_raw_fd(), *t));
+        }
+        Ok(fds)
+    }
+
+    /// Lowers one stdio setting into a move, returning the caller's end of
+    /// a pipe.
+    fn stdio(
+        &mut self,
+        kind: Option<&StdioKind>,
+        default: &StdioKind,
+        target: RawFd,
+    ) -> Result<Option<OwnedFd>, Error> {
+        match kind.unwrap_or(default) {
+            StdioKind::Inherit => Ok(None),
+            StdioKind::Null => {
+                let fd = nix::fcntl::open(
+                    "/dev/null",
+                    OFlag::O_RDWR | OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .map_err(io_err(ParentOp::OpenDevNull))?;
+                self.moves.push((fd.as_raw_fd(), target));
+                self.child_side.push(fd);
+                Ok(None)
+            }
+            StdioKind::Piped => {
+                let (r, w) =
+                    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(io_err(ParentOp::CreatePipe))?;
+                let (child, parent) = if target == 0 { (r, w) } else { (w, r) };
+                self.moves.push((child.as_raw_fd(), target));
+                self.child_side.push(child);
+                Ok(Some(parent))
+            }
+            StdioKind::Fd(fd) => {
+                self.moves.push((fd.as_raw_fd(), target));
+                Ok(None)
+            }
+        }
+    }
+
+    /// The lowest descriptor number above every target: the sandbox's own
+    /// descriptors must lie at or above it, so that no move clobbers them.
+    pub(super) fn floor(&self) -> RawFd {
+        self.moves.iter().map(|m| m.1).max().unwrap_or(2) + 1
+    }
+
+    /// Moves `fd` to [`floor`](Self::floor) or above if it is below,
+    /// keeping it close-on-exec.
+    pub(super) fn above_targets(&self, fd: OwnedFd) -> Result<OwnedFd, Error> {
+        let floor = self.floor();
+        if fd.as_raw_fd() >= floor {
+            return Ok(fd);
+        }
+        rustix::io::fcntl_dupfd_cloexec(&fd, floor).map_err(|e| Error::Io {
+            op: ParentOp::DuplicateFd,
+            source: e.into(),
+        })
+    }
+
+    /// The program process's part, given the other descriptors the sandbox
+    /// holds open (the report channel, the lifeline).
+    pub(super) fn zone_plan(&self, held: &[RawFd]) -> FdPlan {
+        let targets: HashSet<RawFd> = self.moves.iter().map(|m| m.1).collect();
+        let via_temp = self
+            .moves
+            .iter()
+            .any(|(s, d)| s != d && targets.contains(s));
+        let highest = self
+            .moves
+            .iter()
+            .flat_map(|&(s, d)| [s, d])
+            .chain(held.iter().copied())
+            .max()
+            .unwrap_or(2);
+        let mut keep: Vec<RawFd> = targets.into_iter().filter(|t| *t >= 3).collect();
+        keep.sort_unstable();
+        FdPlan {
+            moves: self.moves.clone(),
+            via_temp,
+            temp_base: highest + 1,
+            keep,
+        }
+    }
+
+    /// Closes the child-side descriptors: call once the sandbox's processes
+    /// have copied the descriptor table.
+    pub(super) fn close_child_side(&mut self) {
+        self.child_side.clear();
+    }
+}

@@ -1,0 +1,235 @@
+//! The door into the child zone: the only code that starts a sandbox's
+//! processes, and the types that keep their memory alive.
+//!
+//! The supervisor runs on a stack of ours and reads the caller's
+//! [`ChildPlan`] until it reports. Two types make those lifetimes hold by
+//! construction rather than by care:
+//!
+//! - [`Launched`] borrows the plan for as long as the supervisor may read
+//!   it; dropping it before [`Launched::running`] kills and reaps the
+//!   supervisor, so the plan cannot be freed under a running one;
+//! - [`Supervisor`] owns the stacks with the pidfd, and never unmaps them
+//!   while the supervisor may still run on them.
+//!
+//! This file is parent-side code (it allocates and returns typed errors);
+//! it lives in the zone because its `unsafe` blocks are the zone's entry
+//! contract.
+
+use core::ffi::{c_int, c_void};
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use super::plan::{ChildPlan, HelperArgs, TemplateFds};
+use super::supervisor::supervisor_entry;
+use super::template::helper_entry;
+use super::{reap_exited, with_signals_blocked};
+use crate::sys::clone::{self, CloneArgs, StackMap};
+use crate::sys::pidfd;
+use crate::sys::raw::Errno;
+
+/// Stack size of each child-zone process. Only touched pages are backed.
+const STACK_SIZE: usize = 256 * 1024;
+
+/// Stacks in a set: the supervisor's, the program process's, the template
+/// helper's (used only with a template; one shape for all spawns lets the
+/// pool serve every one, at the cost of address space only).
+const STACKS: usize = 3;
+const SUPERVISOR: usize = 0;
+const PROGRAM: usize = 1;
+const HELPER: usize = 2;
+
+/// Why a launch failed; nothing runs after one.
+#[derive(Debug)]
+pub(crate) enum LaunchError {
+    /// Mapping the stacks failed.
+    MapStack(io::Error),
+    /// The kernel refused to clone the supervisor.
+    Clone(Errno),
+}
+
+/// A supervisor that has been started and may still be reading its plan.
+pub(crate) struct Launched<'p> {
+    supervisor: Supervisor,
+    from_template: bool,
+    template_failed: bool,
+    _plan: PhantomData<&'p ()>,
+}
+
+/// Starts the supervisor of `plan`: directly, or (with `template`) from a
+/// helper that enters the policy's template namespaces first. If the helper
+/// cannot, the supervisor starts directly and builds the whole plan, and
+/// [`Launched::template_failed`] says so.
+pub(crate) fn launch<'p>(
+    plan: &'p ChildPlan<'_>,
+    template: Option<TemplateFds>,
+) -> Result<Launched<'p>, LaunchError> {
+    let stacks = StackMap::pooled(STACKS, STACK_SIZE).map_err(LaunchError::MapStack)?;
+    plan.program_stack.set(stacks.stack(PROGRAM, STACK_SIZE));
+    let flags = libc::CLONE_VM as u64 | libc::CLONE_PIDFD as u64 | plan.namespace_flags;
+    let arg = plan as *const ChildPlan<'_> as *mut c_void;
+    let mut pidfd: c_int = -1;
+    let mut template_failed = false;
+
+    if let Some(template) = template {
+        plan.helper.set(Some(HelperArgs {
+            template,
+            flags,
+            pidfd_out: &mut pidfd as *mut c_int as u64,
+            stack: stacks.stack(SUPERVISOR, STACK_SIZE),
+        }));
+        let (lo, size) = stacks.stack(HELPER, STACK_SIZE);
+        let args = CloneArgs {
+            flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES) as u64,
+            exit_signal: 0,
+            stack: lo as u64,
+            stack_size: size as u64,
+            ..CloneArgs::default()
+        };
+        let r = with_signals_blocked(|| {
+            // SAFETY: the helper runs on its own region of `stacks` and
+            // CLONE_VFORK suspends us until it has exited, so `pidfd` and
+            // `plan` outlive it; the supervisor it clones has the guarantees
+            // given below (its pidfd lands in our table, through
+            // CLONE_FILES, and in `pidfd`); the entry point follows the
+            // child-zone rules.
+            unsafe { clone::clone3(&args, size_of::<CloneArgs>(), helper_entry, arg) }
+        });
+        if let Ok(pid) = r {
+            let _ = reap_exited(pid as i32);
+        }
+        // SAFETY: a plain read of a live local, which the kernel wrote
+        // behind the compiler's back (the helper's clone stored the pidfd).
+        pidfd = unsafe { std::ptr::read_volatile(&pidfd) };
+        if pidfd < 0 {
+            plan.helper.set(None);
+            template_failed = true;
+        }
+    }
+
+    if pidfd < 0 {
+        let (lo, size) = stacks.stack(SUPERVISOR, STACK_SIZE);
+        // Every signal blocked: the supervisor inherits this mask and must
+        // not run the caller's handlers on its stack before it has reset
+        // them.
+        let r = with_signals_blocked(|| {
+            if plan.use_clone3 {
+                let args = CloneArgs {
+                    flags,
+                    pidfd: &mut pidfd as *mut c_int as u64,
+                    exit_signal: 0,
+                    stack: lo as u64,
+                    stack_size: size as u64,
+                    ..CloneArgs::default()
+                };
+                // SAFETY: the supervisor's stack is part of `stacks`, which
+                // the returned guard (and then the `Supervisor`) keeps mapped
+                // until the supervisor is known to be reaped; `plan` is
+                // borrowed by the guard for as long as the supervisor may
+                // read it, and the guard kills and reaps the supervisor if
+                // it is dropped before then; the entry point follows the
+                // child-zone rules.
+                unsafe { clone::clone3(&args, size_of::<CloneArgs>(), supervisor_entry, arg) }
+            } else {
+                let top = lo.wrapping_add(size);
+                // SAFETY: as above, for the legacy system call; CLONE_PIDFD
+                // stores the pidfd through the parent_tid pointer.
+                unsafe { clone::clone_legacy(flags, top, &mut pidfd, supervisor_entry, arg) }
+            }
+        });
+        if let Err(e) = r {
+            stacks.recycle();
+            return Err(LaunchError::Clone(e));
+        }
+    }
+    // SAFETY: CLONE_PIDFD stored a new descriptor that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    Ok(Launched {
+        supervisor: Supervisor {
+            pidfd,
+            stacks: Some(stacks),
+        },
+        from_template: template.is_some() && !template_failed,
+        template_failed,
+        _plan: PhantomData,
+    })
+}
+
+impl Launched<'_> {
+    /// Whether the supervisor started from the policy's template.
+    pub(crate) fn started_from_template(&self) -> bool {
+        self.from_template
+    }
+
+    /// Whether a template was offered but could not be entered.
+    pub(crate) fn template_failed(&self) -> bool {
+        self.template_failed
+    }
+
+    /// The supervisor has reported `Running`: it reads nothing of the plan
+    /// any more, so the plan may go, and the supervisor lives on as the
+    /// sandbox's init.
+    pub(crate) fn running(self) -> Supervisor {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped or used again, so the supervisor
+        // moves out of it exactly once.
+        unsafe { std::ptr::read(&this.supervisor) }
+    }
+
+    /// The supervisor ended before reporting: waits for it and returns its
+    /// wait status (`None` if it cannot be had).
+    pub(crate) fn reap(self) -> Option<i32> {
+        let mut supervisor = self.running();
+        supervisor.wait(false).ok().flatten()
+    }
+}
+
+impl Drop for Launched<'_> {
+    fn drop(&mut self) {
+        // Leaving the spawn before the supervisor let go of the plan (an
+        // error or a panic): stop it before the plan goes.
+        let _ = self.supervisor.signal(libc::SIGKILL);
+        let _ = self.supervisor.wait(false);
+    }
+}
+
+/// A sandbox's supervisor (its init), with the stacks it runs on.
+#[derive(Debug)]
+pub(crate) struct Supervisor {
+    pidfd: OwnedFd,
+    /// Mapped until the supervisor is reaped, then back to the pool.
+    stacks: Option<StackMap>,
+}
+
+impl Supervisor {
+    /// Its pidfd: readable once it has exited.
+    pub(crate) fn pidfd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+
+    /// Sends it `sig`.
+    pub(crate) fn signal(&self, sig: c_int) -> io::Result<()> {
+        pidfd::send_signal(self.pidfd.as_fd(), sig)
+    }
+
+    /// Reaps it (without blocking with `nohang`), returning its raw wait
+    /// status; its stacks then serve the next spawn.
+    pub(crate) fn wait(&mut self, nohang: bool) -> io::Result<Option<i32>> {
+        let status = pidfd::wait(self.pidfd.as_fd(), nohang)?;
+        if status.is_some() {
+            if let Some(stacks) = self.stacks.take() {
+                stacks.recycle();
+            }
+        }
+        Ok(status)
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        if let Some(stacks) = self.stacks.take() {
+            // Not known to be reaped: it may still run on this memory.
+            std::mem::forget(stacks);
+        }
+    }
+}

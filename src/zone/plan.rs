@@ -1,0 +1,141 @@
+//! The pre-built plan the child zone executes: the zone's only input.
+//!
+//! Everything here is allocated, converted and validated by the parent before
+//! clone: per policy (borrowed from the compiled policy) or per spawn (owned
+//! here). The child reads it through a shared reference and writes only to
+//! [`Shared`]. It is not `Send`: it lives in the spawning thread's frame
+//! until the supervisor no longer needs it, which [`launch`](super::launch)
+//! enforces by borrowing it.
+// The parent builds these vectors; the zone only reads them.
+#![allow(clippy::disallowed_types)]
+
+use core::cell::{Cell, UnsafeCell};
+use core::ffi::{c_char, c_int};
+use core::sync::atomic::{AtomicI32, AtomicU32};
+use std::ffi::CString;
+
+use crate::caps::CapPlan;
+use crate::fs::plan::MountPlan;
+use crate::record::{self, Record};
+
+/// uid and gid map contents, written by the supervisor for itself.
+pub(crate) struct IdMaps {
+    pub(crate) uid_map: Vec<u8>,
+    pub(crate) gid_map: Vec<u8>,
+}
+
+/// A policy's template mount namespace, for the helper that enters it (see
+/// `crate::template`). Descriptors the caller keeps open for the spawn.
+#[derive(Clone, Copy)]
+pub(crate) struct TemplateFds {
+    /// The template's user and mount namespaces.
+    pub(crate) user_ns: c_int,
+    pub(crate) mnt_ns: c_int,
+    /// The caller's `/proc` (a directory descriptor), through which the
+    /// supervisor writes its id maps before it has a `/proc` of its own.
+    pub(crate) host_proc: c_int,
+}
+
+/// What the helper needs besides the template: filled in by `launch`.
+#[derive(Clone, Copy)]
+pub(crate) struct HelperArgs {
+    pub(crate) template: TemplateFds,
+    /// The supervisor's clone flags (without `CLONE_PARENT`).
+    pub(crate) flags: u64,
+    /// Where the kernel stores the supervisor's pidfd.
+    pub(crate) pidfd_out: u64,
+    /// The supervisor's stack.
+    pub(crate) stack: (*mut u8, usize),
+}
+
+/// How the program process arranges its descriptors.
+#[derive(Default)]
+pub(crate) struct FdPlan {
+    /// (source, target) pairs: stdio first, then passed descriptors.
+    pub(crate) moves: Vec<(c_int, c_int)>,
+    /// Some source is also a target: every source is parked at
+    /// `temp_base + i` first.
+    pub(crate) via_temp: bool,
+    pub(crate) temp_base: c_int,
+    /// Targets above 2, ascending: everything else above 2 closes on exec.
+    pub(crate) keep: Vec<c_int>,
+}
+
+/// What the program process executes.
+pub(crate) struct ExecPlan {
+    pub(crate) argv: Vec<*const c_char>,
+    pub(crate) envp: Vec<*const c_char>,
+    /// The paths tried in turn, like `execvp`.
+    pub(crate) candidates: Vec<CString>,
+    /// Owners of the strings `argv` and `envp` point into (never read, only
+    /// kept alive).
+    pub(crate) _strings: Vec<CString>,
+}
+
+pub(crate) struct ChildPlan<'a> {
+    // Channels.
+    pub(crate) report_fd: c_int,
+    pub(crate) lifeline_fd: c_int,
+
+    // Supervisor.
+    /// The supervisor's namespace flags (`CLONE_NEW*`, no time or cgroup
+    /// namespace: the program process creates those).
+    pub(crate) namespace_flags: u64,
+    pub(crate) pid_ns: bool,
+    pub(crate) id_maps: Option<IdMaps>,
+    pub(crate) hostname: Option<&'a [u8]>,
+    pub(crate) mounts: Option<&'a MountPlan>,
+    /// The template the supervisor starts from (it then builds only the
+    /// per-spawn part of `mounts`) and what the helper entering it needs:
+    /// set by `launch`, which clears it again if the helper fails.
+    pub(crate) helper: Cell<Option<HelperArgs>>,
+    pub(crate) use_clone3: bool,
+    /// The program process's stack: set by `launch`.
+    pub(crate) program_stack: Cell<(*mut u8, usize)>,
+    pub(crate) cgroup_fd: c_int,
+    pub(crate) cgroup_kill_fd: c_int,
+    /// Wall-clock limit enforced by the supervisor (0: none).
+    pub(crate) timeout_ns: u64,
+    pub(crate) shared: Shared,
+
+    // Program process.
+    pub(crate) cgroup_procs_fd: c_int,
+    pub(crate) new_cgroup_ns: bool,
+    pub(crate) new_time_ns: bool,
+    pub(crate) set_ids: Option<(u32, u32)>,
+    pub(crate) cwd: Option<CString>,
+    pub(crate) cwd_in_root: bool,
+    pub(crate) cwd_required: bool,
+    pub(crate) fds: FdPlan,
+    /// The policy's rlimits, then those standing in for cgroup limits.
+    pub(crate) rlimits: &'a [(c_int, libc::rlimit64)],
+    pub(crate) fallback_rlimits: Vec<(c_int, libc::rlimit64)>,
+    pub(crate) caps: &'a CapPlan,
+    #[cfg(feature = "landlock")]
+    pub(crate) landlock: Option<&'a crate::landlock::SpawnLandlock>,
+    /// The seccomp program, installed last before exec.
+    #[cfg(feature = "seccomp")]
+    pub(crate) seccomp: Option<&'a super::seccomp::ChildProgram>,
+    pub(crate) exec: ExecPlan,
+}
+
+/// State the supervisor and the program process share while setting up.
+/// Lives inside the plan; only the fields here are written after clone.
+pub(crate) struct Shared {
+    /// The pid the program process must see as its parent.
+    pub(crate) expected_ppid: AtomicI32,
+    /// Set (release) by the program process after writing `error`.
+    pub(crate) failed: AtomicU32,
+    /// The program process's failure record.
+    pub(crate) error: UnsafeCell<Record>,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Shared {
+        Shared {
+            expected_ppid: AtomicI32::new(0),
+            failed: AtomicU32::new(0),
+            error: UnsafeCell::new(Record::new(record::KIND_ERROR)),
+        }
+    }
+}

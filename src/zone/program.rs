@@ -1,0 +1,304 @@
+//! The program process: arranges what is per-process (cgroup, descriptors,
+//! limits, credentials, Landlock, seccomp) and executes the program.
+
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::Ordering;
+
+use super::plan::ChildPlan;
+use super::{Fail, Step, StepExt};
+use crate::record::{self, Record};
+use crate::stage::Stage;
+use crate::sys::raw::{self, Errno};
+
+/// Entry point of the program process.
+///
+/// # Safety
+/// `arg` points to the `ChildPlan`, alive while this process runs our code
+/// (the supervisor is suspended by CLONE_VFORK and the parent waits for it).
+pub(crate) unsafe extern "C" fn program_entry(arg: *mut c_void) -> c_int {
+    // SAFETY: guaranteed by the caller (see above).
+    let plan = unsafe { &*(arg as *const ChildPlan<'_>) };
+    let fail = match program(plan) {
+        Ok(never) => match never {},
+        Err(f) => f,
+    };
+    let mut rec = fail.record();
+    if fail.flags & record::FLAG_INTERPRETER != 0 {
+        interpreter_detail(plan, fail.index, &mut rec);
+    }
+    // SAFETY: the supervisor reads `error` only after observing the release
+    // store below, and nothing else writes it.
+    unsafe { *plan.shared.error.get() = rec };
+    plan.shared.failed.store(1, Ordering::Release);
+    127
+}
+
+fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
+    // Die with the supervisor; if it is already gone, do not start at all.
+    raw::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as usize, 0, 0, 0)
+        .at(Stage::DeathSignal, 0)?;
+    if raw::getppid() != plan.shared.expected_ppid.load(Ordering::Relaxed) {
+        return Err(Fail::new(Stage::DeathSignal, 0, Errno(libc::ESRCH)));
+    }
+    if plan.cgroup_procs_fd >= 0 {
+        // Fallback placement when clone3 is unavailable: "0" moves the writer.
+        raw::write(plan.cgroup_procs_fd, b"0").at(Stage::Cgroup, 0)?;
+    }
+    if plan.new_cgroup_ns {
+        raw::unshare(libc::CLONE_NEWCGROUP).at(Stage::CgroupNamespace, 0)?;
+    }
+    if plan.new_time_ns {
+        raw::unshare(libc::CLONE_NEWTIME).at(Stage::TimeNamespace, 0)?;
+    }
+    raw::setsid().at(Stage::Setsid, 0)?;
+    // The session keyring is not namespaced: without this the program could
+    // search the caller's (and read its keys) whenever seccomp allows
+    // keyctl. Best effort: kernels without keys support, a key quota that is
+    // spent or an outer filter refusing keyctl leave nothing to protect or
+    // nothing we can do, and the default profile denies keyctl anyway.
+    let _ = raw::join_fresh_session_keyring();
+    if let Some((uid, gid)) = plan.set_ids {
+        raw::clear_groups().at(Stage::SetIds, 0)?;
+        raw::setresgid(gid, gid, gid).at(Stage::SetIds, 0)?;
+        raw::setresuid(uid, uid, uid).at(Stage::SetIds, 0)?;
+    }
+    enter_cwd(plan)?;
+    arrange_fds(plan)?;
+    for (i, (res, lim)) in plan
+        .rlimits
+        .iter()
+        .chain(&plan.fallback_rlimits)
+        .enumerate()
+    {
+        raw::setrlimit(*res, lim).at(Stage::Rlimit, i as u32)?;
+    }
+    reset_signal_dispositions();
+    // Drops every capability not kept and sets no_new_privs (after any uid
+    // switch above, which would clear the permitted set by itself).
+    super::caps::apply(plan.caps).map_err(|(stage, e)| Fail::new(cap_stage(stage), 0, e))?;
+    // Landlock after no_new_privs; the rule paths resolve in the new root.
+    #[cfg(feature = "landlock")]
+    if let Some(ll) = plan.landlock {
+        super::landlock::apply_in_child(ll).map_err(|(i, e)| Fail::new(Stage::Landlock, i, e))?;
+    }
+    raw::sigprocmask(libc::SIG_SETMASK, &0).at(Stage::Signals, 0)?;
+    // seccomp last: from here on only the exec loop runs, under the filter
+    // (the default profile allows execve and the calls that classify a
+    // failed one).
+    #[cfg(feature = "seccomp")]
+    if let Some(program) = plan.seccomp {
+        program.install().at(Stage::Seccomp, 0)?;
+    }
+    Err(exec(plan))
+}
+
+fn cap_stage(stage: crate::caps::CapStage) -> Stage {
+    match stage {
+        crate::caps::CapStage::NoNewPrivs => Stage::NoNewPrivs,
+        _ => Stage::Capabilities,
+    }
+}
+
+fn enter_cwd(plan: &ChildPlan<'_>) -> Step {
+    let Some(cwd) = &plan.cwd else { return Ok(()) };
+    let r = (|| -> Result<(), Errno> {
+        if !plan.cwd_in_root {
+            return raw::chdir(cwd).map(drop);
+        }
+        // Resolve inside the root and refuse magic links: a path such as
+        // /proc/self/fd/N naming a descriptor inherited from the caller must
+        // not become a working directory outside the root.
+        let root = raw::openat(
+            libc::AT_FDCWD,
+            c"/",
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            0,
+        )? as c_int;
+        let how = raw::OpenHow {
+            flags: (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
+            mode: 0,
+            resolve: raw::RESOLVE_IN_ROOT | raw::RESOLVE_NO_MAGICLINKS,
+        };
+        let r = raw::openat2(root, cwd, &how);
+        let _ = raw::close(root);
+        let dir = match r {
+            Err(Errno(libc::ENOSYS)) => return raw::chdir(cwd).map(drop),
+            other => other? as c_int,
+        };
+        let r = raw::fchdir(dir);
+        let _ = raw::close(dir);
+        r.map(drop)
+    })();
+    match r {
+        Ok(()) => Ok(()),
+        Err(_) if !plan.cwd_required => raw::chdir(c"/").map(drop).at(Stage::Chdir, 0),
+        Err(e) => Err(Fail::new(Stage::Chdir, 0, e)),
+    }
+}
+
+fn arrange_fds(plan: &ChildPlan<'_>) -> Step {
+    let moves = &plan.fds.moves;
+    if plan.fds.via_temp {
+        // Some source is also a target: park every source above all of them
+        // first so no dup3 clobbers a source still needed.
+        for (i, &(src, _)) in moves.iter().enumerate() {
+            let tmp = plan.fds.temp_base.saturating_add(i as c_int);
+            raw::dup3(src, tmp, libc::O_CLOEXEC).at(Stage::Fds, i as u32)?;
+        }
+        for (i, &(_, dst)) in moves.iter().enumerate() {
+            let tmp = plan.fds.temp_base.saturating_add(i as c_int);
+            raw::dup3(tmp, dst, 0).at(Stage::Fds, dst as u32)?;
+        }
+    } else {
+        for &(src, dst) in moves {
+            if src == dst {
+                raw::fcntl(dst, libc::F_SETFD, 0).at(Stage::Fds, dst as u32)?;
+            } else {
+                raw::dup3(src, dst, 0).at(Stage::Fds, dst as u32)?;
+            }
+        }
+    }
+    // Everything above 2 that was not passed closes on exec. The report
+    // socket stays open until then so a failure can still be reported.
+    let mut lo: u32 = 3;
+    for &k in &plan.fds.keep {
+        let k = k as u32;
+        if k > lo {
+            cloexec_range(lo, k.wrapping_sub(1))?;
+        }
+        lo = k.wrapping_add(1);
+    }
+    cloexec_range(lo, u32::MAX)
+}
+
+fn cloexec_range(lo: u32, hi: u32) -> Step {
+    match raw::close_range(lo, hi, libc::CLOSE_RANGE_CLOEXEC) {
+        Ok(_) => Ok(()),
+        // Before Linux 5.11: mark each descriptor up to the soft limit.
+        Err(Errno(libc::EINVAL | libc::ENOSYS)) => {
+            let mut lim = libc::rlimit64 {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: prlimit64 on ourselves, reading into a live struct.
+            let r = unsafe {
+                raw::syscall6(
+                    libc::SYS_prlimit64,
+                    0,
+                    libc::RLIMIT_NOFILE as usize,
+                    0,
+                    &mut lim as *mut libc::rlimit64 as usize,
+                    0,
+                    0,
+                )
+            };
+            let max = if r.is_ok() {
+                lim.rlim_cur.min(1 << 20) as u32
+            } else {
+                1024
+            };
+            let mut fd = lo;
+            while fd <= hi && fd < max {
+                let _ = raw::fcntl(fd as c_int, libc::F_SETFD, libc::FD_CLOEXEC);
+                fd = fd.wrapping_add(1);
+            }
+            Ok(())
+        }
+        Err(e) => Err(Fail::new(Stage::Fds, lo, e)),
+    }
+}
+
+fn reset_signal_dispositions() {
+    let act = raw::KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            let _ = raw::sigaction(sig, &act);
+        }
+    }
+}
+
+/// Tries each candidate path like execvp: ENOENT moves on, EACCES on an
+/// existing file is remembered (and reported if nothing else runs),
+/// anything else is final.
+fn exec(plan: &ChildPlan<'_>) -> Fail {
+    let argv = plan.exec.argv.as_ptr();
+    let envp = plan.exec.envp.as_ptr();
+    let mut denied: Option<(u32, Errno)> = None;
+    for (i, path) in plan.exec.candidates.iter().enumerate() {
+        let e = raw::execve(path, argv, envp);
+        match e.0 {
+            libc::ENOENT | libc::ENOTDIR | libc::ESTALE => {
+                // ENOENT for a file that exists: its interpreter is missing.
+                // SAFETY: all-zero is a valid stat to be overwritten.
+                let mut st: libc::stat = unsafe { core::mem::zeroed() };
+                if e.0 == libc::ENOENT && raw::fstatat(libc::AT_FDCWD, path, &mut st, 0).is_ok() {
+                    let mut f = Fail::new(Stage::Exec, i as u32, e);
+                    f.flags = record::FLAG_INTERPRETER;
+                    return f;
+                }
+            }
+            libc::EACCES | libc::EPERM => {
+                // Only a file that exists is "not executable"; EACCES from
+                // an unsearchable PATH directory means "not here".
+                // SAFETY: all-zero is a valid stat to be overwritten.
+                let mut st: libc::stat = unsafe { core::mem::zeroed() };
+                if denied.is_none() && raw::fstatat(libc::AT_FDCWD, path, &mut st, 0).is_ok() {
+                    denied = Some((i as u32, e));
+                }
+            }
+            _ => return Fail::new(Stage::Exec, i as u32, e),
+        }
+    }
+    match denied {
+        Some((i, e)) => {
+            let mut st: libc::stat = {
+                // SAFETY: all-zero is a valid stat to be overwritten.
+                unsafe { core::mem::zeroed() }
+            };
+            let path = plan.exec.candidates.get(i as usize);
+            let is_dir = path.is_some_and(|p| {
+                raw::fstatat(libc::AT_FDCWD, p, &mut st, 0).is_ok()
+                    && st.st_mode & libc::S_IFMT == libc::S_IFDIR
+            });
+            Fail::new(Stage::Exec, i, if is_dir { Errno(libc::EISDIR) } else { e })
+        }
+        None => Fail::new(Stage::Exec, u32::MAX, Errno(libc::ENOENT)),
+    }
+}
+
+/// Fills `rec.detail` with the interpreter named on the script's `#!` line.
+fn interpreter_detail(plan: &ChildPlan<'_>, index: u32, rec: &mut Record) {
+    let Some(path) = plan.exec.candidates.get(index as usize) else {
+        return;
+    };
+    let Ok(fd) = raw::openat(libc::AT_FDCWD, path, libc::O_RDONLY | libc::O_CLOEXEC, 0) else {
+        return;
+    };
+    let mut buf = [0u8; record::DETAIL_LEN];
+    let n = raw::read(fd as c_int, &mut buf).unwrap_or(0);
+    let _ = raw::close(fd as c_int);
+    let line = buf.get(..n).unwrap_or(&[]);
+    let Some(rest) = line.strip_prefix(b"#!") else {
+        return;
+    };
+    let start = rest
+        .iter()
+        .position(|c| *c != b' ' && *c != b'\t')
+        .unwrap_or(rest.len());
+    let rest = rest.get(start..).unwrap_or(&[]);
+    let end = rest
+        .iter()
+        .position(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+        .unwrap_or(rest.len());
+    let interp = rest.get(..end).unwrap_or(&[]);
+    let len = interp.len().min(record::DETAIL_LEN);
+    if let (Some(d), Some(s)) = (rec.detail.get_mut(..len), interp.get(..len)) {
+        d.copy_from_slice(s);
+        rec.detail_len = len as u32;
+    }
+}

@@ -1,0 +1,92 @@
+//! seccomp, child-zone half: installs a filter compiled once per policy.
+
+use std::sync::Arc;
+
+use crate::seccomp::CompiledFilter;
+use crate::sys::raw::{Errno, sc, syscall6};
+
+/// `SECCOMP_FILTER_FLAG_TSYNC`: install on every thread of the process.
+pub(crate) const FILTER_FLAG_TSYNC: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC as u32;
+
+/// A compiled filter lowered for the child zone: the `sock_fprog` the
+/// kernel takes, built in the parent, pointing into the filter it keeps
+/// alive. Part of the spawn plan.
+pub(crate) struct ChildProgram {
+    fprog: libc::sock_fprog,
+    /// Owns the instructions `fprog` points to.
+    _filter: Arc<CompiledFilter>,
+}
+
+// SAFETY: `fprog` points into the instructions of the `CompiledFilter` the
+// value owns through an `Arc`; they are never written after compilation, so
+// sharing and sending the pointer is as safe as sharing the filter itself.
+unsafe impl Send for ChildProgram {}
+// SAFETY: as above: nothing is mutated through a shared reference.
+unsafe impl Sync for ChildProgram {}
+
+impl std::fmt::Debug for ChildProgram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildProgram")
+            .field("len", &self.fprog.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChildProgram {
+    /// The compiled filter.
+    pub(crate) fn filter(&self) -> &CompiledFilter {
+        &self._filter
+    }
+
+    /// Lowers a shared compiled filter.
+    pub(crate) fn new(filter: Arc<CompiledFilter>) -> Self {
+        Self {
+            fprog: filter.fprog(),
+            _filter: filter,
+        }
+    }
+
+    /// Installs the filter on the calling thread (which, in the program
+    /// process, is the whole process). Child-zone safe.
+    pub(crate) fn install(&self) -> Result<(), Errno> {
+        set_mode_filter(&self.fprog, 0).map(drop)
+    }
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)`. With
+/// [`FILTER_FLAG_TSYNC`], a positive value is the id of a thread that could
+/// not be synchronised (nothing was installed).
+///
+/// Child-zone safe: no allocation, no panic, no libc. The caller must have
+/// set `no_new_privs` (or hold `CAP_SYS_ADMIN` in its user namespace).
+fn set_mode_filter(prog: &libc::sock_fprog, flags: u32) -> Result<usize, Errno> {
+    // SAFETY: `prog` is a live reference to a sock_fprog whose pointer and
+    // length describe initialised instructions owned by a CompiledFilter the
+    // caller keeps alive for the call; the kernel copies the program and
+    // never writes through the pointer.
+    unsafe {
+        sc!(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            core::ptr::from_ref(prog)
+        )
+    }
+}
+
+/// Installs `filter` on the calling thread with
+/// `seccomp(SECCOMP_SET_MODE_FILTER, 0, ...)`. Child-zone safe (see
+/// [`set_mode_filter`]). Without TSYNC the filter applies to the calling
+/// thread only; threads and processes it creates later inherit it.
+pub(crate) fn install(filter: &CompiledFilter) -> Result<(), Errno> {
+    set_mode_filter(&filter.fprog(), 0).map(drop)
+}
+
+/// Installs `filter` on every thread of the process at once
+/// (`SECCOMP_FILTER_FLAG_TSYNC`, Linux 3.17), setting `no_new_privs` on
+/// each of them when the caller has it. `Ok(Some(tid))` names a thread
+/// whose filters diverge from the caller's, in which case nothing was
+/// installed. Child-zone safe.
+pub(crate) fn install_all_threads(filter: &CompiledFilter) -> Result<Option<u32>, Errno> {
+    set_mode_filter(&filter.fprog(), FILTER_FLAG_TSYNC).map(|tid| (tid != 0).then_some(tid as u32))
+}

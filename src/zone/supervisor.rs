@@ -1,0 +1,483 @@
+//! The supervisor: the sandbox's first process and, once the program runs,
+//! its init.
+//!
+//! It sets up what the namespaces share (id maps, hostname, the root
+//! filesystem), clones the program process, and then stays as the sandbox's
+//! init: it reaps orphans, forwards signals to the program, dies with the
+//! caller (lifeline pipe), enforces the wall-clock limit, and finally
+//! reports the program's wait status and the sandbox's usage.
+
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::Ordering;
+
+use super::plan::ChildPlan;
+use super::program::program_entry;
+use super::{SIGSET_ALL, Step, StepExt, send, sigbit, write_file};
+use crate::record::{self, Record};
+use crate::stage::Stage;
+use crate::sys::clone::{self, CloneArgs};
+use crate::sys::raw::{self, Errno};
+
+/// Entry point of the supervisor.
+///
+/// # Safety
+/// `arg` points to the `ChildPlan` of the spawning parent, which keeps it
+/// alive until the supervisor reports `Running` or an error, or has exited.
+pub(crate) unsafe extern "C" fn supervisor_entry(arg: *mut c_void) -> c_int {
+    // SAFETY: guaranteed by the caller (see above); only shared references
+    // are created, and the plan's only mutable state is behind atomics and
+    // UnsafeCell.
+    let plan = unsafe { &*(arg as *const ChildPlan<'_>) };
+    supervisor(plan)
+}
+
+fn supervisor(plan: &ChildPlan<'_>) -> c_int {
+    if let Err(f) = supervisor_setup(plan) {
+        send(plan.report_fd, &f.record());
+        return 1;
+    }
+    let start_ns = raw::monotonic_ns();
+    let program = match clone_program(plan) {
+        Ok(pid) => pid,
+        Err(f) => {
+            send(plan.report_fd, &f.record());
+            return 1;
+        }
+    };
+    // CLONE_VFORK: the program process has now either executed the program
+    // or given up.
+    if plan.shared.failed.load(Ordering::Acquire) != 0 {
+        // SAFETY: the program process wrote `error` before the release store
+        // observed above, and has stopped running our code.
+        let rec = unsafe { *plan.shared.error.get() };
+        send(plan.report_fd, &rec);
+        let mut st = 0;
+        let _ = raw::wait4(program, &mut st, libc::__WALL, None);
+        return 1;
+    }
+    let ctx = InitCtx {
+        report_fd: plan.report_fd,
+        lifeline_fd: plan.lifeline_fd,
+        program,
+        pid_ns: plan.pid_ns,
+        cgroup_kill_fd: plan.cgroup_kill_fd,
+        start_ns,
+        deadline_ns: if plan.timeout_ns == 0 {
+            0
+        } else {
+            start_ns.saturating_add(plan.timeout_ns)
+        },
+    };
+    send_running(&ctx);
+    // The parent may free the plan from here on: only `ctx` is used below.
+    init_loop(ctx)
+}
+
+/// Reports `Running` with the program's pid, in the parent's terms. Without
+/// a pid namespace our pid numbers are the parent's. In one, the kernel
+/// translates the pid of `SCM_CREDENTIALS` for the receiver; as the
+/// namespace's init we may name another process in it there.
+fn send_running(ctx: &InitCtx) {
+    let mut rec = Record::new(record::KIND_RUNNING);
+    if !ctx.pid_ns {
+        rec.value = ctx.program;
+        send(ctx.report_fd, &rec);
+        return;
+    }
+    rec.flags = record::FLAG_PID_IN_CREDENTIALS;
+    if raw::send_as(ctx.report_fd, &rec.encode(), ctx.program).is_err() {
+        // The pid stays unknown to the parent; the sandbox runs.
+        rec.flags = 0;
+        send(ctx.report_fd, &rec);
+    }
+}
+
+fn supervisor_setup(plan: &ChildPlan<'_>) -> Step {
+    if let Some(m) = &plan.id_maps {
+        // An unprivileged process may map only its own ids, and only after
+        // giving up setgroups(2).
+        // In a copy of a template, the root holds no /proc of ours yet: the
+        // caller's, opened when the template was built, stands in.
+        let (dir, [setgroups, uid_map, gid_map]) = match plan.helper.get() {
+            Some(h) => (
+                h.template.host_proc,
+                [c"self/setgroups", c"self/uid_map", c"self/gid_map"],
+            ),
+            None => (
+                libc::AT_FDCWD,
+                [
+                    c"/proc/self/setgroups",
+                    c"/proc/self/uid_map",
+                    c"/proc/self/gid_map",
+                ],
+            ),
+        };
+        write_file(dir, setgroups, b"deny", Stage::SetGroups)?;
+        write_file(dir, uid_map, &m.uid_map, Stage::UidMap)?;
+        write_file(dir, gid_map, &m.gid_map, Stage::GidMap)?;
+    }
+    if !plan.pid_ns {
+        // Without a pid namespace, orphans of the program come to us.
+        raw::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0).at(Stage::Subreaper, 0)?;
+    }
+    raw::setsid().at(Stage::Setsid, 0)?;
+    if let Some(h) = &plan.hostname {
+        raw::sethostname(h).at(Stage::Hostname, 0)?;
+    }
+    if let Some(m) = &plan.mounts {
+        // Modes given in the plan are exact; the caller's umask comes back
+        // before the program process is created.
+        let old = raw::umask(0);
+        let r = match (plan.helper.get(), &m.template) {
+            (Some(_), Some(split)) => crate::zone::rootfs::build_spawn(m, split),
+            _ => crate::zone::rootfs::build(m),
+        };
+        raw::umask(old);
+        r?;
+    }
+    Ok(())
+}
+
+fn clone_program(plan: &ChildPlan<'_>) -> Step<i32> {
+    let me = if plan.pid_ns { 1 } else { raw::getpid() };
+    plan.shared.expected_ppid.store(me, Ordering::Relaxed);
+    let (lo, size) = plan.program_stack.get();
+    let arg = plan as *const ChildPlan<'_> as *mut c_void;
+    let flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
+    let r = if plan.use_clone3 {
+        let mut args = CloneArgs {
+            flags,
+            exit_signal: libc::SIGCHLD as u64,
+            stack: lo as u64,
+            stack_size: size as u64,
+            ..CloneArgs::default()
+        };
+        if plan.cgroup_fd >= 0 {
+            args.flags |= clone::CLONE_INTO_CGROUP;
+            args.cgroup = plan.cgroup_fd as u64;
+        }
+        // SAFETY: the program stack is a dedicated region of the stack
+        // mapping, which outlives the program process's use of it (the
+        // parent unmaps it only after the supervisor is reaped); the entry
+        // point follows the child-zone rules; `plan` outlives the program
+        // process's use of it because CLONE_VFORK suspends us until it execs
+        // or exits, and the parent waits for us.
+        unsafe { clone::clone3(&args, core::mem::size_of::<CloneArgs>(), program_entry, arg) }
+    } else {
+        let top = lo.wrapping_add(size);
+        // SAFETY: as above, for the legacy system call.
+        unsafe {
+            clone::clone_legacy(
+                flags | libc::SIGCHLD as u64,
+                top,
+                core::ptr::null_mut(),
+                program_entry,
+                arg,
+            )
+        }
+    };
+    r.map(|pid| pid as i32).at(Stage::CloneProgram, 0)
+}
+
+/// What the init loop needs; copied out of the plan before `Running`.
+#[derive(Clone, Copy)]
+struct InitCtx {
+    report_fd: c_int,
+    lifeline_fd: c_int,
+    program: i32,
+    pid_ns: bool,
+    cgroup_kill_fd: c_int,
+    /// Monotonic time just before the program process was created.
+    start_ns: u64,
+    /// Monotonic deadline of the wall-clock timeout (0: none).
+    deadline_ns: u64,
+}
+
+/// Closes every descriptor except those in `keep` (sorted ascending).
+fn close_all_except(keep: &[c_int]) {
+    let mut lo: u32 = 0;
+    for &k in keep {
+        if k < 0 {
+            continue;
+        }
+        let k = k as u32;
+        if k > lo {
+            let _ = raw::close_range(lo, k.wrapping_sub(1), 0);
+        }
+        lo = k.wrapping_add(1);
+    }
+    let _ = raw::close_range(lo, u32::MAX, 0);
+}
+
+/// Kills everything the sandbox started.
+fn teardown_tree(ctx: &InitCtx) {
+    if ctx.cgroup_kill_fd >= 0 {
+        let _ = raw::write(ctx.cgroup_kill_fd, b"1");
+    }
+    if ctx.pid_ns {
+        // As the pid namespace's init, -1 means every other process in the
+        // namespace, and nothing outside it.
+        let _ = raw::kill(-1, libc::SIGKILL);
+    } else {
+        // Never kill(-1) here: without a pid namespace it would reach every
+        // process of the caller's uid. The program's process group (it is a
+        // session leader), then the program itself.
+        let _ = raw::kill(ctx.program.wrapping_neg(), libc::SIGKILL);
+        let _ = raw::kill(ctx.program, libc::SIGKILL);
+    }
+}
+
+/// What the init loop accumulates.
+struct Tally {
+    status: Option<c_int>,
+    end_ns: u64,
+    info: record::ExitInfo,
+}
+
+fn timeval_us(t: &libc::timeval) -> u64 {
+    (t.tv_sec as u64)
+        .wrapping_mul(1_000_000)
+        .wrapping_add(t.tv_usec as u64)
+}
+
+/// Reaps every child that has exited, accounting their resource usage.
+/// Returns false once no child is left at all.
+fn reap(ctx: &InitCtx, tally: &mut Tally, block: bool) -> bool {
+    loop {
+        let mut st: c_int = 0;
+        // SAFETY: all-zero is a valid rusage to be filled in.
+        let mut ru: libc::rusage = unsafe { core::mem::zeroed() };
+        let opts = if block {
+            libc::__WALL
+        } else {
+            libc::WNOHANG | libc::__WALL
+        };
+        match raw::wait4(-1, &mut st, opts, Some(&mut ru)) {
+            Ok(0) => return true,
+            Ok(pid) => {
+                let i = &mut tally.info;
+                i.utime_us = i.utime_us.wrapping_add(timeval_us(&ru.ru_utime));
+                i.stime_us = i.stime_us.wrapping_add(timeval_us(&ru.ru_stime));
+                i.maxrss_kib = i.maxrss_kib.max(ru.ru_maxrss as u64);
+                if pid as i32 == ctx.program && tally.status.is_none() {
+                    tally.status = Some(st);
+                    tally.end_ns = raw::monotonic_ns();
+                    if block {
+                        return true;
+                    }
+                }
+            }
+            Err(Errno(libc::EINTR)) => {}
+            Err(Errno(libc::ECHILD)) => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Sends SIGKILL to every child listed in `/proc/thread-self/children` and
+/// to its process group. Returns false if the list cannot be read.
+fn kill_listed_children() -> bool {
+    let Ok(fd) = raw::openat(
+        libc::AT_FDCWD,
+        c"/proc/thread-self/children",
+        libc::O_RDONLY | libc::O_CLOEXEC,
+        0,
+    ) else {
+        return false;
+    };
+    let fd = fd as c_int;
+    let mut buf = [0u8; 256];
+    // A pid may straddle two reads: the accumulator carries over.
+    let mut pid: i32 = 0;
+    let mut digits = false;
+    loop {
+        let n = match raw::read(fd, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(Errno(libc::EINTR)) => continue,
+            Err(_) => break,
+        };
+        for &b in buf.get(..n).unwrap_or(&[]) {
+            if b.is_ascii_digit() {
+                pid = pid
+                    .saturating_mul(10)
+                    .saturating_add(i32::from(b.wrapping_sub(b'0')));
+                digits = true;
+            } else {
+                if digits && pid > 1 {
+                    let _ = raw::kill(pid.wrapping_neg(), libc::SIGKILL);
+                    let _ = raw::kill(pid, libc::SIGKILL);
+                }
+                pid = 0;
+                digits = false;
+            }
+        }
+    }
+    if digits && pid > 1 {
+        let _ = raw::kill(pid.wrapping_neg(), libc::SIGKILL);
+        let _ = raw::kill(pid, libc::SIGKILL);
+    }
+    let _ = raw::close(fd);
+    true
+}
+
+/// Without a pid namespace: kills and reaps every descendant still attached
+/// to the supervisor (as subreaper it inherits their orphans), until none is
+/// left. Bounded, for processes that escaped (into another session, when
+/// `/proc` cannot list them).
+fn sweep(ctx: &InitCtx, tally: &mut Tally) {
+    const BUDGET_NS: u64 = 2_000_000_000;
+    let deadline = raw::monotonic_ns().saturating_add(BUDGET_NS);
+    let pause = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 1_000_000,
+    };
+    while reap(ctx, tally, false) {
+        let _ = kill_listed_children();
+        if raw::monotonic_ns() >= deadline {
+            return;
+        }
+        let _ = raw::poll(&mut [], Some(&pause));
+    }
+}
+
+/// Sends the final report and returns the supervisor's exit code.
+fn finish(ctx: &InitCtx, tally: &mut Tally, why: u32) -> c_int {
+    // In a pid namespace every other process is our descendant, and our
+    // child once orphaned: when none is left there is nothing to kill (and
+    // kill(-1) would walk every process on the host to find that out).
+    let alone = ctx.pid_ns && tally.status.is_some() && !reap(ctx, tally, false);
+    if !alone {
+        teardown_tree(ctx);
+        if tally.status.is_none() {
+            // Timed out: collect the program, which teardown just killed.
+            reap(ctx, tally, true);
+        }
+        if ctx.pid_ns {
+            // Collect what has already died; our exit kills the rest.
+            reap(ctx, tally, false);
+        } else {
+            sweep(ctx, tally);
+        }
+    }
+    let mut rec = Record::new(record::KIND_EXIT);
+    rec.value = tally.status.unwrap_or(libc::SIGKILL);
+    rec.flags |= why;
+    let end = if tally.end_ns == 0 {
+        raw::monotonic_ns()
+    } else {
+        tally.end_ns
+    };
+    tally.info.wall_ns = end.saturating_sub(ctx.start_ns);
+    tally.info.encode(&mut rec);
+    send(ctx.report_fd, &rec);
+    // In a pid namespace, our exit makes the kernel kill every remaining
+    // process before the parent can see us exit.
+    0
+}
+
+fn init_loop(ctx: InitCtx) -> c_int {
+    // Drop every descriptor inherited from the caller: holding them would
+    // keep the caller's pipes and sockets open for the sandbox's lifetime.
+    let mut keep = [ctx.report_fd, ctx.lifeline_fd, ctx.cgroup_kill_fd];
+    keep.sort_unstable();
+    close_all_except(&keep);
+
+    let mask = SIGSET_ALL & !(sigbit(libc::SIGKILL) | sigbit(libc::SIGSTOP));
+    let sfd = match raw::signalfd(&mask, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) {
+        Ok(fd) => fd as c_int,
+        Err(_) => {
+            // Cannot supervise: end the sandbox rather than leave it unwatched.
+            teardown_tree(&ctx);
+            return 2;
+        }
+    };
+    let mut tally = Tally {
+        status: None,
+        end_ns: 0,
+        info: record::ExitInfo::default(),
+    };
+    // The caller's end of the report channel carries kill requests; once the
+    // caller closes it (a detached Child), it is no longer watched.
+    let mut control_open = true;
+    loop {
+        // poll ignores entries with a negative fd.
+        let mut fds = [
+            libc::pollfd {
+                fd: sfd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: ctx.lifeline_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if control_open { ctx.report_fd } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let timeout = if ctx.deadline_ns != 0 {
+            let left = ctx.deadline_ns.saturating_sub(raw::monotonic_ns());
+            if left == 0 {
+                return finish(&ctx, &mut tally, record::FLAG_TIMED_OUT);
+            }
+            ts.tv_sec = (left / 1_000_000_000) as libc::time_t;
+            ts.tv_nsec = (left % 1_000_000_000) as libc::c_long;
+            Some(&ts)
+        } else {
+            None
+        };
+        match raw::poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno(libc::EINTR)) => {}
+            Err(_) => {
+                teardown_tree(&ctx);
+                return 2;
+            }
+        }
+        let [sig_pfd, life_pfd, control_pfd] = fds;
+        if life_pfd.revents != 0 {
+            // The caller is gone: so is the sandbox.
+            teardown_tree(&ctx);
+            return 3;
+        }
+        if control_pfd.revents != 0 {
+            let mut req = [0u8; 8];
+            match raw::read(ctx.report_fd, &mut req) {
+                Ok(n) if n > 0 && req.first() == Some(&record::REQUEST_KILL) => {
+                    return finish(&ctx, &mut tally, record::FLAG_KILLED);
+                }
+                Ok(n) if n > 0 => {}
+                Err(Errno(libc::EINTR | libc::EAGAIN)) => {}
+                _ => control_open = false,
+            }
+        }
+        if sig_pfd.revents != 0 {
+            let mut buf = [0u8; 128 * 8];
+            while let Ok(n) = raw::read(sfd, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                for info in buf.get(..n).unwrap_or(&[]).chunks_exact(128) {
+                    let mut w = [0u8; 4];
+                    w.copy_from_slice(info.get(..4).unwrap_or(&[0; 4]));
+                    let signo = u32::from_ne_bytes(w) as c_int;
+                    if signo == libc::SIGCHLD {
+                        reap(&ctx, &mut tally, false);
+                    } else if tally.status.is_none() {
+                        let _ = raw::kill(ctx.program, signo);
+                    }
+                }
+            }
+        }
+        if tally.status.is_some() {
+            return finish(&ctx, &mut tally, 0);
+        }
+    }
+}
