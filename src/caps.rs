@@ -292,9 +292,10 @@ pub struct CapsReport {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CapsError {
-    /// `CAP_SYS_PTRACE` with a pid namespace.
+    /// `CAP_SYS_PTRACE` in a sandbox: its supervisor shares the caller's
+    /// memory, so it is refused with or without a pid namespace.
     #[error(
-        "failed to keep CAP_SYS_PTRACE: the sandbox has a pid namespace whose init shares the caller's memory, and a program holding CAP_SYS_PTRACE could trace it"
+        "failed to keep CAP_SYS_PTRACE: the sandbox's supervisor shares the caller's memory, and a program holding CAP_SYS_PTRACE could trace it; remove it from the kept capabilities"
     )]
     PtraceWithPidNamespace,
     /// A kept capability the running kernel does not know.
@@ -306,7 +307,9 @@ pub enum CapsError {
         last_cap: u8,
     },
     /// A kept capability the process does not hold (no new user namespace).
-    #[error("failed to keep {cap}: the calling process does not hold it")]
+    #[error(
+        "failed to keep {cap}: the calling process does not hold it, and without a new user namespace only held capabilities can be kept"
+    )]
     NotHeld {
         /// The capability.
         cap: Capability,
@@ -394,7 +397,9 @@ impl CapContext {
             ::caps::read(None, set)
                 .map(|s| set_to_mask(&s))
                 .map_err(|e| CapsError::ReadCaps {
-                    source: io::Error::other(e.to_string()),
+                    // The caps crate's error keeps the kernel's answer as
+                    // text only; it is kept whole, not copied.
+                    source: io::Error::other(e),
                 })
         };
         Ok(Self {
@@ -738,6 +743,68 @@ mod tests {
         assert_eq!(
             CapStage::AmbientRaise { cap: 10 }.to_string(),
             "raise CAP_NET_BIND_SERVICE in the ambient set"
+        );
+    }
+
+    /// Which variant `e` is; a new variant must be named here and sampled
+    /// below.
+    fn variant(e: &CapsError) -> &'static str {
+        match e {
+            CapsError::PtraceWithPidNamespace => "PtraceWithPidNamespace",
+            CapsError::UnknownToKernel { .. } => "UnknownToKernel",
+            CapsError::NotHeld { .. } => "NotHeld",
+            CapsError::LastCap { .. } => "LastCap",
+            CapsError::ReadCaps { .. } => "ReadCaps",
+        }
+    }
+
+    #[test]
+    fn every_error_says_what_is_wrong_in_one_line() {
+        use crate::error::tests::{assert_actionable, os};
+        let samples: Vec<(CapsError, Vec<&str>)> = vec![
+            (
+                CapsError::PtraceWithPidNamespace,
+                vec!["CAP_SYS_PTRACE", "kept capabilities"],
+            ),
+            (
+                CapsError::UnknownToKernel {
+                    cap: Capability::CheckpointRestore,
+                    last_cap: 39,
+                },
+                vec!["CAP_CHECKPOINT_RESTORE", "39"],
+            ),
+            (
+                CapsError::NotHeld {
+                    cap: Capability::NetRaw,
+                },
+                vec!["CAP_NET_RAW", "user namespace"],
+            ),
+            (
+                CapsError::LastCap {
+                    path: CAP_LAST_CAP.into(),
+                    source: io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "forty".parse::<u8>().unwrap_err(),
+                    ),
+                },
+                vec![CAP_LAST_CAP],
+            ),
+            (
+                CapsError::ReadCaps {
+                    source: os(libc::EPERM),
+                },
+                vec!["capabilities of the calling thread"],
+            ),
+        ];
+        for (e, items) in &samples {
+            assert_actionable(e, items);
+            assert!(e.to_string().starts_with("failed to "), "{e}");
+        }
+        let seen: BTreeSet<_> = samples.iter().map(|(e, _)| variant(e)).collect();
+        assert_eq!(seen.len(), 5, "a variant has no sample");
+        assert_actionable(
+            &"cap_frob".parse::<Capability>().unwrap_err(),
+            &["\"cap_frob\""],
         );
     }
 }

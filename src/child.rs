@@ -395,15 +395,22 @@ impl Child {
     /// Waits for the program to end and returns its status. Closes the
     /// program's stdin first, if it was piped.
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
+        self.wait_outcome().map(|o| o.status)
+    }
+
+    /// [`wait`](Child::wait), returning the whole outcome.
+    fn wait_outcome(&mut self) -> io::Result<Outcome> {
         drop(self.stdin.take());
-        if let Some(s) = self.inner.status {
-            return Ok(s);
+        if let Some(o) = self.inner.outcome {
+            return Ok(o);
         }
-        let sup = self
-            .inner
-            .supervisor
-            .wait(false)?
-            .ok_or_else(|| io::Error::other("waitid returned no status"))?;
+        // A blocking wait returns once the supervisor has ended, with its
+        // status or an error; should it return without either, wait again.
+        let sup = loop {
+            if let Some(sup) = self.inner.supervisor.wait(false)? {
+                break sup;
+            }
+        };
         Ok(self.finish(ExitStatus(sup)))
     }
 
@@ -413,7 +420,7 @@ impl Child {
             return Ok(Some(s));
         }
         match self.inner.supervisor.wait(true)? {
-            Some(sup) => Ok(Some(self.finish(ExitStatus(sup)))),
+            Some(sup) => Ok(Some(self.finish(ExitStatus(sup)).status)),
             None => Ok(None),
         }
     }
@@ -455,13 +462,9 @@ impl Child {
     pub fn wait_with_output(mut self) -> io::Result<Output> {
         drop(self.stdin.take());
         let (stdout, stderr) = read2(self.stdout.take(), self.stderr.take())?;
-        let status = self.wait()?;
-        let outcome = self
-            .inner
-            .outcome
-            .ok_or_else(|| io::Error::other("the sandbox ended without an outcome"))?;
+        let outcome = self.wait_outcome()?;
         Ok(Output {
-            status,
+            status: outcome.status,
             stdout,
             stderr,
             outcome,
@@ -469,8 +472,8 @@ impl Child {
     }
 
     /// Turns the supervisor's status into the program's, from the exit
-    /// record the supervisor sent before exiting.
-    fn finish(&mut self, supervisor: ExitStatus) -> ExitStatus {
+    /// record the supervisor sent before exiting, and records the outcome.
+    fn finish(&mut self, supervisor: ExitStatus) -> Outcome {
         let mut status = supervisor;
         let mut exit: Option<Record> = None;
         let mut buf = [0u8; record::RECORD_LEN];
@@ -504,7 +507,7 @@ impl Child {
             apply_cgroup_usage(&mut outcome, &cg, self.inner.started);
         }
         self.inner.outcome = Some(outcome);
-        status
+        outcome
     }
 }
 

@@ -30,9 +30,10 @@ pub(crate) struct Compiled {
     pub(crate) hostname: Option<Vec<u8>>,
     /// The wall-clock limit in nanoseconds (0: none).
     pub(crate) timeout_ns: u64,
-    /// The rlimits to set, in the zone's terms, and their names for errors.
+    /// The rlimits to set, in the zone's terms, and which limit each one
+    /// is, in the same order, for errors.
     pub(crate) rlimits: Vec<(libc::c_int, libc::rlimit64)>,
-    pub(crate) rlimit_names: Vec<&'static str>,
+    pub(crate) rlimit_order: Vec<Rlimit>,
     /// The rlimits that stand in for the memory and pids limits when their
     /// cgroup limit cannot be applied (best-effort cgroup limits only).
     pub(crate) rlimit_fallbacks: Vec<RlimitFallback>,
@@ -112,7 +113,7 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
     }
     crate::cgroup::validate(&cfg.cgroup)?;
     let mut rlimits = Vec::with_capacity(cfg.rlimits.len());
-    let mut rlimit_names = Vec::with_capacity(cfg.rlimits.len());
+    let mut rlimit_order = Vec::with_capacity(cfg.rlimits.len());
     for (&resource, &(soft, hard)) in &cfg.rlimits {
         if soft > hard {
             return Err(ConfigError::Rlimit {
@@ -129,7 +130,7 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
                 rlim_max: hard,
             },
         ));
-        rlimit_names.push(resource.name());
+        rlimit_order.push(resource);
     }
     Ok(Compiled {
         hostname: cfg.hostname.as_ref().map(|h| h.as_encoded_bytes().to_vec()),
@@ -139,7 +140,7 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
         mounts,
         template: TemplateCache::default(),
         rlimits,
-        rlimit_names,
+        rlimit_order,
         rlimit_fallbacks: rlimit_fallbacks(cfg),
         cpu_limit_secs: cfg.rlimits.get(&Rlimit::Cpu).map(|l| l.0),
         #[cfg(feature = "landlock")]

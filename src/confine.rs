@@ -435,20 +435,20 @@ impl std::fmt::Display for ConfineStage {
 pub enum ConfineError {
     /// Preparing the Landlock ruleset failed.
     #[cfg(feature = "landlock")]
-    #[error("failed to prepare the Landlock ruleset")]
+    #[error(transparent)]
     Landlock(#[from] LandlockError),
     /// Compiling the seccomp filter failed, or the kernel lacks seccomp
     /// filters or an action the policy uses.
     #[cfg(feature = "seccomp")]
-    #[error("failed to prepare the seccomp filter")]
+    #[error(transparent)]
     Seccomp(#[from] SeccompError),
     /// Planning the capability setup failed.
-    #[error("failed to plan the capability setup")]
+    #[error(transparent)]
     Caps(#[from] CapsError),
     /// `no_new_privs` is off and `CAP_SYS_ADMIN` would not be held when
     /// Landlock or seccomp is applied.
     #[error(
-        "failed to confine the process: Landlock and seccomp need no_new_privs or CAP_SYS_ADMIN kept"
+        "failed to confine the process: Landlock and seccomp need no_new_privs or CAP_SYS_ADMIN kept; keep no_new_privs (Confinement::no_new_privs(true)), or hold CAP_SYS_ADMIN and keep it"
     )]
     NoNewPrivsRequired,
     /// Another thread has seccomp filters the calling thread does not have,
@@ -464,14 +464,14 @@ pub enum ConfineError {
     },
     /// The process has other threads, which would stay unconfined.
     #[error(
-        "failed to confine the process: it has {threads} threads and only the calling one would be confined"
+        "failed to confine the process: it has {threads} threads and only the calling one would be confined; confine it before starting threads, or allow this with Confinement::current_thread_only"
     )]
     MultiThreaded {
         /// How many threads the process has.
         threads: usize,
     },
     /// Counting the process's threads failed (is /proc mounted?).
-    #[error("failed to count the threads of the process")]
+    #[error("failed to count the threads of the process in /proc/self/task (is /proc mounted?)")]
     CountThreads {
         /// The cause.
         #[source]
@@ -683,7 +683,100 @@ mod tests {
         assert_eq!(e.raw_os_error(), Some(libc::EPERM));
         assert_eq!(
             ConfineError::MultiThreaded { threads: 3 }.to_string(),
-            "failed to confine the process: it has 3 threads and only the calling one would be confined"
+            "failed to confine the process: it has 3 threads and only the calling one would be \
+             confined; confine it before starting threads, or allow this with \
+             Confinement::current_thread_only"
         );
+    }
+
+    /// Which variant `e` is; a new variant must be named here and sampled
+    /// below.
+    fn variant(e: &ConfineError) -> &'static str {
+        match e {
+            #[cfg(feature = "landlock")]
+            ConfineError::Landlock(_) => "Landlock",
+            #[cfg(feature = "seccomp")]
+            ConfineError::Seccomp(_) => "Seccomp",
+            ConfineError::Caps(_) => "Caps",
+            ConfineError::NoNewPrivsRequired => "NoNewPrivsRequired",
+            #[cfg(feature = "seccomp")]
+            ConfineError::SeccompThreadSync { .. } => "SeccompThreadSync",
+            ConfineError::MultiThreaded { .. } => "MultiThreaded",
+            ConfineError::CountThreads { .. } => "CountThreads",
+            ConfineError::Apply { .. } => "Apply",
+        }
+    }
+    const VARIANTS: usize =
+        5 + cfg!(feature = "landlock") as usize + 2 * cfg!(feature = "seccomp") as usize;
+
+    #[test]
+    fn every_error_says_what_is_wrong_in_one_line() {
+        use crate::error::tests::{assert_actionable, os};
+        #[cfg_attr(not(any(feature = "landlock", feature = "seccomp")), allow(unused_mut))]
+        let mut samples: Vec<(ConfineError, Vec<&str>)> = vec![
+            (
+                ConfineError::Caps(CapsError::NotHeld {
+                    cap: crate::caps::Capability::Kill,
+                }),
+                vec!["CAP_KILL"],
+            ),
+            (
+                ConfineError::NoNewPrivsRequired,
+                vec!["no_new_privs", "CAP_SYS_ADMIN", "Confinement::no_new_privs"],
+            ),
+            (
+                ConfineError::MultiThreaded { threads: 3 },
+                vec!["3 threads", "Confinement::current_thread_only"],
+            ),
+            (
+                ConfineError::CountThreads {
+                    source: os(libc::ENOENT),
+                },
+                vec!["/proc/self/task"],
+            ),
+            (
+                ConfineError::Apply {
+                    stage: ConfineStage::Capabilities(CapStage::AmbientRaise { cap: 12 }),
+                    source: os(libc::EPERM),
+                },
+                vec!["CAP_NET_ADMIN", "ambient"],
+            ),
+        ];
+        #[cfg(feature = "landlock")]
+        samples.push((
+            ConfineError::Landlock(LandlockError::RulePath {
+                path: "/srv/data".into(),
+                source: os(libc::ENOENT),
+            }),
+            vec!["Landlock", "/srv/data"],
+        ));
+        #[cfg(feature = "seccomp")]
+        samples.extend([
+            (
+                ConfineError::Seccomp(SeccompError::InvalidErrno { errno: 5000 }),
+                vec!["seccomp", "5000"],
+            ),
+            (
+                ConfineError::SeccompThreadSync { thread: 4242 },
+                vec!["seccomp", "4242"],
+            ),
+        ]);
+        for (e, items) in &samples {
+            assert_actionable(e, items);
+            assert!(e.to_string().starts_with("failed to "), "{e}");
+        }
+        let seen: std::collections::BTreeSet<_> = samples.iter().map(|(e, _)| variant(e)).collect();
+        assert_eq!(seen.len(), VARIANTS, "a variant has no sample");
+        for stage in [
+            ConfineStage::NoNewPrivs,
+            ConfineStage::Landlock,
+            ConfineStage::Seccomp,
+        ] {
+            let e = ConfineError::Apply {
+                stage,
+                source: os(libc::EPERM),
+            };
+            assert_actionable(&e, &[&stage.to_string()]);
+        }
     }
 }

@@ -20,11 +20,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The sandbox or command configuration is invalid. Raised before any
     /// process is created.
-    #[error("invalid configuration")]
+    #[error(transparent)]
     Config(#[from] ConfigError),
 
     /// The running kernel or host lacks a feature the policy requires.
-    #[error("unsupported on this host")]
+    #[error(transparent)]
     Unsupported(#[from] Unsupported),
 
     /// The program was not found (in the sandbox's view of the filesystem).
@@ -98,15 +98,27 @@ pub enum Error {
 
     /// Creating, limiting or placing the sandbox's cgroup failed (a missing
     /// controller is [`Error::Unsupported`] instead).
-    #[error("failed to set up the sandbox's cgroup")]
-    Cgroup(#[source] crate::cgroup::CgroupError),
+    #[error(transparent)]
+    Cgroup(crate::cgroup::CgroupError),
 
     /// The sandbox's supervisor ended during setup without a report (it was
     /// killed from outside, or crashed).
-    #[error("the sandbox's supervisor ended during setup without a report{}", status.map(|s| format!(" ({s})")).unwrap_or_default())]
+    #[error(
+        "failed to set up the sandbox: its supervisor was killed from outside or crashed before \
+         it reported{}",
+        InParens(status)
+    )]
     SupervisorVanished {
         /// Its wait status, when it could be reaped.
         status: Option<crate::ExitStatus>,
+    },
+
+    /// The sandbox's setup report is not one this version of the crate
+    /// writes (a bug in this crate).
+    #[error("failed to read the sandbox's setup report: {problem}")]
+    BadReport {
+        /// What is wrong with it.
+        problem: ReportProblem,
     },
 
     /// A parent-side operation failed (creating pipes, cloning, ...).
@@ -118,6 +130,58 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    /// An I/O error brought into this type by `?` (`From<io::Error>`): from
+    /// [`Child::wait`](crate::Child::wait), [`Child::kill`](crate::Child::kill)
+    /// or the child's stdio handles, which return [`std::io::Result`] as
+    /// std's do, or from the caller's own I/O. Which operation failed is
+    /// known only to the caller, so the error is passed through unchanged;
+    /// the crate's own failures never take this form (they name their
+    /// operation, as [`Error::Io`] does).
+    #[error(transparent)]
+    Other(#[from] io::Error),
+}
+
+impl Error {
+    /// The [`io::ErrorKind`] that fits this error best: that of the kernel's
+    /// answer behind it when there is one, otherwise one that says what kind
+    /// of failure it is.
+    fn io_kind(&self) -> io::ErrorKind {
+        match self {
+            Error::Other(e) => e.kind(),
+            Error::Config(_) => io::ErrorKind::InvalidInput,
+            Error::Unsupported(_) => io::ErrorKind::Unsupported,
+            Error::ProgramNotFound { .. } | Error::InterpreterNotFound { .. } => {
+                io::ErrorKind::NotFound
+            }
+            Error::IsADirectory { .. } => io::ErrorKind::IsADirectory,
+            Error::UserNamespaceDenied { .. } => io::ErrorKind::PermissionDenied,
+            Error::BadReport { .. } => io::ErrorKind::InvalidData,
+            _ => {
+                let mut cause = std::error::Error::source(self);
+                while let Some(c) = cause {
+                    if let Some(e) = c.downcast_ref::<io::Error>() {
+                        return e.kind();
+                    }
+                    cause = c.source();
+                }
+                io::ErrorKind::Other
+            }
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    /// Keeps the whole error (its message, and its cause as `source()`)
+    /// inside an [`io::Error`] whose kind fits it, so sandbox failures can
+    /// travel through `std::io::Result` code; [`Error::Other`] gives back
+    /// the `io::Error` it holds.
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Other(inner) => inner,
+            e => io::Error::new(e.io_kind(), e),
+        }
+    }
 }
 
 /// Where a program was searched for.
@@ -135,6 +199,38 @@ impl fmt::Display for SearchPath {
         match self {
             SearchPath::Literal => f.write_str("the literal path"),
             SearchPath::Path(p) => write!(f, "PATH={}", p.to_string_lossy()),
+        }
+    }
+}
+
+/// What is wrong with a setup report, for [`Error::BadReport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReportProblem {
+    /// The failure record names a setup step by a number this version does
+    /// not know.
+    UnknownStage(u32),
+}
+
+impl fmt::Display for ReportProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReportProblem::UnknownStage(n) => write!(
+                f,
+                "it names setup step {n}, which this version does not know (a bug in this crate)"
+            ),
+        }
+    }
+}
+
+/// Shows `" (x)"` for `Some(x)` and nothing for `None`.
+struct InParens<'a, T>(&'a Option<T>);
+
+impl<T: fmt::Display> fmt::Display for InParens<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(x) => write!(f, " ({x})"),
+            None => Ok(()),
         }
     }
 }
@@ -322,7 +418,7 @@ pub enum ConfigError {
     /// A Landlock policy with `no_new_privs` turned off and `CAP_SYS_ADMIN`
     /// not kept: the kernel would refuse to apply it.
     #[error(
-        "invalid Landlock setup: applying a ruleset needs no_new_privs, or CAP_SYS_ADMIN kept in the sandbox"
+        "invalid Landlock setup: applying a ruleset needs no_new_privs, or CAP_SYS_ADMIN kept in the sandbox; keep no_new_privs or keep CAP_SYS_ADMIN (Sandbox::keep_capability)"
     )]
     LandlockNeedsNoNewPrivs,
     /// [`Sandbox::deny_net_by_filter`](crate::Sandbox::deny_net_by_filter)
@@ -417,7 +513,9 @@ impl fmt::Display for HostnameProblem {
             HostnameProblem::Empty => "it is empty",
             HostnameProblem::TooLong => "it is longer than 64 bytes",
             HostnameProblem::NulByte => "it contains a NUL byte",
-            HostnameProblem::NoUtsNamespace => "setting a hostname requires the UTS namespace",
+            HostnameProblem::NoUtsNamespace => {
+                "setting a hostname requires the UTS namespace (Namespaces::UTS)"
+            }
         })
     }
 }
@@ -456,7 +554,7 @@ impl fmt::Display for IdentityProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             IdentityProblem::NeedsUserNamespaceOrRoot => {
-                "without a user namespace only a root caller can switch ids"
+                "without a user namespace (Namespaces::USER) only a root caller can switch ids"
             }
             IdentityProblem::Invalid => "it is not a valid id",
         })
@@ -500,10 +598,11 @@ impl fmt::Display for NamespaceProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             NamespaceProblem::NeedsUserNamespace => {
-                "an unprivileged caller needs a user namespace to create other namespaces"
+                "an unprivileged caller needs a user namespace (Namespaces::USER) to create \
+                 other namespaces"
             }
             NamespaceProblem::RootfsNeedsMountNamespace => {
-                "a filesystem plan requires the mount namespace"
+                "a filesystem plan requires the mount namespace (Namespaces::MOUNT)"
             }
         })
     }
@@ -601,7 +700,7 @@ impl fmt::Display for UnsupportedReason {
 
 /// A failure between clone and exec, in the sandbox's setup.
 #[derive(Debug, thiserror::Error)]
-#[error("failed to set up the sandbox at {stage}{}", target.as_ref().map(|t| format!(" ({t})")).unwrap_or_default())]
+#[error("failed to set up the sandbox at {stage}{}", InParens(target))]
 pub struct ChildSetupError {
     /// The step that failed.
     pub stage: Stage,
@@ -620,8 +719,8 @@ pub enum Target {
     Path(PathBuf),
     /// A file descriptor number in the child.
     Fd(i32),
-    /// A resource limit, by name.
-    Rlimit(&'static str),
+    /// A resource limit.
+    Rlimit(crate::rlimit::Rlimit),
     /// A TCP port of a Landlock rule.
     Port(u16),
     /// An operation of the filesystem plan, by destination and, for the
@@ -681,3 +780,6 @@ impl From<crate::cgroup::CgroupError> for Error {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -211,10 +211,10 @@ pub use confine::{ConfineError, ConfineReport, ConfineStage, Confinement, Prepar
 pub use enforcement::Enforcement;
 pub use error::{
     ChildSetupError, ConfigError, Error, FdProblem, Feature, Field, HostnameProblem, IdKind,
-    IdentityProblem, LandlockRuleProblem, NamespaceProblem, ParentOp, Result, SearchPath, Stage,
-    Target, Unsupported, UnsupportedReason, UsernsBlocker,
+    IdentityProblem, LandlockRuleProblem, NamespaceProblem, ParentOp, ReportProblem, Result,
+    SearchPath, Stage, Target, Unsupported, UnsupportedReason, UsernsBlocker,
 };
-pub use fs::{FsConfig, FsError, FsOp, OpName, RootKind, TmpfsOptions};
+pub use fs::{FsConfig, FsError, FsOp, NodeKind, OpName, RootKind, TmpfsOptions};
 #[cfg(feature = "landlock")]
 pub use landlock::{
     FsAccess, LandlockEnforcement, LandlockError, LandlockFeature, LandlockGroup, LandlockNote,

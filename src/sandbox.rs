@@ -522,7 +522,7 @@ impl Sandbox {
     /// which every sandbox has unless told otherwise.
     ///
     /// The policy is compiled into a BPF program once per sandbox policy
-    /// (a policy that does not compile is a [`ConfigError::Seccomp`]), and
+    /// (a policy that does not compile is a [`ConfigError::Seccomp`](crate::ConfigError::Seccomp)), and
     /// the program process installs it last, after dropping capabilities,
     /// setting `no_new_privs` and applying Landlock, right before executing
     /// the program. So the filter must allow `execve` for the program to
@@ -532,7 +532,7 @@ impl Sandbox {
     /// action ends the program with `SIGSYS` before it runs. Installing a
     /// filter needs `no_new_privs` (the default) or `CAP_SYS_ADMIN` kept in
     /// the sandbox; otherwise the sandbox is refused with
-    /// [`ConfigError::SeccompNeedsNoNewPrivs`].
+    /// [`ConfigError::SeccompNeedsNoNewPrivs`](crate::ConfigError::SeccompNeedsNoNewPrivs).
     ///
     /// ```
     /// use stockade::{Sandbox, SeccompAction, SeccompPolicy, SyscallRule};

@@ -21,8 +21,9 @@ use stockade::{
 type Setup = Box<dyn Fn(&mut Sandbox, &mut stockade::Command)>;
 type Check = Box<dyn Fn(&Error) -> bool>;
 
-/// One row: the input, the error it must give, and a string the error's
-/// message must contain (the field or path it names).
+/// One row: the input, the error it must give, and a string the error's own
+/// one-line message must contain (the field or path it names), without its
+/// causes: what `?` into `Box<dyn Error>` keeps.
 struct Case {
     name: &'static str,
     setup: Setup,
@@ -380,16 +381,10 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.root_dir(nul("/usr\0x"));
             },
-            // Reported as a source that cannot be found (the cause says why).
-            C(ConfigError::Fs(
-                FsError::NulByte {
-                    op: OpName::Root,
-                    ..
-                } | FsError::MissingSource {
-                    op: OpName::Root,
-                    ..
-                }
-            )),
+            C(ConfigError::Fs(FsError::NulByte {
+                op: OpName::Root,
+                ..
+            })),
             "NUL byte"
         ),
         case!(
@@ -430,15 +425,10 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.bind_ro(nul("/usr\0"), "/x");
             },
-            C(ConfigError::Fs(
-                FsError::NulByte {
-                    op: OpName::BindRo,
-                    ..
-                } | FsError::MissingSource {
-                    op: OpName::BindRo,
-                    ..
-                }
-            )),
+            C(ConfigError::Fs(FsError::NulByte {
+                op: OpName::BindRo,
+                ..
+            })),
             "NUL byte"
         ),
         case!(
@@ -853,11 +843,15 @@ fn every_builder_input_rejects_bad_values_with_a_typed_error() {
                     }
                     Err(e) if !(case.check)(&e) => Err(format!("wrong error: {e:?}")),
                     Err(e) => {
-                        let msg = chain(&e);
-                        if msg.contains(case.names) {
+                        let msg = e.to_string();
+                        if msg.contains(case.names) && !msg.contains('\n') {
                             Ok(())
                         } else {
-                            Err(format!("message does not name {:?}: {msg}", case.names))
+                            Err(format!(
+                                "message does not name {:?} in one line: {}",
+                                case.names,
+                                chain(&e)
+                            ))
                         }
                     }
                 }

@@ -483,7 +483,10 @@ fn invalid_policies_are_config_errors() {
         matches!(err, Error::Config(ConfigError::LandlockNeedsNoNewPrivs)),
         "{err:?}"
     );
-    assert!(err.to_string().starts_with("invalid configuration"));
+    assert!(
+        err.to_string().starts_with("invalid Landlock setup"),
+        "{err}"
+    );
     // Keeping CAP_SYS_ADMIN (in the sandbox's user namespace) is the
     // alternative the kernel accepts.
     sb.keep_capability(stockade::Capability::SysAdmin);

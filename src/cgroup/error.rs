@@ -190,7 +190,12 @@ pub enum CgroupError {
 
     /// The calling process's cgroup v2 path is not visible through any cgroup2
     /// mount (for example it lies outside the caller's cgroup namespace).
-    #[error("failed to locate the calling process's cgroup {} under a cgroup2 mount", own.display())]
+    #[error(
+        "failed to locate the calling process's cgroup {} under a cgroup2 mount (it lies outside \
+         this process's cgroup namespace, or no cgroup2 mount shows it); to fix: run the caller \
+         in a cgroup that its cgroup2 mount shows",
+        own.display()
+    )]
     OwnCgroupNotVisible {
         /// The path from the `0::` line of /proc/self/cgroup.
         own: PathBuf,
@@ -262,7 +267,11 @@ pub enum CgroupError {
 
     /// The kernel refused to create another cgroup (`cgroup.max.descendants`
     /// or `cgroup.max.depth` reached).
-    #[error("failed to create a cgroup under {}: too many cgroups", parent.display())]
+    #[error(
+        "failed to create a cgroup under {}: too many cgroups (the cgroup.max.descendants or \
+         cgroup.max.depth of it or an ancestor is reached)",
+        parent.display()
+    )]
     TooManyCgroups {
         /// The parent cgroup.
         parent: PathBuf,
@@ -326,5 +335,141 @@ impl CgroupError {
             CgroupError::NoInternalProcesses { .. } => Unavailable::NoInternalProcesses,
             _ => Unavailable::NoCgroup,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::tests::{assert_actionable, os};
+
+    /// Which variant `e` is; a new variant must be named here and sampled
+    /// below.
+    fn variant(e: &CgroupError) -> &'static str {
+        match e {
+            CgroupError::Invalid { .. } => "Invalid",
+            CgroupError::Unsupported { .. } => "Unsupported",
+            CgroupError::InterfaceMissing { .. } => "InterfaceMissing",
+            CgroupError::NoCgroup2 => "NoCgroup2",
+            CgroupError::OwnCgroupNotVisible { .. } => "OwnCgroupNotVisible",
+            CgroupError::Malformed { .. } => "Malformed",
+            CgroupError::NotCgroup2 { .. } => "NotCgroup2",
+            CgroupError::NotDelegated { .. } => "NotDelegated",
+            CgroupError::CannotMigrate { .. } => "CannotMigrate",
+            CgroupError::NoInternalProcesses { .. } => "NoInternalProcesses",
+            CgroupError::TooManyCgroups { .. } => "TooManyCgroups",
+            CgroupError::LimitRejected { .. } => "LimitRejected",
+            CgroupError::StillPopulated { .. } => "StillPopulated",
+            CgroupError::Io { .. } => "Io",
+        }
+    }
+
+    #[test]
+    fn every_error_says_what_is_wrong_in_one_line() {
+        let samples: Vec<(CgroupError, Vec<&str>)> = vec![
+            (
+                CgroupError::Invalid {
+                    field: CgroupField::Cpus,
+                    problem: Problem::ExceedsOnlineCpus { online: 4 },
+                },
+                vec!["`cpus`", "4 online CPUs"],
+            ),
+            (
+                CgroupError::Unsupported {
+                    controller: Controller::Io,
+                    parent: "/sys/fs/cgroup/user.slice".into(),
+                    reason: Unavailable::OnV1Hierarchy,
+                },
+                vec!["io", "/sys/fs/cgroup/user.slice", "cgroup v1", "to fix"],
+            ),
+            (
+                CgroupError::InterfaceMissing {
+                    limit: LimitKind::MemorySwapMax,
+                    path: "/sys/fs/cgroup/box".into(),
+                },
+                vec!["memory.swap.max", "/sys/fs/cgroup/box", "to fix"],
+            ),
+            (
+                CgroupError::NoCgroup2,
+                vec!["cgroup v2", "systemd.unified_cgroup_hierarchy=1"],
+            ),
+            (
+                CgroupError::OwnCgroupNotVisible {
+                    own: "/../outside".into(),
+                },
+                vec!["/../outside", "to fix"],
+            ),
+            (
+                CgroupError::Malformed {
+                    path: "/proc/self/mountinfo".into(),
+                    line: 12,
+                },
+                vec!["/proc/self/mountinfo", "line 12"],
+            ),
+            (
+                CgroupError::NotCgroup2 {
+                    path: "/tmp".into(),
+                },
+                vec!["/tmp", "not a cgroup v2 directory"],
+            ),
+            (
+                CgroupError::NotDelegated {
+                    parent: "/sys/fs/cgroup/system.slice".into(),
+                    source: os(libc::EACCES),
+                },
+                vec!["/sys/fs/cgroup/system.slice", "Delegate=yes"],
+            ),
+            (
+                CgroupError::CannotMigrate {
+                    parent: "/sys/fs/cgroup/a/p".into(),
+                    own: "/sys/fs/cgroup/b/me".into(),
+                    common_ancestor: "/sys/fs/cgroup".into(),
+                },
+                vec![
+                    "/sys/fs/cgroup/a/p",
+                    "/sys/fs/cgroup/b/me",
+                    "/sys/fs/cgroup/cgroup.procs",
+                ],
+            ),
+            (
+                CgroupError::NoInternalProcesses {
+                    parent: "/sys/fs/cgroup/app".into(),
+                    controller: Controller::Cpu,
+                },
+                vec!["cpu", "/sys/fs/cgroup/app", "leaf"],
+            ),
+            (
+                CgroupError::TooManyCgroups {
+                    parent: "/sys/fs/cgroup/app".into(),
+                    source: os(libc::EAGAIN),
+                },
+                vec!["/sys/fs/cgroup/app", "cgroup.max.descendants"],
+            ),
+            (
+                CgroupError::LimitRejected {
+                    limit: LimitKind::CpuMax,
+                    path: "/sys/fs/cgroup/box".into(),
+                    source: os(libc::EINVAL),
+                },
+                vec!["cpu.max", "/sys/fs/cgroup/box"],
+            ),
+            (
+                CgroupError::StillPopulated {
+                    path: "/sys/fs/cgroup/box".into(),
+                    waited: Duration::from_millis(250),
+                },
+                vec!["/sys/fs/cgroup/box", "250ms"],
+            ),
+            (
+                CgroupError::io(IoOp::Mkdir, "/sys/fs/cgroup/box", os(libc::EEXIST)),
+                vec!["create", "/sys/fs/cgroup/box"],
+            ),
+        ];
+        for (e, items) in &samples {
+            assert_actionable(e, items);
+            assert!(e.to_string().starts_with("failed to ") || variant(e) == "Invalid");
+        }
+        let seen: std::collections::BTreeSet<_> = samples.iter().map(|(e, _)| variant(e)).collect();
+        assert_eq!(seen.len(), 14, "a variant has no sample");
     }
 }

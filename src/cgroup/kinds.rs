@@ -4,6 +4,9 @@
 
 use std::fmt;
 
+#[cfg(doc)]
+use super::CgroupConfig;
+
 /// A cgroup v2 controller that stockade can enable for a sandbox.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

@@ -250,6 +250,36 @@ impl fmt::Display for OpName {
     }
 }
 
+impl OpName {
+    /// How to skip a missing source, for the operations that can.
+    fn skip_missing(self) -> &'static str {
+        match self {
+            OpName::BindRo => " (Sandbox::bind_ro_try skips a missing source)",
+            OpName::BindRw => " (Sandbox::bind_rw_try skips a missing source)",
+            _ => "",
+        }
+    }
+}
+
+/// Whether a path is a file or a directory, for [`FsError::KindMismatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NodeKind {
+    /// Anything but a directory.
+    File,
+    /// A directory.
+    Directory,
+}
+
+impl fmt::Display for NodeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NodeKind::File => "file",
+            NodeKind::Directory => "directory",
+        })
+    }
+}
+
 /// An invalid filesystem operation, detected before clone.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -268,8 +298,9 @@ pub enum FsError {
         /// The operation.
         op: OpName,
     },
-    /// A source path does not exist (use the `_try` variant to skip it).
-    #[error("{op} source {path:?} does not exist")]
+    /// A source path does not exist or cannot be looked up (use the `_try`
+    /// variant to skip it); the cause says why.
+    #[error("failed to find {op} source {path:?}{}", op.skip_missing())]
     MissingSource {
         /// The operation.
         op: OpName,
@@ -331,10 +362,10 @@ pub enum FsError {
         src: PathBuf,
         /// The destination.
         dest: PathBuf,
-        /// "file" or "directory".
-        src_kind: &'static str,
-        /// "file" or "directory".
-        dest_kind: &'static str,
+        /// What the source is.
+        src_kind: NodeKind,
+        /// What an earlier operation made the destination.
+        dest_kind: NodeKind,
     },
     /// File contents over 16 MiB.
     #[error("file contents for {dest:?} are {len} bytes; at most 16 MiB are allowed")]
@@ -364,4 +395,122 @@ pub(crate) fn host_secrets() -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::tests::{assert_actionable, os};
+
+    /// Which variant `e` is; a new variant must be named here and sampled
+    /// below.
+    fn variant(e: &FsError) -> &'static str {
+        match e {
+            FsError::BadDestination { .. } => "BadDestination",
+            FsError::RootDestination { .. } => "RootDestination",
+            FsError::MissingSource { .. } => "MissingSource",
+            FsError::RelativeSource { .. } => "RelativeSource",
+            FsError::NotADirectory { .. } => "NotADirectory",
+            FsError::TmpfsSize { .. } => "TmpfsSize",
+            FsError::Mode { .. } => "Mode",
+            FsError::NulByte { .. } => "NulByte",
+            FsError::KindMismatch { .. } => "KindMismatch",
+            FsError::FileTooLarge { .. } => "FileTooLarge",
+        }
+    }
+
+    #[test]
+    fn every_error_says_what_is_wrong_in_one_line() {
+        let samples: Vec<(FsError, Vec<&str>)> = vec![
+            (
+                FsError::BadDestination {
+                    op: OpName::BindRw,
+                    path: "/a/../etc".into(),
+                },
+                vec!["bind_rw", "\"/a/../etc\"", "absolute"],
+            ),
+            (
+                FsError::RootDestination { op: OpName::Tmpfs },
+                vec!["tmpfs", "`/`", "Sandbox::root_dir"],
+            ),
+            (
+                FsError::MissingSource {
+                    op: OpName::BindRo,
+                    path: "/opt/data".into(),
+                    source: os(libc::ENOENT),
+                },
+                vec!["bind_ro", "\"/opt/data\"", "Sandbox::bind_ro_try"],
+            ),
+            (
+                FsError::RelativeSource {
+                    op: OpName::Overlay,
+                    path: "lower".into(),
+                },
+                vec!["overlay", "\"lower\"", "absolute"],
+            ),
+            (
+                FsError::NotADirectory {
+                    op: OpName::Root,
+                    path: "/etc/passwd".into(),
+                },
+                vec!["root", "\"/etc/passwd\""],
+            ),
+            (
+                FsError::TmpfsSize {
+                    dest: "/tmp".into(),
+                    size: 0,
+                },
+                vec!["size 0", "\"/tmp\"", "1 TiB"],
+            ),
+            (
+                FsError::Mode {
+                    op: OpName::File,
+                    dest: "/f".into(),
+                    mode: 0o10000,
+                },
+                vec!["file", "0o10000", "\"/f\"", "0o7777"],
+            ),
+            (
+                FsError::NulByte {
+                    op: OpName::Symlink,
+                    path: "/l\0".into(),
+                },
+                vec!["symlink", "\"/l\\0\"", "NUL"],
+            ),
+            (
+                FsError::KindMismatch {
+                    op: OpName::BindRo,
+                    src: "/usr".into(),
+                    dest: "/f".into(),
+                    src_kind: NodeKind::Directory,
+                    dest_kind: NodeKind::File,
+                },
+                vec![
+                    "bind_ro",
+                    "\"/usr\"",
+                    "\"/f\"",
+                    "a directory cannot be mounted on a file",
+                ],
+            ),
+            (
+                FsError::FileTooLarge {
+                    dest: "/big".into(),
+                    len: 17 << 20,
+                },
+                vec!["\"/big\"", "17825792 bytes", "16 MiB"],
+            ),
+        ];
+        for (e, items) in &samples {
+            assert_actionable(e, items);
+        }
+        let seen: std::collections::BTreeSet<_> = samples.iter().map(|(e, _)| variant(e)).collect();
+        assert_eq!(seen.len(), 10, "a variant has no sample");
+        // Only the operations that have a `_try` form suggest it.
+        let e = FsError::MissingSource {
+            op: OpName::Overlay,
+            path: "/lower".into(),
+            source: os(libc::ENOENT),
+        };
+        assert_eq!(e.to_string(), "failed to find overlay source \"/lower\"");
+    }
 }

@@ -6,7 +6,9 @@ use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::{DEVICES, FsConfig, FsError, FsOp, OpName, RootKind, SECRET_FILES, SYSTEM_DIRS};
+use super::{
+    DEVICES, FsConfig, FsError, FsOp, NodeKind, OpName, RootKind, SECRET_FILES, SYSTEM_DIRS,
+};
 
 /// `/proc` entries made read-only in a fresh `/proc` (writes there reach the
 /// host kernel when the caller is root).
@@ -71,6 +73,23 @@ fn cstring(op: OpName, p: &Path) -> Result<CString, FsError> {
         op,
         path: p.to_owned(),
     })
+}
+
+/// A source that cannot be looked up: one with a NUL byte says so (no file
+/// can have that name), any other is missing.
+fn missing(op: OpName, path: &Path, source: std::io::Error) -> FsError {
+    if path.as_os_str().as_bytes().contains(&0) {
+        FsError::NulByte {
+            op,
+            path: path.to_owned(),
+        }
+    } else {
+        FsError::MissingSource {
+            op,
+            path: path.to_owned(),
+            source,
+        }
+    }
 }
 
 fn check_mode(op: OpName, dest: &Path, mode: Option<u32>) -> Result<(), FsError> {
@@ -258,11 +277,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                     path: dir.clone(),
                 });
             }
-            let md = std::fs::metadata(dir).map_err(|source| FsError::MissingSource {
-                op: OpName::Root,
-                path: dir.clone(),
-                source,
-            })?;
+            let md = std::fs::metadata(dir).map_err(|e| missing(OpName::Root, dir, e))?;
             if !md.is_dir() {
                 return Err(FsError::NotADirectory {
                     op: OpName::Root,
@@ -460,31 +475,24 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                 let md = match std::fs::metadata(src) {
                     Ok(md) => md,
                     Err(_) if *optional => continue,
-                    Err(source) => {
-                        return Err(FsError::MissingSource {
-                            op: name,
-                            path: src.clone(),
-                            source,
-                        });
-                    }
+                    Err(e) => return Err(missing(name, src, e)),
                 };
                 let dir = md.is_dir();
                 if let Some(k) = b.known.get(&rel) {
-                    let (sk, dk) = (
-                        if dir { "directory" } else { "file" },
-                        if *k == Known::Dir {
-                            "directory"
-                        } else {
-                            "file"
-                        },
-                    );
                     if (*k == Known::Dir) != dir {
+                        let kind = |d| {
+                            if d {
+                                NodeKind::Directory
+                            } else {
+                                NodeKind::File
+                            }
+                        };
                         return Err(FsError::KindMismatch {
                             op: name,
                             src: src.clone(),
                             dest: dest.clone(),
-                            src_kind: sk,
-                            dest_kind: dk,
+                            src_kind: kind(dir),
+                            dest_kind: kind(*k == Known::Dir),
                         });
                     }
                 }
@@ -571,11 +579,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                         path: lower.clone(),
                     });
                 }
-                let md = std::fs::metadata(lower).map_err(|source| FsError::MissingSource {
-                    op: name,
-                    path: lower.clone(),
-                    source,
-                })?;
+                let md = std::fs::metadata(lower).map_err(|e| missing(name, lower, e))?;
                 if !md.is_dir() {
                     return Err(FsError::NotADirectory {
                         op: name,
@@ -770,8 +774,8 @@ mod tests {
         assert!(matches!(
             plan(&cfg, ProcKind::Fresh),
             Err(FsError::KindMismatch {
-                src_kind: "directory",
-                dest_kind: "file",
+                src_kind: NodeKind::Directory,
+                dest_kind: NodeKind::File,
                 ..
             })
         ));

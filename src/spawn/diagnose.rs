@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::command::Command;
 use crate::compile::Compiled;
-use crate::error::{Error, ParentOp, SearchPath, Stage, Target, UsernsBlocker};
+use crate::error::{Error, ReportProblem, SearchPath, Stage, Target, UsernsBlocker};
 use crate::record::{self, Record};
 use crate::rlimit::Rlimit;
 use crate::zone::plan::ChildPlan;
@@ -55,9 +55,8 @@ pub(super) fn setup_error(
     let errno = rec.errno;
     let source = io::Error::from_raw_os_error(errno);
     let Some(stage) = Stage::from_u32(rec.stage) else {
-        return Error::Io {
-            op: ParentOp::ReadReport,
-            source: io::Error::from(io::ErrorKind::InvalidData),
+        return Error::BadReport {
+            problem: ReportProblem::UnknownStage(rec.stage),
         };
     };
     let candidate = |i: u32| -> PathBuf {
@@ -139,21 +138,18 @@ pub(super) fn setup_error(
         }
         .into(),
         Stage::Rlimit => {
-            let name = compiled
-                .rlimit_names
+            let limit = compiled
+                .rlimit_order
                 .get(rec.index as usize)
                 .copied()
                 .or_else(|| {
                     let i = (rec.index as usize).checked_sub(plan.rlimits.len())?;
                     let res = plan.fallback_rlimits.get(i)?.0;
-                    Rlimit::all()
-                        .find(|r| r.resource() == res)
-                        .map(Rlimit::name)
-                })
-                .unwrap_or("?");
+                    Rlimit::all().find(|r| r.resource() == res)
+                });
             crate::error::ChildSetupError {
                 stage,
-                target: Some(Target::Rlimit(name)),
+                target: limit.map(Target::Rlimit),
                 source,
             }
             .into()

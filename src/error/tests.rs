@@ -1,0 +1,534 @@
+//! Every error of the crate says what is wrong in its own one-line
+//! `Display`; `io::Error` converts both ways.
+
+use super::*;
+use crate::cgroup::{CgroupError, CgroupField, Controller, Problem, Unavailable};
+use crate::fs::{FsError, OpName};
+
+/// Checks that `e` on its own is enough to act on: one line that names
+/// each of `items` and does not repeat its causes (they are its
+/// `source()`, which a caller walks when it wants them).
+#[track_caller]
+pub(crate) fn assert_actionable(e: &dyn std::error::Error, items: &[&str]) {
+    let msg = e.to_string();
+    assert!(
+        !msg.is_empty() && !msg.contains('\n'),
+        "not one line: {msg:?}"
+    );
+    for item in items {
+        assert!(msg.contains(item), "{msg:?} does not name {item:?}");
+    }
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let said = c.to_string();
+        assert!(!msg.contains(&said), "{msg:?} repeats its cause {said:?}");
+        cause = c.source();
+    }
+}
+
+pub(crate) fn os(errno: i32) -> io::Error {
+    io::Error::from_raw_os_error(errno)
+}
+
+/// Which variant `e` is. A new variant does not compile here until it
+/// is named, and then fails the tests until it has a sample.
+fn error_variant(e: &Error) -> &'static str {
+    match e {
+        Error::Config(_) => "Config",
+        Error::Unsupported(_) => "Unsupported",
+        Error::ProgramNotFound { .. } => "ProgramNotFound",
+        Error::NotExecutable { .. } => "NotExecutable",
+        Error::IsADirectory { .. } => "IsADirectory",
+        Error::InterpreterNotFound { .. } => "InterpreterNotFound",
+        Error::WorkingDirectory { .. } => "WorkingDirectory",
+        Error::UserNamespaceDenied { .. } => "UserNamespaceDenied",
+        #[cfg(feature = "landlock")]
+        Error::Landlock(_) => "Landlock",
+        Error::Setup(_) => "Setup",
+        Error::Cgroup(_) => "Cgroup",
+        Error::SupervisorVanished { .. } => "SupervisorVanished",
+        Error::BadReport { .. } => "BadReport",
+        Error::Io { .. } => "Io",
+        Error::Other(_) => "Other",
+    }
+}
+const ERROR_VARIANTS: usize = 14 + cfg!(feature = "landlock") as usize;
+
+fn config_variant(e: &ConfigError) -> &'static str {
+    match e {
+        ConfigError::NulByte { .. } => "NulByte",
+        ConfigError::Hostname { .. } => "Hostname",
+        ConfigError::Identity { .. } => "Identity",
+        ConfigError::FdTarget { .. } => "FdTarget",
+        ConfigError::Fs(_) => "Fs",
+        ConfigError::Capabilities(_) => "Capabilities",
+        ConfigError::Namespaces { .. } => "Namespaces",
+        ConfigError::Rlimit { .. } => "Rlimit",
+        ConfigError::Timeout => "Timeout",
+        ConfigError::Cgroup { .. } => "Cgroup",
+        ConfigError::LandlockRule { .. } => "LandlockRule",
+        ConfigError::LandlockMirror { .. } => "LandlockMirror",
+        ConfigError::LandlockNeedsNoNewPrivs => "LandlockNeedsNoNewPrivs",
+        ConfigError::NetFilterNeedsSeccomp => "NetFilterNeedsSeccomp",
+        #[cfg(feature = "seccomp")]
+        ConfigError::Seccomp(_) => "Seccomp",
+        #[cfg(feature = "seccomp")]
+        ConfigError::SeccompNeedsNoNewPrivs => "SeccompNeedsNoNewPrivs",
+    }
+}
+const CONFIG_VARIANTS: usize = 14 + 2 * cfg!(feature = "seccomp") as usize;
+
+fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
+    #[cfg_attr(not(feature = "seccomp"), allow(unused_mut))]
+    let mut v = vec![
+        (
+            ConfigError::NulByte {
+                field: Field::Env("LANG".into()),
+            },
+            vec!["environment variable \"LANG\"", "NUL"],
+        ),
+        (
+            ConfigError::Hostname {
+                hostname: "box".into(),
+                reason: HostnameProblem::NoUtsNamespace,
+            },
+            vec!["\"box\"", "Namespaces::UTS"],
+        ),
+        (
+            ConfigError::Identity {
+                kind: IdKind::Gid,
+                id: 1000,
+                reason: IdentityProblem::NeedsUserNamespaceOrRoot,
+            },
+            vec!["gid 1000", "Namespaces::USER"],
+        ),
+        (
+            ConfigError::FdTarget {
+                fd: 7,
+                reason: FdProblem::Duplicate,
+            },
+            vec!["fd 7", "twice"],
+        ),
+        (
+            ConfigError::Fs(FsError::Mode {
+                op: OpName::Dir,
+                dest: "/srv".into(),
+                mode: 0o17777,
+            }),
+            vec!["dir", "/srv", "0o17777"],
+        ),
+        (
+            ConfigError::Capabilities(crate::caps::CapsError::NotHeld {
+                cap: crate::caps::Capability::NetAdmin,
+            }),
+            vec!["CAP_NET_ADMIN"],
+        ),
+        (
+            ConfigError::Namespaces {
+                reason: NamespaceProblem::RootfsNeedsMountNamespace,
+            },
+            vec!["filesystem plan", "Namespaces::MOUNT"],
+        ),
+        (
+            ConfigError::Rlimit {
+                resource: crate::rlimit::Rlimit::Nofile,
+                soft: 4096,
+                hard: 1024,
+            },
+            vec!["nofile", "4096", "1024"],
+        ),
+        (ConfigError::Timeout, vec!["timeout", "zero"]),
+        (
+            ConfigError::Cgroup {
+                field: CgroupField::PidsMax,
+                problem: Problem::Zero,
+            },
+            vec!["pids_max", "greater than zero"],
+        ),
+        (
+            ConfigError::LandlockRule {
+                path: "etc".into(),
+                reason: LandlockRuleProblem::RelativePath,
+            },
+            vec!["\"etc\"", "absolute"],
+        ),
+        (
+            ConfigError::LandlockMirror {
+                op: OpName::Tmpfs,
+                dest: "/scratch".into(),
+            },
+            vec!["tmpfs", "/scratch"],
+        ),
+        (
+            ConfigError::LandlockNeedsNoNewPrivs,
+            vec!["no_new_privs", "CAP_SYS_ADMIN"],
+        ),
+        (
+            ConfigError::NetFilterNeedsSeccomp,
+            vec!["deny_net_by_filter", "seccomp"],
+        ),
+    ];
+    #[cfg(feature = "seccomp")]
+    v.extend([
+        (
+            ConfigError::Seccomp(crate::seccomp::SeccompError::UnknownSyscall {
+                name: "frobnicate".into(),
+                arch: crate::seccomp::SeccompArch::X86_64,
+            }),
+            vec!["frobnicate"],
+        ),
+        (
+            ConfigError::SeccompNeedsNoNewPrivs,
+            vec!["no_new_privs", "Sandbox::no_seccomp"],
+        ),
+    ]);
+    v
+}
+
+fn error_samples() -> Vec<(Error, Vec<&'static str>)> {
+    #[cfg_attr(not(feature = "landlock"), allow(unused_mut))]
+    let mut v = vec![
+        (Error::Config(ConfigError::Timeout), vec!["invalid timeout"]),
+        (
+            Error::Unsupported(Unsupported {
+                feature: Feature::MountApi,
+                reason: UnsupportedReason::Kernel,
+            }),
+            vec!["mount_setattr", "Linux 5.12", "kernel"],
+        ),
+        (
+            Error::ProgramNotFound {
+                program: "frobnicate".into(),
+                searched: SearchPath::Path("/usr/bin:/bin".into()),
+            },
+            vec!["\"frobnicate\"", "PATH=/usr/bin:/bin"],
+        ),
+        (
+            Error::NotExecutable {
+                path: "/opt/tool".into(),
+                source: os(libc::EACCES),
+            },
+            vec!["/opt/tool"],
+        ),
+        (
+            Error::IsADirectory {
+                path: "/etc".into(),
+            },
+            vec!["/etc", "directory"],
+        ),
+        (
+            Error::InterpreterNotFound {
+                script: "/run.sh".into(),
+                interpreter: "/bin/zsh".into(),
+            },
+            vec!["/run.sh", "/bin/zsh"],
+        ),
+        (
+            Error::WorkingDirectory {
+                path: "/work".into(),
+                source: os(libc::ENOENT),
+            },
+            vec!["/work"],
+        ),
+        (
+            Error::UserNamespaceDenied {
+                cause: UsernsBlocker::MaxUserNamespacesZero,
+                source: os(libc::EPERM),
+            },
+            vec!["user namespace", "user.max_user_namespaces"],
+        ),
+        (
+            Error::Setup(ChildSetupError {
+                stage: Stage::MountOp,
+                target: Some(Target::MountOp {
+                    index: Some(2),
+                    dest: "/data".into(),
+                }),
+                source: os(libc::EROFS),
+            }),
+            vec!["building the filesystem", "#2", "/data"],
+        ),
+        (
+            Error::Cgroup(CgroupError::NotCgroup2 {
+                path: "/tmp".into(),
+            }),
+            vec!["/tmp", "cgroup parent"],
+        ),
+        (
+            Error::SupervisorVanished {
+                status: Some(crate::ExitStatus::from_raw(libc::SIGKILL)),
+            },
+            vec!["supervisor", "reported (signal: 9"],
+        ),
+        (
+            Error::BadReport {
+                problem: ReportProblem::UnknownStage(99),
+            },
+            vec!["setup report", "99"],
+        ),
+        (
+            Error::Io {
+                op: ParentOp::Clone,
+                source: os(libc::EAGAIN),
+            },
+            vec!["clone the sandbox process"],
+        ),
+        (Error::from(os(libc::EPIPE)), vec!["Broken pipe"]),
+    ];
+    #[cfg(feature = "landlock")]
+    v.push((
+        Error::Landlock(crate::landlock::LandlockError::AddPortRule {
+            port: 8080,
+            source: os(libc::EINVAL),
+        }),
+        vec!["Landlock", "8080"],
+    ));
+    v
+}
+
+#[test]
+fn every_error_says_what_is_wrong_in_one_line() {
+    let samples = error_samples();
+    for (e, items) in &samples {
+        assert_actionable(e, items);
+    }
+    let seen: std::collections::BTreeSet<_> =
+        samples.iter().map(|(e, _)| error_variant(e)).collect();
+    assert_eq!(seen.len(), ERROR_VARIANTS, "a variant has no sample");
+
+    let samples = config_samples();
+    for (e, items) in &samples {
+        assert_actionable(e, items);
+    }
+    let seen: std::collections::BTreeSet<_> =
+        samples.iter().map(|(e, _)| config_variant(e)).collect();
+    assert_eq!(seen.len(), CONFIG_VARIANTS, "a variant has no sample");
+    // Wrapped, a configuration error says the same thing.
+    for (e, items) in config_samples() {
+        assert_actionable(&Error::from(e), &items);
+    }
+}
+
+#[test]
+fn the_detail_survives_boxing() {
+    // What `?` into `Box<dyn Error>` keeps: the message, not the type.
+    let boxed: Box<dyn std::error::Error> = Error::from(ConfigError::Hostname {
+        hostname: "".into(),
+        reason: HostnameProblem::Empty,
+    })
+    .into();
+    assert_eq!(boxed.to_string(), "invalid hostname \"\": it is empty");
+    let boxed: Box<dyn std::error::Error> = Error::Unsupported(Unsupported {
+        feature: Feature::CgroupController(Controller::Memory),
+        reason: UnsupportedReason::Cgroup(Unavailable::NotDelegated),
+    })
+    .into();
+    assert_actionable(&*boxed, &["memory", "delegated", "Delegate=yes"]);
+}
+
+#[test]
+fn detail_of_every_kind() {
+    for (field, item) in [
+        (Field::Program, "program name"),
+        (Field::Arg(3), "argument 3"),
+        (Field::Env("K".into()), "\"K\""),
+        (Field::CurrentDir, "working directory"),
+        (Field::Hostname, "hostname"),
+        (Field::Path("/p".into()), "\"/p\""),
+    ] {
+        assert_actionable(&ConfigError::NulByte { field }, &[item]);
+    }
+    for (reason, item) in [
+        (HostnameProblem::Empty, "empty"),
+        (HostnameProblem::TooLong, "64 bytes"),
+        (HostnameProblem::NulByte, "NUL"),
+        (HostnameProblem::NoUtsNamespace, "UTS"),
+    ] {
+        let e = ConfigError::Hostname {
+            hostname: "h".into(),
+            reason,
+        };
+        assert_actionable(&e, &["\"h\"", item]);
+    }
+    for (reason, item) in [
+        (FdProblem::Negative, "negative"),
+        (FdProblem::Stdio, "stdin/stdout/stderr"),
+        (FdProblem::Duplicate, "twice"),
+    ] {
+        assert_actionable(&ConfigError::FdTarget { fd: -1, reason }, &["fd -1", item]);
+    }
+    assert_actionable(
+        &ConfigError::Identity {
+            kind: IdKind::Uid,
+            id: u32::MAX,
+            reason: IdentityProblem::Invalid,
+        },
+        &["uid 4294967295", "not a valid id"],
+    );
+    assert_actionable(
+        &ConfigError::Namespaces {
+            reason: NamespaceProblem::NeedsUserNamespace,
+        },
+        &["Namespaces::USER"],
+    );
+    assert_actionable(
+        &ConfigError::LandlockRule {
+            path: "/a\0b".into(),
+            reason: LandlockRuleProblem::NulByte,
+        },
+        &["/a", "NUL"],
+    );
+    for (cause, item) in [
+        (
+            UsernsBlocker::AppArmor,
+            "kernel.apparmor_restrict_unprivileged_userns",
+        ),
+        (
+            UsernsBlocker::MaxUserNamespacesZero,
+            "user.max_user_namespaces",
+        ),
+        (
+            UsernsBlocker::UnprivilegedUsernsCloneDisabled,
+            "kernel.unprivileged_userns_clone",
+        ),
+        (UsernsBlocker::ContainerSeccomp, "Namespaces::empty()"),
+        (UsernsBlocker::Unknown, "seccomp filter"),
+    ] {
+        let e = Error::UserNamespaceDenied {
+            cause,
+            source: os(libc::EPERM),
+        };
+        assert_actionable(&e, &[item]);
+    }
+    #[cfg_attr(not(feature = "seccomp"), allow(unused_mut))]
+    let mut features = vec![
+        (Feature::PidFd, "Linux 5.3"),
+        (Feature::TimeNamespace, "time namespace"),
+        (Feature::MountApi, "mount_setattr"),
+        (Feature::Cgroup2, "cgroup v2"),
+        (Feature::CgroupController(Controller::Pids), "pids"),
+    ];
+    #[cfg(feature = "seccomp")]
+    features.extend([
+        (Feature::SeccompFilter, "Sandbox::no_seccomp"),
+        (
+            Feature::SeccompAction(crate::seccomp::SeccompAction::KillProcess),
+            "seccomp action",
+        ),
+    ]);
+    for (feature, item) in features {
+        for (reason, why) in [
+            (UnsupportedReason::Kernel, "kernel"),
+            (UnsupportedReason::Blocked, "blocks it"),
+            (
+                UnsupportedReason::Cgroup(Unavailable::NoInternalProcesses),
+                "cgroup_parent",
+            ),
+        ] {
+            assert_actionable(&Unsupported { feature, reason }, &[item, why]);
+        }
+    }
+    for op in [
+        ParentOp::CreateReportChannel,
+        ParentOp::CreatePipe,
+        ParentOp::OpenDevNull,
+        ParentOp::DuplicateFd,
+        ParentOp::MapStack,
+        ParentOp::Clone,
+        ParentOp::ReadReport,
+        ParentOp::Wait,
+        ParentOp::CreateLifeline,
+    ] {
+        let e = Error::Io {
+            op,
+            source: os(libc::EMFILE),
+        };
+        assert_actionable(&e, &["failed to ", &op.to_string()]);
+    }
+    for (target, item) in [
+        (Target::Path("/x".into()), "(/x)"),
+        (Target::Fd(9), "(fd 9)"),
+        (
+            Target::Rlimit(crate::rlimit::Rlimit::Nproc),
+            "(rlimit nproc)",
+        ),
+        (Target::Port(443), "(port 443)"),
+        (
+            Target::MountOp {
+                index: None,
+                dest: "/proc".into(),
+            },
+            "(default mount on /proc)",
+        ),
+    ] {
+        let e = ChildSetupError {
+            stage: Stage::Rlimit,
+            target: Some(target),
+            source: os(libc::EPERM),
+        };
+        assert_actionable(&e, &["setting a resource limit", item]);
+    }
+    let e = ChildSetupError {
+        stage: Stage::Signals,
+        target: None,
+        source: os(libc::EINVAL),
+    };
+    assert_eq!(
+        e.to_string(),
+        "failed to set up the sandbox at resetting signals"
+    );
+    assert_actionable(
+        &Error::SupervisorVanished { status: None },
+        &["supervisor was killed from outside or crashed before it reported"],
+    );
+    assert_actionable(
+        &Error::ProgramNotFound {
+            program: "./a.out".into(),
+            searched: SearchPath::Literal,
+        },
+        &["\"./a.out\"", "the literal path"],
+    );
+}
+
+#[test]
+fn io_errors_compose_both_ways() {
+    fn wait_like() -> io::Result<()> {
+        Err(os(libc::ECHILD))
+    }
+    fn caller() -> Result<()> {
+        wait_like()?;
+        Ok(())
+    }
+    // In: kept whole, as the source of nothing more.
+    let e = caller().unwrap_err();
+    assert!(matches!(&e, Error::Other(io) if io.raw_os_error() == Some(libc::ECHILD)));
+    // Out: an `Other` gives its io::Error back; the rest keep their
+    // message and cause, with a kind that fits.
+    let back = io::Error::from(e);
+    assert_eq!(back.raw_os_error(), Some(libc::ECHILD));
+    let back = io::Error::from(Error::from(ConfigError::Timeout));
+    assert_eq!(back.kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(
+        back.to_string(),
+        "invalid timeout: it must be longer than zero"
+    );
+    let back = io::Error::from(Error::WorkingDirectory {
+        path: "/w".into(),
+        source: os(libc::ENOENT),
+    });
+    assert_eq!(back.kind(), io::ErrorKind::NotFound);
+    assert!(back.get_ref().is_some_and(|inner| inner.is::<Error>()));
+    let cause = std::error::Error::source(&back).and_then(|c| c.downcast_ref::<io::Error>());
+    assert_eq!(cause.and_then(io::Error::raw_os_error), Some(libc::ENOENT));
+    let back = io::Error::from(Error::Setup(ChildSetupError {
+        stage: Stage::MountOp,
+        target: None,
+        source: os(libc::EACCES),
+    }));
+    assert_eq!(back.kind(), io::ErrorKind::PermissionDenied);
+    let back = io::Error::from(Error::Unsupported(Unsupported {
+        feature: Feature::PidFd,
+        reason: UnsupportedReason::Kernel,
+    }));
+    assert_eq!(back.kind(), io::ErrorKind::Unsupported);
+}
