@@ -41,7 +41,7 @@ pub(crate) struct Compiled {
     pub(crate) cpu_limit_secs: Option<u64>,
     pub(crate) caps: caps::CapPlan,
     #[cfg(feature = "landlock")]
-    pub(crate) landlock: Option<crate::landlock::SpawnLandlock>,
+    pub(crate) landlock: Option<crate::landlock::Lowered>,
     /// The compiled seccomp filter, shared by every spawn.
     #[cfg(feature = "seccomp")]
     pub(crate) seccomp: Option<crate::zone::seccomp::ChildProgram>,
@@ -190,12 +190,13 @@ fn landlock_stands_in(cfg: &Config) -> bool {
 }
 
 /// Lowers the Landlock policy (plus the mirrored filesystem plan) once per
-/// sandbox policy.
+/// sandbox policy, for rule paths seen by the program.
 #[cfg(feature = "landlock")]
 fn compile_landlock(
     cfg: &Config,
     caps: &caps::CapPlan,
-) -> Result<Option<crate::landlock::SpawnLandlock>, Error> {
+) -> Result<Option<crate::landlock::Lowered>, Error> {
+    use crate::landlock::lower::{View, lower};
     let mut policy = match (&cfg.landlock, cfg.landlock_mirror_fs || cfg.net_filter) {
         (None, false) => return Ok(None),
         (Some(p), _) => p.clone(),
@@ -207,8 +208,8 @@ fn compile_landlock(
     if cfg.landlock_mirror_fs {
         policy.add_fs_plan(&cfg.fs, cfg.namespaces.contains(Namespaces::MOUNT))?;
     }
-    let lowered = crate::landlock::lower_for_spawn(&policy)?;
-    if lowered.enforces() && !caps.no_new_privs() && !caps.keeps(Capability::SysAdmin) {
+    let lowered = lower(&policy, crate::landlock::kernel_abi(), View::Sandbox)?;
+    if lowered.rules().is_some() && !caps.no_new_privs() && !caps.keeps(Capability::SysAdmin) {
         return Err(ConfigError::LandlockNeedsNoNewPrivs.into());
     }
     Ok(Some(lowered))

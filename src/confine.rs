@@ -44,8 +44,6 @@
 //! [`std::os::unix::process::CommandExt::pre_exec`].
 
 use std::io;
-#[cfg(feature = "landlock")]
-use std::os::fd::AsRawFd;
 
 #[cfg(any(feature = "landlock", feature = "seccomp"))]
 use crate::caps::Capability;
@@ -214,8 +212,8 @@ impl Confinement {
                 if prepared.fd().is_some() {
                     check_privs()?;
                 }
-                let flags = if prepared.abi() >= landlock::LandlockFeature::AllThreads.abi() {
-                    landlock::RESTRICT_SELF_TSYNC
+                let flags = if prepared.abi() >= Some(landlock::LandlockFeature::AllThreads.abi()) {
+                    crate::sys::raw::LANDLOCK_RESTRICT_SELF_TSYNC
                 } else {
                     0
                 };
@@ -245,7 +243,8 @@ impl Confinement {
             #[cfg(feature = "seccomp")]
             seccomp_all_threads,
             #[cfg(feature = "landlock")]
-            landlock_all_threads: landlock_flags & landlock::RESTRICT_SELF_TSYNC != 0,
+            landlock_all_threads: landlock_flags & crate::sys::raw::LANDLOCK_RESTRICT_SELF_TSYNC
+                != 0,
             capabilities: caps.as_ref().map(|plan| {
                 let mut report = plan.report();
                 report.no_new_privs = self.no_new_privs;
@@ -311,7 +310,7 @@ impl PreparedConfinement {
             .landlock
             .as_ref()
             .is_some_and(|l| l.fd().is_some())
-            .then_some(self.landlock_flags & landlock::RESTRICT_SELF_TSYNC != 0);
+            .then_some(self.landlock_flags & crate::sys::raw::LANDLOCK_RESTRICT_SELF_TSYNC != 0);
         #[cfg(not(feature = "landlock"))]
         let landlock = None;
         #[cfg(feature = "seccomp")]
@@ -356,7 +355,7 @@ impl PreparedConfinement {
         }
         #[cfg(feature = "landlock")]
         if let Some(fd) = self.landlock.as_ref().and_then(|l| l.fd()) {
-            landlock::restrict_self_flags(fd.as_raw_fd(), self.landlock_flags)
+            crate::zone::landlock::restrict_self(fd, self.landlock_flags)
                 .map_err(|e| fail(ConfineStage::Landlock, e))?;
         }
         #[cfg(feature = "seccomp")]
@@ -652,14 +651,15 @@ mod tests {
             .handle_fs(crate::FsAccess::READ)
             .allow_read(dir.path());
         let abi = landlock::kernel_abi().version();
-        if abi == 0 {
+        if abi.is_none() {
             assert!(std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_none());
             eprintln!("SKIPPED: no Landlock on this kernel");
             return;
         }
         let prepared = Confinement::new().landlock(policy).prepare().unwrap();
-        assert_eq!(prepared.report().landlock_all_threads, abi >= 8);
-        assert_eq!(prepared.covers_every_thread(), abi >= 8);
+        let tsync = abi >= Some(crate::LandlockAbi::V8);
+        assert_eq!(prepared.report().landlock_all_threads, tsync);
+        assert_eq!(prepared.covers_every_thread(), tsync);
         // A capability change always needs a single thread.
         let mut policy = LandlockPolicy::new();
         policy

@@ -86,8 +86,9 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// The sandbox's Landlock policy needs a feature the running kernel
-    /// lacks (a hard requirement), or Landlock is unavailable.
+    /// The sandbox's Landlock policy has an invalid rule or cannot mirror
+    /// the filesystem plan, needs a feature the running kernel lacks (a
+    /// hard requirement), or Landlock is unavailable.
     #[cfg(feature = "landlock")]
     #[error(transparent)]
     Landlock(#[from] crate::landlock::LandlockError),
@@ -395,26 +396,6 @@ pub enum ConfigError {
         /// What is wrong with it.
         problem: crate::cgroup::Problem,
     },
-    /// An invalid rule of the sandbox's Landlock policy.
-    #[error("invalid Landlock rule for {path:?}: {reason}")]
-    LandlockRule {
-        /// The rule's path.
-        path: PathBuf,
-        /// Why it is invalid.
-        reason: LandlockRuleProblem,
-    },
-    /// A filesystem operation that Landlock rules cannot stand in for
-    /// without a mount namespace (see
-    /// [`Sandbox::landlock_mirror_fs`](crate::Sandbox::landlock_mirror_fs)).
-    #[error(
-        "cannot mirror the {op} operation on {dest:?} with Landlock rules: without a mount namespace only the host system view, /proc, /dev and binds whose source is their destination can be mirrored"
-    )]
-    LandlockMirror {
-        /// The operation.
-        op: crate::fs::OpName,
-        /// Its destination.
-        dest: PathBuf,
-    },
     /// A Landlock policy with `no_new_privs` turned off and `CAP_SYS_ADMIN`
     /// not kept: the kernel would refuse to apply it.
     #[error(
@@ -440,26 +421,6 @@ pub enum ConfigError {
         "invalid seccomp setup: installing a filter needs no_new_privs, or CAP_SYS_ADMIN kept in the sandbox; keep no_new_privs, keep CAP_SYS_ADMIN, or turn the filter off with Sandbox::no_seccomp"
     )]
     SeccompNeedsNoNewPrivs,
-}
-
-/// Why a Landlock rule of a sandbox's policy is invalid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LandlockRuleProblem {
-    /// Rule paths of a sandbox are resolved as the program sees them, from
-    /// its root: they must be absolute.
-    RelativePath,
-    /// The path contains a NUL byte.
-    NulByte,
-}
-
-impl fmt::Display for LandlockRuleProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::RelativePath => "rule paths of a sandbox must be absolute",
-            Self::NulByte => "it contains a NUL byte",
-        })
-    }
 }
 
 /// Which configuration input a [`ConfigError`] is about.

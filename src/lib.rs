@@ -211,14 +211,15 @@ pub use confine::{ConfineError, ConfineReport, ConfineStage, Confinement, Prepar
 pub use enforcement::Enforcement;
 pub use error::{
     ChildSetupError, ConfigError, Error, FdProblem, Feature, Field, HostnameProblem, IdKind,
-    IdentityProblem, LandlockRuleProblem, NamespaceProblem, ParentOp, ReportProblem, Result,
-    SearchPath, Stage, Target, Unsupported, UnsupportedReason, UsernsBlocker,
+    IdentityProblem, NamespaceProblem, ParentOp, ReportProblem, Result, SearchPath, Stage, Target,
+    Unsupported, UnsupportedReason, UsernsBlocker,
 };
 pub use fs::{FsConfig, FsError, FsOp, NodeKind, OpName, RootKind, TmpfsOptions};
 #[cfg(feature = "landlock")]
 pub use landlock::{
-    FsAccess, LandlockEnforcement, LandlockError, LandlockFeature, LandlockGroup, LandlockNote,
-    LandlockPolicy, LandlockReport, LandlockScope, LandlockUnavailable, NetAccess,
+    FsAccess, LandlockAbi, LandlockEnforcement, LandlockError, LandlockFeature, LandlockGroup,
+    LandlockNote, LandlockPolicy, LandlockReport, LandlockRuleProblem, LandlockScope,
+    LandlockUnavailable, NetAccess,
 };
 pub use namespaces::{IdMapping, Namespaces};
 #[cfg(feature = "serde")]

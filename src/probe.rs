@@ -69,7 +69,7 @@ pub(crate) fn clone_into_cgroup() -> bool {
 /// The kernel's answer to the Landlock version query.
 #[cfg(feature = "landlock")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LandlockAbi {
+pub(crate) enum LandlockStatus {
     /// Landlock is enforced, with this ABI version.
     Version(u32),
     /// Built in but not enabled at boot (`EOPNOTSUPP`).
@@ -89,7 +89,7 @@ static LANDLOCK_ABI: AtomicI32 = AtomicI32::new(ABI_UNKNOWN);
 
 /// The running kernel's Landlock ABI (Linux 5.13+).
 #[cfg(feature = "landlock")]
-pub(crate) fn landlock_abi() -> LandlockAbi {
+pub(crate) fn landlock_abi() -> LandlockStatus {
     let mut v = LANDLOCK_ABI.load(Ordering::Relaxed);
     if v == ABI_UNKNOWN {
         v = match raw::landlock_abi_version() {
@@ -100,9 +100,9 @@ pub(crate) fn landlock_abi() -> LandlockAbi {
         LANDLOCK_ABI.store(v, Ordering::Relaxed);
     }
     match v {
-        ABI_NOT_ENABLED => LandlockAbi::NotEnabled,
-        n if n > 0 => LandlockAbi::Version(n as u32),
-        _ => LandlockAbi::NotImplemented,
+        ABI_NOT_ENABLED => LandlockStatus::NotEnabled,
+        n if n > 0 => LandlockStatus::Version(n as u32),
+        _ => LandlockStatus::NotImplemented,
     }
 }
 

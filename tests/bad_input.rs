@@ -738,7 +738,7 @@ fn cases() -> Vec<Case> {
     }
     #[cfg(feature = "landlock")]
     {
-        use stockade::{FsAccess, LandlockPolicy, LandlockRuleProblem};
+        use stockade::{FsAccess, LandlockAbi, LandlockError, LandlockPolicy, LandlockRuleProblem};
         v.push(case!(
             "landlock rule relative",
             |s, c| {
@@ -746,7 +746,7 @@ fn cases() -> Vec<Case> {
                 p.allow_read("usr");
                 s.landlock(p);
             },
-            C(ConfigError::LandlockRule {
+            Error::Landlock(LandlockError::InvalidRule {
                 reason: LandlockRuleProblem::RelativePath,
                 ..
             }),
@@ -759,7 +759,7 @@ fn cases() -> Vec<Case> {
                 p.allow_read_write("");
                 s.landlock(p);
             },
-            C(ConfigError::LandlockRule {
+            Error::Landlock(LandlockError::InvalidRule {
                 reason: LandlockRuleProblem::RelativePath,
                 ..
             }),
@@ -772,7 +772,7 @@ fn cases() -> Vec<Case> {
                 p.allow_read(nul("/usr\0"));
                 s.landlock(p);
             },
-            C(ConfigError::LandlockRule {
+            Error::Landlock(LandlockError::InvalidRule {
                 reason: LandlockRuleProblem::NulByte,
                 ..
             }),
@@ -784,7 +784,7 @@ fn cases() -> Vec<Case> {
                 let mut p = LandlockPolicy::new();
                 // Rights every Landlock ABI has, so the case fails for its
                 // own reason on older kernels too.
-                p.handle_fs(FsAccess::supported_by(1));
+                p.handle_fs(FsAccess::supported_by(LandlockAbi::V1));
                 p.allow_read("/no/such/rule/path");
                 s.landlock(p);
             },
@@ -800,7 +800,7 @@ fn cases() -> Vec<Case> {
                 let mut p = LandlockPolicy::new();
                 // Rights every Landlock ABI has, so the case fails for its
                 // own reason on older kernels too.
-                p.handle_fs(FsAccess::supported_by(1));
+                p.handle_fs(FsAccess::supported_by(LandlockAbi::V1));
                 p.allow_read("/usr");
                 s.landlock(p).no_new_privs(false);
             },
@@ -814,7 +814,7 @@ fn cases() -> Vec<Case> {
                     .landlock_mirror_fs(true)
                     .tmpfs("/scratch", TmpfsOptions::default());
             },
-            C(ConfigError::LandlockMirror { .. }),
+            Error::Landlock(LandlockError::Mirror { .. }),
             "/scratch"
         ));
     }

@@ -445,7 +445,7 @@ fn landlock_without_no_new_privs_needs_cap_sys_admin() {
         .capabilities(CapsPolicy::new())
         .no_new_privs(false)
         .prepare();
-    let landlock_active = policy.validate().is_ok_and(|r| r.abi > 0);
+    let landlock_active = policy.validate().is_ok_and(|r| r.abi.is_some());
     if landlock_active {
         assert!(
             matches!(r, Err(stockade::ConfineError::NoNewPrivsRequired)),

@@ -176,7 +176,8 @@ fn status(s: stockade::LandlockEnforcement) -> &'static str {
 #[cfg(feature = "landlock")]
 fn landlock(l: &stockade::LandlockReport) -> String {
     let mut j = Object::new();
-    j.num("abi", u64::from(l.abi));
+    // 0: Landlock unavailable.
+    j.num("abi", l.abi.map_or(0, |a| u64::from(a.version())));
     j.str("status", status(l.status));
     let mut rights = Object::new();
     for (name, s) in l.rights() {

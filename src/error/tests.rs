@@ -66,8 +66,6 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::Rlimit { .. } => "Rlimit",
         ConfigError::Timeout => "Timeout",
         ConfigError::Cgroup { .. } => "Cgroup",
-        ConfigError::LandlockRule { .. } => "LandlockRule",
-        ConfigError::LandlockMirror { .. } => "LandlockMirror",
         ConfigError::LandlockNeedsNoNewPrivs => "LandlockNeedsNoNewPrivs",
         ConfigError::NetFilterNeedsSeccomp => "NetFilterNeedsSeccomp",
         #[cfg(feature = "seccomp")]
@@ -76,7 +74,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::SeccompNeedsNoNewPrivs => "SeccompNeedsNoNewPrivs",
     }
 }
-const CONFIG_VARIANTS: usize = 14 + 2 * cfg!(feature = "seccomp") as usize;
+const CONFIG_VARIANTS: usize = 12 + 2 * cfg!(feature = "seccomp") as usize;
 
 fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
     #[cfg_attr(not(feature = "seccomp"), allow(unused_mut))]
@@ -144,20 +142,6 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
                 problem: Problem::Zero,
             },
             vec!["pids_max", "greater than zero"],
-        ),
-        (
-            ConfigError::LandlockRule {
-                path: "etc".into(),
-                reason: LandlockRuleProblem::RelativePath,
-            },
-            vec!["\"etc\"", "absolute"],
-        ),
-        (
-            ConfigError::LandlockMirror {
-                op: OpName::Tmpfs,
-                dest: "/scratch".into(),
-            },
-            vec!["tmpfs", "/scratch"],
         ),
         (
             ConfigError::LandlockNeedsNoNewPrivs,
@@ -276,13 +260,29 @@ fn error_samples() -> Vec<(Error, Vec<&'static str>)> {
         (Error::from(os(libc::EPIPE)), vec!["Broken pipe"]),
     ];
     #[cfg(feature = "landlock")]
-    v.push((
-        Error::Landlock(crate::landlock::LandlockError::AddPortRule {
-            port: 8080,
-            source: os(libc::EINVAL),
-        }),
-        vec!["Landlock", "8080"],
-    ));
+    v.extend([
+        (
+            Error::Landlock(crate::landlock::LandlockError::AddPortRule {
+                port: 8080,
+                source: os(libc::EINVAL),
+            }),
+            vec!["Landlock", "8080"],
+        ),
+        (
+            Error::Landlock(crate::landlock::LandlockError::InvalidRule {
+                path: "etc".into(),
+                reason: crate::landlock::LandlockRuleProblem::RelativePath,
+            }),
+            vec!["\"etc\"", "absolute"],
+        ),
+        (
+            Error::Landlock(crate::landlock::LandlockError::Mirror {
+                op: OpName::Tmpfs,
+                dest: "/scratch".into(),
+            }),
+            vec!["tmpfs", "/scratch"],
+        ),
+    ]);
     v
 }
 
@@ -371,10 +371,11 @@ fn detail_of_every_kind() {
         },
         &["Namespaces::USER"],
     );
+    #[cfg(feature = "landlock")]
     assert_actionable(
-        &ConfigError::LandlockRule {
+        &crate::landlock::LandlockError::InvalidRule {
             path: "/a\0b".into(),
-            reason: LandlockRuleProblem::NulByte,
+            reason: crate::landlock::LandlockRuleProblem::NulByte,
         },
         &["/a", "NUL"],
     );

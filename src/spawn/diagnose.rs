@@ -157,7 +157,14 @@ pub(super) fn setup_error(
         #[cfg(feature = "landlock")]
         Stage::Landlock => crate::error::ChildSetupError {
             stage,
-            target: compiled.landlock.as_ref().and_then(|l| l.target(rec.index)),
+            target: compiled
+                .landlock
+                .as_ref()
+                .and_then(|l| l.rule_name(rec.index))
+                .map(|rule| match rule {
+                    crate::landlock::RuleName::Path(p) => Target::Path(p.to_owned()),
+                    crate::landlock::RuleName::Port(p) => Target::Port(p),
+                }),
             source,
         }
         .into(),

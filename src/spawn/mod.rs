@@ -121,7 +121,7 @@ fn run(
             .collect(),
         caps: &compiled.caps,
         #[cfg(feature = "landlock")]
-        landlock: compiled.landlock.as_ref(),
+        landlock: compiled.landlock.as_ref().and_then(|l| l.rules()),
         #[cfg(feature = "seccomp")]
         seccomp: compiled.seccomp.as_ref(),
         exec,

@@ -112,7 +112,8 @@ pub(crate) struct ChildPlan<'a> {
     pub(crate) fallback_rlimits: Vec<(c_int, libc::rlimit64)>,
     pub(crate) caps: &'a CapPlan,
     #[cfg(feature = "landlock")]
-    pub(crate) landlock: Option<&'a crate::landlock::SpawnLandlock>,
+    /// The Landlock rules, when a ruleset is applied.
+    pub(crate) landlock: Option<&'a super::landlock::Rules>,
     /// The seccomp program, installed last before exec.
     #[cfg(feature = "seccomp")]
     pub(crate) seccomp: Option<&'a super::seccomp::ChildProgram>,
