@@ -1,7 +1,7 @@
 //! Why a seccomp policy could not be compiled or installed.
 
-use super::SeccompArch;
-use super::policy::SeccompAction;
+use super::report::SeccompArch;
+use super::rule::SeccompAction;
 
 /// Why a seccomp policy could not be compiled or installed.
 #[derive(Debug, thiserror::Error)]

@@ -10,6 +10,8 @@ mod codegen;
 mod error;
 mod groups;
 mod policy;
+mod report;
+mod rule;
 mod table;
 
 use std::collections::BTreeMap;
@@ -17,107 +19,43 @@ use std::fmt;
 
 pub use error::SeccompError;
 pub use groups::SyscallGroup;
-pub use policy::{ArgCondition, ArgOp, ArgWidth, SeccompAction, SeccompPolicy, SyscallRule};
+pub use policy::SeccompPolicy;
 pub(crate) use policy::{PolicyEntry, add_net_filter};
+pub use report::{SeccompArch, SeccompProfile, SeccompReport};
+pub use rule::{ArgCondition, ArgOp, ArgWidth, SeccompAction, SyscallRule};
 
 use crate::sys::raw::Errno;
+use codegen::Decision;
 
 /// The largest program the kernel accepts (`BPF_MAXINSNS`).
 const BPF_MAXINSNS: usize = 4096;
+/// The largest errno the kernel passes through (`MAX_ERRNO`); larger values
+/// are clamped by the kernel, so the compiler rejects them.
+const MAX_ERRNO: u16 = 4095;
 
-/// Whether a policy is the default profile or was customised.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize),
-    serde(rename_all = "lowercase")
-)]
-#[non_exhaustive]
-pub enum SeccompProfile {
-    /// Exactly [`SeccompPolicy::default_profile`].
-    Default,
-    /// Anything else.
-    Custom,
-}
+impl SeccompPolicy {
+    /// Compiles the policy and reports what it would enforce, without
+    /// installing anything.
+    pub fn validate(&self) -> Result<SeccompReport, SeccompError> {
+        compile(self).map(|filter| filter.report)
+    }
 
-impl fmt::Display for SeccompProfile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Default => "default",
-            Self::Custom => "custom",
-        })
+    /// Compiles the policy into the classic BPF program the kernel runs, for
+    /// inspection or for installing by other means (for example
+    /// `bwrap --seccomp FD` reads this format).
+    pub fn to_bpf(&self) -> Result<Vec<libc::sock_filter>, SeccompError> {
+        compile(self).map(|filter| filter.program.into_vec())
     }
 }
 
-/// The architecture a filter was compiled for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[non_exhaustive]
-pub enum SeccompArch {
-    /// x86_64 (the filter kills i386 and x32 system calls).
-    #[cfg_attr(feature = "serde", serde(rename = "x86_64"))]
-    X86_64,
-    /// aarch64 (the filter kills aarch32 system calls).
-    #[cfg_attr(feature = "serde", serde(rename = "aarch64"))]
-    Aarch64,
-}
-
-impl SeccompArch {
-    /// The architecture this crate was compiled for.
-    pub const NATIVE: Self = if cfg!(target_arch = "x86_64") {
-        Self::X86_64
-    } else {
-        Self::Aarch64
-    };
-}
-
-impl fmt::Display for SeccompArch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::X86_64 => "x86_64",
-            Self::Aarch64 => "aarch64",
-        })
-    }
-}
-
-/// What a compiled seccomp policy enforces, for the enforcement report.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[non_exhaustive]
-pub struct SeccompReport {
-    /// Whether the policy is the default profile.
-    pub profile: SeccompProfile,
-    /// Per-system-call decisions in the program: one for each argument
-    /// check and one for each system call with an explicit unconditional
-    /// rule (rules shadowed by later ones are not counted).
-    pub rules: usize,
-    /// Known system calls allowed whatever their arguments.
-    pub allowed_syscalls: usize,
-    /// Known system calls whose outcome depends on their arguments.
-    pub conditional_syscalls: usize,
-    /// Length of the BPF program.
-    pub instructions: usize,
-    /// Action for known system calls no rule matches.
-    pub default_action: SeccompAction,
-    /// Action for system call numbers the table does not know.
-    pub unknown_syscall_action: SeccompAction,
-    /// The architecture the program accepts; every other one is killed.
-    pub arch: SeccompArch,
-}
-
-impl fmt::Display for SeccompReport {
-    /// One line, for example `default profile, 312 rules (286 system calls
-    /// allowed, 6 checked by argument, others errno(1))`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} profile, {} rules ({} system calls allowed, {} checked by argument, others {})",
-            self.profile,
-            self.rules,
-            self.allowed_syscalls,
-            self.conditional_syscalls,
-            self.default_action
-        )
+/// Refuses an action the kernel would not return as given: an errno above
+/// 4095.
+fn check_action(action: SeccompAction) -> Result<(), SeccompError> {
+    match action {
+        SeccompAction::Errno(errno) if errno > MAX_ERRNO => {
+            Err(SeccompError::InvalidErrno { errno })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -151,18 +89,6 @@ impl CompiledFilter {
     }
 }
 
-/// What a policy decides for one known system call.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Decision {
-    /// The same return value whatever the arguments.
-    Const(u32),
-    /// Argument checks in order (first match wins), then `fallback`.
-    Checked {
-        rules: Vec<(Vec<ArgCondition>, u32)>,
-        fallback: u32,
-    },
-}
-
 /// One rule resolved to a system call number, in policy order.
 struct Resolved<'a> {
     conditions: &'a [ArgCondition],
@@ -171,8 +97,8 @@ struct Resolved<'a> {
 
 /// Compiles `policy` for the native architecture.
 pub(crate) fn compile(policy: &SeccompPolicy) -> Result<CompiledFilter, SeccompError> {
-    policy.default_action.validate()?;
-    policy.unknown_action.validate()?;
+    check_action(policy.default_action)?;
+    check_action(policy.unknown_action)?;
 
     let mut per_nr: BTreeMap<u32, Vec<Resolved<'_>>> = BTreeMap::new();
     for entry in &policy.entries {
@@ -183,7 +109,7 @@ pub(crate) fn compile(policy: &SeccompPolicy) -> Result<CompiledFilter, SeccompE
                         name: rule.syscall.clone(),
                         arch: SeccompArch::NATIVE,
                     })?;
-                rule.action.validate()?;
+                check_action(rule.action)?;
                 if let Some(bad) = rule.conditions.iter().find(|c| c.arg > 5) {
                     return Err(SeccompError::InvalidArgIndex {
                         syscall: rule.syscall.clone(),
@@ -219,7 +145,7 @@ pub(crate) fn compile(policy: &SeccompPolicy) -> Result<CompiledFilter, SeccompE
                 }
             }
             PolicyEntry::GroupAction { group, action } => {
-                action.validate()?;
+                check_action(*action)?;
                 for &name in group.syscalls() {
                     let Some(nr) = table::lookup(name) else {
                         continue;
