@@ -187,6 +187,7 @@ mod sys;
 mod template;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+pub mod units;
 mod zone;
 
 #[doc = include_str!("../docs/threat-model.md")]

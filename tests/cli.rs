@@ -66,6 +66,10 @@ fn exit_status_convention() {
             run(&["--timeout", "0.3", "sleep", "10"]).status.code(),
             Some(124)
         );
+        assert_eq!(
+            run(&["--timeout", "300ms", "sleep", "10"]).status.code(),
+            Some(124)
+        );
         let out = run(&["no-such-program-xyz"]);
         assert_eq!(out.status.code(), Some(127));
         assert!(

@@ -7,7 +7,8 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use stockade::{FsOp, RLIM_INFINITY, Rlimit, TmpfsOptions};
+use stockade::units::{self, ParseDurationError, ParseSizeError};
+use stockade::{FsOp, Rlimit, TmpfsOptions};
 
 /// Everything the command line asks for.
 #[derive(Debug, Default, PartialEq)]
@@ -70,6 +71,18 @@ pub enum ArgError {
         value: OsString,
         expected: &'static str,
     },
+    /// A size that does not parse (see `stockade::units`).
+    BadSize {
+        option: &'static str,
+        value: String,
+        error: ParseSizeError,
+    },
+    /// A duration that does not parse (see `stockade::units`).
+    BadDuration {
+        option: &'static str,
+        value: String,
+        error: ParseDurationError,
+    },
     /// An option that may be given only once came twice.
     Repeated { option: &'static str },
     /// No program to run.
@@ -94,6 +107,16 @@ impl fmt::Display for ArgError {
                     value.to_string_lossy()
                 )
             }
+            ArgError::BadSize {
+                option,
+                value,
+                error,
+            } => write!(f, "invalid size {value:?} for {option}: {error}"),
+            ArgError::BadDuration {
+                option,
+                value,
+                error,
+            } => write!(f, "invalid duration {value:?} for {option}: {error}"),
             ArgError::Repeated { option } => write!(f, "option {option} given twice"),
             ArgError::NoProgram => f.write_str("no program given"),
         }
@@ -134,7 +157,7 @@ environment.
   --bind SRC DEST          bind SRC read-write at DEST
   --bind-try SRC DEST      same, skipped if SRC does not exist
   --dev-bind SRC DEST      bind a device node (devices are off otherwise)
-  --tmpfs DEST[:SIZE]      fresh tmpfs (SIZE with K/M/G suffixes)
+  --tmpfs DEST[:SIZE]      fresh tmpfs (SIZE as for --memory)
   --overlay LOWER DEST     writable overlay of LOWER; changes vanish with the sandbox
   --dir DEST               create a directory
   --symlink TARGET DEST    create a symlink
@@ -151,12 +174,16 @@ environment.
   --seccomp default|none   system call filter: the default profile (the
                            default; denies namespace creation, io_uring, bpf,
                            the keyring, TIOCSTI, ...) or none
-  --timeout SECS           wall-clock limit; exit code 124 when hit
-  --cpu-time SECS          CPU-time limit of each process (RLIMIT_CPU)
+  --timeout DURATION       wall-clock limit; exit code 124 when hit. DURATION
+                           is seconds (2.5) or a number with a unit: 500ms,
+                           30s, 5m, 1h (also ns, us)
+  --cpu-time DURATION      CPU-time limit of each process (RLIMIT_CPU)
   --rlimit NAME=VALUE      resource limit, e.g. nofile=64, fsize=1M, core=0,
                            as=unlimited (names as in prlimit(1))
-  --memory SIZE            memory limit of the whole sandbox (cgroup memory.max,
-                           K/M/G suffixes); OOM kill reported as oom_killed
+  --memory SIZE            memory limit of the whole sandbox (cgroup memory.max);
+                           OOM kill reported as oom_killed. SIZE is bytes with
+                           an optional K, M, G or T suffix (powers of 1024;
+                           64M, 64MiB), or unlimited
   --swap SIZE              swap allowed on top of --memory (default 0)
   --pids N                 most processes and threads at once (cgroup pids.max)
   --cpus FLOAT             CPU bandwidth in CPUs, e.g. 0.5 (cgroup cpu.max)
@@ -171,22 +198,36 @@ Exit status: the program's; 128+N if killed by signal N; 124 on timeout;
 125 if the sandbox could not be set up; 126 not executable; 127 not found.
 ";
 
-/// Parses a size with an optional K/M/G/T suffix (powers of 1024).
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last()? {
-        (i, 'k' | 'K') => (&s[..i], 1u64 << 10),
-        (i, 'm' | 'M') => (&s[..i], 1 << 20),
-        (i, 'g' | 'G') => (&s[..i], 1 << 30),
-        (i, 't' | 'T') => (&s[..i], 1 << 40),
-        _ => (s, 1),
+/// A size for `option` (see `stockade::units::parse_size`).
+fn size(option: &'static str, v: OsString) -> Result<u64, ArgError> {
+    let Some(text) = v.to_str() else {
+        return Err(ArgError::BadValue {
+            option,
+            value: v,
+            expected: "a size in bytes with an optional K, M, G or T suffix",
+        });
     };
-    num.parse::<u64>().ok()?.checked_mul(mult)
+    units::parse_size(text).map_err(|error| ArgError::BadSize {
+        option,
+        value: text.to_owned(),
+        error,
+    })
 }
 
-fn parse_secs(s: &str) -> Option<Duration> {
-    let v: f64 = s.trim().parse().ok()?;
-    (v.is_finite() && v > 0.0 && v < 1e9).then(|| Duration::from_secs_f64(v))
+/// A duration for `option` (see `stockade::units::parse_duration`).
+fn duration(option: &'static str, v: OsString) -> Result<Duration, ArgError> {
+    let Some(text) = v.to_str() else {
+        return Err(ArgError::BadValue {
+            option,
+            value: v,
+            expected: "a duration: seconds, or a number with a unit (500ms, 30s, 5m)",
+        });
+    };
+    units::parse_duration(text).map_err(|error| ArgError::BadDuration {
+        option,
+        value: text.to_owned(),
+        error,
+    })
 }
 
 /// Parses the arguments after the program name.
@@ -247,37 +288,22 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
             }
             "--unsetenv" => o.unsetenv.push(val(&mut it, "--unsetenv")?),
             "--timeout" => {
-                let v = val(&mut it, "--timeout")?;
-                o.timeout = Some(v.to_str().and_then(parse_secs).ok_or(ArgError::BadValue {
-                    option: "--timeout",
-                    value: v,
-                    expected: "a positive number of seconds",
-                })?);
+                o.timeout = Some(duration("--timeout", val(&mut it, "--timeout")?)?);
             }
             "--cpu-time" => {
-                let v = val(&mut it, "--cpu-time")?;
-                o.cpu_time = Some(v.to_str().and_then(parse_secs).ok_or(ArgError::BadValue {
-                    option: "--cpu-time",
-                    value: v,
-                    expected: "a positive number of seconds",
-                })?);
+                o.cpu_time = Some(duration("--cpu-time", val(&mut it, "--cpu-time")?)?);
             }
             "--rlimit" => {
                 let v = val(&mut it, "--rlimit")?;
                 let parsed = v.to_str().and_then(|t| {
                     let (name, value) = t.split_once('=')?;
-                    let value = if value == "unlimited" || value == "infinity" {
-                        RLIM_INFINITY
-                    } else {
-                        parse_size(value)?
-                    };
-                    Some((name.parse::<Rlimit>().ok()?, value))
+                    Some((name.parse::<Rlimit>().ok()?, units::parse_size(value).ok()?))
                 });
                 o.rlimits.push(parsed.ok_or(ArgError::BadValue {
                     option: "--rlimit",
                     value: v,
                     expected: "NAME=VALUE with a prlimit name (nofile, fsize, ...) and a number, \
-                               a K/M/G size or \"unlimited\"",
+                               a size like 1M or \"unlimited\"",
                 })?);
             }
             "--memory" | "--swap" => {
@@ -286,12 +312,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                 } else {
                     "--swap"
                 };
-                let v = val(&mut it, option)?;
-                let bytes = v.to_str().and_then(parse_size).ok_or(ArgError::BadValue {
-                    option,
-                    value: v,
-                    expected: "a size in bytes with an optional K/M/G suffix",
-                })?;
+                let bytes = size(option, val(&mut it, option)?)?;
                 *(if option == "--memory" {
                     &mut o.memory
                 } else {
@@ -360,14 +381,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                 let bytes = v.as_bytes();
                 let (dest, size) = match bytes.iter().rposition(|b| *b == b':') {
                     Some(i) => {
-                        let size = std::str::from_utf8(&bytes[i + 1..])
-                            .ok()
-                            .and_then(parse_size)
-                            .ok_or(ArgError::BadValue {
-                                option: "--tmpfs",
-                                value: v.clone(),
-                                expected: "DEST[:SIZE] with SIZE like 64M",
-                            })?;
+                        let size = size("--tmpfs", OsString::from_vec(bytes[i + 1..].to_vec()))?;
                         (OsString::from_vec(bytes[..i].to_vec()), Some(size))
                     }
                     None => (v.clone(), None),
@@ -480,13 +494,16 @@ mod tests {
                 ..
             })
         ));
-        assert!(matches!(
+        assert_eq!(
             p(&["--timeout", "-1", "sh"]),
-            Err(ArgError::BadValue {
+            Err(ArgError::BadDuration {
                 option: "--timeout",
-                ..
+                value: "-1".into(),
+                error: ParseDurationError::InvalidNumber {
+                    number: "-1".into()
+                },
             })
-        ));
+        );
         for bad in ["files=3", "nofile", "nofile=x", "nofile=-1"] {
             assert!(
                 matches!(
@@ -499,18 +516,65 @@ mod tests {
                 "{bad}"
             );
         }
-        let o = p(&["--rlimit", "nofile=64", "--rlimit", "AS=unlimited", "sh"]).unwrap();
+        let o = p(&[
+            "--rlimit",
+            "nofile=64",
+            "--rlimit",
+            "AS=unlimited",
+            "--rlimit",
+            "fsize=1MiB",
+            "sh",
+        ])
+        .unwrap();
         assert_eq!(
             o.rlimits,
-            [(Rlimit::Nofile, 64), (Rlimit::As, RLIM_INFINITY)]
+            [
+                (Rlimit::Nofile, 64),
+                (Rlimit::As, stockade::RLIM_INFINITY),
+                (Rlimit::Fsize, 1 << 20)
+            ]
         );
-        assert!(matches!(
-            p(&["--tmpfs", "/t:lots", "sh"]),
-            Err(ArgError::BadValue {
+        let err = p(&["--tmpfs", "/t:lots", "sh"]).unwrap_err();
+        assert_eq!(
+            err,
+            ArgError::BadSize {
                 option: "--tmpfs",
-                ..
-            })
-        ));
+                value: "lots".into(),
+                error: ParseSizeError::UnknownSuffix {
+                    suffix: "lots".into()
+                },
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "invalid size \"lots\" for --tmpfs: unknown size suffix `lots` \
+             (expected K, M, G or T, powers of 1024)"
+        );
+    }
+
+    #[test]
+    fn durations_take_the_library_forms() {
+        for (text, d) in [
+            ("0.3", Duration::from_millis(300)),
+            ("2", Duration::from_secs(2)),
+            ("300ms", Duration::from_millis(300)),
+            ("1.5m", Duration::from_secs(90)),
+            ("1h", Duration::from_secs(3600)),
+        ] {
+            let o = p(&["--timeout", text, "--cpu-time", text, "sh"]).unwrap();
+            assert_eq!((o.timeout, o.cpu_time), (Some(d), Some(d)), "{text}");
+        }
+        for bad in ["0", "1e3", "1d", "", "1000000001"] {
+            for option in ["--timeout", "--cpu-time"] {
+                match p(&[option, bad, "sh"]) {
+                    Err(e @ ArgError::BadDuration { option: o, .. }) => {
+                        assert_eq!(o, option, "{bad}");
+                        assert!(e.to_string().contains(option), "{e}");
+                    }
+                    other => panic!("{option} {bad}: {other:?}"),
+                }
+            }
+        }
     }
 
     #[test]
@@ -538,10 +602,25 @@ mod tests {
         assert!(o.limits_best_effort);
         let o = p(&["sh"]).unwrap();
         assert_eq!((o.memory, o.pids, o.cpus), (None, None, None));
+        let o = p(&["--memory", "1GiB", "--swap", "unlimited", "sh"]).unwrap();
+        assert_eq!((o.memory, o.swap), (Some(1 << 30), Some(u64::MAX)));
         for (option, bad) in [
             ("--memory", "lots"),
             ("--memory", "-1"),
+            ("--memory", "1.5G"),
+            ("--memory", "64MB"),
             ("--swap", "1X"),
+            ("--swap", "99999999999T"),
+        ] {
+            match p(&[option, bad, "sh"]) {
+                Err(e @ ArgError::BadSize { option: o, .. }) => {
+                    assert_eq!(o, option, "{bad}");
+                    assert!(e.to_string().contains(option), "{e}");
+                }
+                other => panic!("{option} {bad}: {other:?}"),
+            }
+        }
+        for (option, bad) in [
             ("--pids", "many"),
             ("--pids", "-3"),
             ("--cpus", "0"),
@@ -645,11 +724,6 @@ mod tests {
 
     #[test]
     fn sizes_and_fs_ops_keep_order() {
-        assert_eq!(parse_size("64M"), Some(64 << 20));
-        assert_eq!(parse_size("1g"), Some(1 << 30));
-        assert_eq!(parse_size("12"), Some(12));
-        assert_eq!(parse_size("x"), None);
-        assert_eq!(parse_size("99999999999T"), None);
         let o = p(&[
             "--tmpfs",
             "/a:1K",

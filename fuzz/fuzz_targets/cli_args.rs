@@ -28,6 +28,12 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = args::parse_size(s);
+        // The size and duration grammar the options (and policy files) use.
+        if let Ok(bytes) = stockade::units::parse_size(s) {
+            assert!(bytes > 0 || s.trim().trim_start_matches('+').starts_with('0'));
+        }
+        if let Ok(d) = stockade::units::parse_duration(s) {
+            assert!(!d.is_zero() && d <= stockade::units::MAX_DURATION);
+        }
     }
 });

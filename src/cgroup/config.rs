@@ -114,7 +114,6 @@ pub struct CgroupConfig {
     /// What happens when a limit cannot be applied: an error
     /// ([`CompatLevel::HardRequirement`], the default) or a skipped entry in the
     /// report ([`CompatLevel::BestEffort`]).
-    #[cfg_attr(feature = "serde", serde(with = "compat_serde"))]
     pub compat: CompatLevel,
 }
 
@@ -266,35 +265,5 @@ impl CgroupConfig {
             return Err(invalid(CgroupField::Parent, Problem::NotAbsolute));
         }
         Ok(())
-    }
-}
-
-#[cfg(feature = "serde")]
-mod compat_serde {
-    //! `CompatLevel` as the strings "hard_requirement" / "best_effort".
-    use crate::CompatLevel;
-
-    pub(super) fn serialize<S: serde::Serializer>(
-        c: &CompatLevel,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_str(match c {
-            CompatLevel::BestEffort => "best_effort",
-            _ => "hard_requirement",
-        })
-    }
-
-    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> Result<CompatLevel, D::Error> {
-        let s = <String as serde::Deserialize>::deserialize(d)?;
-        match s.as_str() {
-            "best_effort" => Ok(CompatLevel::BestEffort),
-            "hard_requirement" => Ok(CompatLevel::HardRequirement),
-            other => Err(serde::de::Error::unknown_variant(
-                other,
-                &["best_effort", "hard_requirement"],
-            )),
-        }
     }
 }

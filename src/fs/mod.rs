@@ -138,6 +138,7 @@ impl FsOp {
             FsOp::Bind {
                 read_only: true, ..
             } => OpName::BindRo,
+            FsOp::Bind { devices: true, .. } => OpName::BindDev,
             FsOp::Bind { .. } => OpName::BindRw,
             FsOp::Tmpfs { .. } => OpName::Tmpfs,
             FsOp::Dir { .. } => OpName::Dir,
@@ -210,16 +211,26 @@ impl FsConfig {
     }
 }
 
-/// Which operation an [`FsError`] is about.
+/// Which operation an [`FsError`] is about; with the `serde` feature, the
+/// `op` of a policy file's `filesystem.ops` entry (`"bind_ro"`, `"tmpfs"`,
+/// ...; the root is not an operation there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum OpName {
     /// The root directory.
+    #[cfg_attr(feature = "serde", serde(skip))]
     Root,
     /// A read-only bind.
     BindRo,
     /// A read-write bind.
     BindRw,
+    /// A read-write bind that allows device nodes.
+    BindDev,
     /// A tmpfs.
     Tmpfs,
     /// A directory.
@@ -240,6 +251,7 @@ impl fmt::Display for OpName {
             OpName::Root => "root",
             OpName::BindRo => "bind_ro",
             OpName::BindRw => "bind_rw",
+            OpName::BindDev => "bind_dev",
             OpName::Tmpfs => "tmpfs",
             OpName::Dir => "dir",
             OpName::Symlink => "symlink",

@@ -27,8 +27,20 @@
 
 use std::collections::BTreeMap;
 
-use super::Decision;
+use super::rule::{ArgCondition, ArgOp, ArgWidth};
 use super::table::X32_SYSCALL_BIT;
+
+/// What a policy decides for one known system call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Decision {
+    /// The same return value whatever the arguments.
+    Const(u32),
+    /// Argument checks in order (first match wins), then `fallback`.
+    Checked {
+        rules: Vec<(Vec<ArgCondition>, u32)>,
+        fallback: u32,
+    },
+}
 
 // Classic BPF opcodes (linux/bpf_common.h): class | size/op | mode/source.
 /// `BPF_LD | BPF_W | BPF_ABS`
@@ -216,21 +228,21 @@ fn emit_leaf(leaf: &Leaf<'_>, out: &mut Vec<libc::sock_filter>) -> Result<(), Ge
 }
 
 fn backend_condition(
-    condition: &super::ArgCondition,
+    condition: &ArgCondition,
 ) -> Result<seccompiler::SeccompCondition, seccompiler::BackendError> {
     use seccompiler::{SeccompCmpArgLen as Len, SeccompCmpOp as Op};
     let len = match condition.width() {
-        super::ArgWidth::Low32 => Len::Dword,
-        super::ArgWidth::Full64 => Len::Qword,
+        ArgWidth::Low32 => Len::Dword,
+        ArgWidth::Full64 => Len::Qword,
     };
     let op = match condition.op() {
-        super::ArgOp::Eq => Op::Eq,
-        super::ArgOp::Ne => Op::Ne,
-        super::ArgOp::Lt => Op::Lt,
-        super::ArgOp::Le => Op::Le,
-        super::ArgOp::Gt => Op::Gt,
-        super::ArgOp::Ge => Op::Ge,
-        super::ArgOp::MaskedEq(mask) => Op::MaskedEq(mask),
+        ArgOp::Eq => Op::Eq,
+        ArgOp::Ne => Op::Ne,
+        ArgOp::Lt => Op::Lt,
+        ArgOp::Le => Op::Le,
+        ArgOp::Gt => Op::Gt,
+        ArgOp::Ge => Op::Ge,
+        ArgOp::MaskedEq(mask) => Op::MaskedEq(mask),
     };
     seccompiler::SeccompCondition::new(condition.arg(), len, op, condition.value())
 }

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use super::{ArgCondition, ArgOp, SeccompAction, SyscallRule};
+use super::rule::{ArgCondition, ArgOp, SeccompAction, SyscallRule};
 
 /// A named family of system calls, for building allowlists and denylists.
 ///

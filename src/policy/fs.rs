@@ -1,0 +1,318 @@
+//! The `[filesystem]` table: the root, the default mounts and the ordered
+//! `filesystem.ops`, each entry's keys checked against its `op`.
+
+use std::path::PathBuf;
+
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+
+use super::error::{Inexpressible, PolicyError};
+use super::values::{AbsPath, Mode, Size, abs, changed, utf8};
+use crate::fs::{FsConfig, FsOp, OpName, RootKind, TmpfsOptions};
+use crate::sandbox::Sandbox;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FsFile {
+    #[serde(with = "root_text", skip_serializing_if = "Option::is_none")]
+    root: Option<RootKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proc: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dev: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tmp: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mask_host_secrets: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ops: Option<Vec<OpEntry>>,
+}
+
+/// `filesystem.root` as text: `"host"`, `"empty"` or an absolute host
+/// directory.
+mod root_text {
+    use serde::Deserialize;
+    use serde::de::{self, Deserializer};
+    use serde::ser::{self, Serializer};
+
+    use crate::fs::RootKind;
+
+    pub(super) fn serialize<S: Serializer>(
+        root: &Option<RootKind>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match root {
+            None => s.serialize_none(),
+            Some(RootKind::HostSystem) => s.serialize_str("host"),
+            Some(RootKind::Empty) => s.serialize_str("empty"),
+            Some(RootKind::Dir(d)) => s.serialize_str(
+                d.to_str()
+                    .ok_or_else(|| ser::Error::custom("the root directory is not UTF-8"))?,
+            ),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<RootKind>, D::Error> {
+        Ok(Option::<Text>::deserialize(d)?.map(|t| t.0))
+    }
+
+    /// The root, checked inside the value's own deserializer so that an
+    /// error points at the value.
+    struct Text(RootKind);
+
+    impl<'de> Deserialize<'de> for Text {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let s = String::deserialize(d)?;
+            match s.as_str() {
+                "host" => Ok(Text(RootKind::HostSystem)),
+                "empty" => Ok(Text(RootKind::Empty)),
+                _ if s.starts_with('/') && !s.contains('\0') => Ok(Text(RootKind::Dir(s.into()))),
+                _ => Err(de::Error::invalid_value(
+                    de::Unexpected::Str(&s),
+                    &"\"host\", \"empty\" or an absolute host directory",
+                )),
+            }
+        }
+    }
+}
+
+/// One entry of `filesystem.ops`, its keys checked against its `op`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOp {
+    op: OpName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    src: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lower: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    target: Option<String>,
+    dest: AbsPath,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    optional: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    devices: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    size: Option<Size>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mode: Option<Mode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    contents: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+struct OpEntry(RawOp);
+
+impl<'de> Deserialize<'de> for OpEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = RawOp::deserialize(d)?;
+        raw.check().map_err(de::Error::custom)?;
+        Ok(OpEntry(raw))
+    }
+}
+
+impl RawOp {
+    fn new(op: OpName, dest: String) -> RawOp {
+        RawOp {
+            op,
+            dest: AbsPath(dest),
+            src: None,
+            optional: None,
+            devices: None,
+            size: None,
+            mode: None,
+            target: None,
+            contents: None,
+            lower: None,
+        }
+    }
+
+    /// Checks that the entry has the keys its operation needs and no
+    /// others.
+    fn check(&self) -> Result<(), String> {
+        let op = self.op;
+        let (required, allowed): (&[&str], &[&str]) = match op {
+            OpName::BindRo | OpName::BindRw | OpName::BindDev => {
+                (&["src"], &["src", "optional", "devices"])
+            }
+            OpName::Tmpfs => (&[], &["size", "mode"]),
+            OpName::Dir => (&[], &["mode"]),
+            OpName::Symlink => (&["target"], &["target"]),
+            OpName::File => (&["contents"], &["contents", "mode"]),
+            OpName::Overlay => (&["lower"], &["lower"]),
+            OpName::Mask => (&[], &[]),
+            // Not an operation of the file: serde does not read it.
+            OpName::Root => return Err(format!("\"{op}\" is not an operation")),
+        };
+        let present = [
+            ("src", self.src.is_some()),
+            ("optional", self.optional.is_some()),
+            ("devices", self.devices.is_some()),
+            ("size", self.size.is_some()),
+            ("mode", self.mode.is_some()),
+            ("target", self.target.is_some()),
+            ("contents", self.contents.is_some()),
+            ("lower", self.lower.is_some()),
+        ];
+        for (key, is) in present {
+            if is && !allowed.contains(&key) {
+                return Err(format!("operation \"{op}\" does not take `{key}`"));
+            }
+            if !is && required.contains(&key) {
+                return Err(format!("operation \"{op}\" needs `{key}`"));
+            }
+        }
+        if op == OpName::BindDev && self.devices == Some(false) {
+            return Err("operation \"bind_dev\" always allows devices".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The operation of a checked entry.
+    fn into_fs_op(self) -> FsOp {
+        let dest = PathBuf::from(self.dest.0);
+        let text = |s: Option<String>| PathBuf::from(s.unwrap_or_default());
+        match self.op {
+            OpName::BindRo | OpName::BindRw | OpName::BindDev => FsOp::Bind {
+                src: text(self.src),
+                dest,
+                read_only: self.op == OpName::BindRo,
+                optional: self.optional.unwrap_or(false),
+                devices: self.op == OpName::BindDev || self.devices.unwrap_or(false),
+            },
+            OpName::Tmpfs => FsOp::Tmpfs {
+                dest,
+                options: TmpfsOptions {
+                    size: self.size.map(|s| s.0),
+                    mode: self.mode.map(|m| m.0),
+                },
+            },
+            OpName::Dir => FsOp::Dir {
+                dest,
+                mode: self.mode.map(|m| m.0),
+            },
+            OpName::Symlink => FsOp::Symlink {
+                target: text(self.target),
+                dest,
+            },
+            OpName::File => FsOp::File {
+                dest,
+                contents: self.contents.unwrap_or_default().into_bytes(),
+                mode: self.mode.map(|m| m.0),
+            },
+            OpName::Overlay => FsOp::Overlay {
+                lower: text(self.lower),
+                dest,
+            },
+            OpName::Mask => FsOp::Mask { dest },
+            OpName::Root => unreachable!("RawOp::check refuses the root"),
+        }
+    }
+}
+
+fn op_to_raw(i: usize, op: &FsOp) -> Result<OpEntry, PolicyError> {
+    let key = |k: &str| format!("filesystem.ops[{i}].{k}");
+    let dest = abs(&key("dest"), op.dest())?.0;
+    let raw = match op {
+        FsOp::Bind {
+            src,
+            read_only,
+            optional,
+            devices,
+            ..
+        } => RawOp {
+            src: Some(utf8(&key("src"), src.as_os_str())?),
+            optional: optional.then_some(true),
+            devices: (*devices && *read_only).then_some(true),
+            ..RawOp::new(op.name(), dest)
+        },
+        FsOp::Tmpfs { options, .. } => RawOp {
+            size: options.size.map(Size),
+            mode: options.mode.map(Mode),
+            ..RawOp::new(OpName::Tmpfs, dest)
+        },
+        FsOp::Dir { mode, .. } => RawOp {
+            mode: mode.map(Mode),
+            ..RawOp::new(OpName::Dir, dest)
+        },
+        FsOp::Symlink { target, .. } => RawOp {
+            target: Some(utf8(&key("target"), target.as_os_str())?),
+            ..RawOp::new(OpName::Symlink, dest)
+        },
+        FsOp::File { contents, mode, .. } => RawOp {
+            contents: Some(String::from_utf8(contents.clone()).map_err(|_| {
+                PolicyError::NotExpressible {
+                    key: key("contents"),
+                    reason: Inexpressible::NotUtf8,
+                }
+            })?),
+            mode: mode.map(Mode),
+            ..RawOp::new(OpName::File, dest)
+        },
+        FsOp::Overlay { lower, .. } => RawOp {
+            lower: Some(utf8(&key("lower"), lower.as_os_str())?),
+            ..RawOp::new(OpName::Overlay, dest)
+        },
+        FsOp::Mask { .. } => RawOp::new(OpName::Mask, dest),
+    };
+    Ok(OpEntry(raw))
+}
+
+impl FsFile {
+    /// The table for `fs`, leaving out what equals `def`.
+    pub(super) fn from_config(fs: &FsConfig, def: &FsConfig) -> Result<FsFile, PolicyError> {
+        let root = match &fs.root {
+            RootKind::HostSystem => None,
+            RootKind::Empty => Some(RootKind::Empty),
+            RootKind::Dir(d) => {
+                abs("filesystem.root", d)?;
+                Some(RootKind::Dir(d.clone()))
+            }
+        };
+        let ops = fs
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| op_to_raw(i, op))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FsFile {
+            root,
+            proc: changed(fs.proc, def.proc),
+            dev: changed(fs.dev, def.dev),
+            tmp: changed(fs.tmp, def.tmp),
+            mask_host_secrets: changed(fs.mask_secrets, def.mask_secrets),
+            ops: (!ops.is_empty()).then_some(ops),
+        })
+    }
+
+    /// Applies the table to `sb`.
+    pub(super) fn apply(self, sb: &mut Sandbox) {
+        match self.root {
+            None | Some(RootKind::HostSystem) => {}
+            Some(RootKind::Empty) => {
+                sb.empty_root();
+            }
+            Some(RootKind::Dir(d)) => {
+                sb.root_dir(d);
+            }
+        }
+        if let Some(v) = self.proc {
+            sb.proc(v);
+        }
+        if let Some(v) = self.dev {
+            sb.dev(v);
+        }
+        if let Some(v) = self.tmp {
+            sb.tmp(v);
+        }
+        if let Some(v) = self.mask_host_secrets {
+            sb.mask_host_secrets(v);
+        }
+        for op in self.ops.unwrap_or_default() {
+            sb.fs_op(op.0.into_fs_op());
+        }
+    }
+}
