@@ -78,11 +78,8 @@ pub struct LandlockPolicy {
     pub(crate) net_rules: Vec<NetRule>,
     pub(crate) net_handled: NetAccess,
     pub(crate) scopes: LandlockScope,
-    #[cfg_attr(feature = "serde", serde(with = "compat_serde"))]
     pub(crate) fs_compat: CompatLevel,
-    #[cfg_attr(feature = "serde", serde(with = "compat_serde"))]
     pub(crate) net_compat: CompatLevel,
-    #[cfg_attr(feature = "serde", serde(with = "compat_serde"))]
     pub(crate) scope_compat: CompatLevel,
 }
 
@@ -282,34 +279,5 @@ impl LandlockPolicy {
 
     pub(super) fn net_requested(&self) -> NetAccess {
         self.net_handled
-    }
-}
-
-#[cfg(feature = "serde")]
-mod compat_serde {
-    use crate::compat::CompatLevel;
-
-    pub(super) fn serialize<S: serde::Serializer>(
-        level: &CompatLevel,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(match level {
-            CompatLevel::BestEffort => "best_effort",
-            CompatLevel::HardRequirement => "hard_requirement",
-        })
-    }
-
-    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<CompatLevel, D::Error> {
-        let name = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
-        match &*name {
-            "best_effort" => Ok(CompatLevel::BestEffort),
-            "hard_requirement" => Ok(CompatLevel::HardRequirement),
-            other => Err(serde::de::Error::unknown_variant(
-                other,
-                &["best_effort", "hard_requirement"],
-            )),
-        }
     }
 }
