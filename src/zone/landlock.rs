@@ -33,9 +33,10 @@ pub(crate) fn apply_in_child(ll: &SpawnLandlock) -> Result<(), (u32, Errno)> {
         )
     }
     .map_err(|e| (INDEX_CREATE, e))? as c_int;
-    let r = add_rules_and_restrict(ll, fd);
-    let _ = raw::close(fd);
-    r
+    // SAFETY: the ruleset descriptor was just created, and nothing else
+    // owns it.
+    let fd = unsafe { raw::Fd::from_raw(fd) };
+    add_rules_and_restrict(ll, fd.raw())
 }
 
 fn add_rules_and_restrict(ll: &SpawnLandlock, fd: c_int) -> Result<(), (u32, Errno)> {
@@ -47,26 +48,23 @@ fn add_rules_and_restrict(ll: &SpawnLandlock, fd: c_int) -> Result<(), (u32, Err
             libc::O_PATH | libc::O_CLOEXEC,
             0,
         ) {
-            Ok(p) => p as c_int,
+            Ok(p) => p,
             Err(_) if rule.optional => continue,
             Err(e) => return Err((index, e)),
         };
         // SAFETY: all-zero is a valid stat to be overwritten.
         let mut st: libc::stat = unsafe { core::mem::zeroed() };
-        let access = match raw::fstatat(pfd, c"", &mut st, libc::AT_EMPTY_PATH) {
+        let access = match raw::fstatat(pfd.raw(), c"", &mut st, libc::AT_EMPTY_PATH) {
             Ok(_) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => rule.dir_access,
             Ok(_) => rule.file_access,
-            Err(e) => {
-                let _ = raw::close(pfd);
-                return Err((index, e));
-            }
+            Err(e) => return Err((index, e)),
         };
         let r = if access == 0 {
             Ok(0)
         } else {
             let attr = PathBeneathAttr {
                 allowed_access: access,
-                parent_fd: pfd,
+                parent_fd: pfd.raw(),
             };
             // SAFETY: attr is a live struct in the kernel's packed
             // layout; the call reads it and the descriptors named.
@@ -80,7 +78,7 @@ fn add_rules_and_restrict(ll: &SpawnLandlock, fd: c_int) -> Result<(), (u32, Err
                 )
             }
         };
-        let _ = raw::close(pfd);
+        drop(pfd);
         r.map_err(|e| (index, e))?;
     }
     let base = ll.paths.len();

@@ -65,7 +65,15 @@ pub(crate) fn launch<'p>(
     template: Option<TemplateFds>,
 ) -> Result<Launched<'p>, LaunchError> {
     let stacks = StackMap::pooled(STACKS, STACK_SIZE).map_err(LaunchError::MapStack)?;
-    plan.program_stack.set(stacks.stack(PROGRAM, STACK_SIZE));
+    let (Some(supervisor_stack), Some(program_stack), Some(helper_stack)) = (
+        stacks.stack(SUPERVISOR),
+        stacks.stack(PROGRAM),
+        stacks.stack(HELPER),
+    ) else {
+        stacks.recycle();
+        return Err(LaunchError::MapStack(io::ErrorKind::InvalidInput.into()));
+    };
+    plan.program_stack.set(program_stack);
     let flags = libc::CLONE_VM as u64 | libc::CLONE_PIDFD as u64 | plan.namespace_flags;
     let arg = plan as *const ChildPlan<'_> as *mut c_void;
     let mut pidfd: c_int = -1;
@@ -76,9 +84,9 @@ pub(crate) fn launch<'p>(
             template,
             flags,
             pidfd_out: &mut pidfd as *mut c_int as u64,
-            stack: stacks.stack(SUPERVISOR, STACK_SIZE),
+            stack: supervisor_stack,
         }));
-        let (lo, size) = stacks.stack(HELPER, STACK_SIZE);
+        let (lo, size) = helper_stack;
         let args = CloneArgs {
             flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES) as u64,
             exit_signal: 0,
@@ -93,7 +101,7 @@ pub(crate) fn launch<'p>(
             // given below (its pidfd lands in our table, through
             // CLONE_FILES, and in `pidfd`); the entry point follows the
             // child-zone rules.
-            unsafe { clone::clone3(&args, size_of::<CloneArgs>(), helper_entry, arg) }
+            unsafe { clone::clone3(&args, helper_entry, arg) }
         });
         if let Ok(pid) = r {
             let _ = reap_exited(pid as i32);
@@ -108,7 +116,7 @@ pub(crate) fn launch<'p>(
     }
 
     if pidfd < 0 {
-        let (lo, size) = stacks.stack(SUPERVISOR, STACK_SIZE);
+        let (lo, size) = supervisor_stack;
         // Every signal blocked: the supervisor inherits this mask and must
         // not run the caller's handlers on its stack before it has reset
         // them.
@@ -129,7 +137,7 @@ pub(crate) fn launch<'p>(
                 // read it, and the guard kills and reaps the supervisor if
                 // it is dropped before then; the entry point follows the
                 // child-zone rules.
-                unsafe { clone::clone3(&args, size_of::<CloneArgs>(), supervisor_entry, arg) }
+                unsafe { clone::clone3(&args, supervisor_entry, arg) }
             } else {
                 let top = lo.wrapping_add(size);
                 // SAFETY: as above, for the legacy system call; CLONE_PIDFD

@@ -98,9 +98,9 @@ fn send(fd: c_int, rec: &Record) {
 }
 
 pub(crate) fn write_file(dir: c_int, path: &core::ffi::CStr, data: &[u8], stage: Stage) -> Step {
-    let fd = raw::openat(dir, path, libc::O_WRONLY | libc::O_CLOEXEC, 0).at(stage, 0)? as c_int;
-    let r = raw::write(fd, data);
-    let _ = raw::close(fd);
+    let fd = raw::openat(dir, path, libc::O_WRONLY | libc::O_CLOEXEC, 0).at(stage, 0)?;
+    let r = raw::write(fd.raw(), data);
+    drop(fd);
     match r {
         Ok(n) if n == data.len() => Ok(()),
         Ok(_) => Err(Fail::new(stage, 0, Errno(libc::EIO))),

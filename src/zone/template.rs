@@ -47,14 +47,7 @@ pub(crate) unsafe extern "C" fn helper_entry(arg: *mut c_void) -> c_int {
     // SAFETY: the same contract as the caller's own clone of the supervisor
     // (see `launch`): the stack and the plan outlive the supervisor's use
     // of them, and the entry point follows the child-zone rules.
-    match unsafe {
-        clone::clone3(
-            &args,
-            core::mem::size_of::<CloneArgs>(),
-            supervisor_entry,
-            arg,
-        )
-    } {
+    match unsafe { clone::clone3(&args, supervisor_entry, arg) } {
         Ok(_) => 0,
         Err(Errno(e)) => e,
     }
@@ -98,12 +91,13 @@ unsafe extern "C" fn builder_entry(arg: *mut c_void) -> c_int {
 
 fn builder(a: &BuilderArgs<'_>) -> Result<(), Fail> {
     let flags = libc::O_RDONLY | libc::O_CLOEXEC;
+    // Both descriptors go to the caller, whose table this is (CLONE_FILES).
     let user =
         raw::openat(libc::AT_FDCWD, c"/proc/self/ns/user", flags, 0).at(Stage::RootMount, 0)?;
-    a.user_fd.store(user as c_int, Ordering::Relaxed);
+    a.user_fd.store(user.into_raw(), Ordering::Relaxed);
     let mnt =
         raw::openat(libc::AT_FDCWD, c"/proc/self/ns/mnt", flags, 0).at(Stage::RootMount, 0)?;
-    a.mnt_fd.store(mnt as c_int, Ordering::Relaxed);
+    a.mnt_fd.store(mnt.into_raw(), Ordering::Relaxed);
     write_file(
         libc::AT_FDCWD,
         c"/proc/self/setgroups",
@@ -137,17 +131,19 @@ pub(crate) fn build(
     egid: u32,
 ) -> Result<(OwnedFd, OwnedFd), ()> {
     let stacks = StackMap::new(2, STACK_SIZE).map_err(drop)?;
+    let (Some((lo, size)), Some(anchor_stack)) = (stacks.stack(0), stacks.stack(1)) else {
+        return Err(());
+    };
     let args = BuilderArgs {
         plan,
         split,
         uid_map: format!("{euid} {euid} 1\n").into_bytes(),
         gid_map: format!("{egid} {egid} 1\n").into_bytes(),
-        anchor_stack: stacks.stack(1, STACK_SIZE),
+        anchor_stack,
         user_fd: AtomicI32::new(-1),
         mnt_fd: AtomicI32::new(-1),
         fail: UnsafeCell::new(None),
     };
-    let (lo, size) = stacks.stack(0, STACK_SIZE);
     let cargs = CloneArgs {
         flags: (libc::CLONE_VM
             | libc::CLONE_VFORK
@@ -167,7 +163,6 @@ pub(crate) fn build(
         unsafe {
             clone::clone3(
                 &cargs,
-                core::mem::size_of::<CloneArgs>(),
                 builder_entry,
                 &args as *const BuilderArgs<'_> as *mut c_void,
             )
