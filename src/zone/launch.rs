@@ -18,14 +18,14 @@
 use core::ffi::{c_int, c_void};
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
 
 use super::plan::{ChildPlan, HelperArgs, TemplateFds};
 use super::supervisor::supervisor_entry;
 use super::template::helper_entry;
 use super::{reap_exited, with_signals_blocked};
 use crate::sys::clone::{self, CloneArgs, StackMap};
-use crate::sys::pidfd;
+use crate::sys::pidfd::Pidfd;
 use crate::sys::raw::Errno;
 
 /// Stack size of each child-zone process. Only touched pages are backed.
@@ -151,7 +151,7 @@ pub(crate) fn launch<'p>(
         }
     }
     // SAFETY: CLONE_PIDFD stored a new descriptor that nothing else owns.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let pidfd = Pidfd::new(unsafe { OwnedFd::from_raw_fd(pidfd) });
     Ok(Launched {
         supervisor: Supervisor {
             pidfd,
@@ -204,7 +204,7 @@ impl Drop for Launched<'_> {
 /// A sandbox's supervisor (its init), with the stacks it runs on.
 #[derive(Debug)]
 pub(crate) struct Supervisor {
-    pidfd: OwnedFd,
+    pidfd: Pidfd,
     /// Mapped until the supervisor is reaped, then back to the pool.
     stacks: Option<StackMap>,
 }
@@ -217,19 +217,46 @@ impl Supervisor {
 
     /// Sends it `sig`.
     pub(crate) fn signal(&self, sig: c_int) -> io::Result<()> {
-        pidfd::send_signal(self.pidfd.as_fd(), sig)
+        self.pidfd.send_signal(sig)
     }
 
     /// Reaps it (without blocking with `nohang`), returning its raw wait
     /// status; its stacks then serve the next spawn.
     pub(crate) fn wait(&mut self, nohang: bool) -> io::Result<Option<i32>> {
-        let status = pidfd::wait(self.pidfd.as_fd(), nohang)?;
+        let status = self.pidfd.wait(nohang)?;
         if status.is_some() {
-            if let Some(stacks) = self.stacks.take() {
-                stacks.recycle();
-            }
+            self.reaped();
         }
         Ok(status)
+    }
+
+    /// Registers its pidfd with the current tokio runtime's reactor, for
+    /// [`poll_wait`](Supervisor::poll_wait).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one without the I/O driver enabled.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn register(&mut self) -> io::Result<()> {
+        self.pidfd.register()
+    }
+
+    /// Polls for its end through the reactor and reaps it, as
+    /// [`wait`](Supervisor::wait) does.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn poll_wait(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<i32>> {
+        let status = std::task::ready!(self.pidfd.poll_exit(cx))?;
+        self.reaped();
+        std::task::Poll::Ready(Ok(status))
+    }
+
+    fn reaped(&mut self) {
+        if let Some(stacks) = self.stacks.take() {
+            stacks.recycle();
+        }
     }
 }
 
