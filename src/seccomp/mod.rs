@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub use groups::SyscallGroup;
+#[cfg(test)]
+pub(crate) use table::max_known;
 
 use crate::sys::raw::Errno;
 

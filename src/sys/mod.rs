@@ -8,3 +8,5 @@
 pub(crate) mod clone;
 pub(crate) mod pidfd;
 pub(crate) mod raw;
+#[cfg(test)]
+pub(crate) mod testing;

@@ -90,3 +90,46 @@ pub(crate) fn install(filter: &CompiledFilter) -> Result<(), Errno> {
 pub(crate) fn install_all_threads(filter: &CompiledFilter) -> Result<Option<u32>, Errno> {
     set_mode_filter(&filter.fprog(), FILTER_FLAG_TSYNC).map(|tid| (tid != 0).then_some(tid as u32))
 }
+
+#[cfg(test)]
+#[allow(clippy::expect_used)] // Test code, in the parent.
+mod tests {
+    use super::*;
+    use crate::seccomp::SeccompPolicy;
+    use crate::sys::testing;
+
+    #[test]
+    fn install_confines_a_forked_child() {
+        // The filter is compiled here, in the parent; the child only makes raw
+        // system calls, as the program process does.
+        let filter = crate::seccomp::compile(&SeccompPolicy::default_profile())
+            .expect("the default profile compiles");
+        let unknown = crate::seccomp::max_known().wrapping_add(1);
+        let pid = testing::fork(|| {
+            if crate::zone::caps::set_no_new_privs().is_err() || install(&filter).is_err() {
+                return 10;
+            }
+            // SAFETY: getppid takes no arguments.
+            if unsafe { sc!(libc::SYS_getppid) }.is_err() {
+                return 11;
+            }
+            // SAFETY: unshare(0) takes an integer and changes nothing.
+            if unsafe { sc!(libc::SYS_unshare, 0) } != Err(Errno(libc::EPERM)) {
+                return 12;
+            }
+            // SAFETY: a null clone_args pointer is never dereferenced (the
+            // call is refused by the filter, or with EFAULT).
+            if unsafe { sc!(libc::SYS_clone3, 0, 88) } != Err(Errno(libc::ENOSYS)) {
+                return 13;
+            }
+            // SAFETY: a number the filter does not know, without arguments:
+            // the filter answers it (a kernel too old to have it, too).
+            if unsafe { sc!(unknown) } != Err(Errno(libc::ENOSYS)) {
+                return 14;
+            }
+            0
+        })
+        .expect("fork");
+        assert_eq!(testing::wait(pid), Ok(0), "the child's exit code");
+    }
+}
