@@ -14,6 +14,8 @@
 //! This file is parent-side code (it allocates and returns typed errors);
 //! it lives in the zone because its `unsafe` blocks are the zone's entry
 //! contract.
+// Parent-side: it owns the supervisor's pidfd with std's `OwnedFd`.
+#![allow(clippy::disallowed_types)]
 
 use core::ffi::{c_int, c_void};
 use std::io;

@@ -684,7 +684,11 @@ unsafe extern "C" fn anchor_entry(arg: *mut core::ffi::c_void) -> c_int {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::disallowed_macros
+)]
 mod tests {
     use super::*;
 

@@ -1,5 +1,6 @@
 //! seccomp, child-zone half: installs a filter compiled once per policy.
 
+#[allow(clippy::disallowed_types)] // Built by the parent, see ChildProgram.
 use std::sync::Arc;
 
 use crate::seccomp::CompiledFilter;
@@ -11,6 +12,8 @@ pub(crate) const FILTER_FLAG_TSYNC: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC as u32
 /// A compiled filter lowered for the child zone: the `sock_fprog` the
 /// kernel takes, built in the parent, pointing into the filter it keeps
 /// alive. Part of the spawn plan.
+// The parent builds and drops it; the zone only reads `fprog`.
+#[allow(clippy::disallowed_types)]
 pub(crate) struct ChildProgram {
     fprog: libc::sock_fprog,
     /// Owns the instructions `fprog` points to.
@@ -38,7 +41,8 @@ impl ChildProgram {
         &self._filter
     }
 
-    /// Lowers a shared compiled filter.
+    /// Lowers a shared compiled filter (parent side).
+    #[allow(clippy::disallowed_types)]
     pub(crate) fn new(filter: Arc<CompiledFilter>) -> Self {
         Self {
             fprog: filter.fprog(),
@@ -92,7 +96,7 @@ pub(crate) fn install_all_threads(filter: &CompiledFilter) -> Result<Option<u32>
 }
 
 #[cfg(test)]
-#[allow(clippy::expect_used)] // Test code, in the parent.
+#[allow(clippy::expect_used, clippy::disallowed_macros)] // Test code, in the parent.
 mod tests {
     use super::*;
     use crate::seccomp::SeccompPolicy;

@@ -4,6 +4,7 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_void};
+#[allow(clippy::disallowed_types)] // For `build`, which is parent-side.
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -54,6 +55,8 @@ pub(crate) unsafe extern "C" fn helper_entry(arg: *mut c_void) -> c_int {
 }
 
 /// What the builder process reads and writes.
+// The parent builds the id maps; the builder only reads them.
+#[allow(clippy::disallowed_types)]
 struct BuilderArgs<'a> {
     plan: &'a MountPlan,
     split: &'a TemplateSplit,
@@ -124,6 +127,9 @@ fn builder(a: &BuilderArgs<'_>) -> Result<(), Fail> {
 /// namespaces mapping `euid` and `egid` to themselves applies the static
 /// part of the plan (`split`) and pivots into it. Returns descriptors of
 /// the builder's user and mount namespaces, which keep them alive.
+///
+/// Parent-side code: it formats the id maps and returns owned descriptors.
+#[allow(clippy::disallowed_types, clippy::disallowed_macros)]
 pub(crate) fn build(
     plan: &MountPlan,
     split: &TemplateSplit,
