@@ -425,6 +425,22 @@ impl Child {
         }
     }
 
+    /// Polls for the program's end through the tokio reactor, which the
+    /// supervisor's pidfd must be registered with
+    /// ([`Supervisor::register`](crate::zone::launch::Supervisor::register));
+    /// the async form of [`try_wait`](Child::try_wait).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn poll_wait(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<ExitStatus>> {
+        if let Some(s) = self.inner.status {
+            return std::task::Poll::Ready(Ok(s));
+        }
+        let sup = std::task::ready!(self.inner.supervisor.poll_wait(cx))?;
+        std::task::Poll::Ready(Ok(self.finish(ExitStatus(sup)).status))
+    }
+
     /// Waits at most `timeout` for the program to end. Returns `None` if it is
     /// still running (it is left running; call [`kill`](Child::kill) to end
     /// it).

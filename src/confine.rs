@@ -43,6 +43,7 @@
 //! may run in the child of `fork` in a multi-threaded program, for example in
 //! [`std::os::unix::process::CommandExt::pre_exec`].
 
+use core::ffi::c_int;
 use std::io;
 
 #[cfg(any(feature = "landlock", feature = "seccomp"))]
@@ -52,7 +53,7 @@ use crate::caps::{self, CapContext, CapPlan, CapStage, CapsError, CapsPolicy, Ca
 use crate::landlock::{self, LandlockError, LandlockPolicy, LandlockReport, PreparedLandlock};
 #[cfg(feature = "seccomp")]
 use crate::seccomp::{self, CompiledFilter, SeccompError, SeccompPolicy, SeccompReport};
-use crate::sys::raw::{Errno, sc, syscall6};
+use crate::sys::raw::{self, Errno};
 
 /// What to apply to the current process.
 ///
@@ -518,20 +519,13 @@ fn covers_every_thread(landlock: Option<bool>, seccomp: Option<bool>, changes_ca
     clippy::indexing_slicing
 )]
 fn count_threads() -> Result<usize, Errno> {
-    const PATH: &[u8] = b"/proc/self/task\0";
-    // SAFETY: PATH is a NUL-terminated string that outlives the call.
-    let fd = unsafe {
-        sc!(
-            libc::SYS_openat,
-            libc::AT_FDCWD,
-            PATH.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC
-        )
-    }?;
-    let result = count_dirents(fd);
-    // SAFETY: fd was opened above and is closed exactly once.
-    let _ = unsafe { sc!(libc::SYS_close, fd) };
-    result
+    let fd = raw::openat(
+        libc::AT_FDCWD,
+        c"/proc/self/task",
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        0,
+    )?;
+    count_dirents(fd.raw())
 }
 
 #[deny(
@@ -540,7 +534,7 @@ fn count_threads() -> Result<usize, Errno> {
     clippy::panic,
     clippy::indexing_slicing
 )]
-fn count_dirents(fd: usize) -> Result<usize, Errno> {
+fn count_dirents(fd: c_int) -> Result<usize, Errno> {
     // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type;
     // char d_name[]; }
     const RECLEN_AT: usize = 16;
@@ -548,8 +542,7 @@ fn count_dirents(fd: usize) -> Result<usize, Errno> {
     let mut buf = [0u8; 2048];
     let mut count = 0usize;
     loop {
-        // SAFETY: buf is a live, writable stack buffer of buf.len() bytes.
-        let n = unsafe { sc!(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) }?;
+        let n = raw::getdents64(fd, &mut buf)?;
         if n == 0 {
             return Ok(count);
         }

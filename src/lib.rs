@@ -158,6 +158,9 @@
 //!   awaits the sandbox's pidfd on tokio's reactor, with no `SIGCHLD`
 //!   handler and no thread per child.
 #![deny(missing_docs)]
+// `unsafe` lives in two places only: `sys` (the raw system calls and the
+// safe wrappers over them) and `zone` (the code between clone and exec).
+#![deny(unsafe_code)]
 
 mod caps;
 pub mod cgroup;
@@ -183,11 +186,13 @@ mod sandbox;
 mod seccomp;
 mod spawn;
 mod stage;
+#[allow(unsafe_code)]
 mod sys;
 mod template;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 pub mod units;
+#[allow(unsafe_code)]
 mod zone;
 
 #[doc = include_str!("../docs/threat-model.md")]

@@ -96,8 +96,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use ::tokio::io::unix::AsyncFd;
-use ::tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::net::unix::pipe;
 
 use crate::child::{Child, ChildStderr, ChildStdin, ChildStdout, ExitStatus, Outcome, Output};
@@ -160,22 +159,12 @@ impl Sandbox {
     }
 }
 
-/// A [`Child`] seen through its pidfd, for the reactor.
-#[derive(Debug)]
-struct Watched(Child);
-
-impl AsRawFd for Watched {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0.inner.supervisor.pidfd().as_raw_fd()
-    }
-}
-
-/// The registered pidfd with its `Child`; reaps (and, by default, kills)
-/// the sandbox in the background when dropped unfinished.
+/// The `Child`, with its pidfd registered with the reactor; reaps (and, by
+/// default, kills) the sandbox in the background when dropped unfinished.
 #[derive(Debug)]
 struct Supervisor {
     /// `None` only while being dropped.
-    fd: Option<AsyncFd<Watched>>,
+    child: Option<Child>,
     /// Whether this is the background reaper's copy, which must not hand
     /// itself off again (a task dropped unrun, as at runtime shutdown,
     /// would otherwise respawn forever).
@@ -183,47 +172,25 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn fd(&self) -> &AsyncFd<Watched> {
-        self.fd.as_ref().expect("present until dropped")
-    }
-
     fn child(&self) -> &Child {
-        &self.fd().get_ref().0
+        self.child.as_ref().expect("present until dropped")
     }
 
     fn child_mut(&mut self) -> &mut Child {
-        &mut self.fd.as_mut().expect("present until dropped").get_mut().0
+        self.child.as_mut().expect("present until dropped")
     }
 
     /// Resolves once the sandbox has ended and been reaped.
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
-        loop {
-            if let Some(status) = self.child_mut().try_wait()? {
-                return Poll::Ready(Ok(status));
-            }
-            let fd = self.fd.as_mut().expect("present until dropped");
-            let mut guard = match fd.poll_read_ready_mut(cx) {
-                Poll::Ready(Ok(guard)) => guard,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            // A pidfd is readable once its process is a zombie, which the
-            // next `try_wait` reaps. Should the readiness ever come before
-            // that, forget it and wait for the next event.
-            if let Some(status) = guard.get_inner_mut().0.try_wait()? {
-                return Poll::Ready(Ok(status));
-            }
-            guard.clear_ready();
-        }
+        self.child_mut().poll_wait(cx)
     }
 }
 
 impl Drop for Supervisor {
     fn drop(&mut self) {
-        let Some(mut fd) = self.fd.take() else {
+        let Some(mut child) = self.child.take() else {
             return;
         };
-        let child = &mut fd.get_mut().0;
         if child.inner.status.is_some() {
             return;
         }
@@ -242,7 +209,7 @@ impl Drop for Supervisor {
         }
         if let Ok(handle) = ::tokio::runtime::Handle::try_current() {
             let mut sup = Supervisor {
-                fd: Some(fd),
+                child: Some(child),
                 reaper: true,
             };
             drop(handle.spawn(async move {
@@ -302,18 +269,13 @@ impl AsyncChild {
             .take()
             .map(AsyncChildStderr::try_from)
             .transpose()?;
-        // SAFETY: the registered descriptor is the `Child`'s pidfd, an
-        // `OwnedFd` that `Watched` owns (inside the `Child`) and never closes
-        // or replaces while the `AsyncFd` holds it: the `Child` only drops
-        // it when it is itself dropped, after the `AsyncFd` deregistered.
-        let fd = unsafe { AsyncFd::register_with_interest(Watched(child), Interest::READABLE) }
-            .map_err(io::Error::from)?;
+        child.inner.supervisor.register()?;
         Ok(AsyncChild {
             stdin,
             stdout,
             stderr,
             sup: Supervisor {
-                fd: Some(fd),
+                child: Some(child),
                 reaper: false,
             },
         })

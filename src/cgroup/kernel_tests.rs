@@ -6,10 +6,8 @@
 //! it they print `SKIPPED: <reason>`, and fail when
 //! `STOCKADE_REQUIRE_ALL_FEATURES=1`.
 //!
-//! Forked children only issue raw libc system calls (no allocation, no locks),
-//! since the test harness is multi-threaded.
-
-#![allow(clippy::multiple_unsafe_ops_per_block)] // Forked test children, raw calls only.
+//! Forked children only issue raw system calls (`crate::sys::raw`: no
+//! allocation, no locks), since the test harness is multi-threaded.
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
@@ -19,8 +17,9 @@ use std::time::{Duration, Instant};
 use super::discover::Discovery;
 use super::os::{Os, RealOs};
 use super::*;
-
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+use crate::sys::clone::CLONE_INTO_CGROUP;
+use crate::sys::raw;
+use crate::sys::testing::{self, wait};
 
 fn skip(test: &str, reason: &str) {
     eprintln!("SKIPPED: {test}: {reason}");
@@ -59,36 +58,12 @@ fn is_root() -> bool {
 
 /// Forks; the child runs `f` (raw system calls only) and exits with its result.
 fn fork_child(f: impl FnOnce() -> i32) -> libc::pid_t {
-    // SAFETY: the child only runs `f`, which by contract issues raw system
-    // calls on pre-built data, then `_exit`s without unwinding or running
-    // destructors.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed: {}", std::io::Error::last_os_error());
-    if pid == 0 {
-        let code = f();
-        // SAFETY: ends the forked child immediately.
-        unsafe { libc::_exit(code) };
-    }
-    pid
-}
-
-/// Waits for `pid`: Ok(exit code) or Err(signal number).
-fn wait(pid: libc::pid_t) -> Result<i32, i32> {
-    let mut status = 0;
-    // SAFETY: waits for our own child; `status` is a valid out-pointer.
-    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(r, pid, "waitpid: {}", std::io::Error::last_os_error());
-    if libc::WIFEXITED(status) {
-        Ok(libc::WEXITSTATUS(status))
-    } else {
-        Err(libc::WTERMSIG(status))
-    }
+    testing::fork(f).unwrap_or_else(|e| panic!("fork failed: {}", e.into_io()))
 }
 
 /// Writes "0" to a cgroup.procs fd: moves the calling process there.
 fn join(procs_fd: i32) -> bool {
-    // SAFETY: writes one byte from a static buffer to an open fd.
-    unsafe { libc::write(procs_fd, b"0".as_ptr().cast(), 1) == 1 }
+    raw::write(procs_fd, b"0") == Ok(1)
 }
 
 fn procs_of(dir: &Path) -> Vec<i32> {
@@ -107,48 +82,9 @@ fn stockade_dirs(parent: &Path) -> Vec<String> {
         .collect()
 }
 
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
 /// clone3 without CLONE_VM (a fork); the child runs `f` and exits.
 fn clone3_child(flags: u64, cgroup_fd: i32, f: impl FnOnce() -> i32) -> std::io::Result<i32> {
-    let args = CloneArgs {
-        flags,
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: cgroup_fd as u64,
-        ..CloneArgs::default()
-    };
-    // SAFETY: clone3 with a valid, fully initialised clone_args of the size
-    // passed; without CLONE_VM the child gets its own copy of memory, like fork.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if r == 0 {
-        let code = f();
-        // SAFETY: ends the child immediately.
-        unsafe { libc::_exit(code) };
-    }
-    Ok(r as i32)
+    testing::clone3_fork(flags, cgroup_fd, f).map_err(raw::Errno::into_io)
 }
 
 /// A pipe whose read end a child blocks on until the parent closes the write end.
@@ -164,8 +100,12 @@ fn release(w: std::os::fd::OwnedFd) {
 
 fn block_on(fd: i32) {
     let mut b = [0u8; 1];
-    // SAFETY: reads into a stack buffer from an open fd.
-    unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) };
+    let _ = raw::read(fd, &mut b);
+}
+
+/// Blocks until a signal arrives (`pause(2)`).
+fn pause() {
+    let _ = raw::poll(&mut [], None);
 }
 
 #[test]
@@ -206,26 +146,8 @@ fn real_memory_limit_oom_kills_and_is_counted() {
         if !join(procs) {
             return 3;
         }
-        let len = 256usize << 20;
-        // SAFETY: anonymous private mapping, then touching each page of it.
-        unsafe {
-            let p = libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            );
-            if p == libc::MAP_FAILED {
-                return 4;
-            }
-            let p = p.cast::<u8>();
-            let mut i = 0;
-            while i < len {
-                p.add(i).write_volatile(1);
-                i += 4096;
-            }
+        if !testing::touch_fresh_memory(256 << 20) {
+            return 4;
         }
         0
     });
@@ -308,13 +230,12 @@ fn real_clone3_into_cgroup() {
         cg.dir_fd().as_raw_fd(),
         || {
             let mut buf = [0u8; 64];
-            // SAFETY: opens, reads into a stack buffer, writes it to a pipe.
-            unsafe {
-                let fd = libc::open(c"/proc/self/cgroup".as_ptr(), libc::O_RDONLY);
-                let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-                if n > 0 {
-                    libc::write(wfd, buf.as_ptr().cast(), n as usize);
-                }
+            let Ok(fd) = raw::openat(libc::AT_FDCWD, c"/proc/self/cgroup", libc::O_RDONLY, 0)
+            else {
+                return 0;
+            };
+            if let Ok(n @ 1..) = raw::read(fd.raw(), &mut buf) {
+                let _ = raw::write(wfd, &buf[..n]);
             }
             0
         },
@@ -345,8 +266,7 @@ fn real_procs_fd_works_after_entering_new_namespaces() {
     let (r, w) = gate();
     let rfd = r.as_raw_fd();
     let pid = fork_child(|| {
-        // SAFETY: unshare of namespaces in this single-threaded child.
-        if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWCGROUP) } != 0 {
+        if raw::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWCGROUP).is_err() {
             return 5;
         }
         if !join(procs) {
@@ -388,17 +308,12 @@ fn real_pids_limit_stops_forks() {
         }
         let mut ok = 0;
         for _ in 0..10 {
-            // SAFETY: fork in a single-threaded child; grandchildren sleep
-            // until killed with the cgroup.
-            let p = unsafe { libc::fork() };
-            if p == 0 {
-                // SAFETY: blocks until a signal arrives.
-                unsafe {
-                    libc::pause();
-                    libc::_exit(0)
-                };
-            }
-            if p > 0 {
+            // Grandchildren sleep until killed with the cgroup.
+            let p = testing::fork(|| {
+                pause();
+                0
+            });
+            if p.is_ok() {
                 ok += 1;
             }
         }
@@ -416,23 +331,21 @@ fn spawn_daemon(procs: i32) -> libc::pid_t {
         if !join(procs) {
             return 1;
         }
-        // SAFETY: double fork with setsid in single-threaded children; the
-        // daemon ignores SIGTERM (as does every process on the way to it, so
-        // a SIGTERM aimed at the middle one cannot stop the daemon from being
-        // born) and sleeps until SIGKILL.
-        unsafe {
-            libc::signal(libc::SIGTERM, libc::SIG_IGN);
-            if libc::fork() == 0 {
-                libc::setsid();
-                if libc::fork() == 0 {
-                    loop {
-                        libc::pause();
-                    }
+        // Double fork with setsid; the daemon ignores SIGTERM (as does
+        // every process on the way to it, so a SIGTERM aimed at the middle
+        // one cannot stop the daemon from being born) and sleeps until
+        // SIGKILL.
+        let _ = raw::set_disposition(libc::SIGTERM, raw::Disposition::Ignore);
+        let _ = testing::fork(|| {
+            let _ = raw::setsid();
+            let _ = testing::fork(|| {
+                loop {
+                    pause();
                 }
-                libc::_exit(0);
-            }
-            libc::_exit(0);
-        }
+            });
+            0
+        });
+        0
     });
     assert_eq!(wait(pid), Ok(0));
     pid
@@ -595,39 +508,20 @@ fn real_sandbox_cannot_reach_its_limits() {
         | (libc::CLONE_NEWCGROUP | libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as u64;
     let attempt = |fd: i32| {
         clone3_child(flags, fd, || {
-            // SAFETY: mount calls with static C strings in the child's own
-            // mount namespace; open/write on the new mount.
-            unsafe {
-                let none = std::ptr::null::<libc::c_char>();
-                if libc::mount(
-                    none,
-                    c"/".as_ptr(),
-                    none,
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                ) != 0
-                {
-                    return 10;
-                }
-                if libc::mount(
-                    c"none".as_ptr(),
-                    c"/tmp".as_ptr(),
-                    c"cgroup2".as_ptr(),
-                    0,
-                    std::ptr::null(),
-                ) != 0
-                {
-                    return 11;
-                }
-                let fd = libc::open(c"/tmp/memory.max".as_ptr(), libc::O_WRONLY);
-                if fd < 0 {
-                    return 20; // no memory.max in view
-                }
-                if libc::write(fd, b"max".as_ptr().cast(), 3) == 3 {
-                    21
-                } else {
-                    22
-                }
+            // In the child's own mount namespace.
+            if raw::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None).is_err() {
+                return 10;
+            }
+            if raw::mount(Some(c"none"), c"/tmp", Some(c"cgroup2"), 0, None).is_err() {
+                return 11;
+            }
+            let Ok(fd) = raw::openat(libc::AT_FDCWD, c"/tmp/memory.max", libc::O_WRONLY, 0) else {
+                return 20; // no memory.max in view
+            };
+            if raw::write(fd.raw(), b"max") == Ok(3) {
+                21
+            } else {
+                22
             }
         })
         .unwrap()

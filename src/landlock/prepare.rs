@@ -12,7 +12,7 @@ use super::lower::{View, lower};
 use super::policy::LandlockPolicy;
 use super::report::{LandlockNote, LandlockReport};
 use super::resolve::{KernelAbi, kernel_abi};
-use crate::zone::landlock::{Failed, build_owned};
+use crate::zone::landlock::{Failed, build};
 
 /// A policy turned into a kernel ruleset, ready to be applied by any number
 /// of processes.
@@ -68,7 +68,7 @@ pub(super) fn prepare_with(
             .unwrap_or_default()
     };
     let mut skipped = Vec::new();
-    let fd = build_owned(rules, |i, errno| skipped.push((i, errno))).map_err(|(step, e)| {
+    let fd = build(rules, |i, errno| skipped.push((i, errno))).map_err(|(step, e)| {
         let source = e.into_io();
         match step {
             Failed::Create => LandlockError::CreateRuleset { source },
@@ -95,7 +95,7 @@ pub(super) fn prepare_with(
             }),
     );
     Ok(PreparedLandlock {
-        fd: Some(fd),
+        fd: Some(fd.into_owned()),
         abi: abi.version(),
         report,
     })

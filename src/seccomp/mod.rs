@@ -23,6 +23,8 @@ pub use policy::SeccompPolicy;
 pub(crate) use policy::{PolicyEntry, add_net_filter};
 pub use report::{SeccompArch, SeccompProfile, SeccompReport};
 pub use rule::{ArgCondition, ArgOp, ArgWidth, SeccompAction, SyscallRule};
+#[cfg(test)]
+pub(crate) use table::max_known;
 
 use crate::sys::raw::Errno;
 use codegen::Decision;

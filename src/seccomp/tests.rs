@@ -4,9 +4,6 @@
 use super::codegen::*;
 use super::groups::*;
 use super::*;
-use crate::sys::raw::{sc, syscall6};
-use crate::zone::caps::set_no_new_privs;
-use crate::zone::seccomp::install;
 
 const EPERM: SeccompAction = SeccompAction::Errno(libc::EPERM as u16);
 const ENOSYS: SeccompAction = SeccompAction::Errno(libc::ENOSYS as u16);
@@ -1192,49 +1189,6 @@ fn table_matches_libc() {
         SYS_landlock_restrict_self SYS_memfd_secret SYS_process_mrelease SYS_futex_waitv
         SYS_set_mempolicy_home_node SYS_fchmodat2 SYS_mseal
     }
-}
-
-#[test]
-fn install_confines_a_forked_child() {
-    // The filter is compiled here, in the parent; the child only makes raw
-    // system calls, as the spawn engine's child does.
-    let filter = compiled(&SeccompPolicy::default_profile());
-    // SAFETY: fork in a test; the child makes only raw system calls and
-    // leaves with _exit.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let code = (|| {
-            if set_no_new_privs().is_err() || install(&filter).is_err() {
-                return 10;
-            }
-            // SAFETY: getppid takes no arguments.
-            if unsafe { sc!(libc::SYS_getppid) }.is_err() {
-                return 11;
-            }
-            // SAFETY: unshare(0) takes an integer and changes nothing.
-            if unsafe { sc!(libc::SYS_unshare, 0) } != Err(Errno(libc::EPERM)) {
-                return 12;
-            }
-            // SAFETY: a null clone_args pointer is never dereferenced (the
-            // call is refused by the filter, or with EFAULT).
-            if unsafe { sc!(libc::SYS_clone3, 0, 88) } != Err(Errno(libc::ENOSYS)) {
-                return 13;
-            }
-            // SAFETY: an unassigned system call number.
-            if unsafe { sc!(table::max_known() + 1) } != Err(Errno(libc::ENOSYS)) {
-                return 14;
-            }
-            0
-        })();
-        // SAFETY: leaving the forked child without running the test harness.
-        unsafe { libc::_exit(code) };
-    }
-    let mut status = 0;
-    // SAFETY: waiting for our own child.
-    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-    assert!(libc::WIFEXITED(status), "child died: status {status:#x}");
-    assert_eq!(libc::WEXITSTATUS(status), 0);
 }
 
 #[test]

@@ -53,12 +53,10 @@ pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// 16-byte aligned. `entry` must be safe to run in the child under the
 /// sharing implied by `args.flags` (with `CLONE_VM`: only async-signal-safe,
 /// allocation-free code), and `arg` must stay valid for as long as it uses it.
-pub unsafe fn clone3(
-    args: &CloneArgs,
-    size: usize,
-    entry: ChildEntry,
-    arg: *mut c_void,
-) -> SysResult {
+/// Every address in `args` (`pidfd`, `child_tid`, `parent_tid`, `set_tid`)
+/// is zero or valid for the kernel's write or read, as its flag says.
+pub unsafe fn clone3(args: &CloneArgs, entry: ChildEntry, arg: *mut c_void) -> SysResult {
+    let size = core::mem::size_of::<CloneArgs>();
     let ret: isize;
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the parent branch behaves like a plain system call (rax, rcx and
@@ -208,6 +206,8 @@ pub struct StackMap {
     base: *mut u8,
     len: usize,
     count: usize,
+    /// Size of each stack (a multiple of the page size).
+    size: usize,
 }
 
 /// Stack mappings kept for the next spawns. Mapping and guarding a set,
@@ -227,12 +227,22 @@ unsafe impl Sync for StackMap {}
 
 const PAGE: usize = 4096;
 
+/// The length of a mapping of `count` stacks of `size` bytes with their
+/// guard pages, if `size` is a whole number of pages and nothing overflows.
+fn mapping_len(count: usize, size: usize) -> Option<usize> {
+    if size == 0 || size % PAGE != 0 || count == 0 {
+        return None;
+    }
+    size.checked_add(PAGE)?.checked_mul(count)
+}
+
 impl StackMap {
     /// Maps `count` stacks of `size` bytes each (multiple of the page size),
     /// each with a `PROT_NONE` guard page below it.
     pub fn new(count: usize, size: usize) -> std::io::Result<Self> {
+        let len = mapping_len(count, size)
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
         let slot = size + PAGE;
-        let len = slot * count;
         // SAFETY: anonymous private mapping; no existing memory is affected.
         let base = unsafe {
             libc::mmap(
@@ -251,6 +261,7 @@ impl StackMap {
             base: base.cast(),
             len,
             count,
+            size,
         };
         for i in 0..count {
             // SAFETY: i * slot < len, so the pointer stays inside the mapping.
@@ -270,8 +281,10 @@ impl StackMap {
         // Never wait for the lock (a fork of a process whose other thread
         // held it would wait forever): when it is busy, map a new set.
         if let Ok(mut pool) = POOL.try_lock() {
-            let len = (size + PAGE) * count;
-            if let Some(i) = pool.iter().rposition(|m| m.count == count && m.len == len) {
+            if let Some(i) = pool
+                .iter()
+                .rposition(|m| m.count == count && m.size == size)
+            {
                 return Ok(pool.swap_remove(i));
             }
         }
@@ -288,13 +301,19 @@ impl StackMap {
         }
     }
 
-    /// Lowest usable address and size of stack `i` (above its guard page).
-    pub fn stack(&self, i: usize, size: usize) -> (*mut u8, usize) {
-        let slot = size + PAGE;
-        // SAFETY: callers pass an index below the `count` given to `new`; the
-        // resulting pointer stays inside the mapping.
-        let lo = unsafe { self.base.add(i * slot + PAGE) };
-        (lo, size)
+    /// Lowest usable address and size of stack `i` (above its guard page),
+    /// or `None` if the set has no stack `i`.
+    pub fn stack(&self, i: usize) -> Option<(*mut u8, usize)> {
+        if i >= self.count {
+            return None;
+        }
+        // i < count, so neither product overflows: the mapping's length,
+        // count * (size + PAGE), was computed without overflow in `new`.
+        let offset = i * (self.size + PAGE) + PAGE;
+        // SAFETY: offset + size <= count * (size + PAGE) = len, so the
+        // pointer stays inside the mapping.
+        let lo = unsafe { self.base.add(offset) };
+        Some((lo, self.size))
     }
 }
 
@@ -312,6 +331,13 @@ mod tests {
 
     // A shape no spawn uses, so the test owns these pool entries.
     const SIZE: usize = 3 * PAGE;
+
+    #[test]
+    fn stack_shapes_are_checked() {
+        assert!(StackMap::new(1, SIZE + 1).is_err(), "not whole pages");
+        assert!(StackMap::new(0, SIZE).is_err(), "no stacks");
+        assert!(StackMap::new(usize::MAX / PAGE, SIZE).is_err(), "overflow");
+    }
 
     #[test]
     fn a_recycled_stack_set_serves_the_next_request() {
@@ -333,8 +359,9 @@ mod tests {
     fn a_pooled_set_keeps_its_guard_pages() {
         StackMap::pooled(2, SIZE).unwrap().recycle();
         let b = StackMap::pooled(2, SIZE).unwrap();
+        assert!(b.stack(2).is_none(), "a set of two has no third stack");
         for i in 0..2 {
-            let (lo, size) = b.stack(i, SIZE);
+            let (lo, size) = b.stack(i).unwrap();
             assert_eq!(size, SIZE);
             // SAFETY: writes inside stack i of a live mapping.
             unsafe { lo.write_bytes(0xa5, size) };

@@ -3,8 +3,10 @@
 //! `raw` issues system calls without libc (for the child zone); `clone`
 //! starts a child on a stack of the caller's; `pidfd` signals and reaps
 //! through process descriptors. The rest of the crate goes through `nix` on
-//! the parent side.
+//! the parent side, or through the safe wrappers here.
 
 pub(crate) mod clone;
 pub(crate) mod pidfd;
 pub(crate) mod raw;
+#[cfg(test)]
+pub(crate) mod testing;

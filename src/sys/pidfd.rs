@@ -2,7 +2,98 @@
 //! through its pidfd, from the parent side.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+#[cfg(feature = "tokio")]
+use std::os::fd::RawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+#[cfg(feature = "tokio")]
+use std::task::{Context, Poll, ready};
+
+/// An owned pidfd. With the `tokio` feature it can be registered with the
+/// runtime's reactor ([`register`](Pidfd::register)), and the registration
+/// lives inside it: the descriptor is private and never replaced, and the
+/// registration is dropped before the descriptor is closed, which is what
+/// tokio's `AsyncFd` requires of a registered descriptor.
+#[derive(Debug)]
+pub(crate) struct Pidfd {
+    // Declared before `fd`, so dropped (deregistered) before it is closed.
+    #[cfg(feature = "tokio")]
+    reactor: Option<tokio::io::unix::AsyncFd<RawFd>>,
+    fd: OwnedFd,
+}
+
+impl Pidfd {
+    /// Takes ownership of a process descriptor.
+    pub(crate) fn new(fd: OwnedFd) -> Pidfd {
+        Pidfd {
+            #[cfg(feature = "tokio")]
+            reactor: None,
+            fd,
+        }
+    }
+
+    /// The descriptor.
+    pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Sends `sig` to the process.
+    pub(crate) fn send_signal(&self, sig: libc::c_int) -> io::Result<()> {
+        send_signal(self.fd.as_fd(), sig)
+    }
+
+    /// Reaps the process; see [`wait`].
+    pub(crate) fn wait(&self, nohang: bool) -> io::Result<Option<i32>> {
+        wait(self.fd.as_fd(), nohang)
+    }
+
+    /// Registers the descriptor with the current tokio runtime's reactor
+    /// for readability (once; later calls do nothing).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one without the I/O driver enabled.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn register(&mut self) -> io::Result<()> {
+        if self.reactor.is_none() {
+            let fd = self.fd.as_raw_fd();
+            // SAFETY: `fd` is `self.fd`, which is open, private to this
+            // value and never replaced, so it refers to the same open file
+            // description for as long as the registration, stored beside it,
+            // lives; the registration is dropped before `self.fd` (field
+            // order). A `RawFd`'s `as_raw_fd` always returns itself.
+            let afd = unsafe {
+                tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+            }
+            .map_err(io::Error::from)?;
+            self.reactor = Some(afd);
+        }
+        Ok(())
+    }
+
+    /// Polls for the process's end through the reactor and reaps it,
+    /// returning its raw wait status. Needs [`register`](Pidfd::register).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn poll_exit(&self, cx: &mut Context<'_>) -> Poll<io::Result<i32>> {
+        let Some(afd) = &self.reactor else {
+            return Poll::Ready(Err(io::Error::other(
+                "the pidfd is not registered with the reactor",
+            )));
+        };
+        loop {
+            if let Some(status) = self.wait(true)? {
+                return Poll::Ready(Ok(status));
+            }
+            let mut guard = ready!(afd.poll_read_ready(cx))?;
+            // A pidfd is readable once its process is a zombie, which the
+            // next wait reaps. Should the readiness ever come before that,
+            // forget it and wait for the next event.
+            if let Some(status) = self.wait(true)? {
+                return Poll::Ready(Ok(status));
+            }
+            guard.clear_ready();
+        }
+    }
+}
 
 /// `pidfd_send_signal(pidfd, sig, NULL, 0)` (Linux 5.1).
 pub fn send_signal(pidfd: BorrowedFd<'_>, sig: libc::c_int) -> io::Result<()> {

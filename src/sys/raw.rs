@@ -129,10 +129,76 @@ pub(crate) use sc;
 
 // ---------------------------------------------------------------------------
 // Typed wrappers. Each is a thin shell over one system call; pointer arguments
-// come from references, so the only remaining obligations are the ones stated.
+// come from references and new descriptors come back owned, as [`Fd`]s. A
+// wrapper is safe when no argument can make it break memory or I/O safety;
+// those that close or overwrite a descriptor number, or take raw pointers
+// whose validity the types cannot show, are `unsafe fn`s with their
+// obligations under `# Safety`. Descriptor numbers are plain `c_int`s for
+// calls that only use a descriptor (I/O safety cares about closing and
+// overwriting them, which only the `unsafe fn`s do).
 // ---------------------------------------------------------------------------
 
 use core::ffi::{CStr, c_int, c_uint, c_void};
+
+/// A descriptor this process opened and owns, closed with a raw `close(2)`
+/// when dropped: the child zone's `OwnedFd`. (`std`'s goes through libc,
+/// which writes `errno`, and in debug builds aborts if the descriptor was
+/// already closed.)
+#[derive(Debug)]
+pub struct Fd(c_int);
+
+impl Fd {
+    /// Takes ownership of `fd`.
+    ///
+    /// # Safety
+    /// `fd` is an open descriptor that nothing else owns: no other value
+    /// closes it, and nothing uses it after this `Fd` is dropped.
+    pub unsafe fn from_raw(fd: c_int) -> Fd {
+        Fd(fd)
+    }
+
+    /// The descriptor number, for calls that use it without closing it.
+    pub fn raw(&self) -> c_int {
+        self.0
+    }
+
+    /// Turns into std's owned descriptor (parent side: std's `close` goes
+    /// through libc).
+    #[cfg(feature = "landlock")]
+    pub fn into_owned(self) -> std::os::fd::OwnedFd {
+        use std::os::fd::FromRawFd;
+        let fd = self.into_raw();
+        // SAFETY: `into_raw` gave up this value's ownership of an open
+        // descriptor that nothing else owns.
+        unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+    }
+
+    /// Gives up ownership without closing: the caller becomes the owner.
+    pub fn into_raw(self) -> c_int {
+        let fd = self.0;
+        core::mem::forget(self);
+        fd
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: an `Fd` owns its descriptor (see `from_raw`) and this is
+        // its last use.
+        let _ = unsafe { close(self.0) };
+    }
+}
+
+/// Wraps the result of a call that returns a new descriptor.
+///
+/// # Safety
+/// `r` is the return value of a system call that, on success, returns a
+/// descriptor it has just created in this process's table.
+unsafe fn new_fd(r: SysResult) -> Result<Fd, Errno> {
+    // SAFETY: the descriptor is new, so nothing else owns it (the caller's
+    // promise); the kernel never returns more than `c_int::MAX`.
+    r.map(|fd| unsafe { Fd::from_raw(fd as c_int) })
+}
 
 /// `write(2)`.
 pub fn write(fd: c_int, buf: &[u8]) -> SysResult {
@@ -140,35 +206,60 @@ pub fn write(fd: c_int, buf: &[u8]) -> SysResult {
     unsafe { sc!(libc::SYS_write, fd, buf.as_ptr(), buf.len()) }
 }
 
-/// `close(2)`.
-pub fn close(fd: c_int) -> SysResult {
-    // SAFETY: closing a descriptor has no memory-safety impact on this code;
-    // callers only close descriptors the plan owns.
+/// `close(2)`. Prefer dropping an [`Fd`].
+///
+/// # Safety
+/// `fd` is owned by the caller, and nothing uses it after this call: no
+/// other value in this process closes or reads it later (the number may be
+/// reused by the next descriptor created).
+pub unsafe fn close(fd: c_int) -> SysResult {
+    // SAFETY: an integer argument; ownership is the caller's promise.
     unsafe { sc!(libc::SYS_close, fd) }
 }
 
-/// `dup3(2)`.
-pub fn dup3(old: c_int, new: c_int, flags: c_int) -> SysResult {
-    // SAFETY: descriptor-table operation only.
+/// `dup3(2)`: makes `new` a copy of `old`, closing whatever `new` was.
+///
+/// # Safety
+/// If `new` is open, it is owned by the caller and nothing uses it as the
+/// descriptor it was: it is silently closed and replaced.
+pub unsafe fn dup3(old: c_int, new: c_int, flags: c_int) -> SysResult {
+    // SAFETY: integer arguments; `new`'s ownership is the caller's promise.
     unsafe { sc!(libc::SYS_dup3, old, new, flags) }
 }
 
-/// `fcntl(2)` with an integer argument.
-pub fn fcntl(fd: c_int, cmd: c_int, arg: c_int) -> SysResult {
-    // SAFETY: only integer commands (F_DUPFD_CLOEXEC, F_SETFD, F_GETFD) are used.
-    unsafe { sc!(libc::SYS_fcntl, fd, cmd, arg) }
+/// `fcntl(fd, F_SETFD, FD_CLOEXEC or 0)`: sets or clears close-on-exec.
+pub fn set_cloexec(fd: c_int, on: bool) -> SysResult {
+    let flags = if on { libc::FD_CLOEXEC } else { 0 };
+    // SAFETY: F_SETFD takes an integer argument and changes only the
+    // descriptor's flags.
+    unsafe { sc!(libc::SYS_fcntl, fd, libc::F_SETFD, flags) }
 }
 
 /// `close_range(2)` (Linux 5.9; `CLOSE_RANGE_CLOEXEC` since 5.11).
-pub fn close_range(first: c_uint, last: c_uint, flags: c_uint) -> SysResult {
-    // SAFETY: descriptor-table operation only.
+///
+/// # Safety
+/// Without `CLOSE_RANGE_CLOEXEC`: every open descriptor in `first..=last`
+/// is owned by the caller and nothing uses it after this call (as for
+/// [`close`]). With it, nothing is closed and there is no obligation.
+pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_uint) -> SysResult {
+    // SAFETY: integer arguments; ownership is the caller's promise.
     unsafe { sc!(libc::SYS_close_range, first, last, flags) }
 }
 
 /// `openat(2)`.
-pub fn openat(dirfd: c_int, path: &CStr, flags: c_int, mode: c_uint) -> SysResult {
+pub fn openat(dirfd: c_int, path: &CStr, flags: c_int, mode: c_uint) -> Result<Fd, Errno> {
     // SAFETY: path is NUL-terminated and outlives the call.
-    unsafe { sc!(libc::SYS_openat, dirfd, path.as_ptr(), flags, mode) }
+    let r = unsafe { sc!(libc::SYS_openat, dirfd, path.as_ptr(), flags, mode) };
+    // SAFETY: openat returns a new descriptor.
+    unsafe { new_fd(r) }
+}
+
+/// `getdents64(2)`: reads directory entries into `buf`; returns the number
+/// of bytes filled (0 at the end of the directory).
+pub fn getdents64(fd: c_int, buf: &mut [u8]) -> SysResult {
+    // SAFETY: buf is a live, writable slice; the kernel writes at most
+    // buf.len() bytes.
+    unsafe { sc!(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) }
 }
 
 /// `struct open_how` for `openat2(2)`.
@@ -193,7 +284,7 @@ pub const RESOLVE_IN_ROOT: u64 = 0x10;
 /// when a rename or a mount anywhere on the system raced with a `..` in the
 /// walk (it cannot then prove the walk stayed inside); as openat2(2)
 /// advises, the call is retried, a bounded number of times.
-pub fn openat2(dirfd: c_int, path: &CStr, how: &OpenHow) -> SysResult {
+pub fn openat2(dirfd: c_int, path: &CStr, how: &OpenHow) -> Result<Fd, Errno> {
     let mut left = 64u32;
     loop {
         // SAFETY: path is NUL-terminated; how is a live struct of the size
@@ -209,7 +300,8 @@ pub fn openat2(dirfd: c_int, path: &CStr, how: &OpenHow) -> SysResult {
         };
         match r {
             Err(Errno(libc::EAGAIN)) if left > 0 => left = left.wrapping_sub(1),
-            r => return r,
+            // SAFETY: openat2 returns a new descriptor.
+            r => return unsafe { new_fd(r) },
         }
     }
 }
@@ -297,11 +389,18 @@ pub fn sethostname(name: &[u8]) -> SysResult {
     unsafe { sc!(libc::SYS_sethostname, name.as_ptr(), name.len()) }
 }
 
-/// `prctl(2)` with integer arguments.
-pub fn prctl(option: c_int, a2: usize, a3: usize, a4: usize, a5: usize) -> SysResult {
-    // SAFETY: only options whose arguments are plain integers are used through
-    // this wrapper.
-    unsafe { sc!(libc::SYS_prctl, option, a2, a3, a4, a5) }
+/// `prctl(PR_SET_PDEATHSIG, sig)`: `sig` is sent to the calling thread when
+/// its parent exits.
+pub fn set_parent_death_signal(sig: c_int) -> SysResult {
+    // SAFETY: PR_SET_PDEATHSIG takes an integer argument.
+    unsafe { sc!(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) }
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphaned descendants are reparented
+/// to the calling process.
+pub fn set_child_subreaper() -> SysResult {
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer argument.
+    unsafe { sc!(libc::SYS_prctl, libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }
 }
 
 /// `prlimit64(2)` on the calling process.
@@ -368,26 +467,48 @@ pub fn kill(pid: i32, sig: c_int) -> SysResult {
 
 /// Kernel `struct sigaction` layout for `rt_sigaction(2)` (x86_64 and aarch64).
 #[repr(C)]
-pub struct KernelSigaction {
+struct KernelSigaction {
     /// Handler or `SIG_DFL`/`SIG_IGN`.
-    pub handler: usize,
+    handler: usize,
     /// `SA_*` flags.
-    pub flags: u64,
+    flags: u64,
     /// `sa_restorer` (unused here).
-    pub restorer: usize,
+    restorer: usize,
     /// Signals blocked during the handler.
-    pub mask: u64,
+    mask: u64,
 }
 
-/// `rt_sigaction(2)` setting a disposition.
-pub fn sigaction(sig: c_int, act: &KernelSigaction) -> SysResult {
-    // SAFETY: act is a live struct in the kernel's layout; oldact is null; the
-    // mask size is 8 bytes as the kernel expects on 64-bit architectures.
+/// A signal disposition without a handler (a handler is code the kernel
+/// jumps to, which no safe wrapper can vouch for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// `SIG_DFL`.
+    Default,
+    /// `SIG_IGN`.
+    #[cfg_attr(not(test), allow(dead_code))] // The zone only resets.
+    Ignore,
+}
+
+/// `rt_sigaction(2)` setting `sig`'s disposition, with no flags and an
+/// empty mask.
+pub fn set_disposition(sig: c_int, disposition: Disposition) -> SysResult {
+    let act = KernelSigaction {
+        handler: match disposition {
+            Disposition::Default => libc::SIG_DFL,
+            Disposition::Ignore => libc::SIG_IGN,
+        },
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: act is a live struct in the kernel's layout naming no code;
+    // oldact is null; the mask size is 8 bytes as the kernel expects on
+    // 64-bit architectures.
     unsafe {
         sc!(
             libc::SYS_rt_sigaction,
             sig,
-            act as *const KernelSigaction,
+            &act as *const KernelSigaction,
             core::ptr::null_mut::<KernelSigaction>(),
             8
         )
@@ -408,10 +529,12 @@ pub fn sigprocmask(how: c_int, set: &u64) -> SysResult {
     }
 }
 
-/// `signalfd4(2)` with a 64-bit kernel signal set.
-pub fn signalfd(mask: &u64, flags: c_int) -> SysResult {
+/// `signalfd4(2)` with a 64-bit kernel signal set: a new signalfd.
+pub fn signalfd(mask: &u64, flags: c_int) -> Result<Fd, Errno> {
     // SAFETY: mask points to 8 live bytes.
-    unsafe { sc!(libc::SYS_signalfd4, -1i32, mask as *const u64, 8, flags) }
+    let r = unsafe { sc!(libc::SYS_signalfd4, -1i32, mask as *const u64, 8, flags) };
+    // SAFETY: with -1, signalfd4 returns a new descriptor.
+    unsafe { new_fd(r) }
 }
 
 /// `read(2)`.
@@ -535,13 +658,17 @@ pub fn send_as(fd: c_int, buf: &[u8], pid: i32) -> SysResult {
 }
 
 /// `execve(2)`. Returns only on failure.
-pub fn execve(
+///
+/// # Safety
+/// `argv` and `envp` each point to an array of pointers to NUL-terminated
+/// strings, ended by a null pointer, all alive for the duration of the call.
+pub unsafe fn execve(
     path: &CStr,
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
 ) -> Errno {
-    // SAFETY: path is NUL-terminated; argv and envp are NULL-terminated arrays
-    // of NUL-terminated strings built by the parent and kept alive until exec.
+    // SAFETY: path is NUL-terminated; argv and envp are as the caller
+    // promises.
     match unsafe { sc!(libc::SYS_execve, path.as_ptr(), argv, envp) } {
         Ok(_) => Errno(0),
         Err(e) => e,
@@ -605,9 +732,11 @@ pub struct MountAttr {
 }
 
 /// `open_tree(2)`.
-pub fn open_tree(dirfd: c_int, path: &CStr, flags: c_uint) -> SysResult {
+pub fn open_tree(dirfd: c_int, path: &CStr, flags: c_uint) -> Result<Fd, Errno> {
     // SAFETY: path is NUL-terminated.
-    unsafe { sc!(libc::SYS_open_tree, dirfd, path.as_ptr(), flags) }
+    let r = unsafe { sc!(libc::SYS_open_tree, dirfd, path.as_ptr(), flags) };
+    // SAFETY: open_tree returns a new descriptor.
+    unsafe { new_fd(r) }
 }
 
 /// `move_mount(2)`.
@@ -632,9 +761,11 @@ pub fn move_mount(
 }
 
 /// `fsopen(2)`.
-pub fn fsopen(fstype: &CStr, flags: c_uint) -> SysResult {
+pub fn fsopen(fstype: &CStr, flags: c_uint) -> Result<Fd, Errno> {
     // SAFETY: fstype is NUL-terminated.
-    unsafe { sc!(libc::SYS_fsopen, fstype.as_ptr(), flags) }
+    let r = unsafe { sc!(libc::SYS_fsopen, fstype.as_ptr(), flags) };
+    // SAFETY: fsopen returns a new descriptor.
+    unsafe { new_fd(r) }
 }
 
 /// `fsconfig(2)` with a string (or no) value.
@@ -645,9 +776,11 @@ pub fn fsconfig(fd: c_int, cmd: c_uint, key: Option<&CStr>, value: Option<&CStr>
 }
 
 /// `fsmount(2)`.
-pub fn fsmount(fd: c_int, flags: c_uint, attrs: u64) -> SysResult {
+pub fn fsmount(fd: c_int, flags: c_uint, attrs: u64) -> Result<Fd, Errno> {
     // SAFETY: integer arguments only.
-    unsafe { sc!(libc::SYS_fsmount, fd, flags, attrs) }
+    let r = unsafe { sc!(libc::SYS_fsmount, fd, flags, attrs) };
+    // SAFETY: fsmount returns a new descriptor.
+    unsafe { new_fd(r) }
 }
 
 /// `mount_setattr(2)`.
@@ -774,17 +907,19 @@ pub const LANDLOCK_RESTRICT_SELF_TSYNC: u32 = 1 << 3;
 /// `landlock_create_ruleset(attr, sizeof *attr, 0)`: a new ruleset
 /// descriptor (close-on-exec), owned by the caller.
 #[cfg(feature = "landlock")]
-pub fn landlock_create_ruleset(attr: &LandlockRulesetAttr) -> SysResult {
+pub fn landlock_create_ruleset(attr: &LandlockRulesetAttr) -> Result<Fd, Errno> {
     // SAFETY: attr is a live repr(C) struct of the size given; the call only
     // reads it and returns a new descriptor.
-    unsafe {
+    let r = unsafe {
         sc!(
             libc::SYS_landlock_create_ruleset,
             attr as *const LandlockRulesetAttr,
             core::mem::size_of::<LandlockRulesetAttr>(),
             0usize
         )
-    }
+    };
+    // SAFETY: on success the call created the descriptor in this process.
+    unsafe { new_fd(r) }
 }
 
 /// `landlock_add_rule(ruleset, LANDLOCK_RULE_PATH_BENEATH, attr, 0)`.

@@ -10,19 +10,23 @@
 //!   `pivot_root`: rule paths are then the program's view, and rules can
 //!   name the sandbox's own mounts, which do not exist before;
 //! * [`Confinement`](crate::Confinement) in the caller
-//!   ([`build_owned`]), where rule paths are the caller's view; the
+//!   (`crate::landlock::prepare`), where rule paths are the caller's view; the
 //!   ruleset descriptor is kept and applied later with [`restrict_self`].
 
 use core::ffi::{CStr, c_int};
+#[allow(clippy::disallowed_types)]
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use crate::sys::raw::{
     self, Errno, LandlockNetPortAttr, LandlockPathBeneathAttr, LandlockRulesetAttr,
 };
 
+// The rules are built and owned by the parent (`crate::landlock::lower`);
+// this file only reads them.
 /// One path rule, lowered.
 #[derive(Debug)]
+#[allow(clippy::disallowed_types)]
 pub(crate) struct PathRule {
     pub(crate) path: CString,
     /// Rights granted when the path is a directory.
@@ -36,6 +40,7 @@ pub(crate) struct PathRule {
 /// A policy lowered to what the kernel takes: the ruleset attribute, the
 /// path rules, the port rules.
 #[derive(Debug)]
+#[allow(clippy::disallowed_types)]
 pub(crate) struct Rules {
     pub(crate) attr: LandlockRulesetAttr,
     pub(crate) paths: Vec<PathRule>,
@@ -63,22 +68,16 @@ pub(crate) const INDEX_RESTRICT: u32 = u32::MAX;
 /// Creates the ruleset and adds every rule, paths resolved from the
 /// current root and working directory (following symbolic links). An
 /// optional path that cannot be opened is left out and passed to
-/// `skipped` with the kernel's answer. Returns the ruleset descriptor,
-/// which the caller owns.
+/// `skipped` with the kernel's answer. Returns the ruleset descriptor.
 ///
 /// No allocation, no panics: legal in the child zone.
 pub(crate) fn build(
     rules: &Rules,
     mut skipped: impl FnMut(usize, Errno),
-) -> Result<c_int, (Failed, Errno)> {
-    let fd = raw::landlock_create_ruleset(&rules.attr).map_err(|e| (Failed::Create, e))? as c_int;
-    match add_rules(rules, fd, &mut skipped) {
-        Ok(()) => Ok(fd),
-        Err(e) => {
-            let _ = raw::close(fd);
-            Err(e)
-        }
-    }
+) -> Result<raw::Fd, (Failed, Errno)> {
+    let fd = raw::landlock_create_ruleset(&rules.attr).map_err(|e| (Failed::Create, e))?;
+    add_rules(rules, fd.raw(), &mut skipped)?;
+    Ok(fd)
 }
 
 fn add_rules(
@@ -100,19 +99,16 @@ fn add_rules(
         } else {
             rule.file_access
         };
-        let r = if access == 0 {
-            Ok(0)
-        } else {
+        if access != 0 {
             raw::landlock_add_path_rule(
                 fd,
                 &LandlockPathBeneathAttr {
                     allowed_access: access,
-                    parent_fd: pfd,
+                    parent_fd: pfd.raw(),
                 },
             )
-        };
-        let _ = raw::close(pfd);
-        r.map_err(|e| (Failed::AddPath(i), e))?;
+            .map_err(|e| (Failed::AddPath(i), e))?;
+        }
     }
     for (i, port) in rules.ports.iter().enumerate() {
         raw::landlock_add_net_rule(fd, port).map_err(|e| (Failed::AddPort(i), e))?;
@@ -121,17 +117,12 @@ fn add_rules(
 }
 
 /// Opens `path` with `O_PATH` and says whether it is a directory.
-fn open_path(path: &CStr) -> Result<(c_int, bool), Errno> {
-    let pfd = raw::openat(libc::AT_FDCWD, path, libc::O_PATH | libc::O_CLOEXEC, 0)? as c_int;
+fn open_path(path: &CStr) -> Result<(raw::Fd, bool), Errno> {
+    let pfd = raw::openat(libc::AT_FDCWD, path, libc::O_PATH | libc::O_CLOEXEC, 0)?;
     // SAFETY: all-zero is a valid stat to be overwritten.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    match raw::fstatat(pfd, c"", &mut st, libc::AT_EMPTY_PATH) {
-        Ok(_) => Ok((pfd, st.st_mode & libc::S_IFMT == libc::S_IFDIR)),
-        Err(e) => {
-            let _ = raw::close(pfd);
-            Err(e)
-        }
-    }
+    raw::fstatat(pfd.raw(), c"", &mut st, libc::AT_EMPTY_PATH)?;
+    Ok((pfd, st.st_mode & libc::S_IFMT == libc::S_IFDIR))
 }
 
 /// Program process: builds the ruleset, restricts itself with it, closes
@@ -148,21 +139,9 @@ pub(crate) fn apply_in_child(rules: &Rules) -> Result<(), (u32, Errno)> {
         };
         (index, e)
     })?;
-    let r = raw::landlock_restrict_self(fd, 0);
-    let _ = raw::close(fd);
-    r.map(drop).map_err(|e| (INDEX_RESTRICT, e))
-}
-
-/// Caller side ([`Confinement`](crate::Confinement)): [`build`], the ruleset
-/// kept as an owned descriptor.
-pub(crate) fn build_owned(
-    rules: &Rules,
-    skipped: impl FnMut(usize, Errno),
-) -> Result<OwnedFd, (Failed, Errno)> {
-    let fd = build(rules, skipped)?;
-    // SAFETY: fd was just returned by landlock_create_ruleset and nothing
-    // else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    raw::landlock_restrict_self(fd.raw(), 0)
+        .map(drop)
+        .map_err(|e| (INDEX_RESTRICT, e))
 }
 
 /// Enforces the ruleset `fd` on the calling thread, or on every thread with
@@ -171,13 +150,18 @@ pub(crate) fn restrict_self(fd: BorrowedFd<'_>, flags: u32) -> Result<(), Errno>
     raw::landlock_restrict_self(fd.as_raw_fd(), flags).map(drop)
 }
 
+// Test code, run in the parent (and in forked children that only make raw
+// calls between fork and _exit).
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
+    clippy::arithmetic_side_effects,
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
 )]
 mod tests {
     //! Against the running kernel: everything irreversible runs in forked

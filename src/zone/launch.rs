@@ -14,18 +14,20 @@
 //! This file is parent-side code (it allocates and returns typed errors);
 //! it lives in the zone because its `unsafe` blocks are the zone's entry
 //! contract.
+// Parent-side: it owns the supervisor's pidfd with std's `OwnedFd`.
+#![allow(clippy::disallowed_types)]
 
 use core::ffi::{c_int, c_void};
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
 
 use super::plan::{ChildPlan, HelperArgs, TemplateFds};
 use super::supervisor::supervisor_entry;
 use super::template::helper_entry;
 use super::{reap_exited, with_signals_blocked};
 use crate::sys::clone::{self, CloneArgs, StackMap};
-use crate::sys::pidfd;
+use crate::sys::pidfd::Pidfd;
 use crate::sys::raw::Errno;
 
 /// Stack size of each child-zone process. Only touched pages are backed.
@@ -65,7 +67,15 @@ pub(crate) fn launch<'p>(
     template: Option<TemplateFds>,
 ) -> Result<Launched<'p>, LaunchError> {
     let stacks = StackMap::pooled(STACKS, STACK_SIZE).map_err(LaunchError::MapStack)?;
-    plan.program_stack.set(stacks.stack(PROGRAM, STACK_SIZE));
+    let (Some(supervisor_stack), Some(program_stack), Some(helper_stack)) = (
+        stacks.stack(SUPERVISOR),
+        stacks.stack(PROGRAM),
+        stacks.stack(HELPER),
+    ) else {
+        stacks.recycle();
+        return Err(LaunchError::MapStack(io::ErrorKind::InvalidInput.into()));
+    };
+    plan.program_stack.set(program_stack);
     let flags = libc::CLONE_VM as u64 | libc::CLONE_PIDFD as u64 | plan.namespace_flags;
     let arg = plan as *const ChildPlan<'_> as *mut c_void;
     let mut pidfd: c_int = -1;
@@ -76,9 +86,9 @@ pub(crate) fn launch<'p>(
             template,
             flags,
             pidfd_out: &mut pidfd as *mut c_int as u64,
-            stack: stacks.stack(SUPERVISOR, STACK_SIZE),
+            stack: supervisor_stack,
         }));
-        let (lo, size) = stacks.stack(HELPER, STACK_SIZE);
+        let (lo, size) = helper_stack;
         let args = CloneArgs {
             flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES) as u64,
             exit_signal: 0,
@@ -93,7 +103,7 @@ pub(crate) fn launch<'p>(
             // given below (its pidfd lands in our table, through
             // CLONE_FILES, and in `pidfd`); the entry point follows the
             // child-zone rules.
-            unsafe { clone::clone3(&args, size_of::<CloneArgs>(), helper_entry, arg) }
+            unsafe { clone::clone3(&args, helper_entry, arg) }
         });
         if let Ok(pid) = r {
             let _ = reap_exited(pid as i32);
@@ -108,7 +118,7 @@ pub(crate) fn launch<'p>(
     }
 
     if pidfd < 0 {
-        let (lo, size) = stacks.stack(SUPERVISOR, STACK_SIZE);
+        let (lo, size) = supervisor_stack;
         // Every signal blocked: the supervisor inherits this mask and must
         // not run the caller's handlers on its stack before it has reset
         // them.
@@ -129,7 +139,7 @@ pub(crate) fn launch<'p>(
                 // read it, and the guard kills and reaps the supervisor if
                 // it is dropped before then; the entry point follows the
                 // child-zone rules.
-                unsafe { clone::clone3(&args, size_of::<CloneArgs>(), supervisor_entry, arg) }
+                unsafe { clone::clone3(&args, supervisor_entry, arg) }
             } else {
                 let top = lo.wrapping_add(size);
                 // SAFETY: as above, for the legacy system call; CLONE_PIDFD
@@ -143,7 +153,7 @@ pub(crate) fn launch<'p>(
         }
     }
     // SAFETY: CLONE_PIDFD stored a new descriptor that nothing else owns.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let pidfd = Pidfd::new(unsafe { OwnedFd::from_raw_fd(pidfd) });
     Ok(Launched {
         supervisor: Supervisor {
             pidfd,
@@ -196,7 +206,7 @@ impl Drop for Launched<'_> {
 /// A sandbox's supervisor (its init), with the stacks it runs on.
 #[derive(Debug)]
 pub(crate) struct Supervisor {
-    pidfd: OwnedFd,
+    pidfd: Pidfd,
     /// Mapped until the supervisor is reaped, then back to the pool.
     stacks: Option<StackMap>,
 }
@@ -209,19 +219,46 @@ impl Supervisor {
 
     /// Sends it `sig`.
     pub(crate) fn signal(&self, sig: c_int) -> io::Result<()> {
-        pidfd::send_signal(self.pidfd.as_fd(), sig)
+        self.pidfd.send_signal(sig)
     }
 
     /// Reaps it (without blocking with `nohang`), returning its raw wait
     /// status; its stacks then serve the next spawn.
     pub(crate) fn wait(&mut self, nohang: bool) -> io::Result<Option<i32>> {
-        let status = pidfd::wait(self.pidfd.as_fd(), nohang)?;
+        let status = self.pidfd.wait(nohang)?;
         if status.is_some() {
-            if let Some(stacks) = self.stacks.take() {
-                stacks.recycle();
-            }
+            self.reaped();
         }
         Ok(status)
+    }
+
+    /// Registers its pidfd with the current tokio runtime's reactor, for
+    /// [`poll_wait`](Supervisor::poll_wait).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one without the I/O driver enabled.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn register(&mut self) -> io::Result<()> {
+        self.pidfd.register()
+    }
+
+    /// Polls for its end through the reactor and reaps it, as
+    /// [`wait`](Supervisor::wait) does.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn poll_wait(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<i32>> {
+        let status = std::task::ready!(self.pidfd.poll_exit(cx))?;
+        self.reaped();
+        std::task::Poll::Ready(Ok(status))
+    }
+
+    fn reaped(&mut self) {
+        if let Some(stacks) = self.stacks.take() {
+            stacks.recycle();
+        }
     }
 }
 

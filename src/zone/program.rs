@@ -35,8 +35,7 @@ pub(crate) unsafe extern "C" fn program_entry(arg: *mut c_void) -> c_int {
 
 fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
     // Die with the supervisor; if it is already gone, do not start at all.
-    raw::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as usize, 0, 0, 0)
-        .at(Stage::DeathSignal, 0)?;
+    raw::set_parent_death_signal(libc::SIGKILL).at(Stage::DeathSignal, 0)?;
     if raw::getppid() != plan.shared.expected_ppid.load(Ordering::Relaxed) {
         return Err(Fail::new(Stage::DeathSignal, 0, Errno(libc::ESRCH)));
     }
@@ -113,21 +112,19 @@ fn enter_cwd(plan: &ChildPlan<'_>) -> Step {
             c"/",
             libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
             0,
-        )? as c_int;
+        )?;
         let how = raw::OpenHow {
             flags: (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
             mode: 0,
             resolve: raw::RESOLVE_IN_ROOT | raw::RESOLVE_NO_MAGICLINKS,
         };
-        let r = raw::openat2(root, cwd, &how);
-        let _ = raw::close(root);
+        let r = raw::openat2(root.raw(), cwd, &how);
+        drop(root);
         let dir = match r {
             Err(Errno(libc::ENOSYS)) => return raw::chdir(cwd).map(drop),
-            other => other? as c_int,
+            other => other?,
         };
-        let r = raw::fchdir(dir);
-        let _ = raw::close(dir);
-        r.map(drop)
+        raw::fchdir(dir.raw()).map(drop)
     })();
     match r {
         Ok(()) => Ok(()),
@@ -136,6 +133,16 @@ fn enter_cwd(plan: &ChildPlan<'_>) -> Step {
     }
 }
 
+/// Moves the passed descriptors to their targets.
+///
+/// Every descriptor overwritten here is in the program process's own table:
+/// it was cloned without `CLONE_FILES`, so its table is a copy no other
+/// process uses, and nothing in the shared address space closes or uses a
+/// descriptor through it (the caller's `OwnedFd`s name entries of the
+/// caller's table, and this process never drops them). Of the entries
+/// overwritten, this process uses none again: the parent planned the moves
+/// (see `spawn::fds`) so that the report channel and the lifeline lie below
+/// `temp_base` and are no target.
 fn arrange_fds(plan: &ChildPlan<'_>) -> Step {
     let moves = &plan.fds.moves;
     if plan.fds.via_temp {
@@ -143,18 +150,25 @@ fn arrange_fds(plan: &ChildPlan<'_>) -> Step {
         // first so no dup3 clobbers a source still needed.
         for (i, &(src, _)) in moves.iter().enumerate() {
             let tmp = plan.fds.temp_base.saturating_add(i as c_int);
-            raw::dup3(src, tmp, libc::O_CLOEXEC).at(Stage::Fds, i as u32)?;
+            // SAFETY: `tmp` lies above every descriptor the plan names and
+            // every one this process still uses (see above).
+            unsafe { raw::dup3(src, tmp, libc::O_CLOEXEC) }.at(Stage::Fds, i as u32)?;
         }
         for (i, &(_, dst)) in moves.iter().enumerate() {
             let tmp = plan.fds.temp_base.saturating_add(i as c_int);
-            raw::dup3(tmp, dst, 0).at(Stage::Fds, dst as u32)?;
+            // SAFETY: `dst` is a target of the plan: what it held before is
+            // a source already parked above, or an entry not used again (see
+            // above).
+            unsafe { raw::dup3(tmp, dst, 0) }.at(Stage::Fds, dst as u32)?;
         }
     } else {
         for &(src, dst) in moves {
             if src == dst {
-                raw::fcntl(dst, libc::F_SETFD, 0).at(Stage::Fds, dst as u32)?;
+                raw::set_cloexec(dst, false).at(Stage::Fds, dst as u32)?;
             } else {
-                raw::dup3(src, dst, 0).at(Stage::Fds, dst as u32)?;
+                // SAFETY: no source is a target here, so what `dst` held
+                // is not used again (see above).
+                unsafe { raw::dup3(src, dst, 0) }.at(Stage::Fds, dst as u32)?;
             }
         }
     }
@@ -172,7 +186,9 @@ fn arrange_fds(plan: &ChildPlan<'_>) -> Step {
 }
 
 fn cloexec_range(lo: u32, hi: u32) -> Step {
-    match raw::close_range(lo, hi, libc::CLOSE_RANGE_CLOEXEC) {
+    // SAFETY: with CLOSE_RANGE_CLOEXEC nothing is closed; descriptors are
+    // only marked close-on-exec.
+    match unsafe { raw::close_range(lo, hi, libc::CLOSE_RANGE_CLOEXEC) } {
         Ok(_) => Ok(()),
         // Before Linux 5.11: mark each descriptor up to the soft limit.
         Err(Errno(libc::EINVAL | libc::ENOSYS)) => {
@@ -199,7 +215,7 @@ fn cloexec_range(lo: u32, hi: u32) -> Step {
             };
             let mut fd = lo;
             while fd <= hi && fd < max {
-                let _ = raw::fcntl(fd as c_int, libc::F_SETFD, libc::FD_CLOEXEC);
+                let _ = raw::set_cloexec(fd as c_int, true);
                 fd = fd.wrapping_add(1);
             }
             Ok(())
@@ -209,15 +225,9 @@ fn cloexec_range(lo: u32, hi: u32) -> Step {
 }
 
 fn reset_signal_dispositions() {
-    let act = raw::KernelSigaction {
-        handler: libc::SIG_DFL,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
     for sig in 1..=64 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            let _ = raw::sigaction(sig, &act);
+            let _ = raw::set_disposition(sig, raw::Disposition::Default);
         }
     }
 }
@@ -230,7 +240,10 @@ fn exec(plan: &ChildPlan<'_>) -> Fail {
     let envp = plan.exec.envp.as_ptr();
     let mut denied: Option<(u32, Errno)> = None;
     for (i, path) in plan.exec.candidates.iter().enumerate() {
-        let e = raw::execve(path, argv, envp);
+        // SAFETY: `argv` and `envp` are the parent's null-terminated arrays
+        // of pointers into `_strings` (see `ExecPlan`), which the plan keeps
+        // alive while this process runs.
+        let e = unsafe { raw::execve(path, argv, envp) };
         match e.0 {
             libc::ENOENT | libc::ENOTDIR | libc::ESTALE => {
                 // ENOENT for a file that exists: its interpreter is missing.
@@ -280,8 +293,8 @@ fn interpreter_detail(plan: &ChildPlan<'_>, index: u32, rec: &mut Record) {
         return;
     };
     let mut buf = [0u8; record::DETAIL_LEN];
-    let n = raw::read(fd as c_int, &mut buf).unwrap_or(0);
-    let _ = raw::close(fd as c_int);
+    let n = raw::read(fd.raw(), &mut buf).unwrap_or(0);
+    drop(fd);
     let line = buf.get(..n).unwrap_or(&[]);
     let Some(rest) = line.strip_prefix(b"#!") else {
         return;

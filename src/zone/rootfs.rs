@@ -13,7 +13,7 @@ use core::ffi::{CStr, c_int};
 use super::{Fail, Step, StepExt};
 use crate::fs::plan::{MountPlan, Op, OpKind, RootSpec, TemplateSplit};
 use crate::stage::Stage;
-use crate::sys::raw::{self, Errno, MountAttr, OpenHow};
+use crate::sys::raw::{self, Errno, Fd, MountAttr, OpenHow};
 
 const PATH_MAX: usize = 4096;
 
@@ -56,28 +56,13 @@ fn fmt_num(mut v: u64, radix: u64, buf: &mut [u8; 24]) -> &CStr {
     CStr::from_bytes_until_nul(buf).unwrap_or(c"0")
 }
 
-/// Closes a descriptor when dropped.
-struct Fd(c_int);
-
-impl Drop for Fd {
-    fn drop(&mut self) {
-        if self.0 >= 0 {
-            let _ = raw::close(self.0);
-        }
-    }
-}
-
-fn fd(r: Result<usize, Errno>) -> Result<Fd, Errno> {
-    r.map(|v| Fd(v as c_int))
-}
-
 fn open_in_root(root: c_int, rel: &CStr, flags: c_int) -> Result<Fd, Errno> {
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
         mode: 0,
         resolve: raw::RESOLVE_IN_ROOT | raw::RESOLVE_NO_MAGICLINKS,
     };
-    fd(raw::openat2(root, rel, &how))
+    raw::openat2(root, rel, &how)
 }
 
 /// Resolves (creating missing components) the directory `rel` inside root.
@@ -119,7 +104,7 @@ fn ensure_dir(root: c_int, rel: &[u8]) -> Result<Fd, Errno> {
                     )?)
                 };
                 let name = rel.get(start..end).ok_or(Errno(libc::EINVAL))?;
-                let dirfd = parent.as_ref().map_or(root, |f| f.0);
+                let dirfd = parent.as_ref().map_or(root, |f| f.raw());
                 match raw::mkdirat(dirfd, cstr_in(name, &mut buf)?, 0o755) {
                     Ok(_) | Err(Errno(libc::EEXIST)) => {}
                     Err(e) => return Err(e),
@@ -168,14 +153,9 @@ fn ensure_file(root: c_int, rel: &[u8]) -> Result<Fd, Errno> {
     }
     let parent = parent_dir(root, rel)?;
     let (_, name) = split(rel);
-    let dirfd = parent.as_ref().map_or(root, |f| f.0);
+    let dirfd = parent.as_ref().map_or(root, |f| f.raw());
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    drop(fd(raw::openat(
-        dirfd,
-        cstr_in(name, &mut buf)?,
-        flags,
-        0o644,
-    ))?);
+    drop(raw::openat(dirfd, cstr_in(name, &mut buf)?, flags, 0o644)?);
     open_in_root(root, cstr_in(rel, &mut buf)?, libc::O_PATH)
 }
 
@@ -203,17 +183,17 @@ fn attach(tree: c_int, target: c_int) -> Result<(), Errno> {
 
 /// Creates a detached filesystem instance with string options.
 fn new_fs(fstype: &CStr, opts: &[(&CStr, Option<&CStr>)], attrs: u64) -> Result<Fd, Errno> {
-    let ctx = fd(raw::fsopen(fstype, raw::FSOPEN_CLOEXEC))?;
+    let ctx = raw::fsopen(fstype, raw::FSOPEN_CLOEXEC)?;
     for (k, v) in opts {
         let cmd = if v.is_some() {
             raw::FSCONFIG_SET_STRING
         } else {
             raw::FSCONFIG_SET_FLAG
         };
-        raw::fsconfig(ctx.0, cmd, Some(k), *v)?;
+        raw::fsconfig(ctx.raw(), cmd, Some(k), *v)?;
     }
-    raw::fsconfig(ctx.0, raw::FSCONFIG_CMD_CREATE, None, None)?;
-    fd(raw::fsmount(ctx.0, raw::FSMOUNT_CLOEXEC, attrs))
+    raw::fsconfig(ctx.raw(), raw::FSCONFIG_CMD_CREATE, None, None)?;
+    raw::fsmount(ctx.raw(), raw::FSMOUNT_CLOEXEC, attrs)
 }
 
 fn new_tmpfs(mode: u32, size: Option<u64>, attrs: u64) -> Result<Fd, Errno> {
@@ -247,11 +227,11 @@ struct Build {
 impl Build {
     fn scratch(&mut self) -> Result<c_int, Errno> {
         if let Some(s) = &self.scratch {
-            return Ok(s.0);
+            return Ok(s.raw());
         }
         let s = new_tmpfs(0o700, None, raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV)?;
-        attach(s.0, self.root.0)?;
-        let v = s.0;
+        attach(s.raw(), self.root.raw())?;
+        let v = s.raw();
         self.scratch = Some(s);
         Ok(v)
     }
@@ -298,7 +278,7 @@ fn fd_path<'a>(
 }
 
 fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
-    let root = b.root.0;
+    let root = b.root.raw();
     let rel = op.dest.to_bytes();
     let mut buf = [0u8; PATH_MAX];
     match &op.kind {
@@ -309,7 +289,7 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
             devices,
         } => {
             let flags = raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | raw::AT_RECURSIVE;
-            let tree = fd(raw::open_tree(libc::AT_FDCWD, src, flags))?;
+            let tree = raw::open_tree(libc::AT_FDCWD, src, flags)?;
             let mut attrs = raw::MOUNT_ATTR_NOSUID;
             if !devices {
                 attrs |= raw::MOUNT_ATTR_NODEV;
@@ -317,13 +297,13 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
             if *read_only {
                 attrs |= raw::MOUNT_ATTR_RDONLY;
             }
-            set_attrs(tree.0, attrs, true)?;
+            set_attrs(tree.raw(), attrs, true)?;
             let target = if *dir {
                 ensure_dir(root, rel)?
             } else {
                 ensure_file(root, rel)?
             };
-            attach(tree.0, target.0)
+            attach(tree.raw(), target.raw())
         }
         OpKind::Tmpfs {
             read_only,
@@ -336,12 +316,12 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
             }
             let m = new_tmpfs(*mode, *size, attrs)?;
             let target = ensure_dir(root, rel)?;
-            attach(m.0, target.0)
+            attach(m.raw(), target.raw())
         }
         OpKind::Dir { mode } => {
             let parent = parent_dir(root, rel)?;
             let (_, name) = split(rel);
-            let dirfd = parent.as_ref().map_or(root, |f| f.0);
+            let dirfd = parent.as_ref().map_or(root, |f| f.raw());
             match raw::mkdirat(dirfd, cstr_in(name, &mut buf)?, *mode) {
                 Ok(_) | Err(Errno(libc::EEXIST)) => Ok(()),
                 Err(e) => Err(e),
@@ -350,7 +330,7 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
         OpKind::Symlink { target } => {
             let parent = parent_dir(root, rel)?;
             let (_, name) = split(rel);
-            let dirfd = parent.as_ref().map_or(root, |f| f.0);
+            let dirfd = parent.as_ref().map_or(root, |f| f.raw());
             raw::symlinkat(target, dirfd, cstr_in(name, &mut buf)?).map(drop)
         }
         OpKind::File { contents, mode } => {
@@ -359,11 +339,11 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
             let name = b.scratch_name(b'f', &mut nbuf);
             let flags =
                 libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-            let f = fd(raw::openat(scratch, name, flags, *mode))?;
+            let f = raw::openat(scratch, name, flags, *mode)?;
             let mut off = 0usize;
             while off < contents.len() {
                 let chunk = contents.get(off..).unwrap_or(&[]);
-                match raw::write(f.0, chunk) {
+                match raw::write(f.raw(), chunk) {
                     Ok(0) => return Err(Errno(libc::EIO)),
                     Ok(n) => off = off.wrapping_add(n),
                     Err(Errno(libc::EINTR)) => {}
@@ -371,18 +351,15 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
                 }
             }
             drop(f);
-            let tree = fd(raw::open_tree(
-                scratch,
-                name,
-                raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
-            ))?;
+            let tree =
+                raw::open_tree(scratch, name, raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32)?;
             set_attrs(
-                tree.0,
+                tree.raw(),
                 raw::MOUNT_ATTR_RDONLY | raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV,
                 false,
             )?;
             let target = ensure_file(root, rel)?;
-            attach(tree.0, target.0)?;
+            attach(tree.raw(), target.raw())?;
             let _ = raw::unlinkat(scratch, name, 0);
             Ok(())
         }
@@ -391,18 +368,18 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
             let mut nbuf = [0u8; 24];
             let name = b.scratch_name(b'o', &mut nbuf);
             raw::mkdirat(scratch, name, 0o755)?;
-            let dir = fd(raw::openat(
+            let dir = raw::openat(
                 scratch,
                 name,
                 libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
                 0,
-            ))?;
-            raw::mkdirat(dir.0, c"upper", 0o755)?;
-            raw::mkdirat(dir.0, c"work", 0o755)?;
+            )?;
+            raw::mkdirat(dir.raw(), c"upper", 0o755)?;
+            raw::mkdirat(dir.raw(), c"work", 0o755)?;
             let mut ubuf = [0u8; PATH_MAX];
             let mut wbuf = [0u8; PATH_MAX];
-            let upper = fd_path(dir.0, b"/upper", &mut ubuf)?;
-            let work = fd_path(dir.0, b"/work", &mut wbuf)?;
+            let upper = fd_path(dir.raw(), b"/upper", &mut ubuf)?;
+            let work = fd_path(dir.raw(), b"/work", &mut wbuf)?;
             let attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV;
             let opts: [(&CStr, Option<&CStr>); 4] = [
                 (c"lowerdir", Some(lower)),
@@ -419,7 +396,7 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
                 other => other?,
             };
             let target = ensure_dir(root, rel)?;
-            attach(m.0, target.0)
+            attach(m.raw(), target.raw())
         }
         OpKind::Mask { dir } => mask(root, rel, Some(*dir)),
         OpKind::MaskAuto { known_dir } => mask(root, rel, *known_dir),
@@ -433,7 +410,7 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
                 [(c"hidepid", Some(c"2")), (c"gid", Some(c"4294967294"))];
             let m = new_fs(c"proc", &opts, attrs)?;
             let target = ensure_dir(root, rel)?;
-            attach(m.0, target.0)
+            attach(m.raw(), target.raw())
         }
         OpKind::ProcReadOnly => {
             let target = match open_in_root(root, cstr_in(rel, &mut buf)?, libc::O_PATH) {
@@ -445,13 +422,13 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
                 | libc::O_CLOEXEC as u32
                 | raw::AT_RECURSIVE
                 | libc::AT_EMPTY_PATH as u32;
-            let tree = fd(raw::open_tree(target.0, c"", flags))?;
+            let tree = raw::open_tree(target.raw(), c"", flags)?;
             let attrs = raw::MOUNT_ATTR_RDONLY
                 | raw::MOUNT_ATTR_NOSUID
                 | raw::MOUNT_ATTR_NODEV
                 | raw::MOUNT_ATTR_NOEXEC;
-            set_attrs(tree.0, attrs, true)?;
-            attach(tree.0, target.0)
+            set_attrs(tree.raw(), attrs, true)?;
+            attach(tree.raw(), target.raw())
         }
         OpKind::ProcMask => mask(root, rel, Some(false)),
         OpKind::Devpts => {
@@ -462,7 +439,7 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
                 attrs,
             )?;
             let target = ensure_dir(root, rel)?;
-            attach(m.0, target.0)
+            attach(m.raw(), target.raw())
         }
     }
 }
@@ -482,24 +459,24 @@ fn mask(root: c_int, rel: &[u8], _known_dir: Option<bool>) -> Result<(), Errno> 
     };
     // SAFETY: an all-zero stat is a valid value to be overwritten.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    raw::fstatat(target.0, c"", &mut st, libc::AT_EMPTY_PATH)?;
+    raw::fstatat(target.raw(), c"", &mut st, libc::AT_EMPTY_PATH)?;
     let attrs = raw::MOUNT_ATTR_RDONLY
         | raw::MOUNT_ATTR_NOSUID
         | raw::MOUNT_ATTR_NODEV
         | raw::MOUNT_ATTR_NOEXEC;
     if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
         let m = new_tmpfs(0o000, Some(4096), attrs)?;
-        attach(m.0, target.0)
+        attach(m.raw(), target.raw())
     } else {
         // A read-only, nodev bind of /dev/null: opening it fails (EACCES)
         // and it holds nothing.
-        let tree = fd(raw::open_tree(
+        let tree = raw::open_tree(
             libc::AT_FDCWD,
             c"/dev/null",
             raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
-        ))?;
-        set_attrs(tree.0, attrs, false)?;
-        attach(tree.0, target.0)
+        )?;
+        set_attrs(tree.raw(), attrs, false)?;
+        attach(tree.raw(), target.raw())
     }
 }
 
@@ -514,9 +491,9 @@ fn start(plan: &MountPlan) -> Step<Build> {
         RootSpec::Tmpfs => new_tmpfs(0o755, None, raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV),
         RootSpec::Dir(dir) => {
             let flags = raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | raw::AT_RECURSIVE;
-            fd(raw::open_tree(libc::AT_FDCWD, dir, flags)).and_then(|t| {
+            raw::open_tree(libc::AT_FDCWD, dir, flags).and_then(|t| {
                 set_attrs(
-                    t.0,
+                    t.raw(),
                     raw::MOUNT_ATTR_RDONLY | raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV,
                     true,
                 )?;
@@ -526,7 +503,7 @@ fn start(plan: &MountPlan) -> Step<Build> {
     }
     .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
     raw::move_mount(
-        root.0,
+        root.raw(),
         c"",
         libc::AT_FDCWD,
         c"/",
@@ -550,8 +527,8 @@ fn apply_at(b: &mut Build, plan: &MountPlan, i: usize) -> Step {
         if let OpKind::Tmpfs { mode, size, .. } = &op.kind {
             let attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV;
             let m = new_tmpfs(*mode, *size, attrs).map_err(fail)?;
-            let target = ensure_dir(b.root.0, op.dest.to_bytes()).map_err(fail)?;
-            attach(m.0, target.0).map_err(fail)?;
+            let target = ensure_dir(b.root.raw(), op.dest.to_bytes()).map_err(fail)?;
+            attach(m.raw(), target.raw()).map_err(fail)?;
             b.dev = Some(m);
             return Ok(());
         }
@@ -564,23 +541,23 @@ fn apply_at(b: &mut Build, plan: &MountPlan, i: usize) -> Step {
 fn finish(mut b: Build, plan: &MountPlan) -> Step {
     if let Some(s) = b.scratch.take() {
         let mut buf = [0u8; PATH_MAX];
-        let p = fd_path(s.0, b"", &mut buf).map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
+        let p = fd_path(s.raw(), b"", &mut buf).map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
         raw::umount2(p, libc::MNT_DETACH).at(Stage::RootMount, 0)?;
     }
     if let Some(dev) = b.dev.take() {
         let idx = plan.dev_op.unwrap_or(0) as u32;
-        set_attrs(dev.0, raw::MOUNT_ATTR_RDONLY, false).at(Stage::MountOp, idx)?;
+        set_attrs(dev.raw(), raw::MOUNT_ATTR_RDONLY, false).at(Stage::MountOp, idx)?;
     }
     if matches!(plan.root, RootSpec::Tmpfs) {
         set_attrs(
-            b.root.0,
+            b.root.raw(),
             raw::MOUNT_ATTR_RDONLY | raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV,
             false,
         )
         .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
     }
 
-    raw::fchdir(b.root.0).at(Stage::PivotRoot, 0)?;
+    raw::fchdir(b.root.raw()).at(Stage::PivotRoot, 0)?;
     raw::pivot_root(c".", c".").at(Stage::PivotRoot, 0)?;
     raw::umount2(c".", libc::MNT_DETACH).at(Stage::PivotRoot, 0)?;
     raw::chdir(c"/").at(Stage::PivotRoot, 0)?;
@@ -616,7 +593,7 @@ pub(crate) fn build_template(
         let rel = m.to_bytes();
         // Nothing may have been put there yet (see TemplateSplit).
         match open_in_root(
-            b.root.0,
+            b.root.raw(),
             cstr_in(rel, &mut buf).at(Stage::RootMount, i as u32)?,
             libc::O_PATH | libc::O_NOFOLLOW,
         ) {
@@ -624,9 +601,9 @@ pub(crate) fn build_template(
             Ok(_) => return Err(Fail::new(Stage::RootMount, i as u32, Errno(libc::EEXIST))),
             Err(e) => return Err(Fail::new(Stage::RootMount, i as u32, e)),
         }
-        let dir = ensure_dir(b.root.0, rel).at(Stage::RootMount, i as u32)?;
+        let dir = ensure_dir(b.root.raw(), rel).at(Stage::RootMount, i as u32)?;
         if rel == b"proc" && split.proc_anchor {
-            mount_proc_anchor(dir.0, anchor_stack).at(Stage::RootMount, i as u32)?;
+            mount_proc_anchor(dir.raw(), anchor_stack).at(Stage::RootMount, i as u32)?;
         }
     }
     finish(b, plan)
@@ -635,12 +612,12 @@ pub(crate) fn build_template(
 /// Applies the per-spawn part of a split plan to this process's copy of the
 /// template (its root is the template's root). Runs in the supervisor.
 pub(crate) fn build_spawn(plan: &MountPlan, split: &TemplateSplit) -> Step {
-    let root = fd(raw::openat(
+    let root = raw::openat(
         libc::AT_FDCWD,
         c"/",
         libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
         0,
-    ))
+    )
     .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
     let mut b = Build {
         root,
@@ -677,14 +654,8 @@ fn mount_proc_anchor(target: c_int, stack: (*mut u8, usize)) -> Result<(), Errno
     // this process, which the parent keeps mapped until the builder has been
     // reaped; CLONE_VFORK suspends us until the child has exited, so `arg`
     // outlives its use; the entry point follows the child-zone rules.
-    let pid = unsafe {
-        crate::sys::clone::clone3(
-            &args,
-            core::mem::size_of::<crate::sys::clone::CloneArgs>(),
-            anchor_entry,
-            (&mut arg as *mut c_int).cast(),
-        )
-    }?;
+    let pid =
+        unsafe { crate::sys::clone::clone3(&args, anchor_entry, (&mut arg as *mut c_int).cast()) }?;
     let mut st: c_int = 0;
     raw::wait4(pid as i32, &mut st, libc::__WALL, None)?;
     if libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0 {
@@ -706,14 +677,18 @@ unsafe extern "C" fn anchor_entry(arg: *mut core::ffi::c_void) -> c_int {
     // SAFETY: guaranteed by the caller.
     let target = unsafe { *(arg as *const c_int) };
     let attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV | raw::MOUNT_ATTR_NOEXEC;
-    match new_fs(c"proc", &[], attrs).and_then(|m| attach(m.0, target)) {
+    match new_fs(c"proc", &[], attrs).and_then(|m| attach(m.raw(), target)) {
         Ok(()) => 0,
         Err(Errno(e)) => e.clamp(1, 255),
     }
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::disallowed_macros
+)]
 mod tests {
     use super::*;
 

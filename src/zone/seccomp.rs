@@ -1,5 +1,6 @@
 //! seccomp, child-zone half: installs a filter compiled once per policy.
 
+#[allow(clippy::disallowed_types)] // Built by the parent, see ChildProgram.
 use std::sync::Arc;
 
 use crate::seccomp::CompiledFilter;
@@ -11,6 +12,8 @@ pub(crate) const FILTER_FLAG_TSYNC: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC as u32
 /// A compiled filter lowered for the child zone: the `sock_fprog` the
 /// kernel takes, built in the parent, pointing into the filter it keeps
 /// alive. Part of the spawn plan.
+// The parent builds and drops it; the zone only reads `fprog`.
+#[allow(clippy::disallowed_types)]
 pub(crate) struct ChildProgram {
     fprog: libc::sock_fprog,
     /// Owns the instructions `fprog` points to.
@@ -38,7 +41,8 @@ impl ChildProgram {
         &self._filter
     }
 
-    /// Lowers a shared compiled filter.
+    /// Lowers a shared compiled filter (parent side).
+    #[allow(clippy::disallowed_types)]
     pub(crate) fn new(filter: Arc<CompiledFilter>) -> Self {
         Self {
             fprog: filter.fprog(),
@@ -89,4 +93,47 @@ pub(crate) fn install(filter: &CompiledFilter) -> Result<(), Errno> {
 /// installed. Child-zone safe.
 pub(crate) fn install_all_threads(filter: &CompiledFilter) -> Result<Option<u32>, Errno> {
     set_mode_filter(&filter.fprog(), FILTER_FLAG_TSYNC).map(|tid| (tid != 0).then_some(tid as u32))
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::disallowed_macros)] // Test code, in the parent.
+mod tests {
+    use super::*;
+    use crate::seccomp::SeccompPolicy;
+    use crate::sys::testing;
+
+    #[test]
+    fn install_confines_a_forked_child() {
+        // The filter is compiled here, in the parent; the child only makes raw
+        // system calls, as the program process does.
+        let filter = crate::seccomp::compile(&SeccompPolicy::default_profile())
+            .expect("the default profile compiles");
+        let unknown = crate::seccomp::max_known().wrapping_add(1);
+        let pid = testing::fork(|| {
+            if crate::zone::caps::set_no_new_privs().is_err() || install(&filter).is_err() {
+                return 10;
+            }
+            // SAFETY: getppid takes no arguments.
+            if unsafe { sc!(libc::SYS_getppid) }.is_err() {
+                return 11;
+            }
+            // SAFETY: unshare(0) takes an integer and changes nothing.
+            if unsafe { sc!(libc::SYS_unshare, 0) } != Err(Errno(libc::EPERM)) {
+                return 12;
+            }
+            // SAFETY: a null clone_args pointer is never dereferenced (the
+            // call is refused by the filter, or with EFAULT).
+            if unsafe { sc!(libc::SYS_clone3, 0, 88) } != Err(Errno(libc::ENOSYS)) {
+                return 13;
+            }
+            // SAFETY: a number the filter does not know, without arguments:
+            // the filter answers it (a kernel too old to have it, too).
+            if unsafe { sc!(unknown) } != Err(Errno(libc::ENOSYS)) {
+                return 14;
+            }
+            0
+        })
+        .expect("fork");
+        assert_eq!(testing::wait(pid), Ok(0), "the child's exit code");
+    }
 }

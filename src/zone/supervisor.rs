@@ -118,7 +118,7 @@ fn supervisor_setup(plan: &ChildPlan<'_>) -> Step {
     }
     if !plan.pid_ns {
         // Without a pid namespace, orphans of the program come to us.
-        raw::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0).at(Stage::Subreaper, 0)?;
+        raw::set_child_subreaper().at(Stage::Subreaper, 0)?;
     }
     raw::setsid().at(Stage::Setsid, 0)?;
     if let Some(h) = &plan.hostname {
@@ -162,7 +162,7 @@ fn clone_program(plan: &ChildPlan<'_>) -> Step<i32> {
         // point follows the child-zone rules; `plan` outlives the program
         // process's use of it because CLONE_VFORK suspends us until it execs
         // or exits, and the parent waits for us.
-        unsafe { clone::clone3(&args, core::mem::size_of::<CloneArgs>(), program_entry, arg) }
+        unsafe { clone::clone3(&args, program_entry, arg) }
     } else {
         let top = lo.wrapping_add(size);
         // SAFETY: as above, for the legacy system call.
@@ -194,6 +194,11 @@ struct InitCtx {
 }
 
 /// Closes every descriptor except those in `keep` (sorted ascending).
+///
+/// The supervisor's descriptor table is its own copy (it was cloned without
+/// `CLONE_FILES`); nothing in the shared address space closes or uses a
+/// descriptor through it, and from here on the supervisor uses only those
+/// in `keep` and those it opens itself.
 fn close_all_except(keep: &[c_int]) {
     let mut lo: u32 = 0;
     for &k in keep {
@@ -202,11 +207,13 @@ fn close_all_except(keep: &[c_int]) {
         }
         let k = k as u32;
         if k > lo {
-            let _ = raw::close_range(lo, k.wrapping_sub(1), 0);
+            // SAFETY: the range holds none of `keep`; see above.
+            let _ = unsafe { raw::close_range(lo, k.wrapping_sub(1), 0) };
         }
         lo = k.wrapping_add(1);
     }
-    let _ = raw::close_range(lo, u32::MAX, 0);
+    // SAFETY: as above.
+    let _ = unsafe { raw::close_range(lo, u32::MAX, 0) };
 }
 
 /// Kills everything the sandbox started.
@@ -285,13 +292,12 @@ fn kill_listed_children() -> bool {
     ) else {
         return false;
     };
-    let fd = fd as c_int;
     let mut buf = [0u8; 256];
     // A pid may straddle two reads: the accumulator carries over.
     let mut pid: i32 = 0;
     let mut digits = false;
     loop {
-        let n = match raw::read(fd, &mut buf) {
+        let n = match raw::read(fd.raw(), &mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(Errno(libc::EINTR)) => continue,
@@ -317,7 +323,7 @@ fn kill_listed_children() -> bool {
         let _ = raw::kill(pid.wrapping_neg(), libc::SIGKILL);
         let _ = raw::kill(pid, libc::SIGKILL);
     }
-    let _ = raw::close(fd);
+    drop(fd);
     true
 }
 
@@ -384,8 +390,8 @@ fn init_loop(ctx: InitCtx) -> c_int {
     close_all_except(&keep);
 
     let mask = SIGSET_ALL & !(sigbit(libc::SIGKILL) | sigbit(libc::SIGSTOP));
-    let sfd = match raw::signalfd(&mask, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) {
-        Ok(fd) => fd as c_int,
+    let signals = match raw::signalfd(&mask, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) {
+        Ok(fd) => fd,
         Err(_) => {
             // Cannot supervise: end the sandbox rather than leave it unwatched.
             teardown_tree(&ctx);
@@ -400,6 +406,7 @@ fn init_loop(ctx: InitCtx) -> c_int {
     // The caller's end of the report channel carries kill requests; once the
     // caller closes it (a detached Child), it is no longer watched.
     let mut control_open = true;
+    let sfd = signals.raw();
     loop {
         // poll ignores entries with a negative fd.
         let mut fds = [

@@ -4,6 +4,7 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_void};
+#[allow(clippy::disallowed_types)] // For `build`, which is parent-side.
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -47,20 +48,15 @@ pub(crate) unsafe extern "C" fn helper_entry(arg: *mut c_void) -> c_int {
     // SAFETY: the same contract as the caller's own clone of the supervisor
     // (see `launch`): the stack and the plan outlive the supervisor's use
     // of them, and the entry point follows the child-zone rules.
-    match unsafe {
-        clone::clone3(
-            &args,
-            core::mem::size_of::<CloneArgs>(),
-            supervisor_entry,
-            arg,
-        )
-    } {
+    match unsafe { clone::clone3(&args, supervisor_entry, arg) } {
         Ok(_) => 0,
         Err(Errno(e)) => e,
     }
 }
 
 /// What the builder process reads and writes.
+// The parent builds the id maps; the builder only reads them.
+#[allow(clippy::disallowed_types)]
 struct BuilderArgs<'a> {
     plan: &'a MountPlan,
     split: &'a TemplateSplit,
@@ -98,12 +94,13 @@ unsafe extern "C" fn builder_entry(arg: *mut c_void) -> c_int {
 
 fn builder(a: &BuilderArgs<'_>) -> Result<(), Fail> {
     let flags = libc::O_RDONLY | libc::O_CLOEXEC;
+    // Both descriptors go to the caller, whose table this is (CLONE_FILES).
     let user =
         raw::openat(libc::AT_FDCWD, c"/proc/self/ns/user", flags, 0).at(Stage::RootMount, 0)?;
-    a.user_fd.store(user as c_int, Ordering::Relaxed);
+    a.user_fd.store(user.into_raw(), Ordering::Relaxed);
     let mnt =
         raw::openat(libc::AT_FDCWD, c"/proc/self/ns/mnt", flags, 0).at(Stage::RootMount, 0)?;
-    a.mnt_fd.store(mnt as c_int, Ordering::Relaxed);
+    a.mnt_fd.store(mnt.into_raw(), Ordering::Relaxed);
     write_file(
         libc::AT_FDCWD,
         c"/proc/self/setgroups",
@@ -130,6 +127,9 @@ fn builder(a: &BuilderArgs<'_>) -> Result<(), Fail> {
 /// namespaces mapping `euid` and `egid` to themselves applies the static
 /// part of the plan (`split`) and pivots into it. Returns descriptors of
 /// the builder's user and mount namespaces, which keep them alive.
+///
+/// Parent-side code: it formats the id maps and returns owned descriptors.
+#[allow(clippy::disallowed_types, clippy::disallowed_macros)]
 pub(crate) fn build(
     plan: &MountPlan,
     split: &TemplateSplit,
@@ -137,17 +137,19 @@ pub(crate) fn build(
     egid: u32,
 ) -> Result<(OwnedFd, OwnedFd), ()> {
     let stacks = StackMap::new(2, STACK_SIZE).map_err(drop)?;
+    let (Some((lo, size)), Some(anchor_stack)) = (stacks.stack(0), stacks.stack(1)) else {
+        return Err(());
+    };
     let args = BuilderArgs {
         plan,
         split,
         uid_map: format!("{euid} {euid} 1\n").into_bytes(),
         gid_map: format!("{egid} {egid} 1\n").into_bytes(),
-        anchor_stack: stacks.stack(1, STACK_SIZE),
+        anchor_stack,
         user_fd: AtomicI32::new(-1),
         mnt_fd: AtomicI32::new(-1),
         fail: UnsafeCell::new(None),
     };
-    let (lo, size) = stacks.stack(0, STACK_SIZE);
     let cargs = CloneArgs {
         flags: (libc::CLONE_VM
             | libc::CLONE_VFORK
@@ -167,7 +169,6 @@ pub(crate) fn build(
         unsafe {
             clone::clone3(
                 &cargs,
-                core::mem::size_of::<CloneArgs>(),
                 builder_entry,
                 &args as *const BuilderArgs<'_> as *mut c_void,
             )
