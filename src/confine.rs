@@ -214,7 +214,7 @@ impl Confinement {
                     check_privs()?;
                 }
                 let flags = if prepared.abi() >= Some(landlock::LandlockFeature::AllThreads.abi()) {
-                    crate::sys::raw::LANDLOCK_RESTRICT_SELF_TSYNC
+                    crate::sys::landlock::LANDLOCK_RESTRICT_SELF_TSYNC
                 } else {
                     0
                 };
@@ -244,7 +244,8 @@ impl Confinement {
             #[cfg(feature = "seccomp")]
             seccomp_all_threads,
             #[cfg(feature = "landlock")]
-            landlock_all_threads: landlock_flags & crate::sys::raw::LANDLOCK_RESTRICT_SELF_TSYNC
+            landlock_all_threads: landlock_flags
+                & crate::sys::landlock::LANDLOCK_RESTRICT_SELF_TSYNC
                 != 0,
             capabilities: caps.as_ref().map(|plan| {
                 let mut report = plan.report();
@@ -311,7 +312,9 @@ impl PreparedConfinement {
             .landlock
             .as_ref()
             .is_some_and(|l| l.fd().is_some())
-            .then_some(self.landlock_flags & crate::sys::raw::LANDLOCK_RESTRICT_SELF_TSYNC != 0);
+            .then_some(
+                self.landlock_flags & crate::sys::landlock::LANDLOCK_RESTRICT_SELF_TSYNC != 0,
+            );
         #[cfg(not(feature = "landlock"))]
         let landlock = None;
         #[cfg(feature = "seccomp")]

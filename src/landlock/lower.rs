@@ -13,7 +13,7 @@ use super::policy::LandlockPolicy;
 use super::report::{LandlockNote, LandlockReport};
 use super::resolve::{KernelAbi, build_report, resolve};
 use crate::compat::CompatLevel;
-use crate::sys::raw::{LandlockNetPortAttr, LandlockRulesetAttr};
+use crate::sys::landlock::{LandlockNetPortAttr, LandlockRulesetAttr};
 use crate::zone::landlock::{PathRule, Rules};
 
 /// Whose view rule paths are resolved in.

@@ -11,7 +11,7 @@ use super::prepare::{prepare, prepare_with};
 use super::resolve::{KernelAbi, build_report, kernel_abi, resolve};
 use super::*;
 use crate::compat::CompatLevel;
-use crate::sys::raw::{LandlockNetPortAttr, LandlockRulesetAttr};
+use crate::sys::landlock::{LandlockNetPortAttr, LandlockRulesetAttr};
 use crate::zone::landlock::{INDEX_CREATE, INDEX_RESTRICT};
 
 /// A kernel with Landlock ABI `v`.

@@ -6,6 +6,9 @@
 //! the parent side, or through the safe wrappers here.
 
 pub(crate) mod clone;
+#[cfg(feature = "landlock")]
+pub(crate) mod landlock;
+pub(crate) mod mount;
 pub(crate) mod pidfd;
 pub(crate) mod raw;
 #[cfg(test)]

@@ -18,9 +18,10 @@ use core::ffi::{CStr, c_int};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use crate::sys::raw::{
-    self, Errno, LandlockNetPortAttr, LandlockPathBeneathAttr, LandlockRulesetAttr,
+use crate::sys::landlock::{
+    self as ll, LandlockNetPortAttr, LandlockPathBeneathAttr, LandlockRulesetAttr,
 };
+use crate::sys::raw::{self, Errno};
 
 // The rules are built and owned by the parent (`crate::landlock::lower`);
 // this file only reads them.
@@ -75,7 +76,7 @@ pub(crate) fn build(
     rules: &Rules,
     mut skipped: impl FnMut(usize, Errno),
 ) -> Result<raw::Fd, (Failed, Errno)> {
-    let fd = raw::landlock_create_ruleset(&rules.attr).map_err(|e| (Failed::Create, e))?;
+    let fd = ll::landlock_create_ruleset(&rules.attr).map_err(|e| (Failed::Create, e))?;
     add_rules(rules, fd.raw(), &mut skipped)?;
     Ok(fd)
 }
@@ -100,7 +101,7 @@ fn add_rules(
             rule.file_access
         };
         if access != 0 {
-            raw::landlock_add_path_rule(
+            ll::landlock_add_path_rule(
                 fd,
                 &LandlockPathBeneathAttr {
                     allowed_access: access,
@@ -111,7 +112,7 @@ fn add_rules(
         }
     }
     for (i, port) in rules.ports.iter().enumerate() {
-        raw::landlock_add_net_rule(fd, port).map_err(|e| (Failed::AddPort(i), e))?;
+        ll::landlock_add_net_rule(fd, port).map_err(|e| (Failed::AddPort(i), e))?;
     }
     Ok(())
 }
@@ -139,15 +140,15 @@ pub(crate) fn apply_in_child(rules: &Rules) -> Result<(), (u32, Errno)> {
         };
         (index, e)
     })?;
-    raw::landlock_restrict_self(fd.raw(), 0)
+    ll::landlock_restrict_self(fd.raw(), 0)
         .map(drop)
         .map_err(|e| (INDEX_RESTRICT, e))
 }
 
 /// Enforces the ruleset `fd` on the calling thread, or on every thread with
-/// [`raw::LANDLOCK_RESTRICT_SELF_TSYNC`] in `flags`. No allocation.
+/// [`ll::LANDLOCK_RESTRICT_SELF_TSYNC`] in `flags`. No allocation.
 pub(crate) fn restrict_self(fd: BorrowedFd<'_>, flags: u32) -> Result<(), Errno> {
-    raw::landlock_restrict_self(fd.as_raw_fd(), flags).map(drop)
+    ll::landlock_restrict_self(fd.as_raw_fd(), flags).map(drop)
 }
 
 // Test code, run in the parent (and in forked children that only make raw
@@ -239,7 +240,7 @@ mod tests {
 
     /// `landlock_restrict_self(fd, 0)`.
     fn restrict(fd: c_int) -> Result<(), Errno> {
-        raw::landlock_restrict_self(fd, 0).map(drop)
+        ll::landlock_restrict_self(fd, 0).map(drop)
     }
 
     /// A filesystem policy every Landlock kernel (ABI 1+) can enforce.

@@ -13,7 +13,8 @@ use core::ffi::{CStr, c_int};
 use super::{Fail, Step, StepExt};
 use crate::fs::plan::{MountPlan, Op, OpKind, RootSpec, TemplateSplit};
 use crate::stage::Stage;
-use crate::sys::raw::{self, Errno, Fd, MountAttr, OpenHow};
+use crate::sys::mount::{self, MountAttr};
+use crate::sys::raw::{self, Errno, Fd, OpenHow};
 
 const PATH_MAX: usize = 4096;
 
@@ -166,34 +167,34 @@ fn set_attrs(tree: c_int, attrs: u64, recursive: bool) -> Result<(), Errno> {
         propagation: 0,
         userns_fd: 0,
     };
-    let flags = libc::AT_EMPTY_PATH as u32 | if recursive { raw::AT_RECURSIVE } else { 0 };
-    raw::mount_setattr(tree, c"", flags, &attr).map(drop)
+    let flags = libc::AT_EMPTY_PATH as u32 | if recursive { mount::AT_RECURSIVE } else { 0 };
+    mount::mount_setattr(tree, c"", flags, &attr).map(drop)
 }
 
 fn attach(tree: c_int, target: c_int) -> Result<(), Errno> {
-    raw::move_mount(
+    mount::move_mount(
         tree,
         c"",
         target,
         c"",
-        raw::MOVE_MOUNT_F_EMPTY_PATH | raw::MOVE_MOUNT_T_EMPTY_PATH,
+        mount::MOVE_MOUNT_F_EMPTY_PATH | mount::MOVE_MOUNT_T_EMPTY_PATH,
     )
     .map(drop)
 }
 
 /// Creates a detached filesystem instance with string options.
 fn new_fs(fstype: &CStr, opts: &[(&CStr, Option<&CStr>)], attrs: u64) -> Result<Fd, Errno> {
-    let ctx = raw::fsopen(fstype, raw::FSOPEN_CLOEXEC)?;
+    let ctx = mount::fsopen(fstype, mount::FSOPEN_CLOEXEC)?;
     for (k, v) in opts {
         let cmd = if v.is_some() {
-            raw::FSCONFIG_SET_STRING
+            mount::FSCONFIG_SET_STRING
         } else {
-            raw::FSCONFIG_SET_FLAG
+            mount::FSCONFIG_SET_FLAG
         };
-        raw::fsconfig(ctx.raw(), cmd, Some(k), *v)?;
+        mount::fsconfig(ctx.raw(), cmd, Some(k), *v)?;
     }
-    raw::fsconfig(ctx.raw(), raw::FSCONFIG_CMD_CREATE, None, None)?;
-    raw::fsmount(ctx.raw(), raw::FSMOUNT_CLOEXEC, attrs)
+    mount::fsconfig(ctx.raw(), mount::FSCONFIG_CMD_CREATE, None, None)?;
+    mount::fsmount(ctx.raw(), mount::FSMOUNT_CLOEXEC, attrs)
 }
 
 fn new_tmpfs(mode: u32, size: Option<u64>, attrs: u64) -> Result<Fd, Errno> {
@@ -229,7 +230,11 @@ impl Build {
         if let Some(s) = &self.scratch {
             return Ok(s.raw());
         }
-        let s = new_tmpfs(0o700, None, raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV)?;
+        let s = new_tmpfs(
+            0o700,
+            None,
+            mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
+        )?;
         attach(s.raw(), self.root.raw())?;
         let v = s.raw();
         self.scratch = Some(s);
@@ -288,14 +293,14 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
             dir,
             devices,
         } => {
-            let flags = raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | raw::AT_RECURSIVE;
-            let tree = raw::open_tree(libc::AT_FDCWD, src, flags)?;
-            let mut attrs = raw::MOUNT_ATTR_NOSUID;
+            let flags = mount::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | mount::AT_RECURSIVE;
+            let tree = mount::open_tree(libc::AT_FDCWD, src, flags)?;
+            let mut attrs = mount::MOUNT_ATTR_NOSUID;
             if !devices {
-                attrs |= raw::MOUNT_ATTR_NODEV;
+                attrs |= mount::MOUNT_ATTR_NODEV;
             }
             if *read_only {
-                attrs |= raw::MOUNT_ATTR_RDONLY;
+                attrs |= mount::MOUNT_ATTR_RDONLY;
             }
             set_attrs(tree.raw(), attrs, true)?;
             let target = if *dir {
@@ -310,9 +315,9 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
             mode,
             size,
         } => {
-            let mut attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV;
+            let mut attrs = mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV;
             if *read_only {
-                attrs |= raw::MOUNT_ATTR_RDONLY;
+                attrs |= mount::MOUNT_ATTR_RDONLY;
             }
             let m = new_tmpfs(*mode, *size, attrs)?;
             let target = ensure_dir(root, rel)?;
@@ -351,11 +356,14 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
                 }
             }
             drop(f);
-            let tree =
-                raw::open_tree(scratch, name, raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32)?;
+            let tree = mount::open_tree(
+                scratch,
+                name,
+                mount::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
+            )?;
             set_attrs(
                 tree.raw(),
-                raw::MOUNT_ATTR_RDONLY | raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV,
+                mount::MOUNT_ATTR_RDONLY | mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
                 false,
             )?;
             let target = ensure_file(root, rel)?;
@@ -380,7 +388,7 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
             let mut wbuf = [0u8; PATH_MAX];
             let upper = fd_path(dir.raw(), b"/upper", &mut ubuf)?;
             let work = fd_path(dir.raw(), b"/work", &mut wbuf)?;
-            let attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV;
+            let attrs = mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV;
             let opts: [(&CStr, Option<&CStr>); 4] = [
                 (c"lowerdir", Some(lower)),
                 (c"upperdir", Some(upper)),
@@ -401,7 +409,8 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
         OpKind::Mask { dir } => mask(root, rel, Some(*dir)),
         OpKind::MaskAuto { known_dir } => mask(root, rel, *known_dir),
         OpKind::Proc => {
-            let attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV | raw::MOUNT_ATTR_NOEXEC;
+            let attrs =
+                mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV | mount::MOUNT_ATTR_NOEXEC;
             // hidepid=invisible hides processes the viewer cannot ptrace
             // (the init, which holds capabilities the program lacks). Its
             // exemption group defaults to gid 0, which a root caller's
@@ -418,21 +427,21 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
                 Err(Errno(libc::ENOENT)) => return Ok(()),
                 Err(e) => return Err(e),
             };
-            let flags = raw::OPEN_TREE_CLONE
+            let flags = mount::OPEN_TREE_CLONE
                 | libc::O_CLOEXEC as u32
-                | raw::AT_RECURSIVE
+                | mount::AT_RECURSIVE
                 | libc::AT_EMPTY_PATH as u32;
-            let tree = raw::open_tree(target.raw(), c"", flags)?;
-            let attrs = raw::MOUNT_ATTR_RDONLY
-                | raw::MOUNT_ATTR_NOSUID
-                | raw::MOUNT_ATTR_NODEV
-                | raw::MOUNT_ATTR_NOEXEC;
+            let tree = mount::open_tree(target.raw(), c"", flags)?;
+            let attrs = mount::MOUNT_ATTR_RDONLY
+                | mount::MOUNT_ATTR_NOSUID
+                | mount::MOUNT_ATTR_NODEV
+                | mount::MOUNT_ATTR_NOEXEC;
             set_attrs(tree.raw(), attrs, true)?;
             attach(tree.raw(), target.raw())
         }
         OpKind::ProcMask => mask(root, rel, Some(false)),
         OpKind::Devpts => {
-            let attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NOEXEC;
+            let attrs = mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NOEXEC;
             let m = new_fs(
                 c"devpts",
                 &[(c"ptmxmode", Some(c"0666")), (c"mode", Some(c"0620"))],
@@ -460,20 +469,20 @@ fn mask(root: c_int, rel: &[u8], _known_dir: Option<bool>) -> Result<(), Errno> 
     // SAFETY: an all-zero stat is a valid value to be overwritten.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     raw::fstatat(target.raw(), c"", &mut st, libc::AT_EMPTY_PATH)?;
-    let attrs = raw::MOUNT_ATTR_RDONLY
-        | raw::MOUNT_ATTR_NOSUID
-        | raw::MOUNT_ATTR_NODEV
-        | raw::MOUNT_ATTR_NOEXEC;
+    let attrs = mount::MOUNT_ATTR_RDONLY
+        | mount::MOUNT_ATTR_NOSUID
+        | mount::MOUNT_ATTR_NODEV
+        | mount::MOUNT_ATTR_NOEXEC;
     if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
         let m = new_tmpfs(0o000, Some(4096), attrs)?;
         attach(m.raw(), target.raw())
     } else {
         // A read-only, nodev bind of /dev/null: opening it fails (EACCES)
         // and it holds nothing.
-        let tree = raw::open_tree(
+        let tree = mount::open_tree(
             libc::AT_FDCWD,
             c"/dev/null",
-            raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
+            mount::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
         )?;
         set_attrs(tree.raw(), attrs, false)?;
         attach(tree.raw(), target.raw())
@@ -488,13 +497,17 @@ fn start(plan: &MountPlan) -> Step<Build> {
         .at(Stage::MountPropagation, 0)?;
 
     let root = match &plan.root {
-        RootSpec::Tmpfs => new_tmpfs(0o755, None, raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV),
+        RootSpec::Tmpfs => new_tmpfs(
+            0o755,
+            None,
+            mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
+        ),
         RootSpec::Dir(dir) => {
-            let flags = raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | raw::AT_RECURSIVE;
-            raw::open_tree(libc::AT_FDCWD, dir, flags).and_then(|t| {
+            let flags = mount::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | mount::AT_RECURSIVE;
+            mount::open_tree(libc::AT_FDCWD, dir, flags).and_then(|t| {
                 set_attrs(
                     t.raw(),
-                    raw::MOUNT_ATTR_RDONLY | raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV,
+                    mount::MOUNT_ATTR_RDONLY | mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
                     true,
                 )?;
                 Ok(t)
@@ -502,12 +515,12 @@ fn start(plan: &MountPlan) -> Step<Build> {
         }
     }
     .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
-    raw::move_mount(
+    mount::move_mount(
         root.raw(),
         c"",
         libc::AT_FDCWD,
         c"/",
-        raw::MOVE_MOUNT_F_EMPTY_PATH,
+        mount::MOVE_MOUNT_F_EMPTY_PATH,
     )
     .at(Stage::RootMount, 0)?;
     Ok(Build {
@@ -525,7 +538,7 @@ fn apply_at(b: &mut Build, plan: &MountPlan, i: usize) -> Step {
     if plan.dev_op == Some(i) {
         // The minimal /dev: kept to be sealed read-only at the end.
         if let OpKind::Tmpfs { mode, size, .. } = &op.kind {
-            let attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV;
+            let attrs = mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV;
             let m = new_tmpfs(*mode, *size, attrs).map_err(fail)?;
             let target = ensure_dir(b.root.raw(), op.dest.to_bytes()).map_err(fail)?;
             attach(m.raw(), target.raw()).map_err(fail)?;
@@ -546,12 +559,12 @@ fn finish(mut b: Build, plan: &MountPlan) -> Step {
     }
     if let Some(dev) = b.dev.take() {
         let idx = plan.dev_op.unwrap_or(0) as u32;
-        set_attrs(dev.raw(), raw::MOUNT_ATTR_RDONLY, false).at(Stage::MountOp, idx)?;
+        set_attrs(dev.raw(), mount::MOUNT_ATTR_RDONLY, false).at(Stage::MountOp, idx)?;
     }
     if matches!(plan.root, RootSpec::Tmpfs) {
         set_attrs(
             b.root.raw(),
-            raw::MOUNT_ATTR_RDONLY | raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV,
+            mount::MOUNT_ATTR_RDONLY | mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
             false,
         )
         .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
@@ -676,7 +689,7 @@ fn mount_proc_anchor(target: c_int, stack: (*mut u8, usize)) -> Result<(), Errno
 unsafe extern "C" fn anchor_entry(arg: *mut core::ffi::c_void) -> c_int {
     // SAFETY: guaranteed by the caller.
     let target = unsafe { *(arg as *const c_int) };
-    let attrs = raw::MOUNT_ATTR_NOSUID | raw::MOUNT_ATTR_NODEV | raw::MOUNT_ATTR_NOEXEC;
+    let attrs = mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV | mount::MOUNT_ATTR_NOEXEC;
     match new_fs(c"proc", &[], attrs).and_then(|m| attach(m.raw(), target)) {
         Ok(()) => 0,
         Err(Errno(e)) => e.clamp(1, 255),
