@@ -116,7 +116,7 @@ pub(crate) enum ProcKind {
 #[derive(Debug)]
 pub(crate) struct MountPlan {
     pub(crate) root: RootSpec,
-    pub(crate) ops: Vec<Op>,
+    pub(crate) ops: Vec<Mount>,
     /// For each child op: the index of the caller's operation it came from
     /// (None for defaults) and its destination, for error messages.
     pub(crate) origin: Vec<(Option<usize>, PathBuf)>,
@@ -165,7 +165,7 @@ fn beneath(a: &[u8], b: &[u8]) -> bool {
 /// (or the reverse); the template build checks the symlink case.
 fn split(
     root: &RootSpec,
-    ops: &[Op],
+    ops: &[Mount],
     origin: &[(Option<usize>, PathBuf)],
     dev_op: Option<usize>,
     proc_kind: ProcKind,
@@ -184,12 +184,12 @@ fn split(
         let per_spawn = Some(i) != dev_op
             && matches!(
                 op.kind,
-                OpKind::Proc
-                    | OpKind::ProcReadOnly
-                    | OpKind::ProcMask
-                    | OpKind::Devpts
-                    | OpKind::Tmpfs { .. }
-                    | OpKind::Overlay { .. }
+                MountKind::Proc
+                    | MountKind::ProcReadOnly
+                    | MountKind::ProcMask
+                    | MountKind::Devpts
+                    | MountKind::Tmpfs { .. }
+                    | MountKind::Overlay { .. }
             );
         if per_spawn {
             // The caller's own tmpfs and overlay mounts are not (yet) split.
@@ -209,14 +209,14 @@ fn split(
     // template's root: it must be the host's, bound by the default /dev.
     let masks = spawn_ops
         .iter()
-        .any(|&i| matches!(ops.get(i).map(|o| &o.kind), Some(OpKind::ProcMask)));
-    let nulls: Vec<&Op> = ops
+        .any(|&i| matches!(ops.get(i).map(|o| &o.kind), Some(MountKind::ProcMask)));
+    let nulls: Vec<&Mount> = ops
         .iter()
         .filter(|o| beneath(o.dest.to_bytes(), b"dev/null"))
         .collect();
     let host_null = matches!(
         nulls.as_slice(),
-        [Op { kind: OpKind::Bind { src, .. }, .. }] if src.to_bytes() == b"/dev/null"
+        [Mount { kind: MountKind::Bind { src, .. }, .. }] if src.to_bytes() == b"/dev/null"
     );
     if masks && !host_null {
         return None;
@@ -228,7 +228,7 @@ fn split(
             mountpoints.push(CString::new(*f).ok()?);
         }
     }
-    let proc_anchor = ops.iter().any(|o| matches!(o.kind, OpKind::Proc));
+    let proc_anchor = ops.iter().any(|o| matches!(o.kind, MountKind::Proc));
     Some(TemplateSplit {
         template_ops,
         spawn_ops,
@@ -245,14 +245,14 @@ enum Known {
 }
 
 struct Builder {
-    ops: Vec<Op>,
+    ops: Vec<Mount>,
     origin: Vec<(Option<usize>, PathBuf)>,
     known: std::collections::HashMap<Vec<u8>, Known>,
 }
 
 impl Builder {
-    fn push(&mut self, origin: Option<usize>, dest: &[u8], kind: OpKind) {
-        self.ops.push(Op {
+    fn push(&mut self, origin: Option<usize>, dest: &[u8], kind: MountKind) {
+        self.ops.push(Mount {
             dest: CString::new(dest).unwrap_or_default(),
             kind,
         });
@@ -301,7 +301,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                 b.push(
                     None,
                     rel,
-                    OpKind::Symlink {
+                    MountKind::Symlink {
                         target: cstring(OpName::Symlink, &target)?,
                     },
                 );
@@ -309,7 +309,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                 b.push(
                     None,
                     rel,
-                    OpKind::Bind {
+                    MountKind::Bind {
                         src: cstring(OpName::BindRo, p)?,
                         read_only: true,
                         dir: true,
@@ -329,7 +329,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                     b.push(
                         None,
                         s.trim_start_matches('/').as_bytes(),
-                        OpKind::Mask { dir: md.is_dir() },
+                        MountKind::Mask { dir: md.is_dir() },
                     );
                 }
             }
@@ -347,7 +347,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                 keys.sort();
                 for k in keys {
                     let rel = k.as_os_str().as_bytes()[1..].to_vec();
-                    b.push(None, &rel, OpKind::Mask { dir: false });
+                    b.push(None, &rel, MountKind::Mask { dir: false });
                 }
             }
         }
@@ -355,21 +355,21 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
     if cfg.proc {
         match proc_kind {
             ProcKind::Fresh => {
-                b.push(None, b"proc", OpKind::Proc);
+                b.push(None, b"proc", MountKind::Proc);
                 for e in PROC_READONLY {
                     let rel = format!("proc/{e}");
-                    b.push(None, rel.as_bytes(), OpKind::ProcReadOnly);
+                    b.push(None, rel.as_bytes(), MountKind::ProcReadOnly);
                 }
                 for e in PROC_MASKED {
                     let rel = format!("proc/{e}");
-                    b.push(None, rel.as_bytes(), OpKind::ProcMask);
+                    b.push(None, rel.as_bytes(), MountKind::ProcMask);
                 }
             }
             ProcKind::HostReadOnly => {
                 b.push(
                     None,
                     b"proc",
-                    OpKind::Bind {
+                    MountKind::Bind {
                         src: c"/proc".to_owned(),
                         read_only: true,
                         dir: true,
@@ -386,7 +386,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
         b.push(
             None,
             b"dev",
-            OpKind::Tmpfs {
+            MountKind::Tmpfs {
                 read_only: false,
                 mode: 0o755,
                 size: Some(65536),
@@ -399,7 +399,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                 b.push(
                     None,
                     rel.as_bytes(),
-                    OpKind::Bind {
+                    MountKind::Bind {
                         src: CString::new(src).unwrap_or_default(),
                         read_only: false,
                         dir: false,
@@ -408,18 +408,18 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                 );
             }
         }
-        b.push(None, b"dev/pts", OpKind::Devpts);
+        b.push(None, b"dev/pts", MountKind::Devpts);
         b.push(
             None,
             b"dev/ptmx",
-            OpKind::Symlink {
+            MountKind::Symlink {
                 target: c"pts/ptmx".to_owned(),
             },
         );
         b.push(
             None,
             b"dev/shm",
-            OpKind::Tmpfs {
+            MountKind::Tmpfs {
                 read_only: false,
                 mode: 0o1777,
                 size: None,
@@ -435,7 +435,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
             b.push(
                 None,
                 rel.as_bytes(),
-                OpKind::Symlink {
+                MountKind::Symlink {
                     target: CString::new(target).unwrap_or_default(),
                 },
             );
@@ -446,7 +446,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
         b.push(
             None,
             b"tmp",
-            OpKind::Tmpfs {
+            MountKind::Tmpfs {
                 read_only: false,
                 mode: 0o1777,
                 size: None,
@@ -501,7 +501,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                 b.push(
                     Some(i),
                     &rel,
-                    OpKind::Bind {
+                    MountKind::Bind {
                         src: cstring(name, src)?,
                         read_only: *read_only,
                         dir,
@@ -523,7 +523,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                 b.push(
                     Some(i),
                     &rel,
-                    OpKind::Tmpfs {
+                    MountKind::Tmpfs {
                         read_only: false,
                         mode: options.mode.unwrap_or(0o755),
                         size: options.size,
@@ -536,7 +536,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                 b.push(
                     Some(i),
                     &rel,
-                    OpKind::Dir {
+                    MountKind::Dir {
                         mode: mode.unwrap_or(0o755),
                     },
                 );
@@ -545,7 +545,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                 b.push(
                     Some(i),
                     &rel,
-                    OpKind::Symlink {
+                    MountKind::Symlink {
                         target: cstring(name, target)?,
                     },
                 );
@@ -566,7 +566,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                 b.push(
                     Some(i),
                     &rel,
-                    OpKind::File {
+                    MountKind::File {
                         contents: contents.clone(),
                         mode: mode.unwrap_or(0o444),
                     },
@@ -588,11 +588,11 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                 }
                 b.known.insert(rel.clone(), Known::Dir);
                 let lower_opt = overlay_escape(lower.as_os_str());
-                b.push(Some(i), &rel, OpKind::Overlay { lower: lower_opt });
+                b.push(Some(i), &rel, MountKind::Overlay { lower: lower_opt });
             }
             FsOp::Mask { .. } => {
                 let dir = b.known.get(&rel).map(|k| *k == Known::Dir);
-                b.push(Some(i), &rel, OpKind::MaskAuto { known_dir: dir });
+                b.push(Some(i), &rel, MountKind::MaskAuto { known_dir: dir });
             }
         }
     }
@@ -630,13 +630,13 @@ pub(crate) enum RootSpec {
 /// One child-side operation: a destination relative to the new root and what
 /// to put there.
 #[derive(Debug)]
-pub(crate) struct Op {
+pub(crate) struct Mount {
     pub(crate) dest: CString,
-    pub(crate) kind: OpKind,
+    pub(crate) kind: MountKind,
 }
 
 #[derive(Debug)]
-pub(crate) enum OpKind {
+pub(crate) enum MountKind {
     Bind {
         src: CString,
         read_only: bool,
@@ -790,11 +790,11 @@ mod tests {
                 .iter()
                 .position(|d| *d == b"etc/shadow")
                 .expect("shadow masked");
-            assert!(matches!(p.ops[i].kind, OpKind::Mask { dir: false }));
+            assert!(matches!(p.ops[i].kind, MountKind::Mask { dir: false }));
         }
         if std::fs::symlink_metadata("/bin").is_ok_and(|m| m.file_type().is_symlink()) {
             let i = dests.iter().position(|d| *d == b"bin").unwrap();
-            assert!(matches!(p.ops[i].kind, OpKind::Symlink { .. }));
+            assert!(matches!(p.ops[i].kind, MountKind::Symlink { .. }));
         }
         assert!(dests.contains(&&b"proc"[..]));
         assert!(dests.contains(&&b"dev/null"[..]));

@@ -11,7 +11,7 @@
 use core::ffi::{CStr, c_int};
 
 use super::{Fail, Step, StepExt};
-use crate::fs::plan::{MountPlan, Op, OpKind, RootSpec, TemplateSplit};
+use crate::fs::plan::{MountPlan, Mount, MountKind, RootSpec, TemplateSplit};
 use crate::stage::Stage;
 use crate::sys::mount::{self, MountAttr};
 use crate::sys::raw::{self, Errno, Fd, OpenHow};
@@ -282,12 +282,12 @@ fn fd_path<'a>(
     cstr_in(tmp.get(..total).ok_or(Errno(libc::ENAMETOOLONG))?, buf)
 }
 
-fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
+fn apply(b: &mut Build, op: &Mount) -> Result<(), Errno> {
     let root = b.root.raw();
     let rel = op.dest.to_bytes();
     let mut buf = [0u8; PATH_MAX];
     match &op.kind {
-        OpKind::Bind {
+        MountKind::Bind {
             src,
             read_only,
             dir,
@@ -310,7 +310,7 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
             };
             attach(tree.raw(), target.raw())
         }
-        OpKind::Tmpfs {
+        MountKind::Tmpfs {
             read_only,
             mode,
             size,
@@ -323,7 +323,7 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
             let target = ensure_dir(root, rel)?;
             attach(m.raw(), target.raw())
         }
-        OpKind::Dir { mode } => {
+        MountKind::Dir { mode } => {
             let parent = parent_dir(root, rel)?;
             let (_, name) = split(rel);
             let dirfd = parent.as_ref().map_or(root, |f| f.raw());
@@ -332,13 +332,13 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
                 Err(e) => Err(e),
             }
         }
-        OpKind::Symlink { target } => {
+        MountKind::Symlink { target } => {
             let parent = parent_dir(root, rel)?;
             let (_, name) = split(rel);
             let dirfd = parent.as_ref().map_or(root, |f| f.raw());
             raw::symlinkat(target, dirfd, cstr_in(name, &mut buf)?).map(drop)
         }
-        OpKind::File { contents, mode } => {
+        MountKind::File { contents, mode } => {
             let scratch = b.scratch()?;
             let mut nbuf = [0u8; 24];
             let name = b.scratch_name(b'f', &mut nbuf);
@@ -371,7 +371,7 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
             let _ = raw::unlinkat(scratch, name, 0);
             Ok(())
         }
-        OpKind::Overlay { lower } => {
+        MountKind::Overlay { lower } => {
             let scratch = b.scratch()?;
             let mut nbuf = [0u8; 24];
             let name = b.scratch_name(b'o', &mut nbuf);
@@ -406,9 +406,9 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
             let target = ensure_dir(root, rel)?;
             attach(m.raw(), target.raw())
         }
-        OpKind::Mask { dir } => mask(root, rel, Some(*dir)),
-        OpKind::MaskAuto { known_dir } => mask(root, rel, *known_dir),
-        OpKind::Proc => {
+        MountKind::Mask { dir } => mask(root, rel, Some(*dir)),
+        MountKind::MaskAuto { known_dir } => mask(root, rel, *known_dir),
+        MountKind::Proc => {
             let attrs =
                 mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV | mount::MOUNT_ATTR_NOEXEC;
             // hidepid=invisible hides processes the viewer cannot ptrace
@@ -421,7 +421,7 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
             let target = ensure_dir(root, rel)?;
             attach(m.raw(), target.raw())
         }
-        OpKind::ProcReadOnly => {
+        MountKind::ProcReadOnly => {
             let target = match open_in_root(root, cstr_in(rel, &mut buf)?, libc::O_PATH) {
                 Ok(t) => t,
                 Err(Errno(libc::ENOENT)) => return Ok(()),
@@ -439,8 +439,8 @@ fn apply(b: &mut Build, op: &Op) -> Result<(), Errno> {
             set_attrs(tree.raw(), attrs, true)?;
             attach(tree.raw(), target.raw())
         }
-        OpKind::ProcMask => mask(root, rel, Some(false)),
-        OpKind::Devpts => {
+        MountKind::ProcMask => mask(root, rel, Some(false)),
+        MountKind::Devpts => {
             let attrs = mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NOEXEC;
             let m = new_fs(
                 c"devpts",
@@ -537,7 +537,7 @@ fn apply_at(b: &mut Build, plan: &MountPlan, i: usize) -> Step {
     let op = plan.ops.get(i).ok_or(Errno(libc::EINVAL)).map_err(fail)?;
     if plan.dev_op == Some(i) {
         // The minimal /dev: kept to be sealed read-only at the end.
-        if let OpKind::Tmpfs { mode, size, .. } = &op.kind {
+        if let MountKind::Tmpfs { mode, size, .. } = &op.kind {
             let attrs = mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV;
             let m = new_tmpfs(*mode, *size, attrs).map_err(fail)?;
             let target = ensure_dir(b.root.raw(), op.dest.to_bytes()).map_err(fail)?;
