@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use stockade::{Command, CompatLevel, FsAccess, LandlockPolicy, Sandbox};
+use stockade::{Command, CompatLevel, Sandbox, landlock};
 
 fn stats(mut v: Vec<Duration>) -> (Duration, Duration) {
     v.sort_unstable();
@@ -27,17 +27,17 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
     let plain = Sandbox::new();
-    let mut explicit = LandlockPolicy::new();
+    let mut explicit = landlock::Policy::new();
     for d in ["/usr", "/bin", "/lib", "/lib64", "/etc"] {
-        explicit.allow_try(d, FsAccess::READ_EXEC);
+        explicit.allow_try(d, landlock::FsAccess::READ_EXEC);
     }
     explicit
         .allow_read_write("/tmp")
-        .allow("/dev/null", FsAccess::READ_WRITE)
+        .allow("/dev/null", landlock::FsAccess::READ_WRITE)
         .compat(CompatLevel::BestEffort);
     let mut with_policy = Sandbox::new();
     with_policy.landlock(explicit);
-    let mut best_effort = LandlockPolicy::new();
+    let mut best_effort = landlock::Policy::new();
     best_effort.compat(CompatLevel::BestEffort);
     let mut mirrored = Sandbox::new();
     mirrored.landlock(best_effort).landlock_mirror_fs(true);

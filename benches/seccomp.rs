@@ -24,7 +24,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use stockade::{Command, Sandbox, SeccompPolicy, Stdio};
+use stockade::{Command, Sandbox, Stdio, seccomp};
 
 const LD_W_ABS: u16 = 0x20;
 const JMP_JA: u16 = 0x05;
@@ -172,7 +172,7 @@ fn timed_in_child(
 }
 
 fn compile(c: &mut Criterion) {
-    let policy = SeccompPolicy::default_profile();
+    let policy = seccomp::Policy::default_profile();
     let report = policy.validate().expect("default profile compiles");
     eprintln!(
         "default profile: {} instructions, {} allowed, {} conditional, {} rules",
@@ -182,12 +182,18 @@ fn compile(c: &mut Criterion) {
         b.iter(|| black_box(&policy).to_bpf().expect("compiles"))
     });
     c.bench_function("compile/default_profile_built_and_compiled", |b| {
-        b.iter(|| SeccompPolicy::default_profile().to_bpf().expect("compiles"))
+        b.iter(|| {
+            seccomp::Policy::default_profile()
+                .to_bpf()
+                .expect("compiles")
+        })
     });
 }
 
 fn attach(c: &mut Criterion) {
-    let default = SeccompPolicy::default_profile().to_bpf().expect("compiles");
+    let default = seccomp::Policy::default_profile()
+        .to_bpf()
+        .expect("compiles");
     let mut group = c.benchmark_group("attach");
     group
         .sample_size(30)
@@ -203,7 +209,9 @@ fn attach(c: &mut Criterion) {
 }
 
 fn per_syscall(c: &mut Criterion) {
-    let default = SeccompPolicy::default_profile().to_bpf().expect("compiles");
+    let default = seccomp::Policy::default_profile()
+        .to_bpf()
+        .expect("compiles");
     let default_uncached = uncached(&default);
     let linear_uncached = uncached(&linear(&default));
     eprintln!(
@@ -298,7 +306,9 @@ fn per_syscall(c: &mut Criterion) {
 fn summary(_: &mut Criterion) {
     const CALLS: u64 = 200_000;
     const RUNS: usize = 11;
-    let default = SeccompPolicy::default_profile().to_bpf().expect("compiles");
+    let default = seccomp::Policy::default_profile()
+        .to_bpf()
+        .expect("compiles");
     let default_uncached = uncached(&default);
     let linear_uncached = uncached(&linear(&default));
     let variants: [(&str, Option<&[libc::sock_filter]>); 4] = [
@@ -374,7 +384,7 @@ fn summary(_: &mut Criterion) {
 fn sandboxes() -> [(&'static str, Sandbox); 2] {
     let with = Sandbox::new();
     let mut without = Sandbox::new();
-    without.no_seccomp();
+    without.seccomp(None);
     with.validate().expect("default sandbox");
     without.validate().expect("sandbox without a filter");
     [("default_filter", with), ("no_filter", without)]

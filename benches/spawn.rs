@@ -28,10 +28,10 @@ fn levels() -> Vec<(&'static str, Sandbox, Option<&'static [&'static str]>)> {
     let mut ump = Sandbox::new();
     ump.namespaces(Namespaces::USER | Namespaces::MOUNT | Namespaces::PID);
     let mut no_net = Sandbox::new();
-    no_net.share_net();
+    no_net.network(stockade::Network::Host);
     let full = Sandbox::new();
     let mut net_filter = Sandbox::new();
-    net_filter.deny_net_by_filter();
+    net_filter.network(stockade::Network::Blocked);
     const BWRAP_UMP: &[&str] = &[
         "--unshare-user",
         "--unshare-pid",
@@ -121,7 +121,7 @@ fn bench_levels(c: &mut Criterion, bwrap: Option<&Path>) {
     g.bench_function(BenchmarkId::new("stockade", NEW_POLICY), |b| {
         b.iter(|| {
             let mut sb = Sandbox::new();
-            sb.share_net();
+            sb.network(stockade::Network::Host);
             run_sandbox(&sb)
         })
     });
@@ -160,7 +160,7 @@ fn per_spawn_concurrent(threads: usize, iters: u64, one: Arc<dyn Fn() + Send + S
 fn bench_throughput(c: &mut Criterion, bwrap: Option<&Path>) {
     let mut g = c.benchmark_group("throughput");
     let mut sb = Sandbox::new();
-    sb.share_net();
+    sb.network(stockade::Network::Host);
     sb.validate().unwrap();
     let sb = Arc::new(sb);
     for threads in [1usize, 2, 4] {
@@ -197,7 +197,7 @@ fn touched(bytes: usize) -> Vec<u8> {
 fn bench_parent_size(c: &mut Criterion) {
     let mut g = c.benchmark_group("parent-size");
     let mut sb = Sandbox::new();
-    sb.share_net();
+    sb.network(stockade::Network::Host);
     for (label, bytes) in [("10MiB", 10usize << 20), ("1GiB", 1 << 30)] {
         let ballast = touched(bytes);
         g.bench_function(BenchmarkId::new("stockade", label), |b| {
@@ -244,7 +244,7 @@ fn bench_mount_table(c: &mut Criterion) {
         return;
     }
     let mut sb = Sandbox::new();
-    sb.share_net();
+    sb.network(stockade::Network::Host);
     let mut g = c.benchmark_group("mount-table");
     g.bench_function(BenchmarkId::new("stockade", 0), |b| {
         b.iter(|| run_sandbox(&sb))
@@ -256,7 +256,7 @@ fn bench_mount_table(c: &mut Criterion) {
     // A new policy, so that its template (built on its second spawn) is
     // built under the bigger table too.
     let mut sb = Sandbox::new();
-    sb.share_net();
+    sb.network(stockade::Network::Host);
     let mut g = c.benchmark_group("mount-table");
     g.bench_function(BenchmarkId::new("stockade", 1000), |b| {
         b.iter(|| run_sandbox(&sb))

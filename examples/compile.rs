@@ -121,13 +121,12 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         .memory_limit(512 << 20) // the whole sandbox: cc, cc1, as, ld together
         .pids_limit(64)
         .cpu_time_limit(Duration::from_secs(60))
-        .timeout(Duration::from_secs(120))
-        // Run even where cgroup limits are unavailable; the enforcement
-        // report says what held.
-        .cgroup_compat(CompatLevel::BestEffort);
-    if let Some(dir) = &args.cgroup_parent {
-        compiler.cgroup_parent(dir);
-    }
+        .timeout(Duration::from_secs(120));
+    // Run even where cgroup limits are unavailable; the enforcement report
+    // says what held.
+    let cgroup = compiler.cgroup_mut();
+    cgroup.compat = CompatLevel::BestEffort;
+    cgroup.parent = args.cgroup_parent.clone();
 
     let mut cc = Command::new("cc");
     cc.arg("-O2")

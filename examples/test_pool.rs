@@ -25,7 +25,7 @@
 
 use std::time::Duration;
 
-use stockade::{Command, CompatLevel, Outcome, Sandbox, Stdio, TmpfsOptions, Verdict};
+use stockade::{Command, CompatLevel, Outcome, Sandbox, Stdio, Verdict, fs};
 use tokio::io::AsyncReadExt;
 use tokio::task::JoinSet;
 
@@ -121,17 +121,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut base = Sandbox::new();
     base.tmpfs(
         "/scratch",
-        TmpfsOptions {
+        fs::TmpfsOptions {
             size: Some(16 << 20),
             mode: None,
         },
     )
     .memory_limit(64 << 20)
-    .pids_limit(32)
-    .cgroup_compat(CompatLevel::BestEffort);
-    if let Some(dir) = &cgroup_parent {
-        base.cgroup_parent(dir);
-    }
+    .pids_limit(32);
+    let cgroup = base.cgroup_mut();
+    cgroup.compat = CompatLevel::BestEffort;
+    cgroup.parent = cgroup_parent.clone().map(Into::into);
 
     let mut pool = JoinSet::new();
     for (i, w) in WORKERS.iter().chain(bomb.then_some(&BOMB)).enumerate() {

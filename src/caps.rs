@@ -1,7 +1,7 @@
 //! Capabilities and `no_new_privs`.
 //!
-//! The parent computes a [`CapPlan`] (plain data, no heap) from a
-//! [`CapsPolicy`]; the child applies it with raw system calls ([`apply`]):
+//! The parent computes a plan (plain data, no heap) from a [`Policy`]; the
+//! child applies it with raw system calls:
 //!
 //! 1. lock `SECBIT_NOROOT`, so that uid 0 gains no capabilities from
 //!    `execve` (file capabilities still apply, within the bounding set);
@@ -16,7 +16,7 @@
 //! Steps 1 and 2 need `CAP_SETPCAP`. A sandbox child in a new user namespace
 //! always has it; a process that stays in the caller's user namespace has it
 //! only if the caller does. When the parent cannot promise it, the child
-//! checks with `capget` and skips those steps without it (the [`CapsReport`]
+//! checks with `capget` and skips those steps without it (the [`Report`]
 //! then does not claim them): such a process has no capabilities to lose,
 //! and `no_new_privs` keeps setuid and file-capability binaries from granting
 //! new ones.
@@ -201,19 +201,19 @@ impl<'de> serde::Deserialize<'de> for Capability {
 /// effective) empty and cannot gain privileges through `execve`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct CapsPolicy {
+pub struct Policy {
     pub(crate) keep: BTreeSet<Capability>,
     pub(crate) ambient: bool,
     pub(crate) no_new_privs: bool,
 }
 
-impl Default for CapsPolicy {
+impl Default for Policy {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl CapsPolicy {
+impl Policy {
     /// Keep nothing, set `no_new_privs`.
     pub fn new() -> Self {
         Self {
@@ -271,7 +271,7 @@ impl CapsPolicy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
-pub struct CapsReport {
+pub struct Report {
     /// The capabilities kept: in the bounding, permitted and effective sets,
     /// and after `execve` in the program's sets if `ambient`.
     pub kept: Vec<Capability>,
@@ -291,7 +291,7 @@ pub struct CapsReport {
 /// Errors from planning the capability setup.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum CapsError {
+pub enum Error {
     /// `CAP_SYS_PTRACE` in a sandbox: its supervisor shares the caller's
     /// memory, so it is refused with or without a pid namespace.
     #[error(
@@ -360,9 +360,9 @@ const CAP_LAST_CAP: &str = "/proc/sys/kernel/cap_last_cap";
 /// Reads the kernel's highest capability number from `path` (normally
 /// `/proc/sys/kernel/cap_last_cap`), falling back to probing the bounding set
 /// when the file cannot be read (no /proc).
-pub(crate) fn last_cap_from(path: &Path) -> Result<u8, CapsError> {
+pub(crate) fn last_cap_from(path: &Path) -> Result<u8, Error> {
     match std::fs::read_to_string(path) {
-        Ok(text) => text.trim().parse::<u8>().map_err(|e| CapsError::LastCap {
+        Ok(text) => text.trim().parse::<u8>().map_err(|e| Error::LastCap {
             path: path.to_path_buf(),
             source: io::Error::new(io::ErrorKind::InvalidData, e),
         }),
@@ -370,7 +370,7 @@ pub(crate) fn last_cap_from(path: &Path) -> Result<u8, CapsError> {
             .iter()
             .map(|c| c.index())
             .max()
-            .ok_or(CapsError::LastCap {
+            .ok_or(Error::LastCap {
                 path: path.to_path_buf(),
                 source,
             }),
@@ -383,7 +383,7 @@ fn set_to_mask(set: &::caps::CapsHashSet) -> u64 {
 
 impl CapContext {
     /// A child in a new user namespace.
-    pub(crate) fn new_user_namespace(pid_namespace: bool) -> Result<Self, CapsError> {
+    pub(crate) fn new_user_namespace(pid_namespace: bool) -> Result<Self, Error> {
         Ok(Self {
             creds: Creds::NewUserNamespace,
             pid_namespace,
@@ -392,11 +392,11 @@ impl CapContext {
     }
 
     /// A child with the calling thread's credentials.
-    pub(crate) fn inherited(pid_namespace: bool) -> Result<Self, CapsError> {
+    pub(crate) fn inherited(pid_namespace: bool) -> Result<Self, Error> {
         let read = |set| {
             ::caps::read(None, set)
                 .map(|s| set_to_mask(&s))
-                .map_err(|e| CapsError::ReadCaps {
+                .map_err(|e| Error::ReadCaps {
                     // The caps crate's error keeps the kernel's answer as
                     // text only; it is kept whole, not copied.
                     source: io::Error::other(e),
@@ -452,8 +452,8 @@ impl CapPlan {
     }
 
     /// What the plan does, for the enforcement report (parent side).
-    pub(crate) fn report(&self) -> CapsReport {
-        CapsReport {
+    pub(crate) fn report(&self) -> Report {
+        Report {
             kept: Capability::ALL
                 .iter()
                 .copied()
@@ -468,15 +468,15 @@ impl CapPlan {
 }
 
 /// Checks `policy` against `ctx` and lowers it to a [`CapPlan`].
-pub(crate) fn plan(policy: &CapsPolicy, ctx: &CapContext) -> Result<CapPlan, CapsError> {
+pub(crate) fn plan(policy: &Policy, ctx: &CapContext) -> Result<CapPlan, Error> {
     if ctx.pid_namespace && policy.keep.contains(&Capability::SysPtrace) {
-        return Err(CapsError::PtraceWithPidNamespace);
+        return Err(Error::PtraceWithPidNamespace);
     }
     // The masks are 64 bits wide, as capset's version 3 is.
     let last_cap = ctx.last_cap.min(63);
     for cap in &policy.keep {
         if cap.number() > last_cap {
-            return Err(CapsError::UnknownToKernel {
+            return Err(Error::UnknownToKernel {
                 cap: *cap,
                 last_cap,
             });
@@ -490,7 +490,7 @@ pub(crate) fn plan(policy: &CapsPolicy, ctx: &CapContext) -> Result<CapPlan, Cap
             permitted,
         } => {
             if let Some(cap) = policy.keep.iter().find(|c| permitted & c.bit() == 0) {
-                return Err(CapsError::NotHeld { cap: *cap });
+                return Err(Error::NotHeld { cap: *cap });
             }
             if effective & Capability::Setpcap.bit() != 0 {
                 Setpcap::Required
@@ -514,7 +514,7 @@ pub(crate) fn plan(policy: &CapsPolicy, ctx: &CapContext) -> Result<CapPlan, Cap
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
-pub enum CapStage {
+pub enum Stage {
     /// Reading the current capabilities.
     Capget,
     /// Reading or setting the securebits.
@@ -537,7 +537,7 @@ pub enum CapStage {
     NoNewPrivs,
 }
 
-impl std::fmt::Display for CapStage {
+impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let cap_name =
             |nr: u8| Capability::from_number(nr).map_or("an unknown capability", |c| c.name());
@@ -611,7 +611,7 @@ mod tests {
 
     #[test]
     fn default_plan_drops_everything() {
-        let plan = plan(&CapsPolicy::new(), &userns(true)).unwrap();
+        let plan = plan(&Policy::new(), &userns(true)).unwrap();
         assert_eq!(plan.keep, 0);
         assert_eq!(plan.last_cap, 40);
         assert!(plan.setpcap == Setpcap::Required && plan.no_new_privs);
@@ -623,7 +623,7 @@ mod tests {
 
     #[test]
     fn keep_masks() {
-        let mut p = CapsPolicy::new();
+        let mut p = Policy::new();
         p.keep(Capability::NetBindService).keep(Capability::Chown);
         let plan = plan(&p, &userns(true)).unwrap();
         assert_eq!(plan.keep, (1 << 10) | 1);
@@ -642,11 +642,11 @@ mod tests {
 
     #[test]
     fn ptrace_is_refused_with_a_pid_namespace() {
-        let mut p = CapsPolicy::new();
+        let mut p = Policy::new();
         p.keep(Capability::SysPtrace);
         assert!(matches!(
             plan(&p, &userns(true)),
-            Err(CapsError::PtraceWithPidNamespace)
+            Err(Error::PtraceWithPidNamespace)
         ));
         assert!(
             plan(&p, &userns(false))
@@ -657,7 +657,7 @@ mod tests {
 
     #[test]
     fn caps_beyond_the_kernel_are_refused() {
-        let mut p = CapsPolicy::new();
+        let mut p = Policy::new();
         p.keep(Capability::CheckpointRestore);
         let ctx = CapContext {
             last_cap: 39,
@@ -665,7 +665,7 @@ mod tests {
         };
         assert!(matches!(
             plan(&p, &ctx),
-            Err(CapsError::UnknownToKernel {
+            Err(Error::UnknownToKernel {
                 cap: Capability::CheckpointRestore,
                 last_cap: 39
             })
@@ -676,12 +676,12 @@ mod tests {
             last_cap: 45,
             ..userns(false)
         };
-        assert_eq!(plan(&CapsPolicy::new(), &ctx).unwrap().last_cap, 45);
+        assert_eq!(plan(&Policy::new(), &ctx).unwrap().last_cap, 45);
     }
 
     #[test]
     fn inherited_credentials() {
-        let mut p = CapsPolicy::new();
+        let mut p = Policy::new();
         p.keep(Capability::NetBindService);
         // Not held: refused.
         let ctx = CapContext {
@@ -694,14 +694,14 @@ mod tests {
         };
         assert!(matches!(
             plan(&p, &ctx),
-            Err(CapsError::NotHeld {
+            Err(Error::NotHeld {
                 cap: Capability::NetBindService
             })
         ));
         // Nothing held, nothing kept: the bounding set and securebits only if
         // the child turns out to hold CAP_SETPCAP, and the report does not
         // promise them.
-        let plan0 = plan(&CapsPolicy::new(), &ctx).unwrap();
+        let plan0 = plan(&Policy::new(), &ctx).unwrap();
         assert!(plan0.setpcap == Setpcap::IfHeld && plan0.no_new_privs);
         assert!(!plan0.report().bounding_set_dropped);
         assert!(!plan0.report().noroot_locked);
@@ -726,7 +726,7 @@ mod tests {
         assert_eq!(last_cap_from(&file).unwrap(), 40);
         std::fs::write(&file, "forty\n").unwrap();
         match last_cap_from(&file) {
-            Err(CapsError::LastCap { path, .. }) => assert_eq!(path, file),
+            Err(Error::LastCap { path, .. }) => assert_eq!(path, file),
             other => panic!("unexpected {other:?}"),
         }
         // Missing file: falls back to probing the bounding set.
@@ -737,50 +737,50 @@ mod tests {
     #[test]
     fn stage_messages_name_the_capability() {
         assert_eq!(
-            CapStage::BoundingSet { cap: 21 }.to_string(),
+            Stage::BoundingSet { cap: 21 }.to_string(),
             "drop CAP_SYS_ADMIN from the bounding set"
         );
         assert_eq!(
-            CapStage::AmbientRaise { cap: 10 }.to_string(),
+            Stage::AmbientRaise { cap: 10 }.to_string(),
             "raise CAP_NET_BIND_SERVICE in the ambient set"
         );
     }
 
     /// Which variant `e` is; a new variant must be named here and sampled
     /// below.
-    fn variant(e: &CapsError) -> &'static str {
+    fn variant(e: &Error) -> &'static str {
         match e {
-            CapsError::PtraceWithPidNamespace => "PtraceWithPidNamespace",
-            CapsError::UnknownToKernel { .. } => "UnknownToKernel",
-            CapsError::NotHeld { .. } => "NotHeld",
-            CapsError::LastCap { .. } => "LastCap",
-            CapsError::ReadCaps { .. } => "ReadCaps",
+            Error::PtraceWithPidNamespace => "PtraceWithPidNamespace",
+            Error::UnknownToKernel { .. } => "UnknownToKernel",
+            Error::NotHeld { .. } => "NotHeld",
+            Error::LastCap { .. } => "LastCap",
+            Error::ReadCaps { .. } => "ReadCaps",
         }
     }
 
     #[test]
     fn every_error_says_what_is_wrong_in_one_line() {
         use crate::error::tests::{assert_actionable, os};
-        let samples: Vec<(CapsError, Vec<&str>)> = vec![
+        let samples: Vec<(Error, Vec<&str>)> = vec![
             (
-                CapsError::PtraceWithPidNamespace,
+                Error::PtraceWithPidNamespace,
                 vec!["CAP_SYS_PTRACE", "kept capabilities"],
             ),
             (
-                CapsError::UnknownToKernel {
+                Error::UnknownToKernel {
                     cap: Capability::CheckpointRestore,
                     last_cap: 39,
                 },
                 vec!["CAP_CHECKPOINT_RESTORE", "39"],
             ),
             (
-                CapsError::NotHeld {
+                Error::NotHeld {
                     cap: Capability::NetRaw,
                 },
                 vec!["CAP_NET_RAW", "user namespace"],
             ),
             (
-                CapsError::LastCap {
+                Error::LastCap {
                     path: CAP_LAST_CAP.into(),
                     source: io::Error::new(
                         io::ErrorKind::InvalidData,
@@ -790,7 +790,7 @@ mod tests {
                 vec![CAP_LAST_CAP],
             ),
             (
-                CapsError::ReadCaps {
+                Error::ReadCaps {
                     source: os(libc::EPERM),
                 },
                 vec!["capabilities of the calling thread"],

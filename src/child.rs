@@ -257,7 +257,7 @@ pub struct Outcome {
     pub usage: Option<Usage>,
     /// The counters of the sandbox's cgroup, read just before it was
     /// removed; `None` without a cgroup.
-    pub cgroup: Option<crate::cgroup::CgroupUsage>,
+    pub cgroup: Option<crate::cgroup::Usage>,
 }
 
 /// A sandboxed program that was started by [`Sandbox::spawn`](crate::Sandbox::spawn).
@@ -578,7 +578,7 @@ impl Child {
 
 /// Folds the cgroup's counters into an outcome: the OOM verdict, the
 /// whole-sandbox memory peak and CPU time, the pids limit.
-fn apply_cgroup_usage(outcome: &mut Outcome, cg: &crate::cgroup::CgroupUsage, started: Instant) {
+fn apply_cgroup_usage(outcome: &mut Outcome, cg: &crate::cgroup::Usage, started: Instant) {
     outcome.cgroup = Some(*cg);
     let oom = cg
         .memory_events

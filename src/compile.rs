@@ -200,10 +200,10 @@ fn compile_landlock(
     let mut policy = match (&cfg.landlock, cfg.landlock_mirror_fs || cfg.net_filter) {
         (None, false) => return Ok(None),
         (Some(p), _) => p.clone(),
-        (None, true) => crate::landlock::LandlockPolicy::new(),
+        (None, true) => crate::landlock::Policy::new(),
     };
     if cfg.net_filter {
-        policy.scope(crate::landlock::LandlockScope::ABSTRACT_UNIX_SOCKET);
+        policy.scope(crate::landlock::Scope::ABSTRACT_UNIX_SOCKET);
     }
     if cfg.landlock_mirror_fs {
         policy.add_fs_plan(&cfg.fs, cfg.namespaces.contains(Namespaces::MOUNT))?;
@@ -223,7 +223,7 @@ fn compile_seccomp(
     caps: &caps::CapPlan,
 ) -> Result<Option<Arc<crate::seccomp::CompiledFilter>>, Error> {
     use crate::error::{Feature, Unsupported, UnsupportedReason};
-    use crate::seccomp::{self, SeccompError};
+    use crate::seccomp;
     let Some(policy) = &cfg.seccomp else {
         // (deny_net_by_filter without a filter was refused earlier.)
         return Ok(None);
@@ -241,10 +241,10 @@ fn compile_seccomp(
     }
     seccomp::check_support(&filter).map_err(|e| {
         let (feature, reason) = match e {
-            SeccompError::ActionUnsupported { action } => {
+            seccomp::Error::ActionUnsupported { action } => {
                 (Feature::SeccompAction(action), UnsupportedReason::Kernel)
             }
-            SeccompError::Unsupported { source }
+            seccomp::Error::Unsupported { source }
                 if matches!(source.raw_os_error(), Some(libc::EPERM | libc::EACCES)) =>
             {
                 (Feature::SeccompFilter, UnsupportedReason::Blocked)

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::time::Duration;
 
-use crate::caps::CapsPolicy;
-use crate::cgroup::CgroupConfig;
-use crate::fs::FsConfig;
+use crate::caps;
+use crate::cgroup;
+use crate::fs;
 use crate::namespaces::Namespaces;
 use crate::rlimit::Rlimit;
 
@@ -22,22 +22,22 @@ pub(crate) struct Config {
     pub(crate) inherit_env: bool,
     pub(crate) kill_on_drop: bool,
     pub(crate) die_with_parent: bool,
-    pub(crate) caps: CapsPolicy,
-    pub(crate) fs: FsConfig,
+    pub(crate) caps: caps::Policy,
+    pub(crate) fs: fs::Config,
     pub(crate) timeout: Option<Duration>,
     /// resource -> (soft, hard)
     pub(crate) rlimits: BTreeMap<Rlimit, (u64, u64)>,
-    pub(crate) cgroup: CgroupConfig,
+    pub(crate) cgroup: cgroup::Config,
     /// Networking denied by seccomp and Landlock instead of a network
     /// namespace ([`Sandbox::deny_net_by_filter`](crate::Sandbox::deny_net_by_filter)).
     pub(crate) net_filter: bool,
     #[cfg(feature = "landlock")]
-    pub(crate) landlock: Option<crate::landlock::LandlockPolicy>,
+    pub(crate) landlock: Option<crate::landlock::Policy>,
     #[cfg(feature = "landlock")]
     pub(crate) landlock_mirror_fs: bool,
     /// The seccomp policy (`None`: no filter).
     #[cfg(feature = "seccomp")]
-    pub(crate) seccomp: Option<crate::seccomp::SeccompPolicy>,
+    pub(crate) seccomp: Option<crate::seccomp::Policy>,
 }
 
 impl Default for Config {
@@ -50,18 +50,18 @@ impl Default for Config {
             inherit_env: false,
             kill_on_drop: true,
             die_with_parent: true,
-            caps: CapsPolicy::new(),
-            fs: FsConfig::default(),
+            caps: caps::Policy::new(),
+            fs: fs::Config::default(),
             timeout: None,
             rlimits: BTreeMap::new(),
-            cgroup: CgroupConfig::default(),
+            cgroup: cgroup::Config::default(),
             net_filter: false,
             #[cfg(feature = "landlock")]
             landlock: None,
             #[cfg(feature = "landlock")]
             landlock_mirror_fs: false,
             #[cfg(feature = "seccomp")]
-            seccomp: Some(crate::seccomp::SeccompPolicy::default_profile()),
+            seccomp: Some(crate::seccomp::Policy::default_profile()),
         }
     }
 }

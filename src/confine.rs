@@ -4,7 +4,7 @@
 //! Landlock, seccomp); [`Confinement::prepare`] does all the fallible,
 //! allocating work (opening rule paths, creating the ruleset, reading the
 //! capability state, compiling the seccomp filter);
-//! [`PreparedConfinement::apply`] then issues only raw system calls, in the
+//! [`Prepared::apply`] then issues only raw system calls, in the
 //! order capabilities, `no_new_privs`, Landlock, seccomp.
 //!
 //! # Threads
@@ -12,10 +12,10 @@
 //! Capabilities, `no_new_privs`, Landlock domains and seccomp filters belong
 //! to a *thread*:
 //! restricting one thread leaves its siblings as they were. Threads and
-//! processes created *after* [`PreparedConfinement::apply`] inherit every
+//! processes created *after* [`Prepared::apply`] inherit every
 //! restriction of the thread that created them. `apply` guarantees that the
 //! whole process is confined, and otherwise refuses with
-//! [`ConfineError::MultiThreaded`] before changing anything:
+//! [`Error::MultiThreaded`] before changing anything:
 //!
 //! - in a single-threaded process (it counts the entries of
 //!   `/proc/self/task`; only the calling thread could start another one, so
@@ -39,7 +39,7 @@
 //!
 //! # After `fork`
 //!
-//! [`PreparedConfinement::apply`] does not allocate, lock or panic, so it
+//! [`Prepared::apply`] does not allocate, lock or panic, so it
 //! may run in the child of `fork` in a multi-threaded program, for example in
 //! [`std::os::unix::process::CommandExt::pre_exec`].
 
@@ -48,32 +48,33 @@ use std::io;
 
 #[cfg(any(feature = "landlock", feature = "seccomp"))]
 use crate::caps::Capability;
-use crate::caps::{self, CapContext, CapPlan, CapStage, CapsError, CapsPolicy, CapsReport};
+use crate::caps::{self, CapContext, CapPlan};
 #[cfg(feature = "landlock")]
-use crate::landlock::{self, LandlockError, LandlockPolicy, LandlockReport, PreparedLandlock};
+use crate::landlock::{self, PreparedLandlock};
 #[cfg(feature = "seccomp")]
-use crate::seccomp::{self, CompiledFilter, SeccompError, SeccompPolicy, SeccompReport};
+use crate::seccomp::{self, CompiledFilter};
 use crate::sys::raw::{self, Errno};
 
 /// What to apply to the current process.
 ///
 /// ```no_run
 /// # #[cfg(feature = "landlock")] {
-/// use stockade::{Confinement, LandlockPolicy};
-/// let mut fs = LandlockPolicy::new();
+/// use stockade::confine::Confinement;
+/// use stockade::landlock;
+/// let mut fs = landlock::Policy::new();
 /// fs.allow_read_exec("/usr").allow_read("/etc").allow_read_write("/tmp");
 /// let report = Confinement::new().landlock(fs).apply()?;
 /// eprintln!("{report:?}");
 /// # }
-/// # Ok::<(), stockade::ConfineError>(())
+/// # Ok::<(), stockade::confine::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Confinement {
     #[cfg(feature = "landlock")]
-    landlock: Option<LandlockPolicy>,
+    landlock: Option<landlock::Policy>,
     #[cfg(feature = "seccomp")]
-    seccomp: Option<SeccompPolicy>,
-    capabilities: Option<CapsPolicy>,
+    seccomp: Option<seccomp::Policy>,
+    capabilities: Option<caps::Policy>,
     no_new_privs: bool,
     current_thread_only: bool,
     in_new_user_namespace: bool,
@@ -100,15 +101,15 @@ impl Confinement {
         }
     }
 
-    /// Enforces a Landlock policy (Linux 5.13+; see [`LandlockPolicy`] for
+    /// Enforces a Landlock policy (Linux 5.13+; see [`landlock::Policy`] for
     /// the version of each right).
     #[cfg(feature = "landlock")]
-    pub fn landlock(&mut self, policy: LandlockPolicy) -> &mut Self {
+    pub fn landlock(&mut self, policy: landlock::Policy) -> &mut Self {
         self.landlock = Some(policy);
         self
     }
 
-    /// Installs a seccomp filter (Linux 3.17; see [`SeccompPolicy`] for the
+    /// Installs a seccomp filter (Linux 3.17; see [`seccomp::Policy`] for the
     /// actions' versions), last, after Landlock. The filter goes on every
     /// thread of the process at once (`SECCOMP_FILTER_FLAG_TSYNC`), or on
     /// the calling thread only with
@@ -116,15 +117,16 @@ impl Confinement {
     /// needs `no_new_privs` unless `CAP_SYS_ADMIN` is held (and kept).
     ///
     /// ```no_run
-    /// use stockade::{Confinement, SeccompPolicy};
+    /// use stockade::confine::Confinement;
+    /// use stockade::seccomp;
     /// let report = Confinement::new()
-    ///     .seccomp(SeccompPolicy::default_profile())
+    ///     .seccomp(seccomp::Policy::default_profile())
     ///     .apply()?;
     /// assert!(report.seccomp_all_threads);
-    /// # Ok::<(), stockade::ConfineError>(())
+    /// # Ok::<(), stockade::confine::Error>(())
     /// ```
     #[cfg(feature = "seccomp")]
-    pub fn seccomp(&mut self, policy: SeccompPolicy) -> &mut Self {
+    pub fn seccomp(&mut self, policy: seccomp::Policy) -> &mut Self {
         self.seccomp = Some(policy);
         self
     }
@@ -133,7 +135,7 @@ impl Confinement {
     /// this call the capability sets are left alone. The policy's own
     /// `no_new_privs` setting is ignored here; use
     /// [`no_new_privs`](Self::no_new_privs).
-    pub fn capabilities(&mut self, policy: CapsPolicy) -> &mut Self {
+    pub fn capabilities(&mut self, policy: caps::Policy) -> &mut Self {
         self.capabilities = Some(policy);
         self
     }
@@ -154,7 +156,7 @@ impl Confinement {
         self
     }
 
-    /// Declares that [`PreparedConfinement::apply`] will run in a process
+    /// Declares that [`Prepared::apply`] will run in a process
     /// that has entered a new user namespace since preparation (for example a
     /// forked child after `unshare(CLONE_NEWUSER)`), and so holds every
     /// capability there. The capability plan then relies on that instead of
@@ -169,7 +171,7 @@ impl Confinement {
     /// ruleset, compiles the seccomp filter (and checks the kernel supports
     /// its actions) and computes the capability plan for the current
     /// process.
-    pub fn prepare(&self) -> Result<PreparedConfinement, ConfineError> {
+    pub fn prepare(&self) -> Result<Prepared, Error> {
         let caps = match &self.capabilities {
             Some(policy) => {
                 let ctx = if self.in_new_user_namespace {
@@ -186,7 +188,7 @@ impl Confinement {
 
         // Landlock and seccomp need no_new_privs or CAP_SYS_ADMIN.
         #[cfg(any(feature = "landlock", feature = "seccomp"))]
-        let check_privs = || -> Result<(), ConfineError> {
+        let check_privs = || -> Result<(), Error> {
             if self.no_new_privs {
                 return Ok(());
             }
@@ -202,7 +204,7 @@ impl Confinement {
             if has_admin {
                 Ok(())
             } else {
-                Err(ConfineError::NoNewPrivsRequired)
+                Err(Error::NoNewPrivsRequired)
             }
         };
 
@@ -213,7 +215,7 @@ impl Confinement {
                 if prepared.fd().is_some() {
                     check_privs()?;
                 }
-                let flags = if prepared.abi() >= Some(landlock::LandlockFeature::AllThreads.abi()) {
+                let flags = if prepared.abi() >= Some(landlock::Feature::AllThreads.abi()) {
                     crate::sys::landlock::LANDLOCK_RESTRICT_SELF_TSYNC
                 } else {
                     0
@@ -236,7 +238,7 @@ impl Confinement {
         #[cfg(feature = "seccomp")]
         let seccomp_all_threads = seccomp.is_some() && !self.current_thread_only;
 
-        let report = ConfineReport {
+        let report = Report {
             #[cfg(feature = "landlock")]
             landlock: landlock.as_ref().map(|l| l.report().clone()),
             #[cfg(feature = "seccomp")]
@@ -254,7 +256,7 @@ impl Confinement {
             }),
             no_new_privs: self.no_new_privs,
         };
-        Ok(PreparedConfinement {
+        Ok(Prepared {
             #[cfg(feature = "landlock")]
             landlock,
             #[cfg(feature = "landlock")]
@@ -270,8 +272,8 @@ impl Confinement {
         })
     }
 
-    /// [`prepare`](Self::prepare) then [`PreparedConfinement::apply`].
-    pub fn apply(&self) -> Result<ConfineReport, ConfineError> {
+    /// [`prepare`](Self::prepare) then [`Prepared::apply`].
+    pub fn apply(&self) -> Result<Report, Error> {
         let prepared = self.prepare()?;
         prepared.apply()?;
         Ok(prepared.report)
@@ -281,7 +283,7 @@ impl Confinement {
 /// A [`Confinement`] ready to apply, any number of times, in any process
 /// forked from the one that prepared it.
 #[derive(Debug)]
-pub struct PreparedConfinement {
+pub struct Prepared {
     #[cfg(feature = "landlock")]
     landlock: Option<PreparedLandlock>,
     #[cfg(feature = "landlock")]
@@ -293,12 +295,12 @@ pub struct PreparedConfinement {
     caps: Option<CapPlan>,
     no_new_privs: bool,
     current_thread_only: bool,
-    report: ConfineReport,
+    report: Report,
 }
 
-impl PreparedConfinement {
+impl Prepared {
     /// What [`apply`](Self::apply) enforces.
-    pub fn report(&self) -> &ConfineReport {
+    pub fn report(&self) -> &Report {
         &self.report
     }
 
@@ -330,63 +332,62 @@ impl PreparedConfinement {
     /// Issues raw system calls only: no allocation, no locks, no panics, so it
     /// is safe between `fork` and `execve`. On error the process may be
     /// partly confined (the steps before the failing one took effect);
-    /// [`ConfineError::Apply`] says which step failed.
+    /// [`Error::Apply`] says which step failed.
     #[deny(
         clippy::unwrap_used,
         clippy::expect_used,
         clippy::panic,
         clippy::indexing_slicing
     )]
-    pub fn apply(&self) -> Result<(), ConfineError> {
-        let fail = |stage, e: Errno| ConfineError::Apply {
+    pub fn apply(&self) -> Result<(), Error> {
+        let fail = |stage, e: Errno| Error::Apply {
             stage,
             source: e.into_io(),
         };
         if !self.current_thread_only && !self.covers_every_thread() {
-            let threads = count_threads().map_err(|e| ConfineError::CountThreads {
+            let threads = count_threads().map_err(|e| Error::CountThreads {
                 source: e.into_io(),
             })?;
             if threads != 1 {
-                return Err(ConfineError::MultiThreaded { threads });
+                return Err(Error::MultiThreaded { threads });
             }
         }
         if let Some(plan) = &self.caps {
             crate::zone::caps::apply(plan)
-                .map_err(|(stage, e)| fail(ConfineStage::Capabilities(stage), e))?;
+                .map_err(|(stage, e)| fail(Stage::Capabilities(stage), e))?;
         }
         if self.no_new_privs {
-            crate::zone::caps::set_no_new_privs().map_err(|e| fail(ConfineStage::NoNewPrivs, e))?;
+            crate::zone::caps::set_no_new_privs().map_err(|e| fail(Stage::NoNewPrivs, e))?;
         }
         #[cfg(feature = "landlock")]
         if let Some(fd) = self.landlock.as_ref().and_then(|l| l.fd()) {
             crate::zone::landlock::restrict_self(fd, self.landlock_flags)
-                .map_err(|e| fail(ConfineStage::Landlock, e))?;
+                .map_err(|e| fail(Stage::Landlock, e))?;
         }
         #[cfg(feature = "seccomp")]
         if let Some(filter) = &self.seccomp {
             if self.seccomp_all_threads {
                 match crate::zone::seccomp::install_all_threads(filter) {
                     Ok(None) => {}
-                    Ok(Some(thread)) => return Err(ConfineError::SeccompThreadSync { thread }),
-                    Err(e) => return Err(fail(ConfineStage::Seccomp, e)),
+                    Ok(Some(thread)) => return Err(Error::SeccompThreadSync { thread }),
+                    Err(e) => return Err(fail(Stage::Seccomp, e)),
                 }
             } else {
-                crate::zone::seccomp::install(filter)
-                    .map_err(|e| fail(ConfineStage::Seccomp, e))?;
+                crate::zone::seccomp::install(filter).map_err(|e| fail(Stage::Seccomp, e))?;
             }
         }
         Ok(())
     }
 }
 
-/// What a [`PreparedConfinement`] enforces.
+/// What a [`Prepared`] enforces.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
-pub struct ConfineReport {
+pub struct Report {
     /// The Landlock report, when a policy was given.
     #[cfg(feature = "landlock")]
-    pub landlock: Option<LandlockReport>,
+    pub landlock: Option<landlock::Report>,
     /// Whether the Landlock ruleset (and `no_new_privs`) is enforced on every
     /// thread at once (Linux 7.0+, Landlock ABI 8). Otherwise it applies to
     /// the calling thread, which is the whole process unless
@@ -395,24 +396,24 @@ pub struct ConfineReport {
     pub landlock_all_threads: bool,
     /// The seccomp report, when a policy was given.
     #[cfg(feature = "seccomp")]
-    pub seccomp: Option<SeccompReport>,
+    pub seccomp: Option<seccomp::Report>,
     /// Whether the seccomp filter is installed on every thread at once
     /// (`SECCOMP_FILTER_FLAG_TSYNC`; everything but
     /// [`Confinement::current_thread_only`]).
     #[cfg(feature = "seccomp")]
     pub seccomp_all_threads: bool,
     /// The capability report, when a capability policy was given.
-    pub capabilities: Option<CapsReport>,
+    pub capabilities: Option<caps::Report>,
     /// Whether `no_new_privs` is set.
     pub no_new_privs: bool,
 }
 
-/// The step of [`PreparedConfinement::apply`] that failed.
+/// The step of [`Prepared::apply`] that failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum ConfineStage {
+pub enum Stage {
     /// A capability step.
-    Capabilities(CapStage),
+    Capabilities(caps::Stage),
     /// Setting `no_new_privs`.
     NoNewPrivs,
     /// `landlock_restrict_self`.
@@ -421,7 +422,7 @@ pub enum ConfineStage {
     Seccomp,
 }
 
-impl std::fmt::Display for ConfineStage {
+impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Capabilities(stage) => stage.fmt(f),
@@ -435,19 +436,19 @@ impl std::fmt::Display for ConfineStage {
 /// Errors from confining the current process.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ConfineError {
+pub enum Error {
     /// Preparing the Landlock ruleset failed.
     #[cfg(feature = "landlock")]
     #[error(transparent)]
-    Landlock(#[from] LandlockError),
+    Landlock(#[from] landlock::Error),
     /// Compiling the seccomp filter failed, or the kernel lacks seccomp
     /// filters or an action the policy uses.
     #[cfg(feature = "seccomp")]
     #[error(transparent)]
-    Seccomp(#[from] SeccompError),
+    Seccomp(#[from] seccomp::Error),
     /// Planning the capability setup failed.
     #[error(transparent)]
-    Caps(#[from] CapsError),
+    Caps(#[from] caps::Error),
     /// `no_new_privs` is off and `CAP_SYS_ADMIN` would not be held when
     /// Landlock or seccomp is applied.
     #[error(
@@ -480,18 +481,18 @@ pub enum ConfineError {
         #[source]
         source: io::Error,
     },
-    /// A step of [`PreparedConfinement::apply`] failed.
+    /// A step of [`Prepared::apply`] failed.
     #[error("failed to {stage}")]
     Apply {
         /// The step.
-        stage: ConfineStage,
+        stage: Stage,
         /// The kernel's answer.
         #[source]
         source: io::Error,
     },
 }
 
-impl ConfineError {
+impl Error {
     /// The kernel error number behind the error, if any. Does not allocate.
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
@@ -501,7 +502,7 @@ impl ConfineError {
     }
 }
 
-/// See [`PreparedConfinement::covers_every_thread`]. `landlock` and
+/// See [`Prepared::covers_every_thread`]. `landlock` and
 /// `seccomp` are `None` when not applied, otherwise whether they reach every
 /// thread (with TSYNC, which also sets `no_new_privs` on every thread when
 /// the caller has it, and the caller sets it first). Capabilities and a lone
@@ -615,7 +616,7 @@ mod tests {
         // Nothing to apply, in case the check were broken.
         let prepared = Confinement::new().no_new_privs(false).prepare().unwrap();
         match prepared.apply() {
-            Err(ConfineError::MultiThreaded { threads }) => assert!(threads >= 2),
+            Err(Error::MultiThreaded { threads }) => assert!(threads >= 2),
             other => panic!("unexpected {other:?}"),
         }
         tx.send(()).unwrap();
@@ -642,9 +643,9 @@ mod tests {
     #[test]
     fn tsync_is_used_from_abi_8() {
         let dir = tempfile::tempdir().unwrap();
-        let mut policy = LandlockPolicy::new();
+        let mut policy = landlock::Policy::new();
         policy
-            .handle_fs(crate::FsAccess::READ)
+            .handle_fs(crate::landlock::FsAccess::READ)
             .allow_read(dir.path());
         let abi = landlock::kernel_abi().version();
         if abi.is_none() {
@@ -653,17 +654,17 @@ mod tests {
             return;
         }
         let prepared = Confinement::new().landlock(policy).prepare().unwrap();
-        let tsync = abi >= Some(crate::LandlockAbi::V8);
+        let tsync = abi >= Some(crate::landlock::Abi::V8);
         assert_eq!(prepared.report().landlock_all_threads, tsync);
         assert_eq!(prepared.covers_every_thread(), tsync);
         // A capability change always needs a single thread.
-        let mut policy = LandlockPolicy::new();
+        let mut policy = landlock::Policy::new();
         policy
-            .handle_fs(crate::FsAccess::READ)
+            .handle_fs(crate::landlock::FsAccess::READ)
             .allow_read(dir.path());
         let prepared = Confinement::new()
             .landlock(policy)
-            .capabilities(CapsPolicy::new())
+            .capabilities(caps::Policy::new())
             .prepare()
             .unwrap();
         assert!(!prepared.covers_every_thread());
@@ -671,14 +672,14 @@ mod tests {
 
     #[test]
     fn error_messages() {
-        let e = ConfineError::Apply {
-            stage: ConfineStage::Capabilities(CapStage::Capset),
+        let e = Error::Apply {
+            stage: Stage::Capabilities(caps::Stage::Capset),
             source: io::Error::from_raw_os_error(libc::EPERM),
         };
         assert_eq!(e.to_string(), "failed to set the capability sets");
         assert_eq!(e.raw_os_error(), Some(libc::EPERM));
         assert_eq!(
-            ConfineError::MultiThreaded { threads: 3 }.to_string(),
+            Error::MultiThreaded { threads: 3 }.to_string(),
             "failed to confine the process: it has 3 threads and only the calling one would be \
              confined; confine it before starting threads, or allow this with \
              Confinement::current_thread_only"
@@ -687,19 +688,19 @@ mod tests {
 
     /// Which variant `e` is; a new variant must be named here and sampled
     /// below.
-    fn variant(e: &ConfineError) -> &'static str {
+    fn variant(e: &Error) -> &'static str {
         match e {
             #[cfg(feature = "landlock")]
-            ConfineError::Landlock(_) => "Landlock",
+            Error::Landlock(_) => "Landlock",
             #[cfg(feature = "seccomp")]
-            ConfineError::Seccomp(_) => "Seccomp",
-            ConfineError::Caps(_) => "Caps",
-            ConfineError::NoNewPrivsRequired => "NoNewPrivsRequired",
+            Error::Seccomp(_) => "Seccomp",
+            Error::Caps(_) => "Caps",
+            Error::NoNewPrivsRequired => "NoNewPrivsRequired",
             #[cfg(feature = "seccomp")]
-            ConfineError::SeccompThreadSync { .. } => "SeccompThreadSync",
-            ConfineError::MultiThreaded { .. } => "MultiThreaded",
-            ConfineError::CountThreads { .. } => "CountThreads",
-            ConfineError::Apply { .. } => "Apply",
+            Error::SeccompThreadSync { .. } => "SeccompThreadSync",
+            Error::MultiThreaded { .. } => "MultiThreaded",
+            Error::CountThreads { .. } => "CountThreads",
+            Error::Apply { .. } => "Apply",
         }
     }
     const VARIANTS: usize =
@@ -709,30 +710,30 @@ mod tests {
     fn every_error_says_what_is_wrong_in_one_line() {
         use crate::error::tests::{assert_actionable, os};
         #[cfg_attr(not(any(feature = "landlock", feature = "seccomp")), allow(unused_mut))]
-        let mut samples: Vec<(ConfineError, Vec<&str>)> = vec![
+        let mut samples: Vec<(Error, Vec<&str>)> = vec![
             (
-                ConfineError::Caps(CapsError::NotHeld {
+                Error::Caps(caps::Error::NotHeld {
                     cap: crate::caps::Capability::Kill,
                 }),
                 vec!["CAP_KILL"],
             ),
             (
-                ConfineError::NoNewPrivsRequired,
+                Error::NoNewPrivsRequired,
                 vec!["no_new_privs", "CAP_SYS_ADMIN", "Confinement::no_new_privs"],
             ),
             (
-                ConfineError::MultiThreaded { threads: 3 },
+                Error::MultiThreaded { threads: 3 },
                 vec!["3 threads", "Confinement::current_thread_only"],
             ),
             (
-                ConfineError::CountThreads {
+                Error::CountThreads {
                     source: os(libc::ENOENT),
                 },
                 vec!["/proc/self/task"],
             ),
             (
-                ConfineError::Apply {
-                    stage: ConfineStage::Capabilities(CapStage::AmbientRaise { cap: 12 }),
+                Error::Apply {
+                    stage: Stage::Capabilities(caps::Stage::AmbientRaise { cap: 12 }),
                     source: os(libc::EPERM),
                 },
                 vec!["CAP_NET_ADMIN", "ambient"],
@@ -740,7 +741,7 @@ mod tests {
         ];
         #[cfg(feature = "landlock")]
         samples.push((
-            ConfineError::Landlock(LandlockError::RulePath {
+            Error::Landlock(landlock::Error::RulePath {
                 path: "/srv/data".into(),
                 source: os(libc::ENOENT),
             }),
@@ -749,11 +750,11 @@ mod tests {
         #[cfg(feature = "seccomp")]
         samples.extend([
             (
-                ConfineError::Seccomp(SeccompError::InvalidErrno { errno: 5000 }),
+                Error::Seccomp(seccomp::Error::InvalidErrno { errno: 5000 }),
                 vec!["seccomp", "5000"],
             ),
             (
-                ConfineError::SeccompThreadSync { thread: 4242 },
+                Error::SeccompThreadSync { thread: 4242 },
                 vec!["seccomp", "4242"],
             ),
         ]);
@@ -763,12 +764,8 @@ mod tests {
         }
         let seen: std::collections::BTreeSet<_> = samples.iter().map(|(e, _)| variant(e)).collect();
         assert_eq!(seen.len(), VARIANTS, "a variant has no sample");
-        for stage in [
-            ConfineStage::NoNewPrivs,
-            ConfineStage::Landlock,
-            ConfineStage::Seccomp,
-        ] {
-            let e = ConfineError::Apply {
+        for stage in [Stage::NoNewPrivs, Stage::Landlock, Stage::Seccomp] {
+            let e = Error::Apply {
                 stage,
                 source: os(libc::EPERM),
             };

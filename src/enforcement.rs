@@ -30,15 +30,15 @@ pub struct Enforcement {
     /// policy asks for no cgroup. In best-effort mode its `skipped` list
     /// names the limits that are not enforced, and its `path` is `None` when
     /// no cgroup could be made at all.
-    pub cgroup: Option<crate::cgroup::CgroupReport>,
+    pub cgroup: Option<crate::cgroup::Report>,
     /// Per-process rlimits set in place of cgroup limits that could not be
-    /// applied (only with [`Sandbox::cgroup_compat`](crate::Sandbox::cgroup_compat)
+    /// applied (only with [`cgroup::Config::compat`](crate::cgroup::Config::compat)
     /// set to best-effort): `as` for the memory limit, `nproc` for the pids
     /// limit.
     pub rlimit_fallbacks: Vec<crate::rlimit::Rlimit>,
     /// What the Landlock ruleset enforces (`None`: no Landlock policy).
     #[cfg(feature = "landlock")]
-    pub landlock: Option<crate::landlock::LandlockReport>,
+    pub landlock: Option<crate::landlock::Report>,
     /// Whether Landlock rules mirroring the filesystem plan were requested
     /// ([`Sandbox::landlock_mirror_fs`](crate::Sandbox::landlock_mirror_fs));
     /// without a private root filesystem they are what confines the
@@ -48,12 +48,12 @@ pub struct Enforcement {
     pub landlock_mirrors_fs: bool,
     /// What the seccomp filter enforces: the profile (`default` or
     /// `custom`), the rule count and the actions (`None`: no filter, see
-    /// [`Sandbox::no_seccomp`](crate::Sandbox::no_seccomp)).
+    /// [`Sandbox::seccomp`](crate::Sandbox::seccomp) with `None`).
     #[cfg(feature = "seccomp")]
-    pub seccomp: Option<crate::seccomp::SeccompReport>,
+    pub seccomp: Option<crate::seccomp::Report>,
     /// Networking is denied by the seccomp filter and Landlock's abstract
     /// unix socket scope rather than by a network namespace
-    /// ([`Sandbox::deny_net_by_filter`](crate::Sandbox::deny_net_by_filter)).
+    /// ([`Network::Blocked`](crate::Network::Blocked)).
     pub net_filter: bool,
 }
 
@@ -72,7 +72,7 @@ impl fmt::Display for Enforcement {
         if self.net_filter {
             #[cfg(feature = "landlock")]
             let scoped = self.landlock.as_ref().is_some_and(|l| {
-                l.scope_abstract_unix_socket == crate::landlock::LandlockEnforcement::FullyEnforced
+                l.scope_abstract_unix_socket == crate::landlock::Status::FullyEnforced
             });
             #[cfg(not(feature = "landlock"))]
             let scoped = false;
@@ -104,7 +104,7 @@ impl fmt::Display for Enforcement {
         // Right after "filesystem:", which it qualifies.
         #[cfg(feature = "landlock")]
         if self.landlock_mirrors_fs {
-            use crate::landlock::LandlockEnforcement as E;
+            use crate::landlock::Status as E;
             let enforced = self
                 .landlock
                 .as_ref()

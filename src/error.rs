@@ -9,6 +9,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+pub use crate::rlimit::ParseRlimitError;
 pub use crate::stage::Stage;
 
 /// Result type of this crate.
@@ -91,16 +92,16 @@ pub enum Error {
     /// hard requirement), or Landlock is unavailable.
     #[cfg(feature = "landlock")]
     #[error(transparent)]
-    Landlock(#[from] crate::landlock::LandlockError),
+    Landlock(#[from] crate::landlock::Error),
 
     /// A step between clone and exec failed.
     #[error(transparent)]
-    Setup(#[from] ChildSetupError),
+    Setup(#[from] SetupError),
 
     /// Creating, limiting or placing the sandbox's cgroup failed (a missing
     /// controller is [`Error::Unsupported`] instead).
     #[error(transparent)]
-    Cgroup(crate::cgroup::CgroupError),
+    Cgroup(crate::cgroup::Error),
 
     /// The sandbox's supervisor ended during setup without a report (it was
     /// killed from outside, or crashed).
@@ -365,10 +366,10 @@ pub enum ConfigError {
     },
     /// An invalid filesystem operation.
     #[error(transparent)]
-    Fs(#[from] crate::fs::FsError),
+    Fs(#[from] crate::fs::Error),
     /// An invalid capability policy.
     #[error(transparent)]
-    Capabilities(#[from] crate::caps::CapsError),
+    Capabilities(#[from] crate::caps::Error),
     /// The combination of namespaces is not possible.
     #[error("invalid namespace combination: {reason}")]
     Namespaces {
@@ -392,7 +393,7 @@ pub enum ConfigError {
     #[error("invalid cgroup setting `{field}`: {problem}")]
     Cgroup {
         /// The offending setting.
-        field: crate::cgroup::CgroupField,
+        field: crate::cgroup::Field,
         /// What is wrong with it.
         problem: crate::cgroup::Problem,
     },
@@ -402,10 +403,10 @@ pub enum ConfigError {
         "invalid Landlock setup: applying a ruleset needs no_new_privs, or CAP_SYS_ADMIN kept in the sandbox; keep no_new_privs or keep CAP_SYS_ADMIN (Sandbox::keep_capability)"
     )]
     LandlockNeedsNoNewPrivs,
-    /// [`Sandbox::deny_net_by_filter`](crate::Sandbox::deny_net_by_filter)
+    /// [`Network::Blocked`](crate::Network::Blocked)
     /// with the seccomp filter turned off: nothing would deny the sockets.
     #[error(
-        "invalid network setup: deny_net_by_filter needs the seccomp filter, which is turned off (use a network namespace instead)"
+        "invalid network setup: Network::Blocked needs the seccomp filter, which is turned off (use Network::Isolated instead)"
     )]
     NetFilterNeedsSeccomp,
     /// The sandbox's seccomp policy does not compile (an unknown system
@@ -413,12 +414,12 @@ pub enum ConfigError {
     /// longer than the kernel accepts).
     #[cfg(feature = "seccomp")]
     #[error(transparent)]
-    Seccomp(crate::seccomp::SeccompError),
+    Seccomp(crate::seccomp::Error),
     /// A seccomp filter with `no_new_privs` turned off and `CAP_SYS_ADMIN`
     /// not kept: the kernel would refuse to install it.
     #[cfg(feature = "seccomp")]
     #[error(
-        "invalid seccomp setup: installing a filter needs no_new_privs, or CAP_SYS_ADMIN kept in the sandbox; keep no_new_privs, keep CAP_SYS_ADMIN, or turn the filter off with Sandbox::no_seccomp"
+        "invalid seccomp setup: installing a filter needs no_new_privs, or CAP_SYS_ADMIN kept in the sandbox; keep no_new_privs, keep CAP_SYS_ADMIN, or turn the filter off with Sandbox::seccomp(None)"
     )]
     SeccompNeedsNoNewPrivs,
 }
@@ -602,10 +603,10 @@ pub enum Feature {
     SeccompFilter,
     /// A seccomp filter action the running kernel does not report as
     /// available (Linux 4.14 brought
-    /// [`KillProcess`](crate::SeccompAction::KillProcess) and
-    /// [`Log`](crate::SeccompAction::Log)).
+    /// [`KillProcess`](crate::seccomp::Action::KillProcess) and
+    /// [`Log`](crate::seccomp::Action::Log)).
     #[cfg(feature = "seccomp")]
-    SeccompAction(crate::seccomp::SeccompAction),
+    SeccompAction(crate::seccomp::Action),
 }
 
 impl fmt::Display for Feature {
@@ -623,7 +624,7 @@ impl fmt::Display for Feature {
             }
             #[cfg(feature = "seccomp")]
             Feature::SeccompFilter => {
-                "seccomp filters (Linux 4.14 with CONFIG_SECCOMP_FILTER; Sandbox::no_seccomp \
+                "seccomp filters (Linux 4.14 with CONFIG_SECCOMP_FILTER; Sandbox::seccomp(None) \
                  runs without one)"
             }
             #[cfg(feature = "seccomp")]
@@ -662,7 +663,7 @@ impl fmt::Display for UnsupportedReason {
 /// A failure between clone and exec, in the sandbox's setup.
 #[derive(Debug, thiserror::Error)]
 #[error("failed to set up the sandbox at {stage}{}", InParens(target))]
-pub struct ChildSetupError {
+pub struct SetupError {
     /// The step that failed.
     pub stage: Stage,
     /// The item the step was working on, from the parent's plan.
@@ -686,7 +687,7 @@ pub enum Target {
     Port(u16),
     /// An operation of the filesystem plan, by destination and, for the
     /// caller's own operations, their index in
-    /// [`Sandbox::fs_ops`](crate::Sandbox::fs_ops) (`None` for the default
+    /// [`Sandbox::get_fs_ops`](crate::Sandbox::get_fs_ops) (`None` for the default
     /// mounts: system directories, `/proc`, `/dev`, `/tmp`).
     MountOp {
         /// Index among the caller's filesystem operations.
@@ -716,23 +717,23 @@ impl fmt::Display for Target {
     }
 }
 
-impl From<crate::cgroup::CgroupError> for Error {
+impl From<crate::cgroup::Error> for Error {
     /// A missing cgroup feature becomes [`Error::Unsupported`], an invalid
     /// setting [`ConfigError::Cgroup`], anything else [`Error::Cgroup`].
-    fn from(e: crate::cgroup::CgroupError) -> Error {
-        use crate::cgroup::{CgroupError, Unavailable};
+    fn from(e: crate::cgroup::Error) -> Error {
+        use crate::cgroup::{self, Unavailable};
         match e {
-            CgroupError::Invalid { field, problem } => {
+            cgroup::Error::Invalid { field, problem } => {
                 ConfigError::Cgroup { field, problem }.into()
             }
-            CgroupError::Unsupported {
+            cgroup::Error::Unsupported {
                 controller, reason, ..
             } => Unsupported {
                 feature: Feature::CgroupController(controller),
                 reason: UnsupportedReason::Cgroup(reason),
             }
             .into(),
-            CgroupError::NoCgroup2 => Unsupported {
+            cgroup::Error::NoCgroup2 => Unsupported {
                 feature: Feature::Cgroup2,
                 reason: UnsupportedReason::Cgroup(Unavailable::NoCgroup2),
             }

@@ -35,7 +35,8 @@
 //! ```
 //!
 //! Opening up is explicit: [`Sandbox::bind_ro`] and [`Sandbox::bind_rw`]
-//! show host directories, [`Sandbox::share_net`] keeps the host's network,
+//! show host directories, [`Sandbox::network`] with [`Network::Host`] keeps the
+//! host's network,
 //! [`Sandbox::inherit_env`] passes the caller's environment,
 //! [`Command::pass_fd`] hands over a descriptor. Restricting further is too:
 //! [`Sandbox::timeout`], [`Sandbox::rlimit`], the cgroup limits
@@ -43,14 +44,28 @@
 //! Landlock rules (`Sandbox::landlock`) and a seccomp policy of your own
 //! (`Sandbox::seccomp`).
 //!
+//! # The crate's layout
+//!
+//! The root holds what `std::process` users expect ([`Sandbox`],
+//! [`Command`], [`Stdio`], [`Child`], [`ExitStatus`], [`Output`]) with the
+//! sandbox's own words for what a spawn tells ([`Enforcement`], [`Outcome`],
+//! [`Verdict`], [`Usage`]) and the few types the builder takes
+//! ([`Namespaces`], [`Network`], [`Rlimit`], [`CompatLevel`]). Each feature
+//! has a module of its own vocabulary: [`fs`] (the root filesystem's
+//! operations), [`cgroup`] (cgroup v2 limits), [`caps`] (capabilities),
+//! `landlock` and `seccomp` (features of the same names, on by default),
+//! [`confine`] (restricting the calling process itself), `policy` (policy
+//! files, feature `serde`), [`units`] (sizes and durations as people write
+//! them) and [`error`] (every error and the setup stages they name).
+//!
 //! # The defaults
 //!
 //! [`Sandbox::new()`] turns on everything that works without privileges:
 //!
 //! - **Namespaces**: [`Namespaces::default()`], that is user, mount, pid,
 //!   network, IPC, UTS and cgroup (time is opt-in). The program runs as the
-//!   caller's own uid and gid, mapped 1:1 ([`Sandbox::map_root`] and
-//!   [`Sandbox::uid`] choose another single id).
+//!   caller's own uid and gid, mapped 1:1 ([`Sandbox::uid`] and
+//!   [`Sandbox::gid`] choose another single id).
 //! - **Filesystem**: a fresh tmpfs root, read-only once built, with
 //!   read-only `nosuid`, `nodev` binds of the host's `/usr`, `/bin`, `/sbin`,
 //!   `/lib*` and `/etc`; known secrets under `/etc` (`shadow`, `sudoers`, SSH
@@ -58,7 +73,7 @@
 //!   `hidepid`; a minimal `/dev` (`null`, `zero`, `full`, `random`,
 //!   `urandom`, `tty`, a new `devpts`, `shm`); a private tmpfs on `/tmp`.
 //!   [`Sandbox::root_dir`] and [`Sandbox::empty_root`] start from another
-//!   root; [`Sandbox::fs_ops`] lists the plan.
+//!   root; [`Sandbox::get_fs_ops`] lists the plan.
 //! - **Process**: a new session (no controlling terminal), signal mask and
 //!   dispositions reset, only descriptors 0-2 (and those passed with
 //!   [`Command::pass_fd`]), the environment cleared except [`BASE_ENV`], a
@@ -68,7 +83,7 @@
 //!   ([`Sandbox::die_with_parent`]).
 //! - **Privileges**: every capability set emptied, `no_new_privs`.
 //! - **System calls** (feature `seccomp`, on by default): the default
-//!   seccomp profile (`SeccompPolicy::default_profile`), which denies
+//!   seccomp profile (`seccomp::Policy::default_profile`), which denies
 //!   namespace creation, `mount`, the keyring, `bpf`, io_uring, `ptrace` of
 //!   other processes, `TIOCSTI`, the x32 and 32-bit entry points and more.
 //!
@@ -81,8 +96,8 @@
 //!   `PATH` searched, [`Error::UserNamespaceDenied`] with a diagnosis of the
 //!   host, [`Error::Unsupported`] naming a kernel feature the policy requires
 //!   and how to get it, [`Error::Config`] for bad builder input (before
-//!   anything is created), and [`Error::Setup`] with a [`ChildSetupError`]
-//!   naming the [`Stage`] and the path, descriptor or limit it failed on.
+//!   anything is created), and [`Error::Setup`] with an
+//!   [`error::SetupError`] naming the [`error::Stage`] and the path, descriptor or limit it failed on.
 //! - **The enforcement report.** [`Child::enforcement`] returns an
 //!   [`Enforcement`]: the namespaces, the id mappings, whether the sandbox
 //!   has its own root filesystem, its cgroup and the limits in force there,
@@ -148,8 +163,8 @@
 //!
 //! # Cargo features
 //!
-//! - `landlock` (default): `LandlockPolicy` and `Sandbox::landlock`.
-//! - `seccomp` (default): `SeccompPolicy`, the default profile and
+//! - `landlock` (default): the `landlock` module and `Sandbox::landlock`.
+//! - `seccomp` (default): the `seccomp` module, the default profile and
 //!   `Sandbox::seccomp`.
 //! - `serde`: `Serialize` for reports and outcomes, `Serialize` and
 //!   `Deserialize` for the policy types that support it.
@@ -162,20 +177,21 @@
 // safe wrappers over them) and `zone` (the code between clone and exec).
 #![deny(unsafe_code)]
 
-mod caps;
+pub mod caps;
 pub mod cgroup;
 mod child;
 mod command;
 mod compat;
 mod compile;
 mod config;
-mod confine;
+pub mod confine;
 mod enforcement;
-mod error;
-mod fs;
+pub mod error;
+pub mod fs;
 #[cfg(feature = "landlock")]
-mod landlock;
+pub mod landlock;
 mod namespaces;
+mod net;
 #[cfg(feature = "serde")]
 pub mod policy;
 mod probe;
@@ -183,7 +199,7 @@ mod record;
 mod rlimit;
 mod sandbox;
 #[cfg(feature = "seccomp")]
-mod seccomp;
+pub mod seccomp;
 mod spawn;
 mod stage;
 #[allow(unsafe_code)]
@@ -202,41 +218,17 @@ pub mod kernel_support {}
 #[doc = include_str!("../docs/troubleshooting.md")]
 pub mod troubleshooting {}
 
-pub use self::caps::{
-    CapStage, Capability, CapsError, CapsPolicy, CapsReport, ParseCapabilityError,
-};
-pub use cgroup::{
-    CgroupConfig, CgroupError, CgroupField, CgroupReport, CgroupUsage, Controller, Unavailable,
-};
 pub use child::{
     Child, ChildStderr, ChildStdin, ChildStdout, ExitStatus, Outcome, Output, Usage, Verdict,
 };
 pub use command::{Command, Stdio};
 pub use compat::CompatLevel;
-pub use confine::{ConfineError, ConfineReport, ConfineStage, Confinement, PreparedConfinement};
 pub use enforcement::Enforcement;
-pub use error::{
-    ChildSetupError, ConfigError, Error, FdProblem, Feature, Field, HostnameProblem, IdKind,
-    IdentityProblem, NamespaceProblem, ParentOp, ReportProblem, Result, SearchPath, Stage, Target,
-    Unsupported, UnsupportedReason, UsernsBlocker,
-};
-pub use fs::{FsConfig, FsError, FsOp, NodeKind, OpName, RootKind, TmpfsOptions};
-#[cfg(feature = "landlock")]
-pub use landlock::{
-    FsAccess, LandlockAbi, LandlockEnforcement, LandlockError, LandlockFeature, LandlockGroup,
-    LandlockNote, LandlockPolicy, LandlockReport, LandlockRuleProblem, LandlockScope,
-    LandlockUnavailable, NetAccess,
-};
+pub use error::{Error, Result};
 pub use namespaces::{IdMapping, Namespaces};
-#[cfg(feature = "serde")]
-pub use policy::{Inexpressible, PolicyError, PolicyFormat};
-pub use rlimit::{ParseRlimitError, RLIM_INFINITY, Rlimit};
+pub use net::Network;
+pub use rlimit::Rlimit;
 pub use sandbox::Sandbox;
-#[cfg(feature = "seccomp")]
-pub use seccomp::{
-    ArgCondition, ArgOp, ArgWidth, SeccompAction, SeccompArch, SeccompError, SeccompPolicy,
-    SeccompProfile, SeccompReport, SyscallGroup, SyscallRule,
-};
 pub use spawn::BASE_ENV;
 
 /// The README's examples, compiled as documentation tests.

@@ -67,6 +67,9 @@ const ALL: [(Rlimit, &str, libc::__rlimit_resource_t); 14] = [
 ];
 
 impl Rlimit {
+    /// The value meaning "no limit" (`RLIM_INFINITY`).
+    pub const INFINITY: u64 = libc::RLIM64_INFINITY;
+
     /// Every limit.
     pub fn all() -> impl Iterator<Item = Rlimit> {
         ALL.iter().map(|e| e.0)
@@ -115,9 +118,6 @@ impl FromStr for Rlimit {
             .ok_or_else(|| ParseRlimitError(s.to_owned()))
     }
 }
-
-/// The value meaning "no limit".
-pub const RLIM_INFINITY: u64 = libc::RLIM64_INFINITY;
 
 #[cfg(test)]
 mod tests {

@@ -5,16 +5,16 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::caps::{Capability, CapsPolicy};
-use crate::cgroup::{CgroupConfig, IoMaxRule};
+use crate::caps::{self, Capability};
+use crate::cgroup;
 use crate::child::{Child, ExitStatus, Output};
 use crate::command::{Command, StdioKind};
-use crate::compat::CompatLevel;
 use crate::compile::{self, Compiled};
 use crate::config::Config;
 use crate::error::Error;
-use crate::fs::{FsOp, RootKind, TmpfsOptions};
+use crate::fs;
 use crate::namespaces::Namespaces;
+use crate::net::Network;
 use crate::rlimit::Rlimit;
 
 /// A sandbox policy: which namespaces to create, what filesystem the program
@@ -61,38 +61,26 @@ impl Sandbox {
         self.changed()
     }
 
-    /// Keeps the host's network namespace (the program can reach the
-    /// network the caller can).
-    pub fn share_net(&mut self) -> &mut Self {
-        self.cfg.namespaces.remove(Namespaces::NET);
-        self.cfg.net_filter = false;
-        self.changed()
-    }
-
-    /// Keeps the program off the network without a network namespace, which
-    /// saves the namespace's creation and teardown (about a fifth of the
-    /// default policy's spawn cost). Opt-in, because it isolates less.
-    ///
-    /// What enforces it: the seccomp filter answers `socket(2)` for every
-    /// address family but `AF_UNIX` with `EAFNOSUPPORT` (and `io_uring_setup`
-    /// with `EPERM`, since io_uring can create sockets), and Landlock's
-    /// abstract-unix-socket scope (ABI 6, Linux 6.12) stops connections to
-    /// abstract sockets created outside the sandbox. Filesystem unix sockets
-    /// are reachable only where the root filesystem exposes them, as with a
-    /// network namespace.
-    ///
-    /// The trade-off against the namespace: the program shares the host's
-    /// network namespace, so it sees the host's interfaces, routes and
-    /// `/proc/net` (read-only information, no way to send), and a socket
-    /// passed in through a descriptor keeps working (also true with a
-    /// namespace). Needs the seccomp filter on (a configuration error
-    /// otherwise) and a kernel with Landlock ABI 6, which is a hard
-    /// requirement unless the Landlock policy's scope compatibility is
-    /// best-effort. The enforcement report says `network: filtered`.
-    #[cfg(all(feature = "seccomp", feature = "landlock"))]
-    pub fn deny_net_by_filter(&mut self) -> &mut Self {
-        self.cfg.namespaces.remove(Namespaces::NET);
-        self.cfg.net_filter = true;
+    /// How the program reaches the network (default
+    /// [`Network::Isolated`]: a network namespace with only loopback). This
+    /// sets [`Namespaces::NET`] accordingly; a later
+    /// [`namespaces`](Sandbox::namespaces) call decides it again.
+    pub fn network(&mut self, network: Network) -> &mut Self {
+        match network {
+            Network::Isolated => {
+                self.cfg.namespaces.insert(Namespaces::NET);
+                self.cfg.net_filter = false;
+            }
+            Network::Host => {
+                self.cfg.namespaces.remove(Namespaces::NET);
+                self.cfg.net_filter = false;
+            }
+            #[cfg(all(feature = "seccomp", feature = "landlock"))]
+            Network::Blocked => {
+                self.cfg.namespaces.remove(Namespaces::NET);
+                self.cfg.net_filter = true;
+            }
+        }
         self.changed()
     }
 
@@ -109,12 +97,6 @@ impl Sandbox {
     pub fn gid(&mut self, gid: u32) -> &mut Self {
         self.cfg.gid = Some(gid);
         self.changed()
-    }
-
-    /// Runs the program as root (uid and gid 0) inside the user namespace.
-    /// It has no capabilities over anything outside the sandbox.
-    pub fn map_root(&mut self) -> &mut Self {
-        self.uid(0).gid(0)
     }
 
     /// Sets the hostname inside the sandbox (needs [`Namespaces::UTS`]).
@@ -146,14 +128,6 @@ impl Sandbox {
         self.changed()
     }
 
-    /// Whether to set `no_new_privs` (default `true`): the program and its
-    /// descendants cannot gain privileges through set-user-ID binaries or
-    /// file capabilities.
-    pub fn no_new_privs(&mut self, yes: bool) -> &mut Self {
-        self.cfg.caps.no_new_privs(yes);
-        self.changed()
-    }
-
     /// Keeps `cap` for the program (every capability is dropped by default:
     /// bounding, ambient, inheritable, permitted and effective sets). Kept
     /// capabilities are raised as ambient so a non-root program keeps them
@@ -169,7 +143,7 @@ impl Sandbox {
     }
 
     /// Sets the whole capability policy at once.
-    pub fn capabilities(&mut self, policy: CapsPolicy) -> &mut Self {
+    pub fn capabilities(&mut self, policy: caps::Policy) -> &mut Self {
         self.cfg.caps = policy;
         self.changed()
     }
@@ -177,7 +151,7 @@ impl Sandbox {
     // ---- Filesystem ----
 
     /// Appends a filesystem operation (the typed form of the methods below).
-    pub fn fs_op(&mut self, op: FsOp) -> &mut Self {
+    pub fn fs_op(&mut self, op: fs::Op) -> &mut Self {
         self.cfg.fs.ops.push(op);
         self.changed()
     }
@@ -185,14 +159,14 @@ impl Sandbox {
     /// Uses a host directory (an unpacked image, a debootstrap tree) as the
     /// read-only root instead of the host system view.
     pub fn root_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
-        self.cfg.fs.root = RootKind::Dir(dir.as_ref().to_owned());
+        self.cfg.fs.root = fs::Root::Dir(dir.as_ref().to_owned());
         self.changed()
     }
 
     /// Starts from an empty root: only `/proc`, `/dev`, `/tmp` and what the
     /// plan adds.
     pub fn empty_root(&mut self) -> &mut Self {
-        self.cfg.fs.root = RootKind::Empty;
+        self.cfg.fs.root = fs::Root::Empty;
         self.changed()
     }
 
@@ -246,7 +220,7 @@ impl Sandbox {
     }
 
     fn bind(&mut self, src: &Path, dest: &Path, read_only: bool, optional: bool) -> &mut Self {
-        self.fs_op(FsOp::Bind {
+        self.fs_op(fs::Op::Bind {
             src: src.to_owned(),
             dest: dest.to_owned(),
             read_only,
@@ -258,7 +232,7 @@ impl Sandbox {
     /// Binds a host device node (or a directory of them) at `dest`. Device
     /// access is otherwise off: every other mount is `nodev`.
     pub fn bind_dev(&mut self, src: impl AsRef<Path>, dest: impl AsRef<Path>) -> &mut Self {
-        self.fs_op(FsOp::Bind {
+        self.fs_op(fs::Op::Bind {
             src: src.as_ref().to_owned(),
             dest: dest.as_ref().to_owned(),
             read_only: false,
@@ -270,11 +244,11 @@ impl Sandbox {
     /// Mounts a fresh tmpfs at `dest`.
     ///
     /// ```
-    /// # use stockade::{Sandbox, TmpfsOptions};
-    /// Sandbox::new().tmpfs("/scratch", TmpfsOptions { size: Some(64 << 20), mode: Some(0o700) });
+    /// # use stockade::{Sandbox, fs};
+    /// Sandbox::new().tmpfs("/scratch", fs::TmpfsOptions { size: Some(64 << 20), mode: Some(0o700) });
     /// ```
-    pub fn tmpfs(&mut self, dest: impl AsRef<Path>, options: TmpfsOptions) -> &mut Self {
-        self.fs_op(FsOp::Tmpfs {
+    pub fn tmpfs(&mut self, dest: impl AsRef<Path>, options: fs::TmpfsOptions) -> &mut Self {
+        self.fs_op(fs::Op::Tmpfs {
             dest: dest.as_ref().to_owned(),
             options,
         })
@@ -282,7 +256,7 @@ impl Sandbox {
 
     /// Creates an empty directory at `dest` (mode 0755).
     pub fn dir(&mut self, dest: impl AsRef<Path>) -> &mut Self {
-        self.fs_op(FsOp::Dir {
+        self.fs_op(fs::Op::Dir {
             dest: dest.as_ref().to_owned(),
             mode: None,
         })
@@ -290,7 +264,7 @@ impl Sandbox {
 
     /// Creates a symbolic link at `dest` pointing to `target`.
     pub fn symlink(&mut self, target: impl AsRef<Path>, dest: impl AsRef<Path>) -> &mut Self {
-        self.fs_op(FsOp::Symlink {
+        self.fs_op(fs::Op::Symlink {
             target: target.as_ref().to_owned(),
             dest: dest.as_ref().to_owned(),
         })
@@ -298,7 +272,7 @@ impl Sandbox {
 
     /// Places a read-only file with `contents` at `dest` (mode 0444).
     pub fn file(&mut self, dest: impl AsRef<Path>, contents: impl Into<Vec<u8>>) -> &mut Self {
-        self.fs_op(FsOp::File {
+        self.fs_op(fs::Op::File {
             dest: dest.as_ref().to_owned(),
             contents: contents.into(),
             mode: None,
@@ -309,7 +283,7 @@ impl Sandbox {
     /// the program can change anything there, the changes live in memory and
     /// vanish with the sandbox, and `lower` is never modified.
     pub fn overlay(&mut self, lower: impl AsRef<Path>, dest: impl AsRef<Path>) -> &mut Self {
-        self.fs_op(FsOp::Overlay {
+        self.fs_op(fs::Op::Overlay {
             lower: lower.as_ref().to_owned(),
             dest: dest.as_ref().to_owned(),
         })
@@ -318,13 +292,13 @@ impl Sandbox {
     /// Hides `path`: a file becomes unreadable, a directory empty and
     /// unreadable.
     pub fn mask(&mut self, path: impl AsRef<Path>) -> &mut Self {
-        self.fs_op(FsOp::Mask {
+        self.fs_op(fs::Op::Mask {
             dest: path.as_ref().to_owned(),
         })
     }
 
     /// The filesystem operations added so far, in order.
-    pub fn fs_ops(&self) -> &[FsOp] {
+    pub fn get_fs_ops(&self) -> &[fs::Op] {
         &self.cfg.fs.ops
     }
 
@@ -339,17 +313,13 @@ impl Sandbox {
         self.changed()
     }
 
-    /// Sets a resource limit (soft and hard) on the program. Limits apply to
-    /// each process separately and are inherited across `fork`; a process
-    /// cannot raise its hard limit again.
-    pub fn rlimit(&mut self, resource: Rlimit, limit: u64) -> &mut Self {
-        self.rlimit_soft_hard(resource, limit, limit)
-    }
-
-    /// Sets a resource limit with distinct soft and hard values
-    /// (`soft <= hard`, checked by [`validate`](Sandbox::validate)); use
-    /// [`RLIM_INFINITY`](crate::RLIM_INFINITY) for "unlimited".
-    pub fn rlimit_soft_hard(&mut self, resource: Rlimit, soft: u64, hard: u64) -> &mut Self {
+    /// Sets a resource limit on the program: the `soft` value the kernel
+    /// enforces and the `hard` ceiling up to which the program may raise it
+    /// (`soft <= hard`, checked by [`validate`](Sandbox::validate); pass the
+    /// same value twice for a fixed limit, [`Rlimit::INFINITY`] for none).
+    /// Limits apply to each process separately and are inherited across
+    /// `fork`; a process cannot raise its hard limit again.
+    pub fn rlimit(&mut self, resource: Rlimit, soft: u64, hard: u64) -> &mut Self {
         self.cfg.rlimits.insert(resource, (soft, hard));
         self.changed()
     }
@@ -361,7 +331,7 @@ impl Sandbox {
     /// program died of either.
     pub fn cpu_time_limit(&mut self, limit: Duration) -> &mut Self {
         let secs = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
-        self.rlimit_soft_hard(Rlimit::Cpu, secs, secs.saturating_add(1))
+        self.rlimit(Rlimit::Cpu, secs, secs.saturating_add(1))
     }
 
     // ---- cgroup v2 limits ----
@@ -370,30 +340,18 @@ impl Sandbox {
     // removed when the sandbox ends. They need a cgroup v2 hierarchy where
     // the caller may create cgroups with the controller: without one, spawning
     // fails with `Error::Unsupported` naming the controller and how to get it,
-    // unless `cgroup_compat(CompatLevel::BestEffort)` was chosen.
+    // unless the cgroup policy's `compat` is `CompatLevel::BestEffort`. The
+    // three most common limits have setters here; the whole policy (a
+    // delegated parent, swap, memory.high, cpu.weight, io.max, cpusets,
+    // best effort) is plain data behind `cgroup_mut`.
 
     /// Limits the memory of the whole sandbox (`memory.max`, Linux 4.5): the
     /// kernel reclaims above it, then OOM-kills every process of the sandbox
     /// (`memory.oom.group`, Linux 4.19), and the outcome says
     /// [`Verdict::OomKilled`](crate::Verdict::OomKilled). Swap is off unless
-    /// [`memory_swap`](Sandbox::memory_swap) allows some.
+    /// [`cgroup::Config::swap_max`] allows some.
     pub fn memory_limit(&mut self, bytes: u64) -> &mut Self {
         self.cfg.cgroup.memory_max = Some(bytes);
-        self.changed()
-    }
-
-    /// Allows the sandbox `bytes` of swap on top of its memory limit
-    /// (`memory.swap.max`; default 0; `u64::MAX` for no limit). Needs
-    /// [`memory_limit`](Sandbox::memory_limit).
-    pub fn memory_swap(&mut self, bytes: u64) -> &mut Self {
-        self.cfg.cgroup.swap_max = Some(bytes);
-        self.changed()
-    }
-
-    /// Throttles the sandbox and reclaims its memory above `bytes`
-    /// (`memory.high`, Linux 4.5) without killing anything.
-    pub fn memory_high(&mut self, bytes: u64) -> &mut Self {
-        self.cfg.cgroup.memory_high = Some(bytes);
         self.changed()
     }
 
@@ -412,67 +370,30 @@ impl Sandbox {
         self.changed()
     }
 
-    /// Sets the sandbox's CPU share against its sibling cgroups
-    /// (`cpu.weight`, 1 to 10000, default 100, Linux 4.15).
-    pub fn cpu_weight(&mut self, weight: u32) -> &mut Self {
-        self.cfg.cgroup.cpu_weight = Some(weight);
-        self.changed()
-    }
-
-    /// Adds a throughput limit for one block device (`io.max`, Linux 4.5).
-    pub fn io_max(&mut self, rule: IoMaxRule) -> &mut Self {
-        self.cfg.cgroup.io_max.push(rule);
-        self.changed()
-    }
-
-    /// Restricts the sandbox to a CPU list such as `0-1,3` (`cpuset.cpus`,
-    /// Linux 5.0).
-    pub fn cpuset_cpus(&mut self, list: impl Into<String>) -> &mut Self {
-        self.cfg.cgroup.cpuset_cpus = Some(list.into());
-        self.changed()
-    }
-
-    /// Creates the sandboxes' cgroups under `dir`, a cgroup v2 directory
-    /// delegated to the caller ([`cgroup::IoMaxRule`](crate::cgroup::IoMaxRule)
-    /// and the rest of the cgroup vocabulary live in [`crate::cgroup`]).
-    /// The default is the caller's own cgroup, which serves only where it may
-    /// enable controllers for its children: by cgroup v2's
-    /// no-internal-processes rule a cgroup holding processes (the caller)
-    /// cannot, except the root. Stale cgroups that a killed caller left under
-    /// `dir` are removed on first use.
-    pub fn cgroup_parent(&mut self, dir: impl AsRef<Path>) -> &mut Self {
-        self.cfg.cgroup.parent = Some(dir.as_ref().to_owned());
-        self.changed()
-    }
-
-    /// Runs every sandbox in a cgroup of its own even without limits: every
-    /// process it starts (daemons included) is killed when it ends, and
-    /// the outcome reports whole-sandbox memory and CPU use.
-    pub fn cgroup_placement(&mut self, yes: bool) -> &mut Self {
-        self.cfg.cgroup.placement = yes;
-        self.changed()
-    }
-
-    /// What happens when a cgroup limit cannot be enforced here: an
-    /// [`Error::Unsupported`](crate::Error::Unsupported) (the default,
-    /// [`CompatLevel::HardRequirement`]) or, with
-    /// [`CompatLevel::BestEffort`], a spawn without it, approximated by
-    /// per-process rlimits where one exists (`memory_limit` by `RLIMIT_AS`,
-    /// `pids_limit` by `RLIMIT_NPROC`), as the
-    /// [`Enforcement`](crate::Enforcement) report says.
-    pub fn cgroup_compat(&mut self, level: CompatLevel) -> &mut Self {
-        self.cfg.cgroup.compat = level;
-        self.changed()
-    }
-
-    /// Replaces the whole cgroup policy.
-    pub fn cgroup(&mut self, config: CgroupConfig) -> &mut Self {
-        self.cfg.cgroup = config;
-        self.changed()
+    /// The whole cgroup policy, to change in place: where the sandboxes'
+    /// cgroups are made ([`cgroup::Config::parent`], a cgroup v2 directory
+    /// delegated to the caller; the default is the caller's own cgroup,
+    /// which serves only where it may enable controllers for its children),
+    /// the limits, and what happens when a limit cannot be enforced here
+    /// ([`cgroup::Config::compat`]).
+    ///
+    /// ```
+    /// use stockade::{CompatLevel, Sandbox};
+    ///
+    /// let mut sandbox = Sandbox::new();
+    /// sandbox.memory_limit(256 << 20);
+    /// let cgroup = sandbox.cgroup_mut();
+    /// cgroup.parent = Some("/sys/fs/cgroup/my-service/sandboxes".into());
+    /// cgroup.cpu_weight = Some(50);
+    /// cgroup.compat = CompatLevel::BestEffort;
+    /// ```
+    pub fn cgroup_mut(&mut self) -> &mut cgroup::Config {
+        self.changed();
+        &mut self.cfg.cgroup
     }
 
     /// The cgroup policy set so far.
-    pub fn cgroup_config(&self) -> &CgroupConfig {
+    pub fn get_cgroup(&self) -> &cgroup::Config {
         &self.cfg.cgroup
     }
 
@@ -483,9 +404,9 @@ impl Sandbox {
     /// absolute paths as the program sees them (inside the sandbox's root
     /// when there is a mount namespace); each program process opens them
     /// after the root filesystem is built. A rule path missing from the
-    /// sandbox fails the spawn with a [`ChildSetupError`](crate::ChildSetupError)
-    /// at [`Stage::Landlock`](crate::Stage::Landlock) naming it, unless the
-    /// rule is optional ([`LandlockPolicy::allow_try`](crate::LandlockPolicy::allow_try)) or the filesystem
+    /// sandbox fails the spawn with a [`error::SetupError`](crate::error::SetupError)
+    /// at [`Stage::Landlock`](crate::error::Stage::Landlock) naming it, unless the
+    /// rule is optional ([`landlock::Policy::allow_try`](crate::landlock::Policy::allow_try)) or the filesystem
     /// group is best-effort. (Rules left out that way are decided by each
     /// program process and are not listed in the report.)
     ///
@@ -494,13 +415,13 @@ impl Sandbox {
     /// missing is listed in the [`Enforcement`](crate::Enforcement) report.
     /// Landlock needs `no_new_privs` (the default) or `CAP_SYS_ADMIN` kept.
     #[cfg(feature = "landlock")]
-    pub fn landlock(&mut self, policy: crate::landlock::LandlockPolicy) -> &mut Self {
+    pub fn landlock(&mut self, policy: crate::landlock::Policy) -> &mut Self {
         self.cfg.landlock = Some(policy);
         self.changed()
     }
 
     /// Adds Landlock rules mirroring the filesystem plan (see
-    /// [`LandlockPolicy::from_fs_plan`](crate::LandlockPolicy::from_fs_plan)):
+    /// [`landlock::Policy::from_fs_plan`](crate::landlock::Policy::from_fs_plan)):
     /// with a mount namespace they back up the mounts; without one
     /// ([`Namespaces::empty()`], where namespaces are unavailable) they
     /// stand in for them, so the program still sees only the host system
@@ -518,49 +439,44 @@ impl Sandbox {
 
     /// Filters the program's system calls with `policy` (Linux 3.17; the
     /// kill-process action 4.14), replacing the default profile
-    /// ([`SeccompPolicy::default_profile`](crate::SeccompPolicy::default_profile)),
+    /// ([`seccomp::Policy::default_profile`](crate::seccomp::Policy::default_profile)),
     /// which every sandbox has unless told otherwise.
     ///
     /// The policy is compiled into a BPF program once per sandbox policy
-    /// (a policy that does not compile is a [`ConfigError::Seccomp`](crate::ConfigError::Seccomp)), and
+    /// (a policy that does not compile is a [`ConfigError::Seccomp`](crate::error::ConfigError::Seccomp)), and
     /// the program process installs it last, after dropping capabilities,
     /// setting `no_new_privs` and applying Landlock, right before executing
     /// the program. So the filter must allow `execve` for the program to
     /// start (an allowlist gets it from
-    /// [`SyscallGroup::Process`](crate::SyscallGroup::Process)): an `errno`
+    /// [`SyscallGroup::Process`](crate::seccomp::SyscallGroup::Process)): an `errno`
     /// answer fails the spawn with [`Error::NotExecutable`], a killing
     /// action ends the program with `SIGSYS` before it runs. Installing a
     /// filter needs `no_new_privs` (the default) or `CAP_SYS_ADMIN` kept in
     /// the sandbox; otherwise the sandbox is refused with
-    /// [`ConfigError::SeccompNeedsNoNewPrivs`](crate::ConfigError::SeccompNeedsNoNewPrivs).
+    /// [`ConfigError::SeccompNeedsNoNewPrivs`](crate::error::ConfigError::SeccompNeedsNoNewPrivs).
     ///
     /// ```
-    /// use stockade::{Sandbox, SeccompAction, SeccompPolicy, SyscallRule};
+    /// use stockade::{Sandbox, seccomp};
     ///
     /// // The default profile, with the mkdir calls answering EACCES.
-    /// let mut policy = SeccompPolicy::default_profile();
-    /// let eacces = SeccompAction::Errno(libc::EACCES as u16);
+    /// let mut policy = seccomp::Policy::default_profile();
+    /// let eacces = seccomp::Action::Errno(libc::EACCES as u16);
     /// policy
-    ///     .rule(SyscallRule::new("mkdir", eacces))
-    ///     .rule(SyscallRule::new("mkdirat", eacces));
+    ///     .rule(seccomp::SyscallRule::new("mkdir", eacces))
+    ///     .rule(seccomp::SyscallRule::new("mkdirat", eacces));
     /// let mut sandbox = Sandbox::new();
     /// sandbox.seccomp(policy);
     /// # sandbox.validate().unwrap();
     /// ```
-    #[cfg(feature = "seccomp")]
-    pub fn seccomp(&mut self, policy: crate::seccomp::SeccompPolicy) -> &mut Self {
-        self.cfg.seccomp = Some(policy);
-        self.changed()
-    }
-
-    /// Runs the program without a seccomp filter. Namespaces, capabilities
-    /// and `no_new_privs` still apply, but the whole kernel interface is
-    /// reachable: creating nested namespaces, io_uring, `bpf`,
+    ///
+    /// `None` runs the program without a seccomp filter. Namespaces,
+    /// capabilities and `no_new_privs` still apply, but the whole kernel
+    /// interface is reachable: creating nested namespaces, io_uring, `bpf`,
     /// `perf_event_open`, `TIOCSTI` and the other calls the default profile
     /// denies. The enforcement report then says `seccomp: none`.
     #[cfg(feature = "seccomp")]
-    pub fn no_seccomp(&mut self) -> &mut Self {
-        self.cfg.seccomp = None;
+    pub fn seccomp(&mut self, policy: impl Into<Option<crate::seccomp::Policy>>) -> &mut Self {
+        self.cfg.seccomp = policy.into();
         self.changed()
     }
 

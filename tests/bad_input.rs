@@ -13,10 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{as_each_identity, assert_no_children, chain, fd_list, is_root};
-use stockade::{
-    Capability, ConfigError, Error, FdProblem, Field, FsError, FsOp, HostnameProblem,
-    IdentityProblem, NamespaceProblem, Namespaces, OpName, Rlimit, Sandbox, Stage, TmpfsOptions,
-};
+use stockade::{Error, Namespaces, Rlimit, Sandbox, caps, error, fs};
 
 type Setup = Box<dyn Fn(&mut Sandbox, &mut stockade::Command)>;
 type Check = Box<dyn Fn(&Error) -> bool>;
@@ -61,8 +58,8 @@ fn cases() -> Vec<Case> {
         case!(
             "program with NUL",
             |s, c| *c = stockade::Command::new(nul("sh\0x")),
-            C(ConfigError::NulByte {
-                field: Field::Program | Field::Arg(0)
+            C(error::ConfigError::NulByte {
+                field: error::Field::Program | error::Field::Arg(0)
             }),
             "0"
         ),
@@ -101,8 +98,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 c.arg("ok").arg(nul("a\0b"));
             },
-            C(ConfigError::NulByte {
-                field: Field::Arg(2)
+            C(error::ConfigError::NulByte {
+                field: error::Field::Arg(2)
             }),
             "argument 2"
         ),
@@ -111,8 +108,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 c.arg0(nul("a\0b"));
             },
-            C(ConfigError::NulByte {
-                field: Field::Arg(0)
+            C(error::ConfigError::NulByte {
+                field: error::Field::Arg(0)
             }),
             "argument 0"
         ),
@@ -121,8 +118,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 c.env("", "v");
             },
-            C(ConfigError::NulByte {
-                field: Field::Env(_)
+            C(error::ConfigError::NulByte {
+                field: error::Field::Env(_)
             }),
             "environment variable"
         ),
@@ -131,8 +128,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 c.env("A=B", "v");
             },
-            C(ConfigError::NulByte {
-                field: Field::Env(_)
+            C(error::ConfigError::NulByte {
+                field: error::Field::Env(_)
             }),
             "\"A=B\""
         ),
@@ -141,8 +138,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 c.env(nul("K\0"), "v");
             },
-            C(ConfigError::NulByte {
-                field: Field::Env(_)
+            C(error::ConfigError::NulByte {
+                field: error::Field::Env(_)
             }),
             "environment variable"
         ),
@@ -151,8 +148,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 c.env("KEY", nul("v\0"));
             },
-            C(ConfigError::NulByte {
-                field: Field::Env(_)
+            C(error::ConfigError::NulByte {
+                field: error::Field::Env(_)
             }),
             "\"KEY\""
         ),
@@ -161,8 +158,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 c.current_dir(nul("/tmp\0x"));
             },
-            C(ConfigError::NulByte {
-                field: Field::CurrentDir
+            C(error::ConfigError::NulByte {
+                field: error::Field::CurrentDir
             }),
             "working directory"
         ),
@@ -195,9 +192,9 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 c.pass_fd(-1, devnull());
             },
-            C(ConfigError::FdTarget {
+            C(error::ConfigError::FdTarget {
                 fd: -1,
-                reason: FdProblem::Negative
+                reason: error::FdProblem::Negative
             }),
             "fd -1"
         ),
@@ -206,9 +203,9 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 c.pass_fd(2, devnull());
             },
-            C(ConfigError::FdTarget {
+            C(error::ConfigError::FdTarget {
                 fd: 2,
-                reason: FdProblem::Stdio
+                reason: error::FdProblem::Stdio
             }),
             "fd 2"
         ),
@@ -217,9 +214,9 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 c.pass_fd(7, devnull()).pass_fd(7, devnull());
             },
-            C(ConfigError::FdTarget {
+            C(error::ConfigError::FdTarget {
                 fd: 7,
-                reason: FdProblem::Duplicate
+                reason: error::FdProblem::Duplicate
             }),
             "fd 7"
         ),
@@ -229,8 +226,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.hostname("");
             },
-            C(ConfigError::Hostname {
-                reason: HostnameProblem::Empty,
+            C(error::ConfigError::Hostname {
+                reason: error::HostnameProblem::Empty,
                 ..
             }),
             "hostname"
@@ -240,8 +237,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.hostname("h".repeat(65));
             },
-            C(ConfigError::Hostname {
-                reason: HostnameProblem::TooLong,
+            C(error::ConfigError::Hostname {
+                reason: error::HostnameProblem::TooLong,
                 ..
             }),
             "hhhh"
@@ -251,8 +248,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.hostname(nul("a\0b"));
             },
-            C(ConfigError::Hostname {
-                reason: HostnameProblem::NulByte,
+            C(error::ConfigError::Hostname {
+                reason: error::HostnameProblem::NulByte,
                 ..
             }),
             "hostname"
@@ -263,8 +260,8 @@ fn cases() -> Vec<Case> {
                 s.hostname("box")
                     .namespaces(Namespaces::default() - Namespaces::UTS);
             },
-            C(ConfigError::Hostname {
-                reason: HostnameProblem::NoUtsNamespace,
+            C(error::ConfigError::Hostname {
+                reason: error::HostnameProblem::NoUtsNamespace,
                 ..
             }),
             "\"box\""
@@ -274,8 +271,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.uid(u32::MAX);
             },
-            C(ConfigError::Identity {
-                reason: IdentityProblem::Invalid,
+            C(error::ConfigError::Identity {
+                reason: error::IdentityProblem::Invalid,
                 ..
             }),
             "uid 4294967295"
@@ -285,8 +282,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.gid(u32::MAX);
             },
-            C(ConfigError::Identity {
-                reason: IdentityProblem::Invalid,
+            C(error::ConfigError::Identity {
+                reason: error::IdentityProblem::Invalid,
                 ..
             }),
             "gid 4294967295"
@@ -295,19 +292,19 @@ fn cases() -> Vec<Case> {
             "fs plan without a mount namespace",
             |s, c| {
                 s.namespaces(Namespaces::USER)
-                    .tmpfs("/x", TmpfsOptions::default());
+                    .tmpfs("/x", fs::TmpfsOptions::default());
             },
-            C(ConfigError::Namespaces {
-                reason: NamespaceProblem::RootfsNeedsMountNamespace
+            C(error::ConfigError::Namespaces {
+                reason: error::NamespaceProblem::RootfsNeedsMountNamespace
             }),
             "mount namespace"
         ),
         case!(
             "keep CAP_SYS_PTRACE",
             |s, c| {
-                s.keep_capability(Capability::SysPtrace);
+                s.keep_capability(caps::Capability::SysPtrace);
             },
-            C(ConfigError::Capabilities(_)),
+            C(error::ConfigError::Capabilities(_)),
             "CAP_SYS_PTRACE"
         ),
         // ---- Limits ----
@@ -316,15 +313,15 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.timeout(Duration::ZERO);
             },
-            C(ConfigError::Timeout),
+            C(error::ConfigError::Timeout),
             "timeout"
         ),
         case!(
             "soft rlimit above hard",
             |s, c| {
-                s.rlimit_soft_hard(Rlimit::Nofile, 64, 32);
+                s.rlimit(Rlimit::Nofile, 64, 32);
             },
-            C(ConfigError::Rlimit {
+            C(error::ConfigError::Rlimit {
                 resource: Rlimit::Nofile,
                 soft: 64,
                 hard: 32
@@ -334,9 +331,9 @@ fn cases() -> Vec<Case> {
         case!(
             "soft infinity above hard",
             |s, c| {
-                s.rlimit_soft_hard(Rlimit::Fsize, stockade::RLIM_INFINITY, 1);
+                s.rlimit(Rlimit::Fsize, Rlimit::INFINITY, 1);
             },
-            C(ConfigError::Rlimit {
+            C(error::ConfigError::Rlimit {
                 resource: Rlimit::Fsize,
                 ..
             }),
@@ -348,8 +345,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.root_dir("/no/such/root");
             },
-            C(ConfigError::Fs(FsError::MissingSource {
-                op: OpName::Root,
+            C(error::ConfigError::Fs(fs::Error::MissingSource {
+                op: fs::OpName::Root,
                 ..
             })),
             "/no/such/root"
@@ -359,8 +356,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.root_dir("rel/root");
             },
-            C(ConfigError::Fs(FsError::RelativeSource {
-                op: OpName::Root,
+            C(error::ConfigError::Fs(fs::Error::RelativeSource {
+                op: fs::OpName::Root,
                 ..
             })),
             "rel/root"
@@ -370,8 +367,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.root_dir("/etc/passwd");
             },
-            C(ConfigError::Fs(FsError::NotADirectory {
-                op: OpName::Root,
+            C(error::ConfigError::Fs(fs::Error::NotADirectory {
+                op: fs::OpName::Root,
                 ..
             })),
             "/etc/passwd"
@@ -381,8 +378,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.root_dir(nul("/usr\0x"));
             },
-            C(ConfigError::Fs(FsError::NulByte {
-                op: OpName::Root,
+            C(error::ConfigError::Fs(fs::Error::NulByte {
+                op: fs::OpName::Root,
                 ..
             })),
             "NUL byte"
@@ -392,8 +389,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.bind_ro("usr", "/x");
             },
-            C(ConfigError::Fs(FsError::RelativeSource {
-                op: OpName::BindRo,
+            C(error::ConfigError::Fs(fs::Error::RelativeSource {
+                op: fs::OpName::BindRo,
                 ..
             })),
             "\"usr\""
@@ -403,8 +400,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.bind_rw("", "/x");
             },
-            C(ConfigError::Fs(FsError::RelativeSource {
-                op: OpName::BindRw,
+            C(error::ConfigError::Fs(fs::Error::RelativeSource {
+                op: fs::OpName::BindRw,
                 ..
             })),
             "\"\""
@@ -414,8 +411,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.bind_rw("/no/such/src", "/x");
             },
-            C(ConfigError::Fs(FsError::MissingSource {
-                op: OpName::BindRw,
+            C(error::ConfigError::Fs(fs::Error::MissingSource {
+                op: fs::OpName::BindRw,
                 ..
             })),
             "/no/such/src"
@@ -425,8 +422,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.bind_ro(nul("/usr\0"), "/x");
             },
-            C(ConfigError::Fs(FsError::NulByte {
-                op: OpName::BindRo,
+            C(error::ConfigError::Fs(fs::Error::NulByte {
+                op: fs::OpName::BindRo,
                 ..
             })),
             "NUL byte"
@@ -436,8 +433,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.bind_ro("/usr", "x");
             },
-            C(ConfigError::Fs(FsError::BadDestination {
-                op: OpName::BindRo,
+            C(error::ConfigError::Fs(fs::Error::BadDestination {
+                op: fs::OpName::BindRo,
                 ..
             })),
             "\"x\""
@@ -447,8 +444,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.bind_ro("/usr", "");
             },
-            C(ConfigError::Fs(FsError::BadDestination {
-                op: OpName::BindRo,
+            C(error::ConfigError::Fs(fs::Error::BadDestination {
+                op: fs::OpName::BindRo,
                 ..
             })),
             "\"\""
@@ -458,8 +455,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.bind_ro("/usr", "/a/../../b");
             },
-            C(ConfigError::Fs(FsError::BadDestination {
-                op: OpName::BindRo,
+            C(error::ConfigError::Fs(fs::Error::BadDestination {
+                op: fs::OpName::BindRo,
                 ..
             })),
             "/a/../../b"
@@ -469,8 +466,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.bind_ro("/usr", nul("/x\0y"));
             },
-            C(ConfigError::Fs(FsError::NulByte {
-                op: OpName::BindRo,
+            C(error::ConfigError::Fs(fs::Error::NulByte {
+                op: fs::OpName::BindRo,
                 ..
             })),
             "/x"
@@ -480,8 +477,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.bind_ro("/usr", "/");
             },
-            C(ConfigError::Fs(FsError::RootDestination {
-                op: OpName::BindRo
+            C(error::ConfigError::Fs(fs::Error::RootDestination {
+                op: fs::OpName::BindRo
             })),
             "root_dir"
         ),
@@ -490,8 +487,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.bind_ro("/usr", "/etc/hostname/sub");
             },
-            Error::Setup(stockade::ChildSetupError {
-                stage: Stage::MountOp,
+            Error::Setup(stockade::error::SetupError {
+                stage: error::Stage::MountOp,
                 ..
             }),
             "/etc/hostname/sub"
@@ -501,7 +498,7 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.dir("/d").bind_ro("/etc/passwd", "/d");
             },
-            C(ConfigError::Fs(FsError::KindMismatch { .. })),
+            C(error::ConfigError::Fs(fs::Error::KindMismatch { .. })),
             "/d"
         ),
         case!(
@@ -509,7 +506,7 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.bind_dev("/dev/no-such-dev", "/dev/x");
             },
-            C(ConfigError::Fs(FsError::MissingSource { .. })),
+            C(error::ConfigError::Fs(fs::Error::MissingSource { .. })),
             "/dev/no-such-dev"
         ),
         case!(
@@ -517,13 +514,13 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.tmpfs(
                     "/t",
-                    TmpfsOptions {
+                    fs::TmpfsOptions {
                         size: Some(0),
                         mode: None,
                     },
                 );
             },
-            C(ConfigError::Fs(FsError::TmpfsSize { size: 0, .. })),
+            C(error::ConfigError::Fs(fs::Error::TmpfsSize { size: 0, .. })),
             "/t"
         ),
         case!(
@@ -531,13 +528,13 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.tmpfs(
                     "/t",
-                    TmpfsOptions {
+                    fs::TmpfsOptions {
                         size: Some(u64::MAX),
                         mode: None,
                     },
                 );
             },
-            C(ConfigError::Fs(FsError::TmpfsSize { .. })),
+            C(error::ConfigError::Fs(fs::Error::TmpfsSize { .. })),
             "/t"
         ),
         case!(
@@ -545,40 +542,40 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.tmpfs(
                     "/t",
-                    TmpfsOptions {
+                    fs::TmpfsOptions {
                         size: None,
                         mode: Some(0o10000),
                     },
                 );
             },
-            C(ConfigError::Fs(FsError::Mode { .. })),
+            C(error::ConfigError::Fs(fs::Error::Mode { .. })),
             "/t"
         ),
         case!(
             "tmpfs dest relative",
             |s, c| {
-                s.tmpfs("t", TmpfsOptions::default());
+                s.tmpfs("t", fs::TmpfsOptions::default());
             },
-            C(ConfigError::Fs(FsError::BadDestination { .. })),
+            C(error::ConfigError::Fs(fs::Error::BadDestination { .. })),
             "\"t\""
         ),
         case!(
             "tmpfs on /",
             |s, c| {
-                s.tmpfs("/", TmpfsOptions::default());
+                s.tmpfs("/", fs::TmpfsOptions::default());
             },
-            C(ConfigError::Fs(FsError::RootDestination { .. })),
+            C(error::ConfigError::Fs(fs::Error::RootDestination { .. })),
             "tmpfs"
         ),
         case!(
             "dir mode out of range",
             |s, c| {
-                s.fs_op(FsOp::Dir {
+                s.fs_op(fs::Op::Dir {
                     dest: "/d".into(),
                     mode: Some(0o777777),
                 });
             },
-            C(ConfigError::Fs(FsError::Mode { .. })),
+            C(error::ConfigError::Fs(fs::Error::Mode { .. })),
             "/d"
         ),
         case!(
@@ -586,7 +583,7 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.dir("d");
             },
-            C(ConfigError::Fs(FsError::BadDestination { .. })),
+            C(error::ConfigError::Fs(fs::Error::BadDestination { .. })),
             "\"d\""
         ),
         case!(
@@ -594,7 +591,7 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.symlink(nul("/x\0"), "/l");
             },
-            C(ConfigError::Fs(FsError::NulByte { .. })),
+            C(error::ConfigError::Fs(fs::Error::NulByte { .. })),
             "/x"
         ),
         case!(
@@ -602,7 +599,7 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.symlink("/x", "l");
             },
-            C(ConfigError::Fs(FsError::BadDestination { .. })),
+            C(error::ConfigError::Fs(fs::Error::BadDestination { .. })),
             "\"l\""
         ),
         case!(
@@ -610,7 +607,7 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.file("f", "x");
             },
-            C(ConfigError::Fs(FsError::BadDestination { .. })),
+            C(error::ConfigError::Fs(fs::Error::BadDestination { .. })),
             "\"f\""
         ),
         case!(
@@ -618,19 +615,19 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.file("/", "x");
             },
-            C(ConfigError::Fs(FsError::RootDestination { .. })),
+            C(error::ConfigError::Fs(fs::Error::RootDestination { .. })),
             "file"
         ),
         case!(
             "file mode out of range",
             |s, c| {
-                s.fs_op(FsOp::File {
+                s.fs_op(fs::Op::File {
                     dest: "/f".into(),
                     contents: vec![],
                     mode: Some(0o20000),
                 });
             },
-            C(ConfigError::Fs(FsError::Mode { .. })),
+            C(error::ConfigError::Fs(fs::Error::Mode { .. })),
             "/f"
         ),
         case!(
@@ -638,8 +635,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.file("/etc/passwd/x", "x");
             },
-            Error::Setup(stockade::ChildSetupError {
-                stage: Stage::MountOp,
+            Error::Setup(stockade::error::SetupError {
+                stage: error::Stage::MountOp,
                 ..
             }),
             "/etc/passwd/x"
@@ -649,8 +646,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.overlay("/no/such/lower", "/o");
             },
-            C(ConfigError::Fs(FsError::MissingSource {
-                op: OpName::Overlay,
+            C(error::ConfigError::Fs(fs::Error::MissingSource {
+                op: fs::OpName::Overlay,
                 ..
             })),
             "/no/such/lower"
@@ -660,8 +657,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.overlay("/etc/passwd", "/o");
             },
-            C(ConfigError::Fs(FsError::NotADirectory {
-                op: OpName::Overlay,
+            C(error::ConfigError::Fs(fs::Error::NotADirectory {
+                op: fs::OpName::Overlay,
                 ..
             })),
             "/etc/passwd"
@@ -671,8 +668,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.overlay("usr", "/o");
             },
-            C(ConfigError::Fs(FsError::RelativeSource {
-                op: OpName::Overlay,
+            C(error::ConfigError::Fs(fs::Error::RelativeSource {
+                op: fs::OpName::Overlay,
                 ..
             })),
             "\"usr\""
@@ -682,8 +679,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.overlay("/usr", "o");
             },
-            C(ConfigError::Fs(FsError::BadDestination {
-                op: OpName::Overlay,
+            C(error::ConfigError::Fs(fs::Error::BadDestination {
+                op: fs::OpName::Overlay,
                 ..
             })),
             "\"o\""
@@ -693,7 +690,7 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.mask("etc/passwd");
             },
-            C(ConfigError::Fs(FsError::BadDestination { .. })),
+            C(error::ConfigError::Fs(fs::Error::BadDestination { .. })),
             "etc/passwd"
         ),
         case!(
@@ -701,7 +698,7 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.mask(nul("/etc\0"));
             },
-            C(ConfigError::Fs(FsError::NulByte { .. })),
+            C(error::ConfigError::Fs(fs::Error::NulByte { .. })),
             "/etc"
         ),
         case!(
@@ -709,7 +706,7 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.mask("/");
             },
-            C(ConfigError::Fs(FsError::RootDestination { .. })),
+            C(error::ConfigError::Fs(fs::Error::RootDestination { .. })),
             "mask"
         ),
     ];
@@ -719,8 +716,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.namespaces(Namespaces::default() - Namespaces::USER);
             },
-            C(ConfigError::Namespaces {
-                reason: NamespaceProblem::NeedsUserNamespace
+            C(error::ConfigError::Namespaces {
+                reason: error::NamespaceProblem::NeedsUserNamespace
             }),
             "user namespace"
         ));
@@ -729,8 +726,8 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.namespaces(Namespaces::empty()).uid(0);
             },
-            C(ConfigError::Identity {
-                reason: IdentityProblem::NeedsUserNamespaceOrRoot,
+            C(error::ConfigError::Identity {
+                reason: error::IdentityProblem::NeedsUserNamespaceOrRoot,
                 ..
             }),
             "uid 0"
@@ -738,16 +735,16 @@ fn cases() -> Vec<Case> {
     }
     #[cfg(feature = "landlock")]
     {
-        use stockade::{FsAccess, LandlockAbi, LandlockError, LandlockPolicy, LandlockRuleProblem};
+        use stockade::landlock;
         v.push(case!(
             "landlock rule relative",
             |s, c| {
-                let mut p = LandlockPolicy::new();
+                let mut p = landlock::Policy::new();
                 p.allow_read("usr");
                 s.landlock(p);
             },
-            Error::Landlock(LandlockError::InvalidRule {
-                reason: LandlockRuleProblem::RelativePath,
+            Error::Landlock(landlock::Error::InvalidRule {
+                reason: landlock::RuleProblem::RelativePath,
                 ..
             }),
             "\"usr\""
@@ -755,12 +752,12 @@ fn cases() -> Vec<Case> {
         v.push(case!(
             "landlock rule empty",
             |s, c| {
-                let mut p = LandlockPolicy::new();
+                let mut p = landlock::Policy::new();
                 p.allow_read_write("");
                 s.landlock(p);
             },
-            Error::Landlock(LandlockError::InvalidRule {
-                reason: LandlockRuleProblem::RelativePath,
+            Error::Landlock(landlock::Error::InvalidRule {
+                reason: landlock::RuleProblem::RelativePath,
                 ..
             }),
             "\"\""
@@ -768,12 +765,12 @@ fn cases() -> Vec<Case> {
         v.push(case!(
             "landlock rule with NUL",
             |s, c| {
-                let mut p = LandlockPolicy::new();
+                let mut p = landlock::Policy::new();
                 p.allow_read(nul("/usr\0"));
                 s.landlock(p);
             },
-            Error::Landlock(LandlockError::InvalidRule {
-                reason: LandlockRuleProblem::NulByte,
+            Error::Landlock(landlock::Error::InvalidRule {
+                reason: landlock::RuleProblem::NulByte,
                 ..
             }),
             "/usr"
@@ -781,15 +778,15 @@ fn cases() -> Vec<Case> {
         v.push(case!(
             "landlock rule path missing",
             |s, c| {
-                let mut p = LandlockPolicy::new();
+                let mut p = landlock::Policy::new();
                 // Rights every Landlock ABI has, so the case fails for its
                 // own reason on older kernels too.
-                p.handle_fs(FsAccess::supported_by(LandlockAbi::V1));
+                p.handle_fs(landlock::FsAccess::supported_by(landlock::Abi::V1));
                 p.allow_read("/no/such/rule/path");
                 s.landlock(p);
             },
-            Error::Setup(stockade::ChildSetupError {
-                stage: Stage::Landlock,
+            Error::Setup(stockade::error::SetupError {
+                stage: error::Stage::Landlock,
                 ..
             }),
             "/no/such/rule/path"
@@ -797,14 +794,16 @@ fn cases() -> Vec<Case> {
         v.push(case!(
             "landlock without no_new_privs",
             |s, c| {
-                let mut p = LandlockPolicy::new();
+                let mut p = landlock::Policy::new();
                 // Rights every Landlock ABI has, so the case fails for its
                 // own reason on older kernels too.
-                p.handle_fs(FsAccess::supported_by(LandlockAbi::V1));
+                p.handle_fs(landlock::FsAccess::supported_by(landlock::Abi::V1));
                 p.allow_read("/usr");
-                s.landlock(p).no_new_privs(false);
+                let mut caps = stockade::caps::Policy::new();
+                caps.no_new_privs(false);
+                s.landlock(p).capabilities(caps);
             },
-            C(ConfigError::LandlockNeedsNoNewPrivs),
+            C(error::ConfigError::LandlockNeedsNoNewPrivs),
             "no_new_privs"
         ));
         v.push(case!(
@@ -812,9 +811,9 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 s.namespaces(Namespaces::empty())
                     .landlock_mirror_fs(true)
-                    .tmpfs("/scratch", TmpfsOptions::default());
+                    .tmpfs("/scratch", fs::TmpfsOptions::default());
             },
-            Error::Landlock(LandlockError::Mirror { .. }),
+            Error::Landlock(landlock::Error::Mirror { .. }),
             "/scratch"
         ));
     }
@@ -876,7 +875,7 @@ fn every_builder_input_rejects_bad_values_with_a_typed_error() {
         sb.timeout(Duration::ZERO);
         assert!(matches!(
             sb.validate(),
-            Err(Error::Config(ConfigError::Timeout))
+            Err(Error::Config(error::ConfigError::Timeout))
         ));
         assert!(Path::new("/bin/true").exists());
         assert!(

@@ -12,7 +12,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use stockade::{Capability, CapsPolicy, Confinement, PreparedConfinement};
+use stockade::{caps, confine};
 
 // ---------------------------------------------------------------- helpers
 
@@ -32,15 +32,15 @@ fn skip_unprivileged(reason: &str) {
     eprintln!("SKIPPED: {reason}");
 }
 
-fn has_cap(cap: caps::Capability) -> bool {
-    caps::has_cap(None, caps::CapSet::Effective, cap).unwrap_or(false)
+fn has_cap(cap: ::caps::Capability) -> bool {
+    ::caps::has_cap(None, ::caps::CapSet::Effective, cap).unwrap_or(false)
 }
 
 /// Root with the capabilities these tests keep or need.
 fn privileged() -> bool {
-    has_cap(caps::Capability::CAP_SETPCAP)
-        && has_cap(caps::Capability::CAP_SETUID)
-        && has_cap(caps::Capability::CAP_NET_BIND_SERVICE)
+    has_cap(::caps::Capability::CAP_SETPCAP)
+        && has_cap(::caps::Capability::CAP_SETUID)
+        && has_cap(::caps::Capability::CAP_NET_BIND_SERVICE)
 }
 
 fn last_cap() -> u32 {
@@ -122,7 +122,7 @@ fn enter_userns(inside: u32, extra: libc::c_int, as_nobody: bool) -> Hook {
 }
 
 fn run(
-    prepared: Option<&Arc<PreparedConfinement>>,
+    prepared: Option<&Arc<confine::Prepared>>,
     before: Option<Hook>,
     cmd: &mut Command,
 ) -> Output {
@@ -133,7 +133,7 @@ fn run(
     }
     if let Some(p) = prepared {
         let p = p.clone();
-        // SAFETY: PreparedConfinement::apply only issues raw system calls.
+        // SAFETY: confine::Prepared::apply only issues raw system calls.
         unsafe {
             cmd.pre_exec(move || {
                 p.apply().map_err(|e| {
@@ -169,7 +169,7 @@ impl Status {
     }
 }
 
-fn status(prepared: Option<&Arc<PreparedConfinement>>, before: Option<Hook>) -> Option<Status> {
+fn status(prepared: Option<&Arc<confine::Prepared>>, before: Option<Hook>) -> Option<Status> {
     let out = run(
         prepared,
         before,
@@ -192,14 +192,19 @@ fn status(prepared: Option<&Arc<PreparedConfinement>>, before: Option<Hook>) -> 
     ))
 }
 
-fn confine(policy: CapsPolicy) -> Arc<PreparedConfinement> {
-    Arc::new(Confinement::new().capabilities(policy).prepare().unwrap())
+fn confine(policy: caps::Policy) -> Arc<confine::Prepared> {
+    Arc::new(
+        confine::Confinement::new()
+            .capabilities(policy)
+            .prepare()
+            .unwrap(),
+    )
 }
 
 /// For a child that enters a user namespace before applying.
-fn confine_userns(policy: CapsPolicy) -> Arc<PreparedConfinement> {
+fn confine_userns(policy: caps::Policy) -> Arc<confine::Prepared> {
     Arc::new(
-        Confinement::new()
+        confine::Confinement::new()
             .capabilities(policy)
             .in_new_user_namespace(true)
             .prepare()
@@ -207,8 +212,8 @@ fn confine_userns(policy: CapsPolicy) -> Arc<PreparedConfinement> {
     )
 }
 
-fn keep(caps: &[Capability], ambient: bool) -> CapsPolicy {
-    let mut p = CapsPolicy::new();
+fn keep(caps: &[caps::Capability], ambient: bool) -> caps::Policy {
+    let mut p = caps::Policy::new();
     p.keep_all(caps.iter().copied()).ambient(ambient);
     p
 }
@@ -216,7 +221,7 @@ fn keep(caps: &[Capability], ambient: bool) -> CapsPolicy {
 /// Runs this test binary as a probe; returns what it printed after
 /// `PROBE=`.
 fn run_probe(
-    prepared: Option<&Arc<PreparedConfinement>>,
+    prepared: Option<&Arc<confine::Prepared>>,
     before: Option<Hook>,
     op: &str,
     arg: &str,
@@ -291,7 +296,7 @@ fn drops_every_capability_as_root() {
     let control = status(None, None).unwrap();
     assert_ne!(control.hex("CapEff"), 0, "control run has no capabilities");
 
-    let prepared = confine(CapsPolicy::new());
+    let prepared = confine(caps::Policy::new());
     let report = prepared.report().capabilities.clone().unwrap();
     assert!(report.kept.is_empty());
     assert!(report.bounding_set_dropped && report.noroot_locked && report.no_new_privs);
@@ -315,8 +320,8 @@ fn drops_every_capability_in_an_unprivileged_user_namespace() {
     // Prepared from this process's credentials (which may hold nothing, so
     // the child checks for CAP_SETPCAP itself), or declared up front.
     for prepared in [
-        confine(CapsPolicy::new()),
-        confine_userns(CapsPolicy::new()),
+        confine(caps::Policy::new()),
+        confine_userns(caps::Policy::new()),
     ] {
         let s = status(Some(&prepared), Some(enter_userns(0, 0, as_nobody))).unwrap();
         assert_eq!(s.uid(), 0);
@@ -336,7 +341,7 @@ fn uid_0_in_a_user_namespace_regains_nothing_on_exec() {
     let only_bounding: Hook = Box::new(move || {
         enter()?;
         for cap in 0..=last {
-            if cap != Capability::NetBindService.number() as u32 {
+            if cap != caps::Capability::NetBindService.number() as u32 {
                 // SAFETY: PR_CAPBSET_DROP takes no pointers.
                 check(unsafe {
                     libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0)
@@ -349,7 +354,7 @@ fn uid_0_in_a_user_namespace_regains_nothing_on_exec() {
         skip("cannot create a user namespace here");
         return;
     };
-    let bind = 1u64 << Capability::NetBindService.number();
+    let bind = 1u64 << caps::Capability::NetBindService.number();
     assert_eq!(control.hex("CapBnd"), bind);
     assert_eq!(
         control.hex("CapEff"),
@@ -357,13 +362,13 @@ fn uid_0_in_a_user_namespace_regains_nothing_on_exec() {
         "root regains from the bounding set"
     );
 
-    let prepared = confine_userns(keep(&[Capability::NetBindService], false));
+    let prepared = confine_userns(keep(&[caps::Capability::NetBindService], false));
     let s = status(Some(&prepared), Some(enter_userns(0, 0, as_nobody))).unwrap();
     assert_eq!(s.uid(), 0);
     assert_eq!(s.caps(), [0, 0, 0, bind, 0], "{s:?}");
 
     // The executed program sees NOROOT and its lock.
-    let prepared = confine_userns(CapsPolicy::new());
+    let prepared = confine_userns(caps::Policy::new());
     let bits: i32 = run_probe(
         Some(&prepared),
         Some(enter_userns(0, 0, as_nobody)),
@@ -382,11 +387,11 @@ fn kept_net_bind_service_lets_a_non_root_uid_bind_port_80() {
     if !userns_or_skip(&control) {
         return;
     }
-    let bind = 1u64 << Capability::NetBindService.number();
+    let bind = 1u64 << caps::Capability::NetBindService.number();
 
-    let prepared = confine_userns(keep(&[Capability::NetBindService], true));
+    let prepared = confine_userns(keep(&[caps::Capability::NetBindService], true));
     let report = prepared.report().capabilities.clone().unwrap();
-    assert_eq!(report.kept, vec![Capability::NetBindService]);
+    assert_eq!(report.kept, vec![caps::Capability::NetBindService]);
     assert!(report.ambient);
     let s = status(Some(&prepared), Some(enter_userns(1000, ns, false))).unwrap();
     assert_eq!(s.uid(), 1000);
@@ -402,8 +407,8 @@ fn kept_net_bind_service_lets_a_non_root_uid_bind_port_80() {
 
     // Without it, or without making it ambient, the bind is refused.
     for policy in [
-        CapsPolicy::new(),
-        keep(&[Capability::NetBindService], false),
+        caps::Policy::new(),
+        keep(&[caps::Capability::NetBindService], false),
     ] {
         let prepared = confine_userns(policy);
         let e = run_probe(
@@ -419,8 +424,8 @@ fn kept_net_bind_service_lets_a_non_root_uid_bind_port_80() {
 #[test]
 fn no_new_privs_can_be_turned_off() {
     let prepared = Arc::new(
-        Confinement::new()
-            .capabilities(CapsPolicy::new())
+        confine::Confinement::new()
+            .capabilities(caps::Policy::new())
             .no_new_privs(false)
             .prepare()
             .unwrap(),
@@ -429,33 +434,33 @@ fn no_new_privs_can_be_turned_off() {
     let s = status(Some(&prepared), None).unwrap();
     assert!(!s.no_new_privs());
     assert_eq!(s.hex("CapEff"), 0);
-    let on = Arc::new(Confinement::new().prepare().unwrap());
+    let on = Arc::new(confine::Confinement::new().prepare().unwrap());
     assert!(status(Some(&on), None).unwrap().no_new_privs());
 }
 
 #[cfg(feature = "landlock")]
 #[test]
 fn landlock_without_no_new_privs_needs_cap_sys_admin() {
-    let mut policy = stockade::LandlockPolicy::new();
+    let mut policy = stockade::landlock::Policy::new();
     policy
         .allow_read("/usr")
         .compat(stockade::CompatLevel::BestEffort);
-    let r = Confinement::new()
+    let r = confine::Confinement::new()
         .landlock(policy.clone())
-        .capabilities(CapsPolicy::new())
+        .capabilities(caps::Policy::new())
         .no_new_privs(false)
         .prepare();
     let landlock_active = policy.validate().is_ok_and(|r| r.abi.is_some());
     if landlock_active {
         assert!(
-            matches!(r, Err(stockade::ConfineError::NoNewPrivsRequired)),
+            matches!(r, Err(stockade::confine::Error::NoNewPrivsRequired)),
             "{r:?}"
         );
     }
-    if privileged() && has_cap(caps::Capability::CAP_SYS_ADMIN) {
-        let mut caps = CapsPolicy::new();
-        caps.keep(Capability::SysAdmin);
-        let r = Confinement::new()
+    if privileged() && has_cap(::caps::Capability::CAP_SYS_ADMIN) {
+        let mut caps = caps::Policy::new();
+        caps.keep(caps::Capability::SysAdmin);
+        let r = confine::Confinement::new()
             .landlock(policy)
             .capabilities(caps)
             .no_new_privs(false)
@@ -466,19 +471,19 @@ fn landlock_without_no_new_privs_needs_cap_sys_admin() {
 
 #[test]
 fn not_held_capability_is_refused() {
-    let missing = Capability::ALL.iter().copied().find(|c| {
-        let cap: caps::Capability = c.name().parse().unwrap();
-        !caps::has_cap(None, caps::CapSet::Permitted, cap).unwrap_or(false)
+    let missing = caps::Capability::ALL.iter().copied().find(|c| {
+        let cap: ::caps::Capability = c.name().parse().unwrap();
+        !::caps::has_cap(None, ::caps::CapSet::Permitted, cap).unwrap_or(false)
     });
     let Some(missing) = missing else {
         // Not a kernel feature: nothing this process lacks to test with.
         eprintln!("SKIPPED: the test process holds every capability");
         return;
     };
-    let mut p = CapsPolicy::new();
+    let mut p = caps::Policy::new();
     p.keep(missing);
-    match Confinement::new().capabilities(p).prepare() {
-        Err(stockade::ConfineError::Caps(stockade::CapsError::NotHeld { cap })) => {
+    match confine::Confinement::new().capabilities(p).prepare() {
+        Err(stockade::confine::Error::Caps(stockade::caps::Error::NotHeld { cap })) => {
             assert_eq!(cap, missing)
         }
         other => panic!("unexpected {other:?}"),
@@ -488,20 +493,23 @@ fn not_held_capability_is_refused() {
 #[cfg(feature = "serde")]
 #[test]
 fn policy_and_report_serialize() {
-    let p = keep(&[Capability::NetBindService, Capability::Chown], true);
+    let p = keep(
+        &[caps::Capability::NetBindService, caps::Capability::Chown],
+        true,
+    );
     let json = serde_json::to_string(&p).unwrap();
     assert!(json.contains("\"CAP_NET_BIND_SERVICE\""), "{json}");
-    let back: CapsPolicy = serde_json::from_str(&json).unwrap();
+    let back: caps::Policy = serde_json::from_str(&json).unwrap();
     assert_eq!(back, p);
-    let short: CapsPolicy =
+    let short: caps::Policy =
         serde_json::from_str(r#"{"keep":["net_bind_service"],"ambient":true,"no_new_privs":true}"#)
             .unwrap();
     assert_eq!(
         short.kept().collect::<Vec<_>>(),
-        vec![Capability::NetBindService]
+        vec![caps::Capability::NetBindService]
     );
     assert!(
-        serde_json::from_str::<CapsPolicy>(
+        serde_json::from_str::<caps::Policy>(
             r#"{"keep":["cap_nope"],"ambient":true,"no_new_privs":true}"#
         )
         .is_err()

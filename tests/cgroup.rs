@@ -14,10 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{as_each_identity, chain, pid_alive, sh, skip};
-use stockade::{
-    CompatLevel, Controller, Error, Feature, Namespaces, Rlimit, Sandbox, Stdio, Unavailable,
-    UnsupportedReason, Verdict,
-};
+use stockade::{CompatLevel, Error, Namespaces, Rlimit, Sandbox, Stdio, Verdict, cgroup, error};
 
 /// The tests measure time and fill the machine (bombs, busy loops): each
 /// runs alone, across the processes `as_each_identity` starts, by holding
@@ -90,7 +87,7 @@ fn cgroup_of(child: &stockade::Child) -> PathBuf {
 
 fn limited(parent: &Path) -> Sandbox {
     let mut sb = Sandbox::new();
-    sb.cgroup_parent(parent);
+    sb.cgroup_mut().parent = Some(parent.to_owned());
     sb
 }
 
@@ -186,7 +183,8 @@ fn half_a_cpu_gets_half_the_wall_time() {
         // CPU time over wall time of a busy loop in a sandbox.
         let busy = |cpus: Option<f64>, secs: u64| {
             let mut sb = limited(&p);
-            sb.cgroup_placement(true).timeout(Duration::from_secs(secs));
+            sb.cgroup_mut().placement = true;
+            sb.timeout(Duration::from_secs(secs));
             if let Some(c) = cpus {
                 sb.cpus(c);
             }
@@ -253,8 +251,8 @@ fn daemon_ignoring_sigterm_dies_at_teardown() {
         let Some((p, _lock)) = parent() else { return };
         // Without a pid namespace nothing but the cgroup holds the daemon.
         let mut sb = limited(&p);
-        sb.cgroup_placement(true)
-            .namespaces(Namespaces::default() - Namespaces::PID);
+        sb.cgroup_mut().placement = true;
+        sb.namespaces(Namespaces::default() - Namespaces::PID);
         let mut child = sb
             .spawn(
                 sh(concat!(
@@ -374,7 +372,8 @@ fn helper_caller_to_be_killed() {
         return;
     };
     let mut sb = Sandbox::new();
-    sb.cgroup_parent(&parent).pids_limit(16);
+    sb.cgroup_mut().parent = Some(parent.into());
+    sb.pids_limit(16);
     let child = sb.spawn(&mut sh("exec sleep 100")).unwrap();
     let path = child
         .enforcement()
@@ -486,10 +485,10 @@ fn limits_under_the_callers_busy_cgroup_are_refused_before_clone() {
                 sb.pids_limit(512);
             }),
             ("cpu.max", |sb| {
-                sb.cpus(0.5).cpu_weight(50);
+                sb.cpus(0.5).cgroup_mut().cpu_weight = Some(50);
             }),
             ("cpuset.cpus", |sb| {
-                sb.cpuset_cpus("0");
+                sb.cgroup_mut().cpuset_cpus = Some("0".into());
             }),
         ];
         for (file, set) in requests {
@@ -497,7 +496,7 @@ fn limits_under_the_callers_busy_cgroup_are_refused_before_clone() {
             let mut sb = Sandbox::new();
             set(&mut sb);
             match sb.spawn(&mut sh("true")) {
-                Err(Error::Cgroup(stockade::CgroupError::NoInternalProcesses {
+                Err(Error::Cgroup(stockade::cgroup::Error::NoInternalProcesses {
                     parent, ..
                 })) => assert_eq!(parent, own),
                 Err(e) => panic!("{file}: not NoInternalProcesses: {}", chain(&e)),
@@ -505,8 +504,9 @@ fn limits_under_the_callers_busy_cgroup_are_refused_before_clone() {
             }
             // Best effort: the program runs; the report names what was not
             // enforced, and why.
-            sb.cgroup_compat(CompatLevel::BestEffort)
-                .memory_high(64 << 20);
+            let cgroup = sb.cgroup_mut();
+            cgroup.compat = CompatLevel::BestEffort;
+            cgroup.memory_high = Some(64 << 20);
             let mut child = sb
                 .spawn(sh("echo ran").stdout(Stdio::piped()))
                 .unwrap_or_else(|e| panic!("{file}: {}", chain(&e)));
@@ -527,7 +527,7 @@ fn limits_under_the_callers_busy_cgroup_are_refused_before_clone() {
                 assert!(
                     cg.skipped.iter().any(|s| s.kind.file() == kind
                         && s.requested
-                        && s.reason == Unavailable::NoInternalProcesses),
+                        && s.reason == cgroup::Unavailable::NoInternalProcesses),
                     "{file}: {cg:?}"
                 );
             }
@@ -565,8 +565,8 @@ fn invalid_limits_name_the_field() {
     let mut sb = Sandbox::new();
     sb.cpus(-1.0);
     match sb.validate() {
-        Err(Error::Config(stockade::ConfigError::Cgroup { field, .. })) => {
-            assert_eq!(field, stockade::CgroupField::Cpus)
+        Err(Error::Config(stockade::error::ConfigError::Cgroup { field, .. })) => {
+            assert_eq!(field, stockade::cgroup::Field::Cpus)
         }
         other => panic!("{other:?}"),
     }
@@ -599,10 +599,13 @@ fn hybrid_host_refuses_a_memory_limit_with_advice() {
             .expect_err("a memory limit on cgroup v1");
         match &e {
             Error::Unsupported(u) => {
-                assert_eq!(u.feature, Feature::CgroupController(Controller::Memory));
+                assert_eq!(
+                    u.feature,
+                    error::Feature::CgroupController(cgroup::Controller::Memory)
+                );
                 assert_eq!(
                     u.reason,
-                    UnsupportedReason::Cgroup(Unavailable::OnV1Hierarchy)
+                    error::UnsupportedReason::Cgroup(cgroup::Unavailable::OnV1Hierarchy)
                 );
             }
             other => panic!("not Unsupported: {}", chain(other)),
@@ -613,11 +616,12 @@ fn hybrid_host_refuses_a_memory_limit_with_advice() {
             text.contains("systemd-run --user --scope -p Delegate=yes"),
             "{text}"
         );
-        assert!(text.contains("cgroup_parent"), "{text}");
+        assert!(text.contains("cgroup::Config::parent"), "{text}");
 
         // Best effort: the spawn goes ahead, approximated by RLIMIT_AS, and
         // the report says so.
-        sb.cgroup_compat(CompatLevel::BestEffort).pids_limit(64);
+        sb.cgroup_mut().compat = CompatLevel::BestEffort;
+        sb.pids_limit(64);
         let mut child = sb
             .spawn(sh("ulimit -v").stdout(Stdio::piped()))
             .unwrap_or_else(|e| panic!("{}", chain(&e)));
@@ -636,7 +640,7 @@ fn hybrid_host_refuses_a_memory_limit_with_advice() {
         assert!(
             cg.skipped.iter().any(|s| s.kind.file() == "memory.max"
                 && s.requested
-                && s.reason == Unavailable::OnV1Hierarchy),
+                && s.reason == cgroup::Unavailable::OnV1Hierarchy),
             "{cg:?}"
         );
         assert!(en.rlimit_fallbacks.contains(&Rlimit::As), "{en:?}");

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{as_each_identity, chain, is_root, pid_alive};
-use stockade::{ChildSetupError, Command, Error, Sandbox, Stage, Stdio};
+use stockade::{Command, Error, Sandbox, Stdio, error};
 
 /// Where the probe is mounted inside the sandbox.
 const PROBE: &str = "/probe";
@@ -282,8 +282,8 @@ fn cve_2021_30465_symlink_exchange_race_on_mount_targets() {
                     assert!(!s.contains(outside.path().to_str().unwrap()), "{s}");
                     ok += 1;
                 }
-                Err(Error::Setup(ChildSetupError {
-                    stage: Stage::MountOp,
+                Err(Error::Setup(error::SetupError {
+                    stage: error::Stage::MountOp,
                     ..
                 })) => refused += 1,
                 Err(e) => panic!("untyped failure under the race: {}", chain(&e)),
@@ -728,7 +728,7 @@ fn caller_session_keys_unreachable_without_seccomp() {
         #[allow(unused_mut)]
         let mut sb = sandbox();
         #[cfg(feature = "seccomp")]
-        sb.no_seccomp();
+        sb.seccomp(None);
         let report = run_probe(&sb, probe_cmd("keyring", &[desc]), "keyring");
         assert!(report.contains("done keyring"), "{report}");
         assert!(
@@ -745,7 +745,7 @@ fn caller_session_keys_unreachable_without_seccomp() {
 fn seccomp_classes_escape_without_the_profile() {
     as_each_identity(|| {
         let mut sb = sandbox();
-        sb.no_seccomp();
+        sb.seccomp(None);
         let report = run_probe(&sb, probe_cmd("nested-userns", &[]), "nested-userns");
         assert!(
             report.contains("ESCAPED unshare(CLONE_NEWUSER)"),

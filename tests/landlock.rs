@@ -15,10 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use stockade::{
-    CompatLevel, ConfineError, Confinement, FsAccess, LandlockEnforcement, LandlockError,
-    LandlockFeature, LandlockPolicy, LandlockScope, NetAccess, PreparedConfinement,
-};
+use stockade::{CompatLevel, confine, landlock};
 
 // ---------------------------------------------------------------- helpers
 
@@ -49,15 +46,15 @@ fn probe_exe() -> PathBuf {
 }
 
 /// What a program needs to run: system directories, this test binary.
-fn base_policy() -> LandlockPolicy {
-    let mut p = LandlockPolicy::new();
+fn base_policy() -> landlock::Policy {
+    let mut p = landlock::Policy::new();
     for dir in ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32"] {
         if Path::new(dir).exists() {
             p.allow_read_exec(dir);
         }
     }
     p.allow_read("/etc")
-        .allow("/dev/null", FsAccess::READ_WRITE)
+        .allow("/dev/null", landlock::FsAccess::READ_WRITE)
         .allow_read_exec(probe_exe())
         // Whatever the kernel lacks is reported, not fatal: tests assert
         // per ABI.
@@ -65,13 +62,18 @@ fn base_policy() -> LandlockPolicy {
     p
 }
 
-fn prepare(policy: LandlockPolicy) -> Arc<PreparedConfinement> {
-    Arc::new(Confinement::new().landlock(policy).prepare().unwrap())
+fn prepare(policy: landlock::Policy) -> Arc<confine::Prepared> {
+    Arc::new(
+        confine::Confinement::new()
+            .landlock(policy)
+            .prepare()
+            .unwrap(),
+    )
 }
 
-fn confined(prepared: &Arc<PreparedConfinement>, cmd: &mut Command) -> Output {
+fn confined(prepared: &Arc<confine::Prepared>, cmd: &mut Command) -> Output {
     let p = prepared.clone();
-    // SAFETY: PreparedConfinement::apply only issues raw system calls, which
+    // SAFETY: confine::Prepared::apply only issues raw system calls, which
     // is allowed between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -83,7 +85,7 @@ fn confined(prepared: &Arc<PreparedConfinement>, cmd: &mut Command) -> Output {
 }
 
 /// Runs `script` with /bin/sh under `prepared`; true if it exited 0.
-fn sh(prepared: &Arc<PreparedConfinement>, dir: &Path, script: &str) -> bool {
+fn sh(prepared: &Arc<confine::Prepared>, dir: &Path, script: &str) -> bool {
     let out = confined(
         prepared,
         Command::new("/bin/sh")
@@ -95,13 +97,13 @@ fn sh(prepared: &Arc<PreparedConfinement>, dir: &Path, script: &str) -> bool {
 }
 
 /// Runs one probe under `prepared` and returns the errno it saw (0: success).
-fn run_probe(prepared: &Arc<PreparedConfinement>, op: &str, args: &[&str]) -> i32 {
+fn run_probe(prepared: &Arc<confine::Prepared>, op: &str, args: &[&str]) -> i32 {
     run_probe_with(prepared, None, op, args)
 }
 
 /// [`run_probe`], running `before` in the child first.
 fn run_probe_with(
-    prepared: &Arc<PreparedConfinement>,
+    prepared: &Arc<confine::Prepared>,
     before: Option<Box<dyn FnMut() -> io::Result<()> + Send + Sync>>,
     op: &str,
     args: &[&str],
@@ -243,7 +245,7 @@ impl Tree {
         self.p(rel).to_str().unwrap().to_owned()
     }
 
-    fn policy(&self) -> LandlockPolicy {
+    fn policy(&self) -> landlock::Policy {
         let mut p = base_policy();
         p.allow_read(self.p("ro"))
             .allow_read_write(self.p("rw"))
@@ -263,8 +265,8 @@ fn reads_and_writes_outside_the_rules_are_denied() {
     let prepared = prepare(t.policy());
     let ll = prepared.report().landlock.clone().unwrap();
     assert_eq!(ll.abi.map_or(0, |a| a.version()), abi());
-    assert_eq!(ll.fs_read, LandlockEnforcement::FullyEnforced);
-    assert_eq!(ll.fs_write, LandlockEnforcement::FullyEnforced);
+    assert_eq!(ll.fs_read, landlock::Status::FullyEnforced);
+    assert_eq!(ll.fs_write, landlock::Status::FullyEnforced);
     let cases: &[(&str, bool)] = &[
         ("cat ro/f", true),
         ("cat rw/f", true),
@@ -369,19 +371,22 @@ fn truncate_is_restricted_from_abi_3() {
     let t = Tree::new();
     let mut policy = base_policy();
     // Writable without truncation: only the raw rights can say that.
-    policy.allow(t.p("rw"), FsAccess::READ | FsAccess::WRITE_FILE);
+    policy.allow(
+        t.p("rw"),
+        landlock::FsAccess::READ | landlock::FsAccess::WRITE_FILE,
+    );
     let prepared = prepare(policy);
     let ll = prepared.report().landlock.clone().unwrap();
     let f = t.s("rw/f");
     assert_eq!(run_probe(&prepared, "append", &[&f]), 0);
     if abi() >= 3 {
-        assert_eq!(ll.fs_truncate, LandlockEnforcement::FullyEnforced);
+        assert_eq!(ll.fs_truncate, landlock::Status::FullyEnforced);
         assert_eq!(run_probe(&prepared, "truncate", &[&f]), libc::EACCES);
         assert_eq!(std::fs::read(&f).unwrap(), b"rw");
     } else {
         // Best-effort on an older kernel: reported, and indeed not enforced.
-        assert_eq!(ll.fs_truncate, LandlockEnforcement::NotEnforced);
-        assert!(ll.missing.contains(&LandlockFeature::FsTruncate));
+        assert_eq!(ll.fs_truncate, landlock::Status::NotEnforced);
+        assert!(ll.missing.contains(&landlock::Feature::FsTruncate));
         assert_eq!(run_probe(&prepared, "truncate", &[&f]), 0);
     }
 }
@@ -399,7 +404,7 @@ fn mirror_mounts_policy_holds_without_namespaces() {
         .collect();
     exec.push(t.p("exec"));
     exec.push(probe_exe());
-    let mut policy = LandlockPolicy::mirror_mounts(
+    let mut policy = landlock::Policy::mirror_mounts(
         [t.p("ro"), "/etc".into()],
         [t.p("rw"), "/dev/null".into()],
         exec,
@@ -522,12 +527,7 @@ fn network_or_skip() -> bool {
 }
 
 /// Runs one probe in a network of its own with listeners on `ports`.
-fn net_probe(
-    prepared: &Arc<PreparedConfinement>,
-    ports: &'static [u16],
-    op: &str,
-    port: u16,
-) -> i32 {
+fn net_probe(prepared: &Arc<confine::Prepared>, ports: &'static [u16], op: &str, port: u16) -> i32 {
     run_probe_with(
         prepared,
         Some(own_network_with_listeners(ports)),
@@ -549,11 +549,11 @@ fn tcp_connect_to_other_ports_is_refused() {
     assert_eq!(net_probe(&prepared, LISTENING, "connect-tcp", 8080), 0);
     let e = net_probe(&prepared, LISTENING, "connect-tcp", 8081);
     if abi() >= 4 {
-        assert_eq!(ll.net_connect, LandlockEnforcement::FullyEnforced);
+        assert_eq!(ll.net_connect, landlock::Status::FullyEnforced);
         assert_eq!(e, libc::EACCES);
     } else {
-        assert_eq!(ll.net_connect, LandlockEnforcement::NotEnforced);
-        assert!(ll.missing.contains(&LandlockFeature::NetConnectTcp));
+        assert_eq!(ll.net_connect, landlock::Status::NotEnforced);
+        assert!(ll.missing.contains(&landlock::Feature::NetConnectTcp));
         assert_eq!(e, 0);
     }
 }
@@ -584,27 +584,27 @@ fn tcp_bind_to_other_ports_is_refused() {
 
 #[test]
 fn network_hard_requirement() {
-    let mut policy = LandlockPolicy::new();
+    let mut policy = landlock::Policy::new();
     policy.restrict_tcp();
-    let result = Confinement::new().landlock(policy).prepare();
+    let result = confine::Confinement::new().landlock(policy).prepare();
     match (abi(), result) {
-        (0, Err(ConfineError::Landlock(LandlockError::Unavailable { .. }))) => {}
+        (0, Err(confine::Error::Landlock(landlock::Error::Unavailable { .. }))) => {}
         (
             1..=3,
-            Err(ConfineError::Landlock(LandlockError::Unsupported {
+            Err(confine::Error::Landlock(landlock::Error::Unsupported {
                 feature,
                 kernel_abi,
                 ..
             })),
         ) => {
-            assert_eq!(feature, LandlockFeature::NetBindTcp);
+            assert_eq!(feature, landlock::Feature::NetBindTcp);
             assert_eq!(kernel_abi.version(), abi());
         }
         (4.., Ok(p)) => {
             let ll = p.report().landlock.clone().unwrap();
-            assert_eq!(ll.net_bind, LandlockEnforcement::FullyEnforced);
-            assert_eq!(ll.net_connect, LandlockEnforcement::FullyEnforced);
-            assert_eq!(ll.fs_read, LandlockEnforcement::NotRequested);
+            assert_eq!(ll.net_bind, landlock::Status::FullyEnforced);
+            assert_eq!(ll.net_connect, landlock::Status::FullyEnforced);
+            assert_eq!(ll.fs_read, landlock::Status::NotRequested);
         }
         (v, other) => panic!("ABI {v}: unexpected {other:?}"),
     }
@@ -627,24 +627,21 @@ fn abstract_unix_sockets_outside_the_domain_are_unreachable() {
     assert_eq!(run_probe(&open, "connect-abstract", &[&name]), 0);
 
     let mut policy = base_policy();
-    policy.scope(LandlockScope::ABSTRACT_UNIX_SOCKET);
+    policy.scope(landlock::Scope::ABSTRACT_UNIX_SOCKET);
     let prepared = prepare(policy);
     let ll = prepared.report().landlock.clone().unwrap();
     let e = run_probe(&prepared, "connect-abstract", &[&name]);
     if abi() >= 6 {
         assert_eq!(
             ll.scope_abstract_unix_socket,
-            LandlockEnforcement::FullyEnforced
+            landlock::Status::FullyEnforced
         );
         assert_eq!(e, libc::EPERM);
     } else {
-        assert_eq!(
-            ll.scope_abstract_unix_socket,
-            LandlockEnforcement::NotEnforced
-        );
+        assert_eq!(ll.scope_abstract_unix_socket, landlock::Status::NotEnforced);
         assert!(
             ll.missing
-                .contains(&LandlockFeature::ScopeAbstractUnixSocket)
+                .contains(&landlock::Feature::ScopeAbstractUnixSocket)
         );
         assert_eq!(e, 0);
     }
@@ -662,11 +659,11 @@ fn signals_to_processes_outside_the_domain_are_blocked() {
     assert_eq!(run_probe(&open, "kill", &[&pid, "0"]), 0);
 
     let mut policy = base_policy();
-    policy.scope(LandlockScope::SIGNAL);
+    policy.scope(landlock::Scope::SIGNAL);
     let prepared = prepare(policy);
     let ll = prepared.report().landlock.clone().unwrap();
     if abi() >= 6 {
-        assert_eq!(ll.scope_signal, LandlockEnforcement::FullyEnforced);
+        assert_eq!(ll.scope_signal, landlock::Status::FullyEnforced);
         assert_eq!(run_probe(&prepared, "kill", &[&pid, "0"]), libc::EPERM);
         let term = libc::SIGTERM.to_string();
         assert_eq!(run_probe(&prepared, "kill", &[&pid, &term]), libc::EPERM);
@@ -675,7 +672,7 @@ fn signals_to_processes_outside_the_domain_are_blocked() {
             "the target was killed"
         );
     } else {
-        assert_eq!(ll.scope_signal, LandlockEnforcement::NotEnforced);
+        assert_eq!(ll.scope_signal, landlock::Status::NotEnforced);
         assert_eq!(run_probe(&prepared, "kill", &[&pid, "0"]), 0);
     }
     target.kill().unwrap();
@@ -686,19 +683,19 @@ fn signals_to_processes_outside_the_domain_are_blocked() {
 
 #[test]
 fn default_filesystem_rights_as_a_hard_requirement() {
-    let mut policy = LandlockPolicy::new();
+    let mut policy = landlock::Policy::new();
     policy.allow_read("/usr");
-    let result = Confinement::new().landlock(policy).prepare();
+    let result = confine::Confinement::new().landlock(policy).prepare();
     let expected = match abi() {
         0 => None,
-        1 | 2 => Some(LandlockFeature::FsTruncate),
-        3 | 4 => Some(LandlockFeature::FsIoctlDev),
+        1 | 2 => Some(landlock::Feature::FsTruncate),
+        3 | 4 => Some(landlock::Feature::FsIoctlDev),
         _ => None,
     };
     match (abi(), expected, result) {
-        (0, _, Err(ConfineError::Landlock(LandlockError::Unavailable { .. }))) => {}
-        (v, Some(want), Err(ConfineError::Landlock(e))) => {
-            let LandlockError::Unsupported {
+        (0, _, Err(confine::Error::Landlock(landlock::Error::Unavailable { .. }))) => {}
+        (v, Some(want), Err(confine::Error::Landlock(e))) => {
+            let landlock::Error::Unsupported {
                 feature,
                 kernel_abi,
                 ..
@@ -713,7 +710,7 @@ fn default_filesystem_rights_as_a_hard_requirement() {
         }
         (5.., None, Ok(p)) => {
             let ll = p.report().landlock.clone().unwrap();
-            assert_eq!(ll.status, LandlockEnforcement::FullyEnforced);
+            assert_eq!(ll.status, landlock::Status::FullyEnforced);
         }
         (v, _, other) => panic!("ABI {v}: unexpected {other:?}"),
     }
@@ -721,16 +718,19 @@ fn default_filesystem_rights_as_a_hard_requirement() {
 
 #[test]
 fn scopes_hard_requirement() {
-    let mut policy = LandlockPolicy::new();
-    policy.scope(LandlockScope::SIGNAL | LandlockScope::ABSTRACT_UNIX_SOCKET);
-    match (abi(), Confinement::new().landlock(policy).prepare()) {
-        (0, Err(ConfineError::Landlock(LandlockError::Unavailable { .. }))) => {}
-        (1..=5, Err(ConfineError::Landlock(LandlockError::Unsupported { feature, .. }))) => {
-            assert_eq!(feature, LandlockFeature::ScopeAbstractUnixSocket);
+    let mut policy = landlock::Policy::new();
+    policy.scope(landlock::Scope::SIGNAL | landlock::Scope::ABSTRACT_UNIX_SOCKET);
+    match (
+        abi(),
+        confine::Confinement::new().landlock(policy).prepare(),
+    ) {
+        (0, Err(confine::Error::Landlock(landlock::Error::Unavailable { .. }))) => {}
+        (1..=5, Err(confine::Error::Landlock(landlock::Error::Unsupported { feature, .. }))) => {
+            assert_eq!(feature, landlock::Feature::ScopeAbstractUnixSocket);
         }
         (6.., Ok(p)) => {
             let ll = p.report().landlock.clone().unwrap();
-            assert_eq!(ll.status, LandlockEnforcement::FullyEnforced);
+            assert_eq!(ll.status, landlock::Status::FullyEnforced);
         }
         (v, other) => panic!("ABI {v}: unexpected {other:?}"),
     }
@@ -745,19 +745,19 @@ fn rights_newer_than_the_kernel() {
     }
     let v = abi();
     let t = Tree::new();
-    let mut hard = LandlockPolicy::new();
-    hard.handle_fs(FsAccess::READ | FsAccess::RESOLVE_UNIX)
+    let mut hard = landlock::Policy::new();
+    hard.handle_fs(landlock::FsAccess::READ | landlock::FsAccess::RESOLVE_UNIX)
         .allow_read(t.p("ro"));
-    let mut udp = LandlockPolicy::new();
-    udp.allow_net(53, NetAccess::CONNECT_SEND_UDP);
+    let mut udp = landlock::Policy::new();
+    udp.allow_net(53, landlock::NetAccess::CONNECT_SEND_UDP);
     for (policy, feature) in [
-        (hard.clone(), LandlockFeature::FsResolveUnix),
-        (udp, LandlockFeature::NetConnectSendUdp),
+        (hard.clone(), landlock::Feature::FsResolveUnix),
+        (udp, landlock::Feature::NetConnectSendUdp),
     ] {
-        let r = Confinement::new().landlock(policy).prepare();
+        let r = confine::Confinement::new().landlock(policy).prepare();
         if v < feature.abi().version() {
             match r {
-                Err(ConfineError::Landlock(LandlockError::Unsupported {
+                Err(confine::Error::Landlock(landlock::Error::Unsupported {
                     feature: f,
                     kernel_abi,
                     ..
@@ -768,20 +768,20 @@ fn rights_newer_than_the_kernel() {
             assert!(r.is_ok(), "{feature:?}: {r:?}");
         }
     }
-    if v >= LandlockFeature::FsResolveUnix.abi().version() {
+    if v >= landlock::Feature::FsResolveUnix.abi().version() {
         eprintln!("note: this kernel has every right this crate knows; only the success path ran");
         return;
     }
 
     // Best-effort: runs, reports the gap, enforces the rest.
     let mut best = base_policy();
-    best.handle_fs(FsAccess::READ | FsAccess::RESOLVE_UNIX)
+    best.handle_fs(landlock::FsAccess::READ | landlock::FsAccess::RESOLVE_UNIX)
         .allow_read(t.p("ro"));
     let prepared = prepare(best);
     let ll = prepared.report().landlock.clone().unwrap();
-    assert!(ll.missing.contains(&LandlockFeature::FsResolveUnix));
-    assert_eq!(ll.fs_resolve_unix, LandlockEnforcement::NotEnforced);
-    assert_eq!(ll.status, LandlockEnforcement::PartiallyEnforced);
+    assert!(ll.missing.contains(&landlock::Feature::FsResolveUnix));
+    assert_eq!(ll.fs_resolve_unix, landlock::Status::NotEnforced);
+    assert_eq!(ll.status, landlock::Status::PartiallyEnforced);
     assert_eq!(run_probe(&prepared, "read", &[&t.s("ro/f")]), 0);
     assert_eq!(
         run_probe(&prepared, "read", &[&t.s("outside/secret")]),
@@ -796,11 +796,16 @@ fn missing_rule_path_is_named() {
     }
     let t = Tree::new();
     let missing = t.p("nope");
-    let mut policy = LandlockPolicy::new();
-    policy.handle_fs(FsAccess::READ).allow_read(&missing);
-    match Confinement::new().landlock(policy.clone()).prepare() {
-        Err(ConfineError::Landlock(e @ LandlockError::RulePath { .. })) => {
-            let LandlockError::RulePath { path, .. } = &e else {
+    let mut policy = landlock::Policy::new();
+    policy
+        .handle_fs(landlock::FsAccess::READ)
+        .allow_read(&missing);
+    match confine::Confinement::new()
+        .landlock(policy.clone())
+        .prepare()
+    {
+        Err(confine::Error::Landlock(e @ landlock::Error::RulePath { .. })) => {
+            let landlock::Error::RulePath { path, .. } = &e else {
                 unreachable!()
             };
             assert_eq!(path, &missing);
@@ -824,14 +829,14 @@ fn policy_round_trips_through_serde() {
     let mut policy = t.policy();
     policy
         .allow_tcp_connect(443)
-        .scope(LandlockScope::SIGNAL)
+        .scope(landlock::Scope::SIGNAL)
         .net_compat(CompatLevel::HardRequirement);
     let json = serde_json::to_string(&policy).unwrap();
     assert!(
         json.contains("best_effort") && json.contains("hard_requirement"),
         "{json}"
     );
-    let back: LandlockPolicy = serde_json::from_str(&json).unwrap();
+    let back: landlock::Policy = serde_json::from_str(&json).unwrap();
     assert_eq!(back, policy);
     if abi() > 0 {
         let report = policy.compat(CompatLevel::BestEffort).validate().unwrap();

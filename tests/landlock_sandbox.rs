@@ -16,11 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::{as_each_identity, chain};
-use stockade::{
-    Command, CompatLevel, ConfigError, Error, FsAccess, LandlockEnforcement, LandlockError,
-    LandlockFeature, LandlockPolicy, LandlockRuleProblem, LandlockScope, Namespaces, OpName,
-    Sandbox, Stage, Target,
-};
+use stockade::{Command, CompatLevel, Error, Namespaces, Sandbox, error, fs, landlock};
 
 const EACCES: i32 = libc::EACCES;
 const EXDEV: i32 = libc::EXDEV;
@@ -143,12 +139,12 @@ fn expect(results: &BTreeMap<String, i32>, want: &[(&str, &[i32])]) {
 }
 
 /// What python needs to start: system directories, /dev/null.
-fn system_rules(p: &mut LandlockPolicy) {
+fn system_rules(p: &mut landlock::Policy) {
     for dir in ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32"] {
-        p.allow_try(dir, FsAccess::READ_EXEC);
+        p.allow_try(dir, landlock::FsAccess::READ_EXEC);
     }
     p.allow_read("/etc")
-        .allow("/dev/null", FsAccess::READ_WRITE);
+        .allow("/dev/null", landlock::FsAccess::READ_WRITE);
 }
 
 /// Default filesystem rights are fully enforceable from ABI 5 on; below,
@@ -162,26 +158,26 @@ fn fs_compat_for_kernel() -> CompatLevel {
     }
 }
 
-fn assert_fs_report(report: &stockade::LandlockReport) {
+fn assert_fs_report(report: &stockade::landlock::Report) {
     let abi = abi();
     assert_eq!(report.abi.map_or(0, |a| a.version()), abi);
-    assert_eq!(report.fs_read, LandlockEnforcement::FullyEnforced);
-    assert_eq!(report.fs_write, LandlockEnforcement::FullyEnforced);
+    assert_eq!(report.fs_read, landlock::Status::FullyEnforced);
+    assert_eq!(report.fs_write, landlock::Status::FullyEnforced);
     let truncate = if abi >= 3 {
-        LandlockEnforcement::FullyEnforced
+        landlock::Status::FullyEnforced
     } else {
-        LandlockEnforcement::NotEnforced
+        landlock::Status::NotEnforced
     };
     assert_eq!(report.fs_truncate, truncate);
     if abi < 3 {
-        assert!(report.missing.contains(&LandlockFeature::FsTruncate));
+        assert!(report.missing.contains(&landlock::Feature::FsTruncate));
     }
     if abi < 5 {
-        assert!(report.missing.contains(&LandlockFeature::FsIoctlDev));
-        assert_eq!(report.status, LandlockEnforcement::PartiallyEnforced);
+        assert!(report.missing.contains(&landlock::Feature::FsIoctlDev));
+        assert_eq!(report.status, landlock::Status::PartiallyEnforced);
     } else {
         assert!(report.missing.is_empty(), "{:?}", report.missing);
-        assert_eq!(report.status, LandlockEnforcement::FullyEnforced);
+        assert_eq!(report.status, landlock::Status::FullyEnforced);
     }
 }
 
@@ -326,7 +322,7 @@ fn rules_confine_a_namespaced_sandbox_to_its_paths() {
     }
     as_each_identity(|| {
         let t = tree();
-        let mut policy = LandlockPolicy::new();
+        let mut policy = landlock::Policy::new();
         system_rules(&mut policy);
         // Rule paths are paths inside the sandbox.
         policy
@@ -355,7 +351,7 @@ fn mirrored_mount_plan_confines_a_sandbox_without_namespaces() {
     as_each_identity(|| {
         let t = tree();
         let w = t.path();
-        let mut compat = LandlockPolicy::new();
+        let mut compat = landlock::Policy::new();
         compat.fs_compat(fs_compat_for_kernel());
         let mut sb = Sandbox::new();
         sb.namespaces(Namespaces::empty())
@@ -364,7 +360,7 @@ fn mirrored_mount_plan_confines_a_sandbox_without_namespaces() {
             .bind_ro(w.join("ro"), w.join("ro"))
             .bind_rw(w.join("rw"), w.join("rw"))
             .bind_ro_try("/no/such/dir", "/no/such/dir")
-            .rlimit(stockade::Rlimit::Nofile, 64);
+            .rlimit(stockade::Rlimit::Nofile, 64, 64);
 
         let child = sb.spawn(&mut probe_cmd(&[])).unwrap();
         let e = child.enforcement().clone();
@@ -417,24 +413,24 @@ fn mirrored_mount_plan_confines_a_sandbox_without_namespaces() {
 fn mirroring_without_a_mount_namespace_refuses_what_rules_cannot_express() {
     let t = tempfile::tempdir().unwrap();
     type Setup<'a> = Box<dyn Fn(&mut Sandbox) + 'a>;
-    let cases: Vec<(Setup, OpName)> = vec![
+    let cases: Vec<(Setup, fs::OpName)> = vec![
         (
             Box::new(|sb: &mut Sandbox| {
                 sb.bind_ro(t.path(), "/elsewhere");
             }),
-            OpName::BindRo,
+            fs::OpName::BindRo,
         ),
         (
             Box::new(|sb: &mut Sandbox| {
                 sb.tmpfs("/scratch", Default::default());
             }),
-            OpName::Tmpfs,
+            fs::OpName::Tmpfs,
         ),
         (
             Box::new(|sb: &mut Sandbox| {
                 sb.empty_root();
             }),
-            OpName::Root,
+            fs::OpName::Root,
         ),
     ];
     for (setup, want) in cases {
@@ -442,7 +438,7 @@ fn mirroring_without_a_mount_namespace_refuses_what_rules_cannot_express() {
         sb.namespaces(Namespaces::empty()).landlock_mirror_fs(true);
         setup(&mut sb);
         match sb.validate() {
-            Err(Error::Landlock(LandlockError::Mirror { op, .. })) => assert_eq!(op, want),
+            Err(Error::Landlock(landlock::Error::Mirror { op, .. })) => assert_eq!(op, want),
             other => panic!("{want}: unexpected {other:?}"),
         }
     }
@@ -452,20 +448,20 @@ fn mirroring_without_a_mount_namespace_refuses_what_rules_cannot_express() {
         .tmpfs("/x", Default::default());
     assert!(matches!(
         sb.validate(),
-        Err(Error::Config(ConfigError::Namespaces { .. }))
+        Err(Error::Config(error::ConfigError::Namespaces { .. }))
     ));
 }
 
 #[test]
 fn invalid_policies_are_refused_before_spawning() {
-    let mut p = LandlockPolicy::new();
+    let mut p = landlock::Policy::new();
     p.allow_read("relative/dir");
     let mut sb = Sandbox::new();
     sb.landlock(p);
     match sb.validate() {
-        Err(Error::Landlock(LandlockError::InvalidRule { path, reason })) => {
+        Err(Error::Landlock(landlock::Error::InvalidRule { path, reason })) => {
             assert_eq!(path, PathBuf::from("relative/dir"));
-            assert_eq!(reason, LandlockRuleProblem::RelativePath);
+            assert_eq!(reason, landlock::RuleProblem::RelativePath);
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -473,14 +469,19 @@ fn invalid_policies_are_refused_before_spawning() {
         common::skip("the kernel has no Landlock: no_new_privs check");
         return;
     }
-    let mut fs = LandlockPolicy::new();
+    let mut fs = landlock::Policy::new();
     fs.allow_read("/usr").compat(CompatLevel::BestEffort);
     // fs is enforceable on every Landlock kernel.
     let mut sb = Sandbox::new();
-    sb.no_new_privs(false).landlock(fs);
+    let mut caps = stockade::caps::Policy::new();
+    caps.no_new_privs(false);
+    sb.capabilities(caps).landlock(fs);
     let err = sb.validate().unwrap_err();
     assert!(
-        matches!(err, Error::Config(ConfigError::LandlockNeedsNoNewPrivs)),
+        matches!(
+            err,
+            Error::Config(error::ConfigError::LandlockNeedsNoNewPrivs)
+        ),
         "{err:?}"
     );
     assert!(
@@ -489,7 +490,7 @@ fn invalid_policies_are_refused_before_spawning() {
     );
     // Keeping CAP_SYS_ADMIN (in the sandbox's user namespace) is the
     // alternative the kernel accepts.
-    sb.keep_capability(stockade::Capability::SysAdmin);
+    sb.keep_capability(stockade::caps::Capability::SysAdmin);
     sb.validate().unwrap();
 }
 
@@ -500,7 +501,7 @@ fn a_missing_required_rule_path_names_the_rule() {
     }
     as_each_identity(|| {
         // /srv exists on the host, but not in the default sandbox's root.
-        let mut p = LandlockPolicy::new();
+        let mut p = landlock::Policy::new();
         system_rules(&mut p);
         p.allow_read("/srv/stockade-none")
             .fs_compat(CompatLevel::BestEffort);
@@ -517,7 +518,7 @@ fn a_missing_required_rule_path_names_the_rule() {
             sb.landlock(p);
             assert!(matches!(
                 sb.validate(),
-                Err(Error::Landlock(LandlockError::Unsupported { .. }))
+                Err(Error::Landlock(landlock::Error::Unsupported { .. }))
             ));
             return;
         }
@@ -525,10 +526,10 @@ fn a_missing_required_rule_path_names_the_rule() {
         sb.landlock(p.clone());
         match sb.output(&mut Command::new("true")) {
             Err(Error::Setup(e)) => {
-                assert_eq!(e.stage, Stage::Landlock);
+                assert_eq!(e.stage, error::Stage::Landlock);
                 assert_eq!(
                     e.target,
-                    Some(Target::Path(PathBuf::from("/srv/stockade-none")))
+                    Some(error::Target::Path(PathBuf::from("/srv/stockade-none")))
                 );
                 assert_eq!(e.source.raw_os_error(), Some(libc::ENOENT));
                 let msg = e.to_string();
@@ -537,9 +538,9 @@ fn a_missing_required_rule_path_names_the_rule() {
             other => panic!("unexpected {other:?}"),
         }
         // An optional rule is skipped even under the hard requirement.
-        let mut p2 = LandlockPolicy::new();
+        let mut p2 = landlock::Policy::new();
         system_rules(&mut p2);
-        p2.allow_try("/srv/stockade-none", FsAccess::READ);
+        p2.allow_try("/srv/stockade-none", landlock::FsAccess::READ);
         let mut sb = Sandbox::new();
         sb.landlock(p2);
         assert!(
@@ -571,10 +572,10 @@ fn tcp_connect_only_to_allowed_ports() {
             Err(e) => e.raw_os_error().unwrap(),
         };
         assert_ne!(baseline, EACCES);
-        let mut policy = LandlockPolicy::new();
+        let mut policy = landlock::Policy::new();
         policy.allow_tcp_connect(pa);
         let mut sb = Sandbox::new();
-        sb.share_net().landlock(policy.clone());
+        sb.network(stockade::Network::Host).landlock(policy.clone());
         let ops = [
             op("allowed", "connect", pa.to_string(), ""),
             op("other", "connect", pb.to_string(), ""),
@@ -585,13 +586,13 @@ fn tcp_connect_only_to_allowed_ports() {
             let child = sb.spawn(&mut probe_cmd(&[])).unwrap();
             let r = child.enforcement().landlock.clone().unwrap();
             child.wait_with_output().unwrap();
-            assert_eq!(r.net_connect, LandlockEnforcement::FullyEnforced);
-            assert_eq!(r.fs_read, LandlockEnforcement::NotRequested);
+            assert_eq!(r.net_connect, landlock::Status::FullyEnforced);
+            assert_eq!(r.fs_read, landlock::Status::NotRequested);
         } else {
             // A hard requirement the kernel cannot meet: a typed error.
             match sb.validate() {
-                Err(Error::Landlock(LandlockError::Unsupported {
-                    feature: LandlockFeature::NetConnectTcp,
+                Err(Error::Landlock(landlock::Error::Unsupported {
+                    feature: landlock::Feature::NetConnectTcp,
                     kernel_abi,
                     ..
                 })) => assert_eq!(kernel_abi.version(), abi()),
@@ -603,8 +604,8 @@ fn tcp_connect_only_to_allowed_ports() {
             let child = sb.spawn(&mut probe_cmd(&[])).unwrap();
             let r = child.enforcement().landlock.clone().unwrap();
             child.wait_with_output().unwrap();
-            assert_eq!(r.net_connect, LandlockEnforcement::NotEnforced);
-            assert_eq!(r.missing, [LandlockFeature::NetConnectTcp]);
+            assert_eq!(r.net_connect, landlock::Status::NotEnforced);
+            assert_eq!(r.missing, [landlock::Feature::NetConnectTcp]);
             // Nothing is enforced, as reported.
             expect(
                 &probe(&sb, &ops),
@@ -627,19 +628,19 @@ fn abstract_unix_sockets_outside_are_unreachable() {
         let ops = [op("abstract", "abstract", &name, "")];
         // Abstract sockets belong to the network namespace: share it.
         let mut open = Sandbox::new();
-        open.share_net();
+        open.network(stockade::Network::Host);
         expect(&probe(&open, &ops), &[("abstract", &[0])]);
 
-        let mut policy = LandlockPolicy::new();
-        policy.scope(LandlockScope::ABSTRACT_UNIX_SOCKET);
+        let mut policy = landlock::Policy::new();
+        policy.scope(landlock::Scope::ABSTRACT_UNIX_SOCKET);
         let mut sb = Sandbox::new();
-        sb.share_net().landlock(policy.clone());
+        sb.network(stockade::Network::Host).landlock(policy.clone());
         if abi() >= 6 {
             expect(&probe(&sb, &ops), &[("abstract", &[EPERM])]);
         } else {
             match sb.validate() {
-                Err(Error::Landlock(LandlockError::Unsupported {
-                    feature: LandlockFeature::ScopeAbstractUnixSocket,
+                Err(Error::Landlock(landlock::Error::Unsupported {
+                    feature: landlock::Feature::ScopeAbstractUnixSocket,
                     ..
                 })) => {}
                 other => panic!("unexpected {other:?}"),
@@ -649,13 +650,10 @@ fn abstract_unix_sockets_outside_are_unreachable() {
             let child = sb.spawn(&mut probe_cmd(&[])).unwrap();
             let r = child.enforcement().landlock.clone().unwrap();
             child.wait_with_output().unwrap();
-            assert_eq!(
-                r.scope_abstract_unix_socket,
-                LandlockEnforcement::NotEnforced
-            );
+            assert_eq!(r.scope_abstract_unix_socket, landlock::Status::NotEnforced);
             assert!(
                 r.missing
-                    .contains(&LandlockFeature::ScopeAbstractUnixSocket)
+                    .contains(&landlock::Feature::ScopeAbstractUnixSocket)
             );
             // Nothing is enforced, as reported.
             expect(&probe(&sb, &ops), &[("abstract", &[0])]);
@@ -677,16 +675,16 @@ fn signals_to_processes_outside_are_refused_with_the_signal_scope() {
         open.namespaces(Namespaces::default() - Namespaces::PID);
         expect(&probe(&open, &ops), &[("kill", &[0])]);
 
-        let mut policy = LandlockPolicy::new();
-        policy.scope(LandlockScope::SIGNAL);
+        let mut policy = landlock::Policy::new();
+        policy.scope(landlock::Scope::SIGNAL);
         let mut sb = open.clone();
         sb.landlock(policy.clone());
         if abi() >= 6 {
             expect(&probe(&sb, &ops), &[("kill", &[EPERM])]);
         } else {
             match sb.validate() {
-                Err(Error::Landlock(LandlockError::Unsupported {
-                    feature: LandlockFeature::ScopeSignal,
+                Err(Error::Landlock(landlock::Error::Unsupported {
+                    feature: landlock::Feature::ScopeSignal,
                     ..
                 })) => {}
                 other => panic!("unexpected {other:?}"),
@@ -700,20 +698,23 @@ fn signals_to_processes_outside_are_refused_with_the_signal_scope() {
 
 /// The lowest-ABI right the running kernel lacks among those requested by
 /// [`default_rights_plus_resolve_unix`].
-fn first_missing(abi: u32) -> Option<LandlockFeature> {
+fn first_missing(abi: u32) -> Option<landlock::Feature> {
     [
-        LandlockFeature::FsTruncate,
-        LandlockFeature::FsIoctlDev,
-        LandlockFeature::FsResolveUnix,
+        landlock::Feature::FsTruncate,
+        landlock::Feature::FsIoctlDev,
+        landlock::Feature::FsResolveUnix,
     ]
     .into_iter()
     .find(|f| f.abi().version() > abi)
 }
 
-fn default_rights_plus_resolve_unix() -> LandlockPolicy {
-    let mut p = LandlockPolicy::new();
+fn default_rights_plus_resolve_unix() -> landlock::Policy {
+    let mut p = landlock::Policy::new();
     system_rules(&mut p);
-    p.allow("/tmp", FsAccess::READ_WRITE | FsAccess::RESOLVE_UNIX);
+    p.allow(
+        "/tmp",
+        landlock::FsAccess::READ_WRITE | landlock::FsAccess::RESOLVE_UNIX,
+    );
     p
 }
 
@@ -732,7 +733,7 @@ fn missing_kernel_features_fail_hard_requirements_and_are_reported_under_best_ef
         sb.landlock(default_rights_plus_resolve_unix());
         let err = sb.spawn(&mut Command::new("true")).unwrap_err();
         match &err {
-            Error::Landlock(LandlockError::Unsupported {
+            Error::Landlock(landlock::Error::Unsupported {
                 feature,
                 kernel_abi,
                 ..
@@ -760,9 +761,9 @@ fn missing_kernel_features_fail_hard_requirements_and_are_reported_under_best_ef
         assert!(out.status.success());
         let r = e.landlock.as_ref().unwrap();
         assert_eq!(r.missing.first(), Some(&missing));
-        assert_eq!(r.fs_resolve_unix, LandlockEnforcement::NotEnforced);
-        assert_eq!(r.fs_read, LandlockEnforcement::FullyEnforced);
-        assert_eq!(r.status, LandlockEnforcement::PartiallyEnforced);
+        assert_eq!(r.fs_resolve_unix, landlock::Status::NotEnforced);
+        assert_eq!(r.fs_read, landlock::Status::FullyEnforced);
+        assert_eq!(r.status, landlock::Status::PartiallyEnforced);
         let text = e.to_string();
         assert!(text.contains("partially enforced"), "{text}");
         assert!(text.contains("fs_resolve_unix: not enforced"), "{text}");
@@ -793,7 +794,7 @@ fn one_policy_serves_many_spawns_from_many_threads() {
     if !landlock_or_skip() {
         return;
     }
-    let mut p = LandlockPolicy::new();
+    let mut p = landlock::Policy::new();
     system_rules(&mut p);
     p.compat(CompatLevel::BestEffort);
     let mut sb = Sandbox::new();

@@ -7,9 +7,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use common::{as_each_identity, chain, pid_alive, sh, stdout_of};
-use stockade::{
-    Command, ConfigError, Error, Namespaces, RLIM_INFINITY, Rlimit, Sandbox, Stdio, Verdict,
-};
+use stockade::{Command, Error, Namespaces, Rlimit, Sandbox, Stdio, Verdict, error};
 
 /// Spawns `script` with stdout piped and returns the child plus the first
 /// line it prints (used to learn pids from inside).
@@ -182,9 +180,9 @@ fn usage_counts_cpu_and_memory_of_the_tree() {
 fn rlimits_apply_to_the_program() {
     as_each_identity(|| {
         let mut sb = Sandbox::new();
-        sb.rlimit(Rlimit::Nofile, 40)
-            .rlimit(Rlimit::Core, 0)
-            .rlimit_soft_hard(Rlimit::Fsize, 4096, 8192);
+        sb.rlimit(Rlimit::Nofile, 40, 40)
+            .rlimit(Rlimit::Core, 0, 0)
+            .rlimit(Rlimit::Fsize, 4096, 8192);
         let out = stdout_of(&sb, "ulimit -n; ulimit -c; ulimit -S -f; ulimit -H -f");
         // dash and bash report -f in 512-byte blocks... or 1024; compare
         // through the kernel instead.
@@ -240,17 +238,18 @@ fn raising_a_hard_limit_needs_root_outside_a_user_namespace() {
             assert_eq!(unsafe { libc::getrlimit64(r.resource() as _, &mut cur) }, 0);
             cur.rlim_max
         };
-        let Some(&(limit, label)) = candidates.iter().find(|c| hard(c.0) != RLIM_INFINITY) else {
+        let Some(&(limit, label)) = candidates.iter().find(|c| hard(c.0) != Rlimit::INFINITY)
+        else {
             return common::skip("every candidate rlimit is already unlimited");
         };
         let higher = hard(limit) + 1;
         // CAP_SYS_RESOURCE counts only in the initial user namespace: in a
         // sandbox with a user namespace nobody can raise a hard limit.
         let mut sb = Sandbox::new();
-        sb.rlimit(limit, higher);
+        sb.rlimit(limit, higher, higher);
         match sb.status(&mut sh("exit 0")) {
             Err(Error::Setup(e)) => {
-                assert_eq!(e.stage, stockade::Stage::Rlimit);
+                assert_eq!(e.stage, stockade::error::Stage::Rlimit);
                 assert!(e.to_string().contains(limit.name()), "{e}");
             }
             other => panic!("raised a hard limit inside a user namespace: {other:?}"),
@@ -258,7 +257,7 @@ fn raising_a_hard_limit_needs_root_outside_a_user_namespace() {
         if common::is_root() && has_cap_sys_resource() {
             let mut sb = Sandbox::new();
             sb.namespaces(Namespaces::default() - Namespaces::USER)
-                .rlimit(limit, higher);
+                .rlimit(limit, higher, higher);
             let limits = stdout_of(&sb, "cat /proc/self/limits");
             let line = limits.lines().find(|l| l.starts_with(label)).unwrap();
             assert!(line.contains(&higher.to_string()), "{line}");
@@ -266,7 +265,7 @@ fn raising_a_hard_limit_needs_root_outside_a_user_namespace() {
         // Lowering works for everyone, infinity included as a soft value
         // below an infinite hard one.
         let mut sb = Sandbox::new();
-        sb.rlimit_soft_hard(Rlimit::Core, 0, hard(Rlimit::Core));
+        sb.rlimit(Rlimit::Core, 0, hard(Rlimit::Core));
         assert_eq!(stdout_of(&sb, "ulimit -c").trim(), "0");
     });
 }
@@ -295,9 +294,9 @@ fn cpu_time_limit_ends_a_busy_loop() {
 #[test]
 fn bad_limits_are_config_errors() {
     let mut sb = Sandbox::new();
-    sb.rlimit_soft_hard(Rlimit::Nofile, 100, 10);
+    sb.rlimit(Rlimit::Nofile, 100, 10);
     match sb.validate() {
-        Err(Error::Config(ConfigError::Rlimit {
+        Err(Error::Config(error::ConfigError::Rlimit {
             resource: Rlimit::Nofile,
             soft: 100,
             hard: 10,
@@ -308,7 +307,7 @@ fn bad_limits_are_config_errors() {
     sb.timeout(Duration::ZERO);
     assert!(matches!(
         sb.validate(),
-        Err(Error::Config(ConfigError::Timeout))
+        Err(Error::Config(error::ConfigError::Timeout))
     ));
     let e = sb.spawn(&mut sh("true")).unwrap_err();
     assert!(chain(&e).contains("timeout"), "{}", chain(&e));

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{as_each_identity, is_root, run, stdout_of};
-use stockade::{Command, ConfigError, Error, NamespaceProblem, Namespaces, Sandbox};
+use stockade::{Command, Error, Namespaces, Sandbox, error};
 
 #[test]
 fn pid_namespace_shows_only_the_sandbox() {
@@ -51,7 +51,7 @@ fn net_namespace_has_only_loopback() {
             .map(|l| l.split(':').next().unwrap().trim().to_owned())
             .collect();
         let out = stdout_of(
-            Sandbox::new().share_net(),
+            Sandbox::new().network(stockade::Network::Host),
             "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '",
         );
         let mut inside: Vec<String> = out.split_whitespace().map(str::to_owned).collect();
@@ -118,7 +118,7 @@ fn user_namespace_maps_the_configured_ids() {
         // Root inside, mapped to the caller outside.
         let sb = {
             let mut s = Sandbox::new();
-            s.map_root();
+            s.uid(0).gid(0);
             s
         };
         let out = stdout_of(&sb, "id -u; id -g; cat /proc/self/uid_map");
@@ -212,7 +212,7 @@ fn time_namespace_when_available() {
                 // A real answer, not a skip: the kernel leaves the program
                 // in our time namespace, and the sandbox says so instead of
                 // pretending. Kernels from 6.12 on must not get here.
-                assert_eq!(u.feature, stockade::Feature::TimeNamespace);
+                assert_eq!(u.feature, stockade::error::Feature::TimeNamespace);
                 let release = nix::sys::utsname::uname().unwrap();
                 let release = release.release().to_string_lossy().into_owned();
                 let mut v = release
@@ -260,8 +260,8 @@ fn no_user_namespace_needs_root() {
         } else {
             assert!(matches!(
                 r,
-                Err(Error::Config(ConfigError::Namespaces {
-                    reason: NamespaceProblem::NeedsUserNamespace
+                Err(Error::Config(error::ConfigError::Namespaces {
+                    reason: error::NamespaceProblem::NeedsUserNamespace
                 }))
             ));
         }

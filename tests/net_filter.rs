@@ -12,7 +12,7 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 
 use common::{as_each_identity, chain};
-use stockade::{Command, ConfigError, Error, LandlockError, LandlockFeature, Namespaces, Sandbox};
+use stockade::{Command, Error, Namespaces, Sandbox, error, landlock};
 
 /// The running kernel's Landlock ABI version (0: none).
 fn landlock_abi() -> i64 {
@@ -31,7 +31,7 @@ fn landlock_abi() -> i64 {
 
 fn filtered() -> Sandbox {
     let mut sb = Sandbox::new();
-    sb.deny_net_by_filter();
+    sb.network(stockade::Network::Blocked);
     sb
 }
 
@@ -47,8 +47,8 @@ fn refused_for_old_kernel(sb: &Sandbox) -> bool {
     assert!(
         matches!(
             err,
-            Error::Landlock(LandlockError::Unsupported {
-                feature: LandlockFeature::ScopeAbstractUnixSocket,
+            Error::Landlock(landlock::Error::Unsupported {
+                feature: landlock::Feature::ScopeAbstractUnixSocket,
                 ..
             })
         ),
@@ -142,7 +142,7 @@ fn host_abstract_unix_sockets_are_unreachable() {
         };
         assert_eq!(attempt(&sb), "EPERM");
         let mut shared = Sandbox::new();
-        shared.share_net();
+        shared.network(stockade::Network::Host);
         assert_eq!(attempt(&shared), "connected");
     });
 }
@@ -176,13 +176,13 @@ fn the_report_says_how_the_network_is_denied() {
 #[test]
 fn needs_the_seccomp_filter_and_share_net_undoes_it() {
     let mut sb = filtered();
-    sb.no_seccomp();
+    sb.seccomp(None);
     assert!(matches!(
         sb.validate(),
-        Err(Error::Config(ConfigError::NetFilterNeedsSeccomp))
+        Err(Error::Config(error::ConfigError::NetFilterNeedsSeccomp))
     ));
     let mut sb = filtered();
-    sb.share_net();
+    sb.network(stockade::Network::Host);
     sb.validate().unwrap();
     let mut child = sb.spawn(&mut Command::new("true")).unwrap();
     assert!(!child.enforcement().net_filter);

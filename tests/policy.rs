@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::as_each_identity;
-use stockade::{Capability, CapsPolicy, Command, Namespaces, PolicyError, PolicyFormat, Rlimit};
-use stockade::{FsOp, Sandbox, TmpfsOptions};
+use stockade::{Command, Namespaces, Rlimit, caps, policy};
+use stockade::{Sandbox, fs};
 
 /// A sandbox using every part of the builder a policy file covers.
 fn rich() -> Sandbox {
@@ -22,9 +22,9 @@ fn rich() -> Sandbox {
         .inherit_env(true)
         .kill_on_drop(false)
         .die_with_parent(true);
-    let mut caps = CapsPolicy::new();
-    caps.keep(Capability::NetBindService)
-        .keep(Capability::Chown)
+    let mut caps = caps::Policy::new();
+    caps.keep(caps::Capability::NetBindService)
+        .keep(caps::Capability::Chown)
         .ambient(false);
     sb.capabilities(caps)
         .root_dir("/srv/image")
@@ -36,7 +36,7 @@ fn rich() -> Sandbox {
         .bind_ro_try("/no/such", "/maybe")
         .bind_rw_try("/no/such/either", "/maybe-rw")
         .bind_dev("/dev/fuse", "/dev/fuse")
-        .fs_op(FsOp::Bind {
+        .fs_op(fs::Op::Bind {
             src: "/dev/dri".into(),
             dest: "/dev/dri".into(),
             read_only: true,
@@ -45,20 +45,20 @@ fn rich() -> Sandbox {
         })
         .tmpfs(
             "/scratch",
-            TmpfsOptions {
+            fs::TmpfsOptions {
                 size: Some(64 << 20),
                 mode: Some(0o1777),
             },
         )
         .tmpfs(
             "/odd",
-            TmpfsOptions {
+            fs::TmpfsOptions {
                 size: Some(12345),
                 mode: None,
             },
         )
         .dir("/work")
-        .fs_op(FsOp::Dir {
+        .fs_op(fs::Op::Dir {
             dest: "/work/private".into(),
             mode: Some(0o700),
         })
@@ -68,56 +68,70 @@ fn rich() -> Sandbox {
         .mask("/etc/hostname")
         .timeout(Duration::from_millis(2500))
         .cpu_time_limit(Duration::from_secs(7))
-        .rlimit(Rlimit::Nofile, 64)
-        .rlimit_soft_hard(Rlimit::Fsize, 1 << 20, 2 << 20)
-        .rlimit(Rlimit::Stack, stockade::RLIM_INFINITY)
+        .rlimit(Rlimit::Nofile, 64, 64)
+        .rlimit(Rlimit::Fsize, 1 << 20, 2 << 20)
+        .rlimit(Rlimit::Stack, Rlimit::INFINITY, Rlimit::INFINITY)
         .memory_limit(256 << 20)
-        .memory_high(200 << 20)
-        .memory_swap(u64::MAX)
         .pids_limit(32)
-        .cpus(0.5)
-        .cpu_weight(50)
-        .cpuset_cpus("0-1")
-        .io_max({
-            let mut r = stockade::cgroup::IoMaxRule::new(8, 0);
-            r.rbps = Some(10 << 20);
-            r.wiops = Some(100);
-            r
-        })
-        .cgroup_parent("/sys/fs/cgroup/delegated")
-        .cgroup_placement(true)
-        .cgroup_compat(stockade::CompatLevel::BestEffort);
+        .cpus(0.5);
+    let cgroup = sb.cgroup_mut();
+    cgroup.memory_high = Some(200 << 20);
+    cgroup.swap_max = Some(u64::MAX);
+    cgroup.cpu_weight = Some(50);
+    cgroup.cpuset_cpus = Some("0-1".into());
+    cgroup.io_max.push({
+        let mut r = stockade::cgroup::IoMaxRule::new(8, 0);
+        r.rbps = Some(10 << 20);
+        r.wiops = Some(100);
+        r
+    });
+    cgroup.parent = Some("/sys/fs/cgroup/delegated".into());
+    cgroup.placement = true;
+    cgroup.compat = stockade::CompatLevel::BestEffort;
     #[cfg(feature = "landlock")]
     {
-        use stockade::{CompatLevel, FsAccess, LandlockPolicy, LandlockScope, NetAccess};
-        let mut ll = LandlockPolicy::new();
+        use stockade::{CompatLevel, landlock};
+        let mut ll = landlock::Policy::new();
         ll.allow_read_exec("/usr")
             .allow_read("/etc")
             .allow_read_write("/tmp")
-            .allow("/work", FsAccess::READ_EXEC | FsAccess::WRITE_FILE)
-            .allow_try("/opt", FsAccess::READ)
-            .handle_fs(FsAccess::DEFAULT_HANDLED | FsAccess::TRUNCATE)
+            .allow(
+                "/work",
+                landlock::FsAccess::READ_EXEC | landlock::FsAccess::WRITE_FILE,
+            )
+            .allow_try("/opt", landlock::FsAccess::READ)
+            .handle_fs(landlock::FsAccess::DEFAULT_HANDLED | landlock::FsAccess::TRUNCATE)
             .allow_tcp_connect(443)
-            .allow_net(53, NetAccess::CONNECT_SEND_UDP)
+            .allow_net(53, landlock::NetAccess::CONNECT_SEND_UDP)
             .restrict_tcp()
-            .scope(LandlockScope::SIGNAL)
+            .scope(landlock::Scope::SIGNAL)
             .fs_compat(CompatLevel::BestEffort)
             .scope_compat(CompatLevel::BestEffort);
         sb.landlock(ll).landlock_mirror_fs(true);
     }
     #[cfg(feature = "seccomp")]
     {
-        use stockade::SyscallRule;
-        use stockade::{ArgCondition, ArgOp, SeccompAction, SeccompPolicy, SyscallGroup};
-        let mut p = SeccompPolicy::allowlist(SeccompAction::KillProcess);
-        p.unknown_syscall_action(SeccompAction::Log)
-            .allow_group(SyscallGroup::FileIo)
-            .allow_group(SyscallGroup::Process)
-            .group_action(SyscallGroup::Networking, SeccompAction::Errno(13))
+        use stockade::seccomp;
+        let mut p = seccomp::Policy::allowlist(seccomp::Action::KillProcess);
+        p.unknown_syscall_action(seccomp::Action::Log)
+            .allow_group(seccomp::SyscallGroup::FileIo)
+            .allow_group(seccomp::SyscallGroup::Process)
+            .group_action(
+                seccomp::SyscallGroup::Networking,
+                seccomp::Action::Errno(13),
+            )
             .rule(
-                SyscallRule::new("ioctl", SeccompAction::Trap)
-                    .when(ArgCondition::new32(1, ArgOp::MaskedEq(0xff00), 0x5400))
-                    .when(ArgCondition::new(2, ArgOp::Ne, u64::MAX - 1)),
+                seccomp::SyscallRule::new("ioctl", seccomp::Action::Trap)
+                    .when(seccomp::ArgCondition::new32(
+                        1,
+                        seccomp::ArgOp::MaskedEq(0xff00),
+                        0x5400,
+                    ))
+                    .when(seccomp::ArgCondition::new(
+                        2,
+                        seccomp::ArgOp::Ne,
+                        u64::MAX - 1,
+                    )),
             )
             .allow("mkdirat");
         sb.seccomp(p);
@@ -149,9 +163,12 @@ fn a_rich_sandbox_round_trips_through_toml_and_json() {
 fn the_default_profile_with_extra_rules_is_written_as_such() {
     #[cfg(feature = "seccomp")]
     {
-        use stockade::{SeccompAction, SeccompPolicy, SyscallRule};
-        let mut p = SeccompPolicy::default_profile();
-        p.rule(SyscallRule::new("mkdir", SeccompAction::Errno(13)));
+        use stockade::seccomp;
+        let mut p = seccomp::Policy::default_profile();
+        p.rule(seccomp::SyscallRule::new(
+            "mkdir",
+            seccomp::Action::Errno(13),
+        ));
         let mut sb = Sandbox::new();
         sb.seccomp(p);
         let toml = sb.to_toml().unwrap();
@@ -160,7 +177,7 @@ fn the_default_profile_with_extra_rules_is_written_as_such() {
         assert_eq!(Sandbox::from_toml(&toml).unwrap(), sb);
 
         let mut none = Sandbox::new();
-        none.no_seccomp();
+        none.seccomp(None);
         let toml = none.to_toml().unwrap();
         assert!(toml.contains("profile = \"none\""), "{toml}");
         assert_eq!(Sandbox::from_toml(&toml).unwrap(), none);
@@ -173,30 +190,30 @@ fn what_a_file_cannot_hold_is_refused_when_writing() {
     let mut sb = Sandbox::new();
     sb.bind_ro(std::ffi::OsStr::from_bytes(b"/bad\xff"), "/x");
     match sb.to_toml() {
-        Err(PolicyError::NotExpressible { key, reason }) => {
+        Err(policy::Error::NotExpressible { key, reason }) => {
             assert_eq!(key, "filesystem.ops[0].src");
-            assert_eq!(reason, stockade::Inexpressible::NotUtf8);
+            assert_eq!(reason, stockade::policy::Inexpressible::NotUtf8);
         }
         other => panic!("{other:?}"),
     }
     let mut sb = Sandbox::new();
-    sb.tmpfs("relative", TmpfsOptions::default());
+    sb.tmpfs("relative", fs::TmpfsOptions::default());
     let err = sb.to_json().unwrap_err();
     assert_eq!(err.key(), Some("filesystem.ops[0].dest"));
     assert!(err.to_string().contains("not absolute"), "{err}");
 }
 
 /// The key, line and message of a file that must be rejected.
-fn rejected(format: PolicyFormat, text: &str) -> (String, Option<usize>, String) {
+fn rejected(format: policy::Format, text: &str) -> (String, Option<usize>, String) {
     let res = match format {
-        PolicyFormat::Toml => Sandbox::from_toml(text),
-        PolicyFormat::Json => Sandbox::from_json(text),
+        policy::Format::Toml => Sandbox::from_toml(text),
+        policy::Format::Json => Sandbox::from_json(text),
         _ => unreachable!(),
     };
     match res {
-        Err(e @ PolicyError::Invalid { .. }) => {
+        Err(e @ policy::Error::Invalid { .. }) => {
             let shown = e.to_string();
-            let PolicyError::Invalid {
+            let policy::Error::Invalid {
                 format: f,
                 key,
                 line,
@@ -222,7 +239,7 @@ fn rejected(format: PolicyFormat, text: &str) -> (String, Option<usize>, String)
 
 #[test]
 fn malformed_toml_files_are_rejected_with_key_and_line() {
-    use PolicyFormat::Toml;
+    use policy::Format::Toml;
     // An unknown key.
     let (key, line, msg) = rejected(Toml, "hostname = \"a\"\n\n[limits]\nmemroy = \"1G\"\n");
     assert_eq!((key.as_str(), line), ("limits.memroy", Some(4)), "{msg}");
@@ -309,7 +326,7 @@ fn malformed_toml_files_are_rejected_with_key_and_line() {
 
 #[test]
 fn malformed_json_files_are_rejected_with_key_and_line() {
-    use PolicyFormat::Json;
+    use policy::Format::Json;
     let (key, line, msg) = rejected(Json, "{\n  \"limits\": {\n    \"memory\": \"12Q\"\n  }\n}");
     assert_eq!((key.as_str(), line), ("limits.memory", Some(3)), "{msg}");
     let err =
@@ -368,22 +385,22 @@ fn sizes_modes_and_durations_take_every_documented_form() {
     let mut expected = Sandbox::new();
     expected
         .memory_limit(1 << 20)
-        .memory_high(512 << 10)
         .timeout(Duration::from_millis(2500))
         .cpu_time_limit(Duration::from_millis(1500))
-        .rlimit_soft_hard(Rlimit::Nofile, 10, 1024)
-        .rlimit(Rlimit::As, stockade::RLIM_INFINITY)
+        .rlimit(Rlimit::Nofile, 10, 1024)
+        .rlimit(Rlimit::As, Rlimit::INFINITY, Rlimit::INFINITY)
         .tmpfs(
             "/a",
-            TmpfsOptions {
+            fs::TmpfsOptions {
                 size: Some(2 << 30),
                 mode: Some(0o700),
             },
         )
-        .fs_op(FsOp::Dir {
+        .fs_op(fs::Op::Dir {
             dest: "/b".into(),
             mode: Some(0o750),
         });
+    expected.cgroup_mut().memory_high = Some(512 << 10);
     assert_eq!(sb, expected);
 }
 
@@ -396,7 +413,7 @@ fn behaving(data: &std::path::Path) -> Sandbox {
         .bind_ro(data, "/data")
         .tmpfs(
             "/scratch",
-            TmpfsOptions {
+            fs::TmpfsOptions {
                 size: Some(1 << 20),
                 mode: None,
             },
@@ -464,7 +481,7 @@ fn the_example_policy_parses_round_trips_and_runs() {
         // must take effect; elsewhere they are best-effort.
         let delegated = std::env::var_os("STOCKADE_TEST_CGROUP_PARENT").map(PathBuf::from);
         if let Some(parent) = &delegated {
-            sb.cgroup_parent(parent);
+            sb.cgroup_mut().parent = Some(parent.clone());
         }
 
         let child = sb

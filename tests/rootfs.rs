@@ -8,7 +8,7 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use common::{as_each_identity, chain, run, sh, stdout_of};
-use stockade::{ChildSetupError, Error, FsError, OpName, Sandbox, Stage, Target, TmpfsOptions};
+use stockade::{Error, Sandbox, error, fs};
 
 #[test]
 fn read_only_binds_reject_writes_including_submounts() {
@@ -50,7 +50,7 @@ fn read_write_binds_and_tmpfs_limits() {
         let mut sb = Sandbox::new();
         sb.bind_rw(dir.path(), "/work").tmpfs(
             "/small",
-            TmpfsOptions {
+            fs::TmpfsOptions {
                 size: Some(64 * 1024),
                 mode: Some(0o700),
             },
@@ -252,10 +252,10 @@ fn planted_symlinks_cannot_redirect_mounts_out_of_the_root() {
             .bind_ro("/usr", "/usr")
             .bind_ro(src.path(), "/magic");
         match sb.spawn(&mut sh("true")) {
-            Err(Error::Setup(ChildSetupError {
-                stage: Stage::MountOp,
+            Err(Error::Setup(error::SetupError {
+                stage: error::Stage::MountOp,
                 target:
-                    Some(Target::MountOp {
+                    Some(error::Target::MountOp {
                         index: Some(1),
                         dest,
                     }),
@@ -323,12 +323,12 @@ fn custom_root_runs_a_userland_and_needs_its_mount_points() {
         let mut sb = Sandbox::new();
         sb.root_dir(r)
             .bind_ro("/usr", "/usr")
-            .tmpfs("/newdir", TmpfsOptions::default());
+            .tmpfs("/newdir", fs::TmpfsOptions::default());
         match sb.spawn(&mut sh("true")) {
-            Err(Error::Setup(ChildSetupError {
-                stage: Stage::MountOp,
+            Err(Error::Setup(error::SetupError {
+                stage: error::Stage::MountOp,
                 target:
-                    Some(Target::MountOp {
+                    Some(error::Target::MountOp {
                         index: Some(1),
                         dest,
                     }),
@@ -368,7 +368,7 @@ fn a_real_userland_builds_into_a_writable_bind() {
 #[test]
 fn bad_filesystem_inputs_are_typed_errors() {
     type Configure = Box<dyn Fn(&mut Sandbox)>;
-    type Check = Box<dyn Fn(&FsError) -> bool>;
+    type Check = Box<dyn Fn(&fs::Error) -> bool>;
     let cases: Vec<(Configure, Check)> = vec![
         (
             Box::new(|s| {
@@ -377,8 +377,8 @@ fn bad_filesystem_inputs_are_typed_errors() {
             Box::new(|e| {
                 matches!(
                     e,
-                    FsError::BadDestination {
-                        op: OpName::BindRo,
+                    fs::Error::BadDestination {
+                        op: fs::OpName::BindRo,
                         ..
                     }
                 )
@@ -391,8 +391,8 @@ fn bad_filesystem_inputs_are_typed_errors() {
             Box::new(|e| {
                 matches!(
                     e,
-                    FsError::BadDestination {
-                        op: OpName::BindRw,
+                    fs::Error::BadDestination {
+                        op: fs::OpName::BindRw,
                         ..
                     }
                 )
@@ -405,8 +405,8 @@ fn bad_filesystem_inputs_are_typed_errors() {
             Box::new(|e| {
                 matches!(
                     e,
-                    FsError::MissingSource {
-                        op: OpName::BindRo,
+                    fs::Error::MissingSource {
+                        op: fs::OpName::BindRo,
                         ..
                     }
                 )
@@ -416,37 +416,37 @@ fn bad_filesystem_inputs_are_typed_errors() {
             Box::new(|s| {
                 s.bind_ro("usr", "/x");
             }),
-            Box::new(|e| matches!(e, FsError::RelativeSource { .. })),
+            Box::new(|e| matches!(e, fs::Error::RelativeSource { .. })),
         ),
         (
             Box::new(|s| {
                 s.tmpfs(
                     "/t",
-                    TmpfsOptions {
+                    fs::TmpfsOptions {
                         size: Some(0),
                         mode: None,
                     },
                 );
             }),
-            Box::new(|e| matches!(e, FsError::TmpfsSize { .. })),
+            Box::new(|e| matches!(e, fs::Error::TmpfsSize { .. })),
         ),
         (
             Box::new(|s| {
                 s.tmpfs(
                     "/t",
-                    TmpfsOptions {
+                    fs::TmpfsOptions {
                         size: None,
                         mode: Some(0o20000),
                     },
                 );
             }),
-            Box::new(|e| matches!(e, FsError::Mode { .. })),
+            Box::new(|e| matches!(e, fs::Error::Mode { .. })),
         ),
         (
             Box::new(|s| {
                 s.file("/f", "x").bind_ro("/usr", "/f");
             }),
-            Box::new(|e| matches!(e, FsError::KindMismatch { .. })),
+            Box::new(|e| matches!(e, fs::Error::KindMismatch { .. })),
         ),
         (
             Box::new(|s| {
@@ -455,8 +455,8 @@ fn bad_filesystem_inputs_are_typed_errors() {
             Box::new(|e| {
                 matches!(
                     e,
-                    FsError::NotADirectory {
-                        op: OpName::Overlay,
+                    fs::Error::NotADirectory {
+                        op: fs::OpName::Overlay,
                         ..
                     }
                 )
@@ -469,8 +469,8 @@ fn bad_filesystem_inputs_are_typed_errors() {
             Box::new(|e| {
                 matches!(
                     e,
-                    FsError::MissingSource {
-                        op: OpName::Root,
+                    fs::Error::MissingSource {
+                        op: fs::OpName::Root,
                         ..
                     }
                 )
@@ -478,16 +478,16 @@ fn bad_filesystem_inputs_are_typed_errors() {
         ),
         (
             Box::new(|s| {
-                s.tmpfs("/", TmpfsOptions::default());
+                s.tmpfs("/", fs::TmpfsOptions::default());
             }),
-            Box::new(|e| matches!(e, FsError::RootDestination { .. })),
+            Box::new(|e| matches!(e, fs::Error::RootDestination { .. })),
         ),
     ];
     for (i, (configure, check)) in cases.iter().enumerate() {
         let mut sb = Sandbox::new();
         configure(&mut sb);
         match sb.validate() {
-            Err(Error::Config(stockade::ConfigError::Fs(e))) => {
+            Err(Error::Config(stockade::error::ConfigError::Fs(e))) => {
                 assert!(check(&e), "case {i}: unexpected error {e}");
                 assert!(!e.to_string().is_empty());
             }
@@ -501,10 +501,12 @@ fn bad_filesystem_inputs_are_typed_errors() {
     // A filesystem plan without a mount namespace is refused.
     let mut sb = Sandbox::new();
     sb.namespaces(stockade::Namespaces::empty())
-        .tmpfs("/x", TmpfsOptions::default());
+        .tmpfs("/x", fs::TmpfsOptions::default());
     assert!(matches!(
         sb.validate(),
-        Err(Error::Config(stockade::ConfigError::Namespaces { .. }))
+        Err(Error::Config(
+            stockade::error::ConfigError::Namespaces { .. }
+        ))
     ));
 }
 
@@ -545,9 +547,9 @@ fn helper_spawn_under_fsopen_enosys() {
     for _ in 0..2 {
         match sb.spawn(&mut sh("true")) {
             Err(Error::Unsupported(u)) => {
-                assert_eq!(u.feature, stockade::Feature::MountApi);
+                assert_eq!(u.feature, stockade::error::Feature::MountApi);
                 // This kernel has the call: the filter is what blocks it.
-                assert_eq!(u.reason, stockade::UnsupportedReason::Blocked);
+                assert_eq!(u.reason, stockade::error::UnsupportedReason::Blocked);
                 assert!(u.to_string().contains("mount API"), "{u}");
             }
             other => panic!("expected Unsupported(MountApi), got {other:?}"),

@@ -18,7 +18,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use stockade::{SeccompAction, SeccompPolicy, SeccompProfile};
+use stockade::seccomp;
 
 fn require_all_features() -> bool {
     std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_some_and(|v| v == "1")
@@ -70,7 +70,7 @@ fn pipe() -> (OwnedFd, OwnedFd) {
 /// Forks; the child installs `policy` (when given), runs `body` and exits
 /// with its return value. Exit code 250 means the policy failed to install,
 /// 251 that `body` panicked.
-fn in_child(policy: Option<&SeccompPolicy>, body: impl FnOnce() -> i32) -> Outcome {
+fn in_child(policy: Option<&seccomp::Policy>, body: impl FnOnce() -> i32) -> Outcome {
     if let Some(policy) = policy {
         policy.validate().expect("policy compiles");
     }
@@ -82,7 +82,7 @@ fn in_child(policy: Option<&SeccompPolicy>, body: impl FnOnce() -> i32) -> Outco
         // Children killed by SIGSYS would otherwise dump core into the cwd.
         let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
         let installed = policy.is_none_or(|p| {
-            stockade::Confinement::new()
+            stockade::confine::Confinement::new()
                 .seccomp(p.clone())
                 .current_thread_only(true)
                 .apply()
@@ -114,7 +114,7 @@ fn errno_of(result: Result<libc::c_long, i32>) -> i32 {
 
 #[test]
 fn status_shows_filter_mode() {
-    let policy = SeccompPolicy::default_profile();
+    let policy = seccomp::Policy::default_profile();
     let outcome = in_child(Some(&policy), || {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         let seccomp = status
@@ -389,7 +389,7 @@ fn probes(devnull: i32, pty: Option<i32>) -> Vec<Probe> {
 /// Runs each probe in a fresh child (with or without the filter; a probe
 /// that gets through may change the child, for example `unshare`) and
 /// returns each one's errno (0 for success).
-fn run_probes(policy: Option<&SeccompPolicy>, probes: &[Probe]) -> Vec<i32> {
+fn run_probes(policy: Option<&seccomp::Policy>, probes: &[Probe]) -> Vec<i32> {
     probes
         .iter()
         .map(|probe| {
@@ -431,7 +431,7 @@ fn denied_families_answer_exactly() {
         devnull.as_raw_fd(),
         pty.as_ref().map(|p| p.slave.as_raw_fd()),
     );
-    let policy = SeccompPolicy::default_profile();
+    let policy = seccomp::Policy::default_profile();
     let control = run_probes(None, &probes);
     let filtered = run_probes(Some(&policy), &probes);
     assert_eq!(filtered.len(), probes.len());
@@ -478,7 +478,7 @@ fn denied_families_answer_exactly() {
 
 #[test]
 fn traceme_still_works() {
-    let policy = SeccompPolicy::default_profile();
+    let policy = seccomp::Policy::default_profile();
     let outcome = in_child(Some(&policy), || {
         use nix::sys::wait::{WaitStatus, waitpid};
         // SAFETY: fork in the single-threaded child; the grandchild asks to
@@ -518,7 +518,7 @@ fn x32_system_call_kills_the_whole_process() {
     if !cfg!(target_arch = "x86_64") {
         return missing_feature("the x32 ABI exists only on x86_64");
     }
-    let policy = SeccompPolicy::default_profile();
+    let policy = seccomp::Policy::default_profile();
     let outcome = in_child(Some(&policy), || {
         // getpid through the x32 ABI, from a second thread: KILL_PROCESS must
         // take the whole process down, not just the calling thread.
@@ -562,7 +562,7 @@ fn i386_entry_kills_the_process() {
             "i386 emulation unavailable (int 0x80 control: {control:?})"
         ));
     }
-    let policy = SeccompPolicy::default_profile();
+    let policy = seccomp::Policy::default_profile();
     let outcome = in_child(Some(&policy), || {
         int80_getpid();
         0
@@ -577,7 +577,7 @@ struct Run {
 }
 
 /// Runs `argv` in `dir` under `policy`: fork, install, execve.
-fn run_under(policy: Option<&SeccompPolicy>, dir: &Path, argv: &[&OsStr]) -> Run {
+fn run_under(policy: Option<&seccomp::Policy>, dir: &Path, argv: &[&OsStr]) -> Run {
     let cargs: Vec<CString> = argv
         .iter()
         .map(|a| CString::new(a.as_bytes()).unwrap())
@@ -619,7 +619,7 @@ fn run_under(policy: Option<&SeccompPolicy>, dir: &Path, argv: &[&OsStr]) -> Run
     }
 }
 
-fn run_ok(policy: &SeccompPolicy, dir: &Path, argv: &[&str]) -> String {
+fn run_ok(policy: &seccomp::Policy, dir: &Path, argv: &[&str]) -> String {
     let argv: Vec<&OsStr> = argv.iter().map(OsStr::new).collect();
     let run = run_under(Some(policy), dir, &argv);
     assert_eq!(
@@ -632,7 +632,7 @@ fn run_ok(policy: &SeccompPolicy, dir: &Path, argv: &[&str]) -> String {
     run.stdout
 }
 
-fn sh(policy: &SeccompPolicy, dir: &Path, script: &str) -> String {
+fn sh(policy: &seccomp::Policy, dir: &Path, script: &str) -> String {
     run_ok(policy, dir, &["sh", "-c", script])
 }
 
@@ -648,7 +648,7 @@ fn unshare_command_fails() {
             control.stderr.trim()
         ));
     }
-    let policy = SeccompPolicy::default_profile();
+    let policy = seccomp::Policy::default_profile();
     let run = run_under(Some(&policy), dir.path(), &argv);
     assert_ne!(run.outcome, Outcome::Exited(0));
     assert!(
@@ -660,7 +660,7 @@ fn unshare_command_fails() {
 
 #[test]
 fn shell_and_coreutils_work() {
-    let policy = SeccompPolicy::default_profile();
+    let policy = seccomp::Policy::default_profile();
     let dir = tempfile::tempdir().unwrap();
     let out = sh(
         &policy,
@@ -685,7 +685,7 @@ fn shell_and_coreutils_work() {
 
 #[test]
 fn python_works() {
-    let policy = SeccompPolicy::default_profile();
+    let policy = seccomp::Policy::default_profile();
     let dir = tempfile::tempdir().unwrap();
     let script = "\
 import threading, subprocess, socket, tempfile, hashlib, json, os, concurrent.futures as cf
@@ -711,7 +711,7 @@ fn c_source(name: &str) -> PathBuf {
 
 #[test]
 fn cc_compiles_links_and_runs_a_threaded_program() {
-    let policy = SeccompPolicy::default_profile();
+    let policy = seccomp::Policy::default_profile();
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(c_source("threads.c"), dir.path().join("threads.c")).unwrap();
     // gcc, cc1, as and ld all run under the filter.
@@ -732,7 +732,7 @@ fn cc_compiles_links_and_runs_a_threaded_program() {
 
 #[test]
 fn git_works() {
-    let policy = SeccompPolicy::default_profile();
+    let policy = seccomp::Policy::default_profile();
     let dir = tempfile::tempdir().unwrap();
     let out = sh(
         &policy,
@@ -747,17 +747,17 @@ fn git_works() {
 
 #[test]
 fn report_describes_the_default_profile() {
-    let report = SeccompPolicy::default_profile().validate().unwrap();
-    assert_eq!(report.profile, SeccompProfile::Default);
+    let report = seccomp::Policy::default_profile().validate().unwrap();
+    assert_eq!(report.profile, seccomp::Profile::Default);
     assert_eq!(
         report.default_action,
-        SeccompAction::Errno(libc::EPERM as u16)
+        seccomp::Action::Errno(libc::EPERM as u16)
     );
     assert_eq!(
         report.unknown_syscall_action,
-        SeccompAction::Errno(libc::ENOSYS as u16)
+        seccomp::Action::Errno(libc::ENOSYS as u16)
     );
-    let bpf = SeccompPolicy::default_profile().to_bpf().unwrap();
+    let bpf = seccomp::Policy::default_profile().to_bpf().unwrap();
     assert_eq!(bpf.len(), report.instructions);
 }
 
@@ -770,7 +770,7 @@ fn kernel_action_cache_allows_without_running_the_filter() {
         eprintln!("SKIPPED: /proc/self/seccomp_cache needs CONFIG_SECCOMP_CACHE_DEBUG");
         return;
     }
-    let policy = SeccompPolicy::default_profile();
+    let policy = seccomp::Policy::default_profile();
     let (reader, writer) = pipe();
     let outcome = in_child(Some(&policy), || {
         let cache = std::fs::read("/proc/self/seccomp_cache").unwrap_or_default();
@@ -798,22 +798,37 @@ fn kernel_action_cache_allows_without_running_the_filter() {
 
 #[test]
 fn custom_policies_load_and_act() {
-    use stockade::{ArgCondition, ArgOp, SyscallGroup, SyscallRule};
-    let eacces = SeccompAction::Errno(libc::EACCES as u16);
-    let mut policy = SeccompPolicy::denylist();
+    use stockade::seccomp;
+    let eacces = seccomp::Action::Errno(libc::EACCES as u16);
+    let mut policy = seccomp::Policy::denylist();
     policy
-        .rule(SyscallRule::new("uname", eacces).when(ArgCondition::new(0, ArgOp::Eq, 0)))
+        .rule(
+            seccomp::SyscallRule::new("uname", eacces).when(seccomp::ArgCondition::new(
+                0,
+                seccomp::ArgOp::Eq,
+                0,
+            )),
+        )
         // An argument check on the highest-numbered call puts a checked
         // block at the very end of the program.
-        .rule(SyscallRule::new("listns", eacces).when(ArgCondition::new(3, ArgOp::Eq, 7)))
-        .group_action(
-            SyscallGroup::Keyring,
-            SeccompAction::Errno(libc::ENOKEY as u16),
+        .rule(
+            seccomp::SyscallRule::new("listns", eacces).when(seccomp::ArgCondition::new(
+                3,
+                seccomp::ArgOp::Eq,
+                7,
+            )),
         )
-        .rule(SyscallRule::new("getpgrp", SeccompAction::Trap))
-        .rule(SyscallRule::new("sync", SeccompAction::KillProcess));
+        .group_action(
+            seccomp::SyscallGroup::Keyring,
+            seccomp::Action::Errno(libc::ENOKEY as u16),
+        )
+        .rule(seccomp::SyscallRule::new("getpgrp", seccomp::Action::Trap))
+        .rule(seccomp::SyscallRule::new(
+            "sync",
+            seccomp::Action::KillProcess,
+        ));
     let report = policy.validate().unwrap();
-    assert_eq!(report.profile, SeccompProfile::Custom);
+    assert_eq!(report.profile, seccomp::Profile::Custom);
     assert_eq!(report.conditional_syscalls, 2);
 
     let outcome = in_child(Some(&policy), || {
@@ -861,7 +876,7 @@ fn in_sandbox(sb: &Sandbox, test: &str, mode: &str) -> stockade::Output {
     let mut sb = sb.clone();
     sb.bind_ro(std::env::current_exe().unwrap(), "/probe")
         // Probes killed by SIGSYS would otherwise dump core.
-        .rlimit(stockade::Rlimit::Core, 0);
+        .rlimit(stockade::Rlimit::Core, 0, 0);
     let mut cmd = stockade::Command::new("/probe");
     cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(PROBE_ENV, mode);
@@ -919,9 +934,9 @@ fn default_sandbox_has_filter_no_new_privs_and_no_capabilities() {
         }
         // The report says what was installed.
         let seccomp = report.seccomp.as_ref().expect("seccomp in the report");
-        let expected = SeccompPolicy::default_profile().validate().unwrap();
+        let expected = seccomp::Policy::default_profile().validate().unwrap();
         assert_eq!(*seccomp, expected);
-        assert_eq!(seccomp.profile, SeccompProfile::Default);
+        assert_eq!(seccomp.profile, seccomp::Profile::Default);
         assert!(seccomp.rules > 200, "{seccomp:?}");
         let text = report.to_string();
         assert!(
@@ -934,7 +949,7 @@ fn default_sandbox_has_filter_no_new_privs_and_no_capabilities() {
 
         // Without the filter: mode 0, and the report says so.
         let mut sb = Sandbox::new();
-        sb.no_seccomp();
+        sb.seccomp(None);
         let mut cmd = common::sh("cat /proc/self/status");
         cmd.stdout(Stdio::piped());
         let child = sb.spawn(&mut cmd).expect("spawn");
@@ -986,7 +1001,7 @@ fn default_sandbox_denies_each_family() {
     as_each_identity(|| {
         let filtered = parse_probe_results(&in_sandbox(&Sandbox::new(), TEST, "families"));
         let mut unfiltered_sb = Sandbox::new();
-        unfiltered_sb.no_seccomp();
+        unfiltered_sb.seccomp(None);
         let control = parse_probe_results(&in_sandbox(&unfiltered_sb, TEST, "families"));
         // The expectations, by name (the closures never run here).
         let expected = probes(-1, Some(-1));
@@ -1078,7 +1093,7 @@ fn default_sandbox_kills_x32_and_int80_system_calls() {
             );
             if available {
                 let mut sb = Sandbox::new();
-                sb.no_seccomp();
+                sb.seccomp(None);
                 let out = in_sandbox(&sb, TEST, mode);
                 let (stdout, stderr) = output_text(&out);
                 assert!(
@@ -1110,7 +1125,7 @@ fn default_sandbox_refuses_unshare() {
         // Without the filter the unshare system call itself goes through
         // (what follows may still fail in a sandbox without capabilities).
         let mut sb = Sandbox::new();
-        sb.no_seccomp();
+        sb.seccomp(None);
         let out = sb.output(&mut script("/", "unshare -Ur true")).unwrap();
         let (_, stderr) = output_text(&out);
         assert!(!stderr.contains("unshare failed"), "{stderr}");
@@ -1231,20 +1246,20 @@ fn default_sandbox_runs_git() {
 
 #[test]
 fn custom_policy_in_a_sandbox() {
-    use stockade::{ConfigError, Error, SyscallRule};
+    use stockade::{Error, error, seccomp};
     as_each_identity(|| {
-        let eacces = SeccompAction::Errno(libc::EACCES as u16);
-        let mut policy = SeccompPolicy::default_profile();
+        let eacces = seccomp::Action::Errno(libc::EACCES as u16);
+        let mut policy = seccomp::Policy::default_profile();
         policy
-            .rule(SyscallRule::new("mkdir", eacces))
-            .rule(SyscallRule::new("mkdirat", eacces));
+            .rule(seccomp::SyscallRule::new("mkdir", eacces))
+            .rule(seccomp::SyscallRule::new("mkdirat", eacces));
         let mut sb = Sandbox::new();
         sb.seccomp(policy);
         let mut cmd = script("/tmp", "mkdir /tmp/x 2>&1; echo $?");
         cmd.stdout(Stdio::piped());
         let child = sb.spawn(&mut cmd).unwrap();
         let report = child.enforcement().seccomp.clone().unwrap();
-        assert_eq!(report.profile, SeccompProfile::Custom);
+        assert_eq!(report.profile, seccomp::Profile::Custom);
         let out = child.wait_with_output().unwrap();
         let (stdout, _) = output_text(&out);
         assert!(stdout.contains("Permission denied"), "{stdout}");
@@ -1252,13 +1267,13 @@ fn custom_policy_in_a_sandbox() {
     });
 
     // A policy that does not compile is a configuration error naming it.
-    let mut policy = SeccompPolicy::default_profile();
+    let mut policy = seccomp::Policy::default_profile();
     policy.deny("mkdirr");
     let mut sb = Sandbox::new();
     sb.seccomp(policy);
     let err = sb.validate().unwrap_err();
     match &err {
-        Error::Config(ConfigError::Seccomp(stockade::SeccompError::UnknownSyscall {
+        Error::Config(error::ConfigError::Seccomp(stockade::seccomp::Error::UnknownSyscall {
             name,
             ..
         })) => assert_eq!(name, "mkdirr"),
@@ -1272,15 +1287,15 @@ fn custom_policy_in_a_sandbox() {
 
     // Without no_new_privs the filter needs CAP_SYS_ADMIN kept.
     let mut sb = Sandbox::new();
-    sb.no_new_privs(false);
+    sb.capabilities(without_no_new_privs());
     assert!(matches!(
         sb.validate(),
-        Err(Error::Config(ConfigError::SeccompNeedsNoNewPrivs))
+        Err(Error::Config(error::ConfigError::SeccompNeedsNoNewPrivs))
     ));
-    sb.keep_capability(stockade::Capability::SysAdmin);
+    sb.keep_capability(stockade::caps::Capability::SysAdmin);
     sb.validate().unwrap();
     let mut sb = Sandbox::new();
-    sb.no_new_privs(false).no_seccomp();
+    sb.capabilities(without_no_new_privs()).seccomp(None);
     sb.validate().unwrap();
 }
 
@@ -1288,8 +1303,8 @@ fn custom_policy_in_a_sandbox() {
 fn no_new_privs_off_with_cap_sys_admin_still_filters() {
     as_each_identity(|| {
         let mut sb = Sandbox::new();
-        sb.no_new_privs(false)
-            .keep_capability(stockade::Capability::SysAdmin);
+        sb.capabilities(without_no_new_privs())
+            .keep_capability(stockade::caps::Capability::SysAdmin);
         let out = run_in(&sb, &mut script("/", "cat /proc/self/status"));
         assert_eq!(status_field(&out, "NoNewPrivs"), Some("0"), "{out}");
         assert_eq!(status_field(&out, "Seccomp"), Some("2"), "{out}");
@@ -1302,15 +1317,15 @@ fn no_new_privs_off_with_cap_sys_admin_still_filters() {
 
 #[test]
 fn confinement_filters_every_thread() {
-    use stockade::Confinement;
-    let prepared = Confinement::new()
-        .seccomp(SeccompPolicy::default_profile())
+    use stockade::confine;
+    let prepared = confine::Confinement::new()
+        .seccomp(seccomp::Policy::default_profile())
         .prepare()
         .unwrap();
     assert!(prepared.report().seccomp_all_threads);
     assert_eq!(
         prepared.report().seccomp.as_ref().map(|r| r.profile),
-        Some(SeccompProfile::Default)
+        Some(seccomp::Profile::Default)
     );
     let outcome = in_child(None, || {
         // A thread started before the filter, waiting for a go.
@@ -1336,8 +1351,8 @@ fn confinement_filters_every_thread() {
     assert_eq!(outcome, Outcome::Exited(0));
 
     // Only the calling thread when asked.
-    let prepared = Confinement::new()
-        .seccomp(SeccompPolicy::default_profile())
+    let prepared = confine::Confinement::new()
+        .seccomp(seccomp::Policy::default_profile())
         .current_thread_only(true)
         .prepare()
         .unwrap();
@@ -1409,11 +1424,11 @@ fn fill_filter_budget(total: usize) {
 
 #[test]
 fn a_filter_the_kernel_refuses_is_a_typed_setup_error() {
-    use stockade::{Error, Stage};
+    use stockade::{Error, error};
     as_each_identity(|| {
         // as_each_identity runs this in a process of its own, which may
         // keep filters. Leave less room than the default profile needs.
-        let needed = SeccompPolicy::default_profile()
+        let needed = seccomp::Policy::default_profile()
             .validate()
             .unwrap()
             .instructions;
@@ -1421,7 +1436,7 @@ fn a_filter_the_kernel_refuses_is_a_typed_setup_error() {
         let err = Sandbox::new().output(&mut common::sh("true")).unwrap_err();
         match &err {
             Error::Setup(e) => {
-                assert_eq!(e.stage, Stage::Seccomp, "{e}");
+                assert_eq!(e.stage, error::Stage::Seccomp, "{e}");
                 assert_eq!(e.source.raw_os_error(), Some(libc::ENOMEM), "{e}");
                 assert!(
                     e.to_string().contains("at installing the seccomp filter"),
@@ -1432,7 +1447,14 @@ fn a_filter_the_kernel_refuses_is_a_typed_setup_error() {
         }
         // The same sandbox without a filter still runs.
         let mut sb = Sandbox::new();
-        sb.no_seccomp();
+        sb.seccomp(None);
         assert!(sb.output(&mut common::sh("true")).unwrap().status.success());
     });
+}
+
+/// A capability policy that leaves `no_new_privs` off.
+fn without_no_new_privs() -> stockade::caps::Policy {
+    let mut caps = stockade::caps::Policy::new();
+    caps.no_new_privs(false);
+    caps
 }

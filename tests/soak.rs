@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{as_each_identity, assert_no_children, chain, children_of_self, fd_list, sh};
-use stockade::{ChildSetupError, Command, Error, Sandbox, Stage, Stdio};
+use stockade::{Command, Error, Sandbox, Stdio, error};
 
 fn in_vm() -> bool {
     std::env::var_os("STOCKADE_VM_KERNEL").is_some()
@@ -193,8 +193,8 @@ fn ten_thousand_spawns_from_eight_threads_leak_nothing() {
                                 other => panic!("missing bind source: {other:?}"),
                             },
                             6 => match bad_dest.spawn(&mut sh("true")) {
-                                Err(Error::Setup(ChildSetupError {
-                                    stage: Stage::MountOp,
+                                Err(Error::Setup(error::SetupError {
+                                    stage: error::Stage::MountOp,
                                     ..
                                 })) => {}
                                 other => panic!("bad bind destination: {other:?}"),

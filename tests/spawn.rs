@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::{
     as_each_identity, assert_no_children, chain, fd_count, fd_list, pid_alive, run, sh, stdout_of,
 };
-use stockade::{Command, Error, Sandbox, SearchPath, Stdio};
+use stockade::{Command, Error, Sandbox, Stdio, error};
 
 /// Runs `script` under std and under the sandbox, and checks the statuses are
 /// identical, including their Display.
@@ -113,7 +113,7 @@ fn bad_programs_give_distinct_typed_errors() {
         match expect_error(&sb, &mut Command::new("no-such-program-xyz")) {
             Error::ProgramNotFound {
                 program,
-                searched: SearchPath::Path(p),
+                searched: error::SearchPath::Path(p),
             } => {
                 assert_eq!(program, "no-such-program-xyz");
                 assert!(!p.is_empty());
@@ -122,7 +122,7 @@ fn bad_programs_give_distinct_typed_errors() {
         }
         match expect_error(&sb, &mut Command::new("/t/missing")) {
             Error::ProgramNotFound {
-                searched: SearchPath::Literal,
+                searched: error::SearchPath::Literal,
                 ..
             } => {}
             e => panic!("wrong error: {}", chain(&e)),
@@ -188,24 +188,24 @@ fn bad_inputs_are_config_errors() {
         c.arg("a\0b");
         assert!(matches!(
             expect_error(&sb, &mut c),
-            Error::Config(stockade::ConfigError::NulByte {
-                field: stockade::Field::Arg(1)
+            Error::Config(stockade::error::ConfigError::NulByte {
+                field: stockade::error::Field::Arg(1)
             })
         ));
         let mut c = Command::new("sh");
         c.env("K", "v\0");
         assert!(matches!(
             expect_error(&sb, &mut c),
-            Error::Config(stockade::ConfigError::NulByte {
-                field: stockade::Field::Env(_)
+            Error::Config(stockade::error::ConfigError::NulByte {
+                field: stockade::error::Field::Env(_)
             })
         ));
         let mut c = Command::new("sh");
         c.env("A=B", "v");
         assert!(matches!(
             expect_error(&sb, &mut c),
-            Error::Config(stockade::ConfigError::NulByte {
-                field: stockade::Field::Env(_)
+            Error::Config(stockade::error::ConfigError::NulByte {
+                field: stockade::error::Field::Env(_)
             })
         ));
         let f = std::fs::File::open("/dev/null").unwrap();
@@ -213,9 +213,9 @@ fn bad_inputs_are_config_errors() {
         c.pass_fd(1, f);
         assert!(matches!(
             expect_error(&sb, &mut c),
-            Error::Config(stockade::ConfigError::FdTarget {
+            Error::Config(stockade::error::ConfigError::FdTarget {
                 fd: 1,
-                reason: stockade::FdProblem::Stdio
+                reason: stockade::error::FdProblem::Stdio
             })
         ));
         let mut c = Command::new("sh");
@@ -223,17 +223,17 @@ fn bad_inputs_are_config_errors() {
             .pass_fd(5, std::fs::File::open("/dev/null").unwrap());
         assert!(matches!(
             expect_error(&sb, &mut c),
-            Error::Config(stockade::ConfigError::FdTarget {
+            Error::Config(stockade::error::ConfigError::FdTarget {
                 fd: 5,
-                reason: stockade::FdProblem::Duplicate
+                reason: stockade::error::FdProblem::Duplicate
             })
         ));
         let mut h = Sandbox::new();
         h.hostname("x".repeat(65));
         assert!(matches!(
             h.validate(),
-            Err(Error::Config(stockade::ConfigError::Hostname {
-                reason: stockade::HostnameProblem::TooLong,
+            Err(Error::Config(stockade::error::ConfigError::Hostname {
+                reason: stockade::error::HostnameProblem::TooLong,
                 ..
             }))
         ));
@@ -242,8 +242,8 @@ fn bad_inputs_are_config_errors() {
             .namespaces(stockade::Namespaces::default() - stockade::Namespaces::UTS);
         assert!(matches!(
             h.validate(),
-            Err(Error::Config(stockade::ConfigError::Hostname {
-                reason: stockade::HostnameProblem::NoUtsNamespace,
+            Err(Error::Config(stockade::error::ConfigError::Hostname {
+                reason: stockade::error::HostnameProblem::NoUtsNamespace,
                 ..
             }))
         ));

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{as_each_identity, chain, fd_list, sh};
-use stockade::{Capability, Sandbox, Stdio};
+use stockade::{Sandbox, Stdio, caps};
 
 /// Runs `script` and returns (whether the root started from the template,
 /// exit success, stdout, stderr).
@@ -75,9 +75,9 @@ fn template_mounts_are_locked_and_hide_no_host_processes() {
         // A program that kept CAP_SYS_ADMIN (in its user namespace) and has
         // no seccomp filter: the most it can do to its mounts.
         let mut sb = Sandbox::new();
-        sb.keep_capability(Capability::SysAdmin);
+        sb.keep_capability(caps::Capability::SysAdmin);
         #[cfg(feature = "seccomp")]
-        sb.no_seccomp();
+        sb.seccomp(None);
         let script = "umount /etc/shadow 2>&1 && echo UNMOUNTED-MASK; \
                       umount -l /usr 2>&1 && echo UNMOUNTED-USR; \
                       mount -o remount,rw / 2>&1 && echo REMOUNTED-ROOT; \

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use stockade::units::{self, ParseDurationError, ParseSizeError};
-use stockade::{FsOp, Rlimit, TmpfsOptions};
+use stockade::{Rlimit, fs};
 
 /// Everything the command line asks for.
 #[derive(Debug, Default, PartialEq)]
@@ -36,7 +36,7 @@ pub struct Options {
     pub limits_best_effort: bool,
     pub json: bool,
     pub rootfs: Option<PathBuf>,
-    pub fs_ops: Vec<FsOp>,
+    pub fs_ops: Vec<fs::Op>,
     /// Landlock: paths readable and executable, paths also writable, TCP
     /// ports the program may connect to.
     pub landlock_ro: Vec<PathBuf>,
@@ -144,7 +144,7 @@ environment.
   --share-net              keep the host network namespace
   --net-filter             deny networking with seccomp and Landlock instead of
                            a network namespace (faster to spawn, isolates less:
-                           see Sandbox::deny_net_by_filter)
+                           see Network::Blocked)
   --hostname NAME          hostname inside the sandbox
   --uid N / --gid N        ids inside the sandbox (default: the caller's)
   --chdir DIR              working directory inside the sandbox
@@ -368,7 +368,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                 };
                 let src = val(&mut it, option)?;
                 let dest = val(&mut it, option)?;
-                o.fs_ops.push(FsOp::Bind {
+                o.fs_ops.push(fs::Op::Bind {
                     src: src.into(),
                     dest: dest.into(),
                     read_only: s.starts_with("--ro"),
@@ -386,27 +386,27 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                     }
                     None => (v.clone(), None),
                 };
-                o.fs_ops.push(FsOp::Tmpfs {
+                o.fs_ops.push(fs::Op::Tmpfs {
                     dest: dest.into(),
-                    options: TmpfsOptions { size, mode: None },
+                    options: fs::TmpfsOptions { size, mode: None },
                 });
             }
             "--overlay" => {
                 let lower = val(&mut it, "--overlay")?;
                 let dest = val(&mut it, "--overlay")?;
-                o.fs_ops.push(FsOp::Overlay {
+                o.fs_ops.push(fs::Op::Overlay {
                     lower: lower.into(),
                     dest: dest.into(),
                 });
             }
-            "--dir" => o.fs_ops.push(FsOp::Dir {
+            "--dir" => o.fs_ops.push(fs::Op::Dir {
                 dest: val(&mut it, "--dir")?.into(),
                 mode: None,
             }),
             "--symlink" => {
                 let target = val(&mut it, "--symlink")?;
                 let dest = val(&mut it, "--symlink")?;
-                o.fs_ops.push(FsOp::Symlink {
+                o.fs_ops.push(fs::Op::Symlink {
                     target: target.into(),
                     dest: dest.into(),
                 });
@@ -414,13 +414,13 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
             "--file" => {
                 let dest = val(&mut it, "--file")?;
                 let text = val(&mut it, "--file")?;
-                o.fs_ops.push(FsOp::File {
+                o.fs_ops.push(fs::Op::File {
                     dest: dest.into(),
                     contents: text.into_encoded_bytes(),
                     mode: None,
                 });
             }
-            "--mask" => o.fs_ops.push(FsOp::Mask {
+            "--mask" => o.fs_ops.push(fs::Op::Mask {
                 dest: val(&mut it, "--mask")?.into(),
             }),
             _ if s.starts_with('-') && s.len() > 1 => return Err(ArgError::Unknown { option: a }),
@@ -530,7 +530,7 @@ mod tests {
             o.rlimits,
             [
                 (Rlimit::Nofile, 64),
-                (Rlimit::As, stockade::RLIM_INFINITY),
+                (Rlimit::As, Rlimit::INFINITY),
                 (Rlimit::Fsize, 1 << 20)
             ]
         );
@@ -738,9 +738,9 @@ mod tests {
         assert_eq!(o.fs_ops.len(), 3);
         assert_eq!(
             o.fs_ops[0],
-            FsOp::Tmpfs {
+            fs::Op::Tmpfs {
                 dest: "/a".into(),
-                options: TmpfsOptions {
+                options: fs::TmpfsOptions {
                     size: Some(1024),
                     mode: None
                 }
@@ -748,7 +748,7 @@ mod tests {
         );
         assert!(matches!(
             &o.fs_ops[1],
-            FsOp::Bind {
+            fs::Op::Bind {
                 read_only: true,
                 optional: false,
                 ..
@@ -756,7 +756,7 @@ mod tests {
         ));
         assert_eq!(
             o.fs_ops[2],
-            FsOp::Mask {
+            fs::Op::Mask {
                 dest: "/y/z".into()
             }
         );

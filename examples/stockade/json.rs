@@ -143,7 +143,7 @@ pub fn enforcement(e: &Enforcement) -> String {
 /// The seccomp report: profile, rule count, what the program allows and
 /// answers.
 #[cfg(feature = "seccomp")]
-fn seccomp(s: &stockade::SeccompReport) -> String {
+fn seccomp(s: &stockade::seccomp::Report) -> String {
     let mut j = Object::new();
     j.str("profile", &s.profile.to_string());
     j.num("rules", s.rules as u64);
@@ -160,8 +160,8 @@ fn seccomp(s: &stockade::SeccompReport) -> String {
 }
 
 #[cfg(feature = "landlock")]
-fn status(s: stockade::LandlockEnforcement) -> &'static str {
-    use stockade::LandlockEnforcement as E;
+fn status(s: stockade::landlock::Status) -> &'static str {
+    use stockade::landlock::Status as E;
     match s {
         E::FullyEnforced => "fully_enforced",
         E::PartiallyEnforced => "partially_enforced",
@@ -174,7 +174,7 @@ fn status(s: stockade::LandlockEnforcement) -> &'static str {
 /// The Landlock report: ABI, overall status, each right's status, what is
 /// missing.
 #[cfg(feature = "landlock")]
-fn landlock(l: &stockade::LandlockReport) -> String {
+fn landlock(l: &stockade::landlock::Report) -> String {
     let mut j = Object::new();
     // 0: Landlock unavailable.
     j.num("abi", l.abi.map_or(0, |a| u64::from(a.version())));

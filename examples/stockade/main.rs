@@ -51,11 +51,11 @@ fn main() -> ExitCode {
         None => Sandbox::new(),
     };
     if opts.share_net {
-        sb.share_net();
+        sb.network(stockade::Network::Host);
     }
     if opts.net_filter {
         #[cfg(all(feature = "seccomp", feature = "landlock"))]
-        sb.deny_net_by_filter();
+        sb.network(stockade::Network::Blocked);
         #[cfg(not(all(feature = "seccomp", feature = "landlock")))]
         {
             eprintln!("stockade: --net-filter needs the seccomp and landlock features");
@@ -87,13 +87,13 @@ fn main() -> ExitCode {
         sb.cpu_time_limit(t);
     }
     for &(r, v) in &opts.rlimits {
-        sb.rlimit(r, v);
+        sb.rlimit(r, v, v);
     }
     if let Some(m) = opts.memory {
         sb.memory_limit(m);
     }
     if let Some(s) = opts.swap {
-        sb.memory_swap(s);
+        sb.cgroup_mut().swap_max = Some(s);
     }
     if let Some(n) = opts.pids {
         sb.pids_limit(n);
@@ -102,10 +102,10 @@ fn main() -> ExitCode {
         sb.cpus(c);
     }
     if let Some(p) = &opts.cgroup_parent {
-        sb.cgroup_parent(p);
+        sb.cgroup_mut().parent = Some(p.into());
     }
     if opts.limits_best_effort {
-        sb.cgroup_compat(stockade::CompatLevel::BestEffort);
+        sb.cgroup_mut().compat = stockade::CompatLevel::BestEffort;
     }
     if let Err(e) = landlock(&mut sb, &opts).and_then(|()| seccomp(&mut sb, &opts)) {
         eprintln!("stockade: {e}");
@@ -230,20 +230,23 @@ fn main() -> ExitCode {
 /// a hard requirement unless --landlock-best-effort.
 #[cfg(feature = "landlock")]
 fn landlock(sb: &mut Sandbox, opts: &args::Options) -> Result<(), &'static str> {
-    use stockade::{CompatLevel, FsAccess, LandlockPolicy};
+    use stockade::{CompatLevel, landlock};
     if opts.landlock_ro.is_empty()
         && opts.landlock_rw.is_empty()
         && opts.landlock_connect.is_empty()
     {
         return Ok(());
     }
-    let mut policy = LandlockPolicy::new();
+    let mut policy = landlock::Policy::new();
     for p in &opts.landlock_ro {
-        policy.allow(p, FsAccess::READ_EXEC);
+        policy.allow(p, landlock::FsAccess::READ_EXEC);
     }
     for p in &opts.landlock_rw {
         // Like a read-write bind: read, write and execute.
-        policy.allow(p, FsAccess::READ_WRITE | FsAccess::EXECUTE);
+        policy.allow(
+            p,
+            landlock::FsAccess::READ_WRITE | landlock::FsAccess::EXECUTE,
+        );
     }
     for &port in &opts.landlock_connect {
         policy.allow_tcp_connect(port);
@@ -272,10 +275,10 @@ fn landlock(_: &mut Sandbox, opts: &args::Options) -> Result<(), &'static str> {
 fn seccomp(sb: &mut Sandbox, opts: &args::Options) -> Result<(), &'static str> {
     match opts.seccomp {
         Some(args::SeccompMode::None) => {
-            sb.no_seccomp();
+            sb.seccomp(None);
         }
         Some(args::SeccompMode::Default) => {
-            sb.seccomp(stockade::SeccompPolicy::default_profile());
+            sb.seccomp(stockade::seccomp::Policy::default_profile());
         }
         None => {}
     }

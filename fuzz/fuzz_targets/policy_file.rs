@@ -5,9 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stockade::{PolicyError, Sandbox};
+use stockade::{policy, Sandbox};
 
-fn check(text: &str, parsed: Result<Sandbox, PolicyError>) {
+fn check(text: &str, parsed: Result<Sandbox, policy::Error>) {
     match parsed {
         Ok(sb) => {
             let toml = sb.to_toml().expect("an accepted policy writes as TOML");

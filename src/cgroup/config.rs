@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::error::CgroupError;
-use super::kinds::{CgroupField, Controller, Problem};
+use super::error::Error;
+use super::kinds::{Controller, Field, Problem};
 use crate::CompatLevel;
 
 /// The kernel's minimum `cpu.max` quota, in microseconds.
@@ -75,7 +75,7 @@ impl IoMaxRule {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default))]
 #[non_exhaustive]
-pub struct CgroupConfig {
+pub struct Config {
     /// `memory.max` in bytes: above it the kernel reclaims, then OOM-kills
     /// (`memory` controller, Linux 4.5).
     pub memory_max: Option<u64>,
@@ -117,9 +117,9 @@ pub struct CgroupConfig {
     pub compat: CompatLevel,
 }
 
-impl Default for CgroupConfig {
+impl Default for Config {
     fn default() -> Self {
-        CgroupConfig {
+        Config {
             memory_max: None,
             memory_high: None,
             swap_max: None,
@@ -137,8 +137,8 @@ impl Default for CgroupConfig {
     }
 }
 
-fn invalid(field: CgroupField, problem: Problem) -> CgroupError {
-    CgroupError::Invalid { field, problem }
+fn invalid(field: Field, problem: Problem) -> Error {
+    Error::Invalid { field, problem }
 }
 
 /// Checks a kernel CPU/memory-node list such as `0-3,5,7-8`.
@@ -156,7 +156,7 @@ pub(crate) fn is_valid_list(list: &str) -> bool {
         })
 }
 
-impl CgroupConfig {
+impl Config {
     /// True when a limit is set or `placement` asks for a cgroup anyway.
     pub fn requests_cgroup(&self) -> bool {
         self.placement || self.parent.is_some() || self.has_limits()
@@ -191,11 +191,11 @@ impl CgroupConfig {
 
     /// Checks every value without touching the system, except `cpus`, which is
     /// compared with `online_cpus`.
-    pub(crate) fn validate(&self, online_cpus: usize) -> Result<(), CgroupError> {
+    pub(crate) fn validate(&self, online_cpus: usize) -> Result<(), Error> {
         for (field, value) in [
-            (CgroupField::MemoryMax, self.memory_max),
-            (CgroupField::MemoryHigh, self.memory_high),
-            (CgroupField::PidsMax, self.pids_max),
+            (Field::MemoryMax, self.memory_max),
+            (Field::MemoryHigh, self.memory_high),
+            (Field::PidsMax, self.pids_max),
         ] {
             if value == Some(0) {
                 return Err(invalid(field, Problem::Zero));
@@ -203,26 +203,23 @@ impl CgroupConfig {
         }
         if let (Some(high), Some(max)) = (self.memory_high, self.memory_max) {
             if high > max {
-                return Err(invalid(CgroupField::MemoryHigh, Problem::HighAboveMax));
+                return Err(invalid(Field::MemoryHigh, Problem::HighAboveMax));
             }
         }
         if self.swap_max.is_some() && self.memory_max.is_none() {
-            return Err(invalid(CgroupField::SwapMax, Problem::SwapWithoutMemoryMax));
+            return Err(invalid(Field::SwapMax, Problem::SwapWithoutMemoryMax));
         }
         if let Some(cpus) = self.cpus {
             if !cpus.is_finite() || cpus <= 0.0 {
-                return Err(invalid(CgroupField::Cpus, Problem::NotFinitePositive));
+                return Err(invalid(Field::Cpus, Problem::NotFinitePositive));
             }
             let minimum = MIN_QUOTA_USEC as f64 / CPU_PERIOD_USEC as f64;
             if cpus < minimum {
-                return Err(invalid(
-                    CgroupField::Cpus,
-                    Problem::BelowMinimum { minimum },
-                ));
+                return Err(invalid(Field::Cpus, Problem::BelowMinimum { minimum }));
             }
             if cpus > online_cpus as f64 {
                 return Err(invalid(
-                    CgroupField::Cpus,
+                    Field::Cpus,
                     Problem::ExceedsOnlineCpus {
                         online: online_cpus,
                     },
@@ -231,11 +228,11 @@ impl CgroupConfig {
         }
         if let Some(weight) = self.cpu_weight {
             if weight == 0 {
-                return Err(invalid(CgroupField::CpuWeight, Problem::Zero));
+                return Err(invalid(Field::CpuWeight, Problem::Zero));
             }
             if weight > 10_000 {
                 return Err(invalid(
-                    CgroupField::CpuWeight,
+                    Field::CpuWeight,
                     Problem::AboveMaximum { maximum: 10_000.0 },
                 ));
             }
@@ -243,26 +240,26 @@ impl CgroupConfig {
         for (i, rule) in self.io_max.iter().enumerate() {
             let values = [rule.rbps, rule.wbps, rule.riops, rule.wiops];
             if values.iter().all(Option::is_none) {
-                return Err(invalid(CgroupField::IoMax(i), Problem::EmptyIoRule));
+                return Err(invalid(Field::IoMax(i), Problem::EmptyIoRule));
             }
             if values.contains(&Some(0)) {
-                return Err(invalid(CgroupField::IoMax(i), Problem::Zero));
+                return Err(invalid(Field::IoMax(i), Problem::Zero));
             }
             let same = |r: &IoMaxRule| r.major == rule.major && r.minor == rule.minor;
             if self.io_max[..i].iter().any(same) {
-                return Err(invalid(CgroupField::IoMax(i), Problem::DuplicateDevice));
+                return Err(invalid(Field::IoMax(i), Problem::DuplicateDevice));
             }
         }
         for (field, list) in [
-            (CgroupField::CpusetCpus, &self.cpuset_cpus),
-            (CgroupField::CpusetMems, &self.cpuset_mems),
+            (Field::CpusetCpus, &self.cpuset_cpus),
+            (Field::CpusetMems, &self.cpuset_mems),
         ] {
             if list.as_deref().is_some_and(|l| !is_valid_list(l)) {
                 return Err(invalid(field, Problem::BadList));
             }
         }
         if self.parent.as_deref().is_some_and(|p| !p.is_absolute()) {
-            return Err(invalid(CgroupField::Parent, Problem::NotAbsolute));
+            return Err(invalid(Field::Parent, Problem::NotAbsolute));
         }
         Ok(())
     }

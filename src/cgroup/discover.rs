@@ -2,7 +2,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::error::CgroupError;
+use super::error::Error;
 use super::kinds::Controller;
 use super::os::Os;
 
@@ -153,12 +153,12 @@ fn join(base: &Path, rest: &Path) -> PathBuf {
 
 impl Discovery {
     /// Combines the two files' contents.
-    pub(crate) fn from_texts(self_cgroup: &str, mountinfo: &str) -> Result<Discovery, CgroupError> {
-        let sc = parse_self_cgroup(self_cgroup).map_err(|line| CgroupError::Malformed {
+    pub(crate) fn from_texts(self_cgroup: &str, mountinfo: &str) -> Result<Discovery, Error> {
+        let sc = parse_self_cgroup(self_cgroup).map_err(|line| Error::Malformed {
             path: "/proc/self/cgroup".into(),
             line,
         })?;
-        let mi = parse_mountinfo(mountinfo).map_err(|line| CgroupError::Malformed {
+        let mi = parse_mountinfo(mountinfo).map_err(|line| Error::Malformed {
             path: "/proc/self/mountinfo".into(),
             line,
         })?;
@@ -169,10 +169,10 @@ impl Discovery {
             }
         }
         let (Some(own), false) = (sc.v2, mi.cgroup2.is_empty()) else {
-            return Err(CgroupError::NoCgroup2);
+            return Err(Error::NoCgroup2);
         };
         if own.components().any(|c| c == Component::ParentDir) || !own.is_absolute() {
-            return Err(CgroupError::OwnCgroupNotVisible { own });
+            return Err(Error::OwnCgroupNotVisible { own });
         }
         // The mount whose root is the deepest ancestor of our cgroup.
         let best = mi
@@ -181,7 +181,7 @@ impl Discovery {
             .filter_map(|m| strip(&own, &m.root).map(|rest| (m, rest)))
             .max_by_key(|(m, _)| m.root.components().count());
         let Some((mount, rest)) = best else {
-            return Err(CgroupError::OwnCgroupNotVisible { own });
+            return Err(Error::OwnCgroupNotVisible { own });
         };
         Ok(Discovery {
             own_dir: join(&mount.mount_point, &rest),
@@ -193,10 +193,10 @@ impl Discovery {
     }
 
     /// Reads and parses the caller's files through `os`.
-    pub(crate) fn load(os: &dyn Os) -> Result<Discovery, CgroupError> {
+    pub(crate) fn load(os: &dyn Os) -> Result<Discovery, Error> {
         let read = |p: &str| {
             os.read(Path::new(p))
-                .map_err(|e| CgroupError::io(super::error::IoOp::Read, p, e))
+                .map_err(|e| Error::io(super::error::IoOp::Read, p, e))
         };
         Discovery::from_texts(&read("/proc/self/cgroup")?, &read("/proc/self/mountinfo")?)
     }

@@ -5,11 +5,11 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::kinds::{CgroupField, Controller, LimitKind, Problem};
+use super::kinds::{Controller, Field, LimitKind, Problem};
 
 /// Why a cgroup controller or interface file cannot be used.
 ///
-/// Used both in [`CgroupError::Unsupported`] (hard requirement) and in the
+/// Used both in [`Error::Unsupported`] (hard requirement) and in the
 /// report's skipped limits (best effort).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -76,19 +76,19 @@ impl Unavailable {
             Unavailable::NoCgroup2 | Unavailable::OnV1Hierarchy => {
                 "run on a host with the unified cgroup v2 hierarchy (boot with \
                  systemd.unified_cgroup_hierarchy=1), then under a delegated cgroup (for example \
-                 `systemd-run --user --scope -p Delegate=yes <program>`) or with cgroup_parent set \
+                 `systemd-run --user --scope -p Delegate=yes <program>`) or with cgroup::Config::parent set \
                  to a cgroup delegated to this user; or opt into best-effort limits, which fall \
                  back to per-process rlimits"
             }
             Unavailable::NotInKernel => "use a kernel with the controller enabled",
             Unavailable::NotEnabledInParent | Unavailable::NotDelegated => {
                 "run the caller under a delegated cgroup (for example \
-                 `systemd-run --user --scope -p Delegate=yes <program>`) or set cgroup_parent \
+                 `systemd-run --user --scope -p Delegate=yes <program>`) or set cgroup::Config::parent \
                  to a cgroup delegated to this user"
             }
             Unavailable::NoInternalProcesses => {
                 "move the calling process into a leaf child cgroup and use its former cgroup \
-                 as cgroup_parent, or set cgroup_parent to an empty delegated cgroup"
+                 as cgroup::Config::parent, or set it to an empty delegated cgroup"
             }
             Unavailable::InterfaceMissing => "use a newer kernel or enable the feature",
             Unavailable::NoCgroup => "see the hard-requirement error for the cause",
@@ -142,12 +142,12 @@ impl fmt::Display for IoOp {
 /// A failure to set up, use or remove a sandbox's cgroup.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum CgroupError {
+pub enum Error {
     /// A configuration value is out of range or malformed.
     #[error("invalid cgroup setting `{field}`: {problem}")]
     Invalid {
         /// The offending field.
-        field: CgroupField,
+        field: Field,
         /// What is wrong with it.
         problem: Problem,
     },
@@ -213,7 +213,7 @@ pub enum CgroupError {
     /// The requested parent is not a directory of a cgroup v2 file system.
     #[error("failed to use {} as cgroup parent: it is not a cgroup v2 directory", path.display())]
     NotCgroup2 {
-        /// The parent given to `cgroup_parent`.
+        /// The parent given in [`Config::parent`](super::Config::parent).
         path: PathBuf,
     },
 
@@ -314,9 +314,9 @@ pub enum CgroupError {
     },
 }
 
-impl CgroupError {
-    pub(crate) fn io(op: IoOp, path: impl Into<PathBuf>, source: io::Error) -> CgroupError {
-        CgroupError::Io {
+impl Error {
+    pub(crate) fn io(op: IoOp, path: impl Into<PathBuf>, source: io::Error) -> Error {
+        Error::Io {
             op,
             path: path.into(),
             source,
@@ -326,13 +326,11 @@ impl CgroupError {
     /// The reason to record in a best-effort report when this error is skipped.
     pub(crate) fn as_unavailable(&self) -> Unavailable {
         match self {
-            CgroupError::Unsupported { reason, .. } => *reason,
-            CgroupError::InterfaceMissing { .. } => Unavailable::InterfaceMissing,
-            CgroupError::NoCgroup2 => Unavailable::NoCgroup2,
-            CgroupError::NotDelegated { .. } | CgroupError::CannotMigrate { .. } => {
-                Unavailable::NotDelegated
-            }
-            CgroupError::NoInternalProcesses { .. } => Unavailable::NoInternalProcesses,
+            Error::Unsupported { reason, .. } => *reason,
+            Error::InterfaceMissing { .. } => Unavailable::InterfaceMissing,
+            Error::NoCgroup2 => Unavailable::NoCgroup2,
+            Error::NotDelegated { .. } | Error::CannotMigrate { .. } => Unavailable::NotDelegated,
+            Error::NoInternalProcesses { .. } => Unavailable::NoInternalProcesses,
             _ => Unavailable::NoCgroup,
         }
     }
@@ -345,37 +343,37 @@ mod tests {
 
     /// Which variant `e` is; a new variant must be named here and sampled
     /// below.
-    fn variant(e: &CgroupError) -> &'static str {
+    fn variant(e: &Error) -> &'static str {
         match e {
-            CgroupError::Invalid { .. } => "Invalid",
-            CgroupError::Unsupported { .. } => "Unsupported",
-            CgroupError::InterfaceMissing { .. } => "InterfaceMissing",
-            CgroupError::NoCgroup2 => "NoCgroup2",
-            CgroupError::OwnCgroupNotVisible { .. } => "OwnCgroupNotVisible",
-            CgroupError::Malformed { .. } => "Malformed",
-            CgroupError::NotCgroup2 { .. } => "NotCgroup2",
-            CgroupError::NotDelegated { .. } => "NotDelegated",
-            CgroupError::CannotMigrate { .. } => "CannotMigrate",
-            CgroupError::NoInternalProcesses { .. } => "NoInternalProcesses",
-            CgroupError::TooManyCgroups { .. } => "TooManyCgroups",
-            CgroupError::LimitRejected { .. } => "LimitRejected",
-            CgroupError::StillPopulated { .. } => "StillPopulated",
-            CgroupError::Io { .. } => "Io",
+            Error::Invalid { .. } => "Invalid",
+            Error::Unsupported { .. } => "Unsupported",
+            Error::InterfaceMissing { .. } => "InterfaceMissing",
+            Error::NoCgroup2 => "NoCgroup2",
+            Error::OwnCgroupNotVisible { .. } => "OwnCgroupNotVisible",
+            Error::Malformed { .. } => "Malformed",
+            Error::NotCgroup2 { .. } => "NotCgroup2",
+            Error::NotDelegated { .. } => "NotDelegated",
+            Error::CannotMigrate { .. } => "CannotMigrate",
+            Error::NoInternalProcesses { .. } => "NoInternalProcesses",
+            Error::TooManyCgroups { .. } => "TooManyCgroups",
+            Error::LimitRejected { .. } => "LimitRejected",
+            Error::StillPopulated { .. } => "StillPopulated",
+            Error::Io { .. } => "Io",
         }
     }
 
     #[test]
     fn every_error_says_what_is_wrong_in_one_line() {
-        let samples: Vec<(CgroupError, Vec<&str>)> = vec![
+        let samples: Vec<(Error, Vec<&str>)> = vec![
             (
-                CgroupError::Invalid {
-                    field: CgroupField::Cpus,
+                Error::Invalid {
+                    field: Field::Cpus,
                     problem: Problem::ExceedsOnlineCpus { online: 4 },
                 },
                 vec!["`cpus`", "4 online CPUs"],
             ),
             (
-                CgroupError::Unsupported {
+                Error::Unsupported {
                     controller: Controller::Io,
                     parent: "/sys/fs/cgroup/user.slice".into(),
                     reason: Unavailable::OnV1Hierarchy,
@@ -383,44 +381,44 @@ mod tests {
                 vec!["io", "/sys/fs/cgroup/user.slice", "cgroup v1", "to fix"],
             ),
             (
-                CgroupError::InterfaceMissing {
+                Error::InterfaceMissing {
                     limit: LimitKind::MemorySwapMax,
                     path: "/sys/fs/cgroup/box".into(),
                 },
                 vec!["memory.swap.max", "/sys/fs/cgroup/box", "to fix"],
             ),
             (
-                CgroupError::NoCgroup2,
+                Error::NoCgroup2,
                 vec!["cgroup v2", "systemd.unified_cgroup_hierarchy=1"],
             ),
             (
-                CgroupError::OwnCgroupNotVisible {
+                Error::OwnCgroupNotVisible {
                     own: "/../outside".into(),
                 },
                 vec!["/../outside", "to fix"],
             ),
             (
-                CgroupError::Malformed {
+                Error::Malformed {
                     path: "/proc/self/mountinfo".into(),
                     line: 12,
                 },
                 vec!["/proc/self/mountinfo", "line 12"],
             ),
             (
-                CgroupError::NotCgroup2 {
+                Error::NotCgroup2 {
                     path: "/tmp".into(),
                 },
                 vec!["/tmp", "not a cgroup v2 directory"],
             ),
             (
-                CgroupError::NotDelegated {
+                Error::NotDelegated {
                     parent: "/sys/fs/cgroup/system.slice".into(),
                     source: os(libc::EACCES),
                 },
                 vec!["/sys/fs/cgroup/system.slice", "Delegate=yes"],
             ),
             (
-                CgroupError::CannotMigrate {
+                Error::CannotMigrate {
                     parent: "/sys/fs/cgroup/a/p".into(),
                     own: "/sys/fs/cgroup/b/me".into(),
                     common_ancestor: "/sys/fs/cgroup".into(),
@@ -432,21 +430,21 @@ mod tests {
                 ],
             ),
             (
-                CgroupError::NoInternalProcesses {
+                Error::NoInternalProcesses {
                     parent: "/sys/fs/cgroup/app".into(),
                     controller: Controller::Cpu,
                 },
                 vec!["cpu", "/sys/fs/cgroup/app", "leaf"],
             ),
             (
-                CgroupError::TooManyCgroups {
+                Error::TooManyCgroups {
                     parent: "/sys/fs/cgroup/app".into(),
                     source: os(libc::EAGAIN),
                 },
                 vec!["/sys/fs/cgroup/app", "cgroup.max.descendants"],
             ),
             (
-                CgroupError::LimitRejected {
+                Error::LimitRejected {
                     limit: LimitKind::CpuMax,
                     path: "/sys/fs/cgroup/box".into(),
                     source: os(libc::EINVAL),
@@ -454,14 +452,14 @@ mod tests {
                 vec!["cpu.max", "/sys/fs/cgroup/box"],
             ),
             (
-                CgroupError::StillPopulated {
+                Error::StillPopulated {
                     path: "/sys/fs/cgroup/box".into(),
                     waited: Duration::from_millis(250),
                 },
                 vec!["/sys/fs/cgroup/box", "250ms"],
             ),
             (
-                CgroupError::io(IoOp::Mkdir, "/sys/fs/cgroup/box", os(libc::EEXIST)),
+                Error::io(IoOp::Mkdir, "/sys/fs/cgroup/box", os(libc::EEXIST)),
                 vec!["create", "/sys/fs/cgroup/box"],
             ),
         ];

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use nix::fcntl::Flock;
 
-use super::error::{CgroupError, IoOp};
+use super::error::{Error, IoOp};
 use super::os::Os;
-use super::report::CgroupReport;
-use super::stats::{self, CgroupUsage, keyed};
+use super::report::Report;
+use super::stats::{self, Usage, keyed};
 
 /// How long `Drop` waits for the killed processes to leave before it gives up
 /// and leaves the removal to the next `prepare` of this process.
@@ -33,10 +33,10 @@ pub(crate) struct Location {
 }
 
 /// Reads the `populated` and `frozen` keys of `cgroup.events`.
-fn read_events(fd: BorrowedFd<'_>, path: &Path) -> Result<(bool, bool), CgroupError> {
+fn read_events(fd: BorrowedFd<'_>, path: &Path) -> Result<(bool, bool), Error> {
     let mut buf = [0u8; 256];
-    let n = nix::sys::uio::pread(fd, &mut buf, 0)
-        .map_err(|e| CgroupError::io(IoOp::Read, path, e.into()))?;
+    let n =
+        nix::sys::uio::pread(fd, &mut buf, 0).map_err(|e| Error::io(IoOp::Read, path, e.into()))?;
     let text = String::from_utf8_lossy(&buf[..n]);
     Ok((
         keyed(&text, "populated").unwrap_or(0) != 0,
@@ -51,11 +51,11 @@ fn wait_event(
     dir: &Path,
     timeout: Duration,
     want: impl Fn(bool, bool) -> bool,
-) -> Result<bool, CgroupError> {
+) -> Result<bool, Error> {
     let path = dir.join("cgroup.events");
     let fd = os
         .open_file(&path, false)
-        .map_err(|e| CgroupError::io(IoOp::Open, &path, e))?;
+        .map_err(|e| Error::io(IoOp::Open, &path, e))?;
     let start = Instant::now();
     loop {
         let (populated, frozen) = read_events(fd.as_fd(), &path)?;
@@ -74,17 +74,17 @@ fn wait_event(
         )];
         match nix::poll::poll(&mut fds, ms) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(CgroupError::io(IoOp::Poll, &path, e.into())),
+            Err(e) => return Err(Error::io(IoOp::Poll, &path, e.into())),
         }
     }
 }
 
 /// Waits until no process is left in the cgroup or below it.
-pub(crate) fn wait_empty(os: &dyn Os, dir: &Path, timeout: Duration) -> Result<(), CgroupError> {
+pub(crate) fn wait_empty(os: &dyn Os, dir: &Path, timeout: Duration) -> Result<(), Error> {
     if wait_event(os, dir, timeout, |populated, _| !populated)? {
         Ok(())
     } else {
-        Err(CgroupError::StillPopulated {
+        Err(Error::StillPopulated {
             path: dir.to_owned(),
             waited: timeout,
         })
@@ -107,7 +107,7 @@ fn subtree(os: &dyn Os, dir: &Path) -> Vec<PathBuf> {
 
 /// Kills every process in the cgroup and below: `cgroup.kill` (Linux 5.14),
 /// else freeze (`cgroup.freeze`, Linux 5.2), list, SIGKILL each, thaw, repeat.
-pub(crate) fn kill(os: &dyn Os, at: &Location, force_loop: bool) -> Result<(), CgroupError> {
+pub(crate) fn kill(os: &dyn Os, at: &Location, force_loop: bool) -> Result<(), Error> {
     if !force_loop {
         let path = at.dir.join("cgroup.kill");
         match os.write(&path, "1") {
@@ -115,13 +115,13 @@ pub(crate) fn kill(os: &dyn Os, at: &Location, force_loop: bool) -> Result<(), C
             Err(e)
                 if e.raw_os_error() == Some(libc::ENOENT)
                     && os.read(&at.dir.join("cgroup.events")).is_ok() => {}
-            Err(e) => return Err(CgroupError::io(IoOp::Write, path, e)),
+            Err(e) => return Err(Error::io(IoOp::Write, path, e)),
         }
     }
     kill_loop(os, at)
 }
 
-fn kill_loop(os: &dyn Os, at: &Location) -> Result<(), CgroupError> {
+fn kill_loop(os: &dyn Os, at: &Location) -> Result<(), Error> {
     let freeze = at.dir.join("cgroup.freeze");
     let frozen = os.write(&freeze, "1").is_ok();
     let mut result = Ok(());
@@ -138,7 +138,7 @@ fn kill_loop(os: &dyn Os, at: &Location) -> Result<(), CgroupError> {
                 Ok(text) => pids.extend(text.lines().filter_map(|l| l.trim().parse::<u32>().ok())),
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
                 Err(e) => {
-                    result = Err(CgroupError::io(IoOp::Read, path, e));
+                    result = Err(Error::io(IoOp::Read, path, e));
                     break;
                 }
             }
@@ -148,7 +148,7 @@ fn kill_loop(os: &dyn Os, at: &Location) -> Result<(), CgroupError> {
         }
         for pid in pids {
             if let Err(e) = os.kill_member(pid, &at.hierarchy) {
-                result = Err(CgroupError::io(IoOp::Signal, &at.dir, e));
+                result = Err(Error::io(IoOp::Signal, &at.dir, e));
             }
         }
         if frozen {
@@ -166,21 +166,21 @@ fn kill_loop(os: &dyn Os, at: &Location) -> Result<(), CgroupError> {
 }
 
 /// Removes the cgroup and every cgroup below it, deepest first.
-pub(crate) fn remove_tree(os: &dyn Os, dir: &Path) -> Result<(), CgroupError> {
+pub(crate) fn remove_tree(os: &dyn Os, dir: &Path) -> Result<(), Error> {
     let mut all = subtree(os, dir);
     all.reverse();
     for d in all {
         match os.rmdir(&d) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(CgroupError::io(IoOp::Rmdir, d, e)),
+            Err(e) => return Err(Error::io(IoOp::Rmdir, d, e)),
         }
     }
     Ok(())
 }
 
 /// Kill, wait at most `timeout`, remove.
-pub(crate) fn teardown(os: &dyn Os, at: &Location, timeout: Duration) -> Result<(), CgroupError> {
+pub(crate) fn teardown(os: &dyn Os, at: &Location, timeout: Duration) -> Result<(), Error> {
     kill(os, at, false)?;
     wait_empty(os, &at.dir, timeout)?;
     remove_tree(os, &at.dir)
@@ -208,7 +208,7 @@ pub(crate) struct PreparedCgroup {
     pub(crate) procs_fd: OwnedFd,
     /// The outer directory's `cgroup.kill` (Linux 5.14), opened for writing.
     pub(crate) kill_fd: Option<OwnedFd>,
-    pub(crate) report: CgroupReport,
+    pub(crate) report: Report,
     pub(crate) deferred: Option<Arc<super::Deferred>>,
     pub(crate) done: bool,
 }
@@ -267,45 +267,45 @@ impl PreparedCgroup {
     }
 
     /// What was enabled, applied and skipped.
-    pub(crate) fn report(&self) -> &CgroupReport {
+    pub(crate) fn report(&self) -> &Report {
         &self.report
     }
 
     /// Reads the usage counters (valid during and after the run, until removal).
-    pub(crate) fn usage(&self) -> Result<CgroupUsage, CgroupError> {
+    pub(crate) fn usage(&self) -> Result<Usage, Error> {
         stats::read_usage(&*self.os, &self.at.dir)
     }
 
     /// Whether any process is left in the cgroup.
-    pub(crate) fn is_populated(&self) -> Result<bool, CgroupError> {
+    pub(crate) fn is_populated(&self) -> Result<bool, Error> {
         let path = self.at.dir.join("cgroup.events");
         let fd = self
             .os
             .open_file(&path, false)
-            .map_err(|e| CgroupError::io(IoOp::Open, &path, e))?;
+            .map_err(|e| Error::io(IoOp::Open, &path, e))?;
         Ok(read_events(fd.as_fd(), &path)?.0)
     }
 
     /// SIGKILLs every process in the cgroup (cgroup.kill, Linux 5.14; a
     /// freeze-and-kill loop on older kernels).
-    pub(crate) fn kill(&self) -> Result<(), CgroupError> {
+    pub(crate) fn kill(&self) -> Result<(), Error> {
         kill(&*self.os, &self.at, false)
     }
 
     /// Waits until the cgroup has no process left, at most `timeout`.
-    pub(crate) fn wait_empty(&self, timeout: Duration) -> Result<(), CgroupError> {
+    pub(crate) fn wait_empty(&self, timeout: Duration) -> Result<(), Error> {
         wait_empty(&*self.os, &self.at.dir, timeout)
     }
 
     /// Kills, waits (at most 5 s) and removes the cgroup.
-    pub(crate) fn remove(mut self) -> Result<(), CgroupError> {
+    pub(crate) fn remove(mut self) -> Result<(), Error> {
         self.done = true;
         teardown(&*self.os, &self.at, REMOVE_WAIT)
     }
 
     /// Kills, waits at most `timeout`, reads the usage, removes the cgroup.
     /// What cannot be removed now is left to `Drop` (which retries later).
-    pub(crate) fn finish(mut self, timeout: Duration) -> Result<CgroupUsage, CgroupError> {
+    pub(crate) fn finish(mut self, timeout: Duration) -> Result<Usage, Error> {
         let killed = self.kill();
         let emptied = killed.and_then(|()| self.wait_empty(timeout));
         let usage = self.usage();

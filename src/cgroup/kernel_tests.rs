@@ -45,10 +45,10 @@ fn engine() -> Engine {
     Engine::new(Arc::new(RealOs))
 }
 
-fn in_parent(parent: &Path) -> CgroupConfig {
-    CgroupConfig {
+fn in_parent(parent: &Path) -> Config {
+    Config {
         parent: Some(parent.to_owned()),
-        ..CgroupConfig::default()
+        ..Config::default()
     }
 }
 
@@ -114,7 +114,7 @@ fn real_memory_limit_oom_kills_and_is_counted() {
         return;
     };
     let cg = engine()
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             memory_max: Some(32 << 20),
             ..in_parent(&parent)
         })
@@ -174,7 +174,7 @@ fn real_clone3_into_cgroup() {
         return;
     };
     let cg = engine()
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             pids_max: Some(16),
             ..in_parent(&parent)
         })
@@ -255,7 +255,7 @@ fn real_procs_fd_works_after_entering_new_namespaces() {
         return;
     };
     let cg = engine()
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             placement: true,
             ..in_parent(&parent)
         })
@@ -294,7 +294,7 @@ fn real_pids_limit_stops_forks() {
         return;
     };
     let cg = engine()
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             pids_max: Some(4),
             ..in_parent(&parent)
         })
@@ -358,7 +358,7 @@ fn real_kill_reaches_double_forked_daemons() {
     };
     for force_loop in [false, true] {
         let cg = engine()
-            .prepare(&CgroupConfig {
+            .prepare(&Config {
                 pids_max: Some(32),
                 ..in_parent(&parent)
             })
@@ -397,7 +397,7 @@ fn real_drop_kills_waits_and_removes() {
         return;
     };
     let cg = engine()
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             memory_max: Some(64 << 20),
             ..in_parent(&parent)
         })
@@ -421,7 +421,7 @@ fn real_200_cycles_leave_nothing_and_measure_cost() {
         return;
     };
     let e = engine();
-    let config = CgroupConfig {
+    let config = Config {
         memory_max: Some(64 << 20),
         pids_max: Some(64),
         cpus: Some(0.5),
@@ -495,7 +495,7 @@ fn real_sandbox_cannot_reach_its_limits() {
         return;
     };
     let cg = engine()
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             memory_max: Some(64 << 20),
             ..in_parent(&parent)
         })
@@ -546,13 +546,13 @@ fn real_sandbox_cannot_reach_its_limits() {
 fn host_memory_limit_on_hybrid_cgroups_is_unsupported() {
     let disc = match Discovery::load(&RealOs) {
         Ok(d) => d,
-        Err(CgroupError::NoCgroup2) => {
-            let err = prepare(&CgroupConfig {
+        Err(Error::NoCgroup2) => {
+            let err = prepare(&Config {
                 memory_max: Some(1 << 20),
-                ..CgroupConfig::default()
+                ..Config::default()
             })
             .unwrap_err();
-            assert!(matches!(err, CgroupError::NoCgroup2), "{err:?}");
+            assert!(matches!(err, Error::NoCgroup2), "{err:?}");
             return;
         }
         Err(e) => panic!("{e}"),
@@ -563,15 +563,15 @@ fn host_memory_limit_on_hybrid_cgroups_is_unsupported() {
         );
         return;
     }
-    let err = prepare(&CgroupConfig {
+    let err = prepare(&Config {
         memory_max: Some(1 << 20),
-        ..CgroupConfig::default()
+        ..Config::default()
     })
     .unwrap_err();
     assert!(
         matches!(
             err,
-            CgroupError::Unsupported {
+            Error::Unsupported {
                 controller: Controller::Memory,
                 reason: Unavailable::OnV1Hierarchy,
                 ..

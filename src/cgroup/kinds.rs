@@ -5,7 +5,7 @@
 use std::fmt;
 
 #[cfg(doc)]
-use super::CgroupConfig;
+use super::Config;
 
 /// A cgroup v2 controller that stockade can enable for a sandbox.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -200,45 +200,45 @@ impl fmt::Display for LimitKind {
     }
 }
 
-/// A field of [`CgroupConfig`], named in validation errors.
+/// A field of [`Config`], named in validation errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum CgroupField {
-    /// [`CgroupConfig::memory_max`].
+pub enum Field {
+    /// [`Config::memory_max`].
     MemoryMax,
-    /// [`CgroupConfig::memory_high`].
+    /// [`Config::memory_high`].
     MemoryHigh,
-    /// [`CgroupConfig::swap_max`].
+    /// [`Config::swap_max`].
     SwapMax,
-    /// [`CgroupConfig::pids_max`].
+    /// [`Config::pids_max`].
     PidsMax,
-    /// [`CgroupConfig::cpus`].
+    /// [`Config::cpus`].
     Cpus,
-    /// [`CgroupConfig::cpu_weight`].
+    /// [`Config::cpu_weight`].
     CpuWeight,
-    /// [`CgroupConfig::io_max`], with the rule's index.
+    /// [`Config::io_max`], with the rule's index.
     IoMax(usize),
-    /// [`CgroupConfig::cpuset_cpus`].
+    /// [`Config::cpuset_cpus`].
     CpusetCpus,
-    /// [`CgroupConfig::cpuset_mems`].
+    /// [`Config::cpuset_mems`].
     CpusetMems,
-    /// [`CgroupConfig::parent`].
+    /// [`Config::parent`].
     Parent,
 }
 
-impl fmt::Display for CgroupField {
+impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CgroupField::MemoryMax => f.write_str("memory_max"),
-            CgroupField::MemoryHigh => f.write_str("memory_high"),
-            CgroupField::SwapMax => f.write_str("swap_max"),
-            CgroupField::PidsMax => f.write_str("pids_max"),
-            CgroupField::Cpus => f.write_str("cpus"),
-            CgroupField::CpuWeight => f.write_str("cpu_weight"),
-            CgroupField::IoMax(i) => write!(f, "io_max[{i}]"),
-            CgroupField::CpusetCpus => f.write_str("cpuset_cpus"),
-            CgroupField::CpusetMems => f.write_str("cpuset_mems"),
-            CgroupField::Parent => f.write_str("parent"),
+            Field::MemoryMax => f.write_str("memory_max"),
+            Field::MemoryHigh => f.write_str("memory_high"),
+            Field::SwapMax => f.write_str("swap_max"),
+            Field::PidsMax => f.write_str("pids_max"),
+            Field::Cpus => f.write_str("cpus"),
+            Field::CpuWeight => f.write_str("cpu_weight"),
+            Field::IoMax(i) => write!(f, "io_max[{i}]"),
+            Field::CpusetCpus => f.write_str("cpuset_cpus"),
+            Field::CpusetMems => f.write_str("cpuset_mems"),
+            Field::Parent => f.write_str("parent"),
         }
     }
 }

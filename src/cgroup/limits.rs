@@ -1,6 +1,6 @@
-//! Turning a [`CgroupConfig`] into the exact control-file writes.
+//! Turning a [`Config`] into the exact control-file writes.
 
-use super::config::{CPU_PERIOD_USEC, CgroupConfig};
+use super::config::{CPU_PERIOD_USEC, Config};
 use super::kinds::LimitKind;
 
 /// One write to a control file.
@@ -28,7 +28,7 @@ fn bytes_or_max(v: u64) -> String {
 }
 
 /// The writes for a validated config, in the order they are applied.
-pub(crate) fn plan(config: &CgroupConfig) -> Vec<PlannedWrite> {
+pub(crate) fn plan(config: &Config) -> Vec<PlannedWrite> {
     let mut out = Vec::new();
     let mut push = |kind, value: String, explicit| {
         out.push(PlannedWrite {

@@ -7,7 +7,7 @@
 //! <parent>/stockade-<pid>-<start>-<n>/sandbox/   the program (CLONE_INTO_CGROUP)
 //! ```
 //!
-//! `<parent>` is [`CgroupConfig::parent`] or, by default, the calling process's
+//! `<parent>` is [`Config::parent`] or, by default, the calling process's
 //! own cgroup (the `0::` line of /proc/self/cgroup, under the cgroup2 mount
 //! found in /proc/self/mountinfo). The needed controllers are enabled in the
 //! parent's `cgroup.subtree_control` when the parent allows it (it was
@@ -40,11 +40,11 @@ mod kernel_tests;
 #[cfg(test)]
 mod tests;
 
-pub use config::{CgroupConfig, IoMaxRule};
-pub use error::{CgroupError, IoOp, Unavailable};
-pub use kinds::{CgroupField, Controller, LimitKind, Problem};
-pub use report::{AppliedLimit, CgroupReport, SkippedLimit};
-pub use stats::{CgroupUsage, CpuStat, MemoryEvents};
+pub use config::{Config, IoMaxRule};
+pub use error::{Error, IoOp, Unavailable};
+pub use kinds::{Controller, Field, LimitKind, Problem};
+pub use report::{AppliedLimit, Report, SkippedLimit};
+pub use stats::{CpuStat, MemoryEvents, Usage};
 
 pub(crate) use handle::{FINISH_WAIT, PreparedCgroup};
 
@@ -71,22 +71,22 @@ pub(crate) struct Preparation {
     /// The cgroup, when one was requested and could be created.
     pub(crate) cgroup: Option<PreparedCgroup>,
     /// What took effect; None when nothing was requested.
-    pub(crate) report: Option<CgroupReport>,
+    pub(crate) report: Option<Report>,
     /// In best-effort mode, the error that prevented creating any cgroup.
-    pub(crate) swallowed: Option<CgroupError>,
+    pub(crate) swallowed: Option<Error>,
 }
 
 /// Creates the sandbox's cgroup and writes its limits (parent side, before
 /// clone). Ok(None) when the config requests no cgroup, or in best-effort mode
 /// when none could be created (use [`prepare_reported`] to learn why).
 #[allow(dead_code)] // Parts are used only by the tests.
-pub(crate) fn prepare(config: &CgroupConfig) -> Result<Option<PreparedCgroup>, CgroupError> {
+pub(crate) fn prepare(config: &Config) -> Result<Option<PreparedCgroup>, Error> {
     prepare_reported(config).map(|p| p.cgroup)
 }
 
 /// Like [`prepare`], and also returns the report when no cgroup could be made.
 #[allow(dead_code)] // Parts are used only by the tests.
-pub(crate) fn prepare_reported(config: &CgroupConfig) -> Result<Preparation, CgroupError> {
+pub(crate) fn prepare_reported(config: &Config) -> Result<Preparation, Error> {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE
         .get_or_init(|| Engine::new(Arc::new(RealOs)))
@@ -94,7 +94,7 @@ pub(crate) fn prepare_reported(config: &CgroupConfig) -> Result<Preparation, Cgr
 }
 
 /// Checks a configuration's values (the CPU count against this machine's).
-pub(crate) fn validate(config: &CgroupConfig) -> Result<(), CgroupError> {
+pub(crate) fn validate(config: &Config) -> Result<(), Error> {
     config.validate(RealOs.online_cpus())
 }
 
@@ -196,11 +196,11 @@ impl Engine {
         }
     }
 
-    fn discovery(&self) -> Result<Arc<Discovery>, CgroupError> {
+    fn discovery(&self) -> Result<Arc<Discovery>, Error> {
         let mut cache = lock(&self.discovery);
         match &*cache {
             Some(Cached::Found(d)) => return Ok(d.clone()),
-            Some(Cached::NoCgroup2) => return Err(CgroupError::NoCgroup2),
+            Some(Cached::NoCgroup2) => return Err(Error::NoCgroup2),
             None => {}
         }
         match Discovery::load(&*self.os) {
@@ -209,9 +209,9 @@ impl Engine {
                 *cache = Some(Cached::Found(d.clone()));
                 Ok(d)
             }
-            Err(CgroupError::NoCgroup2) => {
+            Err(Error::NoCgroup2) => {
                 *cache = Some(Cached::NoCgroup2);
-                Err(CgroupError::NoCgroup2)
+                Err(Error::NoCgroup2)
             }
             Err(e) => Err(e),
         }
@@ -224,7 +224,7 @@ impl Engine {
         lock(&self.parents).clear();
     }
 
-    pub(crate) fn prepare(&self, config: &CgroupConfig) -> Result<Preparation, CgroupError> {
+    pub(crate) fn prepare(&self, config: &Config) -> Result<Preparation, Error> {
         if !config.requests_cgroup() {
             return Ok(Preparation {
                 cgroup: None,
@@ -250,7 +250,7 @@ impl Engine {
             }),
             Err(e) => {
                 let e = match e {
-                    Retry => CgroupError::io(
+                    Retry => Error::io(
                         IoOp::Mkdir,
                         config.parent.clone().unwrap_or_default(),
                         io::Error::from_raw_os_error(libc::ENOENT),
@@ -269,9 +269,9 @@ impl Engine {
                         .collect();
                     Ok(Preparation {
                         cgroup: None,
-                        report: Some(CgroupReport {
+                        report: Some(Report {
                             skipped,
-                            ..CgroupReport::default()
+                            ..Report::default()
                         }),
                         swallowed: Some(e),
                     })
@@ -285,21 +285,21 @@ impl Engine {
     /// Checks a parent the first time this process uses it: a cgroup2
     /// directory, writable, processes can be moved into it; then removes the
     /// stale cgroups found there.
-    fn check_parent(&self, disc: &Discovery, parent: &Path) -> Result<(), CgroupError> {
+    fn check_parent(&self, disc: &Discovery, parent: &Path) -> Result<(), Error> {
         if lock(&self.parents).contains_key(parent) {
             return Ok(());
         }
         match self.os.is_cgroup2(parent) {
             Ok(true) => {}
             Ok(false) => {
-                return Err(CgroupError::NotCgroup2 {
+                return Err(Error::NotCgroup2 {
                     path: parent.to_owned(),
                 });
             }
-            Err(e) => return Err(CgroupError::io(IoOp::Open, parent, e)),
+            Err(e) => return Err(Error::io(IoOp::Open, parent, e)),
         }
         let Some(hierarchy) = disc.hierarchy_path(parent) else {
-            return Err(CgroupError::NotCgroup2 {
+            return Err(Error::NotCgroup2 {
                 path: parent.to_owned(),
             });
         };
@@ -308,7 +308,7 @@ impl Engine {
         let common = common_ancestor(&disc.own, &hierarchy);
         if let Some(dir) = disc.dir_of(&common) {
             if !self.os.writable(&dir.join("cgroup.procs")) {
-                return Err(CgroupError::CannotMigrate {
+                return Err(Error::CannotMigrate {
                     parent: parent.to_owned(),
                     own: disc.own_dir.clone(),
                     common_ancestor: dir,
@@ -316,7 +316,7 @@ impl Engine {
             }
         }
         if !self.os.writable(parent) {
-            return Err(CgroupError::NotDelegated {
+            return Err(Error::NotDelegated {
                 parent: parent.to_owned(),
                 source: io::Error::from_raw_os_error(libc::EACCES),
             });
@@ -337,7 +337,7 @@ impl Engine {
         disc: &Discovery,
         parent: &Path,
         c: Controller,
-    ) -> Result<Unavailable, CgroupError> {
+    ) -> Result<Unavailable, Error> {
         if disc.v1.contains(&c) {
             return Ok(Unavailable::OnV1Hierarchy);
         }
@@ -349,7 +349,7 @@ impl Engine {
             let text = self
                 .os
                 .read(&path)
-                .map_err(|e| CgroupError::io(IoOp::Read, path, e))?;
+                .map_err(|e| Error::io(IoOp::Read, path, e))?;
             if !contains(&text, c) {
                 return Ok(Unavailable::NotInKernel);
             }
@@ -364,7 +364,7 @@ impl Engine {
         disc: &Discovery,
         parent: &Path,
         c: Controller,
-    ) -> Result<(), CgroupError> {
+    ) -> Result<(), Error> {
         let known = |s: &Self| {
             lock(&s.parents)
                 .get(parent)
@@ -380,7 +380,7 @@ impl Engine {
                 .enabled
                 .push(c)
         };
-        let unsupported = |reason| CgroupError::Unsupported {
+        let unsupported = |reason| Error::Unsupported {
             controller: c,
             parent: parent.to_owned(),
             reason,
@@ -389,7 +389,7 @@ impl Engine {
         let sc = self
             .os
             .read(&sc_path)
-            .map_err(|e| CgroupError::io(IoOp::Read, &sc_path, e))?;
+            .map_err(|e| Error::io(IoOp::Read, &sc_path, e))?;
         // The kernel refuses a domain controller (memory, io) in a non-root
         // cgroup that holds processes (EBUSY), but accepts a threaded one
         // (cpu, cpuset, pids): the parent then becomes a thread root, every
@@ -398,10 +398,10 @@ impl Engine {
         // use a controller someone else enabled in, a parent that holds
         // processes (the caller's own cgroup always does, unless it is the
         // root, where the rule does not apply).
-        let refuse_if_busy = |s: &Self| -> Result<(), CgroupError> {
+        let refuse_if_busy = |s: &Self| -> Result<(), Error> {
             let is_root = s.os.read(&parent.join("cgroup.type")).is_err();
             if !is_root && s.has_processes(parent)? {
-                return Err(CgroupError::NoInternalProcesses {
+                return Err(Error::NoInternalProcesses {
                     parent: parent.to_owned(),
                     controller: c,
                 });
@@ -417,7 +417,7 @@ impl Engine {
         let avail = self
             .os
             .read(&avail_path)
-            .map_err(|e| CgroupError::io(IoOp::Read, &avail_path, e))?;
+            .map_err(|e| Error::io(IoOp::Read, &avail_path, e))?;
         if !contains(&avail, c) {
             return Err(unsupported(self.unavailable(disc, parent, c)?));
         }
@@ -429,25 +429,25 @@ impl Engine {
             }
             Err(e) => Err(match errno(&e) {
                 libc::EACCES | libc::EPERM | libc::EROFS => unsupported(Unavailable::NotDelegated),
-                libc::EBUSY => CgroupError::NoInternalProcesses {
+                libc::EBUSY => Error::NoInternalProcesses {
                     parent: parent.to_owned(),
                     controller: c,
                 },
                 libc::ENOENT | libc::EINVAL | libc::EOPNOTSUPP => {
                     unsupported(Unavailable::NotEnabledInParent)
                 }
-                _ => CgroupError::io(IoOp::Write, sc_path, e),
+                _ => Error::io(IoOp::Write, sc_path, e),
             }),
         }
     }
 
     /// Whether cgroup `dir` itself (not its descendants) holds a process.
-    fn has_processes(&self, dir: &Path) -> Result<bool, CgroupError> {
+    fn has_processes(&self, dir: &Path) -> Result<bool, Error> {
         let path = dir.join("cgroup.procs");
         let text = self
             .os
             .read(&path)
-            .map_err(|e| CgroupError::io(IoOp::Read, path, e))?;
+            .map_err(|e| Error::io(IoOp::Read, path, e))?;
         Ok(!text.trim().is_empty())
     }
 
@@ -464,23 +464,23 @@ impl Engine {
             if let Err(e) = self.os.mkdir(&dir) {
                 return Err(match errno(&e) {
                     libc::EEXIST => continue,
-                    libc::EACCES | libc::EPERM | libc::EROFS => Fail(CgroupError::NotDelegated {
+                    libc::EACCES | libc::EPERM | libc::EROFS => Fail(Error::NotDelegated {
                         parent: parent.to_owned(),
                         source: e,
                     }),
-                    libc::EAGAIN | libc::ENOSPC => Fail(CgroupError::TooManyCgroups {
+                    libc::EAGAIN | libc::ENOSPC => Fail(Error::TooManyCgroups {
                         parent: parent.to_owned(),
                         source: e,
                     }),
                     libc::ENOENT if own_parent => Retry,
-                    _ => Fail(CgroupError::io(IoOp::Mkdir, dir, e)),
+                    _ => Fail(Error::io(IoOp::Mkdir, dir, e)),
                 });
             }
             let fd = match self.os.open_dir(&dir) {
                 Ok(fd) => fd,
                 Err(e) => {
                     let _ = self.os.rmdir(&dir);
-                    return Err(Fail(CgroupError::io(IoOp::Open, dir, e)));
+                    return Err(Fail(Error::io(IoOp::Open, dir, e)));
                 }
             };
             match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
@@ -490,22 +490,18 @@ impl Engine {
                 Err((_, nix::errno::Errno::EWOULDBLOCK)) => continue,
                 Err((_, e)) => {
                     let _ = self.os.rmdir(&dir);
-                    return Err(Fail(CgroupError::io(IoOp::Open, dir, e.into())));
+                    return Err(Fail(Error::io(IoOp::Open, dir, e.into())));
                 }
             }
         }
-        Err(Fail(CgroupError::io(
+        Err(Fail(Error::io(
             IoOp::Mkdir,
             parent,
             io::Error::from_raw_os_error(libc::EEXIST),
         )))
     }
 
-    fn setup(
-        &self,
-        config: &CgroupConfig,
-        best_effort: bool,
-    ) -> Result<PreparedCgroup, SetupError> {
+    fn setup(&self, config: &Config, best_effort: bool) -> Result<PreparedCgroup, SetupError> {
         let disc = self.discovery()?;
         let own_parent = config.parent.is_none();
         let parent = config
@@ -532,15 +528,14 @@ impl Engine {
             !on_v1.is_empty()
         };
         if let (true, Some(&controller)) = (give_up, on_v1.first()) {
-            return Err(Fail(CgroupError::Unsupported {
+            return Err(Fail(Error::Unsupported {
                 controller,
                 parent,
                 reason: Unavailable::OnV1Hierarchy,
             }));
         }
         if let Err(e) = self.check_parent(&disc, &parent) {
-            let gone =
-                matches!(&e, CgroupError::Io { source, .. } if errno(source) == libc::ENOENT);
+            let gone = matches!(&e, Error::Io { source, .. } if errno(source) == libc::ENOENT);
             return Err(if gone && own_parent { Retry } else { Fail(e) });
         }
         let mut missing: Vec<(Controller, Unavailable)> = Vec::new();
@@ -554,7 +549,7 @@ impl Engine {
         if let Some(&(controller, reason)) = missing.first() {
             if !config.placement && missing.len() == config.controllers().len() {
                 // Nothing requested could apply: make no cgroup at all.
-                return Err(Fail(CgroupError::Unsupported {
+                return Err(Fail(Error::Unsupported {
                     controller,
                     parent,
                     reason,
@@ -595,31 +590,23 @@ impl Engine {
     #[allow(clippy::type_complexity)]
     fn fill(
         &self,
-        config: &CgroupConfig,
+        config: &Config,
         best_effort: bool,
         at: &Location,
         missing: &[(Controller, Unavailable)],
-    ) -> Result<
-        (
-            PathBuf,
-            std::os::fd::OwnedFd,
-            std::os::fd::OwnedFd,
-            CgroupReport,
-        ),
-        SetupError,
-    > {
+    ) -> Result<(PathBuf, std::os::fd::OwnedFd, std::os::fd::OwnedFd, Report), SetupError> {
         let os = &*self.os;
         let controllers_path = at.dir.join("cgroup.controllers");
         let controllers_text = os
             .read(&controllers_path)
-            .map_err(|e| Fail(CgroupError::io(IoOp::Read, &controllers_path, e)))?;
-        let mut report = CgroupReport {
+            .map_err(|e| Fail(Error::io(IoOp::Read, &controllers_path, e)))?;
+        let mut report = Report {
             path: Some(at.dir.clone()),
             controllers: Controller::ALL
                 .into_iter()
                 .filter(|&c| contains(&controllers_text, c))
                 .collect(),
-            ..CgroupReport::default()
+            ..Report::default()
         };
         for PlannedWrite {
             kind,
@@ -645,7 +632,7 @@ impl Engine {
                 // The parent's subtree_control changed since we looked.
                 return Err(Retry);
             }
-            let skip = |report: &mut CgroupReport, reason| {
+            let skip = |report: &mut Report, reason| {
                 report.skipped.push(SkippedLimit {
                     kind,
                     reason,
@@ -658,14 +645,14 @@ impl Engine {
                     skip(&mut report, Unavailable::InterfaceMissing)
                 }
                 (libc::ENOENT, true) => {
-                    return Err(Fail(CgroupError::InterfaceMissing {
+                    return Err(Fail(Error::InterfaceMissing {
                         limit: kind,
                         path: at.dir.clone(),
                     }));
                 }
                 (_, false) => skip(&mut report, Unavailable::InterfaceMissing),
                 (_, true) => {
-                    return Err(Fail(CgroupError::LimitRejected {
+                    return Err(Fail(Error::LimitRejected {
                         limit: kind,
                         path: at.dir.clone(),
                         source: e,
@@ -675,14 +662,14 @@ impl Engine {
         }
         let leaf = at.dir.join(LEAF);
         os.mkdir(&leaf)
-            .map_err(|e| Fail(CgroupError::io(IoOp::Mkdir, &leaf, e)))?;
+            .map_err(|e| Fail(Error::io(IoOp::Mkdir, &leaf, e)))?;
         let leaf_fd = os
             .open_dir(&leaf)
-            .map_err(|e| Fail(CgroupError::io(IoOp::Open, &leaf, e)))?;
+            .map_err(|e| Fail(Error::io(IoOp::Open, &leaf, e)))?;
         let procs = leaf.join("cgroup.procs");
         let procs_fd = os
             .open_file(&procs, true)
-            .map_err(|e| Fail(CgroupError::io(IoOp::Open, &procs, e)))?;
+            .map_err(|e| Fail(Error::io(IoOp::Open, &procs, e)))?;
         Ok((leaf, leaf_fd, procs_fd, report))
     }
 }
@@ -692,12 +679,12 @@ impl Engine {
 enum SetupError {
     /// The system changed under a cache: forget and try once more.
     Retry,
-    Fail(CgroupError),
+    Fail(Error),
 }
 use SetupError::{Fail, Retry};
 
-impl From<CgroupError> for SetupError {
-    fn from(e: CgroupError) -> Self {
+impl From<Error> for SetupError {
+    fn from(e: Error) -> Self {
         Fail(e)
     }
 }

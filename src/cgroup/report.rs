@@ -34,7 +34,7 @@ pub struct SkippedLimit {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
-pub struct CgroupReport {
+pub struct Report {
     /// The sandbox's cgroup directory (holding the limits); None when no
     /// cgroup could be created (best-effort mode).
     pub path: Option<PathBuf>,
@@ -46,7 +46,7 @@ pub struct CgroupReport {
     pub skipped: Vec<SkippedLimit>,
 }
 
-impl CgroupReport {
+impl Report {
     /// True when every limit the caller asked for is in force.
     pub fn fully_applied(&self) -> bool {
         self.path.is_some() && self.skipped.iter().all(|s| !s.requested)

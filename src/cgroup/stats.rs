@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::error::{CgroupError, IoOp};
+use super::error::{Error, IoOp};
 use super::os::Os;
 
 /// Counters from `memory.events` (Linux 4.13; `oom_kill` 4.13,
@@ -49,7 +49,7 @@ pub struct CpuStat {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
-pub struct CgroupUsage {
+pub struct Usage {
     /// Highest memory use in bytes (`memory.peak`, Linux 5.19). None on older
     /// kernels: use the child's rusage `ru_maxrss` instead.
     pub memory_peak: Option<u64>,
@@ -65,7 +65,7 @@ pub struct CgroupUsage {
     pub cpu: Option<CpuStat>,
 }
 
-impl CgroupUsage {
+impl Usage {
     /// True when the kernel's OOM killer killed a process of the sandbox.
     pub fn oom_killed(&self) -> bool {
         self.memory_events.is_some_and(|e| e.oom_kill > 0)
@@ -103,21 +103,21 @@ pub(crate) fn parse_cpu_stat(text: &str) -> Option<CpuStat> {
 }
 
 /// Reads an optional file: Ok(None) when it does not exist.
-fn read_opt(os: &dyn Os, dir: &Path, name: &str) -> Result<Option<String>, CgroupError> {
+fn read_opt(os: &dyn Os, dir: &Path, name: &str) -> Result<Option<String>, Error> {
     let path: PathBuf = dir.join(name);
     match os.read(&path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-        Err(e) => Err(CgroupError::io(IoOp::Read, path, e)),
+        Err(e) => Err(Error::io(IoOp::Read, path, e)),
     }
 }
 
 /// Reads every usage file of the cgroup at `dir`.
-pub(crate) fn read_usage(os: &dyn Os, dir: &Path) -> Result<CgroupUsage, CgroupError> {
-    let num = |name| -> Result<Option<u64>, CgroupError> {
+pub(crate) fn read_usage(os: &dyn Os, dir: &Path) -> Result<Usage, Error> {
+    let num = |name| -> Result<Option<u64>, Error> {
         Ok(read_opt(os, dir, name)?.and_then(|s| s.trim().parse().ok()))
     };
-    Ok(CgroupUsage {
+    Ok(Usage {
         memory_peak: num("memory.peak")?,
         memory_current: num("memory.current")?,
         memory_events: read_opt(os, dir, "memory.events")?.map(|t| parse_memory_events(&t)),

@@ -52,10 +52,10 @@ fn with_pool(os: &FakeOs) -> PathBuf {
     PathBuf::from("/sys/fs/cgroup/pool")
 }
 
-fn config_in(parent: &Path) -> CgroupConfig {
-    CgroupConfig {
+fn config_in(parent: &Path) -> Config {
+    Config {
         parent: Some(parent.to_owned()),
-        ..CgroupConfig::default()
+        ..Config::default()
     }
 }
 
@@ -128,7 +128,7 @@ fn discovery_with_subtree_mounted_as_root() {
 fn discovery_errors() {
     assert!(matches!(
         Discovery::from_texts("0::/../sibling\n", SYSTEMD_MOUNTINFO),
-        Err(CgroupError::OwnCgroupNotVisible { .. })
+        Err(Error::OwnCgroupNotVisible { .. })
     ));
     // Pure v1: no cgroup2 mount, no 0:: line.
     let v1_only: String = HYBRID_MOUNTINFO
@@ -138,11 +138,11 @@ fn discovery_errors() {
         .collect();
     assert!(matches!(
         Discovery::from_texts("4:memory:/\n", &v1_only),
-        Err(CgroupError::NoCgroup2)
+        Err(Error::NoCgroup2)
     ));
     assert!(matches!(
         Discovery::from_texts("0::/\n", "1 2 3\n"),
-        Err(CgroupError::Malformed { line: 1, .. })
+        Err(Error::Malformed { line: 1, .. })
     ));
     assert_eq!(parse_self_cgroup("garbage\n"), Err(1));
     assert_eq!(parse_mountinfo("\n31 23 0:28 / /x rw - tmpfs\n"), Err(2));
@@ -180,11 +180,11 @@ fn cpu_max_formatting() {
 
 #[test]
 fn plan_swap_oom_group_and_io() {
-    let mut c = CgroupConfig {
+    let mut c = Config {
         memory_max: Some(64 << 20),
-        ..CgroupConfig::default()
+        ..Config::default()
     };
-    let files = |c: &CgroupConfig| -> Vec<(LimitKind, String, bool)> {
+    let files = |c: &Config| -> Vec<(LimitKind, String, bool)> {
         plan(c)
             .into_iter()
             .map(|w| (w.kind, w.value, w.explicit))
@@ -210,11 +210,11 @@ fn plan_swap_oom_group_and_io() {
     let mut rule = IoMaxRule::new(8, 0);
     rule.rbps = Some(1 << 20);
     rule.wiops = Some(100);
-    let c = CgroupConfig {
+    let c = Config {
         io_max: vec![rule],
         pids_max: Some(u64::MAX),
         cpu_weight: Some(50),
-        ..CgroupConfig::default()
+        ..Config::default()
     };
     assert_eq!(
         files(&c),
@@ -228,13 +228,13 @@ fn plan_swap_oom_group_and_io() {
 
 #[test]
 fn validation_names_the_field() {
-    let check = |c: CgroupConfig, field: CgroupField, problem: Problem| match c.validate(2) {
-        Err(CgroupError::Invalid {
+    let check = |c: Config, field: Field, problem: Problem| match c.validate(2) {
+        Err(Error::Invalid {
             field: f,
             problem: p,
         }) => {
             assert_eq!((f, p), (field, problem));
-            let msg = CgroupError::Invalid {
+            let msg = Error::Invalid {
                 field: f,
                 problem: p,
             }
@@ -244,131 +244,131 @@ fn validation_names_the_field() {
         }
         other => panic!("expected {field} {problem:?}, got {other:?}"),
     };
-    let d = CgroupConfig::default;
+    let d = Config::default;
     check(
-        CgroupConfig {
+        Config {
             memory_max: Some(0),
             ..d()
         },
-        CgroupField::MemoryMax,
+        Field::MemoryMax,
         Problem::Zero,
     );
     check(
-        CgroupConfig {
+        Config {
             pids_max: Some(0),
             ..d()
         },
-        CgroupField::PidsMax,
+        Field::PidsMax,
         Problem::Zero,
     );
     check(
-        CgroupConfig {
+        Config {
             memory_max: Some(10),
             memory_high: Some(11),
             ..d()
         },
-        CgroupField::MemoryHigh,
+        Field::MemoryHigh,
         Problem::HighAboveMax,
     );
     check(
-        CgroupConfig {
+        Config {
             swap_max: Some(1),
             ..d()
         },
-        CgroupField::SwapMax,
+        Field::SwapMax,
         Problem::SwapWithoutMemoryMax,
     );
     check(
-        CgroupConfig {
+        Config {
             cpus: Some(-1.0),
             ..d()
         },
-        CgroupField::Cpus,
+        Field::Cpus,
         Problem::NotFinitePositive,
     );
     check(
-        CgroupConfig {
+        Config {
             cpus: Some(f64::NAN),
             ..d()
         },
-        CgroupField::Cpus,
+        Field::Cpus,
         Problem::NotFinitePositive,
     );
     check(
-        CgroupConfig {
+        Config {
             cpus: Some(0.001),
             ..d()
         },
-        CgroupField::Cpus,
+        Field::Cpus,
         Problem::BelowMinimum { minimum: 0.01 },
     );
     check(
-        CgroupConfig {
+        Config {
             cpus: Some(3.0),
             ..d()
         },
-        CgroupField::Cpus,
+        Field::Cpus,
         Problem::ExceedsOnlineCpus { online: 2 },
     );
     check(
-        CgroupConfig {
+        Config {
             cpu_weight: Some(0),
             ..d()
         },
-        CgroupField::CpuWeight,
+        Field::CpuWeight,
         Problem::Zero,
     );
     check(
-        CgroupConfig {
+        Config {
             cpu_weight: Some(10_001),
             ..d()
         },
-        CgroupField::CpuWeight,
+        Field::CpuWeight,
         Problem::AboveMaximum { maximum: 10_000.0 },
     );
     check(
-        CgroupConfig {
+        Config {
             io_max: vec![IoMaxRule::new(8, 0)],
             ..d()
         },
-        CgroupField::IoMax(0),
+        Field::IoMax(0),
         Problem::EmptyIoRule,
     );
     let mut r = IoMaxRule::new(8, 0);
     r.rbps = Some(1);
     check(
-        CgroupConfig {
+        Config {
             io_max: vec![r.clone(), r],
             ..d()
         },
-        CgroupField::IoMax(1),
+        Field::IoMax(1),
         Problem::DuplicateDevice,
     );
     check(
-        CgroupConfig {
+        Config {
             cpuset_cpus: Some("0-".into()),
             ..d()
         },
-        CgroupField::CpusetCpus,
+        Field::CpusetCpus,
         Problem::BadList,
     );
     check(
-        CgroupConfig {
+        Config {
             cpuset_mems: Some("3-1".into()),
             ..d()
         },
-        CgroupField::CpusetMems,
+        Field::CpusetMems,
         Problem::BadList,
     );
     check(
-        CgroupConfig {
+        Config {
             parent: Some("rel/x".into()),
             ..d()
         },
-        CgroupField::Parent,
+        Field::Parent,
         Problem::NotAbsolute,
     );
-    let ok = CgroupConfig {
+    let ok = Config {
         memory_max: Some(1 << 30),
         memory_high: Some(1 << 29),
         cpus: Some(2.0),
@@ -384,7 +384,7 @@ fn validation_names_the_field() {
 #[test]
 fn nothing_requested_gives_none() {
     let (os, engine) = fake_v2();
-    let p = engine.prepare(&CgroupConfig::default()).unwrap();
+    let p = engine.prepare(&Config::default()).unwrap();
     assert!(p.cgroup.is_none() && p.report.is_none());
     assert!(os.lock().writes.is_empty());
 }
@@ -393,7 +393,7 @@ fn nothing_requested_gives_none() {
 fn limits_land_in_the_right_files() {
     let (os, engine) = fake_v2();
     let pool = with_pool(&os);
-    let config = CgroupConfig {
+    let config = Config {
         memory_max: Some(256 << 20),
         memory_high: Some(200 << 20),
         pids_max: Some(64),
@@ -458,14 +458,14 @@ fn threaded_controllers_are_not_enabled_in_a_cgroup_with_processes() {
     os.put("/sys/fs/cgroup/cgroup.subtree_control", "cpuset cpu pids\n");
     os.put("/sys/fs/cgroup/app/cgroup.controllers", "cpuset cpu pids\n");
     let app = Path::new("/sys/fs/cgroup/app");
-    let config = CgroupConfig {
+    let config = Config {
         pids_max: Some(64),
         cpus: Some(0.5),
         cpu_weight: Some(50),
-        ..CgroupConfig::default()
+        ..Config::default()
     };
     match engine.prepare(&config).unwrap_err() {
-        CgroupError::NoInternalProcesses { parent, controller } => {
+        Error::NoInternalProcesses { parent, controller } => {
             assert_eq!(parent, app);
             assert!(
                 matches!(controller, Controller::Pids | Controller::Cpu),
@@ -474,7 +474,7 @@ fn threaded_controllers_are_not_enabled_in_a_cgroup_with_processes() {
         }
         other => panic!("{other:?}"),
     }
-    let best = CgroupConfig {
+    let best = Config {
         compat: CompatLevel::BestEffort,
         ..config
     };
@@ -500,13 +500,13 @@ fn threaded_controllers_are_not_enabled_in_a_cgroup_with_processes() {
     assert!(cgroup_dirs(&os, app).is_empty());
     // Nor is a threaded controller used that someone else enabled there.
     os.put(app.join("cgroup.subtree_control"), "pids\n");
-    let pids_only = CgroupConfig {
+    let pids_only = Config {
         pids_max: Some(64),
-        ..CgroupConfig::default()
+        ..Config::default()
     };
     assert!(matches!(
         engine.prepare(&pids_only),
-        Err(CgroupError::NoInternalProcesses {
+        Err(Error::NoInternalProcesses {
             controller: Controller::Pids,
             ..
         })
@@ -520,13 +520,13 @@ fn no_internal_processes_is_detected_not_worked_around() {
     os.put("/sys/fs/cgroup/cgroup.subtree_control", "memory pids\n");
     // The caller's own cgroup /app holds the caller and is offered memory.
     os.put("/sys/fs/cgroup/app/cgroup.controllers", "memory pids\n");
-    let config = CgroupConfig {
+    let config = Config {
         memory_max: Some(1 << 20),
-        ..CgroupConfig::default()
+        ..Config::default()
     };
     let err = engine.prepare(&config).unwrap_err();
     match &err {
-        CgroupError::NoInternalProcesses { parent, controller } => {
+        Error::NoInternalProcesses { parent, controller } => {
             assert_eq!(parent, Path::new("/sys/fs/cgroup/app"));
             assert_eq!(*controller, Controller::Memory);
         }
@@ -546,9 +546,9 @@ fn no_internal_processes_is_detected_not_worked_around() {
 #[test]
 fn placement_only_works_under_a_populated_own_cgroup() {
     let (os, engine) = fake_v2();
-    let config = CgroupConfig {
+    let config = Config {
         placement: true,
-        ..CgroupConfig::default()
+        ..Config::default()
     };
     let cg = engine.prepare(&config).unwrap().cgroup.unwrap();
     assert!(cg.path().starts_with("/sys/fs/cgroup/app"));
@@ -569,15 +569,15 @@ fn hybrid_host_names_the_v1_controller_and_advice() {
         HYBRID_MOUNTINFO,
     ));
     let engine = Engine::new(os.clone());
-    let config = CgroupConfig {
+    let config = Config {
         memory_max: Some(1 << 20),
-        ..CgroupConfig::default()
+        ..Config::default()
     };
     let err = engine.prepare(&config).unwrap_err();
     assert!(
         matches!(
             err,
-            CgroupError::Unsupported {
+            Error::Unsupported {
                 controller: Controller::Memory,
                 reason: Unavailable::OnV1Hierarchy,
                 ..
@@ -603,11 +603,11 @@ fn best_effort_skips_what_cannot_apply_and_says_why() {
         HYBRID_MOUNTINFO,
     ));
     let engine = Engine::new(os.clone());
-    let config = CgroupConfig {
+    let config = Config {
         memory_max: Some(1 << 20),
         pids_max: Some(10),
         compat: CompatLevel::BestEffort,
-        ..CgroupConfig::default()
+        ..Config::default()
     };
     let p = engine.prepare(&config).unwrap();
     let cg = p.cgroup.unwrap();
@@ -640,18 +640,15 @@ fn best_effort_without_cgroup2_reports_everything_skipped() {
         .collect();
     let os = Arc::new(FakeOs::new("/nonexistent", "", "4:memory:/\n", &v1_only));
     let engine = Engine::new(os);
-    let mut config = CgroupConfig {
+    let mut config = Config {
         pids_max: Some(10),
-        ..CgroupConfig::default()
+        ..Config::default()
     };
-    assert!(matches!(
-        engine.prepare(&config),
-        Err(CgroupError::NoCgroup2)
-    ));
+    assert!(matches!(engine.prepare(&config), Err(Error::NoCgroup2)));
     config.compat = CompatLevel::BestEffort;
     let p = engine.prepare(&config).unwrap();
     assert!(p.cgroup.is_none());
-    assert!(matches!(p.swallowed, Some(CgroupError::NoCgroup2)));
+    assert!(matches!(p.swallowed, Some(Error::NoCgroup2)));
     let r = p.report.unwrap();
     assert_eq!(r.path, None);
     assert_eq!(r.skipped.len(), 1);
@@ -664,7 +661,7 @@ fn controller_classification() {
     let (os, engine) = fake_v2();
     os.put("/sys/fs/cgroup/cgroup.subtree_control", "pids\n");
     os.cgroup("/sys/fs/cgroup/pool", &[]);
-    let config = CgroupConfig {
+    let config = Config {
         memory_max: Some(1 << 20),
         ..config_in(Path::new("/sys/fs/cgroup/pool"))
     };
@@ -672,7 +669,7 @@ fn controller_classification() {
     assert!(
         matches!(
             err,
-            CgroupError::Unsupported {
+            Error::Unsupported {
                 reason: Unavailable::NotEnabledInParent,
                 ..
             }
@@ -691,7 +688,7 @@ fn controller_classification() {
         .deny_write
         .insert(pool.join("cgroup.subtree_control"));
     let err = engine
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             pids_max: Some(5),
             ..config_in(&pool)
         })
@@ -699,7 +696,7 @@ fn controller_classification() {
     assert!(
         matches!(
             err,
-            CgroupError::Unsupported {
+            Error::Unsupported {
                 reason: Unavailable::NotDelegated,
                 controller: Controller::Pids,
                 ..
@@ -715,15 +712,15 @@ fn controller_classification() {
     let mut rule = IoMaxRule::new(8, 0);
     rule.wbps = Some(1);
     let err = engine
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             io_max: vec![rule],
-            ..CgroupConfig::default()
+            ..Config::default()
         })
         .unwrap_err();
     assert!(
         matches!(
             err,
-            CgroupError::Unsupported {
+            Error::Unsupported {
                 reason: Unavailable::NotInKernel,
                 controller: Controller::Io,
                 ..
@@ -740,9 +737,9 @@ fn root_cgroup_may_enable_controllers_while_holding_processes() {
     os.put("/sys/fs/cgroup/cgroup.procs", "1\n4242\n");
     let engine = Engine::new(os.clone());
     let cg = engine
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             memory_max: Some(1 << 20),
-            ..CgroupConfig::default()
+            ..Config::default()
         })
         .unwrap()
         .cgroup
@@ -761,7 +758,7 @@ fn parent_permission_problems() {
     let pool = with_pool(&os);
     os.lock().deny_write.insert(pool.clone());
     let err = engine.prepare(&config_in(&pool)).unwrap_err();
-    assert!(matches!(err, CgroupError::NotDelegated { .. }), "{err:?}");
+    assert!(matches!(err, Error::NotDelegated { .. }), "{err:?}");
     assert!(err.to_string().contains("not delegated to this user"));
 
     // Processes could not be moved there: the common ancestor is not ours.
@@ -778,7 +775,7 @@ fn parent_permission_problems() {
         .prepare(&config_in(Path::new("/sys/fs/cgroup/b")))
         .unwrap_err();
     match &err {
-        CgroupError::CannotMigrate {
+        Error::CannotMigrate {
             common_ancestor, ..
         } => {
             assert_eq!(common_ancestor, Path::new("/sys/fs/cgroup"))
@@ -800,7 +797,7 @@ fn parent_permission_problems() {
     let err = engine
         .prepare(&config_in(Path::new("/tmp/notcg")))
         .unwrap_err();
-    assert!(matches!(err, CgroupError::NotCgroup2 { .. }), "{err:?}");
+    assert!(matches!(err, Error::NotCgroup2 { .. }), "{err:?}");
 }
 
 #[test]
@@ -810,7 +807,7 @@ fn missing_interface_files() {
     os.lock().no_files.insert("memory.swap.max".into());
     // The implicit swap limit is a default: skipped and reported.
     let cg = engine
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             memory_max: Some(1 << 20),
             ..config_in(&pool)
         })
@@ -825,7 +822,7 @@ fn missing_interface_files() {
     drop(cg);
     // An explicit one is a hard requirement.
     let err = engine
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             memory_max: Some(1 << 20),
             swap_max: Some(1 << 20),
             ..config_in(&pool)
@@ -834,7 +831,7 @@ fn missing_interface_files() {
     assert!(
         matches!(
             err,
-            CgroupError::InterfaceMissing {
+            Error::InterfaceMissing {
                 limit: LimitKind::MemorySwapMax,
                 ..
             }
@@ -855,13 +852,13 @@ fn rejected_value_is_typed_and_leaks_nothing() {
     let mut rule = IoMaxRule::new(259, 1);
     rule.rbps = Some(1 << 20);
     let err = engine
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             io_max: vec![rule],
             ..config_in(&pool)
         })
         .unwrap_err();
     match &err {
-        CgroupError::LimitRejected { limit, source, .. } => {
+        Error::LimitRejected { limit, source, .. } => {
             assert_eq!(*limit, LimitKind::IoMax);
             assert_eq!(source.raw_os_error(), Some(libc::ENODEV));
         }
@@ -878,7 +875,7 @@ fn rejected_value_is_typed_and_leaks_nothing() {
 fn controller_disabled_behind_our_back_is_re_enabled() {
     let (os, engine) = fake_v2();
     let pool = with_pool(&os);
-    let config = CgroupConfig {
+    let config = Config {
         pids_max: Some(7),
         ..config_in(&pool)
     };
@@ -914,7 +911,7 @@ fn stale_cgroups_are_cleaned_and_live_ones_kept() {
     let held = os.open_dir_for_test("/sys/fs/cgroup/pool/stockade-503-10-0");
     let _held = nix::fcntl::Flock::lock(held, nix::fcntl::FlockArg::LockExclusiveNonblock).unwrap();
     let cg = engine
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             pids_max: Some(3),
             ..config_in(&pool)
         })
@@ -1005,7 +1002,7 @@ fn wait_empty_times_out_with_a_typed_error() {
     let cg = engine.prepare(&config_in(&pool)).unwrap().cgroup.unwrap();
     os.cgroup(cg.leaf_path().to_str().unwrap(), &[55]);
     let err = cg.wait_empty(Duration::from_millis(30)).unwrap_err();
-    assert!(matches!(err, CgroupError::StillPopulated { .. }), "{err:?}");
+    assert!(matches!(err, Error::StillPopulated { .. }), "{err:?}");
     assert!(err.to_string().starts_with("failed to empty cgroup"));
 }
 
@@ -1030,7 +1027,7 @@ fn usage_is_parsed() {
     let (os, engine) = fake_v2();
     let pool = with_pool(&os);
     let cg = engine
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             memory_max: Some(1 << 20),
             pids_max: Some(2),
             ..config_in(&pool)
@@ -1073,7 +1070,7 @@ fn usage_without_memory_peak_is_none() {
     let pool = with_pool(&os);
     os.lock().no_files.insert("memory.peak".into());
     let cg = engine
-        .prepare(&CgroupConfig {
+        .prepare(&Config {
             memory_max: Some(1 << 20),
             ..config_in(&pool)
         })
@@ -1090,7 +1087,7 @@ fn usage_without_memory_peak_is_none() {
 fn many_cycles_leave_nothing_behind() {
     let (os, engine) = fake_v2();
     let pool = with_pool(&os);
-    let config = CgroupConfig {
+    let config = Config {
         memory_max: Some(1 << 20),
         pids_max: Some(8),
         ..config_in(&pool)
@@ -1109,19 +1106,19 @@ fn many_cycles_leave_nothing_behind() {
 #[test]
 fn error_messages_are_lowercase_failed_to() {
     let errors = [
-        CgroupError::NoCgroup2,
-        CgroupError::Unsupported {
+        Error::NoCgroup2,
+        Error::Unsupported {
             controller: Controller::Pids,
             parent: "/p".into(),
             reason: Unavailable::NoInternalProcesses,
         },
-        CgroupError::OwnCgroupNotVisible {
+        Error::OwnCgroupNotVisible {
             own: "/../x".into(),
         },
-        CgroupError::NotCgroup2 {
+        Error::NotCgroup2 {
             path: "/tmp".into(),
         },
-        CgroupError::TooManyCgroups {
+        Error::TooManyCgroups {
             parent: "/p".into(),
             source: std::io::Error::from_raw_os_error(libc::EAGAIN),
         },

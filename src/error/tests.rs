@@ -2,8 +2,8 @@
 //! `Display`; `io::Error` converts both ways.
 
 use super::*;
-use crate::cgroup::{CgroupError, CgroupField, Controller, Problem, Unavailable};
-use crate::fs::{FsError, OpName};
+use crate::cgroup::{self, Controller, Problem, Unavailable};
+use crate::fs::{self, OpName};
 
 /// Checks that `e` on its own is enough to act on: one line that names
 /// each of `items` and does not repeat its causes (they are its
@@ -108,7 +108,7 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
             vec!["fd 7", "twice"],
         ),
         (
-            ConfigError::Fs(FsError::Mode {
+            ConfigError::Fs(fs::Error::Mode {
                 op: OpName::Dir,
                 dest: "/srv".into(),
                 mode: 0o17777,
@@ -116,7 +116,7 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
             vec!["dir", "/srv", "0o17777"],
         ),
         (
-            ConfigError::Capabilities(crate::caps::CapsError::NotHeld {
+            ConfigError::Capabilities(crate::caps::Error::NotHeld {
                 cap: crate::caps::Capability::NetAdmin,
             }),
             vec!["CAP_NET_ADMIN"],
@@ -138,7 +138,7 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
         (ConfigError::Timeout, vec!["timeout", "zero"]),
         (
             ConfigError::Cgroup {
-                field: CgroupField::PidsMax,
+                field: cgroup::Field::PidsMax,
                 problem: Problem::Zero,
             },
             vec!["pids_max", "greater than zero"],
@@ -149,21 +149,21 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
         ),
         (
             ConfigError::NetFilterNeedsSeccomp,
-            vec!["deny_net_by_filter", "seccomp"],
+            vec!["Network::Blocked", "seccomp"],
         ),
     ];
     #[cfg(feature = "seccomp")]
     v.extend([
         (
-            ConfigError::Seccomp(crate::seccomp::SeccompError::UnknownSyscall {
+            ConfigError::Seccomp(crate::seccomp::Error::UnknownSyscall {
                 name: "frobnicate".into(),
-                arch: crate::seccomp::SeccompArch::X86_64,
+                arch: crate::seccomp::Arch::X86_64,
             }),
             vec!["frobnicate"],
         ),
         (
             ConfigError::SeccompNeedsNoNewPrivs,
-            vec!["no_new_privs", "Sandbox::no_seccomp"],
+            vec!["no_new_privs", "Sandbox::seccomp(None)"],
         ),
     ]);
     v
@@ -222,7 +222,7 @@ fn error_samples() -> Vec<(Error, Vec<&'static str>)> {
             vec!["user namespace", "user.max_user_namespaces"],
         ),
         (
-            Error::Setup(ChildSetupError {
+            Error::Setup(SetupError {
                 stage: Stage::MountOp,
                 target: Some(Target::MountOp {
                     index: Some(2),
@@ -233,7 +233,7 @@ fn error_samples() -> Vec<(Error, Vec<&'static str>)> {
             vec!["building the filesystem", "#2", "/data"],
         ),
         (
-            Error::Cgroup(CgroupError::NotCgroup2 {
+            Error::Cgroup(cgroup::Error::NotCgroup2 {
                 path: "/tmp".into(),
             }),
             vec!["/tmp", "cgroup parent"],
@@ -262,21 +262,21 @@ fn error_samples() -> Vec<(Error, Vec<&'static str>)> {
     #[cfg(feature = "landlock")]
     v.extend([
         (
-            Error::Landlock(crate::landlock::LandlockError::AddPortRule {
+            Error::Landlock(crate::landlock::Error::AddPortRule {
                 port: 8080,
                 source: os(libc::EINVAL),
             }),
             vec!["Landlock", "8080"],
         ),
         (
-            Error::Landlock(crate::landlock::LandlockError::InvalidRule {
+            Error::Landlock(crate::landlock::Error::InvalidRule {
                 path: "etc".into(),
-                reason: crate::landlock::LandlockRuleProblem::RelativePath,
+                reason: crate::landlock::RuleProblem::RelativePath,
             }),
             vec!["\"etc\"", "absolute"],
         ),
         (
-            Error::Landlock(crate::landlock::LandlockError::Mirror {
+            Error::Landlock(crate::landlock::Error::Mirror {
                 op: OpName::Tmpfs,
                 dest: "/scratch".into(),
             }),
@@ -373,9 +373,9 @@ fn detail_of_every_kind() {
     );
     #[cfg(feature = "landlock")]
     assert_actionable(
-        &crate::landlock::LandlockError::InvalidRule {
+        &crate::landlock::Error::InvalidRule {
             path: "/a\0b".into(),
-            reason: crate::landlock::LandlockRuleProblem::NulByte,
+            reason: crate::landlock::RuleProblem::NulByte,
         },
         &["/a", "NUL"],
     );
@@ -411,9 +411,9 @@ fn detail_of_every_kind() {
     ];
     #[cfg(feature = "seccomp")]
     features.extend([
-        (Feature::SeccompFilter, "Sandbox::no_seccomp"),
+        (Feature::SeccompFilter, "Sandbox::seccomp(None)"),
         (
-            Feature::SeccompAction(crate::seccomp::SeccompAction::KillProcess),
+            Feature::SeccompAction(crate::seccomp::Action::KillProcess),
             "seccomp action",
         ),
     ]);
@@ -423,7 +423,7 @@ fn detail_of_every_kind() {
             (UnsupportedReason::Blocked, "blocks it"),
             (
                 UnsupportedReason::Cgroup(Unavailable::NoInternalProcesses),
-                "cgroup_parent",
+                "cgroup::Config::parent",
             ),
         ] {
             assert_actionable(&Unsupported { feature, reason }, &[item, why]);
@@ -462,14 +462,14 @@ fn detail_of_every_kind() {
             "(default mount on /proc)",
         ),
     ] {
-        let e = ChildSetupError {
+        let e = SetupError {
             stage: Stage::Rlimit,
             target: Some(target),
             source: os(libc::EPERM),
         };
         assert_actionable(&e, &["setting a resource limit", item]);
     }
-    let e = ChildSetupError {
+    let e = SetupError {
         stage: Stage::Signals,
         target: None,
         source: os(libc::EINVAL),
@@ -521,7 +521,7 @@ fn io_errors_compose_both_ways() {
     assert!(back.get_ref().is_some_and(|inner| inner.is::<Error>()));
     let cause = std::error::Error::source(&back).and_then(|c| c.downcast_ref::<io::Error>());
     assert_eq!(cause.and_then(io::Error::raw_os_error), Some(libc::ENOENT));
-    let back = io::Error::from(Error::Setup(ChildSetupError {
+    let back = io::Error::from(Error::Setup(SetupError {
         stage: Stage::MountOp,
         target: None,
         source: os(libc::EACCES),

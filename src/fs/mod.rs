@@ -1,5 +1,5 @@
-//! The sandbox's filesystem: the operations a policy lists ([`FsOp`]) and how
-//! its root starts ([`RootKind`]).
+//! The sandbox's filesystem: the operations a policy lists ([`Op`]) and how
+//! its root starts ([`Root`]).
 //!
 //! The parent lowers the configuration once per policy into a mount plan
 //! (`plan`) with every string already converted; the child zone only issues
@@ -58,7 +58,7 @@ pub struct TmpfsOptions {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "op"))]
 #[non_exhaustive]
-pub enum FsOp {
+pub enum Op {
     /// Bind `src` (a host path) at `dest`.
     Bind {
         /// Host path.
@@ -119,33 +119,33 @@ pub enum FsOp {
     },
 }
 
-impl FsOp {
+impl Op {
     /// The destination inside the sandbox.
     pub fn dest(&self) -> &Path {
         match self {
-            FsOp::Bind { dest, .. }
-            | FsOp::Tmpfs { dest, .. }
-            | FsOp::Dir { dest, .. }
-            | FsOp::Symlink { dest, .. }
-            | FsOp::File { dest, .. }
-            | FsOp::Overlay { dest, .. }
-            | FsOp::Mask { dest } => dest,
+            Op::Bind { dest, .. }
+            | Op::Tmpfs { dest, .. }
+            | Op::Dir { dest, .. }
+            | Op::Symlink { dest, .. }
+            | Op::File { dest, .. }
+            | Op::Overlay { dest, .. }
+            | Op::Mask { dest } => dest,
         }
     }
 
     pub(crate) fn name(&self) -> OpName {
         match self {
-            FsOp::Bind {
+            Op::Bind {
                 read_only: true, ..
             } => OpName::BindRo,
-            FsOp::Bind { devices: true, .. } => OpName::BindDev,
-            FsOp::Bind { .. } => OpName::BindRw,
-            FsOp::Tmpfs { .. } => OpName::Tmpfs,
-            FsOp::Dir { .. } => OpName::Dir,
-            FsOp::Symlink { .. } => OpName::Symlink,
-            FsOp::File { .. } => OpName::File,
-            FsOp::Overlay { .. } => OpName::Overlay,
-            FsOp::Mask { .. } => OpName::Mask,
+            Op::Bind { devices: true, .. } => OpName::BindDev,
+            Op::Bind { .. } => OpName::BindRw,
+            Op::Tmpfs { .. } => OpName::Tmpfs,
+            Op::Dir { .. } => OpName::Dir,
+            Op::Symlink { .. } => OpName::Symlink,
+            Op::File { .. } => OpName::File,
+            Op::Overlay { .. } => OpName::Overlay,
+            Op::Mask { .. } => OpName::Mask,
         }
     }
 }
@@ -155,7 +155,7 @@ impl FsOp {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
-pub enum RootKind {
+pub enum Root {
     /// A fresh tmpfs holding read-only binds of the host's system
     /// directories (`/usr`, `/bin`, `/sbin`, `/lib*`, `/etc` minus secrets), a
     /// fresh `/proc`, a minimal `/dev` and a private `/tmp`.
@@ -173,9 +173,9 @@ pub enum RootKind {
 /// The filesystem configuration of a sandbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct FsConfig {
+pub struct Config {
     /// The root.
-    pub root: RootKind,
+    pub root: Root,
     /// Mount a fresh `/proc` (or the host's, read-only, without a pid
     /// namespace).
     pub proc: bool,
@@ -187,13 +187,13 @@ pub struct FsConfig {
     /// when `/etc` comes from the host.
     pub mask_secrets: bool,
     /// The caller's operations, in order.
-    pub ops: Vec<FsOp>,
+    pub ops: Vec<Op>,
 }
 
-impl Default for FsConfig {
+impl Default for Config {
     fn default() -> Self {
-        FsConfig {
-            root: RootKind::HostSystem,
+        Config {
+            root: Root::HostSystem,
             proc: true,
             dev: true,
             tmp: true,
@@ -203,15 +203,15 @@ impl Default for FsConfig {
     }
 }
 
-impl FsConfig {
+impl Config {
     /// Whether the configuration differs from "no filesystem changes at all",
     /// i.e. needs a mount namespace.
     pub(crate) fn is_customized(&self) -> bool {
-        *self != FsConfig::default()
+        *self != Config::default()
     }
 }
 
-/// Which operation an [`FsError`] is about; with the `serde` feature, the
+/// Which operation an [`Error`] is about; with the `serde` feature, the
 /// `op` of a policy file's `filesystem.ops` entry (`"bind_ro"`, `"tmpfs"`,
 /// ...; the root is not an operation there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,7 +273,7 @@ impl OpName {
     }
 }
 
-/// Whether a path is a file or a directory, for [`FsError::KindMismatch`].
+/// Whether a path is a file or a directory, for [`Error::KindMismatch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NodeKind {
@@ -295,7 +295,7 @@ impl fmt::Display for NodeKind {
 /// An invalid filesystem operation, detected before clone.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum FsError {
+pub enum Error {
     /// A destination is not an absolute path, or contains `..`.
     #[error("{op} destination {path:?} must be an absolute path without `..`")]
     BadDestination {
@@ -416,37 +416,37 @@ mod tests {
 
     /// Which variant `e` is; a new variant must be named here and sampled
     /// below.
-    fn variant(e: &FsError) -> &'static str {
+    fn variant(e: &Error) -> &'static str {
         match e {
-            FsError::BadDestination { .. } => "BadDestination",
-            FsError::RootDestination { .. } => "RootDestination",
-            FsError::MissingSource { .. } => "MissingSource",
-            FsError::RelativeSource { .. } => "RelativeSource",
-            FsError::NotADirectory { .. } => "NotADirectory",
-            FsError::TmpfsSize { .. } => "TmpfsSize",
-            FsError::Mode { .. } => "Mode",
-            FsError::NulByte { .. } => "NulByte",
-            FsError::KindMismatch { .. } => "KindMismatch",
-            FsError::FileTooLarge { .. } => "FileTooLarge",
+            Error::BadDestination { .. } => "BadDestination",
+            Error::RootDestination { .. } => "RootDestination",
+            Error::MissingSource { .. } => "MissingSource",
+            Error::RelativeSource { .. } => "RelativeSource",
+            Error::NotADirectory { .. } => "NotADirectory",
+            Error::TmpfsSize { .. } => "TmpfsSize",
+            Error::Mode { .. } => "Mode",
+            Error::NulByte { .. } => "NulByte",
+            Error::KindMismatch { .. } => "KindMismatch",
+            Error::FileTooLarge { .. } => "FileTooLarge",
         }
     }
 
     #[test]
     fn every_error_says_what_is_wrong_in_one_line() {
-        let samples: Vec<(FsError, Vec<&str>)> = vec![
+        let samples: Vec<(Error, Vec<&str>)> = vec![
             (
-                FsError::BadDestination {
+                Error::BadDestination {
                     op: OpName::BindRw,
                     path: "/a/../etc".into(),
                 },
                 vec!["bind_rw", "\"/a/../etc\"", "absolute"],
             ),
             (
-                FsError::RootDestination { op: OpName::Tmpfs },
+                Error::RootDestination { op: OpName::Tmpfs },
                 vec!["tmpfs", "`/`", "Sandbox::root_dir"],
             ),
             (
-                FsError::MissingSource {
+                Error::MissingSource {
                     op: OpName::BindRo,
                     path: "/opt/data".into(),
                     source: os(libc::ENOENT),
@@ -454,28 +454,28 @@ mod tests {
                 vec!["bind_ro", "\"/opt/data\"", "Sandbox::bind_ro_try"],
             ),
             (
-                FsError::RelativeSource {
+                Error::RelativeSource {
                     op: OpName::Overlay,
                     path: "lower".into(),
                 },
                 vec!["overlay", "\"lower\"", "absolute"],
             ),
             (
-                FsError::NotADirectory {
+                Error::NotADirectory {
                     op: OpName::Root,
                     path: "/etc/passwd".into(),
                 },
                 vec!["root", "\"/etc/passwd\""],
             ),
             (
-                FsError::TmpfsSize {
+                Error::TmpfsSize {
                     dest: "/tmp".into(),
                     size: 0,
                 },
                 vec!["size 0", "\"/tmp\"", "1 TiB"],
             ),
             (
-                FsError::Mode {
+                Error::Mode {
                     op: OpName::File,
                     dest: "/f".into(),
                     mode: 0o10000,
@@ -483,14 +483,14 @@ mod tests {
                 vec!["file", "0o10000", "\"/f\"", "0o7777"],
             ),
             (
-                FsError::NulByte {
+                Error::NulByte {
                     op: OpName::Symlink,
                     path: "/l\0".into(),
                 },
                 vec!["symlink", "\"/l\\0\"", "NUL"],
             ),
             (
-                FsError::KindMismatch {
+                Error::KindMismatch {
                     op: OpName::BindRo,
                     src: "/usr".into(),
                     dest: "/f".into(),
@@ -505,7 +505,7 @@ mod tests {
                 ],
             ),
             (
-                FsError::FileTooLarge {
+                Error::FileTooLarge {
                     dest: "/big".into(),
                     len: 17 << 20,
                 },
@@ -518,7 +518,7 @@ mod tests {
         let seen: std::collections::BTreeSet<_> = samples.iter().map(|(e, _)| variant(e)).collect();
         assert_eq!(seen.len(), 10, "a variant has no sample");
         // Only the operations that have a `_try` form suggest it.
-        let e = FsError::MissingSource {
+        let e = Error::MissingSource {
             op: OpName::Overlay,
             path: "/lower".into(),
             source: os(libc::ENOENT),

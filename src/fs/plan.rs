@@ -6,9 +6,7 @@ use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::{
-    DEVICES, FsConfig, FsError, FsOp, NodeKind, OpName, RootKind, SECRET_FILES, SYSTEM_DIRS,
-};
+use super::{Config, DEVICES, Error, NodeKind, Op, OpName, Root, SECRET_FILES, SYSTEM_DIRS};
 
 /// `/proc` entries made read-only in a fresh `/proc` (writes there reach the
 /// host kernel when the caller is root).
@@ -31,9 +29,9 @@ const MAX_TMPFS_SIZE: u64 = 1 << 40;
 
 /// Normalizes a destination: absolute, no `..`, `.` and duplicate slashes
 /// removed. Returns the path relative to the root, as bytes.
-fn normalize_dest(op: OpName, dest: &Path) -> Result<Vec<u8>, FsError> {
+fn normalize_dest(op: OpName, dest: &Path) -> Result<Vec<u8>, Error> {
     if !dest.is_absolute() {
-        return Err(FsError::BadDestination {
+        return Err(Error::BadDestination {
             op,
             path: dest.to_owned(),
         });
@@ -49,7 +47,7 @@ fn normalize_dest(op: OpName, dest: &Path) -> Result<Vec<u8>, FsError> {
                 out.extend_from_slice(s.as_bytes());
             }
             Component::ParentDir | Component::Prefix(_) => {
-                return Err(FsError::BadDestination {
+                return Err(Error::BadDestination {
                     op,
                     path: dest.to_owned(),
                 });
@@ -57,10 +55,10 @@ fn normalize_dest(op: OpName, dest: &Path) -> Result<Vec<u8>, FsError> {
         }
     }
     if out.is_empty() {
-        return Err(FsError::RootDestination { op });
+        return Err(Error::RootDestination { op });
     }
     if out.contains(&0) {
-        return Err(FsError::NulByte {
+        return Err(Error::NulByte {
             op,
             path: dest.to_owned(),
         });
@@ -68,8 +66,8 @@ fn normalize_dest(op: OpName, dest: &Path) -> Result<Vec<u8>, FsError> {
     Ok(out)
 }
 
-fn cstring(op: OpName, p: &Path) -> Result<CString, FsError> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| FsError::NulByte {
+fn cstring(op: OpName, p: &Path) -> Result<CString, Error> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::NulByte {
         op,
         path: p.to_owned(),
     })
@@ -77,14 +75,14 @@ fn cstring(op: OpName, p: &Path) -> Result<CString, FsError> {
 
 /// A source that cannot be looked up: one with a NUL byte says so (no file
 /// can have that name), any other is missing.
-fn missing(op: OpName, path: &Path, source: std::io::Error) -> FsError {
+fn missing(op: OpName, path: &Path, source: std::io::Error) -> Error {
     if path.as_os_str().as_bytes().contains(&0) {
-        FsError::NulByte {
+        Error::NulByte {
             op,
             path: path.to_owned(),
         }
     } else {
-        FsError::MissingSource {
+        Error::MissingSource {
             op,
             path: path.to_owned(),
             source,
@@ -92,9 +90,9 @@ fn missing(op: OpName, path: &Path, source: std::io::Error) -> FsError {
     }
 }
 
-fn check_mode(op: OpName, dest: &Path, mode: Option<u32>) -> Result<(), FsError> {
+fn check_mode(op: OpName, dest: &Path, mode: Option<u32>) -> Result<(), Error> {
     match mode {
-        Some(m) if m > 0o7777 => Err(FsError::Mode {
+        Some(m) if m > 0o7777 => Err(Error::Mode {
             op,
             dest: dest.to_owned(),
             mode: m,
@@ -262,24 +260,24 @@ impl Builder {
 }
 
 /// Builds the child-side plan.
-pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsError> {
+pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error> {
     let mut b = Builder {
         ops: Vec::new(),
         origin: Vec::new(),
         known: Default::default(),
     };
     let root = match &cfg.root {
-        RootKind::HostSystem | RootKind::Empty => RootSpec::Tmpfs,
-        RootKind::Dir(dir) => {
+        Root::HostSystem | Root::Empty => RootSpec::Tmpfs,
+        Root::Dir(dir) => {
             if !dir.is_absolute() {
-                return Err(FsError::RelativeSource {
+                return Err(Error::RelativeSource {
                     op: OpName::Root,
                     path: dir.clone(),
                 });
             }
             let md = std::fs::metadata(dir).map_err(|e| missing(OpName::Root, dir, e))?;
             if !md.is_dir() {
-                return Err(FsError::NotADirectory {
+                return Err(Error::NotADirectory {
                     op: OpName::Root,
                     path: dir.clone(),
                 });
@@ -288,7 +286,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
         }
     };
 
-    if cfg.root == RootKind::HostSystem {
+    if cfg.root == Root::HostSystem {
         for dir in SYSTEM_DIRS {
             let p = Path::new(dir);
             let Ok(md) = std::fs::symlink_metadata(p) else {
@@ -459,7 +457,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
         let name = op.name();
         let rel = normalize_dest(name, op.dest())?;
         match op {
-            FsOp::Bind {
+            Op::Bind {
                 src,
                 read_only,
                 optional,
@@ -467,7 +465,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                 dest,
             } => {
                 if !src.is_absolute() {
-                    return Err(FsError::RelativeSource {
+                    return Err(Error::RelativeSource {
                         op: name,
                         path: src.clone(),
                     });
@@ -487,7 +485,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                                 NodeKind::File
                             }
                         };
-                        return Err(FsError::KindMismatch {
+                        return Err(Error::KindMismatch {
                             op: name,
                             src: src.clone(),
                             dest: dest.clone(),
@@ -509,11 +507,11 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                     },
                 );
             }
-            FsOp::Tmpfs { dest, options } => {
+            Op::Tmpfs { dest, options } => {
                 check_mode(name, dest, options.mode)?;
                 if let Some(size) = options.size {
                     if size == 0 || size > MAX_TMPFS_SIZE {
-                        return Err(FsError::TmpfsSize {
+                        return Err(Error::TmpfsSize {
                             dest: dest.clone(),
                             size,
                         });
@@ -530,7 +528,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                     },
                 );
             }
-            FsOp::Dir { dest, mode } => {
+            Op::Dir { dest, mode } => {
                 check_mode(name, dest, *mode)?;
                 b.known.insert(rel.clone(), Known::Dir);
                 b.push(
@@ -541,7 +539,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                     },
                 );
             }
-            FsOp::Symlink { target, .. } => {
+            Op::Symlink { target, .. } => {
                 b.push(
                     Some(i),
                     &rel,
@@ -550,14 +548,14 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                     },
                 );
             }
-            FsOp::File {
+            Op::File {
                 dest,
                 contents,
                 mode,
             } => {
                 check_mode(name, dest, *mode)?;
                 if contents.len() > 16 << 20 {
-                    return Err(FsError::FileTooLarge {
+                    return Err(Error::FileTooLarge {
                         dest: dest.clone(),
                         len: contents.len(),
                     });
@@ -572,16 +570,16 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                     },
                 );
             }
-            FsOp::Overlay { lower, .. } => {
+            Op::Overlay { lower, .. } => {
                 if !lower.is_absolute() {
-                    return Err(FsError::RelativeSource {
+                    return Err(Error::RelativeSource {
                         op: name,
                         path: lower.clone(),
                     });
                 }
                 let md = std::fs::metadata(lower).map_err(|e| missing(name, lower, e))?;
                 if !md.is_dir() {
-                    return Err(FsError::NotADirectory {
+                    return Err(Error::NotADirectory {
                         op: name,
                         path: lower.clone(),
                     });
@@ -590,7 +588,7 @@ pub(crate) fn plan(cfg: &FsConfig, proc_kind: ProcKind) -> Result<MountPlan, FsE
                 let lower_opt = overlay_escape(lower.as_os_str());
                 b.push(Some(i), &rel, MountKind::Overlay { lower: lower_opt });
             }
-            FsOp::Mask { .. } => {
+            Op::Mask { .. } => {
                 let dir = b.known.get(&rel).map(|k| *k == Known::Dir);
                 b.push(Some(i), &rel, MountKind::MaskAuto { known_dir: dir });
             }
@@ -686,28 +684,28 @@ mod tests {
         );
         assert!(matches!(
             normalize_dest(OpName::Dir, Path::new("a/b")),
-            Err(FsError::BadDestination {
+            Err(Error::BadDestination {
                 op: OpName::Dir,
                 ..
             })
         ));
         assert!(matches!(
             normalize_dest(OpName::Tmpfs, Path::new("/a/../etc")),
-            Err(FsError::BadDestination {
+            Err(Error::BadDestination {
                 op: OpName::Tmpfs,
                 ..
             })
         ));
         assert!(matches!(
             normalize_dest(OpName::Tmpfs, Path::new("/")),
-            Err(FsError::RootDestination { .. })
+            Err(Error::RootDestination { .. })
         ));
     }
 
     #[test]
     fn bad_inputs_give_typed_errors() {
-        let mut cfg = FsConfig::default();
-        cfg.ops.push(FsOp::Tmpfs {
+        let mut cfg = Config::default();
+        cfg.ops.push(Op::Tmpfs {
             dest: "/x".into(),
             options: TmpfsOptions {
                 size: Some(0),
@@ -716,11 +714,11 @@ mod tests {
         });
         assert!(matches!(
             plan(&cfg, ProcKind::Fresh),
-            Err(FsError::TmpfsSize { size: 0, .. })
+            Err(Error::TmpfsSize { size: 0, .. })
         ));
 
-        let mut cfg = FsConfig::default();
-        cfg.ops.push(FsOp::Tmpfs {
+        let mut cfg = Config::default();
+        cfg.ops.push(Op::Tmpfs {
             dest: "/x".into(),
             options: TmpfsOptions {
                 size: None,
@@ -729,11 +727,11 @@ mod tests {
         });
         assert!(matches!(
             plan(&cfg, ProcKind::Fresh),
-            Err(FsError::Mode { mode: 0o17777, .. })
+            Err(Error::Mode { mode: 0o17777, .. })
         ));
 
-        let mut cfg = FsConfig::default();
-        cfg.ops.push(FsOp::Bind {
+        let mut cfg = Config::default();
+        cfg.ops.push(Op::Bind {
             src: "/definitely/not/here".into(),
             dest: "/x".into(),
             read_only: true,
@@ -742,14 +740,14 @@ mod tests {
         });
         assert!(matches!(
             plan(&cfg, ProcKind::Fresh),
-            Err(FsError::MissingSource {
+            Err(Error::MissingSource {
                 op: OpName::BindRo,
                 ..
             })
         ));
 
-        let mut cfg = FsConfig::default();
-        cfg.ops.push(FsOp::Bind {
+        let mut cfg = Config::default();
+        cfg.ops.push(Op::Bind {
             src: "/definitely/not/here".into(),
             dest: "/x".into(),
             read_only: true,
@@ -758,13 +756,13 @@ mod tests {
         });
         assert!(plan(&cfg, ProcKind::Fresh).is_ok());
 
-        let mut cfg = FsConfig::default();
-        cfg.ops.push(FsOp::File {
+        let mut cfg = Config::default();
+        cfg.ops.push(Op::File {
             dest: "/f".into(),
             contents: b"x".to_vec(),
             mode: None,
         });
-        cfg.ops.push(FsOp::Bind {
+        cfg.ops.push(Op::Bind {
             src: "/usr".into(),
             dest: "/f".into(),
             read_only: true,
@@ -773,7 +771,7 @@ mod tests {
         });
         assert!(matches!(
             plan(&cfg, ProcKind::Fresh),
-            Err(FsError::KindMismatch {
+            Err(Error::KindMismatch {
                 src_kind: NodeKind::Directory,
                 dest_kind: NodeKind::File,
                 ..
@@ -783,7 +781,7 @@ mod tests {
 
     #[test]
     fn default_view_masks_secrets_and_keeps_symlinks() {
-        let p = plan(&FsConfig::default(), ProcKind::Fresh).unwrap();
+        let p = plan(&Config::default(), ProcKind::Fresh).unwrap();
         let dests: Vec<&[u8]> = p.ops.iter().map(|o| o.dest.as_bytes()).collect();
         if Path::new("/etc/shadow").exists() {
             let i = dests

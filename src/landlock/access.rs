@@ -83,7 +83,7 @@ impl FsAccess {
     pub const READ_WRITE: Self = Self::READ.union(Self::WRITE);
     /// The rights a filesystem policy handles (denies unless a rule grants
     /// them) when the caller does not choose with
-    /// [`LandlockPolicy::handle_fs`](crate::LandlockPolicy::handle_fs):
+    /// [`Policy::handle_fs`](crate::landlock::Policy::handle_fs):
     /// read, execute and write, up to ABI 5.
     pub const DEFAULT_HANDLED: Self = Self::READ_EXEC.union(Self::WRITE);
     /// The rights that apply to a non-directory; a rule on a file keeps only
@@ -96,29 +96,29 @@ impl FsAccess {
         .union(Self::RESOLVE_UNIX);
 
     /// The rights a kernel with Landlock ABI `abi` can enforce.
-    pub fn supported_by(abi: LandlockAbi) -> Self {
+    pub fn supported_by(abi: Abi) -> Self {
         supported(FS_FEATURES, abi)
     }
 }
 
-pub(super) const FS_FEATURES: &[(FsAccess, LandlockFeature)] = &[
-    (FsAccess::EXECUTE, LandlockFeature::Filesystem),
-    (FsAccess::WRITE_FILE, LandlockFeature::Filesystem),
-    (FsAccess::READ_FILE, LandlockFeature::Filesystem),
-    (FsAccess::READ_DIR, LandlockFeature::Filesystem),
-    (FsAccess::REMOVE_DIR, LandlockFeature::Filesystem),
-    (FsAccess::REMOVE_FILE, LandlockFeature::Filesystem),
-    (FsAccess::MAKE_CHAR, LandlockFeature::Filesystem),
-    (FsAccess::MAKE_DIR, LandlockFeature::Filesystem),
-    (FsAccess::MAKE_REG, LandlockFeature::Filesystem),
-    (FsAccess::MAKE_SOCK, LandlockFeature::Filesystem),
-    (FsAccess::MAKE_FIFO, LandlockFeature::Filesystem),
-    (FsAccess::MAKE_BLOCK, LandlockFeature::Filesystem),
-    (FsAccess::MAKE_SYM, LandlockFeature::Filesystem),
-    (FsAccess::REFER, LandlockFeature::FsRefer),
-    (FsAccess::TRUNCATE, LandlockFeature::FsTruncate),
-    (FsAccess::IOCTL_DEV, LandlockFeature::FsIoctlDev),
-    (FsAccess::RESOLVE_UNIX, LandlockFeature::FsResolveUnix),
+pub(super) const FS_FEATURES: &[(FsAccess, Feature)] = &[
+    (FsAccess::EXECUTE, Feature::Filesystem),
+    (FsAccess::WRITE_FILE, Feature::Filesystem),
+    (FsAccess::READ_FILE, Feature::Filesystem),
+    (FsAccess::READ_DIR, Feature::Filesystem),
+    (FsAccess::REMOVE_DIR, Feature::Filesystem),
+    (FsAccess::REMOVE_FILE, Feature::Filesystem),
+    (FsAccess::MAKE_CHAR, Feature::Filesystem),
+    (FsAccess::MAKE_DIR, Feature::Filesystem),
+    (FsAccess::MAKE_REG, Feature::Filesystem),
+    (FsAccess::MAKE_SOCK, Feature::Filesystem),
+    (FsAccess::MAKE_FIFO, Feature::Filesystem),
+    (FsAccess::MAKE_BLOCK, Feature::Filesystem),
+    (FsAccess::MAKE_SYM, Feature::Filesystem),
+    (FsAccess::REFER, Feature::FsRefer),
+    (FsAccess::TRUNCATE, Feature::FsTruncate),
+    (FsAccess::IOCTL_DEV, Feature::FsIoctlDev),
+    (FsAccess::RESOLVE_UNIX, Feature::FsResolveUnix),
 ];
 
 bitflags! {
@@ -144,19 +144,16 @@ bitflags! {
 
 impl NetAccess {
     /// The rights a kernel with Landlock ABI `abi` can enforce.
-    pub fn supported_by(abi: LandlockAbi) -> Self {
+    pub fn supported_by(abi: Abi) -> Self {
         supported(NET_FEATURES, abi)
     }
 }
 
-pub(super) const NET_FEATURES: &[(NetAccess, LandlockFeature)] = &[
-    (NetAccess::BIND_TCP, LandlockFeature::NetBindTcp),
-    (NetAccess::CONNECT_TCP, LandlockFeature::NetConnectTcp),
-    (NetAccess::BIND_UDP, LandlockFeature::NetBindUdp),
-    (
-        NetAccess::CONNECT_SEND_UDP,
-        LandlockFeature::NetConnectSendUdp,
-    ),
+pub(super) const NET_FEATURES: &[(NetAccess, Feature)] = &[
+    (NetAccess::BIND_TCP, Feature::NetBindTcp),
+    (NetAccess::CONNECT_TCP, Feature::NetConnectTcp),
+    (NetAccess::BIND_UDP, Feature::NetBindUdp),
+    (NetAccess::CONNECT_SEND_UDP, Feature::NetConnectSendUdp),
 ];
 
 bitflags! {
@@ -164,7 +161,7 @@ bitflags! {
     /// the same Landlock domain (ABI 6, Linux 6.12).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-    pub struct LandlockScope: u64 {
+    pub struct Scope: u64 {
         /// Connecting to an abstract unix socket created outside the domain
         /// is denied (ABI 6, Linux 6.12).
         const ABSTRACT_UNIX_SOCKET = 1 << 0;
@@ -174,19 +171,19 @@ bitflags! {
     }
 }
 
-impl LandlockScope {
+impl Scope {
     /// The scopes a kernel with Landlock ABI `abi` can enforce.
-    pub fn supported_by(abi: LandlockAbi) -> Self {
+    pub fn supported_by(abi: Abi) -> Self {
         supported(SCOPE_FEATURES, abi)
     }
 }
 
-pub(super) const SCOPE_FEATURES: &[(LandlockScope, LandlockFeature)] = &[
+pub(super) const SCOPE_FEATURES: &[(Scope, Feature)] = &[
     (
-        LandlockScope::ABSTRACT_UNIX_SOCKET,
-        LandlockFeature::ScopeAbstractUnixSocket,
+        Scope::ABSTRACT_UNIX_SOCKET,
+        Feature::ScopeAbstractUnixSocket,
     ),
-    (LandlockScope::SIGNAL, LandlockFeature::ScopeSignal),
+    (Scope::SIGNAL, Feature::ScopeSignal),
 ];
 
 /// A Landlock capability that appeared in a given ABI version.
@@ -194,7 +191,7 @@ pub(super) const SCOPE_FEATURES: &[(LandlockScope, LandlockFeature)] = &[
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
-pub enum LandlockFeature {
+pub enum Feature {
     /// Landlock itself and the basic filesystem rights (ABI 1, Linux 5.13).
     Filesystem,
     /// [`FsAccess::REFER`] (ABI 2, Linux 5.19).
@@ -207,9 +204,9 @@ pub enum LandlockFeature {
     NetConnectTcp,
     /// [`FsAccess::IOCTL_DEV`] (ABI 5, Linux 6.10).
     FsIoctlDev,
-    /// [`LandlockScope::ABSTRACT_UNIX_SOCKET`] (ABI 6, Linux 6.12).
+    /// [`Scope::ABSTRACT_UNIX_SOCKET`] (ABI 6, Linux 6.12).
     ScopeAbstractUnixSocket,
-    /// [`LandlockScope::SIGNAL`] (ABI 6, Linux 6.12).
+    /// [`Scope::SIGNAL`] (ABI 6, Linux 6.12).
     ScopeSignal,
     /// Restricting every thread of a process at once (ABI 8, Linux 7.0).
     AllThreads,
@@ -221,19 +218,19 @@ pub enum LandlockFeature {
     NetConnectSendUdp,
 }
 
-impl LandlockFeature {
+impl Feature {
     /// The Landlock ABI version that introduced the feature.
-    pub fn abi(self) -> LandlockAbi {
+    pub fn abi(self) -> Abi {
         match self {
-            Self::Filesystem => LandlockAbi::V1,
-            Self::FsRefer => LandlockAbi::V2,
-            Self::FsTruncate => LandlockAbi::V3,
-            Self::NetBindTcp | Self::NetConnectTcp => LandlockAbi::V4,
-            Self::FsIoctlDev => LandlockAbi::V5,
-            Self::ScopeAbstractUnixSocket | Self::ScopeSignal => LandlockAbi::V6,
-            Self::AllThreads => LandlockAbi::V8,
-            Self::FsResolveUnix => LandlockAbi::V9,
-            Self::NetBindUdp | Self::NetConnectSendUdp => LandlockAbi::V10,
+            Self::Filesystem => Abi::V1,
+            Self::FsRefer => Abi::V2,
+            Self::FsTruncate => Abi::V3,
+            Self::NetBindTcp | Self::NetConnectTcp => Abi::V4,
+            Self::FsIoctlDev => Abi::V5,
+            Self::ScopeAbstractUnixSocket | Self::ScopeSignal => Abi::V6,
+            Self::AllThreads => Abi::V8,
+            Self::FsResolveUnix => Abi::V9,
+            Self::NetBindUdp | Self::NetConnectSendUdp => Abi::V10,
         }
     }
 
@@ -260,7 +257,7 @@ impl LandlockFeature {
     }
 }
 
-impl fmt::Display for LandlockFeature {
+impl fmt::Display for Feature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -277,7 +274,7 @@ impl fmt::Display for LandlockFeature {
 /// release order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
-pub enum LandlockAbi {
+pub enum Abi {
     /// Filesystem access control (Linux 5.13).
     V1 = 1,
     /// [`FsAccess::REFER`] (Linux 5.19).
@@ -300,7 +297,7 @@ pub enum LandlockAbi {
     V10 = 10,
 }
 
-impl LandlockAbi {
+impl Abi {
     /// The newest version this crate knows.
     pub const NEWEST: Self = Self::V10;
 
@@ -346,7 +343,7 @@ impl LandlockAbi {
 }
 
 /// The version's number, e.g. `6`.
-impl fmt::Display for LandlockAbi {
+impl fmt::Display for Abi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.version())
     }
@@ -354,14 +351,14 @@ impl fmt::Display for LandlockAbi {
 
 /// Serialized as the version's number.
 #[cfg(feature = "serde")]
-impl serde::Serialize for LandlockAbi {
+impl serde::Serialize for Abi {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_u32(self.version())
     }
 }
 
 /// The flags of `table` whose feature `abi` has.
-fn supported<T: bitflags::Flags + Copy>(table: &[(T, LandlockFeature)], abi: LandlockAbi) -> T {
+fn supported<T: bitflags::Flags + Copy>(table: &[(T, Feature)], abi: Abi) -> T {
     let mut set = T::empty();
     for (flag, feature) in table {
         if abi >= feature.abi() {

@@ -4,16 +4,16 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use super::access::{LandlockAbi, LandlockFeature};
+use super::access::{Abi, Feature};
 #[cfg(doc)]
-use super::policy::LandlockPolicy;
-use super::report::LandlockUnavailable;
+use super::policy::Policy;
+use super::report::Unavailable;
 use crate::fs::OpName;
 
-/// Which group of a [`LandlockPolicy`] an error is about.
+/// Which group of a [`Policy`] an error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum LandlockGroup {
+pub enum Group {
     /// Filesystem rights and rules.
     Filesystem,
     /// Network rights and port rules.
@@ -22,7 +22,7 @@ pub enum LandlockGroup {
     Scopes,
 }
 
-impl fmt::Display for LandlockGroup {
+impl fmt::Display for Group {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Filesystem => "filesystem",
@@ -32,10 +32,10 @@ impl fmt::Display for LandlockGroup {
     }
 }
 
-/// Errors from checking, lowering or preparing a [`LandlockPolicy`].
+/// Errors from checking, lowering or preparing a [`Policy`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum LandlockError {
+pub enum Error {
     /// An invalid rule of a sandbox's policy (found before anything asks
     /// the kernel).
     #[error("invalid Landlock rule for {path:?}: {reason}")]
@@ -43,12 +43,12 @@ pub enum LandlockError {
         /// The rule's path.
         path: PathBuf,
         /// Why it is invalid.
-        reason: LandlockRuleProblem,
+        reason: RuleProblem,
     },
     /// A filesystem operation that Landlock rules cannot stand in for
     /// without a mount namespace (see
     /// [`Sandbox::landlock_mirror_fs`](crate::Sandbox::landlock_mirror_fs)
-    /// and [`LandlockPolicy::from_fs_plan`]).
+    /// and [`Policy::from_fs_plan`]).
     #[error(
         "cannot mirror the {op} operation on {dest:?} with Landlock rules: without a mount namespace only the host system view, /proc, /dev and binds whose source is their destination can be mirrored"
     )]
@@ -64,19 +64,19 @@ pub enum LandlockError {
     )]
     Unsupported {
         /// The group whose requirement failed.
-        group: LandlockGroup,
+        group: Group,
         /// The lowest-ABI feature the kernel lacks.
-        feature: LandlockFeature,
+        feature: Feature,
         /// The running kernel's Landlock ABI version.
-        kernel_abi: LandlockAbi,
+        kernel_abi: Abi,
     },
     /// A hard requirement, but the kernel has no usable Landlock.
     #[error("failed to enforce the Landlock {group} rules: {reason}")]
     Unavailable {
         /// The group whose requirement failed.
-        group: LandlockGroup,
+        group: Group,
         /// Why Landlock is unavailable.
-        reason: LandlockUnavailable,
+        reason: Unavailable,
     },
     /// A rule path could not be opened.
     #[error("failed to open the Landlock rule path {path}")]
@@ -117,7 +117,7 @@ pub enum LandlockError {
 /// Why a Landlock rule of a sandbox's policy is invalid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum LandlockRuleProblem {
+pub enum RuleProblem {
     /// Rule paths of a sandbox are resolved as the program sees them, from
     /// its root: they must be absolute.
     RelativePath,
@@ -125,7 +125,7 @@ pub enum LandlockRuleProblem {
     NulByte,
 }
 
-impl fmt::Display for LandlockRuleProblem {
+impl fmt::Display for RuleProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::RelativePath => "rule paths of a sandbox must be absolute",

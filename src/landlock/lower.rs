@@ -8,9 +8,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::access::FsAccess;
-use super::error::{LandlockError, LandlockRuleProblem};
-use super::policy::LandlockPolicy;
-use super::report::{LandlockNote, LandlockReport};
+use super::error::{Error, RuleProblem};
+use super::policy::Policy;
+use super::report::{Note, Report};
 use super::resolve::{KernelAbi, build_report, resolve};
 use crate::compat::CompatLevel;
 use crate::sys::landlock::{LandlockNetPortAttr, LandlockRulesetAttr};
@@ -41,7 +41,7 @@ pub(crate) struct Lowered {
     /// in `rules.ports`.
     path_names: Vec<PathBuf>,
     port_names: Vec<u16>,
-    report: LandlockReport,
+    report: Report,
 }
 
 /// A rule of a lowered policy, by what the caller named it with.
@@ -54,7 +54,7 @@ pub(crate) enum RuleName<'a> {
 impl Lowered {
     /// What the ruleset enforces (without the paths left out when it was
     /// built: the caller adds those).
-    pub(crate) fn report(&self) -> &LandlockReport {
+    pub(crate) fn report(&self) -> &Report {
         &self.report
     }
 
@@ -92,23 +92,19 @@ impl Lowered {
 /// Every rule path is kept while the filesystem group is enforced, also
 /// one whose rights the kernel lacks entirely: it is still opened, so a
 /// missing path is an error (or a note) whatever the kernel.
-pub(crate) fn lower(
-    policy: &LandlockPolicy,
-    abi: KernelAbi,
-    view: View,
-) -> Result<Lowered, LandlockError> {
+pub(crate) fn lower(policy: &Policy, abi: KernelAbi, view: View) -> Result<Lowered, Error> {
     // Configuration errors first: they do not depend on the kernel.
     if view == View::Sandbox {
         for rule in &policy.fs_rules {
             let reason = if !rule.path.is_absolute() {
-                Some(LandlockRuleProblem::RelativePath)
+                Some(RuleProblem::RelativePath)
             } else if has_nul(&rule.path) {
-                Some(LandlockRuleProblem::NulByte)
+                Some(RuleProblem::NulByte)
             } else {
                 None
             };
             if let Some(reason) = reason {
-                return Err(LandlockError::InvalidRule {
+                return Err(Error::InvalidRule {
                     path: rule.path.clone(),
                     reason,
                 });
@@ -131,12 +127,12 @@ pub(crate) fn lower(
                 // Only the caller's view gets here (checked above).
                 let errno = libc::EINVAL;
                 if !optional {
-                    return Err(LandlockError::RulePath {
+                    return Err(Error::RulePath {
                         path: rule.path.clone(),
                         source: io::Error::from_raw_os_error(errno),
                     });
                 }
-                notes.push(LandlockNote::SkippedPath {
+                notes.push(Note::SkippedPath {
                     path: rule.path.clone(),
                     errno,
                 });

@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use super::access::FsAccess;
-use super::error::LandlockError;
-use super::policy::LandlockPolicy;
+use super::error::Error;
+use super::policy::Policy;
 #[cfg(doc)]
 use crate::compat::CompatLevel;
-use crate::fs::{FsConfig, FsOp, OpName, RootKind};
+use crate::fs::{self, OpName};
 
-impl LandlockPolicy {
+impl Policy {
     /// Filesystem rules granting what a sandbox's filesystem plan exposes,
     /// and nothing else: read and execute where the plan mounts read-only
     /// (the host's system directories, `bind_ro`, a custom root), read,
@@ -28,10 +28,10 @@ impl LandlockPolicy {
     /// minimal `/dev`'s devices, `/proc`, and binds whose source is their
     /// destination can be mirrored. `/tmp` is not granted (there is no
     /// private `/tmp` to give); anything else is a
-    /// [`LandlockError::Mirror`].
+    /// [`Error::Mirror`].
     ///
     /// The filesystem group stays a [`CompatLevel::HardRequirement`].
-    pub fn from_fs_plan(fs: &FsConfig, mount_namespace: bool) -> Result<Self, LandlockError> {
+    pub fn from_fs_plan(fs: &fs::Config, mount_namespace: bool) -> Result<Self, Error> {
         let mut policy = Self::new();
         policy.restrict_fs();
         policy.add_fs_plan(fs, mount_namespace)?;
@@ -40,19 +40,15 @@ impl LandlockPolicy {
 
     /// Adds the rules of [`from_fs_plan`](Self::from_fs_plan) to this
     /// policy.
-    pub(crate) fn add_fs_plan(
-        &mut self,
-        fs: &FsConfig,
-        mount_ns: bool,
-    ) -> Result<(), LandlockError> {
+    pub(crate) fn add_fs_plan(&mut self, fs: &fs::Config, mount_ns: bool) -> Result<(), Error> {
         const WRITABLE: FsAccess = FsAccess::READ_WRITE.union(FsAccess::EXECUTE);
         self.restrict_fs();
-        let cannot = |op: OpName, dest: &Path| LandlockError::Mirror {
+        let cannot = |op: OpName, dest: &Path| Error::Mirror {
             op,
             dest: dest.to_owned(),
         };
         match &fs.root {
-            RootKind::HostSystem => {
+            fs::Root::HostSystem => {
                 for dir in crate::fs::SYSTEM_DIRS {
                     let access = if *dir == "/etc" {
                         FsAccess::READ
@@ -69,10 +65,10 @@ impl LandlockPolicy {
                     }
                 }
             }
-            RootKind::Dir(_) if mount_ns => {
+            fs::Root::Dir(_) if mount_ns => {
                 self.allow("/", FsAccess::READ_EXEC);
             }
-            RootKind::Empty if mount_ns => {}
+            fs::Root::Empty if mount_ns => {}
             _ => return Err(cannot(OpName::Root, Path::new("/"))),
         }
         if fs.proc {
@@ -94,7 +90,7 @@ impl LandlockPolicy {
         for op in &fs.ops {
             let dest = op.dest();
             match op {
-                FsOp::Bind {
+                fs::Op::Bind {
                     src,
                     read_only,
                     optional,
@@ -115,10 +111,10 @@ impl LandlockPolicy {
                     }
                 }
                 _ if !mount_ns => return Err(cannot(op.name(), dest)),
-                FsOp::Tmpfs { .. } | FsOp::Overlay { .. } => {
+                fs::Op::Tmpfs { .. } | fs::Op::Overlay { .. } => {
                     self.allow(dest, WRITABLE);
                 }
-                FsOp::Dir { .. } | FsOp::File { .. } => {
+                fs::Op::Dir { .. } | fs::Op::File { .. } => {
                     self.allow(dest, FsAccess::READ);
                 }
                 // A symlink is followed to its target, which needs a rule
@@ -139,12 +135,7 @@ fn same_path(a: &Path, b: &Path) -> bool {
 /// Grants `access` on `dir` except beneath the paths in `secrets`: the
 /// entries of every directory on the way to a secret are granted one by
 /// one, the secret itself is not.
-pub(super) fn grant_around(
-    policy: &mut LandlockPolicy,
-    dir: &Path,
-    secrets: &[PathBuf],
-    access: FsAccess,
-) {
+pub(super) fn grant_around(policy: &mut Policy, dir: &Path, secrets: &[PathBuf], access: FsAccess) {
     if secrets.iter().any(|s| s == dir) {
         return;
     }
@@ -166,7 +157,7 @@ pub(super) fn grant_around(
 mod tests {
     use super::*;
 
-    fn rule(p: &LandlockPolicy, path: &str) -> Option<(FsAccess, bool)> {
+    fn rule(p: &Policy, path: &str) -> Option<(FsAccess, bool)> {
         p.fs_rules
             .iter()
             .find(|r| r.path == Path::new(path))
@@ -175,29 +166,29 @@ mod tests {
 
     #[test]
     fn mirroring_a_plan_with_a_mount_namespace_uses_destinations() {
-        use crate::fs::{FsConfig, FsOp};
+        use crate::fs;
         let writable = FsAccess::READ_WRITE | FsAccess::EXECUTE;
-        let mut fs = FsConfig::default();
-        fs.ops.push(FsOp::Bind {
+        let mut fs = fs::Config::default();
+        fs.ops.push(fs::Op::Bind {
             src: "/host/proj".into(),
             dest: "/work".into(),
             read_only: false,
             optional: false,
             devices: false,
         });
-        fs.ops.push(FsOp::Bind {
+        fs.ops.push(fs::Op::Bind {
             src: "/host/opt".into(),
             dest: "/opt".into(),
             read_only: true,
             optional: true,
             devices: false,
         });
-        fs.ops.push(FsOp::File {
+        fs.ops.push(fs::Op::File {
             dest: "/etc/motd".into(),
             contents: Vec::new(),
             mode: None,
         });
-        let p = LandlockPolicy::from_fs_plan(&fs, true).unwrap();
+        let p = Policy::from_fs_plan(&fs, true).unwrap();
         assert_eq!(rule(&p, "/usr"), Some((FsAccess::READ_EXEC, true)));
         assert_eq!(rule(&p, "/etc"), Some((FsAccess::READ, true)));
         assert_eq!(rule(&p, "/proc"), Some((FsAccess::READ, true)));
@@ -209,31 +200,31 @@ mod tests {
         assert_eq!(rule(&p, "/host/proj"), None);
         assert_eq!(p.fs_requested(), FsAccess::DEFAULT_HANDLED);
 
-        let mut fs = FsConfig {
-            root: crate::fs::RootKind::Dir("/img".into()),
+        let mut fs = fs::Config {
+            root: crate::fs::Root::Dir("/img".into()),
             tmp: false,
             proc: false,
             dev: false,
-            ..FsConfig::default()
+            ..fs::Config::default()
         };
         fs.ops.clear();
-        let p = LandlockPolicy::from_fs_plan(&fs, true).unwrap();
+        let p = Policy::from_fs_plan(&fs, true).unwrap();
         assert_eq!(p.fs_rules.len(), 1);
         assert_eq!(rule(&p, "/"), Some((FsAccess::READ_EXEC, false)));
     }
 
     #[test]
     fn mirroring_without_a_mount_namespace_uses_host_paths() {
-        use crate::fs::{FsConfig, FsOp, OpName};
-        let mut fs = FsConfig::default();
-        fs.ops.push(FsOp::Bind {
+        use crate::fs::{self, OpName};
+        let mut fs = fs::Config::default();
+        fs.ops.push(fs::Op::Bind {
             src: "/srv/data".into(),
             dest: "/srv/./data/".into(),
             read_only: true,
             optional: false,
             devices: false,
         });
-        let p = LandlockPolicy::from_fs_plan(&fs, false).unwrap();
+        let p = Policy::from_fs_plan(&fs, false).unwrap();
         assert_eq!(rule(&p, "/srv/./data/"), Some((FsAccess::READ_EXEC, false)));
         assert_eq!(rule(&p, "/tmp"), None, "no private /tmp to give");
         assert_eq!(rule(&p, "/dev"), None, "only the devices");
@@ -247,11 +238,11 @@ mod tests {
                 "{s:?} is granted"
             );
         }
-        fs.ops.push(FsOp::Mask {
+        fs.ops.push(fs::Op::Mask {
             dest: "/etc/hosts".into(),
         });
-        match LandlockPolicy::from_fs_plan(&fs, false) {
-            Err(LandlockError::Mirror { op, dest }) => {
+        match Policy::from_fs_plan(&fs, false) {
+            Err(Error::Mirror { op, dest }) => {
                 assert_eq!(op, OpName::Mask);
                 assert_eq!(dest, Path::new("/etc/hosts"));
             }
@@ -270,7 +261,7 @@ mod tests {
             std::fs::write(etc.join(f), "x").unwrap();
         }
         let secrets = [etc.join("shadow"), etc.join("ssl/private")];
-        let mut p = LandlockPolicy::new();
+        let mut p = Policy::new();
         grant_around(&mut p, &etc, &secrets, FsAccess::READ);
         let mut got: Vec<_> = p
             .fs_rules

@@ -1,9 +1,9 @@
 //! Landlock: unprivileged access control over the filesystem, TCP ports and
 //! IPC scopes (Linux 5.13+).
 //!
-//! A [`LandlockPolicy`] is plain data. It is resolved against the running
+//! A [`Policy`] is plain data. It is resolved against the running
 //! kernel's ABI and lowered to what the kernel takes once
-//! ([`lower`](lower::lower)), and one routine with raw system calls
+//! (`lower`), and one routine with raw system calls
 //! (`crate::zone::landlock::build`) turns that into a ruleset, in either of
 //! two places:
 //!
@@ -11,8 +11,8 @@
 //!   program process builds the ruleset after `pivot_root` and restricts
 //!   itself: a ruleset built in the caller could not name the sandbox's own
 //!   mounts, which do not exist yet. Rule paths are the program's view.
-//! - to confine the calling process ([`Confinement`](crate::Confinement))
-//!   the caller builds it once ([`prepare`](prepare::prepare)), opening every
+//! - to confine the calling process ([`Confinement`](crate::confine::Confinement))
+//!   the caller builds it once (`prepare`), opening every
 //!   rule path in its own view, and applies it with one
 //!   `landlock_restrict_self` after `no_new_privs`.
 //!
@@ -23,13 +23,13 @@
 //!
 //! # Compatibility
 //!
-//! Every right has the Landlock ABI version ([`LandlockAbi`]) and Linux
-//! release that introduced it; see [`LandlockFeature`]. Rules are grouped
+//! Every right has the Landlock ABI version ([`Abi`]) and Linux
+//! release that introduced it; see [`Feature`]. Rules are grouped
 //! (filesystem, network, scopes) and each group has a [`CompatLevel`]: under
 //! [`CompatLevel::HardRequirement`] (the default) a right the running kernel
-//! cannot enforce is a [`LandlockError::Unsupported`] naming it; under
+//! cannot enforce is a [`Error::Unsupported`] naming it; under
 //! [`CompatLevel::BestEffort`] the ruleset is built without it and the
-//! [`LandlockReport`] lists it in [`LandlockReport::missing`].
+//! [`Report`] lists it in [`Report::missing`].
 //!
 //! # The `landlock` crate
 //!
@@ -39,7 +39,7 @@
 //! there, after `pivot_root`. Using the crate for [`Confinement`] alone
 //! would mean a second rule-building path, and every new ABI wired twice.
 //! Its per-ABI access tables (`AccessFs::from_all` and the like) hold the
-//! same facts as [`LandlockFeature::abi`], which the report and the errors
+//! same facts as [`Feature::abi`], which the report and the errors
 //! need per right (with the Linux release) and the crate does not give:
 //! taking the rights from the crate too would make two tables that must
 //! agree. So the tables here are the only ones, and the tests check them,
@@ -48,7 +48,7 @@
 //! [`CompatLevel`]: crate::CompatLevel
 //! [`CompatLevel::HardRequirement`]: crate::CompatLevel::HardRequirement
 //! [`CompatLevel::BestEffort`]: crate::CompatLevel::BestEffort
-//! [`Confinement`]: crate::Confinement
+//! [`Confinement`]: crate::confine::Confinement
 
 mod access;
 mod error;
@@ -62,10 +62,10 @@ pub(crate) mod resolve;
 #[cfg(test)]
 mod tests;
 
-pub use access::{FsAccess, LandlockAbi, LandlockFeature, LandlockScope, NetAccess};
-pub use error::{LandlockError, LandlockGroup, LandlockRuleProblem};
+pub use access::{Abi, Feature, FsAccess, NetAccess, Scope};
+pub use error::{Error, Group, RuleProblem};
 pub(crate) use lower::{Lowered, RuleName};
-pub use policy::LandlockPolicy;
+pub use policy::Policy;
 pub(crate) use prepare::{PreparedLandlock, prepare};
-pub use report::{LandlockEnforcement, LandlockNote, LandlockReport, LandlockUnavailable};
+pub use report::{Note, Report, Status, Unavailable};
 pub(crate) use resolve::kernel_abi;

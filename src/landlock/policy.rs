@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::access::{FsAccess, LandlockScope, NetAccess};
+use super::access::{FsAccess, NetAccess, Scope};
 use crate::compat::CompatLevel;
 
 /// One filesystem rule: `access` granted beneath `path`.
@@ -27,7 +27,7 @@ pub(crate) struct NetRule {
 /// A Landlock policy: what the sandboxed program may access.
 ///
 /// Builder methods cannot fail; the policy is checked when it is prepared
-/// (by the sandbox before the first spawn, or by [`LandlockPolicy::validate`]).
+/// (by the sandbox before the first spawn, or by [`Policy::validate`]).
 ///
 /// A policy has three independent groups, each enforced only when used:
 /// - **filesystem** (Linux 5.13): active once a path rule is added or
@@ -60,36 +60,36 @@ pub(crate) struct NetRule {
 ///
 /// ```
 /// # #[cfg(feature = "landlock")] {
-/// use stockade::{LandlockPolicy, LandlockScope};
-/// let mut policy = LandlockPolicy::new();
+/// use stockade::landlock::{Policy, Scope};
+/// let mut policy = Policy::new();
 /// policy
 ///     .allow_read_exec("/usr")
 ///     .allow_read("/etc")
 ///     .allow_read_write("/tmp")
 ///     .allow_tcp_connect(443)
-///     .scope(LandlockScope::SIGNAL | LandlockScope::ABSTRACT_UNIX_SOCKET);
+///     .scope(Scope::SIGNAL | Scope::ABSTRACT_UNIX_SOCKET);
 /// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct LandlockPolicy {
+pub struct Policy {
     pub(crate) fs_rules: Vec<FsRule>,
     pub(crate) fs_handled: Option<FsAccess>,
     pub(crate) net_rules: Vec<NetRule>,
     pub(crate) net_handled: NetAccess,
-    pub(crate) scopes: LandlockScope,
+    pub(crate) scopes: Scope,
     pub(crate) fs_compat: CompatLevel,
     pub(crate) net_compat: CompatLevel,
     pub(crate) scope_compat: CompatLevel,
 }
 
-impl Default for LandlockPolicy {
+impl Default for Policy {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl LandlockPolicy {
+impl Policy {
     /// An empty policy: nothing is restricted until a rule is added.
     pub fn new() -> Self {
         Self {
@@ -97,7 +97,7 @@ impl LandlockPolicy {
             fs_handled: None,
             net_rules: Vec::new(),
             net_handled: NetAccess::empty(),
-            scopes: LandlockScope::empty(),
+            scopes: Scope::empty(),
             fs_compat: CompatLevel::HardRequirement,
             net_compat: CompatLevel::HardRequirement,
             scope_compat: CompatLevel::HardRequirement,
@@ -229,7 +229,7 @@ impl LandlockPolicy {
 
     /// Confines the given IPC interactions to the sandbox's own Landlock
     /// domain (Linux 6.12).
-    pub fn scope(&mut self, scopes: LandlockScope) -> &mut Self {
+    pub fn scope(&mut self, scopes: Scope) -> &mut Self {
         self.scopes |= scopes;
         self
     }

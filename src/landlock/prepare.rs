@@ -1,16 +1,16 @@
 //! Preparing a policy in the calling process, for
-//! [`Confinement`](crate::Confinement) and [`LandlockPolicy::validate`]: the
+//! [`Confinement`](crate::confine::Confinement) and [`Policy::validate`]: the
 //! same lowering and rule-building routine as a sandbox's, with rule paths
 //! resolved in the caller's view now.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use super::access::LandlockAbi;
-use super::error::LandlockError;
+use super::access::Abi;
+use super::error::Error;
 use super::lower::{View, lower};
-use super::policy::LandlockPolicy;
-use super::report::{LandlockNote, LandlockReport};
+use super::policy::Policy;
+use super::report::{Note, Report};
 use super::resolve::{KernelAbi, kernel_abi};
 use crate::zone::landlock::{Failed, build};
 
@@ -19,8 +19,8 @@ use crate::zone::landlock::{Failed, build};
 #[derive(Debug)]
 pub(crate) struct PreparedLandlock {
     fd: Option<OwnedFd>,
-    abi: Option<LandlockAbi>,
-    report: LandlockReport,
+    abi: Option<Abi>,
+    report: Report,
 }
 
 impl PreparedLandlock {
@@ -32,26 +32,23 @@ impl PreparedLandlock {
     }
 
     /// What the ruleset enforces.
-    pub(crate) fn report(&self) -> &LandlockReport {
+    pub(crate) fn report(&self) -> &Report {
         &self.report
     }
 
     /// The kernel's Landlock ABI version (`None` without Landlock).
-    pub(crate) fn abi(&self) -> Option<LandlockAbi> {
+    pub(crate) fn abi(&self) -> Option<Abi> {
         self.abi
     }
 }
 
 /// Builds the kernel ruleset for `policy`, opening every rule path from the
 /// caller's view. The result is meant to be kept and shared.
-pub(crate) fn prepare(policy: &LandlockPolicy) -> Result<PreparedLandlock, LandlockError> {
+pub(crate) fn prepare(policy: &Policy) -> Result<PreparedLandlock, Error> {
     prepare_with(policy, kernel_abi())
 }
 
-pub(super) fn prepare_with(
-    policy: &LandlockPolicy,
-    abi: KernelAbi,
-) -> Result<PreparedLandlock, LandlockError> {
+pub(super) fn prepare_with(policy: &Policy, abi: KernelAbi) -> Result<PreparedLandlock, Error> {
     let lowered = lower(policy, abi, View::Caller)?;
     let mut report = lowered.report().clone();
     let Some(rules) = lowered.rules() else {
@@ -71,29 +68,27 @@ pub(super) fn prepare_with(
     let fd = build(rules, |i, errno| skipped.push((i, errno))).map_err(|(step, e)| {
         let source = e.into_io();
         match step {
-            Failed::Create => LandlockError::CreateRuleset { source },
-            Failed::Open(i) => LandlockError::RulePath {
+            Failed::Create => Error::CreateRuleset { source },
+            Failed::Open(i) => Error::RulePath {
                 path: path(i),
                 source,
             },
-            Failed::AddPath(i) => LandlockError::AddPathRule {
+            Failed::AddPath(i) => Error::AddPathRule {
                 path: path(i),
                 source,
             },
-            Failed::AddPort(i) => LandlockError::AddPortRule {
+            Failed::AddPort(i) => Error::AddPortRule {
                 port: lowered.port_name(i).unwrap_or_default(),
                 source,
             },
         }
     })?;
-    report.notes.extend(
-        skipped
-            .into_iter()
-            .map(|(i, errno)| LandlockNote::SkippedPath {
-                path: path(i),
-                errno: errno.0,
-            }),
-    );
+    report
+        .notes
+        .extend(skipped.into_iter().map(|(i, errno)| Note::SkippedPath {
+            path: path(i),
+            errno: errno.0,
+        }));
     Ok(PreparedLandlock {
         fd: Some(fd.into_owned()),
         abi: abi.version(),
@@ -101,11 +96,11 @@ pub(super) fn prepare_with(
     })
 }
 
-impl LandlockPolicy {
+impl Policy {
     /// Prepares the policy against the running kernel (opening every rule path
     /// and creating the ruleset) and returns what would be enforced, without
     /// applying anything.
-    pub fn validate(&self) -> Result<LandlockReport, LandlockError> {
+    pub fn validate(&self) -> Result<Report, Error> {
         prepare(self).map(|prepared| prepared.report)
     }
 }

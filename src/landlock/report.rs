@@ -5,14 +5,14 @@ use std::path::PathBuf;
 
 #[cfg(doc)]
 use super::access::FsAccess;
-use super::access::{LandlockAbi, LandlockFeature};
+use super::access::{Abi, Feature};
 
 /// How much of a group of rights took effect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
-pub enum LandlockEnforcement {
+pub enum Status {
     /// Every requested right is enforced.
     FullyEnforced,
     /// Some requested rights are enforced, others are missing from the
@@ -24,7 +24,7 @@ pub enum LandlockEnforcement {
     NotRequested,
 }
 
-impl fmt::Display for LandlockEnforcement {
+impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::FullyEnforced => "fully enforced",
@@ -40,7 +40,7 @@ impl fmt::Display for LandlockEnforcement {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
-pub enum LandlockUnavailable {
+pub enum Unavailable {
     /// The kernel has Landlock but it is not enabled (`EOPNOTSUPP`): add
     /// `landlock` to the `lsm=` kernel boot parameter.
     NotEnabled,
@@ -50,7 +50,7 @@ pub enum LandlockUnavailable {
     NotImplemented,
 }
 
-impl fmt::Display for LandlockUnavailable {
+impl fmt::Display for Unavailable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::NotEnabled => {
@@ -69,7 +69,7 @@ impl fmt::Display for LandlockUnavailable {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
-pub enum LandlockNote {
+pub enum Note {
     /// A rule path could not be opened and the rule was left out (best-effort
     /// only). The path stays inaccessible.
     SkippedPath {
@@ -88,46 +88,46 @@ pub enum LandlockNote {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
-pub struct LandlockReport {
+pub struct Report {
     /// The kernel's Landlock ABI version; `None` when Landlock is
     /// unavailable. A kernel newer than this crate shows as
-    /// [`LandlockAbi::NEWEST`]: the rights this crate can ask for are those
+    /// [`Abi::NEWEST`]: the rights this crate can ask for are those
     /// of that version. (Serialized as the version's number, or `null`.)
-    pub abi: Option<LandlockAbi>,
+    pub abi: Option<Abi>,
     /// Why Landlock is unavailable, when `abi` is `None`.
-    pub unavailable: Option<LandlockUnavailable>,
+    pub unavailable: Option<Unavailable>,
     /// Overall status: fully enforced only if every requested right is.
-    pub status: LandlockEnforcement,
+    pub status: Status,
     /// Reading files and listing directories.
-    pub fs_read: LandlockEnforcement,
+    pub fs_read: Status,
     /// Writing, creating, removing, renaming and linking.
-    pub fs_write: LandlockEnforcement,
+    pub fs_write: Status,
     /// Executing files.
-    pub fs_exec: LandlockEnforcement,
+    pub fs_exec: Status,
     /// Truncating files (Linux 6.2).
-    pub fs_truncate: LandlockEnforcement,
+    pub fs_truncate: Status,
     /// Device ioctls (Linux 6.10).
-    pub fs_ioctl_dev: LandlockEnforcement,
+    pub fs_ioctl_dev: Status,
     /// Connecting to pathname unix sockets (Linux 7.1).
-    pub fs_resolve_unix: LandlockEnforcement,
+    pub fs_resolve_unix: Status,
     /// TCP (Linux 6.7) and UDP (Linux 7.2) bind.
-    pub net_bind: LandlockEnforcement,
+    pub net_bind: Status,
     /// TCP connect (Linux 6.7) and UDP connect/send (Linux 7.2).
-    pub net_connect: LandlockEnforcement,
+    pub net_connect: Status,
     /// The abstract unix socket scope (Linux 6.12).
-    pub scope_abstract_unix_socket: LandlockEnforcement,
+    pub scope_abstract_unix_socket: Status,
     /// The signal scope (Linux 6.12).
-    pub scope_signal: LandlockEnforcement,
+    pub scope_signal: Status,
     /// Requested features the kernel lacks (best-effort groups only),
     /// lowest ABI first.
-    pub missing: Vec<LandlockFeature>,
+    pub missing: Vec<Feature>,
     /// Everything else worth knowing.
-    pub notes: Vec<LandlockNote>,
+    pub notes: Vec<Note>,
 }
 
-impl LandlockReport {
+impl Report {
     /// Each right (or group of rights) with its status, in report order.
-    pub fn rights(&self) -> [(&'static str, LandlockEnforcement); 10] {
+    pub fn rights(&self) -> [(&'static str, Status); 10] {
         [
             ("fs_read", self.fs_read),
             ("fs_write", self.fs_write),
@@ -148,7 +148,7 @@ impl LandlockReport {
 
 /// One line: the ABI, the overall status, each requested right's status,
 /// what is missing.
-impl fmt::Display for LandlockReport {
+impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.unavailable, self.abi) {
             (Some(reason), _) => write!(f, "unavailable ({reason}); {}", self.status)?,
@@ -157,7 +157,7 @@ impl fmt::Display for LandlockReport {
         }
         let mut first = true;
         for (name, status) in self.rights() {
-            if status == LandlockEnforcement::NotRequested {
+            if status == Status::NotRequested {
                 continue;
             }
             f.write_str(if first { " (" } else { ", " })?;

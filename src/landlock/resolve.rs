@@ -3,24 +3,23 @@
 //! report. Pure: testable for any ABI.
 
 use super::access::{
-    FS_FEATURES, FsAccess, LandlockAbi, LandlockFeature, LandlockScope, NET_FEATURES, NetAccess,
-    SCOPE_FEATURES,
+    Abi, FS_FEATURES, Feature, FsAccess, NET_FEATURES, NetAccess, SCOPE_FEATURES, Scope,
 };
-use super::error::{LandlockError, LandlockGroup};
-use super::policy::LandlockPolicy;
-use super::report::{LandlockEnforcement, LandlockNote, LandlockReport, LandlockUnavailable};
+use super::error::{Error, Group};
+use super::policy::Policy;
+use super::report::{Note, Report, Status, Unavailable};
 use crate::compat::CompatLevel;
 
 /// The kernel's Landlock status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum KernelAbi {
-    Available(LandlockAbi),
-    Unavailable(LandlockUnavailable),
+    Available(Abi),
+    Unavailable(Unavailable),
 }
 
 impl KernelAbi {
     /// The ABI version, `None` without Landlock.
-    pub(crate) fn version(self) -> Option<LandlockAbi> {
+    pub(crate) fn version(self) -> Option<Abi> {
         match self {
             Self::Available(v) => Some(v),
             Self::Unavailable(_) => None,
@@ -32,14 +31,12 @@ impl KernelAbi {
 pub(crate) fn kernel_abi() -> KernelAbi {
     use crate::probe::LandlockStatus;
     match crate::probe::landlock_abi() {
-        LandlockStatus::Version(v) => match LandlockAbi::from_kernel(v) {
+        LandlockStatus::Version(v) => match Abi::from_kernel(v) {
             Some(abi) => KernelAbi::Available(abi),
-            None => KernelAbi::Unavailable(LandlockUnavailable::NotImplemented),
+            None => KernelAbi::Unavailable(Unavailable::NotImplemented),
         },
-        LandlockStatus::NotEnabled => KernelAbi::Unavailable(LandlockUnavailable::NotEnabled),
-        LandlockStatus::NotImplemented => {
-            KernelAbi::Unavailable(LandlockUnavailable::NotImplemented)
-        }
+        LandlockStatus::NotEnabled => KernelAbi::Unavailable(Unavailable::NotEnabled),
+        LandlockStatus::NotImplemented => KernelAbi::Unavailable(Unavailable::NotImplemented),
     }
 }
 
@@ -50,13 +47,13 @@ pub(super) struct Resolved {
     /// Requested rights per group.
     pub(super) req_fs: FsAccess,
     pub(super) req_net: NetAccess,
-    pub(super) req_scopes: LandlockScope,
+    pub(super) req_scopes: Scope,
     /// What goes to the kernel.
     pub(super) fs: FsAccess,
     pub(super) net: NetAccess,
-    pub(super) scopes: LandlockScope,
-    pub(super) missing: Vec<LandlockFeature>,
-    pub(super) notes: Vec<LandlockNote>,
+    pub(super) scopes: Scope,
+    pub(super) missing: Vec<Feature>,
+    pub(super) notes: Vec<Note>,
 }
 
 impl Resolved {
@@ -69,8 +66,8 @@ impl Resolved {
 
 fn lowest_missing<T: Copy + PartialEq + bitflags::Flags>(
     missing: T,
-    table: &[(T, LandlockFeature)],
-    out: &mut Vec<LandlockFeature>,
+    table: &[(T, Feature)],
+    out: &mut Vec<Feature>,
 ) {
     for (flag, feature) in table {
         if missing.contains(*flag) && !out.contains(feature) {
@@ -81,38 +78,26 @@ fn lowest_missing<T: Copy + PartialEq + bitflags::Flags>(
 
 /// Checks `policy` against a kernel with Landlock status `abi`, enforcing the
 /// compatibility levels. Pure: testable for any ABI.
-pub(super) fn resolve(policy: &LandlockPolicy, abi: KernelAbi) -> Result<Resolved, LandlockError> {
+pub(super) fn resolve(policy: &Policy, abi: KernelAbi) -> Result<Resolved, Error> {
     let req_fs = policy.fs_requested();
     let req_net = policy.net_requested();
     let req_scopes = policy.scopes;
     let groups = [
-        (
-            LandlockGroup::Filesystem,
-            !req_fs.is_empty(),
-            policy.fs_compat,
-        ),
-        (
-            LandlockGroup::Network,
-            !req_net.is_empty(),
-            policy.net_compat,
-        ),
-        (
-            LandlockGroup::Scopes,
-            !req_scopes.is_empty(),
-            policy.scope_compat,
-        ),
+        (Group::Filesystem, !req_fs.is_empty(), policy.fs_compat),
+        (Group::Network, !req_net.is_empty(), policy.net_compat),
+        (Group::Scopes, !req_scopes.is_empty(), policy.scope_compat),
     ];
     let version = match abi {
         KernelAbi::Available(v) => v,
         KernelAbi::Unavailable(reason) => {
             for (group, requested, level) in groups {
                 if requested && level == CompatLevel::HardRequirement {
-                    return Err(LandlockError::Unavailable { group, reason });
+                    return Err(Error::Unavailable { group, reason });
                 }
             }
             let mut missing = Vec::new();
             if !req_fs.is_empty() || !req_net.is_empty() || !req_scopes.is_empty() {
-                missing.push(LandlockFeature::Filesystem);
+                missing.push(Feature::Filesystem);
             }
             lowest_missing(req_fs, FS_FEATURES, &mut missing);
             lowest_missing(req_net, NET_FEATURES, &mut missing);
@@ -125,7 +110,7 @@ pub(super) fn resolve(policy: &LandlockPolicy, abi: KernelAbi) -> Result<Resolve
                 req_scopes,
                 fs: FsAccess::empty(),
                 net: NetAccess::empty(),
-                scopes: LandlockScope::empty(),
+                scopes: Scope::empty(),
                 missing,
                 notes: Vec::new(),
             });
@@ -134,31 +119,31 @@ pub(super) fn resolve(policy: &LandlockPolicy, abi: KernelAbi) -> Result<Resolve
 
     let fs = req_fs & FsAccess::supported_by(version);
     let net = req_net & NetAccess::supported_by(version);
-    let scopes = req_scopes & LandlockScope::supported_by(version);
+    let scopes = req_scopes & Scope::supported_by(version);
     let mut notes = Vec::new();
     // On ABI 1 reparenting is always denied: stricter than asked, so not a
     // missing right.
     let mut fs_missing = req_fs - fs;
     if fs_missing.contains(FsAccess::REFER) {
         fs_missing -= FsAccess::REFER;
-        notes.push(LandlockNote::ReferAlwaysDenied);
+        notes.push(Note::ReferAlwaysDenied);
     }
     let net_missing = req_net - net;
     let scopes_missing = req_scopes - scopes;
 
     let mut missing = Vec::new();
-    let checks: [(LandlockGroup, CompatLevel, Vec<LandlockFeature>); 3] = [
-        (LandlockGroup::Filesystem, policy.fs_compat, {
+    let checks: [(Group, CompatLevel, Vec<Feature>); 3] = [
+        (Group::Filesystem, policy.fs_compat, {
             let mut v = Vec::new();
             lowest_missing(fs_missing, FS_FEATURES, &mut v);
             v
         }),
-        (LandlockGroup::Network, policy.net_compat, {
+        (Group::Network, policy.net_compat, {
             let mut v = Vec::new();
             lowest_missing(net_missing, NET_FEATURES, &mut v);
             v
         }),
-        (LandlockGroup::Scopes, policy.scope_compat, {
+        (Group::Scopes, policy.scope_compat, {
             let mut v = Vec::new();
             lowest_missing(scopes_missing, SCOPE_FEATURES, &mut v);
             v
@@ -168,7 +153,7 @@ pub(super) fn resolve(policy: &LandlockPolicy, abi: KernelAbi) -> Result<Resolve
         features.sort_by_key(|f| (f.abi(), *f));
         if let Some(first) = features.first() {
             if level == CompatLevel::HardRequirement {
-                return Err(LandlockError::Unsupported {
+                return Err(Error::Unsupported {
                     group,
                     feature: *first,
                     kernel_abi: version,
@@ -192,25 +177,21 @@ pub(super) fn resolve(policy: &LandlockPolicy, abi: KernelAbi) -> Result<Resolve
     })
 }
 
-fn group_status(requested: u64, effective: u64, enforced: bool) -> LandlockEnforcement {
+fn group_status(requested: u64, effective: u64, enforced: bool) -> Status {
     if requested == 0 {
-        LandlockEnforcement::NotRequested
+        Status::NotRequested
     } else if !enforced || effective & requested == 0 {
-        LandlockEnforcement::NotEnforced
+        Status::NotEnforced
     } else if effective & requested == requested {
-        LandlockEnforcement::FullyEnforced
+        Status::FullyEnforced
     } else {
-        LandlockEnforcement::PartiallyEnforced
+        Status::PartiallyEnforced
     }
 }
 
 /// The report on `resolved`: `enforced` says whether a ruleset is applied,
 /// `notes` come after the resolution's own.
-pub(super) fn build_report(
-    resolved: &Resolved,
-    enforced: bool,
-    notes: Vec<LandlockNote>,
-) -> LandlockReport {
+pub(super) fn build_report(resolved: &Resolved, enforced: bool, notes: Vec<Note>) -> Report {
     // For the report, REFER on ABI 1 counts as enforced (it is always denied).
     let mut eff_fs = resolved.fs;
     if resolved.abi.version().is_some() && resolved.req_fs.contains(FsAccess::REFER) {
@@ -230,7 +211,7 @@ pub(super) fn build_report(
             enforced,
         )
     };
-    let scope = |mask: LandlockScope| {
+    let scope = |mask: Scope| {
         group_status(
             (resolved.req_scopes & mask).bits(),
             (resolved.scopes & mask).bits(),
@@ -249,27 +230,21 @@ pub(super) fn build_report(
         fs(FsAccess::RESOLVE_UNIX),
         net(NetAccess::BIND_TCP | NetAccess::BIND_UDP),
         net(NetAccess::CONNECT_TCP | NetAccess::CONNECT_SEND_UDP),
-        scope(LandlockScope::ABSTRACT_UNIX_SOCKET),
-        scope(LandlockScope::SIGNAL),
+        scope(Scope::ABSTRACT_UNIX_SOCKET),
+        scope(Scope::SIGNAL),
     ];
     let requested: Vec<_> = groups
         .iter()
-        .filter(|s| **s != LandlockEnforcement::NotRequested)
+        .filter(|s| **s != Status::NotRequested)
         .collect();
     let status = if requested.is_empty() {
-        LandlockEnforcement::NotRequested
-    } else if requested
-        .iter()
-        .all(|s| **s == LandlockEnforcement::FullyEnforced)
-    {
-        LandlockEnforcement::FullyEnforced
-    } else if requested
-        .iter()
-        .all(|s| **s == LandlockEnforcement::NotEnforced)
-    {
-        LandlockEnforcement::NotEnforced
+        Status::NotRequested
+    } else if requested.iter().all(|s| **s == Status::FullyEnforced) {
+        Status::FullyEnforced
+    } else if requested.iter().all(|s| **s == Status::NotEnforced) {
+        Status::NotEnforced
     } else {
-        LandlockEnforcement::PartiallyEnforced
+        Status::PartiallyEnforced
     };
     let [
         fs_read,
@@ -283,7 +258,7 @@ pub(super) fn build_report(
         scope_abstract_unix_socket,
         scope_signal,
     ] = groups;
-    LandlockReport {
+    Report {
         abi: resolved.abi.version(),
         unavailable: match resolved.abi {
             KernelAbi::Unavailable(reason) => Some(reason),

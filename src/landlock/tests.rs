@@ -16,18 +16,18 @@ use crate::zone::landlock::{INDEX_CREATE, INDEX_RESTRICT};
 
 /// A kernel with Landlock ABI `v`.
 fn at(v: u32) -> KernelAbi {
-    KernelAbi::Available(LandlockAbi::from_kernel(v).unwrap())
+    KernelAbi::Available(Abi::from_kernel(v).unwrap())
 }
 
-fn fs_policy() -> LandlockPolicy {
-    let mut p = LandlockPolicy::new();
+fn fs_policy() -> Policy {
+    let mut p = Policy::new();
     p.allow_read("/usr").allow_read_write("/tmp");
     p
 }
 
 #[test]
 fn bits_match_the_kernel_and_the_landlock_crate() {
-    use ::landlock::{AccessFs, AccessNet, Scope};
+    use ::landlock::{AccessFs, AccessNet, Scope as CrateScope};
     let pairs: &[(FsAccess, AccessFs)] = &[
         (FsAccess::EXECUTE, AccessFs::Execute),
         (FsAccess::WRITE_FILE, AccessFs::WriteFile),
@@ -59,15 +59,15 @@ fn bits_match_the_kernel_and_the_landlock_crate() {
         AccessNet::ConnectSendUdp as u64
     );
     assert_eq!(
-        LandlockScope::ABSTRACT_UNIX_SOCKET.bits(),
-        Scope::AbstractUnixSocket as u64
+        Scope::ABSTRACT_UNIX_SOCKET.bits(),
+        CrateScope::AbstractUnixSocket as u64
     );
-    assert_eq!(LandlockScope::SIGNAL.bits(), Scope::Signal as u64);
+    assert_eq!(Scope::SIGNAL.bits(), CrateScope::Signal as u64);
 }
 
 #[test]
 fn supported_rights_follow_the_abi_table() {
-    use ::landlock::{ABI, Access, AccessFs, AccessNet, Scope};
+    use ::landlock::{ABI, Access, AccessFs, AccessNet, Scope as CrateScope};
     let abis = [
         ABI::V1,
         ABI::V2,
@@ -81,7 +81,7 @@ fn supported_rights_follow_the_abi_table() {
         ABI::V10,
     ];
     for (i, abi) in abis.into_iter().enumerate() {
-        let v = LandlockAbi::from_kernel(i as u32 + 1).unwrap();
+        let v = Abi::from_kernel(i as u32 + 1).unwrap();
         assert_eq!(v.version(), abi as u32);
         assert_eq!(
             FsAccess::supported_by(v).bits(),
@@ -94,12 +94,12 @@ fn supported_rights_follow_the_abi_table() {
             "net at ABI {v}"
         );
         assert_eq!(
-            LandlockScope::supported_by(v).bits(),
-            Scope::from_all(abi).bits(),
+            Scope::supported_by(v).bits(),
+            CrateScope::from_all(abi).bits(),
             "scopes at ABI {v}"
         );
     }
-    assert_eq!(abis.len(), LandlockAbi::NEWEST.version() as usize);
+    assert_eq!(abis.len(), Abi::NEWEST.version() as usize);
     assert_eq!(FsAccess::FILE.bits(), AccessFs::from_file(ABI::V10).bits());
 }
 
@@ -109,52 +109,49 @@ fn bundles() {
     assert!(FsAccess::WRITE.contains(FsAccess::REFER));
     assert!(!FsAccess::WRITE.contains(FsAccess::RESOLVE_UNIX));
     assert!(!FsAccess::DEFAULT_HANDLED.contains(FsAccess::RESOLVE_UNIX));
-    assert_eq!(
-        FsAccess::DEFAULT_HANDLED,
-        FsAccess::supported_by(LandlockAbi::V5)
-    );
+    assert_eq!(FsAccess::DEFAULT_HANDLED, FsAccess::supported_by(Abi::V5));
     assert!((FsAccess::READ & FsAccess::WRITE).is_empty());
 }
 
 #[test]
 fn features_name_abi_and_kernel() {
-    assert_eq!(LandlockFeature::FsTruncate.abi(), LandlockAbi::V3);
-    assert_eq!(LandlockFeature::FsTruncate.linux_version(), "6.2");
-    assert_eq!(LandlockFeature::NetBindTcp.linux_version(), "6.7");
-    assert_eq!(LandlockFeature::FsIoctlDev.linux_version(), "6.10");
-    assert_eq!(LandlockFeature::ScopeSignal.linux_version(), "6.12");
+    assert_eq!(Feature::FsTruncate.abi(), Abi::V3);
+    assert_eq!(Feature::FsTruncate.linux_version(), "6.2");
+    assert_eq!(Feature::NetBindTcp.linux_version(), "6.7");
+    assert_eq!(Feature::FsIoctlDev.linux_version(), "6.10");
+    assert_eq!(Feature::ScopeSignal.linux_version(), "6.12");
     assert_eq!(
-        LandlockFeature::FsTruncate.to_string(),
+        Feature::FsTruncate.to_string(),
         "the truncate right (Landlock ABI 3, Linux 6.2)"
     );
 }
 
 #[test]
 fn empty_policy_requests_nothing() {
-    let p = LandlockPolicy::new();
+    let p = Policy::new();
     assert!(p.is_empty());
     let r = resolve(&p, at(7)).unwrap();
     let report = build_report(&r, false, Vec::new());
-    assert_eq!(report.status, LandlockEnforcement::NotRequested);
-    assert_eq!(report.fs_read, LandlockEnforcement::NotRequested);
+    assert_eq!(report.status, Status::NotRequested);
+    assert_eq!(report.fs_read, Status::NotRequested);
     // Even without Landlock an empty policy is fine.
-    let r = resolve(&p, KernelAbi::Unavailable(LandlockUnavailable::NotEnabled)).unwrap();
+    let r = resolve(&p, KernelAbi::Unavailable(Unavailable::NotEnabled)).unwrap();
     assert!(r.missing.is_empty());
 }
 
 #[test]
 fn handled_rights_include_rule_rights() {
-    let mut p = LandlockPolicy::new();
+    let mut p = Policy::new();
     p.handle_fs(FsAccess::READ_FILE)
         .allow("/tmp", FsAccess::WRITE_FILE);
     assert_eq!(p.fs_requested(), FsAccess::READ_FILE | FsAccess::WRITE_FILE);
-    let mut p = LandlockPolicy::new();
+    let mut p = Policy::new();
     p.allow("/tmp", FsAccess::RESOLVE_UNIX);
     assert_eq!(
         p.fs_requested(),
         FsAccess::DEFAULT_HANDLED | FsAccess::RESOLVE_UNIX
     );
-    let mut p = LandlockPolicy::new();
+    let mut p = Policy::new();
     p.restrict_fs();
     assert_eq!(p.fs_requested(), FsAccess::DEFAULT_HANDLED);
     assert!(!p.is_empty());
@@ -165,17 +162,17 @@ fn hard_requirement_names_the_missing_right() {
     let p = fs_policy();
     // ABI 2 (Linux 6.1): truncate is the first thing missing.
     match resolve(&p, at(2)) {
-        Err(LandlockError::Unsupported {
-            group: LandlockGroup::Filesystem,
-            feature: LandlockFeature::FsTruncate,
-            kernel_abi: LandlockAbi::V2,
+        Err(Error::Unsupported {
+            group: Group::Filesystem,
+            feature: Feature::FsTruncate,
+            kernel_abi: Abi::V2,
         }) => {}
         other => panic!("unexpected {other:?}"),
     }
     // ABI 4: device ioctl.
     match resolve(&p, at(4)) {
-        Err(LandlockError::Unsupported {
-            feature: LandlockFeature::FsIoctlDev,
+        Err(Error::Unsupported {
+            feature: Feature::FsIoctlDev,
             ..
         }) => {}
         other => panic!("unexpected {other:?}"),
@@ -189,51 +186,48 @@ fn hard_requirement_names_the_missing_right() {
 
 #[test]
 fn refer_on_abi_1_is_not_a_missing_right() {
-    let mut p = LandlockPolicy::new();
-    p.handle_fs(FsAccess::supported_by(LandlockAbi::V1) | FsAccess::REFER);
+    let mut p = Policy::new();
+    p.handle_fs(FsAccess::supported_by(Abi::V1) | FsAccess::REFER);
     let r = resolve(&p, at(1)).unwrap();
     assert!(r.missing.is_empty());
-    assert_eq!(r.notes, vec![LandlockNote::ReferAlwaysDenied]);
+    assert_eq!(r.notes, vec![Note::ReferAlwaysDenied]);
     assert!(!r.fs.contains(FsAccess::REFER));
     let report = build_report(&r, true, Vec::new());
-    assert_eq!(report.fs_write, LandlockEnforcement::FullyEnforced);
-    assert_eq!(report.status, LandlockEnforcement::FullyEnforced);
+    assert_eq!(report.fs_write, Status::FullyEnforced);
+    assert_eq!(report.status, Status::FullyEnforced);
 }
 
 #[test]
 fn best_effort_reports_what_is_missing() {
     let mut p = fs_policy();
     p.allow_tcp_connect(443)
-        .scope(LandlockScope::SIGNAL)
+        .scope(Scope::SIGNAL)
         .compat(CompatLevel::BestEffort);
     let r = resolve(&p, at(2)).unwrap();
     assert_eq!(
         r.missing,
         vec![
-            LandlockFeature::FsTruncate,
-            LandlockFeature::NetConnectTcp,
-            LandlockFeature::FsIoctlDev,
-            LandlockFeature::ScopeSignal,
+            Feature::FsTruncate,
+            Feature::NetConnectTcp,
+            Feature::FsIoctlDev,
+            Feature::ScopeSignal,
         ]
     );
     assert!(r.net.is_empty());
     assert!(r.scopes.is_empty());
     let report = build_report(&r, true, Vec::new());
-    assert_eq!(report.abi, Some(LandlockAbi::V2));
-    assert_eq!(report.fs_read, LandlockEnforcement::FullyEnforced);
-    assert_eq!(report.fs_write, LandlockEnforcement::FullyEnforced);
-    assert_eq!(report.fs_exec, LandlockEnforcement::FullyEnforced);
-    assert_eq!(report.fs_truncate, LandlockEnforcement::NotEnforced);
-    assert_eq!(report.fs_ioctl_dev, LandlockEnforcement::NotEnforced);
-    assert_eq!(report.fs_resolve_unix, LandlockEnforcement::NotRequested);
-    assert_eq!(report.net_bind, LandlockEnforcement::NotRequested);
-    assert_eq!(report.net_connect, LandlockEnforcement::NotEnforced);
-    assert_eq!(report.scope_signal, LandlockEnforcement::NotEnforced);
-    assert_eq!(
-        report.scope_abstract_unix_socket,
-        LandlockEnforcement::NotRequested
-    );
-    assert_eq!(report.status, LandlockEnforcement::PartiallyEnforced);
+    assert_eq!(report.abi, Some(Abi::V2));
+    assert_eq!(report.fs_read, Status::FullyEnforced);
+    assert_eq!(report.fs_write, Status::FullyEnforced);
+    assert_eq!(report.fs_exec, Status::FullyEnforced);
+    assert_eq!(report.fs_truncate, Status::NotEnforced);
+    assert_eq!(report.fs_ioctl_dev, Status::NotEnforced);
+    assert_eq!(report.fs_resolve_unix, Status::NotRequested);
+    assert_eq!(report.net_bind, Status::NotRequested);
+    assert_eq!(report.net_connect, Status::NotEnforced);
+    assert_eq!(report.scope_signal, Status::NotEnforced);
+    assert_eq!(report.scope_abstract_unix_socket, Status::NotRequested);
+    assert_eq!(report.status, Status::PartiallyEnforced);
 }
 
 #[test]
@@ -242,9 +236,9 @@ fn groups_have_their_own_compat_level() {
     p.allow_tcp_bind(80).net_compat(CompatLevel::BestEffort);
     // The network group may degrade on ABI 3, the fs group may not.
     match resolve(&p, at(3)) {
-        Err(LandlockError::Unsupported {
-            group: LandlockGroup::Filesystem,
-            feature: LandlockFeature::FsIoctlDev,
+        Err(Error::Unsupported {
+            group: Group::Filesystem,
+            feature: Feature::FsIoctlDev,
             ..
         }) => {}
         other => panic!("unexpected {other:?}"),
@@ -255,10 +249,10 @@ fn groups_have_their_own_compat_level() {
     p.fs_compat(CompatLevel::BestEffort)
         .net_compat(CompatLevel::HardRequirement);
     match resolve(&p, at(3)) {
-        Err(LandlockError::Unsupported {
-            group: LandlockGroup::Network,
-            feature: LandlockFeature::NetBindTcp,
-            kernel_abi: LandlockAbi::V3,
+        Err(Error::Unsupported {
+            group: Group::Network,
+            feature: Feature::NetBindTcp,
+            kernel_abi: Abi::V3,
         }) => {}
         other => panic!("unexpected {other:?}"),
     }
@@ -266,45 +260,45 @@ fn groups_have_their_own_compat_level() {
 
 #[test]
 fn partial_group_status() {
-    let mut p = LandlockPolicy::new();
+    let mut p = Policy::new();
     p.allow_net(53, NetAccess::CONNECT_TCP | NetAccess::CONNECT_SEND_UDP)
         .net_compat(CompatLevel::BestEffort);
     let r = resolve(&p, at(7)).unwrap();
-    assert_eq!(r.missing, vec![LandlockFeature::NetConnectSendUdp]);
+    assert_eq!(r.missing, vec![Feature::NetConnectSendUdp]);
     let report = build_report(&r, true, Vec::new());
-    assert_eq!(report.net_connect, LandlockEnforcement::PartiallyEnforced);
-    assert_eq!(report.status, LandlockEnforcement::PartiallyEnforced);
+    assert_eq!(report.net_connect, Status::PartiallyEnforced);
+    assert_eq!(report.status, Status::PartiallyEnforced);
     let r = resolve(&p, at(10)).unwrap();
     let report = build_report(&r, true, Vec::new());
-    assert_eq!(report.net_connect, LandlockEnforcement::FullyEnforced);
-    assert_eq!(report.status, LandlockEnforcement::FullyEnforced);
+    assert_eq!(report.net_connect, Status::FullyEnforced);
+    assert_eq!(report.status, Status::FullyEnforced);
 }
 
 #[test]
 fn unavailable_landlock() {
     let p = fs_policy();
-    let reason = LandlockUnavailable::NotImplemented;
+    let reason = Unavailable::NotImplemented;
     match resolve(&p, KernelAbi::Unavailable(reason)) {
-        Err(LandlockError::Unavailable {
-            group: LandlockGroup::Filesystem,
-            reason: LandlockUnavailable::NotImplemented,
+        Err(Error::Unavailable {
+            group: Group::Filesystem,
+            reason: Unavailable::NotImplemented,
         }) => {}
         other => panic!("unexpected {other:?}"),
     }
     let mut p = fs_policy();
     p.compat(CompatLevel::BestEffort);
     let r = resolve(&p, KernelAbi::Unavailable(reason)).unwrap();
-    assert_eq!(r.missing.first(), Some(&LandlockFeature::Filesystem));
+    assert_eq!(r.missing.first(), Some(&Feature::Filesystem));
     let report = build_report(&r, false, Vec::new());
     assert_eq!(report.abi, None);
     assert_eq!(report.unavailable, Some(reason));
-    assert_eq!(report.status, LandlockEnforcement::NotEnforced);
-    assert_eq!(report.fs_read, LandlockEnforcement::NotEnforced);
+    assert_eq!(report.status, Status::NotEnforced);
+    assert_eq!(report.fs_read, Status::NotEnforced);
 }
 
 #[test]
 fn mirror_mounts_grants_the_union() {
-    let p = LandlockPolicy::mirror_mounts(["/usr", "/etc"], ["/tmp"], ["/usr"]);
+    let p = Policy::mirror_mounts(["/usr", "/etc"], ["/tmp"], ["/usr"]);
     assert_eq!(
         p.fs_rules,
         vec![
@@ -331,7 +325,7 @@ fn mirror_mounts_grants_the_union() {
         ]
     );
     assert_eq!(p.fs_requested(), FsAccess::DEFAULT_HANDLED);
-    let empty = LandlockPolicy::mirror_mounts(
+    let empty = Policy::mirror_mounts(
         Vec::<PathBuf>::new(),
         Vec::<PathBuf>::new(),
         Vec::<PathBuf>::new(),
@@ -346,17 +340,17 @@ fn mirror_mounts_grants_the_union() {
 
 #[test]
 fn lowering_masks_rights_to_the_kernel() {
-    let mut p = LandlockPolicy::new();
+    let mut p = Policy::new();
     p.allow_read_write("/tmp")
         .allow_try("/opt", FsAccess::READ)
         .allow_tcp_connect(443)
-        .scope(LandlockScope::SIGNAL)
+        .scope(Scope::SIGNAL)
         .compat(CompatLevel::BestEffort);
 
     // ABI 2 (Linux 6.1): no truncate, ioctl, ports or scopes.
     let l = lower(&p, at(2), View::Sandbox).unwrap();
     let r = l.rules().unwrap();
-    let fs2 = FsAccess::DEFAULT_HANDLED & FsAccess::supported_by(LandlockAbi::V2);
+    let fs2 = FsAccess::DEFAULT_HANDLED & FsAccess::supported_by(Abi::V2);
     assert_eq!(
         r.attr,
         LandlockRulesetAttr {
@@ -375,18 +369,15 @@ fn lowering_masks_rights_to_the_kernel() {
     );
     // Best-effort: every rule may be left out when its path is missing.
     assert!(r.paths.iter().all(|r| r.optional));
-    assert_eq!(
-        l.report().missing.first(),
-        Some(&LandlockFeature::FsTruncate)
-    );
-    assert_eq!(l.report().net_connect, LandlockEnforcement::NotEnforced);
+    assert_eq!(l.report().missing.first(), Some(&Feature::FsTruncate));
+    assert_eq!(l.report().net_connect, Status::NotEnforced);
 
     // ABI 6: everything requested goes to the kernel.
     let l = lower(&p, at(6), View::Sandbox).unwrap();
     let r = l.rules().unwrap();
     assert_eq!(r.attr.handled_access_fs, FsAccess::DEFAULT_HANDLED.bits());
     assert_eq!(r.attr.handled_access_net, NetAccess::CONNECT_TCP.bits());
-    assert_eq!(r.attr.scoped, LandlockScope::SIGNAL.bits());
+    assert_eq!(r.attr.scoped, Scope::SIGNAL.bits());
     assert_eq!(
         r.ports,
         [LandlockNetPortAttr {
@@ -394,7 +385,7 @@ fn lowering_masks_rights_to_the_kernel() {
             port: 443
         }]
     );
-    assert_eq!(l.report().status, LandlockEnforcement::FullyEnforced);
+    assert_eq!(l.report().status, Status::FullyEnforced);
     assert_eq!(l.rule_name(0), Some(RuleName::Path(Path::new("/tmp"))));
     assert_eq!(l.rule_name(1), Some(RuleName::Path(Path::new("/opt"))));
     assert_eq!(l.rule_name(2), Some(RuleName::Port(443)));
@@ -416,38 +407,35 @@ fn lowering_masks_rights_to_the_kernel() {
     );
     assert!(matches!(
         lower(&p, at(3), View::Sandbox),
-        Err(LandlockError::Unsupported {
-            group: LandlockGroup::Filesystem,
-            feature: LandlockFeature::FsIoctlDev,
-            kernel_abi: LandlockAbi::V3,
+        Err(Error::Unsupported {
+            group: Group::Filesystem,
+            feature: Feature::FsIoctlDev,
+            kernel_abi: Abi::V3,
         })
     ));
     // No Landlock at all, best-effort: nothing to apply, and reported.
     p.compat(CompatLevel::BestEffort);
     let l = lower(
         &p,
-        KernelAbi::Unavailable(LandlockUnavailable::NotEnabled),
+        KernelAbi::Unavailable(Unavailable::NotEnabled),
         View::Sandbox,
     )
     .unwrap();
     assert!(l.rules().is_none());
-    assert_eq!(l.report().status, LandlockEnforcement::NotEnforced);
-    assert_eq!(
-        l.report().unavailable,
-        Some(LandlockUnavailable::NotEnabled)
-    );
+    assert_eq!(l.report().status, Status::NotEnforced);
+    assert_eq!(l.report().unavailable, Some(Unavailable::NotEnabled));
 }
 
 #[test]
 fn lowering_rejects_relative_and_nul_paths() {
     for (path, want) in [
-        ("rel", LandlockRuleProblem::RelativePath),
-        ("/a\0b", LandlockRuleProblem::NulByte),
+        ("rel", RuleProblem::RelativePath),
+        ("/a\0b", RuleProblem::NulByte),
     ] {
-        let mut p = LandlockPolicy::new();
+        let mut p = Policy::new();
         p.allow_read(path);
         match lower(&p, at(6), View::Sandbox) {
-            Err(LandlockError::InvalidRule { reason, .. }) => assert_eq!(reason, want),
+            Err(Error::InvalidRule { reason, .. }) => assert_eq!(reason, want),
             other => panic!("{path:?}: unexpected {other:?}"),
         }
     }
@@ -455,7 +443,7 @@ fn lowering_rejects_relative_and_nul_paths() {
 
 #[test]
 fn enforcement_display_says_whether_the_mirror_holds() {
-    let mut p = LandlockPolicy::new();
+    let mut p = Policy::new();
     p.allow_read("/usr").compat(CompatLevel::BestEffort);
     let report = |abi| lower(&p, abi, View::Sandbox).unwrap().report().clone();
     let mut e = crate::enforcement::Enforcement {
@@ -486,9 +474,7 @@ fn enforcement_display_says_whether_the_mirror_holds() {
         text.contains("missing: the truncate right (Landlock ABI 3, Linux 6.2)"),
         "{text}"
     );
-    e.landlock = Some(report(KernelAbi::Unavailable(
-        LandlockUnavailable::NotImplemented,
-    )));
+    e.landlock = Some(report(KernelAbi::Unavailable(Unavailable::NotImplemented)));
     let text = e.to_string();
     assert!(
         text.contains("filesystem: host, not enforced: Landlock rules mirroring"),
@@ -507,23 +493,23 @@ fn enforcement_display_says_whether_the_mirror_holds() {
 
 #[test]
 fn abi_versions() {
-    assert!(LandlockAbi::V1 < LandlockAbi::V2 && LandlockAbi::V9 < LandlockAbi::V10);
-    assert_eq!(LandlockAbi::V6.version(), 6);
-    assert_eq!(LandlockAbi::V6.to_string(), "6");
-    assert_eq!(LandlockAbi::V6.linux_version(), "6.12");
-    assert_eq!(LandlockAbi::V8.linux_version(), "7.0");
-    assert_eq!(LandlockAbi::from_kernel(0), None);
-    assert_eq!(LandlockAbi::from_kernel(4), Some(LandlockAbi::V4));
+    assert!(Abi::V1 < Abi::V2 && Abi::V9 < Abi::V10);
+    assert_eq!(Abi::V6.version(), 6);
+    assert_eq!(Abi::V6.to_string(), "6");
+    assert_eq!(Abi::V6.linux_version(), "6.12");
+    assert_eq!(Abi::V8.linux_version(), "7.0");
+    assert_eq!(Abi::from_kernel(0), None);
+    assert_eq!(Abi::from_kernel(4), Some(Abi::V4));
     // A kernel newer than this crate enforces all that the crate knows.
-    assert_eq!(LandlockAbi::from_kernel(99), Some(LandlockAbi::NEWEST));
-    for v in 1..=LandlockAbi::NEWEST.version() {
-        assert_eq!(LandlockAbi::from_kernel(v).unwrap().version(), v);
+    assert_eq!(Abi::from_kernel(99), Some(Abi::NEWEST));
+    for v in 1..=Abi::NEWEST.version() {
+        assert_eq!(Abi::from_kernel(v).unwrap().version(), v);
     }
 }
 
 #[test]
 fn the_caller_view_takes_relative_paths() {
-    let mut p = LandlockPolicy::new();
+    let mut p = Policy::new();
     p.allow_read("rel").allow_read("/abs");
     let l = lower(&p, at(6), View::Caller).unwrap();
     let r = l.rules().unwrap();
@@ -536,10 +522,10 @@ fn the_caller_view_takes_relative_paths() {
 /// best-effort, as for any other path that cannot be opened.
 #[test]
 fn the_caller_view_cannot_open_a_nul_path() {
-    let mut p = LandlockPolicy::new();
+    let mut p = Policy::new();
     p.allow_read("/a\0b").allow_read("/usr");
     match lower(&p, at(6), View::Caller) {
-        Err(LandlockError::RulePath { path, source }) => {
+        Err(Error::RulePath { path, source }) => {
             assert_eq!(path, Path::new("/a\0b"));
             assert_eq!(source.raw_os_error(), Some(libc::EINVAL));
         }
@@ -551,7 +537,7 @@ fn the_caller_view_cannot_open_a_nul_path() {
     assert_eq!(l.rule_name(0), Some(RuleName::Path(Path::new("/usr"))));
     assert_eq!(
         l.report().notes,
-        [LandlockNote::SkippedPath {
+        [Note::SkippedPath {
             path: "/a\0b".into(),
             errno: libc::EINVAL
         }]
@@ -562,7 +548,7 @@ fn the_caller_view_cannot_open_a_nul_path() {
 /// one none of whose rights the kernel has.
 #[test]
 fn rules_without_rights_are_kept() {
-    let mut p = LandlockPolicy::new();
+    let mut p = Policy::new();
     p.allow_read("/usr")
         .allow("/run/sock", FsAccess::RESOLVE_UNIX)
         .compat(CompatLevel::BestEffort);
@@ -579,7 +565,7 @@ fn rules_without_rights_are_kept() {
 
 // ---- Against the running kernel (nothing irreversible) ----
 
-fn kernel_version() -> Option<LandlockAbi> {
+fn kernel_version() -> Option<Abi> {
     kernel_abi().version()
 }
 
@@ -593,8 +579,8 @@ fn skip_without_landlock() -> bool {
 }
 
 /// A filesystem policy every Landlock kernel (ABI 1+) can enforce.
-fn abi1_policy(allowed: &Path) -> LandlockPolicy {
-    let mut p = LandlockPolicy::new();
+fn abi1_policy(allowed: &Path) -> Policy {
+    let mut p = Policy::new();
     p.handle_fs(FsAccess::READ).allow_read(allowed);
     p
 }
@@ -604,7 +590,7 @@ fn probe_matches_the_kernel() {
     match crate::sys::raw::landlock_abi_version() {
         Ok(v) => assert_eq!(
             kernel_abi(),
-            KernelAbi::Available(LandlockAbi::from_kernel(v as u32).unwrap())
+            KernelAbi::Available(Abi::from_kernel(v as u32).unwrap())
         ),
         Err(_) => assert!(matches!(kernel_abi(), KernelAbi::Unavailable(_))),
     }
@@ -615,7 +601,7 @@ fn prepare_reports_the_kernel_abi() {
     let dir = tempfile::tempdir().unwrap();
     let mut p = abi1_policy(dir.path());
     p.allow_tcp_connect(443)
-        .scope(LandlockScope::SIGNAL)
+        .scope(Scope::SIGNAL)
         .compat(CompatLevel::BestEffort);
     let prepared = prepare(&p).unwrap();
     let abi = kernel_version();
@@ -624,18 +610,15 @@ fn prepare_reports_the_kernel_abi() {
     assert_eq!(prepared.fd().is_some(), abi.is_some());
     let expect = |min| {
         if abi >= Some(min) {
-            LandlockEnforcement::FullyEnforced
+            Status::FullyEnforced
         } else {
-            LandlockEnforcement::NotEnforced
+            Status::NotEnforced
         }
     };
-    assert_eq!(prepared.report().fs_read, expect(LandlockAbi::V1));
-    assert_eq!(prepared.report().net_connect, expect(LandlockAbi::V4));
-    assert_eq!(prepared.report().scope_signal, expect(LandlockAbi::V6));
-    assert_eq!(
-        prepared.report().net_bind,
-        LandlockEnforcement::NotRequested
-    );
+    assert_eq!(prepared.report().fs_read, expect(Abi::V1));
+    assert_eq!(prepared.report().net_connect, expect(Abi::V4));
+    assert_eq!(prepared.report().scope_signal, expect(Abi::V6));
+    assert_eq!(prepared.report().net_bind, Status::NotRequested);
     assert_eq!(p.validate().unwrap(), *prepared.report());
 }
 
@@ -651,11 +634,8 @@ fn prepare_for_an_older_abi() {
     p.allow_tcp_connect(443).compat(CompatLevel::BestEffort);
     let prepared = prepare_with(&p, at(1)).unwrap();
     assert!(prepared.fd().is_some());
-    assert_eq!(prepared.report().missing, [LandlockFeature::NetConnectTcp]);
-    assert_eq!(
-        prepared.report().net_connect,
-        LandlockEnforcement::NotEnforced
-    );
+    assert_eq!(prepared.report().missing, [Feature::NetConnectTcp]);
+    assert_eq!(prepared.report().net_connect, Status::NotEnforced);
 }
 
 #[test]
@@ -668,7 +648,7 @@ fn missing_rule_path() {
     let mut p = abi1_policy(dir.path());
     p.allow_read(&missing);
     match prepare(&p) {
-        Err(LandlockError::RulePath { path, source }) => {
+        Err(Error::RulePath { path, source }) => {
             assert_eq!(path, missing);
             assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
         }
@@ -679,10 +659,10 @@ fn missing_rule_path() {
     assert!(prepared.fd().is_some());
     assert_eq!(
         prepared.report().notes,
-        vec![LandlockNote::SkippedPath {
+        vec![Note::SkippedPath {
             path: missing,
             errno: libc::ENOENT
         }]
     );
-    assert_eq!(prepared.report().status, LandlockEnforcement::FullyEnforced);
+    assert_eq!(prepared.report().status, Status::FullyEnforced);
 }

@@ -5,18 +5,18 @@ use std::fmt;
 /// The two formats of a policy file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum PolicyFormat {
+pub enum Format {
     /// TOML.
     Toml,
     /// JSON.
     Json,
 }
 
-impl fmt::Display for PolicyFormat {
+impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            PolicyFormat::Toml => "TOML",
-            PolicyFormat::Json => "JSON",
+            Format::Toml => "TOML",
+            Format::Json => "JSON",
         })
     }
 }
@@ -45,13 +45,13 @@ impl fmt::Display for Inexpressible {
 /// is documented in the [`policy`](crate::policy) module.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum PolicyError {
+pub enum Error {
     /// The file is not a valid policy: a syntax error, an unknown key, a
     /// value of the wrong type or out of range.
     #[error("{}", invalid_message(*format, key, *line, *column, message))]
     Invalid {
         /// The file's format.
-        format: PolicyFormat,
+        format: Format,
         /// The offending key, as a dotted path with list indices
         /// (`filesystem.ops[2].dest`); empty when the problem is the
         /// document itself (a syntax error).
@@ -76,7 +76,7 @@ pub enum PolicyError {
     #[error("failed to write the policy as {format}")]
     Write {
         /// The format being written.
-        format: PolicyFormat,
+        format: Format,
         /// The serializer's error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
@@ -84,7 +84,7 @@ pub enum PolicyError {
 }
 
 fn invalid_message(
-    format: PolicyFormat,
+    format: Format,
     key: &str,
     line: Option<usize>,
     column: Option<usize>,
@@ -104,30 +104,30 @@ fn invalid_message(
     s
 }
 
-impl PolicyError {
-    /// The offending key of an [`Invalid`](PolicyError::Invalid) or
-    /// [`NotExpressible`](PolicyError::NotExpressible) error.
+impl Error {
+    /// The offending key of an [`Invalid`](Error::Invalid) or
+    /// [`NotExpressible`](Error::NotExpressible) error.
     pub fn key(&self) -> Option<&str> {
         match self {
-            PolicyError::Invalid { key, .. } | PolicyError::NotExpressible { key, .. } => Some(key),
-            PolicyError::Write { .. } => None,
+            Error::Invalid { key, .. } | Error::NotExpressible { key, .. } => Some(key),
+            Error::Write { .. } => None,
         }
     }
 
-    /// The line (from 1) of an [`Invalid`](PolicyError::Invalid) error, when
+    /// The line (from 1) of an [`Invalid`](Error::Invalid) error, when
     /// known.
     pub fn line(&self) -> Option<usize> {
         match self {
-            PolicyError::Invalid { line, .. } => *line,
+            Error::Invalid { line, .. } => *line,
             _ => None,
         }
     }
 
     /// The column (from 1, in characters) of an
-    /// [`Invalid`](PolicyError::Invalid) error, when known.
+    /// [`Invalid`](Error::Invalid) error, when known.
     pub fn column(&self) -> Option<usize> {
         match self {
-            PolicyError::Invalid { column, .. } => *column,
+            Error::Invalid { column, .. } => *column,
             _ => None,
         }
     }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::PolicyError;
+use super::error::Error;
 use super::fs::FsFile;
 #[cfg(feature = "landlock")]
 use super::landlock::LandlockFile;
@@ -12,7 +12,7 @@ use super::limits::LimitsFile;
 #[cfg(feature = "seccomp")]
 use super::seccomp::SeccompFile;
 use super::values::{Version, changed, utf8};
-use crate::caps::{Capability, CapsPolicy};
+use crate::caps::{self, Capability};
 use crate::config::Config;
 use crate::namespaces::Namespaces;
 use crate::sandbox::Sandbox;
@@ -102,7 +102,7 @@ fn nonempty<T: Serialize>(t: T) -> Option<T> {
 }
 
 impl PolicyFile {
-    pub(super) fn from_sandbox(sb: &Sandbox) -> Result<PolicyFile, PolicyError> {
+    pub(super) fn from_sandbox(sb: &Sandbox) -> Result<PolicyFile, Error> {
         let cfg = &sb.cfg;
         let def = Config::default();
 
@@ -161,7 +161,7 @@ impl PolicyFile {
         }
         #[cfg(all(feature = "seccomp", feature = "landlock"))]
         if self.net_filter == Some(true) {
-            sb.deny_net_by_filter();
+            sb.network(crate::Network::Blocked);
         }
         if let Some(u) = self.uid {
             sb.uid(u);
@@ -182,7 +182,7 @@ impl PolicyFile {
             sb.die_with_parent(v);
         }
         if let Some(c) = self.capabilities {
-            let mut caps = CapsPolicy::new();
+            let mut caps = caps::Policy::new();
             caps.keep_all(c.keep.unwrap_or_default());
             if let Some(a) = c.ambient {
                 caps.ambient(a);
@@ -204,10 +204,7 @@ impl PolicyFile {
         }
         #[cfg(feature = "seccomp")]
         if let Some(s) = &self.seccomp {
-            match s.to_policy() {
-                Some(p) => sb.seccomp(p),
-                None => sb.no_seccomp(),
-            };
+            sb.seccomp(s.to_policy());
         }
         sb
     }

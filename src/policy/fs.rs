@@ -6,16 +6,16 @@ use std::path::PathBuf;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
-use super::error::{Inexpressible, PolicyError};
+use super::error::{Error, Inexpressible};
 use super::values::{AbsPath, Mode, Size, abs, changed, utf8};
-use crate::fs::{FsConfig, FsOp, OpName, RootKind, TmpfsOptions};
+use crate::fs::{self, OpName, TmpfsOptions};
 use crate::sandbox::Sandbox;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct FsFile {
     #[serde(with = "root_text", skip_serializing_if = "Option::is_none")]
-    root: Option<RootKind>,
+    root: Option<fs::Root>,
     #[serde(skip_serializing_if = "Option::is_none")]
     proc: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,17 +35,17 @@ mod root_text {
     use serde::de::{self, Deserializer};
     use serde::ser::{self, Serializer};
 
-    use crate::fs::RootKind;
+    use crate::fs;
 
     pub(super) fn serialize<S: Serializer>(
-        root: &Option<RootKind>,
+        root: &Option<fs::Root>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         match root {
             None => s.serialize_none(),
-            Some(RootKind::HostSystem) => s.serialize_str("host"),
-            Some(RootKind::Empty) => s.serialize_str("empty"),
-            Some(RootKind::Dir(d)) => s.serialize_str(
+            Some(fs::Root::HostSystem) => s.serialize_str("host"),
+            Some(fs::Root::Empty) => s.serialize_str("empty"),
+            Some(fs::Root::Dir(d)) => s.serialize_str(
                 d.to_str()
                     .ok_or_else(|| ser::Error::custom("the root directory is not UTF-8"))?,
             ),
@@ -54,21 +54,21 @@ mod root_text {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
-    ) -> Result<Option<RootKind>, D::Error> {
+    ) -> Result<Option<fs::Root>, D::Error> {
         Ok(Option::<Text>::deserialize(d)?.map(|t| t.0))
     }
 
     /// The root, checked inside the value's own deserializer so that an
     /// error points at the value.
-    struct Text(RootKind);
+    struct Text(fs::Root);
 
     impl<'de> Deserialize<'de> for Text {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
             let s = String::deserialize(d)?;
             match s.as_str() {
-                "host" => Ok(Text(RootKind::HostSystem)),
-                "empty" => Ok(Text(RootKind::Empty)),
-                _ if s.starts_with('/') && !s.contains('\0') => Ok(Text(RootKind::Dir(s.into()))),
+                "host" => Ok(Text(fs::Root::HostSystem)),
+                "empty" => Ok(Text(fs::Root::Empty)),
+                _ if s.starts_with('/') && !s.contains('\0') => Ok(Text(fs::Root::Dir(s.into()))),
                 _ => Err(de::Error::invalid_value(
                     de::Unexpected::Str(&s),
                     &"\"host\", \"empty\" or an absolute host directory",
@@ -172,52 +172,52 @@ impl RawOp {
     }
 
     /// The operation of a checked entry.
-    fn into_fs_op(self) -> FsOp {
+    fn into_fs_op(self) -> fs::Op {
         let dest = PathBuf::from(self.dest.0);
         let text = |s: Option<String>| PathBuf::from(s.unwrap_or_default());
         match self.op {
-            OpName::BindRo | OpName::BindRw | OpName::BindDev => FsOp::Bind {
+            OpName::BindRo | OpName::BindRw | OpName::BindDev => fs::Op::Bind {
                 src: text(self.src),
                 dest,
                 read_only: self.op == OpName::BindRo,
                 optional: self.optional.unwrap_or(false),
                 devices: self.op == OpName::BindDev || self.devices.unwrap_or(false),
             },
-            OpName::Tmpfs => FsOp::Tmpfs {
+            OpName::Tmpfs => fs::Op::Tmpfs {
                 dest,
                 options: TmpfsOptions {
                     size: self.size.map(|s| s.0),
                     mode: self.mode.map(|m| m.0),
                 },
             },
-            OpName::Dir => FsOp::Dir {
+            OpName::Dir => fs::Op::Dir {
                 dest,
                 mode: self.mode.map(|m| m.0),
             },
-            OpName::Symlink => FsOp::Symlink {
+            OpName::Symlink => fs::Op::Symlink {
                 target: text(self.target),
                 dest,
             },
-            OpName::File => FsOp::File {
+            OpName::File => fs::Op::File {
                 dest,
                 contents: self.contents.unwrap_or_default().into_bytes(),
                 mode: self.mode.map(|m| m.0),
             },
-            OpName::Overlay => FsOp::Overlay {
+            OpName::Overlay => fs::Op::Overlay {
                 lower: text(self.lower),
                 dest,
             },
-            OpName::Mask => FsOp::Mask { dest },
+            OpName::Mask => fs::Op::Mask { dest },
             OpName::Root => unreachable!("RawOp::check refuses the root"),
         }
     }
 }
 
-fn op_to_raw(i: usize, op: &FsOp) -> Result<OpEntry, PolicyError> {
+fn op_to_raw(i: usize, op: &fs::Op) -> Result<OpEntry, Error> {
     let key = |k: &str| format!("filesystem.ops[{i}].{k}");
     let dest = abs(&key("dest"), op.dest())?.0;
     let raw = match op {
-        FsOp::Bind {
+        fs::Op::Bind {
             src,
             read_only,
             optional,
@@ -229,22 +229,22 @@ fn op_to_raw(i: usize, op: &FsOp) -> Result<OpEntry, PolicyError> {
             devices: (*devices && *read_only).then_some(true),
             ..RawOp::new(op.name(), dest)
         },
-        FsOp::Tmpfs { options, .. } => RawOp {
+        fs::Op::Tmpfs { options, .. } => RawOp {
             size: options.size.map(Size),
             mode: options.mode.map(Mode),
             ..RawOp::new(OpName::Tmpfs, dest)
         },
-        FsOp::Dir { mode, .. } => RawOp {
+        fs::Op::Dir { mode, .. } => RawOp {
             mode: mode.map(Mode),
             ..RawOp::new(OpName::Dir, dest)
         },
-        FsOp::Symlink { target, .. } => RawOp {
+        fs::Op::Symlink { target, .. } => RawOp {
             target: Some(utf8(&key("target"), target.as_os_str())?),
             ..RawOp::new(OpName::Symlink, dest)
         },
-        FsOp::File { contents, mode, .. } => RawOp {
+        fs::Op::File { contents, mode, .. } => RawOp {
             contents: Some(String::from_utf8(contents.clone()).map_err(|_| {
-                PolicyError::NotExpressible {
+                Error::NotExpressible {
                     key: key("contents"),
                     reason: Inexpressible::NotUtf8,
                 }
@@ -252,24 +252,24 @@ fn op_to_raw(i: usize, op: &FsOp) -> Result<OpEntry, PolicyError> {
             mode: mode.map(Mode),
             ..RawOp::new(OpName::File, dest)
         },
-        FsOp::Overlay { lower, .. } => RawOp {
+        fs::Op::Overlay { lower, .. } => RawOp {
             lower: Some(utf8(&key("lower"), lower.as_os_str())?),
             ..RawOp::new(OpName::Overlay, dest)
         },
-        FsOp::Mask { .. } => RawOp::new(OpName::Mask, dest),
+        fs::Op::Mask { .. } => RawOp::new(OpName::Mask, dest),
     };
     Ok(OpEntry(raw))
 }
 
 impl FsFile {
     /// The table for `fs`, leaving out what equals `def`.
-    pub(super) fn from_config(fs: &FsConfig, def: &FsConfig) -> Result<FsFile, PolicyError> {
+    pub(super) fn from_config(fs: &fs::Config, def: &fs::Config) -> Result<FsFile, Error> {
         let root = match &fs.root {
-            RootKind::HostSystem => None,
-            RootKind::Empty => Some(RootKind::Empty),
-            RootKind::Dir(d) => {
+            fs::Root::HostSystem => None,
+            fs::Root::Empty => Some(fs::Root::Empty),
+            fs::Root::Dir(d) => {
                 abs("filesystem.root", d)?;
-                Some(RootKind::Dir(d.clone()))
+                Some(fs::Root::Dir(d.clone()))
             }
         };
         let ops = fs
@@ -291,11 +291,11 @@ impl FsFile {
     /// Applies the table to `sb`.
     pub(super) fn apply(self, sb: &mut Sandbox) {
         match self.root {
-            None | Some(RootKind::HostSystem) => {}
-            Some(RootKind::Empty) => {
+            None | Some(fs::Root::HostSystem) => {}
+            Some(fs::Root::Empty) => {
                 sb.empty_root();
             }
-            Some(RootKind::Dir(d)) => {
+            Some(fs::Root::Dir(d)) => {
                 sb.root_dir(d);
             }
         }

@@ -8,11 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::PolicyError;
+use super::error::Error;
 use super::values::{AbsPath, abs, changed};
 use crate::compat::CompatLevel;
 use crate::config::Config;
-use crate::landlock::{FsAccess, LandlockPolicy, LandlockScope, NetAccess};
+use crate::landlock::{self, FsAccess, NetAccess};
 use crate::sandbox::Sandbox;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -129,12 +129,12 @@ enum ScopeName {
     Signal,
 }
 
-const SCOPES: [(ScopeName, LandlockScope); 2] = [
+const SCOPES: [(ScopeName, landlock::Scope); 2] = [
     (
         ScopeName::AbstractUnixSocket,
-        LandlockScope::ABSTRACT_UNIX_SOCKET,
+        landlock::Scope::ABSTRACT_UNIX_SOCKET,
     ),
-    (ScopeName::Signal, LandlockScope::SIGNAL),
+    (ScopeName::Signal, landlock::Scope::SIGNAL),
 ];
 
 /// Names covering `set` exactly: the bundles wholly inside it first,
@@ -164,7 +164,7 @@ fn union<N: Copy + PartialEq, F: bitflags::Flags + Copy>(table: &[(N, F)], names
 impl LandlockFile {
     /// The table for `cfg`'s Landlock policy and mirrored rules (`None`:
     /// neither).
-    pub(super) fn from_config(cfg: &Config) -> Result<Option<LandlockFile>, PolicyError> {
+    pub(super) fn from_config(cfg: &Config) -> Result<Option<LandlockFile>, Error> {
         if cfg.landlock.is_none() && !cfg.landlock_mirror_fs {
             return Ok(None);
         }
@@ -180,7 +180,7 @@ impl LandlockFile {
                     optional: r.optional,
                 })
             })
-            .collect::<Result<Vec<_>, PolicyError>>()?;
+            .collect::<Result<Vec<_>, Error>>()?;
         let net_rules: Vec<NetRuleFile> = p
             .net_rules
             .iter()
@@ -205,7 +205,7 @@ impl LandlockFile {
 
     /// Applies the table to `sb`.
     pub(super) fn apply(self, sb: &mut Sandbox) {
-        let mut p = LandlockPolicy::new();
+        let mut p = landlock::Policy::new();
         for r in self.fs.unwrap_or_default() {
             let access = union(&FS_RIGHTS, &r.access);
             if r.optional {
@@ -240,7 +240,7 @@ impl LandlockFile {
         // A table holding only `mirror_fs` asks for the mirrored rules
         // alone, which is what a sandbox without a policy of its own
         // and with `landlock_mirror_fs` means.
-        if !(mirror && p == LandlockPolicy::new()) {
+        if !(mirror && p == landlock::Policy::new()) {
             sb.landlock(p);
         }
     }

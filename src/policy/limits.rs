@@ -9,7 +9,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
-use super::error::PolicyError;
+use super::error::Error;
 use super::values::{AbsPath, Cpus, Secs, Size, abs, changed};
 use crate::cgroup::IoMaxRule;
 use crate::compat::CompatLevel;
@@ -190,7 +190,7 @@ impl<'de> Deserialize<'de> for RlimitValue {
 impl LimitsFile {
     /// The table for `cfg`'s timeout, cgroup limits and rlimits, leaving
     /// out what equals `def`.
-    pub(super) fn from_config(cfg: &Config, def: &Config) -> Result<LimitsFile, PolicyError> {
+    pub(super) fn from_config(cfg: &Config, def: &Config) -> Result<LimitsFile, Error> {
         let cg = &cfg.cgroup;
         let dcg = &def.cgroup;
         Ok(LimitsFile {
@@ -243,7 +243,7 @@ impl LimitsFile {
             sb.timeout(t.0);
         }
         for (r, v) in self.rlimits.unwrap_or_default() {
-            sb.rlimit_soft_hard(r, v.soft, v.hard);
+            sb.rlimit(r, v.soft, v.hard);
         }
         if let Some(t) = self.cpu_time {
             sb.cpu_time_limit(t.0);
@@ -275,6 +275,6 @@ impl LimitsFile {
             rule.wiops = r.wiops;
             cg.io_max.push(rule);
         }
-        sb.cgroup(cg);
+        *sb.cgroup_mut() = cg;
     }
 }

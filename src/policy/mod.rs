@@ -7,7 +7,7 @@
 //! and a key left out keeps the library's default (what [`Sandbox::new`]
 //! gives), so an empty file is the default policy.
 //!
-//! A file that is not a valid policy is a [`PolicyError::Invalid`] naming
+//! A file that is not a valid policy is a [`Error::Invalid`] naming
 //! the key (`limits.memory`, `filesystem.ops[2].dest`) and the line and
 //! column. Unknown keys are errors, not ignored, so a misspelt key can never
 //! silently leave a restriction out. Values are checked while the file is
@@ -25,26 +25,26 @@
 //! |---|---|---|
 //! | `version` | `1` (optional) | |
 //! | `namespaces` | names from `user`, `mount`, `pid`, `net`, `ipc`, `uts`, `cgroup`, `time` | [`namespaces`](Sandbox::namespaces) |
-//! | `net_filter` | boolean (features `seccomp` and `landlock`) | [`deny_net_by_filter`](Sandbox::deny_net_by_filter) |
+//! | `net_filter` | boolean (features `seccomp` and `landlock`) | [`network`](Sandbox::network) ([`Network::Blocked`](crate::Network::Blocked)) |
 //! | `uid`, `gid` | ids inside the sandbox | [`uid`](Sandbox::uid), [`gid`](Sandbox::gid) |
 //! | `hostname` | string | [`hostname`](Sandbox::hostname) |
 //! | `inherit_env`, `kill_on_drop`, `die_with_parent` | booleans | the methods of the same names |
 //! | `capabilities.keep` | names such as `"CAP_NET_BIND_SERVICE"` | [`keep_capability`](Sandbox::keep_capability) |
-//! | `capabilities.ambient`, `capabilities.no_new_privs` | booleans | [`CapsPolicy`](crate::CapsPolicy) |
+//! | `capabilities.ambient`, `capabilities.no_new_privs` | booleans | [`caps::Policy`](crate::caps::Policy) |
 //! | `filesystem.root` | `"host"`, `"empty"` or an absolute host directory | [`root_dir`](Sandbox::root_dir), [`empty_root`](Sandbox::empty_root) |
 //! | `filesystem.proc`, `.dev`, `.tmp`, `.mask_host_secrets` | booleans | the methods of the same names |
 //! | `filesystem.ops` | ordered list of operations (below) | [`fs_op`](Sandbox::fs_op) |
 //! | `limits.timeout`, `limits.cpu_time` | durations | [`timeout`](Sandbox::timeout), [`cpu_time_limit`](Sandbox::cpu_time_limit) |
-//! | `limits.memory`, `.memory_high`, `.swap` | sizes | [`memory_limit`](Sandbox::memory_limit), [`memory_high`](Sandbox::memory_high), [`memory_swap`](Sandbox::memory_swap) |
-//! | `limits.oom_group` | boolean | [`CgroupConfig::oom_group`](crate::CgroupConfig::oom_group) |
-//! | `limits.pids`, `.cpus`, `.cpu_weight` | numbers | [`pids_limit`](Sandbox::pids_limit), [`cpus`](Sandbox::cpus), [`cpu_weight`](Sandbox::cpu_weight) |
-//! | `limits.cpuset_cpus`, `.cpuset_mems` | CPU / node lists | [`CgroupConfig`](crate::CgroupConfig) |
-//! | `limits.io_max` | list of `{ major, minor, rbps, wbps, riops, wiops }` | [`io_max`](Sandbox::io_max) |
-//! | `limits.cgroup_parent`, `.cgroup_placement`, `.best_effort` | path, booleans | [`cgroup_parent`](Sandbox::cgroup_parent), [`cgroup_placement`](Sandbox::cgroup_placement), [`cgroup_compat`](Sandbox::cgroup_compat) |
-//! | `limits.rlimits.NAME` | a value, or `{ soft, hard }` | [`rlimit`](Sandbox::rlimit), [`rlimit_soft_hard`](Sandbox::rlimit_soft_hard) |
+//! | `limits.memory`, `.memory_high`, `.swap` | sizes | [`memory_limit`](Sandbox::memory_limit), [`cgroup::Config`](crate::cgroup::Config) |
+//! | `limits.oom_group` | boolean | [`cgroup::Config::oom_group`](crate::cgroup::Config::oom_group) |
+//! | `limits.pids`, `.cpus`, `.cpu_weight` | numbers | [`pids_limit`](Sandbox::pids_limit), [`cpus`](Sandbox::cpus), [`cgroup::Config`](crate::cgroup::Config) |
+//! | `limits.cpuset_cpus`, `.cpuset_mems` | CPU / node lists | [`cgroup::Config`](crate::cgroup::Config) |
+//! | `limits.io_max` | list of `{ major, minor, rbps, wbps, riops, wiops }` | [`cgroup::Config::io_max`](crate::cgroup::Config::io_max) |
+//! | `limits.cgroup_parent`, `.cgroup_placement`, `.best_effort` | path, booleans | [`cgroup_mut`](Sandbox::cgroup_mut) (`parent`, `placement`, `compat`) |
+//! | `limits.rlimits.NAME` | a value, or `{ soft, hard }` | [`rlimit`](Sandbox::rlimit) |
 //! | `landlock.*` | rules, rights, scopes, compatibility levels | [`landlock`](Sandbox::landlock), [`landlock_mirror_fs`](Sandbox::landlock_mirror_fs) |
-//! | `seccomp.profile` | `"default"`, `"none"` or `"custom"` | [`seccomp`](Sandbox::seccomp), [`no_seccomp`](Sandbox::no_seccomp) |
-//! | `seccomp.default_action`, `.unknown_action`, `.rules` | actions and rules | [`SeccompPolicy`](crate::SeccompPolicy) |
+//! | `seccomp.profile` | `"default"`, `"none"` or `"custom"` | [`seccomp`](Sandbox::seccomp) |
+//! | `seccomp.default_action`, `.unknown_action`, `.rules` | actions and rules | [`seccomp::Policy`](crate::seccomp::Policy) |
 //!
 //! Each entry of `filesystem.ops` has an `op` and a `dest` (an absolute path
 //! inside the sandbox), plus what the operation takes: `bind_ro`, `bind_rw`
@@ -78,7 +78,7 @@
 //!
 //! - Host paths, hostnames and file contents that are not UTF-8, and paths
 //!   inside the sandbox that are not absolute: writing such a sandbox is a
-//!   [`PolicyError::NotExpressible`].
+//!   [`Error::NotExpressible`].
 //! - What belongs to a [`Command`](crate::Command) rather than to a sandbox:
 //!   the program, its arguments, environment variables, working directory
 //!   and standard streams.
@@ -101,7 +101,7 @@ mod limits;
 mod seccomp;
 mod values;
 
-pub use error::{Inexpressible, PolicyError, PolicyFormat};
+pub use error::{Error, Format, Inexpressible};
 use file::PolicyFile;
 
 use crate::sandbox::Sandbox;
@@ -121,21 +121,21 @@ impl Sandbox {
     ///     dest = "/scratch"
     ///     size = "64M"
     /// "#)?;
-    /// assert_eq!(sandbox.fs_ops().len(), 1);
+    /// assert_eq!(sandbox.get_fs_ops().len(), 1);
     ///
     /// let err = Sandbox::from_toml("[limits]\nmemory = \"12Q\"\n").unwrap_err();
     /// assert_eq!(err.key(), Some("limits.memory"));
     /// assert_eq!(err.line(), Some(2));
-    /// # Ok::<(), stockade::PolicyError>(())
+    /// # Ok::<(), stockade::policy::Error>(())
     /// ```
-    pub fn from_toml(text: &str) -> Result<Sandbox, PolicyError> {
+    pub fn from_toml(text: &str) -> Result<Sandbox, Error> {
         let file = parse_toml(text)?;
         Ok(file.into_sandbox())
     }
 
     /// Builds a sandbox from a JSON policy file (the same keys as the TOML
     /// form).
-    pub fn from_json(text: &str) -> Result<Sandbox, PolicyError> {
+    pub fn from_json(text: &str) -> Result<Sandbox, Error> {
         let file = parse_json(text)?;
         Ok(file.into_sandbox())
     }
@@ -143,19 +143,19 @@ impl Sandbox {
     /// Writes the policy as TOML. Keys whose values are the library's
     /// defaults are left out; [`from_toml`](Sandbox::from_toml) reads the
     /// result back into an equal sandbox.
-    pub fn to_toml(&self) -> Result<String, PolicyError> {
+    pub fn to_toml(&self) -> Result<String, Error> {
         let file = PolicyFile::from_sandbox(self)?;
-        toml::to_string(&file).map_err(|e| PolicyError::Write {
-            format: PolicyFormat::Toml,
+        toml::to_string(&file).map_err(|e| Error::Write {
+            format: Format::Toml,
             source: Box::new(e),
         })
     }
 
     /// Writes the policy as JSON (pretty-printed).
-    pub fn to_json(&self) -> Result<String, PolicyError> {
+    pub fn to_json(&self) -> Result<String, Error> {
         let file = PolicyFile::from_sandbox(self)?;
-        serde_json::to_string_pretty(&file).map_err(|e| PolicyError::Write {
-            format: PolicyFormat::Json,
+        serde_json::to_string_pretty(&file).map_err(|e| Error::Write {
+            format: Format::Json,
             source: Box::new(e),
         })
     }
@@ -192,7 +192,7 @@ fn path_string(path: &serde_path_to_error::Path) -> String {
     if s == "." { String::new() } else { s }
 }
 
-fn parse_toml(text: &str) -> Result<PolicyFile, PolicyError> {
+fn parse_toml(text: &str) -> Result<PolicyFile, Error> {
     let toml_error = |key: String, e: &toml::de::Error| {
         let (line, column) = match e.span() {
             Some(span) => {
@@ -201,8 +201,8 @@ fn parse_toml(text: &str) -> Result<PolicyFile, PolicyError> {
             }
             None => (None, None),
         };
-        PolicyError::Invalid {
-            format: PolicyFormat::Toml,
+        Error::Invalid {
+            format: Format::Toml,
             key,
             line,
             column,
@@ -213,7 +213,7 @@ fn parse_toml(text: &str) -> Result<PolicyFile, PolicyError> {
     serde_path_to_error::deserialize(de).map_err(|e| toml_error(path_string(e.path()), e.inner()))
 }
 
-fn parse_json(text: &str) -> Result<PolicyFile, PolicyError> {
+fn parse_json(text: &str) -> Result<PolicyFile, Error> {
     let json_error = |key: String, e: &serde_json::Error| {
         let message = e.to_string();
         // serde_json appends " at line L column C"; the position is kept
@@ -222,8 +222,8 @@ fn parse_json(text: &str) -> Result<PolicyFile, PolicyError> {
             Some(i) if e.line() != 0 => message[..i].to_owned(),
             _ => message,
         };
-        PolicyError::Invalid {
-            format: PolicyFormat::Json,
+        Error::Invalid {
+            format: Format::Json,
             key,
             line: (e.line() != 0).then_some(e.line()),
             column: (e.line() != 0).then_some(e.column()),
@@ -266,8 +266,8 @@ mod tests {
         let mut expected = Sandbox::new();
         expected
             .memory_limit(64 << 20)
-            .memory_swap(u64::MAX)
             .timeout(std::time::Duration::from_secs(90));
+        expected.cgroup_mut().swap_max = Some(u64::MAX);
         assert_eq!(sb, expected);
         // Written back in the canonical forms.
         let toml = sb.to_toml().unwrap();
@@ -288,35 +288,33 @@ mod tests {
 
     #[test]
     fn compat_levels_keep_their_names_everywhere() {
-        use crate::{CgroupConfig, CompatLevel};
+        use crate::{CompatLevel, cgroup};
         let json = |v: CompatLevel| serde_json::to_value(v).unwrap();
         assert_eq!(json(CompatLevel::HardRequirement), "hard_requirement");
         assert_eq!(json(CompatLevel::BestEffort), "best_effort");
-        let cg = CgroupConfig {
+        let cg = cgroup::Config {
             compat: CompatLevel::BestEffort,
-            ..CgroupConfig::default()
+            ..cgroup::Config::default()
         };
         let value = serde_json::to_value(&cg).unwrap();
         assert_eq!(value["compat"], "best_effort");
-        let back: CgroupConfig = serde_json::from_value(value).unwrap();
+        let back: cgroup::Config = serde_json::from_value(value).unwrap();
         assert_eq!(back, cg);
     }
 
     #[cfg(feature = "seccomp")]
     #[test]
     fn conditions_name_the_comparison_and_hold_the_mask_apart() {
-        use crate::{ArgCondition, ArgOp, SeccompAction, SeccompPolicy, SyscallRule};
+        use crate::seccomp;
         let json = r#"{"seccomp": {"profile": "custom", "rules": [{"syscall": "ioctl",
             "action": "errno:25", "conditions": [{"arg": 1, "op": "masked_eq",
             "mask": "0xffffffffffffffff", "value": 21505, "width": "low32"}]}]}}"#;
         let sb = Sandbox::from_json(json).unwrap();
-        let mut policy = SeccompPolicy::allowlist(SeccompAction::Errno(libc::EPERM as u16));
+        let mut policy = seccomp::Policy::allowlist(seccomp::Action::Errno(libc::EPERM as u16));
         policy.rule(
-            SyscallRule::new("ioctl", SeccompAction::Errno(25)).when(ArgCondition::new32(
-                1,
-                ArgOp::MaskedEq(u64::MAX),
-                21505,
-            )),
+            seccomp::SyscallRule::new("ioctl", seccomp::Action::Errno(25)).when(
+                seccomp::ArgCondition::new32(1, seccomp::ArgOp::MaskedEq(u64::MAX), 21505),
+            ),
         );
         let mut expected = Sandbox::new();
         expected.seccomp(policy);

@@ -2,7 +2,7 @@
 //! the ordered rules.
 //!
 //! The rules hold the public types ([`SyscallGroup`], [`ArgWidth`],
-//! [`ArgOp`], [`SeccompAction`]). Two of them are written differently here
+//! [`ArgOp`], [`seccomp::Action`]). Two of them are written differently here
 //! than by their own serde forms, which the enforcement report uses: an
 //! action is the text `"errno:N"` (not `{ "errno": N }`), and a condition's
 //! `op` is the comparison's name alone (`"masked_eq"`), its mask a key of
@@ -12,10 +12,7 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
 use super::values::U64;
-use crate::seccomp::{
-    ArgCondition, ArgOp, ArgWidth, PolicyEntry, SeccompAction, SeccompPolicy, SyscallGroup,
-    SyscallRule,
-};
+use crate::seccomp::{self, ArgCondition, ArgOp, ArgWidth, PolicyEntry, SyscallGroup, SyscallRule};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,9 +28,9 @@ struct RawSeccomp {
     #[serde(skip_serializing_if = "Option::is_none")]
     profile: Option<Profile>,
     #[serde(with = "action_text", skip_serializing_if = "Option::is_none")]
-    default_action: Option<SeccompAction>,
+    default_action: Option<seccomp::Action>,
     #[serde(with = "action_text", skip_serializing_if = "Option::is_none")]
-    unknown_action: Option<SeccompAction>,
+    unknown_action: Option<seccomp::Action>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rules: Option<Vec<RuleEntry>>,
 }
@@ -64,45 +61,45 @@ mod action_text {
     use serde::de::{self, Deserializer};
     use serde::ser::Serializer;
 
-    use crate::seccomp::SeccompAction;
+    use crate::seccomp;
 
     pub(super) fn serialize<S: Serializer>(
-        action: &Option<SeccompAction>,
+        action: &Option<seccomp::Action>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         match action {
             None => s.serialize_none(),
-            Some(SeccompAction::Allow) => s.serialize_str("allow"),
-            Some(SeccompAction::Log) => s.serialize_str("log"),
-            Some(SeccompAction::Trap) => s.serialize_str("trap"),
-            Some(SeccompAction::KillProcess) => s.serialize_str("kill_process"),
-            Some(SeccompAction::Errno(n)) => s.serialize_str(&format!("errno:{n}")),
+            Some(seccomp::Action::Allow) => s.serialize_str("allow"),
+            Some(seccomp::Action::Log) => s.serialize_str("log"),
+            Some(seccomp::Action::Trap) => s.serialize_str("trap"),
+            Some(seccomp::Action::KillProcess) => s.serialize_str("kill_process"),
+            Some(seccomp::Action::Errno(n)) => s.serialize_str(&format!("errno:{n}")),
         }
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
-    ) -> Result<Option<SeccompAction>, D::Error> {
+    ) -> Result<Option<seccomp::Action>, D::Error> {
         Ok(Option::<Text>::deserialize(d)?.map(|t| t.0))
     }
 
     /// An action, checked inside the value's own deserializer so that an
     /// error points at the value.
-    struct Text(SeccompAction);
+    struct Text(seccomp::Action);
 
     impl<'de> Deserialize<'de> for Text {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
             let s = String::deserialize(d)?;
             let action = match s.as_str() {
-                "allow" => Some(SeccompAction::Allow),
-                "log" => Some(SeccompAction::Log),
-                "trap" => Some(SeccompAction::Trap),
-                "kill_process" => Some(SeccompAction::KillProcess),
+                "allow" => Some(seccomp::Action::Allow),
+                "log" => Some(seccomp::Action::Log),
+                "trap" => Some(seccomp::Action::Trap),
+                "kill_process" => Some(seccomp::Action::KillProcess),
                 other => other
                     .strip_prefix("errno:")
                     .and_then(|n| n.trim().parse::<u16>().ok())
                     .filter(|&n| n <= 4095)
-                    .map(SeccompAction::Errno),
+                    .map(seccomp::Action::Errno),
             };
             action.map(Text).ok_or_else(|| {
                 de::Error::invalid_value(
@@ -288,7 +285,7 @@ struct RawRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     group: Option<SyscallGroup>,
     #[serde(default, with = "action_text", skip_serializing_if = "Option::is_none")]
-    action: Option<SeccompAction>,
+    action: Option<seccomp::Action>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     conditions: Option<Vec<CondFile>>,
 }
@@ -360,7 +357,7 @@ fn entry_to_rule(e: &PolicyEntry) -> RuleEntry {
 
 fn rule_to_entry(r: &RuleEntry) -> PolicyEntry {
     let r = &r.0;
-    let action = r.action.unwrap_or(SeccompAction::Allow);
+    let action = r.action.unwrap_or(seccomp::Action::Allow);
     if let Some(g) = r.allow_group {
         PolicyEntry::AllowGroup(g)
     } else if let Some(group) = r.group {
@@ -377,14 +374,14 @@ fn rule_to_entry(r: &RuleEntry) -> PolicyEntry {
 impl SeccompFile {
     /// The table for a sandbox's filter (`None` for the filter: no filter;
     /// `None` returned: the default profile, written as nothing).
-    pub(super) fn from_policy(policy: Option<&SeccompPolicy>) -> Option<SeccompFile> {
+    pub(super) fn from_policy(policy: Option<&seccomp::Policy>) -> Option<SeccompFile> {
         let Some(policy) = policy else {
             return Some(SeccompFile(RawSeccomp {
                 profile: Some(Profile::None),
                 ..RawSeccomp::default()
             }));
         };
-        let default = SeccompPolicy::default_profile();
+        let default = seccomp::Policy::default_profile();
         if *policy == default {
             return None;
         }
@@ -410,12 +407,14 @@ impl SeccompFile {
     }
 
     /// The sandbox's filter for the table (`None`: no filter).
-    pub(super) fn to_policy(&self) -> Option<SeccompPolicy> {
+    pub(super) fn to_policy(&self) -> Option<seccomp::Policy> {
         let raw = &self.0;
         let mut policy = match raw.profile.unwrap_or(Profile::Default) {
             Profile::None => return None,
-            Profile::Default => SeccompPolicy::default_profile(),
-            Profile::Custom => SeccompPolicy::allowlist(SeccompAction::Errno(libc::EPERM as u16)),
+            Profile::Default => seccomp::Policy::default_profile(),
+            Profile::Custom => {
+                seccomp::Policy::allowlist(seccomp::Action::Errno(libc::EPERM as u16))
+            }
         };
         if let Some(a) = raw.default_action {
             policy.default_action = a;

@@ -12,7 +12,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
-use super::error::{Inexpressible, PolicyError};
+use super::error::{Error, Inexpressible};
 use crate::units::{self, MAX_DURATION};
 
 /// A size in bytes: an integer or a string with a K/M/G/T suffix.
@@ -281,20 +281,20 @@ impl<'de> Deserialize<'de> for Version {
 }
 
 /// `s` as UTF-8 text for the value of `key`.
-pub(super) fn utf8(key: &str, s: &OsStr) -> Result<String, PolicyError> {
+pub(super) fn utf8(key: &str, s: &OsStr) -> Result<String, Error> {
     s.to_str()
         .map(str::to_owned)
-        .ok_or_else(|| PolicyError::NotExpressible {
+        .ok_or_else(|| Error::NotExpressible {
             key: key.to_owned(),
             reason: Inexpressible::NotUtf8,
         })
 }
 
 /// `p` as the absolute path `key` needs.
-pub(super) fn abs(key: &str, p: &Path) -> Result<AbsPath, PolicyError> {
+pub(super) fn abs(key: &str, p: &Path) -> Result<AbsPath, Error> {
     let s = utf8(key, p.as_os_str())?;
     if !s.starts_with('/') {
-        return Err(PolicyError::NotExpressible {
+        return Err(Error::NotExpressible {
             key: key.to_owned(),
             reason: Inexpressible::RelativePath,
         });

@@ -1,19 +1,19 @@
 //! Why a seccomp policy could not be compiled or installed.
 
-use super::report::SeccompArch;
-use super::rule::SeccompAction;
+use super::report::Arch;
+use super::rule::Action;
 
 /// Why a seccomp policy could not be compiled or installed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum SeccompError {
+pub enum Error {
     /// A rule names a system call the native table does not have.
     #[error("failed to resolve system call `{name}`: it is not in the {arch} system call table")]
     UnknownSyscall {
         /// The name as given.
         name: String,
         /// The architecture whose table was searched.
-        arch: SeccompArch,
+        arch: Arch,
     },
     /// An argument condition uses an index above 5.
     #[error("failed to compile the rule for `{syscall}`: argument index {index} is not in 0..=5")]
@@ -23,7 +23,7 @@ pub enum SeccompError {
         /// The offending index.
         index: u8,
     },
-    /// An [`SeccompAction::Errno`] value above 4095.
+    /// An [`Action::Errno`] value above 4095.
     #[error("failed to compile the seccomp policy: errno {errno} is above 4095")]
     InvalidErrno {
         /// The offending value.
@@ -73,7 +73,7 @@ pub enum SeccompError {
     #[error("failed to use seccomp: the kernel does not support the action {action}")]
     ActionUnsupported {
         /// The action.
-        action: SeccompAction,
+        action: Action,
     },
     /// `prctl(PR_SET_NO_NEW_PRIVS)` failed.
     #[error("failed to set no_new_privs")]

@@ -3,15 +3,15 @@
 
 use std::sync::OnceLock;
 
-use super::rule::{ArgCondition, ArgOp, SeccompAction, SyscallRule};
+use super::rule::{Action, ArgCondition, ArgOp, SyscallRule};
 
 /// A named family of system calls, for building allowlists and denylists.
 ///
 /// The first twelve groups ([`FileIo`](Self::FileIo) to
 /// [`SelfConfinement`](Self::SelfConfinement)) are *unprivileged*: together
-/// they make up [`SeccompPolicy::default_profile`](super::SeccompPolicy::default_profile),
+/// they make up [`Policy::default_profile`](super::Policy::default_profile),
 /// and allowing one of them with
-/// [`SeccompPolicy::allow_group`](super::SeccompPolicy::allow_group) also
+/// [`Policy::allow_group`](super::Policy::allow_group) also
 /// installs the argument guards listed on its members, so that no
 /// unprivileged group ever opens a known escape:
 ///
@@ -621,8 +621,8 @@ pub(super) fn guard(name: &str) -> Option<&'static [SyscallRule]> {
 }
 
 fn build_guard(name: &str) -> Option<Vec<SyscallRule>> {
-    let eperm = SeccompAction::Errno(libc::EPERM as u16);
-    let allow = SeccompAction::Allow;
+    let eperm = Action::Errno(libc::EPERM as u16);
+    let allow = Action::Allow;
     let rules = match name {
         "ioctl" => vec![
             SyscallRule::new(name, allow),
@@ -641,10 +641,7 @@ fn build_guard(name: &str) -> Option<Vec<SyscallRule>> {
                 0,
             )),
         ],
-        "clone3" => vec![SyscallRule::new(
-            name,
-            SeccompAction::Errno(libc::ENOSYS as u16),
-        )],
+        "clone3" => vec![SyscallRule::new(name, Action::Errno(libc::ENOSYS as u16))],
         "personality" => vec![
             SyscallRule::new(name, eperm),
             SyscallRule::new(name, allow).when(ArgCondition::new32(0, ArgOp::Eq, 0)),

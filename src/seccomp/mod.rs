@@ -1,10 +1,10 @@
 //! seccomp-bpf system call filtering (Linux 3.17+ for the `seccomp` system
-//! call; Linux 4.14+ for [`SeccompAction::KillProcess`] and
-//! [`SeccompAction::Log`]).
+//! call; Linux 4.14+ for [`Action::KillProcess`] and
+//! [`Action::Log`]).
 //!
-//! A [`SeccompPolicy`] is compiled once, in the parent, into a classic BPF
-//! program ([`CompiledFilter`]) that the sandbox stores and installs in every
-//! child just before `execve` ([`install`], child-zone safe).
+//! A [`Policy`] is compiled once, in the parent, into a classic BPF
+//! program that the sandbox stores and installs in every child just before
+//! `execve`.
 
 mod codegen;
 mod error;
@@ -17,12 +17,12 @@ mod table;
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use error::SeccompError;
+pub use error::Error;
 pub use groups::SyscallGroup;
-pub use policy::SeccompPolicy;
+pub use policy::Policy;
 pub(crate) use policy::{PolicyEntry, add_net_filter};
-pub use report::{SeccompArch, SeccompProfile, SeccompReport};
-pub use rule::{ArgCondition, ArgOp, ArgWidth, SeccompAction, SyscallRule};
+pub use report::{Arch, Profile, Report};
+pub use rule::{Action, ArgCondition, ArgOp, ArgWidth, SyscallRule};
 #[cfg(test)]
 pub(crate) use table::max_known;
 
@@ -35,28 +35,26 @@ const BPF_MAXINSNS: usize = 4096;
 /// are clamped by the kernel, so the compiler rejects them.
 const MAX_ERRNO: u16 = 4095;
 
-impl SeccompPolicy {
+impl Policy {
     /// Compiles the policy and reports what it would enforce, without
     /// installing anything.
-    pub fn validate(&self) -> Result<SeccompReport, SeccompError> {
+    pub fn validate(&self) -> Result<Report, Error> {
         compile(self).map(|filter| filter.report)
     }
 
     /// Compiles the policy into the classic BPF program the kernel runs, for
     /// inspection or for installing by other means (for example
     /// `bwrap --seccomp FD` reads this format).
-    pub fn to_bpf(&self) -> Result<Vec<libc::sock_filter>, SeccompError> {
+    pub fn to_bpf(&self) -> Result<Vec<libc::sock_filter>, Error> {
         compile(self).map(|filter| filter.program.into_vec())
     }
 }
 
 /// Refuses an action the kernel would not return as given: an errno above
 /// 4095.
-fn check_action(action: SeccompAction) -> Result<(), SeccompError> {
+fn check_action(action: Action) -> Result<(), Error> {
     match action {
-        SeccompAction::Errno(errno) if errno > MAX_ERRNO => {
-            Err(SeccompError::InvalidErrno { errno })
-        }
+        Action::Errno(errno) if errno > MAX_ERRNO => Err(Error::InvalidErrno { errno }),
         _ => Ok(()),
     }
 }
@@ -67,7 +65,7 @@ pub(crate) struct CompiledFilter {
     program: Box<[libc::sock_filter]>,
     /// `program.len()`, checked at compile time to fit `sock_fprog::len`.
     len: u16,
-    report: SeccompReport,
+    report: Report,
 }
 
 impl fmt::Debug for CompiledFilter {
@@ -86,7 +84,7 @@ impl CompiledFilter {
     }
 
     /// What the program enforces.
-    pub(crate) fn report(&self) -> &SeccompReport {
+    pub(crate) fn report(&self) -> &Report {
         &self.report
     }
 }
@@ -94,11 +92,11 @@ impl CompiledFilter {
 /// One rule resolved to a system call number, in policy order.
 struct Resolved<'a> {
     conditions: &'a [ArgCondition],
-    action: SeccompAction,
+    action: Action,
 }
 
 /// Compiles `policy` for the native architecture.
-pub(crate) fn compile(policy: &SeccompPolicy) -> Result<CompiledFilter, SeccompError> {
+pub(crate) fn compile(policy: &Policy) -> Result<CompiledFilter, Error> {
     check_action(policy.default_action)?;
     check_action(policy.unknown_action)?;
 
@@ -106,14 +104,13 @@ pub(crate) fn compile(policy: &SeccompPolicy) -> Result<CompiledFilter, SeccompE
     for entry in &policy.entries {
         match entry {
             PolicyEntry::Rule(rule) => {
-                let nr =
-                    table::lookup(&rule.syscall).ok_or_else(|| SeccompError::UnknownSyscall {
-                        name: rule.syscall.clone(),
-                        arch: SeccompArch::NATIVE,
-                    })?;
+                let nr = table::lookup(&rule.syscall).ok_or_else(|| Error::UnknownSyscall {
+                    name: rule.syscall.clone(),
+                    arch: Arch::NATIVE,
+                })?;
                 check_action(rule.action)?;
                 if let Some(bad) = rule.conditions.iter().find(|c| c.arg > 5) {
-                    return Err(SeccompError::InvalidArgIndex {
+                    return Err(Error::InvalidArgIndex {
                         syscall: rule.syscall.clone(),
                         index: bad.arg,
                     });
@@ -141,7 +138,7 @@ pub(crate) fn compile(policy: &SeccompPolicy) -> Result<CompiledFilter, SeccompE
                         })),
                         None => slot.push(Resolved {
                             conditions: &[],
-                            action: SeccompAction::Allow,
+                            action: Action::Allow,
                         }),
                     }
                 }
@@ -191,7 +188,7 @@ pub(crate) fn compile(policy: &SeccompPolicy) -> Result<CompiledFilter, SeccompE
         table::NATIVE_AUDIT_ARCH,
         cfg!(target_arch = "x86_64"),
     )
-    .map_err(|(nr, source)| SeccompError::CodeGeneration {
+    .map_err(|(nr, source)| Error::CodeGeneration {
         syscall: table::NATIVE
             .iter()
             .find(|&&(_, n)| n == nr)
@@ -199,22 +196,22 @@ pub(crate) fn compile(policy: &SeccompPolicy) -> Result<CompiledFilter, SeccompE
         source,
     })?;
     if let Some(pc) = codegen::first_malformed(&program) {
-        return Err(SeccompError::Malformed { instruction: pc });
+        return Err(Error::Malformed { instruction: pc });
     }
     let len = u16::try_from(program.len())
         .ok()
         .filter(|&len| usize::from(len) <= BPF_MAXINSNS)
-        .ok_or(SeccompError::TooLarge {
+        .ok_or(Error::TooLarge {
             instructions: program.len(),
             limit: BPF_MAXINSNS,
         })?;
 
-    let profile = if *policy == SeccompPolicy::default_profile() {
-        SeccompProfile::Default
+    let profile = if *policy == Policy::default_profile() {
+        Profile::Default
     } else {
-        SeccompProfile::Custom
+        Profile::Custom
     };
-    let report = SeccompReport {
+    let report = Report {
         profile,
         rules,
         allowed_syscalls: allowed,
@@ -222,7 +219,7 @@ pub(crate) fn compile(policy: &SeccompPolicy) -> Result<CompiledFilter, SeccompE
         instructions: program.len(),
         default_action: policy.default_action,
         unknown_syscall_action: policy.unknown_action,
-        arch: SeccompArch::NATIVE,
+        arch: Arch::NATIVE,
     };
     Ok(CompiledFilter {
         program: program.into_boxed_slice(),
@@ -270,7 +267,7 @@ fn decide(entries: &[Resolved<'_>], default_ret: u32) -> (Decision, usize) {
 /// `SECCOMP_GET_ACTION_AVAIL`, Linux 4.14). Parent side; meant to be probed
 /// once per filter so that a missing feature is a typed error before any
 /// spawn rather than a failure in the child.
-pub(crate) fn check_support(filter: &CompiledFilter) -> Result<(), SeccompError> {
+pub(crate) fn check_support(filter: &CompiledFilter) -> Result<(), Error> {
     let mut seen: Vec<u32> = Vec::new();
     for ins in filter
         .instructions()
@@ -285,12 +282,12 @@ pub(crate) fn check_support(filter: &CompiledFilter) -> Result<(), SeccompError>
         match crate::probe::seccomp_action(action) {
             Ok(_) => {}
             Err(Errno(libc::EOPNOTSUPP)) => {
-                return Err(SeccompError::ActionUnsupported {
-                    action: SeccompAction::from_ret(ins.k),
+                return Err(Error::ActionUnsupported {
+                    action: Action::from_ret(ins.k),
                 });
             }
             Err(errno) => {
-                return Err(SeccompError::Unsupported {
+                return Err(Error::Unsupported {
                     source: errno.into_io(),
                 });
             }

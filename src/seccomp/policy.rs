@@ -1,9 +1,9 @@
-//! The policy model: [`SeccompPolicy`], the plain data a caller builds
+//! The policy model: [`Policy`], the plain data a caller builds
 //! and the compiler reads (its `validate` and `to_bpf` live with the
 //! compiler, in the parent module).
 
 use super::groups::SyscallGroup;
-use super::rule::{ArgCondition, ArgOp, SeccompAction, SyscallRule};
+use super::rule::{Action, ArgCondition, ArgOp, SyscallRule};
 
 /// One entry of a policy, in the order the caller added it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -15,24 +15,21 @@ use super::rule::{ArgCondition, ArgOp, SeccompAction, SyscallRule};
 pub(crate) enum PolicyEntry {
     Rule(SyscallRule),
     AllowGroup(SyscallGroup),
-    GroupAction {
-        group: SyscallGroup,
-        action: SeccompAction,
-    },
+    GroupAction { group: SyscallGroup, action: Action },
 }
 
 /// A seccomp policy: what happens to each system call (seccomp filters:
-/// Linux 3.17; the actions [`SeccompAction::KillProcess`] and
-/// [`SeccompAction::Log`]: Linux 4.14).
+/// Linux 3.17; the actions [`Action::KillProcess`] and
+/// [`Action::Log`]: Linux 4.14).
 ///
-/// Build one from [`SeccompPolicy::default_profile`] (the sandbox's
-/// default), [`SeccompPolicy::allowlist`] or [`SeccompPolicy::denylist`],
+/// Build one from [`Policy::default_profile`] (the sandbox's
+/// default), [`Policy::allowlist`] or [`Policy::denylist`],
 /// then add rules by system call name or by [`SyscallGroup`]. Builder
 /// methods cannot fail; problems (an unknown system call name, an argument
 /// index above 5, an errno above 4095) are reported when the policy is
-/// compiled, by [`SeccompPolicy::validate`] or when a sandbox using it is
+/// compiled, by [`Policy::validate`] or when a sandbox using it is
 /// spawned. Names are resolved against the native system call table, so a
-/// misspelt name is a typed error ([`SeccompError::UnknownSyscall`](super::SeccompError::UnknownSyscall)), never
+/// misspelt name is a typed error ([`Error::UnknownSyscall`](super::Error::UnknownSyscall)), never
 /// a silently missing rule. A sandbox compiles its policy once and reuses
 /// the program for every spawn.
 ///
@@ -47,24 +44,24 @@ pub(crate) enum PolicyEntry {
 /// them hold. So a later rule refines or overrides an earlier one:
 ///
 /// ```
-/// use stockade::{ArgCondition, ArgOp, SeccompAction, SeccompPolicy, SyscallGroup, SyscallRule};
+/// use stockade::seccomp::{Action, ArgCondition, ArgOp, Policy, SyscallGroup, SyscallRule};
 ///
-/// let mut policy = SeccompPolicy::allowlist(SeccompAction::Errno(libc::EPERM as u16));
+/// let mut policy = Policy::allowlist(Action::Errno(libc::EPERM as u16));
 /// policy
 ///     .allow_group(SyscallGroup::FileIo)
 ///     .allow_group(SyscallGroup::Memory)
 ///     // Refines the group: no writes to descriptors above 2.
 ///     .rule(
-///         SyscallRule::new("write", SeccompAction::Errno(libc::EBADF as u16))
+///         SyscallRule::new("write", Action::Errno(libc::EBADF as u16))
 ///             .when(ArgCondition::new32(0, ArgOp::Gt, 2)),
 ///     );
 /// let report = policy.validate()?;
 /// assert_eq!(report.conditional_syscalls, 2); // `write` and the guarded `ioctl`
 ///
-/// let mut typo = SeccompPolicy::default_profile();
+/// let mut typo = Policy::default_profile();
 /// typo.deny("mkdirr");
-/// assert!(matches!(typo.validate(), Err(stockade::SeccompError::UnknownSyscall { .. })));
-/// # Ok::<(), stockade::SeccompError>(())
+/// assert!(matches!(typo.validate(), Err(stockade::seccomp::Error::UnknownSyscall { .. })));
+/// # Ok::<(), stockade::seccomp::Error>(())
 /// ```
 ///
 /// # The default profile
@@ -96,23 +93,23 @@ pub(crate) enum PolicyEntry {
 /// always allowed and skips the filter for them entirely.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct SeccompPolicy {
-    pub(crate) default_action: SeccompAction,
-    pub(crate) unknown_action: SeccompAction,
+pub struct Policy {
+    pub(crate) default_action: Action,
+    pub(crate) unknown_action: Action,
     pub(crate) entries: Vec<PolicyEntry>,
 }
 
-impl Default for SeccompPolicy {
-    /// The default profile ([`SeccompPolicy::default_profile`]).
+impl Default for Policy {
+    /// The default profile ([`Policy::default_profile`]).
     fn default() -> Self {
         Self::default_profile()
     }
 }
 
-impl SeccompPolicy {
+impl Policy {
     /// The sandbox's default profile (see the type's documentation).
     pub fn default_profile() -> Self {
-        let mut policy = Self::allowlist(SeccompAction::Errno(libc::EPERM as u16));
+        let mut policy = Self::allowlist(Action::Errno(libc::EPERM as u16));
         for &group in SyscallGroup::UNPRIVILEGED {
             policy.allow_group(group);
         }
@@ -120,12 +117,12 @@ impl SeccompPolicy {
     }
 
     /// An empty allowlist: every known system call gets `default_action`
-    /// (typically `SeccompAction::Errno(EPERM)`) until rules allow it;
+    /// (typically `Action::Errno(EPERM)`) until rules allow it;
     /// unknown numbers answer `ENOSYS`.
-    pub fn allowlist(default_action: SeccompAction) -> Self {
+    pub fn allowlist(default_action: Action) -> Self {
         Self {
             default_action,
-            unknown_action: SeccompAction::Errno(libc::ENOSYS as u16),
+            unknown_action: Action::Errno(libc::ENOSYS as u16),
             entries: Vec::new(),
         }
     }
@@ -134,18 +131,18 @@ impl SeccompPolicy {
     /// deny it; unknown numbers still answer `ENOSYS`, so that a system call
     /// newer than this crate cannot bypass the list.
     pub fn denylist() -> Self {
-        Self::allowlist(SeccompAction::Allow)
+        Self::allowlist(Action::Allow)
     }
 
     /// Sets the action for known system calls no rule matches.
-    pub fn default_action(&mut self, action: SeccompAction) -> &mut Self {
+    pub fn default_action(&mut self, action: Action) -> &mut Self {
         self.default_action = action;
         self
     }
 
     /// Sets the action for system call numbers the native table does not
     /// know (newer than this crate, or unassigned); `ENOSYS` by default.
-    pub fn unknown_syscall_action(&mut self, action: SeccompAction) -> &mut Self {
+    pub fn unknown_syscall_action(&mut self, action: Action) -> &mut Self {
         self.unknown_action = action;
         self
     }
@@ -159,16 +156,13 @@ impl SeccompPolicy {
 
     /// Allows the system call `syscall` whatever its arguments.
     pub fn allow(&mut self, syscall: impl Into<String>) -> &mut Self {
-        self.rule(SyscallRule::new(syscall, SeccompAction::Allow))
+        self.rule(SyscallRule::new(syscall, Action::Allow))
     }
 
     /// Makes the system call `syscall` fail with `EPERM` whatever its
     /// arguments.
     pub fn deny(&mut self, syscall: impl Into<String>) -> &mut Self {
-        self.rule(SyscallRule::new(
-            syscall,
-            SeccompAction::Errno(libc::EPERM as u16),
-        ))
+        self.rule(SyscallRule::new(syscall, Action::Errno(libc::EPERM as u16)))
     }
 
     /// Allows every member of `group`, with the group's argument guards
@@ -180,11 +174,11 @@ impl SeccompPolicy {
 
     /// Makes every member of `group` fail with `EPERM`.
     pub fn deny_group(&mut self, group: SyscallGroup) -> &mut Self {
-        self.group_action(group, SeccompAction::Errno(libc::EPERM as u16))
+        self.group_action(group, Action::Errno(libc::EPERM as u16))
     }
 
     /// Applies `action` to every member of `group`, whatever the arguments.
-    pub fn group_action(&mut self, group: SyscallGroup, action: SeccompAction) -> &mut Self {
+    pub fn group_action(&mut self, group: SyscallGroup, action: Action) -> &mut Self {
         self.entries
             .push(PolicyEntry::GroupAction { group, action });
         self
@@ -195,14 +189,14 @@ impl SeccompPolicy {
 /// appended last so that they win over the policy's own: `socket` for any
 /// family but `AF_UNIX` answers `EAFNOSUPPORT`, `io_uring_setup` (whose
 /// rings can create sockets) `EPERM`.
-pub(crate) fn add_net_filter(policy: &mut SeccompPolicy) {
+pub(crate) fn add_net_filter(policy: &mut Policy) {
     policy
         .rule(
-            SyscallRule::new("socket", SeccompAction::Errno(libc::EAFNOSUPPORT as u16))
+            SyscallRule::new("socket", Action::Errno(libc::EAFNOSUPPORT as u16))
                 .when(ArgCondition::new32(0, ArgOp::Ne, libc::AF_UNIX as u32)),
         )
         .rule(SyscallRule::new(
             "io_uring_setup",
-            SeccompAction::Errno(libc::EPERM as u16),
+            Action::Errno(libc::EPERM as u16),
         ));
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::rule::SeccompAction;
+use super::rule::Action;
 
 /// Whether a policy is the default profile or was customised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -12,14 +12,14 @@ use super::rule::SeccompAction;
     serde(rename_all = "lowercase")
 )]
 #[non_exhaustive]
-pub enum SeccompProfile {
-    /// Exactly [`SeccompPolicy::default_profile`](super::SeccompPolicy::default_profile).
+pub enum Profile {
+    /// Exactly [`Policy::default_profile`](super::Policy::default_profile).
     Default,
     /// Anything else.
     Custom,
 }
 
-impl fmt::Display for SeccompProfile {
+impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Default => "default",
@@ -32,7 +32,7 @@ impl fmt::Display for SeccompProfile {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
-pub enum SeccompArch {
+pub enum Arch {
     /// x86_64 (the filter kills i386 and x32 system calls).
     #[cfg_attr(feature = "serde", serde(rename = "x86_64"))]
     X86_64,
@@ -41,7 +41,7 @@ pub enum SeccompArch {
     Aarch64,
 }
 
-impl SeccompArch {
+impl Arch {
     /// The architecture this crate was compiled for.
     pub const NATIVE: Self = if cfg!(target_arch = "x86_64") {
         Self::X86_64
@@ -50,7 +50,7 @@ impl SeccompArch {
     };
 }
 
-impl fmt::Display for SeccompArch {
+impl fmt::Display for Arch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::X86_64 => "x86_64",
@@ -63,9 +63,9 @@ impl fmt::Display for SeccompArch {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
-pub struct SeccompReport {
+pub struct Report {
     /// Whether the policy is the default profile.
-    pub profile: SeccompProfile,
+    pub profile: Profile,
     /// Per-system-call decisions in the program: one for each argument
     /// check and one for each system call with an explicit unconditional
     /// rule (rules shadowed by later ones are not counted).
@@ -77,14 +77,14 @@ pub struct SeccompReport {
     /// Length of the BPF program.
     pub instructions: usize,
     /// Action for known system calls no rule matches.
-    pub default_action: SeccompAction,
+    pub default_action: Action,
     /// Action for system call numbers the table does not know.
-    pub unknown_syscall_action: SeccompAction,
+    pub unknown_syscall_action: Action,
     /// The architecture the program accepts; every other one is killed.
-    pub arch: SeccompArch,
+    pub arch: Arch,
 }
 
-impl fmt::Display for SeccompReport {
+impl fmt::Display for Report {
     /// One line, for example `default profile, 312 rules (286 system calls
     /// allowed, 6 checked by argument, others errno(1))`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -11,7 +11,7 @@ use std::fmt;
     serde(rename_all = "snake_case")
 )]
 #[non_exhaustive]
-pub enum SeccompAction {
+pub enum Action {
     /// Run the system call.
     Allow,
     /// Run the system call and log it to the audit log (Linux 4.14).
@@ -26,7 +26,7 @@ pub enum SeccompAction {
     KillProcess,
 }
 
-impl SeccompAction {
+impl Action {
     /// The value a seccomp filter returns for this action.
     pub(super) fn ret(self) -> u32 {
         match self {
@@ -50,7 +50,7 @@ impl SeccompAction {
     }
 }
 
-impl fmt::Display for SeccompAction {
+impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Allow => f.write_str("allow"),
@@ -118,8 +118,8 @@ pub struct ArgCondition {
 impl ArgCondition {
     /// Compares all 64 bits of argument `arg` (0 to 5) with `value`.
     ///
-    /// An index above 5 is reported by [`SeccompPolicy::validate`](super::SeccompPolicy::validate) as
-    /// [`SeccompError::InvalidArgIndex`](super::SeccompError::InvalidArgIndex).
+    /// An index above 5 is reported by [`Policy::validate`](super::Policy::validate) as
+    /// [`Error::InvalidArgIndex`](super::Error::InvalidArgIndex).
     pub fn new(arg: u8, op: ArgOp, value: u64) -> Self {
         Self {
             arg,
@@ -169,7 +169,7 @@ impl ArgCondition {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SyscallRule {
     pub(super) syscall: String,
-    pub(super) action: SeccompAction,
+    pub(super) action: Action,
     #[cfg_attr(feature = "serde", serde(default))]
     pub(super) conditions: Vec<ArgCondition>,
 }
@@ -178,7 +178,7 @@ impl SyscallRule {
     /// A rule that applies `action` to the system call `syscall` (a name
     /// from the native system call table, such as `"openat"`; checked when
     /// the policy is compiled).
-    pub fn new(syscall: impl Into<String>, action: SeccompAction) -> Self {
+    pub fn new(syscall: impl Into<String>, action: Action) -> Self {
         Self {
             syscall: syscall.into(),
             action,
@@ -200,7 +200,7 @@ impl SyscallRule {
     }
 
     /// The action taken when the rule matches.
-    pub fn action(&self) -> SeccompAction {
+    pub fn action(&self) -> Action {
         self.action
     }
 

@@ -5,8 +5,8 @@ use super::codegen::*;
 use super::groups::*;
 use super::*;
 
-const EPERM: SeccompAction = SeccompAction::Errno(libc::EPERM as u16);
-const ENOSYS: SeccompAction = SeccompAction::Errno(libc::ENOSYS as u16);
+const EPERM: Action = Action::Errno(libc::EPERM as u16);
+const ENOSYS: Action = Action::Errno(libc::ENOSYS as u16);
 const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
 
@@ -143,7 +143,7 @@ fn nr(name: &str) -> u32 {
     table::lookup(name).unwrap_or_else(|| panic!("{name} not in the native table"))
 }
 
-fn compiled(policy: &SeccompPolicy) -> CompiledFilter {
+fn compiled(policy: &Policy) -> CompiledFilter {
     let filter = compile(policy).expect("policy compiles");
     check_structure(filter.instructions());
     filter
@@ -164,10 +164,10 @@ const RET_ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
 
 #[test]
 fn default_profile_compiles_and_reports() {
-    let filter = compiled(&SeccompPolicy::default_profile());
+    let filter = compiled(&Policy::default_profile());
     let report = filter.report();
-    assert_eq!(report.profile, SeccompProfile::Default);
-    assert_eq!(report.arch, SeccompArch::NATIVE);
+    assert_eq!(report.profile, Profile::Default);
+    assert_eq!(report.arch, Arch::NATIVE);
     assert_eq!(report.default_action, EPERM);
     assert_eq!(report.unknown_syscall_action, ENOSYS);
     assert_eq!(report.instructions, filter.instructions().len());
@@ -175,12 +175,12 @@ fn default_profile_compiles_and_reports() {
     assert_eq!(report.conditional_syscalls, 5);
     assert!(report.allowed_syscalls > 250, "{report:?}");
     assert!(report.instructions < 512, "{report:?}");
-    assert_eq!(SeccompPolicy::default(), SeccompPolicy::default_profile());
+    assert_eq!(Policy::default(), Policy::default_profile());
 }
 
 #[test]
 fn program_starts_with_the_architecture_check() {
-    let filter = compiled(&SeccompPolicy::default_profile());
+    let filter = compiled(&Policy::default_profile());
     let prog = filter.instructions();
     assert_eq!((prog[0].code, prog[0].k), (LD_W_ABS, OFFSET_ARCH));
     assert_eq!(
@@ -193,7 +193,7 @@ fn program_starts_with_the_architecture_check() {
 
 #[test]
 fn foreign_architectures_and_x32_are_killed() {
-    let filter = compiled(&SeccompPolicy::default_profile());
+    let filter = compiled(&Policy::default_profile());
     for arch in [
         AUDIT_ARCH_I386,
         AUDIT_ARCH_ARM,
@@ -230,7 +230,7 @@ fn foreign_architectures_and_x32_are_killed() {
 
 #[test]
 fn unknown_numbers_answer_enosys_and_known_denied_answer_eperm() {
-    let filter = compiled(&SeccompPolicy::default_profile());
+    let filter = compiled(&Policy::default_profile());
     let max = table::max_known();
     for n in [max + 1, max + 100, 1000, 0x3fff_ffff] {
         assert_eq!(verdict(&filter, Data::native(n)), RET_ENOSYS, "nr {n}");
@@ -289,7 +289,7 @@ fn unknown_numbers_answer_enosys_and_known_denied_answer_eperm() {
 
 #[test]
 fn default_profile_argument_guards() {
-    let filter = compiled(&SeccompPolicy::default_profile());
+    let filter = compiled(&Policy::default_profile());
     let ioctl = Data::native(nr("ioctl"));
     assert_eq!(
         verdict(&filter, ioctl.with_arg(1, u64::from(TIOCSTI))),
@@ -389,7 +389,7 @@ fn default_profile_argument_guards() {
 
 #[test]
 fn allowed_calls_are_cacheable_and_checked_calls_are_not() {
-    let policy = SeccompPolicy::default_profile();
+    let policy = Policy::default_profile();
     let filter = compiled(&policy);
     let prog = filter.instructions();
     let mut allowed = 0;
@@ -412,7 +412,7 @@ fn allowed_calls_are_cacheable_and_checked_calls_are_not() {
 fn argument_checks_are_the_only_argument_loads() {
     // Every load of anything but nr/arch sits inside an argument-check block,
     // which only conditional system calls reach.
-    let filter = compiled(&SeccompPolicy::default_profile());
+    let filter = compiled(&Policy::default_profile());
     let arg_loads = filter
         .instructions()
         .iter()
@@ -430,74 +430,67 @@ fn argument_checks_are_the_only_argument_loads() {
 
 #[test]
 fn unknown_syscall_name_is_a_typed_error() {
-    let mut policy = SeccompPolicy::default_profile();
+    let mut policy = Policy::default_profile();
     policy.allow("not_a_syscall");
     match compile(&policy) {
-        Err(SeccompError::UnknownSyscall { name, arch }) => {
+        Err(Error::UnknownSyscall { name, arch }) => {
             assert_eq!(name, "not_a_syscall");
-            assert_eq!(arch, SeccompArch::NATIVE);
+            assert_eq!(arch, Arch::NATIVE);
         }
         other => panic!("unexpected: {other:?}"),
     }
-    let err = SeccompPolicy::denylist()
-        .deny("mount2")
-        .validate()
-        .unwrap_err();
+    let err = Policy::denylist().deny("mount2").validate().unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
             "failed to resolve system call `mount2`: it is not in the {} system call table",
-            SeccompArch::NATIVE
+            Arch::NATIVE
         )
     );
 }
 
 #[test]
 fn invalid_argument_index_and_errno_are_typed_errors() {
-    let mut policy = SeccompPolicy::denylist();
+    let mut policy = Policy::denylist();
     policy.rule(SyscallRule::new("ioctl", EPERM).when(ArgCondition::new(6, ArgOp::Eq, 1)));
     assert!(matches!(
         compile(&policy),
-        Err(SeccompError::InvalidArgIndex { ref syscall, index: 6 }) if syscall == "ioctl"
+        Err(Error::InvalidArgIndex { ref syscall, index: 6 }) if syscall == "ioctl"
     ));
-    let mut policy = SeccompPolicy::denylist();
-    policy.rule(SyscallRule::new("ioctl", SeccompAction::Errno(4096)));
+    let mut policy = Policy::denylist();
+    policy.rule(SyscallRule::new("ioctl", Action::Errno(4096)));
     assert!(matches!(
         compile(&policy),
-        Err(SeccompError::InvalidErrno { errno: 4096 })
+        Err(Error::InvalidErrno { errno: 4096 })
     ));
-    let mut policy = SeccompPolicy::allowlist(SeccompAction::Errno(60000));
+    let mut policy = Policy::allowlist(Action::Errno(60000));
     policy.allow("read");
     assert!(matches!(
         compile(&policy),
-        Err(SeccompError::InvalidErrno { errno: 60000 })
+        Err(Error::InvalidErrno { errno: 60000 })
     ));
-    let mut policy = SeccompPolicy::denylist();
-    policy.group_action(SyscallGroup::Mount, SeccompAction::Errno(5000));
+    let mut policy = Policy::denylist();
+    policy.group_action(SyscallGroup::Mount, Action::Errno(5000));
     assert!(matches!(
         compile(&policy),
-        Err(SeccompError::InvalidErrno { errno: 5000 })
+        Err(Error::InvalidErrno { errno: 5000 })
     ));
-    assert!(
-        SeccompPolicy::allowlist(SeccompAction::Errno(4095))
-            .validate()
-            .is_ok()
-    );
+    assert!(Policy::allowlist(Action::Errno(4095)).validate().is_ok());
 }
 
 #[test]
 fn last_matching_rule_wins() {
-    let mut policy = SeccompPolicy::allowlist(EPERM);
+    let mut policy = Policy::allowlist(EPERM);
     policy.allow_group(SyscallGroup::FileIo).deny("write");
     let filter = compiled(&policy);
     assert_eq!(verdict_of(&filter, "write"), RET_EPERM);
     assert_eq!(verdict_of(&filter, "read"), ALLOW);
 
     // A later unconditional rule lifts earlier guards.
-    let mut policy = SeccompPolicy::default_profile();
+    let mut policy = Policy::default_profile();
     policy.allow("ptrace");
     let filter = compiled(&policy);
-    assert_eq!(filter.report().profile, SeccompProfile::Custom);
+    assert_eq!(filter.report().profile, Profile::Custom);
     assert_eq!(
         verdict(
             &filter,
@@ -508,10 +501,13 @@ fn last_matching_rule_wins() {
     assert_eq!(filter.report().conditional_syscalls, 4);
 
     // A later conditional rule refines an earlier unconditional one.
-    let mut policy = SeccompPolicy::allowlist(EPERM);
+    let mut policy = Policy::allowlist(EPERM);
     policy.allow("write").rule(
-        SyscallRule::new("write", SeccompAction::Errno(libc::EBADF as u16))
-            .when(ArgCondition::new32(0, ArgOp::Gt, 2)),
+        SyscallRule::new("write", Action::Errno(libc::EBADF as u16)).when(ArgCondition::new32(
+            0,
+            ArgOp::Gt,
+            2,
+        )),
     );
     let filter = compiled(&policy);
     let write = Data::native(nr("write"));
@@ -522,15 +518,9 @@ fn last_matching_rule_wins() {
     );
 
     // Earlier conditional rules are shadowed by a later unconditional one.
-    let mut policy = SeccompPolicy::allowlist(EPERM);
+    let mut policy = Policy::allowlist(EPERM);
     policy
-        .rule(
-            SyscallRule::new("write", SeccompAction::Trap).when(ArgCondition::new32(
-                0,
-                ArgOp::Eq,
-                9,
-            )),
-        )
+        .rule(SyscallRule::new("write", Action::Trap).when(ArgCondition::new32(0, ArgOp::Eq, 9)))
         .allow("write");
     let filter = compiled(&policy);
     assert_eq!(verdict(&filter, write.with_arg(0, 9)), ALLOW);
@@ -540,10 +530,10 @@ fn last_matching_rule_wins() {
 
 #[test]
 fn conditions_are_anded_and_first_listed_last_evaluated() {
-    let mut policy = SeccompPolicy::allowlist(EPERM);
+    let mut policy = Policy::allowlist(EPERM);
     policy
         .rule(
-            SyscallRule::new("openat", SeccompAction::Allow)
+            SyscallRule::new("openat", Action::Allow)
                 .when(ArgCondition::new32(0, ArgOp::Eq, libc::AT_FDCWD as u32))
                 .when(ArgCondition::new(
                     2,
@@ -552,11 +542,7 @@ fn conditions_are_anded_and_first_listed_last_evaluated() {
                 )),
         )
         .rule(
-            SyscallRule::new("openat", SeccompAction::Log).when(ArgCondition::new(
-                2,
-                ArgOp::Ge,
-                1 << 40,
-            )),
+            SyscallRule::new("openat", Action::Log).when(ArgCondition::new(2, ArgOp::Ge, 1 << 40)),
         );
     let filter = compiled(&policy);
     let openat = Data::native(nr("openat")).with_arg(0, libc::AT_FDCWD as u32 as u64);
@@ -606,8 +592,8 @@ fn every_comparison_matches_its_meaning() {
                 } else {
                     ArgCondition::new32(3, op, reference as u32)
                 };
-                let mut policy = SeccompPolicy::allowlist(EPERM);
-                policy.rule(SyscallRule::new("read", SeccompAction::Allow).when(condition));
+                let mut policy = Policy::allowlist(EPERM);
+                policy.rule(SyscallRule::new("read", Action::Allow).when(condition));
                 let filter = compiled(&policy);
                 for &arg in &values {
                     let (a, r) = if wide {
@@ -641,10 +627,10 @@ fn every_comparison_matches_its_meaning() {
 
 #[test]
 fn denylist_and_group_actions() {
-    let mut policy = SeccompPolicy::denylist();
+    let mut policy = Policy::denylist();
     policy
         .deny_group(SyscallGroup::Mount)
-        .group_action(SyscallGroup::Keyring, SeccompAction::KillProcess);
+        .group_action(SyscallGroup::Keyring, Action::KillProcess);
     let filter = compiled(&policy);
     assert_eq!(verdict_of(&filter, "mount"), RET_EPERM);
     assert_eq!(verdict_of(&filter, "fsopen"), RET_EPERM);
@@ -656,13 +642,13 @@ fn denylist_and_group_actions() {
         RET_ENOSYS
     );
     let report = filter.report();
-    assert_eq!(report.default_action, SeccompAction::Allow);
+    assert_eq!(report.default_action, Action::Allow);
     assert_eq!(report.allowed_syscalls, table::NATIVE.len() - report.rules);
 
-    let mut policy = SeccompPolicy::denylist();
+    let mut policy = Policy::denylist();
     policy
-        .unknown_syscall_action(SeccompAction::Trap)
-        .default_action(SeccompAction::Log);
+        .unknown_syscall_action(Action::Trap)
+        .default_action(Action::Log);
     let filter = compiled(&policy);
     assert_eq!(
         verdict(&filter, Data::native(table::max_known() + 1)),
@@ -673,7 +659,7 @@ fn denylist_and_group_actions() {
 
 #[test]
 fn privileged_groups_allow_without_guards() {
-    let mut policy = SeccompPolicy::default_profile();
+    let mut policy = Policy::default_profile();
     policy.allow_group(SyscallGroup::Namespaces);
     let filter = compiled(&policy);
     assert_eq!(
@@ -683,7 +669,7 @@ fn privileged_groups_allow_without_guards() {
     assert_eq!(verdict_of(&filter, "clone3"), ALLOW);
     assert_eq!(verdict_of(&filter, "unshare"), ALLOW);
 
-    let mut policy = SeccompPolicy::allowlist(EPERM);
+    let mut policy = Policy::allowlist(EPERM);
     policy.allow_group(SyscallGroup::Threads);
     let filter = compiled(&policy);
     assert_eq!(
@@ -701,7 +687,7 @@ fn privileged_groups_allow_without_guards() {
 
 #[test]
 fn rule_counting() {
-    let mut policy = SeccompPolicy::allowlist(EPERM);
+    let mut policy = Policy::allowlist(EPERM);
     policy
         .allow("read")
         .allow("write")
@@ -710,16 +696,10 @@ fn rule_counting() {
     let report = compile(&policy).unwrap().report;
     assert_eq!(report.rules, 2);
     assert_eq!(report.allowed_syscalls, 1);
-    assert_eq!(report.profile, SeccompProfile::Custom);
-    assert_eq!(SeccompPolicy::allowlist(EPERM).validate().unwrap().rules, 0);
+    assert_eq!(report.profile, Profile::Custom);
+    assert_eq!(Policy::allowlist(EPERM).validate().unwrap().rules, 0);
     // An allowlist with no rules is just the checks and two returns.
-    assert!(
-        SeccompPolicy::allowlist(EPERM)
-            .validate()
-            .unwrap()
-            .instructions
-            < 16
-    );
+    assert!(Policy::allowlist(EPERM).validate().unwrap().instructions < 16);
 }
 
 #[test]
@@ -734,7 +714,7 @@ fn group_members_exist_and_privileged_ones_stay_out_of_the_default_profile() {
             assert!(all.contains(name), "{group:?}: {name}");
         }
     }
-    let filter = compiled(&SeccompPolicy::default_profile());
+    let filter = compiled(&Policy::default_profile());
     for &group in SyscallGroup::ALL.iter().filter(|g| g.is_privileged()) {
         for &name in group.syscalls() {
             let Some(n) = table::lookup(name) else {
@@ -1081,7 +1061,7 @@ const DOCKER_X86_64: &[&str] = &[
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn default_profile_is_a_subset_of_docker() {
-    let filter = compiled(&SeccompPolicy::default_profile());
+    let filter = compiled(&Policy::default_profile());
     let mut allowed = Vec::new();
     for &(name, n) in table::NATIVE {
         let data = Data::native(n);
@@ -1194,26 +1174,26 @@ fn table_matches_libc() {
 #[test]
 #[cfg(feature = "serde")]
 fn policies_round_trip_and_reports_serialize() {
-    let mut policy = SeccompPolicy::default_profile();
+    let mut policy = Policy::default_profile();
     policy
         .deny_group(SyscallGroup::Networking)
-        .group_action(SyscallGroup::Keyring, SeccompAction::KillProcess)
+        .group_action(SyscallGroup::Keyring, Action::KillProcess)
         .rule(
-            SyscallRule::new("write", SeccompAction::Log).when(ArgCondition::new32(
+            SyscallRule::new("write", Action::Log).when(ArgCondition::new32(
                 0,
                 ArgOp::MaskedEq(3),
                 2,
             )),
         );
     let json = serde_json::to_string(&policy).unwrap();
-    let back: SeccompPolicy = serde_json::from_str(&json).unwrap();
+    let back: Policy = serde_json::from_str(&json).unwrap();
     assert_eq!(back, policy);
     assert_eq!(
         compile(&back).unwrap().instructions().len(),
         compile(&policy).unwrap().instructions().len()
     );
 
-    let report = SeccompPolicy::default_profile().validate().unwrap();
+    let report = Policy::default_profile().validate().unwrap();
     let value = serde_json::to_value(&report).unwrap();
     assert_eq!(value["profile"], "default");
     assert_eq!(value["default_action"], serde_json::json!({ "errno": 1 }));
@@ -1221,10 +1201,10 @@ fn policies_round_trip_and_reports_serialize() {
         value["unknown_syscall_action"],
         serde_json::json!({ "errno": 38 })
     );
-    assert_eq!(value["arch"], SeccompArch::NATIVE.to_string());
+    assert_eq!(value["arch"], Arch::NATIVE.to_string());
     assert_eq!(value["instructions"], report.instructions);
     assert_eq!(
-        serde_json::to_value(SeccompAction::KillProcess).unwrap(),
+        serde_json::to_value(Action::KillProcess).unwrap(),
         "kill_process"
     );
     assert_eq!(value["profile"], "default");
@@ -1236,10 +1216,10 @@ fn policies_round_trip_and_reports_serialize() {
 fn large_programs_use_long_jumps_correctly() {
     // An argument check on every known system call makes subtrees longer
     // than a conditional jump can skip.
-    let mut policy = SeccompPolicy::allowlist(EPERM);
+    let mut policy = Policy::allowlist(EPERM);
     for &(name, n) in table::NATIVE {
         policy.rule(
-            SyscallRule::new(name, SeccompAction::Allow).when(ArgCondition::new(
+            SyscallRule::new(name, Action::Allow).when(ArgCondition::new(
                 0,
                 ArgOp::Eq,
                 u64::from(n) << 8 | 1,
@@ -1281,10 +1261,10 @@ fn large_programs_use_long_jumps_correctly() {
                 rule.when(ArgCondition::new(2, ArgOp::Ne, base + i))
             })
         };
-        let mut policy = SeccompPolicy::allowlist(EPERM);
+        let mut policy = Policy::allowlist(EPERM);
         policy
-            .rule(long(SeccompAction::Log, 50))
-            .rule(long(SeccompAction::Allow, 0));
+            .rule(long(Action::Log, 50))
+            .rule(long(Action::Allow, 0));
         let filter = compiled(&policy);
         let data = Data::native(nr(name));
         // Allow outside [0, 100), else log outside [50, 150), else EPERM.
@@ -1307,14 +1287,13 @@ fn large_programs_use_long_jumps_correctly() {
 
 #[test]
 fn oversized_programs_are_a_typed_error() {
-    let mut policy = SeccompPolicy::allowlist(EPERM);
+    let mut policy = Policy::allowlist(EPERM);
     for i in 0..700u64 {
-        policy.rule(
-            SyscallRule::new("read", SeccompAction::Allow).when(ArgCondition::new(0, ArgOp::Eq, i)),
-        );
+        policy
+            .rule(SyscallRule::new("read", Action::Allow).when(ArgCondition::new(0, ArgOp::Eq, i)));
     }
     match compile(&policy) {
-        Err(SeccompError::TooLarge {
+        Err(Error::TooLarge {
             instructions,
             limit,
         }) => {
@@ -1329,30 +1308,30 @@ fn oversized_programs_are_a_typed_error() {
 fn shared_values_are_thread_safe() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<CompiledFilter>();
-    send_sync::<SeccompPolicy>();
-    send_sync::<SeccompReport>();
-    send_sync::<SeccompError>();
+    send_sync::<Policy>();
+    send_sync::<Report>();
+    send_sync::<Error>();
 }
 
 #[test]
 fn the_running_kernel_supports_every_action() {
     // SECCOMP_GET_ACTION_AVAIL changes nothing, so it may run in the test
     // process itself.
-    let mut policy = SeccompPolicy::denylist();
+    let mut policy = Policy::denylist();
     policy
-        .rule(SyscallRule::new("read", SeccompAction::Log))
-        .rule(SyscallRule::new("write", SeccompAction::Trap))
-        .rule(SyscallRule::new("sync", SeccompAction::KillProcess))
+        .rule(SyscallRule::new("read", Action::Log))
+        .rule(SyscallRule::new("write", Action::Trap))
+        .rule(SyscallRule::new("sync", Action::KillProcess))
         .deny("mount");
     check_support(&compiled(&policy)).expect("seccomp actions available");
-    check_support(&compiled(&SeccompPolicy::default_profile())).expect("default profile supported");
+    check_support(&compiled(&Policy::default_profile())).expect("default profile supported");
     for action in [
-        SeccompAction::Allow,
-        SeccompAction::Log,
-        SeccompAction::Errno(4095),
-        SeccompAction::Trap,
-        SeccompAction::KillProcess,
+        Action::Allow,
+        Action::Log,
+        Action::Errno(4095),
+        Action::Trap,
+        Action::KillProcess,
     ] {
-        assert_eq!(SeccompAction::from_ret(action.ret()), action);
+        assert_eq!(Action::from_ret(action.ret()), action);
     }
 }

@@ -124,14 +124,14 @@ pub(super) fn setup_error(
                     index: *index,
                     dest: dest.clone(),
                 });
-            crate::error::ChildSetupError {
+            crate::error::SetupError {
                 stage,
                 target,
                 source,
             }
             .into()
         }
-        Stage::Fds => crate::error::ChildSetupError {
+        Stage::Fds => crate::error::SetupError {
             stage,
             target: Some(Target::Fd(rec.index as i32)),
             source,
@@ -147,7 +147,7 @@ pub(super) fn setup_error(
                     let res = plan.fallback_rlimits.get(i)?.0;
                     Rlimit::all().find(|r| r.resource() == res)
                 });
-            crate::error::ChildSetupError {
+            crate::error::SetupError {
                 stage,
                 target: limit.map(Target::Rlimit),
                 source,
@@ -155,7 +155,7 @@ pub(super) fn setup_error(
             .into()
         }
         #[cfg(feature = "landlock")]
-        Stage::Landlock => crate::error::ChildSetupError {
+        Stage::Landlock => crate::error::SetupError {
             stage,
             target: compiled
                 .landlock
@@ -168,7 +168,7 @@ pub(super) fn setup_error(
             source,
         }
         .into(),
-        _ => crate::error::ChildSetupError {
+        _ => crate::error::SetupError {
             stage,
             target: None,
             source,

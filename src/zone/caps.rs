@@ -1,7 +1,7 @@
 //! Capabilities, child-zone half: applies a [`CapPlan`] computed once per
 //! policy with raw `prctl` and `capset` calls.
 
-use crate::caps::{CapPlan, CapStage, Capability, Setpcap};
+use crate::caps::{self, CapPlan, Capability, Setpcap};
 use crate::sys::raw::{Errno, sc, syscall6};
 
 const SECBIT_NOROOT: usize = 1 << 0;
@@ -26,23 +26,23 @@ struct CapUserData {
 
 /// Applies `plan` to the calling thread. Child zone: raw system calls over
 /// the plan and stack data only; no allocation, no panics.
-pub(crate) fn apply(plan: &CapPlan) -> Result<(), (CapStage, Errno)> {
+pub(crate) fn apply(plan: &CapPlan) -> Result<(), (caps::Stage, Errno)> {
     let setpcap = match plan.setpcap {
         Setpcap::Required => true,
         Setpcap::IfHeld => {
-            effective_caps().map_err(|e| (CapStage::Capget, e))? & Capability::Setpcap.bit() != 0
+            effective_caps().map_err(|e| (caps::Stage::Capget, e))? & Capability::Setpcap.bit() != 0
         }
     };
     if setpcap {
         // SAFETY: prctl(PR_GET_SECUREBITS) takes no pointer.
         let bits = unsafe { sc!(libc::SYS_prctl, libc::PR_GET_SECUREBITS) }
-            .map_err(|e| (CapStage::Securebits, e))?;
+            .map_err(|e| (caps::Stage::Securebits, e))?;
         let want = bits | SECBIT_NOROOT | SECBIT_NOROOT_LOCKED;
         if want != bits {
             // SAFETY: prctl(PR_SET_SECUREBITS, bits) takes no pointer; only
             // sets bits, so a lock already held cannot make it fail.
             unsafe { sc!(libc::SYS_prctl, libc::PR_SET_SECUREBITS, want) }
-                .map_err(|e| (CapStage::Securebits, e))?;
+                .map_err(|e| (caps::Stage::Securebits, e))?;
         }
     }
     if setpcap {
@@ -51,7 +51,7 @@ pub(crate) fn apply(plan: &CapPlan) -> Result<(), (CapStage, Errno)> {
             if plan.keep & (1u64 << cap) == 0 {
                 // SAFETY: prctl(PR_CAPBSET_DROP, cap) takes no pointer.
                 unsafe { sc!(libc::SYS_prctl, libc::PR_CAPBSET_DROP, cap) }
-                    .map_err(|e| (CapStage::BoundingSet { cap }, e))?;
+                    .map_err(|e| (caps::Stage::BoundingSet { cap }, e))?;
             }
             cap = cap.wrapping_add(1);
         }
@@ -68,7 +68,7 @@ pub(crate) fn apply(plan: &CapPlan) -> Result<(), (CapStage, Errno)> {
             0
         )
     }
-    .map_err(|e| (CapStage::AmbientClear, e))?;
+    .map_err(|e| (caps::Stage::AmbientClear, e))?;
 
     let inheritable = if plan.ambient { plan.keep } else { 0 };
     let mut header = CapUserHeader {
@@ -98,7 +98,7 @@ pub(crate) fn apply(plan: &CapPlan) -> Result<(), (CapStage, Errno)> {
             data.as_ptr()
         )
     }
-    .map_err(|e| (CapStage::Capset, e))?;
+    .map_err(|e| (caps::Stage::Capset, e))?;
 
     if plan.ambient {
         let mut cap: u8 = 0;
@@ -116,13 +116,13 @@ pub(crate) fn apply(plan: &CapPlan) -> Result<(), (CapStage, Errno)> {
                         0
                     )
                 }
-                .map_err(|e| (CapStage::AmbientRaise { cap }, e))?;
+                .map_err(|e| (caps::Stage::AmbientRaise { cap }, e))?;
             }
             cap = cap.wrapping_add(1);
         }
     }
     if plan.no_new_privs {
-        set_no_new_privs().map_err(|e| (CapStage::NoNewPrivs, e))?;
+        set_no_new_privs().map_err(|e| (caps::Stage::NoNewPrivs, e))?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@
 //! * each program process of a sandbox ([`apply_in_child`]), after
 //!   `pivot_root`: rule paths are then the program's view, and rules can
 //!   name the sandbox's own mounts, which do not exist before;
-//! * [`Confinement`](crate::Confinement) in the caller
+//! * [`Confinement`](crate::confine::Confinement) in the caller
 //!   (`crate::landlock::prepare`), where rule paths are the caller's view; the
 //!   ruleset descriptor is kept and applied later with [`restrict_self`].
 
@@ -176,9 +176,7 @@ mod tests {
     use super::*;
     use crate::compat::CompatLevel;
     use crate::landlock::lower::{View, lower};
-    use crate::landlock::{
-        FsAccess, LandlockAbi, LandlockError, LandlockPolicy, LandlockScope, kernel_abi, prepare,
-    };
+    use crate::landlock::{self, FsAccess, kernel_abi, prepare};
     use crate::sys::raw::sc;
     use crate::sys::raw::syscall6;
 
@@ -225,7 +223,7 @@ mod tests {
         }
     }
 
-    fn kernel_version() -> Option<LandlockAbi> {
+    fn kernel_version() -> Option<landlock::Abi> {
         kernel_abi().version()
     }
 
@@ -244,8 +242,8 @@ mod tests {
     }
 
     /// A filesystem policy every Landlock kernel (ABI 1+) can enforce.
-    fn abi1_policy(allowed: &Path) -> LandlockPolicy {
-        let mut p = LandlockPolicy::new();
+    fn abi1_policy(allowed: &Path) -> landlock::Policy {
+        let mut p = landlock::Policy::new();
         p.handle_fs(FsAccess::READ).allow_read(allowed);
         p
     }
@@ -425,7 +423,7 @@ mod tests {
         if skip_without_landlock() {
             return;
         }
-        let mut p = LandlockPolicy::new();
+        let mut p = landlock::Policy::new();
         p.handle_fs(FsAccess::READ);
         let lowered = lower(&p, kernel_abi(), View::Sandbox).unwrap();
         let rules = lowered.rules().unwrap();
@@ -454,7 +452,7 @@ mod tests {
                 return 100;
             }
             match prepare(&p) {
-                Err(LandlockError::CreateRuleset { source })
+                Err(landlock::Error::CreateRuleset { source })
                     if source.raw_os_error() == Some(libc::EMFILE) => {}
                 Err(_) => return 1,
                 Ok(_) => return 2,
@@ -658,7 +656,7 @@ mod tests {
             "/home",
             "/dev/null",
         ];
-        let mut policy = LandlockPolicy::new();
+        let mut policy = landlock::Policy::new();
         for d in &dirs[..5] {
             policy.allow_read_exec(d);
         }
@@ -724,16 +722,16 @@ mod tests {
     #[ignore = "measurement: cargo test --release --lib landlock::tests::measure_spawn_ruleset -- --ignored --nocapture"]
     fn measure_spawn_ruleset() {
         assert!(kernel_version().is_some(), "needs Landlock");
-        let mirror = LandlockPolicy::from_fs_plan(&crate::fs::FsConfig::default(), true).unwrap();
-        let mut explicit = LandlockPolicy::new();
+        let mirror = landlock::Policy::from_fs_plan(&crate::fs::Config::default(), true).unwrap();
+        let mut explicit = landlock::Policy::new();
         for d in ["/usr", "/bin", "/lib", "/lib64", "/etc"] {
             explicit.allow_try(d, FsAccess::READ_EXEC);
         }
         explicit
             .allow_read_write("/tmp")
             .allow("/dev/null", FsAccess::READ_WRITE);
-        let mut scope_only = LandlockPolicy::new();
-        scope_only.scope(LandlockScope::ABSTRACT_UNIX_SOCKET | LandlockScope::SIGNAL);
+        let mut scope_only = landlock::Policy::new();
+        scope_only.scope(landlock::Scope::ABSTRACT_UNIX_SOCKET | landlock::Scope::SIGNAL);
         for (name, mut policy) in [
             ("scopes only (0 paths)", scope_only),
             ("7 paths", explicit),

@@ -91,9 +91,9 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
     Err(exec(plan))
 }
 
-fn cap_stage(stage: crate::caps::CapStage) -> Stage {
+fn cap_stage(stage: crate::caps::Stage) -> Stage {
     match stage {
-        crate::caps::CapStage::NoNewPrivs => Stage::NoNewPrivs,
+        crate::caps::Stage::NoNewPrivs => Stage::NoNewPrivs,
         _ => Stage::Capabilities,
     }
 }

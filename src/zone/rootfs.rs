@@ -11,7 +11,7 @@
 use core::ffi::{CStr, c_int};
 
 use super::{Fail, Step, StepExt};
-use crate::fs::plan::{MountPlan, Mount, MountKind, RootSpec, TemplateSplit};
+use crate::fs::plan::{Mount, MountKind, MountPlan, RootSpec, TemplateSplit};
 use crate::stage::Stage;
 use crate::sys::mount::{self, MountAttr};
 use crate::sys::raw::{self, Errno, Fd, OpenHow};

@@ -99,14 +99,14 @@ pub(crate) fn install_all_threads(filter: &CompiledFilter) -> Result<Option<u32>
 #[allow(clippy::expect_used, clippy::disallowed_macros)] // Test code, in the parent.
 mod tests {
     use super::*;
-    use crate::seccomp::SeccompPolicy;
+    use crate::seccomp;
     use crate::sys::testing;
 
     #[test]
     fn install_confines_a_forked_child() {
         // The filter is compiled here, in the parent; the child only makes raw
         // system calls, as the program process does.
-        let filter = crate::seccomp::compile(&SeccompPolicy::default_profile())
+        let filter = crate::seccomp::compile(&seccomp::Policy::default_profile())
             .expect("the default profile compiles");
         let unknown = crate::seccomp::max_known().wrapping_add(1);
         let pid = testing::fork(|| {

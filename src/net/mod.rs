@@ -1,0 +1,37 @@
+//! The sandbox's network: [`Network`].
+
+/// How a sandbox reaches the network ([`Sandbox::network`](crate::Sandbox::network)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Network {
+    /// A network namespace of the sandbox's own (the default): no
+    /// interface but loopback, so nothing outside the sandbox is reachable
+    /// over the network.
+    #[default]
+    Isolated,
+    /// The host's network namespace: the program reaches what the caller
+    /// can.
+    Host,
+    /// No network, without a network namespace, which saves the
+    /// namespace's creation and teardown (about a fifth of the default
+    /// policy's spawn cost). Opt-in, because it isolates less.
+    ///
+    /// What enforces it: the seccomp filter answers `socket(2)` for every
+    /// address family but `AF_UNIX` with `EAFNOSUPPORT` (and
+    /// `io_uring_setup` with `EPERM`, since io_uring can create sockets), and
+    /// Landlock's abstract-unix-socket scope (ABI 6, Linux 6.12) stops
+    /// connections to abstract sockets created outside the sandbox.
+    /// Filesystem unix sockets are reachable only where the root filesystem
+    /// exposes them, as with a network namespace.
+    ///
+    /// The trade-off against the namespace: the program shares the host's
+    /// network namespace, so it sees the host's interfaces, routes and
+    /// `/proc/net` (read-only information, no way to send), and a socket
+    /// passed in through a descriptor keeps working (also true with a
+    /// namespace). Needs the seccomp filter on (a configuration error
+    /// otherwise) and a kernel with Landlock ABI 6, which is a hard
+    /// requirement unless the Landlock policy's scope compatibility is
+    /// best-effort. The enforcement report says `network: filtered`.
+    #[cfg(all(feature = "seccomp", feature = "landlock"))]
+    Blocked,
+}
