@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 
 use crate::command::Command;
 use crate::compile::Compiled;
-use crate::error::{Error, ReportProblem, SearchPath, Stage, Target, UsernsBlocker};
+use crate::error::{Error, ParentOp, ReportProblem, SearchPath, Stage, Target, UsernsBlocker};
+use crate::namespaces::Namespaces;
 use crate::record::{self, Record};
 use crate::rlimit::Rlimit;
+use crate::zone::launch::LaunchError;
 use crate::zone::plan::ChildPlan;
 
 fn read_sysctl(path: &str) -> Option<String> {
@@ -20,7 +22,7 @@ fn read_sysctl(path: &str) -> Option<String> {
 }
 
 /// Guesses what blocks unprivileged user namespaces on this host.
-pub(crate) fn diagnose_userns() -> UsernsBlocker {
+fn diagnose_userns() -> UsernsBlocker {
     if read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1")
     {
         return UsernsBlocker::AppArmor;
@@ -50,8 +52,9 @@ pub(super) fn setup_error(
     plan: &ChildPlan<'_>,
     search: &SearchPath,
     compiled: &Compiled,
-    userns: bool,
+    ns: Namespaces,
 ) -> Error {
+    let userns = ns.contains(Namespaces::USER);
     let errno = rec.errno;
     let source = io::Error::from_raw_os_error(errno);
     let Some(stage) = Stage::from_u32(rec.stage) else {
@@ -174,5 +177,28 @@ pub(super) fn setup_error(
             source,
         }
         .into(),
+    }
+}
+
+/// Turns a failed launch into a typed error.
+pub(super) fn launch_error(e: LaunchError, ns: Namespaces) -> Error {
+    match e {
+        LaunchError::MapStack(source) => Error::Io {
+            op: ParentOp::MapStack,
+            source,
+        },
+        LaunchError::Clone(errno)
+            if ns.contains(Namespaces::USER)
+                && matches!(errno.0, libc::EPERM | libc::ENOSPC | libc::EUSERS) =>
+        {
+            Error::UserNamespaceDenied {
+                cause: diagnose_userns(),
+                source: errno.into_io(),
+            }
+        }
+        LaunchError::Clone(errno) => Error::Io {
+            op: ParentOp::Clone,
+            source: errno.into_io(),
+        },
     }
 }

@@ -15,10 +15,10 @@ mod channel;
 mod diagnose;
 mod fds;
 mod ids;
+mod lower;
 mod time_ns;
 
 pub use argv::BASE_ENV;
-pub(crate) use diagnose::diagnose_userns;
 
 use std::time::Instant;
 
@@ -26,11 +26,9 @@ use crate::child::{Child, ChildStderr, ChildStdin, ChildStdout, Inner};
 use crate::command::{Command, StdioKind};
 use crate::compile::Compiled;
 use crate::config::Config;
-use crate::enforcement::Enforcement;
-use crate::error::{Error, Feature, ParentOp, Unsupported, UnsupportedReason};
+use crate::error::{Error, Feature, Unsupported, UnsupportedReason};
 use crate::namespaces::Namespaces;
-use crate::zone::launch::{self, LaunchError};
-use crate::zone::plan::{ChildPlan, Shared};
+use crate::zone::launch;
 use channel::{Channel, SetupReport};
 use fds::Fds;
 use ids::Caller;
@@ -62,91 +60,39 @@ fn run(
     default_in: StdioKind,
 ) -> Result<Child, Error> {
     let ns = cfg.namespaces;
-    let userns = ns.contains(Namespaces::USER);
     let caller = Caller::current();
-    let identity = ids::plan(cfg, caller)?;
+    let mut identity = ids::plan(cfg, caller)?;
     let (exec, search) = argv::exec_plan(cfg, cmd)?;
-    let (cwd, cwd_required) = argv::working_dir(cmd, ns.contains(Namespaces::MOUNT))?;
+    let cwd = argv::working_dir(cmd, ns.contains(Namespaces::MOUNT))?;
     let mut fds = Fds::plan(cmd, &default_out, &default_in)?;
     let mut channel = Channel::open(&fds, cfg.die_with_parent)?;
-
     let use_clone3 = crate::probe::clone3();
     // The static part of the root filesystem, built once per policy; it
     // needs clone3 for CLONE_PARENT with a pidfd.
     let template = match &compiled.mounts {
-        Some(m) if userns && use_clone3 => compiled.template.get(m, caller.euid, caller.egid),
+        Some(m) if ns.contains(Namespaces::USER) && use_clone3 => {
+            compiled.template.get(m, caller.euid, caller.egid)
+        }
         _ => None,
     };
     // Created and limited before clone, removed by `Drop` on every error
     // path below.
     let cg = crate::cgroup::prepare_reported(&cfg.cgroup)?;
-    let placement = cg.cgroup.as_ref().map(|c| c.placement(use_clone3));
-    let fallbacks: Vec<_> = compiled
-        .rlimit_fallbacks
-        .iter()
-        .filter(|f| {
-            cg.report
-                .as_ref()
-                .is_some_and(|r| r.skipped.iter().any(|s| s.kind == f.kind && s.requested))
-        })
-        .collect();
-
-    let plan = ChildPlan {
-        report_fd: channel.child_fd(),
-        lifeline_fd: channel.lifeline_fd(),
-        namespace_flags: ns.supervisor_clone_flags(),
-        pid_ns: ns.contains(Namespaces::PID),
-        id_maps: identity.maps,
-        hostname: compiled.hostname.as_deref(),
-        mounts: compiled.mounts.as_ref(),
-        helper: Default::default(),
-        use_clone3,
-        program_stack: Default::default(),
-        cgroup_fd: placement.map_or(-1, |p| p.clone_into),
-        cgroup_kill_fd: placement.map_or(-1, |p| p.kill),
-        timeout_ns: compiled.timeout_ns,
-        shared: Shared::new(),
-        cgroup_procs_fd: placement.map_or(-1, |p| p.procs),
-        new_cgroup_ns: ns.contains(Namespaces::CGROUP),
-        new_time_ns: ns.contains(Namespaces::TIME),
-        set_ids: identity.set_ids,
-        cwd,
-        cwd_in_root: ns.contains(Namespaces::MOUNT),
-        cwd_required,
-        fds: fds.zone_plan(&[channel.child_fd(), channel.lifeline_fd()]),
-        rlimits: &compiled.rlimits,
-        fallback_rlimits: fallbacks
-            .iter()
-            .map(|f| (f.rlimit.resource(), f.value))
-            .collect(),
-        caps: &compiled.caps,
-        #[cfg(feature = "landlock")]
-        landlock: compiled.landlock.as_ref().and_then(|l| l.rules()),
-        #[cfg(feature = "seccomp")]
-        seccomp: compiled.seccomp.as_ref(),
+    let parts = lower::Parts {
+        id_maps: identity.maps.take(),
+        identity: &identity,
         exec,
+        cwd,
+        fds: fds.zone_plan(&[channel.child_fd(), channel.lifeline_fd()]),
+        channel: &channel,
+        cgroup: &cg,
+        use_clone3,
     };
+    let plan = lower::plan(cfg, compiled, parts);
 
     let started = Instant::now();
-    let template_fds = template.as_ref().map(|t| t.fds());
-    let launched = launch::launch(&plan, template_fds).map_err(|e| match e {
-        LaunchError::MapStack(source) => Error::Io {
-            op: ParentOp::MapStack,
-            source,
-        },
-        LaunchError::Clone(errno)
-            if userns && matches!(errno.0, libc::EPERM | libc::ENOSPC | libc::EUSERS) =>
-        {
-            Error::UserNamespaceDenied {
-                cause: diagnose_userns(),
-                source: errno.into_io(),
-            }
-        }
-        LaunchError::Clone(errno) => Error::Io {
-            op: ParentOp::Clone,
-            source: errno.into_io(),
-        },
-    })?;
+    let launched = launch::launch(&plan, template.as_ref().map(|t| t.fds()))
+        .map_err(|e| diagnose::launch_error(e, ns))?;
     if launched.template_failed() {
         // Build the whole plan in this spawn, and in the next ones.
         compiled.template.disable();
@@ -161,7 +107,7 @@ fn run(
         // guard reaps it before the plan goes.
         SetupReport::Failed(rec) => {
             return Err(diagnose::setup_error(
-                &rec, cmd, &plan, &search, compiled, userns,
+                &rec, cmd, &plan, &search, compiled, ns,
             ));
         }
         SetupReport::Vanished => {
@@ -170,29 +116,9 @@ fn run(
             });
         }
     };
-    let filesystem_template = launched.started_from_template();
+    let enforcement = lower::enforcement(cfg, compiled, &identity, &cg, &launched);
     let supervisor = launched.running();
     drop(plan);
-
-    let enforcement = Enforcement {
-        namespaces: ns,
-        uid: identity.uid,
-        gid: identity.gid,
-        filesystem: compiled.mounts.is_some(),
-        filesystem_template,
-        cgroup: cg.report,
-        rlimit_fallbacks: fallbacks.iter().map(|f| f.rlimit).collect(),
-        #[cfg(feature = "landlock")]
-        landlock: compiled.landlock.as_ref().map(|l| l.report().clone()),
-        #[cfg(feature = "landlock")]
-        landlock_mirrors_fs: cfg.landlock_mirror_fs,
-        #[cfg(feature = "seccomp")]
-        seccomp: compiled
-            .seccomp
-            .as_ref()
-            .map(|p| p.filter().report().clone()),
-        net_filter: cfg.net_filter,
-    };
     Ok(Child {
         stdin: fds.stdin.take().map(ChildStdin::from_owned),
         stdout: fds.stdout.take().map(ChildStdout::from_owned),

@@ -1,0 +1,112 @@
+//! One spawn's lowering: the per-spawn parts joined with the compiled
+//! policy into the zone's plan, and the enforcement report.
+
+use super::channel::Channel;
+use super::ids::Identity;
+use crate::cgroup::Preparation;
+use crate::compile::{Compiled, RlimitFallback};
+use crate::config::Config;
+use crate::enforcement::Enforcement;
+use crate::namespaces::Namespaces;
+use crate::zone::launch::Launched;
+use crate::zone::plan::{ChildPlan, ExecPlan, FdPlan, IdMaps, Shared};
+
+/// What this spawn contributes to its plan.
+pub(super) struct Parts<'s> {
+    pub(super) identity: &'s Identity,
+    /// The id maps, moved out of `identity`.
+    pub(super) id_maps: Option<IdMaps>,
+    pub(super) exec: ExecPlan,
+    /// The working directory and whether it is required.
+    pub(super) cwd: (Option<std::ffi::CString>, bool),
+    pub(super) fds: FdPlan,
+    pub(super) channel: &'s Channel,
+    pub(super) cgroup: &'s Preparation,
+    pub(super) use_clone3: bool,
+}
+
+/// The rlimits standing in for cgroup limits that this spawn's cgroup
+/// could not apply (best-effort limits only).
+fn fallbacks<'c>(
+    compiled: &'c Compiled,
+    cgroup: &Preparation,
+) -> impl Iterator<Item = &'c RlimitFallback> {
+    let report = cgroup.report.as_ref();
+    compiled.rlimit_fallbacks.iter().filter(move |f| {
+        report.is_some_and(|r| r.skipped.iter().any(|s| s.kind == f.kind && s.requested))
+    })
+}
+
+/// The zone's plan: per-policy parts borrowed from `compiled`, per-spawn
+/// parts moved in.
+pub(super) fn plan<'c>(cfg: &Config, compiled: &'c Compiled, parts: Parts<'_>) -> ChildPlan<'c> {
+    let ns = cfg.namespaces;
+    let placement = parts
+        .cgroup
+        .cgroup
+        .as_ref()
+        .map(|c| c.placement(parts.use_clone3));
+    ChildPlan {
+        report_fd: parts.channel.child_fd(),
+        lifeline_fd: parts.channel.lifeline_fd(),
+        namespace_flags: ns.supervisor_clone_flags(),
+        pid_ns: ns.contains(Namespaces::PID),
+        id_maps: parts.id_maps,
+        hostname: compiled.hostname.as_deref(),
+        mounts: compiled.mounts.as_ref(),
+        helper: Default::default(),
+        use_clone3: parts.use_clone3,
+        program_stack: Default::default(),
+        cgroup_fd: placement.map_or(-1, |p| p.clone_into),
+        cgroup_kill_fd: placement.map_or(-1, |p| p.kill),
+        timeout_ns: compiled.timeout_ns,
+        shared: Shared::new(),
+        cgroup_procs_fd: placement.map_or(-1, |p| p.procs),
+        new_cgroup_ns: ns.contains(Namespaces::CGROUP),
+        new_time_ns: ns.contains(Namespaces::TIME),
+        set_ids: parts.identity.set_ids,
+        cwd: parts.cwd.0,
+        cwd_in_root: ns.contains(Namespaces::MOUNT),
+        cwd_required: parts.cwd.1,
+        fds: parts.fds,
+        rlimits: &compiled.rlimits,
+        fallback_rlimits: fallbacks(compiled, parts.cgroup)
+            .map(|f| (f.rlimit.resource(), f.value))
+            .collect(),
+        caps: &compiled.caps,
+        #[cfg(feature = "landlock")]
+        landlock: compiled.landlock.as_ref().and_then(|l| l.rules()),
+        #[cfg(feature = "seccomp")]
+        seccomp: compiled.seccomp.as_ref(),
+        exec: parts.exec,
+    }
+}
+
+/// What the sandbox enforces, once its supervisor has reported `Running`.
+pub(super) fn enforcement(
+    cfg: &Config,
+    compiled: &Compiled,
+    identity: &Identity,
+    cgroup: &Preparation,
+    launched: &Launched<'_>,
+) -> Enforcement {
+    Enforcement {
+        namespaces: cfg.namespaces,
+        uid: identity.uid,
+        gid: identity.gid,
+        filesystem: compiled.mounts.is_some(),
+        filesystem_template: launched.started_from_template(),
+        cgroup: cgroup.report.clone(),
+        rlimit_fallbacks: fallbacks(compiled, cgroup).map(|f| f.rlimit).collect(),
+        #[cfg(feature = "landlock")]
+        landlock: compiled.landlock.as_ref().map(|l| l.report().clone()),
+        #[cfg(feature = "landlock")]
+        landlock_mirrors_fs: cfg.landlock_mirror_fs,
+        #[cfg(feature = "seccomp")]
+        seccomp: compiled
+            .seccomp
+            .as_ref()
+            .map(|p| p.filter().report().clone()),
+        net_filter: cfg.net_filter,
+    }
+}
