@@ -13,6 +13,13 @@
 //!    non-root program keeps them across `execve`;
 //! 6. set `no_new_privs`.
 //!
+//! A sandbox that switches ids without a user namespace (a root caller's
+//! [`Sandbox::uid`](crate::Sandbox::uid)) does so between steps 3 and 4:
+//! leaving uid 0 empties the permitted set, so the steps that need
+//! `CAP_SETPCAP` come first, and when capabilities are kept
+//! `PR_SET_KEEPCAPS` carries the permitted set over the switch for step 4
+//! to reduce.
+//!
 //! Steps 1 and 2 need `CAP_SETPCAP`. A sandbox child in a new user namespace
 //! always has it; a process that stays in the caller's user namespace has it
 //! only if the caller does. When the parent cannot promise it, the child

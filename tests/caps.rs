@@ -12,7 +12,9 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use stockade::{caps, confine};
+mod common;
+
+use stockade::{Namespaces, Sandbox, caps, confine};
 
 // ---------------------------------------------------------------- helpers
 
@@ -183,13 +185,16 @@ fn status(prepared: Option<&Arc<confine::Prepared>>, before: Option<Hook>) -> Op
         );
         return None;
     }
-    let text = String::from_utf8(out.stdout).unwrap();
-    Some(Status(
+    Some(parse_status(&String::from_utf8(out.stdout).unwrap()))
+}
+
+fn parse_status(text: &str) -> Status {
+    Status(
         text.lines()
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
             .collect(),
-    ))
+    )
 }
 
 fn confine(policy: caps::Policy) -> Arc<confine::Prepared> {
@@ -419,6 +424,60 @@ fn kept_net_bind_service_lets_a_non_root_uid_bind_port_80() {
         );
         assert_eq!(e, libc::EACCES.to_string());
     }
+}
+
+/// The `/proc/self/status` of `/bin/cat` run in `sb`.
+fn sandbox_status(sb: &Sandbox) -> Status {
+    let out = sb
+        .output(stockade::Command::new("/bin/cat").arg("/proc/self/status"))
+        .unwrap_or_else(|e| panic!("spawn failed: {}", common::chain(&e)));
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_status(&String::from_utf8(out.stdout).unwrap())
+}
+
+/// A root caller without a user namespace can switch the program to
+/// another uid: the switch happens after the bounding set and securebits
+/// are settled (they need CAP_SETPCAP, which a non-root uid does not keep),
+/// and a kept capability stays, ambient, across the switch and `execve`.
+#[test]
+fn root_without_a_user_namespace_runs_as_another_uid_without_capabilities() {
+    if !privileged() {
+        skip_unprivileged("switching ids without a user namespace needs root");
+        return;
+    }
+    let mut sb = Sandbox::new();
+    sb.namespaces(Namespaces::empty()).uid(65534).gid(65534);
+    let s = sandbox_status(&sb);
+    assert_eq!(s.uid(), 65534, "{s:?}");
+    assert_eq!(s.0["Gid"].split_whitespace().next(), Some("65534"));
+    assert_eq!(s.0["Groups"], "");
+    assert_eq!(s.caps(), [0; 5], "{s:?}");
+    assert!(s.no_new_privs());
+
+    // A kept capability is the program's (ambient) as a non-root uid; in a
+    // network namespace of its own, it binds port 80 with it.
+    let bind = 1u64 << caps::Capability::NetBindService.number();
+    sb.namespaces(Namespaces::NET)
+        .keep_capability(caps::Capability::NetBindService);
+    let s = sandbox_status(&sb);
+    assert_eq!(s.uid(), 65534, "{s:?}");
+    assert_eq!(s.caps(), [bind; 5], "{s:?}");
+    let exe = common::world_executable(&std::env::current_exe().unwrap());
+    let out = sb
+        .output(
+            stockade::Command::new(exe)
+                .args(["--exact", "probe", "--ignored", "--nocapture"])
+                .env("STOCKADE_PROBE", "bind-any")
+                .env("STOCKADE_PROBE_0", "80"),
+        )
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("PROBE=0\n"), "{stdout}");
 }
 
 #[test]

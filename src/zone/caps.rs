@@ -27,6 +27,21 @@ struct CapUserData {
 /// Applies `plan` to the calling thread. Child zone: raw system calls over
 /// the plan and stack data only; no allocation, no panics.
 pub(crate) fn apply(plan: &CapPlan) -> Result<(), (caps::Stage, Errno)> {
+    before_id_switch(plan, false)?;
+    after_id_switch(plan)
+}
+
+/// The steps that need the privileges the thread has now: locks
+/// `SECBIT_NOROOT` and drops the bounding set (both need `CAP_SETPCAP`),
+/// and clears the ambient set. With `switching_ids`, the caller then
+/// switches to other ids, perhaps from uid 0 to another, which empties the
+/// permitted set: when capabilities are kept, `PR_SET_KEEPCAPS` keeps it
+/// over the switch (the kernel clears that flag again at `execve`), and
+/// [`after_id_switch`] reduces it to the kept ones. Child zone.
+pub(crate) fn before_id_switch(
+    plan: &CapPlan,
+    switching_ids: bool,
+) -> Result<(), (caps::Stage, Errno)> {
     let setpcap = match plan.setpcap {
         Setpcap::Required => true,
         Setpcap::IfHeld => {
@@ -69,7 +84,20 @@ pub(crate) fn apply(plan: &CapPlan) -> Result<(), (caps::Stage, Errno)> {
         )
     }
     .map_err(|e| (caps::Stage::AmbientClear, e))?;
+    if switching_ids && plan.keep != 0 {
+        // SAFETY: prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) takes no pointer.
+        unsafe { sc!(libc::SYS_prctl, libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) }
+            .map_err(|e| (caps::Stage::Securebits, e))?;
+    }
+    Ok(())
+}
 
+/// The rest, after any switch of ids: sets the effective, permitted and
+/// inheritable sets to the kept capabilities, raises them in the ambient
+/// set (the only way a non-root uid holds them after `execve`) and sets
+/// `no_new_privs`. None of it needs a capability the kept ones lack.
+/// Child zone.
+pub(crate) fn after_id_switch(plan: &CapPlan) -> Result<(), (caps::Stage, Errno)> {
     let inheritable = if plan.ambient { plan.keep } else { 0 };
     let mut header = CapUserHeader {
         version: LINUX_CAPABILITY_VERSION_3,

@@ -56,6 +56,10 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
     // spent or an outer filter refusing keyctl leave nothing to protect or
     // nothing we can do, and the default profile denies keyctl anyway.
     let _ = raw::join_fresh_session_keyring();
+    // What needs CAP_SETPCAP (securebits, the bounding set) before the ids
+    // change: a switch from uid 0 to another empties the permitted set.
+    super::caps::before_id_switch(plan.caps, plan.set_ids.is_some())
+        .map_err(|(stage, e)| Fail::new(cap_stage(stage), 0, e))?;
     if let Some((uid, gid)) = plan.set_ids {
         raw::clear_groups().at(Stage::SetIds, 0)?;
         raw::setresgid(gid, gid, gid).at(Stage::SetIds, 0)?;
@@ -72,9 +76,10 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
         raw::setrlimit(*res, lim).at(Stage::Rlimit, i as u32)?;
     }
     reset_signal_dispositions();
-    // Drops every capability not kept and sets no_new_privs (after any uid
-    // switch above, which would clear the permitted set by itself).
-    super::caps::apply(plan.caps).map_err(|(stage, e)| Fail::new(cap_stage(stage), 0, e))?;
+    // Reduces the capability sets to the kept ones (ambient, so that they
+    // survive execve for any uid) and sets no_new_privs.
+    super::caps::after_id_switch(plan.caps)
+        .map_err(|(stage, e)| Fail::new(cap_stage(stage), 0, e))?;
     // Landlock after no_new_privs; the rule paths resolve in the new root.
     #[cfg(feature = "landlock")]
     if let Some(ll) = plan.landlock {
