@@ -236,6 +236,21 @@ fn compile_seccomp(
         seccomp::compile(policy)
     }
     .map_err(ConfigError::Seccomp)?;
+    // The program is started with execve under the filter: a policy that
+    // refuses it whatever the arguments could never start one. (One that
+    // refuses it for some arguments only is reported with execve's answer
+    // when that happens.)
+    let syscall = "execve";
+    match filter.constant_action(syscall) {
+        None | Some(seccomp::Action::Allow | seccomp::Action::Log) => {}
+        Some(action) => {
+            return Err(ConfigError::SeccompDeniesExec {
+                syscall: syscall.to_owned(),
+                action,
+            }
+            .into());
+        }
+    }
     if !caps.no_new_privs() && !caps.keeps(Capability::SysAdmin) {
         return Err(ConfigError::SeccompNeedsNoNewPrivs.into());
     }

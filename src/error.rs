@@ -65,6 +65,15 @@ pub enum Error {
         interpreter: PathBuf,
     },
 
+    /// The program's arguments and environment exceed a limit `execve`
+    /// puts on them. Checked before the sandbox is created, and reported the
+    /// same way if `execve` refuses them (`E2BIG`) all the same.
+    #[error("failed to execute the program: {limit}")]
+    ArgumentsTooLarge {
+        /// Which limit, and what exceeds it.
+        limit: ArgLimit,
+    },
+
     /// The working directory does not exist in the sandbox or cannot be
     /// entered.
     #[error("failed to enter working directory {path:?}")]
@@ -157,6 +166,7 @@ impl Error {
                 io::ErrorKind::NotFound
             }
             Error::IsADirectory { .. } => io::ErrorKind::IsADirectory,
+            Error::ArgumentsTooLarge { .. } => io::ErrorKind::ArgumentListTooLong,
             Error::UserNamespaceDenied { .. } => io::ErrorKind::PermissionDenied,
             Error::BadReport { .. } => io::ErrorKind::InvalidData,
             _ => {
@@ -201,6 +211,56 @@ impl fmt::Display for SearchPath {
         match self {
             SearchPath::Literal => f.write_str("the literal path"),
             SearchPath::Path(p) => write!(f, "PATH={}", p.to_string_lossy()),
+        }
+    }
+}
+
+/// A limit of `execve` on the program's arguments and environment, for
+/// [`Error::ArgumentsTooLarge`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ArgLimit {
+    /// One argument, or one environment entry (`NAME=value`), is longer
+    /// than the kernel copies: `MAX_ARG_STRLEN`, 32 pages (128 KiB with
+    /// 4 KiB pages), its terminating NUL included.
+    String {
+        /// Which one.
+        field: Field,
+        /// Its length in bytes, with the NUL (for an environment variable,
+        /// of `NAME=value`).
+        len: usize,
+        /// The most the kernel takes, with the NUL.
+        max: usize,
+    },
+    /// All of them together: the strings with their NULs and the path
+    /// executed, plus a pointer to each, take more than the room `execve`
+    /// gives them: a quarter of the soft `RLIMIT_STACK` the program runs
+    /// with, at most 6 MiB (three quarters of the kernel's 8 MiB default
+    /// stack) and at least 128 KiB.
+    Total {
+        /// What they take, in bytes, as this crate counts it (a script's
+        /// `#!` line adds its interpreter and the script's path to it).
+        size: usize,
+        /// The room `execve` gives them here, in bytes.
+        max: usize,
+    },
+}
+
+impl fmt::Display for ArgLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgLimit::String { field, len, max } => write!(
+                f,
+                "{field} is {len} bytes long with its NUL, more than the {max} bytes execve takes                  for one argument or environment entry (MAX_ARG_STRLEN); pass it in a file or                  through a pipe instead"
+            ),
+            ArgLimit::Total { size, max } if size > max => write!(
+                f,
+                "its arguments and environment take {size} bytes with their pointers, more than                  the {max} bytes execve gives them (a quarter of the program's RLIMIT_STACK soft                  limit, at most 6 MiB, at least 128 KiB); raise the stack limit or pass less"
+            ),
+            ArgLimit::Total { size, max } => write!(
+                f,
+                "execve found its arguments and environment larger than the {max} bytes it gives                  them (a quarter of the program's RLIMIT_STACK soft limit, at most 6 MiB, at least                  128 KiB): they take {size} bytes with their pointers, and a script's #! line adds                  its interpreter and the script's path; raise the stack limit or pass less"
+            ),
         }
     }
 }
@@ -335,6 +395,15 @@ pub enum ConfigError {
         /// Which input.
         field: Field,
     },
+    /// An environment variable name that `execve` cannot pass (one with a
+    /// NUL byte is [`ConfigError::NulByte`]).
+    #[error("invalid environment variable name {name:?}: {problem}")]
+    EnvName {
+        /// The name given.
+        name: OsString,
+        /// What is wrong with it.
+        problem: EnvNameProblem,
+    },
     /// The hostname is empty, longer than 64 bytes, or set without a UTS
     /// namespace.
     #[error("invalid hostname {hostname:?}: {reason}")]
@@ -415,6 +484,19 @@ pub enum ConfigError {
     #[cfg(feature = "seccomp")]
     #[error(transparent)]
     Seccomp(crate::seccomp::Error),
+    /// A seccomp policy that refuses, whatever the arguments, the system
+    /// call the sandbox executes its program with (`execve`): no program
+    /// could ever start.
+    #[cfg(feature = "seccomp")]
+    #[error(
+        "invalid seccomp setup: the policy answers `{syscall}` with {action} whatever its arguments, and the sandbox starts the program with `{syscall}`; allow it (seccomp::Policy::allow(\"{syscall}\"))"
+    )]
+    SeccompDeniesExec {
+        /// The system call.
+        syscall: String,
+        /// What the policy answers it with.
+        action: crate::seccomp::Action,
+    },
     /// A seccomp filter with `no_new_privs` turned off and `CAP_SYS_ADMIN`
     /// not kept: the kernel would refuse to install it.
     #[cfg(feature = "seccomp")]
@@ -452,6 +534,29 @@ impl fmt::Display for Field {
             Field::Hostname => f.write_str("the hostname"),
             Field::Path(p) => write!(f, "path {:?}", p),
         }
+    }
+}
+
+/// Why an environment variable name is invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnvNameProblem {
+    /// The name is empty.
+    Empty,
+    /// The name contains `=`, which ends a name in the environment: the
+    /// program would see another variable.
+    ContainsEquals,
+}
+
+impl fmt::Display for EnvNameProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EnvNameProblem::Empty => "it is empty",
+            EnvNameProblem::ContainsEquals => {
+                "it contains '=', which ends a name in the environment (the program would see \
+                 another variable)"
+            }
+        })
     }
 }
 

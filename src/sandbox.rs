@@ -448,9 +448,12 @@ impl Sandbox {
     /// setting `no_new_privs` and applying Landlock, right before executing
     /// the program. So the filter must allow `execve` for the program to
     /// start (an allowlist gets it from
-    /// [`SyscallGroup::Process`](crate::seccomp::SyscallGroup::Process)): an `errno`
-    /// answer fails the spawn with [`Error::NotExecutable`], a killing
-    /// action ends the program with `SIGSYS` before it runs. Installing a
+    /// [`SyscallGroup::Process`](crate::seccomp::SyscallGroup::Process)): a
+    /// policy that refuses it whatever its arguments is refused with
+    /// [`ConfigError::SeccompDeniesExec`](crate::error::ConfigError::SeccompDeniesExec);
+    /// one that refuses it for some arguments only fails such a spawn with
+    /// [`Error::NotExecutable`] carrying its `errno`, or, with a killing
+    /// action, ends the program with `SIGSYS` before it runs. Installing a
     /// filter needs `no_new_privs` (the default) or `CAP_SYS_ADMIN` kept in
     /// the sandbox; otherwise the sandbox is refused with
     /// [`ConfigError::SeccompNeedsNoNewPrivs`](crate::error::ConfigError::SeccompNeedsNoNewPrivs).

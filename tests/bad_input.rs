@@ -118,20 +118,22 @@ fn cases() -> Vec<Case> {
             |s, c| {
                 c.env("", "v");
             },
-            C(error::ConfigError::NulByte {
-                field: error::Field::Env(_)
+            C(error::ConfigError::EnvName {
+                problem: error::EnvNameProblem::Empty,
+                ..
             }),
-            "environment variable"
+            "environment variable name \"\": it is empty"
         ),
         case!(
             "env key with '='",
             |s, c| {
                 c.env("A=B", "v");
             },
-            C(error::ConfigError::NulByte {
-                field: error::Field::Env(_)
+            C(error::ConfigError::EnvName {
+                problem: error::EnvNameProblem::ContainsEquals,
+                ..
             }),
-            "\"A=B\""
+            "\"A=B\": it contains '='"
         ),
         case!(
             "env key with NUL",
@@ -152,6 +154,45 @@ fn cases() -> Vec<Case> {
                 field: error::Field::Env(_)
             }),
             "\"KEY\""
+        ),
+        case!(
+            "argument of 2 MiB",
+            |s, c| {
+                c.arg("x".repeat(2 << 20));
+            },
+            Error::ArgumentsTooLarge {
+                limit: error::ArgLimit::String {
+                    field: error::Field::Arg(1),
+                    len: 2097153,
+                    ..
+                }
+            },
+            "argument 1 is 2097153 bytes long"
+        ),
+        case!(
+            "environment value of 2 MiB",
+            |s, c| {
+                c.env("BIG", "x".repeat(2 << 20));
+            },
+            Error::ArgumentsTooLarge {
+                limit: error::ArgLimit::String {
+                    field: error::Field::Env(_),
+                    ..
+                }
+            },
+            "environment variable \"BIG\""
+        ),
+        case!(
+            "arguments over a quarter of the stack limit",
+            |s, c| {
+                // 1 MiB of stack leaves execve 256 KiB for the strings.
+                s.rlimit(Rlimit::Stack, 1 << 20, 1 << 20);
+                c.args(std::iter::repeat_n("x".repeat(100 << 10), 3));
+            },
+            Error::ArgumentsTooLarge {
+                limit: error::ArgLimit::Total { max: 262144, .. }
+            },
+            "262144 bytes"
         ),
         case!(
             "cwd with NUL",
@@ -733,6 +774,42 @@ fn cases() -> Vec<Case> {
             "uid 0"
         ));
     }
+    #[cfg(feature = "seccomp")]
+    {
+        use stockade::seccomp;
+        v.push(case!(
+            "seccomp allowlist without execve",
+            |s, c| {
+                let mut p = seccomp::Policy::allowlist(seccomp::Action::Errno(libc::EPERM as u16));
+                for &g in seccomp::SyscallGroup::UNPRIVILEGED {
+                    p.allow_group(g);
+                }
+                p.deny("execve");
+                s.seccomp(p);
+            },
+            C(error::ConfigError::SeccompDeniesExec {
+                action: seccomp::Action::Errno(1),
+                ..
+            }),
+            "`execve` with errno(1)"
+        ));
+        v.push(case!(
+            "seccomp policy killing execve",
+            |s, c| {
+                let mut p = seccomp::Policy::denylist();
+                p.rule(seccomp::SyscallRule::new(
+                    "execve",
+                    seccomp::Action::KillProcess,
+                ));
+                s.seccomp(p);
+            },
+            C(error::ConfigError::SeccompDeniesExec {
+                action: seccomp::Action::KillProcess,
+                ..
+            }),
+            "`execve`"
+        ));
+    }
     #[cfg(feature = "landlock")]
     {
         use stockade::landlock;
@@ -886,5 +963,91 @@ fn every_builder_input_rejects_bad_values_with_a_typed_error() {
                 .success()
         );
         assert_eq!(fd_list(), fds);
+    });
+}
+
+/// `execve`'s room for the strings is counted as the kernel counts it: a
+/// program whose strings fill it exactly runs, one byte more is refused
+/// before clone, and when a script's `#!` line makes `execve` itself refuse
+/// them (`E2BIG`), that is reported as the same limit, not as a program
+/// that is not executable.
+#[test]
+fn arguments_fill_execve_room_to_the_byte() {
+    as_each_identity(|| {
+        // A 512 KiB stack leaves execve its floor, 128 KiB, for the strings.
+        const ROOM: usize = 128 << 10;
+        let ptr = std::mem::size_of::<usize>();
+        // Counted: the path (with its NUL), then each string with its NUL
+        // and a pointer to it; arg0 is the path.
+        let filler = |path: &str, slack: usize| {
+            let used = (path.len() + 1) + (path.len() + 1 + ptr) + (1 + ptr);
+            "x".repeat(ROOM - used - slack)
+        };
+        let run = |sb: &Sandbox, path: &str, arg: String| {
+            let mut cmd = stockade::Command::new(path);
+            cmd.env_clear().arg(arg);
+            sb.output(&mut cmd)
+        };
+        let mut sb = Sandbox::new();
+        sb.rlimit(Rlimit::Stack, 512 << 10, 512 << 10);
+        let out = run(&sb, "/bin/true", filler("/bin/true", 0))
+            .unwrap_or_else(|e| panic!("a full room is refused: {}", chain(&e)));
+        assert!(out.status.success(), "{:?}", out.status);
+        let mut big = filler("/bin/true", 0);
+        big.push('x');
+        match run(&sb, "/bin/true", big) {
+            Err(Error::ArgumentsTooLarge {
+                limit: error::ArgLimit::Total { size, max },
+            }) => assert_eq!((size, max), (ROOM + 1, ROOM)),
+            other => panic!("one byte over the room: {other:?}"),
+        }
+
+        // A script: the kernel replaces arg0 with the interpreter and the
+        // script's path, which no longer fit.
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("x");
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        sb.bind_ro(dir.path(), "/s");
+        let e = run(&sb, "/s/x", filler("/s/x", 4)).unwrap_err();
+        match &e {
+            Error::ArgumentsTooLarge {
+                limit: error::ArgLimit::Total { size, max },
+            } => assert_eq!((*size, *max), (ROOM - 4, ROOM)),
+            other => panic!("E2BIG from a script: {other:?}"),
+        }
+        assert!(e.to_string().contains("script"), "{e}");
+        // With room to spare, the script runs.
+        let out = run(&sb, "/s/x", filler("/s/x", 64)).unwrap();
+        assert!(out.status.success(), "{:?}", out.status);
+    });
+}
+
+/// A seccomp policy that refuses `execve` only for some arguments passes
+/// compilation; when it refuses the program's, the error carries its
+/// errno, even where the filter also refuses the `fstatat` that tells a
+/// missing file from one that cannot be executed.
+#[cfg(feature = "seccomp")]
+#[test]
+fn an_execve_refused_by_seccomp_reports_its_errno() {
+    use stockade::seccomp::{Action, ArgCondition, ArgOp, Policy, SyscallRule};
+    as_each_identity(|| {
+        let mut p = Policy::allowlist(Action::Errno(libc::EPERM as u16));
+        p.allow("exit_group").allow("execve").rule(
+            SyscallRule::new("execve", Action::Errno(libc::EACCES as u16))
+                // Any path: the pointer is never null.
+                .when(ArgCondition::new(0, ArgOp::Ne, 0)),
+        );
+        let mut sb = Sandbox::new();
+        sb.seccomp(p);
+        sb.validate().unwrap();
+        match sb.output(&mut stockade::Command::new("/bin/true")) {
+            Err(Error::NotExecutable { path, source }) => {
+                assert_eq!(path, Path::new("/bin/true"));
+                assert_eq!(source.raw_os_error(), Some(libc::EACCES));
+            }
+            other => panic!("{other:?}"),
+        }
     });
 }

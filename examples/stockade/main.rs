@@ -139,6 +139,7 @@ fn main() -> ExitCode {
             let code = match &e {
                 Error::ProgramNotFound { .. } => 127,
                 Error::NotExecutable { .. }
+                | Error::ArgumentsTooLarge { .. }
                 | Error::IsADirectory { .. }
                 | Error::InterpreterNotFound { .. } => 126,
                 _ => 125,

@@ -40,6 +40,7 @@ fn error_variant(e: &Error) -> &'static str {
         Error::NotExecutable { .. } => "NotExecutable",
         Error::IsADirectory { .. } => "IsADirectory",
         Error::InterpreterNotFound { .. } => "InterpreterNotFound",
+        Error::ArgumentsTooLarge { .. } => "ArgumentsTooLarge",
         Error::WorkingDirectory { .. } => "WorkingDirectory",
         Error::UserNamespaceDenied { .. } => "UserNamespaceDenied",
         #[cfg(feature = "landlock")]
@@ -52,11 +53,12 @@ fn error_variant(e: &Error) -> &'static str {
         Error::Other(_) => "Other",
     }
 }
-const ERROR_VARIANTS: usize = 14 + cfg!(feature = "landlock") as usize;
+const ERROR_VARIANTS: usize = 15 + cfg!(feature = "landlock") as usize;
 
 fn config_variant(e: &ConfigError) -> &'static str {
     match e {
         ConfigError::NulByte { .. } => "NulByte",
+        ConfigError::EnvName { .. } => "EnvName",
         ConfigError::Hostname { .. } => "Hostname",
         ConfigError::Identity { .. } => "Identity",
         ConfigError::FdTarget { .. } => "FdTarget",
@@ -71,10 +73,12 @@ fn config_variant(e: &ConfigError) -> &'static str {
         #[cfg(feature = "seccomp")]
         ConfigError::Seccomp(_) => "Seccomp",
         #[cfg(feature = "seccomp")]
+        ConfigError::SeccompDeniesExec { .. } => "SeccompDeniesExec",
+        #[cfg(feature = "seccomp")]
         ConfigError::SeccompNeedsNoNewPrivs => "SeccompNeedsNoNewPrivs",
     }
 }
-const CONFIG_VARIANTS: usize = 12 + 2 * cfg!(feature = "seccomp") as usize;
+const CONFIG_VARIANTS: usize = 13 + 3 * cfg!(feature = "seccomp") as usize;
 
 fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
     #[cfg_attr(not(feature = "seccomp"), allow(unused_mut))]
@@ -84,6 +88,13 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
                 field: Field::Env("LANG".into()),
             },
             vec!["environment variable \"LANG\"", "NUL"],
+        ),
+        (
+            ConfigError::EnvName {
+                name: "A=B".into(),
+                problem: EnvNameProblem::ContainsEquals,
+            },
+            vec!["environment variable name \"A=B\"", "'='"],
         ),
         (
             ConfigError::Hostname {
@@ -162,6 +173,13 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
             vec!["frobnicate"],
         ),
         (
+            ConfigError::SeccompDeniesExec {
+                syscall: "execve".into(),
+                action: crate::seccomp::Action::Errno(libc::EPERM as u16),
+            },
+            vec!["`execve`", "errno(1)", "Policy::allow(\"execve\")"],
+        ),
+        (
             ConfigError::SeccompNeedsNoNewPrivs,
             vec!["no_new_privs", "Sandbox::seccomp(None)"],
         ),
@@ -206,6 +224,16 @@ fn error_samples() -> Vec<(Error, Vec<&'static str>)> {
                 interpreter: "/bin/zsh".into(),
             },
             vec!["/run.sh", "/bin/zsh"],
+        ),
+        (
+            Error::ArgumentsTooLarge {
+                limit: ArgLimit::String {
+                    field: Field::Arg(1),
+                    len: 2 << 20,
+                    max: 128 << 10,
+                },
+            },
+            vec!["argument 1", "2097152 bytes", "131072", "MAX_ARG_STRLEN"],
         ),
         (
             Error::WorkingDirectory {
@@ -338,6 +366,49 @@ fn detail_of_every_kind() {
     ] {
         assert_actionable(&ConfigError::NulByte { field }, &[item]);
     }
+    for (problem, item) in [
+        (EnvNameProblem::Empty, "it is empty"),
+        (EnvNameProblem::ContainsEquals, "contains '='"),
+    ] {
+        let e = ConfigError::EnvName {
+            name: "".into(),
+            problem,
+        };
+        assert_actionable(&e, &["environment variable name \"\"", item]);
+    }
+    for (limit, items) in [
+        (
+            ArgLimit::String {
+                field: Field::Env("BIG".into()),
+                len: 200_000,
+                max: 131_072,
+            },
+            &["environment variable \"BIG\"", "200000", "131072"][..],
+        ),
+        (
+            ArgLimit::Total {
+                size: 300_000,
+                max: 262_144,
+            },
+            &["300000", "262144", "RLIMIT_STACK", "raise the stack limit"][..],
+        ),
+        (
+            ArgLimit::Total {
+                size: 262_000,
+                max: 262_144,
+            },
+            &["262000", "262144", "RLIMIT_STACK", "script"][..],
+        ),
+    ] {
+        assert_actionable(&Error::ArgumentsTooLarge { limit }, items);
+    }
+    assert_eq!(
+        io::Error::from(Error::ArgumentsTooLarge {
+            limit: ArgLimit::Total { size: 2, max: 1 }
+        })
+        .kind(),
+        io::ErrorKind::ArgumentListTooLong
+    );
     for (reason, item) in [
         (HostnameProblem::Empty, "empty"),
         (HostnameProblem::TooLong, "64 bytes"),

@@ -66,6 +66,8 @@ pub(crate) struct CompiledFilter {
     /// `program.len()`, checked at compile time to fit `sock_fprog::len`.
     len: u16,
     report: Report,
+    /// The decision for each known system call, by number.
+    decisions: BTreeMap<u32, Decision>,
 }
 
 impl fmt::Debug for CompiledFilter {
@@ -86,6 +88,16 @@ impl CompiledFilter {
     /// What the program enforces.
     pub(crate) fn report(&self) -> &Report {
         &self.report
+    }
+
+    /// The action the program returns for the native system call
+    /// `syscall` whatever its arguments; `None` when that depends on the
+    /// arguments, or when the name is not in the native table.
+    pub(crate) fn constant_action(&self, syscall: &str) -> Option<Action> {
+        match self.decisions.get(&table::lookup(syscall)?)? {
+            Decision::Const(ret) => Some(Action::from_ret(*ret)),
+            Decision::Checked { .. } => None,
+        }
     }
 }
 
@@ -225,6 +237,7 @@ pub(crate) fn compile(policy: &Policy) -> Result<CompiledFilter, Error> {
         program: program.into_boxed_slice(),
         len,
         report,
+        decisions,
     })
 }
 

@@ -529,6 +529,33 @@ fn last_matching_rule_wins() {
 }
 
 #[test]
+fn constant_actions_are_reported_per_system_call() {
+    let filter = compiled(&Policy::default_profile());
+    assert_eq!(filter.constant_action("execve"), Some(Action::Allow));
+    assert_eq!(filter.constant_action("reboot"), Some(EPERM));
+    // Guarded: the decision depends on the arguments.
+    assert_eq!(filter.constant_action("ioctl"), None);
+    assert_eq!(filter.constant_action("no_such_call"), None);
+
+    let mut policy = Policy::allowlist(Action::Errno(libc::EACCES as u16));
+    policy.allow_group(SyscallGroup::FileIo);
+    let filter = compiled(&policy);
+    assert_eq!(
+        filter.constant_action("execve"),
+        Some(Action::Errno(libc::EACCES as u16))
+    );
+    policy.allow("execve").rule(
+        SyscallRule::new("execve", Action::KillProcess).when(ArgCondition::new(2, ArgOp::Eq, 0)),
+    );
+    assert_eq!(compiled(&policy).constant_action("execve"), None);
+    policy.rule(SyscallRule::new("execve", Action::Log));
+    assert_eq!(
+        compiled(&policy).constant_action("execve"),
+        Some(Action::Log)
+    );
+}
+
+#[test]
 fn conditions_are_anded_and_first_listed_last_evaluated() {
     let mut policy = Policy::allowlist(EPERM);
     policy

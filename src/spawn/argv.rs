@@ -2,12 +2,13 @@
 //! C strings for `execve`.
 
 use std::collections::BTreeMap;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
 use crate::command::Command;
 use crate::config::Config;
-use crate::error::{ConfigError, Error, Field, SearchPath};
+use crate::error::{ArgLimit, ConfigError, EnvNameProblem, Error, Field, SearchPath};
+use crate::rlimit::Rlimit;
 use crate::zone::plan::ExecPlan;
 
 /// Environment variables that reach the program unless the caller opts into
@@ -67,13 +68,23 @@ pub(super) fn exec_plan(cfg: &Config, cmd: &Command) -> Result<(ExecPlan, Search
     let env = environment(cfg, cmd);
     let mut envp = Vec::with_capacity(env.len() + 1);
     for (k, v) in &env {
-        if k.is_empty()
-            || k.as_bytes().contains(&b'=')
-            || k.as_bytes().contains(&0)
-            || v.as_bytes().contains(&0)
-        {
+        if k.as_bytes().contains(&0) || v.as_bytes().contains(&0) {
             return Err(ConfigError::NulByte {
                 field: Field::Env(k.clone()),
+            }
+            .into());
+        }
+        let problem = if k.is_empty() {
+            Some(EnvNameProblem::Empty)
+        } else if k.as_bytes().contains(&b'=') {
+            Some(EnvNameProblem::ContainsEquals)
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(ConfigError::EnvName {
+                name: k.clone(),
+                problem,
             }
             .into());
         }
@@ -125,9 +136,86 @@ pub(super) fn exec_plan(cfg: &Config, cmd: &Command) -> Result<(ExecPlan, Search
         argv,
         envp,
         candidates,
-        _strings: strings,
+        strings,
     };
+    check_arg_sizes(&exec, &env, cfg.rlimits.get(&Rlimit::Stack).map(|l| l.0))?;
     Ok((exec, search))
+}
+
+/// The longest string `execve` copies, with its NUL: `MAX_ARG_STRLEN`, 32
+/// pages.
+fn max_arg_strlen() -> usize {
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|p| usize::try_from(p).ok())
+        .unwrap_or(4096);
+    page.saturating_mul(32)
+}
+
+/// The room `execve` gives the argument and environment strings and their
+/// pointers, for a program whose soft `RLIMIT_STACK` is `stack` (`None`:
+/// the caller's, which the program inherits): a quarter of it, at most
+/// three quarters of the kernel's default stack (`_STK_LIM`, 8 MiB) and at
+/// least `ARG_MAX` (128 KiB). See `bprm_stack_limits` in the kernel's
+/// `fs/exec.c` (`prepare_arg_pages` before Linux 6.5).
+pub(super) fn arg_room(stack: Option<u64>) -> usize {
+    let stack = stack.unwrap_or_else(|| {
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_STACK)
+            .map_or(u64::MAX, |(soft, _)| soft)
+    });
+    let room = (stack / 4).clamp(128 << 10, 6 << 20);
+    usize::try_from(room).unwrap_or(usize::MAX)
+}
+
+/// What `execve(path, ...)` of `exec` takes of that room: the path, every
+/// argument and environment string with its NUL, and a pointer to each of
+/// the latter (the kernel copies the path first, then the environment,
+/// then the arguments, and fails with `E2BIG` once they pass the room).
+pub(super) fn arg_size(exec: &ExecPlan, path: &CStr) -> usize {
+    let strings: usize = exec
+        .strings
+        .iter()
+        .map(|s| s.as_bytes_with_nul().len() + size_of::<*const libc::c_char>())
+        .sum();
+    strings + path.to_bytes_with_nul().len()
+}
+
+/// Refuses what `execve` would refuse with `E2BIG`, before any process is
+/// made: a string longer than `MAX_ARG_STRLEN`, or strings that do not fit
+/// in the room even with the shortest path tried (a longer one, or a
+/// script's interpreter, can still make `execve` refuse them; that is
+/// reported the same way).
+fn check_arg_sizes(
+    exec: &ExecPlan,
+    env: &BTreeMap<OsString, OsString>,
+    stack: Option<u64>,
+) -> Result<(), Error> {
+    let max = max_arg_strlen();
+    // `strings` holds the arguments, then the environment in `env`'s order.
+    let argc = exec.argv.len().saturating_sub(1);
+    for (i, s) in exec.strings.iter().enumerate() {
+        let len = s.as_bytes_with_nul().len();
+        if len <= max {
+            continue;
+        }
+        let field = match i.checked_sub(argc) {
+            None => Field::Arg(i),
+            Some(e) => Field::Env(env.keys().nth(e).cloned().unwrap_or_default()),
+        };
+        return Err(Error::ArgumentsTooLarge {
+            limit: ArgLimit::String { field, len, max },
+        });
+    }
+    let max = arg_room(stack);
+    let shortest = exec.candidates.iter().min_by_key(|c| c.as_bytes().len());
+    let size = arg_size(exec, shortest.map_or(c"", |c| c.as_c_str()));
+    if size > max {
+        return Err(Error::ArgumentsTooLarge {
+            limit: ArgLimit::Total { size, max },
+        });
+    }
+    Ok(())
 }
 
 /// Where the program starts: the command's directory (which must exist in

@@ -78,6 +78,23 @@ pub(super) fn setup_error(
                 };
             }
             match errno {
+                libc::E2BIG => {
+                    let path = plan.exec.candidates.get(rec.index as usize);
+                    let stack = plan
+                        .rlimits
+                        .iter()
+                        .find(|(res, _)| *res == libc::RLIMIT_STACK as libc::c_int)
+                        .map(|(_, lim)| lim.rlim_cur);
+                    Error::ArgumentsTooLarge {
+                        limit: crate::error::ArgLimit::Total {
+                            size: super::argv::arg_size(
+                                &plan.exec,
+                                path.map_or(c"", |p| p.as_c_str()),
+                            ),
+                            max: super::argv::arg_room(stack),
+                        },
+                    }
+                }
                 libc::ENOENT => Error::ProgramNotFound {
                     program: cmd.program.clone(),
                     searched: search.clone(),

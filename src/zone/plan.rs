@@ -67,9 +67,9 @@ pub(crate) struct ExecPlan {
     pub(crate) envp: Vec<*const c_char>,
     /// The paths tried in turn, like `execvp`.
     pub(crate) candidates: Vec<CString>,
-    /// Owners of the strings `argv` and `envp` point into (never read, only
-    /// kept alive).
-    pub(crate) _strings: Vec<CString>,
+    /// Owners of the strings `argv` and then `envp` point into, in that
+    /// order (the zone reads them only through those pointers).
+    pub(crate) strings: Vec<CString>,
 }
 
 pub(crate) struct ChildPlan<'a> {

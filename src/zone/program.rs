@@ -239,14 +239,15 @@ fn reset_signal_dispositions() {
 
 /// Tries each candidate path like execvp: ENOENT moves on, EACCES on an
 /// existing file is remembered (and reported if nothing else runs),
-/// anything else is final.
+/// anything else is final, and so is EACCES or EPERM for a path whose
+/// lookup fails for another reason than its absence.
 fn exec(plan: &ChildPlan<'_>) -> Fail {
     let argv = plan.exec.argv.as_ptr();
     let envp = plan.exec.envp.as_ptr();
     let mut denied: Option<(u32, Errno)> = None;
     for (i, path) in plan.exec.candidates.iter().enumerate() {
         // SAFETY: `argv` and `envp` are the parent's null-terminated arrays
-        // of pointers into `_strings` (see `ExecPlan`), which the plan keeps
+        // of pointers into `strings` (see `ExecPlan`), which the plan keeps
         // alive while this process runs.
         let e = unsafe { raw::execve(path, argv, envp) };
         match e.0 {
@@ -265,8 +266,24 @@ fn exec(plan: &ChildPlan<'_>) -> Fail {
                 // an unsearchable PATH directory means "not here".
                 // SAFETY: all-zero is a valid stat to be overwritten.
                 let mut st: libc::stat = unsafe { core::mem::zeroed() };
-                if denied.is_none() && raw::fstatat(libc::AT_FDCWD, path, &mut st, 0).is_ok() {
-                    denied = Some((i as u32, e));
+                match raw::fstatat(libc::AT_FDCWD, path, &mut st, 0) {
+                    Ok(_) => {
+                        if denied.is_none() {
+                            denied = Some((i as u32, e));
+                        }
+                    }
+                    Err(Errno(
+                        libc::ENOENT
+                        | libc::ENOTDIR
+                        | libc::EACCES
+                        | libc::ELOOP
+                        | libc::ENAMETOOLONG
+                        | libc::ESTALE,
+                    )) => {}
+                    // The lookup itself was refused (a seccomp filter that
+                    // denies execve may deny fstatat too): nothing says
+                    // the file is missing, so execve's answer stands.
+                    Err(_) => return Fail::new(Stage::Exec, i as u32, e),
                 }
             }
             _ => return Fail::new(Stage::Exec, i as u32, e),
