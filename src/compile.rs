@@ -48,12 +48,53 @@ pub(crate) struct Compiled {
 }
 
 /// An rlimit set in place of a cgroup limit that could not be applied.
+///
+/// `RLIMIT_AS` binds every process. `RLIMIT_NPROC` does not bind a process
+/// whose real uid is 0 on the host, nor one holding `CAP_SYS_RESOURCE` or
+/// `CAP_SYS_ADMIN` in the initial user namespace (`copy_process` in the
+/// kernel's `kernel/fork.c` checks `p->real_cred->user != INIT_USER &&
+/// !capable(CAP_SYS_RESOURCE) && !capable(CAP_SYS_ADMIN)`), so it is only
+/// set where [`nproc_scope`] says it binds.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RlimitFallback {
     /// The cgroup limit it stands in for.
     pub(crate) kind: LimitKind,
     pub(crate) rlimit: Rlimit,
     pub(crate) value: libc::rlimit64,
+}
+
+/// What `RLIMIT_NPROC` counts for a program of the policy `ns`, `caps`,
+/// whose real uid outside any user namespace is `host_uid`; `None` when it
+/// does not bind the program at all.
+///
+/// The kernel counts a process by its real uid: in a new user namespace,
+/// the caller's (the sandbox's map only renames it); without one, the uid a
+/// root caller switches to, or the caller's. It does not bind real uid 0
+/// in the initial user namespace (`INIT_USER`), nor a process capable of
+/// `CAP_SYS_RESOURCE` or `CAP_SYS_ADMIN` there, which a program in a user
+/// namespace of its own never is. Since Linux 5.14 the count is kept per
+/// user namespace and uid (`ucounts`, `kernel/ucount.c`): a sandbox with a
+/// user namespace of its own counts only its own processes (each counts in
+/// the namespaces above too, against limits its creator's already bind).
+/// Before, and in the initial user namespace, it is every process of the
+/// uid on the host.
+pub(crate) fn nproc_scope(
+    ns: Namespaces,
+    host_uid: u32,
+    caps: &caps::CapPlan,
+) -> Option<crate::enforcement::NprocScope> {
+    use crate::caps::Capability;
+    use crate::enforcement::NprocScope;
+    let userns = ns.contains(Namespaces::USER);
+    let exempt =
+        !userns && (caps.keeps(Capability::SysResource) || caps.keeps(Capability::SysAdmin));
+    if host_uid == 0 || exempt {
+        None
+    } else if userns && crate::probe::kernel_at_least(5, 14) {
+        Some(NprocScope::Sandbox)
+    } else {
+        Some(NprocScope::HostUser { uid: host_uid })
+    }
 }
 
 pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
@@ -269,4 +310,50 @@ fn compile_seccomp(
         Error::Unsupported(Unsupported { feature, reason })
     })?;
     Ok(Some(Arc::new(filter)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caps::{CapContext, Capability, Creds};
+    use crate::enforcement::NprocScope;
+
+    fn caps_keeping(keep: &[Capability]) -> caps::CapPlan {
+        let mut policy = caps::Policy::new();
+        policy.keep_all(keep.iter().copied());
+        let ctx = CapContext {
+            creds: Creds::NewUserNamespace,
+            pid_namespace: false,
+            last_cap: 40,
+        };
+        caps::plan(&policy, &ctx).unwrap()
+    }
+
+    #[test]
+    fn nproc_binds_neither_uid_0_nor_a_capable_program() {
+        let none = caps_keeping(&[]);
+        let userns = Namespaces::default();
+        let host = Namespaces::empty();
+        // Real uid 0 on the host: never bound.
+        assert_eq!(nproc_scope(userns, 0, &none), None);
+        assert_eq!(nproc_scope(host, 0, &none), None);
+        // Capable in the initial user namespace: not bound.
+        for cap in [Capability::SysResource, Capability::SysAdmin] {
+            let plan = caps_keeping(&[cap]);
+            assert_eq!(nproc_scope(host, 1000, &plan), None);
+            // In a user namespace of its own, no capability exempts it.
+            assert!(nproc_scope(userns, 1000, &plan).is_some());
+        }
+        let other = caps_keeping(&[Capability::NetBindService]);
+        assert_eq!(
+            nproc_scope(host, 1000, &other),
+            Some(NprocScope::HostUser { uid: 1000 })
+        );
+        let expected = if crate::probe::kernel_at_least(5, 14) {
+            NprocScope::Sandbox
+        } else {
+            NprocScope::HostUser { uid: 1000 }
+        };
+        assert_eq!(nproc_scope(userns, 1000, &none), Some(expected));
+    }
 }

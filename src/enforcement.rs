@@ -5,6 +5,39 @@ use std::fmt;
 
 use crate::namespaces::{IdMapping, Namespaces};
 
+/// What `RLIMIT_NPROC`, set in place of a pids limit the cgroup could not
+/// apply, counts: the kernel refuses a `fork` or `clone` once the processes
+/// and threads it counts exceed the limit (`copy_process` in the kernel's
+/// `kernel/fork.c`). It counts them by real uid and, since Linux 5.14, by
+/// user namespace (`kernel/ucount.c`; a process counts in its own user
+/// namespace and in each one above it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum NprocScope {
+    /// The processes and threads of the sandbox's own user namespace: every
+    /// one of the sandbox's, its supervisor included, and no other (the
+    /// sandbox has a user namespace of its own, on Linux 5.14 or later).
+    Sandbox,
+    /// Every process and thread of host uid `uid`, in the sandbox or not
+    /// (the sandbox has no user namespace, or the kernel is older than
+    /// 5.14): the user's other processes use up the limit too.
+    HostUser {
+        /// The program's real uid on the host.
+        uid: u32,
+    },
+}
+
+impl fmt::Display for NprocScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NprocScope::Sandbox => f.write_str("the sandbox's processes"),
+            NprocScope::HostUser { uid } => write!(f, "every process of host uid {uid}"),
+        }
+    }
+}
+
 /// What a sandbox actually enforced, carried by every [`Child`](crate::Child).
 ///
 /// Requested features that could not be enforced make the spawn fail (unless
@@ -34,8 +67,17 @@ pub struct Enforcement {
     /// Per-process rlimits set in place of cgroup limits that could not be
     /// applied (only with [`cgroup::Config::compat`](crate::cgroup::Config::compat)
     /// set to best-effort): `as` for the memory limit, `nproc` for the pids
-    /// limit.
+    /// limit. `nproc` is set only where the kernel applies it, and
+    /// [`nproc_scope`](Self::nproc_scope) then says what it counts; where it
+    /// would not apply (the program's real uid is 0 on the host: a root
+    /// caller's program, mapped 1:1 in a user namespace or without one; or,
+    /// without a user namespace, it keeps `CAP_SYS_RESOURCE` or
+    /// `CAP_SYS_ADMIN`), the pids limit is simply not enforced, as
+    /// [`cgroup`](Self::cgroup)'s `skipped` list says.
     pub rlimit_fallbacks: Vec<crate::rlimit::Rlimit>,
+    /// What the `nproc` fallback counts, when it is in
+    /// [`rlimit_fallbacks`](Self::rlimit_fallbacks).
+    pub nproc_scope: Option<NprocScope>,
     /// What the Landlock ruleset enforces (`None`: no Landlock policy).
     #[cfg(feature = "landlock")]
     pub landlock: Option<crate::landlock::Report>,
@@ -138,6 +180,9 @@ impl fmt::Display for Enforcement {
         if !self.rlimit_fallbacks.is_empty() {
             let names: Vec<&str> = self.rlimit_fallbacks.iter().map(|r| r.name()).collect();
             write!(f, "; rlimit fallbacks: {}", names.join(","))?;
+            if let Some(scope) = self.nproc_scope {
+                write!(f, " (nproc counts {scope})")?;
+            }
         }
         #[cfg(feature = "seccomp")]
         match &self.seccomp {
@@ -150,5 +195,47 @@ impl fmt::Display for Enforcement {
             write!(f, "; landlock: {l}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rlimit::Rlimit;
+
+    #[test]
+    fn the_report_says_what_nproc_counts() {
+        let mut e = Enforcement {
+            namespaces: Namespaces::USER,
+            uid: None,
+            gid: None,
+            filesystem: false,
+            filesystem_template: false,
+            cgroup: None,
+            rlimit_fallbacks: vec![Rlimit::As, Rlimit::Nproc],
+            nproc_scope: Some(NprocScope::Sandbox),
+            #[cfg(feature = "landlock")]
+            landlock: None,
+            #[cfg(feature = "landlock")]
+            landlock_mirrors_fs: false,
+            #[cfg(feature = "seccomp")]
+            seccomp: None,
+            net_filter: false,
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("; rlimit fallbacks: as,nproc (nproc counts the sandbox's processes)"),
+            "{text}"
+        );
+        e.nproc_scope = Some(NprocScope::HostUser { uid: 1000 });
+        let text = e.to_string();
+        assert!(
+            text.contains("(nproc counts every process of host uid 1000)"),
+            "{text}"
+        );
+        e.rlimit_fallbacks = vec![Rlimit::As];
+        e.nproc_scope = None;
+        let text = e.to_string();
+        assert!(text.contains("; rlimit fallbacks: as;"), "{text}");
     }
 }

@@ -223,7 +223,7 @@ pub use child::{
 };
 pub use command::{Command, Stdio};
 pub use compat::CompatLevel;
-pub use enforcement::Enforcement;
+pub use enforcement::{Enforcement, NprocScope};
 pub use error::{Error, Result};
 pub use namespaces::{IdMapping, Namespaces};
 pub use net::Network;

@@ -9,8 +9,11 @@ use std::str::FromStr;
 /// rlimits apply to each process separately (a forked child starts with its
 /// parent's limits and its own fresh usage), so they bound what one process
 /// can do, not the sandbox as a whole; cgroup limits bound the whole tree.
-/// `Nproc` is the exception that counts every process of the user, which in a
-/// user namespace still means the real uid outside.
+/// `Nproc` is the exception that counts processes (and threads) by real
+/// uid: since Linux 5.14 those of that uid in the process's user namespace
+/// (so, in a sandbox with a user namespace of its own, the sandbox's), before
+/// that every one of the uid on the host; and it does not bind real uid 0 on
+/// the host, nor a process with `CAP_SYS_RESOURCE` or `CAP_SYS_ADMIN` there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]

@@ -312,3 +312,117 @@ fn bad_limits_are_config_errors() {
     let e = sb.spawn(&mut sh("true")).unwrap_err();
     assert!(chain(&e).contains("timeout"), "{}", chain(&e));
 }
+
+/// Prints the soft RLIMIT_NPROC, then starts up to 40 background
+/// processes, printing a line for each (a fork the kernel refuses ends the
+/// shell).
+const FORK_40: &str = "while read -r a b c rest; do [ \"$a $b\" = 'Max processes' ] && echo $c; done </proc/self/limits; n=0; while [ $n -lt 40 ]; do sleep 30 >/dev/null 2>&1 & n=$((n+1)); echo started; done";
+
+/// Spawns `FORK_40` in `sb`; returns the report, the program's soft
+/// RLIMIT_NPROC and how many processes started.
+fn fork_40(sb: &Sandbox) -> (stockade::Enforcement, String, usize) {
+    let child = sb
+        .spawn(sh(FORK_40).stdout(Stdio::piped()).stderr(Stdio::null()))
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    let report = child.enforcement().clone();
+    let out = child.wait_with_output().unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    let nproc = out.lines().next().unwrap_or_default().to_owned();
+    let started = out.lines().filter(|l| *l == "started").count();
+    (report, nproc, started)
+}
+
+/// The caller's soft RLIMIT_NPROC, as /proc/self/limits shows it.
+fn own_nproc() -> String {
+    match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NPROC).unwrap() {
+        (u64::MAX, _) => "unlimited".to_owned(),
+        (soft, _) => soft.to_string(),
+    }
+}
+
+/// With a best-effort pids limit that the cgroup cannot apply, RLIMIT_NPROC
+/// stands in only where the kernel applies it: not to a program whose real
+/// uid is 0 on the host (a root caller's, mapped 1:1 or without a user
+/// namespace), which the report then leaves at "not enforced: pids.max".
+/// Where it stands in, it binds, and the report says what it counts.
+#[test]
+fn the_nproc_fallback_is_claimed_only_where_it_binds() {
+    as_each_identity(|| {
+        let mut sb = Sandbox::new();
+        sb.pids_limit(20).cgroup_mut().compat = stockade::CompatLevel::BestEffort;
+        let (report, nproc, started) = fork_40(&sb);
+        let cg = report.cgroup.clone().expect("a cgroup report");
+        if cg.applied.iter().any(|a| a.kind.file() == "pids.max") {
+            common::skip("pids.max applied by the cgroup: no fallback to check");
+            return;
+        }
+        let text = report.to_string();
+        assert!(text.contains("not enforced: pids.max"), "{text}");
+        if common::is_root() {
+            // uid 0 on the host: RLIMIT_NPROC would not bind, so it is
+            // neither set nor claimed.
+            assert!(!report.rlimit_fallbacks.contains(&Rlimit::Nproc), "{text}");
+            assert_eq!(report.nproc_scope, None);
+            assert!(!text.contains("nproc"), "{text}");
+            assert_eq!(nproc, own_nproc());
+            assert_eq!(started, 40);
+        } else {
+            assert!(report.rlimit_fallbacks.contains(&Rlimit::Nproc), "{text}");
+            let scope = report.nproc_scope.expect("what nproc counts");
+            // Linux 5.14 counts per user namespace: the sandbox's own.
+            let release = nix::sys::utsname::uname().unwrap();
+            let release = release.release().to_string_lossy();
+            let mut v = release
+                .split(['.', '-'])
+                .map(|p| p.parse::<u32>().unwrap_or(0));
+            if (v.next().unwrap(), v.next().unwrap()) >= (5, 14) {
+                assert_eq!(scope, stockade::NprocScope::Sandbox);
+                assert!(
+                    text.contains("nproc counts the sandbox's processes"),
+                    "{text}"
+                );
+                // The supervisor and the shell count too.
+                assert!((1..=18).contains(&started), "{started} started");
+            } else {
+                assert_eq!(
+                    scope,
+                    stockade::NprocScope::HostUser {
+                        uid: common::TEST_UID
+                    }
+                );
+                assert!((0..=18).contains(&started), "{started} started");
+            }
+            assert_eq!(nproc, "20");
+        }
+        if !common::is_root() {
+            return;
+        }
+        // Without a user namespace: uid 0 is not bound, another uid is, and
+        // every process of that uid on the host counts.
+        sb.namespaces(Namespaces::empty());
+        let (report, nproc, started) = fork_40(&sb);
+        assert!(
+            !report.rlimit_fallbacks.contains(&Rlimit::Nproc),
+            "{report}"
+        );
+        assert_eq!(nproc, own_nproc());
+        assert_eq!(started, 40);
+        sb.uid(common::TEST_UID).gid(common::TEST_GID);
+        let (report, nproc, started) = fork_40(&sb);
+        assert!(report.rlimit_fallbacks.contains(&Rlimit::Nproc), "{report}");
+        assert_eq!(
+            report.nproc_scope,
+            Some(stockade::NprocScope::HostUser {
+                uid: common::TEST_UID
+            })
+        );
+        assert!(
+            report
+                .to_string()
+                .contains("nproc counts every process of host uid 65534"),
+            "{report}"
+        );
+        assert_eq!(nproc, "20");
+        assert!(started < 40, "{started} started");
+    });
+}

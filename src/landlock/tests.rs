@@ -454,6 +454,7 @@ fn enforcement_display_says_whether_the_mirror_holds() {
         filesystem_template: false,
         cgroup: None,
         rlimit_fallbacks: Vec::new(),
+        nproc_scope: None,
         landlock: Some(report(at(2))),
         landlock_mirrors_fs: true,
         #[cfg(feature = "seccomp")]

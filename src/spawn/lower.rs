@@ -6,8 +6,9 @@ use super::ids::Identity;
 use crate::cgroup::Preparation;
 use crate::compile::{Compiled, RlimitFallback};
 use crate::config::Config;
-use crate::enforcement::Enforcement;
+use crate::enforcement::{Enforcement, NprocScope};
 use crate::namespaces::Namespaces;
+use crate::rlimit::Rlimit;
 use crate::zone::launch::Launched;
 use crate::zone::plan::{ChildPlan, ExecPlan, FdPlan, IdMaps, Shared};
 
@@ -26,15 +27,36 @@ pub(super) struct Parts<'s> {
 }
 
 /// The rlimits standing in for cgroup limits that this spawn's cgroup
-/// could not apply (best-effort limits only).
+/// could not apply (best-effort limits only), but `nproc` only where it
+/// binds the program (`nproc`, see [`crate::compile::nproc_scope`]).
 fn fallbacks<'c>(
     compiled: &'c Compiled,
     cgroup: &Preparation,
+    nproc: Option<NprocScope>,
 ) -> impl Iterator<Item = &'c RlimitFallback> {
     let report = cgroup.report.as_ref();
     compiled.rlimit_fallbacks.iter().filter(move |f| {
         report.is_some_and(|r| r.skipped.iter().any(|s| s.kind == f.kind && s.requested))
+            && (f.rlimit != Rlimit::Nproc || nproc.is_some())
     })
+}
+
+/// What `RLIMIT_NPROC` would count for this spawn's program (`None`: it
+/// would not bind it). Asked only when the policy has an `nproc` fallback.
+fn nproc(cfg: &Config, compiled: &Compiled, identity: &Identity) -> Option<NprocScope> {
+    if !compiled
+        .rlimit_fallbacks
+        .iter()
+        .any(|f| f.rlimit == Rlimit::Nproc)
+    {
+        return None;
+    }
+    // The program's real uid: the one a root caller switches it to, or
+    // the caller's (a user namespace's map does not change it).
+    let host_uid = identity
+        .set_ids
+        .map_or_else(|| nix::unistd::getuid().as_raw(), |(uid, _)| uid);
+    crate::compile::nproc_scope(cfg.namespaces, host_uid, &compiled.caps)
 }
 
 /// The zone's plan: per-policy parts borrowed from `compiled`, per-spawn
@@ -70,7 +92,7 @@ pub(super) fn plan<'c>(cfg: &Config, compiled: &'c Compiled, parts: Parts<'_>) -
         cwd_required: parts.cwd.1,
         fds: parts.fds,
         rlimits: &compiled.rlimits,
-        fallback_rlimits: fallbacks(compiled, parts.cgroup)
+        fallback_rlimits: fallbacks(compiled, parts.cgroup, nproc(cfg, compiled, parts.identity))
             .map(|f| (f.rlimit.resource(), f.value))
             .collect(),
         caps: &compiled.caps,
@@ -90,6 +112,10 @@ pub(super) fn enforcement(
     cgroup: &Preparation,
     launched: &Launched<'_>,
 ) -> Enforcement {
+    let nproc = nproc(cfg, compiled, identity);
+    let rlimit_fallbacks: Vec<Rlimit> = fallbacks(compiled, cgroup, nproc)
+        .map(|f| f.rlimit)
+        .collect();
     Enforcement {
         namespaces: cfg.namespaces,
         uid: identity.uid,
@@ -97,7 +123,8 @@ pub(super) fn enforcement(
         filesystem: compiled.mounts.is_some(),
         filesystem_template: launched.started_from_template(),
         cgroup: cgroup.report.clone(),
-        rlimit_fallbacks: fallbacks(compiled, cgroup).map(|f| f.rlimit).collect(),
+        nproc_scope: nproc.filter(|_| rlimit_fallbacks.contains(&Rlimit::Nproc)),
+        rlimit_fallbacks,
         #[cfg(feature = "landlock")]
         landlock: compiled.landlock.as_ref().map(|l| l.report().clone()),
         #[cfg(feature = "landlock")]
