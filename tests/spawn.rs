@@ -204,8 +204,9 @@ fn bad_inputs_are_config_errors() {
         c.env("A=B", "v");
         assert!(matches!(
             expect_error(&sb, &mut c),
-            Error::Config(stockade::error::ConfigError::NulByte {
-                field: stockade::error::Field::Env(_)
+            Error::Config(stockade::error::ConfigError::EnvName {
+                problem: stockade::error::EnvNameProblem::ContainsEquals,
+                ..
             })
         ));
         let f = std::fs::File::open("/dev/null").unwrap();
