@@ -251,15 +251,22 @@ impl fmt::Display for ArgLimit {
         match self {
             ArgLimit::String { field, len, max } => write!(
                 f,
-                "{field} is {len} bytes long with its NUL, more than the {max} bytes execve takes                  for one argument or environment entry (MAX_ARG_STRLEN); pass it in a file or                  through a pipe instead"
+                "{field} is {len} bytes long with its NUL, more than the {max} bytes execve takes \
+                 for one argument or environment entry (MAX_ARG_STRLEN); pass it in a file or \
+                 through a pipe instead"
             ),
             ArgLimit::Total { size, max } if size > max => write!(
                 f,
-                "its arguments and environment take {size} bytes with their pointers, more than                  the {max} bytes execve gives them (a quarter of the program's RLIMIT_STACK soft                  limit, at most 6 MiB, at least 128 KiB); raise the stack limit or pass less"
+                "its arguments and environment take {size} bytes with their pointers, more than \
+                 the {max} bytes execve gives them (a quarter of the program's RLIMIT_STACK soft \
+                 limit, at most 6 MiB, at least 128 KiB); raise the stack limit or pass less"
             ),
             ArgLimit::Total { size, max } => write!(
                 f,
-                "execve found its arguments and environment larger than the {max} bytes it gives                  them (a quarter of the program's RLIMIT_STACK soft limit, at most 6 MiB, at least                  128 KiB): they take {size} bytes with their pointers, and a script's #! line adds                  its interpreter and the script's path; raise the stack limit or pass less"
+                "execve found its arguments and environment larger than the {max} bytes it gives \
+                 them (a quarter of the program's RLIMIT_STACK soft limit, at most 6 MiB, at least \
+                 128 KiB): they take {size} bytes with their pointers, and a script's #! line adds \
+                 its interpreter and the script's path; raise the stack limit or pass less"
             ),
         }
     }

@@ -27,8 +27,8 @@ pub(super) struct Parts<'s> {
 }
 
 /// The rlimits standing in for cgroup limits that this spawn's cgroup
-/// could not apply (best-effort limits only), but `nproc` only where it
-/// binds the program (`nproc`, see [`crate::compile::nproc_scope`]).
+/// could not apply (best-effort limits only); `nproc` only where it binds
+/// the program, which `nproc` says (see [`crate::compile::nproc_scope`]).
 fn fallbacks<'c>(
     compiled: &'c Compiled,
     cgroup: &Preparation,
