@@ -255,7 +255,9 @@ fn kill_and_timeouts() {
                 tokio::time::timeout(Duration::from_millis(20), sb.output_async(&mut cmd)).await;
             assert!(out.is_err(), "sleep 1000 ended early");
         });
-        // The sandbox of the cancelled output_async was killed and reaped.
+        // The sandbox of the cancelled output_async was killed, and is
+        // reaped by the process's reaper.
+        common::eventually("the cancelled sandbox is reaped", || !has_children());
         assert_no_children();
     });
 }
