@@ -8,6 +8,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use crate::enforcement::Enforcement;
+use crate::reaper::{self, Orphan};
 use crate::record::{self, Record};
 use crate::zone::launch::Supervisor;
 
@@ -268,6 +269,13 @@ pub struct Outcome {
 /// is turned off), and the sandbox dies when the calling process dies (unless
 /// [`Sandbox::die_with_parent`](crate::Sandbox::die_with_parent) is turned
 /// off).
+///
+/// Dropping it does not wait for the sandbox: the drop sends the kill and
+/// hands the sandbox to a thread of the process that reaps it once it has
+/// ended, and returns what it held (its stacks, descriptors and cgroup). A
+/// sandbox left running by a drop is reaped the same way whenever it ends.
+/// Only when a thousand or more killed sandboxes are still being torn down
+/// does a drop wait for its own.
 #[derive(Debug)]
 pub struct Child {
     /// The program's standard input, if it was [`Stdio::piped`](crate::Stdio::piped).
@@ -279,8 +287,26 @@ pub struct Child {
     pub(crate) inner: Inner,
 }
 
+/// A `Child`'s state. Empty only once `Drop` has handed the sandbox to the
+/// reaper; until then it dereferences to its [`State`].
 #[derive(Debug)]
-pub(crate) struct Inner {
+pub(crate) struct Inner(Option<State>);
+
+impl std::ops::Deref for Inner {
+    type Target = State;
+    fn deref(&self) -> &State {
+        self.0.as_ref().expect("taken only by Child::drop")
+    }
+}
+
+impl std::ops::DerefMut for Inner {
+    fn deref_mut(&mut self) -> &mut State {
+        self.0.as_mut().expect("taken only by Child::drop")
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
     /// The sandbox's supervisor (its init).
     pub(crate) supervisor: Supervisor,
     pub(crate) program_pid: u32,
@@ -313,7 +339,7 @@ impl Inner {
         started: Instant,
         cgroup: Option<crate::cgroup::PreparedCgroup>,
     ) -> Inner {
-        Inner {
+        Inner(Some(State {
             supervisor,
             program_pid,
             report,
@@ -326,7 +352,7 @@ impl Inner {
             kill_requested: false,
             outcome: None,
             cgroup,
-        }
+        }))
     }
 }
 
@@ -615,16 +641,20 @@ impl Drop for Child {
         if self.inner.status.is_some() {
             return;
         }
-        if self.inner.kill_on_drop {
+        let killed = self.inner.kill_on_drop;
+        if killed {
             let _ = self.kill();
-            let _ = self.inner.supervisor.wait(false);
-        } else {
-            // The supervisor keeps running (on stacks its handle keeps
-            // mapped), and so does its cgroup: it is collected as stale once
-            // this process is gone.
-            if let Some(cg) = self.inner.cgroup.take() {
-                cg.detach();
-            }
+        }
+        // Not waited for: the process's reaper reaps the supervisor when it
+        // ends (at once when killed, whenever it likes when detached) and
+        // returns its stacks, descriptors and cgroup. When the reaper
+        // cannot take it, a killed sandbox is waited for here.
+        let Some(state) = self.inner.0.take() else {
+            return;
+        };
+        let orphan = Orphan::new(state.supervisor, state.report, state.cgroup, killed);
+        if let Some(orphan) = reaper::adopt(orphan) {
+            orphan.settle_here();
         }
     }
 }

@@ -195,6 +195,7 @@ mod net;
 #[cfg(feature = "serde")]
 pub mod policy;
 mod probe;
+mod reaper;
 mod record;
 mod rlimit;
 mod sandbox;

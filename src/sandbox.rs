@@ -113,8 +113,11 @@ impl Sandbox {
     }
 
     /// Whether dropping a [`Child`] that was not waited for kills the sandbox
-    /// (default `true`). With `false` the sandbox keeps running, and the
-    /// caller is responsible for it.
+    /// (default `true`). With `false` the sandbox keeps running until it
+    /// ends by itself (or with the caller, see
+    /// [`die_with_parent`](Sandbox::die_with_parent)); it is then reaped in
+    /// the background and what it held is released, however many such
+    /// sandboxes the process starts.
     pub fn kill_on_drop(&mut self, yes: bool) -> &mut Self {
         self.cfg.kill_on_drop = yes;
         self.changed()

@@ -73,17 +73,12 @@
 //!
 //! # Dropping
 //!
-//! Dropping an [`AsyncChild`] that has not been waited for kills the
-//! sandbox, as dropping a [`Child`] does (unless
-//! [`Sandbox::kill_on_drop`] is turned off). Unlike the blocking `Child`,
-//! the drop does not wait for the sandbox to be reaped on the calling
-//! thread: it sends the kill at once and hands the reaping to a small task
-//! on the current runtime. If there is no runtime (or it is shutting down),
-//! the drop falls back to the blocking behaviour of [`Child`]; after the
-//! kill, that wait is short (a sandbox with a pid namespace dies with its
-//! supervisor, the others are torn down by it), but it is a blocking wait.
-//! With `kill_on_drop` turned off, the sandbox keeps running and the task
-//! only reaps it once it ends.
+//! Dropping an [`AsyncChild`] that has not been waited for does what
+//! dropping a [`Child`] does: it sends the kill (unless
+//! [`Sandbox::kill_on_drop`] is turned off) and hands the reaping to the
+//! process's reaper thread, without waiting, inside a runtime or outside
+//! one. With `kill_on_drop` turned off, the sandbox keeps running and is
+//! reaped once it ends.
 //!
 //! [`AsyncWrite`]: ::tokio::io::AsyncWrite
 //! [`AsyncRead`]: ::tokio::io::AsyncRead
@@ -159,66 +154,6 @@ impl Sandbox {
     }
 }
 
-/// The `Child`, with its pidfd registered with the reactor; reaps (and, by
-/// default, kills) the sandbox in the background when dropped unfinished.
-#[derive(Debug)]
-struct Supervisor {
-    /// `None` only while being dropped.
-    child: Option<Child>,
-    /// Whether this is the background reaper's copy, which must not hand
-    /// itself off again (a task dropped unrun, as at runtime shutdown,
-    /// would otherwise respawn forever).
-    reaper: bool,
-}
-
-impl Supervisor {
-    fn child(&self) -> &Child {
-        self.child.as_ref().expect("present until dropped")
-    }
-
-    fn child_mut(&mut self) -> &mut Child {
-        self.child.as_mut().expect("present until dropped")
-    }
-
-    /// Resolves once the sandbox has ended and been reaped.
-    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
-        self.child_mut().poll_wait(cx)
-    }
-}
-
-impl Drop for Supervisor {
-    fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        if child.inner.status.is_some() {
-            return;
-        }
-        if child.inner.kill_on_drop {
-            let _ = child.kill();
-        }
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        // Reap in the background rather than block this thread. Without a
-        // runtime, or if the task is dropped unrun because the runtime is
-        // shutting down, dropping the `Child` kills (when asked to) and
-        // reaps synchronously.
-        if self.reaper {
-            return;
-        }
-        if let Ok(handle) = ::tokio::runtime::Handle::try_current() {
-            let mut sup = Supervisor {
-                child: Some(child),
-                reaper: true,
-            };
-            drop(handle.spawn(async move {
-                let _ = poll_fn(|cx| sup.poll_wait(cx)).await;
-            }));
-        }
-    }
-}
-
 /// A sandboxed program started by [`Sandbox::spawn_async`]: the async form
 /// of [`Child`], shaped like `tokio::process::Child`.
 ///
@@ -239,7 +174,8 @@ pub struct AsyncChild {
     pub stdout: Option<AsyncChildStdout>,
     /// The program's standard error, if piped.
     pub stderr: Option<AsyncChildStderr>,
-    sup: Supervisor,
+    /// With its pidfd registered with the reactor.
+    child: Child,
 }
 
 impl AsyncChild {
@@ -274,38 +210,35 @@ impl AsyncChild {
             stdin,
             stdout,
             stderr,
-            sup: Supervisor {
-                child: Some(child),
-                reaper: false,
-            },
+            child,
         })
     }
 
     /// The program's process id, as seen by the caller.
     pub fn id(&self) -> u32 {
-        self.sup.child().id()
+        self.child.id()
     }
 
     /// The sandbox's pidfd; see [`Child::pidfd`].
     pub fn pidfd(&self) -> BorrowedFd<'_> {
-        self.sup.child().pidfd()
+        self.child.pidfd()
     }
 
     /// What the sandbox actually enforced.
     pub fn enforcement(&self) -> &Enforcement {
-        self.sup.child().enforcement()
+        self.child.enforcement()
     }
 
     /// How the sandbox ended and what it used, once it has been waited for
     /// ([`wait`](AsyncChild::wait) or [`try_wait`](AsyncChild::try_wait)
     /// returned a status).
     pub fn outcome(&self) -> Option<&Outcome> {
-        self.sup.child().outcome()
+        self.child.outcome()
     }
 
     /// Sends `signal` to the program; see [`Child::signal`].
     pub fn signal(&self, signal: i32) -> io::Result<()> {
-        self.sup.child().signal(signal)
+        self.child.signal(signal)
     }
 
     /// Starts killing every process of the sandbox and returns at once; a
@@ -313,7 +246,7 @@ impl AsyncChild {
     /// [`Verdict::Killed`](crate::Verdict::Killed). Does nothing if the
     /// sandbox already ended.
     pub fn start_kill(&mut self) -> io::Result<()> {
-        self.sup.child_mut().kill()
+        self.child.kill()
     }
 
     /// Kills every process of the sandbox and waits for it to be reaped.
@@ -328,7 +261,7 @@ impl AsyncChild {
     /// Returns the status if the sandbox has ended, reaping it, without
     /// waiting.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
-        self.sup.child_mut().try_wait()
+        self.child.try_wait()
     }
 
     /// Waits for the sandbox to end and returns the program's status.
@@ -341,7 +274,7 @@ impl AsyncChild {
     /// returned a status, further calls return the same status.
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
-        poll_fn(|cx| self.sup.poll_wait(cx)).await
+        poll_fn(|cx| self.child.poll_wait(cx)).await
     }
 
     /// Waits for the sandbox to end and collects its stdout and stderr

@@ -315,9 +315,46 @@ impl PreparedCgroup {
         usage
     }
 
+    /// Kills what is left in the cgroup (with `kill`) and removes it if
+    /// nothing is left, without waiting: `Ok(true)` once it is removed,
+    /// `Ok(false)` while processes are still on their way out (wait for
+    /// [`events`](Self::events) and try again).
+    pub(crate) fn try_remove(&mut self, kill: bool) -> Result<bool, Error> {
+        if kill {
+            self.kill()?;
+        }
+        if self.is_populated()? {
+            return Ok(false);
+        }
+        remove_tree(&*self.os, &self.at.dir)?;
+        self.done = true;
+        Ok(true)
+    }
+
+    /// The cgroup's `cgroup.events`, which signals every change of its
+    /// `populated` key with `POLLPRI`.
+    pub(crate) fn events(&self) -> Result<OwnedFd, Error> {
+        let path = self.at.dir.join("cgroup.events");
+        self.os
+            .open_file(&path, false)
+            .map_err(|e| Error::io(IoOp::Open, &path, e))
+    }
+
+    /// Gives up waiting for the cgroup to empty: its removal is retried by
+    /// the next `prepare` of this process, as when `Drop` times out, but
+    /// without waiting here.
+    pub(crate) fn defer(mut self) {
+        self.done = true;
+        if let Some(d) = &self.deferred {
+            d.push(self.at.clone());
+        }
+    }
+
     /// Leaves the cgroup and its processes alone for as long as this
-    /// process lives (a detached sandbox); once it has died, the cgroup is
-    /// stale and the next user of its parent removes it.
+    /// process lives (a sandbox this process cannot reap: a copy inherited
+    /// through `fork`, or one whose reaper could not start); once the
+    /// process has died, the cgroup is stale and the next user of its
+    /// parent removes it.
     pub(crate) fn detach(self) {
         std::mem::forget(self);
     }

@@ -70,6 +70,13 @@ impl Pidfd {
         Ok(())
     }
 
+    /// Drops the registration with the reactor, if any (the descriptor
+    /// stays open).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn deregister(&mut self) {
+        self.reactor = None;
+    }
+
     /// Polls for the process's end through the reactor and reaps it,
     /// returning its raw wait status. Needs [`register`](Pidfd::register).
     #[cfg(feature = "tokio")]

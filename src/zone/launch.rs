@@ -243,6 +243,13 @@ impl Supervisor {
         self.pidfd.register()
     }
 
+    /// Drops its registration with the reactor, if any: before it is handed
+    /// to a thread outside the runtime.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn deregister(&mut self) {
+        self.pidfd.deregister();
+    }
+
     /// Polls for its end through the reactor and reaps it, as
     /// [`wait`](Supervisor::wait) does.
     #[cfg(feature = "tokio")]

@@ -395,3 +395,16 @@ pub fn answer_enosys(nr: libc::c_long) {
         (-1, Some(libc::ENOSYS))
     );
 }
+
+/// Waits until `done`, at most a minute (a guard against hanging, not a
+/// measure of speed), and fails naming `what` if it never is.
+pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "gave up waiting until {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
