@@ -2,12 +2,14 @@
 //!
 //! `raw` issues system calls without libc (for the child zone); `clone`
 //! starts a child on a stack of the caller's; `pidfd` signals and reaps
-//! through process descriptors. The rest of the crate goes through `nix` on
+//! through process descriptors; `lifeline` is what supervisors watch to die
+//! with the caller. The rest of the crate goes through `nix` on
 //! the parent side, or through the safe wrappers here.
 
 pub(crate) mod clone;
 #[cfg(feature = "landlock")]
 pub(crate) mod landlock;
+pub(crate) mod lifeline;
 pub(crate) mod mount;
 pub(crate) mod pidfd;
 pub(crate) mod raw;
