@@ -409,13 +409,81 @@ impl Child {
         self.inner.outcome.as_ref()
     }
 
-    /// Sends `signal` to the program (through the sandbox's supervisor, which
-    /// forwards it; `SIGKILL` kills the whole sandbox).
+    /// Sends `signal` to the program's process group: the program and
+    /// whatever it started that stayed in its group, as a terminal's job
+    /// control would. `SIGKILL` kills the whole sandbox, as
+    /// [`kill`](Child::kill) does; `0` only checks that the sandbox is
+    /// running.
+    ///
+    /// The request goes to the sandbox's supervisor, which sends the signal:
+    /// a `SIGSTOP` stops the program, never the supervisor, so the wall-clock
+    /// limit and the death with the caller hold while the program is
+    /// stopped. Returns once the request is queued (it blocks only while the
+    /// supervisor has many requests unread). Errors: `ESRCH` once the
+    /// sandbox has ended, `EINVAL` for a number that is not a signal.
     pub fn signal(&self, signal: i32) -> io::Result<()> {
         if self.inner.status.is_some() {
             return Err(io::Error::from_raw_os_error(libc::ESRCH));
         }
-        self.inner.supervisor.signal(signal)
+        let sig = match u8::try_from(signal) {
+            Ok(0) => return self.inner.supervisor.signal(0),
+            Ok(s) if s <= 64 => s,
+            _ => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+        };
+        let sent = if signal == libc::SIGKILL {
+            self.request(&[record::REQUEST_KILL])
+        } else {
+            self.request(&[record::REQUEST_SIGNAL, sig])
+        };
+        match sent {
+            Ok(()) => Ok(()),
+            // The supervisor is gone, or cannot be reached: a kill still
+            // ends it (its pid namespace with it, the program by its death
+            // signal).
+            Err(_) if signal == libc::SIGKILL => {
+                match self.inner.supervisor.signal(libc::SIGKILL) {
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+                    other => other,
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Queues a request on the report channel, waiting while the channel is
+    /// full for as long as the supervisor runs. `ESRCH` when the supervisor
+    /// has closed its end.
+    fn request(&self, msg: &[u8]) -> io::Result<()> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use nix::sys::socket::{MsgFlags, send};
+        let gone = || io::Error::from_raw_os_error(libc::ESRCH);
+        loop {
+            match send(
+                self.inner.report.as_raw_fd(),
+                msg,
+                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(nix::Error::EINTR) => {}
+                Err(nix::Error::EAGAIN) => {
+                    let mut pfd = [
+                        PollFd::new(self.inner.report.as_fd(), PollFlags::POLLOUT),
+                        PollFd::new(self.inner.supervisor.pidfd(), PollFlags::POLLIN),
+                    ];
+                    match poll(&mut pfd, PollTimeout::NONE) {
+                        Ok(_) | Err(nix::Error::EINTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    if pfd[1].revents().is_some_and(|r| !r.is_empty()) {
+                        return Err(gone());
+                    }
+                }
+                Err(nix::Error::EPIPE | nix::Error::ECONNRESET | nix::Error::ENOTCONN) => {
+                    return Err(gone());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Waits for the program to end and returns its status. Closes the

@@ -30,9 +30,16 @@ pub(crate) const FLAG_PID_IN_CREDENTIALS: u32 = 8;
 /// killed ([`REQUEST_KILL`]) and the supervisor did.
 pub(crate) const FLAG_KILLED: u32 = 4;
 
-/// The one request the caller sends the supervisor on the report channel:
-/// kill the sandbox and report.
+/// A request the caller sends the supervisor on the report channel (one
+/// byte): kill the sandbox and report.
 pub(crate) const REQUEST_KILL: u8 = b'K';
+
+/// A request the caller sends the supervisor on the report channel, as two
+/// bytes: this byte, then a signal number (1 to 64) for the supervisor to
+/// send to the program's process group. `SIGKILL` means [`REQUEST_KILL`].
+/// The caller never signals the supervisor itself for this: a `SIGSTOP`
+/// would stop it, and with it the limits and the lifeline it watches.
+pub(crate) const REQUEST_SIGNAL: u8 = b'S';
 
 /// Size of an encoded record's seven 32-bit fields.
 const HEADER_LEN: usize = 7 * 4;

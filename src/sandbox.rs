@@ -125,7 +125,19 @@ impl Sandbox {
 
     /// Whether the sandbox dies when the calling process dies (default
     /// `true`). This holds whichever thread spawned the sandbox and whether
-    /// or not that thread still exists.
+    /// or not that thread still exists, and it follows the process that
+    /// spawned: a child it forked neither keeps its sandboxes alive nor
+    /// shares them (a forked child's own sandboxes die with that child).
+    ///
+    /// The sandbox's init watches a pidfd of the caller (Linux 5.3) and a
+    /// close-on-exec pipe only the caller holds, so the sandbox also ends
+    /// when the caller executes another program. A child forked with libc's
+    /// `fork()` closes its copy of the pipe at once; one forked past libc
+    /// (a raw `clone` system call) keeps it, and the caller's `exec` then
+    /// ends the sandbox only once that child has exited or executed too.
+    /// Where `pidfd_open` is missing or refused (`ENOSYS`, `EPERM`), the
+    /// pipe alone holds: the sandbox ends when the caller exits or executes,
+    /// unless a child forked past libc still holds the pipe.
     pub fn die_with_parent(&mut self, yes: bool) -> &mut Self {
         self.cfg.die_with_parent = yes;
         self.changed()

@@ -236,7 +236,12 @@ impl AsyncChild {
         self.child.outcome()
     }
 
-    /// Sends `signal` to the program; see [`Child::signal`].
+    /// Sends `signal` to the program's process group; see
+    /// [`Child::signal`]. A `SIGSTOP` stops the program, never the
+    /// sandbox's init, so awaiting a kill or the sandbox's wall-clock limit
+    /// still ends a stopped sandbox. The request is queued without waiting
+    /// for the program; the call blocks only while the sandbox has many
+    /// requests unread.
     pub fn signal(&self, signal: i32) -> io::Result<()> {
         self.child.signal(signal)
     }

@@ -363,3 +363,97 @@ fn net_filter_denies_sockets_and_reports_it() {
         assert!(!err.contains("\"net\""), "{err}");
     });
 }
+
+/// Waits for `child` up to a bound that only guards against a hang; kills
+/// it and returns `None` past the bound.
+fn wait_bounded(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return Some(st);
+        }
+        if std::time::Instant::now() > give_up {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Started with `SIGCHLD` ignored (a shell or a Python parent may leave it
+/// so), the front end still sees its program end.
+#[test]
+fn ends_when_started_with_sigchld_ignored() {
+    use std::os::unix::process::CommandExt;
+    as_each_identity(|| {
+        let mut cmd = std::process::Command::new(cli());
+        cmd.args(["sh", "-c", "echo hi; exit 3"])
+            .stdout(std::process::Stdio::piped());
+        fn ignore_sigchld() -> std::io::Result<()> {
+            // SAFETY: SIG_IGN installs no handler; signal(2) is
+            // async-signal-safe.
+            unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+            Ok(())
+        }
+        // SAFETY: the hook makes only an async-signal-safe call between
+        // fork and exec.
+        unsafe { cmd.pre_exec(ignore_sigchld) };
+        let mut child = cmd.spawn().unwrap();
+        let st = wait_bounded(&mut child);
+        assert_eq!(
+            st.and_then(|s| s.code()),
+            Some(3),
+            "the front end never saw its program end"
+        );
+    });
+}
+
+/// SIGTERM and SIGINT end the front end, after its sandbox, even when the
+/// program ignores them: it ends by that signal (128+N in a shell), and
+/// nothing of the sandbox is left.
+#[test]
+fn sigterm_and_sigint_end_the_sandbox_and_then_the_front_end() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    as_each_identity(|| {
+        for sig in [libc::SIGTERM, libc::SIGINT] {
+            // The token is the shell's $0, in its command line while it runs.
+            let token = format!("stockade-cli-signal-{}-{sig}", std::process::id());
+            let mut child = std::process::Command::new(cli())
+                .args([
+                    "sh",
+                    "-c",
+                    "trap '' INT TERM; echo ready; while :; do sleep 1; done",
+                    &token,
+                ])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            assert_eq!(line, "ready\n");
+            // SAFETY: kill(2) of our own child, which has not been reaped.
+            unsafe { libc::kill(child.id() as i32, sig) };
+            let st = wait_bounded(&mut child);
+            assert_eq!(
+                st.and_then(|s| s.signal()),
+                Some(sig),
+                "signal {sig}: the front end did not end by it ({st:?})"
+            );
+            // It ended after its sandbox: the program is gone.
+            let left: Vec<u32> = std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline"))
+                        .is_ok_and(|c| c.windows(token.len()).any(|w| w == token.as_bytes()))
+                        && common::pid_alive(*pid)
+                })
+                .collect();
+            assert!(left.is_empty(), "signal {sig}: {left:?} still running");
+        }
+    });
+}

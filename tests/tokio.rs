@@ -262,6 +262,49 @@ fn kill_and_timeouts() {
     });
 }
 
+/// `AsyncChild::signal(SIGSTOP)` stops the program, never the supervisor:
+/// the sandbox still resumes, and a kill and the wall-clock limit still end
+/// it, awaited.
+#[test]
+fn sigstop_stops_the_program_not_the_supervisor() {
+    fn stopped(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with(['T', 't']))
+        })
+    }
+    as_each_identity(|| {
+        current_thread().block_on(async {
+            let bound = Duration::from_secs(30);
+            let mut sb = Sandbox::new();
+            let mut child = spawn(&sb, Command::new("sleep").arg("1000"));
+            let program = child.id();
+            child.signal(libc::SIGSTOP).unwrap();
+            eventually("the program is stopped", || stopped(program)).await;
+            child.signal(libc::SIGCONT).unwrap();
+            eventually("the program runs again", || !stopped(program)).await;
+            child.signal(libc::SIGSTOP).unwrap();
+            eventually("the program is stopped again", || stopped(program)).await;
+            tokio::time::timeout(bound, child.kill())
+                .await
+                .expect("a kill ends a stopped sandbox")
+                .unwrap();
+            assert_eq!(child.outcome().unwrap().verdict, Verdict::Killed);
+
+            sb.timeout(Duration::from_millis(300));
+            let mut child = spawn(&sb, Command::new("sleep").arg("1000"));
+            child.signal(libc::SIGSTOP).unwrap();
+            tokio::time::timeout(bound, child.wait())
+                .await
+                .expect("the timeout ends a stopped sandbox")
+                .unwrap();
+            assert_eq!(child.outcome().unwrap().verdict, Verdict::TimedOut);
+        });
+        assert_no_children();
+    });
+}
+
 #[test]
 fn dropping_kills_the_sandbox() {
     as_each_identity(|| {

@@ -196,6 +196,12 @@ environment.
 
 Exit status: the program's; 128+N if killed by signal N; 124 on timeout;
 125 if the sandbox could not be set up; 126 not executable; 127 not found.
+
+Signals: SIGHUP, SIGQUIT and SIGWINCH are passed on to the program. SIGINT
+and SIGTERM are too, and then the program has 2 seconds to end (a second
+one ends it at once) before the sandbox is killed; stockade then ends by
+that signal (128+N). A signal stockade was started with ignored stays
+ignored.
 ";
 
 /// A size for `option` (see `stockade::units::parse_size`).

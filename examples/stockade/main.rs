@@ -11,14 +11,15 @@ mod json;
 
 use std::os::fd::AsFd;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use stockade::{Command, Error, Sandbox, Verdict};
 
-/// Signals the front end forwards to the sandboxed program.
+/// Signals the front end forwards to the sandboxed program (unless it was
+/// started with them ignored, as a background job is with `SIGINT`).
 const FORWARDED: [Signal; 5] = [
     Signal::SIGINT,
     Signal::SIGTERM,
@@ -26,6 +27,38 @@ const FORWARDED: [Signal; 5] = [
     Signal::SIGQUIT,
     Signal::SIGWINCH,
 ];
+
+/// Of those, the ones that end the front end: the program gets the signal
+/// and [`GRACE`] to end, then the sandbox is killed, and the front end ends
+/// by the same signal (a shell then reports 128+N).
+const ENDING: [Signal; 2] = [Signal::SIGINT, Signal::SIGTERM];
+
+/// How long the program has to end after a forwarded [`ENDING`] signal.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// The signals this process was started with ignored (`SigIgn` in
+/// `/proc/self/status`): an ignored signal stays ignored.
+fn ignored_at_start() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Ends this process by `sig` (blocked and default here): it becomes
+/// pending, then unblocking delivers it. Returns only if that did not end
+/// the process.
+fn die_by(sig: Signal) -> ExitCode {
+    let _ = nix::sys::signal::raise(sig);
+    let mut set = SigSet::empty();
+    set.add(sig);
+    let _ = set.thread_unblock();
+    ExitCode::from(128 + sig as u8)
+}
 
 fn main() -> ExitCode {
     let opts = match args::parse(std::env::args_os().skip(1)) {
@@ -125,9 +158,12 @@ fn main() -> ExitCode {
 
     // Block the signals we forward before spawning, so none is lost between
     // spawn and the wait loop. The sandbox resets its own mask.
+    let ignored = ignored_at_start();
     let mut mask = SigSet::empty();
     for s in FORWARDED {
-        mask.add(s);
+        if ignored & (1 << (s as u32 - 1)) == 0 {
+            mask.add(s);
+        }
     }
     let _ = mask.thread_block();
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok();
@@ -159,13 +195,25 @@ fn main() -> ExitCode {
     };
 
     // The sandbox enforces the timeout itself: wait for it to end, forwarding
-    // signals meanwhile.
+    // signals meanwhile. After an ending signal, the sandbox is killed once
+    // the grace period is over (or at a second one).
+    let mut ending: Option<(Signal, Instant)> = None;
+    let mut killed = false;
     let status = loop {
         let mut fds = vec![PollFd::new(child.pidfd(), PollFlags::POLLIN)];
         if let Some(s) = &sfd {
             fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
         }
-        let _ = poll(&mut fds, PollTimeout::NONE);
+        let timeout = match ending {
+            Some((_, deadline)) if !killed => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                // Rounded up, so the deadline has passed when poll returns.
+                let ms = left.as_millis().saturating_add(1).min(60_000) as u16;
+                PollTimeout::from(ms)
+            }
+            _ => PollTimeout::NONE,
+        };
+        let _ = poll(&mut fds, timeout);
         let child_done = fds[0].revents().is_some_and(|r| !r.is_empty());
         let sig_ready = fds
             .get(1)
@@ -175,8 +223,25 @@ fn main() -> ExitCode {
         if sig_ready {
             if let Some(s) = &sfd {
                 while let Ok(Some(info)) = s.read_signal() {
-                    let _ = child.signal(info.ssi_signo as i32);
+                    let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+                        continue;
+                    };
+                    if !ENDING.contains(&sig) {
+                        let _ = child.signal(sig as i32);
+                    } else if ending.is_none() {
+                        let _ = child.signal(sig as i32);
+                        ending = Some((sig, Instant::now() + GRACE));
+                    } else if !killed {
+                        killed = true;
+                        let _ = child.kill();
+                    }
                 }
+            }
+        }
+        if let Some((_, deadline)) = ending {
+            if !killed && Instant::now() >= deadline {
+                killed = true;
+                let _ = child.kill();
             }
         }
         if child_done {
@@ -216,6 +281,10 @@ fn main() -> ExitCode {
         }
         j.raw("enforcement", &json::enforcement(child.enforcement()));
         eprintln!("{}", j.finish());
+    }
+    if let Some((sig, _)) = ending {
+        // The sandbox has ended: now this process, as asked.
+        return die_by(sig);
     }
     if verdict == Some(Verdict::TimedOut) {
         return ExitCode::from(124);

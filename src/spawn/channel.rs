@@ -1,10 +1,10 @@
 //! The channels between the caller and a sandbox's supervisor: the report
-//! socket (records up, kill requests down) and the lifeline the supervisor
-//! watches to die with the caller.
+//! socket (records up, requests down) and the caller's lifeline (see
+//! `crate::sys::lifeline`), which the supervisor watches to die with the
+//! caller.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::OnceLock;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{self, ControlMessageOwned, MsgFlags, sockopt};
 
@@ -12,35 +12,20 @@ use super::fds::Fds;
 use crate::error::{Error, ParentOp};
 use crate::record::{self, Record};
 
-/// The lifeline pipe: its write end stays open in this process (and closes
-/// only when the process dies or executes another program); every supervisor
-/// polls the read end and ends its sandbox on hang-up. Unlike
-/// `PR_SET_PDEATHSIG`, this does not fire when the spawning thread exits.
-fn lifeline() -> Result<BorrowedFd<'static>, Error> {
-    static LIFELINE: OnceLock<(OwnedFd, OwnedFd)> = OnceLock::new();
-    if let Some((r, _)) = LIFELINE.get() {
-        return Ok(r.as_fd());
-    }
-    let pair = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Io {
-        op: ParentOp::CreateLifeline,
-        source: e.into(),
-    })?;
-    // A concurrent initializer may win; its pipe is as good as ours.
-    let (r, _) = LIFELINE.get_or_init(|| pair);
-    Ok(r.as_fd())
-}
-
 /// One spawn's channels.
 pub(super) struct Channel {
     /// The caller's end of the report socket: setup records, then the exit
-    /// record, arrive here; kill requests leave from here.
+    /// record, arrive here; requests (kill, signal) leave from here.
     pub(super) report: OwnedFd,
     /// The supervisor's end, open until the clone has copied it.
     child: Option<OwnedFd>,
-    /// A duplicate of the lifeline's read end above the program's targets,
-    /// when the original lies below them.
-    lifeline_dup: Option<OwnedFd>,
+    /// Duplicates of the lifeline's descriptors above the program's
+    /// targets, for those that lie below them.
+    lifeline_dups: Vec<OwnedFd>,
+    /// The lifeline pipe's read end and the caller's pidfd, as the
+    /// supervisor sees them (-1: none).
     lifeline: RawFd,
+    caller_pidfd: RawFd,
 }
 
 /// What the report channel said during setup.
@@ -73,27 +58,44 @@ impl Channel {
         .map_err(io_err)?;
         socket::setsockopt(&report, sockopt::PassCred, &true).map_err(io_err)?;
         let child = fds.above_targets(child)?;
-        let (lifeline, lifeline_dup) = if die_with_parent {
-            let l = lifeline()?;
-            if l.as_raw_fd() < fds.floor() {
-                let dup = l.try_clone_to_owned().map_err(|e| Error::Io {
-                    op: ParentOp::DuplicateFd,
-                    source: e,
-                })?;
-                let dup = fds.above_targets(dup)?;
-                (dup.as_raw_fd(), Some(dup))
-            } else {
-                (l.as_raw_fd(), None)
-            }
-        } else {
-            (-1, None)
-        };
-        Ok(Channel {
+        let mut channel = Channel {
             report,
             child: Some(child),
-            lifeline_dup,
-            lifeline,
-        })
+            lifeline_dups: Vec::new(),
+            lifeline: -1,
+            caller_pidfd: -1,
+        };
+        if die_with_parent {
+            let l = crate::sys::lifeline::get().map_err(|e| Error::Io {
+                op: ParentOp::CreateLifeline,
+                source: e,
+            })?;
+            channel.lifeline = channel.above_targets(fds, l.pipe)?;
+            if let Some(p) = l.pidfd {
+                channel.caller_pidfd = channel.above_targets(fds, p)?;
+            }
+        }
+        Ok(channel)
+    }
+
+    /// `fd` itself if it lies above the program's targets, or a duplicate
+    /// there, kept until the clone has copied it.
+    fn above_targets(
+        &mut self,
+        fds: &Fds,
+        fd: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<RawFd, Error> {
+        if fd.as_raw_fd() >= fds.floor() {
+            return Ok(fd.as_raw_fd());
+        }
+        let dup = fd.try_clone_to_owned().map_err(|e| Error::Io {
+            op: ParentOp::DuplicateFd,
+            source: e,
+        })?;
+        let dup = fds.above_targets(dup)?;
+        let raw = dup.as_raw_fd();
+        self.lifeline_dups.push(dup);
+        Ok(raw)
     }
 
     /// The supervisor's end of the report socket.
@@ -101,15 +103,25 @@ impl Channel {
         self.child.as_ref().map_or(-1, AsRawFd::as_raw_fd)
     }
 
-    /// The lifeline's read end as the supervisor sees it (-1: none).
+    /// The lifeline pipe's read end as the supervisor sees it (-1: none).
     pub(super) fn lifeline_fd(&self) -> RawFd {
         self.lifeline
+    }
+
+    /// The caller's pidfd as the supervisor sees it (-1: none).
+    pub(super) fn caller_pidfd(&self) -> RawFd {
+        self.caller_pidfd
+    }
+
+    /// Every descriptor the supervisor holds besides the program's.
+    pub(super) fn held(&self) -> [RawFd; 3] {
+        [self.child_fd(), self.lifeline, self.caller_pidfd]
     }
 
     /// Closes the supervisor's ends: call once the clone has copied them.
     pub(super) fn close_child_side(&mut self) {
         self.child = None;
-        self.lifeline_dup = None;
+        self.lifeline_dups.clear();
     }
 
     /// Reads the report socket until the supervisor says `Running`, a setup

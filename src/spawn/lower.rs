@@ -71,6 +71,7 @@ pub(super) fn plan<'c>(cfg: &Config, compiled: &'c Compiled, parts: Parts<'_>) -
     ChildPlan {
         report_fd: parts.channel.child_fd(),
         lifeline_fd: parts.channel.lifeline_fd(),
+        caller_pidfd: parts.channel.caller_pidfd(),
         namespace_flags: ns.supervisor_clone_flags(),
         pid_ns: ns.contains(Namespaces::PID),
         id_maps: parts.id_maps,

@@ -3,7 +3,7 @@
 //! 1. Lower the [`Command`] against the compiled policy: identity, argv and
 //!    environment, working directory, descriptors ([`ids`], [`argv`],
 //!    [`fds`]).
-//! 2. Open the report channel and the lifeline ([`channel`]), create the
+//! 2. Open the report channel and take the caller's lifeline ([`channel`]), create the
 //!    cgroup, and assemble the [`ChildPlan`].
 //! 3. Launch the supervisor (`crate::zone::launch`), from the policy's
 //!    template mount namespace when it has one.
@@ -83,7 +83,7 @@ fn run(
         identity: &identity,
         exec,
         cwd,
-        fds: fds.zone_plan(&[channel.child_fd(), channel.lifeline_fd()]),
+        fds: fds.zone_plan(&channel.held()),
         channel: &channel,
         cgroup: &cg,
         use_clone3,

@@ -7,7 +7,7 @@
 //! * the **supervisor** sets up what the namespaces share (id maps, hostname,
 //!   the root filesystem), clones the program process, and then stays as the
 //!   sandbox's init: it reaps orphans, forwards signals to the program, dies
-//!   with the caller (lifeline pipe), and finally reports the program's wait
+//!   with the caller (its lifeline), and finally reports the program's wait
 //!   status;
 //! * the **program** process arranges what is per-process (cgroup,
 //!   descriptors, limits, credentials, Landlock, seccomp) and executes the
@@ -110,6 +110,20 @@ pub(crate) fn write_file(dir: c_int, path: &core::ffi::CStr, data: &[u8], stage:
         Ok(n) if n == data.len() => Ok(()),
         Ok(_) => Err(Fail::new(stage, 0, Errno(libc::EIO))),
         Err(e) => Err(Fail::new(stage, 0, e)),
+    }
+}
+
+/// Sets every signal's disposition to its default (`SIGKILL` and `SIGSTOP`
+/// have no other). Each process of the zone starts with the caller's
+/// dispositions, copied at clone: a `SIGCHLD` the caller ignores would have
+/// the kernel reap the zone's children behind its back, and an ignored
+/// signal stays ignored across `execve`. The caller's handlers never run
+/// here (every signal is blocked from the clone on), and none is kept.
+pub(crate) fn reset_signal_dispositions() {
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            let _ = raw::set_disposition(sig, raw::Disposition::Default);
+        }
     }
 }
 

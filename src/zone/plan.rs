@@ -75,7 +75,10 @@ pub(crate) struct ExecPlan {
 pub(crate) struct ChildPlan<'a> {
     // Channels.
     pub(crate) report_fd: c_int,
+    /// The caller's lifeline (see `crate::sys::lifeline`): the read end of
+    /// its pipe and its pidfd (-1: none).
     pub(crate) lifeline_fd: c_int,
+    pub(crate) caller_pidfd: c_int,
 
     // Supervisor.
     /// The supervisor's namespace flags (`CLONE_NEW*`, no time or cgroup

@@ -75,7 +75,6 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
     {
         raw::setrlimit(*res, lim).at(Stage::Rlimit, i as u32)?;
     }
-    reset_signal_dispositions();
     // Reduces the capability sets to the kept ones (ambient, so that they
     // survive execve for any uid) and sets no_new_privs.
     super::caps::after_id_switch(plan.caps)
@@ -85,6 +84,8 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
     if let Some(ll) = plan.landlock {
         super::landlock::apply_in_child(ll).map_err(|(i, e)| Fail::new(Stage::Landlock, i, e))?;
     }
+    // Every disposition is the default: the supervisor reset them at its
+    // start, and this process inherited them.
     raw::sigprocmask(libc::SIG_SETMASK, &0).at(Stage::Signals, 0)?;
     // seccomp last: from here on only the exec loop runs, under the filter
     // (the default profile allows execve and the calls that classify a
@@ -226,14 +227,6 @@ fn cloexec_range(lo: u32, hi: u32) -> Step {
             Ok(())
         }
         Err(e) => Err(Fail::new(Stage::Fds, lo, e)),
-    }
-}
-
-fn reset_signal_dispositions() {
-    for sig in 1..=64 {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            let _ = raw::set_disposition(sig, raw::Disposition::Default);
-        }
     }
 }
 

@@ -3,9 +3,11 @@
 //!
 //! It sets up what the namespaces share (id maps, hostname, the root
 //! filesystem), clones the program process, and then stays as the sandbox's
-//! init: it reaps orphans, forwards signals to the program, dies with the
-//! caller (lifeline pipe), enforces the wall-clock limit, and finally
-//! reports the program's wait status and the sandbox's usage.
+//! init: it reaps orphans, forwards signals to the program's process group
+//! (those sent to it, and those the caller requests on the report channel),
+//! dies with the caller (its lifeline: pidfd and pipe), enforces the
+//! wall-clock limit, and finally reports the program's wait status and the
+//! sandbox's usage.
 
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::Ordering;
@@ -28,6 +30,9 @@ pub(crate) unsafe extern "C" fn supervisor_entry(arg: *mut c_void) -> c_int {
     // are created, and the plan's only mutable state is behind atomics and
     // UnsafeCell.
     let plan = unsafe { &*(arg as *const ChildPlan<'_>) };
+    // Before any child exists: with the caller's ignored SIGCHLD, the kernel
+    // would reap the program unseen.
+    super::reset_signal_dispositions();
     supervisor(plan)
 }
 
@@ -58,6 +63,7 @@ fn supervisor(plan: &ChildPlan<'_>) -> c_int {
     let ctx = InitCtx {
         report_fd: plan.report_fd,
         lifeline_fd: plan.lifeline_fd,
+        caller_pidfd: plan.caller_pidfd,
         program,
         pid_ns: plan.pid_ns,
         cgroup_kill_fd: plan.cgroup_kill_fd,
@@ -184,6 +190,7 @@ fn clone_program(plan: &ChildPlan<'_>) -> Step<i32> {
 struct InitCtx {
     report_fd: c_int,
     lifeline_fd: c_int,
+    caller_pidfd: c_int,
     program: i32,
     pid_ns: bool,
     cgroup_kill_fd: c_int,
@@ -231,6 +238,28 @@ fn teardown_tree(ctx: &InitCtx) {
         // session leader), then the program itself.
         let _ = raw::kill(ctx.program.wrapping_neg(), libc::SIGKILL);
         let _ = raw::kill(ctx.program, libc::SIGKILL);
+    }
+}
+
+/// Ends the sandbox without reporting (the caller is gone, or the
+/// supervisor cannot go on): kills everything and, without a pid namespace,
+/// sweeps what escaped the program's process group, as every other ending
+/// does.
+fn abandon(ctx: &InitCtx, tally: &mut Tally) {
+    teardown_tree(ctx);
+    if !ctx.pid_ns {
+        sweep(ctx, tally);
+    }
+    // In a pid namespace, our exit kills whatever is left.
+}
+
+/// Sends `sig` to the program's process group, or to the program alone
+/// should the group be gone. The program is a session leader: its group
+/// bears its pid, which no other process can take while the program is
+/// unreaped (and nothing is forwarded once it has been reaped).
+fn forward(ctx: &InitCtx, sig: c_int) {
+    if raw::kill(ctx.program.wrapping_neg(), sig).is_err() {
+        let _ = raw::kill(ctx.program, sig);
     }
 }
 
@@ -384,26 +413,32 @@ fn finish(ctx: &InitCtx, tally: &mut Tally, why: u32) -> c_int {
 
 fn init_loop(ctx: InitCtx) -> c_int {
     // Drop every descriptor inherited from the caller: holding them would
-    // keep the caller's pipes and sockets open for the sandbox's lifetime.
-    let mut keep = [ctx.report_fd, ctx.lifeline_fd, ctx.cgroup_kill_fd];
+    // keep the caller's pipes and sockets open for the sandbox's lifetime
+    // (the lifeline's write end among them).
+    let mut keep = [
+        ctx.report_fd,
+        ctx.lifeline_fd,
+        ctx.caller_pidfd,
+        ctx.cgroup_kill_fd,
+    ];
     keep.sort_unstable();
     close_all_except(&keep);
 
-    let mask = SIGSET_ALL & !(sigbit(libc::SIGKILL) | sigbit(libc::SIGSTOP));
-    let signals = match raw::signalfd(&mask, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) {
-        Ok(fd) => fd,
-        Err(_) => {
-            // Cannot supervise: end the sandbox rather than leave it unwatched.
-            teardown_tree(&ctx);
-            return 2;
-        }
-    };
     let mut tally = Tally {
         status: None,
         end_ns: 0,
         info: record::ExitInfo::default(),
     };
-    // The caller's end of the report channel carries kill requests; once the
+    let mask = SIGSET_ALL & !(sigbit(libc::SIGKILL) | sigbit(libc::SIGSTOP));
+    let signals = match raw::signalfd(&mask, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) {
+        Ok(fd) => fd,
+        Err(_) => {
+            // Cannot supervise: end the sandbox rather than leave it unwatched.
+            abandon(&ctx, &mut tally);
+            return 2;
+        }
+    };
+    // The caller's end of the report channel carries requests; once the
     // caller closes it (a detached Child), it is no longer watched.
     let mut control_open = true;
     let sfd = signals.raw();
@@ -415,8 +450,15 @@ fn init_loop(ctx: InitCtx) -> c_int {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            // The lifeline: the pipe hangs up when the caller exits or
+            // executes, its pidfd is readable once it has exited.
             libc::pollfd {
                 fd: ctx.lifeline_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: ctx.caller_pidfd,
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -444,23 +486,34 @@ fn init_loop(ctx: InitCtx) -> c_int {
         match raw::poll(&mut fds, timeout) {
             Ok(_) | Err(Errno(libc::EINTR)) => {}
             Err(_) => {
-                teardown_tree(&ctx);
+                abandon(&ctx, &mut tally);
                 return 2;
             }
         }
-        let [sig_pfd, life_pfd, control_pfd] = fds;
-        if life_pfd.revents != 0 {
+        let [sig_pfd, pipe_pfd, caller_pfd, control_pfd] = fds;
+        if pipe_pfd.revents != 0 || caller_pfd.revents != 0 {
             // The caller is gone: so is the sandbox.
-            teardown_tree(&ctx);
+            abandon(&ctx, &mut tally);
             return 3;
         }
         if control_pfd.revents != 0 {
             let mut req = [0u8; 8];
             match raw::read(ctx.report_fd, &mut req) {
-                Ok(n) if n > 0 && req.first() == Some(&record::REQUEST_KILL) => {
-                    return finish(&ctx, &mut tally, record::FLAG_KILLED);
-                }
-                Ok(n) if n > 0 => {}
+                Ok(n) if n > 0 => match req {
+                    [record::REQUEST_KILL, ..] => {
+                        return finish(&ctx, &mut tally, record::FLAG_KILLED);
+                    }
+                    [record::REQUEST_SIGNAL, sig, ..] if n == 2 => {
+                        let sig = c_int::from(sig);
+                        if sig == libc::SIGKILL {
+                            return finish(&ctx, &mut tally, record::FLAG_KILLED);
+                        }
+                        if tally.status.is_none() && (1..=64).contains(&sig) {
+                            forward(&ctx, sig);
+                        }
+                    }
+                    _ => {}
+                },
                 Err(Errno(libc::EINTR | libc::EAGAIN)) => {}
                 _ => control_open = false,
             }
@@ -478,7 +531,7 @@ fn init_loop(ctx: InitCtx) -> c_int {
                     if signo == libc::SIGCHLD {
                         reap(&ctx, &mut tally, false);
                     } else if tally.status.is_none() {
-                        let _ = raw::kill(ctx.program, signo);
+                        forward(&ctx, signo);
                     }
                 }
             }

@@ -28,6 +28,7 @@ const STACK_SIZE: usize = 256 * 1024;
 pub(crate) unsafe extern "C" fn helper_entry(arg: *mut c_void) -> c_int {
     // SAFETY: guaranteed by the caller (see above).
     let plan = unsafe { &*(arg as *const ChildPlan<'_>) };
+    super::reset_signal_dispositions();
     let Some(h) = plan.helper.get() else {
         return libc::EINVAL;
     };
@@ -82,6 +83,8 @@ unsafe extern "C" fn builder_entry(arg: *mut c_void) -> c_int {
     // SAFETY: guaranteed by the caller; the only writes are to atomics and to
     // `fail`, which nobody reads until we have exited.
     let a = unsafe { &*(arg as *const BuilderArgs<'_>) };
+    // It waits for a child of its own (the `/proc` anchor).
+    super::reset_signal_dispositions();
     match builder(a) {
         Ok(()) => 0,
         Err(f) => {
