@@ -53,7 +53,7 @@ pub fn require_all_features() -> bool {
 }
 
 /// Reports a feature this host lacks: a loud skip, or a failure when every
-/// feature is required and in a VM build (whose environment promises every
+/// feature is required or in a VM build (whose environment promises every
 /// feature the tests use).
 ///
 /// Only for what a host may or may not have (Landlock, user namespaces, a
