@@ -5,6 +5,8 @@
 //! the executed program (`/bin/cat /proc/self/status`, or this test binary
 //! re-executed as a probe) shows the result.
 
+mod common;
+
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::io;
@@ -18,21 +20,7 @@ use stockade::{Namespaces, Sandbox, caps, confine};
 
 // ---------------------------------------------------------------- helpers
 
-fn require_all() -> bool {
-    std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_some_and(|v| v == "1")
-}
-
-/// A missing kernel feature: a failure where every feature is required.
-fn skip(reason: &str) {
-    assert!(!require_all(), "required feature missing: {reason}");
-    eprintln!("SKIPPED: {reason}");
-}
-
-/// Not a kernel feature but the identity the tests run as (the VM suite
-/// runs them as root and as an unprivileged user).
-fn skip_unprivileged(reason: &str) {
-    eprintln!("SKIPPED: {reason}");
-}
+use common::skip;
 
 fn has_cap(cap: ::caps::Capability) -> bool {
     ::caps::has_cap(None, ::caps::CapSet::Effective, cap).unwrap_or(false)
@@ -294,20 +282,21 @@ fn userns_or_skip(control: &Option<Status>) -> bool {
 
 #[test]
 fn drops_every_capability_as_root() {
-    if !privileged() {
-        skip_unprivileged("not running as root with full capabilities");
-        return;
-    }
-    let control = status(None, None).unwrap();
-    assert_ne!(control.hex("CapEff"), 0, "control run has no capabilities");
+    common::as_root(|| {
+        if !privileged() {
+            return skip("root without CAP_SETPCAP, CAP_SETUID or CAP_NET_BIND_SERVICE");
+        }
+        let control = status(None, None).unwrap();
+        assert_ne!(control.hex("CapEff"), 0, "control run has no capabilities");
 
-    let prepared = confine(caps::Policy::new());
-    let report = prepared.report().capabilities.clone().unwrap();
-    assert!(report.kept.is_empty());
-    assert!(report.bounding_set_dropped && report.noroot_locked && report.no_new_privs);
-    let s = status(Some(&prepared), None).unwrap();
-    assert_eq!(s.caps(), [0; 5], "{s:?}");
-    assert!(s.no_new_privs());
+        let prepared = confine(caps::Policy::new());
+        let report = prepared.report().capabilities.clone().unwrap();
+        assert!(report.kept.is_empty());
+        assert!(report.bounding_set_dropped && report.noroot_locked && report.no_new_privs);
+        let s = status(Some(&prepared), None).unwrap();
+        assert_eq!(s.caps(), [0; 5], "{s:?}");
+        assert!(s.no_new_privs());
+    });
 }
 
 #[test]
@@ -498,55 +487,71 @@ fn no_new_privs_can_be_turned_off() {
 }
 
 #[cfg(feature = "landlock")]
-#[test]
-fn landlock_without_no_new_privs_needs_cap_sys_admin() {
+fn read_usr_best_effort() -> stockade::landlock::Policy {
     let mut policy = stockade::landlock::Policy::new();
     policy
         .allow_read("/usr")
         .compat(stockade::CompatLevel::BestEffort);
-    let r = confine::Confinement::new()
-        .landlock(policy.clone())
-        .capabilities(caps::Policy::new())
-        .no_new_privs(false)
-        .prepare();
-    let landlock_active = policy.validate().is_ok_and(|r| r.abi.is_some());
-    if landlock_active {
+    policy
+}
+
+#[cfg(feature = "landlock")]
+#[test]
+fn landlock_without_no_new_privs_needs_cap_sys_admin() {
+    common::as_each_identity(|| {
+        let policy = read_usr_best_effort();
+        if !policy.validate().is_ok_and(|r| r.abi.is_some()) {
+            return skip("the kernel has no Landlock");
+        }
+        let r = confine::Confinement::new()
+            .landlock(policy)
+            .capabilities(caps::Policy::new())
+            .no_new_privs(false)
+            .prepare();
         assert!(
             matches!(r, Err(stockade::confine::Error::NoNewPrivsRequired)),
             "{r:?}"
         );
-    }
-    if privileged() && has_cap(::caps::Capability::CAP_SYS_ADMIN) {
+    });
+}
+
+#[cfg(feature = "landlock")]
+#[test]
+fn landlock_without_no_new_privs_is_allowed_with_cap_sys_admin_as_root() {
+    common::as_root(|| {
+        if !(privileged() && has_cap(::caps::Capability::CAP_SYS_ADMIN)) {
+            return skip("root without CAP_SYS_ADMIN");
+        }
         let mut caps = caps::Policy::new();
         caps.keep(caps::Capability::SysAdmin);
         let r = confine::Confinement::new()
-            .landlock(policy)
+            .landlock(read_usr_best_effort())
             .capabilities(caps)
             .no_new_privs(false)
             .prepare();
         assert!(r.is_ok(), "{r:?}");
-    }
+    });
 }
 
+/// As an unprivileged uid, which holds no capability (root may hold them
+/// all, and then has none to lack).
 #[test]
 fn not_held_capability_is_refused() {
-    let missing = caps::Capability::ALL.iter().copied().find(|c| {
-        let cap: ::caps::Capability = c.name().parse().unwrap();
-        !::caps::has_cap(None, ::caps::CapSet::Permitted, cap).unwrap_or(false)
-    });
-    let Some(missing) = missing else {
-        // Not a kernel feature: nothing this process lacks to test with.
-        eprintln!("SKIPPED: the test process holds every capability");
-        return;
-    };
-    let mut p = caps::Policy::new();
-    p.keep(missing);
-    match confine::Confinement::new().capabilities(p).prepare() {
-        Err(stockade::confine::Error::Caps(stockade::caps::Error::NotHeld { cap })) => {
-            assert_eq!(cap, missing)
+    common::as_unprivileged(|| {
+        let missing = caps::Capability::ALL.iter().copied().find(|c| {
+            let cap: ::caps::Capability = c.name().parse().unwrap();
+            !::caps::has_cap(None, ::caps::CapSet::Permitted, cap).unwrap_or(false)
+        });
+        let missing = missing.expect("an unprivileged uid holds no capability");
+        let mut p = caps::Policy::new();
+        p.keep(missing);
+        match confine::Confinement::new().capabilities(p).prepare() {
+            Err(stockade::confine::Error::Caps(stockade::caps::Error::NotHeld { cap })) => {
+                assert_eq!(cap, missing)
+            }
+            other => panic!("unexpected {other:?}"),
         }
-        other => panic!("unexpected {other:?}"),
-    }
+    });
 }
 
 #[cfg(feature = "serde")]

@@ -166,52 +166,57 @@ fn json_report() {
     });
 }
 
+/// Without a delegated subtree (`--cgroup-parent`), a memory limit is
+/// refused with advice, unless best effort is asked for.
 #[test]
-fn cgroup_limits_on_the_command_line() {
+fn a_memory_limit_without_a_cgroup_parent_is_refused_or_approximated() {
     as_each_identity(|| {
-        match std::env::var("STOCKADE_TEST_CGROUP_PARENT") {
-            Ok(parent) => {
-                // A real cgroup v2 subtree: the memory bomb is OOM-killed.
-                let out = run(&[
-                    "--cgroup-parent",
-                    &parent,
-                    "--memory",
-                    "32M",
-                    "--pids",
-                    "16",
-                    "--cpus",
-                    "1",
-                    "--json",
-                    "--",
-                    "tail",
-                    "/dev/zero",
-                ]);
-                assert_eq!(out.status.code(), Some(128 + 9), "{}", text(&out.stderr));
-                let err = text(&out.stderr);
-                let j = err.lines().last().unwrap();
-                assert!(j.starts_with("{\"status\":\"oom_killed\""), "{j}");
-                assert!(j.contains("\"peak_memory_whole_sandbox\":true"), "{j}");
-                assert!(j.contains("\"memory.max\":\"33554432\""), "{j}");
-                assert!(j.contains("\"pids.max\":\"16\""), "{j}");
-            }
-            Err(_) => {
-                // Without a delegated subtree, a memory limit is refused with
-                // advice, unless best effort is asked for.
-                let out = run(&["--memory", "32M", "--json", "true"]);
-                assert_eq!(out.status.code(), Some(125));
-                let err = text(&out.stderr);
-                assert!(err.contains("memory"), "{err}");
-                assert!(err.contains("\"status\":\"setup_failed\""), "{err}");
-                if err.contains("cgroup v1 hierarchy") {
-                    assert!(err.contains("Delegate=yes"), "{err}");
-                    let out = run(&["--memory", "32M", "--limits-best-effort", "--json", "true"]);
-                    assert!(out.status.success(), "{}", text(&out.stderr));
-                    let err = text(&out.stderr);
-                    assert!(err.contains("\"not_enforced\":[\"memory.max\"]"), "{err}");
-                    assert!(err.contains("\"rlimit_fallbacks\":[\"as\"]"), "{err}");
-                }
-            }
+        let out = run(&["--memory", "32M", "--json", "true"]);
+        assert_eq!(out.status.code(), Some(125));
+        let err = text(&out.stderr);
+        assert!(err.contains("memory"), "{err}");
+        assert!(err.contains("\"status\":\"setup_failed\""), "{err}");
+        if err.contains("cgroup v1 hierarchy") {
+            assert!(err.contains("Delegate=yes"), "{err}");
         }
+        let out = run(&["--memory", "32M", "--limits-best-effort", "--json", "true"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(err.contains("\"not_enforced\":[\"memory.max\"]"), "{err}");
+        assert!(err.contains("\"rlimit_fallbacks\":[\"as\"]"), "{err}");
+    });
+}
+
+/// In a real cgroup v2 subtree the memory bomb is OOM-killed.
+#[test]
+#[cfg_attr(
+    not(stockade_vm),
+    ignore = "needs a delegated cgroup v2 subtree; tests/vm/run runs it"
+)]
+fn cgroup_limits_on_the_command_line_in_a_delegated_cgroup() {
+    as_each_identity(|| {
+        let parent = common::delegated_cgroup();
+        let out = run(&[
+            "--cgroup-parent",
+            parent.to_str().unwrap(),
+            "--memory",
+            "32M",
+            "--pids",
+            "16",
+            "--cpus",
+            "1",
+            "--json",
+            "--",
+            "tail",
+            "/dev/zero",
+        ]);
+        assert_eq!(out.status.code(), Some(128 + 9), "{}", text(&out.stderr));
+        let err = text(&out.stderr);
+        let j = err.lines().last().unwrap();
+        assert!(j.starts_with("{\"status\":\"oom_killed\""), "{j}");
+        assert!(j.contains("\"peak_memory_whole_sandbox\":true"), "{j}");
+        assert!(j.contains("\"memory.max\":\"33554432\""), "{j}");
+        assert!(j.contains("\"pids.max\":\"16\""), "{j}");
     });
 }
 

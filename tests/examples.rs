@@ -2,10 +2,11 @@
 //! `agent_shell.rs`), run as the binaries `cargo test` builds, with their
 //! printed outcomes checked.
 //!
-//! With `STOCKADE_TEST_CGROUP_PARENT` (a delegated cgroup v2 subtree, which
-//! `tests/vm/run -t examples` provides) the examples get it as
-//! `--cgroup-parent` and their memory and pids limits must really hold;
-//! without it those checks print a loud `SKIPPED` line.
+//! Run as is, the examples ask for their cgroup limits best-effort and get
+//! rlimits standing in (the tests check that they say so); the tests whose
+//! names end in `in_a_delegated_cgroup` give them a delegated cgroup v2
+//! subtree as `--cgroup-parent`, where the limits must really hold: those
+//! need `tests/vm/run -t examples` and are ignored elsewhere.
 //!
 //! `cargo test --test examples` alone does not rebuild the examples; a plain
 //! `cargo test --all-features` (or `cargo build --examples --all-features`)
@@ -17,7 +18,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{as_each_identity, skip};
+use common::as_each_identity;
 
 /// The built example `name`, copied where an unprivileged uid can run it.
 fn example(name: &str) -> PathBuf {
@@ -30,16 +31,22 @@ fn example(name: &str) -> PathBuf {
     common::world_executable(&path)
 }
 
-fn cgroup_parent() -> Option<String> {
-    std::env::var("STOCKADE_TEST_CGROUP_PARENT").ok()
+/// Runs example `name` with `args`, asserting it exited with `code`.
+fn run(name: &str, args: &[&str], home: Option<&Path>, code: i32) -> String {
+    run_in(None, name, args, home, code)
 }
 
-/// Runs example `name` with `args` (plus `--cgroup-parent` when there is
-/// one), asserting it exited with `code`.
-fn run(name: &str, args: &[&str], home: Option<&Path>, code: i32) -> String {
+/// Runs example `name` with `args`, and `--cgroup-parent cgroup` when given,
+/// asserting it exited with `code`.
+fn run_in(
+    cgroup: Option<&Path>,
+    name: &str,
+    args: &[&str],
+    home: Option<&Path>,
+    code: i32,
+) -> String {
     let mut cmd = std::process::Command::new(example(name));
-    // agent_shell asks for no cgroup limits.
-    if let Some(p) = cgroup_parent().filter(|_| name != "agent_shell") {
+    if let Some(p) = cgroup {
         cmd.arg("--cgroup-parent").arg(p);
     }
     cmd.args(args);
@@ -74,50 +81,63 @@ fn fields(out: &str, prefix: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// Checks a `limits:` line: with a delegated cgroup, memory and pids limits
-/// are real; without, they are approximated by rlimits and say so.
-fn check_limits(out: &str) {
+/// Checks a `limits:` line of a run without a cgroup parent: the memory and
+/// pids limits are approximated by rlimits, and the line says so.
+fn check_approximated_limits(out: &str) {
     let l = fields(out, "limits:");
     let enforced: Vec<&str> = l["enforced"].split(',').collect();
-    if cgroup_parent().is_some() {
-        assert!(
-            enforced.contains(&"memory.max") && enforced.contains(&"pids.max"),
-            "{out}"
-        );
-        assert_eq!(l["approximated"], "none", "{out}");
-    } else {
-        // RLIMIT_NPROC would not bind real uid 0: it stands in otherwise.
-        let approximated = if common::is_root() { "as" } else { "as,nproc" };
-        assert_eq!(l["approximated"], approximated, "{out}");
-        assert!(!enforced.contains(&"memory.max"), "{out}");
-        skip(
-            "STOCKADE_TEST_CGROUP_PARENT is not set: the examples' cgroup limits are only approximated",
-        );
-    }
+    // RLIMIT_NPROC would not bind real uid 0: it stands in otherwise.
+    let approximated = if common::is_root() { "as" } else { "as,nproc" };
+    assert_eq!(l["approximated"], approximated, "{out}");
+    assert!(!enforced.contains(&"memory.max"), "{out}");
+}
+
+/// Checks a `limits:` line of a run in a delegated cgroup: the memory and
+/// pids limits are real.
+fn check_enforced_limits(out: &str) {
+    let l = fields(out, "limits:");
+    let enforced: Vec<&str> = l["enforced"].split(',').collect();
+    assert!(
+        enforced.contains(&"memory.max") && enforced.contains(&"pids.max"),
+        "{out}"
+    );
+    assert_eq!(l["approximated"], "none", "{out}");
+}
+
+/// Checks compile's output for the hello-world build, whose peak memory is
+/// measured over `peak_scope`.
+fn check_hello_world(out: &str, peak_scope: &str) {
+    let c = fields(out, "compile:");
+    assert_eq!(c["verdict"], "exited", "{out}");
+    assert_eq!(c["code"], "0", "{out}");
+    assert!(c["peak_memory_kib"].parse::<u64>().unwrap() > 0, "{out}");
+    assert_eq!(c["peak_scope"], peak_scope, "{out}");
+    assert!(
+        out.contains(r#"run: status=0 output="hello from a sandboxed build\n""#),
+        "{out}"
+    );
 }
 
 #[test]
 fn compile_builds_and_runs_hello_world() {
     as_each_identity(|| {
         let out = run("compile", &[], None, 0);
-        check_limits(&out);
-        let c = fields(&out, "compile:");
-        assert_eq!(c["verdict"], "exited", "{out}");
-        assert_eq!(c["code"], "0", "{out}");
-        assert!(c["peak_memory_kib"].parse::<u64>().unwrap() > 0, "{out}");
-        assert_eq!(
-            c["peak_scope"],
-            if cgroup_parent().is_some() {
-                "sandbox"
-            } else {
-                "largest_process"
-            },
-            "{out}"
-        );
-        assert!(
-            out.contains(r#"run: status=0 output="hello from a sandboxed build\n""#),
-            "{out}"
-        );
+        check_approximated_limits(&out);
+        check_hello_world(&out, "largest_process");
+    });
+}
+
+#[test]
+#[cfg_attr(
+    not(stockade_vm),
+    ignore = "needs a delegated cgroup v2 subtree; tests/vm/run runs it"
+)]
+fn compile_builds_and_runs_hello_world_in_a_delegated_cgroup() {
+    as_each_identity(|| {
+        let cgroup = common::delegated_cgroup();
+        let out = run_in(Some(&cgroup), "compile", &[], None, 0);
+        check_enforced_limits(&out);
+        check_hello_world(&out, "sandbox");
     });
 }
 
@@ -188,71 +208,110 @@ fn pool_rows(out: &str) -> HashMap<String, (String, String)> {
     rows
 }
 
+/// Checks test_pool's table and summary (without the memory bomb).
+#[cfg(feature = "tokio")]
+fn check_pool(out: &str) {
+    let rows = pool_rows(out);
+    let expect = [
+        ("upcase", "exited", "0"),
+        ("scratch-write", "exited", "0"),
+        ("hostname", "exited", "0"),
+        ("no-network", "exited", "0"),
+        ("assert-fails", "exited", "1"),
+        ("segfault", "signaled", "-"),
+        ("hangs", "timed_out", "-"),
+    ];
+    assert_eq!(rows.len(), expect.len(), "{out}");
+    for (name, verdict, code) in expect {
+        assert_eq!(
+            rows.get(name),
+            Some(&(verdict.to_owned(), code.to_owned())),
+            "worker {name}:\n{out}"
+        );
+    }
+    assert!(out.contains("expected 4, got 5"), "{out}");
+    let s = fields(out, "summary:");
+    assert_eq!(
+        (
+            &*s["workers"],
+            &*s["passed"],
+            &*s["failed"],
+            &*s["timed_out"]
+        ),
+        ("7", "4", "2", "1"),
+        "{out}"
+    );
+    assert_eq!(s["oom_killed"], "0", "{out}");
+}
+
 #[cfg(feature = "tokio")]
 #[test]
 fn test_pool_reports_each_workers_verdict() {
     as_each_identity(|| {
         let out = run("test_pool", &[], None, 0);
-        check_limits(&out);
-        let rows = pool_rows(&out);
-        let expect = [
-            ("upcase", "exited", "0"),
-            ("scratch-write", "exited", "0"),
-            ("hostname", "exited", "0"),
-            ("no-network", "exited", "0"),
-            ("assert-fails", "exited", "1"),
-            ("segfault", "signaled", "-"),
-            ("hangs", "timed_out", "-"),
-        ];
-        assert_eq!(rows.len(), expect.len(), "{out}");
-        for (name, verdict, code) in expect {
-            assert_eq!(
-                rows.get(name),
-                Some(&(verdict.to_owned(), code.to_owned())),
-                "worker {name}:\n{out}"
-            );
-        }
-        assert!(out.contains("expected 4, got 5"), "{out}");
-        let s = fields(&out, "summary:");
-        assert_eq!(
-            (
-                &*s["workers"],
-                &*s["passed"],
-                &*s["failed"],
-                &*s["timed_out"]
-            ),
-            ("7", "4", "2", "1"),
-            "{out}"
-        );
+        check_approximated_limits(&out);
+        check_pool(&out);
+    });
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+#[cfg_attr(
+    not(stockade_vm),
+    ignore = "needs a delegated cgroup v2 subtree; tests/vm/run runs it"
+)]
+fn test_pool_reports_each_workers_verdict_in_a_delegated_cgroup() {
+    as_each_identity(|| {
+        let cgroup = common::delegated_cgroup();
+        let out = run_in(Some(&cgroup), "test_pool", &[], None, 0);
+        check_enforced_limits(&out);
+        check_pool(&out);
+    });
+}
+
+/// Runs test_pool with its memory bomb, checks the workers next to the
+/// bomb and returns (output, the bomb's row, the summary).
+#[cfg(feature = "tokio")]
+fn pool_with_a_bomb(cgroup: Option<&Path>) -> (String, (String, String), HashMap<String, String>) {
+    let out = run_in(cgroup, "test_pool", &["--bomb"], None, 0);
+    let rows = pool_rows(&out);
+    assert_eq!(rows.len(), 8, "{out}");
+    // The other workers are unaffected by the bomb next to them.
+    assert_eq!(rows["upcase"].0, "exited", "{out}");
+    assert_eq!(rows["hangs"].0, "timed_out", "{out}");
+    let s = fields(&out, "summary:");
+    assert_eq!(s["passed"], "4", "{out}");
+    let bomb = rows["memory-bomb"].clone();
+    (out, bomb, s)
+}
+
+/// Without a cgroup, RLIMIT_AS stands in for the memory limit: the bomb's
+/// allocation fails instead of the bomb being OOM-killed.
+#[cfg(feature = "tokio")]
+#[test]
+fn test_pool_with_a_memory_bomb_under_rlimit_as_fails_to_allocate() {
+    as_each_identity(|| {
+        let (out, bomb, s) = pool_with_a_bomb(None);
+        check_approximated_limits(&out);
+        assert_eq!(bomb, ("exited".into(), "1".into()), "{out}");
+        assert!(out.contains("memory exhausted"), "{out}");
         assert_eq!(s["oom_killed"], "0", "{out}");
     });
 }
 
 #[cfg(feature = "tokio")]
 #[test]
-fn test_pool_with_a_memory_bomb_reports_exactly_one_oom_kill() {
+#[cfg_attr(
+    not(stockade_vm),
+    ignore = "needs a delegated cgroup v2 subtree; tests/vm/run runs it"
+)]
+fn test_pool_with_a_memory_bomb_reports_exactly_one_oom_kill_in_a_delegated_cgroup() {
     as_each_identity(|| {
-        let out = run("test_pool", &["--bomb"], None, 0);
-        let rows = pool_rows(&out);
-        assert_eq!(rows.len(), 8, "{out}");
-        // The other workers are unaffected by the bomb next to them.
-        assert_eq!(rows["upcase"].0, "exited", "{out}");
-        assert_eq!(rows["hangs"].0, "timed_out", "{out}");
-        let s = fields(&out, "summary:");
-        assert_eq!(s["passed"], "4", "{out}");
-        if cgroup_parent().is_some() {
-            check_limits(&out);
-            assert_eq!(rows["memory-bomb"].0, "oom_killed", "{out}");
-            assert_eq!(s["oom_killed"], "1", "{out}");
-        } else {
-            // RLIMIT_AS stands in: the bomb's allocation fails instead.
-            assert_eq!(rows["memory-bomb"], ("exited".into(), "1".into()), "{out}");
-            assert!(out.contains("memory exhausted"), "{out}");
-            assert_eq!(s["oom_killed"], "0", "{out}");
-            skip(
-                "no delegated cgroup v2 memory controller: the OOM verdict of the memory bomb is checked only in the VM suite",
-            );
-        }
+        let cgroup = common::delegated_cgroup();
+        let (out, bomb, s) = pool_with_a_bomb(Some(&cgroup));
+        check_enforced_limits(&out);
+        assert_eq!(bomb.0, "oom_killed", "{out}");
+        assert_eq!(s["oom_killed"], "1", "{out}");
     });
 }
 

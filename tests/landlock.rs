@@ -8,6 +8,8 @@
 //! must fail as a hard requirement.
 #![cfg(feature = "landlock")]
 
+mod common;
+
 use std::ffi::CString;
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -26,16 +28,11 @@ fn abi() -> u32 {
     if v > 0 { v as u32 } else { 0 }
 }
 
-fn require_all() -> bool {
-    std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_some_and(|v| v == "1")
-}
-
 /// Landlock itself is needed by every test here; its absence is a skip, or
 /// a failure in the VM suite.
 fn landlock_or_skip() -> bool {
     if abi() == 0 {
-        assert!(!require_all(), "Landlock is required but unavailable");
-        eprintln!("SKIPPED: the kernel has no Landlock");
+        common::skip("the kernel has no Landlock");
         return false;
     }
     true
@@ -516,11 +513,7 @@ fn network_or_skip() -> bool {
         return false;
     }
     if !userns_available() {
-        assert!(
-            !require_all(),
-            "user namespaces are required but unavailable"
-        );
-        eprintln!("SKIPPED: the TCP tests need a user and network namespace of their own");
+        common::skip("the TCP tests need a user and network namespace of their own");
         return false;
     }
     true

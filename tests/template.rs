@@ -186,39 +186,50 @@ fn parent_user_ns(sb: &Sandbox) -> (bool, (u64, u64)) {
     (from_template, (m.dev(), m.ino()))
 }
 
+/// A template built from a policy with a bind serves the next spawns, its
+/// user namespace the parent of theirs.
+fn spawn_twice_from_a_template(sb: &Sandbox) -> (u64, u64) {
+    let (t, _) = parent_user_ns(sb);
+    assert!(!t, "the first spawn builds the whole root");
+    let (t1, ns1) = parent_user_ns(sb);
+    let (t2, ns2) = parent_user_ns(sb);
+    assert!(t1 && t2);
+    assert_eq!(ns1, ns2, "rebuilt although nothing changed");
+    ns2
+}
+
 #[test]
-fn a_template_is_kept_while_the_callers_mounts_stay_and_rebuilt_when_they_change() {
+fn a_template_is_kept_while_the_callers_mounts_stay() {
     as_each_identity(|| {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("sub")).unwrap();
-        if common::is_root() {
-            // This thread's own mount namespace, so that the mounts below
-            // stay out of the host's. Built from here, the template must
-            // follow this namespace.
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
-            nix::mount::mount(
-                None::<&str>,
-                "/",
-                None::<&str>,
-                nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
-                None::<&str>,
-            )
-            .unwrap();
-        }
         let mut sb = Sandbox::new();
         sb.bind_ro(dir.path(), "/data");
-        let (t, _) = parent_user_ns(&sb);
-        assert!(!t, "the first spawn builds the whole root");
-        let (t1, ns1) = parent_user_ns(&sb);
-        let (t2, ns2) = parent_user_ns(&sb);
-        assert!(t1 && t2);
-        assert_eq!(ns1, ns2, "rebuilt although nothing changed");
-        if !common::is_root() {
-            // Only a privileged caller can change its own mount table here
-            // (the test process has threads, so it cannot enter a user
-            // namespace of its own); the root run covers the rebuild.
-            return;
-        }
+        spawn_twice_from_a_template(&sb);
+    });
+}
+
+/// Only a privileged caller can change its own mount table here (the test
+/// process has threads, so it cannot enter a user namespace of its own).
+#[test]
+fn a_template_is_rebuilt_when_the_callers_mounts_change_as_root() {
+    common::as_root(|| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        // This thread's own mount namespace, so that the mounts below stay
+        // out of the host's. Built from here, the template must follow this
+        // namespace.
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .unwrap();
+        let mut sb = Sandbox::new();
+        sb.bind_ro(dir.path(), "/data");
+        let ns2 = spawn_twice_from_a_template(&sb);
         // A mount under the bound directory, made after the template.
         nix::mount::mount(
             Some("tmpfs"),

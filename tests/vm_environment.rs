@@ -3,27 +3,23 @@
 //! memory, pids, cpu and io controllers, unprivileged user namespaces and
 //! Landlock.
 //!
-//! Outside the VM a missing feature prints `SKIPPED: <reason>` on stderr; with
+//! The cgroup subtree and the kernel label exist only in the VM: those tests
+//! are ignored elsewhere. User namespaces and Landlock may be missing on a
+//! host: there a missing one prints `SKIPPED: <reason>` on stderr, and with
 //! `STOCKADE_REQUIRE_ALL_FEATURES=1` (set by the VM runner) it fails the test.
+
+mod common;
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn all_features_required() -> bool {
-    std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_some_and(|v| v == "1")
-}
-
 /// Reports a missing kernel feature: a failure when all features are
 /// required, a loud skip otherwise.
 #[track_caller]
 fn missing(feature: &str, reason: &str) {
-    assert!(
-        !all_features_required(),
-        "{feature} is required (STOCKADE_REQUIRE_ALL_FEATURES=1) but unavailable: {reason}"
-    );
-    eprintln!("SKIPPED: {feature}: {reason}");
+    common::skip(&format!("{feature}: {reason}"));
 }
 
 /// The file system type mounted at `mount_point`, from /proc/self/mountinfo.
@@ -52,20 +48,18 @@ impl Drop for CgroupDir {
 }
 
 #[test]
+#[cfg_attr(
+    not(stockade_vm),
+    ignore = "needs a delegated cgroup v2 subtree; tests/vm/run runs it"
+)]
 fn delegated_cgroup_v2_subtree() {
-    let Some(parent) = std::env::var_os("STOCKADE_TEST_CGROUP_PARENT").map(PathBuf::from) else {
-        return missing(
-            "cgroup v2 delegation",
-            "STOCKADE_TEST_CGROUP_PARENT is not set",
-        );
-    };
+    let parent = common::delegated_cgroup();
     let fs_type = fs_type_at("/sys/fs/cgroup").expect("read /proc/self/mountinfo");
-    if fs_type.as_deref() != Some("cgroup2") {
-        return missing(
-            "cgroup v2",
-            &format!("/sys/fs/cgroup is {fs_type:?}, not a cgroup2 mount"),
-        );
-    }
+    assert_eq!(
+        fs_type.as_deref(),
+        Some("cgroup2"),
+        "/sys/fs/cgroup is not a cgroup2 mount"
+    );
     assert!(
         parent.starts_with("/sys/fs/cgroup"),
         "STOCKADE_TEST_CGROUP_PARENT={} is outside /sys/fs/cgroup",
@@ -163,11 +157,12 @@ fn landlock_abi() {
 }
 
 #[test]
+#[cfg_attr(
+    not(stockade_vm),
+    ignore = "needs the test VM's kernel; tests/vm/run runs it"
+)]
 fn vm_kernel_label_matches() {
-    let Ok(label) = std::env::var("STOCKADE_VM_KERNEL") else {
-        eprintln!("SKIPPED: not in the test VM: STOCKADE_VM_KERNEL is not set");
-        return;
-    };
+    let label = common::vm_kernel();
     let release = fs::read_to_string("/proc/sys/kernel/osrelease").expect("read osrelease");
     assert!(
         release.starts_with(&format!("{label}.")),

@@ -5,6 +5,30 @@
 //! run as root, the test body runs once as root and once more, in a
 //! re-executed copy of the test binary, as an unprivileged uid. Run as a
 //! normal user, it runs once.
+//!
+//! # Tests that cannot run everywhere
+//!
+//! A test reports `ok` only when it ran. There are three kinds of tests that
+//! cannot run on every machine:
+//!
+//! - Tests that need what only the VM runner (`tests/vm/run`) provides: a
+//!   delegated cgroup v2 subtree ([`delegated_cgroup`]) or the VM's kernel
+//!   ([`vm_kernel`]). They are marked
+//!   `#[cfg_attr(not(stockade_vm), ignore = "needs ...; tests/vm/run runs it")]`:
+//!   on a host they show as `ignored` with that reason, and the VM runner,
+//!   which builds with `RUSTFLAGS=--cfg stockade_vm`, runs them. Wherever they
+//!   run, a missing requirement fails them, and a test that asks for one
+//!   without the mark fails on every host, whatever the host has (see
+//!   [`assert_marked_for_the_vm`]).
+//! - Tests of a feature a host may lack (Landlock, user namespaces, python3):
+//!   they call [`skip`], which prints `SKIPPED: <reason>` and lets the test
+//!   pass, except where every feature is required
+//!   (`STOCKADE_REQUIRE_ALL_FEATURES=1`: CI's host run and the VM runner) or
+//!   in a VM build, where it fails the test.
+//! - Tests that need root: their names end in `_as_root` and their body runs
+//!   through [`as_root`]; the VM runner's unprivileged run leaves them out
+//!   (`--skip _as_root`), and an unprivileged user's run reports them through
+//!   [`skip`].
 #![allow(dead_code, clippy::multiple_unsafe_ops_per_block)]
 
 use std::ffi::OsString;
@@ -28,13 +52,74 @@ pub fn require_all_features() -> bool {
     std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_some_and(|v| v == "1")
 }
 
-/// Reports a missing feature: a loud skip, or a failure when every feature
-/// is required.
+/// Reports a feature this host lacks: a loud skip, or a failure when every
+/// feature is required or in a VM build (whose environment promises every
+/// feature the tests use).
+///
+/// Only for what a host may or may not have (Landlock, user namespaces, a
+/// program): what only the VM provides goes through [`delegated_cgroup`] or
+/// [`vm_kernel`] in a test marked for the VM.
+#[track_caller]
 pub fn skip(reason: &str) {
-    if require_all_features() {
+    if require_all_features() || cfg!(stockade_vm) {
         panic!("required feature unavailable: {reason}");
     }
     eprintln!("SKIPPED: {reason}");
+}
+
+/// Whether the test binary was asked to run ignored tests (`--ignored` or
+/// `--include-ignored`).
+pub fn ignored_tests_requested() -> bool {
+    std::env::args().any(|a| a == "--ignored" || a == "--include-ignored")
+}
+
+/// Fails the running test unless it may need what only the VM runner
+/// provides: in a VM build (`--cfg stockade_vm`), or when ignored tests were
+/// asked for. Everywhere else the test can only have run because it lacks the
+/// mark `#[cfg_attr(not(stockade_vm), ignore = "needs ...; tests/vm/run runs
+/// it")]`, which would let it report `ok` on hosts without `need`: that fails
+/// on every host, whatever the host has.
+#[track_caller]
+pub fn assert_marked_for_the_vm(need: &str) {
+    if cfg!(stockade_vm) || ignored_tests_requested() {
+        return;
+    }
+    panic!(
+        "this test needs {need}, which only tests/vm/run provides: mark it \
+         #[cfg_attr(not(stockade_vm), ignore = \"needs {need}; tests/vm/run runs it\")]"
+    );
+}
+
+/// The delegated cgroup v2 subtree for the test's sandboxes
+/// (`STOCKADE_TEST_CGROUP_PARENT`, which `tests/vm/run` provides) with the
+/// memory, pids and cpu controllers. For tests marked for the VM; fails the
+/// test when there is none.
+#[track_caller]
+pub fn delegated_cgroup() -> PathBuf {
+    const NEED: &str = "a delegated cgroup v2 subtree";
+    assert_marked_for_the_vm(NEED);
+    let Some(p) = std::env::var_os("STOCKADE_TEST_CGROUP_PARENT").map(PathBuf::from) else {
+        panic!("needs {NEED}: STOCKADE_TEST_CGROUP_PARENT is not set (tests/vm/run sets it)");
+    };
+    let controllers = std::fs::read_to_string(p.join("cgroup.controllers")).unwrap_or_default();
+    for c in ["memory", "pids", "cpu"] {
+        assert!(
+            controllers.split_whitespace().any(|w| w == c),
+            "needs {NEED}: {} does not offer the {c} controller",
+            p.display()
+        );
+    }
+    p
+}
+
+/// The kernel series the VM runner booted (`STOCKADE_VM_KERNEL`: `6.1` or
+/// `6.12`). For tests marked for the VM; fails the test outside the VM.
+#[track_caller]
+pub fn vm_kernel() -> String {
+    const NEED: &str = "the test VM's kernel";
+    assert_marked_for_the_vm(NEED);
+    std::env::var("STOCKADE_VM_KERNEL")
+        .unwrap_or_else(|_| panic!("needs {NEED}: STOCKADE_VM_KERNEL is not set"))
 }
 
 /// A copy of the current test binary that an unprivileged uid can execute.
@@ -136,6 +221,38 @@ pub fn as_each_identity(body: impl FnOnce()) {
     }
 }
 
+/// Runs `body`, in a process of its own, as root: for tests of what only
+/// root can do. Their names end in `_as_root`, which lets the VM runner's
+/// unprivileged run leave them out; run by another user they are a feature
+/// this host lacks ([`skip`]).
+#[track_caller]
+pub fn as_root(body: impl FnOnce()) {
+    if std::env::var_os(REEXEC_ENV).is_some() {
+        body();
+        return;
+    }
+    let name = test_name();
+    assert!(
+        name.ends_with("_as_root"),
+        "{name} runs only as root: its name must end in `_as_root` (the VM runner's \
+         unprivileged run leaves such tests out)"
+    );
+    if !is_root() {
+        return skip("needs root");
+    }
+    reexec(false);
+}
+
+/// Runs `body`, in a process of its own, as an unprivileged uid: the test
+/// uid when the caller is root, the caller's own otherwise.
+pub fn as_unprivileged(body: impl FnOnce()) {
+    if std::env::var_os(REEXEC_ENV).is_some() {
+        body();
+        return;
+    }
+    reexec(is_root());
+}
+
 /// Re-executes the running test alone in a new process, optionally as the
 /// unprivileged test uid, and asserts it passed.
 fn reexec(unprivileged: bool) {
@@ -151,11 +268,14 @@ fn reexec(unprivileged: bool) {
         .arg("--exact")
         .arg("--nocapture")
         .arg("--test-threads=1")
-        // An #[ignore]d test run on request runs in the re-executed copy too.
-        .arg("--include-ignored")
         .env(REEXEC_ENV, "1")
         .env("STOCKADE_TEST_OWNER", owner)
         .env("STOCKADE_TEST_DEPS_DIR", deps_dir());
+    // An #[ignore]d test runs only on request, and then in the re-executed
+    // copy too (and only then: see `assert_marked_for_the_vm`).
+    if ignored_tests_requested() {
+        cmd.arg("--include-ignored");
+    }
     let mut home = None;
     if unprivileged {
         let h = std::env::temp_dir().join(format!(
