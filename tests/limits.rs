@@ -353,7 +353,11 @@ fn the_nproc_fallback_is_claimed_only_where_it_binds() {
         let (report, nproc, started) = fork_40(&sb);
         let cg = report.cgroup.clone().expect("a cgroup report");
         if cg.applied.iter().any(|a| a.kind.file() == "pids.max") {
-            common::skip("pids.max applied by the cgroup: no fallback to check");
+            // A cgroup with the pids controller (the VM's): the limit is
+            // real, and no stand-in is claimed beside it.
+            assert!(!report.rlimit_fallbacks.contains(&Rlimit::Nproc), "{report}");
+            assert_eq!(report.nproc_scope, None);
+            assert!(started < 20, "{started} started");
             return;
         }
         let text = report.to_string();

@@ -56,7 +56,7 @@ fn detached_sandboxes_are_reaped_and_give_back_what_they_held() {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(65_530);
-        let default = if std::env::var_os("STOCKADE_VM_KERNEL").is_some() {
+        let default = if cfg!(stockade_vm) {
             300
         } else {
             (max_map_count / 4).max(20_000)
@@ -205,7 +205,7 @@ fn supervisor_of(child: &Child) -> u32 {
 #[test]
 fn dropping_a_thousand_live_children_does_not_wait_for_them() {
     as_each_identity(|| {
-        let count = if std::env::var_os("STOCKADE_VM_KERNEL").is_some() {
+        let count = if cfg!(stockade_vm) {
             100
         } else {
             1000
