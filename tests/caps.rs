@@ -14,8 +14,6 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-mod common;
-
 use stockade::{Namespaces, Sandbox, caps, confine};
 
 // ---------------------------------------------------------------- helpers
@@ -434,39 +432,40 @@ fn sandbox_status(sb: &Sandbox) -> Status {
 /// are settled (they need CAP_SETPCAP, which a non-root uid does not keep),
 /// and a kept capability stays, ambient, across the switch and `execve`.
 #[test]
-fn root_without_a_user_namespace_runs_as_another_uid_without_capabilities() {
-    if !privileged() {
-        skip_unprivileged("switching ids without a user namespace needs root");
-        return;
-    }
-    let mut sb = Sandbox::new();
-    sb.namespaces(Namespaces::empty()).uid(65534).gid(65534);
-    let s = sandbox_status(&sb);
-    assert_eq!(s.uid(), 65534, "{s:?}");
-    assert_eq!(s.0["Gid"].split_whitespace().next(), Some("65534"));
-    assert_eq!(s.0["Groups"], "");
-    assert_eq!(s.caps(), [0; 5], "{s:?}");
-    assert!(s.no_new_privs());
+fn without_a_user_namespace_runs_as_another_uid_without_capabilities_as_root() {
+    common::as_root(|| {
+        if !privileged() {
+            return skip("root without CAP_SETPCAP, CAP_SETUID or CAP_NET_BIND_SERVICE");
+        }
+        let mut sb = Sandbox::new();
+        sb.namespaces(Namespaces::empty()).uid(65534).gid(65534);
+        let s = sandbox_status(&sb);
+        assert_eq!(s.uid(), 65534, "{s:?}");
+        assert_eq!(s.0["Gid"].split_whitespace().next(), Some("65534"));
+        assert_eq!(s.0["Groups"], "");
+        assert_eq!(s.caps(), [0; 5], "{s:?}");
+        assert!(s.no_new_privs());
 
-    // A kept capability is the program's (ambient) as a non-root uid; in a
-    // network namespace of its own, it binds port 80 with it.
-    let bind = 1u64 << caps::Capability::NetBindService.number();
-    sb.namespaces(Namespaces::NET)
-        .keep_capability(caps::Capability::NetBindService);
-    let s = sandbox_status(&sb);
-    assert_eq!(s.uid(), 65534, "{s:?}");
-    assert_eq!(s.caps(), [bind; 5], "{s:?}");
-    let exe = common::world_executable(&std::env::current_exe().unwrap());
-    let out = sb
-        .output(
-            stockade::Command::new(exe)
-                .args(["--exact", "probe", "--ignored", "--nocapture"])
-                .env("STOCKADE_PROBE", "bind-any")
-                .env("STOCKADE_PROBE_0", "80"),
-        )
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("PROBE=0\n"), "{stdout}");
+        // A kept capability is the program's (ambient) as a non-root uid; in a
+        // network namespace of its own, it binds port 80 with it.
+        let bind = 1u64 << caps::Capability::NetBindService.number();
+        sb.namespaces(Namespaces::NET)
+            .keep_capability(caps::Capability::NetBindService);
+        let s = sandbox_status(&sb);
+        assert_eq!(s.uid(), 65534, "{s:?}");
+        assert_eq!(s.caps(), [bind; 5], "{s:?}");
+        let exe = common::world_executable(&std::env::current_exe().unwrap());
+        let out = sb
+            .output(
+                stockade::Command::new(exe)
+                    .args(["--exact", "probe", "--ignored", "--nocapture"])
+                    .env("STOCKADE_PROBE", "bind-any")
+                    .env("STOCKADE_PROBE_0", "80"),
+            )
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("PROBE=0\n"), "{stdout}");
+    });
 }
 
 #[test]

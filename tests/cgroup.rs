@@ -387,9 +387,13 @@ fn failed_spawn_and_dropped_child_leave_nothing() {
 /// cgroup (a setsid'd straggler, without a pid namespace) and removes it.
 /// It used to stay, with its descriptors open, until the process died.
 #[test]
+#[cfg_attr(
+    not(stockade_vm),
+    ignore = "needs a delegated cgroup v2 subtree; tests/vm/run runs it"
+)]
 fn a_detached_sandboxs_cgroup_is_removed_when_it_ends() {
     as_each_identity(|| {
-        let Some((p, _lock)) = parent() else { return };
+        let (p, _lock) = parent();
         for pid_ns in [true, false] {
             let mut sb = limited(&p);
             sb.pids_limit(16).kill_on_drop(false);

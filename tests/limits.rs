@@ -355,7 +355,10 @@ fn the_nproc_fallback_is_claimed_only_where_it_binds() {
         if cg.applied.iter().any(|a| a.kind.file() == "pids.max") {
             // A cgroup with the pids controller (the VM's): the limit is
             // real, and no stand-in is claimed beside it.
-            assert!(!report.rlimit_fallbacks.contains(&Rlimit::Nproc), "{report}");
+            assert!(
+                !report.rlimit_fallbacks.contains(&Rlimit::Nproc),
+                "{report}"
+            );
             assert_eq!(report.nproc_scope, None);
             assert!(started < 20, "{started} started");
             return;

@@ -205,11 +205,7 @@ fn supervisor_of(child: &Child) -> u32 {
 #[test]
 fn dropping_a_thousand_live_children_does_not_wait_for_them() {
     as_each_identity(|| {
-        let count = if cfg!(stockade_vm) {
-            100
-        } else {
-            1000
-        };
+        let count = if cfg!(stockade_vm) { 100 } else { 1000 };
         raise_nofile(16 * 1024);
         let sb = Sandbox::new();
         let mut children: Vec<Child> = (0..count)
