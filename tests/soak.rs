@@ -678,6 +678,20 @@ fn kill_harness(rounds: usize, cgroup: Option<&Path>) {
             found.forked_child_hung.push(round);
         }
 
+        // The caller's double-forked daemons are up (under emulation they
+        // can take longer than the whole random window to start), so that
+        // every kill can catch them.
+        let daemons_due = Instant::now() + bound();
+        while Instant::now() < daemons_due {
+            let roles: BTreeSet<String> = marked(&marker)
+                .iter()
+                .map(|p| role(&marker, p.marked.as_deref().unwrap_or("")))
+                .collect();
+            if roles.contains("Pn+d") && roles.contains("Ph+d") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         // A random moment, while both go on spawning.
         std::thread::sleep(Duration::from_micros(random(if in_vm() {
             300_000
