@@ -561,3 +561,49 @@ fn helper_spawn_under_fsopen_enosys() {
     plain.namespaces(stockade::Namespaces::USER | stockade::Namespaces::PID);
     assert!(plain.status(&mut sh("true")).unwrap().success());
 }
+
+/// A bind source is resolved in the caller's view, even `/`: a bind of the
+/// host's root shows the host's root (its `/tmp` holds a file the test made
+/// there), not the sandbox's half-built one; built whole and from the
+/// policy's template.
+#[test]
+fn a_bind_of_the_root_shows_the_callers_root() {
+    as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("marker"), "host").unwrap();
+        let marker = Path::new("/mnt/host").join(dir.path().strip_prefix("/").unwrap());
+        let mut sb = Sandbox::new();
+        sb.bind_ro("/", "/mnt/host");
+        for round in 0..3 {
+            let out = stdout_of(
+                &sb,
+                &format!(
+                    "cat '{}/marker'; echo; [ -d /mnt/host/mnt/host ] && echo NESTED; \
+                     [ -e /mnt/host/proc/self ] && echo proc; true",
+                    marker.display()
+                ),
+            );
+            assert_eq!(out, "host\nproc\n", "spawn {round}");
+        }
+    });
+}
+
+/// The overlay's layers are named by descriptor paths in the mount's
+/// options: `/proc/self/mountinfo` inside shows no host path of the lower
+/// directory (nor of the upper and work directories).
+#[test]
+fn overlay_lower_dir_is_not_shown_in_mountinfo() {
+    as_each_identity(|| {
+        let lower = tempfile::Builder::new()
+            .prefix("stockade-lower-marker")
+            .tempdir()
+            .unwrap();
+        std::fs::write(lower.path().join("f"), "lower").unwrap();
+        let mut sb = Sandbox::new();
+        sb.overlay(lower.path(), "/o");
+        let out = stdout_of(&sb, "cat /o/f; echo; grep ' /o ' /proc/self/mountinfo");
+        assert!(out.starts_with("lower\n"), "{out}");
+        assert!(out.contains("lowerdir=/proc/self/fd/"), "{out}");
+        assert!(!out.contains("stockade-lower-marker"), "{out}");
+    });
+}

@@ -585,8 +585,13 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
                     });
                 }
                 b.known.insert(rel.clone(), Known::Dir);
-                let lower_opt = overlay_escape(lower.as_os_str());
-                b.push(Some(i), &rel, MountKind::Overlay { lower: lower_opt });
+                b.push(
+                    Some(i),
+                    &rel,
+                    MountKind::Overlay {
+                        lower: cstring(name, lower)?,
+                    },
+                );
             }
             Op::Mask { .. } => {
                 let dir = b.known.get(&rel).map(|k| *k == Known::Dir);
@@ -602,18 +607,6 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
         dev_op,
         template,
     })
-}
-
-/// Escapes an overlayfs `lowerdir` value (`,`, `:` and `\` are special).
-fn overlay_escape(p: &OsStr) -> CString {
-    let mut out = Vec::with_capacity(p.len());
-    for &c in p.as_bytes() {
-        if matches!(c, b',' | b':' | b'\\') {
-            out.push(b'\\');
-        }
-        out.push(c);
-    }
-    CString::new(out).unwrap_or_default()
 }
 
 /// How the new root is made.
@@ -635,6 +628,7 @@ pub(crate) struct Mount {
 
 #[derive(Debug)]
 pub(crate) enum MountKind {
+    /// A bind of a host path, resolved in the caller's view.
     Bind {
         src: CString,
         read_only: bool,
@@ -656,6 +650,8 @@ pub(crate) enum MountKind {
         contents: Vec<u8>,
         mode: u32,
     },
+    /// An overlay whose lower layer is the host directory `lower`, resolved
+    /// in the caller's view.
     Overlay {
         lower: CString,
     },
@@ -797,13 +793,5 @@ mod tests {
         assert!(dests.contains(&&b"proc"[..]));
         assert!(dests.contains(&&b"dev/null"[..]));
         assert!(dests.contains(&&b"tmp"[..]));
-    }
-
-    #[test]
-    fn overlay_lowerdir_is_escaped() {
-        assert_eq!(
-            overlay_escape(OsStr::new("/a,b:c\\d")).as_bytes(),
-            b"/a\\,b\\:c\\\\d"
-        );
     }
 }

@@ -7,6 +7,12 @@
 //! object resolved is the object mounted on: a symlink planted in a
 //! caller-supplied tree resolves inside the root, and no path is looked up
 //! twice.
+//!
+//! Every source (bind sources, overlay lower directories) is resolved in the
+//! caller's view: from this process's root, which stays the caller's until
+//! the pivot, while the new root is stacked on it as an unbindable mount, so
+//! that a recursive clone of the caller's `/` leaves out the root being
+//! built.
 
 use core::ffi::{CStr, c_int};
 
@@ -158,6 +164,17 @@ fn ensure_file(root: c_int, rel: &[u8]) -> Result<Fd, Errno> {
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     drop(raw::openat(dirfd, cstr_in(name, &mut buf)?, flags, 0o644)?);
     open_in_root(root, cstr_in(rel, &mut buf)?, libc::O_PATH)
+}
+
+/// Sets the propagation type of the mount `tree` (not its submounts).
+fn set_propagation(tree: c_int, propagation: u64) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: 0,
+        attr_clr: 0,
+        propagation,
+        userns_fd: 0,
+    };
+    mount::mount_setattr(tree, c"", libc::AT_EMPTY_PATH as u32, &attr).map(drop)
 }
 
 fn set_attrs(tree: c_int, attrs: u64, recursive: bool) -> Result<(), Errno> {
@@ -384,13 +401,24 @@ fn apply(b: &mut Build, op: &Mount) -> Result<(), Errno> {
             )?;
             raw::mkdirat(dir.raw(), c"upper", 0o755)?;
             raw::mkdirat(dir.raw(), c"work", 0o755)?;
+            // Every layer is named by a descriptor path: the mount's
+            // options, which the sandbox reads in mountinfo, show no path
+            // of the host.
+            let lower_dir = raw::openat(
+                libc::AT_FDCWD,
+                lower,
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                0,
+            )?;
+            let mut lbuf = [0u8; PATH_MAX];
             let mut ubuf = [0u8; PATH_MAX];
             let mut wbuf = [0u8; PATH_MAX];
+            let lowerdir = fd_path(lower_dir.raw(), b"", &mut lbuf)?;
             let upper = fd_path(dir.raw(), b"/upper", &mut ubuf)?;
             let work = fd_path(dir.raw(), b"/work", &mut wbuf)?;
             let attrs = mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV;
             let opts: [(&CStr, Option<&CStr>); 4] = [
-                (c"lowerdir", Some(lower)),
+                (c"lowerdir", Some(lowerdir)),
                 (c"upperdir", Some(upper)),
                 (c"workdir", Some(work)),
                 (c"userxattr", None),
@@ -490,7 +518,9 @@ fn mask(root: c_int, rel: &[u8], _known_dir: Option<bool>) -> Result<(), Errno> 
 }
 
 /// Makes the mount propagation private, creates the new root and stacks it
-/// on top of the old one (it is reached through its fd).
+/// on top of the old one (it is reached through its fd), unbindable until
+/// the pivot: the sources of the plan, looked up from this process's root
+/// (the caller's), are then the caller's, even `/` cloned recursively.
 fn start(plan: &MountPlan) -> Step<Build> {
     // Nothing done here may propagate back to the caller's namespace.
     raw::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
@@ -523,6 +553,7 @@ fn start(plan: &MountPlan) -> Step<Build> {
         mount::MOVE_MOUNT_F_EMPTY_PATH,
     )
     .at(Stage::RootMount, 0)?;
+    set_propagation(root.raw(), libc::MS_UNBINDABLE).at(Stage::RootMount, 0)?;
     Ok(Build {
         root,
         scratch: None,
@@ -569,6 +600,7 @@ fn finish(mut b: Build, plan: &MountPlan) -> Step {
         )
         .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
     }
+    set_propagation(b.root.raw(), libc::MS_PRIVATE).at(Stage::RootMount, 0)?;
 
     raw::fchdir(b.root.raw()).at(Stage::PivotRoot, 0)?;
     raw::pivot_root(c".", c".").at(Stage::PivotRoot, 0)?;
