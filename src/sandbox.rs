@@ -190,7 +190,12 @@ impl Sandbox {
 
     /// Whether to hide known secret files of the host's `/etc` (default
     /// `true`): shadow and gshadow, sudoers, SSH host keys, Kerberos
-    /// keytabs, TLS private keys, stored Wi-Fi credentials.
+    /// keytabs, TLS private keys, stored Wi-Fi credentials, `machine-id`.
+    /// They are hidden in the default view and beneath any bind, overlay or
+    /// root directory whose source contains them (`bind_ro("/etc", ..)`,
+    /// `root_dir("/")`); a source that is one of them is refused
+    /// ([`fs::Error::HostSecret`]). `false` is the opt-in that exposes them
+    /// all.
     pub fn mask_host_secrets(&mut self, yes: bool) -> &mut Self {
         self.cfg.fs.mask_secrets = yes;
         self.changed()

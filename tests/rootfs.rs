@@ -607,3 +607,80 @@ fn overlay_lower_dir_is_not_shown_in_mountinfo() {
         assert!(!out.contains("stockade-lower-marker"), "{out}");
     });
 }
+
+/// A secret of the host that the default view masks stays masked beneath
+/// any bind, overlay or root directory whose source contains it; binding
+/// the secret itself is a typed error unless the policy opts out of
+/// masking (`mask_host_secrets(false)`), which exposes it.
+#[test]
+fn host_secrets_stay_masked_beneath_binds_unless_opted_out() {
+    as_each_identity(|| {
+        let Some(secret) = ["/etc/shadow", "/etc/gshadow", "/etc/sudoers"]
+            .into_iter()
+            .map(Path::new)
+            .find(|p| p.is_file())
+        else {
+            common::skip("no masked secret file on this host");
+            return;
+        };
+        let rel = secret.strip_prefix("/etc").unwrap();
+        let check = |sb: &Sandbox, path: &Path, what: &str| {
+            let (st, out, _) = run(
+                sb,
+                &format!(
+                    "[ -e '{p}' ] && cat '{p}' 2>&1 | head -c 200",
+                    p = path.display()
+                ),
+            );
+            assert!(st.success(), "{what}: {path:?} is missing: {out}");
+            assert!(
+                out.contains("Permission denied"),
+                "{what}: {path:?} readable: {out}"
+            );
+        };
+        let mut sb = Sandbox::new();
+        sb.bind_ro("/etc", "/host-etc");
+        check(&sb, &Path::new("/host-etc").join(rel), "bind of /etc");
+        let mut sb = Sandbox::new();
+        sb.bind_ro("/", "/mnt/host");
+        check(
+            &sb,
+            &Path::new("/mnt/host").join(secret.strip_prefix("/").unwrap()),
+            "bind of /",
+        );
+        let mut sb = Sandbox::new();
+        sb.root_dir("/");
+        check(&sb, secret, "root directory /");
+        if let Ok(md) = std::fs::symlink_metadata("/etc/ssl/private") {
+            if md.is_dir() {
+                let mut sb = Sandbox::new();
+                sb.overlay("/etc/ssl", "/o");
+                let (_, out, _) = run(&sb, "ls /o/private 2>&1; true");
+                assert!(
+                    out.contains("Permission denied"),
+                    "overlay of /etc/ssl: {out}"
+                );
+            }
+        }
+
+        let mut sb = Sandbox::new();
+        sb.bind_ro(secret, "/s");
+        match sb.validate() {
+            Err(Error::Config(error::ConfigError::Fs(fs::Error::HostSecret {
+                op: fs::OpName::BindRo,
+                path,
+                secret: s,
+            }))) => assert!(path == secret && s == secret, "{path:?} {s:?}"),
+            other => panic!("expected HostSecret, got {other:?}"),
+        }
+        // Opting out exposes it: as root the program reads it (the caller's
+        // explicit bind is not idmapped), as anyone else the kernel decides.
+        sb.mask_host_secrets(false);
+        let (st, out, err) = run(&sb, "head -c 5 /s");
+        if common::is_root() {
+            assert!(st.success() && !out.is_empty(), "{out}{err}");
+        } else {
+            assert!(err.contains("Permission denied"), "{out}{err}");
+        }
+    });
+}

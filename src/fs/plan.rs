@@ -126,6 +126,45 @@ pub(crate) struct MountPlan {
     pub(crate) template: Option<TemplateSplit>,
 }
 
+/// The host's secret files (see `fs::host_secrets`), by canonical path,
+/// with whether each is a directory: masked beneath every source that
+/// contains one.
+struct Secrets(Vec<(PathBuf, bool)>);
+
+impl Secrets {
+    fn load() -> Secrets {
+        Secrets(
+            super::host_secrets()
+                .into_iter()
+                .filter_map(|s| {
+                    let dir = std::fs::symlink_metadata(&s).ok()?.is_dir();
+                    Some((std::fs::canonicalize(&s).unwrap_or(s), dir))
+                })
+                .collect(),
+        )
+    }
+
+    /// The secrets beneath the source `src` of `op`, relative to it, or an
+    /// error if `src` is one of them or lies inside one.
+    fn beneath(&self, op: OpName, src: &Path) -> Result<Vec<(&Path, bool)>, Error> {
+        let canon = std::fs::canonicalize(src).unwrap_or_else(|_| src.to_owned());
+        let mut out = Vec::new();
+        for (s, dir) in &self.0 {
+            if canon.starts_with(s) {
+                return Err(Error::HostSecret {
+                    op,
+                    path: src.to_owned(),
+                    secret: s.clone(),
+                });
+            }
+            if let Ok(rel) = s.strip_prefix(&canon) {
+                out.push((rel, *dir));
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The division of a plan between a template mount namespace, built once
 /// per policy, and the spawns that copy it.
 ///
@@ -249,6 +288,19 @@ struct Builder {
 }
 
 impl Builder {
+    /// Masks, beneath `dest` (relative to the root), the host secrets a
+    /// source of operation `origin` holds at `beneath`.
+    fn mask_secrets(&mut self, origin: Option<usize>, dest: &[u8], beneath: &[(&Path, bool)]) {
+        for (rel, dir) in beneath {
+            let mut d = dest.to_vec();
+            if !d.is_empty() {
+                d.push(b'/');
+            }
+            d.extend_from_slice(rel.as_os_str().as_bytes());
+            self.push(origin, &d, MountKind::Mask { dir: *dir });
+        }
+    }
+
     fn push(&mut self, origin: Option<usize>, dest: &[u8], kind: MountKind) {
         self.ops.push(Mount {
             dest: CString::new(dest).unwrap_or_default(),
@@ -266,6 +318,7 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
         origin: Vec::new(),
         known: Default::default(),
     };
+    let mut secrets: Option<Secrets> = None;
     let root = match &cfg.root {
         Root::HostSystem | Root::Empty => RootSpec::Tmpfs,
         Root::Dir(dir) => {
@@ -281,6 +334,10 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
                     op: OpName::Root,
                     path: dir.clone(),
                 });
+            }
+            if cfg.mask_secrets {
+                let sec = secrets.get_or_insert_with(Secrets::load);
+                b.mask_secrets(None, b"", &sec.beneath(OpName::Root, dir)?);
             }
             RootSpec::Dir(cstring(OpName::Root, dir)?)
         }
@@ -476,6 +533,13 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
                     Err(e) => return Err(missing(name, src, e)),
                 };
                 let dir = md.is_dir();
+                let hidden = if cfg.mask_secrets {
+                    secrets
+                        .get_or_insert_with(Secrets::load)
+                        .beneath(name, src)?
+                } else {
+                    Vec::new()
+                };
                 if let Some(k) = b.known.get(&rel) {
                     if (*k == Known::Dir) != dir {
                         let kind = |d| {
@@ -506,6 +570,7 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
                         devices: *devices,
                     },
                 );
+                b.mask_secrets(Some(i), &rel, &hidden);
             }
             Op::Tmpfs { dest, options } => {
                 check_mode(name, dest, options.mode)?;
@@ -584,6 +649,13 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
                         path: lower.clone(),
                     });
                 }
+                let hidden = if cfg.mask_secrets {
+                    secrets
+                        .get_or_insert_with(Secrets::load)
+                        .beneath(name, lower)?
+                } else {
+                    Vec::new()
+                };
                 b.known.insert(rel.clone(), Known::Dir);
                 b.push(
                     Some(i),
@@ -592,6 +664,7 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
                         lower: cstring(name, lower)?,
                     },
                 );
+                b.mask_secrets(Some(i), &rel, &hidden);
             }
             Op::Mask { .. } => {
                 let dir = b.known.get(&rel).map(|k| *k == Known::Dir);
@@ -793,5 +866,89 @@ mod tests {
         assert!(dests.contains(&&b"proc"[..]));
         assert!(dests.contains(&&b"dev/null"[..]));
         assert!(dests.contains(&&b"tmp"[..]));
+    }
+
+    /// The destinations of the masks of `p`.
+    fn masks(p: &MountPlan) -> Vec<&[u8]> {
+        p.ops
+            .iter()
+            .filter(|o| matches!(o.kind, MountKind::Mask { .. }))
+            .map(|o| o.dest.as_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn secrets_beneath_a_source_stay_masked_and_a_secret_source_is_refused() {
+        // Any of the host's secret files directly under /etc will do.
+        let Some(secret) = crate::fs::host_secrets()
+            .into_iter()
+            .find(|s| s.parent() == Some(Path::new("/etc")) && s.is_file())
+        else {
+            assert!(
+                std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_none_or(|v| v != "1"),
+                "no secret file under /etc on this host"
+            );
+            eprintln!("SKIPPED: no secret file under /etc on this host");
+            return;
+        };
+        let name = secret.file_name().unwrap().as_bytes();
+        let bind = |src: &Path, dest: &str| Op::Bind {
+            src: src.into(),
+            dest: dest.into(),
+            read_only: true,
+            optional: false,
+            devices: false,
+        };
+        let mut cfg = Config::default();
+        cfg.ops.push(bind(Path::new("/etc"), "/x"));
+        cfg.ops.push(bind(Path::new("/"), "/h"));
+        cfg.ops.push(Op::Overlay {
+            lower: "/etc".into(),
+            dest: "/o".into(),
+        });
+        let p = plan(&cfg, ProcKind::Fresh).unwrap();
+        let m = masks(&p);
+        for d in ["x/", "h/etc/", "o/"] {
+            let d = [d.as_bytes(), name].concat();
+            assert!(
+                m.contains(&&d[..]),
+                "{:?} not masked",
+                String::from_utf8_lossy(&d)
+            );
+        }
+        // Each mask follows the op it belongs to, and names it.
+        let x = [&b"x/"[..], name].concat();
+        let i = p.ops.iter().position(|o| o.dest.as_bytes() == x).unwrap();
+        assert!(matches!(
+            p.ops[i - 1].kind,
+            MountKind::Bind { .. } | MountKind::Mask { .. }
+        ));
+        assert_eq!(p.origin[i].0, Some(0));
+        let cfg = Config {
+            root: Root::Dir("/".into()),
+            ..Config::default()
+        };
+        let p = plan(&cfg, ProcKind::Fresh).unwrap();
+        let e = [&b"etc/"[..], name].concat();
+        assert!(masks(&p).contains(&&e[..]));
+
+        for src in [
+            secret.clone(),
+            Path::new("/etc/../etc").join(secret.file_name().unwrap()),
+        ] {
+            let mut cfg = Config::default();
+            cfg.ops.push(bind(&src, "/s"));
+            match plan(&cfg, ProcKind::Fresh) {
+                Err(Error::HostSecret {
+                    op: OpName::BindRo,
+                    secret: s,
+                    ..
+                }) => assert_eq!(s, secret),
+                other => panic!("{src:?}: {other:?}"),
+            }
+            cfg.mask_secrets = false;
+            let p = plan(&cfg, ProcKind::Fresh).unwrap();
+            assert!(masks(&p).is_empty());
+        }
     }
 }
