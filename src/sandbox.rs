@@ -195,7 +195,8 @@ impl Sandbox {
     /// root directory whose source contains them (`bind_ro("/etc", ..)`,
     /// `root_dir("/")`); a source that is one of them is refused
     /// ([`fs::Error::HostSecret`]). `false` is the opt-in that exposes them
-    /// all.
+    /// all (CLI `--expose-host-secrets`, policy file
+    /// `filesystem.mask_host_secrets = false`).
     pub fn mask_host_secrets(&mut self, yes: bool) -> &mut Self {
         self.cfg.fs.mask_secrets = yes;
         self.changed()
