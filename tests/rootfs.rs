@@ -684,3 +684,36 @@ fn host_secrets_stay_masked_beneath_binds_unless_opted_out() {
         }
     });
 }
+
+/// The idmapped system view concerns only the host's system directories: a
+/// root caller's program (say, a build tool in CI) still owns what it
+/// writes into a writable bind, and reads the caller's own private files
+/// there.
+#[test]
+fn writes_into_binds_keep_the_callers_ids() {
+    as_each_identity(|| {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("private"), "mine").unwrap();
+        std::fs::set_permissions(
+            dir.path().join("private"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        let mut sb = Sandbox::new();
+        sb.bind_rw(dir.path(), "/work");
+        let out = stdout_of(
+            &sb,
+            "cat /work/private; echo; mkdir /work/out && echo built > /work/out/file && echo ok",
+        );
+        assert_eq!(out, "mine\nok\n");
+        let md = std::fs::metadata(dir.path().join("out/file")).unwrap();
+        assert_eq!(
+            (md.uid(), md.gid()),
+            (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw()
+            )
+        );
+    });
+}

@@ -166,9 +166,10 @@ environment.
   --file DEST TEXT         create a read-only file containing TEXT
   --mask PATH              hide a file or directory
   --expose-host-secrets    opt in to exposing the host's secrets (/etc/shadow,
-                           SSH host keys...) through binds of their
-                           directories (--ro-bind /etc /etc); by default they
-                           stay masked there, and binding one is refused
+                           SSH host keys...; for a root caller every entry of
+                           /etc that others may not read) through binds of
+                           their directories (--ro-bind /etc /etc); by default
+                           they stay masked there, and binding one is refused
   --landlock-ro PATH       Landlock: allow reading and executing beneath PATH
   --landlock-rw PATH       Landlock: also allow writing beneath PATH
                            (both repeatable, paths as seen in the sandbox; any

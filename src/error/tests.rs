@@ -439,6 +439,7 @@ fn detail_of_every_kind() {
         ParentOp::ReadReport,
         ParentOp::Wait,
         ParentOp::CreateLifeline,
+        ParentOp::IdmapSystemView,
     ] {
         let e = Error::Io {
             op,

@@ -7,6 +7,7 @@
 //! new root with `openat2(RESOLVE_IN_ROOT)`, so a symlink planted in a
 //! caller-supplied tree cannot redirect a mount out of it.
 
+pub(crate) mod idmap;
 pub(crate) mod plan;
 
 use std::ffi::OsStr;

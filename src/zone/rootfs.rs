@@ -17,7 +17,7 @@
 use core::ffi::{CStr, c_int};
 
 use super::{Fail, Step, StepExt};
-use crate::fs::plan::{Mount, MountKind, MountPlan, RootSpec, TemplateSplit};
+use crate::fs::plan::{Mount, MountKind, MountPlan, RootSpec, SYSTEM_SLOTS, TemplateSplit};
 use crate::stage::Stage;
 use crate::sys::mount::{self, MountAttr};
 use crate::sys::raw::{self, Errno, Fd, OpenHow};
@@ -240,6 +240,9 @@ struct Build {
     counter: u64,
     /// The minimal `/dev` tmpfs, sealed read-only at the end.
     dev: Option<Fd>,
+    /// Idmapped trees of the system directories, by slot (-1: none), which
+    /// the caller made and owns (see `fs::idmap`).
+    trees: [c_int; SYSTEM_SLOTS],
 }
 
 impl Build {
@@ -309,7 +312,18 @@ fn apply(b: &mut Build, op: &Mount) -> Result<(), Errno> {
             read_only,
             dir,
             devices,
+            slot,
         } => {
+            let target = if *dir {
+                ensure_dir(root, rel)?
+            } else {
+                ensure_file(root, rel)?
+            };
+            // A tree the caller made for this slot (idmapped, read-only,
+            // nosuid, nodev) is attached as it is.
+            if let Some(&tree) = slot.and_then(|s| b.trees.get(s)).filter(|t| **t >= 0) {
+                return attach(tree, target.raw());
+            }
             let flags = mount::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | mount::AT_RECURSIVE;
             let tree = mount::open_tree(libc::AT_FDCWD, src, flags)?;
             let mut attrs = mount::MOUNT_ATTR_NOSUID;
@@ -320,11 +334,6 @@ fn apply(b: &mut Build, op: &Mount) -> Result<(), Errno> {
                 attrs |= mount::MOUNT_ATTR_RDONLY;
             }
             set_attrs(tree.raw(), attrs, true)?;
-            let target = if *dir {
-                ensure_dir(root, rel)?
-            } else {
-                ensure_file(root, rel)?
-            };
             attach(tree.raw(), target.raw())
         }
         MountKind::Tmpfs {
@@ -521,7 +530,7 @@ fn mask(root: c_int, rel: &[u8], _known_dir: Option<bool>) -> Result<(), Errno> 
 /// on top of the old one (it is reached through its fd), unbindable until
 /// the pivot: the sources of the plan, looked up from this process's root
 /// (the caller's), are then the caller's, even `/` cloned recursively.
-fn start(plan: &MountPlan) -> Step<Build> {
+fn start(plan: &MountPlan, trees: [c_int; SYSTEM_SLOTS]) -> Step<Build> {
     // Nothing done here may propagate back to the caller's namespace.
     raw::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
         .at(Stage::MountPropagation, 0)?;
@@ -559,6 +568,7 @@ fn start(plan: &MountPlan) -> Step<Build> {
         scratch: None,
         counter: 0,
         dev: None,
+        trees,
     })
 }
 
@@ -610,9 +620,10 @@ fn finish(mut b: Build, plan: &MountPlan) -> Step {
 }
 
 /// Builds the new root and pivots into it. Runs in the supervisor, in the new
-/// mount namespace, before the program process exists.
-pub(crate) fn build(plan: &MountPlan) -> Step {
-    let mut b = start(plan)?;
+/// mount namespace, before the program process exists. `trees` are the
+/// system directories' idmapped trees the caller made, if any.
+pub(crate) fn build(plan: &MountPlan, trees: [c_int; SYSTEM_SLOTS]) -> Step {
+    let mut b = start(plan, trees)?;
     for i in 0..plan.ops.len() {
         apply_at(&mut b, plan, i)?;
     }
@@ -623,13 +634,14 @@ pub(crate) fn build(plan: &MountPlan) -> Step {
 /// mount points of the per-spawn part, and pivots into it. Runs once per
 /// policy in the template builder, in the template's new user and mount
 /// namespaces. `anchor_stack` is where the short-lived process that mounts
-/// the `proc` anchor runs.
+/// the `proc` anchor runs; `trees` as for [`build`].
 pub(crate) fn build_template(
     plan: &MountPlan,
     split: &TemplateSplit,
     anchor_stack: (*mut u8, usize),
+    trees: [c_int; SYSTEM_SLOTS],
 ) -> Step {
-    let mut b = start(plan)?;
+    let mut b = start(plan, trees)?;
     for &i in &split.template_ops {
         apply_at(&mut b, plan, i)?;
     }
@@ -669,6 +681,7 @@ pub(crate) fn build_spawn(plan: &MountPlan, split: &TemplateSplit) -> Step {
         scratch: None,
         counter: 0,
         dev: None,
+        trees: [-1; SYSTEM_SLOTS],
     };
     for &i in &split.spawn_ops {
         apply_at(&mut b, plan, i)?;
