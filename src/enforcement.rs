@@ -59,6 +59,15 @@ pub struct Enforcement {
     /// template (its static part, built once per policy) rather than being
     /// built whole for this sandbox. Either way it is the same filesystem.
     pub filesystem_template: bool,
+    /// Whether the host's system directories in the default view are
+    /// idmapped mounts on which every file belongs to `nobody`, so that a
+    /// root caller's program reads there only what others may, whatever
+    /// capability it keeps (Linux 5.12, a filesystem that supports idmapped
+    /// mounts, `CAP_SYS_ADMIN` in the initial user namespace). `false` for
+    /// an unprivileged caller, which needs none; for a root caller where
+    /// they cannot be made, only the entries of `/etc` that others may not
+    /// read are masked (see the threat model).
+    pub system_view_idmapped: bool,
     /// The sandbox's cgroup and the limits in force there; `None` when the
     /// policy asks for no cgroup. In best-effort mode its `skipped` list
     /// names the limits that are not enforced, and its `path` is `None` when
@@ -143,6 +152,9 @@ impl fmt::Display for Enforcement {
                 "host"
             }
         )?;
+        if self.system_view_idmapped {
+            f.write_str(", system directories idmapped (owned by nobody)")?;
+        }
         // Right after "filesystem:", which it qualifies.
         #[cfg(feature = "landlock")]
         if self.landlock_mirrors_fs {

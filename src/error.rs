@@ -326,6 +326,9 @@ pub enum ParentOp {
     Wait,
     /// Creating the lifeline pipe used for die-with-parent.
     CreateLifeline,
+    /// Making, for a root caller, the idmapped mounts of the host's system
+    /// directories (Linux 5.12), on which every file belongs to `nobody`.
+    IdmapSystemView,
 }
 
 impl fmt::Display for ParentOp {
@@ -340,6 +343,9 @@ impl fmt::Display for ParentOp {
             ParentOp::ReadReport => "read the sandbox's setup report",
             ParentOp::Wait => "wait for the sandbox",
             ParentOp::CreateLifeline => "create the lifeline pipe",
+            ParentOp::IdmapSystemView => {
+                "make the idmapped mounts of the host's system directories"
+            }
         })
     }
 }

@@ -205,7 +205,24 @@ impl Sandbox {
 
     /// Whether to hide known secret files of the host's `/etc` (default
     /// `true`): shadow and gshadow, sudoers, SSH host keys, Kerberos
-    /// keytabs, TLS private keys, stored Wi-Fi credentials.
+    /// keytabs, TLS private keys, stored Wi-Fi credentials, `machine-id`;
+    /// for a root caller, also every entry of `/etc` that others may not
+    /// read (its program would own them). They are hidden in the default
+    /// view and beneath any bind, overlay or root directory whose source
+    /// contains them (`bind_ro("/etc", ..)`, `root_dir("/")`); a source that
+    /// is one of them is refused ([`fs::Error::HostSecret`]). `false` is the
+    /// opt-in that exposes them all to explicit sources (CLI
+    /// `--expose-host-secrets`, policy file
+    /// `filesystem.mask_host_secrets = false`).
+    ///
+    /// A root caller's default view stays closed all the same: its system
+    /// directories are idmapped so that the program reads there only what
+    /// others may, or, where that cannot be done, the entries of `/etc` that
+    /// others may not read are masked regardless of this setting (see
+    /// [`Enforcement::system_view_idmapped`](crate::Enforcement::system_view_idmapped)).
+    /// To give a root caller's program one of them, bind it explicitly with
+    /// this opt-in: `mask_host_secrets(false).bind_ro("/etc/shadow",
+    /// "/etc/shadow")`.
     pub fn mask_host_secrets(&mut self, yes: bool) -> &mut Self {
         self.cfg.fs.mask_secrets = yes;
         self.changed()

@@ -460,5 +460,49 @@ fn sigterm_and_sigint_end_the_sandbox_and_then_the_front_end() {
                 .collect();
             assert!(left.is_empty(), "signal {sig}: {left:?} still running");
         }
+/// `--ro-bind /etc /etc` keeps the host's secrets masked beneath the bind,
+/// binding one of them is refused with a pointer to the opt-in, and
+/// `--expose-host-secrets` is that opt-in.
+#[test]
+fn host_secrets_stay_masked_unless_exposed() {
+    as_each_identity(|| {
+        if !std::path::Path::new("/etc/shadow").is_file() {
+            common::skip("no /etc/shadow on this host");
+            return;
+        }
+        let probe = |p: &str| format!("cat {p} >/dev/null 2>&1 && echo READ || echo DENIED");
+        let out = run(&[
+            "--ro-bind",
+            "/etc",
+            "/etc",
+            "sh",
+            "-c",
+            &probe("/etc/shadow"),
+        ]);
+        assert_eq!(text(&out.stdout), "DENIED\n", "{}", text(&out.stderr));
+        let out = run(&["--ro-bind", "/etc/shadow", "/s", "true"]);
+        assert_eq!(out.status.code(), Some(125));
+        assert!(
+            text(&out.stderr).contains("--expose-host-secrets"),
+            "{}",
+            text(&out.stderr)
+        );
+        let out = run(&[
+            "--expose-host-secrets",
+            "--ro-bind",
+            "/etc/shadow",
+            "/s",
+            "sh",
+            "-c",
+            &probe("/s"),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        // Exposed, it is up to the kernel: root owns it, others may not.
+        let expected = if common::is_root() {
+            "READ\n"
+        } else {
+            "DENIED\n"
+        };
+        assert_eq!(text(&out.stdout), expected);
     });
 }

@@ -761,3 +761,184 @@ fn seccomp_classes_escape_without_the_profile() {
         }
     });
 }
+
+/// Every entry beneath `dir` that others may not read (or, for a
+/// directory, list and search), as this identity can see them; symbolic
+/// links are not followed, and nothing beneath an entry listed is.
+fn closed_to_others(dir: &Path) -> Vec<(PathBuf, bool)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(d) = pending.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Ok(md) = e.metadata() else { continue };
+            if md.file_type().is_symlink() {
+                continue;
+            }
+            let mode = md.permissions().mode();
+            let readable = mode & 0o004 != 0 && (!md.is_dir() || mode & 0o001 != 0);
+            if !readable {
+                out.push((e.path(), md.is_dir()));
+            } else if md.is_dir() {
+                pending.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// Root-only files placed in the host's `/etc` and `/usr` for one test
+/// (where they are writable), removed on drop.
+struct RootOnlyFixtures {
+    etc_file: PathBuf,
+    usr_dir: Option<PathBuf>,
+}
+
+impl RootOnlyFixtures {
+    fn create() -> Option<RootOnlyFixtures> {
+        let etc_file = PathBuf::from(format!("/etc/.stockade-test-{}", std::process::id()));
+        std::fs::write(&etc_file, "root-only").ok()?;
+        std::fs::set_permissions(&etc_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let usr_dir = PathBuf::from(format!("/usr/.stockade-test-{}", std::process::id()));
+        let usr_dir = std::fs::create_dir(&usr_dir).ok().map(|()| {
+            std::fs::write(usr_dir.join("inside"), "root-only").unwrap();
+            std::fs::set_permissions(&usr_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+            usr_dir
+        });
+        Some(RootOnlyFixtures { etc_file, usr_dir })
+    }
+}
+
+impl Drop for RootOnlyFixtures {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.etc_file);
+        if let Some(d) = &self.usr_dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// A shell script that prints `READ path` for each of `targets` it can
+/// read (a directory: list as non-empty, or read an entry of), then `done`.
+fn read_probe(targets: &[(PathBuf, bool)]) -> String {
+    let mut script = String::from("cat /etc/passwd >/dev/null || echo BROKEN; ");
+    for (p, dir) in targets {
+        let p = p.display();
+        if *dir {
+            // A masked directory may be listed: it is empty.
+            script.push_str(&format!(
+                "[ -n \"$(ls -A '{p}' 2>/dev/null)\" ] && echo \"READ {p}\"; \
+                 cat '{p}'/* >/dev/null 2>&1 && echo \"READ {p}/*\"; "
+            ));
+        } else {
+            script.push_str(&format!("cat '{p}' >/dev/null 2>&1 && echo \"READ {p}\"; "));
+        }
+    }
+    script.push_str("echo done");
+    script
+}
+
+/// Files of the host that others may not read, in a root caller's sandbox
+/// (whose uid 0 is the host's under the default 1:1 mapping, and an owner
+/// needs no capability to read its own file). The system directories are
+/// idmapped so that every file there is nobody's (where the kernel and the
+/// filesystem allow it), else `/etc`'s closed entries are masked; beneath
+/// the caller's own binds of `/etc` and a root directory of `/`, they are
+/// masked with the host's secrets. Every entry of `/etc` that others may
+/// not read (on this host, and one the test places there when it can)
+/// stays unreadable: with and without a user namespace, keeping the
+/// capabilities that override permissions when the view is idmapped (the
+/// kernel grants none over unmapped owners), from the policy's template as
+/// well as built whole; so does a root-only directory placed under `/usr`
+/// when the report says the view is idmapped. `mask_host_secrets(false)`
+/// is the opt-in that exposes them to a root caller's own bind.
+#[test]
+fn closed_files_of_the_host_are_unreadable_to_a_root_callers_program() {
+    as_each_identity(|| {
+        let fixtures = if is_root() {
+            RootOnlyFixtures::create()
+        } else {
+            None
+        };
+        let targets = closed_to_others(Path::new("/etc"));
+        if targets.is_empty() {
+            common::skip("no entry of /etc is closed to others here, and none could be placed");
+            return;
+        }
+        let usr = fixtures.as_ref().and_then(|f| f.usr_dir.clone());
+        let mut policies = vec![("default", Sandbox::new())];
+        let mut sb = Sandbox::new();
+        sb.bind_ro("/etc", "/etc");
+        policies.push(("bind of /etc at /etc", sb));
+        let mut sb = Sandbox::new();
+        sb.root_dir("/");
+        policies.push(("root directory /", sb));
+        if is_root() {
+            let no_userns = stockade::Namespaces::default() - stockade::Namespaces::USER;
+            let mut sb = Sandbox::new();
+            sb.namespaces(no_userns);
+            policies.push(("no user namespace", sb));
+            let idmapped = Sandbox::new()
+                .spawn(Command::new("/bin/true").stdout(Stdio::null()))
+                .map(|c| c.enforcement().system_view_idmapped)
+                .unwrap_or(false);
+            if idmapped {
+                for (name, ns) in [
+                    ("DAC capabilities kept", stockade::Namespaces::default()),
+                    ("DAC capabilities kept, no user namespace", no_userns),
+                ] {
+                    let mut sb = Sandbox::new();
+                    sb.namespaces(ns)
+                        .keep_capability(stockade::caps::Capability::DacOverride)
+                        .keep_capability(stockade::caps::Capability::DacReadSearch);
+                    policies.push((name, sb));
+                }
+            } else {
+                eprintln!("system view not idmapped here: the masks alone are checked");
+            }
+        }
+        for (name, sb) in &policies {
+            // Three spawns: built whole, then from the policy's template.
+            for round in 0..3 {
+                let child = sb
+                    .spawn(Command::new("/bin/sh").arg("-c").arg("true"))
+                    .unwrap_or_else(|e| panic!("{name}: {}", chain(&e)));
+                let idmapped = child.enforcement().system_view_idmapped;
+                child.wait_with_output().unwrap();
+                let mut all = targets.clone();
+                if idmapped || !is_root() {
+                    all.extend(usr.iter().map(|d| (d.clone(), true)));
+                }
+                let out = sb
+                    .output(Command::new("/bin/sh").arg("-c").arg(read_probe(&all)))
+                    .unwrap_or_else(|e| panic!("{name}: {}", chain(&e)));
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                assert!(
+                    stdout.ends_with("done\n")
+                        && !stdout.contains("READ")
+                        && !stdout.contains("BROKEN"),
+                    "{name}, spawn {round} (system view idmapped: {idmapped}): a file closed to \
+                     others is readable:\n{stdout}"
+                );
+            }
+        }
+        // The opt-in: a root caller's own bind of /etc then shows them (the
+        // probe sees what it can read).
+        if let Some(f) = &fixtures {
+            let mut sb = Sandbox::new();
+            sb.mask_host_secrets(false).bind_ro("/etc", "/etc");
+            let out = sb
+                .output(
+                    Command::new("/bin/sh")
+                        .arg("-c")
+                        .arg(read_probe(&[(f.etc_file.clone(), false)])),
+                )
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(stdout, format!("READ {}\ndone\n", f.etc_file.display()));
+        }
+        drop(fixtures);
+    });
+}

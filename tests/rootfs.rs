@@ -561,3 +561,159 @@ fn helper_spawn_under_fsopen_enosys() {
     plain.namespaces(stockade::Namespaces::USER | stockade::Namespaces::PID);
     assert!(plain.status(&mut sh("true")).unwrap().success());
 }
+
+/// A bind source is resolved in the caller's view, even `/`: a bind of the
+/// host's root shows the host's root (its `/tmp` holds a file the test made
+/// there), not the sandbox's half-built one; built whole and from the
+/// policy's template.
+#[test]
+fn a_bind_of_the_root_shows_the_callers_root() {
+    as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("marker"), "host").unwrap();
+        let marker = Path::new("/mnt/host").join(dir.path().strip_prefix("/").unwrap());
+        let mut sb = Sandbox::new();
+        sb.bind_ro("/", "/mnt/host");
+        for round in 0..3 {
+            let out = stdout_of(
+                &sb,
+                &format!(
+                    "cat '{}/marker'; echo; [ -d /mnt/host/mnt/host ] && echo NESTED; \
+                     [ -e /mnt/host/proc/self ] && echo proc; true",
+                    marker.display()
+                ),
+            );
+            assert_eq!(out, "host\nproc\n", "spawn {round}");
+        }
+    });
+}
+
+/// The overlay's layers are named by descriptor paths in the mount's
+/// options: `/proc/self/mountinfo` inside shows no host path of the lower
+/// directory (nor of the upper and work directories).
+#[test]
+fn overlay_lower_dir_is_not_shown_in_mountinfo() {
+    as_each_identity(|| {
+        let lower = tempfile::Builder::new()
+            .prefix("stockade-lower-marker")
+            .tempdir()
+            .unwrap();
+        std::fs::write(lower.path().join("f"), "lower").unwrap();
+        let mut sb = Sandbox::new();
+        sb.overlay(lower.path(), "/o");
+        let out = stdout_of(&sb, "cat /o/f; echo; grep ' /o ' /proc/self/mountinfo");
+        assert!(out.starts_with("lower\n"), "{out}");
+        assert!(out.contains("lowerdir=/proc/self/fd/"), "{out}");
+        assert!(!out.contains("stockade-lower-marker"), "{out}");
+    });
+}
+
+/// A secret of the host that the default view masks stays masked beneath
+/// any bind, overlay or root directory whose source contains it; binding
+/// the secret itself is a typed error unless the policy opts out of
+/// masking (`mask_host_secrets(false)`), which exposes it.
+#[test]
+fn host_secrets_stay_masked_beneath_binds_unless_opted_out() {
+    as_each_identity(|| {
+        let Some(secret) = ["/etc/shadow", "/etc/gshadow", "/etc/sudoers"]
+            .into_iter()
+            .map(Path::new)
+            .find(|p| p.is_file())
+        else {
+            common::skip("no masked secret file on this host");
+            return;
+        };
+        let rel = secret.strip_prefix("/etc").unwrap();
+        let check = |sb: &Sandbox, path: &Path, what: &str| {
+            let (st, out, _) = run(
+                sb,
+                &format!(
+                    "[ -e '{p}' ] && cat '{p}' 2>&1 | head -c 200",
+                    p = path.display()
+                ),
+            );
+            assert!(st.success(), "{what}: {path:?} is missing: {out}");
+            assert!(
+                out.contains("Permission denied"),
+                "{what}: {path:?} readable: {out}"
+            );
+        };
+        let mut sb = Sandbox::new();
+        sb.bind_ro("/etc", "/host-etc");
+        check(&sb, &Path::new("/host-etc").join(rel), "bind of /etc");
+        let mut sb = Sandbox::new();
+        sb.bind_ro("/", "/mnt/host");
+        check(
+            &sb,
+            &Path::new("/mnt/host").join(secret.strip_prefix("/").unwrap()),
+            "bind of /",
+        );
+        let mut sb = Sandbox::new();
+        sb.root_dir("/");
+        check(&sb, secret, "root directory /");
+        if let Ok(md) = std::fs::symlink_metadata("/etc/ssl/private") {
+            if md.is_dir() {
+                let mut sb = Sandbox::new();
+                sb.overlay("/etc/ssl", "/o");
+                let (_, out, _) = run(&sb, "ls /o/private 2>&1; true");
+                assert!(
+                    out.contains("Permission denied"),
+                    "overlay of /etc/ssl: {out}"
+                );
+            }
+        }
+
+        let mut sb = Sandbox::new();
+        sb.bind_ro(secret, "/s");
+        match sb.validate() {
+            Err(Error::Config(error::ConfigError::Fs(fs::Error::HostSecret {
+                op: fs::OpName::BindRo,
+                path,
+                secret: s,
+            }))) => assert!(path == secret && s == secret, "{path:?} {s:?}"),
+            other => panic!("expected HostSecret, got {other:?}"),
+        }
+        // Opting out exposes it: as root the program reads it (the caller's
+        // explicit bind is not idmapped), as anyone else the kernel decides.
+        sb.mask_host_secrets(false);
+        let (st, out, err) = run(&sb, "head -c 5 /s");
+        if common::is_root() {
+            assert!(st.success() && !out.is_empty(), "{out}{err}");
+        } else {
+            assert!(err.contains("Permission denied"), "{out}{err}");
+        }
+    });
+}
+
+/// The idmapped system view concerns only the host's system directories: a
+/// root caller's program (say, a build tool in CI) still owns what it
+/// writes into a writable bind, and reads the caller's own private files
+/// there.
+#[test]
+fn writes_into_binds_keep_the_callers_ids() {
+    as_each_identity(|| {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("private"), "mine").unwrap();
+        std::fs::set_permissions(
+            dir.path().join("private"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        let mut sb = Sandbox::new();
+        sb.bind_rw(dir.path(), "/work");
+        let out = stdout_of(
+            &sb,
+            "cat /work/private; echo; mkdir /work/out && echo built > /work/out/file && echo ok",
+        );
+        assert_eq!(out, "mine\nok\n");
+        let md = std::fs::metadata(dir.path().join("out/file")).unwrap();
+        assert_eq!(
+            (md.uid(), md.gid()),
+            (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw()
+            )
+        );
+    });
+}

@@ -36,6 +36,8 @@ pub struct Options {
     pub limits_best_effort: bool,
     pub json: bool,
     pub rootfs: Option<PathBuf>,
+    /// `--expose-host-secrets`: `mask_host_secrets(false)`.
+    pub expose_host_secrets: bool,
     pub fs_ops: Vec<fs::Op>,
     /// Landlock: paths readable and executable, paths also writable, TCP
     /// ports the program may connect to.
@@ -163,6 +165,11 @@ environment.
   --symlink TARGET DEST    create a symlink
   --file DEST TEXT         create a read-only file containing TEXT
   --mask PATH              hide a file or directory
+  --expose-host-secrets    opt in to exposing the host's secrets (/etc/shadow,
+                           SSH host keys...; for a root caller every entry of
+                           /etc that others may not read) through binds of
+                           their directories (--ro-bind /etc /etc); by default
+                           they stay masked there, and binding one is refused
   --landlock-ro PATH       Landlock: allow reading and executing beneath PATH
   --landlock-rw PATH       Landlock: also allow writing beneath PATH
                            (both repeatable, paths as seen in the sandbox; any
@@ -341,6 +348,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
             }
             "--cgroup-parent" => o.cgroup_parent = Some(val(&mut it, "--cgroup-parent")?.into()),
             "--limits-best-effort" => o.limits_best_effort = true,
+            "--expose-host-secrets" => o.expose_host_secrets = true,
             "--rootfs" => o.rootfs = Some(val(&mut it, "--rootfs")?.into()),
             "--landlock-ro" => o.landlock_ro.push(val(&mut it, "--landlock-ro")?.into()),
             "--landlock-rw" => o.landlock_rw.push(val(&mut it, "--landlock-rw")?.into()),
@@ -606,7 +614,13 @@ mod tests {
         assert_eq!(o.cpus, Some(0.5));
         assert_eq!(o.cgroup_parent, Some(PathBuf::from("/sys/fs/cgroup/mine")));
         assert!(o.limits_best_effort);
+        assert!(
+            p(&["--expose-host-secrets", "sh"])
+                .unwrap()
+                .expose_host_secrets
+        );
         let o = p(&["sh"]).unwrap();
+        assert!(!o.expose_host_secrets);
         assert_eq!((o.memory, o.pids, o.cpus), (None, None, None));
         let o = p(&["--memory", "1GiB", "--swap", "unlimited", "sh"]).unwrap();
         assert_eq!((o.memory, o.swap), (Some(1 << 30), Some(u64::MAX)));

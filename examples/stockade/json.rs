@@ -91,6 +91,7 @@ pub fn enforcement(e: &Enforcement) -> String {
         }
     }
     j.bool("filesystem", e.filesystem);
+    j.bool("system_view_idmapped", e.system_view_idmapped);
     match &e.cgroup {
         Some(cg) => {
             let mut c = Object::new();

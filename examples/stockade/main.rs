@@ -110,6 +110,9 @@ fn main() -> ExitCode {
     if let Some(r) = &opts.rootfs {
         sb.root_dir(r);
     }
+    if opts.expose_host_secrets {
+        sb.mask_host_secrets(false);
+    }
     for op in &opts.fs_ops {
         sb.fs_op(op.clone());
     }
@@ -181,6 +184,14 @@ fn main() -> ExitCode {
                 _ => 125,
             };
             eprintln!("stockade: {}", one_line(&e));
+            if matches!(
+                &e,
+                Error::Config(stockade::error::ConfigError::Fs(
+                    stockade::fs::Error::HostSecret { .. }
+                ))
+            ) {
+                eprintln!("stockade: --expose-host-secrets is the opt-in");
+            }
             if opts.json {
                 let mut j = json::Object::new();
                 j.str("status", "setup_failed");

@@ -510,6 +510,7 @@ fn detail_of_every_kind() {
         ParentOp::ReadReport,
         ParentOp::Wait,
         ParentOp::CreateLifeline,
+        ParentOp::IdmapSystemView,
     ] {
         let e = Error::Io {
             op,

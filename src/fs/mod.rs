@@ -7,6 +7,7 @@
 //! new root with `openat2(RESOLVE_IN_ROOT)`, so a symlink planted in a
 //! caller-supplied tree cannot redirect a mount out of it.
 
+pub(crate) mod idmap;
 pub(crate) mod plan;
 
 use std::ffi::OsStr;
@@ -18,8 +19,9 @@ pub(crate) const SYSTEM_DIRS: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
 ];
 
-/// Host files under /etc that hold secrets and are masked in the default view.
-/// Paths that do not exist on the host are skipped.
+/// Host files under /etc that hold secrets and are masked in the default view
+/// and beneath every source that contains them. Paths that do not exist on
+/// the host are skipped.
 const SECRET_FILES: &[&str] = &[
     "/etc/shadow",
     "/etc/shadow-",
@@ -184,7 +186,10 @@ pub struct Config {
     /// Mount a private tmpfs on `/tmp`.
     pub tmp: bool,
     /// Mask known secret files of the host's `/etc` (shadow, sudoers, ...)
-    /// when `/etc` comes from the host.
+    /// wherever they appear: in the default view and beneath any bind,
+    /// overlay or root directory whose source contains them. While set, a
+    /// source that is such a file (or lies inside one) is refused
+    /// ([`Error::HostSecret`]).
     pub mask_secrets: bool,
     /// The caller's operations, in order.
     pub ops: Vec<Op>,
@@ -387,11 +392,26 @@ pub enum Error {
         /// Length given.
         len: usize,
     },
+    /// A source is one of the host's secret files that sandboxes never see
+    /// by default (`/etc/shadow`, an SSH host key, ...), or lies inside
+    /// one. A source that merely contains such files is allowed: they stay
+    /// masked beneath its destination.
+    #[error(
+        "{op} source {path:?} would expose the host secret {secret:?}, which stays masked \
+         unless Sandbox::mask_host_secrets(false) is set"
+    )]
+    HostSecret {
+        /// The operation.
+        op: OpName,
+        /// The source given.
+        path: PathBuf,
+        /// The secret it is or lies in.
+        secret: PathBuf,
+    },
 }
 
 /// The host's secret files that exist (not symbolic links), including SSH
 /// host private keys: what the default view masks.
-#[cfg_attr(not(feature = "landlock"), allow(dead_code))]
 pub(crate) fn host_secrets() -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = SECRET_FILES
         .iter()
@@ -428,6 +448,7 @@ mod tests {
             Error::NulByte { .. } => "NulByte",
             Error::KindMismatch { .. } => "KindMismatch",
             Error::FileTooLarge { .. } => "FileTooLarge",
+            Error::HostSecret { .. } => "HostSecret",
         }
     }
 
@@ -511,12 +532,24 @@ mod tests {
                 },
                 vec!["\"/big\"", "17825792 bytes", "16 MiB"],
             ),
+            (
+                Error::HostSecret {
+                    op: OpName::BindRo,
+                    path: "/etc/ssh/ssh_host_ed25519_key".into(),
+                    secret: "/etc/ssh/ssh_host_ed25519_key".into(),
+                },
+                vec![
+                    "bind_ro",
+                    "\"/etc/ssh/ssh_host_ed25519_key\"",
+                    "Sandbox::mask_host_secrets(false)",
+                ],
+            ),
         ];
         for (e, items) in &samples {
             assert_actionable(e, items);
         }
         let seen: std::collections::BTreeSet<_> = samples.iter().map(|(e, _)| variant(e)).collect();
-        assert_eq!(seen.len(), 10, "a variant has no sample");
+        assert_eq!(seen.len(), 11, "a variant has no sample");
         // Only the operations that have a `_try` form suggest it.
         let e = Error::MissingSource {
             op: OpName::Overlay,

@@ -2,11 +2,15 @@
 //! executes: every string converted, every destination normalized and
 //! checked, and the division between a policy's template and each spawn.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CStr, CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::{Config, DEVICES, Error, NodeKind, Op, OpName, Root, SECRET_FILES, SYSTEM_DIRS};
+
+/// How many of the host's system directories a plan can bind: the size of
+/// the per-spawn array of idmapped trees (see [`SystemBind`]).
+pub(crate) const SYSTEM_SLOTS: usize = SYSTEM_DIRS.len();
 
 /// `/proc` entries made read-only in a fresh `/proc` (writes there reach the
 /// host kernel when the caller is root).
@@ -124,6 +128,83 @@ pub(crate) struct MountPlan {
     /// How the plan divides between a template mount namespace and each
     /// spawn (`None`: every spawn builds the whole plan).
     pub(crate) template: Option<TemplateSplit>,
+    /// The binds of the host's system directories (see `fs::idmap`).
+    pub(crate) system: Vec<SystemBind>,
+}
+
+/// A bind of one of the host's system directories, which a root caller
+/// gives its sandbox as a tree idmapped so that no id the sandbox can be
+/// owns anything there (see `fs::idmap`).
+#[derive(Debug)]
+pub(crate) struct SystemBind {
+    /// Its index in `SYSTEM_DIRS`: where the per-spawn array of idmapped
+    /// trees holds its tree, if any.
+    pub(crate) slot: usize,
+    /// The host directory.
+    pub(crate) src: CString,
+    /// Whether a root caller can make it idmapped: `Some(false)` when the
+    /// policy was lowered by a root caller that could not (then the entries
+    /// of `/etc` that others may not read are masked instead), `None` when it was lowered
+    /// by an unprivileged caller (a root spawn then makes it all the same).
+    pub(crate) idmap: Option<bool>,
+}
+
+/// The host's secret files (see `fs::host_secrets`), by canonical path,
+/// with whether each is a directory: masked beneath every source that
+/// contains one. For a root caller, whose program would own the host's
+/// root-owned files, they include every entry of `/etc` that others may not
+/// read (see `fs::idmap`), found when a source first reaches into `/etc`.
+struct Secrets {
+    found: Vec<(PathBuf, bool)>,
+    /// For a root caller, until its entries have been added: the canonical
+    /// `/etc`.
+    root_etc: Option<PathBuf>,
+}
+
+impl Secrets {
+    fn load(root: bool) -> Secrets {
+        Secrets {
+            found: super::host_secrets()
+                .into_iter()
+                .filter_map(|s| {
+                    let dir = std::fs::symlink_metadata(&s).ok()?.is_dir();
+                    Some((std::fs::canonicalize(&s).unwrap_or(s), dir))
+                })
+                .collect(),
+            root_etc: root
+                .then(|| std::fs::canonicalize("/etc").unwrap_or_else(|_| PathBuf::from("/etc"))),
+        }
+    }
+
+    /// The secrets beneath the source `src` of `op`, relative to it, or an
+    /// error if `src` is one of them or lies inside one.
+    fn beneath(&mut self, op: OpName, src: &Path) -> Result<Vec<(&Path, bool)>, Error> {
+        let canon = std::fs::canonicalize(src).unwrap_or_else(|_| src.to_owned());
+        if let Some(etc) = self
+            .root_etc
+            .take_if(|etc| etc.starts_with(&canon) || canon.starts_with(etc))
+        {
+            for (e, dir) in super::idmap::closed_to_others(&etc) {
+                if !self.found.iter().any(|(s, _)| e.starts_with(s)) {
+                    self.found.push((e, dir));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (s, dir) in &self.found {
+            if canon.starts_with(s) {
+                return Err(Error::HostSecret {
+                    op,
+                    path: src.to_owned(),
+                    secret: s.clone(),
+                });
+            }
+            if let Ok(rel) = s.strip_prefix(&canon) {
+                out.push((rel, *dir));
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// The division of a plan between a template mount namespace, built once
@@ -249,6 +330,19 @@ struct Builder {
 }
 
 impl Builder {
+    /// Masks, beneath `dest` (relative to the root), the host secrets a
+    /// source of operation `origin` holds at `beneath`.
+    fn mask_secrets(&mut self, origin: Option<usize>, dest: &[u8], beneath: &[(&Path, bool)]) {
+        for (rel, dir) in beneath {
+            let mut d = dest.to_vec();
+            if !d.is_empty() {
+                d.push(b'/');
+            }
+            d.extend_from_slice(rel.as_os_str().as_bytes());
+            self.push(origin, &d, MountKind::Mask { dir: *dir });
+        }
+    }
+
     fn push(&mut self, origin: Option<usize>, dest: &[u8], kind: MountKind) {
         self.ops.push(Mount {
             dest: CString::new(dest).unwrap_or_default(),
@@ -259,13 +353,32 @@ impl Builder {
     }
 }
 
-/// Builds the child-side plan.
+/// Builds the child-side plan, for the calling process's identity: a root
+/// caller's plan records whether its system binds can be idmapped, masks
+/// the entries of `/etc` that others may not read where they cannot, and
+/// counts those among the secrets masked beneath its own sources (see
+/// `fs::idmap`).
 pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error> {
+    let root = nix::unistd::geteuid().is_root();
+    plan_with(cfg, proc_kind, root, &super::idmap::supported)
+}
+
+/// Builds the child-side plan, for a root caller (`caller_root`) or not.
+/// For a root caller, `idmap` tells whether it can give a system directory
+/// to a sandbox idmapped.
+fn plan_with(
+    cfg: &Config,
+    proc_kind: ProcKind,
+    caller_root: bool,
+    idmap: &dyn Fn(&CStr) -> bool,
+) -> Result<MountPlan, Error> {
     let mut b = Builder {
         ops: Vec::new(),
         origin: Vec::new(),
         known: Default::default(),
     };
+    let mut secrets: Option<Secrets> = None;
+    let mut system = Vec::new();
     let root = match &cfg.root {
         Root::HostSystem | Root::Empty => RootSpec::Tmpfs,
         Root::Dir(dir) => {
@@ -282,12 +395,17 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
                     path: dir.clone(),
                 });
             }
+            if cfg.mask_secrets {
+                let sec = secrets.get_or_insert_with(|| Secrets::load(caller_root));
+                b.mask_secrets(None, b"", &sec.beneath(OpName::Root, dir)?);
+            }
             RootSpec::Dir(cstring(OpName::Root, dir)?)
         }
     };
 
     if cfg.root == Root::HostSystem {
-        for dir in SYSTEM_DIRS {
+        let mut etc_unguarded = false;
+        for (slot, dir) in SYSTEM_DIRS.iter().enumerate() {
             let p = Path::new(dir);
             let Ok(md) = std::fs::symlink_metadata(p) else {
                 continue;
@@ -304,19 +422,31 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
                     },
                 );
             } else if md.is_dir() {
+                let src = cstring(OpName::BindRo, p)?;
+                let guard = caller_root.then(|| idmap(&src));
+                if *dir == "/etc" && guard == Some(false) {
+                    etc_unguarded = true;
+                }
+                system.push(SystemBind {
+                    slot,
+                    src: src.clone(),
+                    idmap: guard,
+                });
                 b.push(
                     None,
                     rel,
                     MountKind::Bind {
-                        src: cstring(OpName::BindRo, p)?,
+                        src,
                         read_only: true,
                         dir: true,
                         devices: false,
+                        slot: Some(slot),
                     },
                 );
                 b.known.insert(rel.to_vec(), Known::Dir);
             }
         }
+        let first_mask = b.ops.len();
         if cfg.mask_secrets {
             for s in SECRET_FILES {
                 let p = Path::new(s);
@@ -349,6 +479,19 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
                 }
             }
         }
+        if etc_unguarded {
+            // A root caller whose /etc cannot be idmapped: what only root
+            // may read there is masked instead (see `fs::idmap`).
+            for (p, dir) in super::idmap::closed_to_others(Path::new("/etc")) {
+                let rel = &p.as_os_str().as_bytes()[1..];
+                let masked = b.ops[first_mask..].iter().any(|o| {
+                    matches!(o.kind, MountKind::Mask { .. }) && beneath(rel, o.dest.to_bytes())
+                });
+                if !masked {
+                    b.push(None, rel, MountKind::Mask { dir });
+                }
+            }
+        }
     }
     if cfg.proc {
         match proc_kind {
@@ -372,6 +515,7 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
                         read_only: true,
                         dir: true,
                         devices: false,
+                        slot: None,
                     },
                 );
             }
@@ -402,6 +546,7 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
                         read_only: false,
                         dir: false,
                         devices: true,
+                        slot: None,
                     },
                 );
             }
@@ -476,6 +621,13 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
                     Err(e) => return Err(missing(name, src, e)),
                 };
                 let dir = md.is_dir();
+                let hidden = if cfg.mask_secrets {
+                    secrets
+                        .get_or_insert_with(|| Secrets::load(caller_root))
+                        .beneath(name, src)?
+                } else {
+                    Vec::new()
+                };
                 if let Some(k) = b.known.get(&rel) {
                     if (*k == Known::Dir) != dir {
                         let kind = |d| {
@@ -504,8 +656,10 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
                         read_only: *read_only,
                         dir,
                         devices: *devices,
+                        slot: None,
                     },
                 );
+                b.mask_secrets(Some(i), &rel, &hidden);
             }
             Op::Tmpfs { dest, options } => {
                 check_mode(name, dest, options.mode)?;
@@ -584,9 +738,22 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
                         path: lower.clone(),
                     });
                 }
+                let hidden = if cfg.mask_secrets {
+                    secrets
+                        .get_or_insert_with(|| Secrets::load(caller_root))
+                        .beneath(name, lower)?
+                } else {
+                    Vec::new()
+                };
                 b.known.insert(rel.clone(), Known::Dir);
-                let lower_opt = overlay_escape(lower.as_os_str());
-                b.push(Some(i), &rel, MountKind::Overlay { lower: lower_opt });
+                b.push(
+                    Some(i),
+                    &rel,
+                    MountKind::Overlay {
+                        lower: cstring(name, lower)?,
+                    },
+                );
+                b.mask_secrets(Some(i), &rel, &hidden);
             }
             Op::Mask { .. } => {
                 let dir = b.known.get(&rel).map(|k| *k == Known::Dir);
@@ -601,19 +768,8 @@ pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error
         origin: b.origin,
         dev_op,
         template,
+        system,
     })
-}
-
-/// Escapes an overlayfs `lowerdir` value (`,`, `:` and `\` are special).
-fn overlay_escape(p: &OsStr) -> CString {
-    let mut out = Vec::with_capacity(p.len());
-    for &c in p.as_bytes() {
-        if matches!(c, b',' | b':' | b'\\') {
-            out.push(b'\\');
-        }
-        out.push(c);
-    }
-    CString::new(out).unwrap_or_default()
 }
 
 /// How the new root is made.
@@ -635,11 +791,15 @@ pub(crate) struct Mount {
 
 #[derive(Debug)]
 pub(crate) enum MountKind {
+    /// A bind of a host path, resolved in the caller's view.
     Bind {
         src: CString,
         read_only: bool,
         dir: bool,
         devices: bool,
+        /// For a system directory: its slot among the spawn's idmapped
+        /// trees, used instead of a clone of `src` when present.
+        slot: Option<usize>,
     },
     Tmpfs {
         read_only: bool,
@@ -656,6 +816,8 @@ pub(crate) enum MountKind {
         contents: Vec<u8>,
         mode: u32,
     },
+    /// An overlay whose lower layer is the host directory `lower`, resolved
+    /// in the caller's view.
     Overlay {
         lower: CString,
     },
@@ -799,11 +961,116 @@ mod tests {
         assert!(dests.contains(&&b"tmp"[..]));
     }
 
+    /// The destinations of the masks of `p`.
+    fn masks(p: &MountPlan) -> Vec<&[u8]> {
+        p.ops
+            .iter()
+            .filter(|o| matches!(o.kind, MountKind::Mask { .. }))
+            .map(|o| o.dest.as_bytes())
+            .collect()
+    }
+
     #[test]
-    fn overlay_lowerdir_is_escaped() {
-        assert_eq!(
-            overlay_escape(OsStr::new("/a,b:c\\d")).as_bytes(),
-            b"/a\\,b\\:c\\\\d"
-        );
+    fn system_binds_are_idmapped_for_root_or_masked_under_etc() {
+        let cfg = Config::default();
+        // Unprivileged, or root with idmapped mounts: only the secrets.
+        let plain = plan_with(&cfg, ProcKind::Fresh, false, &|_| true).unwrap();
+        let idmapped = plan_with(&cfg, ProcKind::Fresh, true, &|_| true).unwrap();
+        assert_eq!(masks(&plain), masks(&idmapped));
+        assert!(plain.system.iter().all(|b| b.idmap.is_none()));
+        assert!(idmapped.system.iter().all(|b| b.idmap == Some(true)));
+        assert!(plain.system.iter().any(|b| b.src.as_bytes() == b"/etc"));
+        for b in &plain.system {
+            let op = plain
+                .ops
+                .iter()
+                .find(|o| matches!(o.kind, MountKind::Bind { slot: Some(s), .. } if s == b.slot))
+                .expect("the system bind's op");
+            assert_eq!(SYSTEM_DIRS[b.slot].as_bytes()[1..], *op.dest.as_bytes());
+        }
+        // Root without: every root-only entry of /etc is masked (itself or
+        // beneath a masked directory).
+        let fallback = plan_with(&cfg, ProcKind::Fresh, true, &|_| false).unwrap();
+        let m = masks(&fallback);
+        for (e, _) in crate::fs::idmap::closed_to_others(Path::new("/etc")) {
+            let rel = &e.as_os_str().as_bytes()[1..];
+            assert!(m.iter().any(|d| beneath(rel, d)), "{e:?} not masked");
+        }
+        assert!(m.len() >= masks(&plain).len());
+    }
+
+    #[test]
+    fn secrets_beneath_a_source_stay_masked_and_a_secret_source_is_refused() {
+        // Any of the host's secret files directly under /etc will do.
+        let Some(secret) = crate::fs::host_secrets()
+            .into_iter()
+            .find(|s| s.parent() == Some(Path::new("/etc")) && s.is_file())
+        else {
+            assert!(
+                std::env::var_os("STOCKADE_REQUIRE_ALL_FEATURES").is_none_or(|v| v != "1"),
+                "no secret file under /etc on this host"
+            );
+            eprintln!("SKIPPED: no secret file under /etc on this host");
+            return;
+        };
+        let name = secret.file_name().unwrap().as_bytes();
+        let bind = |src: &Path, dest: &str| Op::Bind {
+            src: src.into(),
+            dest: dest.into(),
+            read_only: true,
+            optional: false,
+            devices: false,
+        };
+        let mut cfg = Config::default();
+        cfg.ops.push(bind(Path::new("/etc"), "/x"));
+        cfg.ops.push(bind(Path::new("/"), "/h"));
+        cfg.ops.push(Op::Overlay {
+            lower: "/etc".into(),
+            dest: "/o".into(),
+        });
+        let p = plan_with(&cfg, ProcKind::Fresh, false, &|_| true).unwrap();
+        let m = masks(&p);
+        for d in ["x/", "h/etc/", "o/"] {
+            let d = [d.as_bytes(), name].concat();
+            assert!(
+                m.contains(&&d[..]),
+                "{:?} not masked",
+                String::from_utf8_lossy(&d)
+            );
+        }
+        // Each mask follows the op it belongs to, and names it.
+        let x = [&b"x/"[..], name].concat();
+        let i = p.ops.iter().position(|o| o.dest.as_bytes() == x).unwrap();
+        assert!(matches!(
+            p.ops[i - 1].kind,
+            MountKind::Bind { .. } | MountKind::Mask { .. }
+        ));
+        assert_eq!(p.origin[i].0, Some(0));
+        let cfg = Config {
+            root: Root::Dir("/".into()),
+            ..Config::default()
+        };
+        let p = plan_with(&cfg, ProcKind::Fresh, false, &|_| true).unwrap();
+        let e = [&b"etc/"[..], name].concat();
+        assert!(masks(&p).contains(&&e[..]));
+
+        for src in [
+            secret.clone(),
+            Path::new("/etc/../etc").join(secret.file_name().unwrap()),
+        ] {
+            let mut cfg = Config::default();
+            cfg.ops.push(bind(&src, "/s"));
+            match plan_with(&cfg, ProcKind::Fresh, false, &|_| true) {
+                Err(Error::HostSecret {
+                    op: OpName::BindRo,
+                    secret: s,
+                    ..
+                }) => assert_eq!(s, secret),
+                other => panic!("{src:?}: {other:?}"),
+            }
+            cfg.mask_secrets = false;
+            let p = plan_with(&cfg, ProcKind::Fresh, false, &|_| true).unwrap();
+            assert!(masks(&p).is_empty());
+        }
     }
 }

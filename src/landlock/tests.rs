@@ -452,6 +452,7 @@ fn enforcement_display_says_whether_the_mirror_holds() {
         gid: None,
         filesystem: false,
         filesystem_template: false,
+        system_view_idmapped: false,
         cgroup: None,
         rlimit_fallbacks: Vec::new(),
         nproc_scope: None,

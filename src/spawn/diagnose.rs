@@ -217,5 +217,9 @@ pub(super) fn launch_error(e: LaunchError, ns: Namespaces) -> Error {
             op: ParentOp::Clone,
             source: errno.into_io(),
         },
+        LaunchError::SystemTrees(errno) => Error::Io {
+            op: ParentOp::IdmapSystemView,
+            source: errno.into_io(),
+        },
     }
 }

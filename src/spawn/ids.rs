@@ -31,6 +31,9 @@ pub(super) struct Identity {
     /// For the enforcement report.
     pub(super) uid: Option<IdMapping>,
     pub(super) gid: Option<IdMapping>,
+    /// The caller is root (its program would own the host's root-owned
+    /// files but for the idmapped system view, see `crate::fs::idmap`).
+    pub(super) root_caller: bool,
 }
 
 /// Checks what this caller can be given and plans it.
@@ -56,6 +59,7 @@ pub(super) fn plan(cfg: &Config, caller: Caller) -> Result<Identity, ConfigError
     }
     let uid = cfg.uid.unwrap_or(euid);
     let gid = cfg.gid.unwrap_or(egid);
+    let root_caller = euid == 0;
     Ok(if userns {
         Identity {
             maps: Some(IdMaps {
@@ -71,6 +75,7 @@ pub(super) fn plan(cfg: &Config, caller: Caller) -> Result<Identity, ConfigError
                 inside: gid,
                 outside: egid,
             }),
+            root_caller,
         }
     } else if cfg.uid.is_some() || cfg.gid.is_some() {
         Identity {
@@ -84,6 +89,7 @@ pub(super) fn plan(cfg: &Config, caller: Caller) -> Result<Identity, ConfigError
                 inside: gid,
                 outside: gid,
             }),
+            root_caller,
         }
     } else {
         Identity {
@@ -91,6 +97,7 @@ pub(super) fn plan(cfg: &Config, caller: Caller) -> Result<Identity, ConfigError
             set_ids: None,
             uid: None,
             gid: None,
+            root_caller,
         }
     })
 }

@@ -77,6 +77,8 @@ pub(super) fn plan<'c>(cfg: &Config, compiled: &'c Compiled, parts: Parts<'_>) -
         id_maps: parts.id_maps,
         hostname: compiled.hostname.as_deref(),
         mounts: compiled.mounts.as_ref(),
+        root_caller: parts.identity.root_caller,
+        system_trees: std::cell::Cell::new([-1; crate::fs::plan::SYSTEM_SLOTS]),
         helper: Default::default(),
         use_clone3: parts.use_clone3,
         program_stack: Default::default(),
@@ -123,6 +125,12 @@ pub(super) fn enforcement(
         gid: identity.gid,
         filesystem: compiled.mounts.is_some(),
         filesystem_template: launched.started_from_template(),
+        // A root caller's spawn fails rather than go without the trees it
+        // was to attach; the plan records which it could not make.
+        system_view_idmapped: identity.root_caller
+            && compiled.mounts.as_ref().is_some_and(|m| {
+                !m.system.is_empty() && m.system.iter().all(|b| b.idmap != Some(false))
+            }),
         cgroup: cgroup.report.clone(),
         nproc_scope: nproc.filter(|_| rlimit_fallbacks.contains(&Rlimit::Nproc)),
         rlimit_fallbacks,

@@ -26,6 +26,7 @@ use super::plan::{ChildPlan, HelperArgs, TemplateFds};
 use super::supervisor::supervisor_entry;
 use super::template::helper_entry;
 use super::{reap_exited, with_signals_blocked};
+use crate::fs::idmap::SystemTrees;
 use crate::sys::clone::{self, CloneArgs, StackMap};
 use crate::sys::pidfd::Pidfd;
 use crate::sys::raw::Errno;
@@ -48,11 +49,17 @@ pub(crate) enum LaunchError {
     MapStack(io::Error),
     /// The kernel refused to clone the supervisor.
     Clone(Errno),
+    /// A root caller could not make the idmapped trees of the system
+    /// directories (see `crate::fs::idmap`).
+    SystemTrees(Errno),
 }
 
 /// A supervisor that has been started and may still be reading its plan.
 pub(crate) struct Launched<'p> {
     supervisor: Supervisor,
+    /// The idmapped trees the supervisor attaches, kept open until it
+    /// has reported.
+    system_trees: Option<SystemTrees>,
     from_template: bool,
     template_failed: bool,
     _plan: PhantomData<&'p ()>,
@@ -117,6 +124,24 @@ pub(crate) fn launch<'p>(
         }
     }
 
+    let mut system_trees = None;
+    if pidfd < 0 && plan.root_caller {
+        // The supervisor builds the whole root: it attaches the system
+        // directories made here, idmapped.
+        if let Some(m) = plan.mounts {
+            match SystemTrees::prepare(m) {
+                Ok(t) => system_trees = t,
+                Err(e) => {
+                    stacks.recycle();
+                    return Err(LaunchError::SystemTrees(e));
+                }
+            }
+        }
+        if let Some(t) = &system_trees {
+            plan.system_trees.set(t.raw());
+        }
+    }
+
     if pidfd < 0 {
         let (lo, size) = supervisor_stack;
         // Every signal blocked: the supervisor inherits this mask and must
@@ -159,6 +184,7 @@ pub(crate) fn launch<'p>(
             pidfd,
             stacks: Some(stacks),
         },
+        system_trees,
         from_template: template.is_some() && !template_failed,
         template_failed,
         _plan: PhantomData,
@@ -180,7 +206,8 @@ impl Launched<'_> {
     /// any more, so the plan may go, and the supervisor lives on as the
     /// sandbox's init.
     pub(crate) fn running(self) -> Supervisor {
-        let this = std::mem::ManuallyDrop::new(self);
+        let mut this = std::mem::ManuallyDrop::new(self);
+        drop(this.system_trees.take());
         // SAFETY: `this` is never dropped or used again, so the supervisor
         // moves out of it exactly once.
         unsafe { std::ptr::read(&this.supervisor) }

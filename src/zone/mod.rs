@@ -42,6 +42,7 @@ pub(crate) mod rootfs;
 pub(crate) mod seccomp;
 pub(crate) mod supervisor;
 pub(crate) mod template;
+pub(crate) mod userns;
 
 use core::ffi::c_int;
 

@@ -15,7 +15,7 @@ use core::sync::atomic::{AtomicI32, AtomicU32};
 use std::ffi::CString;
 
 use crate::caps::CapPlan;
-use crate::fs::plan::MountPlan;
+use crate::fs::plan::{MountPlan, SYSTEM_SLOTS};
 use crate::record::{self, Record};
 
 /// uid and gid map contents, written by the supervisor for itself.
@@ -88,6 +88,12 @@ pub(crate) struct ChildPlan<'a> {
     pub(crate) id_maps: Option<IdMaps>,
     pub(crate) hostname: Option<&'a [u8]>,
     pub(crate) mounts: Option<&'a MountPlan>,
+    /// The caller is root: a supervisor that builds the whole of `mounts`
+    /// gets the system directories as idmapped trees the caller makes
+    /// (see `crate::fs::idmap`).
+    pub(crate) root_caller: bool,
+    /// Those trees' descriptors, by slot (-1: none): set by `launch`.
+    pub(crate) system_trees: Cell<[c_int; SYSTEM_SLOTS]>,
     /// The template the supervisor starts from (it then builds only the
     /// per-spawn part of `mounts`) and what the helper entering it needs:
     /// set by `launch`, which clears it again if the helper fails.

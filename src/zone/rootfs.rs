@@ -7,11 +7,17 @@
 //! object resolved is the object mounted on: a symlink planted in a
 //! caller-supplied tree resolves inside the root, and no path is looked up
 //! twice.
+//!
+//! Every source (bind sources, overlay lower directories) is resolved in the
+//! caller's view: from this process's root, which stays the caller's until
+//! the pivot, while the new root is stacked on it as an unbindable mount, so
+//! that a recursive clone of the caller's `/` leaves out the root being
+//! built.
 
 use core::ffi::{CStr, c_int};
 
 use super::{Fail, Step, StepExt};
-use crate::fs::plan::{Mount, MountKind, MountPlan, RootSpec, TemplateSplit};
+use crate::fs::plan::{Mount, MountKind, MountPlan, RootSpec, SYSTEM_SLOTS, TemplateSplit};
 use crate::stage::Stage;
 use crate::sys::mount::{self, MountAttr};
 use crate::sys::raw::{self, Errno, Fd, OpenHow};
@@ -160,6 +166,17 @@ fn ensure_file(root: c_int, rel: &[u8]) -> Result<Fd, Errno> {
     open_in_root(root, cstr_in(rel, &mut buf)?, libc::O_PATH)
 }
 
+/// Sets the propagation type of the mount `tree` (not its submounts).
+fn set_propagation(tree: c_int, propagation: u64) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: 0,
+        attr_clr: 0,
+        propagation,
+        userns_fd: 0,
+    };
+    mount::mount_setattr(tree, c"", libc::AT_EMPTY_PATH as u32, &attr).map(drop)
+}
+
 fn set_attrs(tree: c_int, attrs: u64, recursive: bool) -> Result<(), Errno> {
     let attr = MountAttr {
         attr_set: attrs,
@@ -223,6 +240,9 @@ struct Build {
     counter: u64,
     /// The minimal `/dev` tmpfs, sealed read-only at the end.
     dev: Option<Fd>,
+    /// Idmapped trees of the system directories, by slot (-1: none), which
+    /// the caller made and owns (see `fs::idmap`).
+    trees: [c_int; SYSTEM_SLOTS],
 }
 
 impl Build {
@@ -292,7 +312,18 @@ fn apply(b: &mut Build, op: &Mount) -> Result<(), Errno> {
             read_only,
             dir,
             devices,
+            slot,
         } => {
+            let target = if *dir {
+                ensure_dir(root, rel)?
+            } else {
+                ensure_file(root, rel)?
+            };
+            // A tree the caller made for this slot (idmapped, read-only,
+            // nosuid, nodev) is attached as it is.
+            if let Some(&tree) = slot.and_then(|s| b.trees.get(s)).filter(|t| **t >= 0) {
+                return attach(tree, target.raw());
+            }
             let flags = mount::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | mount::AT_RECURSIVE;
             let tree = mount::open_tree(libc::AT_FDCWD, src, flags)?;
             let mut attrs = mount::MOUNT_ATTR_NOSUID;
@@ -303,11 +334,6 @@ fn apply(b: &mut Build, op: &Mount) -> Result<(), Errno> {
                 attrs |= mount::MOUNT_ATTR_RDONLY;
             }
             set_attrs(tree.raw(), attrs, true)?;
-            let target = if *dir {
-                ensure_dir(root, rel)?
-            } else {
-                ensure_file(root, rel)?
-            };
             attach(tree.raw(), target.raw())
         }
         MountKind::Tmpfs {
@@ -384,13 +410,24 @@ fn apply(b: &mut Build, op: &Mount) -> Result<(), Errno> {
             )?;
             raw::mkdirat(dir.raw(), c"upper", 0o755)?;
             raw::mkdirat(dir.raw(), c"work", 0o755)?;
+            // Every layer is named by a descriptor path: the mount's
+            // options, which the sandbox reads in mountinfo, show no path
+            // of the host.
+            let lower_dir = raw::openat(
+                libc::AT_FDCWD,
+                lower,
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                0,
+            )?;
+            let mut lbuf = [0u8; PATH_MAX];
             let mut ubuf = [0u8; PATH_MAX];
             let mut wbuf = [0u8; PATH_MAX];
+            let lowerdir = fd_path(lower_dir.raw(), b"", &mut lbuf)?;
             let upper = fd_path(dir.raw(), b"/upper", &mut ubuf)?;
             let work = fd_path(dir.raw(), b"/work", &mut wbuf)?;
             let attrs = mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV;
             let opts: [(&CStr, Option<&CStr>); 4] = [
-                (c"lowerdir", Some(lower)),
+                (c"lowerdir", Some(lowerdir)),
                 (c"upperdir", Some(upper)),
                 (c"workdir", Some(work)),
                 (c"userxattr", None),
@@ -490,8 +527,10 @@ fn mask(root: c_int, rel: &[u8], _known_dir: Option<bool>) -> Result<(), Errno> 
 }
 
 /// Makes the mount propagation private, creates the new root and stacks it
-/// on top of the old one (it is reached through its fd).
-fn start(plan: &MountPlan) -> Step<Build> {
+/// on top of the old one (it is reached through its fd), unbindable until
+/// the pivot: the sources of the plan, looked up from this process's root
+/// (the caller's), are then the caller's, even `/` cloned recursively.
+fn start(plan: &MountPlan, trees: [c_int; SYSTEM_SLOTS]) -> Step<Build> {
     // Nothing done here may propagate back to the caller's namespace.
     raw::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
         .at(Stage::MountPropagation, 0)?;
@@ -523,11 +562,13 @@ fn start(plan: &MountPlan) -> Step<Build> {
         mount::MOVE_MOUNT_F_EMPTY_PATH,
     )
     .at(Stage::RootMount, 0)?;
+    set_propagation(root.raw(), libc::MS_UNBINDABLE).at(Stage::RootMount, 0)?;
     Ok(Build {
         root,
         scratch: None,
         counter: 0,
         dev: None,
+        trees,
     })
 }
 
@@ -569,6 +610,7 @@ fn finish(mut b: Build, plan: &MountPlan) -> Step {
         )
         .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
     }
+    set_propagation(b.root.raw(), libc::MS_PRIVATE).at(Stage::RootMount, 0)?;
 
     raw::fchdir(b.root.raw()).at(Stage::PivotRoot, 0)?;
     raw::pivot_root(c".", c".").at(Stage::PivotRoot, 0)?;
@@ -578,9 +620,10 @@ fn finish(mut b: Build, plan: &MountPlan) -> Step {
 }
 
 /// Builds the new root and pivots into it. Runs in the supervisor, in the new
-/// mount namespace, before the program process exists.
-pub(crate) fn build(plan: &MountPlan) -> Step {
-    let mut b = start(plan)?;
+/// mount namespace, before the program process exists. `trees` are the
+/// system directories' idmapped trees the caller made, if any.
+pub(crate) fn build(plan: &MountPlan, trees: [c_int; SYSTEM_SLOTS]) -> Step {
+    let mut b = start(plan, trees)?;
     for i in 0..plan.ops.len() {
         apply_at(&mut b, plan, i)?;
     }
@@ -591,13 +634,14 @@ pub(crate) fn build(plan: &MountPlan) -> Step {
 /// mount points of the per-spawn part, and pivots into it. Runs once per
 /// policy in the template builder, in the template's new user and mount
 /// namespaces. `anchor_stack` is where the short-lived process that mounts
-/// the `proc` anchor runs.
+/// the `proc` anchor runs; `trees` as for [`build`].
 pub(crate) fn build_template(
     plan: &MountPlan,
     split: &TemplateSplit,
     anchor_stack: (*mut u8, usize),
+    trees: [c_int; SYSTEM_SLOTS],
 ) -> Step {
-    let mut b = start(plan)?;
+    let mut b = start(plan, trees)?;
     for &i in &split.template_ops {
         apply_at(&mut b, plan, i)?;
     }
@@ -637,6 +681,7 @@ pub(crate) fn build_spawn(plan: &MountPlan, split: &TemplateSplit) -> Step {
         scratch: None,
         counter: 0,
         dev: None,
+        trees: [-1; SYSTEM_SLOTS],
     };
     for &i in &split.spawn_ops {
         apply_at(&mut b, plan, i)?;

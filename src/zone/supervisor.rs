@@ -136,7 +136,7 @@ fn supervisor_setup(plan: &ChildPlan<'_>) -> Step {
         let old = raw::umask(0);
         let r = match (plan.helper.get(), &m.template) {
             (Some(_), Some(split)) => crate::zone::rootfs::build_spawn(m, split),
-            _ => crate::zone::rootfs::build(m),
+            _ => crate::zone::rootfs::build(m, plan.system_trees.get()),
         };
         raw::umask(old);
         r?;

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use super::plan::ChildPlan;
 use super::supervisor::supervisor_entry;
 use super::{Fail, StepExt, write_file};
-use crate::fs::plan::{MountPlan, TemplateSplit};
+use crate::fs::idmap::SystemTrees;
+use crate::fs::plan::{MountPlan, SYSTEM_SLOTS, TemplateSplit};
 use crate::stage::Stage;
 use crate::sys::clone::{self, CloneArgs, StackMap};
 use crate::sys::raw::{self, Errno};
@@ -64,6 +65,8 @@ struct BuilderArgs<'a> {
     uid_map: Vec<u8>,
     gid_map: Vec<u8>,
     anchor_stack: (*mut u8, usize),
+    /// The system directories' idmapped trees, for a root caller.
+    trees: [c_int; SYSTEM_SLOTS],
     user_fd: AtomicI32,
     mnt_fd: AtomicI32,
     fail: UnsafeCell<Option<Fail>>,
@@ -123,13 +126,15 @@ fn builder(a: &BuilderArgs<'_>) -> Result<(), Fail> {
         Stage::GidMap,
     )?;
     raw::umask(0);
-    crate::zone::rootfs::build_template(a.plan, a.split, a.anchor_stack)
+    crate::zone::rootfs::build_template(a.plan, a.split, a.anchor_stack, a.trees)
 }
 
 /// Builds a template for `plan`: a builder process in new user and mount
 /// namespaces mapping `euid` and `egid` to themselves applies the static
 /// part of the plan (`split`) and pivots into it. Returns descriptors of
-/// the builder's user and mount namespaces, which keep them alive.
+/// the builder's user and mount namespaces, which keep them alive. For a
+/// root caller, the system directories are the idmapped trees made here
+/// (see `fs::idmap`); a template is not built without them.
 ///
 /// Parent-side code: it formats the id maps and returns owned descriptors.
 #[allow(clippy::disallowed_types, clippy::disallowed_macros)]
@@ -139,6 +144,12 @@ pub(crate) fn build(
     euid: u32,
     egid: u32,
 ) -> Result<(OwnedFd, OwnedFd), ()> {
+    // The builder shares our descriptor table (CLONE_FILES): it attaches
+    // these trees by number, and they are closed when `trees` goes.
+    let trees = match euid {
+        0 => SystemTrees::prepare(plan).map_err(drop)?,
+        _ => None,
+    };
     let stacks = StackMap::new(2, STACK_SIZE).map_err(drop)?;
     let (Some((lo, size)), Some(anchor_stack)) = (stacks.stack(0), stacks.stack(1)) else {
         return Err(());
@@ -149,6 +160,7 @@ pub(crate) fn build(
         uid_map: format!("{euid} {euid} 1\n").into_bytes(),
         gid_map: format!("{egid} {egid} 1\n").into_bytes(),
         anchor_stack,
+        trees: trees.as_ref().map_or([-1; SYSTEM_SLOTS], SystemTrees::raw),
         user_fd: AtomicI32::new(-1),
         mnt_fd: AtomicI32::new(-1),
         fail: UnsafeCell::new(None),
