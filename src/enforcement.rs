@@ -223,6 +223,7 @@ mod tests {
             gid: None,
             filesystem: false,
             filesystem_template: false,
+            system_view_idmapped: false,
             cgroup: None,
             rlimit_fallbacks: vec![Rlimit::As, Rlimit::Nproc],
             nproc_scope: Some(NprocScope::Sandbox),

@@ -460,6 +460,9 @@ fn sigterm_and_sigint_end_the_sandbox_and_then_the_front_end() {
                 .collect();
             assert!(left.is_empty(), "signal {sig}: {left:?} still running");
         }
+    });
+}
+
 /// `--ro-bind /etc /etc` keeps the host's secrets masked beneath the bind,
 /// binding one of them is refused with a pointer to the opt-in, and
 /// `--expose-host-secrets` is that opt-in.
