@@ -4,12 +4,12 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::OnceLock;
 
 use nix::sys::socket::{self, ControlMessageOwned, MsgFlags, sockopt};
 
 use super::fds::Fds;
 use crate::error::{Error, ParentOp};
+use crate::forksafe::{Got, Once};
 use crate::record::{self, Record};
 
 /// The lifeline pipe: its write end stays open in this process (and closes
@@ -17,17 +17,20 @@ use crate::record::{self, Record};
 /// polls the read end and ends its sandbox on hang-up. Unlike
 /// `PR_SET_PDEATHSIG`, this does not fire when the spawning thread exits.
 fn lifeline() -> Result<BorrowedFd<'static>, Error> {
-    static LIFELINE: OnceLock<(OwnedFd, OwnedFd)> = OnceLock::new();
-    if let Some((r, _)) = LIFELINE.get() {
-        return Ok(r.as_fd());
-    }
-    let pair = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Io {
-        op: ParentOp::CreateLifeline,
-        source: e.into(),
+    static LIFELINE: Once<(OwnedFd, OwnedFd)> = Once::new();
+    let pair = LIFELINE.get_or_try_init(|| {
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Io {
+            op: ParentOp::CreateLifeline,
+            source: e.into(),
+        })
     })?;
-    // A concurrent initializer may win; its pipe is as good as ours.
-    let (r, _) = LIFELINE.get_or_init(|| pair);
-    Ok(r.as_fd())
+    Ok(match pair {
+        Got::Cached((r, _)) => r.as_fd(),
+        // Another thread is setting the cache at this moment (or was, in
+        // the process this one was forked from): this pipe must stay open
+        // as long as the process, like the cached one.
+        Got::Own(pair) => Box::leak(Box::new(pair)).0.as_fd(),
+    })
 }
 
 /// One spawn's channels.
