@@ -65,6 +65,8 @@ struct BuilderArgs<'a> {
     anchor_stack: (*mut u8, usize),
     user_fd: AtomicI32,
     mnt_fd: AtomicI32,
+    mounts_fd: AtomicI32,
+    root_fd: AtomicI32,
     fail: UnsafeCell<Option<Fail>>,
 }
 
@@ -101,6 +103,11 @@ fn builder(a: &BuilderArgs<'_>) -> Result<(), Fail> {
     let mnt =
         raw::openat(libc::AT_FDCWD, c"/proc/self/ns/mnt", flags, 0).at(Stage::RootMount, 0)?;
     a.mnt_fd.store(mnt.into_raw(), Ordering::Relaxed);
+    // This namespace's mount table (bound to it at open): the caller polls
+    // it to learn that a mount has gone from the template.
+    let mounts =
+        raw::openat(libc::AT_FDCWD, c"/proc/self/mountinfo", flags, 0).at(Stage::RootMount, 0)?;
+    a.mounts_fd.store(mounts.into_raw(), Ordering::Relaxed);
     write_file(
         libc::AT_FDCWD,
         c"/proc/self/setgroups",
@@ -120,13 +127,38 @@ fn builder(a: &BuilderArgs<'_>) -> Result<(), Fail> {
         Stage::GidMap,
     )?;
     raw::umask(0);
-    crate::zone::rootfs::build_template(a.plan, a.split, a.anchor_stack)
+    crate::zone::rootfs::build_template(a.plan, a.split, a.anchor_stack)?;
+    // The new root, through which the caller looks paths up in it.
+    let root = raw::openat(
+        libc::AT_FDCWD,
+        c"/",
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        0,
+    )
+    .at(Stage::RootMount, 0)?;
+    a.root_fd.store(root.into_raw(), Ordering::Relaxed);
+    Ok(())
+}
+
+/// Descriptors of a built template, each opened by the builder in it.
+// Parent-side: the caller owns them.
+#[allow(clippy::disallowed_types)]
+pub(crate) struct Built {
+    /// Its user namespace.
+    pub(crate) user: OwnedFd,
+    /// Its mount namespace.
+    pub(crate) mnt: OwnedFd,
+    /// Its mount table (`/proc/<builder>/mountinfo`).
+    pub(crate) mounts: OwnedFd,
+    /// Its root directory (`O_PATH`).
+    pub(crate) root: OwnedFd,
 }
 
 /// Builds a template for `plan`: a builder process in new user and mount
 /// namespaces mapping `euid` and `egid` to themselves applies the static
 /// part of the plan (`split`) and pivots into it. Returns descriptors of
-/// the builder's user and mount namespaces, which keep them alive.
+/// the builder's user and mount namespaces, which keep them alive, and of
+/// their mount table and root.
 ///
 /// Parent-side code: it formats the id maps and returns owned descriptors.
 #[allow(clippy::disallowed_types, clippy::disallowed_macros)]
@@ -135,7 +167,7 @@ pub(crate) fn build(
     split: &TemplateSplit,
     euid: u32,
     egid: u32,
-) -> Result<(OwnedFd, OwnedFd), ()> {
+) -> Result<Built, ()> {
     let stacks = StackMap::new(2, STACK_SIZE).map_err(drop)?;
     let (Some((lo, size)), Some(anchor_stack)) = (stacks.stack(0), stacks.stack(1)) else {
         return Err(());
@@ -148,6 +180,8 @@ pub(crate) fn build(
         anchor_stack,
         user_fd: AtomicI32::new(-1),
         mnt_fd: AtomicI32::new(-1),
+        mounts_fd: AtomicI32::new(-1),
+        root_fd: AtomicI32::new(-1),
         fail: UnsafeCell::new(None),
     };
     let cargs = CloneArgs {
@@ -187,8 +221,15 @@ pub(crate) fn build(
     };
     let user = own(args.user_fd.load(Ordering::Relaxed));
     let mnt = own(args.mnt_fd.load(Ordering::Relaxed));
-    match (status, user, mnt) {
-        (Ok(0), Some(user), Some(mnt)) => Ok((user, mnt)),
+    let mounts = own(args.mounts_fd.load(Ordering::Relaxed));
+    let root = own(args.root_fd.load(Ordering::Relaxed));
+    match (status, user, mnt, mounts, root) {
+        (Ok(0), Some(user), Some(mnt), Some(mounts), Some(root)) => Ok(Built {
+            user,
+            mnt,
+            mounts,
+            root,
+        }),
         _ => Err(()),
     }
 }
