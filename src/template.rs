@@ -63,7 +63,11 @@
 //! full for a moment), so the policy tries again, after 1, 2, 4, ... 64
 //! spawns built whole, and gives the template up (every later spawn builds
 //! the whole plan) only after [`MAX_FAILURES`] (8) failures in a row. A
-//! spawn that starts from the template ends the row.
+//! spawn that starts from the template ends the row. A bound host path
+//! that is missing, or a file where the plan binds a directory (or the
+//! reverse), is not counted: the whole plan fails on it too, in every spawn
+//! until the host puts it back (a build tool's output directory, removed
+//! and made again), and the first spawn after that builds the template.
 //!
 //! # Fork safety
 //!
@@ -313,7 +317,13 @@ impl TemplateCache {
                 st.phase = Phase::Ready(t.clone());
                 Some(t)
             }
-            Err(()) => {
+            // The root built whole fails too: not counted (a build tool's
+            // output directory may be gone for a while).
+            Err(BuildError::Source) => {
+                st.phase = Phase::Seen;
+                None
+            }
+            Err(BuildError::Failed) => {
                 st.phase = Phase::Seen;
                 self.failed(&mut st);
                 None
@@ -403,22 +413,60 @@ fn inner_paths<'p>(
     })
 }
 
+/// Why no template was built.
+#[derive(Debug)]
+enum BuildError {
+    /// A host path the template binds cannot be bound as the plan says
+    /// (see [`unusable_source`]): the root built whole fails on it too, in
+    /// every spawn until the host puts it back. The policy's failure, not
+    /// the template's.
+    Source,
+    /// Anything else (the template's failure).
+    Failed,
+}
+
+/// Whether a host path the template binds cannot be bound as the plan
+/// says: it cannot be looked up, or it is a directory where the plan binds
+/// a file or the reverse.
+fn unusable_source(plan: &MountPlan, split: &TemplateSplit) -> bool {
+    split.template_ops.iter().any(|&i| {
+        let Some(MountKind::Bind { src, dir, .. }) = plan.ops.get(i).map(|o| &o.kind) else {
+            return false;
+        };
+        match nix::sys::stat::stat(src.as_c_str()) {
+            Ok(st) => (st.st_mode & libc::S_IFMT == libc::S_IFDIR) != *dir,
+            Err(_) => true,
+        }
+    })
+}
+
 /// Builds a template for `plan` mapping `euid` and `egid` to themselves.
-fn build(plan: &MountPlan, split: &TemplateSplit, euid: u32, egid: u32) -> Result<Template, ()> {
-    let host_proc: OwnedFd = std::fs::File::open("/proc").map_err(drop)?.into();
-    // Before the build, so that a change during it counts as one.
-    let host_mnt_ns = thread_mnt_ns().ok_or(())?;
-    let host_mounts: OwnedFd = std::fs::File::open("/proc/thread-self/mountinfo")
-        .map_err(drop)?
-        .into();
-    let sources = bind_sources(plan, split)
+fn build(
+    plan: &MountPlan,
+    split: &TemplateSplit,
+    euid: u32,
+    egid: u32,
+) -> Result<Template, BuildError> {
+    // What the freshness check compares is recorded before the build, so
+    // that a change during it counts as one.
+    let sources: Vec<(PathBuf, Identity)> = bind_sources(plan, split)
         .into_iter()
         .map(|p| {
             let id = identity(&p);
             (p, id)
         })
         .collect();
-    let built = crate::zone::template::build(plan, split, euid, egid)?;
+    if unusable_source(plan, split) {
+        return Err(BuildError::Source);
+    }
+    let failed = |_| BuildError::Failed;
+    let host_proc: OwnedFd = std::fs::File::open("/proc").map_err(failed)?.into();
+    let host_mnt_ns = thread_mnt_ns().ok_or(BuildError::Failed)?;
+    let host_mounts: OwnedFd = std::fs::File::open("/proc/thread-self/mountinfo")
+        .map_err(failed)?
+        .into();
+    let built =
+        crate::zone::template::build(plan, split, euid, egid).map_err(|()| BuildError::Failed)?;
     // The build's own mounts are no change.
     mounts_changed(&built.mounts);
     // A mask that found something covers it with a mount (whose removal

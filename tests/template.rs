@@ -427,3 +427,37 @@ fn a_transient_failure_does_not_switch_the_template_off() {
         }
     });
 }
+
+#[test]
+fn a_bind_source_missing_for_a_while_does_not_switch_the_template_off() {
+    as_each_identity(|| {
+        let base = tempfile::tempdir().unwrap();
+        let out = base.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let mut sb = Sandbox::new();
+        sb.bind_rw(&out, "/out");
+        run(&sb, "true");
+        assert!(run(&sb, "true").0);
+        // A build tool's output directory, gone between two builds (then a
+        // file in its place): every spawn fails meanwhile, as a fresh
+        // policy's would. More spawns than the retries a template that
+        // fails to be built is given.
+        std::fs::remove_dir(&out).unwrap();
+        for i in 0..150 {
+            if i == 100 {
+                std::fs::write(&out, "").unwrap();
+            }
+            let mut cmd = sh("true");
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            assert!(sb.spawn(&mut cmd).is_err(), "spawn {i} found no source");
+        }
+        std::fs::remove_file(&out).unwrap();
+        std::fs::create_dir(&out).unwrap();
+        let (t, ok, _, err) = run(&sb, "echo x > /out/y");
+        assert!(ok, "{err}");
+        assert!(t, "the template is not used once the source is back");
+        assert!(out.join("y").exists());
+    });
+}
