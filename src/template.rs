@@ -40,10 +40,12 @@
 //!   renamed over on the host (a masked file replaced by a rename, say),
 //!   and reports it through `poll` on the template's
 //!   `/proc/<pid>/mountinfo`, opened in it while it was built;
-//! - the directories and symlinks the plan makes inside bound host
-//!   directories still resolve to what they did after the build, and a
-//!   masked path that did not exist still does not (both looked up through
-//!   the template's root);
+//! - every path the plan makes, mounts or masks beneath a bound host
+//!   directory still resolves, looked up through the template's root, to
+//!   what it did after the build: the host may have removed or replaced a
+//!   directory the plan made, created a file where a mask found nothing,
+//!   or renamed away a file or directory that a mount covers, or one of
+//!   its parents (the mount goes with it), and made another in its place;
 //! - the calling thread is still in the mount namespace the template was
 //!   built from, and that namespace's mount table has not changed since
 //!   (`poll` on `/proc/thread-self/mountinfo`): host mounts made later
@@ -117,8 +119,8 @@ pub(crate) struct Template {
     /// Every host path the template binds, with what it resolved to
     /// before the build.
     sources: Vec<(PathBuf, Identity)>,
-    /// Paths in the template that the host can change without unmounting
-    /// anything, with what they resolved to after the build.
+    /// The paths the plan makes, mounts or masks beneath a bound host
+    /// directory, with what they resolved to after the build.
     inner: Vec<(CString, Identity)>,
     /// Whether a `poll` has seen a change (it reports each only once); the
     /// lock makes the `poll` and the record of its answer one step.
@@ -382,23 +384,21 @@ fn bind_sources(plan: &MountPlan, split: &TemplateSplit) -> Vec<PathBuf> {
     out
 }
 
-/// The template's paths that the host can change without unmounting
-/// anything: directories and symlinks the plan makes beneath a bound host
-/// directory (or a symlink, which may lead into one), and masks there that
-/// found nothing to mask. With whether each is a mask.
+/// The destinations of the template's ops that lie beneath a bound host
+/// directory (or a symlink, which may lead into one): what the plan makes,
+/// mounts or masks there. The host can change what each resolves to
+/// without a mount going: remove or replace a directory or symlink the
+/// plan made, create a file where a mask found nothing, or rename away
+/// the file or directory a mount covers, or one of its parents (the mount
+/// goes with it), and make another in its place.
 fn inner_paths<'p>(
     plan: &'p MountPlan,
-    split: &TemplateSplit,
-) -> impl Iterator<Item = (&'p CString, bool)> {
+    split: &'p TemplateSplit,
+) -> impl Iterator<Item = &'p CString> {
     let ops = &plan.ops;
     let template_ops = &split.template_ops;
     template_ops.iter().enumerate().filter_map(move |(n, &i)| {
         let op = ops.get(i)?;
-        let is_mask = match op.kind {
-            MountKind::Dir { .. } | MountKind::Symlink { .. } => false,
-            MountKind::Mask { .. } | MountKind::MaskAuto { .. } => true,
-            _ => return None,
-        };
         let dest = op.dest.to_bytes();
         let inside_host = template_ops.get(..n)?.iter().any(|&j| {
             ops.get(j).is_some_and(|o| {
@@ -409,7 +409,7 @@ fn inner_paths<'p>(
                     && dest.get(d.len()) == Some(&b'/')
             })
         });
-        inside_host.then_some((&op.dest, is_mask))
+        inside_host.then_some(&op.dest)
     })
 }
 
@@ -469,14 +469,8 @@ fn build(
         crate::zone::template::build(plan, split, euid, egid).map_err(|()| BuildError::Failed)?;
     // The build's own mounts are no change.
     mounts_changed(&built.mounts);
-    // A mask that found something covers it with a mount (whose removal
-    // the template's mount table reports); one that found nothing must
-    // keep finding nothing.
     let inner = inner_paths(plan, split)
-        .filter_map(|(rel, is_mask)| {
-            let id = identity_in(&built.root, rel);
-            (!is_mask || id.is_err()).then(|| (rel.clone(), id))
-        })
+        .map(|rel| (rel.clone(), identity_in(&built.root, rel)))
         .collect();
     Ok(Template {
         user: built.user,

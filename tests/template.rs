@@ -363,6 +363,59 @@ fn a_template_keeps_masking_and_making_what_the_host_replaced() {
     });
 }
 
+#[test]
+fn a_template_keeps_masking_and_binding_where_the_host_renamed_things_away() {
+    as_each_identity(|| {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("d");
+        let data = base.path().join("data");
+        std::fs::create_dir_all(dir.join("conf")).unwrap();
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(dir.join("secret"), "s1\n").unwrap();
+        std::fs::write(dir.join("conf/key"), "k1\n").unwrap();
+        std::fs::write(data.join("x"), "bound\n").unwrap();
+        let policy = || {
+            let mut sb = Sandbox::new();
+            sb.bind_rw(&dir, "/d")
+                .mask("/d/secret")
+                .mask("/d/conf/key")
+                .bind_ro(&data, "/d/data");
+            sb
+        };
+        let sb = policy();
+        let script = "cat /d/secret 2>/dev/null || echo secret-hidden; \
+                      cat /d/conf/key 2>/dev/null || echo key-hidden; \
+                      cat /d/data/x 2>/dev/null || echo no-data";
+        let (_, ok, first, err) = run(&sb, script);
+        assert!(ok, "{first}\n{err}");
+        let (t, ok, second, err) = run(&sb, script);
+        assert!(t && ok, "template {t}: {second}\n{err}");
+        assert_eq!(second, "secret-hidden\nkey-hidden\nbound\n");
+
+        // What a mask or a bind covers, renamed away (its mount goes with
+        // it) and made again: an editor keeping a backup, a configuration
+        // directory swapped for a new one, a directory moved aside.
+        std::fs::rename(dir.join("secret"), dir.join("secret.bak")).unwrap();
+        std::fs::write(dir.join("secret"), "s2\n").unwrap();
+        std::fs::rename(dir.join("conf"), dir.join("conf.old")).unwrap();
+        std::fs::create_dir(dir.join("conf")).unwrap();
+        std::fs::write(dir.join("conf/key"), "k2\n").unwrap();
+        std::fs::rename(dir.join("data"), dir.join("data.old")).unwrap();
+        std::fs::create_dir(dir.join("data")).unwrap();
+
+        let (t, ok, after, err) = run(&sb, script);
+        assert!(ok, "{after}\n{err}");
+        let (_, ok, fresh, err) = run(&policy(), script);
+        assert!(ok, "{fresh}\n{err}");
+        assert_eq!(
+            fresh, "secret-hidden\nkey-hidden\nbound\n",
+            "a fresh policy"
+        );
+        assert_eq!(after, fresh, "the policy used before");
+        assert!(t, "the template is rebuilt, not given up");
+    });
+}
+
 /// Fills this process's descriptor table (under a soft limit of 256) but for
 /// `free` slots; the descriptors go when the returned value is dropped.
 fn fill_descriptor_table(free: usize) -> Vec<std::os::fd::OwnedFd> {
