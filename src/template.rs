@@ -86,7 +86,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::forksafe::{lock_briefly, relock};
-use crate::fs::plan::{MountKind, MountPlan, TemplateSplit};
+use crate::fs::plan::{Mount, MountKind, MountPlan, TemplateSplit};
 use crate::zone::plan::TemplateFds;
 
 /// How many failures in a row (to build the template, or to enter it) make
@@ -121,7 +121,7 @@ pub(crate) struct Template {
     sources: Vec<(PathBuf, Identity)>,
     /// The paths the plan makes, mounts or masks beneath a bound host
     /// directory, with what they resolved to after the build.
-    inner: Vec<(CString, Identity)>,
+    inner: Vec<Inner>,
     /// Whether a `poll` has seen a change (it reports each only once); the
     /// lock makes the `poll` and the record of its answer one step.
     changed: Mutex<bool>,
@@ -149,10 +149,35 @@ fn identity(path: &Path) -> Identity {
     }
 }
 
+/// A path of the template that lies beneath a bound host directory.
+#[derive(Debug)]
+struct Inner {
+    /// Relative to the template's root.
+    rel: CString,
+    /// Whether only its last component lies in a host directory (its
+    /// parent is where the template binds one): the host cannot make an
+    /// earlier component a symlink, and a plain lookup from the root
+    /// resolves it as the child zone does.
+    direct: bool,
+    /// What it resolved to after the build.
+    id: Identity,
+}
+
 /// What `rel` resolves to inside the root `root`, as the child zone
 /// resolves a destination (without following a final symlink).
-fn identity_in(root: &OwnedFd, rel: &CString) -> Identity {
-    use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+fn identity_in(root: &OwnedFd, rel: &CString, direct: bool) -> Identity {
+    use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat2};
+    if direct {
+        // One system call rather than three.
+        return match nix::sys::stat::fstatat(
+            root.as_fd(),
+            rel.as_c_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            Ok(st) => Ok((st.st_dev, st.st_ino)),
+            Err(e) => Err(e as i32),
+        };
+    }
     let how = OpenHow::new()
         .flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
@@ -207,7 +232,7 @@ impl Template {
             || self
                 .inner
                 .iter()
-                .any(|(rel, id)| identity_in(&self.root, rel) != *id)
+                .any(|i| identity_in(&self.root, &i.rel, i.direct) != i.id)
         {
             return Freshness::Stale;
         }
@@ -394,22 +419,37 @@ fn bind_sources(plan: &MountPlan, split: &TemplateSplit) -> Vec<PathBuf> {
 fn inner_paths<'p>(
     plan: &'p MountPlan,
     split: &'p TemplateSplit,
-) -> impl Iterator<Item = &'p CString> {
+) -> impl Iterator<Item = (&'p CString, bool)> {
+    // `a` lies strictly beneath `b`.
+    fn beneath(a: &[u8], b: &[u8]) -> bool {
+        a.len() > b.len() && a.starts_with(b) && a.get(b.len()) == Some(&b'/')
+    }
     let ops = &plan.ops;
     let template_ops = &split.template_ops;
     template_ops.iter().enumerate().filter_map(move |(n, &i)| {
         let op = ops.get(i)?;
         let dest = op.dest.to_bytes();
-        let inside_host = template_ops.get(..n)?.iter().any(|&j| {
-            ops.get(j).is_some_and(|o| {
+        let earlier = || {
+            template_ops
+                .get(..n)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|&j| ops.get(j))
+        };
+        let host = |o: &Mount| matches!(o.kind, MountKind::Bind { .. } | MountKind::Symlink { .. });
+        if !earlier().any(|o| host(o) && beneath(dest, o.dest.to_bytes())) {
+            return None;
+        }
+        let parent = dest.get(..dest.iter().rposition(|&b| b == b'/')?)?;
+        let direct = earlier()
+            .any(|o| matches!(o.kind, MountKind::Bind { .. }) && o.dest.to_bytes() == parent)
+            && !earlier().any(|o| {
                 let d = o.dest.to_bytes();
-                matches!(o.kind, MountKind::Bind { .. } | MountKind::Symlink { .. })
-                    && dest.len() > d.len()
-                    && dest.starts_with(d)
-                    && dest.get(d.len()) == Some(&b'/')
-            })
-        });
-        inside_host.then_some(&op.dest)
+                host(o)
+                    && (beneath(parent, d)
+                        || matches!(o.kind, MountKind::Symlink { .. }) && d == parent)
+            });
+        Some((&op.dest, direct))
     })
 }
 
@@ -470,7 +510,11 @@ fn build(
     // The build's own mounts are no change.
     mounts_changed(&built.mounts);
     let inner = inner_paths(plan, split)
-        .map(|rel| (rel.clone(), identity_in(&built.root, rel)))
+        .map(|(rel, direct)| Inner {
+            rel: rel.clone(),
+            direct,
+            id: identity_in(&built.root, rel, direct),
+        })
         .collect();
     Ok(Template {
         user: built.user,
@@ -487,4 +531,61 @@ fn build(
         euid,
         egid,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::Op;
+    use crate::fs::plan::{ProcKind, plan};
+
+    #[test]
+    fn paths_beneath_host_directories_are_looked_up_and_direct_ones_simply() {
+        let d = tempfile::tempdir().unwrap();
+        let n = tempfile::tempdir().unwrap();
+        let bind = |src: &Path, dest: &str| Op::Bind {
+            src: src.to_owned(),
+            dest: dest.into(),
+            read_only: true,
+            optional: false,
+            devices: false,
+        };
+        let mask = |dest: &str| Op::Mask { dest: dest.into() };
+        let mut cfg = crate::fs::Config::default();
+        cfg.ops.extend([
+            bind(d.path(), "/d"),
+            mask("/d/a"),
+            mask("/d/s/b"),
+            Op::Symlink {
+                target: "/d".into(),
+                dest: "/l".into(),
+            },
+            mask("/l/c"),
+            bind(n.path(), "/d/n"),
+            mask("/d/n/x"),
+            Op::Dir {
+                dest: "/made/here".into(),
+                mode: None,
+            },
+        ]);
+        let plan = plan(&cfg, ProcKind::Fresh).unwrap();
+        let split = plan.template.as_ref().unwrap();
+        let inner: Vec<(&str, bool)> = inner_paths(&plan, split)
+            .map(|(rel, direct)| (rel.to_str().unwrap(), direct))
+            .filter(|(rel, _)| !rel.starts_with("etc/"))
+            .collect();
+        assert_eq!(
+            inner,
+            [
+                ("d/a", true),
+                // The host may make `s` a symlink.
+                ("d/s/b", false),
+                // `l` leads wherever its target does.
+                ("l/c", false),
+                ("d/n", true),
+                // The host may rename `n` away.
+                ("d/n/x", false),
+            ]
+        );
+    }
 }
