@@ -187,6 +187,7 @@ mod config;
 pub mod confine;
 mod enforcement;
 pub mod error;
+mod forksafe;
 pub mod fs;
 #[cfg(feature = "landlock")]
 pub mod landlock;

@@ -2,8 +2,9 @@
 //! and cached.
 //!
 //! A probe only asks: it creates nothing and changes nothing. Each answer is
-//! kept in an atomic (or a `OnceLock` for composite answers), so a spawn
-//! pays for a probe at most once per process. Where a feature's absence is
+//! kept in an atomic, so a spawn pays for a probe at most once per process
+//! (twice, should two threads ask at once), and never waits for another
+//! thread's probe: a process forked while one ran would wait for good. Where a feature's absence is
 //! told by a specific errno, only that errno counts as absence; any other
 //! answer is taken as presence, so the feature's real use reports the real
 //! error.
@@ -11,10 +12,9 @@
 //! One probe lives elsewhere: whether a program enters a new time namespace
 //! at exec needs a whole sandbox, so it is in `spawn::time_ns`.
 
-use std::sync::OnceLock;
 #[cfg(feature = "landlock")]
 use std::sync::atomic::AtomicI32;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use crate::sys::raw::{self, Errno};
 
@@ -35,16 +35,23 @@ pub(crate) fn clone3() -> bool {
     }
 }
 
+/// The kernel release, `major << 32 | minor`, or `u64::MAX` before it has
+/// been read.
+static VERSION: AtomicU64 = AtomicU64::new(u64::MAX);
+
 /// The running kernel's release as (major, minor); (0, 0) if it cannot be
 /// read.
 pub(crate) fn kernel_version() -> (u32, u32) {
-    static VERSION: OnceLock<(u32, u32)> = OnceLock::new();
-    *VERSION.get_or_init(|| {
-        let Ok(u) = nix::sys::utsname::uname() else {
-            return (0, 0);
+    let mut v = VERSION.load(Ordering::Relaxed);
+    if v == u64::MAX {
+        let (major, minor) = match nix::sys::utsname::uname() {
+            Ok(u) => parse_release(&u.release().to_string_lossy()),
+            Err(_) => (0, 0),
         };
-        parse_release(&u.release().to_string_lossy())
-    })
+        v = u64::from(major) << 32 | u64::from(minor);
+        VERSION.store(v, Ordering::Relaxed);
+    }
+    ((v >> 32) as u32, v as u32)
 }
 
 /// "6.12.48+deb13-amd64" -> (6, 12).

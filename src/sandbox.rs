@@ -2,7 +2,7 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::caps::{self, Capability};
@@ -12,6 +12,7 @@ use crate::command::{Command, StdioKind};
 use crate::compile::{self, Compiled};
 use crate::config::Config;
 use crate::error::Error;
+use crate::forksafe::Once;
 use crate::fs;
 use crate::namespaces::Namespaces;
 use crate::net::Network;
@@ -40,7 +41,7 @@ use crate::rlimit::Rlimit;
 #[derive(Clone, Debug, Default)]
 pub struct Sandbox {
     pub(crate) cfg: Config,
-    cache: Arc<OnceLock<Arc<Compiled>>>,
+    cache: Arc<Once<Arc<Compiled>>>,
 }
 
 impl Sandbox {
@@ -537,11 +538,13 @@ impl Sandbox {
     }
 
     pub(crate) fn compiled(&self) -> Result<Arc<Compiled>, Error> {
-        if let Some(c) = self.cache.get() {
-            return Ok(c.clone());
-        }
-        let c = Arc::new(compile::compile(&self.cfg)?);
-        Ok(self.cache.get_or_init(|| c).clone())
+        // Threads compiling at once each compile (one result is cached);
+        // none waits for another, as a process forked meanwhile would for
+        // good.
+        let c = self
+            .cache
+            .get_or_try_init(|| compile::compile(&self.cfg).map(Arc::new))?;
+        Ok(Arc::clone(&c))
     }
 
     /// Starts `cmd` in a new sandbox. Standard streams are inherited unless

@@ -260,3 +260,268 @@ fn a_template_is_rebuilt_when_the_callers_mounts_change_as_root() {
         assert_eq!(out, "", "the old namespace's mount shows");
     });
 }
+
+/// Replaces `path` (a file) by renaming a new file with `contents` over it,
+/// as editors and package managers do.
+fn replace_file(path: &std::path::Path, contents: &str) {
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, contents).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn a_template_follows_bind_sources_replaced_on_the_host() {
+    as_each_identity(|| {
+        let base = tempfile::tempdir().unwrap();
+        let out = base.path().join("out");
+        let file = base.path().join("file");
+        let src = base.path().join("src");
+        let other = base.path().join("other");
+        for d in [&out, &src, &other] {
+            std::fs::create_dir(d).unwrap();
+        }
+        std::fs::write(out.join("old"), "").unwrap();
+        std::fs::write(&file, "v1\n").unwrap();
+        std::fs::write(src.join("a"), "").unwrap();
+        std::fs::write(other.join("b"), "").unwrap();
+        let policy = || {
+            let mut sb = Sandbox::new();
+            sb.bind_rw(&out, "/out")
+                .bind_ro(&file, "/f")
+                .bind_ro(&src, "/s");
+            sb
+        };
+        let sb = policy();
+        sb.validate().unwrap();
+        let script = "ls /out; cat /f; ls /s; echo w > /out/written && echo wrote";
+        let (_, ok, before, err) = run(&sb, script);
+        assert!(ok, "{before}\n{err}");
+        let (t, ok, again, err) = run(&sb, script);
+        assert!(t && ok, "template {t}: {again}\n{err}");
+        assert_eq!(again, "old\nwritten\nv1\na\nwrote\n");
+
+        // An output directory recreated, a file replaced by a rename, a
+        // source swapped for a symlink to another directory.
+        std::fs::remove_dir_all(&out).unwrap();
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("new"), "").unwrap();
+        replace_file(&file, "v2\n");
+        std::fs::remove_dir_all(&src).unwrap();
+        std::os::unix::fs::symlink(&other, &src).unwrap();
+
+        let (t, ok, after, err) = run(&sb, script);
+        assert!(ok, "{after}\n{err}");
+        let (_, ok, fresh, err) = run(&policy(), "ls /out; cat /f; ls /s");
+        assert!(ok, "{fresh}\n{err}");
+        assert_eq!(fresh, "new\nwritten\nv2\nb\n", "a fresh policy");
+        assert_eq!(after, "new\nv2\nb\nwrote\n", "the policy used before");
+        assert!(t, "the template is rebuilt, not given up");
+        assert!(
+            out.join("written").exists(),
+            "the write reached the new /out"
+        );
+        let (t, _, _, _) = run(&sb, "true");
+        assert!(t);
+    });
+}
+
+#[test]
+fn a_template_keeps_masking_and_making_what_the_host_replaced() {
+    as_each_identity(|| {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("d");
+        let work = base.path().join("w");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::create_dir(&work).unwrap();
+        std::fs::write(dir.join("secret"), "s1\n").unwrap();
+        let policy = || {
+            let mut sb = Sandbox::new();
+            sb.bind_ro(&dir, "/d")
+                .mask("/d/secret")
+                .mask("/d/later")
+                .bind_rw(&work, "/w")
+                .dir("/w/made");
+            sb
+        };
+        let sb = policy();
+        let script = "cat /d/secret 2>/dev/null || echo secret-hidden; \
+                      cat /d/later 2>/dev/null || echo later-hidden; \
+                      [ -d /w/made ] && echo made || echo not-made";
+        let (_, ok, first, err) = run(&sb, script);
+        assert!(ok, "{first}\n{err}");
+        let (t, ok, second, err) = run(&sb, script);
+        assert!(t && ok, "template {t}: {second}\n{err}");
+        assert_eq!(first, second);
+        assert_eq!(second, "secret-hidden\nlater-hidden\nmade\n");
+
+        // The masked file replaced by a rename, a file created where a
+        // mask found nothing, and a directory the policy makes removed.
+        replace_file(&dir.join("secret"), "s2\n");
+        std::fs::write(dir.join("later"), "l\n").unwrap();
+        std::fs::remove_dir(work.join("made")).unwrap();
+
+        // (The policy used before first: a fresh one makes the directory.)
+        let (t, ok, after, err) = run(&sb, script);
+        assert!(ok, "{after}\n{err}");
+        let (_, ok, fresh, err) = run(&policy(), script);
+        assert!(ok, "{fresh}\n{err}");
+        assert_eq!(
+            fresh, "secret-hidden\nlater-hidden\nmade\n",
+            "a fresh policy"
+        );
+        assert_eq!(after, fresh, "the policy used before");
+        assert!(t, "the template is rebuilt, not given up");
+    });
+}
+
+#[test]
+fn a_template_keeps_masking_and_binding_where_the_host_renamed_things_away() {
+    as_each_identity(|| {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("d");
+        let data = base.path().join("data");
+        std::fs::create_dir_all(dir.join("conf")).unwrap();
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(dir.join("secret"), "s1\n").unwrap();
+        std::fs::write(dir.join("conf/key"), "k1\n").unwrap();
+        std::fs::write(data.join("x"), "bound\n").unwrap();
+        let policy = || {
+            let mut sb = Sandbox::new();
+            sb.bind_rw(&dir, "/d")
+                .mask("/d/secret")
+                .mask("/d/conf/key")
+                .bind_ro(&data, "/d/data");
+            sb
+        };
+        let sb = policy();
+        let script = "cat /d/secret 2>/dev/null || echo secret-hidden; \
+                      cat /d/conf/key 2>/dev/null || echo key-hidden; \
+                      cat /d/data/x 2>/dev/null || echo no-data";
+        let (_, ok, first, err) = run(&sb, script);
+        assert!(ok, "{first}\n{err}");
+        let (t, ok, second, err) = run(&sb, script);
+        assert!(t && ok, "template {t}: {second}\n{err}");
+        assert_eq!(second, "secret-hidden\nkey-hidden\nbound\n");
+
+        // What a mask or a bind covers, renamed away (its mount goes with
+        // it) and made again: an editor keeping a backup, a configuration
+        // directory swapped for a new one, a directory moved aside.
+        std::fs::rename(dir.join("secret"), dir.join("secret.bak")).unwrap();
+        std::fs::write(dir.join("secret"), "s2\n").unwrap();
+        std::fs::rename(dir.join("conf"), dir.join("conf.old")).unwrap();
+        std::fs::create_dir(dir.join("conf")).unwrap();
+        std::fs::write(dir.join("conf/key"), "k2\n").unwrap();
+        std::fs::rename(dir.join("data"), dir.join("data.old")).unwrap();
+        std::fs::create_dir(dir.join("data")).unwrap();
+
+        let (t, ok, after, err) = run(&sb, script);
+        assert!(ok, "{after}\n{err}");
+        let (_, ok, fresh, err) = run(&policy(), script);
+        assert!(ok, "{fresh}\n{err}");
+        assert_eq!(
+            fresh, "secret-hidden\nkey-hidden\nbound\n",
+            "a fresh policy"
+        );
+        assert_eq!(after, fresh, "the policy used before");
+        assert!(t, "the template is rebuilt, not given up");
+    });
+}
+
+/// Fills this process's descriptor table (under a soft limit of 256) but for
+/// `free` slots; the descriptors go when the returned value is dropped.
+fn fill_descriptor_table(free: usize) -> Vec<std::os::fd::OwnedFd> {
+    use std::os::fd::AsFd;
+    let (soft, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    if soft > 256 {
+        nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, 256, hard)
+            .unwrap();
+    }
+    let null: std::os::fd::OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+    let mut held = Vec::new();
+    loop {
+        match null.as_fd().try_clone_to_owned() {
+            Ok(fd) => held.push(fd),
+            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    held.push(null);
+    for _ in 0..free {
+        held.pop();
+    }
+    held
+}
+
+#[test]
+fn a_transient_failure_does_not_switch_the_template_off() {
+    as_each_identity(|| {
+        // At each possible point of a spawn, the descriptor table full: the
+        // spawn may fail, and the template may fail to be built or entered,
+        // but once descriptors are free again a later spawn uses it.
+        for free in 0..24 {
+            // One policy whose template is built under the shortage, one
+            // whose template was built before it.
+            let fresh = Sandbox::new();
+            let built = Sandbox::new();
+            run(&fresh, "true");
+            run(&built, "true");
+            let (t, ..) = run(&built, "true");
+            assert!(t);
+            {
+                let _held = fill_descriptor_table(free);
+                for sb in [&fresh, &built] {
+                    let mut cmd = sh("true");
+                    cmd.stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null());
+                    if let Ok(mut child) = sb.spawn(&mut cmd) {
+                        child.wait().unwrap();
+                    }
+                }
+            }
+            for (name, sb) in [("fresh", &fresh), ("built", &built)] {
+                // The bound the documentation gives for one failure.
+                let used = (0..4).map(|_| run(sb, "true").0).collect::<Vec<_>>();
+                assert!(
+                    used.last() == Some(&true),
+                    "{name} policy, {free} descriptors free: template use after the failure {used:?}"
+                );
+            }
+        }
+    });
+}
+
+#[test]
+fn a_bind_source_missing_for_a_while_does_not_switch_the_template_off() {
+    as_each_identity(|| {
+        let base = tempfile::tempdir().unwrap();
+        let out = base.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let mut sb = Sandbox::new();
+        sb.bind_rw(&out, "/out");
+        run(&sb, "true");
+        assert!(run(&sb, "true").0);
+        // A build tool's output directory, gone between two builds (then a
+        // file in its place): every spawn fails meanwhile, as a fresh
+        // policy's would. More spawns than the retries a template that
+        // fails to be built is given.
+        std::fs::remove_dir(&out).unwrap();
+        for i in 0..150 {
+            if i == 100 {
+                std::fs::write(&out, "").unwrap();
+            }
+            let mut cmd = sh("true");
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            assert!(sb.spawn(&mut cmd).is_err(), "spawn {i} found no source");
+        }
+        std::fs::remove_file(&out).unwrap();
+        std::fs::create_dir(&out).unwrap();
+        let (t, ok, _, err) = run(&sb, "echo x > /out/y");
+        assert!(ok, "{err}");
+        assert!(t, "the template is not used once the source is back");
+        assert!(out.join("y").exists());
+    });
+}

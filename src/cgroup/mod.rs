@@ -52,12 +52,13 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::CompatLevel;
+use crate::forksafe::{Once, lock_briefly};
 use discover::{Discovery, common_ancestor};
 use handle::Location;
 use limits::PlannedWrite;
@@ -87,7 +88,9 @@ pub(crate) fn prepare(config: &Config) -> Result<Option<PreparedCgroup>, Error> 
 /// Like [`prepare`], and also returns the report when no cgroup could be made.
 #[allow(dead_code)] // Parts are used only by the tests.
 pub(crate) fn prepare_reported(config: &Config) -> Result<Preparation, Error> {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    // Made once; a thread that finds another making it (or a process
+    // forked meanwhile) uses one of its own rather than wait.
+    static ENGINE: Once<Engine> = Once::new();
     ENGINE
         .get_or_init(|| Engine::new(Arc::new(RealOs)))
         .prepare(config)
@@ -101,8 +104,11 @@ pub(crate) fn validate(config: &Config) -> Result<(), Error> {
 /// Makes sandbox cgroup names unique within the process.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+/// Takes one of the engine's locks, each held only to read or update its
+/// cache: `None` when it stays held (see [`lock_briefly`]), and the caller
+/// does without the cache.
+fn lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    lock_briefly(m)
 }
 
 /// Cgroups whose removal failed (processes slow to die), retried later.
@@ -114,15 +120,23 @@ pub(crate) struct Deferred {
 
 impl Deferred {
     fn push(&self, at: Location) {
-        lock(&self.list).push(at);
-        self.pending.store(true, Ordering::Release);
+        // (A list held by a thread that this process, forked from another,
+        // does not have loses the cgroup: it is removed as stale once this
+        // process has ended.)
+        if let Some(mut list) = lock(&self.list) {
+            list.push(at);
+            self.pending.store(true, Ordering::Release);
+        }
     }
 
     fn retry(&self, os: &dyn Os) {
         if !self.pending.swap(false, Ordering::AcqRel) {
             return;
         }
-        let list = std::mem::take(&mut *lock(&self.list));
+        let Some(list) = lock(&self.list).map(|mut l| std::mem::take(&mut *l)) else {
+            self.pending.store(true, Ordering::Release);
+            return;
+        };
         for at in list {
             if handle::teardown(os, &at, Duration::ZERO).is_err() {
                 self.push(at);
@@ -185,32 +199,38 @@ impl Engine {
     /// (pid, start time) of this process; recomputed after a fork.
     fn identity(&self) -> (u32, u64) {
         let pid = self.os.pid();
-        let mut id = lock(&self.identity);
-        match *id {
-            Some((p, start)) if p == pid => (p, start),
-            _ => {
-                let start = self.os.start_time(pid).unwrap_or(0);
-                *id = Some((pid, start));
-                (pid, start)
+        if let Some(Some((p, start))) = lock(&self.identity).map(|id| *id) {
+            if p == pid {
+                return (p, start);
             }
         }
+        let start = self.os.start_time(pid).unwrap_or(0);
+        if let Some(mut id) = lock(&self.identity) {
+            *id = Some((pid, start));
+        }
+        (pid, start)
     }
 
     fn discovery(&self) -> Result<Arc<Discovery>, Error> {
-        let mut cache = lock(&self.discovery);
-        match &*cache {
-            Some(Cached::Found(d)) => return Ok(d.clone()),
+        match lock(&self.discovery).and_then(|c| c.clone()) {
+            Some(Cached::Found(d)) => return Ok(d),
             Some(Cached::NoCgroup2) => return Err(Error::NoCgroup2),
             None => {}
         }
+        // Loaded without the lock (threads that ask at once each load).
+        let store = |c| {
+            if let Some(mut cache) = lock(&self.discovery) {
+                *cache = Some(c);
+            }
+        };
         match Discovery::load(&*self.os) {
             Ok(d) => {
                 let d = Arc::new(d);
-                *cache = Some(Cached::Found(d.clone()));
+                store(Cached::Found(d.clone()));
                 Ok(d)
             }
             Err(Error::NoCgroup2) => {
-                *cache = Some(Cached::NoCgroup2);
+                store(Cached::NoCgroup2);
                 Err(Error::NoCgroup2)
             }
             Err(e) => Err(e),
@@ -220,8 +240,12 @@ impl Engine {
     /// Forgets everything learned about the system (after a surprise such as
     /// the caller's cgroup disappearing).
     fn invalidate(&self) {
-        *lock(&self.discovery) = None;
-        lock(&self.parents).clear();
+        if let Some(mut d) = lock(&self.discovery) {
+            *d = None;
+        }
+        if let Some(mut p) = lock(&self.parents) {
+            p.clear();
+        }
     }
 
     pub(crate) fn prepare(&self, config: &Config) -> Result<Preparation, Error> {
@@ -286,7 +310,7 @@ impl Engine {
     /// directory, writable, processes can be moved into it; then removes the
     /// stale cgroups found there.
     fn check_parent(&self, disc: &Discovery, parent: &Path) -> Result<(), Error> {
-        if lock(&self.parents).contains_key(parent) {
+        if lock(&self.parents).is_some_and(|p| p.contains_key(parent)) {
             return Ok(());
         }
         match self.os.is_cgroup2(parent) {
@@ -328,7 +352,9 @@ impl Engine {
             self.identity(),
             self.force_kill_loop,
         );
-        lock(&self.parents).insert(parent.to_owned(), ParentState::default());
+        if let Some(mut p) = lock(&self.parents) {
+            p.insert(parent.to_owned(), ParentState::default());
+        }
         Ok(())
     }
 
@@ -367,18 +393,15 @@ impl Engine {
     ) -> Result<(), Error> {
         let known = |s: &Self| {
             lock(&s.parents)
-                .get(parent)
-                .is_some_and(|p| p.enabled.contains(&c))
+                .is_some_and(|ps| ps.get(parent).is_some_and(|p| p.enabled.contains(&c)))
         };
         if known(self) {
             return Ok(());
         }
         let mark = |s: &Self| {
-            lock(&s.parents)
-                .entry(parent.to_owned())
-                .or_default()
-                .enabled
-                .push(c)
+            if let Some(mut ps) = lock(&s.parents) {
+                ps.entry(parent.to_owned()).or_default().enabled.push(c);
+            }
         };
         let unsupported = |reason| Error::Unsupported {
             controller: c,
@@ -579,7 +602,9 @@ impl Engine {
                 let _ = handle::remove_tree(&*self.os, &at.dir);
                 drop(dir_lock);
                 if matches!(e, Retry) {
-                    lock(&self.parents).remove(&parent);
+                    if let Some(mut ps) = lock(&self.parents) {
+                        ps.remove(&parent);
+                    }
                 }
                 Err(e)
             }

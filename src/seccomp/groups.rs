@@ -1,7 +1,7 @@
 //! Named families of system calls, and the argument guards that make the
 //! unprivileged families safe to allow as a whole.
 
-use std::sync::OnceLock;
+use crate::forksafe::{Got, Once};
 
 use super::rule::{Action, ArgCondition, ArgOp, SyscallRule};
 
@@ -597,12 +597,28 @@ pub(super) const CLONE_NEW_MASK: u32 =
 /// `personality(0xffffffff)` queries the current persona without changing it.
 pub(super) const PERSONALITY_QUERY: u32 = 0xffff_ffff;
 
-/// The rules an unprivileged group installs for `name`, in policy order (the
-/// last matching rule wins), or `None` when the call is allowed outright.
-pub(super) fn guard(name: &str) -> Option<&'static [SyscallRule]> {
-    static GUARDS: OnceLock<Vec<(&'static str, Vec<SyscallRule>)>> = OnceLock::new();
-    GUARDS
-        .get_or_init(|| {
+/// The rules unprivileged groups install for the system calls they guard.
+#[derive(Debug)]
+pub(super) struct Guards(Vec<(&'static str, Vec<SyscallRule>)>);
+
+impl Guards {
+    /// The rules an unprivileged group installs for `name`, in policy order
+    /// (the last matching rule wins), or `None` when the call is allowed
+    /// outright.
+    pub(super) fn get(&self, name: &str) -> Option<&[SyscallRule]> {
+        self.0
+            .iter()
+            .find(|(guarded, _)| *guarded == name)
+            .map(|(_, rules)| rules.as_slice())
+    }
+}
+
+/// Every guard, built once (a thread that finds another building them, or
+/// a process forked meanwhile, builds its own rather than wait).
+pub(super) fn guards() -> Got<'static, Guards> {
+    static GUARDS: Once<Guards> = Once::new();
+    GUARDS.get_or_init(|| {
+        Guards(
             [
                 "ioctl",
                 "socket",
@@ -613,11 +629,9 @@ pub(super) fn guard(name: &str) -> Option<&'static [SyscallRule]> {
             ]
             .into_iter()
             .filter_map(|name| build_guard(name).map(|rules| (name, rules)))
-            .collect()
-        })
-        .iter()
-        .find(|(guarded, _)| *guarded == name)
-        .map(|(_, rules)| rules.as_slice())
+            .collect(),
+        )
+    })
 }
 
 fn build_guard(name: &str) -> Option<Vec<SyscallRule>> {

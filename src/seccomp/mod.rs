@@ -112,6 +112,7 @@ pub(crate) fn compile(policy: &Policy) -> Result<CompiledFilter, Error> {
     check_action(policy.default_action)?;
     check_action(policy.unknown_action)?;
 
+    let guards = groups::guards();
     let mut per_nr: BTreeMap<u32, Vec<Resolved<'_>>> = BTreeMap::new();
     for entry in &policy.entries {
         match entry {
@@ -141,7 +142,7 @@ pub(crate) fn compile(policy: &Policy) -> Result<CompiledFilter, Error> {
                     let guard = if group.is_privileged() {
                         None
                     } else {
-                        groups::guard(name)
+                        guards.get(name)
                     };
                     match guard {
                         Some(rules) => slot.extend(rules.iter().map(|rule| Resolved {

@@ -9,7 +9,8 @@
 //! "known" rather than "unknown".
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+
+use crate::forksafe::Once;
 
 #[allow(dead_code)] // only the native value is used outside tests
 /// `AUDIT_ARCH_X86_64` (`EM_X86_64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE`).
@@ -36,7 +37,9 @@ pub(super) const NATIVE_AUDIT_ARCH: u32 = AUDIT_ARCH_AARCH64;
 
 /// Looks a system call up by name in the native table.
 pub(super) fn lookup(name: &str) -> Option<u32> {
-    static BY_NAME: OnceLock<HashMap<&'static str, u32>> = OnceLock::new();
+    // Built once; a thread that finds another building it (or a process
+    // forked meanwhile) builds its own instead of waiting.
+    static BY_NAME: Once<HashMap<&'static str, u32>> = Once::new();
     BY_NAME
         .get_or_init(|| NATIVE.iter().copied().collect())
         .get(name)

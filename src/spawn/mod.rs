@@ -93,9 +93,14 @@ fn run(
     let started = Instant::now();
     let launched = launch::launch(&plan, template.as_ref().map(|t| t.fds()))
         .map_err(|e| diagnose::launch_error(e, ns))?;
-    if launched.template_failed() {
-        // Build the whole plan in this spawn, and in the next ones.
-        compiled.template.disable();
+    if let Some(t) = &template {
+        if launched.template_failed() {
+            // This spawn builds its whole root; the next ones may try the
+            // template again.
+            compiled.template.failed_to_enter(t);
+        } else {
+            compiled.template.entered();
+        }
     }
     // The sandbox's processes copied their descriptor tables at clone.
     channel.close_child_side();

@@ -10,7 +10,7 @@
 //! shell to probe with, the answer is no.
 
 use std::io::Read as _;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::command::{Command, StdioKind};
 use crate::compile;
@@ -18,10 +18,20 @@ use crate::config::Config;
 use crate::namespaces::Namespaces;
 
 /// Whether the running kernel moves a program into its new time namespace
-/// at exec; probed once.
+/// at exec; probed once (0: not yet, 1: yes, 2: no). Threads that ask
+/// before the first answer each probe: none waits for another's probe,
+/// which a process forked while it ran would wait for forever.
 pub(super) fn entered_at_exec() -> bool {
-    static PROBE: OnceLock<bool> = OnceLock::new();
-    *PROBE.get_or_init(probe)
+    static PROBE: AtomicU8 = AtomicU8::new(0);
+    match PROBE.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let yes = probe();
+            PROBE.store(if yes { 1 } else { 2 }, Ordering::Relaxed);
+            yes
+        }
+    }
 }
 
 fn probe() -> bool {

@@ -69,6 +69,8 @@ struct BuilderArgs<'a> {
     trees: [c_int; SYSTEM_SLOTS],
     user_fd: AtomicI32,
     mnt_fd: AtomicI32,
+    mounts_fd: AtomicI32,
+    root_fd: AtomicI32,
     fail: UnsafeCell<Option<Fail>>,
 }
 
@@ -107,6 +109,11 @@ fn builder(a: &BuilderArgs<'_>) -> Result<(), Fail> {
     let mnt =
         raw::openat(libc::AT_FDCWD, c"/proc/self/ns/mnt", flags, 0).at(Stage::RootMount, 0)?;
     a.mnt_fd.store(mnt.into_raw(), Ordering::Relaxed);
+    // This namespace's mount table (bound to it at open): the caller polls
+    // it to learn that a mount has gone from the template.
+    let mounts =
+        raw::openat(libc::AT_FDCWD, c"/proc/self/mountinfo", flags, 0).at(Stage::RootMount, 0)?;
+    a.mounts_fd.store(mounts.into_raw(), Ordering::Relaxed);
     write_file(
         libc::AT_FDCWD,
         c"/proc/self/setgroups",
@@ -126,15 +133,40 @@ fn builder(a: &BuilderArgs<'_>) -> Result<(), Fail> {
         Stage::GidMap,
     )?;
     raw::umask(0);
-    crate::zone::rootfs::build_template(a.plan, a.split, a.anchor_stack, a.trees)
+    crate::zone::rootfs::build_template(a.plan, a.split, a.anchor_stack, a.trees)?;
+    // The new root, through which the caller looks paths up in it.
+    let root = raw::openat(
+        libc::AT_FDCWD,
+        c"/",
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        0,
+    )
+    .at(Stage::RootMount, 0)?;
+    a.root_fd.store(root.into_raw(), Ordering::Relaxed);
+    Ok(())
+}
+
+/// Descriptors of a built template, each opened by the builder in it.
+// Parent-side: the caller owns them.
+#[allow(clippy::disallowed_types)]
+pub(crate) struct Built {
+    /// Its user namespace.
+    pub(crate) user: OwnedFd,
+    /// Its mount namespace.
+    pub(crate) mnt: OwnedFd,
+    /// Its mount table (`/proc/<builder>/mountinfo`).
+    pub(crate) mounts: OwnedFd,
+    /// Its root directory (`O_PATH`).
+    pub(crate) root: OwnedFd,
 }
 
 /// Builds a template for `plan`: a builder process in new user and mount
 /// namespaces mapping `euid` and `egid` to themselves applies the static
 /// part of the plan (`split`) and pivots into it. Returns descriptors of
-/// the builder's user and mount namespaces, which keep them alive. For a
-/// root caller, the system directories are the idmapped trees made here
-/// (see `fs::idmap`); a template is not built without them.
+/// the builder's user and mount namespaces, which keep them alive, and of
+/// their mount table and root. For a root caller, the system directories
+/// are the idmapped trees made here (see `fs::idmap`); a template is not
+/// built without them.
 ///
 /// Parent-side code: it formats the id maps and returns owned descriptors.
 #[allow(clippy::disallowed_types, clippy::disallowed_macros)]
@@ -143,7 +175,7 @@ pub(crate) fn build(
     split: &TemplateSplit,
     euid: u32,
     egid: u32,
-) -> Result<(OwnedFd, OwnedFd), ()> {
+) -> Result<Built, ()> {
     // The builder shares our descriptor table (CLONE_FILES): it attaches
     // these trees by number, and they are closed when `trees` goes.
     let trees = match euid {
@@ -163,6 +195,8 @@ pub(crate) fn build(
         trees: trees.as_ref().map_or([-1; SYSTEM_SLOTS], SystemTrees::raw),
         user_fd: AtomicI32::new(-1),
         mnt_fd: AtomicI32::new(-1),
+        mounts_fd: AtomicI32::new(-1),
+        root_fd: AtomicI32::new(-1),
         fail: UnsafeCell::new(None),
     };
     let cargs = CloneArgs {
@@ -202,8 +236,15 @@ pub(crate) fn build(
     };
     let user = own(args.user_fd.load(Ordering::Relaxed));
     let mnt = own(args.mnt_fd.load(Ordering::Relaxed));
-    match (status, user, mnt) {
-        (Ok(0), Some(user), Some(mnt)) => Ok((user, mnt)),
+    let mounts = own(args.mounts_fd.load(Ordering::Relaxed));
+    let root = own(args.root_fd.load(Ordering::Relaxed));
+    match (status, user, mnt, mounts, root) {
+        (Ok(0), Some(user), Some(mnt), Some(mounts), Some(root)) => Ok(Built {
+            user,
+            mnt,
+            mounts,
+            root,
+        }),
         _ => Err(()),
     }
 }
