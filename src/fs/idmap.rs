@@ -35,7 +35,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::plan::{MountPlan, SYSTEM_SLOTS};
+use super::SYSTEM_SLOTS;
 use crate::sys::mount::{self, MountAttr};
 use crate::sys::raw::{Errno, Fd};
 
@@ -120,14 +120,17 @@ pub(crate) struct SystemTrees {
 }
 
 impl SystemTrees {
-    /// Makes the trees of `plan`'s system binds that a root caller gets
-    /// idmapped; `None` when there are none.
-    pub(crate) fn prepare(plan: &MountPlan) -> Result<Option<SystemTrees>, Errno> {
+    /// Makes the trees of the system binds a root caller gets idmapped
+    /// (slot, host directory: see `MountPlan::idmapped_system_binds`);
+    /// `None` when there are none.
+    pub(crate) fn prepare<'a>(
+        binds: impl IntoIterator<Item = (usize, &'a CStr)>,
+    ) -> Result<Option<SystemTrees>, Errno> {
         let mut raw = [-1; SYSTEM_SLOTS];
         let mut trees = Vec::new();
-        for b in plan.system.iter().filter(|b| b.idmap != Some(false)) {
-            let slot = raw.get_mut(b.slot).ok_or(Errno(libc::EINVAL))?;
-            let tree = clone_idmapped(&b.src)?;
+        for (slot, src) in binds {
+            let slot = raw.get_mut(slot).ok_or(Errno(libc::EINVAL))?;
+            let tree = clone_idmapped(src)?;
             *slot = tree.raw();
             trees.push(tree);
         }

@@ -15,6 +15,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Host system directories the default root exposes read-only.
+/// How many of the host's system directories a plan can bind: the size of
+/// the per-spawn array of idmapped trees (see `plan::SystemBind`).
+pub(crate) const SYSTEM_SLOTS: usize = SYSTEM_DIRS.len();
+
 pub(crate) const SYSTEM_DIRS: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
 ];

@@ -8,10 +8,6 @@ use std::path::{Component, Path, PathBuf};
 
 use super::{Config, DEVICES, Error, NodeKind, Op, OpName, Root, SECRET_FILES, SYSTEM_DIRS};
 
-/// How many of the host's system directories a plan can bind: the size of
-/// the per-spawn array of idmapped trees (see [`SystemBind`]).
-pub(crate) const SYSTEM_SLOTS: usize = SYSTEM_DIRS.len();
-
 /// `/proc` entries made read-only in a fresh `/proc` (writes there reach the
 /// host kernel when the caller is root).
 const PROC_READONLY: &[&str] = &["sys", "sysrq-trigger", "irq", "bus", "fs"];
@@ -147,6 +143,17 @@ pub(crate) struct SystemBind {
     /// of `/etc` that others may not read are masked instead), `None` when it was lowered
     /// by an unprivileged caller (a root spawn then makes it all the same).
     pub(crate) idmap: Option<bool>,
+}
+
+impl MountPlan {
+    /// The system binds a root caller gives its sandbox idmapped, as (slot,
+    /// host directory).
+    pub(crate) fn idmapped_system_binds(&self) -> impl Iterator<Item = (usize, &CStr)> {
+        self.system
+            .iter()
+            .filter(|b| b.idmap != Some(false))
+            .map(|b| (b.slot, b.src.as_c_str()))
+    }
 }
 
 /// The host's secret files (see `fs::host_secrets`), by canonical path,

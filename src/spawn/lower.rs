@@ -78,7 +78,7 @@ pub(super) fn plan<'c>(cfg: &Config, compiled: &'c Compiled, parts: Parts<'_>) -
         hostname: compiled.hostname.as_deref(),
         mounts: compiled.mounts.as_ref(),
         root_caller: parts.identity.root_caller,
-        system_trees: std::cell::Cell::new([-1; crate::fs::plan::SYSTEM_SLOTS]),
+        system_trees: std::cell::Cell::new([-1; crate::fs::SYSTEM_SLOTS]),
         helper: Default::default(),
         use_clone3: parts.use_clone3,
         program_stack: Default::default(),

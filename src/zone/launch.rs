@@ -129,7 +129,7 @@ pub(crate) fn launch<'p>(
         // The supervisor builds the whole root: it attaches the system
         // directories made here, idmapped.
         if let Some(m) = plan.mounts {
-            match SystemTrees::prepare(m) {
+            match SystemTrees::prepare(m.idmapped_system_binds()) {
                 Ok(t) => system_trees = t,
                 Err(e) => {
                     stacks.recycle();

@@ -15,7 +15,8 @@ use core::sync::atomic::{AtomicI32, AtomicU32};
 use std::ffi::CString;
 
 use crate::caps::CapPlan;
-use crate::fs::plan::{MountPlan, SYSTEM_SLOTS};
+use crate::fs::SYSTEM_SLOTS;
+use crate::fs::plan::MountPlan;
 use crate::record::{self, Record};
 
 /// uid and gid map contents, written by the supervisor for itself.

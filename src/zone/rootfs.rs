@@ -17,7 +17,8 @@
 use core::ffi::{CStr, c_int};
 
 use super::{Fail, Step, StepExt};
-use crate::fs::plan::{Mount, MountKind, MountPlan, RootSpec, SYSTEM_SLOTS, TemplateSplit};
+use crate::fs::SYSTEM_SLOTS;
+use crate::fs::plan::{Mount, MountKind, MountPlan, RootSpec, TemplateSplit};
 use crate::stage::Stage;
 use crate::sys::mount::{self, MountAttr};
 use crate::sys::raw::{self, Errno, Fd, OpenHow};

@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use super::plan::ChildPlan;
 use super::supervisor::supervisor_entry;
 use super::{Fail, StepExt, write_file};
+use crate::fs::SYSTEM_SLOTS;
 use crate::fs::idmap::SystemTrees;
-use crate::fs::plan::{MountPlan, SYSTEM_SLOTS, TemplateSplit};
+use crate::fs::plan::{MountPlan, TemplateSplit};
 use crate::stage::Stage;
 use crate::sys::clone::{self, CloneArgs, StackMap};
 use crate::sys::raw::{self, Errno};
@@ -179,7 +180,7 @@ pub(crate) fn build(
     // The builder shares our descriptor table (CLONE_FILES): it attaches
     // these trees by number, and they are closed when `trees` goes.
     let trees = match euid {
-        0 => SystemTrees::prepare(plan).map_err(drop)?,
+        0 => SystemTrees::prepare(plan.idmapped_system_binds()).map_err(drop)?,
         _ => None,
     };
     let stacks = StackMap::new(2, STACK_SIZE).map_err(drop)?;
