@@ -480,7 +480,10 @@ fn spawn_for_ever(policies: &[(&Sandbox, &str); 2], prefix: &str, spawned: &Atom
             announced[i % 2] = true;
             say(&format!("spawned {marker}"));
         }
-        if live.len() > 4 {
+        // Each sandbox lives while the next few are spawned: long enough,
+        // even under emulation, for its daemon to start before it is
+        // dropped, so that kills find daemons running.
+        if live.len() > if in_vm() { 16 } else { 4 } {
             live.pop_front();
         }
         i = i.wrapping_add(1);
