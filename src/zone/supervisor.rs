@@ -268,6 +268,9 @@ struct Tally {
     status: Option<c_int>,
     end_ns: u64,
     info: record::ExitInfo,
+    /// How many children have been reaped (the sweep's measure of
+    /// progress).
+    reaped: u64,
 }
 
 fn timeval_us(t: &libc::timeval) -> u64 {
@@ -291,6 +294,7 @@ fn reap(ctx: &InitCtx, tally: &mut Tally, block: bool) -> bool {
         match raw::wait4(-1, &mut st, opts, Some(&mut ru)) {
             Ok(0) => return true,
             Ok(pid) => {
+                tally.reaped = tally.reaped.wrapping_add(1);
                 let i = &mut tally.info;
                 i.utime_us = i.utime_us.wrapping_add(timeval_us(&ru.ru_utime));
                 i.stime_us = i.stime_us.wrapping_add(timeval_us(&ru.ru_stime));
@@ -358,18 +362,32 @@ fn kill_listed_children() -> bool {
 
 /// Without a pid namespace: kills and reaps every descendant still attached
 /// to the supervisor (as subreaper it inherits their orphans), until none is
-/// left. Bounded, for processes that escaped (into another session, when
-/// `/proc` cannot list them).
+/// left. Bounded, for processes that cannot be killed or listed (stuck in
+/// the kernel, `/proc` unreadable): it gives up after two seconds in which
+/// nothing was reaped, and after thirty seconds in all. A deadline from the start instead gave up on a
+/// loaded machine while killed processes were still being reaped, and the
+/// orphans of those still dying escaped to the host's init.
 fn sweep(ctx: &InitCtx, tally: &mut Tally) {
-    const BUDGET_NS: u64 = 2_000_000_000;
-    let deadline = raw::monotonic_ns().saturating_add(BUDGET_NS);
+    const IDLE_NS: u64 = 2_000_000_000;
+    const ALL_NS: u64 = 30_000_000_000;
+    let start = raw::monotonic_ns();
+    let last = start.saturating_add(ALL_NS);
+    let mut deadline = start.saturating_add(IDLE_NS);
+    let mut reaped = tally.reaped;
     let pause = libc::timespec {
         tv_sec: 0,
         tv_nsec: 1_000_000,
     };
     while reap(ctx, tally, false) {
         let _ = kill_listed_children();
-        if raw::monotonic_ns() >= deadline {
+        let now = raw::monotonic_ns();
+        if tally.reaped != reaped {
+            reaped = tally.reaped;
+            deadline = now.saturating_add(IDLE_NS);
+        } else if now >= deadline {
+            return;
+        }
+        if now >= last {
             return;
         }
         let _ = raw::poll(&mut [], Some(&pause));
@@ -428,6 +446,7 @@ fn init_loop(ctx: InitCtx) -> c_int {
         status: None,
         end_ns: 0,
         info: record::ExitInfo::default(),
+        reaped: 0,
     };
     let mask = SIGSET_ALL & !(sigbit(libc::SIGKILL) | sigbit(libc::SIGSTOP));
     let signals = match raw::signalfd(&mask, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) {
