@@ -305,10 +305,44 @@ impl std::ops::DerefMut for Inner {
     }
 }
 
+/// What a [`Child`] ends with.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// A sandbox of its own: it ends with its supervisor (its init).
+    Sandbox(Supervisor),
+    /// A program run in a container: it ends with the exit record on its
+    /// channel (the `report` descriptor), or the channel's closing when the
+    /// container ends first.
+    Exec(ExecEnd),
+}
+
+/// The reactor registration of an exec's channel.
+#[derive(Debug, Default)]
+pub(crate) struct ExecEnd {
+    #[cfg(feature = "tokio")]
+    reactor: Option<tokio::io::unix::AsyncFd<std::os::fd::RawFd>>,
+}
+
+/// Whether `fd` is readable (or hung up), waiting at most `ms`
+/// milliseconds (-1: for ever).
+fn readable(fd: BorrowedFd<'_>, ms: i32) -> io::Result<bool> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    loop {
+        let mut pfd = [PollFd::new(fd, PollFlags::POLLIN)];
+        let t = PollTimeout::try_from(ms).unwrap_or(PollTimeout::NONE);
+        match poll(&mut pfd, t) {
+            Ok(n) => return Ok(n > 0),
+            Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct State {
-    /// The sandbox's supervisor (its init).
-    pub(crate) supervisor: Supervisor,
+    /// What the program ends with. Declared before `report`, so that an
+    /// exec's reactor registration of `report` is dropped before it.
+    pub(crate) end: End,
     pub(crate) program_pid: u32,
     pub(crate) report: OwnedFd,
     pub(crate) status: Option<ExitStatus>,
@@ -340,7 +374,7 @@ impl Inner {
         cgroup: Option<crate::cgroup::PreparedCgroup>,
     ) -> Inner {
         Inner(Some(State {
-            supervisor,
+            end: End::Sandbox(supervisor),
             program_pid,
             report,
             status: None,
@@ -356,6 +390,105 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// The state of a program run in a container, whose channel is
+    /// `report`.
+    pub(crate) fn exec(
+        program_pid: u32,
+        report: OwnedFd,
+        enforcement: Enforcement,
+        kill_on_drop: bool,
+        cpu_limit_secs: Option<u64>,
+        started: Instant,
+    ) -> Inner {
+        Inner(Some(State {
+            end: End::Exec(ExecEnd::default()),
+            program_pid,
+            report,
+            status: None,
+            enforcement,
+            kill_on_drop,
+            pid_ns: false,
+            cpu_limit_secs,
+            started,
+            kill_requested: false,
+            outcome: None,
+            cgroup: None,
+        }))
+    }
+}
+
+impl State {
+    /// Waits for the end (without blocking with `nohang`): the supervisor's
+    /// raw wait status, or 0 once an exec's channel is readable.
+    fn wait_end(&mut self, nohang: bool) -> io::Result<Option<i32>> {
+        match &mut self.end {
+            End::Sandbox(sup) => sup.wait(nohang),
+            End::Exec(_) => {
+                let ready = readable(self.report.as_fd(), if nohang { 0 } else { -1 })?;
+                Ok(ready.then_some(0))
+            }
+        }
+    }
+
+    /// A descriptor that becomes readable once the program has ended.
+    fn end_fd(&self) -> BorrowedFd<'_> {
+        match &self.end {
+            End::Sandbox(sup) => sup.pidfd(),
+            End::Exec(_) => self.report.as_fd(),
+        }
+    }
+
+    /// Registers what the program ends with with the current tokio
+    /// runtime's reactor.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn register(&mut self) -> io::Result<()> {
+        match &mut self.end {
+            End::Sandbox(sup) => sup.register(),
+            End::Exec(e) => {
+                if e.reactor.is_none() {
+                    e.reactor = Some(crate::sys::pidfd::register_readable(self.report.as_fd())?);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Polls for the end through the reactor.
+    #[cfg(feature = "tokio")]
+    fn poll_end(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<i32>> {
+        match &mut self.end {
+            End::Sandbox(sup) => sup.poll_wait(cx),
+            End::Exec(e) => {
+                let Some(afd) = &e.reactor else {
+                    return std::task::Poll::Ready(Err(io::Error::other(
+                        "the channel is not registered with the reactor",
+                    )));
+                };
+                loop {
+                    if readable(self.report.as_fd(), 0)? {
+                        return std::task::Poll::Ready(Ok(0));
+                    }
+                    let mut guard = std::task::ready!(afd.poll_read_ready(cx))?;
+                    if readable(self.report.as_fd(), 0)? {
+                        return std::task::Poll::Ready(Ok(0));
+                    }
+                    guard.clear_ready();
+                }
+            }
+        }
+    }
+
+    /// Sends `sig` to the supervisor itself (`ESRCH` for an exec, which
+    /// has none of its own).
+    fn signal_supervisor(&self, sig: i32) -> io::Result<()> {
+        match &self.end {
+            End::Sandbox(sup) => sup.signal(sig),
+            End::Exec(_) => Err(io::Error::from_raw_os_error(libc::ESRCH)),
+        }
+    }
+}
+
 impl Child {
     /// The program's process id, as seen by the caller.
     pub fn id(&self) -> u32 {
@@ -366,8 +499,12 @@ impl Child {
     /// to the sandbox's supervisor, which outlives the program by at most the
     /// time it takes to tear the sandbox down). Useful with `poll` and event
     /// loops.
+    ///
+    /// For a program run in a [`Container`](crate::Container), it is the
+    /// program's channel to the container's supervisor, readable once the
+    /// program has ended (or the container has).
     pub fn pidfd(&self) -> BorrowedFd<'_> {
-        self.inner.supervisor.pidfd()
+        self.inner.end_fd()
     }
 
     /// What the sandbox actually enforced.
@@ -391,12 +528,18 @@ impl Child {
             &[record::REQUEST_KILL],
             MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
         );
+        if let End::Exec(_) = self.inner.end {
+            // The container's supervisor kills the program's group; if the
+            // request cannot be sent, the container has ended and so has
+            // the program.
+            return Ok(());
+        }
         if sent == Ok(1) && !self.inner.pid_ns {
             return Ok(());
         }
         // In a pid namespace the supervisor's death kills everything at once,
         // even if the supervisor is stopped or stuck.
-        match self.inner.supervisor.signal(libc::SIGKILL) {
+        match self.inner.signal_supervisor(libc::SIGKILL) {
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
             other => other,
         }
@@ -426,7 +569,15 @@ impl Child {
             return Err(io::Error::from_raw_os_error(libc::ESRCH));
         }
         let sig = match u8::try_from(signal) {
-            Ok(0) => return self.inner.supervisor.signal(0),
+            Ok(0) => {
+                return match self.inner.end {
+                    End::Sandbox(_) => self.inner.signal_supervisor(0),
+                    End::Exec(_) if readable(self.inner.report.as_fd(), 0)? => {
+                        Err(io::Error::from_raw_os_error(libc::ESRCH))
+                    }
+                    End::Exec(_) => Ok(()),
+                };
+            }
             Ok(s) if s <= 64 => s,
             _ => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
         };
@@ -440,8 +591,8 @@ impl Child {
             // The supervisor is gone, or cannot be reached: a kill still
             // ends it (its pid namespace with it, the program by its death
             // signal).
-            Err(_) if signal == libc::SIGKILL => {
-                match self.inner.supervisor.signal(libc::SIGKILL) {
+            Err(_) if signal == libc::SIGKILL && matches!(self.inner.end, End::Sandbox(_)) => {
+                match self.inner.signal_supervisor(libc::SIGKILL) {
                     Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
                     other => other,
                 }
@@ -468,7 +619,7 @@ impl Child {
                 Err(nix::Error::EAGAIN) => {
                     let mut pfd = [
                         PollFd::new(self.inner.report.as_fd(), PollFlags::POLLOUT),
-                        PollFd::new(self.inner.supervisor.pidfd(), PollFlags::POLLIN),
+                        PollFd::new(self.inner.end_fd(), PollFlags::POLLIN),
                     ];
                     match poll(&mut pfd, PollTimeout::NONE) {
                         Ok(_) | Err(nix::Error::EINTR) => {}
@@ -501,7 +652,7 @@ impl Child {
         // A blocking wait returns once the supervisor has ended, with its
         // status or an error; should it return without either, wait again.
         let sup = loop {
-            if let Some(sup) = self.inner.supervisor.wait(false)? {
+            if let Some(sup) = self.inner.wait_end(false)? {
                 break sup;
             }
         };
@@ -513,7 +664,7 @@ impl Child {
         if let Some(s) = self.inner.status {
             return Ok(Some(s));
         }
-        match self.inner.supervisor.wait(true)? {
+        match self.inner.wait_end(true)? {
             Some(sup) => Ok(Some(self.finish(ExitStatus(sup)).status)),
             None => Ok(None),
         }
@@ -531,7 +682,7 @@ impl Child {
         if let Some(s) = self.inner.status {
             return std::task::Poll::Ready(Ok(s));
         }
-        let sup = std::task::ready!(self.inner.supervisor.poll_wait(cx))?;
+        let sup = std::task::ready!(self.inner.poll_end(cx))?;
         std::task::Poll::Ready(Ok(self.finish(ExitStatus(sup)).status))
     }
 
@@ -549,10 +700,7 @@ impl Child {
             use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
             let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
                 .unwrap_or(PollTimeout::MAX);
-            let mut pfd = [PollFd::new(
-                self.inner.supervisor.pidfd(),
-                PollFlags::POLLIN,
-            )];
+            let mut pfd = [PollFd::new(self.inner.end_fd(), PollFlags::POLLIN)];
             let r = match poll(&mut pfd, ms) {
                 Ok(r) => r,
                 Err(nix::Error::EINTR) => continue,
@@ -603,6 +751,11 @@ impl Child {
                     exit = Some(rec);
                 }
             }
+        }
+        if exit.is_none() && matches!(self.inner.end, End::Exec(_)) {
+            // The channel closed without an exit record: the container
+            // ended, and the program with it.
+            status = ExitStatus(libc::SIGKILL);
         }
         // Every process of the sandbox is dead or dying: read the cgroup's
         // counters and remove it.
@@ -720,7 +873,11 @@ impl Drop for Child {
         let Some(state) = self.inner.0.take() else {
             return;
         };
-        let orphan = Orphan::new(state.supervisor, state.report, state.cgroup, killed);
+        let End::Sandbox(supervisor) = state.end else {
+            // A program in a container: its supervisor reaps it.
+            return;
+        };
+        let orphan = Orphan::new(supervisor, state.report, state.cgroup, killed);
         if let Some(orphan) = reaper::adopt(orphan) {
             orphan.settle_here();
         }

@@ -124,6 +124,12 @@ pub enum Error {
         status: Option<crate::ExitStatus>,
     },
 
+    /// The container has ended: it was stopped or killed, its supervisor
+    /// was killed from outside or crashed, or it ended while this program
+    /// was being handed to it.
+    #[error("the container has ended (stopped, killed, or its supervisor died)")]
+    ContainerEnded,
+
     /// The sandbox's setup report is not one this version of the crate
     /// writes (a bug in this crate).
     #[error("failed to read the sandbox's setup report: {problem}")]
@@ -169,6 +175,7 @@ impl Error {
             Error::ArgumentsTooLarge { .. } => io::ErrorKind::ArgumentListTooLong,
             Error::UserNamespaceDenied { .. } => io::ErrorKind::PermissionDenied,
             Error::BadReport { .. } => io::ErrorKind::InvalidData,
+            Error::ContainerEnded => io::ErrorKind::NotConnected,
             _ => {
                 let mut cause = std::error::Error::source(self);
                 while let Some(c) = cause {
@@ -329,6 +336,11 @@ pub enum ParentOp {
     /// Making, for a root caller, the idmapped mounts of the host's system
     /// directories (Linux 5.12), on which every file belongs to `nobody`.
     IdmapSystemView,
+    /// Handing a program to a running container's supervisor.
+    SendToContainer,
+    /// Mapping the memory a container shares with the processes that set
+    /// up its programs.
+    MapSharedState,
 }
 
 impl fmt::Display for ParentOp {
@@ -343,6 +355,8 @@ impl fmt::Display for ParentOp {
             ParentOp::ReadReport => "read the sandbox's setup report",
             ParentOp::Wait => "wait for the sandbox",
             ParentOp::CreateLifeline => "create the lifeline pipe",
+            ParentOp::SendToContainer => "hand the program to the container",
+            ParentOp::MapSharedState => "map the container's shared state",
             ParentOp::IdmapSystemView => {
                 "make the idmapped mounts of the host's system directories"
             }
@@ -445,6 +459,17 @@ pub enum ConfigError {
         fd: i32,
         /// Why.
         reason: FdProblem,
+    },
+    /// More descriptors than one exec into a container can carry: the
+    /// standard streams and passed descriptors that are not inherited
+    /// (the kernel passes at most 253 per message, one of which the exec
+    /// itself needs).
+    #[error("cannot pass {count} file descriptors to a program in a container: at most {max}")]
+    TooManyFds {
+        /// How many the command needs passed.
+        count: usize,
+        /// The most an exec can pass.
+        max: usize,
     },
     /// An invalid filesystem operation.
     #[error(transparent)]

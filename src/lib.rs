@@ -185,6 +185,7 @@ mod compat;
 mod compile;
 mod config;
 pub mod confine;
+pub mod container;
 mod enforcement;
 pub mod error;
 mod forksafe;
@@ -225,6 +226,7 @@ pub use child::{
 };
 pub use command::{Command, Stdio};
 pub use compat::CompatLevel;
+pub use container::Container;
 pub use enforcement::{Enforcement, NprocScope};
 pub use error::{Error, Result};
 pub use namespaces::{IdMapping, Namespaces};

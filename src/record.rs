@@ -41,6 +41,63 @@ pub(crate) const REQUEST_KILL: u8 = b'K';
 /// would stop it, and with it the limits and the lifeline it watches.
 pub(crate) const REQUEST_SIGNAL: u8 = b'S';
 
+/// A request to a container's supervisor on its control channel: run a
+/// program. 24 bytes: this byte, seven of padding, the address of the
+/// exec's plan (valid in the supervisor, which shares the caller's memory)
+/// as a native-endian `u64`, the number of program descriptors that follow
+/// the exec channel in the message's `SCM_RIGHTS` and the lowest number
+/// the supervisor may give them (above every target), each a `u32`.
+pub(crate) const REQUEST_EXEC: u8 = b'E';
+
+/// Size of an exec request.
+pub(crate) const EXEC_REQUEST_LEN: usize = 24;
+
+/// A request to a container's supervisor: stop. 16 bytes: this byte, seven
+/// of padding, and the grace period in nanoseconds as a native-endian
+/// `u64` (0: kill at once).
+pub(crate) const REQUEST_STOP: u8 = b'T';
+
+/// Size of a stop request.
+pub(crate) const STOP_REQUEST_LEN: usize = 16;
+
+/// Encodes an exec request.
+pub(crate) fn exec_request(plan: u64, fds: u32, min_fd: u32) -> [u8; EXEC_REQUEST_LEN] {
+    let mut b = [0u8; EXEC_REQUEST_LEN];
+    b[0] = REQUEST_EXEC;
+    b[8..16].copy_from_slice(&plan.to_ne_bytes());
+    b[16..20].copy_from_slice(&fds.to_ne_bytes());
+    b[20..24].copy_from_slice(&min_fd.to_ne_bytes());
+    b
+}
+
+/// Encodes a stop request.
+pub(crate) fn stop_request(grace_ns: u64) -> [u8; STOP_REQUEST_LEN] {
+    let mut b = [0u8; STOP_REQUEST_LEN];
+    b[0] = REQUEST_STOP;
+    b[8..16].copy_from_slice(&grace_ns.to_ne_bytes());
+    b
+}
+
+/// A native-endian `u64` at `at` in `b` (0 if out of range); child-zone
+/// safe.
+pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    if let Some(s) = b.get(at..at.wrapping_add(8)) {
+        w.copy_from_slice(s);
+    }
+    u64::from_ne_bytes(w)
+}
+
+/// A native-endian `u32` at `at` in `b` (0 if out of range); child-zone
+/// safe.
+pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    if let Some(s) = b.get(at..at.wrapping_add(4)) {
+        w.copy_from_slice(s);
+    }
+    u32::from_ne_bytes(w)
+}
+
 /// Size of an encoded record's seven 32-bit fields.
 const HEADER_LEN: usize = 7 * 4;
 

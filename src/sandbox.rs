@@ -556,6 +556,15 @@ impl Sandbox {
         self.spawn_with(cmd, StdioKind::Inherit, StdioKind::Inherit)
     }
 
+    /// Starts a container of this policy: its namespaces, root filesystem
+    /// and cgroup are set up, and its init waits for programs to run (see
+    /// [`Container`](crate::Container)).
+    pub fn start(&self) -> Result<crate::Container, Error> {
+        let compiled = self.compiled()?;
+        let up = crate::spawn::start(&self.cfg, &compiled)?;
+        crate::Container::new(self.cfg.clone(), compiled, up)
+    }
+
     /// Runs `cmd` to completion, capturing stdout and stderr (stdin is
     /// `/dev/null` unless the command says otherwise).
     pub fn output(&self, cmd: &mut Command) -> Result<Output, Error> {

@@ -86,4 +86,11 @@ stages! {
     Exec = 24 => "executing the program",
     /// Creating the time namespace.
     TimeNamespace = 25 => "creating the time namespace",
+    /// A container's supervisor receiving an exec request.
+    ExecRequest = 26 => "handing the program to the container",
+    /// Making the program process's memory unreadable to the container's
+    /// other processes (`PR_SET_DUMPABLE`).
+    Dumpable = 27 => "making the program process undumpable",
+    /// Bringing the network namespace's loopback interface up.
+    Loopback = 28 => "bringing the loopback interface up",
 }

@@ -205,7 +205,7 @@ impl AsyncChild {
             .take()
             .map(AsyncChildStderr::try_from)
             .transpose()?;
-        child.inner.supervisor.register()?;
+        child.inner.register()?;
         Ok(AsyncChild {
             stdin,
             stdout,

@@ -127,54 +127,58 @@ impl Channel {
     /// Reads the report socket until the supervisor says `Running`, a setup
     /// step reports an error, or it closes.
     pub(super) fn read_setup(&self) -> Result<SetupReport, Error> {
-        let mut buf = [0u8; record::RECORD_LEN];
-        let mut cmsg = nix::cmsg_space!(nix::sys::socket::UnixCredentials);
-        loop {
-            let mut iov = [io::IoSliceMut::new(&mut buf)];
-            let msg = match socket::recvmsg::<()>(
-                self.report.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Ok(m) => m,
-                Err(nix::Error::EINTR) => continue,
-                Err(e) => {
-                    return Err(Error::Io {
-                        op: ParentOp::ReadReport,
-                        source: e.into(),
-                    });
-                }
-            };
-            let n = msg.bytes;
-            let mut pid = None;
-            if let Ok(cmsgs) = msg.cmsgs() {
-                for c in cmsgs {
-                    if let ControlMessageOwned::ScmCredentials(cred) = c {
-                        pid = Some(cred.pid());
-                    }
+        read_setup(self.report.as_raw_fd())
+    }
+}
+
+/// Reads a report channel until its supervisor says `Running`, a setup step
+/// reports an error, or it closes.
+pub(super) fn read_setup(report: RawFd) -> Result<SetupReport, Error> {
+    let mut buf = [0u8; record::RECORD_LEN];
+    let mut cmsg = nix::cmsg_space!(nix::sys::socket::UnixCredentials);
+    loop {
+        let mut iov = [io::IoSliceMut::new(&mut buf)];
+        let msg = match socket::recvmsg::<()>(
+            report,
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(m) => m,
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => {
+                return Err(Error::Io {
+                    op: ParentOp::ReadReport,
+                    source: e.into(),
+                });
+            }
+        };
+        let n = msg.bytes;
+        let mut pid = None;
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for c in cmsgs {
+                if let ControlMessageOwned::ScmCredentials(cred) = c {
+                    pid = Some(cred.pid());
                 }
             }
-            if n == 0 {
-                return Ok(SetupReport::Vanished);
-            }
-            let Some(rec) = Record::decode(buf.get(..n).unwrap_or(&[])) else {
-                return Ok(SetupReport::Vanished);
-            };
-            return Ok(match rec.kind {
-                record::KIND_RUNNING => {
-                    let from = if rec.flags & record::FLAG_PID_IN_CREDENTIALS != 0 {
-                        pid
-                    } else {
-                        Some(rec.value)
-                    };
-                    SetupReport::Running(
-                        from.and_then(|p| u32::try_from(p).ok()).filter(|&p| p > 0),
-                    )
-                }
-                record::KIND_ERROR => SetupReport::Failed(Box::new(rec)),
-                _ => SetupReport::Vanished,
-            });
         }
+        if n == 0 {
+            return Ok(SetupReport::Vanished);
+        }
+        let Some(rec) = Record::decode(buf.get(..n).unwrap_or(&[])) else {
+            return Ok(SetupReport::Vanished);
+        };
+        return Ok(match rec.kind {
+            record::KIND_RUNNING => {
+                let from = if rec.flags & record::FLAG_PID_IN_CREDENTIALS != 0 {
+                    pid
+                } else {
+                    Some(rec.value)
+                };
+                SetupReport::Running(from.and_then(|p| u32::try_from(p).ok()).filter(|&p| p > 0))
+            }
+            record::KIND_ERROR => SetupReport::Failed(Box::new(rec)),
+            _ => SetupReport::Vanished,
+        });
     }
 }

@@ -46,11 +46,12 @@ fn diagnose_userns() -> UsernsBlocker {
 
 /// Turns a child-side failure record into a typed error, naming the item from
 /// the parent's plan.
+/// `program` is the command and its search path; `None` for a container's
+/// start, which runs no program.
 pub(super) fn setup_error(
     rec: &Record,
-    cmd: &Command,
+    program: Option<(&Command, &SearchPath)>,
     plan: &ChildPlan<'_>,
-    search: &SearchPath,
     compiled: &Compiled,
     ns: Namespaces,
 ) -> Error {
@@ -67,10 +68,12 @@ pub(super) fn setup_error(
             .candidates
             .get(i as usize)
             .map(|c| PathBuf::from(OsStr::from_bytes(c.as_bytes())))
-            .unwrap_or_else(|| PathBuf::from(&cmd.program))
+            .unwrap_or_else(|| {
+                PathBuf::from(program.map_or("".as_ref(), |p| p.0.program.as_os_str()))
+            })
     };
     match stage {
-        Stage::Exec => {
+        Stage::Exec if program.is_some() => {
             if rec.flags & record::FLAG_INTERPRETER != 0 {
                 return Error::InterpreterNotFound {
                     script: candidate(rec.index),
@@ -95,9 +98,15 @@ pub(super) fn setup_error(
                         },
                     }
                 }
-                libc::ENOENT => Error::ProgramNotFound {
-                    program: cmd.program.clone(),
-                    searched: search.clone(),
+                libc::ENOENT => match program {
+                    Some((cmd, search)) => Error::ProgramNotFound {
+                        program: cmd.program.clone(),
+                        searched: search.clone(),
+                    },
+                    None => Error::NotExecutable {
+                        path: candidate(rec.index),
+                        source,
+                    },
                 },
                 libc::EISDIR => Error::IsADirectory {
                     path: candidate(rec.index),

@@ -148,7 +148,54 @@ impl Fds {
             via_temp,
             temp_base: highest + 1,
             keep,
+            received: Vec::new(),
         }
+    }
+
+    /// Makes the standard streams the program inherits explicit moves of
+    /// the caller's own (those it has open): a container's supervisor
+    /// holds none of the caller's descriptors.
+    pub(super) fn pass_inherited(&mut self) {
+        for t in 0..3 {
+            if self.moves.iter().any(|m| m.1 == t) {
+                continue;
+            }
+            if crate::sys::raw::is_open(t) {
+                self.moves.push((t, t));
+            }
+        }
+    }
+
+    /// The program process's part for an exec into a container, and the
+    /// descriptors to send its supervisor, in order: the moves' sources
+    /// become indices into that list, and the supervisor places what it
+    /// receives at [`floor`](Self::floor) or above, so no source is a
+    /// target.
+    pub(super) fn exec_zone_plan(&self) -> (FdPlan, Vec<RawFd>) {
+        let mut sources: Vec<RawFd> = Vec::with_capacity(self.moves.len());
+        let mut moves = Vec::with_capacity(self.moves.len());
+        for &(src, dst) in &self.moves {
+            let i = match sources.iter().position(|&s| s == src) {
+                Some(i) => i,
+                None => {
+                    sources.push(src);
+                    sources.len() - 1
+                }
+            };
+            moves.push((i as RawFd, dst));
+        }
+        let mut keep: Vec<RawFd> = self.moves.iter().map(|m| m.1).filter(|t| *t >= 3).collect();
+        keep.sort_unstable();
+        keep.dedup();
+        let received = sources.iter().map(|_| std::cell::Cell::new(-1)).collect();
+        let plan = FdPlan {
+            moves,
+            via_temp: false,
+            temp_base: 0,
+            keep,
+            received,
+        };
+        (plan, sources)
     }
 
     /// Closes the child-side descriptors: call once the sandbox's processes

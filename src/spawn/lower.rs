@@ -24,6 +24,8 @@ pub(super) struct Parts<'s> {
     pub(super) channel: &'s Channel,
     pub(super) cgroup: &'s Preparation,
     pub(super) use_clone3: bool,
+    /// A container: set up, start no program.
+    pub(super) container: bool,
 }
 
 /// The rlimits standing in for cgroup limits that this spawn's cgroup
@@ -61,7 +63,12 @@ fn nproc(cfg: &Config, compiled: &Compiled, identity: &Identity) -> Option<Nproc
 
 /// The zone's plan: per-policy parts borrowed from `compiled`, per-spawn
 /// parts moved in.
-pub(super) fn plan<'c>(cfg: &Config, compiled: &'c Compiled, parts: Parts<'_>) -> ChildPlan<'c> {
+pub(super) fn plan<'c>(
+    cfg: &Config,
+    compiled: &'c Compiled,
+    parts: Parts<'_>,
+    shared: &'c Shared,
+) -> ChildPlan<'c> {
     let ns = cfg.namespaces;
     let placement = parts
         .cgroup
@@ -85,7 +92,9 @@ pub(super) fn plan<'c>(cfg: &Config, compiled: &'c Compiled, parts: Parts<'_>) -
         cgroup_fd: placement.map_or(-1, |p| p.clone_into),
         cgroup_kill_fd: placement.map_or(-1, |p| p.kill),
         timeout_ns: compiled.timeout_ns,
-        shared: Shared::new(),
+        container: parts.container,
+        joins_container: false,
+        shared,
         cgroup_procs_fd: placement.map_or(-1, |p| p.procs),
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),
         new_time_ns: ns.contains(Namespaces::TIME),

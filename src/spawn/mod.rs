@@ -13,6 +13,7 @@
 mod argv;
 mod channel;
 mod diagnose;
+pub(crate) mod exec;
 mod fds;
 mod ids;
 mod lower;
@@ -29,6 +30,7 @@ use crate::config::Config;
 use crate::error::{Error, Feature, Unsupported, UnsupportedReason};
 use crate::namespaces::Namespaces;
 use crate::zone::launch;
+use crate::zone::plan::{ExecPlan, Shared};
 use channel::{Channel, SetupReport};
 use fds::Fds;
 use ids::Caller;
@@ -42,12 +44,7 @@ pub(crate) fn spawn(
     default_out: StdioKind,
     default_in: StdioKind,
 ) -> Result<Child, Error> {
-    if cfg.namespaces.contains(Namespaces::TIME) && !time_ns::entered_at_exec() {
-        return Err(Error::Unsupported(Unsupported {
-            feature: Feature::TimeNamespace,
-            reason: UnsupportedReason::Kernel,
-        }));
-    }
+    check_time_ns(cfg)?;
     run(cfg, compiled, cmd, default_out, default_in)
 }
 
@@ -59,13 +56,84 @@ fn run(
     default_out: StdioKind,
     default_in: StdioKind,
 ) -> Result<Child, Error> {
+    let mut fds = Fds::plan(cmd, &default_out, &default_in)?;
+    let up = sandbox(cfg, compiled, Some(cmd), &mut fds)?;
+    Ok(Child {
+        stdin: fds.stdin.take().map(ChildStdin::from_owned),
+        stdout: fds.stdout.take().map(ChildStdout::from_owned),
+        stderr: fds.stderr.take().map(ChildStderr::from_owned),
+        inner: Inner::new(
+            up.supervisor,
+            up.program_pid.unwrap_or(0),
+            up.report,
+            up.enforcement,
+            cfg.kill_on_drop,
+            cfg.namespaces.contains(Namespaces::PID),
+            compiled.cpu_limit_secs,
+            up.started,
+            up.cgroup,
+        ),
+    })
+}
+
+/// A sandbox whose supervisor has reported `Running`.
+pub(crate) struct Up {
+    pub(crate) supervisor: crate::zone::launch::Supervisor,
+    pub(crate) program_pid: Option<u32>,
+    /// The caller's end of the report channel.
+    pub(crate) report: std::os::fd::OwnedFd,
+    pub(crate) enforcement: crate::Enforcement,
+    pub(crate) started: Instant,
+    pub(crate) cgroup: Option<crate::cgroup::PreparedCgroup>,
+    /// The identity its programs run as.
+    pub(crate) set_ids: Option<(u32, u32)>,
+    /// The cgroup descriptors as the supervisor holds them (-1: none):
+    /// the leaf's directory and its `cgroup.procs`.
+    pub(crate) cgroup_fds: (i32, i32),
+    /// The rlimits standing in for cgroup limits the cgroup could not
+    /// apply.
+    pub(crate) fallback_rlimits: Vec<(libc::c_int, libc::rlimit64)>,
+}
+
+/// Starts a container of the policy `cfg`: a sandbox whose supervisor
+/// starts no program and serves exec requests (see `crate::container`).
+pub(crate) fn start(cfg: &Config, compiled: &Compiled) -> Result<Up, Error> {
+    check_time_ns(cfg)?;
+    sandbox(cfg, compiled, None, &mut Fds::default())
+}
+
+/// A time namespace needs a kernel that enters it at exec.
+fn check_time_ns(cfg: &Config) -> Result<(), Error> {
+    if cfg.namespaces.contains(Namespaces::TIME) && !time_ns::entered_at_exec() {
+        return Err(Error::Unsupported(Unsupported {
+            feature: Feature::TimeNamespace,
+            reason: UnsupportedReason::Kernel,
+        }));
+    }
+    Ok(())
+}
+
+/// Sets up a sandbox of the policy and starts `cmd` in it, or (without a
+/// command) no program: a container's supervisor.
+fn sandbox(
+    cfg: &Config,
+    compiled: &Compiled,
+    cmd: Option<&mut Command>,
+    fds: &mut Fds,
+) -> Result<Up, Error> {
     let ns = cfg.namespaces;
     let caller = Caller::current();
     let mut identity = ids::plan(cfg, caller)?;
-    let (exec, search) = argv::exec_plan(cfg, cmd)?;
-    let cwd = argv::working_dir(cmd, ns.contains(Namespaces::MOUNT))?;
-    let mut fds = Fds::plan(cmd, &default_out, &default_in)?;
-    let mut channel = Channel::open(&fds, cfg.die_with_parent)?;
+    let container = cmd.is_none();
+    let (exec, search, cwd) = match &cmd {
+        Some(cmd) => {
+            let (exec, search) = argv::exec_plan(cfg, cmd)?;
+            let cwd = argv::working_dir(cmd, ns.contains(Namespaces::MOUNT))?;
+            (exec, Some(search), cwd)
+        }
+        None => (ExecPlan::default(), None, (None, false)),
+    };
+    let mut channel = Channel::open(fds, cfg.die_with_parent)?;
     let use_clone3 = crate::probe::clone3();
     // The static part of the root filesystem, built once per policy; it
     // needs clone3 for CLONE_PARENT with a pidfd.
@@ -87,8 +155,10 @@ fn run(
         channel: &channel,
         cgroup: &cg,
         use_clone3,
+        container,
     };
-    let plan = lower::plan(cfg, compiled, parts);
+    let shared = Shared::new();
+    let plan = lower::plan(cfg, compiled, parts, &shared);
 
     let started = Instant::now();
     let launched = launch::launch(&plan, template.as_ref().map(|t| t.fds()))
@@ -111,9 +181,8 @@ fn run(
         // The supervisor exits on its own after reporting; dropping the
         // guard reaps it before the plan goes.
         SetupReport::Failed(rec) => {
-            return Err(diagnose::setup_error(
-                &rec, cmd, &plan, &search, compiled, ns,
-            ));
+            let program = cmd.as_deref().zip(search.as_ref());
+            return Err(diagnose::setup_error(&rec, program, &plan, compiled, ns));
         }
         SetupReport::Vanished => {
             return Err(Error::SupervisorVanished {
@@ -122,22 +191,19 @@ fn run(
         }
     };
     let enforcement = lower::enforcement(cfg, compiled, &identity, &cg, &launched);
+    let cgroup_fds = (plan.cgroup_fd, plan.cgroup_procs_fd);
+    let fallback_rlimits = plan.fallback_rlimits.clone();
     let supervisor = launched.running();
     drop(plan);
-    Ok(Child {
-        stdin: fds.stdin.take().map(ChildStdin::from_owned),
-        stdout: fds.stdout.take().map(ChildStdout::from_owned),
-        stderr: fds.stderr.take().map(ChildStderr::from_owned),
-        inner: Inner::new(
-            supervisor,
-            program_pid.unwrap_or(0),
-            channel.report,
-            enforcement,
-            cfg.kill_on_drop,
-            ns.contains(Namespaces::PID),
-            compiled.cpu_limit_secs,
-            started,
-            cg.cgroup,
-        ),
+    Ok(Up {
+        supervisor,
+        program_pid,
+        report: channel.report,
+        enforcement,
+        started,
+        cgroup: cg.cgroup,
+        set_ids: identity.set_ids,
+        cgroup_fds,
+        fallback_rlimits,
     })
 }

@@ -15,5 +15,6 @@ pub(crate) mod lifeline;
 pub(crate) mod mount;
 pub(crate) mod pidfd;
 pub(crate) mod raw;
+pub(crate) mod shared;
 #[cfg(test)]
 pub(crate) mod testing;

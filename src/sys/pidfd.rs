@@ -160,3 +160,27 @@ pub fn wait(pidfd: BorrowedFd<'_>, nohang: bool) -> io::Result<Option<i32>> {
         return Ok(Some(raw));
     }
 }
+
+/// Registers `fd`, owned by `owner`, with the current tokio runtime's
+/// reactor for readability. The registration must be dropped before
+/// `owner` closes the descriptor: keep both in one value, the registration
+/// declared (and so dropped) first.
+///
+/// # Panics
+///
+/// Outside a tokio runtime, or in one without the I/O driver enabled.
+#[cfg(feature = "tokio")]
+pub(crate) fn register_readable(
+    owner: BorrowedFd<'_>,
+) -> io::Result<tokio::io::unix::AsyncFd<RawFd>> {
+    // SAFETY: the descriptor is open (borrowed from its owner), and the
+    // caller drops the registration before the owner closes it (see
+    // above), so the reactor never watches a closed or reused number.
+    unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(
+            owner.as_raw_fd(),
+            tokio::io::Interest::READABLE,
+        )
+    }
+    .map_err(io::Error::from)
+}

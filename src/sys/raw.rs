@@ -749,3 +749,158 @@ pub fn seccomp_action_available(action: u32) -> SysResult {
         )
     }
 }
+
+/// The most descriptors one `SCM_RIGHTS` message carries (the kernel's
+/// `SCM_MAX_FD`).
+pub const SCM_MAX_FD: usize = 253;
+
+/// Room for the control data of one message carrying [`SCM_MAX_FD`]
+/// descriptors, in `u64`s (so that it is aligned for a `cmsghdr`).
+const RIGHTS_SPACE_WORDS: usize =
+    (core::mem::size_of::<libc::cmsghdr>() + SCM_MAX_FD * 4).div_ceil(8) + 1;
+
+/// `recvmsg(2)` of one message with `MSG_CMSG_CLOEXEC`, receiving up to
+/// `fds.len()` descriptors of an `SCM_RIGHTS` message into `fds`. Returns
+/// the bytes read, the number of descriptors received (each owned by the
+/// caller from here on) and whether data or control data was cut short.
+pub fn recv_with_fds(
+    fd: c_int,
+    buf: &mut [u8],
+    fds: &mut [c_int],
+) -> Result<(usize, usize, bool), Errno> {
+    let mut space = [0u64; RIGHTS_SPACE_WORDS];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid (no name, no control data yet).
+    let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space.as_mut_ptr() as *mut c_void;
+    msg.msg_controllen = core::mem::size_of_val(&space) as _;
+    // SAFETY: msg, iov, buf and space are live, writable memory of the
+    // sizes given for the duration of the call.
+    let n = unsafe {
+        sc!(
+            libc::SYS_recvmsg,
+            fd,
+            &mut msg as *mut libc::msghdr,
+            libc::MSG_CMSG_CLOEXEC
+        )
+    }?;
+    let truncated = msg.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0;
+    let mut got = 0usize;
+    // Walk the control messages by hand: the kernel wrote them into
+    // `space`, each a cmsghdr followed by its data, aligned to 8 bytes.
+    let hdr = core::mem::size_of::<libc::cmsghdr>();
+    let total = (msg.msg_controllen as usize).min(core::mem::size_of_val(&space));
+    let base = space.as_ptr() as *const u8;
+    let mut off = 0usize;
+    while off.saturating_add(hdr) <= total {
+        // SAFETY: `off + hdr` lies within `space`, which is aligned for a
+        // cmsghdr at every multiple of 8 (`off` is one); read_unaligned
+        // makes no alignment assumption anyway.
+        let h: libc::cmsghdr = unsafe { core::ptr::read_unaligned(base.add(off).cast()) };
+        let len = h.cmsg_len as usize;
+        if len < hdr || off.saturating_add(len) > total {
+            break;
+        }
+        if h.cmsg_level == libc::SOL_SOCKET && h.cmsg_type == libc::SCM_RIGHTS {
+            let n_fds = (len - hdr) / 4;
+            for i in 0..n_fds {
+                // SAFETY: the i-th descriptor lies within this message's
+                // `len` bytes, inside `space`.
+                let v: c_int =
+                    unsafe { core::ptr::read_unaligned(base.add(off + hdr + i * 4).cast()) };
+                match fds.get_mut(got) {
+                    Some(slot) => {
+                        *slot = v;
+                        got += 1;
+                    }
+                    None => {
+                        // SAFETY: a descriptor just received, owned by no
+                        // one else; there is no room to hand it over.
+                        let _ = unsafe { close(v) };
+                    }
+                }
+            }
+        }
+        off = off.saturating_add(len.div_ceil(8) * 8);
+    }
+    Ok((n, got, truncated))
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, min)`: a close-on-exec duplicate of `fd` at
+/// the lowest free number at or above `min`.
+pub fn dup_at_least(fd: c_int, min: c_int) -> Result<Fd, Errno> {
+    // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor, returned.
+    unsafe { new_fd(sc!(libc::SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, min)) }
+}
+
+/// `prctl(PR_SET_DUMPABLE, on)`: whether this process's memory (its
+/// `mm`, shared with every process cloned with `CLONE_VM`) may be read
+/// through `/proc` or ptrace by others with the same ids.
+pub fn set_dumpable(on: bool) -> SysResult {
+    // SAFETY: integer arguments.
+    unsafe {
+        sc!(
+            libc::SYS_prctl,
+            libc::PR_SET_DUMPABLE,
+            c_int::from(on),
+            0,
+            0,
+            0
+        )
+    }
+}
+
+/// Brings the loopback interface of this process's network namespace up,
+/// as `ip link set lo up` does.
+pub fn loopback_up() -> SysResult {
+    // SAFETY: socket takes integer arguments and returns a new descriptor.
+    let sock = unsafe {
+        new_fd(sc!(
+            libc::SYS_socket,
+            libc::AF_INET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            0
+        ))
+    }?;
+    // SAFETY: an all-zero ifreq is valid plain data.
+    let mut req: libc::ifreq = unsafe { core::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads the name and writes the flags of a live
+    // ifreq.
+    unsafe {
+        sc!(
+            libc::SYS_ioctl,
+            sock.raw(),
+            libc::SIOCGIFFLAGS,
+            &mut req as *mut libc::ifreq
+        )
+    }?;
+    // SAFETY: the union's flags member was just written by the kernel.
+    let flags = unsafe { req.ifr_ifru.ifru_flags };
+    if flags & libc::IFF_UP as libc::c_short != 0 {
+        return Ok(0);
+    }
+    req.ifr_ifru.ifru_flags = flags | libc::IFF_UP as libc::c_short;
+    // SAFETY: SIOCSIFFLAGS reads a live ifreq.
+    unsafe {
+        sc!(
+            libc::SYS_ioctl,
+            sock.raw(),
+            libc::SIOCSIFFLAGS,
+            &req as *const libc::ifreq
+        )
+    }
+}
+
+/// Whether `fd` is an open descriptor (`fcntl(F_GETFD)` succeeds).
+pub fn is_open(fd: c_int) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    unsafe { sc!(libc::SYS_fcntl, fd, libc::F_GETFD) }.is_ok()
+}

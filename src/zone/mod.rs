@@ -32,6 +32,7 @@
 )]
 
 pub(crate) mod caps;
+pub(crate) mod container;
 #[cfg(feature = "landlock")]
 pub(crate) mod landlock;
 pub(crate) mod launch;

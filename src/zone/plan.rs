@@ -60,9 +60,15 @@ pub(crate) struct FdPlan {
     pub(crate) temp_base: c_int,
     /// Targets above 2, ascending: everything else above 2 closes on exec.
     pub(crate) keep: Vec<c_int>,
+    /// For an exec into a container: the sources of `moves` are indices
+    /// into this table, which the container's supervisor fills with the
+    /// numbers it received the descriptors at (all above every target).
+    /// Empty for a sandbox's first program.
+    pub(crate) received: Vec<Cell<c_int>>,
 }
 
 /// What the program process executes.
+#[derive(Default)]
 pub(crate) struct ExecPlan {
     pub(crate) argv: Vec<*const c_char>,
     pub(crate) envp: Vec<*const c_char>,
@@ -106,7 +112,17 @@ pub(crate) struct ChildPlan<'a> {
     pub(crate) cgroup_kill_fd: c_int,
     /// Wall-clock limit enforced by the supervisor (0: none).
     pub(crate) timeout_ns: u64,
-    pub(crate) shared: Shared,
+    /// Set up the sandbox and start no program: a container, whose
+    /// supervisor runs programs on request (see `super::container`).
+    pub(crate) container: bool,
+    /// The program process joins a running container: it has a copy of
+    /// the caller's address space, which it makes undumpable first.
+    pub(crate) joins_container: bool,
+    /// The state the program process shares with the supervisor. For an
+    /// exec into a container it lies in memory mapped shared, because that
+    /// program process has a copy of the address space, not the address
+    /// space itself.
+    pub(crate) shared: &'a Shared,
 
     // Program process.
     pub(crate) cgroup_procs_fd: c_int,
@@ -140,6 +156,13 @@ pub(crate) struct Shared {
     /// The program process's failure record.
     pub(crate) error: UnsafeCell<Record>,
 }
+
+// SAFETY: `error` is written only by a program process, before the
+// release store to `failed`, and read only by the supervisor that cloned
+// it, after observing that store with acquire ordering and once the program
+// process has stopped running our code (CLONE_VFORK); the caller's threads
+// only pass references to it along. The other fields are atomics.
+unsafe impl Sync for Shared {}
 
 impl Shared {
     pub(crate) fn new() -> Shared {

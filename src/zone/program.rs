@@ -34,6 +34,13 @@ pub(crate) unsafe extern "C" fn program_entry(arg: *mut c_void) -> c_int {
 }
 
 fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
+    if plan.joins_container {
+        // Other processes of the container exist, some with our ids from
+        // the moment they are switched: none may read this copy of the
+        // caller's memory (`/proc/<pid>/mem`, ptrace, `/proc/<pid>/exe`)
+        // before execve replaces it. Only this copy's flag changes.
+        raw::set_dumpable(false).at(Stage::Dumpable, 0)?;
+    }
     // Die with the supervisor; if it is already gone, do not start at all.
     raw::set_parent_death_signal(libc::SIGKILL).at(Stage::DeathSignal, 0)?;
     if raw::getppid() != plan.shared.expected_ppid.load(Ordering::Relaxed) {
@@ -150,6 +157,9 @@ fn enter_cwd(plan: &ChildPlan<'_>) -> Step {
 /// (see `spawn::fds`) so that the report channel and the lifeline lie below
 /// `temp_base` and are no target.
 fn arrange_fds(plan: &ChildPlan<'_>) -> Step {
+    if !plan.fds.received.is_empty() {
+        return arrange_received(plan);
+    }
     let moves = &plan.fds.moves;
     if plan.fds.via_temp {
         // Some source is also a target: park every source above all of them
@@ -180,6 +190,37 @@ fn arrange_fds(plan: &ChildPlan<'_>) -> Step {
     }
     // Everything above 2 that was not passed closes on exec. The report
     // socket stays open until then so a failure can still be reported.
+    let mut lo: u32 = 3;
+    for &k in &plan.fds.keep {
+        let k = k as u32;
+        if k > lo {
+            cloexec_range(lo, k.wrapping_sub(1))?;
+        }
+        lo = k.wrapping_add(1);
+    }
+    cloexec_range(lo, u32::MAX)
+}
+
+/// [`arrange_fds`] for an exec into a container: the sources are indices
+/// into the descriptors the supervisor received, which it placed above
+/// every target, so no move overwrites a source still to be moved.
+fn arrange_received(plan: &ChildPlan<'_>) -> Step {
+    for &(src, dst) in &plan.fds.moves {
+        let fd = plan
+            .fds
+            .received
+            .get(src as usize)
+            .map_or(-1, core::cell::Cell::get);
+        // SAFETY: `dst` is a target: what it held in this process's own
+        // table (a copy of the supervisor's) is not used again here; the
+        // sources lie above every target.
+        unsafe { raw::dup3(fd, dst, 0) }.at(Stage::Fds, dst as u32)?;
+    }
+    close_others(plan)
+}
+
+/// Marks every descriptor above 2 that is not a target close-on-exec.
+fn close_others(plan: &ChildPlan<'_>) -> Step {
     let mut lo: u32 = 3;
     for &k in &plan.fds.keep {
         let k = k as u32;

@@ -41,6 +41,9 @@ fn supervisor(plan: &ChildPlan<'_>) -> c_int {
         send(plan.report_fd, &f.record());
         return 1;
     }
+    if plan.container {
+        return super::container::serve(plan);
+    }
     let start_ns = raw::monotonic_ns();
     let program = match clone_program(plan) {
         Ok(pid) => pid,
@@ -127,6 +130,11 @@ fn supervisor_setup(plan: &ChildPlan<'_>) -> Step {
         raw::set_child_subreaper().at(Stage::Subreaper, 0)?;
     }
     raw::setsid().at(Stage::Setsid, 0)?;
+    if plan.namespace_flags & libc::CLONE_NEWNET as u64 != 0 {
+        // A new network namespace has only `lo`, and it is down: a server
+        // and its client in one sandbox could not reach each other.
+        raw::loopback_up().at(Stage::Loopback, 0)?;
+    }
     if let Some(h) = &plan.hostname {
         raw::sethostname(h).at(Stage::Hostname, 0)?;
     }
@@ -206,7 +214,7 @@ struct InitCtx {
 /// `CLONE_FILES`); nothing in the shared address space closes or uses a
 /// descriptor through it, and from here on the supervisor uses only those
 /// in `keep` and those it opens itself.
-fn close_all_except(keep: &[c_int]) {
+pub(super) fn close_all_except(keep: &[c_int]) {
     let mut lo: u32 = 0;
     for &k in keep {
         if k < 0 {
@@ -273,7 +281,7 @@ struct Tally {
     reaped: u64,
 }
 
-fn timeval_us(t: &libc::timeval) -> u64 {
+pub(super) fn timeval_us(t: &libc::timeval) -> u64 {
     (t.tv_sec as u64)
         .wrapping_mul(1_000_000)
         .wrapping_add(t.tv_usec as u64)
@@ -314,9 +322,9 @@ fn reap(ctx: &InitCtx, tally: &mut Tally, block: bool) -> bool {
     }
 }
 
-/// Sends SIGKILL to every child listed in `/proc/thread-self/children` and
+/// Sends `sig` to every child listed in `/proc/thread-self/children` and
 /// to its process group. Returns false if the list cannot be read.
-fn kill_listed_children() -> bool {
+pub(super) fn kill_listed_children(sig: c_int) -> bool {
     let Ok(fd) = raw::openat(
         libc::AT_FDCWD,
         c"/proc/thread-self/children",
@@ -344,8 +352,8 @@ fn kill_listed_children() -> bool {
                 digits = true;
             } else {
                 if digits && pid > 1 {
-                    let _ = raw::kill(pid.wrapping_neg(), libc::SIGKILL);
-                    let _ = raw::kill(pid, libc::SIGKILL);
+                    let _ = raw::kill(pid.wrapping_neg(), sig);
+                    let _ = raw::kill(pid, sig);
                 }
                 pid = 0;
                 digits = false;
@@ -353,8 +361,8 @@ fn kill_listed_children() -> bool {
         }
     }
     if digits && pid > 1 {
-        let _ = raw::kill(pid.wrapping_neg(), libc::SIGKILL);
-        let _ = raw::kill(pid, libc::SIGKILL);
+        let _ = raw::kill(pid.wrapping_neg(), sig);
+        let _ = raw::kill(pid, sig);
     }
     drop(fd);
     true
@@ -379,7 +387,7 @@ fn sweep(ctx: &InitCtx, tally: &mut Tally) {
         tv_nsec: 1_000_000,
     };
     while reap(ctx, tally, false) {
-        let _ = kill_listed_children();
+        let _ = kill_listed_children(libc::SIGKILL);
         let now = raw::monotonic_ns();
         if tally.reaped != reaped {
             reaped = tally.reaped;

@@ -1,0 +1,287 @@
+//! Containers: sandboxes that live on and run one program after another.
+//!
+//! [`Sandbox::start`] sets a sandbox up (namespaces, root filesystem,
+//! cgroup) and starts no program: the sandbox's init, stockade's
+//! supervisor, waits. [`Container::spawn`], [`output`](Container::output)
+//! and [`status`](Container::status) run programs inside it, each with its
+//! own arguments, environment, working directory, standard streams and
+//! [`Outcome`](crate::Outcome), and the same confinement a sandbox's first
+//! program gets: identity, capabilities, `no_new_privs`, rlimits, Landlock
+//! ruleset and seccomp filter, a new session, and only the descriptors the
+//! command passes. Processes a program leaves in the background live on,
+//! and files it writes stay, until the container stops.
+//!
+//! ```no_run
+//! use stockade::{Command, Sandbox};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut container = Sandbox::new().start()?;
+//! container.status(Command::new("sh").args(["-c", "echo hello > /tmp/greeting"]))?;
+//! let out = container.output(Command::new("cat").arg("/tmp/greeting"))?;
+//! assert_eq!(out.stdout, b"hello\n");
+//! container.stop(std::time::Duration::from_secs(5))?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Lifetime
+//!
+//! A container ends when [`stop`](Container::stop) or
+//! [`kill`](Container::kill) ends it, when its `Container` is dropped
+//! (which kills it), and, with [`Sandbox::die_with_parent`] (the default),
+//! when the process that started it ends. Nothing remains after it: its
+//! processes, mounts, namespaces and cgroup go with its supervisor.
+//!
+//! The policy's [`timeout`](Sandbox::timeout) limits each program run in
+//! the container, not the container.
+//!
+//! # Entering safely
+//!
+//! Each program is started by the container's supervisor, never by joining
+//! the namespaces from outside: it is a child of the container's init, in
+//! its cgroup, and its process is set up exactly as a first program's.
+//! Until it has executed the program, that process holds a copy of the
+//! caller's memory, which it makes undumpable before anything else, so
+//! that no process of the container can read it through `/proc/<pid>/mem`,
+//! ptrace or `/proc/<pid>/exe`. Only the holder of the `Container` can run
+//! programs in it: there is no socket or path to connect to.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::child::{Child, ExitStatus, Output};
+use crate::command::{Command, StdioKind};
+use crate::compile::Compiled;
+use crate::config::Config;
+use crate::enforcement::Enforcement;
+use crate::error::{Error, ParentOp};
+use crate::record::{self, Record};
+use crate::sys::shared::SharedMapping;
+use crate::zone::launch::Supervisor;
+use crate::zone::plan::Shared;
+
+/// A running container: see the [module documentation](self).
+///
+/// `Container` is `Send` and `Sync`: several threads may run programs in
+/// it at once.
+#[derive(Debug)]
+pub struct Container {
+    cfg: Config,
+    compiled: Arc<Compiled>,
+    supervisor: Supervisor,
+    /// The caller's end of the control channel.
+    control: OwnedFd,
+    shared: SharedMapping<Shared>,
+    set_ids: Option<(u32, u32)>,
+    cgroup_fds: (i32, i32),
+    fallback_rlimits: Vec<(libc::c_int, libc::rlimit64)>,
+    enforcement: Enforcement,
+    use_clone3: bool,
+    cgroup: Option<crate::cgroup::PreparedCgroup>,
+    /// Set once the container has ended and its supervisor been reaped.
+    ended: Option<Stopped>,
+}
+
+/// How a container ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stopped {
+    /// Something had to be killed: the grace period of
+    /// [`stop`](Container::stop) ran out, or the container was killed
+    /// ([`kill`](Container::kill)), or it ended without its supervisor's
+    /// report (killed from outside).
+    pub forced: bool,
+}
+
+impl std::fmt::Debug for SharedMapping<Shared> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedMapping")
+    }
+}
+
+impl Container {
+    pub(crate) fn new(
+        cfg: Config,
+        compiled: Arc<Compiled>,
+        up: crate::spawn::Up,
+    ) -> Result<Container, Error> {
+        let shared = SharedMapping::new(Shared::new()).map_err(|source| Error::Io {
+            op: ParentOp::MapSharedState,
+            source,
+        })?;
+        Ok(Container {
+            cfg,
+            compiled,
+            supervisor: up.supervisor,
+            control: up.report,
+            shared,
+            set_ids: up.set_ids,
+            cgroup_fds: up.cgroup_fds,
+            fallback_rlimits: up.fallback_rlimits,
+            enforcement: up.enforcement,
+            use_clone3: crate::probe::clone3(),
+            cgroup: up.cgroup,
+            ended: None,
+        })
+    }
+
+    /// The process id of the container's init (its supervisor), as seen
+    /// by the caller.
+    pub fn id(&self) -> u32 {
+        self.supervisor.pid().unwrap_or(0)
+    }
+
+    /// What the container enforces; every program run in it gets the same.
+    pub fn enforcement(&self) -> &Enforcement {
+        &self.enforcement
+    }
+
+    /// A pidfd that becomes readable when the container has ended.
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.supervisor.pidfd()
+    }
+
+    fn spawn_with(
+        &self,
+        cmd: &mut Command,
+        default_out: StdioKind,
+        default_in: StdioKind,
+    ) -> Result<Child, Error> {
+        if self.ended.is_some() {
+            return Err(Error::ContainerEnded);
+        }
+        let target = crate::spawn::exec::Target {
+            cfg: &self.cfg,
+            compiled: &self.compiled,
+            control: self.control.as_fd(),
+            shared: &self.shared,
+            set_ids: self.set_ids,
+            cgroup_fds: self.cgroup_fds,
+            fallback_rlimits: &self.fallback_rlimits,
+            enforcement: &self.enforcement,
+            use_clone3: self.use_clone3,
+        };
+        crate::spawn::exec::exec(&target, cmd, default_out, default_in)
+    }
+
+    /// Runs `cmd` in the container. Standard streams are inherited unless
+    /// the command says otherwise.
+    ///
+    /// Returns once the program has been executed, with the same typed
+    /// errors as [`Sandbox::spawn`](crate::Sandbox::spawn), or
+    /// [`Error::ContainerEnded`].
+    pub fn spawn(&self, cmd: &mut Command) -> Result<Child, Error> {
+        self.spawn_with(cmd, StdioKind::Inherit, StdioKind::Inherit)
+    }
+
+    /// Runs `cmd` in the container to completion, capturing stdout and
+    /// stderr (stdin is `/dev/null` unless the command says otherwise).
+    pub fn output(&self, cmd: &mut Command) -> Result<Output, Error> {
+        let child = self.spawn_with(cmd, StdioKind::Piped, StdioKind::Null)?;
+        child.wait_with_output().map_err(|source| Error::Io {
+            op: ParentOp::Wait,
+            source,
+        })
+    }
+
+    /// Runs `cmd` in the container to completion with inherited streams
+    /// and returns its status.
+    pub fn status(&self, cmd: &mut Command) -> Result<ExitStatus, Error> {
+        let mut child = self.spawn(cmd)?;
+        child.wait().map_err(|source| Error::Io {
+            op: ParentOp::Wait,
+            source,
+        })
+    }
+
+    /// Stops the container: `SIGTERM` to every process in it, up to
+    /// `grace` for them to end, then `SIGKILL` to what is left. Returns
+    /// once the container is gone. Programs still running end with
+    /// `SIGTERM`'s or `SIGKILL`'s status.
+    pub fn stop(&mut self, grace: Duration) -> io::Result<Stopped> {
+        let ns = u64::try_from(grace.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.end(&record::stop_request(ns))
+    }
+
+    /// Kills every process of the container at once and returns once it
+    /// is gone.
+    pub fn kill(&mut self) -> io::Result<Stopped> {
+        self.end(&record::stop_request(0))
+    }
+
+    /// Whether the container has ended (stopped, killed, or its supervisor
+    /// killed from outside), without blocking.
+    pub fn try_wait(&mut self) -> io::Result<bool> {
+        if self.ended.is_some() {
+            return Ok(true);
+        }
+        match self.supervisor.wait(true)? {
+            Some(status) => {
+                self.finish(status);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn end(&mut self, request: &[u8]) -> io::Result<Stopped> {
+        if let Some(s) = self.ended {
+            return Ok(s);
+        }
+        use nix::sys::socket::{MsgFlags, send};
+        let sent = send(
+            std::os::fd::AsRawFd::as_raw_fd(&self.control),
+            request,
+            MsgFlags::MSG_NOSIGNAL,
+        );
+        if sent.is_err() {
+            // The supervisor cannot be told: end it, which ends the
+            // container with it (its pid namespace, or its lifeline).
+            let _ = self.supervisor.signal(libc::SIGKILL);
+        }
+        let status = loop {
+            if let Some(status) = self.supervisor.wait(false)? {
+                break status;
+            }
+        };
+        Ok(self.finish(status))
+    }
+
+    /// Records the end from the supervisor's wait status and its last
+    /// record, and removes the cgroup.
+    fn finish(&mut self, status: i32) -> Stopped {
+        let mut forced = true;
+        let mut buf = [0u8; record::RECORD_LEN];
+        loop {
+            use nix::sys::socket::{MsgFlags, recv};
+            let n = match recv(
+                std::os::fd::AsRawFd::as_raw_fd(&self.control),
+                &mut buf,
+                MsgFlags::MSG_DONTWAIT,
+            ) {
+                Ok(n) if n > 0 => n,
+                _ => break,
+            };
+            if let Some(rec) = Record::decode(buf.get(..n).unwrap_or(&[])) {
+                if rec.kind == record::KIND_EXIT && status == 0 {
+                    forced = rec.flags & record::FLAG_KILLED != 0;
+                }
+            }
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.finish(crate::cgroup::FINISH_WAIT);
+        }
+        let s = Stopped { forced };
+        self.ended = Some(s);
+        s
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        if self.ended.is_none() {
+            let _ = self.kill();
+        }
+    }
+}

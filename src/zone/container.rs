@@ -1,0 +1,598 @@
+//! A container's supervisor: the init of a sandbox that starts no program
+//! of its own and runs programs on its owner's requests until it is
+//! stopped.
+//!
+//! The owner (a `Container` in the caller's process) builds each exec's
+//! plan in its own memory, which the supervisor shares, and sends an exec
+//! request on the control channel (the caller's end of the report channel)
+//! with the exec's own channel and the program's descriptors attached. The
+//! supervisor starts the program process as it starts a sandbox's first
+//! program, with one difference: the program process gets a copy of the
+//! address space instead of the address space itself, and makes that copy
+//! undumpable before anything else. Other processes of the container exist
+//! by then; none of them may read the caller's memory through it (through
+//! `/proc/<pid>/mem` or ptrace) before it has executed the program, which
+//! replaces the copy.
+//!
+//! Every exec has a slot until its program is reaped: the supervisor then
+//! sends the exit record on the exec's channel. Requests for one exec
+//! (kill, signal) arrive on its channel; requests for the container (stop,
+//! kill) on the control channel. Processes an exec leaves behind live on
+//! until the container stops.
+
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::Ordering;
+
+use super::plan::ChildPlan;
+use super::program::program_entry;
+use super::supervisor::{close_all_except, kill_listed_children, timeval_us};
+use super::{Fail, SIGSET_ALL, StepExt, send, sigbit};
+use crate::record::{self, Record};
+use crate::stage::Stage;
+use crate::sys::clone::{self, CloneArgs};
+use crate::sys::raw::{self, Errno};
+
+/// How many execs may run at once in one container.
+pub(crate) const MAX_EXECS: usize = 128;
+
+/// Fixed descriptors at the start of the poll set.
+const FIXED: usize = 4;
+
+/// What the container's supervisor keeps of its start plan (which the
+/// caller frees once the container runs).
+#[derive(Clone, Copy)]
+struct Ctx {
+    control: c_int,
+    lifeline_fd: c_int,
+    caller_pidfd: c_int,
+    pid_ns: bool,
+    cgroup_fd: c_int,
+    cgroup_procs_fd: c_int,
+    cgroup_kill_fd: c_int,
+    use_clone3: bool,
+    program_stack: (*mut u8, usize),
+    /// Wall-clock limit of each exec (0: none).
+    timeout_ns: u64,
+}
+
+/// One running exec.
+#[derive(Clone, Copy)]
+struct Slot {
+    /// The program's pid (0: the slot is free).
+    pid: i32,
+    /// The exec's channel (ours).
+    chan: c_int,
+    /// Whether its channel is still watched for requests.
+    watch: bool,
+    start_ns: u64,
+    deadline_ns: u64,
+    /// `record::FLAG_*` for its exit record.
+    flags: u32,
+}
+
+const FREE: Slot = Slot {
+    pid: 0,
+    chan: -1,
+    watch: false,
+    start_ns: 0,
+    deadline_ns: 0,
+    flags: 0,
+};
+
+/// Serves the container until it is stopped, killed or its owner is gone;
+/// returns the supervisor's exit code.
+pub(super) fn serve(plan: &ChildPlan<'_>) -> c_int {
+    let ctx = Ctx {
+        control: plan.report_fd,
+        lifeline_fd: plan.lifeline_fd,
+        caller_pidfd: plan.caller_pidfd,
+        pid_ns: plan.pid_ns,
+        cgroup_fd: plan.cgroup_fd,
+        cgroup_procs_fd: plan.cgroup_procs_fd,
+        cgroup_kill_fd: plan.cgroup_kill_fd,
+        use_clone3: plan.use_clone3,
+        program_stack: plan.program_stack.get(),
+        timeout_ns: plan.timeout_ns,
+    };
+    send(ctx.control, &Record::new(record::KIND_RUNNING));
+    // The parent may free the plan from here on: only `ctx` is used below.
+    let mut keep = [
+        ctx.control,
+        ctx.lifeline_fd,
+        ctx.caller_pidfd,
+        ctx.cgroup_kill_fd,
+        ctx.cgroup_fd,
+        ctx.cgroup_procs_fd,
+    ];
+    keep.sort_unstable();
+    close_all_except(&keep);
+    let mask = SIGSET_ALL & !(sigbit(libc::SIGKILL) | sigbit(libc::SIGSTOP));
+    let Ok(signals) = raw::signalfd(&mask, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) else {
+        kill_everything(&ctx);
+        return 2;
+    };
+    let mut slots = [FREE; MAX_EXECS];
+    let sfd = signals.raw();
+    loop {
+        let mut fds = [libc::pollfd {
+            fd: -1,
+            events: libc::POLLIN,
+            revents: 0,
+        }; FIXED + MAX_EXECS];
+        let fixed = [sfd, ctx.lifeline_fd, ctx.caller_pidfd, ctx.control];
+        for (p, fd) in fds.iter_mut().zip(fixed) {
+            p.fd = fd;
+        }
+        let mut next_deadline = 0u64;
+        for (p, s) in fds.iter_mut().skip(FIXED).zip(&slots) {
+            if s.pid != 0 && s.watch {
+                p.fd = s.chan;
+            }
+            if s.pid != 0 && s.deadline_ns != 0 && s.flags & record::FLAG_TIMED_OUT == 0 {
+                next_deadline = if next_deadline == 0 {
+                    s.deadline_ns
+                } else {
+                    next_deadline.min(s.deadline_ns)
+                };
+            }
+        }
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let timeout = if next_deadline != 0 {
+            let left = next_deadline.saturating_sub(raw::monotonic_ns());
+            ts.tv_sec = (left / 1_000_000_000) as libc::time_t;
+            ts.tv_nsec = (left % 1_000_000_000) as libc::c_long;
+            Some(&ts)
+        } else {
+            None
+        };
+        match raw::poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno(libc::EINTR)) => {}
+            Err(_) => {
+                kill_everything(&ctx);
+                return 2;
+            }
+        }
+        let [sig_p, pipe_p, caller_p, control_p] = [
+            fds.first().map_or(0, |p| p.revents),
+            fds.get(1).map_or(0, |p| p.revents),
+            fds.get(2).map_or(0, |p| p.revents),
+            fds.get(3).map_or(0, |p| p.revents),
+        ];
+        if pipe_p != 0 || caller_p != 0 {
+            // The caller is gone: so is the container.
+            kill_everything(&ctx);
+            return 3;
+        }
+        if sig_p != 0 && drain_signals(sfd) {
+            reap(&ctx, &mut slots, false);
+        }
+        // Requests about one exec.
+        for (p, s) in fds.iter().skip(FIXED).zip(slots.iter_mut()) {
+            if p.revents != 0 && s.pid != 0 && p.fd == s.chan {
+                exec_request(s);
+            }
+        }
+        let now = raw::monotonic_ns();
+        for s in slots.iter_mut() {
+            if s.pid != 0
+                && s.deadline_ns != 0
+                && now >= s.deadline_ns
+                && s.flags & record::FLAG_TIMED_OUT == 0
+            {
+                s.flags |= record::FLAG_TIMED_OUT;
+                kill_group(s.pid, libc::SIGKILL);
+            }
+        }
+        if control_p != 0 {
+            match control_request(&ctx, &mut slots) {
+                Control::Continue => {}
+                Control::Stop(grace_ns) => return stop(&ctx, &mut slots, grace_ns),
+                Control::Closed => {
+                    // The owner dropped its handle without stopping: the
+                    // container goes with it.
+                    kill_everything(&ctx);
+                    return 3;
+                }
+            }
+        }
+    }
+}
+
+/// Reads every pending signal; returns whether a `SIGCHLD` was among them.
+/// Other signals sent to the supervisor are ignored: the container is
+/// stopped through its owner.
+fn drain_signals(sfd: c_int) -> bool {
+    let mut child = false;
+    let mut buf = [0u8; 128 * 8];
+    while let Ok(n) = raw::read(sfd, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        for info in buf.get(..n).unwrap_or(&[]).chunks_exact(128) {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(info.get(..4).unwrap_or(&[0; 4]));
+            if u32::from_ne_bytes(w) as c_int == libc::SIGCHLD {
+                child = true;
+            }
+        }
+    }
+    child
+}
+
+/// Sends `sig` to the process group of a program (a session leader: its
+/// group bears its pid while it is unreaped) and to the program itself.
+fn kill_group(pid: i32, sig: c_int) {
+    let _ = raw::kill(pid.wrapping_neg(), sig);
+    let _ = raw::kill(pid, sig);
+}
+
+/// A request on an exec's channel: kill or signal its program's group. A
+/// channel the owner closed is no longer watched; the program runs on.
+fn exec_request(s: &mut Slot) {
+    let mut req = [0u8; 8];
+    match raw::read(s.chan, &mut req) {
+        Ok(n) if n > 0 => match req {
+            [record::REQUEST_KILL, ..] => {
+                s.flags |= record::FLAG_KILLED;
+                kill_group(s.pid, libc::SIGKILL);
+            }
+            [record::REQUEST_SIGNAL, sig, ..] if n == 2 => {
+                let sig = c_int::from(sig);
+                if sig == libc::SIGKILL {
+                    s.flags |= record::FLAG_KILLED;
+                }
+                if (1..=64).contains(&sig) {
+                    kill_group(s.pid, sig);
+                }
+            }
+            _ => {}
+        },
+        Err(Errno(libc::EINTR | libc::EAGAIN)) => {}
+        _ => s.watch = false,
+    }
+}
+
+/// Reaps every child that has ended; an exec's program gets its exit
+/// record. Returns false once no child is left.
+fn reap(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], block: bool) -> bool {
+    let _ = ctx;
+    loop {
+        let mut st: c_int = 0;
+        // SAFETY: all-zero is a valid rusage to be filled in.
+        let mut ru: libc::rusage = unsafe { core::mem::zeroed() };
+        let opts = if block {
+            libc::__WALL
+        } else {
+            libc::WNOHANG | libc::__WALL
+        };
+        match raw::wait4(-1, &mut st, opts, Some(&mut ru)) {
+            Ok(0) => return true,
+            Ok(pid) => {
+                let pid = pid as i32;
+                if let Some(s) = slots.iter_mut().find(|s| s.pid == pid) {
+                    let mut rec = Record::new(record::KIND_EXIT);
+                    rec.value = st;
+                    rec.flags = s.flags;
+                    let info = record::ExitInfo {
+                        wall_ns: raw::monotonic_ns().saturating_sub(s.start_ns),
+                        utime_us: timeval_us(&ru.ru_utime),
+                        stime_us: timeval_us(&ru.ru_stime),
+                        maxrss_kib: ru.ru_maxrss as u64,
+                    };
+                    info.encode(&mut rec);
+                    send(s.chan, &rec);
+                    // SAFETY: the slot owned this descriptor; it is used no
+                    // more.
+                    let _ = unsafe { raw::close(s.chan) };
+                    *s = FREE;
+                }
+                if block {
+                    return true;
+                }
+            }
+            Err(Errno(libc::EINTR)) => {}
+            Err(Errno(libc::ECHILD)) => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+enum Control {
+    Continue,
+    /// Stop, with this grace period in nanoseconds (0: kill at once).
+    Stop(u64),
+    Closed,
+}
+
+/// Closes the descriptors received with a request that is not served.
+fn close_received(fds: &[c_int]) {
+    for &fd in fds {
+        if fd >= 0 {
+            // SAFETY: received with the request, owned by nothing else.
+            let _ = unsafe { raw::close(fd) };
+        }
+    }
+}
+
+fn control_request(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS]) -> Control {
+    let mut req = [0u8; 32];
+    let mut fds = [-1 as c_int; raw::SCM_MAX_FD];
+    let (n, got, cut) = match raw::recv_with_fds(ctx.control, &mut req, &mut fds) {
+        Ok(r) => r,
+        Err(Errno(libc::EINTR | libc::EAGAIN)) => return Control::Continue,
+        Err(_) => return Control::Closed,
+    };
+    let received = fds.get(..got).unwrap_or(&[]);
+    if n == 0 && got == 0 {
+        return Control::Closed;
+    }
+    match req.first().copied() {
+        Some(record::REQUEST_EXEC) if n == record::EXEC_REQUEST_LEN && !cut && got > 0 => {
+            exec(ctx, slots, &req, received);
+            Control::Continue
+        }
+        Some(record::REQUEST_STOP) if n == record::STOP_REQUEST_LEN => {
+            close_received(received);
+            Control::Stop(record::u64_at(&req, 8))
+        }
+        Some(record::REQUEST_KILL) => {
+            close_received(received);
+            Control::Stop(0)
+        }
+        _ => {
+            close_received(received);
+            Control::Continue
+        }
+    }
+}
+
+/// Starts the program of an exec request and reports on its channel.
+fn exec(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], req: &[u8], received: &[c_int]) {
+    let (chan, fds) = match received.split_first() {
+        Some((c, rest)) => (*c, rest),
+        None => return,
+    };
+    let plan_addr = record::u64_at(req, 8) as usize;
+    let count = record::u32_at(req, 16) as usize;
+    let min_fd = record::u32_at(req, 20) as c_int;
+    let fail = |f: Fail| {
+        send(chan, &f.record());
+        // SAFETY: the exec's channel, received with the request and used
+        // no more.
+        let _ = unsafe { raw::close(chan) };
+    };
+    if plan_addr == 0 || count != fds.len() {
+        close_received(fds);
+        fail(Fail::new(Stage::ExecRequest, 0, Errno(libc::EINVAL)));
+        return;
+    }
+    // SAFETY: only the container's owner holds the control channel, and it
+    // sends the address of an exec plan in its (our shared) memory, which
+    // it keeps alive and unchanged until this exec's channel has answered
+    // (or closed); only shared references are made.
+    let plan = unsafe { &*(plan_addr as *const ChildPlan<'_>) };
+    if plan.fds.received.len() != count {
+        close_received(fds);
+        fail(Fail::new(Stage::ExecRequest, 1, Errno(libc::EINVAL)));
+        return;
+    }
+    let Some(slot) = slots.iter().position(|s| s.pid == 0) else {
+        close_received(fds);
+        fail(Fail::new(Stage::ExecRequest, 2, Errno(libc::EAGAIN)));
+        return;
+    };
+    // Every source lies above every target, so that arranging the
+    // program's descriptors overwrites none still to be moved.
+    let mut failed = None;
+    for (i, (&fd, cell)) in fds.iter().zip(&plan.fds.received).enumerate() {
+        match raw::dup_at_least(fd, min_fd) {
+            Ok(d) => cell.set(d.into_raw()),
+            Err(e) => {
+                failed.get_or_insert(Fail::new(Stage::Fds, i as u32, e));
+            }
+        }
+    }
+    close_received(fds);
+    if let Some(f) = failed {
+        for c in &plan.fds.received {
+            close_received(&[c.replace(-1)]);
+        }
+        fail(f);
+        return;
+    }
+    let me = if ctx.pid_ns { 1 } else { raw::getpid() };
+    plan.shared.expected_ppid.store(me, Ordering::Relaxed);
+    plan.shared.failed.store(0, Ordering::Relaxed);
+    let start_ns = raw::monotonic_ns();
+    let r = clone_exec(ctx, plan);
+    for c in &plan.fds.received {
+        close_received(&[c.replace(-1)]);
+    }
+    let pid = match r {
+        Ok(pid) => pid,
+        Err(f) => {
+            fail(f);
+            return;
+        }
+    };
+    // CLONE_VFORK: the program process has executed the program or given
+    // up, and written `shared` (mapped shared) before either.
+    if plan.shared.failed.load(Ordering::Acquire) != 0 {
+        // SAFETY: the program process wrote `error` before the release
+        // store observed above and has stopped running our code.
+        let rec = unsafe { *plan.shared.error.get() };
+        let mut st = 0;
+        let _ = raw::wait4(pid, &mut st, libc::__WALL, None);
+        send(chan, &rec);
+        // SAFETY: as in `fail`.
+        let _ = unsafe { raw::close(chan) };
+        return;
+    }
+    if let Some(s) = slots.get_mut(slot) {
+        *s = Slot {
+            pid,
+            chan,
+            watch: true,
+            start_ns,
+            deadline_ns: if ctx.timeout_ns == 0 {
+                0
+            } else {
+                start_ns.saturating_add(ctx.timeout_ns)
+            },
+            flags: 0,
+        };
+    }
+    // The plan may go once this is sent: nothing below reads it.
+    let mut rec = Record::new(record::KIND_RUNNING);
+    if !ctx.pid_ns {
+        rec.value = pid;
+        send(chan, &rec);
+    } else {
+        rec.flags = record::FLAG_PID_IN_CREDENTIALS;
+        if raw::send_as(chan, &rec.encode(), pid).is_err() {
+            rec.flags = 0;
+            send(chan, &rec);
+        }
+    }
+}
+
+/// Clones an exec's program process: a copy of the address space (not the
+/// address space itself, see the module's documentation), suspended on
+/// until it has executed the program or failed.
+fn clone_exec(ctx: &Ctx, plan: &ChildPlan<'_>) -> Result<i32, Fail> {
+    let (lo, size) = ctx.program_stack;
+    let arg = plan as *const ChildPlan<'_> as *mut c_void;
+    let flags = libc::CLONE_VFORK as u64;
+    let r = if ctx.use_clone3 {
+        let mut args = CloneArgs {
+            flags,
+            exit_signal: libc::SIGCHLD as u64,
+            stack: lo as u64,
+            stack_size: size as u64,
+            ..CloneArgs::default()
+        };
+        if ctx.cgroup_fd >= 0 {
+            args.flags |= clone::CLONE_INTO_CGROUP;
+            args.cgroup = ctx.cgroup_fd as u64;
+        }
+        // SAFETY: the program process runs on the container's program
+        // stack, in its own copy of the address space (no CLONE_VM), so
+        // nothing it does there touches ours; the entry point follows the
+        // child-zone rules; the plan it reads is its copy of the owner's,
+        // taken while the owner waits for this exec's answer.
+        unsafe { clone::clone3(&args, program_entry, arg) }
+    } else {
+        let top = lo.wrapping_add(size);
+        // SAFETY: as above, for the legacy system call.
+        unsafe {
+            clone::clone_legacy(
+                flags | libc::SIGCHLD as u64,
+                top,
+                core::ptr::null_mut(),
+                program_entry,
+                arg,
+            )
+        }
+    };
+    r.map(|pid| pid as i32).at(Stage::CloneProgram, 0)
+}
+
+/// Kills every process of the container.
+fn kill_everything(ctx: &Ctx) {
+    signal_everything(ctx, libc::SIGKILL);
+    if !ctx.pid_ns {
+        // Without a pid namespace, orphans come to us as subreaper: keep
+        // killing what is listed until nothing is left to reap.
+        let start = raw::monotonic_ns();
+        let pause = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 1_000_000,
+        };
+        loop {
+            let mut st = 0;
+            match raw::wait4(-1, &mut st, libc::WNOHANG | libc::__WALL, None) {
+                Err(Errno(libc::ECHILD)) => return,
+                Err(Errno(libc::EINTR)) => {}
+                Ok(0) | Err(_) => {
+                    let _ = kill_listed_children(libc::SIGKILL);
+                    if raw::monotonic_ns().saturating_sub(start) > 10_000_000_000 {
+                        return;
+                    }
+                    let _ = raw::poll(&mut [], Some(&pause));
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    // In a pid namespace, our exit kills whatever is left.
+}
+
+/// Sends `sig` to every process of the container.
+fn signal_everything(ctx: &Ctx, sig: c_int) {
+    if sig == libc::SIGKILL && ctx.cgroup_kill_fd >= 0 {
+        let _ = raw::write(ctx.cgroup_kill_fd, b"1");
+    }
+    if ctx.pid_ns {
+        // As the pid namespace's init, -1 means every other process in the
+        // namespace, and nothing outside it.
+        let _ = raw::kill(-1, sig);
+    } else {
+        // Never kill(-1) here: it would reach every process of the
+        // caller's uid. Our children, and their groups.
+        let _ = kill_listed_children(sig);
+    }
+}
+
+/// Stops the container: `SIGTERM` to every process, up to `grace_ns` for
+/// them to end, then `SIGKILL` to what is left. Sends the control
+/// channel an exit record (flagged killed if anything had to be killed)
+/// and returns the supervisor's exit code.
+fn stop(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], grace_ns: u64) -> c_int {
+    let mut forced = false;
+    if grace_ns > 0 {
+        signal_everything(ctx, libc::SIGTERM);
+        let deadline = raw::monotonic_ns().saturating_add(grace_ns);
+        let pause = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 2_000_000,
+        };
+        loop {
+            if !reap(ctx, slots, false) {
+                break;
+            }
+            if raw::monotonic_ns() >= deadline {
+                forced = true;
+                break;
+            }
+            let _ = raw::poll(&mut [], Some(&pause));
+        }
+    } else {
+        forced = reap(ctx, slots, false);
+    }
+    if forced {
+        if ctx.pid_ns {
+            signal_everything(ctx, libc::SIGKILL);
+            // Collect what has died; our exit takes the rest.
+            reap(ctx, slots, false);
+        } else {
+            kill_everything(ctx);
+        }
+    }
+    // Execs whose programs were not reaped (killed with the namespace at
+    // our exit): their channels say they were killed.
+    for s in slots.iter_mut() {
+        if s.pid != 0 {
+            let mut rec = Record::new(record::KIND_EXIT);
+            rec.value = libc::SIGKILL;
+            rec.flags = s.flags | record::FLAG_KILLED;
+            send(s.chan, &rec);
+        }
+    }
+    let mut rec = Record::new(record::KIND_EXIT);
+    rec.flags = if forced { record::FLAG_KILLED } else { 0 };
+    send(ctx.control, &rec);
+    0
+}

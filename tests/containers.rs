@@ -1,0 +1,308 @@
+//! Containers: a sandbox that lives on and runs one program after another
+//! (`Sandbox::start`, `Container::spawn`), with the same confinement as a
+//! first program, and that leaves nothing behind when it stops.
+
+mod common;
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use common::{as_each_identity, chain, sh};
+use stockade::{Command, Error, Sandbox, Stdio, Verdict};
+
+/// Runs `script` in `c` and returns (status, stdout), panicking with the
+/// error chain if the spawn fails.
+fn run(c: &stockade::Container, script: &str) -> (stockade::ExitStatus, String) {
+    let out = c
+        .output(&mut sh(script))
+        .unwrap_or_else(|e| panic!("exec failed: {}", chain(&e)));
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !err.is_empty() {
+        eprintln!("stderr of {script:?}: {err}");
+    }
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// A marker unique to this process, for finding the processes a test
+/// started.
+fn marker(what: &str) -> String {
+    format!("stockade-ctr-{what}-{}", std::process::id())
+}
+
+/// Pids of the processes whose command line contains `marker`.
+fn marked(marker: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            if String::from_utf8_lossy(&cmd).contains(marker) && common::pid_alive(pid) {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn programs_share_the_containers_files_and_background_servers() {
+    as_each_identity(|| {
+        let mut c = Sandbox::new()
+            .start()
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        let (st, _) = run(&c, "echo from-the-first > /tmp/note");
+        assert!(st.success(), "{st}");
+        let (st, out) = run(&c, "cat /tmp/note");
+        assert!(st.success());
+        assert_eq!(out, "from-the-first\n");
+        // A server left in the background by one program is reachable by
+        // the next, over the container's own loopback.
+        let port = free_port();
+        let mut serve = sh(&format!(
+            "cd /tmp && exec python3 -m http.server --bind 127.0.0.1 {port}"
+        ));
+        serve.stdout(Stdio::null()).stderr(Stdio::null());
+        let server = c
+            .spawn(&mut serve)
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        let fetch = format!(
+            "import time, urllib.request\n\
+             for i in range(200):\n\
+             \x20   try:\n\
+             \x20       print(urllib.request.urlopen('http://127.0.0.1:{port}/note').read().decode(), end='')\n\
+             \x20       break\n\
+             \x20   except OSError:\n\
+             \x20       time.sleep(0.05)\n"
+        );
+        let out = c
+            .output(Command::new("python3").arg("-c").arg(&fetch))
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "from-the-first\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The server is not reachable from outside the container.
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+        drop(server);
+        let stopped = c.stop(Duration::from_secs(5)).unwrap();
+        assert!(!stopped.forced, "the server ignored SIGTERM");
+    });
+}
+
+#[test]
+fn each_program_is_confined_like_a_first_program() {
+    as_each_identity(|| {
+        let sb = Sandbox::new();
+        let script = "grep -E '^(Seccomp|NoNewPrivs|CapEff|CapPrm|CapBnd|Uid|Gid):' /proc/self/status; \
+                      ls /proc/self/fd | sort | tr '\\n' ' '; echo; umask; id -u; hostname; \
+                      echo $$ > /dev/null; cat /proc/self/cgroup";
+        let first = common::stdout_of(&sb, script);
+        let c = sb.start().unwrap_or_else(|e| panic!("{}", chain(&e)));
+        for _ in 0..2 {
+            let (st, out) = run(&c, script);
+            assert!(st.success());
+            assert_eq!(out, first, "an exec differs from a first program");
+        }
+        assert!(first.contains("Seccomp:\t2"), "{first}");
+        assert!(first.contains("NoNewPrivs:\t1"), "{first}");
+        assert!(first.contains("CapEff:\t0000000000000000"), "{first}");
+    });
+}
+
+#[test]
+fn exit_codes_signals_and_errors_are_the_programs() {
+    as_each_identity(|| {
+        let c = Sandbox::new()
+            .start()
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        let st = c.status(&mut sh("exit 3")).unwrap();
+        assert_eq!(st.code(), Some(3));
+        let out = c.output(&mut sh("kill -TERM $$")).unwrap();
+        assert_eq!(out.status.signal(), Some(libc::SIGTERM));
+        assert_eq!(out.outcome.verdict, Verdict::Signaled(libc::SIGTERM));
+        match c.spawn(&mut Command::new("no-such-program-here")) {
+            Err(Error::ProgramNotFound { program, .. }) => {
+                assert_eq!(program, "no-such-program-here")
+            }
+            other => panic!("expected ProgramNotFound, got {other:?}"),
+        }
+        match c.spawn(Command::new("/bin/true").current_dir("/no/such/dir")) {
+            Err(Error::WorkingDirectory { path, .. }) => {
+                assert_eq!(path, std::path::Path::new("/no/such/dir"))
+            }
+            other => panic!("expected WorkingDirectory, got {other:?}"),
+        }
+        // Environment and working directory are each program's own.
+        let out = c
+            .output(
+                Command::new("/bin/sh")
+                    .args(["-c", "echo $GREETING; pwd"])
+                    .env("GREETING", "hi")
+                    .current_dir("/tmp"),
+            )
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n/tmp\n");
+        let (_, out) = run(&c, "echo ${GREETING:-unset}; pwd");
+        assert_eq!(out, "unset\n/\n");
+        // Piped stdin reaches the program.
+        let mut child = c
+            .spawn(
+                Command::new("/bin/cat")
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped()),
+            )
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(b"through the pipe").unwrap();
+        }
+        let mut s = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut s).unwrap();
+        assert_eq!(s, "through the pipe");
+        assert!(child.wait().unwrap().success());
+    });
+}
+
+#[test]
+fn a_program_can_be_killed_and_signalled_alone() {
+    as_each_identity(|| {
+        let c = Sandbox::new()
+            .start()
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        let mut a = c.spawn(Command::new("sleep").arg("1000")).unwrap();
+        let mut b = c.spawn(Command::new("sleep").arg("1000")).unwrap();
+        a.kill().unwrap();
+        let st = a.wait().unwrap();
+        assert_eq!(st.signal(), Some(libc::SIGKILL));
+        assert_eq!(a.outcome().unwrap().verdict, Verdict::Killed);
+        assert_eq!(
+            b.try_wait().unwrap(),
+            None,
+            "killing one program killed another"
+        );
+        b.signal(libc::SIGTERM).unwrap();
+        assert_eq!(b.wait().unwrap().signal(), Some(libc::SIGTERM));
+        assert!(c.status(&mut sh("true")).unwrap().success());
+    });
+}
+
+#[test]
+fn stop_ends_everything_and_kills_what_ignores_sigterm() {
+    as_each_identity(|| {
+        let m = marker("stop");
+        let mut c = Sandbox::new()
+            .start()
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        let init = c.id();
+        assert!(init > 0);
+        let (st, _) = run(
+            &c,
+            &format!(
+                "(bash -c \"exec -a {m} sleep 1000\") </dev/null >/dev/null 2>&1 & echo started"
+            ),
+        );
+        assert!(st.success());
+        common::eventually("the background program runs", || !marked(&m).is_empty());
+        let stopped = c.stop(Duration::from_secs(5)).unwrap();
+        assert!(!stopped.forced, "sleep ignored SIGTERM?");
+        assert!(marked(&m).is_empty(), "left behind: {:?}", marked(&m));
+        assert!(!common::pid_alive(init));
+        assert!(matches!(
+            c.spawn(&mut sh("true")),
+            Err(Error::ContainerEnded)
+        ));
+
+        // A program that ignores SIGTERM is killed when the grace ends.
+        let mut c = Sandbox::new().start().unwrap();
+        let (st, _) = run(
+            &c,
+            &format!(
+                "(trap '' TERM; bash -c \"trap '' TERM; exec -a {m}-stubborn sleep 1000\") </dev/null >/dev/null 2>&1 &"
+            ),
+        );
+        assert!(st.success());
+        common::eventually("the stubborn program runs", || !marked(&m).is_empty());
+        let t = Instant::now();
+        let stopped = c.stop(Duration::from_millis(300)).unwrap();
+        assert!(stopped.forced);
+        assert!(t.elapsed() >= Duration::from_millis(300));
+        assert!(marked(&m).is_empty(), "left behind: {:?}", marked(&m));
+        common::assert_no_children();
+    });
+}
+
+#[test]
+fn dropping_a_container_kills_it() {
+    as_each_identity(|| {
+        let m = marker("drop");
+        let sb = Sandbox::new();
+        // The process-wide lifeline and the policy's template (built by
+        // its second use) stay.
+        drop(sb.start().unwrap());
+        drop(sb.start().unwrap());
+        let fds = common::fd_count();
+        let c = sb.start().unwrap();
+        let mut running = c
+            .spawn(Command::new("bash").args(["-c", &format!("exec -a {m} sleep 1000")]))
+            .unwrap();
+        common::eventually("the program runs", || !marked(&m).is_empty());
+        drop(c);
+        assert!(marked(&m).is_empty());
+        assert_eq!(running.wait().unwrap().signal(), Some(libc::SIGKILL));
+        drop(running);
+        assert_eq!(common::fd_count(), fds, "{:?}", common::fd_list());
+        common::assert_no_children();
+    });
+}
+
+#[test]
+fn a_thousand_programs_from_four_threads_leave_the_caller_unchanged() {
+    as_each_identity(|| {
+        let c = Sandbox::new()
+            .start()
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        // Warm up: the first exec maps what later ones reuse.
+        assert!(c.status(&mut Command::new("/bin/true")).unwrap().success());
+        // Counted without starting another process.
+        let count = "n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n";
+        let (_, before) = run(&c, count);
+        let fds = common::fd_list();
+        let threads = std::fs::read_dir("/proc/self/task").unwrap().count();
+        let per_thread = if cfg!(stockade_vm) { 50 } else { 250 };
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..per_thread {
+                        let st = c
+                            .status(Command::new("/bin/true").stdin(Stdio::null()))
+                            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+                        assert!(st.success());
+                    }
+                });
+            }
+        });
+        assert_eq!(common::fd_list(), fds);
+        // A joined thread's task may linger for a moment.
+        common::eventually("the scoped threads are gone", || {
+            std::fs::read_dir("/proc/self/task").unwrap().count() == threads
+        });
+        // Nothing accumulates in the container either.
+        let (_, after) = run(&c, count);
+        assert_eq!(after, before, "processes in the container");
+        drop(c);
+        common::assert_no_children();
+    });
+}
