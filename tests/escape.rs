@@ -190,6 +190,71 @@ fn cve_2024_21626_leaked_fds_and_cwd_outside_root() {
     });
 }
 
+/// Entering a running container (the CVE-2019-5736 and CVE-2016-9962
+/// classes at exec time, as `runc exec` met them): a watcher inside the
+/// container polls the processes that enter it while the caller runs
+/// programs there. Until it has executed its program, each holds a copy of
+/// the embedding process's memory: none may show the embedding program as
+/// its exe, nor let its memory be opened. Then the leaked-descriptor,
+/// init-exe and ptrace probes run as programs of the same container.
+#[test]
+fn cve_2019_5736_and_2016_9962_entering_a_running_container() {
+    as_each_identity(|| {
+        let c = sandbox()
+            .start()
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        let exe = std::env::current_exe().unwrap();
+        let needle = exe.file_name().unwrap().to_string_lossy().into_owned();
+        let ms = if cfg!(stockade_vm) { 15_000 } else { 3_000 };
+        let mut watch = probe_cmd("watch-entries", &[needle, ms.to_string()]);
+        watch.stdout(Stdio::piped());
+        let mut watcher = c.spawn(&mut watch).unwrap();
+        let mut entered = 0;
+        while watcher.try_wait().unwrap().is_none() {
+            let st = c
+                .status(Command::new("/bin/true").stdin(Stdio::null()))
+                .unwrap_or_else(|e| panic!("{}", chain(&e)));
+            assert!(st.success());
+            entered += 1;
+        }
+        let mut report = String::new();
+        std::io::Read::read_to_string(&mut watcher.stdout.take().unwrap(), &mut report).unwrap();
+        eprintln!("--- probe watch-entries ({entered} programs entered)\n{report}");
+        assert_contained(&report, "watch-entries");
+        // The watcher saw programs enter (their exe links once executed):
+        // it was looking at the right processes.
+        let links: u64 = report
+            .split("links read")
+            .next()
+            .and_then(|s| s.rsplit(", ").next())
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        assert!(links > 0, "the watcher saw no program enter:\n{report}");
+
+        // The other entry-time classes, probed by programs of the container.
+        let mut leaked = Vec::new();
+        for p in [c"/", c"/etc"] {
+            // SAFETY: plain open(2) of a NUL-terminated path; the descriptor
+            // is owned below.
+            let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) };
+            assert!(fd >= 0);
+            // SAFETY: fd was just opened and nothing else owns it.
+            leaked.push(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        let nums: Vec<String> = leaked.iter().map(|f| f.as_raw_fd().to_string()).collect();
+        for (name, args) in [
+            ("leaked-fds", nums.clone()),
+            ("proc-exe", Vec::new()),
+            ("ptrace", vec![std::process::id().to_string()]),
+        ] {
+            let out = c.output(&mut probe_cmd(name, &args)).unwrap();
+            let report = String::from_utf8_lossy(&out.stdout).into_owned();
+            eprintln!("--- probe {name} in a container\n{report}");
+            assert_contained(&report, name);
+        }
+    });
+}
+
 /// CVE-2021-30465 (runc: a symlink-exchange race redirected a mount target
 /// out of the container root). A host thread swaps a mount destination in a
 /// caller-supplied root with a symlink to a host directory, with

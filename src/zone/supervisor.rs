@@ -371,16 +371,21 @@ pub(super) fn kill_listed_children(sig: c_int) -> bool {
 /// Without a pid namespace: kills and reaps every descendant still attached
 /// to the supervisor (as subreaper it inherits their orphans), until none is
 /// left. Bounded, for processes that cannot be killed or listed (stuck in
-/// the kernel, `/proc` unreadable): it gives up after two seconds in which
-/// nothing was reaped, and after thirty seconds in all. A deadline from the start instead gave up on a
-/// loaded machine while killed processes were still being reaped, and the
-/// orphans of those still dying escaped to the host's init.
+/// the kernel, `/proc` unreadable): it gives up once nothing has been reaped
+/// for two seconds *and* a thousand rounds, and after thirty seconds in
+/// all. Neither bound alone holds on a loaded machine: a deadline from the
+/// start gave up while killed processes were still being reaped, and two
+/// idle seconds passed while the supervisor itself got no CPU (under
+/// emulation, with hundreds of sandboxes ending at once), so that a daemon
+/// orphaned a moment later escaped to the host's init.
 fn sweep(ctx: &InitCtx, tally: &mut Tally) {
     const IDLE_NS: u64 = 2_000_000_000;
+    const IDLE_ROUNDS: u32 = 1000;
     const ALL_NS: u64 = 30_000_000_000;
     let start = raw::monotonic_ns();
     let last = start.saturating_add(ALL_NS);
     let mut deadline = start.saturating_add(IDLE_NS);
+    let mut idle_rounds: u32 = 0;
     let mut reaped = tally.reaped;
     let pause = libc::timespec {
         tv_sec: 0,
@@ -392,8 +397,12 @@ fn sweep(ctx: &InitCtx, tally: &mut Tally) {
         if tally.reaped != reaped {
             reaped = tally.reaped;
             deadline = now.saturating_add(IDLE_NS);
-        } else if now >= deadline {
-            return;
+            idle_rounds = 0;
+        } else {
+            idle_rounds = idle_rounds.saturating_add(1);
+            if now >= deadline && idle_rounds >= IDLE_ROUNDS {
+                return;
+            }
         }
         if now >= last {
             return;

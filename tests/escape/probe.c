@@ -582,6 +582,66 @@ static void whoami(int argc, char **argv)
         fclose(f);
 }
 
+/* Containers (CVE-2019-5736 and CVE-2016-9962 classes at entry): watches
+ * the processes that enter the container after this one, which the
+ * container's init starts for each exec and which hold a copy of the
+ * embedding process's memory until they execute their program. Any whose
+ * exe link names the embedding program (argv[1], a substring) or whose
+ * memory opens before that is an escape. Runs for argv[2] milliseconds.
+ * Pids in the container's pid namespace are allocated in order: the probe
+ * polls the next few after the highest one it has seen. */
+static void watch_entries(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "watch-entries NEEDLE MS\n");
+        exit(2);
+    }
+    const char *needle = argv[1];
+    long ms = atol(argv[2]);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pid_t next = getpid() + 1;
+    long polls = 0, links = 0, hits = 0;
+    for (;;) {
+        pid_t highest = 0;
+        for (pid_t p = next; p < next + 8; p++) {
+            char path[64], link[PATH_MAX];
+            snprintf(path, sizeof path, "/proc/%d/exe", (int)p);
+            ssize_t n = readlink(path, link, sizeof link - 1);
+            polls++;
+            if (n < 0)
+                continue;
+            link[n] = 0;
+            links++;
+            highest = p;
+            if (strstr(link, needle)) {
+                hits++;
+                char what[PATH_MAX + 64];
+                snprintf(what, sizeof what, "exe of an entering process: %s", link);
+                if (hits <= 3)
+                    report(1, what);
+                snprintf(path, sizeof path, "/proc/%d/mem", (int)p);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd >= 0) {
+                    if (hits <= 3)
+                        report(1, "memory of an entering process");
+                    close(fd);
+                }
+            }
+        }
+        if (highest >= next)
+            next = highest;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= ms)
+            break;
+    }
+    errno = 0;
+    char what[128];
+    snprintf(what, sizeof what, "entering processes (%ld polls, %ld links read, %ld hits)",
+             polls, links, hits);
+    report(hits > 0, what);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -604,6 +664,7 @@ int main(int argc, char **argv)
         {"proc-writes", proc_writes},
         {"cgroup-writes", cgroup_writes},
         {"whoami", whoami},
+        {"watch-entries", watch_entries},
     };
     const char *name = strrchr(argv[0], '/');
     name = name ? name + 1 : argv[0];
