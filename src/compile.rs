@@ -152,6 +152,9 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
     if cfg.timeout == Some(Duration::ZERO) {
         return Err(ConfigError::Timeout.into());
     }
+    if cfg.program_as_init && !ns.contains(Namespaces::PID) {
+        return Err(ConfigError::InitNeedsPidNamespace.into());
+    }
     crate::cgroup::validate(&cfg.cgroup)?;
     let mut rlimits = Vec::with_capacity(cfg.rlimits.len());
     let mut rlimit_order = Vec::with_capacity(cfg.rlimits.len());

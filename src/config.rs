@@ -31,6 +31,9 @@ pub(crate) struct Config {
     /// Networking denied by seccomp and Landlock instead of a network
     /// namespace ([`Sandbox::deny_net_by_filter`](crate::Sandbox::deny_net_by_filter)).
     pub(crate) net_filter: bool,
+    /// The program is the init (pid 1) of the sandbox's pid namespace
+    /// ([`Sandbox::program_as_init`](crate::Sandbox::program_as_init)).
+    pub(crate) program_as_init: bool,
     #[cfg(feature = "landlock")]
     pub(crate) landlock: Option<crate::landlock::Policy>,
     #[cfg(feature = "landlock")]
@@ -56,6 +59,7 @@ impl Default for Config {
             rlimits: BTreeMap::new(),
             cgroup: cgroup::Config::default(),
             net_filter: false,
+            program_as_init: false,
             #[cfg(feature = "landlock")]
             landlock: None,
             #[cfg(feature = "landlock")]

@@ -516,6 +516,13 @@ pub enum ConfigError {
         "invalid network setup: Network::Blocked needs the seccomp filter, which is turned off (use Network::Isolated instead)"
     )]
     NetFilterNeedsSeccomp,
+    /// [`Sandbox::program_as_init`](crate::Sandbox::program_as_init)
+    /// without a pid namespace: there is no namespace for the program to be
+    /// the init of.
+    #[error(
+        "invalid program_as_init: the program can be pid 1 only of a new pid namespace (add Namespaces::PID)"
+    )]
+    InitNeedsPidNamespace,
     /// The sandbox's seccomp policy does not compile (an unknown system
     /// call name, an argument index above 5, an errno above 4095, a program
     /// longer than the kernel accepts).

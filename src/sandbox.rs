@@ -144,6 +144,29 @@ impl Sandbox {
         self.changed()
     }
 
+    /// Makes the program the init (pid 1) of the sandbox's pid namespace,
+    /// as a service manager, `busybox init` or a shell that reaps its own
+    /// orphans expects (bubblewrap's `--as-pid-1`). Off by default: the
+    /// sandbox's init is then stockade's supervisor, which reaps orphans and
+    /// forwards signals for the program.
+    ///
+    /// Supervision stays outside the namespace either way: the supervisor
+    /// is the program's parent, one pid namespace up, and enforces the
+    /// timeout, dies with the caller and reports the outcome; killing pid 1
+    /// ends every process of the namespace. As for any init, a signal other
+    /// than `SIGKILL` and `SIGSTOP` reaches the program only if it handles
+    /// it. The program's `/proc` is its own namespace's, mounted by the
+    /// program process before it executes.
+    ///
+    /// Needs [`Namespaces::PID`] (a configuration error otherwise).
+    /// A [`Container`](crate::Container) started from such a policy has
+    /// its supervisor as its init, as without this setting: its programs
+    /// are each other's peers.
+    pub fn program_as_init(&mut self, yes: bool) -> &mut Self {
+        self.cfg.program_as_init = yes;
+        self.changed()
+    }
+
     /// Keeps `cap` for the program (every capability is dropped by default:
     /// bounding, ambient, inheritable, permitted and effective sets). Kept
     /// capabilities are raised as ambient so a non-root program keeps them

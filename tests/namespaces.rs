@@ -287,3 +287,57 @@ fn no_namespaces_at_all_runs_like_std() {
         );
     });
 }
+
+/// `program_as_init`: the program is pid 1 of the sandbox's pid namespace
+/// and reaps its own orphans; its `/proc` is that namespace's, with the
+/// same masks; the timeout and the death with the caller still hold.
+#[test]
+fn the_program_can_be_pid_1() {
+    as_each_identity(|| {
+        let mut sb = Sandbox::new();
+        sb.program_as_init(true);
+        let out = common::stdout_of(
+            &sb,
+            "echo $$; cut -d' ' -f4 /proc/$$/stat; ls /proc | grep -c '^[0-9]'; \
+             test -r /proc/kcore && echo kcore-readable; grep -c . /proc/sys/kernel/hostname; \
+             touch /proc/sys/kernel/hostname 2>/dev/null || echo sys-read-only",
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "1", "{out}");
+        // The parent of pid 1 is outside its namespace.
+        assert_eq!(lines[1], "0", "{out}");
+        // Only the namespace's processes: the shell, ls and grep.
+        assert!(lines[2].parse::<u32>().unwrap() <= 3, "{out}");
+        assert!(!out.contains("kcore-readable"), "{out}");
+        assert!(out.contains("sys-read-only"), "{out}");
+        // A second spawn, from the policy's template, too.
+        let again = common::stdout_of(&sb, "echo $$; ls /proc | grep -c '^[0-9]'");
+        assert!(again.starts_with("1\n"), "{again}");
+
+        // Orphans come to it: a grandchild whose parent exited is
+        // reparented to the program (pid 1), which reaps it.
+        let out = common::stdout_of(
+            &sb,
+            "sh -c 'sleep 0.3 & echo $! > /tmp/orphan'; sleep 0.1; \
+             cut -d' ' -f4 /proc/$(cat /tmp/orphan)/stat; wait; sleep 0.4; \
+             test -e /proc/$(cat /tmp/orphan) && echo not-reaped; echo end",
+        );
+        assert_eq!(out, "1\nend\n", "{out}");
+
+        // The timeout ends the whole namespace.
+        sb.timeout(std::time::Duration::from_millis(300));
+        let out = sb.output(&mut common::sh("sleep 100 & sleep 100")).unwrap();
+        assert_eq!(out.outcome.verdict, stockade::Verdict::TimedOut);
+
+        // Without a pid namespace there is nothing to be the init of.
+        let mut bad = Sandbox::new();
+        bad.program_as_init(true);
+        bad.namespaces(Namespaces::default() - Namespaces::PID);
+        assert!(matches!(
+            bad.validate(),
+            Err(stockade::Error::Config(
+                stockade::error::ConfigError::InitNeedsPidNamespace
+            ))
+        ));
+    });
+}

@@ -103,6 +103,7 @@ pub(crate) fn exec(
         timeout_ns: compiled.timeout_ns,
         container: false,
         joins_container: true,
+        program_is_init: false,
         shared: t.shared,
         cgroup_procs_fd: if t.use_clone3 { -1 } else { t.cgroup_fds.1 },
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),

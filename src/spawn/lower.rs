@@ -70,6 +70,7 @@ pub(super) fn plan<'c>(
     shared: &'c Shared,
 ) -> ChildPlan<'c> {
     let ns = cfg.namespaces;
+    let as_init = cfg.program_as_init && !parts.container;
     let placement = parts
         .cgroup
         .cgroup
@@ -79,8 +80,13 @@ pub(super) fn plan<'c>(
         report_fd: parts.channel.child_fd(),
         lifeline_fd: parts.channel.lifeline_fd(),
         caller_pidfd: parts.channel.caller_pidfd(),
-        namespace_flags: ns.supervisor_clone_flags(),
-        pid_ns: ns.contains(Namespaces::PID),
+        // A program that is pid 1 makes the pid namespace itself.
+        namespace_flags: if as_init {
+            ns.supervisor_clone_flags() & !(libc::CLONE_NEWPID as u64)
+        } else {
+            ns.supervisor_clone_flags()
+        },
+        pid_ns: ns.contains(Namespaces::PID) && !as_init,
         id_maps: parts.id_maps,
         hostname: compiled.hostname.as_deref(),
         mounts: compiled.mounts.as_ref(),
@@ -94,6 +100,7 @@ pub(super) fn plan<'c>(
         timeout_ns: compiled.timeout_ns,
         container: parts.container,
         joins_container: false,
+        program_is_init: as_init,
         shared,
         cgroup_procs_fd: placement.map_or(-1, |p| p.procs),
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),

@@ -118,6 +118,10 @@ pub(crate) struct ChildPlan<'a> {
     /// The program process joins a running container: it has a copy of
     /// the caller's address space, which it makes undumpable first.
     pub(crate) joins_container: bool,
+    /// The program is the init of a pid namespace of its own, which its
+    /// process creates (the supervisor stays one namespace up) and whose
+    /// `/proc` it mounts.
+    pub(crate) program_is_init: bool,
     /// The state the program process shares with the supervisor. For an
     /// exec into a container it lies in memory mapped shared, because that
     /// program process has a copy of the address space, not the address

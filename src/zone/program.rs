@@ -46,6 +46,16 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
     if raw::getppid() != plan.shared.expected_ppid.load(Ordering::Relaxed) {
         return Err(Fail::new(Stage::DeathSignal, 0, Errno(libc::ESRCH)));
     }
+    if plan.program_is_init {
+        if let Some(m) = plan.mounts {
+            // The `/proc` of our pid namespace, which only a process in it
+            // can mount, over the empty one the supervisor left.
+            let old = raw::umask(0);
+            let r = super::rootfs::mount_proc_as_init(m);
+            raw::umask(old);
+            r?;
+        }
+    }
     if plan.cgroup_procs_fd >= 0 {
         // Fallback placement when clone3 is unavailable: "0" moves the writer.
         raw::write(plan.cgroup_procs_fd, b"0").at(Stage::Cgroup, 0)?;

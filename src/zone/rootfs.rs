@@ -623,12 +623,70 @@ fn finish(mut b: Build, plan: &MountPlan) -> Step {
 /// Builds the new root and pivots into it. Runs in the supervisor, in the new
 /// mount namespace, before the program process exists. `trees` are the
 /// system directories' idmapped trees the caller made, if any.
-pub(crate) fn build(plan: &MountPlan, trees: [c_int; SYSTEM_SLOTS]) -> Step {
+///
+/// With `as_init` (the program will be the init of its own pid namespace
+/// and mounts `/proc` itself, see [`mount_proc_as_init`]), the `proc`
+/// mount is replaced by one of an empty pid namespace, mounted by a
+/// short-lived process on the stack given, and the mounts over `/proc` are
+/// left to the program process.
+pub(crate) fn build(
+    plan: &MountPlan,
+    trees: [c_int; SYSTEM_SLOTS],
+    as_init: Option<(*mut u8, usize)>,
+) -> Step {
     let mut b = start(plan, trees)?;
     for i in 0..plan.ops.len() {
+        if let Some(stack) = as_init {
+            match plan.ops.get(i).map(|o| (&o.kind, o.dest.to_bytes())) {
+                Some((MountKind::Proc, rel)) => {
+                    let fail = |e| Fail::new(Stage::MountOp, i as u32, e);
+                    let dir = ensure_dir(b.root.raw(), rel).map_err(fail)?;
+                    mount_proc_anchor(dir.raw(), stack).map_err(fail)?;
+                    continue;
+                }
+                Some((MountKind::ProcReadOnly | MountKind::ProcMask, _)) => continue,
+                _ => {}
+            }
+        }
         apply_at(&mut b, plan, i)?;
     }
     finish(b, plan)
+}
+
+/// Whether a planned mount belongs to `/proc`: the `proc` instance and
+/// what is mounted over parts of it.
+fn is_proc_op(kind: &MountKind) -> bool {
+    matches!(
+        kind,
+        MountKind::Proc | MountKind::ProcReadOnly | MountKind::ProcMask
+    )
+}
+
+/// Mounts the `/proc` of the calling process's pid namespace and what the
+/// plan mounts over parts of it, over the empty `proc` the supervisor left
+/// at its place. Runs in the program process of a program that is pid 1,
+/// in the sandbox's root.
+pub(crate) fn mount_proc_as_init(plan: &MountPlan) -> Step {
+    let root = raw::openat(
+        libc::AT_FDCWD,
+        c"/",
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        0,
+    )
+    .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
+    let mut b = Build {
+        root,
+        scratch: None,
+        counter: 0,
+        dev: None,
+        trees: [-1; SYSTEM_SLOTS],
+    };
+    for (i, op) in plan.ops.iter().enumerate() {
+        if is_proc_op(&op.kind) {
+            apply_at(&mut b, plan, i)?;
+        }
+    }
+    Ok(())
 }
 
 /// Builds the static part of the root (`split.template_ops`), creates the
@@ -669,7 +727,10 @@ pub(crate) fn build_template(
 
 /// Applies the per-spawn part of a split plan to this process's copy of the
 /// template (its root is the template's root). Runs in the supervisor.
-pub(crate) fn build_spawn(plan: &MountPlan, split: &TemplateSplit) -> Step {
+///
+/// With `as_init`, the mounts of `/proc` are left to the program process
+/// (see [`mount_proc_as_init`]); the template's empty `proc` stands in.
+pub(crate) fn build_spawn(plan: &MountPlan, split: &TemplateSplit, as_init: bool) -> Step {
     let root = raw::openat(
         libc::AT_FDCWD,
         c"/",
@@ -685,6 +746,9 @@ pub(crate) fn build_spawn(plan: &MountPlan, split: &TemplateSplit) -> Step {
         trees: [-1; SYSTEM_SLOTS],
     };
     for &i in &split.spawn_ops {
+        if as_init && plan.ops.get(i).is_some_and(|o| is_proc_op(&o.kind)) {
+            continue;
+        }
         apply_at(&mut b, plan, i)?;
     }
     if b.scratch.is_some() {

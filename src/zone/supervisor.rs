@@ -142,9 +142,13 @@ fn supervisor_setup(plan: &ChildPlan<'_>) -> Step {
         // Modes given in the plan are exact; the caller's umask comes back
         // before the program process is created.
         let old = raw::umask(0);
+        // A program that is pid 1 mounts its namespace's `/proc` itself;
+        // until then an empty one stands in (the template's, or one
+        // mounted here on the program's stack, unused until then).
+        let as_init = plan.program_is_init.then(|| plan.program_stack.get());
         let r = match (plan.helper.get(), &m.template) {
-            (Some(_), Some(split)) => crate::zone::rootfs::build_spawn(m, split),
-            _ => crate::zone::rootfs::build(m, plan.system_trees.get()),
+            (Some(_), Some(split)) => crate::zone::rootfs::build_spawn(m, split, as_init.is_some()),
+            _ => crate::zone::rootfs::build(m, plan.system_trees.get(), as_init),
         };
         raw::umask(old);
         r?;
@@ -153,11 +157,21 @@ fn supervisor_setup(plan: &ChildPlan<'_>) -> Step {
 }
 
 fn clone_program(plan: &ChildPlan<'_>) -> Step<i32> {
-    let me = if plan.pid_ns { 1 } else { raw::getpid() };
+    // The init of a new pid namespace sees its parent, outside it, as 0.
+    let me = if plan.program_is_init {
+        0
+    } else if plan.pid_ns {
+        1
+    } else {
+        raw::getpid()
+    };
     plan.shared.expected_ppid.store(me, Ordering::Relaxed);
     let (lo, size) = plan.program_stack.get();
     let arg = plan as *const ChildPlan<'_> as *mut c_void;
-    let flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
+    let mut flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
+    if plan.program_is_init {
+        flags |= libc::CLONE_NEWPID as u64;
+    }
     let r = if plan.use_clone3 {
         let mut args = CloneArgs {
             flags,
