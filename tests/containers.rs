@@ -342,7 +342,7 @@ fn programs_are_awaited_on_a_runtime() {
             // A timeout around the wait leaves the program running, to be
             // killed.
             let mut child = c
-                .spawn_async(&mut Command::new("sleep").arg("1000"))
+                .spawn_async(Command::new("sleep").arg("1000"))
                 .unwrap();
             assert!(
                 tokio::time::timeout(Duration::from_millis(100), child.wait())

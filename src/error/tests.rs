@@ -48,12 +48,13 @@ fn error_variant(e: &Error) -> &'static str {
         Error::Setup(_) => "Setup",
         Error::Cgroup(_) => "Cgroup",
         Error::SupervisorVanished { .. } => "SupervisorVanished",
+        Error::ContainerEnded => "ContainerEnded",
         Error::BadReport { .. } => "BadReport",
         Error::Io { .. } => "Io",
         Error::Other(_) => "Other",
     }
 }
-const ERROR_VARIANTS: usize = 15 + cfg!(feature = "landlock") as usize;
+const ERROR_VARIANTS: usize = 16 + cfg!(feature = "landlock") as usize;
 
 fn config_variant(e: &ConfigError) -> &'static str {
     match e {
@@ -70,6 +71,8 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::Cgroup { .. } => "Cgroup",
         ConfigError::LandlockNeedsNoNewPrivs => "LandlockNeedsNoNewPrivs",
         ConfigError::NetFilterNeedsSeccomp => "NetFilterNeedsSeccomp",
+        ConfigError::TooManyFds { .. } => "TooManyFds",
+        ConfigError::InitNeedsPidNamespace => "InitNeedsPidNamespace",
         #[cfg(feature = "seccomp")]
         ConfigError::Seccomp(_) => "Seccomp",
         #[cfg(feature = "seccomp")]
@@ -161,6 +164,17 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
         (
             ConfigError::NetFilterNeedsSeccomp,
             vec!["Network::Blocked", "seccomp"],
+        ),
+        (
+            ConfigError::TooManyFds {
+                count: 300,
+                max: 252,
+            },
+            vec!["300", "252", "container"],
+        ),
+        (
+            ConfigError::InitNeedsPidNamespace,
+            vec!["program_as_init", "Namespaces::PID"],
         ),
     ];
     #[cfg(feature = "seccomp")]
@@ -278,6 +292,7 @@ fn error_samples() -> Vec<(Error, Vec<&'static str>)> {
             },
             vec!["setup report", "99"],
         ),
+        (Error::ContainerEnded, vec!["container has ended"]),
         (
             Error::Io {
                 op: ParentOp::Clone,

@@ -37,6 +37,18 @@ impl Pidfd {
     }
 
     /// Sends `sig` to the process.
+    /// The process's id in the caller's pid namespace, from the pidfd's
+    /// `fdinfo` (`None` once it has been reaped, or if it cannot be read).
+    pub(crate) fn pid(&self) -> Option<u32> {
+        let info =
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", self.fd.as_raw_fd())).ok()?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("Pid:"))
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .and_then(|p| u32::try_from(p).ok())
+            .filter(|&p| p > 0)
+    }
+
     pub(crate) fn send_signal(&self, sig: libc::c_int) -> io::Result<()> {
         send_signal(self.fd.as_fd(), sig)
     }

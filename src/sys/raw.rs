@@ -790,29 +790,41 @@ pub fn recv_with_fds(
         )
     }?;
     let truncated = msg.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0;
-    let mut got = 0usize;
-    // Walk the control messages by hand: the kernel wrote them into
-    // `space`, each a cmsghdr followed by its data, aligned to 8 bytes.
+    // Walk the control messages the kernel wrote: each a header (its
+    // length as a size_t, then level and type as ints) followed by its
+    // data, aligned to 8 bytes.
+    let mut bytes = [0u8; RIGHTS_SPACE_WORDS * 8];
+    for (chunk, word) in bytes.chunks_exact_mut(8).zip(space.iter()) {
+        chunk.copy_from_slice(&word.to_ne_bytes());
+    }
+    let total = (msg.msg_controllen as usize).min(bytes.len());
+    let control = bytes.get(..total).unwrap_or(&[]);
+    let word = core::mem::size_of::<usize>();
     let hdr = core::mem::size_of::<libc::cmsghdr>();
-    let total = (msg.msg_controllen as usize).min(core::mem::size_of_val(&space));
-    let base = space.as_ptr() as *const u8;
+    let mut got = 0usize;
     let mut off = 0usize;
-    while off.saturating_add(hdr) <= total {
-        // SAFETY: `off + hdr` lies within `space`, which is aligned for a
-        // cmsghdr at every multiple of 8 (`off` is one); read_unaligned
-        // makes no alignment assumption anyway.
-        let h: libc::cmsghdr = unsafe { core::ptr::read_unaligned(base.add(off).cast()) };
-        let len = h.cmsg_len as usize;
-        if len < hdr || off.saturating_add(len) > total {
+    while let Some(h) = control.get(off..off.saturating_add(hdr)) {
+        let field = |at: usize, width: usize| {
+            let mut v = [0u8; 8];
+            if let (Some(d), Some(s)) = (v.get_mut(..width), h.get(at..at.saturating_add(width))) {
+                d.copy_from_slice(s);
+            }
+            u64::from_ne_bytes(v)
+        };
+        let len = field(0, word) as usize;
+        let level = field(word, 4) as u32 as c_int;
+        let kind = field(word.saturating_add(4), 4) as u32 as c_int;
+        let Some(data) = control.get(off.saturating_add(hdr)..off.saturating_add(len)) else {
+            break;
+        };
+        if len < hdr {
             break;
         }
-        if h.cmsg_level == libc::SOL_SOCKET && h.cmsg_type == libc::SCM_RIGHTS {
-            let n_fds = (len - hdr) / 4;
-            for i in 0..n_fds {
-                // SAFETY: the i-th descriptor lies within this message's
-                // `len` bytes, inside `space`.
-                let v: c_int =
-                    unsafe { core::ptr::read_unaligned(base.add(off + hdr + i * 4).cast()) };
+        if level == libc::SOL_SOCKET && kind == libc::SCM_RIGHTS {
+            for d in data.chunks_exact(4) {
+                let mut w = [0u8; 4];
+                w.copy_from_slice(d);
+                let v = c_int::from_ne_bytes(w);
                 match fds.get_mut(got) {
                     Some(slot) => {
                         *slot = v;
@@ -826,7 +838,7 @@ pub fn recv_with_fds(
                 }
             }
         }
-        off = off.saturating_add(len.div_ceil(8) * 8);
+        off = off.saturating_add(len.div_ceil(8).saturating_mul(8));
     }
     Ok((n, got, truncated))
 }
@@ -834,8 +846,10 @@ pub fn recv_with_fds(
 /// `fcntl(fd, F_DUPFD_CLOEXEC, min)`: a close-on-exec duplicate of `fd` at
 /// the lowest free number at or above `min`.
 pub fn dup_at_least(fd: c_int, min: c_int) -> Result<Fd, Errno> {
-    // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor, returned.
-    unsafe { new_fd(sc!(libc::SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, min)) }
+    // SAFETY: F_DUPFD_CLOEXEC takes integer arguments.
+    let r = unsafe { sc!(libc::SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, min) };
+    // SAFETY: on success it returns a new descriptor.
+    unsafe { new_fd(r) }
 }
 
 /// `prctl(PR_SET_DUMPABLE, on)`: whether this process's memory (its
@@ -858,15 +872,17 @@ pub fn set_dumpable(on: bool) -> SysResult {
 /// Brings the loopback interface of this process's network namespace up,
 /// as `ip link set lo up` does.
 pub fn loopback_up() -> SysResult {
-    // SAFETY: socket takes integer arguments and returns a new descriptor.
-    let sock = unsafe {
-        new_fd(sc!(
+    // SAFETY: socket takes integer arguments.
+    let r = unsafe {
+        sc!(
             libc::SYS_socket,
             libc::AF_INET,
             libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
             0
-        ))
-    }?;
+        )
+    };
+    // SAFETY: on success it returns a new descriptor.
+    let sock = unsafe { new_fd(r) }?;
     // SAFETY: an all-zero ifreq is valid plain data.
     let mut req: libc::ifreq = unsafe { core::mem::zeroed() };
     for (d, s) in req.ifr_name.iter_mut().zip(b"lo") {

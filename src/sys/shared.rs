@@ -46,13 +46,11 @@ impl<T> std::ops::Deref for SharedMapping<T> {
 
 impl<T> Drop for SharedMapping<T> {
     fn drop(&mut self) {
-        // SAFETY: the value was initialized in `new` and is dropped once;
-        // then the mapping made there goes, and nothing refers to it any
-        // more (borrows of `self` have ended).
-        unsafe {
-            std::ptr::drop_in_place(self.ptr.as_ptr());
-            libc::munmap(self.ptr.as_ptr().cast(), std::mem::size_of::<T>().max(1));
-        }
+        // SAFETY: the value was initialized in `new` and is dropped once.
+        unsafe { std::ptr::drop_in_place(self.ptr.as_ptr()) };
+        // SAFETY: the mapping made in `new` goes, and nothing refers to it
+        // any more (borrows of `self` have ended, its value is dropped).
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), std::mem::size_of::<T>().max(1)) };
     }
 }
 

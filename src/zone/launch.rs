@@ -247,14 +247,7 @@ impl Supervisor {
     /// Its process id in the caller's pid namespace, from the pidfd's
     /// `fdinfo` (`None` once it has been reaped, or if it cannot be read).
     pub(crate) fn pid(&self) -> Option<u32> {
-        use std::os::fd::AsRawFd;
-        let path = format!("/proc/self/fdinfo/{}", self.pidfd.as_fd().as_raw_fd());
-        let info = std::fs::read_to_string(path).ok()?;
-        info.lines()
-            .find_map(|l| l.strip_prefix("Pid:"))
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .and_then(|p| u32::try_from(p).ok())
-            .filter(|&p| p > 0)
+        self.pidfd.pid()
     }
 
     /// Sends it `sig`.
