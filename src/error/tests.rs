@@ -81,7 +81,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::SeccompNeedsNoNewPrivs => "SeccompNeedsNoNewPrivs",
     }
 }
-const CONFIG_VARIANTS: usize = 13 + 3 * cfg!(feature = "seccomp") as usize;
+const CONFIG_VARIANTS: usize = 15 + 3 * cfg!(feature = "seccomp") as usize;
 
 fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
     #[cfg_attr(not(feature = "seccomp"), allow(unused_mut))]
