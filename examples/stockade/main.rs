@@ -7,7 +7,10 @@
 //! See `--help` for the options and the exit-status convention.
 
 mod args;
+mod container;
 mod json;
+mod monitor;
+mod wire;
 
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -61,18 +64,26 @@ fn die_by(sig: Signal) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let opts = match args::parse(std::env::args_os().skip(1)) {
-        Ok(o) => o,
+    let invocation = match args::parse_command_line(std::env::args_os().skip(1)) {
+        Ok(i) => i,
         Err(e) => {
             eprintln!("stockade: {e}\n\n{}", args::USAGE);
             return ExitCode::from(125);
         }
     };
-    if opts.help {
-        print!("{}", args::USAGE);
-        return ExitCode::SUCCESS;
+    match invocation {
+        args::Invocation::Help => {
+            print!("{}", args::USAGE);
+            ExitCode::SUCCESS
+        }
+        args::Invocation::Run(opts) => run(&opts),
+        args::Invocation::Start(s) => container::start(&s),
+        args::Invocation::Monitor(s) => monitor::main(s),
+        args::Invocation::Exec(e) => container::exec(&e),
+        args::Invocation::Stop { name, grace } => container::stop(&name, Some(grace)),
+        args::Invocation::Kill { name } => container::stop(&name, None),
+        args::Invocation::List { json } => container::list(json),
     }
-    run(&opts)
 }
 
 /// The sandbox policy the options ask for, or a one-line reason why there
