@@ -734,6 +734,24 @@ fn a_long_runtime_directory_works() {
     });
 }
 
+/// Drops to the unprivileged test identity (between fork and exec).
+fn become_nobody() -> std::io::Result<()> {
+    // SAFETY: no pointers but a null list of groups.
+    if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let (g, u) = (common::TEST_GID, common::TEST_UID);
+    // SAFETY: integer arguments only.
+    if unsafe { libc::setresgid(g, g, g) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: integer arguments only.
+    if unsafe { libc::setresuid(u, u, u) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Another user's containers: their state is out of reach, and a monitor
 /// answers only its owner.
 #[test]
@@ -747,21 +765,9 @@ fn another_users_containers_are_out_of_reach_as_root() {
                 .env("XDG_RUNTIME_DIR", runtime)
                 .stdin(Stdio::null())
                 .current_dir("/");
-            // SAFETY: only async-signal-safe system calls between fork and
-            // exec.
-            unsafe {
-                c.pre_exec(|| {
-                    if libc::setgroups(0, std::ptr::null()) != 0
-                        || libc::setresgid(common::TEST_GID, common::TEST_GID, common::TEST_GID)
-                            != 0
-                        || libc::setresuid(common::TEST_UID, common::TEST_UID, common::TEST_UID)
-                            != 0
-                    {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
+            // SAFETY: the hook makes only async-signal-safe system calls
+            // between fork and exec.
+            unsafe { c.pre_exec(become_nobody) };
             c.output().unwrap()
         };
         // Root's container does not exist for another user, even one whose

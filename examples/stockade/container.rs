@@ -286,24 +286,9 @@ pub fn start(s: &args::Start) -> ExitCode {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let w = ready_w.as_raw_fd();
-    // SAFETY: between fork and exec only async-signal-safe system calls
-    // (setsid, dup2, fcntl) on descriptors this process owns.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let r = if w == READY_FD {
-                libc::fcntl(w, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(w, READY_FD)
-            };
-            if r < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    };
+    // SAFETY: the hook makes only async-signal-safe system calls between
+    // fork and exec.
+    unsafe { cmd.pre_exec(move || detach(w)) };
     let mut monitor = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return fail(format!("failed to start the monitor of {}: {e}", s.name)),
@@ -334,6 +319,27 @@ pub fn start(s: &args::Start) -> ExitCode {
             }
         )),
     }
+}
+
+/// In the monitor's process between fork and exec: a session of its own
+/// (no controlling terminal, no signals from the caller's), and the
+/// readiness pipe's write end `w` at [`READY_FD`], kept across exec.
+fn detach(w: i32) -> io::Result<()> {
+    // SAFETY: no arguments.
+    if unsafe { libc::setsid() } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let r = if w == READY_FD {
+        // SAFETY: integer arguments only, on a descriptor this process owns.
+        unsafe { libc::fcntl(w, libc::F_SETFD, 0) }
+    } else {
+        // SAFETY: as above; READY_FD is replaced, which is the intent.
+        unsafe { libc::dup2(w, READY_FD) }
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Undoes the readiness line's escapes (`\n` and `\\`).
