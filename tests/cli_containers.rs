@@ -490,6 +490,32 @@ fn a_killed_monitor_takes_its_container_along() {
 }
 
 #[test]
+fn a_container_killed_from_outside_is_gone_with_its_state() {
+    as_each_identity(|| {
+        let t = Env::new("crash");
+        t.ok(&["start", &t.name]);
+        let c = t.listed().unwrap();
+        let (init, monitor) = (
+            c["pid"].as_u64().unwrap(),
+            c["monitor_pid"].as_u64().unwrap(),
+        );
+        // SAFETY: kill(2) of the container's init, which this test started.
+        assert_eq!(unsafe { libc::kill(init as i32, libc::SIGKILL) }, 0);
+        // Its monitor sees it end, removes the state and exits.
+        common::eventually("the monitor ends", || {
+            !common::pid_alive(monitor as u32) && !t.state(&t.name).exists()
+        });
+        assert!(t.listed().is_none());
+        let out = t.exec(&["true"]);
+        assert_eq!(out.status.code(), Some(125));
+        assert_eq!(
+            text(&out.stderr),
+            format!("stockade: no such container: {}\n", t.name)
+        );
+    });
+}
+
+#[test]
 fn stale_state_with_a_reused_pid_is_not_taken_for_a_container() {
     as_each_identity(|| {
         let t = Env::new("stale");
