@@ -495,7 +495,131 @@ fn memory_per_sandbox(bwrap: Option<&Path>) {
     }
 }
 
+/// Containers, measured by an interleaved runner rather than criterion:
+/// each round runs every row once, in a shuffled order, so that the
+/// machine's drift and noise fall on all rows alike; medians of the rounds.
+/// Rows: std's fork+exec of `/bin/true` (the baseline for an exec), an exec
+/// of it into a running container of the default policy, a one-shot spawn
+/// of the default policy, and a container's start and stop (`kill`) with
+/// the same policy.
+fn containers_interleaved() {
+    const ROUNDS: usize = 300;
+    let sb = Sandbox::new();
+    sb.validate().expect("policy");
+    // Warm both paths up: the policy's template is built on its second use.
+    for _ in 0..3 {
+        run_sandbox(&sb);
+        drop(sb.start().expect("start"));
+    }
+    let container = sb.start().expect("start");
+    let names = ["std", "exec", "spawn", "start+kill"];
+    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); names.len()];
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..ROUNDS {
+        for i in (1..order.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            order.swap(i, (seed % (i as u64 + 1)) as usize);
+        }
+        for &row in &order {
+            let t = Instant::now();
+            match row {
+                0 => run_std(TRUE, &[]),
+                1 => {
+                    let st = container
+                        .status(Command::new(TRUE).stdin(Stdio::null()))
+                        .expect("exec");
+                    assert!(st.success());
+                }
+                2 => run_sandbox(&sb),
+                _ => {
+                    let mut c = sb.start().expect("start");
+                    c.kill().expect("kill");
+                }
+            }
+            samples[row].push(t.elapsed().as_nanos() as f64);
+        }
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let m: Vec<f64> = samples.iter_mut().map(med).collect();
+    println!("\ncontainers, default policy ({ROUNDS} interleaved rounds, medians)\n");
+    println!("| operation | median | ratio |");
+    println!("|---|---|---|");
+    println!("| std fork+exec of /bin/true | {} | 1.00x |", ms(m[0]));
+    println!(
+        "| exec of /bin/true into a running container | {} | {:.2}x std |",
+        ms(m[1]),
+        m[1] / m[0]
+    );
+    println!("| one-shot spawn of /bin/true | {} | 1.00x |", ms(m[2]));
+    println!(
+        "| start and kill of a container | {} | {:.2}x one-shot spawn |",
+        ms(m[3]),
+        m[3] / m[2]
+    );
+    drop(container);
+
+    // Memory of idle containers: their processes and PSS, and what the
+    // kernel holds for them (namespaces, mounts, page tables), from the
+    // change in the machine's available memory with 100 of them running.
+    let one = sb.start().expect("start");
+    let m1 = settled_idle(one.id());
+    println!(
+        "\nan idle container: {} process(es), {} sharing the caller's memory, {} KiB PSS of the others",
+        m1.processes, m1.sharing_ours, m1.pss_kib
+    );
+    drop(one);
+    let avail = || -> Option<i64> {
+        let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let l = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        l.split_whitespace().nth(1)?.parse().ok()
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let before = avail();
+    let many: Vec<_> = (0..100).map(|_| sb.start().expect("start")).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let after = avail();
+    drop(many);
+    if let (Some(b), Some(a)) = (before, after) {
+        println!(
+            "100 idle containers: MemAvailable down by {} KiB ({} KiB each)",
+            b - a,
+            (b - a) / 100
+        );
+    }
+}
+
+/// The processes of an idle container (no program: only its init).
+fn settled_idle(pid: u32) -> TreeMemory {
+    std::thread::sleep(Duration::from_millis(100));
+    let procs = tree(pid);
+    let sharing: Vec<u32> = procs
+        .iter()
+        .copied()
+        .filter(|p| shares_our_memory(*p))
+        .collect();
+    TreeMemory {
+        processes: procs.len(),
+        sharing_ours: sharing.len(),
+        pss_kib: procs
+            .iter()
+            .filter(|p| !sharing.contains(p))
+            .filter_map(|p| pss_kib(*p))
+            .sum(),
+    }
+}
+
 fn main() {
+    // `cargo bench --bench spawn -- containers`: only the container rows.
+    if std::env::args().skip(1).any(|a| a == "containers") {
+        containers_interleaved();
+        return;
+    }
     let mut c = Criterion::default()
         .sample_size(40)
         .warm_up_time(Duration::from_millis(500))
@@ -512,4 +636,5 @@ fn main() {
     c.final_summary();
     table();
     memory_per_sandbox(bw.as_deref());
+    containers_interleaved();
 }

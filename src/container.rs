@@ -142,7 +142,7 @@ impl Container {
         self.supervisor.pidfd()
     }
 
-    fn spawn_with(
+    pub(crate) fn spawn_with(
         &self,
         cmd: &mut Command,
         default_out: StdioKind,

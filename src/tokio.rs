@@ -96,6 +96,7 @@ use ::tokio::net::unix::pipe;
 
 use crate::child::{Child, ChildStderr, ChildStdin, ChildStdout, ExitStatus, Outcome, Output};
 use crate::command::{Command, StdioKind};
+use crate::container::Container;
 use crate::enforcement::Enforcement;
 use crate::error::{Error, ParentOp};
 use crate::sandbox::Sandbox;
@@ -144,6 +145,48 @@ impl Sandbox {
     /// `tokio`).
     ///
     /// Dropping the future before it completes kills the sandbox.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one without the I/O driver enabled.
+    pub async fn status_async(&self, cmd: &mut Command) -> Result<ExitStatus, Error> {
+        let mut child = self.spawn_async(cmd)?;
+        child.wait().await.map_err(wait_error)
+    }
+}
+
+impl Container {
+    /// Runs `cmd` in the container and returns an [`AsyncChild`] to await
+    /// (feature `tokio`): the async form of
+    /// [`Container::spawn`](Container::spawn). The hand-over to the
+    /// container runs on the calling thread and returns once the program
+    /// has been executed; the program's end is awaited on the reactor.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one without the I/O driver enabled.
+    pub fn spawn_async(&self, cmd: &mut Command) -> Result<AsyncChild, Error> {
+        let child = self.spawn(cmd)?;
+        AsyncChild::new(child).map_err(wait_error)
+    }
+
+    /// Runs `cmd` in the container to completion, capturing stdout and
+    /// stderr: the async form of [`Container::output`] (feature `tokio`).
+    ///
+    /// Dropping the future before it completes kills the program (not the
+    /// container).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one without the I/O driver enabled.
+    pub async fn output_async(&self, cmd: &mut Command) -> Result<Output, Error> {
+        let child = self.spawn_with(cmd, StdioKind::Piped, StdioKind::Null)?;
+        let child = AsyncChild::new(child).map_err(wait_error)?;
+        child.wait_with_output().await.map_err(wait_error)
+    }
+
+    /// Runs `cmd` in the container to completion with inherited streams:
+    /// the async form of [`Container::status`] (feature `tokio`).
     ///
     /// # Panics
     ///

@@ -306,3 +306,165 @@ fn a_thousand_programs_from_four_threads_leave_the_caller_unchanged() {
         common::assert_no_children();
     });
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn programs_are_awaited_on_a_runtime() {
+    as_each_identity(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let c = Sandbox::new()
+            .start()
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        rt.block_on(async {
+            // Many programs at once on one thread: each is awaited on the
+            // reactor, none blocks the others.
+            let runs = (0..20).map(|i| {
+                let c = &c;
+                async move {
+                    let out = c
+                        .output_async(&mut sh(&format!("sleep 0.2; echo {i}")))
+                        .await
+                        .unwrap();
+                    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{i}\n"));
+                }
+            });
+            let t = Instant::now();
+            futures_join_all(runs).await;
+            eprintln!(
+                "measured: 20 programs of 0.2 s each awaited in {:?}",
+                t.elapsed()
+            );
+            let st = c.status_async(&mut sh("exit 7")).await.unwrap();
+            assert_eq!(st.code(), Some(7));
+            // A timeout around the wait leaves the program running, to be
+            // killed.
+            let mut child = c
+                .spawn_async(&mut Command::new("sleep").arg("1000"))
+                .unwrap();
+            assert!(
+                tokio::time::timeout(Duration::from_millis(100), child.wait())
+                    .await
+                    .is_err()
+            );
+            child.kill().await.unwrap();
+            assert_eq!(child.wait().await.unwrap().signal(), Some(libc::SIGKILL));
+        });
+    });
+}
+
+/// Awaits every future (a small join_all, to avoid a dependency).
+#[cfg(feature = "tokio")]
+async fn futures_join_all<F: std::future::Future<Output = ()>>(futs: impl Iterator<Item = F>) {
+    let mut set = Vec::new();
+    for f in futs {
+        set.push(Box::pin(f));
+    }
+    std::future::poll_fn(|cx| {
+        set.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if set.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
+#[test]
+fn each_program_gets_the_policys_timeout() {
+    as_each_identity(|| {
+        let mut sb = Sandbox::new();
+        sb.timeout(Duration::from_millis(500));
+        let c = sb.start().unwrap_or_else(|e| panic!("{}", chain(&e)));
+        // The container outlives the limit; each program has it.
+        std::thread::sleep(Duration::from_millis(700));
+        let out = c.output(&mut sh("sleep 100")).unwrap();
+        assert_eq!(out.outcome.verdict, Verdict::TimedOut);
+        let out = c.output(&mut sh("echo quick")).unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "quick\n");
+    });
+}
+
+/// The caller of `a_container_dies_with_its_caller`: starts a container with
+/// a background program in it, says so, and waits to be killed.
+#[test]
+#[ignore = "helper for a_container_dies_with_its_caller; run by it"]
+fn helper_start_a_container_and_wait() {
+    let m = std::env::var("STOCKADE_TEST_MARKER").unwrap();
+    let mut sb = Sandbox::new();
+    if std::env::var_os("STOCKADE_TEST_NO_PID_NS").is_some() {
+        sb.namespaces(stockade::Namespaces::default() - stockade::Namespaces::PID);
+    }
+    let c = sb.start().unwrap_or_else(|e| panic!("{}", chain(&e)));
+    let st = c
+        .status(&mut sh(&format!(
+            "(setsid bash -c \"exec -a {m} sleep 1000\") </dev/null >/dev/null 2>&1 &"
+        )))
+        .unwrap();
+    assert!(st.success());
+    println!("started {}", c.id());
+    std::thread::sleep(Duration::from_secs(1000));
+}
+
+#[test]
+fn a_container_dies_with_its_caller() {
+    as_each_identity(|| {
+        for no_pid_ns in [false, true] {
+            let m = marker(if no_pid_ns { "caller-h" } else { "caller-n" });
+            let mut helper = std::process::Command::new(std::env::current_exe().unwrap());
+            helper
+                .args(["helper_start_a_container_and_wait", "--exact", "--ignored"])
+                .args(["--nocapture", "--test-threads=1"])
+                .env("STOCKADE_TEST_MARKER", &m)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::inherit());
+            if no_pid_ns {
+                helper.env("STOCKADE_TEST_NO_PID_NS", "1");
+            }
+            let mut helper = helper.spawn().unwrap();
+            let mut out = helper.stdout.take().unwrap();
+            let mut line = Vec::new();
+            let mut b = [0u8; 1];
+            while !String::from_utf8_lossy(&line).contains("started") {
+                assert_eq!(out.read(&mut b).unwrap(), 1, "the helper ended early");
+                line.push(b[0]);
+            }
+            common::eventually("the background program runs", || !marked(&m).is_empty());
+            // SAFETY: kill(2) of our own child.
+            assert_eq!(unsafe { libc::kill(helper.id() as i32, libc::SIGKILL) }, 0);
+            let t = Instant::now();
+            helper.wait().unwrap();
+            common::eventually("the container's programs are gone", || {
+                marked(&m).is_empty()
+            });
+            eprintln!(
+                "measured: a container without {}a pid namespace gone {:?} after its caller was killed",
+                if no_pid_ns { "" } else { "(with) " },
+                t.elapsed()
+            );
+        }
+    });
+}
+
+#[test]
+fn one_shot_sandboxes_have_a_working_loopback() {
+    as_each_identity(|| {
+        let port = free_port();
+        let script = format!(
+            "python3 -c \"
+import socket, threading
+s = socket.socket(); s.settimeout(10); s.bind(('127.0.0.1', {port})); s.listen(1)
+def serve():
+    c, _ = s.accept(); c.sendall(b'over loopback'); c.close()
+threading.Thread(target=serve, daemon=True).start()
+print(socket.create_connection(('127.0.0.1', {port}), timeout=10).recv(100).decode())
+\"; ip -o link show lo 2>/dev/null | grep -o 'state [A-Z]*' || cat /sys/class/net/lo/operstate"
+        );
+        let out = common::stdout_of(&Sandbox::new(), &script);
+        assert!(out.starts_with("over loopback\n"), "{out}");
+    });
+}
