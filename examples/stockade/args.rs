@@ -89,6 +89,15 @@ pub enum ArgError {
     Repeated { option: &'static str },
     /// No program to run.
     NoProgram,
+    /// A container subcommand without a container name.
+    NoName { command: &'static str },
+    /// A container name that cannot be used.
+    BadName {
+        name: OsString,
+        reason: &'static str,
+    },
+    /// An argument a subcommand does not take.
+    Unexpected { argument: OsString },
 }
 
 impl fmt::Display for ArgError {
@@ -121,12 +130,26 @@ impl fmt::Display for ArgError {
             } => write!(f, "invalid duration {value:?} for {option}: {error}"),
             ArgError::Repeated { option } => write!(f, "option {option} given twice"),
             ArgError::NoProgram => f.write_str("no program given"),
+            ArgError::NoName { command } => write!(f, "{command} needs a container name"),
+            ArgError::BadName { name, reason } => write!(
+                f,
+                "invalid container name {:?}: {reason}",
+                name.to_string_lossy()
+            ),
+            ArgError::Unexpected { argument } => {
+                write!(f, "unexpected argument {:?}", argument.to_string_lossy())
+            }
         }
     }
 }
 
 pub const USAGE: &str = "\
 usage: stockade [OPTIONS] [--] PROGRAM [ARGS...]
+       stockade start NAME [OPTIONS] [-- INIT [ARGS...]]
+       stockade exec NAME [--chdir DIR] [--setenv KEY VALUE]... [--] PROGRAM [ARGS...]
+       stockade stop NAME [--timeout DURATION]
+       stockade kill NAME
+       stockade list [--json]
 
 Runs PROGRAM in a sandbox with the library's default policy: new user, mount,
 pid, network, IPC, UTS and cgroup namespaces; a read-only view of the host's
@@ -209,6 +232,40 @@ and SIGTERM are too, and then the program has 2 seconds to end (a second
 one ends it at once) before the sandbox is killed; stockade then ends by
 that signal (128+N). A signal stockade was started with ignored stays
 ignored.
+
+Containers: a container is a sandbox that stays up between programs.
+A subcommand is recognised only as the first argument: `stockade -- start`
+(or any option first) runs a program named start.
+
+  start NAME [OPTIONS] [-- INIT...]
+                           start a detached container of the policy OPTIONS
+                           (the options above) and return once it is ready;
+                           it runs until stopped. --chdir, --setenv and
+                           --unsetenv are the defaults of every exec; --json
+                           prints the container's report on stdout. INIT, if
+                           given, is started in the background as the first
+                           program. NAME: 1 to 64 ASCII letters, digits, '_',
+                           '.' or '-', starting with a letter or a digit
+  exec NAME [--chdir DIR] [--setenv KEY VALUE]... [--unsetenv KEY]...
+       [--] PROGRAM [ARGS...]
+                           run PROGRAM in the container with this terminal's
+                           stdin, stdout and stderr; the exit status is the
+                           program's, as above. Signals are passed on as
+                           above; processes it leaves in the background keep
+                           running. If stockade exec is killed, so is PROGRAM
+  stop NAME [--timeout DURATION]
+                           SIGTERM to every process in the container, then
+                           after DURATION (default 10s; 0 for none) SIGKILL
+                           to what is left; returns once nothing is left
+  kill NAME                SIGKILL to every process in the container
+  list [--json]            the running containers (a JSON array with --json)
+
+State lives in $XDG_RUNTIME_DIR/stockade/NAME (/tmp/stockade-UID/NAME when
+XDG_RUNTIME_DIR is unset or not a private directory of the caller;
+/run/stockade/NAME for root), readable by its owner only, and only its owner
+may exec into, stop or kill a container. The state of a container whose
+monitor died is removed when next seen, and never listed. Exit status of
+start, stop, kill and list: 0, or 125 with a one-line reason.
 ";
 
 /// A size for `option` (see `stockade::units::parse_size`).
@@ -243,29 +300,43 @@ fn duration(option: &'static str, v: OsString) -> Result<Duration, ArgError> {
     })
 }
 
-/// Parses the arguments after the program name.
+/// The value of `option`, the next argument.
+fn val(
+    it: &mut impl Iterator<Item = OsString>,
+    option: &'static str,
+) -> Result<OsString, ArgError> {
+    it.next().ok_or(ArgError::MissingValue { option })
+}
+
+/// A number for `option`.
+fn num<T: std::str::FromStr>(
+    v: OsString,
+    option: &'static str,
+    expected: &'static str,
+) -> Result<T, ArgError> {
+    v.to_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or(ArgError::BadValue {
+            option,
+            value: v,
+            expected,
+        })
+}
+
+/// Parses the arguments of the one-shot form, after the program name (the
+/// option parser's tests and fuzz target use it).
+#[allow(dead_code)]
 pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgError> {
-    let mut it = args.into_iter();
+    parse_options(&mut args.into_iter(), true)
+}
+
+/// Parses options up to the program and its arguments, which must be there
+/// when `need_program`.
+fn parse_options(
+    it: &mut impl Iterator<Item = OsString>,
+    need_program: bool,
+) -> Result<Options, ArgError> {
     let mut o = Options::default();
-    fn val(
-        it: &mut impl Iterator<Item = OsString>,
-        option: &'static str,
-    ) -> Result<OsString, ArgError> {
-        it.next().ok_or(ArgError::MissingValue { option })
-    }
-    fn num<T: std::str::FromStr>(
-        v: OsString,
-        option: &'static str,
-        expected: &'static str,
-    ) -> Result<T, ArgError> {
-        v.to_str()
-            .and_then(|s| s.parse().ok())
-            .ok_or(ArgError::BadValue {
-                option,
-                value: v,
-                expected,
-            })
-    }
     while let Some(a) = it.next() {
         let Some(s) = a.to_str() else {
             o.program = a;
@@ -273,7 +344,11 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
         };
         match s {
             "--" => {
-                o.program = it.next().ok_or(ArgError::NoProgram)?;
+                match it.next() {
+                    Some(p) => o.program = p,
+                    None if need_program => return Err(ArgError::NoProgram),
+                    None => {}
+                }
                 break;
             }
             "-h" | "--help" => {
@@ -284,30 +359,30 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                 if o.policy.is_some() {
                     return Err(ArgError::Repeated { option: "--policy" });
                 }
-                o.policy = Some(val(&mut it, "--policy")?.into());
+                o.policy = Some(val(it, "--policy")?.into());
             }
             "--share-net" => o.share_net = true,
             "--net-filter" => o.net_filter = true,
             "--inherit-env" => o.inherit_env = true,
             "--json" => o.json = true,
-            "--hostname" => o.hostname = Some(val(&mut it, "--hostname")?),
-            "--chdir" => o.chdir = Some(val(&mut it, "--chdir")?.into()),
-            "--uid" => o.uid = Some(num(val(&mut it, "--uid")?, "--uid", "a number")?),
-            "--gid" => o.gid = Some(num(val(&mut it, "--gid")?, "--gid", "a number")?),
+            "--hostname" => o.hostname = Some(val(it, "--hostname")?),
+            "--chdir" => o.chdir = Some(val(it, "--chdir")?.into()),
+            "--uid" => o.uid = Some(num(val(it, "--uid")?, "--uid", "a number")?),
+            "--gid" => o.gid = Some(num(val(it, "--gid")?, "--gid", "a number")?),
             "--setenv" => {
-                let k = val(&mut it, "--setenv")?;
-                let v = val(&mut it, "--setenv")?;
+                let k = val(it, "--setenv")?;
+                let v = val(it, "--setenv")?;
                 o.setenv.push((k, v));
             }
-            "--unsetenv" => o.unsetenv.push(val(&mut it, "--unsetenv")?),
+            "--unsetenv" => o.unsetenv.push(val(it, "--unsetenv")?),
             "--timeout" => {
-                o.timeout = Some(duration("--timeout", val(&mut it, "--timeout")?)?);
+                o.timeout = Some(duration("--timeout", val(it, "--timeout")?)?);
             }
             "--cpu-time" => {
-                o.cpu_time = Some(duration("--cpu-time", val(&mut it, "--cpu-time")?)?);
+                o.cpu_time = Some(duration("--cpu-time", val(it, "--cpu-time")?)?);
             }
             "--rlimit" => {
-                let v = val(&mut it, "--rlimit")?;
+                let v = val(it, "--rlimit")?;
                 let parsed = v.to_str().and_then(|t| {
                     let (name, value) = t.split_once('=')?;
                     Some((name.parse::<Rlimit>().ok()?, units::parse_size(value).ok()?))
@@ -325,16 +400,16 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                 } else {
                     "--swap"
                 };
-                let bytes = size(option, val(&mut it, option)?)?;
+                let bytes = size(option, val(it, option)?)?;
                 *(if option == "--memory" {
                     &mut o.memory
                 } else {
                     &mut o.swap
                 }) = Some(bytes);
             }
-            "--pids" => o.pids = Some(num(val(&mut it, "--pids")?, "--pids", "a number")?),
+            "--pids" => o.pids = Some(num(val(it, "--pids")?, "--pids", "a number")?),
             "--cpus" => {
-                let v = val(&mut it, "--cpus")?;
+                let v = val(it, "--cpus")?;
                 let cpus = v
                     .to_str()
                     .and_then(|t| t.trim().parse::<f64>().ok())
@@ -346,20 +421,20 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                     })?;
                 o.cpus = Some(cpus);
             }
-            "--cgroup-parent" => o.cgroup_parent = Some(val(&mut it, "--cgroup-parent")?.into()),
+            "--cgroup-parent" => o.cgroup_parent = Some(val(it, "--cgroup-parent")?.into()),
             "--limits-best-effort" => o.limits_best_effort = true,
             "--expose-host-secrets" => o.expose_host_secrets = true,
-            "--rootfs" => o.rootfs = Some(val(&mut it, "--rootfs")?.into()),
-            "--landlock-ro" => o.landlock_ro.push(val(&mut it, "--landlock-ro")?.into()),
-            "--landlock-rw" => o.landlock_rw.push(val(&mut it, "--landlock-rw")?.into()),
+            "--rootfs" => o.rootfs = Some(val(it, "--rootfs")?.into()),
+            "--landlock-ro" => o.landlock_ro.push(val(it, "--landlock-ro")?.into()),
+            "--landlock-rw" => o.landlock_rw.push(val(it, "--landlock-rw")?.into()),
             "--landlock-connect" => o.landlock_connect.push(num(
-                val(&mut it, "--landlock-connect")?,
+                val(it, "--landlock-connect")?,
                 "--landlock-connect",
                 "a TCP port number (0-65535)",
             )?),
             "--landlock-best-effort" => o.landlock_best_effort = true,
             "--seccomp" => {
-                let v = val(&mut it, "--seccomp")?;
+                let v = val(it, "--seccomp")?;
                 o.seccomp = Some(match v.to_str() {
                     Some("default") => SeccompMode::Default,
                     Some("none") => SeccompMode::None,
@@ -380,8 +455,8 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                     "--bind-try" => "--bind-try",
                     _ => "--dev-bind",
                 };
-                let src = val(&mut it, option)?;
-                let dest = val(&mut it, option)?;
+                let src = val(it, option)?;
+                let dest = val(it, option)?;
                 o.fs_ops.push(fs::Op::Bind {
                     src: src.into(),
                     dest: dest.into(),
@@ -391,7 +466,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                 });
             }
             "--tmpfs" => {
-                let v = val(&mut it, "--tmpfs")?;
+                let v = val(it, "--tmpfs")?;
                 let bytes = v.as_bytes();
                 let (dest, size) = match bytes.iter().rposition(|b| *b == b':') {
                     Some(i) => {
@@ -406,28 +481,28 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                 });
             }
             "--overlay" => {
-                let lower = val(&mut it, "--overlay")?;
-                let dest = val(&mut it, "--overlay")?;
+                let lower = val(it, "--overlay")?;
+                let dest = val(it, "--overlay")?;
                 o.fs_ops.push(fs::Op::Overlay {
                     lower: lower.into(),
                     dest: dest.into(),
                 });
             }
             "--dir" => o.fs_ops.push(fs::Op::Dir {
-                dest: val(&mut it, "--dir")?.into(),
+                dest: val(it, "--dir")?.into(),
                 mode: None,
             }),
             "--symlink" => {
-                let target = val(&mut it, "--symlink")?;
-                let dest = val(&mut it, "--symlink")?;
+                let target = val(it, "--symlink")?;
+                let dest = val(it, "--symlink")?;
                 o.fs_ops.push(fs::Op::Symlink {
                     target: target.into(),
                     dest: dest.into(),
                 });
             }
             "--file" => {
-                let dest = val(&mut it, "--file")?;
-                let text = val(&mut it, "--file")?;
+                let dest = val(it, "--file")?;
+                let text = val(it, "--file")?;
                 o.fs_ops.push(fs::Op::File {
                     dest: dest.into(),
                     contents: text.into_encoded_bytes(),
@@ -435,7 +510,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
                 });
             }
             "--mask" => o.fs_ops.push(fs::Op::Mask {
-                dest: val(&mut it, "--mask")?.into(),
+                dest: val(it, "--mask")?.into(),
             }),
             _ if s.starts_with('-') && s.len() > 1 => return Err(ArgError::Unknown { option: a }),
             _ => {
@@ -445,10 +520,254 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgEr
         }
     }
     if o.program.is_empty() {
-        return Err(ArgError::NoProgram);
+        if need_program {
+            return Err(ArgError::NoProgram);
+        }
+        return Ok(o);
     }
     o.args = it.collect();
     Ok(o)
+}
+
+/// The most bytes a container name may have.
+pub const MAX_NAME: usize = 64;
+
+/// What the command line asks for: a one-shot run (the bare form) or one of
+/// the container subcommands, recognised only as the first argument.
+#[derive(Debug, PartialEq)]
+pub enum Invocation {
+    /// `-h` or `--help` anywhere before the program.
+    Help,
+    /// `stockade [OPTIONS] [--] PROGRAM [ARGS...]`.
+    Run(Options),
+    /// `stockade start NAME [OPTIONS] [-- INIT...]`.
+    Start(Start),
+    /// `stockade exec NAME [OPTIONS] [--] PROGRAM [ARGS...]`.
+    Exec(Exec),
+    /// `stockade stop NAME [--timeout DURATION]`.
+    Stop { name: String, grace: Duration },
+    /// `stockade kill NAME`.
+    Kill { name: String },
+    /// `stockade list [--json]`.
+    List { json: bool },
+    /// The detached process that owns a started container (not for users:
+    /// `start` runs it with the same arguments).
+    Monitor(Start),
+}
+
+/// `stockade start`: the container's name, its policy (the one-shot
+/// options), and the arguments as given, for the record.
+#[derive(Debug, PartialEq)]
+pub struct Start {
+    pub name: String,
+    /// The one-shot options; `program` is empty when no INIT was given.
+    /// `--chdir`, `--setenv` and `--unsetenv` are the defaults of every
+    /// program run in the container; `--json` prints the container's
+    /// report when it is ready.
+    pub options: Options,
+    /// The arguments after NAME, as typed.
+    pub raw: Vec<OsString>,
+    /// Of those, the options (without INIT).
+    pub policy: Vec<OsString>,
+}
+
+/// `stockade exec`: which container, and what to run there.
+#[derive(Debug, Default, PartialEq)]
+pub struct Exec {
+    pub name: String,
+    pub chdir: Option<PathBuf>,
+    pub setenv: Vec<(OsString, OsString)>,
+    pub unsetenv: Vec<OsString>,
+    pub program: OsString,
+    pub args: Vec<OsString>,
+}
+
+/// The default grace period of `stockade stop`.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Why a container name is refused, or `None` when it is a good one: 1 to
+/// [`MAX_NAME`] bytes of ASCII letters, digits, `_`, `.` and `-`, starting
+/// with a letter or a digit, without `..`.
+pub fn bad_name(name: &std::ffi::OsStr) -> Option<&'static str> {
+    let b = name.as_bytes();
+    if b.is_empty() {
+        Some("it is empty")
+    } else if b.len() > MAX_NAME {
+        Some("it is longer than 64 bytes")
+    } else if b.contains(&b'/') {
+        Some("it contains '/'")
+    } else if b.windows(2).any(|w| w == b"..") {
+        Some("it contains '..'")
+    } else if b.iter().any(|c| c.is_ascii_control()) {
+        Some("it contains a control character")
+    } else if !b
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
+    {
+        Some("only ASCII letters, digits, '_', '.' and '-' are allowed")
+    } else if !b[0].is_ascii_alphanumeric() {
+        Some("it must start with a letter or a digit")
+    } else {
+        None
+    }
+}
+
+/// The container name, first argument of `command`.
+fn name(
+    it: &mut impl Iterator<Item = OsString>,
+    command: &'static str,
+) -> Result<String, ArgError> {
+    let n = it.next().ok_or(ArgError::NoName { command })?;
+    if n == "-h" || n == "--help" {
+        return Err(ArgError::NoName { command });
+    }
+    match bad_name(&n) {
+        Some(reason) => Err(ArgError::BadName { name: n, reason }),
+        // Only ASCII passes.
+        None => Ok(n.to_string_lossy().into_owned()),
+    }
+}
+
+/// Parses the arguments after the program name: a subcommand when the
+/// first one names one, the one-shot form otherwise (a program named like a
+/// subcommand runs after `--`, or after any option).
+pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
+    args: I,
+) -> Result<Invocation, ArgError> {
+    let mut it = args.into_iter().peekable();
+    let sub = it.peek().and_then(|a| a.to_str()).and_then(|a| {
+        Some(match a {
+            "start" => "start",
+            "exec" => "exec",
+            "stop" => "stop",
+            "kill" => "kill",
+            "list" => "list",
+            "__monitor" => "__monitor",
+            _ => return None,
+        })
+    });
+    let Some(sub) = sub else {
+        let o = parse_options(&mut it, true)?;
+        return Ok(if o.help {
+            Invocation::Help
+        } else {
+            Invocation::Run(o)
+        });
+    };
+    it.next();
+    if it.peek().is_some_and(|a| a == "-h" || a == "--help") {
+        return Ok(Invocation::Help);
+    }
+    match sub {
+        "start" | "__monitor" => {
+            let name = name(&mut it, "start")?;
+            let raw: Vec<OsString> = it.collect();
+            let options = parse_options(&mut raw.iter().cloned(), false)?;
+            if options.help {
+                return Ok(Invocation::Help);
+            }
+            // The options as typed: what came before INIT and its `--`.
+            let init = if options.program.is_empty() {
+                0
+            } else {
+                1 + options.args.len()
+            };
+            let mut policy = raw[..raw.len() - init].to_vec();
+            if policy.last().is_some_and(|a| a == "--") {
+                policy.pop();
+            }
+            let s = Start {
+                name,
+                options,
+                raw,
+                policy,
+            };
+            Ok(if sub == "start" {
+                Invocation::Start(s)
+            } else {
+                Invocation::Monitor(s)
+            })
+        }
+        "exec" => {
+            let mut e = Exec {
+                name: name(&mut it, "exec")?,
+                ..Exec::default()
+            };
+            while let Some(a) = it.next() {
+                match a.to_str() {
+                    Some("--") => {
+                        e.program = it.next().ok_or(ArgError::NoProgram)?;
+                        break;
+                    }
+                    Some("-h" | "--help") => return Ok(Invocation::Help),
+                    Some("--chdir") => e.chdir = Some(val(&mut it, "--chdir")?.into()),
+                    Some("--setenv") => {
+                        let k = val(&mut it, "--setenv")?;
+                        let v = val(&mut it, "--setenv")?;
+                        e.setenv.push((k, v));
+                    }
+                    Some("--unsetenv") => e.unsetenv.push(val(&mut it, "--unsetenv")?),
+                    Some(s) if s.starts_with('-') && s.len() > 1 => {
+                        return Err(ArgError::Unknown { option: a });
+                    }
+                    _ => {
+                        e.program = a;
+                        break;
+                    }
+                }
+            }
+            if e.program.is_empty() {
+                return Err(ArgError::NoProgram);
+            }
+            e.args = it.collect();
+            Ok(Invocation::Exec(e))
+        }
+        "stop" => {
+            let name = name(&mut it, "stop")?;
+            let mut grace = STOP_GRACE;
+            while let Some(a) = it.next() {
+                match a.to_str() {
+                    Some("--timeout") => {
+                        let v = val(&mut it, "--timeout")?;
+                        // Zero is allowed here: no grace at all.
+                        grace = if v == "0" {
+                            Duration::ZERO
+                        } else {
+                            duration("--timeout", v)?
+                        };
+                    }
+                    _ => return Err(unexpected(a)),
+                }
+            }
+            Ok(Invocation::Stop { name, grace })
+        }
+        "kill" => {
+            let name = name(&mut it, "kill")?;
+            match it.next() {
+                Some(a) => Err(unexpected(a)),
+                None => Ok(Invocation::Kill { name }),
+            }
+        }
+        _ => {
+            let mut json = false;
+            for a in it {
+                match a.to_str() {
+                    Some("--json") => json = true,
+                    _ => return Err(unexpected(a)),
+                }
+            }
+            Ok(Invocation::List { json })
+        }
+    }
+}
+
+/// An argument a subcommand does not take.
+fn unexpected(a: OsString) -> ArgError {
+    if a.as_bytes().starts_with(b"-") {
+        ArgError::Unknown { option: a }
+    } else {
+        ArgError::Unexpected { argument: a }
+    }
 }
 
 #[cfg(test)]
@@ -457,6 +776,172 @@ mod tests {
 
     fn p(args: &[&str]) -> Result<Options, ArgError> {
         parse(args.iter().map(OsString::from))
+    }
+
+    fn inv(args: &[&str]) -> Result<Invocation, ArgError> {
+        parse_command_line(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn subcommands_only_as_the_first_argument() {
+        match inv(&[
+            "start",
+            "web",
+            "--share-net",
+            "--setenv",
+            "A",
+            "b",
+            "--",
+            "sh",
+            "-c",
+            "x",
+        ]) {
+            Ok(Invocation::Start(s)) => {
+                assert_eq!(s.name, "web");
+                assert!(s.options.share_net);
+                assert_eq!(s.options.program, "sh");
+                assert_eq!(s.options.args, ["-c", "x"]);
+                assert_eq!(s.policy, ["--share-net", "--setenv", "A", "b"]);
+                assert_eq!(s.raw.len(), 8);
+            }
+            other => panic!("{other:?}"),
+        }
+        match inv(&["start", "web", "--json"]) {
+            Ok(Invocation::Start(s)) => {
+                assert!(s.options.program.is_empty());
+                assert_eq!(s.policy, ["--json"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match inv(&["start", "web", "--"]) {
+            Ok(Invocation::Start(s)) => {
+                assert!(s.policy.is_empty() && s.options.program.is_empty())
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            inv(&[
+                "exec",
+                "web",
+                "--chdir",
+                "/t",
+                "--setenv",
+                "K",
+                "V",
+                "--unsetenv",
+                "U",
+                "ls",
+                "-l"
+            ]),
+            Ok(Invocation::Exec(Exec {
+                name: "web".into(),
+                chdir: Some("/t".into()),
+                setenv: vec![("K".into(), "V".into())],
+                unsetenv: vec!["U".into()],
+                program: "ls".into(),
+                args: vec!["-l".into()],
+            }))
+        );
+        match inv(&["exec", "web", "--", "--chdir"]) {
+            Ok(Invocation::Exec(e)) => assert_eq!(e.program, "--chdir"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            inv(&["stop", "web"]),
+            Ok(Invocation::Stop {
+                name: "web".into(),
+                grace: STOP_GRACE
+            })
+        );
+        assert_eq!(
+            inv(&["stop", "web", "--timeout", "0"]),
+            Ok(Invocation::Stop {
+                name: "web".into(),
+                grace: Duration::ZERO
+            })
+        );
+        assert_eq!(
+            inv(&["stop", "web", "--timeout", "1.5"]),
+            Ok(Invocation::Stop {
+                name: "web".into(),
+                grace: Duration::from_millis(1500)
+            })
+        );
+        assert_eq!(
+            inv(&["kill", "web"]),
+            Ok(Invocation::Kill { name: "web".into() })
+        );
+        assert_eq!(inv(&["list"]), Ok(Invocation::List { json: false }));
+        assert_eq!(
+            inv(&["list", "--json"]),
+            Ok(Invocation::List { json: true })
+        );
+        assert_eq!(inv(&["exec", "--help"]), Ok(Invocation::Help));
+        assert_eq!(inv(&["--help"]), Ok(Invocation::Help));
+        // Anywhere else they are programs, or arguments.
+        for args in [
+            &["--", "start", "x"][..],
+            &["--share-net", "list"],
+            &["sh", "exec"],
+        ] {
+            assert!(matches!(inv(args), Ok(Invocation::Run(_))), "{args:?}");
+        }
+        assert_eq!(inv(&["exec"]), Err(ArgError::NoName { command: "exec" }));
+        assert_eq!(inv(&["exec", "web"]), Err(ArgError::NoProgram));
+        assert_eq!(
+            inv(&["kill", "web", "now"]),
+            Err(ArgError::Unexpected {
+                argument: "now".into()
+            })
+        );
+        assert_eq!(
+            inv(&["list", "--all"]),
+            Err(ArgError::Unknown {
+                option: "--all".into()
+            })
+        );
+        assert!(matches!(
+            inv(&["start", "web", "--memory", "lots"]),
+            Err(ArgError::BadSize {
+                option: "--memory",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn container_names() {
+        for good in ["a", "web-1", "A.b_c", "0", &"x".repeat(64)] {
+            assert_eq!(bad_name(good.as_ref()), None, "{good}");
+        }
+        for (bad, reason) in [
+            ("", "empty"),
+            ("a/b", "'/'"),
+            ("..", "'..'"),
+            ("a..b", "'..'"),
+            ("a\tb", "control"),
+            ("a\u{7f}", "control"),
+            (&"x".repeat(65), "64 bytes"),
+            (".a", "start with"),
+            ("-a", "start with"),
+            ("a b", "only ASCII"),
+            ("é", "only ASCII"),
+        ] {
+            assert!(
+                bad_name(bad.as_ref()).is_some_and(|r| r.contains(reason)),
+                "{bad:?}: {:?}",
+                bad_name(bad.as_ref())
+            );
+        }
+        assert_eq!(
+            bad_name(std::ffi::OsStr::from_bytes(b"a\xff")),
+            Some("only ASCII letters, digits, '_', '.' and '-' are allowed")
+        );
+        let e = inv(&["start", "a/b"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid container name \"a/b\": it contains '/'"
+        );
     }
 
     #[test]

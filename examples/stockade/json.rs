@@ -189,3 +189,239 @@ fn landlock(l: &stockade::landlock::Report) -> String {
     j.raw("missing", &format!("[{}]", missing.join(",")));
     j.finish()
 }
+
+/// A parsed JSON value (for reading back the state files this program
+/// writes).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Arr(Vec<Value>),
+    Obj(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// The member `k` of an object.
+    pub fn get(&self, k: &str) -> Option<&Value> {
+        match self {
+            Value::Obj(m) => m.iter().find(|(n, _)| n == k).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Value::Num(n) if *n >= 0.0 && n.fract() == 0.0 => Some(*n as u64),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Arr(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The value as JSON text.
+    pub fn to_json(&self) -> String {
+        match self {
+            Value::Null => "null".to_owned(),
+            Value::Bool(b) => b.to_string(),
+            Value::Num(n) if n.fract() == 0.0 && n.abs() < 9e15 => (*n as i64).to_string(),
+            Value::Num(n) => n.to_string(),
+            Value::Str(s) => escape(s),
+            Value::Arr(a) => {
+                let items: Vec<String> = a.iter().map(Value::to_json).collect();
+                format!("[{}]", items.join(","))
+            }
+            Value::Obj(m) => {
+                let mut o = Object::new();
+                for (k, v) in m {
+                    o.raw(k, &v.to_json());
+                }
+                o.finish()
+            }
+        }
+    }
+}
+
+/// Parses a JSON text; `None` if it is not one.
+pub fn parse(text: &str) -> Option<Value> {
+    let mut p = Parser {
+        s: text.as_bytes(),
+        i: 0,
+    };
+    let v = p.value(0)?;
+    p.ws();
+    (p.i == p.s.len()).then_some(v)
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.s.get(self.i).is_some_and(|c| c.is_ascii_whitespace()) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        self.ws();
+        if self.s.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn lit(&mut self, word: &str, v: Value) -> Option<Value> {
+        if self.s[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            Some(v)
+        } else {
+            None
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Option<Value> {
+        if depth > 64 {
+            return None;
+        }
+        self.ws();
+        match *self.s.get(self.i)? {
+            b'n' => self.lit("null", Value::Null),
+            b't' => self.lit("true", Value::Bool(true)),
+            b'f' => self.lit("false", Value::Bool(false)),
+            b'"' => self.string().map(Value::Str),
+            b'[' => {
+                self.i += 1;
+                let mut a = Vec::new();
+                if self.eat(b']') {
+                    return Some(Value::Arr(a));
+                }
+                loop {
+                    a.push(self.value(depth + 1)?);
+                    if self.eat(b']') {
+                        return Some(Value::Arr(a));
+                    }
+                    if !self.eat(b',') {
+                        return None;
+                    }
+                }
+            }
+            b'{' => {
+                self.i += 1;
+                let mut m = Vec::new();
+                if self.eat(b'}') {
+                    return Some(Value::Obj(m));
+                }
+                loop {
+                    self.ws();
+                    let k = self.string()?;
+                    if !self.eat(b':') {
+                        return None;
+                    }
+                    m.push((k, self.value(depth + 1)?));
+                    if self.eat(b'}') {
+                        return Some(Value::Obj(m));
+                    }
+                    if !self.eat(b',') {
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                let start = self.i;
+                while self
+                    .s
+                    .get(self.i)
+                    .is_some_and(|c| c.is_ascii_digit() || b"+-.eE".contains(c))
+                {
+                    self.i += 1;
+                }
+                let t = std::str::from_utf8(&self.s[start..self.i]).ok()?;
+                t.parse().ok().map(Value::Num)
+            }
+        }
+    }
+
+    fn string(&mut self) -> Option<String> {
+        if self.s.get(self.i) != Some(&b'"') {
+            return None;
+        }
+        self.i += 1;
+        let mut out = Vec::new();
+        loop {
+            let c = *self.s.get(self.i)?;
+            self.i += 1;
+            match c {
+                b'"' => return String::from_utf8(out).ok(),
+                b'\\' => {
+                    let e = *self.s.get(self.i)?;
+                    self.i += 1;
+                    let ch = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'u' => {
+                            let hex = std::str::from_utf8(self.s.get(self.i..self.i + 4)?).ok()?;
+                            self.i += 4;
+                            // Surrogates (only needed outside the BMP) are
+                            // replaced.
+                            char::from_u32(u32::from_str_radix(hex, 16).ok()?)
+                                .unwrap_or(char::REPLACEMENT_CHARACTER)
+                        }
+                        _ => return None,
+                    };
+                    let mut b = [0; 4];
+                    out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
+                }
+                c => out.push(c),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_it_writes() {
+        let mut o = Object::new();
+        o.str("name", "a \"q\" \u{1}\n é");
+        o.num("pid", 1234);
+        o.raw("init", "[\"sh\",\"-c\"]");
+        o.raw("none", "null");
+        o.bool("t", true);
+        let text = o.finish();
+        let v = parse(&text).unwrap();
+        assert_eq!(v.get("name").unwrap().as_str(), Some("a \"q\" \u{1}\n é"));
+        assert_eq!(v.get("pid").unwrap().as_u64(), Some(1234));
+        assert_eq!(v.get("init").unwrap().as_array().unwrap().len(), 2);
+        assert_eq!(v.to_json(), text);
+        for bad in ["", "{", "[1,]", "{\"a\" 1}", "\"x", "nul", "[1] 2"] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+        assert_eq!(parse(" [ 1.5 , -2 ] ").unwrap().to_json(), "[1.5,-2]");
+    }
+}

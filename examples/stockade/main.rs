@@ -7,7 +7,10 @@
 //! See `--help` for the options and the exit-status convention.
 
 mod args;
+mod container;
 mod json;
+mod monitor;
+mod wire;
 
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -61,26 +64,34 @@ fn die_by(sig: Signal) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let opts = match args::parse(std::env::args_os().skip(1)) {
-        Ok(o) => o,
+    let invocation = match args::parse_command_line(std::env::args_os().skip(1)) {
+        Ok(i) => i,
         Err(e) => {
             eprintln!("stockade: {e}\n\n{}", args::USAGE);
             return ExitCode::from(125);
         }
     };
-    if opts.help {
-        print!("{}", args::USAGE);
-        return ExitCode::SUCCESS;
+    match invocation {
+        args::Invocation::Help => {
+            print!("{}", args::USAGE);
+            ExitCode::SUCCESS
+        }
+        args::Invocation::Run(opts) => run(&opts),
+        args::Invocation::Start(s) => container::start(&s),
+        args::Invocation::Monitor(s) => monitor::main(s),
+        args::Invocation::Exec(e) => container::exec(&e),
+        args::Invocation::Stop { name, grace } => container::stop(&name, Some(grace)),
+        args::Invocation::Kill { name } => container::stop(&name, None),
+        args::Invocation::List { json } => container::list(json),
     }
+}
+
+/// The sandbox policy the options ask for, or a one-line reason why there
+/// is none.
+pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
     // The policy file first, then every other option on top of it.
     let mut sb = match &opts.policy {
-        Some(path) => match policy(path) {
-            Ok(sb) => sb,
-            Err(e) => {
-                eprintln!("stockade: {e}");
-                return ExitCode::from(125);
-            }
-        },
+        Some(path) => policy(path)?,
         None => Sandbox::new(),
     };
     if opts.share_net {
@@ -90,10 +101,7 @@ fn main() -> ExitCode {
         #[cfg(all(feature = "seccomp", feature = "landlock"))]
         sb.network(stockade::Network::Blocked);
         #[cfg(not(all(feature = "seccomp", feature = "landlock")))]
-        {
-            eprintln!("stockade: --net-filter needs the seccomp and landlock features");
-            return ExitCode::from(125);
-        }
+        return Err("--net-filter needs the seccomp and landlock features".to_owned());
     }
     if let Some(h) = &opts.hostname {
         sb.hostname(h);
@@ -143,10 +151,15 @@ fn main() -> ExitCode {
     if opts.limits_best_effort {
         sb.cgroup_mut().compat = stockade::CompatLevel::BestEffort;
     }
-    if let Err(e) = landlock(&mut sb, &opts).and_then(|()| seccomp(&mut sb, &opts)) {
-        eprintln!("stockade: {e}");
-        return ExitCode::from(125);
-    }
+    landlock(&mut sb, opts)
+        .and_then(|()| seccomp(&mut sb, opts))
+        .map_err(str::to_owned)?;
+    Ok(sb)
+}
+
+/// The command the options ask for: the program, its arguments,
+/// environment changes and working directory.
+pub fn command(opts: &args::Options) -> Command {
     let mut cmd = Command::new(&opts.program);
     cmd.args(&opts.args);
     for (k, v) in &opts.setenv {
@@ -158,6 +171,47 @@ fn main() -> ExitCode {
     if let Some(d) = &opts.chdir {
         cmd.current_dir(d);
     }
+    cmd
+}
+
+/// The exit status for a program that could not be started: 127 when it
+/// does not exist, 126 when it cannot be executed, 125 otherwise.
+pub fn setup_failure_code(e: &Error) -> u8 {
+    match e {
+        Error::ProgramNotFound { .. } => 127,
+        Error::NotExecutable { .. }
+        | Error::ArgumentsTooLarge { .. }
+        | Error::IsADirectory { .. }
+        | Error::InterpreterNotFound { .. } => 126,
+        _ => 125,
+    }
+}
+
+/// The one-line message for a program that could not be started (with the
+/// pointer to the opt-in when it is about a host secret).
+pub fn setup_failure_message(e: &Error) -> String {
+    let mut m = format!("stockade: {}", one_line(e));
+    if matches!(
+        e,
+        Error::Config(stockade::error::ConfigError::Fs(
+            stockade::fs::Error::HostSecret { .. }
+        ))
+    ) {
+        m.push_str("\nstockade: --expose-host-secrets is the opt-in");
+    }
+    m
+}
+
+/// The one-shot form: runs the program in a new sandbox and waits for it.
+fn run(opts: &args::Options) -> ExitCode {
+    let sb = match sandbox(opts) {
+        Ok(sb) => sb,
+        Err(e) => {
+            eprintln!("stockade: {e}");
+            return ExitCode::from(125);
+        }
+    };
+    let mut cmd = command(opts);
 
     // Block the signals we forward before spawning, so none is lost between
     // spawn and the wait loop. The sandbox resets its own mask.
@@ -175,23 +229,8 @@ fn main() -> ExitCode {
     let mut child = match sb.spawn(&mut cmd) {
         Ok(c) => c,
         Err(e) => {
-            let code = match &e {
-                Error::ProgramNotFound { .. } => 127,
-                Error::NotExecutable { .. }
-                | Error::ArgumentsTooLarge { .. }
-                | Error::IsADirectory { .. }
-                | Error::InterpreterNotFound { .. } => 126,
-                _ => 125,
-            };
-            eprintln!("stockade: {}", one_line(&e));
-            if matches!(
-                &e,
-                Error::Config(stockade::error::ConfigError::Fs(
-                    stockade::fs::Error::HostSecret { .. }
-                ))
-            ) {
-                eprintln!("stockade: --expose-host-secrets is the opt-in");
-            }
+            let code = setup_failure_code(&e);
+            eprintln!("{}", setup_failure_message(&e));
             if opts.json {
                 let mut j = json::Object::new();
                 j.str("status", "setup_failed");
