@@ -509,3 +509,26 @@ fn host_secrets_stay_masked_unless_exposed() {
         assert_eq!(text(&out.stdout), expected);
     });
 }
+
+#[test]
+fn as_pid_1_makes_the_program_the_namespaces_init() {
+    as_each_identity(|| {
+        let out = run(&["--as-pid-1", "--", "sh", "-c", "echo $$"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "1\n");
+        let out = run(&["--", "sh", "-c", "echo $$"]);
+        assert_ne!(
+            text(&out.stdout),
+            "1\n",
+            "without it, stockade's init is pid 1"
+        );
+        // A container's init is stockade's: refused, naming the option.
+        let out = run(&["start", "pid1-refused", "--as-pid-1"]);
+        assert_eq!(out.status.code(), Some(125));
+        assert!(
+            text(&out.stderr).contains("--as-pid-1"),
+            "{}",
+            text(&out.stderr)
+        );
+    });
+}

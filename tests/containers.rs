@@ -230,11 +230,15 @@ fn stop_ends_everything_and_kills_what_ignores_sigterm() {
         let (st, _) = run(
             &c,
             &format!(
-                "(trap '' TERM; bash -c \"trap '' TERM; exec -a {m}-stubborn sleep 1000\") </dev/null >/dev/null 2>&1 &"
+                "(trap '' TERM; bash -c \"trap '' TERM; touch /tmp/trapped; exec -a {m}-stubborn sleep 1000\") </dev/null >/dev/null 2>&1 &"
             ),
         );
         assert!(st.success());
-        common::eventually("the stubborn program runs", || !marked(&m).is_empty());
+        // Its marker shows before the shell has set the trap: wait for the
+        // file it writes once it has.
+        common::eventually("the stubborn program ignores SIGTERM", || {
+            c.status(&mut sh("test -e /tmp/trapped")).unwrap().success()
+        });
         let t = Instant::now();
         let stopped = c.stop(Duration::from_millis(300)).unwrap();
         assert!(stopped.forced);
@@ -341,9 +345,7 @@ fn programs_are_awaited_on_a_runtime() {
             assert_eq!(st.code(), Some(7));
             // A timeout around the wait leaves the program running, to be
             // killed.
-            let mut child = c
-                .spawn_async(Command::new("sleep").arg("1000"))
-                .unwrap();
+            let mut child = c.spawn_async(Command::new("sleep").arg("1000")).unwrap();
             assert!(
                 tokio::time::timeout(Duration::from_millis(100), child.wait())
                     .await

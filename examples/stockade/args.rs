@@ -23,6 +23,7 @@ pub struct Options {
     pub unsetenv: Vec<OsString>,
     pub inherit_env: bool,
     pub hostname: Option<OsString>,
+    pub as_pid_1: bool,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     pub timeout: Option<Duration>,
@@ -98,12 +99,23 @@ pub enum ArgError {
     },
     /// An argument a subcommand does not take.
     Unexpected { argument: OsString },
+    /// An option the subcommand does not apply.
+    NotForContainers {
+        option: &'static str,
+        why: &'static str,
+    },
 }
 
 impl fmt::Display for ArgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ArgError::MissingValue { option } => write!(f, "option {option} needs a value"),
+            ArgError::NotForContainers { option, why } => {
+                write!(
+                    f,
+                    "option {option} applies to one-shot programs, not to `start` ({why})"
+                )
+            }
             ArgError::Unknown { option } => {
                 write!(f, "unknown option {}", option.to_string_lossy())
             }
@@ -171,6 +183,7 @@ environment.
                            a network namespace (faster to spawn, isolates less:
                            see Network::Blocked)
   --hostname NAME          hostname inside the sandbox
+  --as-pid-1               the program is pid 1 of the sandbox's pid namespace
   --uid N / --gid N        ids inside the sandbox (default: the caller's)
   --chdir DIR              working directory inside the sandbox
   --setenv KEY VALUE       set an environment variable
@@ -366,6 +379,7 @@ fn parse_options(
             "--inherit-env" => o.inherit_env = true,
             "--json" => o.json = true,
             "--hostname" => o.hostname = Some(val(it, "--hostname")?),
+            "--as-pid-1" => o.as_pid_1 = true,
             "--chdir" => o.chdir = Some(val(it, "--chdir")?.into()),
             "--uid" => o.uid = Some(num(val(it, "--uid")?, "--uid", "a number")?),
             "--gid" => o.gid = Some(num(val(it, "--gid")?, "--gid", "a number")?),
@@ -675,6 +689,14 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
             let mut policy = raw[..raw.len() - init].to_vec();
             if policy.last().is_some_and(|a| a == "--") {
                 policy.pop();
+            }
+            if options.as_pid_1 {
+                // A container's init is its supervisor; its programs are
+                // peers.
+                return Err(ArgError::NotForContainers {
+                    option: "--as-pid-1",
+                    why: "a container's init is stockade's; its programs are peers",
+                });
             }
             let s = Start {
                 name,

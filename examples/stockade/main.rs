@@ -106,6 +106,9 @@ pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
     if let Some(h) = &opts.hostname {
         sb.hostname(h);
     }
+    if opts.as_pid_1 {
+        sb.program_as_init(true);
+    }
     if let Some(u) = opts.uid {
         sb.uid(u);
     }
