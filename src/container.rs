@@ -1,6 +1,6 @@
 //! Containers: sandboxes that live on and run one program after another.
 //!
-//! [`Sandbox::start`] sets a sandbox up (namespaces, root filesystem,
+//! [`Sandbox::start`](crate::Sandbox::start) sets a sandbox up (namespaces, root filesystem,
 //! cgroup) and starts no program: the sandbox's init, stockade's
 //! supervisor, waits. [`Container::spawn`], [`output`](Container::output)
 //! and [`status`](Container::status) run programs inside it, each with its
@@ -27,11 +27,11 @@
 //!
 //! A container ends when [`stop`](Container::stop) or
 //! [`kill`](Container::kill) ends it, when its `Container` is dropped
-//! (which kills it), and, with [`Sandbox::die_with_parent`] (the default),
+//! (which kills it), and, with [`Sandbox::die_with_parent`](crate::Sandbox::die_with_parent) (the default),
 //! when the process that started it ends. Nothing remains after it: its
 //! processes, mounts, namespaces and cgroup go with its supervisor.
 //!
-//! The policy's [`timeout`](Sandbox::timeout) limits each program run in
+//! The policy's [`timeout`](crate::Sandbox::timeout) limits each program run in
 //! the container, not the container.
 //!
 //! # Entering safely
