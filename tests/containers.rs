@@ -444,8 +444,8 @@ fn a_container_dies_with_its_caller() {
                 marked(&m).is_empty()
             });
             eprintln!(
-                "measured: a container without {}a pid namespace gone {:?} after its caller was killed",
-                if no_pid_ns { "" } else { "(with) " },
+                "measured: a container {} a pid namespace gone {:?} after its caller was killed",
+                if no_pid_ns { "without" } else { "with" },
                 t.elapsed()
             );
         }
@@ -525,5 +525,32 @@ fn programs_share_the_containers_cgroup_and_its_limits() {
             "the container's cgroup was left: {}",
             dir.display()
         );
+    });
+}
+
+#[test]
+fn a_container_killed_from_outside_says_so() {
+    as_each_identity(|| {
+        let m = marker("crashed");
+        let mut c = Sandbox::new()
+            .start()
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        let mut running = c
+            .spawn(Command::new("bash").args(["-c", &format!("exec -a {m} sleep 1000")]))
+            .unwrap();
+        common::eventually("the program runs", || !marked(&m).is_empty());
+        assert!(!c.try_wait().unwrap());
+        // SAFETY: kill(2) of the container's init, a process of ours.
+        assert_eq!(unsafe { libc::kill(c.id() as i32, libc::SIGKILL) }, 0);
+        common::eventually("the container has ended", || c.try_wait().unwrap());
+        // Its programs went with it (the pid namespace's init died).
+        common::eventually("its programs are gone", || marked(&m).is_empty());
+        assert_eq!(running.wait().unwrap().signal(), Some(libc::SIGKILL));
+        assert!(matches!(
+            c.spawn(&mut sh("true")),
+            Err(Error::ContainerEnded)
+        ));
+        assert!(c.stop(Duration::from_secs(1)).unwrap().forced);
+        common::assert_no_children();
     });
 }
