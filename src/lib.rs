@@ -44,13 +44,17 @@
 //! Landlock rules (`Sandbox::landlock`) and a seccomp policy of your own
 //! (`Sandbox::seccomp`).
 //!
+//! A sandbox that lives on is a [`Container`]: [`Sandbox::start`] sets it
+//! up, [`Container::spawn`] runs one program after another in it with the
+//! same confinement, and [`Container::stop`] ends it (see [`container`]).
+//!
 //! # The crate's layout
 //!
 //! The root holds what `std::process` users expect ([`Sandbox`],
 //! [`Command`], [`Stdio`], [`Child`], [`ExitStatus`], [`Output`]) with the
 //! sandbox's own words for what a spawn tells ([`Enforcement`], [`Outcome`],
-//! [`Verdict`], [`Usage`]) and the few types the builder takes
-//! ([`Namespaces`], [`Network`], [`Rlimit`], [`CompatLevel`]). Each feature
+//! [`Verdict`], [`Usage`]), [`Container`], and the few types the builder
+//! takes ([`Namespaces`], [`Network`], [`Rlimit`], [`CompatLevel`]). Each feature
 //! has a module of its own vocabulary: [`fs`] (the root filesystem's
 //! operations), [`cgroup`] (cgroup v2 limits), [`caps`] (capabilities),
 //! `landlock` and `seccomp` (features of the same names, on by default),
