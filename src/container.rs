@@ -225,6 +225,22 @@ impl Container {
         }
     }
 
+    /// Waits for the container to end by other means than this handle
+    /// (its init killed from outside, the end of its caller's lifeline in
+    /// a forked child) and says how. Blocks for as long as it runs: a
+    /// container ends on its own only when something outside ends it.
+    pub fn wait(&mut self) -> io::Result<Stopped> {
+        if let Some(s) = self.ended {
+            return Ok(s);
+        }
+        let status = loop {
+            if let Some(status) = self.supervisor.wait(false)? {
+                break status;
+            }
+        };
+        Ok(self.finish(status))
+    }
+
     fn end(&mut self, request: &[u8]) -> io::Result<Stopped> {
         if let Some(s) = self.ended {
             return Ok(s);

@@ -542,7 +542,8 @@ fn a_container_killed_from_outside_says_so() {
         assert!(!c.try_wait().unwrap());
         // SAFETY: kill(2) of the container's init, a process of ours.
         assert_eq!(unsafe { libc::kill(c.id() as i32, libc::SIGKILL) }, 0);
-        common::eventually("the container has ended", || c.try_wait().unwrap());
+        assert!(c.wait().unwrap().forced);
+        assert!(c.try_wait().unwrap());
         // Its programs went with it (the pid namespace's init died).
         common::eventually("its programs are gone", || marked(&m).is_empty());
         assert_eq!(running.wait().unwrap().signal(), Some(libc::SIGKILL));
