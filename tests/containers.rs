@@ -496,8 +496,15 @@ fn programs_share_the_containers_cgroup_and_its_limits() {
         let mut b = c.spawn(Command::new("sleep").arg("100")).unwrap();
         let (ca, cb) = (host_cgroup(a.id()), host_cgroup(b.id()));
         assert_eq!(ca, cb);
-        let dir = parent.join(ca.rsplit('/').next().unwrap());
-        assert!(dir.is_dir(), "{ca} is not under {}", parent.display());
+        // The container's cgroup: the child of the parent that the
+        // programs' cgroup lies in (the programs are in a leaf beneath it).
+        let leaf = std::path::Path::new("/sys/fs/cgroup")
+            .join(ca.strip_prefix("0::/").unwrap_or_else(|| panic!("{ca}")));
+        let below = leaf
+            .strip_prefix(&parent)
+            .unwrap_or_else(|_| panic!("{ca} is not under {}", parent.display()));
+        let dir = parent.join(below.components().next().unwrap());
+        assert!(dir.is_dir(), "{}", dir.display());
         // The limits hold for the container as a whole: two sleeps are
         // running, so a program may start only what is left of the pids.
         let (st, out) = run(
