@@ -205,7 +205,7 @@ fn cve_2019_5736_and_2016_9962_entering_a_running_container() {
             .unwrap_or_else(|e| panic!("{}", chain(&e)));
         let exe = std::env::current_exe().unwrap();
         let needle = exe.file_name().unwrap().to_string_lossy().into_owned();
-        let ms = if cfg!(stockade_vm) { 15_000 } else { 3_000 };
+        let ms = if cfg!(stockade_vm) { 8_000 } else { 3_000 };
         let mut watch = probe_cmd("watch-entries", &[needle, ms.to_string()]);
         watch.stdout(Stdio::piped());
         let mut watcher = c.spawn(&mut watch).unwrap();
