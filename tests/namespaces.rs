@@ -322,9 +322,9 @@ fn the_program_can_be_pid_1() {
         // reparented to the program (pid 1), which reaps it.
         let out = common::stdout_of(
             &sb,
-            "sh -c 'sleep 0.3 & echo $! > /tmp/orphan'; sleep 0.1; \
-             cut -d' ' -f4 /proc/$(cat /tmp/orphan)/stat; wait; sleep 0.4; \
-             test -e /proc/$(cat /tmp/orphan) && echo not-reaped; echo end",
+            "sh -c 'sleep 30 & echo $! > /tmp/orphan'; p=$(cat /tmp/orphan); \
+             cut -d' ' -f4 /proc/$p/stat; kill $p; sleep 0.5; \
+             test -e /proc/$p && echo not-reaped; echo end",
         );
         assert_eq!(out, "1\nend\n", "{out}");
 
