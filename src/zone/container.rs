@@ -25,7 +25,7 @@ use core::sync::atomic::Ordering;
 
 use super::plan::ChildPlan;
 use super::program::program_entry;
-use super::supervisor::{close_all_except, kill_listed_children, timeval_us};
+use super::tree::{close_all_except, kill_listed_children, timeval_us};
 use super::{Fail, SIGSET_ALL, StepExt, send, sigbit};
 use crate::record::{self, Record};
 use crate::stage::Stage;

@@ -43,6 +43,7 @@ pub(crate) mod rootfs;
 pub(crate) mod seccomp;
 pub(crate) mod supervisor;
 pub(crate) mod template;
+mod tree;
 pub(crate) mod userns;
 
 use core::ffi::c_int;

@@ -14,6 +14,7 @@ use core::sync::atomic::Ordering;
 
 use super::plan::ChildPlan;
 use super::program::program_entry;
+use super::tree::{close_all_except, kill_listed_children, timeval_us};
 use super::{SIGSET_ALL, Step, StepExt, send, sigbit, write_file};
 use crate::record::{self, Record};
 use crate::stage::Stage;
@@ -222,29 +223,6 @@ struct InitCtx {
     deadline_ns: u64,
 }
 
-/// Closes every descriptor except those in `keep` (sorted ascending).
-///
-/// The supervisor's descriptor table is its own copy (it was cloned without
-/// `CLONE_FILES`); nothing in the shared address space closes or uses a
-/// descriptor through it, and from here on the supervisor uses only those
-/// in `keep` and those it opens itself.
-pub(super) fn close_all_except(keep: &[c_int]) {
-    let mut lo: u32 = 0;
-    for &k in keep {
-        if k < 0 {
-            continue;
-        }
-        let k = k as u32;
-        if k > lo {
-            // SAFETY: the range holds none of `keep`; see above.
-            let _ = unsafe { raw::close_range(lo, k.wrapping_sub(1), 0) };
-        }
-        lo = k.wrapping_add(1);
-    }
-    // SAFETY: as above.
-    let _ = unsafe { raw::close_range(lo, u32::MAX, 0) };
-}
-
 /// Kills everything the sandbox started.
 fn teardown_tree(ctx: &InitCtx) {
     if ctx.cgroup_kill_fd >= 0 {
@@ -295,12 +273,6 @@ struct Tally {
     reaped: u64,
 }
 
-pub(super) fn timeval_us(t: &libc::timeval) -> u64 {
-    (t.tv_sec as u64)
-        .wrapping_mul(1_000_000)
-        .wrapping_add(t.tv_usec as u64)
-}
-
 /// Reaps every child that has exited, accounting their resource usage.
 /// Returns false once no child is left at all.
 fn reap(ctx: &InitCtx, tally: &mut Tally, block: bool) -> bool {
@@ -334,52 +306,6 @@ fn reap(ctx: &InitCtx, tally: &mut Tally, block: bool) -> bool {
             Err(_) => return true,
         }
     }
-}
-
-/// Sends `sig` to every child listed in `/proc/thread-self/children` and
-/// to its process group. Returns false if the list cannot be read.
-pub(super) fn kill_listed_children(sig: c_int) -> bool {
-    let Ok(fd) = raw::openat(
-        libc::AT_FDCWD,
-        c"/proc/thread-self/children",
-        libc::O_RDONLY | libc::O_CLOEXEC,
-        0,
-    ) else {
-        return false;
-    };
-    let mut buf = [0u8; 256];
-    // A pid may straddle two reads: the accumulator carries over.
-    let mut pid: i32 = 0;
-    let mut digits = false;
-    loop {
-        let n = match raw::read(fd.raw(), &mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(Errno(libc::EINTR)) => continue,
-            Err(_) => break,
-        };
-        for &b in buf.get(..n).unwrap_or(&[]) {
-            if b.is_ascii_digit() {
-                pid = pid
-                    .saturating_mul(10)
-                    .saturating_add(i32::from(b.wrapping_sub(b'0')));
-                digits = true;
-            } else {
-                if digits && pid > 1 {
-                    let _ = raw::kill(pid.wrapping_neg(), sig);
-                    let _ = raw::kill(pid, sig);
-                }
-                pid = 0;
-                digits = false;
-            }
-        }
-    }
-    if digits && pid > 1 {
-        let _ = raw::kill(pid.wrapping_neg(), sig);
-        let _ = raw::kill(pid, sig);
-    }
-    drop(fd);
-    true
 }
 
 /// Without a pid namespace: kills and reaps every descendant still attached
