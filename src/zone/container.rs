@@ -20,16 +20,14 @@
 //! kill) on the control channel. Processes an exec leaves behind live on
 //! until the container stops.
 
-use core::ffi::{c_int, c_void};
+use core::ffi::c_int;
 use core::sync::atomic::Ordering;
 
 use super::plan::ChildPlan;
-use super::program::program_entry;
 use super::tree::{close_all_except, kill_listed_children, timeval_us};
-use super::{Fail, SIGSET_ALL, StepExt, send, sigbit};
+use super::{Fail, SIGSET_ALL, send, sigbit};
 use crate::record::{self, Record};
 use crate::stage::Stage;
-use crate::sys::clone::{self, CloneArgs};
 use crate::sys::raw::{self, Errno};
 
 /// How many execs may run at once in one container.
@@ -463,41 +461,19 @@ fn exec(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], req: &[u8], received: &[c_int]
 /// address space itself, see the module's documentation), suspended on
 /// until it has executed the program or failed.
 fn clone_exec(ctx: &Ctx, plan: &ChildPlan<'_>) -> Result<i32, Fail> {
-    let (lo, size) = ctx.program_stack;
-    let arg = plan as *const ChildPlan<'_> as *mut c_void;
-    let flags = libc::CLONE_VFORK as u64;
-    let r = if ctx.use_clone3 {
-        let mut args = CloneArgs {
-            flags,
-            exit_signal: libc::SIGCHLD as u64,
-            stack: lo as u64,
-            stack_size: size as u64,
-            ..CloneArgs::default()
-        };
-        if ctx.cgroup_fd >= 0 {
-            args.flags |= clone::CLONE_INTO_CGROUP;
-            args.cgroup = ctx.cgroup_fd as u64;
-        }
-        // SAFETY: the program process runs on the container's program
-        // stack, in its own copy of the address space (no CLONE_VM), so
-        // nothing it does there touches ours; the entry point follows the
-        // child-zone rules; the plan it reads is its copy of the owner's,
-        // taken while the owner waits for this exec's answer.
-        unsafe { clone::clone3(&args, program_entry, arg) }
-    } else {
-        let top = lo.wrapping_add(size);
-        // SAFETY: as above, for the legacy system call.
-        unsafe {
-            clone::clone_legacy(
-                flags | libc::SIGCHLD as u64,
-                top,
-                core::ptr::null_mut(),
-                program_entry,
-                arg,
-            )
-        }
-    };
-    r.map(|pid| pid as i32).at(Stage::CloneProgram, 0)
+    // SAFETY: the program process runs on the container's program stack, in
+    // its own copy of the address space (no CLONE_VM), so nothing it does
+    // there touches ours; the plan it reads is its copy of the owner's,
+    // taken while the owner waits for this exec's answer.
+    unsafe {
+        super::program::clone_program_process(
+            plan,
+            libc::CLONE_VFORK as u64,
+            ctx.program_stack,
+            ctx.cgroup_fd,
+            ctx.use_clone3,
+        )
+    }
 }
 
 /// Kills every process of the container.

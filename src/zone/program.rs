@@ -8,6 +8,7 @@ use super::plan::ChildPlan;
 use super::{Fail, Step, StepExt};
 use crate::record::{self, Record};
 use crate::stage::Stage;
+use crate::sys::clone::{self, CloneArgs};
 use crate::sys::raw::{self, Errno};
 
 /// Entry point of the program process.
@@ -31,6 +32,55 @@ pub(crate) unsafe extern "C" fn program_entry(arg: *mut c_void) -> c_int {
     unsafe { *plan.shared.error.get() = rec };
     plan.shared.failed.store(1, Ordering::Release);
     127
+}
+
+/// Clones the program process of `plan` with `flags` (`CLONE_VFORK`, and
+/// for a sandbox's first program `CLONE_VM`) on `stack`, into the cgroup
+/// directory `cgroup_fd` (-1: none) where clone3 is used.
+///
+/// # Safety
+/// `stack` is a region reserved for the program process that stays mapped
+/// while it may run on it, and `plan` outlives the program process's use of
+/// it (with `CLONE_VFORK` the caller is suspended until the program process
+/// executes or exits).
+pub(super) unsafe fn clone_program_process(
+    plan: &ChildPlan<'_>,
+    flags: u64,
+    stack: (*mut u8, usize),
+    cgroup_fd: c_int,
+    use_clone3: bool,
+) -> Step<i32> {
+    let (lo, size) = stack;
+    let arg = plan as *const ChildPlan<'_> as *mut c_void;
+    let r = if use_clone3 {
+        let mut args = CloneArgs {
+            flags,
+            exit_signal: libc::SIGCHLD as u64,
+            stack: lo as u64,
+            stack_size: size as u64,
+            ..CloneArgs::default()
+        };
+        if cgroup_fd >= 0 {
+            args.flags |= clone::CLONE_INTO_CGROUP;
+            args.cgroup = cgroup_fd as u64;
+        }
+        // SAFETY: the stack and the plan are the caller's promise; the
+        // entry point follows the child-zone rules.
+        unsafe { clone::clone3(&args, program_entry, arg) }
+    } else {
+        let top = lo.wrapping_add(size);
+        // SAFETY: as above, for the legacy system call.
+        unsafe {
+            clone::clone_legacy(
+                flags | libc::SIGCHLD as u64,
+                top,
+                core::ptr::null_mut(),
+                program_entry,
+                arg,
+            )
+        }
+    };
+    r.map(|pid| pid as i32).at(Stage::CloneProgram, 0)
 }
 
 fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {

@@ -13,12 +13,10 @@ use core::ffi::{c_int, c_void};
 use core::sync::atomic::Ordering;
 
 use super::plan::ChildPlan;
-use super::program::program_entry;
 use super::tree::{close_all_except, kill_listed_children, timeval_us};
 use super::{SIGSET_ALL, Step, StepExt, send, sigbit, write_file};
 use crate::record::{self, Record};
 use crate::stage::Stage;
-use crate::sys::clone::{self, CloneArgs};
 use crate::sys::raw::{self, Errno};
 
 /// Entry point of the supervisor.
@@ -167,45 +165,24 @@ fn clone_program(plan: &ChildPlan<'_>) -> Step<i32> {
         raw::getpid()
     };
     plan.shared.expected_ppid.store(me, Ordering::Relaxed);
-    let (lo, size) = plan.program_stack.get();
-    let arg = plan as *const ChildPlan<'_> as *mut c_void;
     let mut flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
     if plan.program_is_init {
         flags |= libc::CLONE_NEWPID as u64;
     }
-    let r = if plan.use_clone3 {
-        let mut args = CloneArgs {
+    // SAFETY: the program stack is a dedicated region of the stack mapping,
+    // which outlives the program process's use of it (the parent unmaps it
+    // only after the supervisor is reaped); `plan` outlives the program
+    // process's use of it because CLONE_VFORK suspends us until it execs or
+    // exits, and the parent waits for us.
+    unsafe {
+        super::program::clone_program_process(
+            plan,
             flags,
-            exit_signal: libc::SIGCHLD as u64,
-            stack: lo as u64,
-            stack_size: size as u64,
-            ..CloneArgs::default()
-        };
-        if plan.cgroup_fd >= 0 {
-            args.flags |= clone::CLONE_INTO_CGROUP;
-            args.cgroup = plan.cgroup_fd as u64;
-        }
-        // SAFETY: the program stack is a dedicated region of the stack
-        // mapping, which outlives the program process's use of it (the
-        // parent unmaps it only after the supervisor is reaped); the entry
-        // point follows the child-zone rules; `plan` outlives the program
-        // process's use of it because CLONE_VFORK suspends us until it execs
-        // or exits, and the parent waits for us.
-        unsafe { clone::clone3(&args, program_entry, arg) }
-    } else {
-        let top = lo.wrapping_add(size);
-        // SAFETY: as above, for the legacy system call.
-        unsafe {
-            clone::clone_legacy(
-                flags | libc::SIGCHLD as u64,
-                top,
-                core::ptr::null_mut(),
-                program_entry,
-                arg,
-            )
-        }
-    };
-    r.map(|pid| pid as i32).at(Stage::CloneProgram, 0)
+            plan.program_stack.get(),
+            plan.cgroup_fd,
+            plan.use_clone3,
+        )
+    }
 }
 
 /// What the init loop needs; copied out of the plan before `Running`.
