@@ -408,22 +408,7 @@ fn settled_tree(pid: u32) -> TreeMemory {
         if has_sleep || Instant::now() > deadline {
             // Let the program finish loading before reading its PSS.
             std::thread::sleep(Duration::from_millis(200));
-            let procs = tree(pid);
-            let sharing: Vec<u32> = procs
-                .iter()
-                .copied()
-                .filter(|p| shares_our_memory(*p))
-                .collect();
-            let pss_kib = procs
-                .iter()
-                .filter(|p| !sharing.contains(p))
-                .filter_map(|p| pss_kib(*p))
-                .sum();
-            return TreeMemory {
-                processes: procs.len(),
-                sharing_ours: sharing.len(),
-                pss_kib,
-            };
+            return measure(&tree(pid));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -597,7 +582,12 @@ fn containers_interleaved() {
 /// The processes of an idle container (no program: only its init).
 fn settled_idle(pid: u32) -> TreeMemory {
     std::thread::sleep(Duration::from_millis(100));
-    let procs = tree(pid);
+    measure(&tree(pid))
+}
+
+/// How many of `procs` there are, how many share our memory, and the
+/// summed PSS of the others.
+fn measure(procs: &[u32]) -> TreeMemory {
     let sharing: Vec<u32> = procs
         .iter()
         .copied()

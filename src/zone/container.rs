@@ -24,7 +24,7 @@ use core::ffi::c_int;
 use core::sync::atomic::Ordering;
 
 use super::plan::ChildPlan;
-use super::tree::{close_all_except, kill_listed_children, timeval_us};
+use super::tree::{Reaped, close_all_except, kill_listed_children, reap_one, timeval_us};
 use super::{Fail, SIGSET_ALL, send, sigbit};
 use crate::record::{self, Record};
 use crate::stage::Stage;
@@ -165,7 +165,7 @@ pub(super) fn serve(plan: &ChildPlan<'_>) -> c_int {
             return 3;
         }
         if sig_p != 0 && drain_signals(sfd) {
-            reap(&ctx, &mut slots, false);
+            reap(&mut slots, false);
         }
         // Requests about one exec.
         for (p, s) in fds.iter().skip(FIXED).zip(slots.iter_mut()) {
@@ -255,21 +255,12 @@ fn exec_request(s: &mut Slot) {
 
 /// Reaps every child that has ended; an exec's program gets its exit
 /// record. Returns false once no child is left.
-fn reap(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], block: bool) -> bool {
-    let _ = ctx;
+fn reap(slots: &mut [Slot; MAX_EXECS], block: bool) -> bool {
     loop {
-        let mut st: c_int = 0;
-        // SAFETY: all-zero is a valid rusage to be filled in.
-        let mut ru: libc::rusage = unsafe { core::mem::zeroed() };
-        let opts = if block {
-            libc::__WALL
-        } else {
-            libc::WNOHANG | libc::__WALL
-        };
-        match raw::wait4(-1, &mut st, opts, Some(&mut ru)) {
-            Ok(0) => return true,
-            Ok(pid) => {
-                let pid = pid as i32;
+        match reap_one(block) {
+            Reaped::Nothing => return true,
+            Reaped::NoChildren => return false,
+            Reaped::Child(pid, st, ru) => {
                 if let Some(s) = slots.iter_mut().find(|s| s.pid == pid) {
                     let mut rec = Record::new(record::KIND_EXIT);
                     rec.value = st;
@@ -291,9 +282,6 @@ fn reap(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], block: bool) -> bool {
                     return true;
                 }
             }
-            Err(Errno(libc::EINTR)) => {}
-            Err(Errno(libc::ECHILD)) => return false,
-            Err(_) => return true,
         }
     }
 }
@@ -536,7 +524,7 @@ fn stop(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], grace_ns: u64) -> c_int {
             tv_nsec: 2_000_000,
         };
         loop {
-            if !reap(ctx, slots, false) {
+            if !reap(slots, false) {
                 break;
             }
             if raw::monotonic_ns() >= deadline {
@@ -546,13 +534,13 @@ fn stop(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], grace_ns: u64) -> c_int {
             let _ = raw::poll(&mut [], Some(&pause));
         }
     } else {
-        forced = reap(ctx, slots, false);
+        forced = reap(slots, false);
     }
     if forced {
         if ctx.pid_ns {
             signal_everything(ctx, libc::SIGKILL);
             // Collect what has died; our exit takes the rest.
-            reap(ctx, slots, false);
+            reap(slots, false);
         } else {
             kill_everything(ctx);
         }

@@ -662,11 +662,9 @@ fn is_proc_op(kind: &MountKind) -> bool {
     )
 }
 
-/// Mounts the `/proc` of the calling process's pid namespace and what the
-/// plan mounts over parts of it, over the empty `proc` the supervisor left
-/// at its place. Runs in the program process of a program that is pid 1,
-/// in the sandbox's root.
-pub(crate) fn mount_proc_as_init(plan: &MountPlan) -> Step {
+/// A build that continues in this process's root, which is already the
+/// sandbox's (a copy of the template, or after the pivot).
+fn in_current_root() -> Step<Build> {
     let root = raw::openat(
         libc::AT_FDCWD,
         c"/",
@@ -674,13 +672,21 @@ pub(crate) fn mount_proc_as_init(plan: &MountPlan) -> Step {
         0,
     )
     .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
-    let mut b = Build {
+    Ok(Build {
         root,
         scratch: None,
         counter: 0,
         dev: None,
         trees: [-1; SYSTEM_SLOTS],
-    };
+    })
+}
+
+/// Mounts the `/proc` of the calling process's pid namespace and what the
+/// plan mounts over parts of it, over the empty `proc` the supervisor left
+/// at its place. Runs in the program process of a program that is pid 1,
+/// in the sandbox's root.
+pub(crate) fn mount_proc_as_init(plan: &MountPlan) -> Step {
+    let mut b = in_current_root()?;
     for (i, op) in plan.ops.iter().enumerate() {
         if is_proc_op(&op.kind) {
             apply_at(&mut b, plan, i)?;
@@ -731,20 +737,7 @@ pub(crate) fn build_template(
 /// With `as_init`, the mounts of `/proc` are left to the program process
 /// (see [`mount_proc_as_init`]); the template's empty `proc` stands in.
 pub(crate) fn build_spawn(plan: &MountPlan, split: &TemplateSplit, as_init: bool) -> Step {
-    let root = raw::openat(
-        libc::AT_FDCWD,
-        c"/",
-        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        0,
-    )
-    .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
-    let mut b = Build {
-        root,
-        scratch: None,
-        counter: 0,
-        dev: None,
-        trees: [-1; SYSTEM_SLOTS],
-    };
+    let mut b = in_current_root()?;
     for &i in &split.spawn_ops {
         if as_init && plan.ops.get(i).is_some_and(|o| is_proc_op(&o.kind)) {
             continue;

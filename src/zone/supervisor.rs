@@ -13,7 +13,7 @@ use core::ffi::{c_int, c_void};
 use core::sync::atomic::Ordering;
 
 use super::plan::ChildPlan;
-use super::tree::{close_all_except, kill_listed_children, timeval_us};
+use super::tree::{Reaped, close_all_except, kill_listed_children, reap_one, timeval_us};
 use super::{SIGSET_ALL, Step, StepExt, send, sigbit, write_file};
 use crate::record::{self, Record};
 use crate::stage::Stage;
@@ -254,23 +254,16 @@ struct Tally {
 /// Returns false once no child is left at all.
 fn reap(ctx: &InitCtx, tally: &mut Tally, block: bool) -> bool {
     loop {
-        let mut st: c_int = 0;
-        // SAFETY: all-zero is a valid rusage to be filled in.
-        let mut ru: libc::rusage = unsafe { core::mem::zeroed() };
-        let opts = if block {
-            libc::__WALL
-        } else {
-            libc::WNOHANG | libc::__WALL
-        };
-        match raw::wait4(-1, &mut st, opts, Some(&mut ru)) {
-            Ok(0) => return true,
-            Ok(pid) => {
+        match reap_one(block) {
+            Reaped::Nothing => return true,
+            Reaped::NoChildren => return false,
+            Reaped::Child(pid, st, ru) => {
                 tally.reaped = tally.reaped.wrapping_add(1);
                 let i = &mut tally.info;
                 i.utime_us = i.utime_us.wrapping_add(timeval_us(&ru.ru_utime));
                 i.stime_us = i.stime_us.wrapping_add(timeval_us(&ru.ru_stime));
                 i.maxrss_kib = i.maxrss_kib.max(ru.ru_maxrss as u64);
-                if pid as i32 == ctx.program && tally.status.is_none() {
+                if pid == ctx.program && tally.status.is_none() {
                     tally.status = Some(st);
                     tally.end_ns = raw::monotonic_ns();
                     if block {
@@ -278,9 +271,6 @@ fn reap(ctx: &InitCtx, tally: &mut Tally, block: bool) -> bool {
                     }
                 }
             }
-            Err(Errno(libc::EINTR)) => {}
-            Err(Errno(libc::ECHILD)) => return false,
-            Err(_) => return true,
         }
     }
 }

@@ -80,3 +80,36 @@ pub(super) fn timeval_us(t: &libc::timeval) -> u64 {
         .wrapping_mul(1_000_000)
         .wrapping_add(t.tv_usec as u64)
 }
+
+/// What one `wait4(-1)` for any child gave.
+pub(super) enum Reaped {
+    /// A child ended and was reaped: its pid, wait status and usage.
+    Child(i32, c_int, libc::rusage),
+    /// Children are left, none has ended (without blocking only), or the
+    /// call failed otherwise.
+    Nothing,
+    /// No child is left.
+    NoChildren,
+}
+
+/// Reaps one child that has ended (waiting for one with `block`), of any
+/// kind (`__WALL`), retrying on `EINTR`.
+pub(super) fn reap_one(block: bool) -> Reaped {
+    let opts = if block {
+        libc::__WALL
+    } else {
+        libc::WNOHANG | libc::__WALL
+    };
+    loop {
+        let mut st: c_int = 0;
+        // SAFETY: all-zero is a valid rusage to be filled in.
+        let mut ru: libc::rusage = unsafe { core::mem::zeroed() };
+        return match raw::wait4(-1, &mut st, opts, Some(&mut ru)) {
+            Ok(0) => Reaped::Nothing,
+            Ok(pid) => Reaped::Child(pid as i32, st, ru),
+            Err(Errno(libc::EINTR)) => continue,
+            Err(Errno(libc::ECHILD)) => Reaped::NoChildren,
+            Err(_) => Reaped::Nothing,
+        };
+    }
+}
