@@ -67,6 +67,58 @@ pub fn skip(reason: &str) {
     eprintln!("SKIPPED: {reason}");
 }
 
+/// The path of `command`, installing the Debian package `package` that
+/// provides it when it is missing and this process is root (the test
+/// set-up's real component, never a stand-in). Without it (not root, or the
+/// install failed) this reports a [`skip`] and returns `None`.
+pub fn debian_package(command: &str, package: &str) -> Option<PathBuf> {
+    static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let find = || {
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(["/usr/sbin".into(), "/sbin".into()])
+            .map(|d| d.join(command))
+            .find(|p| p.is_file())
+    };
+    if let Some(p) = find() {
+        return Some(p);
+    }
+    if is_root() && !cfg!(stockade_vm) {
+        let _one_at_a_time = APT.lock().unwrap_or_else(|e| e.into_inner());
+        let install = || {
+            std::process::Command::new("apt-get")
+                .args([
+                    "install",
+                    "-y",
+                    "-q",
+                    "-o",
+                    "DPkg::Lock::Timeout=600",
+                    package,
+                ])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .stdout(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if find().is_none() && !install() {
+            let _ = std::process::Command::new("apt-get")
+                .args(["update", "-q"])
+                .stdout(std::process::Stdio::null())
+                .status();
+            install();
+        }
+        if let Some(p) = find() {
+            return Some(p);
+        }
+    }
+    skip(&format!(
+        "{command} (Debian package {package}) is not installed"
+    ));
+    None
+}
+
 /// Whether the test binary was asked to run ignored tests (`--ignored` or
 /// `--include-ignored`).
 pub fn ignored_tests_requested() -> bool {
