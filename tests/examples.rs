@@ -352,7 +352,7 @@ fn agent_shell_confines_and_reports_each_command() {
             // 3: writing outside the workspace.
             "echo pwned > /etc/motd",
             // 4: the home directory is not in the sandbox at all.
-            "ls -d ~; rm -rf ~",
+            "ls -A ~; cat ~/.ssh/id_ed25519",
             // 5: the system directories are read-only.
             "rm -rf /usr 2>&1 | head -n 3",
             // 6: a hang ends at the timeout.
