@@ -11,7 +11,7 @@
 mod common;
 
 use std::collections::HashSet;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -222,7 +222,23 @@ fn dropping_a_thousand_live_children_does_not_wait_for_them() {
             .collect();
         let (gate, holder) = hold_open(&children[0]);
         let held = supervisor_of(&children[0]);
-        let programs: Vec<u32> = children.iter().map(Child::id).collect();
+        // The programs, by pidfd: their pids may be reused once they end.
+        let programs: Vec<(u32, OwnedFd)> = children
+            .iter()
+            .map(|c| {
+                let pid = c.id();
+                // SAFETY: pidfd_open takes a pid and flags and returns a new
+                // descriptor, owned here.
+                let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+                assert!(
+                    fd >= 0,
+                    "pidfd_open({pid}): {}",
+                    std::io::Error::last_os_error()
+                );
+                // SAFETY: a new descriptor that nothing else owns.
+                (pid, unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+            })
+            .collect();
 
         let dropped = AtomicBool::new(false);
         let released_by_watchdog = AtomicBool::new(false);
@@ -271,8 +287,19 @@ fn dropping_a_thousand_live_children_does_not_wait_for_them() {
         eventually("the held sandbox is reaped", || {
             children_of_self().is_empty()
         });
-        for pid in programs {
-            assert!(!common::pid_alive(pid), "program {pid} still runs");
+        for (pid, fd) in programs {
+            // A pidfd is readable once its process has ended.
+            let mut p = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: polls one valid descriptor without waiting.
+            let r = unsafe { libc::poll(&mut p, 1, 0) };
+            assert!(
+                r == 1 && p.revents & libc::POLLIN != 0,
+                "program {pid} still runs"
+            );
         }
         assert_no_children();
     });
