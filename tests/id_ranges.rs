@@ -1,0 +1,351 @@
+//! Full uid and gid ranges: a root caller maps them itself, an unprivileged
+//! one through `newuidmap`/`newgidmap` and its `/etc/subuid`, `/etc/subgid`
+//! entries, which the set-up adds for the test uid.
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use common::{TEST_UID, as_each_identity, as_root, is_root};
+use stockade::{Error, IdRange, Sandbox, ids};
+
+/// Where the root caller's ranges map ids 1.. outside: far from any user.
+const ROOT_BASE: u32 = 3_000_000_000;
+
+/// Makes sure the test uid can map subordinate ids: as root, installs
+/// `newuidmap`/`newgidmap` (package `uidmap`) and adds entries for the test
+/// uid (by number) to `/etc/subuid` and `/etc/subgid` where it has none,
+/// each a range of 65536 that overlaps no other entry, under a lock.
+/// Returns the first subordinate uid and gid of the test uid.
+fn subordinate_setup() -> Option<(u32, u32)> {
+    if is_root() {
+        common::debian_package("newuidmap", "uidmap")?;
+        common::debian_package("newgidmap", "uidmap")?;
+        let lock = std::fs::File::create("/run/stockade-test-subids.lock").unwrap();
+        // SAFETY: flock on a descriptor we own.
+        assert_eq!(unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) }, 0);
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            if entry(&text).is_some() {
+                continue;
+            }
+            let end = text
+                .lines()
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.trim().split(':').collect();
+                    let first: u64 = f.get(1)?.parse().ok()?;
+                    let count: u64 = f.get(2)?.parse().ok()?;
+                    Some(first + count)
+                })
+                .max()
+                .unwrap_or(0);
+            // Above every other entry, on a 65536 boundary, from 1000000.
+            let first = end.max(1_000_000).div_ceil(65536) * 65536;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(file)
+                .unwrap();
+            if !text.is_empty() && !text.ends_with('\n') {
+                writeln!(f).unwrap();
+            }
+            writeln!(f, "{TEST_UID}:{first}:65536").unwrap();
+        }
+    }
+    let read = |f| entry(&std::fs::read_to_string(f).unwrap_or_default());
+    match (read("/etc/subuid"), read("/etc/subgid")) {
+        (Some(u), Some(g)) => Some((u, g)),
+        _ => {
+            common::skip("the test uid has no /etc/subuid or /etc/subgid entry (the root run adds it)");
+            None
+        }
+    }
+}
+
+/// The first id of the test uid's entry (by number or as `nobody`).
+fn entry(text: &str) -> Option<u32> {
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.trim().split(':').collect();
+        if f.len() == 3 && (f[0] == TEST_UID.to_string() || f[0] == "nobody") {
+            f[1].parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// A sandbox whose program runs as uid 0 and gid 0 with ranges: the
+/// caller's subordinate ids when unprivileged, 0 to itself and the rest
+/// from [`ROOT_BASE`] when root. Returns it with the outside id of inside
+/// id `n` for n >= 1: (uid, gid).
+fn ranged() -> Option<(Sandbox, Box<dyn Fn(u32) -> (u32, u32)>)> {
+    let mut sb = Sandbox::new();
+    sb.uid(0).gid(0);
+    keep_admin_caps(&mut sb);
+    if is_root() {
+        let r = [IdRange::new(0, 0, 1), IdRange::new(1, ROOT_BASE + 1, 65535)];
+        sb.uid_ranges(r).gid_ranges(r);
+        Some((sb, Box::new(|n| (ROOT_BASE + n, ROOT_BASE + n))))
+    } else {
+        let (u, g) = subordinate_setup()?;
+        sb.subordinate_ids(true);
+        Some((sb, Box::new(move |n| (u + n - 1, g + n - 1))))
+    }
+}
+
+#[test]
+fn ranges_map_many_ids_and_chown_and_setgroups_work() {
+    as_each_identity(|| {
+        if is_root() {
+            // The unprivileged run needs the entries the root run adds.
+            subordinate_setup();
+        }
+        let Some((mut sb, outside)) = ranged() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        sb.bind_rw(dir.path(), "/work");
+        let child = sb
+            .spawn(common::sh(
+                "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; \
+                 cd /work && touch a b c && chown 1000:2000 a && chown 42:43 b && \
+                 chown 65000:65001 c && stat -c '%u:%g' a b c && \
+                 setpriv --groups 5,6,1000 id -G",
+            ).stdout(stockade::Stdio::piped()).stderr(stockade::Stdio::piped()))
+            .unwrap();
+        let e = child.enforcement().clone();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines[..2], ["0", "0"], "{stdout}");
+        // Each map as the kernel shows it: the program's own id, then the
+        // ranges.
+        assert!(e.uid_ranges.len() >= 2 && e.gid_ranges.len() >= 2, "{e}");
+        let shown: Vec<Vec<u64>> = lines[2..]
+            .iter()
+            .take(e.uid_ranges.len() + e.gid_ranges.len())
+            .map(|l| l.split_whitespace().map(|w| w.parse().unwrap()).collect())
+            .collect();
+        let want: Vec<Vec<u64>> = e
+            .uid_ranges
+            .iter()
+            .chain(&e.gid_ranges)
+            .map(|r| vec![r.inside.into(), r.outside.into(), r.count.into()])
+            .collect();
+        assert_eq!(shown, want, "{stdout}");
+        assert!(stdout.contains("1000:2000\n42:43\n65000:65001\n"), "{stdout}");
+        assert!(stdout.ends_with("0 5 6 1000\n"), "{stdout}");
+        // The host sees the ids outside.
+        for (name, (u, g)) in [("a", (1000, 2000)), ("b", (42, 43)), ("c", (65000, 65001))] {
+            let m = std::fs::metadata(dir.path().join(name)).unwrap();
+            assert_eq!((m.uid(), m.gid()), (outside(u).0, outside(g).1), "{name}");
+        }
+        // The report names the maps in force.
+        let text = e.to_string();
+        assert!(text.contains("uid map 0:"), "{text}");
+    });
+}
+
+#[test]
+fn a_containers_execs_run_as_its_program_ids_with_the_ranges() {
+    as_each_identity(|| {
+        let Some((mut sb, _)) = ranged() else {
+            return;
+        };
+        sb.uid(7).gid(8);
+        let mut c = sb.start().unwrap();
+        let out = c
+            .output(&mut common::sh("id -u; id -g; id -G; wc -l < /proc/self/uid_map"))
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines[..3], ["7", "8", "8"], "{stdout}");
+        assert_ne!(lines[3].trim(), "1", "{stdout}");
+        c.stop(std::time::Duration::from_secs(5)).unwrap();
+    });
+}
+
+#[test]
+fn without_subordinate_entries_the_error_says_how_to_add_them_as_root() {
+    as_root(|| {
+        let text = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
+        if text.lines().any(|l| l.starts_with("root:") || l.starts_with("0:")) {
+            return common::skip("root has an /etc/subuid entry here");
+        }
+        let mut sb = Sandbox::new();
+        sb.subordinate_ids(true);
+        let e = sb.output(&mut common::sh("true")).unwrap_err();
+        assert!(
+            matches!(&e, Error::Ids(ids::Error::NoSubordinateIds { file, user, .. })
+                if file == Path::new("/etc/subuid") && user == "root"),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().contains("usermod --add-subuids 100000-165535 root"),
+            "{e}"
+        );
+    });
+}
+
+#[test]
+fn an_unprivileged_caller_maps_only_what_it_was_granted() {
+    as_each_identity(|| {
+        if is_root() {
+            subordinate_setup();
+            return;
+        }
+        let Some((u, _)) = subordinate_setup() else {
+            return;
+        };
+        let me = nix::unistd::geteuid().as_raw();
+        let mut sb = Sandbox::new();
+        // Its own uid, then one id past its grant.
+        sb.uid(0)
+            .uid_ranges([IdRange::new(0, me, 1), IdRange::new(1, u + 65535, 2)]);
+        let e = sb.output(&mut common::sh("true")).unwrap_err();
+        assert!(
+            matches!(&e, Error::Ids(ids::Error::NotOwned { file, .. }) if file == Path::new("/etc/subuid")),
+            "{e:?}"
+        );
+        // Within the grant it works.
+        sb.uid_ranges([IdRange::new(0, me, 1), IdRange::new(1, u + 10, 5)]);
+        let out = sb.output(&mut common::sh("cat /proc/self/uid_map")).unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    });
+}
+
+/// Keeps what a userland's root needs to manage its users and files (the
+/// sandbox drops every capability by default).
+fn keep_admin_caps(sb: &mut Sandbox) {
+    use stockade::caps::Capability as C;
+    for c in [C::Chown, C::DacOverride, C::Fowner, C::Fsetid, C::Setuid, C::Setgid, C::AuditWrite] {
+        sb.keep_capability(c);
+    }
+}
+
+/// The cached Debian bookworm minbase tree (built as root with mmdebstrap),
+/// and a local package to install in it.
+fn debian_tree() -> Option<(PathBuf, PathBuf)> {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let tree = base.join("debian-bookworm-minbase");
+    let deb = base.join("stockade-hello.deb");
+    if is_root() {
+        let lock = std::fs::File::create(base.join("debian.lock")).unwrap();
+        // SAFETY: flock on a descriptor we own.
+        assert_eq!(unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) }, 0);
+        if !tree.join("etc/debian_version").exists() {
+            let mmdebstrap = common::debian_package("mmdebstrap", "mmdebstrap")?;
+            let partial = base.join("debian-bookworm-minbase.partial");
+            let _ = std::fs::remove_dir_all(&partial);
+            let st = std::process::Command::new(mmdebstrap)
+                .args(["--variant=minbase", "bookworm"])
+                .arg(&partial)
+                .status()
+                .unwrap();
+            assert!(st.success(), "mmdebstrap failed");
+            std::fs::rename(&partial, &tree).unwrap();
+        }
+        if !deb.exists() {
+            let src = base.join("stockade-hello");
+            let _ = std::fs::remove_dir_all(&src);
+            std::fs::create_dir_all(src.join("DEBIAN")).unwrap();
+            std::fs::create_dir_all(src.join("usr/share/stockade-hello")).unwrap();
+            std::fs::write(
+                src.join("DEBIAN/control"),
+                "Package: stockade-hello\nVersion: 1.0\nArchitecture: all\n\
+                 Maintainer: stockade tests <tests@localhost>\nDescription: a test package\n",
+            )
+            .unwrap();
+            std::fs::write(src.join("usr/share/stockade-hello/hello"), "hello\n").unwrap();
+            let st = std::process::Command::new("dpkg-deb")
+                .args(["--root-owner-group", "--build"])
+                .arg(&src)
+                .arg(&deb)
+                .stdout(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            assert!(st.success(), "dpkg-deb failed");
+        }
+    }
+    if !tree.join("etc/debian_version").exists() || !deb.exists() {
+        common::skip("the Debian tree is built by the root run");
+        return None;
+    }
+    Some((tree, deb))
+}
+
+/// What the test compares of the lower tree before and after.
+fn fingerprint(tree: &Path) -> Vec<(PathBuf, u32, u32, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    for dir in ["etc", "home", "var/lib/dpkg"] {
+        let mut stack = vec![tree.join(dir)];
+        while let Some(d) = stack.pop() {
+            let mut entries: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().collect();
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
+                let m = e.path().symlink_metadata().unwrap();
+                let data = if m.is_file() {
+                    std::fs::read(e.path()).unwrap()
+                } else {
+                    Vec::new()
+                };
+                if m.is_dir() {
+                    stack.push(e.path());
+                }
+                out.push((e.path(), m.uid(), m.gid(), m.mode(), data));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+#[cfg_attr(
+    stockade_vm,
+    ignore = "builds a Debian tree with mmdebstrap from the network; the host run covers it"
+)]
+fn a_debian_userland_adds_users_and_installs_packages_as_root() {
+    as_root(|| {
+        let Some((tree, deb)) = debian_tree() else {
+            return;
+        };
+        let before = fingerprint(&tree);
+        // Root maps any range: the tree's own ids, to themselves.
+        let all = [IdRange::new(0, 0, 65536)];
+        let mut sb = Sandbox::new();
+        sb.root_dir(&tree)
+            .uid(0)
+            .gid(0)
+            .uid_ranges(all)
+            .gid_ranges(all)
+            .bind_ro(&deb, "/tmp/hello.deb");
+        keep_admin_caps(&mut sb);
+        for d in ["/etc", "/var", "/home", "/usr"] {
+            sb.overlay(tree.join(&d[1..]), d);
+        }
+        let script = "set -e
+            useradd -m alice
+            su alice -c id
+            stat -c '%U:%G' /home/alice
+            touch /home/f && chown 1234:5678 /home/f && stat -c '%u:%g' /home/f
+            chown alice:users /home/f && stat -c '%U:%G' /home/f
+            dpkg -i /tmp/hello.deb >/dev/null
+            cat /usr/share/stockade-hello/hello
+            dpkg -s stockade-hello | grep '^Status'";
+        let out = sb.output(&mut common::sh(script)).unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(stdout.contains("uid=1000(alice) gid=1000(alice) groups=1000(alice)"), "{stdout}");
+        assert!(stdout.contains("alice:alice\n1234:5678\nalice:users\nhello\n"), "{stdout}");
+        assert!(stdout.contains("Status: install ok installed"), "{stdout}");
+        assert!(before == fingerprint(&tree), "the lower tree changed");
+    });
+}
