@@ -117,7 +117,7 @@ pub enum Origin {
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Origin::Explicit(kind) => write!(f, "the sandbox's {kind} ranges (Sandbox::{kind}_ranges)"),
+            Origin::Explicit(kind) => write!(f, "Sandbox::{kind}_ranges"),
             Origin::File(p) => write!(f, "{}", p.display()),
         }
     }
@@ -144,7 +144,7 @@ pub enum Error {
         range: IdRange,
     },
     /// Two ranges overlap, inside or outside.
-    #[error("invalid {kind} ranges in {origin}: {first} and {second} overlap ({side})")]
+    #[error("{}", overlap_message(*kind, origin, first, second, side))]
     Overlap {
         /// Which map.
         kind: IdKind,
@@ -171,7 +171,7 @@ pub enum Error {
     /// as it), or the caller's own outside (the sandbox's first process runs
     /// as it and makes its root filesystem).
     #[error(
-        "the {kind} ranges in {origin} are too small: they do not map the {which} {kind} {id}{}",
+        "the {kind} ranges of {origin} are too small: they do not map the {which} {kind} {id}{}",
         if *.inside { " inside" } else { " outside" }
     )]
     TooSmall {
@@ -283,6 +283,28 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+}
+
+fn overlap_message(
+    kind: IdKind,
+    origin: &Origin,
+    first: &IdRange,
+    second: &IdRange,
+    side: &str,
+) -> String {
+    match origin {
+        Origin::Explicit(_) => {
+            format!("invalid {kind} ranges in {origin}: {first} and {second} overlap ({side})")
+        }
+        // Entries of the file, or the caller's own id and an entry: ids
+        // outside only.
+        Origin::File(_) => format!(
+            "invalid subordinate {kind}s in {origin}: {} and {} overlap (each id outside may be \
+             mapped once, and not the caller's own {kind})",
+            Spans(&[(first.outside, first.count)]),
+            Spans(&[(second.outside, second.count)]),
+        ),
+    }
 }
 
 /// (first, count) pairs, as `first-last` spans.
@@ -575,22 +597,7 @@ pub(crate) fn plan(
             (subordinate_map(program, own, &subs), origin)
         }
         Source::Explicit(ranges) => {
-            let origin = Origin::Explicit(kind);
-            if !root {
-                let granted = read_subordinate(kind, file, caller)?;
-                for r in ranges {
-                    let own_alone = r.count == 1 && r.outside == own;
-                    if !own_alone && !covered(r, &granted) {
-                        return Err(Error::NotOwned {
-                            kind,
-                            range: *r,
-                            file: file.to_owned(),
-                            granted,
-                        });
-                    }
-                }
-            }
-            (ranges.clone(), origin)
+            (ranges.clone(), Origin::Explicit(kind))
         }
     };
     if lines.len() > MAX_RANGES {
@@ -623,27 +630,46 @@ pub(crate) fn plan(
             inside: false,
         });
     }
+    if let (Source::Explicit(ranges), false) = (source, root) {
+        let granted = read_subordinate(kind, file, caller)?;
+        for r in ranges {
+            let own_alone = r.count == 1 && r.outside == own;
+            if !own_alone && !covered(r, &granted) {
+                return Err(Error::NotOwned {
+                    kind,
+                    range: *r,
+                    file: file.to_owned(),
+                    granted,
+                });
+            }
+        }
+    }
     Ok(map)
 }
 
-/// Where a setuid helper is installed, if it is.
-fn find_helper(name: &str) -> Option<PathBuf> {
-    ["/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin"]
-        .iter()
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
-}
+/// Where the setuid helpers are looked for (not the caller's `PATH`: a
+/// setuid program is installed in a system directory).
+const HELPER_DIRS: &[&str] = &["/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin"];
 
 /// Writes `map` for process `pid` (the sandbox's first process, a child of
 /// the caller in a new user namespace that has not written its maps).
 pub(crate) fn write(pid: u32, map: &Map) -> Result<(), Error> {
+    write_with(pid, map, HELPER_DIRS)
+}
+
+/// [`write`], with the helpers looked for in `dirs`.
+fn write_with(pid: u32, map: &Map, dirs: &[&str]) -> Result<(), Error> {
     let kind = map.kind;
     if map.helper {
         let name = match kind {
             IdKind::Uid => "newuidmap",
             IdKind::Gid => "newgidmap",
         };
-        let helper = find_helper(name).ok_or(Error::HelperMissing { kind, helper: name })?;
+        let helper = dirs
+            .iter()
+            .map(|d| Path::new(d).join(name))
+            .find(|p| p.is_file())
+            .ok_or(Error::HelperMissing { kind, helper: name })?;
         let args: Vec<String> = map
             .lines
             .iter()
@@ -843,6 +869,29 @@ mod tests {
             Err(Error::NeedsUserNamespace { .. })
         ));
         assert!(check(IdKind::Gid, &Source::Single, false).is_ok());
+    }
+
+    #[test]
+    fn a_missing_helper_names_its_package_and_a_failing_one_passes_its_message() {
+        let map = Map {
+            kind: IdKind::Gid,
+            lines: vec![IdRange::new(0, 1000, 1), IdRange::new(1, 100000, 10)],
+            helper: true,
+        };
+        let e = write_with(1, &map, &["/nonexistent"]).unwrap_err();
+        assert!(matches!(e, Error::HelperMissing { helper: "newgidmap", .. }), "{e}");
+        assert!(e.to_string().contains("package `uidmap`"), "{e}");
+        // The real helper refuses a process that is not the caller's, in a
+        // namespace that is not new, with ids not granted.
+        if HELPER_DIRS.iter().any(|d| Path::new(d).join("newgidmap").is_file()) {
+            let e = write(1, &map).unwrap_err();
+            let Error::HelperFailed { stderr, args, .. } = &e else {
+                panic!("{e:?}");
+            };
+            assert!(stderr.contains("newgidmap"), "{e}");
+            assert_eq!(args, "0 1000 1 1 100000 10");
+            assert!(e.to_string().contains(stderr.trim_end()), "{e}");
+        }
     }
 
     #[test]
