@@ -404,3 +404,109 @@ fn a_debian_userland_adds_users_and_installs_packages() {
         assert!(before == fingerprint(&tree), "the lower tree changed");
     });
 }
+
+/// The command-line front end (examples/stockade).
+fn cli() -> PathBuf {
+    let target = common::deps_dir()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("stockade");
+    assert!(target.exists(), "example binary {} not built", target.display());
+    common::world_executable(&target)
+}
+
+/// The front end's options for ranges: explicit ones as root, `--subids`
+/// otherwise.
+fn cli_range_args() -> Vec<String> {
+    let mut v: Vec<String> = ["--uid", "0", "--gid", "0"].map(String::from).to_vec();
+    if is_root() {
+        for o in ["--uid-range", "--gid-range"] {
+            v.extend([o.into(), "0:0:1".into(), o.into(), format!("1:{}:65535", ROOT_BASE + 1)]);
+        }
+    } else {
+        v.push("--subids".into());
+    }
+    v
+}
+
+#[test]
+fn the_cli_maps_ranges_for_run_and_start() {
+    as_each_identity(|| {
+        if subordinate_setup().is_none() {
+            return;
+        }
+        let runtime = tempfile::Builder::new().prefix("sx").tempdir_in("/tmp").unwrap();
+        let run = |args: &[String]| {
+            let out = std::process::Command::new(cli())
+                .env("XDG_RUNTIME_DIR", runtime.path())
+                .stdin(std::process::Stdio::null())
+                .args(args)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(out.status.success(), "{args:?}: {stdout}\n{stderr}");
+            stdout
+        };
+        let ranges = cli_range_args();
+        let mut one_shot = ranges.clone();
+        one_shot.extend(["--", "sh", "-c", "id -u; cat /proc/self/uid_map"].map(String::from));
+        let out = run(&one_shot);
+        assert!(out.starts_with("0\n"), "{out}");
+        assert_eq!(out.lines().count(), 3, "{out}");
+        let name = format!("ranges-{}", std::process::id());
+        let mut start: Vec<String> = vec!["start".into(), name.clone()];
+        start.extend(ranges);
+        run(&start);
+        let out = run(&["exec", &name, "--", "sh", "-c", "id -u; wc -l < /proc/self/gid_map"].map(String::from));
+        run(&["stop".into(), name]);
+        assert_eq!(out, "0\n2\n");
+    });
+}
+
+#[test]
+fn the_cli_says_how_to_add_missing_subordinate_ids_as_root() {
+    as_root(|| {
+        // A uid with no entries (the set-up adds only the test uid's).
+        let uid = TEST_UID - 1;
+        for f in ["/etc/subuid", "/etc/subgid"] {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            if text.lines().any(|l| l.starts_with(&format!("{uid}:"))) {
+                return common::skip("uid 65533 has subordinate ids here");
+            }
+        }
+        let out = std::process::Command::new("setpriv")
+            .args([
+                &format!("--reuid={uid}"),
+                &format!("--regid={uid}"),
+                "--clear-groups",
+            ])
+            .arg(cli())
+            .args(["--subids", "--", "true"])
+            .env("XDG_RUNTIME_DIR", "/tmp")
+            .current_dir("/")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{stderr}");
+        assert!(
+            stderr.contains("/etc/subuid has no entry for user")
+                && stderr.contains(&format!("usermod --add-subuids 100000-165535")),
+            "{stderr}"
+        );
+        // An explicit range in the command line's words.
+        let out = std::process::Command::new(cli())
+            .args(["--uid-range", "0:0:0", "--", "true"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("invalid uid range 0:0:0"), "{stderr}");
+        let out = std::process::Command::new(cli())
+            .args(["--uid", "5", "--uid-range", "0:0:1", "--", "true"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("the uid ranges of --uid-range are too small"), "{stderr}");
+    });
+}
