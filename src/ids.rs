@@ -651,14 +651,65 @@ pub(crate) fn plan(
 /// setuid program is installed in a system directory).
 const HELPER_DIRS: &[&str] = &["/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin"];
 
-/// Writes `map` for process `pid` (the sandbox's first process, a child of
-/// the caller in a new user namespace that has not written its maps).
-pub(crate) fn write(pid: u32, map: &Map) -> Result<(), Error> {
-    write_with(pid, map, HELPER_DIRS)
+/// A map being written: by a helper that may still run, or already.
+pub(crate) enum Pending {
+    Done,
+    Helper {
+        kind: IdKind,
+        helper: PathBuf,
+        args: Vec<String>,
+        child: std::process::Child,
+    },
 }
 
-/// [`write`], with the helpers looked for in `dirs`.
-fn write_with(pid: u32, map: &Map, dirs: &[&str]) -> Result<(), Error> {
+impl Pending {
+    /// Waits for the helper, if any, and says how it went.
+    pub(crate) fn finish(self) -> Result<(), Error> {
+        let Pending::Helper {
+            kind,
+            helper,
+            args,
+            child,
+        } = self
+        else {
+            return Ok(());
+        };
+        let out = child
+            .wait_with_output()
+            .map_err(|source| Error::HelperSpawn {
+                kind,
+                helper: helper.clone(),
+                source,
+            })?;
+        if !out.status.success() {
+            return Err(Error::HelperFailed {
+                kind,
+                helper,
+                args: args.join(" "),
+                status: out.status,
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Writes `map` for process `pid` (the sandbox's first process, a child of
+/// the caller in a new user namespace that has not written its maps).
+#[cfg(test)]
+fn write(pid: u32, map: &Map) -> Result<(), Error> {
+    start(pid, map)?.finish()
+}
+
+/// Starts writing `map` for process `pid`, as [`write`] does: a map the
+/// caller writes is written on return, a helper may still run (so that
+/// both helpers run at once).
+pub(crate) fn start(pid: u32, map: &Map) -> Result<Pending, Error> {
+    start_with(pid, map, HELPER_DIRS)
+}
+
+/// [`start`], with the helpers looked for in `dirs`.
+fn start_with(pid: u32, map: &Map, dirs: &[&str]) -> Result<Pending, Error> {
     let kind = map.kind;
     if map.helper {
         let name = match kind {
@@ -676,28 +727,24 @@ fn write_with(pid: u32, map: &Map, dirs: &[&str]) -> Result<(), Error> {
             .flat_map(|r| [r.inside, r.outside, r.count])
             .map(|v| v.to_string())
             .collect();
-        let out = std::process::Command::new(&helper)
+        let child = std::process::Command::new(&helper)
             .arg(pid.to_string())
             .args(&args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
-            .output()
+            .spawn()
             .map_err(|source| Error::HelperSpawn {
                 kind,
                 helper: helper.clone(),
                 source,
             })?;
-        if !out.status.success() {
-            return Err(Error::HelperFailed {
-                kind,
-                helper,
-                args: args.join(" "),
-                status: out.status,
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            });
-        }
-        return Ok(());
+        return Ok(Pending::Helper {
+            kind,
+            helper,
+            args,
+            child,
+        });
     }
     let proc = PathBuf::from(format!("/proc/{pid}"));
     let err = |source| Error::Write {
@@ -721,7 +768,7 @@ fn write_with(pid: u32, map: &Map, dirs: &[&str]) -> Result<(), Error> {
         .open(proc.join(file))
         .map_err(err)?;
     match f.write(text.as_bytes()) {
-        Ok(n) if n == text.len() => Ok(()),
+        Ok(n) if n == text.len() => Ok(Pending::Done),
         Ok(_) => Err(err(io::ErrorKind::WriteZero.into())),
         Err(e) => Err(err(e)),
     }
@@ -878,7 +925,7 @@ mod tests {
             lines: vec![IdRange::new(0, 1000, 1), IdRange::new(1, 100000, 10)],
             helper: true,
         };
-        let e = write_with(1, &map, &["/nonexistent"]).unwrap_err();
+        let e = start_with(1, &map, &["/nonexistent"]).err().unwrap();
         assert!(matches!(e, Error::HelperMissing { helper: "newgidmap", .. }), "{e}");
         assert!(e.to_string().contains("package `uidmap`"), "{e}");
         // The real helper refuses a process that is not the caller's, in a

@@ -510,3 +510,56 @@ fn the_cli_says_how_to_add_missing_subordinate_ids_as_root() {
         assert!(stderr.contains("the uid ranges of --uid-range are too small"), "{stderr}");
     });
 }
+
+/// Spawn cost with ranges (a root caller writes them; an unprivileged one
+/// runs `newuidmap` and `newgidmap`) against the single-id map, measured
+/// interleaved, for the default policy (whose single-id spawns start from
+/// the template, which ranges do without) and for one without a mount
+/// namespace (the maps alone).
+#[test]
+#[ignore = "a measurement: cargo test --test id_ranges -- --ignored measure"]
+fn measure_spawn_cost_of_ranges() {
+    as_each_identity(|| {
+        let Some((ranged_default, _)) = ranged() else {
+            return;
+        };
+        let mut single_default = Sandbox::new();
+        single_default.uid(0).gid(0);
+        let no_mounts = stockade::Namespaces::USER | stockade::Namespaces::PID;
+        let mut single_bare = single_default.clone();
+        single_bare.namespaces(no_mounts);
+        let mut ranged_bare = ranged_default.clone();
+        ranged_bare.namespaces(no_mounts);
+        let policies = [
+            ("default, single map", &single_default),
+            ("default, ranges", &ranged_default),
+            ("user+pid only, single map", &single_bare),
+            ("user+pid only, ranges", &ranged_bare),
+        ];
+        let mut times: Vec<Vec<std::time::Duration>> = vec![Vec::new(); policies.len()];
+        for round in 0..12 {
+            for (i, (_, sb)) in policies.iter().enumerate() {
+                let t = std::time::Instant::now();
+                for _ in 0..20 {
+                    assert!(sb.status(&mut stockade::Command::new("/bin/true")).unwrap().success());
+                }
+                if round > 1 {
+                    times[i].push(t.elapsed() / 20);
+                }
+            }
+        }
+        let median = |v: &mut Vec<std::time::Duration>| {
+            v.sort();
+            v[v.len() / 2]
+        };
+        let m: Vec<std::time::Duration> = times.iter_mut().map(median).collect();
+        for (i, (name, _)) in policies.iter().enumerate() {
+            eprintln!("measured: {name}: {:?} per spawn", m[i]);
+        }
+        eprintln!(
+            "measured: ranges/single: {:.2} (default policy), {:.2} (user+pid only)",
+            m[1].as_secs_f64() / m[0].as_secs_f64(),
+            m[3].as_secs_f64() / m[2].as_secs_f64()
+        );
+    });
+}

@@ -48,10 +48,16 @@ pub(super) struct RangeMaps {
 }
 
 impl RangeMaps {
-    /// Writes both maps for the supervisor `pid`.
+    /// Writes both maps for the supervisor `pid` (both helpers, when it
+    /// takes them, at once).
     pub(super) fn write(&self, pid: u32) -> Result<(), crate::ids::Error> {
-        crate::ids::write(pid, &self.uid)?;
-        crate::ids::write(pid, &self.gid)
+        use crate::ids::{Pending, start};
+        let uid = start(pid, &self.uid);
+        let gid = start(pid, &self.gid);
+        // Each helper started is waited for, whatever the other did.
+        let uid = uid.and_then(Pending::finish);
+        let gid = gid.and_then(Pending::finish);
+        uid.and(gid)
     }
 }
 
