@@ -128,15 +128,16 @@ impl fmt::Display for Origin {
 #[non_exhaustive]
 pub enum Error {
     /// Ranges were asked for without a user namespace.
-    #[error(
-        "invalid {kind} ranges: ranges map ids of a user namespace; add Namespaces::USER"
-    )]
+    #[error("invalid {kind} ranges: ranges map ids of a user namespace; add Namespaces::USER")]
     NeedsUserNamespace {
         /// Which map.
         kind: IdKind,
     },
     /// A range maps no id, or runs past the last valid id.
-    #[error("invalid {kind} range {range}: it must map at least one id and end below {}", u32::MAX)]
+    #[error(
+        "invalid {kind} range {range}: it must map at least one id and end below {}",
+        u32::MAX
+    )]
     InvalidRange {
         /// Which map.
         kind: IdKind,
@@ -419,11 +420,7 @@ pub(crate) fn parse_subordinate(text: &str, name: Option<&str>, id: u32) -> Vec<
 }
 
 /// The caller's entries in the subordinate id file of `kind`.
-fn read_subordinate(
-    kind: IdKind,
-    file: &Path,
-    user: &Caller,
-) -> Result<Vec<(u32, u32)>, Error> {
+fn read_subordinate(kind: IdKind, file: &Path, user: &Caller) -> Result<Vec<(u32, u32)>, Error> {
     let id = user.id(kind);
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
@@ -596,9 +593,7 @@ pub(crate) fn plan(
             }
             (subordinate_map(program, own, &subs), origin)
         }
-        Source::Explicit(ranges) => {
-            (ranges.clone(), Origin::Explicit(kind))
-        }
+        Source::Explicit(ranges) => (ranges.clone(), Origin::Explicit(kind)),
     };
     if lines.len() > MAX_RANGES {
         return Err(Error::TooManyRanges {
@@ -843,14 +838,24 @@ mod tests {
         let m = plan(IdKind::Uid, &Source::Subordinate, 0, &alice, &f).unwrap();
         assert!(m.helper);
         assert_eq!(m.text(), "0 1000 1\n1 100000 65535\n");
-        let e = plan(IdKind::Uid, &Source::Subordinate, 0, &caller(1001, "bob"), &f).unwrap_err();
+        let e = plan(
+            IdKind::Uid,
+            &Source::Subordinate,
+            0,
+            &caller(1001, "bob"),
+            &f,
+        )
+        .unwrap_err();
         assert!(matches!(e, Error::NoSubordinateIds { id: 1001, .. }), "{e}");
         assert!(
             e.to_string()
                 .contains("usermod --add-subuids 100000-165535 bob"),
             "{e}"
         );
-        let (_d2, missing) = (tempfile::tempdir().unwrap(), PathBuf::from("/nonexistent/subuid"));
+        let (_d2, missing) = (
+            tempfile::tempdir().unwrap(),
+            PathBuf::from("/nonexistent/subuid"),
+        );
         let e = plan(IdKind::Uid, &Source::Subordinate, 0, &alice, &missing).unwrap_err();
         assert!(matches!(e, Error::NoSubordinateIds { .. }), "{e}");
         let (_d3, f) = file("alice:100000:65536\nalice:165000:10\n");
@@ -872,7 +877,17 @@ mod tests {
         let ok = Source::Explicit(vec![IdRange::new(0, 1000, 1), IdRange::new(1, 100000, 100)]);
         assert!(plan(IdKind::Uid, &ok, 0, &alice, &f).unwrap().helper);
         let e = plan(IdKind::Uid, &ok, 500, &alice, &f).unwrap_err();
-        assert!(matches!(e, Error::TooSmall { id: 500, inside: true, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::TooSmall {
+                    id: 500,
+                    inside: true,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let not_own = Source::Explicit(vec![IdRange::new(0, 1000, 1), IdRange::new(1, 99999, 2)]);
         let e = plan(IdKind::Uid, &not_own, 0, &alice, &f).unwrap_err();
         assert!(matches!(e, Error::NotOwned { .. }), "{e}");
@@ -882,7 +897,11 @@ mod tests {
         assert!(matches!(e, Error::TooSmall { inside: false, .. }), "{e}");
         // Root maps anything that maps its own id.
         let root = Source::Explicit(vec![IdRange::new(0, 0, 65536)]);
-        assert!(!plan(IdKind::Uid, &root, 0, &caller(0, "root"), &f).unwrap().helper);
+        assert!(
+            !plan(IdKind::Uid, &root, 0, &caller(0, "root"), &f)
+                .unwrap()
+                .helper
+        );
     }
 
     #[test]
@@ -893,10 +912,7 @@ mod tests {
             r(vec![IdRange::new(0, 0, 0)]),
             Err(Error::InvalidRange { .. })
         ));
-        assert!(matches!(
-            r(vec![IdRange::new(0, u32::MAX - 1, 1)]),
-            Ok(())
-        ));
+        assert!(matches!(r(vec![IdRange::new(0, u32::MAX - 1, 1)]), Ok(())));
         assert!(matches!(
             r(vec![IdRange::new(0, u32::MAX - 1, 2)]),
             Err(Error::InvalidRange { .. })
@@ -907,7 +923,10 @@ mod tests {
         ));
         assert!(matches!(
             r(vec![IdRange::new(0, 0, 10), IdRange::new(50, 9, 10)]),
-            Err(Error::Overlap { side: "outside", .. })
+            Err(Error::Overlap {
+                side: "outside",
+                ..
+            })
         ));
         let many = (0..341).map(|i| IdRange::new(i, i + 1000, 1)).collect();
         assert!(matches!(r(many), Err(Error::TooManyRanges { .. })));
@@ -926,11 +945,23 @@ mod tests {
             helper: true,
         };
         let e = start_with(1, &map, &["/nonexistent"]).err().unwrap();
-        assert!(matches!(e, Error::HelperMissing { helper: "newgidmap", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::HelperMissing {
+                    helper: "newgidmap",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(e.to_string().contains("package `uidmap`"), "{e}");
         // The real helper refuses a process that is not the caller's, in a
         // namespace that is not new, with ids not granted.
-        if HELPER_DIRS.iter().any(|d| Path::new(d).join("newgidmap").is_file()) {
+        if HELPER_DIRS
+            .iter()
+            .any(|d| Path::new(d).join("newgidmap").is_file())
+        {
             let e = write(1, &map).unwrap_err();
             let Error::HelperFailed { stderr, args, .. } = &e else {
                 panic!("{e:?}");

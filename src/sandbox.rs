@@ -108,14 +108,20 @@ impl Sandbox {
     /// own uid and what `/etc/subuid` grants it, through `newuidmap`.
     /// Replaces [`subordinate_ids`](Sandbox::subordinate_ids) for uids; an
     /// empty list goes back to the single uid.
-    pub fn uid_ranges(&mut self, ranges: impl IntoIterator<Item = crate::ids::IdRange>) -> &mut Self {
+    pub fn uid_ranges(
+        &mut self,
+        ranges: impl IntoIterator<Item = crate::ids::IdRange>,
+    ) -> &mut Self {
         self.cfg.uid_ranges = explicit(ranges);
         self.changed()
     }
 
     /// Maps these ranges of gids, as [`uid_ranges`](Sandbox::uid_ranges)
     /// does uids (`/etc/subgid`, `newgidmap`).
-    pub fn gid_ranges(&mut self, ranges: impl IntoIterator<Item = crate::ids::IdRange>) -> &mut Self {
+    pub fn gid_ranges(
+        &mut self,
+        ranges: impl IntoIterator<Item = crate::ids::IdRange>,
+    ) -> &mut Self {
         self.cfg.gid_ranges = explicit(ranges);
         self.changed()
     }

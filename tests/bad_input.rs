@@ -788,14 +788,19 @@ fn cases() -> Vec<Case> {
                 let me = nix::unistd::geteuid().as_raw();
                 s.uid(7).uid_ranges([IdRange::new(0, me, 1)]);
             },
-            Error::Ids(ids::Error::TooSmall { id: 7, inside: true, .. }),
+            Error::Ids(ids::Error::TooSmall {
+                id: 7,
+                inside: true,
+                ..
+            }),
             "program's uid 7"
         ),
         case!(
             "gid ranges that miss the caller's gid",
             |s, c| {
                 let me = nix::unistd::getegid().as_raw();
-                s.gid(0).gid_ranges([IdRange::new(0, me.wrapping_add(1), 1)]);
+                s.gid(0)
+                    .gid_ranges([IdRange::new(0, me.wrapping_add(1), 1)]);
             },
             Error::Ids(ids::Error::TooSmall { inside: false, .. }),
             "caller's gid"
@@ -806,7 +811,8 @@ fn cases() -> Vec<Case> {
             "uid range not granted in /etc/subuid",
             |s, c| {
                 let me = nix::unistd::geteuid().as_raw();
-                s.uid(0).uid_ranges([IdRange::new(0, me, 1), IdRange::new(1, 7, 1)]);
+                s.uid(0)
+                    .uid_ranges([IdRange::new(0, me, 1), IdRange::new(1, 7, 1)]);
             },
             Error::Ids(ids::Error::NotOwned { .. }),
             "/etc/subuid"

@@ -11,6 +11,18 @@ use std::path::{Path, PathBuf};
 use common::{TEST_UID, as_each_identity, as_root, is_root};
 use stockade::{Error, IdRange, Sandbox, ids};
 
+/// The outside (uid, gid) of inside id `n` (n >= 1).
+type OutsideOf = Box<dyn Fn(u32) -> (u32, u32)>;
+
+/// An exclusive lock on `path`, held until the file is dropped.
+fn lock(path: &Path) -> std::fs::File {
+    let f = std::fs::File::create(path).unwrap();
+    // SAFETY: flock on a descriptor we own.
+    let r = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) };
+    assert_eq!(r, 0);
+    f
+}
+
 /// Where the root caller's ranges map ids 1.. outside: far from any user.
 const ROOT_BASE: u32 = 3_000_000_000;
 
@@ -23,9 +35,7 @@ fn subordinate_setup() -> Option<(u32, u32)> {
     if is_root() {
         common::debian_package("newuidmap", "uidmap")?;
         common::debian_package("newgidmap", "uidmap")?;
-        let lock = std::fs::File::create("/run/stockade-test-subids.lock").unwrap();
-        // SAFETY: flock on a descriptor we own.
-        assert_eq!(unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) }, 0);
+        let _lock = lock(Path::new("/run/stockade-test-subids.lock"));
         for file in ["/etc/subuid", "/etc/subgid"] {
             let text = std::fs::read_to_string(file).unwrap_or_default();
             if entry(&text).is_some() {
@@ -58,7 +68,9 @@ fn subordinate_setup() -> Option<(u32, u32)> {
     match (read("/etc/subuid"), read("/etc/subgid")) {
         (Some(u), Some(g)) => Some((u, g)),
         _ => {
-            common::skip("the test uid has no /etc/subuid or /etc/subgid entry (the root run adds it)");
+            common::skip(
+                "the test uid has no /etc/subuid or /etc/subgid entry (the root run adds it)",
+            );
             None
         }
     }
@@ -80,7 +92,7 @@ fn entry(text: &str) -> Option<u32> {
 /// caller's subordinate ids when unprivileged, 0 to itself and the rest
 /// from [`ROOT_BASE`] when root. Returns it with the outside id of inside
 /// id `n` for n >= 1: (uid, gid).
-fn ranged() -> Option<(Sandbox, Box<dyn Fn(u32) -> (u32, u32)>)> {
+fn ranged() -> Option<(Sandbox, OutsideOf)> {
     let mut sb = Sandbox::new();
     sb.uid(0).gid(0);
     keep_admin_caps(&mut sb);
@@ -108,12 +120,16 @@ fn ranges_map_many_ids_and_chown_and_setgroups_work() {
         let dir = tempfile::tempdir().unwrap();
         sb.bind_rw(dir.path(), "/work");
         let child = sb
-            .spawn(common::sh(
-                "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; \
+            .spawn(
+                common::sh(
+                    "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; \
                  cd /work && touch a b c && chown 1000:2000 a && chown 42:43 b && \
                  chown 65000:65001 c && stat -c '%u:%g' a b c && \
                  setpriv --groups 5,6,1000 id -G",
-            ).stdout(stockade::Stdio::piped()).stderr(stockade::Stdio::piped()))
+                )
+                .stdout(stockade::Stdio::piped())
+                .stderr(stockade::Stdio::piped()),
+            )
             .unwrap();
         let e = child.enforcement().clone();
         let out = child.wait_with_output().unwrap();
@@ -137,7 +153,10 @@ fn ranges_map_many_ids_and_chown_and_setgroups_work() {
             .map(|r| vec![r.inside.into(), r.outside.into(), r.count.into()])
             .collect();
         assert_eq!(shown, want, "{stdout}");
-        assert!(stdout.contains("1000:2000\n42:43\n65000:65001\n"), "{stdout}");
+        assert!(
+            stdout.contains("1000:2000\n42:43\n65000:65001\n"),
+            "{stdout}"
+        );
         assert!(stdout.ends_with("0 5 6 1000\n"), "{stdout}");
         // The host sees the ids outside.
         for (name, (u, g)) in [("a", (1000, 2000)), ("b", (42, 43)), ("c", (65000, 65001))] {
@@ -159,7 +178,9 @@ fn a_containers_execs_run_as_its_program_ids_with_the_ranges() {
         sb.uid(7).gid(8);
         let mut c = sb.start().unwrap();
         let out = c
-            .output(&mut common::sh("id -u; id -g; id -G; wc -l < /proc/self/uid_map"))
+            .output(&mut common::sh(
+                "id -u; id -g; id -G; wc -l < /proc/self/uid_map",
+            ))
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{stdout}");
@@ -174,7 +195,10 @@ fn a_containers_execs_run_as_its_program_ids_with_the_ranges() {
 fn without_subordinate_entries_the_error_says_how_to_add_them_as_root() {
     as_root(|| {
         let text = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
-        if text.lines().any(|l| l.starts_with("root:") || l.starts_with("0:")) {
+        if text
+            .lines()
+            .any(|l| l.starts_with("root:") || l.starts_with("0:"))
+        {
             return common::skip("root has an /etc/subuid entry here");
         }
         let mut sb = Sandbox::new();
@@ -186,7 +210,8 @@ fn without_subordinate_entries_the_error_says_how_to_add_them_as_root() {
             "{e:?}"
         );
         assert!(
-            e.to_string().contains("usermod --add-subuids 100000-165535 root"),
+            e.to_string()
+                .contains("usermod --add-subuids 100000-165535 root"),
             "{e}"
         );
     });
@@ -214,7 +239,9 @@ fn an_unprivileged_caller_maps_only_what_it_was_granted() {
         );
         // Within the grant it works.
         sb.uid_ranges([IdRange::new(0, me, 1), IdRange::new(1, u + 10, 5)]);
-        let out = sb.output(&mut common::sh("cat /proc/self/uid_map")).unwrap();
+        let out = sb
+            .output(&mut common::sh("cat /proc/self/uid_map"))
+            .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{stdout}");
         assert_eq!(stdout.lines().count(), 2, "{stdout}");
@@ -225,7 +252,15 @@ fn an_unprivileged_caller_maps_only_what_it_was_granted() {
 /// sandbox drops every capability by default).
 fn keep_admin_caps(sb: &mut Sandbox) {
     use stockade::caps::Capability as C;
-    for c in [C::Chown, C::DacOverride, C::Fowner, C::Fsetid, C::Setuid, C::Setgid, C::AuditWrite] {
+    for c in [
+        C::Chown,
+        C::DacOverride,
+        C::Fowner,
+        C::Fsetid,
+        C::Setuid,
+        C::Setgid,
+        C::AuditWrite,
+    ] {
         sb.keep_capability(c);
     }
 }
@@ -237,9 +272,7 @@ fn debian_tree() -> Option<(PathBuf, PathBuf)> {
     let tree = base.join("debian-bookworm-minbase");
     let deb = base.join("stockade-hello.deb");
     if is_root() {
-        let lock = std::fs::File::create(base.join("debian.lock")).unwrap();
-        // SAFETY: flock on a descriptor we own.
-        assert_eq!(unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) }, 0);
+        let _lock = lock(&base.join("debian.lock"));
         if !tree.join("etc/debian_version").exists() {
             let mmdebstrap = common::debian_package("mmdebstrap", "mmdebstrap")?;
             let partial = base.join("debian-bookworm-minbase.partial");
@@ -333,7 +366,11 @@ fn shifted_copy(tree: &Path, sub: (u32, u32)) -> Option<PathBuf> {
             std::os::unix::fs::lchown(&p, Some(u), Some(g)).unwrap();
             if !m.file_type().is_symlink() {
                 // chown clears the set-id bits: they come back.
-                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(m.mode() & 0o7777)).unwrap();
+                std::fs::set_permissions(
+                    &p,
+                    std::os::unix::fs::PermissionsExt::from_mode(m.mode() & 0o7777),
+                )
+                .unwrap();
             }
             if m.is_dir() {
                 stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
@@ -398,8 +435,14 @@ fn a_debian_userland_adds_users_and_installs_packages() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{stdout}\n{stderr}");
-        assert!(stdout.contains("uid=1000(alice) gid=1000(alice) groups=1000(alice)"), "{stdout}");
-        assert!(stdout.contains("alice:alice\n1234:5678\nalice:users\nhello\n"), "{stdout}");
+        assert!(
+            stdout.contains("uid=1000(alice) gid=1000(alice) groups=1000(alice)"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("alice:alice\n1234:5678\nalice:users\nhello\n"),
+            "{stdout}"
+        );
         assert!(stdout.contains("Status: install ok installed"), "{stdout}");
         assert!(before == fingerprint(&tree), "the lower tree changed");
     });
@@ -412,7 +455,11 @@ fn cli() -> PathBuf {
         .unwrap()
         .join("examples")
         .join("stockade");
-    assert!(target.exists(), "example binary {} not built", target.display());
+    assert!(
+        target.exists(),
+        "example binary {} not built",
+        target.display()
+    );
     common::world_executable(&target)
 }
 
@@ -422,7 +469,12 @@ fn cli_range_args() -> Vec<String> {
     let mut v: Vec<String> = ["--uid", "0", "--gid", "0"].map(String::from).to_vec();
     if is_root() {
         for o in ["--uid-range", "--gid-range"] {
-            v.extend([o.into(), "0:0:1".into(), o.into(), format!("1:{}:65535", ROOT_BASE + 1)]);
+            v.extend([
+                o.into(),
+                "0:0:1".into(),
+                o.into(),
+                format!("1:{}:65535", ROOT_BASE + 1),
+            ]);
         }
     } else {
         v.push("--subids".into());
@@ -436,7 +488,10 @@ fn the_cli_maps_ranges_for_run_and_start() {
         if subordinate_setup().is_none() {
             return;
         }
-        let runtime = tempfile::Builder::new().prefix("sx").tempdir_in("/tmp").unwrap();
+        let runtime = tempfile::Builder::new()
+            .prefix("sx")
+            .tempdir_in("/tmp")
+            .unwrap();
         let run = |args: &[String]| {
             let out = std::process::Command::new(cli())
                 .env("XDG_RUNTIME_DIR", runtime.path())
@@ -459,7 +514,15 @@ fn the_cli_maps_ranges_for_run_and_start() {
         let mut start: Vec<String> = vec!["start".into(), name.clone()];
         start.extend(ranges);
         run(&start);
-        let out = run(&["exec", &name, "--", "sh", "-c", "id -u; wc -l < /proc/self/gid_map"].map(String::from));
+        let out = run(&[
+            "exec",
+            &name,
+            "--",
+            "sh",
+            "-c",
+            "id -u; wc -l < /proc/self/gid_map",
+        ]
+        .map(String::from));
         run(&["stop".into(), name]);
         assert_eq!(out, "0\n2\n");
     });
@@ -492,7 +555,7 @@ fn the_cli_says_how_to_add_missing_subordinate_ids_as_root() {
         assert_eq!(out.status.code(), Some(125), "{stderr}");
         assert!(
             stderr.contains("/etc/subuid has no entry for user")
-                && stderr.contains(&format!("usermod --add-subuids 100000-165535")),
+                && stderr.contains("usermod --add-subuids 100000-165535"),
             "{stderr}"
         );
         // An explicit range in the command line's words.
@@ -507,7 +570,10 @@ fn the_cli_says_how_to_add_missing_subordinate_ids_as_root() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("the uid ranges of --uid-range are too small"), "{stderr}");
+        assert!(
+            stderr.contains("the uid ranges of --uid-range are too small"),
+            "{stderr}"
+        );
     });
 }
 
@@ -541,7 +607,11 @@ fn measure_spawn_cost_of_ranges() {
             for (i, (_, sb)) in policies.iter().enumerate() {
                 let t = std::time::Instant::now();
                 for _ in 0..20 {
-                    assert!(sb.status(&mut stockade::Command::new("/bin/true")).unwrap().success());
+                    assert!(
+                        sb.status(&mut stockade::Command::new("/bin/true"))
+                            .unwrap()
+                            .success()
+                    );
                 }
                 if round > 1 {
                     times[i].push(t.elapsed() / 20);

@@ -418,8 +418,12 @@ fn parse_options(
             "--uid" => o.uid = Some(num(val(it, "--uid")?, "--uid", "a number")?),
             "--gid" => o.gid = Some(num(val(it, "--gid")?, "--gid", "a number")?),
             "--subids" => o.subids = true,
-            "--uid-range" => o.uid_ranges.push(id_range(val(it, "--uid-range")?, "--uid-range")?),
-            "--gid-range" => o.gid_ranges.push(id_range(val(it, "--gid-range")?, "--gid-range")?),
+            "--uid-range" => o
+                .uid_ranges
+                .push(id_range(val(it, "--uid-range")?, "--uid-range")?),
+            "--gid-range" => o
+                .gid_ranges
+                .push(id_range(val(it, "--gid-range")?, "--gid-range")?),
             "--setenv" => {
                 let k = val(it, "--setenv")?;
                 let v = val(it, "--setenv")?;
