@@ -56,7 +56,9 @@ pub struct Enforcement {
     /// The uid map in force when the policy maps ranges of uids
     /// ([`Sandbox::uid_ranges`](crate::Sandbox::uid_ranges),
     /// [`Sandbox::subordinate_ids`](crate::Sandbox::subordinate_ids)),
-    /// every range of it; empty for the single uid of [`uid`](Self::uid).
+    /// every line of it (a kind the policy gives no ranges keeps its single
+    /// id, and that is its one line); empty without ranges, where
+    /// [`uid`](Self::uid) says it all.
     pub uid_ranges: Vec<crate::ids::IdRange>,
     /// The gid map in force when the policy maps ranges, as
     /// [`uid_ranges`](Self::uid_ranges). With ranges of gids,
