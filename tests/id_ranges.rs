@@ -265,17 +265,24 @@ fn keep_admin_caps(sb: &mut Sandbox) {
     }
 }
 
-/// The cached Debian bookworm minbase tree (built as root with mmdebstrap),
-/// and a local package to install in it.
-fn debian_tree() -> Option<(PathBuf, PathBuf)> {
+/// The Debian bookworm minbase tree the test set-up builds as root with
+/// mmdebstrap, its owners shifted as a sandbox with the test uid's
+/// subordinate ids maps them (0 to the test uid, `n` to the `n`th
+/// subordinate id), so that root and unprivileged callers map it alike
+/// (cached; one tree, as a copy costs as much disk again); and a local
+/// package to install in it, built with dpkg-deb.
+fn debian_tree(sub: (u32, u32)) -> Option<(PathBuf, PathBuf)> {
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let tree = base.join("debian-bookworm-minbase");
+    let tree = base.join(format!(
+        "debian-bookworm-minbase-{TEST_UID}-{}-{}",
+        sub.0, sub.1
+    ));
     let deb = base.join("stockade-hello.deb");
     if is_root() {
         let _lock = lock(&base.join("debian.lock"));
         if !tree.join("etc/debian_version").exists() {
             let mmdebstrap = common::debian_package("mmdebstrap", "mmdebstrap")?;
-            let partial = base.join("debian-bookworm-minbase.partial");
+            let partial = tree.with_extension("partial");
             let _ = std::fs::remove_dir_all(&partial);
             let st = std::process::Command::new(mmdebstrap)
                 .args(["--variant=minbase", "bookworm"])
@@ -283,6 +290,7 @@ fn debian_tree() -> Option<(PathBuf, PathBuf)> {
                 .status()
                 .unwrap();
             assert!(st.success(), "mmdebstrap failed");
+            shift(&partial, sub);
             std::fs::rename(&partial, &tree).unwrap();
         }
         if !deb.exists() {
@@ -314,6 +322,27 @@ fn debian_tree() -> Option<(PathBuf, PathBuf)> {
     Some((tree, deb))
 }
 
+/// Shifts the owners of every file in `tree`: id 0 to the test uid (gid),
+/// id `n` to the `n`th subordinate id from `sub`.
+fn shift(tree: &Path, sub: (u32, u32)) {
+    use std::os::unix::fs::PermissionsExt;
+    let shift = |id: u32, base: u32| if id == 0 { TEST_UID } else { base + id - 1 };
+    let mut stack = vec![tree.to_owned()];
+    while let Some(p) = stack.pop() {
+        let m = p.symlink_metadata().unwrap();
+        let (u, g) = (shift(m.uid(), sub.0), shift(m.gid(), sub.1));
+        std::os::unix::fs::lchown(&p, Some(u), Some(g)).unwrap();
+        if !m.file_type().is_symlink() {
+            // chown clears the set-id bits: they come back.
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m.mode() & 0o7777))
+                .unwrap();
+        }
+        if m.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+        }
+    }
+}
+
 /// What the test compares of the lower tree before and after.
 fn fingerprint(tree: &Path) -> Vec<(PathBuf, u32, u32, u32, Vec<u8>)> {
     let mut out = Vec::new();
@@ -339,52 +368,6 @@ fn fingerprint(tree: &Path) -> Vec<(PathBuf, u32, u32, u32, Vec<u8>)> {
     out
 }
 
-/// A copy of `tree` whose owners are shifted as the test uid's sandbox with
-/// subordinate ids maps them (0 to the test uid, `n` to the `n`th
-/// subordinate id), so that the unprivileged caller's userland owns its
-/// files as a root caller's does. Made by the root run, cached.
-fn shifted_copy(tree: &Path, sub: (u32, u32)) -> Option<PathBuf> {
-    let copy = tree.with_file_name(format!(
-        "debian-bookworm-minbase-{TEST_UID}-{}-{}",
-        sub.0, sub.1
-    ));
-    if is_root() && !copy.join("etc/debian_version").exists() {
-        let partial = copy.with_extension("partial");
-        let _ = std::fs::remove_dir_all(&partial);
-        let st = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(tree)
-            .arg(&partial)
-            .status()
-            .unwrap();
-        assert!(st.success(), "cp -a failed");
-        let shift = |id: u32, base: u32| if id == 0 { TEST_UID } else { base + id - 1 };
-        let mut stack = vec![partial.clone()];
-        while let Some(p) = stack.pop() {
-            let m = p.symlink_metadata().unwrap();
-            let (u, g) = (shift(m.uid(), sub.0), shift(m.gid(), sub.1));
-            std::os::unix::fs::lchown(&p, Some(u), Some(g)).unwrap();
-            if !m.file_type().is_symlink() {
-                // chown clears the set-id bits: they come back.
-                std::fs::set_permissions(
-                    &p,
-                    std::os::unix::fs::PermissionsExt::from_mode(m.mode() & 0o7777),
-                )
-                .unwrap();
-            }
-            if m.is_dir() {
-                stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
-            }
-        }
-        std::fs::rename(&partial, &copy).unwrap();
-    }
-    if !copy.join("etc/debian_version").exists() {
-        common::skip("the shifted Debian tree is made by the root run");
-        return None;
-    }
-    Some(copy)
-}
-
 #[test]
 #[cfg_attr(
     stockade_vm,
@@ -392,27 +375,28 @@ fn shifted_copy(tree: &Path, sub: (u32, u32)) -> Option<PathBuf> {
 )]
 fn a_debian_userland_adds_users_and_installs_packages() {
     as_each_identity(|| {
-        let sub = subordinate_setup();
-        let Some((tree, deb)) = debian_tree() else {
+        let Some(sub) = subordinate_setup() else {
             return;
         };
-        let Some(sub) = sub else {
+        let Some((tree, deb)) = debian_tree(sub) else {
             return;
         };
-        let shifted = shifted_copy(&tree, sub);
         let mut sb = Sandbox::new();
-        let tree = if is_root() {
-            // Root maps any range: the tree's own ids, to themselves.
-            let all = [IdRange::new(0, 0, 65536)];
-            sb.uid_ranges(all).gid_ranges(all);
-            tree
+        if is_root() {
+            // A root caller maps any range: here the test uid's, as
+            // `subordinate_ids` maps them for it, and its own uid 0 (the
+            // sandbox's first process runs as it) to an id of its own.
+            let map = |first| {
+                [
+                    IdRange::new(0, TEST_UID, 1),
+                    IdRange::new(1, first, 65535),
+                    IdRange::new(65536, 0, 1),
+                ]
+            };
+            sb.uid_ranges(map(sub.0)).gid_ranges(map(sub.1));
         } else {
             sb.subordinate_ids(true);
-            match shifted {
-                Some(t) => t,
-                None => return,
-            }
-        };
+        }
         let before = fingerprint(&tree);
         sb.root_dir(&tree)
             .uid(0)
