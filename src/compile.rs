@@ -107,6 +107,9 @@ pub(crate) fn nproc_scope(
 
 pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
     let ns = cfg.namespaces;
+    let userns = ns.contains(Namespaces::USER);
+    crate::ids::check(crate::error::IdKind::Uid, &cfg.uid_ranges, userns)?;
+    crate::ids::check(crate::error::IdKind::Gid, &cfg.gid_ranges, userns)?;
     if let Some(h) = &cfg.hostname {
         let reason = if !ns.contains(Namespaces::UTS) {
             Some(HostnameProblem::NoUtsNamespace)

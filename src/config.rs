@@ -18,6 +18,9 @@ pub(crate) struct Config {
     pub(crate) namespaces: Namespaces,
     pub(crate) uid: Option<u32>,
     pub(crate) gid: Option<u32>,
+    /// How the user namespace maps uids and gids besides the program's.
+    pub(crate) uid_ranges: crate::ids::Source,
+    pub(crate) gid_ranges: crate::ids::Source,
     pub(crate) hostname: Option<OsString>,
     pub(crate) inherit_env: bool,
     pub(crate) kill_on_drop: bool,
@@ -49,6 +52,8 @@ impl Default for Config {
             namespaces: Namespaces::default(),
             uid: None,
             gid: None,
+            uid_ranges: crate::ids::Source::Single,
+            gid_ranges: crate::ids::Source::Single,
             hostname: None,
             inherit_env: false,
             kill_on_drop: true,

@@ -53,6 +53,17 @@ pub struct Enforcement {
     pub uid: Option<IdMapping>,
     /// The gid inside and the id it maps to outside (`None`: unchanged).
     pub gid: Option<IdMapping>,
+    /// The uid map in force when the policy maps ranges of uids
+    /// ([`Sandbox::uid_ranges`](crate::Sandbox::uid_ranges),
+    /// [`Sandbox::subordinate_ids`](crate::Sandbox::subordinate_ids)),
+    /// every line of it (a kind the policy gives no ranges keeps its single
+    /// id, and that is its one line); empty without ranges, where
+    /// [`uid`](Self::uid) says it all.
+    pub uid_ranges: Vec<crate::ids::IdRange>,
+    /// The gid map in force when the policy maps ranges, as
+    /// [`uid_ranges`](Self::uid_ranges). With ranges of gids,
+    /// `setgroups(2)` is allowed in the sandbox.
+    pub gid_ranges: Vec<crate::ids::IdRange>,
     /// Whether the sandbox has its own root filesystem.
     pub filesystem: bool,
     /// Whether that root filesystem started as a copy of the policy's
@@ -143,6 +154,12 @@ impl fmt::Display for Enforcement {
         if let Some(g) = self.gid {
             write!(f, "; gid {} -> {}", g.inside, g.outside)?;
         }
+        for (kind, ranges) in [("uid", &self.uid_ranges), ("gid", &self.gid_ranges)] {
+            if !ranges.is_empty() {
+                let r: Vec<String> = ranges.iter().map(ToString::to_string).collect();
+                write!(f, "; {kind} map {}", r.join(","))?;
+            }
+        }
         write!(
             f,
             "; filesystem: {}",
@@ -221,6 +238,8 @@ mod tests {
             namespaces: Namespaces::USER,
             uid: None,
             gid: None,
+            uid_ranges: Vec::new(),
+            gid_ranges: Vec::new(),
             filesystem: false,
             filesystem_template: false,
             system_view_idmapped: false,

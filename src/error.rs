@@ -107,6 +107,12 @@ pub enum Error {
     #[error(transparent)]
     Setup(#[from] SetupError),
 
+    /// The sandbox's uid or gid ranges cannot be mapped: invalid ranges,
+    /// no subordinate ids for the caller, or the setuid helper missing or
+    /// refusing (see [`crate::ids`]).
+    #[error(transparent)]
+    Ids(#[from] crate::ids::Error),
+
     /// Creating, limiting or placing the sandbox's cgroup failed (a missing
     /// controller is [`Error::Unsupported`] instead).
     #[error(transparent)]
@@ -341,6 +347,9 @@ pub enum ParentOp {
     /// Mapping the memory a container shares with the processes that set
     /// up its programs.
     MapSharedState,
+    /// Telling the sandbox's first process that the caller has written its
+    /// id maps (ranges, see [`crate::ids`]).
+    IdMaps,
 }
 
 impl fmt::Display for ParentOp {
@@ -356,6 +365,7 @@ impl fmt::Display for ParentOp {
             ParentOp::Wait => "wait for the sandbox",
             ParentOp::CreateLifeline => "create the lifeline pipe",
             ParentOp::SendToContainer => "hand the program to the container",
+            ParentOp::IdMaps => "hand the sandbox its id maps",
             ParentOp::MapSharedState => "map the container's shared state",
             ParentOp::IdmapSystemView => {
                 "make the idmapped mounts of the host's system directories"

@@ -194,6 +194,7 @@ mod enforcement;
 pub mod error;
 mod forksafe;
 pub mod fs;
+pub mod ids;
 #[cfg(feature = "landlock")]
 pub mod landlock;
 mod namespaces;
@@ -233,6 +234,7 @@ pub use compat::CompatLevel;
 pub use container::Container;
 pub use enforcement::{Enforcement, NprocScope};
 pub use error::{Error, Result};
+pub use ids::IdRange;
 pub use namespaces::{IdMapping, Namespaces};
 pub use net::Network;
 pub use rlimit::Rlimit;

@@ -33,6 +33,9 @@ pub(crate) const FLAG_KILLED: u32 = 4;
 /// A request the caller sends the supervisor on the report channel (one
 /// byte): kill the sandbox and report.
 pub(crate) const REQUEST_KILL: u8 = b'K';
+/// Caller to supervisor, during setup only: the caller has written the
+/// supervisor's id maps (ranges), and it may go on.
+pub(crate) const REQUEST_MAPS_WRITTEN: u8 = b'M';
 
 /// A request the caller sends the supervisor on the report channel, as two
 /// bytes: this byte, then a signal number (1 to 64) for the supervisor to

@@ -100,6 +100,53 @@ impl Sandbox {
         self.changed()
     }
 
+    /// Maps these ranges of uids in the sandbox's user namespace, in place
+    /// of the single uid it maps by default (see [`crate::ids`]). They must
+    /// map the program's uid inside ([`uid`](Sandbox::uid), or the
+    /// caller's) and the caller's effective uid outside, and may not
+    /// overlap. A root caller maps any range; an unprivileged one only its
+    /// own uid and what `/etc/subuid` grants it, through `newuidmap`.
+    /// Replaces [`subordinate_ids`](Sandbox::subordinate_ids) for uids; an
+    /// empty list goes back to the single uid.
+    pub fn uid_ranges(
+        &mut self,
+        ranges: impl IntoIterator<Item = crate::ids::IdRange>,
+    ) -> &mut Self {
+        self.cfg.uid_ranges = explicit(ranges);
+        self.changed()
+    }
+
+    /// Maps these ranges of gids, as [`uid_ranges`](Sandbox::uid_ranges)
+    /// does uids (`/etc/subgid`, `newgidmap`).
+    pub fn gid_ranges(
+        &mut self,
+        ranges: impl IntoIterator<Item = crate::ids::IdRange>,
+    ) -> &mut Self {
+        self.cfg.gid_ranges = explicit(ranges);
+        self.changed()
+    }
+
+    /// With `true`, the user namespace maps the program's uid and gid to
+    /// the caller's effective ones, as by default, and every other id from
+    /// 0 to 65535 (or as many as they hold) to the caller's subordinate ids
+    /// from `/etc/subuid` and `/etc/subgid` (`subuid(5)`; entries by user
+    /// name or number, in file order), so that the sandbox's own users,
+    /// `chown`, `su` and package managers work, and `setgroups(2)` is
+    /// allowed (see [`crate::ids`]). An unprivileged caller needs the
+    /// setuid helpers `newuidmap` and `newgidmap` (package `uidmap`).
+    /// Ranges given with [`uid_ranges`](Sandbox::uid_ranges) or
+    /// [`gid_ranges`](Sandbox::gid_ranges) take precedence for their kind.
+    pub fn subordinate_ids(&mut self, yes: bool) -> &mut Self {
+        for source in [&mut self.cfg.uid_ranges, &mut self.cfg.gid_ranges] {
+            match (yes, &*source) {
+                (true, crate::ids::Source::Single) => *source = crate::ids::Source::Subordinate,
+                (false, crate::ids::Source::Subordinate) => *source = crate::ids::Source::Single,
+                _ => {}
+            }
+        }
+        self.changed()
+    }
+
     /// Sets the hostname inside the sandbox (needs [`Namespaces::UTS`]).
     pub fn hostname(&mut self, name: impl AsRef<OsStr>) -> &mut Self {
         self.cfg.hostname = Some(name.as_ref().to_owned());
@@ -627,5 +674,15 @@ impl Sandbox {
 impl PartialEq for Sandbox {
     fn eq(&self, other: &Self) -> bool {
         self.cfg == other.cfg
+    }
+}
+
+/// The source of explicit ranges (none: the single id).
+fn explicit(ranges: impl IntoIterator<Item = crate::ids::IdRange>) -> crate::ids::Source {
+    let v: Vec<_> = ranges.into_iter().collect();
+    if v.is_empty() {
+        crate::ids::Source::Single
+    } else {
+        crate::ids::Source::Explicit(v)
     }
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{as_each_identity, assert_no_children, chain, fd_list, is_root};
-use stockade::{Error, Namespaces, Rlimit, Sandbox, caps, error, fs};
+use stockade::{Error, IdRange, Namespaces, Rlimit, Sandbox, caps, error, fs, ids};
 
 type Setup = Box<dyn Fn(&mut Sandbox, &mut stockade::Command)>;
 type Check = Box<dyn Fn(&Error) -> bool>;
@@ -750,8 +750,73 @@ fn cases() -> Vec<Case> {
             C(error::ConfigError::Fs(fs::Error::RootDestination { .. })),
             "mask"
         ),
+        case!(
+            "uid range of no ids",
+            |s, c| {
+                s.uid_ranges([IdRange::new(0, 0, 0)]);
+            },
+            Error::Ids(ids::Error::InvalidRange { .. }),
+            "uid range 0:0:0"
+        ),
+        case!(
+            "overlapping gid ranges",
+            |s, c| {
+                s.gid_ranges([IdRange::new(0, 10, 5), IdRange::new(4, 20, 5)]);
+            },
+            Error::Ids(ids::Error::Overlap { side: "inside", .. }),
+            "Sandbox::gid_ranges: 0:10:5 and 4:20:5 overlap"
+        ),
+        case!(
+            "too many uid ranges",
+            |s, c| {
+                s.uid_ranges((0..341).map(|i| IdRange::new(i, i + 1000, 1)));
+            },
+            Error::Ids(ids::Error::TooManyRanges { count: 341, .. }),
+            "341 ranges"
+        ),
+        case!(
+            "ranges without a user namespace",
+            |s, c| {
+                s.namespaces(Namespaces::empty()).subordinate_ids(true);
+            },
+            Error::Ids(ids::Error::NeedsUserNamespace { .. }),
+            "Namespaces::USER"
+        ),
+        case!(
+            "uid ranges that miss the program's uid",
+            |s, c| {
+                let me = nix::unistd::geteuid().as_raw();
+                s.uid(7).uid_ranges([IdRange::new(0, me, 1)]);
+            },
+            Error::Ids(ids::Error::TooSmall {
+                id: 7,
+                inside: true,
+                ..
+            }),
+            "program's uid 7"
+        ),
+        case!(
+            "gid ranges that miss the caller's gid",
+            |s, c| {
+                let me = nix::unistd::getegid().as_raw();
+                s.gid(0)
+                    .gid_ranges([IdRange::new(0, me.wrapping_add(1), 1)]);
+            },
+            Error::Ids(ids::Error::TooSmall { inside: false, .. }),
+            "caller's gid"
+        ),
     ];
     if !is_root() {
+        v.push(case!(
+            "uid range not granted in /etc/subuid",
+            |s, c| {
+                let me = nix::unistd::geteuid().as_raw();
+                s.uid(0)
+                    .uid_ranges([IdRange::new(0, me, 1), IdRange::new(1, 7, 1)]);
+            },
+            Error::Ids(ids::Error::NotOwned { .. }),
+            "/etc/subuid"
+        ));
         v.push(case!(
             "namespaces without a user namespace",
             |s, c| {

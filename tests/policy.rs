@@ -18,6 +18,11 @@ fn rich() -> Sandbox {
     sb.namespaces(Namespaces::default() | Namespaces::TIME)
         .uid(1000)
         .gid(100)
+        .subordinate_ids(true)
+        .uid_ranges([
+            stockade::IdRange::new(1000, 1000, 1),
+            stockade::IdRange::new(0, 100000, 1000),
+        ])
         .hostname("rich")
         .inherit_env(true)
         .kill_on_drop(false)

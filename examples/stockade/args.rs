@@ -26,6 +26,11 @@ pub struct Options {
     pub as_pid_1: bool,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// `--subids`: map the caller's subordinate ids.
+    pub subids: bool,
+    /// `--uid-range`, `--gid-range`: explicit ranges.
+    pub uid_ranges: Vec<stockade::IdRange>,
+    pub gid_ranges: Vec<stockade::IdRange>,
     pub timeout: Option<Duration>,
     pub cpu_time: Option<Duration>,
     pub rlimits: Vec<(Rlimit, u64)>,
@@ -187,6 +192,15 @@ environment.
   --hostname NAME          hostname inside the sandbox
   --as-pid-1               the program is pid 1 of the sandbox's pid namespace
   --uid N / --gid N        ids inside the sandbox (default: the caller's)
+  --subids                 map every other id from 0 to 65535 to the caller's
+                           subordinate ids (/etc/subuid, /etc/subgid; through
+                           newuidmap/newgidmap, package uidmap, unless root),
+                           so that users, chown and su work inside
+  --uid-range IN:OUT:COUNT / --gid-range IN:OUT:COUNT
+                           map COUNT ids from IN inside to OUT outside
+                           (repeatable; replaces --subids for that kind; an
+                           unprivileged caller may map only its own id and
+                           what /etc/subuid, /etc/subgid grant it)
   --chdir DIR              working directory inside the sandbox
   --setenv KEY VALUE       set an environment variable
   --unsetenv KEY           remove an environment variable
@@ -325,6 +339,22 @@ fn val(
     it.next().ok_or(ArgError::MissingValue { option })
 }
 
+/// An `INSIDE:OUTSIDE:COUNT` range for `option`.
+fn id_range(v: OsString, option: &'static str) -> Result<stockade::IdRange, ArgError> {
+    let parsed = v.to_str().and_then(|s| {
+        let mut f = s.split(':').map(|n| n.parse::<u32>().ok());
+        match (f.next()??, f.next()??, f.next()??, f.next()) {
+            (i, o, c, None) => Some(stockade::IdRange::new(i, o, c)),
+            _ => None,
+        }
+    });
+    parsed.ok_or(ArgError::BadValue {
+        option,
+        value: v,
+        expected: "INSIDE:OUTSIDE:COUNT (three numbers)",
+    })
+}
+
 /// A number for `option`.
 fn num<T: std::str::FromStr>(
     v: OsString,
@@ -387,6 +417,13 @@ fn parse_options(
             "--chdir" => o.chdir = Some(val(it, "--chdir")?.into()),
             "--uid" => o.uid = Some(num(val(it, "--uid")?, "--uid", "a number")?),
             "--gid" => o.gid = Some(num(val(it, "--gid")?, "--gid", "a number")?),
+            "--subids" => o.subids = true,
+            "--uid-range" => o
+                .uid_ranges
+                .push(id_range(val(it, "--uid-range")?, "--uid-range")?),
+            "--gid-range" => o
+                .gid_ranges
+                .push(id_range(val(it, "--gid-range")?, "--gid-range")?),
             "--setenv" => {
                 let k = val(it, "--setenv")?;
                 let v = val(it, "--setenv")?;

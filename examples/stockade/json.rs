@@ -90,6 +90,18 @@ pub fn enforcement(e: &Enforcement) -> String {
             None => j.raw(k, "null"),
         }
     }
+    for (k, ranges) in [("uid_ranges", &e.uid_ranges), ("gid_ranges", &e.gid_ranges)] {
+        let r: Vec<String> = ranges
+            .iter()
+            .map(|r| {
+                format!(
+                    "{{\"inside\":{},\"outside\":{},\"count\":{}}}",
+                    r.inside, r.outside, r.count
+                )
+            })
+            .collect();
+        j.raw(k, &format!("[{}]", r.join(",")));
+    }
     j.bool("filesystem", e.filesystem);
     j.bool("system_view_idmapped", e.system_view_idmapped);
     match &e.cgroup {

@@ -115,6 +115,15 @@ pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
     if let Some(g) = opts.gid {
         sb.gid(g);
     }
+    if opts.subids {
+        sb.subordinate_ids(true);
+    }
+    if !opts.uid_ranges.is_empty() {
+        sb.uid_ranges(opts.uid_ranges.iter().copied());
+    }
+    if !opts.gid_ranges.is_empty() {
+        sb.gid_ranges(opts.gid_ranges.iter().copied());
+    }
     if opts.inherit_env {
         sb.inherit_env(true);
     }
@@ -197,6 +206,12 @@ pub fn setup_failure_code(e: &Error) -> u8 {
 /// pointer to the opt-in when it is about a host secret).
 pub fn setup_failure_message(e: &Error) -> String {
     let mut m = format!("stockade: {}", one_line(e));
+    if matches!(e, Error::Ids(_)) {
+        // In the words of the command line.
+        m = m
+            .replace("Sandbox::uid_ranges", "--uid-range")
+            .replace("Sandbox::gid_ranges", "--gid-range");
+    }
     if matches!(
         e,
         Error::Config(stockade::error::ConfigError::Fs(

@@ -47,6 +47,7 @@ fn error_variant(e: &Error) -> &'static str {
         Error::Landlock(_) => "Landlock",
         Error::Setup(_) => "Setup",
         Error::Cgroup(_) => "Cgroup",
+        Error::Ids(_) => "Ids",
         Error::SupervisorVanished { .. } => "SupervisorVanished",
         Error::ContainerEnded => "ContainerEnded",
         Error::BadReport { .. } => "BadReport",
@@ -54,7 +55,7 @@ fn error_variant(e: &Error) -> &'static str {
         Error::Other(_) => "Other",
     }
 }
-const ERROR_VARIANTS: usize = 16 + cfg!(feature = "landlock") as usize;
+const ERROR_VARIANTS: usize = 17 + cfg!(feature = "landlock") as usize;
 
 fn config_variant(e: &ConfigError) -> &'static str {
     match e {
@@ -294,6 +295,15 @@ fn error_samples() -> Vec<(Error, Vec<&'static str>)> {
         ),
         (Error::ContainerEnded, vec!["container has ended"]),
         (
+            Error::Ids(crate::ids::Error::NoSubordinateIds {
+                kind: IdKind::Uid,
+                file: "/etc/subuid".into(),
+                user: "alice".into(),
+                id: 1000,
+            }),
+            vec!["/etc/subuid", "alice", "usermod --add-subuids"],
+        ),
+        (
             Error::Io {
                 op: ParentOp::Clone,
                 source: os(libc::EAGAIN),
@@ -526,6 +536,7 @@ fn detail_of_every_kind() {
         ParentOp::Wait,
         ParentOp::CreateLifeline,
         ParentOp::IdmapSystemView,
+        ParentOp::IdMaps,
     ] {
         let e = Error::Io {
             op,

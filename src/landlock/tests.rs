@@ -450,6 +450,8 @@ fn enforcement_display_says_whether_the_mirror_holds() {
         namespaces: crate::namespaces::Namespaces::empty(),
         uid: None,
         gid: None,
+        uid_ranges: Vec::new(),
+        gid_ranges: Vec::new(),
         filesystem: false,
         filesystem_template: false,
         system_view_idmapped: false,

@@ -33,6 +33,12 @@ pub(super) struct PolicyFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     gid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    subordinate_ids: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid_ranges: Option<Vec<crate::ids::IdRange>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gid_ranges: Option<Vec<crate::ids::IdRange>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     hostname: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     inherit_env: Option<bool>,
@@ -130,6 +136,11 @@ impl PolicyFile {
             net_filter: cfg.net_filter.then_some(true),
             uid: cfg.uid,
             gid: cfg.gid,
+            subordinate_ids: [&cfg.uid_ranges, &cfg.gid_ranges]
+                .contains(&&crate::ids::Source::Subordinate)
+                .then_some(true),
+            uid_ranges: explicit(&cfg.uid_ranges),
+            gid_ranges: explicit(&cfg.gid_ranges),
             hostname: cfg
                 .hostname
                 .as_deref()
@@ -169,6 +180,15 @@ impl PolicyFile {
         if let Some(g) = self.gid {
             sb.gid(g);
         }
+        if self.subordinate_ids == Some(true) {
+            sb.subordinate_ids(true);
+        }
+        if let Some(r) = self.uid_ranges {
+            sb.uid_ranges(r);
+        }
+        if let Some(r) = self.gid_ranges {
+            sb.gid_ranges(r);
+        }
         if let Some(h) = &self.hostname {
             sb.hostname(h);
         }
@@ -207,5 +227,13 @@ impl PolicyFile {
             sb.seccomp(s.to_policy());
         }
         sb
+    }
+}
+
+/// Explicit ranges, for the file.
+fn explicit(source: &crate::ids::Source) -> Option<Vec<crate::ids::IdRange>> {
+    match source {
+        crate::ids::Source::Explicit(r) => Some(r.clone()),
+        _ => None,
     }
 }

@@ -27,6 +27,8 @@
 //! | `namespaces` | names from `user`, `mount`, `pid`, `net`, `ipc`, `uts`, `cgroup`, `time` | [`namespaces`](Sandbox::namespaces) |
 //! | `net_filter` | boolean (features `seccomp` and `landlock`) | [`network`](Sandbox::network) ([`Network::Blocked`](crate::Network::Blocked)) |
 //! | `uid`, `gid` | ids inside the sandbox | [`uid`](Sandbox::uid), [`gid`](Sandbox::gid) |
+//! | `subordinate_ids` | boolean | [`subordinate_ids`](Sandbox::subordinate_ids) (for the kinds without ranges) |
+//! | `uid_ranges`, `gid_ranges` | tables `{ inside, outside, count }` | [`uid_ranges`](Sandbox::uid_ranges), [`gid_ranges`](Sandbox::gid_ranges) |
 //! | `hostname` | string | [`hostname`](Sandbox::hostname) |
 //! | `inherit_env`, `kill_on_drop`, `die_with_parent` | booleans | the methods of the same names |
 //! | `capabilities.keep` | names such as `"CAP_NET_BIND_SERVICE"` | [`keep_capability`](Sandbox::keep_capability) |

@@ -124,6 +124,16 @@ impl Channel {
         self.lifeline_dups.clear();
     }
 
+    /// Tells the supervisor that its id maps are written.
+    pub(super) fn maps_written(&self) -> Result<(), Error> {
+        nix::unistd::write(&self.report, &[record::REQUEST_MAPS_WRITTEN])
+            .map(drop)
+            .map_err(|e| Error::Io {
+                op: ParentOp::IdMaps,
+                source: e.into(),
+            })
+    }
+
     /// Reads the report socket until the supervisor says `Running`, a setup
     /// step reports an error, or it closes.
     pub(super) fn read_setup(&self) -> Result<SetupReport, Error> {

@@ -38,6 +38,8 @@ pub(crate) struct Target<'a> {
     /// address space.
     pub(crate) shared: &'a Shared,
     pub(crate) set_ids: Option<(u32, u32)>,
+    /// The switch to `set_ids` keeps the supplementary groups.
+    pub(crate) keep_groups: bool,
     /// The leaf cgroup's directory and `cgroup.procs`, as the supervisor
     /// holds them (-1: none).
     pub(crate) cgroup_fds: (RawFd, RawFd),
@@ -109,6 +111,8 @@ pub(crate) fn exec(
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),
         new_time_ns: ns.contains(Namespaces::TIME),
         set_ids: t.set_ids,
+        keep_groups: t.keep_groups,
+        await_maps: false,
         cwd: cwd.0,
         cwd_in_root: ns.contains(Namespaces::MOUNT),
         cwd_required: cwd.1,

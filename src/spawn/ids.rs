@@ -2,7 +2,8 @@
 //! the ids a root caller switches to.
 
 use crate::config::Config;
-use crate::error::{ConfigError, IdKind, IdentityProblem, NamespaceProblem};
+use crate::error::{ConfigError, Error, IdKind, IdentityProblem, NamespaceProblem};
+use crate::ids::Source;
 use crate::namespaces::{IdMapping, Namespaces};
 use crate::zone::plan::IdMaps;
 
@@ -34,17 +35,42 @@ pub(super) struct Identity {
     /// The caller is root (its program would own the host's root-owned
     /// files but for the idmapped system view, see `crate::fs::idmap`).
     pub(super) root_caller: bool,
+    /// Maps of ranges, which the caller writes (see `crate::ids`).
+    pub(super) ranges: Option<RangeMaps>,
+    /// The switch to `set_ids` keeps the supplementary groups.
+    pub(super) keep_groups: bool,
+}
+
+/// A sandbox's maps when it has ranges.
+pub(super) struct RangeMaps {
+    pub(super) uid: crate::ids::Map,
+    pub(super) gid: crate::ids::Map,
+}
+
+impl RangeMaps {
+    /// Writes both maps for the supervisor `pid` (both helpers, when it
+    /// takes them, at once).
+    pub(super) fn write(&self, pid: u32) -> Result<(), crate::ids::Error> {
+        use crate::ids::{Pending, start};
+        let uid = start(pid, &self.uid);
+        let gid = start(pid, &self.gid);
+        // Each helper started is waited for, whatever the other did.
+        let uid = uid.and_then(Pending::finish);
+        let gid = gid.and_then(Pending::finish);
+        uid.and(gid)
+    }
 }
 
 /// Checks what this caller can be given and plans it.
-pub(super) fn plan(cfg: &Config, caller: Caller) -> Result<Identity, ConfigError> {
+pub(super) fn plan(cfg: &Config, caller: Caller) -> Result<Identity, Error> {
     let ns = cfg.namespaces;
     let userns = ns.contains(Namespaces::USER);
     let Caller { euid, egid } = caller;
     if !userns && euid != 0 && !(ns - Namespaces::USER).is_empty() {
         return Err(ConfigError::Namespaces {
             reason: NamespaceProblem::NeedsUserNamespace,
-        });
+        }
+        .into());
     }
     for (kind, id) in [(IdKind::Uid, cfg.uid), (IdKind::Gid, cfg.gid)] {
         let Some(id) = id else { continue };
@@ -55,12 +81,39 @@ pub(super) fn plan(cfg: &Config, caller: Caller) -> Result<Identity, ConfigError
         } else {
             continue;
         };
-        return Err(ConfigError::Identity { kind, id, reason });
+        return Err(ConfigError::Identity { kind, id, reason }.into());
     }
     let uid = cfg.uid.unwrap_or(euid);
     let gid = cfg.gid.unwrap_or(egid);
     let root_caller = euid == 0;
-    Ok(if userns {
+    let ranged = cfg.uid_ranges != Source::Single || cfg.gid_ranges != Source::Single;
+    Ok(if userns && ranged {
+        let who = crate::ids::Caller::new(euid, egid);
+        let file = crate::ids::subordinate_file;
+        let uid_map = crate::ids::plan(IdKind::Uid, &cfg.uid_ranges, uid, &who, file(IdKind::Uid))?;
+        let gid_map = crate::ids::plan(IdKind::Gid, &cfg.gid_ranges, gid, &who, file(IdKind::Gid))?;
+        Identity {
+            maps: None,
+            // The supervisor runs as whatever the caller's ids map to; the
+            // program switches to its own.
+            set_ids: Some((uid, gid)),
+            uid: uid_map.to_outside(uid).map(|outside| IdMapping {
+                inside: uid,
+                outside,
+            }),
+            gid: gid_map.to_outside(gid).map(|outside| IdMapping {
+                inside: gid,
+                outside,
+            }),
+            root_caller,
+            // An unprivileged caller's single gid map denies setgroups.
+            keep_groups: !root_caller && !gid_map.helper,
+            ranges: Some(RangeMaps {
+                uid: uid_map,
+                gid: gid_map,
+            }),
+        }
+    } else if userns {
         Identity {
             maps: Some(IdMaps {
                 uid_map: format!("{uid} {euid} 1\n").into_bytes(),
@@ -76,6 +129,8 @@ pub(super) fn plan(cfg: &Config, caller: Caller) -> Result<Identity, ConfigError
                 outside: egid,
             }),
             root_caller,
+            ranges: None,
+            keep_groups: false,
         }
     } else if cfg.uid.is_some() || cfg.gid.is_some() {
         Identity {
@@ -90,6 +145,8 @@ pub(super) fn plan(cfg: &Config, caller: Caller) -> Result<Identity, ConfigError
                 outside: gid,
             }),
             root_caller,
+            ranges: None,
+            keep_groups: false,
         }
     } else {
         Identity {
@@ -98,6 +155,8 @@ pub(super) fn plan(cfg: &Config, caller: Caller) -> Result<Identity, ConfigError
             uid: None,
             gid: None,
             root_caller,
+            ranges: None,
+            keep_groups: false,
         }
     })
 }

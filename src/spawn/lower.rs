@@ -55,9 +55,11 @@ fn nproc(cfg: &Config, compiled: &Compiled, identity: &Identity) -> Option<Nproc
     }
     // The program's real uid: the one a root caller switches it to, or
     // the caller's (a user namespace's map does not change it).
-    let host_uid = identity
-        .set_ids
-        .map_or_else(|| nix::unistd::getuid().as_raw(), |(uid, _)| uid);
+    let host_uid = match (&identity.ranges, identity.set_ids) {
+        // Ranges: the outside uid its uid inside maps to.
+        (Some(r), Some((uid, _))) => r.uid.to_outside(uid).unwrap_or(uid),
+        (_, set) => set.map_or_else(|| nix::unistd::getuid().as_raw(), |(uid, _)| uid),
+    };
     crate::compile::nproc_scope(cfg.namespaces, host_uid, &compiled.caps)
 }
 
@@ -88,6 +90,7 @@ pub(super) fn plan<'c>(
         },
         pid_ns: ns.contains(Namespaces::PID) && !as_init,
         id_maps: parts.id_maps,
+        await_maps: parts.identity.ranges.is_some(),
         hostname: compiled.hostname.as_deref(),
         mounts: compiled.mounts.as_ref(),
         root_caller: parts.identity.root_caller,
@@ -106,6 +109,7 @@ pub(super) fn plan<'c>(
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),
         new_time_ns: ns.contains(Namespaces::TIME),
         set_ids: parts.identity.set_ids,
+        keep_groups: parts.identity.keep_groups,
         cwd: parts.cwd.0,
         cwd_in_root: ns.contains(Namespaces::MOUNT),
         cwd_required: parts.cwd.1,
@@ -139,6 +143,16 @@ pub(super) fn enforcement(
         namespaces: cfg.namespaces,
         uid: identity.uid,
         gid: identity.gid,
+        uid_ranges: identity
+            .ranges
+            .as_ref()
+            .map(|r| r.uid.lines.clone())
+            .unwrap_or_default(),
+        gid_ranges: identity
+            .ranges
+            .as_ref()
+            .map(|r| r.gid.lines.clone())
+            .unwrap_or_default(),
         filesystem: compiled.mounts.is_some(),
         filesystem_template: launched.started_from_template(),
         // A root caller's spawn fails rather than go without the trees it

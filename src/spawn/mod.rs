@@ -87,6 +87,8 @@ pub(crate) struct Up {
     pub(crate) cgroup: Option<crate::cgroup::PreparedCgroup>,
     /// The identity its programs run as.
     pub(crate) set_ids: Option<(u32, u32)>,
+    /// The switch to `set_ids` keeps the supplementary groups.
+    pub(crate) keep_groups: bool,
     /// The cgroup descriptors as the supervisor holds them (-1: none):
     /// the leaf's directory and its `cgroup.procs`.
     pub(crate) cgroup_fds: (i32, i32),
@@ -136,9 +138,12 @@ fn sandbox(
     let mut channel = Channel::open(fds, cfg.die_with_parent)?;
     let use_clone3 = crate::probe::clone3();
     // The static part of the root filesystem, built once per policy; it
-    // needs clone3 for CLONE_PARENT with a pidfd.
+    // needs clone3 for CLONE_PARENT with a pidfd. Not with ranges: the
+    // template's user namespace, the parent of the supervisor's, maps only
+    // the caller's ids, and a child namespace maps only what its parent
+    // does.
     let template = match &compiled.mounts {
-        Some(m) if ns.contains(Namespaces::USER) && use_clone3 => {
+        Some(m) if ns.contains(Namespaces::USER) && use_clone3 && identity.ranges.is_none() => {
             compiled.template.get(m, caller.euid, caller.egid)
         }
         _ => None,
@@ -175,6 +180,16 @@ fn sandbox(
     // The sandbox's processes copied their descriptor tables at clone.
     channel.close_child_side();
     fds.close_child_side();
+    if let Some(r) = &identity.ranges {
+        // The supervisor waits for its maps (dropping `launched` on an
+        // error kills it).
+        let pid = launched.pid().ok_or_else(|| Error::Io {
+            op: crate::error::ParentOp::IdMaps,
+            source: std::io::ErrorKind::NotFound.into(),
+        })?;
+        r.write(pid)?;
+        channel.maps_written()?;
+    }
 
     let program_pid = match channel.read_setup()? {
         SetupReport::Running(pid) => pid,
@@ -203,6 +218,7 @@ fn sandbox(
         started,
         cgroup: cg.cgroup,
         set_ids: identity.set_ids,
+        keep_groups: identity.keep_groups,
         cgroup_fds,
         fallback_rlimits,
     })

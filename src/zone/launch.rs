@@ -197,6 +197,11 @@ impl Launched<'_> {
         self.from_template
     }
 
+    /// The supervisor's process id in the caller's pid namespace.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.supervisor.pid()
+    }
+
     /// Whether a template was offered but could not be entered.
     pub(crate) fn template_failed(&self) -> bool {
         self.template_failed

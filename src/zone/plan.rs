@@ -93,6 +93,9 @@ pub(crate) struct ChildPlan<'a> {
     pub(crate) namespace_flags: u64,
     pub(crate) pid_ns: bool,
     pub(crate) id_maps: Option<IdMaps>,
+    /// The caller writes the id maps (ranges, see `crate::ids`): the
+    /// supervisor waits for its word on the report channel first.
+    pub(crate) await_maps: bool,
     pub(crate) hostname: Option<&'a [u8]>,
     pub(crate) mounts: Option<&'a MountPlan>,
     /// The caller is root: a supervisor that builds the whole of `mounts`
@@ -133,6 +136,9 @@ pub(crate) struct ChildPlan<'a> {
     pub(crate) new_cgroup_ns: bool,
     pub(crate) new_time_ns: bool,
     pub(crate) set_ids: Option<(u32, u32)>,
+    /// The switch to `set_ids` keeps the supplementary groups (the user
+    /// namespace denies `setgroups`).
+    pub(crate) keep_groups: bool,
     pub(crate) cwd: Option<CString>,
     pub(crate) cwd_in_root: bool,
     pub(crate) cwd_required: bool,

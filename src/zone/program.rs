@@ -128,7 +128,9 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
     super::caps::before_id_switch(plan.caps, plan.set_ids.is_some())
         .map_err(|(stage, e)| Fail::new(cap_stage(stage), 0, e))?;
     if let Some((uid, gid)) = plan.set_ids {
-        raw::clear_groups().at(Stage::SetIds, 0)?;
+        if !plan.keep_groups {
+            raw::clear_groups().at(Stage::SetIds, 0)?;
+        }
         raw::setresgid(gid, gid, gid).at(Stage::SetIds, 0)?;
         raw::setresuid(uid, uid, uid).at(Stage::SetIds, 0)?;
     }

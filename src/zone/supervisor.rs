@@ -101,6 +101,11 @@ fn send_running(ctx: &InitCtx) {
 }
 
 fn supervisor_setup(plan: &ChildPlan<'_>) -> Step {
+    if plan.await_maps {
+        // The caller writes our maps (ranges need a writer with privilege
+        // over its own user namespace) and then says so.
+        wait_for_maps(plan.report_fd)?;
+    }
     if let Some(m) = &plan.id_maps {
         // An unprivileged process may map only its own ids, and only after
         // giving up setgroups(2).
@@ -153,6 +158,20 @@ fn supervisor_setup(plan: &ChildPlan<'_>) -> Step {
         r?;
     }
     Ok(())
+}
+
+/// Waits for the caller's word that the id maps are written. Anything else
+/// (the caller closed the channel: it failed, or is gone) ends the setup.
+fn wait_for_maps(report_fd: c_int) -> Step {
+    let mut req = [0u8; 8];
+    loop {
+        match raw::read(report_fd, &mut req) {
+            Ok(1) if req[0] == record::REQUEST_MAPS_WRITTEN => return Ok(()),
+            Err(Errno(libc::EINTR)) => {}
+            Err(e) => return Err(super::Fail::new(Stage::UidMap, 0, e)),
+            Ok(_) => return Err(super::Fail::new(Stage::UidMap, 0, Errno(libc::EPIPE))),
+        }
+    }
 }
 
 fn clone_program(plan: &ChildPlan<'_>) -> Step<i32> {
