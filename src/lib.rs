@@ -201,6 +201,7 @@ mod net;
 #[cfg(feature = "serde")]
 pub mod policy;
 mod probe;
+pub mod pty;
 mod reaper;
 mod record;
 mod rlimit;
