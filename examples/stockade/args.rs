@@ -922,6 +922,7 @@ mod tests {
             ]),
             Ok(Invocation::Exec(Exec {
                 name: "web".into(),
+                pty: false,
                 chdir: Some("/t".into()),
                 setenv: vec![("K".into(), "V".into())],
                 unsetenv: vec!["U".into()],
