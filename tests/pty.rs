@@ -229,6 +229,37 @@ fn exec_into_a_container_gets_a_terminal_and_job_control() {
     });
 }
 
+/// The terminal is the program's controlling terminal even when the
+/// program never opens it itself (as an interactive shell would): it can
+/// open /dev/tty, and ^C written to the master interrupts it, since its
+/// group is the terminal's foreground process group.
+#[test]
+fn the_terminal_is_the_controlling_terminal() {
+    as_each_identity(|| {
+        let out = Sandbox::new()
+            .output(
+                common::sh("echo via-tty > /dev/tty && echo ctty-ok").pty(WindowSize::new(5, 20)),
+            )
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("via-tty\r\nctty-ok"), "{text:?}");
+        let mut child = Sandbox::new()
+            .spawn(Command::new("sleep").arg("100").pty(WindowSize::new(5, 20)))
+            .unwrap();
+        let mut pty = child.pty.take().unwrap();
+        // ^C is typed once the program runs: the terminal echoes it.
+        let start = Instant::now();
+        let status = loop {
+            pty.write_all(b"\x03").unwrap();
+            if let Some(st) = child.wait_timeout(Duration::from_millis(200)).unwrap() {
+                break st;
+            }
+            assert!(start.elapsed() < DEADLINE, "^C did not reach the program");
+        };
+        assert_eq!(status.signal(), Some(libc::SIGINT), "{status}");
+    });
+}
+
 /// `output` with a terminal: standard output and error are the terminal,
 /// whose output is collected as `stdout`; standard input stays /dev/null.
 #[test]
