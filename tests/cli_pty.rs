@@ -28,6 +28,14 @@ fn cli() -> PathBuf {
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
+/// `sh check.sh N PROGRAM [ARGS...]`: runs the program, then prints its
+/// status and whether the terminal's settings are those saved before.
+const CHECK: &str = r#"n=$1; shift
+"$@"
+echo "status=$? check$n"
+if stty -g | cmp -s - stty.before; then echo "settings-$n-kept"; else echo "settings-$n-changed"; fi
+"#;
+
 /// A tmux server of the test's own (its socket in a private directory)
 /// with one window running an outer shell.
 struct Tmux {
@@ -61,7 +69,11 @@ impl Tmux {
             "env PS1='outer$ ' bash --norc --noprofile --noediting -i",
         ]);
         t.wait_for("outer$ ", 1);
-        // The outer terminal's settings, to compare with after each run.
+        // Each run goes through a script that then prints its status and
+        // whether the terminal's settings are those from before: neither
+        // it nor the shell it runs in restores them itself (an interactive
+        // bash restores them after a job killed by a signal).
+        std::fs::write(t.dir.path().join("check.sh"), CHECK).unwrap();
         t.keys("stty -g > stty.before; cd . ; echo $((1000+1))");
         t.wait_for("1001", 1);
         t.wait_for("outer$ ", 2);
@@ -129,49 +141,41 @@ impl Tmux {
         }
     }
 
-    /// The pid of the program running in the pane's outer shell (its
-    /// child), once there is one.
-    fn foreground_child(&self) -> u32 {
+    /// The pid of the front end the check script runs (the outer shell's
+    /// grandchild).
+    fn front_end(&self) -> u32 {
         let shell: u32 = self
             .ok(&["display-message", "-p", "#{pane_pid}"])
             .trim()
             .parse()
             .unwrap();
-        let start = Instant::now();
-        loop {
-            let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
-                .unwrap_or_default();
-            if let Some(pid) = children.split_whitespace().next() {
-                return pid.parse().unwrap();
+        let child_of = |pid: u32| -> u32 {
+            let start = Instant::now();
+            loop {
+                let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                    .unwrap_or_default();
+                if let Some(c) = children.split_whitespace().next() {
+                    return c.parse().unwrap();
+                }
+                assert!(start.elapsed() < DEADLINE, "nothing runs under {pid}");
+                std::thread::sleep(Duration::from_millis(50));
             }
-            assert!(start.elapsed() < DEADLINE, "nothing runs in the pane");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        };
+        child_of(child_of(shell))
     }
 
-    /// Checks, in the outer shell, the last status and that the terminal's
-    /// settings are what they were before (`n` numbers the check).
+    /// Checks what the check script of run `n` printed: the front end's
+    /// status, and that the terminal's settings are what they were before.
     #[track_caller]
     fn assert_status_and_restored(&mut self, status: i32, n: usize) {
-        // Typed only once the outer shell prompts again (an interactive
-        // bash drops typed-ahead input when its job dies of SIGINT).
-        self.wait_for("outer$ ", self.prompts + 1);
-        self.keys(&format!(
-            "echo status=$? check{n}; stty -g | cmp -s - stty.before && echo restored{n}"
-        ));
         self.wait_for(&format!("status={status} check{n}"), 1);
-        let restored = format!("restored{n}");
-        let start = Instant::now();
-        while !self.screen().contains(&restored) {
-            assert!(
-                start.elapsed() < Duration::from_secs(3),
-                "the terminal's settings were not restored; screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // The prompt after the check.
-        self.prompts += 2;
+        self.wait_for(&format!("settings-{n}-"), 1);
+        let screen = self.screen();
+        assert!(
+            screen.contains(&format!("settings-{n}-kept")),
+            "the terminal's settings were not restored; screen:\n{screen}"
+        );
+        self.prompts += 1;
         self.wait_for("outer$ ", self.prompts);
     }
 }
@@ -195,7 +199,7 @@ fn pty_shell_with_job_control_under_a_real_terminal() {
         let mut t = Tmux::start(&tmux);
         let cli = cli();
         t.run(&format!(
-            "{} -t --setenv PS1 'in> ' -- bash --norc --noprofile --noediting -i",
+            "sh check.sh 1 {} -t --setenv PS1 'in> ' -- bash --norc --noprofile --noediting -i",
             cli.display()
         ));
         t.wait_for("in> ", 1);
@@ -255,11 +259,11 @@ fn pty_terminal_restored_when_stockade_is_signalled() {
             .enumerate()
         {
             t.run(&format!(
-                "{} -t -- sh -c 'echo rea\"\"dy{n}; exec sleep 100'",
+                "sh check.sh {n} {} -t -- sh -c 'echo rea\"\"dy{n}; exec sleep 100'",
                 cli.display()
             ));
             t.wait_for(&format!("ready{n}"), 1);
-            let pid = t.foreground_child();
+            let pid = t.front_end();
             // SAFETY: kill(2) of a process of this test.
             assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
             t.assert_status_and_restored(128 + sig, n);
@@ -293,7 +297,7 @@ fn pty_exec_into_a_container_under_a_real_terminal() {
         run(&["start", &name]);
         let mut t = Tmux::start(&tmux);
         t.run(&format!(
-            "XDG_RUNTIME_DIR={} {} exec {name} -t --setenv PS1 'in> ' -- bash --norc --noprofile --noediting -i",
+            "XDG_RUNTIME_DIR={} sh check.sh 1 {} exec {name} -t --setenv PS1 'in> ' -- bash --norc --noprofile --noediting -i",
             runtime.path().display(),
             cli.display()
         ));
