@@ -136,14 +136,12 @@ impl Fds {
     /// descriptors must lie at or above it, so that no move clobbers them.
     /// The standard streams the terminal replaces count as targets.
     pub(super) fn floor(&self) -> RawFd {
-        let terminal = if self.pty.is_some() { 2 } else { -1 };
-        self.moves
-            .iter()
-            .map(|m| m.1)
-            .chain([terminal])
-            .max()
-            .unwrap_or(2)
-            + 1
+        let highest = self.moves.iter().map(|m| m.1).max().unwrap_or(2);
+        if self.pty.is_some() {
+            highest.max(2) + 1
+        } else {
+            highest + 1
+        }
     }
 
     /// Moves `fd` to [`floor`](Self::floor) or above if it is below,
