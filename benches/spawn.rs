@@ -3,8 +3,9 @@
 //! ```text
 //! cargo bench --bench spawn                 # everything, then a table of ratios
 //! cargo bench --bench spawn -- levels/      # one group (criterion filter)
-//! cargo bench --bench spawn -- containers   # only the interleaved container rows
-//! cargo bench --bench spawn -- pty          # only the interleaved terminal rows
+//! cargo bench --bench spawn -- containers   # containers (interleaved runner)
+//! cargo bench --bench spawn -- features     # parts of the default policy
+//! cargo bench --bench spawn -- pty          # terminals (interleaved runner)
 //! ```
 //!
 //! Every figure is a criterion median measured in the same run as the
@@ -581,6 +582,69 @@ fn containers_interleaved() {
     }
 }
 
+/// Runs every row once per round, in a shuffled order, for `rounds`
+/// rounds, and returns each row's median time in nanoseconds.
+fn interleave(rounds: usize, rows: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); rows.len()];
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..rounds {
+        for i in (1..order.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            order.swap(i, (seed % (i as u64 + 1)) as usize);
+        }
+        for &row in &order {
+            let t = Instant::now();
+            rows[row]();
+            samples[row].push(t.elapsed().as_nanos() as f64);
+        }
+    }
+    samples
+        .iter_mut()
+        .map(|v| {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            v[v.len() / 2]
+        })
+        .collect()
+}
+
+/// What the default policy's parts cost, by an interleaved runner: a
+/// one-shot spawn of `/bin/true` with the default policy against the same
+/// policy without each part (each policy warmed up, so all use their
+/// templates).
+fn features_interleaved() {
+    const ROUNDS: usize = 400;
+    let default = Sandbox::new();
+    let mut no_home = Sandbox::new();
+    no_home.private_home(false);
+    let policies = [
+        ("default policy", &default),
+        ("without the private home", &no_home),
+    ];
+    for (_, sb) in &policies {
+        for _ in 0..3 {
+            run_sandbox(sb);
+        }
+    }
+    let mut rows: Vec<Box<dyn FnMut()>> = policies
+        .iter()
+        .map(|(_, sb)| Box::new(move || run_sandbox(sb)) as Box<dyn FnMut()>)
+        .collect();
+    let mut refs: Vec<&mut dyn FnMut()> = rows.iter_mut().map(|r| &mut **r as _).collect();
+    let m = interleave(ROUNDS, &mut refs);
+    println!(
+        "
+parts of the default policy ({ROUNDS} interleaved rounds, medians of one-shot spawns)\n"
+    );
+    println!("| policy | median | ratio |");
+    println!("|---|---|---|");
+    for (i, (name, _)) in policies.iter().enumerate() {
+        println!("| {name} | {} | {:.3}x default |", ms(m[i]), m[i] / m[0]);
+    }
+}
+
 /// The processes of an idle container (no program: only its init).
 fn settled_idle(pid: u32) -> TreeMemory {
     std::thread::sleep(Duration::from_millis(100));
@@ -697,6 +761,11 @@ fn main() {
         containers_interleaved();
         return;
     }
+    // `cargo bench --bench spawn -- features`: what parts of a policy cost.
+    if std::env::args().skip(1).any(|a| a == "features") {
+        features_interleaved();
+        return;
+    }
     // `cargo bench --bench spawn -- pty`: only the terminal rows.
     if std::env::args().skip(1).any(|a| a == "pty") {
         pty_interleaved();
@@ -719,5 +788,6 @@ fn main() {
     table();
     memory_per_sandbox(bw.as_deref());
     containers_interleaved();
+    features_interleaved();
     pty_interleaved();
 }

@@ -130,6 +130,9 @@ pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
     if opts.expose_host_secrets {
         sb.mask_host_secrets(false);
     }
+    if opts.no_home {
+        sb.private_home(false);
+    }
     for op in &opts.fs_ops {
         sb.fs_op(op.clone());
     }
