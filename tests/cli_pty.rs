@@ -295,6 +295,19 @@ fn pty_exec_into_a_container_under_a_real_terminal() {
             assert!(out.status.success(), "{args:?}: {out:?}");
         };
         run(&["start", &name]);
+        // Killed however the test ends (declared before the runtime
+        // directory's removal reaches it: dropped first).
+        struct Kill<'a>(&'a Path, &'a Path, &'a str);
+        impl Drop for Kill<'_> {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new(self.0)
+                    .args(["kill", self.2])
+                    .env("XDG_RUNTIME_DIR", self.1)
+                    .stdin(Stdio::null())
+                    .output();
+            }
+        }
+        let _kill = Kill(&cli, runtime.path(), &name);
         let mut t = Tmux::start(&tmux);
         t.run(&format!(
             "XDG_RUNTIME_DIR={} sh check.sh 1 {} exec {name} -t --setenv PS1 'in> ' -- bash --norc --noprofile --noediting -i",
@@ -316,6 +329,7 @@ fn pty_exec_into_a_container_under_a_real_terminal() {
         t.keys("kill -9 %1; sleep 0.5; jobs; exit 5");
         t.assert_status_and_restored(5, 1);
         run(&["stop", &name]);
+        drop(t);
     });
 }
 
