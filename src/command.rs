@@ -164,6 +164,11 @@ impl Command {
     /// foreground process group, `^Z` stops it, and a shell such as
     /// `bash -i` runs jobs in the foreground and background.
     ///
+    /// As with a pipe, a program writing to a terminal that nobody reads
+    /// blocks once the terminal's buffer is full: read the master (or drop
+    /// it, which hangs the terminal up). [`Sandbox::status`](crate::Sandbox::status)
+    /// reads nothing, so it suits only programs that print little.
+    ///
     /// Needs the sandbox's own `/dev` (the default: a mount namespace and
     /// [`Sandbox::dev`](crate::Sandbox::dev) on), whose `devpts` instance
     /// holds the terminal; without it the spawn fails with
