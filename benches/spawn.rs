@@ -5,6 +5,7 @@
 //! cargo bench --bench spawn -- levels/      # one group (criterion filter)
 //! cargo bench --bench spawn -- containers   # containers (interleaved runner)
 //! cargo bench --bench spawn -- features     # parts of the default policy
+//! cargo bench --bench spawn -- pty          # terminals (interleaved runner)
 //! ```
 //!
 //! Every figure is a criterion median measured in the same run as the
@@ -669,6 +670,91 @@ fn measure(procs: &[u32]) -> TreeMemory {
     }
 }
 
+/// Runs `/bin/true` with a terminal and reads the terminal to its end.
+fn run_with_pty(spawn: impl FnOnce(&mut Command) -> stockade::Child) {
+    use std::io::Read;
+    let mut cmd = Command::new(TRUE);
+    cmd.pty(stockade::pty::WindowSize::new(24, 80));
+    let mut child = spawn(&mut cmd);
+    let mut pty = child.pty.take().expect("pty");
+    let mut rest = Vec::new();
+    pty.read_to_end(&mut rest).expect("read the terminal");
+    assert!(child.wait().expect("wait").success());
+}
+
+/// The cost of a terminal, by an interleaved runner (as for containers):
+/// a one-shot spawn of `/bin/true` of the default policy with its streams
+/// at /dev/null and with a terminal (read to its end), and the same for an
+/// exec into a running container.
+fn pty_interleaved() {
+    const ROUNDS: usize = 300;
+    let sb = Sandbox::new();
+    sb.validate().expect("policy");
+    for _ in 0..3 {
+        run_sandbox(&sb);
+        run_with_pty(|c| sb.spawn(c).expect("spawn"));
+    }
+    let container = sb.start().expect("start");
+    let names = ["spawn", "spawn+pty", "exec", "exec+pty"];
+    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); names.len()];
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let quiet = |c: &mut Command| {
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+    };
+    for _ in 0..ROUNDS {
+        for i in (1..order.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            order.swap(i, (seed % (i as u64 + 1)) as usize);
+        }
+        for &row in &order {
+            let t = Instant::now();
+            match row {
+                0 => {
+                    let mut c = Command::new(TRUE);
+                    quiet(&mut c);
+                    assert!(sb.status(&mut c).expect("spawn").success());
+                }
+                1 => run_with_pty(|c| sb.spawn(c).expect("spawn")),
+                2 => {
+                    let mut c = Command::new(TRUE);
+                    quiet(&mut c);
+                    assert!(container.status(&mut c).expect("exec").success());
+                }
+                _ => run_with_pty(|c| container.spawn(c).expect("exec")),
+            }
+            samples[row].push(t.elapsed().as_nanos() as f64);
+        }
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let m: Vec<f64> = samples.iter_mut().map(med).collect();
+    println!("\nterminals, default policy ({ROUNDS} interleaved rounds, medians)\n");
+    println!("| operation | median | ratio |");
+    println!("|---|---|---|");
+    println!("| one-shot spawn of /bin/true | {} | 1.00x |", ms(m[0]));
+    println!(
+        "| the same with a terminal | {} | {:.2}x |",
+        ms(m[1]),
+        m[1] / m[0]
+    );
+    println!(
+        "| exec of /bin/true into a container | {} | 1.00x |",
+        ms(m[2])
+    );
+    println!(
+        "| the same with a terminal | {} | {:.2}x |",
+        ms(m[3]),
+        m[3] / m[2]
+    );
+}
+
 fn main() {
     // `cargo bench --bench spawn -- containers`: only the container rows.
     if std::env::args().skip(1).any(|a| a == "containers") {
@@ -678,6 +764,11 @@ fn main() {
     // `cargo bench --bench spawn -- features`: what parts of a policy cost.
     if std::env::args().skip(1).any(|a| a == "features") {
         features_interleaved();
+        return;
+    }
+    // `cargo bench --bench spawn -- pty`: only the terminal rows.
+    if std::env::args().skip(1).any(|a| a == "pty") {
+        pty_interleaved();
         return;
     }
     let mut c = Criterion::default()
@@ -698,4 +789,5 @@ fn main() {
     memory_per_sandbox(bw.as_deref());
     containers_interleaved();
     features_interleaved();
+    pty_interleaved();
 }

@@ -284,6 +284,9 @@ pub struct Child {
     pub stdout: Option<ChildStdout>,
     /// The program's standard error, if piped.
     pub stderr: Option<ChildStderr>,
+    /// The master side of the program's terminal, if the command asked
+    /// for one ([`Command::pty`](crate::Command::pty)).
+    pub pty: Option<crate::pty::Pty>,
     pub(crate) inner: Inner,
 }
 
@@ -717,9 +720,18 @@ impl Child {
 
     /// Waits for the program and collects its stdout and stderr (those that
     /// were piped).
+    ///
+    /// With a terminal ([`Command::pty`](crate::Command::pty)) and
+    /// standard output not piped, what the terminal shows is collected as
+    /// `stdout`, until every process of the sandbox has closed it.
     pub fn wait_with_output(mut self) -> io::Result<Output> {
         drop(self.stdin.take());
-        let (stdout, stderr) = read2(self.stdout.take(), self.stderr.take())?;
+        let pty = self.pty.take();
+        let out = match self.stdout.take() {
+            Some(o) => Some(o.inner),
+            None => pty.map(File::from),
+        };
+        let (stdout, stderr) = read2(out, self.stderr.take().map(|e| e.inner))?;
         let outcome = self.wait_outcome()?;
         Ok(Output {
             status: outcome.status,
@@ -886,12 +898,11 @@ impl Drop for Child {
 
 /// Reads two pipes to the end concurrently, so neither can fill up and block
 /// the program.
-pub(crate) fn read2(
-    out: Option<ChildStdout>,
-    err: Option<ChildStderr>,
-) -> io::Result<(Vec<u8>, Vec<u8>)> {
+/// A terminal's master counts as a pipe whose `EIO` (every peer closed) is
+/// its end.
+pub(crate) fn read2(out: Option<File>, err: Option<File>) -> io::Result<(Vec<u8>, Vec<u8>)> {
     let mut bufs = (Vec::new(), Vec::new());
-    let mut fds: [Option<File>; 2] = [out.map(|o| o.inner), err.map(|e| e.inner)];
+    let mut fds: [Option<File>; 2] = [out, err];
     let mut chunk = vec![0u8; 64 * 1024];
     while fds.iter().any(Option::is_some) {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -915,7 +926,7 @@ pub(crate) fn read2(
         drop(pfds);
         for i in ready {
             let Some(f) = fds[i].as_mut() else { continue };
-            match f.read(&mut chunk) {
+            match crate::pty::end_on_eio(f.read(&mut chunk)) {
                 Ok(0) => fds[i] = None,
                 Ok(n) => {
                     let dst = if i == 0 { &mut bufs.0 } else { &mut bufs.1 };

@@ -32,6 +32,7 @@ pub struct Command {
     pub(crate) stdout: Option<Stdio>,
     pub(crate) stderr: Option<Stdio>,
     pub(crate) fds: Vec<(RawFd, OwnedFd)>,
+    pub(crate) pty: Option<crate::pty::WindowSize>,
 }
 
 impl Command {
@@ -49,6 +50,7 @@ impl Command {
             stdout: None,
             stderr: None,
             fds: Vec::new(),
+            pty: None,
         }
     }
 
@@ -144,6 +146,36 @@ impl Command {
     /// else the caller has open is closed on exec.
     pub fn pass_fd(&mut self, child_fd: RawFd, fd: impl Into<OwnedFd>) -> &mut Command {
         self.fds.push((child_fd, fd.into()));
+        self
+    }
+
+    /// Gives the program a terminal of its own: a pseudo-terminal of the
+    /// sandbox's `/dev/pts`, `size` large, as its controlling terminal.
+    /// The caller gets the master side as [`Child::pty`](crate::Child::pty).
+    ///
+    /// The terminal becomes every standard stream the command does not set
+    /// itself and the calling method would inherit or pipe: all three for
+    /// [`Sandbox::spawn`](crate::Sandbox::spawn); standard output and
+    /// error for [`Sandbox::output`](crate::Sandbox::output), which keeps
+    /// standard input at `/dev/null` and collects what the terminal shows
+    /// as [`Output::stdout`](crate::Output::stdout). The program's session
+    /// has the terminal as its controlling terminal, so job control works
+    /// as in a terminal emulator: `^C` written to the master interrupts the
+    /// foreground process group, `^Z` stops it, and a shell such as
+    /// `bash -i` runs jobs in the foreground and background.
+    ///
+    /// As with a pipe, a program writing to a terminal that nobody reads
+    /// blocks once the terminal's buffer is full: read the master (or drop
+    /// it, which hangs the terminal up). [`Sandbox::status`](crate::Sandbox::status)
+    /// reads nothing, so it suits only programs that print little.
+    ///
+    /// Needs the sandbox's own `/dev` (the default: a mount namespace and
+    /// [`Sandbox::dev`](crate::Sandbox::dev) on), whose `devpts` instance
+    /// holds the terminal; without it the spawn fails with
+    /// [`ConfigError::PtyNeedsDev`](crate::error::ConfigError::PtyNeedsDev).
+    /// Needs Linux 4.13 (`TIOCGPTPEER`).
+    pub fn pty(&mut self, size: crate::pty::WindowSize) -> &mut Command {
+        self.pty = Some(size);
         self
     }
 

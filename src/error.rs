@@ -533,6 +533,15 @@ pub enum ConfigError {
         "invalid program_as_init: the program can be pid 1 only of a new pid namespace (add Namespaces::PID)"
     )]
     InitNeedsPidNamespace,
+    /// A terminal ([`Command::pty`](crate::Command::pty)) for a sandbox
+    /// without its own `/dev`, whose `devpts` instance would hold it.
+    #[error(
+        "invalid pty: the program's terminal comes from the sandbox's own /dev/pts, but {reason}"
+    )]
+    PtyNeedsDev {
+        /// What is missing.
+        reason: PtyProblem,
+    },
     /// The sandbox's seccomp policy does not compile (an unknown system
     /// call name, an argument index above 5, an errno above 4095, a program
     /// longer than the kernel accepts).
@@ -611,6 +620,27 @@ impl fmt::Display for EnvNameProblem {
                 "it contains '=', which ends a name in the environment (the program would see \
                  another variable)"
             }
+        })
+    }
+}
+
+/// Why a sandbox cannot give its program a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PtyProblem {
+    /// The sandbox has no mount namespace, so no `/dev` of its own.
+    NoMountNamespace,
+    /// [`Sandbox::dev`](crate::Sandbox::dev) is turned off.
+    NoDev,
+}
+
+impl fmt::Display for PtyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PtyProblem::NoMountNamespace => {
+                "the sandbox has no mount namespace (add Namespaces::MOUNT)"
+            }
+            PtyProblem::NoDev => "its /dev is turned off (Sandbox::dev(false)); turn it on",
         })
     }
 }

@@ -78,7 +78,9 @@
 //!   `urandom`, `tty`, a new `devpts`, `shm`); a private tmpfs on `/tmp`.
 //!   [`Sandbox::root_dir`] and [`Sandbox::empty_root`] start from another
 //!   root; [`Sandbox::get_fs_ops`] lists the plan.
-//! - **Process**: a new session (no controlling terminal), signal mask and
+//! - **Process**: a new session (no controlling terminal, unless the
+//!   command asks for a terminal of its own with [`Command::pty`]; see
+//!   [`pty`]), signal mask and
 //!   dispositions reset, only descriptors 0-2 (and those passed with
 //!   [`Command::pass_fd`]), the environment cleared except [`BASE_ENV`], a
 //!   fresh session keyring, and an init that reaps orphans, forwards signals
@@ -202,6 +204,7 @@ mod net;
 #[cfg(feature = "serde")]
 pub mod policy;
 mod probe;
+pub mod pty;
 mod reaper;
 mod record;
 mod rlimit;

@@ -12,6 +12,9 @@ pub(crate) const DETAIL_LEN: usize = 240;
 pub(crate) const KIND_ERROR: u32 = 2;
 pub(crate) const KIND_RUNNING: u32 = 3;
 pub(crate) const KIND_EXIT: u32 = 4;
+/// The program process's pseudo-terminal master rides along as
+/// `SCM_RIGHTS`, before `Running` (or an `Error`).
+pub(crate) const KIND_PTY: u32 = 5;
 
 /// `flags` bit: execve said ENOENT although the file exists, i.e. its
 /// interpreter is missing; `detail` holds the interpreter path when known.
@@ -175,7 +178,7 @@ impl Record {
             u32::from_ne_bytes(w)
         };
         let mut r = Record::new(word(0));
-        if !(KIND_ERROR..=KIND_EXIT).contains(&r.kind) {
+        if !(KIND_ERROR..=KIND_PTY).contains(&r.kind) {
             return None;
         }
         r.stage = word(1);

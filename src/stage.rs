@@ -93,4 +93,8 @@ stages! {
     Dumpable = 27 => "making the program process undumpable",
     /// Bringing the network namespace's loopback interface up.
     Loopback = 28 => "bringing the loopback interface up",
+    /// Giving the program its terminal: opening a pseudo-terminal of the
+    /// sandbox's `/dev/pts`, making it the controlling terminal and the
+    /// standard streams, and handing the master to the caller.
+    Terminal = 29 => "setting up the program's terminal",
 }

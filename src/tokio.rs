@@ -217,6 +217,9 @@ pub struct AsyncChild {
     pub stdout: Option<AsyncChildStdout>,
     /// The program's standard error, if piped.
     pub stderr: Option<AsyncChildStderr>,
+    /// The master side of the program's terminal, if the command asked
+    /// for one ([`Command::pty`](crate::Command::pty)).
+    pub pty: Option<AsyncPty>,
     /// With its pidfd registered with the reactor.
     child: Child,
 }
@@ -248,11 +251,13 @@ impl AsyncChild {
             .take()
             .map(AsyncChildStderr::try_from)
             .transpose()?;
+        let pty = child.pty.take().map(AsyncPty::try_from).transpose()?;
         child.inner.register()?;
         Ok(AsyncChild {
             stdin,
             stdout,
             stderr,
+            pty,
             child,
         })
     }
@@ -333,7 +338,11 @@ impl AsyncChild {
     /// which kills the sandbox.
     pub async fn wait_with_output(mut self) -> io::Result<Output> {
         drop(self.stdin.take());
-        let (stdout, stderr) = read_both(self.stdout.take(), self.stderr.take()).await?;
+        let pty = self.pty.take();
+        let (stdout, stderr) = match (self.stdout.take(), pty) {
+            (None, Some(pty)) => read_pty_and(pty, self.stderr.take()).await?,
+            (out, _) => read_both(out, self.stderr.take()).await?,
+        };
         let status = self.wait().await?;
         let outcome = self
             .outcome()
@@ -397,6 +406,153 @@ fn poll_drain(
         }
     }
     Poll::Ready(Ok(()))
+}
+
+/// Reads a terminal's master and a standard error pipe to their ends.
+async fn read_pty_and(
+    mut pty: AsyncPty,
+    err: Option<AsyncChildStderr>,
+) -> io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut err = err.map(|e| e.inner);
+    let mut bufs = (Vec::new(), Vec::new());
+    let mut pty_done = false;
+    poll_fn(|cx| {
+        if !pty_done {
+            pty_done = poll_drain_pty(&mut pty, &mut bufs.0, cx)?.is_ready();
+        }
+        let b = poll_drain(&mut err, &mut bufs.1, cx)?;
+        if pty_done && b.is_ready() {
+            Poll::Ready(Ok::<(), io::Error>(()))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await?;
+    Ok(bufs)
+}
+
+/// Reads a terminal's master to its end into `dst`.
+fn poll_drain_pty(
+    pty: &mut AsyncPty,
+    dst: &mut Vec<u8>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let mut buf = ReadBuf::new(&mut chunk);
+        match Pin::new(&mut *pty).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(Ok(())),
+            Poll::Ready(Ok(())) => dst.extend_from_slice(buf.filled()),
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+}
+
+/// The master side of a sandboxed program's terminal, registered with the
+/// runtime's reactor: the async form of [`Pty`](crate::pty::Pty).
+///
+/// Reading returns end of file once every process of the sandbox has
+/// closed the terminal. Dropping it hangs the terminal up.
+pub struct AsyncPty {
+    inner: ::tokio::io::unix::AsyncFd<std::fs::File>,
+}
+
+impl AsyncPty {
+    /// Sets the window size; the terminal's foreground process group gets
+    /// `SIGWINCH` when it changes.
+    pub fn resize(&self, size: crate::pty::WindowSize) -> io::Result<()> {
+        crate::pty::set_size(self.inner.get_ref().as_fd(), size)
+    }
+
+    /// The window size.
+    pub fn size(&self) -> io::Result<crate::pty::WindowSize> {
+        crate::pty::get_size(self.inner.get_ref().as_fd())
+    }
+}
+
+impl TryFrom<crate::pty::Pty> for AsyncPty {
+    type Error = io::Error;
+
+    /// Registers the master with the current runtime's reactor (and makes
+    /// it non-blocking).
+    fn try_from(p: crate::pty::Pty) -> io::Result<Self> {
+        let file = std::fs::File::from(p);
+        rustix::io::ioctl_fionbio(&file, true)?;
+        Ok(AsyncPty {
+            inner: crate::sys::pidfd::register_file(file)?,
+        })
+    }
+}
+
+impl AsyncRead for AsyncPty {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        use std::io::Read;
+        let this = self.get_mut();
+        loop {
+            let mut guard = std::task::ready!(this.inner.poll_read_ready(cx))?;
+            let unfilled = buf.initialize_unfilled();
+            match guard.try_io(|f| crate::pty::end_on_eio(f.get_ref().read(unfilled))) {
+                Ok(Ok(n)) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+impl AsyncWrite for AsyncPty {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        use std::io::Write;
+        let this = self.get_mut();
+        loop {
+            let mut guard = std::task::ready!(this.inner.poll_write_ready(cx))?;
+            match guard.try_io(|f| f.get_ref().write(data)) {
+                Ok(r) => return Poll::Ready(r),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsFd for AsyncPty {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.get_ref().as_fd()
+    }
+}
+
+impl AsRawFd for AsyncPty {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.get_ref().as_raw_fd()
+    }
+}
+
+impl fmt::Debug for AsyncPty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncPty")
+            .field("fd", &self.inner.get_ref().as_raw_fd())
+            .finish()
+    }
 }
 
 /// The write end of the program's standard input pipe, as an

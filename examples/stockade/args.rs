@@ -41,6 +41,9 @@ pub struct Options {
     pub cgroup_parent: Option<PathBuf>,
     pub limits_best_effort: bool,
     pub json: bool,
+    /// `--pty`/`-t`: the program gets a terminal of its own, relayed to
+    /// this one.
+    pub pty: bool,
     pub rootfs: Option<PathBuf>,
     /// `--expose-host-secrets`: `mask_host_secrets(false)`.
     pub expose_host_secrets: bool,
@@ -111,6 +114,9 @@ pub enum ArgError {
         option: &'static str,
         why: &'static str,
     },
+    /// `--pty` when standard input is not a terminal: there is no
+    /// terminal to relay the program's to.
+    NotATerminal { option: &'static str },
 }
 
 impl fmt::Display for ArgError {
@@ -158,6 +164,11 @@ impl fmt::Display for ArgError {
             ArgError::Unexpected { argument } => {
                 write!(f, "unexpected argument {:?}", argument.to_string_lossy())
             }
+            ArgError::NotATerminal { option } => write!(
+                f,
+                "option {option} needs standard input to be a terminal, and it is not \
+                 (without {option}, the program reads and writes this process's streams)"
+            ),
         }
     }
 }
@@ -165,7 +176,7 @@ impl fmt::Display for ArgError {
 pub const USAGE: &str = "\
 usage: stockade [OPTIONS] [--] PROGRAM [ARGS...]
        stockade start NAME [OPTIONS] [-- INIT [ARGS...]]
-       stockade exec NAME [--chdir DIR] [--setenv KEY VALUE]... [--] PROGRAM [ARGS...]
+       stockade exec NAME [--pty] [--chdir DIR] [--setenv KEY VALUE]... [--] PROGRAM [ARGS...]
        stockade stop NAME [--timeout DURATION]
        stockade kill NAME
        stockade list [--json]
@@ -253,6 +264,13 @@ environment.
   --limits-best-effort     run even where a cgroup limit cannot be enforced,
                            approximating it with rlimits; --json tells
   --json                   print a JSON report on stderr when the program ends
+  -t, --pty                give the program a terminal of its own (a pseudo-
+                           terminal of the sandbox's /dev/pts, its controlling
+                           terminal), relayed to this one: keys reach it as
+                           typed (^C, ^Z and job control act on its jobs, not
+                           on stockade), window size changes follow, and this
+                           terminal is restored when stockade ends. Standard
+                           input must be a terminal
   -h, --help               this help
 
 Exit status: the program's; 128+N if killed by signal N; 124 on timeout;
@@ -277,11 +295,12 @@ A subcommand is recognised only as the first argument: `stockade -- start`
                            given, is started in the background as the first
                            program. NAME: 1 to 64 ASCII letters, digits, '_',
                            '.' or '-', starting with a letter or a digit
-  exec NAME [--chdir DIR] [--setenv KEY VALUE]... [--unsetenv KEY]...
+  exec NAME [--pty] [--chdir DIR] [--setenv KEY VALUE]... [--unsetenv KEY]...
        [--] PROGRAM [ARGS...]
                            run PROGRAM in the container with this terminal's
-                           stdin, stdout and stderr; the exit status is the
-                           program's, as above. Signals are passed on as
+                           stdin, stdout and stderr (with -t/--pty: a terminal
+                           of the container's own, relayed as above); the exit
+                           status is the program's, as above. Signals are passed on as
                            above; processes it leaves in the background keep
                            running. If stockade exec is killed, so is PROGRAM
   stop NAME [--timeout DURATION]
@@ -412,6 +431,7 @@ fn parse_options(
             "--net-filter" => o.net_filter = true,
             "--inherit-env" => o.inherit_env = true,
             "--json" => o.json = true,
+            "-t" | "--pty" => o.pty = true,
             "--hostname" => o.hostname = Some(val(it, "--hostname")?),
             "--as-pid-1" => o.as_pid_1 = true,
             "--chdir" => o.chdir = Some(val(it, "--chdir")?.into()),
@@ -631,6 +651,8 @@ pub struct Start {
 #[derive(Debug, Default, PartialEq)]
 pub struct Exec {
     pub name: String,
+    /// `--pty`/`-t`.
+    pub pty: bool,
     pub chdir: Option<PathBuf>,
     pub setenv: Vec<(OsString, OsString)>,
     pub unsetenv: Vec<OsString>,
@@ -687,6 +709,19 @@ fn name(
 /// Parses the arguments after the program name: a subcommand when the
 /// first one names one, the one-shot form otherwise (a program named like a
 /// subcommand runs after `--`, or after any option).
+/// Refuses `--pty` when standard input is not a terminal (`stdin_is_tty`).
+pub fn check_terminal(inv: &Invocation, stdin_is_tty: bool) -> Result<(), ArgError> {
+    let pty = match inv {
+        Invocation::Run(o) => o.pty,
+        Invocation::Exec(e) => e.pty,
+        _ => false,
+    };
+    if pty && !stdin_is_tty {
+        return Err(ArgError::NotATerminal { option: "--pty" });
+    }
+    Ok(())
+}
+
 pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
     args: I,
 ) -> Result<Invocation, ArgError> {
@@ -732,6 +767,12 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
             if policy.last().is_some_and(|a| a == "--") {
                 policy.pop();
             }
+            if options.pty {
+                return Err(ArgError::NotForContainers {
+                    option: "--pty",
+                    why: "a container's programs get terminals with `stockade exec --pty`",
+                });
+            }
             if options.as_pid_1 {
                 // A container's init is its supervisor; its programs are
                 // peers.
@@ -765,6 +806,7 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
                     }
                     Some("-h" | "--help") => return Ok(Invocation::Help),
                     Some("--chdir") => e.chdir = Some(val(&mut it, "--chdir")?.into()),
+                    Some("-t" | "--pty") => e.pty = true,
                     Some("--setenv") => {
                         let k = val(&mut it, "--setenv")?;
                         let v = val(&mut it, "--setenv")?;
@@ -847,6 +889,29 @@ mod tests {
     }
 
     #[test]
+    fn pty_needs_a_terminal_on_stdin() {
+        for line in [
+            &["-t", "bash"][..],
+            &["--pty", "bash"],
+            &["exec", "web", "-t", "bash"],
+        ] {
+            let i = inv(line).unwrap();
+            assert!(check_terminal(&i, true).is_ok());
+            let e = check_terminal(&i, false).unwrap_err();
+            assert_eq!(e, ArgError::NotATerminal { option: "--pty" });
+            assert!(e.to_string().contains("--pty"), "{e}");
+        }
+        assert!(check_terminal(&inv(&["bash"]).unwrap(), false).is_ok());
+        assert!(matches!(
+            inv(&["start", "web", "--pty"]),
+            Err(ArgError::NotForContainers {
+                option: "--pty",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn subcommands_only_as_the_first_argument() {
         match inv(&[
             "start",
@@ -899,6 +964,7 @@ mod tests {
             ]),
             Ok(Invocation::Exec(Exec {
                 name: "web".into(),
+                pty: false,
                 chdir: Some("/t".into()),
                 setenv: vec![("K".into(), "V".into())],
                 unsetenv: vec!["U".into()],

@@ -395,19 +395,27 @@ pub fn exec(e: &args::Exec) -> ExitCode {
     env.extend(e.unsetenv.iter().map(|k| (k.clone(), None)));
     let mut argv = vec![e.program.clone()];
     argv.extend(e.args.iter().cloned());
+    let size = e.pty.then(crate::terminal::size);
     let req = Request::Exec(ExecRequest {
         argv,
         env,
         cwd: e.chdir.clone(),
+        pty: size.map(|s| (s.rows, s.cols)),
     });
-    let fds = [
-        stdio(io::stdin().as_fd(), 0),
-        stdio(io::stdout().as_fd(), 1),
-        stdio(io::stderr().as_fd(), 2),
-    ];
-    let fds: Vec<OwnedFd> = match fds.into_iter().collect() {
-        Ok(f) => f,
-        Err(err) => return fail(format!("failed to pass on stdio: {err}")),
+    // With a terminal, the program's streams are its terminal, relayed
+    // here; without, they are ours.
+    let fds: Vec<OwnedFd> = if e.pty {
+        Vec::new()
+    } else {
+        let fds = [
+            stdio(io::stdin().as_fd(), 0),
+            stdio(io::stdout().as_fd(), 1),
+            stdio(io::stderr().as_fd(), 2),
+        ];
+        match fds.into_iter().collect() {
+            Ok(f) => f,
+            Err(err) => return fail(format!("failed to pass on stdio: {err}")),
+        }
     };
     // Block the forwarded signals before the program can start, so none is
     // lost (the monitor starts the program with its own mask).
@@ -428,10 +436,16 @@ pub fn exec(e: &args::Exec) -> ExitCode {
     drop(fds);
 
     let mut ending: Option<(Signal, Instant)> = None;
+    let mut relay: Option<crate::terminal::Relay> = None;
+    let mut raw: Option<crate::terminal::RawMode> = None;
     loop {
         let mut pfds = vec![PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
         if let Some(s) = &sfd {
             pfds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+        }
+        let relay_at = pfds.len();
+        if let Some(r) = &relay {
+            pfds.extend(r.poll_fds());
         }
         let timeout = match ending {
             Some((_, deadline)) => {
@@ -442,18 +456,33 @@ pub fn exec(e: &args::Exec) -> ExitCode {
         };
         let _ = poll(&mut pfds, timeout);
         let sock_ready = pfds[0].revents().is_some_and(|r| !r.is_empty());
-        let sig_ready = pfds
-            .get(1)
-            .and_then(|f| f.revents())
-            .is_some_and(|r| !r.is_empty());
+        let sig_ready = sfd.is_some()
+            && pfds
+                .get(1)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty());
+        let relay_ready: Vec<bool> = pfds[relay_at..]
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
         drop(pfds);
+        if let Some(r) = &mut relay {
+            r.ready(&relay_ready);
+        }
         if sig_ready {
             if let Some(s) = &sfd {
                 while let Ok(Some(info)) = s.read_signal() {
                     let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
                         continue;
                     };
-                    let is_ending = matches!(sig, Signal::SIGINT | Signal::SIGTERM);
+                    if let (Signal::SIGWINCH, Some(r)) = (sig, &relay) {
+                        r.resize();
+                        continue;
+                    }
+                    // With a terminal of its own, losing ours (SIGHUP)
+                    // ends the program too.
+                    let is_ending = matches!(sig, Signal::SIGINT | Signal::SIGTERM)
+                        || (e.pty && sig == Signal::SIGHUP);
                     if is_ending && ending.is_some() {
                         // A second one: the program is killed with the
                         // connection.
@@ -476,9 +505,24 @@ pub fn exec(e: &args::Exec) -> ExitCode {
         if !sock_ready {
             continue;
         }
-        match wire::recv_reply(&sock) {
-            Ok(Some(Reply::Started { .. })) => {}
-            Ok(Some(Reply::Exited { status, timed_out })) => {
+        match wire::recv_reply_with(&sock) {
+            Ok(Some((Reply::Started { .. }, fds))) => {
+                if let Some(master) = fds.into_iter().next().filter(|_| e.pty) {
+                    relay = Some(crate::terminal::Relay::new(File::from(master)));
+                    match crate::terminal::RawMode::enter() {
+                        Ok(r) => raw = Some(r),
+                        Err(err) => {
+                            drop(sock);
+                            return fail(format!("failed to put the terminal in raw mode: {err}"));
+                        }
+                    }
+                }
+            }
+            Ok(Some((Reply::Exited { status, timed_out }, _))) => {
+                if let Some(r) = &mut relay {
+                    r.drain();
+                }
+                drop(raw.take());
                 if let Some((sig, _)) = ending {
                     return crate::die_by(sig);
                 }
@@ -490,11 +534,12 @@ pub fn exec(e: &args::Exec) -> ExitCode {
                     _ => 125,
                 });
             }
-            Ok(Some(Reply::Failed { code, message })) => {
+            Ok(Some((Reply::Failed { code, message }, _))) => {
                 eprintln!("{message}");
                 return ExitCode::from(code);
             }
-            Ok(Some(Reply::Stopped { .. })) | Ok(None) => {
+            Ok(Some((Reply::Stopped { .. }, _))) | Ok(None) => {
+                drop(raw.take());
                 return fail(format!(
                     "container {} ended before {} did",
                     e.name,

@@ -10,6 +10,7 @@ mod args;
 mod container;
 mod json;
 mod monitor;
+mod terminal;
 mod wire;
 
 use std::os::fd::AsFd;
@@ -56,6 +57,7 @@ fn ignored_at_start() -> u64 {
 /// pending, then unblocking delivers it. Returns only if that did not end
 /// the process.
 fn die_by(sig: Signal) -> ExitCode {
+    terminal::restore();
     let _ = nix::sys::signal::raise(sig);
     let mut set = SigSet::empty();
     set.add(sig);
@@ -71,6 +73,10 @@ fn main() -> ExitCode {
             return ExitCode::from(125);
         }
     };
+    if let Err(e) = args::check_terminal(&invocation, terminal::stdin_is_terminal()) {
+        eprintln!("stockade: {e}\n\n{}", args::USAGE);
+        return ExitCode::from(125);
+    }
     match invocation {
         args::Invocation::Help => {
             print!("{}", args::USAGE);
@@ -233,6 +239,16 @@ fn run(opts: &args::Options) -> ExitCode {
         }
     };
     let mut cmd = command(opts);
+    if opts.pty {
+        cmd.pty(terminal::size());
+    }
+    // With a terminal of its own, losing ours (SIGHUP) ends the program
+    // too.
+    let ending: &[Signal] = if opts.pty {
+        &[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]
+    } else {
+        &ENDING
+    };
 
     // Block the signals we forward before spawning, so none is lost between
     // spawn and the wait loop. The sandbox resets its own mask.
@@ -265,17 +281,39 @@ fn run(opts: &args::Options) -> ExitCode {
         }
     };
 
+    // With --pty: this terminal in raw mode, relayed to the program's.
+    let mut relay = child
+        .pty
+        .take()
+        .map(|p| terminal::Relay::new(std::fs::File::from(p)));
+    let raw = match relay {
+        Some(_) => match terminal::RawMode::enter() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                eprintln!("stockade: failed to put the terminal in raw mode: {e}");
+                return ExitCode::from(125);
+            }
+        },
+        None => None,
+    };
+
     // The sandbox enforces the timeout itself: wait for it to end, forwarding
     // signals meanwhile. After an ending signal, the sandbox is killed once
     // the grace period is over (or at a second one).
-    let mut ending: Option<(Signal, Instant)> = None;
+    let mut ending_by: Option<(Signal, Instant)> = None;
     let mut killed = false;
     let status = loop {
         let mut fds = vec![PollFd::new(child.pidfd(), PollFlags::POLLIN)];
         if let Some(s) = &sfd {
             fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
         }
-        let timeout = match ending {
+        let relay_at = fds.len();
+        if let Some(r) = &relay {
+            fds.extend(r.poll_fds());
+        }
+        let timeout = match ending_by {
             Some((_, deadline)) if !killed => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 // Rounded up, so the deadline has passed when poll returns.
@@ -286,22 +324,34 @@ fn run(opts: &args::Options) -> ExitCode {
         };
         let _ = poll(&mut fds, timeout);
         let child_done = fds[0].revents().is_some_and(|r| !r.is_empty());
-        let sig_ready = fds
-            .get(1)
-            .and_then(|f| f.revents())
-            .is_some_and(|r| !r.is_empty());
+        let sig_ready = sfd.is_some()
+            && fds
+                .get(1)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty());
+        let relay_ready: Vec<bool> = fds[relay_at..]
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
         drop(fds);
+        if let Some(r) = &mut relay {
+            r.ready(&relay_ready);
+        }
         if sig_ready {
             if let Some(s) = &sfd {
                 while let Ok(Some(info)) = s.read_signal() {
                     let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
                         continue;
                     };
-                    if !ENDING.contains(&sig) {
+                    if let (Signal::SIGWINCH, Some(r)) = (sig, &relay) {
+                        // The program's terminal follows ours (its
+                        // foreground job gets SIGWINCH from the kernel).
+                        r.resize();
+                    } else if !ending.contains(&sig) {
                         let _ = child.signal(sig as i32);
-                    } else if ending.is_none() {
+                    } else if ending_by.is_none() {
                         let _ = child.signal(sig as i32);
-                        ending = Some((sig, Instant::now() + GRACE));
+                        ending_by = Some((sig, Instant::now() + GRACE));
                     } else if !killed {
                         killed = true;
                         let _ = child.kill();
@@ -309,13 +359,16 @@ fn run(opts: &args::Options) -> ExitCode {
                 }
             }
         }
-        if let Some((_, deadline)) = ending {
+        if let Some((_, deadline)) = ending_by {
             if !killed && Instant::now() >= deadline {
                 killed = true;
                 let _ = child.kill();
             }
         }
         if child_done {
+            if let Some(r) = &mut relay {
+                r.drain();
+            }
             match child.wait() {
                 Ok(s) => break s,
                 Err(e) => {
@@ -325,6 +378,8 @@ fn run(opts: &args::Options) -> ExitCode {
             }
         }
     };
+    drop(relay);
+    drop(raw);
     let outcome = child.outcome().copied();
     let verdict = outcome.map(|o| o.verdict);
 
@@ -353,7 +408,7 @@ fn run(opts: &args::Options) -> ExitCode {
         j.raw("enforcement", &json::enforcement(child.enforcement()));
         eprintln!("{}", j.finish());
     }
-    if let Some((sig, _)) = ending {
+    if let Some((sig, _)) = ending_by {
         // The sandbox has ended: now this process, as asked.
         return die_by(sig);
     }

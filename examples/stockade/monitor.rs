@@ -381,8 +381,11 @@ fn exec(conn: UnixStream, e: ExecRequest, fds: Vec<OwnedFd>, shared: &Shared) {
     let failed = |message: String| {
         let _ = wire::send_reply(&conn, &Reply::Failed { code: 125, message });
     };
-    let Ok([stdin, stdout, stderr]) = <[OwnedFd; 3]>::try_from(fds) else {
-        return failed("stockade: malformed exec request (no stdio)".to_owned());
+    // With a terminal, the program's standard streams are the terminal.
+    let stdio = match (e.pty, <[OwnedFd; 3]>::try_from(fds)) {
+        (None, Ok(fds)) => Some(fds),
+        (Some(_), Err(fds)) if fds.is_empty() => None,
+        _ => return failed("stockade: malformed exec request (stdio)".to_owned()),
     };
     let Some((program, args)) = e.argv.split_first() else {
         return failed("stockade: malformed exec request (no program)".to_owned());
@@ -399,9 +402,14 @@ fn exec(conn: UnixStream, e: ExecRequest, fds: Vec<OwnedFd>, shared: &Shared) {
     if let Some(d) = &e.cwd {
         cmd.current_dir(d);
     }
-    cmd.stdin(Stdio::from(stdin))
-        .stdout(Stdio::from(stdout))
-        .stderr(Stdio::from(stderr));
+    if let Some([stdin, stdout, stderr]) = stdio {
+        cmd.stdin(Stdio::from(stdin))
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr));
+    }
+    if let Some((rows, cols)) = e.pty {
+        cmd.pty(stockade::pty::WindowSize::new(rows, cols));
+    }
     let spawned = {
         let c = shared.container.read().unwrap_or_else(|p| p.into_inner());
         if shared.stopping.load(Ordering::SeqCst) {
@@ -424,7 +432,16 @@ fn exec(conn: UnixStream, e: ExecRequest, fds: Vec<OwnedFd>, shared: &Shared) {
             return;
         }
     };
-    let _ = wire::send_reply(&conn, &Reply::Started { pid: child.id() });
+    // The terminal's master is the client's alone.
+    let started = Reply::Started { pid: child.id() };
+    match child.pty.take() {
+        Some(master) => {
+            let _ = wire::send_reply_with(&conn, &started, &[master.as_fd()]);
+        }
+        None => {
+            let _ = wire::send_reply(&conn, &started);
+        }
+    }
     let mut client = true;
     loop {
         let mut fds = vec![PollFd::new(child.pidfd(), PollFlags::POLLIN)];

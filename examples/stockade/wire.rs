@@ -8,14 +8,16 @@
 //!
 //! Client to monitor:
 //! - `E` exec: program and arguments, environment changes (set or remove),
-//!   working directory; three descriptors attached. Then, while it runs,
+//!   working directory, and the window size of a terminal for the program
+//!   (or none); three descriptors attached, or none with a terminal. Then, while it runs,
 //!   `G` signal: a signal number to send to the program. Closing the
 //!   connection before the reply kills the program.
 //! - `S` stop: the grace period in milliseconds; `K` kill.
 //!
 //! Monitor to client:
-//! - `R` the exec started (its pid, in the monitor's terms), then `X` when it
-//!   ended: its raw wait status and whether it timed out.
+//! - `R` the exec started (its pid, in the monitor's terms), with the master
+//!   side of the program's terminal attached when it has one; then `X` when
+//!   it ended: its raw wait status and whether it timed out.
 //! - `F` failed: the exit status to use (125, 126 or 127) and a one-line
 //!   message.
 //! - `D` done: the container was stopped; whether the grace period ran out.
@@ -48,6 +50,8 @@ pub struct ExecRequest {
     /// In order: set (`Some`) or remove (`None`).
     pub env: Vec<(OsString, Option<OsString>)>,
     pub cwd: Option<PathBuf>,
+    /// A terminal of the program's own, of this size (rows, columns).
+    pub pty: Option<(u16, u16)>,
 }
 
 /// What a monitor answers.
@@ -154,6 +158,13 @@ impl Request {
                     }
                     None => w.u8(0),
                 }
+                match e.pty {
+                    Some((rows, cols)) => {
+                        w.u8(1);
+                        w.u32(u32::from(rows) << 16 | u32::from(cols));
+                    }
+                    None => w.u8(0),
+                }
                 w.finish()
             }
             Request::Signal(n) => {
@@ -192,6 +203,10 @@ impl Request {
                 }
                 if r.u8()? != 0 {
                     e.cwd = Some(PathBuf::from(r.os()?));
+                }
+                if r.u8()? != 0 {
+                    let size = r.u32()?;
+                    e.pty = Some(((size >> 16) as u16, size as u16));
                 }
                 Request::Exec(e)
             }
@@ -339,10 +354,21 @@ pub fn send_reply(sock: &UnixStream, reply: &Reply) -> io::Result<()> {
     send(sock, &reply.encode(), &[])
 }
 
+/// Sends a reply with descriptors attached (a terminal's master with
+/// `Started`).
+pub fn send_reply_with(sock: &UnixStream, reply: &Reply, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+    send(sock, &reply.encode(), fds)
+}
+
 /// Receives a reply; `None` when the monitor closed the connection.
 pub fn recv_reply(sock: &UnixStream) -> io::Result<Option<Reply>> {
+    Ok(recv_reply_with(sock)?.map(|r| r.0))
+}
+
+/// Receives a reply and the descriptors attached to it.
+pub fn recv_reply_with(sock: &UnixStream) -> io::Result<Option<(Reply, Vec<OwnedFd>)>> {
     match recv(sock)? {
-        Some((body, _)) => Ok(Some(Reply::decode(&body)?)),
+        Some((body, fds)) => Ok(Some((Reply::decode(&body)?, fds))),
         None => Ok(None),
     }
 }
@@ -358,6 +384,12 @@ mod tests {
                 argv: vec!["sh".into(), "-c".into(), OsString::from_vec(vec![0xff, 0])],
                 env: vec![("A".into(), Some("b".into())), ("C".into(), None)],
                 cwd: Some("/tmp".into()),
+                pty: None,
+            }),
+            Request::Exec(ExecRequest {
+                argv: vec!["bash".into()],
+                pty: Some((50, 132)),
+                ..ExecRequest::default()
             }),
             Request::Exec(ExecRequest::default()),
             Request::Signal(15),

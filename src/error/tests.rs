@@ -74,6 +74,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::NetFilterNeedsSeccomp => "NetFilterNeedsSeccomp",
         ConfigError::TooManyFds { .. } => "TooManyFds",
         ConfigError::InitNeedsPidNamespace => "InitNeedsPidNamespace",
+        ConfigError::PtyNeedsDev { .. } => "PtyNeedsDev",
         #[cfg(feature = "seccomp")]
         ConfigError::Seccomp(_) => "Seccomp",
         #[cfg(feature = "seccomp")]
@@ -82,7 +83,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::SeccompNeedsNoNewPrivs => "SeccompNeedsNoNewPrivs",
     }
 }
-const CONFIG_VARIANTS: usize = 15 + 3 * cfg!(feature = "seccomp") as usize;
+const CONFIG_VARIANTS: usize = 16 + 3 * cfg!(feature = "seccomp") as usize;
 
 fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
     #[cfg_attr(not(feature = "seccomp"), allow(unused_mut))]
@@ -176,6 +177,12 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
         (
             ConfigError::InitNeedsPidNamespace,
             vec!["program_as_init", "Namespaces::PID"],
+        ),
+        (
+            ConfigError::PtyNeedsDev {
+                reason: PtyProblem::NoDev,
+            },
+            vec!["pty", "/dev/pts", "Sandbox::dev(false)"],
         ),
     ];
     #[cfg(feature = "seccomp")]

@@ -136,16 +136,17 @@ impl Channel {
 
     /// Reads the report socket until the supervisor says `Running`, a setup
     /// step reports an error, or it closes.
-    pub(super) fn read_setup(&self) -> Result<SetupReport, Error> {
-        read_setup(self.report.as_raw_fd())
+    pub(super) fn read_setup(&self, pty: &mut Option<OwnedFd>) -> Result<SetupReport, Error> {
+        read_setup(self.report.as_raw_fd(), pty)
     }
 }
 
 /// Reads a report channel until its supervisor says `Running`, a setup step
-/// reports an error, or it closes.
-pub(super) fn read_setup(report: RawFd) -> Result<SetupReport, Error> {
+/// reports an error, or it closes. The program's terminal master, when the
+/// program process sends one, lands in `pty`.
+pub(super) fn read_setup(report: RawFd, pty: &mut Option<OwnedFd>) -> Result<SetupReport, Error> {
     let mut buf = [0u8; record::RECORD_LEN];
-    let mut cmsg = nix::cmsg_space!(nix::sys::socket::UnixCredentials);
+    let mut cmsg = nix::cmsg_space!(nix::sys::socket::UnixCredentials, [RawFd; 1]);
     loop {
         let mut iov = [io::IoSliceMut::new(&mut buf)];
         let msg = match socket::recvmsg::<()>(
@@ -165,10 +166,17 @@ pub(super) fn read_setup(report: RawFd) -> Result<SetupReport, Error> {
         };
         let n = msg.bytes;
         let mut pid = None;
+        let mut passed: Option<OwnedFd> = None;
         if let Ok(cmsgs) = msg.cmsgs() {
             for c in cmsgs {
-                if let ControlMessageOwned::ScmCredentials(cred) = c {
-                    pid = Some(cred.pid());
+                match c {
+                    ControlMessageOwned::ScmCredentials(cred) => pid = Some(cred.pid()),
+                    ControlMessageOwned::ScmRights(fds) => {
+                        for fd in crate::sys::adopt_received(fds) {
+                            passed = Some(fd);
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
@@ -178,6 +186,12 @@ pub(super) fn read_setup(report: RawFd) -> Result<SetupReport, Error> {
         let Some(rec) = Record::decode(buf.get(..n).unwrap_or(&[])) else {
             return Ok(SetupReport::Vanished);
         };
+        if rec.kind == record::KIND_PTY {
+            if passed.is_some() {
+                *pty = passed;
+            }
+            continue;
+        }
         return Ok(match rec.kind {
             record::KIND_RUNNING => {
                 let from = if rec.flags & record::FLAG_PID_IN_CREDENTIALS != 0 {

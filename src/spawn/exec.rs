@@ -59,6 +59,7 @@ pub(crate) fn exec(
     let ns = cfg.namespaces;
     let (exec, search) = argv::exec_plan(cfg, cmd, t.compiled.home())?;
     let cwd = argv::working_dir(cmd, ns.contains(Namespaces::MOUNT))?;
+    super::check_pty(cfg, cmd)?;
     let mut fds = Fds::plan(cmd, &default_out, &default_in)?;
     fds.pass_inherited();
     let (fd_plan, sources) = fds.exec_zone_plan();
@@ -158,7 +159,8 @@ pub(crate) fn exec(
     fds.close_child_side();
     // The supervisor reads the plan until it answers, or dies: only then
     // may the plan go.
-    let report = read_setup(mine.as_raw_fd())?;
+    let mut pty = None;
+    let report = read_setup(mine.as_raw_fd(), &mut pty)?;
     let program_pid = match report {
         SetupReport::Running(pid) => pid,
         SetupReport::Failed(rec) => {
@@ -172,6 +174,7 @@ pub(crate) fn exec(
         stdin: fds.stdin.take().map(ChildStdin::from_owned),
         stdout: fds.stdout.take().map(ChildStdout::from_owned),
         stderr: fds.stderr.take().map(ChildStderr::from_owned),
+        pty: pty.map(crate::pty::Pty::from_owned),
         inner: Inner::exec(
             program_pid.unwrap_or(0),
             mine,

@@ -8,7 +8,7 @@ use nix::fcntl::OFlag;
 
 use crate::command::{Command, StdioKind};
 use crate::error::{ConfigError, Error, FdProblem, ParentOp};
-use crate::zone::plan::FdPlan;
+use crate::zone::plan::{FdPlan, PtyPlan};
 
 fn io_err(op: ParentOp) -> impl Fn(nix::Error) -> Error {
     move |e| Error::Io {
@@ -29,6 +29,9 @@ pub(super) struct Fds {
     pub(super) stdin: Option<OwnedFd>,
     pub(super) stdout: Option<OwnedFd>,
     pub(super) stderr: Option<OwnedFd>,
+    /// The program's terminal, if it gets one: its size and the standard
+    /// streams (bit `n` for descriptor `n`) that become it.
+    pty: Option<(crate::pty::WindowSize, u8)>,
 }
 
 /// Checks the targets of the command's passed descriptors.
@@ -62,9 +65,31 @@ impl Fds {
             moves: Vec::with_capacity(3 + cmd.fds.len()),
             ..Fds::default()
         };
-        fds.stdin = fds.stdio(cmd.stdin.as_ref().map(|s| &s.0), default_in, 0)?;
-        fds.stdout = fds.stdio(cmd.stdout.as_ref().map(|s| &s.0), default_out, 1)?;
-        fds.stderr = fds.stdio(cmd.stderr.as_ref().map(|s| &s.0), default_out, 2)?;
+        let mut terminal = 0u8;
+        let streams = [
+            (&cmd.stdin, default_in, 0),
+            (&cmd.stdout, default_out, 1),
+            (&cmd.stderr, default_out, 2),
+        ];
+        for (set, default, target) in streams {
+            // With a terminal, a stream the command leaves to the calling
+            // method becomes the terminal, unless the method's default is
+            // /dev/null (`output` keeps stdin at /dev/null).
+            let to_terminal =
+                cmd.pty.is_some() && set.is_none() && !matches!(default, StdioKind::Null);
+            let end = if to_terminal {
+                terminal |= 1 << target;
+                None
+            } else {
+                fds.stdio(set.as_ref().map(|s| &s.0), default, target)?
+            };
+            match target {
+                0 => fds.stdin = end,
+                1 => fds.stdout = end,
+                _ => fds.stderr = end,
+            }
+        }
+        fds.pty = cmd.pty.map(|size| (size, terminal));
         for (t, fd) in &cmd.fds {
             fds.moves.push((fd.as_raw_fd(), *t));
         }
@@ -109,8 +134,14 @@ impl Fds {
 
     /// The lowest descriptor number above every target: the sandbox's own
     /// descriptors must lie at or above it, so that no move clobbers them.
+    /// The standard streams the terminal replaces count as targets.
     pub(super) fn floor(&self) -> RawFd {
-        self.moves.iter().map(|m| m.1).max().unwrap_or(2) + 1
+        let highest = self.moves.iter().map(|m| m.1).max().unwrap_or(2);
+        if self.pty.is_some() {
+            highest.max(2) + 1
+        } else {
+            highest + 1
+        }
     }
 
     /// Moves `fd` to [`floor`](Self::floor) or above if it is below,
@@ -149,6 +180,7 @@ impl Fds {
             temp_base: highest + 1,
             keep,
             received: Vec::new(),
+            pty: self.pty_plan(),
         }
     }
 
@@ -156,8 +188,9 @@ impl Fds {
     /// the caller's own (those it has open): a container's supervisor
     /// holds none of the caller's descriptors.
     pub(super) fn pass_inherited(&mut self) {
+        let terminal = self.pty.map_or(0, |p| p.1);
         for t in 0..3 {
-            if self.moves.iter().any(|m| m.1 == t) {
+            if self.moves.iter().any(|m| m.1 == t) || terminal & (1 << t) != 0 {
                 continue;
             }
             if crate::sys::raw::is_open(t) {
@@ -194,8 +227,23 @@ impl Fds {
             temp_base: 0,
             keep,
             received,
+            pty: self.pty_plan(),
         };
         (plan, sources)
+    }
+
+    /// The zone's part of the program's terminal.
+    fn pty_plan(&self) -> Option<PtyPlan> {
+        self.pty.map(|(size, streams)| PtyPlan {
+            size: libc::winsize {
+                ws_row: size.rows,
+                ws_col: size.cols,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            },
+            streams,
+            send_to: std::cell::Cell::new(-1),
+        })
     }
 
     /// Closes the child-side descriptors: call once the sandbox's processes

@@ -27,8 +27,9 @@ use crate::child::{Child, ChildStderr, ChildStdin, ChildStdout, Inner};
 use crate::command::{Command, StdioKind};
 use crate::compile::Compiled;
 use crate::config::Config;
-use crate::error::{Error, Feature, Unsupported, UnsupportedReason};
+use crate::error::{ConfigError, Error, Feature, PtyProblem, Unsupported, UnsupportedReason};
 use crate::namespaces::Namespaces;
+use crate::pty::Pty;
 use crate::zone::launch;
 use crate::zone::plan::{ExecPlan, Shared};
 use channel::{Channel, SetupReport};
@@ -56,12 +57,14 @@ fn run(
     default_out: StdioKind,
     default_in: StdioKind,
 ) -> Result<Child, Error> {
+    check_pty(cfg, cmd)?;
     let mut fds = Fds::plan(cmd, &default_out, &default_in)?;
-    let up = sandbox(cfg, compiled, Some(cmd), &mut fds)?;
+    let mut up = sandbox(cfg, compiled, Some(cmd), &mut fds)?;
     Ok(Child {
         stdin: fds.stdin.take().map(ChildStdin::from_owned),
         stdout: fds.stdout.take().map(ChildStdout::from_owned),
         stderr: fds.stderr.take().map(ChildStderr::from_owned),
+        pty: up.pty.take().map(Pty::from_owned),
         inner: Inner::new(
             up.supervisor,
             up.program_pid.unwrap_or(0),
@@ -95,6 +98,8 @@ pub(crate) struct Up {
     /// The rlimits standing in for cgroup limits the cgroup could not
     /// apply.
     pub(crate) fallback_rlimits: Vec<(libc::c_int, libc::rlimit64)>,
+    /// The master of the program's terminal, if it has one.
+    pub(crate) pty: Option<std::os::fd::OwnedFd>,
 }
 
 /// Starts a container of the policy `cfg`: a sandbox whose supervisor
@@ -102,6 +107,25 @@ pub(crate) struct Up {
 pub(crate) fn start(cfg: &Config, compiled: &Compiled) -> Result<Up, Error> {
     check_time_ns(cfg)?;
     sandbox(cfg, compiled, None, &mut Fds::default())
+}
+
+/// A terminal comes from the sandbox's own `devpts`, which its own `/dev`
+/// mounts.
+pub(crate) fn check_pty(cfg: &Config, cmd: &Command) -> Result<(), Error> {
+    if cmd.pty.is_none() {
+        return Ok(());
+    }
+    let missing = if !cfg.namespaces.contains(Namespaces::MOUNT) {
+        Some(PtyProblem::NoMountNamespace)
+    } else if !cfg.fs.dev {
+        Some(PtyProblem::NoDev)
+    } else {
+        None
+    };
+    match missing {
+        Some(reason) => Err(ConfigError::PtyNeedsDev { reason }.into()),
+        None => Ok(()),
+    }
 }
 
 /// A time namespace needs a kernel that enters it at exec.
@@ -191,7 +215,8 @@ fn sandbox(
         channel.maps_written()?;
     }
 
-    let program_pid = match channel.read_setup()? {
+    let mut pty = None;
+    let program_pid = match channel.read_setup(&mut pty)? {
         SetupReport::Running(pid) => pid,
         // The supervisor exits on its own after reporting; dropping the
         // guard reaps it before the plan goes.
@@ -221,5 +246,6 @@ fn sandbox(
         keep_groups: identity.keep_groups,
         cgroup_fds,
         fallback_rlimits,
+        pty,
     })
 }

@@ -18,3 +18,15 @@ pub(crate) mod raw;
 pub(crate) mod shared;
 #[cfg(test)]
 pub(crate) mod testing;
+
+/// Takes ownership of the descriptors of an `SCM_RIGHTS` message that
+/// `recvmsg` has just returned (as raw numbers, which is how `nix` hands
+/// them over). Only for that: the kernel created them in this process's
+/// table for the message, and nothing else knows of them yet.
+pub(crate) fn adopt_received(fds: Vec<std::os::fd::RawFd>) -> Vec<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    fds.into_iter()
+        // SAFETY: see above: each is a new descriptor owned by no one.
+        .map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+        .collect()
+}

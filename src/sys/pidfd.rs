@@ -196,3 +196,19 @@ pub(crate) fn register_readable(
     }
     .map_err(io::Error::from)
 }
+
+/// Registers a file that owns its descriptor with the current tokio
+/// runtime's reactor, for reading and writing.
+///
+/// # Panics
+///
+/// Outside a tokio runtime, or in one without the I/O driver enabled.
+#[cfg(feature = "tokio")]
+pub(crate) fn register_file(
+    file: std::fs::File,
+) -> io::Result<tokio::io::unix::AsyncFd<std::fs::File>> {
+    // SAFETY: the `File` owns its descriptor and the registration owns the
+    // `File`: the descriptor stays open, and refers to the same open file
+    // description, for as long as it is registered.
+    unsafe { tokio::io::unix::AsyncFd::register(file) }.map_err(io::Error::from)
+}

@@ -920,3 +920,95 @@ pub fn is_open(fd: c_int) -> bool {
     // SAFETY: F_GETFD only reads the descriptor's flags.
     unsafe { sc!(libc::SYS_fcntl, fd, libc::F_GETFD) }.is_ok()
 }
+
+/// `sendmsg(2)` of one buffer with one descriptor attached as
+/// `SCM_RIGHTS`: the receiver gets its own descriptor for the same open
+/// file.
+pub fn send_with_fd(fd: c_int, buf: &[u8], pass: c_int) -> SysResult {
+    #[repr(C)]
+    struct Control {
+        hdr: libc::cmsghdr,
+        fd: c_int,
+        pad: c_int,
+    }
+    const HDR: usize = core::mem::size_of::<libc::cmsghdr>();
+    const ALIGN: usize = core::mem::size_of::<usize>();
+    const SPACE: usize = HDR + 4usize.div_ceil(ALIGN) * ALIGN;
+    const _: () = assert!(HDR % ALIGN == 0 && core::mem::size_of::<Control>() == SPACE);
+    let mut control = Control {
+        // SAFETY: an all-zero cmsghdr is valid plain data (its private
+        // padding fields on some targets included).
+        hdr: unsafe { core::mem::zeroed() },
+        fd: pass,
+        pad: 0,
+    };
+    control.hdr.cmsg_len = (HDR + 4) as _;
+    control.hdr.cmsg_level = libc::SOL_SOCKET;
+    control.hdr.cmsg_type = libc::SCM_RIGHTS;
+    sendmsg_one(fd, buf, (&mut control as *mut Control).cast(), SPACE)
+}
+
+/// `ioctl(fd, TIOCSPTLCK, &0)`: unlocks the terminal of a pseudo-terminal
+/// master, so that its peer can be opened.
+pub fn pty_unlock(fd: c_int) -> SysResult {
+    let unlock: c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int from a live location.
+    unsafe {
+        sc!(
+            libc::SYS_ioctl,
+            fd,
+            libc::TIOCSPTLCK,
+            &unlock as *const c_int
+        )
+    }
+}
+
+/// `ioctl(fd, TIOCGPTPEER, flags)` (Linux 4.13): opens the terminal of the
+/// pseudo-terminal master `fd` without a path lookup.
+pub fn pty_peer(fd: c_int, flags: c_int) -> Result<Fd, Errno> {
+    // SAFETY: TIOCGPTPEER takes the open flags as an integer.
+    let r = unsafe { sc!(libc::SYS_ioctl, fd, libc::TIOCGPTPEER, flags) };
+    // SAFETY: on success it returns a new descriptor.
+    unsafe { new_fd(r) }
+}
+
+/// `ioctl(fd, TIOCSWINSZ, size)`: sets a terminal's window size (which
+/// sends `SIGWINCH` to its foreground process group when it changes).
+pub fn set_window_size(fd: c_int, size: &libc::winsize) -> SysResult {
+    // SAFETY: TIOCSWINSZ reads a winsize from a live location.
+    unsafe {
+        sc!(
+            libc::SYS_ioctl,
+            fd,
+            libc::TIOCSWINSZ,
+            size as *const libc::winsize
+        )
+    }
+}
+
+/// `ioctl(fd, TIOCGWINSZ)`: a terminal's window size.
+pub fn window_size(fd: c_int) -> Result<libc::winsize, Errno> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes a winsize to a live location.
+    unsafe {
+        sc!(
+            libc::SYS_ioctl,
+            fd,
+            libc::TIOCGWINSZ,
+            &mut size as *mut libc::winsize
+        )
+    }?;
+    Ok(size)
+}
+
+/// `ioctl(fd, TIOCSCTTY, 0)`: makes the terminal `fd` the controlling
+/// terminal of the calling session leader's session.
+pub fn set_controlling_terminal(fd: c_int) -> SysResult {
+    // SAFETY: TIOCSCTTY takes an integer (0: do not steal it).
+    unsafe { sc!(libc::SYS_ioctl, fd, libc::TIOCSCTTY, 0) }
+}

@@ -382,6 +382,20 @@ fn exec(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], req: &[u8], received: &[c_int]
         }
     }
     close_received(fds);
+    // The program process sends its terminal's master on the exec's
+    // channel, which it inherits from us: above every target too.
+    let mut pty_chan = None;
+    if let Some(pty) = &plan.fds.pty {
+        match raw::dup_at_least(chan, min_fd) {
+            Ok(d) => {
+                pty.send_to.set(d.raw());
+                pty_chan = Some(d);
+            }
+            Err(e) => {
+                failed.get_or_insert(Fail::new(Stage::Terminal, 6, e));
+            }
+        }
+    }
     if let Some(f) = failed {
         for c in &plan.fds.received {
             close_received(&[c.replace(-1)]);
@@ -394,6 +408,7 @@ fn exec(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], req: &[u8], received: &[c_int]
     plan.shared.failed.store(0, Ordering::Relaxed);
     let start_ns = raw::monotonic_ns();
     let r = clone_exec(ctx, plan);
+    drop(pty_chan);
     for c in &plan.fds.received {
         close_received(&[c.replace(-1)]);
     }

@@ -65,6 +65,22 @@ pub(crate) struct FdPlan {
     /// numbers it received the descriptors at (all above every target).
     /// Empty for a sandbox's first program.
     pub(crate) received: Vec<Cell<c_int>>,
+    /// The program's terminal, when it gets one.
+    pub(crate) pty: Option<PtyPlan>,
+}
+
+/// A pseudo-terminal for the program: opened by the program process in
+/// the sandbox's `/dev/pts`, made its controlling terminal, and its master
+/// sent to the caller.
+pub(crate) struct PtyPlan {
+    pub(crate) size: libc::winsize,
+    /// The standard streams (bit `n` for descriptor `n`) that become the
+    /// terminal.
+    pub(crate) streams: u8,
+    /// Where the master goes: -1 for the plan's report channel; for an
+    /// exec into a container, the exec's channel as its supervisor holds
+    /// it (set by that supervisor before the clone).
+    pub(crate) send_to: Cell<c_int>,
 }
 
 /// What the program process executes.

@@ -136,6 +136,12 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
     }
     enter_cwd(plan)?;
     arrange_fds(plan)?;
+    if let Some(pty) = &plan.fds.pty {
+        // After the ids switch, so that the terminal belongs to the
+        // program's user; before Landlock and seccomp, which may refuse
+        // the path or the ioctls.
+        setup_terminal(plan, pty)?;
+    }
     for (i, (res, lim)) in plan
         .rlimits
         .iter()
@@ -164,6 +170,46 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
         program.install().at(Stage::Seccomp, 0)?;
     }
     Err(exec(plan))
+}
+
+/// Opens a pseudo-terminal of the sandbox's own `devpts` instance, makes
+/// it the controlling terminal of the program's session (`setsid` ran
+/// before) and the standard streams the plan says, and sends the master to
+/// the caller. Runs after [`arrange_fds`]: every target is taken by then,
+/// so the descriptors opened here land on none, except possibly a standard
+/// stream the terminal replaces; each is first moved above 2 so that
+/// replacing those streams closes neither.
+fn setup_terminal(plan: &ChildPlan<'_>, pty: &super::plan::PtyPlan) -> Step {
+    let st = Stage::Terminal;
+    let above_stdio = |fd: raw::Fd, i: u32| -> Step<raw::Fd> {
+        if fd.raw() > 2 {
+            return Ok(fd);
+        }
+        raw::dup_at_least(fd.raw(), 3).at(st, i)
+    };
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    let master = raw::openat(libc::AT_FDCWD, c"/dev/pts/ptmx", flags, 0).at(st, 0)?;
+    let master = above_stdio(master, 0)?;
+    raw::pty_unlock(master.raw()).at(st, 1)?;
+    let peer = raw::pty_peer(master.raw(), flags).at(st, 2)?;
+    let peer = above_stdio(peer, 2)?;
+    raw::set_window_size(peer.raw(), &pty.size).at(st, 3)?;
+    raw::set_controlling_terminal(peer.raw()).at(st, 4)?;
+    for (target, bit) in [(0, 1u8), (1, 2), (2, 4)] {
+        if pty.streams & bit != 0 {
+            // SAFETY: `target` is a standard stream the terminal replaces:
+            // what it held (the caller's, copied at clone) is not used
+            // again here.
+            unsafe { raw::dup3(peer.raw(), target, 0) }.at(st, 5)?;
+        }
+    }
+    let to = match pty.send_to.get() {
+        -1 => plan.report_fd,
+        fd => fd,
+    };
+    let rec = Record::new(record::KIND_PTY);
+    raw::send_with_fd(to, &rec.encode(), master.raw()).at(st, 6)?;
+    Ok(())
 }
 
 fn cap_stage(stage: crate::caps::Stage) -> Stage {
