@@ -358,6 +358,9 @@ pub(crate) struct State {
     pub(crate) outcome: Option<Outcome>,
     /// The sandbox's cgroup, removed once the sandbox has ended.
     pub(crate) cgroup: Option<crate::cgroup::PreparedCgroup>,
+    /// The locks on the sandbox's layer directories, released once it has
+    /// ended (see `crate::layer`).
+    pub(crate) layers: crate::layer::Held,
 }
 
 impl Inner {
@@ -386,6 +389,7 @@ impl Inner {
             kill_requested: false,
             outcome: None,
             cgroup,
+            layers: Default::default(),
         }))
     }
 }
@@ -414,6 +418,7 @@ impl Inner {
             kill_requested: false,
             outcome: None,
             cgroup: None,
+            layers: Default::default(),
         }))
     }
 }
@@ -765,6 +770,7 @@ impl Child {
             .take()
             .and_then(|c| c.finish(crate::cgroup::FINISH_WAIT).ok());
         self.inner.status = Some(status);
+        self.inner.layers = Default::default();
         let mut outcome = self.judge(status, exit.as_ref());
         if let Some(cg) = cg {
             apply_cgroup_usage(&mut outcome, &cg, self.inner.started);

@@ -196,6 +196,7 @@ mod forksafe;
 pub mod fs;
 #[cfg(feature = "landlock")]
 pub mod landlock;
+pub mod layer;
 mod namespaces;
 mod net;
 #[cfg(feature = "serde")]

@@ -57,8 +57,9 @@ fn run(
     default_in: StdioKind,
 ) -> Result<Child, Error> {
     let mut fds = Fds::plan(cmd, &default_out, &default_in)?;
-    let up = sandbox(cfg, compiled, Some(cmd), &mut fds)?;
-    Ok(Child {
+    let mut up = sandbox(cfg, compiled, Some(cmd), &mut fds)?;
+    let layers = std::mem::take(&mut up.layers);
+    let mut child = Child {
         stdin: fds.stdin.take().map(ChildStdin::from_owned),
         stdout: fds.stdout.take().map(ChildStdout::from_owned),
         stderr: fds.stderr.take().map(ChildStderr::from_owned),
@@ -73,7 +74,9 @@ fn run(
             up.started,
             up.cgroup,
         ),
-    })
+    };
+    child.inner.layers = layers;
+    Ok(child)
 }
 
 /// A sandbox whose supervisor has reported `Running`.
@@ -93,6 +96,8 @@ pub(crate) struct Up {
     /// The rlimits standing in for cgroup limits the cgroup could not
     /// apply.
     pub(crate) fallback_rlimits: Vec<(libc::c_int, libc::rlimit64)>,
+    /// The locks on its layer directories (see `crate::layer`).
+    pub(crate) layers: crate::layer::Held,
 }
 
 /// Starts a container of the policy `cfg`: a sandbox whose supervisor
@@ -133,6 +138,9 @@ fn sandbox(
         }
         None => (ExecPlan::default(), None, (None, false)),
     };
+    // Persistent upper layers: checked, made and locked for the sandbox's
+    // life.
+    let layers = crate::layer::prepare(&cfg.fs, ns.contains(Namespaces::USER))?;
     let mut channel = Channel::open(fds, cfg.die_with_parent)?;
     let use_clone3 = crate::probe::clone3();
     // The static part of the root filesystem, built once per policy; it
@@ -205,5 +213,6 @@ fn sandbox(
         set_ids: identity.set_ids,
         cgroup_fds,
         fallback_rlimits,
+        layers,
     })
 }

@@ -18,3 +18,4 @@ pub(crate) mod raw;
 pub(crate) mod shared;
 #[cfg(test)]
 pub(crate) mod testing;
+pub(crate) mod xattr;
