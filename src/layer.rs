@@ -369,6 +369,14 @@ impl Layer {
             Ok(_) => {}
         }
         walk(&upper, &self.lower, Path::new(""), false, &mut out)?;
+        if self.host_view {
+            // The top directories are each overlay's own (the upper
+            // layer's root, made by the caller): their mode and owner are
+            // not the program's changes.
+            out.retain(|e| {
+                !(e.kind == ChangeKind::Modified && e.dir && e.rel.components().count() == 1)
+            });
+        }
         Ok(out)
     }
 }

@@ -175,3 +175,358 @@ fn a_persistent_writable_root_keeps_lists_commits_and_discards_changes() {
         assert!(leftovers.is_empty(), "{leftovers:?}");
     });
 }
+
+/// Runs `chattr` with `flag` on `path`.
+fn chattr(flag: &str, path: &Path) {
+    let st = std::process::Command::new("chattr")
+        .arg(flag)
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success(), "chattr {flag} {path:?}");
+}
+
+#[test]
+fn a_commit_that_fails_midway_leaves_the_lower_tree_as_it_was() {
+    as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let lower = tree(dir.path());
+        // Sorted after `data/`, whose changes are staged (and, as root,
+        // swapped in) before this one fails.
+        let stuck = lower.join("zz");
+        std::fs::create_dir(&stuck).unwrap();
+        std::fs::write(stuck.join("locked"), "locked\n").unwrap();
+        let layer_dir = dir.path().join("layer");
+        let mut sb = Sandbox::new();
+        sb.root_dir(&lower)
+            .writable_root(Upper::Persistent(layer_dir.clone()));
+        let (st, out, err) = run(&sb, &format!("{CHANGE} && echo changed >> /zz/locked"));
+        assert!(st.success(), "{out}{err}");
+        // Root may write anywhere: an immutable file cannot be renamed
+        // aside (the swap fails after `data/`'s renames). Others: a
+        // read-only directory takes no staged entry (the staging fails).
+        let root = common::is_root();
+        let layer = Layer::new(&layer_dir, &lower);
+        let listed = changes(&layer);
+        let before = snapshot(&lower);
+        if root {
+            chattr("+i", &stuck.join("locked"));
+        } else {
+            std::fs::set_permissions(&stuck, std::fs::Permissions::from_mode(0o555)).unwrap();
+        }
+        let e = layer.commit().unwrap_err();
+        if root {
+            chattr("-i", &stuck.join("locked"));
+        } else {
+            std::fs::set_permissions(&stuck, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        match &e {
+            stockade::layer::Error::CommitFailed { path, op, .. } => {
+                assert_eq!(path, &stuck.join("locked"), "{e}");
+                let want = if root {
+                    stockade::layer::LayerOp::Swap
+                } else {
+                    stockade::layer::LayerOp::Stage
+                };
+                assert_eq!(*op, want, "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(e.to_string().contains("left as it was"), "{e}");
+        assert_eq!(snapshot(&lower), before);
+        // The layer keeps its changes, and commits once it can.
+        assert_eq!(changes(&layer), listed);
+        layer.commit().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(stuck.join("locked")).unwrap(),
+            "locked\nchanged\n"
+        );
+        assert_eq!(std::fs::read_to_string(lower.join("top")).unwrap(), "top\n");
+    });
+}
+
+/// The filesystem error of a policy that cannot spawn.
+fn fs_error(sb: &Sandbox) -> stockade::fs::Error {
+    match sb.output(&mut common::sh("true")) {
+        Err(stockade::Error::Config(stockade::error::ConfigError::Fs(e))) => e,
+        other => panic!("not a filesystem error: {other:?}"),
+    }
+}
+
+#[test]
+fn bad_layer_directories_and_roots_are_refused_with_typed_errors() {
+    use stockade::fs::{Error as E, OpName};
+    as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let lower = tree(dir.path());
+        // Inside the lower tree, or containing it.
+        for layer in [lower.join("data/layer"), dir.path().to_owned()] {
+            let mut sb = Sandbox::new();
+            sb.root_dir(&lower)
+                .writable_root(Upper::Persistent(layer.clone()));
+            match fs_error(&sb) {
+                E::LayerOverlapsLower {
+                    op: OpName::Root,
+                    path,
+                    lower: l,
+                } => assert_eq!((path, l), (layer.clone(), lower.clone())),
+                other => panic!("{other:?}"),
+            }
+            let mut sb = Sandbox::new();
+            sb.overlay_with_upper(&lower, "/work", Upper::Persistent(layer.clone()));
+            assert!(matches!(
+                fs_error(&sb),
+                E::LayerOverlapsLower {
+                    op: OpName::Overlay,
+                    ..
+                }
+            ));
+        }
+        // Relative.
+        let mut sb = Sandbox::new();
+        sb.root_dir(&lower)
+            .writable_root(Upper::Persistent("layer".into()));
+        assert!(matches!(
+            fs_error(&sb),
+            E::RelativeSource {
+                op: OpName::Root,
+                ..
+            }
+        ));
+        // Over an empty root.
+        let mut sb = Sandbox::new();
+        sb.empty_root().writable_root(Upper::Temporary);
+        assert!(matches!(fs_error(&sb), E::WritableEmptyRoot));
+        assert!(fs_error(&sb).to_string().contains("Sandbox::root_dir"));
+    });
+}
+
+#[test]
+fn a_layer_in_use_is_refused_to_sandboxes_commits_and_discards() {
+    use stockade::fs::{Error as E, OpName};
+    as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let lower = tree(dir.path());
+        let layer_dir = dir.path().join("layer");
+        let mut sb = Sandbox::new();
+        sb.root_dir(&lower)
+            .writable_root(Upper::Persistent(layer_dir.clone()));
+        let mut child = sb
+            .spawn(
+                common::sh("echo x > /data/new; echo ready; exec sleep 100")
+                    .stdout(stockade::Stdio::piped()),
+            )
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line, "ready\n");
+        match fs_error(&sb) {
+            E::LayerInUse {
+                op: OpName::Root,
+                path,
+            } => assert_eq!(path, layer_dir),
+            other => panic!("{other:?}"),
+        }
+        assert!(fs_error(&sb).to_string().contains("stop it first"));
+        let layer = Layer::new(&layer_dir, &lower);
+        for r in [layer.commit(), layer.discard()] {
+            match r {
+                Err(stockade::layer::Error::InUse { dir }) => assert_eq!(dir, layer_dir),
+                other => panic!("{other:?}"),
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Ended: the lock is gone.
+        assert_eq!(changes(&layer), expect(vec![(ChangeKind::Added, "data/new")]));
+        layer.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(lower.join("data/new")).unwrap(), "x\n");
+    });
+}
+
+#[test]
+fn a_layer_directory_on_an_overlay_is_refused_as_root() {
+    use stockade::fs::{Error as E, OpName};
+    as_root(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let lower = tree(dir.path());
+        // An overlay of the caller's own, in a mount namespace of this
+        // test process.
+        let o = dir.path().join("o");
+        for d in ["l", "u", "w", "m"] {
+            std::fs::create_dir_all(o.join(d)).unwrap();
+        }
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .unwrap();
+        let opts = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            o.join("l").display(),
+            o.join("u").display(),
+            o.join("w").display()
+        );
+        nix::mount::mount(
+            Some("overlay"),
+            &o.join("m"),
+            Some("overlay"),
+            nix::mount::MsFlags::empty(),
+            Some(opts.as_str()),
+        )
+        .unwrap();
+        let layer = o.join("m/layer");
+        let mut sb = Sandbox::new();
+        sb.root_dir(&lower)
+            .writable_root(Upper::Persistent(layer.clone()));
+        match fs_error(&sb) {
+            E::LayerOnOverlay {
+                op: OpName::Root,
+                path,
+            } => assert_eq!(path, layer),
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn a_containers_changes_persist_across_stop_and_start() {
+    as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let lower = tree(dir.path());
+        let before = snapshot(&lower);
+        let layer_dir = dir.path().join("layer");
+        let mut sb = Sandbox::new();
+        sb.root_dir(&lower)
+            .writable_root(Upper::Persistent(layer_dir.clone()));
+        let mut c = sb.start().unwrap();
+        let out = c.output(&mut common::sh(CHANGE)).unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let changed = String::from_utf8(c.output(&mut common::sh(VIEW)).unwrap().stdout).unwrap();
+        let layer = c.layer().expect("a persistent layer").clone();
+        assert_eq!(layer.dir(), layer_dir);
+        assert_eq!(layer.lower(), lower);
+        assert!(matches!(
+            layer.discard(),
+            Err(stockade::layer::Error::InUse { .. })
+        ));
+        c.stop(std::time::Duration::from_secs(5)).unwrap();
+        assert_eq!(changes(&layer), expect(expected_changes()));
+        let c = sb.start().unwrap();
+        let again = String::from_utf8(c.output(&mut common::sh(VIEW)).unwrap().stdout).unwrap();
+        assert_eq!(again, changed);
+        drop(c);
+        assert_eq!(snapshot(&lower), before);
+        layer.discard().unwrap();
+        let c = sb.start().unwrap();
+        let reset = String::from_utf8(c.output(&mut common::sh("cat /etc/hostname")).unwrap().stdout)
+            .unwrap();
+        assert_eq!(reset, "lower\n");
+    });
+}
+
+#[test]
+fn an_overlay_of_a_workspace_keeps_its_changes_for_review() {
+    as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(work.join("src")).unwrap();
+        std::fs::write(work.join("src/main.c"), "int main;\n").unwrap();
+        std::fs::write(work.join("README"), "readme\n").unwrap();
+        let layer_dir = dir.path().join("layer");
+        let mut sb = Sandbox::new();
+        sb.overlay_with_upper(&work, "/work", Upper::Persistent(layer_dir.clone()));
+        let (st, out, err) = run(
+            &sb,
+            "cd /work && echo '// edited' >> src/main.c && rm README && mkdir build && echo o > build/out",
+        );
+        assert!(st.success(), "{out}{err}");
+        let layer = Layer::new(&layer_dir, &work);
+        assert_eq!(
+            changes(&layer),
+            expect(vec![
+                (ChangeKind::Deleted, "README"),
+                (ChangeKind::Added, "build"),
+                (ChangeKind::Added, "build/out"),
+                (ChangeKind::Modified, "src/main.c"),
+            ])
+        );
+        assert!(work.join("README").exists());
+        layer.commit().unwrap();
+        assert!(!work.join("README").exists());
+        assert_eq!(std::fs::read_to_string(work.join("build/out")).unwrap(), "o\n");
+        assert_eq!(
+            std::fs::read_to_string(work.join("src/main.c")).unwrap(),
+            "int main;\n// edited\n"
+        );
+    });
+}
+
+#[test]
+fn a_writable_default_view_keeps_the_host_unchanged() {
+    as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let layer_dir = dir.path().join("layer");
+        let name = format!("stockade-writable-{}", std::process::id());
+        // An unprivileged caller's program may change only what its ids
+        // own or others may write: the top of each system directory (the
+        // upper layer's own directory), not the host's root-owned
+        // directories beneath.
+        let root = common::is_root();
+        let script = if root {
+            format!(
+                "echo new > /etc/{name} && mkdir -p /usr/local/{name} && cat /etc/{name} \
+                 && ls /usr/local/{name} && echo ok"
+            )
+        } else {
+            format!(
+                "echo new > /etc/{name} && cat /etc/{name} && ! mkdir /usr/local/{name} 2>/dev/null \
+                 && echo ok"
+            )
+        };
+        let host_etc = std::fs::read_dir("/etc").unwrap().count();
+        for upper in [Upper::Temporary, Upper::Persistent(layer_dir.clone())] {
+            let mut sb = Sandbox::new();
+            sb.writable_root(upper.clone());
+            let (st, out, err) = run(&sb, &script);
+            assert!(st.success(), "{out}{err}");
+            assert_eq!(out, "new\nok\n");
+            // The host's secrets stay masked.
+            if Path::new("/etc/shadow").exists() {
+                let (st, _, _) = run(&sb, "cat /etc/shadow");
+                assert!(!st.success());
+            }
+            let (_, again, _) = run(&sb, &format!("cat /etc/{name} 2>/dev/null || echo gone"));
+            match upper {
+                Upper::Temporary => assert_eq!(again, "gone\n"),
+                _ => assert_eq!(again, "new\n"),
+            }
+            assert!(!Path::new("/etc").join(&name).exists());
+            assert!(!Path::new("/usr/local").join(&name).exists());
+            assert_eq!(std::fs::read_dir("/etc").unwrap().count(), host_etc);
+        }
+        let layer = Layer::of_default_view(&layer_dir);
+        let local = format!("usr/local/{name}");
+        let etc = format!("etc/{name}");
+        let mut want = vec![(ChangeKind::Added, etc.as_str())];
+        if root {
+            want.push((ChangeKind::Added, local.as_str()));
+        }
+        assert_eq!(changes(&layer), expect(want));
+        assert!(layer.upper().join(&etc).is_file());
+        assert!(matches!(
+            layer.commit(),
+            Err(stockade::layer::Error::HostLower { .. })
+        ));
+        layer.discard().unwrap();
+        assert_eq!(changes(&layer), vec![]);
+    });
+}
