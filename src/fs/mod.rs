@@ -564,6 +564,12 @@ mod tests {
             Error::KindMismatch { .. } => "KindMismatch",
             Error::FileTooLarge { .. } => "FileTooLarge",
             Error::HostSecret { .. } => "HostSecret",
+            Error::LayerOnOverlay { .. } => "LayerOnOverlay",
+            Error::LayerNoUserXattr { .. } => "LayerNoUserXattr",
+            Error::LayerOverlapsLower { .. } => "LayerOverlapsLower",
+            Error::LayerInUse { .. } => "LayerInUse",
+            Error::Layer { .. } => "Layer",
+            Error::WritableEmptyRoot => "WritableEmptyRoot",
         }
     }
 
@@ -659,12 +665,54 @@ mod tests {
                     "Sandbox::mask_host_secrets(false)",
                 ],
             ),
+            (
+                Error::LayerOnOverlay {
+                    op: OpName::Root,
+                    path: "/var/layer".into(),
+                },
+                vec!["root", "\"/var/layer\"", "overlay filesystem", "ext4"],
+            ),
+            (
+                Error::LayerNoUserXattr {
+                    op: OpName::Overlay,
+                    path: "/dev/shm/layer".into(),
+                    source: os(libc::EOPNOTSUPP),
+                },
+                vec!["overlay", "\"/dev/shm/layer\"", "`user.`", "Linux 6.6"],
+            ),
+            (
+                Error::LayerOverlapsLower {
+                    op: OpName::Root,
+                    path: "/srv/root/layer".into(),
+                    lower: "/srv/root".into(),
+                },
+                vec!["root", "\"/srv/root/layer\"", "\"/srv/root\"", "contain"],
+            ),
+            (
+                Error::LayerInUse {
+                    op: OpName::Root,
+                    path: "/var/layer".into(),
+                },
+                vec!["root", "\"/var/layer\"", "running sandbox", "stop it first"],
+            ),
+            (
+                Error::Layer {
+                    op: OpName::Overlay,
+                    path: "/ro/layer".into(),
+                    source: os(libc::EROFS),
+                },
+                vec!["overlay", "\"/ro/layer\""],
+            ),
+            (
+                Error::WritableEmptyRoot,
+                vec!["writable root", "Sandbox::root_dir", "Sandbox::empty_root"],
+            ),
         ];
         for (e, items) in &samples {
             assert_actionable(e, items);
         }
         let seen: std::collections::BTreeSet<_> = samples.iter().map(|(e, _)| variant(e)).collect();
-        assert_eq!(seen.len(), 11, "a variant has no sample");
+        assert_eq!(seen.len(), 17, "a variant has no sample");
         // Only the operations that have a `_try` form suggest it.
         let e = Error::MissingSource {
             op: OpName::Overlay,
