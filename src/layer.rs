@@ -413,7 +413,13 @@ fn same_type(a: &fs::Metadata, b: &fs::Metadata) -> bool {
 /// Lists the changes beneath `rel` of the upper layer `upper` over
 /// `lower`; `new`: `rel` was added or replaced (nothing of the lower
 /// shows through).
-fn walk(upper: &Path, lower: &Path, rel: &Path, new: bool, out: &mut Vec<Entry>) -> Result<(), Error> {
+fn walk(
+    upper: &Path,
+    lower: &Path,
+    rel: &Path,
+    new: bool,
+    out: &mut Vec<Entry>,
+) -> Result<(), Error> {
     let dir = upper.join(rel);
     let mut names: Vec<OsString> = fs::read_dir(&dir)
         .map_err(io_err(LayerOp::Read, &dir))?
@@ -789,7 +795,8 @@ fn swap(steps: &[Step], journal: &mut Vec<Undo>) -> Result<(), (LayerOp, PathBuf
     let mut n = 0u64;
     for s in steps {
         if let Some((mode, uid, gid)) = s.meta {
-            let md = fs::symlink_metadata(&s.target).map_err(|e| (LayerOp::Swap, s.target.clone(), e))?;
+            let md = fs::symlink_metadata(&s.target)
+                .map_err(|e| (LayerOp::Swap, s.target.clone(), e))?;
             journal.push(Undo::Meta {
                 target: s.target.clone(),
                 mode: md.mode() & 0o7777,
@@ -982,7 +989,8 @@ fn prepare_one(w: &Wanted<'_>, userns: bool) -> Result<Flock<File>, crate::fs::E
     make(&upper, root_of_overlay.then(|| w.lowers[0].0.as_path()))?;
     make(&work, None)?;
     if !root_of_overlay {
-        fs::set_permissions(&upper, fs::Permissions::from_mode(0o755)).map_err(layer_err(&upper))?;
+        fs::set_permissions(&upper, fs::Permissions::from_mode(0o755))
+            .map_err(layer_err(&upper))?;
         for (lower, sub) in &w.lowers {
             let Some(sub) = sub else { continue };
             make(&upper.join(sub), Some(lower))?;

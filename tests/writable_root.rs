@@ -165,7 +165,10 @@ fn a_persistent_writable_root_keeps_lists_commits_and_discards_changes() {
         ro.root_dir(&lower);
         assert_eq!(run(&ro, VIEW).1, changed);
         assert_eq!(run(&sb, VIEW).1, changed);
-        assert_eq!(std::fs::read_to_string(lower.join("data/edit")).unwrap(), "old\nmore\n");
+        assert_eq!(
+            std::fs::read_to_string(lower.join("data/edit")).unwrap(),
+            "old\nmore\n"
+        );
         assert!(!lower.join("data/gone/x").exists());
         assert_eq!(snapshot(&outside), outside_before);
         let leftovers: Vec<_> = snapshot(&lower)
@@ -342,9 +345,15 @@ fn a_layer_in_use_is_refused_to_sandboxes_commits_and_discards() {
         child.kill().unwrap();
         child.wait().unwrap();
         // Ended: the lock is gone.
-        assert_eq!(changes(&layer), expect(vec![(ChangeKind::Added, "data/new")]));
+        assert_eq!(
+            changes(&layer),
+            expect(vec![(ChangeKind::Added, "data/new")])
+        );
         layer.commit().unwrap();
-        assert_eq!(std::fs::read_to_string(lower.join("data/new")).unwrap(), "x\n");
+        assert_eq!(
+            std::fs::read_to_string(lower.join("data/new")).unwrap(),
+            "x\n"
+        );
     });
 }
 
@@ -427,8 +436,12 @@ fn a_containers_changes_persist_across_stop_and_start() {
         assert_eq!(snapshot(&lower), before);
         layer.discard().unwrap();
         let c = sb.start().unwrap();
-        let reset = String::from_utf8(c.output(&mut common::sh("cat /etc/hostname")).unwrap().stdout)
-            .unwrap();
+        let reset = String::from_utf8(
+            c.output(&mut common::sh("cat /etc/hostname"))
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
         assert_eq!(reset, "lower\n");
     });
 }
@@ -462,7 +475,10 @@ fn an_overlay_of_a_workspace_keeps_its_changes_for_review() {
         assert!(work.join("README").exists());
         layer.commit().unwrap();
         assert!(!work.join("README").exists());
-        assert_eq!(std::fs::read_to_string(work.join("build/out")).unwrap(), "o\n");
+        assert_eq!(
+            std::fs::read_to_string(work.join("build/out")).unwrap(),
+            "o\n"
+        );
         assert_eq!(
             std::fs::read_to_string(work.join("src/main.c")).unwrap(),
             "int main;\n// edited\n"

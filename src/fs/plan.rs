@@ -6,9 +6,7 @@ use std::ffi::{CStr, CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::{
-    Config, DEVICES, Error, NodeKind, Op, OpName, Root, SECRET_FILES, SYSTEM_DIRS, Upper,
-};
+use super::{Config, DEVICES, Error, NodeKind, Op, OpName, Root, SECRET_FILES, SYSTEM_DIRS, Upper};
 
 /// `/proc` entries made read-only in a fresh `/proc` (writes there reach the
 /// host kernel when the caller is root).
