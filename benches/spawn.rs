@@ -3,6 +3,7 @@
 //! ```text
 //! cargo bench --bench spawn                 # everything, then a table of ratios
 //! cargo bench --bench spawn -- levels/      # one group (criterion filter)
+//! cargo bench --bench spawn -- writable-root  # only the writable-root rows
 //! ```
 //!
 //! Every figure is a criterion median measured in the same run as the
@@ -579,6 +580,86 @@ fn containers_interleaved() {
     }
 }
 
+/// Writable roots, by the same interleaved runner as the containers: a
+/// one-shot spawn of `/bin/true` with the default policy, the default view
+/// made writable (each system directory an overlay with a temporary upper
+/// layer), a root directory (a tree holding a static busybox), the same
+/// made writable with a temporary and with a persistent upper layer.
+fn writable_root_interleaved() {
+    use stockade::fs::Upper;
+    const ROUNDS: usize = 200;
+    let Some(busybox) = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+    else {
+        eprintln!("busybox not found: writable-root rows are left out");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("tree");
+    for d in ["bin", "proc", "dev", "tmp"] {
+        std::fs::create_dir_all(tree.join(d)).expect("tree");
+    }
+    std::fs::copy(busybox, tree.join("bin/busybox")).expect("busybox");
+    std::os::unix::fs::symlink("busybox", tree.join("bin/true")).expect("true");
+    let mut rows: Vec<(&str, Sandbox)> = Vec::new();
+    rows.push(("default view, read-only", Sandbox::new()));
+    let mut w = Sandbox::new();
+    w.writable_root(Upper::Temporary);
+    rows.push(("default view, writable (temporary upper)", w));
+    let mut r = Sandbox::new();
+    r.root_dir(&tree);
+    rows.push(("root directory, read-only", r.clone()));
+    let mut rt = r.clone();
+    rt.writable_root(Upper::Temporary);
+    rows.push(("root directory, writable (temporary upper)", rt));
+    let mut rp = r.clone();
+    rp.writable_root(Upper::Persistent(dir.path().join("layer")));
+    rows.push(("root directory, writable (persistent upper)", rp));
+    for (_, sb) in &rows {
+        for _ in 0..3 {
+            run_sandbox(sb);
+        }
+    }
+    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); rows.len()];
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..ROUNDS {
+        for i in (1..order.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            order.swap(i, (seed % (i as u64 + 1)) as usize);
+        }
+        for &row in &order {
+            let t = Instant::now();
+            run_sandbox(&rows[row].1);
+            samples[row].push(t.elapsed().as_nanos() as f64);
+        }
+    }
+    let m: Vec<f64> = samples
+        .iter_mut()
+        .map(|v| {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            v[v.len() / 2]
+        })
+        .collect();
+    println!(
+        "\nwritable roots, one-shot spawn of /bin/true ({ROUNDS} interleaved rounds, medians)\n"
+    );
+    println!("| root | median | ratio |");
+    println!("|---|---|---|");
+    for (i, (name, _)) in rows.iter().enumerate() {
+        let base = if i < 2 { m[0] } else { m[2] };
+        let of = if i < 2 {
+            "default"
+        } else {
+            "read-only root directory"
+        };
+        println!("| {name} | {} | {:.2}x {of} |", ms(m[i]), m[i] / base);
+    }
+}
+
 /// The processes of an idle container (no program: only its init).
 fn settled_idle(pid: u32) -> TreeMemory {
     std::thread::sleep(Duration::from_millis(100));
@@ -610,6 +691,11 @@ fn main() {
         containers_interleaved();
         return;
     }
+    // `cargo bench --bench spawn -- writable-root`: only the writable roots.
+    if std::env::args().skip(1).any(|a| a == "writable-root") {
+        writable_root_interleaved();
+        return;
+    }
     let mut c = Criterion::default()
         .sample_size(40)
         .warm_up_time(Duration::from_millis(500))
@@ -627,4 +713,5 @@ fn main() {
     table();
     memory_per_sandbox(bw.as_deref());
     containers_interleaved();
+    writable_root_interleaved();
 }

@@ -196,7 +196,8 @@ impl Sandbox {
     }
 
     /// Uses a host directory (an unpacked image, a debootstrap tree) as the
-    /// read-only root instead of the host system view.
+    /// read-only root instead of the host system view (writable with
+    /// [`writable_root`](Sandbox::writable_root)).
     pub fn root_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.cfg.fs.root = fs::Root::Dir(dir.as_ref().to_owned());
         self.changed()

@@ -546,3 +546,47 @@ fn a_writable_default_view_keeps_the_host_unchanged() {
         assert_eq!(changes(&layer), vec![]);
     });
 }
+
+/// The running kernel's (major, minor).
+fn kernel() -> (u32, u32) {
+    let r = nix::sys::utsname::uname().unwrap();
+    let rel = r.release().to_string_lossy().into_owned();
+    let mut it = rel
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok());
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+#[test]
+fn a_layer_directory_on_tmpfs_needs_user_xattrs() {
+    use stockade::fs::{Error as E, OpName};
+    as_each_identity(|| {
+        let shm = Path::new("/dev/shm");
+        if !nix::sys::statfs::statfs(shm)
+            .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC)
+        {
+            return common::skip("/dev/shm is not a tmpfs");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let lower = tree(dir.path());
+        let layer = tempfile::tempdir_in(shm).unwrap();
+        let mut sb = Sandbox::new();
+        sb.root_dir(&lower)
+            .writable_root(Upper::Persistent(layer.path().to_owned()));
+        // tmpfs has `user.` extended attributes from Linux 6.6.
+        if kernel() >= (6, 6) {
+            let (st, out, err) = run(&sb, "echo kept > /data/new");
+            assert!(st.success(), "{out}{err}");
+            assert_eq!(run(&sb, "cat /data/new").1, "kept\n");
+        } else {
+            match fs_error(&sb) {
+                E::LayerNoUserXattr {
+                    op: OpName::Root,
+                    path,
+                    ..
+                } => assert_eq!(path, layer.path()),
+                other => panic!("{other:?}"),
+            }
+        }
+    });
+}

@@ -177,7 +177,9 @@ pub enum Root {
     Empty,
     /// A host directory (an unpacked image, a debootstrap tree), mounted
     /// read-only as `/`. Mount points the plan needs (`/proc`, `/dev`, `/tmp`,
-    /// bind destinations) must already exist in it.
+    /// bind destinations) must already exist in it, unless the root is
+    /// writable ([`Config::writable_root`]: they are then made in its
+    /// upper layer).
     Dir(PathBuf),
 }
 
@@ -205,7 +207,10 @@ pub enum Upper {
     /// attributes, which tmpfs has from Linux 6.6), outside the lower tree
     /// (and not containing it), and used by one running sandbox at a time:
     /// the sandbox's caller holds an exclusive lock on `LAYER/lock` while
-    /// it runs (see [`crate::layer`]).
+    /// it runs (see [`crate::layer`]). What the program writes there keeps
+    /// its owner and mode, set-user-ID bits included (the sandbox mounts
+    /// it `nosuid`, the host does not): keep the layer directory private
+    /// to the caller, as it is made.
     Persistent(PathBuf),
 }
 
