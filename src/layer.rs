@@ -731,7 +731,7 @@ impl<'a> Commit<'a> {
             let perm = nix::sys::stat::Mode::from_bits_truncate(md.mode() & 0o7777);
             nix::sys::stat::mknod(dst, kind, perm, md.rdev())?;
         }
-        if !self.staged.last().is_some_and(|s| s == dst) {
+        if self.staged.last().is_none_or(|s| s != dst) {
             self.staged.push(dst.to_owned());
         }
         copy_meta(src, dst, &md)
