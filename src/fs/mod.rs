@@ -195,8 +195,11 @@ pub enum Root {
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Upper {
-    /// A fresh, empty upper layer in memory for each sandbox, discarded
-    /// with it (also when the policy's template is reused).
+    /// A fresh, empty upper layer in memory (a tmpfs) for each sandbox,
+    /// discarded with it. Before Linux 6.6, whose tmpfs has no `user.`
+    /// extended attributes, such a layer mounted in a user namespace
+    /// cannot make opaque directories: deleting a directory of the lower
+    /// layer and making one of the same name fails (`EIO`).
     #[default]
     Temporary,
     /// A *layer directory* on the host, holding `upper/` (the changes) and
