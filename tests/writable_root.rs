@@ -523,7 +523,8 @@ fn an_overlay_of_a_workspace_keeps_its_changes_for_review() {
         }
         let (st, out, err) = run(
             &sb,
-            "cd /work && echo '// edited' >> src/main.c && rm README && mkdir build && echo o > build/out",
+            "cd /work && echo '// edited' >> src/main.c && rm README && mkdir build && echo o > build/out \
+             && ln build/out build/link && ln -s out build/sym && chmod 0750 build/out",
         );
         assert!(st.success(), "{out}{err}");
         let layer = Layer::new(&layer_dir, &work);
@@ -532,7 +533,9 @@ fn an_overlay_of_a_workspace_keeps_its_changes_for_review() {
             expect(vec![
                 (ChangeKind::Deleted, "README"),
                 (ChangeKind::Added, "build"),
+                (ChangeKind::Added, "build/link"),
                 (ChangeKind::Added, "build/out"),
+                (ChangeKind::Added, "build/sym"),
                 (ChangeKind::Modified, "src/main.c"),
             ])
         );
@@ -542,6 +545,17 @@ fn an_overlay_of_a_workspace_keeps_its_changes_for_review() {
         assert_eq!(
             std::fs::read_to_string(work.join("build/out")).unwrap(),
             "o\n"
+        );
+        // Modes, hard links and symbolic links are kept.
+        let out = std::fs::metadata(work.join("build/out")).unwrap();
+        assert_eq!(out.permissions().mode() & 0o7777, 0o750);
+        assert_eq!(
+            std::fs::metadata(work.join("build/link")).unwrap().ino(),
+            out.ino()
+        );
+        assert_eq!(
+            std::fs::read_link(work.join("build/sym")).unwrap(),
+            Path::new("out")
         );
         assert_eq!(
             std::fs::read_to_string(work.join("src/main.c")).unwrap(),
