@@ -3,7 +3,9 @@
 //! ```text
 //! cargo bench --bench spawn                 # everything, then a table of ratios
 //! cargo bench --bench spawn -- levels/      # one group (criterion filter)
-//! cargo bench --bench spawn -- writable-root  # only the writable-root rows
+//! cargo bench --bench spawn -- containers   # containers (interleaved runner)
+//! cargo bench --bench spawn -- features     # parts of the default policy
+//! cargo bench --bench spawn -- writable-root  # writable roots (interleaved runner)
 //! ```
 //!
 //! Every figure is a criterion median measured in the same run as the
@@ -580,11 +582,74 @@ fn containers_interleaved() {
     }
 }
 
-/// Writable roots, by the same interleaved runner as the containers: a
-/// one-shot spawn of `/bin/true` with the default policy, the default view
-/// made writable (each system directory an overlay with a temporary upper
-/// layer), a root directory (a tree holding a static busybox), the same
-/// made writable with a temporary and with a persistent upper layer.
+/// Runs every row once per round, in a shuffled order, for `rounds`
+/// rounds, and returns each row's median time in nanoseconds.
+fn interleave(rounds: usize, rows: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); rows.len()];
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..rounds {
+        for i in (1..order.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            order.swap(i, (seed % (i as u64 + 1)) as usize);
+        }
+        for &row in &order {
+            let t = Instant::now();
+            rows[row]();
+            samples[row].push(t.elapsed().as_nanos() as f64);
+        }
+    }
+    samples
+        .iter_mut()
+        .map(|v| {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            v[v.len() / 2]
+        })
+        .collect()
+}
+
+/// What the default policy's parts cost, by an interleaved runner: a
+/// one-shot spawn of `/bin/true` with the default policy against the same
+/// policy without each part (each policy warmed up, so all use their
+/// templates).
+fn features_interleaved() {
+    const ROUNDS: usize = 400;
+    let default = Sandbox::new();
+    let mut no_home = Sandbox::new();
+    no_home.private_home(false);
+    let policies = [
+        ("default policy", &default),
+        ("without the private home", &no_home),
+    ];
+    for (_, sb) in &policies {
+        for _ in 0..3 {
+            run_sandbox(sb);
+        }
+    }
+    let mut rows: Vec<Box<dyn FnMut()>> = policies
+        .iter()
+        .map(|(_, sb)| Box::new(move || run_sandbox(sb)) as Box<dyn FnMut()>)
+        .collect();
+    let mut refs: Vec<&mut dyn FnMut()> = rows.iter_mut().map(|r| &mut **r as _).collect();
+    let m = interleave(ROUNDS, &mut refs);
+    println!(
+        "
+parts of the default policy ({ROUNDS} interleaved rounds, medians of one-shot spawns)\n"
+    );
+    println!("| policy | median | ratio |");
+    println!("|---|---|---|");
+    for (i, (name, _)) in policies.iter().enumerate() {
+        println!("| {name} | {} | {:.3}x default |", ms(m[i]), m[i] / m[0]);
+    }
+}
+
+/// Writable roots, by the interleaved runner: a one-shot spawn of
+/// `/bin/true` with the default policy, the default view made writable
+/// (each system directory an overlay with a temporary upper layer), a root
+/// directory (a tree holding a static busybox), the same made writable
+/// with a temporary and with a persistent upper layer.
 fn writable_root_interleaved() {
     use stockade::fs::Upper;
     const ROUNDS: usize = 200;
@@ -602,59 +667,41 @@ fn writable_root_interleaved() {
     }
     std::fs::copy(busybox, tree.join("bin/busybox")).expect("busybox");
     std::os::unix::fs::symlink("busybox", tree.join("bin/true")).expect("true");
-    let mut rows: Vec<(&str, Sandbox)> = Vec::new();
-    rows.push(("default view, read-only", Sandbox::new()));
+    let mut policies: Vec<(&str, Sandbox)> = Vec::new();
+    policies.push(("default view, read-only", Sandbox::new()));
     let mut w = Sandbox::new();
     w.writable_root(Upper::Temporary);
-    rows.push(("default view, writable (temporary upper)", w));
+    policies.push(("default view, writable (temporary upper)", w));
     let mut r = Sandbox::new();
     r.root_dir(&tree);
-    rows.push(("root directory, read-only", r.clone()));
+    policies.push(("root directory, read-only", r.clone()));
     let mut rt = r.clone();
     rt.writable_root(Upper::Temporary);
-    rows.push(("root directory, writable (temporary upper)", rt));
+    policies.push(("root directory, writable (temporary upper)", rt));
     let mut rp = r.clone();
     rp.writable_root(Upper::Persistent(dir.path().join("layer")));
-    rows.push(("root directory, writable (persistent upper)", rp));
-    for (_, sb) in &rows {
+    policies.push(("root directory, writable (persistent upper)", rp));
+    for (_, sb) in &policies {
         for _ in 0..3 {
             run_sandbox(sb);
         }
     }
-    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); rows.len()];
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    for _ in 0..ROUNDS {
-        for i in (1..order.len()).rev() {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            order.swap(i, (seed % (i as u64 + 1)) as usize);
-        }
-        for &row in &order {
-            let t = Instant::now();
-            run_sandbox(&rows[row].1);
-            samples[row].push(t.elapsed().as_nanos() as f64);
-        }
-    }
-    let m: Vec<f64> = samples
-        .iter_mut()
-        .map(|v| {
-            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-            v[v.len() / 2]
-        })
+    let mut rows: Vec<Box<dyn FnMut()>> = policies
+        .iter()
+        .map(|(_, sb)| Box::new(move || run_sandbox(sb)) as Box<dyn FnMut()>)
         .collect();
+    let mut refs: Vec<&mut dyn FnMut()> = rows.iter_mut().map(|r| &mut **r as _).collect();
+    let m = interleave(ROUNDS, &mut refs);
     println!(
         "\nwritable roots, one-shot spawn of /bin/true ({ROUNDS} interleaved rounds, medians)\n"
     );
     println!("| root | median | ratio |");
     println!("|---|---|---|");
-    for (i, (name, _)) in rows.iter().enumerate() {
-        let base = if i < 2 { m[0] } else { m[2] };
-        let of = if i < 2 {
-            "default"
+    for (i, (name, _)) in policies.iter().enumerate() {
+        let (base, of) = if i < 2 {
+            (m[0], "default")
         } else {
-            "read-only root directory"
+            (m[2], "read-only root directory")
         };
         println!("| {name} | {} | {:.2}x {of} |", ms(m[i]), m[i] / base);
     }
@@ -691,6 +738,11 @@ fn main() {
         containers_interleaved();
         return;
     }
+    // `cargo bench --bench spawn -- features`: what parts of a policy cost.
+    if std::env::args().skip(1).any(|a| a == "features") {
+        features_interleaved();
+        return;
+    }
     // `cargo bench --bench spawn -- writable-root`: only the writable roots.
     if std::env::args().skip(1).any(|a| a == "writable-root") {
         writable_root_interleaved();
@@ -713,5 +765,6 @@ fn main() {
     table();
     memory_per_sandbox(bw.as_deref());
     containers_interleaved();
+    features_interleaved();
     writable_root_interleaved();
 }

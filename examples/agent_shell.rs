@@ -10,8 +10,9 @@
 //! Each command runs with `sh -c` in a fresh sandbox from one policy: the
 //! workspace is bound read-write at `/workspace` (the working directory),
 //! everything else the program sees is read-only or private (`/usr` and
-//! friends, `/tmp`), the caller's home directory is not there at all, and
-//! there is no network. A command gets a wall-clock timeout, and its output
+//! friends, `/tmp`), the caller's home directory is not there (the program
+//! gets a private, empty, writable home in its place), and there is no
+//! network. A command gets a wall-clock timeout, and its output
 //! (stdout and stderr, interleaved as a terminal shows them) is read up to
 //! a cap: past it the runner stops reading and kills the sandbox, so a
 //! runaway command costs neither memory nor time.
@@ -34,7 +35,7 @@ const DEMO: &[&str] = &[
     "echo 'print(42)' > solution.py && ls -l",
     "curl -sS --max-time 5 http://example.com/ || wget -q -T 5 -O- http://example.com/",
     "echo pwned > /etc/motd",
-    "ls -d ~; rm -rf ~",
+    "ls -A ~; cat ~/.ssh/id_ed25519",
     "rm -rf /usr 2>&1 | head -n 3",
     "sleep 100",
     "yes",
@@ -125,7 +126,8 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let home_before = home.as_deref().map(snapshot);
 
     // The policy, built once. `Sandbox::new()` already has no network, a
-    // read-only view of the system directories, private /tmp and no home.
+    // read-only view of the system directories, a private /tmp and a
+    // private, empty home instead of the caller's.
     let mut sandbox = Sandbox::new();
     sandbox
         .bind_rw(&workspace, "/workspace")

@@ -47,6 +47,14 @@ pub(crate) struct Compiled {
     pub(crate) seccomp: Option<crate::zone::seccomp::ChildProgram>,
 }
 
+impl Compiled {
+    /// The program's private home in the sandbox, if its mount plan gives
+    /// it one.
+    pub(crate) fn home(&self) -> Option<&std::path::Path> {
+        self.mounts.as_ref()?.home.as_deref()
+    }
+}
+
 /// An rlimit set in place of a cgroup limit that could not be applied.
 ///
 /// `RLIMIT_AS` binds every process. `RLIMIT_NPROC` does not bind a process
@@ -125,7 +133,12 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
         } else {
             ProcKind::HostReadOnly
         };
-        Some(plan::plan(&cfg.fs, proc_kind).map_err(ConfigError::from)?)
+        // The program's ids as its sandbox sees them (see `spawn::ids`).
+        let owner = (
+            cfg.uid.unwrap_or_else(|| nix::unistd::geteuid().as_raw()),
+            cfg.gid.unwrap_or_else(|| nix::unistd::getegid().as_raw()),
+        );
+        Some(plan::plan(&cfg.fs, proc_kind, owner).map_err(ConfigError::from)?)
     } else if cfg.fs.is_customized() && !landlock_stands_in(cfg) {
         return Err(ConfigError::Namespaces {
             reason: NamespaceProblem::RootfsNeedsMountNamespace,

@@ -228,6 +228,21 @@ impl Sandbox {
         self.changed()
     }
 
+    /// Whether the program gets a private, writable, empty home directory
+    /// (default `true`): in the default view, a tmpfs of mode 0700 owned by
+    /// the program's ids at the caller's `HOME` (or at `/home/sandbox` when
+    /// `HOME` is unset or names a directory the view already provides, such
+    /// as `/`, `/tmp` or a system directory), and `HOME` set to it, so that
+    /// tools that write dotfiles and caches work. Like the private `/tmp` it
+    /// lives as long as the sandbox (a container's execs share it) and holds
+    /// nothing of the caller's home. A policy that puts anything at, in or
+    /// above that path (a bind of a project into `~/src`, say) has taken the
+    /// home over and gets none; a custom or empty root gets none either.
+    pub fn private_home(&mut self, yes: bool) -> &mut Self {
+        self.cfg.fs.home = yes;
+        self.changed()
+    }
+
     /// Whether to hide known secret files of the host's `/etc` (default
     /// `true`): shadow and gshadow, sudoers, SSH host keys, Kerberos
     /// keytabs, TLS private keys, stored Wi-Fi credentials, `machine-id`;

@@ -568,7 +568,7 @@ mod tests {
                 mode: None,
             },
         ]);
-        let plan = plan(&cfg, ProcKind::Fresh).unwrap();
+        let plan = plan(&cfg, ProcKind::Fresh, (0, 0)).unwrap();
         let split = plan.template.as_ref().unwrap();
         let inner: Vec<(&str, bool)> = inner_paths(&plan, split)
             .map(|(rel, direct)| (rel.to_str().unwrap(), direct))

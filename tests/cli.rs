@@ -532,3 +532,22 @@ fn as_pid_1_makes_the_program_the_namespaces_init() {
         );
     });
 }
+
+#[test]
+fn the_program_has_a_writable_home_unless_no_home() {
+    as_each_identity(|| {
+        let home = |args: &[&str]| {
+            std::process::Command::new(cli())
+                .args(args)
+                .env("HOME", "/home/alice")
+                .output()
+                .unwrap()
+        };
+        let script = "echo $HOME; touch ~/.rc && echo writable || echo no-home";
+        let out = home(&["--", "sh", "-c", script]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "/home/alice\nwritable\n");
+        let out = home(&["--no-home", "--", "sh", "-c", script]);
+        assert_eq!(text(&out.stdout), "/home/alice\nno-home\n");
+    });
+}

@@ -343,16 +343,23 @@ fn agent_shell_confines_and_reports_each_command() {
         std::fs::write(home.join("canary"), "still here").unwrap();
         std::fs::write(workspace.join("input.txt"), "data").unwrap();
 
+        // A server on the host's loopback, which the host reaches and the
+        // sandbox (in its own network namespace) does not.
+        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = server.local_addr().unwrap().port();
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("the host reaches its server");
+        let by_name = format!("curl -sS --max-time 5 http://localhost:{port}/");
+        let by_address = format!("curl -sS --max-time 5 http://127.0.0.1:{port}/");
         let cmds = [
             // 0: a write into the workspace, which the host sees.
             "cat input.txt > copy.txt && echo written > notes.txt",
-            // 1, 2: the network, by name and by address.
-            "curl -sS --max-time 5 http://example.com/",
-            "curl -sS --max-time 5 http://1.1.1.1/",
+            // 1, 2: the host's server, by name and by address.
+            &by_name,
+            &by_address,
             // 3: writing outside the workspace.
             "echo pwned > /etc/motd",
-            // 4: the home directory is not in the sandbox at all.
-            "ls -d ~; rm -rf ~",
+            // 4: the caller's home is not in the sandbox (its own is empty).
+            "ls -A ~; cat ~/.ssh/id_ed25519",
             // 5: the system directories are read-only.
             "rm -rf /usr 2>&1 | head -n 3",
             // 6: a hang ends at the timeout.

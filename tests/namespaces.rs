@@ -149,7 +149,11 @@ fn mount_namespace_gives_a_private_read_only_root() {
         assert!(!st.success());
         assert!(err.contains("Read-only file system"), "{err}");
         assert!(!std::path::Path::new("/usr/stockade-probe").exists());
-        let out = stdout_of(&Sandbox::new(), "echo hi > /tmp/x && cat /tmp/x && ls /");
+        // (Without the private home, which would put the caller's HOME
+        // path there, empty: tests/home.rs.)
+        let mut sb = Sandbox::new();
+        sb.private_home(false);
+        let out = stdout_of(&sb, "echo hi > /tmp/x && cat /tmp/x && ls /");
         assert!(out.starts_with("hi\n"));
         assert!(
             !out.contains("home") && !out.contains("root\n"),

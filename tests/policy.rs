@@ -30,6 +30,7 @@ fn rich() -> Sandbox {
         .root_dir("/srv/image")
         .proc(false)
         .tmp(false)
+        .private_home(false)
         .mask_host_secrets(false)
         .bind_ro("/usr/share", "/share")
         .bind_rw("/var/tmp", "/var/tmp")
@@ -157,6 +158,7 @@ fn a_rich_sandbox_round_trips_through_toml_and_json() {
     assert!(toml.contains("swap = \"unlimited\""), "{toml}");
     assert!(toml.contains("timeout = \"2500ms\""), "{toml}");
     assert!(toml.contains("mode = \"1777\""), "{toml}");
+    assert!(toml.contains("private_home = false"), "{toml}");
 }
 
 #[test]

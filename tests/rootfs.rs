@@ -184,10 +184,15 @@ fn host_paths_are_unreachable_unless_configured() {
             exe = exe.display(),
             cwd = std::env::current_dir().unwrap().display()
         );
-        let mut policies = vec![Sandbox::new()];
+        // (Without the private home, which would put the caller's HOME
+        // path there, empty: tests/home.rs.)
+        let mut sb = Sandbox::new();
+        sb.private_home(false);
+        let mut policies = vec![sb];
         if common::is_root() {
             // Root without a user namespace: the program is uid 0 too.
             let mut sb = Sandbox::new();
+            sb.private_home(false);
             sb.namespaces(stockade::Namespaces::default() - stockade::Namespaces::USER);
             policies.push(sb);
         }

@@ -45,6 +45,8 @@ pub struct Options {
     pub keep_changes: Option<PathBuf>,
     /// `--expose-host-secrets`: `mask_host_secrets(false)`.
     pub expose_host_secrets: bool,
+    /// `--no-home`: `private_home(false)`.
+    pub no_home: bool,
     pub fs_ops: Vec<fs::Op>,
     /// Landlock: paths readable and executable, paths also writable, TCP
     /// ports the program may connect to.
@@ -174,7 +176,7 @@ usage: stockade [OPTIONS] [--] PROGRAM [ARGS...]
 
 Runs PROGRAM in a sandbox with the library's default policy: new user, mount,
 pid, network, IPC, UTS and cgroup namespaces; a read-only view of the host's
-system directories without its secrets; fresh /proc, minimal /dev, private /tmp;
+system directories without its secrets; fresh /proc, minimal /dev, private /tmp, an empty private home ($HOME);
 no capabilities, no_new_privs, the default seccomp profile; a cleared
 environment.
 
@@ -220,6 +222,8 @@ environment.
   --symlink TARGET DEST    create a symlink
   --file DEST TEXT         create a read-only file containing TEXT
   --mask PATH              hide a file or directory
+  --no-home                no private home: by default $HOME (or /home/sandbox)
+                           is an empty writable tmpfs of the program's own
   --expose-host-secrets    opt in to exposing the host's secrets (/etc/shadow,
                            SSH host keys...; for a root caller every entry of
                            /etc that others may not read) through binds of
@@ -471,6 +475,7 @@ fn parse_options(
             "--cgroup-parent" => o.cgroup_parent = Some(val(it, "--cgroup-parent")?.into()),
             "--limits-best-effort" => o.limits_best_effort = true,
             "--expose-host-secrets" => o.expose_host_secrets = true,
+            "--no-home" => o.no_home = true,
             "--rootfs" => o.rootfs = Some(val(it, "--rootfs")?.into()),
             "--writable-root" => o.writable_root = true,
             "--keep-changes" => o.keep_changes = Some(val(it, "--keep-changes")?.into()),

@@ -135,6 +135,9 @@ pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
     } else if opts.writable_root {
         sb.writable_root(stockade::fs::Upper::Temporary);
     }
+    if opts.no_home {
+        sb.private_home(false);
+    }
     for op in &opts.fs_ops {
         sb.fs_op(op.clone());
     }

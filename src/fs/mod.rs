@@ -230,6 +230,9 @@ pub struct Config {
     pub dev: bool,
     /// Mount a private tmpfs on `/tmp`.
     pub tmp: bool,
+    /// Give the program a private, writable, empty home directory in the
+    /// default view (see [`Sandbox::private_home`](crate::Sandbox::private_home)).
+    pub home: bool,
     /// Mask known secret files of the host's `/etc` (shadow, sudoers, ...)
     /// wherever they appear: in the default view and beneath any bind,
     /// overlay or root directory whose source contains them. While set, a
@@ -252,6 +255,7 @@ impl Default for Config {
             proc: true,
             dev: true,
             tmp: true,
+            home: true,
             mask_secrets: true,
             ops: Vec::new(),
             writable_root: None,

@@ -126,6 +126,8 @@ pub(crate) struct MountPlan {
     pub(crate) template: Option<TemplateSplit>,
     /// The binds of the host's system directories (see `fs::idmap`).
     pub(crate) system: Vec<SystemBind>,
+    /// The program's private home in the sandbox, if the plan gives it one.
+    pub(crate) home: Option<PathBuf>,
 }
 
 /// A bind of one of the host's system directories, which a root caller
@@ -274,6 +276,7 @@ fn split(
                     | MountKind::ProcReadOnly
                     | MountKind::ProcMask
                     | MountKind::Devpts
+                    | MountKind::Home { .. }
                     | MountKind::Tmpfs { .. }
             );
         if matches!(op.kind, MountKind::Overlay { .. }) {
@@ -369,10 +372,56 @@ impl Builder {
 /// the entries of `/etc` that others may not read where they cannot, and
 /// counts those among the secrets masked beneath its own sources (see
 /// `fs::idmap`).
-pub(crate) fn plan(cfg: &Config, proc_kind: ProcKind) -> Result<MountPlan, Error> {
+///
+/// `owner` is the program's uid and gid as the sandbox sees them: the owner
+/// of its private home.
+pub(crate) fn plan(
+    cfg: &Config,
+    proc_kind: ProcKind,
+    owner: (u32, u32),
+) -> Result<MountPlan, Error> {
     let root = nix::unistd::geteuid().is_root();
-    plan_with(cfg, proc_kind, root, &super::idmap::supported)
+    plan_with(cfg, proc_kind, root, owner, &super::idmap::supported)
 }
+
+/// Where the default view puts the program's private home: the caller's
+/// `HOME` when it names a place of its own (absolute, not `/`, not in or
+/// above a directory the view already provides), else [`FALLBACK_HOME`].
+/// Relative to the new root.
+fn home_dest(caller_home: Option<&OsStr>) -> Vec<u8> {
+    let provided: Vec<&str> = SYSTEM_DIRS
+        .iter()
+        .map(|d| d.trim_start_matches('/'))
+        .chain(["proc", "dev", "tmp", "sys", "run"])
+        .collect();
+    caller_home
+        .map(Path::new)
+        .and_then(|h| normalize_dest(OpName::Dir, h).ok())
+        .filter(|rel| {
+            !provided
+                .iter()
+                .any(|p| beneath(rel, p.as_bytes()) || beneath(p.as_bytes(), rel))
+        })
+        .unwrap_or_else(|| FALLBACK_HOME.trim_start_matches('/').as_bytes().to_vec())
+}
+
+/// The program's private home in a sandbox of `cfg`, if it gets one (see
+/// [`Sandbox::private_home`](crate::Sandbox::private_home)): only in the
+/// default view, and not where the policy puts anything at, in or above it.
+/// Read from the caller's `HOME` when the policy is lowered.
+pub(crate) fn home_path(cfg: &Config) -> Option<PathBuf> {
+    if !cfg.home || cfg.root != Root::HostSystem {
+        return None;
+    }
+    let rel = home_dest(std::env::var_os("HOME").as_deref());
+    let taken = cfg.ops.iter().any(|op| {
+        normalize_dest(op.name(), op.dest()).is_ok_and(|d| beneath(&d, &rel) || beneath(&rel, &d))
+    });
+    (!taken).then(|| Path::new("/").join(OsStr::from_bytes(&rel)))
+}
+
+/// The private home's path when the caller's `HOME` cannot serve.
+pub(crate) const FALLBACK_HOME: &str = "/home/sandbox";
 
 /// Builds the child-side plan, for a root caller (`caller_root`) or not.
 /// For a root caller, `idmap` tells whether it can give a system directory
@@ -381,6 +430,7 @@ fn plan_with(
     cfg: &Config,
     proc_kind: ProcKind,
     caller_root: bool,
+    owner: (u32, u32),
     idmap: &dyn Fn(&CStr) -> bool,
 ) -> Result<MountPlan, Error> {
     let mut b = Builder {
@@ -625,6 +675,20 @@ fn plan_with(
         }
         b.known.insert(b"dev".to_vec(), Known::Dir);
     }
+    let home = home_path(cfg);
+    if let Some(path) = &home {
+        if let Ok(rel) = normalize_dest(OpName::Dir, path) {
+            b.push(
+                None,
+                &rel,
+                MountKind::Home {
+                    uid: owner.0,
+                    gid: owner.1,
+                },
+            );
+            b.known.insert(rel, Known::Dir);
+        }
+    }
     if cfg.tmp {
         b.push(
             None,
@@ -810,6 +874,7 @@ fn plan_with(
         dev_op,
         template,
         system,
+        home,
     })
 }
 
@@ -914,6 +979,12 @@ pub(crate) enum MountKind {
     ProcReadOnly,
     ProcMask,
     Devpts,
+    /// The program's private home: an empty tmpfs of mode 0700 owned by
+    /// the program's ids (as the sandbox's user namespace sees them).
+    Home {
+        uid: u32,
+        gid: u32,
+    },
 }
 
 #[cfg(test)]
@@ -958,7 +1029,7 @@ mod tests {
             },
         });
         assert!(matches!(
-            plan(&cfg, ProcKind::Fresh),
+            plan(&cfg, ProcKind::Fresh, (0, 0)),
             Err(Error::TmpfsSize { size: 0, .. })
         ));
 
@@ -971,7 +1042,7 @@ mod tests {
             },
         });
         assert!(matches!(
-            plan(&cfg, ProcKind::Fresh),
+            plan(&cfg, ProcKind::Fresh, (0, 0)),
             Err(Error::Mode { mode: 0o17777, .. })
         ));
 
@@ -984,7 +1055,7 @@ mod tests {
             devices: false,
         });
         assert!(matches!(
-            plan(&cfg, ProcKind::Fresh),
+            plan(&cfg, ProcKind::Fresh, (0, 0)),
             Err(Error::MissingSource {
                 op: OpName::BindRo,
                 ..
@@ -999,7 +1070,7 @@ mod tests {
             optional: true,
             devices: false,
         });
-        assert!(plan(&cfg, ProcKind::Fresh).is_ok());
+        assert!(plan(&cfg, ProcKind::Fresh, (0, 0)).is_ok());
 
         let mut cfg = Config::default();
         cfg.ops.push(Op::File {
@@ -1015,7 +1086,7 @@ mod tests {
             devices: false,
         });
         assert!(matches!(
-            plan(&cfg, ProcKind::Fresh),
+            plan(&cfg, ProcKind::Fresh, (0, 0)),
             Err(Error::KindMismatch {
                 src_kind: NodeKind::Directory,
                 dest_kind: NodeKind::File,
@@ -1026,7 +1097,7 @@ mod tests {
 
     #[test]
     fn default_view_masks_secrets_and_keeps_symlinks() {
-        let p = plan(&Config::default(), ProcKind::Fresh).unwrap();
+        let p = plan(&Config::default(), ProcKind::Fresh, (0, 0)).unwrap();
         let dests: Vec<&[u8]> = p.ops.iter().map(|o| o.dest.as_bytes()).collect();
         if Path::new("/etc/shadow").exists() {
             let i = dests
@@ -1057,8 +1128,8 @@ mod tests {
     fn system_binds_are_idmapped_for_root_or_masked_under_etc() {
         let cfg = Config::default();
         // Unprivileged, or root with idmapped mounts: only the secrets.
-        let plain = plan_with(&cfg, ProcKind::Fresh, false, &|_| true).unwrap();
-        let idmapped = plan_with(&cfg, ProcKind::Fresh, true, &|_| true).unwrap();
+        let plain = plan_with(&cfg, ProcKind::Fresh, false, (0, 0), &|_| true).unwrap();
+        let idmapped = plan_with(&cfg, ProcKind::Fresh, true, (0, 0), &|_| true).unwrap();
         assert_eq!(masks(&plain), masks(&idmapped));
         assert!(plain.system.iter().all(|b| b.idmap.is_none()));
         assert!(idmapped.system.iter().all(|b| b.idmap == Some(true)));
@@ -1073,7 +1144,7 @@ mod tests {
         }
         // Root without: every root-only entry of /etc is masked (itself or
         // beneath a masked directory).
-        let fallback = plan_with(&cfg, ProcKind::Fresh, true, &|_| false).unwrap();
+        let fallback = plan_with(&cfg, ProcKind::Fresh, true, (0, 0), &|_| false).unwrap();
         let m = masks(&fallback);
         for (e, _) in crate::fs::idmap::closed_to_others(Path::new("/etc")) {
             let rel = &e.as_os_str().as_bytes()[1..];
@@ -1112,7 +1183,7 @@ mod tests {
             dest: "/o".into(),
             upper: Upper::Temporary,
         });
-        let p = plan_with(&cfg, ProcKind::Fresh, false, &|_| true).unwrap();
+        let p = plan_with(&cfg, ProcKind::Fresh, false, (0, 0), &|_| true).unwrap();
         let m = masks(&p);
         for d in ["x/", "h/etc/", "o/"] {
             let d = [d.as_bytes(), name].concat();
@@ -1134,7 +1205,7 @@ mod tests {
             root: Root::Dir("/".into()),
             ..Config::default()
         };
-        let p = plan_with(&cfg, ProcKind::Fresh, false, &|_| true).unwrap();
+        let p = plan_with(&cfg, ProcKind::Fresh, false, (0, 0), &|_| true).unwrap();
         let e = [&b"etc/"[..], name].concat();
         assert!(masks(&p).contains(&&e[..]));
 
@@ -1144,7 +1215,7 @@ mod tests {
         ] {
             let mut cfg = Config::default();
             cfg.ops.push(bind(&src, "/s"));
-            match plan_with(&cfg, ProcKind::Fresh, false, &|_| true) {
+            match plan_with(&cfg, ProcKind::Fresh, false, (0, 0), &|_| true) {
                 Err(Error::HostSecret {
                     op: OpName::BindRo,
                     secret: s,
@@ -1153,7 +1224,7 @@ mod tests {
                 other => panic!("{src:?}: {other:?}"),
             }
             cfg.mask_secrets = false;
-            let p = plan_with(&cfg, ProcKind::Fresh, false, &|_| true).unwrap();
+            let p = plan_with(&cfg, ProcKind::Fresh, false, (0, 0), &|_| true).unwrap();
             assert!(masks(&p).is_empty());
         }
     }

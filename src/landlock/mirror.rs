@@ -92,6 +92,11 @@ impl Policy {
         if fs.tmp && mount_ns {
             self.allow("/tmp", WRITABLE);
         }
+        if mount_ns {
+            if let Some(home) = crate::fs::plan::home_path(fs) {
+                self.allow(home, WRITABLE);
+            }
+        }
         for op in &fs.ops {
             let dest = op.dest();
             match op {

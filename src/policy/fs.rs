@@ -23,6 +23,8 @@ pub(super) struct FsFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     tmp: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    private_home: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     mask_host_secrets: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ops: Option<Vec<OpEntry>>,
@@ -299,6 +301,7 @@ impl FsFile {
             proc: changed(fs.proc, def.proc),
             dev: changed(fs.dev, def.dev),
             tmp: changed(fs.tmp, def.tmp),
+            private_home: changed(fs.home, def.home),
             mask_host_secrets: changed(fs.mask_secrets, def.mask_secrets),
             ops: (!ops.is_empty()).then_some(ops),
         })
@@ -323,6 +326,9 @@ impl FsFile {
         }
         if let Some(v) = self.tmp {
             sb.tmp(v);
+        }
+        if let Some(v) = self.private_home {
+            sb.private_home(v);
         }
         if let Some(v) = self.mask_host_secrets {
             sb.mask_host_secrets(v);

@@ -32,7 +32,7 @@
 //! | `capabilities.keep` | names such as `"CAP_NET_BIND_SERVICE"` | [`keep_capability`](Sandbox::keep_capability) |
 //! | `capabilities.ambient`, `capabilities.no_new_privs` | booleans | [`caps::Policy`](crate::caps::Policy) |
 //! | `filesystem.root` | `"host"`, `"empty"` or an absolute host directory | [`root_dir`](Sandbox::root_dir), [`empty_root`](Sandbox::empty_root) |
-//! | `filesystem.proc`, `.dev`, `.tmp`, `.mask_host_secrets` | booleans | the methods of the same names |
+//! | `filesystem.proc`, `.dev`, `.tmp`, `.private_home`, `.mask_host_secrets` | booleans | the methods of the same names |
 //! | `filesystem.ops` | ordered list of operations (below) | [`fs_op`](Sandbox::fs_op) |
 //! | `limits.timeout`, `limits.cpu_time` | durations | [`timeout`](Sandbox::timeout), [`cpu_time_limit`](Sandbox::cpu_time_limit) |
 //! | `limits.memory`, `.memory_high`, `.swap` | sizes | [`memory_limit`](Sandbox::memory_limit), [`cgroup::Config`](crate::cgroup::Config) |

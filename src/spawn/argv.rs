@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use crate::command::Command;
 use crate::config::Config;
@@ -22,8 +23,9 @@ fn cstring(field: Field, s: &OsStr) -> Result<CString, Error> {
     CString::new(s.as_bytes()).map_err(|_| ConfigError::NulByte { field }.into())
 }
 
-/// The environment the program starts with.
-fn environment(cfg: &Config, cmd: &Command) -> BTreeMap<OsString, OsString> {
+/// The environment the program starts with; `home` is the sandbox's
+/// private home, which `HOME` names unless the command sets it.
+fn environment(cfg: &Config, cmd: &Command, home: Option<&Path>) -> BTreeMap<OsString, OsString> {
     let mut env: BTreeMap<OsString, OsString> = BTreeMap::new();
     if !cmd.env_clear {
         if cfg.inherit_env {
@@ -34,6 +36,9 @@ fn environment(cfg: &Config, cmd: &Command) -> BTreeMap<OsString, OsString> {
                     env.insert(OsString::from(k), v);
                 }
             }
+        }
+        if let Some(home) = home {
+            env.insert(OsString::from("HOME"), home.as_os_str().to_owned());
         }
     }
     for (k, v) in &cmd.env {
@@ -52,7 +57,11 @@ fn environment(cfg: &Config, cmd: &Command) -> BTreeMap<OsString, OsString> {
 /// The argument vector, the environment and the paths to try, like
 /// `execvp`: a program name without a `/` is looked up in the program's
 /// `PATH` (as the sandbox will see it), in order.
-pub(super) fn exec_plan(cfg: &Config, cmd: &Command) -> Result<(ExecPlan, SearchPath), Error> {
+pub(super) fn exec_plan(
+    cfg: &Config,
+    cmd: &Command,
+    home: Option<&Path>,
+) -> Result<(ExecPlan, SearchPath), Error> {
     let mut strings: Vec<CString> = Vec::with_capacity(cmd.args.len() + 16);
     let mut argv = Vec::with_capacity(cmd.args.len() + 2);
     let arg0 = cstring(Field::Arg(0), cmd.arg0.as_deref().unwrap_or(&cmd.program))?;
@@ -65,7 +74,7 @@ pub(super) fn exec_plan(cfg: &Config, cmd: &Command) -> Result<(ExecPlan, Search
     }
     argv.push(std::ptr::null());
 
-    let env = environment(cfg, cmd);
+    let env = environment(cfg, cmd, home);
     let mut envp = Vec::with_capacity(env.len() + 1);
     for (k, v) in &env {
         if k.as_bytes().contains(&0) || v.as_bytes().contains(&0) {

@@ -55,7 +55,7 @@ pub(crate) fn exec(
 ) -> Result<Child, Error> {
     let cfg = t.cfg;
     let ns = cfg.namespaces;
-    let (exec, search) = argv::exec_plan(cfg, cmd)?;
+    let (exec, search) = argv::exec_plan(cfg, cmd, t.compiled.home())?;
     let cwd = argv::working_dir(cmd, ns.contains(Namespaces::MOUNT))?;
     let mut fds = Fds::plan(cmd, &default_out, &default_in)?;
     fds.pass_inherited();

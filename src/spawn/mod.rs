@@ -132,7 +132,7 @@ fn sandbox(
     let container = cmd.is_none();
     let (exec, search, cwd) = match &cmd {
         Some(cmd) => {
-            let (exec, search) = argv::exec_plan(cfg, cmd)?;
+            let (exec, search) = argv::exec_plan(cfg, cmd, compiled.home())?;
             let cwd = argv::working_dir(cmd, ns.contains(Namespaces::MOUNT))?;
             (exec, Some(search), cwd)
         }

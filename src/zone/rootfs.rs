@@ -526,6 +526,20 @@ fn apply(b: &mut Build, op: &Mount) -> Result<(), Errno> {
             let target = ensure_dir(root, rel)?;
             attach(m.raw(), target.raw())
         }
+        MountKind::Home { uid, gid } => {
+            let (mut ubuf, mut gbuf) = ([0u8; 24], [0u8; 24]);
+            let m = new_fs(
+                c"tmpfs",
+                &[
+                    (c"mode", Some(c"700")),
+                    (c"uid", Some(fmt_num(u64::from(*uid), 10, &mut ubuf))),
+                    (c"gid", Some(fmt_num(u64::from(*gid), 10, &mut gbuf))),
+                ],
+                mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
+            )?;
+            let target = ensure_dir(root, rel)?;
+            attach(m.raw(), target.raw())
+        }
     }
 }
 
