@@ -883,7 +883,8 @@ impl Drop for Child {
             // A program in a container: its supervisor reaps it.
             return;
         };
-        let orphan = Orphan::new(supervisor, state.report, state.cgroup, killed);
+        let orphan =
+            Orphan::new(supervisor, state.report, state.cgroup, killed).holding(state.layers);
         if let Some(orphan) = reaper::adopt(orphan) {
             orphan.settle_here();
         }

@@ -21,9 +21,10 @@
 //! # Consistency
 //!
 //! While a sandbox uses a layer, its caller holds an exclusive `flock` on
-//! `LAYER/lock` (from before the sandbox's clone until its
-//! [`Child`](crate::Child) has been waited for or dropped, or its
-//! [`Container`](crate::Container) has stopped). [`commit`](Layer::commit)
+//! `LAYER/lock`, from before the sandbox's clone until it has ended: its
+//! [`Child`](crate::Child) has been waited for (or, dropped, the sandbox
+//! has been reaped, also when it was left running), or its
+//! [`Container`](crate::Container) has stopped. [`commit`](Layer::commit)
 //! and [`discard`](Layer::discard) take the same lock without waiting and
 //! refuse with [`Error::InUse`] while it is held: stop the sandbox first.
 //! A second sandbox cannot use a layer in use either

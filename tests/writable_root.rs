@@ -412,6 +412,26 @@ fn a_layer_in_use_is_refused_to_sandboxes_commits_and_discards() {
             std::fs::read_to_string(lower.join("data/new")).unwrap(),
             "x\n"
         );
+        // A detached sandbox keeps its layer until it ends, though its
+        // `Child` is gone.
+        sb.kill_on_drop(false);
+        let mut child = sb
+            .spawn(common::sh("echo ready; exec sleep 1").stdout(stockade::Stdio::piped()))
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        drop(child);
+        assert!(matches!(
+            layer.discard(),
+            Err(stockade::layer::Error::InUse { .. })
+        ));
+        common::eventually("the detached sandbox ends and lets its layer go", || {
+            layer.discard().is_ok()
+        });
     });
 }
 
