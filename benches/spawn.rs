@@ -6,6 +6,7 @@
 //! cargo bench --bench spawn -- containers   # containers (interleaved runner)
 //! cargo bench --bench spawn -- features     # parts of the default policy
 //! cargo bench --bench spawn -- pty          # terminals (interleaved runner)
+//! cargo bench --bench spawn -- writable-root  # writable roots (interleaved runner)
 //! ```
 //!
 //! Every figure is a criterion median measured in the same run as the
@@ -645,6 +646,68 @@ parts of the default policy ({ROUNDS} interleaved rounds, medians of one-shot sp
     }
 }
 
+/// Writable roots, by the interleaved runner: a one-shot spawn of
+/// `/bin/true` with the default policy, the default view made writable
+/// (each system directory an overlay with a temporary upper layer), a root
+/// directory (a tree holding a static busybox), the same made writable
+/// with a temporary and with a persistent upper layer.
+fn writable_root_interleaved() {
+    use stockade::fs::Upper;
+    const ROUNDS: usize = 200;
+    let Some(busybox) = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+    else {
+        eprintln!("busybox not found: writable-root rows are left out");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("tree");
+    for d in ["bin", "proc", "dev", "tmp"] {
+        std::fs::create_dir_all(tree.join(d)).expect("tree");
+    }
+    std::fs::copy(busybox, tree.join("bin/busybox")).expect("busybox");
+    std::os::unix::fs::symlink("busybox", tree.join("bin/true")).expect("true");
+    let mut policies: Vec<(&str, Sandbox)> = Vec::new();
+    policies.push(("default view, read-only", Sandbox::new()));
+    let mut w = Sandbox::new();
+    w.writable_root(Upper::Temporary);
+    policies.push(("default view, writable (temporary upper)", w));
+    let mut r = Sandbox::new();
+    r.root_dir(&tree);
+    policies.push(("root directory, read-only", r.clone()));
+    let mut rt = r.clone();
+    rt.writable_root(Upper::Temporary);
+    policies.push(("root directory, writable (temporary upper)", rt));
+    let mut rp = r.clone();
+    rp.writable_root(Upper::Persistent(dir.path().join("layer")));
+    policies.push(("root directory, writable (persistent upper)", rp));
+    for (_, sb) in &policies {
+        for _ in 0..3 {
+            run_sandbox(sb);
+        }
+    }
+    let mut rows: Vec<Box<dyn FnMut()>> = policies
+        .iter()
+        .map(|(_, sb)| Box::new(move || run_sandbox(sb)) as Box<dyn FnMut()>)
+        .collect();
+    let mut refs: Vec<&mut dyn FnMut()> = rows.iter_mut().map(|r| &mut **r as _).collect();
+    let m = interleave(ROUNDS, &mut refs);
+    println!(
+        "\nwritable roots, one-shot spawn of /bin/true ({ROUNDS} interleaved rounds, medians)\n"
+    );
+    println!("| root | median | ratio |");
+    println!("|---|---|---|");
+    for (i, (name, _)) in policies.iter().enumerate() {
+        let (base, of) = if i < 2 {
+            (m[0], "default")
+        } else {
+            (m[2], "read-only root directory")
+        };
+        println!("| {name} | {} | {:.2}x {of} |", ms(m[i]), m[i] / base);
+    }
+}
+
 /// The processes of an idle container (no program: only its init).
 fn settled_idle(pid: u32) -> TreeMemory {
     std::thread::sleep(Duration::from_millis(100));
@@ -771,6 +834,11 @@ fn main() {
         pty_interleaved();
         return;
     }
+    // `cargo bench --bench spawn -- writable-root`: only the writable roots.
+    if std::env::args().skip(1).any(|a| a == "writable-root") {
+        writable_root_interleaved();
+        return;
+    }
     let mut c = Criterion::default()
         .sample_size(40)
         .warm_up_time(Duration::from_millis(500))
@@ -790,4 +858,5 @@ fn main() {
     containers_interleaved();
     features_interleaved();
     pty_interleaved();
+    writable_root_interleaved();
 }

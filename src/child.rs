@@ -361,6 +361,9 @@ pub(crate) struct State {
     pub(crate) outcome: Option<Outcome>,
     /// The sandbox's cgroup, removed once the sandbox has ended.
     pub(crate) cgroup: Option<crate::cgroup::PreparedCgroup>,
+    /// The locks on the sandbox's layer directories, released once it has
+    /// ended (see `crate::layer`).
+    pub(crate) layers: crate::layer::Held,
 }
 
 impl Inner {
@@ -389,6 +392,7 @@ impl Inner {
             kill_requested: false,
             outcome: None,
             cgroup,
+            layers: Default::default(),
         }))
     }
 }
@@ -417,6 +421,7 @@ impl Inner {
             kill_requested: false,
             outcome: None,
             cgroup: None,
+            layers: Default::default(),
         }))
     }
 }
@@ -777,6 +782,7 @@ impl Child {
             .take()
             .and_then(|c| c.finish(crate::cgroup::FINISH_WAIT).ok());
         self.inner.status = Some(status);
+        self.inner.layers = Default::default();
         let mut outcome = self.judge(status, exit.as_ref());
         if let Some(cg) = cg {
             apply_cgroup_usage(&mut outcome, &cg, self.inner.started);
@@ -889,7 +895,8 @@ impl Drop for Child {
             // A program in a container: its supervisor reaps it.
             return;
         };
-        let orphan = Orphan::new(supervisor, state.report, state.cgroup, killed);
+        let orphan =
+            Orphan::new(supervisor, state.report, state.cgroup, killed).holding(state.layers);
         if let Some(orphan) = reaper::adopt(orphan) {
             orphan.settle_here();
         }

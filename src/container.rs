@@ -82,6 +82,10 @@ pub struct Container {
     cgroup: Option<crate::cgroup::PreparedCgroup>,
     /// Set once the container has ended and its supervisor been reaped.
     ended: Option<Stopped>,
+    /// Its writable root's persistent layer, if any.
+    layer: Option<crate::layer::Layer>,
+    /// The locks on its layer directories, released once it has ended.
+    layers: crate::layer::Held,
 }
 
 /// How a container ended.
@@ -112,6 +116,7 @@ impl Container {
             source,
         })?;
         Ok(Container {
+            layer: crate::layer::of_root(&cfg.fs),
             cfg,
             compiled,
             supervisor: up.supervisor,
@@ -125,7 +130,17 @@ impl Container {
             use_clone3: crate::probe::clone3(),
             cgroup: up.cgroup,
             ended: None,
+            layers: up.layers,
         })
+    }
+
+    /// The layer directory of the container's writable root, when its
+    /// upper layer is persistent ([`Sandbox::writable_root`](crate::Sandbox::writable_root)
+    /// with [`fs::Upper::Persistent`](crate::fs::Upper::Persistent)): its
+    /// changes, to list while it runs, and to commit or discard once it
+    /// has stopped (see [`crate::layer`]).
+    pub fn layer(&self) -> Option<&crate::layer::Layer> {
+        self.layer.as_ref()
     }
 
     /// The process id of the container's init (its supervisor), as seen
@@ -293,6 +308,7 @@ impl Container {
         }
         let s = Stopped { forced };
         self.ended = Some(s);
+        self.layers = Default::default();
         s
     }
 }

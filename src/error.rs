@@ -797,6 +797,9 @@ pub enum Feature {
     /// [`Log`](crate::seccomp::Action::Log)).
     #[cfg(feature = "seccomp")]
     SeccompAction(crate::seccomp::Action),
+    /// Overlay filesystem mounts (writable overlays and roots): Linux 5.11
+    /// for a caller in a user namespace (`userxattr`), overlayfs for root.
+    Overlay,
 }
 
 impl fmt::Display for Feature {
@@ -820,6 +823,10 @@ impl fmt::Display for Feature {
             #[cfg(feature = "seccomp")]
             Feature::SeccompAction(action) => {
                 return write!(f, "the seccomp action {action}");
+            }
+            Feature::Overlay => {
+                "overlay mounts in a user namespace (Linux 5.11 with overlayfs; a root caller \
+                 without Namespaces::USER needs only overlayfs)"
             }
         })
     }

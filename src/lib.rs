@@ -48,6 +48,11 @@
 //! up, [`Container::spawn`] runs one program after another in it with the
 //! same confinement, and [`Container::stop`] ends it (see [`container`]).
 //!
+//! [`Sandbox::writable_root`] lets the program change the whole root, over
+//! a root directory or the default view, with changes discarded with the
+//! sandbox or kept in a layer directory; [`layer::Layer`] lists, commits
+//! or discards what a sandbox changed (see [`layer`]).
+//!
 //! # The crate's layout
 //!
 //! The root holds what `std::process` users expect ([`Sandbox`],
@@ -56,7 +61,8 @@
 //! [`Verdict`], [`Usage`]), [`Container`], and the few types the builder
 //! takes ([`Namespaces`], [`Network`], [`Rlimit`], [`CompatLevel`]). Each feature
 //! has a module of its own vocabulary: [`fs`] (the root filesystem's
-//! operations), [`cgroup`] (cgroup v2 limits), [`caps`] (capabilities),
+//! operations), [`layer`] (the kept changes of writable overlays),
+//! [`cgroup`] (cgroup v2 limits), [`caps`] (capabilities),
 //! `landlock` and `seccomp` (features of the same names, on by default),
 //! [`confine`] (restricting the calling process itself), `policy` (policy
 //! files, feature `serde`), [`units`] (sizes and durations as people write
@@ -199,6 +205,7 @@ pub mod fs;
 pub mod ids;
 #[cfg(feature = "landlock")]
 pub mod landlock;
+pub mod layer;
 mod namespaces;
 mod net;
 #[cfg(feature = "serde")]

@@ -76,6 +76,9 @@ pub(crate) struct Orphan {
     cgroup: Option<PreparedCgroup>,
     /// Whether it was killed (it counts against [`MAX_DYING`]).
     killed: bool,
+    /// The locks on its layer directories, released once it is reaped
+    /// (see `crate::layer`).
+    layers: crate::layer::Held,
 }
 
 impl Orphan {
@@ -100,7 +103,15 @@ impl Orphan {
             _report: killed.then_some(report),
             cgroup,
             killed,
+            layers: crate::layer::Held::default(),
         }
+    }
+
+    /// Keeps `layers` (the locks on the sandbox's layer directories) until
+    /// the sandbox is reaped.
+    pub(crate) fn holding(mut self, layers: crate::layer::Held) -> Orphan {
+        self.layers = layers;
+        self
     }
 
     /// What a drop does without the reaper: a killed sandbox is waited for

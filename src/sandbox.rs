@@ -243,7 +243,8 @@ impl Sandbox {
     }
 
     /// Uses a host directory (an unpacked image, a debootstrap tree) as the
-    /// read-only root instead of the host system view.
+    /// read-only root instead of the host system view (writable with
+    /// [`writable_root`](Sandbox::writable_root)).
     pub fn root_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.cfg.fs.root = fs::Root::Dir(dir.as_ref().to_owned());
         self.changed()
@@ -401,10 +402,51 @@ impl Sandbox {
     /// the program can change anything there, the changes live in memory and
     /// vanish with the sandbox, and `lower` is never modified.
     pub fn overlay(&mut self, lower: impl AsRef<Path>, dest: impl AsRef<Path>) -> &mut Self {
+        self.overlay_with_upper(lower, dest, fs::Upper::Temporary)
+    }
+
+    /// Mounts a writable overlay of the host directory `lower` at `dest`
+    /// whose changes go to `upper`: with [`fs::Upper::Persistent`], a layer
+    /// directory that keeps them from one sandbox to the next and that
+    /// [`layer::Layer`](crate::layer::Layer) lists, commits to `lower` or
+    /// discards. `lower` is never modified by the sandbox.
+    pub fn overlay_with_upper(
+        &mut self,
+        lower: impl AsRef<Path>,
+        dest: impl AsRef<Path>,
+        upper: fs::Upper,
+    ) -> &mut Self {
         self.fs_op(fs::Op::Overlay {
             lower: lower.as_ref().to_owned(),
             dest: dest.as_ref().to_owned(),
+            upper,
         })
+    }
+
+    /// Makes the whole root writable: an overlay whose lower layer is the
+    /// root directory ([`root_dir`](Sandbox::root_dir)) or, in the default
+    /// view, each host system directory (`/usr`, `/etc`, `/lib*`, `/bin`,
+    /// `/sbin`; the top level of `/` itself stays read-only), and whose
+    /// upper layer is `upper`: [`fs::Upper::Temporary`] gives each sandbox
+    /// a fresh one, discarded with it; [`fs::Upper::Persistent`] keeps the
+    /// changes in a layer directory whose `upper/` is one tree of the whole
+    /// root (`upper/usr/...`, `upper/etc/...`), so a container's changes
+    /// persist across stop and start (see [`crate::layer`]). The lower tree
+    /// is never modified by the sandbox; mounts inside it (submounts of
+    /// the root directory) are not part of the overlay.
+    ///
+    /// Linux 5.11 for an unprivileged caller. The program can change only
+    /// what its ids may: an unprivileged caller's program cannot modify
+    /// files owned by ids its user namespace does not map (in the default
+    /// view, the host's root-owned system files). A root caller's default
+    /// view is not idmapped when writable (see
+    /// [`mask_host_secrets`](Sandbox::mask_host_secrets): what only root
+    /// may read in `/etc` is masked instead). Without a root directory or
+    /// the default view ([`empty_root`](Sandbox::empty_root)) the policy is
+    /// refused ([`fs::Error::WritableEmptyRoot`]).
+    pub fn writable_root(&mut self, upper: fs::Upper) -> &mut Self {
+        self.cfg.fs.writable_root = Some(upper);
+        self.changed()
     }
 
     /// Hides `path`: a file becomes unreadable, a directory empty and

@@ -192,6 +192,32 @@ fn the_default_profile_with_extra_rules_is_written_as_such() {
 }
 
 #[test]
+fn writable_roots_and_persistent_layers_are_not_policy() {
+    let mut sb = Sandbox::new();
+    sb.writable_root(fs::Upper::Temporary);
+    match sb.to_toml() {
+        Err(policy::Error::NotExpressible { key, reason }) => {
+            assert_eq!(key, "filesystem.writable_root");
+            assert_eq!(reason, policy::Inexpressible::NotInPolicyFiles);
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut sb = Sandbox::new();
+    sb.overlay("/usr", "/a").overlay_with_upper(
+        "/usr",
+        "/b",
+        fs::Upper::Persistent("/var/l".into()),
+    );
+    match sb.to_json() {
+        Err(policy::Error::NotExpressible { key, reason }) => {
+            assert_eq!(key, "filesystem.ops[1].upper");
+            assert_eq!(reason, policy::Inexpressible::NotInPolicyFiles);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn what_a_file_cannot_hold_is_refused_when_writing() {
     use std::os::unix::ffi::OsStrExt;
     let mut sb = Sandbox::new();

@@ -45,6 +45,12 @@ pub struct Options {
     /// this one.
     pub pty: bool,
     pub rootfs: Option<PathBuf>,
+    /// `--writable-root` (or `--overlay DIR /`): the root as an overlay
+    /// whose changes vanish with the sandbox.
+    pub writable_root: bool,
+    /// `--keep-changes DIR`: a writable root whose changes are kept in the
+    /// layer directory DIR.
+    pub keep_changes: Option<PathBuf>,
     /// `--expose-host-secrets`: `mask_host_secrets(false)`.
     pub expose_host_secrets: bool,
     /// `--no-home`: `private_home(false)`.
@@ -180,6 +186,9 @@ usage: stockade [OPTIONS] [--] PROGRAM [ARGS...]
        stockade stop NAME [--timeout DURATION]
        stockade kill NAME
        stockade list [--json]
+       stockade diff NAME [--json]
+       stockade commit NAME
+       stockade reset NAME
 
 Runs PROGRAM in a sandbox with the library's default policy: new user, mount,
 pid, network, IPC, UTS and cgroup namespaces; a read-only view of the host's
@@ -224,6 +233,16 @@ environment.
   --dev-bind SRC DEST      bind a device node (devices are off otherwise)
   --tmpfs DEST[:SIZE]      fresh tmpfs (SIZE as for --memory)
   --overlay LOWER DEST     writable overlay of LOWER; changes vanish with the sandbox
+                           (--overlay DIR / is --rootfs DIR --writable-root)
+  --writable-root          the whole root (--rootfs DIR, or the system
+                           directories of the default view) as an overlay
+                           the program may change; the changes vanish with
+                           the sandbox (Linux 5.11 unprivileged)
+  --keep-changes DIR       a writable root whose changes are kept in the layer
+                           directory DIR (DIR/upper, DIR/work; created, 0700;
+                           not on an overlay, outside the root directory,
+                           one running sandbox at a time): the next sandbox
+                           or `start` with the same DIR sees them
   --dir DEST               create a directory
   --symlink TARGET DEST    create a symlink
   --file DEST TEXT         create a read-only file containing TEXT
@@ -309,11 +328,25 @@ A subcommand is recognised only as the first argument: `stockade -- start`
                            to what is left; returns once nothing is left
   kill NAME                SIGKILL to every process in the container
   list [--json]            the running containers (a JSON array with --json)
+  diff NAME [--json]       what a container started with --keep-changes
+                           changed: one line per path, A (added), M
+                           (modified), D (deleted) or R (replaced: another
+                           type, or a directory made anew), or a JSON array
+                           of {\"kind\", \"path\"}; while it runs, a moving target
+  commit NAME              apply those changes to its --rootfs directory and
+                           empty the layer (refused while NAME runs, and for
+                           the default view); a commit that fails leaves the
+                           directory as it was
+  reset NAME               throw the changes away (refused while NAME runs)
 
 State lives in $XDG_RUNTIME_DIR/stockade/NAME (/tmp/stockade-UID/NAME when
 XDG_RUNTIME_DIR is unset or not a private directory of the caller;
 /run/stockade/NAME for root), readable by its owner only, and only its owner
-may exec into, stop or kill a container. The state of a container whose
+may exec into, stop or kill a container. A container started with
+--keep-changes leaves the record of its layer in .layers/NAME there, kept
+after it stops for diff, commit and reset; the next start of NAME replaces
+it (or, without --keep-changes, removes it), and so does removing the layer
+directory. The state of a container whose
 monitor died is removed when next seen, and never listed. Exit status of
 start, stop, kill and list: 0, or 125 with a one-line reason.
 ";
@@ -501,6 +534,8 @@ fn parse_options(
             "--expose-host-secrets" => o.expose_host_secrets = true,
             "--no-home" => o.no_home = true,
             "--rootfs" => o.rootfs = Some(val(it, "--rootfs")?.into()),
+            "--writable-root" => o.writable_root = true,
+            "--keep-changes" => o.keep_changes = Some(val(it, "--keep-changes")?.into()),
             "--landlock-ro" => o.landlock_ro.push(val(it, "--landlock-ro")?.into()),
             "--landlock-rw" => o.landlock_rw.push(val(it, "--landlock-rw")?.into()),
             "--landlock-connect" => o.landlock_connect.push(num(
@@ -559,10 +594,20 @@ fn parse_options(
             "--overlay" => {
                 let lower = val(it, "--overlay")?;
                 let dest = val(it, "--overlay")?;
-                o.fs_ops.push(fs::Op::Overlay {
-                    lower: lower.into(),
-                    dest: dest.into(),
-                });
+                if std::path::Path::new(&dest)
+                    .components()
+                    .all(|c| c == std::path::Component::RootDir)
+                {
+                    // The whole root: a writable root over LOWER.
+                    o.rootfs = Some(lower.into());
+                    o.writable_root = true;
+                } else {
+                    o.fs_ops.push(fs::Op::Overlay {
+                        lower: lower.into(),
+                        dest: dest.into(),
+                        upper: fs::Upper::Temporary,
+                    });
+                }
             }
             "--dir" => o.fs_ops.push(fs::Op::Dir {
                 dest: val(it, "--dir")?.into(),
@@ -626,6 +671,12 @@ pub enum Invocation {
     Kill { name: String },
     /// `stockade list [--json]`.
     List { json: bool },
+    /// `stockade diff NAME [--json]`.
+    Diff { name: String, json: bool },
+    /// `stockade commit NAME`.
+    Commit { name: String },
+    /// `stockade reset NAME`.
+    Reset { name: String },
     /// The detached process that owns a started container (not for users:
     /// `start` runs it with the same arguments).
     Monitor(Start),
@@ -733,6 +784,9 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
             "stop" => "stop",
             "kill" => "kill",
             "list" => "list",
+            "diff" => "diff",
+            "commit" => "commit",
+            "reset" => "reset",
             "__monitor" => "__monitor",
             _ => return None,
         })
@@ -853,6 +907,28 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
                 Some(a) => Err(unexpected(a)),
                 None => Ok(Invocation::Kill { name }),
             }
+        }
+        "diff" => {
+            let name = name(&mut it, "diff")?;
+            let mut json = false;
+            for a in it {
+                match a.to_str() {
+                    Some("--json") => json = true,
+                    _ => return Err(unexpected(a)),
+                }
+            }
+            Ok(Invocation::Diff { name, json })
+        }
+        "commit" | "reset" => {
+            let name = name(&mut it, if sub == "commit" { "commit" } else { "reset" })?;
+            if let Some(a) = it.next() {
+                return Err(unexpected(a));
+            }
+            Ok(if sub == "commit" {
+                Invocation::Commit { name }
+            } else {
+                Invocation::Reset { name }
+            })
         }
         _ => {
             let mut json = false;
@@ -1318,6 +1394,58 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn writable_root_options() {
+        let o = p(&["sh"]).unwrap();
+        assert!(!o.writable_root && o.keep_changes.is_none());
+        let o = p(&["--rootfs", "/r", "--writable-root", "sh"]).unwrap();
+        assert!(o.writable_root);
+        assert_eq!(o.rootfs, Some(PathBuf::from("/r")));
+        let o = p(&["--keep-changes", "/var/l", "sh"]).unwrap();
+        assert_eq!(o.keep_changes, Some(PathBuf::from("/var/l")));
+        // An overlay of the whole root is a writable root over its lower.
+        for dest in ["/", "//"] {
+            let o = p(&["--overlay", "/img", dest, "sh"]).unwrap();
+            assert!(o.writable_root && o.fs_ops.is_empty());
+            assert_eq!(o.rootfs, Some(PathBuf::from("/img")));
+        }
+        let o = p(&["--overlay", "/img", "/w", "sh"]).unwrap();
+        assert!(!o.writable_root && o.rootfs.is_none() && o.fs_ops.len() == 1);
+        assert_eq!(
+            p(&["--keep-changes"]),
+            Err(ArgError::MissingValue {
+                option: "--keep-changes"
+            })
+        );
+        let i = |a: &[&str]| parse_command_line(a.iter().map(OsString::from));
+        assert_eq!(
+            i(&["diff", "c1", "--json"]),
+            Ok(Invocation::Diff {
+                name: "c1".into(),
+                json: true
+            })
+        );
+        assert_eq!(
+            i(&["commit", "c1"]),
+            Ok(Invocation::Commit { name: "c1".into() })
+        );
+        assert_eq!(
+            i(&["reset", "c1"]),
+            Ok(Invocation::Reset { name: "c1".into() })
+        );
+        assert_eq!(i(&["reset"]), Err(ArgError::NoName { command: "reset" }));
+        assert!(matches!(
+            i(&["commit", "c1", "extra"]),
+            Err(ArgError::Unexpected { .. })
+        ));
+        assert!(matches!(
+            i(&["diff", "c1", "--all"]),
+            Err(ArgError::Unknown { .. })
+        ));
+        // A program named like them runs after `--`.
+        assert!(matches!(i(&["--", "diff"]), Ok(Invocation::Run(_))));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 mod args;
 mod container;
 mod json;
+mod layer;
 mod monitor;
 mod terminal;
 mod wire;
@@ -89,6 +90,9 @@ fn main() -> ExitCode {
         args::Invocation::Stop { name, grace } => container::stop(&name, Some(grace)),
         args::Invocation::Kill { name } => container::stop(&name, None),
         args::Invocation::List { json } => container::list(json),
+        args::Invocation::Diff { name, json } => layer::diff(&name, json),
+        args::Invocation::Commit { name } => layer::commit_or_reset(&name, true),
+        args::Invocation::Reset { name } => layer::commit_or_reset(&name, false),
     }
 }
 
@@ -138,6 +142,13 @@ pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
     }
     if opts.expose_host_secrets {
         sb.mask_host_secrets(false);
+    }
+    if let Some(dir) = &opts.keep_changes {
+        let dir = std::path::absolute(dir)
+            .map_err(|e| format!("--keep-changes {}: {e}", dir.display()))?;
+        sb.writable_root(stockade::fs::Upper::Persistent(dir));
+    } else if opts.writable_root {
+        sb.writable_root(stockade::fs::Upper::Temporary);
     }
     if opts.no_home {
         sb.private_home(false);
@@ -225,6 +236,18 @@ pub fn setup_failure_message(e: &Error) -> String {
         ))
     ) {
         m.push_str("\nstockade: --expose-host-secrets is the opt-in");
+    }
+    if let Error::Config(stockade::error::ConfigError::Fs(
+        stockade::fs::Error::LayerOnOverlay { op, .. }
+        | stockade::fs::Error::LayerNoUserXattr { op, .. }
+        | stockade::fs::Error::LayerOverlapsLower { op, .. }
+        | stockade::fs::Error::LayerInUse { op, .. }
+        | stockade::fs::Error::Layer { op, .. },
+    )) = e
+    {
+        if *op == stockade::fs::OpName::Root {
+            m.push_str("\nstockade: the root's layer directory is --keep-changes DIR");
+        }
     }
     m
 }
@@ -514,7 +537,7 @@ fn policy(_: &std::path::Path) -> Result<Sandbox, String> {
 }
 
 /// The error and its causes on one line.
-fn one_line(e: &dyn std::error::Error) -> String {
+pub fn one_line(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

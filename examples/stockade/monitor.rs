@@ -150,6 +150,15 @@ pub fn main(s: Start) -> ExitCode {
         Ok(c) => c,
         Err(e) => return forget(&mut ready, &crate::setup_failure_message(&e)),
     };
+    // The record of its layer, which `diff`, `commit` and `reset` read
+    // after it has stopped.
+    if let Err(e) = crate::layer::record(&base, &name, container.layer()) {
+        let _ = container.kill();
+        return forget(
+            &mut ready,
+            &format!("stockade: container {name}: failed to record its layer: {e}"),
+        );
+    }
     let created = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -511,6 +511,7 @@ fn detail_of_every_kind() {
         (Feature::MountApi, "mount_setattr"),
         (Feature::Cgroup2, "cgroup v2"),
         (Feature::CgroupController(Controller::Pids), "pids"),
+        (Feature::Overlay, "Linux 5.11"),
     ];
     #[cfg(feature = "seccomp")]
     features.extend([

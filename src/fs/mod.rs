@@ -109,12 +109,17 @@ pub enum Op {
         mode: Option<u32>,
     },
     /// A writable overlay of `lower` (a host directory, never modified) at
-    /// `dest`; changes live in memory and vanish with the sandbox.
+    /// `dest`. With [`Upper::Temporary`] the changes live in memory and
+    /// vanish with the sandbox; with [`Upper::Persistent`] they are kept in
+    /// a layer directory (see [`crate::layer`]).
     Overlay {
         /// Host directory used as the read-only lower layer.
         lower: PathBuf,
         /// Destination inside the sandbox.
         dest: PathBuf,
+        /// Where the changes go.
+        #[cfg_attr(feature = "serde", serde(default))]
+        upper: Upper,
     },
     /// Hide whatever is at `dest` (a file becomes unreadable, a directory
     /// empty and unreadable). A destination that does not exist is left
@@ -172,8 +177,44 @@ pub enum Root {
     Empty,
     /// A host directory (an unpacked image, a debootstrap tree), mounted
     /// read-only as `/`. Mount points the plan needs (`/proc`, `/dev`, `/tmp`,
-    /// bind destinations) must already exist in it.
+    /// bind destinations) must already exist in it, unless the root is
+    /// writable ([`Config::writable_root`]: they are then made in its
+    /// upper layer).
     Dir(PathBuf),
+}
+
+/// Where the changes made to a writable overlay go (its upper layer).
+///
+/// Overlays use the kernel's overlay filesystem: Linux 5.11 or later for an
+/// unprivileged caller (mounted in the sandbox's user namespace, with the
+/// `userxattr` option), any kernel with overlayfs for a root caller. The
+/// `metacopy` and `redirect_dir` features stay off, so that an upper layer
+/// is a plain tree that [`crate::layer::Layer`] can read and apply.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum Upper {
+    /// A fresh, empty upper layer in memory (a tmpfs) for each sandbox,
+    /// discarded with it. Before Linux 6.6, whose tmpfs has no `user.`
+    /// extended attributes, such a layer mounted in a user namespace
+    /// cannot make opaque directories: deleting a directory of the lower
+    /// layer and making one of the same name fails (`EIO`).
+    #[default]
+    Temporary,
+    /// A *layer directory* on the host, holding `upper/` (the changes) and
+    /// `work/` (overlayfs's scratch), created (mode 0700) if missing: the
+    /// changes persist from one sandbox to the next. It must be on a
+    /// filesystem that can hold an overlay upper layer (not another
+    /// overlay; for an unprivileged caller, one with `user.` extended
+    /// attributes, which tmpfs has from Linux 6.6), outside the lower tree
+    /// (and not containing it), and used by one running sandbox at a time:
+    /// the sandbox's caller holds an exclusive lock on `LAYER/lock` while
+    /// it runs (see [`crate::layer`]). What the program writes there keeps
+    /// its owner and mode, set-user-ID bits included (the sandbox mounts
+    /// it `nosuid`, the host does not): keep the layer directory private
+    /// to the caller, as it is made.
+    Persistent(PathBuf),
 }
 
 /// The filesystem configuration of a sandbox.
@@ -200,6 +241,11 @@ pub struct Config {
     pub mask_secrets: bool,
     /// The caller's operations, in order.
     pub ops: Vec<Op>,
+    /// Make the whole root a writable overlay over the root directory (or,
+    /// for [`Root::HostSystem`], over each system directory), with the
+    /// given upper layer (`None`: a read-only root).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub writable_root: Option<Upper>,
 }
 
 impl Default for Config {
@@ -212,6 +258,7 @@ impl Default for Config {
             home: true,
             mask_secrets: true,
             ops: Vec::new(),
+            writable_root: None,
         }
     }
 }
@@ -416,6 +463,78 @@ pub enum Error {
         /// The secret it is or lies in.
         secret: PathBuf,
     },
+    /// A persistent upper layer's directory is on an overlay filesystem,
+    /// which cannot hold another overlay's upper layer.
+    #[error(
+        "{op} layer directory {path:?} is on an overlay filesystem, which cannot hold an \
+         overlay upper layer; choose a directory on ext4, xfs, btrfs or tmpfs"
+    )]
+    LayerOnOverlay {
+        /// The operation (`root` for the writable root).
+        op: OpName,
+        /// The layer directory.
+        path: PathBuf,
+    },
+    /// A persistent upper layer's directory is on a filesystem without
+    /// `user.` extended attributes, which the overlay of an unprivileged
+    /// caller (mounted with `userxattr`) keeps its whiteouts' and opaque
+    /// directories' marks in; the cause is the error from setting one.
+    #[error(
+        "{op} layer directory {path:?} is on a filesystem without `user.` extended attributes, \
+         which an unprivileged caller's overlay needs (tmpfs has them from Linux 6.6); choose a \
+         directory on ext4, xfs or btrfs"
+    )]
+    LayerNoUserXattr {
+        /// The operation (`root` for the writable root).
+        op: OpName,
+        /// The layer directory.
+        path: PathBuf,
+        /// The error from setting a `user.` attribute.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A persistent upper layer's directory lies inside its lower
+    /// directory, or contains it.
+    #[error(
+        "{op} layer directory {path:?} overlaps the lower directory {lower:?}: neither may \
+         contain the other"
+    )]
+    LayerOverlapsLower {
+        /// The operation (`root` for the writable root).
+        op: OpName,
+        /// The layer directory.
+        path: PathBuf,
+        /// The lower directory.
+        lower: PathBuf,
+    },
+    /// A persistent upper layer's directory is the layer of a sandbox that
+    /// is still running (its caller holds `LAYER/lock`).
+    #[error("{op} layer directory {path:?} is in use by a running sandbox; stop it first")]
+    LayerInUse {
+        /// The operation (`root` for the writable root).
+        op: OpName,
+        /// The layer directory.
+        path: PathBuf,
+    },
+    /// A persistent upper layer's directory, or its `upper/`, `work/` or
+    /// `lock`, could not be created or opened.
+    #[error("failed to prepare {op} layer directory {path:?}")]
+    Layer {
+        /// The operation (`root` for the writable root).
+        op: OpName,
+        /// The path that could not be created or opened.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A writable root was asked for over an empty root, which has no
+    /// lower tree.
+    #[error(
+        "a writable root needs a lower tree: Sandbox::root_dir or the default view, not \
+         Sandbox::empty_root"
+    )]
+    WritableEmptyRoot,
 }
 
 /// The host's secret files that exist (not symbolic links), including SSH
@@ -457,6 +576,12 @@ mod tests {
             Error::KindMismatch { .. } => "KindMismatch",
             Error::FileTooLarge { .. } => "FileTooLarge",
             Error::HostSecret { .. } => "HostSecret",
+            Error::LayerOnOverlay { .. } => "LayerOnOverlay",
+            Error::LayerNoUserXattr { .. } => "LayerNoUserXattr",
+            Error::LayerOverlapsLower { .. } => "LayerOverlapsLower",
+            Error::LayerInUse { .. } => "LayerInUse",
+            Error::Layer { .. } => "Layer",
+            Error::WritableEmptyRoot => "WritableEmptyRoot",
         }
     }
 
@@ -552,12 +677,54 @@ mod tests {
                     "Sandbox::mask_host_secrets(false)",
                 ],
             ),
+            (
+                Error::LayerOnOverlay {
+                    op: OpName::Root,
+                    path: "/var/layer".into(),
+                },
+                vec!["root", "\"/var/layer\"", "overlay filesystem", "ext4"],
+            ),
+            (
+                Error::LayerNoUserXattr {
+                    op: OpName::Overlay,
+                    path: "/dev/shm/layer".into(),
+                    source: os(libc::EOPNOTSUPP),
+                },
+                vec!["overlay", "\"/dev/shm/layer\"", "`user.`", "Linux 6.6"],
+            ),
+            (
+                Error::LayerOverlapsLower {
+                    op: OpName::Root,
+                    path: "/srv/root/layer".into(),
+                    lower: "/srv/root".into(),
+                },
+                vec!["root", "\"/srv/root/layer\"", "\"/srv/root\"", "contain"],
+            ),
+            (
+                Error::LayerInUse {
+                    op: OpName::Root,
+                    path: "/var/layer".into(),
+                },
+                vec!["root", "\"/var/layer\"", "running sandbox", "stop it first"],
+            ),
+            (
+                Error::Layer {
+                    op: OpName::Overlay,
+                    path: "/ro/layer".into(),
+                    source: os(libc::EROFS),
+                },
+                vec!["overlay", "\"/ro/layer\""],
+            ),
+            (
+                Error::WritableEmptyRoot,
+                vec!["writable root", "Sandbox::root_dir", "Sandbox::empty_root"],
+            ),
         ];
         for (e, items) in &samples {
             assert_actionable(e, items);
         }
         let seen: std::collections::BTreeSet<_> = samples.iter().map(|(e, _)| variant(e)).collect();
-        assert_eq!(seen.len(), 11, "a variant has no sample");
+        assert_eq!(seen.len(), 17, "a variant has no sample");
         // Only the operations that have a `_try` form suggest it.
         let e = Error::MissingSource {
             op: OpName::Overlay,

@@ -6,7 +6,7 @@ use std::ffi::{CStr, CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::{Config, DEVICES, Error, NodeKind, Op, OpName, Root, SECRET_FILES, SYSTEM_DIRS};
+use super::{Config, DEVICES, Error, NodeKind, Op, OpName, Root, SECRET_FILES, SYSTEM_DIRS, Upper};
 
 /// `/proc` entries made read-only in a fresh `/proc` (writes there reach the
 /// host kernel when the caller is root).
@@ -278,8 +278,12 @@ fn split(
                     | MountKind::Devpts
                     | MountKind::Home { .. }
                     | MountKind::Tmpfs { .. }
-                    | MountKind::Overlay { .. }
             );
+        if matches!(op.kind, MountKind::Overlay { .. }) {
+            // An overlay's upper layer is each sandbox's own: the whole
+            // plan is built per spawn.
+            return None;
+        }
         if per_spawn {
             // The caller's own tmpfs and overlay mounts are not (yet) split.
             if origin.get(i).is_none_or(|o| o.0.is_some()) {
@@ -436,6 +440,9 @@ fn plan_with(
     };
     let mut secrets: Option<Secrets> = None;
     let mut system = Vec::new();
+    if cfg.writable_root.is_some() && cfg.root == Root::Empty {
+        return Err(Error::WritableEmptyRoot);
+    }
     let root = match &cfg.root {
         Root::HostSystem | Root::Empty => RootSpec::Tmpfs,
         Root::Dir(dir) => {
@@ -456,7 +463,13 @@ fn plan_with(
                 let sec = secrets.get_or_insert_with(|| Secrets::load(caller_root));
                 b.mask_secrets(None, b"", &sec.beneath(OpName::Root, dir)?);
             }
-            RootSpec::Dir(cstring(OpName::Root, dir)?)
+            match &cfg.writable_root {
+                None => RootSpec::Dir(cstring(OpName::Root, dir)?),
+                Some(upper) => RootSpec::Overlay {
+                    lower: cstring(OpName::Root, dir)?,
+                    upper: upper_spec(OpName::Root, upper, None)?,
+                },
+            }
         }
     };
 
@@ -478,6 +491,26 @@ fn plan_with(
                         target: cstring(OpName::Symlink, &target)?,
                     },
                 );
+            } else if md.is_dir() && cfg.writable_root.is_some() {
+                // A writable default view: each system directory is an
+                // overlay whose upper is that directory of the one upper
+                // tree. A root caller's are not idmapped (the program
+                // owns what it writes there): what only root may read in
+                // `/etc` is masked instead.
+                let upper = cfg.writable_root.as_ref().unwrap_or(&Upper::Temporary);
+                let sub = dir.trim_start_matches('/');
+                b.push(
+                    None,
+                    rel,
+                    MountKind::Overlay {
+                        lower: cstring(OpName::Root, p)?,
+                        upper: upper_spec(OpName::Root, upper, Some(sub))?,
+                    },
+                );
+                b.known.insert(rel.to_vec(), Known::Dir);
+                if *dir == "/etc" && caller_root {
+                    etc_unguarded = true;
+                }
             } else if md.is_dir() {
                 let src = cstring(OpName::BindRo, p)?;
                 let guard = caller_root.then(|| idmap(&src));
@@ -795,7 +828,7 @@ fn plan_with(
                     },
                 );
             }
-            Op::Overlay { lower, .. } => {
+            Op::Overlay { lower, upper, .. } => {
                 if !lower.is_absolute() {
                     return Err(Error::RelativeSource {
                         op: name,
@@ -822,6 +855,7 @@ fn plan_with(
                     &rel,
                     MountKind::Overlay {
                         lower: cstring(name, lower)?,
+                        upper: upper_spec(name, upper, None)?,
                     },
                 );
                 b.mask_secrets(Some(i), &rel, &hidden);
@@ -851,6 +885,47 @@ pub(crate) enum RootSpec {
     Tmpfs,
     /// A host directory, cloned recursively and made read-only.
     Dir(CString),
+    /// A writable overlay of a host directory (its submounts are not
+    /// part of it).
+    Overlay { lower: CString, upper: UpperSpec },
+}
+
+/// Where a planned overlay's upper layer is.
+#[derive(Debug, Clone)]
+pub(crate) enum UpperSpec {
+    /// In a fresh tmpfs of the spawn.
+    Temporary,
+    /// In a layer directory: the overlay's `upper` and `work` directories
+    /// (created by the caller before each spawn, see `crate::layer`).
+    Persistent { upper: CString, work: CString },
+}
+
+/// The child-side form of `upper` for an overlay of `lower` by `op`: for
+/// a persistent layer, its `upper/` and `work/` (or their subdirectory
+/// `sub`, for one system directory of a writable default view). The layer
+/// directory itself is checked and prepared by each spawn (see
+/// `crate::layer`).
+fn upper_spec(op: OpName, upper: &Upper, sub: Option<&str>) -> Result<UpperSpec, Error> {
+    match upper {
+        Upper::Temporary => Ok(UpperSpec::Temporary),
+        Upper::Persistent(dir) => {
+            if !dir.is_absolute() {
+                return Err(Error::RelativeSource {
+                    op,
+                    path: dir.clone(),
+                });
+            }
+            let (mut u, mut w) = (dir.join("upper"), dir.join("work"));
+            if let Some(sub) = sub {
+                u.push(sub);
+                w.push(sub);
+            }
+            Ok(UpperSpec::Persistent {
+                upper: cstring(op, &u)?,
+                work: cstring(op, &w)?,
+            })
+        }
+    }
 }
 
 /// One child-side operation: a destination relative to the new root and what
@@ -892,6 +967,7 @@ pub(crate) enum MountKind {
     /// in the caller's view.
     Overlay {
         lower: CString,
+        upper: UpperSpec,
     },
     Mask {
         dir: bool,
@@ -1105,6 +1181,7 @@ mod tests {
         cfg.ops.push(Op::Overlay {
             lower: "/etc".into(),
             dest: "/o".into(),
+            upper: Upper::Temporary,
         });
         let p = plan_with(&cfg, ProcKind::Fresh, false, (0, 0), &|_| true).unwrap();
         let m = masks(&p);

@@ -50,7 +50,9 @@ impl Policy {
         match &fs.root {
             fs::Root::HostSystem => {
                 for dir in crate::fs::SYSTEM_DIRS {
-                    let access = if *dir == "/etc" {
+                    let access = if mount_ns && fs.writable_root.is_some() {
+                        WRITABLE
+                    } else if *dir == "/etc" {
                         FsAccess::READ
                     } else {
                         FsAccess::READ_EXEC
@@ -64,6 +66,9 @@ impl Policy {
                         grant_around(self, Path::new(dir), &secrets, access);
                     }
                 }
+            }
+            fs::Root::Dir(_) if mount_ns && fs.writable_root.is_some() => {
+                self.allow("/", WRITABLE);
             }
             fs::Root::Dir(_) if mount_ns => {
                 self.allow("/", FsAccess::READ_EXEC);

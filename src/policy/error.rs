@@ -29,6 +29,9 @@ pub enum Inexpressible {
     NotUtf8,
     /// A path inside the sandbox is not absolute.
     RelativePath,
+    /// Policy files have no key for it (a writable root, a persistent
+    /// upper layer: state of the caller's, not policy).
+    NotInPolicyFiles,
 }
 
 impl fmt::Display for Inexpressible {
@@ -36,6 +39,7 @@ impl fmt::Display for Inexpressible {
         f.write_str(match self {
             Inexpressible::NotUtf8 => "the value is not UTF-8",
             Inexpressible::RelativePath => "the path is not absolute",
+            Inexpressible::NotInPolicyFiles => "policy files have no key for it",
         })
     }
 }

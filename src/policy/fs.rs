@@ -208,6 +208,7 @@ impl RawOp {
             OpName::Overlay => fs::Op::Overlay {
                 lower: text(self.lower),
                 dest,
+                upper: fs::Upper::Temporary,
             },
             OpName::Mask => fs::Op::Mask { dest },
             OpName::Root => unreachable!("RawOp::check refuses the root"),
@@ -254,6 +255,15 @@ fn op_to_raw(i: usize, op: &fs::Op) -> Result<OpEntry, Error> {
             mode: mode.map(Mode),
             ..RawOp::new(OpName::File, dest)
         },
+        fs::Op::Overlay {
+            upper: fs::Upper::Persistent(_),
+            ..
+        } => {
+            return Err(Error::NotExpressible {
+                key: key("upper"),
+                reason: Inexpressible::NotInPolicyFiles,
+            });
+        }
         fs::Op::Overlay { lower, .. } => RawOp {
             lower: Some(utf8(&key("lower"), lower.as_os_str())?),
             ..RawOp::new(OpName::Overlay, dest)
@@ -266,6 +276,12 @@ fn op_to_raw(i: usize, op: &fs::Op) -> Result<OpEntry, Error> {
 impl FsFile {
     /// The table for `fs`, leaving out what equals `def`.
     pub(super) fn from_config(fs: &fs::Config, def: &fs::Config) -> Result<FsFile, Error> {
+        if fs.writable_root.is_some() {
+            return Err(Error::NotExpressible {
+                key: "filesystem.writable_root".to_owned(),
+                reason: Inexpressible::NotInPolicyFiles,
+            });
+        }
         let root = match &fs.root {
             fs::Root::HostSystem => None,
             fs::Root::Empty => Some(fs::Root::Empty),

@@ -144,6 +144,18 @@ pub(super) fn setup_error(
                 },
             })
         }
+        Stage::RootMount
+            if errno == libc::ENODEV
+                && compiled.mounts.as_ref().is_some_and(|m| {
+                    matches!(m.root, crate::fs::plan::RootSpec::Overlay { .. })
+                }) =>
+        {
+            // The writable root's overlay: no overlayfs in this kernel.
+            Error::Unsupported(crate::error::Unsupported {
+                feature: crate::error::Feature::Overlay,
+                reason: crate::error::UnsupportedReason::Kernel,
+            })
+        }
         Stage::MountOp => {
             let target = compiled
                 .mounts

@@ -60,7 +60,8 @@ fn run(
     check_pty(cfg, cmd)?;
     let mut fds = Fds::plan(cmd, &default_out, &default_in)?;
     let mut up = sandbox(cfg, compiled, Some(cmd), &mut fds)?;
-    Ok(Child {
+    let layers = std::mem::take(&mut up.layers);
+    let mut child = Child {
         stdin: fds.stdin.take().map(ChildStdin::from_owned),
         stdout: fds.stdout.take().map(ChildStdout::from_owned),
         stderr: fds.stderr.take().map(ChildStderr::from_owned),
@@ -76,7 +77,9 @@ fn run(
             up.started,
             up.cgroup,
         ),
-    })
+    };
+    child.inner.layers = layers;
+    Ok(child)
 }
 
 /// A sandbox whose supervisor has reported `Running`.
@@ -100,6 +103,8 @@ pub(crate) struct Up {
     pub(crate) fallback_rlimits: Vec<(libc::c_int, libc::rlimit64)>,
     /// The master of the program's terminal, if it has one.
     pub(crate) pty: Option<std::os::fd::OwnedFd>,
+    /// The locks on its layer directories (see `crate::layer`).
+    pub(crate) layers: crate::layer::Held,
 }
 
 /// Starts a container of the policy `cfg`: a sandbox whose supervisor
@@ -159,6 +164,9 @@ fn sandbox(
         }
         None => (ExecPlan::default(), None, (None, false)),
     };
+    // Persistent upper layers: checked, made and locked for the sandbox's
+    // life.
+    let layers = crate::layer::prepare(&cfg.fs, ns.contains(Namespaces::USER))?;
     let mut channel = Channel::open(fds, cfg.die_with_parent)?;
     let use_clone3 = crate::probe::clone3();
     // The static part of the root filesystem, built once per policy; it
@@ -247,5 +255,6 @@ fn sandbox(
         cgroup_fds,
         fallback_rlimits,
         pty,
+        layers,
     })
 }

@@ -18,6 +18,7 @@ pub(crate) mod raw;
 pub(crate) mod shared;
 #[cfg(test)]
 pub(crate) mod testing;
+pub(crate) mod xattr;
 
 /// Takes ownership of the descriptors of an `SCM_RIGHTS` message that
 /// `recvmsg` has just returned (as raw numbers, which is how `nix` hands

@@ -18,7 +18,7 @@ use core::ffi::{CStr, c_int};
 
 use super::{Fail, Step, StepExt};
 use crate::fs::SYSTEM_SLOTS;
-use crate::fs::plan::{Mount, MountKind, MountPlan, RootSpec, TemplateSplit};
+use crate::fs::plan::{Mount, MountKind, MountPlan, RootSpec, TemplateSplit, UpperSpec};
 use crate::stage::Stage;
 use crate::sys::mount::{self, MountAttr};
 use crate::sys::raw::{self, Errno, Fd, OpenHow};
@@ -232,6 +232,77 @@ fn new_tmpfs(mode: u32, size: Option<u64>, attrs: u64) -> Result<Fd, Errno> {
     }
 }
 
+/// A detached overlay of the host directory `lower` whose upper and work
+/// directories are `upper` and `work` (descriptors of directories).
+fn new_overlay(lower: &CStr, upper: c_int, work: c_int) -> Result<Fd, Errno> {
+    // Every layer is named by a descriptor path: the mount's options,
+    // which the sandbox reads in mountinfo, show no path of the host.
+    let lower_dir = raw::openat(
+        libc::AT_FDCWD,
+        lower,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        0,
+    )?;
+    let mut lbuf = [0u8; PATH_MAX];
+    let mut ubuf = [0u8; PATH_MAX];
+    let mut wbuf = [0u8; PATH_MAX];
+    let lowerdir = fd_path(lower_dir.raw(), b"", &mut lbuf)?;
+    let upperdir = fd_path(upper, b"", &mut ubuf)?;
+    let workdir = fd_path(work, b"", &mut wbuf)?;
+    let attrs = mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV;
+    // `userxattr` also keeps `redirect_dir` and `metacopy` off: the upper
+    // layer stays a plain tree (see `crate::layer`).
+    let opts: [(&CStr, Option<&CStr>); 4] = [
+        (c"lowerdir", Some(lowerdir)),
+        (c"upperdir", Some(upperdir)),
+        (c"workdir", Some(workdir)),
+        (c"userxattr", None),
+    ];
+    match new_fs(c"overlay", &opts, attrs) {
+        // Kernels before 5.11 do not know `userxattr`; root callers
+        // without a user namespace do not need it.
+        Err(Errno(libc::EINVAL)) => {
+            let opts: [(&CStr, Option<&CStr>); 5] = [
+                (c"lowerdir", Some(lowerdir)),
+                (c"upperdir", Some(upperdir)),
+                (c"workdir", Some(workdir)),
+                (c"redirect_dir", Some(c"off")),
+                (c"metacopy", Some(c"off")),
+            ];
+            new_fs(c"overlay", &opts, attrs)
+        }
+        other => other,
+    }
+}
+
+/// A detached overlay of `lower` whose upper and work directories are
+/// made in the directory `name` (created) of the tmpfs `tmp`.
+fn temporary_overlay(lower: &CStr, tmp: c_int, name: &CStr) -> Result<Fd, Errno> {
+    raw::mkdirat(tmp, name, 0o755)?;
+    let dir = raw::openat(
+        tmp,
+        name,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        0,
+    )?;
+    raw::mkdirat(dir.raw(), c"upper", 0o755)?;
+    raw::mkdirat(dir.raw(), c"work", 0o755)?;
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    let upper = raw::openat(dir.raw(), c"upper", flags, 0)?;
+    let work = raw::openat(dir.raw(), c"work", flags, 0)?;
+    new_overlay(lower, upper.raw(), work.raw())
+}
+
+/// A detached overlay of `lower` whose upper and work directories are
+/// those of a layer directory (made by the caller), resolved in the
+/// caller's view.
+fn persistent_overlay(lower: &CStr, upper: &CStr, work: &CStr) -> Result<Fd, Errno> {
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    let u = raw::openat(libc::AT_FDCWD, upper, flags, 0)?;
+    let w = raw::openat(libc::AT_FDCWD, work, flags, 0)?;
+    new_overlay(lower, u.raw(), w.raw())
+}
+
 /// State shared by the operations of one build.
 struct Build {
     root: Fd,
@@ -398,48 +469,15 @@ fn apply(b: &mut Build, op: &Mount) -> Result<(), Errno> {
             let _ = raw::unlinkat(scratch, name, 0);
             Ok(())
         }
-        MountKind::Overlay { lower } => {
-            let scratch = b.scratch()?;
-            let mut nbuf = [0u8; 24];
-            let name = b.scratch_name(b'o', &mut nbuf);
-            raw::mkdirat(scratch, name, 0o755)?;
-            let dir = raw::openat(
-                scratch,
-                name,
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                0,
-            )?;
-            raw::mkdirat(dir.raw(), c"upper", 0o755)?;
-            raw::mkdirat(dir.raw(), c"work", 0o755)?;
-            // Every layer is named by a descriptor path: the mount's
-            // options, which the sandbox reads in mountinfo, show no path
-            // of the host.
-            let lower_dir = raw::openat(
-                libc::AT_FDCWD,
-                lower,
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                0,
-            )?;
-            let mut lbuf = [0u8; PATH_MAX];
-            let mut ubuf = [0u8; PATH_MAX];
-            let mut wbuf = [0u8; PATH_MAX];
-            let lowerdir = fd_path(lower_dir.raw(), b"", &mut lbuf)?;
-            let upper = fd_path(dir.raw(), b"/upper", &mut ubuf)?;
-            let work = fd_path(dir.raw(), b"/work", &mut wbuf)?;
-            let attrs = mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV;
-            let opts: [(&CStr, Option<&CStr>); 4] = [
-                (c"lowerdir", Some(lowerdir)),
-                (c"upperdir", Some(upper)),
-                (c"workdir", Some(work)),
-                (c"userxattr", None),
-            ];
-            let m = match new_fs(c"overlay", &opts, attrs) {
-                // Kernels before 5.11 do not know `userxattr`; root callers
-                // without a user namespace do not need it.
-                Err(Errno(libc::EINVAL)) => {
-                    new_fs(c"overlay", opts.get(..3).unwrap_or(&[]), attrs)?
+        MountKind::Overlay { lower, upper } => {
+            let m = match upper {
+                UpperSpec::Temporary => {
+                    let scratch = b.scratch()?;
+                    let mut nbuf = [0u8; 24];
+                    let name = b.scratch_name(b'o', &mut nbuf);
+                    temporary_overlay(lower, scratch, name)?
                 }
-                other => other?,
+                UpperSpec::Persistent { upper, work } => persistent_overlay(lower, upper, work)?,
             };
             let target = ensure_dir(root, rel)?;
             attach(m.raw(), target.raw())
@@ -567,6 +605,15 @@ fn start(plan: &MountPlan, trees: [c_int; SYSTEM_SLOTS]) -> Step<Build> {
                 Ok(t)
             })
         }
+        RootSpec::Overlay { lower, upper } => match upper {
+            UpperSpec::Temporary => new_tmpfs(
+                0o700,
+                None,
+                mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
+            )
+            .and_then(|tmp| temporary_overlay(lower, tmp.raw(), c"root")),
+            UpperSpec::Persistent { upper, work } => persistent_overlay(lower, upper, work),
+        },
     }
     .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
     mount::move_mount(
