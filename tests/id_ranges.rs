@@ -457,6 +457,146 @@ fn a_debian_userland_adds_users_and_installs_packages() {
     });
 }
 
+/// A system container: the Debian userland as a writable root with a
+/// persistent layer and ranges. What one run of the container does (a user
+/// added, a package installed, files chowned) is there after stop and
+/// start, `Layer::changes` lists it, and after `discard` it is gone; the
+/// lower tree never changes.
+#[test]
+#[cfg_attr(
+    stockade_vm,
+    ignore = "builds a Debian tree with mmdebstrap from the network; the host run covers it"
+)]
+fn a_debian_system_container_keeps_its_changes_across_stop_and_start_until_reset() {
+    as_each_identity(|| {
+        let Some(sub) = subordinate_setup() else {
+            return;
+        };
+        let Some((tree, deb)) = debian_tree(sub) else {
+            return;
+        };
+        let layer_dir = tempfile::tempdir_in("/var/tmp").unwrap();
+        let layer = layer_dir.path().join("layer");
+        let mut sb = Sandbox::new();
+        if is_root() {
+            let map = |first| {
+                [
+                    IdRange::new(0, TEST_UID, 1),
+                    IdRange::new(1, first, 65535),
+                    IdRange::new(65536, 0, 1),
+                ]
+            };
+            sb.uid_ranges(map(sub.0)).gid_ranges(map(sub.1));
+        } else {
+            sb.subordinate_ids(true);
+        }
+        sb.root_dir(&tree)
+            .writable_root(stockade::fs::Upper::Persistent(layer.clone()))
+            .uid(0)
+            .gid(0)
+            .bind_ro(&deb, "/tmp/hello.deb");
+        keep_admin_caps(&mut sb);
+        let before = fingerprint(&tree);
+        let exec = |c: &stockade::Container, script: &str| {
+            let out = c.output(&mut common::sh(script)).unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr),
+            )
+        };
+        // First life: change the system.
+        let mut c = sb.start().unwrap();
+        let (ok, out) = exec(
+            &c,
+            "set -e; useradd -m alice; dpkg -i /tmp/hello.deb >/dev/null; \
+             touch /srv/f && chown 1234:5678 /srv/f; rm /etc/issue.net",
+        );
+        assert!(ok, "{out}");
+        c.stop(std::time::Duration::from_secs(5)).unwrap();
+        // Second life: it is all there.
+        let mut c = sb.start().unwrap();
+        let (ok, out) = exec(
+            &c,
+            "set -e; su alice -c id; cat /usr/share/stockade-hello/hello; \
+             stat -c '%u:%g' /srv/f; test ! -e /etc/issue.net && echo deleted",
+        );
+        assert!(ok, "{out}");
+        assert!(
+            out.contains("uid=1000(alice)") && out.contains("hello\n1234:5678\ndeleted\n"),
+            "{out}"
+        );
+        c.stop(std::time::Duration::from_secs(5)).unwrap();
+        drop(c);
+        let l = stockade::layer::Layer::new(&layer, &tree);
+        if !is_root() {
+            // The layer holds files of the subordinate ids, which the
+            // caller itself may not read or remove: the layer says so,
+            // naming the path, and a sandbox with the same ids resets it
+            // (the documented way for an unprivileged caller).
+            let e = l.discard().unwrap_err();
+            assert!(e.to_string().contains(&*layer.to_string_lossy()), "{e}");
+            let mut reset = Sandbox::new();
+            reset
+                .subordinate_ids(true)
+                .uid(0)
+                .gid(0)
+                .bind_rw(&layer, "/layer");
+            keep_admin_caps(&mut reset);
+            let out = reset
+                .output(&mut common::sh(
+                    "rm -rf /layer/upper/* /layer/upper/.[!.]* /layer/work/* 2>&1; ls -A /layer/upper",
+                ))
+                .unwrap();
+            assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
+            let c = sb.start().unwrap();
+            let (ok, out) = exec(&c, "id alice 2>&1; test -e /srv/f || echo no-f");
+            assert!(
+                ok && out.contains("no such user") && out.ends_with("no-f\n"),
+                "{out}"
+            );
+            drop(c);
+            assert!(before == fingerprint(&tree), "the lower tree changed");
+            return;
+        }
+        // What changed, as the layer lists it.
+        let changes: Vec<String> = l
+            .changes()
+            .unwrap()
+            .iter()
+            .map(|c| format!("{} {}", c.kind.letter(), c.path.display()))
+            .collect();
+        for want in [
+            "A home/alice",
+            "A srv/f",
+            "A usr/share/stockade-hello/hello",
+            "M etc/passwd",
+            "D etc/issue.net",
+        ] {
+            assert!(
+                changes
+                    .iter()
+                    .any(|c| c == want || c == &format!("{want}/")),
+                "{want} missing from {changes:#?}"
+            );
+        }
+        // Reset: the next life starts from the lower tree again.
+        l.discard().unwrap();
+        let c = sb.start().unwrap();
+        let (ok, out) = exec(
+            &c,
+            "id alice 2>&1; test -e /srv/f || echo no-f; test -e /etc/issue.net && echo issue",
+        );
+        assert!(ok, "{out}");
+        assert!(
+            out.contains("no such user") && out.contains("no-f\nissue\n"),
+            "{out}"
+        );
+        drop(c);
+        assert!(before == fingerprint(&tree), "the lower tree changed");
+    });
+}
+
 /// The command-line front end (examples/stockade).
 fn cli() -> PathBuf {
     let target = common::deps_dir()
