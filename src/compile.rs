@@ -155,6 +155,12 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
     if cfg.program_as_init && !ns.contains(Namespaces::PID) {
         return Err(ConfigError::InitNeedsPidNamespace.into());
     }
+    if !(1..=64).contains(&cfg.stop_signal) {
+        return Err(ConfigError::StopSignal {
+            signal: cfg.stop_signal,
+        }
+        .into());
+    }
     crate::cgroup::validate(&cfg.cgroup)?;
     let mut rlimits = Vec::with_capacity(cfg.rlimits.len());
     let mut rlimit_order = Vec::with_capacity(cfg.rlimits.len());

@@ -34,6 +34,9 @@ pub(crate) struct Config {
     /// The program is the init (pid 1) of the sandbox's pid namespace
     /// ([`Sandbox::program_as_init`](crate::Sandbox::program_as_init)).
     pub(crate) program_as_init: bool,
+    /// The signal that asks a container to stop
+    /// ([`Sandbox::stop_signal`](crate::Sandbox::stop_signal)).
+    pub(crate) stop_signal: i32,
     #[cfg(feature = "landlock")]
     pub(crate) landlock: Option<crate::landlock::Policy>,
     #[cfg(feature = "landlock")]
@@ -60,6 +63,7 @@ impl Default for Config {
             cgroup: cgroup::Config::default(),
             net_filter: false,
             program_as_init: false,
+            stop_signal: libc::SIGTERM,
             #[cfg(feature = "landlock")]
             landlock: None,
             #[cfg(feature = "landlock")]

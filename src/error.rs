@@ -523,6 +523,20 @@ pub enum ConfigError {
         "invalid program_as_init: the program can be pid 1 only of a new pid namespace (add Namespaces::PID)"
     )]
     InitNeedsPidNamespace,
+    /// [`Sandbox::start_init`](crate::Sandbox::start_init) with a policy
+    /// without a pid namespace: there is no namespace for the init to be
+    /// pid 1 of.
+    #[error(
+        "invalid start_init: a container's init can be pid 1 only of a new pid namespace (add Namespaces::PID)"
+    )]
+    StartInitNeedsPidNamespace,
+    /// A [`Sandbox::stop_signal`](crate::Sandbox::stop_signal) that is not
+    /// a signal number (1 to 64).
+    #[error("invalid stop_signal {signal}: expected a signal number from 1 to 64")]
+    StopSignal {
+        /// The number given.
+        signal: i32,
+    },
     /// The sandbox's seccomp policy does not compile (an unknown system
     /// call name, an argument index above 5, an errno above 4095, a program
     /// longer than the kernel accepts).

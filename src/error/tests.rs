@@ -176,6 +176,14 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
             ConfigError::InitNeedsPidNamespace,
             vec!["program_as_init", "Namespaces::PID"],
         ),
+        (
+            ConfigError::StartInitNeedsPidNamespace,
+            vec!["start_init", "Namespaces::PID"],
+        ),
+        (
+            ConfigError::StopSignal { signal: 99 },
+            vec!["stop_signal", "99", "1 to 64"],
+        ),
     ];
     #[cfg(feature = "seccomp")]
     v.extend([

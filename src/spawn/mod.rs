@@ -57,7 +57,7 @@ fn run(
     default_in: StdioKind,
 ) -> Result<Child, Error> {
     let mut fds = Fds::plan(cmd, &default_out, &default_in)?;
-    let up = sandbox(cfg, compiled, Some(cmd), &mut fds)?;
+    let up = sandbox(cfg, compiled, Some(cmd), &mut fds, false)?;
     Ok(Child {
         stdin: fds.stdin.take().map(ChildStdin::from_owned),
         stdout: fds.stdout.take().map(ChildStdout::from_owned),
@@ -99,7 +99,30 @@ pub(crate) struct Up {
 /// starts no program and serves exec requests (see `crate::container`).
 pub(crate) fn start(cfg: &Config, compiled: &Compiled) -> Result<Up, Error> {
     check_time_ns(cfg)?;
-    sandbox(cfg, compiled, None, &mut Fds::default())
+    sandbox(cfg, compiled, None, &mut Fds::default(), true)
+}
+
+/// The caller's ends of a container init's piped standard streams.
+pub(crate) type InitStdio = (Option<ChildStdin>, Option<ChildStdout>, Option<ChildStderr>);
+
+/// Starts a container of the policy `cfg` whose init is `init` (pid 1 of
+/// the container's pid namespace; the supervisor stays one namespace up
+/// and serves exec requests into it). Standard streams are inherited
+/// unless `init` says otherwise.
+pub(crate) fn start_init(
+    cfg: &Config,
+    compiled: &Compiled,
+    init: &mut Command,
+) -> Result<(Up, InitStdio), Error> {
+    check_time_ns(cfg)?;
+    let mut fds = Fds::plan(init, &StdioKind::Inherit, &StdioKind::Inherit)?;
+    let up = sandbox(cfg, compiled, Some(init), &mut fds, true)?;
+    let stdio = (
+        fds.stdin.take().map(ChildStdin::from_owned),
+        fds.stdout.take().map(ChildStdout::from_owned),
+        fds.stderr.take().map(ChildStderr::from_owned),
+    );
+    Ok((up, stdio))
 }
 
 /// A time namespace needs a kernel that enters it at exec.
@@ -113,21 +136,28 @@ fn check_time_ns(cfg: &Config) -> Result<(), Error> {
     Ok(())
 }
 
-/// Sets up a sandbox of the policy and starts `cmd` in it, or (without a
-/// command) no program: a container's supervisor.
+/// Sets up a sandbox of the policy and starts `cmd` in it; a `container`'s
+/// supervisor then serves exec requests, with `cmd` (if any) as the
+/// container's init.
 fn sandbox(
     cfg: &Config,
     compiled: &Compiled,
     cmd: Option<&mut Command>,
     fds: &mut Fds,
+    container: bool,
 ) -> Result<Up, Error> {
     let ns = cfg.namespaces;
     let caller = Caller::current();
     let mut identity = ids::plan(cfg, caller)?;
-    let container = cmd.is_none();
+    let container_init = container && cmd.is_some();
     let (exec, search, cwd) = match &cmd {
         Some(cmd) => {
-            let (exec, search) = argv::exec_plan(cfg, cmd)?;
+            let (mut exec, search) = argv::exec_plan(cfg, cmd)?;
+            if container_init {
+                // What a service manager looks for to know it runs in a
+                // container (and which).
+                argv::default_env(&mut exec, "container", "stockade");
+            }
             let cwd = argv::working_dir(cmd, ns.contains(Namespaces::MOUNT))?;
             (exec, Some(search), cwd)
         }
@@ -156,6 +186,7 @@ fn sandbox(
         cgroup: &cg,
         use_clone3,
         container,
+        container_init,
     };
     let shared = Shared::new();
     let plan = lower::plan(cfg, compiled, parts, &shared);

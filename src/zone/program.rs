@@ -131,6 +131,13 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
         raw::clear_groups().at(Stage::SetIds, 0)?;
         raw::setresgid(gid, gid, gid).at(Stage::SetIds, 0)?;
         raw::setresuid(uid, uid, uid).at(Stage::SetIds, 0)?;
+        // A change of credentials clears the parent-death signal: armed
+        // again, so that a program whose supervisor is killed from outside
+        // its pid namespace (an init of the caller's) still dies with it.
+        raw::set_parent_death_signal(libc::SIGKILL).at(Stage::DeathSignal, 0)?;
+        if raw::getppid() != plan.shared.expected_ppid.load(Ordering::Relaxed) {
+            return Err(Fail::new(Stage::DeathSignal, 0, Errno(libc::ESRCH)));
+        }
     }
     enter_cwd(plan)?;
     arrange_fds(plan)?;
