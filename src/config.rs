@@ -37,6 +37,9 @@ pub(crate) struct Config {
     /// The signal that asks a container to stop
     /// ([`Sandbox::stop_signal`](crate::Sandbox::stop_signal)).
     pub(crate) stop_signal: i32,
+    /// The sandbox's cgroup, in its cgroup namespace, at /sys/fs/cgroup
+    /// ([`Sandbox::mount_cgroup`](crate::Sandbox::mount_cgroup)).
+    pub(crate) mount_cgroup: bool,
     #[cfg(feature = "landlock")]
     pub(crate) landlock: Option<crate::landlock::Policy>,
     #[cfg(feature = "landlock")]
@@ -64,6 +67,7 @@ impl Default for Config {
             net_filter: false,
             program_as_init: false,
             stop_signal: libc::SIGTERM,
+            mount_cgroup: false,
             #[cfg(feature = "landlock")]
             landlock: None,
             #[cfg(feature = "landlock")]

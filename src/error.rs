@@ -530,6 +530,13 @@ pub enum ConfigError {
         "invalid start_init: a container's init can be pid 1 only of a new pid namespace (add Namespaces::PID)"
     )]
     StartInitNeedsPidNamespace,
+    /// [`Sandbox::mount_cgroup`](crate::Sandbox::mount_cgroup) without a
+    /// mount or cgroup namespace, or without a cgroup of the sandbox's own
+    /// to mount.
+    #[error(
+        "invalid mount_cgroup: it needs the mount and cgroup namespaces (Namespaces::MOUNT, Namespaces::CGROUP) and a cgroup of the sandbox's own (a cgroup limit, cgroup placement or a cgroup parent)"
+    )]
+    MountCgroupNeeds,
     /// A [`Sandbox::stop_signal`](crate::Sandbox::stop_signal) that is not
     /// a signal number (1 to 64).
     #[error("invalid stop_signal {signal}: expected a signal number from 1 to 64")]

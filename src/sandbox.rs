@@ -181,6 +181,26 @@ impl Sandbox {
         self.changed()
     }
 
+    /// Mounts the sandbox's own cgroup, writable, as a cgroup v2 tree at
+    /// `/sys/fs/cgroup` in the program's cgroup namespace, so that a
+    /// service manager can make cgroups of its own under it (systemd's
+    /// container interface). Off by default.
+    ///
+    /// The first program of a sandbox mounts it: a one-shot program, or
+    /// the init of a container started with
+    /// [`start_init`](Sandbox::start_init) (a container started with
+    /// [`start`](Sandbox::start) has none); programs run in the container
+    /// later see the same mount. The root must hold the directory
+    /// `/sys/fs/cgroup` (an empty root or the default view gets it with
+    /// [`dir`](Sandbox::dir)). Needs [`Namespaces::MOUNT`],
+    /// [`Namespaces::CGROUP`] and the sandbox's own cgroup (a cgroup limit,
+    /// [`cgroup::Config::placement`] or a cgroup parent): a configuration
+    /// error otherwise.
+    pub fn mount_cgroup(&mut self, yes: bool) -> &mut Self {
+        self.cfg.mount_cgroup = yes;
+        self.changed()
+    }
+
     /// Keeps `cap` for the program (every capability is dropped by default:
     /// bounding, ambient, inheritable, permitted and effective sets). Kept
     /// capabilities are raised as ambient so a non-root program keeps them

@@ -93,4 +93,7 @@ stages! {
     Dumpable = 27 => "making the program process undumpable",
     /// Bringing the network namespace's loopback interface up.
     Loopback = 28 => "bringing the loopback interface up",
+    /// Mounting the sandbox's cgroup at `/sys/fs/cgroup`
+    /// ([`Sandbox::mount_cgroup`](crate::Sandbox::mount_cgroup)).
+    CgroupMount = 29 => "mounting the sandbox's cgroup at /sys/fs/cgroup",
 }

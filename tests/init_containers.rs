@@ -283,3 +283,88 @@ fn start_init_bad_input() {
         common::assert_no_children();
     });
 }
+
+#[test]
+fn mount_cgroup_bad_input() {
+    as_each_identity(|| {
+        // Without a cgroup of the sandbox's own there is nothing to mount.
+        let mut sb = Sandbox::new();
+        sb.mount_cgroup(true);
+        for sb in [
+            sb.clone(),
+            sb.clone()
+                .namespaces(Namespaces::default() - Namespaces::CGROUP)
+                .clone(),
+        ] {
+            match sb.start_init(&mut sh("true")) {
+                Err(Error::Config(e)) => {
+                    assert!(
+                        matches!(e, stockade::error::ConfigError::MountCgroupNeeds),
+                        "{e}"
+                    );
+                    assert!(e.to_string().starts_with("invalid mount_cgroup"), "{e}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut sb = Sandbox::new();
+        sb.mount_cgroup(true)
+            .namespaces(Namespaces::default() - Namespaces::CGROUP);
+        sb.cgroup_mut().placement = true;
+        assert!(matches!(sb.validate(), Err(Error::Config(_))));
+    });
+}
+
+/// The container's cgroup as the host sees the process `pid` in it.
+fn host_cgroup(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("0::"))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+#[cfg_attr(
+    not(stockade_vm),
+    ignore = "needs a delegated cgroup v2 subtree; tests/vm/run runs it"
+)]
+fn an_init_gets_its_cgroup_writable_in_its_own_cgroup_namespace() {
+    as_each_identity(|| {
+        let parent = common::delegated_cgroup();
+        let mut sb = Sandbox::new();
+        sb.cgroup_mut().parent = Some(parent.clone());
+        sb.pids_limit(64)
+            .mount_cgroup(true)
+            .dir("/sys/fs/cgroup")
+            .stop_signal(libc::SIGUSR1);
+        let mut c = sb
+            .start_init(&mut sh(
+                "trap 'exit 0' USR1; touch /tmp/ready; while :; do sleep 0.05; done",
+            ))
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        run(&c, "while [ ! -e /tmp/ready ]; do sleep 0.01; done");
+        let init = c.init_id().unwrap();
+        // The host sees the init in the container's cgroup, beneath the
+        // delegated parent; the container sees it at the root of its own.
+        let on_host = host_cgroup(init);
+        let leaf = Path::new("/sys/fs/cgroup").join(on_host.strip_prefix("0::/").unwrap());
+        assert!(leaf.starts_with(&parent), "{on_host}");
+        assert_eq!(run(&c, "grep '^0::' /proc/1/cgroup"), "0::/\n");
+        // A cgroup2 mount of that cgroup, which a program of the container
+        // may make cgroups in and move processes to.
+        assert_eq!(run(&c, "stat -f -c %T /sys/fs/cgroup"), "cgroup2fs\n");
+        let moved = run(
+            &c,
+            "mkdir /sys/fs/cgroup/svc && echo $$ > /sys/fs/cgroup/svc/cgroup.procs && \
+             grep '^0::' /proc/self/cgroup",
+        );
+        assert_eq!(moved, "0::/svc\n");
+        assert!(leaf.join("svc").is_dir());
+        run(&c, "rmdir /sys/fs/cgroup/svc");
+        let stopped = c.stop(Duration::from_secs(20)).unwrap();
+        assert!(!stopped.forced, "{stopped:?}");
+        assert!(!leaf.exists(), "{}", leaf.display());
+    });
+}

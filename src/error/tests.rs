@@ -181,6 +181,10 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
             vec!["start_init", "Namespaces::PID"],
         ),
         (
+            ConfigError::MountCgroupNeeds,
+            vec!["mount_cgroup", "Namespaces::CGROUP", "placement"],
+        ),
+        (
             ConfigError::StopSignal { signal: 99 },
             vec!["stop_signal", "99", "1 to 64"],
         ),

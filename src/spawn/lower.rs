@@ -107,6 +107,7 @@ pub(super) fn plan<'c>(
         shared,
         cgroup_procs_fd: placement.map_or(-1, |p| p.procs),
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),
+        mount_cgroup: cfg.mount_cgroup,
         new_time_ns: ns.contains(Namespaces::TIME),
         set_ids: parts.identity.set_ids,
         cwd: parts.cwd.0,

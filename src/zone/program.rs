@@ -112,6 +112,18 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
     }
     if plan.new_cgroup_ns {
         raw::unshare(libc::CLONE_NEWCGROUP).at(Stage::CgroupNamespace, 0)?;
+        if plan.mount_cgroup {
+            // The namespace's root is the sandbox's cgroup: what is mounted
+            // is that cgroup and what the program makes beneath it.
+            raw::mount(
+                Some(c"cgroup2"),
+                c"/sys/fs/cgroup",
+                Some(c"cgroup2"),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                None,
+            )
+            .at(Stage::CgroupMount, 0)?;
+        }
     }
     if plan.new_time_ns {
         raw::unshare(libc::CLONE_NEWTIME).at(Stage::TimeNamespace, 0)?;
