@@ -28,7 +28,8 @@
 //! A container ends when [`stop`](Container::stop) or
 //! [`kill`](Container::kill) ends it, when its `Container` is dropped
 //! (which kills it), and, with [`Sandbox::die_with_parent`](crate::Sandbox::die_with_parent) (the default),
-//! when the process that started it ends. Nothing remains after it: its
+//! when the process that started it ends; a container with an init of the
+//! caller's also ends with its init. Nothing remains after it: its
 //! processes, mounts, namespaces and cgroup go with its supervisor.
 //!
 //! The policy's [`timeout`](crate::Sandbox::timeout) limits each program run in
@@ -59,9 +60,11 @@
 //! in its environment (unless its command sets `container`), its own
 //! `/proc`, and its standard streams from its command. What a service
 //! manager may also expect is left to the policy: `/run` and `/run/lock`
-//! as tmpfs ([`Sandbox::tmpfs`](crate::Sandbox::tmpfs)), a writable root
-//! and full id ranges; there is no `/sys`, no `/dev/console`, and no
-//! cgroup tree mounted in the container.
+//! as tmpfs ([`Sandbox::tmpfs`](crate::Sandbox::tmpfs)), its cgroup
+//! writable at `/sys/fs/cgroup` in its own cgroup namespace
+//! ([`Sandbox::mount_cgroup`](crate::Sandbox::mount_cgroup)), a writable
+//! root and full id ranges. There is no `/sys` (sysfs) and no
+//! `/dev/console`.
 //!
 //! # Entering safely
 //!
@@ -154,7 +157,7 @@ impl Container {
             op: ParentOp::MapSharedState,
             source,
         })?;
-        let init = if cfg_has_init(&up) {
+        let init = if has_init(&up) {
             up.program_pid
         } else {
             None
@@ -400,6 +403,6 @@ impl Drop for Container {
 /// Whether the supervisor that reported `up` started an init of the
 /// caller's (it then reports the init's pid; a container's supervisor
 /// without one reports none).
-fn cfg_has_init(up: &crate::spawn::Up) -> bool {
+fn has_init(up: &crate::spawn::Up) -> bool {
     up.program_pid.is_some()
 }

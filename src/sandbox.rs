@@ -159,9 +159,10 @@ impl Sandbox {
     /// program process before it executes.
     ///
     /// Needs [`Namespaces::PID`] (a configuration error otherwise).
-    /// A [`Container`](crate::Container) started from such a policy has
-    /// its supervisor as its init, as without this setting: its programs
-    /// are each other's peers.
+    /// A [`Container`](crate::Container) started from such a policy with
+    /// [`start`](Sandbox::start) has its supervisor as its init, as without
+    /// this setting: its programs are each other's peers. A container with
+    /// an init of the caller's is [`start_init`](Sandbox::start_init)'s.
     pub fn program_as_init(&mut self, yes: bool) -> &mut Self {
         self.cfg.program_as_init = yes;
         self.changed()

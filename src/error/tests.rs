@@ -73,6 +73,9 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::NetFilterNeedsSeccomp => "NetFilterNeedsSeccomp",
         ConfigError::TooManyFds { .. } => "TooManyFds",
         ConfigError::InitNeedsPidNamespace => "InitNeedsPidNamespace",
+        ConfigError::StartInitNeedsPidNamespace => "StartInitNeedsPidNamespace",
+        ConfigError::MountCgroupNeeds => "MountCgroupNeeds",
+        ConfigError::StopSignal { .. } => "StopSignal",
         #[cfg(feature = "seccomp")]
         ConfigError::Seccomp(_) => "Seccomp",
         #[cfg(feature = "seccomp")]
@@ -81,7 +84,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::SeccompNeedsNoNewPrivs => "SeccompNeedsNoNewPrivs",
     }
 }
-const CONFIG_VARIANTS: usize = 15 + 3 * cfg!(feature = "seccomp") as usize;
+const CONFIG_VARIANTS: usize = 18 + 3 * cfg!(feature = "seccomp") as usize;
 
 fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
     #[cfg_attr(not(feature = "seccomp"), allow(unused_mut))]
