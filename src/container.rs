@@ -157,11 +157,7 @@ impl Container {
             op: ParentOp::MapSharedState,
             source,
         })?;
-        let init = if has_init(&up) {
-            up.program_pid
-        } else {
-            None
-        };
+        let init = if has_init(&up) { up.program_pid } else { None };
         let stop_signal = cfg.stop_signal;
         Ok(Container {
             init,

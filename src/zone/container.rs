@@ -103,11 +103,8 @@ const FREE: Slot = Slot {
 pub(super) fn serve(plan: &ChildPlan<'_>) -> c_int {
     let init_pid = if plan.program_is_init {
         match start_init(plan) {
-            Ok(pid) => pid,
-            Err(rec) => {
-                send(plan.report_fd, &rec);
-                return 1;
-            }
+            Some(pid) => pid,
+            None => return 1,
         }
     } else {
         0
@@ -300,16 +297,22 @@ fn exec_request(s: &mut Slot) {
 
 /// Clones the container's init: pid 1 of a new pid namespace, which every
 /// later child of ours joins, while we stay in the caller's. Returns its
-/// pid, or the record of the step that failed.
-fn start_init(plan: &ChildPlan<'_>) -> Result<i32, Record> {
-    raw::unshare(libc::CLONE_NEWPID).map_err(|e| Fail::new(Stage::CloneProgram, 0, e).record())?;
+/// pid, or reports the step that failed and returns `None`.
+fn start_init(plan: &ChildPlan<'_>) -> Option<i32> {
+    let failed = |rec: Record| {
+        send(plan.report_fd, &rec);
+        None
+    };
+    if let Err(e) = raw::unshare(libc::CLONE_NEWPID) {
+        return failed(Fail::new(Stage::CloneProgram, 0, e).record());
+    }
     // The init of a new pid namespace sees its parent, outside it, as 0.
     plan.shared.expected_ppid.store(0, Ordering::Relaxed);
     // SAFETY: as for a sandbox's first program (see the supervisor's
     // `clone_program`): the program stack is reserved for the program
     // process and outlives it; CLONE_VFORK suspends us until it has
     // executed or exited, so `plan` outlives its use.
-    let pid = unsafe {
+    let r = unsafe {
         super::program::clone_program_process(
             plan,
             (libc::CLONE_VM | libc::CLONE_VFORK) as u64,
@@ -317,17 +320,20 @@ fn start_init(plan: &ChildPlan<'_>) -> Result<i32, Record> {
             plan.cgroup_fd,
             plan.use_clone3,
         )
-    }
-    .map_err(|f| f.record())?;
+    };
+    let pid = match r {
+        Ok(pid) => pid,
+        Err(f) => return failed(f.record()),
+    };
     if plan.shared.failed.load(Ordering::Acquire) != 0 {
         // SAFETY: the program process wrote `error` before the release
         // store observed above, and has stopped running our code.
         let rec = unsafe { *plan.shared.error.get() };
         let mut st = 0;
         let _ = raw::wait4(pid, &mut st, libc::__WALL, None);
-        return Err(rec);
+        return failed(rec);
     }
-    Ok(pid)
+    Some(pid)
 }
 
 /// The container's init has ended: the kernel has killed every other
