@@ -951,8 +951,17 @@ fn start_runs_init_as_pid_1_and_stop_uses_its_stop_signal() {
 fn a_container_ends_with_its_init() {
     as_each_identity(|| {
         let t = Env::new("initend");
-        t.ok(&["start", &t.name, "--", "sh", "-c", "read x; exit 0"]);
-        let monitor = t.listed().unwrap()["monitor_pid"].as_u64().unwrap() as u32;
+        let json = t.ok(&[
+            "start",
+            &t.name,
+            "--json",
+            "--",
+            "sh",
+            "-c",
+            "read x; exit 0",
+        ]);
+        let report: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+        let monitor = report["monitor_pid"].as_u64().unwrap() as u32;
         // The init's stdin is /dev/null: it ends at once, or did already.
         common::eventually("the container ends with its init", || {
             !common::pid_alive(monitor)

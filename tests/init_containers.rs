@@ -142,6 +142,7 @@ fn busybox_init_runs_its_inittab_as_pid_1() {
         let before = Instant::now();
         let stopped = c.stop(Duration::from_secs(30)).unwrap();
         let took = before.elapsed();
+        eprintln!("busybox init stopped in {took:?}");
         assert!(!stopped.forced, "{stopped:?} after {took:?}");
         assert!(took < Duration::from_secs(30), "{took:?}");
         let status = stopped.init.expect("the init's status");
