@@ -171,6 +171,17 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
     if cfg.program_as_init && !ns.contains(Namespaces::PID) {
         return Err(ConfigError::InitNeedsPidNamespace.into());
     }
+    if cfg.mount_cgroup
+        && !(ns.contains(Namespaces::MOUNT | Namespaces::CGROUP) && cfg.cgroup.requests_cgroup())
+    {
+        return Err(ConfigError::MountCgroupNeeds.into());
+    }
+    if !(1..=64).contains(&cfg.stop_signal) {
+        return Err(ConfigError::StopSignal {
+            signal: cfg.stop_signal,
+        }
+        .into());
+    }
     crate::cgroup::validate(&cfg.cgroup)?;
     let mut rlimits = Vec::with_capacity(cfg.rlimits.len());
     let mut rlimit_order = Vec::with_capacity(cfg.rlimits.len());

@@ -37,6 +37,12 @@ pub(crate) struct Config {
     /// The program is the init (pid 1) of the sandbox's pid namespace
     /// ([`Sandbox::program_as_init`](crate::Sandbox::program_as_init)).
     pub(crate) program_as_init: bool,
+    /// The signal that asks a container to stop
+    /// ([`Sandbox::stop_signal`](crate::Sandbox::stop_signal)).
+    pub(crate) stop_signal: i32,
+    /// The sandbox's cgroup, in its cgroup namespace, at /sys/fs/cgroup
+    /// ([`Sandbox::mount_cgroup`](crate::Sandbox::mount_cgroup)).
+    pub(crate) mount_cgroup: bool,
     #[cfg(feature = "landlock")]
     pub(crate) landlock: Option<crate::landlock::Policy>,
     #[cfg(feature = "landlock")]
@@ -65,6 +71,8 @@ impl Default for Config {
             cgroup: cgroup::Config::default(),
             net_filter: false,
             program_as_init: false,
+            stop_signal: libc::SIGTERM,
+            mount_cgroup: false,
             #[cfg(feature = "landlock")]
             landlock: None,
             #[cfg(feature = "landlock")]

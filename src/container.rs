@@ -28,11 +28,43 @@
 //! A container ends when [`stop`](Container::stop) or
 //! [`kill`](Container::kill) ends it, when its `Container` is dropped
 //! (which kills it), and, with [`Sandbox::die_with_parent`](crate::Sandbox::die_with_parent) (the default),
-//! when the process that started it ends. Nothing remains after it: its
+//! when the process that started it ends; a container with an init of the
+//! caller's also ends with its init. Nothing remains after it: its
 //! processes, mounts, namespaces and cgroup go with its supervisor.
 //!
 //! The policy's [`timeout`](crate::Sandbox::timeout) limits each program run in
 //! the container, not the container.
+//!
+//! # A container's own init
+//!
+//! [`Sandbox::start_init`](crate::Sandbox::start_init) starts a system
+//! container: its init is the caller's program (a service manager,
+//! `busybox init`, a shell), pid 1 of the container's pid namespace, and
+//! stockade's supervisor stays outside that namespace as the init's
+//! parent, where it dies with the caller, enforces each program's timeout
+//! and reports verdicts. Programs run with [`Container::spawn`] join the
+//! init's pid namespace (their parent pid there is 0, as after
+//! `nsenter`), and its other namespaces, cgroup and confinement, as in any
+//! container; orphans go to the init, which reaps them.
+//!
+//! The container ends when its init ends: the kernel kills every other
+//! process of the namespace, and [`wait`](Container::wait) and
+//! [`try_wait`](Container::try_wait) return, with the init's status in
+//! [`Stopped::init`]. [`stop`](Container::stop) sends the init alone the
+//! policy's [`stop_signal`](crate::Sandbox::stop_signal) (`SIGTERM` unless
+//! set) and leaves the shutdown to it, then kills the namespace once the
+//! grace period is over. As for any init, a signal other than `SIGKILL`
+//! reaches it only if it handles that signal.
+//!
+//! What the init gets besides the sandbox's policy: `container=stockade`
+//! in its environment (unless its command sets `container`), its own
+//! `/proc`, and its standard streams from its command. What a service
+//! manager may also expect is left to the policy: `/run` and `/run/lock`
+//! as tmpfs ([`Sandbox::tmpfs`](crate::Sandbox::tmpfs)), its cgroup
+//! writable at `/sys/fs/cgroup` in its own cgroup namespace
+//! ([`Sandbox::mount_cgroup`](crate::Sandbox::mount_cgroup)), a writable
+//! root and full id ranges. There is no `/sys` (sysfs) and no
+//! `/dev/console`.
 //!
 //! # Entering safely
 //!
@@ -50,7 +82,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::child::{Child, ExitStatus, Output};
+use crate::child::{Child, ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
 use crate::command::{Command, StdioKind};
 use crate::compile::Compiled;
 use crate::config::Config;
@@ -86,6 +118,16 @@ pub struct Container {
     layer: Option<crate::layer::Layer>,
     /// The locks on its layer directories, released once it has ended.
     layers: crate::layer::Held,
+    /// The master of the init's terminal, if it asked for one.
+    pty: Option<crate::pty::Pty>,
+    /// The container's init, when it is the caller's (its pid in the
+    /// caller's pid namespace).
+    init: Option<u32>,
+    /// The signal that asks the container to stop.
+    stop_signal: i32,
+    stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
 }
 
 /// How a container ended.
@@ -97,6 +139,13 @@ pub struct Stopped {
     /// ([`kill`](Container::kill)), or it ended without its supervisor's
     /// report (killed from outside).
     pub forced: bool,
+    /// The wait status of the container's init, for a container started
+    /// with [`Sandbox::start_init`](crate::Sandbox::start_init) (`None`
+    /// for one started with [`Sandbox::start`](crate::Sandbox::start), or
+    /// when the supervisor was killed from outside). A service manager
+    /// halted by its stop signal usually exits 0; an init killed once the
+    /// grace period ran out reports `SIGKILL`.
+    pub init: Option<ExitStatus>,
 }
 
 impl std::fmt::Debug for SharedMapping<Shared> {
@@ -115,8 +164,16 @@ impl Container {
             op: ParentOp::MapSharedState,
             source,
         })?;
+        let init = if has_init(&up) { up.program_pid } else { None };
+        let stop_signal = cfg.stop_signal;
         Ok(Container {
             layer: crate::layer::of_root(&cfg.fs),
+            pty: up.pty.map(crate::pty::Pty::from_owned),
+            init,
+            stop_signal,
+            stdin: None,
+            stdout: None,
+            stderr: None,
             cfg,
             compiled,
             supervisor: up.supervisor,
@@ -143,10 +200,47 @@ impl Container {
         self.layer.as_ref()
     }
 
-    /// The process id of the container's init (its supervisor), as seen
-    /// by the caller.
+    /// The process id of the container's supervisor (its init, unless the
+    /// container has one of the caller's), as seen by the caller.
     pub fn id(&self) -> u32 {
         self.supervisor.pid().unwrap_or(0)
+    }
+
+    /// The process id of the container's init, as seen by the caller, for
+    /// a container started with
+    /// [`Sandbox::start_init`](crate::Sandbox::start_init) (`None`
+    /// otherwise). Inside the container it is 1.
+    pub fn init_id(&self) -> Option<u32> {
+        self.init
+    }
+
+    pub(crate) fn set_init_stdio(&mut self, stdio: crate::spawn::InitStdio) {
+        (self.stdin, self.stdout, self.stderr) = stdio;
+    }
+
+    /// The writing end of the init's standard input, when its command
+    /// asked for a pipe ([`Stdio::piped`](crate::Stdio::piped)); taken once.
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.stdin.take()
+    }
+
+    /// The reading end of the init's standard output, when piped; taken
+    /// once.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.stdout.take()
+    }
+
+    /// The reading end of the init's standard error, when piped; taken
+    /// once.
+    pub fn take_stderr(&mut self) -> Option<ChildStderr> {
+        self.stderr.take()
+    }
+
+    /// The master side of the init's terminal, when its command asked for
+    /// one ([`Command::pty`](crate::Command::pty)): the container's
+    /// console. Taken once.
+    pub fn take_pty(&mut self) -> Option<crate::pty::Pty> {
+        self.pty.take()
     }
 
     /// What the container enforces; every program run in it gets the same.
@@ -213,19 +307,22 @@ impl Container {
         })
     }
 
-    /// Stops the container: `SIGTERM` to every process in it, up to
-    /// `grace` for them to end, then `SIGKILL` to what is left. Returns
-    /// once the container is gone. Programs still running end with
-    /// `SIGTERM`'s or `SIGKILL`'s status.
+    /// Stops the container: the policy's
+    /// [`stop_signal`](crate::Sandbox::stop_signal) (`SIGTERM` unless set)
+    /// to every process in it, or to its init alone when it has one of the
+    /// caller's, up to `grace` for them to end, then `SIGKILL` to what is
+    /// left. Returns once the container is gone. Programs still running end
+    /// with the stop signal's or `SIGKILL`'s status.
     pub fn stop(&mut self, grace: Duration) -> io::Result<Stopped> {
         let ns = u64::try_from(grace.as_nanos()).unwrap_or(u64::MAX).max(1);
-        self.end(&record::stop_request(ns))
+        let sig = u8::try_from(self.stop_signal).unwrap_or(libc::SIGTERM as u8);
+        self.end(&record::stop_request(ns, sig))
     }
 
     /// Kills every process of the container at once and returns once it
     /// is gone.
     pub fn kill(&mut self) -> io::Result<Stopped> {
-        self.end(&record::stop_request(0))
+        self.end(&record::stop_request(0, libc::SIGKILL as u8))
     }
 
     /// Whether the container has ended (stopped, killed, or its supervisor
@@ -244,9 +341,12 @@ impl Container {
     }
 
     /// Waits for the container to end by other means than this handle
-    /// (its init killed from outside, the end of its caller's lifeline in
-    /// a forked child) and says how. Blocks for as long as it runs: a
-    /// container ends on its own only when something outside ends it.
+    /// (its init's own end, for a container started with
+    /// [`Sandbox::start_init`](crate::Sandbox::start_init); its supervisor
+    /// killed from outside; the end of its caller's lifeline in a forked
+    /// child) and says how. Blocks for as long as it runs: a container
+    /// without an init of the caller's ends on its own only when something
+    /// outside ends it.
     pub fn wait(&mut self) -> io::Result<Stopped> {
         if let Some(s) = self.ended {
             return Ok(s);
@@ -286,6 +386,7 @@ impl Container {
     /// record, and removes the cgroup.
     fn finish(&mut self, status: i32) -> Stopped {
         let mut forced = true;
+        let mut init = None;
         let mut buf = [0u8; record::RECORD_LEN];
         loop {
             use nix::sys::socket::{MsgFlags, recv};
@@ -300,13 +401,16 @@ impl Container {
             if let Some(rec) = Record::decode(buf.get(..n).unwrap_or(&[])) {
                 if rec.kind == record::KIND_EXIT && status == 0 {
                     forced = rec.flags & record::FLAG_KILLED != 0;
+                    if self.init.is_some() {
+                        init = Some(ExitStatus::from_raw(rec.value));
+                    }
                 }
             }
         }
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.finish(crate::cgroup::FINISH_WAIT);
         }
-        let s = Stopped { forced };
+        let s = Stopped { forced, init };
         self.ended = Some(s);
         self.layers = Default::default();
         s
@@ -319,4 +423,11 @@ impl Drop for Container {
             let _ = self.kill();
         }
     }
+}
+
+/// Whether the supervisor that reported `up` started an init of the
+/// caller's (it then reports the init's pid; a container's supervisor
+/// without one reports none).
+fn has_init(up: &crate::spawn::Up) -> bool {
+    up.program_pid.is_some()
 }

@@ -542,6 +542,27 @@ pub enum ConfigError {
         /// What is missing.
         reason: PtyProblem,
     },
+    /// [`Sandbox::start_init`](crate::Sandbox::start_init) with a policy
+    /// without a pid namespace: there is no namespace for the init to be
+    /// pid 1 of.
+    #[error(
+        "invalid start_init: a container's init can be pid 1 only of a new pid namespace (add Namespaces::PID)"
+    )]
+    StartInitNeedsPidNamespace,
+    /// [`Sandbox::mount_cgroup`](crate::Sandbox::mount_cgroup) without a
+    /// mount or cgroup namespace, or without a cgroup of the sandbox's own
+    /// to mount.
+    #[error(
+        "invalid mount_cgroup: it needs the mount and cgroup namespaces (Namespaces::MOUNT, Namespaces::CGROUP) and a cgroup of the sandbox's own (a cgroup limit, cgroup placement or a cgroup parent)"
+    )]
+    MountCgroupNeeds,
+    /// A [`Sandbox::stop_signal`](crate::Sandbox::stop_signal) that is not
+    /// a signal number (1 to 64).
+    #[error("invalid stop_signal {signal}: expected a signal number from 1 to 64")]
+    StopSignal {
+        /// The number given.
+        signal: i32,
+    },
     /// The sandbox's seccomp policy does not compile (an unknown system
     /// call name, an argument index above 5, an errno above 4095, a program
     /// longer than the kernel accepts).

@@ -58,9 +58,9 @@ pub(crate) const REQUEST_EXEC: u8 = b'E';
 /// Size of an exec request.
 pub(crate) const EXEC_REQUEST_LEN: usize = 24;
 
-/// A request to a container's supervisor: stop. 16 bytes: this byte, seven
-/// of padding, and the grace period in nanoseconds as a native-endian
-/// `u64` (0: kill at once).
+/// A request to a container's supervisor: stop. 16 bytes: this byte, the
+/// stop signal (0: `SIGTERM`), six of padding, and the grace period in
+/// nanoseconds as a native-endian `u64` (0: kill at once).
 pub(crate) const REQUEST_STOP: u8 = b'T';
 
 /// Size of a stop request.
@@ -77,9 +77,10 @@ pub(crate) fn exec_request(plan: u64, fds: u32, min_fd: u32) -> [u8; EXEC_REQUES
 }
 
 /// Encodes a stop request.
-pub(crate) fn stop_request(grace_ns: u64) -> [u8; STOP_REQUEST_LEN] {
+pub(crate) fn stop_request(grace_ns: u64, signal: u8) -> [u8; STOP_REQUEST_LEN] {
     let mut b = [0u8; STOP_REQUEST_LEN];
     b[0] = REQUEST_STOP;
+    b[1] = signal;
     b[8..16].copy_from_slice(&grace_ns.to_ne_bytes());
     b
 }

@@ -206,11 +206,46 @@ impl Sandbox {
     /// program process before it executes.
     ///
     /// Needs [`Namespaces::PID`] (a configuration error otherwise).
-    /// A [`Container`](crate::Container) started from such a policy has
-    /// its supervisor as its init, as without this setting: its programs
-    /// are each other's peers.
+    /// A [`Container`](crate::Container) started from such a policy with
+    /// [`start`](Sandbox::start) has its supervisor as its init, as without
+    /// this setting: its programs are each other's peers. A container with
+    /// an init of the caller's is [`start_init`](Sandbox::start_init)'s.
     pub fn program_as_init(&mut self, yes: bool) -> &mut Self {
         self.cfg.program_as_init = yes;
+        self.changed()
+    }
+
+    /// The signal with which [`Container::stop`](crate::Container::stop)
+    /// asks a container to stop (default `SIGTERM`): sent to the init of a
+    /// container started with [`start_init`](Sandbox::start_init), to
+    /// every process of one started with [`start`](Sandbox::start). A
+    /// service manager has its own: systemd halts on `SIGRTMIN+3`
+    /// (`libc::SIGRTMIN() + 3`), busybox init on `SIGUSR1` (halt),
+    /// `SIGUSR2` (power off) or `SIGTERM` (reboot, which in a container
+    /// ends its init too). A number outside 1 to 64 is a configuration
+    /// error.
+    pub fn stop_signal(&mut self, signal: i32) -> &mut Self {
+        self.cfg.stop_signal = signal;
+        self.changed()
+    }
+
+    /// Mounts the sandbox's own cgroup, writable, as a cgroup v2 tree at
+    /// `/sys/fs/cgroup` in the program's cgroup namespace, so that a
+    /// service manager can make cgroups of its own under it (systemd's
+    /// container interface). Off by default.
+    ///
+    /// The first program of a sandbox mounts it: a one-shot program, or
+    /// the init of a container started with
+    /// [`start_init`](Sandbox::start_init) (a container started with
+    /// [`start`](Sandbox::start) has none); programs run in the container
+    /// later see the same mount. The root must hold the directory
+    /// `/sys/fs/cgroup` (an empty root or the default view gets it with
+    /// [`dir`](Sandbox::dir)). Needs [`Namespaces::MOUNT`],
+    /// [`Namespaces::CGROUP`] and the sandbox's own cgroup (a cgroup limit,
+    /// [`cgroup::Config::placement`] or a cgroup parent): a configuration
+    /// error otherwise.
+    pub fn mount_cgroup(&mut self, yes: bool) -> &mut Self {
+        self.cfg.mount_cgroup = yes;
         self.changed()
     }
 
@@ -690,6 +725,30 @@ impl Sandbox {
         let compiled = self.compiled()?;
         let up = crate::spawn::start(&self.cfg, &compiled)?;
         crate::Container::new(self.cfg.clone(), compiled, up)
+    }
+
+    /// Starts a system container of this policy whose init (pid 1 of its
+    /// pid namespace) is `init`: a service manager, `busybox init`, a
+    /// shell. See [`Container`](crate::Container#a-containers-own-init).
+    ///
+    /// The init's standard streams are inherited unless `init` says
+    /// otherwise (piped ones are taken with
+    /// [`Container::take_stdin`](crate::Container::take_stdin) and its
+    /// siblings); its environment also holds `container=stockade` unless
+    /// `init` sets `container` itself. Returns once the init has been
+    /// executed, with the same typed errors as
+    /// [`spawn`](Sandbox::spawn). Needs [`Namespaces::PID`]
+    /// ([`ConfigError::StartInitNeedsPidNamespace`](crate::error::ConfigError::StartInitNeedsPidNamespace)
+    /// otherwise).
+    pub fn start_init(&self, init: &mut Command) -> Result<crate::Container, Error> {
+        let compiled = self.compiled()?;
+        if !self.cfg.namespaces.contains(Namespaces::PID) {
+            return Err(crate::error::ConfigError::StartInitNeedsPidNamespace.into());
+        }
+        let (up, stdio) = crate::spawn::start_init(&self.cfg, &compiled, init)?;
+        let mut c = crate::Container::new(self.cfg.clone(), compiled, up)?;
+        c.set_init_stdio(stdio);
+        Ok(c)
     }
 
     /// Runs `cmd` to completion, capturing stdout and stderr (stdin is

@@ -97,4 +97,7 @@ stages! {
     /// sandbox's `/dev/pts`, making it the controlling terminal and the
     /// standard streams, and handing the master to the caller.
     Terminal = 29 => "setting up the program's terminal",
+    /// Mounting the sandbox's cgroup at `/sys/fs/cgroup`
+    /// ([`Sandbox::mount_cgroup`](crate::Sandbox::mount_cgroup)).
+    CgroupMount = 30 => "mounting the sandbox's cgroup at /sys/fs/cgroup",
 }

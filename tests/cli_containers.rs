@@ -306,6 +306,9 @@ fn list_shows_running_containers() {
         assert_eq!(c["state"], "running", "{c}");
         assert_eq!(c["init"], serde_json::json!(["sleep", "1000"]), "{c}");
         assert_eq!(c["options"], serde_json::json!(["--json"]), "{c}");
+        // INIT is the container's pid 1.
+        let init = c["init_pid"].as_u64().unwrap() as u32;
+        assert!(common::pid_alive(init));
         let monitor = c["monitor_pid"].as_u64().unwrap() as u32;
         assert!(common::pid_alive(monitor));
         assert!(c["created"].as_u64().unwrap() > 1_600_000_000, "{c}");
@@ -316,7 +319,8 @@ fn list_shows_running_containers() {
             .unwrap_or_else(|| panic!("{table}"));
         assert!(row.ends_with("sleep 1000"), "{row}");
         assert!(table.starts_with("NAME "), "{table}");
-        t.ok(&["stop", &t.name]);
+        // sleep, as pid 1, has no handler for SIGTERM: no grace is needed.
+        t.ok(&["stop", &t.name, "--timeout", "0.1"]);
         assert!(t.listed().is_none());
         assert!(!t.ok(&["list"]).contains(&t.name));
     });
@@ -369,7 +373,12 @@ fn stop_leaves_nothing_behind() {
             format!("stockade: no such container: {}\n", t.name)
         );
         // SIGTERM is enough for a program that does not ignore it.
-        t.ok(&["start", &t.name, "--", "sleep", "1000"]);
+        t.ok(&["start", &t.name]);
+        assert!(
+            t.exec(&["sh", "-c", "sleep 1000 >/dev/null 2>&1 &"])
+                .status
+                .success()
+        );
         let before = std::time::Instant::now();
         let out = t.run(&["stop", &t.name]);
         assert!(out.status.success(), "{}", text(&out.stderr));
@@ -851,4 +860,137 @@ fn another_users_containers_are_out_of_reach_as_root() {
         assert!(as_nobody(&["stop", &name], theirs.path()).status.success());
         t.ok(&["stop", &t.name]);
     });
+}
+
+/// A root directory holding busybox alone (copied), its applets in /bin, an
+/// /etc/inittab of `inittab`, and mount points for /proc, /dev, /tmp and
+/// /state.
+fn busybox_rootfs(busybox: &Path, inittab: &str) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    for d in ["bin", "etc", "proc", "dev", "tmp", "state"] {
+        std::fs::create_dir(root.path().join(d)).unwrap();
+    }
+    std::fs::copy(busybox, root.path().join("bin/busybox")).unwrap();
+    for a in ["init", "sh", "sleep", "echo", "cat", "ps", "kill"] {
+        std::os::unix::fs::symlink("busybox", root.path().join("bin").join(a)).unwrap();
+    }
+    std::fs::write(root.path().join("etc/inittab"), inittab).unwrap();
+    root
+}
+
+#[test]
+fn start_runs_init_as_pid_1_and_stop_uses_its_stop_signal() {
+    as_each_identity(|| {
+        let Some(busybox) = common::debian_package("busybox", "busybox-static") else {
+            return;
+        };
+        let t = Env::new("init");
+        let marker = format!("marker-{}", t.name);
+        let inittab = format!(
+            "::sysinit:/bin/sh -c 'echo ran > /state/sysinit'\n\
+             ::respawn:/bin/sh -c 'sleep 1000; true' {marker}\n\
+             ::shutdown:/bin/sh -c 'echo ran > /state/shutdown'\n"
+        );
+        let root = busybox_rootfs(&busybox, &inittab);
+        let state = tempfile::tempdir().unwrap();
+        let json = t.ok(&[
+            "start",
+            &t.name,
+            "--json",
+            "--rootfs",
+            root.path().to_str().unwrap(),
+            "--bind",
+            state.path().to_str().unwrap(),
+            "/state",
+            "--stop-signal",
+            "SIGUSR1",
+            "--",
+            "/bin/init",
+        ]);
+        let report: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+        let init = report["init_pid"].as_u64().unwrap() as u32;
+        assert!(common::pid_alive(init));
+        common::eventually("the respawn entry runs", || {
+            !programs_with_marker(&marker).is_empty()
+        });
+        assert_eq!(
+            std::fs::read_to_string(state.path().join("sysinit")).unwrap(),
+            "ran\n"
+        );
+        // An exec sees busybox init as pid 1.
+        let out = t.exec(&["ps", "-o", "pid,comm"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let ps = text(&out.stdout);
+        assert!(ps.lines().any(|l| l.trim() == "1 init"), "{ps}");
+        let out = t.exec(&["cat", "/proc/1/cmdline"]);
+        // busybox init writes its name over its arguments.
+        assert!(
+            text(&out.stdout).starts_with("init\0"),
+            "{}",
+            text(&out.stderr)
+        );
+        // SIGUSR1 halts busybox init: it runs its shutdown entries, ends
+        // every process and exits, well within the grace period.
+        let before = std::time::Instant::now();
+        let out = t.run(&["stop", &t.name, "--timeout", "30"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "");
+        assert!(before.elapsed() < Duration::from_secs(30));
+        assert_eq!(
+            std::fs::read_to_string(state.path().join("shutdown")).unwrap(),
+            "ran\n"
+        );
+        assert!(!common::pid_alive(init));
+        assert_eq!(with_marker(&marker), Vec::<u32>::new());
+        assert_eq!(with_marker(&t.name), Vec::<u32>::new());
+        assert!(!t.state(&t.name).exists());
+    });
+}
+
+#[test]
+fn a_container_ends_with_its_init() {
+    as_each_identity(|| {
+        let t = Env::new("initend");
+        let json = t.ok(&[
+            "start",
+            &t.name,
+            "--json",
+            "--",
+            "sh",
+            "-c",
+            "read x; exit 0",
+        ]);
+        let report: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+        let monitor = report["monitor_pid"].as_u64().unwrap() as u32;
+        // The init's stdin is /dev/null: it ends at once, or did already.
+        common::eventually("the container ends with its init", || {
+            !common::pid_alive(monitor)
+        });
+        assert!(t.listed().is_none());
+        let out = t.exec(&["true"]);
+        assert_eq!(out.status.code(), Some(125));
+        assert!(!t.state(&t.name).exists() || !common::is_root());
+    });
+}
+
+#[test]
+fn stop_signal_bad_input() {
+    let t = Env::new("stopsig");
+    // Only containers stop.
+    let out = t.run(&["--stop-signal", "TERM", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        text(&out.stderr).lines().next().unwrap_or(""),
+        "stockade: option --stop-signal applies to containers (`stockade start`), not to one-shot programs"
+    );
+    for bad in ["BOGUS", "0", "65", "RTMIN+99", ""] {
+        let out = t.run(&["start", &t.name, "--stop-signal", bad]);
+        assert_eq!(out.status.code(), Some(125), "{bad:?}");
+        assert!(
+            text(&out.stderr).contains(&format!("invalid value {bad:?} for --stop-signal")),
+            "{bad:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!t.state(&t.name).exists());
+    }
 }

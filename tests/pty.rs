@@ -436,3 +436,28 @@ fn tokio_child_gets_an_async_terminal() {
         });
     });
 }
+
+/// A container's init can have a terminal too: the container's console,
+/// which the caller takes from the `Container`. A shell as pid 1 answers
+/// on it, and execs into the container see it as pid 1's terminal.
+#[test]
+fn a_containers_init_gets_a_terminal_as_its_console() {
+    as_each_identity(|| {
+        let mut c = Sandbox::new()
+            .start_init(Command::new("sh").pty(WindowSize::new(24, 80)))
+            .unwrap();
+        let mut term = Term::new(c.take_pty().expect("the init's terminal"));
+        term.send(b"echo pid=$$ tty=$(tty)\n");
+        term.expect("pid=1 tty=/dev/pts/0");
+        let out = c.output(&mut common::sh("readlink /proc/1/fd/0")).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "/dev/pts/0\n");
+        term.send(b"exit 5\n");
+        let stopped = c.wait().unwrap();
+        assert_eq!(
+            stopped.init.and_then(|s| s.code()),
+            Some(5),
+            "{}",
+            term.transcript()
+        );
+    });
+}

@@ -24,6 +24,8 @@ pub struct Options {
     pub inherit_env: bool,
     pub hostname: Option<OsString>,
     pub as_pid_1: bool,
+    /// `--stop-signal SIG` (`start` only): the signal `stop` sends.
+    pub stop_signal: Option<i32>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     /// `--subids`: map the caller's subordinate ids.
@@ -123,6 +125,8 @@ pub enum ArgError {
     /// `--pty` when standard input is not a terminal: there is no
     /// terminal to relay the program's to.
     NotATerminal { option: &'static str },
+    /// An option only `start` applies, given to a one-shot program.
+    OnlyForStart { option: &'static str },
 }
 
 impl fmt::Display for ArgError {
@@ -133,6 +137,12 @@ impl fmt::Display for ArgError {
                 write!(
                     f,
                     "option {option} applies to one-shot programs, not to `start` ({why})"
+                )
+            }
+            ArgError::OnlyForStart { option } => {
+                write!(
+                    f,
+                    "option {option} applies to containers (`stockade start`), not to one-shot programs"
                 )
             }
             ArgError::Unknown { option } => {
@@ -311,9 +321,15 @@ A subcommand is recognised only as the first argument: `stockade -- start`
                            it runs until stopped. --chdir, --setenv and
                            --unsetenv are the defaults of every exec; --json
                            prints the container's report on stdout. INIT, if
-                           given, is started in the background as the first
-                           program. NAME: 1 to 64 ASCII letters, digits, '_',
-                           '.' or '-', starting with a letter or a digit
+                           given, is the container's pid 1 (busybox init,
+                           systemd, a shell), with container=stockade in its
+                           environment, and the container ends when it ends;
+                           without it stockade's own init waits for execs.
+                           NAME: 1 to 64 ASCII letters, digits, '_', '.' or
+                           '-', starting with a letter or a digit
+    --stop-signal SIG      the signal stop sends (default TERM): to INIT
+                           alone, or without INIT to every process; a name
+                           (TERM, SIGUSR1, RTMIN+3 for systemd) or a number
   exec NAME [--pty] [--chdir DIR] [--setenv KEY VALUE]... [--unsetenv KEY]...
        [--] PROGRAM [ARGS...]
                            run PROGRAM in the container with this terminal's
@@ -323,9 +339,11 @@ A subcommand is recognised only as the first argument: `stockade -- start`
                            above; processes it leaves in the background keep
                            running. If stockade exec is killed, so is PROGRAM
   stop NAME [--timeout DURATION]
-                           SIGTERM to every process in the container, then
-                           after DURATION (default 10s; 0 for none) SIGKILL
-                           to what is left; returns once nothing is left
+                           the stop signal (SIGTERM unless --stop-signal) to
+                           INIT, or without INIT to every process in the
+                           container, then after DURATION (default 10s; 0 for
+                           none) SIGKILL to what is left; returns once
+                           nothing is left
   kill NAME                SIGKILL to every process in the container
   list [--json]            the running containers (a JSON array with --json)
   diff NAME [--json]       what a container started with --keep-changes
@@ -422,6 +440,46 @@ fn num<T: std::str::FromStr>(
         })
 }
 
+/// A signal for `option`: a number from 1 to 64, or a name with or without
+/// `SIG` (`TERM`, `SIGUSR1`), `RTMIN+N` or `RTMAX-N` included.
+pub fn signal(option: &'static str, v: OsString) -> Result<i32, ArgError> {
+    let bad = |v: OsString| ArgError::BadValue {
+        option,
+        value: v,
+        expected: "a signal name (TERM, SIGUSR1, RTMIN+3) or a number from 1 to 64",
+    };
+    let Some(text) = v.to_str() else {
+        return Err(bad(v));
+    };
+    let name = text.strip_prefix("SIG").unwrap_or(text);
+    let n = if let Ok(n) = name.parse::<i32>() {
+        Some(n)
+    } else if let Some(rest) = name.strip_prefix("RTMIN") {
+        let off = if rest.is_empty() {
+            Some(0)
+        } else {
+            rest.strip_prefix('+').and_then(|r| r.parse::<i32>().ok())
+        };
+        off.map(|o| libc::SIGRTMIN() + o)
+    } else if let Some(rest) = name.strip_prefix("RTMAX") {
+        let off = if rest.is_empty() {
+            Some(0)
+        } else {
+            rest.strip_prefix('-').and_then(|r| r.parse::<i32>().ok())
+        };
+        off.map(|o| libc::SIGRTMAX() - o)
+    } else {
+        format!("SIG{name}")
+            .parse::<nix::sys::signal::Signal>()
+            .ok()
+            .map(|s| s as i32)
+    };
+    match n {
+        Some(n) if (1..=64).contains(&n) && n <= libc::SIGRTMAX() => Ok(n),
+        _ => Err(bad(v)),
+    }
+}
+
 /// Parses the arguments of the one-shot form, after the program name (the
 /// option parser's tests and fuzz target use it).
 #[allow(dead_code)]
@@ -467,6 +525,9 @@ fn parse_options(
             "-t" | "--pty" => o.pty = true,
             "--hostname" => o.hostname = Some(val(it, "--hostname")?),
             "--as-pid-1" => o.as_pid_1 = true,
+            "--stop-signal" => {
+                o.stop_signal = Some(signal("--stop-signal", val(it, "--stop-signal")?)?);
+            }
             "--chdir" => o.chdir = Some(val(it, "--chdir")?.into()),
             "--uid" => o.uid = Some(num(val(it, "--uid")?, "--uid", "a number")?),
             "--gid" => o.gid = Some(num(val(it, "--gid")?, "--gid", "a number")?),
@@ -793,6 +854,11 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
     });
     let Some(sub) = sub else {
         let o = parse_options(&mut it, true)?;
+        if o.stop_signal.is_some() && !o.help {
+            return Err(ArgError::OnlyForStart {
+                option: "--stop-signal",
+            });
+        }
         return Ok(if o.help {
             Invocation::Help
         } else {
@@ -828,11 +894,11 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
                 });
             }
             if options.as_pid_1 {
-                // A container's init is its supervisor; its programs are
-                // peers.
+                // INIT, when given, is pid 1 anyway; without it the
+                // container's init is stockade's.
                 return Err(ArgError::NotForContainers {
                     option: "--as-pid-1",
-                    why: "a container's init is stockade's; its programs are peers",
+                    why: "INIT, given after `--`, is always the container's pid 1",
                 });
             }
             let s = Start {

@@ -119,6 +119,9 @@ pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
     if opts.as_pid_1 {
         sb.program_as_init(true);
     }
+    if let Some(sig) = opts.stop_signal {
+        sb.stop_signal(sig);
+    }
     if let Some(u) = opts.uid {
         sb.uid(u);
     }

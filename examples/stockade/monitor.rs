@@ -146,7 +146,18 @@ pub fn main(s: Start) -> ExitCode {
         ready.fail(msg)
     };
 
-    let mut container = match sb.start() {
+    // INIT, when given, is the container's pid 1; its streams go nowhere
+    // (the monitor is detached).
+    let started = if s.options.program.is_empty() {
+        sb.start()
+    } else {
+        let mut cmd = crate::command(&s.options);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        sb.start_init(&mut cmd)
+    };
+    let mut container = match started {
         Ok(c) => c,
         Err(e) => return forget(&mut ready, &crate::setup_failure_message(&e)),
     };
@@ -179,25 +190,6 @@ pub fn main(s: Start) -> ExitCode {
     };
     let _ = listener.set_nonblocking(true);
 
-    // INIT, as the first program, in the background.
-    if !s.options.program.is_empty() {
-        let mut cmd = crate::command(&s.options);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // Spawned by the main thread, which lives as long as the container,
-        // and waited for by a thread of its own.
-        match container.spawn(&mut cmd) {
-            Ok(mut child) => {
-                std::thread::spawn(move || child.wait());
-            }
-            Err(e) => {
-                let _ = container.kill();
-                return forget(&mut ready, &crate::setup_failure_message(&e));
-            }
-        }
-    }
-
     // Host paths in the policy are resolved: keep no directory busy.
     let _ = std::env::set_current_dir("/");
 
@@ -206,6 +198,9 @@ pub fn main(s: Start) -> ExitCode {
         j.str("name", &name);
         j.num("monitor_pid", u64::from(std::process::id()));
         j.num("pid", u64::from(container.id()));
+        if let Some(init) = container.init_id() {
+            j.num("init_pid", u64::from(init));
+        }
         j.num("created", created);
         j.str("created_utc", &container::utc(created));
         let strings = |v: &mut dyn Iterator<Item = &std::ffi::OsStr>| {
@@ -294,7 +289,8 @@ pub fn main(s: Start) -> ExitCode {
         let (accept, ended_now, signalled, woken) =
             (ready_at(0), ready_at(1), ready_at(2), ready_at(3));
         if ended_now {
-            // Crashed, or killed from outside: nothing is left to stop.
+            // INIT ended, or the container crashed or was killed from
+            // outside: nothing is left to stop.
             break (Some(Duration::ZERO), None);
         }
         if signalled {

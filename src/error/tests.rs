@@ -75,6 +75,9 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::TooManyFds { .. } => "TooManyFds",
         ConfigError::InitNeedsPidNamespace => "InitNeedsPidNamespace",
         ConfigError::PtyNeedsDev { .. } => "PtyNeedsDev",
+        ConfigError::StartInitNeedsPidNamespace => "StartInitNeedsPidNamespace",
+        ConfigError::MountCgroupNeeds => "MountCgroupNeeds",
+        ConfigError::StopSignal { .. } => "StopSignal",
         #[cfg(feature = "seccomp")]
         ConfigError::Seccomp(_) => "Seccomp",
         #[cfg(feature = "seccomp")]
@@ -83,7 +86,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::SeccompNeedsNoNewPrivs => "SeccompNeedsNoNewPrivs",
     }
 }
-const CONFIG_VARIANTS: usize = 16 + 3 * cfg!(feature = "seccomp") as usize;
+const CONFIG_VARIANTS: usize = 19 + 3 * cfg!(feature = "seccomp") as usize;
 
 fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
     #[cfg_attr(not(feature = "seccomp"), allow(unused_mut))]
@@ -183,6 +186,18 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
                 reason: PtyProblem::NoDev,
             },
             vec!["pty", "/dev/pts", "Sandbox::dev(false)"],
+        ),
+        (
+            ConfigError::StartInitNeedsPidNamespace,
+            vec!["start_init", "Namespaces::PID"],
+        ),
+        (
+            ConfigError::MountCgroupNeeds,
+            vec!["mount_cgroup", "Namespaces::CGROUP", "placement"],
+        ),
+        (
+            ConfigError::StopSignal { signal: 99 },
+            vec!["stop_signal", "99", "1 to 64"],
         ),
     ];
     #[cfg(feature = "seccomp")]

@@ -54,6 +54,29 @@ fn environment(cfg: &Config, cmd: &Command, home: Option<&Path>) -> BTreeMap<OsS
     env
 }
 
+/// Adds `key=value` to the environment of `plan` unless it has `key`
+/// already.
+pub(super) fn default_env(plan: &mut ExecPlan, key: &str, value: &str) {
+    let prefix = format!("{key}=");
+    let start = plan.argv.len().saturating_sub(1);
+    let has = plan
+        .strings
+        .iter()
+        .skip(start)
+        .any(|s| s.as_bytes().starts_with(prefix.as_bytes()));
+    if has {
+        return;
+    }
+    let Ok(c) = CString::new(format!("{key}={value}")) else {
+        return;
+    };
+    // The pointer stays valid when the string moves: it points into its
+    // heap buffer.
+    let at = plan.envp.len().saturating_sub(1);
+    plan.envp.insert(at, c.as_ptr());
+    plan.strings.push(c);
+}
+
 /// The argument vector, the environment and the paths to try, like
 /// `execvp`: a program name without a `/` is looked up in the program's
 /// `PATH` (as the sandbox will see it), in order.

@@ -24,8 +24,11 @@ pub(super) struct Parts<'s> {
     pub(super) channel: &'s Channel,
     pub(super) cgroup: &'s Preparation,
     pub(super) use_clone3: bool,
-    /// A container: set up, start no program.
+    /// A container: set up, and serve exec requests.
     pub(super) container: bool,
+    /// A container whose init is the spawn's program: pid 1 of its pid
+    /// namespace, the supervisor one namespace up.
+    pub(super) container_init: bool,
 }
 
 /// The rlimits standing in for cgroup limits that this spawn's cgroup
@@ -72,7 +75,7 @@ pub(super) fn plan<'c>(
     shared: &'c Shared,
 ) -> ChildPlan<'c> {
     let ns = cfg.namespaces;
-    let as_init = cfg.program_as_init && !parts.container;
+    let as_init = (cfg.program_as_init && !parts.container) || parts.container_init;
     let placement = parts
         .cgroup
         .cgroup
@@ -107,6 +110,7 @@ pub(super) fn plan<'c>(
         shared,
         cgroup_procs_fd: placement.map_or(-1, |p| p.procs),
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),
+        mount_cgroup: cfg.mount_cgroup,
         new_time_ns: ns.contains(Namespaces::TIME),
         set_ids: parts.identity.set_ids,
         keep_groups: parts.identity.keep_groups,

@@ -59,7 +59,7 @@ fn run(
 ) -> Result<Child, Error> {
     check_pty(cfg, cmd)?;
     let mut fds = Fds::plan(cmd, &default_out, &default_in)?;
-    let mut up = sandbox(cfg, compiled, Some(cmd), &mut fds)?;
+    let mut up = sandbox(cfg, compiled, Some(cmd), &mut fds, false)?;
     let layers = std::mem::take(&mut up.layers);
     let mut child = Child {
         stdin: fds.stdin.take().map(ChildStdin::from_owned),
@@ -111,7 +111,31 @@ pub(crate) struct Up {
 /// starts no program and serves exec requests (see `crate::container`).
 pub(crate) fn start(cfg: &Config, compiled: &Compiled) -> Result<Up, Error> {
     check_time_ns(cfg)?;
-    sandbox(cfg, compiled, None, &mut Fds::default())
+    sandbox(cfg, compiled, None, &mut Fds::default(), true)
+}
+
+/// The caller's ends of a container init's piped standard streams.
+pub(crate) type InitStdio = (Option<ChildStdin>, Option<ChildStdout>, Option<ChildStderr>);
+
+/// Starts a container of the policy `cfg` whose init is `init` (pid 1 of
+/// the container's pid namespace; the supervisor stays one namespace up
+/// and serves exec requests into it). Standard streams are inherited
+/// unless `init` says otherwise.
+pub(crate) fn start_init(
+    cfg: &Config,
+    compiled: &Compiled,
+    init: &mut Command,
+) -> Result<(Up, InitStdio), Error> {
+    check_time_ns(cfg)?;
+    check_pty(cfg, init)?;
+    let mut fds = Fds::plan(init, &StdioKind::Inherit, &StdioKind::Inherit)?;
+    let up = sandbox(cfg, compiled, Some(init), &mut fds, true)?;
+    let stdio = (
+        fds.stdin.take().map(ChildStdin::from_owned),
+        fds.stdout.take().map(ChildStdout::from_owned),
+        fds.stderr.take().map(ChildStderr::from_owned),
+    );
+    Ok((up, stdio))
 }
 
 /// A terminal comes from the sandbox's own `devpts`, which its own `/dev`
@@ -144,21 +168,28 @@ fn check_time_ns(cfg: &Config) -> Result<(), Error> {
     Ok(())
 }
 
-/// Sets up a sandbox of the policy and starts `cmd` in it, or (without a
-/// command) no program: a container's supervisor.
+/// Sets up a sandbox of the policy and starts `cmd` in it; a `container`'s
+/// supervisor then serves exec requests, with `cmd` (if any) as the
+/// container's init.
 fn sandbox(
     cfg: &Config,
     compiled: &Compiled,
     cmd: Option<&mut Command>,
     fds: &mut Fds,
+    container: bool,
 ) -> Result<Up, Error> {
     let ns = cfg.namespaces;
     let caller = Caller::current();
     let mut identity = ids::plan(cfg, caller)?;
-    let container = cmd.is_none();
+    let container_init = container && cmd.is_some();
     let (exec, search, cwd) = match &cmd {
         Some(cmd) => {
-            let (exec, search) = argv::exec_plan(cfg, cmd, compiled.home())?;
+            let (mut exec, search) = argv::exec_plan(cfg, cmd, compiled.home())?;
+            if container_init {
+                // What a service manager looks for to know it runs in a
+                // container (and which).
+                argv::default_env(&mut exec, "container", "stockade");
+            }
             let cwd = argv::working_dir(cmd, ns.contains(Namespaces::MOUNT))?;
             (exec, Some(search), cwd)
         }
@@ -193,6 +224,7 @@ fn sandbox(
         cgroup: &cg,
         use_clone3,
         container,
+        container_init,
     };
     let shared = Shared::new();
     let plan = lower::plan(cfg, compiled, parts, &shared);

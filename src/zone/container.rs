@@ -19,6 +19,15 @@
 //! (kill, signal) arrive on its channel; requests for the container (stop,
 //! kill) on the control channel. Processes an exec leaves behind live on
 //! until the container stops.
+//!
+//! A container may have an init of the caller's (`program_is_init`): the
+//! supervisor then stays in the caller's pid namespace, makes a new one
+//! for its children (`unshare`), and clones the init first, as pid 1 of
+//! it; every exec's program lands in that namespace too, as a child of
+//! the supervisor (its parent pid there is 0). The container ends when the
+//! init ends: the kernel then kills every other process of the namespace,
+//! and the init's wait status goes in the control channel's exit record.
+//! A stop sends the init the stop signal and leaves the rest to it.
 
 use core::ffi::c_int;
 use core::sync::atomic::Ordering;
@@ -51,6 +60,18 @@ struct Ctx {
     program_stack: (*mut u8, usize),
     /// Wall-clock limit of each exec (0: none).
     timeout_ns: u64,
+    /// The container's init, pid 1 of the container's pid namespace, in
+    /// our (the caller's) pid numbers (0: none; the supervisor is the
+    /// container's init).
+    init: i32,
+}
+
+/// What the supervisor knows of the container's init.
+struct Init {
+    /// Its pid (0: none).
+    pid: i32,
+    /// Its wait status, once reaped.
+    status: Option<c_int>,
 }
 
 /// One running exec.
@@ -80,6 +101,14 @@ const FREE: Slot = Slot {
 /// Serves the container until it is stopped, killed or its owner is gone;
 /// returns the supervisor's exit code.
 pub(super) fn serve(plan: &ChildPlan<'_>) -> c_int {
+    let init_pid = if plan.program_is_init {
+        match start_init(plan) {
+            Some(pid) => pid,
+            None => return 1,
+        }
+    } else {
+        0
+    };
     let ctx = Ctx {
         control: plan.report_fd,
         lifeline_fd: plan.lifeline_fd,
@@ -91,8 +120,16 @@ pub(super) fn serve(plan: &ChildPlan<'_>) -> c_int {
         use_clone3: plan.use_clone3,
         program_stack: plan.program_stack.get(),
         timeout_ns: plan.timeout_ns,
+        init: init_pid,
     };
-    send(ctx.control, &Record::new(record::KIND_RUNNING));
+    let mut init = Init {
+        pid: init_pid,
+        status: None,
+    };
+    let mut running = Record::new(record::KIND_RUNNING);
+    // Our pid numbers are the caller's when the container has an init.
+    running.value = init_pid;
+    send(ctx.control, &running);
     // The parent may free the plan from here on: only `ctx` is used below.
     let mut keep = [
         ctx.control,
@@ -165,7 +202,10 @@ pub(super) fn serve(plan: &ChildPlan<'_>) -> c_int {
             return 3;
         }
         if sig_p != 0 && drain_signals(sfd) {
-            reap(&mut slots, false);
+            reap(&mut slots, &mut init, false);
+        }
+        if let Some(status) = init.status {
+            return init_ended(&ctx, &mut slots, &mut init, status);
         }
         // Requests about one exec.
         for (p, s) in fds.iter().skip(FIXED).zip(slots.iter_mut()) {
@@ -187,7 +227,9 @@ pub(super) fn serve(plan: &ChildPlan<'_>) -> c_int {
         if control_p != 0 {
             match control_request(&ctx, &mut slots) {
                 Control::Continue => {}
-                Control::Stop(grace_ns) => return stop(&ctx, &mut slots, grace_ns),
+                Control::Stop(grace_ns, sig) => {
+                    return stop(&ctx, &mut slots, &mut init, grace_ns, sig);
+                }
                 Control::Closed => {
                     // The owner dropped its handle without stopping: the
                     // container goes with it.
@@ -253,14 +295,83 @@ fn exec_request(s: &mut Slot) {
     }
 }
 
+/// Clones the container's init: pid 1 of a new pid namespace, which every
+/// later child of ours joins, while we stay in the caller's. Returns its
+/// pid, or reports the step that failed and returns `None`.
+fn start_init(plan: &ChildPlan<'_>) -> Option<i32> {
+    let failed = |rec: Record| {
+        send(plan.report_fd, &rec);
+        None
+    };
+    if let Err(e) = raw::unshare(libc::CLONE_NEWPID) {
+        return failed(Fail::new(Stage::CloneProgram, 0, e).record());
+    }
+    // The init of a new pid namespace sees its parent, outside it, as 0.
+    plan.shared.expected_ppid.store(0, Ordering::Relaxed);
+    // SAFETY: as for a sandbox's first program (see the supervisor's
+    // `clone_program`): the program stack is reserved for the program
+    // process and outlives it; CLONE_VFORK suspends us until it has
+    // executed or exited, so `plan` outlives its use.
+    let r = unsafe {
+        super::program::clone_program_process(
+            plan,
+            (libc::CLONE_VM | libc::CLONE_VFORK) as u64,
+            plan.program_stack.get(),
+            plan.cgroup_fd,
+            plan.use_clone3,
+        )
+    };
+    let pid = match r {
+        Ok(pid) => pid,
+        Err(f) => return failed(f.record()),
+    };
+    if plan.shared.failed.load(Ordering::Acquire) != 0 {
+        // SAFETY: the program process wrote `error` before the release
+        // store observed above, and has stopped running our code.
+        let rec = unsafe { *plan.shared.error.get() };
+        let mut st = 0;
+        let _ = raw::wait4(pid, &mut st, libc::__WALL, None);
+        return failed(rec);
+    }
+    Some(pid)
+}
+
+/// The container's init has ended: the kernel has killed every other
+/// process of its namespace, and (the init's end waits for them) they have
+/// been reaped. Reports the init's status and returns our exit code.
+fn init_ended(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], init: &mut Init, status: c_int) -> c_int {
+    reap(slots, init, false);
+    report_unreaped(slots);
+    let mut rec = Record::new(record::KIND_EXIT);
+    rec.value = status;
+    send(ctx.control, &rec);
+    0
+}
+
+/// Execs whose programs were not reaped (killed with the namespace at our
+/// exit): their channels say they were killed.
+fn report_unreaped(slots: &mut [Slot; MAX_EXECS]) {
+    for s in slots.iter_mut() {
+        if s.pid != 0 {
+            let mut rec = Record::new(record::KIND_EXIT);
+            rec.value = libc::SIGKILL;
+            rec.flags = s.flags | record::FLAG_KILLED;
+            send(s.chan, &rec);
+        }
+    }
+}
+
 /// Reaps every child that has ended; an exec's program gets its exit
-/// record. Returns false once no child is left.
-fn reap(slots: &mut [Slot; MAX_EXECS], block: bool) -> bool {
+/// record, the init's status is kept. Returns false once no child is left.
+fn reap(slots: &mut [Slot; MAX_EXECS], init: &mut Init, block: bool) -> bool {
     loop {
         match reap_one(block) {
             Reaped::Nothing => return true,
             Reaped::NoChildren => return false,
             Reaped::Child(pid, st, ru) => {
+                if pid == init.pid && init.pid != 0 {
+                    init.status = Some(st);
+                }
                 if let Some(s) = slots.iter_mut().find(|s| s.pid == pid) {
                     let mut rec = Record::new(record::KIND_EXIT);
                     rec.value = st;
@@ -288,8 +399,9 @@ fn reap(slots: &mut [Slot; MAX_EXECS], block: bool) -> bool {
 
 enum Control {
     Continue,
-    /// Stop, with this grace period in nanoseconds (0: kill at once).
-    Stop(u64),
+    /// Stop, with this grace period in nanoseconds (0: kill at once) and
+    /// this signal.
+    Stop(u64, c_int),
     Closed,
 }
 
@@ -322,11 +434,15 @@ fn control_request(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS]) -> Control {
         }
         Some(record::REQUEST_STOP) if n == record::STOP_REQUEST_LEN => {
             close_received(received);
-            Control::Stop(record::u64_at(&req, 8))
+            let sig = match req.get(1).copied() {
+                Some(s @ 1..=64) => c_int::from(s),
+                _ => libc::SIGTERM,
+            };
+            Control::Stop(record::u64_at(&req, 8), sig)
         }
         Some(record::REQUEST_KILL) => {
             close_received(received);
-            Control::Stop(0)
+            Control::Stop(0, libc::SIGKILL)
         }
         _ => {
             close_received(received);
@@ -403,7 +519,15 @@ fn exec(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], req: &[u8], received: &[c_int]
         fail(f);
         return;
     }
-    let me = if ctx.pid_ns { 1 } else { raw::getpid() };
+    // With an init of the caller's, we are outside the program's pid
+    // namespace: its parent is 0 there.
+    let me = if ctx.init != 0 {
+        0
+    } else if ctx.pid_ns {
+        1
+    } else {
+        raw::getpid()
+    };
     plan.shared.expected_ppid.store(me, Ordering::Relaxed);
     plan.shared.failed.store(0, Ordering::Relaxed);
     let start_ns = raw::monotonic_ns();
@@ -414,6 +538,14 @@ fn exec(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], req: &[u8], received: &[c_int]
     }
     let pid = match r {
         Ok(pid) => pid,
+        Err(f) if ctx.init != 0 && f.stage == Stage::CloneProgram && f.errno.0 == libc::ENOMEM => {
+            // The init is gone, and with it the namespace (no process can
+            // join it any more): the container has ended, which the
+            // channel closed without an answer says.
+            // SAFETY: as in `fail`.
+            let _ = unsafe { raw::close(chan) };
+            return;
+        }
         Err(f) => {
             fail(f);
             return;
@@ -496,7 +628,11 @@ fn kill_everything(ctx: &Ctx) {
                 Err(Errno(libc::ECHILD)) => return,
                 Err(Errno(libc::EINTR)) => {}
                 Ok(0) | Err(_) => {
-                    let _ = kill_listed_children(libc::SIGKILL);
+                    if ctx.init != 0 {
+                        let _ = raw::kill(ctx.init, libc::SIGKILL);
+                    } else {
+                        let _ = kill_listed_children(libc::SIGKILL);
+                    }
                     if raw::monotonic_ns().saturating_sub(start) > 10_000_000_000 {
                         return;
                     }
@@ -514,7 +650,12 @@ fn signal_everything(ctx: &Ctx, sig: c_int) {
     if sig == libc::SIGKILL && ctx.cgroup_kill_fd >= 0 {
         let _ = raw::write(ctx.cgroup_kill_fd, b"1");
     }
-    if ctx.pid_ns {
+    if ctx.init != 0 {
+        // The init's namespace: killing the init kills every process of
+        // it; any other signal is the init's to act on (it reaches the
+        // init only if the init handles it).
+        let _ = raw::kill(ctx.init, sig);
+    } else if ctx.pid_ns {
         // As the pid namespace's init, -1 means every other process in the
         // namespace, and nothing outside it.
         let _ = raw::kill(-1, sig);
@@ -525,21 +666,28 @@ fn signal_everything(ctx: &Ctx, sig: c_int) {
     }
 }
 
-/// Stops the container: `SIGTERM` to every process, up to `grace_ns` for
-/// them to end, then `SIGKILL` to what is left. Sends the control
-/// channel an exit record (flagged killed if anything had to be killed)
+/// Stops the container: `sig` to every process (to the init alone, when
+/// the container has one), up to `grace_ns` for them to end, then
+/// `SIGKILL` to what is left. Sends the control channel an exit record
+/// (flagged killed if anything had to be killed, with the init's status)
 /// and returns the supervisor's exit code.
-fn stop(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], grace_ns: u64) -> c_int {
+fn stop(
+    ctx: &Ctx,
+    slots: &mut [Slot; MAX_EXECS],
+    init: &mut Init,
+    grace_ns: u64,
+    sig: c_int,
+) -> c_int {
     let mut forced = false;
     if grace_ns > 0 {
-        signal_everything(ctx, libc::SIGTERM);
+        signal_everything(ctx, sig);
         let deadline = raw::monotonic_ns().saturating_add(grace_ns);
         let pause = libc::timespec {
             tv_sec: 0,
             tv_nsec: 2_000_000,
         };
         loop {
-            if !reap(slots, false) {
+            if !reap(slots, init, false) {
                 break;
             }
             if raw::monotonic_ns() >= deadline {
@@ -549,29 +697,39 @@ fn stop(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], grace_ns: u64) -> c_int {
             let _ = raw::poll(&mut [], Some(&pause));
         }
     } else {
-        forced = reap(slots, false);
+        forced = reap(slots, init, false);
     }
     if forced {
-        if ctx.pid_ns {
+        if ctx.init != 0 {
+            // Killing the init kills its namespace; every process of it is
+            // our child or the init's, and the init's end waits for ours
+            // to be reaped.
+            signal_everything(ctx, libc::SIGKILL);
+            let start = raw::monotonic_ns();
+            let pause = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 1_000_000,
+            };
+            while reap(slots, init, false) {
+                if raw::monotonic_ns().saturating_sub(start) > 10_000_000_000 {
+                    break;
+                }
+                let _ = raw::poll(&mut [], Some(&pause));
+            }
+        } else if ctx.pid_ns {
             signal_everything(ctx, libc::SIGKILL);
             // Collect what has died; our exit takes the rest.
-            reap(slots, false);
+            reap(slots, init, false);
         } else {
             kill_everything(ctx);
         }
     }
-    // Execs whose programs were not reaped (killed with the namespace at
-    // our exit): their channels say they were killed.
-    for s in slots.iter_mut() {
-        if s.pid != 0 {
-            let mut rec = Record::new(record::KIND_EXIT);
-            rec.value = libc::SIGKILL;
-            rec.flags = s.flags | record::FLAG_KILLED;
-            send(s.chan, &rec);
-        }
-    }
+    report_unreaped(slots);
     let mut rec = Record::new(record::KIND_EXIT);
     rec.flags = if forced { record::FLAG_KILLED } else { 0 };
+    if init.pid != 0 {
+        rec.value = init.status.unwrap_or(libc::SIGKILL);
+    }
     send(ctx.control, &rec);
     0
 }

@@ -150,6 +150,9 @@ pub(crate) struct ChildPlan<'a> {
     // Program process.
     pub(crate) cgroup_procs_fd: c_int,
     pub(crate) new_cgroup_ns: bool,
+    /// Mount the new cgroup namespace's root at /sys/fs/cgroup (the
+    /// sandbox's first program only).
+    pub(crate) mount_cgroup: bool,
     pub(crate) new_time_ns: bool,
     pub(crate) set_ids: Option<(u32, u32)>,
     /// The switch to `set_ids` keeps the supplementary groups (the user

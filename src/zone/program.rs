@@ -112,6 +112,18 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
     }
     if plan.new_cgroup_ns {
         raw::unshare(libc::CLONE_NEWCGROUP).at(Stage::CgroupNamespace, 0)?;
+        if plan.mount_cgroup {
+            // The namespace's root is the sandbox's cgroup: what is mounted
+            // is that cgroup and what the program makes beneath it.
+            raw::mount(
+                Some(c"cgroup2"),
+                c"/sys/fs/cgroup",
+                Some(c"cgroup2"),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                None,
+            )
+            .at(Stage::CgroupMount, 0)?;
+        }
     }
     if plan.new_time_ns {
         raw::unshare(libc::CLONE_NEWTIME).at(Stage::TimeNamespace, 0)?;
@@ -133,6 +145,13 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
         }
         raw::setresgid(gid, gid, gid).at(Stage::SetIds, 0)?;
         raw::setresuid(uid, uid, uid).at(Stage::SetIds, 0)?;
+        // A change of credentials clears the parent-death signal: armed
+        // again, so that a program whose supervisor is killed from outside
+        // its pid namespace (an init of the caller's) still dies with it.
+        raw::set_parent_death_signal(libc::SIGKILL).at(Stage::DeathSignal, 0)?;
+        if raw::getppid() != plan.shared.expected_ppid.load(Ordering::Relaxed) {
+            return Err(Fail::new(Stage::DeathSignal, 0, Errno(libc::ESRCH)));
+        }
     }
     enter_cwd(plan)?;
     arrange_fds(plan)?;
