@@ -151,10 +151,6 @@ const CHANGE: &str = "echo new > /data/new && rm /data/del && echo box > /etc/ho
 const VIEW: &str = "ls /data; cat /etc/hostname";
 
 #[test]
-#[cfg_attr(
-    stockade_vm,
-    ignore = "a temporary writable root over a root directory fails to mount on the VM's Linux 6.1 (EINVAL) and 6.12 (EPERM), a known open defect (README, Writable roots); the host run covers it"
-)]
 fn one_shot_writable_roots_change_nothing_or_keep_their_changes() {
     as_each_identity(|| {
         let env = Env::new("oneshot");
@@ -262,10 +258,6 @@ fn a_containers_changes_are_listed_committed_and_reset_after_stop() {
 }
 
 #[test]
-#[cfg_attr(
-    stockade_vm,
-    ignore = "a temporary writable root over a root directory fails to mount on the VM's Linux 6.1 (EINVAL) and 6.12 (EPERM), a known open defect (README, Writable roots); the host run covers it"
-)]
 fn bad_layer_directories_name_the_flag() {
     as_each_identity(|| {
         let env = Env::new("badlayer");

@@ -119,10 +119,6 @@ const CHANGE_IN_PLACE: &str = "echo new > /data/new && echo more >> /data/edit &
      && echo top > /top && echo sandbox > /etc/hostname && echo ok";
 
 #[test]
-#[cfg_attr(
-    stockade_vm,
-    ignore = "a temporary writable root over a root directory fails to mount on the VM's Linux 6.1 (EINVAL) and 6.12 (EPERM), a known open defect (README, Writable roots); the host run covers it"
-)]
 fn a_temporary_writable_root_changes_anything_and_leaves_nothing() {
     as_each_identity(|| {
         let dir = tempfile::tempdir().unwrap();

@@ -611,7 +611,21 @@ fn start(plan: &MountPlan, trees: [c_int; SYSTEM_SLOTS]) -> Step<Build> {
                 None,
                 mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
             )
-            .and_then(|tmp| temporary_overlay(lower, tmp.raw(), c"root")),
+            .and_then(|tmp| {
+                // Overlayfs takes a private clone of its upper layer's
+                // mount, which kernels before 6.15 allow only for a mount
+                // of the current namespace (a detached one gives EINVAL on
+                // 6.1, EPERM on 6.12): the tmpfs is stacked on the old root
+                // first, and goes with it at the pivot.
+                mount::move_mount(
+                    tmp.raw(),
+                    c"",
+                    libc::AT_FDCWD,
+                    c"/",
+                    mount::MOVE_MOUNT_F_EMPTY_PATH,
+                )?;
+                temporary_overlay(lower, tmp.raw(), c"root")
+            }),
             UpperSpec::Persistent { upper, work } => persistent_overlay(lower, upper, work),
         },
     }
