@@ -458,16 +458,16 @@ pub fn signal(option: &'static str, v: OsString) -> Result<i32, ArgError> {
         let off = if rest.is_empty() {
             Some(0)
         } else {
-            rest.strip_prefix('+').and_then(|r| r.parse::<i32>().ok())
+            rest.strip_prefix('+').and_then(|r| r.parse::<u8>().ok())
         };
-        off.map(|o| libc::SIGRTMIN() + o)
+        off.and_then(|o| libc::SIGRTMIN().checked_add(i32::from(o)))
     } else if let Some(rest) = name.strip_prefix("RTMAX") {
         let off = if rest.is_empty() {
             Some(0)
         } else {
-            rest.strip_prefix('-').and_then(|r| r.parse::<i32>().ok())
+            rest.strip_prefix('-').and_then(|r| r.parse::<u8>().ok())
         };
-        off.map(|o| libc::SIGRTMAX() - o)
+        off.and_then(|o| libc::SIGRTMAX().checked_sub(i32::from(o)))
     } else {
         format!("SIG{name}")
             .parse::<nix::sys::signal::Signal>()
