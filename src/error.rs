@@ -693,24 +693,8 @@ impl fmt::Display for HostnameProblem {
     }
 }
 
-/// "uid" or "gid".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum IdKind {
-    /// A user id.
-    Uid,
-    /// A group id.
-    Gid,
-}
-
-impl fmt::Display for IdKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            IdKind::Uid => "uid",
-            IdKind::Gid => "gid",
-        })
-    }
-}
+/// "uid" or "gid" (defined with the id ranges, which speak of them too).
+pub use crate::ids::IdKind;
 
 /// Why an identity cannot be provided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -48,7 +48,24 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::error::IdKind;
+/// "uid" or "gid".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdKind {
+    /// A user id.
+    Uid,
+    /// A group id.
+    Gid,
+}
+
+impl fmt::Display for IdKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IdKind::Uid => "uid",
+            IdKind::Gid => "gid",
+        })
+    }
+}
 
 /// A range of ids mapped between the sandbox and the host: `count` ids from
 /// `inside` inside map to as many from `outside` outside.
