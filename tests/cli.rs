@@ -9,26 +9,10 @@ mod common;
 #[path = "../examples/stockade/args.rs"]
 mod args;
 
-use std::path::PathBuf;
 use std::process::Output;
 
 use common::as_each_identity;
-
-/// The example binary, which `cargo test` builds (but does not run) with
-/// the test binaries.
-fn cli() -> PathBuf {
-    let target = common::deps_dir()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("stockade");
-    assert!(
-        target.exists(),
-        "example binary {} not built",
-        target.display()
-    );
-    common::world_executable(&target)
-}
+use common::cli_binary as cli;
 
 fn run(args: &[&str]) -> Output {
     std::process::Command::new(cli())

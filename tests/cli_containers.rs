@@ -21,22 +21,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use common::as_each_identity;
-
-/// The example binary, which `cargo test` builds (but does not run) with
-/// the test binaries.
-fn cli() -> PathBuf {
-    let target = common::deps_dir()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("stockade");
-    assert!(
-        target.exists(),
-        "example binary {} not built",
-        target.display()
-    );
-    common::world_executable(&target)
-}
+use common::cli_binary as cli;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

@@ -10,21 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::as_each_identity;
-
-/// The example binary, which `cargo test` builds with the test binaries.
-fn cli() -> PathBuf {
-    let target = common::deps_dir()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("stockade");
-    assert!(
-        target.exists(),
-        "example binary {} not built",
-        target.display()
-    );
-    common::world_executable(&target)
-}
+use common::cli_binary as cli;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 

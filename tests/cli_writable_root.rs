@@ -9,21 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
 use common::as_each_identity;
-
-/// The example binary, which `cargo test` builds with the test binaries.
-fn cli() -> PathBuf {
-    let target = common::deps_dir()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("stockade");
-    assert!(
-        target.exists(),
-        "example binary {} not built",
-        target.display()
-    );
-    common::world_executable(&target)
-}
+use common::cli_binary as cli;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use common::cli_binary as cli;
 use common::{TEST_UID, as_each_identity, as_root, is_root};
 use stockade::{Error, IdRange, Sandbox, ids};
 
@@ -595,21 +596,6 @@ fn a_debian_system_container_keeps_its_changes_across_stop_and_start_until_reset
         drop(c);
         assert!(before == fingerprint(&tree), "the lower tree changed");
     });
-}
-
-/// The command-line front end (examples/stockade).
-fn cli() -> PathBuf {
-    let target = common::deps_dir()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("stockade");
-    assert!(
-        target.exists(),
-        "example binary {} not built",
-        target.display()
-    );
-    common::world_executable(&target)
 }
 
 /// The front end's options for ranges: explicit ones as root, `--subids`

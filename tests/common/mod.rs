@@ -119,6 +119,22 @@ pub fn debian_package(command: &str, package: &str) -> Option<PathBuf> {
     None
 }
 
+/// The command-line front end (examples/stockade), which `cargo test`
+/// builds, made executable for every identity the tests run as.
+pub fn cli_binary() -> PathBuf {
+    let target = deps_dir()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("stockade");
+    assert!(
+        target.exists(),
+        "example binary {} not built",
+        target.display()
+    );
+    world_executable(&target)
+}
+
 /// Whether the test binary was asked to run ignored tests (`--ignored` or
 /// `--include-ignored`).
 pub fn ignored_tests_requested() -> bool {
