@@ -501,41 +501,23 @@ fn containers_interleaved() {
         drop(sb.start().expect("start"));
     }
     let container = sb.start().expect("start");
-    let names = ["std", "exec", "spawn", "start+kill"];
-    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); names.len()];
-    let mut order: Vec<usize> = (0..names.len()).collect();
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    for _ in 0..ROUNDS {
-        for i in (1..order.len()).rev() {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            order.swap(i, (seed % (i as u64 + 1)) as usize);
-        }
-        for &row in &order {
-            let t = Instant::now();
-            match row {
-                0 => run_std(TRUE, &[]),
-                1 => {
-                    let st = container
-                        .status(Command::new(TRUE).stdin(Stdio::null()))
-                        .expect("exec");
-                    assert!(st.success());
-                }
-                2 => run_sandbox(&sb),
-                _ => {
-                    let mut c = sb.start().expect("start");
-                    c.kill().expect("kill");
-                }
-            }
-            samples[row].push(t.elapsed().as_nanos() as f64);
-        }
-    }
-    let med = |v: &mut Vec<f64>| {
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        v[v.len() / 2]
-    };
-    let m: Vec<f64> = samples.iter_mut().map(med).collect();
+    let m = interleave(
+        ROUNDS,
+        &mut [
+            &mut || run_std(TRUE, &[]),
+            &mut || {
+                let st = container
+                    .status(Command::new(TRUE).stdin(Stdio::null()))
+                    .expect("exec");
+                assert!(st.success());
+            },
+            &mut || run_sandbox(&sb),
+            &mut || {
+                let mut c = sb.start().expect("start");
+                c.kill().expect("kill");
+            },
+        ],
+    );
     println!("\ncontainers, default policy ({ROUNDS} interleaved rounds, medians)\n");
     println!("| operation | median | ratio |");
     println!("|---|---|---|");
@@ -611,6 +593,23 @@ fn interleave(rounds: usize, rows: &mut [&mut dyn FnMut()]) -> Vec<f64> {
         .collect()
 }
 
+/// One-shot spawns of `/bin/true` with each of `policies`, each warmed up
+/// (its template built), by [`interleave`]: each policy's median.
+fn interleave_policies<'a>(rounds: usize, policies: impl Iterator<Item = &'a Sandbox>) -> Vec<f64> {
+    let policies: Vec<&Sandbox> = policies.collect();
+    for sb in &policies {
+        for _ in 0..3 {
+            run_sandbox(sb);
+        }
+    }
+    let mut rows: Vec<Box<dyn FnMut()>> = policies
+        .iter()
+        .map(|sb| Box::new(move || run_sandbox(sb)) as Box<dyn FnMut()>)
+        .collect();
+    let mut refs: Vec<&mut dyn FnMut()> = rows.iter_mut().map(|r| &mut **r as _).collect();
+    interleave(rounds, &mut refs)
+}
+
 /// What the default policy's parts cost, by an interleaved runner: a
 /// one-shot spawn of `/bin/true` with the default policy against the same
 /// policy without each part (each policy warmed up, so all use their
@@ -624,17 +623,7 @@ fn features_interleaved() {
         ("default policy", &default),
         ("without the private home", &no_home),
     ];
-    for (_, sb) in &policies {
-        for _ in 0..3 {
-            run_sandbox(sb);
-        }
-    }
-    let mut rows: Vec<Box<dyn FnMut()>> = policies
-        .iter()
-        .map(|(_, sb)| Box::new(move || run_sandbox(sb)) as Box<dyn FnMut()>)
-        .collect();
-    let mut refs: Vec<&mut dyn FnMut()> = rows.iter_mut().map(|r| &mut **r as _).collect();
-    let m = interleave(ROUNDS, &mut refs);
+    let m = interleave_policies(ROUNDS, policies.iter().map(|(_, sb)| *sb));
     println!(
         "
 parts of the default policy ({ROUNDS} interleaved rounds, medians of one-shot spawns)\n"
@@ -682,17 +671,7 @@ fn writable_root_interleaved() {
     let mut rp = r.clone();
     rp.writable_root(Upper::Persistent(dir.path().join("layer")));
     policies.push(("root directory, writable (persistent upper)", rp));
-    for (_, sb) in &policies {
-        for _ in 0..3 {
-            run_sandbox(sb);
-        }
-    }
-    let mut rows: Vec<Box<dyn FnMut()>> = policies
-        .iter()
-        .map(|(_, sb)| Box::new(move || run_sandbox(sb)) as Box<dyn FnMut()>)
-        .collect();
-    let mut refs: Vec<&mut dyn FnMut()> = rows.iter_mut().map(|r| &mut **r as _).collect();
-    let m = interleave(ROUNDS, &mut refs);
+    let m = interleave_policies(ROUNDS, policies.iter().map(|(_, sb)| sb));
     println!(
         "\nwritable roots, one-shot spawn of /bin/true ({ROUNDS} interleaved rounds, medians)\n"
     );
@@ -758,46 +737,22 @@ fn pty_interleaved() {
         run_with_pty(|c| sb.spawn(c).expect("spawn"));
     }
     let container = sb.start().expect("start");
-    let names = ["spawn", "spawn+pty", "exec", "exec+pty"];
-    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); names.len()];
-    let mut order: Vec<usize> = (0..names.len()).collect();
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let quiet = |c: &mut Command| {
+    let quiet = || {
+        let mut c = Command::new(TRUE);
         c.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        c
     };
-    for _ in 0..ROUNDS {
-        for i in (1..order.len()).rev() {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            order.swap(i, (seed % (i as u64 + 1)) as usize);
-        }
-        for &row in &order {
-            let t = Instant::now();
-            match row {
-                0 => {
-                    let mut c = Command::new(TRUE);
-                    quiet(&mut c);
-                    assert!(sb.status(&mut c).expect("spawn").success());
-                }
-                1 => run_with_pty(|c| sb.spawn(c).expect("spawn")),
-                2 => {
-                    let mut c = Command::new(TRUE);
-                    quiet(&mut c);
-                    assert!(container.status(&mut c).expect("exec").success());
-                }
-                _ => run_with_pty(|c| container.spawn(c).expect("exec")),
-            }
-            samples[row].push(t.elapsed().as_nanos() as f64);
-        }
-    }
-    let med = |v: &mut Vec<f64>| {
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        v[v.len() / 2]
-    };
-    let m: Vec<f64> = samples.iter_mut().map(med).collect();
+    let m = interleave(
+        ROUNDS,
+        &mut [
+            &mut || assert!(sb.status(&mut quiet()).expect("spawn").success()),
+            &mut || run_with_pty(|c| sb.spawn(c).expect("spawn")),
+            &mut || assert!(container.status(&mut quiet()).expect("exec").success()),
+            &mut || run_with_pty(|c| container.spawn(c).expect("exec")),
+        ],
+    );
     println!("\nterminals, default policy ({ROUNDS} interleaved rounds, medians)\n");
     println!("| operation | median | ratio |");
     println!("|---|---|---|");
