@@ -52,7 +52,7 @@ impl Tmux {
             "100",
             "-y",
             "30",
-            "env PS1='outer$ ' bash --norc --noprofile --noediting -i",
+            "exec env PS1='outer$ ' bash --norc --noprofile --noediting -i",
         ]);
         t.wait_for("outer$ ", 1);
         // Each run goes through a script that then prints its status and
@@ -73,6 +73,9 @@ impl Tmux {
             .arg(self.dir.path().join("sock"))
             .args(["-f", "/dev/null"])
             .args(args)
+            // tmux runs the pane's command through $SHELL, or else the
+            // user's login shell, which for uid 65534 is nologin.
+            .env("SHELL", "/bin/sh")
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .output()
