@@ -176,6 +176,9 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
     {
         return Err(ConfigError::MountCgroupNeeds.into());
     }
+    if cfg.fs.sys && ns.contains(Namespaces::USER) && !ns.contains(Namespaces::NET) {
+        return Err(ConfigError::SysNeedsNetworkNamespace.into());
+    }
     if !(1..=64).contains(&cfg.stop_signal) {
         return Err(ConfigError::StopSignal {
             signal: cfg.stop_signal,

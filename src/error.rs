@@ -556,6 +556,13 @@ pub enum ConfigError {
         "invalid mount_cgroup: it needs the mount and cgroup namespaces (Namespaces::MOUNT, Namespaces::CGROUP) and a cgroup of the sandbox's own (a cgroup limit, cgroup placement or a cgroup parent)"
     )]
     MountCgroupNeeds,
+    /// [`Sandbox::sys`](crate::Sandbox::sys) with a user namespace but
+    /// without a network namespace: the kernel mounts sysfs in a user
+    /// namespace only for a network namespace that namespace owns.
+    #[error(
+        "invalid sys: a user namespace may mount /sys (sysfs) only for a network namespace of its own (add Namespaces::NET)"
+    )]
+    SysNeedsNetworkNamespace,
     /// A [`Sandbox::stop_signal`](crate::Sandbox::stop_signal) that is not
     /// a signal number (1 to 64).
     #[error("invalid stop_signal {signal}: expected a signal number from 1 to 64")]

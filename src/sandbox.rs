@@ -310,6 +310,22 @@ impl Sandbox {
         self.changed()
     }
 
+    /// Whether to mount a fresh, read-only `sysfs` on `/sys` (default
+    /// `false`: the sandbox has no `/sys`). It shows the devices of the
+    /// sandbox's own network namespace (only `lo`) and the kernel's other
+    /// objects (devices, modules, power, firmware) read-only; a service
+    /// manager running as a container's init expects it
+    /// ([`start_init`](Sandbox::start_init)). With a user namespace the
+    /// kernel mounts sysfs only for a network namespace of the sandbox's
+    /// own: without [`Namespaces::NET`] the policy is refused
+    /// ([`ConfigError::SysNeedsNetworkNamespace`](crate::error::ConfigError::SysNeedsNetworkNamespace)).
+    /// A policy with `/sys` builds its root for each sandbox (no
+    /// template).
+    pub fn sys(&mut self, yes: bool) -> &mut Self {
+        self.cfg.fs.sys = yes;
+        self.changed()
+    }
+
     /// Whether the program gets a private, writable, empty home directory
     /// (default `true`): in the default view, a tmpfs of mode 0700 owned by
     /// the program's ids at the caller's `HOME` (or at `/home/sandbox` when

@@ -369,3 +369,64 @@ fn an_init_gets_its_cgroup_writable_in_its_own_cgroup_namespace() {
         assert!(!leaf.exists(), "{}", leaf.display());
     });
 }
+
+/// `Sandbox::sys`: a fresh sysfs of the sandbox's own network namespace,
+/// read-only, without set-id programs, devices or executables; none
+/// without it.
+#[test]
+fn sys_is_a_read_only_sysfs_of_the_sandboxs_own_network_namespace() {
+    as_each_identity(|| {
+        let script = "stat -f -c %T /sys; ls /sys/class/net; \
+                      if touch /sys/x 2>/dev/null; then echo writable; fi; \
+                      grep ' /sys ' /proc/self/mounts | cut -d' ' -f3,4";
+        let out = Sandbox::new()
+            .sys(true)
+            .output(&mut sh(script))
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{out:?}");
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("sysfs"), "{text}");
+        assert_eq!(lines.next(), Some("lo"), "{text}");
+        let opts = lines.next().unwrap_or_default();
+        assert!(opts.starts_with("sysfs ro,nosuid,nodev,noexec"), "{text}");
+        assert_eq!(lines.next(), None, "{text}");
+        // A container's init and its execs see the same one.
+        let mut c = Sandbox::new()
+            .sys(true)
+            .start_init(&mut sh("trap 'exit 0' TERM; while :; do sleep 0.05; done"))
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        assert_eq!(
+            run(&c, "stat -f -c %T /sys; ls /sys/class/net"),
+            "sysfs\nlo\n"
+        );
+        c.stop(Duration::from_secs(10)).unwrap();
+        // Without it there is no /sys.
+        let out = Sandbox::new()
+            .output(&mut sh("stat -f -c %T /sys 2>&1 || echo none"))
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).ends_with("none\n"),
+            "{out:?}"
+        );
+    });
+}
+
+#[test]
+fn sys_needs_a_network_namespace_of_the_sandboxs_own() {
+    as_each_identity(|| {
+        let mut sb = Sandbox::new();
+        sb.sys(true).network(stockade::Network::Host);
+        match sb.output(&mut sh("true")) {
+            Err(Error::Config(e)) => {
+                assert!(
+                    matches!(e, stockade::error::ConfigError::SysNeedsNetworkNamespace),
+                    "{e}"
+                );
+                assert!(e.to_string().contains("Namespaces::NET"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        common::assert_no_children();
+    });
+}

@@ -77,6 +77,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::PtyNeedsDev { .. } => "PtyNeedsDev",
         ConfigError::StartInitNeedsPidNamespace => "StartInitNeedsPidNamespace",
         ConfigError::MountCgroupNeeds => "MountCgroupNeeds",
+        ConfigError::SysNeedsNetworkNamespace => "SysNeedsNetworkNamespace",
         ConfigError::StopSignal { .. } => "StopSignal",
         #[cfg(feature = "seccomp")]
         ConfigError::Seccomp(_) => "Seccomp",
@@ -194,6 +195,10 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
         (
             ConfigError::MountCgroupNeeds,
             vec!["mount_cgroup", "Namespaces::CGROUP", "placement"],
+        ),
+        (
+            ConfigError::SysNeedsNetworkNamespace,
+            vec!["sys", "/sys", "Namespaces::NET"],
         ),
         (
             ConfigError::StopSignal { signal: 99 },

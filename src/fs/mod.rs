@@ -230,6 +230,10 @@ pub struct Config {
     pub dev: bool,
     /// Mount a private tmpfs on `/tmp`.
     pub tmp: bool,
+    /// Mount a fresh, read-only `sysfs` on `/sys` (see
+    /// [`Sandbox::sys`](crate::Sandbox::sys)).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub sys: bool,
     /// Give the program a private, writable, empty home directory in the
     /// default view (see [`Sandbox::private_home`](crate::Sandbox::private_home)).
     pub home: bool,
@@ -255,6 +259,7 @@ impl Default for Config {
             proc: true,
             dev: true,
             tmp: true,
+            sys: false,
             home: true,
             mask_secrets: true,
             ops: Vec::new(),

@@ -279,9 +279,10 @@ fn split(
                     | MountKind::Home { .. }
                     | MountKind::Tmpfs { .. }
             );
-        if matches!(op.kind, MountKind::Overlay { .. }) {
-            // An overlay's upper layer is each sandbox's own: the whole
-            // plan is built per spawn.
+        if matches!(op.kind, MountKind::Overlay { .. } | MountKind::Sysfs) {
+            // An overlay's upper layer is each sandbox's own, and a sysfs
+            // belongs to the network namespace of whoever mounts it: the
+            // whole plan is built per spawn.
             return None;
         }
         if per_spawn {
@@ -611,6 +612,10 @@ fn plan_with(
             }
         }
         b.known.insert(b"proc".to_vec(), Known::Dir);
+    }
+    if cfg.sys {
+        b.push(None, b"sys", MountKind::Sysfs);
+        b.known.insert(b"sys".to_vec(), Known::Dir);
     }
     let mut dev_op = None;
     if cfg.dev {
@@ -976,6 +981,8 @@ pub(crate) enum MountKind {
         known_dir: Option<bool>,
     },
     Proc,
+    /// A fresh, read-only sysfs of the sandbox's network namespace.
+    Sysfs,
     ProcReadOnly,
     ProcMask,
     Devpts,

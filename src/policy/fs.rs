@@ -23,6 +23,8 @@ pub(super) struct FsFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     tmp: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    sys: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     private_home: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mask_host_secrets: Option<bool>,
@@ -301,6 +303,7 @@ impl FsFile {
             proc: changed(fs.proc, def.proc),
             dev: changed(fs.dev, def.dev),
             tmp: changed(fs.tmp, def.tmp),
+            sys: changed(fs.sys, def.sys),
             private_home: changed(fs.home, def.home),
             mask_host_secrets: changed(fs.mask_secrets, def.mask_secrets),
             ops: (!ops.is_empty()).then_some(ops),
@@ -326,6 +329,9 @@ impl FsFile {
         }
         if let Some(v) = self.tmp {
             sb.tmp(v);
+        }
+        if let Some(v) = self.sys {
+            sb.sys(v);
         }
         if let Some(v) = self.private_home {
             sb.private_home(v);

@@ -497,6 +497,18 @@ fn apply(b: &mut Build, op: &Mount) -> Result<(), Errno> {
             let target = ensure_dir(root, rel)?;
             attach(m.raw(), target.raw())
         }
+        MountKind::Sysfs => {
+            // The kernel mounts sysfs in a user namespace only while one
+            // is fully visible in the mount namespace (the host's, not yet
+            // detached here) and only read-only if that one is.
+            let attrs = mount::MOUNT_ATTR_RDONLY
+                | mount::MOUNT_ATTR_NOSUID
+                | mount::MOUNT_ATTR_NODEV
+                | mount::MOUNT_ATTR_NOEXEC;
+            let m = new_fs(c"sysfs", &[], attrs)?;
+            let target = ensure_dir(root, rel)?;
+            attach(m.raw(), target.raw())
+        }
         MountKind::ProcReadOnly => {
             let target = match open_in_root(root, cstr_in(rel, &mut buf)?, libc::O_PATH) {
                 Ok(t) => t,
