@@ -535,3 +535,22 @@ fn the_program_has_a_writable_home_unless_no_home() {
         assert_eq!(text(&out.stdout), "/home/alice\nno-home\n");
     });
 }
+
+#[test]
+fn sys_mounts_a_read_only_sysfs_and_needs_the_sandboxs_network() {
+    as_each_identity(|| {
+        let script = "stat -f -c %T /sys 2>/dev/null || echo none; ls /sys/class/net 2>/dev/null";
+        let out = run(&["--", "sh", "-c", script]);
+        assert_eq!(text(&out.stdout), "none\n", "{}", text(&out.stderr));
+        let out = run(&["--sys", "--", "sh", "-c", script]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "sysfs\nlo\n");
+        let out = run(&["--sys", "--share-net", "--", "true"]);
+        assert_eq!(out.status.code(), Some(125), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("--sys") && text(&out.stderr).contains("--share-net"),
+            "{}",
+            text(&out.stderr)
+        );
+    });
+}

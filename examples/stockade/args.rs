@@ -57,6 +57,8 @@ pub struct Options {
     pub expose_host_secrets: bool,
     /// `--no-home`: `private_home(false)`.
     pub no_home: bool,
+    /// `--sys`: `sys(true)`.
+    pub sys: bool,
     pub fs_ops: Vec<fs::Op>,
     /// Landlock: paths readable and executable, paths also writable, TCP
     /// ports the program may connect to.
@@ -259,6 +261,8 @@ environment.
   --mask PATH              hide a file or directory
   --no-home                no private home: by default $HOME (or /home/sandbox)
                            is an empty writable tmpfs of the program's own
+  --sys                    mount a fresh, read-only sysfs on /sys (needs the
+                           sandbox's own network namespace)
   --expose-host-secrets    opt in to exposing the host's secrets (/etc/shadow,
                            SSH host keys...; for a root caller every entry of
                            /etc that others may not read) through binds of
@@ -594,6 +598,7 @@ fn parse_options(
             "--limits-best-effort" => o.limits_best_effort = true,
             "--expose-host-secrets" => o.expose_host_secrets = true,
             "--no-home" => o.no_home = true,
+            "--sys" => o.sys = true,
             "--rootfs" => o.rootfs = Some(val(it, "--rootfs")?.into()),
             "--writable-root" => o.writable_root = true,
             "--keep-changes" => o.keep_changes = Some(val(it, "--keep-changes")?.into()),

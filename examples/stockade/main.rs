@@ -156,6 +156,9 @@ pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
     if opts.no_home {
         sb.private_home(false);
     }
+    if opts.sys {
+        sb.sys(true);
+    }
     for op in &opts.fs_ops {
         sb.fs_op(op.clone());
     }
@@ -225,6 +228,13 @@ pub fn setup_failure_code(e: &Error) -> u8 {
 /// The one-line message for a program that could not be started (with the
 /// pointer to the opt-in when it is about a host secret).
 pub fn setup_failure_message(e: &Error) -> String {
+    if matches!(
+        e,
+        Error::Config(stockade::error::ConfigError::SysNeedsNetworkNamespace)
+    ) {
+        // In the words of the command line.
+        return "stockade: --sys needs the sandbox's own network namespace: the kernel mounts sysfs only for a network namespace of the sandbox's user namespace (leave out --share-net and --net-filter)".to_owned();
+    }
     let mut m = format!("stockade: {}", one_line(e));
     if matches!(e, Error::Ids(_)) {
         // In the words of the command line.
