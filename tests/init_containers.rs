@@ -430,3 +430,53 @@ fn sys_needs_a_network_namespace_of_the_sandboxs_own() {
         common::assert_no_children();
     });
 }
+
+/// A root caller whose init runs as another id than its own (ranges here)
+/// hands the init its cgroup, as `Delegate=yes` does: the init may make
+/// cgroups beneath it; the limits stay the caller's.
+#[test]
+#[cfg_attr(
+    not(stockade_vm),
+    ignore = "needs a delegated cgroup v2 subtree; tests/vm/run runs it"
+)]
+fn an_init_mapped_to_another_id_gets_its_cgroup_handed_over_as_root() {
+    let parent = common::delegated_cgroup();
+    let map = [stockade::IdRange::new(0, 1000, 1)];
+    let mut sb = Sandbox::new();
+    sb.cgroup_mut().parent = Some(parent.clone());
+    sb.uid_ranges(map)
+        .gid_ranges(map)
+        .uid(0)
+        .gid(0)
+        .pids_limit(64)
+        .mount_cgroup(true)
+        .dir("/sys/fs/cgroup");
+    let mut c = sb
+        .start_init(&mut sh("trap 'exit 0' TERM; while :; do sleep 0.05; done"))
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    let init = c.init_id().unwrap();
+    let on_host = host_cgroup(init);
+    let leaf = Path::new("/sys/fs/cgroup").join(on_host.strip_prefix("0::/").unwrap());
+    use std::os::unix::fs::MetadataExt;
+    let owner = |p: &Path| {
+        let m = std::fs::metadata(p).unwrap();
+        (m.uid(), m.gid())
+    };
+    assert_eq!(owner(&leaf), (1000, 1000));
+    assert_eq!(owner(&leaf.join("cgroup.procs")), (1000, 1000));
+    assert_eq!(
+        owner(&leaf.join("pids.max")),
+        (0, 0),
+        "a limit is the caller's"
+    );
+    let moved = run(
+        &c,
+        "mkdir /sys/fs/cgroup/svc && echo $$ > /sys/fs/cgroup/svc/cgroup.procs && \
+         grep '^0::' /proc/self/cgroup; echo 1 > /sys/fs/cgroup/pids.max 2>/dev/null || echo refused",
+    );
+    assert_eq!(moved, "0::/svc\nrefused\n");
+    run(&c, "rmdir /sys/fs/cgroup/svc");
+    let stopped = c.stop(Duration::from_secs(20)).unwrap();
+    assert!(!stopped.forced, "{stopped:?}");
+    assert!(!leaf.exists(), "{}", leaf.display());
+}

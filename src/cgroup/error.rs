@@ -122,6 +122,8 @@ pub enum IoOp {
     Poll,
     /// Sending a signal.
     Signal,
+    /// Handing a cgroup to the sandbox's user (changing owners).
+    Chown,
 }
 
 impl fmt::Display for IoOp {
@@ -135,6 +137,7 @@ impl fmt::Display for IoOp {
             IoOp::List => "list",
             IoOp::Poll => "wait for",
             IoOp::Signal => "signal a process in",
+            IoOp::Chown => "hand over (change the owner of)",
         })
     }
 }

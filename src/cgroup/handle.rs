@@ -228,6 +228,35 @@ pub(crate) struct Placement {
 
 #[allow(dead_code)] // Parts are used only by the tests.
 impl PreparedCgroup {
+    /// Hands the leaf cgroup to `uid`:`gid` as systemd's `Delegate=yes`
+    /// does: the directory and the files the kernel lists as delegatable
+    /// (`/sys/kernel/cgroup/delegate`, Linux 4.15; before it, the three of
+    /// cgroup-v2.rst). A program running as those ids may then make
+    /// cgroups beneath it and move its processes between them, and no more:
+    /// the limits the caller wrote stay the caller's.
+    pub(crate) fn delegate(&self, uid: u32, gid: u32) -> Result<(), super::Error> {
+        use super::error::IoOp;
+        let chown = |p: &std::path::Path| {
+            std::os::unix::fs::lchown(p, Some(uid), Some(gid))
+                .map_err(|e| super::Error::io(IoOp::Chown, p, e))
+        };
+        chown(&self.leaf)?;
+        let listed = std::fs::read_to_string("/sys/kernel/cgroup/delegate").unwrap_or_default();
+        let mut names: Vec<&str> = listed.split_whitespace().collect();
+        if names.is_empty() {
+            names = vec!["cgroup.procs", "cgroup.threads", "cgroup.subtree_control"];
+        }
+        for name in names {
+            let p = self.leaf.join(name);
+            match std::fs::symlink_metadata(&p) {
+                Ok(_) => chown(&p)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(super::Error::io(IoOp::Chown, &p, e)),
+            }
+        }
+        Ok(())
+    }
+
     /// The descriptors for the child zone: placement by `CLONE_INTO_CGROUP`
     /// when `clone3` is used and the kernel has it (Linux 5.7), else by a
     /// `cgroup.procs` write from the program process before it runs anything.

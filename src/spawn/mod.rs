@@ -214,6 +214,16 @@ fn sandbox(
     // Created and limited before clone, removed by `Drop` on every error
     // path below.
     let cg = crate::cgroup::prepare_reported(&cfg.cgroup)?;
+    if cfg.mount_cgroup && caller.euid == 0 {
+        // The cgroup the program gets writable at /sys/fs/cgroup is its
+        // user's, as the kernel sees that user: a root caller's program
+        // may run as another id (ranges, a uid map of another id).
+        if let (Some(c), Some(u), Some(g)) = (&cg.cgroup, &identity.uid, &identity.gid) {
+            if (u.outside, g.outside) != (0, 0) {
+                c.delegate(u.outside, g.outside)?;
+            }
+        }
+    }
     let parts = lower::Parts {
         id_maps: identity.maps.take(),
         identity: &identity,
