@@ -62,9 +62,13 @@
 //! manager may also expect is left to the policy: `/run` and `/run/lock`
 //! as tmpfs ([`Sandbox::tmpfs`](crate::Sandbox::tmpfs)), its cgroup
 //! writable at `/sys/fs/cgroup` in its own cgroup namespace
-//! ([`Sandbox::mount_cgroup`](crate::Sandbox::mount_cgroup)), a writable
-//! root and full id ranges. There is no `/sys` (sysfs) and no
-//! `/dev/console`.
+//! ([`Sandbox::mount_cgroup`](crate::Sandbox::mount_cgroup); a root caller
+//! whose init runs as another id hands it the cgroup, as `Delegate=yes`
+//! does), a read-only sysfs on `/sys`
+//! ([`Sandbox::sys`](crate::Sandbox::sys)), a writable root and full id
+//! ranges. There is no `/dev/console`: a terminal for the init
+//! ([`Command::pty`](crate::Command::pty)) is its standard streams and
+//! controlling terminal, which a service manager uses as its console.
 //!
 //! # Entering safely
 //!
