@@ -59,6 +59,8 @@ pub struct Options {
     pub no_home: bool,
     /// `--sys`: `sys(true)`.
     pub sys: bool,
+    /// `--system` (start only): what a userland's own init needs.
+    pub system: bool,
     pub fs_ops: Vec<fs::Op>,
     /// Landlock: paths readable and executable, paths also writable, TCP
     /// ports the program may connect to.
@@ -334,6 +336,17 @@ A subcommand is recognised only as the first argument: `stockade -- start`
     --stop-signal SIG      the signal stop sends (default TERM): to INIT
                            alone, or without INIT to every process; a name
                            (TERM, SIGUSR1, RTMIN+3 for systemd) or a number
+    --system               a system container, for a userland's own init
+                           (systemd): INIT and its services run as uid 0 of
+                           the user namespace with every capability there
+                           but CAP_SYS_PTRACE, without no_new_privs (setuid
+                           programs work) and without a seccomp filter; a
+                           read-only /sys, /run and /run/lock as tmpfs, the
+                           container's own cgroup mounted writable at
+                           /sys/fs/cgroup (it needs a delegated cgroup:
+                           --cgroup-parent, or the caller's own); stop
+                           sends RTMIN+3. Options given as well (--uid,
+                           --seccomp default, --stop-signal, ...) win
   exec NAME [--pty] [--chdir DIR] [--setenv KEY VALUE]... [--unsetenv KEY]...
        [--] PROGRAM [ARGS...]
                            run PROGRAM in the container with this terminal's
@@ -599,6 +612,7 @@ fn parse_options(
             "--expose-host-secrets" => o.expose_host_secrets = true,
             "--no-home" => o.no_home = true,
             "--sys" => o.sys = true,
+            "--system" => o.system = true,
             "--rootfs" => o.rootfs = Some(val(it, "--rootfs")?.into()),
             "--writable-root" => o.writable_root = true,
             "--keep-changes" => o.keep_changes = Some(val(it, "--keep-changes")?.into()),
@@ -864,6 +878,9 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
                 option: "--stop-signal",
             });
         }
+        if o.system && !o.help {
+            return Err(ArgError::OnlyForStart { option: "--system" });
+        }
         return Ok(if o.help {
             Invocation::Help
         } else {
@@ -1033,6 +1050,32 @@ mod tests {
 
     fn inv(args: &[&str]) -> Result<Invocation, ArgError> {
         parse_command_line(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn system_and_stop_signal_are_for_start_only() {
+        for opt in ["--system", "--stop-signal=TERM"] {
+            let (name, value) = opt.split_once('=').unwrap_or((opt, ""));
+            let mut line = vec![name];
+            if !value.is_empty() {
+                line.push(value);
+            }
+            line.extend(["--", "true"]);
+            match inv(&line) {
+                Err(e @ ArgError::OnlyForStart { option }) => {
+                    assert_eq!(option, name);
+                    assert!(e.to_string().contains(name), "{e}");
+                }
+                other => panic!("{line:?}: {other:?}"),
+            }
+        }
+        match inv(&["start", "deb", "--system", "--", "/sbin/init"]) {
+            Ok(Invocation::Start(s)) => {
+                assert!(s.options.system);
+                assert_eq!(s.options.program, "/sbin/init");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

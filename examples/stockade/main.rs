@@ -104,6 +104,9 @@ pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
         Some(path) => policy(path)?,
         None => Sandbox::new(),
     };
+    if opts.system {
+        system(&mut sb);
+    }
     if opts.share_net {
         sb.network(stockade::Network::Host);
     }
@@ -500,6 +503,36 @@ fn landlock(_: &mut Sandbox, opts: &args::Options) -> Result<(), &'static str> {
     } else {
         Err("this build has no Landlock support (feature \"landlock\")")
     }
+}
+
+/// `start --system`: what a userland's own init (systemd) expects of a
+/// container, applied before the other options, which may change any of
+/// it.
+fn system(sb: &mut Sandbox) {
+    use stockade::caps::{Capability, Policy};
+    let mut caps = Policy::new();
+    // Never CAP_SYS_PTRACE: the library refuses it (its supervisor shares
+    // the caller's memory).
+    caps.keep_all(
+        Capability::ALL
+            .iter()
+            .copied()
+            .filter(|&c| c != Capability::SysPtrace),
+    )
+    .no_new_privs(false);
+    sb.capabilities(caps)
+        .uid(0)
+        .gid(0)
+        .sys(true)
+        .tmpfs("/run", Default::default())
+        .tmpfs("/run/lock", Default::default())
+        .mount_cgroup(true)
+        .stop_signal(libc::SIGRTMIN() + 3);
+    // A cgroup of the container's own (under the caller's, unless
+    // --cgroup-parent says where).
+    sb.cgroup_mut().placement = true;
+    #[cfg(feature = "seccomp")]
+    sb.seccomp(None);
 }
 
 /// Applies --seccomp: the library's default profile unless `none`.
