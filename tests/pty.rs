@@ -451,6 +451,24 @@ fn a_containers_init_gets_a_terminal_as_its_console() {
         term.expect("pid=1 tty=/dev/pts/0");
         let out = c.output(&mut common::sh("readlink /proc/1/fd/0")).unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "/dev/pts/0\n");
+        // It is also the container's /dev/console (what a service manager
+        // writes its messages to), and only a container's init gets one.
+        let out = c
+            .output(&mut common::sh(
+                "echo via-console > /dev/console && stat -L -c %t:%T /dev/console /dev/pts/0",
+            ))
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let devices: Vec<&str> = text.lines().collect();
+        assert!(
+            out.status.success() && devices.len() == 2 && devices[0] == devices[1],
+            "{out:?}"
+        );
+        term.expect("via-console");
+        let out = Sandbox::new()
+            .output(&mut common::sh("test -e /dev/console || echo none"))
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "none\n");
         term.send(b"exit 5\n");
         let stopped = c.wait().unwrap();
         assert_eq!(

@@ -29,6 +29,8 @@ pub(super) struct Parts<'s> {
     /// A container whose init is the spawn's program: pid 1 of its pid
     /// namespace, the supervisor one namespace up.
     pub(super) container_init: bool,
+    /// The init's terminal is also the container's `/dev/console`.
+    pub(super) console: bool,
 }
 
 /// The rlimits standing in for cgroup limits that this spawn's cgroup
@@ -107,6 +109,7 @@ pub(super) fn plan<'c>(
         container: parts.container,
         joins_container: false,
         program_is_init: as_init,
+        console: parts.console,
         shared,
         cgroup_procs_fd: placement.map_or(-1, |p| p.procs),
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),

@@ -182,6 +182,11 @@ fn sandbox(
     let caller = Caller::current();
     let mut identity = ids::plan(cfg, caller)?;
     let container_init = container && cmd.is_some();
+    // A container's init with a terminal: that terminal is the
+    // container's /dev/console, in a /dev of its own (no template).
+    let console = container_init
+        && cmd.as_deref().is_some_and(|c| c.pty.is_some())
+        && compiled.mounts.as_ref().is_some_and(|m| m.dev_op.is_some());
     let (exec, search, cwd) = match &cmd {
         Some(cmd) => {
             let (mut exec, search) = argv::exec_plan(cfg, cmd, compiled.home())?;
@@ -206,7 +211,12 @@ fn sandbox(
     // the caller's ids, and a child namespace maps only what its parent
     // does.
     let template = match &compiled.mounts {
-        Some(m) if ns.contains(Namespaces::USER) && use_clone3 && identity.ranges.is_none() => {
+        Some(m)
+            if ns.contains(Namespaces::USER)
+                && use_clone3
+                && identity.ranges.is_none()
+                && !console =>
+        {
             compiled.template.get(m, caller.euid, caller.egid)
         }
         _ => None,
@@ -235,6 +245,7 @@ fn sandbox(
         use_clone3,
         container,
         container_init,
+        console,
     };
     let shared = Shared::new();
     let plan = lower::plan(cfg, compiled, parts, &shared);

@@ -141,6 +141,10 @@ pub(crate) struct ChildPlan<'a> {
     /// process creates (the supervisor stays one namespace up) and whose
     /// `/proc` it mounts.
     pub(crate) program_is_init: bool,
+    /// A container's init with a terminal: the root is built for this
+    /// sandbox alone, with an empty `/dev/console` that the program
+    /// process binds its terminal over.
+    pub(crate) console: bool,
     /// The state the program process shares with the supervisor. For an
     /// exec into a container it lies in memory mapped shared, because that
     /// program process has a copy of the address space, not the address

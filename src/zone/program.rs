@@ -214,6 +214,9 @@ fn setup_terminal(plan: &ChildPlan<'_>, pty: &super::plan::PtyPlan) -> Step {
     let peer = above_stdio(peer, 2)?;
     raw::set_window_size(peer.raw(), &pty.size).at(st, 3)?;
     raw::set_controlling_terminal(peer.raw()).at(st, 4)?;
+    if plan.console {
+        super::rootfs::bind_console(peer.raw()).at(st, 7)?;
+    }
     for (target, bit) in [(0, 1u8), (1, 2), (2, 4)] {
         if pty.streams & bit != 0 {
             // SAFETY: `target` is a standard stream the terminal replaces:

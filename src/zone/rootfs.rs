@@ -720,6 +720,7 @@ pub(crate) fn build(
     plan: &MountPlan,
     trees: [c_int; SYSTEM_SLOTS],
     as_init: Option<(*mut u8, usize)>,
+    console: bool,
 ) -> Step {
     let mut b = start(plan, trees)?;
     for i in 0..plan.ops.len() {
@@ -737,7 +738,30 @@ pub(crate) fn build(
         }
         apply_at(&mut b, plan, i)?;
     }
+    if let (true, Some(i)) = (console, plan.dev_op) {
+        // What the init's terminal is bound over (see `bind_console`),
+        // made before /dev is sealed.
+        let fail = |e| Fail::new(Stage::MountOp, i as u32, e);
+        drop(ensure_file(b.root.raw(), b"dev/console").map_err(fail)?);
+    }
     finish(b, plan)
+}
+
+/// Binds the terminal `peer` (the program process's, in the sandbox's
+/// devpts) over the `/dev/console` that [`build`] made, as container
+/// managers do, so that what a service manager writes to its console
+/// reaches the caller. Runs in the program process, in the new root, with
+/// the user namespace's capabilities still held.
+pub(crate) fn bind_console(peer: c_int) -> Result<(), Errno> {
+    let flags = mount::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | libc::AT_EMPTY_PATH as u32;
+    let tree = mount::open_tree(peer, c"", flags)?;
+    let target = raw::openat(
+        libc::AT_FDCWD,
+        c"/dev/console",
+        libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        0,
+    )?;
+    attach(tree.raw(), target.raw())
 }
 
 /// Whether a planned mount belongs to `/proc`: the `proc` instance and

@@ -152,7 +152,7 @@ fn supervisor_setup(plan: &ChildPlan<'_>) -> Step {
         let as_init = plan.program_is_init.then(|| plan.program_stack.get());
         let r = match (plan.helper.get(), &m.template) {
             (Some(_), Some(split)) => crate::zone::rootfs::build_spawn(m, split, as_init.is_some()),
-            _ => crate::zone::rootfs::build(m, plan.system_trees.get(), as_init),
+            _ => crate::zone::rootfs::build(m, plan.system_trees.get(), as_init, plan.console),
         };
         raw::umask(old);
         r?;
