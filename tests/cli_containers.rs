@@ -979,3 +979,74 @@ fn stop_signal_bad_input() {
         assert!(!t.state(&t.name).exists());
     }
 }
+
+/// `start --system`: a Debian userland (minbase and systemd, built by
+/// tests/vm/run) boots systemd as the container's init; `exec` runs
+/// `systemctl` in it; `stop` halts it (RTMIN+3) within the grace period.
+#[test]
+#[cfg_attr(
+    not(stockade_vm),
+    ignore = "needs a delegated cgroup v2 subtree and the Debian userland tests/vm/run builds; tests/vm/run runs it"
+)]
+fn start_system_boots_systemd_and_stop_halts_it() {
+    as_each_identity(|| {
+        let Some(tree) = std::env::var("STOCKADE_TEST_SYSTEM_TREE").ok() else {
+            common::skip(
+                "no Debian userland: STOCKADE_TEST_SYSTEM_TREE is not set (tests/vm/run sets it)",
+            );
+            return;
+        };
+        let parent = common::delegated_cgroup();
+        let t = Env::new("systemd");
+        let mut args = vec![
+            "start",
+            &t.name,
+            "--system",
+            "--rootfs",
+            &tree,
+            "--writable-root",
+            "--hostname",
+            "bookworm",
+            "--cgroup-parent",
+            parent.to_str().unwrap(),
+        ];
+        if common::is_root() {
+            // The tree's owners as tests/vm/run shifted them (0 to uid
+            // 1000, n to 100000 + n - 1), and root's own uid.
+            for kind in ["--uid-range", "--gid-range"] {
+                args.extend([kind, "0:1000:1", kind, "1:100000:65535", kind, "65536:0:1"]);
+            }
+        } else {
+            args.push("--subids");
+        }
+        args.extend(["--", "/sbin/init"]);
+        t.ok(&args);
+        let out = t.exec(&[
+            "sh",
+            "-c",
+            "timeout 300 sh -c 'until [ -S /run/systemd/private ]; do sleep 0.2; done; \
+             systemctl is-system-running --wait'",
+        ]);
+        let state = text(&out.stdout);
+        let failed = text(
+            &t.exec(&["systemctl", "--failed", "--no-legend", "--plain"])
+                .stdout,
+        );
+        assert!(
+            state == "running\n" || state == "degraded\n",
+            "state {state:?} ({}); failed units:\n{failed}",
+            text(&out.stderr)
+        );
+        let out = t.exec(&["systemctl", "status", "--no-pager"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("bookworm"),
+            "{}",
+            text(&out.stdout)
+        );
+        let out = t.run(&["stop", &t.name, "--timeout", "120"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "", "a clean halt, nothing killed");
+        assert!(!t.state(&t.name).exists());
+    });
+}
