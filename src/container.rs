@@ -242,7 +242,14 @@ impl Container {
 
     /// The master side of the init's terminal, when its command asked for
     /// one ([`Command::pty`](crate::Command::pty)): the container's
-    /// console. Taken once.
+    /// console, also its `/dev/console`. Taken once.
+    ///
+    /// Keep it open, and read it, while the container runs. A service
+    /// manager closes its own terminal and opens `/dev/console` for each
+    /// message: an end of file read here means only that nobody has the
+    /// terminal open at that moment, and once the master is closed every
+    /// open of `/dev/console` fails with `EIO` (systemd retries each for a
+    /// second before it gives up on that message).
     pub fn take_pty(&mut self) -> Option<crate::pty::Pty> {
         self.pty.take()
     }
