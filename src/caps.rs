@@ -4,7 +4,8 @@
 //! child applies it with raw system calls:
 //!
 //! 1. lock `SECBIT_NOROOT`, so that uid 0 gains no capabilities from
-//!    `execve` (file capabilities still apply, within the bounding set);
+//!    `execve` (file capabilities still apply, within the bounding set),
+//!    unless [`Policy::lock_noroot`] says not to;
 //! 2. drop every capability not kept from the bounding set;
 //! 3. clear the ambient set;
 //! 4. set the effective, permitted and inheritable sets to the kept
@@ -212,6 +213,7 @@ pub struct Policy {
     pub(crate) keep: BTreeSet<Capability>,
     pub(crate) ambient: bool,
     pub(crate) no_new_privs: bool,
+    pub(crate) lock_noroot: bool,
 }
 
 impl Default for Policy {
@@ -227,6 +229,7 @@ impl Policy {
             keep: BTreeSet::new(),
             ambient: true,
             no_new_privs: true,
+            lock_noroot: true,
         }
     }
 
@@ -261,6 +264,18 @@ impl Policy {
     /// bounding set), and Landlock and seccomp then need `CAP_SYS_ADMIN` kept.
     pub fn no_new_privs(&mut self, no_new_privs: bool) -> &mut Self {
         self.no_new_privs = no_new_privs;
+        self
+    }
+
+    /// Whether to set and lock `SECBIT_NOROOT` (default `true`): uid 0
+    /// gains no capabilities from `execve` and cannot undo that. With
+    /// `false` uid 0 gets the bounding set (the kept capabilities) at each
+    /// `execve` as on any Linux system, and the securebits stay the
+    /// program's to set: what a userland's own init expects (systemd sets
+    /// each service's securebits and fails the service when they are
+    /// locked). The bounding set still holds only the kept capabilities.
+    pub fn lock_noroot(&mut self, lock: bool) -> &mut Self {
+        self.lock_noroot = lock;
         self
     }
 
@@ -439,6 +454,8 @@ pub(crate) struct CapPlan {
     pub(crate) setpcap: Setpcap,
     pub(crate) ambient: bool,
     pub(crate) no_new_privs: bool,
+    /// Set and lock `SECBIT_NOROOT`.
+    pub(crate) lock_noroot: bool,
 }
 
 impl CapPlan {
@@ -468,7 +485,7 @@ impl CapPlan {
                 .collect(),
             ambient: self.ambient && self.keep != 0,
             bounding_set_dropped: self.setpcap == Setpcap::Required,
-            noroot_locked: self.setpcap == Setpcap::Required,
+            noroot_locked: self.lock_noroot && self.setpcap == Setpcap::Required,
             no_new_privs: self.no_new_privs,
         }
     }
@@ -512,6 +529,7 @@ pub(crate) fn plan(policy: &Policy, ctx: &CapContext) -> Result<CapPlan, Error> 
         setpcap,
         ambient: policy.ambient,
         no_new_privs: policy.no_new_privs,
+        lock_noroot: policy.lock_noroot,
     })
 }
 

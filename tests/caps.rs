@@ -578,3 +578,32 @@ fn policy_and_report_serialize() {
         .is_err()
     );
 }
+
+/// `lock_noroot(false)`: the securebits stay the program's, and uid 0 gets
+/// the bounding set (the kept capabilities) at `execve` as on any system.
+/// By default `SECBIT_NOROOT` is set and locked, and uid 0 holds after
+/// `execve` only what is ambient.
+#[test]
+fn root_gains_the_bounding_set_only_without_the_noroot_lock() {
+    common::as_each_identity(|| {
+        let script = "python3 -c 'import ctypes; print(ctypes.CDLL(None).prctl(27, 0, 0, 0, 0))'; \
+                      grep CapEff /proc/self/status";
+        let run = |lock: bool| {
+            let mut p = caps::Policy::new();
+            p.keep(caps::Capability::NetBindService)
+                .ambient(false)
+                .lock_noroot(lock);
+            let out = Sandbox::new()
+                .uid(0)
+                .gid(0)
+                .capabilities(p)
+                .output(stockade::Command::new("sh").arg("-c").arg(script))
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        // PR_GET_SECUREBITS: 3 is SECBIT_NOROOT and its lock.
+        assert_eq!(run(true), "3\nCapEff:\t0000000000000000\n");
+        assert_eq!(run(false), "0\nCapEff:\t0000000000000400\n");
+    });
+}

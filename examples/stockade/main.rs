@@ -519,7 +519,8 @@ fn system(sb: &mut Sandbox) {
             .copied()
             .filter(|&c| c != Capability::SysPtrace),
     )
-    .no_new_privs(false);
+    .no_new_privs(false)
+    .lock_noroot(false);
     sb.capabilities(caps)
         .uid(0)
         .gid(0)

@@ -96,6 +96,8 @@ struct CapsFile {
     ambient: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     no_new_privs: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock_noroot: Option<bool>,
 }
 
 /// `None` for a table with nothing in it.
@@ -116,6 +118,7 @@ impl PolicyFile {
             keep: (!cfg.caps.keep.is_empty()).then(|| cfg.caps.kept().collect()),
             ambient: changed(cfg.caps.ambient, def.caps.ambient),
             no_new_privs: changed(cfg.caps.no_new_privs, def.caps.no_new_privs),
+            lock_noroot: changed(cfg.caps.lock_noroot, def.caps.lock_noroot),
         };
         let filesystem = FsFile::from_config(&cfg.fs, &def.fs)?;
         let limits = LimitsFile::from_config(cfg, &def)?;
@@ -209,6 +212,9 @@ impl PolicyFile {
             }
             if let Some(n) = c.no_new_privs {
                 caps.no_new_privs(n);
+            }
+            if let Some(l) = c.lock_noroot {
+                caps.lock_noroot(l);
             }
             sb.capabilities(caps);
         }

@@ -48,7 +48,7 @@ pub(crate) fn before_id_switch(
             effective_caps().map_err(|e| (caps::Stage::Capget, e))? & Capability::Setpcap.bit() != 0
         }
     };
-    if setpcap {
+    if setpcap && plan.lock_noroot {
         // SAFETY: prctl(PR_GET_SECUREBITS) takes no pointer.
         let bits = unsafe { sc!(libc::SYS_prctl, libc::PR_GET_SECUREBITS) }
             .map_err(|e| (caps::Stage::Securebits, e))?;
