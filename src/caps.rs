@@ -213,7 +213,14 @@ pub struct Policy {
     pub(crate) keep: BTreeSet<Capability>,
     pub(crate) ambient: bool,
     pub(crate) no_new_privs: bool,
+    #[cfg_attr(feature = "serde", serde(default = "locked"))]
     pub(crate) lock_noroot: bool,
+}
+
+/// The default of [`Policy::lock_noroot`], for policies serialized before it.
+#[cfg(feature = "serde")]
+fn locked() -> bool {
+    true
 }
 
 impl Default for Policy {
