@@ -479,4 +479,115 @@ fn an_init_mapped_to_another_id_gets_its_cgroup_handed_over_as_root() {
     let stopped = c.stop(Duration::from_secs(20)).unwrap();
     assert!(!stopped.forced, "{stopped:?}");
     assert!(!leaf.exists(), "{}", leaf.display());
+/// The output of `script` in `c`, its status and both streams, without
+/// asserting anything.
+fn attempt(c: &Container, script: &str) -> (bool, String) {
+    let out = c
+        .output(&mut sh(script))
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// A Debian bookworm userland (minbase and systemd, built by tests/vm/run)
+/// boots systemd as the container's init: the system comes up (`running`,
+/// or `degraded` when a unit the container cannot run failed), a program
+/// run in it talks to the service manager, and the stop signal systemd
+/// halts on (`SIGRTMIN+3`) shuts it down cleanly. As root with explicit
+/// ranges; unprivileged with its subordinate ids and a delegated cgroup.
+#[test]
+#[cfg_attr(
+    not(stockade_vm),
+    ignore = "needs a delegated cgroup v2 subtree and the Debian userland tests/vm/run builds; tests/vm/run runs it"
+)]
+fn a_debian_userland_boots_systemd_as_pid_1() {
+    as_each_identity(|| {
+        let Some(tree) = std::env::var_os("STOCKADE_TEST_SYSTEM_TREE").map(PathBuf::from) else {
+            common::skip(
+                "no Debian userland: STOCKADE_TEST_SYSTEM_TREE is not set (tests/vm/run sets it)",
+            );
+            return;
+        };
+        let parent = common::delegated_cgroup();
+        let mut sb = Sandbox::new();
+        if common::is_root() {
+            // The tree's owners as tests/vm/run shifted them: 0 to uid
+            // 1000, n to the n-th of 1000's subordinate ids.
+            let map = [
+                stockade::IdRange::new(0, 1000, 1),
+                stockade::IdRange::new(1, 100_000, 65535),
+            ];
+            sb.uid_ranges(map).gid_ranges(map);
+        } else {
+            sb.subordinate_ids(true);
+        }
+        let mut caps = stockade::caps::Policy::new();
+        caps.keep_all(stockade::caps::Capability::ALL.iter().copied())
+            .no_new_privs(false);
+        sb.cgroup_mut().parent = Some(parent);
+        sb.root_dir(&tree)
+            .writable_root(stockade::fs::Upper::Temporary)
+            .sys(true)
+            .mount_cgroup(true)
+            .tmpfs("/run", Default::default())
+            .tmpfs("/run/lock", Default::default())
+            .uid(0)
+            .gid(0)
+            .hostname("bookworm")
+            .capabilities(caps)
+            .seccomp(None)
+            .stop_signal(libc::SIGRTMIN() + 3);
+        let mut init = Command::new("/sbin/init");
+        init.pty(stockade::pty::WindowSize::new(24, 80));
+        let mut c = sb
+            .start_init(&mut init)
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        // The console: read all along, so that systemd never blocks on it,
+        // and shown when something fails.
+        let mut pty = c.take_pty().expect("the init's terminal");
+        let console = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = console.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut pty, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let shown = |what: &str| {
+            format!(
+                "{what}\n--- console\n{}",
+                String::from_utf8_lossy(&console.lock().unwrap())
+            )
+        };
+        // Bounded: under emulation a boot takes tens of seconds.
+        let (_, state) = attempt(&c, "timeout 300 systemctl is-system-running --wait");
+        let (_, failed) = attempt(&c, "systemctl --failed --no-legend --plain");
+        eprintln!("system state: {state}failed units: {failed:?}");
+        assert!(
+            state == "running\n" || state == "degraded\n",
+            "{}",
+            shown(&format!("state {state:?}; failed units:\n{failed}"))
+        );
+        let (ok, status) = attempt(&c, "systemctl status --no-pager");
+        assert!(ok, "{}", shown(&status));
+        assert!(
+            status.contains("State: running") || status.contains("State: degraded"),
+            "{status}"
+        );
+        // What systemd makes of its container.
+        let (ok, virt) = attempt(&c, "systemd-detect-virt --container; cat /proc/1/comm");
+        assert!(ok && virt == "container-other\nsystemd\n", "{virt}");
+        let stopped = c.stop(Duration::from_secs(120)).unwrap();
+        assert!(
+            !stopped.forced && stopped.init.is_some_and(|s| s.success()),
+            "{}",
+            shown(&format!("{stopped:?}"))
+        );
+        drop(c);
+        reader.join().unwrap();
+    });
 }
