@@ -479,6 +479,8 @@ fn an_init_mapped_to_another_id_gets_its_cgroup_handed_over_as_root() {
     let stopped = c.stop(Duration::from_secs(20)).unwrap();
     assert!(!stopped.forced, "{stopped:?}");
     assert!(!leaf.exists(), "{}", leaf.display());
+}
+
 /// The output of `script` in `c`, its status and both streams, without
 /// asserting anything.
 fn attempt(c: &Container, script: &str) -> (bool, String) {
