@@ -441,7 +441,11 @@ fn sys_needs_a_network_namespace_of_the_sandboxs_own() {
 )]
 fn an_init_mapped_to_another_id_gets_its_cgroup_handed_over_as_root() {
     let parent = common::delegated_cgroup();
-    let map = [stockade::IdRange::new(0, 1000, 1)];
+    // The caller's own uid is mapped too (the supervisor runs as it).
+    let map = [
+        stockade::IdRange::new(0, 1000, 1),
+        stockade::IdRange::new(1, 0, 1),
+    ];
     let mut sb = Sandbox::new();
     sb.cgroup_mut().parent = Some(parent.clone());
     sb.uid_ranges(map)
@@ -519,14 +523,21 @@ fn a_debian_userland_boots_systemd_as_pid_1() {
             let map = [
                 stockade::IdRange::new(0, 1000, 1),
                 stockade::IdRange::new(1, 100_000, 65535),
+                stockade::IdRange::new(65536, 0, 1),
             ];
             sb.uid_ranges(map).gid_ranges(map);
         } else {
             sb.subordinate_ids(true);
         }
         let mut caps = stockade::caps::Policy::new();
-        caps.keep_all(stockade::caps::Capability::ALL.iter().copied())
-            .no_new_privs(false);
+        // Every capability but CAP_SYS_PTRACE, which stockade never grants.
+        caps.keep_all(
+            stockade::caps::Capability::ALL
+                .iter()
+                .copied()
+                .filter(|&c| c != stockade::caps::Capability::SysPtrace),
+        )
+        .no_new_privs(false);
         sb.cgroup_mut().parent = Some(parent);
         sb.root_dir(&tree)
             .writable_root(stockade::fs::Upper::Temporary)
