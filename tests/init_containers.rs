@@ -570,13 +570,24 @@ fn a_debian_userland_boots_systemd_as_pid_1() {
             }
         });
         let shown = |what: &str| {
+            // What runs, and what systemd left in /run.
+            let (_, procs) = attempt(
+                &c,
+                "for p in /proc/[0-9]*; do echo \"${p#/proc/} $(tr '\\0' ' ' < $p/cmdline)\"; done; \
+                 ls -la /run /run/systemd 2>&1; head -12 /proc/1/status",
+            );
             format!(
-                "{what}\n--- console\n{}",
+                "{what}\n--- processes\n{procs}\n--- console\n{}",
                 String::from_utf8_lossy(&console.lock().unwrap())
             )
         };
-        // Bounded: under emulation a boot takes tens of seconds.
-        let (_, state) = attempt(&c, "timeout 300 systemctl is-system-running --wait");
+        // Bounded: under emulation a boot takes tens of seconds. Until its
+        // socket is there, systemctl answers "offline" at once.
+        let (_, state) = attempt(
+            &c,
+            "timeout 300 sh -c 'until [ -S /run/systemd/private ]; do sleep 0.2; done; \
+             systemctl is-system-running --wait'",
+        );
         let (_, failed) = attempt(&c, "systemctl --failed --no-legend --plain");
         eprintln!("system state: {state}failed units: {failed:?}");
         assert!(
