@@ -569,16 +569,17 @@ fn a_debian_userland_boots_systemd_as_pid_1() {
                 sink.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
-        let shown = |what: &str| {
+        let console_text = || String::from_utf8_lossy(&console.lock().unwrap()).into_owned();
+        let shown = |c: &Container, what: &str| {
             // What runs, and what systemd left in /run.
             let (_, procs) = attempt(
-                &c,
+                c,
                 "for p in /proc/[0-9]*; do echo \"${p#/proc/} $(tr '\\0' ' ' < $p/cmdline)\"; done; \
                  ls -la /run /run/systemd 2>&1; head -12 /proc/1/status",
             );
             format!(
                 "{what}\n--- processes\n{procs}\n--- console\n{}",
-                String::from_utf8_lossy(&console.lock().unwrap())
+                console_text()
             )
         };
         // Bounded: under emulation a boot takes tens of seconds. Until its
@@ -593,10 +594,10 @@ fn a_debian_userland_boots_systemd_as_pid_1() {
         assert!(
             state == "running\n" || state == "degraded\n",
             "{}",
-            shown(&format!("state {state:?}; failed units:\n{failed}"))
+            shown(&c, &format!("state {state:?}; failed units:\n{failed}"))
         );
         let (ok, status) = attempt(&c, "systemctl status --no-pager");
-        assert!(ok, "{}", shown(&status));
+        assert!(ok, "{}", shown(&c, &status));
         assert!(
             status.contains("State: running") || status.contains("State: degraded"),
             "{status}"
@@ -607,8 +608,8 @@ fn a_debian_userland_boots_systemd_as_pid_1() {
         let stopped = c.stop(Duration::from_secs(120)).unwrap();
         assert!(
             !stopped.forced && stopped.init.is_some_and(|s| s.success()),
-            "{}",
-            shown(&format!("{stopped:?}"))
+            "{stopped:?}\n--- console\n{}",
+            console_text()
         );
         drop(c);
         reader.join().unwrap();
