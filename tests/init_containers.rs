@@ -551,6 +551,11 @@ fn a_debian_userland_boots_systemd_as_pid_1() {
             .seccomp(None)
             .stop_signal(libc::SIGRTMIN() + 3);
         let mut init = Command::new("/sbin/init");
+        if let Some(level) = std::env::var_os("STOCKADE_TEST_SYSTEMD_LOG_LEVEL") {
+            // For a look at a failing boot: systemd's own log on the console.
+            init.arg(format!("--log-level={}", level.to_string_lossy()))
+                .arg("--log-target=console");
+        }
         init.pty(stockade::pty::WindowSize::new(24, 80));
         let mut c = sb
             .start_init(&mut init)
@@ -575,7 +580,8 @@ fn a_debian_userland_boots_systemd_as_pid_1() {
             let (_, procs) = attempt(
                 c,
                 "for p in /proc/[0-9]*; do echo \"${p#/proc/} $(tr '\\0' ' ' < $p/cmdline)\"; done; \
-                 ls -la /run /run/systemd 2>&1; head -12 /proc/1/status",
+                 ls -la /run /run/systemd 2>&1; head -12 /proc/1/status; \
+                 for t in /proc/1/task/*; do echo \"$t $(cat $t/wchan) $(cat $t/syscall 2>&1)\"; done",
             );
             format!(
                 "{what}\n--- processes\n{procs}\n--- console\n{}",
