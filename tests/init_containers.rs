@@ -560,18 +560,23 @@ fn a_debian_userland_boots_systemd_as_pid_1() {
         let mut c = sb
             .start_init(&mut init)
             .unwrap_or_else(|e| panic!("{}", chain(&e)));
-        // The console: read all along, so that systemd never blocks on it,
-        // and shown when something fails.
+        // The console: kept open and read all along, so that systemd never
+        // blocks on it, and shown when something fails. systemd closes its
+        // own terminal and opens /dev/console for each message: an end of
+        // file means only that nobody has it open at the moment (were the
+        // master closed, each open would fail with EIO, which systemd
+        // retries for a second per message).
         let mut pty = c.take_pty().expect("the init's terminal");
         let console = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = console.clone();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (sink, finished) = (console.clone(), done.clone());
         let reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
-            while let Ok(n) = std::io::Read::read(&mut pty, &mut buf) {
-                if n == 0 {
-                    break;
+            while !finished.load(std::sync::atomic::Ordering::Relaxed) {
+                match std::io::Read::read(&mut pty, &mut buf) {
+                    Ok(n) if n > 0 => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+                    _ => std::thread::sleep(Duration::from_millis(20)),
                 }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
         let console_text = || String::from_utf8_lossy(&console.lock().unwrap()).into_owned();
@@ -618,6 +623,7 @@ fn a_debian_userland_boots_systemd_as_pid_1() {
             console_text()
         );
         drop(c);
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
         reader.join().unwrap();
     });
 }
