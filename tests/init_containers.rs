@@ -536,7 +536,9 @@ fn a_debian_userland_boots_systemd_as_pid_1() {
                 .copied()
                 .filter(|&c| c != stockade::caps::Capability::SysPtrace),
         )
-        .no_new_privs(false);
+        .no_new_privs(false)
+        // systemd sets each service's securebits.
+        .lock_noroot(false);
         sb.cgroup_mut().parent = Some(parent);
         sb.root_dir(&tree)
             .writable_root(stockade::fs::Upper::Temporary)
