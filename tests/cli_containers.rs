@@ -1005,8 +1005,6 @@ fn start_system_boots_systemd_and_stop_halts_it() {
             "--rootfs",
             &tree,
             "--writable-root",
-            "--hostname",
-            "bookworm",
             "--cgroup-parent",
             parent.to_str().unwrap(),
         ];
@@ -1039,10 +1037,10 @@ fn start_system_boots_systemd_and_stop_halts_it() {
         );
         let out = t.exec(&["systemctl", "status", "--no-pager"]);
         assert!(out.status.success(), "{}", text(&out.stderr));
+        let status = text(&out.stdout);
         assert!(
-            text(&out.stdout).contains("bookworm"),
-            "{}",
-            text(&out.stdout)
+            status.contains("State: running") || status.contains("State: degraded"),
+            "{status}"
         );
         let out = t.run(&["stop", &t.name, "--timeout", "120"]);
         assert!(out.status.success(), "{}", text(&out.stderr));
