@@ -625,10 +625,7 @@ fn a_debian_userland_boots_systemd_as_pid_1() {
         // systemd halts with reboot(2), which in a pid namespace other than
         // the first ends its init with SIGINT (exit 0 when it exits).
         let stopped = c.stop(Duration::from_secs(120)).unwrap();
-        let halted = |s: std::process::ExitStatus| {
-            use std::os::unix::process::ExitStatusExt;
-            s.success() || s.signal() == Some(libc::SIGINT)
-        };
+        let halted = |s: stockade::ExitStatus| s.success() || s.signal() == Some(libc::SIGINT);
         assert!(
             !stopped.forced && stopped.init.is_some_and(halted),
             "{stopped:?}\n--- console\n{}",
