@@ -87,7 +87,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::SeccompNeedsNoNewPrivs => "SeccompNeedsNoNewPrivs",
     }
 }
-const CONFIG_VARIANTS: usize = 19 + 3 * cfg!(feature = "seccomp") as usize;
+const CONFIG_VARIANTS: usize = 20 + 3 * cfg!(feature = "seccomp") as usize;
 
 fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
     #[cfg_attr(not(feature = "seccomp"), allow(unused_mut))]
