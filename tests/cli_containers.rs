@@ -990,10 +990,7 @@ fn stop_signal_bad_input() {
 )]
 fn start_system_boots_systemd_and_stop_halts_it() {
     as_each_identity(|| {
-        let Some(tree) = std::env::var("STOCKADE_TEST_SYSTEM_TREE").ok() else {
-            common::skip(
-                "no Debian userland: STOCKADE_TEST_SYSTEM_TREE is not set (tests/vm/run sets it)",
-            );
+        let Some((tree, sub_uid, sub_gid)) = common::system_tree() else {
             return;
         };
         let parent = common::delegated_cgroup();
@@ -1008,12 +1005,23 @@ fn start_system_boots_systemd_and_stop_halts_it() {
             "--cgroup-parent",
             parent.to_str().unwrap(),
         ];
+        let ranges: Vec<String> = [("--uid-range", sub_uid), ("--gid-range", sub_gid)]
+            .iter()
+            .flat_map(|(kind, sub)| {
+                // The tree's owners as tests/vm/run shifted them (0 to
+                // uid 1000, n to sub + n - 1), and root's own uid.
+                [
+                    kind.to_string(),
+                    "0:1000:1".to_owned(),
+                    kind.to_string(),
+                    format!("1:{sub}:65535"),
+                    kind.to_string(),
+                    "65536:0:1".to_owned(),
+                ]
+            })
+            .collect();
         if common::is_root() {
-            // The tree's owners as tests/vm/run shifted them (0 to uid
-            // 1000, n to 100000 + n - 1), and root's own uid.
-            for kind in ["--uid-range", "--gid-range"] {
-                args.extend([kind, "0:1000:1", kind, "1:100000:65535", kind, "65536:0:1"]);
-            }
+            args.extend(ranges.iter().map(String::as_str));
         } else {
             args.push("--subids");
         }

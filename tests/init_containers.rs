@@ -508,23 +508,22 @@ fn attempt(c: &Container, script: &str) -> (bool, String) {
 )]
 fn a_debian_userland_boots_systemd_as_pid_1() {
     as_each_identity(|| {
-        let Some(tree) = std::env::var_os("STOCKADE_TEST_SYSTEM_TREE").map(PathBuf::from) else {
-            common::skip(
-                "no Debian userland: STOCKADE_TEST_SYSTEM_TREE is not set (tests/vm/run sets it)",
-            );
+        let Some((tree, sub_uid, sub_gid)) = common::system_tree() else {
             return;
         };
         let parent = common::delegated_cgroup();
         let mut sb = Sandbox::new();
         if common::is_root() {
             // The tree's owners as tests/vm/run shifted them: 0 to uid
-            // 1000, n to the n-th of 1000's subordinate ids.
-            let map = [
-                stockade::IdRange::new(0, 1000, 1),
-                stockade::IdRange::new(1, 100_000, 65535),
-                stockade::IdRange::new(65536, 0, 1),
-            ];
-            sb.uid_ranges(map).gid_ranges(map);
+            // 1000, n to the n-th of 1000's subordinate ids; and root's own.
+            let map = |sub| {
+                [
+                    stockade::IdRange::new(0, 1000, 1),
+                    stockade::IdRange::new(1, sub, 65535),
+                    stockade::IdRange::new(65536, 0, 1),
+                ]
+            };
+            sb.uid_ranges(map(sub_uid)).gid_ranges(map(sub_gid));
         } else {
             sb.subordinate_ids(true);
         }

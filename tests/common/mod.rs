@@ -163,6 +163,23 @@ pub fn assert_marked_for_the_vm(need: &str) {
 /// memory, pids and cpu controllers. For tests marked for the VM; fails the
 /// test when there is none.
 #[track_caller]
+/// The Debian userland with systemd that tests/vm/run builds (its path)
+/// and the first subordinate uid and gid its owners are shifted to (0 is
+/// uid and gid 1000, n is that id + n - 1); a [`skip`] without it.
+pub fn system_tree() -> Option<(String, u32, u32)> {
+    let (Ok(tree), Ok(ids)) = (
+        std::env::var("STOCKADE_TEST_SYSTEM_TREE"),
+        std::env::var("STOCKADE_TEST_SYSTEM_SUBIDS"),
+    ) else {
+        skip("no Debian userland: STOCKADE_TEST_SYSTEM_TREE is not set (tests/vm/run sets it)");
+        return None;
+    };
+    let (u, g) = ids
+        .split_once(':')
+        .expect("STOCKADE_TEST_SYSTEM_SUBIDS is UID:GID");
+    Some((tree, u.parse().unwrap(), g.parse().unwrap()))
+}
+
 pub fn delegated_cgroup() -> PathBuf {
     const NEED: &str = "a delegated cgroup v2 subtree";
     assert_marked_for_the_vm(NEED);
