@@ -170,8 +170,37 @@ impl Tmux {
 }
 
 impl Drop for Tmux {
+    /// Ends the server and waits (up to 10 s) until it and the processes
+    /// of its panes are gone: they are not this test's children, and what
+    /// outlives the test binary counts as a leak.
     fn drop(&mut self) {
+        let mut pids: Vec<u32> = String::from_utf8_lossy(
+            &self
+                .cmd(&["list-panes", "-a", "-F", "#{pid} #{pane_pid}"])
+                .stdout,
+        )
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+        // And everything running beneath them.
+        let mut i = 0;
+        while let Some(&p) = pids.get(i) {
+            let children =
+                std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+            pids.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+            i += 1;
+        }
+        pids.sort_unstable();
+        pids.dedup();
         let _ = self.cmd(&["kill-server"]);
+        let start = Instant::now();
+        while pids.iter().any(|&p| common::pid_alive(p)) && start.elapsed() < DEADLINE / 2 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
