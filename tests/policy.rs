@@ -569,22 +569,8 @@ fn the_example_policy_runs_with_its_limits_in_a_delegated_cgroup() {
 
 // ---- The command-line front end ----
 
-fn cli() -> PathBuf {
-    let target = common::deps_dir()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("stockade");
-    assert!(
-        target.exists(),
-        "example binary {} not built",
-        target.display()
-    );
-    common::world_executable(&target)
-}
-
 fn run_cli(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    std::process::Command::new(cli())
+    std::process::Command::new(common::cli_binary())
         .args(args)
         .output()
         .unwrap()
