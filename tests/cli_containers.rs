@@ -1027,12 +1027,7 @@ fn start_system_boots_systemd_and_stop_halts_it() {
         }
         args.extend(["--", "/sbin/init"]);
         t.ok(&args);
-        let out = t.exec(&[
-            "sh",
-            "-c",
-            "timeout 300 sh -c 'until [ -S /run/systemd/private ]; do sleep 0.2; done; \
-             systemctl is-system-running --wait'",
-        ]);
+        let out = t.exec(&["sh", "-c", common::SYSTEMD_BOOTED]);
         let state = text(&out.stdout);
         let failed = text(
             &t.exec(&["systemctl", "--failed", "--no-legend", "--plain"])

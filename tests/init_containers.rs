@@ -597,13 +597,7 @@ fn a_debian_userland_boots_systemd_as_pid_1() {
                 console_text()
             )
         };
-        // Bounded: under emulation a boot takes tens of seconds. Until its
-        // socket is there, systemctl answers "offline" at once.
-        let (_, state) = attempt(
-            &c,
-            "timeout 300 sh -c 'until [ -S /run/systemd/private ]; do sleep 0.2; done; \
-             systemctl is-system-running --wait'",
-        );
+        let (_, state) = attempt(&c, common::SYSTEMD_BOOTED);
         let (_, failed) = attempt(&c, "systemctl --failed --no-legend --plain");
         eprintln!(
             "system state after {:.1}s: {state}failed units: {failed:?}",

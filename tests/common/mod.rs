@@ -158,11 +158,12 @@ pub fn assert_marked_for_the_vm(need: &str) {
     );
 }
 
-/// The delegated cgroup v2 subtree for the test's sandboxes
-/// (`STOCKADE_TEST_CGROUP_PARENT`, which `tests/vm/run` provides) with the
-/// memory, pids and cpu controllers. For tests marked for the VM; fails the
-/// test when there is none.
-#[track_caller]
+/// A shell script that waits (at most 300 s: a boot under emulation takes
+/// tens of seconds) for systemd to finish booting and prints its state.
+/// Until systemd's socket exists, systemctl answers "offline" at once.
+pub const SYSTEMD_BOOTED: &str = "timeout 300 sh -c 'until [ -S /run/systemd/private ]; \
+     do sleep 0.2; done; systemctl is-system-running --wait'";
+
 /// The Debian userland with systemd that tests/vm/run builds (its path)
 /// and the first subordinate uid and gid its owners are shifted to (0 is
 /// uid and gid 1000, n is that id + n - 1); a [`skip`] without it.
@@ -180,6 +181,11 @@ pub fn system_tree() -> Option<(String, u32, u32)> {
     Some((tree, u.parse().unwrap(), g.parse().unwrap()))
 }
 
+/// The delegated cgroup v2 subtree for the test's sandboxes
+/// (`STOCKADE_TEST_CGROUP_PARENT`, which `tests/vm/run` provides) with the
+/// memory, pids and cpu controllers. For tests marked for the VM; fails the
+/// test when there is none.
+#[track_caller]
 pub fn delegated_cgroup() -> PathBuf {
     const NEED: &str = "a delegated cgroup v2 subtree";
     assert_marked_for_the_vm(NEED);
