@@ -572,8 +572,8 @@ fn exec_passes_signals_on() {
     as_each_identity(|| {
         let t = Env::new("signals");
         t.ok(&["start", &t.name]);
-        let mut client = t
-            .cmd()
+        let mut client = t.cmd();
+        client
             .args([
                 "exec",
                 &t.name,
@@ -582,9 +582,19 @@ fn exec_passes_signals_on() {
                 "trap 'echo got-hup' HUP; trap 'echo got-term; exit 7' TERM; echo ready; \
                  while :; do sleep 0.05; done",
             ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stdout(Stdio::piped());
+        // A signal ignored when the client starts stays ignored, as for any
+        // program (that is what `nohup` relies on): a suite run under
+        // `nohup` would hand the client an ignored SIGHUP, and wait forever
+        // for its relay. The client gets the default disposition here.
+        // SAFETY: signal(2) is async-signal-safe, with integer arguments.
+        unsafe {
+            client.pre_exec(|| {
+                libc::signal(libc::SIGHUP, libc::SIG_DFL);
+                Ok(())
+            })
+        };
+        let mut client = client.spawn().unwrap();
         let mut out = BufReader::new(client.stdout.take().unwrap());
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
