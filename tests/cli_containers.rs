@@ -587,13 +587,9 @@ fn exec_passes_signals_on() {
         // program (that is what `nohup` relies on): a suite run under
         // `nohup` would hand the client an ignored SIGHUP, and wait forever
         // for its relay. The client gets the default disposition here.
-        // SAFETY: signal(2) is async-signal-safe, with integer arguments.
-        unsafe {
-            client.pre_exec(|| {
-                libc::signal(libc::SIGHUP, libc::SIG_DFL);
-                Ok(())
-            })
-        };
+        // SAFETY: the hook makes one async-signal-safe system call between
+        // fork and exec.
+        unsafe { client.pre_exec(default_sighup) };
         let mut client = client.spawn().unwrap();
         let mut out = BufReader::new(client.stdout.take().unwrap());
         let mut line = String::new();
@@ -765,6 +761,13 @@ fn a_long_runtime_directory_works() {
 }
 
 /// Drops to the unprivileged test identity (between fork and exec).
+/// Gives SIGHUP its default disposition (a `pre_exec` hook).
+fn default_sighup() -> std::io::Result<()> {
+    // SAFETY: signal(2) with integer arguments.
+    unsafe { libc::signal(libc::SIGHUP, libc::SIG_DFL) };
+    Ok(())
+}
+
 fn become_nobody() -> std::io::Result<()> {
     // SAFETY: no pointers but a null list of groups.
     if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
