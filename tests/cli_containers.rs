@@ -760,7 +760,6 @@ fn a_long_runtime_directory_works() {
     });
 }
 
-/// Drops to the unprivileged test identity (between fork and exec).
 /// Gives SIGHUP its default disposition (a `pre_exec` hook).
 fn default_sighup() -> std::io::Result<()> {
     // SAFETY: signal(2) with integer arguments.
@@ -768,6 +767,7 @@ fn default_sighup() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Drops to the unprivileged test identity (between fork and exec).
 fn become_nobody() -> std::io::Result<()> {
     // SAFETY: no pointers but a null list of groups.
     if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
