@@ -76,7 +76,7 @@ impl fmt::Display for ExitStatus {
 }
 
 /// The output of a finished sandboxed program.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Output {
     /// How it ended.
     pub status: ExitStatus,
@@ -243,7 +243,7 @@ impl Usage {
 }
 
 /// Everything known about a finished sandbox: [`Child::outcome`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Outcome {
@@ -259,6 +259,11 @@ pub struct Outcome {
     /// The counters of the sandbox's cgroup, read just before it was
     /// removed; `None` without a cgroup.
     pub cgroup: Option<crate::cgroup::Usage>,
+    /// Every connection the sandbox attempted through its filtered network
+    /// ([`Sandbox::egress`](crate::Sandbox::egress)), and every connection
+    /// to its published ports, in order: allowed or denied, and why.
+    /// Empty for other networks.
+    pub connections: Vec<crate::net::Connection>,
 }
 
 /// A sandboxed program that was started by [`Sandbox::spawn`](crate::Sandbox::spawn).
@@ -364,6 +369,9 @@ pub(crate) struct State {
     /// The locks on the sandbox's layer directories, released once it has
     /// ended (see `crate::layer`).
     pub(crate) layers: crate::layer::Held,
+    /// The engine of the sandbox's filtered network or published ports,
+    /// stopped once the sandbox has ended.
+    pub(crate) net: Option<crate::net::Running>,
 }
 
 impl Inner {
@@ -393,6 +401,7 @@ impl Inner {
             outcome: None,
             cgroup,
             layers: Default::default(),
+            net: None,
         }))
     }
 }
@@ -422,6 +431,7 @@ impl Inner {
             outcome: None,
             cgroup: None,
             layers: Default::default(),
+            net: None,
         }))
     }
 }
@@ -560,6 +570,31 @@ impl Child {
         self.inner.outcome.as_ref()
     }
 
+    /// The connections the sandbox has attempted so far through its
+    /// filtered network and its published ports (see
+    /// [`Outcome::connections`]): a snapshot while it runs, the whole log
+    /// once it has been waited for. For a live stream, see
+    /// [`Egress::on_connection`](crate::net::Egress::on_connection).
+    pub fn connections(&self) -> Vec<crate::net::Connection> {
+        match (&self.inner.net, &self.inner.outcome) {
+            (Some(n), _) => n.engine.connections(),
+            (None, Some(o)) => o.connections.clone(),
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// The sandbox's published ports ([`Sandbox::publish`](crate::Sandbox::publish)),
+    /// while it runs: each host address listened on (with the port the
+    /// kernel picked where port 0 was asked for) and the sandbox's port it
+    /// forwards to.
+    pub fn published(&self) -> Vec<(std::net::SocketAddr, u16)> {
+        self.inner
+            .net
+            .as_ref()
+            .map(|n| n.published.clone())
+            .unwrap_or_default()
+    }
+
     /// Sends `signal` to the program's process group: the program and
     /// whatever it started that stayed in its group, as a terminal's job
     /// control would. `SIGKILL` kills the whole sandbox, as
@@ -654,7 +689,7 @@ impl Child {
     /// [`wait`](Child::wait), returning the whole outcome.
     fn wait_outcome(&mut self) -> io::Result<Outcome> {
         drop(self.stdin.take());
-        if let Some(o) = self.inner.outcome {
+        if let Some(o) = self.inner.outcome.clone() {
             return Ok(o);
         }
         // A blocking wait returns once the supervisor has ended, with its
@@ -787,7 +822,12 @@ impl Child {
         if let Some(cg) = cg {
             apply_cgroup_usage(&mut outcome, &cg, self.inner.started);
         }
-        self.inner.outcome = Some(outcome);
+        // The sandbox's sockets die with it; the engine's threads end, and
+        // its log is complete.
+        if let Some(net) = self.inner.net.take() {
+            outcome.connections = net.engine.stop();
+        }
+        self.inner.outcome = Some(outcome.clone());
         outcome
     }
 }
@@ -837,6 +877,7 @@ impl Child {
             verdict,
             usage,
             cgroup: None,
+            connections: Vec::new(),
         }
     }
 }

@@ -2,7 +2,6 @@
 //! the policy is validated and prepared here, and cached by the
 //! [`Sandbox`](crate::Sandbox) until a setter changes it.
 
-#[cfg(feature = "seccomp")]
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +44,89 @@ pub(crate) struct Compiled {
     /// The compiled seccomp filter, shared by every spawn.
     #[cfg(feature = "seccomp")]
     pub(crate) seccomp: Option<crate::zone::seccomp::ChildProgram>,
+    /// The filtered network's and the published ports' part (`None`:
+    /// neither).
+    pub(crate) net: Option<NetCompiled>,
+}
+
+/// A policy's network part, lowered once: the compiled egress rules, the
+/// sockets every sandbox of the policy opens in its network namespace, and
+/// the environment that announces the proxy.
+pub(crate) struct NetCompiled {
+    pub(crate) egress: Option<Arc<crate::net::engine::CompiledEgress>>,
+    pub(crate) sockets: Vec<crate::zone::plan::NetSocket>,
+    pub(crate) loopback_alias: Option<[u8; 4]>,
+    pub(crate) env: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for NetCompiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetCompiled")
+            .field("egress", &self.egress.is_some())
+            .field("sockets", &self.sockets.len())
+            .field("loopback_alias", &self.loopback_alias)
+            .field("env", &self.env)
+            .finish()
+    }
+}
+
+/// Lowers the network part of `cfg`; with an egress policy, the sandbox's
+/// `/etc/resolv.conf` (naming the resolver the proxy answers) joins `fs`.
+fn compile_net(cfg: &Config, fs: &mut crate::fs::Config) -> Result<Option<NetCompiled>, Error> {
+    use crate::net::SocketKind;
+    let ns = cfg.namespaces;
+    if cfg.egress.is_some() && !ns.contains(Namespaces::NET) {
+        return Err(ConfigError::FilteredNeedsNetworkNamespace.into());
+    }
+    if !cfg.publish.is_empty() && !ns.contains(Namespaces::NET) {
+        return Err(ConfigError::PublishNeedsNetworkNamespace.into());
+    }
+    let Some(policy) = &cfg.egress else {
+        return Ok((!cfg.publish.is_empty()).then(|| NetCompiled {
+            egress: None,
+            sockets: Vec::new(),
+            loopback_alias: None,
+            env: Vec::new(),
+        }));
+    };
+    let egress = policy.compile()?;
+    if ns.contains(Namespaces::MOUNT) {
+        fs.ops.push(crate::fs::Op::File {
+            dest: "/etc/resolv.conf".into(),
+            contents: egress.resolv_conf(),
+            mode: None,
+        });
+    }
+    let specs = egress.listener_specs();
+    let mut loopback_alias = None;
+    let sockets = specs
+        .iter()
+        .map(|s| {
+            if let std::net::SocketAddr::V4(a) = s.addr {
+                let ip = a.ip();
+                // An address of its own on `lo` besides 127.0.0.1: with
+                // only loopback's, getaddrinfo's AI_ADDRCONFIG would say
+                // the sandbox has no IPv4 and resolve nothing.
+                if s.kind == SocketKind::Datagram && ip.is_loopback() && *ip != std::net::Ipv4Addr::LOCALHOST {
+                    loopback_alias = Some(ip.octets());
+                }
+            }
+            crate::zone::plan::NetSocket {
+                ty: match s.kind {
+                    SocketKind::Datagram => libc::SOCK_DGRAM,
+                    SocketKind::Listen => libc::SOCK_STREAM,
+                },
+                addr: crate::sys::raw::SockAddr::new(s.addr),
+                listen: s.kind == SocketKind::Listen,
+            }
+        })
+        .collect();
+    Ok(Some(NetCompiled {
+        env: egress.proxy_env(),
+        egress: Some(Arc::new(egress)),
+        sockets,
+        loopback_alias,
+    }))
 }
 
 impl Compiled {
@@ -130,6 +212,8 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
             .into());
         }
     }
+    let mut fs = cfg.fs.clone();
+    let net = compile_net(cfg, &mut fs)?;
     let mounts = if ns.contains(Namespaces::MOUNT) {
         let proc_kind = if ns.contains(Namespaces::PID) {
             ProcKind::Fresh
@@ -141,7 +225,7 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
             cfg.uid.unwrap_or_else(|| nix::unistd::geteuid().as_raw()),
             cfg.gid.unwrap_or_else(|| nix::unistd::getegid().as_raw()),
         );
-        Some(plan::plan(&cfg.fs, proc_kind, owner).map_err(ConfigError::from)?)
+        Some(plan::plan(&fs, proc_kind, owner).map_err(ConfigError::from)?)
     } else if cfg.fs.is_customized() && !landlock_stands_in(cfg) {
         return Err(ConfigError::Namespaces {
             reason: NamespaceProblem::RootfsNeedsMountNamespace,
@@ -222,6 +306,7 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
         #[cfg(feature = "seccomp")]
         seccomp: compile_seccomp(cfg, &caps)?.map(crate::zone::seccomp::ChildProgram::new),
         caps,
+        net,
     })
 }
 

@@ -34,6 +34,13 @@ pub(crate) struct Config {
     /// Networking denied by seccomp and Landlock instead of a network
     /// namespace ([`Sandbox::deny_net_by_filter`](crate::Sandbox::deny_net_by_filter)).
     pub(crate) net_filter: bool,
+    /// The filtered network's egress policy
+    /// ([`Sandbox::egress`](crate::Sandbox::egress)); `None`: not filtered.
+    pub(crate) egress: Option<crate::net::Egress>,
+    /// Published ports: a host address the caller listens on, and the port
+    /// inside the sandbox it forwards to
+    /// ([`Sandbox::publish`](crate::Sandbox::publish)).
+    pub(crate) publish: Vec<(std::net::SocketAddr, u16)>,
     /// The program is the init (pid 1) of the sandbox's pid namespace
     /// ([`Sandbox::program_as_init`](crate::Sandbox::program_as_init)).
     pub(crate) program_as_init: bool,
@@ -70,6 +77,8 @@ impl Default for Config {
             rlimits: BTreeMap::new(),
             cgroup: cgroup::Config::default(),
             net_filter: false,
+            egress: None,
+            publish: Vec::new(),
             program_as_init: false,
             stop_signal: libc::SIGTERM,
             mount_cgroup: false,

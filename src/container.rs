@@ -132,6 +132,10 @@ pub struct Container {
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
     stderr: Option<ChildStderr>,
+    /// The engine of its filtered network or published ports, until it
+    /// ends; then the engine's whole log.
+    net: Option<crate::net::Running>,
+    connections: Vec<crate::net::Connection>,
 }
 
 /// How a container ended.
@@ -192,7 +196,31 @@ impl Container {
             cgroup: up.cgroup,
             ended: None,
             layers: up.layers,
+            net: up.net,
+            connections: Vec::new(),
         })
+    }
+
+    /// The connections the container's programs have attempted through its
+    /// filtered network ([`Sandbox::egress`](crate::Sandbox::egress)) and
+    /// its published ports, in order: a snapshot while it runs, the whole
+    /// log once it has ended.
+    pub fn connections(&self) -> Vec<crate::net::Connection> {
+        match &self.net {
+            Some(n) => n.engine.connections(),
+            None => self.connections.clone(),
+        }
+    }
+
+    /// The container's published ports ([`Sandbox::publish`](crate::Sandbox::publish))
+    /// while it runs: each host address listened on (with the port the
+    /// kernel picked where port 0 was asked for) and the container's port
+    /// it forwards to.
+    pub fn published(&self) -> Vec<(std::net::SocketAddr, u16)> {
+        self.net
+            .as_ref()
+            .map(|n| n.published.clone())
+            .unwrap_or_default()
     }
 
     /// The layer directory of the container's writable root, when its
@@ -420,6 +448,9 @@ impl Container {
         }
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.finish(crate::cgroup::FINISH_WAIT);
+        }
+        if let Some(net) = self.net.take() {
+            self.connections = net.engine.stop();
         }
         let s = Stopped { forced, init };
         self.ended = Some(s);

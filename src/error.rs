@@ -350,11 +350,22 @@ pub enum ParentOp {
     /// Telling the sandbox's first process that the caller has written its
     /// id maps (ranges, see [`crate::ids`]).
     IdMaps,
+    /// Starting the egress proxy of a filtered network or published ports
+    /// (receiving the sockets the sandbox opened, starting its thread).
+    StartEgressProxy,
+    /// Binding the host address of a published port
+    /// ([`Sandbox::publish`](crate::Sandbox::publish)).
+    Publish(std::net::SocketAddr),
 }
 
 impl fmt::Display for ParentOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let ParentOp::Publish(addr) = self {
+            return write!(f, "listen on {addr} for the published port");
+        }
         f.write_str(match self {
+            ParentOp::Publish(_) => "listen for a published port",
+            ParentOp::StartEgressProxy => "start the network policy's proxy",
             ParentOp::CreateReportChannel => "create the setup report channel",
             ParentOp::CreatePipe => "create a stdio pipe",
             ParentOp::OpenDevNull => "open /dev/null",
@@ -563,6 +574,20 @@ pub enum ConfigError {
         "invalid sys: a user namespace may mount /sys (sysfs) only for a network namespace of its own (add Namespaces::NET)"
     )]
     SysNeedsNetworkNamespace,
+    /// A filtered network ([`Sandbox::egress`](crate::Sandbox::egress),
+    /// [`Network::Filtered`](crate::Network::Filtered)) without a network
+    /// namespace: its only way out is the proxy because the namespace has
+    /// no other.
+    #[error(
+        "invalid egress: a filtered network needs a network namespace of its own (add Namespaces::NET)"
+    )]
+    FilteredNeedsNetworkNamespace,
+    /// [`Sandbox::publish`](crate::Sandbox::publish) without a network
+    /// namespace: the program's ports are then the host's already.
+    #[error(
+        "invalid publish: a published port forwards into a network namespace of the sandbox's own (add Namespaces::NET, or drop publish with the host network)"
+    )]
+    PublishNeedsNetworkNamespace,
     /// A [`Sandbox::stop_signal`](crate::Sandbox::stop_signal) that is not
     /// a signal number (1 to 64).
     #[error("invalid stop_signal {signal}: expected a signal number from 1 to 64")]

@@ -63,6 +63,21 @@ pub(crate) const EXEC_REQUEST_LEN: usize = 24;
 /// nanoseconds as a native-endian `u64` (0: kill at once).
 pub(crate) const REQUEST_STOP: u8 = b'T';
 
+/// On the network channel (see `crate::net`): the message, one byte, that
+/// carries a socket the supervisor opened in the sandbox's network
+/// namespace as `SCM_RIGHTS`, before `Running`, in the plan's order.
+pub(crate) const NET_SOCKET: u8 = b'N';
+
+/// A request on the network channel: two bytes, this one and 0 for an
+/// IPv4 or 1 for an IPv6 stream socket, created unbound and unconnected in
+/// the sandbox's network namespace. The answer is 8 bytes: [`NET_SOCKET`]
+/// and the socket as `SCM_RIGHTS`, or [`NET_FAILED`], three bytes of
+/// padding and the errno as a native-endian `i32`.
+pub(crate) const REQUEST_NET_SOCKET: u8 = b'n';
+
+/// The answer to a [`REQUEST_NET_SOCKET`] that failed.
+pub(crate) const NET_FAILED: u8 = b'F';
+
 /// Size of a stop request.
 pub(crate) const STOP_REQUEST_LEN: usize = 16;
 

@@ -71,17 +71,62 @@ impl Sandbox {
             Network::Isolated => {
                 self.cfg.namespaces.insert(Namespaces::NET);
                 self.cfg.net_filter = false;
+                self.cfg.egress = None;
             }
             Network::Host => {
                 self.cfg.namespaces.remove(Namespaces::NET);
                 self.cfg.net_filter = false;
+                self.cfg.egress = None;
             }
             #[cfg(all(feature = "seccomp", feature = "landlock"))]
             Network::Blocked => {
                 self.cfg.namespaces.remove(Namespaces::NET);
                 self.cfg.net_filter = true;
+                self.cfg.egress = None;
+            }
+            Network::Filtered => {
+                self.cfg.namespaces.insert(Namespaces::NET);
+                self.cfg.net_filter = false;
+                if self.cfg.egress.is_none() {
+                    self.cfg.egress = Some(crate::net::Egress::new());
+                }
             }
         }
+        self.changed()
+    }
+
+    /// A filtered network ([`Network::Filtered`]) under the egress policy
+    /// `policy`: the sandbox has a network namespace of its own whose only
+    /// way out is a proxy run by the caller's process, which checks each
+    /// connection against `policy` and logs it
+    /// ([`Outcome::connections`](crate::Outcome::connections)). See
+    /// [`Egress`](crate::net::Egress).
+    ///
+    /// Per policy, not per spawn: the rules are compiled once; each spawn
+    /// gets its own listeners and its own log.
+    pub fn egress(&mut self, policy: crate::net::Egress) -> &mut Self {
+        self.cfg.namespaces.insert(Namespaces::NET);
+        self.cfg.net_filter = false;
+        self.cfg.egress = Some(policy);
+        self.changed()
+    }
+
+    /// Publishes the sandbox's TCP port `sandbox_port` on the host address
+    /// `host` (port 0: one the kernel picks, see
+    /// [`Child::published`](crate::Child::published)): the caller listens
+    /// there and forwards each connection into the sandbox's network
+    /// namespace, to `127.0.0.1:sandbox_port` (a service listening on
+    /// loopback or on every address inside). For servers in sandboxes and
+    /// containers (a development server an agent started, a microservice).
+    ///
+    /// Needs a network namespace of the sandbox's own (isolated or
+    /// filtered; [`ConfigError::PublishNeedsNetworkNamespace`](crate::error::ConfigError::PublishNeedsNetworkNamespace)
+    /// otherwise). The host address is bound before the sandbox starts: one
+    /// in use fails the spawn with [`Error::Io`](crate::Error::Io) naming
+    /// it. Each connection is logged with
+    /// [`Via::Published`](crate::net::Via::Published).
+    pub fn publish(&mut self, host: std::net::SocketAddr, sandbox_port: u16) -> &mut Self {
+        self.cfg.publish.push((host, sandbox_port));
         self.changed()
     }
 

@@ -100,4 +100,11 @@ stages! {
     /// Mounting the sandbox's cgroup at `/sys/fs/cgroup`
     /// ([`Sandbox::mount_cgroup`](crate::Sandbox::mount_cgroup)).
     CgroupMount = 30 => "mounting the sandbox's cgroup at /sys/fs/cgroup",
+    /// Opening, in the sandbox's network namespace, a socket of its network
+    /// policy (the egress proxy's listeners, see
+    /// [`Sandbox::egress`](crate::Sandbox::egress)) and handing it to the
+    /// caller.
+    NetSocket = 31 => "opening the network policy's sockets in the sandbox",
+    /// Adding the sandbox resolver's address to the loopback interface.
+    ResolverAddress = 32 => "adding the resolver's address to the loopback interface",
 }

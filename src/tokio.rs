@@ -346,7 +346,7 @@ impl AsyncChild {
         let status = self.wait().await?;
         let outcome = self
             .outcome()
-            .copied()
+            .cloned()
             .ok_or_else(|| io::Error::other("the sandbox ended without an outcome"))?;
         Ok(Output {
             status,

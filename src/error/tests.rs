@@ -78,6 +78,8 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::StartInitNeedsPidNamespace => "StartInitNeedsPidNamespace",
         ConfigError::MountCgroupNeeds => "MountCgroupNeeds",
         ConfigError::SysNeedsNetworkNamespace => "SysNeedsNetworkNamespace",
+        ConfigError::FilteredNeedsNetworkNamespace => "FilteredNeedsNetworkNamespace",
+        ConfigError::PublishNeedsNetworkNamespace => "PublishNeedsNetworkNamespace",
         ConfigError::StopSignal { .. } => "StopSignal",
         #[cfg(feature = "seccomp")]
         ConfigError::Seccomp(_) => "Seccomp",
@@ -87,7 +89,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::SeccompNeedsNoNewPrivs => "SeccompNeedsNoNewPrivs",
     }
 }
-const CONFIG_VARIANTS: usize = 20 + 3 * cfg!(feature = "seccomp") as usize;
+const CONFIG_VARIANTS: usize = 22 + 3 * cfg!(feature = "seccomp") as usize;
 
 fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
     #[cfg_attr(not(feature = "seccomp"), allow(unused_mut))]
@@ -199,6 +201,14 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
         (
             ConfigError::SysNeedsNetworkNamespace,
             vec!["sys", "/sys", "Namespaces::NET"],
+        ),
+        (
+            ConfigError::FilteredNeedsNetworkNamespace,
+            vec!["egress", "network namespace", "Namespaces::NET"],
+        ),
+        (
+            ConfigError::PublishNeedsNetworkNamespace,
+            vec!["publish", "network namespace", "Namespaces::NET"],
         ),
         (
             ConfigError::StopSignal { signal: 99 },
@@ -565,6 +575,8 @@ fn detail_of_every_kind() {
         ParentOp::CreateLifeline,
         ParentOp::IdmapSystemView,
         ParentOp::IdMaps,
+        ParentOp::StartEgressProxy,
+        ParentOp::Publish(std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
     ] {
         let e = Error::Io {
             op,

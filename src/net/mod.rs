@@ -1,4 +1,45 @@
-//! The sandbox's network: [`Network`].
+//! The sandbox's network: [`Network`], and the filtered network's egress
+//! policy ([`Egress`]), its connection log ([`Connection`]) and published
+//! ports.
+
+pub(crate) mod engine;
+mod log;
+mod policy;
+
+pub use log::Connection;
+pub use policy::Egress;
+
+/// A sandbox's running engine, as its handle holds it.
+pub(crate) struct Running {
+    pub(crate) engine: engine::Engine,
+    /// The published ports: the host address listened on (the port the
+    /// kernel picked for port 0), and the sandbox's port.
+    pub(crate) published: Vec<(std::net::SocketAddr, u16)>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("published", &self.published)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What kind of socket the sandbox side opens for the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SocketKind {
+    /// A TCP socket, bound and listening.
+    Listen,
+    /// A UDP socket, bound.
+    Datagram,
+}
+
+/// A socket the sandbox side opens in the sandbox's network namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SocketSpec {
+    pub(crate) kind: SocketKind,
+    pub(crate) addr: std::net::SocketAddr,
+}
 
 /// How a sandbox reaches the network ([`Sandbox::network`](crate::Sandbox::network)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -34,4 +75,10 @@ pub enum Network {
     /// best-effort. The enforcement report says `network: filtered`.
     #[cfg(all(feature = "seccomp", feature = "landlock"))]
     Blocked,
+    /// A network namespace of the sandbox's own whose only way out is an
+    /// egress proxy that the caller's process runs, under the policy given
+    /// by [`Sandbox::egress`](crate::Sandbox::egress) (with none given, an
+    /// empty policy: nothing is reachable, every attempt is logged). See
+    /// [`Egress`] for how traffic leaves and what the program sees.
+    Filtered,
 }

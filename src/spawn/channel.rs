@@ -26,6 +26,10 @@ pub(super) struct Channel {
     /// supervisor sees them (-1: none).
     lifeline: RawFd,
     caller_pidfd: RawFd,
+    /// The network channel (a filtered network or published ports): the
+    /// caller's end, and the supervisor's until the clone has copied it.
+    pub(super) net: Option<OwnedFd>,
+    net_child: Option<OwnedFd>,
 }
 
 /// What the report channel said during setup.
@@ -44,7 +48,7 @@ impl Channel {
     /// Opens the report socket, and takes the lifeline when the sandbox is
     /// to die with the caller; every descriptor the supervisor gets lies
     /// above the program's descriptor targets.
-    pub(super) fn open(fds: &Fds, die_with_parent: bool) -> Result<Channel, Error> {
+    pub(super) fn open(fds: &Fds, die_with_parent: bool, net: bool) -> Result<Channel, Error> {
         let io_err = |e: nix::Error| Error::Io {
             op: ParentOp::CreateReportChannel,
             source: e.into(),
@@ -64,7 +68,20 @@ impl Channel {
             lifeline_dups: Vec::new(),
             lifeline: -1,
             caller_pidfd: -1,
+            net: None,
+            net_child: None,
         };
+        if net {
+            let (ours, theirs) = socket::socketpair(
+                socket::AddressFamily::Unix,
+                socket::SockType::SeqPacket,
+                None,
+                socket::SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(io_err)?;
+            channel.net_child = Some(fds.above_targets(theirs)?);
+            channel.net = Some(ours);
+        }
         if die_with_parent {
             let l = crate::sys::lifeline::get().map_err(|e| Error::Io {
                 op: ParentOp::CreateLifeline,
@@ -113,14 +130,25 @@ impl Channel {
         self.caller_pidfd
     }
 
+    /// The supervisor's end of the network channel (-1: none).
+    pub(super) fn net_child_fd(&self) -> RawFd {
+        self.net_child.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+
     /// Every descriptor the supervisor holds besides the program's.
-    pub(super) fn held(&self) -> [RawFd; 3] {
-        [self.child_fd(), self.lifeline, self.caller_pidfd]
+    pub(super) fn held(&self) -> [RawFd; 4] {
+        [
+            self.child_fd(),
+            self.lifeline,
+            self.caller_pidfd,
+            self.net_child_fd(),
+        ]
     }
 
     /// Closes the supervisor's ends: call once the clone has copied them.
     pub(super) fn close_child_side(&mut self) {
         self.child = None;
+        self.net_child = None;
         self.lifeline_dups.clear();
     }
 

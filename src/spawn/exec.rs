@@ -91,6 +91,7 @@ pub(crate) fn exec(
         report_fd: -1,
         lifeline_fd: -1,
         caller_pidfd: -1,
+        net: None,
         namespace_flags: 0,
         pid_ns: ns.contains(Namespaces::PID),
         id_maps: None,

@@ -87,6 +87,11 @@ pub(super) fn plan<'c>(
         report_fd: parts.channel.child_fd(),
         lifeline_fd: parts.channel.lifeline_fd(),
         caller_pidfd: parts.channel.caller_pidfd(),
+        net: compiled.net.as_ref().map(|n| crate::zone::plan::NetPlan {
+            fd: parts.channel.net_child_fd(),
+            loopback_alias: n.loopback_alias,
+            sockets: &n.sockets,
+        }),
         // A program that is pid 1 makes the pid namespace itself.
         namespace_flags: if as_init {
             ns.supervisor_clone_flags() & !(libc::CLONE_NEWPID as u64)

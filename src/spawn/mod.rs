@@ -17,6 +17,7 @@ pub(crate) mod exec;
 mod fds;
 mod ids;
 mod lower;
+mod net;
 mod time_ns;
 
 pub use argv::BASE_ENV;
@@ -79,6 +80,7 @@ fn run(
         ),
     };
     child.inner.layers = layers;
+    child.inner.net = up.net.take();
     Ok(child)
 }
 
@@ -105,6 +107,8 @@ pub(crate) struct Up {
     pub(crate) pty: Option<std::os::fd::OwnedFd>,
     /// The locks on its layer directories (see `crate::layer`).
     pub(crate) layers: crate::layer::Held,
+    /// The engine of its filtered network or published ports.
+    pub(crate) net: Option<crate::net::Running>,
 }
 
 /// Starts a container of the policy `cfg`: a sandbox whose supervisor
@@ -190,6 +194,11 @@ fn sandbox(
     let (exec, search, cwd) = match &cmd {
         Some(cmd) => {
             let (mut exec, search) = argv::exec_plan(cfg, cmd, compiled.home())?;
+            // The proxy's address, for the programs that look for one
+            // (unless the command sets the variable itself).
+            for (key, value) in compiled.net.iter().flat_map(|n| &n.env) {
+                argv::default_env(&mut exec, key, value);
+            }
             if container_init {
                 // What a service manager looks for to know it runs in a
                 // container (and which).
@@ -203,7 +212,10 @@ fn sandbox(
     // Persistent upper layers: checked, made and locked for the sandbox's
     // life.
     let layers = crate::layer::prepare(&cfg.fs, ns.contains(Namespaces::USER))?;
-    let mut channel = Channel::open(fds, cfg.die_with_parent)?;
+    // A published port's host address is taken first: one in use fails
+    // the spawn before anything else exists.
+    let published = net::bind_published(cfg)?;
+    let mut channel = Channel::open(fds, cfg.die_with_parent, compiled.net.is_some())?;
     let use_clone3 = crate::probe::clone3();
     // The static part of the root filesystem, built once per policy; it
     // needs clone3 for CLONE_PARENT with a pidfd. Not with ranges: the
@@ -291,6 +303,12 @@ fn sandbox(
             });
         }
     };
+    // The supervisor sent its network sockets before `Running`; should
+    // the engine not start, dropping `launched` ends the sandbox.
+    let net = match (&compiled.net, channel.net.take()) {
+        (Some(n), Some(chan)) => Some(net::start(n, chan, published)?),
+        _ => None,
+    };
     let enforcement = lower::enforcement(cfg, compiled, &identity, &cg, &launched);
     let cgroup_fds = (plan.cgroup_fd, plan.cgroup_procs_fd);
     let fallback_rlimits = plan.fallback_rlimits.clone();
@@ -309,5 +327,6 @@ fn sandbox(
         fallback_rlimits,
         pty,
         layers,
+        net,
     })
 }

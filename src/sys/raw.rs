@@ -915,6 +915,169 @@ pub fn loopback_up() -> SysResult {
     }
 }
 
+/// A socket address built by the parent (`sockaddr_in` or `sockaddr_in6`)
+/// for a socket the zone creates.
+#[derive(Clone, Copy)]
+pub struct SockAddr {
+    storage: libc::sockaddr_in6,
+    len: u32,
+    family: c_int,
+}
+
+impl SockAddr {
+    /// The address `addr`.
+    pub fn new(addr: core::net::SocketAddr) -> SockAddr {
+        // SAFETY: an all-zero sockaddr_in6 is valid plain data.
+        let mut storage: libc::sockaddr_in6 = unsafe { core::mem::zeroed() };
+        match addr {
+            core::net::SocketAddr::V4(a) => {
+                let v4 = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                };
+                const _: () = assert!(
+                    core::mem::size_of::<libc::sockaddr_in>()
+                        <= core::mem::size_of::<libc::sockaddr_in6>()
+                );
+                // SAFETY: a sockaddr_in fits in a sockaddr_in6 (checked
+                // above); both are plain data and the write is unaligned-safe.
+                unsafe {
+                    core::ptr::write_unaligned((&mut storage as *mut libc::sockaddr_in6).cast(), v4)
+                };
+                SockAddr {
+                    storage,
+                    len: core::mem::size_of::<libc::sockaddr_in>() as u32,
+                    family: libc::AF_INET,
+                }
+            }
+            core::net::SocketAddr::V6(a) => {
+                storage.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                storage.sin6_port = a.port().to_be();
+                storage.sin6_addr.s6_addr = a.ip().octets();
+                storage.sin6_scope_id = a.scope_id();
+                SockAddr {
+                    storage,
+                    len: core::mem::size_of::<libc::sockaddr_in6>() as u32,
+                    family: libc::AF_INET6,
+                }
+            }
+        }
+    }
+
+    /// `AF_INET` or `AF_INET6`.
+    pub fn family(&self) -> c_int {
+        self.family
+    }
+}
+
+/// A new `SOCK_CLOEXEC` socket of `family` and `ty` (`SOCK_STREAM` or
+/// `SOCK_DGRAM`), in the calling process's network namespace (a socket
+/// keeps the namespace it was created in); bound to `bind` when given,
+/// with `SO_REUSEADDR`, and listening (backlog 128) when `listen`.
+pub fn open_socket(
+    family: c_int,
+    ty: c_int,
+    bind: Option<&SockAddr>,
+    listen: bool,
+) -> Result<Fd, Errno> {
+    // SAFETY: socket takes integer arguments.
+    let r = unsafe { sc!(libc::SYS_socket, family, ty | libc::SOCK_CLOEXEC, 0) };
+    // SAFETY: on success it returns a new descriptor.
+    let sock = unsafe { new_fd(r) }?;
+    if let Some(addr) = bind {
+        let one: c_int = 1;
+        // SAFETY: SO_REUSEADDR reads an int from a live location.
+        unsafe {
+            sc!(
+                libc::SYS_setsockopt,
+                sock.raw(),
+                libc::SOL_SOCKET,
+                libc::SO_REUSEADDR,
+                &one as *const c_int,
+                core::mem::size_of::<c_int>()
+            )
+        }?;
+        // SAFETY: the address is a live sockaddr of `len` bytes.
+        unsafe {
+            sc!(
+                libc::SYS_bind,
+                sock.raw(),
+                &addr.storage as *const libc::sockaddr_in6,
+                addr.len
+            )
+        }?;
+    }
+    if listen {
+        // SAFETY: listen takes integer arguments.
+        unsafe { sc!(libc::SYS_listen, sock.raw(), 128) }?;
+    }
+    Ok(sock)
+}
+
+/// Adds the IPv4 address `addr` (with its class's netmask: `/8` for
+/// 127.0.0.0/8) to the loopback interface, as the alias `lo:N` with `N`
+/// its last byte (`SIOCSIFADDR`). Needs `CAP_NET_ADMIN` over the network
+/// namespace.
+pub fn add_loopback_address(addr: [u8; 4]) -> SysResult {
+    // SAFETY: socket takes integer arguments.
+    let r = unsafe {
+        sc!(
+            libc::SYS_socket,
+            libc::AF_INET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            0
+        )
+    };
+    // SAFETY: on success it returns a new descriptor.
+    let sock = unsafe { new_fd(r) }?;
+    // SAFETY: an all-zero ifreq is valid plain data.
+    let mut req: libc::ifreq = unsafe { core::mem::zeroed() };
+    let last = addr[3];
+    let name = [
+        b'l',
+        b'o',
+        b':',
+        b'0' + last / 100,
+        b'0' + last / 10 % 10,
+        b'0' + last % 10,
+    ];
+    for (d, s) in req.ifr_name.iter_mut().zip(name.iter()) {
+        *d = *s as libc::c_char;
+    }
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(addr),
+        },
+        sin_zero: [0; 8],
+    };
+    const _: () = assert!(
+        core::mem::size_of::<libc::sockaddr_in>() <= core::mem::size_of::<libc::sockaddr>()
+    );
+    // SAFETY: a sockaddr_in fits in the union's sockaddr member (checked
+    // above); both are plain data.
+    unsafe {
+        core::ptr::write_unaligned(
+            (&mut req.ifr_ifru.ifru_addr as *mut libc::sockaddr).cast(),
+            sin,
+        )
+    };
+    // SAFETY: SIOCSIFADDR reads a live ifreq.
+    unsafe {
+        sc!(
+            libc::SYS_ioctl,
+            sock.raw(),
+            libc::SIOCSIFADDR,
+            &req as *const libc::ifreq
+        )
+    }
+}
+
 /// Whether `fd` is an open descriptor (`fcntl(F_GETFD)` succeeds).
 pub fn is_open(fd: c_int) -> bool {
     // SAFETY: F_GETFD only reads the descriptor's flags.

@@ -43,7 +43,7 @@ use crate::sys::raw::{self, Errno};
 pub(crate) const MAX_EXECS: usize = 128;
 
 /// Fixed descriptors at the start of the poll set.
-const FIXED: usize = 4;
+const FIXED: usize = 5;
 
 /// What the container's supervisor keeps of its start plan (which the
 /// caller frees once the container runs).
@@ -52,6 +52,9 @@ struct Ctx {
     control: c_int,
     lifeline_fd: c_int,
     caller_pidfd: c_int,
+    /// The network channel (-1: none): requests for sockets in the
+    /// container's network namespace.
+    net_fd: c_int,
     pid_ns: bool,
     cgroup_fd: c_int,
     cgroup_procs_fd: c_int,
@@ -113,6 +116,7 @@ pub(super) fn serve(plan: &ChildPlan<'_>) -> c_int {
         control: plan.report_fd,
         lifeline_fd: plan.lifeline_fd,
         caller_pidfd: plan.caller_pidfd,
+        net_fd: plan.net.as_ref().map_or(-1, |n| n.fd),
         pid_ns: plan.pid_ns,
         cgroup_fd: plan.cgroup_fd,
         cgroup_procs_fd: plan.cgroup_procs_fd,
@@ -138,6 +142,7 @@ pub(super) fn serve(plan: &ChildPlan<'_>) -> c_int {
         ctx.cgroup_kill_fd,
         ctx.cgroup_fd,
         ctx.cgroup_procs_fd,
+        ctx.net_fd,
     ];
     keep.sort_unstable();
     close_all_except(&keep);
@@ -148,13 +153,20 @@ pub(super) fn serve(plan: &ChildPlan<'_>) -> c_int {
     };
     let mut slots = [FREE; MAX_EXECS];
     let sfd = signals.raw();
+    let mut net_open = ctx.net_fd >= 0;
     loop {
         let mut fds = [libc::pollfd {
             fd: -1,
             events: libc::POLLIN,
             revents: 0,
         }; FIXED + MAX_EXECS];
-        let fixed = [sfd, ctx.lifeline_fd, ctx.caller_pidfd, ctx.control];
+        let fixed = [
+            sfd,
+            ctx.lifeline_fd,
+            ctx.caller_pidfd,
+            ctx.control,
+            if net_open { ctx.net_fd } else { -1 },
+        ];
         for (p, fd) in fds.iter_mut().zip(fixed) {
             p.fd = fd;
         }
@@ -196,6 +208,9 @@ pub(super) fn serve(plan: &ChildPlan<'_>) -> c_int {
             fds.get(2).map_or(0, |p| p.revents),
             fds.get(3).map_or(0, |p| p.revents),
         ];
+        if fds.get(4).is_some_and(|p| p.revents != 0) {
+            net_open = super::net::serve_request(ctx.net_fd);
+        }
         if pipe_p != 0 || caller_p != 0 {
             // The caller is gone: so is the container.
             kill_everything(&ctx);

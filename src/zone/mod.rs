@@ -36,6 +36,7 @@ pub(crate) mod container;
 #[cfg(feature = "landlock")]
 pub(crate) mod landlock;
 pub(crate) mod launch;
+mod net;
 pub(crate) mod plan;
 pub(crate) mod program;
 pub(crate) mod rootfs;

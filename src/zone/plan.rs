@@ -83,6 +83,26 @@ pub(crate) struct PtyPlan {
     pub(crate) send_to: Cell<c_int>,
 }
 
+/// A socket the supervisor opens in the sandbox's network namespace
+/// before the program runs, and hands to the caller (see `crate::net`).
+pub(crate) struct NetSocket {
+    /// `SOCK_STREAM` or `SOCK_DGRAM`.
+    pub(crate) ty: c_int,
+    pub(crate) addr: crate::sys::raw::SockAddr,
+    pub(crate) listen: bool,
+}
+
+/// The network policy's part of the plan.
+pub(crate) struct NetPlan<'a> {
+    /// The supervisor's end of the network channel: it sends the sockets
+    /// below on it, then serves requests for more (published ports).
+    pub(crate) fd: c_int,
+    /// An address added to the loopback interface (the sandbox's
+    /// resolver's), when set.
+    pub(crate) loopback_alias: Option<[u8; 4]>,
+    pub(crate) sockets: &'a [NetSocket],
+}
+
 /// What the program process executes.
 #[derive(Default)]
 pub(crate) struct ExecPlan {
@@ -102,6 +122,9 @@ pub(crate) struct ChildPlan<'a> {
     /// its pipe and its pidfd (-1: none).
     pub(crate) lifeline_fd: c_int,
     pub(crate) caller_pidfd: c_int,
+    /// The network policy's channel and sockets (a filtered network or
+    /// published ports).
+    pub(crate) net: Option<NetPlan<'a>>,
 
     // Supervisor.
     /// The supervisor's namespace flags (`CLONE_NEW*`, no time or cgroup

@@ -66,6 +66,7 @@ fn supervisor(plan: &ChildPlan<'_>) -> c_int {
         report_fd: plan.report_fd,
         lifeline_fd: plan.lifeline_fd,
         caller_pidfd: plan.caller_pidfd,
+        net_fd: plan.net.as_ref().map_or(-1, |n| n.fd),
         program,
         pid_ns: plan.pid_ns,
         cgroup_kill_fd: plan.cgroup_kill_fd,
@@ -139,6 +140,9 @@ fn supervisor_setup(plan: &ChildPlan<'_>) -> Step {
         // and its client in one sandbox could not reach each other.
         raw::loopback_up().at(Stage::Loopback, 0)?;
     }
+    if let Some(net) = &plan.net {
+        super::net::open_sockets(net)?;
+    }
     if let Some(h) = &plan.hostname {
         raw::sethostname(h).at(Stage::Hostname, 0)?;
     }
@@ -210,6 +214,9 @@ struct InitCtx {
     report_fd: c_int,
     lifeline_fd: c_int,
     caller_pidfd: c_int,
+    /// The network channel (-1: none), on which the caller asks for
+    /// sockets in the sandbox's network namespace.
+    net_fd: c_int,
     program: i32,
     pid_ns: bool,
     cgroup_kill_fd: c_int,
@@ -381,6 +388,7 @@ fn init_loop(ctx: InitCtx) -> c_int {
         ctx.lifeline_fd,
         ctx.caller_pidfd,
         ctx.cgroup_kill_fd,
+        ctx.net_fd,
     ];
     keep.sort_unstable();
     close_all_except(&keep);
@@ -403,6 +411,7 @@ fn init_loop(ctx: InitCtx) -> c_int {
     // The caller's end of the report channel carries requests; once the
     // caller closes it (a detached Child), it is no longer watched.
     let mut control_open = true;
+    let mut net_open = ctx.net_fd >= 0;
     let sfd = signals.raw();
     loop {
         // poll ignores entries with a negative fd.
@@ -429,6 +438,11 @@ fn init_loop(ctx: InitCtx) -> c_int {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                fd: if net_open { ctx.net_fd } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         let mut ts = libc::timespec {
             tv_sec: 0,
@@ -452,7 +466,10 @@ fn init_loop(ctx: InitCtx) -> c_int {
                 return 2;
             }
         }
-        let [sig_pfd, pipe_pfd, caller_pfd, control_pfd] = fds;
+        let [sig_pfd, pipe_pfd, caller_pfd, control_pfd, net_pfd] = fds;
+        if net_pfd.revents != 0 {
+            net_open = super::net::serve_request(ctx.net_fd);
+        }
         if pipe_pfd.revents != 0 || caller_pfd.revents != 0 {
             // The caller is gone: so is the sandbox.
             abandon(&ctx, &mut tally);
