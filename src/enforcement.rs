@@ -117,6 +117,10 @@ pub struct Enforcement {
     /// unix socket scope rather than by a network namespace
     /// ([`Network::Blocked`](crate::Network::Blocked)).
     pub net_filter: bool,
+    /// The network is filtered by an egress policy
+    /// ([`Sandbox::egress`](crate::Sandbox::egress)): a network namespace
+    /// of its own whose only way out is the caller's proxy.
+    pub egress: bool,
 }
 
 impl fmt::Display for Enforcement {
@@ -140,13 +144,16 @@ impl fmt::Display for Enforcement {
             let scoped = false;
             write!(
                 f,
-                "; network: filtered (seccomp: sockets other than AF_UNIX denied; {})",
+                "; network: blocked (seccomp: sockets other than AF_UNIX denied; {})",
                 if scoped {
                     "Landlock: host abstract unix sockets unreachable"
                 } else {
                     "not enforced: host abstract unix sockets reachable"
                 }
             )?;
+        }
+        if self.egress {
+            f.write_str("; network: filtered (own namespace; the egress policy's proxy is its only way out)")?;
         }
         if let Some(u) = self.uid {
             write!(f, "; uid {} -> {}", u.inside, u.outside)?;
@@ -253,6 +260,7 @@ mod tests {
             #[cfg(feature = "seccomp")]
             seccomp: None,
             net_filter: false,
+            egress: false,
         };
         let text = e.to_string();
         assert!(

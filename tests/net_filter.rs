@@ -162,7 +162,7 @@ fn the_report_says_how_the_network_is_denied() {
         let text = e.to_string();
         assert!(
             text.contains(
-                "network: filtered (seccomp: sockets other than AF_UNIX denied; Landlock: host abstract unix sockets unreachable)"
+                "network: blocked (seccomp: sockets other than AF_UNIX denied; Landlock: host abstract unix sockets unreachable)"
             ),
             "{text}"
         );

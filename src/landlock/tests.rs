@@ -463,6 +463,7 @@ fn enforcement_display_says_whether_the_mirror_holds() {
         #[cfg(feature = "seccomp")]
         seccomp: None,
         net_filter: false,
+        egress: false,
     };
     let text = e.to_string();
     assert!(

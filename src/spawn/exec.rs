@@ -57,7 +57,10 @@ pub(crate) fn exec(
 ) -> Result<Child, Error> {
     let cfg = t.cfg;
     let ns = cfg.namespaces;
-    let (exec, search) = argv::exec_plan(cfg, cmd, t.compiled.home())?;
+    let (mut exec, search) = argv::exec_plan(cfg, cmd, t.compiled.home())?;
+    for (key, value) in t.compiled.net.iter().flat_map(|n| &n.env) {
+        argv::default_env(&mut exec, key, value);
+    }
     let cwd = argv::working_dir(cmd, ns.contains(Namespaces::MOUNT))?;
     super::check_pty(cfg, cmd)?;
     let mut fds = Fds::plan(cmd, &default_out, &default_in)?;

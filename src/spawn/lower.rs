@@ -186,5 +186,6 @@ pub(super) fn enforcement(
             .as_ref()
             .map(|p| p.filter().report().clone()),
         net_filter: cfg.net_filter,
+        egress: compiled.net.as_ref().is_some_and(|n| n.egress.is_some()),
     }
 }
