@@ -145,7 +145,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         stderr.read_to_string(&mut diagnostics)?;
     }
     child.wait()?;
-    let outcome = *child.outcome().expect("waited for");
+    let outcome = child.outcome().expect("waited for").clone();
     print_outcome("compile", &outcome);
     if !diagnostics.is_empty() {
         eprint!("{diagnostics}");

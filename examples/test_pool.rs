@@ -165,7 +165,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = child.wait().await;
             Report {
                 name,
-                outcome: child.outcome().copied(),
+                outcome: child.outcome().cloned(),
                 output: String::from_utf8_lossy(&output).into_owned(),
                 enforced,
                 approximated,
@@ -188,7 +188,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let (mut passed, mut failed, mut timed_out, mut oom) = (0, 0, 0, 0);
     for r in &reports {
-        let Some(o) = r.outcome else {
+        let Some(o) = &r.outcome else {
             println!("{:<14} unknown", r.name);
             failed += 1;
             continue;
@@ -213,7 +213,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // The output of what did not pass, as a test harness shows it.
     for r in &reports {
-        let ok = matches!(r.outcome.map(|o| o.verdict), Some(Verdict::Exited(0)));
+        let ok = matches!(r.outcome.as_ref().map(|o| o.verdict), Some(Verdict::Exited(0)));
         if !ok && !r.output.is_empty() {
             println!("--- {} output:\n{}", r.name, r.output.trim_end());
         }

@@ -108,7 +108,7 @@ fn two_hundred_concurrent_sandboxes_on_a_current_thread_runtime() {
                     stdin.write_all(b"go\n").await.unwrap();
                     drop(stdin);
                     let status = child.wait().await.unwrap();
-                    (i, status, child.outcome().copied())
+                    (i, status, child.outcome().cloned())
                 });
             }
             let mut max_threads = 0;

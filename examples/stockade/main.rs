@@ -419,15 +419,15 @@ fn run(opts: &args::Options) -> ExitCode {
     };
     drop(relay);
     drop(raw);
-    let outcome = child.outcome().copied();
-    let verdict = outcome.map(|o| o.verdict);
+    let outcome = child.outcome().cloned();
+    let verdict = outcome.as_ref().map(|o| o.verdict);
 
     if opts.json {
         let mut j = json::Object::new();
         j.str("status", verdict.map_or("exited", |v| v.name()));
         j.opt_num("code", status.code().map(|c| c as u64));
         j.opt_num("signal", status.signal().map(|s| s as u64));
-        let usage = outcome.and_then(|o| o.usage);
+        let usage = outcome.as_ref().and_then(|o| o.usage);
         let wall = usage.map_or_else(|| start.elapsed(), |u| u.wall_time);
         j.num("wall_ms", wall.as_millis() as u64);
         j.opt_num("cpu_ms", usage.map(|u| u.cpu_time().as_millis() as u64));
