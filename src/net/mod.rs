@@ -6,8 +6,8 @@ pub(crate) mod engine;
 mod log;
 mod policy;
 
-pub use log::Connection;
-pub use policy::Egress;
+pub use log::{Connection, Denial, EgressVerdict, Via};
+pub use policy::{Egress, Hosts, Request, Resolve};
 
 /// A sandbox's running engine, as its handle holds it.
 pub(crate) struct Running {
@@ -72,7 +72,7 @@ pub enum Network {
     /// namespace). Needs the seccomp filter on (a configuration error
     /// otherwise) and a kernel with Landlock ABI 6, which is a hard
     /// requirement unless the Landlock policy's scope compatibility is
-    /// best-effort. The enforcement report says `network: filtered`.
+    /// best-effort. The enforcement report says `network: blocked`.
     #[cfg(all(feature = "seccomp", feature = "landlock"))]
     Blocked,
     /// A network namespace of the sandbox's own whose only way out is an
