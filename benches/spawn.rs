@@ -7,6 +7,7 @@
 //! cargo bench --bench spawn -- features     # parts of the default policy
 //! cargo bench --bench spawn -- pty          # terminals (interleaved runner)
 //! cargo bench --bench spawn -- writable-root  # writable roots (interleaved runner)
+//! cargo bench --bench spawn -- egress     # the filtered network (interleaved runner)
 //! ```
 //!
 //! Every figure is a criterion median measured in the same run as the
@@ -773,7 +774,121 @@ fn pty_interleaved() {
     );
 }
 
+/// The filtered network, by the interleaved runner: a one-shot spawn of
+/// `/bin/true` with the default (isolated) network against a filtered one
+/// (the same policy with an egress policy: per spawn, the listeners in the
+/// sandbox and the engine's thread) and one publishing a port; then one
+/// 1 GiB HTTP download by `curl` from a server on the host's loopback,
+/// through the proxy's CONNECT against directly (a sandbox sharing the
+/// host's network), in the same rounds.
+fn egress_interleaved() {
+    use std::io::{Read, Write};
+    const ROUNDS: usize = 300;
+    let isolated = Sandbox::new();
+    let mut filtered = Sandbox::new();
+    let mut policy = stockade::net::Egress::new();
+    let mut hosts = stockade::net::Hosts::new();
+    hosts.add("origin.test", std::net::Ipv4Addr::LOCALHOST.into());
+    policy
+        .resolver(hosts)
+        .allow("origin.test")
+        .allow_private("127.0.0.1");
+    filtered.egress(policy);
+    let mut published = Sandbox::new();
+    published.publish((std::net::Ipv4Addr::LOCALHOST, 0).into(), 8000);
+    let policies = [
+        ("isolated network (default)", &isolated),
+        ("filtered network (egress policy)", &filtered),
+        ("isolated network, one published port", &published),
+    ];
+    let m = interleave_policies(ROUNDS, policies.iter().map(|(_, sb)| *sb));
+    println!(
+        "\nthe filtered network ({ROUNDS} interleaved rounds, medians of one-shot spawns)\n"
+    );
+    println!("| policy | median | ratio |");
+    println!("|---|---|---|");
+    for (i, (name, _)) in policies.iter().enumerate() {
+        println!("| {name} | {} | {:.3}x isolated |", ms(m[i]), m[i] / m[0]);
+    }
+
+    let Some(curl) = ["/usr/bin/curl", "/bin/curl"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+    else {
+        eprintln!("curl not found: the throughput rows are left out");
+        return;
+    };
+    const SIZE: u64 = 1 << 30;
+    let server = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let port = server.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in server.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut head = [0u8; 4096];
+                let _ = conn.read(&mut head);
+                let _ = write!(
+                    conn,
+                    "HTTP/1.0 200 OK\r\nContent-Length: {SIZE}\r\nConnection: close\r\n\r\n"
+                );
+                let chunk = vec![b'x'; 256 << 10];
+                let mut left = SIZE;
+                while left > 0 {
+                    let n = left.min(chunk.len() as u64) as usize;
+                    if conn.write_all(&chunk[..n]).is_err() {
+                        return;
+                    }
+                    left -= n as u64;
+                }
+            });
+        }
+    });
+    let mut host = Sandbox::new();
+    host.network(stockade::Network::Host);
+    let fetch = |sb: &Sandbox, args: &[String]| {
+        let out = sb
+            .output(Command::new(curl).args(args))
+            .expect("spawn curl");
+        let size = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(size.trim(), SIZE.to_string(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let common = ["-sS", "-o", "/dev/null", "-w", "%{size_download}"].map(String::from);
+    let direct: Vec<String> = common
+        .iter()
+        .cloned()
+        .chain([format!("http://127.0.0.1:{port}/")])
+        .collect();
+    let proxied: Vec<String> = common
+        .iter()
+        .cloned()
+        .chain(["-p".into(), format!("http://origin.test:{port}/")])
+        .collect();
+    const TRANSFERS: usize = 7;
+    let mut rows: [Box<dyn FnMut()>; 2] = [
+        Box::new(|| fetch(&host, &direct)),
+        Box::new(|| fetch(&filtered, &proxied)),
+    ];
+    let mut refs: Vec<&mut dyn FnMut()> = rows.iter_mut().map(|r| &mut **r as _).collect();
+    let t = interleave(TRANSFERS, &mut refs);
+    let gib_s = |ns: f64| SIZE as f64 / ns;
+    println!("\none 1 GiB download by curl from the host's loopback ({TRANSFERS} interleaved rounds, medians)\n");
+    println!("| path | median | GB/s | ratio |");
+    println!("|---|---|---|---|");
+    println!("| direct (host network) | {} | {:.2} | 1.00x |", ms(t[0]), gib_s(t[0]));
+    println!(
+        "| through the proxy (CONNECT) | {} | {:.2} | {:.2}x direct throughput |",
+        ms(t[1]),
+        gib_s(t[1]),
+        t[0] / t[1]
+    );
+}
+
 fn main() {
+    // `cargo bench --bench spawn -- egress`: only the filtered network.
+    if std::env::args().skip(1).any(|a| a == "egress") {
+        egress_interleaved();
+        return;
+    }
     // `cargo bench --bench spawn -- containers`: only the container rows.
     if std::env::args().skip(1).any(|a| a == "containers") {
         containers_interleaved();
@@ -814,4 +929,5 @@ fn main() {
     features_interleaved();
     pty_interleaved();
     writable_root_interleaved();
+    egress_interleaved();
 }
