@@ -1557,6 +1557,402 @@ mod tests {
     }
 
     #[test]
+    fn net_modes_and_aliases() {
+        let o = p(&["sh"]).unwrap();
+        assert_eq!(o.net, None);
+        for (args, mode) in [
+            (&["--net", "none"][..], NetMode::Isolated),
+            (&["--net", "host"], NetMode::Host),
+            (&["--net", "filter"], NetMode::Filter),
+            (&["--net", "blocked"], NetMode::Blocked),
+            (&["--share-net"], NetMode::Host),
+            (&["--net-filter"], NetMode::Blocked),
+            // The same network twice, in any spelling, is no conflict.
+            (&["--share-net", "--net", "host"], NetMode::Host),
+            (&["--net", "blocked", "--net-filter"], NetMode::Blocked),
+            (&["--net", "none", "--net", "none"], NetMode::Isolated),
+        ] {
+            let mut a = args.to_vec();
+            a.push("sh");
+            let o = p(&a).unwrap();
+            assert_eq!(o.net, Some(mode), "{args:?}");
+            assert_eq!(o.program, "sh");
+        }
+        assert_eq!(
+            p(&["--net", "host", "sh"]).unwrap().net_option,
+            "--net host"
+        );
+        assert_eq!(p(&["--share-net", "sh"]).unwrap().net_option, "--share-net");
+        // After the program, it is the program's.
+        let o = p(&["sh", "--net", "host"]).unwrap();
+        assert_eq!((o.net, o.args.len()), (None, 2));
+        assert_eq!(
+            p(&["--net"]),
+            Err(ArgError::MissingValue { option: "--net" })
+        );
+        for bad in ["", "isolated", "Host", "filtered", "off"] {
+            let e = p(&["--net", bad, "sh"]).unwrap_err();
+            assert_eq!(
+                e,
+                ArgError::BadValue {
+                    option: "--net",
+                    value: bad.into(),
+                    expected: "\"none\", \"host\", \"filter\" or \"blocked\"",
+                },
+                "{bad}"
+            );
+            let m = e.to_string();
+            assert!(m.contains("--net") && m.contains("\"blocked\""), "{m}");
+        }
+    }
+
+    #[test]
+    fn conflicting_networks_name_both_options() {
+        for (args, first, second) in [
+            (
+                &["--share-net", "--net", "filter"][..],
+                "--share-net",
+                "--net filter",
+            ),
+            (
+                &["--net", "host", "--net-filter"],
+                "--net host",
+                "--net-filter",
+            ),
+            (
+                &["--net", "host", "--net", "none"],
+                "--net host",
+                "--net none",
+            ),
+            (
+                &["--net", "filter", "--net", "blocked"],
+                "--net filter",
+                "--net blocked",
+            ),
+            (
+                &["--share-net", "--net-filter"],
+                "--share-net",
+                "--net-filter",
+            ),
+            (
+                &["--net-filter", "--net", "none"],
+                "--net-filter",
+                "--net none",
+            ),
+        ] {
+            let mut a = args.to_vec();
+            a.push("sh");
+            let e = p(&a).unwrap_err();
+            assert_eq!(e, ArgError::Conflict { first, second }, "{args:?}");
+            let m = e.to_string();
+            assert!(m.contains(first) && m.contains(second), "{m}");
+            assert_eq!(m.lines().count(), 1, "{m}");
+        }
+    }
+
+    #[test]
+    fn egress_options_imply_and_need_the_filtered_network() {
+        let o = p(&[
+            "--allow-host",
+            "example.test",
+            "--allow-host",
+            "*.pkg.test:443",
+            "--deny-host",
+            "bad.pkg.test",
+            "--allow-private",
+            "10.0.0.0/8",
+            "--allow-private",
+            "127.0.0.1",
+            "--resolve",
+            "allowed.test=127.0.0.1",
+            "--resolve",
+            "six.test=::1",
+            "--resolve",
+            "br.test=[::1]",
+            "--max-connections",
+            "8",
+            "sh",
+        ])
+        .unwrap();
+        assert_eq!(o.net, Some(NetMode::Filter));
+        assert_eq!(o.net_option, "--allow-host");
+        assert_eq!(o.allow_hosts, ["example.test", "*.pkg.test:443"]);
+        assert_eq!(o.deny_hosts, ["bad.pkg.test"]);
+        assert_eq!(o.allow_private, ["10.0.0.0/8", "127.0.0.1"]);
+        let v6: IpAddr = "::1".parse().unwrap();
+        assert_eq!(
+            o.resolve,
+            [
+                ("allowed.test".to_owned(), IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                ("six.test".to_owned(), v6),
+                ("br.test".to_owned(), v6),
+            ]
+        );
+        assert_eq!(o.max_connections, Some(8));
+        // The last --max-connections wins.
+        let o = p(&["--max-connections", "2", "--max-connections", "3", "sh"]).unwrap();
+        assert_eq!(o.max_connections, Some(3));
+        // Each of them alone implies --net filter, and goes with it.
+        for (option, value) in [
+            ("--allow-host", "a.test"),
+            ("--deny-host", "a.test:80"),
+            ("--allow-private", "192.168.0.0/16"),
+            ("--resolve", "a.test=127.0.0.2"),
+            ("--max-connections", "1"),
+        ] {
+            let o = p(&[option, value, "sh"]).unwrap();
+            assert_eq!(o.net, Some(NetMode::Filter), "{option}");
+            for net in [&["--net", "filter"][..]] {
+                let before: Vec<&str> = net.iter().copied().chain([option, value, "sh"]).collect();
+                assert_eq!(p(&before).unwrap().net, Some(NetMode::Filter), "{option}");
+                let after: Vec<&str> = [option, value]
+                    .into_iter()
+                    .chain(net.iter().copied())
+                    .chain(["sh"])
+                    .collect();
+                assert_eq!(p(&after).unwrap().net, Some(NetMode::Filter), "{option}");
+            }
+            // With another network, before or after: refused, naming both.
+            for (net, named) in [
+                (&["--net", "host"][..], "--net host"),
+                (&["--net", "none"], "--net none"),
+                (&["--net", "blocked"], "--net blocked"),
+                (&["--share-net"], "--share-net"),
+                (&["--net-filter"], "--net-filter"),
+            ] {
+                for a in [
+                    net.iter()
+                        .copied()
+                        .chain([option, value, "sh"])
+                        .collect::<Vec<_>>(),
+                    [option, value]
+                        .into_iter()
+                        .chain(net.iter().copied())
+                        .chain(["sh"])
+                        .collect(),
+                ] {
+                    let e = p(&a).unwrap_err();
+                    assert_eq!(
+                        e,
+                        ArgError::WrongNetwork {
+                            option,
+                            net: named,
+                            needs: "the filtered network (--net filter)"
+                        },
+                        "{a:?}"
+                    );
+                    let m = e.to_string();
+                    assert!(m.contains(option) && m.contains(named), "{m}");
+                }
+            }
+            assert_eq!(p(&[option]), Err(ArgError::MissingValue { option }));
+        }
+    }
+
+    #[test]
+    fn malformed_egress_values_name_the_option() {
+        for (option, bad) in [
+            ("--allow-host", ""),
+            ("--deny-host", ""),
+            ("--allow-private", ""),
+            ("--resolve", "allowed.test"),
+            ("--resolve", "=127.0.0.1"),
+            ("--resolve", "allowed.test="),
+            ("--resolve", "allowed.test=localhost"),
+            ("--resolve", "allowed.test=1.2.3.999"),
+            ("--resolve", "allowed.test=[127.0.0.1]"),
+            ("--resolve", "allowed.test=::1]"),
+            ("--resolve", "allowed.test=127.0.0.1:80"),
+            ("--max-connections", "0"),
+            ("--max-connections", "-1"),
+            ("--max-connections", "many"),
+            ("--max-connections", ""),
+        ] {
+            let e = p(&[option, bad, "sh"]).unwrap_err();
+            match &e {
+                ArgError::BadValue {
+                    option: o, value, ..
+                } => {
+                    assert_eq!((*o, value.to_str()), (option, Some(bad)));
+                }
+                other => panic!("{option} {bad}: {other:?}"),
+            }
+            let m = e.to_string();
+            assert!(m.contains(option) && m.contains(&format!("{bad:?}")), "{m}");
+        }
+        // Not UTF-8.
+        let bad = OsString::from_vec(b"a\xff".to_vec());
+        for option in [
+            "--allow-host",
+            "--deny-host",
+            "--allow-private",
+            "--resolve",
+        ] {
+            let e = parse([option.into(), bad.clone(), "sh".into()]).unwrap_err();
+            assert!(
+                matches!(e, ArgError::BadValue { option: o, .. } if o == option),
+                "{option}: {e:?}"
+            );
+        }
+        // The rules themselves are the library's to check, at spawn.
+        let o = p(&["--allow-host", "no such:rule", "sh"]).unwrap();
+        assert_eq!(o.allow_hosts, ["no such:rule"]);
+    }
+
+    #[test]
+    fn publish_forms() {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let v6: IpAddr = "::1".parse().unwrap();
+        for (text, host, sandbox_port) in [
+            ("8080:80", SocketAddr::new(lo, 8080), 80),
+            ("0:80", SocketAddr::new(lo, 0), 80),
+            (
+                "127.0.0.2:8080:80",
+                SocketAddr::new([127, 0, 0, 2].into(), 8080),
+                80,
+            ),
+            (
+                "0.0.0.0:65535:65535",
+                SocketAddr::new([0, 0, 0, 0].into(), 65535),
+                65535,
+            ),
+            ("[::1]:8080:80", SocketAddr::new(v6, 8080), 80),
+            ("[::]:1:1", SocketAddr::new("::".parse().unwrap(), 1), 1),
+        ] {
+            let o = p(&["--publish", text, "sh"]).unwrap();
+            assert_eq!(o.publish, [(host, sandbox_port)], "{text}");
+            // Published ports alone choose no network.
+            assert_eq!(o.net, None, "{text}");
+        }
+        let o = p(&["--publish", "1:2", "--publish", "3:4", "sh"]).unwrap();
+        assert_eq!(o.publish.len(), 2);
+        for net in [
+            &["--net", "none"][..],
+            &["--net", "filter"],
+            &["--allow-host", "a.test"],
+        ] {
+            let a: Vec<&str> = net
+                .iter()
+                .copied()
+                .chain(["--publish", "1:2", "sh"])
+                .collect();
+            assert_eq!(p(&a).unwrap().publish.len(), 1, "{net:?}");
+        }
+        for (net, named) in [
+            (&["--net", "host"][..], "--net host"),
+            (&["--net", "blocked"], "--net blocked"),
+            (&["--share-net"], "--share-net"),
+            (&["--net-filter"], "--net-filter"),
+        ] {
+            for a in [
+                net.iter()
+                    .copied()
+                    .chain(["--publish", "1:2", "sh"])
+                    .collect::<Vec<_>>(),
+                ["--publish", "1:2"]
+                    .into_iter()
+                    .chain(net.iter().copied())
+                    .chain(["sh"])
+                    .collect(),
+            ] {
+                let e = p(&a).unwrap_err();
+                assert!(
+                    matches!(e, ArgError::WrongNetwork { option: "--publish", net: n, .. } if n == named),
+                    "{a:?}: {e:?}"
+                );
+                let m = e.to_string();
+                assert!(m.contains("--publish") && m.contains(named), "{m}");
+            }
+        }
+        for bad in [
+            "",
+            "80",
+            "8080:0",
+            "8080:",
+            ":80",
+            "8080:65536",
+            "65536:80",
+            "99999999999:80",
+            "-1:80",
+            "+8080:80",
+            "8080:+80",
+            "8080:80:",
+            "localhost:8080:80",
+            "1.2.3:8080:80",
+            "::1:8080:80",
+            "[::1]8080:80",
+            "[::1:8080:80",
+            "[127.0.0.1]:8080:80",
+            "[::1]:80",
+            "1:2:3:4",
+            "a:b",
+            " 8080:80",
+        ] {
+            let e = p(&["--publish", bad, "sh"]).unwrap_err();
+            match &e {
+                ArgError::BadValue {
+                    option: "--publish",
+                    value,
+                    ..
+                } => {
+                    assert_eq!(value.to_str(), Some(bad));
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+            let m = e.to_string();
+            assert!(
+                m.contains("--publish") && m.contains(&format!("{bad:?}")),
+                "{m}"
+            );
+        }
+        assert_eq!(
+            p(&["--publish"]),
+            Err(ArgError::MissingValue {
+                option: "--publish"
+            })
+        );
+    }
+
+    #[test]
+    fn containers_take_the_network_options() {
+        match inv(&[
+            "start",
+            "web",
+            "--allow-host",
+            "a.test",
+            "--publish",
+            "0:80",
+        ]) {
+            Ok(Invocation::Start(s)) => {
+                assert_eq!(s.options.net, Some(NetMode::Filter));
+                assert_eq!(s.options.allow_hosts, ["a.test"]);
+                assert_eq!(s.options.publish.len(), 1);
+                assert_eq!(s.policy, ["--allow-host", "a.test", "--publish", "0:80"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            inv(&["start", "web", "--share-net", "--net", "filter"]),
+            Err(ArgError::Conflict { .. })
+        ));
+        assert!(matches!(
+            inv(&["start", "web", "--net", "blocked", "--publish", "1:2"]),
+            Err(ArgError::WrongNetwork {
+                option: "--publish",
+                ..
+            })
+        ));
+        // Also without INIT: the checks run when the options end.
+        assert!(matches!(
+            inv(&["start", "web", "--net-filter", "--resolve", "a=127.0.0.1"]),
+            Err(ArgError::WrongNetwork {
+                option: "--resolve",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn policy_file_once() {
         let o = p(&["--hostname", "h", "--policy", "p.toml", "sh"]).unwrap();
         assert_eq!(o.policy, Some(PathBuf::from("p.toml")));
