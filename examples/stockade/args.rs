@@ -1702,15 +1702,12 @@ mod tests {
         ] {
             let o = p(&[option, value, "sh"]).unwrap();
             assert_eq!(o.net, Some(NetMode::Filter), "{option}");
-            for net in [&["--net", "filter"][..]] {
-                let before: Vec<&str> = net.iter().copied().chain([option, value, "sh"]).collect();
-                assert_eq!(p(&before).unwrap().net, Some(NetMode::Filter), "{option}");
-                let after: Vec<&str> = [option, value]
-                    .into_iter()
-                    .chain(net.iter().copied())
-                    .chain(["sh"])
-                    .collect();
-                assert_eq!(p(&after).unwrap().net, Some(NetMode::Filter), "{option}");
+            // With --net filter, before or after.
+            for a in [
+                ["--net", "filter", option, value, "sh"],
+                [option, value, "--net", "filter", "sh"],
+            ] {
+                assert_eq!(p(&a).unwrap().net, Some(NetMode::Filter), "{a:?}");
             }
             // With another network, before or after: refused, naming both.
             for (net, named) in [
