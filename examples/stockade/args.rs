@@ -300,7 +300,7 @@ environment.
   --share-net              same as --net host
   --net-filter             same as --net blocked
   --allow-host NAME[:PORT] egress: allow NAME (or *.SUFFIX), on any port or PORT
-  --deny-host NAME[:PORT]  egress: deny it, before any allow rule
+  --deny-host NAME[:PORT]  egress: deny NAME (or *.SUFFIX), on any port or PORT
   --allow-private CIDR     egress: allow private addresses in CIDR (10.0.0.0/8,
                            127.0.0.1), refused by default even for allowed names
   --resolve NAME=ADDR      egress: the proxy resolves NAME to ADDR; when any is
