@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,8 +17,27 @@ pub struct Options {
     pub help: bool,
     /// `--policy FILE`: the policy file the other options apply on top of.
     pub policy: Option<PathBuf>,
-    pub share_net: bool,
-    pub net_filter: bool,
+    /// `--net MODE` (or its aliases `--share-net`, `--net-filter`); an
+    /// egress option without it implies [`NetMode::Filter`]. `None`: the
+    /// policy file's network, or the library's default.
+    pub net: Option<NetMode>,
+    /// The option that chose `net` (`--net host`, `--share-net`), for
+    /// error messages.
+    pub net_option: &'static str,
+    /// `--allow-host NAME[:PORT]`: egress rules allowing destinations.
+    pub allow_hosts: Vec<String>,
+    /// `--deny-host NAME[:PORT]`: egress rules denying destinations.
+    pub deny_hosts: Vec<String>,
+    /// `--allow-private CIDR`: private addresses the proxy may connect to.
+    pub allow_private: Vec<String>,
+    /// `--resolve NAME=ADDR`: the proxy's static names (its only resolver
+    /// when any is given).
+    pub resolve: Vec<(String, IpAddr)>,
+    /// `--max-connections N`: the proxy's limit of connections at once.
+    pub max_connections: Option<usize>,
+    /// `--publish [HOST:]PORT:SANDBOX_PORT`: host addresses forwarded to
+    /// the sandbox's ports.
+    pub publish: Vec<(SocketAddr, u16)>,
     pub chdir: Option<PathBuf>,
     pub setenv: Vec<(OsString, OsString)>,
     pub unsetenv: Vec<OsString>,
@@ -83,6 +103,33 @@ pub enum SeccompMode {
     None,
 }
 
+/// The network asked for with `--net` (or its aliases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetMode {
+    /// `none`: a network namespace of the sandbox's own, loopback only.
+    Isolated,
+    /// `host` (`--share-net`): the host's network namespace.
+    Host,
+    /// `filter`: the sandbox's own namespace, out only through the egress
+    /// proxy.
+    Filter,
+    /// `blocked` (`--net-filter`): no namespace, sockets denied by seccomp
+    /// and Landlock.
+    Blocked,
+}
+
+impl NetMode {
+    /// The `--net` option that asks for it, as an error message names it.
+    pub fn option(self) -> &'static str {
+        match self {
+            NetMode::Isolated => "--net none",
+            NetMode::Host => "--net host",
+            NetMode::Filter => "--net filter",
+            NetMode::Blocked => "--net blocked",
+        }
+    }
+}
+
 /// A command line that cannot be understood.
 #[derive(Debug, PartialEq)]
 pub enum ArgError {
@@ -131,6 +178,17 @@ pub enum ArgError {
     NotATerminal { option: &'static str },
     /// An option only `start` applies, given to a one-shot program.
     OnlyForStart { option: &'static str },
+    /// Two options that ask for different networks.
+    Conflict {
+        first: &'static str,
+        second: &'static str,
+    },
+    /// An option that does not apply to the network asked for.
+    WrongNetwork {
+        option: &'static str,
+        net: &'static str,
+        needs: &'static str,
+    },
 }
 
 impl fmt::Display for ArgError {
@@ -151,6 +209,16 @@ impl fmt::Display for ArgError {
             }
             ArgError::Unknown { option } => {
                 write!(f, "unknown option {}", option.to_string_lossy())
+            }
+            ArgError::Conflict { first, second } => write!(
+                f,
+                "options {first} and {second} conflict: they ask for different networks"
+            ),
+            ArgError::WrongNetwork { option, net, needs } => {
+                write!(
+                    f,
+                    "option {option} cannot be used with {net}: it needs {needs}"
+                )
             }
             ArgError::BadValue {
                 option,
@@ -219,10 +287,33 @@ environment.
                            --tmpfs, --rlimit, ...) add to it, and any
                            --landlock-* option replaces the file's [landlock]
                            table. Given at most once.
-  --share-net              keep the host network namespace
-  --net-filter             deny networking with seccomp and Landlock instead of
-                           a network namespace (faster to spawn, isolates less:
-                           see Network::Blocked)
+  --net none|host|filter|blocked
+                           the network: none, a network namespace of the
+                           sandbox's own with loopback only (the default);
+                           host, the host's (alias --share-net); filter, the
+                           sandbox's own namespace whose only way out is an
+                           egress proxy run by stockade, under the rules
+                           below (none: nothing is reachable); blocked,
+                           sockets denied with seccomp and Landlock instead of
+                           a namespace (alias --net-filter; faster to spawn,
+                           isolates less: see Network::Blocked)
+  --share-net              same as --net host
+  --net-filter             same as --net blocked
+  --allow-host NAME[:PORT] egress: allow NAME (or *.SUFFIX), on any port or PORT
+  --deny-host NAME[:PORT]  egress: deny NAME (or *.SUFFIX), on any port or PORT
+  --allow-private CIDR     egress: allow private addresses in CIDR (10.0.0.0/8,
+                           127.0.0.1), refused by default even for allowed names
+  --resolve NAME=ADDR      egress: the proxy resolves NAME to ADDR; when any is
+                           given, these are its only names (no system resolver)
+  --max-connections N      egress: at most N connections at once
+                           (the egress options but the last are repeatable;
+                           they imply --net filter, and need it)
+  --publish [HOST:]PORT:SANDBOX_PORT
+                           forward HOST:PORT (HOST an IP address, 127.0.0.1 by
+                           default, IPv6 in brackets: [::1]:8080:80; PORT 0:
+                           one the kernel picks) to 127.0.0.1:SANDBOX_PORT in
+                           the sandbox's network namespace (repeatable; --net
+                           none or filter; --json lists the addresses)
   --hostname NAME          hostname inside the sandbox
   --as-pid-1               the program is pid 1 of the sandbox's pid namespace
   --uid N / --gid N        ids inside the sandbox (default: the caller's)
@@ -497,6 +588,126 @@ pub fn signal(option: &'static str, v: OsString) -> Result<i32, ArgError> {
     }
 }
 
+/// Records the network `mode` asked for by `option`, refusing one that
+/// another option asked differently.
+fn set_net(o: &mut Options, mode: NetMode, option: &'static str) -> Result<(), ArgError> {
+    match o.net {
+        Some(m) if m != mode => Err(ArgError::Conflict {
+            first: o.net_option,
+            second: option,
+        }),
+        Some(_) => Ok(()),
+        None => {
+            o.net = Some(mode);
+            o.net_option = option;
+            Ok(())
+        }
+    }
+}
+
+/// After the options: the egress options (the first is `egress_option`)
+/// imply a filtered network and need it; published ports need a network
+/// namespace of the sandbox's own.
+fn check_net(o: &mut Options, egress_option: Option<&'static str>) -> Result<(), ArgError> {
+    if let Some(option) = egress_option {
+        match o.net {
+            None => {
+                o.net = Some(NetMode::Filter);
+                o.net_option = option;
+            }
+            Some(NetMode::Filter) => {}
+            Some(_) => {
+                return Err(ArgError::WrongNetwork {
+                    option,
+                    net: o.net_option,
+                    needs: "the filtered network (--net filter)",
+                });
+            }
+        }
+    }
+    if !o.publish.is_empty() && matches!(o.net, Some(NetMode::Host | NetMode::Blocked)) {
+        return Err(ArgError::WrongNetwork {
+            option: "--publish",
+            net: o.net_option,
+            needs: "a network namespace of the sandbox's own (--net none or --net filter)",
+        });
+    }
+    Ok(())
+}
+
+/// The value of `option` as text, not empty.
+fn text(option: &'static str, v: OsString, expected: &'static str) -> Result<String, ArgError> {
+    match v.to_str() {
+        Some(t) if !t.is_empty() => Ok(t.to_owned()),
+        _ => Err(ArgError::BadValue {
+            option,
+            value: v,
+            expected,
+        }),
+    }
+}
+
+/// An IP address, an IPv6 one with or without brackets.
+fn ip(s: &str) -> Option<IpAddr> {
+    match s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        Some(v6) => v6.parse().ok().map(IpAddr::V6),
+        None => s.parse().ok(),
+    }
+}
+
+/// A port number: decimal digits only, at most 65535.
+fn port(s: &str) -> Option<u16> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `--resolve NAME=ADDR`.
+fn resolve(v: OsString) -> Result<(String, IpAddr), ArgError> {
+    let parsed = v.to_str().and_then(|t| {
+        let (name, addr) = t.split_once('=')?;
+        if name.is_empty() {
+            return None;
+        }
+        Some((name.to_owned(), ip(addr)?))
+    });
+    parsed.ok_or(ArgError::BadValue {
+        option: "--resolve",
+        value: v,
+        expected: "NAME=ADDR with an IP address ADDR (allowed.test=127.0.0.1)",
+    })
+}
+
+/// `--publish [HOST:]PORT:SANDBOX_PORT`: HOST an IP address (127.0.0.1 by
+/// default; IPv6 in brackets), PORT 0 to 65535, SANDBOX_PORT 1 to 65535.
+fn publish(v: OsString) -> Result<(SocketAddr, u16), ArgError> {
+    let parsed = v.to_str().and_then(|t| {
+        let (host, ports) = if let Some(rest) = t.strip_prefix('[') {
+            let (v6, rest) = rest.split_once(']')?;
+            (IpAddr::V6(v6.parse().ok()?), rest.strip_prefix(':')?)
+        } else {
+            match t.matches(':').count() {
+                1 => (IpAddr::V4(Ipv4Addr::LOCALHOST), t),
+                2 => {
+                    let (host, rest) = t.split_once(':')?;
+                    (IpAddr::V4(host.parse().ok()?), rest)
+                }
+                _ => return None,
+            }
+        };
+        let (host_port, sandbox_port) = ports.split_once(':')?;
+        let sandbox_port = port(sandbox_port).filter(|p| *p != 0)?;
+        Some((SocketAddr::new(host, port(host_port)?), sandbox_port))
+    });
+    parsed.ok_or(ArgError::BadValue {
+        option: "--publish",
+        value: v,
+        expected: "[HOST:]PORT:SANDBOX_PORT with an IP address HOST (IPv6 in brackets), \
+                   PORT 0 to 65535 and SANDBOX_PORT 1 to 65535",
+    })
+}
+
 /// Parses the arguments of the one-shot form, after the program name (the
 /// option parser's tests and fuzz target use it).
 #[allow(dead_code)]
@@ -511,6 +722,8 @@ fn parse_options(
     need_program: bool,
 ) -> Result<Options, ArgError> {
     let mut o = Options::default();
+    // The first egress option given, which implies --net filter.
+    let mut egress_option: Option<&'static str> = None;
     while let Some(a) = it.next() {
         let Some(s) = a.to_str() else {
             o.program = a;
@@ -535,8 +748,71 @@ fn parse_options(
                 }
                 o.policy = Some(val(it, "--policy")?.into());
             }
-            "--share-net" => o.share_net = true,
-            "--net-filter" => o.net_filter = true,
+            "--share-net" => set_net(&mut o, NetMode::Host, "--share-net")?,
+            "--net-filter" => set_net(&mut o, NetMode::Blocked, "--net-filter")?,
+            "--net" => {
+                let v = val(it, "--net")?;
+                let mode = match v.to_str() {
+                    Some("none") => NetMode::Isolated,
+                    Some("host") => NetMode::Host,
+                    Some("filter") => NetMode::Filter,
+                    Some("blocked") => NetMode::Blocked,
+                    _ => {
+                        return Err(ArgError::BadValue {
+                            option: "--net",
+                            value: v,
+                            expected: "\"none\", \"host\", \"filter\" or \"blocked\"",
+                        });
+                    }
+                };
+                set_net(&mut o, mode, mode.option())?;
+            }
+            "--allow-host" | "--deny-host" => {
+                let option = if s == "--allow-host" {
+                    "--allow-host"
+                } else {
+                    "--deny-host"
+                };
+                let rule = text(
+                    option,
+                    val(it, option)?,
+                    "NAME[:PORT], a host name or *.SUFFIX with an optional port",
+                )?;
+                egress_option.get_or_insert(option);
+                if option == "--allow-host" {
+                    o.allow_hosts.push(rule);
+                } else {
+                    o.deny_hosts.push(rule);
+                }
+            }
+            "--allow-private" => {
+                let cidr = text(
+                    "--allow-private",
+                    val(it, "--allow-private")?,
+                    "an address or CIDR block (10.0.0.0/8, 127.0.0.1)",
+                )?;
+                egress_option.get_or_insert("--allow-private");
+                o.allow_private.push(cidr);
+            }
+            "--resolve" => {
+                o.resolve.push(resolve(val(it, "--resolve")?)?);
+                egress_option.get_or_insert("--resolve");
+            }
+            "--max-connections" => {
+                let v = val(it, "--max-connections")?;
+                let n = v
+                    .to_str()
+                    .and_then(|t| t.parse::<usize>().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or(ArgError::BadValue {
+                        option: "--max-connections",
+                        value: v,
+                        expected: "a positive number",
+                    })?;
+                o.max_connections = Some(n);
+                egress_option.get_or_insert("--max-connections");
+            }
+            "--publish" => o.publish.push(publish(val(it, "--publish")?)?),
             "--inherit-env" => o.inherit_env = true,
             "--json" => o.json = true,
             "-t" | "--pty" => o.pty = true,
@@ -720,6 +996,7 @@ fn parse_options(
             }
         }
     }
+    check_net(&mut o, egress_option)?;
     if o.program.is_empty() {
         if need_program {
             return Err(ArgError::NoProgram);
@@ -1117,7 +1394,7 @@ mod tests {
         ]) {
             Ok(Invocation::Start(s)) => {
                 assert_eq!(s.name, "web");
-                assert!(s.options.share_net);
+                assert_eq!(s.options.net, Some(NetMode::Host));
                 assert_eq!(s.options.program, "sh");
                 assert_eq!(s.options.args, ["-c", "x"]);
                 assert_eq!(s.policy, ["--share-net", "--setenv", "A", "b"]);
@@ -1267,13 +1544,409 @@ mod tests {
     #[test]
     fn program_and_arguments() {
         let o = p(&["--share-net", "--", "sh", "-c", "echo hi"]).unwrap();
-        assert!(o.share_net);
-        assert!(p(&["--net-filter", "true"]).unwrap().net_filter);
+        assert_eq!(o.net, Some(NetMode::Host));
+        assert_eq!(
+            p(&["--net-filter", "true"]).unwrap().net,
+            Some(NetMode::Blocked)
+        );
         assert_eq!(o.program, "sh");
         assert_eq!(o.args, ["-c", "echo hi"]);
         let o = p(&["ls", "--share-net"]).unwrap();
         assert_eq!(o.program, "ls");
         assert_eq!(o.args, ["--share-net"]);
+    }
+
+    #[test]
+    fn net_modes_and_aliases() {
+        let o = p(&["sh"]).unwrap();
+        assert_eq!(o.net, None);
+        for (args, mode) in [
+            (&["--net", "none"][..], NetMode::Isolated),
+            (&["--net", "host"], NetMode::Host),
+            (&["--net", "filter"], NetMode::Filter),
+            (&["--net", "blocked"], NetMode::Blocked),
+            (&["--share-net"], NetMode::Host),
+            (&["--net-filter"], NetMode::Blocked),
+            // The same network twice, in any spelling, is no conflict.
+            (&["--share-net", "--net", "host"], NetMode::Host),
+            (&["--net", "blocked", "--net-filter"], NetMode::Blocked),
+            (&["--net", "none", "--net", "none"], NetMode::Isolated),
+        ] {
+            let mut a = args.to_vec();
+            a.push("sh");
+            let o = p(&a).unwrap();
+            assert_eq!(o.net, Some(mode), "{args:?}");
+            assert_eq!(o.program, "sh");
+        }
+        assert_eq!(
+            p(&["--net", "host", "sh"]).unwrap().net_option,
+            "--net host"
+        );
+        assert_eq!(p(&["--share-net", "sh"]).unwrap().net_option, "--share-net");
+        // After the program, it is the program's.
+        let o = p(&["sh", "--net", "host"]).unwrap();
+        assert_eq!((o.net, o.args.len()), (None, 2));
+        assert_eq!(
+            p(&["--net"]),
+            Err(ArgError::MissingValue { option: "--net" })
+        );
+        for bad in ["", "isolated", "Host", "filtered", "off"] {
+            let e = p(&["--net", bad, "sh"]).unwrap_err();
+            assert_eq!(
+                e,
+                ArgError::BadValue {
+                    option: "--net",
+                    value: bad.into(),
+                    expected: "\"none\", \"host\", \"filter\" or \"blocked\"",
+                },
+                "{bad}"
+            );
+            let m = e.to_string();
+            assert!(m.contains("--net") && m.contains("\"blocked\""), "{m}");
+        }
+    }
+
+    #[test]
+    fn conflicting_networks_name_both_options() {
+        for (args, first, second) in [
+            (
+                &["--share-net", "--net", "filter"][..],
+                "--share-net",
+                "--net filter",
+            ),
+            (
+                &["--net", "host", "--net-filter"],
+                "--net host",
+                "--net-filter",
+            ),
+            (
+                &["--net", "host", "--net", "none"],
+                "--net host",
+                "--net none",
+            ),
+            (
+                &["--net", "filter", "--net", "blocked"],
+                "--net filter",
+                "--net blocked",
+            ),
+            (
+                &["--share-net", "--net-filter"],
+                "--share-net",
+                "--net-filter",
+            ),
+            (
+                &["--net-filter", "--net", "none"],
+                "--net-filter",
+                "--net none",
+            ),
+        ] {
+            let mut a = args.to_vec();
+            a.push("sh");
+            let e = p(&a).unwrap_err();
+            assert_eq!(e, ArgError::Conflict { first, second }, "{args:?}");
+            let m = e.to_string();
+            assert!(m.contains(first) && m.contains(second), "{m}");
+            assert_eq!(m.lines().count(), 1, "{m}");
+        }
+    }
+
+    #[test]
+    fn egress_options_imply_and_need_the_filtered_network() {
+        let o = p(&[
+            "--allow-host",
+            "example.test",
+            "--allow-host",
+            "*.pkg.test:443",
+            "--deny-host",
+            "bad.pkg.test",
+            "--allow-private",
+            "10.0.0.0/8",
+            "--allow-private",
+            "127.0.0.1",
+            "--resolve",
+            "allowed.test=127.0.0.1",
+            "--resolve",
+            "six.test=::1",
+            "--resolve",
+            "br.test=[::1]",
+            "--max-connections",
+            "8",
+            "sh",
+        ])
+        .unwrap();
+        assert_eq!(o.net, Some(NetMode::Filter));
+        assert_eq!(o.net_option, "--allow-host");
+        assert_eq!(o.allow_hosts, ["example.test", "*.pkg.test:443"]);
+        assert_eq!(o.deny_hosts, ["bad.pkg.test"]);
+        assert_eq!(o.allow_private, ["10.0.0.0/8", "127.0.0.1"]);
+        let v6: IpAddr = "::1".parse().unwrap();
+        assert_eq!(
+            o.resolve,
+            [
+                ("allowed.test".to_owned(), IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                ("six.test".to_owned(), v6),
+                ("br.test".to_owned(), v6),
+            ]
+        );
+        assert_eq!(o.max_connections, Some(8));
+        // The last --max-connections wins.
+        let o = p(&["--max-connections", "2", "--max-connections", "3", "sh"]).unwrap();
+        assert_eq!(o.max_connections, Some(3));
+        // Each of them alone implies --net filter, and goes with it.
+        for (option, value) in [
+            ("--allow-host", "a.test"),
+            ("--deny-host", "a.test:80"),
+            ("--allow-private", "192.168.0.0/16"),
+            ("--resolve", "a.test=127.0.0.2"),
+            ("--max-connections", "1"),
+        ] {
+            let o = p(&[option, value, "sh"]).unwrap();
+            assert_eq!(o.net, Some(NetMode::Filter), "{option}");
+            // With --net filter, before or after.
+            for a in [
+                ["--net", "filter", option, value, "sh"],
+                [option, value, "--net", "filter", "sh"],
+            ] {
+                assert_eq!(p(&a).unwrap().net, Some(NetMode::Filter), "{a:?}");
+            }
+            // With another network, before or after: refused, naming both.
+            for (net, named) in [
+                (&["--net", "host"][..], "--net host"),
+                (&["--net", "none"], "--net none"),
+                (&["--net", "blocked"], "--net blocked"),
+                (&["--share-net"], "--share-net"),
+                (&["--net-filter"], "--net-filter"),
+            ] {
+                for a in [
+                    net.iter()
+                        .copied()
+                        .chain([option, value, "sh"])
+                        .collect::<Vec<_>>(),
+                    [option, value]
+                        .into_iter()
+                        .chain(net.iter().copied())
+                        .chain(["sh"])
+                        .collect(),
+                ] {
+                    let e = p(&a).unwrap_err();
+                    assert_eq!(
+                        e,
+                        ArgError::WrongNetwork {
+                            option,
+                            net: named,
+                            needs: "the filtered network (--net filter)"
+                        },
+                        "{a:?}"
+                    );
+                    let m = e.to_string();
+                    assert!(m.contains(option) && m.contains(named), "{m}");
+                }
+            }
+            assert_eq!(p(&[option]), Err(ArgError::MissingValue { option }));
+        }
+    }
+
+    #[test]
+    fn malformed_egress_values_name_the_option() {
+        for (option, bad) in [
+            ("--allow-host", ""),
+            ("--deny-host", ""),
+            ("--allow-private", ""),
+            ("--resolve", "allowed.test"),
+            ("--resolve", "=127.0.0.1"),
+            ("--resolve", "allowed.test="),
+            ("--resolve", "allowed.test=localhost"),
+            ("--resolve", "allowed.test=1.2.3.999"),
+            ("--resolve", "allowed.test=[127.0.0.1]"),
+            ("--resolve", "allowed.test=::1]"),
+            ("--resolve", "allowed.test=127.0.0.1:80"),
+            ("--max-connections", "0"),
+            ("--max-connections", "-1"),
+            ("--max-connections", "many"),
+            ("--max-connections", ""),
+        ] {
+            let e = p(&[option, bad, "sh"]).unwrap_err();
+            match &e {
+                ArgError::BadValue {
+                    option: o, value, ..
+                } => {
+                    assert_eq!((*o, value.to_str()), (option, Some(bad)));
+                }
+                other => panic!("{option} {bad}: {other:?}"),
+            }
+            let m = e.to_string();
+            assert!(m.contains(option) && m.contains(&format!("{bad:?}")), "{m}");
+        }
+        // Not UTF-8.
+        let bad = OsString::from_vec(b"a\xff".to_vec());
+        for option in [
+            "--allow-host",
+            "--deny-host",
+            "--allow-private",
+            "--resolve",
+        ] {
+            let e = parse([option.into(), bad.clone(), "sh".into()]).unwrap_err();
+            assert!(
+                matches!(e, ArgError::BadValue { option: o, .. } if o == option),
+                "{option}: {e:?}"
+            );
+        }
+        // The rules themselves are the library's to check, at spawn.
+        let o = p(&["--allow-host", "no such:rule", "sh"]).unwrap();
+        assert_eq!(o.allow_hosts, ["no such:rule"]);
+    }
+
+    #[test]
+    fn publish_forms() {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let v6: IpAddr = "::1".parse().unwrap();
+        for (text, host, sandbox_port) in [
+            ("8080:80", SocketAddr::new(lo, 8080), 80),
+            ("0:80", SocketAddr::new(lo, 0), 80),
+            (
+                "127.0.0.2:8080:80",
+                SocketAddr::new([127, 0, 0, 2].into(), 8080),
+                80,
+            ),
+            (
+                "0.0.0.0:65535:65535",
+                SocketAddr::new([0, 0, 0, 0].into(), 65535),
+                65535,
+            ),
+            ("[::1]:8080:80", SocketAddr::new(v6, 8080), 80),
+            ("[::]:1:1", SocketAddr::new("::".parse().unwrap(), 1), 1),
+        ] {
+            let o = p(&["--publish", text, "sh"]).unwrap();
+            assert_eq!(o.publish, [(host, sandbox_port)], "{text}");
+            // Published ports alone choose no network.
+            assert_eq!(o.net, None, "{text}");
+        }
+        let o = p(&["--publish", "1:2", "--publish", "3:4", "sh"]).unwrap();
+        assert_eq!(o.publish.len(), 2);
+        for net in [
+            &["--net", "none"][..],
+            &["--net", "filter"],
+            &["--allow-host", "a.test"],
+        ] {
+            let a: Vec<&str> = net
+                .iter()
+                .copied()
+                .chain(["--publish", "1:2", "sh"])
+                .collect();
+            assert_eq!(p(&a).unwrap().publish.len(), 1, "{net:?}");
+        }
+        for (net, named) in [
+            (&["--net", "host"][..], "--net host"),
+            (&["--net", "blocked"], "--net blocked"),
+            (&["--share-net"], "--share-net"),
+            (&["--net-filter"], "--net-filter"),
+        ] {
+            for a in [
+                net.iter()
+                    .copied()
+                    .chain(["--publish", "1:2", "sh"])
+                    .collect::<Vec<_>>(),
+                ["--publish", "1:2"]
+                    .into_iter()
+                    .chain(net.iter().copied())
+                    .chain(["sh"])
+                    .collect(),
+            ] {
+                let e = p(&a).unwrap_err();
+                assert!(
+                    matches!(e, ArgError::WrongNetwork { option: "--publish", net: n, .. } if n == named),
+                    "{a:?}: {e:?}"
+                );
+                let m = e.to_string();
+                assert!(m.contains("--publish") && m.contains(named), "{m}");
+            }
+        }
+        for bad in [
+            "",
+            "80",
+            "8080:0",
+            "8080:",
+            ":80",
+            "8080:65536",
+            "65536:80",
+            "99999999999:80",
+            "-1:80",
+            "+8080:80",
+            "8080:+80",
+            "8080:80:",
+            "localhost:8080:80",
+            "1.2.3:8080:80",
+            "::1:8080:80",
+            "[::1]8080:80",
+            "[::1:8080:80",
+            "[127.0.0.1]:8080:80",
+            "[::1]:80",
+            "1:2:3:4",
+            "a:b",
+            " 8080:80",
+        ] {
+            let e = p(&["--publish", bad, "sh"]).unwrap_err();
+            match &e {
+                ArgError::BadValue {
+                    option: "--publish",
+                    value,
+                    ..
+                } => {
+                    assert_eq!(value.to_str(), Some(bad));
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+            let m = e.to_string();
+            assert!(
+                m.contains("--publish") && m.contains(&format!("{bad:?}")),
+                "{m}"
+            );
+        }
+        assert_eq!(
+            p(&["--publish"]),
+            Err(ArgError::MissingValue {
+                option: "--publish"
+            })
+        );
+    }
+
+    #[test]
+    fn containers_take_the_network_options() {
+        match inv(&[
+            "start",
+            "web",
+            "--allow-host",
+            "a.test",
+            "--publish",
+            "0:80",
+        ]) {
+            Ok(Invocation::Start(s)) => {
+                assert_eq!(s.options.net, Some(NetMode::Filter));
+                assert_eq!(s.options.allow_hosts, ["a.test"]);
+                assert_eq!(s.options.publish.len(), 1);
+                assert_eq!(s.policy, ["--allow-host", "a.test", "--publish", "0:80"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            inv(&["start", "web", "--share-net", "--net", "filter"]),
+            Err(ArgError::Conflict { .. })
+        ));
+        assert!(matches!(
+            inv(&["start", "web", "--net", "blocked", "--publish", "1:2"]),
+            Err(ArgError::WrongNetwork {
+                option: "--publish",
+                ..
+            })
+        ));
+        // Also without INIT: the checks run when the options end.
+        assert!(matches!(
+            inv(&["start", "web", "--net-filter", "--resolve", "a=127.0.0.1"]),
+            Err(ArgError::WrongNetwork {
+                option: "--resolve",
+                ..
+            })
+        ));
     }
 
     #[test]

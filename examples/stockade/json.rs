@@ -135,6 +135,7 @@ pub fn enforcement(e: &Enforcement) -> String {
         .collect();
     j.raw("rlimit_fallbacks", &format!("[{}]", fallbacks.join(",")));
     j.bool("net_filter", e.net_filter);
+    j.bool("egress", e.egress);
     #[cfg(feature = "landlock")]
     {
         j.bool("landlock_mirrors_fs", e.landlock_mirrors_fs);
@@ -151,6 +152,92 @@ pub fn enforcement(e: &Enforcement) -> String {
     #[cfg(not(feature = "seccomp"))]
     j.raw("seccomp", "null");
     j.finish()
+}
+
+/// The published ports: `[{"host": "127.0.0.1:8080", "sandbox_port": 80}]`.
+pub fn published(p: &[(std::net::SocketAddr, u16)]) -> String {
+    let items: Vec<String> = p
+        .iter()
+        .map(|(host, port)| {
+            let mut j = Object::new();
+            j.str("host", &host.to_string());
+            j.num("sandbox_port", u64::from(*port));
+            j.finish()
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+/// The egress log: one object per connection the proxy saw.
+pub fn connections(log: &[stockade::net::Connection]) -> String {
+    let items: Vec<String> = log.iter().map(connection).collect();
+    format!("[{}]", items.join(","))
+}
+
+// The library's enums are non-exhaustive: a variant added later gets a
+// generic name rather than breaking the build.
+#[allow(unreachable_patterns)]
+fn connection(c: &stockade::net::Connection) -> String {
+    use stockade::net::{Denial, EgressVerdict, Via};
+    let mut j = Object::new();
+    let ms = c
+        .time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    j.num("time_ms", ms);
+    j.str(
+        "via",
+        match c.via {
+            Via::HttpConnect => "http_connect",
+            Via::HttpForward => "http_forward",
+            Via::Socks5 => "socks5",
+            Via::Transparent => "transparent",
+            Via::Dns => "dns",
+            Via::Published => "published",
+            _ => "other",
+        },
+    );
+    opt_str(&mut j, "host", c.host.as_deref());
+    j.num("port", u64::from(c.port));
+    opt_str(
+        &mut j,
+        "address",
+        c.address.map(|a| a.to_string()).as_deref(),
+    );
+    let (verdict, rule, denial) = match &c.verdict {
+        EgressVerdict::Allowed { rule } => ("allowed", Some(rule.as_str()), None),
+        EgressVerdict::Denied(d) => {
+            let (name, rule) = match d {
+                Denial::NoRule => ("no_rule", None),
+                Denial::DenyRule { rule } => ("deny_rule", Some(rule.as_str())),
+                Denial::Asked => ("asked", None),
+                Denial::PrivateAddress { .. } => ("private_address", None),
+                Denial::LiteralAddress => ("literal_address", None),
+                Denial::Unresolved => ("unresolved", None),
+                Denial::TooManyConnections => ("too_many_connections", None),
+                Denial::TooManyNames => ("too_many_names", None),
+                Denial::BadRequest => ("bad_request", None),
+                _ => ("other", None),
+            };
+            ("denied", rule, Some(name))
+        }
+        _ => ("other", None, None),
+    };
+    j.str("verdict", verdict);
+    opt_str(&mut j, "rule", rule);
+    opt_str(&mut j, "denial", denial);
+    opt_str(&mut j, "error", c.error.as_deref());
+    j.num("sent", c.sent);
+    j.num("received", c.received);
+    j.finish()
+}
+
+/// A string, or `null`.
+fn opt_str(j: &mut Object, k: &str, v: Option<&str>) {
+    match v {
+        Some(v) => j.str(k, v),
+        None => j.raw(k, "null"),
+    }
 }
 
 /// The seccomp report: profile, rule count, what the program allows and

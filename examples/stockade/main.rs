@@ -107,14 +107,29 @@ pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
     if opts.system {
         system(&mut sb);
     }
-    if opts.share_net {
-        sb.network(stockade::Network::Host);
+    match opts.net {
+        None => {}
+        Some(args::NetMode::Isolated) => {
+            sb.network(stockade::Network::Isolated);
+        }
+        Some(args::NetMode::Host) => {
+            sb.network(stockade::Network::Host);
+        }
+        Some(args::NetMode::Filter) => {
+            sb.egress(egress(opts));
+        }
+        Some(args::NetMode::Blocked) => {
+            #[cfg(all(feature = "seccomp", feature = "landlock"))]
+            sb.network(stockade::Network::Blocked);
+            #[cfg(not(all(feature = "seccomp", feature = "landlock")))]
+            return Err(format!(
+                "{} needs the seccomp and landlock features",
+                opts.net_option
+            ));
+        }
     }
-    if opts.net_filter {
-        #[cfg(all(feature = "seccomp", feature = "landlock"))]
-        sb.network(stockade::Network::Blocked);
-        #[cfg(not(all(feature = "seccomp", feature = "landlock")))]
-        return Err("--net-filter needs the seccomp and landlock features".to_owned());
+    for &(host, sandbox_port) in &opts.publish {
+        sb.publish(host, sandbox_port);
     }
     if let Some(h) = &opts.hostname {
         sb.hostname(h);
@@ -198,6 +213,34 @@ pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
     Ok(sb)
 }
 
+/// The egress policy of `--net filter`: the --allow-host, --deny-host,
+/// --allow-private, --resolve and --max-connections options (none: an
+/// empty policy, nothing reachable). The library checks the rules when the
+/// sandbox is spawned.
+fn egress(opts: &args::Options) -> stockade::net::Egress {
+    let mut e = stockade::net::Egress::new();
+    for rule in &opts.allow_hosts {
+        e.allow(rule.as_str());
+    }
+    for rule in &opts.deny_hosts {
+        e.deny(rule.as_str());
+    }
+    for cidr in &opts.allow_private {
+        e.allow_private(cidr.as_str());
+    }
+    if !opts.resolve.is_empty() {
+        let mut hosts = stockade::net::Hosts::new();
+        for (name, addr) in &opts.resolve {
+            hosts.add(name.as_str(), *addr);
+        }
+        e.resolver(hosts);
+    }
+    if let Some(n) = opts.max_connections {
+        e.max_connections(n);
+    }
+    e
+}
+
 /// The command the options ask for: the program, its arguments,
 /// environment changes and working directory.
 pub fn command(opts: &args::Options) -> Command {
@@ -236,7 +279,7 @@ pub fn setup_failure_message(e: &Error) -> String {
         Error::Config(stockade::error::ConfigError::SysNeedsNetworkNamespace)
     ) {
         // In the words of the command line.
-        return "stockade: --sys needs the sandbox's own network namespace: the kernel mounts sysfs only for a network namespace of the sandbox's user namespace (leave out --share-net and --net-filter)".to_owned();
+        return "stockade: --sys needs the sandbox's own network namespace: the kernel mounts sysfs only for a network namespace of the sandbox's user namespace (use --net none or --net filter, not --share-net or --net-filter)".to_owned();
     }
     let mut m = format!("stockade: {}", one_line(e));
     if matches!(e, Error::Ids(_)) {
@@ -319,6 +362,9 @@ fn run(opts: &args::Options) -> ExitCode {
             return ExitCode::from(code);
         }
     };
+
+    // The host addresses listened on (a port the kernel picked included).
+    let published = child.published();
 
     // With --pty: this terminal in raw mode, relayed to the program's.
     let mut relay = child
@@ -445,6 +491,11 @@ fn run(opts: &args::Options) -> ExitCode {
             }
         }
         j.raw("enforcement", &json::enforcement(child.enforcement()));
+        j.raw("published", &json::published(&published));
+        j.raw(
+            "connections",
+            &json::connections(outcome.as_ref().map_or(&[], |o| &o.connections)),
+        );
         eprintln!("{}", j.finish());
     }
     if let Some((sig, _)) = ending_by {

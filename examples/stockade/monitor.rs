@@ -221,6 +221,7 @@ pub fn main(s: Start) -> ExitCode {
         );
         j.str("state_dir", &dir.to_string_lossy());
         j.raw("enforcement", &json::enforcement(container.enforcement()));
+        j.raw("published", &json::published(&container.published()));
         j.finish()
     };
     let tmp = dir.join(".info.json");
