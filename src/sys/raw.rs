@@ -1059,14 +1059,10 @@ pub fn add_loopback_address(addr: [u8; 4]) -> SysResult {
     const _: () = assert!(
         core::mem::size_of::<libc::sockaddr_in>() <= core::mem::size_of::<libc::sockaddr>()
     );
+    let dst = (&raw mut req.ifr_ifru.ifru_addr).cast::<libc::sockaddr_in>();
     // SAFETY: a sockaddr_in fits in the union's sockaddr member (checked
-    // above); both are plain data.
-    unsafe {
-        core::ptr::write_unaligned(
-            (&mut req.ifr_ifru.ifru_addr as *mut libc::sockaddr).cast(),
-            sin,
-        )
-    };
+    // above), which `dst` points to; both are plain data.
+    unsafe { dst.write_unaligned(sin) };
     // SAFETY: SIOCSIFADDR reads a live ifreq.
     unsafe {
         sc!(
