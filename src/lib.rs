@@ -207,7 +207,7 @@ pub mod ids;
 pub mod landlock;
 pub mod layer;
 mod namespaces;
-mod net;
+pub mod net;
 #[cfg(feature = "serde")]
 pub mod policy;
 mod probe;
@@ -246,7 +246,7 @@ pub use enforcement::{Enforcement, NprocScope};
 pub use error::{Error, Result};
 pub use ids::IdRange;
 pub use namespaces::{IdMapping, Namespaces};
-pub use net::Network;
+pub use net::{Egress, Network};
 pub use rlimit::Rlimit;
 pub use sandbox::Sandbox;
 pub use spawn::BASE_ENV;

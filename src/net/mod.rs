@@ -1,4 +1,41 @@
-//! The sandbox's network: [`Network`].
+//! The sandbox's network: [`Network`], and the egress policy
+//! ([`Egress`]) of a sandbox whose only way out is a proxy the caller's
+//! process runs, with its log ([`Connection`]).
+
+// The engine and what only it uses are driven by the sandbox's spawn
+// code.
+#[allow(dead_code)]
+mod egress;
+#[allow(dead_code)]
+pub(crate) mod engine;
+pub mod log;
+pub mod policy;
+
+pub use log::{Connection, Denial, EgressVerdict, Via};
+pub use policy::{Egress, Hosts, Request, Resolve, RuleProblem, SystemResolver};
+
+/// What kind of socket the sandbox side creates in the sandbox's network
+/// namespace for the egress engine.
+#[allow(dead_code)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SocketKind {
+    /// A TCP listener: `SO_REUSEADDR`, bound, `listen(128)`.
+    Listen,
+    /// A bound UDP socket.
+    Datagram,
+    /// An unbound, unconnected TCP socket.
+    Stream,
+}
+
+/// A socket the sandbox side creates: its kind and address.
+#[allow(dead_code)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SocketSpec {
+    /// The kind.
+    pub(crate) kind: SocketKind,
+    /// The address it is bound to (unused for [`SocketKind::Stream`]).
+    pub(crate) addr: std::net::SocketAddr,
+}
 
 /// How a sandbox reaches the network ([`Sandbox::network`](crate::Sandbox::network)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
