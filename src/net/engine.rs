@@ -167,6 +167,9 @@ pub(crate) struct Shared {
     stop: OwnedFd,
     stopping: AtomicBool,
     log: Mutex<Vec<Connection>>,
+    /// Held while an attempt is logged and the callback told, so that the
+    /// callback sees attempts in the log's order.
+    recording: Mutex<()>,
     active: AtomicUsize,
     max_connections: usize,
     dns_inflight: AtomicUsize,
@@ -270,6 +273,7 @@ impl Shared {
     /// Logs an attempt that ended and tells the `on_connection` callback.
     pub(crate) fn record(&self, attempt: Attempt) {
         let conn = attempt.conn;
+        let _order = lock(&self.recording);
         lock(&self.log).push(conn.clone());
         if let Some(hook) = self.policy.as_ref().and_then(|p| p.on_connection.as_ref()) {
             let f = &hook.0;
@@ -533,6 +537,7 @@ impl Engine {
             stop,
             stopping: AtomicBool::new(false),
             log: Mutex::new(Vec::new()),
+            recording: Mutex::new(()),
             active: AtomicUsize::new(0),
             max_connections,
             dns_inflight: AtomicUsize::new(0),

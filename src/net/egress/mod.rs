@@ -6,3 +6,6 @@ pub(crate) mod http;
 pub(crate) mod relay;
 pub(crate) mod rules;
 pub(crate) mod socks;
+
+#[cfg(test)]
+mod tests;
