@@ -91,17 +91,33 @@ impl CompiledEgress {
     /// search domains (a short name would otherwise be asked for under each
     /// of the host's), short timeouts (the server answers locally).
     pub(crate) fn resolv_conf(&self) -> Vec<u8> {
-        format!("nameserver {}\noptions timeout:2 attempts:2 ndots:1\n", DNS_SERVER.ip()).into_bytes()
+        format!(
+            "nameserver {}\noptions timeout:2 attempts:2 ndots:1\n",
+            DNS_SERVER.ip()
+        )
+        .into_bytes()
     }
 
     /// The sockets the sandbox side creates in the sandbox's network
     /// namespace, in the order [`Engine::start`] takes them.
     pub(crate) fn listener_specs(&self) -> Vec<SocketSpec> {
         let mut v = vec![
-            SocketSpec { kind: SocketKind::Listen, addr: HTTP_PROXY },
-            SocketSpec { kind: SocketKind::Listen, addr: SOCKS_PROXY },
-            SocketSpec { kind: SocketKind::Datagram, addr: DNS_SERVER },
-            SocketSpec { kind: SocketKind::Listen, addr: DNS_SERVER },
+            SocketSpec {
+                kind: SocketKind::Listen,
+                addr: HTTP_PROXY,
+            },
+            SocketSpec {
+                kind: SocketKind::Listen,
+                addr: SOCKS_PROXY,
+            },
+            SocketSpec {
+                kind: SocketKind::Datagram,
+                addr: DNS_SERVER,
+            },
+            SocketSpec {
+                kind: SocketKind::Listen,
+                addr: DNS_SERVER,
+            },
         ];
         for &p in &self.transparent_ports {
             v.push(SocketSpec {
@@ -248,20 +264,29 @@ impl Shared {
 
     pub(crate) fn policy(&self) -> &CompiledEgress {
         // Only the proxies call this, and they run only with a policy.
-        self.policy.as_deref().expect("a proxy runs only with a policy")
+        self.policy
+            .as_deref()
+            .expect("a proxy runs only with a policy")
     }
 
     pub(crate) fn head_deadline(&self) -> Instant {
-        let t = self.policy.as_ref().map_or(HEAD_TIMEOUT, |p| p.head_timeout());
+        let t = self
+            .policy
+            .as_ref()
+            .map_or(HEAD_TIMEOUT, |p| p.head_timeout());
         Instant::now() + t
     }
 
     pub(crate) fn idle_timeout(&self) -> Duration {
-        self.policy.as_ref().map_or(DEFAULT_IDLE_TIMEOUT, |p| p.idle_timeout)
+        self.policy
+            .as_ref()
+            .map_or(DEFAULT_IDLE_TIMEOUT, |p| p.idle_timeout)
     }
 
     fn connect_timeout(&self) -> Duration {
-        self.policy.as_ref().map_or(DEFAULT_CONNECT_TIMEOUT, |p| p.connect_timeout)
+        self.policy
+            .as_ref()
+            .map_or(DEFAULT_CONNECT_TIMEOUT, |p| p.connect_timeout)
     }
 
     fn slot(self: &Arc<Self>) -> Option<Slot> {
@@ -286,7 +311,9 @@ impl Shared {
     pub(crate) fn decide(&self, host: &str, port: Option<u16>, via: Via) -> Result<String, Denial> {
         let p = self.policy();
         if let Some(d) = p.deny.iter().find(|d| d.matches(host, port, false)) {
-            return Err(Denial::DenyRule { rule: d.text.clone() });
+            return Err(Denial::DenyRule {
+                rule: d.text.clone(),
+            });
         }
         if let Some(a) = p.allow.iter().find(|a| a.matches(host, port, true)) {
             return Ok(a.text.clone());
@@ -316,7 +343,11 @@ impl Shared {
                 yes
             }
         };
-        if yes { Ok("ask".to_owned()) } else { Err(Denial::Asked) }
+        if yes {
+            Ok("ask".to_owned())
+        } else {
+            Err(Denial::Asked)
+        }
     }
 
     /// Resolves `host` and keeps the addresses the policy lets the proxy
@@ -352,7 +383,9 @@ impl Shared {
         let rule = self
             .decide(host, Some(port), via)
             .map_err(|d| OpenError::Denied(d, None))?;
-        let addrs = self.addresses(host).map_err(|(d, e)| OpenError::Denied(d, e))?;
+        let addrs = self
+            .addresses(host)
+            .map_err(|(d, e)| OpenError::Denied(d, e))?;
         let mut last = None;
         for ip in addrs {
             let addr = SocketAddr::new(ip, port);
@@ -371,13 +404,23 @@ impl Shared {
             Some((a, e)) => (Some(a), e),
             None => (None, io::Error::other("no address")),
         };
-        Err(OpenError::Failed { rule, address, error })
+        Err(OpenError::Failed {
+            rule,
+            address,
+            error,
+        })
     }
 
     /// Relays between `client` and `upstream`, counting into `attempt`.
     pub(crate) fn relay(&self, client: &TcpStream, upstream: &TcpStream, attempt: &mut Attempt) {
         let mut totals = relay::Totals::default();
-        relay::relay(client, upstream, self.stop_fd(), self.idle_timeout(), &mut totals);
+        relay::relay(
+            client,
+            upstream,
+            self.stop_fd(),
+            self.idle_timeout(),
+            &mut totals,
+        );
         attempt.conn.sent += totals.sent;
         attempt.conn.received += totals.received;
         if totals.error.is_some() {
@@ -392,7 +435,13 @@ impl Shared {
     }
 
     /// Logs a DNS outcome for `name` once per distinct outcome.
-    fn dns_log(&self, name: &str, verdict: EgressVerdict, address: Option<Ipv4Addr>, error: Option<String>) {
+    fn dns_log(
+        &self,
+        name: &str,
+        verdict: EgressVerdict,
+        address: Option<Ipv4Addr>,
+        error: Option<String>,
+    ) {
         let key = (name.to_owned(), format!("{verdict:?}"));
         if !lock(&self.dns_logged).insert(key) {
             return;
@@ -530,7 +579,9 @@ impl Engine {
         let stop = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
         let max_connections = policy
             .as_ref()
-            .map_or(crate::net::policy::DEFAULT_MAX_CONNECTIONS, |p| p.max_connections);
+            .map_or(crate::net::policy::DEFAULT_MAX_CONNECTIONS, |p| {
+                p.max_connections
+            });
         let shared = Arc::new(Shared {
             policy,
             factory,
@@ -570,7 +621,9 @@ impl Engine {
     }
 
     fn shutdown(&mut self) {
-        let Some(acceptor) = self.acceptor.take() else { return };
+        let Some(acceptor) = self.acceptor.take() else {
+            return;
+        };
         self.shared.stopping.store(true, Ordering::Release);
         let _ = rustix::io::write(&self.shared.stop, &1u64.to_ne_bytes());
         let _ = acceptor.join();
@@ -596,7 +649,10 @@ fn accept_loop(shared: &Arc<Shared>, tcp: Vec<(Role, TcpListener)>, udp: Option<
     let mut buf = vec![0u8; 4096];
     loop {
         let mut fds = vec![PollFd::new(shared.stop.as_fd(), PollFlags::POLLIN)];
-        fds.extend(tcp.iter().map(|(_, l)| PollFd::new(l.as_fd(), PollFlags::POLLIN)));
+        fds.extend(
+            tcp.iter()
+                .map(|(_, l)| PollFd::new(l.as_fd(), PollFlags::POLLIN)),
+        );
         if let Some(u) = &udp {
             fds.push(PollFd::new(u.as_fd(), PollFlags::POLLIN));
         }
@@ -686,7 +742,10 @@ fn accept_some(shared: &Arc<Shared>, role: &Role, l: &TcpListener) {
             }),
         };
         if let Err(e) = result {
-            refuse(Denial::TooManyConnections, Some(format!("failed to start a thread: {e}")));
+            refuse(
+                Denial::TooManyConnections,
+                Some(format!("failed to start a thread: {e}")),
+            );
         }
     }
 }
@@ -733,7 +792,9 @@ fn serve_dns_tcp(shared: &Arc<Shared>, s: TcpStream) {
         if relay::read_exact(&s, &mut msg, stop, deadline, "DNS query").is_err() {
             return;
         }
-        let Some(answer) = shared.dns_answer(&msg) else { return };
+        let Some(answer) = shared.dns_answer(&msg) else {
+            return;
+        };
         let mut out = (answer.len() as u16).to_be_bytes().to_vec();
         out.extend_from_slice(&answer);
         if relay::write_all(&s, &out, stop, deadline).is_err() {
@@ -775,7 +836,11 @@ fn serve_transparent(shared: &Arc<Shared>, client: TcpStream) {
 pub(crate) fn fail(a: &mut Attempt, e: OpenError) {
     match e {
         OpenError::Denied(d, error) => a.deny(d, error),
-        OpenError::Failed { rule, address, error } => {
+        OpenError::Failed {
+            rule,
+            address,
+            error,
+        } => {
             a.allow(rule);
             a.conn.address = address;
             a.conn.error = Some(format!("failed to connect: {error}"));

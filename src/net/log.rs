@@ -155,7 +155,9 @@ mod epoch_ms {
         s.serialize_u64(u64::try_from(ms).unwrap_or(u64::MAX))
     }
 
-    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<SystemTime, D::Error> {
         let ms = <u64 as serde::Deserialize>::deserialize(d)?;
         Ok(UNIX_EPOCH + Duration::from_millis(ms))
     }

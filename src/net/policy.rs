@@ -201,7 +201,10 @@ impl Egress {
         if max_connections == 0 {
             return Err(err("max_connections", "0", RuleProblem::Zero));
         }
-        let ports = self.transparent_ports.clone().unwrap_or_else(|| vec![80, 443]);
+        let ports = self
+            .transparent_ports
+            .clone()
+            .unwrap_or_else(|| vec![80, 443]);
         if ports.contains(&0) {
             return Err(err("transparent_ports", "0", RuleProblem::Zero));
         }
@@ -408,7 +411,11 @@ mod tests {
                 _ => e.allow_private(*rule),
             };
             match e.compile() {
-                Err(ConfigError::EgressRule { option: o, rule: r, problem: p }) => {
+                Err(ConfigError::EgressRule {
+                    option: o,
+                    rule: r,
+                    problem: p,
+                }) => {
                     assert_eq!((o, r.as_str(), p), (*option, *rule, *problem));
                 }
                 other => panic!("{rule}: {other:?}"),
@@ -422,12 +429,24 @@ mod tests {
         let e = Egress::new().max_connections(0).compile().err().unwrap();
         assert!(matches!(
             e,
-            ConfigError::EgressRule { option: "max_connections", problem: RuleProblem::Zero, .. }
+            ConfigError::EgressRule {
+                option: "max_connections",
+                problem: RuleProblem::Zero,
+                ..
+            }
         ));
-        let e = Egress::new().transparent_ports(&[443, 0]).compile().err().unwrap();
+        let e = Egress::new()
+            .transparent_ports(&[443, 0])
+            .compile()
+            .err()
+            .unwrap();
         assert!(matches!(
             e,
-            ConfigError::EgressRule { option: "transparent_ports", problem: RuleProblem::Zero, .. }
+            ConfigError::EgressRule {
+                option: "transparent_ports",
+                problem: RuleProblem::Zero,
+                ..
+            }
         ));
     }
 
@@ -449,7 +468,13 @@ mod tests {
     fn hosts_resolve_their_names_only() {
         let mut h = Hosts::new();
         h.add("A.test.", "127.0.0.1".parse().unwrap());
-        assert_eq!(h.resolve("a.test").unwrap(), vec!["127.0.0.1".parse::<IpAddr>().unwrap()]);
-        assert_eq!(h.resolve("b.test").unwrap_err().kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(
+            h.resolve("a.test").unwrap(),
+            vec!["127.0.0.1".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            h.resolve("b.test").unwrap_err().kind(),
+            std::io::ErrorKind::NotFound
+        );
     }
 }

@@ -170,7 +170,12 @@ pub(crate) fn read_answer(msg: &[u8]) -> (u16, u8, Vec<Ipv4Addr>) {
         let len = usize::from(u16::from_be_bytes([msg[at + 8], msg[at + 9]]));
         at += 10;
         if ty == TYPE_A && len == 4 {
-            addrs.push(Ipv4Addr::new(msg[at], msg[at + 1], msg[at + 2], msg[at + 3]));
+            addrs.push(Ipv4Addr::new(
+                msg[at],
+                msg[at + 1],
+                msg[at + 2],
+                msg[at + 3],
+            ));
         }
         at += len;
     }
@@ -184,10 +189,18 @@ mod tests {
     #[test]
     fn a_query_parses_and_is_answered() {
         let q = query(0x1234, "Allowed.Test", TYPE_A);
-        let Parsed::Query(parsed) = parse(&q) else { panic!() };
-        assert_eq!((parsed.name.as_str(), parsed.qtype), ("Allowed.Test", TYPE_A));
+        let Parsed::Query(parsed) = parse(&q) else {
+            panic!()
+        };
+        assert_eq!(
+            (parsed.name.as_str(), parsed.qtype),
+            ("Allowed.Test", TYPE_A)
+        );
         let a = answer(&parsed, NOERROR, Some((Ipv4Addr::new(127, 100, 0, 1), 60)));
-        assert_eq!(read_answer(&a), (0x1234, NOERROR, vec![Ipv4Addr::new(127, 100, 0, 1)]));
+        assert_eq!(
+            read_answer(&a),
+            (0x1234, NOERROR, vec![Ipv4Addr::new(127, 100, 0, 1)])
+        );
     }
 
     #[test]
@@ -209,7 +222,9 @@ mod tests {
         }
         let mut two = q.clone();
         two[5] = 2;
-        let Parsed::Reply(r) = parse(&two) else { panic!() };
+        let Parsed::Reply(r) = parse(&two) else {
+            panic!()
+        };
         assert_eq!(read_answer(&r).1, FORMERR);
         let mut resp = q.clone();
         resp[2] |= 0x80;

@@ -72,7 +72,9 @@ fn hop_by_hop(name: &[u8]) -> bool {
 
 /// Reads a request head (without its blank line).
 pub(crate) fn parse(head: &[u8]) -> Option<Target> {
-    let mut lines = head.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let line = std::str::from_utf8(lines.next()?).ok()?;
     let mut parts = line.split(' ');
     let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
@@ -84,7 +86,12 @@ pub(crate) fn parse(head: &[u8]) -> Option<Target> {
     }
     if method == "CONNECT" {
         let (host, port) = authority(target, None)?;
-        return Some(Target { via: Via::HttpConnect, host, port, head: None });
+        return Some(Target {
+            via: Via::HttpConnect,
+            host,
+            port,
+            head: None,
+        });
     }
     let scheme = target.get(..7)?;
     if !scheme.eq_ignore_ascii_case("http://") {
@@ -117,7 +124,12 @@ pub(crate) fn parse(head: &[u8]) -> Option<Target> {
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"Connection: close\r\n\r\n");
-    Some(Target { via: Via::HttpForward, host, port, head: Some(out) })
+    Some(Target {
+        via: Via::HttpForward,
+        host,
+        port,
+        head: Some(out),
+    })
 }
 
 fn response(status: &str, body: &str) -> Vec<u8> {
@@ -140,26 +152,54 @@ pub(crate) fn serve(shared: &Arc<Shared>, client: TcpStream) {
             break end;
         }
         if buf.len() > MAX_HEAD {
-            a.deny(Denial::BadRequest, Some("the request head is too long".into()));
-            let _ = relay::write_all(&client, &response("431 Request Header Fields Too Large", "request head too long"), stop, deadline);
+            a.deny(
+                Denial::BadRequest,
+                Some("the request head is too long".into()),
+            );
+            let _ = relay::write_all(
+                &client,
+                &response(
+                    "431 Request Header Fields Too Large",
+                    "request head too long",
+                ),
+                stop,
+                deadline,
+            );
             return shared.record(a);
         }
         match relay::read_some(&client, &mut chunk, stop, deadline, "request head") {
             Ok(0) => {
-                a.deny(Denial::BadRequest, Some("the client closed before a full request".into()));
+                a.deny(
+                    Denial::BadRequest,
+                    Some("the client closed before a full request".into()),
+                );
                 return shared.record(a);
             }
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) => {
-                a.deny(Denial::BadRequest, Some(format!("failed to read the request: {e}")));
+                a.deny(
+                    Denial::BadRequest,
+                    Some(format!("failed to read the request: {e}")),
+                );
                 return shared.record(a);
             }
         }
     };
     let rest = buf.split_off(end);
     let Some(target) = parse(&buf[..end - 2]) else {
-        a.deny(Denial::BadRequest, Some("the request is not a proxy request".into()));
-        let _ = relay::write_all(&client, &response("400 Bad Request", "not a proxy request this proxy serves (CONNECT, or a plain http:// URL)"), stop, deadline);
+        a.deny(
+            Denial::BadRequest,
+            Some("the request is not a proxy request".into()),
+        );
+        let _ = relay::write_all(
+            &client,
+            &response(
+                "400 Bad Request",
+                "not a proxy request this proxy serves (CONNECT, or a plain http:// URL)",
+            ),
+            stop,
+            deadline,
+        );
         return shared.record(a);
     };
     a.conn.via = target.via;
@@ -169,7 +209,12 @@ pub(crate) fn serve(shared: &Arc<Shared>, client: TcpStream) {
             crate::net::EgressVerdict::Denied(d) => d.to_string(),
             crate::net::EgressVerdict::Allowed { .. } => a.conn.error.clone().unwrap_or_default(),
         };
-        let _ = relay::write_all(&client, &response(status, &format!("stockade egress proxy: {reason}")), stop, deadline);
+        let _ = relay::write_all(
+            &client,
+            &response(status, &format!("stockade egress proxy: {reason}")),
+            stop,
+            deadline,
+        );
     };
     if is_literal(&target.host) {
         a.deny(Denial::LiteralAddress, None);
@@ -179,7 +224,10 @@ pub(crate) fn serve(shared: &Arc<Shared>, client: TcpStream) {
     let host = match normalize_name(&target.host) {
         Ok(h) => h,
         Err(p) => {
-            a.deny(Denial::BadRequest, Some(format!("invalid host {:?}: {p}", target.host)));
+            a.deny(
+                Denial::BadRequest,
+                Some(format!("invalid host {:?}: {p}", target.host)),
+            );
             refuse(&mut a, "400 Bad Request");
             return shared.record(a);
         }
@@ -205,8 +253,15 @@ pub(crate) fn serve(shared: &Arc<Shared>, client: TcpStream) {
     a.allow(rule);
     let deadline = shared.head_deadline();
     let started = match &target.head {
-        None => relay::write_all(&client, b"HTTP/1.1 200 Connection established\r\n\r\n", stop, deadline),
-        Some(head) => relay::write_all(&up, head, stop, deadline).map(|()| a.conn.sent += head.len() as u64),
+        None => relay::write_all(
+            &client,
+            b"HTTP/1.1 200 Connection established\r\n\r\n",
+            stop,
+            deadline,
+        ),
+        Some(head) => {
+            relay::write_all(&up, head, stop, deadline).map(|()| a.conn.sent += head.len() as u64)
+        }
     };
     let started = started.and_then(|()| {
         relay::write_all(&up, &rest, stop, deadline)?;
@@ -227,14 +282,20 @@ mod tests {
     #[test]
     fn requests_parse() {
         let t = parse(b"CONNECT allowed.test:443 HTTP/1.1\r\nHost: allowed.test:443\r\n").unwrap();
-        assert_eq!((t.via, t.host.as_str(), t.port, t.head), (Via::HttpConnect, "allowed.test", 443, None));
+        assert_eq!(
+            (t.via, t.host.as_str(), t.port, t.head),
+            (Via::HttpConnect, "allowed.test", 443, None)
+        );
         let t = parse(b"CONNECT [::1]:443 HTTP/1.1\r\n").unwrap();
         assert_eq!(t.host, "[::1]");
         let t = parse(
             b"GET http://Allowed.test:8080/a?b HTTP/1.1\r\nHost: allowed.test\r\nProxy-Connection: keep-alive\r\nProxy-Authorization: x\r\nAccept: */*\r\n",
         )
         .unwrap();
-        assert_eq!((t.via, t.host.as_str(), t.port), (Via::HttpForward, "Allowed.test", 8080));
+        assert_eq!(
+            (t.via, t.host.as_str(), t.port),
+            (Via::HttpForward, "Allowed.test", 8080)
+        );
         assert_eq!(
             String::from_utf8(t.head.unwrap()).unwrap(),
             "GET /a?b HTTP/1.1\r\nHost: allowed.test\r\nAccept: */*\r\nConnection: close\r\n\r\n"

@@ -35,7 +35,10 @@ pub(crate) fn wait(
     what: &str,
 ) -> io::Result<()> {
     loop {
-        let mut fds = [PollFd::new(stop, PollFlags::POLLIN), PollFd::new(fd, events)];
+        let mut fds = [
+            PollFd::new(stop, PollFlags::POLLIN),
+            PollFd::new(fd, events),
+        ];
         match poll(&mut fds, timeout_until(deadline)) {
             Ok(_) | Err(nix::Error::EINTR) => {}
             Err(e) => return Err(e.into()),
@@ -117,9 +120,17 @@ pub(crate) fn write_all(
 }
 
 /// Connects a new TCP socket to `addr` within `timeout`.
-pub(crate) fn connect(addr: SocketAddr, timeout: Duration, stop: BorrowedFd<'_>) -> io::Result<TcpStream> {
+pub(crate) fn connect(
+    addr: SocketAddr,
+    timeout: Duration,
+    stop: BorrowedFd<'_>,
+) -> io::Result<TcpStream> {
     use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
-    let family = if addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
+    let family = if addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
     let fd = socket(
         family,
         SockType::Stream,
@@ -146,7 +157,13 @@ pub(crate) fn connect_fd(
         Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) => {}
         Err(e) => return Err(e),
     }
-    wait(stream.as_fd(), PollFlags::POLLOUT, stop, deadline, "connect")?;
+    wait(
+        stream.as_fd(),
+        PollFlags::POLLOUT,
+        stop,
+        deadline,
+        "connect",
+    )?;
     match getsockopt(&stream, sockopt::SocketError)? {
         0 => Ok(stream),
         errno => Err(io::Error::from_raw_os_error(errno)),
@@ -156,7 +173,10 @@ pub(crate) fn connect_fd(
 /// `connect(2)` on a non-blocking socket.
 fn start_connect(s: &TcpStream, addr: SocketAddr) -> io::Result<()> {
     use nix::sys::socket::SockaddrStorage;
-    Ok(nix::sys::socket::connect(s.as_raw_fd(), &SockaddrStorage::from(addr))?)
+    Ok(nix::sys::socket::connect(
+        s.as_raw_fd(),
+        &SockaddrStorage::from(addr),
+    )?)
 }
 
 /// What a relay carried, and why it ended early if it did.
@@ -245,8 +265,16 @@ impl Pipe {
 
     /// What to poll for on the source and the destination.
     fn interest(&self) -> (PollFlags, PollFlags) {
-        let src = if !self.eof && !self.pending() { PollFlags::POLLIN } else { PollFlags::empty() };
-        let dst = if self.pending() { PollFlags::POLLOUT } else { PollFlags::empty() };
+        let src = if !self.eof && !self.pending() {
+            PollFlags::POLLIN
+        } else {
+            PollFlags::empty()
+        };
+        let dst = if self.pending() {
+            PollFlags::POLLOUT
+        } else {
+            PollFlags::empty()
+        };
         (src, dst)
     }
 }
@@ -345,7 +373,13 @@ mod tests {
         let stop_fd = stop.try_clone().unwrap();
         let t = thread::spawn(move || {
             let mut totals = Totals::default();
-            relay(&client_inner, &upstream_inner, stop_fd.as_fd(), Duration::from_secs(10), &mut totals);
+            relay(
+                &client_inner,
+                &upstream_inner,
+                stop_fd.as_fd(),
+                Duration::from_secs(10),
+                &mut totals,
+            );
             totals
         });
         // The client sends and half-closes; the far end reads to the end,
@@ -361,7 +395,10 @@ mod tests {
         (&client).read_to_end(&mut back).unwrap();
         assert_eq!(back, b"thanks");
         let totals = t.join().unwrap();
-        assert_eq!((totals.sent, totals.received, totals.error), (300_000, 6, None));
+        assert_eq!(
+            (totals.sent, totals.received, totals.error),
+            (300_000, 6, None)
+        );
     }
 
     #[test]
@@ -373,7 +410,13 @@ mod tests {
         upstream_inner.set_nonblocking(true).unwrap();
         let mut totals = Totals::default();
         let t0 = Instant::now();
-        relay(&client_inner, &upstream_inner, stop.as_fd(), Duration::from_millis(200), &mut totals);
+        relay(
+            &client_inner,
+            &upstream_inner,
+            stop.as_fd(),
+            Duration::from_millis(200),
+            &mut totals,
+        );
         assert!(t0.elapsed() >= Duration::from_millis(200));
         assert!(totals.error.unwrap().contains("idle"));
     }

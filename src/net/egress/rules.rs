@@ -257,7 +257,10 @@ mod tests {
         assert!(!r.wildcard);
         assert_eq!(r.port, None);
         let r = NameRule::parse("*.Example.com:443").unwrap();
-        assert_eq!((r.name.as_str(), r.wildcard, r.port), ("example.com", true, Some(443)));
+        assert_eq!(
+            (r.name.as_str(), r.wildcard, r.port),
+            ("example.com", true, Some(443))
+        );
         assert_eq!(r.text, "*.Example.com:443");
         assert!(NameRule::parse("a_b.example").is_ok());
     }
@@ -290,7 +293,11 @@ mod tests {
             ("a.com:1:2", RuleProblem::BadCharacter),
         ];
         for (text, problem) in cases {
-            assert_eq!(NameRule::parse(text).as_ref().err(), Some(problem), "{text:?}");
+            assert_eq!(
+                NameRule::parse(text).as_ref().err(),
+                Some(problem),
+                "{text:?}"
+            );
         }
     }
 
@@ -310,7 +317,15 @@ mod tests {
 
     #[test]
     fn literals_include_what_resolvers_read_as_numbers() {
-        for lit in ["1.2.3.4", "127.1", "0x7f.1", "::1", "[::1]", "2130706433", "1.2.3.4."] {
+        for lit in [
+            "1.2.3.4",
+            "127.1",
+            "0x7f.1",
+            "::1",
+            "[::1]",
+            "2130706433",
+            "1.2.3.4.",
+        ] {
             assert!(is_literal(lit), "{lit}");
         }
         for name in ["example.com", "a1.b2", "x.0xfoo.com"] {
@@ -330,8 +345,20 @@ mod tests {
         let c = Cidr::parse("fe80::/10").unwrap();
         assert!(c.contains("febf::1".parse().unwrap()));
         assert!(Cidr::parse("::1/128").is_ok());
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
-        for bad in ["10.0.0.0/33", "::/129", "10.0.0/8", "host/8", "10.0.0.0/", "10.0.0.0/x", ""] {
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        for bad in [
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0/8",
+            "host/8",
+            "10.0.0.0/",
+            "10.0.0.0/x",
+            "",
+        ] {
             assert_eq!(Cidr::parse(bad), Err(RuleProblem::Cidr), "{bad}");
         }
     }
@@ -339,16 +366,37 @@ mod tests {
     #[test]
     fn private_ranges_are_refused_unless_allowed() {
         for ip in [
-            "127.0.0.1", "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-            "100.64.0.1", "169.254.169.254", "0.0.0.0", "224.0.0.1", "255.255.255.255",
-            "::1", "::", "fe80::1", "fc00::1", "fd12::1", "ff02::1", "::ffff:127.0.0.1",
-            "64:ff9b::a00:1", "2002:a00:1::",
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "100.64.0.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "fd12::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:a00:1::",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert!(is_private(ip), "{ip}");
             assert!(!address_allowed(ip, &[]), "{ip}");
         }
-        for ip in ["93.184.216.34", "172.32.0.1", "100.128.0.1", "2606:4700::1", "8.8.8.8"] {
+        for ip in [
+            "93.184.216.34",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700::1",
+            "8.8.8.8",
+        ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert!(!is_private(ip), "{ip}");
         }

@@ -53,11 +53,16 @@ pub(crate) fn serve(shared: &Arc<Shared>, client: TcpStream) {
 
 /// The handshake: the upstream connection, `None` when refused (with the
 /// reply sent), or what went wrong reading the request.
-fn negotiate(shared: &Arc<Shared>, c: &TcpStream, a: &mut Attempt) -> Result<Option<TcpStream>, String> {
+fn negotiate(
+    shared: &Arc<Shared>,
+    c: &TcpStream,
+    a: &mut Attempt,
+) -> Result<Option<TcpStream>, String> {
     let stop = shared.stop_fd();
     let deadline = shared.head_deadline();
     let read = |buf: &mut [u8]| {
-        relay::read_exact(c, buf, stop, deadline, "SOCKS request").map_err(|e| format!("failed to read the SOCKS request: {e}"))
+        relay::read_exact(c, buf, stop, deadline, "SOCKS request")
+            .map_err(|e| format!("failed to read the SOCKS request: {e}"))
     };
     let send = |msg: &[u8]| {
         let _ = relay::write_all(c, msg, stop, deadline);
@@ -107,14 +112,23 @@ fn negotiate(shared: &Arc<Shared>, c: &TcpStream, a: &mut Attempt) -> Result<Opt
         }
         other => {
             send(&reply(ATYP, None));
-            a.deny(Denial::BadRequest, Some(format!("unknown address type {other}")));
+            a.deny(
+                Denial::BadRequest,
+                Some(format!("unknown address type {other}")),
+            );
             return Ok(None);
         }
     };
     if req[1] != 1 {
         send(&reply(COMMAND, None));
         a.conn.host = Some(host);
-        a.deny(Denial::BadRequest, Some(format!("unsupported SOCKS command {} (only CONNECT)", req[1])));
+        a.deny(
+            Denial::BadRequest,
+            Some(format!(
+                "unsupported SOCKS command {} (only CONNECT)",
+                req[1]
+            )),
+        );
         return Ok(None);
     }
     if is_literal(&host) {
@@ -126,7 +140,10 @@ fn negotiate(shared: &Arc<Shared>, c: &TcpStream, a: &mut Attempt) -> Result<Opt
     let host = match normalize_name(&host) {
         Ok(h) => h,
         Err(p) => {
-            a.deny(Denial::BadRequest, Some(format!("invalid host {host:?}: {p}")));
+            a.deny(
+                Denial::BadRequest,
+                Some(format!("invalid host {host:?}: {p}")),
+            );
             send(&reply(NOT_ALLOWED, None));
             return Ok(None);
         }
@@ -153,9 +170,8 @@ fn negotiate(shared: &Arc<Shared>, c: &TcpStream, a: &mut Attempt) -> Result<Opt
                 OpenError::Failed { error, .. } => match error.kind() {
                     std::io::ErrorKind::ConnectionRefused => REFUSED,
                     std::io::ErrorKind::TimedOut => TTL_EXPIRED,
-                    std::io::ErrorKind::HostUnreachable | std::io::ErrorKind::NetworkUnreachable => {
-                        HOST_UNREACHABLE
-                    }
+                    std::io::ErrorKind::HostUnreachable
+                    | std::io::ErrorKind::NetworkUnreachable => HOST_UNREACHABLE,
                     _ => FAILURE,
                 },
             };

@@ -102,8 +102,17 @@ struct HostSockets;
 impl SocketFactory for HostSockets {
     fn stream_socket(&self, v6: bool) -> io::Result<OwnedFd> {
         use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
-        let family = if v6 { AddressFamily::Inet6 } else { AddressFamily::Inet };
-        Ok(socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?)
+        let family = if v6 {
+            AddressFamily::Inet6
+        } else {
+            AddressFamily::Inet
+        };
+        Ok(socket(
+            family,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )?)
     }
 }
 
@@ -233,7 +242,10 @@ fn connect_to_an_allowed_name_relays_both_ways_and_logs_the_bytes() {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
     let back = echo_through(s, &data);
-    assert_eq!(back, data, "the half-close reached the origin and its answer came back");
+    assert_eq!(
+        back, data,
+        "the half-close reached the origin and its answer came back"
+    );
     let log = h.stop();
     assert_eq!(log.len(), 1, "{log:?}");
     let c = &log[0];
@@ -256,23 +268,48 @@ fn connect_refusals_say_why() {
     let mut h = Harness::start(&egress, &[]);
     let dead = closed_port();
     let cases: Vec<(String, &str, Option<Denial>)> = vec![
-        (format!("denied.test:{port}"), "403", Some(Denial::DenyRule { rule: "denied.test".into() })),
+        (
+            format!("denied.test:{port}"),
+            "403",
+            Some(Denial::DenyRule {
+                rule: "denied.test".into(),
+            }),
+        ),
         (format!("nothing.test:{port}"), "403", Some(Denial::NoRule)),
-        (format!("127.0.0.1:{port}"), "403", Some(Denial::LiteralAddress)),
+        (
+            format!("127.0.0.1:{port}"),
+            "403",
+            Some(Denial::LiteralAddress),
+        ),
         (format!("[::1]:{port}"), "403", Some(Denial::LiteralAddress)),
-        (format!("unknown.test:{port}"), "502", Some(Denial::Unresolved)),
+        (
+            format!("unknown.test:{port}"),
+            "502",
+            Some(Denial::Unresolved),
+        ),
         (
             format!("metadata.test:{port}"),
             "403",
-            Some(Denial::PrivateAddress { address: "169.254.169.254".parse().unwrap() }),
+            Some(Denial::PrivateAddress {
+                address: "169.254.169.254".parse().unwrap(),
+            }),
         ),
-        (format!("n7.test:{port}"), "403", Some(Denial::DenyRule { rule: "n7.test".into() })),
+        (
+            format!("n7.test:{port}"),
+            "403",
+            Some(Denial::DenyRule {
+                rule: "n7.test".into(),
+            }),
+        ),
         (format!("allowed.test:{dead}"), "502", None),
         ("bad..name:80".to_owned(), "400", Some(Denial::BadRequest)),
     ];
     for (target, status, _) in &cases {
         let (mut s, head) = http_connect(&h, target);
-        assert!(head.starts_with(&format!("HTTP/1.1 {status}")), "{target}: {head}");
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status}")),
+            "{target}: {head}"
+        );
         let mut body = String::new();
         s.read_to_string(&mut body).unwrap();
         assert!(body.contains("stockade egress proxy"), "{target}: {body}");
@@ -285,7 +322,10 @@ fn connect_refusals_say_why() {
             Some(d) => assert_eq!(denied(c), Some(d), "{target}: {c:?}"),
             None => {
                 assert_eq!(allowed_rule(c), Some("allowed.test"), "{target}");
-                assert!(c.error.as_deref().unwrap().contains("failed to connect"), "{c:?}");
+                assert!(
+                    c.error.as_deref().unwrap().contains("failed to connect"),
+                    "{c:?}"
+                );
                 assert_eq!(c.address, Some(SocketAddr::new(LO, dead)));
             }
         }
@@ -302,7 +342,10 @@ fn private_addresses_need_allow_private() {
     let (_s, head) = http_connect(&h, &format!("private.test:{}", origin.addr.port()));
     assert!(head.starts_with("HTTP/1.1 403"), "{head}");
     let log = h.stop();
-    assert_eq!(denied(&log[0]), Some(&Denial::PrivateAddress { address: LO }));
+    assert_eq!(
+        denied(&log[0]),
+        Some(&Denial::PrivateAddress { address: LO })
+    );
 }
 
 #[test]
@@ -328,17 +371,22 @@ fn an_absolute_uri_request_is_forwarded_in_origin_form() {
     );
     let log = h.stop();
     let c = &log[0];
-    assert_eq!((c.via, c.host.as_deref()), (Via::HttpForward, Some("www.allowed.test")));
+    assert_eq!(
+        (c.via, c.host.as_deref()),
+        (Via::HttpForward, Some("www.allowed.test"))
+    );
     assert_eq!(allowed_rule(c), Some("*.allowed.test"));
     assert_eq!(c.sent, back.len() as u64);
     assert_eq!(c.received, back.len() as u64);
 
     let mut h = Harness::start(&policy(), &[]);
     let mut s = connect(h.http);
-    s.write_all(b"GET http://10.0.0.1/ HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET http://10.0.0.1/ HTTP/1.1\r\n\r\n")
+        .unwrap();
     assert!(read_head(&mut s).starts_with("HTTP/1.1 403"));
     let mut s = connect(h.http);
-    s.write_all(b"GET /not-a-proxy-request HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET /not-a-proxy-request HTTP/1.1\r\n\r\n")
+        .unwrap();
     assert!(read_head(&mut s).starts_with("HTTP/1.1 400"));
     let log = h.stop();
     assert_eq!(denied(&log[0]), Some(&Denial::LiteralAddress));
@@ -384,7 +432,11 @@ fn socks5_connects_names_and_refuses_the_rest() {
         let _ = s.read_to_end(&mut Vec::new());
         code
     };
-    assert_eq!(refused(1, 1, &[127, 0, 0, 1], port), 0x02, "an IPv4 literal");
+    assert_eq!(
+        refused(1, 1, &[127, 0, 0, 1], port),
+        0x02,
+        "an IPv4 literal"
+    );
     assert_eq!(refused(1, 4, &[0; 16], port), 0x02, "an IPv6 literal");
     assert_eq!(refused(2, 3, &domain("allowed.test"), port), 0x07, "BIND");
     assert_eq!(refused(1, 3, &domain("nothing.test"), port), 0x02);
@@ -429,21 +481,47 @@ fn dns_gives_allowed_names_stable_pool_addresses() {
     egress.max_names(3);
     let mut h = Harness::start(&egress, &[]);
     let first = Ipv4Addr::new(127, 100, 0, 1);
-    assert_eq!(dns_udp(&h, "allowed.test", dns::TYPE_A), (dns::NOERROR, vec![first]));
-    assert_eq!(dns_udp(&h, "ALLOWED.test.", dns::TYPE_A), (dns::NOERROR, vec![first]));
-    assert_eq!(dns_udp(&h, "allowed.test", dns::TYPE_AAAA), (dns::NOERROR, vec![]), "NODATA");
-    assert_eq!(dns_udp(&h, "allowed.test", 16), (dns::NOERROR, vec![]), "TXT: NODATA");
+    assert_eq!(
+        dns_udp(&h, "allowed.test", dns::TYPE_A),
+        (dns::NOERROR, vec![first])
+    );
+    assert_eq!(
+        dns_udp(&h, "ALLOWED.test.", dns::TYPE_A),
+        (dns::NOERROR, vec![first])
+    );
+    assert_eq!(
+        dns_udp(&h, "allowed.test", dns::TYPE_AAAA),
+        (dns::NOERROR, vec![]),
+        "NODATA"
+    );
+    assert_eq!(
+        dns_udp(&h, "allowed.test", 16),
+        (dns::NOERROR, vec![]),
+        "TXT: NODATA"
+    );
     assert_eq!(
         dns_udp(&h, "other.allowed.test", dns::TYPE_A),
         (dns::NOERROR, vec![Ipv4Addr::new(127, 100, 0, 2)])
     );
     assert_eq!(dns_udp(&h, "denied.test", dns::TYPE_A).0, dns::NXDOMAIN);
     assert_eq!(dns_udp(&h, "denied.test", dns::TYPE_AAAA).0, dns::NXDOMAIN);
-    assert_eq!(dns_udp(&h, "unknown.test", dns::TYPE_A).0, dns::NXDOMAIN, "allowed, does not exist");
-    assert_eq!(dns_udp(&h, "metadata.test", dns::TYPE_A).0, dns::NXDOMAIN, "resolves to a refused range");
+    assert_eq!(
+        dns_udp(&h, "unknown.test", dns::TYPE_A).0,
+        dns::NXDOMAIN,
+        "allowed, does not exist"
+    );
+    assert_eq!(
+        dns_udp(&h, "metadata.test", dns::TYPE_A).0,
+        dns::NXDOMAIN,
+        "resolves to a refused range"
+    );
     assert_eq!(dns_udp(&h, "n7.test", dns::TYPE_A).0, dns::NXDOMAIN);
     assert_eq!(dns_udp(&h, "n1.test", dns::TYPE_A).0, dns::NOERROR);
-    assert_eq!(dns_udp(&h, "n2.test", dns::TYPE_A).0, dns::REFUSED, "max_names");
+    assert_eq!(
+        dns_udp(&h, "n2.test", dns::TYPE_A).0,
+        dns::REFUSED,
+        "max_names"
+    );
     assert_eq!(dns_udp(&h, "bad_.name..x", dns::TYPE_A).0, dns::NXDOMAIN);
 
     // Malformed messages: a truncated question is FORMERR, garbage is
@@ -490,11 +568,17 @@ fn dns_gives_allowed_names_stable_pool_addresses() {
     };
     assert_eq!(find("allowed.test").len(), 1);
     assert_eq!(allowed_rule(find("allowed.test")[0]), Some("allowed.test"));
-    assert_eq!(find("allowed.test")[0].address, Some(SocketAddr::new(first.into(), 0)));
+    assert_eq!(
+        find("allowed.test")[0].address,
+        Some(SocketAddr::new(first.into(), 0))
+    );
     assert_eq!(find("denied.test").len(), 1);
     assert_eq!(denied(find("denied.test")[0]), Some(&Denial::NoRule));
     assert_eq!(denied(find("unknown.test")[0]), Some(&Denial::Unresolved));
-    assert!(matches!(denied(find("metadata.test")[0]), Some(Denial::PrivateAddress { .. })));
+    assert!(matches!(
+        denied(find("metadata.test")[0]),
+        Some(Denial::PrivateAddress { .. })
+    ));
     assert_eq!(denied(find("n2.test")[0]), Some(&Denial::TooManyNames));
 }
 
@@ -509,13 +593,20 @@ fn transparent_connections_reach_the_name_their_address_was_given() {
     let pool = SocketAddr::new(Ipv4Addr::new(127, 100, 0, 1).into(), port);
     let mut h = Harness::start(&policy(), &[pool, "127.0.0.1:0".parse().unwrap()]);
     let (rcode, addrs) = dns_udp(&h, "allowed.test", dns::TYPE_A);
-    assert_eq!((rcode, addrs), (dns::NOERROR, vec![Ipv4Addr::new(127, 100, 0, 1)]));
+    assert_eq!(
+        (rcode, addrs),
+        (dns::NOERROR, vec![Ipv4Addr::new(127, 100, 0, 1)])
+    );
     let back = echo_through(connect(h.transparent[0]), b"through the pool");
     assert_eq!(back, b"through the pool");
     h.wait_log(2);
     let mut s = connect(h.transparent[1]);
     let mut b = Vec::new();
-    assert_eq!(s.read_to_end(&mut b).map(|_| b.len()).unwrap_or(0), 0, "closed");
+    assert_eq!(
+        s.read_to_end(&mut b).map(|_| b.len()).unwrap_or(0),
+        0,
+        "closed"
+    );
     let log = h.stop();
     let t: Vec<_> = log.iter().filter(|c| c.via == Via::Transparent).collect();
     assert_eq!(t.len(), 2, "{log:#?}");
@@ -536,7 +627,10 @@ fn published_ports_connect_from_the_sandbox_side() {
         None,
         Listeners::default(),
         vec![
-            Published { host, sandbox_port: origin.addr.port() },
+            Published {
+                host,
+                sandbox_port: origin.addr.port(),
+            },
             Published {
                 host: TcpListener::bind("127.0.0.1:0").unwrap(),
                 sandbox_port: closed_port(),
@@ -580,7 +674,11 @@ fn connections_beyond_the_limit_are_refused() {
         thread::sleep(Duration::from_millis(20));
     }
     let log = h.stop();
-    assert!(log.iter().any(|c| denied(c) == Some(&Denial::TooManyConnections)), "{log:#?}");
+    assert!(
+        log.iter()
+            .any(|c| denied(c) == Some(&Denial::TooManyConnections)),
+        "{log:#?}"
+    );
 }
 
 #[test]
@@ -595,7 +693,10 @@ fn a_stalled_request_head_is_closed_after_the_timeout() {
     let mut b = Vec::new();
     let _ = s.read_to_end(&mut b);
     let waited = t0.elapsed();
-    assert!(waited >= Duration::from_millis(250) && waited < Duration::from_secs(5), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
     let mut s = connect(h.socks);
     s.write_all(&[5]).unwrap();
     let _ = s.read_to_end(&mut b);
@@ -721,7 +822,10 @@ fn stop_leaves_no_thread_and_no_descriptor() {
         let _ = s.read_to_end(&mut buf);
     }
     assert_eq!(log.len(), 5, "{log:#?}");
-    assert!(log.iter().any(|c| c.error.as_deref() == Some("the proxy is stopping")));
+    assert!(
+        log.iter()
+            .any(|c| c.error.as_deref() == Some("the proxy is stopping"))
+    );
     // The origin's threads see the relays' ends; the count settles.
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
@@ -729,7 +833,10 @@ fn stop_leaves_no_thread_and_no_descriptor() {
         if now <= fds {
             break;
         }
-        assert!(Instant::now() < deadline, "{now} descriptors, {fds} before the engine");
+        assert!(
+            Instant::now() < deadline,
+            "{now} descriptors, {fds} before the engine"
+        );
         thread::sleep(Duration::from_millis(20));
     }
 }
