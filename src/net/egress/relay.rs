@@ -191,7 +191,9 @@ pub(crate) struct Totals {
 }
 
 /// The relay's buffer per direction.
-const BUF: usize = 128 * 1024;
+const BUF: usize = 256 * 1024;
+/// How long a quiet relay keeps its buffers.
+const RELEASE_AFTER: Duration = Duration::from_secs(1);
 
 /// One direction of a relay.
 #[derive(Default)]
@@ -215,6 +217,15 @@ enum Step {
 }
 
 impl Pipe {
+    /// Frees the buffer when it holds nothing.
+    fn release(&mut self) {
+        if !self.pending() {
+            self.buf = Vec::new();
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
     fn pending(&self) -> bool {
         self.start < self.end
     }
@@ -307,15 +318,28 @@ pub(crate) fn relay(
         let (down_src, down_dst) = down.interest();
         let client_ev = up_src | down_dst;
         let upstream_ev = down_src | up_dst;
-        let deadline = last + idle;
+        // A relay with buffers and nothing in them wakes after a second
+        // of quiet to give them back: an idle connection holds none.
+        let holding = !up.buf.is_empty() || !down.buf.is_empty();
+        let quiet = holding && !up.pending() && !down.pending();
+        let deadline = if quiet {
+            (last + idle).min(Instant::now() + RELEASE_AFTER)
+        } else {
+            last + idle
+        };
         let mut fds = [
             PollFd::new(stop, PollFlags::POLLIN),
             PollFd::new(client.as_fd(), client_ev),
             PollFd::new(upstream.as_fd(), upstream_ev),
         ];
-        match poll(&mut fds, timeout_until(deadline)) {
-            Ok(_) | Err(nix::Error::EINTR) => {}
+        let ready = match poll(&mut fds, timeout_until(deadline)) {
+            Ok(n) => n,
+            Err(nix::Error::EINTR) => 1,
             Err(e) => break Some(e.into()),
+        };
+        if ready == 0 && quiet {
+            up.release();
+            down.release();
         }
         if fds[0].revents().is_some_and(|r| !r.is_empty()) {
             break Some(stopped());

@@ -840,3 +840,123 @@ fn stop_leaves_no_thread_and_no_descriptor() {
         thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A sink on 127.0.0.1 that reads each connection to its end and then
+/// closes it.
+fn sink_origin() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            thread::spawn(move || {
+                let mut buf = vec![0u8; 256 * 1024];
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    addr
+}
+
+/// Sends `total` bytes and waits for the far end to close: the seconds it
+/// took.
+fn push(mut s: TcpStream, total: usize) -> f64 {
+    let chunk = vec![0x5au8; 1 << 20];
+    let t0 = Instant::now();
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        s.write_all(&chunk[..n]).unwrap();
+        left -= n;
+    }
+    s.shutdown(Shutdown::Write).unwrap();
+    let _ = s.read_to_end(&mut Vec::new());
+    t0.elapsed().as_secs_f64()
+}
+
+/// 1 GiB direct and 1 GiB through a CONNECT relay, in interleaved rounds.
+/// Run with `cargo test --release --lib relay_throughput -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn relay_throughput_against_direct() {
+    let _g = shared_lock();
+    let sink = sink_origin();
+    let mut h = Harness::start(&policy(), &[]);
+    let rounds = 8;
+    let each = (1usize << 30) / rounds;
+    let (mut direct, mut relayed) = (0.0, 0.0);
+    for _ in 0..rounds {
+        direct += push(connect(sink), each);
+        let (s, head) = http_connect(&h, &format!("allowed.test:{}", sink.port()));
+        assert!(head.starts_with("HTTP/1.1 200"));
+        relayed += push(s, each);
+    }
+    let gib = |t: f64| (1u64 << 30) as f64 / t / (1u64 << 30) as f64;
+    println!(
+        "1 GiB direct: {direct:.2} s ({:.2} GiB/s); relayed: {relayed:.2} s ({:.2} GiB/s); ratio {:.2}",
+        gib(direct),
+        gib(relayed),
+        direct / relayed
+    );
+    let log = h.stop();
+    let sent: u64 = log.iter().map(|c| c.sent).sum();
+    assert_eq!(sent, 1 << 30);
+}
+
+fn status(field: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = text.lines().find(|l| l.starts_with(field)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The resident memory and threads of 200 idle relayed connections. Run
+/// with `cargo test --release --lib relay_memory -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn relay_memory_per_connection() {
+    let _g = ENGINES.write().unwrap_or_else(|e| e.into_inner());
+    // An origin that holds its connections on one thread.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = l.local_addr().unwrap();
+    let held = thread::spawn(move || (0..200).map(|_| l.accept().unwrap().0).collect::<Vec<_>>());
+    let mut h = Harness::start(&policy(), &[]);
+    // One relay first, so that one-time allocations are not counted.
+    let (s, _) = http_connect(&h, &format!("allowed.test:{}", origin.port()));
+    let mut clients = vec![s];
+    thread::sleep(Duration::from_millis(200));
+    let (rss, threads) = (status("VmRSS:"), status("Threads:"));
+    for _ in 1..200 {
+        let (s, head) = http_connect(&h, &format!("allowed.test:{}", origin.port()));
+        assert!(head.starts_with("HTTP/1.1 200"));
+        clients.push(s);
+    }
+    // One byte each way, so that every relay has allocated its buffers.
+    for c in &mut clients {
+        c.write_all(b"x").unwrap();
+    }
+    let upstream = held.join().unwrap();
+    for mut u in &upstream {
+        let mut b = [0u8; 1];
+        u.read_exact(&mut b).unwrap();
+        u.write_all(b"y").unwrap();
+    }
+    for c in &mut clients {
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).unwrap();
+    }
+    let busy = status("VmRSS:");
+    // Quiet relays give their buffers back after a second.
+    thread::sleep(Duration::from_millis(1500));
+    let (rss2, threads2) = (status("VmRSS:"), status("Threads:"));
+    println!(
+        "199 more relays: {} KiB resident ({} KiB each) just after a byte each way, {} KiB ({} KiB each) once quiet; {} more threads",
+        busy - rss,
+        (busy - rss) / 199,
+        rss2 - rss,
+        (rss2 - rss) / 199,
+        threads2 - threads
+    );
+    let log = h.stop();
+    assert_eq!(log.len(), 200);
+}
