@@ -24,8 +24,28 @@ use crate::net::log::{Connection, Via};
 ///
 /// Rules: `deny` wins over `allow`; a name no rule matches is refused,
 /// or handed to the [`ask`](Egress::ask) callback when there is one.
-/// Addresses written as such (`1.2.3.4`, `[::1]`) are always refused: the
-/// policy is by name.
+/// Addresses written as such (`1.2.3.4`, `[::1]`, and forms resolvers read
+/// as addresses, such as `127.1`) are always refused: the policy is by
+/// name.
+///
+/// How a program gets out:
+///
+/// - **Proxies.** The program's environment names an HTTP proxy
+///   (`HTTP_PROXY`, `HTTPS_PROXY`: `CONNECT` tunnels and plain `http://`
+///   requests, forwarded with `Connection: close`) and a SOCKS5 proxy
+///   (`ALL_PROXY`, `socks5h://`: names are resolved by the proxy).
+/// - **DNS and transparent addresses.** The sandbox's `/etc/resolv.conf`
+///   names the engine's DNS server (UDP and TCP). It answers an `A` query
+///   for an allowed name that resolves to an address the proxy may reach
+///   with an address of the name's own in 127.100.0.0/16, the same for the
+///   sandbox's whole life; a connection to that address on one of the
+///   [`transparent_ports`](Egress::transparent_ports) is checked (name and
+///   port) and relayed to the name. There is no IPv6 pool: `AAAA` and other
+///   types get an empty answer for an allowed name. A name that is refused,
+///   does not resolve or resolves only to refused addresses is answered
+///   `NXDOMAIN`; the addresses are checked again at every connection, so a
+///   name that changes its addresses (DNS rebinding) cannot reach an
+///   internal one.
 ///
 /// ```
 /// use stockade::Egress;
@@ -307,7 +327,13 @@ impl Hosts {
 
     /// Adds an address of `name` (case-insensitive, a trailing dot
     /// ignored); adding several keeps their order.
-    pub fn add(&mut self, name: &str, addr: IpAddr) -> &mut Self {
+    ///
+    /// ```
+    /// use stockade::{Egress, net::Hosts};
+    /// let hosts = Hosts::new().add("db.internal", "10.0.0.5".parse().unwrap());
+    /// Egress::new().resolver(hosts).allow("db.internal").allow_private("10.0.0.5");
+    /// ```
+    pub fn add(mut self, name: &str, addr: IpAddr) -> Hosts {
         let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
         let list = self.names.entry(name).or_default();
         if !list.contains(&addr) {
@@ -466,8 +492,7 @@ mod tests {
 
     #[test]
     fn hosts_resolve_their_names_only() {
-        let mut h = Hosts::new();
-        h.add("A.test.", "127.0.0.1".parse().unwrap());
+        let h = Hosts::new().add("A.test.", "127.0.0.1".parse().unwrap());
         assert_eq!(
             h.resolve("a.test").unwrap(),
             vec!["127.0.0.1".parse::<IpAddr>().unwrap()]

@@ -109,19 +109,27 @@ pub(crate) fn parse(head: &[u8]) -> Option<Target> {
         path.to_owned()
     };
     let mut out = format!("{method} {path} {version}\r\n").into_bytes();
+    let mut has_host = false;
     for l in lines {
         if l.is_empty() {
             continue;
         }
-        let name = l.split(|&b| b == b':').next().unwrap_or(l);
-        if name.is_empty() || name.contains(&b' ') && !name.starts_with(b" ") {
+        // Folded lines and names with spaces are refused rather than
+        // guessed at.
+        let colon = l.iter().position(|&b| b == b':')?;
+        let name = &l[..colon];
+        if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
             return None;
         }
-        if hop_by_hop(name.trim_ascii()) {
+        if hop_by_hop(name) {
             continue;
         }
+        has_host |= name.eq_ignore_ascii_case(b"host");
         out.extend_from_slice(l);
         out.extend_from_slice(b"\r\n");
+    }
+    if !has_host {
+        out.extend_from_slice(format!("Host: {auth}\r\n").as_bytes());
     }
     out.extend_from_slice(b"Connection: close\r\n\r\n");
     Some(Target {
@@ -302,7 +310,10 @@ mod tests {
         );
         let t = parse(b"GET http://a.test HTTP/1.0\r\n").unwrap();
         assert_eq!(t.port, 80);
-        assert!(t.head.unwrap().starts_with(b"GET / HTTP/1.0\r\n"));
+        assert_eq!(
+            t.head.unwrap(),
+            b"GET / HTTP/1.0\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+        );
         for bad in [
             &b"GET /path HTTP/1.1\r\n"[..],
             b"GET https://a.test/ HTTP/1.1\r\n",
@@ -312,6 +323,9 @@ mod tests {
             b"CONNECT user@a.test:443 HTTP/1.1\r\n",
             b"CONNECT a.test:443\r\n",
             b"\xff\xfe garbage",
+            b"GET http://a.test/ HTTP/1.1\r\nno colon\r\n",
+            b"GET http://a.test/ HTTP/1.1\r\nA: b\r\n folded\r\n",
+            b"GET http://a.test/ HTTP/1.1\r\nBad Name: b\r\n",
             b"",
         ] {
             assert_eq!(parse(bad), None, "{:?}", String::from_utf8_lossy(bad));

@@ -158,8 +158,9 @@ fn negotiate(
         Ok((up, addr, rule)) => {
             a.conn.address = Some(addr);
             a.allow(rule);
-            let bound = up.local_addr().ok();
-            relay::write_all(c, &reply(SUCCEEDED, bound), stop, deadline)
+            // The bound address would tell the program the host's own
+            // address; clients do not need it for CONNECT.
+            relay::write_all(c, &reply(SUCCEEDED, None), stop, deadline)
                 .map_err(|e| format!("failed to answer the client: {e}"))?;
             Ok(Some(up))
         }

@@ -62,8 +62,8 @@ fn closed_port() -> u16 {
 }
 
 fn hosts() -> Hosts {
-    let mut h = Hosts::new();
-    h.add("allowed.test", LO)
+    let mut h = Hosts::new()
+        .add("allowed.test", LO)
         .add("denied.test", LO)
         .add("private.test", LO)
         .add("other.allowed.test", LO)
@@ -72,7 +72,7 @@ fn hosts() -> Hosts {
         .add("panic.test", LO)
         .add("metadata.test", "169.254.169.254".parse().unwrap());
     for i in 0..8 {
-        h.add(&format!("n{i}.test"), LO);
+        h = h.add(&format!("n{i}.test"), LO);
     }
     h
 }
