@@ -699,10 +699,20 @@ fn accept_some(shared: &Arc<Shared>, role: &Role, l: &TcpListener) {
         let stream = match l.accept() {
             Ok((s, _)) => s,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            // Out of descriptors or a connection reset before it was
-            // accepted: try again at the next poll.
-            Err(_) => return,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                ) =>
+            {
+                continue;
+            }
+            // Out of descriptors, most likely: the connection stays queued,
+            // and the listener readable, so pause rather than spin.
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(50));
+                return;
+            }
         };
         let refuse = |d: Denial, e: Option<String>| {
             let mut a = Attempt::new(via_of(role));

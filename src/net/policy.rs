@@ -142,16 +142,19 @@ impl Egress {
     /// A callback consulted for a name no rule matches, instead of refusing
     /// it: `true` allows the connection. Its answers are remembered for the
     /// life of one sandbox per name and port (a DNS lookup asks with port
-    /// 0, and a yes for port 0 covers every port), and calls are made one
-    /// at a time. A panic in it is a refusal.
+    /// 0, and an answer for port 0 covers every port), and calls are made
+    /// one at a time, so a slow callback holds up other unknown names (and
+    /// stopping the sandbox's proxy waits for it). A panic in it is a
+    /// refusal.
     pub fn ask(&mut self, f: impl Fn(&Request) -> bool + Send + Sync + 'static) -> &mut Self {
         self.ask = Some(Hook(Arc::new(f)));
         self
     }
 
     /// A callback called with every attempt when it ends (allowed, refused
-    /// or failed), from the proxy's threads, as it happens. A panic in it is
-    /// ignored.
+    /// or failed), from the proxy's threads, as it happens, one call at a
+    /// time in the order of the log. It should return quickly: the
+    /// proxy's threads wait for it. A panic in it is ignored.
     pub fn on_connection(&mut self, f: impl Fn(&Connection) + Send + Sync + 'static) -> &mut Self {
         self.on_connection = Some(Hook(Arc::new(f)));
         self

@@ -234,6 +234,14 @@ fn allowed_rule(c: &Connection) -> Option<&str> {
 }
 
 #[test]
+fn the_engine_and_its_policy_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Engine>();
+    send_sync::<crate::net::engine::CompiledEgress>();
+    send_sync::<Connection>();
+}
+
+#[test]
 fn connect_to_an_allowed_name_relays_both_ways_and_logs_the_bytes() {
     let _g = shared_lock();
     let origin = echo_origin();
@@ -959,4 +967,113 @@ fn relay_memory_per_connection() {
     );
     let log = h.stop();
     assert_eq!(log.len(), 200);
+}
+
+/// An HTTP origin on 127.0.0.1 that answers every request with `hello`.
+fn hello_origin() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            thread::spawn(move || {
+                let _ = read_head(&mut s);
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+                );
+            });
+        }
+    });
+    addr
+}
+
+/// curl through each proxy, the way a program in the sandbox uses them.
+/// Needs curl: `cargo test --lib curl_ -- --ignored`.
+#[test]
+#[ignore = "needs curl"]
+fn curl_works_through_every_proxy() {
+    let _g = shared_lock();
+    let origin = hello_origin();
+    let mut h = Harness::start(&policy(), &[]);
+    let url = format!("http://allowed.test:{}/", origin.port());
+    let http = format!("http://{}", h.http);
+    let socks = format!("socks5h://{}", h.socks);
+    for (i, args) in [
+        vec!["-x", &http, &url],
+        vec!["-x", &http, "--proxytunnel", &url],
+        vec!["-x", &socks, &url],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--noproxy", ""])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "hello",
+            "{args:?}: {out:?}"
+        );
+    }
+    let denied = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "-x",
+            &http,
+            "http://denied.test/",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&denied.stdout).contains("no egress rule"));
+    let log = h.stop();
+    let vias: Vec<Via> = log.iter().map(|c| c.via).collect();
+    assert_eq!(
+        vias,
+        [
+            Via::HttpForward,
+            Via::HttpConnect,
+            Via::Socks5,
+            Via::HttpForward
+        ]
+    );
+    assert!(
+        log[..3].iter().all(|c| c.received > 0 && c.error.is_none()),
+        "{log:#?}"
+    );
+}
+
+#[test]
+fn the_sandbox_side_is_told_what_to_create_and_set() {
+    let mut egress = policy();
+    egress.transparent_ports(&[443, 80, 443]);
+    let c = egress.compile().unwrap();
+    use crate::net::{SocketKind, SocketSpec};
+    let spec = |kind, addr: &str| SocketSpec {
+        kind,
+        addr: addr.parse().unwrap(),
+    };
+    assert_eq!(
+        c.listener_specs(),
+        [
+            spec(SocketKind::Listen, "127.0.0.1:3128"),
+            spec(SocketKind::Listen, "127.0.0.1:1080"),
+            spec(SocketKind::Datagram, "127.0.0.53:53"),
+            spec(SocketKind::Listen, "127.0.0.53:53"),
+            spec(SocketKind::Listen, "0.0.0.0:443"),
+            spec(SocketKind::Listen, "0.0.0.0:80"),
+        ]
+    );
+    let env = c.proxy_env();
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("HTTPS_PROXY"), Some("http://127.0.0.1:3128"));
+    assert_eq!(get("http_proxy"), Some("http://127.0.0.1:3128"));
+    assert_eq!(get("ALL_PROXY"), Some("socks5h://127.0.0.1:1080"));
+    assert_eq!(get("no_proxy"), Some("localhost,127.0.0.1,::1"));
+    let conf = String::from_utf8(c.resolv_conf()).unwrap();
+    assert!(conf.starts_with("nameserver 127.0.0.53\n"), "{conf}");
+    assert!(!conf.contains("search"));
 }
