@@ -210,7 +210,8 @@ struct Pipe {
 }
 
 enum Step {
-    /// Nothing more can happen until poll says so.
+    /// Nothing more can happen until poll says so (or this direction has
+    /// had its turn).
     Blocked,
     /// The relay must end with this error.
     Fail(io::Error),
@@ -230,8 +231,12 @@ impl Pipe {
         self.start < self.end
     }
 
-    /// Moves what can be moved from `src` to `dst` without blocking.
+    /// Moves what can be moved from `src` to `dst` without blocking, or a
+    /// few buffers' worth: a source that never runs dry must not starve the
+    /// other direction or the stop signal (poll is level-triggered, so what
+    /// is left wakes the next poll at once).
     fn pump(&mut self, src: &TcpStream, dst: &TcpStream, last: &mut Instant) -> Step {
+        let mut reads = 0;
         loop {
             if self.pending() {
                 match (&*dst).write(&self.buf[self.start..self.end]) {
@@ -257,6 +262,10 @@ impl Pipe {
                 }
                 return Step::Blocked;
             }
+            if reads == 8 {
+                return Step::Blocked;
+            }
+            reads += 1;
             if self.buf.is_empty() {
                 self.buf = vec![0; BUF];
             }
