@@ -235,7 +235,10 @@ impl Pipe {
     /// few buffers' worth: a source that never runs dry must not starve the
     /// other direction or the stop signal (poll is level-triggered, so what
     /// is left wakes the next poll at once).
-    fn pump(&mut self, src: &TcpStream, dst: &TcpStream, last: &mut Instant) -> Step {
+    ///
+    /// Without a buffer, it reads only when poll said `src` is readable
+    /// (`ready`): a quiet relay allocates nothing.
+    fn pump(&mut self, src: &TcpStream, dst: &TcpStream, ready: bool, last: &mut Instant) -> Step {
         let mut reads = 0;
         loop {
             if self.pending() {
@@ -267,6 +270,9 @@ impl Pipe {
             }
             reads += 1;
             if self.buf.is_empty() {
+                if !ready {
+                    return Step::Blocked;
+                }
                 self.buf = vec![0; BUF];
             }
             match (&*src).read(&mut self.buf) {
@@ -313,11 +319,12 @@ pub(crate) fn relay(
     let mut up = Pipe::default(); // client -> upstream
     let mut down = Pipe::default(); // upstream -> client
     let mut last = Instant::now();
+    let (mut client_ready, mut upstream_ready) = (false, false);
     let error = loop {
-        if let Step::Fail(e) = up.pump(client, upstream, &mut last) {
+        if let Step::Fail(e) = up.pump(client, upstream, client_ready, &mut last) {
             break Some(e);
         }
-        if let Step::Fail(e) = down.pump(upstream, client, &mut last) {
+        if let Step::Fail(e) = down.pump(upstream, client, upstream_ready, &mut last) {
             break Some(e);
         }
         if up.shut && down.shut {
@@ -353,6 +360,12 @@ pub(crate) fn relay(
         if fds[0].revents().is_some_and(|r| !r.is_empty()) {
             break Some(stopped());
         }
+        let readable = |i: usize| {
+            fds[i].revents().is_some_and(|r| {
+                r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+            })
+        };
+        (client_ready, upstream_ready) = (readable(1), readable(2));
         // An error or hang-up on a socket nothing is wanted from would
         // otherwise wake every poll without anything to do.
         let dead = |i: usize, wanted: PollFlags| {
