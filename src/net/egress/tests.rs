@@ -1016,6 +1016,7 @@ fn curl_works_through_every_proxy() {
             "hello",
             "{args:?}: {out:?}"
         );
+        h.wait_log(i + 1);
     }
     let denied = std::process::Command::new("curl")
         .args([
