@@ -1078,3 +1078,31 @@ fn the_sandbox_side_is_told_what_to_create_and_set() {
     assert!(conf.starts_with("nameserver 127.0.0.53\n"), "{conf}");
     assert!(!conf.contains("search"));
 }
+
+#[test]
+fn a_rule_with_a_port_allows_that_port_only() {
+    let _g = shared_lock();
+    let origin = echo_origin();
+    let other = echo_origin();
+    let mut egress = Egress::new();
+    egress
+        .resolver(hosts())
+        .allow(format!("Allowed.Test.:{}", origin.addr.port()))
+        .allow_private("127.0.0.0/8");
+    let mut h = Harness::start(&egress, &[]);
+    let (s, head) = http_connect(&h, &format!("allowed.test:{}", origin.addr.port()));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    drop(s);
+    let (_s, head) = http_connect(&h, &format!("allowed.test:{}", other.addr.port()));
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    // The name itself resolves: the port is checked at connection time.
+    assert_eq!(dns_udp(&h, "allowed.test", dns::TYPE_A).0, dns::NOERROR);
+    let log = h.stop();
+    let connects: Vec<_> = log.iter().filter(|c| c.via == Via::HttpConnect).collect();
+    assert_eq!(connects.len(), 2);
+    assert!(
+        connects
+            .iter()
+            .any(|c| denied(c) == Some(&Denial::NoRule) && c.port == other.addr.port())
+    );
+}
