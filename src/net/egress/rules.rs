@@ -204,21 +204,33 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// loopback, private, shared (CGNAT), link-local (cloud metadata services
 /// live there), unspecified, "this network", multicast, broadcast,
 /// documentation and reserved IPv4 ranges; unique-local, link-local,
-/// loopback, unspecified and multicast IPv6, and IPv6 forms that embed an
-/// IPv4 address (NAT64 and 6to4 would reach the IPv4 ranges otherwise).
+/// loopback, unspecified and multicast IPv6; NAT64 and 6to4 addresses are
+/// judged by the IPv4 address they embed.
 pub(crate) fn is_private(ip: IpAddr) -> bool {
     match canonical(ip) {
         IpAddr::V4(v4) => is_private_v4(v4),
         IpAddr::V6(v6) => {
             let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                let [a, b] = hi.to_be_bytes();
+                let [c, d] = lo.to_be_bytes();
+                is_private_v4(Ipv4Addr::new(a, b, c, d))
+            };
+            // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the IPv4
+            // address they embed: check that one.
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return embedded(s[6], s[7]);
+            }
+            if s[0] == 0x2002 {
+                return embedded(s[1], s[2]);
+            }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (s[0] & 0xfe00) == 0xfc00 // fc00::/7 unique local
                 || (s[0] & 0xffc0) == 0xfe80 // fe80::/10 link local
                 || (s[0] & 0xffc0) == 0xfec0 // fec0::/10 site local (deprecated)
-                || (s[0] == 0x64 && s[1] == 0xff9b) // 64:ff9b::/96 and /48 NAT64
-                || s[0] == 0x2002 // 6to4
+                || (s[0] == 0x64 && s[1] == 0xff9b) // 64:ff9b:1::/48, local-use NAT64
                 || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
                 || (s[..6] == [0; 6]) // ::/96 IPv4-compatible, deprecated
         }
@@ -226,18 +238,18 @@ pub(crate) fn is_private(ip: IpAddr) -> bool {
 }
 
 fn is_private_v4(v4: Ipv4Addr) -> bool {
-    let [a, b, _, _] = v4.octets();
-    a == 0
+    let [a, b, c, _] = v4.octets();
+    a == 0 // "this network"
         || a == 10
         || a == 127
-        || (a == 100 && (64..128).contains(&b))
-        || (a == 169 && b == 254)
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a == 169 && b == 254) // link local, cloud metadata services
         || (a == 172 && (16..32).contains(&b))
         || (a == 192 && b == 168)
-        || (a == 192 && b == 0) // 192.0.0.0/24 protocol assignments, 192.0.2.0/24 documentation
+        || (a == 192 && b == 0 && (c == 0 || c == 2)) // protocol assignments, documentation
         || (a == 198 && (b == 18 || b == 19)) // benchmarking
-        || (a == 198 && b == 51) // documentation (198.51.100.0/24) and neighbours
-        || (a == 203 && b == 0) // documentation (203.0.113.0/24) and neighbours
+        || (a == 198 && b == 51 && c == 100) // documentation
+        || (a == 203 && b == 0 && c == 113) // documentation
         || a >= 224 // multicast, reserved, broadcast
 }
 
@@ -384,6 +396,7 @@ mod tests {
             "ff02::1",
             "::ffff:127.0.0.1",
             "64:ff9b::a00:1",
+            "64:ff9b:1::808:808",
             "2002:a00:1::",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
@@ -396,6 +409,11 @@ mod tests {
             "100.128.0.1",
             "2606:4700::1",
             "8.8.8.8",
+            "192.0.32.8",
+            "198.51.1.1",
+            "203.0.1.1",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert!(!is_private(ip), "{ip}");
