@@ -148,6 +148,23 @@ fn response(status: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Logs a refused request whose answer has been written, then closes the
+/// connection gently: the write side first, then what the client still
+/// sends (a request body) is read and dropped for a moment, so that
+/// closing with unread data does not reset the connection before the
+/// client has read the answer.
+fn finish(shared: &Shared, a: Attempt, client: &TcpStream) {
+    shared.record(a);
+    let _ = client.shutdown(std::net::Shutdown::Write);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    let mut sink = [0u8; 4096];
+    while let Ok(n) = relay::read_some(client, &mut sink, shared.stop_fd(), deadline, "drain") {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
 /// Serves one proxy client.
 pub(crate) fn serve(shared: &Arc<Shared>, client: TcpStream) {
     let stop = shared.stop_fd();
@@ -173,7 +190,7 @@ pub(crate) fn serve(shared: &Arc<Shared>, client: TcpStream) {
                 stop,
                 deadline,
             );
-            return shared.record(a);
+            return finish(shared, a, &client);
         }
         match relay::read_some(&client, &mut chunk, stop, deadline, "request head") {
             Ok(0) => {
@@ -208,7 +225,7 @@ pub(crate) fn serve(shared: &Arc<Shared>, client: TcpStream) {
             stop,
             deadline,
         );
-        return shared.record(a);
+        return finish(shared, a, &client);
     };
     a.conn.via = target.via;
     a.conn.port = target.port;
@@ -227,7 +244,7 @@ pub(crate) fn serve(shared: &Arc<Shared>, client: TcpStream) {
     if is_literal(&target.host) {
         a.deny(Denial::LiteralAddress, None);
         refuse(&mut a, "403 Forbidden");
-        return shared.record(a);
+        return finish(shared, a, &client);
     }
     let host = match normalize_name(&target.host) {
         Ok(h) => h,
@@ -237,7 +254,7 @@ pub(crate) fn serve(shared: &Arc<Shared>, client: TcpStream) {
                 Some(format!("invalid host {:?}: {p}", target.host)),
             );
             refuse(&mut a, "400 Bad Request");
-            return shared.record(a);
+            return finish(shared, a, &client);
         }
     };
     a.conn.host = Some(host.clone());
@@ -254,7 +271,7 @@ pub(crate) fn serve(shared: &Arc<Shared>, client: TcpStream) {
             };
             fail(&mut a, e);
             refuse(&mut a, status);
-            return shared.record(a);
+            return finish(shared, a, &client);
         }
     };
     a.conn.address = Some(addr);

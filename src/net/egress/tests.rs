@@ -1106,3 +1106,26 @@ fn a_rule_with_a_port_allows_that_port_only() {
             .any(|c| denied(c) == Some(&Denial::NoRule) && c.port == other.addr.port())
     );
 }
+
+#[test]
+fn a_refused_request_with_a_body_still_gets_its_answer() {
+    let _g = shared_lock();
+    let mut h = Harness::start(&policy(), &[]);
+    let mut s = connect(h.http);
+    let body = vec![b'x'; 32 * 1024];
+    write!(
+        s,
+        "POST http://denied.test/upload HTTP/1.1\r\nHost: denied.test\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body).unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("no egress rule"), "{answer}");
+    let log = h.stop();
+    assert_eq!(log[0].via, Via::HttpForward);
+    assert_eq!(denied(&log[0]), Some(&Denial::NoRule));
+}
