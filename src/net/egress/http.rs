@@ -109,7 +109,9 @@ pub(crate) fn parse(head: &[u8]) -> Option<Target> {
         path.to_owned()
     };
     let mut out = format!("{method} {path} {version}\r\n").into_bytes();
-    let mut has_host = false;
+    let mut headers = Vec::new();
+    // Headers the client's Connection header names are hop-by-hop too.
+    let mut named: Vec<Vec<u8>> = Vec::new();
     for l in lines {
         if l.is_empty() {
             continue;
@@ -121,7 +123,19 @@ pub(crate) fn parse(head: &[u8]) -> Option<Target> {
         if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
             return None;
         }
-        if hop_by_hop(name) {
+        if name.eq_ignore_ascii_case(b"connection") {
+            named.extend(
+                l[colon + 1..]
+                    .split(|&b| b == b',')
+                    .map(|t| t.trim_ascii().to_ascii_lowercase())
+                    .filter(|t| !t.is_empty()),
+            );
+        }
+        headers.push((name, l));
+    }
+    let mut has_host = false;
+    for (name, l) in headers {
+        if hop_by_hop(name) || named.contains(&name.to_ascii_lowercase()) {
             continue;
         }
         has_host |= name.eq_ignore_ascii_case(b"host");
@@ -314,7 +328,7 @@ mod tests {
         let t = parse(b"CONNECT [::1]:443 HTTP/1.1\r\n").unwrap();
         assert_eq!(t.host, "[::1]");
         let t = parse(
-            b"GET http://Allowed.test:8080/a?b HTTP/1.1\r\nHost: allowed.test\r\nProxy-Connection: keep-alive\r\nProxy-Authorization: x\r\nAccept: */*\r\n",
+            b"GET http://Allowed.test:8080/a?b HTTP/1.1\r\nHost: allowed.test\r\nProxy-Connection: keep-alive\r\nProxy-Authorization: x\r\nX-Hop: 1\r\nAccept: */*\r\nConnection: x-hop, keep-alive\r\n",
         )
         .unwrap();
         assert_eq!(

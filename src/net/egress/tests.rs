@@ -1129,3 +1129,56 @@ fn a_refused_request_with_a_body_still_gets_its_answer() {
     assert_eq!(log[0].via, Via::HttpForward);
     assert_eq!(denied(&log[0]), Some(&Denial::NoRule));
 }
+
+/// A resolver that takes a second over `slow.test`.
+#[derive(Debug)]
+struct Slow(Hosts);
+
+impl crate::net::Resolve for Slow {
+    fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        if name == "slow.test" {
+            thread::sleep(Duration::from_secs(1));
+        }
+        self.0.resolve(name)
+    }
+}
+
+#[test]
+fn a_slow_lookup_holds_up_nothing_else() {
+    let _g = shared_lock();
+    let origin = echo_origin();
+    let mut egress = policy();
+    egress
+        .resolver(Slow(hosts().add("slow.test", LO)))
+        .allow("slow.test");
+    let mut h = Harness::start(&egress, &[]);
+    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+    u.send_to(&dns::query(1, "slow.test", dns::TYPE_A), h.dns)
+        .unwrap();
+    let slow_proxy = {
+        let target = format!("slow.test:{}", origin.addr.port());
+        let addr = h.http;
+        thread::spawn(move || {
+            let mut s = connect(addr);
+            write!(s, "CONNECT {target} HTTP/1.1\r\n\r\n").unwrap();
+            read_head(&mut s)
+        })
+    };
+    thread::sleep(Duration::from_millis(50));
+    let t0 = Instant::now();
+    assert_eq!(dns_udp(&h, "allowed.test", dns::TYPE_A).0, dns::NOERROR);
+    let (s, head) = http_connect(&h, &format!("allowed.test:{}", origin.addr.port()));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(echo_through(s, b"quick"), b"quick");
+    assert!(
+        t0.elapsed() < Duration::from_millis(800),
+        "{:?}",
+        t0.elapsed()
+    );
+    u.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 512];
+    let n = u.recv(&mut buf).unwrap();
+    assert_eq!(dns::read_answer(&buf[..n]).1, dns::NOERROR);
+    assert!(slow_proxy.join().unwrap().starts_with("HTTP/1.1 200"));
+    h.stop();
+}
