@@ -595,6 +595,19 @@ pub enum ConfigError {
         /// The number given.
         signal: i32,
     },
+    /// An egress rule or setting that does not parse
+    /// ([`Egress`](crate::Egress)): a malformed name, wildcard, port or
+    /// address range, or a zero limit.
+    #[error("invalid egress {option} rule {rule:?}: {problem}")]
+    EgressRule {
+        /// The setter it was given to: `allow`, `deny`, `allow_private`,
+        /// `transparent_ports` or `max_connections`.
+        option: &'static str,
+        /// The rule as given.
+        rule: String,
+        /// What is wrong with it.
+        problem: crate::net::RuleProblem,
+    },
     /// The sandbox's seccomp policy does not compile (an unknown system
     /// call name, an argument index above 5, an errno above 4095, a program
     /// longer than the kernel accepts).

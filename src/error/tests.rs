@@ -81,6 +81,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::FilteredNeedsNetworkNamespace => "FilteredNeedsNetworkNamespace",
         ConfigError::PublishNeedsNetworkNamespace => "PublishNeedsNetworkNamespace",
         ConfigError::StopSignal { .. } => "StopSignal",
+        ConfigError::EgressRule { .. } => "EgressRule",
         #[cfg(feature = "seccomp")]
         ConfigError::Seccomp(_) => "Seccomp",
         #[cfg(feature = "seccomp")]
@@ -89,7 +90,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::SeccompNeedsNoNewPrivs => "SeccompNeedsNoNewPrivs",
     }
 }
-const CONFIG_VARIANTS: usize = 22 + 3 * cfg!(feature = "seccomp") as usize;
+const CONFIG_VARIANTS: usize = 23 + 3 * cfg!(feature = "seccomp") as usize;
 
 fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
     #[cfg_attr(not(feature = "seccomp"), allow(unused_mut))]
@@ -213,6 +214,14 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
         (
             ConfigError::StopSignal { signal: 99 },
             vec!["stop_signal", "99", "1 to 64"],
+        ),
+        (
+            ConfigError::EgressRule {
+                option: "allow",
+                rule: "*.".into(),
+                problem: crate::net::RuleProblem::Wildcard,
+            },
+            vec!["egress allow rule", "\"*.\"", "*.example.com"],
         ),
     ];
     #[cfg(feature = "seccomp")]

@@ -1,13 +1,14 @@
-//! The sandbox's network: [`Network`], and the filtered network's egress
-//! policy ([`Egress`]), its connection log ([`Connection`]) and published
-//! ports.
+//! The sandbox's network: [`Network`], and the egress policy
+//! ([`Egress`]) of a sandbox whose only way out is a proxy the caller's
+//! process runs, with its log ([`Connection`]) and published ports.
 
+mod egress;
 pub(crate) mod engine;
-mod log;
-mod policy;
+pub mod log;
+pub mod policy;
 
 pub use log::{Connection, Denial, EgressVerdict, Via};
-pub use policy::{Egress, Hosts, Request, Resolve};
+pub use policy::{Egress, Hosts, Request, Resolve, RuleProblem, SystemResolver};
 
 /// A sandbox's running engine, as its handle holds it.
 pub(crate) struct Running {
@@ -25,19 +26,22 @@ impl std::fmt::Debug for Running {
     }
 }
 
-/// What kind of socket the sandbox side opens for the engine.
+/// What kind of socket the sandbox side creates in the sandbox's network
+/// namespace for the egress engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SocketKind {
-    /// A TCP socket, bound and listening.
+    /// A TCP listener: `SO_REUSEADDR`, bound, `listen(128)`.
     Listen,
-    /// A UDP socket, bound.
+    /// A bound UDP socket.
     Datagram,
 }
 
-/// A socket the sandbox side opens in the sandbox's network namespace.
+/// A socket the sandbox side creates: its kind and address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SocketSpec {
+    /// The kind.
     pub(crate) kind: SocketKind,
+    /// The address it is bound to.
     pub(crate) addr: std::net::SocketAddr,
 }
 
