@@ -787,8 +787,8 @@ fn egress_interleaved() {
     let isolated = Sandbox::new();
     let mut filtered = Sandbox::new();
     let mut policy = stockade::net::Egress::new();
-    let mut hosts = stockade::net::Hosts::new();
-    hosts.add("origin.test", std::net::Ipv4Addr::LOCALHOST.into());
+    let hosts =
+        stockade::net::Hosts::new().add("origin.test", std::net::Ipv4Addr::LOCALHOST.into());
     policy
         .resolver(hosts)
         .allow("origin.test")
@@ -802,9 +802,7 @@ fn egress_interleaved() {
         ("isolated network, one published port", &published),
     ];
     let m = interleave_policies(ROUNDS, policies.iter().map(|(_, sb)| *sb));
-    println!(
-        "\nthe filtered network ({ROUNDS} interleaved rounds, medians of one-shot spawns)\n"
-    );
+    println!("\nthe filtered network ({ROUNDS} interleaved rounds, medians of one-shot spawns)\n");
     println!("| policy | median | ratio |");
     println!("|---|---|---|");
     for (i, (name, _)) in policies.iter().enumerate() {
@@ -850,7 +848,12 @@ fn egress_interleaved() {
             .output(Command::new(curl).args(args))
             .expect("spawn curl");
         let size = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(size.trim(), SIZE.to_string(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            size.trim(),
+            SIZE.to_string(),
+            "curl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     let common = ["-sS", "-o", "/dev/null", "-w", "%{size_download}"].map(String::from);
     let direct: Vec<String> = common
@@ -871,10 +874,16 @@ fn egress_interleaved() {
     let mut refs: Vec<&mut dyn FnMut()> = rows.iter_mut().map(|r| &mut **r as _).collect();
     let t = interleave(TRANSFERS, &mut refs);
     let gib_s = |ns: f64| SIZE as f64 / ns;
-    println!("\none 1 GiB download by curl from the host's loopback ({TRANSFERS} interleaved rounds, medians)\n");
+    println!(
+        "\none 1 GiB download by curl from the host's loopback ({TRANSFERS} interleaved rounds, medians)\n"
+    );
     println!("| path | median | GB/s | ratio |");
     println!("|---|---|---|---|");
-    println!("| direct (host network) | {} | {:.2} | 1.00x |", ms(t[0]), gib_s(t[0]));
+    println!(
+        "| direct (host network) | {} | {:.2} | 1.00x |",
+        ms(t[0]),
+        gib_s(t[0])
+    );
     println!(
         "| through the proxy (CONNECT) | {} | {:.2} | {:.2}x direct throughput |",
         ms(t[1]),

@@ -213,7 +213,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // The output of what did not pass, as a test harness shows it.
     for r in &reports {
-        let ok = matches!(r.outcome.as_ref().map(|o| o.verdict), Some(Verdict::Exited(0)));
+        let ok = matches!(
+            r.outcome.as_ref().map(|o| o.verdict),
+            Some(Verdict::Exited(0))
+        );
         if !ok && !r.output.is_empty() {
             println!("--- {} output:\n{}", r.name, r.output.trim_end());
         }

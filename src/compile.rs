@@ -59,6 +59,13 @@ pub(crate) struct NetCompiled {
     pub(crate) env: Vec<(String, String)>,
 }
 
+// The compiled egress policy holds the caller's resolver and callbacks;
+// the engine calls them under `catch_unwind` on its own threads, so a
+// panic in one never leaves a `Compiled` half-changed: a `Sandbox` stays
+// unwind-safe with an egress policy, as without.
+impl std::panic::RefUnwindSafe for NetCompiled {}
+impl std::panic::UnwindSafe for NetCompiled {}
+
 impl std::fmt::Debug for NetCompiled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NetCompiled")
@@ -107,7 +114,10 @@ fn compile_net(cfg: &Config, fs: &mut crate::fs::Config) -> Result<Option<NetCom
                 // An address of its own on `lo` besides 127.0.0.1: with
                 // only loopback's, getaddrinfo's AI_ADDRCONFIG would say
                 // the sandbox has no IPv4 and resolve nothing.
-                if s.kind == SocketKind::Datagram && ip.is_loopback() && *ip != std::net::Ipv4Addr::LOCALHOST {
+                if s.kind == SocketKind::Datagram
+                    && ip.is_loopback()
+                    && *ip != std::net::Ipv4Addr::LOCALHOST
+                {
                     loopback_alias = Some(ip.octets());
                 }
             }

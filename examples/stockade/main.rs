@@ -231,7 +231,7 @@ fn egress(opts: &args::Options) -> stockade::net::Egress {
     if !opts.resolve.is_empty() {
         let mut hosts = stockade::net::Hosts::new();
         for (name, addr) in &opts.resolve {
-            hosts.add(name.as_str(), *addr);
+            hosts = hosts.add(name.as_str(), *addr);
         }
         e.resolver(hosts);
     }

@@ -60,7 +60,16 @@ fn receive(fd: i32, block: bool) -> io::Result<OwnedFd> {
                 events: libc::POLLIN,
                 revents: 0,
             }];
-            if raw::poll(&mut p, Some(&libc::timespec { tv_sec: 0, tv_nsec: 0 })).map_err(errno)? == 0 {
+            if raw::poll(
+                &mut p,
+                Some(&libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                }),
+            )
+            .map_err(errno)?
+                == 0
+            {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
         }
@@ -108,8 +117,13 @@ pub(super) fn start(
         .collect::<io::Result<Vec<_>>>()
         .map_err(fail)?;
     let factory: Arc<dyn SocketFactory> = Arc::new(ZoneSockets(Mutex::new(chan)));
-    let engine =
-        Engine::start(net.egress.clone(), Listeners { sockets }, published, factory).map_err(fail)?;
+    let engine = Engine::start(
+        net.egress.clone(),
+        Listeners { sockets },
+        published,
+        factory,
+    )
+    .map_err(fail)?;
     Ok(crate::net::Running {
         engine,
         published: ports,

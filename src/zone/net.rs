@@ -22,8 +22,8 @@ pub(super) fn open_sockets(net: &NetPlan<'_>) -> Step {
     }
     for (i, s) in net.sockets.iter().enumerate() {
         let index = u32::try_from(i).unwrap_or(u32::MAX);
-        let fd =
-            raw::open_socket(s.addr.family(), s.ty, Some(&s.addr), s.listen).at(Stage::NetSocket, index)?;
+        let fd = raw::open_socket(s.addr.family(), s.ty, Some(&s.addr), s.listen)
+            .at(Stage::NetSocket, index)?;
         raw::send_with_fd(net.fd, &[record::NET_SOCKET], fd.raw()).at(Stage::NetSocket, index)?;
     }
     Ok(())

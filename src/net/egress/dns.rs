@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 /// Query type A.
 pub(crate) const TYPE_A: u16 = 1;
 /// Query type AAAA.
+#[cfg(test)]
 pub(crate) const TYPE_AAAA: u16 = 28;
 const CLASS_IN: u16 = 1;
 const CLASS_ANY: u16 = 255;
