@@ -390,8 +390,10 @@ fn curl(options: &[&str], url: &str, tunnel: bool) -> Output {
 /// forwarding and by CONNECT, and each connection is logged as allowed by
 /// its rule.
 #[test]
-#[ignore = "needs the egress engine"]
 fn allowed_host_is_reached_through_the_proxy_and_logged() {
+    if common::debian_package("curl", "curl").is_none() {
+        return;
+    }
     as_each_identity(|| {
         let (server, accepted) = http_server();
         let url = format!("http://allowed.test:{}/", server.port());
@@ -440,8 +442,10 @@ fn allowed_host_is_reached_through_the_proxy_and_logged() {
 /// a private address not allowed are refused before any connection to the
 /// server, and logged with the reason.
 #[test]
-#[ignore = "needs the egress engine"]
 fn denied_destinations_never_reach_the_server_and_are_logged() {
+    if common::debian_package("curl", "curl").is_none() {
+        return;
+    }
     as_each_identity(|| {
         let (server, accepted) = http_server();
         let port = server.port().to_string();
@@ -499,7 +503,6 @@ fn denied_destinations_never_reach_the_server_and_are_logged() {
 /// A published port reaches a server listening on loopback inside a
 /// container, and the connection is logged as published.
 #[test]
-#[ignore = "needs the egress engine"]
 fn published_port_reaches_a_server_in_a_container() {
     as_each_identity(|| {
         let runtime = tempfile::Builder::new()

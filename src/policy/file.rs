@@ -9,6 +9,7 @@ use super::fs::FsFile;
 #[cfg(feature = "landlock")]
 use super::landlock::LandlockFile;
 use super::limits::LimitsFile;
+use super::net::{EgressFile, PublishFile};
 #[cfg(feature = "seccomp")]
 use super::seccomp::SeccompFile;
 use super::values::{Version, changed, utf8};
@@ -52,6 +53,10 @@ pub(super) struct PolicyFile {
     filesystem: Option<FsFile>,
     #[serde(skip_serializing_if = "Option::is_none")]
     limits: Option<LimitsFile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    egress: Option<EgressFile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publish: Option<Vec<PublishFile>>,
     #[cfg(feature = "landlock")]
     #[serde(skip_serializing_if = "Option::is_none")]
     landlock: Option<LandlockFile>,
@@ -155,6 +160,12 @@ impl PolicyFile {
             capabilities: nonempty(caps),
             filesystem: nonempty(filesystem),
             limits: nonempty(limits),
+            egress: cfg
+                .egress
+                .as_ref()
+                .map(EgressFile::from_egress)
+                .transpose()?,
+            publish: PublishFile::from_config(&cfg.publish),
             #[cfg(feature = "landlock")]
             landlock,
             #[cfg(feature = "seccomp")]
@@ -223,6 +234,12 @@ impl PolicyFile {
         }
         if let Some(l) = self.limits {
             l.apply(&mut sb);
+        }
+        if let Some(e) = self.egress {
+            e.apply(&mut sb);
+        }
+        for p in self.publish.into_iter().flatten() {
+            p.apply(&mut sb);
         }
         #[cfg(feature = "landlock")]
         if let Some(l) = self.landlock {

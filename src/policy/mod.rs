@@ -47,6 +47,8 @@
 //! | `landlock.*` | rules, rights, scopes, compatibility levels | [`landlock`](Sandbox::landlock), [`landlock_mirror_fs`](Sandbox::landlock_mirror_fs) |
 //! | `seccomp.profile` | `"default"`, `"none"` or `"custom"` | [`seccomp`](Sandbox::seccomp) |
 //! | `seccomp.default_action`, `.unknown_action`, `.rules` | actions and rules | [`seccomp::Policy`](crate::seccomp::Policy) |
+//! | `egress` | a table (present: a filtered network): `allow`, `deny`, `allow_private` (lists of rules), `max_connections`, `max_names`, `connect_timeout`, `idle_timeout`, `transparent_ports` | [`egress`](Sandbox::egress) with [`net::Egress`](crate::net::Egress) |
+//! | `publish` | list of `{ host = "127.0.0.1:8080", sandbox_port = 80 }` | [`publish`](Sandbox::publish) |
 //!
 //! Each entry of `filesystem.ops` has an `op` and a `dest` (an absolute path
 //! inside the sandbox), plus what the operation takes: `bind_ro`, `bind_rw`
@@ -84,6 +86,10 @@
 //! - What belongs to a [`Command`](crate::Command) rather than to a sandbox:
 //!   the program, its arguments, environment variables, working directory
 //!   and standard streams.
+//! - An egress policy's resolver and callbacks
+//!   ([`Egress::resolver`](crate::net::Egress::resolver), `ask`,
+//!   `on_connection`) are code: writing a sandbox that has one is a
+//!   [`Error::NotExpressible`] naming it.
 //! - The `landlock` and `seccomp` tables need the crate features of the same
 //!   names; without them they are unknown keys.
 //! - `limits.cpu_time` is a shorthand for the `cpu` rlimit (soft limit the
@@ -99,6 +105,7 @@ mod fs;
 #[cfg(feature = "landlock")]
 mod landlock;
 mod limits;
+mod net;
 #[cfg(feature = "seccomp")]
 mod seccomp;
 mod values;
