@@ -98,6 +98,9 @@ fn ranged() -> Option<(Sandbox, OutsideOf)> {
     sb.uid(0).gid(0);
     keep_admin_caps(&mut sb);
     if is_root() {
+        // The unprivileged run that follows needs the test uid's entries:
+        // on a fresh machine, this root run may be the first to ask.
+        subordinate_setup()?;
         let r = [IdRange::new(0, 0, 1), IdRange::new(1, ROOT_BASE + 1, 65535)];
         sb.uid_ranges(r).gid_ranges(r);
         Some((sb, Box::new(|n| (ROOT_BASE + n, ROOT_BASE + n))))
