@@ -274,4 +274,10 @@ pub mod __fuzz {
         let _ = ExitInfo::decode(&rec);
         true
     }
+
+    /// Feeds `bytes` to the egress engine's parsers of what a sandboxed
+    /// program sends it (DNS, HTTP request heads, rules).
+    pub fn egress_input(bytes: &[u8]) {
+        crate::net::fuzz_input(bytes);
+    }
 }

@@ -10,6 +10,37 @@ pub mod policy;
 pub use log::{Connection, Denial, EgressVerdict, Via};
 pub use policy::{Egress, Hosts, Request, Resolve, RuleProblem, SystemResolver};
 
+/// Feeds `bytes` to every parser of what a sandboxed program sends the
+/// egress engine (a DNS message, an HTTP request head, a name or address
+/// rule): each must answer or refuse, never panic. For the fuzz target.
+pub(crate) fn fuzz_input(bytes: &[u8]) {
+    use egress::{dns, http, rules};
+    match dns::parse(bytes) {
+        dns::Parsed::Query(q) => {
+            let answer = dns::answer(&q, 0, Some((std::net::Ipv4Addr::new(127, 100, 0, 1), 300)));
+            assert!(answer.len() >= 12, "a reply has a header");
+            let refused = dns::answer(&q, 3, None);
+            assert!(refused.len() >= 12, "a reply has a header");
+            let _ = rules::normalize_name(&q.name);
+        }
+        dns::Parsed::Reply(r) => assert!(r.len() >= 12, "a reply has a header"),
+        dns::Parsed::Ignore => {}
+    }
+    if let Some(t) = http::parse(bytes) {
+        let _ = rules::normalize_name(&t.host);
+        let _ = rules::is_literal(&t.host);
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        if let Ok(rule) = rules::NameRule::parse(text) {
+            let _ = rule.matches(text, Some(443), true);
+        }
+        if let Ok(c) = rules::Cidr::parse(text) {
+            let _ = c.contains(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        }
+        let _ = rules::is_literal(text);
+    }
+}
+
 /// A sandbox's running engine, as its handle holds it.
 pub(crate) struct Running {
     pub(crate) engine: engine::Engine,
