@@ -714,3 +714,35 @@ fn container_execs_share_the_policy() {
         );
     });
 }
+
+/// With the tokio feature: an async spawn gets the same proxy and the same
+/// log.
+#[cfg(feature = "tokio")]
+#[test]
+fn async_children_get_the_log_too() {
+    let Some(_) = curl() else { return };
+    let origin = Origin::start(None);
+    let p = origin.port;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let out = rt.block_on(async {
+        filtered(policy())
+            .output_async(&mut sh(&format!(
+                "curl -sS --max-time 10 http://allowed.test:{p}/hello"
+            )))
+            .await
+            .unwrap()
+    });
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello from origin"));
+    assert!(
+        verdicts(&out.outcome.connections).contains(&(
+            Via::HttpForward,
+            Some("allowed.test".into()),
+            true
+        )),
+        "{:#?}",
+        out.outcome.connections
+    );
+}
