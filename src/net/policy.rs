@@ -75,14 +75,12 @@ pub(crate) type ConnectionFn = dyn Fn(&Connection) + Send + Sync;
 /// The default [`Egress::max_connections`].
 pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// The default [`Egress::max_names`].
-
 pub(crate) const DEFAULT_MAX_NAMES: usize = 64;
 /// The default [`Egress::connect_timeout`].
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default [`Egress::idle_timeout`].
 pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// The most names the transparent pool (127.100.0.0/16) holds.
-
 pub(crate) const POOL_SIZE: usize = 65534;
 
 impl PartialEq for Egress {
@@ -200,7 +198,6 @@ impl Egress {
     }
 
     /// Checks every rule and setting.
-
     pub(crate) fn compile(&self) -> Result<CompiledEgress, ConfigError> {
         let err = |option: &'static str, rule: &str, problem| ConfigError::EgressRule {
             option,
