@@ -126,7 +126,7 @@ pub(crate) fn is_literal(host: &str) -> bool {
     let last = host.rsplit('.').next().unwrap_or(host);
     !last.is_empty()
         && (last.bytes().all(|b| b.is_ascii_digit())
-            || (last.len() > 2 && last[..2].eq_ignore_ascii_case("0x")))
+            || (last.len() > 2 && last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"))))
 }
 
 /// An address range of `allow_private`.
@@ -342,6 +342,24 @@ mod tests {
         }
         for name in ["example.com", "a1.b2", "x.0xfoo.com"] {
             assert!(!is_literal(name), "{name}");
+        }
+    }
+
+    /// The check takes any string: a last label whose second byte lies
+    /// inside a character once made it slice off a character boundary and
+    /// panic (found by the `egress_input` fuzz target, which calls it on
+    /// raw input; the engine's callers validate names as ASCII first, so no
+    /// program could reach it).
+    #[test]
+    fn literal_check_takes_any_character() {
+        for host in [
+            "*.F\u{b9}FFFexample3",
+            "a.\u{b9}x",
+            "\u{b9}",
+            "x.0\u{e9}1",
+            "a.\u{fffd}\u{fffd}x",
+        ] {
+            assert!(!is_literal(host), "{host}");
         }
     }
 

@@ -1182,3 +1182,41 @@ fn a_slow_lookup_holds_up_nothing_else() {
     assert!(slow_proxy.join().unwrap().starts_with("HTTP/1.1 200"));
     h.stop();
 }
+
+/// A host name the program writes that is not ASCII, through the HTTP
+/// proxy, SOCKS5 and DNS: refused with an answer (logged for the proxies),
+/// and the engine goes on serving.
+#[test]
+fn non_ascii_hosts_are_refused_and_the_engine_goes_on() {
+    let _g = shared_lock();
+    let origin = echo_origin();
+    let port = origin.addr.port();
+    let mut h = Harness::start(&policy(), &[]);
+    let (_s, head) = http_connect(&h, &format!("a.\u{b9}x:{port}"));
+    assert!(head.starts_with("HTTP/1.1 4"), "{head}");
+    let (_s, code) = socks(&h, 1, 3, &domain("a.\u{b9}x"), port);
+    assert_ne!(code, 0);
+    // A DNS question whose last label is not UTF-8 (its bytes read as
+    // U+FFFD): answered, not a panic of the answering thread.
+    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+    u.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut q = vec![0x42, 0x43, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    q.extend_from_slice(&[1, b'a', 3, 0xff, 0xfe, b'x', 0, 0, 1, 0, 1]);
+    u.send_to(&q, h.dns).unwrap();
+    let mut buf = [0u8; 512];
+    let n = u
+        .recv(&mut buf)
+        .expect("an answer to a name that is not UTF-8");
+    let (id, rcode, addrs) = dns::read_answer(&buf[..n]);
+    assert_eq!((id, rcode, addrs.len()), (0x4243, dns::NXDOMAIN, 0));
+    let (s, head) = http_connect(&h, &format!("allowed.test:{port}"));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(echo_through(s, b"still here"), b"still here");
+    h.wait_log(3);
+    let log = h.stop();
+    assert_eq!(
+        log.iter().filter(|c| denied(c).is_some()).count(),
+        2,
+        "{log:#?}"
+    );
+}
