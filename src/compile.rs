@@ -80,7 +80,7 @@ impl std::fmt::Debug for NetCompiled {
 /// Lowers the network part of `cfg`; with an egress policy, the sandbox's
 /// `/etc/resolv.conf` (naming the resolver the proxy answers) joins `fs`.
 fn compile_net(cfg: &Config, fs: &mut crate::fs::Config) -> Result<Option<NetCompiled>, Error> {
-    use crate::net::SocketKind;
+    use crate::net::spec::SocketKind;
     let ns = cfg.namespaces;
     if cfg.egress.is_some() && !ns.contains(Namespaces::NET) {
         return Err(ConfigError::FilteredNeedsNetworkNamespace.into());

@@ -606,7 +606,7 @@ pub enum ConfigError {
         /// The rule as given.
         rule: String,
         /// What is wrong with it.
-        problem: crate::net::RuleProblem,
+        problem: crate::net::problem::RuleProblem,
     },
     /// The sandbox's seccomp policy does not compile (an unknown system
     /// call name, an argument index above 5, an errno above 4095, a program

@@ -6,9 +6,13 @@ mod egress;
 pub(crate) mod engine;
 pub mod log;
 pub mod policy;
+pub(crate) mod problem;
+pub(crate) mod serve;
+pub(crate) mod spec;
 
 pub use log::{Connection, Denial, EgressVerdict, Via};
-pub use policy::{Egress, Hosts, Request, Resolve, RuleProblem, SystemResolver};
+pub use policy::{Egress, Hosts, Request, Resolve, SystemResolver};
+pub use problem::RuleProblem;
 
 /// Feeds `bytes` to every parser of what a sandboxed program sends the
 /// egress engine (a DNS message, an HTTP request head, a name or address
@@ -43,7 +47,7 @@ pub(crate) fn fuzz_input(bytes: &[u8]) {
 
 /// A sandbox's running engine, as its handle holds it.
 pub(crate) struct Running {
-    pub(crate) engine: engine::Engine,
+    pub(crate) engine: serve::Engine,
     /// The published ports: the host address listened on (the port the
     /// kernel picked for port 0), and the sandbox's port.
     pub(crate) published: Vec<(std::net::SocketAddr, u16)>,
@@ -55,25 +59,6 @@ impl std::fmt::Debug for Running {
             .field("published", &self.published)
             .finish_non_exhaustive()
     }
-}
-
-/// What kind of socket the sandbox side creates in the sandbox's network
-/// namespace for the egress engine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SocketKind {
-    /// A TCP listener: `SO_REUSEADDR`, bound, `listen(128)`.
-    Listen,
-    /// A bound UDP socket.
-    Datagram,
-}
-
-/// A socket the sandbox side creates: its kind and address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SocketSpec {
-    /// The kind.
-    pub(crate) kind: SocketKind,
-    /// The address it is bound to.
-    pub(crate) addr: std::net::SocketAddr,
 }
 
 /// How a sandbox reaches the network ([`Sandbox::network`](crate::Sandbox::network)).

@@ -7,9 +7,6 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::ConfigError;
-use crate::net::egress::rules::{Cidr, NameRule};
-use crate::net::engine::CompiledEgress;
 use crate::net::log::{Connection, Via};
 
 /// What a sandbox with an isolated network may reach through the proxy the
@@ -109,7 +106,7 @@ impl Egress {
     /// `example.com` itself), either with `:PORT` to allow that port only
     /// (any port without). Names are case-insensitive; a trailing dot is
     /// ignored. Checked when the sandbox is spawned
-    /// ([`ConfigError::EgressRule`]).
+    /// ([`ConfigError::EgressRule`](crate::error::ConfigError::EgressRule)).
     pub fn allow(&mut self, rule: impl Into<String>) -> &mut Self {
         self.allow.push(rule.into());
         self
@@ -195,62 +192,6 @@ impl Egress {
     pub fn transparent_ports(&mut self, ports: &[u16]) -> &mut Self {
         self.transparent_ports = Some(ports.to_vec());
         self
-    }
-
-    /// Checks every rule and setting.
-    pub(crate) fn compile(&self) -> Result<CompiledEgress, ConfigError> {
-        let err = |option: &'static str, rule: &str, problem| ConfigError::EgressRule {
-            option,
-            rule: rule.to_owned(),
-            problem,
-        };
-        let names = |option: &'static str, rules: &[String]| {
-            rules
-                .iter()
-                .map(|r| NameRule::parse(r).map_err(|p| err(option, r, p)))
-                .collect::<Result<Vec<_>, _>>()
-        };
-        let allow = names("allow", &self.allow)?;
-        let deny = names("deny", &self.deny)?;
-        let private = self
-            .allow_private
-            .iter()
-            .map(|r| Cidr::parse(r).map_err(|p| err("allow_private", r, p)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let max_connections = self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
-        if max_connections == 0 {
-            return Err(err("max_connections", "0", RuleProblem::Zero));
-        }
-        let ports = self
-            .transparent_ports
-            .clone()
-            .unwrap_or_else(|| vec![80, 443]);
-        if ports.contains(&0) {
-            return Err(err("transparent_ports", "0", RuleProblem::Zero));
-        }
-        let mut transparent_ports = Vec::new();
-        for p in ports {
-            if !transparent_ports.contains(&p) {
-                transparent_ports.push(p);
-            }
-        }
-        let resolver = match &self.resolver {
-            Some(r) => r.0.clone(),
-            None => Arc::new(SystemResolver),
-        };
-        Ok(CompiledEgress {
-            allow,
-            deny,
-            private,
-            resolver,
-            ask: self.ask.clone(),
-            on_connection: self.on_connection.clone(),
-            max_connections,
-            max_names: self.max_names.unwrap_or(DEFAULT_MAX_NAMES).min(POOL_SIZE),
-            connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-            idle_timeout: self.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT),
-            transparent_ports,
-        })
     }
 }
 
@@ -368,57 +309,11 @@ pub struct Request {
     pub via: Via,
 }
 
-/// What is wrong with an egress rule ([`ConfigError::EgressRule`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RuleProblem {
-    /// No name.
-    EmptyName,
-    /// An empty label (`a..b`, a leading dot).
-    EmptyLabel,
-    /// A label longer than 63 bytes.
-    LabelTooLong,
-    /// A name longer than 253 bytes.
-    NameTooLong,
-    /// A character other than an ASCII letter, digit, `-` or `_` (names
-    /// with other letters must be written in their `xn--` form).
-    BadCharacter,
-    /// A `*` anywhere but a leading `*.` followed by a domain.
-    Wildcard,
-    /// A port that is not a number from 1 to 65535.
-    Port,
-    /// An address range that is not `ADDRESS` or `ADDRESS/PREFIX` with a
-    /// prefix the address family has.
-    Cidr,
-    /// Zero where it means nothing could work.
-    Zero,
-}
-
-impl fmt::Display for RuleProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RuleProblem::EmptyName => "the name is empty",
-            RuleProblem::EmptyLabel => "the name has an empty label (two dots in a row, or a leading dot)",
-            RuleProblem::LabelTooLong => "a label is longer than 63 bytes",
-            RuleProblem::NameTooLong => "the name is longer than 253 bytes",
-            RuleProblem::BadCharacter => {
-                "names may hold only ASCII letters, digits, '-' and '_' (write international names in their xn-- form)"
-            }
-            RuleProblem::Wildcard => {
-                "a wildcard must be a leading \"*.\" followed by a domain, as in \"*.example.com\""
-            }
-            RuleProblem::Port => "the port must be a number from 1 to 65535",
-            RuleProblem::Cidr => {
-                "expected an address or ADDRESS/PREFIX with a prefix of at most 32 (IPv4) or 128 (IPv6)"
-            }
-            RuleProblem::Zero => "it must be greater than zero",
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ConfigError;
+    use crate::net::problem::RuleProblem;
 
     #[test]
     fn every_bad_rule_is_a_typed_error_naming_it() {

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use crate::compile::NetCompiled;
 use crate::config::Config;
 use crate::error::{Error, ParentOp};
-use crate::net::engine::{Engine, Listeners, Published, SocketFactory};
+use crate::net::engine::{Listeners, Published, SocketFactory};
+use crate::net::serve::Engine;
 use crate::record;
 use crate::sys::raw;
 

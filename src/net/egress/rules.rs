@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::net::policy::RuleProblem;
+use crate::net::problem::RuleProblem;
 
 /// The longest name DNS can carry, without the trailing dot.
 const MAX_NAME: usize = 253;

@@ -11,7 +11,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::net::egress::dns;
-use crate::net::engine::{Engine, Listeners, Published, SocketFactory};
+use crate::net::engine::{Listeners, Published, SocketFactory};
+use crate::net::serve::Engine;
 use crate::net::{Connection, Denial, Egress, EgressVerdict, Hosts, Via};
 
 /// Tests that start engines share this; the one that counts threads and
@@ -1052,7 +1053,7 @@ fn the_sandbox_side_is_told_what_to_create_and_set() {
     let mut egress = policy();
     egress.transparent_ports(&[443, 80, 443]);
     let c = egress.compile().unwrap();
-    use crate::net::{SocketKind, SocketSpec};
+    use crate::net::spec::{SocketKind, SocketSpec};
     let spec = |kind, addr: &str| SocketSpec {
         kind,
         addr: addr.parse().unwrap(),
