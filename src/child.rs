@@ -264,6 +264,11 @@ pub struct Outcome {
     /// to its published ports, in order: allowed or denied, and why.
     /// Empty for other networks.
     pub connections: Vec<crate::net::Connection>,
+    /// What the sandbox refused: the seccomp filter's refusals, the
+    /// network policy's and the limits hit, with what was not observed and
+    /// why (see [`denials`](crate::denials)). Its `Display` is a one-line
+    /// summary.
+    pub denials: crate::denials::Denials,
 }
 
 /// A sandboxed program that was started by [`Sandbox::spawn`](crate::Sandbox::spawn).
@@ -372,6 +377,8 @@ pub(crate) struct State {
     /// The engine of the sandbox's filtered network or published ports,
     /// stopped once the sandbox has ended.
     pub(crate) net: Option<crate::net::Running>,
+    /// The observation of the sandbox's refusals.
+    pub(crate) denials: crate::denials::Watch,
 }
 
 impl Inner {
@@ -402,6 +409,7 @@ impl Inner {
             cgroup,
             layers: Default::default(),
             net: None,
+            denials: Default::default(),
         }))
     }
 }
@@ -432,6 +440,7 @@ impl Inner {
             cgroup: None,
             layers: Default::default(),
             net: None,
+            denials: Default::default(),
         }))
     }
 }
@@ -581,6 +590,14 @@ impl Child {
             (None, Some(o)) => o.connections.clone(),
             (None, None) => Vec::new(),
         }
+    }
+
+    /// What the sandbox has refused so far: a snapshot while it runs (the
+    /// seccomp filter's refusals and the network policy's), the whole
+    /// report ([`Outcome::denials`]) once it has been waited for. For a
+    /// live stream, see [`Sandbox::on_denial`](crate::Sandbox::on_denial).
+    pub fn denials(&self) -> crate::denials::Denials {
+        self.inner.denials.snapshot(&self.connections())
     }
 
     /// The sandbox's published ports ([`Sandbox::publish`](crate::Sandbox::publish)),
@@ -827,6 +844,7 @@ impl Child {
         if let Some(net) = self.inner.net.take() {
             outcome.connections = net.engine.stop();
         }
+        outcome.denials = self.inner.denials.finish(&outcome);
         self.inner.outcome = Some(outcome.clone());
         outcome
     }
@@ -878,6 +896,7 @@ impl Child {
             usage,
             cgroup: None,
             connections: Vec::new(),
+            denials: crate::denials::Denials::default(),
         }
     }
 }

@@ -47,6 +47,8 @@ pub(crate) struct Compiled {
     /// The filtered network's and the published ports' part (`None`:
     /// neither).
     pub(crate) net: Option<NetCompiled>,
+    /// Whether the seccomp filter's refusals are observed, and why not.
+    pub(crate) observe: crate::denials::Observation,
 }
 
 /// A policy's network part, lowered once: the compiled egress rules, the
@@ -300,6 +302,20 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
         ));
         rlimit_order.push(resource);
     }
+    #[cfg(feature = "seccomp")]
+    let (seccomp, observe) = match compile_seccomp(cfg, &caps)? {
+        Some(filter) => {
+            let observe = observation(cfg, &filter);
+            let on = observe == crate::denials::Observation::Observed;
+            (
+                Some(crate::zone::seccomp::ChildProgram::new(filter, on)),
+                observe,
+            )
+        }
+        None => (None, crate::denials::Observation::NotEnforced),
+    };
+    #[cfg(not(feature = "seccomp"))]
+    let observe = crate::denials::Observation::NotEnforced;
     Ok(Compiled {
         hostname: cfg.hostname.as_ref().map(|h| h.as_encoded_bytes().to_vec()),
         timeout_ns: cfg
@@ -314,9 +330,10 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
         #[cfg(feature = "landlock")]
         landlock: compile_landlock(cfg, &caps)?,
         #[cfg(feature = "seccomp")]
-        seccomp: compile_seccomp(cfg, &caps)?.map(crate::zone::seccomp::ChildProgram::new),
+        seccomp,
         caps,
         net,
+        observe,
     })
 }
 
@@ -382,6 +399,26 @@ fn compile_landlock(
         return Err(ConfigError::LandlockNeedsNoNewPrivs.into());
     }
     Ok(Some(lowered))
+}
+
+/// Whether a filter's refusals will be observed: it must refuse something
+/// reported, the caller must want it, and the kernel must have user
+/// notification (asked with `SECCOMP_GET_ACTION_AVAIL`).
+#[cfg(feature = "seccomp")]
+fn observation(
+    cfg: &Config,
+    filter: &crate::seccomp::CompiledFilter,
+) -> crate::denials::Observation {
+    use crate::denials::Observation;
+    if filter.notify_fprog().is_none() {
+        Observation::NotEnforced
+    } else if !cfg.observe_denials {
+        Observation::Disabled
+    } else if crate::probe::seccomp_action(libc::SECCOMP_RET_USER_NOTIF).is_err() {
+        Observation::Unsupported
+    } else {
+        Observation::Observed
+    }
 }
 
 /// Compiles the seccomp policy once per sandbox policy and checks that the

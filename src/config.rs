@@ -57,7 +57,16 @@ pub(crate) struct Config {
     /// The seccomp policy (`None`: no filter).
     #[cfg(feature = "seccomp")]
     pub(crate) seccomp: Option<crate::seccomp::Policy>,
+    /// Refusals of the seccomp filter are observed
+    /// ([`Sandbox::observe_denials`](crate::Sandbox::observe_denials)).
+    pub(crate) observe_denials: bool,
+    /// Called for each refusal as it is observed
+    /// ([`Sandbox::on_denial`](crate::Sandbox::on_denial)).
+    pub(crate) on_denial: Option<crate::net::policy::Hook<DenialCallback>>,
 }
+
+/// A live callback for refusals.
+pub(crate) type DenialCallback = dyn Fn(&crate::denials::Event) + Send + Sync;
 
 impl Default for Config {
     fn default() -> Self {
@@ -88,6 +97,8 @@ impl Default for Config {
             landlock_mirror_fs: false,
             #[cfg(feature = "seccomp")]
             seccomp: Some(crate::seccomp::Policy::default_profile()),
+            observe_denials: true,
+            on_denial: None,
         }
     }
 }

@@ -136,6 +136,8 @@ pub struct Container {
     /// ends; then the engine's whole log.
     net: Option<crate::net::Running>,
     connections: Vec<crate::net::Connection>,
+    /// The observation of its init's refusals.
+    denials: crate::denials::Watch,
 }
 
 /// How a container ended.
@@ -198,7 +200,18 @@ impl Container {
             layers: up.layers,
             net: up.net,
             connections: Vec::new(),
+            denials: up.denials,
         })
+    }
+
+    /// What the container's init was refused (its seccomp filter's
+    /// refusals) and what its network policy refused, so far; the final
+    /// report once the container has stopped. Each program run in it with
+    /// [`exec`](Container::exec) reports its own refusals in its
+    /// [`Outcome::denials`](crate::Outcome::denials) (and
+    /// [`Child::denials`](crate::Child::denials)).
+    pub fn denials(&self) -> crate::denials::Denials {
+        self.denials.snapshot(&self.connections())
     }
 
     /// The connections the container's programs have attempted through its
@@ -452,6 +465,7 @@ impl Container {
         if let Some(net) = self.net.take() {
             self.connections = net.engine.stop();
         }
+        self.denials.close(&self.connections);
         let s = Stopped { forced, init };
         self.ended = Some(s);
         self.layers = Default::default();

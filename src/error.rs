@@ -353,6 +353,9 @@ pub enum ParentOp {
     /// Starting the egress proxy of a filtered network or published ports
     /// (receiving the sockets the sandbox opened, starting its thread).
     StartEgressProxy,
+    /// Starting to observe the seccomp filter's refusals (the observer's
+    /// thread, or watching a program's listener).
+    ObserveDenials,
     /// Binding the host address of a published port
     /// ([`Sandbox::publish`](crate::Sandbox::publish)).
     Publish(std::net::SocketAddr),
@@ -366,6 +369,7 @@ impl fmt::Display for ParentOp {
         f.write_str(match self {
             ParentOp::Publish(_) => "listen for a published port",
             ParentOp::StartEgressProxy => "start the network policy's proxy",
+            ParentOp::ObserveDenials => "observe the seccomp filter's refusals",
             ParentOp::CreateReportChannel => "create the setup report channel",
             ParentOp::CreatePipe => "create a stdio pipe",
             ParentOp::OpenDevNull => "open /dev/null",

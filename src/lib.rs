@@ -198,6 +198,7 @@ mod compile;
 mod config;
 pub mod confine;
 pub mod container;
+pub mod denials;
 mod enforcement;
 pub mod error;
 mod forksafe;

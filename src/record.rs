@@ -15,6 +15,10 @@ pub(crate) const KIND_EXIT: u32 = 4;
 /// The program process's pseudo-terminal master rides along as
 /// `SCM_RIGHTS`, before `Running` (or an `Error`).
 pub(crate) const KIND_PTY: u32 = 5;
+/// The program process's seccomp listener rides along as `SCM_RIGHTS`,
+/// before `Running` (or an `Error`); without a descriptor, `errno` says why
+/// the filter was installed without one (see `crate::denials`).
+pub(crate) const KIND_LISTENER: u32 = 6;
 
 /// `flags` bit: execve said ENOENT although the file exists, i.e. its
 /// interpreter is missing; `detail` holds the interpreter path when known.
@@ -194,7 +198,7 @@ impl Record {
             u32::from_ne_bytes(w)
         };
         let mut r = Record::new(word(0));
-        if !(KIND_ERROR..=KIND_PTY).contains(&r.kind) {
+        if !(KIND_ERROR..=KIND_LISTENER).contains(&r.kind) {
             return None;
         }
         r.stage = word(1);

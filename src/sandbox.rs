@@ -739,6 +739,37 @@ impl Sandbox {
         self.changed()
     }
 
+    /// Whether the seccomp filter's refusals are observed and reported
+    /// ([`Outcome::denials`](crate::Outcome::denials),
+    /// [`on_denial`](Sandbox::on_denial)). On by default.
+    ///
+    /// Observed, the filter sends each call it refuses to a thread of the
+    /// calling process (`SECCOMP_RET_USER_NOTIF`, Linux 5.0), which records
+    /// it and answers with the policy's errno: the program sees the same
+    /// refusal, some microseconds later, and allowed calls cost nothing
+    /// more. Off, or where the kernel or an outer filter does not allow it,
+    /// the plain filter is installed, exactly as without observation, and
+    /// [`Denials::syscalls`](crate::denials::Denials::syscalls) says why
+    /// nothing was observed. See [`denials`](crate::denials).
+    pub fn observe_denials(&mut self, on: bool) -> &mut Self {
+        self.cfg.observe_denials = on;
+        self.changed()
+    }
+
+    /// Calls `f` for each refusal of the seccomp filter as it happens, on
+    /// the observer's thread, before the refused call returns in the
+    /// sandbox: keep it short (the program waits), and do not wait in it
+    /// for the sandbox. Each call gets one refusal (`count` 1); a panic in
+    /// `f` is caught and loses only that call. Network refusals are
+    /// reported live by [`Egress::on_connection`](crate::net::Egress::on_connection).
+    pub fn on_denial(
+        &mut self,
+        f: impl Fn(&crate::denials::Event) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.cfg.on_denial = Some(crate::net::policy::Hook(Arc::new(f)));
+        self.changed()
+    }
+
     // ---- Validation and spawning ----
 
     /// Checks the policy and prepares everything that depends only on it.

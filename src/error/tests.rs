@@ -585,6 +585,7 @@ fn detail_of_every_kind() {
         ParentOp::IdmapSystemView,
         ParentOp::IdMaps,
         ParentOp::StartEgressProxy,
+        ParentOp::ObserveDenials,
         ParentOp::Publish(std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
     ] {
         let e = Error::Io {

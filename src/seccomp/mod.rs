@@ -9,6 +9,7 @@
 mod codegen;
 mod error;
 mod groups;
+pub(crate) mod notify;
 mod policy;
 mod report;
 mod rule;
@@ -68,6 +69,9 @@ pub(crate) struct CompiledFilter {
     report: Report,
     /// The decision for each known system call, by number.
     decisions: BTreeMap<u32, Decision>,
+    /// The notifying form of `program` (see [`notify`]), when it refuses
+    /// calls that are reported.
+    notify: Option<Box<[libc::sock_filter]>>,
 }
 
 impl fmt::Debug for CompiledFilter {
@@ -234,11 +238,13 @@ pub(crate) fn compile(policy: &Policy) -> Result<CompiledFilter, Error> {
         unknown_syscall_action: policy.unknown_action,
         arch: Arch::NATIVE,
     };
+    let notify = notify::notifying(&program);
     Ok(CompiledFilter {
         program: program.into_boxed_slice(),
         len,
         report,
         decisions,
+        notify,
     })
 }
 
@@ -319,6 +325,16 @@ impl CompiledFilter {
             // pointer's `*mut` type.
             filter: self.program.as_ptr().cast_mut(),
         }
+    }
+
+    /// The `sock_fprog` describing the notifying form, if there is one
+    /// (same length as the program).
+    pub(crate) fn notify_fprog(&self) -> Option<libc::sock_fprog> {
+        self.notify.as_ref().map(|p| libc::sock_fprog {
+            len: self.len,
+            // As above: only read.
+            filter: p.as_ptr().cast_mut(),
+        })
     }
 }
 

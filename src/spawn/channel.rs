@@ -9,6 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use nix::sys::socket::{self, ControlMessageOwned, MsgFlags, sockopt};
 
 use super::fds::Fds;
+use crate::denials::Observe;
 use crate::error::{Error, ParentOp};
 use crate::record::{self, Record};
 
@@ -164,15 +165,25 @@ impl Channel {
 
     /// Reads the report socket until the supervisor says `Running`, a setup
     /// step reports an error, or it closes.
-    pub(super) fn read_setup(&self, pty: &mut Option<OwnedFd>) -> Result<SetupReport, Error> {
-        read_setup(self.report.as_raw_fd(), pty)
+    pub(super) fn read_setup(
+        &self,
+        pty: &mut Option<OwnedFd>,
+        observe: Option<&Observe>,
+    ) -> Result<SetupReport, Error> {
+        read_setup(self.report.as_raw_fd(), pty, observe)
     }
 }
 
 /// Reads a report channel until its supervisor says `Running`, a setup step
 /// reports an error, or it closes. The program's terminal master, when the
-/// program process sends one, lands in `pty`.
-pub(super) fn read_setup(report: RawFd, pty: &mut Option<OwnedFd>) -> Result<SetupReport, Error> {
+/// program process sends one, lands in `pty`; its seccomp listener, when
+/// it sends one, is watched by `observe` at once (the program may already
+/// wait on it).
+pub(super) fn read_setup(
+    report: RawFd,
+    pty: &mut Option<OwnedFd>,
+    observe: Option<&Observe>,
+) -> Result<SetupReport, Error> {
     let mut buf = [0u8; record::RECORD_LEN];
     let mut cmsg = nix::cmsg_space!(nix::sys::socket::UnixCredentials, [RawFd; 1]);
     loop {
@@ -220,6 +231,10 @@ pub(super) fn read_setup(report: RawFd, pty: &mut Option<OwnedFd>) -> Result<Set
             }
             continue;
         }
+        if rec.kind == record::KIND_LISTENER {
+            watch_listener(observe, passed, rec.errno)?;
+            continue;
+        }
         return Ok(match rec.kind {
             record::KIND_RUNNING => {
                 let from = if rec.flags & record::FLAG_PID_IN_CREDENTIALS != 0 {
@@ -233,4 +248,30 @@ pub(super) fn read_setup(report: RawFd, pty: &mut Option<OwnedFd>) -> Result<Set
             _ => SetupReport::Vanished,
         });
     }
+}
+
+/// Hands a program's listener to its sandbox's observer, or records why
+/// it has none. A listener nobody asked for is closed (the kernel then
+/// answers refused calls `ENOSYS`).
+#[allow(clippy::needless_pass_by_value)]
+fn watch_listener(
+    observe: Option<&Observe>,
+    listener: Option<OwnedFd>,
+    errno: i32,
+) -> Result<(), Error> {
+    #[cfg(feature = "seccomp")]
+    if let Some(sink) = observe {
+        return match listener {
+            Some(fd) => sink.watch(fd).map_err(|source| Error::Io {
+                op: ParentOp::ObserveDenials,
+                source,
+            }),
+            None => {
+                sink.unobserved(errno);
+                Ok(())
+            }
+        };
+    }
+    let _ = (observe, listener, errno);
+    Ok(())
 }

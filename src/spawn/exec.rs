@@ -166,7 +166,8 @@ pub(crate) fn exec(
     // The supervisor reads the plan until it answers, or dies: only then
     // may the plan go.
     let mut pty = None;
-    let report = read_setup(mine.as_raw_fd(), &mut pty)?;
+    let denials = crate::denials::Watch::new(cfg, compiled);
+    let report = read_setup(mine.as_raw_fd(), &mut pty, denials.sink())?;
     let program_pid = match report {
         SetupReport::Running(pid) => pid,
         SetupReport::Failed(rec) => {
@@ -176,7 +177,7 @@ pub(crate) fn exec(
         SetupReport::Vanished => return Err(Error::ContainerEnded),
     };
     drop(plan);
-    Ok(Child {
+    let mut child = Child {
         stdin: fds.stdin.take().map(ChildStdin::from_owned),
         stdout: fds.stdout.take().map(ChildStdout::from_owned),
         stderr: fds.stderr.take().map(ChildStderr::from_owned),
@@ -189,5 +190,7 @@ pub(crate) fn exec(
             compiled.cpu_limit_secs,
             started,
         ),
-    })
+    };
+    child.inner.denials = denials;
+    Ok(child)
 }

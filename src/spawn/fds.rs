@@ -181,6 +181,7 @@ impl Fds {
             keep,
             received: Vec::new(),
             pty: self.pty_plan(),
+            send_to: std::cell::Cell::new(-1),
         }
     }
 
@@ -228,6 +229,7 @@ impl Fds {
             keep,
             received,
             pty: self.pty_plan(),
+            send_to: std::cell::Cell::new(-1),
         };
         (plan, sources)
     }
@@ -242,7 +244,6 @@ impl Fds {
                 ws_ypixel: 0,
             },
             streams,
-            send_to: std::cell::Cell::new(-1),
         })
     }
 

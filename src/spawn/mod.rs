@@ -81,6 +81,7 @@ fn run(
     };
     child.inner.layers = layers;
     child.inner.net = up.net.take();
+    child.inner.denials = std::mem::take(&mut up.denials);
     Ok(child)
 }
 
@@ -109,6 +110,8 @@ pub(crate) struct Up {
     pub(crate) layers: crate::layer::Held,
     /// The engine of its filtered network or published ports.
     pub(crate) net: Option<crate::net::Running>,
+    /// The observation of its refusals.
+    pub(crate) denials: crate::denials::Watch,
 }
 
 /// Starts a container of the policy `cfg`: a sandbox whose supervisor
@@ -289,7 +292,8 @@ fn sandbox(
     }
 
     let mut pty = None;
-    let program_pid = match channel.read_setup(&mut pty)? {
+    let denials = crate::denials::Watch::new(cfg, compiled);
+    let program_pid = match channel.read_setup(&mut pty, denials.sink())? {
         SetupReport::Running(pid) => pid,
         // The supervisor exits on its own after reporting; dropping the
         // guard reaps it before the plan goes.
@@ -328,5 +332,6 @@ fn sandbox(
         pty,
         layers,
         net,
+        denials,
     })
 }

@@ -750,6 +750,73 @@ pub fn seccomp_action_available(action: u32) -> SysResult {
     }
 }
 
+/// `ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV)` (Linux 5.0): the next
+/// pending notification of a seccomp listener. Blocks when none is pending.
+#[cfg(feature = "seccomp")]
+pub fn seccomp_notif_recv(listener: c_int) -> Result<libc::seccomp_notif, Errno> {
+    let mut req = libc::seccomp_notif {
+        id: 0,
+        pid: 0,
+        flags: 0,
+        data: libc::seccomp_data {
+            nr: 0,
+            arch: 0,
+            instruction_pointer: 0,
+            args: [0; 6],
+        },
+    };
+    // SAFETY: the kernel writes one seccomp_notif, the size the request
+    // number encodes, to a live location; it must be zeroed on input,
+    // which it is.
+    unsafe {
+        sc!(
+            libc::SYS_ioctl,
+            listener,
+            libc::SECCOMP_IOCTL_NOTIF_RECV,
+            core::ptr::addr_of_mut!(req)
+        )
+    }?;
+    Ok(req)
+}
+
+/// `ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID)`: whether notification
+/// `id` is still pending (its process still waits for the answer).
+#[cfg(feature = "seccomp")]
+pub fn seccomp_notif_id_valid(listener: c_int, id: u64) -> bool {
+    // SAFETY: the kernel reads the u64 it is given, which lives on this
+    // stack frame for the duration of the call.
+    unsafe {
+        sc!(
+            libc::SYS_ioctl,
+            listener,
+            libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+            core::ptr::addr_of!(id)
+        )
+    }
+    .is_ok()
+}
+
+/// `ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND)`: answers notification `id`
+/// with the error `errno` (the call fails with it; never "continue").
+#[cfg(feature = "seccomp")]
+pub fn seccomp_notif_refuse(listener: c_int, id: u64, errno: i32) -> SysResult {
+    let resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: -errno,
+        flags: 0,
+    };
+    // SAFETY: the kernel reads one seccomp_notif_resp from a live location.
+    unsafe {
+        sc!(
+            libc::SYS_ioctl,
+            listener,
+            libc::SECCOMP_IOCTL_NOTIF_SEND,
+            core::ptr::addr_of!(resp)
+        )
+    }
+}
+
 /// The most descriptors one `SCM_RIGHTS` message carries (the kernel's
 /// `SCM_MAX_FD`).
 pub const SCM_MAX_FD: usize = 253;

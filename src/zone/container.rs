@@ -513,13 +513,14 @@ fn exec(ctx: &Ctx, slots: &mut [Slot; MAX_EXECS], req: &[u8], received: &[c_int]
         }
     }
     close_received(fds);
-    // The program process sends its terminal's master on the exec's
-    // channel, which it inherits from us: above every target too.
+    // The program process sends its terminal's master and its seccomp
+    // listener on the exec's channel, which it inherits from us: above
+    // every target too.
     let mut pty_chan = None;
-    if let Some(pty) = &plan.fds.pty {
+    if plan.fds.pty.is_some() || plan.sends_listener() {
         match raw::dup_at_least(chan, min_fd) {
             Ok(d) => {
-                pty.send_to.set(d.raw());
+                plan.fds.send_to.set(d.raw());
                 pty_chan = Some(d);
             }
             Err(e) => {

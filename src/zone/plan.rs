@@ -50,7 +50,6 @@ pub(crate) struct HelperArgs {
 }
 
 /// How the program process arranges its descriptors.
-#[derive(Default)]
 pub(crate) struct FdPlan {
     /// (source, target) pairs: stdio first, then passed descriptors.
     pub(crate) moves: Vec<(c_int, c_int)>,
@@ -67,6 +66,35 @@ pub(crate) struct FdPlan {
     pub(crate) received: Vec<Cell<c_int>>,
     /// The program's terminal, when it gets one.
     pub(crate) pty: Option<PtyPlan>,
+    /// Where the program process sends what it hands the caller (its
+    /// terminal's master, its seccomp listener): -1 for the plan's report
+    /// channel; for an exec into a container, the exec's channel as its
+    /// supervisor holds it (set by that supervisor before the clone).
+    pub(crate) send_to: Cell<c_int>,
+}
+
+impl Default for FdPlan {
+    fn default() -> Self {
+        FdPlan {
+            moves: Vec::new(),
+            via_temp: false,
+            temp_base: 0,
+            keep: Vec::new(),
+            received: Vec::new(),
+            pty: None,
+            send_to: Cell::new(-1),
+        }
+    }
+}
+
+impl FdPlan {
+    /// The channel the program process sends on (see `send_to`).
+    pub(crate) fn send_to(&self, report_fd: c_int) -> c_int {
+        match self.send_to.get() {
+            -1 => report_fd,
+            fd => fd,
+        }
+    }
 }
 
 /// A pseudo-terminal for the program: opened by the program process in
@@ -77,10 +105,6 @@ pub(crate) struct PtyPlan {
     /// The standard streams (bit `n` for descriptor `n`) that become the
     /// terminal.
     pub(crate) streams: u8,
-    /// Where the master goes: -1 for the plan's report channel; for an
-    /// exec into a container, the exec's channel as its supervisor holds
-    /// it (set by that supervisor before the clone).
-    pub(crate) send_to: Cell<c_int>,
 }
 
 /// A socket the supervisor opens in the sandbox's network namespace
@@ -200,6 +224,17 @@ pub(crate) struct ChildPlan<'a> {
     #[cfg(feature = "seccomp")]
     pub(crate) seccomp: Option<&'a super::seccomp::ChildProgram>,
     pub(crate) exec: ExecPlan,
+}
+
+impl ChildPlan<'_> {
+    /// Whether the program process sends a seccomp listener.
+    pub(crate) fn sends_listener(&self) -> bool {
+        #[cfg(feature = "seccomp")]
+        if let Some(p) = self.seccomp {
+            return p.observed();
+        }
+        false
+    }
 }
 
 /// State the supervisor and the program process share while setting up.

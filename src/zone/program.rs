@@ -186,7 +186,9 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
     // failed one).
     #[cfg(feature = "seccomp")]
     if let Some(program) = plan.seccomp {
-        program.install().at(Stage::Seccomp, 0)?;
+        program
+            .install(plan.fds.send_to(plan.report_fd))
+            .at(Stage::Seccomp, 0)?;
     }
     Err(exec(plan))
 }
@@ -225,10 +227,7 @@ fn setup_terminal(plan: &ChildPlan<'_>, pty: &super::plan::PtyPlan) -> Step {
             unsafe { raw::dup3(peer.raw(), target, 0) }.at(st, 5)?;
         }
     }
-    let to = match pty.send_to.get() {
-        -1 => plan.report_fd,
-        fd => fd,
-    };
+    let to = plan.fds.send_to(plan.report_fd);
     let rec = Record::new(record::KIND_PTY);
     raw::send_with_fd(to, &rec.encode(), master.raw()).at(st, 6)?;
     Ok(())

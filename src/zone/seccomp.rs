@@ -3,8 +3,9 @@
 #[allow(clippy::disallowed_types)] // Built by the parent, see ChildProgram.
 use std::sync::Arc;
 
+use crate::record::{self, Record};
 use crate::seccomp::CompiledFilter;
-use crate::sys::raw::{Errno, sc, syscall6};
+use crate::sys::raw::{self, Errno, sc, syscall6};
 
 /// `SECCOMP_FILTER_FLAG_TSYNC`: install on every thread of the process.
 pub(crate) const FILTER_FLAG_TSYNC: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC as u32;
@@ -16,7 +17,10 @@ pub(crate) const FILTER_FLAG_TSYNC: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC as u32
 #[allow(clippy::disallowed_types)]
 pub(crate) struct ChildProgram {
     fprog: libc::sock_fprog,
-    /// Owns the instructions `fprog` points to.
+    /// The notifying form (see `crate::seccomp::notify`), when refusals
+    /// are observed.
+    notify: Option<libc::sock_fprog>,
+    /// Owns the instructions `fprog` and `notify` point to.
     _filter: Arc<CompiledFilter>,
 }
 
@@ -41,21 +45,67 @@ impl ChildProgram {
         &self._filter
     }
 
-    /// Lowers a shared compiled filter (parent side).
+    /// The shared compiled filter (parent side).
     #[allow(clippy::disallowed_types)]
-    pub(crate) fn new(filter: Arc<CompiledFilter>) -> Self {
+    pub(crate) fn shared(&self) -> &Arc<CompiledFilter> {
+        &self._filter
+    }
+
+    /// Lowers a shared compiled filter (parent side); `observe` installs
+    /// its notifying form, whose refusals the caller answers.
+    #[allow(clippy::disallowed_types)]
+    pub(crate) fn new(filter: Arc<CompiledFilter>, observe: bool) -> Self {
         Self {
             fprog: filter.fprog(),
+            notify: if observe { filter.notify_fprog() } else { None },
             _filter: filter,
         }
     }
 
+    /// Whether the program process sends a listener (or the reason it has
+    /// none) before it executes the program.
+    pub(crate) fn observed(&self) -> bool {
+        self.notify.is_some()
+    }
+
     /// Installs the filter on the calling thread (which, in the program
     /// process, is the whole process). Child-zone safe.
-    pub(crate) fn install(&self) -> Result<(), Errno> {
-        set_mode_filter(&self.fprog, 0).map(drop)
+    ///
+    /// When refusals are observed, installs the notifying form with a new
+    /// listener and sends the listener on `report_to` (a `KIND_LISTENER`
+    /// record), then closes it: the program never holds it. A kernel
+    /// without user notification (`EINVAL`) or a caller already under a
+    /// filter with a listener (`EBUSY`) gets the plain filter, and the
+    /// record says why, without a descriptor.
+    pub(crate) fn install(&self, report_to: core::ffi::c_int) -> Result<(), Errno> {
+        let Some(notify) = &self.notify else {
+            return set_mode_filter(&self.fprog, 0).map(drop);
+        };
+        let mut rec = Record::new(record::KIND_LISTENER);
+        match set_mode_filter(notify, FILTER_FLAG_NEW_LISTENER) {
+            Ok(fd) => {
+                // SAFETY: with NEW_LISTENER the call returned a new
+                // descriptor (close-on-exec) that only we own.
+                let listener = unsafe { raw::Fd::from_raw(fd as core::ffi::c_int) };
+                raw::send_with_fd(report_to, &rec.encode(), listener.raw())?;
+                // Closed here, before the program runs: a refused call
+                // waits for the caller, and only the caller can answer.
+                drop(listener);
+                Ok(())
+            }
+            Err(Errno(e @ (libc::EINVAL | libc::EBUSY))) => {
+                set_mode_filter(&self.fprog, 0)?;
+                rec.errno = e;
+                raw::send(report_to, &rec.encode())?;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 }
+
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER` (Linux 5.0).
+const FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
 
 /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)`. With
 /// [`FILTER_FLAG_TSYNC`], a positive value is the id of a thread that could

@@ -1,0 +1,319 @@
+//! The observer: one thread per process that answers every sandbox's
+//! seccomp notifications (see the module above for what it promises).
+//!
+//! Each sandbox program installs the notifying form of its filter with
+//! `SECCOMP_FILTER_FLAG_NEW_LISTENER` and sends the listener to the caller
+//! before it executes the program; [`Sink::watch`] adds the listener to the
+//! observer's epoll set. A refused call blocks in the kernel until the
+//! observer has received it, recorded it in its sandbox's [`Sink`] and
+//! answered it with the plain filter's errno. A listener leaves the set
+//! when the last process using its filter is gone (`EPOLLHUP`) or when its
+//! sandbox is finished ([`Sink::close`]). Should the observer ever stop,
+//! closing the listeners makes the kernel answer refused calls with
+//! `ENOSYS`: a refusal still, never a call that runs.
+
+#![allow(clippy::disallowed_types)] // Parent-side code: Arc, Mutex, HashMap.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use rustix::buffer::spare_capacity;
+use rustix::event::epoll;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use super::{Denials, Detail, Event, Kind, Observation, SyscallDenial};
+use crate::seccomp::CompiledFilter;
+use crate::seccomp::notify::{self, ArgKind};
+use crate::sys::raw;
+
+/// A live callback for each refusal, as it happens.
+pub(crate) type Callback = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// One sandbox's record of refusals, and what answers them.
+pub(crate) struct Sink {
+    filter: Arc<CompiledFilter>,
+    callback: Option<Callback>,
+    denials: Mutex<Denials>,
+    /// The observer tokens of this sandbox's listeners (a container has
+    /// one per program run in it).
+    tokens: Mutex<Vec<u64>>,
+    observer: Mutex<Option<Arc<Observer>>>,
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink").finish_non_exhaustive()
+    }
+}
+
+impl Sink {
+    /// A sink for a sandbox whose programs run under `filter`.
+    pub(crate) fn new(filter: Arc<CompiledFilter>, callback: Option<Callback>) -> Arc<Sink> {
+        let denials = Denials {
+            syscalls: Observation::Observed,
+            ..Denials::default()
+        };
+        Arc::new(Sink {
+            filter,
+            callback,
+            denials: Mutex::new(denials),
+            tokens: Mutex::new(Vec::new()),
+            observer: Mutex::new(None),
+        })
+    }
+
+    /// Starts answering the notifications of `listener`.
+    pub(crate) fn watch(self: &Arc<Self>, listener: OwnedFd) -> io::Result<()> {
+        let observer = Observer::current()?;
+        let token = observer.add(listener, self)?;
+        lock(&self.tokens).push(token);
+        *lock(&self.observer) = Some(observer);
+        Ok(())
+    }
+
+    /// Records that a program's filter was installed without a listener,
+    /// and why (the errno its installation with one failed with).
+    pub(crate) fn unobserved(&self, errno: i32) {
+        let why = match errno {
+            libc::EBUSY => Observation::ListenerTaken,
+            _ => Observation::Unsupported,
+        };
+        let mut d = lock(&self.denials);
+        if d.counts.syscall == 0 {
+            d.syscalls = why;
+        }
+    }
+
+    /// What was recorded so far.
+    pub(crate) fn snapshot(&self) -> Denials {
+        lock(&self.denials).clone()
+    }
+
+    /// Stops watching every listener of the sandbox (its processes are
+    /// gone) and returns what was recorded.
+    pub(crate) fn close(&self) -> Denials {
+        let tokens = std::mem::take(&mut *lock(&self.tokens));
+        if let Some(o) = lock(&self.observer).take() {
+            for t in tokens {
+                o.remove(t);
+            }
+        }
+        self.snapshot()
+    }
+
+    fn record(&self, event: Event) {
+        lock(&self.denials).push(event.clone());
+        if let Some(cb) = &self.callback {
+            // A panicking callback loses its own event, nothing else.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&event)));
+        }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A watched listener.
+#[derive(Clone)]
+struct Entry {
+    fd: Arc<OwnedFd>,
+    sink: Arc<Sink>,
+}
+
+/// The process's observer: an epoll set of listeners and the thread that
+/// waits on it.
+pub(crate) struct Observer {
+    epoll: OwnedFd,
+    entries: Mutex<HashMap<u64, Entry>>,
+    next: AtomicU64,
+    /// The process that started the thread (a forked child starts its
+    /// own: threads are not copied by fork).
+    pid: u32,
+}
+
+static CURRENT: Mutex<Option<Arc<Observer>>> = Mutex::new(None);
+
+impl Observer {
+    /// The process's observer, started on first use.
+    fn current() -> io::Result<Arc<Observer>> {
+        let pid = std::process::id();
+        let mut slot = crate::forksafe::lock_briefly(&CURRENT);
+        if let Some(o) = slot.as_ref().and_then(|s| s.as_ref()) {
+            if o.pid == pid {
+                return Ok(Arc::clone(o));
+            }
+        }
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let observer = Arc::new(Observer {
+            epoll,
+            entries: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(1),
+            pid,
+        });
+        let o = Arc::clone(&observer);
+        std::thread::Builder::new()
+            .name("stockade-denials".to_owned())
+            .stack_size(128 * 1024)
+            .spawn(move || o.run())?;
+        if let Some(slot) = slot.as_mut() {
+            **slot = Some(Arc::clone(&observer));
+        }
+        Ok(observer)
+    }
+
+    fn add(&self, listener: OwnedFd, sink: &Arc<Sink>) -> io::Result<u64> {
+        let token = self.next.fetch_add(1, Ordering::Relaxed);
+        let fd = Arc::new(listener);
+        lock(&self.entries).insert(
+            token,
+            Entry {
+                fd: Arc::clone(&fd),
+                sink: Arc::clone(sink),
+            },
+        );
+        let flags = epoll::EventFlags::IN | epoll::EventFlags::HUP | epoll::EventFlags::ERR;
+        if let Err(e) = epoll::add(&self.epoll, &*fd, epoll::EventData::new_u64(token), flags) {
+            lock(&self.entries).remove(&token);
+            return Err(e.into());
+        }
+        Ok(token)
+    }
+
+    fn remove(&self, token: u64) {
+        let Some(entry) = lock(&self.entries).remove(&token) else {
+            return;
+        };
+        let _ = epoll::delete(&self.epoll, &*entry.fd);
+        // The descriptor closes once the thread has let go of its copy.
+    }
+
+    fn run(&self) {
+        let mut events: Vec<epoll::Event> = Vec::with_capacity(16);
+        loop {
+            events.clear();
+            match epoll::wait(&self.epoll, spare_capacity(&mut events), None) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(_) => {
+                    // Nothing sensible is left to do: dropping the
+                    // listeners makes refused calls answer ENOSYS.
+                    lock(&self.entries).clear();
+                    return;
+                }
+            }
+            for ev in &events {
+                let (flags, token) = (ev.flags, ev.data.u64());
+                let Some(entry) = lock(&self.entries).get(&token).cloned() else {
+                    continue;
+                };
+                if flags.contains(epoll::EventFlags::IN) {
+                    answer(&entry);
+                } else if flags.intersects(epoll::EventFlags::HUP | epoll::EventFlags::ERR) {
+                    // No process uses the filter any more.
+                    self.remove(token);
+                    lock(&entry.sink.tokens).retain(|&t| t != token);
+                }
+            }
+        }
+    }
+}
+
+/// Receives one notification, records it and answers it with the refusal.
+fn answer(entry: &Entry) {
+    let fd = entry.fd.as_raw_fd();
+    let Ok(req) = raw::seccomp_notif_recv(fd) else {
+        // ENOENT: the caller died waiting; EINTR: the next wake retries.
+        return;
+    };
+    let program = entry.sink.filter.instructions();
+    let errno = notify::refusal_errno(program, &req.data);
+    let nr = req.data.nr as u32;
+    let name = notify::syscall_name(nr).map_or_else(|| format!("syscall_{nr}"), str::to_owned);
+    let mut decoded = Vec::new();
+    let mut paths = Vec::new();
+    let args = req.data.args;
+    let wanted = notify::interesting_args(&name);
+    let mem = wanted
+        .iter()
+        .any(|a| a.2 == ArgKind::Path)
+        .then(|| File::open(format!("/proc/{}/mem", req.pid)).ok())
+        .flatten();
+    for &(i, arg, kind) in wanted {
+        let Some(&value) = args.get(i) else { continue };
+        if kind == ArgKind::Path {
+            if let Some(s) = mem.as_ref().and_then(|m| read_string(m, value)) {
+                paths.push((arg.to_owned(), s));
+            }
+        } else {
+            decoded.push((arg.to_owned(), notify::describe(kind, value)));
+        }
+    }
+    let command = std::fs::read_to_string(format!("/proc/{}/comm", req.pid))
+        .ok()
+        .map(|s| s.trim_end().to_owned());
+    // What was read belongs to the process that made the call only if the
+    // notification is still pending (its pid was not reused meanwhile).
+    let valid = raw::seccomp_notif_id_valid(fd, req.id);
+    if !valid {
+        paths.clear();
+    }
+    entry.sink.record(Event {
+        kind: Kind::Syscall,
+        count: 1,
+        time: SystemTime::now(),
+        detail: Detail::Syscall(SyscallDenial {
+            syscall: name,
+            number: nr,
+            args,
+            decoded,
+            path: paths,
+            errno,
+            pid: req.pid,
+            command: if valid { command } else { None },
+        }),
+    });
+    // ENOENT (the caller is gone meanwhile) needs nothing.
+    let _ = raw::seccomp_notif_refuse(fd, req.id, errno);
+}
+
+/// A NUL-terminated string at `addr` in a process's memory (at most
+/// `PATH_MAX` bytes), lossily decoded.
+fn read_string(mem: &File, addr: u64) -> Option<String> {
+    if addr == 0 {
+        return None;
+    }
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    let mut got = 0;
+    // Read page by page: a string near the end of a mapping is followed
+    // by an unmapped page, which fails the whole read.
+    while got < buf.len() {
+        let at = addr.checked_add(got as u64)?;
+        let to_page_end = 4096 - (at % 4096) as usize;
+        let end = (got + to_page_end).min(buf.len());
+        match mem.read_at(&mut buf[got..end], at) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if buf[got..got + n].contains(&0) {
+                    got += n;
+                    break;
+                }
+                got += n;
+            }
+        }
+    }
+    let s = buf.get(..got)?;
+    let len = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+    (got > 0).then(|| String::from_utf8_lossy(&s[..len]).into_owned())
+}

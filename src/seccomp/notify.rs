@@ -1,0 +1,415 @@
+//! Observing refusals: the notifying form of a compiled program, a
+//! user-space evaluator of classic BPF over `seccomp_data`, and the
+//! decoding of a refused call's arguments.
+//!
+//! The notifying program is the compiled program with every refusal
+//! (`SECCOMP_RET_ERRNO` with an errno other than `ENOSYS`) replaced by
+//! `SECCOMP_RET_USER_NOTIF` (Linux 5.0). Allowed calls take exactly the
+//! paths they take in the plain program, so they cost the same. A refused
+//! call waits in the kernel until the caller's observer answers it; the
+//! observer runs the *plain* program on the very `seccomp_data` the kernel
+//! evaluated to learn the errno, records the event, and answers with that
+//! errno. It never answers with "continue": no refused call can run.
+//!
+//! `ENOSYS` answers are left as they are: they say that a call does not
+//! exist (`clone3`, numbers newer than the filter's table), which C
+//! libraries probe for and fall back from on every thread they create.
+
+use super::codegen::RET_K;
+
+/// `SECCOMP_RET_USER_NOTIF`.
+const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+
+/// The notifying form of `program`, or `None` when it refuses nothing it
+/// would report.
+pub(crate) fn notifying(program: &[libc::sock_filter]) -> Option<Box<[libc::sock_filter]>> {
+    let mut changed = false;
+    let out: Box<[libc::sock_filter]> = program
+        .iter()
+        .map(|ins| {
+            if ins.code == RET_K && reported(ins.k) {
+                changed = true;
+                libc::sock_filter {
+                    k: RET_USER_NOTIF,
+                    ..*ins
+                }
+            } else {
+                *ins
+            }
+        })
+        .collect();
+    changed.then_some(out)
+}
+
+/// Whether a filter return value is a refusal the observer reports.
+fn reported(ret: u32) -> bool {
+    ret & libc::SECCOMP_RET_ACTION_FULL == libc::SECCOMP_RET_ERRNO
+        && ret & libc::SECCOMP_RET_DATA != libc::ENOSYS as u32
+}
+
+/// The errno the plain program answers `data` with: what the observer
+/// replies. Anything but a reported refusal (which the kernel would not
+/// have sent) is answered `EPERM`: the answer is always a refusal.
+pub(crate) fn refusal_errno(program: &[libc::sock_filter], data: &libc::seccomp_data) -> i32 {
+    match evaluate(program, data) {
+        Some(ret) if ret & libc::SECCOMP_RET_ACTION_FULL == libc::SECCOMP_RET_ERRNO => {
+            match (ret & libc::SECCOMP_RET_DATA) as i32 {
+                0 => libc::EPERM,
+                e => e,
+            }
+        }
+        _ => libc::EPERM,
+    }
+}
+
+/// Runs a classic BPF program over `data` as the kernel's seccomp
+/// interpreter does, for the instructions the kernel admits in seccomp
+/// filters (`seccomp_check_filter`). `None` for a program that would have
+/// been refused (an out-of-range load or jump, a division by zero).
+pub(crate) fn evaluate(program: &[libc::sock_filter], data: &libc::seccomp_data) -> Option<u32> {
+    // The seccomp_data words, in the kernel's layout (nr, arch,
+    // instruction_pointer, args), read as native-endian 32-bit words.
+    let mut words = [0u32; 16];
+    words[0] = data.nr as u32;
+    words[1] = data.arch;
+    let ip = data.instruction_pointer.to_ne_bytes();
+    words[2] = u32::from_ne_bytes([ip[0], ip[1], ip[2], ip[3]]);
+    words[3] = u32::from_ne_bytes([ip[4], ip[5], ip[6], ip[7]]);
+    for (i, arg) in data.args.iter().enumerate() {
+        let b = arg.to_ne_bytes();
+        words[4 + 2 * i] = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+        words[5 + 2 * i] = u32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
+    }
+    let len = core::mem::size_of::<libc::seccomp_data>() as u32;
+    let (mut a, mut x) = (0u32, 0u32);
+    let mut mem = [0u32; 16];
+    let mut pc = 0usize;
+    // Every jump goes forward, so a program runs at most its length.
+    for _ in 0..=program.len() {
+        let ins = program.get(pc)?;
+        pc += 1;
+        let k = ins.k;
+        let class = ins.code & 0x07;
+        match class {
+            // BPF_LD / BPF_LDX
+            0x00 | 0x01 => {
+                let value = match ins.code & 0xe0 {
+                    // BPF_IMM
+                    0x00 => k,
+                    // BPF_ABS (LD, word size only)
+                    0x20 if class == 0x00 && ins.code & 0x18 == 0x00 => {
+                        if k % 4 != 0 {
+                            return None;
+                        }
+                        *words.get((k / 4) as usize)?
+                    }
+                    // BPF_MEM
+                    0x60 => *mem.get(k as usize)?,
+                    // BPF_LEN
+                    0x80 => len,
+                    _ => return None,
+                };
+                if class == 0x00 {
+                    a = value;
+                } else {
+                    x = value;
+                }
+            }
+            // BPF_ST / BPF_STX
+            0x02 => *mem.get_mut(k as usize)? = a,
+            0x03 => *mem.get_mut(k as usize)? = x,
+            // BPF_ALU
+            0x04 => {
+                let operand = if ins.code & 0x08 != 0 { x } else { k };
+                a = match ins.code & 0xf0 {
+                    0x00 => a.wrapping_add(operand),
+                    0x10 => a.wrapping_sub(operand),
+                    0x20 => a.wrapping_mul(operand),
+                    0x30 => a.checked_div(operand)?,
+                    0x40 => a | operand,
+                    0x50 => a & operand,
+                    0x60 => a.checked_shl(operand).unwrap_or(0),
+                    0x70 => a.checked_shr(operand).unwrap_or(0),
+                    0x80 => a.wrapping_neg(),
+                    0x90 => a.checked_rem(operand)?,
+                    0xa0 => a ^ operand,
+                    _ => return None,
+                };
+            }
+            // BPF_JMP
+            0x05 => {
+                let operand = if ins.code & 0x08 != 0 { x } else { k };
+                let op = ins.code & 0xf0;
+                if op == 0x00 {
+                    pc = pc.checked_add(k as usize)?;
+                    continue;
+                }
+                let taken = match op {
+                    0x10 => a == operand,
+                    0x20 => a > operand,
+                    0x30 => a >= operand,
+                    0x40 => a & operand != 0,
+                    _ => return None,
+                };
+                pc += usize::from(if taken { ins.jt } else { ins.jf });
+            }
+            // BPF_RET
+            0x06 => {
+                return Some(match ins.code & 0x18 {
+                    0x00 => k,
+                    0x10 => a,
+                    _ => return None,
+                });
+            }
+            // BPF_MISC: TAX / TXA
+            0x07 => {
+                if ins.code & 0xf8 == 0x00 {
+                    x = a;
+                } else {
+                    a = x;
+                }
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// How the observer reads a refused call's arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ArgKind {
+    /// A path (or name) string in the program's memory.
+    Path,
+    /// An address family (`socket`, `socketpair`).
+    Family,
+    /// A socket type.
+    SocketType,
+    /// `CLONE_*` flags (`clone`, `unshare`, `setns`).
+    CloneFlags,
+    /// An `ioctl` request number.
+    Request,
+    /// A `ptrace` request.
+    Ptrace,
+    /// A plain number.
+    Number,
+}
+
+/// The arguments of `syscall` worth showing, as (index, name, kind).
+pub(crate) fn interesting_args(syscall: &str) -> &'static [(usize, &'static str, ArgKind)] {
+    use ArgKind::*;
+    match syscall {
+        "open" | "creat" | "mkdir" | "mknod" | "unlink" | "rmdir" | "chmod" | "chown"
+        | "lchown" | "truncate" | "chroot" | "chdir" | "umount2" | "swapon" | "swapoff"
+        | "acct" | "execve" | "setxattr" | "lsetxattr" | "removexattr" | "lremovexattr"
+        | "utime" | "utimes" | "access" | "readlink" | "stat" | "lstat" | "statfs" | "uselib"
+        | "delete_module" | "rename" | "link" | "getxattr" | "lgetxattr" | "listxattr"
+        | "llistxattr" => &[(0, "path", Path)],
+        "openat" | "openat2" | "mkdirat" | "mknodat" | "unlinkat" | "renameat" | "renameat2"
+        | "linkat" | "fchmodat" | "fchmodat2" | "fchownat" | "execveat" | "utimensat"
+        | "faccessat" | "faccessat2" | "newfstatat" | "statx" | "readlinkat" | "open_tree"
+        | "name_to_handle_at" | "inotify_add_watch" | "futimesat" | "quotactl"
+        | "mount_setattr" | "move_mount" => &[(1, "path", Path)],
+        "symlink" => &[(1, "path", Path)],
+        "symlinkat" => &[(2, "path", Path)],
+        "mount" => &[(1, "target", Path), (0, "source", Path), (2, "type", Path)],
+        "pivot_root" => &[(0, "new_root", Path)],
+        "fsopen" => &[(0, "type", Path)],
+        "add_key" | "request_key" => &[(0, "type", Path)],
+        "socket" => &[(0, "family", Family), (1, "type", SocketType)],
+        "socketpair" => &[(0, "family", Family), (1, "type", SocketType)],
+        "clone" | "unshare" => &[(0, "flags", CloneFlags)],
+        "setns" => &[(1, "nstype", CloneFlags)],
+        "ioctl" => &[(1, "request", Request)],
+        "ptrace" => &[(0, "request", Ptrace), (1, "pid", Number)],
+        "keyctl" => &[(0, "operation", Number)],
+        "bpf" => &[(0, "cmd", Number)],
+        "personality" => &[(0, "persona", Request)],
+        "kill" | "tkill" | "pidfd_open" | "process_vm_readv" | "process_vm_writev" => {
+            &[(0, "pid", Number)]
+        }
+        "prctl" => &[(0, "option", Number)],
+        _ => &[],
+    }
+}
+
+/// A value of a non-path argument, in words.
+pub(crate) fn describe(kind: ArgKind, value: u64) -> String {
+    match kind {
+        ArgKind::Family => {
+            family_name(value as i32).map_or_else(|| value.to_string(), str::to_owned)
+        }
+        ArgKind::SocketType => {
+            let ty = (value as i32) & 0xf;
+            match ty {
+                libc::SOCK_STREAM => "SOCK_STREAM".to_owned(),
+                libc::SOCK_DGRAM => "SOCK_DGRAM".to_owned(),
+                libc::SOCK_RAW => "SOCK_RAW".to_owned(),
+                libc::SOCK_SEQPACKET => "SOCK_SEQPACKET".to_owned(),
+                other => other.to_string(),
+            }
+        }
+        ArgKind::CloneFlags => {
+            let names: Vec<&str> = CLONE_FLAGS
+                .iter()
+                .filter(|(bit, _)| value & bit != 0)
+                .map(|&(_, name)| name)
+                .collect();
+            if names.is_empty() {
+                format!("{value:#x}")
+            } else {
+                names.join("|")
+            }
+        }
+        ArgKind::Request => format!("{value:#x}"),
+        ArgKind::Ptrace => match value as u32 {
+            0 => "PTRACE_TRACEME".to_owned(),
+            16 => "PTRACE_ATTACH".to_owned(),
+            0x4206 => "PTRACE_SEIZE".to_owned(),
+            1 | 2 => "PTRACE_PEEK".to_owned(),
+            other => other.to_string(),
+        },
+        ArgKind::Number | ArgKind::Path => (value as i64).to_string(),
+    }
+}
+
+/// The `CLONE_*` bits worth naming.
+const CLONE_FLAGS: &[(u64, &str)] = &[
+    (libc::CLONE_NEWUSER as u64, "CLONE_NEWUSER"),
+    (libc::CLONE_NEWNS as u64, "CLONE_NEWNS"),
+    (libc::CLONE_NEWPID as u64, "CLONE_NEWPID"),
+    (libc::CLONE_NEWNET as u64, "CLONE_NEWNET"),
+    (libc::CLONE_NEWUTS as u64, "CLONE_NEWUTS"),
+    (libc::CLONE_NEWIPC as u64, "CLONE_NEWIPC"),
+    (libc::CLONE_NEWCGROUP as u64, "CLONE_NEWCGROUP"),
+    (0x80, "CLONE_NEWTIME"),
+];
+
+fn family_name(family: i32) -> Option<&'static str> {
+    Some(match family {
+        libc::AF_UNIX => "AF_UNIX",
+        libc::AF_INET => "AF_INET",
+        libc::AF_INET6 => "AF_INET6",
+        libc::AF_NETLINK => "AF_NETLINK",
+        libc::AF_PACKET => "AF_PACKET",
+        libc::AF_BLUETOOTH => "AF_BLUETOOTH",
+        libc::AF_VSOCK => "AF_VSOCK",
+        libc::AF_ALG => "AF_ALG",
+        libc::AF_KEY => "AF_KEY",
+        libc::AF_CAN => "AF_CAN",
+        libc::AF_XDP => "AF_XDP",
+        _ => return None,
+    })
+}
+
+/// The name of native system call `nr`, when the table knows it.
+pub(crate) fn syscall_name(nr: u32) -> Option<&'static str> {
+    super::table::NATIVE
+        .iter()
+        .find(|&&(_, n)| n == nr)
+        .map(|&(name, _)| name)
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::seccomp::{self, Action, ArgCondition, ArgOp, Policy, SyscallRule};
+
+    fn data(name: &str, args: [u64; 6]) -> libc::seccomp_data {
+        libc::seccomp_data {
+            nr: super::super::table::lookup(name).expect("known") as i32,
+            arch: super::super::table::NATIVE_AUDIT_ARCH,
+            instruction_pointer: 0x7fff_1234_5678,
+            args,
+        }
+    }
+
+    #[test]
+    fn the_evaluator_agrees_with_the_compiled_decisions() {
+        let mut policy = Policy::default_profile();
+        policy.rule(
+            SyscallRule::new("mkdirat", Action::Errno(libc::EACCES as u16))
+                .when(ArgCondition::new(2, ArgOp::MaskedEq(0o777), 0o700)),
+        );
+        seccomp::add_net_filter(&mut policy);
+        let filter = seccomp::compile(&policy).expect("compiles");
+        let prog = filter.instructions();
+        let ret = |name: &str, args: [u64; 6]| evaluate(prog, &data(name, args)).expect("runs");
+        assert_eq!(ret("getpid", [0; 6]), libc::SECCOMP_RET_ALLOW);
+        assert_eq!(
+            ret("mount", [0; 6]),
+            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32
+        );
+        assert_eq!(
+            ret("socket", [libc::AF_INET as u64, 1, 0, 0, 0, 0]),
+            libc::SECCOMP_RET_ERRNO | libc::EAFNOSUPPORT as u32
+        );
+        assert_eq!(
+            ret("socket", [libc::AF_UNIX as u64, 1, 0, 0, 0, 0]),
+            libc::SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            ret("mkdirat", [0, 0, 0o700, 0, 0, 0]),
+            libc::SECCOMP_RET_ERRNO | libc::EACCES as u32
+        );
+        assert_eq!(
+            ret("mkdirat", [0, 0, 0o755, 0, 0, 0]),
+            libc::SECCOMP_RET_ALLOW
+        );
+        // clone with a namespace flag is refused, a plain fork allowed.
+        assert_eq!(
+            ret("clone", [libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0]),
+            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32
+        );
+        assert_eq!(
+            ret("clone", [libc::SIGCHLD as u64, 0, 0, 0, 0, 0]),
+            libc::SECCOMP_RET_ALLOW
+        );
+        // Another architecture is killed.
+        let mut foreign = data("getpid", [0; 6]);
+        foreign.arch = 0x4000_0003;
+        assert_eq!(
+            evaluate(prog, &foreign),
+            Some(libc::SECCOMP_RET_KILL_PROCESS)
+        );
+    }
+
+    #[test]
+    fn the_notifying_program_differs_only_in_reported_refusals() {
+        let filter = seccomp::compile(&Policy::default_profile()).expect("compiles");
+        let plain = filter.instructions();
+        let notify = notifying(plain).expect("the default profile refuses calls");
+        assert_eq!(plain.len(), notify.len());
+        let eval = |p: &[libc::sock_filter], name: &str, args: [u64; 6]| {
+            evaluate(p, &data(name, args)).expect("runs")
+        };
+        assert_eq!(eval(&notify, "mount", [0; 6]), RET_USER_NOTIF);
+        assert_eq!(eval(&notify, "getpid", [0; 6]), libc::SECCOMP_RET_ALLOW);
+        // clone3's ENOSYS is an answer that the call does not exist.
+        assert_eq!(
+            eval(&notify, "clone3", [0; 6]),
+            libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+        );
+        assert_eq!(refusal_errno(plain, &data("mount", [0; 6])), libc::EPERM);
+        // A policy that refuses nothing has no notifying form.
+        let mut none = Policy::denylist();
+        none.unknown_syscall_action(Action::Allow);
+        assert!(notifying(seccomp::compile(&none).expect("compiles").instructions()).is_none());
+    }
+
+    #[test]
+    fn arguments_are_described() {
+        assert_eq!(describe(ArgKind::Family, libc::AF_INET as u64), "AF_INET");
+        assert_eq!(
+            describe(
+                ArgKind::CloneFlags,
+                (libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as u64
+            ),
+            "CLONE_NEWUSER|CLONE_NEWNS"
+        );
+        assert_eq!(describe(ArgKind::Request, 0x5412), "0x5412");
+        assert_eq!(describe(ArgKind::Ptrace, 16), "PTRACE_ATTACH");
+        assert_eq!(interesting_args("openat")[0].0, 1);
+        assert!(syscall_name(super::super::table::lookup("mount").unwrap()) == Some("mount"));
+    }
+}
