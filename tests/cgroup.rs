@@ -124,6 +124,21 @@ fn memory_bomb_is_oom_killed_near_the_limit() {
         );
         let events = o.cgroup.unwrap().memory_events.unwrap();
         assert!(events.oom_kill > 0, "{events:?}");
+        // The same, as a denial event.
+        let limits: Vec<_> = o.denials.of_kind(stockade::denials::Kind::Limit).collect();
+        assert!(
+            limits
+                .iter()
+                .any(|e| e.detail
+                    == stockade::denials::Detail::Limit(stockade::denials::Limit::Memory)),
+            "{:#?}",
+            o.denials
+        );
+        assert!(
+            o.denials.to_string().contains("memory limit"),
+            "{}",
+            o.denials
+        );
         assert!(!path.exists(), "{} left behind", path.display());
         assert!(sandbox_cgroups(&p).is_empty());
     });
@@ -153,6 +168,12 @@ fn fork_bomb_is_contained_reported_and_killed() {
             let o = child.outcome().unwrap();
             let u = o.usage.unwrap();
             assert!(u.pids_limit_hit, "pid ns {pid_ns}: {status}: {o:?}");
+            assert!(
+                o.denials.events.iter().any(|e| e.detail
+                    == stockade::denials::Detail::Limit(stockade::denials::Limit::Pids)),
+                "{:#?}",
+                o.denials
+            );
             assert!(o.cgroup.unwrap().pids_max_events.unwrap() > 0);
             assert!(
                 !path.exists(),

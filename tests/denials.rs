@@ -213,3 +213,205 @@ import sys; sys.stdout.flush(); sys.stdin.read(1)"))
         assert_eq!(child.outcome().unwrap().denials.counts.syscall, 1);
     });
 }
+
+#[test]
+fn a_thread_racing_the_path_memory_cannot_hide_a_refusal() {
+    as_each_identity(|| {
+        let sb = Sandbox::new();
+        // One thread flips the path between two values while the other
+        // makes 300 refused mount calls on it.
+        let (d, out) = denials_of(
+            &sb,
+            &py("import threading
+buf = ctypes.create_string_buffer(b\"/aaaa\", 64)
+stop = False
+def flip():
+    while not stop:
+        ctypes.memmove(buf, b\"/bbbb\", 5)
+        ctypes.memmove(buf, b\"/aaaa\", 5)
+t = threading.Thread(target=flip)
+t.start()
+errs = set()
+for i in range(300):
+    libc.syscall(165, None, buf, None, 0, None)
+    errs.add(ctypes.get_errno())
+stop = True
+t.join()
+print(sorted(errs))"),
+        );
+        assert_eq!(out.trim(), "[1]", "every call was refused with EPERM");
+        let mounts: Vec<&Event> = d
+            .events
+            .iter()
+            .filter(|e| matches!(&e.detail, Detail::Syscall(s) if s.syscall == "mount"))
+            .collect();
+        let total: u64 = mounts.iter().map(|e| e.count).sum();
+        assert_eq!(total, 300, "{d:#?}");
+        for e in &mounts {
+            let Detail::Syscall(s) = &e.detail else {
+                unreachable!()
+            };
+            // The path is the program's word: what its memory held when
+            // the observer read it, possibly half of one write and half of
+            // the other (memmove is not atomic), never anything else.
+            let target = arg(s, "target").unwrap_or("");
+            assert!(
+                target.len() == 5
+                    && target.starts_with('/')
+                    && target[1..].chars().all(|c| c == 'a' || c == 'b'),
+                "{target:?} in {s:#?}"
+            );
+        }
+    });
+}
+
+#[test]
+fn the_program_never_holds_the_listener() {
+    as_each_identity(|| {
+        let sb = Sandbox::new();
+        let (d, out) = denials_of(
+            &sb,
+            "for f in /proc/self/fd/*; do readlink $f; done; unshare -U true 2>/dev/null; true",
+        );
+        assert!(!out.contains("seccomp"), "a listener in the sandbox: {out}");
+        assert!(out.contains("pipe:"), "the loop ran: {out}");
+        find(&d, "unshare");
+    });
+}
+
+#[test]
+fn a_caller_under_a_filter_with_a_listener_gets_the_plain_filter_and_is_told() {
+    as_each_identity(|| {
+        // This test's process installs a filter of its own that allows
+        // everything, with a listener: the kernel allows one listener per
+        // process's filters, so the sandbox's program cannot have one.
+        let allow = libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_ALLOW,
+        };
+        let prog = libc::sock_fprog {
+            len: 1,
+            filter: &allow as *const _ as *mut _,
+        };
+        // SAFETY: prctl and seccomp with valid arguments; `prog` points to
+        // one instruction that lives across the call.
+        let listener = unsafe {
+            assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                &prog,
+            )
+        };
+        assert!(listener >= 0, "{}", std::io::Error::last_os_error());
+        let sb = Sandbox::new();
+        let (d, out) = denials_of(&sb, &py("call(250, 1, 0, 0, 0, 0)"));
+        assert_eq!(out.trim(), "1", "still refused with EPERM");
+        assert_eq!(d.syscalls, Observation::ListenerTaken, "{d:#?}");
+        assert!(syscalls(&d).is_empty());
+        assert!(d.to_string().contains("listener"), "{d}");
+        // SAFETY: closing the descriptor seccomp returned.
+        unsafe { libc::close(listener as i32) };
+    });
+}
+
+#[test]
+fn a_connection_refused_by_the_network_policy_is_an_event() {
+    as_each_identity(|| {
+        let mut egress = stockade::net::Egress::new();
+        egress.resolver(
+            stockade::net::Hosts::new().add("denied.test", std::net::Ipv4Addr::LOCALHOST.into()),
+        );
+        let mut sb = Sandbox::new();
+        sb.egress(egress);
+        let (d, out) = denials_of(
+            &sb,
+            "/usr/bin/python3 -c '
+import urllib.request, urllib.error
+try:
+    urllib.request.urlopen(\"http://denied.test:9/x\", timeout=20)
+except urllib.error.HTTPError as e:
+    print(e.code)
+'",
+        );
+        assert_eq!(out.trim(), "403");
+        assert_eq!(d.network, Observation::Observed);
+        let net: Vec<&Event> = d.of_kind(Kind::Network).collect();
+        assert_eq!(net.len(), 1, "{d:#?}");
+        let Detail::Network(c) = &net[0].detail else {
+            panic!("{net:#?}")
+        };
+        assert_eq!(c.host.as_deref(), Some("denied.test"));
+        assert_eq!(c.port, 9);
+        assert_eq!(d.counts.network, 1);
+        assert!(
+            d.to_string()
+                .contains("connect to denied.test:9 (network policy"),
+            "{d}"
+        );
+    });
+}
+
+#[test]
+fn limits_that_ended_the_program_are_events() {
+    as_each_identity(|| {
+        use stockade::denials::Limit;
+        let limit_of = |d: &Denials| -> Vec<Limit> {
+            d.of_kind(Kind::Limit)
+                .filter_map(|e| match e.detail {
+                    Detail::Limit(l) => Some(l),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut sb = Sandbox::new();
+        sb.timeout(std::time::Duration::from_millis(300));
+        let (d, _) = denials_of(&sb, "sleep 10");
+        assert_eq!(limit_of(&d), [Limit::WallClock], "{d:#?}");
+        let mut sb = Sandbox::new();
+        sb.cpu_time_limit(std::time::Duration::from_secs(1));
+        let (d, _) = denials_of(&sb, "while :; do :; done");
+        assert_eq!(limit_of(&d), [Limit::CpuTime], "{d:#?}");
+        // A program that ends on its own hit none.
+        let (d, _) = denials_of(&Sandbox::new(), "true");
+        assert!(limit_of(&d).is_empty());
+    });
+}
+
+#[test]
+fn each_program_of_a_container_reports_its_own_refusals() {
+    as_each_identity(|| {
+        let container = Sandbox::new()
+            .start()
+            .unwrap_or_else(|e| panic!("start failed: {}", chain(&e)));
+        let first = container
+            .output(&mut sh(&py("call(250, 1, 0, 0, 0, 0)")))
+            .unwrap();
+        let second = container.output(&mut sh("unshare -U true; true")).unwrap();
+        let d1 = &first.outcome.denials;
+        let d2 = &second.outcome.denials;
+        find(d1, "keyctl");
+        find(d2, "unshare");
+        assert!(syscalls(d1).iter().all(|s| s.syscall != "unshare"));
+        assert!(syscalls(d2).iter().all(|s| s.syscall != "keyctl"));
+        assert_eq!(container.denials().counts.syscall, 0);
+    });
+}
+
+#[test]
+fn filesystem_refusals_are_said_to_be_unobserved_not_invented() {
+    as_each_identity(|| {
+        let dir = std::env::temp_dir().join(format!("stockade-denials-ro-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut sb = Sandbox::new();
+        sb.bind_ro(&dir, "/data");
+        let (d, out) = denials_of(&sb, "echo x > /data/f 2>/dev/null; echo $?");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_ne!(out.trim(), "0", "the write failed");
+        assert_eq!(d.filesystem, Observation::NotRecorded);
+        assert!(d.is_empty(), "{d:#?}");
+    });
+}
