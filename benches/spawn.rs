@@ -892,10 +892,84 @@ fn egress_interleaved() {
     );
 }
 
+/// What observing the seccomp filter's refusals costs: a one-shot spawn, a
+/// syscall-heavy workload that is never refused (`find /usr`), and a
+/// workload refused 100,000 times (the cost per refusal), each with
+/// observation on and off in the same interleaved rounds.
+fn denials_interleaved() {
+    let on = Sandbox::new();
+    let mut off = Sandbox::new();
+    off.observe_denials(false);
+    const ROUNDS: usize = 300;
+    let m = interleave_policies(ROUNDS, [&on, &off].into_iter());
+    println!("\nobserving refusals ({ROUNDS} interleaved rounds, medians of one-shot spawns)\n");
+    println!("| policy | median | ratio |");
+    println!("|---|---|---|");
+    println!("| observation off | {} | 1.000x |", ms(m[1]));
+    println!(
+        "| observation on (default) | {} | {:.3}x off |",
+        ms(m[0]),
+        m[0] / m[1]
+    );
+
+    let run = |sb: &Sandbox, script: &str| {
+        let out = sb
+            .output(stockade::Command::new("/bin/sh").arg("-c").arg(script))
+            .expect("spawn");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.outcome.denials.counts.syscall
+    };
+    let find = "find /usr -xdev -printf '%s %m\\n' > /dev/null";
+    const FIND_ROUNDS: usize = 15;
+    let mut rows: [Box<dyn FnMut()>; 2] = [
+        Box::new(|| assert_eq!(run(&on, find), 0)),
+        Box::new(|| assert_eq!(run(&off, find), 0)),
+    ];
+    let mut refs: Vec<&mut dyn FnMut()> = rows.iter_mut().map(|r| &mut **r as _).collect();
+    let t = interleave(FIND_ROUNDS, &mut refs);
+    println!("\n`find /usr`, never refused ({FIND_ROUNDS} interleaved rounds, medians)\n");
+    println!("| observation | median | ratio |");
+    println!("|---|---|---|");
+    println!("| off | {} | 1.000x |", ms(t[1]));
+    println!("| on | {} | {:.3}x off |", ms(t[0]), t[0] / t[1]);
+
+    const REFUSALS: u64 = 100_000;
+    let refused = format!(
+        "/usr/bin/python3 -c 'import ctypes; s = ctypes.CDLL(None).syscall\nfor i in range({REFUSALS}): s(250, 1, 0, 0, 0, 0)'"
+    );
+    const REFUSED_ROUNDS: usize = 7;
+    let mut rows: [Box<dyn FnMut()>; 2] = [
+        Box::new(|| assert_eq!(run(&on, &refused), REFUSALS)),
+        Box::new(|| assert_eq!(run(&off, &refused), 0)),
+    ];
+    let mut refs: Vec<&mut dyn FnMut()> = rows.iter_mut().map(|r| &mut **r as _).collect();
+    let t = interleave(REFUSED_ROUNDS, &mut refs);
+    println!(
+        "\n{REFUSALS} refused keyctl calls from Python ({REFUSED_ROUNDS} interleaved rounds, medians)\n"
+    );
+    println!("| observation | median | cost per refusal |");
+    println!("|---|---|---|");
+    println!("| off | {} | |", ms(t[1]));
+    println!(
+        "| on | {} | {:.1} us more |",
+        ms(t[0]),
+        (t[0] - t[1]) / REFUSALS as f64 / 1e3
+    );
+}
+
 fn main() {
     // `cargo bench --bench spawn -- egress`: only the filtered network.
     if std::env::args().skip(1).any(|a| a == "egress") {
         egress_interleaved();
+        return;
+    }
+    // `cargo bench --bench spawn -- denials`: what observing refusals costs.
+    if std::env::args().skip(1).any(|a| a == "denials") {
+        denials_interleaved();
         return;
     }
     // `cargo bench --bench spawn -- containers`: only the container rows.
@@ -939,4 +1013,5 @@ fn main() {
     pty_interleaved();
     writable_root_interleaved();
     egress_interleaved();
+    denials_interleaved();
 }

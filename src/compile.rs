@@ -302,6 +302,9 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
         ));
         rlimit_order.push(resource);
     }
+    // Landlock's errors come before seccomp's.
+    #[cfg(feature = "landlock")]
+    let landlock = compile_landlock(cfg, &caps)?;
     #[cfg(feature = "seccomp")]
     let (seccomp, observe) = match compile_seccomp(cfg, &caps)? {
         Some(filter) => {
@@ -328,7 +331,7 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
         rlimit_fallbacks: rlimit_fallbacks(cfg),
         cpu_limit_secs: cfg.rlimits.get(&Rlimit::Cpu).map(|l| l.0),
         #[cfg(feature = "landlock")]
-        landlock: compile_landlock(cfg, &caps)?,
+        landlock,
         #[cfg(feature = "seccomp")]
         seccomp,
         caps,
@@ -414,6 +417,14 @@ fn observation(
         Observation::NotEnforced
     } else if !cfg.observe_denials {
         Observation::Disabled
+    } else if !matches!(
+        filter.constant_action("sendmsg"),
+        Some(crate::seccomp::Action::Allow | crate::seccomp::Action::Log)
+    ) {
+        // The program process hands the listener over with sendmsg under
+        // the notifying filter: were sendmsg refused, that refusal would
+        // wait for a listener nobody else holds yet.
+        Observation::PolicyRefusesHandover
     } else if crate::probe::seccomp_action(libc::SECCOMP_RET_USER_NOTIF).is_err() {
         Observation::Unsupported
     } else {

@@ -415,3 +415,27 @@ fn filesystem_refusals_are_said_to_be_unobserved_not_invented() {
         assert!(d.is_empty(), "{d:#?}");
     });
 }
+
+#[test]
+fn a_policy_that_refuses_the_handover_runs_unobserved_instead_of_hanging() {
+    use stockade::seccomp::{Action, Policy, SyscallRule};
+    as_each_identity(|| {
+        // The program process hands the listener over with sendmsg, under
+        // the filter: a policy refusing sendmsg would make that refusal
+        // wait for a listener only the program process holds.
+        let mut p = Policy::default_profile();
+        p.rule(SyscallRule::new(
+            "sendmsg",
+            Action::Errno(libc::EPERM as u16),
+        ));
+        let mut sb = Sandbox::new();
+        sb.seccomp(p).timeout(std::time::Duration::from_secs(30));
+        let (d, out) = denials_of(&sb, &py("call(250, 1, 0, 0, 0, 0)"));
+        assert_eq!(out.trim(), "1");
+        assert_eq!(d.syscalls, Observation::PolicyRefusesHandover, "{d:#?}");
+        assert!(
+            d.of_kind(Kind::Limit).next().is_none(),
+            "it did not hang: {d}"
+        );
+    });
+}

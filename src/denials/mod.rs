@@ -86,6 +86,10 @@ pub enum Observation {
     /// The kernel keeps no record of these refusals that the caller can
     /// read (filesystem refusals).
     NotRecorded,
+    /// The seccomp policy refuses `sendmsg`, with which the sandbox's
+    /// program process hands the filter's listener to the caller before
+    /// it executes the program.
+    PolicyRefusesHandover,
 }
 
 impl Observation {
@@ -98,6 +102,9 @@ impl Observation {
             Self::Unsupported => "the kernel has no seccomp user notification (Linux 5.0)",
             Self::ListenerTaken => "the caller already runs under a seccomp filter with a listener",
             Self::NotRecorded => "the kernel keeps no record of them for the caller",
+            Self::PolicyRefusesHandover => {
+                "the seccomp policy refuses sendmsg, which hands the listener to the caller"
+            }
         })
     }
 }
