@@ -948,9 +948,13 @@ impl Drop for Child {
         // ends (at once when killed, whenever it likes when detached) and
         // returns its stacks, descriptors and cgroup. When the reaper
         // cannot take it, a killed sandbox is waited for here.
-        let Some(state) = self.inner.0.take() else {
+        let Some(mut state) = self.inner.0.take() else {
             return;
         };
+        if !killed {
+            // It runs on: its refused calls are still answered.
+            state.denials.detach();
+        }
         let End::Sandbox(supervisor) = state.end else {
             // A program in a container: its supervisor reaps it.
             return;

@@ -257,6 +257,12 @@ fn dropping_a_container_kills_it() {
         // its second use) stay.
         drop(sb.start().unwrap());
         drop(sb.start().unwrap());
+        // So does the observer of refused calls, started by the first
+        // program.
+        sb.start()
+            .unwrap()
+            .status(&mut Command::new("true"))
+            .unwrap();
         let fds = common::fd_count();
         let c = sb.start().unwrap();
         let mut running = c

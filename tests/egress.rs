@@ -706,12 +706,15 @@ fn container_execs_share_the_policy() {
                 .unwrap();
             assert!(String::from_utf8_lossy(&out.stdout).contains("hello from origin"));
         }
-        let live = c.connections();
-        assert_eq!(
-            live.iter().filter(|c| c.via == Via::HttpForward).count(),
-            2,
-            "{live:#?}"
-        );
+        // A connection is logged once its relay has finished, which may
+        // be just after curl has exited.
+        common::eventually("both connections are logged", || {
+            c.connections()
+                .iter()
+                .filter(|c| c.via == Via::HttpForward)
+                .count()
+                == 2
+        });
     });
 }
 

@@ -101,6 +101,9 @@ fn busybox_init_runs_its_inittab_as_pid_1() {
         // policy's template, built at its second use) opens first.
         drop(sb.start().unwrap());
         drop(sb.start().unwrap());
+        // So does the observer of refused calls, started by the first
+        // program.
+        sb.start().unwrap().status(&mut sh("true")).unwrap();
         let fds_before = common::fd_count();
         let mut init = Command::new("/bin/init");
         init.stdin(Stdio::null())

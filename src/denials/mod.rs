@@ -168,8 +168,10 @@ pub struct SyscallDenial {
     /// The path (or name) arguments, as `(argument, string)`, read from
     /// the program's memory while the call waited. **Untrusted**: another
     /// thread of the program may have rewritten the memory before or after
-    /// the kernel looked at it (the filter itself never reads memory), and
-    /// a process the caller may not read leaves them out.
+    /// the kernel looked at it (the filter itself never reads memory). Left
+    /// out for a process the caller may not read, and under a policy that
+    /// allows `userfaultfd` (which the default profile refuses), with which
+    /// the program could stall the read.
     pub path: Vec<(String, String)>,
     /// The errno the call was answered with.
     pub errno: i32,
@@ -482,6 +484,13 @@ impl Watch {
         }
     }
 
+    /// Leaves the listeners to the observer until their processes are
+    /// gone (a sandbox detached from its handle, which runs on): refused
+    /// calls go on being answered with the policy's errno.
+    pub(crate) fn detach(&mut self) {
+        self.sink = None;
+    }
+
     /// The sink the setup hands listeners to.
     pub(crate) fn sink(&self) -> Option<&Observe> {
         self.sink.as_ref()
@@ -536,6 +545,18 @@ impl Watch {
         self.sink = None;
         self.done = Some(d.clone());
         d
+    }
+}
+
+impl Drop for Watch {
+    /// Stops watching: the sandbox is over (or its setup failed), and its
+    /// listeners close now rather than when the kernel says their
+    /// processes are gone.
+    fn drop(&mut self) {
+        #[cfg(feature = "seccomp")]
+        if let Some(s) = self.sink.take() {
+            s.close();
+        }
     }
 }
 

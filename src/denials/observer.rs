@@ -22,7 +22,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use rustix::buffer::spare_capacity;
 use rustix::event::epoll;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -37,6 +37,11 @@ pub(crate) type Callback = Arc<dyn Fn(&Event) + Send + Sync>;
 /// One sandbox's record of refusals, and what answers them.
 pub(crate) struct Sink {
     filter: Arc<CompiledFilter>,
+    /// Path strings are read from the program's memory. Not when the
+    /// policy lets the program call `userfaultfd`: a page it registers
+    /// could hold the observer's read, and with it every sandbox's refused
+    /// calls.
+    read_paths: bool,
     callback: Option<Callback>,
     denials: Mutex<Denials>,
     /// The observer tokens of this sandbox's listeners (a container has
@@ -58,7 +63,12 @@ impl Sink {
             syscalls: Observation::Observed,
             ..Denials::default()
         };
+        let read_paths = matches!(
+            filter.constant_action("userfaultfd"),
+            Some(crate::seccomp::Action::Errno(_) | crate::seccomp::Action::KillProcess)
+        );
         Arc::new(Sink {
+            read_paths,
             filter,
             callback,
             denials: Mutex::new(denials),
@@ -144,17 +154,28 @@ pub(crate) struct Observer {
 }
 
 static CURRENT: Mutex<Option<Arc<Observer>>> = Mutex::new(None);
+/// The process whose thread last took [`CURRENT`] to start an observer
+/// (0: none yet). A thread that finds the lock held waits for it only when
+/// the holder is a thread of its own process: in a child forked while
+/// another thread held it, the holder does not exist, and waiting would be
+/// forever.
+static STARTER: AtomicU32 = AtomicU32::new(0);
 
 impl Observer {
     /// The process's observer, started on first use.
     fn current() -> io::Result<Arc<Observer>> {
         let pid = std::process::id();
-        let mut slot = crate::forksafe::lock_briefly(&CURRENT);
-        if let Some(o) = slot.as_ref().and_then(|s| s.as_ref()) {
+        let mut slot = match crate::forksafe::lock_briefly(&CURRENT) {
+            Some(g) => g,
+            None if STARTER.load(Ordering::Acquire) == pid => lock(&CURRENT),
+            None => return Err(io::ErrorKind::WouldBlock.into()),
+        };
+        if let Some(o) = slot.as_ref() {
             if o.pid == pid {
                 return Ok(Arc::clone(o));
             }
         }
+        STARTER.store(pid, Ordering::Release);
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let observer = Arc::new(Observer {
             epoll,
@@ -167,9 +188,7 @@ impl Observer {
             .name("stockade-denials".to_owned())
             .stack_size(128 * 1024)
             .spawn(move || o.run())?;
-        if let Some(slot) = slot.as_mut() {
-            **slot = Some(Arc::clone(&observer));
-        }
+        *slot = Some(Arc::clone(&observer));
         Ok(observer)
     }
 
@@ -245,9 +264,7 @@ fn answer(entry: &Entry) {
     let mut paths = Vec::new();
     let args = req.data.args;
     let wanted = notify::interesting_args(&name);
-    let mem = wanted
-        .iter()
-        .any(|a| a.2 == ArgKind::Path)
+    let mem = (entry.sink.read_paths && wanted.iter().any(|a| a.2 == ArgKind::Path))
         .then(|| File::open(format!("/proc/{}/mem", req.pid)).ok())
         .flatten();
     for &(i, arg, kind) in wanted {
