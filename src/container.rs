@@ -206,8 +206,8 @@ impl Container {
 
     /// What the container's init was refused (its seccomp filter's
     /// refusals) and what its network policy refused, so far; the final
-    /// report once the container has stopped. Each program run in it with
-    /// [`exec`](Container::exec) reports its own refusals in its
+    /// report once the container has stopped. Each program started in it with
+    /// [`spawn`](Container::spawn) reports its own refusals in its
     /// [`Outcome::denials`](crate::Outcome::denials) (and
     /// [`Child::denials`](crate::Child::denials)).
     pub fn denials(&self) -> crate::denials::Denials {

@@ -73,6 +73,8 @@ pub(crate) struct FdPlan {
     pub(crate) send_to: Cell<c_int>,
 }
 
+// Built by the parent; empty vectors do not allocate anyway.
+#[allow(clippy::disallowed_methods)]
 impl Default for FdPlan {
     fn default() -> Self {
         FdPlan {
