@@ -317,10 +317,8 @@ fn a_caller_under_a_filter_with_a_listener_gets_the_plain_filter_and_is_told() {
             filter: &allow as *const _ as *mut _,
         };
         // SAFETY: prctl with integer arguments.
-        assert_eq!(
-            unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
-            0
-        );
+        let nnp = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+        assert_eq!(nnp, 0);
         // SAFETY: `prog` points to one instruction that lives across the
         // call; the kernel copies it.
         let listener = unsafe {
