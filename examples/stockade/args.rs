@@ -2324,7 +2324,10 @@ mod tests {
             ),
             "{e:?}"
         );
-        assert!(e.to_string().starts_with("option --denials applies to one-shot programs"));
+        assert!(
+            e.to_string()
+                .starts_with("option --denials applies to one-shot programs")
+        );
         assert_eq!(
             p(&["--denials=yes", "sh"]),
             Err(ArgError::Unknown {
