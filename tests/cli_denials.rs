@@ -6,6 +6,8 @@
 //!
 //! The refused calls are made with the system's own tools and with raw
 //! system calls through Python's `ctypes` (the arguments the test chooses).
+//! The tests of system calls need the `seccomp` feature (the binary is
+//! built with the tests' features).
 
 mod common;
 
@@ -91,6 +93,7 @@ const KEYCTL: &str = "call(250, 1, 0, 0, 0, 0)";
 
 const PYTHON: &str = "/usr/bin/python3";
 
+#[cfg(feature = "seccomp")]
 #[test]
 fn json_reports_each_refused_system_call_with_its_arguments() {
     as_each_identity(|| {
@@ -153,6 +156,7 @@ fn json_reports_each_refused_system_call_with_its_arguments() {
 /// `--denials`: one line after all of the program's output, in the words
 /// of `Denials`' Display; the exit status is the program's. With `--json`
 /// as well, the JSON report stays the last line and says the same.
+#[cfg(feature = "seccomp")]
 #[test]
 fn denials_prints_one_line_after_the_programs_output() {
     as_each_identity(|| {
@@ -199,6 +203,7 @@ fn denials_is_silent_when_nothing_was_refused() {
 /// `--no-observe-denials`: the program gets the same refusals and exits the
 /// same way; the report says system calls were not observed, and
 /// `--denials` says so rather than staying silent.
+#[cfg(feature = "seccomp")]
 #[test]
 fn no_observe_denials_changes_the_report_only() {
     as_each_identity(|| {
@@ -233,6 +238,7 @@ fn no_observe_denials_changes_the_report_only() {
 
 /// The policy file's `[seccomp] observe_denials = false` turns it off as
 /// the flag does.
+#[cfg(all(feature = "seccomp", feature = "serde"))]
 #[test]
 fn a_policy_file_turns_observation_off() {
     as_each_identity(|| {
@@ -325,6 +331,7 @@ except Exception as e:
 /// A path the program chose is its word: a newline or an escape sequence
 /// in it cannot add a line to stderr or reach the terminal as such; the
 /// JSON report keeps it exactly.
+#[cfg(feature = "seccomp")]
 #[test]
 fn the_programs_strings_cannot_break_the_line() {
     as_each_identity(|| {

@@ -279,6 +279,7 @@ fn observation(o: stockade::denials::Observation) -> &'static str {
         O::Unsupported => "unsupported",
         O::ListenerTaken => "listener_taken",
         O::NotRecorded => "not_recorded",
+        O::PolicyRefusesHandover => "policy_refuses_handover",
         _ => "other",
     }
 }
