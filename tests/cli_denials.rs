@@ -59,6 +59,7 @@ fn events(d: &Value) -> &[Value] {
 }
 
 /// The first system call event for `name`.
+#[cfg(feature = "seccomp")]
 fn syscall<'a>(d: &'a Value, name: &str) -> &'a Value {
     events(d)
         .iter()
@@ -67,6 +68,7 @@ fn syscall<'a>(d: &'a Value, name: &str) -> &'a Value {
 }
 
 /// Argument `name` of an event, decoded or read as a path.
+#[cfg(feature = "seccomp")]
 fn arg<'a>(e: &'a Value, name: &str) -> Option<&'a str> {
     ["decoded", "path"]
         .iter()
@@ -75,6 +77,7 @@ fn arg<'a>(e: &'a Value, name: &str) -> Option<&'a str> {
 
 /// A Python program making raw system calls through ctypes; `call` prints
 /// each call's errno (0 when it succeeded).
+#[cfg(feature = "seccomp")]
 fn py(body: &str) -> String {
     format!(
         "import ctypes
@@ -87,9 +90,12 @@ def call(nr, *args):
     )
 }
 
-/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL) on x86_64, refused by the
-/// default profile.
-const KEYCTL: &str = "call(250, 1, 0, 0, 0, 0)";
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL), refused by the default
+/// profile, as a line of [`py`].
+#[cfg(feature = "seccomp")]
+fn keyctl() -> String {
+    format!("call({}, 1, 0, 0, 0, 0)", libc::SYS_keyctl)
+}
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -100,7 +106,7 @@ fn json_reports_each_refused_system_call_with_its_arguments() {
         let script = format!(
             "mount -t tmpfs none /tmp 2>/dev/null; /usr/bin/unshare -U true 2>/dev/null; \
              {PYTHON} -c '{}'; exit 0",
-            py(KEYCTL)
+            py(&keyctl())
         );
         let out = run(&["--json", "--", "sh", "-c", &script]);
         assert!(out.status.success(), "{}", text(&out.stderr));
@@ -131,7 +137,10 @@ fn json_reports_each_refused_system_call_with_its_arguments() {
         );
 
         let keyctl = syscall(&d, "keyctl");
-        assert_eq!(keyctl.get("number").and_then(Value::as_u64), Some(250));
+        assert_eq!(
+            keyctl.get("number").and_then(Value::as_u64),
+            Some(libc::SYS_keyctl as u64)
+        );
         assert_eq!(arg(keyctl, "operation"), Some("1"));
         assert_eq!(str_of(keyctl, "command"), Some("python3"));
         assert!(keyctl.get("pid").and_then(Value::as_u64).unwrap() > 0);
@@ -207,7 +216,7 @@ fn denials_is_silent_when_nothing_was_refused() {
 #[test]
 fn no_observe_denials_changes_the_report_only() {
     as_each_identity(|| {
-        let program = py(&format!("{KEYCTL}\nimport sys; sys.exit(5)"));
+        let program = py(&format!("{}\nimport sys; sys.exit(5)", keyctl()));
         let watched = run(&["--json", PYTHON, "-c", &program]);
         let unwatched = run(&["--json", "--no-observe-denials", PYTHON, "-c", &program]);
         assert_eq!(watched.status.code(), Some(5), "{}", text(&watched.stderr));
@@ -245,7 +254,7 @@ fn a_policy_file_turns_observation_off() {
         let dir = tempfile::tempdir().unwrap();
         let policy = dir.path().join("quiet.toml");
         std::fs::write(&policy, "[seccomp]\nobserve_denials = false\n").unwrap();
-        let program = py(KEYCTL);
+        let program = py(&keyctl());
         let out = run(&[
             "--json",
             "--policy",
