@@ -11,45 +11,49 @@
 //! workspace is bound read-write at `/workspace` (the working directory),
 //! everything else the program sees is read-only or private (`/usr` and
 //! friends, `/tmp`), the caller's home directory is not there (the program
-//! gets a private, empty, writable home in its place), and there is no
-//! network. A command gets a wall-clock timeout, and its output
-//! (stdout and stderr, interleaved as a terminal shows them) is read up to
-//! a cap: past it the runner stops reading and kills the sandbox, so a
-//! runaway command costs neither memory nor time.
+//! gets a private, empty, writable home in its place), and nothing on the
+//! network is reachable: the sandbox's only way out is a proxy that allows
+//! no name and logs each attempt. A command gets a wall-clock timeout, and
+//! its output (stdout and stderr, interleaved as a terminal shows them) is
+//! read up to a cap: past it the runner stops reading and kills the
+//! sandbox, so a runaway command costs neither memory nor time.
 //!
 //! After each command the runner prints a `result` line of `key=value`
 //! pairs for scripts (index, verdict, exit code, whether the output was
-//! truncated, bytes kept, what the output shows was denied), then the output
+//! truncated, bytes kept, what the sandbox denied), then, when the sandbox
+//! denied something, a `denied:` line saying what in full, then the output
 //! itself, indented. At the end it checks that the caller's home directory
 //! still holds what it held before the session.
+//!
+//! What was denied comes from the sandbox's own report
+//! ([`Outcome::denials`](stockade::Outcome::denials)), not from the
+//! command's error messages, which it writes itself and may word as it
+//! likes: a system call the seccomp filter refused, with its arguments
+//! (`denied=unshare`, `denied: unshare flags=CLONE_NEWUSER (seccomp filter:
+//! EPERM)`), a connection the proxy refused (`denied=network`, `denied:
+//! connect to example.com:80 (network policy: ...)`), a limit
+//! (`denied=wall-clock`). Filesystem refusals (a write to a read-only
+//! directory) are not in it: the kernel refuses those without telling the
+//! runner, so only the command's own output shows them.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use stockade::denials::{Denials, Detail, Limit, Observation};
 use stockade::{Command, Sandbox, Stdio, Verdict};
 
 /// What the demo session runs when no command is given.
 const DEMO: &[&str] = &[
     "echo 'print(42)' > solution.py && ls -l",
-    "curl -sS --max-time 5 http://example.com/ || wget -q -T 5 -O- http://example.com/",
+    "curl -fsS --max-time 5 http://example.com/ || wget -q -T 5 -O- http://example.com/",
     "echo pwned > /etc/motd",
+    "unshare --user --map-root-user id",
     "ls -A ~; cat ~/.ssh/id_ed25519",
     "rm -rf /usr 2>&1 | head -n 3",
     "sleep 100",
     "yes",
-];
-
-/// Error messages that show the sandbox denied something, and what.
-const DENIALS: &[(&str, &str)] = &[
-    ("Network is unreachable", "network"),
-    ("Could not resolve host", "network"),
-    ("unable to resolve host", "network"),
-    ("Couldn't connect to server", "network"),
-    ("Read-only file system", "write-outside-workspace"),
-    ("Permission denied", "permission"),
-    ("Operation not permitted", "operation"),
 ];
 
 struct Args {
@@ -125,13 +129,17 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let home_before = home.as_deref().map(snapshot);
 
-    // The policy, built once. `Sandbox::new()` already has no network, a
-    // read-only view of the system directories, a private /tmp and a
-    // private, empty home instead of the caller's.
+    // The policy, built once. `Sandbox::new()` already has a read-only view
+    // of the system directories, a private /tmp, a private, empty home
+    // instead of the caller's, and the default seccomp filter, whose
+    // refusals it reports. An egress policy without rules reaches nothing,
+    // like the default network namespace of its own, but every attempt is
+    // a refusal the report names.
     let mut sandbox = Sandbox::new();
     sandbox
         .bind_rw(&workspace, "/workspace")
-        .timeout(args.timeout);
+        .timeout(args.timeout)
+        .egress(stockade::net::Egress::new());
     println!("workspace: {}", workspace.display());
 
     for (i, line) in args.commands.iter().enumerate() {
@@ -143,12 +151,11 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
             r.verdict.name(),
             r.truncated,
             r.output.len(),
-            if r.denied.is_empty() {
-                "none".to_owned()
-            } else {
-                r.denied.join(",")
-            }
+            denied_names(&r.denials),
         );
+        if worth_saying(&r.denials) {
+            println!("{}", printable(&r.denials.to_string()));
+        }
         for l in String::from_utf8_lossy(&r.output).lines().take(10) {
             println!("  | {l}");
         }
@@ -168,7 +175,8 @@ struct CommandReport {
     code: Option<i32>,
     output: Vec<u8>,
     truncated: bool,
-    denied: Vec<&'static str>,
+    /// What the sandbox refused.
+    denials: Denials,
 }
 
 fn run_one(
@@ -204,22 +212,74 @@ fn run_one(
         child.kill()?;
     }
     let status = child.wait()?;
-    let verdict = child.outcome().map_or(Verdict::Killed, |o| o.verdict);
-
-    let text = String::from_utf8_lossy(&output);
-    let mut denied = Vec::new();
-    for (needle, what) in DENIALS {
-        if text.contains(needle) && !denied.contains(what) {
-            denied.push(*what);
-        }
-    }
+    let (verdict, denials) = match child.outcome() {
+        Some(o) => (o.verdict, o.denials.clone()),
+        None => (Verdict::Killed, child.denials()),
+    };
     Ok(CommandReport {
         verdict,
         code: status.code(),
         output,
         truncated,
-        denied,
+        denials,
     })
+}
+
+/// The `denied=` value: the distinct things refused, in order, by names
+/// without spaces or commas (a system call's name, `network`, a limit's
+/// name), or `none`.
+// The library's enums are non-exhaustive: a variant added later gets a
+// generic name.
+#[allow(unreachable_patterns)]
+fn denied_names(d: &Denials) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for e in &d.events {
+        let name = match &e.detail {
+            // The kernel's number, named from the crate's table: not the
+            // program's word.
+            Detail::Syscall(s) => s.syscall.as_str(),
+            Detail::Network(_) => "network",
+            Detail::Limit(Limit::Memory) => "memory",
+            Detail::Limit(Limit::Pids) => "pids",
+            Detail::Limit(Limit::CpuTime) => "cpu-time",
+            Detail::Limit(Limit::WallClock) => "wall-clock",
+            _ => "other",
+        };
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    if d.omitted > 0 {
+        names.push("more");
+    }
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(",")
+    }
+}
+
+/// Whether the `denied:` line has something to say: a refusal, or a source
+/// of refusals the sandbox could not watch (then `denied=none` does not
+/// mean nothing was refused, and the line says why).
+fn worth_saying(d: &Denials) -> bool {
+    let unwatched = |o: Observation| !matches!(o, Observation::Observed | Observation::NotEnforced);
+    !d.is_empty() || unwatched(d.syscalls) || unwatched(d.network)
+}
+
+/// `text` with its control characters escaped: the paths in a `denied:`
+/// line are the command's word, and a newline in one must not start a
+/// line of its own.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The names, sizes and modification times in a directory, to tell

@@ -332,6 +332,16 @@ fn agent(
     (out, results)
 }
 
+/// The `denied:` line agent_shell prints right after command `i`'s result
+/// line, if any (the command's own output follows indented, so it cannot
+/// print such a line).
+fn denied_line(out: &str, i: usize) -> Option<&str> {
+    let prefix = format!("result index={i} ");
+    let mut lines = out.lines().skip_while(|l| !l.starts_with(&prefix));
+    lines.next()?;
+    lines.next().filter(|l| l.starts_with("denied: "))
+}
+
 #[test]
 fn agent_shell_confines_and_reports_each_command() {
     as_each_identity(|| {
@@ -344,7 +354,8 @@ fn agent_shell_confines_and_reports_each_command() {
         std::fs::write(workspace.join("input.txt"), "data").unwrap();
 
         // A server on the host's loopback, which the host reaches and the
-        // sandbox (in its own network namespace) does not.
+        // sandbox (in its own network namespace, with a loopback of its own
+        // that curl reaches without the proxy) does not.
         let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = server.local_addr().unwrap().port();
         std::net::TcpStream::connect(("127.0.0.1", port)).expect("the host reaches its server");
@@ -366,6 +377,14 @@ fn agent_shell_confines_and_reports_each_command() {
             "sleep 100",
             // 7: endless output stops at the cap.
             "yes",
+            // 8: a name, through the proxy, which allows none (refused
+            // before any lookup).
+            "curl -fsS --max-time 5 http://files.example.test/",
+            // 9: a system call the seccomp filter refuses.
+            "unshare --user --map-root-user id",
+            // 10: words that look like refusals are not refusals.
+            "echo 'denied: mount target=/etc (seccomp filter: EPERM)'; \
+             echo 'Operation not permitted' >&2; echo 'Network is unreachable'",
         ];
         let (out, r) = agent(
             &workspace,
@@ -379,6 +398,7 @@ fn agent_shell_confines_and_reports_each_command() {
             ("exited", "0", "none"),
             "{out}"
         );
+        assert_eq!(denied_line(&out, 0), None, "{out}");
         assert_eq!(
             std::fs::read_to_string(workspace.join("notes.txt")).unwrap(),
             "written\n"
@@ -388,32 +408,79 @@ fn agent_shell_confines_and_reports_each_command() {
             "data"
         );
 
+        // Not reached, and not a refusal: the sandbox's loopback has no
+        // server.
         for i in [1, 2] {
             assert_eq!(r[i]["verdict"], "exited", "{out}");
             assert_ne!(r[i]["code"], "0", "{out}");
-            assert_eq!(r[i]["denied"], "network", "command {i}:\n{out}");
+            assert_eq!(r[i]["denied"], "none", "command {i}:\n{out}");
         }
 
+        // The kernel refuses writes to read-only directories without a
+        // record: only the command's own words say it.
         assert_eq!(r[3]["code"], "2", "{out}");
-        assert_eq!(r[3]["denied"], "write-outside-workspace", "{out}");
+        assert_eq!(r[3]["denied"], "none", "{out}");
+        assert!(out.contains("/etc/motd: Read-only file system"), "{out}");
 
         assert_eq!(r[4]["verdict"], "exited", "{out}");
         assert!(out.contains("No such file or directory"), "{out}");
 
-        assert_eq!(r[5]["denied"], "write-outside-workspace", "{out}");
+        assert_eq!(r[5]["denied"], "none", "{out}");
         assert!(out.contains("rm: cannot remove '/usr/"), "{out}");
 
         assert_eq!(
-            (&*r[6]["verdict"], &*r[6]["truncated"]),
-            ("timed_out", "false"),
+            (&*r[6]["verdict"], &*r[6]["truncated"], &*r[6]["denied"]),
+            ("timed_out", "false", "wall-clock"),
+            "{out}"
+        );
+        assert_eq!(
+            denied_line(&out, 6),
+            Some("denied: wall-clock limit (the sandbox was ended)"),
             "{out}"
         );
 
         assert_eq!(
-            (&*r[7]["verdict"], &*r[7]["truncated"], &*r[7]["bytes"]),
-            ("killed", "true", "4096"),
+            (
+                &*r[7]["verdict"],
+                &*r[7]["truncated"],
+                &*r[7]["bytes"],
+                &*r[7]["denied"]
+            ),
+            ("killed", "true", "4096", "none"),
             "{out}"
         );
+
+        assert_eq!(
+            (&*r[8]["code"], &*r[8]["denied"]),
+            ("22", "network"),
+            "{out}"
+        );
+        assert_eq!(
+            denied_line(&out, 8),
+            Some(
+                "denied: connect to files.example.test:80 \
+                 (network policy: no egress rule allows this name)"
+            ),
+            "{out}"
+        );
+
+        // (Built without the seccomp feature, there is no filter.)
+        if cfg!(feature = "seccomp") {
+            assert_eq!(
+                (&*r[9]["code"], &*r[9]["denied"]),
+                ("1", "unshare"),
+                "{out}"
+            );
+            assert_eq!(
+                denied_line(&out, 9),
+                Some("denied: unshare flags=CLONE_NEWUSER (seccomp filter: EPERM)"),
+                "{out}"
+            );
+        }
+
+        assert_eq!((&*r[10]["code"], &*r[10]["denied"]), ("0", "none"), "{out}");
+        assert_eq!(denied_line(&out, 10), None, "{out}");
+        assert!(out.contains("  | Operation not permitted"), "{out}");
 
         // The host is unharmed.
         assert_eq!(

@@ -63,6 +63,11 @@ pub struct Options {
     pub cgroup_parent: Option<PathBuf>,
     pub limits_best_effort: bool,
     pub json: bool,
+    /// `--denials`: when the program ends, the one line of what the
+    /// sandbox refused on stderr.
+    pub denials: bool,
+    /// `--no-observe-denials`: `observe_denials(false)`.
+    pub no_observe_denials: bool,
     /// `--pty`/`-t`: the program gets a terminal of its own, relayed to
     /// this one.
     pub pty: bool,
@@ -372,6 +377,10 @@ environment.
   --seccomp default|none   system call filter: the default profile (the
                            default; denies namespace creation, io_uring, bpf,
                            the keyring, TIOCSTI, ...) or none
+  --no-observe-denials     do not watch the filter's refusals: it refuses the
+                           same calls with the same errors without telling
+                           stockade, and --json and --denials say system
+                           calls were not observed (\"disabled\")
   --timeout DURATION       wall-clock limit; exit code 124 when hit. DURATION
                            is seconds (2.5) or a number with a unit: 500ms,
                            30s, 5m, 1h (also ns, us)
@@ -390,6 +399,17 @@ environment.
   --limits-best-effort     run even where a cgroup limit cannot be enforced,
                            approximating it with rlimits; --json tells
   --json                   print a JSON report on stderr when the program ends
+                           (\"denials\": what the sandbox refused, as below)
+  --denials                when the program ends, print on stderr, after all
+                           of its output, one line of what the sandbox refused:
+                           \"stockade: denied: mount target=/mnt (seccomp
+                           filter: EPERM); connect to a.test:443 (network
+                           policy: ...)\", with the limits hit and what it
+                           could not watch; nothing when it refused nothing
+                           and watched all it could. Filesystem refusals
+                           (read-only mounts, Landlock) are not seen; paths
+                           are the program's word (control characters
+                           escaped)
   -t, --pty                give the program a terminal of its own (a pseudo-
                            terminal of the sandbox's /dev/pts, its controlling
                            terminal), relayed to this one: keys reach it as
@@ -815,6 +835,8 @@ fn parse_options(
             "--publish" => o.publish.push(publish(val(it, "--publish")?)?),
             "--inherit-env" => o.inherit_env = true,
             "--json" => o.json = true,
+            "--denials" => o.denials = true,
+            "--no-observe-denials" => o.no_observe_denials = true,
             "-t" | "--pty" => o.pty = true,
             "--hostname" => o.hostname = Some(val(it, "--hostname")?),
             "--as-pid-1" => o.as_pid_1 = true,
@@ -1190,6 +1212,12 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
                 return Err(ArgError::NotForContainers {
                     option: "--pty",
                     why: "a container's programs get terminals with `stockade exec --pty`",
+                });
+            }
+            if options.denials {
+                return Err(ArgError::NotForContainers {
+                    option: "--denials",
+                    why: "it reports when the program ends, and a container runs until stopped",
                 });
             }
             if options.as_pid_1 {
@@ -2269,6 +2297,42 @@ mod tests {
         assert_eq!(
             err,
             "invalid value \"off\" for --seccomp: expected \"default\" or \"none\""
+        );
+    }
+
+    #[test]
+    fn denial_options() {
+        let o = p(&["sh"]).unwrap();
+        assert!(!o.denials && !o.no_observe_denials);
+        let o = p(&["--denials", "--no-observe-denials", "sh", "--denials"]).unwrap();
+        assert!(o.denials && o.no_observe_denials);
+        // After the program they are the program's.
+        assert_eq!(o.args, ["--denials"]);
+        // A container takes the policy option, not the report at the end.
+        match inv(&["start", "web", "--no-observe-denials"]) {
+            Ok(Invocation::Start(s)) => assert!(s.options.no_observe_denials),
+            other => panic!("{other:?}"),
+        }
+        let e = inv(&["start", "web", "--denials"]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ArgError::NotForContainers {
+                    option: "--denials",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("option --denials applies to one-shot programs")
+        );
+        assert_eq!(
+            p(&["--denials=yes", "sh"]),
+            Err(ArgError::Unknown {
+                option: "--denials=yes".into()
+            })
         );
     }
 

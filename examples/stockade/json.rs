@@ -232,6 +232,120 @@ fn connection(c: &stockade::net::Connection) -> String {
     j.finish()
 }
 
+/// What the sandbox refused (`Outcome::denials`): per source whether it
+/// was watched, the counts, each distinct refusal, and the one-line text.
+///
+/// ```text
+/// {"syscalls":"observed","network":"not_enforced","limits":"observed",
+///  "filesystem":"not_recorded","counts":{"syscall":1,"network":0,"limit":0},
+///  "events":[{"kind":"syscall","count":1,"time_ms":...,"text":"mount ...",
+///    "syscall":"mount","number":165,"args":["0x..",...],
+///    "decoded":{...},"path":{"target":"/tmp",...},"errno":1,
+///    "errno_name":"EPERM","pid":12,"command":"mount"}],
+///  "omitted":0,"summary":"denied: mount target=/tmp ..."}
+/// ```
+///
+/// A network event carries its `connection` (as in `connections`), a limit
+/// event its `limit`. `path` and `command` are the program's word.
+pub fn denials(d: &stockade::denials::Denials) -> String {
+    let mut j = Object::new();
+    for (k, o) in [
+        ("syscalls", d.syscalls),
+        ("network", d.network),
+        ("limits", d.limits),
+        ("filesystem", d.filesystem),
+    ] {
+        j.str(k, observation(o));
+    }
+    let mut c = Object::new();
+    c.num("syscall", d.counts.syscall);
+    c.num("network", d.counts.network);
+    c.num("limit", d.counts.limit);
+    j.raw("counts", &c.finish());
+    let events: Vec<String> = d.events.iter().map(denial_event).collect();
+    j.raw("events", &format!("[{}]", events.join(",")));
+    j.num("omitted", d.omitted);
+    j.str("summary", &d.to_string());
+    j.finish()
+}
+
+#[allow(unreachable_patterns)]
+fn observation(o: stockade::denials::Observation) -> &'static str {
+    use stockade::denials::Observation as O;
+    match o {
+        O::Observed => "observed",
+        O::NotEnforced => "not_enforced",
+        O::Disabled => "disabled",
+        O::Unsupported => "unsupported",
+        O::ListenerTaken => "listener_taken",
+        O::NotRecorded => "not_recorded",
+        O::PolicyRefusesHandover => "policy_refuses_handover",
+        _ => "other",
+    }
+}
+
+#[allow(unreachable_patterns)]
+fn denial_event(e: &stockade::denials::Event) -> String {
+    use stockade::denials::{Detail, Kind, Limit};
+    let mut j = Object::new();
+    j.str(
+        "kind",
+        match e.kind {
+            Kind::Syscall => "syscall",
+            Kind::Network => "network",
+            Kind::Limit => "limit",
+            _ => "other",
+        },
+    );
+    j.num("count", e.count);
+    let ms = e
+        .time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    j.num("time_ms", ms);
+    j.str("text", &e.to_string());
+    // Argument names and values as an object (`{"flags":"CLONE_NEWUSER"}`).
+    let pairs = |p: &[(String, String)]| {
+        let mut o = Object::new();
+        for (k, v) in p {
+            o.str(k, v);
+        }
+        o.finish()
+    };
+    match &e.detail {
+        Detail::Syscall(s) => {
+            j.str("syscall", &s.syscall);
+            j.num("number", u64::from(s.number));
+            // Hexadecimal text: a 64-bit value is not a JSON number every
+            // reader keeps exactly.
+            let args: Vec<String> = s.args.iter().map(|a| escape(&format!("{a:#x}"))).collect();
+            j.raw("args", &format!("[{}]", args.join(",")));
+            j.raw("decoded", &pairs(&s.decoded));
+            j.raw("path", &pairs(&s.path));
+            j.num("errno", u64::from(s.errno.unsigned_abs()));
+            j.str(
+                "errno_name",
+                &format!("{:?}", nix::errno::Errno::from_raw(s.errno)),
+            );
+            j.num("pid", u64::from(s.pid));
+            opt_str(&mut j, "command", s.command.as_deref());
+        }
+        Detail::Network(c) => j.raw("connection", &connection(c)),
+        Detail::Limit(l) => j.str(
+            "limit",
+            match l {
+                Limit::Memory => "memory",
+                Limit::Pids => "pids",
+                Limit::CpuTime => "cpu_time",
+                Limit::WallClock => "wall_clock",
+                _ => "other",
+            },
+        ),
+        _ => {}
+    }
+    j.finish()
+}
+
 /// A string, or `null`.
 fn opt_str(j: &mut Object, k: &str, v: Option<&str>) {
     match v {

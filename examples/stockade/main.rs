@@ -207,6 +207,9 @@ pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
     if opts.limits_best_effort {
         sb.cgroup_mut().compat = stockade::CompatLevel::BestEffort;
     }
+    if opts.no_observe_denials {
+        sb.observe_denials(false);
+    }
     landlock(&mut sb, opts)
         .and_then(|()| seccomp(&mut sb, opts))
         .map_err(str::to_owned)?;
@@ -467,6 +470,14 @@ fn run(opts: &args::Options) -> ExitCode {
     drop(raw);
     let outcome = child.outcome().cloned();
     let verdict = outcome.as_ref().map(|o| o.verdict);
+    let denials = outcome
+        .as_ref()
+        .map_or_else(|| child.denials(), |o| o.denials.clone());
+
+    // Before the JSON report, which stays the last line.
+    if opts.denials && worth_saying(&denials) {
+        eprintln!("stockade: {}", printable(&denials.to_string()));
+    }
 
     if opts.json {
         let mut j = json::Object::new();
@@ -496,6 +507,7 @@ fn run(opts: &args::Options) -> ExitCode {
             "connections",
             &json::connections(outcome.as_ref().map_or(&[], |o| &o.connections)),
         );
+        j.raw("denials", &json::denials(&denials));
         eprintln!("{}", j.finish());
     }
     if let Some((sig, _)) = ending_by {
@@ -510,6 +522,35 @@ fn run(opts: &args::Options) -> ExitCode {
         (None, Some(s)) => ExitCode::from(128 + s as u8),
         _ => ExitCode::from(125),
     }
+}
+
+/// Whether `--denials` has something to say: a refusal, or a source of
+/// refusals that was not watched (turned off, or the kernel or an outer
+/// filter would not let it be). Silence then means nothing was refused.
+fn worth_saying(d: &stockade::denials::Denials) -> bool {
+    use stockade::denials::Observation;
+    let unwatched = |o: Observation| !matches!(o, Observation::Observed | Observation::NotEnforced);
+    !d.is_empty() || d.omitted > 0 || unwatched(d.syscalls) || unwatched(d.network)
+}
+
+/// `text` on one line of a terminal: control characters (a newline, an
+/// escape sequence in a path the program chose) and the marks that reorder
+/// text on screen escaped, so that the line cannot be split, restyled or
+/// made to read otherwise by what it quotes.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let reorders = matches!(
+            c,
+            '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        );
+        if c.is_control() || reorders {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Applies the --landlock-* options: any of them makes a Landlock policy,

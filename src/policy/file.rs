@@ -169,7 +169,7 @@ impl PolicyFile {
             #[cfg(feature = "landlock")]
             landlock,
             #[cfg(feature = "seccomp")]
-            seccomp: SeccompFile::from_policy(cfg.seccomp.as_ref()),
+            seccomp: SeccompFile::from_config(cfg.seccomp.as_ref(), cfg.observe_denials),
         })
     }
 
@@ -248,6 +248,9 @@ impl PolicyFile {
         #[cfg(feature = "seccomp")]
         if let Some(s) = &self.seccomp {
             sb.seccomp(s.to_policy());
+            if let Some(on) = s.observe_denials() {
+                sb.observe_denials(on);
+            }
         }
         sb
     }

@@ -47,6 +47,7 @@
 //! | `landlock.*` | rules, rights, scopes, compatibility levels | [`landlock`](Sandbox::landlock), [`landlock_mirror_fs`](Sandbox::landlock_mirror_fs) |
 //! | `seccomp.profile` | `"default"`, `"none"` or `"custom"` | [`seccomp`](Sandbox::seccomp) |
 //! | `seccomp.default_action`, `.unknown_action`, `.rules` | actions and rules | [`seccomp::Policy`](crate::seccomp::Policy) |
+//! | `seccomp.observe_denials` | boolean | [`observe_denials`](Sandbox::observe_denials) |
 //! | `egress` | a table (present: a filtered network): `allow`, `deny`, `allow_private` (lists of rules), `max_connections`, `max_names`, `connect_timeout`, `idle_timeout`, `transparent_ports` | [`egress`](Sandbox::egress) with [`net::Egress`](crate::net::Egress) |
 //! | `publish` | list of `{ host = "127.0.0.1:8080", sandbox_port = 80 }` | [`publish`](Sandbox::publish) |
 //!
@@ -351,6 +352,41 @@ mod tests {
             let err = Sandbox::from_json(&text).unwrap_err().to_string();
             assert!(err.contains(message), "{op}: {err}");
         }
+    }
+
+    #[cfg(feature = "seccomp")]
+    #[test]
+    fn observing_denials_is_a_seccomp_key_written_only_when_off() {
+        let mut off = Sandbox::new();
+        off.observe_denials(false);
+        let toml = off.to_toml().unwrap();
+        assert_eq!(toml, "version = 1\n\n[seccomp]\nobserve_denials = false\n");
+        assert_eq!(Sandbox::from_toml(&toml).unwrap(), off);
+        assert_ne!(off, Sandbox::new());
+        let json = off.to_json().unwrap();
+        assert_eq!(Sandbox::from_json(&json).unwrap(), off);
+        // On is the default, read and not written.
+        let on = Sandbox::from_toml("[seccomp]\nobserve_denials = true\n").unwrap();
+        assert_eq!(on, Sandbox::new());
+        assert_eq!(on.to_toml().unwrap(), "version = 1\n");
+        // With the filter's other keys, and with no filter at all.
+        let mut custom = Sandbox::new();
+        let mut policy = crate::seccomp::Policy::default_profile();
+        policy.rule(crate::seccomp::SyscallRule::new(
+            "ptrace",
+            crate::seccomp::Action::Errno(1),
+        ));
+        custom.seccomp(policy).observe_denials(false);
+        let mut none = Sandbox::new();
+        none.seccomp(None).observe_denials(false);
+        for sb in [custom, none] {
+            let toml = sb.to_toml().unwrap();
+            assert!(toml.contains("observe_denials = false\n"), "{toml}");
+            assert_eq!(Sandbox::from_toml(&toml).unwrap(), sb, "{toml}");
+        }
+        let err = Sandbox::from_toml("[seccomp]\nobserve_denials = \"no\"\n").unwrap_err();
+        assert_eq!(err.key(), Some("seccomp.observe_denials"));
+        assert_eq!(err.line(), Some(2));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The `[seccomp]` table (feature `seccomp`): a profile, two actions and
-//! the ordered rules.
+//! The `[seccomp]` table (feature `seccomp`): a profile, two actions, the
+//! ordered rules, and whether the filter's refusals are observed.
 //!
 //! The rules hold the public types ([`SyscallGroup`], [`ArgWidth`],
 //! [`ArgOp`], [`seccomp::Action`]). Two of them are written differently here
@@ -31,6 +31,9 @@ struct RawSeccomp {
     default_action: Option<seccomp::Action>,
     #[serde(with = "action_text", skip_serializing_if = "Option::is_none")]
     unknown_action: Option<seccomp::Action>,
+    /// [`Sandbox::observe_denials`](crate::Sandbox::observe_denials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observe_denials: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rules: Option<Vec<RuleEntry>>,
 }
@@ -372,9 +375,25 @@ fn rule_to_entry(r: &RuleEntry) -> PolicyEntry {
 }
 
 impl SeccompFile {
+    /// The table for a sandbox's filter and whether its refusals are
+    /// observed (`observe_denials`, written only when off: on is the
+    /// default).
+    pub(super) fn from_config(
+        policy: Option<&seccomp::Policy>,
+        observe_denials: bool,
+    ) -> Option<SeccompFile> {
+        let table = Self::from_policy(policy);
+        if observe_denials {
+            return table;
+        }
+        let mut table = table.unwrap_or(SeccompFile(RawSeccomp::default()));
+        table.0.observe_denials = Some(false);
+        Some(table)
+    }
+
     /// The table for a sandbox's filter (`None` for the filter: no filter;
     /// `None` returned: the default profile, written as nothing).
-    pub(super) fn from_policy(policy: Option<&seccomp::Policy>) -> Option<SeccompFile> {
+    fn from_policy(policy: Option<&seccomp::Policy>) -> Option<SeccompFile> {
         let Some(policy) = policy else {
             return Some(SeccompFile(RawSeccomp {
                 profile: Some(Profile::None),
@@ -394,6 +413,7 @@ impl SeccompFile {
                 unknown_action: (policy.unknown_action != default.unknown_action)
                     .then_some(policy.unknown_action),
                 rules: (!rest.is_empty()).then(|| rest.iter().map(entry_to_rule).collect()),
+                observe_denials: None,
             }
         } else {
             RawSeccomp {
@@ -401,9 +421,16 @@ impl SeccompFile {
                 default_action: Some(policy.default_action),
                 unknown_action: Some(policy.unknown_action),
                 rules: Some(policy.entries.iter().map(entry_to_rule).collect()),
+                observe_denials: None,
             }
         };
         Some(SeccompFile(raw))
+    }
+
+    /// Whether the table says the filter's refusals are observed (`None`:
+    /// it does not say, the default holds).
+    pub(super) fn observe_denials(&self) -> Option<bool> {
+        self.0.observe_denials
     }
 
     /// The sandbox's filter for the table (`None`: no filter).
