@@ -252,8 +252,14 @@ impl fmt::Display for Event {
         match &self.detail {
             Detail::Syscall(s) => {
                 f.write_str(&s.syscall)?;
-                for (name, value) in s.decoded.iter().chain(&s.path) {
+                for (name, value) in &s.decoded {
                     write!(f, " {name}={value}")?;
+                }
+                // The program's strings: one line, no terminal controls,
+                // bounded.
+                for (name, value) in &s.path {
+                    write!(f, " {name}=")?;
+                    write_clean(f, value)?;
                 }
                 write!(f, " (seccomp filter: {})", errno_name(s.errno))?;
             }
@@ -560,6 +566,27 @@ impl Drop for Watch {
     }
 }
 
+/// Longest stretch of a program's string a summary shows.
+const SHOWN_CHARS: usize = 256;
+
+/// Writes a string of the program's with control characters and the
+/// bidirectional-text marks escaped (so it cannot break a line, drive a
+/// terminal or reorder what surrounds it) and cut after [`SHOWN_CHARS`].
+fn write_clean(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    for (i, c) in s.chars().enumerate() {
+        if i == SHOWN_CHARS {
+            return f.write_str("...");
+        }
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            write!(f, "\\u{{{:x}}}", c as u32)?;
+        } else {
+            write!(f, "{c}")?;
+        }
+    }
+    Ok(())
+}
+
 /// The symbolic name of an errno the filter answers with.
 pub(crate) fn errno_name(errno: i32) -> String {
     let name = match errno {
@@ -618,6 +645,23 @@ mod tests {
         assert_eq!(d.events.len(), MAX_EVENTS);
         assert_eq!(d.omitted, 11);
         assert_eq!(d.counts.syscall, 3 + MAX_EVENTS as u64 + 10);
+    }
+
+    #[test]
+    fn the_programs_strings_are_shown_on_one_line() {
+        let mut e = syscall("mount", libc::EPERM);
+        if let Detail::Syscall(s) = &mut e.detail {
+            s.decoded.clear();
+            s.path = vec![("target".to_owned(), "/a\n\u{1b}[2J\u{202e}b".to_owned())];
+        }
+        assert_eq!(
+            e.to_string(),
+            "mount target=/a\\u{a}\\u{1b}[2J\\u{202e}b (seccomp filter: EPERM)"
+        );
+        if let Detail::Syscall(s) = &mut e.detail {
+            s.path[0].1 = "x".repeat(1000);
+        }
+        assert!(e.to_string().len() < 300);
     }
 
     #[test]
