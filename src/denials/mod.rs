@@ -579,7 +579,7 @@ fn write_clean(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
         }
         let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
         if c.is_control() || bidi {
-            write!(f, "\\u{{{:x}}}", c as u32)?;
+            write!(f, "{}", c.escape_default())?;
         } else {
             write!(f, "{c}")?;
         }
@@ -656,7 +656,7 @@ mod tests {
         }
         assert_eq!(
             e.to_string(),
-            "mount target=/a\\u{a}\\u{1b}[2J\\u{202e}b (seccomp filter: EPERM)"
+            "mount target=/a\\n\\u{1b}[2J\\u{202e}b (seccomp filter: EPERM)"
         );
         if let Detail::Syscall(s) = &mut e.detail {
             s.path[0].1 = "x".repeat(1000);
