@@ -756,12 +756,14 @@ impl Sandbox {
         self.changed()
     }
 
-    /// Calls `f` for each refusal of the seccomp filter as it happens, on
-    /// the observer's thread, before the refused call returns in the
-    /// sandbox: keep it short (the program waits), and do not wait in it
-    /// for the sandbox. Each call gets one refusal (`count` 1); a panic in
-    /// `f` is caught and loses only that call. Network refusals are
-    /// reported live by [`Egress::on_connection`](crate::net::Egress::on_connection).
+    /// Calls `f` for each refusal as it happens: a system call the seccomp
+    /// filter refused (on the observer's thread, before the call returns in
+    /// the sandbox: keep it short, the program waits, and do not wait in it
+    /// for the sandbox), a connection the network policy refused (on the
+    /// network engine's thread), and, when the sandbox has ended, each
+    /// limit it hit. Each call gets one refusal (`count` 1); a panic in `f`
+    /// is caught and loses only that call. Programs run in a container
+    /// stream theirs too.
     pub fn on_denial(
         &mut self,
         f: impl Fn(&crate::denials::Event) + Send + Sync + 'static,

@@ -462,3 +462,34 @@ fn a_policy_that_refuses_the_handover_runs_unobserved_instead_of_hanging() {
         );
     });
 }
+
+#[test]
+fn network_refusals_and_limits_join_the_live_stream() {
+    as_each_identity(|| {
+        let seen: Arc<Mutex<Vec<Kind>>> = Arc::default();
+        let s = seen.clone();
+        let mut egress = stockade::net::Egress::new();
+        egress.resolver(
+            stockade::net::Hosts::new().add("denied.test", std::net::Ipv4Addr::LOCALHOST.into()),
+        );
+        let mut sb = Sandbox::new();
+        sb.egress(egress)
+            .timeout(std::time::Duration::from_secs(2))
+            .on_denial(move |e| s.lock().unwrap().push(e.kind));
+        let mut child = sb
+            .spawn(&mut sh("/usr/bin/python3 -c '
+import urllib.request
+try:
+    urllib.request.urlopen(\"http://denied.test:9/x\", timeout=20)
+except Exception as e:
+    print(e)
+' >/dev/null; sleep 30"))
+            .unwrap_or_else(|e| panic!("spawn failed: {}", chain(&e)));
+        common::eventually("the refused connection is streamed", || {
+            seen.lock().unwrap().contains(&Kind::Network)
+        });
+        assert!(!seen.lock().unwrap().contains(&Kind::Limit));
+        child.wait().unwrap();
+        assert_eq!(*seen.lock().unwrap(), [Kind::Network, Kind::Limit]);
+    });
+}

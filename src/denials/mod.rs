@@ -444,6 +444,9 @@ pub(crate) type Observe = ();
 #[derive(Debug)]
 pub(crate) struct Watch {
     sink: Option<Observe>,
+    /// The live stream, told of the limits hit when the sandbox ends (the
+    /// observer and the network engine tell it the rest as it happens).
+    callback: Option<crate::net::policy::Hook<crate::config::DenialCallback>>,
     syscalls: Observation,
     network: Observation,
     /// The final report, once the sandbox has ended.
@@ -454,6 +457,7 @@ impl Default for Watch {
     fn default() -> Self {
         Watch {
             sink: None,
+            callback: None,
             syscalls: Observation::NotEnforced,
             network: Observation::NotEnforced,
             done: None,
@@ -484,6 +488,7 @@ impl Watch {
         };
         Watch {
             sink,
+            callback: cfg.on_denial.clone(),
             syscalls: compiled.observe,
             network,
             done: None,
@@ -548,6 +553,12 @@ impl Watch {
         }
         let mut d = self.base();
         d.add_outcome(outcome);
+        if let Some(cb) = &self.callback {
+            for e in d.of_kind(Kind::Limit) {
+                let f = &cb.0;
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(e)));
+            }
+        }
         self.sink = None;
         self.done = Some(d.clone());
         d

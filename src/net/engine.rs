@@ -192,6 +192,10 @@ pub(crate) struct Shared {
     /// Names whose DNS outcome has been logged, with the outcome.
     pub(crate) dns_logged: Mutex<HashSet<(String, String)>>,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The sandbox's live stream of refusals
+    /// ([`Sandbox::on_denial`](crate::Sandbox::on_denial)), told of each
+    /// refused connection.
+    pub(crate) on_denial: Option<Hook<crate::config::DenialCallback>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -300,6 +304,16 @@ impl Shared {
         if let Some(hook) = self.policy.as_ref().and_then(|p| p.on_connection.as_ref()) {
             let f = &hook.0;
             let _ = catch_unwind(AssertUnwindSafe(|| f(&conn)));
+        }
+        if let (Some(hook), EgressVerdict::Denied(_)) = (&self.on_denial, &conn.verdict) {
+            let event = crate::denials::Event {
+                kind: crate::denials::Kind::Network,
+                count: 1,
+                time: conn.time,
+                detail: crate::denials::Detail::Network(conn.clone()),
+            };
+            let f = &hook.0;
+            let _ = catch_unwind(AssertUnwindSafe(|| f(&event)));
         }
     }
 

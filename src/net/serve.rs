@@ -43,6 +43,7 @@ impl Engine {
         listeners: Listeners,
         published: Vec<Published>,
         factory: Arc<dyn SocketFactory>,
+        on_denial: Option<crate::net::policy::Hook<crate::config::DenialCallback>>,
     ) -> io::Result<Engine> {
         let mut tcp: Vec<(Role, TcpListener)> = Vec::new();
         let mut udp: Option<Arc<UdpSocket>> = None;
@@ -93,6 +94,7 @@ impl Engine {
             asked: Mutex::new(HashMap::new()),
             dns_logged: Mutex::new(HashSet::new()),
             threads: Mutex::new(Vec::new()),
+            on_denial,
         });
         let me = shared.clone();
         let acceptor = std::thread::Builder::new()

@@ -310,7 +310,7 @@ fn sandbox(
     // The supervisor sent its network sockets before `Running`; should
     // the engine not start, dropping `launched` ends the sandbox.
     let net = match (&compiled.net, channel.net.take()) {
-        (Some(n), Some(chan)) => Some(net::start(n, chan, published)?),
+        (Some(n), Some(chan)) => Some(net::start(n, chan, published, cfg.on_denial.clone())?),
         _ => None,
     };
     let enforcement = lower::enforcement(cfg, compiled, &identity, &cg, &launched);

@@ -103,6 +103,7 @@ pub(super) fn start(
     net: &NetCompiled,
     chan: OwnedFd,
     published: Vec<Published>,
+    on_denial: Option<crate::net::policy::Hook<crate::config::DenialCallback>>,
 ) -> Result<crate::net::Running, Error> {
     let fail = |source: io::Error| Error::Io {
         op: ParentOp::StartEgressProxy,
@@ -123,6 +124,7 @@ pub(super) fn start(
         Listeners { sockets },
         published,
         factory,
+        on_denial,
     )
     .map_err(fail)?;
     Ok(crate::net::Running {

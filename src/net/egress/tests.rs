@@ -159,6 +159,7 @@ impl Harness {
             Listeners { sockets },
             Vec::new(),
             Arc::new(HostSockets),
+            None,
         )
         .unwrap();
         Harness {
@@ -646,6 +647,7 @@ fn published_ports_connect_from_the_sandbox_side() {
             },
         ],
         Arc::new(HostSockets),
+        None,
     )
     .unwrap();
     assert_eq!(echo_through(connect(addr), b"published"), b"published");
