@@ -48,6 +48,7 @@ pub(crate) struct Sink {
     /// one per program run in it).
     tokens: Mutex<Vec<u64>>,
     observer: Mutex<Option<Arc<Observer>>>,
+    last_command: Mutex<Option<(u32, Option<String>)>>,
 }
 
 impl std::fmt::Debug for Sink {
@@ -74,6 +75,7 @@ impl Sink {
             denials: Mutex::new(denials),
             tokens: Mutex::new(Vec::new()),
             observer: Mutex::new(None),
+            last_command: Mutex::new(None),
         })
     }
 
@@ -114,6 +116,23 @@ impl Sink {
             }
         }
         self.snapshot()
+    }
+
+    /// The name of process `pid` (`/proc/PID/comm`), remembered for the
+    /// last process asked about: a program refused over and over is not
+    /// read again each time (the name is the program's word anyway).
+    fn command_of(&self, pid: u32) -> Option<String> {
+        let mut last = lock(&self.last_command);
+        if let Some((p, name)) = last.as_ref() {
+            if *p == pid {
+                return name.clone();
+            }
+        }
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .ok()
+            .map(|s| s.trim_end().to_owned());
+        *last = Some((pid, name.clone()));
+        name
     }
 
     fn record(&self, event: Event) {
@@ -277,9 +296,7 @@ fn answer(entry: &Entry) {
             decoded.push((arg.to_owned(), notify::describe(kind, value)));
         }
     }
-    let command = std::fs::read_to_string(format!("/proc/{}/comm", req.pid))
-        .ok()
-        .map(|s| s.trim_end().to_owned());
+    let command = entry.sink.command_of(req.pid);
     // What was read belongs to the process that made the call only if the
     // notification is still pending (its pid was not reused meanwhile).
     let valid = raw::seccomp_notif_id_valid(fd, req.id);
