@@ -62,11 +62,8 @@ pub(crate) struct Config {
     pub(crate) observe_denials: bool,
     /// Called for each refusal as it is observed
     /// ([`Sandbox::on_denial`](crate::Sandbox::on_denial)).
-    pub(crate) on_denial: Option<crate::net::policy::Hook<DenialCallback>>,
+    pub(crate) on_denial: Option<crate::net::policy::Hook<crate::denials::Callback>>,
 }
-
-/// A live callback for refusals.
-pub(crate) type DenialCallback = dyn Fn(&crate::denials::Event) + Send + Sync;
 
 impl Default for Config {
     fn default() -> Self {

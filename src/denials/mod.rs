@@ -247,6 +247,18 @@ pub struct Event {
     pub detail: Detail,
 }
 
+impl Event {
+    /// The event of one connection of the network log.
+    pub(crate) fn network(c: &crate::net::Connection) -> Event {
+        Event {
+            kind: Kind::Network,
+            count: 1,
+            time: c.time,
+            detail: Detail::Network(c.clone()),
+        }
+    }
+}
+
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.detail {
@@ -356,12 +368,7 @@ impl Denials {
     /// Adds a connection of the network log if it was refused.
     fn push_connection(&mut self, c: &crate::net::Connection) {
         if matches!(c.verdict, crate::net::EgressVerdict::Denied(_)) {
-            self.push(Event {
-                kind: Kind::Network,
-                count: 1,
-                time: c.time,
-                detail: Detail::Network(c.clone()),
-            });
+            self.push(Event::network(c));
         }
     }
 
@@ -432,6 +439,9 @@ impl fmt::Display for Denials {
     }
 }
 
+/// A live callback for refusals ([`Sandbox::on_denial`](crate::Sandbox::on_denial)).
+pub(crate) type Callback = dyn Fn(&Event) + Send + Sync;
+
 /// What watches a sandbox's seccomp listeners.
 #[cfg(feature = "seccomp")]
 pub(crate) type Observe = std::sync::Arc<observer::Sink>;
@@ -446,7 +456,7 @@ pub(crate) struct Watch {
     sink: Option<Observe>,
     /// The live stream, told of the limits hit when the sandbox ends (the
     /// observer and the network engine tell it the rest as it happens).
-    callback: Option<crate::net::policy::Hook<crate::config::DenialCallback>>,
+    callback: Option<crate::net::policy::Hook<Callback>>,
     syscalls: Observation,
     network: Observation,
     /// The final report, once the sandbox has ended.
@@ -466,30 +476,19 @@ impl Default for Watch {
 }
 
 impl Watch {
-    /// The watch for a sandbox of a compiled policy.
-    pub(crate) fn new(cfg: &crate::config::Config, compiled: &crate::compile::Compiled) -> Watch {
-        #[cfg(feature = "seccomp")]
-        let sink = match (&compiled.seccomp, compiled.observe) {
-            (Some(p), Observation::Observed) => Some(observer::Sink::new(
-                std::sync::Arc::clone(p.shared()),
-                cfg.on_denial.as_ref().map(|h| std::sync::Arc::clone(&h.0)),
-            )),
-            _ => None,
-        };
-        #[cfg(not(feature = "seccomp"))]
-        let sink = {
-            let _ = cfg;
-            None
-        };
-        let network = if compiled.net.as_ref().is_some_and(|n| n.egress.is_some()) {
-            Observation::Observed
-        } else {
-            Observation::NotEnforced
-        };
+    /// A watch: `sink` watches the programs' listeners (when the seccomp
+    /// filter's refusals are observed), `callback` is the live stream,
+    /// and `syscalls` and `network` say what is observed.
+    pub(crate) fn new(
+        sink: Option<Observe>,
+        callback: Option<crate::net::policy::Hook<Callback>>,
+        syscalls: Observation,
+        network: Observation,
+    ) -> Watch {
         Watch {
             sink,
-            callback: cfg.on_denial.clone(),
-            syscalls: compiled.observe,
+            callback,
+            syscalls,
             network,
             done: None,
         }

@@ -31,9 +31,6 @@ use crate::seccomp::CompiledFilter;
 use crate::seccomp::notify::{self, ArgKind};
 use crate::sys::raw;
 
-/// A live callback for each refusal, as it happens.
-pub(crate) type Callback = Arc<dyn Fn(&Event) + Send + Sync>;
-
 /// One sandbox's record of refusals, and what answers them.
 pub(crate) struct Sink {
     filter: Arc<CompiledFilter>,
@@ -42,7 +39,7 @@ pub(crate) struct Sink {
     /// could hold the observer's read, and with it every sandbox's refused
     /// calls.
     read_paths: bool,
-    callback: Option<Callback>,
+    callback: Option<Arc<super::Callback>>,
     denials: Mutex<Denials>,
     /// The observer tokens of this sandbox's listeners (a container has
     /// one per program run in it).
@@ -59,7 +56,10 @@ impl std::fmt::Debug for Sink {
 
 impl Sink {
     /// A sink for a sandbox whose programs run under `filter`.
-    pub(crate) fn new(filter: Arc<CompiledFilter>, callback: Option<Callback>) -> Arc<Sink> {
+    pub(crate) fn new(
+        filter: Arc<CompiledFilter>,
+        callback: Option<Arc<super::Callback>>,
+    ) -> Arc<Sink> {
         let denials = Denials {
             syscalls: Observation::Observed,
             ..Denials::default()

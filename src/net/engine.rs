@@ -192,10 +192,9 @@ pub(crate) struct Shared {
     /// Names whose DNS outcome has been logged, with the outcome.
     pub(crate) dns_logged: Mutex<HashSet<(String, String)>>,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
-    /// The sandbox's live stream of refusals
-    /// ([`Sandbox::on_denial`](crate::Sandbox::on_denial)), told of each
-    /// refused connection.
-    pub(crate) on_denial: Option<Hook<crate::config::DenialCallback>>,
+    /// Told of each refused connection: the sandbox's live stream of
+    /// refusals ([`Sandbox::on_denial`](crate::Sandbox::on_denial)).
+    pub(crate) on_refused: Option<Hook<ConnectionFn>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -305,15 +304,9 @@ impl Shared {
             let f = &hook.0;
             let _ = catch_unwind(AssertUnwindSafe(|| f(&conn)));
         }
-        if let (Some(hook), EgressVerdict::Denied(_)) = (&self.on_denial, &conn.verdict) {
-            let event = crate::denials::Event {
-                kind: crate::denials::Kind::Network,
-                count: 1,
-                time: conn.time,
-                detail: crate::denials::Detail::Network(conn.clone()),
-            };
+        if let (Some(hook), EgressVerdict::Denied(_)) = (&self.on_refused, &conn.verdict) {
             let f = &hook.0;
-            let _ = catch_unwind(AssertUnwindSafe(|| f(&event)));
+            let _ = catch_unwind(AssertUnwindSafe(|| f(&conn)));
         }
     }
 

@@ -43,7 +43,7 @@ impl Engine {
         listeners: Listeners,
         published: Vec<Published>,
         factory: Arc<dyn SocketFactory>,
-        on_denial: Option<crate::net::policy::Hook<crate::config::DenialCallback>>,
+        on_refused: Option<crate::net::policy::Hook<crate::net::policy::ConnectionFn>>,
     ) -> io::Result<Engine> {
         let mut tcp: Vec<(Role, TcpListener)> = Vec::new();
         let mut udp: Option<Arc<UdpSocket>> = None;
@@ -94,7 +94,7 @@ impl Engine {
             asked: Mutex::new(HashMap::new()),
             dns_logged: Mutex::new(HashSet::new()),
             threads: Mutex::new(Vec::new()),
-            on_denial,
+            on_refused,
         });
         let me = shared.clone();
         let acceptor = std::thread::Builder::new()

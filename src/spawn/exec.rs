@@ -166,7 +166,7 @@ pub(crate) fn exec(
     // The supervisor reads the plan until it answers, or dies: only then
     // may the plan go.
     let mut pty = None;
-    let denials = crate::denials::Watch::new(cfg, compiled);
+    let denials = super::watch(cfg, compiled);
     let report = read_setup(mine.as_raw_fd(), &mut pty, denials.sink())?;
     let program_pid = match report {
         SetupReport::Running(pid) => pid,

@@ -145,6 +145,29 @@ pub(crate) fn start_init(
     Ok((up, stdio))
 }
 
+/// The observation of refusals for a sandbox (or an exec) of a compiled
+/// policy: a sink for its programs' seccomp listeners when the filter's
+/// refusals are observed, the live stream, and what its report says.
+pub(crate) fn watch(cfg: &Config, compiled: &Compiled) -> crate::denials::Watch {
+    use crate::denials::Observation;
+    #[cfg(feature = "seccomp")]
+    let sink = match (&compiled.seccomp, compiled.observe) {
+        (Some(p), Observation::Observed) => Some(crate::denials::observer::Sink::new(
+            std::sync::Arc::clone(p.shared()),
+            cfg.on_denial.as_ref().map(|h| std::sync::Arc::clone(&h.0)),
+        )),
+        _ => None,
+    };
+    #[cfg(not(feature = "seccomp"))]
+    let sink = None;
+    let network = if compiled.net.as_ref().is_some_and(|n| n.egress.is_some()) {
+        Observation::Observed
+    } else {
+        Observation::NotEnforced
+    };
+    crate::denials::Watch::new(sink, cfg.on_denial.clone(), compiled.observe, network)
+}
+
 /// A terminal comes from the sandbox's own `devpts`, which its own `/dev`
 /// mounts.
 pub(crate) fn check_pty(cfg: &Config, cmd: &Command) -> Result<(), Error> {
@@ -292,7 +315,7 @@ fn sandbox(
     }
 
     let mut pty = None;
-    let denials = crate::denials::Watch::new(cfg, compiled);
+    let denials = watch(cfg, compiled);
     let program_pid = match channel.read_setup(&mut pty, denials.sink())? {
         SetupReport::Running(pid) => pid,
         // The supervisor exits on its own after reporting; dropping the

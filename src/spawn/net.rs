@@ -103,7 +103,7 @@ pub(super) fn start(
     net: &NetCompiled,
     chan: OwnedFd,
     published: Vec<Published>,
-    on_denial: Option<crate::net::policy::Hook<crate::config::DenialCallback>>,
+    on_denial: Option<crate::net::policy::Hook<crate::denials::Callback>>,
 ) -> Result<crate::net::Running, Error> {
     let fail = |source: io::Error| Error::Io {
         op: ParentOp::StartEgressProxy,
@@ -124,7 +124,13 @@ pub(super) fn start(
         Listeners { sockets },
         published,
         factory,
-        on_denial,
+        on_denial.map(|h| {
+            let f: Arc<crate::net::policy::ConnectionFn> =
+                Arc::new(move |c: &crate::net::Connection| {
+                    (h.0)(&crate::denials::Event::network(c))
+                });
+            crate::net::policy::Hook(f)
+        }),
     )
     .map_err(fail)?;
     Ok(crate::net::Running {
