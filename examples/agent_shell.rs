@@ -243,6 +243,7 @@ fn denied_names(d: &Denials) -> String {
             Detail::Limit(Limit::Pids) => "pids",
             Detail::Limit(Limit::CpuTime) => "cpu-time",
             Detail::Limit(Limit::WallClock) => "wall-clock",
+            Detail::File(_) => "read-only",
             _ => "other",
         };
         if !names.contains(&name) {

@@ -115,7 +115,7 @@ fn json_reports_each_refused_system_call_with_its_arguments() {
         let d = denials(&out);
         assert_eq!(str_of(&d, "syscalls"), Some("observed"), "{}", d.to_json());
         assert_eq!(str_of(&d, "network"), Some("not_enforced"));
-        assert_eq!(str_of(&d, "filesystem"), Some("not_recorded"));
+        assert_eq!(str_of(&d, "filesystem"), Some("inferred"));
 
         let mount = syscall(&d, "mount");
         assert_eq!(arg(mount, "target"), Some("/tmp"), "{}", mount.to_json());

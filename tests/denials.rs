@@ -425,17 +425,60 @@ fn each_program_of_a_container_reports_its_own_refusals() {
 }
 
 #[test]
-fn filesystem_refusals_are_said_to_be_unobserved_not_invented() {
+fn writes_to_read_only_mounts_are_inferred_and_other_writes_are_not() {
     as_each_identity(|| {
         let dir = std::env::temp_dir().join(format!("stockade-denials-ro-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("f"), "x").unwrap();
         let mut sb = Sandbox::new();
         sb.bind_ro(&dir, "/data");
-        let (d, out) = denials_of(&sb, "echo x > /data/f 2>/dev/null; echo $?");
+        let (d, out) = denials_of(
+            &sb,
+            "echo x > /data/f 2>/dev/null; echo $?; \
+             cd /data && mkdir sub 2>/dev/null; echo $?; \
+             rm -f /etc/hostname 2>/dev/null; \
+             echo x > /etc/shadow 2>/dev/null; \
+             echo x > /tmp/ok && mkdir /tmp/d && rm -r /tmp/d /tmp/ok; echo $?; \
+             cat /data/f > /dev/null",
+        );
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_ne!(out.trim(), "0", "the write failed");
-        assert_eq!(d.filesystem, Observation::NotRecorded);
-        assert!(d.is_empty(), "{d:#?}");
+        let codes: Vec<&str> = out.lines().collect();
+        assert_ne!(codes[0], "0", "the write failed");
+        assert_ne!(codes[1], "0", "the mkdir failed");
+        assert_eq!(codes[2], "0", "writes to /tmp work");
+        if d.filesystem.reason().is_some() {
+            // Before Linux 5.5 (no CONTINUE), writes are not looked at.
+            assert_eq!(d.filesystem, Observation::NotRecorded);
+            return;
+        }
+        assert_eq!(d.filesystem, Observation::Inferred, "{d:#?}");
+        let files: Vec<(String, String)> = d
+            .of_kind(Kind::Filesystem)
+            .filter_map(|e| match &e.detail {
+                Detail::File(f) => {
+                    assert!(f.inferred);
+                    assert_eq!(f.reason, stockade::denials::FileReason::ReadOnlyMount);
+                    Some((f.operation.clone(), f.path.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("write".to_owned(), "/data/f".to_owned()),
+                ("mkdir".to_owned(), "sub".to_owned()),
+                ("remove".to_owned(), "/etc/hostname".to_owned()),
+                ("write".to_owned(), "/etc/shadow".to_owned()),
+            ],
+            "{d:#?}"
+        );
+        assert_eq!(d.counts.filesystem, 4);
+        assert!(
+            d.to_string()
+                .contains("write /data/f (read-only mount, inferred)"),
+            "{d}"
+        );
     });
 }
 

@@ -416,16 +416,21 @@ fn agent_shell_confines_and_reports_each_command() {
             assert_eq!(r[i]["denied"], "none", "command {i}:\n{out}");
         }
 
-        // The kernel refuses writes to read-only directories without a
-        // record: only the command's own words say it.
+        // Writes to read-only directories: looked at before they run, and
+        // reported as inferred refusals.
         assert_eq!(r[3]["code"], "2", "{out}");
-        assert_eq!(r[3]["denied"], "none", "{out}");
+        assert_eq!(r[3]["denied"], "read-only", "{out}");
         assert!(out.contains("/etc/motd: Read-only file system"), "{out}");
+        assert_eq!(
+            denied_line(&out, 3).as_deref(),
+            Some("denied: write /etc/motd (read-only mount, inferred)"),
+            "{out}"
+        );
 
         assert_eq!(r[4]["verdict"], "exited", "{out}");
         assert!(out.contains("No such file or directory"), "{out}");
 
-        assert_eq!(r[5]["denied"], "none", "{out}");
+        assert_eq!(r[5]["denied"], "read-only", "{out}");
         assert!(out.contains("rm: cannot remove '/usr/"), "{out}");
 
         assert_eq!(

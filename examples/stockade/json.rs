@@ -246,7 +246,9 @@ fn connection(c: &stockade::net::Connection) -> String {
 /// ```
 ///
 /// A network event carries its `connection` (as in `connections`), a limit
-/// event its `limit`. `path` and `command` are the program's word.
+/// event its `limit`, a filesystem event (a write a read-only mount
+/// refuses, inferred) its `operation`, `syscall`, `path`, `reason`,
+/// `inferred`, `pid` and `command`. `path` and `command` are the program's word.
 pub fn denials(d: &stockade::denials::Denials) -> String {
     let mut j = Object::new();
     for (k, o) in [
@@ -261,6 +263,7 @@ pub fn denials(d: &stockade::denials::Denials) -> String {
     c.num("syscall", d.counts.syscall);
     c.num("network", d.counts.network);
     c.num("limit", d.counts.limit);
+    c.num("filesystem", d.counts.filesystem);
     j.raw("counts", &c.finish());
     let events: Vec<String> = d.events.iter().map(denial_event).collect();
     j.raw("events", &format!("[{}]", events.join(",")));
@@ -280,6 +283,7 @@ fn observation(o: stockade::denials::Observation) -> &'static str {
         O::ListenerTaken => "listener_taken",
         O::NotRecorded => "not_recorded",
         O::PolicyRefusesHandover => "policy_refuses_handover",
+        O::Inferred => "inferred",
         _ => "other",
     }
 }
@@ -294,6 +298,7 @@ fn denial_event(e: &stockade::denials::Event) -> String {
             Kind::Syscall => "syscall",
             Kind::Network => "network",
             Kind::Limit => "limit",
+            Kind::Filesystem => "filesystem",
             _ => "other",
         },
     );
@@ -341,6 +346,21 @@ fn denial_event(e: &stockade::denials::Event) -> String {
                 _ => "other",
             },
         ),
+        Detail::File(f) => {
+            j.str("operation", &f.operation);
+            j.str("syscall", &f.syscall);
+            j.str("path", &f.path);
+            j.str(
+                "reason",
+                match f.reason {
+                    stockade::denials::FileReason::ReadOnlyMount => "read_only_mount",
+                    _ => "other",
+                },
+            );
+            j.bool("inferred", f.inferred);
+            j.num("pid", u64::from(f.pid));
+            opt_str(&mut j, "command", f.command.as_deref());
+        }
         _ => {}
     }
     j.finish()

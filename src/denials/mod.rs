@@ -33,11 +33,17 @@
 //!   filtered network's log ([`Outcome::connections`](crate::Outcome::connections)).
 //! - **Limits** ([`Kind::Limit`]): exact: an OOM kill, a fork refused by
 //!   the pids limit, the CPU-time and wall-clock limits.
-//! - **Filesystem**: not observed. Landlock and read-only or masked mounts
-//!   refuse inside the kernel without telling the caller (Landlock's audit
-//!   records, Linux 6.15, go to the audit log, which needs
-//!   `CAP_AUDIT_READ` in the initial user namespace); [`Denials::filesystem`]
-//!   says so rather than guessing.
+//! - **Filesystem** ([`Kind::Filesystem`]): inferred. Each write the
+//!   filter allows (an open to write, create or truncate, `mkdir`,
+//!   `unlink`, `rename`, `chmod`, `chown`, ...) notifies too, and the
+//!   observer, before letting it run (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`,
+//!   Linux 5.5, used only for calls the plain filter allows), resolves its
+//!   path inside the sandbox's root and records it when it lies on a
+//!   read-only mount ([`FileDenial`], `inferred`): the call's own result is
+//!   not seen. Reads cost nothing. Landlock's refusals are not observed:
+//!   the kernel records them only in the audit log (Linux 6.15), which
+//!   needs `CAP_AUDIT_READ` in the initial user namespace; before Linux
+//!   5.5 nothing is looked at and [`Denials::filesystem`] says so.
 //!
 //! # What can be trusted
 //!
@@ -51,6 +57,16 @@
 //! another of its threads may rewrite at any moment) and
 //! [`SyscallDenial::command`] (the process's name, which it sets itself).
 //! Use them to explain, never to decide.
+//!
+//! A filesystem event is inferred: it says that the program asked to write
+//! to a path that, when the observer looked just before the call ran,
+//! resolved to a read-only mount. A program that changes its paths between
+//! that look and the call (another thread renaming a directory) can make
+//! the inference wrong either way; a program that only wants to add
+//! events can make real attempts. Letting these calls go on changes
+//! nothing about what they may do: they are exactly the calls the filter
+//! allows, decided on the arguments the kernel copied (the filter never
+//! reads the program's memory).
 
 #[cfg(feature = "seccomp")]
 pub(crate) mod observer;
@@ -86,6 +102,11 @@ pub enum Observation {
     /// The kernel keeps no record of these refusals that the caller can
     /// read (filesystem refusals).
     NotRecorded,
+    /// Inferred: each write to the filesystem is looked at before it runs,
+    /// and one aimed at a read-only mount is recorded as refused (the call
+    /// itself runs as it would; its result is not seen). Landlock's
+    /// refusals are not observed.
+    Inferred,
     /// The seccomp policy refuses `sendmsg`, with which the sandbox's
     /// program process hands the filter's listener to the caller before
     /// it executes the program.
@@ -96,7 +117,7 @@ impl Observation {
     /// Why nothing was observed, in words; `None` when it was.
     pub fn reason(&self) -> Option<&'static str> {
         Some(match self {
-            Self::Observed => return None,
+            Self::Observed | Self::Inferred => return None,
             Self::NotEnforced => "nothing of this kind is enforced",
             Self::Disabled => "observation is turned off",
             Self::Unsupported => "the kernel has no seccomp user notification (Linux 5.0)",
@@ -112,6 +133,7 @@ impl Observation {
 impl fmt::Display for Observation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.reason() {
+            None if *self == Self::Inferred => f.write_str("inferred"),
             None => f.write_str("observed"),
             Some(r) => write!(f, "not observed: {r}"),
         }
@@ -133,6 +155,8 @@ pub enum Kind {
     Network,
     /// A resource limit that ended or refused something.
     Limit,
+    /// A write to the filesystem a read-only mount refuses (inferred).
+    Filesystem,
 }
 
 /// How many refusals of each kind were made (every one, not only those
@@ -147,6 +171,8 @@ pub struct Counts {
     pub network: u64,
     /// Limits hit.
     pub limit: u64,
+    /// Writes refused by read-only mounts (inferred).
+    pub filesystem: u64,
 }
 
 /// A system call the seccomp filter refused.
@@ -182,6 +208,53 @@ pub struct SyscallDenial {
     /// That process's name (`/proc/PID/comm`). **Untrusted**: the program
     /// sets it.
     pub command: Option<String>,
+}
+
+/// A write to the filesystem that a read-only mount refuses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct FileDenial {
+    /// What the program tried: `write`, `truncate`, `mkdir`, `mknod`,
+    /// `remove`, `rename`, `link`, `symlink`, `chmod`, `chown`.
+    pub operation: String,
+    /// The system call.
+    pub syscall: String,
+    /// The path as the program gave it. **Untrusted**, as
+    /// [`SyscallDenial::path`].
+    pub path: String,
+    /// Why it is refused.
+    pub reason: FileReason,
+    /// Always true today: the refusal is inferred from the mount the path
+    /// resolves to in the sandbox just before the call runs (the call's own
+    /// result is not seen), not recorded by the kernel.
+    pub inferred: bool,
+    /// The process that made the call (see [`SyscallDenial::pid`]).
+    pub pid: u32,
+    /// That process's name. **Untrusted.**
+    pub command: Option<String>,
+}
+
+/// Why a write to the filesystem is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
+#[non_exhaustive]
+pub enum FileReason {
+    /// The path lies on a read-only mount (`EROFS`): a read-only bind, the
+    /// sandbox's read-only root, a masked file.
+    ReadOnlyMount,
+}
+
+impl fmt::Display for FileReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ReadOnlyMount => "read-only mount",
+        })
+    }
 }
 
 /// A resource limit that refused or ended something.
@@ -229,6 +302,8 @@ pub enum Detail {
     Network(crate::net::Connection),
     /// A resource limit.
     Limit(Limit),
+    /// A write to the filesystem.
+    File(FileDenial),
 }
 
 /// One refusal, or a run of identical ones.
@@ -288,6 +363,15 @@ impl fmt::Display for Event {
                 }
             }
             Detail::Limit(l) => write!(f, "{l}")?,
+            Detail::File(d) => {
+                write!(f, "{} ", d.operation)?;
+                write_clean(f, &d.path)?;
+                write!(f, " ({}", d.reason)?;
+                if d.inferred {
+                    f.write_str(", inferred")?;
+                }
+                f.write_str(")")?;
+            }
         }
         if self.count > 1 {
             write!(f, " x{}", self.count)?;
@@ -335,7 +419,7 @@ impl Default for Denials {
 impl Denials {
     /// Whether any refusal was observed.
     pub fn is_empty(&self) -> bool {
-        self.counts.syscall + self.counts.network + self.counts.limit == 0
+        self.counts.syscall + self.counts.network + self.counts.limit + self.counts.filesystem == 0
     }
 
     /// The events of one kind.
@@ -349,6 +433,7 @@ impl Denials {
             Kind::Syscall => self.counts.syscall += event.count,
             Kind::Network => self.counts.network += event.count,
             Kind::Limit => self.counts.limit += event.count,
+            Kind::Filesystem => self.counts.filesystem += event.count,
         }
         if let Some(same) = self
             .events
@@ -407,6 +492,9 @@ fn same_refusal(a: &Detail, b: &Detail) -> bool {
             a.number == b.number && a.errno == b.errno && a.decoded == b.decoded && a.path == b.path
         }
         (Detail::Limit(a), Detail::Limit(b)) => a == b,
+        (Detail::File(a), Detail::File(b)) => {
+            a.operation == b.operation && a.path == b.path && a.reason == b.reason
+        }
         _ => false,
     }
 }

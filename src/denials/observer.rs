@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use super::{Denials, Detail, Event, Kind, Observation, SyscallDenial};
+use super::{Denials, Detail, Event, FileDenial, FileReason, Kind, Observation, SyscallDenial};
 use crate::seccomp::CompiledFilter;
 use crate::seccomp::notify::{self, ArgKind};
 use crate::sys::raw;
@@ -62,6 +62,11 @@ impl Sink {
     ) -> Arc<Sink> {
         let denials = Denials {
             syscalls: Observation::Observed,
+            filesystem: if filter.observes_writes() {
+                Observation::Inferred
+            } else {
+                Observation::NotRecorded
+            },
             ..Denials::default()
         };
         let read_paths = matches!(
@@ -98,6 +103,7 @@ impl Sink {
         let mut d = lock(&self.denials);
         if d.counts.syscall == 0 {
             d.syscalls = why;
+            d.filesystem = Observation::NotRecorded;
         }
     }
 
@@ -276,9 +282,17 @@ fn answer(entry: &Entry) {
         return;
     };
     let program = entry.sink.filter.instructions();
-    let errno = notify::refusal_errno(program, &req.data);
     let nr = req.data.nr as u32;
     let name = notify::syscall_name(nr).map_or_else(|| format!("syscall_{nr}"), str::to_owned);
+    let plain = notify::evaluate(program, &req.data).map(|r| r & libc::SECCOMP_RET_ACTION_FULL);
+    if matches!(plain, Some(libc::SECCOMP_RET_ALLOW | libc::SECCOMP_RET_LOG)) {
+        // A write the filter allows: looked at, then let run.
+        observe_write(entry, &req, &name);
+        // ENOENT (the caller is gone meanwhile) needs nothing.
+        let _ = raw::seccomp_notif_continue(fd, req.id);
+        return;
+    }
+    let errno = notify::refusal_errno(program, &req.data);
     let mut decoded = Vec::new();
     let mut paths = Vec::new();
     let args = req.data.args;
@@ -320,6 +334,102 @@ fn answer(entry: &Entry) {
     });
     // ENOENT (the caller is gone meanwhile) needs nothing.
     let _ = raw::seccomp_notif_refuse(fd, req.id, errno);
+}
+
+/// Records a write the filter allows if the path it names lies on a
+/// read-only mount of the sandbox (the call will fail with `EROFS`).
+fn observe_write(entry: &Entry, req: &libc::seccomp_notif, name: &str) {
+    if !entry.sink.read_paths {
+        return;
+    }
+    let Ok(mem) = File::open(format!("/proc/{}/mem", req.pid)) else {
+        return;
+    };
+    let args = req.data.args;
+    if name == "openat2" {
+        // The flags lie in the program's struct open_how.
+        let mut flags = [0u8; 8];
+        if mem.read_exact_at(&mut flags, args[2]).is_err() {
+            return;
+        }
+        let f = u64::from_ne_bytes(flags) as i32;
+        let writes =
+            f & libc::O_ACCMODE != libc::O_RDONLY || f & (libc::O_CREAT | libc::O_TRUNC) != 0;
+        if !writes {
+            return;
+        }
+    }
+    for &(dir, path) in notify::written_paths(name) {
+        let Some(p) = read_string(&mem, args[path]) else {
+            continue;
+        };
+        let dirfd = dir.map(|d| args[d] as i32);
+        if read_only_at(req.pid, dirfd, &p) != Some(true) {
+            continue;
+        }
+        // The path read belongs to the caller only if it still waits.
+        if !raw::seccomp_notif_id_valid(entry.fd.as_raw_fd(), req.id) {
+            return;
+        }
+        entry.sink.record(Event {
+            kind: Kind::Filesystem,
+            count: 1,
+            time: SystemTime::now(),
+            detail: Detail::File(FileDenial {
+                operation: notify::write_operation(name).to_owned(),
+                syscall: name.to_owned(),
+                path: p,
+                reason: FileReason::ReadOnlyMount,
+                inferred: true,
+                pid: req.pid,
+                command: entry.sink.command_of(req.pid),
+            }),
+        });
+        return;
+    }
+}
+
+/// Whether `path` (relative to the directory descriptor `dirfd` of
+/// process `pid`, or its working directory) lies on a read-only mount as
+/// that process sees its filesystem; for a path that does not exist yet,
+/// its parent directory's. Resolved inside the process's root
+/// (`RESOLVE_IN_ROOT`), so that its symbolic links cannot lead the look
+/// out of the sandbox. `None` when it cannot tell.
+fn read_only_at(pid: u32, dirfd: Option<i32>, path: &str) -> Option<bool> {
+    use std::ffi::CString;
+    let base = if path.starts_with('/') {
+        format!("/proc/{pid}/root")
+    } else {
+        match dirfd {
+            None | Some(libc::AT_FDCWD) => format!("/proc/{pid}/cwd"),
+            Some(fd) if fd >= 0 => format!("/proc/{pid}/fd/{fd}"),
+            Some(_) => return None,
+        }
+    };
+    let base = raw::openat(
+        libc::AT_FDCWD,
+        &CString::new(base).ok()?,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        0,
+    )
+    .ok()?;
+    let how = raw::OpenHow {
+        flags: (libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: raw::RESOLVE_IN_ROOT | raw::RESOLVE_NO_MAGICLINKS,
+    };
+    let mut rel = path.trim_start_matches('/').trim_end_matches('/');
+    for _ in 0..2 {
+        let target = if rel.is_empty() { "." } else { rel };
+        match raw::openat2(base.raw(), &CString::new(target).ok()?, &how) {
+            Ok(fd) => return raw::on_read_only_mount(fd.raw()).ok(),
+            Err(raw::Errno(libc::ENOENT)) => {
+                rel = rel.rsplit_once('/').map_or("", |(parent, _)| parent);
+            }
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 /// A NUL-terminated string at `addr` in a process's memory (at most

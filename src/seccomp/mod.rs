@@ -69,9 +69,10 @@ pub(crate) struct CompiledFilter {
     report: Report,
     /// The decision for each known system call, by number.
     decisions: BTreeMap<u32, Decision>,
-    /// The notifying form of `program` (see [`notify`]), when it refuses
-    /// calls that are reported.
-    notify: Option<Box<[libc::sock_filter]>>,
+    /// The notifying form of `program` (see [`notify`]) and its length,
+    /// when anything notifies.
+    notify: Option<(Box<[libc::sock_filter]>, u16)>,
+    observes_writes: bool,
 }
 
 impl fmt::Debug for CompiledFilter {
@@ -84,6 +85,12 @@ impl fmt::Debug for CompiledFilter {
 }
 
 impl CompiledFilter {
+    /// The notifying form's instructions (tests).
+    #[cfg(test)]
+    pub(crate) fn notify_instructions(&self) -> Option<&[libc::sock_filter]> {
+        self.notify.as_ref().map(|(p, _)| &p[..])
+    }
+
     /// The BPF program.
     pub(crate) fn instructions(&self) -> &[libc::sock_filter] {
         &self.program
@@ -238,12 +245,33 @@ pub(crate) fn compile(policy: &Policy) -> Result<CompiledFilter, Error> {
         unknown_syscall_action: policy.unknown_action,
         arch: Arch::NATIVE,
     };
-    let notify = notify::notifying(&program);
+    // The notifying form; the writes are observed where the kernel lets
+    // a notified call go on (SECCOMP_USER_NOTIF_FLAG_CONTINUE, Linux 5.5).
+    let writes = crate::probe::kernel_at_least(5, 5);
+    let notify = notify::notifying_decisions(&decisions, writes)
+        .and_then(|d| {
+            codegen::generate(
+                &d,
+                table::max_known(),
+                policy.unknown_action.ret(),
+                table::NATIVE_AUDIT_ARCH,
+                cfg!(target_arch = "x86_64"),
+            )
+            .ok()
+        })
+        .filter(|p| codegen::first_malformed(p).is_none())
+        .and_then(|p| {
+            let len = u16::try_from(p.len())
+                .ok()
+                .filter(|&l| usize::from(l) <= BPF_MAXINSNS)?;
+            Some((p.into_boxed_slice(), len))
+        });
     Ok(CompiledFilter {
         program: program.into_boxed_slice(),
         len,
         report,
         decisions,
+        observes_writes: writes && notify.is_some(),
         notify,
     })
 }
@@ -327,11 +355,16 @@ impl CompiledFilter {
         }
     }
 
-    /// The `sock_fprog` describing the notifying form, if there is one
-    /// (same length as the program).
+    /// Whether the notifying form notifies the writes the filter allows
+    /// (Linux 5.5, see [`notify`]).
+    pub(crate) fn observes_writes(&self) -> bool {
+        self.observes_writes
+    }
+
+    /// The `sock_fprog` describing the notifying form, if there is one.
     pub(crate) fn notify_fprog(&self) -> Option<libc::sock_fprog> {
-        self.notify.as_ref().map(|p| libc::sock_fprog {
-            len: self.len,
+        self.notify.as_ref().map(|(p, len)| libc::sock_fprog {
+            len: *len,
             // As above: only read.
             filter: p.as_ptr().cast_mut(),
         })

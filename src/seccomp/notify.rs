@@ -15,30 +15,167 @@
 //! exist (`clone3`, numbers newer than the filter's table), which C
 //! libraries probe for and fall back from on every thread they create.
 
-use super::codegen::RET_K;
+use std::collections::BTreeMap;
+
+use super::codegen::Decision;
+use super::rule::{ArgCondition, ArgOp};
 
 /// `SECCOMP_RET_USER_NOTIF`.
-const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+pub(crate) const RET_USER_NOTIF: u32 = 0x7fc0_0000;
 
-/// The notifying form of `program`, or `None` when it refuses nothing it
-/// would report.
-pub(crate) fn notifying(program: &[libc::sock_filter]) -> Option<Box<[libc::sock_filter]>> {
+/// The decisions of the notifying form: every reported refusal becomes a
+/// notification; with `writes`, so do the allowed calls that write to the
+/// filesystem ([`WRITE_CALLS`]), which the observer lets run (`CONTINUE`:
+/// they were allowed) after noting whether they will meet a read-only
+/// mount. `None` when nothing would notify.
+pub(super) fn notifying_decisions(
+    decisions: &BTreeMap<u32, Decision>,
+    writes: bool,
+) -> Option<BTreeMap<u32, Decision>> {
+    let notify = |ret: u32| if reported(ret) { RET_USER_NOTIF } else { ret };
     let mut changed = false;
-    let out: Box<[libc::sock_filter]> = program
+    let mut out: BTreeMap<u32, Decision> = decisions
         .iter()
-        .map(|ins| {
-            if ins.code == RET_K && reported(ins.k) {
-                changed = true;
-                libc::sock_filter {
-                    k: RET_USER_NOTIF,
-                    ..*ins
-                }
-            } else {
-                *ins
-            }
+        .map(|(&nr, d)| {
+            let d2 = match d {
+                Decision::Const(ret) => Decision::Const(notify(*ret)),
+                Decision::Checked { rules, fallback } => Decision::Checked {
+                    rules: rules.iter().map(|(c, r)| (c.clone(), notify(*r))).collect(),
+                    fallback: notify(*fallback),
+                },
+            };
+            changed |= &d2 != d;
+            (nr, d2)
         })
         .collect();
+    if writes {
+        for &(name, intent) in WRITE_CALLS {
+            let Some(nr) = super::table::lookup(name) else {
+                continue;
+            };
+            let Some(d) = out.get_mut(&nr) else { continue };
+            let write_rules: Vec<(Vec<ArgCondition>, u32)> = match intent {
+                WriteIntent::Always => Vec::new(),
+                WriteIntent::OpenFlags(arg) => write_flag_conditions(arg)
+                    .into_iter()
+                    .map(|c| (vec![c], RET_USER_NOTIF))
+                    .collect(),
+            };
+            let allowed = libc::SECCOMP_RET_ALLOW;
+            match d {
+                Decision::Const(ret) if *ret == allowed => {
+                    *d = if write_rules.is_empty() {
+                        Decision::Const(RET_USER_NOTIF)
+                    } else {
+                        Decision::Checked {
+                            rules: write_rules,
+                            fallback: allowed,
+                        }
+                    };
+                    changed = true;
+                }
+                Decision::Checked { rules, fallback } if *fallback == allowed => {
+                    if write_rules.is_empty() {
+                        *fallback = RET_USER_NOTIF;
+                    } else {
+                        rules.extend(write_rules);
+                    }
+                    changed = true;
+                }
+                _ => {}
+            }
+        }
+    }
     changed.then_some(out)
+}
+
+/// How an allowed call shows that it writes to the filesystem.
+#[derive(Clone, Copy)]
+enum WriteIntent {
+    /// Whatever its arguments.
+    Always,
+    /// When its open flags (this argument) ask to write, create or
+    /// truncate.
+    OpenFlags(u8),
+}
+
+/// The calls that write to the filesystem by path, observed for refusals
+/// by read-only mounts. `openat2` is observed whatever its flags (they
+/// lie in memory the filter cannot read; the observer reads them).
+const WRITE_CALLS: &[(&str, WriteIntent)] = &[
+    ("open", WriteIntent::OpenFlags(1)),
+    ("openat", WriteIntent::OpenFlags(2)),
+    ("openat2", WriteIntent::Always),
+    ("creat", WriteIntent::Always),
+    ("truncate", WriteIntent::Always),
+    ("mkdir", WriteIntent::Always),
+    ("mkdirat", WriteIntent::Always),
+    ("mknod", WriteIntent::Always),
+    ("mknodat", WriteIntent::Always),
+    ("unlink", WriteIntent::Always),
+    ("unlinkat", WriteIntent::Always),
+    ("rmdir", WriteIntent::Always),
+    ("rename", WriteIntent::Always),
+    ("renameat", WriteIntent::Always),
+    ("renameat2", WriteIntent::Always),
+    ("link", WriteIntent::Always),
+    ("linkat", WriteIntent::Always),
+    ("symlink", WriteIntent::Always),
+    ("symlinkat", WriteIntent::Always),
+    ("chmod", WriteIntent::Always),
+    ("fchmodat", WriteIntent::Always),
+    ("fchmodat2", WriteIntent::Always),
+    ("chown", WriteIntent::Always),
+    ("lchown", WriteIntent::Always),
+    ("fchownat", WriteIntent::Always),
+];
+
+/// `flags` ask to write, create or truncate: one condition each.
+fn write_flag_conditions(arg: u8) -> Vec<ArgCondition> {
+    let masked = |mask: i32, value: i32| {
+        ArgCondition::new32(arg, ArgOp::MaskedEq(mask as u64), value as u32)
+    };
+    vec![
+        masked(libc::O_ACCMODE, libc::O_WRONLY),
+        masked(libc::O_ACCMODE, libc::O_RDWR),
+        masked(libc::O_CREAT, libc::O_CREAT),
+        masked(libc::O_TRUNC, libc::O_TRUNC),
+    ]
+}
+
+/// Where a write call names what it changes: (directory descriptor
+/// argument, path argument), each checked for a read-only mount. The
+/// directory argument is `None` for calls relative to the working
+/// directory.
+pub(crate) fn written_paths(syscall: &str) -> &'static [(Option<usize>, usize)] {
+    match syscall {
+        "open" | "creat" | "truncate" | "mkdir" | "mknod" | "unlink" | "rmdir" | "chmod"
+        | "chown" | "lchown" => &[(None, 0)],
+        "openat" | "openat2" | "mkdirat" | "mknodat" | "unlinkat" | "fchmodat" | "fchmodat2"
+        | "fchownat" => &[(Some(0), 1)],
+        "rename" => &[(None, 0), (None, 1)],
+        "renameat" | "renameat2" => &[(Some(0), 1), (Some(2), 3)],
+        "link" | "symlink" => &[(None, 1)],
+        "linkat" => &[(Some(2), 3)],
+        "symlinkat" => &[(Some(1), 2)],
+        _ => &[],
+    }
+}
+
+/// What a write call does, in words.
+pub(crate) fn write_operation(syscall: &str) -> &'static str {
+    match syscall {
+        "open" | "openat" | "openat2" | "creat" => "write",
+        "truncate" => "truncate",
+        "mkdir" | "mkdirat" => "mkdir",
+        "mknod" | "mknodat" => "mknod",
+        "unlink" | "unlinkat" | "rmdir" => "remove",
+        "rename" | "renameat" | "renameat2" => "rename",
+        "link" | "linkat" => "link",
+        "symlink" | "symlinkat" => "symlink",
+        "chmod" | "fchmodat" | "fchmodat2" => "chmod",
+        _ => "chown",
+    }
 }
 
 /// Whether a filter return value is a refusal the observer reports.
@@ -375,26 +512,58 @@ mod tests {
     }
 
     #[test]
-    fn the_notifying_program_differs_only_in_reported_refusals() {
+    fn the_notifying_program_notifies_refusals_and_writes_only() {
         let filter = seccomp::compile(&Policy::default_profile()).expect("compiles");
         let plain = filter.instructions();
-        let notify = notifying(plain).expect("the default profile refuses calls");
-        assert_eq!(plain.len(), notify.len());
+        let notify = filter
+            .notify_instructions()
+            .expect("the default profile refuses calls");
         let eval = |p: &[libc::sock_filter], name: &str, args: [u64; 6]| {
             evaluate(p, &data(name, args)).expect("runs")
         };
-        assert_eq!(eval(&notify, "mount", [0; 6]), RET_USER_NOTIF);
-        assert_eq!(eval(&notify, "getpid", [0; 6]), libc::SECCOMP_RET_ALLOW);
+        assert_eq!(eval(notify, "mount", [0; 6]), RET_USER_NOTIF);
+        assert_eq!(eval(notify, "getpid", [0; 6]), libc::SECCOMP_RET_ALLOW);
         // clone3's ENOSYS is an answer that the call does not exist.
         assert_eq!(
-            eval(&notify, "clone3", [0; 6]),
+            eval(notify, "clone3", [0; 6]),
             libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32
         );
         assert_eq!(refusal_errno(plain, &data("mount", [0; 6])), libc::EPERM);
-        // A policy that refuses nothing has no notifying form.
-        let mut none = Policy::denylist();
-        none.unknown_syscall_action(Action::Allow);
-        assert!(notifying(seccomp::compile(&none).expect("compiles").instructions()).is_none());
+        if crate::probe::kernel_at_least(5, 5) {
+            // Opening to read is not observed; to write, create or
+            // truncate it is, and so is every mkdir.
+            let flags = |f: i32| [0, 0, f as u64, 0, 0, 0];
+            assert_eq!(
+                eval(notify, "openat", flags(libc::O_RDONLY)),
+                libc::SECCOMP_RET_ALLOW
+            );
+            assert_eq!(
+                eval(
+                    notify,
+                    "openat",
+                    flags(libc::O_RDONLY | libc::O_CLOEXEC | libc::O_DIRECTORY)
+                ),
+                libc::SECCOMP_RET_ALLOW
+            );
+            for f in [
+                libc::O_WRONLY,
+                libc::O_RDWR,
+                libc::O_CREAT,
+                libc::O_TRUNC | libc::O_CLOEXEC,
+            ] {
+                assert_eq!(eval(notify, "openat", flags(f)), RET_USER_NOTIF, "{f:#o}");
+                // The plain program allows it: the observer lets it go on.
+                assert_eq!(eval(plain, "openat", flags(f)), libc::SECCOMP_RET_ALLOW);
+            }
+            assert_eq!(eval(notify, "mkdirat", [0; 6]), RET_USER_NOTIF);
+        }
+        // A policy that refuses nothing still observes writes (or, before
+        // Linux 5.5, has no notifying form).
+        let none = seccomp::compile(&Policy::denylist()).expect("compiles");
+        assert_eq!(
+            none.notify_instructions().is_some(),
+            crate::probe::kernel_at_least(5, 5)
+        );
     }
 
     #[test]

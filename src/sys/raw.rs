@@ -817,6 +817,46 @@ pub fn seccomp_notif_refuse(listener: c_int, id: u64, errno: i32) -> SysResult {
     }
 }
 
+/// `ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND)` with
+/// `SECCOMP_USER_NOTIF_FLAG_CONTINUE` (Linux 5.5): lets notified call `id`
+/// run as if the filter had allowed it. Only for calls the filter's plain
+/// form allows (the observer's writes, see `crate::denials`).
+#[cfg(feature = "seccomp")]
+pub fn seccomp_notif_continue(listener: c_int, id: u64) -> SysResult {
+    let resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: 0,
+        flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+    };
+    // SAFETY: the kernel reads one seccomp_notif_resp from a live location.
+    unsafe {
+        sc!(
+            libc::SYS_ioctl,
+            listener,
+            libc::SECCOMP_IOCTL_NOTIF_SEND,
+            core::ptr::addr_of!(resp)
+        )
+    }
+}
+
+/// `fstatvfs(fd)`: whether the filesystem `fd` lies on is mounted (or is)
+/// read-only (`ST_RDONLY`). Parent side (libc's wrapper).
+#[cfg(feature = "seccomp")]
+pub fn on_read_only_mount(fd: c_int) -> Result<bool, Errno> {
+    // SAFETY: statvfs is plain data; all-zero is a valid value.
+    let mut st: libc::statvfs = unsafe { core::mem::zeroed() };
+    // SAFETY: libc writes one statvfs to a live location.
+    if unsafe { libc::fstatvfs(fd, core::ptr::addr_of_mut!(st)) } != 0 {
+        return Err(Errno(
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        ));
+    }
+    Ok(st.f_flag & libc::ST_RDONLY != 0)
+}
+
 /// The most descriptors one `SCM_RIGHTS` message carries (the kernel's
 /// `SCM_MAX_FD`).
 pub const SCM_MAX_FD: usize = 253;
