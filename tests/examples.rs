@@ -422,7 +422,7 @@ fn agent_shell_confines_and_reports_each_command() {
         assert_eq!(r[3]["denied"], "read-only", "{out}");
         assert!(out.contains("/etc/motd: Read-only file system"), "{out}");
         assert_eq!(
-            denied_line(&out, 3).as_deref(),
+            denied_line(&out, 3),
             Some("denied: write /etc/motd (read-only mount, inferred)"),
             "{out}"
         );
