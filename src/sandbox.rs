@@ -746,8 +746,10 @@ impl Sandbox {
     /// Observed, the filter sends each call it refuses to a thread of the
     /// calling process (`SECCOMP_RET_USER_NOTIF`, Linux 5.0), which records
     /// it and answers with the policy's errno: the program sees the same
-    /// refusal, some microseconds later, and allowed calls cost nothing
-    /// more. Off, or where the kernel or an outer filter does not allow it,
+    /// refusal, some microseconds later. Allowed calls cost nothing more,
+    /// except writes to the filesystem (an open to write, `mkdir`,
+    /// `unlink`, ...), which are looked at for read-only mounts before
+    /// they run (Linux 5.5; some microseconds each). Off, or where the kernel or an outer filter does not allow it,
     /// the plain filter is installed, exactly as without observation, and
     /// [`Denials::syscalls`](crate::denials::Denials::syscalls) says why
     /// nothing was observed. See [`denials`](crate::denials).

@@ -19,9 +19,10 @@
 //! - **System calls** ([`Kind::Syscall`]): exact. The seccomp filter sends
 //!   only the calls it refuses to the caller's process
 //!   (`SECCOMP_RET_USER_NOTIF`, Linux 5.0), whose observer thread answers
-//!   each with the policy's errno and records it. Allowed calls take the
-//!   filter's usual paths and pay nothing. The answer is always the
-//!   refusal: the observer never lets a refused call run. Calls answered
+//!   each with the policy's errno and records it. Allowed calls other than
+//!   writes to the filesystem (below) take the filter's usual paths and pay
+//!   nothing. The answer is always the refusal: the observer never lets a
+//!   refused call run. Calls answered
 //!   `ENOSYS` (a call the filter treats as absent, such as `clone3`, which
 //!   C libraries try first on every thread they start) are not reported.
 //!   Turned off by [`Sandbox::observe_denials`](crate::Sandbox::observe_denials);

@@ -4,12 +4,15 @@
 //!
 //! The notifying program is the compiled program with every refusal
 //! (`SECCOMP_RET_ERRNO` with an errno other than `ENOSYS`) replaced by
-//! `SECCOMP_RET_USER_NOTIF` (Linux 5.0). Allowed calls take exactly the
-//! paths they take in the plain program, so they cost the same. A refused
-//! call waits in the kernel until the caller's observer answers it; the
-//! observer runs the *plain* program on the very `seccomp_data` the kernel
-//! evaluated to learn the errno, records the event, and answers with that
-//! errno. It never answers with "continue": no refused call can run.
+//! `SECCOMP_RET_USER_NOTIF` (Linux 5.0), and, on Linux 5.5, the allowed
+//! calls that write to the filesystem notifying too. Other allowed calls
+//! take the same decisions as in the plain program. A notified call waits
+//! in the kernel until the caller's observer answers it; the observer runs
+//! the *plain* program on the very `seccomp_data` the kernel evaluated: a
+//! refusal is recorded and answered with its errno (never "continue": no
+//! refused call can run); an allowed write is looked at and let go on
+//! (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`), exactly what the plain program
+//! decides for those arguments.
 //!
 //! `ENOSYS` answers are left as they are: they say that a call does not
 //! exist (`clone3`, numbers newer than the filter's table), which C
