@@ -197,8 +197,8 @@ pub struct SyscallDenial {
     /// thread of the program may have rewritten the memory before or after
     /// the kernel looked at it (the filter itself never reads memory). Left
     /// out for a process the caller may not read, and under a policy that
-    /// allows `userfaultfd` (which the default profile refuses), with which
-    /// the program could stall the read.
+    /// allows `userfaultfd` or mounting (which the default profile
+    /// refuses), with which the program could stall the read.
     pub path: Vec<(String, String)>,
     /// The errno the call was answered with.
     pub errno: i32,

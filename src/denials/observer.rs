@@ -34,10 +34,12 @@ use crate::sys::raw;
 /// One sandbox's record of refusals, and what answers them.
 pub(crate) struct Sink {
     filter: Arc<CompiledFilter>,
-    /// Path strings are read from the program's memory. Not when the
-    /// policy lets the program call `userfaultfd`: a page it registers
-    /// could hold the observer's read, and with it every sandbox's refused
-    /// calls.
+    /// Path strings are read from the program's memory, and written paths
+    /// resolved in its filesystem. Not when the policy lets the program
+    /// call `userfaultfd` (a page it registers could hold the observer's
+    /// read) or mount filesystems (a FUSE filesystem it serves could hold
+    /// the observer's lookup), and with the observer every sandbox's
+    /// notified calls.
     read_paths: bool,
     callback: Option<Arc<super::Callback>>,
     denials: Mutex<Denials>,
@@ -69,10 +71,15 @@ impl Sink {
             },
             ..Denials::default()
         };
-        let read_paths = matches!(
-            filter.constant_action("userfaultfd"),
-            Some(crate::seccomp::Action::Errno(_) | crate::seccomp::Action::KillProcess)
-        );
+        let refused = |name| {
+            matches!(
+                filter.constant_action(name),
+                Some(crate::seccomp::Action::Errno(_) | crate::seccomp::Action::KillProcess)
+            )
+        };
+        let read_paths = ["userfaultfd", "mount", "fsmount", "move_mount"]
+            .into_iter()
+            .all(refused);
         Arc::new(Sink {
             read_paths,
             filter,

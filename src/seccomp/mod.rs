@@ -247,7 +247,25 @@ pub(crate) fn compile(policy: &Policy) -> Result<CompiledFilter, Error> {
     };
     // The notifying form; the writes are observed where the kernel lets
     // a notified call go on (SECCOMP_USER_NOTIF_FLAG_CONTINUE, Linux 5.5).
-    let writes = crate::probe::kernel_at_least(5, 5);
+    // Not when the policy lets the program stall the observer's look at
+    // its paths (see `crate::denials::observer`).
+    let refused = |name: &str| {
+        table::lookup(name)
+            .and_then(|nr| decisions.get(&nr))
+            .is_some_and(|d| match d {
+                Decision::Const(ret) => matches!(
+                    ret & libc::SECCOMP_RET_ACTION_FULL,
+                    libc::SECCOMP_RET_ERRNO
+                        | libc::SECCOMP_RET_KILL_PROCESS
+                        | libc::SECCOMP_RET_KILL_THREAD
+                ),
+                Decision::Checked { .. } => false,
+            })
+    };
+    let writes = crate::probe::kernel_at_least(5, 5)
+        && ["userfaultfd", "mount", "fsmount", "move_mount"]
+            .into_iter()
+            .all(refused);
     let notify = notify::notifying_decisions(&decisions, writes)
         .and_then(|d| {
             codegen::generate(

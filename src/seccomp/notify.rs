@@ -560,13 +560,24 @@ mod tests {
             }
             assert_eq!(eval(notify, "mkdirat", [0; 6]), RET_USER_NOTIF);
         }
-        // A policy that refuses nothing still observes writes (or, before
-        // Linux 5.5, has no notifying form).
-        let none = seccomp::compile(&Policy::denylist()).expect("compiles");
         assert_eq!(
-            none.notify_instructions().is_some(),
+            filter.observes_writes(),
             crate::probe::kernel_at_least(5, 5)
         );
+        // A policy that lets the program mount (a FUSE filesystem could
+        // stall the observer's look at a path) or use userfaultfd (a page
+        // could stall its read) has its writes left alone.
+        for call in ["mount", "userfaultfd"] {
+            let mut p = Policy::default_profile();
+            p.allow(call);
+            let f = seccomp::compile(&p).expect("compiles");
+            assert!(!f.observes_writes(), "{call}");
+            let notify = f.notify_instructions().expect("it still refuses calls");
+            assert_eq!(eval(notify, "mkdirat", [0; 6]), libc::SECCOMP_RET_ALLOW);
+        }
+        // A policy that allows everything has nothing to notify.
+        let none = seccomp::compile(&Policy::denylist()).expect("compiles");
+        assert!(none.notify_instructions().is_none());
     }
 
     #[test]
