@@ -284,6 +284,17 @@ impl AsyncChild {
         self.child.outcome()
     }
 
+    /// What the sandbox has refused so far; see [`Child::denials`].
+    pub fn denials(&self) -> crate::denials::Denials {
+        self.child.denials()
+    }
+
+    /// The connections the sandbox has attempted through its filtered
+    /// network; see [`Child::connections`].
+    pub fn connections(&self) -> Vec<crate::net::Connection> {
+        self.child.connections()
+    }
+
     /// Sends `signal` to the program's process group; see
     /// [`Child::signal`]. A `SIGSTOP` stops the program, never the
     /// sandbox's init, so awaiting a kill or the sandbox's wall-clock limit

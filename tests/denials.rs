@@ -536,3 +536,23 @@ except Exception as e:
         assert_eq!(*seen.lock().unwrap(), [Kind::Network, Kind::Limit]);
     });
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn an_async_child_reports_its_refusals_too() {
+    as_each_identity(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut child = Sandbox::new()
+                .spawn_async(&mut sh("unshare -U true 2>/dev/null; true"))
+                .unwrap_or_else(|e| panic!("spawn failed: {}", chain(&e)));
+            assert!(child.wait().await.unwrap().success());
+            let d = child.outcome().unwrap().denials.clone();
+            find(&d, "unshare");
+            assert_eq!(child.denials(), d);
+        });
+    });
+}
