@@ -448,9 +448,9 @@ fn compile_seccomp(
     let filter = if cfg.net_filter {
         let mut p = policy.clone();
         seccomp::add_net_filter(&mut p);
-        seccomp::compile(&p)
+        seccomp::compile_observing(&p, cfg.observe_writes)
     } else {
-        seccomp::compile(policy)
+        seccomp::compile_observing(policy, cfg.observe_writes)
     }
     .map_err(ConfigError::Seccomp)?;
     // The program is started with execve under the filter: a policy that

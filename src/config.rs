@@ -60,6 +60,9 @@ pub(crate) struct Config {
     /// Refusals of the seccomp filter are observed
     /// ([`Sandbox::observe_denials`](crate::Sandbox::observe_denials)).
     pub(crate) observe_denials: bool,
+    /// Writes to the filesystem are looked at for read-only mounts
+    /// ([`Sandbox::observe_writes`](crate::Sandbox::observe_writes)).
+    pub(crate) observe_writes: bool,
     /// Called for each refusal as it is observed
     /// ([`Sandbox::on_denial`](crate::Sandbox::on_denial)).
     pub(crate) on_denial: Option<crate::net::policy::Hook<crate::denials::Callback>>,
@@ -95,6 +98,7 @@ impl Default for Config {
             #[cfg(feature = "seccomp")]
             seccomp: Some(crate::seccomp::Policy::default_profile()),
             observe_denials: true,
+            observe_writes: false,
             on_denial: None,
         }
     }

@@ -746,15 +746,29 @@ impl Sandbox {
     /// Observed, the filter sends each call it refuses to a thread of the
     /// calling process (`SECCOMP_RET_USER_NOTIF`, Linux 5.0), which records
     /// it and answers with the policy's errno: the program sees the same
-    /// refusal, some microseconds later. Allowed calls cost nothing more,
-    /// except writes to the filesystem (an open to write, `mkdir`,
-    /// `unlink`, ...), which are looked at for read-only mounts before
-    /// they run (Linux 5.5; some microseconds each). Off, or where the kernel or an outer filter does not allow it,
+    /// refusal, some microseconds later. Allowed calls cost nothing more
+    /// (unless [`observe_writes`](Sandbox::observe_writes) asks for the
+    /// writes to be looked at). Off, or where the kernel or an outer filter does not allow it,
     /// the plain filter is installed, exactly as without observation, and
     /// [`Denials::syscalls`](crate::denials::Denials::syscalls) says why
     /// nothing was observed. See [`denials`](crate::denials).
     pub fn observe_denials(&mut self, on: bool) -> &mut Self {
         self.cfg.observe_denials = on;
+        self.changed()
+    }
+
+    /// Whether writes to the filesystem are looked at, so that those a
+    /// read-only mount refuses are reported (inferred:
+    /// [`Kind::Filesystem`](crate::denials::Kind::Filesystem)). Off by
+    /// default: each write the filter allows (an open to write, create or
+    /// truncate, `mkdir`, `unlink`, `rename`, `chmod`, `chown`, ...) then
+    /// makes a round trip to the caller's observer before it runs (some
+    /// microseconds; Linux 5.5), which the observer lets go on unchanged
+    /// after resolving its path inside the sandbox's root. Needs
+    /// [`observe_denials`](Sandbox::observe_denials), and a policy that
+    /// refuses `userfaultfd` and mounting (as the default profile does).
+    pub fn observe_writes(&mut self, on: bool) -> &mut Self {
+        self.cfg.observe_writes = on;
         self.changed()
     }
 

@@ -115,7 +115,7 @@ fn json_reports_each_refused_system_call_with_its_arguments() {
         let d = denials(&out);
         assert_eq!(str_of(&d, "syscalls"), Some("observed"), "{}", d.to_json());
         assert_eq!(str_of(&d, "network"), Some("not_enforced"));
-        assert_eq!(str_of(&d, "filesystem"), Some("inferred"));
+        assert_eq!(str_of(&d, "filesystem"), Some("not_recorded"));
 
         let mount = syscall(&d, "mount");
         assert_eq!(arg(mount, "target"), Some("/tmp"), "{}", mount.to_json());
@@ -292,6 +292,52 @@ fn a_limit_hit_is_reported() {
             d.get("counts").and_then(|c| c.get("limit")),
             Some(&Value::Num(1.0))
         );
+    });
+}
+
+/// With --observe-writes, a write a read-only mount refuses is an event
+/// of its own, marked inferred; without, writes are not looked at.
+#[cfg(feature = "seccomp")]
+#[test]
+fn observe_writes_reports_writes_to_read_only_mounts() {
+    as_each_identity(|| {
+        let script = "{ echo x > /etc/motd; } 2>/dev/null; echo x > /tmp/ok; true";
+        let out = run(&[
+            "--denials",
+            "--json",
+            "--observe-writes",
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert_eq!(
+            err.lines().next(),
+            Some("stockade: denied: write /etc/motd (read-only mount, inferred)"),
+            "{err}"
+        );
+        let d = denials(&out);
+        assert_eq!(str_of(&d, "filesystem"), Some("inferred"));
+        let file = events(&d)
+            .iter()
+            .find(|e| str_of(e, "kind") == Some("filesystem"))
+            .unwrap_or_else(|| panic!("{}", d.to_json()));
+        assert_eq!(str_of(file, "path"), Some("/etc/motd"));
+        assert_eq!(str_of(file, "operation"), Some("write"));
+        assert_eq!(str_of(file, "reason"), Some("read_only_mount"));
+        assert_eq!(file.get("inferred"), Some(&Value::Bool(true)));
+        assert_eq!(
+            events(&d).len(),
+            1,
+            "the write to /tmp is not one: {}",
+            d.to_json()
+        );
+        // Without the flag: the same run, nothing looked at.
+        let out = run(&["--json", "sh", "-c", script]);
+        let d = denials(&out);
+        assert_eq!(str_of(&d, "filesystem"), Some("not_recorded"));
+        assert!(events(&d).is_empty(), "{}", d.to_json());
     });
 }
 

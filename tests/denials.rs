@@ -431,7 +431,13 @@ fn writes_to_read_only_mounts_are_inferred_and_other_writes_are_not() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("f"), "x").unwrap();
         let mut sb = Sandbox::new();
-        sb.bind_ro(&dir, "/data");
+        sb.bind_ro(&dir, "/data").observe_writes(true);
+        // Without asking, writes are not looked at, and the report says so.
+        let mut unwatched = Sandbox::new();
+        unwatched.bind_ro(&dir, "/data");
+        let (d, _) = denials_of(&unwatched, "echo x > /data/f 2>/dev/null; true");
+        assert_eq!(d.filesystem, Observation::NotRecorded);
+        assert!(d.is_empty(), "{d:#?}");
         let (d, out) = denials_of(
             &sb,
             "echo x > /data/f 2>/dev/null; echo $?; \

@@ -68,6 +68,8 @@ pub struct Options {
     pub denials: bool,
     /// `--no-observe-denials`: `observe_denials(false)`.
     pub no_observe_denials: bool,
+    /// `--observe-writes`: `observe_writes(true)`.
+    pub observe_writes: bool,
     /// `--pty`/`-t`: the program gets a terminal of its own, relayed to
     /// this one.
     pub pty: bool,
@@ -381,6 +383,9 @@ environment.
                            same calls with the same errors without telling
                            stockade, and --json and --denials say system
                            calls were not observed (\"disabled\")
+  --observe-writes         also look at each write before it runs, and report
+                           those a read-only mount refuses (inferred); costs
+                           some microseconds per write
   --timeout DURATION       wall-clock limit; exit code 124 when hit. DURATION
                            is seconds (2.5) or a number with a unit: 500ms,
                            30s, 5m, 1h (also ns, us)
@@ -837,6 +842,7 @@ fn parse_options(
             "--json" => o.json = true,
             "--denials" => o.denials = true,
             "--no-observe-denials" => o.no_observe_denials = true,
+            "--observe-writes" => o.observe_writes = true,
             "-t" | "--pty" => o.pty = true,
             "--hostname" => o.hostname = Some(val(it, "--hostname")?),
             "--as-pid-1" => o.as_pid_1 = true,

@@ -210,6 +210,9 @@ pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
     if opts.no_observe_denials {
         sb.observe_denials(false);
     }
+    if opts.observe_writes {
+        sb.observe_writes(true);
+    }
     landlock(&mut sb, opts)
         .and_then(|()| seccomp(&mut sb, opts))
         .map_err(str::to_owned)?;

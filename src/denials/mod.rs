@@ -34,7 +34,9 @@
 //!   filtered network's log ([`Outcome::connections`](crate::Outcome::connections)).
 //! - **Limits** ([`Kind::Limit`]): exact: an OOM kill, a fork refused by
 //!   the pids limit, the CPU-time and wall-clock limits.
-//! - **Filesystem** ([`Kind::Filesystem`]): inferred. Each write the
+//! - **Filesystem** ([`Kind::Filesystem`]): inferred, when asked for with
+//!   [`Sandbox::observe_writes`](crate::Sandbox::observe_writes) (off by
+//!   default: each write then makes a round trip). Each write the
 //!   filter allows (an open to write, create or truncate, `mkdir`,
 //!   `unlink`, `rename`, `chmod`, `chown`, ...) notifies too, and the
 //!   observer, before letting it run (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`,
@@ -123,7 +125,10 @@ impl Observation {
             Self::Disabled => "observation is turned off",
             Self::Unsupported => "the kernel has no seccomp user notification (Linux 5.0)",
             Self::ListenerTaken => "the caller already runs under a seccomp filter with a listener",
-            Self::NotRecorded => "the kernel keeps no record of them for the caller",
+            Self::NotRecorded => {
+                "the kernel keeps no record of them for the caller (writes to read-only \
+                 mounts are reported with observe_writes)"
+            }
             Self::PolicyRefusesHandover => {
                 "the seccomp policy refuses sendmsg, which hands the listener to the caller"
             }

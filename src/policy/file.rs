@@ -169,7 +169,11 @@ impl PolicyFile {
             #[cfg(feature = "landlock")]
             landlock,
             #[cfg(feature = "seccomp")]
-            seccomp: SeccompFile::from_config(cfg.seccomp.as_ref(), cfg.observe_denials),
+            seccomp: SeccompFile::from_config(
+                cfg.seccomp.as_ref(),
+                cfg.observe_denials,
+                cfg.observe_writes,
+            ),
         })
     }
 
@@ -250,6 +254,9 @@ impl PolicyFile {
             sb.seccomp(s.to_policy());
             if let Some(on) = s.observe_denials() {
                 sb.observe_denials(on);
+            }
+            if let Some(on) = s.observe_writes() {
+                sb.observe_writes(on);
             }
         }
         sb

@@ -48,6 +48,7 @@
 //! | `seccomp.profile` | `"default"`, `"none"` or `"custom"` | [`seccomp`](Sandbox::seccomp) |
 //! | `seccomp.default_action`, `.unknown_action`, `.rules` | actions and rules | [`seccomp::Policy`](crate::seccomp::Policy) |
 //! | `seccomp.observe_denials` | boolean | [`observe_denials`](Sandbox::observe_denials) |
+//! | `seccomp.observe_writes` | boolean | [`observe_writes`](Sandbox::observe_writes) |
 //! | `egress` | a table (present: a filtered network): `allow`, `deny`, `allow_private` (lists of rules), `max_connections`, `max_names`, `connect_timeout`, `idle_timeout`, `transparent_ports` | [`egress`](Sandbox::egress) with [`net::Egress`](crate::net::Egress) |
 //! | `publish` | list of `{ host = "127.0.0.1:8080", sandbox_port = 80 }` | [`publish`](Sandbox::publish) |
 //!
@@ -387,6 +388,26 @@ mod tests {
         let err = Sandbox::from_toml("[seccomp]\nobserve_denials = \"no\"\n").unwrap_err();
         assert_eq!(err.key(), Some("seccomp.observe_denials"));
         assert_eq!(err.line(), Some(2));
+    }
+
+    #[cfg(feature = "seccomp")]
+    #[test]
+    fn observing_writes_is_a_seccomp_key_written_only_when_on() {
+        let mut on = Sandbox::new();
+        on.observe_writes(true);
+        let toml = on.to_toml().unwrap();
+        assert_eq!(toml, "version = 1\n\n[seccomp]\nobserve_writes = true\n");
+        assert_eq!(Sandbox::from_toml(&toml).unwrap(), on);
+        assert_ne!(on, Sandbox::new());
+        let mut both = Sandbox::new();
+        both.observe_writes(true).observe_denials(false);
+        let toml = both.to_toml().unwrap();
+        assert!(
+            toml.contains("observe_denials = false\n") && toml.contains("observe_writes = true\n")
+        );
+        assert_eq!(Sandbox::from_toml(&toml).unwrap(), both);
+        let err = Sandbox::from_toml("[seccomp]\nobserve_writes = 1\n").unwrap_err();
+        assert_eq!(err.key(), Some("seccomp.observe_writes"));
     }
 
     #[test]

@@ -34,6 +34,9 @@ struct RawSeccomp {
     /// [`Sandbox::observe_denials`](crate::Sandbox::observe_denials).
     #[serde(skip_serializing_if = "Option::is_none")]
     observe_denials: Option<bool>,
+    /// [`Sandbox::observe_writes`](crate::Sandbox::observe_writes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observe_writes: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rules: Option<Vec<RuleEntry>>,
 }
@@ -381,14 +384,22 @@ impl SeccompFile {
     pub(super) fn from_config(
         policy: Option<&seccomp::Policy>,
         observe_denials: bool,
+        observe_writes: bool,
     ) -> Option<SeccompFile> {
         let table = Self::from_policy(policy);
-        if observe_denials {
+        if observe_denials && !observe_writes {
             return table;
         }
         let mut table = table.unwrap_or(SeccompFile(RawSeccomp::default()));
-        table.0.observe_denials = Some(false);
+        table.0.observe_denials = (!observe_denials).then_some(false);
+        table.0.observe_writes = observe_writes.then_some(true);
         Some(table)
+    }
+
+    /// Whether the table says writes are looked at (`None`: it does not
+    /// say; off).
+    pub(super) fn observe_writes(&self) -> Option<bool> {
+        self.0.observe_writes
     }
 
     /// The table for a sandbox's filter (`None` for the filter: no filter;
@@ -414,6 +425,7 @@ impl SeccompFile {
                     .then_some(policy.unknown_action),
                 rules: (!rest.is_empty()).then(|| rest.iter().map(entry_to_rule).collect()),
                 observe_denials: None,
+                observe_writes: None,
             }
         } else {
             RawSeccomp {
@@ -422,6 +434,7 @@ impl SeccompFile {
                 unknown_action: Some(policy.unknown_action),
                 rules: Some(policy.entries.iter().map(entry_to_rule).collect()),
                 observe_denials: None,
+                observe_writes: None,
             }
         };
         Some(SeccompFile(raw))

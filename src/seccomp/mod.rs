@@ -120,6 +120,12 @@ struct Resolved<'a> {
 
 /// Compiles `policy` for the native architecture.
 pub(crate) fn compile(policy: &Policy) -> Result<CompiledFilter, Error> {
+    compile_observing(policy, false)
+}
+
+/// Compiles `policy`, with a notifying form that also notifies the writes
+/// the policy allows when `writes` (see [`notify`]).
+pub(crate) fn compile_observing(policy: &Policy, writes: bool) -> Result<CompiledFilter, Error> {
     check_action(policy.default_action)?;
     check_action(policy.unknown_action)?;
 
@@ -262,7 +268,8 @@ pub(crate) fn compile(policy: &Policy) -> Result<CompiledFilter, Error> {
                 Decision::Checked { .. } => false,
             })
     };
-    let writes = crate::probe::kernel_at_least(5, 5)
+    let writes = writes
+        && crate::probe::kernel_at_least(5, 5)
         && ["userfaultfd", "mount", "fsmount", "move_mount"]
             .into_iter()
             .all(refused);

@@ -4,8 +4,8 @@
 //!
 //! The notifying program is the compiled program with every refusal
 //! (`SECCOMP_RET_ERRNO` with an errno other than `ENOSYS`) replaced by
-//! `SECCOMP_RET_USER_NOTIF` (Linux 5.0), and, on Linux 5.5, the allowed
-//! calls that write to the filesystem notifying too. Other allowed calls
+//! `SECCOMP_RET_USER_NOTIF` (Linux 5.0), and, when asked for on Linux
+//! 5.5, the allowed calls that write to the filesystem notifying too. Other allowed calls
 //! take the same decisions as in the plain program. A notified call waits
 //! in the kernel until the caller's observer answers it; the observer runs
 //! the *plain* program on the very `seccomp_data` the kernel evaluated: a
@@ -516,7 +516,8 @@ mod tests {
 
     #[test]
     fn the_notifying_program_notifies_refusals_and_writes_only() {
-        let filter = seccomp::compile(&Policy::default_profile()).expect("compiles");
+        let filter =
+            seccomp::compile_observing(&Policy::default_profile(), true).expect("compiles");
         let plain = filter.instructions();
         let notify = filter
             .notify_instructions()
@@ -570,11 +571,16 @@ mod tests {
         for call in ["mount", "userfaultfd"] {
             let mut p = Policy::default_profile();
             p.allow(call);
-            let f = seccomp::compile(&p).expect("compiles");
+            let f = seccomp::compile_observing(&p, true).expect("compiles");
             assert!(!f.observes_writes(), "{call}");
             let notify = f.notify_instructions().expect("it still refuses calls");
             assert_eq!(eval(notify, "mkdirat", [0; 6]), libc::SECCOMP_RET_ALLOW);
         }
+        // Without asking for writes, only refusals notify.
+        let plain_only = seccomp::compile(&Policy::default_profile()).expect("compiles");
+        assert!(!plain_only.observes_writes());
+        let n = plain_only.notify_instructions().expect("refusals");
+        assert_eq!(eval(n, "mkdirat", [0; 6]), libc::SECCOMP_RET_ALLOW);
         // A policy that allows everything has nothing to notify.
         let none = seccomp::compile(&Policy::denylist()).expect("compiles");
         assert!(none.notify_instructions().is_none());
