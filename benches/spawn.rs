@@ -959,8 +959,9 @@ fn denials_interleaved() {
         rows.push(Box::new(|| assert_eq!(run(&looked, compile), 0)));
     }
     let mut refs: Vec<&mut dyn FnMut()> = rows.iter_mut().map(|r| &mut **r as _).collect();
-    let t = interleave(FIND_ROUNDS, &mut refs);
-    println!("\nwrites ({FIND_ROUNDS} interleaved rounds, medians)\n");
+    const WRITE_ROUNDS: usize = 60;
+    let t = interleave(WRITE_ROUNDS, &mut refs);
+    println!("\nwrites ({WRITE_ROUNDS} interleaved rounds, medians)\n");
     println!("| workload | observation off | on (default) | on, writes looked at |");
     println!("|---|---|---|---|");
     println!(
