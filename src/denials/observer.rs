@@ -22,7 +22,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use rustix::buffer::spare_capacity;
 use rustix::event::epoll;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -48,6 +48,9 @@ pub(crate) struct Sink {
     tokens: Mutex<Vec<u64>>,
     observer: Mutex<Option<Arc<Observer>>>,
     last_command: Mutex<Option<(u32, Option<String>)>>,
+    /// How many of the sandbox's listeners the observer's thread holds
+    /// outside its table right now.
+    busy: AtomicUsize,
 }
 
 impl std::fmt::Debug for Sink {
@@ -88,6 +91,7 @@ impl Sink {
             tokens: Mutex::new(Vec::new()),
             observer: Mutex::new(None),
             last_command: Mutex::new(None),
+            busy: AtomicUsize::new(0),
         })
     }
 
@@ -126,6 +130,17 @@ impl Sink {
         if let Some(o) = lock(&self.observer).take() {
             for t in tokens {
                 o.remove(t);
+            }
+            // The observer's thread may still hold one of our listeners (it
+            // is answering a notification, or noting that the listener's
+            // processes are gone): microseconds, unless a live callback is
+            // slow. Waited for (never on that thread), so that a sandbox's
+            // end leaves no descriptor open behind it.
+            if std::thread::current().id() != *lock(&o.thread) {
+                let give_up = std::time::Instant::now() + std::time::Duration::from_secs(1);
+                while self.busy.load(Ordering::Acquire) > 0 && std::time::Instant::now() < give_up {
+                    std::thread::yield_now();
+                }
             }
         }
         self.snapshot()
@@ -174,6 +189,20 @@ struct Entry {
     sink: Arc<Sink>,
 }
 
+/// A listener the observer's thread holds outside the table: counted in
+/// its sink's `busy` until dropped, after the listener's copy is.
+struct Held(Option<Entry>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(e) = self.0.take() {
+            let sink = Arc::clone(&e.sink);
+            drop(e);
+            sink.busy.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
 /// The process's observer: an epoll set of listeners and the thread that
 /// waits on it.
 pub(crate) struct Observer {
@@ -183,6 +212,8 @@ pub(crate) struct Observer {
     /// The process that started the thread (a forked child starts its
     /// own: threads are not copied by fork).
     pid: u32,
+    /// The thread that answers.
+    thread: Mutex<std::thread::ThreadId>,
 }
 
 static CURRENT: Mutex<Option<Arc<Observer>>> = Mutex::new(None);
@@ -214,12 +245,16 @@ impl Observer {
             entries: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
             pid,
+            // Replaced by the thread's own id below.
+            thread: Mutex::new(std::thread::current().id()),
         });
         let o = Arc::clone(&observer);
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("stockade-denials".to_owned())
             .stack_size(128 * 1024)
             .spawn(move || o.run())?;
+        // Before any listener is added: until then it has nothing to do.
+        *lock(&observer.thread) = handle.thread().id();
         *slot = Some(Arc::clone(&observer));
         Ok(observer)
     }
@@ -249,7 +284,8 @@ impl Observer {
             return;
         };
         let _ = epoll::delete(&self.epoll, &*entry.fd);
-        // The descriptor closes once the thread has let go of its copy.
+        // The descriptor closes once the observer's thread has let go of
+        // the copy it may hold (see `Sink::close`).
     }
 
     fn run(&self) {
@@ -268,11 +304,17 @@ impl Observer {
             }
             for ev in &events {
                 let (flags, token) = (ev.flags, ev.data.u64());
-                let Some(entry) = lock(&self.entries).get(&token).cloned() else {
+                // Counted while the table's lock is held, so that a sink
+                // that removes its listeners sees this copy.
+                let held = lock(&self.entries).get(&token).cloned().map(|e| {
+                    e.sink.busy.fetch_add(1, Ordering::AcqRel);
+                    Held(Some(e))
+                });
+                let Some(entry) = held.as_ref().and_then(|h| h.0.as_ref()) else {
                     continue;
                 };
                 if flags.contains(epoll::EventFlags::IN) {
-                    answer(&entry);
+                    answer(entry);
                 } else if flags.intersects(epoll::EventFlags::HUP | epoll::EventFlags::ERR) {
                     // No process uses the filter any more.
                     self.remove(token);
