@@ -374,7 +374,20 @@ fn failed_spawn_and_dropped_child_leave_nothing() {
         common::eventually("the first dropped sandbox is reaped", || {
             sandbox_cgroups(&p).is_empty() && common::children_of_self().is_empty()
         });
-        let fds = common::fd_count();
+        // The reaper closes a reaped sandbox's descriptors just after
+        // reaping it: let the count settle (unchanged for 200 ms) before
+        // the snapshot.
+        let mut fds = common::fd_count();
+        let mut stable = std::time::Instant::now();
+        let give_up = stable + Duration::from_secs(10);
+        while stable.elapsed() < Duration::from_millis(200) && std::time::Instant::now() < give_up {
+            std::thread::sleep(Duration::from_millis(10));
+            let now = common::fd_count();
+            if now != fds {
+                fds = now;
+                stable = std::time::Instant::now();
+            }
+        }
         for _ in 0..3 {
             match sb.spawn(&mut stockade::Command::new("/no/such/program")) {
                 Err(Error::ProgramNotFound { .. }) => {}

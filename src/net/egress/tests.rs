@@ -828,6 +828,14 @@ fn stop_leaves_no_thread_and_no_descriptor() {
     thread::sleep(Duration::from_millis(100));
     assert!(engine_threads() >= 5);
     let log = h.stop();
+    // Every thread was joined; a joined thread's entry under
+    // /proc/self/task can outlive the join for a moment (the kernel
+    // releases the task after waking the joiner), seconds on an emulated
+    // machine under load.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while engine_threads() > 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(engine_threads(), 0, "every thread joined");
     for mut s in [a, b, c, stalled] {
         let mut buf = Vec::new();
