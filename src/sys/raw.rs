@@ -817,21 +817,15 @@ pub fn seccomp_notif_id_valid(listener: c_int, id: u64) -> bool {
 /// with the error `errno` (the call fails with it; never "continue").
 #[cfg(feature = "seccomp")]
 pub fn seccomp_notif_refuse(listener: c_int, id: u64, errno: i32) -> SysResult {
-    let resp = libc::seccomp_notif_resp {
-        id,
-        val: 0,
-        error: -errno,
-        flags: 0,
-    };
-    // SAFETY: the kernel reads one seccomp_notif_resp from a live location.
-    unsafe {
-        sc!(
-            libc::SYS_ioctl,
-            listener,
-            libc::SECCOMP_IOCTL_NOTIF_SEND,
-            core::ptr::addr_of!(resp)
-        )
-    }
+    notif_send(
+        listener,
+        &libc::seccomp_notif_resp {
+            id,
+            val: 0,
+            error: -errno,
+            flags: 0,
+        },
+    )
 }
 
 /// `ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND)` with
@@ -840,19 +834,27 @@ pub fn seccomp_notif_refuse(listener: c_int, id: u64, errno: i32) -> SysResult {
 /// form allows (the observer's writes, see `crate::denials`).
 #[cfg(feature = "seccomp")]
 pub fn seccomp_notif_continue(listener: c_int, id: u64) -> SysResult {
-    let resp = libc::seccomp_notif_resp {
-        id,
-        val: 0,
-        error: 0,
-        flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
-    };
+    notif_send(
+        listener,
+        &libc::seccomp_notif_resp {
+            id,
+            val: 0,
+            error: 0,
+            flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+        },
+    )
+}
+
+/// `ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp)`.
+#[cfg(feature = "seccomp")]
+fn notif_send(listener: c_int, resp: &libc::seccomp_notif_resp) -> SysResult {
     // SAFETY: the kernel reads one seccomp_notif_resp from a live location.
     unsafe {
         sc!(
             libc::SYS_ioctl,
             listener,
             libc::SECCOMP_IOCTL_NOTIF_SEND,
-            core::ptr::addr_of!(resp)
+            core::ptr::from_ref(resp)
         )
     }
 }
