@@ -1,4 +1,4 @@
-//! The command-line front end (examples/stockade): the contract of its
+//! The command-line front end (src/bin/stockade): the contract of its
 //! options, exit statuses and `--json` report.
 
 mod common;
@@ -6,7 +6,7 @@ mod common;
 // The option parser's own unit tests run here: an example built as a test
 // harness would not also be built as the binary these tests drive.
 #[allow(dead_code)]
-#[path = "../examples/stockade/args.rs"]
+#[path = "../src/bin/stockade/args.rs"]
 mod args;
 
 use std::process::Output;

@@ -1,4 +1,4 @@
-//! The command-line front end's containers (examples/stockade): `start`,
+//! The command-line front end's containers (src/bin/stockade): `start`,
 //! `exec`, `stop`, `kill` and `list`, driven as a user would, with real
 //! processes, as root and as an unprivileged uid.
 
@@ -8,10 +8,10 @@ mod common;
 // built as a test harness would not also be built as the binary these tests
 // drive), and the protocol lets a test speak to a monitor directly.
 #[allow(dead_code)]
-#[path = "../examples/stockade/json.rs"]
+#[path = "../src/bin/stockade/json.rs"]
 mod json;
 #[allow(dead_code)]
-#[path = "../examples/stockade/wire.rs"]
+#[path = "../src/bin/stockade/wire.rs"]
 mod wire;
 
 use std::io::{BufRead, BufReader};

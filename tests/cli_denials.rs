@@ -1,8 +1,8 @@
-//! What the command line says the sandbox refused (examples/stockade):
+//! What the command line says the sandbox refused (src/bin/stockade):
 //! the `denials` object of `--json`, the line `--denials` prints on
 //! stderr, `--no-observe-denials`, and the policy file's
 //! `[seccomp] observe_denials`. As root and unprivileged. Build the binary
-//! first: `cargo build --all-features --example stockade`.
+//! first: `cargo build --all-features`.
 //!
 //! The refused calls are made with the system's own tools and with raw
 //! system calls through Python's `ctypes` (the arguments the test chooses).
@@ -14,7 +14,7 @@ mod common;
 // The report's JSON reader (an example built as a test harness would not
 // also be built as the binary these tests drive).
 #[allow(dead_code)]
-#[path = "../examples/stockade/json.rs"]
+#[path = "../src/bin/stockade/json.rs"]
 mod json;
 
 use std::process::{Output, Stdio};

@@ -1,4 +1,4 @@
-//! The command line's network options (examples/stockade): `--net` and its
+//! The command line's network options (src/bin/stockade): `--net` and its
 //! aliases, the egress options, `--publish`, and what `--json` reports of
 //! them. Build the binary first: `cargo build --all-features --example
 //! stockade`.
@@ -8,7 +8,7 @@ mod common;
 // The report's JSON reader (an example built as a test harness would not
 // also be built as the binary these tests drive).
 #[allow(dead_code)]
-#[path = "../examples/stockade/json.rs"]
+#[path = "../src/bin/stockade/json.rs"]
 mod json;
 
 use std::io::{Read, Write};

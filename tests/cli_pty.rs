@@ -1,4 +1,4 @@
-//! The command-line front end's `--pty` (examples/stockade), under a real
+//! The command-line front end's `--pty` (src/bin/stockade), under a real
 //! terminal: tmux runs a shell in a pane, the tests type into it
 //! (`send-keys`) and read the screen (`capture-pane`), as a user at a
 //! terminal emulator would.

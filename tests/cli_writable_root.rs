@@ -1,4 +1,4 @@
-//! The command-line front end's writable roots (examples/stockade):
+//! The command-line front end's writable roots (src/bin/stockade):
 //! `--writable-root`, `--keep-changes DIR`, `--overlay DIR /`, and
 //! `stockade diff|commit|reset NAME` for containers, as root and as an
 //! unprivileged uid.

@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStringExt;
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../examples/stockade/args.rs"]
+#[path = "../../src/bin/stockade/args.rs"]
 #[allow(dead_code)]
 mod args;
 

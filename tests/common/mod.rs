@@ -119,17 +119,13 @@ pub fn debian_package(command: &str, package: &str) -> Option<PathBuf> {
     None
 }
 
-/// The command-line front end (examples/stockade), which `cargo test`
+/// The command line (src/bin/stockade), which `cargo test --features cli`
 /// builds, made executable for every identity the tests run as.
 pub fn cli_binary() -> PathBuf {
-    let target = deps_dir()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("stockade");
+    let target = deps_dir().parent().unwrap().join("stockade");
     assert!(
         target.exists(),
-        "example binary {} not built",
+        "the stockade binary {} is not built (it needs the feature \"cli\": cargo test --all-features)",
         target.display()
     );
     world_executable(&target)

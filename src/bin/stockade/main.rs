@@ -1,7 +1,7 @@
 //! `stockade`: run a program in a sandbox from the command line.
 //!
 //! ```text
-//! cargo run --release --example stockade -- sh -c 'echo $$; id -u; hostname'
+//! cargo run --release --features cli -- sh -c 'echo $$; id -u; hostname'
 //! ```
 //!
 //! See `--help` for the options and the exit-status convention.
