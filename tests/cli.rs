@@ -74,7 +74,9 @@ fn exit_status_convention() {
         assert_eq!(out.status.code(), Some(125));
         let err = text(&out.stderr);
         assert!(
-            err.contains("filesystem operation #1 on /etc/new-file") && err.contains("Read-only"),
+            err.contains("(--file /etc/new-file)")
+                && err.contains("Read-only")
+                && err.contains("below a --tmpfs or --bind directory"),
             "{err}"
         );
     });
@@ -147,6 +149,207 @@ fn json_report() {
         assert!(text(&out.stderr).contains("\"status\":\"signaled\",\"code\":null,\"signal\":15"));
         let out = run(&["--json", "no-such-program-xyz"]);
         assert!(text(&out.stderr).contains("\"status\":\"setup_failed\""));
+    });
+}
+
+/// A usage error is one line naming the option, pointing at `--help`,
+/// with exit status 125; `--version` answers.
+#[test]
+fn usage_errors_are_one_line_naming_the_option() {
+    let out = run(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout),
+        format!("stockade {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(text(&run(&["exec", "--version"]).stdout), text(&out.stdout));
+    for (args, names) in [
+        (&["--bogus", "true"][..], "--bogus"),
+        (&["--memory"][..], "--memory"),
+        (&["--memory", "lots", "true"][..], "--memory"),
+        (&["--cpus", "0", "true"][..], "--cpus"),
+        (&["--share-net", "--net-filter", "true"][..], "--net-filter"),
+        (
+            &["--json", "--json-file", "/tmp/x", "true"][..],
+            "--json-file",
+        ),
+        (&["--json-fd", "three", "true"][..], "--json-fd"),
+        (&["--timeout", "0", "true"][..], "--timeout"),
+        (&["stop"][..], "stop"),
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(125), "{args:?}");
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(err.starts_with("stockade: "), "{args:?}: {err}");
+        assert!(err.contains(names), "{args:?} names {names}: {err}");
+        assert!(err.trim_end().ends_with("; see stockade --help"), "{err}");
+    }
+}
+
+/// Errors from the library speak the command line's options, not the
+/// builder's methods and fields.
+#[test]
+fn setup_errors_name_the_option_typed() {
+    as_each_identity(|| {
+        let root = tempfile::tempdir_in("/tmp").unwrap();
+        std::fs::create_dir(root.path().join("dev")).unwrap();
+        let root_s = root.path().to_str().unwrap().to_owned();
+        for (args, wants) in [
+            (
+                &["--tmpfs", "/", "true"][..],
+                &["--tmpfs cannot target `/`", "--rootfs DIR"][..],
+            ),
+            (
+                &["--dev-bind", "/no/such", "/dev/x", "true"],
+                &["--dev-bind source \"/no/such\""],
+            ),
+            (
+                &["--bind", "/no/such", "/x", "true"],
+                &["--bind source", "--bind-try skips a missing source"],
+            ),
+            (
+                &["--memory", "0", "true"],
+                &["invalid --memory: must be greater than zero"],
+            ),
+            (
+                &["--swap", "1M", "true"],
+                &["invalid --swap: needs --memory to be set"],
+            ),
+            (&["--pids", "0", "true"], &["invalid --pids"]),
+            (
+                &["--ro-bind", "/etc/shadow", "/x", "true"],
+                &[
+                    "--ro-bind source \"/etc/shadow\"",
+                    "unless --expose-host-secrets is given",
+                ],
+            ),
+            (
+                &["--rootfs", &root_s, "/bin/true"],
+                &[
+                    &format!(
+                        "--rootfs {root_s}: the root is read-only and lacks {root_s}/proc, {root_s}/tmp,"
+                    ),
+                    &format!("(mkdir {root_s}/proc {root_s}/tmp), or add --writable-root"),
+                ],
+            ),
+        ] {
+            let out = run(args);
+            assert_eq!(out.status.code(), Some(125), "{args:?}");
+            let err = text(&out.stderr);
+            assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+            for want in wants {
+                assert!(err.contains(want), "{args:?}: wants {want:?}: {err}");
+            }
+            for library in [
+                "Sandbox::",
+                "cgroup::Config",
+                "bind_rw",
+                "bind_ro",
+                "bind_dev",
+                "_max",
+                "filesystem operation #",
+            ] {
+                assert!(
+                    !err.contains(library),
+                    "{args:?}: the library's word {library}: {err}"
+                );
+            }
+        }
+    });
+}
+
+/// The JSON report never mixes with the program's output: on stderr it
+/// starts a line of its own after a partial last line; `--json-fd` and
+/// `--json-file` put it elsewhere entirely.
+#[test]
+fn json_report_stays_apart_from_the_program_output() {
+    as_each_identity(|| {
+        let out = run(&["--json", "sh", "-c", "printf partial >&2"]);
+        assert!(out.status.success());
+        let err = text(&out.stderr);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines[0], "partial", "{err}");
+        assert!(
+            lines.last().unwrap().starts_with("{\"status\":\"exited\""),
+            "{err}"
+        );
+
+        let dir = tempfile::tempdir_in("/tmp").unwrap();
+        let world = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+        std::fs::set_permissions(dir.path(), world).unwrap();
+        let file = dir.path().join("report.json");
+        let out = run(&[
+            "--json-file",
+            file.to_str().unwrap(),
+            "sh",
+            "-c",
+            "echo out; printf partial >&2",
+        ]);
+        assert!(out.status.success());
+        assert_eq!(text(&out.stdout), "out\n");
+        assert_eq!(text(&out.stderr), "partial");
+        let report = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            report.starts_with("{\"status\":\"exited\",\"code\":0"),
+            "{report}"
+        );
+        assert!(
+            report.ends_with("}\n") && report.lines().count() == 1,
+            "{report}"
+        );
+
+        // --json-fd 3: the shell opens it; the program never sees it.
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec 3>'{}'; exec '{}' --json-fd 3 sh -c 'test -e /proc/$$/fd/3 && echo open || echo closed; printf partial >&2'",
+                file.display(),
+                cli().display()
+            ))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "partial");
+        assert_eq!(
+            text(&out.stdout),
+            "closed\n",
+            "the report's fd 3 in the sandbox"
+        );
+        let report = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            report.starts_with("{\"status\":\"exited\",\"code\":0"),
+            "{report}"
+        );
+
+        let out = run(&["--json-fd", "97", "true"]);
+        assert_eq!(out.status.code(), Some(125));
+        assert!(text(&out.stderr).contains("--json-fd 97: not an open file descriptor"));
+        let out = run(&["--json-file", "/no/such/dir/r.json", "true"]);
+        assert_eq!(out.status.code(), Some(125));
+        assert!(text(&out.stderr).contains("--json-file /no/such/dir/r.json: failed to create it"));
+    });
+}
+
+/// A memory limit that could only be an address-space rlimit, too small
+/// for the program: the death by signal is explained, not silent.
+#[test]
+fn a_tiny_memory_rlimit_is_explained() {
+    as_each_identity(|| {
+        let out = run(&["--memory", "1", "--limits-best-effort", "--json", "true"]);
+        let err = text(&out.stderr);
+        if err.contains("\"rlimit_fallbacks\":[\"as\"]") {
+            assert_eq!(out.status.code(), Some(128 + 11), "{err}");
+            assert!(
+                err.contains(
+                    "--memory 1 could only be applied as each process's address-space limit"
+                ),
+                "{err}"
+            );
+        } else {
+            // A memory cgroup held: the kernel's OOM killer, reported so.
+            assert!(err.contains("\"status\":\"oom_killed\""), "{err}");
+        }
     });
 }
 

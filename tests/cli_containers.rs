@@ -979,7 +979,7 @@ fn stop_signal_bad_input() {
     assert_eq!(out.status.code(), Some(125));
     assert_eq!(
         text(&out.stderr).lines().next().unwrap_or(""),
-        "stockade: option --stop-signal applies to containers (`stockade start`), not to one-shot programs"
+        "stockade: option --stop-signal applies to containers (`stockade start`), not to one-shot programs; see stockade --help"
     );
     for bad in ["BOGUS", "0", "65", "RTMIN+99", ""] {
         let out = t.run(&["start", &t.name, "--stop-signal", bad]);

@@ -38,7 +38,7 @@ fn text(b: &[u8]) -> String {
 /// The `--json` report: the last line of stderr.
 fn report(out: &Output) -> Value {
     let err = text(&out.stderr);
-    let line = err.lines().last().unwrap_or_default();
+    let line = lines_of(&err).last().unwrap_or_default();
     json::parse(line).unwrap_or_else(|| panic!("no JSON report in {err:?}"))
 }
 
@@ -162,6 +162,13 @@ fn json_reports_each_refused_system_call_with_its_arguments() {
     });
 }
 
+/// The lines of standard error, without the empty line that sets
+/// stockade's own lines apart from the program's output on a pipe (where
+/// it cannot see whether the program ended its last line).
+fn lines_of(err: &str) -> impl Iterator<Item = &str> {
+    err.lines().filter(|l| !l.is_empty())
+}
+
 /// `--denials`: one line after all of the program's output, in the words
 /// of `Denials`' Display; the exit status is the program's. With `--json`
 /// as well, the JSON report stays the last line and says the same.
@@ -175,7 +182,7 @@ fn denials_prints_one_line_after_the_programs_output() {
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(7), "{err}");
         assert_eq!(
-            err.lines().collect::<Vec<_>>(),
+            lines_of(&err).collect::<Vec<_>>(),
             [
                 "before",
                 "after",
@@ -187,7 +194,7 @@ fn denials_prints_one_line_after_the_programs_output() {
         let out = run(&["--denials", "--json", "sh", "-c", script]);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(7), "{err}");
-        let lines: Vec<&str> = err.lines().collect();
+        let lines: Vec<&str> = lines_of(&err).collect();
         assert_eq!(lines.len(), 4, "{err}");
         let line = lines[2].strip_prefix("stockade: ").unwrap();
         assert_eq!(str_of(&denials(&out), "summary"), Some(line));
@@ -239,7 +246,7 @@ fn no_observe_denials_changes_the_report_only() {
         assert_eq!(out.status.code(), Some(5));
         assert_eq!(
             text(&out.stderr),
-            "stockade: denied: nothing observed \
+            "\nstockade: denied: nothing observed \
              (system calls: not observed: observation is turned off)\n"
         );
     });
@@ -277,7 +284,7 @@ fn a_limit_hit_is_reported() {
         let out = run(&["--denials", "--json", "--timeout", "300ms", "sleep", "10"]);
         assert_eq!(out.status.code(), Some(124));
         let err = text(&out.stderr);
-        let lines: Vec<&str> = err.lines().collect();
+        let lines: Vec<&str> = lines_of(&err).collect();
         assert_eq!(
             lines[0], "stockade: denied: wall-clock limit (the sandbox was ended)",
             "{err}"
@@ -313,7 +320,7 @@ fn observe_writes_reports_writes_to_read_only_mounts() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         let err = text(&out.stderr);
         assert_eq!(
-            err.lines().next(),
+            lines_of(&err).next(),
             Some("stockade: denied: write /etc/motd (read-only mount, inferred)"),
             "{err}"
         );
@@ -365,7 +372,7 @@ except Exception as e:
         let err = text(&out.stderr);
         assert!(out.status.success(), "{err}");
         assert_eq!(text(&out.stdout), "HTTPError\n", "{err}");
-        let line = err.lines().next().unwrap_or_default();
+        let line = lines_of(&err).next().unwrap_or_default();
         assert!(
             line.starts_with("stockade: denied: connect to refused.test:80 (network policy: "),
             "{err}"
@@ -397,7 +404,7 @@ libc.mount(b\"none\", b\"/tmp/a\\nstockade: forged\\x1b[2J\", b\"tmpfs\", 0, Non
         let out = run(&["--denials", "--json", PYTHON, "-c", program]);
         let err = text(&out.stderr);
         assert!(out.status.success(), "{err}");
-        let lines: Vec<&str> = err.lines().collect();
+        let lines: Vec<&str> = lines_of(&err).collect();
         assert_eq!(lines.len(), 2, "the line and the report: {err}");
         assert_eq!(
             lines[0],

@@ -11,10 +11,27 @@ use std::time::Duration;
 use stockade::units::{self, ParseDurationError, ParseSizeError};
 use stockade::{Rlimit, fs};
 
+/// Where the JSON report goes.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum JsonTo {
+    /// `--json`: standard error, on a line of its own after the program's
+    /// output.
+    #[default]
+    Stderr,
+    /// `--json-fd FD`: the open file descriptor FD, which the program
+    /// never sees.
+    Fd(i32),
+    /// `--json-file PATH`: the file PATH, created or truncated before the
+    /// program starts.
+    File(PathBuf),
+}
+
 /// Everything the command line asks for.
 #[derive(Debug, Default, PartialEq)]
 pub struct Options {
     pub help: bool,
+    /// `--version` (or `-V`) anywhere before the program.
+    pub version: bool,
     /// `--policy FILE`: the policy file the other options apply on top of.
     pub policy: Option<PathBuf>,
     /// `--net MODE` (or its aliases `--share-net`, `--net-filter`); an
@@ -62,7 +79,11 @@ pub struct Options {
     pub cpus: Option<f64>,
     pub cgroup_parent: Option<PathBuf>,
     pub limits_best_effort: bool,
+    /// `--json`, `--json-fd` or `--json-file`: a JSON report when the
+    /// program ends, written where [`Options::json_to`] says.
     pub json: bool,
+    /// Where the JSON report goes.
+    pub json_to: JsonTo,
     /// `--denials`: when the program ends, the one line of what the
     /// sandbox refused on stderr.
     pub denials: bool,
@@ -189,6 +210,7 @@ pub enum ArgError {
     Conflict {
         first: &'static str,
         second: &'static str,
+        why: &'static str,
     },
     /// An option that does not apply to the network asked for.
     WrongNetwork {
@@ -217,10 +239,9 @@ impl fmt::Display for ArgError {
             ArgError::Unknown { option } => {
                 write!(f, "unknown option {}", option.to_string_lossy())
             }
-            ArgError::Conflict { first, second } => write!(
-                f,
-                "options {first} and {second} conflict: they ask for different networks"
-            ),
+            ArgError::Conflict { first, second, why } => {
+                write!(f, "options {first} and {second} conflict: {why}")
+            }
             ArgError::WrongNetwork { option, net, needs } => {
                 write!(
                     f,
@@ -403,8 +424,13 @@ environment.
                            cgroup v2 directory (default: the caller's cgroup)
   --limits-best-effort     run even where a cgroup limit cannot be enforced,
                            approximating it with rlimits; --json tells
-  --json                   print a JSON report on stderr when the program ends
-                           (\"denials\": what the sandbox refused, as below)
+  --json                   print a JSON report on stderr when the program ends,
+                           on a line of its own (\"denials\": what the sandbox
+                           refused, as below)
+  --json-fd FD             write the report to the open descriptor FD instead
+                           (the program never sees FD): --json-fd 3 3>r.json
+  --json-file PATH         write the report to the file PATH instead (created
+                           or truncated before the program starts)
   --denials                when the program ends, print on stderr, after all
                            of its output, one line of what the sandbox refused:
                            \"stockade: denied: mount target=/mnt (seccomp
@@ -423,9 +449,11 @@ environment.
                            terminal is restored when stockade ends. Standard
                            input must be a terminal
   -h, --help               this help
+  -V, --version            the version of stockade
 
 Exit status: the program's; 128+N if killed by signal N; 124 on timeout;
-125 if the sandbox could not be set up; 126 not executable; 127 not found.
+125 if the sandbox could not be set up or the command line is wrong (one
+line naming the option); 126 not executable; 127 not found.
 
 Signals: SIGHUP, SIGQUIT and SIGWINCH are passed on to the program. SIGINT
 and SIGTERM are too, and then the program has 2 seconds to end (a second
@@ -613,6 +641,33 @@ pub fn signal(option: &'static str, v: OsString) -> Result<i32, ArgError> {
     }
 }
 
+/// Why two network options conflict.
+pub const DIFFERENT_NETWORKS: &str = "they ask for different networks";
+
+/// Records where the JSON report goes, asked by `option`, refusing a second
+/// place.
+fn set_json(
+    o: &mut Options,
+    to: JsonTo,
+    option: &'static str,
+    first: &mut Option<&'static str>,
+) -> Result<(), ArgError> {
+    match *first {
+        Some(f) if f == option && to == o.json_to => Ok(()),
+        Some(f) => Err(ArgError::Conflict {
+            first: f,
+            second: option,
+            why: "they ask for different places for the report",
+        }),
+        None => {
+            *first = Some(option);
+            o.json = true;
+            o.json_to = to;
+            Ok(())
+        }
+    }
+}
+
 /// Records the network `mode` asked for by `option`, refusing one that
 /// another option asked differently.
 fn set_net(o: &mut Options, mode: NetMode, option: &'static str) -> Result<(), ArgError> {
@@ -620,6 +675,7 @@ fn set_net(o: &mut Options, mode: NetMode, option: &'static str) -> Result<(), A
         Some(m) if m != mode => Err(ArgError::Conflict {
             first: o.net_option,
             second: option,
+            why: DIFFERENT_NETWORKS,
         }),
         Some(_) => Ok(()),
         None => {
@@ -749,6 +805,8 @@ fn parse_options(
     let mut o = Options::default();
     // The first egress option given, which implies --net filter.
     let mut egress_option: Option<&'static str> = None;
+    // The option that said where the JSON report goes.
+    let mut json_option: Option<&'static str> = None;
     while let Some(a) = it.next() {
         let Some(s) = a.to_str() else {
             o.program = a;
@@ -765,6 +823,10 @@ fn parse_options(
             }
             "-h" | "--help" => {
                 o.help = true;
+                return Ok(o);
+            }
+            "-V" | "--version" => {
+                o.version = true;
                 return Ok(o);
             }
             "--policy" => {
@@ -839,7 +901,24 @@ fn parse_options(
             }
             "--publish" => o.publish.push(publish(val(it, "--publish")?)?),
             "--inherit-env" => o.inherit_env = true,
-            "--json" => o.json = true,
+            "--json" => set_json(&mut o, JsonTo::Stderr, "--json", &mut json_option)?,
+            "--json-fd" => {
+                let v = val(it, "--json-fd")?;
+                let fd = v
+                    .to_str()
+                    .and_then(|t| t.parse::<i32>().ok())
+                    .filter(|n| *n >= 0)
+                    .ok_or(ArgError::BadValue {
+                        option: "--json-fd",
+                        value: v,
+                        expected: "a file descriptor number (0 or more)",
+                    })?;
+                set_json(&mut o, JsonTo::Fd(fd), "--json-fd", &mut json_option)?;
+            }
+            "--json-file" => {
+                let path = PathBuf::from(val(it, "--json-file")?);
+                set_json(&mut o, JsonTo::File(path), "--json-file", &mut json_option)?;
+            }
             "--denials" => o.denials = true,
             "--no-observe-denials" => o.no_observe_denials = true,
             "--observe-writes" => o.observe_writes = true,
@@ -1044,6 +1123,9 @@ pub const MAX_NAME: usize = 64;
 pub enum Invocation {
     /// `-h` or `--help` anywhere before the program.
     Help,
+    /// `-V` or `--version` anywhere before the program (of the one-shot
+    /// form, or as a subcommand's first argument).
+    Version,
     /// `stockade [OPTIONS] [--] PROGRAM [ARGS...]`.
     Run(Options),
     /// `stockade start NAME [OPTIONS] [-- INIT...]`.
@@ -1178,6 +1260,9 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
     });
     let Some(sub) = sub else {
         let o = parse_options(&mut it, true)?;
+        if o.version {
+            return Ok(Invocation::Version);
+        }
         if o.stop_signal.is_some() && !o.help {
             return Err(ArgError::OnlyForStart {
                 option: "--stop-signal",
@@ -1195,6 +1280,9 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
     it.next();
     if it.peek().is_some_and(|a| a == "-h" || a == "--help") {
         return Ok(Invocation::Help);
+    }
+    if it.peek().is_some_and(|a| a == "-V" || a == "--version") {
+        return Ok(Invocation::Version);
     }
     match sub {
         "start" | "__monitor" => {
@@ -1677,7 +1765,15 @@ mod tests {
             let mut a = args.to_vec();
             a.push("sh");
             let e = p(&a).unwrap_err();
-            assert_eq!(e, ArgError::Conflict { first, second }, "{args:?}");
+            assert_eq!(
+                e,
+                ArgError::Conflict {
+                    first,
+                    second,
+                    why: DIFFERENT_NETWORKS
+                },
+                "{args:?}"
+            );
             let m = e.to_string();
             assert!(m.contains(first) && m.contains(second), "{m}");
             assert_eq!(m.lines().count(), 1, "{m}");

@@ -11,8 +11,10 @@ mod container;
 mod json;
 mod layer;
 mod monitor;
+mod report;
 mod terminal;
 mod wire;
+mod words;
 
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -69,18 +71,18 @@ fn die_by(sig: Signal) -> ExitCode {
 fn main() -> ExitCode {
     let invocation = match args::parse_command_line(std::env::args_os().skip(1)) {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("stockade: {e}\n\n{}", args::USAGE);
-            return ExitCode::from(125);
-        }
+        Err(e) => return usage_error(&e),
     };
     if let Err(e) = args::check_terminal(&invocation, terminal::stdin_is_terminal()) {
-        eprintln!("stockade: {e}\n\n{}", args::USAGE);
-        return ExitCode::from(125);
+        return usage_error(&e);
     }
     match invocation {
         args::Invocation::Help => {
             print!("{}", args::USAGE);
+            ExitCode::SUCCESS
+        }
+        args::Invocation::Version => {
+            println!("stockade {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
         args::Invocation::Run(opts) => run(&opts),
@@ -94,6 +96,14 @@ fn main() -> ExitCode {
         args::Invocation::Commit { name } => layer::commit_or_reset(&name, true),
         args::Invocation::Reset { name } => layer::commit_or_reset(&name, false),
     }
+}
+
+/// A command line that does not parse: one line naming the option, and
+/// where the rest is explained.
+fn usage_error(e: &args::ArgError) -> ExitCode {
+    let m = e.to_string();
+    eprintln!("stockade: {}; see stockade --help", m.trim_end());
+    ExitCode::from(125)
 }
 
 /// The sandbox policy the options ask for, or a one-line reason why there
@@ -280,6 +290,16 @@ pub fn setup_failure_code(e: &Error) -> u8 {
 /// The one-line message for a program that could not be started (with the
 /// pointer to the opt-in when it is about a host secret).
 pub fn setup_failure_message(e: &Error) -> String {
+    setup_failure_in_words(e, None, None)
+}
+
+/// [`setup_failure_message`], naming the option behind a filesystem
+/// operation of `sb` and what a `--rootfs` directory lacks.
+pub fn setup_failure_in_words(
+    e: &Error,
+    sb: Option<&Sandbox>,
+    rootfs: Option<&std::path::Path>,
+) -> String {
     if matches!(
         e,
         Error::Config(stockade::error::ConfigError::SysNeedsNetworkNamespace)
@@ -287,21 +307,7 @@ pub fn setup_failure_message(e: &Error) -> String {
         // In the words of the command line.
         return "stockade: --sys needs the sandbox's own network namespace: the kernel mounts sysfs only for a network namespace of the sandbox's user namespace (use --net none or --net filter, not --share-net or --net-filter)".to_owned();
     }
-    let mut m = format!("stockade: {}", one_line(e));
-    if matches!(e, Error::Ids(_)) {
-        // In the words of the command line.
-        m = m
-            .replace("Sandbox::uid_ranges", "--uid-range")
-            .replace("Sandbox::gid_ranges", "--gid-range");
-    }
-    if matches!(
-        e,
-        Error::Config(stockade::error::ConfigError::Fs(
-            stockade::fs::Error::HostSecret { .. }
-        ))
-    ) {
-        m.push_str("\nstockade: --expose-host-secrets is the opt-in");
-    }
+    let mut m = format!("stockade: {}", words::error(e, sb, rootfs));
     if let Error::Config(stockade::error::ConfigError::Fs(
         stockade::fs::Error::LayerOnOverlay { op, .. }
         | stockade::fs::Error::LayerNoUserXattr { op, .. }
@@ -319,6 +325,15 @@ pub fn setup_failure_message(e: &Error) -> String {
 
 /// The one-shot form: runs the program in a new sandbox and waits for it.
 fn run(opts: &args::Options) -> ExitCode {
+    let mut json_out = match opts.json.then(|| report::JsonOut::open(&opts.json_to)) {
+        Some(Ok(out)) => Some(out),
+        Some(Err(e)) => {
+            eprintln!("stockade: {e}");
+            return ExitCode::from(125);
+        }
+        None => None,
+    };
+    let mut tail = report::Tail::default();
     let sb = match sandbox(opts) {
         Ok(sb) => sb,
         Err(e) => {
@@ -355,15 +370,20 @@ fn run(opts: &args::Options) -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let code = setup_failure_code(&e);
-            eprintln!("{}", setup_failure_message(&e));
-            if opts.json {
+            eprintln!(
+                "{}",
+                setup_failure_in_words(&e, Some(&sb), opts.rootfs.as_deref())
+            );
+            if let Some(out) = &mut json_out {
                 let mut j = json::Object::new();
                 j.str("status", "setup_failed");
                 j.raw("code", "null");
                 j.raw("signal", "null");
                 j.num("wall_ms", start.elapsed().as_millis() as u64);
                 j.str("error", &one_line(&e));
-                eprintln!("{}", j.finish());
+                // Our own line came last: no program output to part from.
+                tail = report::Tail::after_own_line();
+                out.write(&mut tail, &j.finish());
             }
             return ExitCode::from(code);
         }
@@ -479,10 +499,13 @@ fn run(opts: &args::Options) -> ExitCode {
 
     // Before the JSON report, which stays the last line.
     if opts.denials && worth_saying(&denials) {
-        eprintln!("stockade: {}", printable(&denials.to_string()));
+        tail.line(&format!("stockade: {}", printable(&denials.to_string())));
+    }
+    if let Some(hint) = memory_rlimit_hint(opts, &child, &status) {
+        tail.line(&hint);
     }
 
-    if opts.json {
+    if let Some(out) = &mut json_out {
         let mut j = json::Object::new();
         j.str("status", verdict.map_or("exited", |v| v.name()));
         j.opt_num("code", status.code().map(|c| c as u64));
@@ -511,7 +534,7 @@ fn run(opts: &args::Options) -> ExitCode {
             &json::connections(outcome.as_ref().map_or(&[], |o| &o.connections)),
         );
         j.raw("denials", &json::denials(&denials));
-        eprintln!("{}", j.finish());
+        out.write(&mut tail, &j.finish());
     }
     if let Some((sig, _)) = ending_by {
         // The sandbox has ended: now this process, as asked.
@@ -525,6 +548,34 @@ fn run(opts: &args::Options) -> ExitCode {
         (None, Some(s)) => ExitCode::from(128 + s as u8),
         _ => ExitCode::from(125),
     }
+}
+
+/// When `--memory` stood in as `RLIMIT_AS` (`--limits-best-effort`
+/// without a memory controller) and the program died by `SIGSEGV` or
+/// `SIGKILL`, the likely reason: the kernel kills a program that cannot map
+/// what it needs under that limit, sometimes before it runs a single
+/// instruction.
+fn memory_rlimit_hint(
+    opts: &args::Options,
+    child: &stockade::Child,
+    status: &stockade::ExitStatus,
+) -> Option<String> {
+    let sig = status.signal()?;
+    if sig != libc::SIGSEGV && sig != libc::SIGKILL && sig != libc::SIGBUS {
+        return None;
+    }
+    let memory = opts.memory?;
+    let fell_back = child
+        .enforcement()
+        .rlimit_fallbacks
+        .contains(&stockade::Rlimit::As);
+    fell_back.then(|| {
+        format!(
+            "stockade: the program was killed by signal {sig}: --memory {memory} could only be \
+             applied as each process's address-space limit (RLIMIT_AS, --limits-best-effort \
+             without a memory cgroup), which is likely too small for it to start or run"
+        )
+    })
 }
 
 /// Whether `--denials` has something to say: a refusal, or a source of
