@@ -66,6 +66,9 @@ pub(crate) struct Config {
     /// Called for each refusal as it is observed
     /// ([`Sandbox::on_denial`](crate::Sandbox::on_denial)).
     pub(crate) on_denial: Option<crate::net::policy::Hook<crate::denials::Callback>>,
+    /// Whether the sandbox may step down the isolation ladder
+    /// ([`Sandbox::isolation`](crate::Sandbox::isolation)).
+    pub(crate) isolation: crate::isolation::Isolation,
 }
 
 impl Default for Config {
@@ -100,6 +103,7 @@ impl Default for Config {
             observe_denials: true,
             observe_writes: false,
             on_denial: None,
+            isolation: crate::isolation::Isolation::Strict,
         }
     }
 }

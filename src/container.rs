@@ -295,6 +295,12 @@ impl Container {
         self.pty.take()
     }
 
+    /// Marks the report with the rung of the isolation ladder the
+    /// container runs on.
+    pub(crate) fn set_isolation(&mut self, report: crate::isolation::Report) {
+        self.enforcement.isolation = report;
+    }
+
     /// What the container enforces; every program run in it gets the same.
     pub fn enforcement(&self) -> &Enforcement {
         &self.enforcement

@@ -49,6 +49,9 @@ impl fmt::Display for NprocScope {
 pub struct Enforcement {
     /// Namespaces the sandbox runs in.
     pub namespaces: Namespaces,
+    /// The rung of the isolation ladder the sandbox runs on, and why the
+    /// ones above it did not hold (see [`crate::isolation`]).
+    pub isolation: crate::isolation::Report,
     /// The uid inside and the id it maps to outside (`None`: unchanged).
     pub uid: Option<IdMapping>,
     /// The gid inside and the id it maps to outside (`None`: unchanged).
@@ -135,6 +138,9 @@ impl fmt::Display for Enforcement {
                 ns.join(",")
             }
         )?;
+        if self.isolation != crate::isolation::Report::default() {
+            write!(f, "; {}", self.isolation)?;
+        }
         if self.net_filter {
             #[cfg(feature = "landlock")]
             let scoped = self.landlock.as_ref().is_some_and(|l| {
@@ -243,6 +249,7 @@ mod tests {
     fn the_report_says_what_nproc_counts() {
         let mut e = Enforcement {
             namespaces: Namespaces::USER,
+            isolation: crate::isolation::Report::default(),
             uid: None,
             gid: None,
             uid_ranges: Vec::new(),

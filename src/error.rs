@@ -85,9 +85,38 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The kernel refused to mount a fresh `/proc` for the sandbox's pid
+    /// namespace: where the caller's own `/proc` is only partly visible
+    /// (paths a container runtime masks or makes read-only by mounting over
+    /// them), the kernel refuses a new instance to a user namespace.
+    #[error(
+        "failed to mount a fresh /proc for the sandbox's pid namespace: {cause}; run without a pid \
+         namespace (the caller's /proc, read-only){LADDER}"
+    )]
+    ProcMountDenied {
+        /// What hides part of the caller's `/proc`, from
+        /// `/proc/self/mountinfo`.
+        cause: ProcBlocker,
+        /// The kernel's answer.
+        #[source]
+        source: io::Error,
+    },
+
+    /// [`Isolation::BestAvailable`](crate::isolation::Isolation::BestAvailable)
+    /// found no rung of the isolation ladder that this host allows and the
+    /// policy can be expressed on; each rung tried, and why it did not hold.
+    #[error(
+        "failed to find any isolation this host allows: {}",
+        refused.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    NoIsolation {
+        /// Each rung tried, strongest first, with its error.
+        refused: Vec<crate::isolation::Refusal>,
+    },
+
     /// The kernel refused to create a user namespace for an unprivileged
     /// caller. The message explains the likely cause on this host.
-    #[error("failed to create a user namespace: {cause}")]
+    #[error("failed to create a user namespace: {cause}{LADDER}")]
     UserNamespaceDenied {
         /// What is most likely blocking user namespaces here.
         cause: UsernsBlocker,
@@ -389,51 +418,127 @@ impl fmt::Display for ParentOp {
     }
 }
 
-/// What most likely blocks unprivileged user namespaces on this host.
+/// What keeps the kernel from creating a user namespace here, from the
+/// evidence this process can see: its errno, the sysctls, the seccomp
+/// state and a probe of its own filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UsernsBlocker {
     /// `kernel.apparmor_restrict_unprivileged_userns = 1` (Ubuntu 23.10+).
     AppArmor,
-    /// `user.max_user_namespaces = 0`.
+    /// `user.max_user_namespaces = 0` (ENOSPC).
     MaxUserNamespacesZero,
+    /// ENOSPC under a non-zero `user.max_user_namespaces` (`limit`): the
+    /// user namespaces this user may have are all in use, or this process
+    /// is already nested 32 deep (Linux 4.9+ answers both so).
+    UserNamespacesExhausted {
+        /// `user.max_user_namespaces` as this process sees it.
+        limit: u64,
+    },
+    /// User namespaces nest at most 32 deep (EUSERS, Linux before 4.9).
+    NestingTooDeep,
     /// `kernel.unprivileged_userns_clone = 0` (older Debian kernels).
     UnprivilegedUsernsCloneDisabled,
-    /// Running inside a container whose seccomp profile blocks namespace
-    /// creation (Docker's default profile does).
-    ContainerSeccomp,
-    /// Nothing recognisable; possibly an LSM policy or a seccomp filter.
+    /// A seccomp filter on this process refuses namespace creation: its
+    /// `/proc/self/status` shows `filters` filters, and `unshare(0)`, which
+    /// the kernel always allows, was refused (a container runtime's default
+    /// profile: Docker's, containerd's, a Kubernetes pod's `RuntimeDefault`).
+    CallerSeccomp {
+        /// `Seccomp_filters` in `/proc/self/status` (0 where the kernel
+        /// does not say).
+        filters: u32,
+    },
+    /// SELinux is enforcing and may deny `userns_create` (its audit log
+    /// says).
+    SeLinux,
+    /// Nothing recognisable; possibly an LSM policy.
     Unknown,
 }
 
 impl fmt::Display for UsernsBlocker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            UsernsBlocker::AppArmor => {
+        match self {
+            UsernsBlocker::AppArmor => f.write_str(
                 "AppArmor restricts unprivileged user namespaces \
                  (kernel.apparmor_restrict_unprivileged_userns=1); allow them for this program with \
                  an AppArmor profile granting `userns,` or, system-wide, \
-                 `sysctl kernel.apparmor_restrict_unprivileged_userns=0`"
-            }
-            UsernsBlocker::MaxUserNamespacesZero => {
+                 `sysctl kernel.apparmor_restrict_unprivileged_userns=0`",
+            ),
+            UsernsBlocker::MaxUserNamespacesZero => f.write_str(
                 "user namespaces are disabled (user.max_user_namespaces=0); \
-                 raise it with `sysctl user.max_user_namespaces=15000`"
-            }
-            UsernsBlocker::UnprivilegedUsernsCloneDisabled => {
+                 raise it with `sysctl user.max_user_namespaces=15000`",
+            ),
+            UsernsBlocker::UserNamespacesExhausted { limit } => write!(
+                f,
+                "the kernel has no room for another (ENOSPC): either this user already has as \
+                 many user namespaces as user.max_user_namespaces ({limit}) allows (raise it with \
+                 `sysctl user.max_user_namespaces=N` in the user namespace that sets the limit, or \
+                 end sandboxes no longer needed), or this process is already 32 user namespaces \
+                 deep, the most the kernel nests"
+            ),
+            UsernsBlocker::NestingTooDeep => f.write_str(
+                "user namespaces nest at most 32 deep, and this process is already that deep",
+            ),
+            UsernsBlocker::UnprivilegedUsernsCloneDisabled => f.write_str(
                 "unprivileged user namespaces are disabled \
                  (kernel.unprivileged_userns_clone=0); enable with \
-                 `sysctl kernel.unprivileged_userns_clone=1`"
+                 `sysctl kernel.unprivileged_userns_clone=1`",
+            ),
+            UsernsBlocker::CallerSeccomp { filters } => write!(
+                f,
+                "a seccomp filter on this process refuses namespace creation ({filters} \
+                 filter(s) in /proc/self/status, and it refuses even unshare(0)), as a container \
+                 runtime's default profile does (Docker's, a Kubernetes pod's RuntimeDefault); run \
+                 the container with a profile that allows clone, clone3 and unshare of user \
+                 namespaces (docs/kubernetes.md)"
+            ),
+            UsernsBlocker::SeLinux => f.write_str(
+                "SELinux is enforcing and may deny it (look for a `userns_create` denial in the \
+                 audit log)",
+            ),
+            UsernsBlocker::Unknown => f.write_str(
+                "the kernel refused (no sysctl, seccomp filter or LSM setting this process can \
+                 see explains it)",
+            ),
+        }
+    }
+}
+
+/// The way out that errors about what the host refuses end with.
+pub(crate) const LADDER: &str = "; or let the sandbox step down to what this host allows: \
+     Sandbox::isolation(Isolation::BestAvailable)";
+
+/// What keeps the kernel from mounting a fresh `/proc` for a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProcBlocker {
+    /// Mounts over parts of the caller's `/proc` (the paths a container
+    /// runtime masks: `/proc/kcore`, `/proc/keys`, ...; the first few
+    /// listed).
+    Overmounted(Vec<PathBuf>),
+    /// Nothing visible in `/proc/self/mountinfo` (an LSM policy may refuse
+    /// it).
+    Unknown,
+}
+
+impl fmt::Display for ProcBlocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProcBlocker::Overmounted(paths) => {
+                let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                write!(
+                    f,
+                    "the caller's /proc is only partly visible (mounted over: {}; a container \
+                     runtime's masked paths), and the kernel then refuses a new /proc to a user \
+                     namespace",
+                    list.join(", ")
+                )
             }
-            UsernsBlocker::ContainerSeccomp => {
-                "this process runs in a container whose seccomp profile blocks namespace creation \
-                 (Docker's default does); run the container with a profile that allows clone/unshare \
-                 of user namespaces, or use a policy without namespaces \
-                 (Sandbox::namespaces(Namespaces::empty()))"
-            }
-            UsernsBlocker::Unknown => {
-                "the kernel refused (an LSM policy or a seccomp filter may be blocking it)"
-            }
-        })
+            ProcBlocker::Unknown => f.write_str(
+                "the kernel refused it (an LSM policy may be blocking it; /proc/self/mountinfo \
+                 shows nothing mounted over /proc)",
+            ),
+        }
     }
 }
 

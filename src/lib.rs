@@ -204,6 +204,7 @@ pub mod error;
 mod forksafe;
 pub mod fs;
 pub mod ids;
+pub mod isolation;
 #[cfg(feature = "landlock")]
 pub mod landlock;
 pub mod layer;

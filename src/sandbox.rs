@@ -42,6 +42,39 @@ use crate::rlimit::Rlimit;
 pub struct Sandbox {
     pub(crate) cfg: Config,
     cache: Arc<Once<Arc<Compiled>>>,
+    /// Under [`Isolation::BestAvailable`](crate::isolation::Isolation): the
+    /// rung chosen on the first spawn, shared by clones.
+    ladder: Arc<std::sync::Mutex<Option<Arc<Chosen>>>>,
+}
+
+/// Whether `e`, from a lower rung of the isolation ladder, says the policy
+/// cannot be expressed there (a bind to another path without a mount
+/// namespace, Landlock unavailable).
+fn expressible_only_above(e: &Error) -> bool {
+    #[cfg(feature = "landlock")]
+    if matches!(e, Error::Landlock(_)) {
+        return true;
+    }
+    matches!(e, Error::Config(_))
+}
+
+/// The rung of the isolation ladder a sandbox settled on, with the strict
+/// sandbox of that rung's policy (which keeps its own caches).
+#[derive(Debug)]
+struct Chosen {
+    rung: crate::isolation::Rung,
+    sandbox: Sandbox,
+    refused: Vec<crate::isolation::Refusal>,
+}
+
+impl Chosen {
+    fn report(&self, isolation: crate::isolation::Isolation) -> crate::isolation::Report {
+        crate::isolation::Report {
+            isolation,
+            rung: self.rung,
+            refused: self.refused.clone(),
+        }
+    }
 }
 
 impl Sandbox {
@@ -52,7 +85,75 @@ impl Sandbox {
 
     fn changed(&mut self) -> &mut Self {
         self.cache = Arc::default();
+        self.ladder = Arc::default();
         self
+    }
+
+    /// Whether the sandbox may step down the isolation ladder where the
+    /// host refuses its namespaces (see [`crate::isolation`]): by default
+    /// ([`Isolation::Strict`](crate::isolation::Isolation::Strict)) it
+    /// fails with an error naming the cause; with
+    /// [`Isolation::BestAvailable`](crate::isolation::Isolation::BestAvailable)
+    /// it runs on the strongest rung the host allows, and
+    /// [`Enforcement::isolation`](crate::Enforcement::isolation) says which.
+    pub fn isolation(&mut self, isolation: crate::isolation::Isolation) -> &mut Self {
+        self.cfg.isolation = isolation;
+        self.changed()
+    }
+
+    /// Runs `run` on the rung of the isolation ladder this sandbox settled
+    /// on, or, the first time, on each rung in turn until one holds, then
+    /// `mark`s its result with the report.
+    fn on_ladder<T>(
+        &self,
+        mut run: impl FnMut(&Sandbox) -> Result<T, Error>,
+        mark: impl Fn(&mut T, crate::isolation::Report),
+    ) -> Result<T, Error> {
+        use crate::isolation::{self, Refusal, Rung};
+        let settled = self
+            .ladder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(c) = settled {
+            let mut t = run(&c.sandbox)?;
+            mark(&mut t, c.report(self.cfg.isolation));
+            return Ok(t);
+        }
+        let privileged = isolation::caller_is_privileged();
+        let mut refused = Vec::new();
+        for rung in Rung::ALL {
+            let Some(cfg) = isolation::rung_config(&self.cfg, rung, privileged) else {
+                continue;
+            };
+            let sb = Sandbox {
+                cfg,
+                ..Sandbox::default()
+            };
+            match run(&sb) {
+                Ok(mut t) => {
+                    let c = Arc::new(Chosen {
+                        rung,
+                        sandbox: sb,
+                        refused,
+                    });
+                    mark(&mut t, c.report(self.cfg.isolation));
+                    *self.ladder.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+                    return Ok(t);
+                }
+                // A lower rung that cannot express the policy (a bind to
+                // another path without a mount namespace) did not hold
+                // either.
+                Err(e)
+                    if isolation::refused_by_host(&e)
+                        || (rung != Rung::Namespaces && expressible_only_above(&e)) =>
+                {
+                    refused.push(Refusal::new(rung, &e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::NoIsolation { refused })
     }
 
     /// Sets the namespaces to create. Without [`Namespaces::USER`], only a
@@ -805,6 +906,19 @@ impl Sandbox {
         default_out: StdioKind,
         default_in: StdioKind,
     ) -> Result<Child, Error> {
+        if self.cfg.isolation != crate::isolation::Isolation::Strict {
+            // The defaults are plain kinds (never a descriptor), given
+            // afresh to each rung tried.
+            let plain = |k: &StdioKind| match k {
+                StdioKind::Null => StdioKind::Null,
+                StdioKind::Piped => StdioKind::Piped,
+                _ => StdioKind::Inherit,
+            };
+            return self.on_ladder(
+                |sb| sb.spawn_with(cmd, plain(&default_out), plain(&default_in)),
+                |child, report| child.inner.enforcement.isolation = report,
+            );
+        }
         let compiled = self.compiled()?;
         crate::spawn::spawn(&self.cfg, &compiled, cmd, default_out, default_in)
     }
@@ -832,6 +946,12 @@ impl Sandbox {
     /// and cgroup are set up, and its init waits for programs to run (see
     /// [`Container`](crate::Container)).
     pub fn start(&self) -> Result<crate::Container, Error> {
+        if self.cfg.isolation != crate::isolation::Isolation::Strict {
+            return self.on_ladder(
+                |sb| sb.start(),
+                |container, report| container.set_isolation(report),
+            );
+        }
         let compiled = self.compiled()?;
         let up = crate::spawn::start(&self.cfg, &compiled)?;
         crate::Container::new(self.cfg.clone(), compiled, up)

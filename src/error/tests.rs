@@ -43,6 +43,8 @@ fn error_variant(e: &Error) -> &'static str {
         Error::ArgumentsTooLarge { .. } => "ArgumentsTooLarge",
         Error::WorkingDirectory { .. } => "WorkingDirectory",
         Error::UserNamespaceDenied { .. } => "UserNamespaceDenied",
+        Error::ProcMountDenied { .. } => "ProcMountDenied",
+        Error::NoIsolation { .. } => "NoIsolation",
         #[cfg(feature = "landlock")]
         Error::Landlock(_) => "Landlock",
         Error::Setup(_) => "Setup",
@@ -55,7 +57,7 @@ fn error_variant(e: &Error) -> &'static str {
         Error::Other(_) => "Other",
     }
 }
-const ERROR_VARIANTS: usize = 17 + cfg!(feature = "landlock") as usize;
+const ERROR_VARIANTS: usize = 19 + cfg!(feature = "landlock") as usize;
 
 fn config_variant(e: &ConfigError) -> &'static str {
     match e {
@@ -311,6 +313,22 @@ fn error_samples() -> Vec<(Error, Vec<&'static str>)> {
             vec!["user namespace", "user.max_user_namespaces"],
         ),
         (
+            Error::ProcMountDenied {
+                cause: crate::error::ProcBlocker::Overmounted(vec!["/proc/keys".into()]),
+                source: os(libc::EPERM),
+            },
+            vec!["fresh /proc", "/proc/keys", "Isolation::BestAvailable"],
+        ),
+        (
+            Error::NoIsolation {
+                refused: vec![crate::isolation::Refusal::new(
+                    crate::isolation::Rung::Confinement,
+                    &Error::ContainerEnded,
+                )],
+            },
+            vec!["isolation", "confinement"],
+        ),
+        (
             Error::Setup(SetupError {
                 stage: Stage::MountOp,
                 target: Some(Target::MountOp {
@@ -534,14 +552,23 @@ fn detail_of_every_kind() {
             UsernsBlocker::UnprivilegedUsernsCloneDisabled,
             "kernel.unprivileged_userns_clone",
         ),
-        (UsernsBlocker::ContainerSeccomp, "Namespaces::empty()"),
-        (UsernsBlocker::Unknown, "seccomp filter"),
+        (
+            UsernsBlocker::CallerSeccomp { filters: 2 },
+            "refuses even unshare(0)",
+        ),
+        (
+            UsernsBlocker::UserNamespacesExhausted { limit: 7 },
+            "user.max_user_namespaces (7)",
+        ),
+        (UsernsBlocker::NestingTooDeep, "32 deep"),
+        (UsernsBlocker::SeLinux, "userns_create"),
+        (UsernsBlocker::Unknown, "the kernel refused"),
     ] {
         let e = Error::UserNamespaceDenied {
             cause,
             source: os(libc::EPERM),
         };
-        assert_actionable(&e, &[item]);
+        assert_actionable(&e, &[item, "Isolation::BestAvailable"]);
     }
     #[cfg_attr(not(feature = "seccomp"), allow(unused_mut))]
     let mut features = vec![

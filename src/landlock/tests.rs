@@ -448,6 +448,7 @@ fn enforcement_display_says_whether_the_mirror_holds() {
     let report = |abi| lower(&p, abi, View::Sandbox).unwrap().report().clone();
     let mut e = crate::enforcement::Enforcement {
         namespaces: crate::namespaces::Namespaces::empty(),
+        isolation: crate::isolation::Report::default(),
         uid: None,
         gid: None,
         uid_ranges: Vec::new(),

@@ -21,27 +21,89 @@ fn read_sysctl(path: &str) -> Option<String> {
         .map(|s| s.trim().to_owned())
 }
 
-/// Guesses what blocks unprivileged user namespaces on this host.
-fn diagnose_userns() -> UsernsBlocker {
+/// `Name:` of `/proc/self/status`, as a number.
+fn status_field(name: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Whether a seccomp filter on this process refuses `unshare(0)`, which
+/// the kernel itself always allows (it unshares nothing): only a filter
+/// answers it with an error, as container runtimes' default profiles do
+/// for callers without `CAP_SYS_ADMIN`.
+fn own_filter_refuses_unshare() -> bool {
+    nix::sched::unshare(nix::sched::CloneFlags::empty()).is_err()
+}
+
+/// What blocks user namespaces here, from the evidence: `errno` (EPERM,
+/// ENOSPC or EUSERS) and what this process can see of its sysctls, its
+/// seccomp filters and the LSMs.
+pub(crate) fn diagnose_userns(errno: i32) -> UsernsBlocker {
+    match errno {
+        libc::ENOSPC => {
+            return match read_sysctl("/proc/sys/user/max_user_namespaces")
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                Some(0) => UsernsBlocker::MaxUserNamespacesZero,
+                Some(limit) => UsernsBlocker::UserNamespacesExhausted { limit },
+                None => UsernsBlocker::Unknown,
+            };
+        }
+        libc::EUSERS => return UsernsBlocker::NestingTooDeep,
+        _ => {}
+    }
+    let filtered = status_field("Seccomp") == Some(2);
+    let filters = || status_field("Seccomp_filters").unwrap_or(0) as u32;
+    if errno == libc::ENOSYS {
+        // Every kernel has clone: only a filter answers it so (podman's
+        // default profile, for namespace flags).
+        return if filtered {
+            UsernsBlocker::CallerSeccomp { filters: filters() }
+        } else {
+            UsernsBlocker::Unknown
+        };
+    }
+    if filtered && own_filter_refuses_unshare() {
+        return UsernsBlocker::CallerSeccomp { filters: filters() };
+    }
+    let root = nix::unistd::geteuid().is_root();
+    if !root && read_sysctl("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        return UsernsBlocker::UnprivilegedUsernsCloneDisabled;
+    }
     if read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1")
+        && read_sysctl("/sys/module/apparmor/parameters/enabled").as_deref() == Some("Y")
     {
         return UsernsBlocker::AppArmor;
     }
     if read_sysctl("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
         return UsernsBlocker::MaxUserNamespacesZero;
     }
-    if read_sysctl("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
-        return UsernsBlocker::UnprivilegedUsernsCloneDisabled;
-    }
-    let in_container = Path::new("/.dockerenv").exists()
-        || Path::new("/run/.containerenv").exists()
-        || std::fs::read_to_string("/proc/1/cgroup").is_ok_and(|s| {
-            s.contains("docker") || s.contains("containerd") || s.contains("kubepods")
-        });
-    if in_container {
-        return UsernsBlocker::ContainerSeccomp;
+    if read_sysctl("/sys/fs/selinux/enforce").as_deref() == Some("1") {
+        return UsernsBlocker::SeLinux;
     }
     UsernsBlocker::Unknown
+}
+
+/// What hides part of this process's `/proc`: the mounts below it, from
+/// `/proc/self/mountinfo` (the first four).
+pub(crate) fn diagnose_proc() -> crate::error::ProcBlocker {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return crate::error::ProcBlocker::Unknown;
+    };
+    let mut over: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| p.starts_with("/proc/"))
+        .map(PathBuf::from)
+        .collect();
+    over.dedup();
+    if over.is_empty() {
+        return crate::error::ProcBlocker::Unknown;
+    }
+    over.truncate(4);
+    crate::error::ProcBlocker::Overmounted(over)
 }
 
 /// Turns a child-side failure record into a typed error, naming the item from
@@ -127,7 +189,7 @@ pub(super) fn setup_error(
         },
         Stage::SetGroups | Stage::UidMap | Stage::GidMap if userns && errno == libc::EPERM => {
             Error::UserNamespaceDenied {
-                cause: diagnose_userns(),
+                cause: diagnose_userns(errno),
                 source,
             }
         }
@@ -165,6 +227,16 @@ pub(super) fn setup_error(
                     index: *index,
                     dest: dest.clone(),
                 });
+            let fresh_proc = matches!(
+                &target,
+                Some(Target::MountOp { index: None, dest }) if dest == Path::new("/proc")
+            ) && ns.contains(Namespaces::PID);
+            if fresh_proc && errno == libc::EPERM {
+                return Error::ProcMountDenied {
+                    cause: diagnose_proc(),
+                    source,
+                };
+            }
             crate::error::SetupError {
                 stage,
                 target,
@@ -227,10 +299,13 @@ pub(super) fn launch_error(e: LaunchError, ns: Namespaces) -> Error {
         },
         LaunchError::Clone(errno)
             if ns.contains(Namespaces::USER)
-                && matches!(errno.0, libc::EPERM | libc::ENOSPC | libc::EUSERS) =>
+                && matches!(
+                    errno.0,
+                    libc::EPERM | libc::ENOSPC | libc::EUSERS | libc::ENOSYS
+                ) =>
         {
             Error::UserNamespaceDenied {
-                cause: diagnose_userns(),
+                cause: diagnose_userns(errno.0),
                 source: errno.into_io(),
             }
         }

@@ -153,6 +153,7 @@ pub(super) fn enforcement(
         .collect();
     Enforcement {
         namespaces: cfg.namespaces,
+        isolation: crate::isolation::Report::default(),
         uid: identity.uid,
         gid: identity.gid,
         uid_ranges: identity

@@ -259,10 +259,13 @@ pub fn world_executable(path: &Path) -> PathBuf {
     let dir = world_executable_copy().parent().unwrap().to_owned();
     let dst = dir.join(path.file_name().unwrap());
     if !dst.exists() {
+        // Tests of one binary copy at once: each its own temporary name.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let tmp = dir.join(format!(
-            ".{}.tmp{}",
+            ".{}.tmp{}.{}",
             path.file_name().unwrap().to_string_lossy(),
-            std::process::id()
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         std::fs::copy(path, &tmp).expect("copy binary");
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -79,6 +79,9 @@ pub struct Options {
     pub cpus: Option<f64>,
     pub cgroup_parent: Option<PathBuf>,
     pub limits_best_effort: bool,
+    /// `--isolation best-available`: step down the isolation ladder where
+    /// the host refuses namespaces.
+    pub best_available: bool,
     /// `--json`, `--json-fd` or `--json-file`: a JSON report when the
     /// program ends, written where [`Options::json_to`] says.
     pub json: bool,
@@ -422,6 +425,17 @@ environment.
   --cpus FLOAT             CPU bandwidth in CPUs, e.g. 0.5 (cgroup cpu.max)
   --cgroup-parent DIR      create the sandbox's cgroup under DIR, a delegated
                            cgroup v2 directory (default: the caller's cgroup)
+  --isolation strict|best-available
+                           strict (the default): the namespaces asked for,
+                           or an error naming what refused them;
+                           best-available: where the host refuses them (a
+                           container's seccomp profile or masked /proc, user
+                           namespaces turned off), step down: without a pid
+                           namespace (the host's /proc, read-only), without a
+                           user namespace (a privileged caller), then no
+                           namespaces (Landlock mirroring the filesystem
+                           options, sockets refused, seccomp, limits);
+                           --json says which rung held and why
   --limits-best-effort     run even where a cgroup limit cannot be enforced,
                            approximating it with rlimits; --json tells
   --json                   print a JSON report on stderr when the program ends,
@@ -992,6 +1006,20 @@ fn parse_options(
             }
             "--cgroup-parent" => o.cgroup_parent = Some(val(it, "--cgroup-parent")?.into()),
             "--limits-best-effort" => o.limits_best_effort = true,
+            "--isolation" => {
+                let v = val(it, "--isolation")?;
+                o.best_available = match v.to_str() {
+                    Some("strict") => false,
+                    Some("best-available") => true,
+                    _ => {
+                        return Err(ArgError::BadValue {
+                            option: "--isolation",
+                            value: v,
+                            expected: "\"strict\" or \"best-available\"",
+                        });
+                    }
+                };
+            }
             "--expose-host-secrets" => o.expose_host_secrets = true,
             "--no-home" => o.no_home = true,
             "--sys" => o.sys = true,

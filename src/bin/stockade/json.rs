@@ -77,10 +77,37 @@ impl Object {
 }
 
 /// The enforcement report as a JSON object.
+/// The rung of the isolation ladder: `{"mode", "rung", "refused": [{"rung",
+/// "reason"}]}`.
+pub fn isolation(r: &stockade::isolation::Report) -> String {
+    let mut j = Object::new();
+    j.str(
+        "mode",
+        match r.isolation {
+            stockade::isolation::Isolation::Strict => "strict",
+            _ => "best_available",
+        },
+    );
+    j.str("rung", r.rung.name());
+    let refused: Vec<String> = r
+        .refused
+        .iter()
+        .map(|f| {
+            let mut o = Object::new();
+            o.str("rung", f.rung.name());
+            o.str("reason", &f.reason);
+            o.finish()
+        })
+        .collect();
+    j.raw("refused", &format!("[{}]", refused.join(",")));
+    j.finish()
+}
+
 pub fn enforcement(e: &Enforcement) -> String {
     let mut j = Object::new();
     let ns: Vec<String> = e.namespaces.names().map(escape).collect();
     j.raw("namespaces", &format!("[{}]", ns.join(",")));
+    j.raw("isolation", &isolation(&e.isolation));
     for (k, m) in [("uid", e.uid), ("gid", e.gid)] {
         match m {
             Some(m) => j.raw(

@@ -214,6 +214,9 @@ pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
     if let Some(p) = &opts.cgroup_parent {
         sb.cgroup_mut().parent = Some(p.into());
     }
+    if opts.best_available {
+        sb.isolation(stockade::isolation::Isolation::BestAvailable);
+    }
     if opts.limits_best_effort {
         sb.cgroup_mut().compat = stockade::CompatLevel::BestEffort;
     }

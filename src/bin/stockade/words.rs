@@ -24,6 +24,10 @@ const NAMES: &[(&str, &str)] = &[
         "use --rootfs DIR for a root of your own",
     ),
     ("cgroup::Config::parent", "--cgroup-parent"),
+    (
+        "Sandbox::isolation(Isolation::BestAvailable)",
+        "--isolation best-available",
+    ),
     ("Sandbox::uid_ranges", "--uid-range"),
     ("Sandbox::gid_ranges", "--gid-range"),
     ("Sandbox::subordinate_ids", "--subids"),
