@@ -24,12 +24,17 @@ enum Profile {
     Podman,
     /// The same narrowed as Docker's default: namespaces refused.
     Kubernetes,
+    /// The Localhost profile docs/kubernetes/seccomp_profile.py writes
+    /// from the Kubernetes one: namespaces allowed.
+    Documented,
 }
 
 struct Pod {
     profile: Profile,
     userns: bool,
     uid: u32,
+    /// `procMount: Unmasked`: no masked /proc paths.
+    unmasked_proc: bool,
 }
 
 /// runc and the containers-common profile, installed by the test set-up;
@@ -82,8 +87,14 @@ impl Pod {
             .arg(self.uid.to_string())
             .arg("--seccomp")
             .arg(profile);
-        if matches!(self.profile, Profile::Kubernetes) {
+        if matches!(self.profile, Profile::Kubernetes | Profile::Documented) {
             bundler.arg("--docker-style");
+        }
+        if matches!(self.profile, Profile::Documented) {
+            bundler.arg("--allow-namespaces");
+        }
+        if self.unmasked_proc {
+            bundler.arg("--unmasked-proc");
         }
         if self.userns {
             bundler.arg("--userns");
@@ -214,6 +225,7 @@ fn podman_default_profile_steps_down_to_the_hosts_proc() {
             profile: Profile::Podman,
             userns,
             uid,
+            unmasked_proc: false,
         };
         check_pod(
             &pod,
@@ -242,6 +254,7 @@ fn kubernetes_default_profile_steps_down_to_confinement() {
             profile: Profile::Kubernetes,
             userns,
             uid,
+            unmasked_proc: false,
         };
         check_pod(
             &pod,
@@ -252,6 +265,55 @@ fn kubernetes_default_profile_steps_down_to_confinement() {
                 "a seccomp filter on this process refuses namespace creation",
             ],
             "confinement",
+        );
+    }
+}
+
+/// The pod docs/kubernetes.md recommends (a user namespace, the Localhost
+/// seccomp profile docs/kubernetes/seccomp_profile.py writes, procMount
+/// Unmasked) runs the full sandbox, strict; with the runtime's masked
+/// /proc it steps down only to the host's /proc.
+#[test]
+#[cfg_attr(stockade_vm, ignore = "runs runc (Debian's package) on the host")]
+fn the_documented_pod_runs_every_namespace() {
+    if !common::is_root() {
+        return common::skip("runc needs root");
+    }
+    let Some((runc, profile)) = runtime() else {
+        return;
+    };
+    for uid in [0, 1000] {
+        let pod = Pod {
+            profile: Profile::Documented,
+            userns: true,
+            uid,
+            unmasked_proc: true,
+        };
+        let what = format!("documented pod, uid {uid}");
+        let (out, work) = pod.run(&runc, &profile, &script("--uid 0 --as-pid-1"));
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(stdout.contains("rc=0"), "{what}: {stdout}\n{stderr}");
+        assert_eq!(
+            rung(&stderr).as_deref(),
+            Some("namespaces"),
+            "{what}: {stderr}"
+        );
+        assert!(stderr.contains("\"mode\":\"strict\""), "{what}: {stderr}");
+        assert!(stdout.contains("workspace written"), "{what}: {stdout}");
+        assert!(!stdout.contains("BREACH"), "{what}: {stdout}\n{stderr}");
+        assert!(stdout.contains("interfaces: lo \n"), "{what}: {stdout}");
+        let _ = std::fs::remove_dir_all(work.parent().unwrap());
+
+        let masked = Pod {
+            unmasked_proc: false,
+            ..pod
+        };
+        check_pod(
+            &masked,
+            &runc,
+            &profile,
+            &["failed to mount a fresh /proc"],
+            "host_proc",
         );
     }
 }

@@ -16,6 +16,7 @@ use stockade::{Sandbox, fs};
 fn rich() -> Sandbox {
     let mut sb = Sandbox::new();
     sb.namespaces(Namespaces::default() | Namespaces::TIME)
+        .isolation(stockade::isolation::Isolation::BestAvailable)
         .uid(1000)
         .gid(100)
         .subordinate_ids(true)
@@ -164,6 +165,7 @@ fn a_rich_sandbox_round_trips_through_toml_and_json() {
     assert!(toml.contains("timeout = \"2500ms\""), "{toml}");
     assert!(toml.contains("mode = \"1777\""), "{toml}");
     assert!(toml.contains("private_home = false"), "{toml}");
+    assert!(toml.contains("isolation = \"best_available\""), "{toml}");
 }
 
 #[test]

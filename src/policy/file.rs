@@ -30,6 +30,8 @@ pub(super) struct PolicyFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     net_filter: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    isolation: Option<crate::isolation::Isolation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     uid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     gid: Option<u32>,
@@ -142,6 +144,7 @@ impl PolicyFile {
             namespaces,
             #[cfg(all(feature = "seccomp", feature = "landlock"))]
             net_filter: cfg.net_filter.then_some(true),
+            isolation: changed(cfg.isolation, def.isolation),
             uid: cfg.uid,
             gid: cfg.gid,
             subordinate_ids: [&cfg.uid_ranges, &cfg.gid_ranges]
@@ -191,6 +194,9 @@ impl PolicyFile {
         #[cfg(all(feature = "seccomp", feature = "landlock"))]
         if self.net_filter == Some(true) {
             sb.network(crate::Network::Blocked);
+        }
+        if let Some(i) = self.isolation {
+            sb.isolation(i);
         }
         if let Some(u) = self.uid {
             sb.uid(u);

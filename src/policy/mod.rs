@@ -26,6 +26,7 @@
 //! | `version` | `1` (optional) | |
 //! | `namespaces` | names from `user`, `mount`, `pid`, `net`, `ipc`, `uts`, `cgroup`, `time` | [`namespaces`](Sandbox::namespaces) |
 //! | `net_filter` | boolean (features `seccomp` and `landlock`) | [`network`](Sandbox::network) ([`Network::Blocked`](crate::Network::Blocked)) |
+//! | `isolation` | `"strict"` (the default) or `"best_available"` | [`isolation`](Sandbox::isolation) |
 //! | `uid`, `gid` | ids inside the sandbox | [`uid`](Sandbox::uid), [`gid`](Sandbox::gid) |
 //! | `subordinate_ids` | boolean | [`subordinate_ids`](Sandbox::subordinate_ids) (for the kinds without ranges) |
 //! | `uid_ranges`, `gid_ranges` | tables `{ inside, outside, count }` | [`uid_ranges`](Sandbox::uid_ranges), [`gid_ranges`](Sandbox::gid_ranges) |

@@ -19,15 +19,12 @@ read-only onto it, and --bin DIR (the binaries under test) at /stockade.
 import argparse
 import json
 import os
-import platform
 import sys
 
-# The capabilities containerd and CRI-O give a container by default.
-DEFAULT_CAPS = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-    "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "docs", "kubernetes"))
+from seccomp_profile import (DEFAULT_CAPS, allow_namespaces,  # noqa: E402
+                             docker_style, lower_seccomp)
 
 # The paths container runtimes hide (a bind of /dev/null or an empty
 # read-only tmpfs) and make read-only in the container's /proc.
@@ -38,79 +35,6 @@ MASKED = [
 ]
 READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
-ARCH = {"x86_64": ("amd64", "SCMP_ARCH_X86_64"), "aarch64": ("arm64", "SCMP_ARCH_AARCH64")}
-
-
-def applies(cond, caps, arch):
-    """Whether an includes/excludes condition holds for this container."""
-    if not cond:
-        return None
-    hold = []
-    if cond.get("caps"):
-        hold.append(all(c in caps for c in cond["caps"]))
-    if cond.get("arches"):
-        hold.append(arch in cond["arches"])
-    if cond.get("minKernel"):
-        want = [int(x) for x in cond["minKernel"].split(".")[:2]]
-        have = [int(x) for x in platform.release().split("-")[0].split(".")[:2]]
-        hold.append(have >= want)
-    return all(hold) if hold else None
-
-
-def lower_seccomp(path, caps):
-    """The OCI runtime form of a Docker/containers-common profile."""
-    with open(path) as f:
-        prof = json.load(f)
-    arch, scmp_arch = ARCH[platform.machine()]
-    out = {
-        "defaultAction": prof["defaultAction"],
-        "architectures": [scmp_arch],
-        "syscalls": [],
-    }
-    if "defaultErrnoRet" in prof:
-        out["defaultErrnoRet"] = prof["defaultErrnoRet"]
-    for rule in prof["syscalls"]:
-        inc = applies(rule.get("includes"), caps, arch)
-        exc = applies(rule.get("excludes"), caps, arch)
-        if inc is False or exc is True:
-            continue
-        r = {"names": rule["names"], "action": rule["action"]}
-        if rule.get("errnoRet") is not None:
-            r["errnoRet"] = rule["errnoRet"]
-        if rule.get("args"):
-            r["args"] = rule["args"]
-        out["syscalls"].append(r)
-    return out
-
-
-# What Docker's default profile grants only with CAP_SYS_ADMIN.
-ADMIN_ONLY = ["unshare", "mount", "umount", "umount2", "pivot_root", "setns",
-              "fsopen", "fsconfig", "fsmount", "fspick", "move_mount",
-              "open_tree", "mount_setattr", "clone", "clone3"]
-# The clone flags that create namespaces (CLONE_NEWNS ... CLONE_NEWNET,
-# and CLONE_NEWCGROUP): clone is allowed only without them.
-CLONE_NAMESPACE_FLAGS = 0x7E020000
-
-
-def docker_style(prof):
-    """Narrows a lowered profile the way Docker's default narrows
-    namespaces: unshare and the mount calls refused with EPERM, clone only
-    without namespace flags, clone3 answered ENOSYS (so that C libraries
-    fall back to clone, whose flags a filter can see)."""
-    for rule in prof["syscalls"]:
-        if rule["action"] == "SCMP_ACT_ALLOW" and not rule.get("args"):
-            rule["names"] = [n for n in rule["names"] if n not in ADMIN_ONLY]
-    prof["syscalls"] = [r for r in prof["syscalls"] if r["names"]]
-    # Docker's answers what it does not list with EPERM.
-    prof["defaultErrnoRet"] = 1
-    prof["syscalls"] += [
-        {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
-         "args": [{"index": 0, "value": CLONE_NAMESPACE_FLAGS, "valueTwo": 0,
-                   "op": "SCMP_CMP_MASKED_EQ"}]},
-        {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
-        {"names": [n for n in ADMIN_ONLY if n not in ("clone", "clone3")],
-         "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
-    ]
 
 
 def main():
@@ -124,6 +48,11 @@ def main():
                    help="make the profile refuse namespaces as Docker's and "
                         "containerd's default does for a container without "
                         "CAP_SYS_ADMIN")
+    p.add_argument("--allow-namespaces", action="store_true",
+                   help="the profile docs/kubernetes/seccomp_profile.py writes")
+    p.add_argument("--unmasked-proc", action="store_true",
+                   help="no masked or read-only /proc paths (a pod's "
+                        "procMount: Unmasked)")
     p.add_argument("--tmp", help="a host directory bound writable at /work")
     p.add_argument("args", nargs="+")
     a = p.parse_args()
@@ -169,8 +98,8 @@ def main():
     namespaces = [{"type": t} for t in ["pid", "network", "ipc", "uts", "mount", "cgroup"]]
     linux = {
         "namespaces": namespaces,
-        "maskedPaths": MASKED,
-        "readonlyPaths": READONLY,
+        "maskedPaths": [] if a.unmasked_proc else MASKED,
+        "readonlyPaths": [] if a.unmasked_proc else READONLY,
     }
     if a.userns:
         namespaces.append({"type": "user"})
@@ -180,6 +109,8 @@ def main():
         linux["seccomp"] = lower_seccomp(a.seccomp, caps)
         if a.docker_style:
             docker_style(linux["seccomp"])
+        if a.allow_namespaces:
+            allow_namespaces(linux["seccomp"])
 
     config = {
         "ociVersion": "1.0.2",
