@@ -465,6 +465,19 @@ environment.
   -h, --help               this help
   -V, --version            the version of stockade
 
+
+Remote execution: `stockade --remote-action [OPTIONS] -- PROGRAM [ARGS...]`
+(--remote-action first) runs an action for a remote-execution worker that
+puts stockade before every action (NativeLink's entrypoint): the action
+keeps its environment (less the STOCKADE_* variables) and its working
+directory, and its action directory (STOCKADE_ACTION_DIRECTORY, or the
+working directory) is bound read-write at the same path. The worker maps
+platform properties to STOCKADE_POLICY (a policy file), STOCKADE_MEMORY,
+STOCKADE_PIDS, STOCKADE_CPUS, STOCKADE_NETWORK (as --net),
+STOCKADE_ISOLATION, and its timeout to STOCKADE_TIMEOUT_MS; on a timeout
+stockade writes {\"failure\":\"timeout\"} to STOCKADE_SIDE_CHANNEL_FILE.
+Options given after --remote-action win over the variables.
+
 Exit status: the program's; 128+N if killed by signal N; 124 on timeout;
 125 if the sandbox could not be set up or the command line is wrong (one
 line naming the option); 126 not executable; 127 not found.

@@ -11,6 +11,7 @@ mod container;
 mod json;
 mod layer;
 mod monitor;
+mod remote;
 mod report;
 mod terminal;
 mod wire;
@@ -69,7 +70,29 @@ fn die_by(sig: Signal) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let invocation = match args::parse_command_line(std::env::args_os().skip(1)) {
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let mut action = None;
+    if argv.first().is_some_and(|a| a == remote::FLAG) {
+        let env: Vec<_> = std::env::vars_os().collect();
+        let cwd = match std::env::current_dir() {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("stockade: --remote-action: failed to read the working directory: {e}");
+                return ExitCode::from(125);
+            }
+        };
+        match remote::expand(argv, &env, &cwd) {
+            Ok((a, act)) => {
+                argv = a;
+                action = act;
+            }
+            Err(e) => {
+                eprintln!("stockade: {e}");
+                return ExitCode::from(125);
+            }
+        }
+    }
+    let invocation = match args::parse_command_line(argv) {
         Ok(i) => i,
         Err(e) => return usage_error(&e),
     };
@@ -85,7 +108,7 @@ fn main() -> ExitCode {
             println!("stockade {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        args::Invocation::Run(opts) => run(&opts),
+        args::Invocation::Run(opts) => run(&opts, action.as_ref()),
         args::Invocation::Start(s) => container::start(&s),
         args::Invocation::Monitor(s) => monitor::main(s),
         args::Invocation::Exec(e) => container::exec(&e),
@@ -327,7 +350,7 @@ pub fn setup_failure_in_words(
 }
 
 /// The one-shot form: runs the program in a new sandbox and waits for it.
-fn run(opts: &args::Options) -> ExitCode {
+fn run(opts: &args::Options, action: Option<&remote::Action>) -> ExitCode {
     let mut json_out = match opts.json.then(|| report::JsonOut::open(&opts.json_to)) {
         Some(Ok(out)) => Some(out),
         Some(Err(e)) => {
@@ -544,6 +567,9 @@ fn run(opts: &args::Options) -> ExitCode {
         return die_by(sig);
     }
     if verdict == Some(Verdict::TimedOut) {
+        if let Some(Err(e)) = action.map(remote::Action::timed_out) {
+            tail.line(&format!("stockade: {e}"));
+        }
         return ExitCode::from(124);
     }
     match (status.code(), status.signal()) {
