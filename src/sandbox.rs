@@ -327,6 +327,25 @@ impl Sandbox {
     /// [`writable_root`](Sandbox::writable_root)).
     pub fn root_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.cfg.fs.root = fs::Root::Dir(dir.as_ref().to_owned());
+        self.cfg.fs.root_bind = fs::RootBind::ReadOnly;
+        self.changed()
+    }
+
+    /// Binds a host directory as `/` in place, read-write (`devices`:
+    /// with its device nodes usable), as bubblewrap's `--bind DIR /` and
+    /// `--dev-bind DIR /` do: unlike [`writable_root`](Sandbox::writable_root)
+    /// there is no overlay, and what the program changes there is changed
+    /// on the host. Submounts are bound too; the root stays `nosuid`. Use
+    /// it only for a program trusted with `dir`, and combine it with
+    /// [`mask_host_secrets(false)`](Sandbox::mask_host_secrets) to bind the
+    /// host's `/` without masks.
+    pub fn root_dir_in_place(&mut self, dir: impl AsRef<Path>, devices: bool) -> &mut Self {
+        self.cfg.fs.root = fs::Root::Dir(dir.as_ref().to_owned());
+        self.cfg.fs.root_bind = if devices {
+            fs::RootBind::Devices
+        } else {
+            fs::RootBind::ReadWrite
+        };
         self.changed()
     }
 

@@ -17,7 +17,7 @@
 use core::ffi::{CStr, c_int};
 
 use super::{Fail, Step, StepExt};
-use crate::fs::SYSTEM_SLOTS;
+use crate::fs::{RootBind, SYSTEM_SLOTS};
 use crate::fs::plan::{Mount, MountKind, MountPlan, RootSpec, TemplateSplit, UpperSpec};
 use crate::stage::Stage;
 use crate::sys::mount::{self, MountAttr};
@@ -606,14 +606,17 @@ fn start(plan: &MountPlan, trees: [c_int; SYSTEM_SLOTS]) -> Step<Build> {
             None,
             mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
         ),
-        RootSpec::Dir(dir) => {
+        RootSpec::Dir(dir, bind) => {
             let flags = mount::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | mount::AT_RECURSIVE;
+            let attrs = match bind {
+                RootBind::ReadWrite => mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
+                RootBind::Devices => mount::MOUNT_ATTR_NOSUID,
+                RootBind::ReadOnly => {
+                    mount::MOUNT_ATTR_RDONLY | mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV
+                }
+            };
             mount::open_tree(libc::AT_FDCWD, dir, flags).and_then(|t| {
-                set_attrs(
-                    t.raw(),
-                    mount::MOUNT_ATTR_RDONLY | mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
-                    true,
-                )?;
+                set_attrs(t.raw(), attrs, true)?;
                 Ok(t)
             })
         }
