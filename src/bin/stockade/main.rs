@@ -7,6 +7,7 @@
 //! See `--help` for the options and the exit-status convention.
 
 mod args;
+mod bwrap;
 mod container;
 mod json;
 mod layer;
@@ -67,6 +68,9 @@ fn die_by(sig: Signal) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = bwrap::dispatch() {
+        return code;
+    }
     let invocation = match args::parse_command_line(std::env::args_os().skip(1)) {
         Ok(i) => i,
         Err(e) => {

@@ -1,0 +1,1012 @@
+//! The bubblewrap compatibility mode: invoked as `bwrap` (a link named so),
+//! the binary takes bubblewrap's command line with bubblewrap's defaults
+//! (nothing unshared but the mount namespace unless asked, the caller's
+//! environment and capabilities kept, an empty root that the options fill,
+//! `--bind / /` allowed) and maps it onto the library's [`Sandbox`].
+//!
+//! Options are processed in order, as bubblewrap does: `--perms` and
+//! `--size` apply to the next operation, a later mount lands on top of an
+//! earlier one, and `--args FD` splices NUL-separated arguments in place.
+//! What the library cannot do is refused with `bwrap: <reason>` and exit
+//! status 1, never ignored.
+//!
+//! A sandboxed program that runs `/proc/self/exe` (this binary again, as
+//! bubblewrap's own tests do to nest sandboxes) gets `bwrap` as its
+//! `argv[0]` unless `--argv0` says otherwise, so that the nested run is in
+//! this mode too: the dispatch looks at `argv[0]` only.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use stockade::caps::{Capability, Policy};
+use stockade::fs::{Op, TmpfsOptions};
+use stockade::{Command, Error, Namespaces, Network, Sandbox};
+
+/// The name that selects this mode.
+pub const NAME: &str = "bwrap";
+
+/// Whether `argv0` (the program name the binary was run under) selects the
+/// compatibility mode: its last path component is `bwrap`.
+pub fn selected(argv0: &OsStr) -> bool {
+    Path::new(argv0).file_name() == Some(OsStr::new(NAME))
+}
+
+/// Largest `--size` bubblewrap accepts (`SIZE_MAX / 2`).
+const MAX_SIZE: u64 = u64::MAX / 2;
+
+/// Deepest nesting of `--args` (an fd may not name itself forever).
+const MAX_ARGS_DEPTH: usize = 32;
+
+/// The help text; `{argv0}` is replaced by the name the binary was run as.
+const HELP: &str = "usage: {argv0} [OPTIONS...] [--] COMMAND [ARGS...]
+
+bubblewrap-compatible mode of stockade: bubblewrap's options and defaults.
+
+    --help                       Print this help
+    --version                    Print version
+    --args FD                    Parse NUL-separated args from FD
+    --argv0 VALUE                Set argv[0] to the value VALUE before running the program
+    --unshare-all                Unshare every namespace we support by default
+    --share-net                  Retain the network namespace (can only combine with --unshare-all)
+    --unshare-user               Create new user namespace (may be automatically implied if not setuid)
+    --unshare-user-try           Create new user namespace if possible else continue by skipping it
+    --unshare-ipc                Create new ipc namespace
+    --unshare-pid                Create new pid namespace
+    --unshare-net                Create new network namespace
+    --unshare-uts                Create new uts namespace
+    --unshare-cgroup             Create new cgroup namespace
+    --unshare-cgroup-try         Create new cgroup namespace if possible else continue by skipping it
+    --uid UID                    Custom uid in the sandbox (requires --unshare-user or --userns)
+    --gid GID                    Custom gid in the sandbox (requires --unshare-user or --userns)
+    --hostname NAME              Custom hostname in the sandbox (requires --unshare-uts)
+    --chdir DIR                  Change directory to DIR
+    --clearenv                   Unset all environment variables
+    --setenv VAR VALUE           Set an environment variable
+    --unsetenv VAR               Unset an environment variable
+    --lock-file DEST             Take a lock on DEST while sandbox is running (DEST as the host sees it)
+    --sync-fd FD                 Keep this fd open while sandbox is running
+    --bind SRC DEST              Bind mount the host path SRC on DEST
+    --bind-try SRC DEST          Equal to --bind but ignores non-existent SRC
+    --dev-bind SRC DEST          Bind mount the host path SRC on DEST, allowing device access
+    --dev-bind-try SRC DEST      Equal to --dev-bind but ignores non-existent SRC
+    --ro-bind SRC DEST           Bind mount the host path SRC readonly on DEST
+    --ro-bind-try SRC DEST       Equal to --ro-bind but ignores non-existent SRC
+    --bind-fd FD DEST            Bind open directory or path fd on DEST
+    --ro-bind-fd FD DEST         Bind open directory or path fd read-only on DEST
+    --remount-ro DEST            Remount DEST as readonly (an earlier bind's DEST, or /)
+    --proc DEST                  Mount new procfs on DEST (DEST must be /proc)
+    --dev DEST                   Mount new dev on DEST (DEST must be /dev)
+    --tmpfs DEST                 Mount new tmpfs on DEST
+    --dir DEST                   Create dir at DEST
+    --file FD DEST               Copy from FD to destination DEST
+    --bind-data FD DEST          Copy from FD to file which is bind-mounted on DEST (read-only here)
+    --ro-bind-data FD DEST       Copy from FD to file which is readonly bind-mounted on DEST
+    --symlink SRC DEST           Create symlink at DEST with target SRC
+    --info-fd FD                 Write information about the running container to FD
+    --json-status-fd FD          Write container status to FD as multiple JSON documents
+    --block-fd FD                Block on FD until some data to read is available (before the sandbox starts)
+    --new-session                Create a new terminal session (always done here)
+    --die-with-parent            Kills with SIGKILL child process (COMMAND) when bwrap or bwrap's parent dies.
+    --as-pid-1                   Do not install a reaper process with PID=1
+    --cap-add CAP                Add cap CAP when running as privileged user
+    --cap-drop CAP               Drop cap CAP when running as privileged user
+    --perms OCTAL                Set permissions of next argument (--dir, --file, --bind-data, --ro-bind-data, --tmpfs)
+    --size BYTES                 Set size of next argument (only for --tmpfs)
+    --chmod OCTAL PATH           Change permissions of PATH (an earlier --dir, --file or --tmpfs)
+
+Refused (stockade cannot do them): --userns, --userns2, --pidns, --disable-userns,
+--assert-userns-disabled, --userns-block-fd, --seccomp, --add-seccomp-fd, --mqueue,
+--exec-label, --file-label, --proc or --dev elsewhere than /proc and /dev.
+";
+
+/// An environment change, applied in order to the caller's environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnvOp {
+    /// `--setenv VAR VALUE`.
+    Set(OsString, OsString),
+    /// `--unsetenv VAR`.
+    Unset(OsString),
+    /// `--clearenv`.
+    Clear,
+}
+
+/// A host directory bound over bubblewrap's empty root (`--bind SRC /` and
+/// its kin).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RootChoice {
+    /// A host directory bound as `/`.
+    Bind {
+        /// The host directory.
+        src: PathBuf,
+        /// Read-only (`--ro-bind`, or `--remount-ro /` later).
+        read_only: bool,
+        /// Device nodes usable (`--dev-bind`).
+        devices: bool,
+    },
+}
+
+/// A capability request, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapOp {
+    /// `--cap-add CAP` (`None`: ALL).
+    Add(Option<Capability>),
+    /// `--cap-drop CAP` (`None`: ALL).
+    Drop(Option<Capability>),
+}
+
+/// bubblewrap's namespace options.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unshare {
+    /// `--unshare-user`.
+    pub user: bool,
+    /// `--unshare-user-try`.
+    pub user_try: bool,
+    /// `--unshare-ipc`.
+    pub ipc: bool,
+    /// `--unshare-pid`.
+    pub pid: bool,
+    /// `--unshare-net` (and not `--share-net` after `--unshare-all`).
+    pub net: bool,
+    /// `--unshare-uts`.
+    pub uts: bool,
+    /// `--unshare-cgroup` or `--unshare-cgroup-try`.
+    pub cgroup: bool,
+}
+
+/// A parsed bubblewrap command line.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Namespaces asked for.
+    pub unshare: Unshare,
+    /// `--uid`.
+    pub uid: Option<u32>,
+    /// `--gid`.
+    pub gid: Option<u32>,
+    /// `--hostname`.
+    pub hostname: Option<OsString>,
+    /// `--chdir`.
+    pub chdir: Option<PathBuf>,
+    /// Environment changes in order.
+    pub env: Vec<EnvOp>,
+    /// The root (`None`: an empty one that the operations fill).
+    pub root: Option<RootChoice>,
+    /// Filesystem operations in order (after the root).
+    pub ops: Vec<Op>,
+    /// `--proc /proc`.
+    pub proc: bool,
+    /// `--dev /dev`.
+    pub dev: bool,
+    /// Capability requests in order.
+    pub caps: Vec<CapOp>,
+    /// `--die-with-parent`.
+    pub die_with_parent: bool,
+    /// `--new-session`.
+    pub new_session: bool,
+    /// `--as-pid-1`.
+    pub as_pid_1: bool,
+    /// `--info-fd`.
+    pub info_fd: Option<RawFd>,
+    /// `--json-status-fd`.
+    pub json_status_fd: Option<RawFd>,
+    /// `--sync-fd`.
+    pub sync_fd: Option<RawFd>,
+    /// `--block-fd`.
+    pub block_fd: Option<RawFd>,
+    /// `--lock-file` paths.
+    pub lock_files: Vec<PathBuf>,
+    /// `--argv0`.
+    pub argv0: Option<OsString>,
+    /// Descriptors the options consumed (not passed to the program).
+    pub consumed_fds: Vec<RawFd>,
+    /// The program and its arguments.
+    pub command: Vec<OsString>,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// `--help`.
+    Help,
+    /// `--version`.
+    Version,
+    /// Run a program.
+    Run(Box<Plan>),
+}
+
+/// Reads the whole content of a descriptor named on the command line.
+pub trait FdSource {
+    /// The bytes of `fd`, read to its end (and the descriptor closed).
+    fn read_all(&mut self, fd: RawFd) -> Result<Vec<u8>, String>;
+}
+
+/// The process's own descriptors.
+pub struct ProcessFds;
+
+impl FdSource for ProcessFds {
+    fn read_all(&mut self, fd: RawFd) -> Result<Vec<u8>, String> {
+        if fd < 0 || !fd_is_open(fd) {
+            return Err(format!("Invalid fd: {fd}"));
+        }
+        // SAFETY: the descriptor is open (checked above) and named by the
+        // caller for this process to consume; nothing else here owns it.
+        let mut f = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf)
+            .map_err(|e| format!("Failed to read from fd {fd}: {e}"))?;
+        Ok(buf)
+    }
+}
+
+fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor table.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// Pending `--perms` and `--size`, which apply to the next operation.
+#[derive(Default)]
+struct Pending {
+    perms: Option<u32>,
+    size: Option<u64>,
+}
+
+fn parse_fd(opt: &str, s: &OsStr) -> Result<RawFd, String> {
+    s.to_str()
+        .and_then(|t| t.parse::<RawFd>().ok())
+        .filter(|fd| *fd >= 0)
+        .ok_or_else(|| format!("Invalid fd: {}", s.to_string_lossy()))
+        .map_err(|e| format!("{opt}: {e}"))
+}
+
+fn parse_id(opt: &str, s: &OsStr) -> Result<u32, String> {
+    s.to_str()
+        .and_then(|t| t.parse::<u32>().ok())
+        .ok_or_else(|| format!("{opt}: Invalid {}: {}", &opt[2..], s.to_string_lossy()))
+}
+
+/// An octal mode as bubblewrap takes it: up to 07777.
+fn parse_perms(s: &OsStr) -> Result<u32, String> {
+    s.to_str()
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| (b'0'..=b'7').contains(&b)))
+        .and_then(|t| u32::from_str_radix(t, 8).ok())
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| {
+            format!(
+                "--perms takes an octal argument between 0 and 07777, not {:?}",
+                s.to_string_lossy()
+            )
+        })
+}
+
+/// A size in bytes: decimal digits only, above 0 and at most `SIZE_MAX / 2`.
+fn parse_size(s: &OsStr) -> Result<u64, String> {
+    let bad = || format!("--size takes a non-zero number of bytes, not {:?}", s.to_string_lossy());
+    let t = s.to_str().ok_or_else(bad)?;
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u64 = t.parse().map_err(|_| bad())?;
+    if n == 0 || n > MAX_SIZE {
+        return Err(bad());
+    }
+    Ok(n)
+}
+
+fn parse_cap(s: &OsStr) -> Result<Option<Capability>, String> {
+    let t = s.to_string_lossy();
+    if t.eq_ignore_ascii_case("ALL") {
+        return Ok(None);
+    }
+    t.parse::<Capability>()
+        .map(Some)
+        .map_err(|_| format!("Unknown capability {t}"))
+}
+
+/// Makes a host path absolute (relative to the working directory), as
+/// bubblewrap resolves sources.
+fn host_path(p: &OsStr) -> PathBuf {
+    std::path::absolute(Path::new(p)).unwrap_or_else(|_| PathBuf::from(p))
+}
+
+fn is_root_dest(p: &OsStr) -> bool {
+    let b = p.as_bytes();
+    !b.is_empty() && b.iter().all(|c| *c == b'/')
+}
+
+/// Normalized destination for comparisons (`//a/./b/` is `/a/b`).
+fn norm(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        if let std::path::Component::Normal(s) = c {
+            out.push(s);
+        }
+    }
+    out
+}
+
+impl Plan {
+    fn take_perms(&mut self, pending: &mut Pending, opt: &str, allowed: bool) -> Result<Option<u32>, String> {
+        if pending.size.is_some() && opt != "--tmpfs" {
+            return Err(format!("--size must be followed by --tmpfs, not {opt}"));
+        }
+        match pending.perms.take() {
+            Some(_) if !allowed => Err(format!(
+                "--perms must be followed by an option that creates a file or directory, not {opt}"
+            )),
+            p => Ok(p),
+        }
+    }
+
+    fn bind(&mut self, src: &OsStr, dest: &OsStr, read_only: bool, devices: bool, optional: bool) -> Result<(), String> {
+        let src_path = host_path(src);
+        if is_root_dest(dest) {
+            if optional && std::fs::symlink_metadata(&src_path).is_err() {
+                return Ok(());
+            }
+            // A bind over the whole root hides what was mounted before.
+            self.ops.clear();
+            self.proc = false;
+            self.dev = false;
+            self.root = Some(RootChoice::Bind {
+                src: src_path,
+                read_only,
+                devices,
+            });
+            return Ok(());
+        }
+        self.ops.push(Op::Bind {
+            src: src_path,
+            dest: PathBuf::from(dest),
+            read_only,
+            optional,
+            devices,
+        });
+        Ok(())
+    }
+
+    fn mode_of_last(&mut self, dest: &Path) -> Option<&mut Option<u32>> {
+        let want = norm(dest);
+        self.ops.iter_mut().rev().find_map(|op| match op {
+            Op::Dir { dest, mode } | Op::File { dest, mode, .. } if norm(dest) == want => Some(mode),
+            Op::Tmpfs { dest, options } if norm(dest) == want => Some(&mut options.mode),
+            _ => None,
+        })
+    }
+}
+
+/// Parses bubblewrap's command line (without `argv[0]`).
+pub fn parse(args: Vec<OsString>, fds: &mut dyn FdSource) -> Result<Parsed, String> {
+    let mut plan = Plan::default();
+    let mut pending = Pending::default();
+    // Arguments still to process, in reverse (so `--args` splices cheaply).
+    let mut rest: Vec<OsString> = args.into_iter().rev().collect();
+    let mut args_depth = 0usize;
+    let mut unshare_all = false;
+    let mut share_net = false;
+    let mut cgroup_try = false;
+    while let Some(arg) = rest.pop() {
+        let Some(opt) = arg.to_str().filter(|a| a.starts_with("--")) else {
+            // The program: everything from here on is its.
+            rest.push(arg);
+            break;
+        };
+        if opt == "--" {
+            break;
+        }
+        let opt = opt.to_owned();
+        let mut take = |n: usize| -> Result<Vec<OsString>, String> {
+            if rest.len() < n {
+                return Err(format!(
+                    "{opt} takes {} argument{}",
+                    ["no", "one", "two"].get(n).copied().unwrap_or("more"),
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+            Ok((0..n).filter_map(|_| rest.pop()).collect())
+        };
+        match opt.as_str() {
+            "--help" => return Ok(Parsed::Help),
+            "--version" => return Ok(Parsed::Version),
+            "--args" => {
+                let a = take(1)?;
+                let fd = parse_fd(&opt, &a[0])?;
+                args_depth += 1;
+                if args_depth > MAX_ARGS_DEPTH {
+                    return Err("--args nested too deeply".to_owned());
+                }
+                let data = fds.read_all(fd)?;
+                plan.consumed_fds.push(fd);
+                let mut more: Vec<OsString> = data
+                    .split(|b| *b == 0)
+                    .map(|s| OsString::from_vec(s.to_vec()))
+                    .collect();
+                // A trailing NUL ends the last argument; it does not start one.
+                if data.last() == Some(&0) || data.is_empty() {
+                    more.pop();
+                }
+                rest.extend(more.into_iter().rev());
+            }
+            "--argv0" => plan.argv0 = Some(take(1)?.remove(0)),
+            "--unshare-all" => {
+                unshare_all = true;
+                plan.unshare.user_try = true;
+                plan.unshare.ipc = true;
+                plan.unshare.pid = true;
+                plan.unshare.net = true;
+                plan.unshare.uts = true;
+                cgroup_try = true;
+            }
+            "--share-net" => share_net = true,
+            "--unshare-user" => plan.unshare.user = true,
+            "--unshare-user-try" => plan.unshare.user_try = true,
+            "--unshare-ipc" => plan.unshare.ipc = true,
+            "--unshare-pid" => plan.unshare.pid = true,
+            "--unshare-net" => plan.unshare.net = true,
+            "--unshare-uts" => plan.unshare.uts = true,
+            "--unshare-cgroup" => plan.unshare.cgroup = true,
+            "--unshare-cgroup-try" => cgroup_try = true,
+            "--uid" => plan.uid = Some(parse_id(&opt, &take(1)?[0])?),
+            "--gid" => plan.gid = Some(parse_id(&opt, &take(1)?[0])?),
+            "--hostname" => plan.hostname = Some(take(1)?.remove(0)),
+            "--chdir" => plan.chdir = Some(PathBuf::from(take(1)?.remove(0))),
+            "--clearenv" => plan.env.push(EnvOp::Clear),
+            "--setenv" => {
+                let a = take(2)?;
+                plan.env.push(EnvOp::Set(a[0].clone(), a[1].clone()));
+            }
+            "--unsetenv" => plan.env.push(EnvOp::Unset(take(1)?.remove(0))),
+            "--lock-file" => plan.lock_files.push(host_path(&take(1)?[0])),
+            "--sync-fd" => {
+                let fd = parse_fd(&opt, &take(1)?[0])?;
+                plan.sync_fd = Some(fd);
+                plan.consumed_fds.push(fd);
+            }
+            "--block-fd" => {
+                let fd = parse_fd(&opt, &take(1)?[0])?;
+                plan.block_fd = Some(fd);
+                plan.consumed_fds.push(fd);
+            }
+            "--info-fd" => {
+                let fd = parse_fd(&opt, &take(1)?[0])?;
+                plan.info_fd = Some(fd);
+                plan.consumed_fds.push(fd);
+            }
+            "--json-status-fd" => {
+                let fd = parse_fd(&opt, &take(1)?[0])?;
+                plan.json_status_fd = Some(fd);
+                plan.consumed_fds.push(fd);
+            }
+            "--bind" | "--bind-try" | "--dev-bind" | "--dev-bind-try" | "--ro-bind" | "--ro-bind-try" => {
+                let a = take(2)?;
+                plan.take_perms(&mut pending, &opt, false)?;
+                let read_only = opt.starts_with("--ro-");
+                let devices = opt.starts_with("--dev-");
+                let optional = opt.ends_with("-try");
+                if !optional && std::fs::symlink_metadata(host_path(&a[0])).is_err() {
+                    let e = std::fs::symlink_metadata(host_path(&a[0]))
+                        .err()
+                        .map(|e| std::io::Error::from_raw_os_error(e.raw_os_error().unwrap_or(libc::ENOENT)));
+                    return Err(format!(
+                        "Can't find source path {}: {}",
+                        a[0].to_string_lossy(),
+                        e.map(|e| e.to_string()).unwrap_or_default()
+                    ));
+                }
+                plan.bind(&a[0], &a[1], read_only, devices, optional)?;
+            }
+            "--bind-fd" | "--ro-bind-fd" => {
+                let a = take(2)?;
+                plan.take_perms(&mut pending, &opt, false)?;
+                let fd = parse_fd(&opt, &a[0])?;
+                let src = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+                    .map_err(|e| format!("{opt}: Invalid fd {fd}: {e}"))?;
+                plan.consumed_fds.push(fd);
+                plan.bind(src.as_os_str(), &a[1], opt == "--ro-bind-fd", false, false)?;
+            }
+            "--remount-ro" => {
+                let a = take(1)?;
+                plan.take_perms(&mut pending, &opt, false)?;
+                if is_root_dest(&a[0]) {
+                    match &mut plan.root {
+                        Some(RootChoice::Bind { read_only, .. }) => *read_only = true,
+                        _ => return Err("--remount-ro /: stockade supports it only after a bind of /".to_owned()),
+                    }
+                } else {
+                    let want = norm(Path::new(&a[0]));
+                    let found = plan.ops.iter_mut().rev().find_map(|op| match op {
+                        Op::Bind { dest, read_only, .. } if norm(dest) == want => Some(read_only),
+                        _ => None,
+                    });
+                    match found {
+                        Some(ro) => *ro = true,
+                        None => {
+                            return Err(format!(
+                                "--remount-ro {}: stockade supports it only on an earlier bind's destination",
+                                a[0].to_string_lossy()
+                            ));
+                        }
+                    }
+                }
+            }
+            "--proc" | "--dev" => {
+                let a = take(1)?;
+                plan.take_perms(&mut pending, &opt, false)?;
+                let want = if opt == "--proc" { "/proc" } else { "/dev" };
+                if norm(Path::new(&a[0])) != Path::new(want) {
+                    return Err(format!(
+                        "{opt} {}: stockade mounts it only at {want}",
+                        a[0].to_string_lossy()
+                    ));
+                }
+                if opt == "--proc" {
+                    plan.proc = true;
+                } else {
+                    plan.dev = true;
+                }
+            }
+            "--tmpfs" => {
+                let a = take(1)?;
+                let size = pending.size.take();
+                let mode = plan.take_perms(&mut pending, &opt, true)?;
+                plan.ops.push(Op::Tmpfs {
+                    dest: PathBuf::from(&a[0]),
+                    options: TmpfsOptions {
+                        size,
+                        mode: Some(mode.unwrap_or(0o755)),
+                    },
+                });
+            }
+            "--dir" => {
+                let a = take(1)?;
+                let mode = plan.take_perms(&mut pending, &opt, true)?;
+                plan.ops.push(Op::Dir {
+                    dest: PathBuf::from(&a[0]),
+                    mode,
+                });
+            }
+            "--file" | "--bind-data" | "--ro-bind-data" => {
+                let a = take(2)?;
+                let mode = plan.take_perms(&mut pending, &opt, true)?;
+                let fd = parse_fd(&opt, &a[0])?;
+                let contents = fds.read_all(fd)?;
+                plan.consumed_fds.push(fd);
+                let default = if opt == "--file" { 0o666 } else { 0o600 };
+                plan.ops.push(Op::File {
+                    dest: PathBuf::from(&a[1]),
+                    contents,
+                    mode: Some(mode.unwrap_or(default)),
+                });
+            }
+            "--symlink" => {
+                let a = take(2)?;
+                plan.take_perms(&mut pending, &opt, false)?;
+                plan.ops.push(Op::Symlink {
+                    target: PathBuf::from(&a[0]),
+                    dest: PathBuf::from(&a[1]),
+                });
+            }
+            "--chmod" => {
+                let a = take(2)?;
+                plan.take_perms(&mut pending, &opt, false)?;
+                let m = parse_perms(&a[0]).map_err(|e| e.replace("--perms", "--chmod"))?;
+                match plan.mode_of_last(Path::new(&a[1])) {
+                    Some(mode) => *mode = Some(m),
+                    None => {
+                        return Err(format!(
+                            "--chmod {}: stockade supports it only on what an earlier --dir, --file or --tmpfs made",
+                            a[1].to_string_lossy()
+                        ));
+                    }
+                }
+            }
+            "--perms" => {
+                let a = take(1)?;
+                if pending.perms.is_some() {
+                    return Err("--perms given twice for the same destination".to_owned());
+                }
+                pending.perms = Some(parse_perms(&a[0])?);
+            }
+            "--size" => {
+                let a = take(1)?;
+                if pending.size.is_some() {
+                    return Err("--size given twice for the same destination".to_owned());
+                }
+                pending.size = Some(parse_size(&a[0])?);
+            }
+            "--new-session" => plan.new_session = true,
+            "--die-with-parent" => plan.die_with_parent = true,
+            "--as-pid-1" => plan.as_pid_1 = true,
+            "--cap-add" => plan.caps.push(CapOp::Add(parse_cap(&take(1)?[0])?)),
+            "--cap-drop" => plan.caps.push(CapOp::Drop(parse_cap(&take(1)?[0])?)),
+            "--userns" | "--userns2" | "--pidns" | "--userns-block-fd" | "--seccomp" | "--add-seccomp-fd" | "--exec-label" | "--file-label" | "--mqueue" => {
+                return Err(format!("{opt} is not supported by stockade"));
+            }
+            "--disable-userns" | "--assert-userns-disabled" => {
+                return Err(format!("{opt} is not supported by stockade"));
+            }
+            _ => return Err(format!("Unknown option {opt}")),
+        }
+    }
+    if pending.perms.is_some() {
+        return Err("--perms must be followed by an option that creates a file or directory".to_owned());
+    }
+    if pending.size.is_some() {
+        return Err("--size must be followed by --tmpfs".to_owned());
+    }
+    if share_net {
+        if !unshare_all {
+            return Err("--share-net requires --unshare-all".to_owned());
+        }
+        plan.unshare.net = false;
+    }
+    plan.unshare.cgroup |= cgroup_try;
+    plan.command = rest.into_iter().rev().collect();
+    if plan.command.is_empty() {
+        return Err("No command specified".to_owned());
+    }
+    Ok(Parsed::Run(Box::new(plan)))
+}
+
+/// The environment the program gets: the caller's, changed in order.
+fn environment(ops: &[EnvOp], base: impl Iterator<Item = (OsString, OsString)>) -> BTreeMap<OsString, OsString> {
+    let mut env: BTreeMap<OsString, OsString> = base.collect();
+    for op in ops {
+        match op {
+            EnvOp::Set(k, v) => {
+                env.insert(k.clone(), v.clone());
+            }
+            EnvOp::Unset(k) => {
+                env.remove(k);
+            }
+            EnvOp::Clear => env.clear(),
+        }
+    }
+    env
+}
+
+/// Every capability "ALL" stands for: the library's list without
+/// `CAP_SYS_PTRACE`, which it never keeps (the sandbox's supervisor shares
+/// the caller's memory), limited to `held` when there is no user namespace
+/// to grant the others.
+fn all_caps(held: Option<u64>) -> Vec<Capability> {
+    Capability::ALL
+        .iter()
+        .copied()
+        .filter(|c| *c != Capability::SysPtrace)
+        .filter(|c| held.is_none_or(|h| h & (1u64 << c.number()) != 0))
+        .collect()
+}
+
+/// The capabilities the program keeps: a root caller's own set by default
+/// (bubblewrap keeps them), none otherwise; `--cap-add` and `--cap-drop`
+/// change that in order. `held`: the caller's effective set when the
+/// sandbox has no user namespace of its own.
+fn capabilities(caps: &[CapOp], caller_root: bool, held: Option<u64>) -> Vec<Capability> {
+    let mut set: Vec<Capability> = if caller_root { all_caps(held) } else { Vec::new() };
+    for op in caps {
+        match op {
+            CapOp::Add(None) => set = all_caps(held),
+            CapOp::Add(Some(c)) => {
+                if !set.contains(c) {
+                    set.push(*c);
+                }
+            }
+            CapOp::Drop(None) => set.clear(),
+            CapOp::Drop(Some(c)) => set.retain(|x| x != c),
+        }
+    }
+    set
+}
+
+/// This process's effective capabilities (`CapEff` in `/proc/self/status`).
+fn held_caps() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The library policy for `plan`, for a caller whose effective uid is
+/// `euid`.
+pub fn sandbox(plan: &Plan, euid: u32) -> Result<Sandbox, String> {
+    let caller_root = euid == 0;
+    let u = plan.unshare;
+    // Without privileges nothing works without a user namespace: bubblewrap
+    // (not setuid) implies it, and so does this mode.
+    let user = u.user || u.user_try || !caller_root;
+    if plan.uid.is_some() && !user {
+        return Err("Specifying --uid requires --unshare-user or --userns".to_owned());
+    }
+    if plan.gid.is_some() && !user {
+        return Err("Specifying --gid requires --unshare-user or --userns".to_owned());
+    }
+    if plan.hostname.is_some() && !u.uts {
+        return Err("Specifying --hostname requires --unshare-uts".to_owned());
+    }
+    if plan.as_pid_1 && !u.pid {
+        return Err("Specifying --as-pid-1 requires --unshare-pid".to_owned());
+    }
+    let mut ns = Namespaces::MOUNT;
+    for (on, flag) in [
+        (user, Namespaces::USER),
+        (u.ipc, Namespaces::IPC),
+        (u.pid, Namespaces::PID),
+        (u.net, Namespaces::NET),
+        (u.uts, Namespaces::UTS),
+        (u.cgroup, Namespaces::CGROUP),
+    ] {
+        if on {
+            ns |= flag;
+        }
+    }
+    let mut sb = Sandbox::new();
+    sb.network(if u.net { Network::Isolated } else { Network::Host });
+    sb.namespaces(ns);
+    sb.inherit_env(true)
+        .die_with_parent(plan.die_with_parent)
+        .private_home(false)
+        .mask_host_secrets(false)
+        .proc(plan.proc)
+        .dev(plan.dev)
+        .tmp(false);
+    #[cfg(feature = "seccomp")]
+    sb.seccomp(None);
+    match &plan.root {
+        None => {
+            sb.empty_root();
+        }
+        Some(RootChoice::Bind {
+            src,
+            read_only: true,
+            ..
+        }) => {
+            sb.root_dir(src);
+        }
+        Some(RootChoice::Bind { src, devices, .. }) => {
+            sb.root_dir_in_place(src, *devices);
+        }
+    }
+    for op in &plan.ops {
+        sb.fs_op(op.clone());
+    }
+    if let Some(uid) = plan.uid {
+        sb.uid(uid);
+    }
+    if let Some(gid) = plan.gid {
+        sb.gid(gid);
+    }
+    if let Some(h) = &plan.hostname {
+        sb.hostname(h);
+    }
+    if plan.as_pid_1 {
+        sb.program_as_init(true);
+    }
+    let held = (!user).then(held_caps);
+    let set = capabilities(&plan.caps, caller_root, held);
+    if !set.is_empty() {
+        let mut p = Policy::new();
+        p.keep_all(set.iter().copied());
+        let uid_inside = plan.uid.unwrap_or(euid);
+        p.ambient(uid_inside != 0).lock_noroot(false);
+        sb.capabilities(p);
+    }
+    Ok(sb)
+}
+
+/// The first JSON document of `--info-fd` and `--json-status-fd`: the
+/// program's pid and its namespaces' inode numbers.
+fn info_json(pid: u32) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let mut s = format!("{{\n    \"child-pid\": {pid}");
+    for ns in ["cgroup", "ipc", "mnt", "net", "pid", "uts"] {
+        if let Ok(md) = std::fs::metadata(format!("/proc/{pid}/ns/{ns}")) {
+            s.push_str(&format!(",\n    \"{ns}-namespace\": {}", md.ino()));
+        }
+    }
+    s.push_str("\n}\n");
+    s
+}
+
+fn write_fd(fd: RawFd, text: &str) {
+    // SAFETY: the caller named the descriptor for this process to write to;
+    // ManuallyDrop keeps it open for later documents.
+    let mut f = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(fd) });
+    let _ = f.write_all(text.as_bytes());
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{NAME}: {msg}");
+    ExitCode::from(1)
+}
+
+/// The message bubblewrap gives for a program it could not execute.
+fn exec_failure(program: &OsStr, e: &Error) -> String {
+    let errno = match e {
+        Error::ProgramNotFound { .. } | Error::InterpreterNotFound { .. } => Some(libc::ENOENT),
+        Error::NotExecutable { .. } => Some(libc::EACCES),
+        Error::IsADirectory { .. } => Some(libc::EACCES),
+        _ => None,
+    };
+    match errno {
+        Some(n) => format!(
+            "execvp {}: {}",
+            program.to_string_lossy(),
+            std::io::Error::from_raw_os_error(n)
+        ),
+        None => crate::one_line(e),
+    }
+}
+
+/// Takes an exclusive lock on `path` (as the host sees it) for as long as
+/// the returned file lives.
+fn lock(path: &Path) -> Result<File, String> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .open(path)
+        .map_err(|e| format!("Can't open lock file {}: {e}", path.display()))?;
+    let mut fl: libc::flock = {
+        // SAFETY: an all-zero flock is a valid value, filled in below.
+        unsafe { std::mem::zeroed() }
+    };
+    fl.l_type = libc::F_RDLCK as _;
+    fl.l_whence = libc::SEEK_SET as _;
+    // SAFETY: F_SETLK on an open descriptor with a valid flock.
+    if unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETLK, &fl) } < 0 {
+        return Err(format!(
+            "Can't lock file {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(f)
+}
+
+/// The descriptors the caller left open for the program (3 and above,
+/// without close-on-exec), as bubblewrap's program inherits them.
+fn inherited_fds() -> Vec<RawFd> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc/self/fd") {
+        for e in rd.flatten() {
+            if let Some(fd) = e.file_name().to_str().and_then(|n| n.parse::<RawFd>().ok()) {
+                // SAFETY: F_GETFD only queries the descriptor table.
+                let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+                if fd > 2 && flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                    out.push(fd);
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// The compatibility mode's exit status when `argv[0]` selects it; `None`
+/// otherwise (the binary's own command line).
+pub fn dispatch() -> Option<ExitCode> {
+    let mut argv = std::env::args_os();
+    let argv0 = argv.next().filter(|a| selected(a))?;
+    Some(main(&argv0, argv.collect()))
+}
+
+/// Runs the compatibility mode: `argv0` as invoked, `args` after it.
+pub fn main(argv0: &OsStr, args: Vec<OsString>) -> ExitCode {
+    // Before anything here opens a descriptor of its own.
+    let inherited = inherited_fds();
+    let plan = match parse(args, &mut ProcessFds) {
+        Ok(Parsed::Help) => {
+            print!("{}", HELP.replace("{argv0}", &argv0.to_string_lossy()));
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Version) => {
+            println!("bubblewrap 0.8.0 (stockade {})", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Run(p)) => p,
+        Err(e) => return fail(e),
+    };
+    run(&plan, &inherited)
+}
+
+fn run(plan: &Plan, inherited: &[RawFd]) -> ExitCode {
+    if plan.die_with_parent {
+        // bubblewrap's own process dies with its parent, and the sandbox
+        // with it.
+        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    let sb = match sandbox(plan, euid) {
+        Ok(sb) => sb,
+        Err(e) => return fail(e),
+    };
+    let mut _locks = Vec::new();
+    for p in &plan.lock_files {
+        match lock(p) {
+            Ok(f) => _locks.push(f),
+            Err(e) => return fail(e),
+        }
+    }
+    if let Some(fd) = plan.block_fd {
+        let mut b = [0u8; 1];
+        // SAFETY: reading into a valid one-byte buffer.
+        let _ = unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) };
+    }
+
+    let program = &plan.command[0];
+    let mut cmd = Command::new(program);
+    cmd.args(&plan.command[1..]);
+    match &plan.argv0 {
+        Some(a) => {
+            cmd.arg0(a);
+        }
+        None if is_own_exe(program) => {
+            // Nested: this binary again, in this mode.
+            cmd.arg0(NAME);
+        }
+        None => {}
+    }
+    let env = environment(&plan.env, std::env::vars_os());
+    cmd.env_clear();
+    cmd.envs(env);
+    let cwd = plan.chdir.clone().or_else(|| std::env::current_dir().ok());
+    if let Some(d) = &plan.chdir {
+        cmd.current_dir(d);
+    }
+    if let Some(d) = cwd {
+        cmd.env("PWD", d);
+    }
+    for &fd in inherited {
+        if plan.consumed_fds.contains(&fd) {
+            continue;
+        }
+        if let Ok(dup) = nix::unistd::dup(
+            // SAFETY: the descriptor is open (listed at start-up) and
+            // only borrowed for the dup.
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+        ) {
+            cmd.pass_fd(fd, dup);
+        }
+    }
+
+    let mut child = match sb.spawn(&mut cmd) {
+        Ok(c) => c,
+        Err(e) => return fail(exec_failure(program, &e)),
+    };
+    let info = info_json(child.id());
+    if let Some(fd) = plan.info_fd {
+        write_fd(fd, &info);
+        // SAFETY: the descriptor was named for this process; it is done.
+        unsafe { libc::close(fd) };
+    }
+    if let Some(fd) = plan.json_status_fd {
+        write_fd(fd, &info);
+    }
+    let status = match child.wait() {
+        Ok(s) => s,
+        Err(e) => return fail(format!("failed to wait for the sandbox: {e}")),
+    };
+    let code = match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(s)) => 128 + s,
+        _ => 1,
+    };
+    if let Some(fd) = plan.json_status_fd {
+        write_fd(fd, &format!("{{ \"exit-code\": {code} }}\n"));
+    }
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+/// Whether `program` is this binary run again through `/proc/self/exe`
+/// (as it is from the sandbox's program process, a clone of this one).
+fn is_own_exe(program: &OsStr) -> bool {
+    program == "/proc/self/exe"
+}
