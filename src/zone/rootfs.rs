@@ -163,7 +163,8 @@ fn ensure_file(root: c_int, rel: &[u8]) -> Result<Fd, Errno> {
     let (_, name) = split(rel);
     let dirfd = parent.as_ref().map_or(root, |f| f.raw());
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    drop(raw::openat(dirfd, cstr_in(name, &mut buf)?, flags, 0o644)?);
+    // Read-only: a mount point, not a file to write (bubblewrap's 0444).
+    drop(raw::openat(dirfd, cstr_in(name, &mut buf)?, flags, 0o444)?);
     open_in_root(root, cstr_in(rel, &mut buf)?, libc::O_PATH)
 }
 

@@ -313,6 +313,18 @@ fn host_path(p: &OsStr) -> PathBuf {
     std::path::absolute(Path::new(p)).unwrap_or_else(|_| PathBuf::from(p))
 }
 
+/// The mode of the parents `--dir` makes for a directory of mode `m`.
+fn parent_mode(m: u32) -> u32 {
+    let mut p = 0o700;
+    if m & 0o070 != 0 {
+        p |= 0o050;
+    }
+    if m & 0o007 != 0 {
+        p |= 0o005;
+    }
+    p
+}
+
 fn is_root_dest(p: &OsStr) -> bool {
     let b = p.as_bytes();
     !b.is_empty() && b.iter().all(|c| *c == b'/')
@@ -564,10 +576,22 @@ pub fn parse(args: Vec<OsString>, fds: &mut dyn FdSource) -> Result<Parsed, Stri
             "--dir" => {
                 let a = take(1)?;
                 let mode = plan.take_perms(&mut pending, &opt, true)?;
-                plan.ops.push(Op::Dir {
-                    dest: PathBuf::from(&a[0]),
-                    mode,
-                });
+                let dest = PathBuf::from(&a[0]);
+                if let Some(m) = mode {
+                    // Missing parents get the owner's full access and, for
+                    // group and others, search and read where the mode
+                    // gives them anything (existing ones are left alone).
+                    let parent = parent_mode(m);
+                    let mut ancestors: Vec<&Path> = dest.ancestors().skip(1).collect();
+                    ancestors.reverse();
+                    for p in ancestors.into_iter().filter(|p| !is_root_dest(p.as_os_str())) {
+                        plan.ops.push(Op::Dir {
+                            dest: p.to_owned(),
+                            mode: Some(parent),
+                        });
+                    }
+                }
+                plan.ops.push(Op::Dir { dest, mode });
             }
             "--file" | "--bind-data" | "--ro-bind-data" => {
                 let a = take(2)?;
@@ -774,6 +798,11 @@ pub fn sandbox(plan: &Plan, euid: u32) -> Result<Sandbox, String> {
         Some(RootChoice::Bind { src, devices, .. }) => {
             sb.root_dir_in_place(src, *devices);
         }
+    }
+    if plan.dev {
+        // bubblewrap's /dev also has this link, which the library's
+        // minimal /dev leaves out.
+        sb.symlink("/proc/kcore", "/dev/core");
     }
     for op in &plan.ops {
         sb.fs_op(op.clone());
