@@ -17,8 +17,8 @@
 use core::ffi::{CStr, c_int};
 
 use super::{Fail, Step, StepExt};
-use crate::fs::{RootBind, SYSTEM_SLOTS};
 use crate::fs::plan::{Mount, MountKind, MountPlan, RootSpec, TemplateSplit, UpperSpec};
+use crate::fs::{RootBind, SYSTEM_SLOTS};
 use crate::stage::Stage;
 use crate::sys::mount::{self, MountAttr};
 use crate::sys::raw::{self, Errno, Fd, OpenHow};

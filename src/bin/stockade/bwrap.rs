@@ -285,7 +285,12 @@ fn parse_perms(s: &OsStr) -> Result<u32, String> {
 
 /// A size in bytes: decimal digits only, above 0 and at most `SIZE_MAX / 2`.
 fn parse_size(s: &OsStr) -> Result<u64, String> {
-    let bad = || format!("--size takes a non-zero number of bytes, not {:?}", s.to_string_lossy());
+    let bad = || {
+        format!(
+            "--size takes a non-zero number of bytes, not {:?}",
+            s.to_string_lossy()
+        )
+    };
     let t = s.to_str().ok_or_else(bad)?;
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
@@ -342,7 +347,12 @@ fn norm(p: &Path) -> PathBuf {
 }
 
 impl Plan {
-    fn take_perms(&mut self, pending: &mut Pending, opt: &str, allowed: bool) -> Result<Option<u32>, String> {
+    fn take_perms(
+        &mut self,
+        pending: &mut Pending,
+        opt: &str,
+        allowed: bool,
+    ) -> Result<Option<u32>, String> {
         if pending.size.is_some() && opt != "--tmpfs" {
             return Err(format!("--size must be followed by --tmpfs, not {opt}"));
         }
@@ -354,7 +364,14 @@ impl Plan {
         }
     }
 
-    fn bind(&mut self, src: &OsStr, dest: &OsStr, read_only: bool, devices: bool, optional: bool) -> Result<(), String> {
+    fn bind(
+        &mut self,
+        src: &OsStr,
+        dest: &OsStr,
+        read_only: bool,
+        devices: bool,
+        optional: bool,
+    ) -> Result<(), String> {
         let src_path = host_path(src);
         if is_root_dest(dest) {
             if optional && std::fs::symlink_metadata(&src_path).is_err() {
@@ -384,7 +401,9 @@ impl Plan {
     fn mode_of_last(&mut self, dest: &Path) -> Option<&mut Option<u32>> {
         let want = norm(dest);
         self.ops.iter_mut().rev().find_map(|op| match op {
-            Op::Dir { dest, mode } | Op::File { dest, mode, .. } if norm(dest) == want => Some(mode),
+            Op::Dir { dest, mode } | Op::File { dest, mode, .. } if norm(dest) == want => {
+                Some(mode)
+            }
             Op::Tmpfs { dest, options } if norm(dest) == want => Some(&mut options.mode),
             _ => None,
         })
@@ -493,16 +512,17 @@ pub fn parse(args: Vec<OsString>, fds: &mut dyn FdSource) -> Result<Parsed, Stri
                 plan.json_status_fd = Some(fd);
                 plan.consumed_fds.push(fd);
             }
-            "--bind" | "--bind-try" | "--dev-bind" | "--dev-bind-try" | "--ro-bind" | "--ro-bind-try" => {
+            "--bind" | "--bind-try" | "--dev-bind" | "--dev-bind-try" | "--ro-bind"
+            | "--ro-bind-try" => {
                 let a = take(2)?;
                 plan.take_perms(&mut pending, &opt, false)?;
                 let read_only = opt.starts_with("--ro-");
                 let devices = opt.starts_with("--dev-");
                 let optional = opt.ends_with("-try");
                 if !optional && std::fs::symlink_metadata(host_path(&a[0])).is_err() {
-                    let e = std::fs::symlink_metadata(host_path(&a[0]))
-                        .err()
-                        .map(|e| std::io::Error::from_raw_os_error(e.raw_os_error().unwrap_or(libc::ENOENT)));
+                    let e = std::fs::symlink_metadata(host_path(&a[0])).err().map(|e| {
+                        std::io::Error::from_raw_os_error(e.raw_os_error().unwrap_or(libc::ENOENT))
+                    });
                     return Err(format!(
                         "Can't find source path {}: {}",
                         a[0].to_string_lossy(),
@@ -526,12 +546,19 @@ pub fn parse(args: Vec<OsString>, fds: &mut dyn FdSource) -> Result<Parsed, Stri
                 if is_root_dest(&a[0]) {
                     match &mut plan.root {
                         Some(RootChoice::Bind { read_only, .. }) => *read_only = true,
-                        _ => return Err("--remount-ro /: stockade supports it only after a bind of /".to_owned()),
+                        _ => {
+                            return Err(
+                                "--remount-ro /: stockade supports it only after a bind of /"
+                                    .to_owned(),
+                            );
+                        }
                     }
                 } else {
                     let want = norm(Path::new(&a[0]));
                     let found = plan.ops.iter_mut().rev().find_map(|op| match op {
-                        Op::Bind { dest, read_only, .. } if norm(dest) == want => Some(read_only),
+                        Op::Bind {
+                            dest, read_only, ..
+                        } if norm(dest) == want => Some(read_only),
                         _ => None,
                     });
                     match found {
@@ -584,7 +611,10 @@ pub fn parse(args: Vec<OsString>, fds: &mut dyn FdSource) -> Result<Parsed, Stri
                     let parent = parent_mode(m);
                     let mut ancestors: Vec<&Path> = dest.ancestors().skip(1).collect();
                     ancestors.reverse();
-                    for p in ancestors.into_iter().filter(|p| !is_root_dest(p.as_os_str())) {
+                    for p in ancestors
+                        .into_iter()
+                        .filter(|p| !is_root_dest(p.as_os_str()))
+                    {
                         plan.ops.push(Op::Dir {
                             dest: p.to_owned(),
                             mode: Some(parent),
@@ -647,7 +677,8 @@ pub fn parse(args: Vec<OsString>, fds: &mut dyn FdSource) -> Result<Parsed, Stri
             "--as-pid-1" => plan.as_pid_1 = true,
             "--cap-add" => plan.caps.push(CapOp::Add(parse_cap(&take(1)?[0])?)),
             "--cap-drop" => plan.caps.push(CapOp::Drop(parse_cap(&take(1)?[0])?)),
-            "--userns" | "--userns2" | "--pidns" | "--userns-block-fd" | "--seccomp" | "--add-seccomp-fd" | "--exec-label" | "--file-label" | "--mqueue" => {
+            "--userns" | "--userns2" | "--pidns" | "--userns-block-fd" | "--seccomp"
+            | "--add-seccomp-fd" | "--exec-label" | "--file-label" | "--mqueue" => {
                 return Err(format!("{opt} is not supported by stockade"));
             }
             "--disable-userns" | "--assert-userns-disabled" => {
@@ -657,7 +688,9 @@ pub fn parse(args: Vec<OsString>, fds: &mut dyn FdSource) -> Result<Parsed, Stri
         }
     }
     if pending.perms.is_some() {
-        return Err("--perms must be followed by an option that creates a file or directory".to_owned());
+        return Err(
+            "--perms must be followed by an option that creates a file or directory".to_owned(),
+        );
     }
     if pending.size.is_some() {
         return Err("--size must be followed by --tmpfs".to_owned());
@@ -677,7 +710,10 @@ pub fn parse(args: Vec<OsString>, fds: &mut dyn FdSource) -> Result<Parsed, Stri
 }
 
 /// The environment the program gets: the caller's, changed in order.
-fn environment(ops: &[EnvOp], base: impl Iterator<Item = (OsString, OsString)>) -> BTreeMap<OsString, OsString> {
+fn environment(
+    ops: &[EnvOp],
+    base: impl Iterator<Item = (OsString, OsString)>,
+) -> BTreeMap<OsString, OsString> {
     let mut env: BTreeMap<OsString, OsString> = base.collect();
     for op in ops {
         match op {
@@ -711,7 +747,11 @@ fn all_caps(held: Option<u64>) -> Vec<Capability> {
 /// change that in order. `held`: the caller's effective set when the
 /// sandbox has no user namespace of its own.
 fn capabilities(caps: &[CapOp], caller_root: bool, held: Option<u64>) -> Vec<Capability> {
-    let mut set: Vec<Capability> = if caller_root { all_caps(held) } else { Vec::new() };
+    let mut set: Vec<Capability> = if caller_root {
+        all_caps(held)
+    } else {
+        Vec::new()
+    };
     for op in caps {
         match op {
             CapOp::Add(None) => set = all_caps(held),
@@ -773,7 +813,11 @@ pub fn sandbox(plan: &Plan, euid: u32) -> Result<Sandbox, String> {
         }
     }
     let mut sb = Sandbox::new();
-    sb.network(if u.net { Network::Isolated } else { Network::Host });
+    sb.network(if u.net {
+        Network::Isolated
+    } else {
+        Network::Host
+    });
     sb.namespaces(ns);
     sb.inherit_env(true)
         .die_with_parent(plan.die_with_parent)
@@ -871,11 +915,23 @@ fn exec_failure(program: &OsStr, e: &Error) -> String {
             program.to_string_lossy(),
             std::io::Error::from_raw_os_error(n)
         ),
-        None => crate::one_line(e),
+        None => one_line(e),
     }
 }
 
-/// Takes an exclusive lock on `path` (as the host sees it) for as long as
+/// `e` and its causes on one line.
+fn one_line(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Takes a shared lock on `path` (as the host sees it) for as long as
 /// the returned file lives.
 fn lock(path: &Path) -> Result<File, String> {
     use std::os::fd::AsRawFd;
