@@ -1095,3 +1095,350 @@ fn run(plan: &Plan, inherited: &[RawFd]) -> ExitCode {
 fn is_own_exe(program: &OsStr) -> bool {
     program == "/proc/self/exe"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::IntoRawFd;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    fn plan(v: &[&str]) -> Plan {
+        match parse(os(v), &mut ProcessFds) {
+            Ok(Parsed::Run(p)) => *p,
+            other => panic!("{v:?}: {other:?}"),
+        }
+    }
+
+    fn err(v: &[&str]) -> String {
+        match parse(os(v), &mut ProcessFds) {
+            Err(e) => e,
+            other => panic!("{v:?} parsed: {other:?}"),
+        }
+    }
+
+    /// A real pipe holding `data`, its read end's number handed over.
+    fn fd_with(data: &[u8]) -> String {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        File::from(w).write_all(data).unwrap();
+        r.into_raw_fd().to_string()
+    }
+
+    #[test]
+    fn selected_by_the_last_component_of_argv0_only() {
+        assert!(selected(OsStr::new("bwrap")));
+        assert!(selected(OsStr::new("/usr/local/bin/bwrap")));
+        assert!(!selected(OsStr::new("stockade")));
+        assert!(!selected(OsStr::new("/usr/bin/bwrap-oci")));
+        assert!(!selected(OsStr::new("/proc/self/exe")));
+    }
+
+    #[test]
+    fn perms_and_size_apply_to_the_next_operation_only() {
+        let p = plan(&[
+            "--perms", "0700", "--dir", "/a", "--dir", "/b", "--size", "4096", "--tmpfs", "/t",
+            "true",
+        ]);
+        assert_eq!(
+            p.ops,
+            vec![
+                Op::Dir {
+                    dest: "/a".into(),
+                    mode: Some(0o700)
+                },
+                Op::Dir {
+                    dest: "/b".into(),
+                    mode: None
+                },
+                Op::Tmpfs {
+                    dest: "/t".into(),
+                    options: TmpfsOptions {
+                        size: Some(4096),
+                        mode: Some(0o755)
+                    }
+                },
+            ]
+        );
+        // Parents of a --perms --dir get bubblewrap's derived modes.
+        let p = plan(&["--perms", "0604", "--dir", "/x/y", "true"]);
+        assert_eq!(
+            p.ops,
+            vec![
+                Op::Dir {
+                    dest: "/x".into(),
+                    mode: Some(0o705)
+                },
+                Op::Dir {
+                    dest: "/x/y".into(),
+                    mode: Some(0o604)
+                },
+            ]
+        );
+        assert_eq!(parent_mode(0o1777), 0o755);
+        assert_eq!(parent_mode(0o640), 0o750);
+        assert_eq!(parent_mode(0), 0o700);
+    }
+
+    #[test]
+    fn bad_perms_and_sizes_are_refused() {
+        for v in [
+            &[
+                "--perms", "0640", "--perms", "0640", "--tmpfs", "/a", "true",
+            ][..],
+            &["--size", "1", "--size", "1", "--tmpfs", "/a", "true"],
+            &["--size", "0", "--tmpfs", "/a", "true"],
+            &["--size", "123bogus", "--tmpfs", "/a", "true"],
+            &["--size", "", "--tmpfs", "/a", "true"],
+            &["--size", "-1", "--tmpfs", "/a", "true"],
+            &["--size", " 1", "--tmpfs", "/a", "true"],
+            &["--size", "18446744073709551616", "--tmpfs", "/a", "true"],
+            &["--size", "9223372036854775809", "--tmpfs", "/a", "true"],
+            &["--size", "1", "--dir", "/a", "true"],
+            &["--perms", "0640", "--symlink", "a", "/b", "true"],
+            &["--perms", "8", "--dir", "/a", "true"],
+            &["--perms", "0700", "true"],
+        ] {
+            err(v);
+        }
+        assert!(
+            err(&["--size", "1", "--dir", "/a", "true"])
+                .contains("--size must be followed by --tmpfs")
+        );
+    }
+
+    #[test]
+    fn a_bind_over_the_root_replaces_what_came_before() {
+        let p = plan(&[
+            "--bind",
+            "/",
+            "/",
+            "--tmpfs",
+            "/tmp",
+            "--proc",
+            "/proc",
+            "--ro-bind",
+            "/",
+            "/",
+            "--dir",
+            "/d",
+            "true",
+        ]);
+        assert_eq!(
+            p.root,
+            Some(RootChoice::Bind {
+                src: "/".into(),
+                read_only: true,
+                devices: false
+            })
+        );
+        assert_eq!(
+            p.ops,
+            vec![Op::Dir {
+                dest: "/d".into(),
+                mode: None
+            }]
+        );
+        assert!(!p.proc);
+        let p = plan(&["--dev-bind", "/", "/", "--remount-ro", "/", "true"]);
+        assert_eq!(
+            p.root,
+            Some(RootChoice::Bind {
+                src: "/".into(),
+                read_only: true,
+                devices: true
+            })
+        );
+    }
+
+    #[test]
+    fn later_options_change_earlier_operations() {
+        let p = plan(&[
+            "--bind",
+            "/usr",
+            "/usr",
+            "--remount-ro",
+            "/usr/",
+            "--dir",
+            "/d",
+            "--chmod",
+            "1755",
+            "/d",
+            "true",
+        ]);
+        assert!(matches!(
+            p.ops[0],
+            Op::Bind {
+                read_only: true,
+                ..
+            }
+        ));
+        assert_eq!(
+            p.ops[1],
+            Op::Dir {
+                dest: "/d".into(),
+                mode: Some(0o1755)
+            }
+        );
+        assert!(err(&["--chmod", "0755", "/nothing", "true"]).contains("--chmod"));
+        assert!(err(&["--remount-ro", "/usr", "true"]).contains("--remount-ro"));
+    }
+
+    #[test]
+    fn the_command_starts_at_the_first_non_option_or_after_double_dash() {
+        let p = plan(&["--unshare-pid", "--", "--dev-bind", "/dev", "/dev"]);
+        assert_eq!(p.command, os(&["--dev-bind", "/dev", "/dev"]));
+        let p = plan(&["sh", "-c", "--bind"]);
+        assert_eq!(p.command, os(&["sh", "-c", "--bind"]));
+        assert_eq!(err(&["--unshare-pid"]), "No command specified");
+    }
+
+    #[test]
+    fn unknown_refused_and_short_options_are_errors() {
+        assert_eq!(
+            err(&["--frobnicate", "true"]),
+            "Unknown option --frobnicate"
+        );
+        assert!(err(&["--bind", "/usr"]).contains("--bind takes two arguments"));
+        assert!(err(&["--uid"]).contains("--uid takes one argument"));
+        assert!(err(&["--uid", "x", "true"]).contains("Invalid uid"));
+        for o in ["--seccomp", "--userns", "--pidns", "--userns-block-fd"] {
+            assert!(
+                err(&[o, "3", "true"]).contains("not supported by stockade"),
+                "{o}"
+            );
+        }
+        assert!(err(&["--mqueue", "/dev/mqueue", "true"]).contains("not supported"));
+        assert!(err(&["--proc", "/elsewhere", "true"]).contains("only at /proc"));
+        assert!(err(&["--share-net", "true"]).contains("requires --unshare-all"));
+        assert!(
+            err(&["--bind", "/stockade-no-such-source", "/x", "true"])
+                .starts_with("Can't find source path /stockade-no-such-source")
+        );
+        plan(&["--bind-try", "/stockade-no-such-source", "/x", "true"]);
+        assert!(matches!(
+            parse(os(&["--help", "--frob"]), &mut ProcessFds),
+            Ok(Parsed::Help)
+        ));
+    }
+
+    #[test]
+    fn unshare_all_and_share_net() {
+        let p = plan(&["--unshare-all", "--share-net", "true"]);
+        assert!(
+            p.unshare.user_try
+                && p.unshare.pid
+                && p.unshare.ipc
+                && p.unshare.uts
+                && p.unshare.cgroup
+        );
+        assert!(!p.unshare.net);
+        let p = plan(&["true"]);
+        assert_eq!(p.unshare, Unshare::default());
+    }
+
+    #[test]
+    fn args_from_a_descriptor_are_spliced_in_place() {
+        let fd = fd_with(b"--dir\0/from-fd\0--setenv\0A\0b c\0");
+        let p = plan(&["--dir", "/first", "--args", &fd, "--dir", "/last", "true"]);
+        let dests: Vec<&Path> = p.ops.iter().map(|o| o.dest()).collect();
+        assert_eq!(
+            dests,
+            [
+                Path::new("/first"),
+                Path::new("/from-fd"),
+                Path::new("/last")
+            ]
+        );
+        assert_eq!(p.env, vec![EnvOp::Set("A".into(), "b c".into())]);
+        assert!(p.consumed_fds.contains(&fd.parse().unwrap()));
+        // The command itself may come from the descriptor.
+        let fd = fd_with(b"--\0echo\0hi");
+        assert_eq!(plan(&["--args", &fd]).command, os(&["echo", "hi"]));
+        assert!(err(&["--args", "999", "true"]).contains("Invalid fd"));
+    }
+
+    #[test]
+    fn file_contents_come_from_their_descriptor() {
+        let fd = fd_with(b"data");
+        let p = plan(&["--perms", "0640", "--file", &fd, "/f", "true"]);
+        assert_eq!(
+            p.ops,
+            vec![Op::File {
+                dest: "/f".into(),
+                contents: b"data".to_vec(),
+                mode: Some(0o640)
+            }]
+        );
+        let fd = fd_with(b"");
+        let p = plan(&["--bind-data", &fd, "/g", "true"]);
+        assert_eq!(
+            p.ops,
+            vec![Op::File {
+                dest: "/g".into(),
+                contents: Vec::new(),
+                mode: Some(0o600)
+            }]
+        );
+    }
+
+    #[test]
+    fn environment_changes_apply_in_order() {
+        let base =
+            [("KEEP", "1"), ("DROP", "2")].map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let env = environment(
+            &[
+                EnvOp::Unset("DROP".into()),
+                EnvOp::Set("NEW".into(), "3".into()),
+            ],
+            base.clone().into_iter(),
+        );
+        assert_eq!(env.len(), 2);
+        assert_eq!(env[OsStr::new("NEW")], "3");
+        let env = environment(
+            &[
+                EnvOp::Set("A".into(), "1".into()),
+                EnvOp::Clear,
+                EnvOp::Set("B".into(), "2".into()),
+            ],
+            base.into_iter(),
+        );
+        assert_eq!(env.keys().collect::<Vec<_>>(), [OsStr::new("B")]);
+    }
+
+    #[test]
+    fn capabilities_follow_the_caller_and_the_requests_in_order() {
+        assert!(capabilities(&[], false, None).is_empty());
+        let all = capabilities(&[], true, None);
+        assert!(!all.is_empty() && !all.contains(&Capability::SysPtrace));
+        let kill = "CAP_KILL".parse::<Capability>().unwrap();
+        let chown = "CAP_CHOWN".parse::<Capability>().unwrap();
+        assert_eq!(
+            capabilities(&[CapOp::Drop(None), CapOp::Add(Some(kill))], true, None),
+            vec![kill]
+        );
+        let some = capabilities(&[CapOp::Drop(Some(kill))], true, None);
+        assert!(!some.contains(&kill) && some.contains(&chown));
+        // Without a user namespace, only what the caller holds.
+        let held = 1u64 << chown.number();
+        assert_eq!(
+            capabilities(&[CapOp::Add(None)], false, Some(held)),
+            vec![chown]
+        );
+        assert!(parse_cap(OsStr::new("CAP_NOPE")).is_err());
+        assert_eq!(parse_cap(OsStr::new("all")), Ok(None));
+    }
+
+    #[test]
+    fn requirements_between_options_are_checked() {
+        let p = plan(&["--hostname", "h", "true"]);
+        assert!(sandbox(&p, 1000).unwrap_err().contains("--unshare-uts"));
+        let p = plan(&["--as-pid-1", "true"]);
+        assert!(sandbox(&p, 1000).unwrap_err().contains("--unshare-pid"));
+        let p = plan(&["--uid", "5", "true"]);
+        assert!(sandbox(&p, 0).unwrap_err().contains("--unshare-user"));
+        // Unprivileged, the user namespace is implied.
+        sandbox(&p, 1000).unwrap();
+    }
+}
