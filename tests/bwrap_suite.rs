@@ -13,6 +13,10 @@
 //! lines are replaced by a TAP skip naming it, and the patch must apply (a
 //! changed script fails the test rather than hiding a regression).
 
+// The pre_exec closures make several async-signal-safe calls each, as
+// tests/common's identity switch does.
+#![allow(clippy::multiple_unsafe_ops_per_block)]
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
