@@ -758,6 +758,23 @@ impl Sandbox {
         self.changed()
     }
 
+    /// Installs a caller-made classic BPF program as well (repeatable; in
+    /// the order added), after the [`seccomp`](Sandbox::seccomp) policy's
+    /// filter or alone when that is `None`, right before the program is
+    /// executed: bubblewrap's `--seccomp FD`. The kernel runs every filter
+    /// and the most restrictive answer wins, so such a program can only
+    /// restrict further. It needs `no_new_privs` (the default) or
+    /// `CAP_SYS_ADMIN` kept; a program the kernel refuses fails the spawn
+    /// at [`Stage::Seccomp`](crate::stage::Stage::Seccomp). The enforcement
+    /// report counts these programs
+    /// ([`Enforcement::seccomp_programs`](crate::Enforcement::seccomp_programs))
+    /// but cannot say what they do.
+    #[cfg(feature = "seccomp")]
+    pub fn seccomp_program(&mut self, program: crate::seccomp::Program) -> &mut Self {
+        self.cfg.seccomp_programs.push(program);
+        self.changed()
+    }
+
     /// Whether the seccomp filter's refusals are observed and reported
     /// ([`Outcome::denials`](crate::Outcome::denials),
     /// [`on_denial`](Sandbox::on_denial)). On by default.

@@ -394,6 +394,143 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// A classic BPF program in bubblewrap's `--seccomp` format (the kernel's
+/// `struct sock_filter` array) that answers `mkdir` and `mkdirat` with
+/// EPERM, made with the library's own compiler as libseccomp would make it
+/// for Flatpak.
+fn mkdir_denying_bpf() -> Vec<u8> {
+    let mut policy = stockade::seccomp::Policy::denylist();
+    policy.deny("mkdir").deny("mkdirat");
+    let mut bytes = Vec::new();
+    for i in policy.to_bpf().unwrap() {
+        bytes.extend_from_slice(&i.code.to_ne_bytes());
+        bytes.extend_from_slice(&[i.jt, i.jf]);
+        bytes.extend_from_slice(&i.k.to_ne_bytes());
+    }
+    bytes
+}
+
+/// Runs `cmd` with the given descriptors in place (child number, file).
+fn spawn_with_fds(
+    cmd: &mut std::process::Command,
+    fds: Vec<(i32, std::os::fd::OwnedFd)>,
+) -> std::process::Child {
+    let raw: Vec<(i32, i32)> = fds
+        .iter()
+        .map(|(n, f)| (*n, std::os::fd::AsRawFd::as_raw_fd(f)))
+        .collect();
+    // SAFETY: only async-signal-safe system calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (n, f) in &raw {
+                if libc::dup2(*f, *n) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    drop(fds);
+    child
+}
+
+fn pipe_with(data: &[u8]) -> std::os::fd::OwnedFd {
+    use std::io::Write;
+    let (r, w) = nix::unistd::pipe().unwrap();
+    std::fs::File::from(w).write_all(data).unwrap();
+    r
+}
+
+#[test]
+fn seccomp_programs_from_descriptors_are_installed() {
+    as_each_identity(|| {
+        let (_d, bwrap) = bwrap_link();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let script = format!("mkdir {d}/made 2>&1; echo rc=$?; touch {d}/touched && echo touched");
+        for opt in ["--seccomp", "--add-seccomp-fd"] {
+            let mut cmd = std::process::Command::new(&bwrap);
+            cmd.args(["--bind", "/", "/", opt, "10", "sh", "-c", &script])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let out = spawn_with_fds(&mut cmd, vec![(10, pipe_with(&mkdir_denying_bpf()))])
+                .wait_with_output()
+                .unwrap();
+            let stdout = text(&out.stdout);
+            assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+            assert!(
+                stdout.contains("Operation not permitted"),
+                "{opt}: {stdout}"
+            );
+            assert!(
+                stdout.contains("rc=1") && stdout.contains("touched"),
+                "{stdout}"
+            );
+            assert!(!dir.path().join("made").exists());
+        }
+        // A truncated program is refused before anything runs.
+        let mut cmd = std::process::Command::new(&bwrap);
+        cmd.args(["--bind", "/", "/", "--seccomp", "10", "true"])
+            .stderr(Stdio::piped());
+        let out = spawn_with_fds(&mut cmd, vec![(10, pipe_with(&[0u8; 12]))])
+            .wait_with_output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out.stderr)
+                .starts_with("bwrap: --seccomp 10: failed to read the seccomp program"),
+            "{}",
+            text(&out.stderr)
+        );
+    });
+}
+
+#[test]
+fn errors_have_the_bwrap_prefix_and_help_names_argv0() {
+    as_each_identity(|| {
+        let (_d, bwrap) = bwrap_link();
+        let out = std::process::Command::new(&bwrap)
+            .args(["--frobnicate", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(text(&out.stderr), "bwrap: Unknown option --frobnicate\n");
+        let out = std::process::Command::new(&bwrap)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(text(&out.stdout).starts_with(&format!("usage: {} ", bwrap.display())));
+        // The exit status is the program's; 1 when it cannot be executed.
+        let out = std::process::Command::new(&bwrap)
+            .args(["--bind", "/", "/", "sh", "-c", "exit 42"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(42));
+        let out = std::process::Command::new(&bwrap)
+            .args(["--bind", "/", "/", "/stockade-no-such-program"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out.stderr)
+                .starts_with("bwrap: execvp /stockade-no-such-program: No such file or directory")
+        );
+        // Under its own name the binary keeps its own command line.
+        let out = std::process::Command::new(cli_binary())
+            .args(["--ro-bind-data", "0", "/x", "true"])
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(0));
+        assert!(
+            text(&out.stderr).starts_with("stockade: "),
+            "{}",
+            text(&out.stderr)
+        );
+    });
+}
+
 /// The shape an AI agent's sandbox runtime uses for each shell command:
 /// the whole host read-only, the project directory writable, no network,
 /// its own pid namespace and session, fresh /dev and /proc, dying with the
@@ -500,6 +637,8 @@ fn desktop_app_command_line_runs_unchanged() {
                 "/",
                 "--info-fd",
                 "12",
+                "--seccomp",
+                "13",
             ]
             .map(str::to_owned),
         );
@@ -526,34 +665,19 @@ fn desktop_app_command_line_runs_unchanged() {
         let mut cmd = std::process::Command::new(&bwrap);
         cmd.args(["--args", "10", "sh", "-c"])
             .arg(
-                "cat /.app-info; echo env=$(env | grep -v '^PWD=' | sort | tr '\\n' ' '); \
+                "mkdir /tmp/denied 2>/dev/null || echo mkdir-denied; cat /.app-info; echo env=$(env | grep -v '^PWD=' | sort | tr '\\n' ' '); \
                  stat -c %a \"$XDG_RUNTIME_DIR\"; ls /; test -e /home && echo home-visible; true",
             )
             .stdout(out_w)
             .stdin(Stdio::null());
-        let fds = [
+        let fds = vec![
             (10, std::os::fd::OwnedFd::from(args_r)),
             (11, data_r.into()),
             (12, info_w.into()),
+            (13, pipe_with(&mkdir_denying_bpf())),
         ];
-        let raw: Vec<(i32, i32)> = fds
-            .iter()
-            .map(|(n, f)| (*n, std::os::fd::AsRawFd::as_raw_fd(f)))
-            .collect();
-        // SAFETY: only async-signal-safe system calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                for (n, f) in &raw {
-                    if libc::dup2(*f, *n) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().unwrap();
+        let mut child = spawn_with_fds(&mut cmd, fds);
         drop(cmd);
-        drop(fds);
         let mut info = String::new();
         info_r.take(4096).read_to_string(&mut info).unwrap();
         let mut stdout = String::new();
@@ -561,7 +685,7 @@ fn desktop_app_command_line_runs_unchanged() {
         assert!(child.wait().unwrap().success(), "{stdout}");
         assert!(info.contains("\"child-pid\": "), "{info}");
         assert!(
-            stdout.starts_with("[Application]\nname=org.example.App\n"),
+            stdout.starts_with("mkdir-denied\n[Application]\nname=org.example.App\n"),
             "{stdout}"
         );
         let env_line = stdout.lines().find(|l| l.starts_with("env=")).unwrap();

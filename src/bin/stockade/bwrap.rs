@@ -88,6 +88,8 @@ bubblewrap-compatible mode of stockade: bubblewrap's options and defaults.
     --bind-data FD DEST          Copy from FD to file which is bind-mounted on DEST (read-only here)
     --ro-bind-data FD DEST       Copy from FD to file which is readonly bind-mounted on DEST
     --symlink SRC DEST           Create symlink at DEST with target SRC
+    --seccomp FD                 Load and use seccomp rules from FD (not repeatable)
+    --add-seccomp-fd FD          Load and use seccomp rules from FD (repeatable)
     --info-fd FD                 Write information about the running container to FD
     --json-status-fd FD          Write container status to FD as multiple JSON documents
     --block-fd FD                Block on FD until some data to read is available (before the sandbox starts)
@@ -101,7 +103,7 @@ bubblewrap-compatible mode of stockade: bubblewrap's options and defaults.
     --chmod OCTAL PATH           Change permissions of PATH (an earlier --dir, --file or --tmpfs)
 
 Refused (stockade cannot do them): --userns, --userns2, --pidns, --disable-userns,
---assert-userns-disabled, --userns-block-fd, --seccomp, --add-seccomp-fd, --mqueue,
+--assert-userns-disabled, --userns-block-fd, --mqueue,
 --exec-label, --file-label, --proc or --dev elsewhere than /proc and /dev.
 ";
 
@@ -202,6 +204,11 @@ pub struct Plan {
     pub lock_files: Vec<PathBuf>,
     /// `--argv0`.
     pub argv0: Option<OsString>,
+    /// `--seccomp` and `--add-seccomp-fd` programs, in order.
+    pub seccomp: Vec<stockade::seccomp::Program>,
+    /// Whether they came from `--seccomp` (which may not be combined with
+    /// `--add-seccomp-fd` nor repeated).
+    pub seccomp_legacy: bool,
     /// Descriptors the options consumed (not passed to the program).
     pub consumed_fds: Vec<RawFd>,
     /// The program and its arguments.
@@ -677,8 +684,24 @@ pub fn parse(args: Vec<OsString>, fds: &mut dyn FdSource) -> Result<Parsed, Stri
             "--as-pid-1" => plan.as_pid_1 = true,
             "--cap-add" => plan.caps.push(CapOp::Add(parse_cap(&take(1)?[0])?)),
             "--cap-drop" => plan.caps.push(CapOp::Drop(parse_cap(&take(1)?[0])?)),
-            "--userns" | "--userns2" | "--pidns" | "--userns-block-fd" | "--seccomp"
-            | "--add-seccomp-fd" | "--exec-label" | "--file-label" | "--mqueue" => {
+            "--seccomp" | "--add-seccomp-fd" => {
+                let fd = parse_fd(&opt, &take(1)?[0])?;
+                let legacy = opt == "--seccomp";
+                if !plan.seccomp.is_empty() && (legacy || plan.seccomp_legacy) {
+                    return Err(
+                        "--seccomp cannot be combined with --add-seccomp-fd, nor given twice"
+                            .to_owned(),
+                    );
+                }
+                plan.seccomp_legacy = legacy;
+                let bytes = fds.read_all(fd)?;
+                plan.consumed_fds.push(fd);
+                let program = stockade::seccomp::Program::from_bytes(&bytes)
+                    .map_err(|e| format!("{opt} {fd}: {}", one_line(&e)))?;
+                plan.seccomp.push(program);
+            }
+            "--userns" | "--userns2" | "--pidns" | "--userns-block-fd" | "--exec-label"
+            | "--file-label" | "--mqueue" => {
                 return Err(format!("{opt} is not supported by stockade"));
             }
             "--disable-userns" | "--assert-userns-disabled" => {
@@ -826,8 +849,10 @@ pub fn sandbox(plan: &Plan, euid: u32) -> Result<Sandbox, String> {
         .proc(plan.proc)
         .dev(plan.dev)
         .tmp(false);
-    #[cfg(feature = "seccomp")]
     sb.seccomp(None);
+    for program in &plan.seccomp {
+        sb.seccomp_program(program.clone());
+    }
     match &plan.root {
         None => {
             sb.empty_root();
@@ -1303,7 +1328,7 @@ mod tests {
         assert!(err(&["--bind", "/usr"]).contains("--bind takes two arguments"));
         assert!(err(&["--uid"]).contains("--uid takes one argument"));
         assert!(err(&["--uid", "x", "true"]).contains("Invalid uid"));
-        for o in ["--seccomp", "--userns", "--pidns", "--userns-block-fd"] {
+        for o in ["--userns", "--pidns", "--userns-block-fd"] {
             assert!(
                 err(&[o, "3", "true"]).contains("not supported by stockade"),
                 "{o}"
