@@ -93,6 +93,8 @@ bubblewrap-compatible mode of stockade: bubblewrap's options and defaults.
     --info-fd FD                 Write information about the running container to FD
     --json-status-fd FD          Write container status to FD as multiple JSON documents
     --block-fd FD                Block on FD until some data to read is available (before the sandbox starts)
+    --disable-userns             Disable further use of user namespaces (and every other namespace) inside sandbox
+    --assert-userns-disabled     Fail unless further use of user namespace inside sandbox is disabled
     --new-session                Create a new terminal session (always done here)
     --die-with-parent            Kills with SIGKILL child process (COMMAND) when bwrap or bwrap's parent dies.
     --as-pid-1                   Do not install a reaper process with PID=1
@@ -102,8 +104,7 @@ bubblewrap-compatible mode of stockade: bubblewrap's options and defaults.
     --size BYTES                 Set size of next argument (only for --tmpfs)
     --chmod OCTAL PATH           Change permissions of PATH (an earlier --dir, --file or --tmpfs)
 
-Refused (stockade cannot do them): --userns, --userns2, --pidns, --disable-userns,
---assert-userns-disabled, --userns-block-fd, --mqueue,
+Refused (stockade cannot do them): --userns, --userns2, --pidns, --userns-block-fd, --mqueue,
 --exec-label, --file-label, --proc or --dev elsewhere than /proc and /dev.
 ";
 
@@ -192,6 +193,10 @@ pub struct Plan {
     pub new_session: bool,
     /// `--as-pid-1`.
     pub as_pid_1: bool,
+    /// `--disable-userns`.
+    pub disable_userns: bool,
+    /// `--assert-userns-disabled`.
+    pub assert_userns_disabled: bool,
     /// `--info-fd`.
     pub info_fd: Option<RawFd>,
     /// `--json-status-fd`.
@@ -704,9 +709,8 @@ pub fn parse(args: Vec<OsString>, fds: &mut dyn FdSource) -> Result<Parsed, Stri
             | "--file-label" | "--mqueue" => {
                 return Err(format!("{opt} is not supported by stockade"));
             }
-            "--disable-userns" | "--assert-userns-disabled" => {
-                return Err(format!("{opt} is not supported by stockade"));
-            }
+            "--disable-userns" => plan.disable_userns = true,
+            "--assert-userns-disabled" => plan.assert_userns_disabled = true,
             _ => return Err(format!("Unknown option {opt}")),
         }
     }
@@ -822,6 +826,9 @@ pub fn sandbox(plan: &Plan, euid: u32) -> Result<Sandbox, String> {
     if plan.as_pid_1 && !u.pid {
         return Err("Specifying --as-pid-1 requires --unshare-pid".to_owned());
     }
+    if plan.disable_userns && !(u.user || u.user_try) {
+        return Err("--disable-userns requires --unshare-user".to_owned());
+    }
     let mut ns = Namespaces::MOUNT;
     for (on, flag) in [
         (user, Namespaces::USER),
@@ -849,7 +856,11 @@ pub fn sandbox(plan: &Plan, euid: u32) -> Result<Sandbox, String> {
         .proc(plan.proc)
         .dev(plan.dev)
         .tmp(false);
-    sb.seccomp(None);
+    if plan.disable_userns {
+        sb.seccomp(no_new_namespaces()).observe_denials(false);
+    } else {
+        sb.seccomp(None);
+    }
     for program in &plan.seccomp {
         sb.seccomp_program(program.clone());
     }
@@ -898,6 +909,72 @@ pub fn sandbox(plan: &Plan, euid: u32) -> Result<Sandbox, String> {
         sb.capabilities(p);
     }
     Ok(sb)
+}
+
+/// The namespace flags of `unshare(2)` and `clone(2)`.
+const NEW_NAMESPACES: [u32; 8] = [
+    libc::CLONE_NEWNS as u32,
+    libc::CLONE_NEWCGROUP as u32,
+    libc::CLONE_NEWUTS as u32,
+    libc::CLONE_NEWIPC as u32,
+    libc::CLONE_NEWUSER as u32,
+    libc::CLONE_NEWPID as u32,
+    libc::CLONE_NEWNET as u32,
+    0x80, // CLONE_NEWTIME (unshare only: clone's low byte is its signal)
+];
+
+/// `--disable-userns`: the program and its descendants can create no
+/// namespace (`unshare` and `clone` with a namespace flag fail with EPERM,
+/// `setns` too, and `clone3`, whose flags a filter cannot see, answers
+/// ENOSYS so that callers fall back to `clone`). bubblewrap reaches the
+/// same end with a nested user namespace under a limit of one: no new user
+/// namespace, and no capability over the sandbox's namespaces to make
+/// others.
+fn no_new_namespaces() -> stockade::seccomp::Policy {
+    use stockade::seccomp::{Action, ArgCondition, ArgOp, Policy, SyscallRule};
+    let eperm = Action::Errno(libc::EPERM as u16);
+    let mut p = Policy::denylist();
+    for (i, bit) in NEW_NAMESPACES.into_iter().enumerate() {
+        let has = |arg| ArgCondition::new32(arg, ArgOp::MaskedEq(u64::from(bit)), bit);
+        p.rule(SyscallRule::new("unshare", eperm).when(has(0)));
+        if i < NEW_NAMESPACES.len() - 1 {
+            p.rule(SyscallRule::new("clone", eperm).when(has(0)));
+        }
+    }
+    p.rule(SyscallRule::new(
+        "clone3",
+        Action::Errno(libc::ENOSYS as u16),
+    ));
+    p.rule(SyscallRule::new("setns", eperm));
+    p
+}
+
+/// Whether this process can create a user namespace (a child made with
+/// `clone(CLONE_NEWUSER)` that exits at once).
+fn can_create_userns() -> bool {
+    // SAFETY: the child shares nothing it could corrupt (no CLONE_VM) and
+    // only calls _exit; the parent reaps it.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::CLONE_NEWUSER | libc::SIGCHLD,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid == 0 {
+        // SAFETY: the child leaves at once.
+        unsafe { libc::_exit(0) };
+    }
+    if pid < 0 {
+        return false;
+    }
+    let mut status = 0;
+    // SAFETY: waiting for the child just made.
+    unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
+    true
 }
 
 /// The first JSON document of `--info-fd` and `--json-status-fd`: the
@@ -1032,6 +1109,9 @@ fn run(plan: &Plan, inherited: &[RawFd]) -> ExitCode {
         // bubblewrap's own process dies with its parent, and the sandbox
         // with it.
         let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    }
+    if plan.assert_userns_disabled && can_create_userns() {
+        return fail("creation of new user namespaces was not disabled as requested");
     }
     let euid = nix::unistd::geteuid().as_raw();
     let sb = match sandbox(plan, euid) {
@@ -1465,5 +1545,14 @@ mod tests {
         assert!(sandbox(&p, 0).unwrap_err().contains("--unshare-user"));
         // Unprivileged, the user namespace is implied.
         sandbox(&p, 1000).unwrap();
+        let p = plan(&["--disable-userns", "true"]);
+        assert!(
+            sandbox(&p, 0)
+                .unwrap_err()
+                .contains("requires --unshare-user")
+        );
+        let p = plan(&["--unshare-user", "--disable-userns", "true"]);
+        sandbox(&p, 0).unwrap();
+        no_new_namespaces().validate().unwrap();
     }
 }
