@@ -481,6 +481,42 @@ fn seccomp_programs_from_descriptors_are_installed() {
 }
 
 #[test]
+fn signals_to_bwrap_reach_the_program() {
+    as_each_identity(|| {
+        use std::io::{BufRead, BufReader};
+        let (_d, bwrap) = bwrap_link();
+        let mut child = std::process::Command::new(&bwrap)
+            .args([
+                "--bind",
+                "/",
+                "/",
+                "--dev",
+                "/dev",
+                "--unshare-pid",
+                "sh",
+                "-c",
+            ])
+            .arg("trap 'echo got-term; exit 3' TERM; echo ready; sleep 30 & wait")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        line.clear();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "got-term\n");
+        assert_eq!(child.wait().unwrap().code(), Some(3));
+    });
+}
+
+#[test]
 fn errors_have_the_bwrap_prefix_and_help_names_argv0() {
     as_each_identity(|| {
         let (_d, bwrap) = bwrap_link();

@@ -410,6 +410,27 @@ impl Plan {
         Ok(())
     }
 
+    /// Whether the sandbox surely has the directory `dir`: a host
+    /// directory bound as `/` that holds it, or an operation that puts
+    /// `dir` or one of its ancestors in place from the same host path (a
+    /// bind of a path onto itself) or makes it (`--dir`, `--tmpfs` at `dir`).
+    fn has_path(&self, dir: &Path) -> bool {
+        let dir = norm(dir);
+        if matches!(&self.root, Some(RootChoice::Bind { src, .. }) if norm(src) == Path::new("/")) {
+            return true;
+        }
+        self.ops.iter().any(|op| match op {
+            Op::Bind {
+                src,
+                dest,
+                optional,
+                ..
+            } => !optional && norm(src) == norm(dest) && dir.starts_with(norm(dest)),
+            Op::Dir { dest, .. } | Op::Tmpfs { dest, .. } => norm(dest) == dir,
+            _ => false,
+        })
+    }
+
     fn mode_of_last(&mut self, dest: &Path) -> Option<&mut Option<u32>> {
         let want = norm(dest);
         self.ops.iter_mut().rev().find_map(|op| match op {
@@ -1147,13 +1168,17 @@ fn run(plan: &Plan, inherited: &[RawFd]) -> ExitCode {
     let env = environment(&plan.env, std::env::vars_os());
     cmd.env_clear();
     cmd.envs(env);
-    let cwd = plan.chdir.clone().or_else(|| std::env::current_dir().ok());
-    if let Some(d) = &plan.chdir {
-        cmd.current_dir(d);
-    }
-    if let Some(d) = cwd {
-        cmd.env("PWD", d);
-    }
+    // bubblewrap starts the program in --chdir's directory, else in the
+    // caller's if the sandbox has it, else in /, and sets PWD to it.
+    let cwd = match &plan.chdir {
+        Some(d) => d.clone(),
+        None => std::env::current_dir()
+            .ok()
+            .filter(|d| plan.has_path(d))
+            .unwrap_or_else(|| PathBuf::from("/")),
+    };
+    cmd.current_dir(&cwd);
+    cmd.env("PWD", &cwd);
     for &fd in inherited {
         if plan.consumed_fds.contains(&fd) {
             continue;
@@ -1167,6 +1192,10 @@ fn run(plan: &Plan, inherited: &[RawFd]) -> ExitCode {
         }
     }
 
+    // The program runs in a session of its own, out of reach of the
+    // terminal's signals: these reach it through this process instead
+    // (blocked before the spawn, so none is lost in between).
+    let sfd = forwarded_signals();
     let mut child = match sb.spawn(&mut cmd) {
         Ok(c) => c,
         Err(e) => return fail(exec_failure(program, &e)),
@@ -1180,7 +1209,7 @@ fn run(plan: &Plan, inherited: &[RawFd]) -> ExitCode {
     if let Some(fd) = plan.json_status_fd {
         write_fd(fd, &info);
     }
-    let status = match child.wait() {
+    let status = match wait_forwarding(&mut child, sfd.as_ref()) {
         Ok(s) => s,
         Err(e) => return fail(format!("failed to wait for the sandbox: {e}")),
     };
@@ -1193,6 +1222,70 @@ fn run(plan: &Plan, inherited: &[RawFd]) -> ExitCode {
         write_fd(fd, &format!("{{ \"exit-code\": {code} }}\n"));
     }
     ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+/// Signals passed on to the program (those this process was not started
+/// with ignored), blocked and readable from the returned descriptor.
+fn forwarded_signals() -> Option<nix::sys::signalfd::SignalFd> {
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+    ] {
+        // SAFETY: querying the disposition (a null new action) changes
+        // nothing.
+        let ignored = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(s as libc::c_int, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+        };
+        if !ignored {
+            mask.add(s);
+        }
+    }
+    mask.thread_block().ok()?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok()
+}
+
+/// Waits for the sandbox to end, passing the signals `sfd` receives on to
+/// the program.
+fn wait_forwarding(
+    child: &mut stockade::Child,
+    sfd: Option<&nix::sys::signalfd::SignalFd>,
+) -> std::io::Result<stockade::ExitStatus> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let Some(sfd) = sfd else {
+        return child.wait();
+    };
+    loop {
+        let signalled = {
+            let mut fds = [
+                PollFd::new(child.pidfd(), PollFlags::POLLIN),
+                PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+            if fds[0].revents().is_some_and(|r| !r.is_empty()) {
+                return child.wait();
+            }
+            fds[1].revents().is_some_and(|r| !r.is_empty())
+        };
+        if signalled {
+            while let Ok(Some(info)) = sfd.read_signal() {
+                let _ = child.signal(info.ssi_signo as i32);
+            }
+        }
+    }
 }
 
 /// Whether `program` is this binary run again through `/proc/self/exe`
@@ -1545,6 +1638,21 @@ mod tests {
         assert!(sandbox(&p, 0).unwrap_err().contains("--unshare-user"));
         // Unprivileged, the user namespace is implied.
         sandbox(&p, 1000).unwrap();
+        let p = plan(&[
+            "--bind",
+            "/usr",
+            "/usr",
+            "--ro-bind",
+            "/etc",
+            "/etc2",
+            "--dir",
+            "/d",
+            "true",
+        ]);
+        assert!(p.has_path(Path::new("/usr/lib")));
+        assert!(!p.has_path(Path::new("/etc2")) && !p.has_path(Path::new("/etc")));
+        assert!(p.has_path(Path::new("/d")) && !p.has_path(Path::new("/d/e")));
+        assert!(plan(&["--ro-bind", "/", "/", "true"]).has_path(Path::new("/anything")));
         let p = plan(&["--disable-userns", "true"]);
         assert!(
             sandbox(&p, 0)
