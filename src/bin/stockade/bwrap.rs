@@ -1229,6 +1229,15 @@ fn run(plan: &Plan, inherited: &[RawFd]) -> ExitCode {
 fn forwarded_signals() -> Option<nix::sys::signalfd::SignalFd> {
     use nix::sys::signal::{SigSet, Signal};
     use nix::sys::signalfd::{SfdFlags, SignalFd};
+    // SigIgn in /proc/self/status: the signals ignored at start stay so.
+    let ignored = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|st| {
+            st.lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        })
+        .unwrap_or(0);
     let mut mask = SigSet::empty();
     for s in [
         Signal::SIGINT,
@@ -1239,13 +1248,7 @@ fn forwarded_signals() -> Option<nix::sys::signalfd::SignalFd> {
         Signal::SIGUSR2,
         Signal::SIGWINCH,
     ] {
-        // SAFETY: querying the disposition (a null new action) changes
-        // nothing.
-        let ignored = unsafe {
-            let mut old: libc::sigaction = std::mem::zeroed();
-            libc::sigaction(s as libc::c_int, std::ptr::null(), &mut old) == 0
-                && old.sa_sigaction == libc::SIG_IGN
-        };
+        let ignored = ignored & (1u64 << (s as u32 - 1)) != 0;
         if !ignored {
             mask.add(s);
         }
