@@ -158,8 +158,10 @@ pub struct Unshare {
     pub net: bool,
     /// `--unshare-uts`.
     pub uts: bool,
-    /// `--unshare-cgroup` or `--unshare-cgroup-try`.
+    /// `--unshare-cgroup`.
     pub cgroup: bool,
+    /// `--unshare-cgroup-try`.
+    pub cgroup_try: bool,
 }
 
 /// A parsed bubblewrap command line.
@@ -452,7 +454,6 @@ pub fn parse(args: Vec<OsString>, fds: &mut dyn FdSource) -> Result<Parsed, Stri
     let mut args_depth = 0usize;
     let mut unshare_all = false;
     let mut share_net = false;
-    let mut cgroup_try = false;
     while let Some(arg) = rest.pop() {
         let Some(opt) = arg.to_str().filter(|a| a.starts_with("--")) else {
             // The program: everything from here on is its.
@@ -503,7 +504,7 @@ pub fn parse(args: Vec<OsString>, fds: &mut dyn FdSource) -> Result<Parsed, Stri
                 plan.unshare.pid = true;
                 plan.unshare.net = true;
                 plan.unshare.uts = true;
-                cgroup_try = true;
+                plan.unshare.cgroup_try = true;
             }
             "--share-net" => share_net = true,
             "--unshare-user" => plan.unshare.user = true,
@@ -513,7 +514,7 @@ pub fn parse(args: Vec<OsString>, fds: &mut dyn FdSource) -> Result<Parsed, Stri
             "--unshare-net" => plan.unshare.net = true,
             "--unshare-uts" => plan.unshare.uts = true,
             "--unshare-cgroup" => plan.unshare.cgroup = true,
-            "--unshare-cgroup-try" => cgroup_try = true,
+            "--unshare-cgroup-try" => plan.unshare.cgroup_try = true,
             "--uid" => plan.uid = Some(parse_id(&opt, &take(1)?[0])?),
             "--gid" => plan.gid = Some(parse_id(&opt, &take(1)?[0])?),
             "--hostname" => plan.hostname = Some(take(1)?.remove(0)),
@@ -749,7 +750,6 @@ pub fn parse(args: Vec<OsString>, fds: &mut dyn FdSource) -> Result<Parsed, Stri
         }
         plan.unshare.net = false;
     }
-    plan.unshare.cgroup |= cgroup_try;
     plan.command = rest.into_iter().rev().collect();
     if plan.command.is_empty() {
         return Err("No command specified".to_owned());
@@ -834,7 +834,9 @@ pub fn sandbox(plan: &Plan, euid: u32) -> Result<Sandbox, String> {
     let u = plan.unshare;
     // Without privileges nothing works without a user namespace: bubblewrap
     // (not setuid) implies it, and so does this mode.
-    let user = u.user || u.user_try || !caller_root;
+    // The -try forms: only where the kernel lets this process have one.
+    let user = u.user || !caller_root || (u.user_try && can_create_userns());
+    let cgroup = u.cgroup || (u.cgroup_try && Path::new("/proc/self/ns/cgroup").exists());
     if plan.uid.is_some() && !user {
         return Err("Specifying --uid requires --unshare-user or --userns".to_owned());
     }
@@ -847,7 +849,7 @@ pub fn sandbox(plan: &Plan, euid: u32) -> Result<Sandbox, String> {
     if plan.as_pid_1 && !u.pid {
         return Err("Specifying --as-pid-1 requires --unshare-pid".to_owned());
     }
-    if plan.disable_userns && !(u.user || u.user_try) {
+    if plan.disable_userns && !user {
         return Err("--disable-userns requires --unshare-user".to_owned());
     }
     let mut ns = Namespaces::MOUNT;
@@ -857,7 +859,7 @@ pub fn sandbox(plan: &Plan, euid: u32) -> Result<Sandbox, String> {
         (u.pid, Namespaces::PID),
         (u.net, Namespaces::NET),
         (u.uts, Namespaces::UTS),
-        (u.cgroup, Namespaces::CGROUP),
+        (cgroup, Namespaces::CGROUP),
     ] {
         if on {
             ns |= flag;
@@ -1532,9 +1534,9 @@ mod tests {
                 && p.unshare.pid
                 && p.unshare.ipc
                 && p.unshare.uts
-                && p.unshare.cgroup
+                && p.unshare.cgroup_try
         );
-        assert!(!p.unshare.net);
+        assert!(!p.unshare.net && !p.unshare.user && !p.unshare.cgroup);
         let p = plan(&["true"]);
         assert_eq!(p.unshare, Unshare::default());
     }
