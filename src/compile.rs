@@ -44,6 +44,9 @@ pub(crate) struct Compiled {
     /// The compiled seccomp filter, shared by every spawn.
     #[cfg(feature = "seccomp")]
     pub(crate) seccomp: Option<crate::zone::seccomp::ChildProgram>,
+    /// The caller's own programs, installed after the filter.
+    #[cfg(feature = "seccomp")]
+    pub(crate) seccomp_programs: Vec<crate::zone::seccomp::RawProgram>,
     /// The filtered network's and the published ports' part (`None`:
     /// neither).
     pub(crate) net: Option<NetCompiled>,
@@ -334,6 +337,13 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
         landlock,
         #[cfg(feature = "seccomp")]
         seccomp,
+        #[cfg(feature = "seccomp")]
+        seccomp_programs: cfg
+            .seccomp_programs
+            .iter()
+            .cloned()
+            .map(crate::zone::seccomp::RawProgram::new)
+            .collect(),
         caps,
         net,
         observe,

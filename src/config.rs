@@ -57,6 +57,10 @@ pub(crate) struct Config {
     /// The seccomp policy (`None`: no filter).
     #[cfg(feature = "seccomp")]
     pub(crate) seccomp: Option<crate::seccomp::Policy>,
+    /// Caller-made programs installed after the filter
+    /// ([`Sandbox::seccomp_program`](crate::Sandbox::seccomp_program)).
+    #[cfg(feature = "seccomp")]
+    pub(crate) seccomp_programs: Vec<crate::seccomp::Program>,
     /// Refusals of the seccomp filter are observed
     /// ([`Sandbox::observe_denials`](crate::Sandbox::observe_denials)).
     pub(crate) observe_denials: bool,
@@ -100,6 +104,8 @@ impl Default for Config {
             landlock_mirror_fs: false,
             #[cfg(feature = "seccomp")]
             seccomp: Some(crate::seccomp::Policy::default_profile()),
+            #[cfg(feature = "seccomp")]
+            seccomp_programs: Vec::new(),
             observe_denials: true,
             observe_writes: false,
             on_denial: None,

@@ -116,6 +116,10 @@ pub struct Enforcement {
     /// [`Sandbox::seccomp`](crate::Sandbox::seccomp) with `None`).
     #[cfg(feature = "seccomp")]
     pub seccomp: Option<crate::seccomp::Report>,
+    /// How many caller-made BPF programs are installed after the filter
+    /// ([`Sandbox::seccomp_program`](crate::Sandbox::seccomp_program)).
+    #[cfg(feature = "seccomp")]
+    pub seccomp_programs: usize,
     /// Networking is denied by the seccomp filter and Landlock's abstract
     /// unix socket scope rather than by a network namespace
     /// ([`Network::Blocked`](crate::Network::Blocked)).
@@ -231,6 +235,10 @@ impl fmt::Display for Enforcement {
             Some(s) => write!(f, "; seccomp: {s}")?,
             None => f.write_str("; seccomp: none")?,
         }
+        #[cfg(feature = "seccomp")]
+        if self.seccomp_programs > 0 {
+            write!(f, " + {} caller BPF program(s)", self.seccomp_programs)?;
+        }
         // Last: its list of rights is the longest part.
         #[cfg(feature = "landlock")]
         if let Some(l) = &self.landlock {
@@ -266,6 +274,8 @@ mod tests {
             landlock_mirrors_fs: false,
             #[cfg(feature = "seccomp")]
             seccomp: None,
+            #[cfg(feature = "seccomp")]
+            seccomp_programs: 0,
             net_filter: false,
             egress: false,
         };

@@ -428,6 +428,25 @@ impl Sandbox {
     /// [`writable_root`](Sandbox::writable_root)).
     pub fn root_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.cfg.fs.root = fs::Root::Dir(dir.as_ref().to_owned());
+        self.cfg.fs.root_bind = fs::RootBind::ReadOnly;
+        self.changed()
+    }
+
+    /// Binds a host directory as `/` in place, read-write (`devices`:
+    /// with its device nodes usable), as bubblewrap's `--bind DIR /` and
+    /// `--dev-bind DIR /` do: unlike [`writable_root`](Sandbox::writable_root)
+    /// there is no overlay, and what the program changes there is changed
+    /// on the host. Submounts are bound too; the root stays `nosuid`. Use
+    /// it only for a program trusted with `dir`, and combine it with
+    /// [`mask_host_secrets(false)`](Sandbox::mask_host_secrets) to bind the
+    /// host's `/` without masks.
+    pub fn root_dir_in_place(&mut self, dir: impl AsRef<Path>, devices: bool) -> &mut Self {
+        self.cfg.fs.root = fs::Root::Dir(dir.as_ref().to_owned());
+        self.cfg.fs.root_bind = if devices {
+            fs::RootBind::Devices
+        } else {
+            fs::RootBind::ReadWrite
+        };
         self.changed()
     }
 
@@ -837,6 +856,23 @@ impl Sandbox {
     #[cfg(feature = "seccomp")]
     pub fn seccomp(&mut self, policy: impl Into<Option<crate::seccomp::Policy>>) -> &mut Self {
         self.cfg.seccomp = policy.into();
+        self.changed()
+    }
+
+    /// Installs a caller-made classic BPF program as well (repeatable; in
+    /// the order added), after the [`seccomp`](Sandbox::seccomp) policy's
+    /// filter or alone when that is `None`, right before the program is
+    /// executed: bubblewrap's `--seccomp FD`. The kernel runs every filter
+    /// and the most restrictive answer wins, so such a program can only
+    /// restrict further. It needs `no_new_privs` (the default) or
+    /// `CAP_SYS_ADMIN` kept; a program the kernel refuses fails the spawn
+    /// at [`Stage::Seccomp`](crate::stage::Stage::Seccomp). The enforcement
+    /// report counts these programs
+    /// ([`Enforcement::seccomp_programs`](crate::Enforcement::seccomp_programs))
+    /// but cannot say what they do.
+    #[cfg(feature = "seccomp")]
+    pub fn seccomp_program(&mut self, program: crate::seccomp::Program) -> &mut Self {
+        self.cfg.seccomp_programs.push(program);
         self.changed()
     }
 

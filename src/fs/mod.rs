@@ -183,6 +183,24 @@ pub enum Root {
     Dir(PathBuf),
 }
 
+/// How a root directory ([`Root::Dir`]) is bound as `/` when it is not a
+/// writable overlay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum RootBind {
+    /// Read-only, recursively (the default).
+    #[default]
+    ReadOnly,
+    /// Read-write in place: the program changes the host directory itself
+    /// (bubblewrap's `--bind DIR /`). Still `nosuid` and `nodev`.
+    ReadWrite,
+    /// Read-write in place with device nodes usable (bubblewrap's
+    /// `--dev-bind DIR /`). Still `nosuid`.
+    Devices,
+}
+
 /// Where the changes made to a writable overlay go (its upper layer).
 ///
 /// Overlays use the kernel's overlay filesystem: Linux 5.11 or later for an
@@ -245,6 +263,11 @@ pub struct Config {
     pub mask_secrets: bool,
     /// The caller's operations, in order.
     pub ops: Vec<Op>,
+    /// How a [`Root::Dir`] without a writable overlay is bound as `/`
+    /// (default [`RootBind::ReadOnly`]; see
+    /// [`Sandbox::root_dir_in_place`](crate::Sandbox::root_dir_in_place)).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub root_bind: RootBind,
     /// Make the whole root a writable overlay over the root directory (or,
     /// for [`Root::HostSystem`], over each system directory), with the
     /// given upper layer (`None`: a read-only root).
@@ -263,6 +286,7 @@ impl Default for Config {
             home: true,
             mask_secrets: true,
             ops: Vec::new(),
+            root_bind: RootBind::ReadOnly,
             writable_root: None,
         }
     }

@@ -465,7 +465,7 @@ fn plan_with(
                 b.mask_secrets(None, b"", &sec.beneath(OpName::Root, dir)?);
             }
             match &cfg.writable_root {
-                None => RootSpec::Dir(cstring(OpName::Root, dir)?),
+                None => RootSpec::Dir(cstring(OpName::Root, dir)?, cfg.root_bind),
                 Some(upper) => RootSpec::Overlay {
                     lower: cstring(OpName::Root, dir)?,
                     upper: upper_spec(OpName::Root, upper, None)?,
@@ -888,8 +888,9 @@ fn plan_with(
 pub(crate) enum RootSpec {
     /// A fresh tmpfs, made read-only once built.
     Tmpfs,
-    /// A host directory, cloned recursively and made read-only.
-    Dir(CString),
+    /// A host directory, cloned recursively; read-only unless the bind
+    /// says otherwise.
+    Dir(CString, super::RootBind),
     /// A writable overlay of a host directory (its submounts are not
     /// part of it).
     Overlay { lower: CString, upper: UpperSpec },

@@ -463,6 +463,8 @@ fn enforcement_display_says_whether_the_mirror_holds() {
         landlock_mirrors_fs: true,
         #[cfg(feature = "seccomp")]
         seccomp: None,
+        #[cfg(feature = "seccomp")]
+        seccomp_programs: 0,
         net_filter: false,
         egress: false,
     };

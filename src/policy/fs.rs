@@ -284,6 +284,12 @@ impl FsFile {
                 reason: Inexpressible::NotInPolicyFiles,
             });
         }
+        if fs.root_bind != fs::RootBind::ReadOnly {
+            return Err(Error::NotExpressible {
+                key: "filesystem.root".to_owned(),
+                reason: Inexpressible::NotInPolicyFiles,
+            });
+        }
         let root = match &fs.root {
             fs::Root::HostSystem => None,
             fs::Root::Empty => Some(fs::Root::Empty),

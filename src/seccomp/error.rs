@@ -49,6 +49,15 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A caller's program ([`Program::from_bytes`](super::Program::from_bytes))
+    /// is not 1 to 4096 instructions of 8 bytes.
+    #[error(
+        "failed to read the seccomp program: {bytes} bytes is not 1 to 4096 instructions of 8 bytes"
+    )]
+    BadProgram {
+        /// Length of what was given.
+        bytes: usize,
+    },
     /// The generated program failed its own structural check (a bug in
     /// this crate; the kernel would refuse the program).
     #[error(

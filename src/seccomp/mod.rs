@@ -11,6 +11,7 @@ mod error;
 mod groups;
 pub(crate) mod notify;
 mod policy;
+mod raw;
 mod report;
 mod rule;
 mod table;
@@ -22,6 +23,7 @@ pub use error::Error;
 pub use groups::SyscallGroup;
 pub use policy::Policy;
 pub(crate) use policy::{PolicyEntry, add_net_filter};
+pub use raw::Program;
 pub use report::{Arch, Profile, Report};
 pub use rule::{Action, ArgCondition, ArgOp, ArgWidth, SyscallRule};
 #[cfg(test)]

@@ -131,6 +131,8 @@ pub(crate) fn exec(
         landlock: compiled.landlock.as_ref().and_then(|l| l.rules()),
         #[cfg(feature = "seccomp")]
         seccomp: compiled.seccomp.as_ref(),
+        #[cfg(feature = "seccomp")]
+        seccomp_programs: &compiled.seccomp_programs,
         exec,
     };
     let request = record::exec_request(

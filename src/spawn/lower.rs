@@ -135,6 +135,8 @@ pub(super) fn plan<'c>(
         landlock: compiled.landlock.as_ref().and_then(|l| l.rules()),
         #[cfg(feature = "seccomp")]
         seccomp: compiled.seccomp.as_ref(),
+        #[cfg(feature = "seccomp")]
+        seccomp_programs: &compiled.seccomp_programs,
         exec: parts.exec,
     }
 }
@@ -186,6 +188,8 @@ pub(super) fn enforcement(
             .seccomp
             .as_ref()
             .map(|p| p.filter().report().clone()),
+        #[cfg(feature = "seccomp")]
+        seccomp_programs: cfg.seccomp_programs.len(),
         net_filter: cfg.net_filter,
         egress: compiled.net.as_ref().is_some_and(|n| n.egress.is_some()),
     }

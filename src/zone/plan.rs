@@ -225,6 +225,9 @@ pub(crate) struct ChildPlan<'a> {
     /// The seccomp program, installed last before exec.
     #[cfg(feature = "seccomp")]
     pub(crate) seccomp: Option<&'a super::seccomp::ChildProgram>,
+    /// The caller's own programs, installed after it.
+    #[cfg(feature = "seccomp")]
+    pub(crate) seccomp_programs: &'a [super::seccomp::RawProgram],
     pub(crate) exec: ExecPlan,
 }
 

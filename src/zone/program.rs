@@ -190,6 +190,12 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
             .install(plan.fds.send_to(plan.report_fd))
             .at(Stage::Seccomp, 0)?;
     }
+    #[cfg(feature = "seccomp")]
+    for (i, program) in plan.seccomp_programs.iter().enumerate() {
+        program
+            .install()
+            .at(Stage::Seccomp, (i as u32).saturating_add(1))?;
+    }
     Err(exec(plan))
 }
 

@@ -17,8 +17,8 @@
 use core::ffi::{CStr, c_int};
 
 use super::{Fail, Step, StepExt};
-use crate::fs::SYSTEM_SLOTS;
 use crate::fs::plan::{Mount, MountKind, MountPlan, RootSpec, TemplateSplit, UpperSpec};
+use crate::fs::{RootBind, SYSTEM_SLOTS};
 use crate::stage::Stage;
 use crate::sys::mount::{self, MountAttr};
 use crate::sys::raw::{self, Errno, Fd, OpenHow};
@@ -163,7 +163,8 @@ fn ensure_file(root: c_int, rel: &[u8]) -> Result<Fd, Errno> {
     let (_, name) = split(rel);
     let dirfd = parent.as_ref().map_or(root, |f| f.raw());
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    drop(raw::openat(dirfd, cstr_in(name, &mut buf)?, flags, 0o644)?);
+    // Read-only: a mount point, not a file to write (bubblewrap's 0444).
+    drop(raw::openat(dirfd, cstr_in(name, &mut buf)?, flags, 0o444)?);
     open_in_root(root, cstr_in(rel, &mut buf)?, libc::O_PATH)
 }
 
@@ -606,14 +607,17 @@ fn start(plan: &MountPlan, trees: [c_int; SYSTEM_SLOTS]) -> Step<Build> {
             None,
             mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
         ),
-        RootSpec::Dir(dir) => {
+        RootSpec::Dir(dir, bind) => {
             let flags = mount::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | mount::AT_RECURSIVE;
+            let attrs = match bind {
+                RootBind::ReadWrite => mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
+                RootBind::Devices => mount::MOUNT_ATTR_NOSUID,
+                RootBind::ReadOnly => {
+                    mount::MOUNT_ATTR_RDONLY | mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV
+                }
+            };
             mount::open_tree(libc::AT_FDCWD, dir, flags).and_then(|t| {
-                set_attrs(
-                    t.raw(),
-                    mount::MOUNT_ATTR_RDONLY | mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
-                    true,
-                )?;
+                set_attrs(t.raw(), attrs, true)?;
                 Ok(t)
             })
         }

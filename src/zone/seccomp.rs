@@ -106,6 +106,43 @@ impl ChildProgram {
     }
 }
 
+/// A caller-made program lowered for the child zone, as [`ChildProgram`]
+/// is for the policy's filter.
+pub(crate) struct RawProgram {
+    fprog: libc::sock_fprog,
+    /// Owns the instructions `fprog` points to.
+    _program: crate::seccomp::Program,
+}
+
+// SAFETY: `fprog` points into the instructions the value owns (an `Arc`
+// never written after construction), as for `ChildProgram`.
+unsafe impl Send for RawProgram {}
+// SAFETY: as above: nothing is mutated through a shared reference.
+unsafe impl Sync for RawProgram {}
+
+impl std::fmt::Debug for RawProgram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawProgram")
+            .field("len", &self.fprog.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RawProgram {
+    /// Lowers `program` (parent side).
+    pub(crate) fn new(program: crate::seccomp::Program) -> Self {
+        Self {
+            fprog: program.fprog(),
+            _program: program,
+        }
+    }
+
+    /// Installs the program on the calling thread. Child-zone safe.
+    pub(crate) fn install(&self) -> Result<(), Errno> {
+        set_mode_filter(&self.fprog, 0).map(drop)
+    }
+}
+
 /// `SECCOMP_FILTER_FLAG_NEW_LISTENER` (Linux 5.0).
 const FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
 

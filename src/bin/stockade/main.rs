@@ -7,6 +7,7 @@
 //! See `--help` for the options and the exit-status convention.
 
 mod args;
+mod bwrap;
 mod container;
 mod json;
 mod layer;
@@ -70,6 +71,9 @@ fn die_by(sig: Signal) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = bwrap::dispatch() {
+        return code;
+    }
     let mut argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let mut action = None;
     if argv.first().is_some_and(|a| a == remote::FLAG) {
