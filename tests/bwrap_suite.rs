@@ -40,6 +40,12 @@ struct Gap {
 /// The known gaps. Shrink this list as they close.
 const KNOWN_GAPS: &[Gap] = &[
     Gap {
+        test: "namespace id info in info and json-status fd",
+        reason: "stockade reads the namespace ids from /proc/PID/ns once the program runs, and a program that ends first (a loaded machine, a quick program) leaves them out; bubblewrap writes them before the program starts",
+        from: "DATA=$($RUN --proc /proc --unshare-all --info-fd 42",
+        to: "echo \"ok namespace id info in info and json-status fd\"",
+    },
+    Gap {
         test: "pre-exec failure doesn't include exit-code in json-status",
         reason: "the test injects a failure into bubblewrap's own 39th prctl call; stockade makes 7, so nothing fails",
         from: "    ! strace -o /dev/null",
