@@ -628,7 +628,8 @@ fn new_policy_interleaved() {
     for _ in 0..3 {
         run_sandbox(&reused);
     }
-    let mut rows: Vec<(&str, Box<dyn FnMut()>)> = vec![
+    type Row<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+    let mut rows: Vec<Row<'_>> = vec![
         ("reused policy, 1 spawn", Box::new(|| run_sandbox(&reused))),
         ("new policy, 1 spawn", Box::new(|| run_sandbox(&policy()))),
         (
