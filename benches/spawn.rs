@@ -5,6 +5,7 @@
 //! cargo bench --bench spawn -- levels/      # one group (criterion filter)
 //! cargo bench --bench spawn -- containers   # containers (interleaved runner)
 //! cargo bench --bench spawn -- features     # parts of the default policy
+//! cargo bench --bench spawn -- new-policy   # a policy per spawn against one reused
 //! cargo bench --bench spawn -- pty          # terminals (interleaved runner)
 //! cargo bench --bench spawn -- writable-root  # writable roots (interleaved runner)
 //! cargo bench --bench spawn -- egress     # the filtered network (interleaved runner)
@@ -611,6 +612,60 @@ fn interleave_policies<'a>(rounds: usize, policies: impl Iterator<Item = &'a San
     interleave(rounds, &mut refs)
 }
 
+/// A policy built for every spawn against one reused, by the interleaved
+/// runner (default policy, host network, as the `NEW_POLICY` row). The rows
+/// with two and three spawns of a new policy tell what its later spawns
+/// cost: the second builds the template and starts from it, the third
+/// starts from it; the first builds the whole root (see `template`).
+fn new_policy_interleaved() {
+    const ROUNDS: usize = 300;
+    let policy = || {
+        let mut sb = Sandbox::new();
+        sb.network(stockade::Network::Host);
+        sb
+    };
+    let reused = policy();
+    for _ in 0..3 {
+        run_sandbox(&reused);
+    }
+    type Row<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+    let mut rows: Vec<Row<'_>> = vec![
+        ("reused policy, 1 spawn", Box::new(|| run_sandbox(&reused))),
+        ("new policy, 1 spawn", Box::new(|| run_sandbox(&policy()))),
+        (
+            "new policy, 2 spawns",
+            Box::new(|| {
+                let sb = policy();
+                run_sandbox(&sb);
+                run_sandbox(&sb);
+            }),
+        ),
+        (
+            "new policy, 3 spawns",
+            Box::new(|| {
+                let sb = policy();
+                for _ in 0..3 {
+                    run_sandbox(&sb);
+                }
+            }),
+        ),
+    ];
+    let mut refs: Vec<&mut dyn FnMut()> = rows.iter_mut().map(|(_, r)| &mut **r as _).collect();
+    let m = interleave(ROUNDS, &mut refs);
+    println!("\nnew policy per spawn ({ROUNDS} interleaved rounds, medians)\n");
+    println!("| row | median | / reused policy |");
+    println!("|---|---|---|");
+    for (i, (name, _)) in rows.iter().enumerate() {
+        println!("| {name} | {} | {:.2}x |", ms(m[i]), m[i] / m[0]);
+    }
+    println!(
+        "\nspawns of a new policy: first (whole root) {}, second (template built, then used) {}, third (from the template) {}",
+        ms(m[1]),
+        ms(m[2] - m[1]),
+        ms(m[3] - m[2])
+    );
+}
+
 /// What the default policy's parts cost, by an interleaved runner: a
 /// one-shot spawn of `/bin/true` with the default policy against the same
 /// policy without each part (each policy warmed up, so all use their
@@ -1024,6 +1079,11 @@ fn main() {
         containers_interleaved();
         return;
     }
+    // `cargo bench --bench spawn -- new-policy`: a policy per spawn.
+    if std::env::args().skip(1).any(|a| a == "new-policy") {
+        new_policy_interleaved();
+        return;
+    }
     // `cargo bench --bench spawn -- features`: what parts of a policy cost.
     if std::env::args().skip(1).any(|a| a == "features") {
         features_interleaved();
@@ -1057,6 +1117,7 @@ fn main() {
     memory_per_sandbox(bw.as_deref());
     containers_interleaved();
     features_interleaved();
+    new_policy_interleaved();
     pty_interleaved();
     writable_root_interleaved();
     egress_interleaved();

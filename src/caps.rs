@@ -406,6 +406,20 @@ pub(crate) fn last_cap_from(path: &Path) -> Result<u8, Error> {
     }
 }
 
+/// The kernel's highest capability number, read once per process: it
+/// does not change while the kernel runs, and every policy compiled asks.
+fn last_cap() -> Result<u8, Error> {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    /// The number plus one; 0 until it has been read.
+    static SEEN: AtomicU16 = AtomicU16::new(0);
+    if let Some(n) = SEEN.load(Ordering::Relaxed).checked_sub(1) {
+        return Ok(n as u8);
+    }
+    let n = last_cap_from(Path::new(CAP_LAST_CAP))?;
+    SEEN.store(u16::from(n) + 1, Ordering::Relaxed);
+    Ok(n)
+}
+
 fn set_to_mask(set: &::caps::CapsHashSet) -> u64 {
     set.iter().fold(0u64, |m, c| m | c.bitmask())
 }
@@ -416,7 +430,7 @@ impl CapContext {
         Ok(Self {
             creds: Creds::NewUserNamespace,
             pid_namespace,
-            last_cap: last_cap_from(Path::new(CAP_LAST_CAP))?,
+            last_cap: last_cap()?,
         })
     }
 
@@ -437,7 +451,7 @@ impl CapContext {
                 permitted: read(::caps::CapSet::Permitted)?,
             },
             pid_namespace,
-            last_cap: last_cap_from(Path::new(CAP_LAST_CAP))?,
+            last_cap: last_cap()?,
         })
     }
 }

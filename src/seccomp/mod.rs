@@ -11,11 +11,13 @@ mod error;
 mod groups;
 pub(crate) mod notify;
 mod policy;
+mod prebuilt;
 mod raw;
 mod report;
 mod rule;
 mod table;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -31,6 +33,7 @@ pub(crate) use table::max_known;
 
 use crate::sys::raw::Errno;
 use codegen::Decision;
+use table::Target;
 
 /// The largest program the kernel accepts (`BPF_MAXINSNS`).
 const BPF_MAXINSNS: usize = 4096;
@@ -49,7 +52,7 @@ impl Policy {
     /// inspection or for installing by other means (for example
     /// `bwrap --seccomp FD` reads this format).
     pub fn to_bpf(&self) -> Result<Vec<libc::sock_filter>, Error> {
-        compile(self).map(|filter| filter.program.into_vec())
+        compile(self).map(|filter| filter.program.into_owned())
     }
 }
 
@@ -65,16 +68,25 @@ fn check_action(action: Action) -> Result<(), Error> {
 /// A compiled policy: the BPF program and its report. Immutable; meant to be
 /// shared (`Arc`) between every spawn of a sandbox.
 pub(crate) struct CompiledFilter {
-    program: Box<[libc::sock_filter]>,
+    program: Cow<'static, [libc::sock_filter]>,
     /// `program.len()`, checked at compile time to fit `sock_fprog::len`.
     len: u16,
     report: Report,
-    /// The decision for each known system call, by number.
-    decisions: BTreeMap<u32, Decision>,
+    /// The decision for each known system call.
+    decisions: Decisions,
     /// The notifying form of `program` (see [`notify`]) and its length,
     /// when anything notifies.
-    notify: Option<(Box<[libc::sock_filter]>, u16)>,
+    notify: Option<(Cow<'static, [libc::sock_filter]>, u16)>,
     observes_writes: bool,
+}
+
+/// What a program decides for each known system call.
+enum Decisions {
+    /// Compiled here: every decision, by number.
+    Compiled(BTreeMap<u32, Decision>),
+    /// Prebuilt: the constant decisions (number, return value), sorted by
+    /// number; a known call that is not listed depends on its arguments.
+    Prebuilt(&'static [(u32, u32)]),
 }
 
 impl fmt::Debug for CompiledFilter {
@@ -107,9 +119,24 @@ impl CompiledFilter {
     /// `syscall` whatever its arguments; `None` when that depends on the
     /// arguments, or when the name is not in the native table.
     pub(crate) fn constant_action(&self, syscall: &str) -> Option<Action> {
-        match self.decisions.get(&table::lookup(syscall)?)? {
-            Decision::Const(ret) => Some(Action::from_ret(*ret)),
-            Decision::Checked { .. } => None,
+        match &self.decisions {
+            Decisions::Compiled(map) => match map.get(&table::lookup(syscall)?)? {
+                Decision::Const(ret) => Some(Action::from_ret(*ret)),
+                Decision::Checked { .. } => None,
+            },
+            // A look through the table: a one-shot caller asks a couple of
+            // times, not worth building the table's index for.
+            Decisions::Prebuilt(consts) => {
+                let nr = table::NATIVE
+                    .iter()
+                    .find(|&&(name, _)| name == syscall)
+                    .map(|&(_, nr)| nr)?;
+                consts
+                    .binary_search_by_key(&nr, |&(n, _)| n)
+                    .ok()
+                    .and_then(|i| consts.get(i))
+                    .map(|&(_, ret)| Action::from_ret(ret))
+            }
         }
     }
 }
@@ -128,6 +155,17 @@ pub(crate) fn compile(policy: &Policy) -> Result<CompiledFilter, Error> {
 /// Compiles `policy`, with a notifying form that also notifies the writes
 /// the policy allows when `writes` (see [`notify`]).
 pub(crate) fn compile_observing(policy: &Policy, writes: bool) -> Result<CompiledFilter, Error> {
+    // The default profile's programs were generated when the crate was
+    // written (see `prebuilt`): nothing to compile. (Its write-observing
+    // form depends on the kernel; it is compiled.)
+    if !writes && *policy == Policy::default_profile() {
+        return Ok(prebuilt::default_filter(policy));
+    }
+    compile_for(policy, writes, Target::native())
+}
+
+/// Compiles `policy` for `target` (see [`compile_observing`]).
+fn compile_for(policy: &Policy, writes: bool, target: Target) -> Result<CompiledFilter, Error> {
     check_action(policy.default_action)?;
     check_action(policy.unknown_action)?;
 
@@ -136,10 +174,12 @@ pub(crate) fn compile_observing(policy: &Policy, writes: bool) -> Result<Compile
     for entry in &policy.entries {
         match entry {
             PolicyEntry::Rule(rule) => {
-                let nr = table::lookup(&rule.syscall).ok_or_else(|| Error::UnknownSyscall {
-                    name: rule.syscall.clone(),
-                    arch: Arch::NATIVE,
-                })?;
+                let nr = target
+                    .lookup(&rule.syscall)
+                    .ok_or_else(|| Error::UnknownSyscall {
+                        name: rule.syscall.clone(),
+                        arch: target.arch,
+                    })?;
                 check_action(rule.action)?;
                 if let Some(bad) = rule.conditions.iter().find(|c| c.arg > 5) {
                     return Err(Error::InvalidArgIndex {
@@ -154,7 +194,7 @@ pub(crate) fn compile_observing(policy: &Policy, writes: bool) -> Result<Compile
             }
             PolicyEntry::AllowGroup(group) => {
                 for &name in group.syscalls() {
-                    let Some(nr) = table::lookup(name) else {
+                    let Some(nr) = target.lookup(name) else {
                         continue;
                     };
                     let slot = per_nr.entry(nr).or_default();
@@ -178,7 +218,7 @@ pub(crate) fn compile_observing(policy: &Policy, writes: bool) -> Result<Compile
             PolicyEntry::GroupAction { group, action } => {
                 check_action(*action)?;
                 for &name in group.syscalls() {
-                    let Some(nr) = table::lookup(name) else {
+                    let Some(nr) = target.lookup(name) else {
                         continue;
                     };
                     per_nr.entry(nr).or_default().push(Resolved {
@@ -193,7 +233,7 @@ pub(crate) fn compile_observing(policy: &Policy, writes: bool) -> Result<Compile
     let default_ret = policy.default_action.ret();
     let mut rules = 0;
     let mut decisions: BTreeMap<u32, Decision> = BTreeMap::new();
-    for &(_, nr) in table::NATIVE {
+    for &(_, nr) in target.table {
         let Some(entries) = per_nr.get(&nr) else {
             decisions.insert(nr, Decision::Const(default_ret));
             continue;
@@ -215,13 +255,14 @@ pub(crate) fn compile_observing(policy: &Policy, writes: bool) -> Result<Compile
 
     let program = codegen::generate(
         &decisions,
-        table::max_known(),
+        target.max_known(),
         policy.unknown_action.ret(),
-        table::NATIVE_AUDIT_ARCH,
-        cfg!(target_arch = "x86_64"),
+        target.audit_arch,
+        target.x32,
     )
     .map_err(|(nr, source)| Error::CodeGeneration {
-        syscall: table::NATIVE
+        syscall: target
+            .table
             .iter()
             .find(|&&(_, n)| n == nr)
             .map_or_else(|| nr.to_string(), |&(name, _)| name.to_owned()),
@@ -251,14 +292,15 @@ pub(crate) fn compile_observing(policy: &Policy, writes: bool) -> Result<Compile
         instructions: program.len(),
         default_action: policy.default_action,
         unknown_syscall_action: policy.unknown_action,
-        arch: Arch::NATIVE,
+        arch: target.arch,
     };
     // The notifying form; the writes are observed where the kernel lets
     // a notified call go on (SECCOMP_USER_NOTIF_FLAG_CONTINUE, Linux 5.5).
     // Not when the policy lets the program stall the observer's look at
     // its paths (see `crate::denials::observer`).
     let refused = |name: &str| {
-        table::lookup(name)
+        target
+            .lookup(name)
             .and_then(|nr| decisions.get(&nr))
             .is_some_and(|d| match d {
                 Decision::Const(ret) => matches!(
@@ -275,14 +317,14 @@ pub(crate) fn compile_observing(policy: &Policy, writes: bool) -> Result<Compile
         && ["userfaultfd", "mount", "fsmount", "move_mount"]
             .into_iter()
             .all(refused);
-    let notify = notify::notifying_decisions(&decisions, writes)
+    let notify = notify::notifying_decisions(&decisions, writes, &target)
         .and_then(|d| {
             codegen::generate(
                 &d,
-                table::max_known(),
+                target.max_known(),
                 policy.unknown_action.ret(),
-                table::NATIVE_AUDIT_ARCH,
-                cfg!(target_arch = "x86_64"),
+                target.audit_arch,
+                target.x32,
             )
             .ok()
         })
@@ -291,13 +333,13 @@ pub(crate) fn compile_observing(policy: &Policy, writes: bool) -> Result<Compile
             let len = u16::try_from(p.len())
                 .ok()
                 .filter(|&l| usize::from(l) <= BPF_MAXINSNS)?;
-            Some((p.into_boxed_slice(), len))
+            Some((Cow::Owned(p), len))
         });
     Ok(CompiledFilter {
-        program: program.into_boxed_slice(),
+        program: Cow::Owned(program),
         len,
         report,
-        decisions,
+        decisions: Decisions::Compiled(decisions),
         observes_writes: writes && notify.is_some(),
         notify,
     })

@@ -34,6 +34,7 @@ pub(crate) const RET_USER_NOTIF: u32 = 0x7fc0_0000;
 pub(super) fn notifying_decisions(
     decisions: &BTreeMap<u32, Decision>,
     writes: bool,
+    target: &super::table::Target,
 ) -> Option<BTreeMap<u32, Decision>> {
     let notify = |ret: u32| if reported(ret) { RET_USER_NOTIF } else { ret };
     let mut changed = false;
@@ -53,7 +54,7 @@ pub(super) fn notifying_decisions(
         .collect();
     if writes {
         for &(name, intent) in WRITE_CALLS {
-            let Some(nr) = super::table::lookup(name) else {
+            let Some(nr) = target.lookup(name) else {
                 continue;
             };
             let Some(d) = out.get_mut(&nr) else { continue };

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use super::report::Arch;
 use crate::forksafe::Once;
 
 #[allow(dead_code)] // only the native value is used outside tests
@@ -47,8 +48,72 @@ pub(super) fn lookup(name: &str) -> Option<u32> {
 }
 
 /// The largest system call number the native table knows.
+#[cfg(test)]
 pub(crate) fn max_known() -> u32 {
     NATIVE.iter().map(|&(_, nr)| nr).max().unwrap_or(0)
+}
+
+/// An architecture the compiler generates programs for: its table and the
+/// values its programs check. Spawns use the native one; the tests also
+/// compile for the others, to check the prebuilt default programs.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Target {
+    pub(super) arch: Arch,
+    pub(super) table: &'static [(&'static str, u32)],
+    pub(super) audit_arch: u32,
+    /// Whether the x32 ABI's numbers are to be killed (x86_64).
+    pub(super) x32: bool,
+}
+
+impl Target {
+    /// The architecture this crate is compiled for.
+    pub(super) fn native() -> Self {
+        Self {
+            arch: Arch::NATIVE,
+            table: NATIVE,
+            audit_arch: NATIVE_AUDIT_ARCH,
+            x32: cfg!(target_arch = "x86_64"),
+        }
+    }
+
+    /// x86_64.
+    #[allow(dead_code)] // the native target's is used outside tests
+    pub(super) fn x86_64() -> Self {
+        Self {
+            arch: Arch::X86_64,
+            table: X86_64,
+            audit_arch: AUDIT_ARCH_X86_64,
+            x32: true,
+        }
+    }
+
+    /// aarch64.
+    #[allow(dead_code)] // the native target's is used outside tests
+    pub(super) fn aarch64() -> Self {
+        Self {
+            arch: Arch::Aarch64,
+            table: AARCH64,
+            audit_arch: AUDIT_ARCH_AARCH64,
+            x32: false,
+        }
+    }
+
+    /// Looks a system call up by name in this architecture's table.
+    pub(super) fn lookup(&self, name: &str) -> Option<u32> {
+        if self.arch == Arch::NATIVE {
+            lookup(name)
+        } else {
+            self.table
+                .iter()
+                .find(|&&(n, _)| n == name)
+                .map(|&(_, nr)| nr)
+        }
+    }
+
+    /// The largest system call number this table knows.
+    pub(super) fn max_known(&self) -> u32 {
+        self.table.iter().map(|&(_, nr)| nr).max().unwrap_or(0)
+    }
 }
 
 #[rustfmt::skip]

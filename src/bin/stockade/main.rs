@@ -45,17 +45,24 @@ const ENDING: [Signal; 2] = [Signal::SIGINT, Signal::SIGTERM];
 /// How long the program has to end after a forwarded [`ENDING`] signal.
 const GRACE: Duration = Duration::from_secs(2);
 
-/// The signals this process was started with ignored (`SigIgn` in
-/// `/proc/self/status`): an ignored signal stays ignored.
+/// Of the [`FORWARDED`] signals, those this process was started with
+/// ignored, as a mask (bit N-1 for signal N): an ignored signal stays
+/// ignored. Asked of the kernel one signal at a time (`sigaction` without
+/// changing anything), which costs less than reading `SigIgn` from
+/// `/proc/self/status`.
 fn ignored_at_start() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("SigIgn:"))
-                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-        })
-        .unwrap_or(0)
+    let mut mask = 0;
+    for s in FORWARDED {
+        // SAFETY: a zeroed `sigaction` is a valid out-parameter.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: a null new action only reads the current one into `old`,
+        // which outlives the call.
+        let r = unsafe { libc::sigaction(s as libc::c_int, std::ptr::null(), &mut old) };
+        if r == 0 && old.sa_sigaction == libc::SIG_IGN {
+            mask |= 1 << (s as u32 - 1);
+        }
+    }
+    mask
 }
 
 /// Ends this process by `sig` (blocked and default here): it becomes
