@@ -376,9 +376,11 @@ fn tap_parsing_and_gap_patching() {
     assert_eq!(r[0].description, "one");
     let script = "a\n    ! strace -o /dev/null x\n    echo \"ok pre-exec failure doesn't include exit-code in json-status\"\n\
                   b\n    $BWRAP --dev-bind / / -- true\n echo \"ok - can disable nested userns\"\n\
-                  c\n    capsh --print | sed x\n echo \"ok - we have the expected caps as uid 0\"\nd\n";
+                  c\n    capsh --print | sed x\n echo \"ok - we have the expected caps as uid 0\"\n\
+                  DATA=$($RUN --proc /proc --unshare-all --info-fd 42 x\n\
+                  echo \"ok namespace id info in info and json-status fd\"\nd\n";
     let p = patch_gaps(script);
-    assert!(!p.contains("strace") && !p.contains("capsh"));
+    assert!(!p.contains("strace") && !p.contains("capsh") && !p.contains("info-fd"));
     assert_eq!(p.matches("known gap of stockade").count(), KNOWN_GAPS.len());
     assert!(p.starts_with("a\n") && p.ends_with("\nd\n"));
 }
