@@ -1,12 +1,9 @@
 //! Compiles the runner's .proto files (proto/) when the feature `runner` is
-//! on; does nothing otherwise. The compiler is protox, in Rust, so no
-//! `protoc` binary is needed.
+//! on (`CARGO_FEATURE_RUNNER`); does nothing otherwise. The compiler is
+//! protox, in Rust, so no `protoc` binary is needed.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    if std::env::var_os("CARGO_FEATURE_RUNNER").is_none() {
-        return;
-    }
     #[cfg(feature = "runner")]
     runner_protos();
 }

@@ -38,7 +38,7 @@ Actions:
 /// How the runner was asked to run.
 #[derive(Debug)]
 pub enum Parsed {
-    Run(Config),
+    Run(Box<Config>),
     Help,
     Version,
 }
@@ -191,7 +191,7 @@ impl Config {
         if c.socket.is_none() && c.listen.is_none() {
             return Err(ConfigError::NoListener);
         }
-        Ok(Parsed::Run(c))
+        Ok(Parsed::Run(Box::new(c)))
     }
 
     /// The sandbox every action starts from, before its own binds.

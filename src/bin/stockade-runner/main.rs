@@ -57,7 +57,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(service::serve(config)) {
+    match runtime.block_on(service::serve(*config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("stockade-runner: {e}");
