@@ -40,6 +40,9 @@ pub enum ServeError {
     /// The signal handlers could not be installed.
     #[error("failed to watch for SIGTERM and SIGINT")]
     Signals(#[source] std::io::Error),
+    /// The limits or binds of the configuration are not a valid policy.
+    #[error("failed to build the actions' sandbox policy")]
+    Policy(#[source] stockade::Error),
     /// The gRPC server failed.
     #[error("failed to serve gRPC")]
     Serve(#[source] tonic::transport::Error),
@@ -48,9 +51,11 @@ pub enum ServeError {
 /// Listens where the configuration says until SIGTERM or SIGINT.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     use tokio::signal::unix::{SignalKind, signal};
+    let sandbox = config.sandbox();
+    sandbox.validate().map_err(ServeError::Policy)?;
     let service = RunnerServer::new(Service {
         inner: Arc::new(Inner {
-            sandbox: config.sandbox(),
+            sandbox,
             build_directory: config.build_directory.clone(),
         }),
     });
@@ -381,9 +386,7 @@ impl Inner {
         let child = tokio::task::spawn_blocking(move || sandbox.spawn(&mut cmd))
             .await
             .map_err(|e| Status::internal(format!("failed to start the sandbox: {e}")))?
-            .map_err(|e| {
-                Status::invalid_argument(format!("failed to start the action: {}", chain(&e)))
-            })?;
+            .map_err(spawn_error)?;
         let mut child = stockade::tokio::AsyncChild::new(child)
             .map_err(|e| Status::internal(format!("failed to watch the sandbox: {e}")))?;
         let mut report = Report {
@@ -433,6 +436,22 @@ impl Inner {
                 value: usage.encode_to_vec(),
             }],
         })
+    }
+}
+
+/// A spawn failure as a gRPC status: the action's own fault (its program
+/// or working directory) is an invalid argument, as with Buildbarn's own
+/// runner; anything else is the runner's.
+fn spawn_error(e: stockade::Error) -> Status {
+    let message = format!("failed to start the action: {}", chain(&e));
+    match e {
+        stockade::Error::ProgramNotFound { .. }
+        | stockade::Error::NotExecutable { .. }
+        | stockade::Error::IsADirectory { .. }
+        | stockade::Error::InterpreterNotFound { .. }
+        | stockade::Error::ArgumentsTooLarge { .. }
+        | stockade::Error::WorkingDirectory { .. } => Status::invalid_argument(message),
+        _ => Status::internal(message),
     }
 }
 
