@@ -187,7 +187,10 @@ fn python_grpc() -> Option<(PathBuf, PathBuf)> {
                 return Err("pip install grpcio grpcio-tools failed (no PyPI?)".into());
             }
         }
-        let stubs = dir.join(format!("stubs-{}", std::process::id()));
+        // Generated anew by each run of this test binary (once per process;
+        // the Python tests are not re-executed as another identity).
+        let stubs = dir.join("stubs");
+        let _ = std::fs::remove_dir_all(&stubs);
         std::fs::create_dir_all(&stubs).unwrap();
         let proto = Path::new(env!("CARGO_MANIFEST_DIR")).join("proto");
         let out = Command::new(&python)
