@@ -173,12 +173,21 @@ fn python_grpc() -> Option<(PathBuf, PathBuf)> {
                 .is_ok_and(|s| s.success())
         };
         if !(has("grpc") && has("grpc_tools")) {
-            let venv = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(dir.join("venv"))
-                .status();
-            if !venv.is_ok_and(|s| s.success()) {
-                return Err("python3 -m venv failed (python3-venv missing?)".into());
+            let venv = || {
+                let _ = std::fs::remove_dir_all(dir.join("venv"));
+                Command::new("python3")
+                    .args(["-m", "venv"])
+                    .arg(dir.join("venv"))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            // Debian's python3 makes virtual environments only with the
+            // package python3-venv: installed here when root may.
+            let made = venv() || (common::is_root() && apt_install("python3-venv") && venv());
+            if !made {
+                return Err("python3 -m venv failed (Debian: python3-venv missing)".into());
             }
             let pip = Command::new(dir.join("venv/bin/pip"))
                 .args(["install", "--quiet", "grpcio", "grpcio-tools"])
@@ -217,6 +226,33 @@ fn python_grpc() -> Option<(PathBuf, PathBuf)> {
             common::skip(e);
             None
         }
+    }
+}
+
+/// Installs a Debian package (after `apt-get update` when the first try
+/// fails); whether it worked.
+fn apt_install(package: &str) -> bool {
+    let install = || {
+        Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "-q",
+                "-o",
+                "DPkg::Lock::Timeout=600",
+                package,
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    install() || {
+        let _ = Command::new("apt-get")
+            .args(["update", "-q"])
+            .stdout(Stdio::null())
+            .status();
+        install()
     }
 }
 
