@@ -570,3 +570,83 @@ fn memory_limit_kills_the_action_in_the_vm() {
     let report = runner.report("big");
     assert_eq!(report["outcome"]["verdict"], "oom_killed", "{report}");
 }
+
+/// The interfaces in a `/proc/net/dev`.
+fn interfaces(net_dev: &str) -> Vec<String> {
+    let mut v: Vec<String> = net_dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim().to_owned()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Actions have a network of their own with only loopback, unless the
+/// runner is started with `--network host`.
+#[test]
+fn network_only_when_configured() {
+    let host = interfaces(&std::fs::read_to_string("/proc/net/dev").unwrap());
+    for (flags, want) in [
+        (&[][..], vec!["lo".to_owned()]),
+        (&["--network", "host"][..], host),
+    ] {
+        let runner = Runner::start(flags);
+        runner.action("net", &[]);
+        runtime().block_on(async {
+            let mut client = tonic_client(&runner).await;
+            let r = client
+                .run(tonic_request("net", &["cat", "/proc/net/dev"]))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(r.exit_code, 0);
+        });
+        let seen = std::fs::read_to_string(runner.path("net/stdout")).unwrap();
+        assert_eq!(interfaces(&seen), want, "{flags:?}");
+    }
+}
+
+/// A command line the runner cannot use: exit status 2 and a message
+/// naming the option, never a panic.
+#[test]
+fn bad_command_lines_name_the_option() {
+    let exe = common::world_executable(Path::new(env!("CARGO_BIN_EXE_stockade-runner")));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for (args, want) in [
+        (vec!["--socket", "/x"], "--build-directory is required"),
+        (vec!["--build-directory", d], "nothing to listen on"),
+        (
+            vec!["--build-directory", d, "--listen", "192.0.2.1:80"],
+            "--listen 192.0.2.1:80: not a loopback address",
+        ),
+        (
+            vec!["--build-directory", d, "--socket", "/x", "--memory", "lots"],
+            "--memory lots:",
+        ),
+        (
+            vec![
+                "--build-directory",
+                d,
+                "--socket",
+                "/x",
+                "--network",
+                "some",
+            ],
+            "--network some: expected none or host",
+        ),
+        (
+            vec!["--build-directory", "/nonexistent/dir", "--socket", "/x"],
+            "--build-directory /nonexistent/dir:",
+        ),
+        (vec!["--frobnicate"], "unknown option --frobnicate"),
+        (vec!["--pids"], "--pids needs a value"),
+    ] {
+        let out = Command::new(&exe).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
