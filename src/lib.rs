@@ -184,6 +184,9 @@
 //!   `output_async` and `status_async`, and an `AsyncChild` whose `wait`
 //!   awaits the sandbox's pidfd on tokio's reactor, with no `SIGCHLD`
 //!   handler and no thread per child.
+//! - `runner`: the `stockade-runner` binary, a Buildbarn runner serving
+//!   `buildbarn.runner.Runner` over gRPC that runs each remote-execution
+//!   action in its own sandbox (see the README's "Remote execution").
 #![deny(missing_docs)]
 // `unsafe` lives in two places only: `sys` (the raw system calls and the
 // safe wrappers over them) and `zone` (the code between clone and exec).
