@@ -208,6 +208,7 @@ mod forksafe;
 pub mod fs;
 pub mod ids;
 pub mod isolation;
+mod ladder;
 #[cfg(feature = "landlock")]
 pub mod landlock;
 pub mod layer;

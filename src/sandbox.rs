@@ -109,7 +109,7 @@ impl Sandbox {
         mut run: impl FnMut(&Sandbox) -> Result<T, Error>,
         mark: impl Fn(&mut T, crate::isolation::Report),
     ) -> Result<T, Error> {
-        use crate::isolation::{self, Refusal, Rung};
+        use crate::isolation::Rung;
         let settled = self
             .ladder
             .lock()
@@ -120,10 +120,10 @@ impl Sandbox {
             mark(&mut t, c.report(self.cfg.isolation));
             return Ok(t);
         }
-        let privileged = isolation::caller_is_privileged();
+        let privileged = crate::ladder::caller_is_privileged();
         let mut refused = Vec::new();
         for rung in Rung::ALL {
-            let Some(cfg) = isolation::rung_config(&self.cfg, rung, privileged) else {
+            let Some(cfg) = crate::ladder::rung_config(&self.cfg, rung, privileged) else {
                 continue;
             };
             let sb = Sandbox {
@@ -145,10 +145,10 @@ impl Sandbox {
                 // another path without a mount namespace) did not hold
                 // either.
                 Err(e)
-                    if isolation::refused_by_host(&e)
+                    if crate::ladder::refused_by_host(&e)
                         || (rung != Rung::Namespaces && expressible_only_above(&e)) =>
                 {
-                    refused.push(Refusal::new(rung, &e));
+                    refused.push(crate::ladder::refusal(rung, &e));
                 }
                 Err(e) => return Err(e),
             }

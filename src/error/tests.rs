@@ -321,7 +321,7 @@ fn error_samples() -> Vec<(Error, Vec<&'static str>)> {
         ),
         (
             Error::NoIsolation {
-                refused: vec![crate::isolation::Refusal::new(
+                refused: vec![crate::ladder::refusal(
                     crate::isolation::Rung::Confinement,
                     &Error::ContainerEnded,
                 )],
