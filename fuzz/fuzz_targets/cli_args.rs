@@ -18,8 +18,9 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     match args::parse(argv) {
         Ok(opts) => {
-            // Whatever parsed names a program or asks for help.
-            assert!(opts.help || !opts.program.is_empty());
+            // Whatever parsed names a program or asks for help or the
+            // version.
+            assert!(opts.help || opts.version || !opts.program.is_empty());
             let _ = format!("{opts:?}");
         }
         Err(e) => {
