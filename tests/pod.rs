@@ -44,10 +44,7 @@ fn runtime() -> Option<(PathBuf, PathBuf)> {
     let profile = PathBuf::from("/usr/share/containers/seccomp.json");
     if !profile.exists() {
         // The package that ships the profile has no command to look for.
-        let _ = std::process::Command::new("apt-get")
-            .args(["install", "-y", "-q", "golang-github-containers-common"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .output();
+        common::apt_install("golang-github-containers-common");
     }
     if !profile.exists() {
         common::skip(

@@ -185,7 +185,8 @@ fn python_grpc() -> Option<(PathBuf, PathBuf)> {
             };
             // Debian's python3 makes virtual environments only with the
             // package python3-venv: installed here when root may.
-            let made = venv() || (common::is_root() && apt_install("python3-venv") && venv());
+            let made =
+                venv() || (common::is_root() && common::apt_install("python3-venv") && venv());
             if !made {
                 return Err("python3 -m venv failed (Debian: python3-venv missing)".into());
             }
@@ -226,33 +227,6 @@ fn python_grpc() -> Option<(PathBuf, PathBuf)> {
             common::skip(e);
             None
         }
-    }
-}
-
-/// Installs a Debian package (after `apt-get update` when the first try
-/// fails); whether it worked.
-fn apt_install(package: &str) -> bool {
-    let install = || {
-        Command::new("apt-get")
-            .args([
-                "install",
-                "-y",
-                "-q",
-                "-o",
-                "DPkg::Lock::Timeout=600",
-                package,
-            ])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    install() || {
-        let _ = Command::new("apt-get")
-            .args(["update", "-q"])
-            .stdout(Stdio::null())
-            .status();
-        install()
     }
 }
 

@@ -67,12 +67,42 @@ pub fn skip(reason: &str) {
     eprintln!("SKIPPED: {reason}");
 }
 
+/// Installs the Debian package `package` (after `apt-get update` when the
+/// first try fails), one install at a time in this process; whether it
+/// worked. Only root can; the caller decides whether to.
+#[allow(dead_code)]
+pub fn apt_install(package: &str) -> bool {
+    static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = APT.lock().unwrap_or_else(|e| e.into_inner());
+    let install = || {
+        std::process::Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "-q",
+                "-o",
+                "DPkg::Lock::Timeout=600",
+                package,
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    install() || {
+        let _ = std::process::Command::new("apt-get")
+            .args(["update", "-q"])
+            .stdout(std::process::Stdio::null())
+            .status();
+        install()
+    }
+}
+
 /// The path of `command`, installing the Debian package `package` that
 /// provides it when it is missing and this process is root (the test
 /// set-up's real component, never a stand-in). Without it (not root, or the
 /// install failed) this reports a [`skip`] and returns `None`.
 pub fn debian_package(command: &str, package: &str) -> Option<PathBuf> {
-    static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let find = || {
         std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
@@ -86,29 +116,7 @@ pub fn debian_package(command: &str, package: &str) -> Option<PathBuf> {
         return Some(p);
     }
     if is_root() && !cfg!(stockade_vm) {
-        let _one_at_a_time = APT.lock().unwrap_or_else(|e| e.into_inner());
-        let install = || {
-            std::process::Command::new("apt-get")
-                .args([
-                    "install",
-                    "-y",
-                    "-q",
-                    "-o",
-                    "DPkg::Lock::Timeout=600",
-                    package,
-                ])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .stdout(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if find().is_none() && !install() {
-            let _ = std::process::Command::new("apt-get")
-                .args(["update", "-q"])
-                .stdout(std::process::Stdio::null())
-                .status();
-            install();
-        }
+        apt_install(package);
         if let Some(p) = find() {
             return Some(p);
         }
