@@ -205,33 +205,38 @@ fn check_pod(pod: &Pod, runc: &Path, profile: &Path, strict_says: &[&str], want_
     let _ = std::fs::remove_dir_all(work.parent().unwrap());
 }
 
+/// Each identity and user-namespace variant of a pod with `profile` and the
+/// runtime's masked /proc: strict says `strict_says`, best-available holds
+/// on `rung`.
+fn every_variant_steps_down(profile: Profile, strict_says: &[&str], rung: &str) {
+    if !common::is_root() {
+        return common::skip("runc needs root");
+    }
+    let Some((runc, seccomp)) = runtime() else {
+        return;
+    };
+    for (userns, uid) in [(false, 0), (false, 1000), (true, 0)] {
+        let pod = Pod {
+            profile,
+            userns,
+            uid,
+            unmasked_proc: false,
+        };
+        check_pod(&pod, &runc, &seccomp, strict_says, rung);
+    }
+}
+
 /// podman's default profile lets namespaces be made, but its masked /proc
 /// paths keep the kernel from mounting a fresh /proc: the pid namespace
 /// is what gives way.
 #[test]
 #[cfg_attr(stockade_vm, ignore = "runs runc (Debian's package) on the host")]
 fn podman_default_profile_steps_down_to_the_hosts_proc() {
-    if !common::is_root() {
-        return common::skip("runc needs root");
-    }
-    let Some((runc, profile)) = runtime() else {
-        return;
-    };
-    for (userns, uid) in [(false, 0), (false, 1000), (true, 0)] {
-        let pod = Pod {
-            profile: Profile::Podman,
-            userns,
-            uid,
-            unmasked_proc: false,
-        };
-        check_pod(
-            &pod,
-            &runc,
-            &profile,
-            &["failed to mount a fresh /proc", "mounted over: /proc/"],
-            "host_proc",
-        );
-    }
+    every_variant_steps_down(
+        Profile::Podman,
+        &["failed to mount a fresh /proc", "mounted over: /proc/"],
+        "host_proc",
+    );
 }
 
 /// A pod's RuntimeDefault profile refuses namespaces outright: the
@@ -240,30 +245,14 @@ fn podman_default_profile_steps_down_to_the_hosts_proc() {
 #[test]
 #[cfg_attr(stockade_vm, ignore = "runs runc (Debian's package) on the host")]
 fn kubernetes_default_profile_steps_down_to_confinement() {
-    if !common::is_root() {
-        return common::skip("runc needs root");
-    }
-    let Some((runc, profile)) = runtime() else {
-        return;
-    };
-    for (userns, uid) in [(false, 0), (false, 1000), (true, 0)] {
-        let pod = Pod {
-            profile: Profile::Kubernetes,
-            userns,
-            uid,
-            unmasked_proc: false,
-        };
-        check_pod(
-            &pod,
-            &runc,
-            &profile,
-            &[
-                "failed to create a user namespace",
-                "a seccomp filter on this process refuses namespace creation",
-            ],
-            "confinement",
-        );
-    }
+    every_variant_steps_down(
+        Profile::Kubernetes,
+        &[
+            "failed to create a user namespace",
+            "a seccomp filter on this process refuses namespace creation",
+        ],
+        "confinement",
+    );
 }
 
 /// The pod docs/kubernetes.md recommends (a user namespace, the Localhost
