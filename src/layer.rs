@@ -859,6 +859,7 @@ fn wanted(cfg: &crate::fs::Config) -> Vec<Wanted<'_>> {
     if let Some(Upper::Persistent(dir)) = &cfg.writable_root {
         let lowers = match &cfg.root {
             Root::Dir(d) => vec![(d.clone(), None)],
+            Root::Layers(layers) => layers.iter().map(|d| (d.clone(), None)).collect(),
             _ => SYSTEM_DIRS
                 .iter()
                 .filter(|d| fs::symlink_metadata(d).is_ok_and(|m| m.is_dir()))
@@ -892,6 +893,9 @@ fn wanted(cfg: &crate::fs::Config) -> Vec<Wanted<'_>> {
 pub(crate) fn of_root(cfg: &crate::fs::Config) -> Option<Layer> {
     match (&cfg.writable_root, &cfg.root) {
         (Some(Upper::Persistent(dir)), Root::Dir(lower)) => Some(Layer::new(dir, lower)),
+        // Changes over stacked layers are kept, but there is no one lower
+        // directory to compare them with or commit them to.
+        (Some(Upper::Persistent(_)), Root::Layers(_)) => None,
         (Some(Upper::Persistent(dir)), _) => Some(Layer::of_default_view(dir)),
         _ => None,
     }
@@ -914,7 +918,8 @@ pub(crate) fn prepare(cfg: &crate::fs::Config, userns: bool) -> Result<Held, cra
         || cfg
             .ops
             .iter()
-            .any(|o| matches!(o, crate::fs::Op::Overlay { .. }));
+            .any(|o| matches!(o, crate::fs::Op::Overlay { .. }))
+        || matches!(&cfg.root, Root::Layers(l) if l.len() > 1);
     if any_overlay && userns && !crate::probe::kernel_at_least(5, 11) {
         return Err(crate::Error::Unsupported(crate::error::Unsupported {
             feature: crate::error::Feature::Overlay,
@@ -971,7 +976,9 @@ fn prepare_one(w: &Wanted<'_>, userns: bool) -> Result<Flock<File>, crate::fs::E
     };
     let upper = canon.join("upper");
     let work = canon.join("work");
-    let root_of_overlay = w.lowers.len() == 1 && w.lowers[0].1.is_none();
+    // The root of an overlay: over a root directory or stacked layers (the
+    // top one shows its root's mode and owner).
+    let root_of_overlay = !w.lowers.is_empty() && w.lowers.iter().all(|l| l.1.is_none());
     let make = |dir: &Path, like: Option<&Path>| -> Result<(), E> {
         match fs::DirBuilder::new().mode(0o700).create(dir) {
             Ok(()) => {}
@@ -987,7 +994,8 @@ fn prepare_one(w: &Wanted<'_>, userns: bool) -> Result<Flock<File>, crate::fs::E
         }
         Ok(())
     };
-    make(&upper, root_of_overlay.then(|| w.lowers[0].0.as_path()))?;
+    let top = w.lowers.last().map(|l| l.0.as_path());
+    make(&upper, top.filter(|_| root_of_overlay))?;
     make(&work, None)?;
     if !root_of_overlay {
         fs::set_permissions(&upper, fs::Permissions::from_mode(0o755))

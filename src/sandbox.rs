@@ -450,6 +450,22 @@ impl Sandbox {
         self.changed()
     }
 
+    /// Uses host directories stacked as the read-only layers of one overlay
+    /// as the root, the bottom layer first: an unpacked image's layers (see
+    /// [`fs::Root::Layers`]; `stockade::image` gives them with the feature
+    /// `image`). Add [`writable_root`](Sandbox::writable_root) for a
+    /// writable container layer on top, which never changes the layers.
+    pub fn root_layers<I, P>(&mut self, layers: I) -> &mut Self
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<Path>,
+    {
+        self.cfg.fs.root =
+            fs::Root::Layers(layers.into_iter().map(|p| p.as_ref().to_owned()).collect());
+        self.cfg.fs.root_bind = fs::RootBind::ReadOnly;
+        self.changed()
+    }
+
     /// Starts from an empty root: only `/proc`, `/dev`, `/tmp` and what the
     /// plan adds.
     pub fn empty_root(&mut self) -> &mut Self {

@@ -181,7 +181,22 @@ pub enum Root {
     /// writable ([`Config::writable_root`]: they are then made in its
     /// upper layer).
     Dir(PathBuf),
+    /// Host directories stacked as the read-only layers of one overlay, the
+    /// bottom layer first (the order of an image manifest): an unpacked
+    /// image (see `stockade::image`). Whiteouts (character devices 0/0) and
+    /// opaque directories (`user.overlay.opaque`, or `trusted.overlay.opaque`
+    /// for a root caller without a user namespace) in an upper layer hide
+    /// what the layers below hold. Without a writable root, mount points
+    /// must exist in one of the layers; with one
+    /// ([`Config::writable_root`]), they are made in its upper layer, and
+    /// the layers are never modified. At most [`MAX_LAYERS`] layers; one
+    /// layer is bound like [`Root::Dir`].
+    Layers(Vec<PathBuf>),
 }
+
+/// The most layers a [`Root::Layers`] may stack (overlayfs itself allows
+/// 500; images rarely have more than a few dozen).
+pub const MAX_LAYERS: usize = 128;
 
 /// How a root directory ([`Root::Dir`]) is bound as `/` when it is not a
 /// writable overlay.
@@ -564,6 +579,15 @@ pub enum Error {
          Sandbox::empty_root"
     )]
     WritableEmptyRoot,
+    /// A [`Root::Layers`] with no layer, or more than [`MAX_LAYERS`].
+    #[error(
+        "a root of stacked layers needs 1 to {max} layers, not {count}",
+        max = MAX_LAYERS
+    )]
+    LayerCount {
+        /// The number of layers given.
+        count: usize,
+    },
 }
 
 /// The host's secret files that exist (not symbolic links), including SSH
@@ -611,6 +635,7 @@ mod tests {
             Error::LayerInUse { .. } => "LayerInUse",
             Error::Layer { .. } => "Layer",
             Error::WritableEmptyRoot => "WritableEmptyRoot",
+            Error::LayerCount { .. } => "LayerCount",
         }
     }
 
@@ -748,12 +773,16 @@ mod tests {
                 Error::WritableEmptyRoot,
                 vec!["writable root", "Sandbox::root_dir", "Sandbox::empty_root"],
             ),
+            (
+                Error::LayerCount { count: 0 },
+                vec!["layers", "1 to 128", "not 0"],
+            ),
         ];
         for (e, items) in &samples {
             assert_actionable(e, items);
         }
         let seen: std::collections::BTreeSet<_> = samples.iter().map(|(e, _)| variant(e)).collect();
-        assert_eq!(seen.len(), 17, "a variant has no sample");
+        assert_eq!(seen.len(), 18, "a variant has no sample");
         // Only the operations that have a `_try` form suggest it.
         let e = Error::MissingSource {
             op: OpName::Overlay,

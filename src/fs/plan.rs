@@ -472,6 +472,48 @@ fn plan_with(
                 },
             }
         }
+        Root::Layers(layers) => {
+            if layers.is_empty() || layers.len() > super::MAX_LAYERS {
+                return Err(Error::LayerCount {
+                    count: layers.len(),
+                });
+            }
+            let mut lowers = Vec::with_capacity(layers.len());
+            for dir in layers {
+                if !dir.is_absolute() {
+                    return Err(Error::RelativeSource {
+                        op: OpName::Root,
+                        path: dir.clone(),
+                    });
+                }
+                let md = std::fs::metadata(dir).map_err(|e| missing(OpName::Root, dir, e))?;
+                if !md.is_dir() {
+                    return Err(Error::NotADirectory {
+                        op: OpName::Root,
+                        path: dir.clone(),
+                    });
+                }
+                if cfg.mask_secrets {
+                    let sec = secrets.get_or_insert_with(|| Secrets::load(caller_root));
+                    b.mask_secrets(None, b"", &sec.beneath(OpName::Root, dir)?);
+                }
+                lowers.push(cstring(OpName::Root, dir)?);
+            }
+            match (&cfg.writable_root, lowers.len()) {
+                (None, 1) => RootSpec::Dir(lowers.remove(0), super::RootBind::ReadOnly),
+                (Some(upper), 1) => RootSpec::Overlay {
+                    lower: lowers.remove(0),
+                    upper: upper_spec(OpName::Root, upper, None)?,
+                },
+                (upper, _) => RootSpec::Layers {
+                    lowers,
+                    upper: upper
+                        .as_ref()
+                        .map(|u| upper_spec(OpName::Root, u, None))
+                        .transpose()?,
+                },
+            }
+        }
     };
 
     if cfg.root == Root::HostSystem {
@@ -894,6 +936,12 @@ pub(crate) enum RootSpec {
     /// A writable overlay of a host directory (its submounts are not
     /// part of it).
     Overlay { lower: CString, upper: UpperSpec },
+    /// An overlay of at least two stacked host directories, the bottom
+    /// one first; read-only without an upper layer.
+    Layers {
+        lowers: Vec<CString>,
+        upper: Option<UpperSpec>,
+    },
 }
 
 /// Where a planned overlay's upper layer is.

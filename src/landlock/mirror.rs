@@ -67,10 +67,10 @@ impl Policy {
                     }
                 }
             }
-            fs::Root::Dir(_) if mount_ns && fs.writable_root.is_some() => {
+            fs::Root::Dir(_) | fs::Root::Layers(_) if mount_ns && fs.writable_root.is_some() => {
                 self.allow("/", WRITABLE);
             }
-            fs::Root::Dir(_) if mount_ns => {
+            fs::Root::Dir(_) | fs::Root::Layers(_) if mount_ns => {
                 self.allow("/", FsAccess::READ_EXEC);
             }
             fs::Root::Empty if mount_ns => {}

@@ -53,6 +53,9 @@ mod root_text {
                 d.to_str()
                     .ok_or_else(|| ser::Error::custom("the root directory is not UTF-8"))?,
             ),
+            Some(fs::Root::Layers(_)) => Err(ser::Error::custom(
+                "a root of stacked layers has no form in policy files",
+            )),
         }
     }
 
@@ -297,6 +300,12 @@ impl FsFile {
                 abs("filesystem.root", d)?;
                 Some(fs::Root::Dir(d.clone()))
             }
+            fs::Root::Layers(_) => {
+                return Err(Error::NotExpressible {
+                    key: "filesystem.root".to_owned(),
+                    reason: Inexpressible::NotInPolicyFiles,
+                });
+            }
         };
         let ops = fs
             .ops
@@ -325,6 +334,10 @@ impl FsFile {
             }
             Some(fs::Root::Dir(d)) => {
                 sb.root_dir(d);
+            }
+            // Never read from a file: `Text` has no such form.
+            Some(fs::Root::Layers(layers)) => {
+                sb.root_layers(layers);
             }
         }
         if let Some(v) = self.proc {

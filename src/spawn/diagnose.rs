@@ -209,7 +209,11 @@ pub(super) fn setup_error(
         Stage::RootMount
             if errno == libc::ENODEV
                 && compiled.mounts.as_ref().is_some_and(|m| {
-                    matches!(m.root, crate::fs::plan::RootSpec::Overlay { .. })
+                    matches!(
+                        m.root,
+                        crate::fs::plan::RootSpec::Overlay { .. }
+                            | crate::fs::plan::RootSpec::Layers { .. }
+                    )
                 }) =>
         {
             // The writable root's overlay: no overlayfs in this kernel.

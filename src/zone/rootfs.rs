@@ -15,10 +15,11 @@
 //! built.
 
 use core::ffi::{CStr, c_int};
+use std::ffi::CString;
 
 use super::{Fail, Step, StepExt};
 use crate::fs::plan::{Mount, MountKind, MountPlan, RootSpec, TemplateSplit, UpperSpec};
-use crate::fs::{RootBind, SYSTEM_SLOTS};
+use crate::fs::{MAX_LAYERS, RootBind, SYSTEM_SLOTS};
 use crate::stage::Stage;
 use crate::sys::mount::{self, MountAttr};
 use crate::sys::raw::{self, Errno, Fd, OpenHow};
@@ -279,19 +280,133 @@ fn new_overlay(lower: &CStr, upper: c_int, work: c_int) -> Result<Fd, Errno> {
 /// A detached overlay of `lower` whose upper and work directories are
 /// made in the directory `name` (created) of the tmpfs `tmp`.
 fn temporary_overlay(lower: &CStr, tmp: c_int, name: &CStr) -> Result<Fd, Errno> {
+    let (upper, work) = temporary_upper(tmp, name)?;
+    new_overlay(lower, upper.raw(), work.raw())
+}
+
+/// Makes the directory `name` in the tmpfs `tmp` with `upper/` and
+/// `work/` in it, for an overlay's changes; returns those two.
+fn temporary_upper(tmp: c_int, name: &CStr) -> Result<(Fd, Fd), Errno> {
     raw::mkdirat(tmp, name, 0o755)?;
-    let dir = raw::openat(
-        tmp,
-        name,
-        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        0,
-    )?;
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    let dir = raw::openat(tmp, name, flags, 0)?;
     raw::mkdirat(dir.raw(), c"upper", 0o755)?;
     raw::mkdirat(dir.raw(), c"work", 0o755)?;
-    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
     let upper = raw::openat(dir.raw(), c"upper", flags, 0)?;
     let work = raw::openat(dir.raw(), c"work", flags, 0)?;
-    new_overlay(lower, upper.raw(), work.raw())
+    Ok((upper, work))
+}
+
+/// The longest value `fsconfig` takes for one key (it copies at most 256
+/// bytes, the terminating NUL included, and refuses a longer one).
+const FSCONFIG_VALUE_MAX: usize = 255;
+
+/// A detached overlay of the host directories `lowers` (the bottom layer
+/// first), read-only, or over the upper and work directories `upper`.
+///
+/// Each layer is opened here and named by its descriptor, so the mount's
+/// options show no host path. `lowerdir` lists them top first as the bare
+/// descriptor numbers, resolved in `/proc/self/fd`, which is the working
+/// directory until the mount exists (older kernels look the layers up
+/// only when the filesystem is created): that keeps dozens of layers
+/// within the 255 bytes one option may have. A longer list is given one
+/// layer at a time (`lowerdir+`, Linux 6.8+).
+fn stacked_overlay(lowers: &[CString], upper: Option<(c_int, c_int)>) -> Result<Fd, Errno> {
+    const NONE: Option<Fd> = None;
+    let mut fds = [NONE; MAX_LAYERS];
+    if lowers.len() > fds.len() || lowers.is_empty() {
+        return Err(Errno(libc::E2BIG));
+    }
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    // Top first.
+    let mut short = [0u8; FSCONFIG_VALUE_MAX + 1];
+    let mut len = 0usize;
+    let mut fits = true;
+    for (slot, lower) in fds.iter_mut().zip(lowers.iter().rev()) {
+        let fd = raw::openat(libc::AT_FDCWD, lower, flags, 0)?;
+        let mut num = [0u8; 24];
+        let digits = fmt_num(fd.raw() as u64, 10, &mut num).to_bytes();
+        *slot = Some(fd);
+        let sep = usize::from(len > 0);
+        let end = len.wrapping_add(sep).wrapping_add(digits.len());
+        if !fits || end > FSCONFIG_VALUE_MAX {
+            fits = false;
+            continue;
+        }
+        if sep == 1 {
+            if let Some(b) = short.get_mut(len) {
+                *b = b':';
+            }
+        }
+        if let Some(d) = short.get_mut(len.wrapping_add(sep)..end) {
+            d.copy_from_slice(digits);
+        }
+        len = end;
+    }
+    let short = CStr::from_bytes_until_nul(&short).map_err(|_| Errno(libc::EINVAL))?;
+    let cwd = raw::openat(libc::AT_FDCWD, c".", flags, 0)?;
+    raw::chdir(c"/proc/self/fd")?;
+    let made = match stacked_overlay_in_fd_dir(&fds, fits.then_some(short), upper, true) {
+        // Kernels before 5.11 do not know `userxattr`; root callers
+        // without a user namespace do not need it.
+        Err(Errno(libc::EINVAL)) => {
+            stacked_overlay_in_fd_dir(&fds, fits.then_some(short), upper, false)
+        }
+        other => other,
+    };
+    let back = raw::fchdir(cwd.raw());
+    let m = made?;
+    back?;
+    Ok(m)
+}
+
+/// The body of [`stacked_overlay`], run in `/proc/self/fd`: `short` is the
+/// `lowerdir` list of descriptor numbers, if it fits one option.
+fn stacked_overlay_in_fd_dir(
+    fds: &[Option<Fd>],
+    short: Option<&CStr>,
+    upper: Option<(c_int, c_int)>,
+    userxattr: bool,
+) -> Result<Fd, Errno> {
+    let ctx = mount::fsopen(c"overlay", mount::FSOPEN_CLOEXEC)?;
+    let set = |k: &CStr, v: Option<&CStr>| {
+        let cmd = if v.is_some() {
+            mount::FSCONFIG_SET_STRING
+        } else {
+            mount::FSCONFIG_SET_FLAG
+        };
+        mount::fsconfig(ctx.raw(), cmd, Some(k), v)
+    };
+    match short {
+        Some(list) => {
+            set(c"lowerdir", Some(list))?;
+        }
+        None => {
+            for fd in fds.iter().flatten() {
+                let mut buf = [0u8; PATH_MAX];
+                set(c"lowerdir+", Some(fd_path(fd.raw(), b"", &mut buf)?))?;
+            }
+        }
+    }
+    let mut attrs = mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV;
+    match upper {
+        Some((u, w)) => {
+            let mut ubuf = [0u8; PATH_MAX];
+            let mut wbuf = [0u8; PATH_MAX];
+            set(c"upperdir", Some(fd_path(u, b"", &mut ubuf)?))?;
+            set(c"workdir", Some(fd_path(w, b"", &mut wbuf)?))?;
+        }
+        None => attrs |= mount::MOUNT_ATTR_RDONLY,
+    }
+    if userxattr {
+        // Also keeps `redirect_dir` and `metacopy` off.
+        set(c"userxattr", None)?;
+    } else {
+        set(c"redirect_dir", Some(c"off"))?;
+        set(c"metacopy", Some(c"off"))?;
+    }
+    mount::fsconfig(ctx.raw(), mount::FSCONFIG_CMD_CREATE, None, None)?;
+    mount::fsmount(ctx.raw(), mount::FSMOUNT_CLOEXEC, attrs)
 }
 
 /// A detached overlay of `lower` whose upper and work directories are
@@ -643,6 +758,33 @@ fn start(plan: &MountPlan, trees: [c_int; SYSTEM_SLOTS]) -> Step<Build> {
                 temporary_overlay(lower, tmp.raw(), c"root")
             }),
             UpperSpec::Persistent { upper, work } => persistent_overlay(lower, upper, work),
+        },
+        RootSpec::Layers { lowers, upper } => match upper {
+            None => stacked_overlay(lowers, None),
+            Some(UpperSpec::Temporary) => new_tmpfs(
+                0o700,
+                None,
+                mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
+            )
+            .and_then(|tmp| {
+                // Stacked on the old root first, as for `Overlay` above.
+                mount::move_mount(
+                    tmp.raw(),
+                    c"",
+                    libc::AT_FDCWD,
+                    c"/",
+                    mount::MOVE_MOUNT_F_EMPTY_PATH,
+                )?;
+                let (u, w) = temporary_upper(tmp.raw(), c"root")?;
+                stacked_overlay(lowers, Some((u.raw(), w.raw())))
+            }),
+            Some(UpperSpec::Persistent { upper, work }) => {
+                let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+                raw::openat(libc::AT_FDCWD, upper, flags, 0).and_then(|u| {
+                    let w = raw::openat(libc::AT_FDCWD, work, flags, 0)?;
+                    stacked_overlay(lowers, Some((u.raw(), w.raw())))
+                })
+            }
         },
     }
     .map_err(|e| Fail::new(Stage::RootMount, 0, e))?;
