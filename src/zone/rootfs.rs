@@ -15,7 +15,6 @@
 //! built.
 
 use core::ffi::{CStr, c_int};
-use std::ffi::CString;
 
 use super::{Fail, Step, StepExt};
 use crate::fs::plan::{Mount, MountKind, MountPlan, RootSpec, TemplateSplit, UpperSpec};
@@ -311,7 +310,10 @@ const FSCONFIG_VALUE_MAX: usize = 255;
 /// only when the filesystem is created): that keeps dozens of layers
 /// within the 255 bytes one option may have. A longer list is given one
 /// layer at a time (`lowerdir+`, Linux 6.8+).
-fn stacked_overlay(lowers: &[CString], upper: Option<(c_int, c_int)>) -> Result<Fd, Errno> {
+fn stacked_overlay<L: AsRef<CStr>>(
+    lowers: &[L],
+    upper: Option<(c_int, c_int)>,
+) -> Result<Fd, Errno> {
     const NONE: Option<Fd> = None;
     let mut fds = [NONE; MAX_LAYERS];
     if lowers.len() > fds.len() || lowers.is_empty() {
@@ -323,7 +325,7 @@ fn stacked_overlay(lowers: &[CString], upper: Option<(c_int, c_int)>) -> Result<
     let mut len = 0usize;
     let mut fits = true;
     for (slot, lower) in fds.iter_mut().zip(lowers.iter().rev()) {
-        let fd = raw::openat(libc::AT_FDCWD, lower, flags, 0)?;
+        let fd = raw::openat(libc::AT_FDCWD, lower.as_ref(), flags, 0)?;
         let mut num = [0u8; 24];
         let digits = fmt_num(fd.raw() as u64, 10, &mut num).to_bytes();
         *slot = Some(fd);
