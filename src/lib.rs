@@ -215,6 +215,8 @@ pub mod layer;
 mod namespaces;
 pub mod net;
 #[cfg(feature = "serde")]
+pub mod oci;
+#[cfg(feature = "serde")]
 pub mod policy;
 mod probe;
 pub mod pty;
