@@ -599,6 +599,9 @@ impl Lowering {
                         "bind" | "rbind" | "nosuid" | "nodev" | "private" | "rprivate"
                         | "slave" | "rslave" | "relatime" | "norelatime" | "noatime"
                         | "strictatime" | "nodiratime" => {}
+                        // sysfs holds nothing to execute (the rootless
+                        // spec binds the host's /sys so).
+                        "noexec" if src.starts_with("/sys") => {}
                         _ => return Err(option(op, o, "bind")),
                     }
                 }

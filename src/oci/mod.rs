@@ -46,7 +46,7 @@
 //! | `mounts[]` `sysfs` at `/sys` | [`Sandbox::sys`] (always read-only) |
 //! | `mounts[]` `tmpfs` at `/dev`, then `devpts` at `/dev/pts`, `tmpfs` at `/dev/shm`, `mqueue` at `/dev/mqueue` | the sandbox's own minimal `/dev` ([`Sandbox::dev`]): `null`, `zero`, `full`, `random`, `urandom`, `tty`, a new `devpts`, `shm`. `/dev/mqueue` is not mounted: POSIX message queues work through their system calls in the IPC namespace |
 //! | `mounts[]` `tmpfs` elsewhere | [`Sandbox::tmpfs`] with `size=` and `mode=` |
-//! | `mounts[]` `bind`/`rbind` | [`Sandbox::bind_ro`] (`ro`) or [`Sandbox::bind_rw`]; always recursive, `nosuid`, `nodev`, private; `noexec` refused |
+//! | `mounts[]` `bind`/`rbind` | [`Sandbox::bind_ro`] (`ro`) or [`Sandbox::bind_rw`]; always recursive, `nosuid`, `nodev`, private; `noexec` refused except on a bind of the host's `/sys` (sysfs holds nothing to execute) |
 //! | `mounts[]` `cgroup` at `/sys/fs/cgroup` | [`Sandbox::mount_cgroup`], with the cgroup namespace and a cgroup of the sandbox's own ([`cgroup::Config::placement`](crate::cgroup::Config::placement)); the sandbox's cgroup is mounted writable even when `ro` is asked for (its limits are set one level up, out of reach) |
 //! | `mounts[]` other types, options stockade cannot honour, idmapped mounts | refused, naming `mounts[i].type` or `mounts[i].options[j]` |
 //! | `linux.namespaces[]` | [`Sandbox::namespaces`]: exactly those listed (`mount` required); `path` (joining) refused |
