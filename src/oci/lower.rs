@@ -454,7 +454,9 @@ impl Lowering {
             if let Some(swap) = m.i64("swap")? {
                 let sp = field(&m.path, "swap");
                 match (swap, limit) {
-                    (-1, _) => self.sb.cgroup_mut().swap_max = Some(u64::MAX),
+                    (-1, Some(_)) => self.sb.cgroup_mut().swap_max = Some(u64::MAX),
+                    // Unlimited swap without a memory limit: nothing to set.
+                    (-1, None) => {}
                     (s, Some(l)) if s >= l => {
                         self.sb.cgroup_mut().swap_max = Some((s - l) as u64);
                     }
@@ -814,7 +816,7 @@ fn check_options(options: &[(&str, String)], ty: &str, allowed: &[&str]) -> Resu
 }
 
 /// `65536k`, `64m`, `1g`, `4096`.
-fn size(v: &str) -> Option<u64> {
+pub(super) fn size(v: &str) -> Option<u64> {
     let (num, mul) = match v.as_bytes().last()? {
         b'k' | b'K' => (&v[..v.len() - 1], 1u64 << 10),
         b'm' | b'M' => (&v[..v.len() - 1], 1 << 20),
