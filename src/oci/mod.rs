@@ -266,7 +266,7 @@ fn json_path(p: &serde_path_to_error::Path) -> String {
                 }
                 out.push_str(variant);
             }
-            serde_path_to_error::Segment::Unknown => out.push_str("?"),
+            serde_path_to_error::Segment::Unknown => out.push('?'),
         }
     }
     out
