@@ -12,6 +12,7 @@ use stockade::oci::{Bundle, Error};
 /// The busybox applets the probes use.
 const APPLETS: &[&str] = &[
     "sh", "echo", "cat", "id", "hostname", "pwd", "touch", "ls", "dmesg", "swapoff", "grep", "wc",
+    "cut",
 ];
 
 /// A bundle directory with `runc spec` (`--rootless` when asked)'s
@@ -114,6 +115,8 @@ if cat /proc/kcore >/dev/null 2>&1; then echo kcore=readable; else echo kcore=ma
 echo "links=$(grep -c : /proc/net/dev)"
 grep -q '^ *lo:' /proc/net/dev && echo lo=up
 echo "nofile=$(ulimit -n)"
+echo "cgroupfs=$(grep ' /sys/fs/cgroup ' /proc/mounts | cut -d' ' -f3)"
+echo "sysfs=$(grep ' /sys ' /proc/mounts | cut -d' ' -f3,4 | cut -c1-8)"
 "#;
 
 /// Parses the probe's `key=value` lines.
@@ -156,6 +159,9 @@ fn runc_default_spec_runs_as_root() {
         // /proc/net/dev: two header lines carry no colon; only lo.
         assert_eq!(get("links"), "1", "{out}");
         assert_eq!(get("lo"), "up");
+        // The cgroup mount: the sandbox's cgroup namespace's tree.
+        assert_eq!(get("cgroupfs"), "cgroup2", "{out}");
+        assert_eq!(get("sysfs"), "sysfs ro", "{out}");
         assert!(report.namespaces.contains(stockade::Namespaces::NET));
         assert!(!report.namespaces.contains(stockade::Namespaces::USER));
         // The memory limit: in force, or reported as what the host could
@@ -257,12 +263,13 @@ fn syscall_probe() -> String {
     format!(
         "import ctypes\n\
          libc = ctypes.CDLL(None, use_errno=True)\n\
-         for name, nr, n in (('vmsplice', {}, 4), ('io_uring_setup', {}, 2)):\n\
+         for name, nr, n in (('vmsplice', {}, 4), ('io_uring_setup', {}, 2), ('setns', {}, 2)):\n\
          \x20   args = [ctypes.c_long(-1)] + [ctypes.c_long(0)] * (n - 1)\n\
          \x20   r = libc.syscall(ctypes.c_long(nr), *args)\n\
          \x20   print(name, r, ctypes.get_errno())\n",
         libc::SYS_vmsplice,
-        libc::SYS_io_uring_setup
+        libc::SYS_io_uring_setup,
+        libc::SYS_setns
     )
 }
 
@@ -307,27 +314,33 @@ fn containers_common_seccomp_profile_answers_with_its_errno() {
             .push(json!(format!("PROBE={probe}")));
         let (out, err, report) = run(dir.path(), &mut config, script);
         // vmsplice is in the profile's EPERM list; io_uring_setup is
-        // listed nowhere, so the profile's default answers (ENOSYS).
+        // listed nowhere, so the profile's default answers (ENOSYS); setns
+        // is allowed by the profile's first rule for it and refused with
+        // EPERM by a later one (without CAP_SYS_ADMIN): the first decides,
+        // as under runc, and the kernel answers the bad descriptor.
         assert_eq!(
             out,
             format!(
-                "vmsplice -1 {}\nio_uring_setup -1 {}\n",
+                "vmsplice -1 {}\nio_uring_setup -1 {}\nsetns -1 {}\n",
                 libc::EPERM,
-                libc::ENOSYS
+                libc::ENOSYS,
+                libc::EBADF
             ),
             "{err}"
         );
         assert!(report.seccomp.is_some());
 
         // Without linux.seccomp stockade's default profile stays: it allows
-        // vmsplice (the kernel's EBADF) and refuses io_uring with EPERM.
+        // vmsplice (the kernel's EBADF) and refuses io_uring and setns
+        // with EPERM.
         config["linux"].as_object_mut().unwrap().remove("seccomp");
         let (out, err, _) = run(dir.path(), &mut config, script);
         assert_eq!(
             out,
             format!(
-                "vmsplice -1 {}\nio_uring_setup -1 {}\n",
+                "vmsplice -1 {}\nio_uring_setup -1 {}\nsetns -1 {}\n",
                 libc::EBADF,
+                libc::EPERM,
                 libc::EPERM
             ),
             "{err}"

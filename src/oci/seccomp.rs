@@ -1,5 +1,7 @@
 //! `linux.seccomp` in the OCI form, lowered to a [`seccomp::Policy`].
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::Value;
 
 use super::Error;
@@ -75,19 +77,49 @@ pub(super) fn lower(v: &Value, path: &str) -> Result<seccomp::Policy, Error> {
     // What the native table does not know answers as the default action
     // does (libseccomp's filters treat every unlisted number alike).
     policy.unknown_syscall_action(default);
-    if let Some((rules, rp)) = s.array("syscalls")? {
-        for (i, r) in rules.iter().enumerate() {
-            lower_rule(&mut policy, r, &elem(&rp, i))?;
+    let mut rules = Vec::new();
+    if let Some((list, rp)) = s.array("syscalls")? {
+        for (i, r) in list.iter().enumerate() {
+            lower_rule(&mut rules, r, &elem(&rp, i))?;
         }
     }
     s.finish()?;
+    // As libseccomp builds runc's filters: for one system call, the first
+    // rule without conditions decides alone (a later one conflicting with
+    // it is dropped, and rules with conditions give way to it); otherwise
+    // its rules with conditions apply in order (where several match, the
+    // later one wins).
+    let mut first: HashMap<&str, Action> = HashMap::new();
+    for (name, act, conds) in &rules {
+        if conds.is_empty() {
+            first.entry(name.as_str()).or_insert(*act);
+        }
+    }
+    let mut decided = HashSet::new();
+    for (name, act, conds) in &rules {
+        if let Some(&decision) = first.get(name.as_str()) {
+            if decided.insert(name.as_str()) {
+                policy.rule(SyscallRule::new(name.as_str(), decision));
+            }
+            continue;
+        }
+        let mut rule = SyscallRule::new(name.as_str(), *act);
+        for c in conds {
+            rule = rule.when(*c);
+        }
+        policy.rule(rule);
+    }
     policy
         .validate()
         .map_err(|e| invalid(path, format!("the lowered filter does not compile: {e}")))?;
     Ok(policy)
 }
 
-fn lower_rule(policy: &mut seccomp::Policy, r: &Value, rp: &str) -> Result<(), Error> {
+/// One system call's rule: its name, action and conditions (all of which
+/// must hold; none: always).
+type Lowered = (String, Action, Vec<ArgCondition>);
+
+fn lower_rule(out: &mut Vec<Lowered>, r: &Value, rp: &str) -> Result<(), Error> {
     let mut r = Obj::new(r, rp)?;
     let names = r.strings("names")?;
     if names.is_empty() {
@@ -152,14 +184,10 @@ fn lower_rule(policy: &mut seccomp::Policy, r: &Value, rp: &str) -> Result<(), E
         }
         if alternatives {
             for c in &conds {
-                policy.rule(SyscallRule::new(name, act).when(*c));
+                out.push((name.to_owned(), act, vec![*c]));
             }
         } else {
-            let mut rule = SyscallRule::new(name, act);
-            for c in &conds {
-                rule = rule.when(*c);
-            }
-            policy.rule(rule);
+            out.push((name.to_owned(), act, conds.clone()));
         }
     }
     Ok(())

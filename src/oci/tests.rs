@@ -420,7 +420,14 @@ fn seccomp_profiles_lower_to_a_policy() {
              "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"},
                       {"index": 1, "value": 5, "op": "SCMP_CMP_LT"}]},
             {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"},
-            {"names": ["kill"], "action": "SCMP_ACT_KILL"}
+            {"names": ["kill"], "action": "SCMP_ACT_KILL"},
+            // For one call, the first rule without conditions decides.
+            {"names": ["setns"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["kcmp"], "action": "SCMP_ACT_ERRNO", "errnoRet": 7,
+             "args": [{"index": 1, "value": 0, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["setns", "kcmp"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+            {"names": ["setns"], "action": "SCMP_ACT_ERRNO", "errnoRet": 2,
+             "args": [{"index": 1, "value": 0, "op": "SCMP_CMP_EQ"}]}
         ]
     });
     let policy = lowered(&c).sandbox().cfg.seccomp.clone().expect("a policy");
@@ -454,6 +461,8 @@ fn seccomp_profiles_lower_to_a_policy() {
             .when(ArgCondition::new(1, ArgOp::Lt, 5)),
         SyscallRule::new("mkdir", Action::Errno(libc::EPERM as u16)),
         SyscallRule::new("kill", Action::KillProcess),
+        SyscallRule::new("setns", Action::Allow),
+        SyscallRule::new("kcmp", Action::Errno(1)),
     ]);
     assert_eq!(rules, want);
 
