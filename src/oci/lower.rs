@@ -417,11 +417,17 @@ impl Lowering {
         if let Some((v, sp)) = linux.take("seccomp") {
             self.seccomp(v, &sp)?;
         }
-        for (m, _) in linux.strings("maskedPaths")? {
+        for (m, mp) in linux.strings("maskedPaths")? {
+            if !m.starts_with('/') {
+                return Err(invalid(&mp, "a masked path must be absolute"));
+            }
             self.sb.mask(m);
         }
         // Checked once the mounts are known.
         for (r, rp) in linux.strings("readonlyPaths")? {
+            if !r.starts_with('/') {
+                return Err(invalid(&rp, "a read-only path must be absolute"));
+            }
             self.readonly.push((r.to_owned(), rp));
         }
         linux.refuse("sysctl", "stockade does not set sysctls")?;

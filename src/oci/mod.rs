@@ -46,7 +46,7 @@
 //! | `mounts[]` `sysfs` at `/sys` | [`Sandbox::sys`] (always read-only) |
 //! | `mounts[]` `tmpfs` at `/dev`, then `devpts` at `/dev/pts`, `tmpfs` at `/dev/shm`, `mqueue` at `/dev/mqueue` | the sandbox's own minimal `/dev` ([`Sandbox::dev`]): `null`, `zero`, `full`, `random`, `urandom`, `tty`, a new `devpts`, `shm`. `/dev/mqueue` is not mounted: POSIX message queues work through their system calls in the IPC namespace |
 //! | `mounts[]` `tmpfs` elsewhere | [`Sandbox::tmpfs`] with `size=` and `mode=` |
-//! | `mounts[]` `bind`/`rbind` | [`Sandbox::bind_ro`] (`ro`) or [`Sandbox::bind_rw`]; always recursive, `nosuid`, `nodev`, private; `noexec` refused except on a bind of the host's `/sys` (sysfs holds nothing to execute) |
+//! | `mounts[]` `bind`/`rbind` | [`Sandbox::bind_ro`] (`ro`) or [`Sandbox::bind_rw`]; always recursive, `nosuid`, `nodev`, private, with the host's secrets beneath the source masked ([`Sandbox::mask_host_secrets`], adjustable with [`Bundle::sandbox_mut`]); `noexec` refused except on a bind of the host's `/sys` (sysfs holds nothing to execute) |
 //! | `mounts[]` `cgroup` at `/sys/fs/cgroup` | [`Sandbox::mount_cgroup`], with the cgroup namespace and a cgroup of the sandbox's own ([`cgroup::Config::placement`](crate::cgroup::Config::placement)); the sandbox's cgroup is mounted writable even when `ro` is asked for (its limits are set one level up, out of reach) |
 //! | `mounts[]` other types, options stockade cannot honour, idmapped mounts | refused, naming `mounts[i].type` or `mounts[i].options[j]` |
 //! | `linux.namespaces[]` | [`Sandbox::namespaces`]: exactly those listed (`mount` required); `path` (joining) refused |
@@ -58,7 +58,7 @@
 //! | `linux.resources.blockIO`, `.hugepageLimits`, `.network`, `.rdma`, `.unified` | refused when set |
 //! | `linux.cgroupsPath` | refused when set: the parent of the sandboxes' cgroups is [`cgroup::Config::parent`](crate::cgroup::Config::parent), set with [`Bundle::sandbox_mut`] |
 //! | `linux.seccomp` | a [`seccomp::Policy`](crate::seccomp::Policy) (feature `seccomp`) replacing the default profile: actions allow, log, trap, errno (`errnoRet`, default `EPERM`), kill (thread or process: the process is killed); argument conditions on distinct arguments all hold, several on one argument are alternatives; for one system call the first rule without conditions decides alone, as libseccomp builds runc's filters, and otherwise the later of two matching rules wins; calls of other architectures are left out; other architectures are killed (stricter); `flags`, `listenerPath` refused. Without `linux.seccomp` stockade's default profile stays |
-//! | `linux.maskedPaths` | [`Sandbox::mask`] |
+//! | `linux.maskedPaths` | [`Sandbox::mask`] (absolute paths) |
 //! | `linux.readonlyPaths` | accepted where the path is read-only already (the fresh `/proc`'s `sys`, `sysrq-trigger`, `irq`, `bus`, `fs`; `/sys`; a read-only root outside writable mounts), refused elsewhere |
 //! | `linux.sysctl`, `.devices`, `.rootfsPropagation`, `.mountLabel`, `.intelRdt`, `.personality`, `.timeOffsets` | refused when set |
 //! | `hooks` | refused when set |
