@@ -117,6 +117,7 @@ grep -q '^ *lo:' /proc/net/dev && echo lo=up
 echo "nofile=$(ulimit -n)"
 echo "cgroupfs=$(grep ' /sys/fs/cgroup ' /proc/mounts | cut -d' ' -f3)"
 echo "sysfs=$(grep ' /sys ' /proc/mounts | cut -d' ' -f3,4 | cut -c1-8)"
+echo "fuse=$(stat -c '%F %t:%T' /dev/fuse 2>&1)"
 "#;
 
 /// Parses the probe's `key=value` lines.
@@ -145,6 +146,18 @@ fn runc_default_spec_runs_as_root() {
             .unwrap()
             .push(json!("/etc/secret"));
         config["linux"]["resources"]["memory"] = json!({"limit": 64 << 20});
+        // A host device node, bound at its path, and allowed.
+        let fuse = Path::new("/dev/fuse").exists();
+        if fuse {
+            config["linux"]["devices"] =
+                json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]);
+            config["linux"]["resources"]["devices"]
+                .as_array_mut()
+                .unwrap()
+                .push(
+                    json!({"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"}),
+                );
+        }
         let (out, err, report) = run(dir.path(), &mut config, PROBE);
         let p = probe(&out);
         let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
@@ -162,6 +175,10 @@ fn runc_default_spec_runs_as_root() {
         // The cgroup mount: the sandbox's cgroup namespace's tree.
         assert_eq!(get("cgroupfs"), "cgroup2", "{out}");
         assert_eq!(get("sysfs"), "sysfs ro", "{out}");
+        if fuse {
+            // 10:229 in hexadecimal.
+            assert_eq!(get("fuse"), "character special file a:e5", "{out}");
+        }
         assert!(report.namespaces.contains(stockade::Namespaces::NET));
         assert!(!report.namespaces.contains(stockade::Namespaces::USER));
         // The memory limit: in force, or reported as what the host could
@@ -430,8 +447,8 @@ fn unsupported_fields_are_refused_naming_their_json_path() {
         ),
         (
             "/linux/devices",
-            json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]),
-            "linux.devices",
+            json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 230}]),
+            "linux.devices[0]",
         ),
         (
             "/linux/resources/devices/0",

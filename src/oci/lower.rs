@@ -44,6 +44,7 @@ pub(super) fn lower(dir: &Path, doc: &Value) -> Result<Bundle, Error> {
         cgroup_mount: false,
         ns: Namespaces::empty(),
         readonly: Vec::new(),
+        devices: Vec::new(),
     };
 
     // linux first: the namespaces decide how mounts and the hostname lower.
@@ -182,6 +183,8 @@ struct Lowering {
     ns: Namespaces,
     /// `linux.readonlyPaths`, with their paths.
     readonly: Vec<(String, String)>,
+    /// The device nodes of `linux.devices`: type, major, minor.
+    devices: Vec<(char, i64, i64)>,
 }
 
 /// The devices stockade's minimal `/dev` has: `c major:minor` (`None`:
@@ -407,6 +410,12 @@ impl Lowering {
                 self.sb.gid_ranges(ranges);
             }
         }
+        // Devices first: an allow rule of the resources may name them.
+        if let Some((list, dp)) = linux.array("devices")? {
+            for (i, d) in list.iter().enumerate() {
+                self.device(d, &elem(&dp, i))?;
+            }
+        }
         if let Some(r) = linux.object("resources")? {
             self.resources(r)?;
         }
@@ -431,10 +440,6 @@ impl Lowering {
             self.readonly.push((r.to_owned(), rp));
         }
         linux.refuse("sysctl", "stockade does not set sysctls")?;
-        linux.refuse(
-            "devices",
-            "stockade's /dev holds only null, zero, full, random, urandom, tty, pts and shm",
-        )?;
         linux.refuse("rootfsPropagation", "stockade's mounts are always private")?;
         linux.refuse("mountLabel", "stockade does not apply SELinux labels")?;
         linux.refuse("intelRdt", "stockade does not use Intel RDT")?;
@@ -446,10 +451,92 @@ impl Lowering {
         linux.finish()
     }
 
+    /// A `linux.devices` entry: the host's node at the same path, bound
+    /// with its devices usable ([`Sandbox::bind_dev`]), when it is that
+    /// device with that mode and owner; refused otherwise (stockade makes
+    /// no device nodes).
+    fn device(&mut self, d: &Value, dp: &str) -> Result<(), Error> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let mut o = Obj::new(d, dp)?;
+        let path = o.string("path")?;
+        let ty = o.string("type")?;
+        let major = o.i64("major")?;
+        let minor = o.i64("minor")?;
+        let mode = o.u32("fileMode")?;
+        let uid = o.u32("uid")?;
+        let gid = o.u32("gid")?;
+        o.finish()?;
+        let Some((path, pp)) = path else {
+            return Err(invalid(&field(dp, "path"), "required field missing"));
+        };
+        if !path.starts_with('/') {
+            return Err(invalid(&pp, "a device path must be absolute"));
+        }
+        let Some((ty, tp)) = ty else {
+            return Err(invalid(&field(dp, "type"), "required field missing"));
+        };
+        let t = match ty {
+            "c" | "u" => 'c',
+            "b" => 'b',
+            _ => {
+                return Err(unsupported(
+                    &tp,
+                    &Value::String(ty.into()),
+                    "stockade binds character and block devices only",
+                ));
+            }
+        };
+        let (Some(major), Some(minor)) = (major, minor) else {
+            return Err(invalid(dp, "a device needs major and minor"));
+        };
+        let host = std::fs::metadata(path).ok().filter(|m| {
+            let ft = m.file_type();
+            let kind = if t == 'c' {
+                ft.is_char_device()
+            } else {
+                ft.is_block_device()
+            };
+            kind && i64::from(libc::major(m.rdev())) == major
+                && i64::from(libc::minor(m.rdev())) == minor
+        });
+        let Some(host) = host else {
+            return Err(unsupported(
+                dp,
+                d,
+                format!(
+                    "stockade binds the host's node at the same path, and {path} on this host is not {t} {major}:{minor}"
+                ),
+            ));
+        };
+        // The mode may carry the file type bits too.
+        let host_mode = host.mode() & 0o7777;
+        for (key, want, have, shown) in [
+            (
+                "fileMode",
+                mode.map(|m| m & 0o7777),
+                host_mode,
+                format!("{host_mode:o}"),
+            ),
+            ("uid", uid, host.uid(), host.uid().to_string()),
+            ("gid", gid, host.gid(), host.gid().to_string()),
+        ] {
+            if let Some(want) = want.filter(|&w| w != have) {
+                return Err(unsupported(
+                    &field(dp, key),
+                    &Value::from(want),
+                    format!("the bound node keeps the host's {key} ({shown})"),
+                ));
+            }
+        }
+        self.sb.bind_dev(path, path);
+        self.devices.push((t, major, minor));
+        Ok(())
+    }
+
     fn resources(&mut self, mut r: Obj<'_>) -> Result<(), Error> {
         if let Some((list, dp)) = r.array("devices")? {
             for (i, d) in list.iter().enumerate() {
-                device_rule(d, &elem(&dp, i))?;
+                device_rule(d, &elem(&dp, i), &self.devices)?;
             }
         }
         if let Some(mut m) = r.object("memory")? {
@@ -833,8 +920,9 @@ pub(super) fn size(v: &str) -> Option<u64> {
 }
 
 /// A `linux.resources.devices` rule: a deny (of anything) or an allow of a
-/// device stockade's `/dev` has.
-fn device_rule(d: &Value, dp: &str) -> Result<(), Error> {
+/// device stockade's `/dev` has, or of one `linux.devices` binds (`bound`:
+/// type, major, minor).
+fn device_rule(d: &Value, dp: &str, bound: &[(char, i64, i64)]) -> Result<(), Error> {
     let mut o = Obj::new(d, dp)?;
     let allow = o.bool("allow")?;
     let ty = o.string("type")?.map(|t| t.0).unwrap_or("a");
@@ -854,17 +942,20 @@ fn device_rule(d: &Value, dp: &str) -> Result<(), Error> {
     if !allow {
         return Ok(());
     }
-    let known = ty == "c"
+    let known = (ty == "c"
         && major.is_some_and(|ma| {
             DEFAULT_DEVICES
                 .iter()
                 .any(|&(m, mi)| m == ma && (mi.is_none() || mi == minor))
-        });
+        }))
+        || bound
+            .iter()
+            .any(|&(t, ma, mi)| ty.starts_with(t) && Some(ma) == major && Some(mi) == minor);
     if !known {
         return Err(unsupported(
             dp,
             d,
-            "stockade's /dev holds only null, zero, full, random, urandom, tty and pts; it cannot allow other devices",
+            "stockade's /dev holds only null, zero, full, random, urandom, tty, pts and the nodes of linux.devices; it cannot allow other devices",
         ));
     }
     Ok(())

@@ -54,13 +54,14 @@
 //! | `linux.resources.memory.limit`, `.swap` | [`Sandbox::memory_limit`], [`cgroup::Config::swap_max`](crate::cgroup::Config::swap_max) (`swap - limit`); without `swap` no swap at all (stricter than runc); other memory fields refused |
 //! | `linux.resources.cpu.quota`, `.period`, `.shares`, `.cpus`, `.mems` | [`Sandbox::cpus`] (`quota / period`), `cpu_weight` (converted from shares), `cpuset_cpus`, `cpuset_mems`; realtime, burst, idle refused |
 //! | `linux.resources.pids.limit` | [`Sandbox::pids_limit`] |
-//! | `linux.resources.devices[]` | deny rules, and allow rules for the devices of stockade's `/dev`, accepted; other allow rules refused |
+//! | `linux.resources.devices[]` | deny rules, and allow rules for the devices of stockade's `/dev` or of `linux.devices`, accepted; other allow rules refused |
+//! | `linux.devices[]` | [`Sandbox::bind_dev`] of the host's node at the same path, when it is that character or block device and `fileMode`, `uid`, `gid` (when given) are the host node's; refused otherwise (stockade makes no device nodes) |
 //! | `linux.resources.blockIO`, `.hugepageLimits`, `.network`, `.rdma`, `.unified` | refused when set |
 //! | `linux.cgroupsPath` | refused when set: the parent of the sandboxes' cgroups is [`cgroup::Config::parent`](crate::cgroup::Config::parent), set with [`Bundle::sandbox_mut`] |
 //! | `linux.seccomp` | a [`seccomp::Policy`](crate::seccomp::Policy) (feature `seccomp`) replacing the default profile: actions allow, log, trap, errno (`errnoRet`, default `EPERM`), kill (thread or process: the process is killed); argument conditions on distinct arguments all hold, several on one argument are alternatives; for one system call the first rule without conditions decides alone, as libseccomp builds runc's filters, and otherwise the later of two matching rules wins; calls of other architectures are left out; other architectures are killed (stricter); `flags`, `listenerPath` refused. Without `linux.seccomp` stockade's default profile stays |
 //! | `linux.maskedPaths` | [`Sandbox::mask`] (absolute paths) |
 //! | `linux.readonlyPaths` | accepted where the path is read-only already (the fresh `/proc`'s `sys`, `sysrq-trigger`, `irq`, `bus`, `fs`; `/sys`; a read-only root outside writable mounts), refused elsewhere |
-//! | `linux.sysctl`, `.devices`, `.rootfsPropagation`, `.mountLabel`, `.intelRdt`, `.personality`, `.timeOffsets` | refused when set |
+//! | `linux.sysctl`, `.rootfsPropagation`, `.mountLabel`, `.intelRdt`, `.personality`, `.timeOffsets` | refused when set |
 //! | `hooks` | refused when set |
 //! | `annotations` | kept ([`Bundle::annotations`]) |
 //! | `vm` | refused when set |

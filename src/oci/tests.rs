@@ -595,3 +595,56 @@ fn tmpfs_sizes() {
     assert_eq!(super::lower::size(""), None);
     assert_eq!(super::lower::size("k"), None);
 }
+
+#[test]
+fn device_nodes_are_the_hosts_bound_at_their_path() {
+    let mut c = base();
+    c["linux"]["devices"] = json!([
+        {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o20666u32}
+    ]);
+    c["linux"]["resources"] = json!({"devices": [
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"}
+    ]});
+    let b = lowered(&c);
+    assert_eq!(
+        b.sandbox().get_fs_ops(),
+        [Op::Bind {
+            src: "/dev/null".into(),
+            dest: "/dev/null".into(),
+            read_only: false,
+            optional: false,
+            devices: true
+        }]
+    );
+    for (d, path) in [
+        (
+            json!({"path": "/dev/null", "type": "c", "major": 1, "minor": 4}),
+            "linux.devices[0]",
+        ),
+        (
+            json!({"path": "/dev/null", "type": "b", "major": 1, "minor": 3}),
+            "linux.devices[0]",
+        ),
+        (
+            json!({"path": "/dev/null", "type": "p"}),
+            "linux.devices[0].type",
+        ),
+        (
+            json!({"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600}),
+            "linux.devices[0].fileMode",
+        ),
+        (
+            json!({"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "uid": 4242}),
+            "linux.devices[0].uid",
+        ),
+        (
+            json!({"path": "/no/such/node", "type": "c", "major": 1, "minor": 3}),
+            "linux.devices[0]",
+        ),
+    ] {
+        let mut c = base();
+        c["linux"]["devices"] = json!([d]);
+        assert_eq!(refused(&c), ("unsupported", path.to_owned()), "{d}");
+    }
+}
