@@ -41,6 +41,8 @@ pub(super) fn lower(dir: &Path, doc: &Value) -> Result<Bundle, Error> {
         writable_dests: Vec::new(),
         has_dev: false,
         proc_fresh: false,
+        proc_mounted: false,
+        sys_ro: false,
         cgroup_mount: false,
         ns: Namespaces::empty(),
         readonly: Vec::new(),
@@ -49,7 +51,7 @@ pub(super) fn lower(dir: &Path, doc: &Value) -> Result<Bundle, Error> {
 
     // linux first: the namespaces decide how mounts and the hostname lower.
     match top.object("linux")? {
-        Some(linux) => l.linux(linux, dir)?,
+        Some(linux) => l.linux(linux)?,
         None => return Err(invalid("linux", "required on Linux (the namespaces)")),
     }
     let mut process = match top.object("process")? {
@@ -179,6 +181,11 @@ struct Lowering {
     has_dev: bool,
     /// `/proc` is a fresh proc of the sandbox's pid namespace.
     proc_fresh: bool,
+    /// A `/proc` is mounted (without a pid namespace: the host's,
+    /// read-only).
+    proc_mounted: bool,
+    /// `/sys` is a read-only sysfs or bind.
+    sys_ro: bool,
     cgroup_mount: bool,
     ns: Namespaces,
     /// `linux.readonlyPaths`, with their paths.
@@ -332,7 +339,7 @@ impl Lowering {
         })
     }
 
-    fn linux(&mut self, mut linux: Obj<'_>, dir: &Path) -> Result<(), Error> {
+    fn linux(&mut self, mut linux: Obj<'_>) -> Result<(), Error> {
         let mut ns = Namespaces::empty();
         if let Some((list, lp)) = linux.array("namespaces")? {
             for (i, n) in list.iter().enumerate() {
@@ -447,7 +454,6 @@ impl Lowering {
         linux.refuse("timeOffsets", "stockade does not set time offsets")?;
         linux.refuse("netDevices", "stockade moves no network devices")?;
         linux.refuse("memoryPolicy", "stockade does not set a NUMA memory policy")?;
-        let _ = dir;
         linux.finish()
     }
 
@@ -577,14 +583,12 @@ impl Lowering {
             m.finish()?;
         }
         if let Some(mut c) = r.object("cpu")? {
-            let cp = c.path.clone();
             let quota = c.i64("quota")?.filter(|&q| q > 0);
             let period = c.u64("period")?;
+            // A period without a quota limits nothing.
             if let Some(q) = quota {
                 let period = period.filter(|&p| p > 0).unwrap_or(100_000);
                 self.sb.cpus(q as f64 / period as f64);
-            } else if period.is_some() && quota.is_none() {
-                // A period without a quota limits nothing.
             }
             if let Some(shares) = c.u64("shares")? {
                 if shares > 0 {
@@ -609,7 +613,6 @@ impl Lowering {
                 c.refuse(key, "stockade cannot set this CPU control")?;
             }
             c.finish()?;
-            let _ = cp;
         }
         if let Some(mut p) = r.object("pids")? {
             if let Some(l) = p.i64("limit")?.filter(|&l| l > 0) {
@@ -701,6 +704,7 @@ impl Lowering {
                     }
                 }
                 if ro {
+                    self.sys_ro |= dest == "/sys";
                     self.sb.bind_ro(&src, &dest);
                 } else {
                     self.sb.bind_rw(&src, &dest);
@@ -717,6 +721,7 @@ impl Lowering {
                     &["nosuid", "nodev", "noexec", "relatime", "rw"],
                 )?;
                 self.sb.proc(true);
+                self.proc_mounted = true;
             }
             ("sysfs", _) => {
                 if dest != "/sys" {
@@ -728,6 +733,7 @@ impl Lowering {
                     &["nosuid", "nodev", "noexec", "relatime", "ro", "rw"],
                 )?;
                 self.sb.sys(true);
+                self.sys_ro = true;
             }
             ("tmpfs", _) if dest == "/dev" => {
                 check_options(
@@ -845,7 +851,9 @@ impl Lowering {
         for (r, rp) in &self.readonly {
             let p = normalize(r);
             let under = |base: &str| p == base || p.starts_with(&format!("{base}/"));
-            let fresh_proc_ro = self.proc_fresh
+            let host_proc_ro = self.proc_mounted && !self.proc_fresh && under("/proc");
+            let fresh_proc_ro = self.proc_mounted
+                && self.proc_fresh
                 && [
                     "/proc/sys",
                     "/proc/sysrq-trigger",
@@ -855,7 +863,7 @@ impl Lowering {
                 ]
                 .iter()
                 .any(|b| under(b));
-            let in_sys = under("/sys") && !under("/sys/fs/cgroup");
+            let in_sys = self.sys_ro && under("/sys") && !under("/sys/fs/cgroup");
             let in_ro_root = self.root_readonly
                 && !under("/proc")
                 && !under("/dev")
@@ -863,7 +871,7 @@ impl Lowering {
                     .writable_dests
                     .iter()
                     .any(|w| under(&w.to_string_lossy()) || w.starts_with(&p));
-            if !(fresh_proc_ro || in_sys || in_ro_root) {
+            if !(host_proc_ro || fresh_proc_ro || in_sys || in_ro_root) {
                 return Err(unsupported(
                     rp,
                     &Value::String(r.clone()),

@@ -60,7 +60,7 @@
 //! | `linux.cgroupsPath` | refused when set: the parent of the sandboxes' cgroups is [`cgroup::Config::parent`](crate::cgroup::Config::parent), set with [`Bundle::sandbox_mut`] |
 //! | `linux.seccomp` | a [`seccomp::Policy`](crate::seccomp::Policy) (feature `seccomp`) replacing the default profile: actions allow, log, trap, errno (`errnoRet`, default `EPERM`), kill (thread or process: the process is killed); argument conditions on distinct arguments all hold, several on one argument are alternatives; for one system call the first rule without conditions decides alone, as libseccomp builds runc's filters, and otherwise the later of two matching rules wins; calls of other architectures are left out; other architectures are killed (stricter); `flags`, `listenerPath` refused. Without `linux.seccomp` stockade's default profile stays |
 //! | `linux.maskedPaths` | [`Sandbox::mask`] (absolute paths) |
-//! | `linux.readonlyPaths` | accepted where the path is read-only already (the fresh `/proc`'s `sys`, `sysrq-trigger`, `irq`, `bus`, `fs`; `/sys`; a read-only root outside writable mounts), refused elsewhere |
+//! | `linux.readonlyPaths` | accepted where the path is read-only already (the fresh `/proc`'s `sys`, `sysrq-trigger`, `irq`, `bus`, `fs`; all of `/proc` without a pid namespace, where it is the host's, read-only; `/sys`; a read-only root outside writable mounts), refused elsewhere |
 //! | `linux.sysctl`, `.rootfsPropagation`, `.mountLabel`, `.intelRdt`, `.personality`, `.timeOffsets` | refused when set |
 //! | `hooks` | refused when set |
 //! | `annotations` | kept ([`Bundle::annotations`]) |

@@ -396,6 +396,11 @@ fn readonly_paths_are_accepted_only_where_already_read_only() {
         c["linux"]["readonlyPaths"] = paths;
         assert_eq!(refused(&c), ("unsupported", bad.to_owned()));
     }
+    // Without a pid namespace /proc is the host's, read-only.
+    let mut h = c.clone();
+    h["linux"]["namespaces"] = json!([{"type": "user"}, {"type": "mount"}]);
+    h["linux"]["readonlyPaths"] = json!(["/proc/self", "/proc/sys"]);
+    lowered(&h);
     // A writable root makes nothing of it read-only.
     c["root"]["readonly"] = json!(false);
     c["linux"]["readonlyPaths"] = json!(["/etc"]);
