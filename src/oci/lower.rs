@@ -52,7 +52,12 @@ pub(super) fn lower(dir: &Path, doc: &Value) -> Result<Bundle, Error> {
     // linux first: the namespaces decide how mounts and the hostname lower.
     match top.object("linux")? {
         Some(linux) => l.linux(linux)?,
-        None => return Err(invalid("linux", "required on Linux (the namespaces)")),
+        None => {
+            return Err(invalid(
+                "linux",
+                "stockade needs linux.namespaces, with a mount namespace for the bundle's root",
+            ));
+        }
     }
     let mut process = match top.object("process")? {
         Some(p) => p,
@@ -726,6 +731,13 @@ impl Lowering {
             ("sysfs", _) => {
                 if dest != "/sys" {
                     return refuse_dest("stockade mounts sysfs only at /sys");
+                }
+                if self.ns.contains(Namespaces::USER) && !self.ns.contains(Namespaces::NET) {
+                    return Err(unsupported(
+                        &ty_path,
+                        &Value::String(ty_name.into()),
+                        "in a user namespace the kernel mounts sysfs only for a network namespace of the sandbox's own: add one, or bind the host's /sys read-only (as runc spec --rootless does)",
+                    ));
                 }
                 check_options(
                     &options,

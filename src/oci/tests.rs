@@ -240,6 +240,10 @@ fn mounts_lower_to_the_filesystem_plan() {
         assert_eq!(refused(&c).1, path, "{m}");
     }
     let mut c = base();
+    c["linux"]["namespaces"] = json!([{"type": "user"}, {"type": "mount"}]);
+    c["mounts"] = json!([{"destination": "/sys", "type": "sysfs"}]);
+    assert_eq!(refused(&c), ("unsupported", "mounts[0].type".into()));
+    let mut c = base();
     c["mounts"] = json!([{"destination": "x", "type": "tmpfs"}]);
     assert_eq!(refused(&c), ("invalid", "mounts[0].destination".into()));
 }
