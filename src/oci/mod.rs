@@ -66,6 +66,12 @@
 //! | `annotations` | kept ([`Bundle::annotations`]) |
 //! | `vm` | refused when set |
 //!
+//! Everything the bundle does not speak of keeps stockade's defaults (see
+//! [`Sandbox`]): a new session, only descriptors 0-2, the sandbox ended
+//! with the caller and when the [`Child`](crate::Child) is dropped, the
+//! host's secrets masked beneath binds, and the default seccomp profile
+//! unless `linux.seccomp` gives one.
+//!
 //! Cgroup limits are hard requirements, as every explicit limit of a
 //! [`Sandbox`] is; a caller on a host without the controllers can make them
 //! best-effort with [`Bundle::sandbox_mut`] and
@@ -163,7 +169,8 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// Reads `dir/config.json` and lowers it.
+    /// Reads `dir/config.json` and lowers it (see
+    /// [`from_json`](Bundle::from_json)).
     pub fn load(dir: impl AsRef<Path>) -> Result<Bundle, Error> {
         let dir = dir.as_ref();
         let path = dir.join("config.json");
@@ -172,7 +179,10 @@ impl Bundle {
     }
 
     /// Lowers the configuration `json` of the bundle in `dir` (relative
-    /// paths in it are relative to `dir`).
+    /// paths in it are relative to `dir`), then checks the lowered policy
+    /// as [`Sandbox::validate`] does ([`Error::Policy`] when it is
+    /// refused: a capability the caller cannot keep without a user
+    /// namespace, a seccomp filter that does not compile).
     pub fn from_json(dir: impl AsRef<Path>, json: &str) -> Result<Bundle, Error> {
         let dir = dir.as_ref();
         let dir = if dir.is_absolute() {

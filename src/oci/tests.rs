@@ -592,6 +592,20 @@ fn errors_read_as_failures_with_their_path() {
     let text = e.to_string();
     assert!(text.starts_with("failed to lower hooks = "), "{text}");
     assert_eq!(e.json_path(), Some("hooks"));
+    let read = Bundle::load("/nonexistent-bundle").unwrap_err();
+    assert!(read.to_string().starts_with("failed to read "), "{read}");
+    assert!(std::error::Error::source(&read).is_some());
+    assert_eq!(read.json_path(), None);
+    let mut c = base();
+    c["root"]["path"] = json!("elsewhere");
+    let invalid = load(&c).unwrap_err();
+    assert!(
+        invalid
+            .to_string()
+            .starts_with("failed to lower root.path: ")
+    );
+    let json = Bundle::from_json("/", "{").unwrap_err();
+    assert!(json.to_string().starts_with("failed to parse "), "{json}");
 }
 
 #[test]
