@@ -72,8 +72,8 @@
 //! host's secrets masked beneath binds, and the default seccomp profile
 //! unless `linux.seccomp` gives one.
 //!
-//! Cgroup limits are hard requirements, as every explicit limit of a
-//! [`Sandbox`] is; a caller on a host without the controllers can make them
+//! Cgroup limits (and the cgroup of its own a `cgroup` mount asks for) are
+//! hard requirements, as every explicit limit of a [`Sandbox`] is; a caller on a host without the controllers can make them
 //! best-effort with [`Bundle::sandbox_mut`] and
 //! [`cgroup::Config::compat`](crate::cgroup::Config::compat), and the
 //! [`Enforcement`](crate::Enforcement) report then says what was skipped.
