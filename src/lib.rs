@@ -64,7 +64,8 @@
 //! operations), [`layer`] (the kept changes of writable overlays),
 //! [`cgroup`] (cgroup v2 limits), [`caps`] (capabilities),
 //! `landlock` and `seccomp` (features of the same names, on by default),
-//! [`confine`] (restricting the calling process itself), `policy` (policy
+//! [`confine`] (restricting the calling process itself), `oci` (running
+//! an OCI runtime bundle, feature `serde`), `policy` (policy
 //! files, feature `serde`), [`units`] (sizes and durations as people write
 //! them) and [`error`] (every error and the setup stages they name).
 //!
@@ -214,6 +215,8 @@ pub mod landlock;
 pub mod layer;
 mod namespaces;
 pub mod net;
+#[cfg(feature = "serde")]
+pub mod oci;
 #[cfg(feature = "serde")]
 pub mod policy;
 mod probe;

@@ -35,6 +35,13 @@ use crate::sys::raw::Errno;
 use codegen::Decision;
 use table::Target;
 
+/// Whether the native system call table knows `name` (OCI profiles list
+/// calls of every architecture; those of others are left out).
+#[cfg(feature = "serde")]
+pub(crate) fn is_native_syscall(name: &str) -> bool {
+    table::lookup(name).is_some()
+}
+
 /// The largest program the kernel accepts (`BPF_MAXINSNS`).
 const BPF_MAXINSNS: usize = 4096;
 /// The largest errno the kernel passes through (`MAX_ERRNO`); larger values
