@@ -50,6 +50,9 @@ pub(crate) struct Config {
     /// The sandbox's cgroup, in its cgroup namespace, at /sys/fs/cgroup
     /// ([`Sandbox::mount_cgroup`](crate::Sandbox::mount_cgroup)).
     pub(crate) mount_cgroup: bool,
+    /// That mount is read-only
+    /// ([`Sandbox::mount_cgroup_read_only`](crate::Sandbox::mount_cgroup_read_only)).
+    pub(crate) mount_cgroup_read_only: bool,
     #[cfg(feature = "landlock")]
     pub(crate) landlock: Option<crate::landlock::Policy>,
     #[cfg(feature = "landlock")]
@@ -98,6 +101,7 @@ impl Default for Config {
             program_as_init: false,
             stop_signal: libc::SIGTERM,
             mount_cgroup: false,
+            mount_cgroup_read_only: false,
             #[cfg(feature = "landlock")]
             landlock: None,
             #[cfg(feature = "landlock")]

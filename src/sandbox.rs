@@ -392,6 +392,17 @@ impl Sandbox {
     /// error otherwise.
     pub fn mount_cgroup(&mut self, yes: bool) -> &mut Self {
         self.cfg.mount_cgroup = yes;
+        self.cfg.mount_cgroup_read_only = false;
+        self.changed()
+    }
+
+    /// Mounts the sandbox's cgroup at `/sys/fs/cgroup` as
+    /// [`mount_cgroup`](Sandbox::mount_cgroup) does, but read-only: the
+    /// program reads its cgroup's usage and limits and changes nothing
+    /// there (an OCI bundle's `ro` cgroup mount).
+    pub fn mount_cgroup_read_only(&mut self) -> &mut Self {
+        self.cfg.mount_cgroup = true;
+        self.cfg.mount_cgroup_read_only = true;
         self.changed()
     }
 

@@ -116,6 +116,8 @@ echo "links=$(grep -c : /proc/net/dev)"
 grep -q '^ *lo:' /proc/net/dev && echo lo=up
 echo "nofile=$(ulimit -n)"
 echo "cgroupfs=$(grep ' /sys/fs/cgroup ' /proc/mounts | cut -d' ' -f3)"
+echo "cgroupopts=$(grep ' /sys/fs/cgroup ' /proc/mounts | cut -d' ' -f4 | cut -c1-3)"
+if mkdir /sys/fs/cgroup/child 2>/dev/null; then echo cgroupdir=made; else echo cgroupdir=refused; fi
 echo "sysfs=$(grep ' /sys ' /proc/mounts | cut -d' ' -f3,4 | cut -c1-8)"
 echo "fuse=$(stat -c '%F %t:%T' /dev/fuse 2>&1)"
 "#;
@@ -174,6 +176,9 @@ fn runc_default_spec_runs_as_root() {
         assert_eq!(get("lo"), "up");
         // The cgroup mount: the sandbox's cgroup namespace's tree.
         assert_eq!(get("cgroupfs"), "cgroup2", "{out}");
+        // runc's spec mounts it `ro`: read-only, as asked.
+        assert_eq!(get("cgroupopts"), "ro,", "{out}");
+        assert_eq!(get("cgroupdir"), "refused", "{out}");
         assert_eq!(get("sysfs"), "sysfs ro", "{out}");
         if fuse {
             // 10:229 in hexadecimal.

@@ -43,7 +43,7 @@ pub(super) fn lower(dir: &Path, doc: &Value) -> Result<Bundle, Error> {
         proc_fresh: false,
         proc_mounted: false,
         sys_ro: false,
-        cgroup_mount: false,
+        cgroup_mount: None,
         ns: Namespaces::empty(),
         readonly: Vec::new(),
         devices: Vec::new(),
@@ -83,8 +83,12 @@ pub(super) fn lower(dir: &Path, doc: &Value) -> Result<Bundle, Error> {
             l.mount(m, &elem(&p, i), dir)?;
         }
     }
-    if l.cgroup_mount {
-        l.sb.mount_cgroup(true);
+    if let Some(read_only) = l.cgroup_mount {
+        if read_only {
+            l.sb.mount_cgroup_read_only();
+        } else {
+            l.sb.mount_cgroup(true);
+        }
         l.ns.insert(Namespaces::CGROUP);
         l.sb.cgroup_mut().placement = true;
     }
@@ -191,7 +195,8 @@ struct Lowering {
     proc_mounted: bool,
     /// `/sys` is a read-only sysfs or bind.
     sys_ro: bool,
-    cgroup_mount: bool,
+    /// A cgroup mount at `/sys/fs/cgroup`, read-only or not.
+    cgroup_mount: Option<bool>,
     ns: Namespaces,
     /// `linux.readonlyPaths`, with their paths.
     readonly: Vec<(String, String)>,
@@ -695,24 +700,30 @@ impl Lowering {
                     dir.join(src)
                 };
                 let mut ro = false;
+                let mut no_exec = false;
                 for (o, op) in &options {
                     match *o {
                         "ro" => ro = true,
                         "rw" => ro = false,
+                        "noexec" => no_exec = true,
+                        "exec" => no_exec = false,
                         "bind" | "rbind" | "nosuid" | "nodev" | "private" | "rprivate"
                         | "slave" | "rslave" | "relatime" | "norelatime" | "noatime"
                         | "strictatime" | "nodiratime" => {}
-                        // sysfs holds nothing to execute (the rootless
-                        // spec binds the host's /sys so).
-                        "noexec" if src.starts_with("/sys") => {}
                         _ => return Err(option(op, o, "bind")),
                     }
                 }
+                self.sb.fs_op(crate::fs::Op::Bind {
+                    src: src.clone(),
+                    dest: PathBuf::from(&dest),
+                    read_only: ro,
+                    optional: false,
+                    devices: false,
+                    no_exec,
+                });
                 if ro {
                     self.sys_ro |= dest == "/sys";
-                    self.sb.bind_ro(&src, &dest);
                 } else {
-                    self.sb.bind_rw(&src, &dest);
                     self.writable_dests.push(PathBuf::from(&dest));
                 }
             }
@@ -834,12 +845,20 @@ impl Lowering {
                 if dest != "/sys/fs/cgroup" {
                     return refuse_dest("stockade mounts the cgroup tree only at /sys/fs/cgroup");
                 }
+                // Every mount of the sandbox is private already.
                 check_options(
                     &options,
                     ty_name,
-                    &["nosuid", "nodev", "noexec", "relatime", "ro", "rw"],
+                    &[
+                        "nosuid", "nodev", "noexec", "relatime", "ro", "rw", "private", "rprivate",
+                    ],
                 )?;
-                self.cgroup_mount = true;
+                let ro = options.iter().fold(false, |ro, (o, _)| match *o {
+                    "ro" => true,
+                    "rw" => false,
+                    _ => ro,
+                });
+                self.cgroup_mount = Some(ro);
             }
             _ => {
                 let v = ty
@@ -857,9 +876,12 @@ impl Lowering {
     }
 
     /// Each `linux.readonlyPaths` entry is read-only in the lowered
-    /// sandbox already, or refused: stockade has no operation that makes a
-    /// path of the sandbox read-only.
-    fn readonly_paths_check(&self) -> Result<(), Error> {
+    /// sandbox already, is an entry of a fresh `/proc` that is not a
+    /// process's (made read-only by a read-only bind of the caller's same
+    /// entry, where the kernel has it), or is refused: stockade has no
+    /// operation that makes any path of the sandbox read-only.
+    fn readonly_paths_check(&mut self) -> Result<(), Error> {
+        let mut binds = Vec::new();
         for (r, rp) in &self.readonly {
             let p = normalize(r);
             let under = |base: &str| p == base || p.starts_with(&format!("{base}/"));
@@ -883,6 +905,21 @@ impl Lowering {
                     .writable_dests
                     .iter()
                     .any(|w| under(&w.to_string_lossy()) || w.starts_with(&p));
+            // The fresh /proc's other entries that are the kernel's, not a
+            // process's (its sound cards, ...): the caller's /proc shows the
+            // same kernel.
+            let kernel_entry = self.proc_mounted
+                && self.proc_fresh
+                && p.strip_prefix("/proc/").is_some_and(|rest| {
+                    !rest.is_empty()
+                        && !rest.contains('/')
+                        && !rest.starts_with(|c: char| c.is_ascii_digit())
+                        && !matches!(rest, "self" | "thread-self")
+                });
+            if kernel_entry && !(fresh_proc_ro || in_sys || in_ro_root) {
+                binds.push(p);
+                continue;
+            }
             if !(host_proc_ro || fresh_proc_ro || in_sys || in_ro_root) {
                 return Err(unsupported(
                     rp,
@@ -890,6 +927,9 @@ impl Lowering {
                     "stockade cannot make this path read-only (it can where the fresh /proc, /sys or a read-only root already is)",
                 ));
             }
+        }
+        for p in binds {
+            self.sb.bind_ro_try(&p, &p);
         }
         Ok(())
     }

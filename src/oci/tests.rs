@@ -1,6 +1,6 @@
 //! The lowering, field by field, read back from the sandbox's policy.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
@@ -165,8 +165,8 @@ fn mounts_lower_to_the_filesystem_plan() {
         {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro"]},
         {"destination": "/scratch//", "type": "tmpfs", "options": ["size=1m", "mode=700"]},
         {"destination": "/data", "type": "bind", "source": "rootfs", "options": ["rbind", "ro"]},
-        {"destination": "/out", "type": "none", "source": "/tmp", "options": ["bind", "rw"]},
-        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro"]}
+        {"destination": "/out", "type": "none", "source": "/tmp", "options": ["bind", "rw", "noexec"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["rprivate", "ro"]}
     ]);
     let d = dir();
     let b = Bundle::from_json(d.path(), &c.to_string()).unwrap();
@@ -187,18 +187,20 @@ fn mounts_lower_to_the_filesystem_plan() {
                 dest: "/data".into(),
                 read_only: true,
                 optional: false,
-                devices: false
+                devices: false,
+                no_exec: false
             },
             Op::Bind {
                 src: "/tmp".into(),
                 dest: "/out".into(),
                 read_only: false,
                 optional: false,
-                devices: false
+                devices: false,
+                no_exec: true
             },
         ]
     );
-    assert!(cfg.mount_cgroup && cfg.cgroup.placement);
+    assert!(cfg.mount_cgroup && cfg.mount_cgroup_read_only && cfg.cgroup.placement);
     assert!(cfg.namespaces.contains(Namespaces::CGROUP));
 
     // Without the /dev tmpfs first, /dev/pts cannot be expressed.
@@ -219,7 +221,7 @@ fn mounts_lower_to_the_filesystem_plan() {
             "mounts[0].type",
         ),
         (
-            json!({"destination": "/x", "type": "bind", "source": "/tmp", "options": ["noexec"]}),
+            json!({"destination": "/x", "type": "bind", "source": "/tmp", "options": ["rshared"]}),
             "mounts[0].options[0]",
         ),
         (
@@ -379,7 +381,13 @@ fn readonly_paths_are_accepted_only_where_already_read_only() {
         {"destination": "/proc", "type": "proc"},
         {"destination": "/tmp", "type": "tmpfs"}
     ]);
-    c["linux"]["readonlyPaths"] = json!(["/proc/sys", "/proc/sysrq-trigger", "/etc", "/sys/x"]);
+    c["linux"]["readonlyPaths"] = json!([
+        "/proc/sys",
+        "/proc/sysrq-trigger",
+        "/etc",
+        "/sys/x",
+        "/proc/asound"
+    ]);
     c["linux"]["maskedPaths"] = json!(["/proc/kcore", "/etc/shadow"]);
     let b = lowered(&c);
     let masks: Vec<_> = b
@@ -392,6 +400,11 @@ fn readonly_paths_are_accepted_only_where_already_read_only() {
         })
         .collect();
     assert_eq!(masks, [PathBuf::from("/proc/kcore"), "/etc/shadow".into()]);
+    // A kernel entry of the fresh /proc that is not read-only there: the
+    // caller's same entry, bound read-only where it exists.
+    assert!(b.sandbox().get_fs_ops().iter().any(|o| matches!(o,
+        Op::Bind { src, dest, read_only: true, optional: true, .. }
+            if src == Path::new("/proc/asound") && dest == Path::new("/proc/asound"))));
     for (paths, bad) in [
         (json!(["/tmp/x"]), "linux.readonlyPaths[0]"),
         (json!(["/proc/sys", "/"]), "linux.readonlyPaths[1]"),
@@ -637,7 +650,8 @@ fn device_nodes_are_the_hosts_bound_at_their_path() {
             dest: "/dev/null".into(),
             read_only: false,
             optional: false,
-            devices: true
+            devices: true,
+            no_exec: false
         }]
     );
     for (d, path) in [

@@ -115,6 +115,7 @@ pub(crate) fn exec(
         cgroup_procs_fd: if t.use_clone3 { -1 } else { t.cgroup_fds.1 },
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),
         mount_cgroup: false,
+        mount_cgroup_read_only: false,
         console: false,
         new_time_ns: ns.contains(Namespaces::TIME),
         set_ids: t.set_ids,

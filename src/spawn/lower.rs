@@ -119,6 +119,7 @@ pub(super) fn plan<'c>(
         cgroup_procs_fd: placement.map_or(-1, |p| p.procs),
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),
         mount_cgroup: cfg.mount_cgroup,
+        mount_cgroup_read_only: cfg.mount_cgroup_read_only,
         new_time_ns: ns.contains(Namespaces::TIME),
         set_ids: parts.identity.set_ids,
         keep_groups: parts.identity.keep_groups,

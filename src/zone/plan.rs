@@ -206,6 +206,8 @@ pub(crate) struct ChildPlan<'a> {
     /// Mount the new cgroup namespace's root at /sys/fs/cgroup (the
     /// sandbox's first program only).
     pub(crate) mount_cgroup: bool,
+    /// That mount is read-only.
+    pub(crate) mount_cgroup_read_only: bool,
     pub(crate) new_time_ns: bool,
     pub(crate) set_ids: Option<(u32, u32)>,
     /// The switch to `set_ids` keeps the supplementary groups (the user

@@ -115,11 +115,15 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
         if plan.mount_cgroup {
             // The namespace's root is the sandbox's cgroup: what is mounted
             // is that cgroup and what the program makes beneath it.
+            let mut flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+            if plan.mount_cgroup_read_only {
+                flags |= libc::MS_RDONLY;
+            }
             raw::mount(
                 Some(c"cgroup2"),
                 c"/sys/fs/cgroup",
                 Some(c"cgroup2"),
-                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                flags,
                 None,
             )
             .at(Stage::CgroupMount, 0)?;
