@@ -207,6 +207,8 @@ pub mod error;
 mod forksafe;
 pub mod fs;
 pub mod ids;
+#[cfg(feature = "image")]
+pub mod image;
 pub mod isolation;
 mod ladder;
 #[cfg(feature = "landlock")]
