@@ -337,6 +337,18 @@ fn compression_of(media_type: &str, blob: &str) -> Result<Compression, Error> {
     }
 }
 
+/// [`Store::default_dir`] with the environment `env`.
+fn default_dir_from(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let var = |k| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(d) = var("STOCKADE_IMAGES") {
+        return Some(d);
+    }
+    if let Some(d) = var("XDG_CACHE_HOME").filter(|d| d.is_absolute()) {
+        return Some(d.join("stockade/images"));
+    }
+    var("HOME").map(|h| h.join(".cache/stockade/images"))
+}
+
 /// The OCI name of this machine's architecture.
 fn host_arch() -> &'static str {
     match std::env::consts::ARCH {
@@ -421,18 +433,7 @@ impl Store {
     /// `$XDG_CACHE_HOME/stockade/images`, else
     /// `$HOME/.cache/stockade/images`; `None` when none is set.
     pub fn default_dir() -> Option<PathBuf> {
-        let var = |k| {
-            std::env::var_os(k)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        if let Some(d) = var("STOCKADE_IMAGES") {
-            return Some(d);
-        }
-        if let Some(d) = var("XDG_CACHE_HOME").filter(|d| d.is_absolute()) {
-            return Some(d.join("stockade/images"));
-        }
-        var("HOME").map(|h| h.join(".cache/stockade/images"))
+        default_dir_from(|k| std::env::var_os(k))
     }
 
     /// The store's directory.
@@ -1223,6 +1224,36 @@ mod tests {
             name_of("latest", Path::new("/tmp/busybox.tar")),
             Some(("busybox".into(), "latest".into()))
         );
+    }
+
+    #[test]
+    fn default_dir_order() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            default_dir_from(move |k| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            })
+        };
+        let all = &[
+            ("STOCKADE_IMAGES", "/s"),
+            ("XDG_CACHE_HOME", "/x"),
+            ("HOME", "/h"),
+        ];
+        assert_eq!(env(all), Some(PathBuf::from("/s")));
+        assert_eq!(
+            env(&[
+                ("STOCKADE_IMAGES", ""),
+                ("XDG_CACHE_HOME", "/x"),
+                ("HOME", "/h")
+            ]),
+            Some(PathBuf::from("/x/stockade/images"))
+        );
+        assert_eq!(
+            env(&[("XDG_CACHE_HOME", "relative"), ("HOME", "/h")]),
+            Some(PathBuf::from("/h/.cache/stockade/images"))
+        );
+        assert_eq!(env(&[]), None);
     }
 
     #[test]
