@@ -1058,3 +1058,106 @@ fn list_get_remove_and_gc() {
         ));
     });
 }
+
+/// An image built by a real OCI tool: `umoci` (Debian package `umoci`)
+/// makes a layout from a busybox-static tree and sets its config.
+#[test]
+fn imports_an_image_built_by_umoci() {
+    let Some(umoci) = common::debian_package("umoci", "umoci") else {
+        return;
+    };
+    let Some(busybox) = common::debian_package("busybox", "busybox-static") else {
+        return;
+    };
+    as_each_identity(|| {
+        let s = Scratch::new();
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new(&umoci)
+                .args(args)
+                .current_dir(s.dir.path())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "umoci {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let rootless: &[&str] = if is_root() { &[] } else { &["--rootless"] };
+        run(&["init", "--layout", "bb"]);
+        run(&["new", "--image", "bb:latest"]);
+        run(&[
+            &["unpack"][..],
+            rootless,
+            &["--image", "bb:latest", "bundle"],
+        ]
+        .concat());
+        let root = s.path("bundle/rootfs");
+        for d in ["bin", "etc", "work"] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        fs::copy(&busybox, root.join("bin/busybox")).unwrap();
+        std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
+        fs::write(
+            root.join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/work:/bin/sh\n",
+        )
+        .unwrap();
+        fs::write(root.join("etc/group"), "root:x:0:\napp:x:1000:\n").unwrap();
+        run(&["repack", "--image", "bb:latest", "bundle"]);
+        run(&[
+            "config",
+            "--image",
+            "bb:latest",
+            "--config.entrypoint",
+            "/bin/sh",
+            "--config.entrypoint",
+            "-c",
+            "--config.cmd",
+            "echo hi",
+            "--config.env",
+            "FOO=bar",
+            "--config.workingdir",
+            "/work",
+            "--config.user",
+            "app",
+            "--config.exposedports",
+            "8080/tcp",
+            "--config.stopsignal",
+            "SIGTERM",
+            "--config.label",
+            "org.example=yes",
+        ]);
+
+        let imported = s.store.import(&s.path("bb"), None).unwrap();
+        assert_eq!(imported.images.len(), 1);
+        let image = &imported.images[0];
+        assert_eq!(image.reference(), "bb:latest");
+        let c = image.config();
+        assert_eq!(c.entrypoint, ["/bin/sh", "-c"]);
+        assert_eq!(c.cmd, ["echo hi"]);
+        assert!(c.env.iter().any(|e| e == "FOO=bar"), "{:?}", c.env);
+        assert_eq!(c.working_dir.as_deref(), Some("/work"));
+        assert_eq!(c.user.as_deref(), Some("app"));
+        assert_eq!(c.exposed_ports, ["8080/tcp"]);
+        assert_eq!(c.stop_signal.as_deref(), Some("SIGTERM"));
+        assert_eq!(c.labels.get("org.example").map(String::as_str), Some("yes"));
+        assert_eq!(
+            image.resolve_user(c.user.as_deref().unwrap()).unwrap(),
+            (1000, 1000)
+        );
+        let top = image.layer_dirs().pop().unwrap();
+        assert_eq!(
+            fs::read(top.join("bin/busybox")).unwrap(),
+            fs::read(&busybox).unwrap()
+        );
+        assert_eq!(
+            fs::read_link(top.join("bin/sh")).unwrap(),
+            Path::new("busybox")
+        );
+        assert_eq!(
+            fs::metadata(top.join("bin/busybox")).unwrap().mode() & 0o111,
+            0o111
+        );
+    });
+}
