@@ -372,12 +372,11 @@ fn imports_an_oci_layout() {
             fs::metadata(base.join("ro")).unwrap().mtime(),
             1_000_000_000
         );
-        assert_eq!(
+        assert!(
             fs::symlink_metadata(upper.join("app/x"))
                 .unwrap()
                 .file_type()
-                .is_symlink(),
-            true
+                .is_symlink()
         );
         assert_eq!(
             fs::metadata(upper.join("app/run")).unwrap().mode() & 0o7777,
@@ -1031,7 +1030,7 @@ fn list_get_remove_and_gc() {
         let gc = s.store.gc().unwrap();
         assert_eq!(
             gc.layers,
-            [only_a.diff_id.clone()],
+            std::slice::from_ref(&only_a.diff_id),
             "the layer only a used goes"
         );
         assert_eq!(gc.blobs.len(), 2, "a's manifest and config go");
