@@ -1160,3 +1160,75 @@ fn imports_an_image_built_by_umoci() {
         );
     });
 }
+
+/// `podman save` in both its formats (Docker's, where a layer shared by
+/// name is a symbolic link inside the archive, and the OCI archive) of an
+/// image podman made from a busybox-static tree.
+#[test]
+fn imports_podman_save_archives_as_root() {
+    common::as_root(|| {
+        let Some(podman) = common::debian_package("podman", "podman") else {
+            return;
+        };
+        let Some(busybox) = common::debian_package("busybox", "busybox-static") else {
+            return;
+        };
+        let s = Scratch::new();
+        let root = s.path("rootfs");
+        fs::create_dir_all(root.join("bin")).unwrap();
+        fs::copy(&busybox, root.join("bin/busybox")).unwrap();
+        let rootfs_tar = s.path("rootfs.tar");
+        tar_of(&root, &rootfs_tar);
+        let name = format!("localhost/stockade-image-test-{}:1", std::process::id());
+        let podman_run = |args: &[&str]| {
+            let out = std::process::Command::new(&podman)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "podman {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        podman_run(&[
+            "import",
+            "--change",
+            "CMD [\"/bin/busybox\", \"true\"]",
+            rootfs_tar.to_str().unwrap(),
+            &name,
+        ]);
+        let docker = s.path("docker.tar");
+        let oci = s.path("oci.tar");
+        let saved = std::panic::catch_unwind(|| {
+            podman_run(&["save", "-o", docker.to_str().unwrap(), &name]);
+            podman_run(&[
+                "save",
+                "--format",
+                "oci-archive",
+                "-o",
+                oci.to_str().unwrap(),
+                &name,
+            ]);
+        });
+        podman_run(&["rmi", &name]);
+        saved.unwrap();
+
+        let first = s.store.import(&docker, None).unwrap();
+        assert_eq!((first.layers_unpacked, first.layers_reused), (1, 0));
+        assert_eq!(first.images[0].reference(), name);
+        assert_eq!(first.images[0].config().cmd, ["/bin/busybox", "true"]);
+        let second = s.store.import(&oci, Some("from-oci")).unwrap();
+        assert_eq!((second.layers_unpacked, second.layers_reused), (0, 1));
+        assert_eq!(second.images[0].reference(), "from-oci:1");
+        assert_eq!(
+            second.images[0].config_digest(),
+            first.images[0].config_digest()
+        );
+        let top = second.images[0].layer_dirs().pop().unwrap();
+        assert_eq!(
+            fs::read(top.join("bin/busybox")).unwrap(),
+            fs::read(&busybox).unwrap()
+        );
+    });
+}
