@@ -1232,3 +1232,80 @@ fn imports_podman_save_archives_as_root() {
         );
     });
 }
+
+/// Long names (GNU long name and pax headers) unpack; an extension header
+/// larger than 1 MiB, which the tar reader would hold in memory whole, is
+/// refused.
+#[test]
+fn long_names_unpack_and_huge_extension_headers_are_refused() {
+    as_each_identity(|| {
+        let s = Scratch::new();
+        let long = format!("{}/{}", "d".repeat(120), "f".repeat(150));
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(4);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, &long, &b"long"[..]).unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_size(3);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_pax_extensions([("path", format!("pax/{}", "p".repeat(200)).as_bytes())])
+            .unwrap();
+        h.set_path("short").unwrap();
+        h.set_cksum();
+        b.append(&h, &b"pax"[..]).unwrap();
+        let bytes = b.into_inner().unwrap();
+        let layer = Blob {
+            diff_id: format!("sha256:{}", sha(&bytes)),
+            bytes,
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+        };
+        oci_layout(&s.path("long"), &[("long:1", vec![layer], json!({}))]);
+        let image = &s.store.import(&s.path("long"), None).unwrap().images[0];
+        let dir = &image.layer_dirs()[0];
+        assert_eq!(fs::read(dir.join(&long)).unwrap(), b"long");
+        assert_eq!(
+            fs::read(dir.join(format!("pax/{}", "p".repeat(200)))).unwrap(),
+            b"pax"
+        );
+
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+        h.set_entry_type(tar::EntryType::GNULongName);
+        h.set_size(2 << 20);
+        h.set_cksum();
+        b.append(&h, &vec![b'a'; 2 << 20][..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_path("x").unwrap();
+        h.set_size(0);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_cksum();
+        b.append(&h, &b""[..]).unwrap();
+        let bytes = b.into_inner().unwrap();
+        let layer = Blob {
+            diff_id: format!("sha256:{}", sha(&bytes)),
+            bytes,
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+        };
+        let src = s.path("huge");
+        oci_layout(&src, &[("huge:1", vec![layer], json!({}))]);
+        match s.store.import(&src, None) {
+            Err(e @ Error::Unpack { .. }) => {
+                let chain = common::chain(&e);
+                assert!(chain.contains("larger than 1 MiB"), "{chain}");
+            }
+            r => panic!("expected a refused extension header, got {r:?}"),
+        }
+        assert_eq!(s.ls("tmp"), Vec::<String>::new());
+        assert_eq!(s.ls("layers").len(), 1, "only the first image's layer");
+    });
+}

@@ -94,6 +94,7 @@
 
 mod error;
 mod source;
+mod tarframe;
 mod unpack;
 mod user;
 
@@ -884,7 +885,7 @@ fn unpack_layer(
         Compression::None => Decompress::Plain(buffered),
         Compression::Gzip => Decompress::Gzip(flate2::bufread::MultiGzDecoder::new(buffered)),
     };
-    let mut archive = tar::Archive::new(Hashing::new(decompress));
+    let mut archive = tar::Archive::new(tarframe::Guard::new(Hashing::new(decompress)));
     let mut unpacker = unpack::Unpacker::new(root.as_fd(), &layer.label);
     let result = unpacker.unpack(&mut archive);
     let skipped = std::mem::take(&mut unpacker.skipped);
@@ -893,7 +894,7 @@ fn unpack_layer(
         return Err(e);
     }
 
-    let mut plain = archive.into_inner();
+    let mut plain = archive.into_inner().into_inner();
     let plain_end = plain.drain();
     let (diff_id, decompress) = plain.finish();
     let mut compressed = decompress.into_inner().into_inner();

@@ -423,86 +423,131 @@ impl Read for Section<'_> {
     }
 }
 
+/// A NUL-terminated header field.
+fn field(b: &[u8]) -> &[u8] {
+    let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
+    &b[..end]
+}
+
 /// Lists the members of a tar archive with where their data lies, links
 /// resolved to their targets; `None` when `file` is not a tar archive.
+/// Only headers are read (extension headers up to 1 MiB), by position.
 fn index_archive(
     file: &File,
     path: &Path,
     len: u64,
 ) -> Result<Option<HashMap<String, Span>>, Error> {
+    use super::tarframe::{BLOCK, EXTENSION_LIMIT, parse, pax_size, pax_value};
     let truncated = || Error::TruncatedArchive {
         path: path.to_owned(),
     };
-    let mut first = [0u8; 512];
-    match file.read_exact_at(&mut first, 0) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(io_err("read", path, e)),
-    }
-    // A tar header's checksum: the sum of its bytes with the checksum field
-    // as spaces.
-    let stored = std::str::from_utf8(&first[148..156])
-        .ok()
-        .map(|s| s.trim_matches(|c: char| c == '\0' || c == ' '))
-        .and_then(|s| u32::from_str_radix(s, 8).ok());
-    let sum: u32 = first
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                u32::from(*b)
-            }
-        })
-        .sum();
-    if stored != Some(sum) {
-        return Ok(None);
-    }
-
-    let mut archive = tar::Archive::new(file);
-    let entries = archive
-        .entries_with_seek()
-        .map_err(|e| io_err("read", path, e))?;
     let mut data = HashMap::new();
     let mut links = Vec::new();
-    let mut end = 0u64;
-    for entry in entries {
-        let entry = entry.map_err(|e| {
-            if e.kind() == io::ErrorKind::UnexpectedEof || e.to_string().contains("entire block") {
-                truncated()
-            } else {
-                io_err("read archive", path, e)
+    let mut pos = 0u64;
+    let (mut long_name, mut long_link, mut pax): (
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+    ) = (None, None, None);
+    loop {
+        let mut block = [0u8; 512];
+        match file.read_exact_at(&mut block, pos) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return if pos == 0 { Ok(None) } else { Err(truncated()) };
             }
-        })?;
-        let offset = entry.raw_file_position();
-        let size = entry.size();
+            Err(e) => return Err(io_err("read", path, e)),
+        }
+        let header = match parse(&block) {
+            Ok(Some(h)) => h,
+            // The end-of-archive block.
+            Ok(None) if pos > 0 => break,
+            Ok(None) => return Ok(None),
+            Err(_) if pos == 0 => return Ok(None),
+            Err(e) => return Err(io_err("read archive", path, e)),
+        };
+        pos += BLOCK;
+        if header.sparse_ext {
+            // Old-GNU sparse extension blocks: not in image archives, but
+            // framed all the same.
+            loop {
+                let mut ext = [0u8; 512];
+                file.read_exact_at(&mut ext, pos).map_err(|_| truncated())?;
+                pos += BLOCK;
+                if ext[504] == 0 {
+                    break;
+                }
+            }
+        }
+        let size = if header.is_extension() {
+            header.size
+        } else {
+            pax.as_deref().and_then(pax_size).unwrap_or(header.size)
+        };
+        let offset = pos;
         if offset.checked_add(size).is_none_or(|e| e > len) {
             return Err(truncated());
         }
-        end = offset + size.div_ceil(512) * 512;
-        let name = clean(&String::from_utf8_lossy(&entry.path_bytes()));
-        match entry.header().entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                data.insert(name, Span { offset, size });
+        pos = offset + size.div_ceil(BLOCK) * BLOCK;
+        let read_ext = || -> Result<Vec<u8>, Error> {
+            if size > EXTENSION_LIMIT {
+                return Err(io_err(
+                    "read archive",
+                    path,
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "tar extension header larger than 1 MiB",
+                    ),
+                ));
             }
-            tar::EntryType::Symlink | tar::EntryType::Link => {
-                let target = String::from_utf8_lossy(&entry.link_name_bytes().unwrap_or_default())
-                    .into_owned();
-                let base = if entry.header().entry_type() == tar::EntryType::Symlink {
-                    name.rsplit_once('/').map_or("", |(d, _)| d).to_owned()
-                } else {
-                    String::new()
-                };
-                links.push((name, base, target));
+            let mut v = vec![0u8; size as usize];
+            file.read_exact_at(&mut v, offset)
+                .map_err(|_| truncated())?;
+            Ok(v)
+        };
+        match header.kind {
+            b'L' => long_name = Some(field(&read_ext()?).to_vec()),
+            b'K' => long_link = Some(field(&read_ext()?).to_vec()),
+            b'x' => pax = Some(read_ext()?),
+            b'g' => {}
+            kind => {
+                let pax = pax.take();
+                let mut name = field(&block[..100]).to_vec();
+                if &block[257..263] == b"ustar\0" {
+                    let prefix = field(&block[345..500]);
+                    if !prefix.is_empty() {
+                        name = [prefix, b"/", &name].concat();
+                    }
+                }
+                let name = pax
+                    .as_deref()
+                    .and_then(|p| pax_value(p, "path"))
+                    .map(<[u8]>::to_vec)
+                    .or(long_name.take())
+                    .unwrap_or(name);
+                let link = pax
+                    .as_deref()
+                    .and_then(|p| pax_value(p, "linkpath"))
+                    .map(<[u8]>::to_vec)
+                    .or(long_link.take())
+                    .unwrap_or_else(|| field(&block[157..257]).to_vec());
+                long_name = None;
+                long_link = None;
+                let name = clean(&String::from_utf8_lossy(&name));
+                let link = String::from_utf8_lossy(&link).into_owned();
+                match kind {
+                    b'0' | 0 | b'7' => {
+                        data.insert(name, Span { offset, size });
+                    }
+                    b'2' => {
+                        let base = name.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
+                        links.push((name, base, link));
+                    }
+                    b'1' => links.push((name, String::new(), link)),
+                    _ => {}
+                }
             }
-            _ => {}
         }
-    }
-    // The end-of-archive marker (a zero block) must follow the last member.
-    let mut marker = [0u8; 512];
-    if file.read_exact_at(&mut marker, end).is_err() || marker.iter().any(|b| *b != 0) {
-        return Err(truncated());
     }
     // Links between members (older `docker save` links a layer shared by
     // two images), followed a few hops at most.
