@@ -444,11 +444,9 @@ fn index_archive(
     let mut data = HashMap::new();
     let mut links = Vec::new();
     let mut pos = 0u64;
-    let (mut long_name, mut long_link, mut pax): (
-        Option<Vec<u8>>,
-        Option<Vec<u8>>,
-        Option<Vec<u8>>,
-    ) = (None, None, None);
+    let mut long_name: Option<Vec<u8>> = None;
+    let mut long_link: Option<Vec<u8>> = None;
+    let mut pax: Option<Vec<u8>> = None;
     loop {
         let mut block = [0u8; 512];
         match file.read_exact_at(&mut block, pos) {
