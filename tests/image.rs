@@ -996,16 +996,19 @@ fn list_get_remove_and_gc() {
         );
         let imported = s.store.import(&s.path("ab"), None).unwrap();
         assert_eq!((imported.layers_unpacked, imported.layers_reused), (3, 1));
-        let refs: Vec<String> = s
-            .store
-            .list()
-            .unwrap()
-            .iter()
-            .map(|i| i.reference())
-            .collect();
+        let list = s.store.list().unwrap();
+        let refs: Vec<String> = list.iter().map(|i| i.reference()).collect();
         assert_eq!(refs, ["ab/a:1", "ab/b:1"]);
+        let listed = serde_json::to_value(&list).unwrap();
+        assert_eq!(listed[0]["reference"], "ab/a:1");
+        assert_eq!(listed[0]["layer_dirs"].as_array().unwrap().len(), 2);
 
-        // Nothing unused yet; a stale temporary directory goes.
+        // A stale temporary directory goes with the next import...
+        fs::create_dir_all(s.path("store/tmp/layer-stale")).unwrap();
+        let again = s.store.import(&s.path("ab"), None).unwrap();
+        assert_eq!(again.layers_unpacked, 0);
+        assert_eq!(s.ls("tmp"), Vec::<String>::new());
+        // ... or with gc; nothing is unused yet.
         fs::create_dir_all(s.path("store/tmp/layer-stale/ro")).unwrap();
         fs::set_permissions(
             s.path("store/tmp/layer-stale/ro"),

@@ -245,8 +245,8 @@ impl fmt::Display for UnsafeEntry {
 
 /// Why a layer entry was not unpacked ([`Skipped`](super::Skipped)); the
 /// import goes on without it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SkipReason {
     /// A character or block device node: never created in a layer.

@@ -166,7 +166,8 @@ struct Record {
     config: Config,
 }
 
-/// An image in the store.
+/// An image in the store. Serializes (for `--json` listings) as its name,
+/// tag, reference, digests, layers, layer directories and config.
 #[derive(Debug, Clone)]
 pub struct Image {
     record: Record,
@@ -237,8 +238,24 @@ impl Image {
     }
 }
 
+impl Serialize for Image {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Image", 8)?;
+        st.serialize_field("name", &self.record.name)?;
+        st.serialize_field("tag", &self.record.tag)?;
+        st.serialize_field("reference", &self.reference())?;
+        st.serialize_field("digest", &self.record.digest)?;
+        st.serialize_field("config_digest", &self.record.config_digest)?;
+        st.serialize_field("layers", &self.record.layers)?;
+        st.serialize_field("layer_dirs", &self.layer_dirs())?;
+        st.serialize_field("config", &self.record.config)?;
+        st.end()
+    }
+}
+
 /// An entry of a layer that was not unpacked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Skipped {
     /// The layer blob.
@@ -250,7 +267,7 @@ pub struct Skipped {
 }
 
 /// What an import did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Imported {
     /// The images imported, one per name (or untagged image).
@@ -265,7 +282,7 @@ pub struct Imported {
 }
 
 /// What [`Store::gc`] removed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct Gc {
     /// The layers removed, by diff id.
