@@ -1312,3 +1312,70 @@ fn long_names_unpack_and_huge_extension_headers_are_refused() {
         assert_eq!(s.ls("layers").len(), 1, "only the first image's layer");
     });
 }
+
+/// A `docker save` archive may hold a gzip-compressed layer: told by its
+/// content, verified against its diff id, and named by its own digest in
+/// the manifest the store writes.
+#[test]
+fn a_docker_save_archive_with_a_gzip_layer() {
+    as_each_identity(|| {
+        let s = Scratch::new();
+        let layer = gzip_layer(&[E::File("zipped", b"z", 0o644)]);
+        let archive = s.path("gz.tar");
+        docker_archive(&archive, &[(&["gz:1"], vec![layer.clone()], json!({}))]);
+        let image = &s.store.import(&archive, None).unwrap().images[0];
+        assert_eq!(
+            fs::read(image.layer_dirs()[0].join("zipped")).unwrap(),
+            b"z"
+        );
+        let manifest: serde_json::Value = serde_json::from_slice(
+            &fs::read(s.path("store/blobs/sha256").join(&image.digest()[7..])).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            manifest["layers"][0]["digest"],
+            format!("sha256:{}", sha(&layer.bytes))
+        );
+        assert_eq!(
+            manifest["layers"][0]["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        );
+        assert_eq!(manifest["config"]["digest"], image.config_digest());
+    });
+}
+
+/// Imports from two threads at once into one store: the lock serializes
+/// them, and the shared layer is unpacked once.
+#[test]
+fn parallel_imports_share_the_store() {
+    as_each_identity(|| {
+        let s = Scratch::new();
+        let base = base_layer();
+        for n in ["p1", "p2"] {
+            oci_layout(
+                &s.path(n),
+                &[(
+                    "1",
+                    vec![base.clone(), tar_layer(&[E::File(n, b"p", 0o644)])],
+                    json!({}),
+                )],
+            );
+        }
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = ["p1", "p2"]
+                .map(|n| {
+                    let store = Store::open(s.path("store")).unwrap();
+                    let src = s.path(n);
+                    scope.spawn(move || store.import(&src, None).unwrap())
+                })
+                .into_iter()
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let unpacked: usize = results.iter().map(|r| r.layers_unpacked).sum();
+        let reused: usize = results.iter().map(|r| r.layers_reused).sum();
+        assert_eq!((unpacked, reused), (3, 1));
+        assert_eq!(s.ls("layers").len(), 3);
+        assert_eq!(s.store.list().unwrap().len(), 2, "p1:1 and p2:1");
+    });
+}
