@@ -1379,3 +1379,65 @@ fn parallel_imports_share_the_store() {
         assert_eq!(s.store.list().unwrap().len(), 2, "p1:1 and p2:1");
     });
 }
+
+/// The layer directories stack as overlayfs lower directories, mounted the
+/// way the sandbox mounts them (`userxattr`, in a user namespace): the
+/// whiteout hides the lower file, the opaque directory the lower
+/// directory's entries.
+#[test]
+fn layer_dirs_stack_as_an_overlay() {
+    as_each_identity(|| {
+        let s = Scratch::new();
+        let base = tar_layer(&[
+            E::Dir("etc/", 0o755),
+            E::File("etc/gone", b"x", 0o644),
+            E::File("etc/stays", b"x", 0o644),
+            E::Dir("var/", 0o755),
+            E::File("var/old", b"x", 0o644),
+        ]);
+        let top = tar_layer(&[
+            E::File("etc/.wh.gone", b"", 0o644),
+            E::Dir("var/", 0o755),
+            E::File("var/.wh..wh..opq", b"", 0o644),
+            E::File("var/new", b"n", 0o644),
+        ]);
+        oci_layout(&s.path("ov"), &[("ov:1", vec![base, top], json!({}))]);
+        let image = &s.store.import(&s.path("ov"), None).unwrap().images[0];
+        let mut lower: Vec<String> = image
+            .layer_dirs()
+            .iter()
+            .map(|d| d.to_str().unwrap().to_owned())
+            .collect();
+        lower.reverse();
+        let userns = std::process::Command::new("unshare")
+            .args(["-Urm", "true"])
+            .status()
+            .is_ok_and(|st| st.success());
+        if !userns {
+            return common::skip("unshare -Urm: no user namespaces here");
+        }
+        let mnt = s.path("mnt");
+        fs::create_dir(&mnt).unwrap();
+        let script = format!(
+            "mount -t overlay overlay -o userxattr,lowerdir={} {} && ls {m}/etc {m}/var",
+            lower.join(":"),
+            mnt.display(),
+            m = mnt.display()
+        );
+        let out = std::process::Command::new("unshare")
+            .args(["-Urm", "sh", "-c", &script])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let names: Vec<&str> = stdout
+            .lines()
+            .filter(|l| !l.is_empty() && !l.ends_with(':'))
+            .collect();
+        assert_eq!(names, ["stays", "new"]);
+    });
+}
