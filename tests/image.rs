@@ -1441,3 +1441,70 @@ fn layer_dirs_stack_as_an_overlay() {
         assert_eq!(names, ["stays", "new"]);
     });
 }
+
+/// A layer thousands of directories deep unpacks and goes again with a
+/// few descriptors (removal holds one at a time), and a path too long for
+/// the store to name is refused.
+#[test]
+fn deep_layers_unpack_and_go_with_few_descriptors() {
+    as_each_identity(|| {
+        // This process is the test's own: a low descriptor limit here
+        // shows that neither unpacking nor removal holds one per level.
+        rustix::process::setrlimit(
+            rustix::process::Resource::Nofile,
+            rustix::process::Rlimit {
+                current: Some(128),
+                maximum: None,
+            },
+        )
+        .or_else(|_| {
+            let max = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum;
+            rustix::process::setrlimit(
+                rustix::process::Resource::Nofile,
+                rustix::process::Rlimit {
+                    current: Some(128),
+                    maximum: max,
+                },
+            )
+        })
+        .unwrap();
+        let s = Scratch::new();
+        let deep = format!("{}f", "a/".repeat(1500));
+        let layer = |path: &str| {
+            let mut b = tar::Builder::new(Vec::new());
+            let mut h = tar::Header::new_gnu();
+            h.set_size(1);
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, path, &b"d"[..]).unwrap();
+            let bytes = b.into_inner().unwrap();
+            Blob {
+                diff_id: format!("sha256:{}", sha(&bytes)),
+                bytes,
+                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+            }
+        };
+        oci_layout(
+            &s.path("deep"),
+            &[("deep:1", vec![layer(&deep)], json!({}))],
+        );
+        let image = &s.store.import(&s.path("deep"), None).unwrap().images[0];
+        assert_eq!(fs::read(image.layer_dirs()[0].join(&deep)).unwrap(), b"d");
+        s.store.remove("deep:1").unwrap();
+        assert_eq!(s.store.gc().unwrap().layers.len(), 1);
+        assert_eq!(s.ls("layers"), Vec::<String>::new());
+
+        let too_long = format!("{}f", "b/".repeat(2100));
+        oci_layout(
+            &s.path("long"),
+            &[("long:1", vec![layer(&too_long)], json!({}))],
+        );
+        match s.store.import(&s.path("long"), None) {
+            Err(Error::Unsafe { reason, .. }) => assert_eq!(reason, UnsafeEntry::TooLong),
+            r => panic!("expected a refused long path, got {r:?}"),
+        }
+        s.assert_clean();
+    });
+}

@@ -223,6 +223,10 @@ pub enum UnsafeEntry {
     /// The path names the layer's root with an entry that is not a
     /// directory, or a whiteout of nothing.
     BadName,
+    /// The path is longer than 3968 bytes (the store must be able to name
+    /// every file of a layer beneath its own directories within
+    /// `PATH_MAX`).
+    TooLong,
 }
 
 impl fmt::Display for UnsafeEntry {
@@ -239,6 +243,7 @@ impl fmt::Display for UnsafeEntry {
             }
             UnsafeEntry::LinkTargetMissing => "the hard link's target is not in the layer",
             UnsafeEntry::BadName => "the path names no file",
+            UnsafeEntry::TooLong => "the path is longer than 3968 bytes",
         })
     }
 }

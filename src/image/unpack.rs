@@ -42,11 +42,18 @@ const BENEATH: ResolveFlags = ResolveFlags::BENEATH
     .union(ResolveFlags::NO_SYMLINKS)
     .union(ResolveFlags::NO_MAGICLINKS);
 
+/// The longest entry path accepted: with the store's own prefix
+/// (`layer-<64 hex>/`), every path of a layer stays within `PATH_MAX`.
+const PATH_LIMIT: usize = 3968;
+
 /// Splits an entry path into its components: `.` and empty components are
 /// dropped, so the layer's root is the empty list.
 pub(crate) fn components(path: &[u8]) -> Result<Vec<&[u8]>, UnsafeEntry> {
     if path.first() == Some(&b'/') {
         return Err(UnsafeEntry::Absolute);
+    }
+    if path.len() > PATH_LIMIT {
+        return Err(UnsafeEntry::TooLong);
     }
     let mut out = Vec::new();
     for c in path.split(|b| *b == b'/') {
@@ -134,7 +141,9 @@ fn open_dir(root: BorrowedFd<'_>, comps: &[&[u8]], create: bool) -> Result<Owned
 
 /// Removes `name` in `dir`, whatever it is; a directory with everything in
 /// it, made writable first (so that a read-only directory of a layer can
-/// go). Never follows a symbolic link.
+/// go). Never follows a symbolic link, and holds one descriptor at a time
+/// however deep the tree is (a hostile layer may be thousands of
+/// directories deep).
 pub(crate) fn remove_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
     let st = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => st,
@@ -144,31 +153,48 @@ pub(crate) fn remove_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
     if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
         return rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(Into::into);
     }
-    let sub = match rustix::fs::openat(dir, name, DIR_FLAGS, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::ACCESS) => {
-            // A directory its owner may not read: give the owner access
-            // (the name was just seen to be a directory, not a link).
-            rustix::fs::chmodat(dir, name, Mode::from_raw_mode(0o700), AtFlags::empty())?;
-            rustix::fs::openat(dir, name, DIR_FLAGS, Mode::empty())?
+    // Directories still to empty, as paths beneath `dir`; a directory is
+    // removed once a visit finds no directory left in it.
+    let mut stack: Vec<Vec<u8>> = vec![name.as_bytes().to_vec()];
+    while let Some(path) = stack.last() {
+        let sub = match rustix::fs::openat2(dir, os(path), DIR_FLAGS, Mode::empty(), BENEATH) {
+            Ok(fd) => fd,
+            Err(Errno::ACCESS) => {
+                // A directory its owner may not read: give the owner access
+                // (it was seen to be a directory, and nothing on its path
+                // is a link).
+                rustix::fs::chmodat(dir, os(path), Mode::from_raw_mode(0o700), AtFlags::empty())?;
+                rustix::fs::openat2(dir, os(path), DIR_FLAGS, Mode::empty(), BENEATH)?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let st = rustix::fs::fstat(&sub)?;
+        if st.st_mode & 0o700 != 0o700 {
+            rustix::fs::fchmod(&sub, Mode::from_raw_mode(0o700))?;
         }
-        Err(e) => return Err(e.into()),
-    };
-    if st.st_mode & 0o700 != 0o700 {
-        rustix::fs::fchmod(&sub, Mode::from_raw_mode(0o700))?;
-    }
-    let mut names = Vec::new();
-    for e in rustix::fs::Dir::read_from(&sub)? {
-        let e = e?;
-        let n = e.file_name().to_bytes();
-        if n != b"." && n != b".." {
-            names.push(n.to_vec());
+        let mut subdirs = Vec::new();
+        for e in rustix::fs::Dir::read_from(&sub)? {
+            let e = e?;
+            let n = e.file_name().to_bytes();
+            if n == b"." || n == b".." {
+                continue;
+            }
+            let st = rustix::fs::statat(&sub, os(n), AtFlags::SYMLINK_NOFOLLOW)?;
+            if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+                subdirs.push([&path[..], b"/", n].concat());
+            } else {
+                rustix::fs::unlinkat(&sub, os(n), AtFlags::empty())?;
+            }
+        }
+        drop(sub);
+        if subdirs.is_empty() {
+            let path = stack.pop().unwrap_or_default();
+            rustix::fs::unlinkat(dir, os(&path), AtFlags::REMOVEDIR)?;
+        } else {
+            stack.extend(subdirs);
         }
     }
-    for n in names {
-        remove_at(sub.as_fd(), os(&n))?;
-    }
-    rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(Into::into)
+    Ok(())
 }
 
 /// The disk space `name` in `dir` takes, everything under it counted,
@@ -449,8 +475,13 @@ impl<'a> Unpacker<'a> {
             }
             T::Link => {
                 let target = entry.link_name_bytes().unwrap_or_default();
-                let tcomps = components(&target)
-                    .map_err(|_| self.unsafe_entry(&path, UnsafeEntry::LinkOutside))?;
+                let tcomps = components(&target).map_err(|r| {
+                    let r = match r {
+                        UnsafeEntry::TooLong => r,
+                        _ => UnsafeEntry::LinkOutside,
+                    };
+                    self.unsafe_entry(&path, r)
+                })?;
                 let Some((tname, tparents)) = tcomps.split_last() else {
                     return Err(self.unsafe_entry(&path, UnsafeEntry::LinkTargetMissing));
                 };
@@ -543,5 +574,9 @@ mod tests {
         // `...` and `..x` are ordinary names.
         assert_eq!(components(b"...").unwrap(), vec![&b"..."[..]]);
         assert_eq!(components(b"..x/y").unwrap(), vec![&b"..x"[..], b"y"]);
+        assert_eq!(
+            components("a/".repeat(2000).as_bytes()),
+            Err(UnsafeEntry::TooLong)
+        );
     }
 }
