@@ -65,8 +65,9 @@
 //! [`cgroup`] (cgroup v2 limits), [`caps`] (capabilities),
 //! `landlock` and `seccomp` (features of the same names, on by default),
 //! [`confine`] (restricting the calling process itself), `oci` (running
-//! an OCI runtime bundle, feature `serde`), `policy` (policy
-//! files, feature `serde`), [`units`] (sizes and durations as people write
+//! an OCI runtime bundle, feature `serde`), `image` (an OCI image store,
+//! feature `image`), `policy` (policy files, feature `serde`), [`units`]
+//! (sizes and durations as people write
 //! them) and [`error`] (every error and the setup stages they name).
 //!
 //! # The defaults
@@ -185,6 +186,9 @@
 //!   `output_async` and `status_async`, and an `AsyncChild` whose `wait`
 //!   awaits the sandbox's pidfd on tokio's reactor, with no `SIGCHLD`
 //!   handler and no thread per child.
+//! - `image`: the `image` module, an OCI image store (OCI image layouts,
+//!   `docker save` and OCI archives) whose layers, verified by digest and
+//!   shared between images, are the lower directories of an overlay root.
 //! - `runner`: the `stockade-runner` binary, a Buildbarn runner serving
 //!   `buildbarn.runner.Runner` over gRPC that runs each remote-execution
 //!   action in its own sandbox (see the README's "Remote execution").
@@ -208,6 +212,8 @@ pub mod error;
 mod forksafe;
 pub mod fs;
 pub mod ids;
+#[cfg(feature = "image")]
+pub mod image;
 pub mod isolation;
 mod ladder;
 #[cfg(feature = "landlock")]
