@@ -207,6 +207,8 @@ pub mod error;
 mod forksafe;
 pub mod fs;
 pub mod ids;
+#[cfg(feature = "image")]
+pub mod image;
 pub mod isolation;
 mod ladder;
 #[cfg(feature = "landlock")]
@@ -214,6 +216,8 @@ pub mod landlock;
 pub mod layer;
 mod namespaces;
 pub mod net;
+#[cfg(feature = "serde")]
+pub mod oci;
 #[cfg(feature = "serde")]
 pub mod policy;
 mod probe;

@@ -178,8 +178,17 @@ fn run(cmd: &ImageCommand) -> Result<(), String> {
                 println!("{} {}", img.reference(), img.digest());
             }
             for s in &imported.skipped {
-                eprintln!("stockade: image import: skipped {s}");
+                eprintln!(
+                    "stockade: image import: skipped {} in layer {} ({})",
+                    s.entry.display(),
+                    s.blob,
+                    s.reason
+                );
             }
+            eprintln!(
+                "stockade: image import: {} layers unpacked, {} already in the store",
+                imported.layers_unpacked, imported.layers_reused
+            );
             Ok(())
         }
         ImageCommand::List { json } => {
@@ -218,7 +227,13 @@ fn run(cmd: &ImageCommand) -> Result<(), String> {
         }
         ImageCommand::Gc => {
             let gc = store.gc().map_err(|e| crate::one_line(&e))?;
-            println!("{gc}");
+            println!(
+                "removed {} layers, {} blobs and {} leftovers of interrupted imports; {} bytes freed",
+                gc.layers.len(),
+                gc.blobs.len(),
+                gc.temporaries,
+                gc.bytes_freed
+            );
             Ok(())
         }
     }

@@ -326,12 +326,45 @@ struct Prepared {
     config: Value,
     netns: Option<PathBuf>,
     sysctl: Vec<(String, String)>,
+    /// `linux.cgroupsPath` (cgroupfs form), under which stockade makes the
+    /// container's cgroup.
+    cgroup: Option<PathBuf>,
 }
 
 fn prepare(mut config: Value) -> Result<Prepared, String> {
     let mut netns = None;
     let mut sysctl = Vec::new();
+    let mut cgroup = None;
+    // The umask is the runtime's to set: the container's processes inherit
+    // it from the monitor it starts.
+    if let Some(user) = config
+        .pointer_mut("/process/user")
+        .and_then(Value::as_object_mut)
+    {
+        if let Some(m) = user.remove("umask") {
+            let m = m
+                .as_u64()
+                .filter(|m| *m <= 0o777)
+                .ok_or("process.user.umask: expected a number from 0 to 0o777")?;
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m as u32));
+        }
+    }
     if let Some(linux) = config.get_mut("linux").and_then(Value::as_object_mut) {
+        if let Some(p) = linux.remove("cgroupsPath") {
+            let p = p
+                .as_str()
+                .ok_or("linux.cgroupsPath: expected a string")?
+                .to_owned();
+            if p.contains(':') || p.split('/').any(|c| c == "..") {
+                return Err(format!(
+                    "linux.cgroupsPath = {p:?}: only a cgroupfs path is supported (not \
+                     systemd's slice:prefix:name form), without `..`"
+                ));
+            }
+            if !p.is_empty() {
+                cgroup = Some(Path::new("/sys/fs/cgroup").join(p.trim_start_matches('/')));
+            }
+        }
         if let Some(list) = linux.get_mut("namespaces").and_then(Value::as_array_mut) {
             let mut keep = Vec::new();
             for (i, ns) in list.drain(..).enumerate() {
@@ -370,28 +403,84 @@ fn prepare(mut config: Value) -> Result<Prepared, String> {
             }
         }
     }
+    let own_network = config
+        .pointer("/linux/namespaces")
+        .and_then(Value::as_array)
+        .is_some_and(|l| {
+            l.iter()
+                .any(|ns| ns.get("type").and_then(Value::as_str) == Some("network"))
+        });
     if !sysctl.is_empty() && netns.is_none() {
-        return Err(
-            "linux.sysctl: sysctls are supported only with a network namespace given by \
-             path (linux.namespaces[].path)"
-                .to_owned(),
-        );
+        if !own_network {
+            return Err(
+                "linux.sysctl: sysctls of the network namespace need one of the container's \
+                 own (linux.namespaces[] of type network)"
+                    .to_owned(),
+            );
+        }
+        // The runtime makes the container's network namespace itself, so
+        // that it can set the sysctls there before the sandbox joins it.
+        if let Some(list) = config
+            .pointer_mut("/linux/namespaces")
+            .and_then(Value::as_array_mut)
+        {
+            list.retain(|ns| ns.get("type").and_then(Value::as_str) != Some("network"));
+        }
+        netns = Some(PathBuf::new());
     }
     Ok(Prepared {
         config,
         netns,
         sysctl,
+        cgroup,
     })
 }
 
-/// Joins the network namespace at `path` and sets `sysctl` in it.
+/// Joins the network namespace at `path` (an empty path: makes a new one,
+/// with its loopback interface up) and sets `sysctl` in it.
 fn join_network(path: &Path, sysctl: &[(String, String)]) -> Result<(), String> {
-    let f = fs::File::open(path).map_err(|e| format!("network namespace {}: {e}", path.display()))?;
-    nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
-        .map_err(|e| format!("failed to join the network namespace {}: {e}", path.display()))?;
+    if path.as_os_str().is_empty() {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| format!("failed to create a network namespace: {e}"))?;
+        loopback_up().map_err(|e| format!("failed to bring up the loopback interface: {e}"))?;
+    } else {
+        let f = fs::File::open(path)
+            .map_err(|e| format!("network namespace {}: {e}", path.display()))?;
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+            format!("failed to join the network namespace {}: {e}", path.display())
+        })?;
+    }
     for (k, v) in sysctl {
         let p = Path::new("/proc/sys").join(k.replace('.', "/"));
         fs::write(&p, v).map_err(|e| format!("linux.sysctl.{k}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Sets the loopback interface of this network namespace up.
+fn loopback_up() -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let sock = nix::sys::socket::socket(
+        nix::sys::socket::AddressFamily::Inet,
+        nix::sys::socket::SockType::Datagram,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    // SAFETY: a zeroed `ifreq` is valid; the name is copied within its
+    // bounds.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads into `req`, which outlives the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the union's flags member is the one SIOCGIFFLAGS filled.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads `req`, which outlives the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
@@ -492,13 +581,19 @@ fn create_in(g: &Global, id: &str, bundle: &Path, pid_file: Option<PathBuf>) -> 
 
     // The container: `stockade start ID --bundle DIR`, stockade's init
     // holding its namespaces.
-    let start = args::parse_command_line([
+    let mut argv = vec![
         OsString::from("start"),
         OsString::from(id),
         OsString::from("--bundle"),
         lowered.clone().into_os_string(),
-    ])
-    .map_err(|e| e.to_string())?;
+    ];
+    if let Some(parent) = &prepared.cgroup {
+        fs::create_dir_all(parent)
+            .map_err(|e| format!("linux.cgroupsPath: {}: {e}", parent.display()))?;
+        argv.push("--cgroup-parent".into());
+        argv.push(parent.clone().into_os_string());
+    }
+    let start = args::parse_command_line(argv).map_err(|e| e.to_string())?;
     let args::Invocation::Start(s) = start else {
         return Err("internal error: not a start".to_owned());
     };
