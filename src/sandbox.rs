@@ -577,6 +577,7 @@ impl Sandbox {
             read_only,
             optional,
             devices: false,
+            no_exec: false,
         })
     }
 
@@ -589,6 +590,7 @@ impl Sandbox {
             read_only: false,
             optional: false,
             devices: true,
+            no_exec: false,
         })
     }
 

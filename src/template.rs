@@ -549,6 +549,7 @@ mod tests {
             read_only: true,
             optional: false,
             devices: false,
+            no_exec: false,
         };
         let mask = |dest: &str| Op::Mask { dest: dest.into() };
         let mut cfg = crate::fs::Config::default();

@@ -49,6 +49,7 @@ fn rich() -> Sandbox {
             read_only: true,
             optional: true,
             devices: true,
+            no_exec: true,
         })
         .tmpfs(
             "/scratch",

@@ -722,3 +722,36 @@ fn writes_into_binds_keep_the_callers_ids() {
         );
     });
 }
+
+#[test]
+fn no_exec_binds_refuse_to_execute_even_for_the_owner() {
+    as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("hello");
+        std::fs::write(&script, "#!/bin/sh\necho ran\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        for no_exec in [false, true] {
+            let mut sb = Sandbox::new();
+            sb.fs_op(fs::Op::Bind {
+                src: dir.path().to_owned(),
+                dest: "/work".into(),
+                read_only: false,
+                optional: false,
+                devices: false,
+                no_exec,
+            });
+            let (st, out, err) = run(
+                &sb,
+                "/work/hello; cat /work/hello >/dev/null && echo readable",
+            );
+            assert!(st.success(), "{out}{err}");
+            if no_exec {
+                assert_eq!(out, "readable\n");
+                assert!(err.contains("Permission denied"), "{err}");
+            } else {
+                assert_eq!(out, "ran\nreadable\n", "{err}");
+            }
+        }
+    });
+}

@@ -77,6 +77,9 @@ pub enum Op {
         optional: bool,
         /// Allow device nodes (otherwise the bind is `nodev`).
         devices: bool,
+        /// Forbid executing files from it (`noexec`, recursively).
+        #[cfg_attr(feature = "serde", serde(default))]
+        no_exec: bool,
     },
     /// A fresh tmpfs at `dest`.
     Tmpfs {

@@ -573,6 +573,7 @@ fn plan_with(
                         read_only: true,
                         dir: true,
                         devices: false,
+                        no_exec: false,
                         slot: Some(slot),
                     },
                 );
@@ -648,6 +649,7 @@ fn plan_with(
                         read_only: true,
                         dir: true,
                         devices: false,
+                        no_exec: false,
                         slot: None,
                     },
                 );
@@ -683,6 +685,7 @@ fn plan_with(
                         read_only: false,
                         dir: false,
                         devices: true,
+                        no_exec: false,
                         slot: None,
                     },
                 );
@@ -758,6 +761,7 @@ fn plan_with(
                 read_only,
                 optional,
                 devices,
+                no_exec,
                 dest,
             } => {
                 if !src.is_absolute() {
@@ -807,6 +811,7 @@ fn plan_with(
                         read_only: *read_only,
                         dir,
                         devices: *devices,
+                        no_exec: *no_exec,
                         slot: None,
                     },
                 );
@@ -998,6 +1003,7 @@ pub(crate) enum MountKind {
         read_only: bool,
         dir: bool,
         devices: bool,
+        no_exec: bool,
         /// For a system directory: its slot among the spawn's idmapped
         /// trees, used instead of a clone of `src` when present.
         slot: Option<usize>,
@@ -1109,6 +1115,7 @@ mod tests {
             read_only: true,
             optional: false,
             devices: false,
+            no_exec: false,
         });
         assert!(matches!(
             plan(&cfg, ProcKind::Fresh, (0, 0)),
@@ -1125,6 +1132,7 @@ mod tests {
             read_only: true,
             optional: true,
             devices: false,
+            no_exec: false,
         });
         assert!(plan(&cfg, ProcKind::Fresh, (0, 0)).is_ok());
 
@@ -1140,6 +1148,7 @@ mod tests {
             read_only: true,
             optional: false,
             devices: false,
+            no_exec: false,
         });
         assert!(matches!(
             plan(&cfg, ProcKind::Fresh, (0, 0)),
@@ -1230,6 +1239,7 @@ mod tests {
             read_only: true,
             optional: false,
             devices: false,
+            no_exec: false,
         };
         let mut cfg = Config::default();
         cfg.ops.push(bind(Path::new("/etc"), "/x"));

@@ -185,6 +185,7 @@ mod tests {
             read_only: false,
             optional: false,
             devices: false,
+            no_exec: false,
         });
         fs.ops.push(fs::Op::Bind {
             src: "/host/opt".into(),
@@ -192,6 +193,7 @@ mod tests {
             read_only: true,
             optional: true,
             devices: false,
+            no_exec: false,
         });
         fs.ops.push(fs::Op::File {
             dest: "/etc/motd".into(),
@@ -233,6 +235,7 @@ mod tests {
             read_only: true,
             optional: false,
             devices: false,
+            no_exec: false,
         });
         let p = Policy::from_fs_plan(&fs, false).unwrap();
         assert_eq!(rule(&p, "/srv/./data/"), Some((FsAccess::READ_EXEC, false)));

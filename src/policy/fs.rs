@@ -102,6 +102,8 @@ struct RawOp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     devices: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    no_exec: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     size: Option<Size>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mode: Option<Mode>,
@@ -129,6 +131,7 @@ impl RawOp {
             src: None,
             optional: None,
             devices: None,
+            no_exec: None,
             size: None,
             mode: None,
             target: None,
@@ -143,7 +146,7 @@ impl RawOp {
         let op = self.op;
         let (required, allowed): (&[&str], &[&str]) = match op {
             OpName::BindRo | OpName::BindRw | OpName::BindDev => {
-                (&["src"], &["src", "optional", "devices"])
+                (&["src"], &["src", "optional", "devices", "no_exec"])
             }
             OpName::Tmpfs => (&[], &["size", "mode"]),
             OpName::Dir => (&[], &["mode"]),
@@ -158,6 +161,7 @@ impl RawOp {
             ("src", self.src.is_some()),
             ("optional", self.optional.is_some()),
             ("devices", self.devices.is_some()),
+            ("no_exec", self.no_exec.is_some()),
             ("size", self.size.is_some()),
             ("mode", self.mode.is_some()),
             ("target", self.target.is_some()),
@@ -189,6 +193,7 @@ impl RawOp {
                 read_only: self.op == OpName::BindRo,
                 optional: self.optional.unwrap_or(false),
                 devices: self.op == OpName::BindDev || self.devices.unwrap_or(false),
+                no_exec: self.no_exec.unwrap_or(false),
             },
             OpName::Tmpfs => fs::Op::Tmpfs {
                 dest,
@@ -230,11 +235,13 @@ fn op_to_raw(i: usize, op: &fs::Op) -> Result<OpEntry, Error> {
             read_only,
             optional,
             devices,
+            no_exec,
             ..
         } => RawOp {
             src: Some(utf8(&key("src"), src.as_os_str())?),
             optional: optional.then_some(true),
             devices: (*devices && *read_only).then_some(true),
+            no_exec: no_exec.then_some(true),
             ..RawOp::new(op.name(), dest)
         },
         fs::Op::Tmpfs { options, .. } => RawOp {

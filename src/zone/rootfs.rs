@@ -502,6 +502,7 @@ fn apply(b: &mut Build, op: &Mount) -> Result<(), Errno> {
             read_only,
             dir,
             devices,
+            no_exec,
             slot,
         } => {
             let target = if *dir {
@@ -522,6 +523,9 @@ fn apply(b: &mut Build, op: &Mount) -> Result<(), Errno> {
             }
             if *read_only {
                 attrs |= mount::MOUNT_ATTR_RDONLY;
+            }
+            if *no_exec {
+                attrs |= mount::MOUNT_ATTR_NOEXEC;
             }
             set_attrs(tree.raw(), attrs, true)?;
             attach(tree.raw(), target.raw())

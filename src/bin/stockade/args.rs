@@ -1162,6 +1162,7 @@ fn parse_options(
                     read_only: s.starts_with("--ro"),
                     optional: s.ends_with("-try"),
                     devices: s == "--dev-bind",
+                    no_exec: false,
                 });
             }
             "--tmpfs" => {

@@ -408,6 +408,7 @@ impl Plan {
             read_only,
             optional,
             devices,
+            no_exec: false,
         });
         Ok(())
     }
