@@ -1307,7 +1307,9 @@ fn image_command<I: Iterator<Item = OsString>>(
         Some("rm") => {
             let mut references = Vec::new();
             for a in it.by_ref() {
-                if a.to_str().is_some_and(|s| s.starts_with('-') && s.len() > 1) {
+                if a.to_str()
+                    .is_some_and(|s| s.starts_with('-') && s.len() > 1)
+                {
                     return Err(ArgError::Unknown { option: a });
                 }
                 references.push(text(a, "image rm")?);
@@ -1377,10 +1379,7 @@ pub enum Invocation {
 pub enum ImageCommand {
     /// `import PATH [--name NAME[:TAG]]`: an OCI image layout directory, or
     /// a `docker save`/`podman save` archive.
-    Import {
-        path: PathBuf,
-        name: Option<String>,
-    },
+    Import { path: PathBuf, name: Option<String> },
     /// `list [--json]`.
     List { json: bool },
     /// `rm REF...`.

@@ -260,8 +260,8 @@ fn connect(name: &str) -> Result<(UnixStream, Monitor)> {
 /// this program, and waits until it says the container is ready.
 pub fn start(s: &args::Start) -> ExitCode {
     // The same option errors as the one-shot form, before anything starts.
-    let checked = crate::image::origin(&s.options)
-        .and_then(|origin| crate::sandbox(&s.options, &origin));
+    let checked =
+        crate::image::origin(&s.options).and_then(|origin| crate::sandbox(&s.options, &origin));
     if let Err(e) = checked {
         return fail(e);
     }

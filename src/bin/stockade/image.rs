@@ -171,9 +171,9 @@ fn run(cmd: &ImageCommand) -> Result<(), String> {
     let store = store()?;
     match cmd {
         ImageCommand::Import { path, name } => {
-            let imported = store.import(path, name.as_deref()).map_err(|e| {
-                format!("image import {}: {}", path.display(), crate::one_line(&e))
-            })?;
+            let imported = store
+                .import(path, name.as_deref())
+                .map_err(|e| format!("image import {}: {}", path.display(), crate::one_line(&e)))?;
             for img in &imported.images {
                 println!("{} {}", img.reference(), img.digest());
             }

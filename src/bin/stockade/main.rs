@@ -154,7 +154,11 @@ pub fn sandbox(opts: &args::Options, origin: &image::Origin) -> Result<Sandbox, 
     let mut sb = match (&opts.policy, image::base(origin, opts.image.as_deref())?) {
         (Some(path), None) => policy(path)?,
         (Some(_), Some(_)) => {
-            let other = if opts.image.is_some() { "--image" } else { "--bundle" };
+            let other = if opts.image.is_some() {
+                "--image"
+            } else {
+                "--bundle"
+            };
             return Err(format!(
                 "options --policy and {other} conflict: use --policy with --rootfs, or the \
                  options of the command line with {other}"

@@ -258,6 +258,8 @@ struct Record {
     /// Set by the waiter: `running` once `start` released it, then
     /// `stopped`.
     phase: String,
+    /// The cgroup made for `linux.cgroupsPath`.
+    cgroup: Option<PathBuf>,
 }
 
 impl Record {
@@ -280,6 +282,7 @@ impl Record {
             created: v["created"].as_str().unwrap_or_default().to_owned(),
             annotations: v["annotations"].clone(),
             phase: phase.trim().to_owned(),
+            cgroup: v["cgroup"].as_str().map(PathBuf::from),
         })
     }
 
@@ -362,7 +365,10 @@ fn prepare(mut config: Value) -> Result<Prepared, String> {
                 ));
             }
             if !p.is_empty() {
-                cgroup = Some(Path::new("/sys/fs/cgroup").join(p.trim_start_matches('/')));
+                let root = cgroup2_root().ok_or_else(|| {
+                    format!("linux.cgroupsPath = {p:?}: this host has no cgroup v2 hierarchy")
+                })?;
+                cgroup = Some(root.join(p.trim_start_matches('/')));
             }
         }
         if let Some(list) = linux.get_mut("namespaces").and_then(Value::as_array_mut) {
@@ -436,6 +442,20 @@ fn prepare(mut config: Value) -> Result<Prepared, String> {
     })
 }
 
+/// Where the cgroup v2 hierarchy's root is mounted (`/sys/fs/cgroup`, or
+/// `/sys/fs/cgroup/unified` on a hybrid host), from this process's
+/// mountinfo.
+fn cgroup2_root() -> Option<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        let f: Vec<&str> = pre.split(' ').collect();
+        let at = f.get(4)?;
+        (post.split(' ').next() == Some("cgroup2") && f.get(3) == Some(&"/"))
+            .then(|| PathBuf::from(at.replace("\\040", " ")))
+    })
+}
+
 /// Joins the network namespace at `path` (an empty path: makes a new one,
 /// with its loopback interface up) and sets `sysctl` in it.
 fn join_network(path: &Path, sysctl: &[(String, String)]) -> Result<(), String> {
@@ -447,7 +467,10 @@ fn join_network(path: &Path, sysctl: &[(String, String)]) -> Result<(), String> 
         let f = fs::File::open(path)
             .map_err(|e| format!("network namespace {}: {e}", path.display()))?;
         nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
-            format!("failed to join the network namespace {}: {e}", path.display())
+            format!(
+                "failed to join the network namespace {}: {e}",
+                path.display()
+            )
         })?;
     }
     for (k, v) in sysctl {
@@ -536,8 +559,8 @@ fn create(g: &Global, argv: Vec<OsString>) -> ExitCode {
 
 fn create_in(g: &Global, id: &str, bundle: &Path, pid_file: Option<PathBuf>) -> Result<(), String> {
     let config_path = bundle.join("config.json");
-    let text = fs::read_to_string(&config_path)
-        .map_err(|e| format!("{}: {e}", config_path.display()))?;
+    let text =
+        fs::read_to_string(&config_path).map_err(|e| format!("{}: {e}", config_path.display()))?;
     let config: Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", config_path.display()))?;
     if config.pointer("/process/terminal").and_then(Value::as_bool) == Some(true) {
@@ -599,6 +622,9 @@ fn create_in(g: &Global, id: &str, bundle: &Path, pid_file: Option<PathBuf>) -> 
     };
     let code = crate::container::start(&s);
     if code != ExitCode::SUCCESS {
+        if let Some(cg) = &prepared.cgroup {
+            let _ = fs::remove_dir(cg);
+        }
         return Err(format!("container {id} could not be created"));
     }
 
@@ -623,6 +649,7 @@ fn create_in(g: &Global, id: &str, bundle: &Path, pid_file: Option<PathBuf>) -> 
         "waiter": pid,
         "waiter_start": started,
         "created": now_rfc3339(),
+        "cgroup": prepared.cgroup.as_ref().map(|c| c.to_string_lossy().into_owned()),
         "annotations": config.get("annotations").cloned().unwrap_or(Value::Object(Default::default())),
     });
     write_atomic(&d.join("state.json"), &record.to_string())
@@ -636,7 +663,6 @@ fn create_in(g: &Global, id: &str, bundle: &Path, pid_file: Option<PathBuf>) -> 
     std::mem::forget(waiter);
     Ok(())
 }
-
 
 /// Stops the stockade container `id` at once.
 fn stop_container(id: &str) -> ExitCode {
@@ -792,7 +818,9 @@ fn signal(s: &str) -> Option<i32> {
     } else {
         format!("SIG{up}")
     };
-    full.parse::<nix::sys::signal::Signal>().ok().map(|s| s as i32)
+    full.parse::<nix::sys::signal::Signal>()
+        .ok()
+        .map(|s| s as i32)
 }
 
 fn kill(g: &Global, argv: Vec<OsString>) -> ExitCode {
@@ -867,6 +895,11 @@ fn delete(g: &Global, argv: Vec<OsString>) -> ExitCode {
         ) {
             let _ = stop_container(&id);
         }
+    }
+    // The cgroup `linux.cgroupsPath` named, made by `create` (stockade's
+    // own beneath it went with the container).
+    if let Some(cg) = &rec.cgroup {
+        let _ = fs::remove_dir(cg);
     }
     match fs::remove_dir_all(dir(g, &id)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -982,7 +1015,8 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
         kv.push(v);
         cmd.arg("--env").arg(kv);
     }
-    cmd.arg(&id).arg("--").arg(&e.program).args(&e.args);
+    // Everything after the id is the program and its arguments.
+    cmd.arg(&id).arg(&e.program).args(&e.args);
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(err) => return fail(format!("exec: failed to start: {err}")),
