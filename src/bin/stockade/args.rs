@@ -98,6 +98,14 @@ pub struct Options {
     /// this one.
     pub pty: bool,
     pub rootfs: Option<PathBuf>,
+    /// `--image REF`: the root is the image's layers (from the image
+    /// store), and the image's configuration gives the defaults.
+    pub image: Option<String>,
+    /// `--entrypoint PROGRAM`: replaces the image's entrypoint.
+    pub entrypoint: Option<OsString>,
+    /// `--bundle DIR`: an OCI runtime bundle's `config.json` is the policy
+    /// and the program, with every other option on top.
+    pub bundle: Option<PathBuf>,
     /// `--writable-root` (or `--overlay DIR /`): the root as an overlay
     /// whose changes vanish with the sandbox.
     pub writable_root: bool,
@@ -215,6 +223,11 @@ pub enum ArgError {
         second: &'static str,
         why: &'static str,
     },
+    /// An option that means something only with another.
+    Needs {
+        option: &'static str,
+        needs: &'static str,
+    },
     /// An option that does not apply to the network asked for.
     WrongNetwork {
         option: &'static str,
@@ -244,6 +257,9 @@ impl fmt::Display for ArgError {
             }
             ArgError::Conflict { first, second, why } => {
                 write!(f, "options {first} and {second} conflict: {why}")
+            }
+            ArgError::Needs { option, needs } => {
+                write!(f, "option {option} needs {needs}")
             }
             ArgError::WrongNetwork { option, net, needs } => {
                 write!(
@@ -293,7 +309,9 @@ impl fmt::Display for ArgError {
 }
 
 pub const USAGE: &str = "\
-usage: stockade [OPTIONS] [--] PROGRAM [ARGS...]
+usage: stockade [run] [OPTIONS] [--] PROGRAM [ARGS...]
+       stockade [run] --image REF [OPTIONS] [-- ARGS...]
+       stockade [run] --bundle DIR [OPTIONS]
        stockade start NAME [OPTIONS] [-- INIT [ARGS...]]
        stockade exec NAME [--pty] [--chdir DIR] [--setenv KEY VALUE]... [--] PROGRAM [ARGS...]
        stockade stop NAME [--timeout DURATION]
@@ -302,6 +320,7 @@ usage: stockade [OPTIONS] [--] PROGRAM [ARGS...]
        stockade diff NAME [--json]
        stockade commit NAME
        stockade reset NAME
+       stockade image import PATH [--name NAME[:TAG]] | list [--json] | rm REF... | gc
 
 Runs PROGRAM in a sandbox with the library's default policy: new user, mount,
 pid, network, IPC, UTS and cgroup namespaces; a read-only view of the host's
@@ -362,6 +381,22 @@ environment.
   --unsetenv KEY           remove an environment variable
   --inherit-env            pass the caller's whole environment
   --rootfs DIR             use DIR read-only as the root
+  --image REF              use the image REF (NAME[:TAG], or a digest or its
+                           first characters) of the image store as the
+                           read-only root (with --writable-root: a writable
+                           container layer on top, gone with the sandbox),
+                           and run its entrypoint and command (PROGRAM and
+                           ARGS replace the command) as its user (root of
+                           the user namespace when it names none), in its
+                           working directory, with its environment; the
+                           options given win. The network, capabilities and
+                           everything else stay stockade's defaults
+  --entrypoint PROGRAM     with --image: run PROGRAM instead of the image's
+                           entrypoint, without the image's command
+  --bundle DIR             run the OCI runtime bundle DIR: its config.json
+                           is the policy and the program, the other options
+                           on top; a field stockade cannot enforce is an
+                           error naming it
   --ro-bind SRC DEST       bind SRC read-only at DEST (recursively)
   --ro-bind-try SRC DEST   same, skipped if SRC does not exist
   --bind SRC DEST          bind SRC read-write at DEST
@@ -487,6 +522,13 @@ and SIGTERM are too, and then the program has 2 seconds to end (a second
 one ends it at once) before the sandbox is killed; stockade then ends by
 that signal (128+N). A signal stockade was started with ignored stays
 ignored.
+
+Images: `stockade image import PATH` adds an OCI image layout directory or
+a `docker save`/`podman save` archive to the image store
+($STOCKADE_IMAGES, else $XDG_CACHE_HOME/stockade/images, else
+~/.cache/stockade/images), checking every blob's digest and unpacking each
+layer once for every image that shares it; `image list` shows the images,
+`image rm REF...` forgets them, `image gc` deletes the layers no image uses.
 
 Containers: a container is a sandbox that stays up between programs.
 A subcommand is recognised only as the first argument: `stockade -- start`
@@ -670,6 +712,38 @@ pub fn signal(option: &'static str, v: OsString) -> Result<i32, ArgError> {
 
 /// Why two network options conflict.
 pub const DIFFERENT_NETWORKS: &str = "they ask for different networks";
+
+/// The root comes from one place: `--rootfs`, `--image` or `--bundle`;
+/// `--entrypoint` needs an image, and a bundle names its own program.
+fn check_root(o: &Options) -> Result<(), ArgError> {
+    let roots = [
+        ("--rootfs", o.rootfs.is_some()),
+        ("--image", o.image.is_some()),
+        ("--bundle", o.bundle.is_some()),
+    ];
+    let mut given = roots.iter().filter(|r| r.1).map(|r| r.0);
+    if let (Some(first), Some(second)) = (given.next(), given.next()) {
+        return Err(ArgError::Conflict {
+            first,
+            second,
+            why: "they ask for different roots",
+        });
+    }
+    if o.entrypoint.is_some() && o.image.is_none() {
+        return Err(ArgError::Needs {
+            option: "--entrypoint",
+            needs: "--image",
+        });
+    }
+    if o.bundle.is_some() && !o.program.is_empty() {
+        return Err(ArgError::Conflict {
+            first: "--bundle",
+            second: "PROGRAM",
+            why: "the bundle's config.json names the program (process.args)",
+        });
+    }
+    Ok(())
+}
 
 /// Records where the JSON report goes, asked by `option`, refusing a second
 /// place.
@@ -1038,6 +1112,16 @@ fn parse_options(
             "--sys" => o.sys = true,
             "--system" => o.system = true,
             "--rootfs" => o.rootfs = Some(val(it, "--rootfs")?.into()),
+            "--image" => {
+                let v = val(it, "--image")?;
+                o.image = Some(v.into_string().map_err(|value| ArgError::BadValue {
+                    option: "--image",
+                    value,
+                    expected: "an image reference (NAME[:TAG] or a digest)",
+                })?);
+            }
+            "--entrypoint" => o.entrypoint = Some(val(it, "--entrypoint")?),
+            "--bundle" => o.bundle = Some(val(it, "--bundle")?.into()),
             "--writable-root" => o.writable_root = true,
             "--keep-changes" => o.keep_changes = Some(val(it, "--keep-changes")?.into()),
             "--landlock-ro" => o.landlock_ro.push(val(it, "--landlock-ro")?.into()),
@@ -1146,14 +1230,111 @@ fn parse_options(
         }
     }
     check_net(&mut o, egress_option)?;
+    check_root(&o)?;
     if o.program.is_empty() {
-        if need_program {
+        if need_program && o.image.is_none() && o.bundle.is_none() {
             return Err(ArgError::NoProgram);
         }
         return Ok(o);
     }
     o.args = it.collect();
     Ok(o)
+}
+
+/// The one-shot form's options, checked.
+fn one_shot(o: Options) -> Result<Invocation, ArgError> {
+    if o.version {
+        return Ok(Invocation::Version);
+    }
+    if o.stop_signal.is_some() && !o.help {
+        return Err(ArgError::OnlyForStart {
+            option: "--stop-signal",
+        });
+    }
+    if o.system && !o.help {
+        return Err(ArgError::OnlyForStart { option: "--system" });
+    }
+    Ok(if o.help {
+        Invocation::Help
+    } else {
+        Invocation::Run(o)
+    })
+}
+
+/// `stockade image ...` after `image`.
+fn image_command<I: Iterator<Item = OsString>>(
+    it: &mut std::iter::Peekable<I>,
+) -> Result<Invocation, ArgError> {
+    let text = |a: OsString, what: &'static str| {
+        a.into_string().map_err(|value| ArgError::BadValue {
+            option: what,
+            value,
+            expected: "UTF-8 text",
+        })
+    };
+    let Some(verb) = it.next() else {
+        return Err(ArgError::NoName { command: "image" });
+    };
+    let cmd = match verb.to_str() {
+        Some("import") => {
+            let mut path = None;
+            let mut name = None;
+            while let Some(a) = it.next() {
+                match a.to_str() {
+                    Some("--name") => name = Some(text(val(it, "--name")?, "--name")?),
+                    Some(s) if s.starts_with('-') && s.len() > 1 => {
+                        return Err(ArgError::Unknown { option: a });
+                    }
+                    _ if path.is_none() => path = Some(PathBuf::from(a)),
+                    _ => return Err(unexpected(a)),
+                }
+            }
+            let path = path.ok_or(ArgError::MissingValue {
+                option: "image import",
+            })?;
+            ImageCommand::Import { path, name }
+        }
+        Some("list" | "ls") => {
+            let mut json = false;
+            for a in it.by_ref() {
+                match a.to_str() {
+                    Some("--json") => json = true,
+                    _ => return Err(unexpected(a)),
+                }
+            }
+            ImageCommand::List { json }
+        }
+        Some("rm") => {
+            let mut references = Vec::new();
+            for a in it.by_ref() {
+                if a.to_str()
+                    .is_some_and(|s| s.starts_with('-') && s.len() > 1)
+                {
+                    return Err(ArgError::Unknown { option: a });
+                }
+                references.push(text(a, "image rm")?);
+            }
+            if references.is_empty() {
+                return Err(ArgError::MissingValue { option: "image rm" });
+            }
+            ImageCommand::Remove { references }
+        }
+        Some("gc") => {
+            if let Some(a) = it.next() {
+                return Err(unexpected(a));
+            }
+            ImageCommand::Gc
+        }
+        Some("-h" | "--help") => return Ok(Invocation::Help),
+        _ => {
+            return Err(ArgError::BadValue {
+                option: "image",
+                value: verb,
+                expected: "import, list, rm or gc",
+            });
+        }
+    };
+    Ok(Invocation::Image(cmd))
 }
 
 /// The most bytes a container name may have.
@@ -1186,9 +1367,25 @@ pub enum Invocation {
     Commit { name: String },
     /// `stockade reset NAME`.
     Reset { name: String },
+    /// `stockade image import|list|rm|gc`.
+    Image(ImageCommand),
     /// The detached process that owns a started container (not for users:
     /// `start` runs it with the same arguments).
     Monitor(Start),
+}
+
+/// What `stockade image` does with the image store.
+#[derive(Debug, PartialEq)]
+pub enum ImageCommand {
+    /// `import PATH [--name NAME[:TAG]]`: an OCI image layout directory, or
+    /// a `docker save`/`podman save` archive.
+    Import { path: PathBuf, name: Option<String> },
+    /// `list [--json]`.
+    List { json: bool },
+    /// `rm REF...`.
+    Remove { references: Vec<String> },
+    /// `gc`: delete the layers no image uses.
+    Gc,
 }
 
 /// `stockade start`: the container's name, its policy (the one-shot
@@ -1286,6 +1483,15 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
     args: I,
 ) -> Result<Invocation, ArgError> {
     let mut it = args.into_iter().peekable();
+    // `stockade run ...` is the one-shot form, as `stockade ...` is.
+    if it.peek().is_some_and(|a| a == "run") {
+        it.next();
+        if it.peek().is_none() {
+            return Err(ArgError::NoProgram);
+        }
+        let o = parse_options(&mut it, true)?;
+        return one_shot(o);
+    }
     let sub = it.peek().and_then(|a| a.to_str()).and_then(|a| {
         Some(match a {
             "start" => "start",
@@ -1296,28 +1502,14 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
             "diff" => "diff",
             "commit" => "commit",
             "reset" => "reset",
+            "image" => "image",
             "__monitor" => "__monitor",
             _ => return None,
         })
     });
     let Some(sub) = sub else {
         let o = parse_options(&mut it, true)?;
-        if o.version {
-            return Ok(Invocation::Version);
-        }
-        if o.stop_signal.is_some() && !o.help {
-            return Err(ArgError::OnlyForStart {
-                option: "--stop-signal",
-            });
-        }
-        if o.system && !o.help {
-            return Err(ArgError::OnlyForStart { option: "--system" });
-        }
-        return Ok(if o.help {
-            Invocation::Help
-        } else {
-            Invocation::Run(o)
-        });
+        return one_shot(o);
     };
     it.next();
     if it.peek().is_some_and(|a| a == "-h" || a == "--help") {
@@ -1448,6 +1640,7 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
             }
             Ok(Invocation::Diff { name, json })
         }
+        "image" => image_command(&mut it),
         "commit" | "reset" => {
             let name = name(&mut it, if sub == "commit" { "commit" } else { "reset" })?;
             if let Some(a) = it.next() {

@@ -260,7 +260,9 @@ fn connect(name: &str) -> Result<(UnixStream, Monitor)> {
 /// this program, and waits until it says the container is ready.
 pub fn start(s: &args::Start) -> ExitCode {
     // The same option errors as the one-shot form, before anything starts.
-    if let Err(e) = crate::sandbox(&s.options) {
+    let checked =
+        crate::image::origin(&s.options).and_then(|origin| crate::sandbox(&s.options, &origin));
+    if let Err(e) = checked {
         return fail(e);
     }
     let base = match base() {

@@ -9,9 +9,11 @@
 mod args;
 mod bwrap;
 mod container;
+mod image;
 mod json;
 mod layer;
 mod monitor;
+mod oci;
 mod remote;
 mod report;
 mod terminal;
@@ -81,6 +83,9 @@ fn main() -> ExitCode {
     if let Some(code) = bwrap::dispatch() {
         return code;
     }
+    if let Some(code) = oci::dispatch() {
+        return code;
+    }
     let mut argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let mut action = None;
     if argv.first().is_some_and(|a| a == remote::FLAG) {
@@ -129,6 +134,7 @@ fn main() -> ExitCode {
         args::Invocation::Diff { name, json } => layer::diff(&name, json),
         args::Invocation::Commit { name } => layer::commit_or_reset(&name, true),
         args::Invocation::Reset { name } => layer::commit_or_reset(&name, false),
+        args::Invocation::Image(cmd) => image::main(&cmd),
     }
 }
 
@@ -142,11 +148,24 @@ fn usage_error(e: &args::ArgError) -> ExitCode {
 
 /// The sandbox policy the options ask for, or a one-line reason why there
 /// is none.
-pub fn sandbox(opts: &args::Options) -> Result<Sandbox, String> {
-    // The policy file first, then every other option on top of it.
-    let mut sb = match &opts.policy {
-        Some(path) => policy(path)?,
-        None => Sandbox::new(),
+pub fn sandbox(opts: &args::Options, origin: &image::Origin) -> Result<Sandbox, String> {
+    // The policy file (or the bundle's, or the image's) first, then every
+    // other option on top of it.
+    let mut sb = match (&opts.policy, image::base(origin, opts.image.as_deref())?) {
+        (Some(path), None) => policy(path)?,
+        (Some(_), Some(_)) => {
+            let other = if opts.image.is_some() {
+                "--image"
+            } else {
+                "--bundle"
+            };
+            return Err(format!(
+                "options --policy and {other} conflict: use --policy with --rootfs, or the \
+                 options of the command line with {other}"
+            ));
+        }
+        (None, Some(sb)) => sb,
+        (None, None) => Sandbox::new(),
     };
     if opts.system {
         system(&mut sb);
@@ -296,7 +315,12 @@ fn egress(opts: &args::Options) -> stockade::net::Egress {
 
 /// The command the options ask for: the program, its arguments,
 /// environment changes and working directory.
-pub fn command(opts: &args::Options) -> Command {
+pub fn command(opts: &args::Options, origin: &image::Origin) -> Result<Command, String> {
+    match origin {
+        image::Origin::Image(img) => return image::image_command(opts, img),
+        image::Origin::Bundle(b) => return Ok(image::bundle_command(opts, b)),
+        image::Origin::Host => {}
+    }
     let mut cmd = Command::new(&opts.program);
     cmd.args(&opts.args);
     for (k, v) in &opts.setenv {
@@ -308,7 +332,7 @@ pub fn command(opts: &args::Options) -> Command {
     if let Some(d) = &opts.chdir {
         cmd.current_dir(d);
     }
-    cmd
+    Ok(cmd)
 }
 
 /// The exit status for a program that could not be started: 127 when it
@@ -371,14 +395,15 @@ fn run(opts: &args::Options, action: Option<&remote::Action>) -> ExitCode {
         None => None,
     };
     let mut tail = report::Tail::default();
-    let sb = match sandbox(opts) {
-        Ok(sb) => sb,
+    let made = image::origin(opts)
+        .and_then(|origin| Ok((sandbox(opts, &origin)?, command(opts, &origin)?)));
+    let (sb, mut cmd) = match made {
+        Ok(m) => m,
         Err(e) => {
             eprintln!("stockade: {e}");
             return ExitCode::from(125);
         }
     };
-    let mut cmd = command(opts);
     if opts.pty {
         cmd.pty(terminal::size());
     }

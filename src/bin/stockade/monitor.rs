@@ -98,7 +98,11 @@ pub fn main(s: Start) -> ExitCode {
         Err(e) => return ready.fail(&format!("stockade: failed to create a signalfd: {e}")),
     };
 
-    let sb = match crate::sandbox(&s.options) {
+    let origin = match crate::image::origin(&s.options) {
+        Ok(o) => o,
+        Err(e) => return ready.fail(&format!("stockade: {e}")),
+    };
+    let sb = match crate::sandbox(&s.options, &origin) {
         Ok(sb) => sb,
         Err(e) => return ready.fail(&format!("stockade: {e}")),
     };
@@ -151,7 +155,10 @@ pub fn main(s: Start) -> ExitCode {
     let started = if s.options.program.is_empty() {
         sb.start()
     } else {
-        let mut cmd = crate::command(&s.options);
+        let mut cmd = match crate::command(&s.options, &origin) {
+            Ok(c) => c,
+            Err(e) => return forget(&mut ready, &format!("stockade: {e}")),
+        };
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

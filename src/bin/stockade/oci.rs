@@ -1,0 +1,1052 @@
+//! An OCI runtime's command line (`create`, `start`, `state`, `kill`,
+//! `delete`, `exec`, `features`), so that container engines that drive
+//! runc (podman with `--runtime`, conmon) can drive stockade.
+//!
+//! Selected when the program is invoked as `stockade-oci` (a link to
+//! stockade), or as `stockade oci ...`. Each OCI container is a stockade
+//! container (`stockade start ID --bundle DIR`: stockade's init holds its
+//! namespaces) plus a *waiter*: a process `create` leaves behind, which is
+//! the pid the engine is told about. It waits for `start`, then runs the
+//! bundle's program in the container with the standard streams `create`
+//! was given, passes signals on to it, stops the container when it ends,
+//! and ends as it did: the exit status an engine's monitor reads from the
+//! process it was given is the program's.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::args;
+
+/// The program names that select this mode.
+const NAMES: [&str; 1] = ["stockade-oci"];
+
+/// The OCI runtime specification version the state reports.
+const OCI_VERSION: &str = "1.2.0";
+
+/// Runs the OCI mode when this program was invoked for it.
+pub fn dispatch() -> Option<ExitCode> {
+    let mut argv = std::env::args_os();
+    let argv0 = argv.next()?;
+    let rest: Vec<OsString> = argv.collect();
+    let by_name = Path::new(&argv0)
+        .file_name()
+        .and_then(OsStr::to_str)
+        .is_some_and(|n| NAMES.contains(&n));
+    if by_name {
+        return Some(main(rest));
+    }
+    if rest.first().is_some_and(|a| a == "oci") {
+        return Some(main(rest[1..].to_vec()));
+    }
+    None
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("stockade-oci: {msg}");
+    ExitCode::from(1)
+}
+
+/// The global options, before the command.
+struct Global {
+    root: PathBuf,
+}
+
+/// The default state root: `/run/stockade-oci` for root, else under
+/// `$XDG_RUNTIME_DIR`, else `/tmp/stockade-oci-UID`.
+fn default_root() -> PathBuf {
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() {
+        return PathBuf::from("/run/stockade-oci");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(x) if Path::new(&x).is_absolute() => Path::new(&x).join("stockade-oci"),
+        _ => PathBuf::from(format!("/tmp/stockade-oci-{uid}")),
+    }
+}
+
+const USAGE: &str = "\
+usage: stockade-oci [--root DIR] [--log FILE] [--log-format text|json] COMMAND ...
+       create [--bundle DIR] [--pid-file FILE] ID
+       start ID
+       state ID
+       kill ID [SIGNAL]
+       delete [--force] ID
+       exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V]... ID [ARGS...]
+       features
+
+An OCI runtime (runtime-spec 1.2) over stockade's containers. The bundle's
+config.json is lowered as `stockade run --bundle` lowers it: a field stockade
+cannot enforce is an error naming it. See docs/oci-runtime.md.
+";
+
+fn main(argv: Vec<OsString>) -> ExitCode {
+    let mut it = argv.into_iter().peekable();
+    let mut root = None;
+    while let Some(a) = it.peek().and_then(|a| a.to_str()).map(str::to_owned) {
+        if !a.starts_with('-') {
+            break;
+        }
+        it.next();
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) => (f.to_owned(), Some(OsString::from(v))),
+            None => (a.clone(), None),
+        };
+        let mut value = || inline.clone().or_else(|| it.next());
+        match flag.as_str() {
+            "--root" => match value() {
+                Some(v) => root = Some(PathBuf::from(v)),
+                None => return fail("option --root needs a value"),
+            },
+            // Where engines ask for the runtime's own log: errors go to
+            // stderr, which they read as well.
+            "--log" | "--log-format" | "--criu" => {
+                if value().is_none() {
+                    return fail(format!("option {flag} needs a value"));
+                }
+            }
+            "--debug" => {}
+            "--systemd-cgroup" => {
+                return fail(
+                    "option --systemd-cgroup: systemd cgroup paths are not supported; \
+                     use the cgroupfs manager (podman --cgroup-manager cgroupfs)",
+                );
+            }
+            "--rootless" => {
+                let _ = value();
+            }
+            "-v" | "--version" => {
+                println!(
+                    "stockade-oci version {}\nspec: {OCI_VERSION}",
+                    env!("CARGO_PKG_VERSION")
+                );
+                return ExitCode::SUCCESS;
+            }
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            _ => return fail(format!("unknown global option {flag}")),
+        }
+    }
+    let g = Global {
+        root: root.unwrap_or_else(default_root),
+    };
+    let Some(cmd) = it.next() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(1);
+    };
+    let rest: Vec<OsString> = it.collect();
+    match cmd.to_str() {
+        Some("create") => create(&g, rest),
+        Some("start") => start(&g, rest),
+        Some("state") => state(&g, rest),
+        Some("kill") => kill(&g, rest),
+        Some("delete") => delete(&g, rest),
+        Some("exec") => exec(&g, rest),
+        Some("features") => features(),
+        Some("__wait") => waiter(&g, rest),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => fail(format!(
+            "unknown command {:?}; see stockade-oci --help",
+            cmd.to_string_lossy()
+        )),
+    }
+}
+
+/// A command's options (`--name VALUE`, `--name=VALUE`, or flags) and its
+/// positional arguments. Options end at the first positional argument.
+struct Parsed {
+    values: Vec<(String, OsString)>,
+    flags: Vec<String>,
+    positional: Vec<OsString>,
+}
+
+impl Parsed {
+    fn value(&self, names: &[&str]) -> Option<&OsString> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(k, _)| names.contains(&k.as_str()))
+            .map(|(_, v)| v)
+    }
+    fn all(&self, names: &[&str]) -> Vec<&OsString> {
+        self.values
+            .iter()
+            .filter(|(k, _)| names.contains(&k.as_str()))
+            .map(|(_, v)| v)
+            .collect()
+    }
+    fn flag(&self, names: &[&str]) -> bool {
+        self.flags.iter().any(|f| names.contains(&f.as_str()))
+    }
+    /// The container id: the first positional argument, a valid name.
+    fn id(&self, command: &str) -> Result<String, String> {
+        let id = self
+            .positional
+            .first()
+            .ok_or_else(|| format!("{command} needs a container id"))?;
+        let id = id
+            .to_str()
+            .ok_or_else(|| format!("invalid container id {id:?}"))?;
+        if let Some(why) = args::bad_name(OsStr::new(id)) {
+            return Err(format!("invalid container id {id:?}: {why}"));
+        }
+        Ok(id.to_owned())
+    }
+}
+
+fn parse(argv: Vec<OsString>, valued: &[&str], flags: &[&str]) -> Result<Parsed, String> {
+    let mut p = Parsed {
+        values: Vec::new(),
+        flags: Vec::new(),
+        positional: Vec::new(),
+    };
+    let mut it = argv.into_iter();
+    while let Some(a) = it.next() {
+        let Some(s) = a.to_str().filter(|s| s.starts_with('-') && s.len() > 1) else {
+            p.positional.push(a);
+            p.positional.extend(it);
+            break;
+        };
+        if s == "--" {
+            p.positional.extend(it);
+            break;
+        }
+        let (name, inline) = match s.split_once('=') {
+            Some((n, v)) => (n.to_owned(), Some(OsString::from(v))),
+            None => (s.to_owned(), None),
+        };
+        if valued.contains(&name.as_str()) {
+            let v = inline
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("option {name} needs a value"))?;
+            p.values.push((name, v));
+        } else if flags.contains(&name.as_str()) {
+            p.flags.push(name);
+        } else {
+            return Err(format!("unknown option {name}"));
+        }
+    }
+    Ok(p)
+}
+
+/// The state directory of container `id`.
+fn dir(g: &Global, id: &str) -> PathBuf {
+    g.root.join(id)
+}
+
+/// What the runtime keeps of a container (`ROOT/ID/state.json`).
+#[derive(Debug)]
+struct Record {
+    bundle: PathBuf,
+    /// The waiter's pid and start time (clock ticks since boot).
+    waiter: u32,
+    waiter_start: u64,
+    created: String,
+    annotations: Value,
+    /// Set by the waiter: `running` once `start` released it, then
+    /// `stopped`.
+    phase: String,
+    /// The cgroup made for `linux.cgroupsPath`.
+    cgroup: Option<PathBuf>,
+}
+
+impl Record {
+    fn read(g: &Global, id: &str) -> Result<Record, String> {
+        let path = dir(g, id).join("state.json");
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(format!("container {id} does not exist"));
+            }
+            Err(e) => return Err(format!("failed to read {}: {e}", path.display())),
+        };
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: malformed state: {e}", path.display()))?;
+        let phase = fs::read_to_string(dir(g, id).join("phase")).unwrap_or_default();
+        Ok(Record {
+            bundle: PathBuf::from(v["bundle"].as_str().unwrap_or_default()),
+            waiter: v["waiter"].as_u64().unwrap_or(0) as u32,
+            waiter_start: v["waiter_start"].as_u64().unwrap_or(0),
+            created: v["created"].as_str().unwrap_or_default().to_owned(),
+            annotations: v["annotations"].clone(),
+            phase: phase.trim().to_owned(),
+            cgroup: v["cgroup"].as_str().map(PathBuf::from),
+        })
+    }
+
+    /// Whether the waiter still runs (the same process, not a reused pid).
+    fn waiter_alive(&self) -> bool {
+        self.waiter != 0
+            && crate::container::start_time(self.waiter).is_some_and(|t| t == self.waiter_start)
+    }
+
+    /// The OCI status.
+    fn status(&self) -> &'static str {
+        if !self.waiter_alive() {
+            "stopped"
+        } else if self.phase == "running" {
+            "running"
+        } else {
+            "created"
+        }
+    }
+}
+
+/// Writes `text` to `path` through a temporary file and a rename.
+fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, text)?;
+    fs::rename(&tmp, path)
+}
+
+/// Now, in RFC 3339 (UTC).
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    crate::container::utc(secs)
+}
+
+/// What `create` does to the bundle's configuration before stockade
+/// lowers it: the parts the runtime does itself rather than the sandbox.
+/// A network namespace given by path is joined here (the sandbox then
+/// shares it), and `linux.sysctl` entries of the network namespace are
+/// written in it; both need the runtime to be privileged over that
+/// namespace.
+struct Prepared {
+    config: Value,
+    netns: Option<PathBuf>,
+    sysctl: Vec<(String, String)>,
+    /// `linux.cgroupsPath` (cgroupfs form), under which stockade makes the
+    /// container's cgroup.
+    cgroup: Option<PathBuf>,
+}
+
+fn prepare(mut config: Value) -> Result<Prepared, String> {
+    let mut netns = None;
+    let mut sysctl = Vec::new();
+    let mut cgroup = None;
+    // The umask is the runtime's to set: the container's processes inherit
+    // it from the monitor it starts.
+    if let Some(user) = config
+        .pointer_mut("/process/user")
+        .and_then(Value::as_object_mut)
+    {
+        if let Some(m) = user.remove("umask") {
+            let m = m
+                .as_u64()
+                .filter(|m| *m <= 0o777)
+                .ok_or("process.user.umask: expected a number from 0 to 0o777")?;
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m as u32));
+        }
+    }
+    if let Some(linux) = config.get_mut("linux").and_then(Value::as_object_mut) {
+        if let Some(p) = linux.remove("cgroupsPath") {
+            let p = p
+                .as_str()
+                .ok_or("linux.cgroupsPath: expected a string")?
+                .to_owned();
+            if p.contains(':') || p.split('/').any(|c| c == "..") {
+                return Err(format!(
+                    "linux.cgroupsPath = {p:?}: only a cgroupfs path is supported (not \
+                     systemd's slice:prefix:name form), without `..`"
+                ));
+            }
+            if !p.is_empty() {
+                let root = cgroup2_root().ok_or_else(|| {
+                    format!("linux.cgroupsPath = {p:?}: this host has no cgroup v2 hierarchy")
+                })?;
+                cgroup = Some(root.join(p.trim_start_matches('/')));
+            }
+        }
+        if let Some(list) = linux.get_mut("namespaces").and_then(Value::as_array_mut) {
+            let mut keep = Vec::new();
+            for (i, ns) in list.drain(..).enumerate() {
+                let is_net = ns.get("type").and_then(Value::as_str) == Some("network");
+                match ns.get("path").and_then(Value::as_str) {
+                    Some(p) if is_net && !p.is_empty() => {
+                        netns = Some(PathBuf::from(p));
+                    }
+                    Some(p) if !p.is_empty() => {
+                        return Err(format!(
+                            "linux.namespaces[{i}].path: joining an existing {} namespace is \
+                             not supported (only a network namespace may be joined)",
+                            ns.get("type").and_then(Value::as_str).unwrap_or("?")
+                        ));
+                    }
+                    _ => keep.push(ns),
+                }
+            }
+            *list = keep;
+        }
+        if let Some(map) = linux.remove("sysctl") {
+            let Value::Object(map) = map else {
+                return Err("linux.sysctl: expected an object".to_owned());
+            };
+            for (k, v) in map {
+                let Some(v) = v.as_str() else {
+                    return Err(format!("linux.sysctl.{k}: expected a string"));
+                };
+                if !k.starts_with("net.") || k.contains("..") || k.contains('/') {
+                    return Err(format!(
+                        "linux.sysctl.{k}: only sysctls of the network namespace (net.*) \
+                         are supported"
+                    ));
+                }
+                sysctl.push((k, v.to_owned()));
+            }
+        }
+    }
+    let own_network = config
+        .pointer("/linux/namespaces")
+        .and_then(Value::as_array)
+        .is_some_and(|l| {
+            l.iter()
+                .any(|ns| ns.get("type").and_then(Value::as_str) == Some("network"))
+        });
+    if !sysctl.is_empty() && netns.is_none() {
+        if !own_network {
+            return Err(
+                "linux.sysctl: sysctls of the network namespace need one of the container's \
+                 own (linux.namespaces[] of type network)"
+                    .to_owned(),
+            );
+        }
+        // The runtime makes the container's network namespace itself, so
+        // that it can set the sysctls there before the sandbox joins it.
+        if let Some(list) = config
+            .pointer_mut("/linux/namespaces")
+            .and_then(Value::as_array_mut)
+        {
+            list.retain(|ns| ns.get("type").and_then(Value::as_str) != Some("network"));
+        }
+        netns = Some(PathBuf::new());
+    }
+    Ok(Prepared {
+        config,
+        netns,
+        sysctl,
+        cgroup,
+    })
+}
+
+/// Where the cgroup v2 hierarchy's root is mounted (`/sys/fs/cgroup`, or
+/// `/sys/fs/cgroup/unified` on a hybrid host), from this process's
+/// mountinfo.
+fn cgroup2_root() -> Option<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        let f: Vec<&str> = pre.split(' ').collect();
+        let at = f.get(4)?;
+        (post.split(' ').next() == Some("cgroup2") && f.get(3) == Some(&"/"))
+            .then(|| PathBuf::from(at.replace("\\040", " ")))
+    })
+}
+
+/// Joins the network namespace at `path` (an empty path: makes a new one,
+/// with its loopback interface up) and sets `sysctl` in it.
+fn join_network(path: &Path, sysctl: &[(String, String)]) -> Result<(), String> {
+    if path.as_os_str().is_empty() {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| format!("failed to create a network namespace: {e}"))?;
+        loopback_up().map_err(|e| format!("failed to bring up the loopback interface: {e}"))?;
+    } else {
+        let f = fs::File::open(path)
+            .map_err(|e| format!("network namespace {}: {e}", path.display()))?;
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+            format!(
+                "failed to join the network namespace {}: {e}",
+                path.display()
+            )
+        })?;
+    }
+    for (k, v) in sysctl {
+        let p = Path::new("/proc/sys").join(k.replace('.', "/"));
+        fs::write(&p, v).map_err(|e| format!("linux.sysctl.{k}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Sets the loopback interface of this network namespace up.
+fn loopback_up() -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let sock = nix::sys::socket::socket(
+        nix::sys::socket::AddressFamily::Inet,
+        nix::sys::socket::SockType::Datagram,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    // SAFETY: a zeroed `ifreq` is valid; the name is copied within its
+    // bounds.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads into `req`, which outlives the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the union's flags member is the one SIOCGIFFLAGS filled.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads `req`, which outlives the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn create(g: &Global, argv: Vec<OsString>) -> ExitCode {
+    let p = match parse(
+        argv,
+        &[
+            "--bundle",
+            "-b",
+            "--pid-file",
+            "--console-socket",
+            "--preserve-fds",
+        ],
+        &["--no-pivot", "--no-new-keyring"],
+    ) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("create: {e}")),
+    };
+    let id = match p.id("create") {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    if p.value(&["--console-socket"]).is_some() {
+        return fail(
+            "create: --console-socket: terminals (process.terminal) are not supported yet; \
+             run without a terminal (podman run without -t)",
+        );
+    }
+    if p.value(&["--preserve-fds"]).is_some_and(|v| v != "0") {
+        return fail("create: --preserve-fds is not supported");
+    }
+    let bundle = match p.value(&["--bundle", "-b"]) {
+        Some(b) => PathBuf::from(b),
+        None => match std::env::current_dir() {
+            Ok(d) => d,
+            Err(e) => return fail(format!("create: the working directory: {e}")),
+        },
+    };
+    let bundle = match std::path::absolute(&bundle) {
+        Ok(b) => b,
+        Err(e) => return fail(format!("create: --bundle {}: {e}", bundle.display())),
+    };
+    match create_in(g, &id, &bundle, p.value(&["--pid-file"]).map(PathBuf::from)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Nothing of a failed create remains.
+            let _ = fs::remove_dir_all(dir(g, &id));
+            fail(e)
+        }
+    }
+}
+
+fn create_in(g: &Global, id: &str, bundle: &Path, pid_file: Option<PathBuf>) -> Result<(), String> {
+    let config_path = bundle.join("config.json");
+    let text =
+        fs::read_to_string(&config_path).map_err(|e| format!("{}: {e}", config_path.display()))?;
+    let config: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", config_path.display()))?;
+    if config.pointer("/process/terminal").and_then(Value::as_bool) == Some(true) {
+        return Err("process.terminal: terminals are not supported yet".to_owned());
+    }
+    let prepared = prepare(config)?;
+
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&g.root)
+        .map_err(|e| format!("failed to create {}: {e}", g.root.display()))?;
+    let d = dir(g, id);
+    match fs::DirBuilder::new().mode(0o700).create(&d) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(format!("container {id} already exists"));
+        }
+        Err(e) => return Err(format!("failed to create {}: {e}", d.display())),
+    }
+
+    // The configuration stockade lowers: the bundle's, less what the
+    // runtime does itself, with the root made absolute.
+    let mut config = prepared.config;
+    if let Some(root) = config.pointer_mut("/root/path") {
+        if let Some(r) = root.as_str() {
+            let abs = bundle.join(r);
+            *root = Value::String(abs.to_string_lossy().into_owned());
+        }
+    }
+    let lowered = d.join("bundle");
+    fs::create_dir(&lowered).map_err(|e| format!("failed to create {}: {e}", lowered.display()))?;
+    fs::write(
+        lowered.join("config.json"),
+        serde_json::to_vec_pretty(&config).unwrap_or_default(),
+    )
+    .map_err(|e| format!("failed to write the lowered configuration: {e}"))?;
+    if let Some(ns) = &prepared.netns {
+        join_network(ns, &prepared.sysctl)?;
+    }
+
+    // The container: `stockade start ID --bundle DIR`, stockade's init
+    // holding its namespaces.
+    let mut argv = vec![
+        OsString::from("start"),
+        OsString::from(id),
+        OsString::from("--bundle"),
+        lowered.clone().into_os_string(),
+    ];
+    if let Some(parent) = &prepared.cgroup {
+        fs::create_dir_all(parent)
+            .map_err(|e| format!("linux.cgroupsPath: {}: {e}", parent.display()))?;
+        argv.push("--cgroup-parent".into());
+        argv.push(parent.clone().into_os_string());
+    }
+    let start = args::parse_command_line(argv).map_err(|e| e.to_string())?;
+    let args::Invocation::Start(s) = start else {
+        return Err("internal error: not a start".to_owned());
+    };
+    let code = crate::container::start(&s);
+    if code != ExitCode::SUCCESS {
+        if let Some(cg) = &prepared.cgroup {
+            let _ = fs::remove_dir(cg);
+        }
+        return Err(format!("container {id} could not be created"));
+    }
+
+    // The waiter, with this process's standard streams.
+    let fifo = d.join("start.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(|e| format!("failed to create {}: {e}", fifo.display()))?;
+    let mut cmd = std::process::Command::new("/proc/self/exe");
+    cmd.arg0("stockade-oci")
+        .arg("--root")
+        .arg(&g.root)
+        .arg("__wait")
+        .arg(id);
+    let waiter = cmd.spawn().map_err(|e| {
+        let _ = stop_container(id);
+        format!("failed to start the waiter: {e}")
+    })?;
+    let pid = waiter.id();
+    let started = crate::container::start_time(pid).unwrap_or(0);
+    let record = serde_json::json!({
+        "bundle": bundle.to_string_lossy(),
+        "waiter": pid,
+        "waiter_start": started,
+        "created": now_rfc3339(),
+        "cgroup": prepared.cgroup.as_ref().map(|c| c.to_string_lossy().into_owned()),
+        "annotations": config.get("annotations").cloned().unwrap_or(Value::Object(Default::default())),
+    });
+    write_atomic(&d.join("state.json"), &record.to_string())
+        .map_err(|e| format!("failed to write the state: {e}"))?;
+    if let Some(pf) = pid_file {
+        write_atomic(&pf, &pid.to_string())
+            .map_err(|e| format!("--pid-file {}: {e}", pf.display()))?;
+    }
+    // The waiter is reparented (to the engine's monitor, a subreaper)
+    // when this process exits.
+    std::mem::forget(waiter);
+    Ok(())
+}
+
+/// Stops the stockade container `id` at once.
+fn stop_container(id: &str) -> ExitCode {
+    crate::container::stop(id, Some(Duration::ZERO))
+}
+
+/// The waiter: blocks until `start`, runs the bundle's program in the
+/// container with this process's streams, stops the container when it
+/// ends, and ends as it did.
+fn waiter(g: &Global, argv: Vec<OsString>) -> ExitCode {
+    let Some(id) = argv.first().and_then(|a| a.to_str()).map(str::to_owned) else {
+        return fail("__wait needs a container id");
+    };
+    let d = dir(g, &id);
+    // Blocks until `start` opens the other end.
+    let mut byte = [0u8; 1];
+    let released = fs::File::open(d.join("start.fifo")).and_then(|mut f| f.read(&mut byte));
+    if !matches!(released, Ok(1)) {
+        let _ = stop_container(&id);
+        return fail(format!("container {id}: never started"));
+    }
+    let _ = write_atomic(&d.join("phase"), "running");
+    let config: Value = match fs::read_to_string(d.join("bundle/config.json"))
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = stop_container(&id);
+            return fail(format!("container {id}: its configuration: {e}"));
+        }
+    };
+    let exec = match process_exec(&id, &config["process"], "process") {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = stop_container(&id);
+            return fail(e);
+        }
+    };
+    let code = crate::container::exec(&exec);
+    let _ = write_atomic(&d.join("phase"), "stopped");
+    let _ = stop_container(&id);
+    code
+}
+
+/// A stockade exec of an OCI `process` object (args, env, cwd).
+fn process_exec(id: &str, process: &Value, path: &str) -> Result<args::Exec, String> {
+    let argv: Vec<OsString> = process["args"]
+        .as_array()
+        .ok_or_else(|| format!("{path}.args: expected an array of strings"))?
+        .iter()
+        .map(|a| a.as_str().map(OsString::from))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("{path}.args: expected an array of strings"))?;
+    let Some((program, rest)) = argv.split_first() else {
+        return Err(format!("{path}.args: no program"));
+    };
+    let mut setenv = Vec::new();
+    if let Some(env) = process["env"].as_array() {
+        for (i, kv) in env.iter().enumerate() {
+            let kv = kv
+                .as_str()
+                .ok_or_else(|| format!("{path}.env[{i}]: expected a string"))?;
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("{path}.env[{i}]: expected KEY=VALUE"))?;
+            setenv.push((OsString::from(k), OsString::from(v)));
+        }
+    }
+    Ok(args::Exec {
+        name: id.to_owned(),
+        pty: false,
+        chdir: process["cwd"].as_str().map(PathBuf::from),
+        setenv,
+        unsetenv: Vec::new(),
+        program: program.clone(),
+        args: rest.to_vec(),
+    })
+}
+
+fn start(g: &Global, argv: Vec<OsString>) -> ExitCode {
+    let p = match parse(argv, &[], &[]) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("start: {e}")),
+    };
+    let id = match p.id("start") {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    let rec = match Record::read(g, &id) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if rec.status() != "created" {
+        return fail(format!(
+            "container {id} is {}, not created: it cannot be started",
+            rec.status()
+        ));
+    }
+    // Opening the FIFO without blocking finds the waiter reading it.
+    let fifo = dir(g, &id).join("start.fifo");
+    let opened = fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo);
+    match opened.and_then(|mut f| f.write_all(b"s")) {
+        Ok(()) => {
+            let _ = fs::remove_file(&fifo);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("container {id}: failed to start: {e}")),
+    }
+}
+
+fn state(g: &Global, argv: Vec<OsString>) -> ExitCode {
+    let p = match parse(argv, &[], &[]) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("state: {e}")),
+    };
+    let id = match p.id("state") {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    let rec = match Record::read(g, &id) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let status = rec.status();
+    let state = serde_json::json!({
+        "ociVersion": OCI_VERSION,
+        "id": id,
+        "status": status,
+        "pid": if status == "stopped" { 0 } else { rec.waiter },
+        "bundle": rec.bundle.to_string_lossy(),
+        "annotations": rec.annotations,
+        "created": rec.created,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&state).unwrap_or_default()
+    );
+    ExitCode::SUCCESS
+}
+
+/// `SIGTERM`, `TERM`, `term` or `15`.
+fn signal(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let up = s.to_ascii_uppercase();
+    let full = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    full.parse::<nix::sys::signal::Signal>()
+        .ok()
+        .map(|s| s as i32)
+}
+
+fn kill(g: &Global, argv: Vec<OsString>) -> ExitCode {
+    let p = match parse(argv, &[], &["--all", "-a"]) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("kill: {e}")),
+    };
+    let id = match p.id("kill") {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    let sig = match p.positional.get(1) {
+        None => libc::SIGTERM,
+        Some(s) => match s.to_str().and_then(signal) {
+            Some(n) => n,
+            None => return fail(format!("kill: invalid signal {s:?}")),
+        },
+    };
+    let rec = match Record::read(g, &id) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if !rec.waiter_alive() {
+        return fail(format!("container {id} is not running"));
+    }
+    // The waiter passes catchable signals on to the program; SIGKILL ends
+    // it, and the program with it.
+    // SAFETY: plain integer arguments.
+    let r = unsafe { libc::kill(rec.waiter as libc::pid_t, sig) };
+    if r != 0 {
+        return fail(format!(
+            "container {id}: kill: {}",
+            io::Error::last_os_error()
+        ));
+    }
+    ExitCode::SUCCESS
+}
+
+fn delete(g: &Global, argv: Vec<OsString>) -> ExitCode {
+    let p = match parse(argv, &[], &["--force", "-f"]) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("delete: {e}")),
+    };
+    let id = match p.id("delete") {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    let force = p.flag(&["--force", "-f"]);
+    let rec = match Record::read(g, &id) {
+        Ok(r) => r,
+        Err(e) if force && !dir(g, &id).exists() => {
+            // Nothing to delete, which is what was asked.
+            let _ = e;
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return fail(e),
+    };
+    if rec.status() == "running" && !force {
+        return fail(format!(
+            "container {id} is running; stop it first or use --force"
+        ));
+    }
+    if rec.waiter_alive() {
+        // SAFETY: plain integer arguments.
+        unsafe { libc::kill(rec.waiter as libc::pid_t, libc::SIGKILL) };
+    }
+    // The stockade container, if its waiter did not stop it.
+    if let Ok(base) = crate::container::base() {
+        if matches!(
+            crate::container::find(&base, &id),
+            crate::container::Found::Running(_)
+        ) {
+            let _ = stop_container(&id);
+        }
+    }
+    // The cgroup `linux.cgroupsPath` named, made by `create` (stockade's
+    // own beneath it went with the container).
+    if let Some(cg) = &rec.cgroup {
+        let _ = fs::remove_dir(cg);
+    }
+    match fs::remove_dir_all(dir(g, &id)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => ExitCode::SUCCESS,
+        Err(e) => fail(format!("container {id}: failed to remove its state: {e}")),
+    }
+}
+
+fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
+    let p = match parse(
+        argv,
+        &[
+            "--process",
+            "-p",
+            "--pid-file",
+            "--console-socket",
+            "--cwd",
+            "--env",
+            "-e",
+            "--user",
+            "-u",
+            "--cap",
+            "-c",
+            "--preserve-fds",
+            "--apparmor",
+            "--process-label",
+        ],
+        &["--detach", "-d", "--tty", "-t", "--no-new-privs"],
+    ) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("exec: {e}")),
+    };
+    let id = match p.id("exec") {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    match Record::read(g, &id) {
+        Ok(r) if r.status() == "running" => {}
+        Ok(r) => return fail(format!("container {id} is {}, not running", r.status())),
+        Err(e) => return fail(e),
+    }
+    if p.flag(&["--tty", "-t"]) || p.value(&["--console-socket"]).is_some() {
+        return fail("exec: terminals are not supported yet");
+    }
+    for (names, what) in [
+        (&["--user", "-u"][..], "--user"),
+        (&["--cap", "-c"][..], "--cap"),
+        (&["--apparmor"][..], "--apparmor"),
+        (&["--process-label"][..], "--process-label"),
+    ] {
+        if p.value(names).is_some() {
+            return fail(format!("exec: {what} is not supported"));
+        }
+    }
+    let mut e = match p.value(&["--process", "-p"]) {
+        Some(file) => {
+            let parsed = fs::read_to_string(file)
+                .map_err(|e| format!("--process {}: {e}", Path::new(file).display()))
+                .and_then(|t| {
+                    serde_json::from_str::<Value>(&t)
+                        .map_err(|e| format!("--process {}: {e}", Path::new(file).display()))
+                });
+            let process = match parsed {
+                Ok(v) => v,
+                Err(e) => return fail(e),
+            };
+            if process["terminal"].as_bool() == Some(true) {
+                return fail("exec: process.terminal: terminals are not supported yet");
+            }
+            match process_exec(&id, &process, "process") {
+                Ok(e) => e,
+                Err(e) => return fail(format!("exec: --process: {e}")),
+            }
+        }
+        None => {
+            let Some((program, rest)) = p.positional[1..].split_first() else {
+                return fail("exec: no program: give --process FILE or ARGS");
+            };
+            args::Exec {
+                name: id.clone(),
+                program: program.clone(),
+                args: rest.to_vec(),
+                ..args::Exec::default()
+            }
+        }
+    };
+    if let Some(cwd) = p.value(&["--cwd"]) {
+        e.chdir = Some(PathBuf::from(cwd));
+    }
+    for kv in p.all(&["--env", "-e"]) {
+        let Some((k, v)) = kv.to_str().and_then(|s| s.split_once('=')) else {
+            return fail(format!("exec: --env {kv:?}: expected KEY=VALUE"));
+        };
+        e.setenv.push((OsString::from(k), OsString::from(v)));
+    }
+    if !p.flag(&["--detach", "-d"]) {
+        return crate::container::exec(&e);
+    }
+    // Detached: a child runs the program and ends as it does; its pid is
+    // the one the engine waits for (it is reparented to the engine's
+    // monitor when this process exits).
+    let mut cmd = std::process::Command::new("/proc/self/exe");
+    cmd.arg0("stockade-oci")
+        .arg("--root")
+        .arg(&g.root)
+        .arg("exec");
+    if let Some(d) = &e.chdir {
+        cmd.arg("--cwd").arg(d);
+    }
+    for (k, v) in &e.setenv {
+        let mut kv = k.clone();
+        kv.push("=");
+        kv.push(v);
+        cmd.arg("--env").arg(kv);
+    }
+    // Everything after the id is the program and its arguments.
+    cmd.arg(&id).arg(&e.program).args(&e.args);
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(err) => return fail(format!("exec: failed to start: {err}")),
+    };
+    if let Some(pf) = p.value(&["--pid-file"]) {
+        if let Err(err) = write_atomic(Path::new(pf), &child.id().to_string()) {
+            return fail(format!("exec: --pid-file: {err}"));
+        }
+    }
+    std::mem::forget(child);
+    ExitCode::SUCCESS
+}
+
+/// `features`: what this runtime supports (runtime-spec features.md).
+fn features() -> ExitCode {
+    let f = serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": OCI_VERSION,
+        "hooks": [],
+        "mountOptions": ["ro", "rw", "bind", "rbind", "nosuid", "nodev", "noexec"],
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
+            "capabilities": [],
+            "cgroup": { "v1": false, "v2": true, "systemd": false, "systemdUser": false },
+            "seccomp": { "enabled": true },
+            "apparmor": { "enabled": false },
+            "selinux": { "enabled": false },
+        },
+        "annotations": { "org.stockade.runtime": "stockade-oci" },
+    });
+    println!("{}", serde_json::to_string_pretty(&f).unwrap_or_default());
+    ExitCode::SUCCESS
+}

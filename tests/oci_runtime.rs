@@ -1,0 +1,349 @@
+//! stockade as an OCI runtime: Debian's podman (with its conmon) drives
+//! `stockade-oci` through `podman --runtime`, with an image imported from
+//! a busybox-static root; and the runtime's own command line, driven by
+//! hand through create, start, state, kill, exec and delete.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A busybox-static root as a tarball, for `podman import`.
+fn rootfs_tarball(dir: &Path) -> PathBuf {
+    let busybox = common::debian_package("busybox", "busybox-static").expect("busybox");
+    let root = dir.join("rootfs");
+    for d in ["bin", "proc", "dev", "sys", "etc", "tmp", "run", "var"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    for applet in [
+        "sh", "echo", "cat", "sleep", "id", "hostname", "ls", "kill", "trap", "wc",
+    ] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\n").unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+    let tar = dir.join("rootfs.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    tar
+}
+
+/// A podman of its own: storage and state in `dir` (the vfs driver, which
+/// works on any filesystem), cgroupfs, events in a file, and stockade as
+/// the runtime through a link named `stockade-oci`.
+struct Podman {
+    dir: PathBuf,
+    runtime: PathBuf,
+}
+
+impl Podman {
+    fn new(dir: &Path, runtime: &Path) -> Podman {
+        Podman {
+            dir: dir.to_owned(),
+            runtime: runtime.to_owned(),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("podman");
+        c.arg("--root")
+            .arg(self.dir.join("storage"))
+            .arg("--runroot")
+            .arg(self.dir.join("run"))
+            .arg("--tmpdir")
+            .arg(self.dir.join("tmp"))
+            .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"])
+            .args(["--events-backend", "file"])
+            .arg("--runtime")
+            .arg(&self.runtime)
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The `--ulimit` options that keep podman's defaults within this
+/// process's hard limits (podman asks for more open files than a
+/// container host may allow; the runtime then cannot set them, as runc
+/// cannot).
+fn ulimits() -> Vec<String> {
+    let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap()
+        .1;
+    let nproc = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NPROC)
+        .unwrap()
+        .1;
+    let cap = |v: u64| v.min(1 << 20);
+    vec![
+        "--ulimit".to_owned(),
+        format!("nofile={}:{}", cap(nofile), cap(nofile)),
+        "--ulimit".to_owned(),
+        format!("nproc={}:{}", cap(nproc), cap(nproc)),
+    ]
+}
+
+#[test]
+fn podman_runs_execs_and_stops_containers_through_stockade_as_root() {
+    common::as_root(|| {
+        if common::debian_package("podman", "podman").is_none() {
+            return common::skip("podman (Debian package podman) is not installed");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = dir.path().join("stockade-oci");
+        std::os::unix::fs::symlink(common::cli_binary(), &runtime).unwrap();
+        let podman = Podman::new(dir.path(), &runtime);
+        let tar = rootfs_tarball(dir.path());
+        let o = podman.run(&["import", tar.to_str().unwrap(), "localhost/stockade-test:1"]);
+        assert!(o.status.success(), "{}", text(&o));
+
+        let limits = ulimits();
+        let mut base: Vec<&str> = vec!["--network", "none", "--pids-limit", "-1"];
+        base.extend(limits.iter().map(String::as_str));
+
+        // run --rm: the program's output, and its exit status.
+        let mut a = vec!["run", "--rm"];
+        a.extend(&base);
+        a.extend(["localhost/stockade-test:1", "echo", "hi"]);
+        let o = podman.run(&a);
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n", "{}", text(&o));
+        let mut a = vec!["run", "--rm"];
+        a.extend(&base);
+        a.extend(["localhost/stockade-test:1", "sh", "-c", "exit 7"]);
+        let o = podman.run(&a);
+        assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+
+        // A detached container: exec into it, then stop it.
+        let mut a = vec!["run", "-d", "--name", "sleeper", "--hostname", "box"];
+        a.extend(&base);
+        a.extend(["localhost/stockade-test:1", "sleep", "1000"]);
+        let o = podman.run(&a);
+        assert!(o.status.success(), "{}", text(&o));
+        let o = podman.run(&["exec", "sleeper", "sh", "-c", "hostname; echo in exec"]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "box\nin exec\n");
+        let o = podman.run(&["inspect", "--format", "{{.State.Status}}", "sleeper"]);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "running",
+            "{}",
+            text(&o)
+        );
+        let o = podman.run(&["stop", "-t", "5", "sleeper"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let o = podman.run(&["inspect", "--format", "{{.State.Status}}", "sleeper"]);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "exited",
+            "{}",
+            text(&o)
+        );
+        let o = podman.run(&["rm", "sleeper"]);
+        assert!(o.status.success(), "{}", text(&o));
+        // Nothing of the runtime's is left.
+        let left: Vec<_> = std::fs::read_dir("/run/stockade-oci")
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "state left behind: {left:?}");
+    });
+}
+
+/// A bundle from `runc spec` (`--rootless` for an unprivileged caller: it
+/// maps the caller) with a busybox-static root, running `script`.
+fn runc_bundle(dir: &Path, script: &str) -> Option<PathBuf> {
+    let runc = common::debian_package("runc", "runc")?;
+    let busybox = common::debian_package("busybox", "busybox-static")?;
+    let bundle = dir.join("bundle");
+    let root = bundle.join("rootfs");
+    for d in ["bin", "proc", "dev", "sys", "tmp", "etc"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    for a in ["sh", "echo", "cat", "sleep", "id", "hostname", "trap"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(a)).unwrap();
+    }
+    let mut spec = Command::new(runc);
+    spec.arg("spec").current_dir(&bundle);
+    if !common::is_root() {
+        spec.arg("--rootless");
+    }
+    assert!(spec.status().unwrap().success());
+    let path = bundle.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["process"]["terminal"] = serde_json::json!(false);
+    config["process"]["args"] = serde_json::json!(["sh", "-c", script]);
+    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    Some(bundle)
+}
+
+/// The runtime, with its state under `root`.
+fn oci(root: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(common::cli_binary());
+    c.arg("oci").arg("--root").arg(root).args(args);
+    c
+}
+
+fn state(root: &Path, id: &str) -> serde_json::Value {
+    let o = oci(root, &["state", id]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn the_runtime_command_line_creates_starts_execs_kills_and_deletes() {
+    common::as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(bundle) = runc_bundle(
+            dir.path(),
+            "trap 'echo got TERM; exit 9' TERM; echo started; while :; do sleep 1; done",
+        ) else {
+            return common::skip("runc or busybox-static is not installed");
+        };
+        let root = dir.path().join("state");
+        let log = dir.path().join("out");
+        let id = "box1";
+
+        // create: the program does not run yet.
+        let out = std::fs::File::create(&log).unwrap();
+        let st = oci(&root, &["create", "--bundle", bundle.to_str().unwrap(), id])
+            .stdout(out)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let s = state(&root, id);
+        assert_eq!(s["status"], "created", "{s}");
+        assert_eq!(s["id"], id);
+        assert_eq!(s["bundle"], bundle.to_str().unwrap());
+        let pid = s["pid"].as_u64().unwrap();
+        assert!(pid > 0 && common::pid_alive(pid as u32));
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "");
+        // The same id again is refused.
+        let o = oci(&root, &["create", "--bundle", bundle.to_str().unwrap(), id])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("box1 already exists"));
+
+        // start: it runs, with the streams create was given.
+        assert!(oci(&root, &["start", id]).status().unwrap().success());
+        common::eventually("the program starts", || {
+            std::fs::read_to_string(&log).unwrap() == "started\n"
+        });
+        assert_eq!(state(&root, id)["status"], "running");
+        let o = oci(&root, &["start", id]).output().unwrap();
+        assert!(!o.status.success(), "a second start: {}", text(&o));
+
+        // exec: another program in the same container.
+        let o = oci(
+            &root,
+            &[
+                "exec",
+                "--env",
+                "X=42",
+                id,
+                "sh",
+                "-c",
+                "echo x=$X; hostname",
+            ],
+        )
+        .output()
+        .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "x=42\nrunc\n");
+
+        // delete without --force refuses a running container.
+        let o = oci(&root, &["delete", id]).output().unwrap();
+        assert!(!o.status.success());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("is running"));
+
+        // kill TERM: the program's trap runs, and it ends.
+        assert!(
+            oci(&root, &["kill", id, "TERM"])
+                .status()
+                .unwrap()
+                .success()
+        );
+        common::eventually("the container stops", || {
+            state(&root, id)["status"] == "stopped"
+        });
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "started\ngot TERM\n"
+        );
+        assert!(oci(&root, &["delete", id]).status().unwrap().success());
+        let o = oci(&root, &["state", id]).output().unwrap();
+        assert!(!o.status.success());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("box1 does not exist"));
+        assert!(std::fs::read_dir(&root).unwrap().next().is_none());
+    });
+}
+
+#[test]
+fn the_runtime_refuses_what_it_cannot_enforce_and_leaves_nothing() {
+    common::as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(bundle) = runc_bundle(dir.path(), "true") else {
+            return common::skip("runc or busybox-static is not installed");
+        };
+        let path = bundle.join("config.json");
+        let mut config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        config["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]});
+        std::fs::write(&path, config.to_string()).unwrap();
+        let root = dir.path().join("state");
+        let o = oci(
+            &root,
+            &["create", "--bundle", bundle.to_str().unwrap(), "bad"],
+        )
+        .output()
+        .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("hooks.prestart"),
+            "{}",
+            text(&o)
+        );
+        assert!(std::fs::read_dir(&root).unwrap().next().is_none());
+        for (args, says) in [
+            (&["start", "nosuch"][..], "nosuch does not exist"),
+            (&["kill", "nosuch", "TERM"][..], "nosuch does not exist"),
+            (&["kill", "x", "NOSIG"][..], "invalid signal"),
+            (&["create", "../x"][..], "invalid container id"),
+            (&["frobnicate"][..], "unknown command"),
+        ] {
+            let o = oci(&root, args).output().unwrap();
+            assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(err.contains(says), "{args:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        }
+        // `delete --force` of what does not exist is what was asked.
+        assert!(
+            oci(&root, &["delete", "--force", "nosuch"])
+                .status()
+                .unwrap()
+                .success()
+        );
+    });
+}
