@@ -1064,6 +1064,7 @@ fn list_get_remove_and_gc() {
 /// An image built by a real OCI tool: `umoci` (Debian package `umoci`)
 /// makes a layout from a busybox-static tree and sets its config.
 #[test]
+#[cfg_attr(stockade_vm, ignore = "needs umoci (Debian's package) on the host")]
 fn imports_an_image_built_by_umoci() {
     let Some(umoci) = common::debian_package("umoci", "umoci") else {
         return;
@@ -1168,6 +1169,7 @@ fn imports_an_image_built_by_umoci() {
 /// name is a symbolic link inside the archive, and the OCI archive) of an
 /// image podman made from a busybox-static tree.
 #[test]
+#[cfg_attr(stockade_vm, ignore = "needs podman (Debian's package) on the host")]
 fn imports_podman_save_archives_as_root() {
     common::as_root(|| {
         let Some(podman) = common::debian_package("podman", "podman") else {

@@ -131,6 +131,7 @@ fn probe(out: &str) -> std::collections::BTreeMap<String, String> {
 }
 
 #[test]
+#[cfg_attr(stockade_vm, ignore = "needs runc (Debian's package) on the host")]
 fn runc_default_spec_runs_as_root() {
     common::as_root(|| {
         let Some((dir, mut config)) = runc_bundle(false) else {
@@ -203,6 +204,7 @@ fn runc_default_spec_runs_as_root() {
 }
 
 #[test]
+#[cfg_attr(stockade_vm, ignore = "needs runc (Debian's package) on the host")]
 fn runc_rootless_spec_runs_unprivileged() {
     common::as_unprivileged(|| {
         let Some((dir, mut config)) = runc_bundle(true) else {
@@ -297,6 +299,7 @@ fn syscall_probe() -> String {
 
 #[cfg(feature = "seccomp")]
 #[test]
+#[cfg_attr(stockade_vm, ignore = "needs runc (Debian's package) on the host")]
 fn containers_common_seccomp_profile_answers_with_its_errno() {
     common::as_unprivileged(|| {
         let Some((dir, mut config)) = runc_bundle(true) else {

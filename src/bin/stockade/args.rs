@@ -1408,6 +1408,10 @@ pub struct Start {
 #[derive(Debug, Default, PartialEq)]
 pub struct Exec {
     pub name: String,
+    /// Pass every signal on and let the program alone decide how it ends
+    /// (the OCI runtime's waiter), instead of ending after a grace period
+    /// as an interactive exec does. Not a command-line option.
+    pub relay_only: bool,
     /// `--pty`/`-t`.
     pub pty: bool,
     pub chdir: Option<PathBuf>,
@@ -1788,6 +1792,7 @@ mod tests {
             ]),
             Ok(Invocation::Exec(Exec {
                 name: "web".into(),
+                relay_only: false,
                 pty: false,
                 chdir: Some("/t".into()),
                 setenv: vec![("K".into(), "V".into())],

@@ -42,6 +42,10 @@ pub const READY_FD: i32 = 3;
 /// subcommand is not for users).
 pub const READY_ENV: &str = "STOCKADE_MONITOR_READY_FD";
 
+/// Where containers' state lives instead of the default (set by the OCI
+/// runtime mode for itself and the monitors it starts).
+pub const BASE_ENV: &str = "STOCKADE_CONTAINER_STATE";
+
 /// A failure of a container subcommand: a one-line message, exit status
 /// 125.
 type Result<T> = std::result::Result<T, String>;
@@ -55,6 +59,12 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 /// caller and private to it.
 pub fn base() -> Result<PathBuf> {
     let uid = nix::unistd::geteuid();
+    // The OCI runtime mode keeps its containers under its own state root.
+    if let Some(dir) = std::env::var_os(BASE_ENV).filter(|d| Path::new(d).is_absolute()) {
+        let dir = PathBuf::from(dir);
+        private_dir(&dir)?;
+        return Ok(dir);
+    }
     if uid.is_root() {
         let dir = PathBuf::from("/run/stockade");
         private_dir(&dir)?;
@@ -372,6 +382,15 @@ const FORWARDED: [Signal; 5] = [
     Signal::SIGWINCH,
 ];
 
+/// With [`args::Exec::relay_only`], the signals passed on besides
+/// [`FORWARDED`]: everything a process is commonly sent.
+const RELAYED: [Signal; 4] = [
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGPWR,
+];
+
 /// One of this process's standard descriptors (`n`), or /dev/null in its
 /// place when it is closed.
 fn stdio(fd: BorrowedFd<'_>, n: i32) -> io::Result<OwnedFd> {
@@ -425,6 +444,11 @@ pub fn exec(e: &args::Exec) -> ExitCode {
     let mut mask = SigSet::empty();
     for s in FORWARDED {
         if ignored & (1 << (s as u32 - 1)) == 0 {
+            mask.add(s);
+        }
+    }
+    if e.relay_only {
+        for s in RELAYED {
             mask.add(s);
         }
     }
@@ -483,8 +507,9 @@ pub fn exec(e: &args::Exec) -> ExitCode {
                     }
                     // With a terminal of its own, losing ours (SIGHUP)
                     // ends the program too.
-                    let is_ending = matches!(sig, Signal::SIGINT | Signal::SIGTERM)
-                        || (e.pty && sig == Signal::SIGHUP);
+                    let is_ending = !e.relay_only
+                        && (matches!(sig, Signal::SIGINT | Signal::SIGTERM)
+                            || (e.pty && sig == Signal::SIGHUP));
                     if is_ending && ending.is_some() {
                         // A second one: the program is killed with the
                         // connection.

@@ -139,6 +139,11 @@ fn main(argv: Vec<OsString>) -> ExitCode {
     let g = Global {
         root: root.unwrap_or_else(default_root),
     };
+    // The stockade containers behind this root's OCI containers live in it
+    // too, so that two roots may use the same ids.
+    // SAFETY: nothing else runs in this process yet (no other thread reads
+    // the environment).
+    unsafe { std::env::set_var(crate::container::BASE_ENV, g.root.join(".containers")) };
     let Some(cmd) = it.next() else {
         eprint!("{USAGE}");
         return ExitCode::from(1);
@@ -547,12 +552,19 @@ fn create(g: &Global, argv: Vec<OsString>) -> ExitCode {
         Ok(b) => b,
         Err(e) => return fail(format!("create: --bundle {}: {e}", bundle.display())),
     };
+    if dir(g, &id).exists() {
+        return fail(format!("container {id} already exists"));
+    }
     match create_in(g, &id, &bundle, p.value(&["--pid-file"]).map(PathBuf::from)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Nothing of a failed create remains.
             let _ = fs::remove_dir_all(dir(g, &id));
-            fail(e)
+            if e.is_empty() {
+                ExitCode::from(1)
+            } else {
+                fail(e)
+            }
         }
     }
 }
@@ -591,13 +603,14 @@ fn create_in(g: &Global, id: &str, bundle: &Path, pid_file: Option<PathBuf>) -> 
             *root = Value::String(abs.to_string_lossy().into_owned());
         }
     }
+    let text = serde_json::to_string_pretty(&config).unwrap_or_default();
+    // Refused fields are named against the bundle the engine gave.
+    stockade::oci::Bundle::from_json(bundle, &text)
+        .map_err(|e| format!("{}: {}", config_path.display(), crate::one_line(&e)))?;
     let lowered = d.join("bundle");
     fs::create_dir(&lowered).map_err(|e| format!("failed to create {}: {e}", lowered.display()))?;
-    fs::write(
-        lowered.join("config.json"),
-        serde_json::to_vec_pretty(&config).unwrap_or_default(),
-    )
-    .map_err(|e| format!("failed to write the lowered configuration: {e}"))?;
+    fs::write(lowered.join("config.json"), &text)
+        .map_err(|e| format!("failed to write the lowered configuration: {e}"))?;
     if let Some(ns) = &prepared.netns {
         join_network(ns, &prepared.sysctl)?;
     }
@@ -625,7 +638,8 @@ fn create_in(g: &Global, id: &str, bundle: &Path, pid_file: Option<PathBuf>) -> 
         if let Some(cg) = &prepared.cgroup {
             let _ = fs::remove_dir(cg);
         }
-        return Err(format!("container {id} could not be created"));
+        // `start` said why.
+        return Err(String::new());
     }
 
     // The waiter, with this process's standard streams.
@@ -734,6 +748,7 @@ fn process_exec(id: &str, process: &Value, path: &str) -> Result<args::Exec, Str
     }
     Ok(args::Exec {
         name: id.to_owned(),
+        relay_only: true,
         pty: false,
         chdir: process["cwd"].as_str().map(PathBuf::from),
         setenv,
@@ -980,6 +995,7 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
             };
             args::Exec {
                 name: id.clone(),
+                relay_only: true,
                 program: program.clone(),
                 args: rest.to_vec(),
                 ..args::Exec::default()
