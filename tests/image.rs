@@ -431,11 +431,12 @@ fn imports_an_oci_layout() {
             image.digest()
         );
 
-        // The same layout again: everything is reused.
+        // The same layout again: everything is reused. A new name without
+        // a tag is `latest`, what `get("other")` finds.
         let again = s.store.import(&src, Some("other")).unwrap();
         assert_eq!((again.layers_unpacked, again.layers_reused), (0, 2));
-        assert_eq!(again.images[0].reference(), "other:1.36");
-        assert_eq!(s.store.get("other:1.36").unwrap().digest(), image.digest());
+        assert_eq!(again.images[0].reference(), "other:latest");
+        assert_eq!(s.store.get("other").unwrap().digest(), image.digest());
         assert_eq!(s.ls("layers").len(), 2);
         assert_eq!(s.store.list().unwrap().len(), 2);
     });
@@ -1225,7 +1226,7 @@ fn imports_podman_save_archives_as_root() {
         assert_eq!(first.images[0].config().cmd, ["/bin/busybox", "true"]);
         let second = s.store.import(&oci, Some("from-oci")).unwrap();
         assert_eq!((second.layers_unpacked, second.layers_reused), (0, 1));
-        assert_eq!(second.images[0].reference(), "from-oci:1");
+        assert_eq!(second.images[0].reference(), "from-oci:latest");
         assert_eq!(
             second.images[0].config_digest(),
             first.images[0].config_digest()

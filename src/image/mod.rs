@@ -499,8 +499,9 @@ impl Store {
     /// Imports every image of `source` (an OCI image layout directory, an
     /// OCI archive or a `docker save` archive; see the [module
     /// docs](self)). `name` (`name` or `name:tag`) names the image instead
-    /// of the source's names (without a tag, it keeps the source's first
-    /// tag, or `latest`); a source with several images cannot take one.
+    /// of the source's names (without a tag, `name:latest`, the name a
+    /// later `get(name)` finds); a source with several images cannot take
+    /// one.
     pub fn import(&self, source: &Path, name: Option<&str>) -> Result<Imported, Error> {
         let rename = match name {
             Some(n) => Some(parse_name(n).ok_or_else(|| Error::BadReference {
@@ -520,9 +521,7 @@ impl Store {
                     count: plans.len(),
                 });
             }
-            let tag = t
-                .or_else(|| plans[0].names.first().map(|(_, t)| t.clone()))
-                .unwrap_or_else(|| "latest".to_owned());
+            let tag = t.unwrap_or_else(|| "latest".to_owned());
             plans[0].names = vec![(n, tag)];
         }
 
