@@ -18,9 +18,18 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     match args::parse(argv) {
         Ok(opts) => {
-            // Whatever parsed names a program or asks for help or the
-            // version.
-            assert!(opts.help || opts.version || !opts.program.is_empty());
+            // Whatever parsed names a program, or an image or bundle that
+            // names one, or asks for help or the version; a bundle never
+            // comes with a program of the command line's.
+            assert!(
+                opts.help
+                    || opts.version
+                    || !opts.program.is_empty()
+                    || opts.image.is_some()
+                    || opts.bundle.is_some()
+            );
+            assert!(opts.bundle.is_none() || opts.program.is_empty());
+            assert!(opts.entrypoint.is_none() || opts.image.is_some());
             let _ = format!("{opts:?}");
         }
         Err(e) => {
