@@ -285,6 +285,31 @@ fn images_import_run_with_their_defaults_and_are_removed() {
             text(&o.stderr)
         );
 
+        // A container of the image: its execs get the image's user,
+        // working directory and environment.
+        let name = format!("img-{}", std::process::id());
+        let o = stockade(&store, &["start", &name, "--image", "app:1"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let o = stockade(
+            &store,
+            &[
+                "exec",
+                &name,
+                "--",
+                "/bin/sh",
+                "-c",
+                "echo $(id -u) $(pwd) $GREETING",
+            ],
+        );
+        let o2 = stockade(&store, &["stop", &name]);
+        assert_eq!(
+            text(&o.stdout),
+            "1000 /home/app hello\n",
+            "{}",
+            text(&o.stderr)
+        );
+        assert!(o2.status.success(), "{}", text(&o2.stderr));
+
         // rm and gc: the shared layer stays while an image uses it.
         let o = stockade(&store, &["image", "rm", "app:1"]);
         assert!(o.status.success(), "{}", text(&o.stderr));

@@ -269,12 +269,7 @@ pub fn main(s: Start) -> ExitCode {
         container: RwLock::new(container),
         stopping: AtomicBool::new(false),
         running: AtomicUsize::new(0),
-        defaults: Options {
-            chdir: s.options.chdir.clone(),
-            setenv: s.options.setenv.clone(),
-            unsetenv: s.options.unsetenv.clone(),
-            ..Options::default()
-        },
+        defaults: exec_defaults(&s.options, &origin),
         stops: stops_tx,
         wake: wake_w,
     });
@@ -507,6 +502,36 @@ fn exec(conn: UnixStream, e: ExecRequest, fds: Vec<OwnedFd>, shared: &Shared) {
             },
         );
     }
+}
+
+/// The defaults of every exec: `start`'s --chdir, --setenv and
+/// --unsetenv, over an image's working directory and environment.
+fn exec_defaults(options: &Options, origin: &crate::image::Origin) -> Options {
+    let mut d = Options {
+        chdir: options.chdir.clone(),
+        setenv: options.setenv.clone(),
+        unsetenv: options.unsetenv.clone(),
+        ..Options::default()
+    };
+    if let crate::image::Origin::Image(img) = origin {
+        let cfg = img.config();
+        if d.chdir.is_none() {
+            d.chdir = cfg
+                .working_dir
+                .as_deref()
+                .filter(|w| !w.is_empty())
+                .map(std::path::PathBuf::from);
+        }
+        let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> = cfg
+            .env
+            .iter()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        env.append(&mut d.setenv);
+        d.setenv = env;
+    }
+    d
 }
 
 /// Applies `start`'s --chdir, --setenv and --unsetenv to an exec.
