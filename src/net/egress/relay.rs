@@ -358,6 +358,14 @@ pub(crate) fn relay(
             down.release();
         }
         if fds[0].revents().is_some_and(|r| !r.is_empty()) {
+            // A client that had already ended the conversation (its end of
+            // stream is read, everything for it delivered) finished before
+            // the stop: the stop cut nothing off. The sandbox ending often
+            // wakes this poll for the stop and the client's end at once.
+            let _ = up.pump(client, upstream, true, &mut last);
+            if up.eof && !down.pending() {
+                break None;
+            }
             break Some(stopped());
         }
         let readable = |i: usize| {
