@@ -314,6 +314,64 @@ fn the_runtime_command_line_creates_starts_execs_kills_and_deletes() {
     });
 }
 
+#[test]
+#[cfg_attr(
+    stockade_vm,
+    ignore = "needs runc (Debian's package) on the host, for its spec"
+)]
+fn a_start_right_after_create_runs_and_a_created_container_needs_force_to_go() {
+    common::as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(bundle) = runc_bundle(dir.path(), "echo ran") else {
+            return common::skip("runc or busybox-static is not installed");
+        };
+        let root = dir.path().join("state");
+        let create = |id: &str| {
+            let o = oci(&root, &["create", "--bundle", bundle.to_str().unwrap(), id])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::fs::File::create(dir.path().join(format!("{id}.out"))).unwrap())
+                .stderr(std::fs::File::create(dir.path().join(format!("{id}.err"))).unwrap())
+                .status()
+                .unwrap();
+            let err = std::fs::read_to_string(dir.path().join(format!("{id}.err")));
+            assert!(o.success(), "{}", err.unwrap_or_default());
+        };
+        // `start` at once, before the waiter `create` spawned may have
+        // opened its end of the start FIFO: it waits for it.
+        for n in 0..5 {
+            let id = format!("quick{n}");
+            create(&id);
+            let o = oci(&root, &["start", &id]).output().unwrap();
+            assert!(o.status.success(), "start {id}: {}", text(&o));
+            common::eventually("the program ends", || {
+                state(&root, &id)["status"] == "stopped"
+            });
+            let out = std::fs::read_to_string(dir.path().join(format!("{id}.out"))).unwrap();
+            assert_eq!(out, "ran\n");
+            assert!(oci(&root, &["delete", &id]).status().unwrap().success());
+        }
+
+        // A created container is not stopped: delete refuses it without
+        // --force and leaves it as it was.
+        create("made");
+        let o = oci(&root, &["delete", "made"]).output().unwrap();
+        assert!(!o.status.success());
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("made is created"),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(state(&root, "made")["status"], "created");
+        assert!(
+            oci(&root, &["delete", "--force", "made"])
+                .status()
+                .unwrap()
+                .success()
+        );
+        assert_eq!(left_in(&root), Vec::<String>::new());
+    });
+}
+
 /// What is left in a state root: entries other than the directory of
 /// stockade's containers, and the containers in it.
 fn left_in(root: &Path) -> Vec<String> {

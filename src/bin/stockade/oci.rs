@@ -777,12 +777,27 @@ fn start(g: &Global, argv: Vec<OsString>) -> ExitCode {
             rec.status()
         ));
     }
-    // Opening the FIFO without blocking finds the waiter reading it.
+    // Opening the FIFO without blocking finds the waiter reading it. A
+    // waiter `create` has just spawned may not have opened its end yet
+    // (ENXIO): wait for it while it lives, a bounded time.
     let fifo = dir(g, &id).join("start.fifo");
-    let opened = fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&fifo);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let opened = loop {
+        let r = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo);
+        match r {
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENXIO)
+                    && rec.waiter_alive()
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            r => break r,
+        }
+    };
     match opened.and_then(|mut f| f.write_all(b"s")) {
         Ok(()) => {
             let _ = fs::remove_file(&fifo);
@@ -893,9 +908,12 @@ fn delete(g: &Global, argv: Vec<OsString>) -> ExitCode {
         }
         Err(e) => return fail(e),
     };
-    if rec.status() == "running" && !force {
+    // Only a stopped container goes without --force, a created one too
+    // (the runtime specification's delete).
+    let status = rec.status();
+    if status != "stopped" && !force {
         return fail(format!(
-            "container {id} is running; stop it first or use --force"
+            "container {id} is {status}; stop it first or use --force"
         ));
     }
     if rec.waiter_alive() {
