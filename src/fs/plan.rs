@@ -446,73 +446,28 @@ fn plan_with(
     }
     let root = match &cfg.root {
         Root::HostSystem | Root::Empty => RootSpec::Tmpfs,
-        Root::Dir(dir) => {
-            if !dir.is_absolute() {
-                return Err(Error::RelativeSource {
-                    op: OpName::Root,
-                    path: dir.clone(),
-                });
-            }
-            let md = std::fs::metadata(dir).map_err(|e| missing(OpName::Root, dir, e))?;
-            if !md.is_dir() {
-                return Err(Error::NotADirectory {
-                    op: OpName::Root,
-                    path: dir.clone(),
-                });
-            }
-            if cfg.mask_secrets {
-                let sec = secrets.get_or_insert_with(|| Secrets::load(caller_root));
-                b.mask_secrets(None, b"", &sec.beneath(OpName::Root, dir)?);
-            }
-            match &cfg.writable_root {
-                None => RootSpec::Dir(cstring(OpName::Root, dir)?, cfg.root_bind),
-                Some(upper) => RootSpec::Overlay {
-                    lower: cstring(OpName::Root, dir)?,
-                    upper: upper_spec(OpName::Root, upper, None)?,
-                },
-            }
-        }
+        Root::Dir(dir) => tree_root(
+            &mut b,
+            &mut secrets,
+            cfg,
+            caller_root,
+            std::slice::from_ref(dir),
+            cfg.root_bind,
+        )?,
         Root::Layers(layers) => {
             if layers.is_empty() || layers.len() > super::MAX_LAYERS {
                 return Err(Error::LayerCount {
                     count: layers.len(),
                 });
             }
-            let mut lowers = Vec::with_capacity(layers.len());
-            for dir in layers {
-                if !dir.is_absolute() {
-                    return Err(Error::RelativeSource {
-                        op: OpName::Root,
-                        path: dir.clone(),
-                    });
-                }
-                let md = std::fs::metadata(dir).map_err(|e| missing(OpName::Root, dir, e))?;
-                if !md.is_dir() {
-                    return Err(Error::NotADirectory {
-                        op: OpName::Root,
-                        path: dir.clone(),
-                    });
-                }
-                if cfg.mask_secrets {
-                    let sec = secrets.get_or_insert_with(|| Secrets::load(caller_root));
-                    b.mask_secrets(None, b"", &sec.beneath(OpName::Root, dir)?);
-                }
-                lowers.push(cstring(OpName::Root, dir)?);
-            }
-            match (&cfg.writable_root, lowers.len()) {
-                (None, 1) => RootSpec::Dir(lowers.remove(0), super::RootBind::ReadOnly),
-                (Some(upper), 1) => RootSpec::Overlay {
-                    lower: lowers.remove(0),
-                    upper: upper_spec(OpName::Root, upper, None)?,
-                },
-                (upper, _) => RootSpec::Layers {
-                    lowers,
-                    upper: upper
-                        .as_ref()
-                        .map(|u| upper_spec(OpName::Root, u, None))
-                        .transpose()?,
-                },
-            }
+            tree_root(
+                &mut b,
+                &mut secrets,
+                cfg,
+                caller_root,
+                layers,
+                super::RootBind::ReadOnly,
+            )?
         }
     };
 
@@ -927,6 +882,56 @@ fn plan_with(
         template,
         system,
         home,
+    })
+}
+
+/// The root made of host directories `dirs`, the bottom one first (one
+/// for [`Root::Dir`], the layers of [`Root::Layers`]): each checked, the
+/// host's secrets beneath each masked, and stacked as an overlay when
+/// there are several or the root is writable (`bind`: how a single one is
+/// bound otherwise).
+fn tree_root(
+    b: &mut Builder,
+    secrets: &mut Option<Secrets>,
+    cfg: &Config,
+    caller_root: bool,
+    dirs: &[PathBuf],
+    bind: super::RootBind,
+) -> Result<RootSpec, Error> {
+    let mut lowers = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        if !dir.is_absolute() {
+            return Err(Error::RelativeSource {
+                op: OpName::Root,
+                path: dir.clone(),
+            });
+        }
+        let md = std::fs::metadata(dir).map_err(|e| missing(OpName::Root, dir, e))?;
+        if !md.is_dir() {
+            return Err(Error::NotADirectory {
+                op: OpName::Root,
+                path: dir.clone(),
+            });
+        }
+        if cfg.mask_secrets {
+            let sec = secrets.get_or_insert_with(|| Secrets::load(caller_root));
+            b.mask_secrets(None, b"", &sec.beneath(OpName::Root, dir)?);
+        }
+        lowers.push(cstring(OpName::Root, dir)?);
+    }
+    Ok(match (&cfg.writable_root, lowers.len()) {
+        (None, 1) => RootSpec::Dir(lowers.remove(0), bind),
+        (Some(upper), 1) => RootSpec::Overlay {
+            lower: lowers.remove(0),
+            upper: upper_spec(OpName::Root, upper, None)?,
+        },
+        (upper, _) => RootSpec::Layers {
+            lowers,
+            upper: upper
+                .as_ref()
+                .map(|u| upper_spec(OpName::Root, u, None))
+                .transpose()?,
+        },
     })
 }
 

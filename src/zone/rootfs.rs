@@ -421,6 +421,27 @@ fn persistent_overlay(lower: &CStr, upper: &CStr, work: &CStr) -> Result<Fd, Err
     new_overlay(lower, u.raw(), w.raw())
 }
 
+/// The tmpfs that holds a writable root's temporary upper layer.
+/// Overlayfs takes a private clone of its upper layer's mount, which
+/// kernels before 6.15 allow only for a mount of the current namespace (a
+/// detached one gives EINVAL on 6.1, EPERM on 6.12): the tmpfs is stacked
+/// on the old root first, and goes with it at the pivot.
+fn root_upper_tmpfs() -> Result<Fd, Errno> {
+    let tmp = new_tmpfs(
+        0o700,
+        None,
+        mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
+    )?;
+    mount::move_mount(
+        tmp.raw(),
+        c"",
+        libc::AT_FDCWD,
+        c"/",
+        mount::MOVE_MOUNT_F_EMPTY_PATH,
+    )?;
+    Ok(tmp)
+}
+
 /// State shared by the operations of one build.
 struct Build {
     root: Fd,
@@ -743,44 +764,14 @@ fn start(plan: &MountPlan, trees: [c_int; SYSTEM_SLOTS]) -> Step<Build> {
             })
         }
         RootSpec::Overlay { lower, upper } => match upper {
-            UpperSpec::Temporary => new_tmpfs(
-                0o700,
-                None,
-                mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
-            )
-            .and_then(|tmp| {
-                // Overlayfs takes a private clone of its upper layer's
-                // mount, which kernels before 6.15 allow only for a mount
-                // of the current namespace (a detached one gives EINVAL on
-                // 6.1, EPERM on 6.12): the tmpfs is stacked on the old root
-                // first, and goes with it at the pivot.
-                mount::move_mount(
-                    tmp.raw(),
-                    c"",
-                    libc::AT_FDCWD,
-                    c"/",
-                    mount::MOVE_MOUNT_F_EMPTY_PATH,
-                )?;
-                temporary_overlay(lower, tmp.raw(), c"root")
-            }),
+            UpperSpec::Temporary => {
+                root_upper_tmpfs().and_then(|tmp| temporary_overlay(lower, tmp.raw(), c"root"))
+            }
             UpperSpec::Persistent { upper, work } => persistent_overlay(lower, upper, work),
         },
         RootSpec::Layers { lowers, upper } => match upper {
             None => stacked_overlay(lowers, None),
-            Some(UpperSpec::Temporary) => new_tmpfs(
-                0o700,
-                None,
-                mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV,
-            )
-            .and_then(|tmp| {
-                // Stacked on the old root first, as for `Overlay` above.
-                mount::move_mount(
-                    tmp.raw(),
-                    c"",
-                    libc::AT_FDCWD,
-                    c"/",
-                    mount::MOVE_MOUNT_F_EMPTY_PATH,
-                )?;
+            Some(UpperSpec::Temporary) => root_upper_tmpfs().and_then(|tmp| {
                 let (u, w) = temporary_upper(tmp.raw(), c"root")?;
                 stacked_overlay(lowers, Some((u.raw(), w.raw())))
             }),
