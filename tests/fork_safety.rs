@@ -52,7 +52,12 @@ fn fork_and_spawn(sb: &Sandbox) -> libc::pid_t {
         let code = match sb.status(&mut cmd) {
             Ok(st) if st.success() => 0,
             Ok(_) => 2,
-            Err(_) => 1,
+            Err(e) => {
+                // What went wrong, for the failure's report (glibc's
+                // allocator is usable after fork, as the library is).
+                eprintln!("child {}: {}", std::process::id(), common::chain(&e));
+                1
+            }
         };
         // SAFETY: ends the child at once.
         unsafe { libc::_exit(code) };
