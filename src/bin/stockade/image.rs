@@ -144,15 +144,7 @@ pub fn image_command(opts: &args::Options, img: &Image) -> Result<Command, Strin
 /// `--setenv`, `--unsetenv` and `--chdir` on top.
 pub fn bundle_command(opts: &args::Options, b: &Bundle) -> Command {
     let mut cmd = b.command();
-    for (k, v) in &opts.setenv {
-        cmd.env(k, v);
-    }
-    for k in &opts.unsetenv {
-        cmd.env_remove(k);
-    }
-    if let Some(d) = &opts.chdir {
-        cmd.current_dir(d);
-    }
+    crate::apply_env_and_dir(&mut cmd, opts);
     cmd
 }
 

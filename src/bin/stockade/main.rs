@@ -323,6 +323,13 @@ pub fn command(opts: &args::Options, origin: &image::Origin) -> Result<Command, 
     }
     let mut cmd = Command::new(&opts.program);
     cmd.args(&opts.args);
+    apply_env_and_dir(&mut cmd, opts);
+    Ok(cmd)
+}
+
+/// The options' `--setenv`, `--unsetenv` and `--chdir`, on top of what
+/// `cmd` has.
+pub fn apply_env_and_dir(cmd: &mut Command, opts: &args::Options) {
     for (k, v) in &opts.setenv {
         cmd.env(k, v);
     }
@@ -332,7 +339,6 @@ pub fn command(opts: &args::Options, origin: &image::Origin) -> Result<Command, 
     if let Some(d) = &opts.chdir {
         cmd.current_dir(d);
     }
-    Ok(cmd)
 }
 
 /// The exit status for a program that could not be started: 127 when it
