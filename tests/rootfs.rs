@@ -755,3 +755,33 @@ fn no_exec_binds_refuse_to_execute_even_for_the_owner() {
         }
     });
 }
+
+/// Every filesystem the sandbox mounts names its source in mountinfo as
+/// mount(8) would (`proc`, `tmpfs`, `overlay`, ...), never `none`: programs
+/// that check their mounts (and the OCI runtime validation) read it.
+#[test]
+fn new_mounts_name_their_source_in_mountinfo() {
+    as_each_identity(|| {
+        let lower = tempfile::tempdir().unwrap();
+        let mut sb = Sandbox::new();
+        sb.overlay(lower.path(), "/o")
+            .tmpfs("/scratch", fs::TmpfsOptions::default());
+        // mount point, type, source of each mount.
+        let out = stdout_of(
+            &sb,
+            "awk '{for (i = 7; i <= NF; i++) if ($i == \"-\") { print $5, $(i+1), $(i+2); break }}' \
+             /proc/self/mountinfo",
+        );
+        for want in [
+            "/proc proc proc",
+            "/scratch tmpfs tmpfs",
+            "/o overlay overlay",
+        ] {
+            assert!(out.lines().any(|l| l == want), "no `{want}` in:\n{out}");
+        }
+        assert!(
+            !out.lines().any(|l| l.ends_with(" none")),
+            "a mount without a source:\n{out}"
+        );
+    });
+}

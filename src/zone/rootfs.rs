@@ -204,6 +204,16 @@ fn attach(tree: c_int, target: c_int) -> Result<(), Errno> {
 /// Creates a detached filesystem instance with string options.
 fn new_fs(fstype: &CStr, opts: &[(&CStr, Option<&CStr>)], attrs: u64) -> Result<Fd, Errno> {
     let ctx = mount::fsopen(fstype, mount::FSOPEN_CLOEXEC)?;
+    // The source shown in mountinfo, as mount(8) would name it
+    // (`proc`, `tmpfs`, ...): without it every new mount reads `none`,
+    // which programs that check their mounts (and the OCI runtime
+    // validation) take for something else.
+    mount::fsconfig(
+        ctx.raw(),
+        mount::FSCONFIG_SET_STRING,
+        Some(c"source"),
+        Some(fstype),
+    )?;
     for (k, v) in opts {
         let cmd = if v.is_some() {
             mount::FSCONFIG_SET_STRING
