@@ -258,7 +258,13 @@ fn run_suite(tests: &Path, script: &str, bwrap: &Path, unprivileged: bool, home:
             });
         }
     }
+    // The suite writes /tmp/bwrap-test-XXXXXXXX files it never removes:
+    // remove the ones this run made.
+    let before = suite_temp_files();
     let out = cmd.output().expect("run test-run.sh");
+    for f in suite_temp_files().difference(&before) {
+        let _ = std::fs::remove_file(f);
+    }
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
@@ -272,6 +278,16 @@ fn run_suite(tests: &Path, script: &str, bwrap: &Path, unprivileged: bool, home:
         );
     }
     stdout
+}
+
+fn suite_temp_files() -> std::collections::BTreeSet<PathBuf> {
+    std::fs::read_dir("/tmp")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("bwrap-test-"))
+        .map(|e| e.path())
+        .collect()
 }
 
 fn make_tree_readable(p: &Path) {
