@@ -113,26 +113,6 @@ fn contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-/// Whether files in `dir` take `user.` extended attributes, which a layer
-/// directory needs (tmpfs, the test VM's `/tmp`, has them from Linux 6.6).
-fn user_xattrs(dir: &Path) -> bool {
-    let probe = dir.join(".xattr-probe");
-    std::fs::write(&probe, "").unwrap();
-    let path = std::ffi::CString::new(probe.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: both strings are NUL-terminated; the value is 1 readable byte.
-    let r = unsafe {
-        libc::setxattr(
-            path.as_ptr(),
-            c"user.probe".as_ptr(),
-            b"1".as_ptr().cast(),
-            1,
-            0,
-        )
-    };
-    std::fs::remove_file(&probe).unwrap();
-    r == 0
-}
-
 const CHANGE: &str = "echo new > /data/new && rm /data/del && echo box > /etc/hostname";
 const VIEW: &str = "ls /data; cat /etc/hostname";
 
@@ -162,7 +142,7 @@ fn one_shot_writable_roots_change_nothing_or_keep_their_changes() {
         let k = ["--rootfs", l, "--keep-changes", layer.to_str().unwrap()];
         let mut a = k.to_vec();
         a.extend(["--", "/bin/sh", "-c", CHANGE]);
-        if !user_xattrs(env.dir.path()) {
+        if !common::user_xattrs(env.dir.path()) {
             let err = env.refused(&a);
             assert!(err.contains("extended attributes"), "{err}");
             assert!(err.contains("--keep-changes"), "{err}");
@@ -190,7 +170,7 @@ fn a_containers_changes_are_listed_committed_and_reset_after_stop() {
         );
         let before = contents(&lower);
         let start = ["start", n, "--rootfs", l, "--keep-changes", k];
-        if !user_xattrs(env.dir.path()) {
+        if !common::user_xattrs(env.dir.path()) {
             let err = env.refused(&start);
             assert!(err.contains("extended attributes"), "{err}");
             return;

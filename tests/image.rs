@@ -267,33 +267,12 @@ impl Scratch {
     }
 }
 
-/// Whether files in `dir` take `user.` extended attributes, which an
-/// opaque directory of a layer needs (tmpfs, the test VM's `/tmp`, has
-/// them from Linux 6.6).
-fn user_xattrs(dir: &Path) -> bool {
-    let probe = dir.join(".xattr-probe");
-    fs::write(&probe, "").unwrap();
-    let path = std::ffi::CString::new(probe.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: both strings are NUL-terminated; the value is 1 readable byte.
-    let r = unsafe {
-        libc::setxattr(
-            path.as_ptr(),
-            c"user.probe".as_ptr(),
-            b"1".as_ptr().cast(),
-            1,
-            0,
-        )
-    };
-    fs::remove_file(&probe).unwrap();
-    r == 0
-}
-
 /// Where the store's filesystem takes no `user.` extended attributes: an
 /// import of a layer with an opaque directory must be refused naming the
 /// entry, leaving nothing behind. Returns whether that was the case (the
 /// test has nothing more to show).
 fn opaque_refused(s: &Scratch, imported: &Result<stockade::image::Imported, Error>) -> bool {
-    if user_xattrs(&s.path("store")) {
+    if common::user_xattrs(&s.path("store")) {
         return false;
     }
     match imported {

@@ -69,34 +69,12 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
     out
 }
 
-/// Whether files in `dir` take `user.` extended attributes: what a layer
-/// directory needs (tmpfs, the test VM's `/tmp`, has them from Linux 6.6),
-/// and what an overlay's temporary upper layer (a tmpfs) needs to replace a
-/// directory (an opaque directory).
-fn user_xattrs(dir: &Path) -> bool {
-    let probe = dir.join(".xattr-probe");
-    std::fs::write(&probe, "").unwrap();
-    let path = std::ffi::CString::new(probe.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: both strings are NUL-terminated; the value is 1 readable byte.
-    let r = unsafe {
-        libc::setxattr(
-            path.as_ptr(),
-            c"user.probe".as_ptr(),
-            b"1".as_ptr().cast(),
-            1,
-            0,
-        )
-    };
-    std::fs::remove_file(&probe).unwrap();
-    r == 0
-}
-
 /// Where a layer directory cannot be (a filesystem without `user.`
 /// extended attributes, as tmpfs before Linux 6.6): asserts that `sb`,
 /// which keeps its layer in `dir`, is refused with the typed error, and
 /// returns `true` (the test has nothing more to show).
 fn refused_for_xattrs(sb: &Sandbox, dir: &Path) -> bool {
-    if user_xattrs(dir) {
+    if common::user_xattrs(dir) {
         return false;
     }
     match fs_error(sb) {
@@ -127,7 +105,7 @@ fn a_temporary_writable_root_changes_anything_and_leaves_nothing() {
         let mut sb = Sandbox::new();
         sb.root_dir(&lower).writable_root(Upper::Temporary);
         let shm = Path::new("/dev/shm");
-        let change = if shm.is_dir() && !user_xattrs(shm) {
+        let change = if shm.is_dir() && !common::user_xattrs(shm) {
             CHANGE_IN_PLACE
         } else {
             CHANGE

@@ -626,3 +626,25 @@ pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// Whether files in `dir` take `user.` extended attributes (tmpfs, the test
+/// VM's `/tmp`, has them from Linux 6.6): a layer directory kept there needs
+/// them, and so does an opaque directory of a layer or of an overlay's
+/// temporary upper layer (a tmpfs).
+pub fn user_xattrs(dir: &std::path::Path) -> bool {
+    let probe = dir.join(".xattr-probe");
+    std::fs::write(&probe, "").unwrap();
+    let path = std::ffi::CString::new(probe.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: both strings are NUL-terminated; the value is 1 readable byte.
+    let r = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            c"user.probe".as_ptr(),
+            b"1".as_ptr().cast(),
+            1,
+            0,
+        )
+    };
+    std::fs::remove_file(&probe).unwrap();
+    r == 0
+}
