@@ -325,6 +325,7 @@ impl Container {
             compiled: &self.compiled,
             control: self.control.as_fd(),
             shared: &self.shared,
+            has_init: self.init.is_some(),
             set_ids: self.set_ids,
             keep_groups: self.keep_groups,
             cgroup_fds: self.cgroup_fds,

@@ -37,6 +37,10 @@ pub(crate) struct Target<'a> {
     /// Shared with the program processes, which have copies of the
     /// address space.
     pub(crate) shared: &'a Shared,
+    /// The container has an init of the caller's, which mounted the
+    /// cgroup tree if the policy asks for it; without one, the first exec
+    /// mounts it.
+    pub(crate) has_init: bool,
     pub(crate) set_ids: Option<(u32, u32)>,
     /// The switch to `set_ids` keeps the supplementary groups.
     pub(crate) keep_groups: bool,
@@ -114,8 +118,8 @@ pub(crate) fn exec(
         shared: t.shared,
         cgroup_procs_fd: if t.use_clone3 { -1 } else { t.cgroup_fds.1 },
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),
-        mount_cgroup: false,
-        mount_cgroup_read_only: false,
+        mount_cgroup: cfg.mount_cgroup && !t.has_init,
+        mount_cgroup_read_only: cfg.mount_cgroup_read_only,
         console: false,
         new_time_ns: ns.contains(Namespaces::TIME),
         set_ids: t.set_ids,

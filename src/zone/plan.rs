@@ -11,7 +11,7 @@
 
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::{c_char, c_int};
-use core::sync::atomic::{AtomicI32, AtomicU32};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32};
 use std::ffi::CString;
 
 use crate::caps::CapPlan;
@@ -204,7 +204,8 @@ pub(crate) struct ChildPlan<'a> {
     pub(crate) cgroup_procs_fd: c_int,
     pub(crate) new_cgroup_ns: bool,
     /// Mount the new cgroup namespace's root at /sys/fs/cgroup (the
-    /// sandbox's first program only).
+    /// sandbox's first program, or the first exec of a container without
+    /// an init of the caller's).
     pub(crate) mount_cgroup: bool,
     /// That mount is read-only.
     pub(crate) mount_cgroup_read_only: bool,
@@ -253,6 +254,12 @@ pub(crate) struct Shared {
     pub(crate) failed: AtomicU32,
     /// The program process's failure record.
     pub(crate) error: UnsafeCell<Record>,
+    /// Set by the program process of a container's exec once it has
+    /// mounted the container's cgroup tree at /sys/fs/cgroup (a container
+    /// without an init of the caller's: the first exec mounts it). Execs
+    /// are set up one at a time: the supervisor clones each with
+    /// CLONE_VFORK.
+    pub(crate) cgroup_mounted: AtomicBool,
 }
 
 // SAFETY: `error` is written only by a program process, before the
@@ -267,6 +274,7 @@ impl Shared {
         Shared {
             expected_ppid: AtomicI32::new(0),
             failed: AtomicU32::new(0),
+            cgroup_mounted: AtomicBool::new(false),
             error: UnsafeCell::new(Record::new(record::KIND_ERROR)),
         }
     }

@@ -112,9 +112,14 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
     }
     if plan.new_cgroup_ns {
         raw::unshare(libc::CLONE_NEWCGROUP).at(Stage::CgroupNamespace, 0)?;
-        if plan.mount_cgroup {
-            // The namespace's root is the sandbox's cgroup: what is mounted
-            // is that cgroup and what the program makes beneath it.
+        // An exec's program mounts the container's tree only if no exec
+        // before it did.
+        if plan.mount_cgroup
+            && !(plan.joins_container && plan.shared.cgroup_mounted.load(Ordering::Acquire))
+        {
+            // The namespace's root is the sandbox's cgroup (or, read-only
+            // and without one, the caller's): what is mounted is that
+            // cgroup and what the program makes beneath it.
             let mut flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
             if plan.mount_cgroup_read_only {
                 flags |= libc::MS_RDONLY;
@@ -127,6 +132,9 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
                 None,
             )
             .at(Stage::CgroupMount, 0)?;
+            if plan.joins_container {
+                plan.shared.cgroup_mounted.store(true, Ordering::Release);
+            }
         }
     }
     if plan.new_time_ns {
