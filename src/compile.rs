@@ -270,8 +270,11 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
     if cfg.program_as_init && !ns.contains(Namespaces::PID) {
         return Err(ConfigError::InitNeedsPidNamespace.into());
     }
+    // A read-only view may show the cgroup the sandbox runs in whatever it
+    // is; a writable one only a cgroup of the sandbox's own.
     if cfg.mount_cgroup
-        && !(ns.contains(Namespaces::MOUNT | Namespaces::CGROUP) && cfg.cgroup.requests_cgroup())
+        && !(ns.contains(Namespaces::MOUNT | Namespaces::CGROUP)
+            && (cfg.cgroup.requests_cgroup() || cfg.mount_cgroup_read_only))
     {
         return Err(ConfigError::MountCgroupNeeds.into());
     }

@@ -673,7 +673,7 @@ pub enum ConfigError {
     /// mount or cgroup namespace, or without a cgroup of the sandbox's own
     /// to mount.
     #[error(
-        "invalid mount_cgroup: it needs the mount and cgroup namespaces (Namespaces::MOUNT, Namespaces::CGROUP) and a cgroup of the sandbox's own (a cgroup limit, cgroup placement or a cgroup parent)"
+        "invalid mount_cgroup: it needs the mount and cgroup namespaces (Namespaces::MOUNT, Namespaces::CGROUP) and a cgroup of the sandbox's own (a cgroup limit, cgroup placement or a cgroup parent) unless read-only"
     )]
     MountCgroupNeeds,
     /// [`Sandbox::sys`](crate::Sandbox::sys) with a user namespace but

@@ -380,11 +380,11 @@ impl Sandbox {
     /// service manager can make cgroups of its own under it (systemd's
     /// container interface). Off by default.
     ///
-    /// The first program of a sandbox mounts it: a one-shot program, or
-    /// the init of a container started with
-    /// [`start_init`](Sandbox::start_init) (a container started with
-    /// [`start`](Sandbox::start) has none); programs run in the container
-    /// later see the same mount. The root must hold the directory
+    /// The first program of a sandbox mounts it: a one-shot program, the
+    /// init of a container started with
+    /// [`start_init`](Sandbox::start_init), or the first program run in a
+    /// container started with [`start`](Sandbox::start); programs run in
+    /// the container later see the same mount. The root must hold the directory
     /// `/sys/fs/cgroup` (an empty root or the default view gets it with
     /// [`dir`](Sandbox::dir)). Needs [`Namespaces::MOUNT`],
     /// [`Namespaces::CGROUP`] and the sandbox's own cgroup (a cgroup limit,
@@ -400,6 +400,13 @@ impl Sandbox {
     /// [`mount_cgroup`](Sandbox::mount_cgroup) does, but read-only: the
     /// program reads its cgroup's usage and limits and changes nothing
     /// there (an OCI bundle's `ro` cgroup mount).
+    ///
+    /// Unlike the writable mount it needs no cgroup of the sandbox's own:
+    /// without one (no limit, placement or parent), the tree shown is the
+    /// cgroup the program runs in, its caller's, as a cgroup namespace
+    /// rooted there shows it (what a rootless container engine without
+    /// cgroup delegation gives its containers). It still needs
+    /// [`Namespaces::MOUNT`] and [`Namespaces::CGROUP`].
     pub fn mount_cgroup_read_only(&mut self) -> &mut Self {
         self.cfg.mount_cgroup = true;
         self.cfg.mount_cgroup_read_only = true;

@@ -319,6 +319,60 @@ fn mount_cgroup_bad_input() {
     });
 }
 
+/// A read-only cgroup mount needs no cgroup of the sandbox's own: without
+/// one it shows the cgroup the program runs in (its caller's, the root of
+/// its cgroup namespace), and nothing there can be changed.
+#[test]
+fn read_only_cgroup_mount_shows_the_callers_cgroup_without_one_of_its_own() {
+    as_each_identity(|| {
+        let mut sb = Sandbox::new();
+        sb.mount_cgroup_read_only().dir("/sys/fs/cgroup");
+        let out = common::stdout_of(
+            &sb,
+            "cat /proc/self/cgroup | grep '^0::'; \
+             awk '$5 == \"/sys/fs/cgroup\" { split($6, o, \",\"); \
+                  for (i = 7; i <= NF; i++) if ($i == \"-\") print o[1], $(i+1) }' \
+                 /proc/self/mountinfo; \
+             test -r /sys/fs/cgroup/cgroup.procs && echo readable; \
+             mkdir /sys/fs/cgroup/child 2>/dev/null && echo MADE || echo refused",
+        );
+        assert_eq!(
+            out, "0::/\nro cgroup2\nreadable\nrefused\n",
+            "the program should sit at the root of its cgroup namespace, \
+             under a read-only cgroup2 mount it cannot change"
+        );
+        // The writable mount still needs a cgroup of the sandbox's own.
+        let mut sb = Sandbox::new();
+        sb.mount_cgroup(true);
+        assert!(matches!(sb.validate(), Err(Error::Config(_))));
+    });
+}
+
+/// A container without an init of the caller's mounts its cgroup tree too:
+/// the first program run in it does, once, for every later one (the tree
+/// had been left out, silently, for such containers).
+#[test]
+fn a_container_without_an_init_gets_its_cgroup_mount_once() {
+    as_each_identity(|| {
+        let mut sb = Sandbox::new();
+        sb.mount_cgroup_read_only().dir("/sys/fs/cgroup");
+        let mut c = sb.start().unwrap();
+        let view = "awk '$5 == \"/sys/fs/cgroup\" { split($6, o, \",\"); \\
+                      for (i = 7; i <= NF; i++) if ($i == \"-\") print o[1], $(i+1) }' \\
+                    /proc/self/mountinfo; \\
+                    grep '^0::' /proc/self/cgroup";
+        for round in 0..3 {
+            let out = c.output(&mut sh(view)).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "ro cgroup2\n0::/\n",
+                "exec {round}: one read-only cgroup2 mount, the program at its root"
+            );
+        }
+        c.stop(std::time::Duration::from_secs(5)).unwrap();
+    });
+}
+
 /// The container's cgroup as the host sees the process `pid` in it.
 fn host_cgroup(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/cgroup"))

@@ -84,13 +84,18 @@ pub(super) fn lower(dir: &Path, doc: &Value) -> Result<Bundle, Error> {
         }
     }
     if let Some(read_only) = l.cgroup_mount {
+        // A writable tree must be the container's own cgroup; a read-only
+        // one shows the cgroup the container has (its own when the bundle
+        // sets resources or the runtime a cgroup path, else its caller's),
+        // so that a caller without cgroup delegation (a rootless engine)
+        // can still run a bundle with the usual read-only cgroup mount.
+        l.ns.insert(Namespaces::CGROUP);
         if read_only {
             l.sb.mount_cgroup_read_only();
         } else {
             l.sb.mount_cgroup(true);
+            l.sb.cgroup_mut().placement = true;
         }
-        l.ns.insert(Namespaces::CGROUP);
-        l.sb.cgroup_mut().placement = true;
     }
     l.readonly_paths_check()?;
     l.sb.namespaces(l.ns);

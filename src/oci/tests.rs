@@ -200,7 +200,8 @@ fn mounts_lower_to_the_filesystem_plan() {
             },
         ]
     );
-    assert!(cfg.mount_cgroup && cfg.mount_cgroup_read_only && cfg.cgroup.placement);
+    // Read-only: the cgroup the container has, no placement asked for.
+    assert!(cfg.mount_cgroup && cfg.mount_cgroup_read_only && !cfg.cgroup.placement);
     assert!(cfg.namespaces.contains(Namespaces::CGROUP));
 
     // Without the /dev tmpfs first, /dev/pts cannot be expressed.

@@ -59,16 +59,28 @@ struct Global {
     root: PathBuf,
 }
 
-/// The default state root: `/run/stockade-oci` for root, else under
-/// `$XDG_RUNTIME_DIR`, else `/tmp/stockade-oci-UID`.
+/// The default state root: `/run/stockade-oci` for the host's root, else
+/// under `$XDG_RUNTIME_DIR`, else `/tmp/stockade-oci-UID`. A rootless engine
+/// (podman run by a user) runs its runtime as root of a user namespace of
+/// its own, which cannot write `/run`: there `$XDG_RUNTIME_DIR` (the user's)
+/// decides, as it does for runc and crun.
 fn default_root() -> PathBuf {
     let uid = nix::unistd::geteuid();
-    if uid.is_root() {
+    if uid.is_root() && !in_user_namespace() {
         return PathBuf::from("/run/stockade-oci");
     }
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(x) if Path::new(&x).is_absolute() => Path::new(&x).join("stockade-oci"),
         _ => PathBuf::from(format!("/tmp/stockade-oci-{uid}")),
+    }
+}
+
+/// Whether this process runs in a user namespace other than the host's:
+/// the host's maps every id to itself.
+fn in_user_namespace() -> bool {
+    match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(map) => map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"],
+        Err(_) => false,
     }
 }
 
