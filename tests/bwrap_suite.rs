@@ -245,18 +245,7 @@ fn run_suite(tests: &Path, script: &str, bwrap: &Path, unprivileged: bool, home:
         .stdin(Stdio::null())
         .stderr(Stdio::piped());
     if unprivileged {
-        // SAFETY: only async-signal-safe system calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setresgid(TEST_GID, TEST_GID, TEST_GID) != 0
-                    || libc::setresuid(TEST_UID, TEST_UID, TEST_UID) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        common::as_test_user(&mut cmd);
     }
     // The suite writes /tmp/bwrap-test-XXXXXXXX files it never removes:
     // remove the ones this run made.

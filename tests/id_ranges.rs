@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -15,79 +14,8 @@ use stockade::{Error, IdRange, Sandbox, ids};
 /// The outside (uid, gid) of inside id `n` (n >= 1).
 type OutsideOf = Box<dyn Fn(u32) -> (u32, u32)>;
 
-/// An exclusive lock on `path`, held until the file is dropped.
-fn lock(path: &Path) -> std::fs::File {
-    let f = std::fs::File::create(path).unwrap();
-    // SAFETY: flock on a descriptor we own.
-    let r = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) };
-    assert_eq!(r, 0);
-    f
-}
-
 /// Where the root caller's ranges map ids 1.. outside: far from any user.
 const ROOT_BASE: u32 = 3_000_000_000;
-
-/// Makes sure the test uid can map subordinate ids: as root, installs
-/// `newuidmap`/`newgidmap` (package `uidmap`) and adds entries for the test
-/// uid (by number) to `/etc/subuid` and `/etc/subgid` where it has none,
-/// each a range of 65536 that overlaps no other entry, under a lock.
-/// Returns the first subordinate uid and gid of the test uid.
-fn subordinate_setup() -> Option<(u32, u32)> {
-    if is_root() && !cfg!(stockade_vm) {
-        common::debian_package("newuidmap", "uidmap")?;
-        common::debian_package("newgidmap", "uidmap")?;
-        let _lock = lock(Path::new("/run/stockade-test-subids.lock"));
-        for file in ["/etc/subuid", "/etc/subgid"] {
-            let text = std::fs::read_to_string(file).unwrap_or_default();
-            if entry(&text).is_some() {
-                continue;
-            }
-            let end = text
-                .lines()
-                .filter_map(|l| {
-                    let f: Vec<&str> = l.trim().split(':').collect();
-                    let first: u64 = f.get(1)?.parse().ok()?;
-                    let count: u64 = f.get(2)?.parse().ok()?;
-                    Some(first + count)
-                })
-                .max()
-                .unwrap_or(0);
-            // Above every other entry, on a 65536 boundary, from 1000000.
-            let first = end.max(1_000_000).div_ceil(65536) * 65536;
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(file)
-                .unwrap();
-            if !text.is_empty() && !text.ends_with('\n') {
-                writeln!(f).unwrap();
-            }
-            writeln!(f, "{TEST_UID}:{first}:65536").unwrap();
-        }
-    }
-    let read = |f| entry(&std::fs::read_to_string(f).unwrap_or_default());
-    match (read("/etc/subuid"), read("/etc/subgid")) {
-        (Some(u), Some(g)) => Some((u, g)),
-        _ => {
-            common::skip(
-                "the test uid has no /etc/subuid or /etc/subgid entry (the root run adds it)",
-            );
-            None
-        }
-    }
-}
-
-/// The first id of the test uid's entry (by number or as `nobody`).
-fn entry(text: &str) -> Option<u32> {
-    text.lines().find_map(|l| {
-        let f: Vec<&str> = l.trim().split(':').collect();
-        if f.len() == 3 && (f[0] == TEST_UID.to_string() || f[0] == "nobody") {
-            f[1].parse().ok()
-        } else {
-            None
-        }
-    })
-}
 
 /// A sandbox whose program runs as uid 0 and gid 0 with ranges: the
 /// caller's subordinate ids when unprivileged, 0 to itself and the rest
@@ -100,12 +28,12 @@ fn ranged() -> Option<(Sandbox, OutsideOf)> {
     if is_root() {
         // The unprivileged run that follows needs the test uid's entries:
         // on a fresh machine, this root run may be the first to ask.
-        subordinate_setup()?;
+        common::subordinate_ids()?;
         let r = [IdRange::new(0, 0, 1), IdRange::new(1, ROOT_BASE + 1, 65535)];
         sb.uid_ranges(r).gid_ranges(r);
         Some((sb, Box::new(|n| (ROOT_BASE + n, ROOT_BASE + n))))
     } else {
-        let (u, g) = subordinate_setup()?;
+        let (u, g) = common::subordinate_ids()?;
         sb.subordinate_ids(true);
         Some((sb, Box::new(move |n| (u + n - 1, g + n - 1))))
     }
@@ -120,7 +48,7 @@ fn ranges_map_many_ids_and_chown_and_setgroups_work() {
     as_each_identity(|| {
         if is_root() {
             // The unprivileged run needs the entries the root run adds.
-            subordinate_setup();
+            common::subordinate_ids();
         }
         ranges_map_many_ids();
     });
@@ -250,10 +178,10 @@ fn without_subordinate_entries_the_error_says_how_to_add_them_as_root() {
 fn an_unprivileged_caller_maps_only_what_it_was_granted() {
     as_each_identity(|| {
         if is_root() {
-            subordinate_setup();
+            common::subordinate_ids();
             return;
         }
-        let Some((u, _)) = subordinate_setup() else {
+        let Some((u, _)) = common::subordinate_ids() else {
             return;
         };
         let me = nix::unistd::geteuid().as_raw();
@@ -308,7 +236,7 @@ fn debian_tree(sub: (u32, u32)) -> Option<(PathBuf, PathBuf)> {
     ));
     let deb = base.join("stockade-hello.deb");
     if is_root() {
-        let _lock = lock(&base.join("debian.lock"));
+        let _lock = common::lock_file(&base.join("debian.lock"));
         if !tree.join("etc/debian_version").exists() {
             let mmdebstrap = common::debian_package("mmdebstrap", "mmdebstrap")?;
             let partial = tree.with_extension("partial");
@@ -404,7 +332,7 @@ fn fingerprint(tree: &Path) -> Vec<(PathBuf, u32, u32, u32, Vec<u8>)> {
 )]
 fn a_debian_userland_adds_users_and_installs_packages() {
     as_each_identity(|| {
-        let Some(sub) = subordinate_setup() else {
+        let Some(sub) = common::subordinate_ids() else {
             return;
         };
         let Some((tree, deb)) = debian_tree(sub) else {
@@ -473,7 +401,7 @@ fn a_debian_userland_adds_users_and_installs_packages() {
 )]
 fn a_debian_system_container_keeps_its_changes_across_stop_and_start_until_reset() {
     as_each_identity(|| {
-        let Some(sub) = subordinate_setup() else {
+        let Some(sub) = common::subordinate_ids() else {
             return;
         };
         let Some((tree, deb)) = debian_tree(sub) else {
@@ -627,7 +555,7 @@ fn cli_range_args() -> Vec<String> {
 )]
 fn the_cli_maps_ranges_for_run_and_start() {
     as_each_identity(|| {
-        if subordinate_setup().is_none() {
+        if common::subordinate_ids().is_none() {
             return;
         }
         let runtime = tempfile::Builder::new()

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -42,6 +43,9 @@ fn rootfs_tarball(dir: &Path) -> PathBuf {
 struct Podman {
     dir: PathBuf,
     runtime: PathBuf,
+    /// Rootless: podman runs as the unprivileged test uid, with its home
+    /// and runtime directory in `dir`.
+    rootless: bool,
 }
 
 impl Podman {
@@ -49,11 +53,41 @@ impl Podman {
         Podman {
             dir: dir.to_owned(),
             runtime: runtime.to_owned(),
+            rootless: false,
+        }
+    }
+
+    /// A rootless podman: the caller (root) hands `dir` to the test uid.
+    fn rootless(dir: &Path, runtime: &Path) -> Podman {
+        for d in ["home", "xdg", "storage", "run", "tmp"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let st = Command::new("chown")
+            .arg("-R")
+            .arg(format!("{}:{}", common::TEST_UID, common::TEST_GID))
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::fs::set_permissions(dir.join("xdg"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        Podman {
+            dir: dir.to_owned(),
+            runtime: runtime.to_owned(),
+            rootless: true,
         }
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new("podman");
+        if self.rootless {
+            common::as_test_user(&mut c);
+            c.env("HOME", self.dir.join("home"))
+                .env("XDG_RUNTIME_DIR", self.dir.join("xdg"))
+                .env_remove("XDG_CONFIG_HOME")
+                .env_remove("XDG_DATA_HOME")
+                .current_dir(&self.dir);
+        }
         c.arg("--root")
             .arg(self.dir.join("storage"))
             .arg("--runroot")
@@ -106,8 +140,74 @@ fn podman_runs_execs_and_stops_containers_through_stockade_as_root() {
         let dir = tempfile::tempdir().unwrap();
         let runtime = dir.path().join("stockade-oci");
         std::os::unix::fs::symlink(common::cli_binary(), &runtime).unwrap();
-        let podman = Podman::new(dir.path(), &runtime);
-        let tar = rootfs_tarball(dir.path());
+        podman_session(&Podman::new(dir.path(), &runtime));
+        // Nothing of the runtime's is left.
+        assert_eq!(
+            left_in(Path::new("/run/stockade-oci")),
+            Vec::<String>::new()
+        );
+    });
+}
+
+/// Rootless podman (run by the unprivileged test uid, with its subordinate
+/// ids) runs the runtime as root of a user namespace of its own, without
+/// cgroups on a host that delegates none: the runtime keeps its state in
+/// the user's runtime directory, and the bundle's read-only cgroup mount
+/// shows the cgroup the container runs in.
+#[test]
+#[cfg_attr(
+    stockade_vm,
+    ignore = "needs podman (Debian's package) and /etc/subuid entries on the host"
+)]
+fn rootless_podman_runs_execs_and_stops_containers_through_stockade_as_root() {
+    common::as_root(|| {
+        if common::debian_package("podman", "podman").is_none() {
+            return common::skip("podman (Debian package podman) is not installed");
+        }
+        if common::subordinate_ids().is_none() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = dir.path().join("stockade-oci");
+        std::os::unix::fs::symlink(common::cli_binary(), &runtime).unwrap();
+        let podman = Podman::rootless(dir.path(), &runtime);
+        podman_session(&podman);
+        let state = dir.path().join("xdg/stockade-oci");
+        assert!(
+            state.is_dir(),
+            "the runtime's state root should be the user's"
+        );
+        assert_eq!(left_in(&state), Vec::<String>::new());
+        // Rootless podman leaves a pause process holding its user
+        // namespace (its pid in the temporary directory given): end it.
+        let pause = std::fs::read_to_string(dir.path().join("tmp/pause.pid"))
+            .or_else(|_| std::fs::read_to_string(dir.path().join("xdg/libpod/tmp/pause.pid")));
+        let pid: i32 = pause
+            .expect("rootless podman's pause.pid")
+            .trim()
+            .parse()
+            .unwrap();
+        // SAFETY: a plain kill of a pid the test's podman wrote.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    });
+}
+
+/// What both podman tests show: run --rm with output and exit status, a
+/// detached container with an exec, stop and rm.
+fn podman_session(podman: &Podman) {
+    {
+        let dir = &podman.dir;
+        let tar = rootfs_tarball(dir);
+        if podman.rootless {
+            let st = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{}:{}", common::TEST_UID, common::TEST_GID))
+                .arg(dir.join("rootfs"))
+                .arg(&tar)
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
         let o = podman.run(&["import", tar.to_str().unwrap(), "localhost/stockade-test:1"]);
         assert!(o.status.success(), "{}", text(&o));
 
@@ -127,6 +227,22 @@ fn podman_runs_execs_and_stops_containers_through_stockade_as_root() {
         a.extend(["localhost/stockade-test:1", "sh", "-c", "exit 7"]);
         let o = podman.run(&a);
         assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+        // The bundle's read-only cgroup mount is there, read-only.
+        let mut a = vec!["run", "--rm"];
+        a.extend(&base);
+        a.extend(["localhost/stockade-test:1", "cat", "/proc/self/mountinfo"]);
+        let o = podman.run(&a);
+        assert!(o.status.success(), "{}", text(&o));
+        let cgroup = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup"))
+            .map(str::to_owned);
+        assert!(
+            cgroup.as_deref().is_some_and(|l| l.contains(" - cgroup2 ")
+                && l.split(' ').nth(5).is_some_and(|o| o.starts_with("ro,"))),
+            "no read-only cgroup2 mount at /sys/fs/cgroup: {}",
+            text(&o)
+        );
 
         // A detached container: exec into it, then stop it.
         let mut a = vec!["run", "-d", "--name", "sleeper", "--hostname", "box"];
@@ -155,12 +271,7 @@ fn podman_runs_execs_and_stops_containers_through_stockade_as_root() {
         );
         let o = podman.run(&["rm", "sleeper"]);
         assert!(o.status.success(), "{}", text(&o));
-        // Nothing of the runtime's is left.
-        assert_eq!(
-            left_in(Path::new("/run/stockade-oci")),
-            Vec::<String>::new()
-        );
-    });
+    }
 }
 
 /// A bundle from `runc spec` (`--rootless` for an unprivileged caller: it

@@ -384,18 +384,7 @@ fn reexec(unprivileged: bool) {
         std::fs::create_dir_all(&h).unwrap();
         nix::unistd::chown(&h, Some(TEST_UID.into()), Some(TEST_GID.into())).unwrap();
         cmd.env("HOME", &h).env("TMPDIR", &h).current_dir(&h);
-        // SAFETY: only async-signal-safe system calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setresgid(TEST_GID, TEST_GID, TEST_GID) != 0
-                    || libc::setresuid(TEST_UID, TEST_UID, TEST_UID) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        as_test_user(&mut cmd);
         home = Some(h);
     }
     let who = if unprivileged {
@@ -647,4 +636,91 @@ pub fn user_xattrs(dir: &std::path::Path) -> bool {
     };
     std::fs::remove_file(&probe).unwrap();
     r == 0
+}
+
+/// Makes sure the test uid can map subordinate ids: as root, installs
+/// `newuidmap`/`newgidmap` (package `uidmap`) and adds entries for the test
+/// uid (by number) to `/etc/subuid` and `/etc/subgid` where it has none,
+/// each a range of 65536 that overlaps no other entry, under a lock.
+/// Returns the first subordinate uid and gid of the test uid.
+pub fn subordinate_ids() -> Option<(u32, u32)> {
+    if is_root() && !cfg!(stockade_vm) {
+        debian_package("newuidmap", "uidmap")?;
+        debian_package("newgidmap", "uidmap")?;
+        let _lock = lock_file(Path::new("/run/stockade-test-subids.lock"));
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            use std::io::Write;
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            if subordinate_entry(&text).is_some() {
+                continue;
+            }
+            let end = text
+                .lines()
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.trim().split(':').collect();
+                    let first: u64 = f.get(1)?.parse().ok()?;
+                    let count: u64 = f.get(2)?.parse().ok()?;
+                    Some(first + count)
+                })
+                .max()
+                .unwrap_or(0);
+            // Above every other entry, on a 65536 boundary, from 1000000.
+            let first = end.max(1_000_000).div_ceil(65536) * 65536;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(file)
+                .unwrap();
+            if !text.is_empty() && !text.ends_with('\n') {
+                writeln!(f).unwrap();
+            }
+            writeln!(f, "{TEST_UID}:{first}:65536").unwrap();
+        }
+    }
+    let read = |f| subordinate_entry(&std::fs::read_to_string(f).unwrap_or_default());
+    match (read("/etc/subuid"), read("/etc/subgid")) {
+        (Some(u), Some(g)) => Some((u, g)),
+        _ => {
+            skip("the test uid has no /etc/subuid or /etc/subgid entry (the root run adds it)");
+            None
+        }
+    }
+}
+
+/// The first id of the test uid's entry (by number or as `nobody`).
+fn subordinate_entry(text: &str) -> Option<u32> {
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.trim().split(':').collect();
+        if f.len() == 3 && (f[0] == TEST_UID.to_string() || f[0] == "nobody") {
+            f[1].parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// An exclusive lock on `path`, held until the file is dropped.
+pub fn lock_file(path: &Path) -> std::fs::File {
+    let f = std::fs::File::create(path).unwrap();
+    // SAFETY: flock on a descriptor we own.
+    let r = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) };
+    assert_eq!(r, 0);
+    f
+}
+
+/// Makes `cmd` run as the unprivileged test uid and gid, without
+/// supplementary groups (the caller must be root).
+pub fn as_test_user(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    // SAFETY: only async-signal-safe system calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setresgid(TEST_GID, TEST_GID, TEST_GID) != 0
+                || libc::setresuid(TEST_UID, TEST_UID, TEST_UID) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
 }
