@@ -683,6 +683,13 @@ pub enum ConfigError {
         "invalid sys: a user namespace may mount /sys (sysfs) only for a network namespace of its own (add Namespaces::NET)"
     )]
     SysNeedsNetworkNamespace,
+    /// [`Sandbox::mqueue`](crate::Sandbox::mqueue) without an IPC
+    /// namespace (it would show the host's message queues) or without the
+    /// minimal `/dev` that holds it.
+    #[error(
+        "invalid mqueue: /dev/mqueue shows the queues of the sandbox's own IPC namespace inside its own /dev (add Namespaces::IPC and keep dev)"
+    )]
+    MqueueNeedsIpcNamespace,
     /// A filtered network ([`Sandbox::egress`](crate::Sandbox::egress),
     /// [`Network::Filtered`](crate::Network::Filtered)) without a network
     /// namespace: its only way out is the proxy because the namespace has

@@ -525,6 +525,19 @@ impl Sandbox {
         self.changed()
     }
 
+    /// Whether to mount a fresh POSIX message queue filesystem (`mqueue`)
+    /// on `/dev/mqueue` (default `false`), as container engines do: it
+    /// shows the queues of the sandbox's own IPC namespace, so the policy
+    /// needs [`Namespaces::IPC`] (refused otherwise with
+    /// [`ConfigError::MqueueNeedsIpcNamespace`](crate::error::ConfigError::MqueueNeedsIpcNamespace))
+    /// and the minimal `/dev` ([`dev`](Sandbox::dev)), which holds it.
+    /// The queues work without it (`mq_open` needs no mount); the mount
+    /// lets programs list and remove them as files.
+    pub fn mqueue(&mut self, yes: bool) -> &mut Self {
+        self.cfg.fs.mqueue = yes;
+        self.changed()
+    }
+
     /// Whether the program gets a private, writable, empty home directory
     /// (default `true`): in the default view, a tmpfs of mode 0700 owned by
     /// the program's ids at the caller's `HOME` (or at `/home/sandbox` when

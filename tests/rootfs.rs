@@ -785,3 +785,63 @@ fn new_mounts_name_their_source_in_mountinfo() {
         );
     });
 }
+
+/// `/dev/mqueue` shows the sandbox's own IPC namespace's message queues,
+/// never the host's, and mounts after the rest of `/dev` and before `/sys`
+/// (the order container engines use); without an IPC namespace it is a
+/// typed error.
+#[test]
+fn mqueue_shows_the_sandboxs_own_queues() {
+    as_each_identity(|| {
+        // A queue of the host's (of this test's IPC namespace).
+        let name =
+            std::ffi::CString::new(format!("/stockade-test-{}", std::process::id())).unwrap();
+        // SAFETY: a NUL-terminated name; default attributes (null).
+        let q = unsafe {
+            libc::mq_open(
+                name.as_ptr(),
+                libc::O_CREAT | libc::O_RDWR | libc::O_CLOEXEC,
+                0o600,
+                std::ptr::null::<libc::mq_attr>(),
+            )
+        };
+        assert!(q >= 0, "mq_open: {}", std::io::Error::last_os_error());
+        let mut sb = Sandbox::new();
+        sb.mqueue(true).sys(true);
+        let out = stdout_of(
+            &sb,
+            "ls -A /dev/mqueue | wc -l; \
+             awk '{for (i = 7; i <= NF; i++) if ($i == \"-\") { print $5, $(i+1), $(i+2); break }}' \
+             /proc/self/mountinfo",
+        );
+        // SAFETY: the descriptor and name from above.
+        unsafe {
+            libc::mq_close(q);
+            libc::mq_unlink(name.as_ptr());
+        }
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0].trim(), "0", "the host's queue is visible:\n{out}");
+        let at = |m: &str| lines.iter().position(|l| l.starts_with(m));
+        let (mq, shm, sys) = (at("/dev/mqueue "), at("/dev/shm "), at("/sys "));
+        assert!(
+            lines.contains(&"/dev/mqueue mqueue mqueue"),
+            "no mqueue mount:\n{out}"
+        );
+        assert!(
+            shm < mq && mq < sys,
+            "order /dev/shm, /dev/mqueue, /sys:\n{out}"
+        );
+
+        let mut sb = Sandbox::new();
+        sb.mqueue(true)
+            .namespaces(stockade::Namespaces::default() - stockade::Namespaces::IPC);
+        assert!(
+            matches!(
+                sb.validate(),
+                Err(Error::Config(error::ConfigError::MqueueNeedsIpcNamespace))
+            ),
+            "{:?}",
+            sb.validate()
+        );
+    });
+}

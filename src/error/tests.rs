@@ -80,6 +80,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::StartInitNeedsPidNamespace => "StartInitNeedsPidNamespace",
         ConfigError::MountCgroupNeeds => "MountCgroupNeeds",
         ConfigError::SysNeedsNetworkNamespace => "SysNeedsNetworkNamespace",
+        ConfigError::MqueueNeedsIpcNamespace => "MqueueNeedsIpcNamespace",
         ConfigError::FilteredNeedsNetworkNamespace => "FilteredNeedsNetworkNamespace",
         ConfigError::PublishNeedsNetworkNamespace => "PublishNeedsNetworkNamespace",
         ConfigError::StopSignal { .. } => "StopSignal",
@@ -92,7 +93,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::SeccompNeedsNoNewPrivs => "SeccompNeedsNoNewPrivs",
     }
 }
-const CONFIG_VARIANTS: usize = 23 + 3 * cfg!(feature = "seccomp") as usize;
+const CONFIG_VARIANTS: usize = 24 + 3 * cfg!(feature = "seccomp") as usize;
 
 fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
     #[cfg_attr(not(feature = "seccomp"), allow(unused_mut))]
@@ -204,6 +205,10 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
         (
             ConfigError::SysNeedsNetworkNamespace,
             vec!["sys", "/sys", "Namespaces::NET"],
+        ),
+        (
+            ConfigError::MqueueNeedsIpcNamespace,
+            vec!["mqueue", "/dev/mqueue", "Namespaces::IPC", "dev"],
         ),
         (
             ConfigError::FilteredNeedsNetworkNamespace,

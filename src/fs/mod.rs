@@ -270,6 +270,10 @@ pub struct Config {
     /// [`Sandbox::sys`](crate::Sandbox::sys)).
     #[cfg_attr(feature = "serde", serde(default))]
     pub sys: bool,
+    /// Mount a fresh POSIX message queue filesystem (`mqueue`) on
+    /// `/dev/mqueue` (see [`Sandbox::mqueue`](crate::Sandbox::mqueue)).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub mqueue: bool,
     /// Give the program a private, writable, empty home directory in the
     /// default view (see [`Sandbox::private_home`](crate::Sandbox::private_home)).
     pub home: bool,
@@ -301,6 +305,7 @@ impl Default for Config {
             dev: true,
             tmp: true,
             sys: false,
+            mqueue: false,
             home: true,
             mask_secrets: true,
             ops: Vec::new(),

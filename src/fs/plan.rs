@@ -276,6 +276,7 @@ fn split(
                     | MountKind::ProcReadOnly
                     | MountKind::ProcMask
                     | MountKind::Devpts
+                    | MountKind::Mqueue
                     | MountKind::Home { .. }
                     | MountKind::Tmpfs { .. }
             );
@@ -612,10 +613,6 @@ fn plan_with(
         }
         b.known.insert(b"proc".to_vec(), Known::Dir);
     }
-    if cfg.sys {
-        b.push(None, b"sys", MountKind::Sysfs);
-        b.known.insert(b"sys".to_vec(), Known::Dir);
-    }
     let mut dev_op = None;
     if cfg.dev {
         dev_op = Some(b.ops.len());
@@ -663,6 +660,9 @@ fn plan_with(
                 size: None,
             },
         );
+        if cfg.mqueue {
+            b.push(None, b"dev/mqueue", MountKind::Mqueue);
+        }
         for (name, target) in [
             ("fd", "/proc/self/fd"),
             ("stdin", "/proc/self/fd/0"),
@@ -679,6 +679,11 @@ fn plan_with(
             );
         }
         b.known.insert(b"dev".to_vec(), Known::Dir);
+    }
+    // After /dev, as container engines order them.
+    if cfg.sys {
+        b.push(None, b"sys", MountKind::Sysfs);
+        b.known.insert(b"sys".to_vec(), Known::Dir);
     }
     let home = home_path(cfg);
     if let Some(path) = &home {
@@ -1046,6 +1051,9 @@ pub(crate) enum MountKind {
     ProcReadOnly,
     ProcMask,
     Devpts,
+    /// A fresh mqueue filesystem: the message queues of the IPC namespace
+    /// of the process that mounts it.
+    Mqueue,
     /// The program's private home: an empty tmpfs of mode 0700 owned by
     /// the program's ids (as the sandbox's user namespace sees them).
     Home {

@@ -44,6 +44,7 @@ pub(super) fn lower(dir: &Path, doc: &Value) -> Result<Bundle, Error> {
         proc_mounted: false,
         sys_ro: false,
         cgroup_mount: None,
+        mqueue: None,
         ns: Namespaces::empty(),
         readonly: Vec::new(),
         devices: Vec::new(),
@@ -96,6 +97,18 @@ pub(super) fn lower(dir: &Path, doc: &Value) -> Result<Bundle, Error> {
             l.sb.mount_cgroup(true);
             l.sb.cgroup_mut().placement = true;
         }
+    }
+    if let Some(path) = l.mqueue.take() {
+        // The queues shown are those of the mounting IPC namespace: the
+        // host's without one of the container's own.
+        if !l.ns.contains(Namespaces::IPC) {
+            return Err(unsupported(
+                &path,
+                &Value::String("mqueue".into()),
+                "stockade mounts /dev/mqueue only for an IPC namespace of the container's own: add {\"type\": \"ipc\"} to linux.namespaces",
+            ));
+        }
+        l.sb.mqueue(true);
     }
     l.readonly_paths_check()?;
     l.sb.namespaces(l.ns);
@@ -202,6 +215,8 @@ struct Lowering {
     sys_ro: bool,
     /// A cgroup mount at `/sys/fs/cgroup`, read-only or not.
     cgroup_mount: Option<bool>,
+    /// The JSON path of an `mqueue` mount at `/dev/mqueue`.
+    mqueue: Option<String>,
     ns: Namespaces,
     /// `linux.readonlyPaths`, with their paths.
     readonly: Vec<(String, String)>,
@@ -798,6 +813,9 @@ impl Lowering {
                     return refuse_dest(
                         "stockade provides this only within its own /dev: mount a tmpfs at /dev first",
                     );
+                }
+                if dest == "/dev/mqueue" {
+                    self.mqueue = Some(format!("{ty_path}"));
                 }
                 check_options(
                     &options,

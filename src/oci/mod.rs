@@ -44,7 +44,7 @@
 //! | `domainname` | refused when set |
 //! | `mounts[]` `proc` at `/proc` | [`Sandbox::proc`] |
 //! | `mounts[]` `sysfs` at `/sys` | [`Sandbox::sys`] (always read-only) |
-//! | `mounts[]` `tmpfs` at `/dev`, then `devpts` at `/dev/pts`, `tmpfs` at `/dev/shm`, `mqueue` at `/dev/mqueue` | the sandbox's own minimal `/dev` ([`Sandbox::dev`]): `null`, `zero`, `full`, `random`, `urandom`, `tty`, a new `devpts`, `shm`. `/dev/mqueue` is not mounted: POSIX message queues work through their system calls in the IPC namespace |
+//! | `mounts[]` `tmpfs` at `/dev`, then `devpts` at `/dev/pts`, `tmpfs` at `/dev/shm`, `mqueue` at `/dev/mqueue` | the sandbox's own minimal `/dev` ([`Sandbox::dev`]): `null`, `zero`, `full`, `random`, `urandom`, `tty`, a new `devpts`, `shm`; `mqueue` at `/dev/mqueue` is [`Sandbox::mqueue`] (the container's IPC namespace's queues; without an `ipc` namespace, refused naming the mount's `type`) |
 //! | `mounts[]` `tmpfs` elsewhere | [`Sandbox::tmpfs`] with `size=` and `mode=` |
 //! | `mounts[]` `bind`/`rbind` | [`Sandbox::bind_ro`] (`ro`) or [`Sandbox::bind_rw`]; always recursive, `nosuid`, `nodev`, private, with the host's secrets beneath the source masked ([`Sandbox::mask_host_secrets`], adjustable with [`Bundle::sandbox_mut`]); `noexec` kept ([`fs::Op::Bind`](crate::fs::Op::Bind)'s `no_exec`); propagation options other than private and slave refused |
 //! | `mounts[]` `cgroup` at `/sys/fs/cgroup` | [`Sandbox::mount_cgroup`] (`rw`) or [`Sandbox::mount_cgroup_read_only`] (`ro`), with the cgroup namespace; `rw` also gives the sandbox a cgroup of its own ([`cgroup::Config::placement`](crate::cgroup::Config::placement)), `ro` shows the cgroup it has (its own with resources or a cgroup parent, else its caller's) |

@@ -203,6 +203,13 @@ fn mounts_lower_to_the_filesystem_plan() {
     // Read-only: the cgroup the container has, no placement asked for.
     assert!(cfg.mount_cgroup && cfg.mount_cgroup_read_only && !cfg.cgroup.placement);
     assert!(cfg.namespaces.contains(Namespaces::CGROUP));
+    assert!(cfg.fs.mqueue, "/dev/mqueue is mounted");
+    // Without an IPC namespace of the container's own, /dev/mqueue would
+    // show the host's queues: refused, naming the mount's type.
+    let mut c2 = c.clone();
+    c2["linux"]["namespaces"] =
+        json!([{"type": "user"}, {"type": "mount"}, {"type": "pid"}, {"type": "network"}]);
+    assert_eq!(refused(&c2), ("unsupported", "mounts[4].type".into()));
 
     // Without the /dev tmpfs first, /dev/pts cannot be expressed.
     let mut c = base();

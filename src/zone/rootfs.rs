@@ -691,6 +691,13 @@ fn apply(b: &mut Build, op: &Mount) -> Result<(), Errno> {
             let target = ensure_dir(root, rel)?;
             attach(m.raw(), target.raw())
         }
+        MountKind::Mqueue => {
+            let attrs =
+                mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV | mount::MOUNT_ATTR_NOEXEC;
+            let m = new_fs(c"mqueue", &[], attrs)?;
+            let target = ensure_dir(root, rel)?;
+            attach(m.raw(), target.raw())
+        }
         MountKind::Home { uid, gid } => {
             let (mut ubuf, mut gbuf) = ([0u8; 24], [0u8; 24]);
             let m = new_fs(
