@@ -815,7 +815,7 @@ impl Lowering {
                     );
                 }
                 if dest == "/dev/mqueue" {
-                    self.mqueue = Some(format!("{ty_path}"));
+                    self.mqueue = Some(ty_path.clone());
                 }
                 check_options(
                     &options,
