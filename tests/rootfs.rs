@@ -814,11 +814,10 @@ fn mqueue_shows_the_sandboxs_own_queues() {
              awk '{for (i = 7; i <= NF; i++) if ($i == \"-\") { print $5, $(i+1), $(i+2); break }}' \
              /proc/self/mountinfo",
         );
-        // SAFETY: the descriptor and name from above.
-        unsafe {
-            libc::mq_close(q);
-            libc::mq_unlink(name.as_ptr());
-        }
+        // SAFETY: the descriptor from above, closed once.
+        unsafe { libc::mq_close(q) };
+        // SAFETY: the NUL-terminated name from above.
+        unsafe { libc::mq_unlink(name.as_ptr()) };
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0].trim(), "0", "the host's queue is visible:\n{out}");
         let at = |m: &str| lines.iter().position(|l| l.starts_with(m));
