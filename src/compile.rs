@@ -281,7 +281,11 @@ pub(crate) fn compile(cfg: &Config) -> Result<Compiled, Error> {
     if cfg.fs.sys && ns.contains(Namespaces::USER) && !ns.contains(Namespaces::NET) {
         return Err(ConfigError::SysNeedsNetworkNamespace.into());
     }
-    if cfg.fs.mqueue && !(ns.contains(Namespaces::IPC | Namespaces::MOUNT) && cfg.fs.dev) {
+    if cfg.fs.mqueue
+        && (!ns.contains(Namespaces::MOUNT)
+            || !cfg.fs.dev
+            || (ns.contains(Namespaces::USER) && !ns.contains(Namespaces::IPC)))
+    {
         return Err(ConfigError::MqueueNeedsIpcNamespace.into());
     }
     if !(1..=64).contains(&cfg.stop_signal) {

@@ -683,11 +683,12 @@ pub enum ConfigError {
         "invalid sys: a user namespace may mount /sys (sysfs) only for a network namespace of its own (add Namespaces::NET)"
     )]
     SysNeedsNetworkNamespace,
-    /// [`Sandbox::mqueue`](crate::Sandbox::mqueue) without an IPC
-    /// namespace (it would show the host's message queues) or without the
+    /// [`Sandbox::mqueue`](crate::Sandbox::mqueue) with a user namespace
+    /// but without an IPC namespace (the kernel mounts mqueue only for an
+    /// IPC namespace the mounting user namespace owns), or without the
     /// minimal `/dev` that holds it.
     #[error(
-        "invalid mqueue: /dev/mqueue shows the queues of the sandbox's own IPC namespace inside its own /dev (add Namespaces::IPC and keep dev)"
+        "invalid mqueue: /dev/mqueue needs the sandbox's own /dev (dev) and, with a user namespace, an IPC namespace of its own (add Namespaces::IPC)"
     )]
     MqueueNeedsIpcNamespace,
     /// A filtered network ([`Sandbox::egress`](crate::Sandbox::egress),

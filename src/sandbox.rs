@@ -527,12 +527,16 @@ impl Sandbox {
 
     /// Whether to mount a fresh POSIX message queue filesystem (`mqueue`)
     /// on `/dev/mqueue` (default `false`), as container engines do: it
-    /// shows the queues of the sandbox's own IPC namespace, so the policy
-    /// needs [`Namespaces::IPC`] (refused otherwise with
-    /// [`ConfigError::MqueueNeedsIpcNamespace`](crate::error::ConfigError::MqueueNeedsIpcNamespace))
-    /// and the minimal `/dev` ([`dev`](Sandbox::dev)), which holds it.
-    /// The queues work without it (`mq_open` needs no mount); the mount
-    /// lets programs list and remove them as files.
+    /// shows the queues of the sandbox's IPC namespace, its own with
+    /// [`Namespaces::IPC`] (the default), else the caller's, which the
+    /// program reaches through `mq_open` anyway. It needs the minimal
+    /// `/dev` ([`dev`](Sandbox::dev)), which holds it, and with a user
+    /// namespace an IPC namespace of the sandbox's own (the kernel mounts
+    /// mqueue only for an IPC namespace the mounting user namespace owns);
+    /// refused otherwise with
+    /// [`ConfigError::MqueueNeedsIpcNamespace`](crate::error::ConfigError::MqueueNeedsIpcNamespace).
+    /// The queues work without the mount; it lets programs list and
+    /// remove them as files.
     pub fn mqueue(&mut self, yes: bool) -> &mut Self {
         self.cfg.fs.mqueue = yes;
         self.changed()

@@ -385,10 +385,12 @@ async fn futures_join_all<F: std::future::Future<Output = ()>>(futs: impl Iterat
 fn each_program_gets_the_policys_timeout() {
     as_each_identity(|| {
         let mut sb = Sandbox::new();
-        sb.timeout(Duration::from_millis(500));
+        // Long enough for a quick program on a loaded machine (500 ms was
+        // not, once, in a VM).
+        sb.timeout(Duration::from_secs(2));
         let c = sb.start().unwrap_or_else(|e| panic!("{}", chain(&e)));
         // The container outlives the limit; each program has it.
-        std::thread::sleep(Duration::from_millis(700));
+        std::thread::sleep(Duration::from_millis(2500));
         let out = c.output(&mut sh("sleep 100")).unwrap();
         assert_eq!(out.outcome.verdict, Verdict::TimedOut);
         let out = c.output(&mut sh("echo quick")).unwrap();

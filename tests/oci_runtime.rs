@@ -285,7 +285,9 @@ fn runc_bundle(dir: &Path, script: &str) -> Option<PathBuf> {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
     std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
-    for a in ["sh", "echo", "cat", "sleep", "id", "hostname", "trap"] {
+    for a in [
+        "sh", "echo", "cat", "sleep", "id", "hostname", "trap", "readlink",
+    ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(a)).unwrap();
     }
     let mut spec = Command::new(runc);
@@ -299,13 +301,6 @@ fn runc_bundle(dir: &Path, script: &str) -> Option<PathBuf> {
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     config["process"]["terminal"] = serde_json::json!(false);
     config["process"]["args"] = serde_json::json!(["sh", "-c", script]);
-    if !common::is_root() {
-        // The rootless spec mounts the container's cgroup, which needs a
-        // cgroup delegated to this user; the host's test uid has none.
-        if let Some(m) = config["mounts"].as_array_mut() {
-            m.retain(|m| m["type"] != "cgroup");
-        }
-    }
     std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
     Some(bundle)
 }
@@ -478,6 +473,108 @@ fn a_start_right_after_create_runs_and_a_created_container_needs_force_to_go() {
                 .status()
                 .unwrap()
                 .success()
+        );
+        assert_eq!(left_in(&root), Vec::<String>::new());
+    });
+}
+
+/// A pod's IPC and UTS namespaces, given by path, are joined (the
+/// container shares them with the namespaces' holder), as podman's pods
+/// share them with their infra container; other namespaces by path are
+/// refused naming the entry.
+#[test]
+#[cfg_attr(
+    stockade_vm,
+    ignore = "needs runc (Debian's package) on the host, for its spec"
+)]
+fn a_pods_ipc_and_uts_namespaces_are_joined_by_path_as_root() {
+    common::as_root(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(bundle) = runc_bundle(
+            dir.path(),
+            "hostname; readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts",
+        ) else {
+            return common::skip("runc or busybox-static is not installed");
+        };
+        // The pod: a process holding new IPC and UTS namespaces.
+        struct Holder(std::process::Child);
+        impl Drop for Holder {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let mut holder = Holder(
+            Command::new("unshare")
+                .args(["--ipc", "--uts", "sh", "-c"])
+                .arg("hostname podbox && echo ready && exec sleep 1000")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let mut ready = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(holder.0.stdout.as_mut().unwrap()),
+            &mut ready,
+        )
+        .unwrap();
+        assert_eq!(ready, "ready\n");
+        let ns = |t: &str| format!("/proc/{}/ns/{t}", holder.0.id());
+        let path = bundle.join("config.json");
+        let mut config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        config.as_object_mut().unwrap().remove("hostname");
+        for n in config["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "ipc" || n["type"] == "uts" {
+                n["path"] = serde_json::json!(ns(n["type"].as_str().unwrap()));
+            }
+        }
+        std::fs::write(&path, config.to_string()).unwrap();
+
+        let root = dir.path().join("state");
+        let log = dir.path().join("out");
+        let st = oci(
+            &root,
+            &["create", "--bundle", bundle.to_str().unwrap(), "pod1"],
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
+        assert!(st.success());
+        assert!(oci(&root, &["start", "pod1"]).status().unwrap().success());
+        common::eventually("the container stops", || {
+            state(&root, "pod1")["status"] == "stopped"
+        });
+        let link = |t: &str| std::fs::read_link(ns(t)).unwrap().display().to_string();
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            format!("podbox\n{}\n{}\n", link("ipc"), link("uts"))
+        );
+        assert!(oci(&root, &["delete", "pod1"]).status().unwrap().success());
+        drop(holder);
+
+        // A pid namespace by path is refused, naming the entry.
+        let mut config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for n in config["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "pid" {
+                n["path"] = serde_json::json!("/proc/1/ns/pid");
+            }
+        }
+        std::fs::write(&path, config.to_string()).unwrap();
+        let o = oci(
+            &root,
+            &["create", "--bundle", bundle.to_str().unwrap(), "pod2"],
+        )
+        .output()
+        .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("linux.namespaces[") && err.contains("pid namespace"),
+            "{err}"
         );
         assert_eq!(left_in(&root), Vec::<String>::new());
     });

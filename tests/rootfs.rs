@@ -788,8 +788,8 @@ fn new_mounts_name_their_source_in_mountinfo() {
 
 /// `/dev/mqueue` shows the sandbox's own IPC namespace's message queues,
 /// never the host's, and mounts after the rest of `/dev` and before `/sys`
-/// (the order container engines use); without an IPC namespace it is a
-/// typed error.
+/// (the order container engines use); with a user namespace but no IPC
+/// namespace it is a typed error.
 #[test]
 fn mqueue_shows_the_sandboxs_own_queues() {
     as_each_identity(|| {
@@ -832,8 +832,10 @@ fn mqueue_shows_the_sandboxs_own_queues() {
         );
 
         let mut sb = Sandbox::new();
-        sb.mqueue(true)
-            .namespaces(stockade::Namespaces::default() - stockade::Namespaces::IPC);
+        sb.mqueue(true).namespaces(
+            (stockade::Namespaces::default() | stockade::Namespaces::USER)
+                - stockade::Namespaces::IPC,
+        );
         assert!(
             matches!(
                 sb.validate(),

@@ -208,7 +208,13 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
         ),
         (
             ConfigError::MqueueNeedsIpcNamespace,
-            vec!["mqueue", "/dev/mqueue", "Namespaces::IPC", "dev"],
+            vec![
+                "mqueue",
+                "/dev/mqueue",
+                "Namespaces::IPC",
+                "dev",
+                "user namespace",
+            ],
         ),
         (
             ConfigError::FilteredNeedsNetworkNamespace,

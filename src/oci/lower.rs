@@ -99,13 +99,13 @@ pub(super) fn lower(dir: &Path, doc: &Value) -> Result<Bundle, Error> {
         }
     }
     if let Some(path) = l.mqueue.take() {
-        // The queues shown are those of the mounting IPC namespace: the
-        // host's without one of the container's own.
-        if !l.ns.contains(Namespaces::IPC) {
+        // The queues shown are those of the mounting IPC namespace, which
+        // a user namespace may mount only if it owns it.
+        if l.ns.contains(Namespaces::USER) && !l.ns.contains(Namespaces::IPC) {
             return Err(unsupported(
                 &path,
                 &Value::String("mqueue".into()),
-                "stockade mounts /dev/mqueue only for an IPC namespace of the container's own: add {\"type\": \"ipc\"} to linux.namespaces",
+                "with a user namespace, /dev/mqueue needs an IPC namespace of the container's own: add {\"type\": \"ipc\"} to linux.namespaces",
             ));
         }
         l.sb.mqueue(true);

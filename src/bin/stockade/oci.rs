@@ -338,13 +338,15 @@ fn now_rfc3339() -> String {
 
 /// What `create` does to the bundle's configuration before stockade
 /// lowers it: the parts the runtime does itself rather than the sandbox.
-/// A network namespace given by path is joined here (the sandbox then
-/// shares it), and `linux.sysctl` entries of the network namespace are
-/// written in it; both need the runtime to be privileged over that
-/// namespace.
+/// A network, IPC or UTS namespace given by path (a pod's, shared with its
+/// other containers) is joined here, and the sandbox then shares it;
+/// `linux.sysctl` entries of the network namespace are written in it; both
+/// need the runtime to be privileged over that namespace.
 struct Prepared {
     config: Value,
     netns: Option<PathBuf>,
+    /// IPC and UTS namespaces to join, by path.
+    joins: Vec<(nix::sched::CloneFlags, PathBuf)>,
     sysctl: Vec<(String, String)>,
     /// `linux.cgroupsPath` (cgroupfs form), under which stockade makes the
     /// container's cgroup.
@@ -353,6 +355,7 @@ struct Prepared {
 
 fn prepare(mut config: Value) -> Result<Prepared, String> {
     let mut netns = None;
+    let mut joins = Vec::new();
     let mut sysctl = Vec::new();
     let mut cgroup = None;
     // The umask is the runtime's to set: the container's processes inherit
@@ -391,16 +394,23 @@ fn prepare(mut config: Value) -> Result<Prepared, String> {
         if let Some(list) = linux.get_mut("namespaces").and_then(Value::as_array_mut) {
             let mut keep = Vec::new();
             for (i, ns) in list.drain(..).enumerate() {
-                let is_net = ns.get("type").and_then(Value::as_str) == Some("network");
+                let ty = ns.get("type").and_then(Value::as_str).unwrap_or("?");
                 match ns.get("path").and_then(Value::as_str) {
-                    Some(p) if is_net && !p.is_empty() => {
+                    Some(p) if ty == "network" && !p.is_empty() => {
                         netns = Some(PathBuf::from(p));
+                    }
+                    Some(p) if (ty == "ipc" || ty == "uts") && !p.is_empty() => {
+                        let flag = if ty == "ipc" {
+                            nix::sched::CloneFlags::CLONE_NEWIPC
+                        } else {
+                            nix::sched::CloneFlags::CLONE_NEWUTS
+                        };
+                        joins.push((flag, PathBuf::from(p)));
                     }
                     Some(p) if !p.is_empty() => {
                         return Err(format!(
-                            "linux.namespaces[{i}].path: joining an existing {} namespace is \
-                             not supported (only a network namespace may be joined)",
-                            ns.get("type").and_then(Value::as_str).unwrap_or("?")
+                            "linux.namespaces[{i}].path: joining an existing {ty} namespace is \
+                             not supported (network, IPC and UTS namespaces may be joined)"
                         ));
                     }
                     _ => keep.push(ns),
@@ -454,6 +464,7 @@ fn prepare(mut config: Value) -> Result<Prepared, String> {
     Ok(Prepared {
         config,
         netns,
+        joins,
         sysctl,
         cgroup,
     })
@@ -625,6 +636,11 @@ fn create_in(g: &Global, id: &str, bundle: &Path, pid_file: Option<PathBuf>) -> 
         .map_err(|e| format!("failed to write the lowered configuration: {e}"))?;
     if let Some(ns) = &prepared.netns {
         join_network(ns, &prepared.sysctl)?;
+    }
+    for (flag, path) in &prepared.joins {
+        let f = fs::File::open(path).map_err(|e| format!("namespace {}: {e}", path.display()))?;
+        nix::sched::setns(&f, *flag)
+            .map_err(|e| format!("failed to join the namespace {}: {e}", path.display()))?;
     }
 
     // The container: `stockade start ID --bundle DIR`, stockade's init
