@@ -3556,4 +3556,454 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn the_declarations_are_consistent() {
+        // clap's own checks of the tree (ids, positionals, value names).
+        command().debug_assert();
+        for sub in SUBCOMMANDS {
+            if let Some(c) = subcommand(sub) {
+                c.debug_assert();
+            }
+        }
+        // Every option of the table has its arm in `apply`.
+        for opt in OPTIONS {
+            let values = vec![OsString::from("1"); opt.values.len()];
+            let r = apply(
+                &mut Options::default(),
+                opt.long,
+                &mut values.into_iter(),
+                &mut None,
+                &mut None,
+            );
+            assert!(
+                !matches!(&r, Err(ArgError::Unknown { option }) if option == opt.long),
+                "{}",
+                opt.long
+            );
+        }
+    }
+
+    #[test]
+    fn parser_errors_are_one_line_and_name_the_argument_as_typed() {
+        for (args, want) in [
+            (
+                &["--bogus", "true"][..],
+                ArgError::Unknown {
+                    option: "--bogus".into(),
+                },
+            ),
+            (
+                &["-x", "true"],
+                ArgError::Unknown {
+                    option: "-x".into(),
+                },
+            ),
+            (
+                &["--bogus=3", "true"],
+                ArgError::Unknown {
+                    option: "--bogus=3".into(),
+                },
+            ),
+            (
+                &["--json=yes", "true"],
+                ArgError::Unknown {
+                    option: "--json=yes".into(),
+                },
+            ),
+            (
+                &["--share-net=1", "true"],
+                ArgError::Unknown {
+                    option: "--share-net=1".into(),
+                },
+            ),
+            (&["--memory"], ArgError::MissingValue { option: "--memory" }),
+            (
+                &["--setenv", "K"],
+                ArgError::MissingValue { option: "--setenv" },
+            ),
+            (
+                &["--file", "/a"],
+                ArgError::MissingValue { option: "--file" },
+            ),
+            (
+                &["start", "web", "--ro-bind", "/a"],
+                ArgError::MissingValue {
+                    option: "--ro-bind",
+                },
+            ),
+            (
+                &["exec", "web", "--chdir"],
+                ArgError::MissingValue { option: "--chdir" },
+            ),
+            (
+                &["exec", "web", "--bogus", "ls"],
+                ArgError::Unknown {
+                    option: "--bogus".into(),
+                },
+            ),
+            (
+                &["stop", "web", "--timeout"],
+                ArgError::MissingValue {
+                    option: "--timeout",
+                },
+            ),
+            (
+                &["stop", "web", "--json"],
+                ArgError::Unknown {
+                    option: "--json".into(),
+                },
+            ),
+            (
+                &["list", "--json=1"],
+                ArgError::Unknown {
+                    option: "--json=1".into(),
+                },
+            ),
+            (
+                &["list", "all"],
+                ArgError::Unexpected {
+                    argument: "all".into(),
+                },
+            ),
+            (
+                &["image", "import"],
+                ArgError::MissingValue {
+                    option: "image import",
+                },
+            ),
+            (
+                &["image", "import", "a", "b"],
+                ArgError::Unexpected {
+                    argument: "b".into(),
+                },
+            ),
+            (
+                &["image", "import", "a", "--name"],
+                ArgError::MissingValue { option: "--name" },
+            ),
+            (
+                &["image", "rm"],
+                ArgError::MissingValue { option: "image rm" },
+            ),
+            (
+                &["image", "rm", "a", "-f"],
+                ArgError::Unknown {
+                    option: "-f".into(),
+                },
+            ),
+            (
+                &["image", "gc", "now"],
+                ArgError::Unexpected {
+                    argument: "now".into(),
+                },
+            ),
+            (
+                &["image", "list", "--all"],
+                ArgError::Unknown {
+                    option: "--all".into(),
+                },
+            ),
+            (
+                &["image", "pull"],
+                ArgError::BadValue {
+                    option: "image",
+                    value: "pull".into(),
+                    expected: "import, list, rm or gc",
+                },
+            ),
+        ] {
+            let e = inv(args).unwrap_err();
+            assert_eq!(e, want, "{args:?}");
+            let m = e.to_string();
+            assert_eq!(m.lines().count(), 1, "{args:?}: {m}");
+        }
+    }
+
+    #[test]
+    fn a_word_that_names_no_subcommand_is_the_program() {
+        for word in ["strat", "help", "completion", "images", "version"] {
+            match inv(&[word, "-x"]) {
+                Ok(Invocation::Run(o)) => {
+                    assert_eq!(o.program, word);
+                    assert_eq!(o.args, ["-x"]);
+                }
+                other => panic!("{word}: {other:?}"),
+            }
+        }
+        // A subcommand's name after an option, or after `--`, too.
+        for args in [
+            &["--", "completions", "bash"][..],
+            &["--inherit-env", "image", "ls"],
+        ] {
+            assert!(matches!(inv(args), Ok(Invocation::Run(_))), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn help_and_version() {
+        for args in [
+            &["--help"][..],
+            &["-h"],
+            &["--hostname", "h", "--help", "--bogus"],
+            &["run", "--help"],
+            &["start", "--help"],
+            &["start", "web", "--memory", "1G", "-h"],
+            &["exec", "web", "--help"],
+            &["stop", "web", "--help"],
+            &["kill", "-h"],
+            &["list", "--help"],
+            &["image", "--help"],
+            &["image", "import", "--help"],
+            &["completions", "--help"],
+        ] {
+            assert_eq!(inv(args), Ok(Invocation::Help), "{args:?}");
+        }
+        for args in [
+            &["--version"][..],
+            &["-V"],
+            &["--inherit-env", "-V"],
+            &["list", "-V"],
+        ] {
+            assert_eq!(inv(args), Ok(Invocation::Version), "{args:?}");
+        }
+        // An option before it that does not parse is the answer.
+        assert_eq!(
+            inv(&["--bogus", "--help"]),
+            Err(ArgError::Unknown {
+                option: "--bogus".into()
+            })
+        );
+        // After the program, they are the program's.
+        match inv(&["ls", "--help", "-V"]) {
+            Ok(Invocation::Run(o)) => assert_eq!(o.args, ["--help", "-V"]),
+            other => panic!("{other:?}"),
+        }
+        match inv(&["exec", "web", "--", "ls", "--help"]) {
+            Ok(Invocation::Exec(e)) => {
+                assert_eq!((e.program, e.args), ("ls".into(), vec!["--help".into()]))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn help_text_is_made_from_the_declarations() {
+        let h = help(&[]);
+        assert!(h.contains("stockade start NAME"), "{h}");
+        for opt in OPTIONS {
+            let shown = match opt.short {
+                Some(c) => format!("-{c}, {}", opt.long),
+                None => opt.long.to_owned(),
+            };
+            assert!(
+                h.lines().any(|l| l.trim_start().starts_with(&shown)),
+                "{} in {h}",
+                opt.long
+            );
+        }
+        for heading in [POLICY, NETWORK, EGRESS, FILESYSTEM, LIMITS, REPORTS] {
+            assert!(h.contains(&format!("{heading}:")), "{heading}");
+        }
+        assert!(
+            h.contains("Exit status:") && h.contains("completions"),
+            "{h}"
+        );
+        for (args, wants) in [
+            (&["run", "--help"][..], "stockade start NAME"),
+            (&["exec", "--help"], "Usage: stockade exec NAME"),
+            (&["__monitor", "--help"], "Usage: stockade start NAME"),
+            (&["stop", "web", "--help"], "--timeout <DURATION>"),
+            (&["image", "--help"], "import"),
+            (&["image", "import", "--help"], "--name <NAME[:TAG]>"),
+            (&["image", "ls", "--help"], "Usage: stockade image list"),
+            (&["completions", "-h"], "bash"),
+        ] {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            let h = help(&args);
+            assert!(h.contains(wants), "{args:?}: {wants} in {h}");
+        }
+        // No line of the help is wider than 100 columns, but the usage's.
+        assert!(
+            h.lines()
+                .filter(|l| !l.contains("stockade exec NAME"))
+                .all(|l| l.chars().count() <= 100),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn completions_subcommand() {
+        for (name, shell) in [
+            ("bash", Shell::Bash),
+            ("zsh", Shell::Zsh),
+            ("fish", Shell::Fish),
+            ("elvish", Shell::Elvish),
+            ("powershell", Shell::PowerShell),
+        ] {
+            assert_eq!(
+                inv(&["completions", name]),
+                Ok(Invocation::Completions(shell))
+            );
+        }
+        assert_eq!(
+            inv(&["completions", "tcsh"]),
+            Err(ArgError::BadValue {
+                option: "completions",
+                value: "tcsh".into(),
+                expected: "bash, zsh, fish, elvish or powershell",
+            })
+        );
+        let e = inv(&["completions"]).unwrap_err();
+        assert!(
+            e.to_string().starts_with("completions needs a shell"),
+            "{e}"
+        );
+        assert_eq!(
+            inv(&["completions", "bash", "zsh"]),
+            Err(ArgError::Unexpected {
+                argument: "zsh".into()
+            })
+        );
+    }
+
+    #[test]
+    fn values_may_look_like_options_and_need_not_be_utf8() {
+        let o = p(&[
+            "--setenv",
+            "K",
+            "-v",
+            "--hostname",
+            "--",
+            "--file",
+            "/f",
+            "--json",
+            "--",
+            "-sh",
+        ])
+        .unwrap();
+        assert_eq!(o.setenv, [("K".into(), "-v".into())]);
+        assert_eq!(o.hostname.as_deref(), Some(std::ffi::OsStr::new("--")));
+        assert!(!o.json);
+        assert_eq!(
+            o.fs_ops,
+            [fs::Op::File {
+                dest: "/f".into(),
+                contents: b"--json".to_vec(),
+                mode: None
+            }]
+        );
+        assert_eq!(o.program, "-sh");
+        let bad = |b: &[u8]| OsString::from_vec(b.to_vec());
+        let o = parse([
+            "--ro-bind".into(),
+            bad(b"/src\xff"),
+            bad(b"/dest\xfe"),
+            "--chdir".into(),
+            bad(b"/w\xff"),
+            bad(b"prog\xff"),
+            bad(b"arg\xfe"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            &o.fs_ops[0],
+            fs::Op::Bind { src, dest, .. }
+                if src.as_os_str().as_bytes() == b"/src\xff"
+                    && dest.as_os_str().as_bytes() == b"/dest\xfe"
+        ));
+        assert_eq!(o.chdir.unwrap().as_os_str().as_bytes(), b"/w\xff");
+        assert_eq!(o.program.as_bytes(), b"prog\xff");
+        assert_eq!(o.args, [bad(b"arg\xfe")]);
+        // A first argument that is not UTF-8 is the program.
+        assert_eq!(
+            parse([bad(b"\xff"), "-x".into()]).unwrap().program,
+            bad(b"\xff")
+        );
+    }
+
+    #[test]
+    fn every_kind_of_filesystem_option_keeps_its_place() {
+        let o = p(&[
+            "--bind",
+            "/b",
+            "/B",
+            "--hostname",
+            "h",
+            "--dir",
+            "/d",
+            "--ro-bind-try",
+            "/r",
+            "/R",
+            "--symlink",
+            "t",
+            "/s",
+            "--memory",
+            "1M",
+            "--file",
+            "/f",
+            "x",
+            "--dev-bind",
+            "/dev/x",
+            "/dev/x",
+            "--overlay",
+            "/l",
+            "/o",
+            "--tmpfs",
+            "/t",
+            "--bind-try",
+            "/c",
+            "/C",
+            "--mask",
+            "/m",
+            "true",
+        ])
+        .unwrap();
+        let kinds: Vec<String> = o
+            .fs_ops
+            .iter()
+            .map(|op| match op {
+                fs::Op::Bind {
+                    dest,
+                    read_only,
+                    optional,
+                    devices,
+                    ..
+                } => format!("bind {} {read_only} {optional} {devices}", dest.display()),
+                fs::Op::Dir { dest, .. } => format!("dir {}", dest.display()),
+                fs::Op::Symlink { dest, .. } => format!("symlink {}", dest.display()),
+                fs::Op::File { dest, .. } => format!("file {}", dest.display()),
+                fs::Op::Overlay { dest, .. } => format!("overlay {}", dest.display()),
+                fs::Op::Tmpfs { dest, .. } => format!("tmpfs {}", dest.display()),
+                fs::Op::Mask { dest } => format!("mask {}", dest.display()),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "bind /B false false false",
+                "dir /d",
+                "bind /R true true false",
+                "symlink /s",
+                "file /f",
+                "bind /dev/x false false true",
+                "overlay /o",
+                "tmpfs /t",
+                "bind /C false true false",
+                "mask /m",
+            ]
+        );
+        // The same options for a container, and its record as typed.
+        let mut line = vec!["start", "web", "--tmpfs", "/t", "--bind", "/b", "/B", "--"];
+        line.extend(["sh", "-c", "x"]);
+        match inv(&line) {
+            Ok(Invocation::Start(s)) => {
+                assert!(matches!(s.options.fs_ops[0], fs::Op::Tmpfs { .. }));
+                assert!(matches!(s.options.fs_ops[1], fs::Op::Bind { .. }));
+                assert_eq!(s.raw, line[2..]);
+                assert_eq!(s.policy, line[2..7]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
