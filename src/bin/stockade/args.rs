@@ -376,6 +376,7 @@ const FILESYSTEM: &str = "Filesystem (applied in the order given)";
 const CONFINEMENT: &str = "Landlock and seccomp";
 const LIMITS: &str = "Limits";
 const REPORTS: &str = "Reports";
+const TERMINAL: &str = "Terminal";
 const CONTAINER: &str = "Containers (start only)";
 
 /// Every option of the one-shot form, in the order the help lists them.
@@ -885,7 +886,7 @@ const OPTIONS: &[Opt] = &[
         long: "--pty",
         short: Some('t'),
         values: &[],
-        heading: REPORTS,
+        heading: TERMINAL,
         help: "Give the program a terminal of its own (a pseudo-terminal of the sandbox's \
                /dev/pts, its controlling terminal), relayed to this one: keys reach it as \
                typed (^C, ^Z and job control act on its jobs, not on stockade), window size \
