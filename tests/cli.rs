@@ -187,6 +187,132 @@ fn usage_errors_are_one_line_naming_the_option() {
     }
 }
 
+/// Help and version, of the one-shot form and of the subcommands, answer
+/// on stdout with exit status 0 and nothing on stderr.
+#[test]
+fn help_and_version_answer_on_stdout() {
+    for (args, wants) in [
+        (&["--help"][..], "Usage: stockade [run] [OPTIONS]"),
+        (&["-h"], "Usage: stockade [run] [OPTIONS]"),
+        (&["--memory", "1G", "--help"], "--memory <SIZE>"),
+        (&["run", "--help"], "stockade start NAME"),
+        (&["exec", "--help"], "Usage: stockade exec NAME"),
+        (&["stop", "web", "-h"], "--timeout <DURATION>"),
+        (&["image", "import", "--help"], "--name <NAME[:TAG]>"),
+        (&["completions", "--help"], "bash"),
+        (&["--version"], "stockade "),
+        (&["list", "-V"], "stockade "),
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(out.stderr.is_empty(), "{args:?}: {}", text(&out.stderr));
+        let s = text(&out.stdout);
+        assert!(s.contains(wants), "{args:?}: {wants} in {s}");
+    }
+}
+
+/// What the option parser itself refuses (an unknown option, a missing
+/// value, a value given to a flag, a word a subcommand does not take) is
+/// one line naming the argument as typed, with exit status 125.
+#[test]
+fn parser_errors_are_one_line_naming_the_argument() {
+    for (args, names) in [
+        (&["-x", "true"][..], "-x"),
+        (&["--json=yes", "true"], "--json=yes"),
+        (&["--setenv", "K"], "--setenv"),
+        (&["--ro-bind", "/a"], "--ro-bind"),
+        (&["run"], "no program"),
+        (&["exec", "web"], "no program"),
+        (&["list", "--all"], "--all"),
+        (&["kill", "web", "now"], "\"now\""),
+        (&["stop", "web", "--timeout"], "--timeout"),
+        (&["image", "rm"], "image rm"),
+        (&["image", "pull"], "\"pull\""),
+        (&["completions", "tcsh"], "\"tcsh\""),
+        (&["completions"], "shell"),
+    ] {
+        let out = run(args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(err.starts_with("stockade: "), "{args:?}: {err}");
+        assert!(err.contains(names), "{args:?} names {names}: {err}");
+        assert!(err.trim_end().ends_with("; see stockade --help"), "{err}");
+    }
+    // A word that names no subcommand is the program, as before.
+    let out = run(&["no-such-subcommand-xyz"]);
+    assert_eq!(out.status.code(), Some(127));
+}
+
+/// `stockade completions bash` prints a script that bash sources, and its
+/// completion function completes the options and the subcommands.
+#[test]
+fn bash_completion_completes_options_and_subcommands() {
+    let out = run(&["completions", "bash"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("stockade.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    // Completes WORDS... with the cursor on the last one, as bash does on
+    // TAB: the function `complete -p` names, with the command, the word
+    // and the word before it.
+    let probe = r#"
+source "$1" || exit 3
+fn=$(complete -p stockade | sed -n 's/.* -F \([^ ]*\) .*/\1/p')
+[ -n "$fn" ] || exit 4
+complete_words() {
+    COMP_WORDS=("$@")
+    COMP_CWORD=$(($# - 1))
+    COMP_LINE="$*"
+    COMP_POINT=${#COMP_LINE}
+    COMPREPLY=()
+    "$fn" stockade "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+    printf '%s\n' "${COMPREPLY[*]}"
+}
+complete_words stockade --mem
+complete_words stockade image ""
+complete_words stockade st
+complete_words stockade exec web --ch
+"#;
+    let out = std::process::Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", probe, "bash"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let replies: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(replies.len(), 4, "{stdout}");
+    assert!(replies[0].contains(&"--memory"), "{stdout}");
+    assert!(
+        replies[0].iter().all(|w| w.starts_with("--mem")),
+        "{stdout}"
+    );
+    assert!(replies[1].contains(&"import"), "{stdout}");
+    for verb in ["list", "rm", "gc"] {
+        assert!(replies[1].contains(&verb), "{verb}: {stdout}");
+    }
+    assert!(replies[2].contains(&"start"), "{stdout}");
+    assert!(replies[2].contains(&"stop"), "{stdout}");
+    assert_eq!(replies[3], ["--chdir"], "{stdout}");
+}
+
+/// Every shell's script is made, and names the command.
+#[test]
+fn completion_scripts_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = run(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(script.contains("stockade"), "{shell}");
+        assert!(script.contains("--memory"), "{shell}");
+    }
+}
+
 /// Errors from the library speak the command line's options, not the
 /// builder's methods and fields.
 #[test]

@@ -1,13 +1,25 @@
 //! Command-line parsing for the `stockade` front end (bubblewrap's vocabulary
-//! where it fits). Pure: no I/O, so it can be tested and fuzzed directly.
+//! where it fits), on clap: the options are declared once ([`OPTIONS`] and
+//! the subcommands' builders), and the help and shell completions come from
+//! the same declarations. Pure: no I/O, so it can be tested and fuzzed
+//! directly.
+//!
+//! clap finds the options, their values and the program; what they mean,
+//! and every check of a value, is ours and runs over the options in the
+//! order typed, so that errors name the option as typed and the
+//! filesystem operations keep their order.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::parser::ValueSource;
+use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
+use clap_complete::Shell;
 use stockade::units::{self, ParseDurationError, ParseSizeError};
 use stockade::{Rlimit, fs};
 
@@ -234,6 +246,9 @@ pub enum ArgError {
         net: &'static str,
         needs: &'static str,
     },
+    /// A command line the parser refused for a reason none of the above
+    /// says: the first line of its message.
+    Invalid { message: String },
 }
 
 impl fmt::Display for ArgError {
@@ -290,6 +305,7 @@ impl fmt::Display for ArgError {
             } => write!(f, "invalid duration {value:?} for {option}: {error}"),
             ArgError::Repeated { option } => write!(f, "option {option} given twice"),
             ArgError::NoProgram => f.write_str("no program given"),
+            ArgError::Invalid { message } => f.write_str(message),
             ArgError::NoName { command } => write!(f, "{command} needs a container name"),
             ArgError::BadName { name, reason } => write!(
                 f,
@@ -308,8 +324,616 @@ impl fmt::Display for ArgError {
     }
 }
 
-pub const USAGE: &str = "\
-usage: stockade [run] [OPTIONS] [--] PROGRAM [ARGS...]
+/// One option of the one-shot form (and of `start`): how it is spelled,
+/// the values it takes, where the help lists it and what it says there.
+/// The parser, the help and the shell completions are all made from
+/// [`OPTIONS`].
+struct Opt {
+    /// `--name`, as typed and as error messages name it.
+    long: &'static str,
+    short: Option<char>,
+    /// The names of its values, one per argument it takes (none: a flag).
+    values: &'static [&'static str],
+    heading: &'static str,
+    help: &'static str,
+}
+
+impl Opt {
+    /// Its id in clap's matches: the long name without the dashes.
+    fn id(&self) -> &'static str {
+        &self.long[2..]
+    }
+
+    /// The option as clap sees it: every value an `OsString` (paths need
+    /// not be UTF-8), values that may start with `-` (`--setenv K -v`),
+    /// each occurrence kept so that the order typed can be replayed.
+    fn arg(&self) -> Arg {
+        let mut a = Arg::new(self.id())
+            .long(self.id())
+            .help(self.help)
+            .help_heading(self.heading);
+        if let Some(s) = self.short {
+            a = a.short(s);
+        }
+        if self.values.is_empty() {
+            a.action(ArgAction::Count)
+        } else {
+            a.action(ArgAction::Append)
+                .num_args(self.values.len())
+                .value_names(self.values)
+                .allow_hyphen_values(true)
+                .value_parser(value_parser!(OsString))
+        }
+    }
+}
+
+const POLICY: &str = "Policy";
+const NETWORK: &str = "Network";
+const EGRESS: &str = "Egress (the filtered network)";
+const IDENTITY: &str = "Identity and environment";
+const ROOT: &str = "Root";
+const FILESYSTEM: &str = "Filesystem (applied in the order given)";
+const CONFINEMENT: &str = "Landlock and seccomp";
+const LIMITS: &str = "Limits";
+const REPORTS: &str = "Reports";
+const TERMINAL: &str = "Terminal";
+const CONTAINER: &str = "Containers (start only)";
+
+/// Every option of the one-shot form, in the order the help lists them.
+const OPTIONS: &[Opt] = &[
+    Opt {
+        long: "--policy",
+        short: None,
+        values: &["FILE"],
+        heading: POLICY,
+        help: "Start from the sandbox policy in FILE: TOML, or JSON when FILE ends in .json \
+               (schema: examples/policy.toml). The file is applied first, then every other \
+               option on top of it, wherever it stands on the command line: single-valued \
+               options (--hostname, --memory, ...) replace the file's value, repeatable ones \
+               (--bind, --tmpfs, --rlimit, ...) add to it, and any --landlock-* option \
+               replaces the file's [landlock] table. Given at most once",
+    },
+    Opt {
+        long: "--isolation",
+        short: None,
+        values: &["strict|best-available"],
+        heading: POLICY,
+        help: "strict (the default): the namespaces asked for, or an error naming what \
+               refused them; best-available: where the host refuses them (a container's \
+               seccomp profile or masked /proc, user namespaces turned off), step down: \
+               without a pid namespace (the host's /proc, read-only), without a user \
+               namespace (a privileged caller), then no namespaces (Landlock mirroring the \
+               filesystem options, sockets refused, seccomp, limits); --json says which rung \
+               held and why",
+    },
+    Opt {
+        long: "--net",
+        short: None,
+        values: &["none|host|filter|blocked"],
+        heading: NETWORK,
+        help: "The network: none, a network namespace of the sandbox's own with loopback \
+               only (the default); host, the host's (alias --share-net); filter, the \
+               sandbox's own namespace whose only way out is an egress proxy run by stockade, \
+               under the egress rules (none: nothing is reachable); blocked, sockets denied \
+               with seccomp and Landlock instead of a namespace (alias --net-filter; faster \
+               to spawn, isolates less: see Network::Blocked)",
+    },
+    Opt {
+        long: "--share-net",
+        short: None,
+        values: &[],
+        heading: NETWORK,
+        help: "Same as --net host",
+    },
+    Opt {
+        long: "--net-filter",
+        short: None,
+        values: &[],
+        heading: NETWORK,
+        help: "Same as --net blocked",
+    },
+    Opt {
+        long: "--publish",
+        short: None,
+        values: &["[HOST:]PORT:SANDBOX_PORT"],
+        heading: NETWORK,
+        help: "Forward HOST:PORT (HOST an IP address, 127.0.0.1 by default, IPv6 in \
+               brackets: [::1]:8080:80; PORT 0: one the kernel picks) to \
+               127.0.0.1:SANDBOX_PORT in the sandbox's network namespace (repeatable; --net \
+               none or filter; --json lists the addresses)",
+    },
+    Opt {
+        long: "--allow-host",
+        short: None,
+        values: &["NAME[:PORT]"],
+        heading: EGRESS,
+        help: "Allow NAME (or *.SUFFIX), on any port or PORT. The egress options but \
+               --max-connections are repeatable; each implies --net filter, and needs it",
+    },
+    Opt {
+        long: "--deny-host",
+        short: None,
+        values: &["NAME[:PORT]"],
+        heading: EGRESS,
+        help: "Deny NAME (or *.SUFFIX), on any port or PORT",
+    },
+    Opt {
+        long: "--allow-private",
+        short: None,
+        values: &["CIDR"],
+        heading: EGRESS,
+        help: "Allow private addresses in CIDR (10.0.0.0/8, 127.0.0.1), refused by default \
+               even for allowed names",
+    },
+    Opt {
+        long: "--resolve",
+        short: None,
+        values: &["NAME=ADDR"],
+        heading: EGRESS,
+        help: "The proxy resolves NAME to ADDR; when any is given, these are its only names \
+               (no system resolver)",
+    },
+    Opt {
+        long: "--max-connections",
+        short: None,
+        values: &["N"],
+        heading: EGRESS,
+        help: "At most N connections at once (the last one given counts)",
+    },
+    Opt {
+        long: "--hostname",
+        short: None,
+        values: &["NAME"],
+        heading: IDENTITY,
+        help: "Hostname inside the sandbox",
+    },
+    Opt {
+        long: "--as-pid-1",
+        short: None,
+        values: &[],
+        heading: IDENTITY,
+        help: "The program is pid 1 of the sandbox's pid namespace",
+    },
+    Opt {
+        long: "--uid",
+        short: None,
+        values: &["N"],
+        heading: IDENTITY,
+        help: "User id inside the sandbox (default: the caller's)",
+    },
+    Opt {
+        long: "--gid",
+        short: None,
+        values: &["N"],
+        heading: IDENTITY,
+        help: "Group id inside the sandbox (default: the caller's)",
+    },
+    Opt {
+        long: "--subids",
+        short: None,
+        values: &[],
+        heading: IDENTITY,
+        help: "Map every other id from 0 to 65535 to the caller's subordinate ids \
+               (/etc/subuid, /etc/subgid; through newuidmap/newgidmap, package uidmap, \
+               unless root), so that users, chown and su work inside",
+    },
+    Opt {
+        long: "--uid-range",
+        short: None,
+        values: &["IN:OUT:COUNT"],
+        heading: IDENTITY,
+        help: "Map COUNT user ids from IN inside to OUT outside (repeatable; replaces \
+               --subids for users; an unprivileged caller may map only its own id and what \
+               /etc/subuid grants it)",
+    },
+    Opt {
+        long: "--gid-range",
+        short: None,
+        values: &["IN:OUT:COUNT"],
+        heading: IDENTITY,
+        help: "The same for group ids (/etc/subgid)",
+    },
+    Opt {
+        long: "--chdir",
+        short: None,
+        values: &["DIR"],
+        heading: IDENTITY,
+        help: "Working directory inside the sandbox",
+    },
+    Opt {
+        long: "--setenv",
+        short: None,
+        values: &["KEY", "VALUE"],
+        heading: IDENTITY,
+        help: "Set an environment variable",
+    },
+    Opt {
+        long: "--unsetenv",
+        short: None,
+        values: &["KEY"],
+        heading: IDENTITY,
+        help: "Remove an environment variable",
+    },
+    Opt {
+        long: "--inherit-env",
+        short: None,
+        values: &[],
+        heading: IDENTITY,
+        help: "Pass the caller's whole environment",
+    },
+    Opt {
+        long: "--rootfs",
+        short: None,
+        values: &["DIR"],
+        heading: ROOT,
+        help: "Use DIR read-only as the root",
+    },
+    Opt {
+        long: "--image",
+        short: None,
+        values: &["REF"],
+        heading: ROOT,
+        help: "Use the image REF (NAME[:TAG], or a digest or its first characters) of the \
+               image store as the read-only root (with --writable-root: a writable container \
+               layer on top, gone with the sandbox), and run its entrypoint and command \
+               (PROGRAM and ARGS replace the command) as its user (root of the user namespace \
+               when it names none), in its working directory, with its environment; the \
+               options given win. The network, capabilities and everything else stay \
+               stockade's defaults",
+    },
+    Opt {
+        long: "--entrypoint",
+        short: None,
+        values: &["PROGRAM"],
+        heading: ROOT,
+        help: "With --image: run PROGRAM instead of the image's entrypoint, without the \
+               image's command",
+    },
+    Opt {
+        long: "--bundle",
+        short: None,
+        values: &["DIR"],
+        heading: ROOT,
+        help: "Run the OCI runtime bundle DIR: its config.json is the policy and the \
+               program, the other options on top; a field stockade cannot enforce is an \
+               error naming it",
+    },
+    Opt {
+        long: "--writable-root",
+        short: None,
+        values: &[],
+        heading: ROOT,
+        help: "The whole root (--rootfs DIR, or the system directories of the default view) \
+               as an overlay the program may change; the changes vanish with the sandbox \
+               (Linux 5.11 unprivileged)",
+    },
+    Opt {
+        long: "--keep-changes",
+        short: None,
+        values: &["DIR"],
+        heading: ROOT,
+        help: "A writable root whose changes are kept in the layer directory DIR (DIR/upper, \
+               DIR/work; created, 0700; not on an overlay, outside the root directory, one \
+               running sandbox at a time): the next sandbox or `start` with the same DIR \
+               sees them",
+    },
+    Opt {
+        long: "--ro-bind",
+        short: None,
+        values: &["SRC", "DEST"],
+        heading: FILESYSTEM,
+        help: "Bind SRC read-only at DEST (recursively)",
+    },
+    Opt {
+        long: "--ro-bind-try",
+        short: None,
+        values: &["SRC", "DEST"],
+        heading: FILESYSTEM,
+        help: "Same, skipped if SRC does not exist",
+    },
+    Opt {
+        long: "--bind",
+        short: None,
+        values: &["SRC", "DEST"],
+        heading: FILESYSTEM,
+        help: "Bind SRC read-write at DEST",
+    },
+    Opt {
+        long: "--bind-try",
+        short: None,
+        values: &["SRC", "DEST"],
+        heading: FILESYSTEM,
+        help: "Same, skipped if SRC does not exist",
+    },
+    Opt {
+        long: "--dev-bind",
+        short: None,
+        values: &["SRC", "DEST"],
+        heading: FILESYSTEM,
+        help: "Bind a device node (devices are off otherwise)",
+    },
+    Opt {
+        long: "--tmpfs",
+        short: None,
+        values: &["DEST[:SIZE]"],
+        heading: FILESYSTEM,
+        help: "Fresh tmpfs (SIZE as for --memory)",
+    },
+    Opt {
+        long: "--overlay",
+        short: None,
+        values: &["LOWER", "DEST"],
+        heading: FILESYSTEM,
+        help: "Writable overlay of LOWER; changes vanish with the sandbox (--overlay DIR / \
+               is --rootfs DIR --writable-root)",
+    },
+    Opt {
+        long: "--dir",
+        short: None,
+        values: &["DEST"],
+        heading: FILESYSTEM,
+        help: "Create a directory",
+    },
+    Opt {
+        long: "--symlink",
+        short: None,
+        values: &["TARGET", "DEST"],
+        heading: FILESYSTEM,
+        help: "Create a symlink",
+    },
+    Opt {
+        long: "--file",
+        short: None,
+        values: &["DEST", "TEXT"],
+        heading: FILESYSTEM,
+        help: "Create a read-only file containing TEXT",
+    },
+    Opt {
+        long: "--mask",
+        short: None,
+        values: &["PATH"],
+        heading: FILESYSTEM,
+        help: "Hide a file or directory",
+    },
+    Opt {
+        long: "--no-home",
+        short: None,
+        values: &[],
+        heading: FILESYSTEM,
+        help: "No private home: by default $HOME (or /home/sandbox) is an empty writable \
+               tmpfs of the program's own",
+    },
+    Opt {
+        long: "--sys",
+        short: None,
+        values: &[],
+        heading: FILESYSTEM,
+        help: "Mount a fresh, read-only sysfs on /sys (needs the sandbox's own network \
+               namespace)",
+    },
+    Opt {
+        long: "--expose-host-secrets",
+        short: None,
+        values: &[],
+        heading: FILESYSTEM,
+        help: "Opt in to exposing the host's secrets (/etc/shadow, SSH host keys...; for a \
+               root caller every entry of /etc that others may not read) through binds of \
+               their directories (--ro-bind /etc /etc); by default they stay masked there, \
+               and binding one is refused",
+    },
+    Opt {
+        long: "--landlock-ro",
+        short: None,
+        values: &["PATH"],
+        heading: CONFINEMENT,
+        help: "Landlock: allow reading and executing beneath PATH (repeatable, paths as seen \
+               in the sandbox; any --landlock-ro or --landlock-rw denies every other path, as \
+               a hard requirement)",
+    },
+    Opt {
+        long: "--landlock-rw",
+        short: None,
+        values: &["PATH"],
+        heading: CONFINEMENT,
+        help: "Landlock: also allow writing beneath PATH (repeatable)",
+    },
+    Opt {
+        long: "--landlock-connect",
+        short: None,
+        values: &["PORT"],
+        heading: CONFINEMENT,
+        help: "Landlock: allow TCP connections to PORT only (repeatable; Linux 6.7+)",
+    },
+    Opt {
+        long: "--landlock-best-effort",
+        short: None,
+        values: &[],
+        heading: CONFINEMENT,
+        help: "Apply what the kernel supports of the Landlock rules instead of failing; \
+               --json reports what is missing",
+    },
+    Opt {
+        long: "--seccomp",
+        short: None,
+        values: &["default|none"],
+        heading: CONFINEMENT,
+        help: "System call filter: the default profile (the default; denies namespace \
+               creation, io_uring, bpf, the keyring, TIOCSTI, ...) or none",
+    },
+    Opt {
+        long: "--no-observe-denials",
+        short: None,
+        values: &[],
+        heading: CONFINEMENT,
+        help: "Do not watch the filter's refusals: it refuses the same calls with the same \
+               errors without telling stockade, and --json and --denials say system calls \
+               were not observed (\"disabled\")",
+    },
+    Opt {
+        long: "--observe-writes",
+        short: None,
+        values: &[],
+        heading: CONFINEMENT,
+        help: "Also look at each write before it runs, and report those a read-only mount \
+               refuses (inferred); costs some microseconds per write",
+    },
+    Opt {
+        long: "--timeout",
+        short: None,
+        values: &["DURATION"],
+        heading: LIMITS,
+        help: "Wall-clock limit; exit code 124 when hit. DURATION is seconds (2.5) or a \
+               number with a unit: 500ms, 30s, 5m, 1h (also ns, us)",
+    },
+    Opt {
+        long: "--cpu-time",
+        short: None,
+        values: &["DURATION"],
+        heading: LIMITS,
+        help: "CPU-time limit of each process (RLIMIT_CPU)",
+    },
+    Opt {
+        long: "--rlimit",
+        short: None,
+        values: &["NAME=VALUE"],
+        heading: LIMITS,
+        help: "Resource limit, e.g. nofile=64, fsize=1M, core=0, as=unlimited (names as in \
+               prlimit(1))",
+    },
+    Opt {
+        long: "--memory",
+        short: None,
+        values: &["SIZE"],
+        heading: LIMITS,
+        help: "Memory limit of the whole sandbox (cgroup memory.max); OOM kill reported as \
+               oom_killed. SIZE is bytes with an optional K, M, G or T suffix (powers of \
+               1024; 64M, 64MiB), or unlimited",
+    },
+    Opt {
+        long: "--swap",
+        short: None,
+        values: &["SIZE"],
+        heading: LIMITS,
+        help: "Swap allowed on top of --memory (default 0)",
+    },
+    Opt {
+        long: "--pids",
+        short: None,
+        values: &["N"],
+        heading: LIMITS,
+        help: "Most processes and threads at once (cgroup pids.max)",
+    },
+    Opt {
+        long: "--cpus",
+        short: None,
+        values: &["FLOAT"],
+        heading: LIMITS,
+        help: "CPU bandwidth in CPUs, e.g. 0.5 (cgroup cpu.max)",
+    },
+    Opt {
+        long: "--cgroup-parent",
+        short: None,
+        values: &["DIR"],
+        heading: LIMITS,
+        help: "Create the sandbox's cgroup under DIR, a delegated cgroup v2 directory \
+               (default: the caller's cgroup)",
+    },
+    Opt {
+        long: "--limits-best-effort",
+        short: None,
+        values: &[],
+        heading: LIMITS,
+        help: "Run even where a cgroup limit cannot be enforced, approximating it with \
+               rlimits; --json tells",
+    },
+    Opt {
+        long: "--json",
+        short: None,
+        values: &[],
+        heading: REPORTS,
+        help: "Print a JSON report on stderr when the program ends, on a line of its own \
+               (\"denials\": what the sandbox refused, as --denials says)",
+    },
+    Opt {
+        long: "--json-fd",
+        short: None,
+        values: &["FD"],
+        heading: REPORTS,
+        help: "Write the report to the open descriptor FD instead (the program never sees \
+               FD): --json-fd 3 3>r.json",
+    },
+    Opt {
+        long: "--json-file",
+        short: None,
+        values: &["PATH"],
+        heading: REPORTS,
+        help: "Write the report to the file PATH instead (created or truncated before the \
+               program starts)",
+    },
+    Opt {
+        long: "--denials",
+        short: None,
+        values: &[],
+        heading: REPORTS,
+        help: "When the program ends, print on stderr, after all of its output, one line of \
+               what the sandbox refused: \"stockade: denied: mount target=/mnt (seccomp \
+               filter: EPERM); connect to a.test:443 (network policy: ...)\", with the limits \
+               hit and what it could not watch; nothing when it refused nothing and watched \
+               all it could. Filesystem refusals (read-only mounts, Landlock) are not seen; \
+               paths are the program's word (control characters escaped)",
+    },
+    Opt {
+        long: "--pty",
+        short: Some('t'),
+        values: &[],
+        heading: TERMINAL,
+        help: "Give the program a terminal of its own (a pseudo-terminal of the sandbox's \
+               /dev/pts, its controlling terminal), relayed to this one: keys reach it as \
+               typed (^C, ^Z and job control act on its jobs, not on stockade), window size \
+               changes follow, and this terminal is restored when stockade ends. Standard \
+               input must be a terminal",
+    },
+    Opt {
+        long: "--stop-signal",
+        short: None,
+        values: &["SIG"],
+        heading: CONTAINER,
+        help: "The signal stop sends (default TERM): to INIT alone, or without INIT to every \
+               process; a name (TERM, SIGUSR1, RTMIN+3 for systemd) or a number",
+    },
+    Opt {
+        long: "--system",
+        short: None,
+        values: &[],
+        heading: CONTAINER,
+        help: "A system container, for a userland's own init (systemd): INIT and its \
+               services run as uid 0 of the user namespace with every capability there but \
+               CAP_SYS_PTRACE, without no_new_privs (setuid programs work) and without a \
+               seccomp filter; a read-only /sys, /run and /run/lock as tmpfs, the \
+               container's own cgroup mounted writable at /sys/fs/cgroup (it needs a \
+               delegated cgroup: --cgroup-parent, or the caller's own); stop sends RTMIN+3. \
+               Options given as well (--uid, --seccomp default, --stop-signal, ...) win",
+    },
+];
+
+/// The option of [`OPTIONS`] (or of a subcommand) spelled `long`, as the
+/// `'static` name error messages carry.
+fn option_name(long: &str) -> Option<&'static str> {
+    OPTIONS
+        .iter()
+        .map(|o| o.long)
+        .chain(["--name", "--help", "--version"])
+        .find(|l| *l == long)
+}
+
+const ABOUT: &str = "Runs PROGRAM in a sandbox with the library's default policy: new user, \
+mount, pid, network, IPC, UTS and cgroup namespaces; a read-only view of the host's system \
+directories without its secrets; fresh /proc, minimal /dev, private /tmp, an empty private \
+home ($HOME); no capabilities, no_new_privs, the default seccomp profile; a cleared \
+environment.";
+
+const USAGE_LINES: &str = "\
+stockade [run] [OPTIONS] [--] PROGRAM [ARGS...]
        stockade [run] --image REF [OPTIONS] [-- ARGS...]
        stockade [run] --bundle DIR [OPTIONS]
        stockade start NAME [OPTIONS] [-- INIT [ARGS...]]
@@ -321,283 +945,389 @@ usage: stockade [run] [OPTIONS] [--] PROGRAM [ARGS...]
        stockade commit NAME
        stockade reset NAME
        stockade image import PATH [--name NAME[:TAG]] | list [--json] | rm REF... | gc
+       stockade completions bash|zsh|fish|elvish|powershell";
 
-Runs PROGRAM in a sandbox with the library's default policy: new user, mount,
-pid, network, IPC, UTS and cgroup namespaces; a read-only view of the host's
-system directories without its secrets; fresh /proc, minimal /dev, private /tmp, an empty private home ($HOME);
-no capabilities, no_new_privs, the default seccomp profile; a cleared
-environment.
+const AFTER_HELP: &str = "\
+A subcommand is recognised only as the first argument: `stockade -- start` (or any option \
+first) runs a program named start. `stockade SUBCOMMAND --help` tells more of each.
 
-  --policy FILE            start from the sandbox policy in FILE: TOML, or JSON
-                           when FILE ends in .json (schema: examples/policy.toml).
-                           The file is applied first, then every other option
-                           on top of it, wherever it stands on the command line:
-                           single-valued options (--hostname, --memory, ...)
-                           replace the file's value, repeatable ones (--bind,
-                           --tmpfs, --rlimit, ...) add to it, and any
-                           --landlock-* option replaces the file's [landlock]
-                           table. Given at most once.
-  --net none|host|filter|blocked
-                           the network: none, a network namespace of the
-                           sandbox's own with loopback only (the default);
-                           host, the host's (alias --share-net); filter, the
-                           sandbox's own namespace whose only way out is an
-                           egress proxy run by stockade, under the rules
-                           below (none: nothing is reachable); blocked,
-                           sockets denied with seccomp and Landlock instead of
-                           a namespace (alias --net-filter; faster to spawn,
-                           isolates less: see Network::Blocked)
-  --share-net              same as --net host
-  --net-filter             same as --net blocked
-  --allow-host NAME[:PORT] egress: allow NAME (or *.SUFFIX), on any port or PORT
-  --deny-host NAME[:PORT]  egress: deny NAME (or *.SUFFIX), on any port or PORT
-  --allow-private CIDR     egress: allow private addresses in CIDR (10.0.0.0/8,
-                           127.0.0.1), refused by default even for allowed names
-  --resolve NAME=ADDR      egress: the proxy resolves NAME to ADDR; when any is
-                           given, these are its only names (no system resolver)
-  --max-connections N      egress: at most N connections at once
-                           (the egress options but the last are repeatable;
-                           they imply --net filter, and need it)
-  --publish [HOST:]PORT:SANDBOX_PORT
-                           forward HOST:PORT (HOST an IP address, 127.0.0.1 by
-                           default, IPv6 in brackets: [::1]:8080:80; PORT 0:
-                           one the kernel picks) to 127.0.0.1:SANDBOX_PORT in
-                           the sandbox's network namespace (repeatable; --net
-                           none or filter; --json lists the addresses)
-  --hostname NAME          hostname inside the sandbox
-  --as-pid-1               the program is pid 1 of the sandbox's pid namespace
-  --uid N / --gid N        ids inside the sandbox (default: the caller's)
-  --subids                 map every other id from 0 to 65535 to the caller's
-                           subordinate ids (/etc/subuid, /etc/subgid; through
-                           newuidmap/newgidmap, package uidmap, unless root),
-                           so that users, chown and su work inside
-  --uid-range IN:OUT:COUNT / --gid-range IN:OUT:COUNT
-                           map COUNT ids from IN inside to OUT outside
-                           (repeatable; replaces --subids for that kind; an
-                           unprivileged caller may map only its own id and
-                           what /etc/subuid, /etc/subgid grant it)
-  --chdir DIR              working directory inside the sandbox
-  --setenv KEY VALUE       set an environment variable
-  --unsetenv KEY           remove an environment variable
-  --inherit-env            pass the caller's whole environment
-  --rootfs DIR             use DIR read-only as the root
-  --image REF              use the image REF (NAME[:TAG], or a digest or its
-                           first characters) of the image store as the
-                           read-only root (with --writable-root: a writable
-                           container layer on top, gone with the sandbox),
-                           and run its entrypoint and command (PROGRAM and
-                           ARGS replace the command) as its user (root of
-                           the user namespace when it names none), in its
-                           working directory, with its environment; the
-                           options given win. The network, capabilities and
-                           everything else stay stockade's defaults
-  --entrypoint PROGRAM     with --image: run PROGRAM instead of the image's
-                           entrypoint, without the image's command
-  --bundle DIR             run the OCI runtime bundle DIR: its config.json
-                           is the policy and the program, the other options
-                           on top; a field stockade cannot enforce is an
-                           error naming it
-  --ro-bind SRC DEST       bind SRC read-only at DEST (recursively)
-  --ro-bind-try SRC DEST   same, skipped if SRC does not exist
-  --bind SRC DEST          bind SRC read-write at DEST
-  --bind-try SRC DEST      same, skipped if SRC does not exist
-  --dev-bind SRC DEST      bind a device node (devices are off otherwise)
-  --tmpfs DEST[:SIZE]      fresh tmpfs (SIZE as for --memory)
-  --overlay LOWER DEST     writable overlay of LOWER; changes vanish with the sandbox
-                           (--overlay DIR / is --rootfs DIR --writable-root)
-  --writable-root          the whole root (--rootfs DIR, or the system
-                           directories of the default view) as an overlay
-                           the program may change; the changes vanish with
-                           the sandbox (Linux 5.11 unprivileged)
-  --keep-changes DIR       a writable root whose changes are kept in the layer
-                           directory DIR (DIR/upper, DIR/work; created, 0700;
-                           not on an overlay, outside the root directory,
-                           one running sandbox at a time): the next sandbox
-                           or `start` with the same DIR sees them
-  --dir DEST               create a directory
-  --symlink TARGET DEST    create a symlink
-  --file DEST TEXT         create a read-only file containing TEXT
-  --mask PATH              hide a file or directory
-  --no-home                no private home: by default $HOME (or /home/sandbox)
-                           is an empty writable tmpfs of the program's own
-  --sys                    mount a fresh, read-only sysfs on /sys (needs the
-                           sandbox's own network namespace)
-  --expose-host-secrets    opt in to exposing the host's secrets (/etc/shadow,
-                           SSH host keys...; for a root caller every entry of
-                           /etc that others may not read) through binds of
-                           their directories (--ro-bind /etc /etc); by default
-                           they stay masked there, and binding one is refused
-  --landlock-ro PATH       Landlock: allow reading and executing beneath PATH
-  --landlock-rw PATH       Landlock: also allow writing beneath PATH
-                           (both repeatable, paths as seen in the sandbox; any
-                           use denies every other path, as a hard requirement)
-  --landlock-connect PORT  Landlock: allow TCP connections to PORT only
-                           (repeatable; Linux 6.7+)
-  --landlock-best-effort   apply what the kernel supports of the Landlock rules
-                           instead of failing; --json reports what is missing
-  --seccomp default|none   system call filter: the default profile (the
-                           default; denies namespace creation, io_uring, bpf,
-                           the keyring, TIOCSTI, ...) or none
-  --no-observe-denials     do not watch the filter's refusals: it refuses the
-                           same calls with the same errors without telling
-                           stockade, and --json and --denials say system
-                           calls were not observed (\"disabled\")
-  --observe-writes         also look at each write before it runs, and report
-                           those a read-only mount refuses (inferred); costs
-                           some microseconds per write
-  --timeout DURATION       wall-clock limit; exit code 124 when hit. DURATION
-                           is seconds (2.5) or a number with a unit: 500ms,
-                           30s, 5m, 1h (also ns, us)
-  --cpu-time DURATION      CPU-time limit of each process (RLIMIT_CPU)
-  --rlimit NAME=VALUE      resource limit, e.g. nofile=64, fsize=1M, core=0,
-                           as=unlimited (names as in prlimit(1))
-  --memory SIZE            memory limit of the whole sandbox (cgroup memory.max);
-                           OOM kill reported as oom_killed. SIZE is bytes with
-                           an optional K, M, G or T suffix (powers of 1024;
-                           64M, 64MiB), or unlimited
-  --swap SIZE              swap allowed on top of --memory (default 0)
-  --pids N                 most processes and threads at once (cgroup pids.max)
-  --cpus FLOAT             CPU bandwidth in CPUs, e.g. 0.5 (cgroup cpu.max)
-  --cgroup-parent DIR      create the sandbox's cgroup under DIR, a delegated
-                           cgroup v2 directory (default: the caller's cgroup)
-  --isolation strict|best-available
-                           strict (the default): the namespaces asked for,
-                           or an error naming what refused them;
-                           best-available: where the host refuses them (a
-                           container's seccomp profile or masked /proc, user
-                           namespaces turned off), step down: without a pid
-                           namespace (the host's /proc, read-only), without a
-                           user namespace (a privileged caller), then no
-                           namespaces (Landlock mirroring the filesystem
-                           options, sockets refused, seccomp, limits);
-                           --json says which rung held and why
-  --limits-best-effort     run even where a cgroup limit cannot be enforced,
-                           approximating it with rlimits; --json tells
-  --json                   print a JSON report on stderr when the program ends,
-                           on a line of its own (\"denials\": what the sandbox
-                           refused, as below)
-  --json-fd FD             write the report to the open descriptor FD instead
-                           (the program never sees FD): --json-fd 3 3>r.json
-  --json-file PATH         write the report to the file PATH instead (created
-                           or truncated before the program starts)
-  --denials                when the program ends, print on stderr, after all
-                           of its output, one line of what the sandbox refused:
-                           \"stockade: denied: mount target=/mnt (seccomp
-                           filter: EPERM); connect to a.test:443 (network
-                           policy: ...)\", with the limits hit and what it
-                           could not watch; nothing when it refused nothing
-                           and watched all it could. Filesystem refusals
-                           (read-only mounts, Landlock) are not seen; paths
-                           are the program's word (control characters
-                           escaped)
-  -t, --pty                give the program a terminal of its own (a pseudo-
-                           terminal of the sandbox's /dev/pts, its controlling
-                           terminal), relayed to this one: keys reach it as
-                           typed (^C, ^Z and job control act on its jobs, not
-                           on stockade), window size changes follow, and this
-                           terminal is restored when stockade ends. Standard
-                           input must be a terminal
-  -h, --help               this help
-  -V, --version            the version of stockade
+Remote execution: `stockade --remote-action [OPTIONS] -- PROGRAM [ARGS...]` \
+(--remote-action first) runs an action for a remote-execution worker that puts stockade \
+before every action (NativeLink's entrypoint): the action keeps its environment (less the \
+STOCKADE_* variables) and its working directory, and its action directory \
+(STOCKADE_ACTION_DIRECTORY, or the working directory) is bound read-write at the same path. \
+The worker maps platform properties to STOCKADE_POLICY (a policy file), STOCKADE_MEMORY, \
+STOCKADE_PIDS, STOCKADE_CPUS, STOCKADE_NETWORK (as --net), STOCKADE_ISOLATION, and its \
+timeout to STOCKADE_TIMEOUT_MS; on a timeout stockade writes {\"failure\":\"timeout\"} to \
+STOCKADE_SIDE_CHANNEL_FILE. Options given after --remote-action win over the variables.
 
+Exit status: the program's; 128+N if killed by signal N; 124 on timeout; 125 if the sandbox \
+could not be set up or the command line is wrong (one line naming the option); 126 not \
+executable; 127 not found.
 
-Remote execution: `stockade --remote-action [OPTIONS] -- PROGRAM [ARGS...]`
-(--remote-action first) runs an action for a remote-execution worker that
-puts stockade before every action (NativeLink's entrypoint): the action
-keeps its environment (less the STOCKADE_* variables) and its working
-directory, and its action directory (STOCKADE_ACTION_DIRECTORY, or the
-working directory) is bound read-write at the same path. The worker maps
-platform properties to STOCKADE_POLICY (a policy file), STOCKADE_MEMORY,
-STOCKADE_PIDS, STOCKADE_CPUS, STOCKADE_NETWORK (as --net),
-STOCKADE_ISOLATION, and its timeout to STOCKADE_TIMEOUT_MS; on a timeout
-stockade writes {\"failure\":\"timeout\"} to STOCKADE_SIDE_CHANNEL_FILE.
-Options given after --remote-action win over the variables.
+Signals: SIGHUP, SIGQUIT and SIGWINCH are passed on to the program. SIGINT and SIGTERM are \
+too, and then the program has 2 seconds to end (a second one ends it at once) before the \
+sandbox is killed; stockade then ends by that signal (128+N). A signal stockade was started \
+with ignored stays ignored.
 
-Exit status: the program's; 128+N if killed by signal N; 124 on timeout;
-125 if the sandbox could not be set up or the command line is wrong (one
-line naming the option); 126 not executable; 127 not found.
+Containers: a container is a sandbox that stays up between programs. State lives in \
+$XDG_RUNTIME_DIR/stockade/NAME (/tmp/stockade-UID/NAME when XDG_RUNTIME_DIR is unset or not \
+a private directory of the caller; /run/stockade/NAME for root), readable by its owner only, \
+and only its owner may exec into, stop or kill a container. A container started with \
+--keep-changes leaves the record of its layer in .layers/NAME there, kept after it stops for \
+diff, commit and reset; the next start of NAME replaces it (or, without --keep-changes, \
+removes it), and so does removing the layer directory. The state of a container whose \
+monitor died is removed when next seen, and never listed. Exit status of start, stop, kill \
+and list: 0, or 125 with a one-line reason.
 
-Signals: SIGHUP, SIGQUIT and SIGWINCH are passed on to the program. SIGINT
-and SIGTERM are too, and then the program has 2 seconds to end (a second
-one ends it at once) before the sandbox is killed; stockade then ends by
-that signal (128+N). A signal stockade was started with ignored stays
-ignored.
+Images: `stockade image import PATH` adds an OCI image layout directory or a `docker \
+save`/`podman save` archive to the image store ($STOCKADE_IMAGES, else \
+$XDG_CACHE_HOME/stockade/images, else ~/.cache/stockade/images).";
 
-Images: `stockade image import PATH` adds an OCI image layout directory or
-a `docker save`/`podman save` archive to the image store
-($STOCKADE_IMAGES, else $XDG_CACHE_HOME/stockade/images, else
-~/.cache/stockade/images), checking every blob's digest and unpacking each
-layer once for every image that shares it; `image list` shows the images,
-`image rm REF...` forgets them, `image gc` deletes the layers no image uses.
+const NAME_HELP: &str = "The container: 1 to 64 ASCII letters, digits, '_', '.' or '-', \
+starting with a letter or a digit";
 
-Containers: a container is a sandbox that stays up between programs.
-A subcommand is recognised only as the first argument: `stockade -- start`
-(or any option first) runs a program named start.
+/// The container name every container subcommand takes first.
+fn name_arg() -> Arg {
+    Arg::new("name")
+        .value_name("NAME")
+        .required(true)
+        .value_parser(value_parser!(OsString))
+        .help(NAME_HELP)
+}
 
-  start NAME [OPTIONS] [-- INIT...]
-                           start a detached container of the policy OPTIONS
-                           (the options above) and return once it is ready;
-                           it runs until stopped. --chdir, --setenv and
-                           --unsetenv are the defaults of every exec; --json
-                           prints the container's report on stdout. INIT, if
-                           given, is the container's pid 1 (busybox init,
-                           systemd, a shell), with container=stockade in its
-                           environment, and the container ends when it ends;
-                           without it stockade's own init waits for execs.
-                           NAME: 1 to 64 ASCII letters, digits, '_', '.' or
-                           '-', starting with a letter or a digit
-    --stop-signal SIG      the signal stop sends (default TERM): to INIT
-                           alone, or without INIT to every process; a name
-                           (TERM, SIGUSR1, RTMIN+3 for systemd) or a number
-    --system               a system container, for a userland's own init
-                           (systemd): INIT and its services run as uid 0 of
-                           the user namespace with every capability there
-                           but CAP_SYS_PTRACE, without no_new_privs (setuid
-                           programs work) and without a seccomp filter; a
-                           read-only /sys, /run and /run/lock as tmpfs, the
-                           container's own cgroup mounted writable at
-                           /sys/fs/cgroup (it needs a delegated cgroup:
-                           --cgroup-parent, or the caller's own); stop
-                           sends RTMIN+3. Options given as well (--uid,
-                           --seccomp default, --stop-signal, ...) win
-  exec NAME [--pty] [--chdir DIR] [--setenv KEY VALUE]... [--unsetenv KEY]...
-       [--] PROGRAM [ARGS...]
-                           run PROGRAM in the container with this terminal's
-                           stdin, stdout and stderr (with -t/--pty: a terminal
-                           of the container's own, relayed as above); the exit
-                           status is the program's, as above. Signals are passed on as
-                           above; processes it leaves in the background keep
-                           running. If stockade exec is killed, so is PROGRAM
-  stop NAME [--timeout DURATION]
-                           the stop signal (SIGTERM unless --stop-signal) to
-                           INIT, or without INIT to every process in the
-                           container, then after DURATION (default 10s; 0 for
-                           none) SIGKILL to what is left; returns once
-                           nothing is left
-  kill NAME                SIGKILL to every process in the container
-  list [--json]            the running containers (a JSON array with --json)
-  diff NAME [--json]       what a container started with --keep-changes
-                           changed: one line per path, A (added), M
-                           (modified), D (deleted) or R (replaced: another
-                           type, or a directory made anew), or a JSON array
-                           of {\"kind\", \"path\"}; while it runs, a moving target
-  commit NAME              apply those changes to its --rootfs directory and
-                           empty the layer (refused while NAME runs, and for
-                           the default view); a commit that fails leaves the
-                           directory as it was
-  reset NAME               throw the changes away (refused while NAME runs)
+/// PROGRAM and its arguments: everything from the first argument that is
+/// not an option (or after `--`), untouched.
+fn program_arg(value_name: &'static str, help: &'static str) -> Arg {
+    Arg::new("program")
+        .value_name(value_name)
+        .num_args(1..)
+        .trailing_var_arg(true)
+        .value_parser(value_parser!(OsString))
+        .help(help)
+}
 
-State lives in $XDG_RUNTIME_DIR/stockade/NAME (/tmp/stockade-UID/NAME when
-XDG_RUNTIME_DIR is unset or not a private directory of the caller;
-/run/stockade/NAME for root), readable by its owner only, and only its owner
-may exec into, stop or kill a container. A container started with
---keep-changes leaves the record of its layer in .layers/NAME there, kept
-after it stops for diff, commit and reset; the next start of NAME replaces
-it (or, without --keep-changes, removes it), and so does removing the layer
-directory. The state of a container whose
-monitor died is removed when next seen, and never listed. Exit status of
-start, stop, kill and list: 0, or 125 with a one-line reason.
-";
+/// `--json` of the subcommands that list something.
+fn json_flag(help: &'static str) -> Arg {
+    Arg::new("json")
+        .long("json")
+        .action(ArgAction::Count)
+        .help(help)
+}
+
+/// A command without clap's own version flag (`-V` is stockade's, and
+/// only where the help says) or help subcommand (`help` is a program).
+fn bare(name: &'static str) -> Command {
+    Command::new(name)
+        .disable_version_flag(true)
+        .disable_help_subcommand(true)
+        // `-h` and `--help` both print the whole help, as they always did.
+        .disable_help_flag(true)
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::HelpLong)
+                .help("Print this help"),
+        )
+        .max_term_width(100)
+}
+
+/// The one-shot form: every option, then PROGRAM and its arguments.
+/// `start` takes the same options.
+fn one_shot_command(name: &'static str) -> Command {
+    bare(name)
+        .version(env!("CARGO_PKG_VERSION"))
+        .arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("Print the version of stockade"),
+        )
+        .args(OPTIONS.iter().map(Opt::arg))
+        .arg(program_arg(
+            "PROGRAM",
+            "The program and its arguments, passed on untouched (an option after PROGRAM is \
+             its own)",
+        ))
+}
+
+/// `start NAME [OPTIONS] [-- INIT...]` (and the monitor it runs).
+fn start_command() -> Command {
+    bare("start")
+        .about("Start a detached container and return once it is ready")
+        .long_about(
+            "Start a detached container of the policy OPTIONS (the one-shot options) and \
+             return once it is ready; it runs until stopped. --chdir, --setenv and --unsetenv \
+             are the defaults of every exec; --json prints the container's report on stdout. \
+             INIT, if given, is the container's pid 1 (busybox init, systemd, a shell), with \
+             container=stockade in its environment, and the container ends when it ends; \
+             without it stockade's own init waits for execs. --pty, --denials and --as-pid-1 \
+             are for one-shot programs.",
+        )
+        .override_usage("stockade start NAME [OPTIONS] [-- INIT [ARGS...]]")
+        .arg(name_arg())
+        .args(OPTIONS.iter().map(Opt::arg))
+        .arg(program_arg(
+            "INIT",
+            "The container's pid 1 and its arguments (after `--`)",
+        ))
+}
+
+/// `exec NAME [OPTIONS] [--] PROGRAM [ARGS...]`.
+fn exec_command() -> Command {
+    let opt = |long| {
+        OPTIONS
+            .iter()
+            .find(|o| o.long == long)
+            .map(Opt::arg)
+            .expect("an option of the table")
+    };
+    bare("exec")
+        .about("Run a program in a running container")
+        .long_about(
+            "Run PROGRAM in the container with this terminal's stdin, stdout and stderr \
+             (with -t/--pty: a terminal of the container's own, relayed as for a one-shot \
+             program); the exit status is the program's. Signals are passed on as for a \
+             one-shot program; processes it leaves in the background keep running. If \
+             stockade exec is killed, so is PROGRAM.",
+        )
+        .override_usage("stockade exec NAME [--pty] [--chdir DIR] [--setenv KEY VALUE]... [--unsetenv KEY]... [--] PROGRAM [ARGS...]")
+        .arg(name_arg())
+        .arg(opt("--pty").help("A terminal of the container's own, relayed to this one"))
+        .arg(opt("--chdir").help("Working directory (default: the container's)"))
+        .arg(opt("--setenv").help("Set an environment variable"))
+        .arg(opt("--unsetenv").help("Remove an environment variable"))
+        .arg(program_arg("PROGRAM", "The program and its arguments, untouched"))
+}
+
+/// A subcommand that takes a container name and nothing else.
+fn name_command(name: &'static str, about: &'static str, usage: &'static str) -> Command {
+    bare(name)
+        .about(about)
+        .override_usage(usage)
+        .arg(name_arg())
+}
+
+/// `image import|list|rm|gc`.
+fn image_command_line() -> Command {
+    bare("image")
+        .about("Manage the image store")
+        .long_about(
+            "Manage the image store ($STOCKADE_IMAGES, else $XDG_CACHE_HOME/stockade/images, \
+             else ~/.cache/stockade/images).",
+        )
+        .override_usage(
+            "stockade image import PATH [--name NAME[:TAG]] | list [--json] | rm REF... | gc",
+        )
+        .subcommand_required(true)
+        .subcommand(
+            bare("import")
+                .about("Add an OCI image layout directory or a docker/podman save archive")
+                .long_about(
+                    "Add an OCI image layout directory or a `docker save`/`podman save` \
+                     archive to the image store, checking every blob's digest and unpacking \
+                     each layer once for every image that shares it.",
+                )
+                .override_usage("stockade image import PATH [--name NAME[:TAG]]")
+                .arg(
+                    Arg::new("path")
+                        .value_name("PATH")
+                        .required(true)
+                        .value_parser(value_parser!(OsString))
+                        .help("The image layout directory or archive"),
+                )
+                .arg(
+                    Arg::new("name")
+                        .long("name")
+                        .value_name("NAME[:TAG]")
+                        .action(ArgAction::Append)
+                        .allow_hyphen_values(true)
+                        .value_parser(value_parser!(OsString))
+                        .help("The name the image gets in the store"),
+                ),
+        )
+        .subcommand(
+            bare("list")
+                .visible_alias("ls")
+                .about("Show the images")
+                .override_usage("stockade image list [--json]")
+                .arg(json_flag("A JSON array")),
+        )
+        .subcommand(
+            bare("rm")
+                .about("Forget images")
+                .override_usage("stockade image rm REF...")
+                .arg(
+                    Arg::new("references")
+                        .value_name("REF")
+                        .num_args(1..)
+                        .required(true)
+                        .value_parser(value_parser!(OsString))
+                        .help("NAME[:TAG], or a digest or its first characters"),
+                ),
+        )
+        .subcommand(
+            bare("gc")
+                .about("Delete the layers no image uses")
+                .override_usage("stockade image gc"),
+        )
+}
+
+/// `completions SHELL`.
+fn completions_command() -> Command {
+    bare("completions")
+        .about("Print a shell's completion script for stockade")
+        .long_about(
+            "Print the completion script of SHELL for stockade on stdout, e.g. for bash: \
+             stockade completions bash > ~/.local/share/bash-completion/completions/stockade",
+        )
+        .override_usage("stockade completions bash|zsh|fish|elvish|powershell")
+        .arg(
+            Arg::new("shell")
+                .value_name("SHELL")
+                .required(true)
+                .value_parser(value_parser!(Shell)),
+        )
+}
+
+/// The subcommand named `name` (`__monitor` is `start`'s).
+fn subcommand(name: &str) -> Option<Command> {
+    Some(match name {
+        "run" => one_shot_command("run")
+            .about("Run a program in a sandbox (the same as without `run`)")
+            .override_usage("stockade run [OPTIONS] [--] PROGRAM [ARGS...]"),
+        "start" | "__monitor" => start_command(),
+        "exec" => exec_command(),
+        "stop" => bare("stop")
+            .about("Stop a container")
+            .long_about(
+                "Send the stop signal (SIGTERM unless --stop-signal) to INIT, or without \
+                 INIT to every process in the container, then after DURATION (default 10s; 0 \
+                 for none) SIGKILL to what is left; return once nothing is left.",
+            )
+            .override_usage("stockade stop NAME [--timeout DURATION]")
+            .arg(name_arg())
+            .arg(
+                Arg::new("timeout")
+                    .long("timeout")
+                    .value_name("DURATION")
+                    .action(ArgAction::Append)
+                    .allow_hyphen_values(true)
+                    .value_parser(value_parser!(OsString))
+                    .help("How long the processes have to end before SIGKILL (default 10s)"),
+            ),
+        "kill" => name_command(
+            "kill",
+            "Send SIGKILL to every process in a container",
+            "stockade kill NAME",
+        ),
+        "list" => bare("list")
+            .about("Show the running containers")
+            .override_usage("stockade list [--json]")
+            .arg(json_flag("A JSON array")),
+        "diff" => name_command(
+            "diff",
+            "Show what a container started with --keep-changes changed",
+            "stockade diff NAME [--json]",
+        )
+        .long_about(
+            "What a container started with --keep-changes changed: one line per path, A \
+             (added), M (modified), D (deleted) or R (replaced: another type, or a \
+             directory made anew), or a JSON array of {\"kind\", \"path\"}; while it runs, a \
+             moving target.",
+        )
+        .arg(json_flag("A JSON array of {\"kind\", \"path\"}")),
+        "commit" => name_command(
+            "commit",
+            "Apply a container's kept changes to its --rootfs directory",
+            "stockade commit NAME",
+        )
+        .long_about(
+            "Apply the changes of a container started with --keep-changes to its --rootfs \
+             directory and empty the layer (refused while NAME runs, and for the default \
+             view); a commit that fails leaves the directory as it was.",
+        ),
+        "reset" => name_command(
+            "reset",
+            "Throw a container's kept changes away (refused while it runs)",
+            "stockade reset NAME",
+        ),
+        "image" => image_command_line(),
+        "completions" => completions_command(),
+        _ => return None,
+    })
+}
+
+/// The whole command line, for the help and the shell completions:
+/// the one-shot form and its subcommands.
+pub fn command() -> Command {
+    let mut cmd = one_shot_command("stockade")
+        .bin_name("stockade")
+        .about(ABOUT)
+        .override_usage(USAGE_LINES)
+        .after_help(AFTER_HELP)
+        .args_conflicts_with_subcommands(true);
+    for name in [
+        "run",
+        "start",
+        "exec",
+        "stop",
+        "kill",
+        "list",
+        "diff",
+        "commit",
+        "reset",
+        "image",
+        "completions",
+    ] {
+        if let Some(sub) = subcommand(name) {
+            cmd = cmd.subcommand(sub);
+        }
+    }
+    as_switches(cmd)
+}
+
+/// `cmd` with its flags (and its subcommands') shown as switches: the
+/// parser counts them, to keep where each was given, which the help would
+/// show as `--json...`.
+fn as_switches(cmd: Command) -> Command {
+    cmd.mut_args(|a| match a.get_action() {
+        ArgAction::Count => a.action(ArgAction::SetTrue),
+        _ => a,
+    })
+    .mut_subcommands(as_switches)
+}
+
+/// The help `args` (the arguments after the program name, which asked for
+/// it) want: a subcommand's when the first argument names one (and an
+/// image verb's after `image`), the one-shot form's otherwise.
+pub fn help(args: &[OsString]) -> String {
+    let mut cmd = command();
+    cmd.build();
+    let first = args.first().and_then(|a| a.to_str());
+    let sub = match first {
+        Some("__monitor") => Some("start"),
+        Some(s) if s != "run" => cmd.find_subcommand(s).map(|c| c.get_name()),
+        _ => None,
+    };
+    let Some(sub) = sub.map(str::to_owned) else {
+        return cmd.render_long_help().to_string();
+    };
+    let Some(sub) = cmd.find_subcommand_mut(&sub) else {
+        return String::new();
+    };
+    let verb = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .and_then(|v| sub.find_subcommand(v))
+        .map(|c| c.get_name().to_owned());
+    match verb.and_then(|v| sub.find_subcommand_mut(&v)) {
+        Some(verb) => verb.render_long_help().to_string(),
+        None => sub.render_long_help().to_string(),
+    }
+}
 
 /// A size for `option` (see `stockade::units::parse_size`).
 fn size(option: &'static str, v: OsString) -> Result<u64, ArgError> {
@@ -894,351 +1624,444 @@ fn publish(v: OsString) -> Result<(SocketAddr, u16), ArgError> {
 /// option parser's tests and fuzz target use it).
 #[allow(dead_code)]
 pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, ArgError> {
-    parse_options(&mut args.into_iter(), true)
+    let args: Vec<OsString> = args.into_iter().collect();
+    parse_options(one_shot_command("stockade"), &args, true)
+}
+
+/// What clap's matches mean, whatever the command: the outcome of
+/// [`Command::try_get_matches_from`], with the help and version flags
+/// (which clap reports as errors) answered, and its other errors made
+/// [`ArgError`]s naming the argument as typed.
+enum Parsed {
+    Matches(ArgMatches),
+    Help,
+    Version,
+}
+
+/// Runs `cmd` (named `name`, which clap takes as the program name) over
+/// `args`.
+fn matches(cmd: Command, args: &[OsString]) -> Result<Parsed, clap::Error> {
+    let name = OsString::from(cmd.get_name());
+    match cmd.try_get_matches_from(std::iter::once(name).chain(args.iter().cloned())) {
+        Ok(m) => Ok(Parsed::Matches(m)),
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                Ok(Parsed::Help)
+            }
+            ErrorKind::DisplayVersion => Ok(Parsed::Version),
+            _ => Err(e),
+        },
+    }
+}
+
+/// The argument of `args` that clap's error names as `shown`: itself, or
+/// the `--option=value` it was typed as.
+fn typed(args: &[OsString], shown: &str) -> OsString {
+    args.iter()
+        .find(|a| {
+            let b = a.as_bytes();
+            b == shown.as_bytes()
+                || (b.starts_with(shown.as_bytes()) && b.get(shown.len()) == Some(&b'='))
+        })
+        .cloned()
+        .unwrap_or_else(|| shown.into())
+}
+
+/// The one line an error of clap's becomes. `missing` names what a
+/// missing required argument is (`image import`: its PATH).
+fn clap_error(e: &clap::Error, args: &[OsString], missing: &'static str) -> ArgError {
+    let context = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => v.first().cloned(),
+        _ => None,
+    };
+    let arg = context(ContextKind::InvalidArg).unwrap_or_default();
+    // clap shows an option with its value names (`--net <NET>`), a flag
+    // that may repeat as `--json...`.
+    let shown = arg.split(' ').next().unwrap_or("").trim_end_matches("...");
+    let option = option_name(shown);
+    match (e.kind(), option) {
+        (ErrorKind::UnknownArgument, _) => unexpected(typed(args, &arg)),
+        (ErrorKind::TooManyValues, Some(_)) => {
+            // A flag given a value: `--json=yes`.
+            let value = context(ContextKind::InvalidValue).unwrap_or_default();
+            ArgError::Unknown {
+                option: typed(args, &format!("{shown}={value}")),
+            }
+        }
+        (ErrorKind::InvalidValue | ErrorKind::WrongNumberOfValues, Some(option))
+            if context(ContextKind::InvalidValue).is_none_or(|v| v.is_empty()) =>
+        {
+            ArgError::MissingValue { option }
+        }
+        (ErrorKind::MissingRequiredArgument, _) => ArgError::MissingValue { option: missing },
+        _ => {
+            // Only the first line: the rest is clap's usage and tips.
+            let rendered = e.render().to_string();
+            let line = rendered.lines().next().unwrap_or("");
+            ArgError::Invalid {
+                message: line.strip_prefix("error: ").unwrap_or(line).to_owned(),
+            }
+        }
+    }
 }
 
 /// Parses options up to the program and its arguments, which must be there
-/// when `need_program`.
-fn parse_options(
-    it: &mut impl Iterator<Item = OsString>,
-    need_program: bool,
-) -> Result<Options, ArgError> {
+/// when `need_program`, with `cmd` (the one-shot form's or `start`'s).
+fn parse_options(cmd: Command, args: &[OsString], need_program: bool) -> Result<Options, ArgError> {
+    let m = match matches(cmd, args).map_err(|e| clap_error(&e, args, "PROGRAM"))? {
+        Parsed::Matches(m) => m,
+        Parsed::Help => {
+            return Ok(Options {
+                help: true,
+                ..Options::default()
+            });
+        }
+        Parsed::Version => {
+            return Ok(Options {
+                version: true,
+                ..Options::default()
+            });
+        }
+    };
+    // Each option given, with its values, in the order typed: the
+    // filesystem operations apply in that order, and the first of two
+    // conflicting options is named first.
+    let mut given: Vec<(usize, &'static str, Vec<OsString>)> = Vec::new();
+    for opt in OPTIONS {
+        let id = opt.id();
+        if m.value_source(id) != Some(ValueSource::CommandLine) {
+            continue;
+        }
+        let indices: Vec<usize> = m.indices_of(id).map(Iterator::collect).unwrap_or_default();
+        if opt.values.is_empty() {
+            given.extend(indices.into_iter().map(|i| (i, opt.long, Vec::new())));
+        } else if let Some(occurrences) = m.get_raw_occurrences(id) {
+            for (k, values) in occurrences.enumerate() {
+                let at = indices
+                    .get(k * opt.values.len())
+                    .copied()
+                    .unwrap_or(usize::MAX);
+                given.push((at, opt.long, values.map(OsStr::to_os_string).collect()));
+            }
+        }
+    }
+    given.sort_by_key(|(at, ..)| *at);
+
     let mut o = Options::default();
     // The first egress option given, which implies --net filter.
     let mut egress_option: Option<&'static str> = None;
     // The option that said where the JSON report goes.
     let mut json_option: Option<&'static str> = None;
-    while let Some(a) = it.next() {
-        let Some(s) = a.to_str() else {
-            o.program = a;
-            break;
-        };
-        match s {
-            "--" => {
-                match it.next() {
-                    Some(p) => o.program = p,
-                    None if need_program => return Err(ArgError::NoProgram),
-                    None => {}
-                }
-                break;
-            }
-            "-h" | "--help" => {
-                o.help = true;
-                return Ok(o);
-            }
-            "-V" | "--version" => {
-                o.version = true;
-                return Ok(o);
-            }
-            "--policy" => {
-                if o.policy.is_some() {
-                    return Err(ArgError::Repeated { option: "--policy" });
-                }
-                o.policy = Some(val(it, "--policy")?.into());
-            }
-            "--share-net" => set_net(&mut o, NetMode::Host, "--share-net")?,
-            "--net-filter" => set_net(&mut o, NetMode::Blocked, "--net-filter")?,
-            "--net" => {
-                let v = val(it, "--net")?;
-                let mode = match v.to_str() {
-                    Some("none") => NetMode::Isolated,
-                    Some("host") => NetMode::Host,
-                    Some("filter") => NetMode::Filter,
-                    Some("blocked") => NetMode::Blocked,
-                    _ => {
-                        return Err(ArgError::BadValue {
-                            option: "--net",
-                            value: v,
-                            expected: "\"none\", \"host\", \"filter\" or \"blocked\"",
-                        });
-                    }
-                };
-                set_net(&mut o, mode, mode.option())?;
-            }
-            "--allow-host" | "--deny-host" => {
-                let option = if s == "--allow-host" {
-                    "--allow-host"
-                } else {
-                    "--deny-host"
-                };
-                let rule = text(
-                    option,
-                    val(it, option)?,
-                    "NAME[:PORT], a host name or *.SUFFIX with an optional port",
-                )?;
-                egress_option.get_or_insert(option);
-                if option == "--allow-host" {
-                    o.allow_hosts.push(rule);
-                } else {
-                    o.deny_hosts.push(rule);
-                }
-            }
-            "--allow-private" => {
-                let cidr = text(
-                    "--allow-private",
-                    val(it, "--allow-private")?,
-                    "an address or CIDR block (10.0.0.0/8, 127.0.0.1)",
-                )?;
-                egress_option.get_or_insert("--allow-private");
-                o.allow_private.push(cidr);
-            }
-            "--resolve" => {
-                o.resolve.push(resolve(val(it, "--resolve")?)?);
-                egress_option.get_or_insert("--resolve");
-            }
-            "--max-connections" => {
-                let v = val(it, "--max-connections")?;
-                let n = v
-                    .to_str()
-                    .and_then(|t| t.parse::<usize>().ok())
-                    .filter(|n| *n > 0)
-                    .ok_or(ArgError::BadValue {
-                        option: "--max-connections",
-                        value: v,
-                        expected: "a positive number",
-                    })?;
-                o.max_connections = Some(n);
-                egress_option.get_or_insert("--max-connections");
-            }
-            "--publish" => o.publish.push(publish(val(it, "--publish")?)?),
-            "--inherit-env" => o.inherit_env = true,
-            "--json" => set_json(&mut o, JsonTo::Stderr, "--json", &mut json_option)?,
-            "--json-fd" => {
-                let v = val(it, "--json-fd")?;
-                let fd = v
-                    .to_str()
-                    .and_then(|t| t.parse::<i32>().ok())
-                    .filter(|n| *n >= 0)
-                    .ok_or(ArgError::BadValue {
-                        option: "--json-fd",
-                        value: v,
-                        expected: "a file descriptor number (0 or more)",
-                    })?;
-                set_json(&mut o, JsonTo::Fd(fd), "--json-fd", &mut json_option)?;
-            }
-            "--json-file" => {
-                let path = PathBuf::from(val(it, "--json-file")?);
-                set_json(&mut o, JsonTo::File(path), "--json-file", &mut json_option)?;
-            }
-            "--denials" => o.denials = true,
-            "--no-observe-denials" => o.no_observe_denials = true,
-            "--observe-writes" => o.observe_writes = true,
-            "-t" | "--pty" => o.pty = true,
-            "--hostname" => o.hostname = Some(val(it, "--hostname")?),
-            "--as-pid-1" => o.as_pid_1 = true,
-            "--stop-signal" => {
-                o.stop_signal = Some(signal("--stop-signal", val(it, "--stop-signal")?)?);
-            }
-            "--chdir" => o.chdir = Some(val(it, "--chdir")?.into()),
-            "--uid" => o.uid = Some(num(val(it, "--uid")?, "--uid", "a number")?),
-            "--gid" => o.gid = Some(num(val(it, "--gid")?, "--gid", "a number")?),
-            "--subids" => o.subids = true,
-            "--uid-range" => o
-                .uid_ranges
-                .push(id_range(val(it, "--uid-range")?, "--uid-range")?),
-            "--gid-range" => o
-                .gid_ranges
-                .push(id_range(val(it, "--gid-range")?, "--gid-range")?),
-            "--setenv" => {
-                let k = val(it, "--setenv")?;
-                let v = val(it, "--setenv")?;
-                o.setenv.push((k, v));
-            }
-            "--unsetenv" => o.unsetenv.push(val(it, "--unsetenv")?),
-            "--timeout" => {
-                o.timeout = Some(duration("--timeout", val(it, "--timeout")?)?);
-            }
-            "--cpu-time" => {
-                o.cpu_time = Some(duration("--cpu-time", val(it, "--cpu-time")?)?);
-            }
-            "--rlimit" => {
-                let v = val(it, "--rlimit")?;
-                let parsed = v.to_str().and_then(|t| {
-                    let (name, value) = t.split_once('=')?;
-                    Some((name.parse::<Rlimit>().ok()?, units::parse_size(value).ok()?))
-                });
-                o.rlimits.push(parsed.ok_or(ArgError::BadValue {
-                    option: "--rlimit",
-                    value: v,
-                    expected: "NAME=VALUE with a prlimit name (nofile, fsize, ...) and a number, \
-                               a size like 1M or \"unlimited\"",
-                })?);
-            }
-            "--memory" | "--swap" => {
-                let option = if s == "--memory" {
-                    "--memory"
-                } else {
-                    "--swap"
-                };
-                let bytes = size(option, val(it, option)?)?;
-                *(if option == "--memory" {
-                    &mut o.memory
-                } else {
-                    &mut o.swap
-                }) = Some(bytes);
-            }
-            "--pids" => o.pids = Some(num(val(it, "--pids")?, "--pids", "a number")?),
-            "--cpus" => {
-                let v = val(it, "--cpus")?;
-                let cpus = v
-                    .to_str()
-                    .and_then(|t| t.trim().parse::<f64>().ok())
-                    .filter(|c| c.is_finite() && *c > 0.0)
-                    .ok_or(ArgError::BadValue {
-                        option: "--cpus",
-                        value: v,
-                        expected: "a positive number of CPUs, e.g. 0.5",
-                    })?;
-                o.cpus = Some(cpus);
-            }
-            "--cgroup-parent" => o.cgroup_parent = Some(val(it, "--cgroup-parent")?.into()),
-            "--limits-best-effort" => o.limits_best_effort = true,
-            "--isolation" => {
-                let v = val(it, "--isolation")?;
-                o.best_available = match v.to_str() {
-                    Some("strict") => false,
-                    Some("best-available") => true,
-                    _ => {
-                        return Err(ArgError::BadValue {
-                            option: "--isolation",
-                            value: v,
-                            expected: "\"strict\" or \"best-available\"",
-                        });
-                    }
-                };
-            }
-            "--expose-host-secrets" => o.expose_host_secrets = true,
-            "--no-home" => o.no_home = true,
-            "--sys" => o.sys = true,
-            "--system" => o.system = true,
-            "--rootfs" => o.rootfs = Some(val(it, "--rootfs")?.into()),
-            "--image" => {
-                let v = val(it, "--image")?;
-                o.image = Some(v.into_string().map_err(|value| ArgError::BadValue {
-                    option: "--image",
-                    value,
-                    expected: "an image reference (NAME[:TAG] or a digest)",
-                })?);
-            }
-            "--entrypoint" => o.entrypoint = Some(val(it, "--entrypoint")?),
-            "--bundle" => o.bundle = Some(val(it, "--bundle")?.into()),
-            "--writable-root" => o.writable_root = true,
-            "--keep-changes" => o.keep_changes = Some(val(it, "--keep-changes")?.into()),
-            "--landlock-ro" => o.landlock_ro.push(val(it, "--landlock-ro")?.into()),
-            "--landlock-rw" => o.landlock_rw.push(val(it, "--landlock-rw")?.into()),
-            "--landlock-connect" => o.landlock_connect.push(num(
-                val(it, "--landlock-connect")?,
-                "--landlock-connect",
-                "a TCP port number (0-65535)",
-            )?),
-            "--landlock-best-effort" => o.landlock_best_effort = true,
-            "--seccomp" => {
-                let v = val(it, "--seccomp")?;
-                o.seccomp = Some(match v.to_str() {
-                    Some("default") => SeccompMode::Default,
-                    Some("none") => SeccompMode::None,
-                    _ => {
-                        return Err(ArgError::BadValue {
-                            option: "--seccomp",
-                            value: v,
-                            expected: "\"default\" or \"none\"",
-                        });
-                    }
-                });
-            }
-            "--ro-bind" | "--ro-bind-try" | "--bind" | "--bind-try" | "--dev-bind" => {
-                let option = match s {
-                    "--ro-bind" => "--ro-bind",
-                    "--ro-bind-try" => "--ro-bind-try",
-                    "--bind" => "--bind",
-                    "--bind-try" => "--bind-try",
-                    _ => "--dev-bind",
-                };
-                let src = val(it, option)?;
-                let dest = val(it, option)?;
-                o.fs_ops.push(fs::Op::Bind {
-                    src: src.into(),
-                    dest: dest.into(),
-                    read_only: s.starts_with("--ro"),
-                    optional: s.ends_with("-try"),
-                    devices: s == "--dev-bind",
-                    no_exec: false,
-                });
-            }
-            "--tmpfs" => {
-                let v = val(it, "--tmpfs")?;
-                let bytes = v.as_bytes();
-                let (dest, size) = match bytes.iter().rposition(|b| *b == b':') {
-                    Some(i) => {
-                        let size = size("--tmpfs", OsString::from_vec(bytes[i + 1..].to_vec()))?;
-                        (OsString::from_vec(bytes[..i].to_vec()), Some(size))
-                    }
-                    None => (v.clone(), None),
-                };
-                o.fs_ops.push(fs::Op::Tmpfs {
-                    dest: dest.into(),
-                    options: fs::TmpfsOptions { size, mode: None },
-                });
-            }
-            "--overlay" => {
-                let lower = val(it, "--overlay")?;
-                let dest = val(it, "--overlay")?;
-                if std::path::Path::new(&dest)
-                    .components()
-                    .all(|c| c == std::path::Component::RootDir)
-                {
-                    // The whole root: a writable root over LOWER.
-                    o.rootfs = Some(lower.into());
-                    o.writable_root = true;
-                } else {
-                    o.fs_ops.push(fs::Op::Overlay {
-                        lower: lower.into(),
-                        dest: dest.into(),
-                        upper: fs::Upper::Temporary,
-                    });
-                }
-            }
-            "--dir" => o.fs_ops.push(fs::Op::Dir {
-                dest: val(it, "--dir")?.into(),
-                mode: None,
-            }),
-            "--symlink" => {
-                let target = val(it, "--symlink")?;
-                let dest = val(it, "--symlink")?;
-                o.fs_ops.push(fs::Op::Symlink {
-                    target: target.into(),
-                    dest: dest.into(),
-                });
-            }
-            "--file" => {
-                let dest = val(it, "--file")?;
-                let text = val(it, "--file")?;
-                o.fs_ops.push(fs::Op::File {
-                    dest: dest.into(),
-                    contents: text.into_encoded_bytes(),
-                    mode: None,
-                });
-            }
-            "--mask" => o.fs_ops.push(fs::Op::Mask {
-                dest: val(it, "--mask")?.into(),
-            }),
-            _ if s.starts_with('-') && s.len() > 1 => return Err(ArgError::Unknown { option: a }),
-            _ => {
-                o.program = a;
-                break;
-            }
-        }
+    for (_, option, values) in given {
+        apply(
+            &mut o,
+            option,
+            &mut values.into_iter(),
+            &mut egress_option,
+            &mut json_option,
+        )?;
+    }
+    let mut program = m
+        .get_raw("program")
+        .into_iter()
+        .flatten()
+        .map(OsStr::to_os_string);
+    if let Some(p) = program.next() {
+        o.program = p;
+        o.args = program.collect();
     }
     check_net(&mut o, egress_option)?;
     check_root(&o)?;
-    if o.program.is_empty() {
-        if need_program && o.image.is_none() && o.bundle.is_none() {
-            return Err(ArgError::NoProgram);
-        }
-        return Ok(o);
+    if o.program.is_empty() && need_program && o.image.is_none() && o.bundle.is_none() {
+        return Err(ArgError::NoProgram);
     }
-    o.args = it.collect();
     Ok(o)
+}
+
+/// Applies one option (`option`, with its values in `it`) to `o`.
+fn apply(
+    o: &mut Options,
+    option: &'static str,
+    it: &mut impl Iterator<Item = OsString>,
+    egress_option: &mut Option<&'static str>,
+    json_option: &mut Option<&'static str>,
+) -> Result<(), ArgError> {
+    let s = option;
+    match s {
+        "--policy" => {
+            if o.policy.is_some() {
+                return Err(ArgError::Repeated { option: "--policy" });
+            }
+            o.policy = Some(val(it, "--policy")?.into());
+        }
+        "--share-net" => set_net(o, NetMode::Host, "--share-net")?,
+        "--net-filter" => set_net(o, NetMode::Blocked, "--net-filter")?,
+        "--net" => {
+            let v = val(it, "--net")?;
+            let mode = match v.to_str() {
+                Some("none") => NetMode::Isolated,
+                Some("host") => NetMode::Host,
+                Some("filter") => NetMode::Filter,
+                Some("blocked") => NetMode::Blocked,
+                _ => {
+                    return Err(ArgError::BadValue {
+                        option: "--net",
+                        value: v,
+                        expected: "\"none\", \"host\", \"filter\" or \"blocked\"",
+                    });
+                }
+            };
+            set_net(o, mode, mode.option())?;
+        }
+        "--allow-host" | "--deny-host" => {
+            let rule = text(
+                option,
+                val(it, option)?,
+                "NAME[:PORT], a host name or *.SUFFIX with an optional port",
+            )?;
+            egress_option.get_or_insert(option);
+            if option == "--allow-host" {
+                o.allow_hosts.push(rule);
+            } else {
+                o.deny_hosts.push(rule);
+            }
+        }
+        "--allow-private" => {
+            let cidr = text(
+                "--allow-private",
+                val(it, "--allow-private")?,
+                "an address or CIDR block (10.0.0.0/8, 127.0.0.1)",
+            )?;
+            egress_option.get_or_insert("--allow-private");
+            o.allow_private.push(cidr);
+        }
+        "--resolve" => {
+            o.resolve.push(resolve(val(it, "--resolve")?)?);
+            egress_option.get_or_insert("--resolve");
+        }
+        "--max-connections" => {
+            let v = val(it, "--max-connections")?;
+            let n = v
+                .to_str()
+                .and_then(|t| t.parse::<usize>().ok())
+                .filter(|n| *n > 0)
+                .ok_or(ArgError::BadValue {
+                    option: "--max-connections",
+                    value: v,
+                    expected: "a positive number",
+                })?;
+            o.max_connections = Some(n);
+            egress_option.get_or_insert("--max-connections");
+        }
+        "--publish" => o.publish.push(publish(val(it, "--publish")?)?),
+        "--inherit-env" => o.inherit_env = true,
+        "--json" => set_json(o, JsonTo::Stderr, "--json", json_option)?,
+        "--json-fd" => {
+            let v = val(it, "--json-fd")?;
+            let fd = v
+                .to_str()
+                .and_then(|t| t.parse::<i32>().ok())
+                .filter(|n| *n >= 0)
+                .ok_or(ArgError::BadValue {
+                    option: "--json-fd",
+                    value: v,
+                    expected: "a file descriptor number (0 or more)",
+                })?;
+            set_json(o, JsonTo::Fd(fd), "--json-fd", json_option)?;
+        }
+        "--json-file" => {
+            let path = PathBuf::from(val(it, "--json-file")?);
+            set_json(o, JsonTo::File(path), "--json-file", json_option)?;
+        }
+        "--denials" => o.denials = true,
+        "--no-observe-denials" => o.no_observe_denials = true,
+        "--observe-writes" => o.observe_writes = true,
+        "--pty" => o.pty = true,
+        "--hostname" => o.hostname = Some(val(it, "--hostname")?),
+        "--as-pid-1" => o.as_pid_1 = true,
+        "--stop-signal" => {
+            o.stop_signal = Some(signal("--stop-signal", val(it, "--stop-signal")?)?);
+        }
+        "--chdir" => o.chdir = Some(val(it, "--chdir")?.into()),
+        "--uid" => o.uid = Some(num(val(it, "--uid")?, "--uid", "a number")?),
+        "--gid" => o.gid = Some(num(val(it, "--gid")?, "--gid", "a number")?),
+        "--subids" => o.subids = true,
+        "--uid-range" => o
+            .uid_ranges
+            .push(id_range(val(it, "--uid-range")?, "--uid-range")?),
+        "--gid-range" => o
+            .gid_ranges
+            .push(id_range(val(it, "--gid-range")?, "--gid-range")?),
+        "--setenv" => {
+            let k = val(it, "--setenv")?;
+            let v = val(it, "--setenv")?;
+            o.setenv.push((k, v));
+        }
+        "--unsetenv" => o.unsetenv.push(val(it, "--unsetenv")?),
+        "--timeout" => {
+            o.timeout = Some(duration("--timeout", val(it, "--timeout")?)?);
+        }
+        "--cpu-time" => {
+            o.cpu_time = Some(duration("--cpu-time", val(it, "--cpu-time")?)?);
+        }
+        "--rlimit" => {
+            let v = val(it, "--rlimit")?;
+            let parsed = v.to_str().and_then(|t| {
+                let (name, value) = t.split_once('=')?;
+                Some((name.parse::<Rlimit>().ok()?, units::parse_size(value).ok()?))
+            });
+            o.rlimits.push(parsed.ok_or(ArgError::BadValue {
+                option: "--rlimit",
+                value: v,
+                expected: "NAME=VALUE with a prlimit name (nofile, fsize, ...) and a number, \
+                           a size like 1M or \"unlimited\"",
+            })?);
+        }
+        "--memory" => o.memory = Some(size("--memory", val(it, "--memory")?)?),
+        "--swap" => o.swap = Some(size("--swap", val(it, "--swap")?)?),
+        "--pids" => o.pids = Some(num(val(it, "--pids")?, "--pids", "a number")?),
+        "--cpus" => {
+            let v = val(it, "--cpus")?;
+            let cpus = v
+                .to_str()
+                .and_then(|t| t.trim().parse::<f64>().ok())
+                .filter(|c| c.is_finite() && *c > 0.0)
+                .ok_or(ArgError::BadValue {
+                    option: "--cpus",
+                    value: v,
+                    expected: "a positive number of CPUs, e.g. 0.5",
+                })?;
+            o.cpus = Some(cpus);
+        }
+        "--cgroup-parent" => o.cgroup_parent = Some(val(it, "--cgroup-parent")?.into()),
+        "--limits-best-effort" => o.limits_best_effort = true,
+        "--isolation" => {
+            let v = val(it, "--isolation")?;
+            o.best_available = match v.to_str() {
+                Some("strict") => false,
+                Some("best-available") => true,
+                _ => {
+                    return Err(ArgError::BadValue {
+                        option: "--isolation",
+                        value: v,
+                        expected: "\"strict\" or \"best-available\"",
+                    });
+                }
+            };
+        }
+        "--expose-host-secrets" => o.expose_host_secrets = true,
+        "--no-home" => o.no_home = true,
+        "--sys" => o.sys = true,
+        "--system" => o.system = true,
+        "--rootfs" => o.rootfs = Some(val(it, "--rootfs")?.into()),
+        "--image" => {
+            let v = val(it, "--image")?;
+            o.image = Some(v.into_string().map_err(|value| ArgError::BadValue {
+                option: "--image",
+                value,
+                expected: "an image reference (NAME[:TAG] or a digest)",
+            })?);
+        }
+        "--entrypoint" => o.entrypoint = Some(val(it, "--entrypoint")?),
+        "--bundle" => o.bundle = Some(val(it, "--bundle")?.into()),
+        "--writable-root" => o.writable_root = true,
+        "--keep-changes" => o.keep_changes = Some(val(it, "--keep-changes")?.into()),
+        "--landlock-ro" => o.landlock_ro.push(val(it, "--landlock-ro")?.into()),
+        "--landlock-rw" => o.landlock_rw.push(val(it, "--landlock-rw")?.into()),
+        "--landlock-connect" => o.landlock_connect.push(num(
+            val(it, "--landlock-connect")?,
+            "--landlock-connect",
+            "a TCP port number (0-65535)",
+        )?),
+        "--landlock-best-effort" => o.landlock_best_effort = true,
+        "--seccomp" => {
+            let v = val(it, "--seccomp")?;
+            o.seccomp = Some(match v.to_str() {
+                Some("default") => SeccompMode::Default,
+                Some("none") => SeccompMode::None,
+                _ => {
+                    return Err(ArgError::BadValue {
+                        option: "--seccomp",
+                        value: v,
+                        expected: "\"default\" or \"none\"",
+                    });
+                }
+            });
+        }
+        "--ro-bind" | "--ro-bind-try" | "--bind" | "--bind-try" | "--dev-bind" => {
+            let src = val(it, option)?;
+            let dest = val(it, option)?;
+            o.fs_ops.push(fs::Op::Bind {
+                src: src.into(),
+                dest: dest.into(),
+                read_only: s.starts_with("--ro"),
+                optional: s.ends_with("-try"),
+                devices: s == "--dev-bind",
+                no_exec: false,
+            });
+        }
+        "--tmpfs" => {
+            let v = val(it, "--tmpfs")?;
+            let bytes = v.as_bytes();
+            let (dest, size) = match bytes.iter().rposition(|b| *b == b':') {
+                Some(i) => {
+                    let size = size("--tmpfs", OsString::from_vec(bytes[i + 1..].to_vec()))?;
+                    (OsString::from_vec(bytes[..i].to_vec()), Some(size))
+                }
+                None => (v.clone(), None),
+            };
+            o.fs_ops.push(fs::Op::Tmpfs {
+                dest: dest.into(),
+                options: fs::TmpfsOptions { size, mode: None },
+            });
+        }
+        "--overlay" => {
+            let lower = val(it, "--overlay")?;
+            let dest = val(it, "--overlay")?;
+            if std::path::Path::new(&dest)
+                .components()
+                .all(|c| c == std::path::Component::RootDir)
+            {
+                // The whole root: a writable root over LOWER.
+                o.rootfs = Some(lower.into());
+                o.writable_root = true;
+            } else {
+                o.fs_ops.push(fs::Op::Overlay {
+                    lower: lower.into(),
+                    dest: dest.into(),
+                    upper: fs::Upper::Temporary,
+                });
+            }
+        }
+        "--dir" => o.fs_ops.push(fs::Op::Dir {
+            dest: val(it, "--dir")?.into(),
+            mode: None,
+        }),
+        "--symlink" => {
+            let target = val(it, "--symlink")?;
+            let dest = val(it, "--symlink")?;
+            o.fs_ops.push(fs::Op::Symlink {
+                target: target.into(),
+                dest: dest.into(),
+            });
+        }
+        "--file" => {
+            let dest = val(it, "--file")?;
+            let text = val(it, "--file")?;
+            o.fs_ops.push(fs::Op::File {
+                dest: dest.into(),
+                contents: text.into_encoded_bytes(),
+                mode: None,
+            });
+        }
+        "--mask" => o.fs_ops.push(fs::Op::Mask {
+            dest: val(it, "--mask")?.into(),
+        }),
+        // Every option of the table has its arm above.
+        _ => return Err(ArgError::Unknown { option: s.into() }),
+    }
+    Ok(())
 }
 
 /// The one-shot form's options, checked.
@@ -1261,78 +2084,66 @@ fn one_shot(o: Options) -> Result<Invocation, ArgError> {
     })
 }
 
-/// `stockade image ...` after `image`.
-fn image_command<I: Iterator<Item = OsString>>(
-    it: &mut std::iter::Peekable<I>,
-) -> Result<Invocation, ArgError> {
-    let text = |a: OsString, what: &'static str| {
-        a.into_string().map_err(|value| ArgError::BadValue {
-            option: what,
-            value,
-            expected: "UTF-8 text",
-        })
+/// `stockade image ...`: `args` are the arguments after `image`.
+fn image_command(args: &[OsString]) -> Result<Invocation, ArgError> {
+    let text = |a: &OsStr, what: &'static str| {
+        a.to_os_string()
+            .into_string()
+            .map_err(|value| ArgError::BadValue {
+                option: what,
+                value,
+                expected: "UTF-8 text",
+            })
     };
-    let Some(verb) = it.next() else {
+    let Some(verb) = args.first() else {
         return Err(ArgError::NoName { command: "image" });
     };
-    let cmd = match verb.to_str() {
-        Some("import") => {
-            let mut path = None;
-            let mut name = None;
-            while let Some(a) = it.next() {
-                match a.to_str() {
-                    Some("--name") => name = Some(text(val(it, "--name")?, "--name")?),
-                    Some(s) if s.starts_with('-') && s.len() > 1 => {
-                        return Err(ArgError::Unknown { option: a });
-                    }
-                    _ if path.is_none() => path = Some(PathBuf::from(a)),
-                    _ => return Err(unexpected(a)),
-                }
-            }
-            let path = path.ok_or(ArgError::MissingValue {
-                option: "image import",
-            })?;
-            ImageCommand::Import { path, name }
-        }
-        Some("list" | "ls") => {
-            let mut json = false;
-            for a in it.by_ref() {
-                match a.to_str() {
-                    Some("--json") => json = true,
-                    _ => return Err(unexpected(a)),
-                }
-            }
-            ImageCommand::List { json }
-        }
-        Some("rm") => {
-            let mut references = Vec::new();
-            for a in it.by_ref() {
-                if a.to_str()
-                    .is_some_and(|s| s.starts_with('-') && s.len() > 1)
-                {
-                    return Err(ArgError::Unknown { option: a });
-                }
-                references.push(text(a, "image rm")?);
-            }
-            if references.is_empty() {
-                return Err(ArgError::MissingValue { option: "image rm" });
-            }
-            ImageCommand::Remove { references }
-        }
-        Some("gc") => {
-            if let Some(a) = it.next() {
-                return Err(unexpected(a));
-            }
-            ImageCommand::Gc
-        }
-        Some("-h" | "--help") => return Ok(Invocation::Help),
+    let missing = match verb.to_str() {
+        Some("import") => "image import",
+        Some("rm") => "image rm",
+        Some("list" | "ls" | "gc" | "-h" | "--help") => "image",
         _ => {
             return Err(ArgError::BadValue {
                 option: "image",
-                value: verb,
+                value: verb.clone(),
                 expected: "import, list, rm or gc",
             });
         }
+    };
+    let m = match matches(image_command_line(), args) {
+        Ok(Parsed::Matches(m)) => m,
+        Ok(Parsed::Help) => return Ok(Invocation::Help),
+        Ok(Parsed::Version) => return Ok(Invocation::Version),
+        Err(e) => return Err(clap_error(&e, args, missing)),
+    };
+    let cmd = match m.subcommand() {
+        Some(("import", m)) => ImageCommand::Import {
+            path: m
+                .get_raw("path")
+                .into_iter()
+                .flatten()
+                .next()
+                .map(PathBuf::from)
+                .ok_or(ArgError::MissingValue {
+                    option: "image import",
+                })?,
+            name: match m.get_raw("name").into_iter().flatten().last() {
+                Some(n) => Some(text(n, "--name")?),
+                None => None,
+            },
+        },
+        Some(("list", m)) => ImageCommand::List {
+            json: m.get_count("json") > 0,
+        },
+        Some(("rm", m)) => ImageCommand::Remove {
+            references: m
+                .get_raw("references")
+                .into_iter()
+                .flatten()
+                .map(|r| text(r, "image rm"))
+                .collect::<Result<_, _>>()?,
+        },
+        _ => ImageCommand::Gc,
     };
     Ok(Invocation::Image(cmd))
 }
@@ -1369,6 +2180,8 @@ pub enum Invocation {
     Reset { name: String },
     /// `stockade image import|list|rm|gc`.
     Image(ImageCommand),
+    /// `stockade completions SHELL`: the shell's completion script.
+    Completions(Shell),
     /// The detached process that owns a started container (not for users:
     /// `start` runs it with the same arguments).
     Monitor(Start),
@@ -1451,85 +2264,137 @@ pub fn bad_name(name: &std::ffi::OsStr) -> Option<&'static str> {
     }
 }
 
-/// The container name, first argument of `command`.
-fn name(
-    it: &mut impl Iterator<Item = OsString>,
-    command: &'static str,
-) -> Result<String, ArgError> {
-    let n = it.next().ok_or(ArgError::NoName { command })?;
-    if n == "-h" || n == "--help" {
-        return Err(ArgError::NoName { command });
-    }
-    match bad_name(&n) {
-        Some(reason) => Err(ArgError::BadName { name: n, reason }),
+/// The container name, first of `args`, for `command`: checked before
+/// clap sees the rest, so that a first argument that is not a good name
+/// (an option, say) is refused as the name it stands for.
+fn name(args: &[OsString], command: &'static str) -> Result<String, ArgError> {
+    let n = args.first().ok_or(ArgError::NoName { command })?;
+    match bad_name(n) {
+        Some(reason) => Err(ArgError::BadName {
+            name: n.clone(),
+            reason,
+        }),
         // Only ASCII passes.
         None => Ok(n.to_string_lossy().into_owned()),
     }
 }
 
+/// The container subcommands (and `image`, `completions`), recognised
+/// only as the first argument.
+const SUBCOMMANDS: &[&str] = &[
+    "start",
+    "exec",
+    "stop",
+    "kill",
+    "list",
+    "diff",
+    "commit",
+    "reset",
+    "image",
+    "completions",
+    "__monitor",
+];
+
+/// The matches of `cmd` over `args` (`sub`'s arguments), or what they ask
+/// for instead: help, the version, or a usage error.
+fn sub_matches(
+    cmd: Command,
+    args: &[OsString],
+) -> Result<Result<ArgMatches, Invocation>, ArgError> {
+    match matches(cmd, args) {
+        Ok(Parsed::Matches(m)) => Ok(Ok(m)),
+        Ok(Parsed::Help) => Ok(Err(Invocation::Help)),
+        Ok(Parsed::Version) => Ok(Err(Invocation::Version)),
+        Err(e) => Err(clap_error(&e, args, "NAME")),
+    }
+}
+
+/// Whether the flag `id` was given.
+fn flag(m: &ArgMatches, id: &str) -> bool {
+    m.get_count(id) > 0
+}
+
+/// The values of `id`, in the order given.
+fn raw(m: &ArgMatches, id: &str) -> Vec<OsString> {
+    m.get_raw(id)
+        .into_iter()
+        .flatten()
+        .map(OsStr::to_os_string)
+        .collect()
+}
+
 /// Parses the arguments after the program name: a subcommand when the
 /// first one names one, the one-shot form otherwise (a program named like a
 /// subcommand runs after `--`, or after any option).
-/// Refuses `--pty` when standard input is not a terminal (`stdin_is_tty`).
-pub fn check_terminal(inv: &Invocation, stdin_is_tty: bool) -> Result<(), ArgError> {
-    let pty = match inv {
-        Invocation::Run(o) => o.pty,
-        Invocation::Exec(e) => e.pty,
-        _ => false,
-    };
-    if pty && !stdin_is_tty {
-        return Err(ArgError::NotATerminal { option: "--pty" });
-    }
-    Ok(())
-}
-
 pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
     args: I,
 ) -> Result<Invocation, ArgError> {
-    let mut it = args.into_iter().peekable();
+    let args: Vec<OsString> = args.into_iter().collect();
+    let first = args.first().and_then(|a| a.to_str());
     // `stockade run ...` is the one-shot form, as `stockade ...` is.
-    if it.peek().is_some_and(|a| a == "run") {
-        it.next();
-        if it.peek().is_none() {
+    if first == Some("run") {
+        if args.len() == 1 {
             return Err(ArgError::NoProgram);
         }
-        let o = parse_options(&mut it, true)?;
-        return one_shot(o);
+        return one_shot(parse_options(one_shot_command("run"), &args[1..], true)?);
     }
-    let sub = it.peek().and_then(|a| a.to_str()).and_then(|a| {
-        Some(match a {
-            "start" => "start",
-            "exec" => "exec",
-            "stop" => "stop",
-            "kill" => "kill",
-            "list" => "list",
-            "diff" => "diff",
-            "commit" => "commit",
-            "reset" => "reset",
-            "image" => "image",
-            "__monitor" => "__monitor",
-            _ => return None,
-        })
-    });
-    let Some(sub) = sub else {
-        let o = parse_options(&mut it, true)?;
-        return one_shot(o);
+    let Some(sub) = first.and_then(|f| SUBCOMMANDS.iter().copied().find(|s| *s == f)) else {
+        return one_shot(parse_options(one_shot_command("stockade"), &args, true)?);
     };
-    it.next();
-    if it.peek().is_some_and(|a| a == "-h" || a == "--help") {
-        return Ok(Invocation::Help);
-    }
-    if it.peek().is_some_and(|a| a == "-V" || a == "--version") {
-        return Ok(Invocation::Version);
+    let args = &args[1..];
+    match args.first().and_then(|a| a.to_str()) {
+        Some("-h" | "--help") => return Ok(Invocation::Help),
+        Some("-V" | "--version") => return Ok(Invocation::Version),
+        _ => {}
     }
     match sub {
+        "image" => return image_command(args),
+        "list" => {
+            return Ok(
+                match sub_matches(subcommand(sub).unwrap_or_else(|| bare(sub)), args)? {
+                    Ok(m) => Invocation::List {
+                        json: flag(&m, "json"),
+                    },
+                    Err(i) => i,
+                },
+            );
+        }
+        "completions" => {
+            return match matches(completions_command(), args) {
+                Ok(Parsed::Matches(m)) => match m.get_one::<Shell>("shell") {
+                    Some(shell) => Ok(Invocation::Completions(*shell)),
+                    None => Err(ArgError::Invalid {
+                        message: "completions needs a shell: bash, zsh, fish, elvish or powershell"
+                            .to_owned(),
+                    }),
+                },
+                Ok(Parsed::Help) => Ok(Invocation::Help),
+                Ok(Parsed::Version) => Ok(Invocation::Version),
+                Err(e) if e.kind() == ErrorKind::InvalidValue => Err(ArgError::BadValue {
+                    option: "completions",
+                    value: args[0].clone(),
+                    expected: "bash, zsh, fish, elvish or powershell",
+                }),
+                Err(e) if e.kind() == ErrorKind::MissingRequiredArgument => {
+                    Err(ArgError::Invalid {
+                        message: "completions needs a shell: bash, zsh, fish, elvish or powershell"
+                            .to_owned(),
+                    })
+                }
+                Err(e) => Err(clap_error(&e, args, "completions")),
+            };
+        }
+        _ => {}
+    }
+    let command = if sub == "__monitor" { "start" } else { sub };
+    let name = name(args, command)?;
+    match sub {
         "start" | "__monitor" => {
-            let name = name(&mut it, "start")?;
-            let raw: Vec<OsString> = it.collect();
-            let options = parse_options(&mut raw.iter().cloned(), false)?;
+            let options = parse_options(start_command(), args, false)?;
             if options.help {
                 return Ok(Invocation::Help);
             }
+            let raw: Vec<OsString> = args[1..].to_vec();
             // The options as typed: what came before INIT and its `--`.
             let init = if options.program.is_empty() {
                 0
@@ -1573,100 +2438,75 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
             })
         }
         "exec" => {
-            let mut e = Exec {
-                name: name(&mut it, "exec")?,
-                ..Exec::default()
+            let m = match sub_matches(exec_command(), args)? {
+                Ok(m) => m,
+                Err(i) => return Ok(i),
             };
-            while let Some(a) = it.next() {
-                match a.to_str() {
-                    Some("--") => {
-                        e.program = it.next().ok_or(ArgError::NoProgram)?;
-                        break;
-                    }
-                    Some("-h" | "--help") => return Ok(Invocation::Help),
-                    Some("--chdir") => e.chdir = Some(val(&mut it, "--chdir")?.into()),
-                    Some("-t" | "--pty") => e.pty = true,
-                    Some("--setenv") => {
-                        let k = val(&mut it, "--setenv")?;
-                        let v = val(&mut it, "--setenv")?;
-                        e.setenv.push((k, v));
-                    }
-                    Some("--unsetenv") => e.unsetenv.push(val(&mut it, "--unsetenv")?),
-                    Some(s) if s.starts_with('-') && s.len() > 1 => {
-                        return Err(ArgError::Unknown { option: a });
-                    }
-                    _ => {
-                        e.program = a;
-                        break;
-                    }
-                }
-            }
-            if e.program.is_empty() {
-                return Err(ArgError::NoProgram);
-            }
-            e.args = it.collect();
+            let mut program = raw(&m, "program").into_iter();
+            let setenv = m
+                .get_raw_occurrences("setenv")
+                .into_iter()
+                .flatten()
+                .filter_map(|mut kv| Some((kv.next()?.to_os_string(), kv.next()?.to_os_string())))
+                .collect();
+            let e = Exec {
+                name,
+                relay_only: false,
+                pty: flag(&m, "pty"),
+                chdir: raw(&m, "chdir").pop().map(PathBuf::from),
+                setenv,
+                unsetenv: raw(&m, "unsetenv"),
+                program: program.next().ok_or(ArgError::NoProgram)?,
+                args: program.collect(),
+            };
             Ok(Invocation::Exec(e))
         }
         "stop" => {
-            let name = name(&mut it, "stop")?;
+            let m = match sub_matches(subcommand(sub).unwrap_or_else(|| bare(sub)), args)? {
+                Ok(m) => m,
+                Err(i) => return Ok(i),
+            };
+            // The last one counts; each is checked.
             let mut grace = STOP_GRACE;
-            while let Some(a) = it.next() {
-                match a.to_str() {
-                    Some("--timeout") => {
-                        let v = val(&mut it, "--timeout")?;
-                        // Zero is allowed here: no grace at all.
-                        grace = if v == "0" {
-                            Duration::ZERO
-                        } else {
-                            duration("--timeout", v)?
-                        };
-                    }
-                    _ => return Err(unexpected(a)),
-                }
+            for v in raw(&m, "timeout") {
+                // Zero is allowed here: no grace at all.
+                grace = if v == "0" {
+                    Duration::ZERO
+                } else {
+                    duration("--timeout", v)?
+                };
             }
             Ok(Invocation::Stop { name, grace })
         }
-        "kill" => {
-            let name = name(&mut it, "kill")?;
-            match it.next() {
-                Some(a) => Err(unexpected(a)),
-                None => Ok(Invocation::Kill { name }),
-            }
-        }
-        "diff" => {
-            let name = name(&mut it, "diff")?;
-            let mut json = false;
-            for a in it {
-                match a.to_str() {
-                    Some("--json") => json = true,
-                    _ => return Err(unexpected(a)),
-                }
-            }
-            Ok(Invocation::Diff { name, json })
-        }
-        "image" => image_command(&mut it),
-        "commit" | "reset" => {
-            let name = name(&mut it, if sub == "commit" { "commit" } else { "reset" })?;
-            if let Some(a) = it.next() {
-                return Err(unexpected(a));
-            }
-            Ok(if sub == "commit" {
-                Invocation::Commit { name }
-            } else {
-                Invocation::Reset { name }
+        _ => {
+            let m = match sub_matches(subcommand(sub).unwrap_or_else(|| bare(sub)), args)? {
+                Ok(m) => m,
+                Err(i) => return Ok(i),
+            };
+            Ok(match sub {
+                "diff" => Invocation::Diff {
+                    name,
+                    json: flag(&m, "json"),
+                },
+                "commit" => Invocation::Commit { name },
+                "reset" => Invocation::Reset { name },
+                _ => Invocation::Kill { name },
             })
         }
-        _ => {
-            let mut json = false;
-            for a in it {
-                match a.to_str() {
-                    Some("--json") => json = true,
-                    _ => return Err(unexpected(a)),
-                }
-            }
-            Ok(Invocation::List { json })
-        }
     }
+}
+
+/// Refuses `--pty` when standard input is not a terminal (`stdin_is_tty`).
+pub fn check_terminal(inv: &Invocation, stdin_is_tty: bool) -> Result<(), ArgError> {
+    let pty = match inv {
+        Invocation::Run(o) => o.pty,
+        Invocation::Exec(e) => e.pty,
+        _ => false,
+    };
+    if pty && !stdin_is_tty {
+        return Err(ArgError::NotATerminal { option: "--pty" });
+    }
+    Ok(())
 }
 
 /// An argument a subcommand does not take.
@@ -2716,5 +3556,455 @@ mod tests {
                 dest: "/y/z".into()
             }
         );
+    }
+
+    #[test]
+    fn the_declarations_are_consistent() {
+        // clap's own checks of the tree (ids, positionals, value names).
+        command().debug_assert();
+        for sub in SUBCOMMANDS {
+            if let Some(c) = subcommand(sub) {
+                c.debug_assert();
+            }
+        }
+        // Every option of the table has its arm in `apply`.
+        for opt in OPTIONS {
+            let values = vec![OsString::from("1"); opt.values.len()];
+            let r = apply(
+                &mut Options::default(),
+                opt.long,
+                &mut values.into_iter(),
+                &mut None,
+                &mut None,
+            );
+            assert!(
+                !matches!(&r, Err(ArgError::Unknown { option }) if option == opt.long),
+                "{}",
+                opt.long
+            );
+        }
+    }
+
+    #[test]
+    fn parser_errors_are_one_line_and_name_the_argument_as_typed() {
+        for (args, want) in [
+            (
+                &["--bogus", "true"][..],
+                ArgError::Unknown {
+                    option: "--bogus".into(),
+                },
+            ),
+            (
+                &["-x", "true"],
+                ArgError::Unknown {
+                    option: "-x".into(),
+                },
+            ),
+            (
+                &["--bogus=3", "true"],
+                ArgError::Unknown {
+                    option: "--bogus=3".into(),
+                },
+            ),
+            (
+                &["--json=yes", "true"],
+                ArgError::Unknown {
+                    option: "--json=yes".into(),
+                },
+            ),
+            (
+                &["--share-net=1", "true"],
+                ArgError::Unknown {
+                    option: "--share-net=1".into(),
+                },
+            ),
+            (&["--memory"], ArgError::MissingValue { option: "--memory" }),
+            (
+                &["--setenv", "K"],
+                ArgError::MissingValue { option: "--setenv" },
+            ),
+            (
+                &["--file", "/a"],
+                ArgError::MissingValue { option: "--file" },
+            ),
+            (
+                &["start", "web", "--ro-bind", "/a"],
+                ArgError::MissingValue {
+                    option: "--ro-bind",
+                },
+            ),
+            (
+                &["exec", "web", "--chdir"],
+                ArgError::MissingValue { option: "--chdir" },
+            ),
+            (
+                &["exec", "web", "--bogus", "ls"],
+                ArgError::Unknown {
+                    option: "--bogus".into(),
+                },
+            ),
+            (
+                &["stop", "web", "--timeout"],
+                ArgError::MissingValue {
+                    option: "--timeout",
+                },
+            ),
+            (
+                &["stop", "web", "--json"],
+                ArgError::Unknown {
+                    option: "--json".into(),
+                },
+            ),
+            (
+                &["list", "--json=1"],
+                ArgError::Unknown {
+                    option: "--json=1".into(),
+                },
+            ),
+            (
+                &["list", "all"],
+                ArgError::Unexpected {
+                    argument: "all".into(),
+                },
+            ),
+            (
+                &["image", "import"],
+                ArgError::MissingValue {
+                    option: "image import",
+                },
+            ),
+            (
+                &["image", "import", "a", "b"],
+                ArgError::Unexpected {
+                    argument: "b".into(),
+                },
+            ),
+            (
+                &["image", "import", "a", "--name"],
+                ArgError::MissingValue { option: "--name" },
+            ),
+            (
+                &["image", "rm"],
+                ArgError::MissingValue { option: "image rm" },
+            ),
+            (
+                &["image", "rm", "a", "-f"],
+                ArgError::Unknown {
+                    option: "-f".into(),
+                },
+            ),
+            (
+                &["image", "gc", "now"],
+                ArgError::Unexpected {
+                    argument: "now".into(),
+                },
+            ),
+            (
+                &["image", "list", "--all"],
+                ArgError::Unknown {
+                    option: "--all".into(),
+                },
+            ),
+            (
+                &["image", "pull"],
+                ArgError::BadValue {
+                    option: "image",
+                    value: "pull".into(),
+                    expected: "import, list, rm or gc",
+                },
+            ),
+        ] {
+            let e = inv(args).unwrap_err();
+            assert_eq!(e, want, "{args:?}");
+            let m = e.to_string();
+            assert_eq!(m.lines().count(), 1, "{args:?}: {m}");
+        }
+    }
+
+    #[test]
+    fn a_word_that_names_no_subcommand_is_the_program() {
+        for word in ["strat", "help", "completion", "images", "version"] {
+            match inv(&[word, "-x"]) {
+                Ok(Invocation::Run(o)) => {
+                    assert_eq!(o.program, word);
+                    assert_eq!(o.args, ["-x"]);
+                }
+                other => panic!("{word}: {other:?}"),
+            }
+        }
+        // A subcommand's name after an option, or after `--`, too.
+        for args in [
+            &["--", "completions", "bash"][..],
+            &["--inherit-env", "image", "ls"],
+        ] {
+            assert!(matches!(inv(args), Ok(Invocation::Run(_))), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn help_and_version() {
+        for args in [
+            &["--help"][..],
+            &["-h"],
+            &["--hostname", "h", "--help", "--bogus"],
+            &["run", "--help"],
+            &["start", "--help"],
+            &["start", "web", "--memory", "1G", "-h"],
+            &["exec", "web", "--help"],
+            &["stop", "web", "--help"],
+            &["kill", "-h"],
+            &["list", "--help"],
+            &["image", "--help"],
+            &["image", "import", "--help"],
+            &["completions", "--help"],
+        ] {
+            assert_eq!(inv(args), Ok(Invocation::Help), "{args:?}");
+        }
+        for args in [
+            &["--version"][..],
+            &["-V"],
+            &["--inherit-env", "-V"],
+            &["list", "-V"],
+        ] {
+            assert_eq!(inv(args), Ok(Invocation::Version), "{args:?}");
+        }
+        // An option before it that does not parse is the answer.
+        assert_eq!(
+            inv(&["--bogus", "--help"]),
+            Err(ArgError::Unknown {
+                option: "--bogus".into()
+            })
+        );
+        // After the program, they are the program's.
+        match inv(&["ls", "--help", "-V"]) {
+            Ok(Invocation::Run(o)) => assert_eq!(o.args, ["--help", "-V"]),
+            other => panic!("{other:?}"),
+        }
+        match inv(&["exec", "web", "--", "ls", "--help"]) {
+            Ok(Invocation::Exec(e)) => {
+                assert_eq!((e.program, e.args), ("ls".into(), vec!["--help".into()]))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn help_text_is_made_from_the_declarations() {
+        let h = help(&[]);
+        assert!(h.contains("stockade start NAME"), "{h}");
+        for opt in OPTIONS {
+            let shown = match opt.short {
+                Some(c) => format!("-{c}, {}", opt.long),
+                None => opt.long.to_owned(),
+            };
+            assert!(
+                h.lines().any(|l| l.trim_start().starts_with(&shown)),
+                "{} in {h}",
+                opt.long
+            );
+        }
+        for heading in [POLICY, NETWORK, EGRESS, FILESYSTEM, LIMITS, REPORTS] {
+            assert!(h.contains(&format!("{heading}:")), "{heading}");
+        }
+        assert!(
+            h.contains("Exit status:") && h.contains("completions"),
+            "{h}"
+        );
+        for (args, wants) in [
+            (&["run", "--help"][..], "stockade start NAME"),
+            (&["exec", "--help"], "Usage: stockade exec NAME"),
+            (&["__monitor", "--help"], "Usage: stockade start NAME"),
+            (&["stop", "web", "--help"], "--timeout <DURATION>"),
+            (&["image", "--help"], "import"),
+            (&["image", "import", "--help"], "--name <NAME[:TAG]>"),
+            (&["image", "ls", "--help"], "Usage: stockade image list"),
+            (&["completions", "-h"], "bash"),
+        ] {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            let h = help(&args);
+            assert!(h.contains(wants), "{args:?}: {wants} in {h}");
+        }
+        // No line of the help is wider than 100 columns, but the usage's.
+        assert!(
+            h.lines()
+                .filter(|l| !l.contains("stockade exec NAME"))
+                .all(|l| l.chars().count() <= 100),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn completions_subcommand() {
+        for (name, shell) in [
+            ("bash", Shell::Bash),
+            ("zsh", Shell::Zsh),
+            ("fish", Shell::Fish),
+            ("elvish", Shell::Elvish),
+            ("powershell", Shell::PowerShell),
+        ] {
+            assert_eq!(
+                inv(&["completions", name]),
+                Ok(Invocation::Completions(shell))
+            );
+        }
+        assert_eq!(
+            inv(&["completions", "tcsh"]),
+            Err(ArgError::BadValue {
+                option: "completions",
+                value: "tcsh".into(),
+                expected: "bash, zsh, fish, elvish or powershell",
+            })
+        );
+        let e = inv(&["completions"]).unwrap_err();
+        assert!(
+            e.to_string().starts_with("completions needs a shell"),
+            "{e}"
+        );
+        assert_eq!(
+            inv(&["completions", "bash", "zsh"]),
+            Err(ArgError::Unexpected {
+                argument: "zsh".into()
+            })
+        );
+    }
+
+    #[test]
+    fn values_may_look_like_options_and_need_not_be_utf8() {
+        let o = p(&[
+            "--setenv",
+            "K",
+            "-v",
+            "--hostname",
+            "--",
+            "--file",
+            "/f",
+            "--json",
+            "--",
+            "-sh",
+        ])
+        .unwrap();
+        assert_eq!(o.setenv, [("K".into(), "-v".into())]);
+        assert_eq!(o.hostname.as_deref(), Some(std::ffi::OsStr::new("--")));
+        assert!(!o.json);
+        assert_eq!(
+            o.fs_ops,
+            [fs::Op::File {
+                dest: "/f".into(),
+                contents: b"--json".to_vec(),
+                mode: None
+            }]
+        );
+        assert_eq!(o.program, "-sh");
+        let bad = |b: &[u8]| OsString::from_vec(b.to_vec());
+        let o = parse([
+            "--ro-bind".into(),
+            bad(b"/src\xff"),
+            bad(b"/dest\xfe"),
+            "--chdir".into(),
+            bad(b"/w\xff"),
+            bad(b"prog\xff"),
+            bad(b"arg\xfe"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            &o.fs_ops[0],
+            fs::Op::Bind { src, dest, .. }
+                if src.as_os_str().as_bytes() == b"/src\xff"
+                    && dest.as_os_str().as_bytes() == b"/dest\xfe"
+        ));
+        assert_eq!(o.chdir.unwrap().as_os_str().as_bytes(), b"/w\xff");
+        assert_eq!(o.program.as_bytes(), b"prog\xff");
+        assert_eq!(o.args, [bad(b"arg\xfe")]);
+        // A first argument that is not UTF-8 is the program.
+        assert_eq!(
+            parse([bad(b"\xff"), "-x".into()]).unwrap().program,
+            bad(b"\xff")
+        );
+    }
+
+    #[test]
+    fn every_kind_of_filesystem_option_keeps_its_place() {
+        let o = p(&[
+            "--bind",
+            "/b",
+            "/B",
+            "--hostname",
+            "h",
+            "--dir",
+            "/d",
+            "--ro-bind-try",
+            "/r",
+            "/R",
+            "--symlink",
+            "t",
+            "/s",
+            "--memory",
+            "1M",
+            "--file",
+            "/f",
+            "x",
+            "--dev-bind",
+            "/dev/x",
+            "/dev/x",
+            "--overlay",
+            "/l",
+            "/o",
+            "--tmpfs",
+            "/t",
+            "--bind-try",
+            "/c",
+            "/C",
+            "--mask",
+            "/m",
+            "true",
+        ])
+        .unwrap();
+        let kinds: Vec<String> = o
+            .fs_ops
+            .iter()
+            .map(|op| match op {
+                fs::Op::Bind {
+                    dest,
+                    read_only,
+                    optional,
+                    devices,
+                    ..
+                } => format!("bind {} {read_only} {optional} {devices}", dest.display()),
+                fs::Op::Dir { dest, .. } => format!("dir {}", dest.display()),
+                fs::Op::Symlink { dest, .. } => format!("symlink {}", dest.display()),
+                fs::Op::File { dest, .. } => format!("file {}", dest.display()),
+                fs::Op::Overlay { dest, .. } => format!("overlay {}", dest.display()),
+                fs::Op::Tmpfs { dest, .. } => format!("tmpfs {}", dest.display()),
+                fs::Op::Mask { dest } => format!("mask {}", dest.display()),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "bind /B false false false",
+                "dir /d",
+                "bind /R true true false",
+                "symlink /s",
+                "file /f",
+                "bind /dev/x false false true",
+                "overlay /o",
+                "tmpfs /t",
+                "bind /C false true false",
+                "mask /m",
+            ]
+        );
+        // The same options for a container, and its record as typed.
+        let mut line = vec!["start", "web", "--tmpfs", "/t", "--bind", "/b", "/B", "--"];
+        line.extend(["sh", "-c", "x"]);
+        match inv(&line) {
+            Ok(Invocation::Start(s)) => {
+                assert!(matches!(s.options.fs_ops[0], fs::Op::Tmpfs { .. }));
+                assert!(matches!(s.options.fs_ops[1], fs::Op::Bind { .. }));
+                assert_eq!(s.raw, line[2..]);
+                assert_eq!(s.policy, line[2..7]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -108,7 +108,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    let invocation = match args::parse_command_line(argv) {
+    let invocation = match args::parse_command_line(argv.iter().cloned()) {
         Ok(i) => i,
         Err(e) => return usage_error(&e),
     };
@@ -117,8 +117,19 @@ fn main() -> ExitCode {
     }
     match invocation {
         args::Invocation::Help => {
-            print!("{}", args::USAGE);
+            print!("{}", args::help(&argv));
             ExitCode::SUCCESS
+        }
+        args::Invocation::Completions(shell) => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut args::command(), "stockade", &mut out);
+            match std::io::Write::flush(&mut out) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("stockade: failed to write the completion script: {e}");
+                    ExitCode::from(125)
+                }
+            }
         }
         args::Invocation::Version => {
             println!("stockade {}", env!("CARGO_PKG_VERSION"));

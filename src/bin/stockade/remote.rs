@@ -99,8 +99,14 @@ pub fn expand(
             ],
             _ => &[],
         };
+        // `--memory 1G` or `--memory=1G`.
+        let is = |a: &OsStr, x: &str| {
+            a.as_encoded_bytes()
+                .strip_prefix(x.as_bytes())
+                .is_some_and(|rest| rest.is_empty() || rest[0] == b'=')
+        };
         own.iter()
-            .any(|a| *a == option || aliases.iter().any(|x| a == x))
+            .any(|a| is(a, option) || aliases.iter().any(|x| is(a, x)))
     };
     for (name, option) in VARIABLES {
         let Some(value) = get(name) else { continue };
@@ -197,6 +203,21 @@ mod tests {
             ])
         );
         assert_eq!(action.unwrap().side_channel, Some("/tmp/side".into()));
+        // An option given with its value attached gives way to no variable.
+        let (args, _) = expand(
+            os(&[FLAG, "--memory=1G", "--net=host", "true"]),
+            &[
+                ("STOCKADE_MEMORY".into(), "64M".into()),
+                ("STOCKADE_NETWORK".into(), "none".into()),
+            ],
+            "/b/w".as_ref(),
+        )
+        .unwrap();
+        assert!(
+            !args.iter().any(|a| a == "--memory" || a == "--net"),
+            "{args:?}"
+        );
+        assert!(crate::args::parse(args).is_ok());
     }
 
     #[test]
