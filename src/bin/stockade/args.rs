@@ -1414,6 +1414,12 @@ pub struct Exec {
     pub relay_only: bool,
     /// `--pty`/`-t`.
     pub pty: bool,
+    /// This process's standard input is a terminal made for the program
+    /// (the OCI runtime's `process.terminal`, whose master went to the
+    /// engine): it becomes the program's three standard streams and its
+    /// controlling terminal, and this process lets go of it once sent.
+    /// Not a command-line option.
+    pub terminal_stdin: bool,
     pub chdir: Option<PathBuf>,
     pub setenv: Vec<(OsString, OsString)>,
     pub unsetenv: Vec<OsString>,
@@ -1794,6 +1800,7 @@ mod tests {
                 name: "web".into(),
                 relay_only: false,
                 pty: false,
+                terminal_stdin: false,
                 chdir: Some("/t".into()),
                 setenv: vec![("K".into(), "V".into())],
                 unsetenv: vec!["U".into()],
