@@ -170,7 +170,11 @@ impl Request {
                     }
                     None => w.u8(0),
                 }
-                w.u8(u8::from(e.ctty));
+                // Only when set: a monitor of an older stockade reads
+                // every other request as before.
+                if e.ctty {
+                    w.u8(1);
+                }
                 w.finish()
             }
             Request::Signal(n) => {
@@ -214,7 +218,7 @@ impl Request {
                     let size = r.u32()?;
                     e.pty = Some(((size >> 16) as u16, size as u16));
                 }
-                // Absent from the requests of an older client.
+                // Absent unless set (and from an older client's requests).
                 if !r.0.is_empty() {
                     e.ctty = r.u8()? != 0;
                 }
@@ -416,20 +420,20 @@ mod tests {
         for r in reqs {
             assert_eq!(Request::decode(&r.encode()[4..]).unwrap(), r);
         }
-        // An older client's exec, without the controlling-terminal flag.
-        let full = Request::Exec(ExecRequest {
+        // Without the controlling-terminal flag, an exec is what an older
+        // stockade sends and reads: the flag adds one byte when set.
+        let plain = ExecRequest {
             argv: vec!["sh".into()],
             ..ExecRequest::default()
-        })
-        .encode();
-        let old = &full[4..full.len() - 1];
-        assert_eq!(
-            Request::decode(old).unwrap(),
-            Request::Exec(ExecRequest {
-                argv: vec!["sh".into()],
-                ..ExecRequest::default()
-            })
-        );
+        };
+        let with = ExecRequest {
+            argv: vec!["sh".into()],
+            ctty: true,
+            ..ExecRequest::default()
+        };
+        let (plain, with) = (Request::Exec(plain).encode(), Request::Exec(with).encode());
+        assert_eq!(with.len(), plain.len() + 1);
+        assert_eq!(with[4..with.len() - 1], plain[4..]);
         let replies = [
             Reply::Started { pid: 7 },
             Reply::Exited {
