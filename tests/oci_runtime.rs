@@ -203,6 +203,23 @@ fn podman_gives_run_and_exec_a_terminal_with_dash_t_through_stockade_as_root() {
         assert!(out.contains("/dev/pts/"), "{}", text(&o));
         assert!(out.contains("stdin-is-a-tty"), "{}", text(&o));
         assert!(out.contains("stdout-is-a-tty"), "{}", text(&o));
+        // The terminal belongs to the program's user, who can reopen it by
+        // name.
+        let mut a = vec!["run", "--rm", "-t", "--user", "1000:1000"];
+        a.extend(&base);
+        a.extend([
+            "localhost/stockade-tty:1",
+            "sh",
+            "-c",
+            "t=$(tty); exec 3<>$t && echo reopened-rw",
+        ]);
+        let o = podman.run(&a);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("reopened-rw"),
+            "{}",
+            text(&o)
+        );
         // Its exit status too.
         let mut a = vec!["run", "--rm", "-t"];
         a.extend(&base);

@@ -666,7 +666,7 @@ fn create_in(
     // The terminal, made now (the engine waits for its master before
     // `create` returns); its slave waits in the waiter for `start`.
     let slave = match console {
-        Some(sock) => match open_console(id, sock, console_size) {
+        Some(sock) => match open_console(id, sock, console_size, terminal_owner(&config)) {
             Ok(slave) => Some(slave),
             Err(e) => {
                 let _ = stop_container(id);
@@ -1083,7 +1083,13 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
     let socket = p.value(&["--console-socket"]).map(PathBuf::from);
     let slave = match (terminal, &socket) {
         (true, Some(sock)) => {
-            match check_console_socket(sock).and_then(|()| open_console(&id, sock, size)) {
+            // The owner of the program's terminal: the container's user
+            // (an exec runs as it).
+            let owner = fs::read_to_string(dir(g, &id).join("bundle/config.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|c| terminal_owner(&c));
+            match check_console_socket(sock).and_then(|()| open_console(&id, sock, size, owner)) {
                 Ok(slave) => Some(slave),
                 Err(err) => return fail(format!("exec: {err}")),
             }
@@ -1197,6 +1203,39 @@ fn container_pid(id: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("container {id}: {} names no process", path.display()))
 }
 
+/// The host uid of the container's `process.user.uid` (through
+/// `linux.uidMappings`; the same uid without a user namespace), to own the
+/// program's terminal as it would one it opened itself. `None` when it
+/// cannot be known (a user namespace whose mapping stockade chooses).
+fn terminal_owner(config: &Value) -> Option<u32> {
+    let uid = config
+        .pointer("/process/user/uid")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let user_ns = config
+        .pointer("/linux/namespaces")
+        .and_then(Value::as_array)
+        .is_some_and(|l| {
+            l.iter()
+                .any(|ns| ns.get("type").and_then(Value::as_str) == Some("user"))
+        });
+    let host = if !user_ns {
+        uid
+    } else {
+        config
+            .pointer("/linux/uidMappings")
+            .and_then(Value::as_array)?
+            .iter()
+            .find_map(|m| {
+                let inside = m.get("containerID")?.as_u64()?;
+                let outside = m.get("hostID")?.as_u64()?;
+                let size = m.get("size")?.as_u64()?;
+                (uid >= inside && uid - inside < size).then(|| outside + (uid - inside))
+            })?
+    };
+    u32::try_from(host).ok()
+}
+
 /// Connects to the UNIX socket at `path`, also when the path is longer
 /// than a socket address holds (108 bytes): then through its directory,
 /// opened here, as `/proc/self/fd/N/NAME`.
@@ -1228,7 +1267,12 @@ fn connect_long(path: &Path) -> io::Result<std::os::unix::net::UnixStream> {
 /// sees it as `/dev/pts/N` there, as it would one it opened itself. The
 /// master is sent with `SCM_RIGHTS` (the terminal's path as the message,
 /// as runc does) and closed here: the engine's copy is the only one.
-fn open_console(id: &str, socket: &Path, size: Option<(u16, u16)>) -> Result<OwnedFd, String> {
+fn open_console(
+    id: &str,
+    socket: &Path,
+    size: Option<(u16, u16)>,
+    owner: Option<u32>,
+) -> Result<OwnedFd, String> {
     use std::os::fd::{AsRawFd, FromRawFd};
     let pid = container_pid(id)?;
     let ptmx = format!("/proc/{pid}/root/dev/pts/ptmx");
@@ -1268,6 +1312,11 @@ fn open_console(id: &str, socket: &Path, size: Option<(u16, u16)>) -> Result<Own
     // SAFETY: `fd` was just returned by the kernel, open, and owned by
     // nothing else.
     let slave = unsafe { OwnedFd::from_raw_fd(fd) };
+    if let Some(uid) = owner {
+        // Best effort: the program may reopen its terminal by name. The
+        // group is the one devpts gives (its `gid=` option).
+        let _ = nix::unistd::fchown(&slave, Some(nix::unistd::Uid::from_raw(uid)), None);
+    }
     if let Some((rows, cols)) = size {
         let ws = libc::winsize {
             ws_row: rows,
