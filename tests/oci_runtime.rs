@@ -765,6 +765,52 @@ fn a_terminal_goes_to_the_console_socket_at_create_and_to_the_program_at_start()
         assert!(shown.contains("x=yo"), "{shown:?}");
         assert_eq!(exec.wait().unwrap().code(), Some(5));
         drop(exec_master);
+        // exec --detach --tty, as conmon runs it: the master has come when
+        // the command returns, and the process in the pid file ends as
+        // the program does.
+        let pid_file = dir.path().join("exec.pid");
+        let st = oci(
+            &root,
+            &[
+                "exec",
+                "--detach",
+                "--tty",
+                "--console-socket",
+                console.path(),
+                "--pid-file",
+                pid_file.to_str().unwrap(),
+                id,
+                "sh",
+                "-c",
+                "tty; exit 6",
+            ],
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&errlog).unwrap())
+        .status()
+        .unwrap();
+        assert!(
+            st.success(),
+            "{}",
+            std::fs::read_to_string(&errlog).unwrap_or_default()
+        );
+        let (detached_master, detached_name) = console.receive();
+        let shown = read_until(&detached_master, &detached_name);
+        assert!(shown.contains(&detached_name), "{shown:?}");
+        let exec_pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mut status = 0;
+        // SAFETY: waits for a child of this (subreaper) process.
+        let r = unsafe { libc::waitpid(exec_pid, &mut status, 0) };
+        assert_eq!(r, exec_pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 6,
+            "{status:#x}"
+        );
 
         // The program's input is what is written to the master.
         (&master).write_all(b"hello\n").unwrap();

@@ -11,6 +11,12 @@
 //! was given, passes signals on to it, stops the container when it ends,
 //! and ends as it did: the exit status an engine's monitor reads from the
 //! process it was given is the program's.
+//!
+//! With `process.terminal`, `create` makes the program's pseudo-terminal in
+//! the container's own `devpts`, sends its master to `--console-socket`
+//! before it returns (engines wait for it), and hands the slave to the
+//! waiter, which at `start` gives it to the program as its standard
+//! streams and controlling terminal. `exec --tty` does the same at once.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
