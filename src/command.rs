@@ -33,6 +33,7 @@ pub struct Command {
     pub(crate) stderr: Option<Stdio>,
     pub(crate) fds: Vec<(RawFd, OwnedFd)>,
     pub(crate) pty: Option<crate::pty::WindowSize>,
+    pub(crate) controlling_terminal: bool,
 }
 
 impl Command {
@@ -51,6 +52,7 @@ impl Command {
             stderr: None,
             fds: Vec::new(),
             pty: None,
+            controlling_terminal: false,
         }
     }
 
@@ -176,6 +178,26 @@ impl Command {
     /// Needs Linux 4.13 (`TIOCGPTPEER`).
     pub fn pty(&mut self, size: crate::pty::WindowSize) -> &mut Command {
         self.pty = Some(size);
+        self
+    }
+
+    /// Makes the terminal the program gets as its standard input its
+    /// controlling terminal, for a terminal the caller made itself (rather
+    /// than one [`pty`](Command::pty) makes): a terminal whose master the
+    /// caller holds or has handed on, such as the console of an OCI
+    /// runtime's `process.terminal`.
+    ///
+    /// The program runs in a session of its own (every sandboxed program
+    /// does); with this, that session's controlling terminal is its
+    /// standard input, so the terminal's signals (`^C`, `^Z`, a hang-up)
+    /// reach its foreground process group and `/dev/tty` opens it. The
+    /// terminal must be the controlling terminal of no other session, and
+    /// standard input must be a terminal: otherwise the spawn fails at
+    /// [`Stage::Terminal`](crate::error::Stage::Terminal). Without effect
+    /// together with [`pty`](Command::pty), whose terminal is the
+    /// controlling terminal anyway.
+    pub fn controlling_terminal(&mut self) -> &mut Command {
+        self.controlling_terminal = true;
         self
     }
 

@@ -95,7 +95,9 @@ stages! {
     Loopback = 28 => "bringing the loopback interface up",
     /// Giving the program its terminal: opening a pseudo-terminal of the
     /// sandbox's `/dev/pts`, making it the controlling terminal and the
-    /// standard streams, and handing the master to the caller.
+    /// standard streams, and handing the master to the caller; or making
+    /// the caller's terminal on standard input the controlling terminal
+    /// ([`Command::controlling_terminal`](crate::Command::controlling_terminal)).
     Terminal = 29 => "setting up the program's terminal",
     /// Mounting the sandbox's cgroup at `/sys/fs/cgroup`
     /// ([`Sandbox::mount_cgroup`](crate::Sandbox::mount_cgroup)).

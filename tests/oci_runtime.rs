@@ -18,7 +18,7 @@ fn rootfs_tarball(dir: &Path) -> PathBuf {
     }
     std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
     for applet in [
-        "sh", "echo", "cat", "sleep", "id", "hostname", "ls", "kill", "trap", "wc",
+        "sh", "echo", "cat", "sleep", "id", "hostname", "ls", "kill", "trap", "wc", "tty",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
     }
@@ -130,9 +130,17 @@ fn ulimits() -> Vec<String> {
     .to_vec()
 }
 
+/// The podman tests share the runtime's default state root (podman passes
+/// no `--root`), which each finds empty at its end: one at a time.
+fn one_podman_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static PODMAN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    PODMAN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 #[cfg_attr(stockade_vm, ignore = "needs podman (Debian's package) on the host")]
 fn podman_runs_execs_and_stops_containers_through_stockade_as_root() {
+    let _alone = one_podman_at_a_time();
     common::as_root(|| {
         if common::debian_package("podman", "podman").is_none() {
             return common::skip("podman (Debian package podman) is not installed");
@@ -274,6 +282,99 @@ fn podman_session(podman: &Podman) {
     }
 }
 
+#[test]
+#[cfg_attr(stockade_vm, ignore = "needs podman (Debian's package) on the host")]
+fn podman_gives_run_and_exec_a_terminal_with_dash_t_through_stockade_as_root() {
+    let _alone = one_podman_at_a_time();
+    common::as_root(|| {
+        if common::debian_package("podman", "podman").is_none() {
+            return common::skip("podman (Debian package podman) is not installed");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = dir.path().join("stockade-oci");
+        std::os::unix::fs::symlink(common::cli_binary(), &runtime).unwrap();
+        let podman = Podman::new(dir.path(), &runtime);
+        let tar = rootfs_tarball(dir.path());
+        let before = left_in(Path::new("/run/stockade-oci"));
+        let o = podman.run(&["import", tar.to_str().unwrap(), "localhost/stockade-tty:1"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let limits = ulimits();
+        let mut base: Vec<&str> = vec!["--network", "none", "--pids-limit", "-1"];
+        base.extend(limits.iter().map(String::as_str));
+        let script = "tty; [ -t 0 ] && echo stdin-is-a-tty; [ -t 1 ] && echo stdout-is-a-tty";
+
+        // run -t: the program's streams are a terminal of the container's
+        // devpts, and what it shows is podman's output.
+        let mut a = vec!["run", "--rm", "-t"];
+        a.extend(&base);
+        a.extend(["localhost/stockade-tty:1", "sh", "-c", script]);
+        let o = podman.run(&a);
+        assert!(o.status.success(), "{}", text(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("/dev/pts/"), "{}", text(&o));
+        assert!(out.contains("stdin-is-a-tty"), "{}", text(&o));
+        assert!(out.contains("stdout-is-a-tty"), "{}", text(&o));
+        // The terminal belongs to the program's user, who can reopen it by
+        // name.
+        let mut a = vec!["run", "--rm", "-t", "--user", "1000:1000"];
+        a.extend(&base);
+        a.extend([
+            "localhost/stockade-tty:1",
+            "sh",
+            "-c",
+            "t=$(tty); exec 3<>$t && echo reopened-rw",
+        ]);
+        let o = podman.run(&a);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("reopened-rw"),
+            "{}",
+            text(&o)
+        );
+        // Its exit status too.
+        let mut a = vec!["run", "--rm", "-t"];
+        a.extend(&base);
+        a.extend(["localhost/stockade-tty:1", "sh", "-c", "exit 6"]);
+        let o = podman.run(&a);
+        assert_eq!(o.status.code(), Some(6), "{}", text(&o));
+
+        // exec -t into a container without a terminal.
+        let mut a = vec!["run", "-d", "--name", "sleeper"];
+        a.extend(&base);
+        a.extend(["localhost/stockade-tty:1", "sleep", "1000"]);
+        let o = podman.run(&a);
+        assert!(o.status.success(), "{}", text(&o));
+        let o = podman.run(&["exec", "-t", "sleeper", "sh", "-c", script]);
+        assert!(o.status.success(), "{}", text(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("/dev/pts/"), "{}", text(&o));
+        assert!(out.contains("stdin-is-a-tty"), "{}", text(&o));
+        let o = podman.run(&["exec", "-t", "sleeper", "sh", "-c", "exit 4"]);
+        assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+        // Without -t, still none.
+        let o = podman.run(&["exec", "sleeper", "sh", "-c", "[ -t 1 ] || echo no-tty"]);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "no-tty\n",
+            "{}",
+            text(&o)
+        );
+        let o = podman.run(&["rm", "-f", "-t", "0", "sleeper"]);
+        assert!(o.status.success(), "{}", text(&o));
+        // Nothing of this podman's containers is left (others may use the
+        // default root meanwhile: podman's ids are 64 hex digits).
+        let ours: Vec<String> = left_in(Path::new("/run/stockade-oci"))
+            .into_iter()
+            .filter(|n| !before.contains(n))
+            .filter(|n| {
+                let id = n.trim_start_matches(".containers/");
+                id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
+            })
+            .collect();
+        assert_eq!(ours, Vec::<String>::new());
+    });
+}
+
 /// A bundle from `runc spec` (`--rootless` for an unprivileged caller: it
 /// maps the caller) with a busybox-static root, running `script`.
 fn runc_bundle(dir: &Path, script: &str) -> Option<PathBuf> {
@@ -286,7 +387,7 @@ fn runc_bundle(dir: &Path, script: &str) -> Option<PathBuf> {
     }
     std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
     for a in [
-        "sh", "echo", "cat", "sleep", "id", "hostname", "trap", "readlink",
+        "sh", "echo", "cat", "sleep", "id", "hostname", "trap", "readlink", "tty", "stty",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(a)).unwrap();
     }
@@ -654,6 +755,361 @@ fn the_runtime_refuses_what_it_cannot_enforce_and_leaves_nothing() {
                 .status()
                 .unwrap()
                 .success()
+        );
+    });
+}
+
+/// A console socket of the test's: where the runtime sends a terminal's
+/// master.
+struct ConsoleSocket {
+    path: PathBuf,
+    listener: std::os::unix::net::UnixListener,
+}
+
+impl ConsoleSocket {
+    /// Binds `path`, which may be longer than a socket address holds (a
+    /// test user's temporary directory is deep): then through the
+    /// directory's descriptor, as an engine with a long path may.
+    fn new(path: PathBuf) -> ConsoleSocket {
+        let dir = std::fs::File::open(path.parent().unwrap()).unwrap();
+        let short = format!(
+            "/proc/self/fd/{}/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&dir),
+            path.file_name().unwrap().to_str().unwrap()
+        );
+        let listener = std::os::unix::net::UnixListener::bind(&path)
+            .or_else(|_| std::os::unix::net::UnixListener::bind(&short))
+            .unwrap();
+        ConsoleSocket { path, listener }
+    }
+
+    fn path(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+
+    /// The next master sent, and the message that came with it.
+    fn receive(&self) -> (std::fs::File, String) {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let (conn, _) = self.listener.accept().unwrap();
+        let mut buf = [0u8; 256];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = nix::sys::socket::recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .unwrap();
+        let mut fds = Vec::new();
+        for c in msg.cmsgs().unwrap() {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(f) = c {
+                fds.extend(f);
+            }
+        }
+        let n = msg.bytes;
+        assert_eq!(fds.len(), 1, "one descriptor comes with the message");
+        // SAFETY: the descriptor was just received, and is owned by
+        // nothing else.
+        let master = unsafe { std::fs::File::from_raw_fd(fds[0]) };
+        (master, String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+}
+
+/// What a terminal's master shows until `needle` appears (at most a
+/// minute), or until the terminal closes.
+fn read_until(master: &std::fs::File, needle: &str) -> String {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let mut seen = Vec::new();
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !String::from_utf8_lossy(&seen).contains(needle) {
+        let left = give_up.saturating_duration_since(std::time::Instant::now());
+        assert!(
+            !left.is_zero(),
+            "no {needle:?} on the terminal; it showed {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        let mut p = [nix::poll::PollFd::new(
+            master.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = left.as_millis().min(10_000) as u16;
+        if nix::poll::poll(&mut p, nix::poll::PollTimeout::from(ms)).unwrap_or(0) == 0 {
+            continue;
+        }
+        let mut chunk = [0u8; 4096];
+        match (&*master).read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => seen.extend_from_slice(&chunk[..n]),
+            // Every slave closed.
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+            Err(e) => panic!("reading the terminal: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// Whether the master shows anything within `ms` milliseconds.
+fn shows_something(master: &std::fs::File, ms: u16) -> bool {
+    use std::os::fd::AsFd;
+    let mut p = [nix::poll::PollFd::new(
+        master.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    nix::poll::poll(&mut p, nix::poll::PollTimeout::from(ms)).unwrap_or(0) > 0
+}
+
+/// What the descriptors of process `pid` name.
+fn fd_targets(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|t| t.to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+#[cfg_attr(
+    stockade_vm,
+    ignore = "needs runc (Debian's package) on the host, for its spec"
+)]
+fn a_terminal_goes_to_the_console_socket_at_create_and_to_the_program_at_start() {
+    use std::io::Write;
+    common::as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(bundle) = runc_bundle(
+            dir.path(),
+            "tty; stty size; [ -t 0 ] && echo stdin-is-a-tty; read line; echo got $line; exit 3",
+        ) else {
+            return common::skip("runc or busybox-static is not installed");
+        };
+        let path = bundle.join("config.json");
+        let mut config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        config["process"]["terminal"] = serde_json::json!(true);
+        config["process"]["consoleSize"] = serde_json::json!({"height": 33, "width": 77});
+        std::fs::write(&path, config.to_string()).unwrap();
+        let root = dir.path().join("state");
+        let console = ConsoleSocket::new(dir.path().join("console.sock"));
+        let errlog = dir.path().join("err");
+        let id = "tty1";
+        // The waiter is this process's to wait for (as it is an engine's
+        // monitor's): its exit status is the program's.
+        // SAFETY: a plain prctl on this (test) process.
+        let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        assert_eq!(r, 0);
+
+        let o = oci(
+            &root,
+            &[
+                "create",
+                "--bundle",
+                bundle.to_str().unwrap(),
+                "--console-socket",
+                console.path(),
+                id,
+            ],
+        )
+        // A file for its errors: the waiter keeps create's streams.
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&errlog).unwrap())
+        .status()
+        .unwrap();
+        assert!(
+            o.success(),
+            "{}",
+            std::fs::read_to_string(&errlog).unwrap_or_default()
+        );
+        // The master came before create returned.
+        let (master, name) = console.receive();
+        assert!(name.starts_with("/dev/pts/"), "{name:?}");
+        let s = state(&root, id);
+        assert_eq!(s["status"], "created", "{s}");
+        let waiter = s["pid"].as_u64().unwrap() as u32;
+        // The waiter holds the slave only, no master.
+        let fds = fd_targets(waiter);
+        assert!(!fds.iter().any(|t| t.ends_with("ptmx")), "{fds:?}");
+        // Nothing runs before start.
+        assert!(!shows_something(&master, 300));
+
+        assert!(oci(&root, &["start", id]).status().unwrap().success());
+        let shown = read_until(&master, "stdin-is-a-tty");
+        assert!(shown.contains(&name), "{shown:?}");
+        assert!(shown.contains("33 77"), "{shown:?}");
+        // Once it has sent it, the waiter holds no terminal at all.
+        common::eventually("the waiter lets go of the terminal", || {
+            !fd_targets(waiter).iter().any(|t| t.contains("/dev/pts/"))
+        });
+
+        // exec --tty: a terminal of its own, the same way.
+        let mut exec = oci(
+            &root,
+            &[
+                "exec",
+                "--tty",
+                "--console-socket",
+                console.path(),
+                id,
+                "sh",
+                "-c",
+                "tty; read x; echo x=$x; exit 5",
+            ],
+        )
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+        let (exec_master, exec_name) = console.receive();
+        assert!(exec_name.starts_with("/dev/pts/"), "{exec_name:?}");
+        assert_ne!(exec_name, name);
+        let shown = read_until(&exec_master, &exec_name);
+        assert!(shown.contains(&exec_name), "{shown:?}");
+        (&exec_master).write_all(b"yo\n").unwrap();
+        let shown = read_until(&exec_master, "x=yo");
+        assert!(shown.contains("x=yo"), "{shown:?}");
+        assert_eq!(exec.wait().unwrap().code(), Some(5));
+        drop(exec_master);
+        // exec --detach --tty, as conmon runs it: the master has come when
+        // the command returns, and the process in the pid file ends as
+        // the program does.
+        let pid_file = dir.path().join("exec.pid");
+        let st = oci(
+            &root,
+            &[
+                "exec",
+                "--detach",
+                "--tty",
+                "--console-socket",
+                console.path(),
+                "--pid-file",
+                pid_file.to_str().unwrap(),
+                id,
+                "sh",
+                "-c",
+                "tty; exit 6",
+            ],
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&errlog).unwrap())
+        .status()
+        .unwrap();
+        assert!(
+            st.success(),
+            "{}",
+            std::fs::read_to_string(&errlog).unwrap_or_default()
+        );
+        let (detached_master, detached_name) = console.receive();
+        let shown = read_until(&detached_master, &detached_name);
+        assert!(shown.contains(&detached_name), "{shown:?}");
+        let exec_pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mut status = 0;
+        // SAFETY: waits for a child of this (subreaper) process.
+        let r = unsafe { libc::waitpid(exec_pid, &mut status, 0) };
+        assert_eq!(r, exec_pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 6,
+            "{status:#x}"
+        );
+
+        // The program's input is what is written to the master.
+        (&master).write_all(b"hello\n").unwrap();
+        let shown = read_until(&master, "got hello");
+        assert!(shown.contains("got hello"), "{shown:?}");
+        // It ended: the terminal hangs up, the waiter ends as it did.
+        read_until(&master, "\u{0}never");
+        let mut status = 0;
+        // SAFETY: waits for a child of this (subreaper) process.
+        let r = unsafe { libc::waitpid(waiter as i32, &mut status, 0) };
+        assert_eq!(r, waiter as i32);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 3,
+            "{status:#x}"
+        );
+        common::eventually("the container stops", || {
+            state(&root, id)["status"] == "stopped"
+        });
+        assert!(oci(&root, &["delete", id]).status().unwrap().success());
+        assert_eq!(left_in(&root), Vec::<String>::new());
+    });
+}
+
+#[test]
+#[cfg_attr(
+    stockade_vm,
+    ignore = "needs runc (Debian's package) on the host, for its spec"
+)]
+fn a_terminal_needs_a_console_socket_and_a_bad_one_is_named() {
+    common::as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(bundle) = runc_bundle(dir.path(), "true") else {
+            return common::skip("runc or busybox-static is not installed");
+        };
+        let path = bundle.join("config.json");
+        let plain = std::fs::read_to_string(&path).unwrap();
+        let mut config: serde_json::Value = serde_json::from_str(&plain).unwrap();
+        config["process"]["terminal"] = serde_json::json!(true);
+        let root = dir.path().join("state");
+        let b = bundle.to_str().unwrap();
+        let missing = dir.path().join("nosuch.sock");
+        let missing = missing.to_str().unwrap();
+        let not_socket = path.to_str().unwrap();
+        let run = |terminal: bool, args: &[&str], says: &[&str]| {
+            let cfg = if terminal {
+                config.to_string()
+            } else {
+                plain.clone()
+            };
+            std::fs::write(&path, cfg).unwrap();
+            let o = oci(&root, args).output().unwrap();
+            assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+            let err = String::from_utf8_lossy(&o.stderr);
+            for s in says {
+                assert!(err.contains(s), "{args:?}: {err}");
+            }
+            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+            assert_eq!(left_in(&root), Vec::<String>::new());
+        };
+        run(
+            true,
+            &["create", "--bundle", b, "t1"],
+            &["process.terminal", "--console-socket"],
+        );
+        run(
+            true,
+            &["create", "--bundle", b, "--console-socket", missing, "t2"],
+            &["--console-socket", "nosuch.sock"],
+        );
+        run(
+            true,
+            &[
+                "create",
+                "--bundle",
+                b,
+                "--console-socket",
+                not_socket,
+                "t3",
+            ],
+            &["--console-socket", "not a UNIX socket"],
+        );
+        let console = ConsoleSocket::new(dir.path().join("console.sock"));
+        run(
+            false,
+            &[
+                "create",
+                "--bundle",
+                b,
+                "--console-socket",
+                console.path(),
+                "t4",
+            ],
+            &["--console-socket", "process.terminal"],
         );
     });
 }

@@ -260,6 +260,89 @@ fn the_terminal_is_the_controlling_terminal() {
     });
 }
 
+/// A terminal the caller made (its slave on the program's standard
+/// streams) becomes the program's controlling terminal with
+/// `Command::controlling_terminal`: `/dev/tty` opens it and `^C` written to
+/// its master interrupts the program; without the option the program has
+/// none. For a sandbox's first program and for an exec into a container.
+#[test]
+fn a_terminal_the_caller_made_becomes_the_controlling_terminal() {
+    as_each_identity(|| {
+        let script = "if echo via-tty > /dev/tty; then echo ctty-ok; else echo no-ctty; fi";
+        let shown = |ctty: bool, container: Option<&stockade::Container>| -> String {
+            let pair = nix::pty::openpty(None, None).unwrap();
+            let mut cmd = common::sh(script);
+            cmd.stdin(pair.slave.try_clone().unwrap())
+                .stdout(pair.slave.try_clone().unwrap())
+                .stderr(pair.slave);
+            if ctty {
+                cmd.controlling_terminal();
+            }
+            let mut child = match container {
+                Some(c) => c.spawn(&mut cmd),
+                None => Sandbox::new().spawn(&mut cmd),
+            }
+            .unwrap_or_else(|e| panic!("spawn: {}", chain(&e)));
+            drop(cmd);
+            let status = child.wait().unwrap();
+            assert!(status.success(), "{status}");
+            let mut master = std::fs::File::from(pair.master);
+            let mut out = Vec::new();
+            let mut buf = [0u8; 1024];
+            // Every slave is closed: the read ends (EIO) once drained.
+            while let Ok(n) = master.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8_lossy(&out).replace('\r', "")
+        };
+        assert_eq!(shown(true, None), "via-tty\nctty-ok\n");
+        assert!(shown(false, None).ends_with("no-ctty\n"));
+        let mut c = Sandbox::new()
+            .start()
+            .unwrap_or_else(|e| panic!("start: {}", chain(&e)));
+        assert_eq!(shown(true, Some(&c)), "via-tty\nctty-ok\n");
+        assert!(shown(false, Some(&c)).ends_with("no-ctty\n"));
+
+        // ^C on the master reaches the program.
+        let pair = nix::pty::openpty(None, None).unwrap();
+        let mut cmd = Command::new("sleep");
+        cmd.arg("100")
+            .stdin(pair.slave.try_clone().unwrap())
+            .stdout(pair.slave.try_clone().unwrap())
+            .stderr(pair.slave)
+            .controlling_terminal();
+        let mut child = c.spawn(&mut cmd).unwrap();
+        drop(cmd);
+        let mut master = std::fs::File::from(pair.master);
+        let start = Instant::now();
+        let status = loop {
+            master.write_all(b"\x03").unwrap();
+            if let Some(st) = child.wait_timeout(Duration::from_millis(200)).unwrap() {
+                break st;
+            }
+            assert!(start.elapsed() < DEADLINE, "^C did not reach the program");
+        };
+        assert_eq!(status.signal(), Some(libc::SIGINT), "{status}");
+
+        // Standard input must be a terminal.
+        let err = Sandbox::new()
+            .spawn(
+                common::sh("true")
+                    .stdin(Stdio::null())
+                    .controlling_terminal(),
+            )
+            .unwrap_err();
+        match &err {
+            Error::Setup(e) => assert_eq!(e.stage, stockade::error::Stage::Terminal, "{e}"),
+            other => panic!("{}", chain(other)),
+        }
+        c.stop(Duration::from_secs(5)).unwrap();
+    });
+}
+
 /// `output` with a terminal: standard output and error are the terminal,
 /// whose output is collected as `stdout`; standard input stays /dev/null.
 #[test]

@@ -32,7 +32,7 @@
 //! | `process.args` | [`Command::new`] and [`Command::args`]; required, not empty |
 //! | `process.env` | the command's whole environment ([`Command::env_clear`], then each `KEY=VALUE`) |
 //! | `process.cwd` | [`Command::current_dir`]; required, absolute |
-//! | `process.terminal`, `process.consoleSize` | [`Bundle::terminal`], [`Bundle::console_size`]: the caller attaches a terminal ([`Command::pty`]) |
+//! | `process.terminal`, `process.consoleSize` | [`Bundle::terminal`], [`Bundle::console_size`]: the caller attaches a terminal ([`Command::pty`], or one it made itself on standard input with [`Command::controlling_terminal`], as the `stockade-oci` runtime does for `--console-socket`) |
 //! | `process.user.uid`, `.gid` | [`Sandbox::uid`], [`Sandbox::gid`] |
 //! | `process.user.additionalGids` | refused unless it lists only `gid` (the user namespace denies `setgroups`) |
 //! | `process.user.umask` | refused when set (the program inherits the caller's umask) |
@@ -222,7 +222,8 @@ impl Bundle {
     /// The process: `process.args`, with exactly `process.env` as its
     /// environment and `process.cwd` as its working directory. It has no
     /// terminal: when [`terminal`](Bundle::terminal) is true, attach one
-    /// with [`Command::pty`].
+    /// with [`Command::pty`] (or pass one made beforehand as its standard
+    /// streams, with [`Command::controlling_terminal`]).
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.args[0]);
         cmd.args(&self.args[1..])

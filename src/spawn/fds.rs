@@ -32,6 +32,9 @@ pub(super) struct Fds {
     /// The program's terminal, if it gets one: its size and the standard
     /// streams (bit `n` for descriptor `n`) that become it.
     pty: Option<(crate::pty::WindowSize, u8)>,
+    /// Standard input becomes the controlling terminal
+    /// ([`Command::controlling_terminal`]).
+    ctty: bool,
 }
 
 /// Checks the targets of the command's passed descriptors.
@@ -90,6 +93,7 @@ impl Fds {
             }
         }
         fds.pty = cmd.pty.map(|size| (size, terminal));
+        fds.ctty = cmd.controlling_terminal && cmd.pty.is_none();
         for (t, fd) in &cmd.fds {
             fds.moves.push((fd.as_raw_fd(), *t));
         }
@@ -181,6 +185,7 @@ impl Fds {
             keep,
             received: Vec::new(),
             pty: self.pty_plan(),
+            ctty: self.ctty,
             send_to: std::cell::Cell::new(-1),
         }
     }
@@ -229,6 +234,7 @@ impl Fds {
             keep,
             received,
             pty: self.pty_plan(),
+            ctty: self.ctty,
             send_to: std::cell::Cell::new(-1),
         };
         (plan, sources)

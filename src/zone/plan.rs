@@ -66,6 +66,9 @@ pub(crate) struct FdPlan {
     pub(crate) received: Vec<Cell<c_int>>,
     /// The program's terminal, when it gets one.
     pub(crate) pty: Option<PtyPlan>,
+    /// Standard input, a terminal the caller made, becomes the controlling
+    /// terminal of the program's session (never with `pty`).
+    pub(crate) ctty: bool,
     /// Where the program process sends what it hands the caller (its
     /// terminal's master, its seccomp listener): -1 for the plan's report
     /// channel; for an exec into a container, the exec's channel as its
@@ -84,6 +87,7 @@ impl Default for FdPlan {
             keep: Vec::new(),
             received: Vec::new(),
             pty: None,
+            ctty: false,
             send_to: Cell::new(-1),
         }
     }

@@ -172,6 +172,11 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
         // program's user; before Landlock and seccomp, which may refuse
         // the path or the ioctls.
         setup_terminal(plan, pty)?;
+    } else if plan.fds.ctty {
+        // The caller's terminal, now at descriptor 0, for the session
+        // `setsid` made above: after the ids switch, as with a terminal of
+        // our own.
+        raw::set_controlling_terminal(0).at(Stage::Terminal, 8)?;
     }
     for (i, (res, lim)) in plan
         .rlimits

@@ -2227,6 +2227,12 @@ pub struct Exec {
     pub relay_only: bool,
     /// `--pty`/`-t`.
     pub pty: bool,
+    /// This process's standard input is a terminal made for the program
+    /// (the OCI runtime's `process.terminal`, whose master went to the
+    /// engine): it becomes the program's three standard streams and its
+    /// controlling terminal, and this process lets go of it once sent.
+    /// Not a command-line option.
+    pub terminal_stdin: bool,
     pub chdir: Option<PathBuf>,
     pub setenv: Vec<(OsString, OsString)>,
     pub unsetenv: Vec<OsString>,
@@ -2458,6 +2464,7 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
                 unsetenv: raw(&m, "unsetenv"),
                 program: program.next().ok_or(ArgError::NoProgram)?,
                 args: program.collect(),
+                terminal_stdin: false,
             };
             Ok(Invocation::Exec(e))
         }
@@ -2634,6 +2641,7 @@ mod tests {
                 name: "web".into(),
                 relay_only: false,
                 pty: false,
+                terminal_stdin: false,
                 chdir: Some("/t".into()),
                 setenv: vec![("K".into(), "V".into())],
                 unsetenv: vec!["U".into()],

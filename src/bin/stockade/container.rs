@@ -422,11 +422,19 @@ pub fn exec(e: &args::Exec) -> ExitCode {
         env,
         cwd: e.chdir.clone(),
         pty: size.map(|s| (s.rows, s.cols)),
+        ctty: e.terminal_stdin && !e.pty,
     });
     // With a terminal, the program's streams are its terminal, relayed
-    // here; without, they are ours.
+    // here; with one on our stdin, they are that terminal; without, they
+    // are ours.
     let fds: Vec<OwnedFd> = if e.pty {
         Vec::new()
+    } else if e.terminal_stdin {
+        let fds = [0, 1, 2].map(|_| io::stdin().as_fd().try_clone_to_owned());
+        match fds.into_iter().collect() {
+            Ok(f) => f,
+            Err(err) => return fail(format!("failed to pass on the terminal: {err}")),
+        }
     } else {
         let fds = [
             stdio(io::stdin().as_fd(), 0),
@@ -460,6 +468,15 @@ pub fn exec(e: &args::Exec) -> ExitCode {
     }
     drop(borrowed);
     drop(fds);
+    if e.terminal_stdin {
+        // The terminal is the program's alone: the engine holding its
+        // master sees it hang up when the program's side closes, not
+        // when this process ends.
+        let null = File::options().read(true).open("/dev/null");
+        if let Ok(null) = null {
+            let _ = nix::unistd::dup2_stdin(&null);
+        }
+    }
 
     let mut ending: Option<(Signal, Instant)> = None;
     let mut relay: Option<crate::terminal::Relay> = None;

@@ -418,6 +418,9 @@ fn exec(conn: UnixStream, e: ExecRequest, fds: Vec<OwnedFd>, shared: &Shared) {
     if let Some((rows, cols)) = e.pty {
         cmd.pty(stockade::pty::WindowSize::new(rows, cols));
     }
+    if e.ctty {
+        cmd.controlling_terminal();
+    }
     let spawned = {
         let c = shared.container.read().unwrap_or_else(|p| p.into_inner());
         if shared.stopping.load(Ordering::SeqCst) {

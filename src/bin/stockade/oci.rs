@@ -11,10 +11,17 @@
 //! was given, passes signals on to it, stops the container when it ends,
 //! and ends as it did: the exit status an engine's monitor reads from the
 //! process it was given is the program's.
+//!
+//! With `process.terminal`, `create` makes the program's pseudo-terminal in
+//! the container's own `devpts`, sends its master to `--console-socket`
+//! before it returns (engines wait for it), and hands the slave to the
+//! waiter, which at `start` gives it to the program as its standard
+//! streams and controlling terminal. `exec --tty` does the same at once.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -86,12 +93,13 @@ fn in_user_namespace() -> bool {
 
 const USAGE: &str = "\
 usage: stockade-oci [--root DIR] [--log FILE] [--log-format text|json] COMMAND ...
-       create [--bundle DIR] [--pid-file FILE] ID
+       create [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] ID
        start ID
        state ID
        kill ID [SIGNAL]
        delete [--force] ID
-       exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V]... ID [ARGS...]
+       exec [--process FILE] [--detach] [--pid-file FILE] [--tty --console-socket SOCKET]
+            [--cwd DIR] [--env K=V]... ID [ARGS...]
        features
 
 An OCI runtime (runtime-spec 1.2) over stockade's containers. The bundle's
@@ -555,11 +563,11 @@ fn create(g: &Global, argv: Vec<OsString>) -> ExitCode {
         Ok(id) => id,
         Err(e) => return fail(e),
     };
-    if p.value(&["--console-socket"]).is_some() {
-        return fail(
-            "create: --console-socket: terminals (process.terminal) are not supported yet; \
-             run without a terminal (podman run without -t)",
-        );
+    let console = p.value(&["--console-socket"]).map(PathBuf::from);
+    if let Some(sock) = &console {
+        if let Err(e) = check_console_socket(sock) {
+            return fail(format!("create: {e}"));
+        }
     }
     if p.value(&["--preserve-fds"]).is_some_and(|v| v != "0") {
         return fail("create: --preserve-fds is not supported");
@@ -578,7 +586,8 @@ fn create(g: &Global, argv: Vec<OsString>) -> ExitCode {
     if dir(g, &id).exists() {
         return fail(format!("container {id} already exists"));
     }
-    match create_in(g, &id, &bundle, p.value(&["--pid-file"]).map(PathBuf::from)) {
+    let pid_file = p.value(&["--pid-file"]).map(PathBuf::from);
+    match create_in(g, &id, &bundle, pid_file, console.as_deref()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Nothing of a failed create remains.
@@ -592,15 +601,33 @@ fn create(g: &Global, argv: Vec<OsString>) -> ExitCode {
     }
 }
 
-fn create_in(g: &Global, id: &str, bundle: &Path, pid_file: Option<PathBuf>) -> Result<(), String> {
+fn create_in(
+    g: &Global,
+    id: &str,
+    bundle: &Path,
+    pid_file: Option<PathBuf>,
+    console: Option<&Path>,
+) -> Result<(), String> {
     let config_path = bundle.join("config.json");
     let text =
         fs::read_to_string(&config_path).map_err(|e| format!("{}: {e}", config_path.display()))?;
     let config: Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", config_path.display()))?;
-    if config.pointer("/process/terminal").and_then(Value::as_bool) == Some(true) {
-        return Err("process.terminal: terminals are not supported yet".to_owned());
+    let terminal = config.pointer("/process/terminal").and_then(Value::as_bool) == Some(true);
+    match (terminal, console) {
+        (true, None) => {
+            return Err(
+                "process.terminal is true but no --console-socket was given: the \
+                 terminal's master has nowhere to go"
+                    .to_owned(),
+            );
+        }
+        (false, Some(_)) => {
+            return Err("--console-socket was given but process.terminal is not true".to_owned());
+        }
+        _ => {}
     }
+    let console_size = console_size(&config["process"], "process")?;
     let prepared = prepare(config)?;
 
     fs::DirBuilder::new()
@@ -670,7 +697,21 @@ fn create_in(g: &Global, id: &str, bundle: &Path, pid_file: Option<PathBuf>) -> 
         return Err(String::new());
     }
 
-    // The waiter, with this process's standard streams.
+    // The terminal, made now (the engine waits for its master before
+    // `create` returns); its slave waits in the waiter for `start`.
+    let slave = match console {
+        Some(sock) => match open_console(id, sock, console_size, terminal_owner(&config)) {
+            Ok(slave) => Some(slave),
+            Err(e) => {
+                let _ = stop_container(id);
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+
+    // The waiter, with this process's standard streams (standard input:
+    // the terminal's slave, when there is one).
     let fifo = d.join("start.fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .map_err(|e| format!("failed to create {}: {e}", fifo.display()))?;
@@ -680,6 +721,9 @@ fn create_in(g: &Global, id: &str, bundle: &Path, pid_file: Option<PathBuf>) -> 
         .arg(&g.root)
         .arg("__wait")
         .arg(id);
+    if let Some(slave) = slave {
+        cmd.arg("terminal").stdin(slave);
+    }
     let waiter = cmd.spawn().map_err(|e| {
         let _ = stop_container(id);
         format!("failed to start the waiter: {e}")
@@ -738,7 +782,11 @@ fn waiter(g: &Global, argv: Vec<OsString>) -> ExitCode {
         }
     };
     let exec = match process_exec(&id, &config["process"], "process") {
-        Ok(e) => e,
+        Ok(mut e) => {
+            // `create` made the terminal: it is our standard input.
+            e.terminal_stdin = argv.get(1).is_some_and(|a| a == "terminal");
+            e
+        }
         Err(e) => {
             let _ = stop_container(&id);
             return fail(e);
@@ -778,6 +826,7 @@ fn process_exec(id: &str, process: &Value, path: &str) -> Result<args::Exec, Str
         name: id.to_owned(),
         relay_only: true,
         pty: false,
+        terminal_stdin: false,
         chdir: process["cwd"].as_str().map(PathBuf::from),
         setenv,
         unsetenv: Vec::new(),
@@ -988,7 +1037,14 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
             "--apparmor",
             "--process-label",
         ],
-        &["--detach", "-d", "--tty", "-t", "--no-new-privs"],
+        &[
+            "--detach",
+            "-d",
+            "--tty",
+            "-t",
+            "--no-new-privs",
+            STDIN_TERMINAL,
+        ],
     ) {
         Ok(p) => p,
         Err(e) => return fail(format!("exec: {e}")),
@@ -1002,9 +1058,6 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
         Ok(r) => return fail(format!("container {id} is {}, not running", r.status())),
         Err(e) => return fail(e),
     }
-    if p.flag(&["--tty", "-t"]) || p.value(&["--console-socket"]).is_some() {
-        return fail("exec: terminals are not supported yet");
-    }
     for (names, what) in [
         (&["--user", "-u"][..], "--user"),
         (&["--cap", "-c"][..], "--cap"),
@@ -1015,6 +1068,8 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
             return fail(format!("exec: {what} is not supported"));
         }
     }
+    let mut terminal = p.flag(&["--tty", "-t"]);
+    let mut size = None;
     let mut e = match p.value(&["--process", "-p"]) {
         Some(file) => {
             let parsed = fs::read_to_string(file)
@@ -1027,9 +1082,11 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
                 Ok(v) => v,
                 Err(e) => return fail(e),
             };
-            if process["terminal"].as_bool() == Some(true) {
-                return fail("exec: process.terminal: terminals are not supported yet");
-            }
+            terminal |= process["terminal"].as_bool() == Some(true);
+            size = match console_size(&process, "process") {
+                Ok(s) => s,
+                Err(e) => return fail(format!("exec: --process: {e}")),
+            };
             match process_exec(&id, &process, "process") {
                 Ok(e) => e,
                 Err(e) => return fail(format!("exec: --process: {e}")),
@@ -1057,7 +1114,41 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
         };
         e.setenv.push((OsString::from(k), OsString::from(v)));
     }
+    let socket = p.value(&["--console-socket"]).map(PathBuf::from);
+    let slave = match (terminal, &socket) {
+        (true, Some(sock)) => {
+            // The owner of the program's terminal: the container's user
+            // (an exec runs as it).
+            let owner = fs::read_to_string(dir(g, &id).join("bundle/config.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|c| terminal_owner(&c));
+            match check_console_socket(sock).and_then(|()| open_console(&id, sock, size, owner)) {
+                Ok(slave) => Some(slave),
+                Err(err) => return fail(format!("exec: {err}")),
+            }
+        }
+        (true, None) => {
+            return fail(
+                "exec: --tty (process.terminal) needs --console-socket: the terminal's master \
+                 has nowhere to go",
+            );
+        }
+        (false, Some(_)) => {
+            return fail("exec: --console-socket was given without --tty (process.terminal)");
+        }
+        (false, None) => None,
+    };
+    // The detached child `exec` starts below, with the terminal as its
+    // standard input.
+    e.terminal_stdin = p.flag(&[STDIN_TERMINAL]);
     if !p.flag(&["--detach", "-d"]) {
+        if let Some(slave) = slave {
+            if let Err(err) = nix::unistd::dup2_stdin(&slave) {
+                return fail(format!("exec: failed to pass on the terminal: {err}"));
+            }
+            e.terminal_stdin = true;
+        }
         return crate::container::exec(&e);
     }
     // Detached: a child runs the program and ends as it does; its pid is
@@ -1077,6 +1168,9 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
         kv.push(v);
         cmd.arg("--env").arg(kv);
     }
+    if let Some(slave) = slave {
+        cmd.arg(STDIN_TERMINAL).stdin(slave);
+    }
     // Everything after the id is the program and its arguments.
     cmd.arg(&id).arg(&e.program).args(&e.args);
     let child = match cmd.spawn() {
@@ -1090,6 +1184,206 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
     }
     std::mem::forget(child);
     ExitCode::SUCCESS
+}
+
+/// The option of the detached `exec` child whose standard input is the
+/// terminal its parent made (not for engines: `--tty` with
+/// `--console-socket` is theirs).
+const STDIN_TERMINAL: &str = "--stdin-terminal";
+
+/// Checks that `path` (`--console-socket`) names a UNIX socket, before
+/// anything starts.
+fn check_console_socket(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    match fs::metadata(path) {
+        Ok(m) if m.file_type().is_socket() => Ok(()),
+        Ok(_) => Err(format!(
+            "--console-socket {}: not a UNIX socket",
+            path.display()
+        )),
+        Err(e) => Err(format!("--console-socket {}: {e}", path.display())),
+    }
+}
+
+/// `consoleSize` of the OCI `process` object at `path`, as (rows,
+/// columns), when given.
+fn console_size(process: &Value, path: &str) -> Result<Option<(u16, u16)>, String> {
+    let Some(size) = process.get("consoleSize").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let dim = |k: &str| {
+        size.get(k)
+            .and_then(Value::as_u64)
+            .and_then(|n| u16::try_from(n).ok())
+            .ok_or_else(|| format!("{path}.consoleSize.{k}: expected a number from 0 to 65535"))
+    };
+    Ok(Some((dim("height")?, dim("width")?)))
+}
+
+/// The pid of a process of the stockade container `id` whose root is the
+/// container's: its init, else its supervisor.
+fn container_pid(id: &str) -> Result<u32, String> {
+    let base = crate::container::base()?;
+    let path = base.join(id).join("info.json");
+    let info: Value = fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+        .map_err(|e| format!("container {id}: failed to read {}: {e}", path.display()))?;
+    info["init_pid"]
+        .as_u64()
+        .or_else(|| info["pid"].as_u64())
+        .and_then(|p| u32::try_from(p).ok())
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("container {id}: {} names no process", path.display()))
+}
+
+/// The host uid of the container's `process.user.uid` (through
+/// `linux.uidMappings`; the same uid without a user namespace), to own the
+/// program's terminal as it would one it opened itself. `None` when it
+/// cannot be known (a user namespace whose mapping stockade chooses).
+fn terminal_owner(config: &Value) -> Option<u32> {
+    let uid = config
+        .pointer("/process/user/uid")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let user_ns = config
+        .pointer("/linux/namespaces")
+        .and_then(Value::as_array)
+        .is_some_and(|l| {
+            l.iter()
+                .any(|ns| ns.get("type").and_then(Value::as_str) == Some("user"))
+        });
+    let host = if !user_ns {
+        uid
+    } else {
+        config
+            .pointer("/linux/uidMappings")
+            .and_then(Value::as_array)?
+            .iter()
+            .find_map(|m| {
+                let inside = m.get("containerID")?.as_u64()?;
+                let outside = m.get("hostID")?.as_u64()?;
+                let size = m.get("size")?.as_u64()?;
+                (uid >= inside && uid - inside < size).then(|| outside + (uid - inside))
+            })?
+    };
+    u32::try_from(host).ok()
+}
+
+/// Connects to the UNIX socket at `path`, also when the path is longer
+/// than a socket address holds (108 bytes): then through its directory,
+/// opened here, as `/proc/self/fd/N/NAME`.
+fn connect_long(path: &Path) -> io::Result<std::os::unix::net::UnixStream> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::UnixStream;
+    if path.as_os_str().as_bytes().len() < 100 {
+        return UnixStream::connect(path);
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return UnixStream::connect(path);
+    };
+    let dir = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(parent)?;
+    let mut short = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    short.push(name);
+    UnixStream::connect(short)
+}
+
+/// Makes the terminal of a program of container `id` (`process.terminal`)
+/// and hands its master to the engine through the console socket at
+/// `socket`; returns the slave, for the program's standard streams.
+///
+/// The pseudo-terminal is one of the container's own `devpts` instance
+/// (opened through the root of one of its processes), so that the program
+/// sees it as `/dev/pts/N` there, as it would one it opened itself. The
+/// master is sent with `SCM_RIGHTS` (the terminal's path as the message,
+/// as runc does) and closed here: the engine's copy is the only one.
+fn open_console(
+    id: &str,
+    socket: &Path,
+    size: Option<(u16, u16)>,
+    owner: Option<u32>,
+) -> Result<OwnedFd, String> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let pid = container_pid(id)?;
+    let ptmx = format!("/proc/{pid}/root/dev/pts/ptmx");
+    let master = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(&ptmx)
+        .map_err(|e| {
+            format!("process.terminal: failed to open the container's /dev/pts/ptmx: {e}")
+        })?;
+    let failed = |what: &str| {
+        format!(
+            "process.terminal: failed to {what}: {}",
+            io::Error::last_os_error()
+        )
+    };
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int from the pointer, which outlives the
+    // call.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } < 0 {
+        return Err(failed("unlock the terminal"));
+    }
+    let mut number: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes an unsigned int through the pointer, which
+    // outlives the call.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut number) } < 0 {
+        return Err(failed("read the terminal's number"));
+    }
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes the open flags as an integer and returns a
+    // new descriptor.
+    let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    if fd < 0 {
+        return Err(failed("open the terminal's slave"));
+    }
+    // SAFETY: `fd` was just returned by the kernel, open, and owned by
+    // nothing else.
+    let slave = unsafe { OwnedFd::from_raw_fd(fd) };
+    if let Some(uid) = owner {
+        // Best effort: the program may reopen its terminal by name. The
+        // group is the one devpts gives (its `gid=` option).
+        let _ = nix::unistd::fchown(&slave, Some(nix::unistd::Uid::from_raw(uid)), None);
+    }
+    if let Some((rows, cols)) = size {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize through the pointer, which
+        // outlives the call.
+        if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
+            return Err(failed("set the terminal's size (process.consoleSize)"));
+        }
+    }
+    let sock =
+        connect_long(socket).map_err(|e| format!("--console-socket {}: {e}", socket.display()))?;
+    let name = format!("/dev/pts/{number}");
+    let fds = [master.as_raw_fd()];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+    let iov = [io::IoSlice::new(name.as_bytes())];
+    nix::sys::socket::sendmsg::<()>(
+        sock.as_raw_fd(),
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| {
+        format!(
+            "--console-socket {}: failed to send the terminal: {e}",
+            socket.display()
+        )
+    })?;
+    Ok(slave)
 }
 
 /// `features`: what this runtime supports (runtime-spec features.md).

@@ -9,7 +9,9 @@
 //! Client to monitor:
 //! - `E` exec: program and arguments, environment changes (set or remove),
 //!   working directory, and the window size of a terminal for the program
-//!   (or none); three descriptors attached, or none with a terminal. Then, while it runs,
+//!   (or none); three descriptors attached, or none with a terminal; and
+//!   whether the program's standard input (a terminal the client made) is
+//!   to be its controlling terminal. Then, while it runs,
 //!   `G` signal: a signal number to send to the program. Closing the
 //!   connection before the reply kills the program.
 //! - `S` stop: the grace period in milliseconds; `K` kill.
@@ -52,6 +54,9 @@ pub struct ExecRequest {
     pub cwd: Option<PathBuf>,
     /// A terminal of the program's own, of this size (rows, columns).
     pub pty: Option<(u16, u16)>,
+    /// The standard input sent is a terminal the client made: it becomes
+    /// the controlling terminal of the program's session.
+    pub ctty: bool,
 }
 
 /// What a monitor answers.
@@ -165,6 +170,11 @@ impl Request {
                     }
                     None => w.u8(0),
                 }
+                // Only when set: a monitor of an older stockade reads
+                // every other request as before.
+                if e.ctty {
+                    w.u8(1);
+                }
                 w.finish()
             }
             Request::Signal(n) => {
@@ -207,6 +217,10 @@ impl Request {
                 if r.u8()? != 0 {
                     let size = r.u32()?;
                     e.pty = Some(((size >> 16) as u16, size as u16));
+                }
+                // Absent unless set (and from an older client's requests).
+                if !r.0.is_empty() {
+                    e.ctty = r.u8()? != 0;
                 }
                 Request::Exec(e)
             }
@@ -385,13 +399,20 @@ mod tests {
                 env: vec![("A".into(), Some("b".into())), ("C".into(), None)],
                 cwd: Some("/tmp".into()),
                 pty: None,
+                ctty: false,
             }),
             Request::Exec(ExecRequest {
                 argv: vec!["bash".into()],
                 pty: Some((50, 132)),
+                ctty: true,
                 ..ExecRequest::default()
             }),
             Request::Exec(ExecRequest::default()),
+            Request::Exec(ExecRequest {
+                argv: vec!["sh".into()],
+                ctty: true,
+                ..ExecRequest::default()
+            }),
             Request::Signal(15),
             Request::Stop(Some(std::time::Duration::from_millis(1500))),
             Request::Stop(None),
@@ -399,6 +420,20 @@ mod tests {
         for r in reqs {
             assert_eq!(Request::decode(&r.encode()[4..]).unwrap(), r);
         }
+        // Without the controlling-terminal flag, an exec is what an older
+        // stockade sends and reads: the flag adds one byte when set.
+        let plain = ExecRequest {
+            argv: vec!["sh".into()],
+            ..ExecRequest::default()
+        };
+        let with = ExecRequest {
+            argv: vec!["sh".into()],
+            ctty: true,
+            ..ExecRequest::default()
+        };
+        let (plain, with) = (Request::Exec(plain).encode(), Request::Exec(with).encode());
+        assert_eq!(with.len(), plain.len() + 1);
+        assert_eq!(with[4..with.len() - 1], plain[4..]);
         let replies = [
             Reply::Started { pid: 7 },
             Reply::Exited {
