@@ -579,6 +579,86 @@ fn a_start_right_after_create_runs_and_a_created_container_needs_force_to_go() {
     });
 }
 
+/// When `start` returns, the container is running: the program has been
+/// executed, so a signal sent right away reaches it (its trap), as the
+/// runtime-tools `killsig` check expects. `start` had returned, and the
+/// state said `running`, as soon as the waiter was released, before the
+/// program existed. The container's monitor is held stopped to show it.
+#[test]
+#[cfg_attr(
+    stockade_vm,
+    ignore = "needs runc (Debian's package) on the host, for its spec"
+)]
+fn start_returns_once_the_program_runs() {
+    common::as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(bundle) = runc_bundle(
+            dir.path(),
+            "trap 'echo got TERM; exit 3' TERM; while :; do sleep 0.05; done",
+        ) else {
+            return common::skip("runc or busybox-static is not installed");
+        };
+        let root = dir.path().join("state");
+        let log = dir.path().join("out");
+        let st = oci(
+            &root,
+            &["create", "--bundle", bundle.to_str().unwrap(), "held"],
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
+        assert!(st.success());
+        // On a failed assertion the container goes too (its processes hold
+        // this test's output pipes).
+        struct Gone<'a>(&'a Path);
+        impl Drop for Gone<'_> {
+            fn drop(&mut self) {
+                let _ = oci(self.0, &["delete", "--force", "held"]).output();
+            }
+        }
+        let _gone = Gone(&root);
+        // The monitor (`PID STARTTIME` in its pid file) runs each program:
+        // while it is stopped, none can start.
+        let monitor: i32 = std::fs::read_to_string(root.join(".containers/held/pid"))
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        // SAFETY: plain kill(2) of the container's monitor, a process of ours.
+        assert_eq!(unsafe { libc::kill(monitor, libc::SIGSTOP) }, 0);
+        // Whatever happens below, the monitor goes on after a second.
+        let resume = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            // SAFETY: as above.
+            unsafe { libc::kill(monitor, libc::SIGCONT) }
+        });
+        let mut start = oci(&root, &["start", "held"]).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let waiting = start.try_wait().unwrap().is_none();
+        let early = state(&root, "held")["status"].clone();
+        assert_eq!(resume.join().unwrap(), 0);
+        assert!(start.wait().unwrap().success());
+        assert_eq!(early, "created", "the program cannot have run yet");
+        assert!(waiting, "start returned before the program ran");
+        assert_eq!(state(&root, "held")["status"], "running");
+        assert!(
+            oci(&root, &["kill", "held", "TERM"])
+                .status()
+                .unwrap()
+                .success()
+        );
+        common::eventually("the container stops", || {
+            state(&root, "held")["status"] == "stopped"
+        });
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "got TERM\n");
+        assert!(oci(&root, &["delete", "held"]).status().unwrap().success());
+        assert_eq!(left_in(&root), Vec::<String>::new());
+    });
+}
+
 /// A pod's IPC and UTS namespaces, given by path, are joined (the
 /// container shares them with the namespaces' holder), as podman's pods
 /// share them with their infra container; other namespaces by path are

@@ -2233,6 +2233,10 @@ pub struct Exec {
     /// controlling terminal, and this process lets go of it once sent.
     /// Not a command-line option.
     pub terminal_stdin: bool,
+    /// Once the program has been executed, `running` is written to this
+    /// file (through a rename): the OCI runtime's record of the state, which
+    /// says `running` only from then on. Not a command-line option.
+    pub started_file: Option<PathBuf>,
     pub chdir: Option<PathBuf>,
     pub setenv: Vec<(OsString, OsString)>,
     pub unsetenv: Vec<OsString>,
@@ -2465,6 +2469,7 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
                 program: program.next().ok_or(ArgError::NoProgram)?,
                 args: program.collect(),
                 terminal_stdin: false,
+                started_file: None,
             };
             Ok(Invocation::Exec(e))
         }
@@ -2642,6 +2647,7 @@ mod tests {
                 relay_only: false,
                 pty: false,
                 terminal_stdin: false,
+                started_file: None,
                 chdir: Some("/t".into()),
                 setenv: vec![("K".into(), "V".into())],
                 unsetenv: vec!["U".into()],

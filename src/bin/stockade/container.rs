@@ -551,6 +551,11 @@ pub fn exec(e: &args::Exec) -> ExitCode {
         }
         match wire::recv_reply_with(&sock) {
             Ok(Some((Reply::Started { .. }, fds))) => {
+                if let Some(path) = &e.started_file {
+                    let tmp = path.with_extension("tmp");
+                    let _ =
+                        std::fs::write(&tmp, "running").and_then(|()| std::fs::rename(&tmp, path));
+                }
                 if let Some(master) = fds.into_iter().next().filter(|_| e.pty) {
                     relay = Some(crate::terminal::Relay::new(File::from(master)));
                     match crate::terminal::RawMode::enter() {

@@ -770,7 +770,6 @@ fn waiter(g: &Global, argv: Vec<OsString>) -> ExitCode {
         let _ = stop_container(&id);
         return fail(format!("container {id}: never started"));
     }
-    let _ = write_atomic(&d.join("phase"), "running");
     let config: Value = match fs::read_to_string(d.join("bundle/config.json"))
         .map_err(|e| e.to_string())
         .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
@@ -785,6 +784,8 @@ fn waiter(g: &Global, argv: Vec<OsString>) -> ExitCode {
         Ok(mut e) => {
             // `create` made the terminal: it is our standard input.
             e.terminal_stdin = argv.get(1).is_some_and(|a| a == "terminal");
+            // The state says `running` once the program has been executed.
+            e.started_file = Some(d.join("phase"));
             e
         }
         Err(e) => {
@@ -827,6 +828,7 @@ fn process_exec(id: &str, process: &Value, path: &str) -> Result<args::Exec, Str
         relay_only: true,
         pty: false,
         terminal_stdin: false,
+        started_file: None,
         chdir: process["cwd"].as_str().map(PathBuf::from),
         setenv,
         unsetenv: Vec::new(),
@@ -875,13 +877,22 @@ fn start(g: &Global, argv: Vec<OsString>) -> ExitCode {
             r => break r,
         }
     };
-    match opened.and_then(|mut f| f.write_all(b"s")) {
-        Ok(()) => {
-            let _ = fs::remove_file(&fifo);
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(format!("container {id}: failed to start: {e}")),
+    if let Err(e) = opened.and_then(|mut f| f.write_all(b"s")) {
+        return fail(format!("container {id}: failed to start: {e}"));
     }
+    let _ = fs::remove_file(&fifo);
+    // As with runc, the container is running when `start` returns: the
+    // waiter records that once the program has been executed (or it ends,
+    // and the container is stopped). A signal sent right after `start`
+    // then finds the program, not the process about to execute it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        match Record::read(g, &id) {
+            Ok(r) if r.status() == "created" => std::thread::sleep(Duration::from_millis(2)),
+            _ => break,
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn state(g: &Global, argv: Vec<OsString>) -> ExitCode {
