@@ -493,6 +493,22 @@ fn the_runtime_command_line_creates_starts_execs_kills_and_deletes() {
         .unwrap();
         assert!(o.status.success(), "{}", text(&o));
         assert_eq!(String::from_utf8_lossy(&o.stdout), "x=42\nrunc\n");
+        // An exec as another user is refused, not run as the container's.
+        let process = dir.path().join("process.json");
+        std::fs::write(
+            &process,
+            r#"{"args": ["id"], "cwd": "/", "user": {"uid": 4242, "gid": 0}}"#,
+        )
+        .unwrap();
+        let o = oci(&root, &["exec", "--process", process.to_str().unwrap(), id])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("process.user.uid = 4242"),
+            "{}",
+            text(&o)
+        );
 
         // delete without --force refuses a running container.
         let o = oci(&root, &["delete", id]).output().unwrap();

@@ -799,6 +799,48 @@ fn waiter(g: &Global, argv: Vec<OsString>) -> ExitCode {
     code
 }
 
+/// An exec runs as the container's user with the container's capabilities
+/// (stockade's execs share the container's identity): a `process` asking
+/// for another user or another bounding set is refused rather than run as
+/// someone else.
+fn same_identity(g: &Global, id: &str, process: &Value) -> Result<(), String> {
+    let config: Value = fs::read_to_string(dir(g, id).join("bundle/config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| format!("container {id}: its configuration cannot be read"))?;
+    for field in ["uid", "gid"] {
+        let want = &config["process"]["user"][field];
+        let asked = &process["user"][field];
+        if !asked.is_null() && asked.as_u64().unwrap_or(0) != want.as_u64().unwrap_or(0) {
+            return Err(format!(
+                "process.user.{field} = {asked}: an exec runs as the container's user \
+                 ({field} {}); running it as another user is not supported",
+                want.as_u64().unwrap_or(0)
+            ));
+        }
+    }
+    let caps = |v: &Value| -> Vec<String> {
+        let mut c: Vec<String> = v["capabilities"]["bounding"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        c.sort();
+        c
+    };
+    if !process["capabilities"].is_null() && caps(process) != caps(&config["process"]) {
+        return Err(
+            "process.capabilities.bounding: an exec keeps the container's capabilities; \
+             other capabilities are not supported"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
 /// A stockade exec of an OCI `process` object (args, env, cwd).
 fn process_exec(id: &str, process: &Value, path: &str) -> Result<args::Exec, String> {
     let argv: Vec<OsString> = process["args"]
@@ -1094,6 +1136,9 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
                 Err(e) => return fail(e),
             };
             terminal |= process["terminal"].as_bool() == Some(true);
+            if let Err(e) = same_identity(g, &id, &process) {
+                return fail(format!("exec: --process: {e}"));
+            }
             size = match console_size(&process, "process") {
                 Ok(s) => s,
                 Err(e) => return fail(format!("exec: --process: {e}")),
