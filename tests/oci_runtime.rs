@@ -407,6 +407,20 @@ fn runc_bundle(dir: &Path, script: &str) -> Option<PathBuf> {
 }
 
 /// The runtime, with its state under `root`.
+/// `create` with the program's output to `log` (a file: the program keeps
+/// it) and the runtime's errors shown if it fails.
+fn create_logged(root: &Path, bundle: &Path, id: &str, log: &Path) {
+    let errlog = log.with_extension("err");
+    let st = oci(root, &["create", "--bundle", bundle.to_str().unwrap(), id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(log).unwrap())
+        .stderr(std::fs::File::create(&errlog).unwrap())
+        .status()
+        .unwrap();
+    let err = std::fs::read_to_string(&errlog).unwrap_or_default();
+    assert!(st.success(), "create {id}: {err}");
+}
+
 fn oci(root: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(common::cli_binary());
     c.arg("oci").arg("--root").arg(root).args(args);
@@ -550,14 +564,7 @@ fn a_start_right_after_create_runs_and_a_created_container_needs_force_to_go() {
         };
         let root = dir.path().join("state");
         let create = |id: &str| {
-            let o = oci(&root, &["create", "--bundle", bundle.to_str().unwrap(), id])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::fs::File::create(dir.path().join(format!("{id}.out"))).unwrap())
-                .stderr(std::fs::File::create(dir.path().join(format!("{id}.err"))).unwrap())
-                .status()
-                .unwrap();
-            let err = std::fs::read_to_string(dir.path().join(format!("{id}.err")));
-            assert!(o.success(), "{}", err.unwrap_or_default());
+            create_logged(&root, &bundle, id, &dir.path().join(format!("{id}.out")));
         };
         // `start` at once, before the waiter `create` spawned may have
         // opened its end of the start FIFO: it waits for it.
@@ -616,15 +623,7 @@ fn start_returns_once_the_program_runs() {
         };
         let root = dir.path().join("state");
         let log = dir.path().join("out");
-        let st = oci(
-            &root,
-            &["create", "--bundle", bundle.to_str().unwrap(), "held"],
-        )
-        .stdin(std::process::Stdio::null())
-        .stdout(std::fs::File::create(&log).unwrap())
-        .status()
-        .unwrap();
-        assert!(st.success());
+        create_logged(&root, &bundle, "held", &log);
         // On a failed assertion the container goes too (its processes hold
         // this test's output pipes).
         struct Gone<'a>(&'a Path);
@@ -731,15 +730,7 @@ fn a_pods_ipc_and_uts_namespaces_are_joined_by_path_as_root() {
 
         let root = dir.path().join("state");
         let log = dir.path().join("out");
-        let st = oci(
-            &root,
-            &["create", "--bundle", bundle.to_str().unwrap(), "pod1"],
-        )
-        .stdin(std::process::Stdio::null())
-        .stdout(std::fs::File::create(&log).unwrap())
-        .status()
-        .unwrap();
-        assert!(st.success());
+        create_logged(&root, &bundle, "pod1", &log);
         assert!(oci(&root, &["start", "pod1"]).status().unwrap().success());
         common::eventually("the container stops", || {
             state(&root, "pod1")["status"] == "stopped"
