@@ -238,6 +238,95 @@ fn runc_rootless_spec_runs_unprivileged() {
     });
 }
 
+/// A bundle `umoci unpack` makes from an image umoci built (Debian's
+/// umoci; `--rootless` for an unprivileged caller): its runtime
+/// configuration, generated from the image's entrypoint, command,
+/// environment and working directory, runs as given.
+#[test]
+#[cfg_attr(stockade_vm, ignore = "needs umoci (Debian's package) on the host")]
+fn a_bundle_unpacked_by_umoci_runs() {
+    let Some(umoci) = common::debian_package("umoci", "umoci") else {
+        return;
+    };
+    let Some(busybox) = common::debian_package("busybox", "busybox-static") else {
+        return;
+    };
+    common::as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new(&umoci)
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "umoci {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let rootless: &[&str] = if common::is_root() {
+            &[]
+        } else {
+            &["--rootless"]
+        };
+        run(&["init", "--layout", "img"]);
+        run(&["new", "--image", "img:1"]);
+        run(&[&["unpack"][..], rootless, &["--image", "img:1", "tree"]].concat());
+        let root = dir.path().join("tree/rootfs");
+        for d in ["bin", "work"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::copy(&busybox, root.join("bin/busybox")).unwrap();
+        std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
+        run(&["repack", "--image", "img:1", "tree"]);
+        run(&[
+            "config",
+            "--image",
+            "img:1",
+            "--config.entrypoint",
+            "/bin/sh",
+            "--config.entrypoint",
+            "-c",
+            "--config.cmd",
+            "echo \"$FOO\"; /bin/busybox id -u; /bin/busybox pwd; /bin/busybox hostname",
+            "--config.env",
+            "FOO=from the image",
+            "--config.workingdir",
+            "/work",
+        ]);
+        run(&[&["unpack"][..], rootless, &["--image", "img:1", "bundle"]].concat());
+
+        let bundle_dir = dir.path().join("bundle");
+        let mut bundle =
+            Bundle::load(&bundle_dir).unwrap_or_else(|e| panic!("{}", common::chain(&e)));
+        assert!(
+            bundle.terminal(),
+            "umoci's configuration asks for a terminal"
+        );
+        bundle.sandbox_mut().cgroup_mut().compat = stockade::CompatLevel::BestEffort;
+        let mut cmd = bundle.command();
+        cmd.stdout(stockade::Stdio::piped())
+            .stderr(stockade::Stdio::piped());
+        let out = bundle
+            .sandbox()
+            .spawn(&mut cmd)
+            .unwrap_or_else(|e| panic!("spawn: {}", common::chain(&e)))
+            .wait_with_output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{:?}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "from the image\n0\n/work\numoci-default\n"
+        );
+    });
+}
+
 #[cfg(feature = "seccomp")]
 /// Debian's containers-common profile (Docker's format) in the OCI form,
 /// resolved for `caps` on this architecture, as tests/pod/bundle.py does.
