@@ -102,7 +102,6 @@ fn base_layer() -> Vec<u8> {
 /// `layers` (bottom first) and whose config is `config`.
 fn layout(dir: &Path, name: &str, layers: &[Vec<u8>], config: serde_json::Value) {
     std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
     let mut descs = Vec::new();
     let mut diff_ids = Vec::new();
     for l in layers {
@@ -113,6 +112,20 @@ fn layout(dir: &Path, name: &str, layers: &[Vec<u8>], config: serde_json::Value)
             "digest": digest, "size": size
         }));
     }
+    layout_of(dir, name, descs, diff_ids, config);
+}
+
+/// The layout's config, manifest and index around layers already written
+/// as blobs (their descriptors and diff ids).
+fn layout_of(
+    dir: &Path,
+    name: &str,
+    descs: Vec<serde_json::Value>,
+    diff_ids: Vec<String>,
+    config: serde_json::Value,
+) {
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
     let config = serde_json::json!({
         "architecture": "amd64", "os": "linux",
         "config": config,
@@ -450,5 +463,177 @@ fn a_bundle_runs_its_process_with_the_options_on_top() {
             .output()
             .unwrap();
         assert_eq!(text(&o.stdout), "0 h2 option\n", "{}", text(&o.stderr));
+    });
+}
+
+/// Sha256 of a file, streamed, as `sha256:HEX`.
+fn file_digest(path: &Path) -> String {
+    use std::io::Read;
+    let mut h = Sha256::new();
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Appends the tree at `dir` (relative name `rel`) to a layer, with the
+/// owners `shift` gives; device nodes, fifos and sockets are left out (a
+/// layer's /dev comes from the runtime).
+fn add_tree<W: std::io::Write>(
+    b: &mut tar::Builder<W>,
+    dir: &Path,
+    rel: &str,
+    shift: &dyn Fn(u32) -> u32,
+) {
+    use std::os::unix::fs::MetadataExt;
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        let name = format!("{rel}{}", e.file_name().to_string_lossy());
+        let m = std::fs::symlink_metadata(&path).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_uid(u64::from(shift(m.uid())));
+        h.set_gid(u64::from(shift(m.gid())));
+        h.set_mode(m.mode() & 0o7777);
+        h.set_mtime(m.mtime().max(0) as u64);
+        let ft = m.file_type();
+        if ft.is_dir() {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            b.append_data(&mut h, format!("{name}/"), std::io::empty())
+                .unwrap();
+            add_tree(b, &path, &format!("{name}/"), shift);
+        } else if ft.is_symlink() {
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            b.append_link(&mut h, &name, std::fs::read_link(&path).unwrap())
+                .unwrap();
+        } else if ft.is_file() {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(m.len());
+            b.append_data(&mut h, &name, std::fs::File::open(&path).unwrap())
+                .unwrap();
+        }
+    }
+}
+
+/// The Debian bookworm userland the system-container tests boot (built by
+/// tests/vm/run with mmdebstrap) made into an image by the test: one
+/// gzip layer of the whole tree, its owners shifted back, a configuration
+/// with a user of the image's own passwd, a working directory and an
+/// environment. `--image` runs Debian's own programs with them.
+#[test]
+#[cfg_attr(
+    not(stockade_vm),
+    ignore = "needs the Debian userland tests/vm/run builds; tests/vm/run runs it"
+)]
+fn a_debian_userland_runs_as_an_image_as_root() {
+    common::as_root(|| {
+        let Some((tree, sub_uid, sub_gid)) = common::system_tree() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let lay = dir.path().join("debian-layout");
+        std::fs::create_dir_all(lay.join("blobs/sha256")).unwrap();
+        // The tree's owners as tests/vm/run shifted them: 0 to uid 1000,
+        // n to the n-th of 1000's subordinate ids.
+        assert_eq!(sub_uid, sub_gid, "the tree's uid and gid shifts differ");
+        let shift = move |id: u32| match id {
+            1000 => 0,
+            id if id >= sub_uid => id - sub_uid + 1,
+            id => id,
+        };
+        let tmp = lay.join("layer.tmp");
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&tmp).unwrap(),
+            flate2::Compression::fast(),
+        );
+        // The diff id is the uncompressed layer's digest: hash it as it is
+        // written.
+        struct Hashing<W>(W, Sha256);
+        impl<W: std::io::Write> std::io::Write for Hashing<W> {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                let n = self.0.write(b)?;
+                self.1.update(&b[..n]);
+                Ok(n)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                self.0.flush()
+            }
+        }
+        let mut b = tar::Builder::new(Hashing(gz, Sha256::new()));
+        add_tree(&mut b, Path::new(&tree), "", &shift);
+        let Hashing(gz, hasher) = b.into_inner().unwrap();
+        gz.finish().unwrap();
+        let hex: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let digest = file_digest(&tmp);
+        let size = std::fs::metadata(&tmp).unwrap().len();
+        std::fs::rename(
+            &tmp,
+            lay.join("blobs/sha256").join(&digest["sha256:".len()..]),
+        )
+        .unwrap();
+        layout_of(
+            &lay,
+            "debian",
+            vec![serde_json::json!({
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": digest, "size": size
+            })],
+            vec![format!("sha256:{hex}")],
+            serde_json::json!({
+                "Entrypoint": ["/bin/sh", "-c"],
+                "User": "nobody",
+                "WorkingDir": "/var/tmp",
+                "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "FROM_IMAGE=yes"],
+            }),
+        );
+
+        let store = dir.path().join("store");
+        let o = stockade(&store, &["image", "import", lay.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        // The layout is not needed once imported: keep the VM's /tmp small.
+        std::fs::remove_dir_all(&lay).unwrap();
+        let o = stockade(
+            &store,
+            &[
+                "run",
+                "--image",
+                "debian:1",
+                "--",
+                "cat /etc/debian_version | cut -d. -f1; id -un; pwd; echo $FROM_IMAGE; \
+                 dpkg-query -W -f '${Status}' systemd",
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert_eq!(
+            text(&o.stdout),
+            "12\nnobody\n/var/tmp\nyes\ninstall ok installed"
+        );
+        // The layer keeps the image's owners: root's files, and the shadow
+        // group's (42) /etc/shadow.
+        let layer = std::fs::read_dir(store.join("layers"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.join("etc/shadow").exists())
+            .expect("the layer in the store");
+        use std::os::unix::fs::MetadataExt;
+        let apt = std::fs::symlink_metadata(layer.join("usr/bin/apt")).unwrap();
+        assert_eq!((apt.uid(), apt.gid()), (0, 0));
+        let shadow = std::fs::symlink_metadata(layer.join("etc/shadow")).unwrap();
+        assert_eq!((shadow.uid(), shadow.gid()), (0, 42));
     });
 }
