@@ -573,8 +573,13 @@ fn a_start_right_after_create_runs_and_a_created_container_needs_force_to_go() {
             create(&id);
             let o = oci(&root, &["start", &id]).output().unwrap();
             assert!(o.status.success(), "start {id}: {}", text(&o));
+            // From start on, running until stopped: never `created` again
+            // (it read so while the ended program's container was being
+            // stopped).
             common::eventually("the program ends", || {
-                state(&root, &id)["status"] == "stopped"
+                let s = state(&root, &id)["status"].clone();
+                assert_ne!(s, "created", "{id} after start");
+                s == "stopped"
             });
             let out = std::fs::read_to_string(dir.path().join(format!("{id}.out"))).unwrap();
             assert_eq!(out, "ran\n");

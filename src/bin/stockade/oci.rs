@@ -319,7 +319,9 @@ impl Record {
 
     /// The OCI status.
     fn status(&self) -> &'static str {
-        if !self.waiter_alive() {
+        // The waiter writes `stopped` when the program has ended, then
+        // stops the container before it ends itself: stopped from then on.
+        if !self.waiter_alive() || self.phase == "stopped" {
             "stopped"
         } else if self.phase == "running" {
             "running"
