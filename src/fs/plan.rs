@@ -277,6 +277,7 @@ fn split(
                     | MountKind::ProcMask
                     | MountKind::Devpts
                     | MountKind::Mqueue
+                    | MountKind::Shm
                     | MountKind::Home { .. }
                     | MountKind::Tmpfs { .. }
             );
@@ -651,15 +652,7 @@ fn plan_with(
                 target: c"pts/ptmx".to_owned(),
             },
         );
-        b.push(
-            None,
-            b"dev/shm",
-            MountKind::Tmpfs {
-                read_only: false,
-                mode: 0o1777,
-                size: None,
-            },
-        );
+        b.push(None, b"dev/shm", MountKind::Shm);
         if cfg.mqueue {
             b.push(None, b"dev/mqueue", MountKind::Mqueue);
         }
@@ -1054,6 +1047,9 @@ pub(crate) enum MountKind {
     /// A fresh mqueue filesystem: the message queues of the IPC namespace
     /// of the process that mounts it.
     Mqueue,
+    /// The minimal /dev's `shm`: a tmpfs of mode 1777 whose source reads
+    /// `shm`, as container engines name it.
+    Shm,
     /// The program's private home: an empty tmpfs of mode 0700 owned by
     /// the program's ids (as the sandbox's user namespace sees them).
     Home {

@@ -203,6 +203,16 @@ fn attach(tree: c_int, target: c_int) -> Result<(), Errno> {
 
 /// Creates a detached filesystem instance with string options.
 fn new_fs(fstype: &CStr, opts: &[(&CStr, Option<&CStr>)], attrs: u64) -> Result<Fd, Errno> {
+    new_fs_named(fstype, fstype, opts, attrs)
+}
+
+/// [`new_fs`] whose mountinfo source is `source`.
+fn new_fs_named(
+    fstype: &CStr,
+    source: &CStr,
+    opts: &[(&CStr, Option<&CStr>)],
+    attrs: u64,
+) -> Result<Fd, Errno> {
     let ctx = mount::fsopen(fstype, mount::FSOPEN_CLOEXEC)?;
     // The source shown in mountinfo, as mount(8) would name it
     // (`proc`, `tmpfs`, ...): without it every new mount reads `none`,
@@ -212,7 +222,7 @@ fn new_fs(fstype: &CStr, opts: &[(&CStr, Option<&CStr>)], attrs: u64) -> Result<
         ctx.raw(),
         mount::FSCONFIG_SET_STRING,
         Some(c"source"),
-        Some(fstype),
+        Some(source),
     )?;
     for (k, v) in opts {
         let cmd = if v.is_some() {
@@ -688,6 +698,12 @@ fn apply(b: &mut Build, op: &Mount) -> Result<(), Errno> {
                 &[(c"ptmxmode", Some(c"0666")), (c"mode", Some(c"0620"))],
                 attrs,
             )?;
+            let target = ensure_dir(root, rel)?;
+            attach(m.raw(), target.raw())
+        }
+        MountKind::Shm => {
+            let attrs = mount::MOUNT_ATTR_NOSUID | mount::MOUNT_ATTR_NODEV;
+            let m = new_fs_named(c"tmpfs", c"shm", &[(c"mode", Some(c"1777"))], attrs)?;
             let target = ensure_dir(root, rel)?;
             attach(m.raw(), target.raw())
         }
