@@ -348,10 +348,12 @@ impl Opt {
     /// not be UTF-8), values that may start with `-` (`--setenv K -v`),
     /// each occurrence kept so that the order typed can be replayed.
     fn arg(&self) -> Arg {
-        let mut a = Arg::new(self.id())
-            .long(self.id())
-            .help(self.help)
-            .help_heading(self.heading);
+        let mut a = Arg::new(self.id()).long(self.id());
+        // The text only the help and the completions show: a one-shot run
+        // does not pay for copying it into every option.
+        if DESCRIBED.load(std::sync::atomic::Ordering::Relaxed) {
+            a = a.help(self.help).help_heading(self.heading);
+        }
         if let Some(s) = self.short {
             a = a.short(s);
         }
@@ -1260,9 +1262,14 @@ fn subcommand(name: &str) -> Option<Command> {
     })
 }
 
+/// Whether the options are built with their help text: only for the help
+/// and the completions ([`command`]).
+static DESCRIBED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The whole command line, for the help and the shell completions:
 /// the one-shot form and its subcommands.
 pub fn command() -> Command {
+    DESCRIBED.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut cmd = one_shot_command("stockade")
         .bin_name("stockade")
         .about(ABOUT)
