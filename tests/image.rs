@@ -1099,18 +1099,7 @@ fn imports_an_image_built_by_umoci() {
     };
     as_each_identity(|| {
         let s = Scratch::new();
-        let run = |args: &[&str]| {
-            let out = std::process::Command::new(&umoci)
-                .args(args)
-                .current_dir(s.dir.path())
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "umoci {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
+        let run = |args: &[&str]| common::umoci(&umoci, s.dir.path(), args);
         let rootless: &[&str] = if is_root() { &[] } else { &["--rootless"] };
         run(&["init", "--layout", "bb"]);
         run(&["new", "--image", "bb:latest"]);

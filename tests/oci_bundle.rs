@@ -253,18 +253,7 @@ fn a_bundle_unpacked_by_umoci_runs() {
     };
     common::as_each_identity(|| {
         let dir = tempfile::tempdir().unwrap();
-        let run = |args: &[&str]| {
-            let out = std::process::Command::new(&umoci)
-                .args(args)
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "umoci {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
+        let run = |args: &[&str]| common::umoci(&umoci, dir.path(), args);
         let rootless: &[&str] = if common::is_root() {
             &[]
         } else {

@@ -724,3 +724,18 @@ pub fn as_test_user(cmd: &mut std::process::Command) -> &mut std::process::Comma
         })
     }
 }
+
+/// Runs Debian's `umoci` (at `umoci`) with `args` in `dir`; fails the test,
+/// with umoci's message, if it fails.
+pub fn umoci(umoci: &Path, dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new(umoci)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "umoci {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
