@@ -175,3 +175,28 @@ fn a_child_forked_during_the_first_time_namespace_probe_can_spawn() {
         assert!(problems.is_empty(), "{problems:#?}");
     });
 }
+
+#[test]
+fn a_child_forked_while_the_denial_observer_starts_can_spawn() {
+    as_each_identity(|| {
+        // Nothing in this process has observed a sandbox's refusals yet:
+        // the first spawn starts the process's observer (its slot held
+        // meanwhile), and children forked then find the slot held for good.
+        let sb = Sandbox::new();
+        let done = AtomicBool::new(false);
+        let mut pids = Vec::new();
+        let problems = std::thread::scope(|s| {
+            s.spawn(|| {
+                spawn_quietly(&sb);
+                done.store(true, Ordering::SeqCst);
+            });
+            while !done.load(Ordering::SeqCst) && pids.len() < MAX_CHILDREN {
+                pids.push(fork_and_spawn(&sb));
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            reap(&pids)
+        });
+        eprintln!("measured: {} children forked", pids.len());
+        assert!(problems.is_empty(), "{problems:#?}");
+    });
+}

@@ -535,6 +535,22 @@ fn helper_spawn_and_fork_until_killed() {
     });
 }
 
+/// Runs a sandbox under `parent`, which collects what dead callers left
+/// there, and returns the names of the sandbox cgroups still there.
+fn collect_stale(parent: &Path) -> Vec<String> {
+    let mut sb = Sandbox::new();
+    sb.cgroup_mut().parent = Some(parent.to_owned());
+    sb.pids_limit(16);
+    let st = sb.status(&mut Command::new("true")).unwrap();
+    assert!(st.success());
+    std::fs::read_dir(parent)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("stockade-"))
+        .collect()
+}
+
 /// What the kill harness saw go wrong, by round.
 #[derive(Default)]
 struct KillFindings {
@@ -662,6 +678,12 @@ fn kill_harness(rounds: usize, cgroup: Option<&Path>) {
                     }]);
                 }
                 kill_all(&marked(&marker));
+                // The killed caller's other sandboxes left their cgroups,
+                // which the next sandbox under the parent collects: the
+                // failure is the caller's error, not a leftover as well.
+                if let Some(parent) = cgroup {
+                    let _ = collect_stale(parent);
+                }
                 panic!("round {round}: the caller failed: {line}");
             }
         }
@@ -778,19 +800,7 @@ fn kill_harness(rounds: usize, cgroup: Option<&Path>) {
     }
 
     if let Some(parent) = cgroup {
-        // The next sandbox under the parent collects what the dead callers
-        // left there.
-        let mut sb = Sandbox::new();
-        sb.cgroup_mut().parent = Some(parent.to_owned());
-        sb.pids_limit(16);
-        let st = sb.status(&mut Command::new("true")).unwrap();
-        assert!(st.success());
-        let left: Vec<String> = std::fs::read_dir(parent)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("stockade-"))
-            .collect();
+        let left = collect_stale(parent);
         assert!(
             left.is_empty(),
             "cgroups left under {}: {left:?}",

@@ -97,7 +97,17 @@ impl Sink {
 
     /// Starts answering the notifications of `listener`.
     pub(crate) fn watch(self: &Arc<Self>, listener: OwnedFd) -> io::Result<()> {
-        let observer = Observer::current()?;
+        // A container's later programs go to the observer its first one
+        // went to: the tokens name listeners in that observer's table.
+        let pid = std::process::id();
+        let mine = lock(&self.observer)
+            .as_ref()
+            .filter(|o| o.pid == pid)
+            .map(Arc::clone);
+        let observer = match mine {
+            Some(o) => o,
+            None => Observer::current()?,
+        };
         let token = observer.add(listener, self)?;
         lock(&self.tokens).push(token);
         *lock(&self.observer) = Some(observer);
@@ -214,6 +224,10 @@ pub(crate) struct Observer {
     pid: u32,
     /// The thread that answers.
     thread: Mutex<std::thread::ThreadId>,
+    /// Not the process's: started for one sandbox because the process's
+    /// could not be had (see [`Observer::current`]); its thread ends once
+    /// that sandbox has let go of it.
+    private: bool,
 }
 
 static CURRENT: Mutex<Option<Arc<Observer>>> = Mutex::new(None);
@@ -225,13 +239,17 @@ static CURRENT: Mutex<Option<Arc<Observer>>> = Mutex::new(None);
 static STARTER: AtomicU32 = AtomicU32::new(0);
 
 impl Observer {
-    /// The process's observer, started on first use.
+    /// The process's observer, started on first use. Should the slot stay
+    /// held by a thread that is not known to be of this process (one of
+    /// the process this one was forked from, which will never release it,
+    /// or one slow to release it), an observer of the caller's own: the
+    /// spawn is observed all the same, never refused for it.
     fn current() -> io::Result<Arc<Observer>> {
         let pid = std::process::id();
         let mut slot = match crate::forksafe::lock_briefly(&CURRENT) {
             Some(g) => g,
             None if STARTER.load(Ordering::Acquire) == pid => lock(&CURRENT),
-            None => return Err(io::ErrorKind::WouldBlock.into()),
+            None => return Observer::start(pid, true),
         };
         if let Some(o) = slot.as_ref() {
             if o.pid == pid {
@@ -239,6 +257,13 @@ impl Observer {
             }
         }
         STARTER.store(pid, Ordering::Release);
+        let observer = Observer::start(pid, false)?;
+        *slot = Some(Arc::clone(&observer));
+        Ok(observer)
+    }
+
+    /// A new observer and its thread.
+    fn start(pid: u32, private: bool) -> io::Result<Arc<Observer>> {
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let observer = Arc::new(Observer {
             epoll,
@@ -247,15 +272,15 @@ impl Observer {
             pid,
             // Replaced by the thread's own id below.
             thread: Mutex::new(std::thread::current().id()),
+            private,
         });
         let o = Arc::clone(&observer);
         let handle = std::thread::Builder::new()
             .name("stockade-denials".to_owned())
             .stack_size(128 * 1024)
-            .spawn(move || o.run())?;
+            .spawn(move || Observer::run(&o))?;
         // Before any listener is added: until then it has nothing to do.
         *lock(&observer.thread) = handle.thread().id();
-        *slot = Some(Arc::clone(&observer));
         Ok(observer)
     }
 
@@ -288,11 +313,20 @@ impl Observer {
         // the copy it may hold (see `Sink::close`).
     }
 
-    fn run(&self) {
+    fn run(self: &Arc<Self>) {
         let mut events: Vec<epoll::Event> = Vec::with_capacity(16);
+        // A private observer looks up now and then whether its sandbox has
+        // let go of it (then this thread holds the last reference).
+        let timeout = self.private.then_some(rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 200_000_000,
+        });
         loop {
+            if self.private && Arc::strong_count(self) == 1 {
+                return;
+            }
             events.clear();
-            match epoll::wait(&self.epoll, spare_capacity(&mut events), None) {
+            match epoll::wait(&self.epoll, spare_capacity(&mut events), timeout.as_ref()) {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(_) => {
@@ -511,4 +545,60 @@ fn read_string(mem: &File, addr: u64) -> Option<String> {
     let s = buf.get(..got)?;
     let len = s.iter().position(|&b| b == 0).unwrap_or(s.len());
     (got > 0).then(|| String::from_utf8_lossy(&s[..len]).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The threads of this process named as the observer's.
+    fn observer_threads() -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .flatten()
+            .filter(|t| {
+                std::fs::read_to_string(t.path().join("comm"))
+                    .is_ok_and(|c| c.trim_end() == "stockade-denial") // comm keeps 15 bytes
+            })
+            .count()
+    }
+
+    /// A process forked while another thread held the observer's slot
+    /// finds it held for good (its holder does not exist there): its
+    /// spawns get an observer of their own rather than an error, and that
+    /// observer's thread ends once the sandbox lets go of it.
+    #[test]
+    fn a_slot_held_by_a_thread_of_another_process_gives_a_private_observer() {
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _slot = lock(&CURRENT);
+            held_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+        });
+        held_rx.recv().unwrap();
+        // As in a forked child: the thread that started the observer was
+        // one of another process.
+        let before = STARTER.swap(u32::MAX, Ordering::AcqRel);
+        let threads = observer_threads();
+        let got = Observer::current();
+        STARTER.store(before, Ordering::Release);
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
+
+        let observer = got.expect("an observer although the slot was held");
+        assert!(observer.private);
+        assert_eq!(observer.pid, std::process::id());
+        assert_eq!(observer_threads(), threads + 1);
+        drop(observer);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while observer_threads() > threads && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(
+            observer_threads(),
+            threads,
+            "the private observer's thread ended"
+        );
+    }
 }
