@@ -199,6 +199,46 @@ fn a_program_can_be_killed_and_signalled_alone() {
     });
 }
 
+/// A signal sent to a program is delivered to it once: a real-time signal
+/// (which the kernel queues, one per send) counts every delivery.
+#[test]
+fn a_signal_reaches_a_program_once() {
+    as_each_identity(|| {
+        let c = Sandbox::new()
+            .start()
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        let script = "
+import signal
+rt = signal.SIGRTMIN + 1
+signal.pthread_sigmask(signal.SIG_BLOCK, {rt, signal.SIGTERM})
+print('ready', flush=True)
+n = 0
+while signal.sigwaitinfo({rt, signal.SIGTERM}).si_signo == rt:
+    n += 1
+while signal.sigtimedwait({rt}, 0) is not None:
+    n += 1
+print(n, flush=True)
+";
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.args(["-c", script]).stdout(Stdio::piped());
+        let mut p = c
+            .spawn(&mut cmd)
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        let mut out = std::io::BufReader::new(p.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        let rt = libc::SIGRTMIN() + 1;
+        p.signal(rt).unwrap();
+        p.signal(rt).unwrap();
+        p.signal(libc::SIGTERM).unwrap();
+        line.clear();
+        out.read_to_string(&mut line).unwrap();
+        assert!(p.wait().unwrap().success());
+        assert_eq!(line, "2\n", "two sends, two deliveries");
+    });
+}
+
 #[test]
 fn stop_ends_everything_and_kills_what_ignores_sigterm() {
     as_each_identity(|| {

@@ -278,10 +278,14 @@ fn drain_signals(sfd: c_int) -> bool {
 }
 
 /// Sends `sig` to the process group of a program (a session leader: its
-/// group bears its pid while it is unreaped) and to the program itself.
+/// group bears its pid while it is unreaped, and it cannot leave it), or
+/// to the program alone when it has no such group. Never both: a program
+/// would get each signal twice (a queued real-time signal always, a
+/// standard one when it handled the first before the second came).
 fn kill_group(pid: i32, sig: c_int) {
-    let _ = raw::kill(pid.wrapping_neg(), sig);
-    let _ = raw::kill(pid, sig);
+    if raw::kill(pid.wrapping_neg(), sig).is_err() {
+        let _ = raw::kill(pid, sig);
+    }
 }
 
 /// A request on an exec's channel: kill or signal its program's group. A
