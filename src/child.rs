@@ -379,6 +379,8 @@ pub(crate) struct State {
     pub(crate) net: Option<crate::net::Running>,
     /// The observation of the sandbox's refusals.
     pub(crate) denials: crate::denials::Watch,
+    /// The program's namespaces, when its command asked for them.
+    pub(crate) namespace_ids: Option<crate::NamespaceIds>,
 }
 
 impl Inner {
@@ -410,6 +412,7 @@ impl Inner {
             layers: Default::default(),
             net: None,
             denials: Default::default(),
+            namespace_ids: None,
         }))
     }
 }
@@ -441,6 +444,7 @@ impl Inner {
             layers: Default::default(),
             net: None,
             denials: Default::default(),
+            namespace_ids: None,
         }))
     }
 }
@@ -520,6 +524,14 @@ impl Child {
     /// The program's process id, as seen by the caller.
     pub fn id(&self) -> u32 {
         self.inner.program_pid
+    }
+
+    /// The identities of the program's namespaces, recorded before it ran
+    /// when its command asked
+    /// ([`Command::record_namespace_ids`](crate::Command::record_namespace_ids));
+    /// `None` otherwise, or where the caller's `/proc` could not be opened.
+    pub fn namespace_ids(&self) -> Option<crate::NamespaceIds> {
+        self.inner.namespace_ids
     }
 
     /// A pidfd that becomes readable when the sandbox has ended (it refers

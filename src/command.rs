@@ -34,6 +34,7 @@ pub struct Command {
     pub(crate) fds: Vec<(RawFd, OwnedFd)>,
     pub(crate) pty: Option<crate::pty::WindowSize>,
     pub(crate) controlling_terminal: bool,
+    pub(crate) record_namespace_ids: bool,
 }
 
 impl Command {
@@ -53,6 +54,7 @@ impl Command {
             fds: Vec::new(),
             pty: None,
             controlling_terminal: false,
+            record_namespace_ids: false,
         }
     }
 
@@ -198,6 +200,22 @@ impl Command {
     /// controlling terminal anyway.
     pub fn controlling_terminal(&mut self) -> &mut Command {
         self.controlling_terminal = true;
+        self
+    }
+
+    /// Records the identities of the program's namespaces, for
+    /// [`Child::namespace_ids`](crate::Child::namespace_ids): the program's
+    /// process reads them just before it executes the program, so they are
+    /// known however soon the program ends (reading `/proc/PID/ns` after
+    /// the spawn returns finds nothing once the program is gone).
+    ///
+    /// The process reads them through the caller's `/proc` (opened for the
+    /// spawn, closed before the program runs); where `/proc` cannot be
+    /// opened the spawn goes on and there are none. Costs a few
+    /// microseconds. Not for a container's programs, which run in the
+    /// namespaces of its first.
+    pub fn record_namespace_ids(&mut self) -> &mut Command {
+        self.record_namespace_ids = true;
         self
     }
 

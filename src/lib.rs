@@ -260,7 +260,7 @@ pub use container::Container;
 pub use enforcement::{Enforcement, NprocScope};
 pub use error::{Error, Result};
 pub use ids::IdRange;
-pub use namespaces::{IdMapping, Namespaces};
+pub use namespaces::{IdMapping, NamespaceIds, Namespaces};
 pub use net::{Egress, Network};
 pub use rlimit::Rlimit;
 pub use sandbox::Sandbox;

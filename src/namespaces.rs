@@ -89,3 +89,81 @@ pub struct IdMapping {
     /// The id it maps to outside (the caller's id).
     pub outside: u32,
 }
+
+/// The identities of a sandboxed program's namespaces: their inode numbers,
+/// as `stat(2)` gives them for `/proc/PID/ns/*` (what `lsns`, `readlink
+/// /proc/PID/ns/net` and bubblewrap's `--info-fd` show). Two processes are
+/// in the same namespace of a kind when the numbers are equal.
+///
+/// Recorded by the program's own process just before it executes the
+/// program, when the command asks
+/// ([`Command::record_namespace_ids`](crate::Command::record_namespace_ids)):
+/// they are known however soon the program ends. Each is `None` where it
+/// could not be read (a kernel without that kind of namespace).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct NamespaceIds {
+    /// The cgroup namespace.
+    pub cgroup: Option<u64>,
+    /// The IPC namespace.
+    pub ipc: Option<u64>,
+    /// The mount namespace.
+    pub mnt: Option<u64>,
+    /// The network namespace.
+    pub net: Option<u64>,
+    /// The pid namespace the program is in.
+    pub pid: Option<u64>,
+    /// The time namespace the program runs in (`time_for_children` before
+    /// it executes: a new time namespace is entered at exec).
+    pub time: Option<u64>,
+    /// The user namespace.
+    pub user: Option<u64>,
+    /// The UTS namespace.
+    pub uts: Option<u64>,
+}
+
+impl NamespaceIds {
+    /// The links the program process stats, in the order of
+    /// [`NamespaceIds::from_raw`]'s array, below `/proc/thread-self/ns/`.
+    pub(crate) const LINKS: [&'static std::ffi::CStr; 8] = [
+        c"thread-self/ns/cgroup",
+        c"thread-self/ns/ipc",
+        c"thread-self/ns/mnt",
+        c"thread-self/ns/net",
+        c"thread-self/ns/pid",
+        c"thread-self/ns/time_for_children",
+        c"thread-self/ns/user",
+        c"thread-self/ns/uts",
+    ];
+
+    /// From the numbers the program process recorded (0: not read).
+    pub(crate) fn from_raw(raw: [u64; 8]) -> NamespaceIds {
+        let id = |i: usize| Some(raw[i]).filter(|&n| n != 0);
+        NamespaceIds {
+            cgroup: id(0),
+            ipc: id(1),
+            mnt: id(2),
+            net: id(3),
+            pid: id(4),
+            time: id(5),
+            user: id(6),
+            uts: id(7),
+        }
+    }
+
+    /// The kinds and their ids, in bubblewrap's and `lsns`' names.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> {
+        [
+            ("cgroup", self.cgroup),
+            ("ipc", self.ipc),
+            ("mnt", self.mnt),
+            ("net", self.net),
+            ("pid", self.pid),
+            ("time", self.time),
+            ("user", self.user),
+            ("uts", self.uts),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+    }
+}

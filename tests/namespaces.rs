@@ -349,3 +349,60 @@ fn the_program_can_be_pid_1() {
         ));
     });
 }
+
+/// The ids of the program's namespaces as it sees them itself, in
+/// `NamespaceIds::iter`'s order (the time namespace a program runs in is
+/// `time`; its process recorded `time_for_children` before exec).
+const PRINT_NS_IDS: &str = "for n in cgroup ipc mnt net pid time user uts; do \
+                            printf '%s %s\\n' $n $(stat -L -c %i /proc/self/ns/$n); done";
+
+/// `Command::record_namespace_ids`: the ids are the ones the program sees,
+/// for every shape of sandbox, and known however soon the program ends.
+#[test]
+fn namespace_ids_are_recorded_before_the_program_runs() {
+    use std::os::unix::fs::MetadataExt;
+    as_each_identity(|| {
+        let mut as_init = Sandbox::new();
+        as_init.program_as_init(true);
+        let mut shared_net = Sandbox::new();
+        shared_net.namespaces(Namespaces::default() - Namespaces::NET);
+        for sb in [Sandbox::new(), as_init, shared_net] {
+            let mut cmd = common::sh(PRINT_NS_IDS);
+            cmd.record_namespace_ids().stdout(stockade::Stdio::piped());
+            let child = sb.spawn(&mut cmd).unwrap();
+            let ids = child.namespace_ids().expect("recorded");
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success());
+            let seen: Vec<(String, u64)> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| {
+                    let (k, v) = l.split_once(' ').unwrap();
+                    (k.to_owned(), v.parse().unwrap())
+                })
+                .collect();
+            let recorded: Vec<(String, u64)> = ids.iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            assert_eq!(recorded, seen);
+        }
+
+        // A program that is over before anyone could look at /proc/PID.
+        let mut cmd = Command::new("/bin/true");
+        cmd.record_namespace_ids();
+        let mut child = Sandbox::new().spawn(&mut cmd).unwrap();
+        assert!(child.wait().unwrap().success());
+        let ids = child.namespace_ids().expect("recorded");
+        let mine = |ns: &str| {
+            std::fs::metadata(format!("/proc/self/ns/{ns}"))
+                .unwrap()
+                .ino()
+        };
+        for (ns, id) in [("net", ids.net), ("pid", ids.pid), ("mnt", ids.mnt)] {
+            assert!(id.is_some_and(|id| id != mine(ns)), "{ns}: {ids:?}");
+        }
+
+        // Not asked for: none.
+        let child = Sandbox::new()
+            .spawn(&mut Command::new("/bin/true"))
+            .unwrap();
+        assert_eq!(child.namespace_ids(), None);
+    });
+}

@@ -116,6 +116,7 @@ pub(crate) fn exec(
         joins_container: true,
         program_is_init: false,
         shared: t.shared,
+        proc_fd: -1,
         cgroup_procs_fd: if t.use_clone3 { -1 } else { t.cgroup_fds.1 },
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),
         mount_cgroup: cfg.mount_cgroup && !t.has_init,

@@ -31,6 +31,9 @@ pub(super) struct Parts<'s> {
     pub(super) container_init: bool,
     /// The init's terminal is also the container's `/dev/console`.
     pub(super) console: bool,
+    /// The caller's `/proc`, when the program's namespace ids are recorded
+    /// (-1: not).
+    pub(super) proc_fd: i32,
 }
 
 /// The rlimits standing in for cgroup limits that this spawn's cgroup
@@ -116,6 +119,7 @@ pub(super) fn plan<'c>(
         program_is_init: as_init,
         console: parts.console,
         shared,
+        proc_fd: parts.proc_fd,
         cgroup_procs_fd: placement.map_or(-1, |p| p.procs),
         new_cgroup_ns: ns.contains(Namespaces::CGROUP),
         mount_cgroup: cfg.mount_cgroup,

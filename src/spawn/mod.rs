@@ -82,6 +82,7 @@ fn run(
     child.inner.layers = layers;
     child.inner.net = up.net.take();
     child.inner.denials = std::mem::take(&mut up.denials);
+    child.inner.namespace_ids = up.namespace_ids;
     Ok(child)
 }
 
@@ -112,6 +113,8 @@ pub(crate) struct Up {
     pub(crate) net: Option<crate::net::Running>,
     /// The observation of its refusals.
     pub(crate) denials: crate::denials::Watch,
+    /// Its program's namespaces, when the command asked for them.
+    pub(crate) namespace_ids: Option<crate::NamespaceIds>,
 }
 
 /// Starts a container of the policy `cfg`: a sandbox whose supervisor
@@ -272,7 +275,22 @@ fn sandbox(
             }
         }
     }
+    // The caller's /proc, through which the program process records its
+    // namespace ids; closed here once the sandbox's processes have their
+    // copies (dropped with the other child-side descriptors).
+    let proc_dir = match &cmd {
+        Some(c) if c.record_namespace_ids && !container => rustix::fs::open(
+            "/proc",
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .ok(),
+        _ => None,
+    };
     let parts = lower::Parts {
+        proc_fd: proc_dir
+            .as_ref()
+            .map_or(-1, std::os::fd::AsRawFd::as_raw_fd),
         id_maps: identity.maps.take(),
         identity: &identity,
         exec,
@@ -303,6 +321,7 @@ fn sandbox(
     // The sandbox's processes copied their descriptor tables at clone.
     channel.close_child_side();
     fds.close_child_side();
+    drop(proc_dir);
     if let Some(r) = &identity.ranges {
         // The supervisor waits for its maps (dropping `launched` on an
         // error kills it).
@@ -338,6 +357,16 @@ fn sandbox(
     };
     let enforcement = lower::enforcement(cfg, compiled, &identity, &cg, &launched);
     let cgroup_fds = (plan.cgroup_fd, plan.cgroup_procs_fd);
+    // Stored by the program process before it executed the program, which
+    // happened before `Running` was sent.
+    let namespace_ids = (plan.proc_fd >= 0).then(|| {
+        crate::NamespaceIds::from_raw(
+            shared
+                .ns_ids
+                .each_ref()
+                .map(|n| n.load(std::sync::atomic::Ordering::Relaxed)),
+        )
+    });
     let fallback_rlimits = plan.fallback_rlimits.clone();
     let supervisor = launched.running();
     drop(plan);
@@ -356,5 +385,6 @@ fn sandbox(
         layers,
         net,
         denials,
+        namespace_ids,
     })
 }

@@ -11,7 +11,7 @@
 
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::{c_char, c_int};
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64};
 use std::ffi::CString;
 
 use crate::caps::CapPlan;
@@ -205,6 +205,10 @@ pub(crate) struct ChildPlan<'a> {
     pub(crate) shared: &'a Shared,
 
     // Program process.
+    /// The caller's `/proc`, for recording the program's namespace ids
+    /// into `shared` (-1: not asked). Close-on-exec; the supervisor drops
+    /// its copy with the other inherited descriptors.
+    pub(crate) proc_fd: c_int,
     pub(crate) cgroup_procs_fd: c_int,
     pub(crate) new_cgroup_ns: bool,
     /// Mount the new cgroup namespace's root at /sys/fs/cgroup (the
@@ -264,6 +268,11 @@ pub(crate) struct Shared {
     /// are set up one at a time: the supervisor clones each with
     /// CLONE_VFORK.
     pub(crate) cgroup_mounted: AtomicBool,
+    /// The program's namespaces' inode numbers, stored by the program
+    /// process before it executes the program when the plan has a
+    /// `proc_fd` (0: not read), in the order of
+    /// `NamespaceIds::LINKS`.
+    pub(crate) ns_ids: [AtomicU64; 8],
 }
 
 // SAFETY: `error` is written only by a program process, before the
@@ -279,6 +288,7 @@ impl Shared {
             expected_ppid: AtomicI32::new(0),
             failed: AtomicU32::new(0),
             cgroup_mounted: AtomicBool::new(false),
+            ns_ids: Default::default(),
             error: UnsafeCell::new(Record::new(record::KIND_ERROR)),
         }
     }

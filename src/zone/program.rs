@@ -83,6 +83,25 @@ pub(super) unsafe fn clone_program_process(
     r.map(|pid| pid as i32).at(Stage::CloneProgram, 0)
 }
 
+/// Stores the inode numbers of this process's namespaces (the program's,
+/// see `NamespaceIds`) in the shared state, through the caller's `/proc`:
+/// `thread-self` there names this process in the caller's pid namespace,
+/// an ancestor of ours. One that cannot be read stays 0.
+fn record_namespace_ids(plan: &ChildPlan<'_>) {
+    for (slot, link) in plan
+        .shared
+        .ns_ids
+        .iter()
+        .zip(crate::namespaces::NamespaceIds::LINKS)
+    {
+        // SAFETY: all-zero is a valid stat to be overwritten.
+        let mut st: libc::stat = unsafe { core::mem::zeroed() };
+        if raw::fstatat(plan.proc_fd, link, &mut st, 0).is_ok() {
+            slot.store(st.st_ino, Ordering::Relaxed);
+        }
+    }
+}
+
 fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
     if plan.joins_container {
         // Other processes of the container exist, some with our ids from
@@ -139,6 +158,10 @@ fn program(plan: &ChildPlan<'_>) -> Result<core::convert::Infallible, Fail> {
     }
     if plan.new_time_ns {
         raw::unshare(libc::CLONE_NEWTIME).at(Stage::TimeNamespace, 0)?;
+    }
+    if plan.proc_fd >= 0 {
+        // Every namespace the program will run in exists now.
+        record_namespace_ids(plan);
     }
     raw::setsid().at(Stage::Setsid, 0)?;
     // The session keyring is not namespaced: without this the program could

@@ -1002,13 +1002,13 @@ fn can_create_userns() -> bool {
 }
 
 /// The first JSON document of `--info-fd` and `--json-status-fd`: the
-/// program's pid and its namespaces' inode numbers.
-fn info_json(pid: u32) -> String {
-    use std::os::unix::fs::MetadataExt;
+/// program's pid and its namespaces' inode numbers (recorded before the
+/// program ran: a program that has already ended has them too).
+fn info_json(pid: u32, ids: Option<stockade::NamespaceIds>) -> String {
     let mut s = format!("{{\n    \"child-pid\": {pid}");
-    for ns in ["cgroup", "ipc", "mnt", "net", "pid", "uts"] {
-        if let Ok(md) = std::fs::metadata(format!("/proc/{pid}/ns/{ns}")) {
-            s.push_str(&format!(",\n    \"{ns}-namespace\": {}", md.ino()));
+    for (ns, id) in ids.iter().flat_map(stockade::NamespaceIds::iter) {
+        if ["cgroup", "ipc", "mnt", "net", "pid", "uts"].contains(&ns) {
+            s.push_str(&format!(",\n    \"{ns}-namespace\": {id}"));
         }
     }
     s.push_str("\n}\n");
@@ -1199,11 +1199,14 @@ fn run(plan: &Plan, inherited: &[RawFd]) -> ExitCode {
     // terminal's signals: these reach it through this process instead
     // (blocked before the spawn, so none is lost in between).
     let sfd = forwarded_signals();
+    if plan.info_fd.is_some() || plan.json_status_fd.is_some() {
+        cmd.record_namespace_ids();
+    }
     let mut child = match sb.spawn(&mut cmd) {
         Ok(c) => c,
         Err(e) => return fail(exec_failure(program, &e)),
     };
-    let info = info_json(child.id());
+    let info = info_json(child.id(), child.namespace_ids());
     if let Some(fd) = plan.info_fd {
         write_fd(fd, &info);
         // SAFETY: the descriptor was named for this process; it is done.
