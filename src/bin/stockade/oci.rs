@@ -874,6 +874,7 @@ fn process_exec(id: &str, process: &Value, path: &str) -> Result<args::Exec, Str
         terminal_stdin: false,
         started_file: None,
         chdir: process["cwd"].as_str().map(PathBuf::from),
+        user: None,
         setenv,
         unsetenv: Vec::new(),
         program: program.clone(),
