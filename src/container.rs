@@ -8,8 +8,11 @@
 //! [`Outcome`](crate::Outcome), and the same confinement a sandbox's first
 //! program gets: identity, capabilities, `no_new_privs`, rlimits, Landlock
 //! ruleset and seccomp filter, a new session, and only the descriptors the
-//! command passes. Processes a program leaves in the background live on,
-//! and files it writes stay, until the container stops.
+//! command passes. A program runs as the container's identity unless its
+//! command asks for other ids the container's user namespace maps
+//! ([`Command::user`](crate::Command::user)). Processes a program leaves
+//! in the background live on, and files it writes stay, until the
+//! container stops.
 //!
 //! ```no_run
 //! use stockade::{Command, Sandbox};

@@ -939,7 +939,7 @@ stockade [run] [OPTIONS] [--] PROGRAM [ARGS...]
        stockade [run] --image REF [OPTIONS] [-- ARGS...]
        stockade [run] --bundle DIR [OPTIONS]
        stockade start NAME [OPTIONS] [-- INIT [ARGS...]]
-       stockade exec NAME [--pty] [--chdir DIR] [--setenv KEY VALUE]... [--] PROGRAM [ARGS...]
+       stockade exec NAME [--pty] [--chdir DIR] [--user UID[:GID]] [--setenv KEY VALUE]... [--] PROGRAM [ARGS...]
        stockade stop NAME [--timeout DURATION]
        stockade kill NAME
        stockade list [--json]
@@ -1106,6 +1106,7 @@ fn exec_command() -> Command {
                 .action(ArgAction::Append)
                 .allow_hyphen_values(true)
                 .value_parser(value_parser!(OsString))
+                .help_heading(IDENTITY)
                 .help(
                     "Run as these ids inside the container, numbers (default: the container's; \
                      without GID, the container's gid). They must be mapped in its user \
