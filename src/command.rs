@@ -35,6 +35,7 @@ pub struct Command {
     pub(crate) pty: Option<crate::pty::WindowSize>,
     pub(crate) controlling_terminal: bool,
     pub(crate) record_namespace_ids: bool,
+    pub(crate) user: Option<(u32, u32)>,
 }
 
 impl Command {
@@ -55,6 +56,7 @@ impl Command {
             pty: None,
             controlling_terminal: false,
             record_namespace_ids: false,
+            user: None,
         }
     }
 
@@ -217,6 +219,49 @@ impl Command {
     pub fn record_namespace_ids(&mut self) -> &mut Command {
         self.record_namespace_ids = true;
         self
+    }
+
+    /// Runs the program as `uid` and `gid`: ids *inside* the sandbox's
+    /// user namespace, as `docker exec --user` does for a container's
+    /// program. Without it the program runs as the sandbox's identity
+    /// ([`Sandbox::uid`](crate::Sandbox::uid),
+    /// [`Sandbox::gid`](crate::Sandbox::gid), else the caller's).
+    ///
+    /// The ids must be mapped in the sandbox's user namespace: the
+    /// sandbox's own identity, and with
+    /// [`Sandbox::uid_ranges`](crate::Sandbox::uid_ranges) and
+    /// [`Sandbox::gid_ranges`](crate::Sandbox::gid_ranges) (or subordinate
+    /// ids) every id of those ranges. An unprivileged caller's namespace
+    /// without ranges maps a single uid and gid, so only those are
+    /// allowed. Without a user namespace a root caller's program may run as
+    /// any ids; any other caller's only as its own. Otherwise the spawn
+    /// fails, before anything starts, with
+    /// [`ConfigError::UnmappedId`](crate::error::ConfigError::UnmappedId)
+    /// (or [`ConfigError::Identity`](crate::error::ConfigError::Identity)
+    /// without a user namespace), and a container stays as it was.
+    ///
+    /// Honoured alike by [`Container::spawn`](crate::Container::spawn)
+    /// and its siblings, by [`Sandbox::spawn`](crate::Sandbox::spawn) and
+    /// its siblings, and for the init of
+    /// [`Sandbox::start_init`](crate::Sandbox::start_init) (the
+    /// container's other programs keep the sandbox's identity unless they
+    /// ask for one).
+    ///
+    /// Supplementary groups: a program that switches ids (a root caller's,
+    /// or one within ranges whose gid map a privileged writer wrote) has
+    /// none. Where the user namespace denies `setgroups` (an unprivileged
+    /// caller's namespace whose gid map it wrote itself) nothing can drop
+    /// them: the program keeps the groups the sandbox's processes started
+    /// with, the caller's, which show as the overflow gid (65534) inside
+    /// unless mapped, as every program of that sandbox does.
+    pub fn user(&mut self, uid: u32, gid: u32) -> &mut Command {
+        self.user = Some((uid, gid));
+        self
+    }
+
+    /// The ids set with [`user`](Command::user), if any.
+    pub fn get_user(&self) -> Option<(u32, u32)> {
+        self.user
     }
 
     /// The program as given.

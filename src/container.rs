@@ -8,8 +8,11 @@
 //! [`Outcome`](crate::Outcome), and the same confinement a sandbox's first
 //! program gets: identity, capabilities, `no_new_privs`, rlimits, Landlock
 //! ruleset and seccomp filter, a new session, and only the descriptors the
-//! command passes. Processes a program leaves in the background live on,
-//! and files it writes stay, until the container stops.
+//! command passes. A program runs as the container's identity unless its
+//! command asks for other ids the container's user namespace maps
+//! ([`Command::user`](crate::Command::user)). Processes a program leaves
+//! in the background live on, and files it writes stay, until the
+//! container stops.
 //!
 //! ```no_run
 //! use stockade::{Command, Sandbox};
@@ -109,8 +112,8 @@ pub struct Container {
     /// The caller's end of the control channel.
     control: OwnedFd,
     shared: SharedMapping<Shared>,
-    set_ids: Option<(u32, u32)>,
-    keep_groups: bool,
+    /// The identity its programs run as, and the ids they may ask for.
+    users: crate::spawn::ids::Users,
     cgroup_fds: (i32, i32),
     fallback_rlimits: Vec<(libc::c_int, libc::rlimit64)>,
     enforcement: Enforcement,
@@ -189,8 +192,7 @@ impl Container {
             supervisor: up.supervisor,
             control: up.report,
             shared,
-            set_ids: up.set_ids,
-            keep_groups: up.keep_groups,
+            users: up.users,
             cgroup_fds: up.cgroup_fds,
             fallback_rlimits: up.fallback_rlimits,
             enforcement: up.enforcement,
@@ -320,14 +322,15 @@ impl Container {
         if self.ended.is_some() {
             return Err(Error::ContainerEnded);
         }
+        // Checked before anything reaches the supervisor.
+        let ids = self.users.switch(cmd.user)?;
         let target = crate::spawn::exec::Target {
             cfg: &self.cfg,
             compiled: &self.compiled,
             control: self.control.as_fd(),
             shared: &self.shared,
             has_init: self.init.is_some(),
-            set_ids: self.set_ids,
-            keep_groups: self.keep_groups,
+            ids,
             cgroup_fds: self.cgroup_fds,
             fallback_rlimits: &self.fallback_rlimits,
             enforcement: &self.enforcement,

@@ -581,6 +581,24 @@ pub enum ConfigError {
         /// Why.
         reason: IdentityProblem,
     },
+    /// [`Command::user`](crate::Command::user) asked for a uid or gid that
+    /// the sandbox's user namespace does not map: a program can run only as
+    /// ids its namespace maps (the policy's own, and with
+    /// [`Sandbox::uid_ranges`](crate::Sandbox::uid_ranges) or
+    /// [`Sandbox::gid_ranges`](crate::Sandbox::gid_ranges) those ranges).
+    #[error(
+        "cannot run as {kind} {id} inside the sandbox: its user namespace maps only {}",
+        crate::ids::describe_inside(*kind, mapped)
+    )]
+    UnmappedId {
+        /// "uid" or "gid".
+        kind: IdKind,
+        /// The requested id.
+        id: u32,
+        /// The ranges the namespace maps (their `inside` ids are those a
+        /// program may run as).
+        mapped: Vec<crate::ids::IdRange>,
+    },
     /// A file descriptor was passed to a number the sandbox reserves or
     /// twice to the same number.
     #[error("cannot pass a file descriptor as fd {fd}: {reason}")]

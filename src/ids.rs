@@ -529,6 +529,41 @@ fn covered(range: &IdRange, granted: &[(u32, u32)]) -> bool {
     true
 }
 
+/// The ids inside that `ranges` map, in words: `uid 1000`, `uids 0-65535`.
+pub(crate) fn describe_inside(kind: IdKind, ranges: &[IdRange]) -> String {
+    let mut spans: Vec<(u32, u32)> = ranges
+        .iter()
+        .filter(|r| r.count > 0)
+        .map(|r| (r.inside, r.inside.saturating_add(r.count - 1)))
+        .collect();
+    spans.sort_unstable();
+    // Adjacent ranges read as one.
+    let mut merged: Vec<(u32, u32)> = Vec::with_capacity(spans.len());
+    for (a, b) in spans {
+        match merged.last_mut() {
+            Some(last) if u64::from(a) <= u64::from(last.1) + 1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    match merged.as_slice() {
+        [] => format!("no {kind}"),
+        [(a, b)] if a == b => format!("{kind} {a}"),
+        _ => {
+            let list: Vec<String> = merged
+                .iter()
+                .map(|&(a, b)| {
+                    if a == b {
+                        a.to_string()
+                    } else {
+                        format!("{a}-{b}")
+                    }
+                })
+                .collect();
+            format!("{kind}s {}", list.join(", "))
+        }
+    }
+}
+
 /// One map of a sandbox with ranges, and how it gets written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Map {
@@ -788,6 +823,19 @@ fn start_with(pid: u32, map: &Map, dirs: &[&str]) -> Result<Pending, Error> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn mapped_ids_are_described_as_inside_spans() {
+        assert_eq!(
+            describe_inside(IdKind::Uid, &[IdRange::new(1000, 1000, 1)]),
+            "uid 1000"
+        );
+        let r = [IdRange::new(1, 100_000, 65535), IdRange::new(0, 1000, 1)];
+        assert_eq!(describe_inside(IdKind::Gid, &r), "gids 0-65535");
+        let r = [IdRange::new(5, 100_000, 1), IdRange::new(0, 1000, 2)];
+        assert_eq!(describe_inside(IdKind::Uid, &r), "uids 0-1, 5");
+        assert_eq!(describe_inside(IdKind::Uid, &[]), "no uid");
+    }
     use super::*;
 
     fn caller(euid: u32, name: &str) -> Caller {

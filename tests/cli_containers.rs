@@ -280,6 +280,41 @@ fn exec_options_and_start_defaults() {
 }
 
 #[test]
+fn exec_user_runs_as_a_mapped_user_and_refuses_others() {
+    as_each_identity(|| {
+        let t = Env::new("user");
+        t.ok(&["start", &t.name, "--uid", "0", "--gid", "0"]);
+        let ids = "id -u; id -g";
+        let out = t.exec(&["--user", "0:0", "sh", "-c", ids]);
+        assert_eq!(text(&out.stdout), "0\n0\n", "{}", text(&out.stderr));
+        // Without GID, the container's.
+        let out = t.exec(&["--user", "0", "sh", "-c", ids]);
+        assert_eq!(text(&out.stdout), "0\n0\n", "{}", text(&out.stderr));
+        // Not mapped: refused before anything runs, in one line.
+        for (user, named) in [("1000", "uid 1000"), ("0:1000", "gid 1000")] {
+            let out = t.exec(&["--user", user, "sh", "-c", "echo ran"]);
+            assert_eq!(out.status.code(), Some(125), "{user}");
+            assert_eq!(text(&out.stdout), "", "{user}");
+            let err = text(&out.stderr);
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.contains(named), "{err}");
+            assert!(err.contains("maps only"), "{err}");
+        }
+        // Bad values are usage errors naming the option.
+        for bad in ["root", "1:x", ""] {
+            let out = t.exec(&["--user", bad, "true"]);
+            assert_eq!(out.status.code(), Some(125), "{bad:?}");
+            let err = text(&out.stderr);
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.contains("--user"), "{err}");
+        }
+        // The container is as it was.
+        assert_eq!(text(&t.exec(&["sh", "-c", ids]).stdout), "0\n0\n");
+        t.ok(&["stop", &t.name]);
+    });
+}
+
+#[test]
 fn list_shows_running_containers() {
     as_each_identity(|| {
         let t = Env::new("list");

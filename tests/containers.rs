@@ -616,3 +616,97 @@ fn a_container_killed_from_outside_says_so() {
         common::assert_no_children();
     });
 }
+
+/// `id -u; id -g` of a program run in `c` as `uid`:`gid`.
+fn ids_as(c: &stockade::Container, uid: u32, gid: u32) -> Result<String, Error> {
+    let out = c.output(sh("id -u; id -g").user(uid, gid))?;
+    assert!(out.status.success(), "{out:?}");
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn a_program_runs_as_the_mapped_user_its_command_asks_for() {
+    as_each_identity(|| {
+        // A single map: the policy's ids are the only ones mapped.
+        let mut c = Sandbox::new().uid(0).gid(0).start().unwrap();
+        assert_eq!(ids_as(&c, 0, 0).unwrap(), "0\n0\n");
+        let mut cmd = sh("id -u");
+        cmd.user(0, 0);
+        let child = c.spawn(cmd.stdout(Stdio::piped())).unwrap();
+        let mapping = child.enforcement().uid.unwrap();
+        assert_eq!(mapping.inside, 0);
+        drop(child.wait_with_output().unwrap());
+        for (uid, gid, named) in [(1000, 0, "uid 1000"), (0, 1000, "gid 1000")] {
+            match ids_as(&c, uid, gid) {
+                Err(Error::Config(e @ stockade::error::ConfigError::UnmappedId { .. })) => {
+                    let text = e.to_string();
+                    assert!(text.contains(named), "{text}");
+                    assert!(text.contains("maps only"), "{text}");
+                    let stockade::error::ConfigError::UnmappedId { id, mapped, .. } = e else {
+                        unreachable!()
+                    };
+                    assert_eq!(id, 1000);
+                    assert_eq!(mapped.len(), 1);
+                    assert_eq!(mapped[0].inside, 0);
+                }
+                other => panic!("{named}: {other:?}"),
+            }
+        }
+        // Refused before anything was sent: the container runs on.
+        assert_eq!(run(&c, "echo still").1, "still\n");
+        c.stop(Duration::from_secs(5)).unwrap();
+
+        // The default: the caller's own ids, mapped to themselves.
+        let (uid, gid) = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
+        let mut c = Sandbox::new().start().unwrap();
+        assert_eq!(ids_as(&c, uid, gid).unwrap(), format!("{uid}\n{gid}\n"));
+        assert!(matches!(
+            ids_as(&c, uid + 1, gid),
+            Err(Error::Config(
+                stockade::error::ConfigError::UnmappedId { .. }
+            ))
+        ));
+        c.stop(Duration::from_secs(5)).unwrap();
+    });
+}
+
+#[test]
+fn without_a_user_namespace_root_runs_a_program_as_any_user_as_root() {
+    common::as_root(|| {
+        let mut sb = Sandbox::new();
+        sb.namespaces(stockade::Namespaces::default() - stockade::Namespaces::USER);
+        let mut c = sb.start().unwrap();
+        assert_eq!(ids_as(&c, 1000, 1001).unwrap(), "1000\n1001\n");
+        // Its supplementary groups are not root's.
+        let out = c.output(sh("id -G").user(1000, 1001)).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "1001\n");
+        // Others keep the container's identity.
+        assert_eq!(run(&c, "id -u").1, "0\n");
+        // A one-shot sandbox honours it too.
+        let out = sb.output(sh("id -u; id -g").user(42, 43)).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n43\n");
+        match ids_as(&c, u32::MAX, 0) {
+            Err(Error::Config(stockade::error::ConfigError::Identity { id, .. })) => {
+                assert_eq!(id, u32::MAX)
+            }
+            other => panic!("{other:?}"),
+        }
+        c.stop(Duration::from_secs(5)).unwrap();
+    });
+}
+
+#[test]
+fn a_one_shot_sandbox_refuses_an_unmapped_user() {
+    as_each_identity(|| {
+        let sb = Sandbox::new().uid(0).gid(0).clone();
+        let out = sb.output(sh("id -u; id -g").user(0, 0)).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n0\n");
+        match sb.output(sh("id -u").user(5, 0)) {
+            Err(Error::Config(stockade::error::ConfigError::UnmappedId { id: 5, .. })) => {}
+            other => panic!("{other:?}"),
+        }
+    });
+}

@@ -145,6 +145,40 @@ fn a_containers_execs_run_as_its_program_ids_with_the_ranges() {
 }
 
 #[test]
+#[cfg_attr(
+    stockade_vm,
+    ignore = "needs /etc/subuid and /etc/subgid entries for the unprivileged uid, which the host run's set-up adds; the VM sees the host's /etc read-only"
+)]
+fn a_containers_program_runs_as_any_id_of_its_ranges() {
+    as_each_identity(|| {
+        let Some((mut sb, _)) = ranged() else {
+            return;
+        };
+        sb.uid(7).gid(8);
+        let mut c = sb.start().unwrap();
+        let out = c
+            .output(common::sh("id -u; id -g; id -G").user(1000, 2000))
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        // Its gid map was written with privilege: no groups are kept.
+        assert_eq!(stdout, "1000\n2000\n2000\n");
+        // The others still run as the container's program ids.
+        let out = c.output(&mut common::sh("id -u")).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "7\n");
+        match c.output(common::sh("true").user(70_000, 8)) {
+            Err(Error::Config(e @ stockade::error::ConfigError::UnmappedId { .. })) => {
+                let text = e.to_string();
+                assert!(text.contains("uid 70000"), "{text}");
+                assert!(text.contains("uids 0-65535"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+        c.stop(std::time::Duration::from_secs(5)).unwrap();
+    });
+}
+
+#[test]
 fn without_subordinate_entries_the_error_says_how_to_add_them_as_root() {
     as_root(|| {
         let text = std::fs::read_to_string("/etc/subuid").unwrap_or_default();

@@ -507,22 +507,56 @@ fn the_runtime_command_line_creates_starts_execs_kills_and_deletes() {
         .unwrap();
         assert!(o.status.success(), "{}", text(&o));
         assert_eq!(String::from_utf8_lossy(&o.stdout), "x=42\nrunc\n");
-        // An exec as another user is refused, not run as the container's.
+        // An exec as another user: run as that user where it is mapped (a
+        // root caller's bundle has no user namespace), refused naming the
+        // field where not (the rootless bundle maps the caller's id alone).
         let process = dir.path().join("process.json");
         std::fs::write(
             &process,
-            r#"{"args": ["id"], "cwd": "/", "user": {"uid": 4242, "gid": 0}}"#,
+            r#"{"args": ["sh", "-c", "id -u; id -g"], "cwd": "/", "user": {"uid": 4242, "gid": 43}}"#,
         )
         .unwrap();
         let o = oci(&root, &["exec", "--process", process.to_str().unwrap(), id])
             .output()
             .unwrap();
-        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-        assert!(
-            String::from_utf8_lossy(&o.stderr).contains("process.user.uid = 4242"),
-            "{}",
-            text(&o)
-        );
+        if common::is_root() {
+            assert!(o.status.success(), "{}", text(&o));
+            assert_eq!(String::from_utf8_lossy(&o.stdout), "4242\n43\n");
+            // runc's --user too.
+            let o = oci(
+                &root,
+                &["exec", "--user", "7:8", id, "sh", "-c", "id -u; id -g"],
+            )
+            .output()
+            .unwrap();
+            assert!(o.status.success(), "{}", text(&o));
+            assert_eq!(String::from_utf8_lossy(&o.stdout), "7\n8\n");
+        } else {
+            assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(err.contains("process.user.uid = 4242"), "{}", text(&o));
+            assert!(err.contains("not mapped"), "{}", text(&o));
+            let o = oci(&root, &["exec", "--user", "7", id, "true"])
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("--user: uid = 7"),
+                "{}",
+                text(&o)
+            );
+        }
+        // The container's own ids, asked for, are no other user.
+        std::fs::write(
+            &process,
+            r#"{"args": ["sh", "-c", "id -u"], "cwd": "/", "user": {"uid": 0, "gid": 0}}"#,
+        )
+        .unwrap();
+        let o = oci(&root, &["exec", "--process", process.to_str().unwrap(), id])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "0\n");
 
         // delete without --force refuses a running container.
         let o = oci(&root, &["delete", id]).output().unwrap();

@@ -65,6 +65,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::EnvName { .. } => "EnvName",
         ConfigError::Hostname { .. } => "Hostname",
         ConfigError::Identity { .. } => "Identity",
+        ConfigError::UnmappedId { .. } => "UnmappedId",
         ConfigError::FdTarget { .. } => "FdTarget",
         ConfigError::Fs(_) => "Fs",
         ConfigError::Capabilities(_) => "Capabilities",
@@ -93,7 +94,7 @@ fn config_variant(e: &ConfigError) -> &'static str {
         ConfigError::SeccompNeedsNoNewPrivs => "SeccompNeedsNoNewPrivs",
     }
 }
-const CONFIG_VARIANTS: usize = 24 + 3 * cfg!(feature = "seccomp") as usize;
+const CONFIG_VARIANTS: usize = 25 + 3 * cfg!(feature = "seccomp") as usize;
 
 fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
     #[cfg_attr(not(feature = "seccomp"), allow(unused_mut))]
@@ -125,6 +126,14 @@ fn config_samples() -> Vec<(ConfigError, Vec<&'static str>)> {
                 reason: IdentityProblem::NeedsUserNamespaceOrRoot,
             },
             vec!["gid 1000", "Namespaces::USER"],
+        ),
+        (
+            ConfigError::UnmappedId {
+                kind: IdKind::Uid,
+                id: 0,
+                mapped: vec![crate::ids::IdRange::new(1000, 1000, 1)],
+            },
+            vec!["uid 0", "maps only uid 1000"],
         ),
         (
             ConfigError::FdTarget {

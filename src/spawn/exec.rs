@@ -41,9 +41,9 @@ pub(crate) struct Target<'a> {
     /// cgroup tree if the policy asks for it; without one, the first exec
     /// mounts it.
     pub(crate) has_init: bool,
-    pub(crate) set_ids: Option<(u32, u32)>,
-    /// The switch to `set_ids` keeps the supplementary groups.
-    pub(crate) keep_groups: bool,
+    /// The identity the program takes: the container's, or the one its
+    /// command asked for (already checked).
+    pub(crate) ids: super::ids::Switch,
     /// The leaf cgroup's directory and `cgroup.procs`, as the supervisor
     /// holds them (-1: none).
     pub(crate) cgroup_fds: (RawFd, RawFd),
@@ -123,8 +123,8 @@ pub(crate) fn exec(
         mount_cgroup_read_only: cfg.mount_cgroup_read_only,
         console: false,
         new_time_ns: ns.contains(Namespaces::TIME),
-        set_ids: t.set_ids,
-        keep_groups: t.keep_groups,
+        set_ids: t.ids.set_ids,
+        keep_groups: t.ids.keep_groups,
         await_maps: false,
         cwd: cwd.0,
         cwd_in_root: ns.contains(Namespaces::MOUNT),
@@ -185,6 +185,11 @@ pub(crate) fn exec(
         SetupReport::Vanished => return Err(Error::ContainerEnded),
     };
     drop(plan);
+    let mut enforcement = t.enforcement.clone();
+    if cmd.user.is_some() {
+        // The report says who this program runs as.
+        (enforcement.uid, enforcement.gid) = (t.ids.uid, t.ids.gid);
+    }
     let mut child = Child {
         stdin: fds.stdin.take().map(ChildStdin::from_owned),
         stdout: fds.stdout.take().map(ChildStdout::from_owned),
@@ -193,7 +198,7 @@ pub(crate) fn exec(
         inner: Inner::exec(
             program_pid.unwrap_or(0),
             mine,
-            t.enforcement.clone(),
+            enforcement,
             cfg.kill_on_drop,
             compiled.cpu_limit_secs,
             started,

@@ -3,12 +3,12 @@
 
 use crate::config::Config;
 use crate::error::{ConfigError, Error, IdKind, IdentityProblem, NamespaceProblem};
-use crate::ids::Source;
+use crate::ids::{IdRange, Source};
 use crate::namespaces::{IdMapping, Namespaces};
 use crate::zone::plan::IdMaps;
 
 /// The calling process's effective ids, read once per spawn.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Caller {
     pub(super) euid: u32,
     pub(super) egid: u32,
@@ -39,6 +39,160 @@ pub(super) struct Identity {
     pub(super) ranges: Option<RangeMaps>,
     /// The switch to `set_ids` keeps the supplementary groups.
     pub(super) keep_groups: bool,
+}
+
+/// How a program's process takes its identity.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Switch {
+    /// The ids it switches to (`None`: it keeps the supervisor's).
+    pub(crate) set_ids: Option<(u32, u32)>,
+    /// The switch keeps the supplementary groups (the user namespace
+    /// denies `setgroups`).
+    pub(crate) keep_groups: bool,
+    /// For the enforcement report.
+    pub(crate) uid: Option<IdMapping>,
+    pub(crate) gid: Option<IdMapping>,
+}
+
+/// The ids a sandbox's programs may run as ([`Command::user`]), checked
+/// in the caller before anything is sent; a container keeps it for its
+/// execs.
+///
+/// [`Command::user`]: crate::Command::user
+#[derive(Clone, Debug)]
+pub(crate) struct Users {
+    /// The identity of the sandbox's own programs.
+    own: Switch,
+    /// The user namespace's uid and gid maps (`None`: no user namespace).
+    maps: Option<(Vec<IdRange>, Vec<IdRange>)>,
+    /// The maps are ranges, within which a program switches; a single map
+    /// holds only the ids the supervisor already runs as.
+    ranged: bool,
+    caller: Caller,
+}
+
+impl Users {
+    /// How a program asking to run as `user` (uid, gid inside) takes its
+    /// identity, or why it cannot.
+    pub(crate) fn switch(&self, user: Option<(u32, u32)>) -> Result<Switch, Error> {
+        let Some((uid, gid)) = user else {
+            return Ok(self.own);
+        };
+        for (kind, id) in [(IdKind::Uid, uid), (IdKind::Gid, gid)] {
+            if id == u32::MAX {
+                return Err(ConfigError::Identity {
+                    kind,
+                    id,
+                    reason: IdentityProblem::Invalid,
+                }
+                .into());
+            }
+        }
+        let Some((uid_map, gid_map)) = &self.maps else {
+            if self.caller.euid == 0 {
+                // A root caller's program switches to any ids, and keeps
+                // none of the caller's groups.
+                return Ok(Switch {
+                    set_ids: Some((uid, gid)),
+                    keep_groups: false,
+                    uid: Some(IdMapping {
+                        inside: uid,
+                        outside: uid,
+                    }),
+                    gid: Some(IdMapping {
+                        inside: gid,
+                        outside: gid,
+                    }),
+                });
+            }
+            // Only the caller's own ids, which its programs have already.
+            let own = [
+                (IdKind::Uid, uid, self.caller.euid),
+                (IdKind::Gid, gid, self.caller.egid),
+            ];
+            return match own.into_iter().find(|&(_, asked, have)| asked != have) {
+                None => Ok(self.own),
+                Some((kind, id, _)) => Err(ConfigError::Identity {
+                    kind,
+                    id,
+                    reason: IdentityProblem::NeedsUserNamespaceOrRoot,
+                }
+                .into()),
+            };
+        };
+        let mut outside = [0; 2];
+        for (i, (kind, id, map)) in [(IdKind::Uid, uid, uid_map), (IdKind::Gid, gid, gid_map)]
+            .into_iter()
+            .enumerate()
+        {
+            match map.iter().find_map(|r| r.to_outside(id)) {
+                Some(o) => outside[i] = o,
+                None => {
+                    return Err(ConfigError::UnmappedId {
+                        kind,
+                        id,
+                        mapped: map.clone(),
+                    }
+                    .into());
+                }
+            }
+        }
+        if !self.ranged {
+            // A single map: the ids asked for are those the program runs
+            // as anyway.
+            return Ok(self.own);
+        }
+        Ok(Switch {
+            set_ids: Some((uid, gid)),
+            keep_groups: self.own.keep_groups,
+            uid: Some(IdMapping {
+                inside: uid,
+                outside: outside[0],
+            }),
+            gid: Some(IdMapping {
+                inside: gid,
+                outside: outside[1],
+            }),
+        })
+    }
+}
+
+impl Identity {
+    /// The ids this sandbox's programs may run as.
+    pub(super) fn users(&self, userns: bool, caller: Caller) -> Users {
+        let single = |m: Option<IdMapping>| {
+            m.map(|m| vec![IdRange::new(m.inside, m.outside, 1)])
+                .unwrap_or_default()
+        };
+        let maps = userns.then(|| match &self.ranges {
+            Some(r) => (r.uid.lines.clone(), r.gid.lines.clone()),
+            None => (single(self.uid), single(self.gid)),
+        });
+        Users {
+            own: self.switch(),
+            maps,
+            ranged: self.ranges.is_some(),
+            caller,
+        }
+    }
+
+    /// How the sandbox's own programs take their identity.
+    pub(super) fn switch(&self) -> Switch {
+        Switch {
+            set_ids: self.set_ids,
+            keep_groups: self.keep_groups,
+            uid: self.uid,
+            gid: self.gid,
+        }
+    }
+
+    /// Makes `s` the identity of this spawn's program.
+    pub(super) fn apply(&mut self, s: Switch) {
+        self.set_ids = s.set_ids;
+        self.keep_groups = s.keep_groups;
+        self.uid = s.uid;
+        self.gid = s.gid;
+    }
 }
 
 /// A sandbox's maps when it has ranges.

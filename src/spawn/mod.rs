@@ -15,7 +15,7 @@ mod channel;
 mod diagnose;
 pub(crate) mod exec;
 mod fds;
-mod ids;
+pub(crate) mod ids;
 mod lower;
 mod net;
 mod time_ns;
@@ -95,10 +95,8 @@ pub(crate) struct Up {
     pub(crate) enforcement: crate::Enforcement,
     pub(crate) started: Instant,
     pub(crate) cgroup: Option<crate::cgroup::PreparedCgroup>,
-    /// The identity its programs run as.
-    pub(crate) set_ids: Option<(u32, u32)>,
-    /// The switch to `set_ids` keeps the supplementary groups.
-    pub(crate) keep_groups: bool,
+    /// The identity its programs run as, and the ids they may ask for.
+    pub(crate) users: ids::Users,
     /// The cgroup descriptors as the supervisor holds them (-1: none):
     /// the leaf's directory and its `cgroup.procs`.
     pub(crate) cgroup_fds: (i32, i32),
@@ -214,6 +212,12 @@ fn sandbox(
     let ns = cfg.namespaces;
     let caller = Caller::current();
     let mut identity = ids::plan(cfg, caller)?;
+    // The ids later programs of a container may ask for: the sandbox's,
+    // whatever its first program asks for.
+    let users = identity.users(ns.contains(Namespaces::USER), caller);
+    if let Some(user) = cmd.as_deref().and_then(|c| c.user) {
+        identity.apply(users.switch(Some(user))?);
+    }
     let container_init = container && cmd.is_some();
     // A container's init with a terminal: that terminal is the
     // container's /dev/console, in a /dev of its own (no template).
@@ -377,8 +381,7 @@ fn sandbox(
         enforcement,
         started,
         cgroup: cg.cgroup,
-        set_ids: identity.set_ids,
-        keep_groups: identity.keep_groups,
+        users,
         cgroup_fds,
         fallback_rlimits,
         pty,

@@ -924,7 +924,7 @@ fn option_name(long: &str) -> Option<&'static str> {
     OPTIONS
         .iter()
         .map(|o| o.long)
-        .chain(["--name", "--help", "--version"])
+        .chain(["--name", "--user", "--help", "--version"])
         .find(|l| *l == long)
 }
 
@@ -939,7 +939,7 @@ stockade [run] [OPTIONS] [--] PROGRAM [ARGS...]
        stockade [run] --image REF [OPTIONS] [-- ARGS...]
        stockade [run] --bundle DIR [OPTIONS]
        stockade start NAME [OPTIONS] [-- INIT [ARGS...]]
-       stockade exec NAME [--pty] [--chdir DIR] [--setenv KEY VALUE]... [--] PROGRAM [ARGS...]
+       stockade exec NAME [--pty] [--chdir DIR] [--user UID[:GID]] [--setenv KEY VALUE]... [--] PROGRAM [ARGS...]
        stockade stop NAME [--timeout DURATION]
        stockade kill NAME
        stockade list [--json]
@@ -1095,10 +1095,24 @@ fn exec_command() -> Command {
              one-shot program; processes it leaves in the background keep running. If \
              stockade exec is killed, so is PROGRAM.",
         )
-        .override_usage("stockade exec NAME [--pty] [--chdir DIR] [--setenv KEY VALUE]... [--unsetenv KEY]... [--] PROGRAM [ARGS...]")
+        .override_usage("stockade exec NAME [--pty] [--chdir DIR] [--user UID[:GID]] [--setenv KEY VALUE]... [--unsetenv KEY]... [--] PROGRAM [ARGS...]")
         .arg(name_arg())
         .arg(opt("--pty").help("A terminal of the container's own, relayed to this one"))
         .arg(opt("--chdir").help("Working directory (default: the container's)"))
+        .arg(
+            Arg::new("user")
+                .long("user")
+                .value_name("UID[:GID]")
+                .action(ArgAction::Append)
+                .allow_hyphen_values(true)
+                .value_parser(value_parser!(OsString))
+                .help_heading(IDENTITY)
+                .help(
+                    "Run as these ids inside the container, numbers (default: the container's; \
+                     without GID, the container's gid). They must be mapped in its user \
+                     namespace: its own, or any of its --uid-range/--gid-range/--subids ranges",
+                ),
+        )
         .arg(opt("--setenv").help("Set an environment variable"))
         .arg(opt("--unsetenv").help("Remove an environment variable"))
         .arg(program_arg("PROGRAM", "The program and its arguments, untouched"))
@@ -1405,6 +1419,20 @@ fn num<T: std::str::FromStr>(
             value: v,
             expected,
         })
+}
+
+/// `--user UID[:GID]`: ids inside the container, as numbers.
+fn user(v: OsString) -> Result<(u32, Option<u32>), ArgError> {
+    let id = |t: &str| t.parse::<u32>().ok().filter(|&n| n != u32::MAX);
+    let parsed = v.to_str().and_then(|t| match t.split_once(':') {
+        Some((u, g)) => Some((id(u)?, Some(id(g)?))),
+        None => Some((id(t)?, None)),
+    });
+    parsed.ok_or(ArgError::BadValue {
+        option: "--user",
+        value: v,
+        expected: "UID or UID:GID, as numbers (user names are not looked up)",
+    })
 }
 
 /// A signal for `option`: a number from 1 to 64, or a name with or without
@@ -2245,6 +2273,9 @@ pub struct Exec {
     /// says `running` only from then on. Not a command-line option.
     pub started_file: Option<PathBuf>,
     pub chdir: Option<PathBuf>,
+    /// `--user UID[:GID]`: ids inside the container (no GID: the
+    /// container's).
+    pub user: Option<(u32, Option<u32>)>,
     pub setenv: Vec<(OsString, OsString)>,
     pub unsetenv: Vec<OsString>,
     pub program: OsString,
@@ -2471,6 +2502,12 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
                 relay_only: false,
                 pty: flag(&m, "pty"),
                 chdir: raw(&m, "chdir").pop().map(PathBuf::from),
+                // The last one counts; each is checked.
+                user: raw(&m, "user")
+                    .into_iter()
+                    .map(user)
+                    .collect::<Result<Vec<_>, _>>()?
+                    .pop(),
                 setenv,
                 unsetenv: raw(&m, "unsetenv"),
                 program: program.next().ok_or(ArgError::NoProgram)?,
@@ -2656,11 +2693,40 @@ mod tests {
                 terminal_stdin: false,
                 started_file: None,
                 chdir: Some("/t".into()),
+                user: None,
                 setenv: vec![("K".into(), "V".into())],
                 unsetenv: vec!["U".into()],
                 program: "ls".into(),
                 args: vec!["-l".into()],
             }))
+        );
+        for (typed, want) in [("1000", (1000, None)), ("0:42", (0, Some(42)))] {
+            match inv(&["exec", "web", "--user", "7", "--user", typed, "id"]) {
+                Ok(Invocation::Exec(e)) => assert_eq!(e.user, Some(want)),
+                other => panic!("{other:?}"),
+            }
+        }
+        for bad in ["root", "1:", ":1", "-1", "4294967295", "1:2:3", ""] {
+            assert_eq!(
+                inv(&["exec", "web", "--user", bad, "id"]),
+                Err(ArgError::BadValue {
+                    option: "--user",
+                    value: bad.into(),
+                    expected: "UID or UID:GID, as numbers (user names are not looked up)",
+                }),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            inv(&["exec", "web", "id", "--user"]).map(|i| match i {
+                Invocation::Exec(e) => e.user,
+                _ => None,
+            }),
+            Ok(None)
+        );
+        assert_eq!(
+            inv(&["exec", "web", "--user"]),
+            Err(ArgError::MissingValue { option: "--user" })
         );
         match inv(&["exec", "web", "--", "--chdir"]) {
             Ok(Invocation::Exec(e)) => assert_eq!(e.program, "--chdir"),

@@ -423,6 +423,7 @@ pub fn exec(e: &args::Exec) -> ExitCode {
         cwd: e.chdir.clone(),
         pty: size.map(|s| (s.rows, s.cols)),
         ctty: e.terminal_stdin && !e.pty,
+        user: e.user,
     });
     // With a terminal, the program's streams are its terminal, relayed
     // here; with one on our stdin, they are that terminal; without, they

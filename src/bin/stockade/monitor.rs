@@ -426,6 +426,16 @@ fn exec(conn: UnixStream, e: ExecRequest, fds: Vec<OwnedFd>, shared: &Shared) {
         if shared.stopping.load(Ordering::SeqCst) {
             return failed(format!("stockade: container {} is stopping", shared.name));
         }
+        if let Some((uid, gid)) = e.user {
+            // Without a gid, the container's: the one it maps, or (without
+            // a user namespace or another gid) this process's.
+            let gid = gid.unwrap_or_else(|| {
+                c.enforcement()
+                    .gid
+                    .map_or_else(|| nix::unistd::getegid().as_raw(), |g| g.inside)
+            });
+            cmd.user(uid, gid);
+        }
         c.spawn(&mut cmd)
     };
     // The client's descriptors are the program's alone now.

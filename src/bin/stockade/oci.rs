@@ -801,26 +801,19 @@ fn waiter(g: &Global, argv: Vec<OsString>) -> ExitCode {
     code
 }
 
-/// An exec runs as the container's user with the container's capabilities
-/// (stockade's execs share the container's identity): a `process` asking
-/// for another user or another bounding set is refused rather than run as
-/// someone else.
-fn same_identity(g: &Global, id: &str, process: &Value) -> Result<(), String> {
-    let config: Value = fs::read_to_string(dir(g, id).join("bundle/config.json"))
+/// The container's configuration, from its bundle.
+fn container_config(g: &Global, id: &str) -> Result<Value, String> {
+    fs::read_to_string(dir(g, id).join("bundle/config.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
-        .ok_or_else(|| format!("container {id}: its configuration cannot be read"))?;
-    for field in ["uid", "gid"] {
-        let want = &config["process"]["user"][field];
-        let asked = &process["user"][field];
-        if !asked.is_null() && asked.as_u64().unwrap_or(0) != want.as_u64().unwrap_or(0) {
-            return Err(format!(
-                "process.user.{field} = {asked}: an exec runs as the container's user \
-                 ({field} {}); running it as another user is not supported",
-                want.as_u64().unwrap_or(0)
-            ));
-        }
-    }
+        .ok_or_else(|| format!("container {id}: its configuration cannot be read"))
+}
+
+/// The user an exec's `process` asks for, when it is not the container's
+/// (`None`: the container's). An exec keeps the container's capabilities:
+/// a `process` asking for another bounding set is refused rather than run
+/// with other capabilities.
+fn exec_identity(config: &Value, process: &Value) -> Result<Option<(u32, u32)>, String> {
     let caps = |v: &Value| -> Vec<String> {
         let mut c: Vec<String> = v["capabilities"]["bounding"]
             .as_array()
@@ -840,7 +833,86 @@ fn same_identity(g: &Global, id: &str, process: &Value) -> Result<(), String> {
                 .to_owned(),
         );
     }
-    Ok(())
+    let mut ids = [0u32; 2];
+    for (i, field) in ["uid", "gid"].into_iter().enumerate() {
+        let asked = &process["user"][field];
+        ids[i] = if asked.is_null() {
+            id_of(config, field)
+        } else {
+            asked
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|&n| n != u32::MAX)
+                .ok_or_else(|| format!("process.user.{field} = {asked}: expected an id"))?
+        };
+    }
+    exec_user(config, ids[0], ids[1], "process.user.")
+}
+
+/// The container's `process.user.uid` or `.gid` (0 when unset).
+fn id_of(config: &Value, field: &str) -> u32 {
+    config["process"]["user"][field]
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(0)
+}
+
+/// An exec as `uid`:`gid`: `None` when those are the container's ids,
+/// refused (naming `prefix` and the field) when the container's user
+/// namespace does not map them. Its namespace maps the configuration's
+/// `linux.uidMappings` and `.gidMappings`, or without them the container's
+/// own ids alone; without a user namespace the library decides (a root
+/// caller may switch to any ids).
+fn exec_user(
+    config: &Value,
+    uid: u32,
+    gid: u32,
+    prefix: &str,
+) -> Result<Option<(u32, u32)>, String> {
+    if (uid, gid) == (id_of(config, "uid"), id_of(config, "gid")) {
+        return Ok(None);
+    }
+    let userns = config["linux"]["namespaces"]
+        .as_array()
+        .is_some_and(|l| l.iter().any(|n| n["type"] == "user"));
+    if !userns {
+        return Ok(Some((uid, gid)));
+    }
+    for (field, id, key) in [("uid", uid, "uidMappings"), ("gid", gid, "gidMappings")] {
+        let ranges: Vec<(u64, u64)> = config["linux"][key]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|m| Some((m["containerID"].as_u64()?, m["size"].as_u64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let own = u64::from(id_of(config, field));
+        let ranges = if ranges.is_empty() {
+            vec![(own, 1)]
+        } else {
+            ranges
+        };
+        let id64 = u64::from(id);
+        if !ranges
+            .iter()
+            .any(|&(first, n)| first <= id64 && id64 < first + n)
+        {
+            let mapped: Vec<String> = ranges
+                .iter()
+                .map(|&(first, n)| match n {
+                    1 => first.to_string(),
+                    _ => format!("{first}-{}", first + n - 1),
+                })
+                .collect();
+            return Err(format!(
+                "{prefix}{field} = {id}: not mapped in the container's user namespace, \
+                 which maps only {field} {} (linux.{key})",
+                mapped.join(", ")
+            ));
+        }
+    }
+    Ok(Some((uid, gid)))
 }
 
 /// A stockade exec of an OCI `process` object (args, env, cwd).
@@ -874,6 +946,7 @@ fn process_exec(id: &str, process: &Value, path: &str) -> Result<args::Exec, Str
         terminal_stdin: false,
         started_file: None,
         chdir: process["cwd"].as_str().map(PathBuf::from),
+        user: None,
         setenv,
         unsetenv: Vec::new(),
         program: program.clone(),
@@ -1114,7 +1187,6 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
         Err(e) => return fail(e),
     }
     for (names, what) in [
-        (&["--user", "-u"][..], "--user"),
         (&["--cap", "-c"][..], "--cap"),
         (&["--apparmor"][..], "--apparmor"),
         (&["--process-label"][..], "--process-label"),
@@ -1138,15 +1210,19 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
                 Err(e) => return fail(e),
             };
             terminal |= process["terminal"].as_bool() == Some(true);
-            if let Err(e) = same_identity(g, &id, &process) {
-                return fail(format!("exec: --process: {e}"));
-            }
+            let user = match container_config(g, &id).and_then(|c| exec_identity(&c, &process)) {
+                Ok(u) => u,
+                Err(e) => return fail(format!("exec: --process: {e}")),
+            };
             size = match console_size(&process, "process") {
                 Ok(s) => s,
                 Err(e) => return fail(format!("exec: --process: {e}")),
             };
             match process_exec(&id, &process, "process") {
-                Ok(e) => e,
+                Ok(e) => args::Exec {
+                    user: user.map(|(u, g)| (u, Some(g))),
+                    ..e
+                },
                 Err(e) => return fail(format!("exec: --process: {e}")),
             }
         }
@@ -1163,6 +1239,27 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
             }
         }
     };
+    if let Some(user) = p.value(&["--user", "-u"]) {
+        // UID[:GID], numbers: without GID, the container's.
+        let config = match container_config(g, &id) {
+            Ok(c) => c,
+            Err(err) => return fail(format!("exec: {err}")),
+        };
+        let id_ = |t: &str| t.parse::<u32>().ok().filter(|&n| n != u32::MAX);
+        let parsed = user.to_str().and_then(|t| match t.split_once(':') {
+            Some((u, g)) => Some((id_(u)?, id_(g)?)),
+            None => Some((id_(t)?, id_of(&config, "gid"))),
+        });
+        let Some((uid, gid)) = parsed else {
+            return fail(format!(
+                "exec: --user {user:?}: expected UID or UID:GID, as numbers"
+            ));
+        };
+        match exec_user(&config, uid, gid, "--user: ") {
+            Ok(u) => e.user = u.map(|(u, g)| (u, Some(g))),
+            Err(err) => return fail(format!("exec: {err}")),
+        }
+    }
     if let Some(cwd) = p.value(&["--cwd"]) {
         e.chdir = Some(PathBuf::from(cwd));
     }
@@ -1175,12 +1272,14 @@ fn exec(g: &Global, argv: Vec<OsString>) -> ExitCode {
     let socket = p.value(&["--console-socket"]).map(PathBuf::from);
     let slave = match (terminal, &socket) {
         (true, Some(sock)) => {
-            // The owner of the program's terminal: the container's user
-            // (an exec runs as it).
-            let owner = fs::read_to_string(dir(g, &id).join("bundle/config.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                .and_then(|c| terminal_owner(&c));
+            // The owner of the program's terminal: the user the exec runs
+            // as, the container's unless it asks for another.
+            let owner = container_config(g, &id).ok().and_then(|mut c| {
+                if let Some((uid, _)) = e.user {
+                    c["process"]["user"]["uid"] = uid.into();
+                }
+                terminal_owner(&c)
+            });
             match check_console_socket(sock).and_then(|()| open_console(&id, sock, size, owner)) {
                 Ok(slave) => Some(slave),
                 Err(err) => return fail(format!("exec: {err}")),

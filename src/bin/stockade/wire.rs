@@ -57,6 +57,9 @@ pub struct ExecRequest {
     /// The standard input sent is a terminal the client made: it becomes
     /// the controlling terminal of the program's session.
     pub ctty: bool,
+    /// Run as this uid and gid (none: the container's gid) inside the
+    /// container, rather than as the container's identity.
+    pub user: Option<(u32, Option<u32>)>,
 }
 
 /// What a monitor answers.
@@ -171,9 +174,20 @@ impl Request {
                     None => w.u8(0),
                 }
                 // Only when set: a monitor of an older stockade reads
-                // every other request as before.
-                if e.ctty {
-                    w.u8(1);
+                // every other request as before (and refuses one with a
+                // user as malformed rather than run it as someone else).
+                if e.ctty || e.user.is_some() {
+                    w.u8(u8::from(e.ctty));
+                }
+                if let Some((uid, gid)) = e.user {
+                    w.u32(uid);
+                    match gid {
+                        Some(g) => {
+                            w.u8(1);
+                            w.u32(g);
+                        }
+                        None => w.u8(0),
+                    }
                 }
                 w.finish()
             }
@@ -221,6 +235,14 @@ impl Request {
                 // Absent unless set (and from an older client's requests).
                 if !r.0.is_empty() {
                     e.ctty = r.u8()? != 0;
+                }
+                if !r.0.is_empty() {
+                    let uid = r.u32()?;
+                    let gid = match r.u8()? {
+                        0 => None,
+                        _ => Some(r.u32()?),
+                    };
+                    e.user = Some((uid, gid));
                 }
                 Request::Exec(e)
             }
@@ -400,6 +422,7 @@ mod tests {
                 cwd: Some("/tmp".into()),
                 pty: None,
                 ctty: false,
+                user: None,
             }),
             Request::Exec(ExecRequest {
                 argv: vec!["bash".into()],
@@ -411,6 +434,17 @@ mod tests {
             Request::Exec(ExecRequest {
                 argv: vec!["sh".into()],
                 ctty: true,
+                ..ExecRequest::default()
+            }),
+            Request::Exec(ExecRequest {
+                argv: vec!["id".into()],
+                user: Some((1000, Some(0))),
+                ..ExecRequest::default()
+            }),
+            Request::Exec(ExecRequest {
+                argv: vec!["id".into()],
+                ctty: true,
+                user: Some((7, None)),
                 ..ExecRequest::default()
             }),
             Request::Signal(15),
@@ -434,6 +468,15 @@ mod tests {
         let (plain, with) = (Request::Exec(plain).encode(), Request::Exec(with).encode());
         assert_eq!(with.len(), plain.len() + 1);
         assert_eq!(with[4..with.len() - 1], plain[4..]);
+        // A user adds itself after the flag, which is then always sent.
+        let as_user = ExecRequest {
+            argv: vec!["sh".into()],
+            user: Some((5, None)),
+            ..ExecRequest::default()
+        };
+        let as_user = Request::Exec(as_user).encode();
+        assert_eq!(as_user[4..plain.len()], plain[4..]);
+        assert_eq!(as_user[plain.len()..], [0, 5, 0, 0, 0, 0]);
         let replies = [
             Reply::Started { pid: 7 },
             Reply::Exited {
