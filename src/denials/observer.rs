@@ -551,18 +551,6 @@ fn read_string(mem: &File, addr: u64) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// The threads of this process named as the observer's.
-    fn observer_threads() -> usize {
-        std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .flatten()
-            .filter(|t| {
-                std::fs::read_to_string(t.path().join("comm"))
-                    .is_ok_and(|c| c.trim_end() == "stockade-denial") // comm keeps 15 bytes
-            })
-            .count()
-    }
-
     /// A process forked while another thread held the observer's slot
     /// finds it held for good (its holder does not exist there): its
     /// spawns get an observer of their own rather than an error, and that
@@ -578,9 +566,9 @@ mod tests {
         });
         held_rx.recv().unwrap();
         // As in a forked child: the thread that started the observer was
-        // one of another process.
+        // one of another process. (Other tests' spawns meanwhile get
+        // private observers too, which is what is tested.)
         let before = STARTER.swap(u32::MAX, Ordering::AcqRel);
-        let threads = observer_threads();
         let got = Observer::current();
         STARTER.store(before, Ordering::Release);
         release_tx.send(()).unwrap();
@@ -589,15 +577,22 @@ mod tests {
         let observer = got.expect("an observer although the slot was held");
         assert!(observer.private);
         assert_eq!(observer.pid, std::process::id());
-        assert_eq!(observer_threads(), threads + 1);
+        assert!(
+            lock(&CURRENT)
+                .as_ref()
+                .is_none_or(|c| !Arc::ptr_eq(c, &observer)),
+            "not the process's observer"
+        );
+        // Its thread holds the only other reference, until it ends.
+        let thread_ref = Arc::downgrade(&observer);
+        assert_eq!(Arc::strong_count(&observer), 2);
         drop(observer);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while observer_threads() > threads && std::time::Instant::now() < deadline {
+        while thread_ref.upgrade().is_some() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        assert_eq!(
-            observer_threads(),
-            threads,
+        assert!(
+            thread_ref.upgrade().is_none(),
             "the private observer's thread ended"
         );
     }
