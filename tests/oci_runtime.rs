@@ -448,6 +448,7 @@ fn the_runtime_command_line_creates_starts_execs_kills_and_deletes() {
             return common::skip("runc or busybox-static is not installed");
         };
         let root = dir.path().join("state");
+        let _cleanup = ForceDeleteAll(&root);
         let log = dir.path().join("out");
         let id = "box1";
 
@@ -597,6 +598,7 @@ fn a_start_right_after_create_runs_and_a_created_container_needs_force_to_go() {
             return common::skip("runc or busybox-static is not installed");
         };
         let root = dir.path().join("state");
+        let _cleanup = ForceDeleteAll(&root);
         let create = |id: &str| {
             create_logged(&root, &bundle, id, &dir.path().join(format!("{id}.out")));
         };
@@ -661,17 +663,9 @@ fn start_returns_once_the_program_runs() {
             return common::skip("runc or busybox-static is not installed");
         };
         let root = dir.path().join("state");
+        let _cleanup = ForceDeleteAll(&root);
         let log = dir.path().join("out");
         create_logged(&root, &bundle, "held", &log);
-        // On a failed assertion the container goes too (its processes hold
-        // this test's output pipes).
-        struct Gone<'a>(&'a Path);
-        impl Drop for Gone<'_> {
-            fn drop(&mut self) {
-                let _ = oci(self.0, &["delete", "--force", "held"]).output();
-            }
-        }
-        let _gone = Gone(&root);
         // The monitor (`PID STARTTIME` in its pid file) runs each program:
         // while it is stopped, none can start.
         let monitor: i32 = std::fs::read_to_string(root.join(".containers/held/pid"))
@@ -768,6 +762,7 @@ fn a_pods_ipc_and_uts_namespaces_are_joined_by_path_as_root() {
         std::fs::write(&path, config.to_string()).unwrap();
 
         let root = dir.path().join("state");
+        let _cleanup = ForceDeleteAll(&root);
         let log = dir.path().join("out");
         create_logged(&root, &bundle, "pod1", &log);
         assert!(oci(&root, &["start", "pod1"]).status().unwrap().success());
@@ -805,6 +800,21 @@ fn a_pods_ipc_and_uts_namespaces_are_joined_by_path_as_root() {
         );
         assert_eq!(left_in(&root), Vec::<String>::new());
     });
+}
+
+/// Deletes with `--force` every container still in a state root when it
+/// goes. Should an assertion fail, the containers' processes would hold
+/// the test's output pipes, and the test would hang instead of failing.
+struct ForceDeleteAll<'a>(&'a Path);
+
+impl Drop for ForceDeleteAll<'_> {
+    fn drop(&mut self) {
+        for id in left_in(self.0) {
+            if !id.starts_with('.') {
+                let _ = oci(self.0, &["delete", "--force", &id]).output();
+            }
+        }
+    }
 }
 
 /// What is left in a state root: entries other than the directory of
@@ -849,6 +859,7 @@ fn the_runtime_refuses_what_it_cannot_enforce_and_leaves_nothing() {
         config["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]});
         std::fs::write(&path, config.to_string()).unwrap();
         let root = dir.path().join("state");
+        let _cleanup = ForceDeleteAll(&root);
         let o = oci(
             &root,
             &["create", "--bundle", bundle.to_str().unwrap(), "bad"],
@@ -1018,6 +1029,7 @@ fn a_terminal_goes_to_the_console_socket_at_create_and_to_the_program_at_start()
         config["process"]["consoleSize"] = serde_json::json!({"height": 33, "width": 77});
         std::fs::write(&path, config.to_string()).unwrap();
         let root = dir.path().join("state");
+        let _cleanup = ForceDeleteAll(&root);
         let console = ConsoleSocket::new(dir.path().join("console.sock"));
         let errlog = dir.path().join("err");
         let id = "tty1";
@@ -1182,6 +1194,7 @@ fn a_terminal_needs_a_console_socket_and_a_bad_one_is_named() {
         let mut config: serde_json::Value = serde_json::from_str(&plain).unwrap();
         config["process"]["terminal"] = serde_json::json!(true);
         let root = dir.path().join("state");
+        let _cleanup = ForceDeleteAll(&root);
         let b = bundle.to_str().unwrap();
         let missing = dir.path().join("nosuch.sock");
         let missing = missing.to_str().unwrap();
