@@ -104,6 +104,27 @@ fn reap(pids: &[libc::pid_t]) -> Vec<String> {
     problems
 }
 
+/// Spawns in `sb` once from a thread, the first spawn of its kind in this
+/// process, while forking children that spawn in `sb` until it is done;
+/// returns what went wrong with the children (see [`reap`]).
+fn fork_during_first_spawn(sb: &Sandbox) -> Vec<String> {
+    let done = AtomicBool::new(false);
+    let mut pids = Vec::new();
+    let problems = std::thread::scope(|s| {
+        s.spawn(|| {
+            spawn_quietly(sb);
+            done.store(true, Ordering::SeqCst);
+        });
+        while !done.load(Ordering::SeqCst) && pids.len() < MAX_CHILDREN {
+            pids.push(fork_and_spawn(sb));
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        reap(&pids)
+    });
+    eprintln!("measured: {} children forked", pids.len());
+    problems
+}
+
 #[test]
 fn a_child_forked_while_templates_are_built_can_spawn() {
     as_each_identity(|| {
@@ -153,25 +174,12 @@ fn a_child_forked_during_the_first_time_namespace_probe_can_spawn() {
         // probe sandbox.
         let mut sb = Sandbox::new();
         sb.namespaces(Namespaces::default() | Namespaces::TIME);
-        let done = AtomicBool::new(false);
-        let mut pids = Vec::new();
-        let problems = std::thread::scope(|s| {
-            s.spawn(|| {
-                spawn_quietly(&sb);
-                done.store(true, Ordering::SeqCst);
-            });
-            while !done.load(Ordering::SeqCst) && pids.len() < MAX_CHILDREN {
-                pids.push(fork_and_spawn(&sb));
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            reap(&pids)
-        });
+        let problems = fork_during_first_spawn(&sb);
         let problems: Vec<&String> = problems
             .iter()
             // A spawn that fails (no time namespace here) is no hang.
             .filter(|p| !p.ends_with("status 0x100"))
             .collect();
-        eprintln!("measured: {} children forked", pids.len());
         assert!(problems.is_empty(), "{problems:#?}");
     });
 }
@@ -182,21 +190,7 @@ fn a_child_forked_while_the_denial_observer_starts_can_spawn() {
         // Nothing in this process has observed a sandbox's refusals yet:
         // the first spawn starts the process's observer (its slot held
         // meanwhile), and children forked then find the slot held for good.
-        let sb = Sandbox::new();
-        let done = AtomicBool::new(false);
-        let mut pids = Vec::new();
-        let problems = std::thread::scope(|s| {
-            s.spawn(|| {
-                spawn_quietly(&sb);
-                done.store(true, Ordering::SeqCst);
-            });
-            while !done.load(Ordering::SeqCst) && pids.len() < MAX_CHILDREN {
-                pids.push(fork_and_spawn(&sb));
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            reap(&pids)
-        });
-        eprintln!("measured: {} children forked", pids.len());
+        let problems = fork_during_first_spawn(&Sandbox::new());
         assert!(problems.is_empty(), "{problems:#?}");
     });
 }
