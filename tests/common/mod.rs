@@ -485,8 +485,9 @@ pub fn fd_list() -> Vec<(String, OsString)> {
     v
 }
 
-/// Asserts this process has no children left (running or zombie).
-pub fn assert_no_children() {
+/// Whether this process has no children left (running or zombie), as
+/// `waitid` sees them; otherwise what it saw.
+pub fn no_children() -> Result<(), String> {
     // SAFETY: all-zero is a valid siginfo to be filled in.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // SAFETY: waitid with WNOHANG|WNOWAIT only inspects.
@@ -501,10 +502,20 @@ pub fn assert_no_children() {
     let err = std::io::Error::last_os_error();
     // SAFETY: si_pid is valid to read after waitid (zero if nothing was filled in).
     let pid = unsafe { info.si_pid() };
-    assert!(
-        r == -1 && err.raw_os_error() == Some(libc::ECHILD),
-        "this process still has children (waitid returned {r}, pid {pid})"
-    );
+    if r == -1 && err.raw_os_error() == Some(libc::ECHILD) {
+        Ok(())
+    } else {
+        Err(format!(
+            "this process still has children (waitid returned {r}, pid {pid})"
+        ))
+    }
+}
+
+/// Asserts this process has no children left (running or zombie).
+pub fn assert_no_children() {
+    if let Err(e) = no_children() {
+        panic!("{e}");
+    }
 }
 
 /// Children of this process as listed by the kernel (needs CONFIG_PROC_CHILDREN).
