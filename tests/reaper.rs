@@ -72,10 +72,19 @@ fn detached_sandboxes_are_reaped_and_give_back_what_they_held() {
         for _ in 0..16 {
             drop(sb.spawn(&mut Command::new("/bin/true")).unwrap());
         }
-        // Let them be reaped before the snapshot (without failing here: the
-        // loop below shows what happens when they are not).
+        // Let them be reaped, and the denial observer let go of their
+        // seccomp listeners (it does once their processes are gone), before
+        // the snapshot (without failing here: the loop below shows what
+        // happens when they are not).
+        let listening = || {
+            fd_list()
+                .iter()
+                .any(|(_, target)| target.to_string_lossy().contains("seccomp notify"))
+        };
         let settle = Instant::now();
-        while !children_of_self().is_empty() && settle.elapsed() < Duration::from_secs(10) {
+        while (!children_of_self().is_empty() || listening())
+            && settle.elapsed() < Duration::from_secs(10)
+        {
             std::thread::sleep(Duration::from_millis(5));
         }
         let fds = fd_list();
