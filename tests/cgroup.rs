@@ -50,16 +50,6 @@ fn sandbox_cgroups(parent: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Every sandbox cgroup under `parent`, whoever made it.
-fn all_sandbox_cgroups(parent: &Path) -> Vec<String> {
-    std::fs::read_dir(parent)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("stockade-"))
-        .collect()
-}
-
 /// The directory of a running sandbox's cgroup.
 fn cgroup_of(child: &stockade::Child) -> PathBuf {
     let report = child
@@ -544,7 +534,7 @@ fn a_killed_callers_cgroups_are_collected() {
         assert!(!path.exists(), "{} was not collected", path.display());
         assert!(sandbox_cgroups(&p).is_empty());
         let helper_prefix = format!("stockade-{}-", helper.id());
-        let left: Vec<String> = all_sandbox_cgroups(&p)
+        let left: Vec<String> = common::all_sandbox_cgroups(&p)
             .into_iter()
             .filter(|n| n.starts_with(&helper_prefix))
             .collect();

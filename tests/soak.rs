@@ -543,12 +543,7 @@ fn collect_stale(parent: &Path) -> Vec<String> {
     sb.pids_limit(16);
     let st = sb.status(&mut Command::new("true")).unwrap();
     assert!(st.success());
-    std::fs::read_dir(parent)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("stockade-"))
-        .collect()
+    common::all_sandbox_cgroups(parent)
 }
 
 /// What the kill harness saw go wrong, by round.

@@ -750,3 +750,13 @@ pub fn umoci(umoci: &Path, dir: &Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every sandbox cgroup under `parent`, whoever made it.
+pub fn all_sandbox_cgroups(parent: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(parent)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("stockade-"))
+        .collect()
+}
