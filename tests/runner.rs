@@ -172,7 +172,7 @@ fn python_grpc() -> Option<(PathBuf, PathBuf)> {
                 .status()
                 .is_ok_and(|s| s.success())
         };
-        if !(has("grpc") && has("grpc_tools")) {
+        if !(has("grpc") && has("grpc_tools") && has("h2")) {
             let venv = || {
                 let _ = std::fs::remove_dir_all(dir.join("venv"));
                 Command::new("python3")
@@ -191,10 +191,10 @@ fn python_grpc() -> Option<(PathBuf, PathBuf)> {
                 return Err("python3 -m venv failed (Debian: python3-venv missing)".into());
             }
             let pip = Command::new(dir.join("venv/bin/pip"))
-                .args(["install", "--quiet", "grpcio", "grpcio-tools"])
+                .args(["install", "--quiet", "grpcio", "grpcio-tools", "h2"])
                 .status();
             if !pip.is_ok_and(|s| s.success()) {
-                return Err("pip install grpcio grpcio-tools failed (no PyPI?)".into());
+                return Err("pip install grpcio grpcio-tools h2 failed (no PyPI?)".into());
             }
         }
         // Generated anew by each run of this test binary (once per process;
@@ -350,6 +350,42 @@ fn client_deadline_kills_the_action_from_python() {
     common::eventually("the report says the call ended early", || {
         let r = runner.report("slow");
         r["ended"] == "cancelled" || r["ended"] == "deadline_exceeded"
+    });
+}
+
+/// A call whose deadline passes gets DEADLINE_EXCEEDED from the runner
+/// itself, after the action was killed and its report says so: the call
+/// is made by hand over HTTP/2, with the `grpc-timeout` header but no
+/// timer of the client's own (grpcio's would answer first and hide the
+/// server's answer).
+#[test]
+#[cfg_attr(stockade_vm, ignore = "needs grpcio from PyPI; the VM has no network")]
+fn a_call_past_its_deadline_gets_deadline_exceeded_from_the_runner() {
+    let runner = Runner::start(&[]);
+    runner.action("late", &[]);
+    let mut run = request("late", &["sh", "-c", "echo started; exec sleep 600"]);
+    run["grpc_timeout"] = json!("2S");
+    let Some(answer) = python(&runner, json!({"raw_runs": [run]})) else {
+        return;
+    };
+    let raw = &answer["raw_runs"][0];
+    assert_eq!(raw["grpc-status"], "4", "DEADLINE_EXCEEDED: {answer}");
+    assert!(
+        raw["grpc-message"]
+            .as_str()
+            .is_some_and(|m| m.contains("deadline")),
+        "{answer}"
+    );
+    assert!(raw["seconds"].as_f64().unwrap() >= 1.9, "{answer}");
+    assert_eq!(
+        std::fs::read_to_string(runner.path("late/stdout")).unwrap(),
+        "started\n"
+    );
+    let report = runner.report("late");
+    assert_eq!(report["ended"], "deadline_exceeded", "{report}");
+    assert_eq!(report["outcome"]["verdict"], "killed", "{report}");
+    common::eventually("the runner has no process left", || {
+        runner.descendants().is_empty()
     });
 }
 

@@ -43,9 +43,6 @@ pub enum ServeError {
     /// The limits or binds of the configuration are not a valid policy.
     #[error("failed to build the actions' sandbox policy")]
     Policy(#[source] stockade::Error),
-    /// The gRPC server failed.
-    #[error("failed to serve gRPC")]
-    Serve(#[source] tonic::transport::Error),
 }
 
 /// Listens where the configuration says until SIGTERM or SIGINT.
@@ -53,12 +50,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     use tokio::signal::unix::{SignalKind, signal};
     let sandbox = config.sandbox();
     sandbox.validate().map_err(ServeError::Policy)?;
-    let service = RunnerServer::new(Service {
+    let routes = tonic::service::Routes::new(RunnerServer::new(Service {
         inner: Arc::new(Inner {
             sandbox,
             build_directory: config.build_directory.clone(),
         }),
-    });
+    }))
+    .prepare();
     let mut term = signal(SignalKind::terminate()).map_err(ServeError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ServeError::Signals)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -92,9 +90,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             })?;
         eprintln!("stockade-runner: listening on {}", path.display());
         let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
-        let router = tonic::transport::Server::builder().add_service(service.clone());
-        let stop = stopped();
-        servers.spawn(async move { router.serve_with_incoming_shutdown(incoming, stop).await });
+        servers.spawn(serve_connections(routes.clone(), incoming, stopped()));
     }
     if let Some(addr) = config.listen {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -103,21 +99,82 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         if let Ok(local) = listener.local_addr() {
             eprintln!("stockade-runner: listening on {local}");
         }
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        let router = tonic::transport::Server::builder().add_service(service.clone());
-        let stop = stopped();
-        servers.spawn(async move { router.serve_with_incoming_shutdown(incoming, stop).await });
+        // Small messages both ways: no Nagle delay.
+        let incoming = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            |c| c.inspect(|s| drop(s.set_nodelay(true))),
+        );
+        servers.spawn(serve_connections(routes.clone(), incoming, stopped()));
     }
-    let mut result = Ok(());
-    while let Some(r) = servers.join_next().await {
-        if let Ok(Err(e)) = r {
-            result = Err(ServeError::Serve(e));
-        }
-    }
+    while servers.join_next().await.is_some() {}
     if let Some(path) = &config.socket {
         let _ = std::fs::remove_file(path);
     }
-    result
+    Ok(())
+}
+
+/// Serves `routes` over HTTP/2 (gRPC's prior-knowledge form) on each
+/// connection `incoming` yields, until `stop` ends; then stops accepting
+/// and lets the calls in progress finish.
+///
+/// Not tonic's `transport::Server`: it puts a timer of its own on every
+/// call with a `grpc-timeout` and, when that fires, drops the handler and
+/// answers CANCELLED ("Timeout expired"), so a call past its deadline
+/// never got the DEADLINE_EXCEEDED that gRPC gives an expired deadline
+/// (and that the handler below sends, after killing the action and
+/// writing its report). Here the handler alone owns the deadline.
+async fn serve_connections<I, S>(
+    routes: tonic::service::Routes,
+    incoming: S,
+    stop: impl std::future::Future<Output = ()>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    S: tokio_stream::Stream<Item = std::io::Result<I>>,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tokio_stream::StreamExt;
+
+    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    http2.timer(TokioTimer::new());
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    {
+        // Dropped as soon as accepting stops: the listening socket closes
+        // then, not after the last call.
+        let mut incoming = std::pin::pin!(incoming);
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            let io = tokio::select! {
+                () = &mut stop => break,
+                io = incoming.next() => io,
+            };
+            let io = match io {
+                Some(Ok(io)) => io,
+                Some(Err(_)) => {
+                    // Out of descriptors, or a connection that went away
+                    // while queued: try again in a moment.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+                None => break,
+            };
+            let service = hyper_util::service::TowerToHyperService::new(routes.clone());
+            let conn = http2.serve_connection(TokioIo::new(io), service);
+            let mut stopped = stopped.clone();
+            connections.spawn(async move {
+                let mut conn = std::pin::pin!(conn);
+                tokio::select! {
+                    _ = conn.as_mut() => return,
+                    _ = stopped.wait_for(|s| *s) => {}
+                }
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            });
+            while connections.try_join_next().is_some() {}
+        }
+    }
+    let _ = stopping.send(true);
+    while connections.join_next().await.is_some() {}
 }
 
 /// The runner service (cheap to clone).
@@ -293,7 +350,7 @@ fn signal_name(sig: i32) -> String {
 impl Inner {
     async fn run(
         &self,
-        deadline: Option<Duration>,
+        deadline: Option<tokio::time::Instant>,
         req: RunRequest,
     ) -> Result<RunResponse, Status> {
         let build = &self.build_directory;
@@ -397,7 +454,7 @@ impl Inner {
         report.write(serde_json::Value::Null, "running");
 
         let waited = match deadline {
-            Some(d) => tokio::time::timeout(d, child.wait()).await.ok(),
+            Some(d) => tokio::time::timeout_at(d, child.wait()).await.ok(),
             None => Some(child.wait().await),
         };
         let status = match waited {
@@ -484,7 +541,9 @@ impl Runner for Service {
     }
 
     async fn run(&self, request: Request<RunRequest>) -> Result<Response<RunResponse>, Status> {
-        let deadline = deadline(request.metadata());
+        // From the call's arrival, not from the sandbox's start.
+        let deadline =
+            deadline(request.metadata()).and_then(|d| tokio::time::Instant::now().checked_add(d));
         let inner = self.inner.clone();
         // Dropped with the call (a cancel or an expired deadline on the
         // client's side): the sandbox goes with it.
