@@ -143,6 +143,36 @@ fn json_report() {
             ),
             "{j}"
         );
+        // The namespace ids are those the program itself sees, and not
+        // the caller's.
+        let out = run(&[
+            "--json",
+            "sh",
+            "-c",
+            "stat -L -c %i /proc/self/ns/mnt /proc/self/ns/pid /proc/self/ns/user",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let err = text(&out.stderr);
+        let v: serde_json::Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+        let ids = &v["namespace_ids"];
+        let inside: Vec<u64> = text(&out.stdout)
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect();
+        assert_eq!(
+            [&ids["mnt"], &ids["pid"], &ids["user"]].map(|i| i.as_u64()),
+            [0, 1, 2].map(|n| Some(inside[n])),
+            "{v}"
+        );
+        let own = std::fs::metadata("/proc/self/ns/mnt").unwrap();
+        assert_ne!(
+            ids["mnt"].as_u64(),
+            Some(std::os::unix::fs::MetadataExt::ino(&own)),
+            "{v}"
+        );
+        for ns in ["cgroup", "ipc", "net", "uts"] {
+            assert!(ids[ns].as_u64().is_some(), "{ns}: {v}");
+        }
         let out = run(&["--json", "--timeout", "0.2", "sleep", "5"]);
         assert!(text(&out.stderr).contains("\"status\":\"timed_out\""));
         let out = run(&["--json", "sh", "-c", "kill -TERM $$"]);
@@ -677,8 +707,10 @@ fn net_filter_denies_sockets_and_reports_it() {
         }
         assert!(out.status.success(), "{err}");
         assert_eq!(text(&out.stdout).trim(), libc::EAFNOSUPPORT.to_string());
-        assert!(err.contains("\"net_filter\":true"), "{err}");
-        assert!(!err.contains("\"net\""), "{err}");
+        let v: serde_json::Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+        assert_eq!(v["enforcement"]["net_filter"], true, "{v}");
+        let namespaces = v["enforcement"]["namespaces"].as_array().unwrap();
+        assert!(!namespaces.contains(&"net".into()), "{v}");
     });
 }
 

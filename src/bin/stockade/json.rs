@@ -181,6 +181,19 @@ pub fn enforcement(e: &Enforcement) -> String {
     j.finish()
 }
 
+/// The inode numbers of the program's namespaces, by `lsns` name:
+/// `{"cgroup": 4026532201, ...}`, or `null` when none was recorded.
+pub fn namespace_ids(ids: Option<stockade::NamespaceIds>) -> String {
+    let Some(ids) = ids else {
+        return "null".to_owned();
+    };
+    let mut j = Object::new();
+    for (ns, id) in ids.iter() {
+        j.num(ns, id);
+    }
+    j.finish()
+}
+
 /// The published ports: `[{"host": "127.0.0.1:8080", "sandbox_port": 80}]`.
 pub fn published(p: &[(std::net::SocketAddr, u16)]) -> String {
     let items: Vec<String> = p

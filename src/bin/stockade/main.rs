@@ -424,6 +424,11 @@ fn run(opts: &args::Options, action: Option<&remote::Action>) -> ExitCode {
     if opts.pty {
         cmd.pty(terminal::size());
     }
+    if opts.json {
+        // For the report's "namespace_ids" (what `lsns` and `nsenter
+        // --target` see).
+        cmd.record_namespace_ids();
+    }
     // With a terminal of its own, losing ours (SIGHUP) ends the program
     // too.
     let ending: &[Signal] = if opts.pty {
@@ -607,6 +612,7 @@ fn run(opts: &args::Options, action: Option<&remote::Action>) -> ExitCode {
             }
         }
         j.raw("enforcement", &json::enforcement(child.enforcement()));
+        j.raw("namespace_ids", &json::namespace_ids(child.namespace_ids()));
         j.raw("published", &json::published(&published));
         j.raw(
             "connections",
