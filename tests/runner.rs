@@ -389,6 +389,49 @@ fn a_call_past_its_deadline_gets_deadline_exceeded_from_the_runner() {
     });
 }
 
+/// SIGTERM stops the runner gently: it stops accepting at once, the call
+/// in progress finishes with its answer, then it exits 0 and removes its
+/// socket.
+#[test]
+#[cfg_attr(stockade_vm, ignore = "needs grpcio from PyPI; the VM has no network")]
+fn sigterm_lets_the_calls_in_progress_finish() {
+    // The client first (its set-up can take a while).
+    if python_grpc().is_none() {
+        return;
+    }
+    let mut runner = Runner::start(&[]);
+    runner.action("last", &[]);
+    let run = request(
+        "last",
+        &["sh", "-c", "echo started; sleep 2; echo finished"],
+    );
+    let answer = std::thread::scope(|s| {
+        let call = s.spawn(|| python(&runner, json!({"runs": [run]})));
+        let stdout = runner.path("last/stdout");
+        common::eventually("the action has started", || {
+            std::fs::read_to_string(&stdout).is_ok_and(|t| t == "started\n")
+        });
+        // SAFETY: kill only sends a signal to the runner's pid.
+        assert_eq!(
+            unsafe { libc::kill(runner.process.id() as libc::pid_t, libc::SIGTERM) },
+            0
+        );
+        common::eventually("the runner stops accepting", || {
+            std::os::unix::net::UnixStream::connect(&runner.socket).is_err()
+        });
+        call.join().unwrap()
+    });
+    let answer = answer.unwrap();
+    assert_eq!(answer["runs"][0]["ok"]["exit_code"], 0, "{answer}");
+    assert_eq!(
+        std::fs::read_to_string(runner.path("last/stdout")).unwrap(),
+        "started\nfinished\n"
+    );
+    let status = runner.process.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(!runner.socket.exists(), "the socket is removed");
+}
+
 #[test]
 #[cfg_attr(stockade_vm, ignore = "needs grpcio from PyPI; the VM has no network")]
 fn hundred_concurrent_actions_are_isolated_from_python() {
