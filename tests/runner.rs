@@ -411,11 +411,11 @@ fn sigterm_lets_the_calls_in_progress_finish() {
         common::eventually("the action has started", || {
             std::fs::read_to_string(&stdout).is_ok_and(|t| t == "started\n")
         });
-        // SAFETY: kill only sends a signal to the runner's pid.
-        assert_eq!(
-            unsafe { libc::kill(runner.process.id() as libc::pid_t, libc::SIGTERM) },
-            0
-        );
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(runner.process.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
         common::eventually("the runner stops accepting", || {
             std::os::unix::net::UnixStream::connect(&runner.socket).is_err()
         });
