@@ -485,6 +485,37 @@ pub fn fd_list() -> Vec<(String, OsString)> {
     v
 }
 
+/// What this process's descriptors are, without their numbers: each
+/// target with every run of digits (descriptor, inode, pid, thread id)
+/// written `N`, sorted. Two snapshots are equal when the process holds as
+/// many descriptors of the same kinds, though one it keeps may have been
+/// replaced by another of its kind meanwhile (a cached mount namespace
+/// rebuilt because the host's mount table changed, say).
+#[allow(dead_code)]
+pub fn fd_kinds() -> Vec<String> {
+    let mut v: Vec<String> = fd_list()
+        .into_iter()
+        .map(|(_, target)| {
+            let mut out = String::new();
+            let mut digits = false;
+            for c in target.to_string_lossy().chars() {
+                if c.is_ascii_digit() {
+                    if !digits {
+                        out.push('N');
+                    }
+                    digits = true;
+                } else {
+                    out.push(c);
+                    digits = false;
+                }
+            }
+            out
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// Whether this process has no children left (running or zombie), as
 /// `waitid` sees them; otherwise what it saw.
 pub fn no_children() -> Result<(), String> {
