@@ -261,6 +261,17 @@ fn podman_session(podman: &Podman) {
         let o = podman.run(&["exec", "sleeper", "sh", "-c", "hostname; echo in exec"]);
         assert!(o.status.success(), "{}", text(&o));
         assert_eq!(String::from_utf8_lossy(&o.stdout), "box\nin exec\n");
+        // podman top lists the processes of the pid namespace the state's
+        // pid sees through its mount namespace: the container's, not the
+        // host's.
+        let o = podman.run(&["top", "sleeper", "args"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let listed = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(listed.lines().any(|l| l.trim() == "sleep 1000"), "{listed}");
+        assert!(
+            listed.lines().count() <= 4,
+            "not the container's processes: {listed}"
+        );
         let o = podman.run(&["inspect", "--format", "{{.State.Status}}", "sleeper"]);
         assert_eq!(
             String::from_utf8_lossy(&o.stdout).trim(),
@@ -704,6 +715,130 @@ fn start_returns_once_the_program_runs() {
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "got TERM\n");
         assert!(oci(&root, &["delete", "held"]).status().unwrap().success());
         assert_eq!(left_in(&root), Vec::<String>::new());
+    });
+}
+
+/// The pid the state reports (the one engines read `/proc/PID/ns` of, and
+/// `podman top` lists the pid namespace of) is in the container's user,
+/// mount, network, IPC and UTS namespaces from `create` on; its pid and
+/// cgroup namespaces stay the caller's.
+#[test]
+#[cfg_attr(
+    stockade_vm,
+    ignore = "needs runc (Debian's package) on the host, for its spec"
+)]
+fn the_state_pid_is_in_the_containers_namespaces() {
+    common::as_each_identity(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(bundle) = runc_bundle(dir.path(), "sleep 1000") else {
+            return common::skip("runc or busybox-static is not installed");
+        };
+        let root = dir.path().join("state");
+        let _cleanup = ForceDeleteAll(&root);
+        create_logged(&root, &bundle, "ns1", &dir.path().join("out"));
+        let waiter = state(&root, "ns1")["pid"].as_u64().unwrap();
+        let names = ["ipc", "mnt", "net", "user", "uts"];
+        let ns = |pid: &str, name: &str| {
+            std::fs::read_link(format!("/proc/{pid}/ns/{name}"))
+                .unwrap_or_else(|e| panic!("/proc/{pid}/ns/{name}: {e}"))
+                .to_string_lossy()
+                .into_owned()
+        };
+        let waiters: Vec<String> = names.iter().map(|n| ns(&waiter.to_string(), n)).collect();
+        // Already at `create`, before the program runs: the container's
+        // mount namespace is never the caller's.
+        assert_ne!(
+            waiters[1],
+            ns("self", "mnt"),
+            "the waiter's mount namespace"
+        );
+        for n in ["pid", "cgroup"] {
+            assert_eq!(ns(&waiter.to_string(), n), ns("self", n), "{n}");
+        }
+        assert!(oci(&root, &["start", "ns1"]).status().unwrap().success());
+        // What a program of the container sees as its own.
+        let script = "for n in ipc mnt net user uts; do readlink /proc/self/ns/$n; done";
+        let o = oci(&root, &["exec", "ns1", "sh", "-c", script])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let inside: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(waiters, inside);
+        assert!(
+            oci(&root, &["delete", "--force", "ns1"])
+                .status()
+                .unwrap()
+                .success()
+        );
+        assert_eq!(left_in(&root), Vec::<String>::new());
+    });
+}
+
+/// The waiter, the process an engine's monitor waits for, ends as the
+/// program did: with its exit status, or killed by its signal (not an
+/// exit status of 128+N, which a monitor would report as an exit); and a
+/// signal sent to it reaches the program.
+#[test]
+#[cfg_attr(
+    stockade_vm,
+    ignore = "needs runc (Debian's package) on the host, for its spec"
+)]
+fn the_waiter_ends_as_the_program_did() {
+    common::as_each_identity(|| {
+        // The waiter is this process's to wait for, as it is an engine's
+        // monitor's.
+        // SAFETY: a plain prctl on this (test) process.
+        let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        assert_eq!(r, 0);
+        let cases = [
+            ("exit 7", None, "exited 7"),
+            ("kill -USR1 $$", None, "killed by signal 10"),
+            (
+                "trap 'exit 9' TERM; echo ready; while :; do sleep 0.05; done",
+                Some("TERM"),
+                "exited 9",
+            ),
+        ];
+        for (i, (script, signal, expected)) in cases.into_iter().enumerate() {
+            let dir = tempfile::tempdir().unwrap();
+            let Some(bundle) = runc_bundle(dir.path(), script) else {
+                return common::skip("runc or busybox-static is not installed");
+            };
+            let root = dir.path().join("state");
+            let _cleanup = ForceDeleteAll(&root);
+            let id = format!("end{i}");
+            let log = dir.path().join("out");
+            create_logged(&root, &bundle, &id, &log);
+            let waiter = state(&root, &id)["pid"].as_u64().unwrap() as i32;
+            assert!(oci(&root, &["start", &id]).status().unwrap().success());
+            if let Some(sig) = signal {
+                common::eventually("the program is ready", || {
+                    std::fs::read_to_string(&log).unwrap_or_default() == "ready\n"
+                });
+                assert!(oci(&root, &["kill", &id, sig]).status().unwrap().success());
+            }
+            let mut status = 0;
+            // SAFETY: waits for a child of this (subreaper) process.
+            let r = unsafe { libc::waitpid(waiter, &mut status, 0) };
+            assert_eq!(r, waiter, "{script}");
+            let ended = if libc::WIFEXITED(status) {
+                format!("exited {}", libc::WEXITSTATUS(status))
+            } else if libc::WIFSIGNALED(status) {
+                assert!(!libc::WCOREDUMP(status), "{script}: the waiter dumped core");
+                format!("killed by signal {}", libc::WTERMSIG(status))
+            } else {
+                format!("{status:#x}")
+            };
+            assert_eq!(ended, expected, "{script}");
+            common::eventually("the container stops", || {
+                state(&root, &id)["status"] == "stopped"
+            });
+            assert!(oci(&root, &["delete", &id]).status().unwrap().success());
+            assert_eq!(left_in(&root), Vec::<String>::new());
+        }
     });
 }
 

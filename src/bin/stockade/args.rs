@@ -2260,6 +2260,11 @@ pub struct Exec {
     /// (the OCI runtime's waiter), instead of ending after a grace period
     /// as an interactive exec does. Not a command-line option.
     pub relay_only: bool,
+    /// A program killed by a signal ends this process by the same signal
+    /// (the OCI runtime's waiter, whose end an engine reads as the
+    /// program's), instead of an exit status of 128+N. Not a command-line
+    /// option.
+    pub dies_as_program: bool,
     /// `--pty`/`-t`.
     pub pty: bool,
     /// This process's standard input is a terminal made for the program
@@ -2500,6 +2505,7 @@ pub fn parse_command_line<I: IntoIterator<Item = OsString>>(
             let e = Exec {
                 name,
                 relay_only: false,
+                dies_as_program: false,
                 pty: flag(&m, "pty"),
                 chdir: raw(&m, "chdir").pop().map(PathBuf::from),
                 // The last one counts; each is checked.
@@ -2689,6 +2695,7 @@ mod tests {
             Ok(Invocation::Exec(Exec {
                 name: "web".into(),
                 relay_only: false,
+                dies_as_program: false,
                 pty: false,
                 terminal_stdin: false,
                 started_file: None,

@@ -374,7 +374,7 @@ fn unescape(s: &str) -> String {
 
 /// Signals `exec` passes on to the program, and of them the ones that end
 /// it (as the one-shot form).
-const FORWARDED: [Signal; 5] = [
+pub(crate) const FORWARDED: [Signal; 5] = [
     Signal::SIGINT,
     Signal::SIGTERM,
     Signal::SIGHUP,
@@ -384,7 +384,7 @@ const FORWARDED: [Signal; 5] = [
 
 /// With [`args::Exec::relay_only`], the signals passed on besides
 /// [`FORWARDED`]: everything a process is commonly sent.
-const RELAYED: [Signal; 4] = [
+pub(crate) const RELAYED: [Signal; 4] = [
     Signal::SIGUSR1,
     Signal::SIGUSR2,
     Signal::SIGALRM,
@@ -577,6 +577,11 @@ pub fn exec(e: &args::Exec) -> ExitCode {
                     return crate::die_by(sig);
                 }
                 let st = stockade::ExitStatus::from_raw(status);
+                if let (true, Some(s)) = (e.dies_as_program, st.signal()) {
+                    if let Ok(sig) = Signal::try_from(s) {
+                        return crate::die_as_program(sig);
+                    }
+                }
                 return ExitCode::from(match (timed_out, st.code(), st.signal()) {
                     (true, _, _) => 124,
                     (_, Some(c), _) => c as u8,

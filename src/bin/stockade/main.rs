@@ -17,6 +17,7 @@ mod oci;
 mod remote;
 mod report;
 mod terminal;
+mod waiter;
 mod wire;
 mod words;
 
@@ -77,6 +78,21 @@ fn die_by(sig: Signal) -> ExitCode {
     set.add(sig);
     let _ = set.thread_unblock();
     ExitCode::from(128 + sig as u8)
+}
+
+/// Ends this process by `sig`, as a program the caller ran was: the
+/// default action whatever this process did with it, without a core dump
+/// of this process (the program's, if any, is the program's own).
+fn die_as_program(sig: Signal) -> ExitCode {
+    let _ = nix::sys::prctl::set_dumpable(false);
+    let default = nix::sys::signal::SigAction::new(
+        nix::sys::signal::SigHandler::SigDfl,
+        nix::sys::signal::SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: installing the default action runs no code of this process.
+    let _ = unsafe { nix::sys::signal::sigaction(sig, &default) };
+    die_by(sig)
 }
 
 fn main() -> ExitCode {

@@ -21,7 +21,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -717,19 +717,39 @@ fn create_in(
     let fifo = d.join("start.fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .map_err(|e| format!("failed to create {}: {e}", fifo.display()))?;
+    // The waiter says on this pipe that it is in the container's
+    // namespaces; its end is inherited (this process runs no other thread
+    // that could start a program meanwhile) and closed here once it runs.
+    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| format!("failed to create a pipe: {e}"))?;
+    nix::fcntl::fcntl(
+        &ready_w,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .map_err(|e| format!("failed to pass a pipe on: {e}"))?;
     let mut cmd = std::process::Command::new("/proc/self/exe");
     cmd.arg0("stockade-oci")
         .arg("--root")
         .arg(&g.root)
         .arg("__wait")
-        .arg(id);
+        .arg(id)
+        .arg(ready_w.as_raw_fd().to_string());
     if let Some(slave) = slave {
         cmd.arg("terminal").stdin(slave);
     }
-    let waiter = cmd.spawn().map_err(|e| {
+    let spawned = cmd.spawn();
+    drop(ready_w);
+    let mut waiter = spawned.map_err(|e| {
         let _ = stop_container(id);
         format!("failed to start the waiter: {e}")
     })?;
+    if !waiter_ready(&ready_r) {
+        // The waiter said why, on the standard error it shares with us.
+        let _ = waiter.kill();
+        let _ = waiter.wait();
+        let _ = stop_container(id);
+        return Err(String::new());
+    }
     let pid = waiter.id();
     let started = crate::container::start_time(pid).unwrap_or(0);
     let record = serde_json::json!({
@@ -752,18 +772,71 @@ fn create_in(
     Ok(())
 }
 
+/// Whether the waiter said, within 10 s, that it is in the container's
+/// namespaces (a byte on `ready`; nothing, if it failed and closed it).
+fn waiter_ready(ready: &OwnedFd) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let mut p = [PollFd::new(ready.as_fd(), PollFlags::POLLIN)];
+        match poll(
+            &mut p,
+            PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(0) => return false,
+            Ok(_) => break,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return false,
+        }
+    }
+    let mut byte = [0u8; 1];
+    matches!(nix::unistd::read(ready, &mut byte), Ok(1))
+}
+
 /// Stops the stockade container `id` at once.
 fn stop_container(id: &str) -> ExitCode {
     crate::container::stop(id, Some(Duration::ZERO))
 }
 
-/// The waiter: blocks until `start`, runs the bundle's program in the
-/// container with this process's streams, stops the container when it
-/// ends, and ends as it did.
+/// The waiter (`__wait ID READY_FD [terminal]`): joins the container's
+/// namespaces and leaves the host-side work to its helper
+/// ([`host_side`]); see the `waiter` module.
 fn waiter(g: &Global, argv: Vec<OsString>) -> ExitCode {
     let Some(id) = argv.first().and_then(|a| a.to_str()).map(str::to_owned) else {
         return fail("__wait needs a container id");
     };
+    let Some(ready) = argv
+        .get(1)
+        .and_then(|a| a.to_str())
+        .and_then(|a| a.parse::<std::os::fd::RawFd>().ok())
+        .filter(|&fd| fd > 2)
+    else {
+        return fail("__wait needs the descriptor of its ready pipe");
+    };
+    // SAFETY: `create` passed this descriptor, open, for this alone, and
+    // nothing else in this process owns it.
+    let ready = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(ready) };
+    let _ = nix::fcntl::fcntl(
+        &ready,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
+    let terminal = argv.get(2).is_some_and(|a| a == "terminal");
+    let init = match container_pid(&id) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    crate::waiter::run(&id, init, ready, || host_side(g, &id, terminal))
+}
+
+/// What the waiter's helper does: blocks until `start`, runs the bundle's
+/// program in the container with this process's streams, stops the
+/// container when it ends, and ends as it did.
+fn host_side(g: &Global, id: &str, terminal: bool) -> ExitCode {
+    let id = id.to_owned();
     let d = dir(g, &id);
     // Blocks until `start` opens the other end.
     let mut byte = [0u8; 1];
@@ -785,7 +858,8 @@ fn waiter(g: &Global, argv: Vec<OsString>) -> ExitCode {
     let exec = match process_exec(&id, &config["process"], "process") {
         Ok(mut e) => {
             // `create` made the terminal: it is our standard input.
-            e.terminal_stdin = argv.get(1).is_some_and(|a| a == "terminal");
+            e.terminal_stdin = terminal;
+            e.dies_as_program = true;
             // The state says `running` once the program has been executed.
             e.started_file = Some(d.join("phase"));
             e
@@ -942,6 +1016,7 @@ fn process_exec(id: &str, process: &Value, path: &str) -> Result<args::Exec, Str
     Ok(args::Exec {
         name: id.to_owned(),
         relay_only: true,
+        dies_as_program: false,
         pty: false,
         terminal_stdin: false,
         started_file: None,
