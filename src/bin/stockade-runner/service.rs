@@ -314,7 +314,15 @@ impl Report {
             "outcome": outcome,
         });
         let text = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-        if let Err(e) = std::fs::write(path, text) {
+        // Replaced whole (written aside, then renamed), so that a reader
+        // never sees half of it while `running` becomes the end.
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(".tmp");
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        if let Err(e) = written {
             eprintln!(
                 "stockade-runner: failed to write the report {}: {e}",
                 path.display()
