@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::as_each_identity;
 use common::cli_binary as cli;
 
-const DEADLINE: Duration = Duration::from_secs(20);
+const DEADLINE: Duration = Duration::from_secs(60);
 
 /// `sh check.sh N PROGRAM [ARGS...]`: runs the program, then prints its
 /// status and whether the terminal's settings are those saved before.
@@ -21,6 +21,20 @@ const CHECK: &str = r#"n=$1; shift
 echo "status=$? check$n"
 if stty -g | cmp -s - stty.before; then echo "settings-$n-kept"; else echo "settings-$n-changed"; fi
 "#;
+
+/// A command line that waits until the terminal's size is `rows cols` (a
+/// window change reaches the program through the front end, some time
+/// after tmux made it), then prints `resized2`.
+fn until_size(size: &str) -> String {
+    format!("until [ \"$(stty size)\" = '{size}' ]; do sleep 0.05; done; echo resized$((1+1))")
+}
+
+/// A command line whose job prints `ready<TAG>` and then runs `sleep 100`
+/// in its place. Its output comes once it has the terminal: an interactive
+/// bash gives a foreground job the terminal before it executes it.
+fn foreground_job(tag: &str) -> String {
+    format!("sh -c 'echo rea\"\"dy{tag}; exec sleep 100'")
+}
 
 /// A tmux server of the test's own (its socket in a private directory)
 /// with one window running an outer shell.
@@ -227,32 +241,38 @@ fn pty_shell_with_job_control_under_a_real_terminal() {
         t.keys("stty size");
         t.wait_for("30 100", 1);
         t.ok(&["resize-window", "-x", "120", "-y", "40"]);
-        std::thread::sleep(Duration::from_millis(300));
-        t.keys("stty size");
-        t.wait_for("40 120", 1);
+        t.keys(&until_size("40 120"));
+        t.wait_for("resized2", 1);
         // ^Z stops the sandboxed job, and the shell inside takes over: the
-        // outer shell does not come back (stockade was not stopped).
-        t.keys("sleep 100");
-        std::thread::sleep(Duration::from_millis(500));
+        // outer shell does not come back (stockade was not stopped). A job
+        // says it runs once it has the terminal (bash gives it before it
+        // executes the job), so the key is not typed before.
+        t.keys(&foreground_job("Z"));
+        t.wait_for("readyZ", 1);
         t.key("C-z");
         t.wait_for("Stopped", 1);
         t.keys("jobs; echo $((3000+1))");
         t.wait_for("3001", 1);
         assert_eq!(t.screen().matches("outer$ ").count(), 2, "{}", t.screen());
-        t.keys("kill %1; sleep 0.5; jobs; echo $((4000+1))");
-        t.wait_for("4001", 1);
-        assert!(t.screen().contains("Terminated"), "{}", t.screen());
+        // Killed: 128 + SIGTERM.
+        t.keys("kill %1; wait %1; echo $((4000+$?))");
+        t.wait_for("4143", 1);
         // ^C interrupts the foreground job.
-        t.keys("sleep 100");
-        std::thread::sleep(Duration::from_millis(500));
+        t.keys(&foreground_job("C"));
+        t.wait_for("readyC", 1);
         t.key("C-c");
         t.keys("echo $((100+$?))");
         t.wait_for("230", 1);
-        // A background job, brought back with fg and interrupted.
-        t.keys("sleep 100 &");
+        // A background job, brought back with fg and interrupted once it
+        // has the terminal (it watches its own process group become the
+        // terminal's).
+        t.keys(
+            "sh -c 'while :; do read -r _ _ _ _ pg _ _ tp _ < /proc/self/stat; \
+             [ \"$pg\" = \"$tp\" ] && break; sleep 0.05; done; echo fore\"\"groundF; \
+             exec sleep 100' &",
+        );
         t.keys("fg");
-        t.wait_for("\nsleep 100\n", 1);
-        std::thread::sleep(Duration::from_millis(500));
+        t.wait_for("foregroundF", 1);
         t.key("C-c");
         t.keys("echo $((200+$?))");
         t.wait_for("330", 1);
@@ -337,14 +357,13 @@ fn pty_exec_into_a_container_under_a_real_terminal() {
         t.wait_for("2001", 1);
         assert!(t.screen().contains("/dev/pts/"), "{}", t.screen());
         t.ok(&["resize-window", "-x", "90", "-y", "20"]);
-        std::thread::sleep(Duration::from_millis(300));
-        t.keys("stty size");
-        t.wait_for("20 90", 1);
-        t.keys("sleep 100");
-        std::thread::sleep(Duration::from_millis(500));
+        t.keys(&until_size("20 90"));
+        t.wait_for("resized2", 1);
+        t.keys(&foreground_job("Z"));
+        t.wait_for("readyZ", 1);
         t.key("C-z");
         t.wait_for("Stopped", 1);
-        t.keys("kill -9 %1; sleep 0.5; jobs; exit 5");
+        t.keys("kill -9 %1; wait %1; exit 5");
         t.assert_status_and_restored(5, 1);
         run(&["stop", &name]);
         drop(t);
