@@ -250,7 +250,9 @@ fn timeout_ends_sleep_and_leaves_nothing() {
         let took = started.elapsed();
         assert_eq!(child.outcome().unwrap().verdict, Verdict::TimedOut);
         eprintln!("measured: timed out and torn down {took:?} after spawn");
-        assert!(took < Duration::from_millis(1500), "took {took:?}");
+        // Ended by the timeout, not by its 100 s (the bound leaves room for
+        // an emulated machine under load; the time is printed above).
+        assert!(took < Duration::from_secs(30), "took {took:?}");
         assert!(!path.exists(), "{} left behind", path.display());
         assert!(sandbox_cgroups(&p).is_empty());
         common::assert_no_children();
@@ -297,7 +299,7 @@ fn daemon_ignoring_sigterm_dies_at_teardown() {
         // The daemon held stdout: EOF means it is gone.
         let mut rest = Vec::new();
         out.read_to_end(&mut rest).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while pid_alive(daemon) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -365,12 +367,13 @@ fn failed_spawn_and_dropped_child_leave_nothing() {
             sandbox_cgroups(&p).is_empty() && common::children_of_self().is_empty()
         });
         // The reaper closes a reaped sandbox's descriptors just after
-        // reaping it: let the count settle (unchanged for 200 ms) before
-        // the snapshot.
-        let mut fds = common::fd_count();
+        // reaping it, the observer its seccomp listener: let the count
+        // settle (no listener, then unchanged for a second) before the
+        // snapshot.
+        let mut fds = common::fd_count_without_listeners();
         let mut stable = std::time::Instant::now();
-        let give_up = stable + Duration::from_secs(10);
-        while stable.elapsed() < Duration::from_millis(200) && std::time::Instant::now() < give_up {
+        let give_up = stable + Duration::from_secs(30);
+        while stable.elapsed() < Duration::from_secs(1) && std::time::Instant::now() < give_up {
             std::thread::sleep(Duration::from_millis(10));
             let now = common::fd_count();
             if now != fds {
@@ -520,7 +523,7 @@ fn a_killed_callers_cgroups_are_collected() {
         helper.kill().unwrap();
         helper.wait().unwrap();
         // The sandbox dies with its caller; the cgroup stays behind.
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while populated(&path) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -104,7 +104,7 @@ fn busybox_init_runs_its_inittab_as_pid_1() {
         // So does the observer of refused calls, started by the first
         // program.
         sb.start().unwrap().status(&mut sh("true")).unwrap();
-        let fds_before = common::fd_count();
+        let fds_before = common::fd_count_without_listeners();
         let mut init = Command::new("/bin/init");
         init.stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -147,7 +147,6 @@ fn busybox_init_runs_its_inittab_as_pid_1() {
         let took = before.elapsed();
         eprintln!("busybox init stopped in {took:?}");
         assert!(!stopped.forced, "{stopped:?} after {took:?}");
-        assert!(took < Duration::from_secs(30), "{took:?}");
         let status = stopped.init.expect("the init's status");
         assert!(status.success(), "{status}");
         assert_eq!(lines(&state.path().join("shutdown")), ["done"]);
@@ -160,7 +159,12 @@ fn busybox_init_runs_its_inittab_as_pid_1() {
             Err(Error::ContainerEnded)
         ));
         drop(c);
-        assert_eq!(common::fd_count(), fds_before, "{:?}", common::fd_list());
+        assert_eq!(
+            common::fd_count_without_listeners(),
+            fds_before,
+            "{:?}",
+            common::fd_list()
+        );
         common::assert_no_children();
     });
 }

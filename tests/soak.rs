@@ -232,7 +232,7 @@ fn kill_all(procs: &[Proc]) {
 /// bound for the checks, not a measurement: spawns are about 20 times slower
 /// under the VM's emulation).
 fn bound() -> Duration {
-    Duration::from_secs(if in_vm() { 20 } else { 5 })
+    Duration::from_secs(if in_vm() { 60 } else { 20 })
 }
 
 // ------------------------------------------------------------- programs
@@ -419,9 +419,21 @@ fn settle(marker: &str, before: Option<&Footprint>) -> Vec<Proc> {
     loop {
         let left = marked(marker);
         let now = footprint();
+        // Without a footprint to come back to, settled also means that the
+        // observer of refused calls has let go of every sandbox's seccomp
+        // listener (it does a moment after the sandbox's processes are
+        // gone), so that the footprint taken next holds none.
+        let listening = || {
+            now.fds
+                .iter()
+                .any(|(_, t)| t.to_string_lossy().contains("seccomp notify"))
+        };
         let settled = left.is_empty()
             && now.children.is_empty()
-            && before.is_none_or(|b| now.fds == b.fds && now.threads.len() <= b.threads.len());
+            && match before {
+                None => !listening(),
+                Some(b) => now.fds == b.fds && now.threads.len() <= b.threads.len(),
+            };
         if settled || start.elapsed() > bound() {
             return left;
         }

@@ -131,6 +131,7 @@ fn two_hundred_concurrent_sandboxes_on_a_current_thread_runtime() {
             );
             // The policy's template goes with the policy.
             drop(sb);
+            common::fd_count_without_listeners();
             assert_eq!(fd_list(), fds_before, "descriptors leaked");
         });
         drop(rt);
@@ -292,7 +293,12 @@ fn sigstop_stops_the_program_not_the_supervisor() {
                 .unwrap();
             assert_eq!(child.outcome().unwrap().verdict, Verdict::Killed);
 
-            sb.timeout(Duration::from_millis(300));
+            // Long enough for the SIGSTOP below to find the sandbox running.
+            sb.timeout(Duration::from_millis(if cfg!(stockade_vm) {
+                5000
+            } else {
+                1000
+            }));
             let mut child = spawn(&sb, Command::new("sleep").arg("1000"));
             child.signal(libc::SIGSTOP).unwrap();
             tokio::time::timeout(bound, child.wait())
