@@ -356,7 +356,7 @@ fn a_refused_connection_is_reported() {
     as_each_identity(|| {
         let program = "import urllib.request
 try:
-    urllib.request.urlopen(\"http://refused.test/\", timeout=10)
+    urllib.request.urlopen(\"http://refused.test/\", timeout=60)
 except Exception as e:
     print(type(e).__name__)
 ";

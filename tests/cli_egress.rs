@@ -378,7 +378,7 @@ fn curl(options: &[&str], url: &str, tunnel: bool) -> Output {
         "other.test=127.0.0.1",
     ];
     a.extend(options);
-    a.extend(["curl", "-sS", "--max-time", "10"]);
+    a.extend(["curl", "-sS", "--max-time", "60"]);
     if tunnel {
         a.push("--proxytunnel");
     }
@@ -545,7 +545,7 @@ fn published_port_reaches_a_server_in_a_container() {
             .parse()
             .unwrap();
         // The server inside takes a moment to listen.
-        let give_up = Instant::now() + Duration::from_secs(20);
+        let give_up = Instant::now() + Duration::from_secs(120);
         let body = loop {
             let got = TcpStream::connect(host).and_then(|mut s| {
                 s.set_read_timeout(Some(Duration::from_secs(5)))?;

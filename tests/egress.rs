@@ -288,11 +288,11 @@ fn no_other_way_out() {
         let (st, out, err) = run(
             &sb,
             &format!(
-                "curl -sS --max-time 10 -x http://127.0.0.1:3128 --noproxy '' -o /dev/null -w 'literal:%{{http_code}}\\n' http://127.0.0.1:{p}/hello; \
-                 curl -sS --max-time 10 -x http://127.0.0.1:3128 --noproxy '' -p -o /dev/null http://127.0.0.1:{p}/hello; echo connect-literal:$?; \
-                 curl -sS --max-time 10 --socks5 127.0.0.1:1080 http://127.0.0.1:{p}/hello; echo socks-literal:$?; \
-                 curl -sS --max-time 10 -o /dev/null -w 'private:%{{http_code}}\\n' http://private.test:{p}/hello; \
-                 curl -sS --max-time 10 -o /dev/null -w 'metadata:%{{http_code}}\\n' http://169.254.169.254/latest/meta-data/; \
+                "curl -sS --max-time 60 -x http://127.0.0.1:3128 --noproxy '' -o /dev/null -w 'literal:%{{http_code}}\\n' http://127.0.0.1:{p}/hello; \
+                 curl -sS --max-time 60 -x http://127.0.0.1:3128 --noproxy '' -p -o /dev/null http://127.0.0.1:{p}/hello; echo connect-literal:$?; \
+                 curl -sS --max-time 60 --socks5 127.0.0.1:1080 http://127.0.0.1:{p}/hello; echo socks-literal:$?; \
+                 curl -sS --max-time 60 -o /dev/null -w 'private:%{{http_code}}\\n' http://private.test:{p}/hello; \
+                 curl -sS --max-time 60 -o /dev/null -w 'metadata:%{{http_code}}\\n' http://169.254.169.254/latest/meta-data/; \
                  /usr/bin/python3 - <<'EOF'
 import socket, errno
 def attempt(name, f):
@@ -358,10 +358,10 @@ fn the_log_names_each_refusal() {
     let sb = filtered(e);
     let out = sb
         .output(&mut sh(&format!(
-            "curl -sS --max-time 10 -x http://127.0.0.1:3128 --noproxy '' -o /dev/null http://127.0.0.1:{p}/; \
-             curl -sS --max-time 10 -o /dev/null http://private.test:{p}/; \
-             curl -sS --max-time 10 -o /dev/null http://also.allowed.test:{p}/; \
-             curl -sS --max-time 10 -o /dev/null http://nowhere.test:{p}/; true"
+            "curl -sS --max-time 60 -x http://127.0.0.1:3128 --noproxy '' -o /dev/null http://127.0.0.1:{p}/; \
+             curl -sS --max-time 60 -o /dev/null http://private.test:{p}/; \
+             curl -sS --max-time 60 -o /dev/null http://also.allowed.test:{p}/; \
+             curl -sS --max-time 60 -o /dev/null http://nowhere.test:{p}/; true"
         )))
         .unwrap();
     let log = &out.outcome.connections;
@@ -614,7 +614,7 @@ fn connection_flood_is_bounded_and_nothing_leaks() {
 import socket
 held, refused = [], 0
 for i in range(16):
-    s = socket.create_connection(('127.0.0.1', 3128), timeout=10)
+    s = socket.create_connection(('127.0.0.1', 3128), timeout=60)
     try:
         s.sendall(b'CONNECT allowed.test:{p} HTTP/1.1\\r\\nHost: allowed.test:{p}\\r\\n\\r\\n')
         head = s.recv(100)
@@ -658,8 +658,8 @@ fn live_stream_and_ask() {
     let (st, out, err) = run(
         &sb,
         &format!(
-            "curl -sS --max-time 10 http://allowed.test:{p}/hello; \
-             curl -sS --max-time 10 -o /dev/null -w '%{{http_code}}\\n' http://denied.test:{p}/hello"
+            "curl -sS --max-time 60 http://allowed.test:{p}/hello; \
+             curl -sS --max-time 60 -o /dev/null -w '%{{http_code}}\\n' http://denied.test:{p}/hello"
         ),
     );
     assert!(st.success(), "{out}\n{err}");
@@ -701,7 +701,7 @@ fn container_execs_share_the_policy() {
         for _ in 0..2 {
             let out = c
                 .output(&mut sh(&format!(
-                    "curl -sS --max-time 10 http://allowed.test:{p}/hello"
+                    "curl -sS --max-time 60 http://allowed.test:{p}/hello"
                 )))
                 .unwrap();
             assert!(String::from_utf8_lossy(&out.stdout).contains("hello from origin"));
@@ -733,7 +733,7 @@ fn async_children_get_the_log_too() {
     let out = rt.block_on(async {
         filtered(policy())
             .output_async(&mut sh(&format!(
-                "curl -sS --max-time 10 http://allowed.test:{p}/hello"
+                "curl -sS --max-time 60 http://allowed.test:{p}/hello"
             )))
             .await
             .unwrap()

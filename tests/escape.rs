@@ -115,7 +115,7 @@ impl Victim {
     fn new() -> Victim {
         Victim(
             std::process::Command::new("sleep")
-                .arg("60")
+                .arg("100000")
                 .spawn()
                 .expect("spawn victim"),
         )
@@ -580,7 +580,7 @@ fn terminal_of_an_outside_session() -> (OwnedFd, OwnedFd, std::process::Child) {
     let pty = nix::pty::openpty(None, None).expect("openpty");
     let slave = pty.slave.as_raw_fd();
     let mut cmd = std::process::Command::new("sleep");
-    cmd.arg("60");
+    cmd.arg("600");
     use std::os::unix::process::CommandExt;
     // SAFETY: only async-signal-safe system calls between fork and exec.
     unsafe {

@@ -645,7 +645,7 @@ fn signals_to_processes_outside_the_domain_are_blocked() {
     if !landlock_or_skip() {
         return;
     }
-    let mut target = Command::new("sleep").arg("60").spawn().unwrap();
+    let mut target = Command::new("sleep").arg("600").spawn().unwrap();
     let pid = target.id().to_string();
 
     let open = prepare(base_policy());

@@ -19,7 +19,7 @@ use common::{as_each_identity, pid_alive, sh};
 use stockade::{Child, Command, Namespaces, Sandbox, Stdio, Verdict};
 
 /// Generous bound on how long a process may take to go away.
-const BOUND: Duration = Duration::from_secs(20);
+const BOUND: Duration = Duration::from_secs(60);
 
 /// Waits until `done` holds, up to [`BOUND`]; returns whether it did.
 fn eventually(mut done: impl FnMut() -> bool) -> bool {
@@ -477,7 +477,12 @@ fn sigstop_stops_the_program_and_never_the_supervisor() {
             assert_eq!(child.outcome().unwrap().verdict, Verdict::Killed);
 
             // The wall-clock limit fires while the program is stopped.
-            sb.timeout(Duration::from_millis(300));
+            // Long enough for the SIGSTOP below to find the sandbox running.
+            sb.timeout(Duration::from_millis(if cfg!(stockade_vm) {
+                5000
+            } else {
+                1000
+            }));
             let mut child = spawn_sleeper(&sb);
             child.signal(libc::SIGSTOP).unwrap();
             let st = child.wait_timeout(BOUND).unwrap();

@@ -81,7 +81,7 @@ fn timeout_without_a_pid_namespace_kills_the_program_group() {
         // Long enough for the shell to report its background pid even on a
         // loaded, emulated machine.
         sb.namespaces(Namespaces::default() - Namespaces::PID)
-            .timeout(Duration::from_secs(4));
+            .timeout(Duration::from_secs(if cfg!(stockade_vm) { 15 } else { 4 }));
         let (mut child, line) = spawn_and_read_line(&sb, "sleep 100 & echo $!; wait");
         let bg: u32 = line.trim().parse().unwrap();
         assert!(pid_alive(bg));

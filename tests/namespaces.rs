@@ -327,7 +327,8 @@ fn the_program_can_be_pid_1() {
         let out = common::stdout_of(
             &sb,
             "sh -c 'sleep 30 & echo $! > /tmp/orphan'; p=$(cat /tmp/orphan); \
-             cut -d' ' -f4 /proc/$p/stat; kill $p; sleep 0.5; \
+             cut -d' ' -f4 /proc/$p/stat; kill $p; i=0; \
+             while [ -e /proc/$p ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; \
              test -e /proc/$p && echo not-reaped; echo end",
         );
         assert_eq!(out, "1\nend\n", "{out}");

@@ -688,17 +688,20 @@ fn start_returns_once_the_program_runs() {
             .unwrap();
         // SAFETY: plain kill(2) of the container's monitor, a process of ours.
         assert_eq!(unsafe { libc::kill(monitor, libc::SIGSTOP) }, 0);
-        // Whatever happens below, the monitor goes on after a second.
-        let resume = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_secs(1));
-            // SAFETY: as above.
-            unsafe { libc::kill(monitor, libc::SIGCONT) }
-        });
+        // Whatever happens below, the monitor goes on.
+        struct Resume(i32);
+        impl Drop for Resume {
+            fn drop(&mut self) {
+                // SAFETY: as above.
+                unsafe { libc::kill(self.0, libc::SIGCONT) };
+            }
+        }
+        let resume = Resume(monitor);
         let mut start = oci(&root, &["start", "held"]).spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(500));
         let waiting = start.try_wait().unwrap().is_none();
         let early = state(&root, "held")["status"].clone();
-        assert_eq!(resume.join().unwrap(), 0);
+        drop(resume);
         assert!(start.wait().unwrap().success());
         assert_eq!(early, "created", "the program cannot have run yet");
         assert!(waiting, "start returned before the program ran");

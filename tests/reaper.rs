@@ -83,7 +83,7 @@ fn detached_sandboxes_are_reaped_and_give_back_what_they_held() {
         };
         let settle = Instant::now();
         while (!children_of_self().is_empty() || listening())
-            && settle.elapsed() < Duration::from_secs(10)
+            && settle.elapsed() < Duration::from_secs(60)
         {
             std::thread::sleep(Duration::from_millis(5));
         }

@@ -393,8 +393,13 @@ fn a_layer_in_use_is_refused_to_sandboxes_commits_and_discards() {
         // A detached sandbox keeps its layer until it ends, though its
         // `Child` is gone.
         sb.kill_on_drop(false);
+        // It runs until its standard input closes.
         let mut child = sb
-            .spawn(common::sh("echo ready; exec sleep 1").stdout(stockade::Stdio::piped()))
+            .spawn(
+                common::sh("echo ready; read line")
+                    .stdin(stockade::Stdio::piped())
+                    .stdout(stockade::Stdio::piped()),
+            )
             .unwrap();
         let mut line = String::new();
         std::io::BufRead::read_line(
@@ -402,11 +407,13 @@ fn a_layer_in_use_is_refused_to_sandboxes_commits_and_discards() {
             &mut line,
         )
         .unwrap();
+        let input = child.stdin.take().unwrap();
         drop(child);
         assert!(matches!(
             layer.discard(),
             Err(stockade::layer::Error::InUse { .. })
         ));
+        drop(input);
         common::eventually("the detached sandbox ends and lets its layer go", || {
             layer.discard().is_ok()
         });
