@@ -22,6 +22,9 @@ echo "status=$? check$n"
 if stty -g | cmp -s - stty.before; then echo "settings-$n-kept"; else echo "settings-$n-changed"; fi
 "#;
 
+/// Waits until job 1 is gone (`wait` returns at once for a stopped job).
+const UNTIL_GONE: &str = "while kill -0 %1 2>/dev/null; do sleep 0.05; done";
+
 /// A command line that waits until the terminal's size is `rows cols` (a
 /// window change reaches the program through the front end, some time
 /// after tmux made it), then prints `resized2`.
@@ -254,9 +257,11 @@ fn pty_shell_with_job_control_under_a_real_terminal() {
         t.keys("jobs; echo $((3000+1))");
         t.wait_for("3001", 1);
         assert_eq!(t.screen().matches("outer$ ").count(), 2, "{}", t.screen());
-        // Killed: 128 + SIGTERM.
-        t.keys("kill %1; wait %1; echo $((4000+$?))");
-        t.wait_for("4143", 1);
+        // Killed (bash's kill continues a stopped job it signals); once
+        // it is gone, bash tells of its end.
+        t.keys(&format!("kill %1; {UNTIL_GONE}; jobs; echo $((4000+1))"));
+        t.wait_for("4001", 1);
+        t.wait_for("Terminated", 1);
         // ^C interrupts the foreground job.
         t.keys(&foreground_job("C"));
         t.wait_for("readyC", 1);
@@ -363,7 +368,7 @@ fn pty_exec_into_a_container_under_a_real_terminal() {
         t.wait_for("readyZ", 1);
         t.key("C-z");
         t.wait_for("Stopped", 1);
-        t.keys("kill -9 %1; wait %1; exit 5");
+        t.keys(&format!("kill -9 %1; {UNTIL_GONE}; exit 5"));
         t.assert_status_and_restored(5, 1);
         run(&["stop", &name]);
         drop(t);

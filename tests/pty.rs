@@ -166,10 +166,17 @@ fn drive_shell(term: &mut Term, resize: impl Fn(WindowSize)) {
     term.send(b"\x1a");
     term.expect("Stopped");
     term.expect("pty> ");
-    // Ended by SIGTERM: 128 + 15.
-    term.send(b"kill %1; wait %1; echo $((40+$?))\n");
-    term.expect("183");
+    // bash's kill continues the stopped job it signals; once the job is
+    // gone (`wait` returns at once for a stopped job), bash tells of its
+    // end.
+    let before_kill = term.transcript.len();
+    term.send(
+        b"kill %1; while kill -0 %1 2>/dev/null; do sleep 0.05; done; jobs; echo $((40+2))\n",
+    );
+    term.expect("42");
     term.expect("pty> ");
+    let after = String::from_utf8_lossy(&term.transcript[before_kill..]).into_owned();
+    assert!(after.contains("Terminated"), "no job ended:\n{after}");
     term.send(b"exit\n");
     term.expect_end();
 }
