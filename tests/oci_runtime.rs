@@ -438,6 +438,20 @@ fn oci(root: &Path, args: &[&str]) -> Command {
     c
 }
 
+/// `delete` (with `--force` when asked) succeeds, and nothing of the
+/// runtime's is left under `root`.
+#[track_caller]
+fn delete_leaves_nothing(root: &Path, id: &str, force: bool) {
+    let mut args = vec!["delete"];
+    if force {
+        args.push("--force");
+    }
+    args.push(id);
+    let o = oci(root, &args).output().unwrap();
+    assert!(o.status.success(), "delete {id}: {}", text(&o));
+    assert_eq!(left_in(root), Vec::<String>::new());
+}
+
 fn state(root: &Path, id: &str) -> serde_json::Value {
     let o = oci(root, &["state", id]).output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
@@ -644,13 +658,7 @@ fn a_start_right_after_create_runs_and_a_created_container_needs_force_to_go() {
             text(&o)
         );
         assert_eq!(state(&root, "made")["status"], "created");
-        assert!(
-            oci(&root, &["delete", "--force", "made"])
-                .status()
-                .unwrap()
-                .success()
-        );
-        assert_eq!(left_in(&root), Vec::<String>::new());
+        delete_leaves_nothing(&root, "made", true);
     });
 }
 
@@ -716,8 +724,7 @@ fn start_returns_once_the_program_runs() {
             state(&root, "held")["status"] == "stopped"
         });
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "got TERM\n");
-        assert!(oci(&root, &["delete", "held"]).status().unwrap().success());
-        assert_eq!(left_in(&root), Vec::<String>::new());
+        delete_leaves_nothing(&root, "held", false);
     });
 }
 
@@ -770,13 +777,7 @@ fn the_state_pid_is_in_the_containers_namespaces() {
             .map(str::to_owned)
             .collect();
         assert_eq!(waiters, inside);
-        assert!(
-            oci(&root, &["delete", "--force", "ns1"])
-                .status()
-                .unwrap()
-                .success()
-        );
-        assert_eq!(left_in(&root), Vec::<String>::new());
+        delete_leaves_nothing(&root, "ns1", true);
     });
 }
 
@@ -839,8 +840,7 @@ fn the_waiter_ends_as_the_program_did() {
             common::eventually("the container stops", || {
                 state(&root, &id)["status"] == "stopped"
             });
-            assert!(oci(&root, &["delete", &id]).status().unwrap().success());
-            assert_eq!(left_in(&root), Vec::<String>::new());
+            delete_leaves_nothing(&root, &id, false);
         }
     });
 }
@@ -1311,8 +1311,7 @@ fn a_terminal_goes_to_the_console_socket_at_create_and_to_the_program_at_start()
         common::eventually("the container stops", || {
             state(&root, id)["status"] == "stopped"
         });
-        assert!(oci(&root, &["delete", id]).status().unwrap().success());
-        assert_eq!(left_in(&root), Vec::<String>::new());
+        delete_leaves_nothing(&root, id, false);
     });
 }
 
